@@ -1,0 +1,57 @@
+/**
+ * BrokerError: the one error type every part throws for expected failures.
+ * `code` is stable (tests assert codes, never wording); the message names the place,
+ * the value found and what was expected. Broken invariants use `assert()` and crash instead.
+ */
+export type ErrorCode =
+  | 'CONFIG_INVALID'
+  | 'CONFIG_UNSUPPORTED'
+  | 'CONFIG_NOT_FOUND'
+  | 'CLI_USAGE'
+  | 'ELECTION_LOCK_LOST'
+  | 'ELECTION_LOCK_HELD'
+  | 'ELECTION_FENCED'
+  | 'ELECTION_LOCK_UNSUPPORTED'
+  | 'ELECTION_NOT_BROKER_DIR'
+  | 'STORAGE_CLOSED'
+  | 'STORAGE_CORRUPT_RECORD'
+  | 'STORAGE_TORN_TAIL'
+  | 'STORAGE_FORMAT'
+  | 'STORAGE_IO'
+  | 'STORAGE_NOT_FOUND'
+  | 'STORAGE_FENCED'
+  | 'STOMP_FRAME_INVALID'
+  | 'STOMP_FRAME_TOO_LARGE'
+  | 'STOMP_PROTOCOL'
+  | 'BROKER_DESTINATION_INVALID'
+  | 'BROKER_SELECTOR_INVALID'
+  | 'BROKER_TX_UNKNOWN'
+  | 'BROKER_CLIENT_ID_IN_USE'
+  | 'BROKER_LIMIT'
+  | 'BROKER_STOPPED'
+  | 'SCHEDULER_HEADER_INVALID'
+  | 'CLIENT_URI_INVALID'
+  | 'CLIENT_TIMEOUT'
+  | 'CLIENT_DISCONNECTED'
+  | 'CLIENT_TX_IN_DOUBT'
+  | 'CLIENT_BROKER_ERROR'
+
+export class BrokerError extends Error {
+  readonly code: ErrorCode
+  readonly details?: Record<string, unknown>
+  constructor(code: ErrorCode, message: string, opts: { cause?: unknown; details?: Record<string, unknown> } = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause })
+    this.name = 'BrokerError'
+    this.code = code
+    this.details = opts.details
+  }
+}
+
+export function isBrokerError(e: unknown, code?: ErrorCode): e is BrokerError {
+  return e instanceof BrokerError && (code === undefined || e.code === code)
+}
+
+/** Invariant check: a failure is a bug, so it throws a plain Error that is never caught as input error. */
+export function assert(cond: unknown, what: string): asserts cond {
+  if (!cond) throw new Error(`assertion failed: ${what}`)
+}
