@@ -1,0 +1,94 @@
+/**
+ * The typed broker configuration: the only shape the rest of the code consumes. The XML and JSON readers in
+ * this folder produce it (validated with valibot); nothing else reads raw XML or JSON. All paths are absolute,
+ * all durations are milliseconds, all sizes bytes.
+ */
+export type AdapterKind = 'kahaDB' | 'levelDB' | 'amq'
+export type SyncPolicy = 'always' | 'periodic' | 'never'
+export type LockType = 'flock' | 'fcntl'
+
+export interface PersistenceConfig {
+  adapter: AdapterKind
+  /** The store directory. It is also the shared (election) directory: `<directory>/lock`, `epochs/`, `replicas/`. */
+  directory: string
+  /** kahaDB/amq journal segment size (`journalMaxFileLength`), default 32 MiB. */
+  journalMaxFileLength: number
+  /** `journalDiskSyncStrategy`: always (fsync before every receipt, group-committed), periodic, never. */
+  journalDiskSyncStrategy: SyncPolicy
+  /** `journalDiskSyncInterval` for periodic, default 1000 ms. */
+  journalDiskSyncInterval: number
+  /** kahaDB index checkpoint period (`checkpointInterval`), default 5000 ms. */
+  checkpointInterval: number
+  /** journal GC period (`cleanupInterval`), default 30000 ms. */
+  cleanupInterval: number
+}
+
+export interface LockConfig {
+  /** `useLock` (default true). false = no election at all (single broker, development only). */
+  useLock: boolean
+  /** flock (default) or fcntl (OFD locks) — fcntl for filesystems where only POSIX locks are cluster-aware. */
+  type: LockType
+  /** Primary keep-alive period (`lockKeepAlivePeriod`), default 1000 ms; 0 disables (not recommended). */
+  lockKeepAlivePeriod: number
+  /** A keep-alive check that takes longer than this counts as lock loss (hung NFS). Default = lockKeepAlivePeriod. */
+  keepAliveTimeout: number
+  /** Replica poll interval (`lockAcquireSleepInterval`) used when blocking waits are off; default 1000 ms. */
+  lockAcquireSleepInterval: number
+  /** Wait for the lock with a blocking call in a worker (wakes at once on release). Default true. */
+  blockingWait: boolean
+  /** `failIfLocked`: exit instead of waiting as a replica. Default false. */
+  failIfLocked: boolean
+  /** `restartAllowed`: after losing the lock, rejoin as a replica (true, default) or exit with code 75. */
+  restartAllowed: boolean
+  /** Preferred broker takes the primary role back when it returns. Default false. */
+  failback: boolean
+  /** Give up the lock when the event loop stalls longer than this (ms). Default 10000; 0 disables. */
+  eventLoopStallMax: number
+}
+
+export interface ConnectorConfig {
+  name: string
+  /** As written, e.g. stomp://0.0.0.0:61613?maximumConnections=1000 */
+  uri: string
+  protocol: 'stomp'
+  host: string
+  port: number
+  /** `maximumConnections` URI option, default 1000. */
+  maximumConnections: number
+  /** `wireFormat.maxFrameSize` (bytes), default 100 MiB. */
+  maxFrameSize: number
+}
+
+export interface LimitsConfig {
+  /** Broker-wide memory for message bodies in RAM (`memoryUsage`), default 256 MiB. */
+  memoryLimit: number
+  /** Per-destination memory limit (`memoryLimit` policy), default 64 MiB. */
+  destinationMemoryLimit: number
+}
+
+export interface AdminConfig {
+  /** host:port of the admin HTTP listener (health/status/metrics). */
+  host: string
+  port: number
+}
+
+export interface BrokerConfig {
+  /** Where this config came from: a file path, or 'embedded default'. */
+  source: string
+  brokerName: string
+  /** `dataDirectory`: parent of the default store and scheduler directories. Default ./data. */
+  dataDirectory: string
+  /** `persistent` (default true). false = no store at all; messages live in memory only. */
+  persistent: boolean
+  /** `schedulerSupport` (default false). */
+  schedulerSupport: boolean
+  /** `schedulerDirectory`, default `<dataDirectory>/scheduler` (no brokerName in the path). */
+  schedulerDirectory: string
+  persistence: PersistenceConfig
+  lock: LockConfig
+  connectors: ConnectorConfig[]
+  limits: LimitsConfig
+  admin: AdminConfig | null
+  /** Stable id of this node (persisted under dataDirectory? no: generated per process unless set). */
+  nodeId: string | null
+}
