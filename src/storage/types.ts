@@ -1,0 +1,129 @@
+/**
+ * The persistence-adapter contract: the only storage API the broker and the scheduler use.
+ * Storage knows no destination semantics: a "destination" here is an opaque key chosen by the broker
+ * (e.g. `queue://ORDERS`, `durable://client-1:sub-a`, `job://scheduler`). Per key, messages are kept in the
+ * order the store assigned their `seq`.
+ *
+ * Durability: `write()` resolves only when the batch is on disk per the sync policy AND the epoch fence
+ * confirmed that no newer primary exists (see shared design FENCING.md). The broker sends a receipt only then.
+ */
+import type { SyncPolicy, AdapterKind } from '../config/types.ts'
+
+/** A message as stored. `seq` is assigned by the store on `add` (strictly increasing across the whole store). */
+export interface StoredMessage {
+  seq: number
+  /** The broker's message id (also the producer-dedupe key when the producer supplied it). */
+  messageId: string
+  /** All STOMP/JMS headers the broker wants back on recovery (destination, persistent, priority, expires, ...). */
+  headers: Record<string, string>
+  body: Uint8Array
+}
+
+export interface DurableSubscriptionRecord {
+  clientId: string
+  subscriptionName: string
+  /** The topic, e.g. `/topic/PRICES`. */
+  destination: string
+  selector: string | null
+  noLocal: boolean
+  /** The store key its messages are kept under. */
+  storeKey: string
+  createdAt: number
+}
+
+/** One operation of an atomic batch. */
+export type StoreOp =
+  | { op: 'add'; destination: string; message: Omit<StoredMessage, 'seq'> }
+  | { op: 'remove'; destination: string; seq: number }
+  | { op: 'putSubscription'; subscription: DurableSubscriptionRecord }
+  | { op: 'removeSubscription'; clientId: string; subscriptionName: string }
+  /** Drop every message of a destination (purge, or deleting a durable subscription). */
+  | { op: 'purge'; destination: string }
+
+export interface WriteResult {
+  /** The seq assigned to each `add` op, in the order of the add ops in the batch. */
+  seqs: number[]
+}
+
+/** Fencing hook provided by the election: throws BrokerError('ELECTION_FENCED') when a newer epoch exists. */
+export interface EpochFence {
+  /** Called once per group commit, after the data is durable and before any write() of the group resolves. */
+  assertCurrent(): Promise<void>
+}
+
+export interface OpenOptions {
+  /** The adapter directory (created if missing). */
+  directory: string
+  /** The writer's epoch. Every record written carries it. */
+  epoch: number
+  /** Optional; without it the store is unfenced (tests, single broker). */
+  fence?: EpochFence
+  syncPolicy?: SyncPolicy
+  /** periodic sync interval, ms */
+  syncIntervalMs?: number
+  /** kahaDB/amq segment size, bytes */
+  journalMaxFileLength?: number
+  /** kahaDB index checkpoint period, ms (0 = only on close) */
+  checkpointIntervalMs?: number
+  /** journal GC period, ms */
+  cleanupIntervalMs?: number
+  /** How many recent message ids the dedupe record keeps (default 100_000, like a producer audit window). */
+  dedupeWindow?: number
+  /** Called when the store hits an I/O error it cannot recover from (disk full, EIO): the node self-fences. */
+  onFatalError?: (err: Error) => void
+}
+
+export interface DestinationSummary {
+  destination: string
+  count: number
+  bytes: number
+}
+
+export interface RecoveryReport {
+  durationMs: number
+  /** Journal records (or log entries) replayed on open. */
+  recordsReplayed: number
+  /** A partial record cut from the end of the journal. */
+  tornTail: { file: string; offset: number; bytes: number } | null
+  /** Records with a bad CRC or unreadable content before the tail: reported, never silently skipped. */
+  corrupt: { file: string; offset: number; reason: string }[]
+  /** Records of an older epoch written after a newer epoch began: ignored and counted. */
+  fencedRecordsIgnored: number
+}
+
+export interface RecoveredState {
+  destinations: DestinationSummary[]
+  subscriptions: DurableSubscriptionRecord[]
+  report: RecoveryReport
+}
+
+export interface StoreStats {
+  adapter: AdapterKind
+  directory: string
+  /** Bytes on disk used by the store. */
+  bytes: number
+  messages: number
+  destinations: DestinationSummary[]
+  /** fsync/fdatasync calls since open. */
+  syncs: number
+  /** Histogram of sync latency: upper bounds in ms -> cumulative count (Prometheus style, includes +Inf). */
+  syncLatencyMs: { le: number; count: number }[]
+  syncLatencySumMs: number
+}
+
+export interface PersistenceAdapter {
+  readonly kind: AdapterKind
+  /** Open (creating if missing) and recover. Throws STORAGE_FORMAT for a newer or foreign format. */
+  open(opts: OpenOptions): Promise<RecoveredState>
+  /** Apply a batch atomically (all or nothing, also across a crash). Resolves when durable and fenced. */
+  write(ops: StoreOp[]): Promise<WriteResult>
+  /** Messages of `destination` with seq > afterSeq, in seq order, at most `limit` (paging for deep queues). */
+  load(destination: string, afterSeq: number, limit: number): Promise<StoredMessage[]>
+  /** Whether a message id was recently added (producer dedupe record; survives reopen and failover). */
+  isDuplicate(messageId: string): boolean
+  stats(): StoreStats
+  /** Flush the index so that recovery replays only the journal tail. */
+  checkpoint(): Promise<void>
+  /** After close(), every call fails with STORAGE_CLOSED. Pending writes are completed or rejected, never lost silently. */
+  close(): Promise<void>
+}
