@@ -1,0 +1,33 @@
+/**
+ * The election's contract with the node that runs it. Election knows nothing of what it guards: it calls
+ * `activate` once it holds the lock and has claimed an epoch, and `deactivate` when it must stop serving.
+ */
+import type { EpochFence } from '../storage/types.ts'
+
+export type Role = 'starting' | 'replica' | 'activating' | 'primary' | 'stepping-down' | 'stopped'
+
+export interface TakeoverTimeline {
+  /** epoch ms when the lock was acquired, and ms offsets after it */
+  lockAcquiredAt: number
+  epochClaimedMs: number
+  storeRecoveredMs: number | null
+  connectorsOpenMs: number | null
+  /** ms between the previous holder's last renewal seen and our acquisition, when known */
+  previousHolderLastRenewedAgoMs: number | null
+}
+
+export interface ActivationContext {
+  epoch: number
+  fence: EpochFence
+  /** The node reports milestones so the timeline (kept for `status`) is complete. */
+  mark(step: 'storeRecovered' | 'connectorsOpen'): void
+}
+
+export interface ElectionHooks {
+  /** Open store, broker and connectors. A throw releases the lock (no zombie primary). */
+  activate(ctx: ActivationContext): Promise<void>
+  /** Close connectors at once, stop writing, close the store. Must not throw. */
+  deactivate(reason: string): Promise<void>
+  /** A role transition, for logs, /health and metrics. */
+  onRole?(role: Role, reason: string): void
+}
