@@ -1,0 +1,288 @@
+/**
+ * BrokerNode: one broker process. The election decides when this node may serve; the node turns "you are
+ * primary with epoch E" into store recovery → broker → scheduler → connectors, and "stop serving" into the
+ * reverse, connectors first so clients fail over at once. It owns the order of those steps and nothing else:
+ * locking is the election's, message semantics the broker's, bytes on disk the adapters'.
+ *
+ * Not promised: a store whose filesystem hangs may not close; deactivation does not wait for it longer than
+ * `closeTimeoutMs`, because closing the connectors (already done by then) is what keeps clients safe.
+ */
+import os from 'node:os'
+import fs from 'node:fs'
+import path from 'node:path'
+import crypto from 'node:crypto'
+import type { BrokerConfig } from '../config/types.ts'
+import type { PersistenceAdapter, RecoveredState } from '../storage/types.ts'
+import type { ActivationContext, Role } from '../election/types.ts'
+import { createAdapter } from '../storage/index.ts'
+import { Broker } from '../broker/index.ts'
+import { Scheduler } from '../broker/scheduler/index.ts'
+import { StompServer } from '../protocol/stomp/index.ts'
+import { Elector } from '../election/index.ts'
+import { logger } from '../lib/log.ts'
+import { VERSION } from '../lib/version.ts'
+import { AdminServer } from './admin-server.ts'
+import { NodeMetrics } from './node-metrics.ts'
+
+const log = logger('node')
+
+/** Exit codes of `sfbroker run` (documented in README). */
+export const EXIT = { ok: 0, failed: 1, lockLost: 75 } as const
+
+/** Everything that exists only while this node is primary. */
+interface Serving {
+  epoch: number
+  store: PersistenceAdapter | null
+  schedulerStore: PersistenceAdapter | null
+  broker: Broker
+  scheduler: Scheduler | null
+  servers: StompServer[]
+  summaryTimer: ReturnType<typeof setInterval> | null
+}
+
+export interface NodeStatus {
+  nodeId: string
+  brokerName: string
+  role: Role
+  epoch: number | null
+  since: number
+  connectors: { name: string; uri: string; listening: string | null; connections: number }[]
+}
+
+export class BrokerNode {
+  readonly nodeId: string
+  readonly metrics: NodeMetrics
+  private serving: Serving | null = null
+  private role: Role = 'starting'
+  private roleSince = Date.now()
+  private elector: Elector
+  private admin: AdminServer | null = null
+  private stopping: Promise<void> | null = null
+  /** Deactivation may be requested while activation is still running; it waits for it. */
+  private activation: Promise<void> = Promise.resolve()
+  readonly closeTimeoutMs = 5000
+
+  constructor(readonly config: BrokerConfig) {
+    this.nodeId = config.nodeId ?? `${os.hostname()}-${process.pid}-${crypto.randomBytes(3).toString('hex')}`
+    this.metrics = new NodeMetrics()
+    this.elector = new Elector({
+      sharedDir: config.persistence.directory,
+      lock: config.lock,
+      brokerName: config.brokerName,
+      nodeId: this.nodeId,
+      connectors: config.connectors.map((c) => c.uri),
+      info: {
+        adapter: config.persistence.adapter,
+        dataDirectory: config.dataDirectory,
+        schedulerDirectory: config.schedulerDirectory,
+        schedulerSupport: config.schedulerSupport,
+        version: VERSION,
+      },
+      hooks: {
+        activate: (ctx) => {
+          const p = this.activate(ctx)
+          this.activation = p.catch(() => undefined)
+          return p
+        },
+        deactivate: (reason) => this.deactivate(reason),
+        onRole: (role, reason) => this.onRole(role, reason),
+      },
+    })
+  }
+
+  /** Resolves with the process exit code once the node has stopped for good. */
+  get done(): Promise<number> {
+    return this.elector.done
+  }
+
+  async start(): Promise<void> {
+    log.info(`node ${this.nodeId} starting: broker ${this.config.brokerName}, shared dir ${this.config.persistence.directory}, adapter ${this.config.persistence.adapter}`)
+    if (this.config.admin) {
+      this.admin = new AdminServer(this, this.config.admin)
+      await this.admin.listen()
+    }
+    await this.elector.start()
+  }
+
+  stop(reason = 'stop requested'): Promise<void> {
+    if (!this.stopping) {
+      this.stopping = (async () => {
+        log.info(`stopping: ${reason}`)
+        await this.elector.stop()
+        await this.admin?.close()
+      })()
+    }
+    return this.stopping
+  }
+
+  status(): NodeStatus {
+    const s = this.serving
+    return {
+      nodeId: this.nodeId,
+      brokerName: this.config.brokerName,
+      role: this.role,
+      epoch: s?.epoch ?? null,
+      since: this.roleSince,
+      connectors: this.config.connectors.map((c, i) => {
+        const srv = s?.servers[i]
+        const addr = srv ? srv.address() : null
+        return { name: c.name, uri: c.uri, listening: addr ? `${addr.host}:${addr.port}` : null, connections: srv ? srv.connections() : 0 }
+      }),
+    }
+  }
+
+  electionStatus(): ReturnType<Elector['status']> {
+    return this.elector.status()
+  }
+
+  /** Live objects for the admin endpoint's metrics; null when not primary. */
+  servingParts(): { broker: Broker; store: PersistenceAdapter | null; scheduler: Scheduler | null; servers: StompServer[] } | null {
+    const s = this.serving
+    return s ? { broker: s.broker, store: s.store, scheduler: s.scheduler, servers: s.servers } : null
+  }
+
+  private onRole(role: Role, reason: string): void {
+    const from = this.role
+    this.role = role
+    this.roleSince = Date.now()
+    this.metrics.onRole(role)
+    log.info(`role ${from} -> ${role}: ${reason}`, { event: 'role', from, to: role, reason, nodeId: this.nodeId })
+  }
+
+  private async activate(ctx: ActivationContext): Promise<void> {
+    const cfg = this.config
+    const onFatal = (err: Error) => {
+      log.error(`store failure, giving up the primary role: ${err.message}`)
+      this.elector.reportUnhealthy(`store write failed: ${err.message}`)
+    }
+    const part: Partial<Serving> & { servers: StompServer[] } = { epoch: ctx.epoch, servers: [], store: null, schedulerStore: null, scheduler: null, summaryTimer: null }
+    try {
+      let recovered: RecoveredState | null = null
+      if (cfg.persistent) {
+        part.store = createAdapter(cfg.persistence.adapter)
+        recovered = await part.store.open(this.storeOptions(cfg.persistence.directory, ctx, onFatal))
+        this.logRecovery('store', recovered)
+      }
+      part.broker = await Broker.create({ config: cfg, store: part.store, recovered, onStoreFailure: onFatal })
+      if (cfg.schedulerSupport) {
+        let schedRecovered: RecoveredState
+        if (cfg.persistent) {
+          part.schedulerStore = createAdapter(cfg.persistence.adapter)
+          schedRecovered = await part.schedulerStore.open(this.storeOptions(cfg.schedulerDirectory, ctx, onFatal))
+          this.logRecovery('scheduler store', schedRecovered)
+        } else {
+          const { MemoryStore } = await import('../testing/memory-store.ts')
+          part.schedulerStore = new MemoryStore()
+          schedRecovered = await part.schedulerStore.open({ directory: ':memory:', epoch: ctx.epoch })
+        }
+        part.scheduler = new Scheduler({ store: part.schedulerStore, broker: part.broker })
+        await part.scheduler.start(schedRecovered)
+        part.broker.setScheduler(part.scheduler)
+      }
+      ctx.mark('storeRecovered')
+      for (const c of cfg.connectors) {
+        const srv = new StompServer({ broker: part.broker, connector: c, serverName: `sfbroker/${VERSION}` })
+        part.servers.push(srv)
+        await srv.listen()
+        const a = srv.address()
+        log.info(`connector ${c.name} listening on ${a.host}:${a.port} (${c.uri})`)
+      }
+      ctx.mark('connectorsOpen')
+      this.serving = part as Serving
+      this.serving.summaryTimer = setInterval(() => this.writeSummary(), 2000)
+      this.serving.summaryTimer.unref?.()
+      this.writeSummary()
+    } catch (err) {
+      // A failed activation must leave nothing open: the election releases the lock next (no zombie primary).
+      log.error(`activation failed: ${(err as Error).message}`)
+      await this.teardown(part, 'activation failed')
+      throw err
+    }
+  }
+
+  private storeOptions(directory: string, ctx: ActivationContext, onFatalError: (e: Error) => void) {
+    const p = this.config.persistence
+    return {
+      directory,
+      epoch: ctx.epoch,
+      fence: ctx.fence,
+      syncPolicy: p.journalDiskSyncStrategy,
+      syncIntervalMs: p.journalDiskSyncInterval,
+      journalMaxFileLength: p.journalMaxFileLength,
+      checkpointIntervalMs: p.checkpointInterval,
+      cleanupIntervalMs: p.cleanupInterval,
+      onFatalError,
+    }
+  }
+
+  private logRecovery(what: string, r: RecoveredState): void {
+    const rep = r.report
+    const msgs = r.destinations.reduce((a, d) => a + d.count, 0)
+    log.info(`${what} recovered in ${rep.durationMs} ms: ${msgs} messages in ${r.destinations.length} destinations, ${r.subscriptions.length} durable subscriptions, ${rep.recordsReplayed} records replayed`)
+    if (rep.tornTail) log.warn(`${what}: torn tail cut at ${rep.tornTail.file}:${rep.tornTail.offset} (${rep.tornTail.bytes} bytes)`)
+    for (const c of rep.corrupt) log.error(`${what}: corrupt record at ${c.file}:${c.offset}: ${c.reason}`)
+    if (rep.fencedRecordsIgnored > 0) log.warn(`${what}: ${rep.fencedRecordsIgnored} records of a deposed primary written after its epoch ended were ignored`)
+  }
+
+  private async deactivate(reason: string): Promise<void> {
+    // Activation may still be running (lock lost mid-recovery): let it finish or fail, then tear down.
+    const s = this.serving
+    if (s) {
+      // Connectors first and synchronously-started, so no client is served a moment longer than needed.
+      const closing = s.servers.map((srv) => srv.close())
+      this.serving = null
+      await Promise.allSettled(closing)
+      await this.teardown(s, reason)
+    } else {
+      await this.activation
+      if (this.serving) await this.deactivate(reason)
+    }
+  }
+
+  private async teardown(s: Partial<Serving> & { servers: StompServer[] }, reason: string): Promise<void> {
+    if (s.summaryTimer) clearInterval(s.summaryTimer)
+    await Promise.allSettled(s.servers.map((srv) => srv.close()))
+    const steps: [string, () => Promise<void> | undefined][] = [
+      ['scheduler', () => s.scheduler?.stop()],
+      ['broker', () => s.broker?.stop()],
+      ['scheduler store', () => s.schedulerStore?.close()],
+      ['store', () => s.store?.close()],
+    ]
+    for (const [name, fn] of steps) {
+      const p = fn()
+      if (!p) continue
+      const timeout = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), this.closeTimeoutMs).unref?.())
+      const res = await Promise.race([p.then(() => 'ok' as const, (e: Error) => e), timeout])
+      if (res === 'timeout') log.warn(`${name} did not close within ${this.closeTimeoutMs} ms (${reason}); abandoning it`)
+      else if (res instanceof Error) log.warn(`${name} close failed (${reason}): ${res.message}`)
+    }
+  }
+
+  /** store-summary.json in the shared dir, for `sfbroker status` (written atomically: tmp + rename). */
+  private writeSummary(): void {
+    const s = this.serving
+    if (!s) return
+    try {
+      const st = s.store?.stats()
+      const summary = {
+        nodeId: this.nodeId,
+        epoch: s.epoch,
+        adapter: this.config.persistence.adapter,
+        bytes: st?.bytes ?? 0,
+        messages: st?.messages ?? 0,
+        destinations: st?.destinations ?? [],
+        scheduler: s.scheduler ? s.scheduler.stats() : null,
+        updatedAt: Date.now(),
+      }
+      const file = path.join(this.config.persistence.directory, 'store-summary.json')
+      const tmp = `${file}.${this.nodeId}.tmp`
+      fs.writeFile(tmp, JSON.stringify(summary, null, 2), (err) => {
+        if (err) return log.debug(`store summary not written: ${err.message}`)
+        if (this.serving !== s) return void fs.unlink(tmp, () => undefined)
+        fs.rename(tmp, file, () => undefined)
+      })
+    } catch (err) {
+      log.debug(`store summary not written: ${(err as Error).message}`)
+    }
+  }
+}
