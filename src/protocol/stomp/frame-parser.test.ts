@@ -1,0 +1,259 @@
+/**
+ * FrameParser and encodeFrame: round trips, every split point, limits, escaping per version, and seeded
+ * random/mutated input that must yield frames or a coded BrokerError (never another exception, never a hang).
+ * A failing random case prints its seed; `SEED=<n> bun test src/protocol/stomp/frame-parser.test.ts` replays it.
+ */
+import { describe, expect, test } from 'bun:test'
+import { BrokerError } from '../../lib/errors.ts'
+import { FrameParser } from './frame-parser.ts'
+import { encodeFrame, escapeHeader } from './frame-encoder.ts'
+import type { StompFrame, StompVersion } from './frame.ts'
+
+const enc = new TextEncoder()
+const bytes = (s: string) => enc.encode(s)
+
+function parseAll(input: Uint8Array | string, version: StompVersion = '1.2', limits = {}): StompFrame[] {
+  const p = new FrameParser(limits)
+  p.setVersion(version)
+  const out: StompFrame[] = []
+  p.push(typeof input === 'string' ? bytes(input) : input, (f) => out.push(f))
+  return out
+}
+
+function parseError(input: Uint8Array | string, version: StompVersion = '1.2', limits = {}): BrokerError {
+  try {
+    parseAll(input, version, limits)
+  } catch (e) {
+    expect(e).toBeInstanceOf(BrokerError)
+    return e as BrokerError
+  }
+  throw new Error('expected a BrokerError, parsed fine')
+}
+
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+describe('FrameParser', () => {
+  test('FrameParser parses a frame with headers and a NUL-terminated body', () => {
+    const [f] = parseAll('SEND\ndestination:/queue/a\nreceipt:1\n\nhello\0')
+    expect(f.command).toBe('SEND')
+    expect(f.headers.destination).toBe('/queue/a')
+    expect(f.headers.receipt).toBe('1')
+    expect(Buffer.from(f.body).toString()).toBe('hello')
+  })
+
+  test('FrameParser skips heart-beat EOLs and accepts CR LF line endings', () => {
+    const frames = parseAll('\n\r\n\nSEND\r\ndestination:/queue/a\r\n\r\nx\0\n\n\r\nDISCONNECT\n\n\0\n')
+    expect(frames.map((f) => f.command)).toEqual(['SEND', 'DISCONNECT'])
+    expect(frames[0].headers.destination).toBe('/queue/a')
+  })
+
+  test('FrameParser keeps the first of repeated headers', () => {
+    const [f] = parseAll('SEND\nfoo:1\nfoo:2\ndestination:/queue/a\n\n\0')
+    expect(f.headers.foo).toBe('1')
+  })
+
+  test('FrameParser reads content-length bodies containing NUL bytes', () => {
+    const body = new Uint8Array([1, 0, 2, 0, 0, 3])
+    const head = bytes('SEND\ndestination:/queue/a\ncontent-length:6\n\n')
+    const input = Buffer.concat([head, body, new Uint8Array([0]), bytes('SEND\ndestination:/queue/b\n\nz\0')])
+    const frames = parseAll(input)
+    expect(frames.length).toBe(2)
+    expect([...frames[0].body]).toEqual([...body])
+    expect(Buffer.from(frames[1].body).toString()).toBe('z')
+  })
+
+  test('FrameParser rejects a content-length body not followed by NUL', () => {
+    expect(parseError('SEND\ncontent-length:2\n\nabc\0').code).toBe('STOMP_FRAME_INVALID')
+    expect(parseError('SEND\ncontent-length:x1\n\nabc\0').code).toBe('STOMP_FRAME_INVALID')
+  })
+
+  test('FrameParser unescapes headers per version', () => {
+    const raw = 'MESSAGE\nk\\cey:a\\nb\\\\c\\cd\n\n\0'
+    expect(parseAll(raw, '1.1')[0].headers['k:ey']).toBe('a\nb\\c:d')
+    expect(parseAll(raw, '1.0')[0].headers['k\\cey']).toBe('a\\nb\\\\c\\cd')
+    expect(parseAll('SEND\nv:x\\ry\n\n\0', '1.2')[0].headers.v).toBe('x\ry')
+    expect(parseError('SEND\nv:x\\ry\n\n\0', '1.1').code).toBe('STOMP_FRAME_INVALID')
+    expect(parseError('SEND\nv:x\\ty\n\n\0', '1.2').code).toBe('STOMP_FRAME_INVALID')
+    expect(parseError('SEND\nv:x\\\n\n\0', '1.2').code).toBe('STOMP_FRAME_INVALID')
+  })
+
+  test('FrameParser never unescapes CONNECT headers', () => {
+    const [f] = parseAll('CONNECT\npasscode:a\\nb\n\n\0', '1.2')
+    expect(f.headers.passcode).toBe('a\\nb')
+  })
+
+  test('FrameParser applies setVersion from the callback to the next frame of the same chunk', () => {
+    const p = new FrameParser()
+    const seen: string[] = []
+    p.push(bytes('CONNECT\naccept-version:1.2\n\n\0SEND\nh:a\\cb\n\n\0'), (f) => {
+      if (f.command === 'CONNECT') p.setVersion('1.2')
+      else seen.push(f.headers.h)
+    })
+    expect(seen).toEqual(['a:b'])
+  })
+
+  test('FrameParser rejects a header line without a colon', () => {
+    expect(parseError('SEND\nnocolon\n\n\0').code).toBe('STOMP_FRAME_INVALID')
+  })
+
+  test('FrameParser rejects invalid UTF-8 in headers', () => {
+    const input = Buffer.concat([bytes('SEND\nh:'), new Uint8Array([0xff, 0xfe]), bytes('\n\n\0')])
+    expect(parseError(input).code).toBe('STOMP_FRAME_INVALID')
+  })
+
+  test('FrameParser rejects a command line over commandBytesMax, even without an EOL yet', () => {
+    expect(parseError('X'.repeat(1100)).code).toBe('STOMP_FRAME_TOO_LARGE')
+    expect(parseError('X'.repeat(1025) + '\n').code).toBe('STOMP_FRAME_TOO_LARGE')
+    expect(parseAll('X'.repeat(1024) + '\n\n\0')[0].command.length).toBe(1024)
+  })
+
+  test('FrameParser rejects header lines over headerLineBytesMax', () => {
+    const ok = 'h:' + 'v'.repeat(10240 - 2)
+    expect(parseAll(`SEND\n${ok}\n\n\0`)[0].headers.h.length).toBe(10238)
+    expect(parseError(`SEND\n${ok}v\n\n\0`).code).toBe('STOMP_FRAME_TOO_LARGE')
+  })
+
+  test('FrameParser rejects more than headersMax headers', () => {
+    const lines = (n: number) => Array.from({ length: n }, (_, i) => `h${i}:v`).join('\n')
+    expect(Object.keys(parseAll(`SEND\n${lines(1000)}\n\n\0`)[0].headers).length).toBe(1000)
+    expect(parseError(`SEND\n${lines(1001)}\n\n\0`).code).toBe('STOMP_FRAME_TOO_LARGE')
+  })
+
+  test('FrameParser rejects frames over bodyBytesMax, with and without content-length', () => {
+    expect(parseError('SEND\ncontent-length:101\n\n', '1.2', { bodyBytesMax: 100 }).code).toBe('STOMP_FRAME_TOO_LARGE')
+    expect(parseError('SEND\n\n' + 'b'.repeat(101), '1.2', { bodyBytesMax: 100 }).code).toBe('STOMP_FRAME_TOO_LARGE')
+    expect(parseAll('SEND\n\n' + 'b'.repeat(100) + '\0', '1.2', { bodyBytesMax: 100 })[0].body.length).toBe(100)
+  })
+
+  test('FrameParser stays failed after an error', () => {
+    const p = new FrameParser()
+    expect(() => p.push(bytes('SEND\nbad\n\n\0'), () => {})).toThrow(BrokerError)
+    expect(() => p.push(bytes('SEND\n\n\0'), () => {})).toThrow(BrokerError)
+  })
+
+  test('FrameParser gives the same frames for every split point', () => {
+    const body = new Uint8Array([0, 1, 0, 255])
+    const input = Buffer.concat([
+      bytes('\nCONNECT\naccept-version:1.2\n\n\0\r\n'),
+      bytes('SEND\r\ndestination:/queue/a\\cb\r\ncontent-length:4\r\n\r\n'),
+      body,
+      bytes('\0\nSEND\ndestination:/topic/x\nfoo:bar\nfoo:baz\n\nplain text\0'),
+    ])
+    const reference = parseAll(input)
+    expect(reference.length).toBe(3)
+    for (let i = 0; i <= input.length; i++) {
+      for (const j of [i, Math.min(input.length, i + 1), Math.min(input.length, i + 7)]) {
+        const p = new FrameParser()
+        p.setVersion('1.2')
+        const out: StompFrame[] = []
+        p.push(input.subarray(0, i), (f) => out.push(f))
+        p.push(input.subarray(i, j), (f) => out.push(f))
+        p.push(input.subarray(j), (f) => out.push(f))
+        expect(out).toEqual(reference)
+      }
+    }
+    // and byte by byte
+    const p = new FrameParser()
+    p.setVersion('1.2')
+    const out: StompFrame[] = []
+    for (let i = 0; i < input.length; i++) p.push(input.subarray(i, i + 1), (f) => out.push(f))
+    expect(out).toEqual(reference)
+    expect(p.idle()).toBe(true)
+  })
+
+  test('FrameParser reports idle only between frames', () => {
+    const p = new FrameParser()
+    p.push(bytes('SEN'), () => {})
+    expect(p.idle()).toBe(false)
+    p.push(bytes('D\n\n\0'), () => {})
+    expect(p.idle()).toBe(true)
+  })
+})
+
+describe('encodeFrame', () => {
+  test('encodeFrame escapes per version and never for CONNECTED', () => {
+    expect(escapeHeader('a:b\\c\nd\re', '1.2')).toBe('a\\cb\\\\c\\nd\\re')
+    expect(escapeHeader('a:b\\c\nd\re', '1.1')).toBe('a\\cb\\\\c\\nd\re')
+    expect(escapeHeader('a:b\nc', '1.0')).toBe('a:b c')
+    const connected = Buffer.from(encodeFrame('CONNECTED', { version: '1.2', server: 'x:y' }, null, '1.2')).toString()
+    expect(connected).toBe('CONNECTED\nversion:1.2\nserver:x:y\n\n\0')
+  })
+
+  test('encodeFrame and FrameParser round-trip headers and binary bodies for each version', () => {
+    const rnd = mulberry32(7)
+    for (const version of ['1.0', '1.1', '1.2'] as StompVersion[]) {
+      for (let n = 0; n < 50; n++) {
+        const headers: Record<string, string> = {}
+        const alphabet = version === '1.0' ? 'abc:=\\ é' : 'abc:=\\\n é' + (version === '1.2' ? '\r' : '')
+        for (let h = 0; h < 5; h++) {
+          let v = ''
+          for (let k = 0; k < 1 + Math.floor(rnd() * 12); k++) v += alphabet[Math.floor(rnd() * alphabet.length)]
+          headers[`h${h}`] = v
+        }
+        const body = new Uint8Array(Math.floor(rnd() * 40)).map(() => Math.floor(rnd() * 256))
+        const wire = encodeFrame('MESSAGE', headers, body, version)
+        const [f] = parseAll(wire, version)
+        expect(f.command).toBe('MESSAGE')
+        expect([...f.body]).toEqual([...body])
+        for (const [k, v] of Object.entries(headers)) expect(f.headers[k]).toBe(v)
+        expect(f.headers['content-length']).toBe(String(body.length))
+      }
+    }
+  })
+})
+
+describe('FrameParser with random input', () => {
+  test('FrameParser turns random and mutated bytes into frames or a coded error', () => {
+    const seed = Number(process.env.SEED ?? Date.now() % 1_000_000)
+    console.log(`FrameParser random input: SEED=${seed}`)
+    const rnd = mulberry32(seed)
+    const good = Buffer.concat([
+      bytes('SEND\ndestination:/queue/a\ncontent-length:3\n\nab\0\0'),
+      bytes('SUBSCRIBE\nid:1\ndestination:/topic/t\nack:client\n\n\0\n'),
+      bytes('ACK\nid:x\\cy\n\n\0'),
+    ])
+    let frames = 0
+    let errors = 0
+    try {
+      for (let round = 0; round < 400; round++) {
+        let input: Uint8Array
+        if (round % 2 === 0) {
+          input = new Uint8Array(1 + Math.floor(rnd() * 300)).map(() => {
+            const r = rnd()
+            // bias toward structural bytes so some inputs get deep into the parser
+            return r < 0.1 ? 0x0a : r < 0.15 ? 0 : r < 0.2 ? 0x3a : r < 0.25 ? 0x5c : Math.floor(rnd() * 256)
+          })
+        } else {
+          input = Buffer.from(good)
+          for (let m = 0; m < 1 + Math.floor(rnd() * 4); m++) input[Math.floor(rnd() * input.length)] = Math.floor(rnd() * 256)
+        }
+        const p = new FrameParser({ bodyBytesMax: 1000, headerLineBytesMax: 100, headersMax: 20, commandBytesMax: 50 })
+        p.setVersion(rnd() < 0.5 ? '1.2' : '1.0')
+        let pos = 0
+        try {
+          while (pos < input.length) {
+            const step = 1 + Math.floor(rnd() * 40)
+            p.push(input.subarray(pos, pos + step), () => frames++)
+            pos += step
+          }
+        } catch (e) {
+          if (!(e instanceof BrokerError) || !['STOMP_FRAME_INVALID', 'STOMP_FRAME_TOO_LARGE'].includes(e.code)) throw e
+          errors++
+        }
+      }
+    } catch (e) {
+      console.error(`FrameParser random input failed with SEED=${seed}`)
+      throw e
+    }
+    expect(frames + errors).toBeGreaterThan(0)
+  })
+})

@@ -1,0 +1,252 @@
+/**
+ * FrameParser: a streaming STOMP 1.0/1.1/1.2 frame decoder. Bytes in, frames (via callback) or a coded
+ * BrokerError out. No I/O, no timers.
+ *
+ * What it accepts (STOMP 1.2 "Augmented BNF"):
+ * - EOLs between frames (heart-beats) are skipped;
+ * - lines end in LF or CR LF (CR LF is accepted whatever the version, as ActiveMQ does);
+ * - header escapes per version: none in 1.0; `\\ \n \c` in 1.1; plus `\r` in 1.2; an undefined escape is a
+ *   fatal error (1.2 "Value Encoding"). CONNECT/STOMP headers are never unescaped;
+ * - a repeated header keeps its first value;
+ * - with `content-length` the body is exactly that many bytes (NULs allowed) and must be followed by NUL;
+ *   without it the body runs to the first NUL.
+ *
+ * Memory stays bounded by the limits: an incomplete line is held only up to its limit, and a body is
+ * collected as slices and joined once, so a body split over many reads costs one copy, not one per read.
+ * After the first error the parser is dead: the connection must answer ERROR and close.
+ */
+import { BrokerError } from '../../lib/errors.ts'
+import { DEFAULT_FRAME_LIMITS, emptyHeaders, isUnescapedCommand, type FrameLimits, type StompFrame, type StompVersion } from './frame.ts'
+
+const LF = 0x0a
+const CR = 0x0d
+const NUL = 0x00
+const COLON = 0x3a
+
+type Phase = 'command' | 'headers' | 'body' | 'failed'
+
+const utf8 = new TextDecoder('utf-8', { fatal: true })
+
+function decodeUtf8(bytes: Uint8Array, where: string): string {
+  try {
+    return utf8.decode(bytes)
+  } catch (cause) {
+    throw new BrokerError('STOMP_FRAME_INVALID', `STOMP ${where}: bytes are not valid UTF-8, expected UTF-8 text`, { cause })
+  }
+}
+
+/** Undo header escaping (STOMP 1.1/1.2 "Value Encoding"). 1.0 has none. */
+export function unescapeHeader(text: string, version: StompVersion, where: string): string {
+  if (version === '1.0' || text.indexOf('\\') < 0) return text
+  let out = ''
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i]
+    if (ch !== '\\') {
+      out += ch
+      continue
+    }
+    const next = text[i + 1]
+    i++
+    if (next === 'n') out += '\n'
+    else if (next === 'c') out += ':'
+    else if (next === '\\') out += '\\'
+    else if (next === 'r' && version === '1.2') out += '\r'
+    else {
+      const found = next === undefined ? 'a trailing "\\"' : JSON.stringify('\\' + next)
+      throw new BrokerError(
+        'STOMP_FRAME_INVALID',
+        `STOMP ${where}: undefined escape sequence ${found} in ${JSON.stringify(text)}, expected \\\\, \\n, \\c${version === '1.2' ? ' or \\r' : ''}`,
+      )
+    }
+  }
+  return out
+}
+
+export class FrameParser {
+  private readonly limits: FrameLimits
+  private version: StompVersion = '1.0'
+  private phase: Phase = 'command'
+  private failure: BrokerError | null = null
+  // the line being assembled across reads
+  private lineParts: Uint8Array[] = []
+  private lineBytes = 0
+  // the frame being assembled
+  private command = ''
+  private headers: Record<string, string> = emptyHeaders()
+  private headerCount = 0
+  private contentLength = -1
+  private bodyParts: Uint8Array[] = []
+  private bodyBytes = 0
+
+  constructor(limits: Partial<FrameLimits> = {}) {
+    this.limits = { ...DEFAULT_FRAME_LIMITS, ...limits }
+  }
+
+  /** The version used to unescape headers of the frames that follow (set after CONNECT is negotiated). */
+  setVersion(version: StompVersion): void {
+    this.version = version
+  }
+
+  /** True between frames (no partial frame held): used to tell a clean EOF from a truncated frame. */
+  idle(): boolean {
+    return this.phase === 'command' && this.lineBytes === 0
+  }
+
+  /**
+   * Feed bytes; calls `onFrame` for each complete frame in order. The callback may call setVersion() and it
+   * applies to the next frame of the same chunk. Throws BrokerError (STOMP_FRAME_INVALID / STOMP_FRAME_TOO_LARGE).
+   */
+  push(chunk: Uint8Array, onFrame: (frame: StompFrame) => void): void {
+    if (this.failure) throw this.failure
+    try {
+      this.consume(chunk, onFrame)
+    } catch (e) {
+      if (e instanceof BrokerError) {
+        this.phase = 'failed'
+        this.failure = e
+      }
+      throw e
+    }
+  }
+
+  private consume(chunk: Uint8Array, onFrame: (frame: StompFrame) => void): void {
+    let pos = 0
+    const end = chunk.length
+    while (pos < end) {
+      if (this.phase === 'body') {
+        pos = this.consumeBody(chunk, pos, onFrame)
+        continue
+      }
+      const limit = this.phase === 'command' ? this.limits.commandBytesMax : this.limits.headerLineBytesMax
+      const lf = chunk.indexOf(LF, pos)
+      if (lf < 0) {
+        const rest = chunk.subarray(pos)
+        this.lineParts.push(rest)
+        this.lineBytes += rest.length
+        // +1: the line may still end in CR LF, and the CR does not count against the limit.
+        if (this.lineBytes > limit + 1) this.lineTooLong(this.lineBytes)
+        return
+      }
+      let line: Uint8Array
+      if (this.lineParts.length === 0) line = chunk.subarray(pos, lf)
+      else {
+        this.lineParts.push(chunk.subarray(pos, lf))
+        line = Buffer.concat(this.lineParts)
+        this.lineParts = []
+      }
+      this.lineBytes = 0
+      pos = lf + 1
+      if (line.length > 0 && line[line.length - 1] === CR) line = line.subarray(0, line.length - 1)
+      if (line.length > limit) this.lineTooLong(line.length)
+      if (this.phase === 'command') this.onCommandLine(line)
+      else this.onHeaderLine(line)
+    }
+  }
+
+  private lineTooLong(bytes: number): never {
+    if (this.phase === 'command') {
+      throw new BrokerError('STOMP_FRAME_TOO_LARGE', `STOMP command line: ${bytes} bytes without an end of line, expected at most ${this.limits.commandBytesMax}`)
+    }
+    throw new BrokerError(
+      'STOMP_FRAME_TOO_LARGE',
+      `STOMP ${this.command} header line ${this.headerCount + 1}: ${bytes} bytes, expected at most ${this.limits.headerLineBytesMax}`,
+    )
+  }
+
+  private onCommandLine(line: Uint8Array): void {
+    if (line.length === 0) return // a heart-beat EOL between frames
+    this.command = decodeUtf8(line, 'command line')
+    this.headers = emptyHeaders()
+    this.headerCount = 0
+    this.contentLength = -1
+    this.phase = 'headers'
+  }
+
+  private onHeaderLine(line: Uint8Array): void {
+    if (line.length === 0) {
+      this.startBody()
+      return
+    }
+    this.headerCount++
+    if (this.headerCount > this.limits.headersMax) {
+      throw new BrokerError('STOMP_FRAME_TOO_LARGE', `STOMP ${this.command}: more than ${this.limits.headersMax} header lines, expected at most ${this.limits.headersMax}`)
+    }
+    const colon = line.indexOf(COLON)
+    if (colon < 0) {
+      const shown = decodeUtf8(line.subarray(0, 80), `${this.command} header line ${this.headerCount}`)
+      throw new BrokerError('STOMP_FRAME_INVALID', `STOMP ${this.command} header line ${this.headerCount}: ${JSON.stringify(shown)} has no ":", expected name:value`)
+    }
+    const where = `${this.command} header line ${this.headerCount}`
+    let name = decodeUtf8(line.subarray(0, colon), where)
+    let value = decodeUtf8(line.subarray(colon + 1), where)
+    if (!isUnescapedCommand(this.command)) {
+      name = unescapeHeader(name, this.version, where)
+      value = unescapeHeader(value, this.version, where)
+    }
+    if (!(name in this.headers)) this.headers[name] = value
+  }
+
+  private startBody(): void {
+    const declared = this.headers['content-length']
+    if (declared !== undefined) {
+      const text = declared.trim()
+      if (!/^\d{1,16}$/.test(text)) {
+        throw new BrokerError('STOMP_FRAME_INVALID', `STOMP ${this.command} content-length: ${JSON.stringify(declared)} is not a byte count, expected a non-negative integer`)
+      }
+      const n = Number(text)
+      if (n > this.limits.bodyBytesMax) {
+        throw new BrokerError('STOMP_FRAME_TOO_LARGE', `STOMP ${this.command} content-length: ${n} bytes, expected at most ${this.limits.bodyBytesMax} (maxFrameSize)`)
+      }
+      this.contentLength = n
+    } else this.contentLength = -1
+    this.bodyParts = []
+    this.bodyBytes = 0
+    this.phase = 'body'
+  }
+
+  private consumeBody(chunk: Uint8Array, pos: number, onFrame: (frame: StompFrame) => void): number {
+    if (this.contentLength >= 0) {
+      const need = this.contentLength - this.bodyBytes
+      const avail = chunk.length - pos
+      if (need > 0) {
+        const take = Math.min(need, avail)
+        this.bodyParts.push(chunk.subarray(pos, pos + take))
+        this.bodyBytes += take
+        return pos + take
+      }
+      // All body bytes are in: the next byte must be the frame's NUL.
+      if (chunk[pos] !== NUL) {
+        throw new BrokerError(
+          'STOMP_FRAME_INVALID',
+          `STOMP ${this.command}: byte 0x${chunk[pos].toString(16).padStart(2, '0')} after a ${this.contentLength}-byte body (content-length), expected NUL`,
+        )
+      }
+      this.finishFrame(onFrame)
+      return pos + 1
+    }
+    const nul = chunk.indexOf(NUL, pos)
+    const stop = nul < 0 ? chunk.length : nul
+    if (stop > pos) {
+      this.bodyParts.push(chunk.subarray(pos, stop))
+      this.bodyBytes += stop - pos
+    }
+    if (this.bodyBytes > this.limits.bodyBytesMax) {
+      throw new BrokerError('STOMP_FRAME_TOO_LARGE', `STOMP ${this.command} body: over ${this.limits.bodyBytesMax} bytes without a NUL, expected at most ${this.limits.bodyBytesMax} (maxFrameSize)`)
+    }
+    if (nul < 0) return chunk.length
+    this.finishFrame(onFrame)
+    return nul + 1
+  }
+
+  private finishFrame(onFrame: (frame: StompFrame) => void): void {
+    // Always copy: the frame must not pin (or alias) the socket's read buffer.
+    const body = this.bodyParts.length === 0 ? new Uint8Array(0) : Buffer.concat(this.bodyParts, this.bodyBytes)
+    const frame: StompFrame = { command: this.command, headers: this.headers, body }
+    this.bodyParts = []
+    this.bodyBytes = 0
+    this.headers = emptyHeaders()
+    this.command = ''
+    this.phase = 'command'
+    onFrame(frame)
+  }
+}
