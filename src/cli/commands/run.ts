@@ -1,0 +1,73 @@
+/**
+ * `sfbroker run`: load the config (file + flags + defaults), log it, start one broker node (primary if it takes
+ * the lock on the shared directory, replica otherwise) and run until SIGINT/SIGTERM or a fatal condition. The
+ * node decides the exit code (0 after a clean stop, 75 when the lock is lost and restartAllowed=false, 1 on
+ * failure). A second signal during shutdown exits at once with 1: the operator asked twice.
+ */
+import type { CAC } from 'cac'
+import type { BrokerConfig } from '../../config/types.ts'
+import { loadConfig } from '../../config/index.ts'
+import { logger } from '../../lib/log.ts'
+import { EXIT, stringFlag, stringListFlag, type CliContext } from '../shared.ts'
+
+/** One line naming everything an operator checks first after a start. */
+export function describeConfig(c: BrokerConfig): string {
+  const store = c.persistent ? `${c.persistence.adapter} store in ${c.persistence.directory}` : 'no store (persistent=false)'
+  const lock = c.lock.useLock ? `${c.lock.type} lock on ${c.persistence.directory}/lock, keep-alive ${c.lock.lockKeepAlivePeriod} ms` : 'no lock (useLock=false)'
+  const listeners = c.connectors.map((k) => `${k.name}=${k.host}:${k.port}`).join(', ')
+  const admin = c.admin ? `, admin ${c.admin.host}:${c.admin.port}` : ''
+  const scheduler = c.schedulerSupport ? `, scheduler in ${c.schedulerDirectory}` : ''
+  return `config from ${c.source}: broker ${c.brokerName}, ${store}, ${lock}, connectors ${listeners}${admin}${scheduler}`
+}
+
+export function register(cli: CAC, _ctx: CliContext): void {
+  cli
+    .command('run', 'Run a broker node: primary while it holds the lock on the shared directory, replica otherwise')
+    .option('--config <file>', 'Config file: ActiveMQ-style XML (.xml) or JSON (.json); none = embedded default')
+    .option('--data <dir>', 'Data directory (default ./data); also the shared store directory unless the config names one')
+    .option('--connector <uri>', 'STOMP listener, e.g. stomp://0.0.0.0:61613 (repeatable; replaces configured connectors)', { type: [String] })
+    .option('--broker-name <name>', 'Broker name (default localhost)')
+    .option('--admin <host:port>', 'Serve the admin endpoint (health, status, metrics) on host:port')
+    .option('--lock-type <type>', 'Lock call: flock (default) or fcntl (for filesystems whose flock is not cluster-aware)')
+    .example('  $ sfbroker run                                         # 127.0.0.1:61613, data in ./data')
+    .example('  $ sfbroker run --config examples/activemq.xml')
+    .example('  $ sfbroker run --data /mnt/shared/broker --connector stomp://0.0.0.0:61613 --admin 127.0.0.1:8161')
+    .example('  $ sfbroker run --config broker.json --log-format json  # JSON logs for a log shipper')
+    .action(async (opts: Record<string, unknown>): Promise<number> => {
+      const config = loadConfig({
+        file: stringFlag(opts.config, 'config'),
+        overrides: {
+          data: stringFlag(opts.data, 'data'),
+          connectors: stringListFlag(opts.connector, 'connector'),
+          brokerName: stringFlag(opts.brokerName, 'broker-name'),
+          admin: stringFlag(opts.admin, 'admin'),
+          lockType: stringFlag(opts.lockType, 'lock-type'),
+        },
+      })
+      const log = logger('run')
+      log.info(describeConfig(config))
+      log.debug('resolved config', { config })
+      // Imported here, not at the top: `--help` and the other commands need not load the node, storage and the
+      // runtime-specific lock binding.
+      const { startNode } = await import('../../node/index.ts')
+      const node = startNode(config)
+      let signals = 0
+      const onSignal = (signal: NodeJS.Signals): void => {
+        signals++
+        if (signals > 1) {
+          log.warn(`${signal} again during shutdown: exiting now`)
+          process.exit(EXIT.failed)
+        }
+        log.info(`${signal}: stopping`)
+        node.stop(signal).catch((e: Error) => log.error(`stop failed: ${e.message}`))
+      }
+      process.on('SIGINT', onSignal)
+      process.on('SIGTERM', onSignal)
+      try {
+        return await node.done
+      } finally {
+        process.off('SIGINT', onSignal)
+        process.off('SIGTERM', onSignal)
+      }
+    })
+}

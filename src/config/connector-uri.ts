@@ -1,0 +1,88 @@
+/**
+ * Transport connector URIs: `stomp://host:port` or `stomp+nio://host:port` (the same listener in sfbroker:
+ * Bun's sockets are non-blocking either way), with the ActiveMQ options `maximumConnections` and
+ * `wireFormat.maxFrameSize`. Other schemes and options ActiveMQ has are CONFIG_UNSUPPORTED; anything else is
+ * CONFIG_INVALID naming the option, with a "did you mean".
+ */
+import { BrokerError } from '../lib/errors.ts'
+import type { ConnectorConfig } from './types.ts'
+import { didYouMean } from './suggest.ts'
+import { INTEGER_EXPECTED, SIZE_EXPECTED, parseInteger, parseSize } from './values.ts'
+
+export const STOMP_SCHEMES = ['stomp', 'stomp+nio'] as const
+const OTHER_ACTIVEMQ_SCHEMES = [
+  'tcp', 'nio', 'ssl', 'nio+ssl', 'stomp+ssl', 'stomp+nio+ssl', 'amqp', 'amqp+ssl', 'amqp+nio', 'amqp+nio+ssl',
+  'mqtt', 'mqtt+nio', 'mqtt+ssl', 'mqtt+nio+ssl', 'ws', 'wss', 'auto', 'auto+nio', 'auto+ssl', 'auto+nio+ssl',
+  'vm', 'udp', 'http', 'https', 'openwire', 'failover', 'discovery', 'multicast', 'static', 'peer', 'fanout',
+]
+const OPTIONS = ['maximumConnections', 'wireFormat.maxFrameSize'] as const
+
+export const DEFAULT_MAXIMUM_CONNECTIONS = 1000
+export const DEFAULT_MAX_FRAME_SIZE = 100 * 1024 * 1024
+export const MAXIMUM_CONNECTIONS_MAX = 1_000_000
+
+/**
+ * Parse one connector URI. `where` names its place for errors (e.g. `broker.xml:9: <transportConnector>
+ * attribute "uri"`). `name` defaults to the URI, as ActiveMQ names unnamed connectors.
+ */
+export function parseConnectorUri(uri: string, name: string | undefined, where: string): ConnectorConfig {
+  const bad = (msg: string, code: 'CONFIG_INVALID' | 'CONFIG_UNSUPPORTED' = 'CONFIG_INVALID'): BrokerError =>
+    new BrokerError(code, `${where}: found "${uri}", ${msg}`)
+  const m = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^?#]*)(\?[^#]*)?(#.*)?$/.exec(uri.trim())
+  if (!m) throw bad('expected a URI such as "stomp://0.0.0.0:61613"')
+  const scheme = m[1].toLowerCase()
+  if (!(STOMP_SCHEMES as readonly string[]).includes(scheme)) {
+    if (OTHER_ACTIVEMQ_SCHEMES.includes(scheme)) {
+      throw bad(`scheme "${m[1]}" is not supported: sfbroker speaks STOMP only; expected stomp:// or stomp+nio://`, 'CONFIG_UNSUPPORTED')
+    }
+    throw bad(`unknown scheme "${m[1]}"${didYouMean(scheme, STOMP_SCHEMES)}; expected stomp:// or stomp+nio://`)
+  }
+  if (m[4] !== undefined) throw bad('a fragment (#...) is not allowed in a connector URI')
+  let authority = m[2]
+  if (authority.endsWith('/')) authority = authority.slice(0, -1)
+  if (authority.includes('/')) throw bad('expected no path after host:port')
+  if (authority.includes('@')) throw bad('expected no user info (user@) in a connector URI')
+  let host: string
+  let portText: string
+  const v6 = /^\[([0-9A-Fa-f:.]+)\]:(\d+)$/.exec(authority)
+  const v4 = /^([A-Za-z0-9.-]+):(\d+)$/.exec(authority)
+  if (v6) [host, portText] = [v6[1], v6[2]]
+  else if (v4) [host, portText] = [v4[1], v4[2]]
+  else throw bad('expected host:port after the scheme, e.g. stomp://0.0.0.0:61613 (port 0-65535)')
+  const port = Number(portText)
+  if (port > 65535) throw bad(`port ${portText} is out of range; expected 0 to 65535`)
+
+  let maximumConnections = DEFAULT_MAXIMUM_CONNECTIONS
+  let maxFrameSize = DEFAULT_MAX_FRAME_SIZE
+  const seen = new Set<string>()
+  const query = m[3] ? m[3].slice(1) : ''
+  for (const part of query === '' ? [] : query.split('&')) {
+    if (part === '') continue
+    const eq = part.indexOf('=')
+    let key: string
+    let value: string
+    try {
+      key = decodeURIComponent(eq < 0 ? part : part.slice(0, eq))
+      value = eq < 0 ? '' : decodeURIComponent(part.slice(eq + 1))
+    } catch {
+      throw bad(`option "${part}" is not valid percent-encoding`)
+    }
+    if (seen.has(key)) throw bad(`option "${key}" is given twice; expected it once`)
+    seen.add(key)
+    if (key === 'maximumConnections') {
+      const n = parseInteger(value, 1, MAXIMUM_CONNECTIONS_MAX)
+      if (n === undefined) throw bad(`option maximumConnections="${value}": expected ${INTEGER_EXPECTED(1, MAXIMUM_CONNECTIONS_MAX)}`)
+      maximumConnections = n
+    } else if (key === 'wireFormat.maxFrameSize') {
+      const n = parseSize(value)
+      if (n === undefined) throw bad(`option wireFormat.maxFrameSize="${value}": expected ${SIZE_EXPECTED}`)
+      maxFrameSize = n
+    } else if (key.startsWith('transport.') || key.startsWith('wireFormat.') || key.startsWith('stomp.') || key === 'needClientAuth' || key === 'wantClientAuth') {
+      const hint = didYouMean(key, OPTIONS)
+      throw bad(`option "${key}" is not supported by sfbroker${hint}; supported: ${OPTIONS.join(', ')}`, hint ? 'CONFIG_INVALID' : 'CONFIG_UNSUPPORTED')
+    } else {
+      throw bad(`unknown option "${key}"${didYouMean(key, OPTIONS)}; supported: ${OPTIONS.join(', ')}`)
+    }
+  }
+  return { name: name ?? uri, uri, protocol: 'stomp', host, port, maximumConnections, maxFrameSize }
+}

@@ -1,0 +1,10 @@
+/**
+ * The config part: `loadConfig` (XML or JSON file + flags + defaults → BrokerConfig) and the typed model.
+ * Other parts import from here only.
+ */
+export type * from './types.ts'
+export { loadConfig, defaultConfig, warnings, type ConfigOverrides, type LoadConfigOptions } from './load-config.ts'
+export { parseConnectorUri } from './connector-uri.ts'
+export { parseSize, parseDurationMs, parseHostPort } from './values.ts'
+export { closest, didYouMean } from './suggest.ts'
+export { DEFAULTS } from './defaults.ts'

@@ -1,0 +1,194 @@
+/**
+ * The config *input* model, as valibot schemas: the shape both readers produce and the JSON file uses as is.
+ * Names are ActiveMQ's (`brokerName`, `persistenceAdapter.kahaDB.directory`, `transportConnectors[].uri`,
+ * `systemUsage.memoryUsage.limit`) so that XML and JSON read alike; README "Configuration" documents it.
+ * Leaves accept native JSON values or the strings XML attributes give, and turn them into typed values.
+ * Objects are strict: an unknown key is an issue (turned into "unknown ... did you mean"), never ignored.
+ * Settings ActiveMQ has and sfbroker does not yet are listed in UNSUPPORTED so they fail as CONFIG_UNSUPPORTED.
+ */
+import * as v from 'valibot'
+import type { LockType, SyncPolicy } from './types.ts'
+import {
+  BOOLEAN_EXPECTED,
+  DURATION_EXPECTED,
+  HOST_PORT_EXPECTED,
+  SIZE_EXPECTED,
+  parseBoolean,
+  parseChoice,
+  parseDurationMs,
+  parseHostPort,
+  parseSize,
+  parseText,
+} from './values.ts'
+
+function leaf<T>(expected: string, parse: (value: unknown) => T | undefined) {
+  return v.pipe(
+    v.unknown(),
+    v.rawTransform<unknown, T>(({ dataset, addIssue, NEVER }) => {
+      const out = parse(dataset.value)
+      if (out === undefined) {
+        addIssue({ message: expected, expected })
+        return NEVER
+      }
+      return out
+    }),
+  )
+}
+
+const size = v.optional(leaf(SIZE_EXPECTED, parseSize))
+const durationMs = v.optional(leaf(DURATION_EXPECTED, parseDurationMs))
+const bool = v.optional(leaf(BOOLEAN_EXPECTED, parseBoolean))
+const text = v.optional(leaf('a non-empty single-line string', (x) => parseText(x)))
+const name = v.optional(leaf('a non-empty name of at most 128 characters without control characters', (x) => parseText(x, 128)))
+const SYNC_POLICIES: readonly SyncPolicy[] = ['always', 'periodic', 'never']
+const LOCK_TYPES: readonly LockType[] = ['flock', 'fcntl']
+const syncPolicy = v.optional(leaf(`one of ${SYNC_POLICIES.join(', ')}`, (x) => parseChoice(x, SYNC_POLICIES)))
+const lockType = v.optional(leaf(`one of ${LOCK_TYPES.join(', ')}`, (x) => parseChoice(x, LOCK_TYPES)))
+const hostPort = leaf(HOST_PORT_EXPECTED, parseHostPort)
+
+const sharedFileLocker = v.strictObject({
+  lockAcquireSleepInterval: durationMs,
+  failIfLocked: bool,
+})
+
+/** Attributes of `<kahaDB>`, `<levelDB>` and `<amqPersistenceAdapter>` (all three take the same set). */
+export const adapterSchema = v.strictObject({
+  directory: text,
+  journalMaxFileLength: size,
+  journalDiskSyncStrategy: syncPolicy,
+  journalDiskSyncInterval: durationMs,
+  checkpointInterval: durationMs,
+  cleanupInterval: durationMs,
+  lockKeepAlivePeriod: durationMs,
+  lockAcquireSleepInterval: durationMs,
+  useLock: bool,
+  failIfLocked: bool,
+  // sfbroker extensions
+  lockType,
+  keepAliveTimeout: durationMs,
+  blockingWait: bool,
+  failback: bool,
+  eventLoopStallMax: durationMs,
+  locker: v.optional(v.strictObject({ 'shared-file-locker': v.optional(sharedFileLocker) })),
+})
+
+/** The adapter element names, in the order error messages list them, and the AdapterKind each selects. */
+export const ADAPTER_KINDS = { kahaDB: 'kahaDB', levelDB: 'levelDB', amqPersistenceAdapter: 'amq' } as const
+
+export const connectorSchema = v.strictObject({
+  name: name,
+  uri: leaf('a connector URI such as "stomp://0.0.0.0:61613"', (x) => parseText(x)),
+})
+
+export const configInputSchema = v.strictObject({
+  brokerName: name,
+  dataDirectory: text,
+  persistent: bool,
+  schedulerSupport: bool,
+  schedulerDirectory: text,
+  restartAllowed: bool,
+  /** Accepted only as false: sfbroker has no JMX (the admin endpoint serves health, status and metrics). */
+  useJmx: bool,
+  /** sfbroker extension: a stable node id for logs and status (default: host-pid-random). */
+  nodeId: name,
+  persistenceAdapter: v.optional(
+    v.strictObject({
+      kahaDB: v.optional(adapterSchema),
+      levelDB: v.optional(adapterSchema),
+      amqPersistenceAdapter: v.optional(adapterSchema),
+    }),
+  ),
+  transportConnectors: v.optional(v.array(connectorSchema)),
+  systemUsage: v.optional(
+    v.strictObject({
+      memoryUsage: v.optional(v.strictObject({ limit: size })),
+    }),
+  ),
+  /** sfbroker extension: the admin HTTP endpoint (health, status, metrics). */
+  admin: v.optional(v.strictObject({ listen: hostPort })),
+})
+
+export type ConfigInput = v.InferOutput<typeof configInputSchema>
+export type AdapterInput = v.InferOutput<typeof adapterSchema>
+
+/**
+ * ActiveMQ settings sfbroker knows and does not support (yet), by context. A context is the input path of the
+ * object holding the key, with array indices written `[]` and the adapter element written `*`.
+ */
+export const UNSUPPORTED: Record<string, readonly string[]> = {
+  '': [
+    // elements
+    'destinationPolicy', 'plugins', 'networkConnectors', 'sslContext', 'managementContext', 'destinations',
+    'destinationInterceptors', 'shutdownHooks', 'services', 'proxyConnectors', 'jmsBridgeConnectors',
+    'producerSystemUsage', 'consumerSystemUsage', 'tempDataStore', 'persistenceFactory', 'jobSchedulerStore',
+    'ioExceptionHandler', 'destinationFactory', 'brokerContext', 'messageAuthorizationPolicy', 'networkConnectorURIs',
+    'transportConnectorURIs', 'taskRunnerFactory', 'persistenceTaskRunnerFactory', 'redeliveryPolicy', 'startException',
+    // attributes
+    'advisorySupport', 'useShutdownHook', 'startAsync', 'populateJMSXUserID', 'offlineDurableSubscriberTimeout',
+    'offlineDurableSubscriberTaskSchedule', 'deleteAllMessagesOnStartup', 'enableStatistics', 'useVirtualTopics',
+    'useAuthenticatedPrincipalForJMSXUserID', 'networkConnectorStartAsync', 'schedulePeriodForDestinationPurge',
+    'splitSystemUsageForProducersConsumers', 'dedicatedTaskRunner', 'keepDurableSubsActive', 'useMirroredQueues',
+    'useTempMirroredQueues', 'anonymousProducerAdvisorySupport', 'allowTempAutoCreationOnSend', 'cacheTempDestinations',
+    'timeBeforePurgeTempDestinations', 'brokerId', 'passiveSlave', 'shutdownOnMasterFailure', 'shutdownOnSlaveFailure',
+    'waitForSlave', 'waitForSlaveTimeout', 'systemExitOnShutdown', 'systemExitOnShutdownExitCode', 'tmpDataDirectory',
+    'rejectDurableConsumers', 'maxPurgedDestinationsPerSweep', 'producerSystemUsagePortion', 'consumerSystemUsagePortion',
+    'monitorConnectionSplits', 'useLoggingForShutdownErrors', 'persistenceThreadPriority', 'start', 'maxSchedulerRepeatAllowed',
+  ],
+  persistenceAdapter: [
+    'jdbcPersistenceAdapter', 'mKahaDB', 'memoryPersistenceAdapter', 'journalPersistenceAdapter', 'journaledJDBC',
+    'replicatedLevelDB', 'kahaPersistenceAdapter',
+  ],
+  'persistenceAdapter.*': [
+    'indexCacheSize', 'indexWriteBatchSize', 'enableIndexWriteAsync', 'enableJournalDiskSyncs', 'enableJournalWriteAsync',
+    'concurrentStoreAndDispatchQueues', 'concurrentStoreAndDispatchTopics', 'archiveDataLogs', 'directoryArchive',
+    'ignoreMissingJournalfiles', 'checkForCorruptJournalFiles', 'checksumJournalFiles', 'archiveCorruptedIndex',
+    'maxAsyncJobs', 'preallocationStrategy', 'preallocationScope', 'journalMaxWriteBatchSize', 'compactAcksAfterNoGC',
+    'compactAcksIgnoresStoreGrowth', 'enableAckCompaction', 'indexDirectory', 'forceRecoverIndex',
+    'failoverProducersAuditDepth', 'maxFailoverProducersToTrack', 'databaseLockedWaitDelay', 'failIfDatabaseIsLocked',
+    'cleanupOnStop', 'purgeRecoveredXATransactionStrategy', 'usageManager', 'brokerName', 'logSize', 'sync',
+    'verifyChecksums', 'paranoidChecks', 'indexFactory', 'indexBlockSize', 'indexBlockRestartInterval', 'indexWriteBufferSize',
+    'indexMaxOpenFiles', 'indexCompression', 'logCompression', 'asyncBufferSize', 'flushDelay', 'maxCheckpointMessageAddSize',
+    'syncOnWrite', 'persistentIndex', 'maxDataFileLength', 'journalThreadPriority', 'scheduledThreadPoolExecutor',
+  ],
+  'persistenceAdapter.*.locker': ['lease-database-locker', 'database-locker', 'transact-database-locker'],
+  'persistenceAdapter.*.locker.shared-file-locker': ['name', 'directory', 'lockable'],
+  systemUsage: ['storeUsage', 'tempUsage', 'jobSchedulerUsage', 'sendFailIfNoSpace', 'sendFailIfNoSpaceAfterTimeout'],
+  'systemUsage.memoryUsage': ['percentOfJvmHeap', 'percentUsageMinDelta', 'usagePortion'],
+  'transportConnectors[]': [
+    'updateClusterClients', 'rebalanceClusterClients', 'updateClusterClientsOnRemove', 'updateClusterFilter',
+    'discoveryUri', 'enableStatusMonitor', 'allowLinkStealing', 'auditNetworkProducers', 'warnOnRemoteClose',
+    'maximumProducersAllowedPerConnection', 'maximumConsumersAllowedPerConnection', 'disableAsyncDispatch',
+    'publishedAddressPolicy', 'brokerInfo', 'server', 'taskRunnerFactory',
+  ],
+}
+
+/** The context key of UNSUPPORTED for the object at `path` (a list of keys and indices). */
+export function unsupportedContext(path: readonly (string | number)[]): string {
+  let out = ''
+  for (let i = 0; i < path.length; i++) {
+    const p = path[i]
+    if (typeof p === 'number') out += '[]'
+    else if (i === 1 && path[0] === 'persistenceAdapter') out += '.*'
+    else out += out === '' ? p : `.${p}`
+  }
+  return out
+}
+
+/** Keys the schema accepts for the object at `path`, for "did you mean" (walks strict objects, arrays, optionals). */
+export function keysAt(path: readonly (string | number)[]): string[] {
+  let schema: unknown = configInputSchema
+  for (const p of path) {
+    schema = unwrap(schema)
+    const s = schema as { type?: string; entries?: Record<string, unknown>; item?: unknown }
+    if (typeof p === 'number') schema = s.item
+    else schema = s.entries?.[p]
+  }
+  const s = unwrap(schema) as { entries?: Record<string, unknown> }
+  return s?.entries ? Object.keys(s.entries) : []
+}
+
+function unwrap(schema: unknown): unknown {
+  let s = schema as { type?: string; wrapped?: unknown }
+  while (s && (s.type === 'optional' || s.type === 'nullish' || s.type === 'nullable')) s = s.wrapped as typeof s
+  return s
+}
