@@ -1,0 +1,9 @@
+/**
+ * The scheduler part: delayed, periodic and cron delivery and the ActiveMQ.Scheduler.Management destination.
+ * Other parts import only from here.
+ */
+export { Scheduler, TIMER_MS_MAX, type SchedulerOptions, type SchedulerStats } from './scheduler.ts'
+export { CronExpression, type CronNextOptions } from './cron.ts'
+export {
+  H as SCHEDULER_HEADERS, MANAGEMENT_DESTINATION, SCHEDULER_REPEAT_MAX, JOBS_STORE_KEY, isManagementDestination, parseSchedule, type ScheduleSpec,
+} from './job.ts'
