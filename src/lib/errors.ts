@@ -39,6 +39,8 @@ export type ErrorCode =
   | 'CLIENT_DISCONNECTED'
   | 'CLIENT_TX_IN_DOUBT'
   | 'CLIENT_BROKER_ERROR'
+  | 'CLIENT_DESTINATION_INVALID'
+  | 'CLIENT_USAGE'
 
 export class BrokerError extends Error {
   readonly code: ErrorCode
