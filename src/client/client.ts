@@ -1,0 +1,695 @@
+/**
+ * StompClient: the failover client. One logical connection over a list of brokers (failover-uri.ts); at most one
+ * live StompConnection at a time.
+ *
+ * Owns: every operation in flight (SEND, ACK, transaction frames) until the broker receipts it, the subscriptions,
+ * the transactions, the reconnect loop (backoff.ts pacing, driven by the injected Clock) and the state events.
+ *
+ * What it promises across a failover:
+ *  - re-CONNECT with the same client-id; log which broker it reached;
+ *  - resubscribe every subscription with the same id, ack mode, selector, durable name and prefetch;
+ *  - resend, in the original order, every SEND the broker had not receipted, with the same `message-id` header
+ *    (set by this client on every SEND, unique per client and sequence), so a broker that deduplicates by message-id
+ *    (sfbroker does; ActiveMQ strips it) drops what the old primary already stored;
+ *  - never replay a transaction: once a transaction's BEGIN went out on a lost connection, its pending and later
+ *    operations reject with CLIENT_TX_IN_DOUBT;
+ *  - acks of messages delivered on the lost connection are skipped (resolved): the broker redelivers those messages
+ *    (redelivered:true), as ActiveMQ's failover transport does with stale acks. Messages of client-ack subscriptions
+ *    still buffered for an iterator are dropped for the same reason.
+ * What it does not promise: exactly-once delivery to consumers (duplicates are possible and marked redelivered).
+ *
+ * `timeout` (URI option, or `timeoutMs`): how long a SEND (or any receipted operation) may wait for its RECEIPT,
+ * connected or not, before it rejects with CLIENT_TIMEOUT; also bounds connect(). Default 30000 ms, -1 = forever.
+ * A SEND that timed out is no longer resent; whether the broker stored it is unknown.
+ */
+import { EventEmitter } from 'node:events'
+import * as os from 'node:os'
+import { randomUUID } from 'node:crypto'
+import { systemClock, type Clock } from '../lib/clock.ts'
+import { BrokerError, isBrokerError } from '../lib/errors.ts'
+import { logger } from '../lib/log.ts'
+import { passOrder, ReconnectBackoff } from './backoff.ts'
+import { normalizeDestination } from './destination.ts'
+import { parseBrokerUri, type BrokerUri, type Endpoint } from './failover-uri.ts'
+import type { ClientFrame } from './frame-codec.ts'
+import { ClientMessage, type AckMode, type AckOptions, type MessageAcker } from './message.ts'
+import { StompConnection } from './stomp-connection.ts'
+import { Subscription, type MessageHandler, type SubscribeOptions, type SubscriptionOwner, type UnsubscribeOptions } from './subscription.ts'
+import { Transaction, type TransactionOwner } from './transaction.ts'
+
+const log = logger('client')
+const encoder = new TextEncoder()
+
+export type SendBody = string | Uint8Array
+
+export interface SendOptions {
+  /** Ask for a RECEIPT and resolve on it (default true). false: resolve once the frame is written to a socket. */
+  receipt?: boolean
+  /** Overrides the client's timeout for this operation. */
+  timeoutMs?: number
+}
+
+export interface ConnectOptions {
+  login?: string
+  passcode?: string
+  /** Sent as `client-id` on every CONNECT (needed for durable subscriptions). */
+  clientId?: string
+  /** STOMP `host` header; defaults to each endpoint's host name. */
+  vhost?: string
+  /** [cx, cy] heart-beat in ms: we send every cx, want one every cy. Default [10000, 10000]; [0, 0] disables. */
+  heartbeat?: [number, number]
+  /** Overrides the URI's `timeout` option (ms; -1 forever). */
+  timeoutMs?: number
+  /** Messages an iterator-mode subscription buffers before the client stops reading the socket. Default 1000. */
+  iteratorBufferMax?: number
+  /** How long close() waits for the DISCONNECT receipt. Default 5000 ms. */
+  closeTimeoutMs?: number
+  clock?: Clock
+  /** Randomness for URI shuffling and backoff jitter (tests inject a seeded one). */
+  random?: () => number
+}
+
+export type ClientState = 'connecting' | 'connected' | 'reconnecting' | 'failed' | 'closed'
+
+export interface ConnectedInfo {
+  endpoint: string
+  server?: string
+  session?: string
+  version: string
+}
+
+export interface InterruptedInfo {
+  endpoint: string
+  error: Error
+}
+
+export interface ClientStats {
+  /** Successful connections after the first one. */
+  reconnects: number
+  /** SEND frames written again after a failover. */
+  resentSends: number
+  sentFrames: number
+  receivedMessages: number
+}
+
+type OpPolicy = 'resend' | 'tx' | 'resolve-on-loss'
+
+interface Op {
+  command: string
+  headers: Record<string, string>
+  body?: Uint8Array
+  receipt?: string
+  policy: OpPolicy
+  tx?: Transaction
+  what: string
+  writtenGeneration?: number
+  timer?: unknown
+  resolve(): void
+  reject(e: Error): void
+}
+
+const AUTH_ERROR = /auth|login|passcode|password|credential|security|not authori[sz]ed|access denied|permission/i
+
+let clientSeq = 0
+
+export class StompClient extends EventEmitter implements MessageAcker, SubscriptionOwner, TransactionOwner {
+  readonly uri: BrokerUri
+  readonly clientId: string | undefined
+  /** Prefix of every message-id this client generates (unique per client instance). */
+  readonly producerId: string
+  readonly stats: ClientStats = { reconnects: 0, resentSends: 0, sentFrames: 0, receivedMessages: 0 }
+  private _state: ClientState = 'connecting'
+  private conn: StompConnection | null = null
+  private generation = 0
+  private readonly clock: Clock
+  private readonly random: () => number
+  private readonly backoff: ReconnectBackoff
+  private readonly timeoutMs: number
+  private readonly heartbeat: [number, number]
+  private readonly bufferMax: number
+  private readonly closeTimeoutMs: number
+  private readonly ops = new Map<number, Op>()
+  private readonly byReceipt = new Map<string, Op>()
+  private readonly subs = new Map<string, Subscription>()
+  private readonly subReceipts = new Map<string, Subscription>()
+  private readonly txs = new Set<Transaction>()
+  private readonly pressured = new Set<Subscription>()
+  private opSeq = 0
+  private receiptSeq = 0
+  private messageSeq = 0
+  private subSeq = 0
+  private txSeq = 0
+  private sleeping: { timer: unknown; resolve: () => void } | null = null
+  private lastEndpoint: string | undefined
+  private failure: Error | null = null
+
+  constructor(
+    uri: string | BrokerUri,
+    private readonly opts: ConnectOptions = {},
+  ) {
+    super()
+    this.uri = typeof uri === 'string' ? parseBrokerUri(uri) : uri
+    this.clientId = opts.clientId
+    this.clock = opts.clock ?? systemClock
+    this.random = opts.random ?? Math.random
+    this.backoff = new ReconnectBackoff(this.uri.options, this.random)
+    this.timeoutMs = opts.timeoutMs ?? this.uri.options.timeout
+    if (this.timeoutMs === 0 || this.timeoutMs < -1) throw new BrokerError('CLIENT_USAGE', `timeoutMs=${this.timeoutMs}; expected -1 (forever) or a positive number of ms`)
+    this.heartbeat = opts.heartbeat ?? [10000, 10000]
+    this.bufferMax = opts.iteratorBufferMax ?? 1000
+    this.closeTimeoutMs = opts.closeTimeoutMs ?? 5000
+    this.producerId = `ID:${os.hostname()}-${process.pid}-${randomUUID().slice(0, 8)}-${++clientSeq}`
+    // An EventEmitter throws on 'error' without a listener; we never emit 'error', failures go to 'failed'.
+    this.setMaxListeners(100)
+  }
+
+  get state(): ClientState {
+    return this._state
+  }
+
+  /** The broker currently connected to (normalised tcp://host:port), if any. */
+  get endpoint(): string | undefined {
+    return this.conn?.endpoint.uri
+  }
+
+  /** Operations sent and not yet receipted (or waiting for a connection). */
+  get inFlight(): number {
+    return this.ops.size
+  }
+
+  /** STOMP version negotiated on the current connection. */
+  get version(): string | undefined {
+    return this.conn?.version
+  }
+
+  override on(event: 'connected' | 'resumed', fn: (info: ConnectedInfo) => void): this
+  override on(event: 'interrupted', fn: (info: InterruptedInfo) => void): this
+  override on(event: 'failed', fn: (err: Error) => void): this
+  override on(event: string, fn: (...args: any[]) => void): this {
+    return super.on(event, fn)
+  }
+
+  /**
+   * First connection: try the URI list until one broker accepts (startupMaxReconnectAttempts passes), bounded by the
+   * timeout. Rejects with CLIENT_TIMEOUT, CLIENT_DISCONNECTED (gave up) or CLIENT_BROKER_ERROR (e.g. bad login).
+   */
+  start(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      let done = false
+      const timer = this.timeoutMs > 0 ? this.clock.setTimeout(() => finish(new BrokerError('CLIENT_TIMEOUT', `connect ${this.uri.source}: no broker accepted a connection within timeout=${this.timeoutMs} ms${this.failure ? ` (last error: ${this.failure.message})` : ''}`)), this.timeoutMs) : undefined
+      const finish = (err?: Error) => {
+        if (done) return
+        done = true
+        if (timer !== undefined) this.clock.clearTimeout(timer)
+        this.off('connected', onOk)
+        this.off('failed', onFail)
+        if (err) {
+          void this.close()
+          reject(err)
+        } else resolve()
+      }
+      const onOk = () => finish()
+      const onFail = (e: Error) => finish(e)
+      this.on('connected', onOk)
+      this.on('failed', onFail)
+      void this.reconnectLoop(undefined, true)
+    })
+  }
+
+  // ------------------------------------------------------------------ producing
+
+  /**
+   * SEND to `destination` (/queue/X, /topic/X, queue://X, topic://X). Resolves when the broker receipts it (or, with
+   * `{ receipt: false }`, once written). Sets `message-id` unless given; sent again after a failover until receipted.
+   */
+  send(destination: string, body: SendBody, headers: Record<string, string | number | boolean> = {}, opts: SendOptions = {}): Promise<void> {
+    return this.submit(this.sendOp(destination, body, headers, opts, 'resend'), opts.timeoutMs)
+  }
+
+  private sendOp(destination: string, body: SendBody, headers: Record<string, string | number | boolean>, opts: SendOptions, policy: OpPolicy, tx?: Transaction): Op {
+    const dest = normalizeDestination(destination)
+    const h: Record<string, string> = { destination: dest, 'message-id': `${this.producerId}:${++this.messageSeq}` }
+    for (const [k, v] of Object.entries(headers)) {
+      if (k === 'destination' || k === 'receipt' || k === 'transaction' || k === 'content-length') continue
+      h[k] = String(v)
+    }
+    if (tx) h.transaction = tx.id
+    const op = this.newOp('SEND', h, policy, `SEND ${h['message-id']} to ${dest}`, opts.receipt !== false)
+    op.body = typeof body === 'string' ? encoder.encode(body) : body
+    op.tx = tx
+    return op
+  }
+
+  private newOp(command: string, headers: Record<string, string>, policy: OpPolicy, what: string, receipt: boolean): Op {
+    const op: Op = { command, headers, policy, what, resolve: () => undefined, reject: () => undefined }
+    if (receipt) {
+      op.receipt = `r-${++this.receiptSeq}`
+      headers.receipt = op.receipt
+    }
+    return op
+  }
+
+  private submit(op: Op, timeoutMs = this.timeoutMs): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      op.resolve = resolve
+      op.reject = reject
+      if (this._state === 'closed' || this._state === 'failed') {
+        reject(this.failure ?? new BrokerError('CLIENT_DISCONNECTED', `${op.what}: the client is ${this._state}`))
+        return
+      }
+      const key = ++this.opSeq
+      this.ops.set(key, op)
+      if (op.receipt) this.byReceipt.set(op.receipt, op)
+      ;(op as Op & { key: number }).key = key
+      if (timeoutMs > 0) {
+        op.timer = this.clock.setTimeout(() => {
+          const where = this.conn ? `connected to ${this.conn.endpoint.uri}` : `not connected (${this._state})`
+          this.finish(op, new BrokerError('CLIENT_TIMEOUT', `${op.what}: no RECEIPT within timeout=${timeoutMs} ms (${where}); the broker may or may not have processed it`))
+        }, timeoutMs)
+      }
+      if (this.conn && this._state === 'connected') this.writeOp(op)
+    })
+  }
+
+  private writeOp(op: Op): void {
+    const conn = this.conn
+    if (!conn) return
+    if (op.tx) {
+      if (op.tx.state === 'in-doubt') {
+        this.finish(op, this.inDoubt(op.tx, op.what))
+        return
+      }
+      if (op.tx.begunGeneration === undefined) {
+        conn.write('BEGIN', { transaction: op.tx.id })
+        op.tx.begunGeneration = this.generation
+      }
+    }
+    if (op.command === 'SEND' && op.writtenGeneration !== undefined) this.stats.resentSends++
+    conn.write(op.command, op.headers, op.body)
+    this.stats.sentFrames++
+    op.writtenGeneration = this.generation
+    if (!op.receipt) this.finish(op)
+  }
+
+  private finish(op: Op, err?: Error): void {
+    const key = (op as Op & { key?: number }).key
+    if (key === undefined || !this.ops.has(key)) return
+    this.ops.delete(key)
+    if (op.receipt) this.byReceipt.delete(op.receipt)
+    if (op.timer !== undefined) this.clock.clearTimeout(op.timer)
+    if (err) op.reject(err)
+    else op.resolve()
+  }
+
+  // ------------------------------------------------------------------ consuming
+
+  /**
+   * SUBSCRIBE. With a handler, each message is passed to it; without, read with `for await (const m of sub)` or
+   * `sub.receive(ms)`. `sub.ready` resolves when the broker receipted the SUBSCRIBE.
+   */
+  subscribe(destination: string, handler?: MessageHandler | SubscribeOptions, options: SubscribeOptions = {}): Subscription {
+    if (typeof handler === 'object') {
+      options = handler
+      handler = undefined
+    }
+    if (this._state === 'closed' || this._state === 'failed') throw this.failure ?? new BrokerError('CLIENT_DISCONNECTED', `subscribe ${destination}: the client is ${this._state}`)
+    const dest = normalizeDestination(destination)
+    const ack: AckMode = options.ack ?? 'auto'
+    if (ack !== 'auto' && ack !== 'client' && ack !== 'client-individual') {
+      throw new BrokerError('CLIENT_USAGE', `subscribe ${dest}: ack ${JSON.stringify(ack)}; expected auto, client or client-individual`)
+    }
+    const id = `sub-${++this.subSeq}`
+    const h: Record<string, string> = { id, destination: dest, ack }
+    if (options.selector !== undefined) h.selector = options.selector
+    if (options.prefetch !== undefined) {
+      if (!Number.isInteger(options.prefetch) || options.prefetch < 1) throw new BrokerError('CLIENT_USAGE', `subscribe ${dest}: prefetch ${options.prefetch}; expected an integer >= 1`)
+      h['activemq.prefetchSize'] = String(options.prefetch)
+    }
+    if (options.durableName !== undefined) {
+      if (this.clientId === undefined) throw new BrokerError('CLIENT_USAGE', `subscribe ${dest}: durableName ${JSON.stringify(options.durableName)} needs a clientId on connect`)
+      h['activemq.subscriptionName'] = options.durableName
+    }
+    if (options.browser) h.browser = 'true'
+    for (const [k, v] of Object.entries(options.headers ?? {})) if (!(k in h)) h[k] = v
+    const sub = new Subscription(id, dest, ack, h, options, handler, this, this.bufferMax)
+    this.subs.set(id, sub)
+    if (this.conn && this._state === 'connected') this.writeSubscribe(sub)
+    return sub
+  }
+
+  private writeSubscribe(sub: Subscription): void {
+    const receipt = `r-${++this.receiptSeq}`
+    this.subReceipts.set(receipt, sub)
+    this.conn?.write('SUBSCRIBE', { ...sub.wireHeaders, receipt })
+    this.stats.sentFrames++
+  }
+
+  /** @internal SubscriptionOwner */
+  unsubscribeSub(sub: Subscription, opts: UnsubscribeOptions): Promise<void> {
+    if (!this.subs.has(sub.id)) return Promise.resolve()
+    this.subs.delete(sub.id)
+    sub.end(null)
+    const h: Record<string, string> = { id: sub.id, destination: sub.destination }
+    if (opts.removeDurable) {
+      const name = sub.options.durableName
+      if (name === undefined) return Promise.reject(new BrokerError('CLIENT_USAGE', `unsubscribe ${sub.id}: removeDurable on a subscription without durableName`))
+      h['activemq.subscriptionName'] = name
+      // Removing a durable subscription must reach a broker: resend it after a failover.
+      return this.submit(this.newOp('UNSUBSCRIBE', h, 'resend', `UNSUBSCRIBE ${sub.id} (remove durable ${name})`, true))
+    }
+    // A plain subscription dies with its connection: nothing to do while disconnected.
+    if (!this.conn || this._state !== 'connected') return Promise.resolve()
+    return this.submit(this.newOp('UNSUBSCRIBE', h, 'resolve-on-loss', `UNSUBSCRIBE ${sub.id}`, true))
+  }
+
+  /** @internal SubscriptionOwner: stop reading the socket while any iterator buffer is over its limit. */
+  bufferPressure(sub: Subscription, over: boolean): void {
+    if (over) this.pressured.add(sub)
+    else this.pressured.delete(sub)
+    this.conn?.setPaused(this.pressured.size > 0)
+  }
+
+  /** @internal MessageAcker */
+  acknowledge(msg: ClientMessage, command: 'ACK' | 'NACK', opts: AckOptions, txId?: string): Promise<void> {
+    if (msg.ackMode === 'auto') return Promise.resolve()
+    if (msg.generation !== this.generation || !this.conn || this._state !== 'connected') {
+      // Stale: delivered on a lost connection; the broker redelivers it (redelivered:true).
+      log.debug(`${command} of ${msg.messageId} skipped: delivered on an earlier connection, the broker will redeliver it`)
+      return Promise.resolve()
+    }
+    const h = this.ackHeaders(msg, command)
+    if (txId) h.transaction = txId
+    return this.submit(this.newOp(command, h, 'resolve-on-loss', `${command} ${msg.messageId}`, opts.receipt === true))
+  }
+
+  private ackHeaders(msg: ClientMessage, command: string): Record<string, string> {
+    const v = this.conn?.version ?? '1.0'
+    if (v === '1.0' && command === 'NACK') throw new BrokerError('CLIENT_USAGE', `NACK of ${msg.messageId}: the broker negotiated STOMP 1.0, which has no NACK`)
+    if (v === '1.2') return { id: msg.headers['ack'] ?? msg.messageId }
+    if (v === '1.1') return { 'message-id': msg.messageId, subscription: msg.subscriptionId }
+    return { 'message-id': msg.messageId }
+  }
+
+  // ------------------------------------------------------------------ transactions
+
+  /** A new transaction; BEGIN goes out with its first operation. */
+  begin(): Transaction {
+    if (this._state === 'closed' || this._state === 'failed') throw this.failure ?? new BrokerError('CLIENT_DISCONNECTED', `begin: the client is ${this._state}`)
+    const tx = new Transaction(`tx-${this.producerId}-${++this.txSeq}`, this)
+    this.txs.add(tx)
+    return tx
+  }
+
+  private inDoubt(tx: Transaction, what: string): BrokerError {
+    return new BrokerError('CLIENT_TX_IN_DOUBT', `${what}: transaction ${tx.id} is in doubt after a connection loss (rolled back by the broker, or committed if its COMMIT had arrived); redo it in a new transaction`)
+  }
+
+  private txUsable(tx: Transaction, what: string): Error | null {
+    if (tx.state === 'in-doubt') return this.inDoubt(tx, what)
+    if (tx.state !== 'open') return new BrokerError('CLIENT_USAGE', `${what}: transaction ${tx.id} is ${tx.state}; expected an open transaction`)
+    return null
+  }
+
+  /** @internal TransactionOwner */
+  txSend(tx: Transaction, destination: string, body: SendBody, headers: Record<string, string | number | boolean>, opts: SendOptions): Promise<void> {
+    const bad = this.txUsable(tx, `SEND to ${destination}`)
+    if (bad) return Promise.reject(bad)
+    return this.submit(this.sendOp(destination, body, headers, opts, 'tx', tx), opts.timeoutMs)
+  }
+
+  /** @internal TransactionOwner */
+  txAck(tx: Transaction, msg: ClientMessage, command: 'ACK' | 'NACK'): Promise<void> {
+    const bad = this.txUsable(tx, `${command} ${msg.messageId}`)
+    if (bad) return Promise.reject(bad)
+    if (msg.ackMode === 'auto') return Promise.resolve()
+    if (msg.generation !== this.generation) {
+      // The message came from a lost connection: the broker will redeliver it, so this transaction cannot include its ack.
+      tx.state = 'in-doubt'
+      return Promise.reject(this.inDoubt(tx, `${command} ${msg.messageId} (delivered before a failover)`))
+    }
+    const h = this.ackHeaders(msg, command)
+    h.transaction = tx.id
+    const op = this.newOp(command, h, 'tx', `${command} ${msg.messageId} in ${tx.id}`, false)
+    op.tx = tx
+    return this.submit(op)
+  }
+
+  /** @internal TransactionOwner */
+  txEnd(tx: Transaction, command: 'COMMIT' | 'ABORT'): Promise<void> {
+    if (command === 'ABORT' && (tx.state === 'in-doubt' || tx.state === 'aborted')) {
+      // A lost connection already rolled it back (or a COMMIT in doubt was reported to its caller).
+      tx.state = 'aborted'
+      this.txs.delete(tx)
+      return Promise.resolve()
+    }
+    const bad = this.txUsable(tx, command)
+    if (bad) return Promise.reject(bad)
+    if (tx.begunGeneration === undefined && !this.opsOf(tx)) {
+      // Nothing was ever sent in it: there is nothing to commit or abort on the broker.
+      tx.state = command === 'COMMIT' ? 'committed' : 'aborted'
+      this.txs.delete(tx)
+      return Promise.resolve()
+    }
+    tx.state = command === 'COMMIT' ? 'committing' : 'open'
+    const op = this.newOp(command, { transaction: tx.id }, 'tx', `${command} ${tx.id}`, true)
+    op.tx = tx
+    return this.submit(op).then(
+      () => {
+        tx.state = command === 'COMMIT' ? 'committed' : 'aborted'
+        this.txs.delete(tx)
+      },
+      (e) => {
+        if (!isBrokerError(e, 'CLIENT_TX_IN_DOUBT') && tx.state === 'committing') tx.state = 'in-doubt'
+        this.txs.delete(tx)
+        throw isBrokerError(e, 'CLIENT_TIMEOUT') ? this.inDoubt(tx, `${command} (${e.message})`) : e
+      },
+    )
+  }
+
+  private opsOf(tx: Transaction): boolean {
+    for (const op of this.ops.values()) if (op.tx === tx) return true
+    return false
+  }
+
+  // ------------------------------------------------------------------ connection lifecycle
+
+  private async reconnectLoop(lostUri: string | undefined, initial: boolean): Promise<void> {
+    this._state = initial ? 'connecting' : 'reconnecting'
+    if (!initial) await this.sleep(this.backoff.firstDelayMs())
+    let lastErr: Error | undefined
+    for (;;) {
+      if (this.isDone()) return
+      for (const ep of passOrder(this.uri.endpoints, this.uri.options, lostUri, this.random)) {
+        if (this.isDone()) return
+        try {
+          const conn = await this.open(ep)
+          if (this.isDone()) {
+            conn.destroy()
+            return
+          }
+          this.connected(conn, initial)
+          return
+        } catch (e) {
+          lastErr = e as Error
+          this.failure = lastErr
+          log.debug(`could not connect to ${ep.uri}: ${lastErr.message}`)
+          if (isBrokerError(e, 'CLIENT_BROKER_ERROR') && AUTH_ERROR.test(String(e.details?.message ?? e.message))) {
+            this.fail(e)
+            return
+          }
+        }
+      }
+      const out = this.backoff.failedPass()
+      const list = this.uri.endpoints.map((e) => e.uri).join(',')
+      if (out.warn) log.warn(`no broker of ${list} reachable after ${out.failures} attempt(s); last error: ${lastErr?.message}`)
+      if (out.giveUp) {
+        this.fail(new BrokerError('CLIENT_DISCONNECTED', `no broker of ${list} reachable after ${out.failures} attempt(s) (limit ${this.backoff.limit()}); last error: ${lastErr?.message}`, { cause: lastErr }))
+        return
+      }
+      await this.sleep(out.delayMs)
+    }
+  }
+
+  private isDone(): boolean {
+    return this._state === 'closed' || this._state === 'failed'
+  }
+
+  private open(ep: Endpoint): Promise<StompConnection> {
+    return StompConnection.open({
+      endpoint: ep,
+      login: this.opts.login,
+      passcode: this.opts.passcode,
+      clientId: this.opts.clientId,
+      vhost: this.opts.vhost,
+      heartbeat: this.heartbeat,
+      clock: this.clock,
+      onFrame: (f, c) => this.onFrame(f, c),
+      onClose: (e, c) => this.onLost(c, e),
+    })
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = this.clock.setTimeout(() => {
+        this.sleeping = null
+        resolve()
+      }, ms)
+      this.sleeping = { timer, resolve }
+    })
+  }
+
+  private connected(conn: StompConnection, initial: boolean): void {
+    this.conn = conn
+    this.generation++
+    this.backoff.succeeded()
+    this._state = 'connected'
+    this.failure = null
+    this.lastEndpoint = conn.endpoint.uri
+    const info: ConnectedInfo = { endpoint: conn.endpoint.uri, server: conn.connected['server'], session: conn.connected['session'], version: conn.version }
+    log.info(`${initial ? 'connected' : 'reconnected'} to ${info.endpoint} (STOMP ${info.version}${info.server ? `, ${info.server}` : ''}${info.session ? `, session ${info.session}` : ''})`)
+    if (!initial) this.stats.reconnects++
+    // Restore: subscriptions first (same ids and headers), then every operation not yet receipted, in order.
+    for (const sub of this.subs.values()) this.writeSubscribe(sub)
+    for (const op of [...this.ops.values()]) this.writeOp(op)
+    if (this.pressured.size > 0) conn.setPaused(true)
+    this.emit(initial ? 'connected' : 'resumed', info)
+  }
+
+  private onFrame(f: ClientFrame, conn: StompConnection): void {
+    if (conn !== this.conn) return
+    switch (f.command) {
+      case 'MESSAGE': {
+        const sid = f.headers['subscription']
+        let sub = sid !== undefined ? this.subs.get(sid) : undefined
+        // STOMP 1.0 brokers may omit `subscription`: match the destination.
+        if (!sub && sid === undefined) for (const s of this.subs.values()) if (s.destination === f.headers['destination']) sub = s
+        if (!sub) return // unsubscribed meanwhile: unacked messages go back to the broker's other consumers
+        if (f.headers['browser'] === 'end') {
+          sub.browseEnd()
+          return
+        }
+        this.stats.receivedMessages++
+        sub.deliver(new ClientMessage(f, sub.id, sub.ack, this.generation, this))
+        return
+      }
+      case 'RECEIPT': {
+        const rid = f.headers['receipt-id'] ?? ''
+        const sub = this.subReceipts.get(rid)
+        if (sub) {
+          this.subReceipts.delete(rid)
+          sub.settleReady()
+          return
+        }
+        const op = this.byReceipt.get(rid)
+        if (op) this.finish(op)
+        return
+      }
+      case 'ERROR': {
+        const message = f.headers['message'] ?? new TextDecoder().decode(f.body).slice(0, 200)
+        const rid = f.headers['receipt-id']
+        const err = new BrokerError('CLIENT_BROKER_ERROR', `broker ${conn.endpoint.uri} refused ${rid ? 'the operation' : 'a frame'}: ${message}`, { details: { message, body: new TextDecoder().decode(f.body), endpoint: conn.endpoint.uri } })
+        const sub = rid !== undefined ? this.subReceipts.get(rid) : undefined
+        if (sub) {
+          this.subReceipts.delete(rid!)
+          this.subs.delete(sub.id)
+          sub.end(new BrokerError('CLIENT_BROKER_ERROR', `SUBSCRIBE ${sub.destination}: ${message}`, { details: err.details }))
+          return
+        }
+        const op = rid !== undefined ? this.byReceipt.get(rid) : undefined
+        if (op) {
+          this.finish(op, new BrokerError('CLIENT_BROKER_ERROR', `${op.what}: ${message}`, { details: err.details }))
+          return
+        }
+        log.warn(err.message)
+        return
+      }
+      default:
+        log.debug(`ignored ${f.command} frame from ${conn.endpoint.uri}`)
+    }
+  }
+
+  private onLost(conn: StompConnection, err: Error | undefined): void {
+    if (conn !== this.conn) return
+    this.conn = null
+    if (this.isDone()) return
+    const error = err ?? new BrokerError('CLIENT_DISCONNECTED', `${conn.endpoint.uri}: closed`)
+    const lostGen = this.generation
+    // Transactions begun on the lost connection are in doubt; the broker rolled back whatever it had not committed.
+    for (const tx of this.txs) {
+      if (tx.begunGeneration !== undefined && (tx.state === 'open' || tx.state === 'committing')) tx.state = 'in-doubt'
+    }
+    for (const op of [...this.ops.values()]) {
+      if (op.tx && op.tx.state === 'in-doubt') {
+        if (op.command === 'ABORT') this.finish(op)
+        else this.finish(op, this.inDoubt(op.tx, op.what))
+      } else if (op.policy === 'resolve-on-loss' && op.writtenGeneration !== undefined) {
+        this.finish(op)
+      }
+    }
+    this.subReceipts.clear()
+    for (const sub of this.subs.values()) if (sub.ack !== 'auto') sub.dropBufferedBefore(lostGen + 1)
+    log.warn(`connection to ${conn.endpoint.uri} interrupted: ${error.message}; ${this.ops.size} operation(s) to resend, ${this.subs.size} subscription(s) to restore`)
+    this.emit('interrupted', { endpoint: conn.endpoint.uri, error } satisfies InterruptedInfo)
+    if (!this.uri.failover) {
+      this.fail(error)
+      return
+    }
+    void this.reconnectLoop(conn.endpoint.uri, false)
+  }
+
+  private fail(err: Error): void {
+    if (this.isDone()) return
+    this._state = 'failed'
+    this.failure = err
+    log.error(`giving up: ${err.message}`)
+    this.cancelSleep()
+    this.conn?.destroy()
+    this.conn = null
+    this.abandon(err)
+    this.emit('failed', err)
+  }
+
+  private abandon(err: Error | null): void {
+    for (const op of [...this.ops.values()]) this.finish(op, err ?? new BrokerError('CLIENT_DISCONNECTED', `${op.what}: the client was closed before the broker receipted it`))
+    for (const sub of this.subs.values()) sub.end(err)
+    this.subs.clear()
+    this.subReceipts.clear()
+    for (const tx of this.txs) if (tx.state === 'open' || tx.state === 'committing') tx.state = 'in-doubt'
+    this.txs.clear()
+  }
+
+  private cancelSleep(): void {
+    if (this.sleeping) {
+      this.clock.clearTimeout(this.sleeping.timer)
+      this.sleeping.resolve()
+      this.sleeping = null
+    }
+  }
+
+  /**
+   * Close: DISCONNECT with a receipt (so the broker processed every frame written before it and their receipts
+   * arrive first), then the socket. Operations still without a receipt reject with CLIENT_DISCONNECTED; subscriptions
+   * end (iterators finish).
+   */
+  async close(): Promise<void> {
+    if (this.isDone()) return
+    const conn = this.conn
+    this._state = 'closed'
+    this.cancelSleep()
+    if (conn) await conn.disconnect(this.closeTimeoutMs)
+    this.conn = null
+    this.abandon(null)
+  }
+
+  /** The last broker this client was connected to (for logs after a failure). */
+  get lastConnectedEndpoint(): string | undefined {
+    return this.lastEndpoint
+  }
+}
+
+/** Connect to `uri` (failover:(...), tcp://, stomp://) and resolve once a broker accepted the connection. */
+export async function connect(uri: string, opts: ConnectOptions = {}): Promise<StompClient> {
+  const client = new StompClient(uri, opts)
+  await client.start()
+  return client
+}

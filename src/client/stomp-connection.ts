@@ -1,0 +1,246 @@
+/**
+ * One STOMP connection to one broker over node:net: CONNECT/CONNECTED negotiation (accept-version 1.0,1.1,1.2),
+ * heart-beats both ways (STOMP 1.2 "Heart-beating"), frame writes, and a single close notification.
+ * Owns: the socket, the parser, the heart-beat timers (through the injected Clock). It knows nothing about
+ * receipts, subscriptions or failover (client.ts owns those); it reports every frame after CONNECTED and, exactly
+ * once, why it closed.
+ */
+import * as net from 'node:net'
+import type { Clock } from '../lib/clock.ts'
+import { BrokerError } from '../lib/errors.ts'
+import { logger } from '../lib/log.ts'
+import { ClientFrameParser, encodeFrame, HEARTBEAT_BYTES, type ClientFrame, type ClientStompVersion } from './frame-codec.ts'
+import type { Endpoint } from './failover-uri.ts'
+
+const log = logger('client')
+
+/** Read heart-beats may be late by this factor before the connection is declared dead (ActiveMQ docs use 1.5). */
+export const HEARTBEAT_GRACE_FACTOR = 1.5
+
+export interface ConnectionParams {
+  endpoint: Endpoint
+  login?: string
+  passcode?: string
+  clientId?: string
+  /** STOMP `host` header (virtual host); defaults to the endpoint's host name. */
+  vhost?: string
+  /** [cx, cy]: we can send a heart-beat every cx ms; we want one from the broker every cy ms. 0 = none. */
+  heartbeat: [number, number]
+  clock: Clock
+  /** Every frame after CONNECTED (MESSAGE, RECEIPT, ERROR). */
+  onFrame(frame: ClientFrame, conn: StompConnection): void
+  /** Called once when the connection is gone (only if open() resolved); `err` is undefined only after our own close. */
+  onClose(err: Error | undefined, conn: StompConnection): void
+}
+
+export class StompConnection {
+  readonly endpoint: Endpoint
+  version: ClientStompVersion = '1.0'
+  /** CONNECTED headers (server, session, heart-beat...). */
+  connected: Record<string, string> = {}
+  private socket: net.Socket
+  private parser: ClientFrameParser
+  private closed = false
+  private closing = false
+  private lastReadAt: number
+  private lastWriteAt: number
+  private readTimer: unknown
+  private writeTimer: unknown
+  private onClose: (err: Error | undefined) => void
+  private onFrame: (f: ClientFrame) => void
+
+  private constructor(socket: net.Socket, private readonly p: ConnectionParams) {
+    this.endpoint = p.endpoint
+    this.socket = socket
+    this.parser = new ClientFrameParser({ frameBytesMax: p.endpoint.frameBytesMax })
+    this.lastReadAt = this.lastWriteAt = p.clock.now()
+    this.onClose = (e) => p.onClose(e, this)
+    this.onFrame = (f) => p.onFrame(f, this)
+  }
+
+  /**
+   * Connect and wait for CONNECTED within the endpoint's connectionTimeoutMs. Rejects with CLIENT_DISCONNECTED
+   * (refused, reset, timed out) or CLIENT_BROKER_ERROR (the broker answered CONNECT with ERROR; details.message).
+   */
+  static open(p: ConnectionParams): Promise<StompConnection> {
+    return new Promise((resolve, reject) => {
+      const ep = p.endpoint
+      const socket = net.connect({ host: ep.host, port: ep.port })
+      socket.setNoDelay(true)
+      const conn = new StompConnection(socket, p)
+      let settled = false
+      const timer = p.clock.setTimeout(() => fail(new BrokerError('CLIENT_TIMEOUT', `${ep.uri}: no CONNECTED within connectionTimeout=${ep.connectionTimeoutMs} ms`)), ep.connectionTimeoutMs)
+      const fail = (err: Error) => {
+        if (settled) return
+        settled = true
+        p.clock.clearTimeout(timer)
+        conn.closed = true
+        socket.destroy()
+        reject(err)
+      }
+      // Until CONNECTED arrives, frames and closes settle the open() promise instead of reaching the caller.
+      conn.onFrame = (f) => {
+        if (f.command === 'CONNECTED') {
+          settled = true
+          p.clock.clearTimeout(timer)
+          conn.ready(f)
+          resolve(conn)
+        } else if (f.command === 'ERROR') {
+          const message = f.headers['message'] ?? new TextDecoder().decode(f.body).slice(0, 200)
+          fail(new BrokerError('CLIENT_BROKER_ERROR', `${ep.uri}: CONNECT refused: ${message}`, { details: { message, endpoint: ep.uri, body: new TextDecoder().decode(f.body) } }))
+        } else {
+          fail(new BrokerError('CLIENT_BROKER_ERROR', `${ep.uri}: got ${f.command} before CONNECTED; expected CONNECTED`))
+        }
+      }
+      conn.onClose = (err) => fail(new BrokerError('CLIENT_DISCONNECTED', `${ep.uri}: ${err?.message ?? 'closed'} before CONNECTED`, { cause: err }))
+      socket.on('data', (chunk: Uint8Array) => conn.onData(chunk))
+      socket.on('error', (err) => conn.gone(new BrokerError('CLIENT_DISCONNECTED', `${ep.uri}: ${err.message}`, { cause: err })))
+      socket.on('close', () => conn.gone(new BrokerError('CLIENT_DISCONNECTED', `${ep.uri}: connection closed by the broker`)))
+      socket.once('connect', () => {
+        const [cx, cy] = p.heartbeat
+        const headers: Record<string, string> = { 'accept-version': '1.0,1.1,1.2', host: p.vhost ?? ep.host, 'heart-beat': `${cx},${cy}` }
+        if (p.login !== undefined) headers.login = p.login
+        if (p.passcode !== undefined) headers.passcode = p.passcode
+        if (p.clientId !== undefined) headers['client-id'] = p.clientId
+        conn.rawWrite(encodeFrame('CONNECT', headers, undefined, '1.2'))
+      })
+    })
+  }
+
+  private ready(f: ClientFrame): void {
+    const v = f.headers['version']
+    this.version = v === '1.1' || v === '1.2' ? v : '1.0'
+    this.parser.version = this.version
+    this.connected = { ...f.headers }
+    this.onFrame = (fr) => this.p.onFrame(fr, this)
+    this.onClose = (e) => this.p.onClose(e, this)
+    // Heart-beat negotiation (STOMP 1.2): we send every max(cx, sy), expect every max(cy, sx); 0 on either side = off.
+    const [cx, cy] = this.p.heartbeat
+    const [sx, sy] = (f.headers['heart-beat'] ?? '0,0').split(',').map((x) => Number(x) || 0)
+    const sendMs = this.version !== '1.0' && cx > 0 && sy > 0 ? Math.max(cx, sy) : 0
+    const recvMs = this.version !== '1.0' && cy > 0 && sx > 0 ? Math.max(cy, sx) : 0
+    if (sendMs > 0) this.scheduleWrite(sendMs)
+    if (recvMs > 0) this.scheduleRead(recvMs)
+  }
+
+  private scheduleWrite(ms: number): void {
+    const half = Math.max(1, Math.floor(ms / 2))
+    this.writeTimer = this.p.clock.setTimeout(() => {
+      if (this.closed) return
+      if (this.p.clock.now() - this.lastWriteAt >= half) this.rawWrite(HEARTBEAT_BYTES)
+      this.scheduleWrite(ms)
+    }, half)
+  }
+
+  private scheduleRead(ms: number): void {
+    const limit = Math.ceil(ms * HEARTBEAT_GRACE_FACTOR)
+    this.readTimer = this.p.clock.setTimeout(() => {
+      if (this.closed) return
+      const silent = this.p.clock.now() - this.lastReadAt
+      if (silent > limit) {
+        this.destroy(new BrokerError('CLIENT_DISCONNECTED', `${this.endpoint.uri}: no data or heart-beat for ${silent} ms; expected one every ${ms} ms (grace x${HEARTBEAT_GRACE_FACTOR})`))
+        return
+      }
+      this.scheduleRead(ms)
+    }, limit)
+  }
+
+  private onData(chunk: Uint8Array): void {
+    if (this.closed) return
+    this.lastReadAt = this.p.clock.now()
+    let frames: ClientFrame[]
+    try {
+      frames = this.parser.push(chunk)
+    } catch (e) {
+      this.destroy(e as Error)
+      return
+    }
+    for (const f of frames) {
+      if (this.closed) return
+      if (this.endpoint.trace) log.debug(`<<< ${this.endpoint.uri} ${f.command}`, { headers: f.headers })
+      this.onFrame(f)
+    }
+  }
+
+  private gone(err: Error): void {
+    if (this.closed) return
+    this.closed = true
+    this.stopTimers()
+    this.socket.destroy()
+    this.onClose(this.closing ? undefined : err)
+  }
+
+  private stopTimers(): void {
+    if (this.readTimer !== undefined) this.p.clock.clearTimeout(this.readTimer)
+    if (this.writeTimer !== undefined) this.p.clock.clearTimeout(this.writeTimer)
+    this.readTimer = this.writeTimer = undefined
+  }
+
+  private rawWrite(bytes: Uint8Array): boolean {
+    if (this.closed) return false
+    this.lastWriteAt = this.p.clock.now()
+    this.socket.write(bytes)
+    return true
+  }
+
+  get isOpen(): boolean {
+    return !this.closed
+  }
+
+  /** Bytes queued in the socket and not yet handed to the kernel (for producer flow control). */
+  get bufferedBytes(): number {
+    return this.socket.writableLength
+  }
+
+  /** Write one frame; false if the connection is already closed (the caller keeps it for a resend). */
+  write(command: string, headers: Record<string, string>, body?: Uint8Array): boolean {
+    if (this.closed) return false
+    if (this.endpoint.trace) log.debug(`>>> ${this.endpoint.uri} ${command}`, { headers })
+    return this.rawWrite(encodeFrame(command, headers, body, this.version))
+  }
+
+  /** Stop reading from the socket (TCP backpressure to the broker) or start again. */
+  setPaused(paused: boolean): void {
+    if (this.closed) return
+    if (paused) this.socket.pause()
+    else this.socket.resume()
+  }
+
+  /** Close without DISCONNECT (e.g. giving up, or a protocol error). onClose gets `err`. */
+  destroy(err?: Error): void {
+    if (this.closed) return
+    if (err === undefined) this.closing = true
+    this.gone(err ?? new BrokerError('CLIENT_DISCONNECTED', `${this.endpoint.uri}: closed`))
+  }
+
+  /**
+   * Graceful close: DISCONNECT with a receipt, wait for the RECEIPT (so every frame we wrote before it was processed)
+   * or `waitMs`, then close the socket. onClose gets undefined.
+   */
+  async disconnect(waitMs: number): Promise<void> {
+    if (this.closed) return
+    this.closing = true
+    const receipt = `disconnect-${Math.random().toString(36).slice(2)}`
+    await new Promise<void>((resolve) => {
+      const timer = this.p.clock.setTimeout(resolve, waitMs)
+      const prevFrame = this.onFrame
+      const prevClose = this.onClose
+      this.onFrame = (f) => {
+        if (f.command === 'RECEIPT' && f.headers['receipt-id'] === receipt) {
+          this.p.clock.clearTimeout(timer)
+          resolve()
+        } else prevFrame(f)
+      }
+      this.onClose = (e) => {
+        this.p.clock.clearTimeout(timer)
+        resolve()
+        prevClose(e)
+      }
+      if (!this.write('DISCONNECT', { receipt })) resolve()
+    })
+    if (!this.closed) {
+      this.socket.end()
+      this.gone(new BrokerError('CLIENT_DISCONNECTED', `${this.endpoint.uri}: closed`))
+    }
+  }
+}
