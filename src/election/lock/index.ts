@@ -63,7 +63,7 @@ export class LockFile {
   static async open(file: string, kind: LockType): Promise<LockFile> {
     const lib = await loadLibc()
     fs.mkdirSync(path.dirname(file), { recursive: true })
-    const fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_CLOEXEC, 0o644)
+    const fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT | ((fs.constants as { O_CLOEXEC?: number }).O_CLOEXEC ?? 0o2000000), 0o644)
     try {
       const st = fs.fstatSync(fd)
       const real = fs.realpathSync(file)

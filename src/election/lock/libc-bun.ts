@@ -59,7 +59,7 @@ parentPort.postMessage({ r, errno })
 export function createBunLibc(): LibcLock {
   const { lib, name: libName } = openLibc()
   const s = lib.symbols
-  const errno = () => read.i32(s.__errno_location(), 0)
+  const errno = () => read.i32(s.__errno_location() as Parameters<typeof read.i32>[0], 0)
   const structBuf = new Uint8Array(STRUCT_FLOCK_BYTES)
 
   return {

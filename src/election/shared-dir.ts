@@ -1,0 +1,257 @@
+/**
+ * The files of the shared directory that belong to the election, and how they are read and written:
+ *   lock            the lock file; its content is the holder record (JSON), rewritten in place through the
+ *                   locked descriptor (pwrite at 0, ftruncate to the new length, fsync): never deleted,
+ *                   never truncated to zero, so readers see the last complete record or a torn one (null).
+ *   epochs/N        one empty-ish file per claimed epoch, created with O_CREAT|O_EXCL (the atomic claim)
+ *   currentEpoch    the last claimed epoch, rewritten after each claim (an optimisation for readers)
+ *   replicas/<id>.json  replica heartbeats (tmp + rename)
+ *   takeovers.json  the last TAKEOVERS_KEPT takeover timelines (tmp + rename)
+ *   store-summary.json  written by the primary node, read by `status`
+ * Every read here opens the file afresh (close-to-open consistency on NFS), nothing is cached.
+ */
+import fs from 'node:fs'
+import fsp from 'node:fs/promises'
+import path from 'node:path'
+import type { TakeoverTimeline } from './types.ts'
+
+export const TAKEOVERS_KEPT = 20
+
+export function sharedPaths(dir: string) {
+  return {
+    lock: path.join(dir, 'lock'),
+    epochs: path.join(dir, 'epochs'),
+    currentEpoch: path.join(dir, 'currentEpoch'),
+    replicas: path.join(dir, 'replicas'),
+    takeovers: path.join(dir, 'takeovers.json'),
+    storeSummary: path.join(dir, 'store-summary.json'),
+  }
+}
+
+export interface HolderRecord {
+  nodeId: string
+  host: string
+  pid: number
+  brokerName: string
+  epoch: number
+  acquiredAt: number
+  renewedAt: number
+  connectors: string[]
+  version: string
+  lockType: string
+  /** Keep-alive period of the holder, so readers can judge staleness. */
+  lockKeepAlivePeriod: number
+  /** dev/ino of the lock file when the holder wrote this record: a copy or a replaced file shows different ones. */
+  dev: number
+  ino: number
+  adapter: string | null
+  dataDirectory: string | null
+  schedulerDirectory: string | null
+  schedulerSupport: boolean
+  /** This node has failback=true (it is the preferred primary). */
+  preferred: boolean
+}
+
+export interface ReplicaRecord {
+  nodeId: string
+  role: string
+  host: string
+  pid: number
+  brokerName: string
+  since: number
+  lastSeen: number
+  /** failback=true: the current primary hands over to this node when it sees this heartbeat fresh. */
+  preferred: boolean
+  heartbeatMs: number
+}
+
+export interface TakeoverRecord extends TakeoverTimeline {
+  nodeId: string
+  host: string
+  pid: number
+  epoch: number
+  previousHolder: string | null
+  waitedGraceMs: number
+}
+
+export function parseHolderRecord(text: string): HolderRecord | null {
+  if (!text.trim()) return null
+  try {
+    const o = JSON.parse(text) as Partial<HolderRecord>
+    if (typeof o !== 'object' || o === null || typeof o.nodeId !== 'string' || typeof o.epoch !== 'number') return null
+    return o as HolderRecord
+  } catch {
+    return null
+  }
+}
+
+/** Read the holder record through an open descriptor (pread from 0). */
+export function readHolderRecordFd(fd: number): HolderRecord | null {
+  const st = fs.fstatSync(fd)
+  const size = Math.min(st.size, 1 << 20)
+  if (size === 0) return null
+  const buf = Buffer.alloc(size)
+  const n = fs.readSync(fd, buf, 0, size, 0)
+  return parseHolderRecord(buf.subarray(0, n).toString('utf8'))
+}
+
+export async function readHolderRecord(dir: string): Promise<HolderRecord | null> {
+  try {
+    return parseHolderRecord(await fsp.readFile(sharedPaths(dir).lock, 'utf8'))
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null
+    throw e
+  }
+}
+
+function encodeRecord(rec: HolderRecord): Buffer {
+  return Buffer.from(JSON.stringify(rec) + '\n', 'utf8')
+}
+
+/** Rewrite the holder record in place (never through a zero-length state). */
+export function writeHolderRecordSync(fd: number, rec: HolderRecord): void {
+  const b = encodeRecord(rec)
+  fs.writeSync(fd, b, 0, b.length, 0)
+  fs.ftruncateSync(fd, b.length)
+  fs.fsyncSync(fd)
+}
+
+function cb<T>(f: (done: (err: NodeJS.ErrnoException | null, v?: T) => void) => void): Promise<T> {
+  return new Promise((resolve, reject) => f((err, v) => (err ? reject(err) : resolve(v as T))))
+}
+
+/** Async version (off the event loop, on the fs thread pool) for keep-alive renewals. */
+export async function writeHolderRecord(fd: number, rec: HolderRecord): Promise<void> {
+  const b = encodeRecord(rec)
+  await cb<number>((d) => fs.write(fd, b, 0, b.length, 0, d))
+  await cb<void>((d) => fs.ftruncate(fd, b.length, d))
+  await cb<void>((d) => fs.fsync(fd, d))
+}
+
+export function fstatAsync(fd: number): Promise<fs.Stats> {
+  return cb<fs.Stats>((d) => fs.fstat(fd, d))
+}
+
+function epochsOf(names: string[]): number[] {
+  const out: number[] = []
+  for (const n of names) if (/^[1-9][0-9]*$/.test(n)) out.push(Number(n))
+  return out
+}
+
+export function maxEpochSync(dir: string): number {
+  try {
+    return Math.max(0, ...epochsOf(fs.readdirSync(sharedPaths(dir).epochs)))
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 0
+    throw e
+  }
+}
+
+/** Fresh directory listing each call (no caching: a deposed primary must see a newer claim). */
+export async function maxEpoch(dir: string): Promise<number> {
+  try {
+    return Math.max(0, ...epochsOf(await fsp.readdir(sharedPaths(dir).epochs)))
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 0
+    throw e
+  }
+}
+
+function fsyncDir(dir: string): void {
+  const fd = fs.openSync(dir, 'r')
+  try {
+    fs.fsyncSync(fd)
+  } catch (e) {
+    // Some filesystems (and FUSE mounts) refuse fsync on directories; the create is still atomic.
+    if (!['EINVAL', 'ENOTSUP', 'EOPNOTSUPP', 'EISDIR', 'EPERM', 'EBADF', 'ENOSYS'].includes((e as NodeJS.ErrnoException).code ?? '')) throw e
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
+/**
+ * Claim epoch max+1 by exclusive create. Returns the epoch, or null when another broker created it first
+ * (we lost the race and must step down).
+ */
+export function claimEpochSync(dir: string, who: { nodeId: string; host: string; pid: number }): number | null {
+  const p = sharedPaths(dir)
+  fs.mkdirSync(p.epochs, { recursive: true })
+  const n = maxEpochSync(dir) + 1
+  const file = path.join(p.epochs, String(n))
+  let fd: number
+  try {
+    fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o644)
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return null
+    throw e
+  }
+  try {
+    fs.writeSync(fd, JSON.stringify({ epoch: n, ...who, claimedAt: Date.now() }) + '\n')
+    fs.fsyncSync(fd)
+  } finally {
+    fs.closeSync(fd)
+  }
+  fsyncDir(p.epochs)
+  try {
+    const tmp = `${p.currentEpoch}.${process.pid}.tmp`
+    fs.writeFileSync(tmp, `${n}\n`)
+    fs.renameSync(tmp, p.currentEpoch)
+  } catch {
+    // currentEpoch is only a hint for readers; epochs/ is the truth
+  }
+  return n
+}
+
+export function writeJsonAtomic(file: string, value: unknown): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true })
+  const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2, 8)}.tmp`
+  fs.writeFileSync(tmp, JSON.stringify(value, null, 1) + '\n')
+  fs.renameSync(tmp, file)
+}
+
+export async function writeJsonAtomicAsync(file: string, value: unknown): Promise<void> {
+  await fsp.mkdir(path.dirname(file), { recursive: true })
+  const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2, 8)}.tmp`
+  await fsp.writeFile(tmp, JSON.stringify(value, null, 1) + '\n')
+  await fsp.rename(tmp, file)
+}
+
+export function replicaFile(dir: string, nodeId: string): string {
+  return path.join(sharedPaths(dir).replicas, `${nodeId.replace(/[^A-Za-z0-9._-]/g, '_')}.json`)
+}
+
+export async function readReplicas(dir: string): Promise<ReplicaRecord[]> {
+  const d = sharedPaths(dir).replicas
+  let names: string[]
+  try {
+    names = await fsp.readdir(d)
+  } catch {
+    return []
+  }
+  const out: ReplicaRecord[] = []
+  for (const n of names) {
+    if (!n.endsWith('.json')) continue
+    try {
+      const r = JSON.parse(await fsp.readFile(path.join(d, n), 'utf8')) as ReplicaRecord
+      if (typeof r.nodeId === 'string') out.push(r)
+    } catch {
+      // being replaced or torn: skip this round
+    }
+  }
+  return out
+}
+
+export function readTakeovers(dir: string): TakeoverRecord[] {
+  try {
+    const v = JSON.parse(fs.readFileSync(sharedPaths(dir).takeovers, 'utf8'))
+    return Array.isArray(v) ? (v as TakeoverRecord[]) : []
+  } catch {
+    return []
+  }
+}
+
+export function appendTakeover(dir: string, t: TakeoverRecord): void {
+  const all = readTakeovers(dir)
+  all.push(t)
+  writeJsonAtomic(sharedPaths(dir).takeovers, all.slice(-TAKEOVERS_KEPT))
+}
