@@ -161,7 +161,7 @@ export function describeAdapter(name: string, h: AdapterHarness): void {
       const seqs: number[] = []
       // Sequential writes, then concurrent ones: seqs follow call order either way.
       for (let i = 0; i < 10; i++) seqs.push(...(await a.write([add(`q${i % 3}`, msg(`s-${i}`, `body ${i}`, { n: String(i) }))])).seqs)
-      const concurrent = await Promise.all(Array.from({ length: 20 }, (_, j) => a.write([add(`q${j % 3}`, msg(`c-${j}`, `body c${j}`, { n: String(10 + j) }))])))
+      const concurrent = await Promise.all(Array.from({ length: 20 }, (_, j) => a.write([add(`q${(10 + j) % 3}`, msg(`c-${j}`, `body c${j}`, { n: String(10 + j) }))])))
       for (const r of concurrent) seqs.push(...r.seqs)
       expect(seqs.length).toBe(30)
       for (let i = 1; i < seqs.length; i++) expect(seqs[i]).toBeGreaterThan(seqs[i - 1])
