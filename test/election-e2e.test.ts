@@ -1,0 +1,177 @@
+/**
+ * Goal: primary/replica election between real processes on one shared directory behaves as promised:
+ * exactly one serves; kill -9 of the primary hands over at once; a restarted old primary is a replica;
+ * deleting or replacing `<dir>/lock` under a running primary makes it stop within 2 × lockKeepAlivePeriod
+ * with never two serving; SIGTERM works in every waiting/serving state; self-fencing and restartAllowed=false.
+ * Method: test/fixtures/elector-proc.ts processes whose "connector" is a TCP listener; a watcher probes all
+ * ports every 10 ms. Timings are printed, and only asserted against generous bounds.
+ */
+import { test, expect, afterAll, afterEach } from 'bun:test'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { ElectorProc, freePorts, acceptingPorts, watchPorts } from './fixtures/election-harness.ts'
+
+const KEEPALIVE_MS = 200
+const dirs: string[] = []
+let procs: ElectorProc[] = []
+
+function tmpDir(): string {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'sfb-elect-'))
+  dirs.push(d)
+  return d
+}
+function start(opts: Record<string, unknown>): ElectorProc {
+  const p = new ElectorProc({ keepAliveMs: KEEPALIVE_MS, ...opts })
+  procs.push(p)
+  return p
+}
+afterEach(async () => {
+  for (const p of procs) await p.kill('SIGKILL')
+  procs = []
+})
+afterAll(() => {
+  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true })
+})
+
+async function waitOneListening(ps: ElectorProc[], timeoutMs: number): Promise<ElectorProc> {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    const l = ps.filter((p) => p.listening)
+    if (l.length === 1) return l[0]!
+    await Bun.sleep(10)
+  }
+  throw new Error(`no single primary within ${timeoutMs} ms: ${ps.map((p) => `${p.opts.nodeId}=${p.role}/${p.listening}`).join(' ')}`)
+}
+
+test('election: 3 processes → exactly one accepts; kill -9 → another takes over; restarted old primary is a replica', async () => {
+  const dir = tmpDir()
+  const ports = await freePorts(3)
+  const ps = ports.map((port, i) => start({ dir, port, nodeId: `n${i}` }))
+  const primary = await waitOneListening(ps, 15_000)
+  for (const p of ps) if (p !== primary) await p.waitRole('replica', 10_000)
+  await Bun.sleep(3 * KEEPALIVE_MS)
+  expect(await acceptingPorts(ports)).toEqual([primary.opts.port as number])
+
+  const killedAt = Date.now()
+  await primary.kill('SIGKILL')
+  let acc: number[] = []
+  for (let i = 0; i < 2000 && acc.length === 0 && Date.now() - killedAt < 10_000; i++) {
+    acc = await acceptingPorts(ports.filter((p) => p !== primary.opts.port))
+    if (!acc.length) await Bun.sleep(2)
+  }
+  const takeoverMs = Date.now() - killedAt
+  console.log(`kill -9 → new primary accepting: ${takeoverMs} ms`)
+  expect(acc.length).toBe(1)
+  expect(takeoverMs).toBeLessThan(5000)
+
+  const restarted = start({ dir, port: primary.opts.port, nodeId: primary.opts.nodeId })
+  await restarted.waitRole('replica', 10_000)
+  await Bun.sleep(3 * KEEPALIVE_MS)
+  expect(restarted.listening).toBe(false)
+  expect((await acceptingPorts(ports)).length).toBe(1)
+
+  const takeovers = JSON.parse(fs.readFileSync(path.join(dir, 'takeovers.json'), 'utf8'))
+  expect(takeovers.length).toBe(2)
+  expect(takeovers[1].epoch).toBe(2)
+  expect(fs.readdirSync(path.join(dir, 'epochs')).sort()).toEqual(['1', '2'])
+  const holder = JSON.parse(fs.readFileSync(path.join(dir, 'lock'), 'utf8'))
+  expect(holder.epoch).toBe(2)
+}, 60_000)
+
+for (const how of ['deleted', 'replaced'] as const) {
+  test(`election: lock file ${how} under a running primary → it stops accepting within 2 × keep-alive, never two serving`, async () => {
+    const dir = tmpDir()
+    const ports = await freePorts(2)
+    const a = start({ dir, port: ports[0], nodeId: 'a' })
+    await a.waitFor(() => a.listening, 10_000, 'a listening')
+    const b = start({ dir, port: ports[1], nodeId: 'b' })
+    await b.waitRole('replica', 10_000)
+    const watcher = watchPorts(ports, 10)
+    await Bun.sleep(100)
+    const lock = path.join(dir, 'lock')
+    const changedAt = Date.now()
+    if (how === 'deleted') fs.rmSync(lock)
+    else {
+      fs.writeFileSync(lock + '.new', '{"nodeId":"intruder","epoch":1}\n')
+      fs.renameSync(lock + '.new', lock)
+    }
+    await a.waitFor((evs) => evs.some((e) => e.event === 'closed'), 5000, 'a closes its listener')
+    const closed = a.events.find((e) => e.event === 'closed')!
+    const stopMs = closed.t - changedAt
+    console.log(`lock ${how}: primary stopped accepting after ${stopMs} ms (${closed.reason})`)
+    expect(stopMs).toBeLessThanOrEqual(2 * KEEPALIVE_MS + 150)
+    // Someone serves again afterwards (either of them), and only one.
+    const next = await waitOneListening([a, b], 15_000)
+    await Bun.sleep(4 * KEEPALIVE_MS)
+    const r = await watcher.stop()
+    console.log(`watcher: ${r.rounds} rounds, ${r.overlaps} with two accepting; now serving: ${next.opts.nodeId}`)
+    expect(r.rounds).toBeGreaterThan(10)
+    expect(r.overlaps).toBe(0)
+    expect((await acceptingPorts(ports)).length).toBe(1)
+    expect(fs.existsSync(lock)).toBe(true)
+  }, 60_000)
+}
+
+test('election: SIGTERM exits 0 as replica, while activating and as primary; the replica then takes over', async () => {
+  const dir = tmpDir()
+  const ports = await freePorts(3)
+  const a = start({ dir, port: ports[0], nodeId: 'a' })
+  await a.waitFor(() => a.listening, 10_000, 'a listening')
+  const b = start({ dir, port: ports[1], nodeId: 'b', activateDelayMs: 3000 })
+  await b.waitRole('replica', 10_000)
+  const c = start({ dir, port: ports[2], nodeId: 'c' })
+  await c.waitRole('replica', 10_000)
+
+  // replica waiting in a blocked worker
+  await c.kill('SIGTERM')
+  expect(c.exitCode).toBe(0)
+  expect(fs.existsSync(path.join(dir, 'replicas', 'c.json'))).toBe(false)
+
+  // primary: releases promptly, b takes the lock and starts a slow activation
+  await a.kill('SIGTERM')
+  expect(a.exitCode).toBe(0)
+  await b.waitRole('activating', 5000)
+  // activating
+  await b.kill('SIGTERM')
+  expect(b.exitCode).toBe(0)
+  expect(b.listening).toBe(false)
+  expect(b.events.some((e) => e.event === 'listening')).toBe(false)
+}, 60_000)
+
+test('election: SIGTERM right at start exits 0', async () => {
+  const dir = tmpDir()
+  const [port] = await freePorts(1)
+  const a = start({ dir, port, nodeId: 'early' })
+  await a.waitFor((evs) => evs.some((e) => e.event === 'role'), 10_000, 'first role event')
+  await a.kill('SIGTERM')
+  expect(a.exitCode).toBe(0)
+}, 30_000)
+
+test('election: reportUnhealthy makes the primary give the lock up; the replica takes over', async () => {
+  const dir = tmpDir()
+  const ports = await freePorts(2)
+  const a = start({ dir, port: ports[0], nodeId: 'a', sleepMs: 1500 })
+  await a.waitFor(() => a.listening, 10_000, 'a listening')
+  const b = start({ dir, port: ports[1], nodeId: 'b' })
+  await b.waitRole('replica', 10_000)
+  a.send('unhealthy')
+  await b.waitFor(() => b.listening, 10_000, 'b takes over')
+  await a.waitRole('replica', 10_000)
+  expect(a.listening).toBe(false)
+  a.send('fence')
+  await a.waitFor((evs) => evs.some((e) => e.event === 'fence'), 5000, 'fence answer')
+  expect(a.events.find((e) => e.event === 'fence')?.code).toBe('ELECTION_FENCED')
+}, 30_000)
+
+test('election: restartAllowed=false → a primary that loses its lock exits 75; failIfLocked → exit 73', async () => {
+  const dir = tmpDir()
+  const ports = await freePorts(2)
+  const a = start({ dir, port: ports[0], nodeId: 'a', restartAllowed: false })
+  await a.waitFor(() => a.listening, 10_000, 'a listening')
+  const b = start({ dir, port: ports[1], nodeId: 'b', failIfLocked: true })
+  expect(await b.waitExit(10_000)).toBe(73)
+  fs.rmSync(path.join(dir, 'lock'))
+  expect(await a.waitExit(10_000)).toBe(75)
+  expect(a.events.some((e) => e.event === 'closed')).toBe(true)
+}, 30_000)
