@@ -16,7 +16,7 @@ function parseAll(input: Uint8Array | string, version: StompVersion = '1.2', lim
   const p = new FrameParser(limits)
   p.setVersion(version)
   const out: StompFrame[] = []
-  p.push(typeof input === 'string' ? bytes(input) : input, (f) => out.push(f))
+  p.push(typeof input === 'string' ? bytes(input) : input, (f) => void out.push(f))
   return out
 }
 
@@ -155,9 +155,9 @@ describe('FrameParser', () => {
         const p = new FrameParser()
         p.setVersion('1.2')
         const out: StompFrame[] = []
-        p.push(input.subarray(0, i), (f) => out.push(f))
-        p.push(input.subarray(i, j), (f) => out.push(f))
-        p.push(input.subarray(j), (f) => out.push(f))
+        p.push(input.subarray(0, i), (f) => void out.push(f))
+        p.push(input.subarray(i, j), (f) => void out.push(f))
+        p.push(input.subarray(j), (f) => void out.push(f))
         expect(out).toEqual(reference)
       }
     }
@@ -165,7 +165,7 @@ describe('FrameParser', () => {
     const p = new FrameParser()
     p.setVersion('1.2')
     const out: StompFrame[] = []
-    for (let i = 0; i < input.length; i++) p.push(input.subarray(i, i + 1), (f) => out.push(f))
+    for (let i = 0; i < input.length; i++) p.push(input.subarray(i, i + 1), (f) => void out.push(f))
     expect(out).toEqual(reference)
     expect(p.idle()).toBe(true)
   })
@@ -242,7 +242,7 @@ describe('FrameParser with random input', () => {
         try {
           while (pos < input.length) {
             const step = 1 + Math.floor(rnd() * 40)
-            p.push(input.subarray(pos, pos + step), () => frames++)
+            p.push(input.subarray(pos, pos + step), () => void frames++)
             pos += step
           }
         } catch (e) {
@@ -255,5 +255,24 @@ describe('FrameParser with random input', () => {
       throw e
     }
     expect(frames + errors).toBeGreaterThan(0)
+  })
+})
+
+describe('FrameParser flow control', () => {
+  test('FrameParser stops after a frame when the callback returns false and resumes with the rest', () => {
+    const input = bytes('SEND\nn:1\n\n\0SEND\nn:2\n\n\0\nSEND\nn:3\n\n\0')
+    const p = new FrameParser()
+    const seen: string[] = []
+    let rest: Uint8Array = input
+    for (let guard = 0; guard < 10 && rest.length > 0; guard++) {
+      const used = p.push(rest, (f) => {
+        seen.push(f.headers.n)
+        return false
+      })
+      expect(used).toBeGreaterThan(0)
+      rest = rest.subarray(used)
+    }
+    expect(seen).toEqual(['1', '2', '3'])
+    expect(p.idle()).toBe(true)
   })
 })

@@ -77,6 +77,7 @@ export class FrameParser {
   private contentLength = -1
   private bodyParts: Uint8Array[] = []
   private bodyBytes = 0
+  private stopRequested = false
 
   constructor(limits: Partial<FrameLimits> = {}) {
     this.limits = { ...DEFAULT_FRAME_LIMITS, ...limits }
@@ -94,12 +95,14 @@ export class FrameParser {
 
   /**
    * Feed bytes; calls `onFrame` for each complete frame in order. The callback may call setVersion() and it
-   * applies to the next frame of the same chunk. Throws BrokerError (STOMP_FRAME_INVALID / STOMP_FRAME_TOO_LARGE).
+   * applies to the next frame of the same chunk. When the callback returns `false` the parser stops right after
+   * that frame and returns how many bytes of `chunk` it consumed: the caller feeds the rest later (flow control).
+   * Otherwise returns chunk.length. Throws BrokerError (STOMP_FRAME_INVALID / STOMP_FRAME_TOO_LARGE).
    */
-  push(chunk: Uint8Array, onFrame: (frame: StompFrame) => void): void {
+  push(chunk: Uint8Array, onFrame: (frame: StompFrame) => boolean | void): number {
     if (this.failure) throw this.failure
     try {
-      this.consume(chunk, onFrame)
+      return this.consume(chunk, onFrame)
     } catch (e) {
       if (e instanceof BrokerError) {
         this.phase = 'failed'
@@ -109,12 +112,14 @@ export class FrameParser {
     }
   }
 
-  private consume(chunk: Uint8Array, onFrame: (frame: StompFrame) => void): void {
+  private consume(chunk: Uint8Array, onFrame: (frame: StompFrame) => boolean | void): number {
     let pos = 0
     const end = chunk.length
+    this.stopRequested = false
     while (pos < end) {
       if (this.phase === 'body') {
         pos = this.consumeBody(chunk, pos, onFrame)
+        if (this.stopRequested) return pos
         continue
       }
       const limit = this.phase === 'command' ? this.limits.commandBytesMax : this.limits.headerLineBytesMax
@@ -125,7 +130,7 @@ export class FrameParser {
         this.lineBytes += rest.length
         // +1: the line may still end in CR LF, and the CR does not count against the limit.
         if (this.lineBytes > limit + 1) this.lineTooLong(this.lineBytes)
-        return
+        return end
       }
       let line: Uint8Array
       if (this.lineParts.length === 0) line = chunk.subarray(pos, lf)
@@ -141,6 +146,7 @@ export class FrameParser {
       if (this.phase === 'command') this.onCommandLine(line)
       else this.onHeaderLine(line)
     }
+    return end
   }
 
   private lineTooLong(bytes: number): never {
@@ -204,7 +210,7 @@ export class FrameParser {
     this.phase = 'body'
   }
 
-  private consumeBody(chunk: Uint8Array, pos: number, onFrame: (frame: StompFrame) => void): number {
+  private consumeBody(chunk: Uint8Array, pos: number, onFrame: (frame: StompFrame) => boolean | void): number {
     if (this.contentLength >= 0) {
       const need = this.contentLength - this.bodyBytes
       const avail = chunk.length - pos
@@ -238,7 +244,7 @@ export class FrameParser {
     return nul + 1
   }
 
-  private finishFrame(onFrame: (frame: StompFrame) => void): void {
+  private finishFrame(onFrame: (frame: StompFrame) => boolean | void): void {
     // Always copy: the frame must not pin (or alias) the socket's read buffer.
     const body = this.bodyParts.length === 0 ? new Uint8Array(0) : Buffer.concat(this.bodyParts, this.bodyBytes)
     const frame: StompFrame = { command: this.command, headers: this.headers, body }
@@ -247,6 +253,6 @@ export class FrameParser {
     this.headers = emptyHeaders()
     this.command = ''
     this.phase = 'command'
-    onFrame(frame)
+    if (onFrame(frame) === false) this.stopRequested = true
   }
 }

@@ -1,0 +1,655 @@
+/**
+ * StompConnection: one client socket, from CONNECT to close. Maps STOMP frames onto the BrokerSession API and
+ * deliveries onto MESSAGE frames, with ActiveMQ's semantics (see shared reference, "STOMP in ActiveMQ Classic").
+ *
+ * Ordering: frames are applied to the session synchronously in arrival order (so the broker sees them in order),
+ * but their outcomes (RECEIPT, or ERROR then close) are written in arrival order too, each after its own
+ * operation settled: a RECEIPT for a SEND therefore means the message is accepted (durable when persistent),
+ * and an ERROR never overtakes the RECEIPTs of earlier frames. A SUBSCRIBE with a receipt holds its deliveries
+ * until the RECEIPT is written (ActiveMQ does the same with a zero prefetch until the receipt).
+ *
+ * Errors: any bad frame or failed operation gets an ERROR frame (`message`, `receipt-id` when the frame asked for
+ * a receipt, `code` with our BrokerError code) and the connection closes; the broker and other connections go on.
+ *
+ * Flow control, both ways:
+ * - out: when the socket's buffer is full (write() returned false) the session's dispatch is paused until 'drain';
+ * - in: at most `inFlightFramesMax` operations may await the broker; beyond that the socket stops reading, so a
+ *   fast producer is slowed down by TCP instead of growing our memory.
+ *
+ * Writes of one event-loop turn are joined into one socket write (many MESSAGE frames per syscall).
+ */
+import type { Socket } from 'node:net'
+import { BrokerError, isBrokerError } from '../../lib/errors.ts'
+import { systemClock, type Clock } from '../../lib/clock.ts'
+import { logger } from '../../lib/log.ts'
+import type { AckMode, BrokerCore, BrokerSession, Delivery, SendRequest, SubscribeRequest } from '../../broker/types.ts'
+import { FrameParser } from './frame-parser.ts'
+import { encodeFrame } from './frame-encoder.ts'
+import { DEFAULT_FRAME_LIMITS, SUPPORTED_VERSIONS, type FrameLimits, type StompFrame, type StompVersion } from './frame.ts'
+import { DEFAULT_HEART_BEAT_OPTIONS, negotiateHeartBeat, type HeartBeatOptions, type HeartBeatPlan } from './heart-beat.ts'
+
+const log = logger('stomp')
+
+export interface ConnectionOptions {
+  broker: BrokerCore
+  socket: Socket
+  /** CONNECTED `server` header, e.g. sfbroker/0.1.0 */
+  serverName: string
+  limits?: Partial<FrameLimits>
+  heartBeat?: Partial<HeartBeatOptions>
+  /** Close a connection that sent no CONNECT within this (ActiveMQ connectAttemptTimeout, 30000). */
+  connectTimeoutMs?: number
+  /** Most operations awaiting the broker before the socket stops reading. */
+  inFlightFramesMax?: number
+  /** After an ERROR the socket is half-closed; it is destroyed if the peer has not closed within this. */
+  closeLingerMs?: number
+  clock?: Clock
+  onClose?: (conn: StompConnection) => void
+}
+
+export const DEFAULT_CONNECT_TIMEOUT_MS = 30_000
+export const DEFAULT_IN_FLIGHT_FRAMES_MAX = 1000
+export const DEFAULT_CLOSE_LINGER_MS = 5_000
+
+/** Headers of a SEND that are about this frame, not the message (ActiveMQ strips the same plus the first three). */
+const SEND_FRAME_HEADERS = new Set(['receipt', 'transaction', 'content-length', 'redelivered', 'subscription', 'ack', 'JMSXUserID'])
+/** Headers the connector itself sets on a MESSAGE frame. */
+const MESSAGE_OWN_HEADERS = new Set(['subscription', 'message-id', 'destination', 'ack', 'content-length'])
+
+const ACK_MODES: readonly AckMode[] = ['auto', 'client', 'client-individual']
+
+interface Subscription {
+  id: string
+  /** 1.0 SUBSCRIBE without id: MESSAGE frames then carry no `subscription` header (as ActiveMQ). */
+  implicitId: boolean
+  destination: string
+  ack: AckMode
+  /** STOMP 1.0/1.1 ack by message-id: message-id -> broker ackId of unacked deliveries, in delivery order. */
+  unacked: Map<string, string>
+  /** Deliveries held until this SUBSCRIBE's RECEIPT is written; null once released. */
+  held: Delivery[] | null
+}
+
+interface ReleasedAck {
+  sub: Subscription
+  messageId: string
+  ackId: string
+}
+
+/**
+ * awaiting-connect → connected → draining (no more input; earlier outcomes still written: DISCONNECT, or an
+ * ERROR waiting its turn) → ended (socket.end() called, nothing more written) → closed (socket gone).
+ */
+type State = 'awaiting-connect' | 'connected' | 'draining' | 'ended' | 'closed'
+
+let connectionSeq = 0
+
+export class StompConnection {
+  readonly id = `stomp-${++connectionSeq}`
+  private readonly broker: BrokerCore
+  private readonly socket: Socket
+  private readonly serverName: string
+  private readonly parser: FrameParser
+  private readonly clock: Clock
+  private readonly hbOptions: HeartBeatOptions
+  private readonly inFlightFramesMax: number
+  private readonly closeLingerMs: number
+  private readonly onClose?: (conn: StompConnection) => void
+  private readonly remoteAddress: string
+
+  private state: State = 'awaiting-connect'
+  private version: StompVersion = '1.0'
+  private session: BrokerSession | null = null
+  private readonly subs = new Map<string, Subscription>()
+  private implicitSeq = 0
+  /** Per transaction, the 1.0/1.1 ack mappings its ACK/NACKs consumed: restored on ABORT. */
+  private readonly txReleased = new Map<string, ReleasedAck[]>()
+
+  // outcome ordering
+  private tail: Promise<void> = Promise.resolve()
+  private inFlight = 0
+  private readPaused = false
+  /** Bytes read but not yet parsed because the in-flight window was full. */
+  private pendingInput: Buffer | null = null
+
+  // output batching and backpressure
+  private outChunks: Buffer[] = []
+  private flushScheduled = false
+  private dispatchPaused = false
+
+  // timers
+  private connectTimer: unknown = null
+  private hb: HeartBeatPlan | null = null
+  private lastReadAt: number
+  private lastWriteAt: number
+  private readTimer: unknown = null
+  private writeTimer: unknown = null
+  private lingerTimer: unknown = null
+
+  constructor(opts: ConnectionOptions) {
+    this.broker = opts.broker
+    this.socket = opts.socket
+    this.serverName = opts.serverName
+    this.parser = new FrameParser({ ...DEFAULT_FRAME_LIMITS, ...opts.limits })
+    this.clock = opts.clock ?? systemClock
+    this.hbOptions = { ...DEFAULT_HEART_BEAT_OPTIONS, ...opts.heartBeat }
+    this.inFlightFramesMax = opts.inFlightFramesMax ?? DEFAULT_IN_FLIGHT_FRAMES_MAX
+    this.closeLingerMs = opts.closeLingerMs ?? DEFAULT_CLOSE_LINGER_MS
+    this.onClose = opts.onClose
+    this.remoteAddress = `${opts.socket.remoteAddress ?? '?'}:${opts.socket.remotePort ?? '?'}`
+    this.lastReadAt = this.lastWriteAt = this.clock.now()
+
+    const connectTimeoutMs = opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS
+    this.connectTimer = this.clock.setTimeout(() => {
+      this.connectTimer = null
+      if (this.state === 'awaiting-connect') {
+        this.fail(new BrokerError('STOMP_PROTOCOL', `connection ${this.remoteAddress}: no CONNECT frame within ${connectTimeoutMs} ms (connectTimeoutMs)`), null)
+      }
+    }, connectTimeoutMs)
+
+    this.socket.setNoDelay?.(true)
+    this.socket.on('data', (chunk: Buffer) => this.onData(chunk))
+    this.socket.on('drain', () => this.onDrain())
+    this.socket.on('error', (err) => log.debug(`connection ${this.id} ${this.remoteAddress}: socket error: ${err.message}`))
+    this.socket.on('close', () => this.onSocketClosed())
+  }
+
+  /** The STOMP version negotiated at CONNECT (1.0 before). */
+  negotiatedVersion(): StompVersion {
+    return this.version
+  }
+
+  /** Destroy the socket now, without ERROR or flush (the server is closing: lock lost, shutdown). */
+  destroy(): void {
+    if (this.state === 'closed') return
+    this.socket.destroy()
+    this.onSocketClosed()
+  }
+
+  // ---------------------------------------------------------------- input
+
+  private accepting(): boolean {
+    return this.state === 'awaiting-connect' || this.state === 'connected'
+  }
+
+  private onData(chunk: Buffer): void {
+    if (!this.accepting()) return
+    this.lastReadAt = this.clock.now()
+    if (this.readPaused) {
+      // A read already under way when we paused: keep it for resume, in order.
+      this.pendingInput = this.pendingInput ? Buffer.concat([this.pendingInput, chunk]) : chunk
+      return
+    }
+    this.feed(chunk)
+  }
+
+  /** Parse frames until the chunk ends or the in-flight window fills; the unparsed rest waits in pendingInput. */
+  private feed(chunk: Buffer): void {
+    try {
+      const used = this.parser.push(chunk, (frame) => {
+        this.onFrame(frame)
+        return !this.readPaused && this.accepting()
+      })
+      if (used < chunk.length && this.readPaused && this.accepting()) this.pendingInput = chunk.subarray(used)
+    } catch (err) {
+      this.failInTurn(err, null)
+    }
+  }
+
+  private resumeReading(): void {
+    this.readPaused = false
+    const rest = this.pendingInput
+    this.pendingInput = null
+    if (rest) this.feed(rest)
+    if (!this.readPaused && this.accepting()) this.socket.resume()
+  }
+
+  private onFrame(frame: StompFrame): void {
+    if (!this.accepting()) return
+    try {
+      if (this.state === 'awaiting-connect') {
+        if (frame.command !== 'CONNECT' && frame.command !== 'STOMP') {
+          throw new BrokerError('STOMP_PROTOCOL', `${frame.command} frame before CONNECT: expected CONNECT or STOMP first`)
+        }
+        this.onConnect(frame)
+        return
+      }
+      switch (frame.command) {
+        case 'SEND':
+          return this.onSend(frame)
+        case 'SUBSCRIBE':
+          return this.onSubscribe(frame)
+        case 'UNSUBSCRIBE':
+          return this.onUnsubscribe(frame)
+        case 'ACK':
+          return this.onAck(frame, false)
+        case 'NACK':
+          return this.onAck(frame, true)
+        case 'BEGIN':
+          return this.onBegin(frame)
+        case 'COMMIT':
+          return this.onTxEnd(frame, 'commit')
+        case 'ABORT':
+          return this.onTxEnd(frame, 'abort')
+        case 'DISCONNECT':
+          return this.onDisconnect(frame)
+        case 'CONNECT':
+        case 'STOMP':
+          throw new BrokerError('STOMP_PROTOCOL', `${frame.command} frame on connection ${this.id}: already connected`)
+        default:
+          throw new BrokerError('STOMP_PROTOCOL', `unknown STOMP command ${JSON.stringify(frame.command.slice(0, 64))}: expected SEND, SUBSCRIBE, UNSUBSCRIBE, ACK, NACK, BEGIN, COMMIT, ABORT or DISCONNECT`)
+      }
+    } catch (err) {
+      this.failInTurn(err, frame)
+    }
+  }
+
+  /**
+   * A bad frame: apply nothing more from this connection, and write the ERROR after the outcomes of earlier
+   * frames (their RECEIPTs are true: those operations were applied).
+   */
+  private failInTurn(err: unknown, frame: StompFrame | null): void {
+    this.state = 'draining'
+    this.socket.pause()
+    this.tail = this.tail.then(() => this.fail(err, frame))
+  }
+
+  private required(frame: StompFrame, name: string): string {
+    const v = frame.headers[name]
+    if (v === undefined || v === '') throw new BrokerError('STOMP_PROTOCOL', `${frame.command} frame: header ${JSON.stringify(name)} is missing, expected it`)
+    return v
+  }
+
+  // ---------------------------------------------------------------- commands
+
+  private onConnect(frame: StompFrame): void {
+    const h = frame.headers
+    const accepted = h['accept-version'] === undefined ? ['1.0'] : h['accept-version'].split(',').map((v) => v.trim())
+    const version = SUPPORTED_VERSIONS.find((v) => accepted.includes(v))
+    if (!version) {
+      throw new BrokerError('STOMP_PROTOCOL', `CONNECT accept-version: ${JSON.stringify(h['accept-version'])} names no supported version, expected one of ${SUPPORTED_VERSIONS.join(',')}`, {
+        details: { errorHeaders: { version: SUPPORTED_VERSIONS.join(',') } },
+      })
+    }
+    const hb = negotiateHeartBeat(h['heart-beat'], this.hbOptions)
+    const clientId = h['client-id'] || undefined
+    // Authentication comes later (issue: guest with no users configured): login is recorded, passcode unused.
+    this.session = this.broker.connect({ clientId, login: h.login || undefined, remoteAddress: this.remoteAddress, protocol: 'stomp' })
+    this.version = version
+    this.parser.setVersion(version)
+    this.state = 'connected'
+    if (this.connectTimer !== null) {
+      this.clock.clearTimeout(this.connectTimer)
+      this.connectTimer = null
+    }
+    const headers: Array<[string, string]> = [
+      ['version', version],
+      ['session', this.session.sessionId],
+      ['server', this.serverName],
+      ['heart-beat', hb.header],
+    ]
+    const requestId = h['request-id'] ?? h.receipt
+    if (requestId !== undefined) headers.push(['response-id', requestId], ['receipt-id', requestId])
+    this.write(encodeFrame('CONNECTED', headers, null, version))
+    this.startHeartBeat(hb)
+    log.debug(`connection ${this.id} ${this.remoteAddress}: CONNECTED v${version} session ${this.session.sessionId} heart-beat ${hb.header}`)
+  }
+
+  private onSend(frame: StompFrame): void {
+    const destination = this.required(frame, 'destination')
+    const headers: Record<string, string> = {}
+    for (const [k, v] of Object.entries(frame.headers)) if (!SEND_FRAME_HEADERS.has(k)) headers[k] = v
+    const req: SendRequest = { destination, headers, body: frame.body }
+    const tx = frame.headers.transaction
+    this.enqueueOutcome(frame, this.sessionOrThrow().send(req, tx))
+  }
+
+  private onSubscribe(frame: StompFrame): void {
+    const h = frame.headers
+    const destination = this.required(frame, 'destination')
+    let id = h.id
+    let implicitId = false
+    if (id === undefined || id === '') {
+      if (this.version !== '1.0') throw new BrokerError('STOMP_PROTOCOL', `SUBSCRIBE to ${destination}: header "id" is missing, expected it (required since STOMP 1.1)`)
+      id = `${destination}#implicit-${++this.implicitSeq}`
+      implicitId = true
+    }
+    if (this.subs.has(id)) throw new BrokerError('STOMP_PROTOCOL', `SUBSCRIBE id ${JSON.stringify(id)}: already used by a subscription of this connection, expected a new id`)
+    const ack = (h.ack ?? 'auto') as AckMode
+    if (!ACK_MODES.includes(ack)) throw new BrokerError('STOMP_PROTOCOL', `SUBSCRIBE ${id} ack: ${JSON.stringify(h.ack)}, expected auto, client or client-individual`)
+    const req: SubscribeRequest = { id, destination, ack }
+    if (h.selector !== undefined && h.selector.trim() !== '') req.selector = h.selector
+    const prefetch = h['activemq.prefetchSize']
+    if (prefetch !== undefined) req.prefetch = intHeader(frame, 'activemq.prefetchSize', 1, 2 ** 31 - 1)
+    const exclusive = boolHeader(frame, 'activemq.exclusive')
+    if (exclusive !== undefined) req.exclusive = exclusive
+    if (h['activemq.priority'] !== undefined) req.priority = intHeader(frame, 'activemq.priority', -128, 127)
+    const durableName = h['activemq.subscriptionName'] ?? h['durable-subscription-name']
+    if (durableName !== undefined && durableName !== '') req.durableName = durableName
+    const browser = boolHeader(frame, 'browser')
+    if (browser) req.browser = true
+    const noLocal = boolHeader(frame, 'activemq.noLocal')
+    if (noLocal !== undefined) req.noLocal = noLocal
+
+    const sub: Subscription = { id, implicitId, destination, ack, unacked: new Map(), held: h.receipt !== undefined ? [] : null }
+    this.subs.set(id, sub)
+    try {
+      this.sessionOrThrow().subscribe(req, (d) => this.onDelivery(sub, d))
+    } catch (err) {
+      this.subs.delete(id)
+      throw err
+    }
+    if (sub.held) {
+      const held = sub
+      this.enqueueOutcome(frame, Promise.resolve(), () => {
+        const list = held.held ?? []
+        held.held = null
+        for (const d of list) this.onDelivery(held, d)
+      })
+    }
+  }
+
+  private onUnsubscribe(frame: StompFrame): void {
+    const h = frame.headers
+    const durableName = h['activemq.subscriptionName'] ?? h['durable-subscription-name']
+    let sub: Subscription | undefined
+    if (h.id !== undefined && h.id !== '') sub = this.subs.get(h.id)
+    else if (this.version !== '1.0') throw new BrokerError('STOMP_PROTOCOL', `UNSUBSCRIBE: header "id" is missing, expected it (required since STOMP 1.1)`)
+    else if (h.destination !== undefined) sub = [...this.subs.values()].find((s) => s.destination === h.destination)
+    else throw new BrokerError('STOMP_PROTOCOL', 'UNSUBSCRIBE: neither "id" nor "destination" given, expected one of them')
+    const removeDurable = durableName !== undefined && durableName !== ''
+    if (!sub && !removeDurable) {
+      throw new BrokerError('STOMP_PROTOCOL', `UNSUBSCRIBE ${JSON.stringify(h.id ?? h.destination)}: no subscription of this connection matches`)
+    }
+    // Durable removal works without an active subscription too (ActiveMQ RemoveSubscriptionInfo): the broker
+    // resolves it by the connection's client-id and the name.
+    const id = sub ? sub.id : (h.id ?? durableName)
+    if (sub) this.subs.delete(sub.id)
+    this.enqueueOutcome(frame, this.sessionOrThrow().unsubscribe(id, removeDurable ? { removeDurable: true } : undefined))
+  }
+
+  private onAck(frame: StompFrame, nack: boolean): void {
+    if (nack && this.version === '1.0') throw new BrokerError('STOMP_PROTOCOL', 'NACK frame on a STOMP 1.0 connection: NACK exists since 1.1')
+    const tx = frame.headers.transaction
+    let ackId: string
+    if (this.version === '1.2') {
+      ackId = this.required(frame, 'id')
+    } else {
+      const messageId = this.required(frame, 'message-id')
+      const subId = frame.headers.subscription
+      if (this.version === '1.1' && (subId === undefined || subId === '')) this.required(frame, 'subscription')
+      const sub = subId !== undefined ? this.subs.get(subId) : [...this.subs.values()].find((s) => s.unacked.has(messageId))
+      const found = sub?.unacked.get(messageId)
+      if (!sub || found === undefined) {
+        throw new BrokerError('STOMP_PROTOCOL', `${frame.command} message-id ${JSON.stringify(messageId)}${subId !== undefined ? ` subscription ${JSON.stringify(subId)}` : ''}: no unacknowledged message of this connection has it`)
+      }
+      ackId = found
+      this.releaseAcks(sub, messageId, tx)
+    }
+    const session = this.sessionOrThrow()
+    this.enqueueOutcome(frame, nack ? session.nack(ackId, tx) : session.ack(ackId, tx))
+  }
+
+  /** Forget the 1.0/1.1 message-id mappings an ACK consumed (cumulative in client mode); kept for ABORT. */
+  private releaseAcks(sub: Subscription, messageId: string, tx: string | undefined): void {
+    const released: ReleasedAck[] = []
+    if (sub.ack === 'client') {
+      for (const [mid, aid] of sub.unacked) {
+        sub.unacked.delete(mid)
+        released.push({ sub, messageId: mid, ackId: aid })
+        if (mid === messageId) break
+      }
+    } else {
+      released.push({ sub, messageId, ackId: sub.unacked.get(messageId)! })
+      sub.unacked.delete(messageId)
+    }
+    if (tx !== undefined) {
+      const list = this.txReleased.get(tx)
+      if (list) list.push(...released)
+    }
+  }
+
+  private onBegin(frame: StompFrame): void {
+    const tx = this.required(frame, 'transaction')
+    this.sessionOrThrow().begin(tx)
+    this.txReleased.set(tx, [])
+    this.enqueueOutcome(frame, Promise.resolve())
+  }
+
+  private onTxEnd(frame: StompFrame, kind: 'commit' | 'abort'): void {
+    const tx = this.required(frame, 'transaction')
+    const session = this.sessionOrThrow()
+    const released = this.txReleased.get(tx)
+    this.txReleased.delete(tx)
+    if (kind === 'abort' && released) {
+      // ABORT makes the ack ids valid again (ActiveMQ: the messages stay delivered and unacked).
+      for (const r of released) if (this.subs.get(r.sub.id) === r.sub) r.sub.unacked.set(r.messageId, r.ackId)
+    }
+    this.enqueueOutcome(frame, kind === 'commit' ? session.commit(tx) : session.abort(tx))
+  }
+
+  private onDisconnect(frame: StompFrame): void {
+    this.state = 'draining'
+    this.socket.pause()
+    const receipt = frame.headers.receipt
+    this.tail = this.tail.then(() => {
+      if (this.state === 'ended' || this.state === 'closed') return
+      if (receipt !== undefined) this.write(encodeFrame('RECEIPT', [['receipt-id', receipt]], null, this.version))
+      this.flushNow()
+      this.endSocket()
+    })
+  }
+
+  private sessionOrThrow(): BrokerSession {
+    if (!this.session) throw new BrokerError('STOMP_PROTOCOL', 'no session: CONNECT first')
+    return this.session
+  }
+
+  // ---------------------------------------------------------------- outcomes in frame order
+
+  /**
+   * Queue the outcome of one frame: after every earlier outcome, write RECEIPT (if asked) when `op` resolves,
+   * or ERROR then close when it rejects. `afterReceipt` runs once the receipt is written.
+   */
+  private enqueueOutcome(frame: StompFrame, op: Promise<void>, afterReceipt?: () => void): void {
+    // Attach a handler now so a rejection is never "unhandled" while earlier outcomes are pending.
+    const settled = op.then(
+      () => null,
+      (err: unknown) => err ?? new Error('operation rejected'),
+    )
+    this.inFlight++
+    if (this.inFlight >= this.inFlightFramesMax && !this.readPaused) {
+      this.readPaused = true
+      this.socket.pause()
+    }
+    const receipt = frame.headers.receipt
+    this.tail = this.tail.then(async () => {
+      const err = await settled
+      this.inFlight--
+      if (this.readPaused && this.inFlight <= this.inFlightFramesMax >> 1 && this.state === 'connected') this.resumeReading()
+      if (this.state === 'ended' || this.state === 'closed') return
+      if (err !== null) {
+        this.fail(err, frame)
+        return
+      }
+      if (receipt !== undefined) this.write(encodeFrame('RECEIPT', [['receipt-id', receipt]], null, this.version))
+      afterReceipt?.()
+    })
+  }
+
+  // ---------------------------------------------------------------- deliveries
+
+  private onDelivery(sub: Subscription, d: Delivery): void {
+    if (this.state === 'closed') return
+    if (sub.held) {
+      sub.held.push(d)
+      return
+    }
+    const headers: Array<[string, string]> = []
+    if (!sub.implicitId) headers.push(['subscription', sub.id])
+    if (d.browserEnd) {
+      // ActiveMQ StompQueueBrowserSubscription: MESSAGE with browser:end, message-id:0 and no body.
+      headers.push(['destination', d.headers.destination ?? sub.destination], ['message-id', '0'], ['browser', 'end'])
+      this.write(encodeFrame('MESSAGE', headers, null, this.version))
+      return
+    }
+    headers.push(['message-id', d.messageId], ['destination', d.headers.destination ?? sub.destination])
+    if (sub.ack !== 'auto') {
+      if (this.version === '1.2') headers.push(['ack', d.ackId])
+      else sub.unacked.set(d.messageId, d.ackId)
+    }
+    for (const k in d.headers) if (!MESSAGE_OWN_HEADERS.has(k)) headers.push([k, d.headers[k]])
+    this.write(encodeFrame('MESSAGE', headers, d.body, this.version))
+  }
+
+  // ---------------------------------------------------------------- output
+
+  private write(bytes: Buffer): void {
+    if (this.state === 'ended' || this.state === 'closed') return
+    this.outChunks.push(bytes)
+    this.lastWriteAt = this.clock.now()
+    if (!this.flushScheduled) {
+      this.flushScheduled = true
+      setImmediate(() => this.flushNow())
+    }
+  }
+
+  private flushNow(): void {
+    this.flushScheduled = false
+    if (this.outChunks.length === 0 || this.state === 'ended' || this.state === 'closed' || this.socket.destroyed) {
+      this.outChunks = []
+      return
+    }
+    const data = this.outChunks.length === 1 ? this.outChunks[0] : Buffer.concat(this.outChunks)
+    this.outChunks = []
+    const ok = this.socket.write(data)
+    if (!ok && !this.dispatchPaused && this.session) {
+      this.dispatchPaused = true
+      this.session.setDispatchPaused(true)
+    }
+  }
+
+  private onDrain(): void {
+    if (this.dispatchPaused && this.session && this.state !== 'closed') {
+      this.dispatchPaused = false
+      this.session.setDispatchPaused(false)
+    }
+  }
+
+  // ---------------------------------------------------------------- heart-beats
+
+  private startHeartBeat(plan: HeartBeatPlan): void {
+    this.hb = plan
+    if (plan.sendEveryMs > 0) this.scheduleWriteBeat()
+    if (plan.readTimeoutMs > 0) this.scheduleReadCheck(plan.readTimeoutMs)
+  }
+
+  private scheduleWriteBeat(): void {
+    const plan = this.hb!
+    // Checking every half interval keeps the longest silence near sendEveryMs.
+    const tickMs = Math.max(1, plan.sendEveryMs >> 1)
+    this.writeTimer = this.clock.setTimeout(() => {
+      this.writeTimer = null
+      if (this.state !== 'connected') return
+      if (this.clock.now() - this.lastWriteAt >= tickMs) {
+        this.lastWriteAt = this.clock.now()
+        if (this.outChunks.length === 0 && !this.socket.destroyed) this.socket.write('\n')
+      }
+      this.scheduleWriteBeat()
+    }, tickMs)
+  }
+
+  private scheduleReadCheck(delayMs: number): void {
+    this.readTimer = this.clock.setTimeout(() => {
+      this.readTimer = null
+      if (this.state === 'closed') return
+      const plan = this.hb!
+      const silentMs = this.clock.now() - this.lastReadAt
+      if (silentMs >= plan.readTimeoutMs) {
+        this.fail(new BrokerError('STOMP_PROTOCOL', `connection ${this.id} ${this.remoteAddress}: nothing received for ${silentMs} ms, expected a heart-beat every ${plan.expectEveryMs} ms (read timeout ${plan.readTimeoutMs} ms)`), null)
+        return
+      }
+      this.scheduleReadCheck(plan.readTimeoutMs - silentMs)
+    }, delayMs)
+  }
+
+  // ---------------------------------------------------------------- errors and close
+
+  /** Send ERROR (with receipt-id when the frame asked for one), then close after the flush. */
+  private fail(err: unknown, frame: StompFrame | null): void {
+    if (this.state === 'ended' || this.state === 'closed') return
+    const be = isBrokerError(err) ? err : null
+    if (!be) log.error(`connection ${this.id} ${this.remoteAddress}: internal error`, err as Error)
+    else log.debug(`connection ${this.id} ${this.remoteAddress}: ${be.code}: ${be.message}`)
+    const message = be ? be.message : 'internal broker error'
+    const headers: Array<[string, string]> = [
+      ['message', message.length > 1000 ? message.slice(0, 1000) + '…' : message],
+      ['content-type', 'text/plain'],
+      ['code', be ? be.code : 'INTERNAL'],
+    ]
+    const receipt = frame?.headers.receipt
+    if (receipt !== undefined) headers.push(['receipt-id', receipt])
+    const extra = be?.details?.errorHeaders as Record<string, string> | undefined
+    if (extra) for (const [k, v] of Object.entries(extra)) headers.push([k, v])
+    this.socket.pause()
+    this.write(encodeFrame('ERROR', headers, Buffer.from(message + '\n', 'utf8'), this.version))
+    this.flushNow()
+    this.endSocket()
+  }
+
+  /** Half-close after the pending writes; destroy if the peer does not close within closeLingerMs. */
+  private endSocket(): void {
+    this.state = 'ended'
+    this.stopTimers()
+    this.socket.end()
+    this.lingerTimer = this.clock.setTimeout(() => {
+      this.lingerTimer = null
+      this.destroy()
+    }, this.closeLingerMs)
+    // The session goes now: the client is told we are done, nothing more is dispatched to it.
+    this.closeSession()
+  }
+
+  private stopTimers(): void {
+    for (const t of [this.connectTimer, this.readTimer, this.writeTimer]) if (t !== null) this.clock.clearTimeout(t)
+    this.connectTimer = this.readTimer = this.writeTimer = null
+  }
+
+  private closeSession(): void {
+    const s = this.session
+    if (!s) return
+    this.session = null
+    s.close().catch((err: Error) => log.warn(`connection ${this.id}: closing session ${s.sessionId} failed: ${err.message}`))
+  }
+
+  private onSocketClosed(): void {
+    if (this.state === 'closed') return
+    this.state = 'closed'
+    this.stopTimers()
+    if (this.lingerTimer !== null) this.clock.clearTimeout(this.lingerTimer)
+    this.lingerTimer = null
+    this.outChunks = []
+    for (const s of this.subs.values()) s.held = null
+    this.subs.clear()
+    this.closeSession()
+    this.onClose?.(this)
+  }
+}
+
+function intHeader(frame: StompFrame, name: string, min: number, max: number): number {
+  const raw = frame.headers[name]
+  const n = /^-?\d{1,10}$/.test(raw.trim()) ? Number(raw.trim()) : NaN
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new BrokerError('STOMP_PROTOCOL', `${frame.command} ${name}: ${JSON.stringify(raw)}, expected an integer from ${min} to ${max}`)
+  }
+  return n
+}
+
+function boolHeader(frame: StompFrame, name: string): boolean | undefined {
+  const raw = frame.headers[name]
+  if (raw === undefined) return undefined
+  const v = raw.trim().toLowerCase()
+  if (v === 'true') return true
+  if (v === 'false') return false
+  throw new BrokerError('STOMP_PROTOCOL', `${frame.command} ${name}: ${JSON.stringify(raw)}, expected true or false`)
+}

@@ -1,0 +1,137 @@
+/**
+ * StompServer: one TCP listener for one `stomp://` connector. Owns accepting sockets, the connector's
+ * `maximumConnections` (an extra client gets an ERROR frame and is closed, as ActiveMQ refuses it) and
+ * `maxFrameSize` (the parser's body limit), and closing everything at once on lock loss.
+ * Does not own frame semantics (connection.ts) or what the broker does with them.
+ */
+import net from 'node:net'
+import { BrokerError } from '../../lib/errors.ts'
+import { logger } from '../../lib/log.ts'
+import type { Clock } from '../../lib/clock.ts'
+import type { BrokerCore } from '../../broker/types.ts'
+import type { ConnectorConfig } from '../../config/types.ts'
+import pkg from '../../../package.json' with { type: 'json' }
+import { StompConnection } from './connection.ts'
+import { encodeFrame } from './frame-encoder.ts'
+import type { FrameLimits } from './frame.ts'
+import type { HeartBeatOptions } from './heart-beat.ts'
+
+const log = logger('stomp')
+
+export interface StompServerOptions {
+  broker: BrokerCore
+  connector: ConnectorConfig
+  /** CONNECTED `server` header; default sfbroker/<package version>. */
+  serverName?: string
+  /** Overrides of the frame limits; the body limit defaults to connector.maxFrameSize. */
+  limits?: Partial<FrameLimits>
+  heartBeat?: Partial<HeartBeatOptions>
+  connectTimeoutMs?: number
+  inFlightFramesMax?: number
+  closeLingerMs?: number
+  clock?: Clock
+}
+
+export class StompServer {
+  private readonly opts: StompServerOptions
+  private readonly server: net.Server
+  private readonly live = new Set<StompConnection>()
+  private readonly refused = new Set<net.Socket>()
+  private bound: { host: string; port: number } | null = null
+  private closed = false
+  private closing: Promise<void> | null = null
+
+  constructor(opts: StompServerOptions) {
+    this.opts = opts
+    this.server = net.createServer({ noDelay: true }, (socket) => this.onSocket(socket))
+  }
+
+  get maximumConnections(): number {
+    return this.opts.connector.maximumConnections
+  }
+
+  /** Bind host:port of the connector. EADDRINUSE and friends become a BrokerError naming the connector URI. */
+  listen(): Promise<void> {
+    const { host, port, uri, name } = this.opts.connector
+    if (this.closed) return Promise.reject(new BrokerError('BROKER_STOPPED', `connector ${name} (${uri}): listen() after close()`))
+    return new Promise<void>((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException) => {
+        this.server.off('listening', onListening)
+        const why = err.code === 'EADDRINUSE' ? 'the address is already in use' : err.code === 'EACCES' ? 'permission denied' : err.message
+        reject(new BrokerError('CONFIG_INVALID', `connector ${name} (${uri}): cannot listen on ${host}:${port}: ${why}, expected a free port`, { cause: err, details: { code: err.code } }))
+      }
+      const onListening = () => {
+        this.server.off('error', onError)
+        const a = this.server.address()
+        if (a && typeof a === 'object') this.bound = { host: a.address, port: a.port }
+        // Errors after a successful bind (rare: accept failures) are logged, never thrown.
+        this.server.on('error', (err) => log.error(`connector ${name} (${uri}): ${err.message}`))
+        resolve()
+      }
+      this.server.once('error', onError)
+      this.server.once('listening', onListening)
+      this.server.listen({ host, port, exclusive: true })
+    })
+  }
+
+  /** The bound address after listen(); the configured one before. */
+  address(): { host: string; port: number } {
+    return this.bound ?? { host: this.opts.connector.host, port: this.opts.connector.port }
+  }
+
+  connections(): number {
+    return this.live.size
+  }
+
+  /**
+   * Stop accepting and destroy every socket at once (lock lost: no client may be served a moment longer).
+   * Sessions are closed by their connections; the promise resolves when the listener is closed. Idempotent.
+   */
+  close(): Promise<void> {
+    if (this.closing) return this.closing
+    this.closed = true
+    for (const c of [...this.live]) c.destroy()
+    for (const s of this.refused) s.destroy()
+    this.refused.clear()
+    this.closing = new Promise<void>((resolve) => {
+      if (!this.server.listening) return resolve()
+      this.server.close(() => resolve())
+    })
+    return this.closing
+  }
+
+  private onSocket(socket: net.Socket): void {
+    if (this.closed) {
+      socket.destroy()
+      return
+    }
+    const { connector } = this.opts
+    if (this.live.size >= connector.maximumConnections) {
+      log.warn(`connector ${connector.name}: refusing ${socket.remoteAddress}:${socket.remotePort}: ${this.live.size} connections, maximumConnections is ${connector.maximumConnections}`)
+      this.refuse(socket, `connector ${connector.name} (${connector.uri}): maximumConnections ${connector.maximumConnections} reached, try again later`)
+      return
+    }
+    const conn = new StompConnection({
+      broker: this.opts.broker,
+      socket,
+      serverName: this.opts.serverName ?? `sfbroker/${pkg.version}`,
+      limits: { bodyBytesMax: connector.maxFrameSize, ...this.opts.limits },
+      heartBeat: this.opts.heartBeat,
+      connectTimeoutMs: this.opts.connectTimeoutMs,
+      inFlightFramesMax: this.opts.inFlightFramesMax,
+      closeLingerMs: this.opts.closeLingerMs,
+      clock: this.opts.clock,
+      onClose: (c) => this.live.delete(c),
+    })
+    this.live.add(conn)
+  }
+
+  private refuse(socket: net.Socket, message: string): void {
+    this.refused.add(socket)
+    socket.on('error', () => {})
+    socket.on('close', () => this.refused.delete(socket))
+    socket.end(encodeFrame('ERROR', [['message', message], ['content-type', 'text/plain'], ['code', 'BROKER_LIMIT']], Buffer.from(message + '\n'), '1.0'))
+    const t = setTimeout(() => socket.destroy(), this.opts.closeLingerMs ?? 5000)
+    t.unref?.()
+  }
+}
