@@ -131,7 +131,10 @@ function elementToObject(el: XmlElement, path: PathItem[], file: string, locator
   }
   if (el.text !== '') {
     const shown = el.text.length > 40 ? el.text.slice(0, 37) + '...' : el.text
-    throw new BrokerError('CONFIG_INVALID', `${file}:${el.line}: <${elName}> contains text "${shown}"; expected only attributes and child elements`)
+    // <kahaDB><directory>/x</directory></kahaDB> is Spring's property syntax; sfbroker reads attributes only.
+    const parent = path.length > 0 ? locator.origin(path.slice(0, -1))?.element : undefined
+    const hint = parent && el.children.length === 0 && el.attributes.length === 0 ? `; write it as an attribute: <${parent} ${elName}="${shown}">` : '; expected only attributes and child elements'
+    throw new BrokerError('CONFIG_INVALID', `${file}:${el.line}: <${elName}> contains text "${shown}"${hint}`)
   }
   for (const child of el.children) {
     const key = localName(child.name)
