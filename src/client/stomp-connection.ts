@@ -92,7 +92,7 @@ export class StompConnection {
           fail(new BrokerError('CLIENT_BROKER_ERROR', `${ep.uri}: got ${f.command} before CONNECTED; expected CONNECTED`))
         }
       }
-      conn.onClose = (err) => fail(new BrokerError('CLIENT_DISCONNECTED', `${ep.uri}: ${err?.message ?? 'closed'} before CONNECTED`, { cause: err }))
+      conn.onClose = (err) => fail(new BrokerError('CLIENT_DISCONNECTED', `${err?.message ?? `${ep.uri}: closed`} before CONNECTED`, { cause: err }))
       socket.on('data', (chunk: Uint8Array) => conn.onData(chunk))
       socket.on('error', (err) => conn.gone(new BrokerError('CLIENT_DISCONNECTED', `${ep.uri}: ${err.message}`, { cause: err })))
       socket.on('close', () => conn.gone(new BrokerError('CLIENT_DISCONNECTED', `${ep.uri}: connection closed by the broker`)))
