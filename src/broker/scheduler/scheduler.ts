@@ -139,6 +139,8 @@ export class Scheduler implements SchedulerPort {
   private timer: unknown = null
   private timerAt = Infinity
   private inflight: Promise<void> | null = null
+  /** The batch being fired (out of the heap until recorded). */
+  private firingJobs: Job[] = []
   private backoffUntil = 0
   private readonly idPrefix = `ID:sched-${crypto.randomBytes(6).toString('hex')}-`
   private idSeq = 0
@@ -218,7 +220,7 @@ export class Scheduler implements SchedulerPort {
     const top = this.peekValid()
     let next = top ? top.at : null
     // Jobs being fired are out of the heap but still due.
-    for (const j of this.jobs.values()) if (j.firing && (next === null || j.nextAt < next)) next = j.nextAt
+    for (const j of this.firingJobs) if (next === null || j.nextAt < next) next = j.nextAt
     return { jobs: this.jobs.size, nextDueAt: next }
   }
 
@@ -379,6 +381,15 @@ export class Scheduler implements SchedulerPort {
       batch.push(e.job)
     }
     if (batch.length === 0) return
+    this.firingJobs = batch
+    try {
+      await this.fireBatch(batch, now)
+    } finally {
+      this.firingJobs = []
+    }
+  }
+
+  private async fireBatch(batch: Job[], now: number): Promise<void> {
     const plans: Plan[] = []
     for (const job of batch) {
       try {
