@@ -20,6 +20,8 @@ export type ErrorCode =
   | 'STORAGE_IO'
   | 'STORAGE_NOT_FOUND'
   | 'STORAGE_FENCED'
+  /** A write()/load() argument the store cannot accept (bad op shape, batch over recordBytesMax). */
+  | 'STORAGE_INVALID_OP'
   | 'STOMP_FRAME_INVALID'
   | 'STOMP_FRAME_TOO_LARGE'
   | 'STOMP_PROTOCOL'
