@@ -15,6 +15,7 @@ import type { BrokerConfig } from '../config/types.ts'
 import type { PersistenceAdapter, RecoveredState } from '../storage/types.ts'
 import type { ActivationContext, Role } from '../election/types.ts'
 import { createAdapter } from '../storage/index.ts'
+import { MemoryStore } from '../storage/memory-store.ts'
 import { Broker } from '../broker/index.ts'
 import { Scheduler } from '../broker/scheduler/index.ts'
 import { StompServer } from '../protocol/stomp/index.ts'
@@ -165,17 +166,12 @@ export class BrokerNode {
       }
       part.broker = await Broker.create({ config: cfg, store: part.store, recovered, onStoreFailure: onFatal })
       if (cfg.schedulerSupport) {
-        let schedRecovered: RecoveredState
-        if (cfg.persistent) {
-          part.schedulerStore = createAdapter(cfg.persistence.adapter)
-          schedRecovered = await part.schedulerStore.open(this.storeOptions(cfg.schedulerDirectory, ctx, onFatal))
-          this.logRecovery('scheduler store', schedRecovered)
-        } else {
-          const { MemoryStore } = await import('../testing/memory-store.ts')
-          part.schedulerStore = new MemoryStore()
-          schedRecovered = await part.schedulerStore.open({ directory: ':memory:', epoch: ctx.epoch })
-        }
-        part.scheduler = new Scheduler({ store: part.schedulerStore, broker: part.broker })
+        // ActiveMQ keeps schedules apart from the message store; a non-persistent broker keeps them in memory.
+        const schedulerStore: PersistenceAdapter = cfg.persistent ? createAdapter(cfg.persistence.adapter) : new MemoryStore()
+        part.schedulerStore = schedulerStore
+        const schedRecovered = await schedulerStore.open(this.storeOptions(cfg.persistent ? cfg.schedulerDirectory : ':memory:', ctx, onFatal))
+        if (cfg.persistent) this.logRecovery('scheduler store', schedRecovered)
+        part.scheduler = new Scheduler({ store: schedulerStore, broker: part.broker })
         await part.scheduler.start(schedRecovered)
         part.broker.setScheduler(part.scheduler)
       }
