@@ -66,8 +66,10 @@ export interface BrokerSession {
   /** Resolves when the message is accepted (for persistent messages: durable). Rejects with BrokerError. */
   send(req: SendRequest, txId?: string): Promise<void>
   subscribe(req: SubscribeRequest, onDelivery: (d: Delivery) => void): void
-  /** removeDurable: also delete the durable subscription (UNSUBSCRIBE with activemq.subscriptionName). */
-  unsubscribe(id: string, opts?: { removeDurable?: boolean }): Promise<void>
+  /** removeDurable: also delete the durable subscription (UNSUBSCRIBE with activemq.subscriptionName).
+   *  durableName: the activemq.subscriptionName, so a durable subscription that is not active on this session
+   *  (a client reconnecting only to remove it) can be deleted by client-id + name. */
+  unsubscribe(id: string, opts?: { removeDurable?: boolean; durableName?: string }): Promise<void>
   ack(ackId: string, txId?: string): Promise<void>
   nack(ackId: string, txId?: string): Promise<void>
   begin(txId: string): void
