@@ -164,7 +164,7 @@ export class BrokerNode {
         recovered = await part.store.open(this.storeOptions(cfg.persistence.directory, ctx, onFatal))
         this.logRecovery('store', recovered)
       }
-      part.broker = await Broker.create({ config: cfg, store: part.store, recovered, onStoreFailure: onFatal })
+      part.broker = await Broker.create({ config: cfg, store: part.store ?? null, recovered, onStoreFailure: onFatal })
       if (cfg.schedulerSupport) {
         // ActiveMQ keeps schedules apart from the message store; a non-persistent broker keeps them in memory.
         const schedulerStore: PersistenceAdapter = cfg.persistent ? createAdapter(cfg.persistence.adapter) : new MemoryStore()
