@@ -1,0 +1,37 @@
+/**
+ * `sfbroker probe-lock [dir] [--json] [--peer]` (alias lock-probe): can this filesystem be trusted for
+ * shared-store HA? See src/election/probe/probe-lock.ts. Exit 0 when a lock type is SAFE (or SAFE ON THIS
+ * HOST without --peer), 1 when none is. Also registers the hidden `__lock-child` command that the probe's
+ * child processes run when sfbroker is the compiled binary.
+ */
+import type { CAC } from 'cac'
+import { intFlag, type CliContext } from '../shared.ts'
+
+export function register(cli: CAC, ctx: CliContext): void {
+  cli
+    .command('probe-lock [dir]', 'Check that flock/fcntl locks on a directory exclude other processes (and, with --peer, other hosts)')
+    .alias('lock-probe')
+    .option('--json', 'Print the report as JSON')
+    .option('--peer', 'Cross-host check: run at the same time on a second host on the same directory')
+    .option('--hold-ms <ms>', 'Peer mode: how long each side holds each lock (exceed the NFS attribute cache), default 3000')
+    .option('--peer-timeout-ms <ms>', 'Peer mode: how long to wait for the other host, default 60000')
+    .example('  $ sfbroker probe-lock /mnt/shared/broker')
+    .example('  $ sfbroker probe-lock /mnt/shared/broker --peer     # on host A and host B at the same time')
+    .action(async (dir: unknown, opts: Record<string, unknown>): Promise<number> => {
+      const { runProbe, formatProbe } = await import('../../election/probe/probe-lock.ts')
+      const r = await runProbe(typeof dir === 'string' && dir !== '' ? dir : '.', {
+        peer: Boolean(opts.peer),
+        holdMs: intFlag(opts.holdMs, 'hold-ms', 100),
+        peerTimeoutMs: intFlag(opts.peerTimeoutMs, 'peer-timeout-ms', 1000),
+      })
+      ctx.out(opts.json ? JSON.stringify(r, null, 2) : formatProbe(r))
+      return r.recommended ? 0 : 1
+    })
+  cli
+    .command('__lock-child <file> <kind> <mode>', '')
+    .allowUnknownOptions()
+    .action(async (file: string, kind: string, mode: string): Promise<number> => {
+      const { runLockChild } = await import('../../election/probe/lock-child.ts')
+      return runLockChild([String(file), String(kind), String(mode)])
+    })
+}
