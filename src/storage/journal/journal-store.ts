@@ -19,6 +19,7 @@
  * Not promised: reads of messages written by a deposed primary after our seal; a store opened by two processes with
  * the same epoch (the election prevents that).
  */
+import { dirname } from 'node:path'
 import { BrokerError, isBrokerError } from '../../lib/errors.ts'
 import { systemClock, type Clock } from '../../lib/clock.ts'
 import { logger } from '../../lib/log.ts'
@@ -221,10 +222,13 @@ export class JournalStore implements PersistenceAdapter {
     const started = this.clock.now()
     const report: RecoveryReport = { durationMs: 0, recordsReplayed: 0, tornTail: null, corrupt: [], fencedRecordsIgnored: 0 }
     await this.io.mkdir(this.dir)
+    // mkdir is durable only once its parent directory is synced (cheap; once per open).
+    await this.io.syncDir(dirname(this.dir))
     const names = await this.io.readdir(this.dir)
     const segNames = names.filter((n) => parseSegmentName(n) !== null)
     await this.checkMarker(segNames, names)
     await this.io.mkdir(this.path(SEALS_DIR))
+    await this.io.syncDir(this.dir)
 
     // 1. Segment headers (written and synced once at creation; reading them reads no record).
     const ids = segNames.map((n) => parseSegmentName(n)!).sort((a, b) => a - b)
