@@ -14,9 +14,14 @@ import { VERSION } from '../lib/version.ts'
 import { EXIT, exitCodeFor, formatError, type CliContext, type RegisterCommand } from './shared.ts'
 import { closest } from '../config/index.ts'
 import { register as registerRun } from './commands/run.ts'
+import { register as registerProduce } from './commands/produce.ts'
+import { register as registerConsume } from './commands/consume.ts'
+import { register as registerBrowse } from './commands/browse.ts'
+import { register as registerPurge } from './commands/purge.ts'
+import { register as registerBench } from './commands/bench.ts'
 
 /** Every command module, in the order `--help` lists them. Add one import above and one entry here. */
-const COMMANDS: RegisterCommand[] = [registerRun]
+const COMMANDS: RegisterCommand[] = [registerRun, registerProduce, registerConsume, registerBrowse, registerPurge, registerBench]
 
 const LOG_FORMATS: LogFormat[] = ['pretty', 'json']
 
