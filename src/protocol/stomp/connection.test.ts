@@ -284,7 +284,7 @@ describe('StompConnection frames', () => {
     await c.receipt('d')
     expect(session.calls.filter((x) => x.op === 'unsubscribe')).toEqual([
       { op: 'unsubscribe', id: 's', removeDurable: false },
-      { op: 'unsubscribe', id: 'gone', removeDurable: true },
+      { op: 'unsubscribe', id: 'gone', removeDurable: true, durableName: 'dur' },
     ])
     c.write(frame('UNSUBSCRIBE', { id: 'never' }))
     expect((await c.next('ERROR')).headers.code).toBe('STOMP_PROTOCOL')

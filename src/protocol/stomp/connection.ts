@@ -365,7 +365,7 @@ export class StompConnection {
     // resolves it by the connection's client-id and the name.
     const id = sub ? sub.id : (h.id ?? durableName)
     if (sub) this.subs.delete(sub.id)
-    this.enqueueOutcome(frame, this.sessionOrThrow().unsubscribe(id, removeDurable ? { removeDurable: true } : undefined))
+    this.enqueueOutcome(frame, this.sessionOrThrow().unsubscribe(id, removeDurable ? { removeDurable: true, durableName } : undefined))
   }
 
   private onAck(frame: StompFrame, nack: boolean): void {

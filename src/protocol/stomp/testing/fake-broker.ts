@@ -9,7 +9,7 @@ import type { BrokerCore, BrokerMetrics, BrokerSession, ConnectInfo, Delivery, S
 export type Call =
   | { op: 'send'; req: SendRequest; tx?: string }
   | { op: 'subscribe'; req: SubscribeRequest }
-  | { op: 'unsubscribe'; id: string; removeDurable: boolean }
+  | { op: 'unsubscribe'; id: string; removeDurable: boolean; durableName?: string }
   | { op: 'ack' | 'nack'; ackId: string; tx?: string }
   | { op: 'begin' | 'commit' | 'abort'; tx: string }
   | { op: 'pause'; paused: boolean }
@@ -41,8 +41,8 @@ export class FakeSession implements BrokerSession {
     this.calls.push({ op: 'subscribe', req })
     this.deliverTo.set(req.id, onDelivery)
   }
-  async unsubscribe(id: string, opts?: { removeDurable?: boolean }): Promise<void> {
-    this.calls.push({ op: 'unsubscribe', id, removeDurable: opts?.removeDurable === true })
+  async unsubscribe(id: string, opts?: { removeDurable?: boolean; durableName?: string }): Promise<void> {
+    this.calls.push({ op: 'unsubscribe', id, removeDurable: opts?.removeDurable === true, ...(opts?.durableName ? { durableName: opts.durableName } : {}) })
     this.deliverTo.delete(id)
   }
   async ack(ackId: string, txId?: string): Promise<void> {
