@@ -115,6 +115,8 @@ export class Elector {
   private lastTakeover: TakeoverRecord | null = null
   private preferred: boolean
   private started = false
+  /** Set when this term ended by loss or fencing: then the lock file is not ours to write any more. */
+  private lockDoubt = false
   private resolveDone!: (code: number) => void
   /** The exit code once the elector has ended for good (see EXIT_CODES in state-machine.ts). */
   readonly done: Promise<number>
@@ -189,6 +191,7 @@ export class Elector {
     try {
       while (this.queue.length) {
         const inp = this.queue.shift()!
+        if ((inp.kind === 'lost' || inp.kind === 'fenced') && (this._role === 'primary' || this._role === 'activating')) this.lockDoubt = true
         const before = this._role
         const r = step(before, inp, { failIfLocked: this.opts.lock.failIfLocked, restartAllowed: this.opts.lock.restartAllowed })
         if (r.role !== before) {
@@ -395,17 +398,24 @@ export class Elector {
     const lf = this.lockFile
     try {
       if (this.opts.lock.useLock && (await this.preferredReplicaWaiting())) {
-        return this.later(gen, { kind: 'failback', reason: 'a preferred broker (failback) is waiting: yielding the lock' })
+        return this.later(gen, { kind: 'yield', reason: 'a preferred broker (failback) is waiting: yielding the lock' })
       }
       if (gen !== this.gen) return
-      this.cancelWaiting()
+      if (this.pollTimer !== null) this.clock.clearTimeout(this.pollTimer)
+      this.pollTimer = null
       this.stopHeartbeat(true)
+      this.lockDoubt = false
       let previous: HolderRecord | null = null
       let graceMs = 0
       const maxBefore = maxEpochSync(this.opts.sharedDir)
       if (lf) {
         previous = readHolderRecordFd(lf.fd)
-        const sameInode = previous !== null && previous.ino === lf.ino && previous.dev === lf.dev
+        const live = await this.waitPreviousHolderGone(gen, previous)
+        if (gen !== this.gen) return
+        if (live) return this.later(gen, { kind: 'yield', reason: live })
+        previous = readHolderRecordFd(lf.fd) ?? previous
+        // ino only: st_dev differs between hosts (and FUSE mounts) for the same file.
+        const sameInode = previous !== null && previous.ino === lf.ino
         // The latest primary wrote its record into this very inode and we now hold its lock: it is gone.
         // Otherwise the file was replaced or deleted, and that primary may still be serving on the old inode.
         if (maxBefore > 0 && !(sameInode && previous!.epoch === maxBefore)) graceMs = this.graceMs()
@@ -424,6 +434,7 @@ export class Elector {
         nodeId: this.opts.nodeId, host: this.host, pid: process.pid, brokerName: this.opts.brokerName, epoch,
         acquiredAt: lockAcquiredAt, renewedAt: Date.now(), connectors: this.opts.connectors, version: info.version ?? '',
         lockType: this.opts.lock.useLock ? this.opts.lock.type : 'none', lockKeepAlivePeriod: this.opts.lock.lockKeepAlivePeriod,
+        keepAliveTimeout: this.opts.lock.keepAliveTimeout || this.opts.lock.lockKeepAlivePeriod, released: false,
         dev: lf?.dev ?? 0, ino: lf?.ino ?? 0, adapter: info.adapter ?? null, dataDirectory: info.dataDirectory ?? null,
         schedulerDirectory: info.schedulerDirectory ?? null, schedulerSupport: info.schedulerSupport ?? false, preferred: this.preferred,
       }
@@ -459,6 +470,47 @@ export class Elector {
     }
   }
 
+  /**
+   * Guard against locks that do not exclude (OCFS2 flock, `local_lock`, two FUSE mounts): if the holder record
+   * names another broker that is alive (a pid alive on this host, or any holder on another host) and renewed
+   * it recently, we may "hold" a lock it also holds. Wait until the record goes stale (the holder stopped
+   * renewing: dead, paused, or deposed); if it is still renewed after that bound, answer the reason to yield.
+   * A kill -9 on this host (pid gone) or a clean stop (record marked released) costs no wait.
+   */
+  private async waitPreviousHolderGone(gen: number, previous: HolderRecord | null): Promise<string | null> {
+    if (!previous || previous.nodeId === this.opts.nodeId || previous.released) return null
+    const period = previous.lockKeepAlivePeriod > 0 ? previous.lockKeepAlivePeriod : 0
+    if (period === 0) return null
+    const staleMs = period + Math.max(period, previous.keepAliveTimeout ?? period) + 100
+    const alive = (r: HolderRecord): boolean => {
+      if (r.released || Date.now() - r.renewedAt > staleMs) return false
+      if (r.host !== this.host) return true
+      try {
+        process.kill(r.pid, 0)
+        return true
+      } catch (e) {
+        return (e as NodeJS.ErrnoException).code === 'EPERM'
+      }
+    }
+    if (!alive(previous)) return null
+    log.warn(`lock acquired, but ${previous.nodeId} (${previous.host} pid ${previous.pid}) renewed the holder record ${Date.now() - previous.renewedAt} ms ago: waiting up to ${staleMs} ms for it to go stale`)
+    const deadline = Date.now() + staleMs + period
+    while (Date.now() < deadline) {
+      await new Promise<void>((r) => this.clock.setTimeout(r, Math.max(10, Math.min(100, period / 4))))
+      if (gen !== this.gen) return null
+      let cur: HolderRecord | null = null
+      try {
+        cur = parseHolderRecord(await fsp.readFile(this.paths.lock, 'utf8'))
+      } catch {
+        cur = null
+      }
+      if (!cur || cur.nodeId !== previous.nodeId || !alive(cur)) return null
+    }
+    const msg = `locks do not exclude here: ${previous.nodeId} (${previous.host} pid ${previous.pid}) keeps renewing the holder record while we hold the lock — yielding (run sfbroker probe-lock --peer)`
+    log.error(msg)
+    return msg
+  }
+
   private pendingTakeover: { previousHolder: string | null; waitedGraceMs: number } | null = null
 
   private effServe(): void {
@@ -486,6 +538,15 @@ export class Elector {
       await this.opts.hooks.deactivate(reason)
     } catch (err) {
       log.error(`deactivate hook threw (ignored): ${(err as Error).message}`)
+    }
+    // Still our lock (a stop or a hand-over, not a loss): mark the record released so the next holder need not
+    // wait for it to go stale.
+    if (this.lockFile && this.record && !this.lockDoubt && this.lockStillAtPath() && maxEpochSync(this.opts.sharedDir) <= this.record.epoch) {
+      try {
+        writeHolderRecordSync(this.lockFile.fd, { ...this.record, released: true, renewedAt: Date.now() })
+      } catch (err) {
+        log.warn(`could not mark the holder record released: ${(err as Error).message}`)
+      }
     }
     this.closeLock()
     this.epoch = null
@@ -551,7 +612,7 @@ export class Elector {
     const timedOut = new Promise<'timeout'>((resolve) => {
       timer = this.clock.setTimeout(() => resolve('timeout'), timeoutMs)
     })
-    const check = (async (): Promise<Input | 'failback' | null> => {
+    const check = (async (): Promise<Input | 'yield' | null> => {
       let st: fs.Stats
       try {
         st = await fsp.stat(this.paths.lock)
@@ -566,7 +627,7 @@ export class Elector {
       }
       const max = await maxEpoch(this.opts.sharedDir)
       if (max > rec.epoch) return { kind: 'fenced', reason: `keep-alive: epoch ${max} exists above ours (${rec.epoch})` }
-      if (this.opts.lock.failback === false && (await this.preferredReplicaWaiting())) return 'failback'
+      if (this.opts.lock.failback === false && (await this.preferredReplicaWaiting())) return 'yield'
       rec.renewedAt = Date.now()
       await writeHolderRecord(lf.fd, rec)
       return null
@@ -575,7 +636,7 @@ export class Elector {
     this.clock.clearTimeout(timer)
     if (rec !== this.record) return // a step-down (or a new term) happened meanwhile
     if (outcome === 'timeout') return this.feed({ kind: 'lost', reason: `keep-alive: check did not finish within ${timeoutMs} ms (hung filesystem?)` })
-    if (outcome === 'failback') return this.feed({ kind: 'failback', reason: 'a preferred broker (failback) is waiting: handing over' })
+    if (outcome === 'yield') return this.feed({ kind: 'yield', reason: 'a preferred broker (failback) is waiting: handing over' })
     if (outcome) this.feed(outcome)
   }
 

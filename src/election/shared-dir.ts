@@ -41,6 +41,10 @@ export interface HolderRecord {
   lockType: string
   /** Keep-alive period of the holder, so readers can judge staleness. */
   lockKeepAlivePeriod: number
+  /** Keep-alive timeout of the holder: with the period, the bound on how old a live holder's renewal can be. */
+  keepAliveTimeout: number
+  /** Set by a holder that stopped or handed over cleanly, just before it unlocked. */
+  released: boolean
   /** dev/ino of the lock file when the holder wrote this record: a copy or a replaced file shows different ones. */
   dev: number
   ino: number

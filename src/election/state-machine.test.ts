@@ -17,7 +17,7 @@ const sample: Record<string, Input> = {
   lost: { kind: 'lost', reason: 'lock file replaced' },
   'store-failed': { kind: 'store-failed', reason: 'EIO' },
   stalled: { kind: 'stalled', reason: 'loop stalled' },
-  failback: { kind: 'failback', reason: 'preferred back' },
+  yield: { kind: 'yield', reason: 'preferred back' },
   stop: { kind: 'stop' },
   'stepped-down:rejoin': { kind: 'stepped-down', then: 'rejoin' },
   'stepped-down:rejoin-later': { kind: 'stepped-down', then: 'rejoin-later' },
@@ -50,7 +50,7 @@ const table: Record<string, string> = {
   'starting lost': '=',
   'starting store-failed': '=',
   'starting stalled': '=',
-  'starting failback': '=',
+  'starting yield': '=',
   'starting stop': 'stopped release,finish(0)',
   'starting stepped-down': '=',
 
@@ -64,7 +64,7 @@ const table: Record<string, string> = {
   'replica lost': '=',
   'replica store-failed': '=',
   'replica stalled': '=',
-  'replica failback': '=',
+  'replica yield': '=',
   'replica stop': 'stopped release,finish(0)',
   'replica stepped-down': '=',
 
@@ -78,7 +78,7 @@ const table: Record<string, string> = {
   'activating lost': 'stepping-down stepDown(rejoin)',
   'activating store-failed': 'stepping-down stepDown(rejoin-later)',
   'activating stalled': 'stepping-down stepDown(rejoin-later)',
-  'activating failback': 'stepping-down stepDown(rejoin-later)',
+  'activating yield': 'stepping-down stepDown(rejoin-later)',
   'activating stop': 'stepping-down stepDown(stop)',
   'activating stepped-down': '=',
 
@@ -92,7 +92,7 @@ const table: Record<string, string> = {
   'primary lost': 'stepping-down stepDown(rejoin)',
   'primary store-failed': 'stepping-down stepDown(rejoin-later)',
   'primary stalled': 'stepping-down stepDown(rejoin-later)',
-  'primary failback': 'stepping-down stepDown(rejoin-later)',
+  'primary yield': 'stepping-down stepDown(rejoin-later)',
   'primary stop': 'stepping-down stepDown(stop)',
   'primary stepped-down': '=',
 
@@ -106,7 +106,7 @@ const table: Record<string, string> = {
   'stepping-down lost': '=',
   'stepping-down store-failed': '=',
   'stepping-down stalled': '=',
-  'stepping-down failback': '=',
+  'stepping-down yield': '=',
   'stepping-down stop': 'stepping-down setThen(stop)',
   'stepping-down stepped-down:rejoin': 'starting tryLock',
   'stepping-down stepped-down:rejoin-later': 'starting retryLater',
@@ -127,7 +127,7 @@ const variants: { policy: Policy; role: string; input: string; expect: string }[
   { policy: { failIfLocked: false, restartAllowed: false }, role: 'activating', input: 'activation-failed', expect: 'stepping-down stepDown(exit)' },
   { policy: { failIfLocked: false, restartAllowed: false }, role: 'activating', input: 'lost', expect: 'stepping-down stepDown(exit)' },
   // A failback hand-over is graceful: even without restartAllowed the node rejoins as a replica.
-  { policy: { failIfLocked: false, restartAllowed: false }, role: 'primary', input: 'failback', expect: 'stepping-down stepDown(rejoin-later)' },
+  { policy: { failIfLocked: false, restartAllowed: false }, role: 'primary', input: 'yield', expect: 'stepping-down stepDown(rejoin-later)' },
   { policy: { failIfLocked: false, restartAllowed: false }, role: 'primary', input: 'stop', expect: 'stepping-down stepDown(stop)' },
 ]
 

@@ -32,14 +32,14 @@ export type Input =
   | { kind: 'store-failed'; reason: string }
   /** The event loop stalled beyond eventLoopStallMax. */
   | { kind: 'stalled'; reason: string }
-  /** A preferred broker (failback) is waiting: hand the role over. */
-  | { kind: 'failback'; reason: string }
+  /** Hand the role over: a preferred broker (failback) is waiting, or another live broker renews the holder record while we "hold" the lock (locks that do not exclude). */
+  | { kind: 'yield'; reason: string }
   | { kind: 'stop' }
   /** The step-down effect finished (connectors closed, lock released); `then` says what comes next. */
   | { kind: 'stepped-down'; then: Then }
 
 export type InputKind = Input['kind']
-export const INPUT_KINDS: InputKind[] = ['start', 'locked', 'busy', 'lock-error', 'activated', 'activation-failed', 'fenced', 'lost', 'store-failed', 'stalled', 'failback', 'stop', 'stepped-down']
+export const INPUT_KINDS: InputKind[] = ['start', 'locked', 'busy', 'lock-error', 'activated', 'activation-failed', 'fenced', 'lost', 'store-failed', 'stalled', 'yield', 'stop', 'stepped-down']
 export const ROLES: Role[] = ['starting', 'replica', 'activating', 'primary', 'stepping-down', 'stopped']
 
 /** After stepping down: try again now, try after lockAcquireSleepInterval, stop (exit 0), or exit 75. */
@@ -114,7 +114,7 @@ export function step(role: Role, input: Input, policy: Policy): StepResult {
         case 'store-failed':
         case 'stalled':
           return down(input.reason, afterLoss(true))
-        case 'failback':
+        case 'yield':
           return down(input.reason, 'rejoin-later')
         case 'stop':
           return down('stop requested', 'stop')
