@@ -6,7 +6,9 @@
  *   0x00 "seq"                         -> u64 highest seq ever assigned (so seqs keep rising after a full drain)
  *   0x00 "batch"                       -> u32 epoch + u64 group number of the last batch (written in every batch)
  *   "d" + destination (UTF-8)          -> u32 destination id
- *   "m" + u32 id + u64 seq + u32 size  -> message record (size = record length, so a keys-only scan yields stats)
+ *   "m" + u32 id + u64 seq             -> message record
+ *   "i" + u32 id + u64 seq             -> u32 record length: the index recovery scans. It lives apart from the
+ *                                         records so open() reads a few bytes per message, not every data block.
  *   "s" + JSON [clientId, name]        -> JSON DurableSubscriptionRecord
  *   "u" + u64 seq                      -> producer message id (dedupe record, oldest first)
  *
@@ -24,6 +26,7 @@ export const SEQ_KEY = Buffer.from('\x00seq', 'latin1')
 export const BATCH_KEY = Buffer.from('\x00batch', 'latin1')
 export const P_DEST = 0x64 // 'd'
 export const P_MSG = 0x6d // 'm'
+export const P_INDEX = 0x69 // 'i'
 export const P_SUB = 0x73 // 's'
 export const P_DEDUPE = 0x75 // 'u'
 
@@ -65,27 +68,40 @@ export function destFromKey(k: Buffer): string {
   return k.subarray(1).toString('utf8')
 }
 
-export function msgKey(destId: number, seq: number, size: number): Buffer {
-  const b = Buffer.alloc(17)
-  b[0] = P_MSG
+function destSeqKey(prefix: number, destId: number, seq: number): Buffer {
+  const b = Buffer.alloc(13)
+  b[0] = prefix
   b.writeUInt32BE(destId, 1)
   writeU64(b, 5, seq)
-  b.writeUInt32BE(size, 13)
   return b
 }
 
-export function parseMsgKey(k: Buffer): { destId: number; seq: number; size: number } {
-  if (k.length !== 17) throw new BrokerError('STORAGE_CORRUPT_RECORD', `levelDB: message key ${k.toString('hex')} has ${k.length} bytes, expected 17`)
-  return { destId: k.readUInt32BE(1), seq: readU64(k, 5), size: k.readUInt32BE(13) }
+export function msgKey(destId: number, seq: number): Buffer {
+  return destSeqKey(P_MSG, destId, seq)
 }
 
-/** Bounds for messages of `destId` with seq > afterSeq. */
+export function indexKey(destId: number, seq: number): Buffer {
+  return destSeqKey(P_INDEX, destId, seq)
+}
+
+export function u32(n: number): Buffer {
+  const b = Buffer.alloc(4)
+  b.writeUInt32BE(n, 0)
+  return b
+}
+
+/** (destination id, seq) of a message or index key. */
+export function parseDestSeqKey(k: Buffer): { destId: number; seq: number } {
+  if (k.length !== 13) throw new BrokerError('STORAGE_CORRUPT_RECORD', `levelDB: key ${k.toString('hex')} has ${k.length} bytes, expected 13`)
+  return { destId: k.readUInt32BE(1), seq: readU64(k, 5) }
+}
+
+/** Bounds for message records of `destId` with seq > afterSeq. */
 export function msgRangeAfter(destId: number, afterSeq: number): { gt: Buffer; lt: Buffer } {
-  const gt = msgKey(destId, afterSeq, 0xffff_ffff)
   const lt = Buffer.alloc(5)
   lt[0] = P_MSG
   lt.writeUInt32BE(destId + 1, 1)
-  return { gt, lt }
+  return { gt: msgKey(destId, afterSeq), lt }
 }
 
 export function subKey(clientId: string, subscriptionName: string): Buffer {

@@ -27,8 +27,8 @@ import type {
 } from '../../types.ts'
 import { NativeDb, type BatchOp } from './native.ts'
 import {
-  BATCH_KEY, FORMAT_NAME, FORMAT_VERSION, META_KEY, P_DEDUPE, P_DEST, P_MSG, P_SUB, SEQ_KEY, batchValue, decodeMessage, dedupeKey, destFromKey,
-  destKey, encodeMessage, msgKey, msgRangeAfter, parseMsgKey, prefixRange, readU64At, subKey, u64, type Meta,
+  BATCH_KEY, FORMAT_NAME, FORMAT_VERSION, META_KEY, P_DEDUPE, P_DEST, P_INDEX, P_SUB, SEQ_KEY, batchValue, decodeMessage, dedupeKey, destFromKey,
+  destKey, encodeMessage, indexKey, msgKey, msgRangeAfter, parseDestSeqKey, prefixRange, readU64At, subKey, u32, u64, type Meta,
 } from './keys.ts'
 
 const log = logger('storage-leveldb')
@@ -187,8 +187,9 @@ export class LevelDbAdapter implements PersistenceAdapter {
       byId.set(id, d)
       this.nextDestId = Math.max(this.nextDestId, id + 1)
     })
-    n += await db.scan({ ...prefixRange(P_MSG), keysOnly: true }, (k) => {
-      const { destId, seq, size } = parseMsgKey(k)
+    n += await db.scan(prefixRange(P_INDEX), (k, v) => {
+      const { destId, seq } = parseDestSeqKey(k)
+      const size = v!.readUInt32BE(0)
       const d = byId.get(destId)
       if (!d) throw new BrokerError('STORAGE_CORRUPT_RECORD', `levelDB ${this.levelDir}: message seq ${seq} belongs to unknown destination id ${destId}`)
       d.msgs.set(seq, size)
@@ -355,7 +356,7 @@ export class LevelDbAdapter implements PersistenceAdapter {
         const d = this.destFor(o.destination, batch)
         const seq = ++this.lastSeq
         const value = encodeMessage(epoch, o.message.messageId, o.message.headers, o.message.body)
-        batch.push({ type: 'put', key: msgKey(d.id, seq, value.length), value })
+        batch.push({ type: 'put', key: msgKey(d.id, seq), value }, { type: 'put', key: indexKey(d.id, seq), value: u32(value.length) })
         d.msgs.set(seq, value.length)
         d.bytes += value.length
         seqs.push(seq)
@@ -370,7 +371,7 @@ export class LevelDbAdapter implements PersistenceAdapter {
         const d = this.dests.get(o.destination)
         const size = d?.msgs.get(o.seq)
         if (!d || size === undefined) return // already gone: acks are idempotent
-        batch.push({ type: 'del', key: msgKey(d.id, o.seq, size) })
+        batch.push({ type: 'del', key: msgKey(d.id, o.seq) }, { type: 'del', key: indexKey(d.id, o.seq) })
         d.msgs.delete(o.seq)
         d.bytes -= size
         return
@@ -378,7 +379,7 @@ export class LevelDbAdapter implements PersistenceAdapter {
       case 'purge': {
         const d = this.dests.get(o.destination)
         if (!d) return
-        for (const [seq, size] of d.msgs) batch.push({ type: 'del', key: msgKey(d.id, seq, size) })
+        for (const seq of d.msgs.keys()) batch.push({ type: 'del', key: msgKey(d.id, seq) }, { type: 'del', key: indexKey(d.id, seq) })
         d.msgs.clear()
         d.bytes = 0
         return
@@ -439,7 +440,7 @@ export class LevelDbAdapter implements PersistenceAdapter {
     const range = msgRangeAfter(d.id, Math.max(0, Math.floor(afterSeq)))
     try {
       await this.db!.scan({ ...range, limit }, (k, v) => {
-        const { seq } = parseMsgKey(k)
+        const { seq } = parseDestSeqKey(k)
         const m = decodeMessage(k, v!)
         out.push({ seq, messageId: m.messageId, headers: m.headers, body: m.body })
       })

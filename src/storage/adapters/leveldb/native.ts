@@ -86,6 +86,8 @@ export interface RangeOptions {
 
 /** Entries per native nextv() call: bounds memory per step and lets the event loop breathe. */
 const NEXTV_ENTRIES_MAX = 1000
+/** Bytes the addon buffers per nextv() before returning early (its default, 16 KiB, cuts chunks of small keys short). */
+const HIGH_WATER_BYTES = 1024 * 1024
 
 /** One open LevelDB database. Not safe to close with iterators running: `close()` waits for them. */
 export class NativeDb {
@@ -112,7 +114,7 @@ export class NativeDb {
   /** Iterate a key range in order, calling `each` per entry; chunks of at most NEXTV_ENTRIES_MAX entries. */
   async scan(range: RangeOptions, each: (key: Buffer, value: Buffer | undefined) => void): Promise<number> {
     const opts: Record<string, unknown> = {
-      keyEncoding: 'buffer', valueEncoding: 'buffer', keys: true, values: !range.keysOnly, limit: range.limit ?? -1, fillCache: false,
+      keyEncoding: 'buffer', valueEncoding: 'buffer', keys: true, values: !range.keysOnly, limit: range.limit ?? -1, fillCache: false, highWaterMarkBytes: HIGH_WATER_BYTES,
     }
     for (const k of ['gt', 'gte', 'lt', 'lte'] as const) if (range[k]) opts[k] = range[k]
     const state = new Uint8Array(1)
