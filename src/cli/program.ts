@@ -19,9 +19,11 @@ import { register as registerConsume } from './commands/consume.ts'
 import { register as registerBrowse } from './commands/browse.ts'
 import { register as registerPurge } from './commands/purge.ts'
 import { register as registerBench } from './commands/bench.ts'
+import { register as registerStatus } from './commands/status.ts'
+import { register as registerProbeLock } from './commands/probe-lock.ts'
 
 /** Every command module, in the order `--help` lists them. Add one import above and one entry here. */
-const COMMANDS: RegisterCommand[] = [registerRun, registerProduce, registerConsume, registerBrowse, registerPurge, registerBench]
+const COMMANDS: RegisterCommand[] = [registerRun, registerProduce, registerConsume, registerBrowse, registerPurge, registerBench, registerStatus, registerProbeLock]
 
 const LOG_FORMATS: LogFormat[] = ['pretty', 'json']
 
