@@ -20,6 +20,47 @@ export function describeConfig(c: BrokerConfig): string {
   return `config from ${c.source}: broker ${c.brokerName}, ${store}, ${lock}, connectors ${listeners}${admin}${scheduler}`
 }
 
+/** What runNode needs of a started node (src/node/index.ts NodeHandle). */
+export interface NodeHandleLike {
+  stop(reason?: string): Promise<void>
+  done: Promise<number>
+}
+
+/** What runNode needs of the process: signal listeners and a way out. */
+export interface SignalTarget {
+  on(signal: 'SIGINT' | 'SIGTERM', listener: (signal: NodeJS.Signals) => void): unknown
+  off(signal: 'SIGINT' | 'SIGTERM', listener: (signal: NodeJS.Signals) => void): unknown
+  exit(code: number): void
+}
+
+/**
+ * Start the node and wait for it: the first SIGINT/SIGTERM asks it to stop (it releases the lock and resolves
+ * `done` with 0), a second one exits at once with 1. Resolves with the node's exit code.
+ */
+export async function runNode(config: BrokerConfig, start: (c: BrokerConfig) => NodeHandleLike, proc: SignalTarget = process): Promise<number> {
+  const log = logger('run')
+  const node = start(config)
+  let signals = 0
+  const onSignal = (signal: NodeJS.Signals): void => {
+    signals++
+    if (signals > 1) {
+      log.warn(`${signal} again during shutdown: exiting now`)
+      proc.exit(EXIT.failed)
+      return
+    }
+    log.info(`${signal}: stopping`)
+    node.stop(signal).catch((e: Error) => log.error(`stop failed: ${e.message}`))
+  }
+  proc.on('SIGINT', onSignal)
+  proc.on('SIGTERM', onSignal)
+  try {
+    return await node.done
+  } finally {
+    proc.off('SIGINT', onSignal)
+    proc.off('SIGTERM', onSignal)
+  }
+}
+
 export function register(cli: CAC, _ctx: CliContext): void {
   cli
     .command('run', 'Run a broker node: primary while it holds the lock on the shared directory, replica otherwise')
@@ -50,24 +91,6 @@ export function register(cli: CAC, _ctx: CliContext): void {
       // Imported here, not at the top: `--help` and the other commands need not load the node, storage and the
       // runtime-specific lock binding.
       const { startNode } = await import('../../node/index.ts')
-      const node = startNode(config)
-      let signals = 0
-      const onSignal = (signal: NodeJS.Signals): void => {
-        signals++
-        if (signals > 1) {
-          log.warn(`${signal} again during shutdown: exiting now`)
-          process.exit(EXIT.failed)
-        }
-        log.info(`${signal}: stopping`)
-        node.stop(signal).catch((e: Error) => log.error(`stop failed: ${e.message}`))
-      }
-      process.on('SIGINT', onSignal)
-      process.on('SIGTERM', onSignal)
-      try {
-        return await node.done
-      } finally {
-        process.off('SIGINT', onSignal)
-        process.off('SIGTERM', onSignal)
-      }
+      return runNode(config, startNode)
     })
 }
