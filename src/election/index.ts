@@ -10,3 +10,5 @@ export {
 } from './shared-dir.ts'
 export { LockFile, loadLibc, LibcError } from './lock/index.ts'
 export type { Role, ElectionHooks, ActivationContext, TakeoverTimeline } from './types.ts'
+export { inspectSharedDir, formatStatus, STATUS_EXIT, type StatusReport, type StoreSummary } from './status-report.ts'
+export { mountOf, mountWarnings, type MountInfo } from './mountinfo.ts'

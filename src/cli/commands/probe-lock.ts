@@ -28,7 +28,7 @@ export function register(cli: CAC, ctx: CliContext): void {
       return r.recommended ? 0 : 1
     })
   cli
-    .command('__lock-child <file> <kind> <mode>', '')
+    .command('__lock-child <file> <kind> <mode>', '(internal) the lock-holding child process of probe-lock')
     .allowUnknownOptions()
     .action(async (file: string, kind: string, mode: string): Promise<number> => {
       const { runLockChild } = await import('../../election/probe/lock-child.ts')
