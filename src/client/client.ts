@@ -501,7 +501,12 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
       }
       const out = this.backoff.failedPass()
       const list = this.uri.endpoints.map((e) => e.uri).join(',')
-      if (out.warn) log.warn(`no broker of ${list} reachable after ${out.failures} attempt(s); last error: ${lastErr?.message}`)
+      if (out.warn && this.uri.failover) log.warn(`no broker of ${list} reachable after ${out.failures} attempt(s); last error: ${lastErr?.message}`)
+      if (out.giveUp && !this.uri.failover && lastErr) {
+        // A plain tcp:// URI makes one attempt: report its error as is.
+        this.fail(lastErr)
+        return
+      }
       if (out.giveUp) {
         this.fail(new BrokerError('CLIENT_DISCONNECTED', `no broker of ${list} reachable after ${out.failures} attempt(s) (limit ${this.backoff.limit()}); last error: ${lastErr?.message}`, { cause: lastErr }))
         return
