@@ -377,9 +377,13 @@ export class Broker implements BrokerCore, QueueHost {
     return needs.every(([u, n]) => u.fits(n))
   }
 
-  /** Producer flow control: wait (FIFO) until every usage can take its bytes, then charge them. */
+  /**
+   * Producer flow control: wait until every usage can take its bytes, then charge them. Waiters of one session
+   * are served in order (a later send never takes memory an earlier one of the same session waits for); across
+   * sessions, whoever fits goes, so a producer blocked on one full destination does not block another.
+   */
   private async acquire(needs: [MemoryUsage, number][], session: Session | null): Promise<void> {
-    if (this.waiters.length === 0 && this.fitsAll(needs)) {
+    if (!this.waiters.some((w) => w.session === session) && this.fitsAll(needs)) {
       for (const [u, n] of needs) u.add(n)
       return
     }
@@ -387,11 +391,24 @@ export class Broker implements BrokerCore, QueueHost {
   }
 
   private wakeWaiters(): void {
-    while (this.waiters.length > 0 && this.fitsAll(this.waiters[0]!.needs)) {
-      const w = this.waiters.shift()!
-      for (const [u, n] of w.needs) u.add(n)
-      w.resolve()
+    if (this.waiters.length === 0) return
+    const blocked = new Set<Session | null>()
+    for (let i = 0; i < this.waiters.length; ) {
+      const w = this.waiters[i]!
+      if (!blocked.has(w.session) && this.fitsAll(w.needs)) {
+        this.waiters.splice(i, 1)
+        for (const [u, n] of w.needs) u.add(n)
+        w.resolve()
+        continue
+      }
+      blocked.add(w.session)
+      i++
     }
+  }
+
+  /** Whether memory is above the paging high-water mark, broker-wide or for `destination`. */
+  memoryHigh(destination: string): boolean {
+    return this.memory.above(PAGING_HIGH_WATER) || this.destUsage(destination).above(PAGING_HIGH_WATER)
   }
 
   rejectWaiters(session: Session): void {

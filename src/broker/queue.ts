@@ -95,6 +95,7 @@ export interface QueueHost {
   removeStored(key: string, seq: number): Promise<void>
   /** Expired at dispatch or in the sweep: to the DLQ when persistent, else dropped. The entry is already unlisted. */
   expire(entry: QueueEntry): void
+  memoryHigh(destination: string): boolean
   /** A store failure the node must act on (self-fence). */
   storeFailed(err: unknown): void
 }
@@ -430,7 +431,10 @@ export class MessageQueue {
 
   private maybePageIn(): void {
     if (this.loading || this.deleted || !this.isPaging() || this.host.stopped) return
-    if (this.consumers.length === 0 || this.pendingCount >= PAGE_SIZE) return
+    const pending = this.pendingCount
+    if (this.consumers.length === 0 || pending >= PAGE_SIZE) return
+    // Memory above the high-water mark: page in only when nothing is left to dispatch (progress, bounded).
+    if (pending > 0 && this.host.memoryHigh(this.destination)) return
     const store = this.host.store
     assert(store && this.key, 'paging without a store key')
     this.loading = true
