@@ -102,4 +102,12 @@ describe('sfbroker run config errors', () => {
     expect(tcp.err).toContain('--connector')
     expect(cli('run', '--lock-type', 'lockf').err).toContain('--lock-type: found "lockf"')
   })
+
+  test('sfbroker run with --log-format json reports a config error as one JSON log line with its code', () => {
+    const r = cli('--log-format', 'json', 'run', '--config', 'nope.xml')
+    expect(r.code).toBe(1)
+    const line = JSON.parse(r.err.trim().split('\n').pop()!)
+    expect(line).toMatchObject({ level: 'error', tag: 'cli', code: 'CONFIG_NOT_FOUND' })
+    expect(line.msg).toContain('nope.xml')
+  })
 })

@@ -9,7 +9,7 @@
  * (commands read flags through the helpers in shared.ts).
  */
 import { cac, type CAC } from 'cac'
-import { configureLogging, LOG_LEVELS, type LogFormat, type LogLevelName } from '../lib/log.ts'
+import { configureLogging, logger, LOG_LEVELS, type LogFormat, type LogLevelName } from '../lib/log.ts'
 import { VERSION } from '../lib/version.ts'
 import { EXIT, exitCodeFor, formatError, type CliContext, type RegisterCommand } from './shared.ts'
 import { closest } from '../config/index.ts'
@@ -76,6 +76,8 @@ export async function runProgram(argv: string[], ctx: CliContext = defaultContex
     ctx.err('Run "sfbroker --help" for usage.')
     return EXIT.usage
   }
+  // Once --log-format json is in force, a command's failure is logged as one JSON object too (for log shippers).
+  let jsonLogs = false
   try {
     cli.parse(argv, { run: false })
     const opts = cli.options as Record<string, unknown>
@@ -113,12 +115,14 @@ export async function runProgram(argv: string[], ctx: CliContext = defaultContex
     const format = String(opts.logFormat)
     if (!LOG_FORMATS.includes(format as LogFormat)) return usage(`--log-format: "${format}" is not one of ${LOG_FORMATS.join(', ')}`)
     configureLogging(level as LogLevelName, format as LogFormat)
+    jsonLogs = format === 'json' && level !== 'silent'
     // runMatchedCommand checks unknown flags, missing flag values and extra arguments (CACError), then runs.
     const result: unknown = await cli.runMatchedCommand()
     return typeof result === 'number' ? result : EXIT.ok
   } catch (e) {
     if (e instanceof Error && e.name === 'CACError') return usage(describeCacError(cli, e.message))
-    ctx.err(formatError(e))
+    if (jsonLogs) logger('cli').error(e instanceof Error ? e : String(e))
+    else ctx.err(formatError(e))
     return exitCodeFor(e)
   }
 }
