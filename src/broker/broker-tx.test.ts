@@ -56,7 +56,7 @@ describe('Broker transactions', () => {
     expect((await store.load('queue://IN', 0, 10)).length).toBe(0)
   })
 
-  test('Broker transaction abort discards sends and returns acked messages for redelivery', async () => {
+  test('Broker transaction abort discards sends and makes acked messages unacked again (redelivered on close)', async () => {
     const { broker, store } = await setup()
     const s = conn(broker)
     await s.send({ destination: '/queue/AB', headers: { persistent: 'true' }, body: enc('m') })
@@ -66,12 +66,28 @@ describe('Broker transactions', () => {
     await s.send({ destination: '/queue/AB', headers: { persistent: 'true' }, body: enc('discarded') }, 't')
     await s.ack(k.got[0]!.ackId, 't')
     await s.abort('t')
-    await until(() => k.got.length === 2, 'redelivered after abort')
-    expect(dec(k.got[1]!.body)).toBe('m')
-    expect(k.got[1]!.redelivered).toBe(true)
     await settle()
-    expect(k.bodies()).toEqual(['m', 'm'])
+    expect(k.bodies()).toEqual(['m'])
     expect((await store.load('queue://AB', 0, 10)).map((m) => dec(m.body))).toEqual(['m'])
+    // The ack id is valid again; closing the session redelivers the message to the next consumer.
+    await s.close()
+    const k2 = sub(conn(broker), { destination: '/queue/AB', ack: 'client-individual' })
+    await until(() => k2.got.length === 1, 'redelivered after close')
+    expect(k2.got[0]!.redelivered).toBe(true)
+    expect(dec(k2.got[0]!.body)).toBe('m')
+  })
+
+  test('Broker transaction abort keeps the ack id valid for a later ack', async () => {
+    const { broker, store } = await setup()
+    const s = conn(broker)
+    await s.send({ destination: '/queue/AB2', headers: { persistent: 'true' }, body: enc('m') })
+    const k = sub(s, { destination: '/queue/AB2', ack: 'client-individual' })
+    await until(() => k.got.length === 1, 'delivered')
+    s.begin('t')
+    await s.ack(k.got[0]!.ackId, 't')
+    await s.abort('t')
+    await s.ack(k.got[0]!.ackId)
+    expect(store.stats().messages).toBe(0)
   })
 
   test('Broker transaction NACK moves the message to the DLQ at commit in the same batch', async () => {
@@ -143,7 +159,9 @@ describe('Broker transactions', () => {
     try { await s.commit('t') } catch (e) { err = e }
     expect((err as Error).message).toBe('io')
     expect(failures.length).toBe(1)
-    await until(() => k.got.length === 2, 'redelivered')
+    await s.close()
+    const k2 = sub(conn(broker), { destination: '/queue/FC' })
+    await until(() => k2.got.length === 1, 'redelivered')
     expect(out.got.length).toBe(0)
   })
 })

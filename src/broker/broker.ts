@@ -13,8 +13,9 @@
  *   A DLQ copy never expires: `expires` is set to 0, the old value kept in `originalExpiration`, plus
  *   `original-destination` and `dlqDeliveryFailureCause`.
  * - Unacked messages of a closed consumer/session go back to the head of their queue with `redelivered:true`, no
- *   count limit. Transactional ABORT returns the messages acked in it for redelivery the same way (the issue asks
- *   for this; plain ActiveMQ STOMP only frees the prefetch slot and leaves the message with the consumer).
+ *   count limit. ABORT (and a failed COMMIT) returns the messages acked or NACKed in the transaction to the
+ *   unacked state, as ActiveMQ STOMP does: their ack ids are valid again, and they are redelivered when the
+ *   consumer or session closes (at once, if their consumer is already gone).
  * - Prefetch defaults: queue 1000, topic 32767, durable topic 100, browser 500; 0 is refused.
  * - A durable subscription re-subscribed with another topic, selector or noLocal is replaced (its messages dropped).
  * - Temp destinations (`/temp-queue/X`, `/temp-topic/X`) are one broker-wide namespace: created by the first
@@ -1055,11 +1056,16 @@ export class Session implements BrokerSession, ConsumerSession {
     this.returnTx(t)
   }
 
+  /** Undo a transaction's acks and NACKs: back to unacked with the same ack ids (ActiveMQ STOMP ABORT). */
   private returnTx(t: Transaction): void {
     const back = [...t.acks, ...t.nacks]
     for (let i = back.length - 1; i >= 0; i--) {
-      const e = back[i]!.entry
-      if (e.queue.kind === 'subscription' && e.queue.deleted) e.queue.finalize(e, true)
+      const f = back[i]!
+      const e = f.entry
+      if (!f.consumer.closed && this.consumers.get(f.consumer.id) === f.consumer) {
+        f.consumer.inflight.set(f.ackId, f)
+        this.inflight.set(f.ackId, f)
+      } else if (e.queue.kind === 'subscription' && e.queue.deleted) e.queue.finalize(e, true)
       else e.queue.returnEntry(e)
     }
   }
