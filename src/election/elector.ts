@@ -485,12 +485,7 @@ export class Elector {
     const alive = (r: HolderRecord): boolean => {
       if (r.released || Date.now() - r.renewedAt > staleMs) return false
       if (r.host !== this.host) return true
-      try {
-        process.kill(r.pid, 0)
-        return true
-      } catch (e) {
-        return (e as NodeJS.ErrnoException).code === 'EPERM'
-      }
+      return pidAlive(r.pid)
     }
     if (!alive(previous)) return null
     log.warn(`lock acquired, but ${previous.nodeId} (${previous.host} pid ${previous.pid}) renewed the holder record ${Date.now() - previous.renewedAt} ms ago: waiting up to ${staleMs} ms for it to go stale`)
@@ -662,5 +657,21 @@ export class Elector {
   private stopStallMonitor(): void {
     if (this.stallTimer !== null) clearTimeout(this.stallTimer as ReturnType<typeof setTimeout>)
     this.stallTimer = null
+  }
+}
+
+/** Whether a process of this host is alive: exists and is not a zombie (killed, not yet reaped by its parent). */
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false
+  }
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3)
+    return state !== 'Z' && state !== 'X'
+  } catch {
+    return true // no /proc: trust kill(0)
   }
 }
