@@ -80,6 +80,15 @@ interface ReleasedAck {
  * awaiting-connect → connected → draining (no more input; earlier outcomes still written: DISCONNECT, or an
  * ERROR waiting its turn) → ended (socket.end() called, nothing more written) → closed (socket gone).
  */
+/** One frame waiting for its RECEIPT or ERROR to be written. */
+interface Outcome {
+  kind: 'op' | 'fail' | 'disconnect'
+  frame: StompFrame | null
+  done: boolean
+  err: unknown
+  afterReceipt?: () => void
+}
+
 type State = 'awaiting-connect' | 'connected' | 'draining' | 'ended' | 'closed'
 
 let connectionSeq = 0
@@ -105,8 +114,9 @@ export class StompConnection {
   /** Per transaction, the 1.0/1.1 ack mappings its ACK/NACKs consumed: restored on ABORT. */
   private readonly txReleased = new Map<string, ReleasedAck[]>()
 
-  // outcome ordering
-  private tail: Promise<void> = Promise.resolve()
+  // outcome ordering: a FIFO of frames whose RECEIPT/ERROR is not written yet (head index: O(1) dequeue)
+  private outcomes: Outcome[] = []
+  private outcomesHead = 0
   private inFlight = 0
   private readPaused = false
   /** Bytes read but not yet parsed because the in-flight window was full. */
@@ -251,7 +261,8 @@ export class StompConnection {
   private failInTurn(err: unknown, frame: StompFrame | null): void {
     this.state = 'draining'
     this.socket.pause()
-    this.tail = this.tail.then(() => this.fail(err, frame))
+    this.outcomes.push({ kind: 'fail', frame, done: true, err })
+    this.drainOutcomes()
   }
 
   private required(frame: StompFrame, name: string): string {
@@ -298,7 +309,8 @@ export class StompConnection {
   private onSend(frame: StompFrame): void {
     const destination = this.required(frame, 'destination')
     const headers: Record<string, string> = {}
-    for (const [k, v] of Object.entries(frame.headers)) if (!SEND_FRAME_HEADERS.has(k)) headers[k] = v
+    const fh = frame.headers
+    for (const k in fh) if (!SEND_FRAME_HEADERS.has(k)) headers[k] = fh[k]
     const req: SendRequest = { destination, headers, body: frame.body }
     const tx = frame.headers.transaction
     this.enqueueOutcome(frame, this.sessionOrThrow().send(req, tx))
@@ -341,7 +353,7 @@ export class StompConnection {
     }
     if (sub.held) {
       const held = sub
-      this.enqueueOutcome(frame, Promise.resolve(), () => {
+      this.enqueueOutcome(frame, null, () => {
         const list = held.held ?? []
         held.held = null
         for (const d of list) this.onDelivery(held, d)
@@ -413,7 +425,7 @@ export class StompConnection {
     const tx = this.required(frame, 'transaction')
     this.sessionOrThrow().begin(tx)
     this.txReleased.set(tx, [])
-    this.enqueueOutcome(frame, Promise.resolve())
+    this.enqueueOutcome(frame, null)
   }
 
   private onTxEnd(frame: StompFrame, kind: 'commit' | 'abort'): void {
@@ -431,13 +443,8 @@ export class StompConnection {
   private onDisconnect(frame: StompFrame): void {
     this.state = 'draining'
     this.socket.pause()
-    const receipt = frame.headers.receipt
-    this.tail = this.tail.then(() => {
-      if (this.state === 'ended' || this.state === 'closed') return
-      if (receipt !== undefined) this.write(encodeFrame('RECEIPT', [['receipt-id', receipt]], null, this.version))
-      this.flushNow()
-      this.endSocket()
-    })
+    this.outcomes.push({ kind: 'disconnect', frame, done: true, err: null })
+    this.drainOutcomes()
   }
 
   private sessionOrThrow(): BrokerSession {
@@ -448,33 +455,65 @@ export class StompConnection {
   // ---------------------------------------------------------------- outcomes in frame order
 
   /**
-   * Queue the outcome of one frame: after every earlier outcome, write RECEIPT (if asked) when `op` resolves,
-   * or ERROR then close when it rejects. `afterReceipt` runs once the receipt is written.
+   * Queue the outcome of one frame: after every earlier outcome, write RECEIPT (if asked) when `op` resolves
+   * (null: the operation already completed synchronously), or ERROR then close when it rejects.
+   * `afterReceipt` runs once the receipt is written.
    */
-  private enqueueOutcome(frame: StompFrame, op: Promise<void>, afterReceipt?: () => void): void {
-    // Attach a handler now so a rejection is never "unhandled" while earlier outcomes are pending.
-    const settled = op.then(
-      () => null,
-      (err: unknown) => err ?? new Error('operation rejected'),
-    )
+  private enqueueOutcome(frame: StompFrame, op: Promise<void> | null, afterReceipt?: () => void): void {
+    const o: Outcome = { kind: 'op', frame, done: op === null, err: null, afterReceipt }
+    this.outcomes.push(o)
+    if (op === null) {
+      this.drainOutcomes()
+      return
+    }
     this.inFlight++
     if (this.inFlight >= this.inFlightFramesMax && !this.readPaused) {
       this.readPaused = true
       this.socket.pause()
     }
-    const receipt = frame.headers.receipt
-    this.tail = this.tail.then(async () => {
-      const err = await settled
-      this.inFlight--
-      if (this.readPaused && this.inFlight <= this.inFlightFramesMax >> 1 && this.state === 'connected') this.resumeReading()
-      if (this.state === 'ended' || this.state === 'closed') return
-      if (err !== null) {
-        this.fail(err, frame)
-        return
+    // The handler is attached now, so a rejection is never "unhandled" while earlier outcomes are pending.
+    op.then(
+      () => this.settle(o, null),
+      (err: unknown) => this.settle(o, err ?? new Error('operation rejected')),
+    )
+  }
+
+  private settle(o: Outcome, err: unknown): void {
+    o.done = true
+    o.err = err
+    this.inFlight--
+    this.drainOutcomes()
+    // After the drain: resuming parses more frames, which may append (and drain) outcomes themselves.
+    if (this.readPaused && this.inFlight <= this.inFlightFramesMax >> 1 && this.state === 'connected') this.resumeReading()
+  }
+
+  /** Write the outcomes at the head of the FIFO that are settled, in frame order. */
+  private drainOutcomes(): void {
+    // Always through this.outcomes (never a local alias): the compaction below may replace the array.
+    while (this.outcomesHead < this.outcomes.length && this.outcomes[this.outcomesHead].done) {
+      const o = this.outcomes[this.outcomesHead]
+      this.outcomes[this.outcomesHead++] = undefined as unknown as Outcome
+      if (this.state === 'ended' || this.state === 'closed') continue
+      if (o.kind === 'fail' || o.err !== null) {
+        this.fail(o.err, o.frame)
+        continue
       }
+      const receipt = o.frame?.headers.receipt
       if (receipt !== undefined) this.write(encodeFrame('RECEIPT', [['receipt-id', receipt]], null, this.version))
-      afterReceipt?.()
-    })
+      if (o.kind === 'disconnect') {
+        this.flushNow()
+        this.endSocket()
+        continue
+      }
+      o.afterReceipt?.()
+    }
+    if (this.outcomesHead === this.outcomes.length) {
+      this.outcomes.length = 0
+      this.outcomesHead = 0
+    } else if (this.outcomesHead > 1024 && this.outcomesHead * 2 > this.outcomes.length) {
+      this.outcomes = this.outcomes.slice(this.outcomesHead)
+      this.outcomesHead = 0
+    }
   }
 
   // ---------------------------------------------------------------- deliveries

@@ -34,17 +34,13 @@ export function encodeFrame(command: string, headers: Record<string, string> | A
   const hasBody = body !== null && body.length > 0
   if (hasBody || command === 'MESSAGE' || command === 'ERROR') head += `content-length:${body ? body.length : 0}\n`
   head += '\n'
-  const headBytes = Buffer.from(head, 'utf8')
-  if (!hasBody) {
-    const out = Buffer.allocUnsafe(headBytes.length + 1)
-    headBytes.copy(out, 0)
-    out[headBytes.length] = 0
-    return out
-  }
-  const out = Buffer.allocUnsafe(headBytes.length + body.length + 1)
-  headBytes.copy(out, 0)
-  out.set(body, headBytes.length)
-  out[out.length - 1] = 0
+  // One allocation per frame: head, body and NUL written in place.
+  const headLength = Buffer.byteLength(head, 'utf8')
+  const bodyLength = hasBody ? body.length : 0
+  const out = Buffer.allocUnsafe(headLength + bodyLength + 1)
+  out.write(head, 0, 'utf8')
+  if (hasBody) out.set(body, headLength)
+  out[headLength + bodyLength] = 0
   return out
 }
 

@@ -8,6 +8,7 @@
  * - header escapes per version: none in 1.0; `\\ \n \c` in 1.1; plus `\r` in 1.2; an undefined escape is a
  *   fatal error (1.2 "Value Encoding"). CONNECT/STOMP headers are never unescaped;
  * - a repeated header keeps its first value;
+ * - text is UTF-8; invalid sequences become U+FFFD (as in ActiveMQ) rather than failing the frame;
  * - with `content-length` the body is exactly that many bytes (NULs allowed) and must be followed by NUL;
  *   without it the body runs to the first NUL.
  *
@@ -21,18 +22,14 @@ import { DEFAULT_FRAME_LIMITS, emptyHeaders, isUnescapedCommand, type FrameLimit
 const LF = 0x0a
 const CR = 0x0d
 const NUL = 0x00
-const COLON = 0x3a
 
 type Phase = 'command' | 'headers' | 'body' | 'failed'
 
-const utf8 = new TextDecoder('utf-8', { fatal: true })
+// Not fatal: invalid UTF-8 becomes U+FFFD, as ActiveMQ's `new String(bytes, "UTF-8")` does. One decode per line.
+const utf8 = new TextDecoder('utf-8')
 
-function decodeUtf8(bytes: Uint8Array, where: string): string {
-  try {
-    return utf8.decode(bytes)
-  } catch (cause) {
-    throw new BrokerError('STOMP_FRAME_INVALID', `STOMP ${where}: bytes are not valid UTF-8, expected UTF-8 text`, { cause })
-  }
+function decodeUtf8(bytes: Uint8Array): string {
+  return utf8.decode(bytes)
 }
 
 /** Undo header escaping (STOMP 1.1/1.2 "Value Encoding"). 1.0 has none. */
@@ -161,7 +158,7 @@ export class FrameParser {
 
   private onCommandLine(line: Uint8Array): void {
     if (line.length === 0) return // a heart-beat EOL between frames
-    this.command = decodeUtf8(line, 'command line')
+    this.command = decodeUtf8(line)
     this.headers = emptyHeaders()
     this.headerCount = 0
     this.contentLength = -1
@@ -177,15 +174,16 @@ export class FrameParser {
     if (this.headerCount > this.limits.headersMax) {
       throw new BrokerError('STOMP_FRAME_TOO_LARGE', `STOMP ${this.command}: more than ${this.limits.headersMax} header lines, expected at most ${this.limits.headersMax}`)
     }
-    const colon = line.indexOf(COLON)
+    const text = decodeUtf8(line)
+    // Split on the first raw ':' before unescaping: an escaped colon is `\c`, never a ':' byte.
+    const colon = text.indexOf(':')
     if (colon < 0) {
-      const shown = decodeUtf8(line.subarray(0, 80), `${this.command} header line ${this.headerCount}`)
-      throw new BrokerError('STOMP_FRAME_INVALID', `STOMP ${this.command} header line ${this.headerCount}: ${JSON.stringify(shown)} has no ":", expected name:value`)
+      throw new BrokerError('STOMP_FRAME_INVALID', `STOMP ${this.command} header line ${this.headerCount}: ${JSON.stringify(text.slice(0, 80))} has no ":", expected name:value`)
     }
-    const where = `${this.command} header line ${this.headerCount}`
-    let name = decodeUtf8(line.subarray(0, colon), where)
-    let value = decodeUtf8(line.subarray(colon + 1), where)
-    if (!isUnescapedCommand(this.command)) {
+    let name = text.slice(0, colon)
+    let value = text.slice(colon + 1)
+    if (this.version !== '1.0' && !isUnescapedCommand(this.command)) {
+      const where = `${this.command} header line ${this.headerCount}`
       name = unescapeHeader(name, this.version, where)
       value = unescapeHeader(value, this.version, where)
     }
