@@ -11,7 +11,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { spawn, spawnSync } from 'node:child_process'
-import { ElectorProc, freePorts, acceptingPorts } from './fixtures/election-harness.ts'
+import { ElectorProc, freePorts, acceptingPorts, accepts } from './fixtures/election-harness.ts'
 
 const hasBindfs = spawnSync('sh', ['-c', 'command -v bindfs && test -c /dev/fuse && test "$(id -u)" = 0']).status === 0
 const why = hasBindfs ? '' : 'bindfs, /dev/fuse and root are needed for the lying-locks lab'
@@ -123,4 +123,36 @@ test.skipIf(!hasBindfs)('lying locks: two electors started together end with exa
   }
   expect(stable).toBe(10)
   expect((await acceptingPorts(ports)).length).toBe(1)
+}, 60_000)
+
+test.skipIf(!hasBindfs)('hung filesystem: keep-alive that cannot finish counts as loss and closes the connectors', async () => {
+  const real = fs.mkdtempSync(path.join(root, 'real-'))
+  const m = path.join(root, 'hang')
+  fs.mkdirSync(m, { recursive: true })
+  // Foreground bindfs, so we know the daemon's pid and can freeze it: every call on the mount then hangs.
+  const daemon = spawn('bindfs', ['-f', real, m], { stdio: 'ignore' })
+  mounts.push(m)
+  const mounted = async () => fs.readFileSync('/proc/self/mountinfo', 'utf8').includes(` ${m} `)
+  for (let i = 0; i < 100 && !(await mounted()); i++) await Bun.sleep(50)
+  expect(await mounted()).toBe(true)
+  const [port] = await freePorts(1)
+  const a = new ElectorProc({ dir: m, port, nodeId: 'hung', keepAliveMs: 200, keepAliveTimeoutMs: 300 })
+  procs.push(a)
+  try {
+    await a.waitFor(() => a.listening, 10_000, 'listening')
+    await Bun.sleep(300)
+    const frozenAt = Date.now()
+    daemon.kill('SIGSTOP')
+    await a.waitFor((evs) => evs.some((e) => e.event === 'closed'), 10_000, 'connectors closed while the filesystem hangs')
+    const closed = a.events.find((e) => e.event === 'closed')!
+    console.log(`hung filesystem: connectors closed ${closed.t - frozenAt} ms after the freeze (${closed.reason})`)
+    expect(String(closed.reason)).toContain('did not finish')
+    expect(closed.t - frozenAt).toBeLessThan(2000)
+    expect(await accepts(port!)).toBe(false)
+  } finally {
+    daemon.kill('SIGCONT')
+    await a.kill('SIGKILL')
+    spawnSync('fusermount', ['-u', '-z', m])
+    daemon.kill('SIGKILL')
+  }
 }, 60_000)
