@@ -1,0 +1,228 @@
+/**
+ * BrokerProc: one `sfbroker run` child process of the chaos harness. Owns the child (spawn, signals, restart),
+ * its JSON log (copied to a file in the lab, and parsed for role changes and claimed epochs) and nothing else:
+ * it never decides what a fault is. Every wait is bounded; every child is killed by `killHard()`.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import fs from 'node:fs'
+import net from 'node:net'
+
+export interface RoleEvent {
+  at: number
+  role: string
+  reason: string
+}
+
+export interface EpochEvent {
+  at: number
+  epoch: number
+}
+
+export class BrokerProc {
+  proc: ChildProcess | null = null
+  /** Times this broker was (re)started. */
+  starts = 0
+  readonly roles: RoleEvent[] = []
+  readonly epochs: EpochEvent[] = []
+  /** Exits seen: code or signal. */
+  readonly exits: { at: number; code: number | null; signal: string | null }[] = []
+  stopped = false
+  private exited = true
+  private logFd: number
+
+  constructor(
+    readonly index: number,
+    readonly port: number,
+    readonly configFile: string,
+    readonly binary: string[],
+    readonly logFile: string,
+  ) {
+    this.logFd = fs.openSync(logFile, 'a')
+  }
+
+  get name(): string {
+    return `b${this.index}`
+  }
+
+  get alive(): boolean {
+    return this.proc !== null && !this.exited
+  }
+
+  get pid(): number | undefined {
+    return this.proc?.pid
+  }
+
+  /** Latest role the broker logged (undefined before its first role line). */
+  get role(): string | undefined {
+    return this.roles[this.roles.length - 1]?.role
+  }
+
+  start(): void {
+    if (this.alive) throw new Error(`${this.name} already running (pid ${this.pid})`)
+    const argv = [...this.binary, 'run', '--config', this.configFile, '--log-format', 'json']
+    this.starts++
+    this.exited = false
+    this.stopped = false
+    fs.writeSync(this.logFd, `# ${new Date().toISOString()} start #${this.starts}: ${argv.join(' ')}\n`)
+    const p = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] })
+    this.proc = p
+    let buf = ''
+    const onData = (d: Buffer) => {
+      fs.writeSync(this.logFd, d)
+      buf += d.toString('utf8')
+      let i: number
+      while ((i = buf.indexOf('\n')) >= 0) {
+        this.parseLine(buf.slice(0, i))
+        buf = buf.slice(i + 1)
+      }
+      if (buf.length > 1 << 20) buf = '' // a runaway line without newline: drop it rather than grow
+    }
+    p.stdout!.on('data', onData)
+    p.stderr!.on('data', onData)
+    p.on('exit', (code, signal) => {
+      this.exited = true
+      this.stopped = false
+      this.exits.push({ at: Date.now(), code, signal })
+      fs.writeSync(this.logFd, `# ${new Date().toISOString()} exit code=${code} signal=${signal}\n`)
+    })
+  }
+
+  private parseLine(line: string): void {
+    if (!line.startsWith('{')) return
+    let o: Record<string, unknown>
+    try {
+      o = JSON.parse(line) as Record<string, unknown>
+    } catch {
+      return
+    }
+    const at = typeof o.time === 'string' ? Date.parse(o.time) : Date.now()
+    if (o.event === 'role' && typeof o.to === 'string') this.roles.push({ at, role: o.to, reason: String(o.reason ?? '') })
+    const msg = typeof o.msg === 'string' ? o.msg : ''
+    const m = /^lock acquired: epoch (\d+) claimed/.exec(msg)
+    if (m) this.epochs.push({ at, epoch: Number(m[1]) })
+  }
+
+  /** The epoch this broker had claimed most recently at time `t` (null if none yet). */
+  epochAt(t: number): number | null {
+    let e: number | null = null
+    for (const x of this.epochs) if (x.at <= t) e = x.epoch
+    return e
+  }
+
+  signal(sig: NodeJS.Signals): boolean {
+    if (!this.alive || !this.proc) return false
+    try {
+      this.proc.kill(sig)
+    } catch {
+      return false
+    }
+    if (sig === 'SIGSTOP') this.stopped = true
+    if (sig === 'SIGCONT') this.stopped = false
+    return true
+  }
+
+  async waitExit(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs
+    while (this.alive && Date.now() < deadline) await sleep(20)
+    return !this.alive
+  }
+
+  /** SIGCONT (in case it is stopped), SIGKILL, wait for the exit. */
+  async killHard(): Promise<void> {
+    if (!this.alive) return
+    this.signal('SIGCONT')
+    this.signal('SIGKILL')
+    await this.waitExit(5000)
+  }
+
+  /** SIGTERM, then SIGKILL if it has not exited within timeoutMs. */
+  async terminate(timeoutMs = 5000): Promise<void> {
+    if (!this.alive) return
+    this.signal('SIGCONT')
+    this.signal('SIGTERM')
+    if (!(await this.waitExit(timeoutMs))) await this.killHard()
+  }
+
+  close(): void {
+    try {
+      fs.closeSync(this.logFd)
+    } catch {
+      // already closed
+    }
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms))
+}
+
+/**
+ * One STOMP CONNECT on 127.0.0.1:port: resolves true when a CONNECTED frame comes back within timeoutMs. A port
+ * that accepts TCP but does not answer (a stopped process) resolves false.
+ */
+export function stompAnswers(port: number, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host: '127.0.0.1', port })
+    let got = ''
+    const done = (v: boolean) => {
+      clearTimeout(t)
+      s.destroy()
+      resolve(v)
+    }
+    const t = setTimeout(() => done(false), timeoutMs)
+    s.once('connect', () => s.write('CONNECT\naccept-version:1.2\nhost:localhost\nheart-beat:0,0\n\n\0'))
+    s.on('data', (d) => {
+      got += d.toString('latin1')
+      if (got.includes('\0') || got.length > 64) done(got.startsWith('CONNECTED'))
+    })
+    s.once('error', () => done(false))
+    s.once('close', () => done(got.startsWith('CONNECTED')))
+  })
+}
+
+/** Whether something completes a TCP connect on 127.0.0.1:port within timeoutMs. */
+export function tcpAccepts(port: number, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host: '127.0.0.1', port })
+    const done = (v: boolean) => {
+      clearTimeout(t)
+      s.destroy()
+      resolve(v)
+    }
+    const t = setTimeout(() => done(false), timeoutMs)
+    s.once('connect', () => done(true))
+    s.once('error', () => done(false))
+  })
+}
+
+/**
+ * n free ports on 127.0.0.1 BELOW the kernel's ephemeral range: a broker port inside that range could be taken
+ * as the local port of an outgoing probe while the broker is down (its restart then fails with EADDRINUSE), or
+ * make a probe connect to itself and look like an accepting broker.
+ */
+export async function pickPorts(n: number, random: () => number): Promise<number[]> {
+  let low = 32768
+  try {
+    low = Number(fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || low
+  } catch {
+    // not Linux: keep the IANA default
+  }
+  const lo = 20000
+  const hi = Math.max(lo + 1000, low - 1)
+  const ports: number[] = []
+  for (let tries = 0; ports.length < n && tries < 200; tries++) {
+    const p = lo + Math.floor(random() * (hi - lo))
+    if (ports.includes(p)) continue
+    const s = net.createServer()
+    const ok = await new Promise<boolean>((r) => {
+      s.once('error', () => r(false))
+      s.listen(p, '127.0.0.1', () => r(true))
+    })
+    if (ok) {
+      await new Promise<void>((r) => s.close(() => r()))
+      ports.push(p)
+    }
+  }
+  if (ports.length < n) throw new Error(`could not find ${n} free ports in ${lo}..${hi}`)
+  return ports
+}
