@@ -240,6 +240,37 @@ describe.skipIf(!live)('STOMP interop with @stomp/stompjs', () => {
   })
 })
 
+describe.skipIf(!live)('ActiveMQ semantics through the connector (stompjs)', () => {
+  test('higher priority is delivered first; expired messages are not delivered', async () => {
+    const h = await broker()
+    const c = await stompjs(h.port)
+    await publishReceipted(c, '/queue/prio', 'low', { priority: '1' })
+    await publishReceipted(c, '/queue/prio', 'gone', { expires: String(Date.now() - 1000), persistent: 'true' })
+    await publishReceipted(c, '/queue/prio', 'high', { priority: '9' })
+    const { inbox } = subscribe(c, '/queue/prio')
+    const got = await inbox.take(2)
+    expect(got.map((m) => m.body)).toEqual(['high', 'low'])
+    expect(got[0].headers.priority).toBe('9')
+    expect(await inbox.quiet()).toBe(true)
+  })
+
+  test('temp-queue request/reply: the reply-to address reaches the requester', async () => {
+    const h = await broker()
+    const requester = await stompjs(h.port)
+    const server = await stompjs(h.port)
+    const replies = subscribe(requester, '/temp-queue/replies')
+    const requests = subscribe(server, '/queue/requests')
+    await Bun.sleep(100)
+    await publishReceipted(requester, '/queue/requests', 'ping', { 'reply-to': '/temp-queue/replies', 'correlation-id': 'c-1' })
+    const [req] = await requests.inbox.take(1)
+    expect(req.headers['correlation-id']).toBe('c-1')
+    await publishReceipted(server, req.headers['reply-to'], 'pong', { 'correlation-id': 'c-1' })
+    const [rep] = await replies.inbox.take(1)
+    expect(rep.body).toBe('pong')
+    expect(rep.headers['correlation-id']).toBe('c-1')
+  })
+})
+
 describe.skipIf(!live)('STOMP interop with python3-stomp', () => {
   test('python3-stomp: receipts, escaping, acks, NACK, transactions, DISCONNECT receipt', async () => {
     const h = await broker()
