@@ -142,6 +142,27 @@ describe('failover client against scripted servers', () => {
     expect(await sub.receive(200)).toBeUndefined()
   })
 
+  test('StompClient marks a repeated message-id redelivered even when the broker does not', async () => {
+    const store = new FakeStore()
+    const a = await startServer(store, 'a')
+    const bPort = await freePort()
+    const c = await connect(`failover:(tcp://127.0.0.1:${a.port},tcp://127.0.0.1:${bPort})?${FAST}`, { heartbeat: [0, 0] })
+    clients.push(c)
+    await c.send('/queue/d', 'once')
+    const sub = c.subscribe('/queue/d', { ack: 'client' })
+    const first = await sub.receive(5000)
+    expect(first?.redelivered).toBe(false)
+    await a.kill()
+    // The new broker recovered the message but lost the fact that it was dispatched.
+    for (const m of store.messages.values()) m.delivered = false
+    await startServer(store, 'b', bPort)
+    const again = await sub.receive(10000)
+    expect(again?.text()).toBe('once')
+    expect(again?.brokerRedelivered).toBe(false)
+    expect(again?.redelivered).toBe(true)
+    expect(again?.duplicate).toBe(true)
+  })
+
   test('StompClient send rejects with CLIENT_TIMEOUT when no broker receipts it in time', async () => {
     const store = new FakeStore()
     const a = await startServer(store, 'a')

@@ -16,7 +16,9 @@
  *  - acks of messages delivered on the lost connection are skipped (resolved): the broker redelivers those messages
  *    (redelivered:true), as ActiveMQ's failover transport does with stale acks. Messages of client-ack subscriptions
  *    still buffered for an iterator are dropped for the same reason.
- * What it does not promise: exactly-once delivery to consumers (duplicates are possible and marked redelivered).
+ * What it does not promise: exactly-once delivery to consumers. Duplicates are possible; each one is marked
+ * redelivered, by the broker or, failing that, by this client's duplicate audit (the last `duplicateAuditDepth`
+ * message ids per client, as ActiveMQ's client audit does).
  *
  * `timeout` (URI option, or `timeoutMs`): how long a SEND (or any receipted operation) may wait for its RECEIPT,
  * connected or not, before it rejects with CLIENT_TIMEOUT; also bounds connect(). Default 30000 ms, -1 = forever.
@@ -64,6 +66,11 @@ export interface ConnectOptions {
   iteratorBufferMax?: number
   /** How long close() waits for the DISCONNECT receipt. Default 5000 ms. */
   closeTimeoutMs?: number
+  /**
+   * Message ids remembered per client (subscription + message-id, oldest forgotten first) to mark a repeated delivery
+   * as redelivered even when the broker does not. Default 10000; 0 disables the audit.
+   */
+  duplicateAuditDepth?: number
   clock?: Clock
   /** Randomness for URI shuffling and backoff jitter (tests inject a seeded one). */
   random?: () => number
@@ -128,6 +135,8 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
   private readonly heartbeat: [number, number]
   private readonly bufferMax: number
   private readonly closeTimeoutMs: number
+  private readonly auditDepth: number
+  private readonly audit = new Set<string>()
   private readonly ops = new Map<number, Op>()
   private readonly byReceipt = new Map<string, Op>()
   private readonly subs = new Map<string, Subscription>()
@@ -158,6 +167,7 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
     this.heartbeat = opts.heartbeat ?? [10000, 10000]
     this.bufferMax = opts.iteratorBufferMax ?? 1000
     this.closeTimeoutMs = opts.closeTimeoutMs ?? 5000
+    this.auditDepth = opts.duplicateAuditDepth ?? 10000
     this.producerId = `ID:${os.hostname()}-${process.pid}-${randomUUID().slice(0, 8)}-${++clientSeq}`
     // An EventEmitter throws on 'error' without a listener; we never emit 'error', failures go to 'failed'.
     this.setMaxListeners(100)
@@ -574,7 +584,7 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
           return
         }
         this.stats.receivedMessages++
-        sub.deliver(new ClientMessage(f, sub.id, sub.ack, this.generation, this))
+        sub.deliver(new ClientMessage(f, sub.id, sub.ack, this.generation, this, !sub.options.browser && this.seen(`${sub.id}|${f.headers['message-id']}`)))
         return
       }
       case 'RECEIPT': {
@@ -611,6 +621,15 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
       default:
         log.debug(`ignored ${f.command} frame from ${conn.endpoint.uri}`)
     }
+  }
+
+  /** Record a delivery in the duplicate audit; true if it was already there. */
+  private seen(key: string): boolean {
+    if (this.auditDepth <= 0) return false
+    if (this.audit.has(key)) return true
+    this.audit.add(key)
+    if (this.audit.size > this.auditDepth) this.audit.delete(this.audit.values().next().value as string)
+    return false
   }
 
   private onLost(conn: StompConnection, err: Error | undefined): void {

@@ -34,6 +34,8 @@ export class ClientMessage {
     ackMode: AckMode,
     generation: number,
     private readonly acker: MessageAcker,
+    /** This client already delivered a message with the same message-id to the same subscription (client audit). */
+    readonly duplicate = false,
   ) {
     this.headers = frame.headers
     this.body = frame.body
@@ -50,8 +52,17 @@ export class ClientMessage {
     return this.headers['message-id'] ?? ''
   }
 
-  /** True when the broker says it delivered this message before (header `redelivered:true`). */
+  /**
+   * True when this message may have been seen before: the broker says so (header `redelivered:true`), or this client
+   * already delivered the same message-id to the same subscription (its duplicate audit, like ActiveMQ's client
+   * `checkForDuplicates`): a broker that recovers a message after a failover may not know it was dispatched before.
+   */
   get redelivered(): boolean {
+    return this.headers['redelivered'] === 'true' || this.duplicate
+  }
+
+  /** The broker's own `redelivered` header, without the client's duplicate audit. */
+  get brokerRedelivered(): boolean {
     return this.headers['redelivered'] === 'true'
   }
 
