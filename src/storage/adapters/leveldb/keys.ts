@@ -48,9 +48,8 @@ function writeU64(b: Buffer, at: number, n: number): void {
   b.writeUInt32BE(n >>> 0, at + 4)
 }
 
-function readU64(b: Uint8Array, at: number): number {
-  const v = Buffer.from(b.buffer, b.byteOffset, b.byteLength)
-  return v.readUInt32BE(at) * 0x1_0000_0000 + v.readUInt32BE(at + 4)
+function readU64(b: Buffer, at: number): number {
+  return b.readUInt32BE(at) * 0x1_0000_0000 + b.readUInt32BE(at + 4)
 }
 
 export const readU64At = readU64
