@@ -163,6 +163,27 @@ describe('failover client against scripted servers', () => {
     expect(again?.duplicate).toBe(true)
   })
 
+  test('StompClient with priorityBackup moves back to the priority broker once it accepts connections', async () => {
+    const store = new FakeStore()
+    const aPort = await freePort()
+    const b = await startServer(store, 'b')
+    const c = await connect(`failover:(tcp://127.0.0.1:${aPort},tcp://127.0.0.1:${b.port})?${FAST}&priorityBackup=true`, { heartbeat: [0, 0] })
+    clients.push(c)
+    expect(c.endpoint).toBe(`tcp://127.0.0.1:${b.port}`)
+    const resumed: string[] = []
+    c.on('resumed', (i) => resumed.push(i.endpoint))
+    const sub = c.subscribe('/queue/p', { ack: 'client-individual' })
+    await sub.ready
+    const a = await startServer(store, 'a', aPort)
+    await until(() => c.endpoint === `tcp://127.0.0.1:${aPort}`, 'the move to the priority broker')
+    expect(resumed).toEqual([`tcp://127.0.0.1:${aPort}`])
+    await until(() => b.framesOf('DISCONNECT').length === 1, 'the old connection to be closed')
+    await c.send('/queue/p', 'after-move')
+    const m = await sub.receive(5000)
+    expect(m?.text()).toBe('after-move')
+    expect(a.framesOf('SUBSCRIBE')[0].headers['id']).toBe(sub.id)
+  })
+
   test('StompClient send rejects with CLIENT_TIMEOUT when no broker receipts it in time', async () => {
     const store = new FakeStore()
     const a = await startServer(store, 'a')

@@ -150,6 +150,7 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
   private txSeq = 0
   private sleeping: { timer: unknown; resolve: () => void } | null = null
   private lastEndpoint: string | undefined
+  private priorityTimer: unknown
   private failure: Error | null = null
 
   constructor(
@@ -568,6 +569,7 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
     for (const op of [...this.ops.values()]) this.writeOp(op)
     if (this.pressured.size > 0) conn.setPaused(true)
     this.emit(initial ? 'connected' : 'resumed', info)
+    this.schedulePriorityCheck(Math.max(1, this.uri.options.initialReconnectDelay))
   }
 
   private onFrame(f: ClientFrame, conn: StompConnection): void {
@@ -637,7 +639,21 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
     this.conn = null
     if (this.isDone()) return
     const error = err ?? new BrokerError('CLIENT_DISCONNECTED', `${conn.endpoint.uri}: closed`)
+    this.forget(conn, error)
+    if (!this.uri.failover) {
+      this.fail(error)
+      return
+    }
+    void this.reconnectLoop(conn.endpoint.uri, false)
+  }
+
+  /**
+   * Bookkeeping when a connection stops being ours (lost, or left for a priority broker): transactions begun on it
+   * are in doubt, stale acks resolve, iterator buffers of client-ack subscriptions drop what the broker will redeliver.
+   */
+  private forget(conn: StompConnection, error: Error): void {
     const lostGen = this.generation
+    this.clearPriorityCheck()
     // Transactions begun on the lost connection are in doubt; the broker rolled back whatever it had not committed.
     for (const tx of this.txs) {
       if (tx.begunGeneration !== undefined && (tx.state === 'open' || tx.state === 'committing')) tx.state = 'in-doubt'
@@ -654,11 +670,56 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
     for (const sub of this.subs.values()) if (sub.ack !== 'auto') sub.dropBufferedBefore(lostGen + 1)
     log.warn(`connection to ${conn.endpoint.uri} interrupted: ${error.message}; ${this.ops.size} operation(s) to resend, ${this.subs.size} subscription(s) to restore`)
     this.emit('interrupted', { endpoint: conn.endpoint.uri, error } satisfies InterruptedInfo)
-    if (!this.uri.failover) {
-      this.fail(error)
+  }
+
+  // ------------------------------------------------------------------ priorityBackup
+
+  /**
+   * priorityBackup (ActiveMQ): while connected to a broker that is not in priorityURIs, keep trying the priority
+   * brokers in the background (delays from initialReconnectDelay, growing like reconnects up to maxReconnectDelay);
+   * when one accepts, move there: the new connection is restored like after a failover (resubscribe, resend), then
+   * the old one is closed with DISCONNECT so its unacked messages go back to the broker.
+   */
+  private schedulePriorityCheck(delayMs: number): void {
+    const o = this.uri.options
+    if (!o.priorityBackup || !this.conn || o.priorityURIs.includes(this.conn.endpoint.uri) || this.priorityTimer !== undefined) return
+    this.priorityTimer = this.clock.setTimeout(() => {
+      this.priorityTimer = undefined
+      void this.tryPriority(delayMs)
+    }, delayMs)
+  }
+
+  private clearPriorityCheck(): void {
+    if (this.priorityTimer !== undefined) this.clock.clearTimeout(this.priorityTimer)
+    this.priorityTimer = undefined
+  }
+
+  private async tryPriority(delayMs: number): Promise<void> {
+    const o = this.uri.options
+    for (const uri of o.priorityURIs) {
+      const ep = this.uri.endpoints.find((e) => e.uri === uri)
+      if (!ep) continue
+      let conn: StompConnection
+      try {
+        conn = await this.open(ep)
+      } catch (e) {
+        log.debug(`priority broker ${uri} not reachable: ${(e as Error).message}`)
+        continue
+      }
+      const old = this.conn
+      if (this._state !== 'connected' || !old) {
+        conn.destroy()
+        return
+      }
+      log.info(`priorityBackup: moving from ${old.endpoint.uri} back to priority broker ${uri}`)
+      this.conn = null
+      this.forget(old, new BrokerError('CLIENT_DISCONNECTED', `${old.endpoint.uri}: left for priority broker ${uri}`))
+      void old.disconnect(this.closeTimeoutMs)
+      this.connected(conn, false)
       return
     }
-    void this.reconnectLoop(conn.endpoint.uri, false)
+    const next = o.useExponentialBackOff ? Math.min(o.maxReconnectDelay, delayMs * o.reconnectDelayExponent) : delayMs
+    this.schedulePriorityCheck(Math.max(1, next))
   }
 
   private fail(err: Error): void {
@@ -683,6 +744,7 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
   }
 
   private cancelSleep(): void {
+    this.clearPriorityCheck()
     if (this.sleeping) {
       this.clock.clearTimeout(this.sleeping.timer)
       this.sleeping.resolve()
