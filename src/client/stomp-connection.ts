@@ -132,8 +132,9 @@ export class StompConnection {
     }, half)
   }
 
-  private scheduleRead(ms: number): void {
+  private scheduleRead(ms: number, delayMs?: number): void {
     const limit = Math.ceil(ms * HEARTBEAT_GRACE_FACTOR)
+    // Fire just after the moment the connection would have been silent for longer than `limit`.
     this.readTimer = this.p.clock.setTimeout(() => {
       if (this.closed) return
       const silent = this.p.clock.now() - this.lastReadAt
@@ -141,8 +142,8 @@ export class StompConnection {
         this.destroy(new BrokerError('CLIENT_DISCONNECTED', `${this.endpoint.uri}: no data or heart-beat for ${silent} ms; expected one every ${ms} ms (grace x${HEARTBEAT_GRACE_FACTOR})`))
         return
       }
-      this.scheduleRead(ms)
-    }, limit)
+      this.scheduleRead(ms, limit - silent + 1)
+    }, delayMs ?? limit + 1)
   }
 
   private onData(chunk: Uint8Array): void {

@@ -43,6 +43,8 @@ export class FakeStompServer {
   /** Every frame received, tagged with the connection number. */
   readonly frames: { conn: number; frame: ClientFrame }[] = []
   mute = false
+  /** heart-beat header of CONNECTED: "sx,sy" (this server sends every sx ms, wants one every sy ms). It sends none itself. */
+  heartBeat = '0,0'
   private server: net.Server
   private conns = new Map<number, Conn>()
   private connSeq = 0
@@ -128,7 +130,7 @@ export class FakeStompServer {
     switch (f.command) {
       case 'CONNECT':
       case 'STOMP':
-        this.write(c, 'CONNECTED', { version: '1.2', 'heart-beat': '0,0', server: `fake/${this.name}`, session: `${this.name}-${c.id}` })
+        this.write(c, 'CONNECTED', { version: '1.2', 'heart-beat': this.heartBeat, server: `fake/${this.name}`, session: `${this.name}-${c.id}` })
         return
       case 'SEND': {
         const tx = f.headers['transaction']
