@@ -58,6 +58,7 @@ const addOp = (id: string): StoreOp => ({ op: 'add', destination: 'queue://BENCH
 
 async function appendPhase(a: PersistenceAdapter, writers: number, seconds: number, tag: string) {
   const syncs0 = a.stats().syncs
+  const syncMs0 = a.stats().syncLatencySumMs
   const t0 = performance.now()
   const until = t0 + seconds * 1000
   let n = 0
@@ -70,7 +71,8 @@ async function appendPhase(a: PersistenceAdapter, writers: number, seconds: numb
     }),
   )
   const s = (performance.now() - t0) / 1000
-  return { perSec: n / s, syncsPerSec: (a.stats().syncs - syncs0) / s }
+  const syncs = a.stats().syncs - syncs0
+  return { perSec: n / s, syncsPerSec: syncs / s, syncMsAvg: syncs > 0 ? (a.stats().syncLatencySumMs - syncMs0) / syncs : NaN }
 }
 
 async function bench(kind: AdapterKind, o: ReturnType<typeof parseArgs>) {
@@ -120,8 +122,8 @@ async function main() {
     rows.push(await bench(kind, o))
   }
   const f = (n: number, d = 0) => (Number.isNaN(n) ? '-' : n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }))
-  const head = ['adapter', 'appends/s 1w', 'fsyncs/s 1w', `appends/s ${WRITERS}w`, `fsyncs/s ${WRITERS}w`, 'speedup', `recovery ms (${f(o.messages)} msgs)`, 'fill s']
-  const body = rows.map((r) => [r.kind, f(r.one.perSec), f(r.one.syncsPerSec), f(r.many.perSec), f(r.many.syncsPerSec), `${f(r.many.perSec / r.one.perSec, 1)}x`, f(r.recoveryMs), f(r.fillS, 1)])
+  const head = ['adapter', 'appends/s 1w', 'fsyncs/s 1w', 'fsync ms 1w', `appends/s ${WRITERS}w`, `fsyncs/s ${WRITERS}w`, `fsync ms ${WRITERS}w`, 'speedup', `recovery ms (${f(o.messages)} msgs)`, 'fill s']
+  const body = rows.map((r) => [r.kind, f(r.one.perSec), f(r.one.syncsPerSec), f(r.one.syncMsAvg, 2), f(r.many.perSec), f(r.many.syncsPerSec), f(r.many.syncMsAvg, 2), `${f(r.many.perSec / r.one.perSec, 1)}x`, f(r.recoveryMs), f(r.fillS, 1)])
   const width = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)))
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(width[i]) : c.padStart(width[i]))).join('  ')
   console.log(line(head))
