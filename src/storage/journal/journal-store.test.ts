@@ -18,7 +18,7 @@ import { AmqAdapter } from '../adapters/amq/index.ts'
 import type { JournalStore, JournalStoreDeps } from './journal-store.ts'
 import { loadAll } from '../conformance.ts'
 import { configureLogging } from '../../lib/log.ts'
-import { sealLimit } from './seals.ts'
+import { sealLimit, type Seal } from './seals.ts'
 import type { StoreOp } from '../types.ts'
 
 // Injected faults log errors by design; keep the output to the test results.
@@ -192,7 +192,7 @@ describe('JournalStore fault injection', () => {
     const seg = fs.list().find((p) => /db-\d+\.log$/.test(p))!
     const bytes = fs.peek(seg)!
     const at = bytes.indexOf('<<middle>>')
-    fs.poke(seg, at + 3, [bytes[at + 3] ^ 0x01])
+    fs.poke(seg, at + 3, Uint8Array.of(bytes[at + 3] ^ 0x01))
     const b = new AmqAdapter({ io: fs })
     const rec = await b.open({ directory: '/s', epoch: 1, cleanupIntervalMs: 0 })
     expect(rec.report.corrupt.length).toBe(1)
@@ -211,7 +211,7 @@ describe('JournalStore fault injection', () => {
     await a.close() // checkpoint: the reopen will not re-read this record
     const seg = fs.list().find((p) => /db-\d+\.log$/.test(p))!
     const at = fs.peek(seg)!.indexOf('<<rot>>')
-    fs.poke(seg, at, [0])
+    fs.poke(seg, at, Uint8Array.of(0))
     const b = new KahaDbAdapter({ io: fs })
     await b.open({ directory: '/s', epoch: 1, cleanupIntervalMs: 0 })
     expect(await codeOf(b.load('Q', 0, 10))).toBe('STORAGE_CORRUPT_RECORD')
@@ -316,7 +316,7 @@ describe('JournalStore group commit, sync policies, limits', () => {
 
 describe('JournalStore epoch fencing', () => {
   test('sealLimit: a segment a newer seal does not list yields nothing; the smallest newer seal wins', () => {
-    const seals = new Map([
+    const seals = new Map<number, Seal>([
       [2, { epoch: 2, segments: { '1': 500 }, createdAt: 0 }],
       [3, { epoch: 3, segments: { '1': 300, '4': 100 }, createdAt: 0 }],
     ])
