@@ -71,7 +71,7 @@ describe('LevelDbAdapter specifics', () => {
     const dir = tmp()
     const a = new LevelDbAdapter()
     await a.open({ directory: dir, epoch: 1 })
-    const b = new LevelDbAdapter()
+    const b = new LevelDbAdapter({ lockedRetryMs: 0 })
     let code = ''
     try {
       await b.open({ directory: dir, epoch: 1 })
@@ -80,6 +80,20 @@ describe('LevelDbAdapter specifics', () => {
     }
     expect(code).toBe('STORAGE_IO')
     await a.close()
+  })
+
+  test('LevelDbAdapter open waits for a holder of the LevelDB lock that closes within lockedRetryMs', async () => {
+    const dir = tmp()
+    const a = new LevelDbAdapter()
+    await a.open({ directory: dir, epoch: 1 })
+    await a.write([m('held-1')])
+    const b = new LevelDbAdapter({ lockedRetryMs: 30_000 })
+    const opening = b.open({ directory: dir, epoch: 2 })
+    await new Promise((r) => setTimeout(r, 150))
+    await a.close()
+    const rec = await opening
+    expect(rec.destinations).toEqual([{ destination: 'Q', count: 1, bytes: expect.any(Number) }])
+    await b.close()
   })
 
   test('LevelDbAdapter keeps files in a leveldb/ subdirectory, apart from the shared dir\'s lock and epochs', async () => {

@@ -16,6 +16,11 @@
  * without reading records), the subscription records and the dedupe window. Messages themselves are read with
  * iterators on load(). Not promised: detecting a torn LevelDB log (LevelDB drops a torn tail itself and does not
  * report it), journal-style `corrupt` positions.
+ *
+ * Fencing limits: LevelDB is a single-writer database guarded by its own `leveldb/LOCK` (fcntl). A deposed primary
+ * that still has the store open blocks the new primary's open (retried for lockedRetryMs, then STORAGE_IO); on a
+ * filesystem whose locks do not exclude across hosts or mounts, two writers could both open it, and the fence only
+ * stops the old one's receipts, not its bytes. There, use kahaDB, whose journals are sealed per epoch.
  */
 import { mkdirSync, readdirSync, statSync, existsSync } from 'node:fs'
 import { join } from 'node:path'
@@ -43,6 +48,17 @@ export const DEDUPE_WINDOW_DEFAULT = 100_000
 export const SYNC_INTERVAL_MS_DEFAULT = 1000
 /** stats() reads the directory size at most this often (it is called by status reporting, not per message). */
 export const STATS_DISK_CACHE_MS = 1000
+/** Default for LevelDbAdapterOptions.lockedRetryMs, and the pause between attempts. */
+export const LOCKED_RETRY_MS_DEFAULT = 10_000
+const LOCKED_RETRY_PAUSE_MS = 100
+
+export interface LevelDbAdapterOptions {
+  /**
+   * How long open() keeps retrying while LevelDB's own `LOCK` is held by another process (a deposed primary
+   * that is still closing its store after losing the broker lock). 0 = fail at once with STORAGE_IO.
+   */
+  lockedRetryMs?: number
+}
 const SYNC_BUCKETS_MS = [0.5, 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, Infinity]
 
 interface DestState {
@@ -105,6 +121,12 @@ export class LevelDbAdapter implements PersistenceAdapter {
   private syncSumMs = 0
   private diskBytes = 0
   private diskBytesAt = -Infinity
+  private readonly lockedRetryMs: number
+
+  constructor(options: LevelDbAdapterOptions = {}) {
+    this.lockedRetryMs = options.lockedRetryMs ?? LOCKED_RETRY_MS_DEFAULT
+    assert(Number.isFinite(this.lockedRetryMs) && this.lockedRetryMs >= 0, `LevelDbAdapter: lockedRetryMs ${this.lockedRetryMs} is a non-negative number`)
+  }
 
   async open(opts: OpenOptions): Promise<RecoveredState> {
     if (this.phase !== 'new') throw new BrokerError('STORAGE_CLOSED', `levelDB store ${this.directory}: open() called twice; create a new adapter to reopen`)
@@ -123,12 +145,21 @@ export class LevelDbAdapter implements PersistenceAdapter {
       this.phase = 'closed'
       throw new BrokerError('STORAGE_IO', `levelDB open: cannot create ${this.levelDir}: ${(e as Error).message}`, { cause: e })
     }
-    let db: NativeDb
-    try {
-      db = await NativeDb.open(this.levelDir)
-    } catch (e) {
-      this.phase = 'closed'
-      throw ioError(`open ${this.levelDir}`, e)
+    let db: NativeDb | null = null
+    // Bounded by time (lockedRetryMs) and count.
+    for (let attempt = 0; db === null; attempt++) {
+      try {
+        db = await NativeDb.open(this.levelDir)
+      } catch (e) {
+        const locked = (e as { code?: string }).code === 'LEVEL_LOCKED'
+        const waited = performance.now() - started
+        if (!locked || waited + LOCKED_RETRY_PAUSE_MS > this.lockedRetryMs || attempt > this.lockedRetryMs / LOCKED_RETRY_PAUSE_MS + 1) {
+          this.phase = 'closed'
+          throw ioError(`open ${this.levelDir}${locked && attempt > 0 ? ` (retried ${Math.round(waited)} ms)` : ''}`, e)
+        }
+        if (attempt === 0) log.warn(`${this.levelDir} is locked by another process; retrying for up to ${this.lockedRetryMs} ms`)
+        await new Promise((r) => setTimeout(r, LOCKED_RETRY_PAUSE_MS))
+      }
     }
     this.db = db
     const nativeOpenMs = performance.now() - started
