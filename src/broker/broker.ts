@@ -611,6 +611,20 @@ export class Broker implements BrokerCore, QueueHost {
    * one atomic store batch with every add and remove, then in-memory routing in the session's call order.
    */
   async commitBatch(session: Session | null, sends: SendRequest[], acks: InFlight[], nacks: { f: InFlight; sub: string }[], opts: { skipScheduler?: boolean } = {}): Promise<void> {
+    // Take this batch's place in the session's routing order now, at call time: later calls route after it even
+    // when their own awaits (memory, store) finish first.
+    const chainOwner = session ?? this
+    const prev = chainOwner.routeChain
+    let done!: () => void
+    chainOwner.routeChain = new Promise<void>((r) => (done = r))
+    try {
+      await this.commitBatchInOrder(prev, session, sends, acks, nacks, opts)
+    } finally {
+      done()
+    }
+  }
+
+  private async commitBatchInOrder(prev: Promise<void>, session: Session | null, sends: SendRequest[], acks: InFlight[], nacks: { f: InFlight; sub: string }[], opts: { skipScheduler?: boolean }): Promise<void> {
     const now = this.clock.now()
     const prepared: { msg: BrokerMessage; dest: DestinationName; key: string | null }[] = []
     // 1. Validate every message first, so a bad one fails the batch before anything happens.
@@ -703,11 +717,7 @@ export class Broker implements BrokerCore, QueueHost {
       }
     }
     // 5. Route in the session's call order.
-    const chainOwner = session ?? this
-    const prev = chainOwner.routeChain
-    let done!: () => void
-    chainOwner.routeChain = new Promise<void>((r) => (done = r))
-    try {
+    {
       await prev
       const seqOf = new Map<MessageQueue, number>()
       let slot = 0
@@ -733,8 +743,6 @@ export class Broker implements BrokerCore, QueueHost {
         q.discardInflight(d.f.entry)
         if (d.copy) this.enqueueDlq(d.copy, d.slot >= 0 ? seqs[d.slot]! : 0)
       }
-    } finally {
-      done()
     }
   }
 
@@ -1059,13 +1067,18 @@ export class Session implements BrokerSession, ConsumerSession {
   /** Undo a transaction's acks and NACKs: back to unacked with the same ack ids (ActiveMQ STOMP ABORT). */
   private returnTx(t: Transaction): void {
     const back = [...t.acks, ...t.nacks]
-    for (let i = back.length - 1; i >= 0; i--) {
-      const f = back[i]!
-      const e = f.entry
+    const requeue: InFlight[] = []
+    for (const f of back) {
       if (!f.consumer.closed && this.consumers.get(f.consumer.id) === f.consumer) {
+        // Appended in their original order, so a later cumulative ack covers them as the client expects.
         f.consumer.inflight.set(f.ackId, f)
         this.inflight.set(f.ackId, f)
-      } else if (e.queue.kind === 'subscription' && e.queue.deleted) e.queue.finalize(e, true)
+      } else requeue.push(f)
+    }
+    // Returning puts each at the head of its queue: walk newest first to keep the original order.
+    for (let i = requeue.length - 1; i >= 0; i--) {
+      const e = requeue[i]!.entry
+      if (e.queue.kind === 'subscription' && e.queue.deleted) e.queue.finalize(e, true)
       else e.queue.returnEntry(e)
     }
   }
