@@ -175,3 +175,22 @@ test('election: restartAllowed=false → a primary that loses its lock exits 75;
   expect(await a.waitExit(10_000)).toBe(75)
   expect(a.events.some((e) => e.event === 'closed')).toBe(true)
 }, 30_000)
+
+test('election: a primary paused (SIGSTOP) longer than the keep-alive steps down after SIGCONT; the replica serves', async () => {
+  const dir = tmpDir()
+  const ports = await freePorts(2)
+  const a = start({ dir, port: ports[0], nodeId: 'a' })
+  await a.waitFor(() => a.listening, 10_000, 'a listening')
+  const b = start({ dir, port: ports[1], nodeId: 'b' })
+  await b.waitRole('replica', 10_000)
+  // Paused well past keepAlivePeriod + keepAliveTimeout (the bound after which others may call it gone).
+  process.kill(a.proc.pid!, 'SIGSTOP')
+  await Bun.sleep(6 * KEEPALIVE_MS)
+  process.kill(a.proc.pid!, 'SIGCONT')
+  // It must not go on serving: it steps down (lock released) and the replica takes over.
+  await a.waitFor((evs) => evs.some((e) => e.event === 'role' && e.role === 'stepping-down'), 10_000, 'a steps down')
+  await b.waitFor(() => b.listening, 10_000, 'b takes over')
+  await a.waitRole('replica', 10_000)
+  expect(a.listening).toBe(false)
+  expect((await acceptingPorts(ports))).toEqual([ports[1]])
+}, 30_000)

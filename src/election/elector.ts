@@ -106,6 +106,8 @@ export class Elector {
   private heartbeatTimer: unknown = null
   private keepAliveTimer: unknown = null
   private keepAliveRunning = false
+  /** When the holder record was last renewed as primary, or the term began serving (null when not primary). */
+  private lastPrimaryRenewalAt: number | null = null
   private stallTimer: unknown = null
   private replicaSince = 0
   private loggedHolderFor: string | null = null
@@ -208,6 +210,8 @@ export class Elector {
   private setRole(role: Role, reason: string): void {
     this._role = role
     this.roleSince = Date.now()
+    // The pause bound of keep-alive counts from the moment serving began (recovery may have blocked before).
+    if (role === 'primary') this.lastPrimaryRenewalAt = this.roleSince
     log.debug(`role ${role} (${reason})`)
     try {
       this.opts.hooks.onRole?.(role, reason)
@@ -593,6 +597,7 @@ export class Elector {
 
   private stopKeepAlive(): void {
     this.keepAliveRunning = false
+    this.lastPrimaryRenewalAt = null
     if (this.keepAliveTimer !== null) this.clock.clearTimeout(this.keepAliveTimer)
     this.keepAliveTimer = null
   }
@@ -603,6 +608,17 @@ export class Elector {
     const rec = this.record
     if (!lf || !rec) return
     const timeoutMs = this.opts.lock.keepAliveTimeout || this.opts.lock.lockKeepAlivePeriod
+    // A primary that could not renew for longer than period + timeout (SIGSTOP, VM pause, starved process)
+    // may already be treated as gone by the others (they call a record stale a little after that bound), so it
+    // must not resume serving as if nothing happened. Only gaps between renewals made as primary count: store
+    // recovery during activation may block the loop, and fencing covers that window.
+    if (this._role === 'primary' && this.lastPrimaryRenewalAt !== null) {
+      const gapMs = Date.now() - this.lastPrimaryRenewalAt
+      const boundMs = this.opts.lock.lockKeepAlivePeriod + timeoutMs
+      if (gapMs > boundMs) {
+        return this.feed({ kind: 'lost', reason: `keep-alive: ${gapMs} ms since the last renewal (paused or starved?), over keepAlivePeriod+keepAliveTimeout = ${boundMs} ms: others may already treat this primary as gone` })
+      }
+    }
     let timer: unknown = null
     const timedOut = new Promise<'timeout'>((resolve) => {
       timer = this.clock.setTimeout(() => resolve('timeout'), timeoutMs)
@@ -625,6 +641,7 @@ export class Elector {
       if (this.opts.lock.failback === false && (await this.preferredReplicaWaiting())) return 'yield'
       rec.renewedAt = Date.now()
       await writeHolderRecord(lf.fd, rec)
+      if (this._role === 'primary' && rec === this.record) this.lastPrimaryRenewalAt = rec.renewedAt
       return null
     })().catch((err): Input => ({ kind: 'lost', reason: `keep-alive check failed: ${(err as Error).message}` }))
     const outcome = await Promise.race([check, timedOut])
