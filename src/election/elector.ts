@@ -67,6 +67,8 @@ export interface ElectorStatus {
   holder: HolderRecord | null
   lastTakeover: TakeoverRecord | null
   since: number
+  /** Duration of the last keep-alive check as primary (ms), or null before the first. */
+  keepAliveLatencyMs: number | null
 }
 
 /** Fence over epochs/: fresh listing per call; throws ELECTION_FENCED if a newer epoch exists or we stepped down. */
@@ -108,6 +110,7 @@ export class Elector {
   private keepAliveRunning = false
   /** When the holder record was last renewed as primary, or the term began serving (null when not primary). */
   private lastPrimaryRenewalAt: number | null = null
+  private keepAliveLatencyMs: number | null = null
   private stallTimer: unknown = null
   private replicaSince = 0
   private loggedHolderFor: string | null = null
@@ -181,7 +184,7 @@ export class Elector {
   }
 
   status(): ElectorStatus {
-    return { nodeId: this.opts.nodeId, role: this._role, epoch: this.epoch, holder: this.record ?? this.holder, lastTakeover: this.lastTakeover, since: this.roleSince }
+    return { nodeId: this.opts.nodeId, role: this._role, epoch: this.epoch, holder: this.record ?? this.holder, lastTakeover: this.lastTakeover, since: this.roleSince, keepAliveLatencyMs: this.keepAliveLatencyMs }
   }
 
   // ---- state machine plumbing ----
@@ -413,11 +416,11 @@ export class Elector {
       let graceMs = 0
       const maxBefore = maxEpochSync(this.opts.sharedDir)
       if (lf) {
-        previous = readHolderRecordFd(lf.fd)
+        previous = this.readLockedRecord(lf)
         const live = await this.waitPreviousHolderGone(gen, previous)
         if (gen !== this.gen) return
         if (live) return this.later(gen, { kind: 'yield', reason: live })
-        previous = readHolderRecordFd(lf.fd) ?? previous
+        previous = this.readLockedRecord(lf) ?? previous
         // ino only: st_dev differs between hosts (and FUSE mounts) for the same file.
         const sameInode = previous !== null && previous.ino === lf.ino
         // The latest primary wrote its record into this very inode and we now hold its lock: it is gone.
@@ -508,6 +511,26 @@ export class Elector {
     const msg = `locks do not exclude here: ${previous.nodeId} (${previous.host} pid ${previous.pid}) keeps renewing the holder record while we hold the lock — yielding (run sfbroker probe-lock --peer)`
     log.error(msg)
     return msg
+  }
+
+  /**
+   * The holder record of the file we locked, read through a fresh open of the path while it still names that file.
+   * A read through our long-held fd can return stale cached pages on NFS and FUSE (close-to-open consistency: only
+   * an open revalidates); a stale record made the chaos harness's takeovers wait the full grace period (~1 s) after
+   * a kill -9 because the new holder saw an older primary's record instead of the latest one.
+   */
+  private readLockedRecord(lf: { fd: number; ino: number }): HolderRecord | null {
+    try {
+      const fd = fs.openSync(this.paths.lock, 'r')
+      try {
+        if (fs.fstatSync(fd).ino === lf.ino) return readHolderRecordFd(fd)
+      } finally {
+        fs.closeSync(fd)
+      }
+    } catch {
+      // the path is gone or unreadable: fall back to our own descriptor
+    }
+    return readHolderRecordFd(lf.fd)
   }
 
   private pendingTakeover: { previousHolder: string | null; waitedGraceMs: number } | null = null
@@ -639,12 +662,18 @@ export class Elector {
       const max = await maxEpoch(this.opts.sharedDir)
       if (max > rec.epoch) return { kind: 'fenced', reason: `keep-alive: epoch ${max} exists above ours (${rec.epoch})` }
       if (this.opts.lock.failback === false && (await this.preferredReplicaWaiting())) return 'yield'
+      // The race below may already have declared this check timed out (hung filesystem) and the step-down may have
+      // handed the lock over: a renewal written now would overwrite the next primary's record and depose it
+      // (seen in the chaos harness after a hung share resumed). Renew only while this term's keep-alive still runs.
+      if (!this.keepAliveRunning || rec !== this.record) return null
       rec.renewedAt = Date.now()
       await writeHolderRecord(lf.fd, rec)
       if (this._role === 'primary' && rec === this.record) this.lastPrimaryRenewalAt = rec.renewedAt
       return null
     })().catch((err): Input => ({ kind: 'lost', reason: `keep-alive check failed: ${(err as Error).message}` }))
+    const checkStartedAt = Date.now()
     const outcome = await Promise.race([check, timedOut])
+    this.keepAliveLatencyMs = Date.now() - checkStartedAt
     this.clock.clearTimeout(timer)
     if (rec !== this.record) return // a step-down (or a new term) happened meanwhile
     if (outcome === 'timeout') return this.feed({ kind: 'lost', reason: `keep-alive: check did not finish within ${timeoutMs} ms (hung filesystem?)` })
