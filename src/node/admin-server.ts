@@ -100,7 +100,7 @@ export class AdminServer {
     x.sample('sfbroker_takeovers_total', 'counter', 'Times this node became primary.', m.takeovers, labels)
     x.sample('sfbroker_step_downs_total', 'counter', 'Times this node stepped down from primary.', m.stepDowns, labels)
     x.sample('sfbroker_last_takeover_ms', 'gauge', 'Duration of the last takeover (lock acquired to connectors open), ms; -1 if none.', m.lastTakeoverMs ?? -1, labels)
-    const el = this.node.electionStatus() as { keepAliveLatencyMs?: number | null }
+    const el = this.node.electionStatus()
     x.sample('sfbroker_lock_keepalive_latency_ms', 'gauge', 'Duration of the last lock keep-alive check, ms; -1 if none.', el.keepAliveLatencyMs ?? -1, labels)
     const parts = this.node.servingParts()
     x.sample('sfbroker_connections', 'gauge', 'Open client connections over all connectors.', parts ? parts.servers.reduce((a, s) => a + s.connections(), 0) : 0, labels)

@@ -27,19 +27,22 @@ function formatLabels(labels: Labels | undefined): string {
 }
 
 export class Exposition {
-  private lines: string[] = []
-  private declared = new Set<string>()
+  /** Family name -> its lines. A family's samples must stand together after its HELP/TYPE, so samples added
+   *  later to an earlier family go into that family's block, not at the end. */
+  private families = new Map<string, string[]>()
 
-  private declare(name: string, type: MetricType, help: string): void {
-    if (this.declared.has(name)) return
-    this.declared.add(name)
-    this.lines.push(`# HELP ${name} ${escapeHelp(help)}`, `# TYPE ${name} ${type}`)
+  private declare(name: string, type: MetricType, help: string): string[] {
+    let lines = this.families.get(name)
+    if (!lines) {
+      lines = [`# HELP ${name} ${escapeHelp(help)}`, `# TYPE ${name} ${type}`]
+      this.families.set(name, lines)
+    }
+    return lines
   }
 
   /** One sample; call repeatedly with different labels for a labelled family (HELP/TYPE written once). */
   sample(name: string, type: 'gauge' | 'counter', help: string, value: number, labels?: Labels): this {
-    this.declare(name, type, help)
-    this.lines.push(`${name}${formatLabels(labels)} ${formatValue(value)}`)
+    this.declare(name, type, help).push(`${name}${formatLabels(labels)} ${formatValue(value)}`)
     return this
   }
 
@@ -51,14 +54,14 @@ export class Exposition {
 
   /** buckets: cumulative counts by upper bound, must end with le=+Inf. */
   histogram(name: string, help: string, buckets: { le: number; count: number }[], sum: number, labels?: Labels): this {
-    this.declare(name, 'histogram', help)
-    for (const b of buckets) this.lines.push(`${name}_bucket${formatLabels({ ...labels, le: formatValue(b.le) })} ${b.count}`)
+    const lines = this.declare(name, 'histogram', help)
+    for (const b of buckets) lines.push(`${name}_bucket${formatLabels({ ...labels, le: formatValue(b.le) })} ${b.count}`)
     const total = buckets.length ? buckets[buckets.length - 1].count : 0
-    this.lines.push(`${name}_sum${formatLabels(labels)} ${formatValue(sum)}`, `${name}_count${formatLabels(labels)} ${total}`)
+    lines.push(`${name}_sum${formatLabels(labels)} ${formatValue(sum)}`, `${name}_count${formatLabels(labels)} ${total}`)
     return this
   }
 
   toString(): string {
-    return this.lines.join('\n') + '\n'
+    return [...this.families.values()].flat().join('\n') + '\n'
   }
 }
