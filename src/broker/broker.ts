@@ -18,6 +18,7 @@
  *   consumer or session closes (at once, if their consumer is already gone).
  * - Prefetch defaults: queue 1000, topic 32767, durable topic 100, browser 500; 0 is refused.
  * - A durable subscription re-subscribed with another topic, selector or noLocal is replaced (its messages dropped).
+ *   While inactive it keeps persistent messages only; non-persistent ones reach active subscribers only.
  * - Temp destinations (`/temp-queue/X`, `/temp-topic/X`) are one broker-wide namespace: created by the first
  *   session that uses the name, deleted (messages dropped) when that session closes; anyone may send to them
  *   while they exist. They are memory-only, even for persistent messages.
@@ -591,6 +592,8 @@ export class Broker implements BrokerCore, QueueHost {
 
   /** The queues a message goes to: the queue, or every matching subscription of the topic. */
   private targets(dest: DestinationName, msg: BrokerMessage, session: Session | null): MessageQueue[] {
+    // A send finishing after its session closed must not re-create (and leak) a temp destination.
+    if (isTemp(dest) && session?.isClosed && !this.queues.has(dest.stomp) && !this.topics.has(dest.stomp)) return []
     if (dest.kind === 'queue' || dest.kind === 'temp-queue') return [this.queueFor(dest, session)]
     const t = this.topicFor(dest, session)
     t.published++
@@ -598,6 +601,8 @@ export class Broker implements BrokerCore, QueueHost {
     if (t.subs.size === 0) return out
     const src = headerSource(msg.headers)
     for (const q of t.subs) {
+      // ActiveMQ keeps only persistent messages for an inactive durable subscriber.
+      if (q.kind === 'durable' && !msg.persistent && q.consumers.length === 0) continue
       if (q.noLocalSessionId !== null && q.noLocalSessionId === msg.originSessionId) continue
       if (q.noLocalClientId !== null && session?.clientId === q.noLocalClientId) continue
       if (q.subSelector && !q.subSelector.matches(src)) continue
@@ -779,6 +784,10 @@ export class Session implements BrokerSession, ConsumerSession {
   private readonly txs = new Map<string, Transaction>()
   private ackCounter = 0
   private closed = false
+
+  get isClosed(): boolean {
+    return this.closed
+  }
 
   constructor(private readonly broker: Broker, readonly sessionNo: number, info: ConnectInfo) {
     this.clientId = info.clientId ? info.clientId : null
