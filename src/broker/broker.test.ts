@@ -76,7 +76,7 @@ describe('Broker destinations', () => {
   test('Broker rejects bad priority, expires and persistent headers with BROKER_HEADER_INVALID', async () => {
     const { broker } = await setup()
     const s = conn(broker)
-    for (const headers of [{ priority: '10' }, { priority: 'high' }, { expires: '-1' }, { expires: 'soon' }, { persistent: 'yes' }]) {
+    for (const headers of [{ priority: '10' }, { priority: 'high' }, { expires: '-1' }, { expires: 'soon' }, { persistent: 'yes' }] as Record<string, string>[]) {
       await expectCode(s.send({ destination: '/queue/A', headers, body: enc('x') }), 'BROKER_HEADER_INVALID')
     }
   })
