@@ -52,6 +52,7 @@ export interface ChaosReport {
     lost: number
     lostByStream: Record<Stream, number>
     lostSample: string[]
+    repeatSamples: { afterConfirmedAck: string[]; unmarked: string[] }
     duplicatesUnmarked: number
     duplicatesStored: number
     ackFailures: number
@@ -209,6 +210,7 @@ export function buildReport(r: ReportInput): ChaosReport {
       lost,
       lostByStream,
       lostSample,
+      repeatSamples: L.samples,
       duplicatesUnmarked: unmarked,
       duplicatesStored: stored,
       ackFailures: L.ackFailures,

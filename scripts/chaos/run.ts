@@ -57,7 +57,7 @@ export function planFaults(kinds: readonly FaultKind[], count: number, profile: 
   const plan: FaultKind[] = []
   if (profile === 'short') {
     // One of each available kind first (so a short run covers everything), then kill -9s.
-    plan.push(...kinds.slice(0, count))
+    plan.push(...rnd.shuffle([...kinds]).slice(0, count))
     while (plan.length < count) plan.push('kill-primary')
     return rnd.shuffle(plan)
   }

@@ -64,6 +64,8 @@ export class Ledger {
   /** Scheduled messages delivered before their delay had passed since the SEND. */
   scheduledEarly = 0
   ackFailures = 0
+  /** First few repeats that came after a receipted ack, and first few unmarked repeats: "stream id time". */
+  readonly samples: { afterConfirmedAck: string[]; unmarked: string[] } = { afterConfirmedAck: [], unmarked: [] }
   lastDeliveryAt = 0
   sent: Record<Stream, number> = { queue: 0, topic: 0, tx: 0, sched: 0 }
 }
@@ -193,8 +195,15 @@ export class Workload {
       d = { count: 0, unmarked: 0, afterConfirmedAck: 0, confirmedAck: false, firstAt: now }
       map.set(id, d)
     } else {
-      if (!m.redelivered) d.unmarked++
-      if (d.confirmedAck) d.afterConfirmedAck++
+      const what = `${stream} ${id} ${new Date(now).toISOString()} redelivered=${m.redelivered} from ${c.endpoint ?? '?'}`
+      if (!m.redelivered) {
+        d.unmarked++
+        if (L.samples.unmarked.length < 20) L.samples.unmarked.push(what)
+      }
+      if (d.confirmedAck) {
+        d.afterConfirmedAck++
+        if (L.samples.afterConfirmedAck.length < 20) L.samples.afterConfirmedAck.push(what)
+      }
     }
     d.count++
     if (stream === 'sched') {
@@ -207,7 +216,9 @@ export class Workload {
       () => {
         // A stale ack (message of an older connection) is resolved without reaching the broker: only a receipt
         // on the same connection proves the broker processed it.
-        if (c.stats.reconnects === reconnects) rec.confirmedAck = true
+        // The client resolves pending acks when their connection drops (conn gone by then): require a live
+        // connection, the same one that delivered the message.
+        if (c.endpoint !== undefined && c.stats.reconnects === reconnects) rec.confirmedAck = true
       },
       () => {
         L.ackFailures++
