@@ -84,11 +84,14 @@ test.skipIf(!hasBindfs)('lying locks: a paused primary is deposed by epoch; its 
   const m1 = mount(real, 'e1', false)
   const m2 = mount(real, 'e2', false)
   const ports = await freePorts(2)
-  const a = new ElectorProc({ dir: m1, port: ports[0], nodeId: 'a', keepAliveMs: 200, sleepMs: 300 })
+  // Keep-alive 500 ms with a 1000 ms timeout: a loaded 2-core machine can delay timers by a few hundred ms,
+  // which must not read as a stale record (that would let a claim epoch 3 for the wrong reason).
+  const ka = { keepAliveMs: 500, keepAliveTimeoutMs: 1000, sleepMs: 300 }
+  const a = new ElectorProc({ dir: m1, port: ports[0], nodeId: 'a', ...ka })
   procs.push(a)
   await a.waitFor(() => a.listening, 10_000, 'a listening')
   a.proc.kill('SIGSTOP')
-  const b = new ElectorProc({ dir: m2, port: ports[1], nodeId: 'b', keepAliveMs: 200, sleepMs: 300 })
+  const b = new ElectorProc({ dir: m2, port: ports[1], nodeId: 'b', ...ka })
   procs.push(b)
   // b "gets" the lock at once (locks do not exclude), waits for a's record to go stale, claims epoch 2.
   await b.waitFor(() => b.listening, 15_000, 'b listening')
@@ -99,7 +102,7 @@ test.skipIf(!hasBindfs)('lying locks: a paused primary is deposed by epoch; its 
   expect(a.events.find((e) => e.event === 'fence')).toMatchObject({ ok: false, code: 'ELECTION_FENCED' })
   await a.waitFor((evs) => evs.some((e) => e.event === 'closed'), 10_000, 'a closes')
   // a rejoins, "gets" the lock again, sees b alive and renewing, and yields instead of claiming epoch 3.
-  await Bun.sleep(2500)
+  await Bun.sleep(4000)
   expect(a.listening).toBe(false)
   expect(b.listening).toBe(true)
   expect(await acceptingPorts(ports)).toEqual([ports[1]!])
