@@ -110,6 +110,25 @@ describe('Broker flow control', () => {
   })
 })
 
+describe('Broker browsing a paged queue', () => {
+  test('Broker browser reads paged messages from the store without consuming them', async () => {
+    const limit = 16 * 1024
+    const { broker, store } = await setup({ limits: { memoryLimit: limit, destinationMemoryLimit: limit } })
+    const s = conn(broker)
+    for (let i = 0; i < 400; i++) await s.send({ destination: '/queue/BP', headers: { persistent: 'true', n: String(i) }, body: new Uint8Array(100) })
+    const seen: number[] = []
+    let ended = false
+    s.subscribe({ id: 'b', destination: '/queue/BP', ack: 'auto', browser: true }, (d) => {
+      if (d.browserEnd) ended = true
+      else seen.push(Number(d.headers.n))
+    })
+    await until(() => ended, 'browser end')
+    expect(seen).toEqual(Array.from({ length: 400 }, (_, i) => i))
+    expect(store.stats().messages).toBe(400)
+    expect(broker.metrics().destinations.find((d) => d.destination === '/queue/BP')!.depth).toBe(400)
+  })
+})
+
 describe('Broker recovery', () => {
   test('Broker rebuilds queues and durable subscriptions from the store, paging a deep backlog in order', async () => {
     const store = new CountingStore()

@@ -847,7 +847,7 @@ export class Session implements BrokerSession, ConsumerSession {
       if (!isQueue) throw new BrokerError('BROKER_SUBSCRIPTION_INVALID', `${where}: browser:true is only supported on queues, not ${dest.stomp}`)
       const b = new Browser(req.id)
       this.browsers.set(req.id, b)
-      this.runBrowser(b, this.broker.queueFor(dest, this), selector, onDelivery).catch((e) => log.error(`browser ${req.id} failed`, e))
+      this.runBrowser(b, this.broker.queueFor(dest, this), selector, req.prefetch ?? PREFETCH_BROWSER_DEFAULT, onDelivery).catch((e) => log.error(`browser ${req.id} failed`, e))
       return
     }
     const ack = req.ack ?? 'auto'
@@ -883,7 +883,8 @@ export class Session implements BrokerSession, ConsumerSession {
     this.consumers.set(req.id, c)
   }
 
-  private async runBrowser(b: Browser, q: MessageQueue, selector: Selector | null, onDelivery: (d: Delivery) => void): Promise<void> {
+  /** Deliver a queue snapshot; `batch` (the browser prefetch) messages go out between yields to the event loop. */
+  private async runBrowser(b: Browser, q: MessageQueue, selector: Selector | null, batch: number, onDelivery: (d: Delivery) => void): Promise<void> {
     // A snapshot: what is in memory now, then what is paged out, read from the store without consuming.
     const mem = q.snapshot().map((e) => ({ msg: e.msg, redelivered: e.redeliveries > 0 }))
     const paged = q.pagedSnapshot()
@@ -900,23 +901,28 @@ export class Session implements BrokerSession, ConsumerSession {
       } catch (e) {
         log.error(`browser ${b.id} delivery callback threw`, e)
       }
-      // Yield now and then so a large snapshot does not hold the event loop.
-      if (n % 500 === 0) await new Promise((r) => setImmediate(r))
+      // Yield every `batch` messages so a large snapshot does not hold the event loop.
+      if (n % batch === 0) await new Promise((r) => setImmediate(r))
       return true
     }
     for (const m of mem) if (!(await deliver(m.msg, m.redelivered))) return
     const store = this.broker.store
     if (store && q.key && (paged.rangeActive || paged.seqs.size > 0)) {
-      let after = paged.rangeActive ? paged.rangeAfter : Math.min(...paged.seqs) - 1
+      let after = paged.rangeAfter
+      if (!paged.rangeActive) {
+        after = Infinity
+        for (const x of paged.seqs) if (x < after) after = x
+        after -= 1
+      }
       for (let pages = 0; pages < 1_000_000; pages++) {
-        const batch = await store.load(q.key, after, 500)
-        for (const m of batch) {
+        const page = await store.load(q.key, after, 500)
+        for (const m of page) {
           after = m.seq
           const inRange = paged.rangeActive && m.seq < this.broker.seqBoundary
           if (!inRange && !paged.seqs.has(m.seq)) continue
           if (!(await deliver(messageFromStored(m.messageId, m.headers, m.body), false))) return
         }
-        if (batch.length < 500) break
+        if (page.length < 500) break
       }
     }
     while (this.paused && !b.stopped && !this.closed) await new Promise<void>((r) => (b.wake = r))
