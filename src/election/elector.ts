@@ -563,12 +563,14 @@ export class Elector {
     }
     // Still our lock (a stop or a hand-over, not a loss): mark the record released so the next holder need not
     // wait for it to go stale.
-    if (this.lockFile && this.record && !this.lockDoubt && this.lockStillAtPath() && maxEpochSync(this.opts.sharedDir) <= this.record.epoch) {
-      try {
+    // Every call here may fail (the share is gone: ENOTCONN): a throw must not stop the step-down half-way, or
+    // the node stays in stepping-down forever, never rejoins and hangs on SIGTERM (found by the chaos harness).
+    try {
+      if (this.lockFile && this.record && !this.lockDoubt && this.lockStillAtPath() && maxEpochSync(this.opts.sharedDir) <= this.record.epoch) {
         writeHolderRecordSync(this.lockFile.fd, { ...this.record, released: true, renewedAt: Date.now() })
-      } catch (err) {
-        log.warn(`could not mark the holder record released: ${(err as Error).message}`)
       }
+    } catch (err) {
+      log.warn(`could not mark the holder record released: ${(err as Error).message}`)
     }
     this.closeLock()
     this.epoch = null
