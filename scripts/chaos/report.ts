@@ -19,6 +19,7 @@ export interface FaultRecord {
   failoverMissed?: boolean
   neverSteppedDown?: boolean
   resumedServing?: boolean
+  sigtermHang?: boolean
 }
 
 export interface Stats {
@@ -185,6 +186,7 @@ export function buildReport(r: ReportInput): ChaosReport {
     duplicatesStored: stored,
     stepDownsOver2xKeepAlive: sd.filter((x) => x > 2 * ka).length,
     unconfirmedSends: L.unconfirmed.size,
+    sigtermHangs: r.faults.filter((f) => f.sigtermHang).length,
   }
   return {
     ok: Object.values(mustBeZero).every((v) => v === 0),

@@ -338,7 +338,15 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         const t = Date.now()
         lab.kill(p.index)
         await stepDownThenPrimary(p, rec, t, BOUND.stepDownMs)
-        // Bring the share back. The broker may still run (it retries as a replica) on a dead mount: restart it.
+        // Bring the share back. The broker may still run (it retries as a replica) on a dead mount: SIGTERM must
+        // still stop it promptly (issue 3: SIGTERM works in every state), then it restarts on the new mount.
+        if (p.alive) {
+          p.signal('SIGTERM')
+          if (!(await p.waitExit(5000))) {
+            rec.sigtermHang = true
+            rec.notes.push('SIGTERM on the dead share did not stop it within 5000 ms')
+          }
+        }
         await p.terminate(5000)
         lab.remount(p.index)
         await restartDead(rec.notes)

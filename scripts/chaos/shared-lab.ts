@@ -26,6 +26,15 @@ export function mountTmpfs(dir: string, bytes: number): string | null {
   return null
 }
 
+function processRunning(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z'
+  } catch {
+    return false
+  }
+}
+
 interface Mount {
   path: string
   pid: number
@@ -131,7 +140,8 @@ export class SharedLab {
     }
     spawnSync('fusermount', ['-u', '-z', m.path], { stdio: 'ignore' })
     // A lazy unmount returns before the daemon exits; wait (bounded) so the next mount of the path is clean.
-    for (let k = 0; k < 100 && fs.existsSync(`/proc/${m.pid}`); k++) spawnSync('sleep', ['0.02'])
+    // A daemonized bindfs is reparented to pid 1, which in a container may never reap it: a zombie counts as gone.
+    for (let k = 0; k < 100 && processRunning(m.pid); k++) spawnSync('sleep', ['0.02'])
   }
 
   /** Make the (tmpfs) disk full: write a filler file until ENOSPC. Returns the bytes written. */
