@@ -70,17 +70,21 @@ describe('failover client against scripted servers', () => {
     // A goes mute: it stores the next sends but never receipts them, then dies.
     a.mute = true
     const late = [5, 6, 7].map((i) => c.send('/queue/work', `m${i}`))
+    for (const p of late) p.catch(() => undefined) // awaited below; a failure is reported there, not as unhandled
     await until(() => a.framesOf('SEND').length === 8, 'A to store 8 sends')
     const tx = c.begin()
     await tx.send('/queue/work', 'in-tx')
-    const commit = tx.commit()
+    // Capture the outcome now: the rejection arrives while the test is still waiting for the kill.
+    const commitOutcome = tx.commit().then(
+      () => null,
+      (e: unknown) => e,
+    )
     await until(() => a.framesOf('COMMIT').length === 1, 'COMMIT to reach A')
     await a.kill()
     await until(() => c.state === 'reconnecting', 'the client to notice the loss')
     // Sent while nobody listens: queued, then written to B.
     const during = c.send('/queue/work', 'm8')
-    let commitErr: unknown
-    await commit.catch((e) => (commitErr = e))
+    const commitErr = await commitOutcome
     expect(isBrokerError(commitErr, 'CLIENT_TX_IN_DOUBT')).toBe(true)
     // A transaction begun on the lost connection stays in doubt for its later operations.
     let sendErr: unknown
