@@ -9,7 +9,7 @@ import { afterAll, afterEach, describe, expect, test } from 'bun:test'
 import { spawn, type ChildProcess } from 'node:child_process'
 import path from 'node:path'
 import type { Client, IMessage, StompHeaders } from '@stomp/stompjs'
-import { brokerAvailable, startBroker, type Harness } from '../src/protocol/stomp/testing/broker-harness.ts'
+import { startBroker, type Harness } from '../src/protocol/stomp/testing/broker-harness.ts'
 import { connectStompJs } from '../src/protocol/stomp/testing/stompjs-tcp.ts'
 
 const PY = '/usr/bin/python3'
@@ -93,10 +93,8 @@ function runPython(port: number, scenario: string, args: string[] = [], timeoutM
   })
 }
 
-const live = brokerAvailable()
-if (!live) console.warn('test/stomp-interop.test.ts: skipped, src/broker/index.ts does not exist yet')
 
-describe.skipIf(!live)('STOMP interop with @stomp/stompjs', () => {
+describe('STOMP interop with @stomp/stompjs', () => {
   test('stompjs sends persistent messages with receipts and consumes them with client-individual acks', async () => {
     const h = await broker()
     const c = await stompjs(h.port)
@@ -240,7 +238,7 @@ describe.skipIf(!live)('STOMP interop with @stomp/stompjs', () => {
   })
 })
 
-describe.skipIf(!live)('ActiveMQ semantics through the connector (stompjs)', () => {
+describe('ActiveMQ semantics through the connector (stompjs)', () => {
   test('higher priority is delivered first; expired messages are not delivered', async () => {
     const h = await broker()
     const c = await stompjs(h.port)
@@ -271,7 +269,7 @@ describe.skipIf(!live)('ActiveMQ semantics through the connector (stompjs)', () 
   })
 })
 
-describe.skipIf(!live)('STOMP interop with python3-stomp', () => {
+describe('STOMP interop with python3-stomp', () => {
   test('python3-stomp: receipts, escaping, acks, NACK, transactions, DISCONNECT receipt', async () => {
     const h = await broker()
     const r = await runPython(h.port, 'queue', ['/queue/py'])

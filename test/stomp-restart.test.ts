@@ -24,8 +24,6 @@ afterAll(() => {
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true })
 })
 
-const runnable = fs.existsSync(path.join(ROOT, 'src', 'cli', 'commands', 'run.ts')) && fs.existsSync(path.join(ROOT, 'src', 'broker', 'index.ts'))
-if (!runnable) console.warn('test/stomp-restart.test.ts: skipped, `sfbroker run` or the broker is not built yet')
 
 function portFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -101,7 +99,7 @@ function killed(child: ChildProcess): Promise<void> {
   })
 }
 
-describe.skipIf(!runnable)('STOMP durability across kill -9', () => {
+describe('STOMP durability across kill -9', () => {
   test('receipted persistent queue messages and a durable subscription survive kill -9 and restart', async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sfbroker-stomp-restart-'))
     dirs.push(dataDir)

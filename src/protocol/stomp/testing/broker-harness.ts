@@ -1,22 +1,13 @@
 /**
  * Test-only: the real Broker (src/broker) behind a real StompServer on an ephemeral 127.0.0.1 port, with a
- * MemoryStore or a real adapter in a directory. Used by test/stomp-*.test.ts. The broker is loaded lazily so
- * those tests can say "skipped: broker not built yet" instead of failing to import.
+ * MemoryStore or a real adapter in a directory. Used by test/stomp-*.test.ts.
  */
-import fs from 'node:fs'
-import path from 'node:path'
 import { defaultConfig } from '../../../config/index.ts'
 import type { AdapterKind, BrokerConfig, ConnectorConfig } from '../../../config/types.ts'
 import type { BrokerCore } from '../../../broker/types.ts'
 import type { PersistenceAdapter } from '../../../storage/types.ts'
 import { MemoryStore } from '../../../testing/memory-store.ts'
 import { StompServer, type StompServerOptions } from '../server.ts'
-
-const BROKER_INDEX = path.resolve(import.meta.dir, '../../../broker/index.ts')
-
-export function brokerAvailable(): boolean {
-  return fs.existsSync(BROKER_INDEX)
-}
 
 export interface Harness {
   port: number
@@ -38,7 +29,7 @@ export interface HarnessOptions {
 }
 
 export async function startBroker(opts: HarnessOptions = {}): Promise<Harness> {
-  const { Broker } = (await import(BROKER_INDEX)) as { Broker: { create(o: unknown): Promise<BrokerCore> } }
+  const { Broker } = await import('../../../broker/index.ts')
   let store: PersistenceAdapter
   if (opts.adapter) {
     const { createAdapter } = await import('../../../storage/index.ts')
