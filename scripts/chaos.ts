@@ -13,6 +13,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { runChaos, type ChaosOptions } from './chaos/run.ts'
 import { formatReport } from './chaos/report.ts'
+import { configureLogging } from '../src/lib/log.ts'
 
 const USAGE = 'usage: bun scripts/chaos.ts [--profile short|long] [--brokers N] [--faults N] [--max-seconds S] [--json FILE] [--bindfs on|off|auto] [--seed N] [--adapter kahaDB|levelDB|amq] [--keep-alive MS] [--binary PATH] [--keep]'
 
@@ -74,6 +75,8 @@ export function parseArgs(argv: string[]): { opts: ChaosOptions; json: string | 
 
 if (import.meta.main) {
   const { opts, json } = parseArgs(process.argv.slice(2))
+  // The client library logs every reconnect and interruption; the harness reports failovers itself.
+  configureLogging('error', 'pretty')
   const report = await runChaos(opts)
   process.stdout.write('\n' + formatReport(report) + '\n')
   if (json) {

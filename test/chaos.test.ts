@@ -37,7 +37,7 @@ afterAll(() => {
 test('chaos short profile: 10 faults, every must-be-zero counter at zero', async () => {
   const seed = process.env.SEED ? Number(process.env.SEED) : Math.floor(Math.random() * 1e9)
   console.log(`chaos seed ${seed} (replay with SEED=${seed})`)
-  configureLogging('warn', 'pretty')
+  configureLogging('error', 'pretty')
   const report = await runChaos({
     profile: 'short', brokers: 3, faults: 10, maxSeconds: 110, bindfs: 'auto', seed,
     binary: [binary], adapter: 'kahaDB', keepAliveMs: 500, keep: false,
