@@ -11,6 +11,17 @@ export type LogFormat = 'pretty' | 'json'
 export const LOG_LEVELS: Record<LogLevelName, number> = { silent: -999, error: 0, warn: 1, info: 3, debug: 4, trace: 5 }
 
 let root: ConsolaInstance = build('info', 'pretty')
+let format: LogFormat = 'pretty'
+
+function isFields(v: unknown): v is Record<string, unknown> {
+  return !!v && typeof v === 'object' && !(v instanceof Error) && !Array.isArray(v)
+}
+
+/** Pretty logs keep one line per event: trailing structured fields become ` {"k":"v"}` instead of a dump. */
+function prettyArgs(a: unknown[]): unknown[] {
+  if (format !== 'pretty' || a.length < 2 || !isFields(a[a.length - 1])) return a
+  return [...a.slice(0, -1), JSON.stringify(a[a.length - 1])]
+}
 
 function levelName(type: string): string {
   if (type === 'fatal' || type === 'error') return 'error'
@@ -32,7 +43,7 @@ function build(level: LogLevelName, format: LogFormat): ConsolaInstance {
           const args = [...obj.args]
           let fields: Record<string, unknown> = {}
           const last = args[args.length - 1]
-          if (args.length > 1 && last && typeof last === 'object' && !(last instanceof Error) && !Array.isArray(last)) {
+          if (args.length > 1 && isFields(last)) {
             fields = last as Record<string, unknown>
             args.pop()
           }
@@ -47,8 +58,9 @@ function build(level: LogLevelName, format: LogFormat): ConsolaInstance {
   })
 }
 
-export function configureLogging(level: LogLevelName, format: LogFormat): void {
-  root = build(level, format)
+export function configureLogging(level: LogLevelName, fmt: LogFormat): void {
+  format = fmt
+  root = build(level, fmt)
   for (const [tag, proxy] of tagged) proxy.target = root.withTag(tag)
 }
 
@@ -71,10 +83,10 @@ export function logger(tag: string): Logger {
   }
   const s = slot
   return {
-    error: (...a) => s.target.error(...(a as [unknown])),
-    warn: (...a) => s.target.warn(...(a as [unknown])),
-    info: (...a) => s.target.info(...(a as [unknown])),
-    debug: (...a) => s.target.debug(...(a as [unknown])),
-    trace: (...a) => s.target.trace(...(a as [unknown])),
+    error: (...a) => s.target.error(...(prettyArgs(a) as [unknown])),
+    warn: (...a) => s.target.warn(...(prettyArgs(a) as [unknown])),
+    info: (...a) => s.target.info(...(prettyArgs(a) as [unknown])),
+    debug: (...a) => s.target.debug(...(prettyArgs(a) as [unknown])),
+    trace: (...a) => s.target.trace(...(prettyArgs(a) as [unknown])),
   }
 }
