@@ -98,7 +98,8 @@ describe('failover client across a kill -9 of the sfbroker primary', () => {
         '/queue/failover',
         (m) => {
           const list = deliveries.get(m.text()) ?? []
-          list.push(m.redelivered)
+          // The broker's own flag (not the client's duplicate check): the new primary marks what it recovered.
+          list.push(m.brokerRedelivered)
           deliveries.set(m.text(), list)
           void m.ack()
         },

@@ -186,4 +186,18 @@ describe('Broker recovery', () => {
     expect(k.got[0]!.headers.color).toBe('red')
     expect(dec(k.got[0]!.body)).toBe('body')
   })
+
+  test('Broker marks recovered messages redelivered (an earlier primary may have dispatched them), new ones not', async () => {
+    const store = new MemoryStore()
+    const first = await setup({ store })
+    const p1 = conn(first.broker)
+    await p1.send({ destination: '/queue/R', headers: { persistent: 'true', n: 'old' }, body: enc('old') })
+    await first.broker.stop()
+    const second = await setup({ store })
+    const p2 = conn(second.broker)
+    await p2.send({ destination: '/queue/R', headers: { persistent: 'true', n: 'new' }, body: enc('new') })
+    const k = sub(conn(second.broker), { destination: '/queue/R' })
+    await until(() => k.got.length === 2, 'both delivered')
+    expect(k.got.map((d) => [d.headers.n, d.redelivered, d.headers.redelivered])).toEqual([['old', true, 'true'], ['new', false, undefined]])
+  })
 })

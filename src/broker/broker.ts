@@ -886,7 +886,7 @@ export class Session implements BrokerSession, ConsumerSession {
   /** Deliver a queue snapshot; `batch` (the browser prefetch) messages go out between yields to the event loop. */
   private async runBrowser(b: Browser, q: MessageQueue, selector: Selector | null, batch: number, onDelivery: (d: Delivery) => void): Promise<void> {
     // A snapshot: what is in memory now, then what is paged out, read from the store without consuming.
-    const mem = q.snapshot().map((e) => ({ msg: e.msg, redelivered: e.redeliveries > 0 }))
+    const mem = q.snapshot().map((e) => ({ msg: e.msg, redelivered: e.redeliveries > 0 || e.recovered === true }))
     const paged = q.pagedSnapshot()
     let n = 0
     const deliver = async (msg: BrokerMessage, redelivered: boolean): Promise<boolean> => {
@@ -920,7 +920,7 @@ export class Session implements BrokerSession, ConsumerSession {
           after = m.seq
           const inRange = paged.rangeActive && m.seq < this.broker.seqBoundary
           if (!inRange && !paged.seqs.has(m.seq)) continue
-          if (!(await deliver(messageFromStored(m.messageId, m.headers, m.body), false))) return
+          if (!(await deliver(messageFromStored(m.messageId, m.headers, m.body), inRange))) return
         }
         if (page.length < 500) break
       }

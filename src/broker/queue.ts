@@ -38,6 +38,9 @@ export interface QueueEntry {
   /** Store seq under this queue's key; 0 when not stored there. */
   seq: number
   redeliveries: number
+  /** Recovered from a store written by an earlier primary, which may have dispatched it already: the new
+   *  primary cannot tell, so its first delivery says redelivered:true (JMS: "may have been delivered before"). */
+  recovered?: boolean
   queue: MessageQueue
   prev: QueueEntry | null
   next: QueueEntry | null
@@ -322,7 +325,7 @@ export class MessageQueue {
   private selectorOk(c: Consumer, e: QueueEntry): boolean {
     if (!c.selector) return true
     const h = e.msg.headers
-    return c.selector.matches({ header: (n) => h[n], redelivered: e.redeliveries > 0, deliveryCount: e.redeliveries + 1 })
+    return c.selector.matches({ header: (n) => h[n], redelivered: e.redeliveries > 0 || e.recovered === true, deliveryCount: e.redeliveries + 1 })
   }
 
   private groupFirst = false
@@ -366,7 +369,7 @@ export class MessageQueue {
 
   private deliver(c: Consumer, e: QueueEntry): void {
     this.inflightCount++
-    const redelivered = e.redeliveries > 0
+    const redelivered = e.redeliveries > 0 || e.recovered === true
     const headers = { ...e.msg.headers }
     if (redelivered) headers.redelivered = 'true'
     if (this.groupFirst) headers.JMSXGroupFirstForConsumer = 'true'
@@ -448,11 +451,11 @@ export class MessageQueue {
       })
   }
 
-  private hold(m: StoredMessage): void {
+  private hold(m: StoredMessage, recovered: boolean): void {
     const msg = messageFromStored(m.messageId, m.headers, m.body)
     this.host.chargeNow(msg, this.destination)
     msg.refs++
-    const e: QueueEntry = { msg, seq: m.seq, redeliveries: 0, queue: this, prev: null, next: null, listed: false }
+    const e: QueueEntry = { msg, seq: m.seq, redeliveries: 0, recovered, queue: this, prev: null, next: null, listed: false }
     this.buckets[msg.priority]!.push(e)
   }
 
@@ -465,7 +468,7 @@ export class MessageQueue {
         if (m.seq >= this.host.seqBoundary) { done = true; break }
         this.rangeAfter = m.seq
         this.rangeRemaining = Math.max(0, this.rangeRemaining - 1)
-        this.hold(m)
+        this.hold(m, true)
       }
       if (done) {
         this.rangeActive = false
@@ -482,7 +485,7 @@ export class MessageQueue {
     for (const m of batch) {
       if (want.has(m.seq)) {
         took.add(m.seq)
-        this.hold(m)
+        this.hold(m, false)
       }
     }
     if (!took.has(first)) {
