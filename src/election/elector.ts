@@ -106,6 +106,8 @@ export class Elector {
   private pollTimer: unknown = null
   private retryTimer: unknown = null
   private heartbeatTimer: unknown = null
+  /** Bumped by stopHeartbeat, so a heartbeat write that finishes after the stop knows it is late. */
+  private heartbeatTerm = 0
   private keepAliveTimer: unknown = null
   private keepAliveRunning = false
   /** When the holder record was last renewed as primary, or the term began serving (null when not primary). */
@@ -361,17 +363,28 @@ export class Elector {
     if (this.heartbeatTimer !== null) return
     this.replicaSince = this.replicaSince || Date.now()
     const period = this.heartbeatMs()
+    const term = this.heartbeatTerm
+    const file = replicaFile(this.opts.sharedDir, this.opts.nodeId)
     const beat = () => {
-      void writeJsonAtomicAsync(replicaFile(this.opts.sharedDir, this.opts.nodeId), {
+      void writeJsonAtomicAsync(file, {
         nodeId: this.opts.nodeId, role: 'replica', host: this.host, pid: process.pid, brokerName: this.opts.brokerName,
         since: this.replicaSince, lastSeen: Date.now(), preferred: this.preferred, heartbeatMs: period,
-      }).catch((err) => log.warn(`replica heartbeat write failed: ${(err as Error).message}`))
+      }).then(
+        () => {
+          // A write still in flight when the heartbeat stopped (takeover, stop) lands after the file was
+          // removed and would re-create it: `status` would then list this node as a replica forever and
+          // soon warn that it is gone. Remove it again unless a new heartbeat term has begun since.
+          if (term !== this.heartbeatTerm && this.heartbeatTimer === null) fs.rmSync(file, { force: true })
+        },
+        (err) => log.warn(`replica heartbeat write failed: ${(err as Error).message}`),
+      ).catch(() => undefined)
       this.heartbeatTimer = this.clock.setTimeout(beat, period)
     }
     beat()
   }
 
   private stopHeartbeat(removeFile: boolean): void {
+    if (removeFile) this.heartbeatTerm++
     if (this.heartbeatTimer !== null) this.clock.clearTimeout(this.heartbeatTimer)
     this.heartbeatTimer = null
     this.replicaSince = 0

@@ -1,0 +1,106 @@
+/**
+ * Goal: Elector behaviours that need one real lock holder but not a whole broker: the replica heartbeat file
+ * (`<dir>/replicas/<node>.json`) goes away for good when the replica becomes primary, even when a heartbeat
+ * write was in flight at the moment of takeover (before the fix, the late rename re-created the file, so
+ * `status` listed the primary as a replica forever and, a few seconds later, warned that it was "gone without
+ * a clean stop"). Method: an in-process Elector; the lock is held by a lock child process (probe-lock's) that
+ * is killed with -9; the heartbeat's rename is held at a gate through the fs/promises module object that
+ * shared-dir.ts calls, so the race is hit every run instead of by chance.
+ */
+import { afterAll, expect, test } from 'bun:test'
+import fs from 'node:fs'
+import fsp from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { Elector } from './elector.ts'
+import type { Role } from './types.ts'
+import { replicaFile } from './shared-dir.ts'
+import { inspectSharedDir } from './status-report.ts'
+import { LockChildProcess } from './probe/lock-child-process.ts'
+
+const dirs: string[] = []
+const kids: LockChildProcess[] = []
+const realRename = fsp.rename
+afterAll(async () => {
+  ;(fsp as { rename: typeof fsp.rename }).rename = realRename
+  for (const k of kids) await k.kill9()
+  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true })
+})
+
+async function until(f: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!f()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await Bun.sleep(10)
+  }
+}
+
+test('Elector removes its replica heartbeat file on takeover even when a heartbeat write was in flight', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sfb-elector-'))
+  dirs.push(dir)
+  const holder = new LockChildProcess(path.join(dir, 'lock'), 'flock', 'try')
+  kids.push(holder)
+  expect((await holder.next(['locked', 'busy', 'error'], 20_000))?.event).toBe('locked')
+
+  const nodeId = 'hb-race'
+  const mine = replicaFile(dir, nodeId)
+  // Gate: when armed, the next rename onto our heartbeat file waits until released.
+  let armed = false
+  let entered = false
+  let release!: () => void
+  const gate = new Promise<void>((r) => (release = r))
+  let gatedDone: Promise<void> | null = null
+  ;(fsp as { rename: typeof fsp.rename }).rename = ((from: fs.PathLike, to: fs.PathLike) => {
+    if (armed && String(to) === mine) {
+      armed = false
+      entered = true
+      gatedDone = gate.then(() => realRename(from, to))
+      return gatedDone
+    }
+    return realRename(from, to)
+  }) as typeof fsp.rename
+
+  const roles: Role[] = []
+  const elector = new Elector({
+    sharedDir: dir,
+    brokerName: 'test',
+    nodeId,
+    connectors: [],
+    lock: {
+      useLock: true, type: 'flock', lockKeepAlivePeriod: 200, keepAliveTimeout: 200, lockAcquireSleepInterval: 200,
+      blockingWait: true, failIfLocked: false, restartAllowed: true, failback: false, eventLoopStallMax: 0,
+    },
+    hooks: {
+      async activate(ctx) {
+        ctx.mark('storeRecovered')
+        ctx.mark('connectorsOpen')
+      },
+      async deactivate() {},
+      onRole(role) {
+        roles.push(role)
+      },
+    },
+  })
+  try {
+    await elector.start()
+    await until(() => elector.status().role === 'replica' && fs.existsSync(mine), 20_000, 'replica with a heartbeat file')
+    armed = true
+    await until(() => entered, 10_000, 'a heartbeat write held at the gate')
+
+    await holder.kill9()
+    await until(() => elector.status().role === 'primary', 20_000, 'takeover after kill -9 of the holder')
+    expect(fs.existsSync(mine)).toBe(false)
+
+    // The held heartbeat write now lands after the takeover removed the file.
+    release()
+    await gatedDone
+    await until(() => !fs.existsSync(mine), 5000, 'the late heartbeat file removed again')
+    const st = await inspectSharedDir(dir)
+    expect(st.primary).toBe(true)
+    expect(st.replicas.map((r) => r.nodeId)).not.toContain(nodeId)
+    expect(roles).toContain('replica')
+  } finally {
+    release()
+    await elector.stop()
+  }
+}, 60_000)
