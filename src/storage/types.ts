@@ -109,6 +109,29 @@ export interface StoreStats {
   /** Histogram of sync latency: upper bounds in ms -> cumulative count (Prometheus style, includes +Inf). */
   syncLatencyMs: { le: number; count: number }[]
   syncLatencySumMs: number
+  /** What the store found wrong with its own bytes since open (optional: adapters that check their data report it). */
+  integrity?: StoreIntegrity
+}
+
+/**
+ * Damage a store found in its own files, for logs, `store-summary.json` and `sfbroker status`: nothing found corrupt
+ * is ever dropped silently. A corrupt message is not served (its bytes cannot be trusted) but stays in the store,
+ * counted in its destination, and is reported again on every open that reads it.
+ */
+export interface StoreIntegrity {
+  /** Corrupt records or messages found at recovery, by the background verification, or by load(); the first 100. */
+  corrupt: { file: string; offset: number; reason: string }[]
+  /** How many were found in all (corrupt holds at most the first 100). */
+  corruptCount: number
+  /** The partial record cut from the end of the journal at recovery, if any. */
+  tornTail: RecoveryReport['tornTail']
+  fencedRecordsIgnored: number
+  /**
+   * Background check of the messages recovery did not re-read (kahaDB: those before the checkpoint):
+   * 'running', 'done', 'stopped' (closed first) or 'not-needed' (recovery read every record, e.g. amq).
+   */
+  verification: 'running' | 'done' | 'stopped' | 'not-needed'
+  verifiedMessages: number
 }
 
 export interface PersistenceAdapter {
@@ -117,7 +140,11 @@ export interface PersistenceAdapter {
   open(opts: OpenOptions): Promise<RecoveredState>
   /** Apply a batch atomically (all or nothing, also across a crash). Resolves when durable and fenced. */
   write(ops: StoreOp[]): Promise<WriteResult>
-  /** Messages of `destination` with seq > afterSeq, in seq order, at most `limit` (paging for deep queues). */
+  /**
+   * Messages of `destination` with seq > afterSeq, in seq order, at most `limit` (paging for deep queues); fewer
+   * than `limit` only when no more exist. A message whose bytes fail their CRC is reported (log, stats().integrity)
+   * and skipped, not returned: one rotten message must not make the whole store unusable.
+   */
   load(destination: string, afterSeq: number, limit: number): Promise<StoredMessage[]>
   /** Whether a message id was recently added (producer dedupe record; survives reopen and failover). */
   isDuplicate(messageId: string): boolean

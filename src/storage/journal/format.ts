@@ -311,6 +311,17 @@ export function decodeBatchForReplay(b: Buffer, payloadStart: number, payloadEnd
   return out
 }
 
+/**
+ * Check one add op's own CRC without decoding it: null when intact, else the reason. The background verification
+ * of checkpointed messages uses it (decoding headers of every stored message would cost far more CPU).
+ */
+export function verifyAddOp(b: Buffer): string | null {
+  if (b.length < 9 || b[0] !== OP_ADD) return 'not an add op'
+  const length = b.readUInt32LE(1)
+  if (length !== b.length || checksum(b, 9, length) !== b.readUInt32LE(5)) return `message CRC or length mismatch (length ${length}, expected ${b.length})`
+  return null
+}
+
 /** Decode one add op read back by `load()`, verifying its own CRC. */
 export function decodeAddOp(b: Buffer, where: string): StoredMessage {
   const r = new Reader(b, 0, b.length, where)

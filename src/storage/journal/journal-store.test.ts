@@ -203,18 +203,52 @@ describe('JournalStore fault injection', () => {
     await b.close()
   })
 
-  test('JournalStore (kahaDB) refuses to serve a message whose checkpointed bytes rotted, with STORAGE_CORRUPT_RECORD', async () => {
+  test('JournalStore (kahaDB) reports rot in checkpointed bytes at open, skips that message and serves the rest', async () => {
     const fs = new FaultyFs(4)
     const a = new KahaDbAdapter({ io: fs })
     await a.open({ directory: '/s', epoch: 1, cleanupIntervalMs: 0 })
-    await a.write([add('Q', 'rot', '<<rot>>')])
-    await a.close() // checkpoint: the reopen will not re-read this record
+    for (const id of ['m1', 'rot', 'm3']) await a.write([add('Q', id, `<<${id}>>`)])
+    await a.close() // checkpoint: the reopen will not replay these records
     const seg = fs.list().find((p) => /db-\d+\.log$/.test(p))!
     const at = fs.peek(seg)!.indexOf('<<rot>>')
     fs.poke(seg, at, Uint8Array.of(0))
+    for (let round = 0; round < 2; round++) {
+      const b = new KahaDbAdapter({ io: fs })
+      const rec = await b.open({ directory: '/s', epoch: 1, cleanupIntervalMs: 0 })
+      expect(rec.report.recordsReplayed).toBe(0)
+      // Found by the background verification, before any consumer asks for it (and again on every open).
+      await b.verified()
+      const it = b.stats().integrity!
+      expect(it.verification).toBe('done')
+      expect(it.verifiedMessages).toBe(2)
+      expect(it.corruptCount).toBe(1)
+      expect(it.corrupt[0]!.file).toBe(seg)
+      expect(it.corrupt[0]!.offset).toBeLessThan(at)
+      expect(it.corrupt[0]!.reason).toContain('seq 2 of Q')
+      // Not served, not dropped: still counted in its destination.
+      expect((await loadAll(b, 'Q')).map((m) => m.messageId)).toEqual(['m1', 'm3'])
+      expect(b.stats().destinations).toEqual([{ destination: 'Q', count: 3, bytes: 3 * '<<m1>>'.length + 1 }])
+      await b.close()
+    }
+  })
+
+  test('JournalStore load() still returns `limit` messages when one of them is corrupt (a short page means the end)', async () => {
+    const fs = new FaultyFs(6)
+    const a = new KahaDbAdapter({ io: fs })
+    await a.open({ directory: '/s', epoch: 1, cleanupIntervalMs: 0, checkpointIntervalMs: 0 })
+    for (let i = 1; i <= 6; i++) await a.write([add('Q', `m${i}`, `<<m${i}>>`)])
+    await a.close()
+    const seg = fs.list().find((p) => /db-\d+\.log$/.test(p))!
+    fs.poke(seg, fs.peek(seg)!.indexOf('<<m2>>'), Uint8Array.of(0))
+    fs.poke(seg, fs.peek(seg)!.indexOf('<<m3>>'), Uint8Array.of(0))
     const b = new KahaDbAdapter({ io: fs })
     await b.open({ directory: '/s', epoch: 1, cleanupIntervalMs: 0 })
-    expect(await codeOf(b.load('Q', 0, 10))).toBe('STORAGE_CORRUPT_RECORD')
+    // Asked before the background verification found them.
+    const page = await b.load('Q', 0, 3)
+    expect(page.map((m) => m.messageId)).toEqual(['m1', 'm4', 'm5'])
+    expect((await b.load('Q', page[2]!.seq, 3)).map((m) => m.messageId)).toEqual(['m6'])
+    await b.verified()
+    expect(b.stats().integrity!.corruptCount).toBe(2)
     await b.close()
   })
 

@@ -29,7 +29,7 @@ import type {
 } from '../types.ts'
 import { nodeFileIO, type FileHandleIO, type FileIO } from './file-io.ts'
 import {
-  decodeAddOp, decodeBatchForReplay, decodeCarry, decodeSegmentHeader, encodeBatch, encodeCarry, encodeSegmentHeader,
+  decodeAddOp, verifyAddOp, decodeBatchForReplay, decodeCarry, decodeSegmentHeader, encodeBatch, encodeCarry, encodeSegmentHeader,
   frameRecord, JOURNAL_FORMAT_VERSION, parseSegmentName, RECORD_BYTES_MAX_DEFAULT, RECORD_HEADER_BYTES, RT_BATCH,
   RT_CARRY, SEGMENT_HEADER_BYTES, segmentName, type CarryPayload,
 } from './format.ts'
@@ -55,6 +55,10 @@ const LOAD_SPAN_BYTES_MAX = 4 * 1024 * 1024
 const READ_HANDLES_MAX = 64
 /** Segment ids tried when a create collides with another writer's file. */
 const SEGMENT_CREATE_ATTEMPTS_MAX = 100
+/** Corrupt findings listed in stats().integrity (all are logged and counted). */
+const CORRUPT_REPORT_MAX = 100
+/** Messages CRC-checked per step of the background verification (it yields to the event loop between steps). */
+const VERIFY_PAGE_MESSAGES = 1000
 const SYNC_BUCKETS_MS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 1000, Infinity]
 
 export interface JournalStoreDeps {
@@ -74,6 +78,14 @@ interface Pending {
   carry?: true
   resolve: (r: WriteResult) => void
   reject: (e: Error) => void
+}
+
+/** Where one stored message lies in the journal. */
+interface Want {
+  seq: number
+  file: number
+  off: number
+  len: number
 }
 
 interface Task {
@@ -119,6 +131,15 @@ export class JournalStore implements PersistenceAdapter {
   private changesSinceCheckpoint = 0
   private timers = new Map<string, unknown>()
 
+  /** Corrupt messages found since open ("file:offset"), and the report of them (see StoreIntegrity). */
+  private corruptAt = new Set<string>()
+  private corruptList: { file: string; offset: number; reason: string }[] = []
+  private corruptCount = 0
+  private lastReport: RecoveryReport | null = null
+  private verification: 'running' | 'done' | 'stopped' | 'not-needed' = 'not-needed'
+  private verifiedMessages = 0
+  private verifying: Promise<void> | null = null
+
   private syncs = 0
   private syncHist = SYNC_BUCKETS_MS.map(() => 0)
   private syncSumMs = 0
@@ -142,6 +163,10 @@ export class JournalStore implements PersistenceAdapter {
       const state = await this.recover()
       this.state = 'open'
       this.startTimers()
+      if (this.recoveredFrom) {
+        this.verification = 'running'
+        this.verifying = this.verifyCheckpointed(this.recoveredFrom)
+      }
       return state
     } catch (e) {
       this.state = 'closed'
@@ -172,6 +197,14 @@ export class JournalStore implements PersistenceAdapter {
     this.syncs = 0
     this.syncHist = SYNC_BUCKETS_MS.map(() => 0)
     this.syncSumMs = 0
+    this.corruptAt = new Set()
+    this.corruptList = []
+    this.corruptCount = 0
+    this.lastReport = null
+    this.verification = 'not-needed'
+    this.verifiedMessages = 0
+    this.verifying = null
+    this.recoveredFrom = null
   }
 
   private path(name: string) {
@@ -291,6 +324,7 @@ export class JournalStore implements PersistenceAdapter {
         this.ckpt = ck.meta
         startFile = ck.meta.file
         startOffset = ck.meta.offset
+        this.recoveredFrom = { file: startFile, offset: startOffset }
       }
     }
 
@@ -305,6 +339,9 @@ export class JournalStore implements PersistenceAdapter {
     await this.createSegment((ids[ids.length - 1] ?? 0) + 1)
     this.changesSinceCheckpoint = report.recordsReplayed
     report.durationMs = this.clock.now() - started
+    this.lastReport = report
+    this.corruptCount = report.corrupt.length
+    this.corruptList = report.corrupt.slice(0, CORRUPT_REPORT_MAX)
     if (report.corrupt.length > 0) log.error(`store ${this.dir}: ${report.corrupt.length} corrupt range(s) not recovered`, { corrupt: report.corrupt })
     if (report.tornTail) log.warn(`store ${this.dir}: torn tail cut off`, { tornTail: report.tornTail })
     if (report.fencedRecordsIgnored > 0) log.warn(`store ${this.dir}: ${report.fencedRecordsIgnored} record(s) of a deposed primary written after its seal ignored`)
@@ -313,6 +350,8 @@ export class JournalStore implements PersistenceAdapter {
   }
 
   private seals = new Map<number, Seal>()
+  /** The checkpoint position recovery started from (kahaDB): messages before it were not re-read. */
+  private recoveredFrom: { file: number; offset: number } | null = null
 
   private async loadCheckpoint(names: string[], report: RecoveryReport): Promise<{ state: IndexState; meta: CheckpointMeta } | null> {
     const cks = names.map((n) => /^index-(\d+)\.ckpt$/.exec(n)).filter((m): m is RegExpExecArray => !!m).map((m) => Number(m[1])).sort((a, b) => b - a)
@@ -667,18 +706,47 @@ export class JournalStore implements PersistenceAdapter {
     if (typeof destination !== 'string') throw new BrokerError('STORAGE_INVALID_OP', `load(): destination ${JSON.stringify(destination)} is not a string`)
     if (typeof afterSeq !== 'number' || Number.isNaN(afterSeq)) throw new BrokerError('STORAGE_INVALID_OP', `load(${destination}): afterSeq ${JSON.stringify(afterSeq)} is not a number`)
     if (!Number.isInteger(limit) || limit < 1) throw new BrokerError('STORAGE_INVALID_OP', `load(${destination}): limit ${JSON.stringify(limit)} is not a positive integer`)
-    const d = this.index.dests.get(destination)
-    if (!d) return []
-    // Snapshot the locations synchronously: the index may change while we read.
-    const want: { seq: number; file: number; off: number; len: number }[] = []
-    for (let i = d.upper(afterSeq); i < d.n && want.length < limit; i++) {
-      if (d.alive[i]) want.push({ seq: d.seq[i], file: d.file[i], off: d.off[i], len: d.len[i] })
+    const out: StoredMessage[] = []
+    let after = afterSeq
+    // Bounded: every turn moves `after` past at least one index entry (a corrupt one found is skipped next turn).
+    while (out.length < limit) {
+      const want = this.snapshot(destination, after, limit - out.length, null)
+      if (want.length === 0) break
+      await this.readLocations(destination, want, out)
+      after = want[want.length - 1].seq
     }
-    if (want.length === 0) return []
+    return out
+  }
+
+  /**
+   * Locations of the live messages of `destination` with seq > afterSeq, at most `max`, known-corrupt ones left
+   * out; with `before`, only those stored before that journal position. Taken synchronously: the index may change
+   * while we read.
+   */
+  private snapshot(destination: string, afterSeq: number, max: number, before: { file: number; offset: number } | null): Want[] {
+    const d = this.index.dests.get(destination)
+    const want: Want[] = []
+    if (!d) return want
+    for (let i = d.upper(afterSeq); i < d.n && want.length < max; i++) {
+      if (!d.alive[i]) continue
+      const file = d.file[i]
+      const off = d.off[i]
+      if (before && (file > before.file || (file === before.file && off >= before.offset))) continue
+      if (this.corruptAt.has(`${file}:${off}`)) continue
+      want.push({ seq: d.seq[i], file, off, len: d.len[i] })
+    }
+    return want
+  }
+
+  /**
+   * Read the messages at `want` (neighbours of one segment in one read). Intact ones are decoded into `out` (or,
+   * with `out` null, only CRC-checked); corrupt ones are reported once and skipped. Returns how many were intact.
+   */
+  private async readLocations(destination: string, want: Want[], out: StoredMessage[] | null): Promise<number> {
     const files = [...new Set(want.map((w) => w.file))]
     for (const f of files) this.readers.set(f, (this.readers.get(f) ?? 0) + 1)
+    let intact = 0
     try {
-      const out: StoredMessage[] = []
       let i = 0
       // Bounded: each turn consumes at least one entry.
       while (i < want.length) {
@@ -693,18 +761,33 @@ export class JournalStore implements PersistenceAdapter {
         const h = await this.readHandle(first.file)
         const buf = Buffer.allocUnsafe(end - first.off)
         const got = await h.read(buf, buf.length, first.off)
-        if (got < buf.length) {
-          throw new BrokerError('STORAGE_CORRUPT_RECORD', `journal ${file}: message at offset ${first.off} is cut short (${got} of ${buf.length} bytes)`, { details: { file, offset: first.off } })
-        }
         for (let k = i; k < j; k++) {
           const w = want[k]
-          const m = decodeAddOp(buf.subarray(w.off - first.off, w.off - first.off + w.len), `journal ${file} offset ${w.off}`)
-          m.seq = w.seq
-          out.push(m)
+          const at = w.off - first.off
+          if (at + w.len > got) {
+            this.reportCorrupt(file, w, destination, `message cut short (segment ends ${w.off + w.len - (first.off + got)} bytes early)`)
+            continue
+          }
+          const b = buf.subarray(at, at + w.len)
+          if (out === null) {
+            const bad = verifyAddOp(b)
+            if (bad !== null) this.reportCorrupt(file, w, destination, bad)
+            else intact++
+            continue
+          }
+          try {
+            const m = decodeAddOp(b, `journal ${file} offset ${w.off}`)
+            m.seq = w.seq
+            out.push(m)
+            intact++
+          } catch (e) {
+            if (!isBrokerError(e, 'STORAGE_CORRUPT_RECORD')) throw e
+            this.reportCorrupt(file, w, destination, e.message)
+          }
         }
         i = j
       }
-      return out
+      return intact
     } finally {
       for (const f of files) {
         const n = (this.readers.get(f) ?? 1) - 1
@@ -712,6 +795,63 @@ export class JournalStore implements PersistenceAdapter {
         else this.readers.set(f, n)
       }
     }
+  }
+
+  /** A stored message failed its CRC: say so loudly, once per open, and never serve it (it stays in the store). */
+  private reportCorrupt(file: string, w: Want, destination: string, reason: string) {
+    const key = `${w.file}:${w.off}`
+    if (this.corruptAt.has(key)) return
+    this.corruptAt.add(key)
+    const why = `message seq ${w.seq} of ${destination}: ${reason}; not delivered, kept in the store`
+    this.corruptCount++
+    if (this.corruptList.length < CORRUPT_REPORT_MAX) this.corruptList.push({ file, offset: w.off, reason: why })
+    log.error(`store ${this.dir}: corrupt message at ${file}:${w.off}: ${why}`, { code: 'STORAGE_CORRUPT_RECORD', file, offset: w.off, destination, seq: w.seq })
+  }
+
+  /**
+   * kahaDB recovery trusts the checkpoint and does not re-read the messages before it, so after open this checks
+   * each of them against its CRC in the background (paged, yielding between pages, stopped by close()), so rot
+   * in a stopped broker's journal is reported at startup rather than when a consumer reaches the message.
+   */
+  private async verifyCheckpointed(before: { file: number; offset: number }) {
+    const started = this.clock.now()
+    const found0 = this.corruptCount
+    let checked = 0
+    try {
+      for (const destination of [...this.index.dests.keys()]) {
+        let after = -Infinity
+        // Bounded: every page moves `after` forward; the destination's index is finite.
+        for (;;) {
+          if (this.state !== 'open') {
+            this.verification = 'stopped'
+            return
+          }
+          const want = this.snapshot(destination, after, VERIFY_PAGE_MESSAGES, before)
+          if (want.length === 0) break
+          checked += want.length
+          this.verifiedMessages += await this.readLocations(destination, want, null)
+          after = want[want.length - 1].seq
+          await new Promise<void>((r) => setImmediate(r))
+        }
+      }
+      this.verification = 'done'
+      const found = this.corruptCount - found0
+      const line = `store ${this.dir}: verified ${checked} checkpointed message(s) in ${this.clock.now() - started} ms, ${found} corrupt`
+      if (found > 0) log.error(line)
+      else log.info(line)
+    } catch (e) {
+      if (this.state !== 'open') {
+        this.verification = 'stopped'
+        return
+      }
+      this.verification = 'stopped'
+      log.error(`store ${this.dir}: verification of checkpointed messages stopped: ${(e as Error).message}`)
+    }
+  }
+
+  /** Resolves when the background verification started by open() has finished or stopped (tests, tools). */
+  verified(): Promise<void> {
+    return this.verifying ?? Promise.resolve()
   }
 
   private async readHandle(file: number): Promise<FileHandleIO> {
@@ -757,6 +897,14 @@ export class JournalStore implements PersistenceAdapter {
       syncs: this.syncs,
       syncLatencyMs,
       syncLatencySumMs: this.syncSumMs,
+      integrity: {
+        corrupt: [...this.corruptList],
+        corruptCount: this.corruptCount,
+        tornTail: this.lastReport?.tornTail ?? null,
+        fencedRecordsIgnored: this.lastReport?.fencedRecordsIgnored ?? 0,
+        verification: this.verification,
+        verifiedMessages: this.verifiedMessages,
+      },
     }
   }
 
@@ -930,6 +1078,8 @@ export class JournalStore implements PersistenceAdapter {
       // Pending writes complete (or fail with a code); new ones already get STORAGE_CLOSED.
       this.kick()
       await this.whenIdle()
+      // The background verification sees 'closing' and stops after its current page (it holds read handles).
+      await this.verifying
       if ((this.state as State) === 'closing') {
         try {
           await this.doCheckpoint(false)
