@@ -176,6 +176,9 @@ export class BrokerNode {
         part.broker.setScheduler(part.scheduler)
       }
       ctx.mark('storeRecovered')
+      // Recovery can take a while; a newer primary may have claimed its epoch meanwhile. Serving without this
+      // check would open ports for a moment under a stale epoch (the fence would still refuse every receipt).
+      await ctx.fence.assertCurrent()
       for (const c of cfg.connectors) {
         const srv = new StompServer({ broker: part.broker, connector: c, serverName: `sfbroker/${VERSION}` })
         part.servers.push(srv)
@@ -188,6 +191,11 @@ export class BrokerNode {
       this.serving.summaryTimer = setInterval(() => this.writeSummary(), 2000)
       this.serving.summaryTimer.unref?.()
       this.writeSummary()
+      // Checkpoint what was just recovered, in the background, so the next takeover replays only what this
+      // term writes, however short the term (frequent failovers would otherwise replay an ever longer tail).
+      for (const st of [part.store, part.schedulerStore]) {
+        st?.checkpoint().catch((err: Error) => log.warn(`post-recovery checkpoint failed: ${err.message}`))
+      }
     } catch (err) {
       // A failed activation must leave nothing open: the election releases the lock next (no zombie primary).
       log.error(`activation failed: ${(err as Error).message}`)
