@@ -127,3 +127,157 @@ describe('compiled sfbroker binary', () => {
     expect(await stompConnect(port, 1000)).toBeNull()
   }, 120_000)
 })
+
+// `status` and `probe-lock` from the compiled binary (issue 3 "Done when"): the probe's child processes are the
+// binary itself (`sfbroker __lock-child`), and status reads /proc/locks and the shared dir without Bun around.
+describe('compiled sfbroker binary: status and probe-lock', () => {
+  function runAsync(args: string[], timeoutMs: number): Promise<{ code: number | null; out: string; err: string }> {
+    return new Promise((resolve) => {
+      const c = spawn(binary, args, { cwd: runDir, env, stdio: ['ignore', 'pipe', 'pipe'] })
+      children.push(c)
+      let out = ''
+      let err = ''
+      c.stdout!.on('data', (d) => (out += d))
+      c.stderr!.on('data', (d) => (err += d))
+      const t = setTimeout(() => c.kill('SIGKILL'), timeoutMs)
+      c.on('exit', (code) => {
+        clearTimeout(t)
+        resolve({ code, out, err })
+      })
+    })
+  }
+  function statusJson(dir: string): { code: number | null; json: any } {
+    const r = run('status', dir, '--json')
+    let json: any = null
+    try {
+      json = JSON.parse(r.out)
+    } catch {
+      json = null
+    }
+    return { code: r.code, json }
+  }
+  async function until<T>(f: () => T | null | undefined | false, timeoutMs: number, what: string): Promise<T> {
+    const deadline = Date.now() + timeoutMs
+    for (;;) {
+      const v = f()
+      if (v) return v
+      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+      await Bun.sleep(200)
+    }
+  }
+
+  test('sfbroker binary status: 4 for a non-broker dir, 0 naming the primary and its replica, 3 once both stopped', async () => {
+    const shared = path.join(runDir, 'shared-status')
+    expect(run('status', path.join(runDir, 'no-such-dir')).code).toBe(4)
+    fs.mkdirSync(shared)
+    const notBroker = run('status', shared)
+    expect(notBroker.code).toBe(4)
+    expect(notBroker.out).toContain('not a broker shared directory')
+    expect(run('status').code).toBe(2)
+
+    const broker = (name: string) => {
+      const c = spawn(binary, ['run', '--data', shared, '--connector', 'stomp://127.0.0.1:0', '--broker-name', name], { cwd: runDir, env, stdio: ['ignore', 'ignore', 'pipe'] })
+      c.stderr!.resume()
+      children.push(c)
+      return c
+    }
+    const a = broker('bin-a')
+    await until(() => { const s = statusJson(shared); return s.code === 0 && s.json?.holder?.pid === a.pid && s.json.lastTakeover?.connectorsOpenMs != null }, 60_000, 'a primary')
+    const b = broker('bin-b')
+    const s1 = await until(() => { const s = statusJson(shared); return s.json?.replicas?.some((r: any) => r.pid === b.pid) ? s : null }, 60_000, 'b registered as replica')
+    expect(s1.code).toBe(0)
+    expect(s1.json.primary).toBe(true)
+    expect(s1.json.holder.brokerName).toBe('bin-a')
+    expect(s1.json.currentEpoch).toBe(1)
+    expect(s1.json.lastTakeover.epoch).toBe(1)
+    const human = run('status', shared)
+    expect(human.code).toBe(0)
+    expect(human.out).toContain('primary: YES')
+    expect(human.out).toContain(`broker bin-a on ${os.hostname()} pid ${a.pid}, epoch 1`)
+    expect(human.out).toContain(`pid ${b.pid}: waiting since`)
+    expect(human.out).toContain('last takeover:')
+
+    // SIGTERM on the primary releases the lock at once: b takes over, and is no longer listed as a replica.
+    a.kill('SIGTERM')
+    expect(await exited(a, 30_000)).toBe(0)
+    const s2 = await until(() => { const s = statusJson(shared); return s.code === 0 && s.json?.holder?.pid === b.pid && s.json.lastTakeover?.epoch === 2 ? s : null }, 60_000, 'b primary')
+    expect(s2.json.currentEpoch).toBe(2)
+    await until(() => statusJson(shared).json?.replicas?.length === 0, 30_000, 'no replica listed once b is primary')
+
+    b.kill('SIGTERM')
+    expect(await exited(b, 30_000)).toBe(0)
+    const s3 = statusJson(shared)
+    expect(s3.code).toBe(3)
+    expect(s3.json.primary).toBe(false)
+    expect(s3.json.holder.pid).toBe(b.pid)
+    expect(run('status', shared).out).toContain('primary: NONE')
+  }, 180_000)
+
+  test('sfbroker binary probe-lock: flock and fcntl SAFE on a local disk, under both names, --json and text', async () => {
+    const dir = path.join(runDir, 'probe')
+    const r = await runAsync(['probe-lock', dir, '--json'], 90_000)
+    if (r.code !== 0) console.error(r.err)
+    expect(r.code).toBe(0)
+    const rep = JSON.parse(r.out)
+    expect(rep.binding).toBe('bun:ffi')
+    for (const kind of ['flock', 'fcntl']) {
+      const k = rep.kinds.find((x: any) => x.kind === kind)
+      expect(k.verdict).toBe('SAFE')
+      expect(k.checks.map((c: any) => c.name)).toEqual(['lock', 'exclusion', 'kill -9 release', 'blocking wait'])
+      expect(k.checks.every((c: any) => c.ok)).toBe(true)
+      expect(typeof k.checks.find((c: any) => c.name === 'kill -9 release').ms).toBe('number')
+    }
+    expect(rep.sameProcess.ok).toBe(true)
+    expect(rep.filesystem.fsType).toBeString()
+    expect(rep.recommended).toBe('flock')
+    expect(rep.safe).toBe(true)
+    // The probe's own files are gone.
+    expect(fs.readdirSync(dir).filter((n) => n.startsWith('.probe-lock'))).toEqual([])
+
+    const text = await runAsync(['lock-probe', dir], 90_000)
+    expect(text.code).toBe(0)
+    expect(text.out).toContain('flock: SAFE')
+    expect(text.out).toContain('fcntl: SAFE')
+    expect(text.out).toContain('recommendation: use lock type flock')
+  }, 200_000)
+
+  // Two bindfs mounts of one directory stand in for two hosts: with lock forwarding they share the kernel's
+  // locks (an honest cluster filesystem), without it each mount's locks are local (OCFS2 flock, NFS local_lock).
+  const hasBindfs = spawnSync('sh', ['-c', 'command -v bindfs && test -c /dev/fuse && test "$(id -u)" = 0']).status === 0
+  test.skipIf(!hasBindfs)('sfbroker binary probe-lock --peer on two bindfs mounts: SAFE with lock forwarding, NOT SAFE (exit 1) without', async () => {
+    const mounts: string[] = []
+    const mount = (real: string, name: string, forward: boolean): string => {
+      const m = path.join(runDir, name)
+      fs.mkdirSync(m)
+      const args = forward ? ['--multithreaded', '--enable-lock-forwarding', real, m] : [real, m]
+      const r = spawnSync('bindfs', args, { encoding: 'utf8' })
+      if (r.status !== 0) throw new Error(`bindfs ${args.join(' ')}: ${r.stderr}`)
+      mounts.push(m)
+      return m
+    }
+    try {
+      const peerArgs = ['--peer', '--json', '--hold-ms', '600', '--peer-timeout-ms', '60000']
+      const real = path.join(runDir, 'peer-real-fwd')
+      fs.mkdirSync(real)
+      const [a, b] = await Promise.all([runAsync(['probe-lock', mount(real, 'peer-f1', true), ...peerArgs], 150_000), runAsync(['probe-lock', mount(real, 'peer-f2', true), ...peerArgs], 150_000)])
+      for (const r of [a, b]) {
+        expect(r.code).toBe(0)
+        const rep = JSON.parse(r.out)
+        expect(rep.peer.peer).not.toBeNull()
+        expect(rep.peer.kinds.map((k: any) => k.verdict)).toEqual(['SAFE', 'SAFE'])
+        expect(rep.recommended).toBe('flock')
+      }
+      const real2 = path.join(runDir, 'peer-real-nofwd')
+      fs.mkdirSync(real2)
+      const [c, d] = await Promise.all([runAsync(['probe-lock', mount(real2, 'peer-n1', false), ...peerArgs], 150_000), runAsync(['probe-lock', mount(real2, 'peer-n2', false), ...peerArgs], 150_000)])
+      for (const r of [c, d]) {
+        expect(r.code).toBe(1)
+        const rep = JSON.parse(r.out)
+        expect(rep.peer.kinds.find((k: any) => k.kind === 'flock').verdict).toBe('NOT SAFE')
+        expect(rep.recommended).toBeNull()
+      }
+    } finally {
+      for (const m of mounts.reverse()) spawnSync('fusermount', ['-u', '-z', m])
+    }
+  }, 300_000)
+})
