@@ -194,3 +194,39 @@ test('election: a primary paused (SIGSTOP) longer than the keep-alive steps down
   expect(a.listening).toBe(false)
   expect((await acceptingPorts(ports))).toEqual([ports[1]])
 }, 30_000)
+
+test('election: SIGTERM while stepping down exits 0 without rejoining; the replica takes over', async () => {
+  const dir = tmpDir()
+  const ports = await freePorts(2)
+  // a's store/broker close takes 2 s after its connectors closed: it stays in stepping-down meanwhile.
+  const a = start({ dir, port: ports[0], nodeId: 'a', deactivateDelayMs: 2000 })
+  await a.waitFor(() => a.listening, 10_000, 'a listening')
+  const b = start({ dir, port: ports[1], nodeId: 'b' })
+  await b.waitRole('replica', 10_000)
+  a.send('unhealthy')
+  await a.waitRole('stepping-down', 10_000)
+  await a.kill('SIGTERM', 15_000)
+  expect(a.exitCode).toBe(0)
+  // It never went back to starting/replica after the step-down it was in.
+  const after = a.events.findIndex((e) => e.event === 'role' && e.role === 'stepping-down')
+  expect(a.events.slice(after + 1).filter((e) => e.event === 'role').map((e) => e.role)).toEqual(['stopped'])
+  await b.waitFor(() => b.listening, 10_000, 'b takes over')
+  expect(await acceptingPorts(ports)).toEqual([ports[1]])
+}, 60_000)
+
+test('election: an event loop stalled past eventLoopStallMax makes the primary give the lock up; the replica serves', async () => {
+  const dir = tmpDir()
+  const ports = await freePorts(2)
+  // Keep-alive period + timeout (2 s) above the stall, so the stall monitor is what acts, not the pause check.
+  const a = start({ dir, port: ports[0], nodeId: 'a', keepAliveMs: 1000, keepAliveTimeoutMs: 1000, eventLoopStallMax: 300 })
+  await a.waitFor(() => a.listening, 10_000, 'a listening')
+  const b = start({ dir, port: ports[1], nodeId: 'b', keepAliveMs: 1000, keepAliveTimeoutMs: 1000 })
+  await b.waitRole('replica', 10_000)
+  a.send('block 1200')
+  await a.waitFor((evs) => evs.some((e) => e.event === 'role' && e.role === 'stepping-down'), 15_000, 'a steps down')
+  const down = a.events.find((e) => e.event === 'role' && e.role === 'stepping-down')!
+  expect(String(down.reason)).toContain('event loop stalled')
+  await b.waitFor(() => b.listening, 15_000, 'b takes over')
+  await a.waitRole('replica', 15_000)
+  expect(a.listening).toBe(false)
+}, 60_000)
