@@ -1,13 +1,16 @@
 /**
  * Goal: the CLI runs under Deno too (the design asks for a Deno/Bun-compatible CLI): `deno run -A src/main.ts
  * --help` prints the same help and exits 0, and a usage error exits 2. Method: run the Deno binary from the npm
- * `deno` package as a child process. Only the help path is checked: the lock binding is runtime-specific
- * (Deno.dlopen under Deno) and the node's Deno coverage belongs to the election and node tests.
+ * `deno` package as a child process. Then the broker itself: two `deno run … run` processes on one directory
+ * elect a primary through the Deno.dlopen lock binding and hand over on kill -9.
  */
-import { describe, expect, test } from 'bun:test'
-import { spawnSync } from 'node:child_process'
+import { afterAll, describe, expect, test } from 'bun:test'
+import { spawn, spawnSync } from 'node:child_process'
 import fs from 'node:fs'
+import net from 'node:net'
+import os from 'node:os'
 import path from 'node:path'
+import { freePorts } from './fixtures/election-harness.ts'
 
 const repo = path.resolve(import.meta.dir, '..')
 const deno = path.join(repo, 'node_modules/.bin/deno')
@@ -43,4 +46,73 @@ describe('sfbroker under Deno', () => {
     expect(bad.code).toBe(2)
     expect(bad.err).toContain('unknown command "rn"')
   })
+})
+
+// The broker itself under Deno: the lock binding is Deno.dlopen (src/election/lock/libc-deno.ts), the replica's
+// blocking wait runs in a worker. Two Deno brokers on one directory: one answers CONNECTED, the other refuses;
+// kill -9 of the primary → the replica answers CONNECTED and takes epoch 2.
+describe('sfbroker broker under Deno', () => {
+  const kids: import('node:child_process').ChildProcess[] = []
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sfb-deno-'))
+  afterAll(async () => {
+    for (const k of kids) if (k.exitCode === null && k.signalCode === null) k.kill('SIGKILL')
+    await Bun.sleep(200)
+    fs.rmSync(dir, { recursive: true, force: true })
+  })
+
+  function broker(port: number): import('node:child_process').ChildProcess {
+    const c = spawn(deno, ['run', '-A', '--quiet', '--no-lock', path.join(repo, 'src/main.ts'), 'run', '--data', dir, '--connector', `stomp://127.0.0.1:${port}`, '--log-level', 'warn'], {
+      cwd: repo,
+      env: { ...process.env, NO_COLOR: '1' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    })
+    c.stderr!.resume()
+    kids.push(c)
+    return c
+  }
+
+  /** First line of the answer to a STOMP CONNECT, or null when the port refuses or stays silent. */
+  function connectAnswer(port: number): Promise<string | null> {
+    return new Promise((resolve) => {
+      const s = net.connect({ host: '127.0.0.1', port })
+      let data = ''
+      const done = (v: string | null) => {
+        clearTimeout(t)
+        s.destroy()
+        resolve(v)
+      }
+      const t = setTimeout(() => done(null), 2000)
+      s.on('connect', () => s.write('CONNECT\naccept-version:1.2\nhost:localhost\n\n\0'))
+      s.on('data', (d) => {
+        data += d.toString('utf8')
+        if (data.includes('\n')) done(data.slice(0, data.indexOf('\n')))
+      })
+      s.on('error', () => done(null))
+    })
+  }
+
+  async function until(f: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs
+    while (Date.now() < deadline) {
+      if (await f()) return true
+      await Bun.sleep(200)
+    }
+    return false
+  }
+
+  test('deno run src/main.ts run: one broker serves STOMP, the other is a replica; kill -9 → the replica serves', async () => {
+    const [pa, pb] = (await freePorts(2)) as [number, number]
+    const a = broker(pa)
+    expect(await until(async () => (await connectAnswer(pa)) === 'CONNECTED', 90_000)).toBe(true)
+    const b = broker(pb)
+    expect(await until(async () => fs.existsSync(path.join(dir, 'replicas')) && fs.readdirSync(path.join(dir, 'replicas')).some((n) => n.endsWith('.json')), 90_000)).toBe(true)
+    expect(await connectAnswer(pb)).toBeNull()
+
+    a.kill('SIGKILL')
+    expect(await until(async () => (await connectAnswer(pb)) === 'CONNECTED', 60_000)).toBe(true)
+    expect(fs.readdirSync(path.join(dir, 'epochs')).sort()).toEqual(['1', '2'])
+    b.kill('SIGTERM')
+    expect(await until(async () => b.exitCode !== null, 30_000)).toBe(true)
+    expect(b.exitCode).toBe(0)
+  }, 240_000)
 })
