@@ -25,7 +25,35 @@ export interface StoreSummary {
   messages: number
   destinations: { destination: string; count: number; bytes: number }[]
   scheduler: { jobs: number; nextDueAt: number | null } | null
+  /** What the primary's stores found wrong with their own files (absent in summaries of older versions). */
+  integrity?: { store: StoreIntegritySummary | null; scheduler: StoreIntegritySummary | null }
   updatedAt: number
+}
+
+/** The part of the storage's StoreIntegrity that status reads (kept structural: election does not import storage). */
+export interface StoreIntegritySummary {
+  corrupt: { file: string; offset: number; reason: string }[]
+  corruptCount: number
+  tornTail: { file: string; offset: number; bytes: number } | null
+  fencedRecordsIgnored: number
+  verification: string
+  verifiedMessages: number
+}
+
+/** Lines and warnings for one store's integrity report. */
+function integrityLines(what: string, it: StoreIntegritySummary | null | undefined): { lines: string[]; warnings: string[] } {
+  const lines: string[] = []
+  const warnings: string[] = []
+  if (!it) return { lines, warnings }
+  const verifying = it.verification === 'running' ? ' (verification of checkpointed messages still running)' : ''
+  if (it.corruptCount > 0) {
+    warnings.push(`${what}: ${it.corruptCount} corrupt record(s) or message(s) found in the journal, not delivered${verifying}; first at ${it.corrupt[0] ? `${it.corrupt[0].file}:${it.corrupt[0].offset}` : '?'}`)
+    for (const c of it.corrupt.slice(0, 10)) lines.push(`  ${what} corrupt: ${c.file}:${c.offset}: ${c.reason}`)
+    if (it.corruptCount > 10) lines.push(`  ${what} corrupt: ... ${it.corruptCount - 10} more (see the broker log)`)
+  } else if (verifying) lines.push(`  ${what}: no corrupt records found so far${verifying}`)
+  if (it.tornTail) lines.push(`  ${what}: torn tail cut off at recovery: ${it.tornTail.file}:${it.tornTail.offset} (${it.tornTail.bytes} bytes, never acknowledged)`)
+  if (it.fencedRecordsIgnored > 0) lines.push(`  ${what}: ${it.fencedRecordsIgnored} record(s) of a deposed primary written after its epoch ended were ignored`)
+  return { lines, warnings }
 }
 
 export interface StatusReport {
@@ -177,6 +205,7 @@ export async function inspectSharedDir(dirArg: string, now = Date.now()): Promis
   try {
     const s = JSON.parse(fs.readFileSync(p.storeSummary, 'utf8')) as StoreSummary
     r.store = { ...s, ageMs: now - s.updatedAt }
+    for (const [what, it] of [['store', s.integrity?.store], ['scheduler store', s.integrity?.scheduler]] as const) r.warnings.push(...integrityLines(what, it).warnings)
   } catch {
     r.store = null
   }
@@ -215,6 +244,7 @@ export function formatStatus(r: StatusReport): string {
     L.push(`store: ${r.store.adapter}, ${r.store.bytes} bytes, ${r.store.messages} messages in ${r.store.destinations.length} destinations (summary ${ago(r.store.ageMs)})`)
     for (const d of r.store.destinations.slice(0, 20)) L.push(`  ${d.destination}: ${d.count} messages, ${d.bytes} bytes`)
     if (r.store.scheduler) L.push(`  scheduler: ${r.store.scheduler.jobs} jobs${r.store.scheduler.nextDueAt ? `, next due ${new Date(r.store.scheduler.nextDueAt).toISOString()}` : ''}`)
+    for (const [what, it] of [['store', r.store.integrity?.store], ['scheduler store', r.store.integrity?.scheduler]] as const) L.push(...integrityLines(what, it).lines)
   } else L.push('store: no summary yet (written by the primary every few seconds)')
   for (const w of r.warnings) L.push(`WARNING: ${w}`)
   return L.join('\n')

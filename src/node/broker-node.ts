@@ -276,6 +276,8 @@ export class BrokerNode {
         messages: st?.messages ?? 0,
         destinations: st?.destinations ?? [],
         scheduler: s.scheduler ? s.scheduler.stats() : null,
+        // Damage the stores found in their own files (corrupt records, torn tail): `sfbroker status` warns on it.
+        integrity: { store: st?.integrity ?? null, scheduler: s.schedulerStore?.stats().integrity ?? null },
         updatedAt: Date.now(),
       }
       const file = path.join(this.config.persistence.directory, 'store-summary.json')
