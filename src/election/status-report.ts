@@ -186,7 +186,9 @@ export async function inspectSharedDir(dirArg: string, now = Date.now()): Promis
       try {
         const sst = fs.statSync(sd)
         if (sst.dev !== st.dev) r.warnings.push(`scheduler directory ${sd} is on a different filesystem than the shared directory: scheduled jobs will not fail over with the store`)
-        else if (!path.resolve(sd).startsWith(dir + path.sep) && path.dirname(path.resolve(sd)) !== path.dirname(dir)) r.warnings.push(`scheduler directory ${sd} is outside the shared directory ${dir}: make sure every broker sees the same one`)
+        // Any place outside the shared directory warns, as the config loader does: a sibling directory is not
+        // guaranteed to be on the share (the shared directory may itself be the mount point).
+        else if (!path.resolve(sd).startsWith(dir + path.sep)) r.warnings.push(`scheduler directory ${sd} is outside the shared directory ${dir}: scheduled jobs fail over only if every broker sees that same directory (put it under the shared directory)`)
       } catch {
         r.warnings.push(`scheduler directory ${sd} (from the holder record) is not reachable from this host`)
       }
