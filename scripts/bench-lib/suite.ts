@@ -1,0 +1,249 @@
+/**
+ * The benchmark rows, run the same way against any BrokerKind, and the comparison table. Every load is bounded in
+ * message count and in time (SuiteOptions.loadTimeoutMs per load, per-step start/takeover timeouts); a load that
+ * does not finish in time makes its row an error instead of a number. Nothing here asserts a speed: the scripts
+ * print what they measured.
+ *
+ * Rows (ids are stable; docs/benchmarks.md explains each):
+ *   startMs         spawn -> first STOMP CONNECTED answered (empty shared dir)
+ *   replicaReadyMs  spawn of a second process on the same dir -> it registered as a replica (port closed)
+ *   idleRssMb       primary's RSS 2 s after start, no clients
+ *   p1, p4          persistent SENDs, one RECEIPT awaited per message, 1 / 4 producers (msg/s)
+ *   window          persistent SENDs with up to `window` unreceipted in flight, 1 producer (msg/s)
+ *   nonPersistent   non-persistent SENDs without receipts, 1 producer + 1 consumer at once (msg/s consumed)
+ *   drain           one auto-ack consumer drains the `windowCount` persistent messages of the window row (msg/s)
+ *   peakRssMb       primary's peak RSS over all of the above
+ *   backlogRssMb    primary's peak RSS while `backlog` persistent messages are queued (optional row)
+ *   takeoverMs      kill -9 of the primary -> the replica answers STOMP CONNECTED (median of `takeovers`)
+ */
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import type { BrokerKind, BrokerProcess } from './brokers.ts'
+import { mustLoad } from './loads.ts'
+import { BenchError, freePort, rssOf, RssSampler, sleep } from './proc.ts'
+
+export interface SuiteOptions {
+  sizeBytes: number
+  /** Messages for the 1-producer receipted row. */
+  p1Count: number
+  /** Messages (in total) for the 4-producer receipted row. */
+  p4Count: number
+  /** Messages for the windowed row; the drain row then consumes them. */
+  windowCount: number
+  window: number
+  nonPersistentCount: number
+  /** Persistent messages queued for the backlog RSS row; 0 skips the row. */
+  backlog: number
+  /** Kill -9 takeovers to time; 0 skips the row. */
+  takeovers: number
+  /** Bound of each single load (the row fails past it). */
+  loadTimeoutMs: number
+  /** Bound of each broker start / takeover wait. */
+  startTimeoutMs: number
+  /** Directory for brokers' data and logs (a fresh temp dir under it per run). */
+  workDir: string
+  /** Progress lines go here. */
+  log: (line: string) => void
+}
+
+export const DEFAULT_SUITE: Omit<SuiteOptions, 'workDir' | 'log'> = {
+  sizeBytes: 1024,
+  p1Count: 5_000,
+  p4Count: 10_000,
+  windowCount: 100_000,
+  window: 1000,
+  nonPersistentCount: 100_000,
+  backlog: 0,
+  takeovers: 5,
+  loadTimeoutMs: 300_000,
+  startTimeoutMs: 60_000,
+}
+
+export type RowId = 'startMs' | 'replicaReadyMs' | 'idleRssMb' | 'p1' | 'p4' | 'window' | 'nonPersistent' | 'drain' | 'peakRssMb' | 'backlogRssMb' | 'takeoverMs'
+
+export interface RowValue {
+  value: number | null
+  /** Extra figures shown beside the value (e.g. p99/max of takeovers). */
+  note?: string
+  error?: string
+}
+
+export type SuiteResult = Partial<Record<RowId, RowValue>>
+
+export interface RowSpec {
+  id: RowId
+  label: (o: SuiteOptions) => string
+  unit: string
+  better: 'higher' | 'lower'
+}
+
+export const ROWS: RowSpec[] = [
+  { id: 'takeoverMs', label: (o) => `takeover after kill -9 (median of ${o.takeovers})`, unit: 'ms', better: 'lower' },
+  { id: 'p1', label: (o) => `persistent, receipt per message, 1 producer (${o.p1Count})`, unit: 'msg/s', better: 'higher' },
+  { id: 'p4', label: (o) => `persistent, receipt per message, 4 producers (${o.p4Count})`, unit: 'msg/s', better: 'higher' },
+  { id: 'window', label: (o) => `persistent, windowed receipts (${o.window} in flight, ${o.windowCount})`, unit: 'msg/s', better: 'higher' },
+  { id: 'nonPersistent', label: (o) => `non-persistent, 1 producer + 1 consumer (${o.nonPersistentCount})`, unit: 'msg/s', better: 'higher' },
+  { id: 'drain', label: (o) => `drain of ${o.windowCount} persistent, auto ack`, unit: 'msg/s', better: 'higher' },
+  { id: 'startMs', label: () => 'start: spawn -> accepting STOMP', unit: 'ms', better: 'lower' },
+  { id: 'replicaReadyMs', label: () => 'start: spawn -> replica ready', unit: 'ms', better: 'lower' },
+  { id: 'idleRssMb', label: () => 'idle RSS (primary)', unit: 'MB', better: 'lower' },
+  { id: 'peakRssMb', label: () => 'peak RSS over the loads (primary)', unit: 'MB', better: 'lower' },
+  { id: 'backlogRssMb', label: (o) => `peak RSS with ${o.backlog} persistent queued`, unit: 'MB', better: 'lower' },
+]
+
+const MB = 1024 * 1024
+
+async function record(result: SuiteResult, id: RowId, log: (l: string) => void, what: string, run: () => Promise<RowValue>): Promise<void> {
+  try {
+    const v = await run()
+    result[id] = v
+    log(`  ${what}: ${v.value === null ? '-' : fmt(v.value)}${v.note ? ` (${v.note})` : ''}`)
+  } catch (e) {
+    result[id] = { value: null, error: (e as Error).message.split('\n')[0] }
+    log(`  ${what}: FAILED ${(e as Error).message}`)
+  }
+}
+
+/** Start, loads, RSS rows for one broker kind: a primary and a replica on one fresh shared directory. */
+export async function runLoadRows(kind: BrokerKind, o: SuiteOptions, result: SuiteResult = {}): Promise<SuiteResult> {
+  const dir = fs.mkdtempSync(path.join(o.workDir, 'shared-'))
+  const procs: BrokerProcess[] = []
+  o.log(`${kind.label}: loads on ${dir}`)
+  try {
+    const port = await freePort()
+    const replicaPort = await freePort()
+    const first = await kind.start({ dataDir: dir, port, role: 'primary', timeoutMs: o.startTimeoutMs })
+    procs.push(first.proc)
+    result.startMs = { value: first.readyMs }
+    o.log(`  start -> accepting STOMP: ${fmt(first.readyMs)} ms`)
+    const second = await kind.start({ dataDir: dir, port: replicaPort, role: 'replica', timeoutMs: o.startTimeoutMs })
+    procs.push(second.proc)
+    result.replicaReadyMs = { value: second.readyMs }
+    o.log(`  start -> replica ready: ${fmt(second.readyMs)} ms`)
+    const primary = first.proc
+    await sleep(2000)
+    const idle = rssOf(primary.pid)
+    result.idleRssMb = { value: idle ? idle.rssBytes / MB : null }
+    o.log(`  idle RSS: ${fmt(result.idleRssMb.value ?? NaN)} MB`)
+    const sampler = new RssSampler(primary.pid)
+    const base = { port, sizeBytes: o.sizeBytes, window: o.window }
+    const timeoutMs = o.loadTimeoutMs
+    await record(result, 'p1', o.log, 'persistent, receipt each, 1 producer', async () => {
+      const r = await mustLoad('p1', { timeoutMs, produce: { ...base, destination: '/queue/bench.p1', producers: 1, count: o.p1Count, persistent: true, receipts: 'every' } })
+      return { value: r.produce!.msgsPerSec }
+    })
+    await record(result, 'p4', o.log, 'persistent, receipt each, 4 producers', async () => {
+      const r = await mustLoad('p4', { timeoutMs, produce: { ...base, destination: '/queue/bench.p4', producers: 4, count: o.p4Count, persistent: true, receipts: 'every' } })
+      return { value: r.produce!.msgsPerSec }
+    })
+    await record(result, 'window', o.log, 'persistent, windowed receipts', async () => {
+      const r = await mustLoad('window', { timeoutMs, produce: { ...base, destination: '/queue/bench.drain', producers: 1, count: o.windowCount, persistent: true, receipts: 'window' } })
+      return { value: r.produce!.msgsPerSec }
+    })
+    await record(result, 'nonPersistent', o.log, 'non-persistent, producer + consumer', async () => {
+      const r = await mustLoad('nonPersistent', {
+        timeoutMs,
+        consume: { port, destination: '/queue/bench.np', count: o.nonPersistentCount },
+        produce: { ...base, destination: '/queue/bench.np', producers: 1, count: o.nonPersistentCount, persistent: false, receipts: 'none' },
+      })
+      return { value: r.consume!.msgsPerSec, note: `producer ${fmt(r.produce!.msgsPerSec)} msg/s` }
+    })
+    await record(result, 'drain', o.log, `drain of ${o.windowCount} persistent`, async () => {
+      if (result.window?.value == null) throw new BenchError('skipped: the window row, which fills the queue, failed')
+      const r = await mustLoad('drain', { timeoutMs, consume: { port, destination: '/queue/bench.drain', count: o.windowCount } })
+      return { value: r.consume!.msgsPerSec }
+    })
+    result.peakRssMb = { value: sampler.stop() / MB }
+    o.log(`  peak RSS: ${fmt(result.peakRssMb.value!)} MB`)
+    if (o.backlog > 0) {
+      await record(result, 'backlogRssMb', o.log, `RSS with ${o.backlog} persistent queued`, async () => {
+        const s = new RssSampler(primary.pid, 250)
+        const r = await mustLoad('backlog', { timeoutMs: Math.max(timeoutMs, o.backlog), produce: { ...base, destination: '/queue/bench.backlog', producers: 1, count: o.backlog, persistent: true, receipts: 'window' } })
+        await sleep(2000)
+        const now = rssOf(primary.pid)
+        const peak = s.stop()
+        return { value: peak / MB, note: `${fmt(r.produce!.msgsPerSec)} msg/s while filling, ${now ? fmt(now.rssBytes / MB) : '?'} MB after` }
+      })
+    }
+  } finally {
+    for (const p of procs.reverse()) await p.stop()
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+  return result
+}
+
+/** kill -9 the primary `takeovers` times; time until the replica answers STOMP; restart the victim as the replica. */
+export async function runTakeovers(kind: BrokerKind, o: SuiteOptions): Promise<RowValue> {
+  const dir = fs.mkdtempSync(path.join(o.workDir, 'takeover-'))
+  const procs: BrokerProcess[] = []
+  o.log(`${kind.label}: ${o.takeovers} takeovers on ${dir}`)
+  const times: number[] = []
+  try {
+    const ports = [await freePort(), await freePort()]
+    let primary = (await kind.start({ dataDir: dir, port: ports[0]!, role: 'primary', timeoutMs: o.startTimeoutMs })).proc
+    let replica = (await kind.start({ dataDir: dir, port: ports[1]!, role: 'replica', timeoutMs: o.startTimeoutMs })).proc
+    procs.push(primary, replica)
+    for (let i = 0; i < o.takeovers; i++) {
+      // Let the replica settle into its lock wait, as it would in production.
+      await sleep(1000)
+      const t0 = performance.now()
+      const killed = primary.kill9()
+      await kind.serving(replica, o.startTimeoutMs)
+      const ms = performance.now() - t0
+      await killed
+      times.push(ms)
+      o.log(`  kill ${i + 1}: takeover ${fmt(ms)} ms`)
+      const victimPort = primary.port
+      primary = replica
+      replica = (await kind.start({ dataDir: dir, port: victimPort, role: 'replica', timeoutMs: o.startTimeoutMs })).proc
+      procs.push(replica)
+    }
+  } finally {
+    for (const p of procs.reverse()) await p.stop()
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+  const s = [...times].sort((a, b) => a - b)
+  const q = (p: number) => s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))]!
+  return { value: q(0.5), note: `min ${fmt(s[0]!)}, p99 ${fmt(q(0.99))}, max ${fmt(s.at(-1)!)} ms` }
+}
+
+export function fmt(v: number): string {
+  if (!Number.isFinite(v)) return '-'
+  if (Math.abs(v) >= 100) return Math.round(v).toLocaleString('en-US')
+  if (Math.abs(v) >= 10) return v.toFixed(1)
+  return v.toFixed(2)
+}
+
+/** The work directory for one script run (removed by the caller). */
+export function makeWorkDir(prefix: string): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix))
+}
+
+export interface Column {
+  label: string
+  result: SuiteResult
+}
+
+/**
+ * A Markdown table: one row per RowSpec with a value in any column; with two or more columns, a ratio column per
+ * extra column saying how many times better the first column is (>1 = first is better, whichever the direction).
+ */
+export function formatTable(o: SuiteOptions, columns: Column[], extraRows: { label: string; unit: string; better: 'higher' | 'lower'; values: (RowValue | undefined)[] }[] = []): string {
+  const head = ['row', 'unit', ...columns.map((c) => c.label)]
+  const ratioCols = columns.slice(1).map((c) => `${columns[0]!.label} vs ${c.label}`)
+  head.push(...ratioCols)
+  const lines: string[][] = []
+  const cell = (v: RowValue | undefined) => (v === undefined ? '' : v.value === null ? `failed: ${v.error ?? '?'}` : fmt(v.value))
+  const ratio = (a: RowValue | undefined, b: RowValue | undefined, better: 'higher' | 'lower') => {
+    if (!a || !b || a.value === null || b.value === null || a.value <= 0 || b.value <= 0) return ''
+    return `${fmt(better === 'higher' ? a.value / b.value : b.value / a.value)}×`
+  }
+  const all = [...ROWS.map((r) => ({ label: r.label(o), unit: r.unit, better: r.better, values: columns.map((c) => c.result[r.id]) })), ...extraRows]
+  for (const r of all) {
+    if (r.values.every((v) => v === undefined)) continue
+    lines.push([r.label, r.unit, ...r.values.map(cell), ...r.values.slice(1).map((v) => ratio(r.values[0], v, r.better))])
+  }
+  const out = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...lines.map((l) => `| ${l.join(' | ')} |`)]
+  return out.join('\n')
+}

@@ -1,0 +1,80 @@
+/**
+ * STOMP throughput of sfbroker (the issue-5 benchmark): msg/s for persistent SENDs with a receipt per message from 1
+ * and 4 producers, persistent windowed receipts, non-persistent producer + consumer, and the drain of the windowed
+ * row's persistent messages; 1 KiB bodies by default. Also prints start time and RSS, since they come for free.
+ * With --with-activemq the same loads run against ActiveMQ 5.17 in the same run and the table gets ratios.
+ * The broker runs from the compiled binary (primary + replica on a temp shared dir); the load generator runs in a
+ * separate process. Prints numbers; asserts none.
+ *
+ *   npm run build && bun scripts/bench-stomp.ts [flags]
+ *
+ *   --binary PATH     sfbroker executable (default dist/sfbroker)
+ *   --p1 N --p4 N     messages for the receipted 1 / 4 producer rows (default 5000 / 10000)
+ *   --window-count N  messages for the windowed row, then drained (default 100000)
+ *   --window N        receipts in flight in the windowed row (default 1000)
+ *   --np N            messages for the non-persistent row (default 100000)
+ *   --size N          message body bytes (default 1024)
+ *   --load-timeout-ms N  bound of each load (default 300000)
+ *   --with-activemq   run the same loads against ActiveMQ 5.17 too
+ *   --json FILE       also write the results as JSON
+ */
+import fs from 'node:fs'
+import path from 'node:path'
+import { Args } from './bench-lib/args.ts'
+import { ActiveMQKind, activemqUnavailable, SfbrokerKind } from './bench-lib/brokers.ts'
+import { BenchError } from './bench-lib/proc.ts'
+import { DEFAULT_SUITE, formatTable, makeWorkDir, runLoadRows, type Column, type SuiteOptions } from './bench-lib/suite.ts'
+
+const USAGE = fs.readFileSync(new URL(import.meta.url), 'utf8').split('*/')[0]!.replace(/^\/\*\*\n/, '').replace(/^ \* ?/gm, '')
+
+async function main(): Promise<number> {
+  const args = new Args(process.argv.slice(2), {
+    ints: { p1: 1, p4: 4, 'window-count': 1, window: 1, np: 1, size: 1, 'load-timeout-ms': 1000 },
+    strings: ['binary', 'json'],
+    bools: ['with-activemq'],
+  })
+  if (args.has('help')) {
+    console.log(USAGE)
+    return 0
+  }
+  const root = path.resolve(import.meta.dir, '..')
+  const workDir = makeWorkDir('sfb-bench-stomp-')
+  const o: SuiteOptions = {
+    ...DEFAULT_SUITE,
+    p1Count: args.int('p1', DEFAULT_SUITE.p1Count),
+    p4Count: args.int('p4', DEFAULT_SUITE.p4Count),
+    windowCount: args.int('window-count', DEFAULT_SUITE.windowCount),
+    window: args.int('window', DEFAULT_SUITE.window),
+    nonPersistentCount: args.int('np', DEFAULT_SUITE.nonPersistentCount),
+    sizeBytes: args.int('size', DEFAULT_SUITE.sizeBytes),
+    loadTimeoutMs: args.int('load-timeout-ms', DEFAULT_SUITE.loadTimeoutMs),
+    backlog: 0,
+    takeovers: 0,
+    workDir,
+    log: (l) => console.log(l),
+  }
+  try {
+    const sf = new SfbrokerKind(path.resolve(args.str('binary', path.join(root, 'dist/sfbroker'))), workDir)
+    const columns: Column[] = [{ label: 'sfbroker', result: await runLoadRows(sf, o) }]
+    if (args.has('with-activemq')) {
+      const why = activemqUnavailable()
+      if (why) console.log(`ActiveMQ: ${why}; sfbroker only`)
+      else columns.push({ label: 'ActiveMQ 5.17', result: await runLoadRows(new ActiveMQKind(), o) })
+    }
+    const table = formatTable(o, columns)
+    console.log(`\n${table}\n`)
+    for (const c of columns) for (const [k, v] of Object.entries(c.result)) if (v?.note) console.log(`- ${c.label} ${k}: ${v.note}`)
+    const jsonPath = args.str('json', '')
+    if (jsonPath) fs.writeFileSync(jsonPath, JSON.stringify({ options: { ...o, log: undefined }, columns, table }, null, 2) + '\n')
+    return 0
+  } finally {
+    fs.rmSync(workDir, { recursive: true, force: true })
+  }
+}
+
+try {
+  process.exitCode = await main()
+} catch (e) {
+  console.error(e instanceof BenchError ? `bench-stomp: ${e.message}` : e)
+  process.exitCode = 1
+}

@@ -1,0 +1,113 @@
+/**
+ * Side-by-side benchmark of sfbroker against Apache ActiveMQ 5.17 in one run, each as 2 brokers (primary + replica)
+ * on one shared directory, driven by the same raw-socket STOMP load generator in a separate process. Prints a
+ * Markdown table with ratios (how many times better sfbroker is; > 1 = sfbroker better) and optionally writes JSON.
+ *
+ *   npm run build && bun scripts/bench-vs-activemq.ts [flags]
+ *
+ *   --binary PATH        sfbroker executable (default dist/sfbroker)
+ *   --takeovers N        kill -9 takeovers timed for sfbroker (default 10)
+ *   --amq-takeovers N    ... for each ActiveMQ variant (default 3; the default 10 s lock poll makes each slow)
+ *   --p1 N --p4 N        messages for the receipted 1 / 4 producer rows (default 5000 / 10000)
+ *   --window-count N     messages for the windowed row, then drained (default 100000)
+ *   --window N           receipts in flight in the windowed row (default 1000)
+ *   --np N               messages for the non-persistent row (default 100000)
+ *   --size N             message body bytes (default 1024)
+ *   --backlog N          also measure RSS with N persistent messages queued (default 0 = skip; try 1000000)
+ *   --load-timeout-ms N  bound of each load (default 300000)
+ *   --json FILE          also write all results as JSON
+ *   --sfbroker-only      skip ActiveMQ
+ *
+ * When ActiveMQ is not installed the script says how to install it and runs the sfbroker column alone.
+ * Only 127.0.0.1; every load and wait is bounded; all brokers are stopped (and temp dirs removed) at the end.
+ */
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { Args } from './bench-lib/args.ts'
+import { ActiveMQKind, activemqUnavailable, SfbrokerKind } from './bench-lib/brokers.ts'
+import { BenchError } from './bench-lib/proc.ts'
+import { DEFAULT_SUITE, formatTable, makeWorkDir, runLoadRows, runTakeovers, type Column, type RowValue, type SuiteOptions, type SuiteResult } from './bench-lib/suite.ts'
+
+const USAGE = fs.readFileSync(new URL(import.meta.url), 'utf8').split('*/')[0]!.replace(/^\/\*\*\n/, '').replace(/^ \* ?/gm, '')
+
+async function main(): Promise<number> {
+  const args = new Args(process.argv.slice(2), {
+    ints: { takeovers: 0, 'amq-takeovers': 0, p1: 1, p4: 4, 'window-count': 1, window: 1, np: 1, size: 1, backlog: 0, 'load-timeout-ms': 1000 },
+    strings: ['binary', 'json'],
+    bools: ['sfbroker-only'],
+  })
+  if (args.has('help')) {
+    console.log(USAGE)
+    return 0
+  }
+  const root = path.resolve(import.meta.dir, '..')
+  const workDir = makeWorkDir('sfb-bench-vs-amq-')
+  const o: SuiteOptions = {
+    ...DEFAULT_SUITE,
+    p1Count: args.int('p1', DEFAULT_SUITE.p1Count),
+    p4Count: args.int('p4', DEFAULT_SUITE.p4Count),
+    windowCount: args.int('window-count', DEFAULT_SUITE.windowCount),
+    window: args.int('window', DEFAULT_SUITE.window),
+    nonPersistentCount: args.int('np', DEFAULT_SUITE.nonPersistentCount),
+    sizeBytes: args.int('size', DEFAULT_SUITE.sizeBytes),
+    backlog: args.int('backlog', 0),
+    takeovers: args.int('takeovers', 10),
+    loadTimeoutMs: args.int('load-timeout-ms', DEFAULT_SUITE.loadTimeoutMs),
+    workDir,
+    log: (l) => console.log(l),
+  }
+  const amqTakeovers = args.int('amq-takeovers', 3)
+  try {
+    const sf = new SfbrokerKind(path.resolve(args.str('binary', path.join(root, 'dist/sfbroker'))), workDir)
+    const why = args.has('sfbroker-only') ? 'skipped (--sfbroker-only)' : activemqUnavailable()
+    if (why) console.log(`ActiveMQ: ${why}; running sfbroker alone`)
+    const started = new Date()
+    console.log(`bench-vs-activemq ${started.toISOString()} on ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.release()}`)
+
+    const sfResult: SuiteResult = await runLoadRows(sf, o)
+    if (o.takeovers > 0) sfResult.takeoverMs = await attempt(() => runTakeovers(sf, o))
+    const columns: Column[] = [{ label: 'sfbroker', result: sfResult }]
+    const extra: { label: string; unit: string; better: 'higher' | 'lower'; values: (RowValue | undefined)[] }[] = []
+    const json: Record<string, unknown> = { startedAt: started.toISOString(), machine: { cores: os.cpus().length, memBytes: os.totalmem(), kernel: os.release() }, options: { ...o, log: undefined }, sfbroker: sfResult }
+    if (!why) {
+      const amq = new ActiveMQKind()
+      const amqResult: SuiteResult = await runLoadRows(amq, o)
+      const amqOpts = { ...o, takeovers: amqTakeovers }
+      if (amqTakeovers > 0) amqResult.takeoverMs = await attempt(() => runTakeovers(amq, amqOpts))
+      columns.push({ label: 'ActiveMQ 5.17', result: amqResult })
+      json.activemq = amqResult
+      if (amqTakeovers > 0) {
+        const tuned = await attempt(() => runTakeovers(new ActiveMQKind(1000), amqOpts))
+        json.activemqTunedTakeoverMs = tuned
+        extra.push({ label: `takeover after kill -9, ActiveMQ with lockAcquireSleepInterval=1000 (median of ${amqTakeovers})`, unit: 'ms', better: 'lower', values: [sfResult.takeoverMs, tuned] })
+      }
+    }
+    const table = formatTable(o, columns, extra)
+    const notes = columns.flatMap((c) => Object.entries(c.result).filter(([, v]) => v?.note).map(([k, v]) => `${c.label} ${k}: ${v!.note}`))
+    console.log(`\n${table}\n`)
+    for (const n of notes) console.log(`- ${n}`)
+    for (const e of extra) if (e.values[1]?.note) console.log(`- ${e.label}: ActiveMQ ${e.values[1].note}`)
+    const jsonPath = args.str('json', '')
+    if (jsonPath) fs.writeFileSync(jsonPath, JSON.stringify({ ...json, table }, null, 2) + '\n')
+    return 0
+  } finally {
+    fs.rmSync(workDir, { recursive: true, force: true })
+  }
+}
+
+async function attempt(run: () => Promise<RowValue>): Promise<RowValue> {
+  try {
+    return await run()
+  } catch (e) {
+    console.log(`  FAILED: ${(e as Error).message}`)
+    return { value: null, error: (e as Error).message.split('\n')[0] }
+  }
+}
+
+try {
+  process.exitCode = await main()
+} catch (e) {
+  console.error(e instanceof BenchError ? `bench-vs-activemq: ${e.message}` : e)
+  process.exitCode = 1
+}
