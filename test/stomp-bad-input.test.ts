@@ -106,6 +106,25 @@ describe('STOMP bad input against the real broker', () => {
     expect(await drain(bystander, '/queue/keep', 4)).toEqual(['k0', 'k1', 'k2', 'k3'])
   })
 
+  test('frames pipelined behind a bad SEND are not applied: the transaction it precedes is never committed', async () => {
+    const h = await setup()
+    const client = await rawConnected(h.port)
+    client.write(
+      frame('BEGIN', { transaction: 't1' }) +
+        frame('SEND', { destination: '/queue/pipelined', transaction: 't1', persistent: 'true' }, 'in tx') +
+        frame('SEND', { destination: '/nowhere/x', receipt: 'bad' }, 'x') +
+        frame('COMMIT', { transaction: 't1', receipt: 'commit' }) +
+        frame('SEND', { destination: '/queue/pipelined', persistent: 'true', receipt: 'after' }, 'after the error'),
+    )
+    const err = await client.next('ERROR')
+    expect(err.headers.code).toBe('BROKER_DESTINATION_INVALID')
+    expect(err.headers['receipt-id']).toBe('bad')
+    await client.waitClosed()
+    expect(client.frames.some((f) => f.command === 'RECEIPT')).toBe(false)
+    const reader = await stompjs(h.port)
+    expect(await drain(reader, '/queue/pipelined', 1, 1000)).toEqual([])
+  })
+
   test('fuzz: random and mutated frames over many sockets leave the broker serving and the data intact', async () => {
     const h = await setup()
     const seed = Number(process.env.SEED ?? Date.now() % 1_000_000)

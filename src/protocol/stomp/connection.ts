@@ -23,6 +23,7 @@ import { BrokerError, isBrokerError } from '../../lib/errors.ts'
 import { systemClock, type Clock } from '../../lib/clock.ts'
 import { logger } from '../../lib/log.ts'
 import type { AckMode, BrokerCore, BrokerSession, Delivery, SendRequest, SubscribeRequest } from '../../broker/types.ts'
+import { parseDestination } from '../../broker/index.ts'
 import { FrameParser } from './frame-parser.ts'
 import { encodeFrame } from './frame-encoder.ts'
 import { DEFAULT_FRAME_LIMITS, SUPPORTED_VERSIONS, type FrameLimits, type StompFrame, type StompVersion } from './frame.ts'
@@ -308,6 +309,9 @@ export class StompConnection {
 
   private onSend(frame: StompFrame): void {
     const destination = this.required(frame, 'destination')
+    // Validate the name now, not in the broker's async send: a bad SEND must stop this connection before the
+    // frames pipelined behind it (a COMMIT, say) are applied.
+    parseDestination(destination, 'SEND destination')
     const headers: Record<string, string> = {}
     const fh = frame.headers
     for (const k in fh) if (!SEND_FRAME_HEADERS.has(k)) headers[k] = fh[k]
