@@ -1,0 +1,82 @@
+/**
+ * Smoke test of the benchmark scripts: each runs with tiny counts against a freshly compiled sfbroker binary and
+ * must print its table with a number in every row it ran. Not a timing test: no speed is asserted. ActiveMQ is left
+ * out (--sfbroker-only) to keep it short; the ActiveMQ launcher is exercised by running the script by hand.
+ * Also checks the load generator's frame scanner on frames split at every byte.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { spawnSync } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { encodeFrame, FrameScanner, type ScannedFrame } from '../scripts/bench-lib/stomp-wire.ts'
+
+const root = path.resolve(import.meta.dir, '..')
+let tmp = ''
+let binary = ''
+
+beforeAll(() => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sfb-bench-smoke-'))
+  binary = path.join(tmp, 'sfbroker')
+  const r = spawnSync(process.execPath, ['build', '--compile', path.join(root, 'src/main.ts'), '--outfile', binary], { cwd: root, encoding: 'utf8', timeout: 120_000 })
+  if (r.status !== 0) throw new Error(`bun build failed: ${r.stderr}`)
+}, 150_000)
+
+afterAll(() => {
+  if (tmp) fs.rmSync(tmp, { recursive: true, force: true })
+})
+
+function runScript(script: string, args: string[]): string {
+  const r = spawnSync(process.execPath, [path.join(root, 'scripts', script), '--binary', binary, ...args], { cwd: root, encoding: 'utf8', timeout: 150_000 })
+  if (r.status !== 0) throw new Error(`${script} exited ${r.status ?? r.signal}: ${r.stderr}\n${r.stdout}`)
+  return r.stdout
+}
+
+/** The table rows (| label | unit | value | ...) whose label starts with `prefix`. */
+function rowValue(out: string, prefix: string): string {
+  const line = out.split('\n').find((l) => l.startsWith(`| ${prefix}`))
+  if (!line) throw new Error(`no table row "${prefix}" in:\n${out}`)
+  return line.split('|')[3]!.trim()
+}
+
+const NUMBER = /^[\d,]+(\.\d+)?$/
+
+describe('benchmark scripts', () => {
+  test('bench-stomp prints msg/s for every load row', () => {
+    const out = runScript('bench-stomp.ts', ['--p1', '20', '--p4', '40', '--window-count', '300', '--window', '50', '--np', '300', '--load-timeout-ms', '60000'])
+    for (const row of ['persistent, receipt per message, 1 producer', 'persistent, receipt per message, 4 producers', 'persistent, windowed receipts', 'non-persistent', 'drain of 300']) {
+      expect(rowValue(out, row)).toMatch(NUMBER)
+    }
+  }, 150_000)
+
+  test('bench-vs-activemq (sfbroker only) prints takeover, start and RSS rows', () => {
+    const out = runScript('bench-vs-activemq.ts', ['--sfbroker-only', '--takeovers', '1', '--p1', '10', '--p4', '20', '--window-count', '100', '--window', '20', '--np', '100', '--load-timeout-ms', '60000'])
+    for (const row of ['takeover after kill -9', 'start: spawn -> accepting STOMP', 'start: spawn -> replica ready', 'idle RSS', 'peak RSS', 'drain of 100']) {
+      expect(rowValue(out, row)).toMatch(NUMBER)
+    }
+  }, 150_000)
+})
+
+describe('FrameScanner', () => {
+  test('FrameScanner finds the same frames wherever the stream is split', () => {
+    const body = Buffer.from('x\0y\nz')
+    const stream = Buffer.concat([
+      Buffer.from('\n'),
+      encodeFrame('RECEIPT', { 'receipt-id': '7' }),
+      Buffer.from('\r\n'),
+      encodeFrame('MESSAGE', { destination: '/queue/a', 'message-id': 'm1' }, body),
+      Buffer.from('ERROR\r\nmessage:bad\r\n\r\noops\0'),
+    ])
+    const want = (frames: ScannedFrame[]) => frames.map((f) => `${f.command}/${f.receiptId ?? ''}/${f.message ?? ''}`)
+    const whole: ScannedFrame[] = []
+    new FrameScanner().push(stream, (f) => whole.push(f))
+    expect(want(whole)).toEqual(['RECEIPT/7/', 'MESSAGE//', 'ERROR//bad'])
+    for (let cut = 1; cut < stream.length; cut++) {
+      const got: ScannedFrame[] = []
+      const s = new FrameScanner()
+      s.push(stream.subarray(0, cut), (f) => got.push(f))
+      s.push(stream.subarray(cut), (f) => got.push(f))
+      expect(want(got)).toEqual(want(whole))
+    }
+  })
+})
