@@ -109,11 +109,30 @@ export class BrokerNode {
     if (!this.stopping) {
       this.stopping = (async () => {
         log.info(`stopping: ${reason}`)
+        await this.checkpointBeforeStop()
         await this.elector.stop()
         await this.admin?.close()
       })()
     }
     return this.stopping
+  }
+
+  /**
+   * A requested stop of a primary: close the connectors, then checkpoint the stores while the epoch is still
+   * ours (once the election steps down the fence refuses every write), so the next primary replays nothing.
+   * Bounded by closeTimeoutMs; a failure only costs the next primary a longer replay.
+   */
+  private async checkpointBeforeStop(): Promise<void> {
+    await this.activation
+    const s = this.serving
+    if (!s || this.role !== 'primary') return
+    await Promise.allSettled(s.servers.map((srv) => srv.close()))
+    const stores = [s.store, s.schedulerStore].filter((x): x is PersistenceAdapter => x !== null)
+    const done = Promise.allSettled(stores.map((st) => st.checkpoint()))
+    const timeout = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), this.closeTimeoutMs).unref?.())
+    const res = await Promise.race([done, timeout])
+    if (res === 'timeout') log.warn(`final checkpoint did not finish within ${this.closeTimeoutMs} ms; the next primary replays the journal tail`)
+    else for (const r of res) if (r.status === 'rejected') log.info(`final checkpoint not written (${(r.reason as Error).message}); the next primary replays the journal tail`)
   }
 
   status(): NodeStatus {
