@@ -60,6 +60,13 @@ export function activemqUnavailable(): string | undefined {
   return undefined
 }
 
+/** Waits for `p` at most `ms` (the timer does not outlive the wait, so it never holds the process open). */
+async function within(p: Promise<void>, ms: number): Promise<void> {
+  let t: ReturnType<typeof setTimeout> | undefined
+  await Promise.race([p, new Promise<void>((r) => (t = setTimeout(r, ms)))])
+  clearTimeout(t)
+}
+
 class ChildBroker implements BrokerProcess {
   private exitedFlag = false
   readonly exited: Promise<void>
@@ -84,14 +91,14 @@ class ChildBroker implements BrokerProcess {
 
   async kill9(): Promise<void> {
     if (!this.exitedFlag) this.child.kill('SIGKILL')
-    await Promise.race([this.exited, new Promise((r) => setTimeout(r, 10_000))])
+    await within(this.exited, 10_000)
   }
 
   async stop(graceMs = 15_000): Promise<void> {
     if (!this.exitedFlag) {
       this.child.kill('SIGTERM')
       const t = setTimeout(() => this.exitedFlag || this.child.kill('SIGKILL'), graceMs)
-      await Promise.race([this.exited, new Promise((r) => setTimeout(r, graceMs + 5000))])
+      await within(this.exited, graceMs + 5000)
       clearTimeout(t)
     }
     if (this.privateDir) fs.rmSync(this.privateDir, { recursive: true, force: true })
