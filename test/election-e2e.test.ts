@@ -230,3 +230,38 @@ test('election: an event loop stalled past eventLoopStallMax makes the primary g
   await a.waitRole('replica', 15_000)
   expect(a.listening).toBe(false)
 }, 60_000)
+
+test('election: failback — a restarted preferred broker takes the primary role back; never two serving', async () => {
+  const dir = tmpDir()
+  const ports = await freePorts(2)
+  const a = start({ dir, port: ports[0], nodeId: 'pref', failback: true })
+  await a.waitFor(() => a.listening, 10_000, 'pref listening')
+  const b = start({ dir, port: ports[1], nodeId: 'other' })
+  await b.waitRole('replica', 10_000)
+  await a.kill('SIGKILL')
+  await b.waitFor(() => b.listening, 10_000, 'other takes over')
+
+  const watch = watchPorts(ports)
+  const a2 = start({ dir, port: ports[0], nodeId: 'pref', failback: true })
+  // The preferred broker registers as a replica; the primary sees it and hands over gracefully.
+  await a2.waitFor(() => a2.listening, 20_000, 'pref takes the primary role back')
+  await b.waitRole('replica', 10_000)
+  const r = await watch.stop()
+  expect(r.overlaps).toBe(0)
+  expect(b.events.some((e) => e.event === 'role' && e.role === 'stepping-down' && String(e.reason).includes('preferred'))).toBe(true)
+  expect(await acceptingPorts(ports)).toEqual([ports[0]])
+}, 60_000)
+
+test('election: blockingWait=false — a polling replica (lockAcquireSleepInterval) takes over after kill -9', async () => {
+  const dir = tmpDir()
+  const ports = await freePorts(2)
+  const a = start({ dir, port: ports[0], nodeId: 'a', blockingWait: false, sleepMs: 300 })
+  await a.waitFor(() => a.listening, 10_000, 'a listening')
+  const b = start({ dir, port: ports[1], nodeId: 'b', blockingWait: false, sleepMs: 300 })
+  await b.waitRole('replica', 10_000)
+  await Bun.sleep(700) // a few polls that find the lock busy
+  expect(b.listening).toBe(false)
+  await a.kill('SIGKILL')
+  await b.waitFor(() => b.listening, 15_000, 'b takes over by polling')
+  expect(await acceptingPorts(ports)).toEqual([ports[1]])
+}, 60_000)
