@@ -20,9 +20,12 @@
  * (largest incoming frame in bytes).
  */
 import { BrokerError } from '../lib/errors.ts'
-import { FRAME_BYTES_MAX_DEFAULT } from './frame-codec.ts'
+import { DEFAULT_FRAME_LIMITS } from '../protocol/stomp/index.ts'
 
 export const DEFAULT_STOMP_PORT = 61613
+
+/** Largest incoming frame by default (`wireFormat.maxFrameSize`): the broker's body limit, ActiveMQ's maxDataLength. */
+export const FRAME_BYTES_MAX_DEFAULT = DEFAULT_FRAME_LIMITS.bodyBytesMax
 
 export interface Endpoint {
   /** Normalised `tcp://host:port` form, used in logs and to match priorityURIs. */

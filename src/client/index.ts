@@ -14,6 +14,5 @@ export { parseBrokerUri, FAILOVER_DEFAULTS, DEFAULT_STOMP_PORT, ENDPOINT_CONNECT
 export type { BrokerUri, Endpoint, FailoverOptions } from './failover-uri.ts'
 export { ReconnectBackoff, passOrder } from './backoff.ts'
 export { normalizeDestination, isQueue } from './destination.ts'
-export { StompConnection } from './stomp-connection.ts'
-export { ClientFrameParser, encodeFrame } from './frame-codec.ts'
-export type { ClientFrame, ClientStompVersion } from './frame-codec.ts'
+export { StompConnection, clientFrameLimits } from './stomp-connection.ts'
+export type { ClientFrame, ClientStompVersion } from './stomp-connection.ts'

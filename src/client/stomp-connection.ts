@@ -9,13 +9,35 @@ import * as net from 'node:net'
 import type { Clock } from '../lib/clock.ts'
 import { BrokerError } from '../lib/errors.ts'
 import { logger } from '../lib/log.ts'
-import { ClientFrameParser, encodeFrame, HEARTBEAT_BYTES, type ClientFrame, type ClientStompVersion } from './frame-codec.ts'
+import { DEFAULT_FRAME_LIMITS, FrameParser, encodeFrame, type FrameLimits, type StompFrame, type StompVersion } from '../protocol/stomp/index.ts'
 import type { Endpoint } from './failover-uri.ts'
 
 const log = logger('client')
 
 /** Read heart-beats may be late by this factor before the connection is declared dead (ActiveMQ docs use 1.5). */
 export const HEARTBEAT_GRACE_FACTOR = 1.5
+
+/** A frame from the broker: the protocol's StompFrame (headers decoded per version, the first of repeated ones kept). */
+export type ClientFrame = StompFrame
+export type ClientStompVersion = StompVersion
+
+/** The bare EOL a client sends as a heart-beat (STOMP 1.2 "Heart-beating"). */
+export const HEARTBEAT_BYTES = new Uint8Array([0x0a])
+
+/**
+ * Most header lines accepted in one incoming frame. Higher than the broker's own input limit (1000, ActiveMQ's):
+ * a MESSAGE carries the producer's headers (up to that limit) plus the ones the broker adds.
+ */
+export const CLIENT_HEADERS_MAX = 10 * DEFAULT_FRAME_LIMITS.headersMax
+
+/**
+ * The parser limits for frames a broker sends us. Bodies and header lines are bounded by the endpoint's
+ * `wireFormat.maxFrameSize` (frameBytesMax): a client trusts a broker's header sizes more than a broker trusts its
+ * clients', but never buffers without bound.
+ */
+export function clientFrameLimits(frameBytesMax: number): FrameLimits {
+  return { commandBytesMax: DEFAULT_FRAME_LIMITS.commandBytesMax, headerLineBytesMax: frameBytesMax, headersMax: CLIENT_HEADERS_MAX, bodyBytesMax: frameBytesMax }
+}
 
 export interface ConnectionParams {
   endpoint: Endpoint
@@ -39,7 +61,7 @@ export class StompConnection {
   /** CONNECTED headers (server, session, heart-beat...). */
   connected: Record<string, string> = {}
   private socket: net.Socket
-  private parser: ClientFrameParser
+  private parser: FrameParser
   private closed = false
   private closing = false
   private lastReadAt: number
@@ -52,7 +74,7 @@ export class StompConnection {
   private constructor(socket: net.Socket, private readonly p: ConnectionParams) {
     this.endpoint = p.endpoint
     this.socket = socket
-    this.parser = new ClientFrameParser({ frameBytesMax: p.endpoint.frameBytesMax })
+    this.parser = new FrameParser(clientFrameLimits(p.endpoint.frameBytesMax))
     this.lastReadAt = this.lastWriteAt = p.clock.now()
     this.onClose = (e) => p.onClose(e, this)
     this.onFrame = (f) => p.onFrame(f, this)
@@ -102,15 +124,14 @@ export class StompConnection {
         if (p.login !== undefined) headers.login = p.login
         if (p.passcode !== undefined) headers.passcode = p.passcode
         if (p.clientId !== undefined) headers['client-id'] = p.clientId
-        conn.rawWrite(encodeFrame('CONNECT', headers, undefined, '1.2'))
+        conn.rawWrite(encodeFrame('CONNECT', headers, null, '1.2'))
       })
     })
   }
 
   private ready(f: ClientFrame): void {
-    const v = f.headers['version']
-    this.version = v === '1.1' || v === '1.2' ? v : '1.0'
-    this.parser.version = this.version
+    this.version = negotiatedVersion(f)
+    this.parser.setVersion(this.version)
     this.connected = { ...f.headers }
     this.onFrame = (fr) => this.p.onFrame(fr, this)
     this.onClose = (e) => this.p.onClose(e, this)
@@ -149,18 +170,25 @@ export class StompConnection {
   private onData(chunk: Uint8Array): void {
     if (this.closed) return
     this.lastReadAt = this.p.clock.now()
-    let frames: ClientFrame[]
+    // Frames are collected, then handed on: a throwing handler must not be taken for a parse error.
+    const frames: ClientFrame[] = []
+    let parseError: Error | undefined
     try {
-      frames = this.parser.push(chunk)
+      this.parser.push(chunk, (f) => {
+        // Frames after CONNECTED in the same read are unescaped per the negotiated version.
+        if (f.command === 'CONNECTED') this.parser.setVersion(negotiatedVersion(f))
+        frames.push(f)
+      })
     } catch (e) {
-      this.destroy(e as Error)
-      return
+      parseError = e as Error
     }
+    // The frames complete before a malformed one still count (e.g. an ERROR followed by garbage).
     for (const f of frames) {
       if (this.closed) return
       if (this.endpoint.trace) log.debug(`<<< ${this.endpoint.uri} ${f.command}`, { headers: f.headers })
       this.onFrame(f)
     }
+    if (parseError) this.destroy(parseError)
   }
 
   private gone(err: Error): void {
@@ -197,7 +225,7 @@ export class StompConnection {
   write(command: string, headers: Record<string, string>, body?: Uint8Array): boolean {
     if (this.closed) return false
     if (this.endpoint.trace) log.debug(`>>> ${this.endpoint.uri} ${command}`, { headers })
-    return this.rawWrite(encodeFrame(command, headers, body, this.version))
+    return this.rawWrite(encodeFrame(command, definedHeaders(headers), body ?? null, this.version))
   }
 
   /** Stop reading from the socket (TCP backpressure to the broker) or start again. */
@@ -244,4 +272,20 @@ export class StompConnection {
       this.gone(new BrokerError('CLIENT_DISCONNECTED', `${this.endpoint.uri}: closed`))
     }
   }
+}
+
+/** The version a CONNECTED frame names; no `version` header means a STOMP 1.0 broker. */
+function negotiatedVersion(f: ClientFrame): ClientStompVersion {
+  const v = f.headers['version']
+  return v === '1.1' || v === '1.2' ? v : '1.0'
+}
+
+/** Header entries with a value: an optional header left undefined by a caller is omitted, never sent as "undefined". */
+function definedHeaders(headers: Record<string, string>): Array<[string, string]> {
+  const out: Array<[string, string]> = []
+  for (const k in headers) {
+    const v = headers[k] as string | undefined
+    if (v !== undefined) out.push([k, String(v)])
+  }
+  return out
 }

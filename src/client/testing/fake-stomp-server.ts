@@ -6,7 +6,8 @@
  * the shared directory of a primary/replica pair. Test-only; not a broker.
  */
 import * as net from 'node:net'
-import { ClientFrameParser, encodeFrame, type ClientFrame } from '../frame-codec.ts'
+import { FrameParser, encodeFrame } from '../../protocol/stomp/index.ts'
+import type { ClientFrame } from '../stomp-connection.ts'
 
 export interface StoredMessage {
   messageId: string
@@ -85,12 +86,12 @@ export class FakeStompServer {
   private accept(socket: net.Socket): void {
     const c: Conn = { id: ++this.connSeq, socket, subs: new Map(), tx: new Map() }
     this.conns.set(c.id, c)
-    const parser = new ClientFrameParser()
-    parser.version = '1.2'
+    const parser = new FrameParser()
+    parser.setVersion('1.2')
     socket.on('data', (chunk: Uint8Array) => {
-      let frames: ClientFrame[]
+      const frames: ClientFrame[] = []
       try {
-        frames = parser.push(chunk)
+        parser.push(chunk, (f) => void frames.push(f))
       } catch {
         socket.destroy()
         return
@@ -108,7 +109,7 @@ export class FakeStompServer {
   }
 
   private write(c: Conn, command: string, headers: Record<string, string>, body?: Uint8Array): void {
-    if (!c.socket.destroyed) c.socket.write(encodeFrame(command, headers, body, command === 'CONNECTED' ? '1.0' : '1.2'))
+    if (!c.socket.destroyed) c.socket.write(encodeFrame(command, headers, body ?? null, command === 'CONNECTED' ? '1.0' : '1.2'))
   }
 
   private receipt(c: Conn, f: ClientFrame): void {
