@@ -13,7 +13,10 @@
  *
  * Flow control, both ways:
  * - out: when the socket's buffer is full (write() returned false) the session's dispatch is paused until 'drain';
- * - in: at most `inFlightFramesMax` operations may await the broker; beyond that the socket stops reading, so a
+ * - in: at most `inFlightFramesMax` operations, and SEND bodies of at most `inFlightBytesMax` bytes, may await the
+ *   broker; beyond either the socket stops reading. The byte bound is what makes the broker's memory limits hold: a
+ *   SEND waiting for memory (producer flow control) keeps its body here, so without it 1000 large frames per
+ *   connection would be read past a full destination. Either way the socket stops reading, so a
  *   fast producer is slowed down by TCP instead of growing our memory.
  *
  * Writes of one event-loop turn are joined into one socket write (many MESSAGE frames per syscall).
@@ -42,6 +45,8 @@ export interface ConnectionOptions {
   connectTimeoutMs?: number
   /** Most operations awaiting the broker before the socket stops reading. */
   inFlightFramesMax?: number
+  /** Most SEND body bytes awaiting the broker before the socket stops reading (one larger frame still passes). */
+  inFlightBytesMax?: number
   /** After an ERROR the socket is half-closed; it is destroyed if the peer has not closed within this. */
   closeLingerMs?: number
   clock?: Clock
@@ -50,6 +55,8 @@ export interface ConnectionOptions {
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 30_000
 export const DEFAULT_IN_FLIGHT_FRAMES_MAX = 1000
+/** 4 MiB: hundreds of typical messages per connection in flight (group commit stays fed), a bounded overshoot. */
+export const DEFAULT_IN_FLIGHT_BYTES_MAX = 4 * 1024 * 1024
 export const DEFAULT_CLOSE_LINGER_MS = 5_000
 
 /** Headers of a SEND that are about this frame, not the message (ActiveMQ strips the same plus the first three). */
@@ -88,6 +95,8 @@ interface Outcome {
   done: boolean
   err: unknown
   afterReceipt?: () => void
+  /** SEND body bytes counted in inFlightBytes until settled. */
+  bytes?: number
 }
 
 type State = 'awaiting-connect' | 'connected' | 'draining' | 'ended' | 'closed'
@@ -103,6 +112,7 @@ export class StompConnection {
   private readonly clock: Clock
   private readonly hbOptions: HeartBeatOptions
   private readonly inFlightFramesMax: number
+  private readonly inFlightBytesMax: number
   private readonly closeLingerMs: number
   private readonly onClose?: (conn: StompConnection) => void
   private readonly remoteAddress: string
@@ -119,6 +129,7 @@ export class StompConnection {
   private outcomes: Outcome[] = []
   private outcomesHead = 0
   private inFlight = 0
+  private inFlightBytes = 0
   private readPaused = false
   /** Bytes read but not yet parsed because the in-flight window was full. */
   private pendingInput: Buffer | null = null
@@ -145,6 +156,7 @@ export class StompConnection {
     this.clock = opts.clock ?? systemClock
     this.hbOptions = { ...DEFAULT_HEART_BEAT_OPTIONS, ...opts.heartBeat }
     this.inFlightFramesMax = opts.inFlightFramesMax ?? DEFAULT_IN_FLIGHT_FRAMES_MAX
+    this.inFlightBytesMax = opts.inFlightBytesMax ?? DEFAULT_IN_FLIGHT_BYTES_MAX
     this.closeLingerMs = opts.closeLingerMs ?? DEFAULT_CLOSE_LINGER_MS
     this.onClose = opts.onClose
     this.remoteAddress = `${opts.socket.remoteAddress ?? '?'}:${opts.socket.remotePort ?? '?'}`
@@ -317,7 +329,7 @@ export class StompConnection {
     for (const k in fh) if (!SEND_FRAME_HEADERS.has(k)) headers[k] = fh[k]
     const req: SendRequest = { destination, headers, body: frame.body }
     const tx = frame.headers.transaction
-    this.enqueueOutcome(frame, this.sessionOrThrow().send(req, tx))
+    this.enqueueOutcome(frame, this.sessionOrThrow().send(req, tx), undefined, frame.body.length)
   }
 
   private onSubscribe(frame: StompFrame): void {
@@ -463,15 +475,16 @@ export class StompConnection {
    * (null: the operation already completed synchronously), or ERROR then close when it rejects.
    * `afterReceipt` runs once the receipt is written.
    */
-  private enqueueOutcome(frame: StompFrame, op: Promise<void> | null, afterReceipt?: () => void): void {
-    const o: Outcome = { kind: 'op', frame, done: op === null, err: null, afterReceipt }
+  private enqueueOutcome(frame: StompFrame, op: Promise<void> | null, afterReceipt?: () => void, bytes = 0): void {
+    const o: Outcome = { kind: 'op', frame, done: op === null, err: null, afterReceipt, bytes }
     this.outcomes.push(o)
     if (op === null) {
       this.drainOutcomes()
       return
     }
     this.inFlight++
-    if (this.inFlight >= this.inFlightFramesMax && !this.readPaused) {
+    this.inFlightBytes += bytes
+    if ((this.inFlight >= this.inFlightFramesMax || this.inFlightBytes >= this.inFlightBytesMax) && !this.readPaused) {
       this.readPaused = true
       this.socket.pause()
     }
@@ -486,9 +499,11 @@ export class StompConnection {
     o.done = true
     o.err = err
     this.inFlight--
+    this.inFlightBytes -= o.bytes ?? 0
     this.drainOutcomes()
     // After the drain: resuming parses more frames, which may append (and drain) outcomes themselves.
-    if (this.readPaused && this.inFlight <= this.inFlightFramesMax >> 1 && this.state === 'connected') this.resumeReading()
+    const below = this.inFlight <= this.inFlightFramesMax >> 1 && this.inFlightBytes <= this.inFlightBytesMax / 2
+    if (this.readPaused && below && this.state === 'connected') this.resumeReading()
   }
 
   /** Write the outcomes at the head of the FIFO that are settled, in frame order. */

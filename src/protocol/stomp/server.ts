@@ -28,6 +28,7 @@ export interface StompServerOptions {
   heartBeat?: Partial<HeartBeatOptions>
   connectTimeoutMs?: number
   inFlightFramesMax?: number
+  inFlightBytesMax?: number
   closeLingerMs?: number
   clock?: Clock
 }
@@ -119,6 +120,7 @@ export class StompServer {
       heartBeat: this.opts.heartBeat,
       connectTimeoutMs: this.opts.connectTimeoutMs,
       inFlightFramesMax: this.opts.inFlightFramesMax,
+      inFlightBytesMax: this.opts.inFlightBytesMax,
       closeLingerMs: this.opts.closeLingerMs,
       clock: this.opts.clock,
       onClose: (c) => this.live.delete(c),
