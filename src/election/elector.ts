@@ -566,7 +566,9 @@ export class Elector {
   }
 
   private async effStepDown(gen: number, reason: string, then: Then): Promise<void> {
-    log.warn(`stepping down: ${reason}`)
+    // A requested stop (SIGTERM) is routine: info. Every other step-down (loss, fencing, unhealthy) warns.
+    if (then === 'stop') log.info(`stepping down: ${reason}`)
+    else log.warn(`stepping down: ${reason}`)
     this.stopKeepAlive()
     this.stopStallMonitor()
     try {
