@@ -5,6 +5,7 @@
  * to a BrokerError('STORAGE_IO') that names the operation and the path; `details.errno` keeps the OS code
  * (ENOSPC, EIO, ...). It promises nothing about caching: durability only after `sync()` / `syncDir()`.
  */
+import { constants as fsConstants } from 'node:fs'
 import * as fsp from 'node:fs/promises'
 import { BrokerError } from '../../lib/errors.ts'
 
@@ -19,6 +20,12 @@ export interface FileHandleIO {
   read(into: Uint8Array, length: number, position: number): Promise<number>
   /** fdatasync: data (and the size) durable. */
   sync(): Promise<void>
+  /**
+   * Optional: write all of `data` at `position` and resolve only once it is durable, like write() then sync() but in
+   * one call (nodeFileIO: a second descriptor opened O_DSYNC, so one system call and one thread-pool round trip
+   * instead of two). Covers the bytes of this call only: callers use it when nothing earlier is left unsynced.
+   */
+  writeDurable?(data: Uint8Array, position: number): Promise<void>
   truncate(length: number): Promise<void>
   size(): Promise<number>
   close(): Promise<void>
@@ -48,13 +55,38 @@ export function ioError(op: string, path: string, e: unknown): BrokerError {
 const FLAGS: Record<OpenMode, string> = { read: 'r', readWrite: 'r+', createExclusive: 'wx+' }
 
 class NodeFileHandle implements FileHandleIO {
-  constructor(readonly path: string, private h: fsp.FileHandle) {}
-  async write(data: Uint8Array, position: number): Promise<void> {
+  /** The O_DSYNC descriptor of writeDurable, opened on first use (only the journal's current segment needs it). */
+  private dsync: Promise<fsp.FileHandle> | null = null
+
+  constructor(readonly path: string, private h: fsp.FileHandle, private readonly writable: boolean) {}
+
+  write(data: Uint8Array, position: number): Promise<void> {
+    return this.writeAll(this.h, data, position)
+  }
+
+  async writeDurable(data: Uint8Array, position: number): Promise<void> {
+    if (!this.writable) throw ioError('write(O_DSYNC)', this.path, Object.assign(new Error('file opened read only'), { code: 'EBADF' }))
+    if (!this.dsync) {
+      this.dsync = fsp.open(this.path, fsConstants.O_WRONLY | fsConstants.O_DSYNC)
+      this.dsync.catch(() => (this.dsync = null))
+    }
+    let h: fsp.FileHandle
+    try {
+      h = await this.dsync
+    } catch (e) {
+      throw ioError('open(O_DSYNC)', this.path, e)
+    }
+    // With O_DSYNC every pwrite(2) returns once its bytes and the metadata needed to read them (the size) are on
+    // disk: write() + fdatasync() of this range. A short write loops, each piece durable before the next.
+    await this.writeAll(h, data, position)
+  }
+
+  private async writeAll(h: fsp.FileHandle, data: Uint8Array, position: number): Promise<void> {
     let done = 0
     try {
       // A short write is legal for pwrite(2); loop (bounded: each iteration writes >= 1 byte or throws).
       while (done < data.length) {
-        const { bytesWritten } = await this.h.write(data, done, data.length - done, position + done)
+        const { bytesWritten } = await h.write(data, done, data.length - done, position + done)
         if (bytesWritten <= 0) throw Object.assign(new Error('write returned 0 bytes'), { code: 'EIO' })
         done += bytesWritten
       }
@@ -97,6 +129,15 @@ class NodeFileHandle implements FileHandleIO {
     }
   }
   async close(): Promise<void> {
+    const dsync = this.dsync
+    this.dsync = null
+    if (dsync) {
+      try {
+        await (await dsync).close()
+      } catch {
+        // The O_DSYNC descriptor only ever wrote durable bytes: nothing is lost if closing it fails.
+      }
+    }
     try {
       await this.h.close()
     } catch (e) {
@@ -108,7 +149,7 @@ class NodeFileHandle implements FileHandleIO {
 export const nodeFileIO: FileIO = {
   async open(path, mode) {
     try {
-      return new NodeFileHandle(path, await fsp.open(path, FLAGS[mode]))
+      return new NodeFileHandle(path, await fsp.open(path, FLAGS[mode]), mode !== 'read')
     } catch (e) {
       throw ioError(`open(${mode})`, path, e)
     }
