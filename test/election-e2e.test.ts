@@ -218,17 +218,34 @@ test('election: an event loop stalled past eventLoopStallMax makes the primary g
   const dir = tmpDir()
   const ports = await freePorts(2)
   // Keep-alive period + timeout (2 s) above the stall, so the stall monitor is what acts, not the pause check.
-  const a = start({ dir, port: ports[0], nodeId: 'a', keepAliveMs: 1000, keepAliveTimeoutMs: 1000, eventLoopStallMax: 300 })
+  // The stall (900 ms) ends well before the watchdog's bound (3 x 600 ms), so the in-loop monitor acts.
+  const a = start({ dir, port: ports[0], nodeId: 'a', keepAliveMs: 1000, keepAliveTimeoutMs: 1000, eventLoopStallMax: 600 })
   await a.waitFor(() => a.listening, 10_000, 'a listening')
   const b = start({ dir, port: ports[1], nodeId: 'b', keepAliveMs: 1000, keepAliveTimeoutMs: 1000 })
   await b.waitRole('replica', 10_000)
-  a.send('block 1200')
+  a.send('block 900')
   await a.waitFor((evs) => evs.some((e) => e.event === 'role' && e.role === 'stepping-down'), 15_000, 'a steps down')
   const down = a.events.find((e) => e.event === 'role' && e.role === 'stepping-down')!
   expect(String(down.reason)).toContain('event loop stalled')
   await b.waitFor(() => b.listening, 15_000, 'b takes over')
   await a.waitRole('replica', 15_000)
   expect(a.listening).toBe(false)
+}, 60_000)
+
+test('election: an event loop that never comes back is killed by the stall watchdog; the lock is released and the replica serves', async () => {
+  const dir = tmpDir()
+  const ports = await freePorts(2)
+  const a = start({ dir, port: ports[0], nodeId: 'a', keepAliveMs: 1000, keepAliveTimeoutMs: 1000, eventLoopStallMax: 300 })
+  await a.waitFor(() => a.listening, 10_000, 'a listening')
+  const b = start({ dir, port: ports[1], nodeId: 'b', keepAliveMs: 1000, keepAliveTimeoutMs: 1000 })
+  await b.waitRole('replica', 10_000)
+  // 60 s of busy loop: nothing on a's event loop runs again in this test; only the watchdog thread can act.
+  a.send('block 60000')
+  await b.waitFor(() => b.listening, 20_000, 'b takes over from the stalled primary')
+  await a.waitFor(() => !a.alive, 5_000, 'a killed by its watchdog')
+  expect(a.exitSignal).toBe('SIGKILL')
+  expect(a.stderr).toContain('stall watchdog')
+  expect(await acceptingPorts(ports)).toEqual([ports[1]])
 }, 60_000)
 
 test('election: failback — a restarted preferred broker takes the primary role back; never two serving', async () => {

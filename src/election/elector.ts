@@ -31,6 +31,10 @@ import { logger } from '../lib/log.ts'
 import type { ElectionHooks, Role, TakeoverTimeline } from './types.ts'
 import { step, EXIT_CODES, type Effect, type Input, type Then } from './state-machine.ts'
 import { LockFile, LibcError } from './lock/index.ts'
+import { StallWatchdog } from './stall-watchdog.ts'
+
+/** A primary whose event loop is unresponsive for this many times eventLoopStallMax is killed by the watchdog. */
+export const STALL_KILL_FACTOR = 3
 import {
   sharedPaths, readHolderRecordFd, writeHolderRecordSync, writeHolderRecord, fstatAsync, maxEpoch, maxEpochSync,
   claimEpochSync, readReplicas, replicaFile, writeJsonAtomicAsync, appendTakeover, readTakeovers,
@@ -114,6 +118,7 @@ export class Elector {
   private lastPrimaryRenewalAt: number | null = null
   private keepAliveLatencyMs: number | null = null
   private stallTimer: unknown = null
+  private watchdog: StallWatchdog | null = null
   private replicaSince = 0
   private loggedHolderFor: string | null = null
   private holder: HolderRecord | null = null
@@ -703,6 +708,19 @@ export class Elector {
   private startStallMonitor(gen: number): void {
     const max = this.opts.lock.eventLoopStallMax
     if (max <= 0) return
+    // A stall that never ends cannot be seen from this loop: a watchdog thread kills the process at
+    // STALL_KILL_FACTOR x eventLoopStallMax, so the lock is released (a stall that ends sooner steps down below).
+    if (!this.watchdog) {
+      this.watchdog = new StallWatchdog(max * STALL_KILL_FACTOR)
+      const err = this.watchdog.start()
+      if (err) {
+        log.warn(`stall watchdog unavailable (${err}): a never-ending stall would keep the lock`)
+        this.watchdog = null
+      } else {
+        void this.done.then(() => this.watchdog?.stop())
+      }
+    }
+    this.watchdog?.arm()
     const interval = Math.max(10, Math.min(500, Math.floor(max / 4)))
     let last = Date.now()
     const tick = () => {
@@ -718,6 +736,7 @@ export class Elector {
   }
 
   private stopStallMonitor(): void {
+    this.watchdog?.disarm()
     if (this.stallTimer !== null) clearTimeout(this.stallTimer as ReturnType<typeof setTimeout>)
     this.stallTimer = null
   }
