@@ -1,13 +1,21 @@
 /**
  * Transport connector URIs: `stomp://host:port` or `stomp+nio://host:port` (the same listener in sfbroker:
- * Bun's sockets are non-blocking either way), with the ActiveMQ options `maximumConnections` and
- * `wireFormat.maxFrameSize`. Other schemes and options ActiveMQ has are CONFIG_UNSUPPORTED; anything else is
- * CONFIG_INVALID naming the option, with a "did you mean".
+ * Bun's sockets are non-blocking either way), with the ActiveMQ options `maximumConnections`,
+ * `wireFormat.maxFrameSize`, `transport.connectAttemptTimeout` (alias `wireFormat.connectionAttemptTimeout`, as
+ * ActiveMQ's STOMP transport forwards one to the other), `transport.defaultHeartBeat` and
+ * `transport.hbGracePeriodMultiplier`. Other schemes and options ActiveMQ has are CONFIG_UNSUPPORTED; anything
+ * else is CONFIG_INVALID naming the option, with a "did you mean".
+ *
+ * Two deliberate differences from ActiveMQ, both refusing what ActiveMQ would silently accept:
+ * - connectAttemptTimeout ≤ 0 turns ActiveMQ's CONNECT check off; sfbroker always closes a silent socket, so 0
+ *   is CONFIG_UNSUPPORTED (an unbounded number of idle pre-CONNECT sockets is a resource leak).
+ * - ActiveMQ ignores a hbGracePeriodMultiplier ≤ 1.0 without a word; sfbroker takes 1.0 (strict) and refuses
+ *   values below it, which would close clients that beat exactly on time.
  */
 import { BrokerError } from '../lib/errors.ts'
 import type { ConnectorConfig } from './types.ts'
 import { didYouMean } from './suggest.ts'
-import { INTEGER_EXPECTED, SIZE_EXPECTED, parseInteger, parseSize } from './values.ts'
+import { DURATION_MS_MAX, INTEGER_EXPECTED, SIZE_EXPECTED, parseInteger, parseSize } from './values.ts'
 
 export const STOMP_SCHEMES = ['stomp', 'stomp+nio'] as const
 const OTHER_ACTIVEMQ_SCHEMES = [
@@ -15,11 +23,23 @@ const OTHER_ACTIVEMQ_SCHEMES = [
   'mqtt', 'mqtt+nio', 'mqtt+ssl', 'mqtt+nio+ssl', 'ws', 'wss', 'auto', 'auto+nio', 'auto+ssl', 'auto+nio+ssl',
   'vm', 'udp', 'http', 'https', 'openwire', 'failover', 'discovery', 'multicast', 'static', 'peer', 'fanout',
 ]
-const OPTIONS = ['maximumConnections', 'wireFormat.maxFrameSize'] as const
+const OPTIONS = [
+  'maximumConnections', 'wireFormat.maxFrameSize', 'transport.connectAttemptTimeout', 'wireFormat.connectionAttemptTimeout',
+  'transport.defaultHeartBeat', 'transport.hbGracePeriodMultiplier',
+] as const
 
 export const DEFAULT_MAXIMUM_CONNECTIONS = 1000
 export const DEFAULT_MAX_FRAME_SIZE = 100 * 1024 * 1024
 export const MAXIMUM_CONNECTIONS_MAX = 1_000_000
+/** ActiveMQ's StompWireFormat default: a socket has 30 s to send CONNECT. */
+export const DEFAULT_CONNECT_ATTEMPT_TIMEOUT_MS = 30_000
+/** ActiveMQ's default: no heart-beat assumed for a CONNECT without the header. */
+export const DEFAULT_HEART_BEAT = '0,0'
+/** sfbroker's default read grace (ActiveMQ's is 1.0; its docs recommend 1.5). */
+export const DEFAULT_HB_GRACE_PERIOD_MULTIPLIER = 1.5
+export const HB_GRACE_PERIOD_MULTIPLIER_MAX = 100
+/** Each side of a heart-beat, as the STOMP parser accepts it (at most 9 digits). */
+const HEART_BEAT_MS_MAX = 999_999_999
 
 /**
  * Parse one connector URI. `where` names its place for errors (e.g. `broker.xml:9: <transportConnector>
@@ -54,6 +74,10 @@ export function parseConnectorUri(uri: string, name: string | undefined, where: 
 
   let maximumConnections = DEFAULT_MAXIMUM_CONNECTIONS
   let maxFrameSize = DEFAULT_MAX_FRAME_SIZE
+  let connectAttemptTimeout = DEFAULT_CONNECT_ATTEMPT_TIMEOUT_MS
+  let connectAttemptKey: string | null = null
+  let defaultHeartBeat = DEFAULT_HEART_BEAT
+  let hbGracePeriodMultiplier = DEFAULT_HB_GRACE_PERIOD_MULTIPLIER
   const seen = new Set<string>()
   const query = m[3] ? m[3].slice(1) : ''
   for (const part of query === '' ? [] : query.split('&')) {
@@ -77,6 +101,25 @@ export function parseConnectorUri(uri: string, name: string | undefined, where: 
       const n = parseSize(value)
       if (n === undefined) throw bad(`option wireFormat.maxFrameSize="${value}": expected ${SIZE_EXPECTED}`)
       maxFrameSize = n
+    } else if (key === 'transport.connectAttemptTimeout' || key === 'wireFormat.connectionAttemptTimeout') {
+      if (connectAttemptKey !== null) throw bad(`options ${connectAttemptKey} and ${key} set the same timeout; expected only one of them`)
+      connectAttemptKey = key
+      const n = parseInteger(value, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER)
+      if (n !== undefined && n <= 0) {
+        throw bad(`option ${key}="${value}": turning the CONNECT timeout off is not supported (sfbroker always closes a socket that sends no CONNECT); expected ${INTEGER_EXPECTED(1, DURATION_MS_MAX)} ms`, 'CONFIG_UNSUPPORTED')
+      }
+      if (n === undefined || n > DURATION_MS_MAX) throw bad(`option ${key}="${value}": expected ${INTEGER_EXPECTED(1, DURATION_MS_MAX)} ms`)
+      connectAttemptTimeout = n
+    } else if (key === 'transport.defaultHeartBeat') {
+      const hb = /^\s*(\d{1,9})\s*,\s*(\d{1,9})\s*$/.exec(value)
+      if (!hb) throw bad(`option transport.defaultHeartBeat="${value}": expected "<cx>,<cy>", two whole numbers of ms from 0 to ${HEART_BEAT_MS_MAX} (what the client sends, what it wants), e.g. "10000,0"`)
+      defaultHeartBeat = `${Number(hb[1])},${Number(hb[2])}`
+    } else if (key === 'transport.hbGracePeriodMultiplier') {
+      const n = /^\s*\d+(\.\d+)?\s*$/.test(value) ? Number(value) : NaN
+      if (!(n >= 1 && n <= HB_GRACE_PERIOD_MULTIPLIER_MAX)) {
+        throw bad(`option transport.hbGracePeriodMultiplier="${value}": expected a number from 1.0 (strict) to ${HB_GRACE_PERIOD_MULTIPLIER_MAX}, e.g. 1.5; below 1.0 healthy clients would be closed`)
+      }
+      hbGracePeriodMultiplier = n
     } else if (key.startsWith('transport.') || key.startsWith('wireFormat.') || key.startsWith('stomp.') || key === 'needClientAuth' || key === 'wantClientAuth') {
       const hint = didYouMean(key, OPTIONS)
       throw bad(`option "${key}" is not supported by sfbroker${hint}; supported: ${OPTIONS.join(', ')}`, hint ? 'CONFIG_INVALID' : 'CONFIG_UNSUPPORTED')
@@ -84,5 +127,8 @@ export function parseConnectorUri(uri: string, name: string | undefined, where: 
       throw bad(`unknown option "${key}"${didYouMean(key, OPTIONS)}; supported: ${OPTIONS.join(', ')}`)
     }
   }
-  return { name: name ?? uri, uri, protocol: 'stomp', host, port, maximumConnections, maxFrameSize }
+  return {
+    name: name ?? uri, uri, protocol: 'stomp', host, port, maximumConnections, maxFrameSize,
+    connectAttemptTimeout, defaultHeartBeat, hbGracePeriodMultiplier,
+  }
 }

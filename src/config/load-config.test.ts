@@ -61,8 +61,12 @@ describe('loadConfig defaults', () => {
       eventLoopStallMax: 10000,
     })
     expect(c.connectors).toEqual([
-      { name: 'stomp', uri: 'stomp://127.0.0.1:61613', protocol: 'stomp', host: '127.0.0.1', port: 61613, maximumConnections: 1000, maxFrameSize: 100 * 1024 * 1024 },
+      {
+        name: 'stomp', uri: 'stomp://127.0.0.1:61613', protocol: 'stomp', host: '127.0.0.1', port: 61613, maximumConnections: 1000, maxFrameSize: 100 * 1024 * 1024,
+        connectAttemptTimeout: 30000, defaultHeartBeat: '0,0', hbGracePeriodMultiplier: 1.5,
+      },
     ])
+    expect(c.destinationPolicy).toEqual({ entries: [], defaultEntry: null })
     expect(c.limits.memoryLimit).toBe(256 * 1024 * 1024)
     expect(c.admin).toBeNull()
     expect(c.nodeId).toBeNull()
@@ -170,7 +174,7 @@ describe('loadConfig XML', () => {
 
   test('loadConfig says which known ActiveMQ elements and attributes are unsupported', () => {
     const cases: [string, string][] = [
-      [xml('<destinationPolicy><policyMap/></destinationPolicy>'), '<destinationPolicy>'],
+      [xml('<destinationPolicy><policyMap><policyEntries><policyEntry topic=">"><pendingMessageLimitStrategy/></policyEntry></policyEntries></policyMap></destinationPolicy>'), '<pendingMessageLimitStrategy>'],
       [xml('<plugins/>'), '<plugins>'],
       [xml('<networkConnectors/>'), '<networkConnectors>'],
       [xml('<managementContext/>'), '<managementContext>'],
@@ -296,9 +300,9 @@ describe('loadConfig JSON', () => {
     const e = fail({ file: write('json', JSON.stringify({ persistenceAdapter: { kahaDB: { directroy: '/x' } } })) })
     expect(e.code).toBe('CONFIG_INVALID')
     expect(e.message).toContain('persistenceAdapter.kahaDB has unknown key "directroy" (did you mean "directory"?)')
-    const u = fail({ file: write('json', JSON.stringify({ destinationPolicy: {} })) })
+    const u = fail({ file: write('json', JSON.stringify({ plugins: {} })) })
     expect(u.code).toBe('CONFIG_UNSUPPORTED')
-    expect(u.message).toContain('"destinationPolicy"')
+    expect(u.message).toContain('"plugins"')
   })
 
   test('loadConfig reports JSON syntax errors and a non-object top level', () => {

@@ -21,6 +21,7 @@ import { parseConnectorUri } from './connector-uri.ts'
 import { DEFAULTS } from './defaults.ts'
 import { didYouMean } from './suggest.ts'
 import { parseChoice } from './values.ts'
+import { resolveDestinationPolicy } from './destination-policy.ts'
 
 const log = logger('config')
 
@@ -270,6 +271,7 @@ function resolve(input: ConfigInput, locator: Locator, cwd: string, source: stri
       memoryLimit,
       destinationMemoryLimit: Math.min(DEFAULTS.destinationMemoryLimit, memoryLimit),
     },
+    destinationPolicy: resolveDestinationPolicy(input.destinationPolicy, locator),
     admin: input.admin ? { host: input.admin.listen.host, port: input.admin.listen.port } : null,
     nodeId: input.nodeId ?? null,
   }

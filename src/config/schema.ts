@@ -17,6 +17,7 @@ import {
   parseChoice,
   parseDurationMs,
   parseHostPort,
+  parseInteger,
   parseSize,
   parseText,
 } from './values.ts'
@@ -45,6 +46,8 @@ const LOCK_TYPES: readonly LockType[] = ['flock', 'fcntl']
 const syncPolicy = v.optional(leaf(`one of ${SYNC_POLICIES.join(', ')}`, (x) => parseChoice(x, SYNC_POLICIES)))
 const lockType = v.optional(leaf(`one of ${LOCK_TYPES.join(', ')}`, (x) => parseChoice(x, LOCK_TYPES)))
 const hostPort = leaf(HOST_PORT_EXPECTED, parseHostPort)
+/** Largest prefetch accepted from a policy entry (Java's int range, as ActiveMQ's setters take). */
+export const PREFETCH_MAX = 2_147_483_647
 
 const sharedFileLocker = v.strictObject({
   lockAcquireSleepInterval: durationMs,
@@ -75,6 +78,33 @@ export const adapterSchema = v.strictObject({
 /** The adapter element names, in the order error messages list them, and the AdapterKind each selects. */
 export const ADAPTER_KINDS = { kahaDB: 'kahaDB', levelDB: 'levelDB', amqPersistenceAdapter: 'amq' } as const
 
+const prefetch = v.optional(leaf(`a whole number from 1 to ${PREFETCH_MAX} (0, ActiveMQ's pull mode, is not supported)`, (x) => parseInteger(x, 1, PREFETCH_MAX)))
+
+/** Attributes of `<policyEntry>` sfbroker implements (destination-policy.ts judges combinations). */
+export const policyEntrySchema = v.strictObject({
+  queue: text,
+  topic: text,
+  memoryLimit: size,
+  producerFlowControl: bool,
+  prioritizedMessages: bool,
+  queuePrefetch: prefetch,
+  queueBrowserPrefetch: prefetch,
+  topicPrefetch: prefetch,
+  durableTopicPrefetch: prefetch,
+  /** Known so the error is "temporary destinations are not supported", not "unknown attribute". */
+  tempQueue: bool,
+  tempTopic: bool,
+})
+
+export const destinationPolicySchema = v.strictObject({
+  policyMap: v.optional(
+    v.strictObject({
+      policyEntries: v.optional(v.array(policyEntrySchema)),
+      defaultEntry: v.optional(v.strictObject({ policyEntry: v.optional(policyEntrySchema) })),
+    }),
+  ),
+})
+
 export const connectorSchema = v.strictObject({
   name: name,
   uri: leaf('a connector URI such as "stomp://0.0.0.0:61613"', (x) => parseText(x)),
@@ -99,6 +129,7 @@ export const configInputSchema = v.strictObject({
     }),
   ),
   transportConnectors: v.optional(v.array(connectorSchema)),
+  destinationPolicy: v.optional(destinationPolicySchema),
   systemUsage: v.optional(
     v.strictObject({
       memoryUsage: v.optional(v.strictObject({ limit: size })),
@@ -110,6 +141,29 @@ export const configInputSchema = v.strictObject({
 
 export type ConfigInput = v.InferOutput<typeof configInputSchema>
 export type AdapterInput = v.InferOutput<typeof adapterSchema>
+export type DestinationPolicyInput = v.InferOutput<typeof destinationPolicySchema>
+export type PolicyEntryInput = v.InferOutput<typeof policyEntrySchema>
+
+/** `<policyEntry>` elements and attributes ActiveMQ has and sfbroker does not implement. */
+const POLICY_ENTRY_UNSUPPORTED: readonly string[] = [
+  // elements
+  'deadLetterStrategy', 'pendingMessageLimitStrategy', 'messageEvictionStrategy', 'dispatchPolicy',
+  'subscriptionRecoveryPolicy', 'pendingQueuePolicy', 'pendingDurableSubscriberPolicy', 'pendingSubscriberPolicy',
+  'slowConsumerStrategy', 'messageGroupMapFactory', 'networkBridgeFilterFactory', 'messageInterceptorStrategy',
+  // attributes
+  'destination', 'sendAdvisoryIfNoConsumers', 'messageGroupMapFactoryType', 'maxProducersToAudit', 'maxAuditDepth',
+  'maxQueueAuditDepth', 'enableAudit', 'alwaysRetroactive', 'blockedProducerWarningInterval', 'optimizedDispatch',
+  'maxPageSize', 'maxBrowsePageSize', 'minimumMessageSize', 'useCache', 'cursorMemoryHighWaterMark',
+  'storeUsageHighWaterMark', 'advisoryForSlowConsumers', 'advisoryForFastProducers', 'advisoryForDiscardingMessages',
+  'advisoryWhenFull', 'advisoryForDelivery', 'advisoryForConsumed', 'includeBodyForAdvisory', 'maxExpirePageSize',
+  'expireMessagesPeriod', 'usePrefetchExtension', 'allConsumersExclusiveByDefault', 'gcInactiveDestinations',
+  'gcWithNetworkConsumers', 'inactiveTimoutBeforeGC', 'inactiveTimeoutBeforeGC', 'reduceMemoryFootprint',
+  'doOptimzeMessageStorage', 'optimizeMessageStoreInFlightLimit', 'persistJMSRedelivered', 'sendFailIfNoSpace',
+  'sendFailIfNoSpaceAfterTimeout', 'useConsumerPriority', 'strictOrderDispatch', 'lazyDispatch',
+  'consumersBeforeDispatchStarts', 'timeBeforeDispatchStarts', 'sendDuplicateFromStoreToDLQ',
+  'useTopicSubscriptionInflightStats', 'advancedNetworkStatisticsEnabled', 'advancedMessageStatisticsEnabled',
+  'maxDestinations', 'networkConsumerPrefetch', 'durableSubscriptionPrefetch',
+]
 
 /**
  * ActiveMQ settings sfbroker knows and does not support (yet), by context. A context is the input path of the
@@ -118,7 +172,7 @@ export type AdapterInput = v.InferOutput<typeof adapterSchema>
 export const UNSUPPORTED: Record<string, readonly string[]> = {
   '': [
     // elements
-    'destinationPolicy', 'plugins', 'networkConnectors', 'sslContext', 'managementContext', 'destinations',
+    'plugins', 'networkConnectors', 'sslContext', 'managementContext', 'destinations',
     'destinationInterceptors', 'shutdownHooks', 'services', 'proxyConnectors', 'jmsBridgeConnectors',
     'producerSystemUsage', 'consumerSystemUsage', 'tempDataStore', 'persistenceFactory', 'jobSchedulerStore',
     'ioExceptionHandler', 'destinationFactory', 'brokerContext', 'messageAuthorizationPolicy', 'networkConnectorURIs',
@@ -154,6 +208,8 @@ export const UNSUPPORTED: Record<string, readonly string[]> = {
   'persistenceAdapter.*.locker.shared-file-locker': ['name', 'directory', 'lockable'],
   systemUsage: ['storeUsage', 'tempUsage', 'jobSchedulerUsage', 'sendFailIfNoSpace', 'sendFailIfNoSpaceAfterTimeout'],
   'systemUsage.memoryUsage': ['percentOfJvmHeap', 'percentUsageMinDelta', 'usagePortion'],
+  'destinationPolicy.policyMap.policyEntries[]': POLICY_ENTRY_UNSUPPORTED,
+  'destinationPolicy.policyMap.defaultEntry.policyEntry': POLICY_ENTRY_UNSUPPORTED,
   'transportConnectors[]': [
     'updateClusterClients', 'rebalanceClusterClients', 'updateClusterClientsOnRemove', 'updateClusterFilter',
     'discoveryUri', 'enableStatusMonitor', 'allowLinkStealing', 'auditNetworkProducers', 'warnOnRemoteClose',

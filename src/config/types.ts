@@ -57,6 +57,14 @@ export interface ConnectorConfig {
   maximumConnections: number
   /** `wireFormat.maxFrameSize` (bytes), default 100 MiB. */
   maxFrameSize: number
+  // The three below are always set by loadConfig; they are optional only so connectors built by hand (tests)
+  // stay valid. StompServer uses the same defaults when one is missing.
+  /** `transport.connectAttemptTimeout` (ms): a socket that sends no CONNECT within this is closed. Default 30000. */
+  connectAttemptTimeout?: number
+  /** `transport.defaultHeartBeat` "cx,cy": the heart-beat assumed when CONNECT has none (STOMP 1.0). Default "0,0". */
+  defaultHeartBeat?: string
+  /** `transport.hbGracePeriodMultiplier`: read timeout = client's cx × this. Default 1.5 (ActiveMQ: 1.0). */
+  hbGracePeriodMultiplier?: number
 }
 
 export interface LimitsConfig {
@@ -64,6 +72,31 @@ export interface LimitsConfig {
   memoryLimit: number
   /** Per-destination memory limit (`memoryLimit` policy), default 64 MiB. */
   destinationMemoryLimit: number
+}
+
+/**
+ * One `<policyEntry>` of `<destinationPolicy>` (see destination-policy.ts for the matching rules). null = not set
+ * by this entry: the built-in default applies (settings are never merged from another entry).
+ */
+export interface PolicyEntryConfig {
+  /** 'queue' or 'topic'; null for the `<defaultEntry>`. */
+  kind: 'queue' | 'topic' | null
+  /** ActiveMQ pattern as written: ">", "orders.>", "*.in", "ORDERS"; null for the `<defaultEntry>`. */
+  pattern: string | null
+  /** `memoryLimit` (bytes): this destination's own limit; null → limits.destinationMemoryLimit. */
+  memoryLimit: number | null
+  /** `queuePrefetch`, `queueBrowserPrefetch`, `topicPrefetch`, `durableTopicPrefetch`: default consumer prefetch. */
+  queuePrefetch: number | null
+  queueBrowserPrefetch: number | null
+  topicPrefetch: number | null
+  durableTopicPrefetch: number | null
+}
+
+export interface DestinationPolicyConfig {
+  /** `<policyEntries>` in file order. */
+  entries: PolicyEntryConfig[]
+  /** `<defaultEntry>`: applies when no entry matches. */
+  defaultEntry: PolicyEntryConfig | null
 }
 
 export interface AdminConfig {
@@ -88,6 +121,8 @@ export interface BrokerConfig {
   lock: LockConfig
   connectors: ConnectorConfig[]
   limits: LimitsConfig
+  /** `<destinationPolicy>`. Always set by loadConfig (empty when absent); optional so hand-built configs stay valid. */
+  destinationPolicy?: DestinationPolicyConfig
   admin: AdminConfig | null
   /** Stable id of this node (persisted under dataDirectory? no: generated per process unless set). */
   nodeId: string | null

@@ -2,8 +2,8 @@
  * Reads an ActiveMQ-style XML config (root `<broker>`, or `<beans>` holding one `<broker>`) into the input model
  * of schema.ts, recording the line of every element and attribute so errors can name `file:line`. It knows the
  * XML-only shapes: namespace declarations and prefixes (ignored), Spring's property-holding-a-bean nesting
- * (`<systemUsage><systemUsage>…`, `<memoryUsage><memoryUsage limit=…/>`), and list elements
- * (`<transportConnectors>` holding `<transportConnector>`s). It does not judge names or values: the schema does
+ * (`<systemUsage><systemUsage>…`, `<memoryUsage><memoryUsage limit=…/>`, `<policyMap><policyMap>…`), and list
+ * elements (`<transportConnectors>` holding `<transportConnector>`s, `<policyEntries>` holding `<policyEntry>`s). It does not judge names or values: the schema does
  * that for XML and JSON alike, so unknown attributes and elements pass through here and are reported there.
  * Parsing is saxes (strict, well-formedness errors with line and column); no XML is hand-parsed.
  */
@@ -28,7 +28,10 @@ interface XmlElement {
 }
 
 /** List elements: the element at this input path holds only items of the given name, read as an array. */
-const LIST_ITEMS: Record<string, string> = { transportConnectors: 'transportConnector' }
+const LIST_ITEMS: Record<string, string> = {
+  transportConnectors: 'transportConnector',
+  'destinationPolicy.policyMap.policyEntries': 'policyEntry',
+}
 
 /** Spring elements that may sit beside `<broker>` in a `<beans>` file; sfbroker does not read them. */
 const SPRING_ELEMENTS = ['bean', 'import', 'property-placeholder', 'camelContext', 'alias', 'description', 'jetty']
