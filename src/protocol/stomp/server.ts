@@ -1,7 +1,8 @@
 /**
  * StompServer: one TCP listener for one `stomp://` connector. Owns accepting sockets, the connector's
  * `maximumConnections` (an extra client gets an ERROR frame and is closed, as ActiveMQ refuses it) and
- * `maxFrameSize` (the parser's body limit), and closing everything at once on lock loss.
+ * `maxFrameSize` (the parser's body limit), its CONNECT timeout and heart-beat defaults (`connectAttemptTimeout`,
+ * `defaultHeartBeat`, `hbGracePeriodMultiplier`; explicit server options win), and closing everything at once on lock loss.
  * Does not own frame semantics (connection.ts) or what the broker does with them.
  */
 import net from 'node:net'
@@ -31,6 +32,14 @@ export interface StompServerOptions {
   inFlightBytesMax?: number
   closeLingerMs?: number
   clock?: Clock
+}
+
+/** The connector URI's heart-beat options (`transport.defaultHeartBeat`, `transport.hbGracePeriodMultiplier`), where set. */
+function connectorHeartBeat(c: ConnectorConfig): Partial<HeartBeatOptions> {
+  const out: Partial<HeartBeatOptions> = {}
+  if (c.defaultHeartBeat !== undefined) out.defaultHeartBeat = c.defaultHeartBeat
+  if (c.hbGracePeriodMultiplier !== undefined) out.graceMultiplier = c.hbGracePeriodMultiplier
+  return out
 }
 
 export class StompServer {
@@ -117,8 +126,8 @@ export class StompServer {
       socket,
       serverName: this.opts.serverName ?? `sfbroker/${pkg.version}`,
       limits: { bodyBytesMax: connector.maxFrameSize, ...this.opts.limits },
-      heartBeat: this.opts.heartBeat,
-      connectTimeoutMs: this.opts.connectTimeoutMs,
+      heartBeat: { ...connectorHeartBeat(connector), ...this.opts.heartBeat },
+      connectTimeoutMs: this.opts.connectTimeoutMs ?? connector.connectAttemptTimeout,
       inFlightFramesMax: this.opts.inFlightFramesMax,
       inFlightBytesMax: this.opts.inFlightBytesMax,
       closeLingerMs: this.opts.closeLingerMs,
