@@ -16,7 +16,10 @@
  *   count limit. ABORT (and a failed COMMIT) returns the messages acked or NACKed in the transaction to the
  *   unacked state, as ActiveMQ STOMP does: their ack ids are valid again, and they are redelivered when the
  *   consumer or session closes (at once, if their consumer is already gone).
- * - Prefetch defaults: queue 1000, topic 32767, durable topic 100, browser 500; 0 is refused.
+ * - Prefetch defaults: queue 1000, topic 32767, durable topic 100, browser 500; 0 is refused. A `<destinationPolicy>`
+ *   entry's queuePrefetch/topicPrefetch/durableTopicPrefetch/queueBrowserPrefetch replaces the default for consumers
+ *   that ask for none or for exactly the default (ActiveMQ's PolicyEntry.configurePrefetch does the same).
+ * - Per-destination memory limit: the matching `<destinationPolicy>` entry's memoryLimit, else limits.destinationMemoryLimit.
  * - A durable subscription re-subscribed with another topic, selector or noLocal is replaced (its messages dropped).
  *   While inactive it keeps persistent messages only; non-persistent ones reach active subscribers only.
  * - Temp destinations (`/temp-queue/X`, `/temp-topic/X`) are one broker-wide namespace: created by the first
@@ -33,7 +36,8 @@
 import { BrokerError, assert } from '../lib/errors.ts'
 import { systemClock, type Clock } from '../lib/clock.ts'
 import { logger } from '../lib/log.ts'
-import type { BrokerConfig } from '../config/types.ts'
+import type { BrokerConfig, PolicyEntryConfig } from '../config/types.ts'
+import { policyEntryFor } from '../config/index.ts'
 import type { DurableSubscriptionRecord, PersistenceAdapter, RecoveredState, StoreOp } from '../storage/types.ts'
 import type {
   BrokerCore, BrokerMetrics, BrokerOptions as ContractOptions, BrokerSession, ConnectInfo, Delivery, DestinationMetrics,
@@ -64,6 +68,15 @@ export const TX_PER_SESSION_MAX = 1000
 export const TX_OPS_MAX = 100_000
 
 const SEQ_PROBE_KEY = 'broker://seq-probe'
+
+/**
+ * A consumer's prefetch: what it asked for, unless it asked for nothing or exactly the built-in default, in which
+ * case a destination policy's value (if any) applies, as in ActiveMQ's PolicyEntry.configurePrefetch.
+ */
+function prefetchFor(asked: number | undefined, builtIn: number, policy: number | null | undefined): number {
+  if (asked !== undefined && asked !== builtIn) return asked
+  return policy ?? builtIn
+}
 
 export interface DeadLetterPolicy {
   /** Dead-letter expired messages (ActiveMQ default true). */
@@ -371,8 +384,15 @@ export class Broker implements BrokerCore, QueueHost {
 
   destUsage(destination: string): MemoryUsage {
     let u = this.destMemory.get(destination)
-    if (!u) this.destMemory.set(destination, (u = new MemoryUsage(this.config.limits.destinationMemoryLimit)))
+    if (!u) this.destMemory.set(destination, (u = new MemoryUsage(this.policyFor(destination)?.memoryLimit ?? this.config.limits.destinationMemoryLimit)))
     return u
+  }
+
+  /** The `<destinationPolicy>` entry for a queue or topic (temporary destinations have none), or null. */
+  policyFor(destination: string): PolicyEntryConfig | null {
+    const d = parseDestination(destination)
+    if (d.kind !== 'queue' && d.kind !== 'topic') return null
+    return policyEntryFor(this.config.destinationPolicy, d.kind, d.name)
   }
 
   private fitsAll(needs: [MemoryUsage, number][]): boolean {
@@ -843,11 +863,12 @@ export class Session implements BrokerSession, ConsumerSession {
       throw new BrokerError('BROKER_SUBSCRIPTION_INVALID', `${where}: activemq.prefetchSize ${req.prefetch} is not a positive integer (0 is not supported)`, { details: { prefetch: req.prefetch } })
     }
     const isQueue = dest.kind === 'queue' || dest.kind === 'temp-queue'
+    const policy = this.broker.policyFor(dest.stomp)
     if (req.browser) {
       if (!isQueue) throw new BrokerError('BROKER_SUBSCRIPTION_INVALID', `${where}: browser:true is only supported on queues, not ${dest.stomp}`)
       const b = new Browser(req.id)
       this.browsers.set(req.id, b)
-      this.runBrowser(b, this.broker.queueFor(dest, this), selector, req.prefetch ?? PREFETCH_BROWSER_DEFAULT, onDelivery).catch((e) => log.error(`browser ${req.id} failed`, e))
+      this.runBrowser(b, this.broker.queueFor(dest, this), selector, prefetchFor(req.prefetch, PREFETCH_BROWSER_DEFAULT, policy?.queueBrowserPrefetch), onDelivery).catch((e) => log.error(`browser ${req.id} failed`, e))
       return
     }
     const ack = req.ack ?? 'auto'
@@ -860,7 +881,7 @@ export class Session implements BrokerSession, ConsumerSession {
     if (isQueue) {
       if (req.durableName) throw new BrokerError('BROKER_SUBSCRIPTION_INVALID', `${where}: activemq.subscriptionName is only valid on topics, not ${dest.stomp}`)
       const q = this.broker.queueFor(dest, this)
-      c = new Consumer(this, req.id, q, ack, req.prefetch ?? PREFETCH_QUEUE_DEFAULT, priority, req.exclusive ?? false, selector, onDelivery)
+      c = new Consumer(this, req.id, q, ack, prefetchFor(req.prefetch, PREFETCH_QUEUE_DEFAULT, policy?.queuePrefetch), priority, req.exclusive ?? false, selector, onDelivery)
       q.addConsumer(c)
     } else if (req.durableName) {
       if (dest.kind === 'temp-topic') throw new BrokerError('BROKER_SUBSCRIPTION_INVALID', `${where}: durable subscriptions are not allowed on temporary topic ${dest.stomp}`)
@@ -868,7 +889,7 @@ export class Session implements BrokerSession, ConsumerSession {
       const d = this.broker.durable(this.clientId, req.durableName)
       if (d?.active) throw new BrokerError('BROKER_SUBSCRIPTION_INVALID', `${where}: durable subscription ${this.clientId}:${req.durableName} is already in use`)
       const ds = this.broker.openDurable(this.clientId, req.durableName, dest, selectorText, req.noLocal ?? false)
-      c = new Consumer(this, req.id, ds.queue, ack, req.prefetch ?? PREFETCH_DURABLE_DEFAULT, priority, false, null, onDelivery)
+      c = new Consumer(this, req.id, ds.queue, ack, prefetchFor(req.prefetch, PREFETCH_DURABLE_DEFAULT, policy?.durableTopicPrefetch), priority, false, null, onDelivery)
       ds.active = c
       ds.queue.addConsumer(c)
     } else {
@@ -877,7 +898,7 @@ export class Session implements BrokerSession, ConsumerSession {
       q.subSelector = selector
       q.noLocalSessionId = req.noLocal ? this.sessionId : null
       t.subs.add(q)
-      c = new Consumer(this, req.id, q, ack, req.prefetch ?? PREFETCH_TOPIC_DEFAULT, priority, false, null, onDelivery)
+      c = new Consumer(this, req.id, q, ack, prefetchFor(req.prefetch, PREFETCH_TOPIC_DEFAULT, policy?.topicPrefetch), priority, false, null, onDelivery)
       q.addConsumer(c)
     }
     this.consumers.set(req.id, c)
