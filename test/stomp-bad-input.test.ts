@@ -11,6 +11,7 @@ import type { Client, IMessage } from '@stomp/stompjs'
 import { startBroker, type Harness } from '../src/protocol/stomp/testing/broker-harness.ts'
 import { connectStompJs } from '../src/protocol/stomp/testing/stompjs-tcp.ts'
 import { RawClient, frame } from '../src/protocol/stomp/testing/raw-client.ts'
+import { seededGenerator } from '../src/lib/random.ts'
 
 
 const cleanups: Array<() => Promise<void> | void> = []
@@ -66,17 +67,6 @@ async function drain(c: Client, destination: string, n: number, timeoutMs = 5000
   return got.map((m) => m.body)
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 describe('STOMP bad input against the real broker', () => {
   test('each bad frame closes only its own connection; bystanders and accepted messages survive', async () => {
     const h = await setup()
@@ -129,7 +119,7 @@ describe('STOMP bad input against the real broker', () => {
     const h = await setup()
     const seed = Number(process.env.SEED ?? Date.now() % 1_000_000)
     console.log(`stomp fuzz: SEED=${seed}`)
-    const rnd = mulberry32(seed)
+    const rnd = seededGenerator(seed)
     const int = (n: number) => Math.floor(rnd() * n)
 
     const observer = await stompjs(h.port)

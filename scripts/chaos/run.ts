@@ -13,7 +13,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { BrokerProc, pickPorts, sleep, stompAnswers, tcpAccepts } from './broker-proc.ts'
 import { PrimaryWatcher } from './primary-watcher.ts'
-import { Random } from './random.ts'
+import { SeededRandom } from '../../src/lib/random.ts'
 import { SharedLab, bindfsAvailable } from './shared-lab.ts'
 import { Workload } from './workload.ts'
 import { buildReport, type ChaosReport, type FaultRecord } from './report.ts'
@@ -53,7 +53,7 @@ const WEIGHTS: Record<FaultKind, number> = {
   'kill-primary': 40, 'stop-primary': 8, 'delete-lock': 8, 'replace-lock': 8, 'disk-full': 8, 'hang-share': 10, 'kill-share': 10, 'lying-locks': 8,
 }
 
-export function planFaults(kinds: readonly FaultKind[], count: number, profile: 'short' | 'long', rnd: Random): FaultKind[] {
+export function planFaults(kinds: readonly FaultKind[], count: number, profile: 'short' | 'long', rnd: SeededRandom): FaultKind[] {
   const plan: FaultKind[] = []
   if (profile === 'short') {
     // One of each available kind first (so a short run covers everything), then kill -9s.
@@ -81,7 +81,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const say = o.log ?? ((l: string) => process.stdout.write(l + '\n'))
   const t0 = Date.now()
   const el = () => ((Date.now() - t0) / 1000).toFixed(1).padStart(6) + 's'
-  const rnd = new Random(o.seed)
+  const rnd = new SeededRandom(o.seed)
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'sfbroker-chaos-'))
   const useBindfs = o.bindfs === 'on' || (o.bindfs === 'auto' && bindfsAvailable())
   if (o.bindfs === 'on' && !bindfsAvailable()) throw new Error('--bindfs on: bindfs or /dev/fuse is not available (Debian: apt-get install bindfs fuse3)')

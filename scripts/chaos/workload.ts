@@ -12,7 +12,7 @@
  */
 import { connect, type ClientMessage, type StompClient } from '../../src/client/index.ts'
 import { isBrokerError } from '../../src/lib/errors.ts'
-import { Random } from './random.ts'
+import { SeededRandom } from '../../src/lib/random.ts'
 import { sleep } from './broker-proc.ts'
 
 export type Stream = 'queue' | 'topic' | 'tx' | 'sched'
@@ -89,11 +89,11 @@ export class Workload {
   private clients: StompClient[] = []
   private loops: Promise<void>[] = []
   private running = false
-  private readonly rnd: Random
+  private readonly rnd: SeededRandom
   private readonly pad: string
 
   constructor(private readonly o: WorkloadOptions) {
-    this.rnd = new Random(o.seed ^ 0x5eed)
+    this.rnd = new SeededRandom(o.seed ^ 0x5eed)
     this.pad = 'x'.repeat(Math.max(0, o.bodyBytes - 40))
   }
 

@@ -12,17 +12,7 @@ import { afterEach, expect, test } from 'bun:test'
 import type { Broker } from './broker.ts'
 import type { BrokerSession, Delivery } from './types.ts'
 import { makeBroker, settle, until } from './broker-test-kit.ts'
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+import { seededGenerator } from '../lib/random.ts'
 
 let brokers: Broker[] = []
 afterEach(async () => {
@@ -44,7 +34,7 @@ interface SessionModel {
 const QUEUES = ['/queue/W1', '/queue/W2', '/queue/W3']
 
 async function runWorkload(seed: number, steps: number): Promise<void> {
-  const rand = rng(seed)
+  const rand = seededGenerator(seed)
   const pick = <T>(xs: T[]): T => xs[Math.floor(rand() * xs.length)]!
   const { broker, store } = await makeBroker({ limits: { memoryLimit: 256 * 1024, destinationMemoryLimit: 8 * 1024 } })
   brokers.push(broker)

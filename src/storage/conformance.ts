@@ -29,6 +29,7 @@ import type {
   DurableSubscriptionRecord, EpochFence, OpenOptions, PersistenceAdapter, RecoveredState, StoreOp, StoredMessage,
 } from './types.ts'
 import { BrokerError } from '../lib/errors.ts'
+import { SeededRandom, seedFromEnv } from '../lib/random.ts'
 
 /** What an adapter can do beyond the mandatory contract. A group whose capability is missing is skipped, saying why. */
 export interface AdapterCapabilities {
@@ -58,34 +59,11 @@ export interface AdapterHarness {
   supports?: AdapterCapabilities
 }
 
-/** Seeded PRNG (mulberry32): reproducible runs from one printed number. */
-export class SeededRandom {
-  private s: number
-  constructor(seed: number) {
-    this.s = seed >>> 0
-  }
-  next(): number {
-    let t = (this.s = (this.s + 0x6d2b79f5) >>> 0)
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-  /** Integer in [lo, hi]. */
-  int(lo: number, hi: number): number {
-    return lo + Math.floor(this.next() * (hi - lo + 1))
-  }
-}
+/** The generator and seed source live in lib (shared with the crash writer, fuzz tests and chaos); re-exported for adapter tests. */
+export { SeededRandom }
 
 /** The seed of this run: `SEED` from the environment, else random. Printed by the groups that use it. */
-export function suiteSeed(): number {
-  const env = process.env.SEED
-  if (env !== undefined && env !== '') {
-    const n = Number(env)
-    if (!Number.isInteger(n) || n < 0) throw new BrokerError('CLI_USAGE', `env SEED: "${env}" is not a non-negative integer`)
-    return n
-  }
-  return Math.floor(Math.random() * 2 ** 31)
-}
+export const suiteSeed = seedFromEnv
 
 const enc = new TextEncoder()
 const dec = new TextDecoder()

@@ -14,21 +14,10 @@ import { writeSync } from 'node:fs'
 import { pathToFileURL } from 'node:url'
 import type { CrashLine, CrashWriterConfig } from '../storage/conformance.ts'
 import type { PersistenceAdapter, StoreOp } from '../storage/types.ts'
+import { SeededRandom } from '../lib/random.ts'
 
 function emit(line: CrashLine): void {
   writeSync(1, JSON.stringify(line) + '\n')
-}
-
-/** Same generator as the suite's SeededRandom (kept here so the child imports no test framework). */
-function random(seed: number): { next(): number; int(lo: number, hi: number): number } {
-  let s = seed >>> 0
-  const next = (): number => {
-    let t = (s = (s + 0x6d2b79f5) >>> 0)
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-  return { next, int: (lo, hi) => lo + Math.floor(next() * (hi - lo + 1)) }
 }
 
 async function construct(cfg: CrashWriterConfig): Promise<PersistenceAdapter> {
@@ -44,7 +33,7 @@ async function main(): Promise<void> {
   const arg = process.argv[2]
   if (!arg) throw new Error('usage: crash-writer <CrashWriterConfig as JSON>')
   const cfg = JSON.parse(arg) as CrashWriterConfig
-  const rnd = random(cfg.seed)
+  const rnd = new SeededRandom(cfg.seed)
   const store = await construct(cfg)
   await store.open({ directory: cfg.dir, epoch: cfg.epoch, syncPolicy: 'always', ...cfg.openOptions })
   const dests = Array.from({ length: cfg.destinations }, (_, i) => `q${i}`)

@@ -8,6 +8,7 @@ import { BrokerError } from '../../lib/errors.ts'
 import { FrameParser } from './frame-parser.ts'
 import { encodeFrame, escapeHeader } from './frame-encoder.ts'
 import type { StompFrame, StompVersion } from './frame.ts'
+import { seededGenerator } from '../../lib/random.ts'
 
 const enc = new TextEncoder()
 const bytes = (s: string) => enc.encode(s)
@@ -28,17 +29,6 @@ function parseError(input: Uint8Array | string, version: StompVersion = '1.2', l
     return e as BrokerError
   }
   throw new Error('expected a BrokerError, parsed fine')
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
 }
 
 describe('FrameParser', () => {
@@ -189,7 +179,7 @@ describe('encodeFrame', () => {
   })
 
   test('encodeFrame and FrameParser round-trip headers and binary bodies for each version', () => {
-    const rnd = mulberry32(7)
+    const rnd = seededGenerator(7)
     for (const version of ['1.0', '1.1', '1.2'] as StompVersion[]) {
       for (let n = 0; n < 50; n++) {
         const headers: Record<string, string> = {}
@@ -215,7 +205,7 @@ describe('FrameParser with random input', () => {
   test('FrameParser turns random and mutated bytes into frames or a coded error', () => {
     const seed = Number(process.env.SEED ?? Date.now() % 1_000_000)
     console.log(`FrameParser random input: SEED=${seed}`)
-    const rnd = mulberry32(seed)
+    const rnd = seededGenerator(seed)
     const good = Buffer.concat([
       bytes('SEND\ndestination:/queue/a\ncontent-length:3\n\nab\0\0'),
       bytes('SUBSCRIBE\nid:1\ndestination:/topic/t\nack:client\n\n\0\n'),
