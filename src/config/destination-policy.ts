@@ -28,7 +28,7 @@ export function matchesPattern(pattern: string, name: string): boolean {
   const have = name.split('.')
   for (let i = 0; i < want.length; i++) {
     const w = want[i]!
-    if (w === '>') return have.length > i || i === 0
+    if (w === '>') return have.length > i
     if (i >= have.length) return false
     if (w !== '*' && w !== have[i]) return false
   }
