@@ -1,16 +1,18 @@
 /**
- * Logging. `configureLogging()` is called once by the CLI with --log-level / --log-format; every part takes
- * `logger(tag)`. Pretty format (for people): one line per event on stderr, `[tag] ℹ msg` / `[tag]  WARN  msg` /
- * `[tag]  ERROR  msg` (an Error argument adds its stack below), trailing structured fields as ` {"k":"v"}`.
- * JSON format writes one object per line to stderr with the stable fields documented in README ("Logs"): time
- * (ISO), level, tag, msg, plus any structured fields passed as a trailing plain object argument (and `code` of a
- * BrokerError argument).
+ * Logging through consola. `configureLogging()` is called once by the CLI with --log-level / --log-format;
+ * every part takes `logger(tag)` (a consola instance `withTag(tag)`). Pretty format (for people): one line per
+ * event on stderr, `[tag] ℹ msg` / `[tag]  WARN  msg` / `[tag]  ERROR  msg` (an Error argument adds its stack
+ * below), trailing structured fields as ` {"k":"v"}`. JSON format writes one object per line to stderr with the
+ * stable fields documented in README ("Logs"): time (ISO), level, tag, msg, plus any structured fields passed as
+ * a trailing plain object argument (and `code` of a BrokerError argument).
  *
- * Written directly on process.stderr rather than through a logging library: loading consola (with node:tty,
- * node:util's inspect and the stream modules it pulls in) cost ~40 ms of every broker start and ~15 MB of resident
- * memory, a large share of the start-time and idle-RSS budgets (docs/benchmarks.md). Below the configured level a
- * call costs one comparison.
+ * We use consola's dependency-free core (`consola/core`) with our own reporter: its default fancy reporter
+ * loads node:tty, node:util's inspect and stream modules, which cost ~20-40 ms of every broker start and several
+ * MB of resident memory (start time and idle RSS are benchmark targets, docs/benchmarks.md). Throttling of
+ * repeated lines is off: a broker's log must show every event. Below the configured level a call costs one
+ * comparison and never reaches consola.
  */
+import { createConsola, type ConsolaInstance, type LogObject } from 'consola/core'
 
 export type LogLevelName = 'silent' | 'error' | 'warn' | 'info' | 'debug' | 'trace'
 export type LogFormat = 'pretty' | 'json'
@@ -45,10 +47,11 @@ function stackOf(e: Error): string {
   return lines.length ? '\n\n' + lines.map((l) => '    ' + l.trim()).join('\n') + '\n' : ''
 }
 
-function emit(method: Method, tag: string, args: unknown[]): void {
-  if (METHOD_LEVEL[method] > level) return
+function write(obj: LogObject): void {
+  const method = (obj.type in METHOD_LEVEL ? obj.type : 'info') as Method
+  const tag = obj.tag
   let fields: Record<string, unknown> | null = null
-  let a = args
+  let a = obj.args
   if (a.length > 1 && isFields(a[a.length - 1])) {
     fields = a[a.length - 1] as Record<string, unknown>
     a = a.slice(0, -1)
@@ -56,7 +59,7 @@ function emit(method: Method, tag: string, args: unknown[]): void {
   const err = a.find((x) => x instanceof Error) as Error | undefined
   const msg = a.map(show).join(' ')
   if (format === 'json') {
-    const line: Record<string, unknown> = { time: new Date().toISOString(), level: method, tag: tag || 'sfbroker', msg, ...fields }
+    const line: Record<string, unknown> = { time: obj.date.toISOString(), level: method, tag: tag || 'sfbroker', msg, ...fields }
     if (err && (err as { code?: string }).code) line.code = (err as { code?: string }).code
     process.stderr.write(JSON.stringify(line) + '\n')
     return
@@ -67,6 +70,10 @@ function emit(method: Method, tag: string, args: unknown[]): void {
   const stack = err && (method === 'error' || level >= LOG_LEVELS.debug) ? stackOf(err) : ''
   process.stderr.write(`${head}${msg}${tail}${stack}\n`)
 }
+
+// Every instance passes everything to the reporter; the level filter is ours (read at each call), so loggers
+// created at import time follow a later configureLogging().
+const root: ConsolaInstance = createConsola({ level: LOG_LEVELS.trace, throttle: 0, reporters: [{ log: write }] })
 
 export function configureLogging(lvl: LogLevelName, fmt: LogFormat): void {
   level = LOG_LEVELS[lvl]
@@ -83,11 +90,12 @@ export interface Logger {
 
 // Loggers may be created at import time, before configureLogging(): level and format are read at each call.
 export function logger(tag: string): Logger {
+  const c = root.withTag(tag)
   return {
-    error: (...a) => emit('error', tag, a),
-    warn: (...a) => emit('warn', tag, a),
-    info: (...a) => emit('info', tag, a),
-    debug: (...a) => emit('debug', tag, a),
-    trace: (...a) => emit('trace', tag, a),
+    error: (...a) => void (level >= METHOD_LEVEL.error && c.error(...(a as [unknown]))),
+    warn: (...a) => void (level >= METHOD_LEVEL.warn && c.warn(...(a as [unknown]))),
+    info: (...a) => void (level >= METHOD_LEVEL.info && c.info(...(a as [unknown]))),
+    debug: (...a) => void (level >= METHOD_LEVEL.debug && c.debug(...(a as [unknown]))),
+    trace: (...a) => void (level >= METHOD_LEVEL.trace && c.trace(...(a as [unknown]))),
   }
 }
