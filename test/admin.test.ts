@@ -13,7 +13,7 @@ import net from 'node:net'
 import path from 'node:path'
 // @ts-expect-error the package ships no type declarations
 import parsePrometheus from 'parse-prometheus-text-format'
-import { freePorts } from './fixtures/election-harness.ts'
+import { freePorts, until as poll } from '../src/testing/net-probe.ts'
 
 const MAIN = path.join(import.meta.dir, '..', 'src', 'main.ts')
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sfb-admin-'))
@@ -40,14 +40,8 @@ async function get(port: number, p: string): Promise<{ status: number; body: str
   }
 }
 
-async function until<T>(f: () => Promise<T | null | false>, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    const v = await f()
-    if (v) return v
-    await Bun.sleep(20)
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+function until<T>(f: () => Promise<T | null | false>, timeoutMs: number, what: string): Promise<T> {
+  return poll(f, what, timeoutMs, 20) as Promise<T>
 }
 
 /** Send `n` persistent messages with receipts, then consume them with auto ack, over one raw STOMP 1.2 connection. */

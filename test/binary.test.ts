@@ -6,75 +6,31 @@
  * (retrying another port if it is taken), speak STOMP over a plain TCP socket. Every child is killed in afterAll.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { spawnSync, type ChildProcess } from 'node:child_process'
 import fs from 'node:fs'
-import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import pkg from '../package.json' with { type: 'json' }
+import { compiledBinary } from './fixtures/binary.ts'
+import { TestProcesses, exitOf, runCli } from './fixtures/broker-process.ts'
+import { stompFirstCommand, until } from '../src/testing/net-probe.ts'
 
-const repo = path.resolve(import.meta.dir, '..')
-const buildDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sfbroker-build-'))
-const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sfbroker-bin-'))
+const procs = new TestProcesses()
+const runDir = procs.tempDir('sfbroker-bin-')
 const binary = path.join(runDir, 'sfbroker')
-const children: ChildProcess[] = []
 // No node_modules/.bin and no Bun: only the system directories.
 const env = { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: runDir, NO_COLOR: '1' }
 
 beforeAll(() => {
-  const built = path.join(buildDir, 'sfbroker')
-  const r = spawnSync(process.execPath, ['build', '--compile', '--minify-syntax', '--sourcemap', path.join(repo, 'src/main.ts'), '--outfile', built], {
-    cwd: repo,
-    encoding: 'utf8',
-    timeout: 240_000,
-  })
-  if (r.status !== 0) throw new Error(`bun build --compile failed (${r.status}): ${r.stderr}${r.stdout}`)
-  fs.copyFileSync(built, binary)
+  fs.copyFileSync(compiledBinary(), binary)
   fs.chmodSync(binary, 0o755)
 }, 300_000)
 
-afterAll(() => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL')
-  fs.rmSync(buildDir, { recursive: true, force: true })
-  fs.rmSync(runDir, { recursive: true, force: true })
-})
+afterAll(() => procs.cleanup())
 
 function run(...args: string[]): { code: number | null; out: string; err: string } {
   const r = spawnSync(binary, args, { cwd: runDir, env, encoding: 'utf8', timeout: 30_000 })
   return { code: r.status, out: r.stdout, err: r.stderr }
-}
-
-/** Send CONNECT on a fresh socket; resolve with the first frame's command, or null if the port does not answer. */
-function stompConnect(port: number, timeoutMs: number): Promise<string | null> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: '127.0.0.1', port })
-    let data = ''
-    const done = (v: string | null): void => {
-      clearTimeout(timer)
-      socket.destroy()
-      resolve(v)
-    }
-    const timer = setTimeout(() => done(null), timeoutMs)
-    socket.on('connect', () => socket.write('CONNECT\naccept-version:1.2\nhost:localhost\n\n\0'))
-    socket.on('data', (chunk) => {
-      data += chunk.toString('utf8')
-      const nl = data.indexOf('\n')
-      if (nl >= 0) done(data.slice(0, nl).replace(/\r$/, ''))
-    })
-    socket.on('error', () => done(null))
-    socket.on('close', () => done(data === '' ? null : data.split('\n')[0]))
-  })
-}
-
-function exited(child: ChildProcess, timeoutMs: number): Promise<number | string | null> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null) return resolve(child.exitCode)
-    const timer = setTimeout(() => resolve('timeout'), timeoutMs)
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer)
-      resolve(code ?? signal)
-    })
-  })
 }
 
 describe('compiled sfbroker binary', () => {
@@ -97,15 +53,14 @@ describe('compiled sfbroker binary', () => {
     // A port picked at random may be taken by another test on this machine: try a few.
     for (let attempt = 0; attempt < 4 && child === undefined; attempt++) {
       port = 20000 + Math.floor(Math.random() * 40000)
-      const c = spawn(binary, ['run', '--data', path.join(runDir, `data-${attempt}`), '--connector', `stomp://127.0.0.1:${port}`], { cwd: runDir, env, stdio: ['ignore', 'pipe', 'pipe'] })
-      children.push(c)
+      const c = procs.spawn([binary, 'run', '--data', path.join(runDir, `data-${attempt}`), '--connector', `stomp://127.0.0.1:${port}`], { cwd: runDir, env })
       stderr = ''
       c.stderr?.on('data', (d) => (stderr += d.toString()))
       c.stdout?.on('data', (d) => (stderr += d.toString()))
       // Wait (bounded) until it answers, or exits (port taken, startup failure).
       let answer: string | null = null
       for (let i = 0; i < 60 && answer === null && c.exitCode === null; i++) {
-        answer = await stompConnect(port, 1000)
+        answer = await stompFirstCommand(port, 1000)
         if (answer === null) await Bun.sleep(250)
       }
       if (answer !== null) {
@@ -120,11 +75,11 @@ describe('compiled sfbroker binary', () => {
     }
     expect(child).toBeDefined()
     child!.kill('SIGTERM')
-    const code = await exited(child!, 20_000)
+    const code = await exitOf(child!, 20_000)
     if (code !== 0) console.error(stderr)
     expect(code).toBe(0)
     // Nothing left listening once it has exited.
-    expect(await stompConnect(port, 1000)).toBeNull()
+    expect(await stompFirstCommand(port, 1000)).toBeNull()
   }, 120_000)
 })
 
@@ -132,19 +87,7 @@ describe('compiled sfbroker binary', () => {
 // binary itself (`sfbroker __lock-child`), and status reads /proc/locks and the shared dir without Bun around.
 describe('compiled sfbroker binary: status and probe-lock', () => {
   function runAsync(args: string[], timeoutMs: number): Promise<{ code: number | null; out: string; err: string }> {
-    return new Promise((resolve) => {
-      const c = spawn(binary, args, { cwd: runDir, env, stdio: ['ignore', 'pipe', 'pipe'] })
-      children.push(c)
-      let out = ''
-      let err = ''
-      c.stdout!.on('data', (d) => (out += d))
-      c.stderr!.on('data', (d) => (err += d))
-      const t = setTimeout(() => c.kill('SIGKILL'), timeoutMs)
-      c.on('exit', (code) => {
-        clearTimeout(t)
-        resolve({ code, out, err })
-      })
-    })
+    return runCli(procs, args, { command: [binary], cwd: runDir, env, timeoutMs })
   }
   function statusJson(dir: string): { code: number | null; json: any } {
     const r = run('status', dir, '--json')
@@ -155,15 +98,6 @@ describe('compiled sfbroker binary: status and probe-lock', () => {
       json = null
     }
     return { code: r.code, json }
-  }
-  async function until<T>(f: () => T | null | undefined | false, timeoutMs: number, what: string): Promise<T> {
-    const deadline = Date.now() + timeoutMs
-    for (;;) {
-      const v = f()
-      if (v) return v
-      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-      await Bun.sleep(200)
-    }
   }
 
   test('sfbroker binary status: 4 for a non-broker dir, 0 naming the primary and its replica, 3 once both stopped', async () => {
@@ -176,15 +110,14 @@ describe('compiled sfbroker binary: status and probe-lock', () => {
     expect(run('status').code).toBe(2)
 
     const broker = (name: string) => {
-      const c = spawn(binary, ['run', '--data', shared, '--connector', 'stomp://127.0.0.1:0', '--broker-name', name], { cwd: runDir, env, stdio: ['ignore', 'ignore', 'pipe'] })
+      const c = procs.spawn([binary, 'run', '--data', shared, '--connector', 'stomp://127.0.0.1:0', '--broker-name', name], { cwd: runDir, env, stdio: ['ignore', 'ignore', 'pipe'] })
       c.stderr!.resume()
-      children.push(c)
       return c
     }
     const a = broker('bin-a')
-    await until(() => { const s = statusJson(shared); return s.code === 0 && s.json?.holder?.pid === a.pid && s.json.lastTakeover?.connectorsOpenMs != null }, 60_000, 'a primary')
+    await until(() => { const s = statusJson(shared); return s.code === 0 && s.json?.holder?.pid === a.pid && s.json.lastTakeover?.connectorsOpenMs != null }, 'a primary', 60_000, 200)
     const b = broker('bin-b')
-    const s1 = await until(() => { const s = statusJson(shared); return s.json?.replicas?.some((r: any) => r.pid === b.pid) ? s : null }, 60_000, 'b registered as replica')
+    const s1 = await until(() => { const s = statusJson(shared); return s.json?.replicas?.some((r: any) => r.pid === b.pid) ? s : null }, 'b registered as replica', 60_000, 200)
     expect(s1.code).toBe(0)
     expect(s1.json.primary).toBe(true)
     expect(s1.json.holder.brokerName).toBe('bin-a')
@@ -199,13 +132,13 @@ describe('compiled sfbroker binary: status and probe-lock', () => {
 
     // SIGTERM on the primary releases the lock at once: b takes over, and is no longer listed as a replica.
     a.kill('SIGTERM')
-    expect(await exited(a, 30_000)).toBe(0)
-    const s2 = await until(() => { const s = statusJson(shared); return s.code === 0 && s.json?.holder?.pid === b.pid && s.json.lastTakeover?.epoch === 2 ? s : null }, 60_000, 'b primary')
+    expect(await exitOf(a, 30_000)).toBe(0)
+    const s2 = await until(() => { const s = statusJson(shared); return s.code === 0 && s.json?.holder?.pid === b.pid && s.json.lastTakeover?.epoch === 2 ? s : null }, 'b primary', 60_000, 200)
     expect(s2.json.currentEpoch).toBe(2)
-    await until(() => statusJson(shared).json?.replicas?.length === 0, 30_000, 'no replica listed once b is primary')
+    await until(() => statusJson(shared).json?.replicas?.length === 0, 'no replica listed once b is primary', 30_000, 200)
 
     b.kill('SIGTERM')
-    expect(await exited(b, 30_000)).toBe(0)
+    expect(await exitOf(b, 30_000)).toBe(0)
     const s3 = statusJson(shared)
     expect(s3.code).toBe(3)
     expect(s3.json.primary).toBe(false)

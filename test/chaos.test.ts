@@ -5,34 +5,21 @@
  * locks), and every must-be-zero counter at zero: nothing receipted is lost, no duplicate without redelivered:true,
  * never two brokers accepting outside the lying-locks phase, no stale acknowledgement, transactions all-or-nothing,
  * scheduled messages fired once and not early, every fault followed by a primary.
- * Method: build the binary like `npm run build` into a temp dir, run scripts/chaos/run.ts in-process with a seed
- * (SEED=... replays one), print the report. The harness cleans up its children, mounts and temp dirs itself.
+ * Method: build the binary like `npm run build` into a temp dir (test/fixtures/binary.ts, shared with other test
+ * files), run scripts/chaos/run.ts in-process with a seed (SEED=... replays one), print the report. The harness
+ * cleans up its children, mounts and temp dirs itself.
  */
-import { afterAll, beforeAll, expect, test } from 'bun:test'
-import { spawnSync } from 'node:child_process'
-import fs from 'node:fs'
-import os from 'node:os'
-import path from 'node:path'
+import { beforeAll, expect, test } from 'bun:test'
 import { runChaos } from '../scripts/chaos/run.ts'
 import { formatReport } from '../scripts/chaos/report.ts'
 import { configureLogging } from '../src/lib/log.ts'
+import { compiledBinary } from './fixtures/binary.ts'
 
-const repo = path.resolve(import.meta.dir, '..')
-const buildDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sfbroker-chaos-build-'))
-const binary = path.join(buildDir, 'sfbroker')
+let binary = ''
 
 beforeAll(() => {
-  const r = spawnSync(process.execPath, ['build', '--compile', '--minify-syntax', '--sourcemap', path.join(repo, 'src/main.ts'), '--outfile', binary], {
-    cwd: repo,
-    encoding: 'utf8',
-    timeout: 240_000,
-  })
-  if (r.status !== 0) throw new Error(`bun build --compile failed (${r.status}): ${r.stderr}${r.stdout}`)
+  binary = compiledBinary()
 }, 300_000)
-
-afterAll(() => {
-  fs.rmSync(buildDir, { recursive: true, force: true })
-})
 
 test('chaos short profile: 10 faults, every must-be-zero counter at zero', async () => {
   const seed = process.env.SEED ? Number(process.env.SEED) : Math.floor(Math.random() * 1e9)

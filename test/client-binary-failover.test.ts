@@ -10,60 +10,28 @@
  * bounded; no timing assertion.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import * as fs from 'node:fs'
-import * as net from 'node:net'
-import * as os from 'node:os'
 import * as path from 'node:path'
+import { compiledBinary } from './fixtures/binary.ts'
+import { TestProcesses, tailFile } from './fixtures/broker-process.ts'
+import { freePort, tcpAccepts, until } from '../src/testing/net-probe.ts'
 
-const repo = path.resolve(import.meta.dir, '..')
-const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sfb-bin-failover-'))
-const binary = path.join(workDir, 'sfbroker')
-const children: ChildProcess[] = []
+const procs = new TestProcesses()
+const workDir = procs.tempDir('sfb-bin-failover-')
+let binary = ''
 // No Bun and no node_modules on PATH: only what the compiled binary embeds.
 const env = { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: workDir, NO_COLOR: '1' }
 
 beforeAll(() => {
-  const r = spawnSync(process.execPath, ['build', '--compile', '--minify-syntax', '--sourcemap', path.join(repo, 'src/main.ts'), '--outfile', binary], {
-    cwd: repo,
-    encoding: 'utf8',
-    timeout: 240_000,
-  })
-  if (r.status !== 0) throw new Error(`bun build --compile failed (${r.status}): ${r.stderr}${r.stdout}`)
+  binary = compiledBinary()
 }, 300_000)
 
-afterAll(() => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL')
-  fs.rmSync(workDir, { recursive: true, force: true })
-})
+afterAll(() => procs.cleanup())
 
-async function freePort(): Promise<number> {
-  const srv = net.createServer()
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()))
-  const port = (srv.address() as net.AddressInfo).port
-  await new Promise<void>((r) => srv.close(() => r()))
-  return port
-}
-
-function listening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect({ host: '127.0.0.1', port })
-    s.once('connect', () => (s.destroy(), resolve(true)))
-    s.once('error', () => resolve(false))
-  })
-}
-
-async function until(cond: () => boolean | Promise<boolean>, what: string, ms: number): Promise<void> {
-  const end = Date.now() + ms
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 100))
-  }
-}
-
-function tail(file: string): string {
-  return fs.existsSync(file) ? fs.readFileSync(file, 'utf8').slice(-2000) : '(no log)'
-}
+/** Whether the port accepts TCP (no bound: a refused connect answers at once, and a replica's port is closed). */
+const listening = (port: number): Promise<boolean> => tcpAccepts(port, 10_000)
+const tail = (file: string): string => tailFile(file, 2000)
 
 interface Child {
   proc: ChildProcess
@@ -74,8 +42,7 @@ interface Child {
 
 /** A client command from the binary; stdout split into lines as they arrive. */
 function client(args: string[]): Child {
-  const proc = spawn(binary, [...args, '--log-level', 'warn'], { cwd: workDir, env, stdio: ['ignore', 'pipe', 'pipe'] })
-  children.push(proc)
+  const proc = procs.spawn([binary, ...args, '--log-level', 'warn'], { cwd: workDir, env })
   const lines: string[] = []
   let partial = ''
   let err = ''
@@ -102,9 +69,8 @@ describe('compiled sfbroker binary: produce and consume through a failover', () 
     const logs = ports.map((p) => path.join(workDir, `broker-${p}.log`))
     const start = (i: number): ChildProcess => {
       const fd = fs.openSync(logs[i], 'a')
-      const proc = spawn(binary, ['run', '--data', shared, '--connector', `stomp://127.0.0.1:${ports[i]}`], { cwd: workDir, env, stdio: ['ignore', fd, fd] })
+      const proc = procs.spawn([binary, 'run', '--data', shared, '--connector', `stomp://127.0.0.1:${ports[i]}`], { cwd: workDir, env, stdio: ['ignore', fd, fd] })
       fs.closeSync(fd)
-      children.push(proc)
       return proc
     }
     const primary = start(0)

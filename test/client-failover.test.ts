@@ -8,46 +8,18 @@
  * dir; every child is killed in afterAll; every wait bounded.
  */
 import { afterAll, describe, expect, test } from 'bun:test'
-import { spawn, type ChildProcess } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import * as fs from 'node:fs'
-import * as net from 'node:net'
-import * as os from 'node:os'
 import * as path from 'node:path'
 import { connect } from '../src/client/index.ts'
+import { FROM_SOURCE, TestProcesses, tailFile } from './fixtures/broker-process.ts'
+import { freePort, tcpAccepts, until } from '../src/testing/net-probe.ts'
 
-const ROOT = path.resolve(import.meta.dir, '..')
-const BUN = process.execPath
-const children: ChildProcess[] = []
-const dirs: string[] = []
+const procs = new TestProcesses()
+afterAll(() => procs.cleanup())
 
-afterAll(() => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL')
-  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true })
-})
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer()
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()))
-  const port = (srv.address() as net.AddressInfo).port
-  await new Promise<void>((r) => srv.close(() => r()))
-  return port
-}
-
-function listening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect({ host: '127.0.0.1', port })
-    s.once('connect', () => (s.destroy(), resolve(true)))
-    s.once('error', () => resolve(false))
-  })
-}
-
-async function until(cond: () => boolean | Promise<boolean>, what: string, ms: number): Promise<void> {
-  const end = Date.now() + ms
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 100))
-  }
-}
+/** Whether the port accepts TCP (a refused connect answers at once, and a replica's port is closed). */
+const listening = (port: number): Promise<boolean> => tcpAccepts(port, 10_000)
 
 interface Broker {
   port: number
@@ -58,16 +30,14 @@ interface Broker {
 function startBroker(shared: string, port: number, logDir: string): Broker {
   const log = path.join(logDir, `broker-${port}.log`)
   const fd = fs.openSync(log, 'a')
-  const proc = spawn(BUN, ['src/main.ts', 'run', '--data', shared, '--connector', `stomp://127.0.0.1:${port}`], { cwd: ROOT, stdio: ['ignore', fd, fd] })
+  const proc = procs.spawn([...FROM_SOURCE, 'run', '--data', shared, '--connector', `stomp://127.0.0.1:${port}`], { stdio: ['ignore', fd, fd] })
   fs.closeSync(fd)
-  children.push(proc)
   return { port, proc, log }
 }
 
 /** Start three brokers on one shared dir: the first becomes primary, the other two replicas. */
 async function cluster(): Promise<{ brokers: Broker[]; url: string; dir: string }> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sfb-client-failover-'))
-  dirs.push(dir)
+  const dir = procs.tempDir('sfb-client-failover-')
   const shared = path.join(dir, 'shared')
   fs.mkdirSync(shared)
   const ports = [await freePort(), await freePort(), await freePort()]
@@ -80,9 +50,7 @@ async function cluster(): Promise<{ brokers: Broker[]; url: string; dir: string 
   return { brokers, url, dir }
 }
 
-function tail(file: string): string {
-  return fs.existsSync(file) ? fs.readFileSync(file, 'utf8').slice(-3000) : '(no log)'
-}
+const tail = (file: string): string => tailFile(file, 3000)
 
 describe('failover client across a kill -9 of the sfbroker primary', () => {
   test('producer and consumer resume on the new primary; no receipted message lost; duplicates marked redelivered', async () => {
@@ -143,8 +111,7 @@ describe('failover client across a kill -9 of the sfbroker primary', () => {
     const { brokers, url } = await cluster()
     const run = (args: string[]) => {
       const out: string[] = []
-      const p = spawn(BUN, ['src/main.ts', ...args, '--log-level', 'warn'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
-      children.push(p)
+      const p = procs.spawn([...FROM_SOURCE, ...args, '--log-level', 'warn'])
       let buf = ''
       p.stdout!.on('data', (d) => (buf += String(d)))
       p.stderr!.on('data', () => undefined)

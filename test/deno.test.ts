@@ -7,10 +7,9 @@
 import { afterAll, describe, expect, test } from 'bun:test'
 import { spawn, spawnSync } from 'node:child_process'
 import fs from 'node:fs'
-import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
-import { freePorts } from './fixtures/election-harness.ts'
+import { freePorts, stompFirstCommand, until as untilOrThrow } from '../src/testing/net-probe.ts'
 
 const repo = path.resolve(import.meta.dir, '..')
 const deno = path.join(repo, 'node_modules/.bin/deno')
@@ -72,33 +71,11 @@ describe('sfbroker broker under Deno', () => {
   }
 
   /** First line of the answer to a STOMP CONNECT, or null when the port refuses or stays silent. */
-  function connectAnswer(port: number): Promise<string | null> {
-    return new Promise((resolve) => {
-      const s = net.connect({ host: '127.0.0.1', port })
-      let data = ''
-      const done = (v: string | null) => {
-        clearTimeout(t)
-        s.destroy()
-        resolve(v)
-      }
-      const t = setTimeout(() => done(null), 2000)
-      s.on('connect', () => s.write('CONNECT\naccept-version:1.2\nhost:localhost\n\n\0'))
-      s.on('data', (d) => {
-        data += d.toString('utf8')
-        if (data.includes('\n')) done(data.slice(0, data.indexOf('\n')))
-      })
-      s.on('error', () => done(null))
-    })
-  }
+  const connectAnswer = (port: number): Promise<string | null> => stompFirstCommand(port, 2000)
 
-  async function until(f: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
-    const deadline = Date.now() + timeoutMs
-    while (Date.now() < deadline) {
-      if (await f()) return true
-      await Bun.sleep(200)
-    }
-    return false
-  }
+  /** Whether `f` comes true within timeoutMs (polled every 200 ms). */
+  const until = (f: () => Promise<boolean>, timeoutMs: number): Promise<boolean> =>
+    untilOrThrow(f, 'condition', timeoutMs, 200).then(() => true, () => false)
 
   test('deno run src/main.ts run: one broker serves STOMP, the other is a replica; kill -9 → the replica serves', async () => {
     const [pa, pb] = (await freePorts(2)) as [number, number]

@@ -8,9 +8,9 @@ import { test, expect, afterAll } from 'bun:test'
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
-import net from 'node:net'
 import path from 'node:path'
 import { freePorts, accepts } from './fixtures/election-harness.ts'
+import { stompConnected as connected, until as untilOrThrow } from '../src/testing/net-probe.ts'
 
 const MAIN = path.join(import.meta.dir, '..', 'src', 'main.ts')
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sfb-elect-node-'))
@@ -28,32 +28,9 @@ function run(port: number): ChildProcess {
   return p
 }
 
-function connected(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect({ port, host: '127.0.0.1' })
-    let buf = ''
-    const done = (v: boolean) => {
-      clearTimeout(t)
-      s.destroy()
-      resolve(v)
-    }
-    const t = setTimeout(() => done(false), 1000)
-    s.once('connect', () => s.write('CONNECT\naccept-version:1.2\nhost:localhost\n\n\0'))
-    s.on('data', (d) => {
-      buf += d.toString('latin1')
-      if (buf.startsWith('CONNECTED')) done(true)
-    })
-    s.once('error', () => done(false))
-  })
-}
-
-async function until(f: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    if (await f()) return true
-    await Bun.sleep(10)
-  }
-  return false
+/** Whether `f` comes true within timeoutMs (polled every 10 ms). */
+function until(f: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
+  return untilOrThrow(f, 'condition', timeoutMs, 10).then(() => true, () => false)
 }
 
 function status(d: string): { code: number | null; json: any } {

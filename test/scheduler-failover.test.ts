@@ -9,33 +9,15 @@
  * (due time not before, within 15 s after) because the machine is shared and loaded.
  */
 import { afterAll, describe, expect, test } from 'bun:test'
-import { spawn, type ChildProcess } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import fs from 'node:fs'
 import net from 'node:net'
-import os from 'node:os'
 import path from 'node:path'
+import { FROM_SOURCE, TestProcesses } from './fixtures/broker-process.ts'
+import { freePort, until } from '../src/testing/net-probe.ts'
 
-const ROOT = path.resolve(import.meta.dir, '..')
-// The node needs the broker core and the storage factory; until those parts land this end-to-end test cannot run.
-
-const children: ChildProcess[] = []
-const dirs: string[] = []
-
-afterAll(() => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL')
-  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true })
-})
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port
-      s.close(() => resolve(port))
-    })
-  })
-}
+const procs = new TestProcesses()
+afterAll(() => procs.cleanup())
 
 interface Node {
   proc: ChildProcess
@@ -45,11 +27,9 @@ interface Node {
 }
 
 function startNode(name: string, config: string, port: number): Node {
-  const proc = spawn(process.execPath, [path.join(ROOT, 'src/main.ts'), 'run', '--config', config, '--connector', `stomp://127.0.0.1:${port}`, '--log-format', 'json'], {
-    cwd: ROOT,
+  const proc = procs.spawn([...FROM_SOURCE, 'run', '--config', config, '--connector', `stomp://127.0.0.1:${port}`, '--log-format', 'json'], {
     stdio: ['ignore', 'ignore', 'pipe'],
   })
-  children.push(proc)
   const node: Node = { proc, port, roles: [], log: [] }
   let buf = ''
   proc.stderr!.on('data', (chunk: Buffer) => {
@@ -71,11 +51,7 @@ function startNode(name: string, config: string, port: number): Node {
 }
 
 async function waitFor(what: string, cond: () => boolean, timeoutMs: number, nodes: Node[]): Promise<void> {
-  const end = Date.now() + timeoutMs
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}\n${nodes.flatMap((n) => n.log.slice(-30)).join('\n')}`)
-    await Bun.sleep(50)
-  }
+  await until(cond, () => `${what}\n${nodes.flatMap((n) => n.log.slice(-30)).join('\n')}`, timeoutMs, 50)
 }
 
 interface Frame {
@@ -166,8 +142,7 @@ class MiniStomp {
 
 describe('scheduler failover', () => {
   test('scheduler delayed and repeating jobs survive kill -9 of the primary, delivered once by the new primary', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sfb-sched-'))
-    dirs.push(dir)
+    const dir = procs.tempDir('sfb-sched-')
     const data = path.join(dir, 'data')
     const config = path.join(dir, 'broker.json')
     fs.writeFileSync(

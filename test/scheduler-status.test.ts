@@ -7,63 +7,21 @@
  * `sfbroker status --json` polled (the summary is rewritten every 2 s). Ports random; children killed in afterAll.
  */
 import { afterAll, describe, expect, test } from 'bun:test'
-import { spawn, type ChildProcess } from 'node:child_process'
 import fs from 'node:fs'
-import net from 'node:net'
-import os from 'node:os'
 import path from 'node:path'
+import { TestProcesses, runCli, startBroker } from './fixtures/broker-process.ts'
+import { pickPort, until } from '../src/testing/net-probe.ts'
 
-const ROOT = path.resolve(import.meta.dir, '..')
-const BUN = path.join(ROOT, 'node_modules', '.bin', 'bun')
-const children = new Set<ChildProcess>()
-const dirs: string[] = []
+const procs = new TestProcesses()
+afterAll(() => procs.cleanup())
 
-afterAll(() => {
-  for (const c of children) c.kill('SIGKILL')
-  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true })
-})
-
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.createServer()
-    s.once('error', () => resolve(false))
-    s.listen({ host: '127.0.0.1', port }, () => s.close(() => resolve(true)))
-  })
+function cli(args: string[], timeoutMs = 60_000): ReturnType<typeof runCli> {
+  return runCli(procs, args, { timeoutMs })
 }
 
-async function pickPort(): Promise<number> {
-  for (let i = 0; i < 20; i++) {
-    const p = 20000 + Math.floor(Math.random() * 40000)
-    if (await portFree(p)) return p
-  }
-  throw new Error('no free port found in 20 tries')
-}
-
-function cli(args: string[], timeoutMs = 60_000): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(BUN, ['src/main.ts', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
-    children.add(child)
-    let out = ''
-    let err = ''
-    child.stdout!.on('data', (d) => (out += d))
-    child.stderr!.on('data', (d) => (err += d))
-    const t = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
-    child.on('exit', (code) => {
-      clearTimeout(t)
-      children.delete(child)
-      resolve({ code, out, err })
-    })
-  })
-}
-
-async function waitFor<T>(what: string, fn: () => Promise<T | null>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const v = await fn()
-    if (v !== null) return v
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await Bun.sleep(250)
-  }
+/** Poll `fn` every 250 ms until it returns non-null (bounded). */
+function waitFor<T>(what: string, fn: () => Promise<T | null>, timeoutMs = 30_000): Promise<T> {
+  return until(fn, what, timeoutMs, 250) as Promise<T>
 }
 
 /** Start a node with `config`, schedule two jobs (due in 10 and 20 min), return the status once it lists them. */
@@ -71,15 +29,13 @@ async function scheduleAndStatus(shared: string, config: object) {
   const port = await pickPort()
   const cfgFile = path.join(path.dirname(shared), `broker-${port}.json`)
   fs.writeFileSync(cfgFile, JSON.stringify(config))
-  const node = spawn(BUN, ['src/main.ts', 'run', '--config', cfgFile, '--connector', `stomp://127.0.0.1:${port}`, '--log-level', 'warn'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
-  children.add(node)
-  let log = ''
-  node.stderr!.on('data', (d) => (log += d))
-  const exited = new Promise((r) => node.on('exit', r))
+  const broker = await startBroker(procs, { args: ['--config', cfgFile, '--log-level', 'warn'], port, waitServing: false })
+  const node = broker.child
+  const exited = broker.exited
   const url = `tcp://127.0.0.1:${port}`
   const before = Date.now()
   for (const delay of [600_000, 1_200_000]) {
-    const p = await waitFor(`produce to a serving node (log: ${log})`, async () => {
+    const p = await waitFor(`produce to a serving node (log: ${broker.log()})`, async () => {
       const r = await cli(['produce', '--url', url, '--destination', 'queue://LATER', '--count', '1', '--message', 'x', '--header', `AMQ_SCHEDULED_DELAY=${delay}`])
       return r.code === 0 ? r : null
     })
@@ -92,13 +48,12 @@ async function scheduleAndStatus(shared: string, config: object) {
   const text = (await cli(['status', shared])).out
   node.kill('SIGTERM')
   await exited
-  return { json, text, before, log }
+  return { json, text, before, log: broker.log() }
 }
 
 describe('status and the scheduler', () => {
   test('status shows scheduled jobs and next due time, and warns when the scheduler store is outside the shared directory', async () => {
-    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'sfbroker-schedstatus-'))
-    dirs.push(root)
+    const root = procs.tempDir('sfbroker-schedstatus-')
     const shared = path.join(root, 'kahadb')
     const outside = path.join(root, 'scheduler')
     const { json, text, before } = await scheduleAndStatus(shared, {
@@ -112,8 +67,7 @@ describe('status and the scheduler', () => {
   }, 180_000)
 
   test('status gives no scheduler-directory warning for the default layout (scheduler under the shared directory)', async () => {
-    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'sfbroker-schedstatus-'))
-    dirs.push(root)
+    const root = procs.tempDir('sfbroker-schedstatus-')
     const { json } = await scheduleAndStatus(root, { dataDirectory: root, schedulerSupport: true })
     expect(json.store.scheduler.jobs).toBe(2)
     expect(json.holder.schedulerDirectory).toBe(path.join(root, 'scheduler'))

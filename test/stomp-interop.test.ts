@@ -6,15 +6,13 @@
  * and STOMP 1.0. Every wait is bounded; every child is killed in afterAll.
  */
 import { afterAll, afterEach, describe, expect, test } from 'bun:test'
-import { spawn, type ChildProcess } from 'node:child_process'
-import path from 'node:path'
 import type { Client, IMessage, StompHeaders } from '@stomp/stompjs'
 import { startBroker, type Harness } from '../src/protocol/stomp/testing/broker-harness.ts'
 import { connectStompJs } from '../src/protocol/stomp/testing/stompjs-tcp.ts'
+import { TestProcesses } from './fixtures/broker-process.ts'
+import { runPython as runPy } from './fixtures/python-stomp.ts'
 
-const PY = '/usr/bin/python3'
-const FIXTURE = path.join(import.meta.dir, 'fixtures', 'stomp-client.py')
-const children = new Set<ChildProcess>()
+const procs = new TestProcesses()
 const harnesses: Harness[] = []
 const clients: Client[] = []
 
@@ -22,9 +20,7 @@ afterEach(async () => {
   await Promise.allSettled(clients.splice(0).map((c) => c.deactivate({ force: true })))
   await Promise.allSettled(harnesses.splice(0).map((h) => h.stop()))
 })
-afterAll(() => {
-  for (const c of children) c.kill('SIGKILL')
-})
+afterAll(() => procs.cleanup())
 
 async function broker(opts: Parameters<typeof startBroker>[0] = {}): Promise<Harness> {
   const h = await startBroker(opts)
@@ -76,23 +72,8 @@ function subscribe(c: Client, destination: string, headers: StompHeaders = {}): 
 }
 
 function runPython(port: number, scenario: string, args: string[] = [], timeoutMs = 20_000): Promise<Record<string, unknown>> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(PY, [FIXTURE, String(port), scenario, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-    children.add(child)
-    let out = ''
-    let err = ''
-    child.stdout!.on('data', (d) => (out += d))
-    child.stderr!.on('data', (d) => (err += d))
-    const t = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
-    child.on('close', (code, signal) => {
-      clearTimeout(t)
-      children.delete(child)
-      if (code === 0) resolve(JSON.parse(out.trim().split('\n').pop()!))
-      else reject(new Error(`stomp-client.py ${scenario} exited ${code ?? signal}: ${err.trim().split('\n').slice(-5).join(' | ')}`))
-    })
-  })
+  return runPy(procs, port, scenario, args, timeoutMs)
 }
-
 
 describe('STOMP interop with @stomp/stompjs', () => {
   test('stompjs sends persistent messages with receipts and consumes them with client-individual acks', async () => {

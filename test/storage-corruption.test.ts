@@ -9,100 +9,27 @@
  * Ports random in 20000-60000; every child killed in afterAll; temp dir removed.
  */
 import { afterAll, describe, expect, test } from 'bun:test'
-import { spawn, type ChildProcess } from 'node:child_process'
 import fs from 'node:fs'
-import net from 'node:net'
-import os from 'node:os'
 import path from 'node:path'
+import { TestProcesses, runCli, startBroker, type BrokerProcess } from './fixtures/broker-process.ts'
+import { pickPort, until } from '../src/testing/net-probe.ts'
 
-const ROOT = path.resolve(import.meta.dir, '..')
-const BUN = path.join(ROOT, 'node_modules', '.bin', 'bun')
-const children = new Set<ChildProcess>()
-const dirs: string[] = []
+const procs = new TestProcesses()
+afterAll(() => procs.cleanup())
 
-afterAll(() => {
-  for (const c of children) c.kill('SIGKILL')
-  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true })
-})
+type Node = BrokerProcess
 
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.createServer()
-    s.once('error', () => resolve(false))
-    s.listen({ host: '127.0.0.1', port }, () => s.close(() => resolve(true)))
-  })
+function startNode(dataDir: string, port: number): Promise<Node> {
+  return startBroker(procs, { args: ['--data', dataDir, '--log-format', 'json'], port })
 }
 
-async function pickPort(): Promise<number> {
-  for (let i = 0; i < 20; i++) {
-    const p = 20000 + Math.floor(Math.random() * 40000)
-    if (await portFree(p)) return p
-  }
-  throw new Error('no free port found in 20 tries')
+function cli(args: string[], timeoutMs = 60_000): ReturnType<typeof runCli> {
+  return runCli(procs, args, { timeoutMs })
 }
 
-function stompAnswers(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect({ host: '127.0.0.1', port })
-    const t = setTimeout(() => done(false), 1000)
-    const done = (ok: boolean) => {
-      clearTimeout(t)
-      s.destroy()
-      resolve(ok)
-    }
-    s.on('error', () => done(false))
-    s.on('connect', () => s.write('CONNECT\naccept-version:1.2\nhost:x\n\n\0'))
-    s.on('data', (b) => done(b.toString().startsWith('CONNECTED')))
-  })
-}
-
-interface Node {
-  child: ChildProcess
-  log: () => string
-  exited: Promise<number | null>
-}
-
-async function startNode(dataDir: string, port: number): Promise<Node> {
-  const child = spawn(BUN, ['src/main.ts', 'run', '--data', dataDir, '--connector', `stomp://127.0.0.1:${port}`, '--log-format', 'json'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
-  children.add(child)
-  let out = ''
-  child.stdout!.on('data', (d) => (out += d))
-  child.stderr!.on('data', (d) => (out += d))
-  const exited = new Promise<number | null>((r) => child.on('exit', (code) => (children.delete(child), r(code))))
-  const deadline = Date.now() + 30_000
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`sfbroker run exited ${child.exitCode}: ${out}`)
-    if (await stompAnswers(port)) return { child, log: () => out, exited }
-    await Bun.sleep(100)
-  }
-  throw new Error(`sfbroker run did not serve STOMP on ${port} within 30 s: ${out}`)
-}
-
-function cli(args: string[], timeoutMs = 60_000): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(BUN, ['src/main.ts', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
-    children.add(child)
-    let out = ''
-    let err = ''
-    child.stdout!.on('data', (d) => (out += d))
-    child.stderr!.on('data', (d) => (err += d))
-    const t = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
-    child.on('exit', (code) => {
-      clearTimeout(t)
-      children.delete(child)
-      resolve({ code, out, err })
-    })
-  })
-}
-
-async function waitFor<T>(what: string, fn: () => Promise<T | null> | T | null, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const v = await fn()
-    if (v !== null) return v
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await Bun.sleep(200)
-  }
+/** Poll `fn` every 200 ms until it returns non-null (bounded). */
+function waitFor<T>(what: string, fn: () => Promise<T | null> | T | null, timeoutMs = 30_000): Promise<T> {
+  return until(fn, what, timeoutMs, 200) as Promise<T>
 }
 
 /** JSON log lines of a node. */
@@ -112,8 +39,7 @@ function logLines(n: Node): { level: string; msg: string; [k: string]: unknown }
 
 describe('journal damage over real processes', () => {
   test('a flipped byte in a stopped broker\'s db-1.log is reported at startup and by status; the rest is served, the node stays primary', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sfbroker-corrupt-'))
-    dirs.push(dir)
+    const dir = procs.tempDir('sfbroker-corrupt-')
     const port = await pickPort()
     const url = `tcp://127.0.0.1:${port}`
     let node = await startNode(dir, port)
