@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import * as fs from 'node:fs'
-import * as net from 'node:net'
+import { freePort } from '../src/testing/net-probe.ts'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { connect, type StompClient } from '../src/client/index.ts'
@@ -18,14 +18,6 @@ import { activemqUnavailable, startActiveMQ, waitForPort, type ActiveMQInstance 
 
 const skip = activemqUnavailable()
 if (skip) console.warn(`client-activemq tests skipped: ${skip}`)
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer()
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()))
-  const port = (srv.address() as net.AddressInfo).port
-  await new Promise<void>((r) => srv.close(() => r()))
-  return port
-}
 
 async function cli(args: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
   const out: string[] = []

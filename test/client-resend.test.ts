@@ -7,7 +7,7 @@
  * Method: real sockets on 127.0.0.1, ephemeral ports; the "replica" starts listening only after the "primary" dies.
  */
 import { afterEach, describe, expect, test } from 'bun:test'
-import * as net from 'node:net'
+import { freePort, until as poll } from '../src/testing/net-probe.ts'
 import { connect, type StompClient } from '../src/client/index.ts'
 import { isBrokerError } from '../src/lib/errors.ts'
 import { FakeStompServer, FakeStore } from '../src/client/testing/fake-stomp-server.ts'
@@ -20,20 +20,8 @@ afterEach(async () => {
   for (const s of servers.splice(0)) await s.kill().catch(() => undefined)
 })
 
-async function freePort(): Promise<number> {
-  const srv = net.createServer()
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()))
-  const port = (srv.address() as net.AddressInfo).port
-  await new Promise<void>((r) => srv.close(() => r()))
-  return port
-}
-
 async function until(cond: () => boolean, what: string, ms = 10000): Promise<void> {
-  const end = Date.now() + ms
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 10))
-  }
+  await poll(cond, what, ms, 10)
 }
 
 async function startServer(store: FakeStore, name: string, port = 0): Promise<FakeStompServer> {

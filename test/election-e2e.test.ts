@@ -34,6 +34,17 @@ afterAll(() => {
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true })
 })
 
+/** A fresh dir with `a` (nodeId from aOpts) listening as primary and `b` waiting as its replica, on two free ports. */
+async function primaryAndReplica(aOpts: Record<string, unknown>, bOpts: Record<string, unknown>): Promise<{ dir: string; ports: number[]; a: ElectorProc; b: ElectorProc }> {
+  const dir = tmpDir()
+  const ports = await freePorts(2)
+  const a = start({ dir, port: ports[0], ...aOpts })
+  await a.waitFor(() => a.listening, 10_000, `${aOpts.nodeId} listening`)
+  const b = start({ dir, port: ports[1], ...bOpts })
+  await b.waitRole('replica', 10_000)
+  return { dir, ports, a, b }
+}
+
 async function waitOneListening(ps: ElectorProc[], timeoutMs: number): Promise<ElectorProc> {
   const deadline = Date.now() + timeoutMs
   while (Date.now() < deadline) {
@@ -81,12 +92,7 @@ test('election: 3 processes → exactly one accepts; kill -9 → another takes o
 
 for (const how of ['deleted', 'replaced'] as const) {
   test(`election: lock file ${how} under a running primary → it stops accepting within 2 × keep-alive, never two serving`, async () => {
-    const dir = tmpDir()
-    const ports = await freePorts(2)
-    const a = start({ dir, port: ports[0], nodeId: 'a' })
-    await a.waitFor(() => a.listening, 10_000, 'a listening')
-    const b = start({ dir, port: ports[1], nodeId: 'b' })
-    await b.waitRole('replica', 10_000)
+    const { dir, ports, a, b } = await primaryAndReplica({ nodeId: 'a' }, { nodeId: 'b' })
     const watcher = watchPorts(ports, 10)
     await Bun.sleep(100)
     const lock = path.join(dir, 'lock')
@@ -149,12 +155,7 @@ test('election: SIGTERM right at start exits 0', async () => {
 }, 30_000)
 
 test('election: reportUnhealthy makes the primary give the lock up; the replica takes over', async () => {
-  const dir = tmpDir()
-  const ports = await freePorts(2)
-  const a = start({ dir, port: ports[0], nodeId: 'a', sleepMs: 1500 })
-  await a.waitFor(() => a.listening, 10_000, 'a listening')
-  const b = start({ dir, port: ports[1], nodeId: 'b' })
-  await b.waitRole('replica', 10_000)
+  const { dir, ports, a, b } = await primaryAndReplica({ nodeId: 'a', sleepMs: 1500 }, { nodeId: 'b' })
   a.send('unhealthy')
   await b.waitFor(() => b.listening, 10_000, 'b takes over')
   await a.waitRole('replica', 10_000)
@@ -177,12 +178,7 @@ test('election: restartAllowed=false → a primary that loses its lock exits 75;
 }, 30_000)
 
 test('election: a primary paused (SIGSTOP) longer than the keep-alive steps down after SIGCONT; the replica serves', async () => {
-  const dir = tmpDir()
-  const ports = await freePorts(2)
-  const a = start({ dir, port: ports[0], nodeId: 'a' })
-  await a.waitFor(() => a.listening, 10_000, 'a listening')
-  const b = start({ dir, port: ports[1], nodeId: 'b' })
-  await b.waitRole('replica', 10_000)
+  const { dir, ports, a, b } = await primaryAndReplica({ nodeId: 'a' }, { nodeId: 'b' })
   // Paused well past keepAlivePeriod + keepAliveTimeout (the bound after which others may call it gone).
   process.kill(a.proc.pid!, 'SIGSTOP')
   await Bun.sleep(6 * KEEPALIVE_MS)
@@ -196,13 +192,8 @@ test('election: a primary paused (SIGSTOP) longer than the keep-alive steps down
 }, 30_000)
 
 test('election: SIGTERM while stepping down exits 0 without rejoining; the replica takes over', async () => {
-  const dir = tmpDir()
-  const ports = await freePorts(2)
   // a's store/broker close takes 2 s after its connectors closed: it stays in stepping-down meanwhile.
-  const a = start({ dir, port: ports[0], nodeId: 'a', deactivateDelayMs: 2000 })
-  await a.waitFor(() => a.listening, 10_000, 'a listening')
-  const b = start({ dir, port: ports[1], nodeId: 'b' })
-  await b.waitRole('replica', 10_000)
+  const { dir, ports, a, b } = await primaryAndReplica({ nodeId: 'a', deactivateDelayMs: 2000 }, { nodeId: 'b' })
   a.send('unhealthy')
   await a.waitRole('stepping-down', 10_000)
   await a.kill('SIGTERM', 15_000)
@@ -215,14 +206,9 @@ test('election: SIGTERM while stepping down exits 0 without rejoining; the repli
 }, 60_000)
 
 test('election: an event loop stalled past eventLoopStallMax makes the primary give the lock up; the replica serves', async () => {
-  const dir = tmpDir()
-  const ports = await freePorts(2)
   // Keep-alive period + timeout (2 s) above the stall, so the stall monitor is what acts, not the pause check.
   // The stall (900 ms) ends well before the watchdog's bound (3 x 600 ms), so the in-loop monitor acts.
-  const a = start({ dir, port: ports[0], nodeId: 'a', keepAliveMs: 1000, keepAliveTimeoutMs: 1000, eventLoopStallMax: 600 })
-  await a.waitFor(() => a.listening, 10_000, 'a listening')
-  const b = start({ dir, port: ports[1], nodeId: 'b', keepAliveMs: 1000, keepAliveTimeoutMs: 1000 })
-  await b.waitRole('replica', 10_000)
+  const { dir, ports, a, b } = await primaryAndReplica({ nodeId: 'a', keepAliveMs: 1000, keepAliveTimeoutMs: 1000, eventLoopStallMax: 600 }, { nodeId: 'b', keepAliveMs: 1000, keepAliveTimeoutMs: 1000 })
   a.send('block 900')
   await a.waitFor((evs) => evs.some((e) => e.event === 'role' && e.role === 'stepping-down'), 15_000, 'a steps down')
   const down = a.events.find((e) => e.event === 'role' && e.role === 'stepping-down')!
@@ -233,12 +219,7 @@ test('election: an event loop stalled past eventLoopStallMax makes the primary g
 }, 60_000)
 
 test('election: an event loop that never comes back is killed by the stall watchdog; the lock is released and the replica serves', async () => {
-  const dir = tmpDir()
-  const ports = await freePorts(2)
-  const a = start({ dir, port: ports[0], nodeId: 'a', keepAliveMs: 1000, keepAliveTimeoutMs: 1000, eventLoopStallMax: 300 })
-  await a.waitFor(() => a.listening, 10_000, 'a listening')
-  const b = start({ dir, port: ports[1], nodeId: 'b', keepAliveMs: 1000, keepAliveTimeoutMs: 1000 })
-  await b.waitRole('replica', 10_000)
+  const { dir, ports, a, b } = await primaryAndReplica({ nodeId: 'a', keepAliveMs: 1000, keepAliveTimeoutMs: 1000, eventLoopStallMax: 300 }, { nodeId: 'b', keepAliveMs: 1000, keepAliveTimeoutMs: 1000 })
   // 60 s of busy loop: nothing on a's event loop runs again in this test; only the watchdog thread can act.
   a.send('block 60000')
   await b.waitFor(() => b.listening, 20_000, 'b takes over from the stalled primary')
@@ -249,12 +230,7 @@ test('election: an event loop that never comes back is killed by the stall watch
 }, 60_000)
 
 test('election: failback — a restarted preferred broker takes the primary role back; never two serving', async () => {
-  const dir = tmpDir()
-  const ports = await freePorts(2)
-  const a = start({ dir, port: ports[0], nodeId: 'pref', failback: true })
-  await a.waitFor(() => a.listening, 10_000, 'pref listening')
-  const b = start({ dir, port: ports[1], nodeId: 'other' })
-  await b.waitRole('replica', 10_000)
+  const { dir, ports, a, b } = await primaryAndReplica({ nodeId: 'pref', failback: true }, { nodeId: 'other' })
   await a.kill('SIGKILL')
   await b.waitFor(() => b.listening, 10_000, 'other takes over')
 
@@ -270,12 +246,7 @@ test('election: failback — a restarted preferred broker takes the primary role
 }, 60_000)
 
 test('election: blockingWait=false — a polling replica (lockAcquireSleepInterval) takes over after kill -9', async () => {
-  const dir = tmpDir()
-  const ports = await freePorts(2)
-  const a = start({ dir, port: ports[0], nodeId: 'a', blockingWait: false, sleepMs: 300 })
-  await a.waitFor(() => a.listening, 10_000, 'a listening')
-  const b = start({ dir, port: ports[1], nodeId: 'b', blockingWait: false, sleepMs: 300 })
-  await b.waitRole('replica', 10_000)
+  const { dir, ports, a, b } = await primaryAndReplica({ nodeId: 'a', blockingWait: false, sleepMs: 300 }, { nodeId: 'b', blockingWait: false, sleepMs: 300 })
   await Bun.sleep(700) // a few polls that find the lock busy
   expect(b.listening).toBe(false)
   await a.kill('SIGKILL')

@@ -15,6 +15,7 @@ import net from 'node:net'
 import path from 'node:path'
 import { FROM_SOURCE, TestProcesses } from './fixtures/broker-process.ts'
 import { freePort, until } from '../src/testing/net-probe.ts'
+import { parseJsonLine, readLines } from '../src/lib/line-reader.ts'
 
 const procs = new TestProcesses()
 afterAll(() => procs.cleanup())
@@ -31,21 +32,11 @@ function startNode(name: string, config: string, port: number): Node {
     stdio: ['ignore', 'ignore', 'pipe'],
   })
   const node: Node = { proc, port, roles: [], log: [] }
-  let buf = ''
-  proc.stderr!.on('data', (chunk: Buffer) => {
-    buf += chunk.toString('utf8')
-    let nl: number
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, nl)
-      buf = buf.slice(nl + 1)
-      if (node.log.length < 2000) node.log.push(`${name}: ${line}`)
-      try {
-        const o = JSON.parse(line) as { event?: string; to?: string }
-        if (o.event === 'role' && o.to) node.roles.push(o.to)
-      } catch {
-        // pretty or partial line: kept in node.log for the failure message only
-      }
-    }
+  readLines(proc.stderr!, (line) => {
+    if (node.log.length < 2000) node.log.push(`${name}: ${line}`)
+    // A pretty or partial line is kept in node.log for the failure message only.
+    const o = parseJsonLine<{ event?: string; to?: string }>(line)
+    if (o?.event === 'role' && o.to) node.roles.push(o.to)
   })
   return node
 }

@@ -5,7 +5,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import fs from 'node:fs'
-import net from 'node:net'
+import { portFree, sleep } from '../../src/testing/net-probe.ts'
+import { parseJsonLine } from '../../src/lib/line-reader.ts'
 
 export interface RoleEvent {
   at: number
@@ -88,13 +89,8 @@ export class BrokerProc {
   }
 
   private parseLine(line: string): void {
-    if (!line.startsWith('{')) return
-    let o: Record<string, unknown>
-    try {
-      o = JSON.parse(line) as Record<string, unknown>
-    } catch {
-      return
-    }
+    const o = parseJsonLine<Record<string, unknown>>(line)
+    if (!o) return
     const at = typeof o.time === 'string' ? Date.parse(o.time) : Date.now()
     if (o.event === 'role' && typeof o.to === 'string') this.roles.push({ at, role: o.to, reason: String(o.reason ?? '') })
     const msg = typeof o.msg === 'string' ? o.msg : ''
@@ -152,49 +148,6 @@ export class BrokerProc {
   }
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms))
-}
-
-/**
- * One STOMP CONNECT on 127.0.0.1:port: resolves true when a CONNECTED frame comes back within timeoutMs. A port
- * that accepts TCP but does not answer (a stopped process) resolves false.
- */
-export function stompAnswers(port: number, timeoutMs: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect({ host: '127.0.0.1', port })
-    let got = ''
-    const done = (v: boolean) => {
-      clearTimeout(t)
-      s.destroy()
-      resolve(v)
-    }
-    const t = setTimeout(() => done(false), timeoutMs)
-    s.once('connect', () => s.write('CONNECT\naccept-version:1.2\nhost:localhost\nheart-beat:0,0\n\n\0'))
-    s.on('data', (d) => {
-      got += d.toString('latin1')
-      if (got.includes('\0') || got.length > 64) done(got.startsWith('CONNECTED'))
-    })
-    s.once('error', () => done(false))
-    s.once('close', () => done(got.startsWith('CONNECTED')))
-  })
-}
-
-/** Whether something completes a TCP connect on 127.0.0.1:port within timeoutMs. */
-export function tcpAccepts(port: number, timeoutMs: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect({ host: '127.0.0.1', port })
-    const done = (v: boolean) => {
-      clearTimeout(t)
-      s.destroy()
-      resolve(v)
-    }
-    const t = setTimeout(() => done(false), timeoutMs)
-    s.once('connect', () => done(true))
-    s.once('error', () => done(false))
-  })
-}
-
 /**
  * n free ports on 127.0.0.1 BELOW the kernel's ephemeral range: a broker port inside that range could be taken
  * as the local port of an outgoing probe while the broker is down (its restart then fails with EADDRINUSE), or
@@ -213,15 +166,7 @@ export async function pickPorts(n: number, random: () => number): Promise<number
   for (let tries = 0; ports.length < n && tries < 200; tries++) {
     const p = lo + Math.floor(random() * (hi - lo))
     if (ports.includes(p)) continue
-    const s = net.createServer()
-    const ok = await new Promise<boolean>((r) => {
-      s.once('error', () => r(false))
-      s.listen(p, '127.0.0.1', () => r(true))
-    })
-    if (ok) {
-      await new Promise<void>((r) => s.close(() => r()))
-      ports.push(p)
-    }
+    if (await portFree(p)) ports.push(p)
   }
   if (ports.length < n) throw new Error(`could not find ${n} free ports in ${lo}..${hi}`)
   return ports

@@ -6,31 +6,12 @@
  * exclude such a port while they keep it stopped). Each moment carries the `phase` label set by the caller, so the
  * harness can count the lying-locks phase (where several brokers are expected to accept) apart from the rest.
  */
-import net from 'node:net'
+import { tcpAccepts as probe } from '../../src/testing/net-probe.ts'
 
 export interface TwoPrimaryMoment {
   at: number
   ports: number[]
   phase: string
-}
-
-function probe(port: number, timeoutMs: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect({ host: '127.0.0.1', port })
-    const t = setTimeout(() => {
-      s.destroy()
-      resolve(false)
-    }, timeoutMs)
-    s.once('connect', () => {
-      clearTimeout(t)
-      s.destroy()
-      resolve(true)
-    })
-    s.once('error', () => {
-      clearTimeout(t)
-      resolve(false)
-    })
-  })
 }
 
 export class PrimaryWatcher {

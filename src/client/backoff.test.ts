@@ -5,7 +5,7 @@
  * that refuse connections, asserting the sleeps it asked the clock for.
  */
 import { describe, expect, test } from 'bun:test'
-import * as net from 'node:net'
+import { freePort, until as poll } from '../testing/net-probe.ts'
 import { isBrokerError } from '../lib/errors.ts'
 import { passOrder, ReconnectBackoff } from './backoff.ts'
 import { StompClient } from './client.ts'
@@ -106,20 +106,10 @@ describe('passOrder', () => {
 })
 
 /** A port on 127.0.0.1 with nothing listening (bound then released). */
-async function deadPort(): Promise<number> {
-  const srv = net.createServer()
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()))
-  const port = (srv.address() as net.AddressInfo).port
-  await new Promise<void>((r) => srv.close(() => r()))
-  return port
-}
+const deadPort = freePort
 
 async function until(cond: () => boolean, what: string, ms = 5000): Promise<void> {
-  const end = Date.now() + ms
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 5))
-  }
+  await poll(cond, what, ms, 5)
 }
 
 describe('StompClient reconnect pacing', () => {

@@ -30,16 +30,8 @@ export interface BenchOptions {
   onProgress?: (produced: number, consumed: number) => void
 }
 
-export interface BenchResult {
-  url: string
-  destination: string
-  producers: number
-  consumers: number
-  count: number
-  sizeBytes: number
-  persistent: boolean
-  receipts: 'every' | 'window'
-  window: number
+/** The run's parameters as given, echoed in the result (the connect options and callback are not). */
+export interface BenchResult extends Pick<BenchOptions, 'url' | 'destination' | 'producers' | 'consumers' | 'count' | 'sizeBytes' | 'persistent' | 'receipts' | 'window'> {
   produced: { messages: number; seconds: number; msgsPerSec: number; receiptLatency: LatencySummary }
   consumed: { expected: number; messages: number; seconds: number; msgsPerSec: number; endToEndLatency: LatencySummary; redelivered: number; duplicates: number }
   reconnects: number

@@ -3,6 +3,8 @@
  * deadline, kill it. Used by `probe-lock` and the lock tests.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
+import { parseJsonLine, readLines } from '../../lib/line-reader.ts'
+import { Wakeup } from '../../lib/wakeup.ts'
 import { lockChildArgv } from './child-command.ts'
 
 export interface LockChildEvent {
@@ -15,42 +17,26 @@ export interface LockChildEvent {
 
 export class LockChildProcess {
   readonly events: LockChildEvent[] = []
-  private waiters: (() => void)[] = []
+  private readonly wakeup = new Wakeup()
   private exited: number | null = null
   readonly proc: ChildProcess
 
   constructor(file: string, kind: 'flock' | 'fcntl', mode: 'try' | 'wait' | 'shtry', argv = lockChildArgv([file, kind, mode])) {
     this.proc = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] })
-    let buf = ''
-    this.proc.stdout!.setEncoding('utf8').on('data', (d: string) => {
-      buf += d
-      let i: number
-      while ((i = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, i)
-        buf = buf.slice(i + 1)
-        try {
-          this.events.push(JSON.parse(line) as LockChildEvent)
-        } catch {
-          // not an event line
-        }
-        this.wake()
-      }
+    readLines(this.proc.stdout!, (line) => {
+      const e = parseJsonLine<LockChildEvent>(line)
+      if (e) this.events.push(e)
+      this.wakeup.notify()
     })
     this.proc.stderr!.resume()
     this.proc.on('exit', (code) => {
       this.exited = code ?? -1
-      this.wake()
+      this.wakeup.notify()
     })
   }
 
   get pid(): number {
     return this.proc.pid ?? -1
-  }
-
-  private wake(): void {
-    const w = this.waiters
-    this.waiters = []
-    for (const f of w) f()
   }
 
   /** The first event whose kind is in `kinds`, or null after `timeoutMs` or when the child exits first. */
@@ -60,13 +46,7 @@ export class LockChildProcess {
       const e = this.events.find((x) => kinds.includes(x.event))
       if (e) return e
       if (this.exited !== null || Date.now() >= deadline) return null
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, Math.max(1, deadline - Date.now()))
-        this.waiters.push(() => {
-          clearTimeout(t)
-          resolve()
-        })
-      })
+      await this.wakeup.wait(deadline - Date.now())
     }
   }
 

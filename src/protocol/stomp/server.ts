@@ -8,30 +8,23 @@
 import net from 'node:net'
 import { BrokerError } from '../../lib/errors.ts'
 import { logger } from '../../lib/log.ts'
-import type { Clock } from '../../lib/clock.ts'
-import type { BrokerCore } from '../../broker/types.ts'
 import type { ConnectorConfig } from '../../config/types.ts'
 import pkg from '../../../package.json' with { type: 'json' }
-import { StompConnection } from './connection.ts'
+import { DEFAULT_CLOSE_LINGER_MS, StompConnection, type ConnectionOptions } from './connection.ts'
 import { encodeFrame } from './frame-encoder.ts'
 import type { FrameLimits } from './frame.ts'
 import type { HeartBeatOptions } from './heart-beat.ts'
 
 const log = logger('stomp')
 
-export interface StompServerOptions {
-  broker: BrokerCore
+/** Per-connection options are StompConnection's (same names, same defaults), passed through to each connection. */
+export interface StompServerOptions
+  extends Pick<ConnectionOptions, 'broker' | 'heartBeat' | 'connectTimeoutMs' | 'inFlightFramesMax' | 'inFlightBytesMax' | 'closeLingerMs' | 'clock'> {
   connector: ConnectorConfig
   /** CONNECTED `server` header; default sfbroker/<package version>. */
   serverName?: string
   /** Overrides of the frame limits; the body limit defaults to connector.maxFrameSize. */
   limits?: Partial<FrameLimits>
-  heartBeat?: Partial<HeartBeatOptions>
-  connectTimeoutMs?: number
-  inFlightFramesMax?: number
-  inFlightBytesMax?: number
-  closeLingerMs?: number
-  clock?: Clock
 }
 
 /** The connector URI's heart-beat options (`transport.defaultHeartBeat`, `transport.hbGracePeriodMultiplier`), where set. */
@@ -142,7 +135,7 @@ export class StompServer {
     socket.on('error', () => {})
     socket.on('close', () => this.refused.delete(socket))
     socket.end(encodeFrame('ERROR', [['message', message], ['content-type', 'text/plain'], ['code', 'BROKER_LIMIT']], Buffer.from(message + '\n'), '1.0'))
-    const t = setTimeout(() => socket.destroy(), this.opts.closeLingerMs ?? 5000)
+    const t = setTimeout(() => socket.destroy(), this.opts.closeLingerMs ?? DEFAULT_CLOSE_LINGER_MS)
     t.unref?.()
   }
 }
