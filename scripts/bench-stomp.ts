@@ -2,7 +2,8 @@
  * STOMP throughput of sfbroker (the issue-5 benchmark): msg/s for persistent SENDs with a receipt per message from 1
  * and 4 producers, persistent windowed receipts, non-persistent producer + consumer, and the drain of the windowed
  * row's persistent messages; 1 KiB bodies by default. Also prints start time and RSS, since they come for free.
- * With --with-activemq the same loads run against ActiveMQ 5.17 in the same run and the table gets ratios.
+ * With --with-activemq the same loads run against ActiveMQ 5.17 in the same run (row by row, alternating brokers)
+ * and the table gets ratios.
  * The broker runs from the compiled binary (primary + replica on a temp shared dir); the load generator runs in a
  * separate process. Prints numbers; asserts none.
  *
@@ -21,7 +22,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { Args } from './bench-lib/args.ts'
-import { ActiveMQKind, activemqUnavailable, SfbrokerKind } from './bench-lib/brokers.ts'
+import { ActiveMQKind, activemqUnavailable, SfbrokerKind, type BrokerKind } from './bench-lib/brokers.ts'
 import { BenchError } from './bench-lib/proc.ts'
 import { DEFAULT_SUITE, formatTable, makeWorkDir, runLoadRows, type Column, type SuiteOptions } from './bench-lib/suite.ts'
 
@@ -54,13 +55,14 @@ async function main(): Promise<number> {
     log: (l) => console.log(l),
   }
   try {
-    const sf = new SfbrokerKind(path.resolve(args.str('binary', path.join(root, 'dist/sfbroker'))), workDir)
-    const columns: Column[] = [{ label: 'sfbroker', result: await runLoadRows(sf, o) }]
+    const kinds: BrokerKind[] = [new SfbrokerKind(path.resolve(args.str('binary', path.join(root, 'dist/sfbroker'))), workDir)]
     if (args.has('with-activemq')) {
       const why = activemqUnavailable()
       if (why) console.log(`ActiveMQ: ${why}; sfbroker only`)
-      else columns.push({ label: 'ActiveMQ 5.17', result: await runLoadRows(new ActiveMQKind(), o) })
+      else kinds.push(new ActiveMQKind())
     }
+    const results = await runLoadRows(kinds, o)
+    const columns: Column[] = kinds.map((k, i) => ({ label: k.label, result: results[i]! }))
     const table = formatTable(o, columns)
     console.log(`\n${table}\n`)
     for (const c of columns) for (const [k, v] of Object.entries(c.result)) if (v?.note) console.log(`- ${c.label} ${k}: ${v.note}`)

@@ -1,6 +1,7 @@
 /**
  * Side-by-side benchmark of sfbroker against Apache ActiveMQ 5.17 in one run, each as 2 brokers (primary + replica)
- * on one shared directory, driven by the same raw-socket STOMP load generator in a separate process. Prints a
+ * on one shared directory, driven by the same raw-socket STOMP load generator in a separate process. The load rows
+ * alternate between the brokers row by row, so background load on a shared machine hits both alike. Prints a
  * Markdown table with ratios (how many times better sfbroker is; > 1 = sfbroker better) and optionally writes JSON.
  *
  *   npm run build && bun scripts/bench-vs-activemq.ts [flags]
@@ -65,14 +66,14 @@ async function main(): Promise<number> {
     const started = new Date()
     console.log(`bench-vs-activemq ${started.toISOString()} on ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.release()}`)
 
-    const sfResult: SuiteResult = await runLoadRows(sf, o)
+    const amq = why ? null : new ActiveMQKind()
+    // Load rows alternate between the brokers row by row (see runLoadRows); takeovers follow, broker by broker.
+    const [sfResult, amqResult] = (await runLoadRows(amq ? [sf, amq] : [sf], o)) as [SuiteResult, SuiteResult | undefined]
     if (o.takeovers > 0) sfResult.takeoverMs = await attempt(() => runTakeovers(sf, o))
     const columns: Column[] = [{ label: 'sfbroker', result: sfResult }]
     const extra: { label: string; unit: string; better: 'higher' | 'lower'; values: (RowValue | undefined)[] }[] = []
     const json: Record<string, unknown> = { startedAt: started.toISOString(), machine: { cores: os.cpus().length, memBytes: os.totalmem(), kernel: os.release() }, options: { ...o, log: undefined }, sfbroker: sfResult }
-    if (!why) {
-      const amq = new ActiveMQKind()
-      const amqResult: SuiteResult = await runLoadRows(amq, o)
+    if (amq && amqResult) {
       const amqOpts = { ...o, takeovers: amqTakeovers }
       if (amqTakeovers > 0) amqResult.takeoverMs = await attempt(() => runTakeovers(amq, amqOpts))
       columns.push({ label: 'ActiveMQ 5.17', result: amqResult })

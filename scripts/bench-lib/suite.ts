@@ -106,74 +106,117 @@ async function record(result: SuiteResult, id: RowId, log: (l: string) => void, 
   }
 }
 
-/** Start, loads, RSS rows for one broker kind: a primary and a replica on one fresh shared directory. */
-export async function runLoadRows(kind: BrokerKind, o: SuiteOptions, result: SuiteResult = {}): Promise<SuiteResult> {
-  const dir = fs.mkdtempSync(path.join(o.workDir, 'shared-'))
-  const procs: BrokerProcess[] = []
-  o.log(`${kind.label}: loads on ${dir}`)
+interface Pair {
+  kind: BrokerKind
+  result: SuiteResult
+  dir: string
+  port: number
+  primary: BrokerProcess | null
+  procs: BrokerProcess[]
+  sampler: RssSampler | null
+}
+
+/**
+ * Start, loads and RSS rows for one or more broker kinds, each as a primary and a replica on its own fresh shared
+ * directory. With several kinds every row runs against each kind in turn before the next row starts, so that
+ * changes in the machine's background load during the run (a shared CI box) hit all kinds alike instead of
+ * favouring whichever ran first. Pairs that are not being measured sit idle.
+ */
+export async function runLoadRows(kinds: BrokerKind[], o: SuiteOptions): Promise<SuiteResult[]> {
+  const pairs: Pair[] = []
   try {
-    const port = await freePort()
-    const replicaPort = await freePort()
-    const first = await kind.start({ dataDir: dir, port, role: 'primary', timeoutMs: o.startTimeoutMs })
-    procs.push(first.proc)
-    result.startMs = { value: first.readyMs }
-    o.log(`  start -> accepting STOMP: ${fmt(first.readyMs)} ms`)
-    const second = await kind.start({ dataDir: dir, port: replicaPort, role: 'replica', timeoutMs: o.startTimeoutMs })
-    procs.push(second.proc)
-    result.replicaReadyMs = { value: second.readyMs }
-    o.log(`  start -> replica ready: ${fmt(second.readyMs)} ms`)
-    const primary = first.proc
+    for (const kind of kinds) {
+      const dir = fs.mkdtempSync(path.join(o.workDir, 'shared-'))
+      const pair: Pair = { kind, result: {}, dir, port: await freePort(), primary: null, procs: [], sampler: null }
+      pairs.push(pair)
+      o.log(`${kind.label}: primary + replica on ${dir}`)
+      const first = await kind.start({ dataDir: dir, port: pair.port, role: 'primary', timeoutMs: o.startTimeoutMs })
+      pair.procs.push(first.proc)
+      pair.primary = first.proc
+      pair.result.startMs = { value: first.readyMs }
+      o.log(`  start -> accepting STOMP: ${fmt(first.readyMs)} ms`)
+      const second = await kind.start({ dataDir: dir, port: await freePort(), role: 'replica', timeoutMs: o.startTimeoutMs })
+      pair.procs.push(second.proc)
+      pair.result.replicaReadyMs = { value: second.readyMs }
+      o.log(`  start -> replica ready: ${fmt(second.readyMs)} ms`)
+    }
     await sleep(2000)
-    const idle = rssOf(primary.pid)
-    result.idleRssMb = { value: idle ? idle.rssBytes / MB : null }
-    o.log(`  idle RSS: ${fmt(result.idleRssMb.value ?? NaN)} MB`)
-    const sampler = new RssSampler(primary.pid)
-    const base = { port, sizeBytes: o.sizeBytes, window: o.window }
+    for (const pair of pairs) {
+      const idle = rssOf(pair.primary!.pid)
+      pair.result.idleRssMb = { value: idle ? idle.rssBytes / MB : null }
+      o.log(`${pair.kind.label}: idle RSS ${fmt(pair.result.idleRssMb.value ?? NaN)} MB`)
+      pair.sampler = new RssSampler(pair.primary!.pid)
+    }
     const timeoutMs = o.loadTimeoutMs
-    await record(result, 'p1', o.log, 'persistent, receipt each, 1 producer', async () => {
-      const r = await mustLoad('p1', { timeoutMs, produce: { ...base, destination: '/queue/bench.p1', producers: 1, count: o.p1Count, persistent: true, receipts: 'every' } })
-      return { value: r.produce!.msgsPerSec }
-    })
-    await record(result, 'p4', o.log, 'persistent, receipt each, 4 producers', async () => {
-      const r = await mustLoad('p4', { timeoutMs, produce: { ...base, destination: '/queue/bench.p4', producers: 4, count: o.p4Count, persistent: true, receipts: 'every' } })
-      return { value: r.produce!.msgsPerSec }
-    })
-    await record(result, 'window', o.log, 'persistent, windowed receipts', async () => {
-      const r = await mustLoad('window', { timeoutMs, produce: { ...base, destination: '/queue/bench.drain', producers: 1, count: o.windowCount, persistent: true, receipts: 'window' } })
-      return { value: r.produce!.msgsPerSec }
-    })
-    await record(result, 'nonPersistent', o.log, 'non-persistent, producer + consumer', async () => {
-      const r = await mustLoad('nonPersistent', {
-        timeoutMs,
-        consume: { port, destination: '/queue/bench.np', count: o.nonPersistentCount },
-        produce: { ...base, destination: '/queue/bench.np', producers: 1, count: o.nonPersistentCount, persistent: false, receipts: 'none' },
-      })
-      return { value: r.consume!.msgsPerSec, note: `producer ${fmt(r.produce!.msgsPerSec)} msg/s` }
-    })
-    await record(result, 'drain', o.log, `drain of ${o.windowCount} persistent`, async () => {
-      if (result.window?.value == null) throw new BenchError('skipped: the window row, which fills the queue, failed')
-      const r = await mustLoad('drain', { timeoutMs, consume: { port, destination: '/queue/bench.drain', count: o.windowCount } })
-      return { value: r.consume!.msgsPerSec }
-    })
-    result.peakRssMb = { value: sampler.stop() / MB }
-    o.log(`  peak RSS: ${fmt(result.peakRssMb.value!)} MB`)
+    const rows: { id: RowId; what: string; run: (pair: Pair) => Promise<RowValue> }[] = [
+      {
+        id: 'p1',
+        what: 'persistent, receipt each, 1 producer',
+        run: async (pr) => ({ value: (await mustLoad('p1', { timeoutMs, produce: { ...base(pr), destination: '/queue/bench.p1', producers: 1, count: o.p1Count, persistent: true, receipts: 'every' } })).produce!.msgsPerSec }),
+      },
+      {
+        id: 'p4',
+        what: 'persistent, receipt each, 4 producers',
+        run: async (pr) => ({ value: (await mustLoad('p4', { timeoutMs, produce: { ...base(pr), destination: '/queue/bench.p4', producers: 4, count: o.p4Count, persistent: true, receipts: 'every' } })).produce!.msgsPerSec }),
+      },
+      {
+        id: 'window',
+        what: 'persistent, windowed receipts',
+        run: async (pr) => ({ value: (await mustLoad('window', { timeoutMs, produce: { ...base(pr), destination: '/queue/bench.drain', producers: 1, count: o.windowCount, persistent: true, receipts: 'window' } })).produce!.msgsPerSec }),
+      },
+      {
+        id: 'nonPersistent',
+        what: 'non-persistent, producer + consumer',
+        run: async (pr) => {
+          const r = await mustLoad('nonPersistent', {
+            timeoutMs,
+            consume: { port: pr.port, destination: '/queue/bench.np', count: o.nonPersistentCount },
+            produce: { ...base(pr), destination: '/queue/bench.np', producers: 1, count: o.nonPersistentCount, persistent: false, receipts: 'none' },
+          })
+          return { value: r.consume!.msgsPerSec, note: `producer ${fmt(r.produce!.msgsPerSec)} msg/s` }
+        },
+      },
+      {
+        id: 'drain',
+        what: `drain of ${o.windowCount} persistent`,
+        run: async (pr) => {
+          if (pr.result.window?.value == null) throw new BenchError('skipped: the window row, which fills the queue, failed')
+          return { value: (await mustLoad('drain', { timeoutMs, consume: { port: pr.port, destination: '/queue/bench.drain', count: o.windowCount } })).consume!.msgsPerSec }
+        },
+      },
+    ]
+    function base(pr: Pair) {
+      return { port: pr.port, sizeBytes: o.sizeBytes, window: o.window }
+    }
+    for (const row of rows) {
+      for (const pair of pairs) await record(pair.result, row.id, o.log, `${pair.kind.label}: ${row.what}`, () => row.run(pair))
+    }
+    for (const pair of pairs) {
+      pair.result.peakRssMb = { value: pair.sampler!.stop() / MB }
+      o.log(`${pair.kind.label}: peak RSS ${fmt(pair.result.peakRssMb.value!)} MB`)
+    }
     if (o.backlog > 0) {
-      await record(result, 'backlogRssMb', o.log, `RSS with ${o.backlog} persistent queued`, async () => {
-        const s = new RssSampler(primary.pid, 250)
-        // Filled without per-message receipts (one on the last message confirms the broker took them all): the row
-        // is about memory with a deep queue, and ActiveMQ's one-sync-per-receipted-send would take 10+ minutes.
-        const r = await mustLoad('backlog', { timeoutMs: Math.max(timeoutMs, o.backlog), produce: { ...base, destination: '/queue/bench.backlog', producers: 1, count: o.backlog, persistent: true, receipts: 'none' } })
-        await sleep(2000)
-        const now = rssOf(primary.pid)
-        const peak = s.stop()
-        return { value: peak / MB, note: `${fmt(r.produce!.msgsPerSec)} msg/s while filling, ${now ? fmt(now.rssBytes / MB) : '?'} MB after` }
-      })
+      for (const pair of pairs) {
+        await record(pair.result, 'backlogRssMb', o.log, `${pair.kind.label}: RSS with ${o.backlog} persistent queued`, async () => {
+          const s = new RssSampler(pair.primary!.pid, 250)
+          // Filled without per-message receipts (one on the last message confirms the broker took them all): the
+          // row is about memory with a deep queue, and ActiveMQ's one-sync-per-receipted-send would take 10+ minutes.
+          const r = await mustLoad('backlog', { timeoutMs: Math.max(timeoutMs, o.backlog), produce: { ...base(pair), destination: '/queue/bench.backlog', producers: 1, count: o.backlog, persistent: true, receipts: 'none' } })
+          await sleep(2000)
+          const now = rssOf(pair.primary!.pid)
+          const peak = s.stop()
+          return { value: peak / MB, note: `${fmt(r.produce!.msgsPerSec)} msg/s while filling, ${now ? fmt(now.rssBytes / MB) : '?'} MB after` }
+        })
+      }
     }
   } finally {
-    for (const p of procs.reverse()) await p.stop()
-    fs.rmSync(dir, { recursive: true, force: true })
+    for (const pair of pairs) {
+      pair.sampler?.stop()
+      for (const p of pair.procs.reverse()) await p.stop()
+      fs.rmSync(pair.dir, { recursive: true, force: true })
+    }
   }
-  return result
+  return pairs.map((p) => p.result)
 }
 
 /** kill -9 the primary `takeovers` times; time until the replica answers STOMP; restart the victim as the replica. */
