@@ -61,12 +61,16 @@ export async function waitUntil(what: string, probe: () => boolean | Promise<boo
   }
 }
 
-/** Resident set and its peak (VmRSS, VmHWM) in bytes of one process, or null when it is gone. */
-export function rssOf(pid: number): { rssBytes: number; peakBytes: number } | null {
+/**
+ * Resident set and its peak (VmRSS, VmHWM) in bytes of one process, and the anonymous part of the resident set
+ * (RssAnon: heap and stacks; the rest is mostly pages of the executable and libraries, shared and reclaimable),
+ * or null when it is gone.
+ */
+export function rssOf(pid: number): { rssBytes: number; peakBytes: number; anonBytes: number } | null {
   try {
     const s = fs.readFileSync(`/proc/${pid}/status`, 'utf8')
     const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(s)?.[1] ?? NaN) * 1024
-    return { rssBytes: kb('VmRSS'), peakBytes: kb('VmHWM') }
+    return { rssBytes: kb('VmRSS'), peakBytes: kb('VmHWM'), anonBytes: kb('RssAnon') }
   } catch {
     return null
   }

@@ -143,7 +143,7 @@ export async function runLoadRows(kinds: BrokerKind[], o: SuiteOptions): Promise
     await sleep(2000)
     for (const pair of pairs) {
       const idle = rssOf(pair.primary!.pid)
-      pair.result.idleRssMb = { value: idle ? idle.rssBytes / MB : null }
+      pair.result.idleRssMb = idle ? { value: idle.rssBytes / MB, note: `${fmt(idle.anonBytes / MB)} MB anonymous, the rest file-backed (executable, libraries)` } : { value: null, error: 'process gone' }
       o.log(`${pair.kind.label}: idle RSS ${fmt(pair.result.idleRssMb.value ?? NaN)} MB`)
       pair.sampler = new RssSampler(pair.primary!.pid)
     }
