@@ -21,6 +21,8 @@ import { BenchError, isAlive, stompConnected, waitUntil } from './proc.ts'
 export const ACTIVEMQ_HOME = '/usr/share/activemq'
 /** What Debian's init script passes (see /usr/share/activemq/activemq-options). */
 export const ACTIVEMQ_JVM_OPTIONS = ['-Xms512M', '-Xmx512M', '-Dorg.apache.activemq.UseDedicatedTaskRunner=true']
+/** SharedFileLocker's lockAcquireSleepInterval when the config sets none. */
+export const ACTIVEMQ_LOCK_ACQUIRE_SLEEP_INTERVAL_DEFAULT_MS = 10_000
 export const ACTIVEMQ_INSTALL_HINT = 'ActiveMQ 5.17 is not installed: apt-get install -y activemq (needs a JRE: apt-get install -y default-jre-headless)'
 
 export interface BrokerProcess {
@@ -46,6 +48,8 @@ export interface StartOptions {
 export interface BrokerKind {
   /** Row label, e.g. "sfbroker" or "ActiveMQ 5.17". */
   readonly label: string
+  /** How often a replica retries the lock (ms); 0 when it blocks on the lock and wakes at once. */
+  readonly lockPollMs: number
   /** Starts one process; resolves once ready in `role`, with the ms from spawn to ready. */
   start(o: StartOptions): Promise<{ proc: BrokerProcess; readyMs: number }>
   /** Resolves once `proc` serves STOMP (after a takeover). */
@@ -120,6 +124,8 @@ async function servingProbe(proc: BrokerProcess, timeoutMs: number, everyMs: num
 /** sfbroker from its compiled binary: `sfbroker run --data DIR --connector stomp://127.0.0.1:PORT`. */
 export class SfbrokerKind implements BrokerKind {
   readonly label = 'sfbroker'
+  /** sfbroker's replicas wait in a blocking flock/fcntl call (lock.blockingWait, the default). */
+  readonly lockPollMs = 0
 
   constructor(
     private readonly binary: string,
@@ -188,8 +194,10 @@ function xmlAttr(s: string): string {
 /** A private ActiveMQ 5.17 instance per process, sharing only the KahaDB directory. */
 export class ActiveMQKind implements BrokerKind {
   readonly label: string
+  readonly lockPollMs: number
 
   constructor(private readonly lockAcquireSleepIntervalMs?: number) {
+    this.lockPollMs = lockAcquireSleepIntervalMs ?? ACTIVEMQ_LOCK_ACQUIRE_SLEEP_INTERVAL_DEFAULT_MS
     const why = activemqUnavailable()
     if (why) throw new BenchError(why)
     this.label = lockAcquireSleepIntervalMs === undefined ? 'ActiveMQ 5.17' : `ActiveMQ 5.17 (lockAcquireSleepInterval=${lockAcquireSleepIntervalMs})`

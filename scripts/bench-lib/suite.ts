@@ -231,8 +231,10 @@ export async function runTakeovers(kind: BrokerKind, o: SuiteOptions): Promise<R
     let replica = (await kind.start({ dataDir: dir, port: ports[1]!, role: 'replica', timeoutMs: o.startTimeoutMs })).proc
     procs.push(primary, replica)
     for (let i = 0; i < o.takeovers; i++) {
-      // Let the replica settle into its lock wait, as it would in production.
-      await sleep(1000)
+      // Let the replica settle into its lock wait, as it would in production; then kill at a random moment of its
+      // lock-retry cycle. A fixed delay would always hit the same phase of a polling replica (ActiveMQ retries every
+      // lockAcquireSleepInterval) and report its worst or best case instead of a typical one.
+      await sleep(1000 + Math.random() * kind.lockPollMs)
       const t0 = performance.now()
       const killed = primary.kill9()
       await kind.serving(replica, o.startTimeoutMs)
