@@ -71,6 +71,21 @@ async function within(p: Promise<void>, ms: number): Promise<void> {
   clearTimeout(t)
 }
 
+/** Every broker process started and not yet exited, so that an interrupted script leaves none behind. */
+const live = new Set<ChildBroker>()
+let interruptHandlers = false
+
+function killAllOnInterrupt(): void {
+  if (interruptHandlers) return
+  interruptHandlers = true
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      for (const b of live) b.killNow()
+      process.exit(130)
+    })
+  }
+}
+
 class ChildBroker implements BrokerProcess {
   private exitedFlag = false
   readonly exited: Promise<void>
@@ -82,7 +97,15 @@ class ChildBroker implements BrokerProcess {
     readonly logFile: string,
     private readonly privateDir: string | null,
   ) {
-    this.exited = new Promise<void>((r) => child.once('exit', () => ((this.exitedFlag = true), r())))
+    killAllOnInterrupt()
+    live.add(this)
+    this.exited = new Promise<void>((r) => child.once('exit', () => ((this.exitedFlag = true), live.delete(this), r())))
+  }
+
+  /** kill -9 without waiting, and remove the private files (interrupt path). */
+  killNow(): void {
+    if (!this.exitedFlag) this.child.kill('SIGKILL')
+    if (this.privateDir) fs.rmSync(this.privateDir, { recursive: true, force: true })
   }
 
   get pid(): number {

@@ -67,6 +67,12 @@ async function openSession(port: number, onFrame: (f: ScannedFrame) => void, dea
       clearTimeout(timer)
       reject(e)
     })
+    // A broker that accepts and then closes (stepping down, connection limit) must fail the job now, not at its
+    // deadline. After CONNECTED the callers watch 'close' themselves.
+    socket.once('close', () => {
+      clearTimeout(timer)
+      if (!connected) reject(new Error(`127.0.0.1:${port} closed the connection before CONNECTED`))
+    })
     socket.once('connect', () => socket.write(encodeFrame('CONNECT', { 'accept-version': '1.2', host: 'localhost', 'heart-beat': '0,0' })))
     socket.on('data', (chunk: Buffer) => {
       try {

@@ -165,6 +165,14 @@ export async function runLoadRows(kinds: BrokerKind[], o: SuiteOptions): Promise
         run: async (pr) => ({ value: (await mustLoad('window', { timeoutMs, produce: { ...base(pr), destination: '/queue/bench.drain', producers: 1, count: o.windowCount, persistent: true, receipts: 'window' } })).produce!.msgsPerSec }),
       },
       {
+        id: 'drain',
+        what: `drain of ${o.windowCount} persistent`,
+        run: async (pr) => {
+          if (pr.result.window?.value == null) throw new BenchError('skipped: the window row, which fills the queue, failed')
+          return { value: (await mustLoad('drain', { timeoutMs, consume: { port: pr.port, destination: '/queue/bench.drain', count: o.windowCount } })).consume!.msgsPerSec }
+        },
+      },
+      {
         id: 'nonPersistent',
         what: 'non-persistent, producer + consumer',
         run: async (pr) => {
@@ -176,25 +184,19 @@ export async function runLoadRows(kinds: BrokerKind[], o: SuiteOptions): Promise
           return { value: r.consume!.msgsPerSec, note: `producer ${fmt(r.produce!.msgsPerSec)} msg/s` }
         },
       },
-      {
-        id: 'drain',
-        what: `drain of ${o.windowCount} persistent`,
-        run: async (pr) => {
-          if (pr.result.window?.value == null) throw new BenchError('skipped: the window row, which fills the queue, failed')
-          return { value: (await mustLoad('drain', { timeoutMs, consume: { port: pr.port, destination: '/queue/bench.drain', count: o.windowCount } })).consume!.msgsPerSec }
-        },
-      },
     ]
     function base(pr: Pair) {
       return { port: pr.port, sizeBytes: o.sizeBytes, window: o.window }
     }
+    // The drain follows the window row that fills its queue. The non-persistent row runs last, after the optional
+    // backlog row, so that a broker failing it (the heaviest load on the broker's event loop) does not take the
+    // persistent rows down with it. The peak-RSS sampler does not run during the backlog row (its own row).
+    const npRow = rows.find((r) => r.id === 'nonPersistent')!
     for (const row of rows) {
+      if (row === npRow) continue
       for (const pair of pairs) await record(pair.result, row.id, o.log, `${pair.kind.label}: ${row.what}`, () => row.run(pair))
     }
-    for (const pair of pairs) {
-      pair.result.peakRssMb = { value: pair.sampler!.stop() / MB }
-      o.log(`${pair.kind.label}: peak RSS ${fmt(pair.result.peakRssMb.value!)} MB`)
-    }
+    const peakBefore = pairs.map((pair) => pair.sampler!.stop())
     if (o.backlog > 0) {
       for (const pair of pairs) {
         await record(pair.result, 'backlogRssMb', o.log, `${pair.kind.label}: RSS with ${o.backlog} persistent queued`, async () => {
@@ -209,6 +211,12 @@ export async function runLoadRows(kinds: BrokerKind[], o: SuiteOptions): Promise
         })
       }
     }
+    for (const pair of pairs) pair.sampler = new RssSampler(pair.primary!.pid)
+    for (const pair of pairs) await record(pair.result, npRow.id, o.log, `${pair.kind.label}: ${npRow.what}`, () => npRow.run(pair))
+    pairs.forEach((pair, i) => {
+      pair.result.peakRssMb = { value: Math.max(peakBefore[i]!, pair.sampler!.stop()) / MB }
+      o.log(`${pair.kind.label}: peak RSS ${fmt(pair.result.peakRssMb.value!)} MB`)
+    })
   } finally {
     for (const pair of pairs) {
       pair.sampler?.stop()
