@@ -76,19 +76,23 @@ export function rssOf(pid: number): { rssBytes: number; peakBytes: number; anonB
   }
 }
 
-/** Samples a process's RSS every `everyMs` until stopped; `max` is the largest sample (with VmHWM at stop). */
+/**
+ * Samples a process's RSS every `everyMs` until stopped; `max` is the largest sample. With `withHwm` (default) the
+ * kernel's VmHWM counts too, which catches spikes between samples but is the peak of the process's whole life:
+ * pass false when an earlier phase's peak must not count.
+ */
 export class RssSampler {
   private timer: ReturnType<typeof setInterval>
   max = 0
 
-  constructor(private readonly pid: number, everyMs = 100) {
+  constructor(private readonly pid: number, everyMs = 100, private readonly withHwm = true) {
     this.timer = setInterval(() => this.sample(), everyMs)
     this.sample()
   }
 
   private sample(): void {
     const r = rssOf(this.pid)
-    if (r) this.max = Math.max(this.max, r.rssBytes, r.peakBytes)
+    if (r) this.max = Math.max(this.max, r.rssBytes, this.withHwm ? r.peakBytes : 0)
   }
 
   stop(): number {

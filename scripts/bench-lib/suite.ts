@@ -211,7 +211,8 @@ export async function runLoadRows(kinds: BrokerKind[], o: SuiteOptions): Promise
         })
       }
     }
-    for (const pair of pairs) pair.sampler = new RssSampler(pair.primary!.pid)
+    // VmHWM would now report the backlog row's peak: sample only.
+    for (const pair of pairs) pair.sampler = new RssSampler(pair.primary!.pid, 100, o.backlog === 0)
     for (const pair of pairs) await record(pair.result, npRow.id, o.log, `${pair.kind.label}: ${npRow.what}`, () => npRow.run(pair))
     pairs.forEach((pair, i) => {
       pair.result.peakRssMb = { value: Math.max(peakBefore[i]!, pair.sampler!.stop()) / MB }
