@@ -272,7 +272,13 @@ if (import.meta.main) {
     console.error("usage: bun scripts/bench-lib/load-worker.ts '<LoadJob JSON>'")
     process.exit(2)
   }
-  const result = await runJob(JSON.parse(arg) as LoadJob)
+  const job = JSON.parse(arg) as LoadJob
+  // A hard stop in case some wait was not bounded by the job's deadline (e.g. a write stuck on a half-dead socket).
+  setTimeout(() => {
+    process.stdout.write(JSON.stringify({ complete: false, error: `job did not end within timeoutMs ${job.timeoutMs}` }) + '\n')
+    process.exit(1)
+  }, job.timeoutMs + 1000).unref()
+  const result = await runJob(job)
   process.stdout.write(JSON.stringify(result) + '\n')
   process.exit(result.complete ? 0 : 1)
 }

@@ -201,13 +201,17 @@ export async function runLoadRows(kinds: BrokerKind[], o: SuiteOptions): Promise
       for (const pair of pairs) {
         await record(pair.result, 'backlogRssMb', o.log, `${pair.kind.label}: RSS with ${o.backlog} persistent queued`, async () => {
           const s = new RssSampler(pair.primary!.pid, 250)
-          // Filled without per-message receipts (one on the last message confirms the broker took them all): the
-          // row is about memory with a deep queue, and ActiveMQ's one-sync-per-receipted-send would take 10+ minutes.
-          const r = await mustLoad('backlog', { timeoutMs: Math.max(timeoutMs, o.backlog), produce: { ...base(pair), destination: '/queue/bench.backlog', producers: 1, count: o.backlog, persistent: true, receipts: 'none' } })
-          await sleep(2000)
-          const now = rssOf(pair.primary!.pid)
-          const peak = s.stop()
-          return { value: peak / MB, note: `${fmt(r.produce!.msgsPerSec)} msg/s while filling, ${now ? fmt(now.rssBytes / MB) : '?'} MB after` }
+          try {
+            // Filled without per-message receipts (one on the last message confirms the broker took them all): the
+            // row is about memory with a deep queue, and ActiveMQ's one-sync-per-receipted-send would take 10+ min.
+            const r = await mustLoad('backlog', { timeoutMs: Math.max(timeoutMs, o.backlog), produce: { ...base(pair), destination: '/queue/bench.backlog', producers: 1, count: o.backlog, persistent: true, receipts: 'none' } })
+            await sleep(2000)
+            const now = rssOf(pair.primary!.pid)
+            return { value: s.stop() / MB, note: `${fmt(r.produce!.msgsPerSec)} msg/s while filling, ${now ? fmt(now.rssBytes / MB) : '?'} MB after` }
+          } finally {
+            // A failed load must not leave the sampling interval holding the process open.
+            s.stop()
+          }
         })
       }
     }
