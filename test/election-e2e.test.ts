@@ -185,7 +185,12 @@ test('election: a primary paused (SIGSTOP) longer than the keep-alive steps down
   process.kill(a.proc.pid!, 'SIGCONT')
   // It must not go on serving: it steps down (lock released) and the replica takes over.
   await a.waitFor((evs) => evs.some((e) => e.event === 'role' && e.role === 'stepping-down'), 10_000, 'a steps down')
-  await b.waitFor(() => b.listening, 10_000, 'b takes over')
+  const down = a.events.find((e) => e.event === 'role' && e.role === 'stepping-down')
+  try {
+    await b.waitFor(() => b.listening, 10_000, 'b takes over')
+  } catch (e) {
+    throw new Error(`${(e as Error).message}; a: ${JSON.stringify(a.events.slice(-10))}; a stepped down because ${String(down?.reason)}`)
+  }
   await a.waitRole('replica', 10_000)
   expect(a.listening).toBe(false)
   expect((await acceptingPorts(ports))).toEqual([ports[1]])

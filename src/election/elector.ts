@@ -657,48 +657,69 @@ export class Elector {
     // may already be treated as gone by the others (they call a record stale a little after that bound), so it
     // must not resume serving as if nothing happened. Only gaps between renewals made as primary count: store
     // recovery during activation may block the loop, and fencing covers that window.
-    if (this._role === 'primary' && this.lastPrimaryRenewalAt !== null) {
+    const overdue = (): Input | null => {
+      if (this._role !== 'primary' || this.lastPrimaryRenewalAt === null) return null
       const gapMs = Date.now() - this.lastPrimaryRenewalAt
       const boundMs = this.opts.lock.lockKeepAlivePeriod + timeoutMs
-      if (gapMs > boundMs) {
-        return this.feed({ kind: 'lost', reason: `keep-alive: ${gapMs} ms since the last renewal (paused or starved?), over keepAlivePeriod+keepAliveTimeout = ${boundMs} ms: others may already treat this primary as gone` })
-      }
+      if (gapMs <= boundMs) return null
+      return { kind: 'lost', reason: `keep-alive: ${gapMs} ms since the last renewal (paused or starved?), over keepAlivePeriod+keepAliveTimeout = ${boundMs} ms: others may already treat this primary as gone` }
     }
+    const late = overdue()
+    if (late) return this.feed(late)
+    // "Hung" means one filesystem call made no progress for keepAliveTimeout, not that the whole check took that
+    // long: on a saturated event loop (tens of thousands of msg/s) each of the check's calls waits its turn for
+    // the loop, and a wall-clock bound on the whole check deposed healthy primaries under load. Progress is
+    // measured in ticks of `tickMs` on this loop, so a busy loop slows the verdict rather than faking one; a call
+    // that hangs (NFS server gone) gets no progress at all and is declared lost after keepAliveTimeout.
+    const tickMs = Math.max(10, Math.min(100, Math.floor(timeoutMs / 4)))
+    let idleTicks = 0
     let timer: unknown = null
+    let settled = false
+    const progress = <T>(p: Promise<T>): Promise<T> => p.finally(() => (idleTicks = 0))
     const timedOut = new Promise<'timeout'>((resolve) => {
-      timer = this.clock.setTimeout(() => resolve('timeout'), timeoutMs)
+      const tick = () => {
+        if (settled) return
+        if (++idleTicks * tickMs >= timeoutMs) return resolve('timeout')
+        timer = this.clock.setTimeout(tick, tickMs)
+      }
+      timer = this.clock.setTimeout(tick, tickMs)
     })
     const check = (async (): Promise<Input | 'yield' | null> => {
       let st: fs.Stats
       try {
-        st = await fsp.stat(this.paths.lock)
+        st = await progress(fsp.stat(this.paths.lock))
       } catch (err) {
         return { kind: 'lost', reason: `keep-alive: ${this.paths.lock} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): lock file missing` }
       }
-      const fst = await fstatAsync(lf.fd)
+      const fst = await progress(fstatAsync(lf.fd))
       if (st.ino !== fst.ino || st.dev !== fst.dev) return { kind: 'lost', reason: `keep-alive: ${this.paths.lock} was replaced (inode ${st.ino}, we locked ${fst.ino})` }
-      const onDisk = parseHolderRecord(await fsp.readFile(this.paths.lock, 'utf8'))
+      const onDisk = parseHolderRecord(await progress(fsp.readFile(this.paths.lock, 'utf8')))
       if (!onDisk || onDisk.nodeId !== rec.nodeId || onDisk.epoch !== rec.epoch) {
         return { kind: 'lost', reason: `keep-alive: holder record names ${onDisk ? `${onDisk.nodeId} epoch ${onDisk.epoch}` : 'nobody (unreadable)'}, expected ${rec.nodeId} epoch ${rec.epoch}` }
       }
-      const max = await maxEpoch(this.opts.sharedDir)
+      const max = await progress(maxEpoch(this.opts.sharedDir))
       if (max > rec.epoch) return { kind: 'fenced', reason: `keep-alive: epoch ${max} exists above ours (${rec.epoch})` }
-      if (this.opts.lock.failback === false && (await this.preferredReplicaWaiting())) return 'yield'
+      if (this.opts.lock.failback === false && (await progress(this.preferredReplicaWaiting()))) return 'yield'
       // The race below may already have declared this check timed out (hung filesystem) and the step-down may have
       // handed the lock over: a renewal written now would overwrite the next primary's record and depose it
       // (seen in the chaos harness after a hung share resumed). Renew only while this term's keep-alive still runs.
       if (!this.keepAliveRunning || rec !== this.record) return null
+      // A pause can also fall inside this check (the process stopped between two of its calls): judge again
+      // right before renewing, so a late renewal never hides it.
+      const lateNow = overdue()
+      if (lateNow) return lateNow
       rec.renewedAt = Date.now()
-      await writeHolderRecord(lf.fd, rec)
+      await progress(writeHolderRecord(lf.fd, rec))
       if (this._role === 'primary' && rec === this.record) this.lastPrimaryRenewalAt = rec.renewedAt
       return null
     })().catch((err): Input => ({ kind: 'lost', reason: `keep-alive check failed: ${(err as Error).message}` }))
     const checkStartedAt = Date.now()
     const outcome = await Promise.race([check, timedOut])
+    settled = true
     this.keepAliveLatencyMs = Date.now() - checkStartedAt
     this.clock.clearTimeout(timer)
     if (rec !== this.record) return // a step-down (or a new term) happened meanwhile
-    if (outcome === 'timeout') return this.feed({ kind: 'lost', reason: `keep-alive: check did not finish within ${timeoutMs} ms (hung filesystem?)` })
+    if (outcome === 'timeout') return this.feed({ kind: 'lost', reason: `keep-alive: a filesystem call made no progress for ${timeoutMs} ms (hung filesystem?)` })
     if (outcome === 'yield') return this.feed({ kind: 'yield', reason: 'a preferred broker (failback) is waiting: handing over' })
     if (outcome) this.feed(outcome)
   }

@@ -109,10 +109,13 @@ export function step(role: Role, input: Input, policy: Policy): StepResult {
         case 'activation-failed':
           return role === 'activating' ? down(`activation failed: ${input.reason}`, afterLoss(true)) : ignore(role)
         case 'fenced':
-        case 'lost':
+          // A newer epoch holds the role: nothing to hand over, wait for the lock again at once.
           return down(input.reason, afterLoss(false))
+        case 'lost':
         case 'store-failed':
         case 'stalled':
+          // Rejoin after lockAcquireSleepInterval, so a replica already blocked on the lock gets it (the lock is
+          // released just before; retrying at once can win it back, and a paused or unhealthy node should not).
           return down(input.reason, afterLoss(true))
         case 'yield':
           return down(input.reason, 'rejoin-later')
