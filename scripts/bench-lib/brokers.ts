@@ -17,6 +17,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { BenchError, isAlive, stompConnected, waitUntil } from './proc.ts'
+import { activemqXml } from '../../src/testing/activemq-config.ts'
 
 export const ACTIVEMQ_HOME = '/usr/share/activemq'
 /** What Debian's init script passes (see /usr/share/activemq/activemq-options). */
@@ -210,9 +211,6 @@ export class SfbrokerKind implements BrokerKind {
   }
 }
 
-function xmlAttr(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;')
-}
 
 /** A private ActiveMQ 5.17 instance per process, sharing only the KahaDB directory. */
 export class ActiveMQKind implements BrokerKind {
@@ -231,18 +229,9 @@ export class ActiveMQKind implements BrokerKind {
     const conf = path.join(baseDir, 'conf')
     fs.mkdirSync(conf)
     fs.mkdirSync(o.dataDir, { recursive: true })
-    const locker = this.lockAcquireSleepIntervalMs !== undefined ? `<locker><shared-file-locker lockAcquireSleepInterval="${this.lockAcquireSleepIntervalMs}"/></locker>` : ''
     fs.writeFileSync(
       path.join(conf, 'activemq.xml'),
-      `<beans xmlns="http://www.springframework.org/schema/beans" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
-  xsi:schemaLocation="http://www.springframework.org/schema/beans http://www.springframework.org/schema/beans/spring-beans-2.0.xsd
-  http://activemq.apache.org/schema/core http://activemq.apache.org/schema/core/activemq-core.xsd">
-  <broker xmlns="http://activemq.apache.org/schema/core" useJmx="false" brokerName="bench" dataDirectory="${xmlAttr(path.join(baseDir, 'data'))}">
-    <persistenceAdapter><kahaDB directory="${xmlAttr(o.dataDir)}">${locker}</kahaDB></persistenceAdapter>
-    <transportConnectors><transportConnector name="stomp" uri="stomp://127.0.0.1:${o.port}"/></transportConnectors>
-  </broker>
-</beans>
-`,
+      activemqXml({ brokerName: 'bench', dataDirectory: path.join(baseDir, 'data'), kahaDbDirectory: o.dataDir, stompPort: o.port, lockAcquireSleepInterval: this.lockAcquireSleepIntervalMs }),
     )
     // log4j 1.2 (what 5.17's Debian package ships): INFO to stdout, which goes to our log file.
     fs.writeFileSync(

@@ -1,0 +1,35 @@
+/**
+ * The activemq.xml that test fixtures and benchmark scripts give a private ActiveMQ 5.17 instance: KahaDB in a
+ * (shared) directory, one STOMP connector on 127.0.0.1, no JMX, optionally a tuned shared-file locker. Only the
+ * config text lives here; how the JVM is launched differs on purpose (tests start fast, benchmarks run as Debian
+ * ships it).
+ */
+export function xmlAttr(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;')
+}
+
+export interface ActiveMQConfigOptions {
+  brokerName: string
+  /** `<broker dataDirectory>` (scheduler, tmp storage). */
+  dataDirectory: string
+  /** The KahaDB directory: shared by every broker of a primary/replica pair. */
+  kahaDbDirectory: string
+  stompPort: number
+  lockAcquireSleepInterval?: number
+  /** Extra `<broker>` attributes, e.g. { schedulerSupport: 'false', advisorySupport: 'false' }. */
+  brokerAttributes?: Record<string, string>
+}
+
+export function activemqXml(o: ActiveMQConfigOptions): string {
+  const locker = o.lockAcquireSleepInterval !== undefined ? `<locker><shared-file-locker lockAcquireSleepInterval="${o.lockAcquireSleepInterval}"/></locker>` : ''
+  const extra = Object.entries(o.brokerAttributes ?? {}).map(([k, v]) => ` ${k}="${xmlAttr(v)}"`).join('')
+  return `<beans xmlns="http://www.springframework.org/schema/beans" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
+  xsi:schemaLocation="http://www.springframework.org/schema/beans http://www.springframework.org/schema/beans/spring-beans-2.0.xsd
+  http://activemq.apache.org/schema/core http://activemq.apache.org/schema/core/activemq-core.xsd">
+  <broker xmlns="http://activemq.apache.org/schema/core" useJmx="false" brokerName="${xmlAttr(o.brokerName)}" dataDirectory="${xmlAttr(o.dataDirectory)}"${extra}>
+    <persistenceAdapter><kahaDB directory="${xmlAttr(o.kahaDbDirectory)}">${locker}</kahaDB></persistenceAdapter>
+    <transportConnectors><transportConnector name="stomp" uri="stomp://127.0.0.1:${o.stompPort}"/></transportConnectors>
+  </broker>
+</beans>
+`
+}
