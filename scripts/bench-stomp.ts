@@ -24,13 +24,13 @@ import path from 'node:path'
 import { Args } from './bench-lib/args.ts'
 import { ActiveMQKind, activemqUnavailable, SfbrokerKind, type BrokerKind } from './bench-lib/brokers.ts'
 import { BenchError } from './bench-lib/proc.ts'
-import { DEFAULT_SUITE, formatTable, makeWorkDir, runLoadRows, type Column, type SuiteOptions } from './bench-lib/suite.ts'
+import { LOAD_ROW_INT_FLAGS, suiteOptionsFromArgs, formatTable, makeWorkDir, runLoadRows, type Column } from './bench-lib/suite.ts'
 
 const USAGE = fs.readFileSync(new URL(import.meta.url), 'utf8').split('*/')[0]!.replace(/^\/\*\*\n/, '').replace(/^ \* ?/gm, '')
 
 async function main(): Promise<number> {
   const args = new Args(process.argv.slice(2), {
-    ints: { p1: 1, p4: 4, 'window-count': 1, window: 1, np: 1, size: 1, 'load-timeout-ms': 1000 },
+    ints: LOAD_ROW_INT_FLAGS,
     strings: ['binary', 'json'],
     bools: ['with-activemq'],
   })
@@ -40,20 +40,7 @@ async function main(): Promise<number> {
   }
   const root = path.resolve(import.meta.dir, '..')
   const workDir = makeWorkDir('sfb-bench-stomp-')
-  const o: SuiteOptions = {
-    ...DEFAULT_SUITE,
-    p1Count: args.int('p1', DEFAULT_SUITE.p1Count),
-    p4Count: args.int('p4', DEFAULT_SUITE.p4Count),
-    windowCount: args.int('window-count', DEFAULT_SUITE.windowCount),
-    window: args.int('window', DEFAULT_SUITE.window),
-    nonPersistentCount: args.int('np', DEFAULT_SUITE.nonPersistentCount),
-    sizeBytes: args.int('size', DEFAULT_SUITE.sizeBytes),
-    loadTimeoutMs: args.int('load-timeout-ms', DEFAULT_SUITE.loadTimeoutMs),
-    backlog: 0,
-    takeovers: 0,
-    workDir,
-    log: (l) => console.log(l),
-  }
+  const o = suiteOptionsFromArgs(args, workDir, { backlog: 0, takeovers: 0 })
   try {
     const kinds: BrokerKind[] = [new SfbrokerKind(path.resolve(args.str('binary', path.join(root, 'dist/sfbroker'))), workDir)]
     if (args.has('with-activemq')) {

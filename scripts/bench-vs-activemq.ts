@@ -28,13 +28,13 @@ import path from 'node:path'
 import { Args } from './bench-lib/args.ts'
 import { ActiveMQKind, activemqUnavailable, SfbrokerKind } from './bench-lib/brokers.ts'
 import { BenchError } from './bench-lib/proc.ts'
-import { DEFAULT_SUITE, formatTable, makeWorkDir, runLoadRows, runTakeovers, type Column, type RowValue, type SuiteOptions, type SuiteResult } from './bench-lib/suite.ts'
+import { LOAD_ROW_INT_FLAGS, suiteOptionsFromArgs, formatTable, makeWorkDir, runLoadRows, runTakeovers, type Column, type RowValue, type SuiteResult } from './bench-lib/suite.ts'
 
 const USAGE = fs.readFileSync(new URL(import.meta.url), 'utf8').split('*/')[0]!.replace(/^\/\*\*\n/, '').replace(/^ \* ?/gm, '')
 
 async function main(): Promise<number> {
   const args = new Args(process.argv.slice(2), {
-    ints: { takeovers: 0, 'amq-takeovers': 0, p1: 1, p4: 4, 'window-count': 1, window: 1, np: 1, size: 1, backlog: 0, 'load-timeout-ms': 1000 },
+    ints: { ...LOAD_ROW_INT_FLAGS, takeovers: 0, 'amq-takeovers': 0, backlog: 0 },
     strings: ['binary', 'json'],
     bools: ['sfbroker-only'],
   })
@@ -44,20 +44,7 @@ async function main(): Promise<number> {
   }
   const root = path.resolve(import.meta.dir, '..')
   const workDir = makeWorkDir('sfb-bench-vs-amq-')
-  const o: SuiteOptions = {
-    ...DEFAULT_SUITE,
-    p1Count: args.int('p1', DEFAULT_SUITE.p1Count),
-    p4Count: args.int('p4', DEFAULT_SUITE.p4Count),
-    windowCount: args.int('window-count', DEFAULT_SUITE.windowCount),
-    window: args.int('window', DEFAULT_SUITE.window),
-    nonPersistentCount: args.int('np', DEFAULT_SUITE.nonPersistentCount),
-    sizeBytes: args.int('size', DEFAULT_SUITE.sizeBytes),
-    backlog: args.int('backlog', 0),
-    takeovers: args.int('takeovers', 10),
-    loadTimeoutMs: args.int('load-timeout-ms', DEFAULT_SUITE.loadTimeoutMs),
-    workDir,
-    log: (l) => console.log(l),
-  }
+  const o = suiteOptionsFromArgs(args, workDir, { backlog: args.int('backlog', 0), takeovers: args.int('takeovers', 10) })
   const amqTakeovers = args.int('amq-takeovers', 3)
   try {
     const sf = new SfbrokerKind(path.resolve(args.str('binary', path.join(root, 'dist/sfbroker'))), workDir)

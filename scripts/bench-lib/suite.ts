@@ -23,6 +23,7 @@ import path from 'node:path'
 import type { BrokerKind, BrokerProcess } from './brokers.ts'
 import { mustLoad } from './loads.ts'
 import { BenchError, freePort, rssOf, RssSampler, sleep } from './proc.ts'
+import type { Args } from './args.ts'
 
 export interface SuiteOptions {
   sizeBytes: number
@@ -59,6 +60,26 @@ export const DEFAULT_SUITE: Omit<SuiteOptions, 'workDir' | 'log'> = {
   takeovers: 5,
   loadTimeoutMs: 300_000,
   startTimeoutMs: 60_000,
+}
+
+/** The load-row flags both benchmark scripts take (--p1 --p4 --window-count --window --np --size --load-timeout-ms). */
+export const LOAD_ROW_INT_FLAGS = { p1: 1, p4: 4, 'window-count': 1, window: 1, np: 1, size: 1, 'load-timeout-ms': 1000 } as const
+
+/** SuiteOptions from the load-row flags; the caller decides backlog and takeovers. */
+export function suiteOptionsFromArgs(args: Args, workDir: string, rest: { backlog: number; takeovers: number }): SuiteOptions {
+  return {
+    ...DEFAULT_SUITE,
+    p1Count: args.int('p1', DEFAULT_SUITE.p1Count),
+    p4Count: args.int('p4', DEFAULT_SUITE.p4Count),
+    windowCount: args.int('window-count', DEFAULT_SUITE.windowCount),
+    window: args.int('window', DEFAULT_SUITE.window),
+    nonPersistentCount: args.int('np', DEFAULT_SUITE.nonPersistentCount),
+    sizeBytes: args.int('size', DEFAULT_SUITE.sizeBytes),
+    loadTimeoutMs: args.int('load-timeout-ms', DEFAULT_SUITE.loadTimeoutMs),
+    ...rest,
+    workDir,
+    log: (l) => console.log(l),
+  }
 }
 
 export type RowId = 'startMs' | 'replicaReadyMs' | 'idleRssMb' | 'p1' | 'p4' | 'window' | 'nonPersistent' | 'drain' | 'peakRssMb' | 'backlogRssMb' | 'takeoverMs'
