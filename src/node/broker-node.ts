@@ -27,6 +27,17 @@ import { NodeMetrics } from './node-metrics.ts'
 
 const log = logger('node')
 
+/** How `p` settled, or 'timeout' after `ms` (a hung filesystem must not hold a step-down forever). */
+async function settleWithin<T>(p: Promise<T>, ms: number): Promise<PromiseSettledResult<T> | 'timeout'> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const timeout = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), ms)))
+  try {
+    return await Promise.race([p.then((value) => ({ status: 'fulfilled' as const, value }), (reason: unknown) => ({ status: 'rejected' as const, reason })), timeout])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
 /** Exit codes of `sfbroker run` (documented in README). */
 export const EXIT = { ok: 0, failed: 1, lockLost: 75 } as const
 
@@ -128,11 +139,11 @@ export class BrokerNode {
     if (!s || this.role !== 'primary') return
     await Promise.allSettled(s.servers.map((srv) => srv.close()))
     const stores = [s.store, s.schedulerStore].filter((x): x is PersistenceAdapter => x !== null)
-    const done = Promise.allSettled(stores.map((st) => st.checkpoint()))
-    const timeout = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), this.closeTimeoutMs).unref?.())
-    const res = await Promise.race([done, timeout])
+    const res = await settleWithin(Promise.allSettled(stores.map((st) => st.checkpoint())), this.closeTimeoutMs)
     if (res === 'timeout') log.warn(`final checkpoint did not finish within ${this.closeTimeoutMs} ms; the next primary replays the journal tail`)
-    else for (const r of res) if (r.status === 'rejected') log.info(`final checkpoint not written (${(r.reason as Error).message}); the next primary replays the journal tail`)
+    else if (res.status === 'fulfilled') {
+      for (const r of res.value) if (r.status === 'rejected') log.info(`final checkpoint not written (${(r.reason as Error).message}); the next primary replays the journal tail`)
+    }
   }
 
   status(): NodeStatus {
@@ -251,10 +262,7 @@ export class BrokerNode {
     // Activation may still be running (lock lost mid-recovery): let it finish or fail, then tear down.
     const s = this.serving
     if (s) {
-      // Connectors first and synchronously-started, so no client is served a moment longer than needed.
-      const closing = s.servers.map((srv) => srv.close())
       this.serving = null
-      await Promise.allSettled(closing)
       await this.teardown(s, reason)
     } else {
       await this.activation
@@ -264,6 +272,7 @@ export class BrokerNode {
 
   private async teardown(s: Partial<Serving> & { servers: StompServer[] }, reason: string): Promise<void> {
     if (s.summaryTimer) clearInterval(s.summaryTimer)
+    // Connectors first, all closes started before anything is awaited: no client is served a moment longer.
     await Promise.allSettled(s.servers.map((srv) => srv.close()))
     const steps: [string, () => Promise<void> | undefined][] = [
       ['scheduler', () => s.scheduler?.stop()],
@@ -274,10 +283,9 @@ export class BrokerNode {
     for (const [name, fn] of steps) {
       const p = fn()
       if (!p) continue
-      const timeout = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), this.closeTimeoutMs).unref?.())
-      const res = await Promise.race([p.then(() => 'ok' as const, (e: Error) => e), timeout])
+      const res = await settleWithin(p, this.closeTimeoutMs)
       if (res === 'timeout') log.warn(`${name} did not close within ${this.closeTimeoutMs} ms (${reason}); abandoning it`)
-      else if (res instanceof Error) log.warn(`${name} close failed (${reason}): ${res.message}`)
+      else if (res.status === 'rejected') log.warn(`${name} close failed (${reason}): ${(res.reason as Error).message}`)
     }
   }
 
