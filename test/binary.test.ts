@@ -194,6 +194,7 @@ describe('compiled sfbroker binary: status and probe-lock', () => {
       fs.mkdirSync(real)
       const [a, b] = await Promise.all([runAsync(['probe-lock', mount(real, 'peer-f1', true), ...peerArgs], 150_000), runAsync(['probe-lock', mount(real, 'peer-f2', true), ...peerArgs], 150_000)])
       for (const r of [a, b]) {
+        if (r.code !== 0) console.error(`probe-lock --peer (forwarding) exit ${r.code}\n${r.out}\n${r.err}`)
         expect(r.code).toBe(0)
         const rep = JSON.parse(r.out)
         expect(rep.peer.peer).not.toBeNull()
@@ -204,6 +205,7 @@ describe('compiled sfbroker binary: status and probe-lock', () => {
       fs.mkdirSync(real2)
       const [c, d] = await Promise.all([runAsync(['probe-lock', mount(real2, 'peer-n1', false), ...peerArgs], 150_000), runAsync(['probe-lock', mount(real2, 'peer-n2', false), ...peerArgs], 150_000)])
       for (const r of [c, d]) {
+        if (r.code !== 1) console.error(`probe-lock --peer (no forwarding) exit ${r.code}\n${r.out}\n${r.err}`)
         expect(r.code).toBe(1)
         const rep = JSON.parse(r.out)
         expect(rep.peer.kinds.find((k: any) => k.kind === 'flock').verdict).toBe('NOT SAFE')

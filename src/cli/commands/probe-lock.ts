@@ -13,7 +13,7 @@ export function register(cli: CAC, ctx: CliContext): void {
     .alias('lock-probe')
     .option('--json', 'Print the report as JSON')
     .option('--peer', 'Cross-host check: run at the same time on a second host on the same directory')
-    .option('--hold-ms <ms>', 'Peer mode: how long each side holds each lock (exceed the NFS attribute cache), default 3000')
+    .option('--hold-ms <ms>', 'Peer mode: minimum time each side holds each lock (exceed the NFS attribute cache), default 3000')
     .option('--peer-timeout-ms <ms>', 'Peer mode: how long to wait for the other host, default 60000')
     .example('  $ sfbroker probe-lock /mnt/shared/broker')
     .example('  $ sfbroker probe-lock /mnt/shared/broker --peer     # on host A and host B at the same time')

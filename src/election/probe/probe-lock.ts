@@ -7,11 +7,11 @@
  * plus the mount (type, options) and its known traps. A verdict per lock type and a recommended setting.
  *
  * Peer mode (`--peer`, run at the same time on two hosts on the same directory) verifies exclusion across
- * hosts through files in `<dir>/probe-peer/`: each side announces a token, then per lock type acquires the
- * lock, writes `<token>.<kind>.held`, holds for holdMs watching for the peer's `.held` without its `.done`
- * (the peer writes `.done` BEFORE it unlocks), writes `.done`, unlocks. Seeing the peer hold while we hold
- * means both had "the" lock: NOT SAFE. Files appear to the other host subject to its attribute cache (NFS
- * actimeo): the hold time must exceed it (--hold-ms).
+ * hosts through files in `<dir>/probe-peer/`: each side announces a token; then per lock type both meet at a
+ * barrier, try the lock, and the holder keeps it until the peer's first attempt is visible (`peerKind`).
+ * Seeing the peer hold while we hold means both had "the" lock: NOT SAFE; one side refused while the other
+ * held: SAFE. Files appear to the other host subject to its attribute cache (NFS actimeo): the minimum hold
+ * time (--hold-ms) should exceed it.
  */
 import fs from 'node:fs'
 import os from 'node:os'
@@ -144,6 +144,80 @@ async function sameProcessCheck(dir: string): Promise<CheckResult> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
+type PeerKindReport = PeerReport['kinds'][number]
+
+/**
+ * One lock type's cross-host exchange. Both sides meet at a per-kind barrier (`<kind>.ready`), then try the
+ * lock. A side that is refused writes `<kind>.refused` once and keeps trying; a side that gets the lock writes
+ * `<kind>.held` and keeps it until the peer's outcome of its first attempt is visible (its `.held` = overlap,
+ * its `.refused` = exclusion, or its `.done` = it already had its turn) and at least holdMs have passed, then
+ * writes `<kind>.done` (before unlocking) and unlocks. Because a holder waits for the peer's outcome instead of
+ * a fixed time, the verdict does not depend on how fast the two sides run.
+ */
+async function peerKind(pdir: string, kind: Kind, holdMs: number, own: (s: string) => string, peerHas: (s: string) => boolean, peerFile: (s: string) => string, peer: { host: string; pid: number }): Promise<PeerKindReport> {
+  const bound = holdMs * 3 + 20_000
+  fs.writeFileSync(own(`${kind}.ready`), String(Date.now()))
+  const readyBy = Date.now() + bound
+  while (!peerHas(`${kind}.ready`) && Date.now() < readyBy) await sleep(20)
+  if (!peerHas(`${kind}.ready`)) return { kind, acquired: false, overlapSeen: false, peerOverlapSeen: null, verdict: 'INCONCLUSIVE', detail: `${peer.host} (pid ${peer.pid}) did not reach the ${kind} step within ${bound} ms` }
+  const lf = await LockFile.open(path.join(pdir, `lock-${kind}`), kind)
+  let acquired = false
+  let refused = false
+  let overlapSeen = false
+  let peerRefusedSeen = false
+  try {
+    const deadline = Date.now() + bound
+    while (!acquired && Date.now() < deadline) {
+      acquired = lf.tryLock()
+      if (!acquired) {
+        if (!refused) fs.writeFileSync(own(`${kind}.refused`), String(Date.now()))
+        refused = true
+        await sleep(20)
+      }
+    }
+    if (acquired) {
+      fs.writeFileSync(own(`${kind}.held`), String(Date.now()))
+      const minUntil = Date.now() + holdMs
+      const maxUntil = Date.now() + bound
+      let outcome = false
+      while (Date.now() < maxUntil && (!outcome || Date.now() < minUntil)) {
+        const held = peerHas(`${kind}.held`)
+        const done = peerHas(`${kind}.done`)
+        if (held && !done) overlapSeen = true
+        if (peerHas(`${kind}.refused`)) peerRefusedSeen = true
+        outcome = overlapSeen || peerRefusedSeen || done
+        await sleep(20)
+      }
+      fs.writeFileSync(own(`${kind}.done`), JSON.stringify({ overlapSeen, refused, peerRefusedSeen }))
+    }
+  } finally {
+    lf.close()
+  }
+  // Wait for the peer's verdict on this kind, so both sides report both views.
+  let peerView: { overlapSeen: boolean; refused: boolean; peerRefusedSeen: boolean } | null = null
+  const waitUntil = Date.now() + bound
+  while (!peerView && Date.now() < waitUntil) {
+    try {
+      peerView = JSON.parse(fs.readFileSync(peerFile(`${kind}.done`), 'utf8'))
+    } catch {
+      await sleep(50)
+    }
+  }
+  const peerOverlapSeen = peerView ? peerView.overlapSeen === true : null
+  const overlap = overlapSeen || peerOverlapSeen === true
+  // Exclusion was observed when one side was refused while the other held (either side may have seen it).
+  const excluded = refused || peerRefusedSeen || peerView?.refused === true || peerView?.peerRefusedSeen === true
+  const verdict: PeerKindReport['verdict'] = overlap ? 'NOT SAFE' : acquired && peerView && excluded ? 'SAFE' : 'INCONCLUSIVE'
+  return {
+    kind, acquired, overlapSeen, peerOverlapSeen, verdict,
+    detail: overlap
+      ? `both hosts held the ${kind} lock at the same time: locks do not exclude across these mounts`
+      : verdict === 'SAFE'
+        ? `the ${kind} lock excluded ${peer.host} (pid ${peer.pid})`
+        : `incomplete exchange (acquired=${acquired}, peer answer=${peerView ? 'yes' : 'none'}, exclusion observed=${excluded})`,
+  }
+}
+
 async function peerProbe(dir: string, o: ProbeOptions): Promise<PeerReport> {
   const pdir = path.join(dir, 'probe-peer')
   fs.mkdirSync(pdir, { recursive: true })
@@ -174,46 +248,8 @@ async function peerProbe(dir: string, o: ProbeOptions): Promise<PeerReport> {
     }
     report.peer = { token: peer.token, host: peer.host, pid: peer.pid }
     const peerFile = (suffix: string) => path.join(pdir, `${peer!.token}.${suffix}`)
-    for (const kind of KINDS) {
-      const lf = await LockFile.open(path.join(pdir, `lock-${kind}`), kind)
-      let acquired = false
-      let overlapSeen = false
-      const kindDeadline = Date.now() + holdMs * 3 + 10_000
-      try {
-        while (!acquired && Date.now() < kindDeadline) {
-          acquired = lf.tryLock()
-          if (!acquired) await sleep(20)
-        }
-        if (acquired) {
-          fs.writeFileSync(own(`${kind}.held`), String(Date.now()))
-          const until = Date.now() + holdMs
-          while (Date.now() < until) {
-            if (fs.existsSync(peerFile(`${kind}.held`)) && !fs.existsSync(peerFile(`${kind}.done`))) overlapSeen = true
-            await sleep(20)
-          }
-          fs.writeFileSync(own(`${kind}.done`), JSON.stringify({ overlapSeen }))
-        }
-      } finally {
-        lf.close()
-      }
-      // Wait for the peer's verdict on this kind, so both sides report both views.
-      let peerOverlapSeen: boolean | null = null
-      const waitUntil = Date.now() + holdMs * 3 + 10_000
-      while (Date.now() < waitUntil) {
-        try {
-          peerOverlapSeen = (JSON.parse(fs.readFileSync(peerFile(`${kind}.done`), 'utf8')) as { overlapSeen: boolean }).overlapSeen
-          break
-        } catch {
-          await sleep(50)
-        }
-      }
-      const overlap = overlapSeen || peerOverlapSeen === true
-      report.kinds.push({
-        kind, acquired, overlapSeen, peerOverlapSeen,
-        verdict: overlap ? 'NOT SAFE' : acquired && peerOverlapSeen === false ? 'SAFE' : 'INCONCLUSIVE',
-        detail: overlap ? `both hosts held the ${kind} lock at the same time: locks do not exclude across these mounts` : acquired && peerOverlapSeen === false ? `the ${kind} lock excluded ${peer.host} (pid ${peer.pid})` : `incomplete exchange (acquired=${acquired}, peer answer=${peerOverlapSeen})`,
-      })
-    }
+    const peerHas = (suffix: string) => fs.existsSync(peerFile(suffix))
+    for (const kind of KINDS) report.kinds.push(await peerKind(pdir, kind, holdMs, own, peerHas, peerFile, peer))
     return report
   } finally {
     // Give the peer time to read our last files, then remove ours.
