@@ -1,7 +1,8 @@
 #!/usr/bin/env bun
 /**
  * Entry point of the `sfbroker` executable (`bun build --compile src/main.ts`) and of `bun src/main.ts` /
- * `deno run -A src/main.ts`. It only runs the program and exits with its code once stdout and stderr are flushed.
+ * `deno run -A src/main.ts`. It only runs the program (or probe-lock's internal lock child) and exits with its
+ * code once stdout and stderr are flushed.
  */
 import { runProgram } from './cli/program.ts'
 
@@ -12,6 +13,11 @@ function flush(stream: NodeJS.WriteStream): Promise<void> {
   })
 }
 
-const code = await runProgram(process.argv)
+// probe-lock's lock-holding child (see src/election/probe/child-command.ts) is the binary itself with this
+// internal first argument; it is dispatched here, before the CLI, so it never shows in --help.
+const code =
+  process.argv[2] === '__lock-child'
+    ? await (await import('./election/probe/lock-child.ts')).runLockChild(process.argv.slice(3))
+    : await runProgram(process.argv)
 await Promise.all([flush(process.stdout), flush(process.stderr)])
 process.exit(code)

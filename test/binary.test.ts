@@ -40,6 +40,7 @@ describe('compiled sfbroker binary', () => {
     expect(help.code).toBe(0)
     expect(help.out).toContain('Usage:')
     expect(help.out).toContain('run ')
+    expect(help.out).not.toContain('__lock-child')
     const version = run('--version')
     expect(version.code).toBe(0)
     expect(version.out.trim()).toBe(`sfbroker ${pkg.version}`)

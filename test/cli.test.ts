@@ -30,6 +30,7 @@ describe('sfbroker CLI help and version', () => {
     expect(r.out).toContain('--log-level')
     expect(r.out).toContain('--log-format')
     expect(r.out).toContain('Examples:')
+    expect(r.out).not.toContain('__lock-child')
   })
 
   test('sfbroker run --help shows the run flags and examples, exit 0', () => {

@@ -1,8 +1,8 @@
 /**
  * `sfbroker probe-lock [dir] [--json] [--peer]` (alias lock-probe): can this filesystem be trusted for
  * shared-store HA? See src/election/probe/probe-lock.ts. Exit 0 when a lock type is SAFE (or SAFE ON THIS
- * HOST without --peer), 1 when none is. Also registers the hidden `__lock-child` command that the probe's
- * child processes run when sfbroker is the compiled binary.
+ * HOST without --peer), 1 when none is. The probe's child processes (`sfbroker __lock-child …` in the compiled
+ * binary) are dispatched by src/main.ts before the CLI, so they stay out of --help.
  */
 import type { CAC } from 'cac'
 import { intFlag, type CliContext } from '../shared.ts'
@@ -26,12 +26,5 @@ export function register(cli: CAC, ctx: CliContext): void {
       })
       ctx.out(opts.json ? JSON.stringify(r, null, 2) : formatProbe(r))
       return r.recommended ? 0 : 1
-    })
-  cli
-    .command('__lock-child <file> <kind> <mode>', '(internal) the lock-holding child process of probe-lock')
-    .allowUnknownOptions()
-    .action(async (file: string, kind: string, mode: string): Promise<number> => {
-      const { runLockChild } = await import('../../election/probe/lock-child.ts')
-      return runLockChild([String(file), String(kind), String(mode)])
     })
 }

@@ -1,6 +1,6 @@
 /**
  * How to start a lock child process: in the compiled binary process.execPath is sfbroker itself, so the child
- * is `sfbroker __lock-child …` (a hidden command registered by the probe-lock command module); from source it
+ * is `sfbroker __lock-child …` (dispatched by src/main.ts before the CLI); from source it
  * is the runtime plus lock-child-main.ts.
  */
 import { fileURLToPath } from 'node:url'
