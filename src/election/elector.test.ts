@@ -14,7 +14,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { Elector } from './elector.ts'
 import type { Role } from './types.ts'
-import { replicaFile } from './shared-dir.ts'
+import { parseHolderRecord, replicaFile } from './shared-dir.ts'
 import { inspectSharedDir } from './status-report.ts'
 import { LockChildProcess } from './probe/lock-child-process.ts'
 
@@ -101,6 +101,39 @@ test('Elector removes its replica heartbeat file on takeover even when a heartbe
     expect(roles).toContain('replica')
   } finally {
     release()
+    await elector.stop()
+  }
+}, 60_000)
+
+test('Elector puts the connector addresses the node actually bound (port 0 resolved) into the holder record', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sfb-elector-'))
+  dirs.push(dir)
+  const elector = new Elector({
+    sharedDir: dir,
+    brokerName: 'test',
+    nodeId: 'bound-ports',
+    connectors: ['stomp://127.0.0.1:0'],
+    lock: {
+      useLock: true, type: 'flock', lockKeepAlivePeriod: 200, keepAliveTimeout: 200, lockAcquireSleepInterval: 200,
+      blockingWait: true, failIfLocked: false, restartAllowed: true, failback: false, eventLoopStallMax: 0,
+    },
+    hooks: {
+      async activate(ctx) {
+        ctx.mark('storeRecovered')
+        ctx.mark('connectorsOpen', ['stomp://127.0.0.1:4242'])
+      },
+      async deactivate() {},
+      onRole() {},
+    },
+  })
+  try {
+    await elector.start()
+    await until(() => elector.status().role === 'primary', 20_000, 'primary')
+    const onDisk = () => parseHolderRecord(fs.readFileSync(path.join(dir, 'lock'), 'utf8'))?.connectors ?? []
+    await until(() => onDisk()[0] === 'stomp://127.0.0.1:4242', 10_000, 'the bound address in the record on disk')
+    const st = await inspectSharedDir(dir)
+    expect(st.holder?.connectors).toEqual(['stomp://127.0.0.1:4242'])
+  } finally {
     await elector.stop()
   }
 }, 60_000)

@@ -477,11 +477,14 @@ export class Elector {
       await this.opts.hooks.activate({
         epoch,
         fence,
-        mark: (stepName) => {
+        mark: (stepName, bound) => {
           if (!this.timeline || this.epoch !== epoch) return
           const ms = Date.now() - this.timeline.lockAcquiredAt
           if (stepName === 'storeRecovered') this.timeline.storeRecoveredMs = ms
-          else this.timeline.connectorsOpenMs = ms
+          else {
+            this.timeline.connectorsOpenMs = ms
+            if (bound && this.record?.epoch === epoch) this.record.connectors = bound
+          }
         },
       })
       this.later(gen, { kind: 'activated' })

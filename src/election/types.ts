@@ -19,8 +19,11 @@ export interface TakeoverTimeline {
 export interface ActivationContext {
   epoch: number
   fence: EpochFence
-  /** The node reports milestones so the timeline (kept for `status`) is complete. */
-  mark(step: 'storeRecovered' | 'connectorsOpen'): void
+  /**
+   * The node reports milestones so the timeline (kept for `status`) is complete. With `connectorsOpen` it may
+   * pass the addresses actually bound (port 0 resolved); the holder record carries them from the next renewal.
+   */
+  mark(step: 'storeRecovered' | 'connectorsOpen', bound?: string[]): void
 }
 
 export interface ElectionHooks {

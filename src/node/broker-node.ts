@@ -209,14 +209,16 @@ export class BrokerNode {
       // Recovery can take a while; a newer primary may have claimed its epoch meanwhile. Serving without this
       // check would open ports for a moment under a stale epoch (the fence would still refuse every receipt).
       await ctx.fence.assertCurrent()
+      const bound: string[] = []
       for (const c of cfg.connectors) {
         const srv = new StompServer({ broker: part.broker, connector: c, serverName: `sfbroker/${VERSION}` })
         part.servers.push(srv)
         await srv.listen()
         const a = srv.address()
         log.info(`connector ${c.name} listening on ${a.host}:${a.port} (${c.uri})`)
+        bound.push(boundUri(c.uri, a.port))
       }
-      ctx.mark('connectorsOpen')
+      ctx.mark('connectorsOpen', bound)
       this.serving = part as Serving
       this.serving.summaryTimer = setInterval(() => this.writeSummary(), 2000)
       this.serving.summaryTimer.unref?.()
@@ -318,4 +320,9 @@ export class BrokerNode {
       log.debug(`store summary not written: ${(err as Error).message}`)
     }
   }
+}
+
+/** The connector URI as written with the port actually bound (differs only for port 0). */
+export function boundUri(uri: string, port: number): string {
+  return uri.replace(/^([a-z0-9+.-]+:\/\/(?:\[[^\]]*\]|[^/:?#]*)):\d+/i, `$1:${port}`)
 }
