@@ -76,7 +76,7 @@ describe('journal damage over real processes', () => {
     expect(json.warnings.some((w: string) => /store: 1 corrupt/.test(w))).toBe(true)
     const text = await cli(['status', dir])
     expect(text.code).toBe(0)
-    expect(text.out).toContain(`WARNING: store: 1 corrupt record(s) or message(s) found in the journal, not delivered; first at ${seg}:`)
+    expect(text.out).toContain(`WARNING: store: 1 corrupt record(s) or message(s) found in the store, not delivered; first at ${seg}:`)
     expect(text.out).toContain('store corrupt:')
 
     const cons = await cli(['consume', '--url', url, '--destination', 'queue://ROT', '--count', '19', '--timeout', '10000', '--quiet'])

@@ -47,7 +47,7 @@ function integrityLines(what: string, it: StoreIntegritySummary | null | undefin
   if (!it) return { lines, warnings }
   const verifying = it.verification === 'running' ? ' (verification of checkpointed messages still running)' : ''
   if (it.corruptCount > 0) {
-    warnings.push(`${what}: ${it.corruptCount} corrupt record(s) or message(s) found in the journal, not delivered${verifying}; first at ${it.corrupt[0] ? `${it.corrupt[0].file}:${it.corrupt[0].offset}` : '?'}`)
+    warnings.push(`${what}: ${it.corruptCount} corrupt record(s) or message(s) found in the store, not delivered${verifying}; first at ${it.corrupt[0] ? `${it.corrupt[0].file}:${it.corrupt[0].offset}` : '?'}`)
     for (const c of it.corrupt.slice(0, 10)) lines.push(`  ${what} corrupt: ${c.file}:${c.offset}: ${c.reason}`)
     if (it.corruptCount > 10) lines.push(`  ${what} corrupt: ... ${it.corruptCount - 10} more (see the broker log)`)
   } else if (verifying) lines.push(`  ${what}: no corrupt records found so far${verifying}`)
