@@ -27,6 +27,12 @@ afterAll(async () => {
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true })
 })
 
+/** Lock settings for an in-process Elector: fast keep-alive, blocking wait, no stall watchdog. */
+const FAST_LOCK = {
+  useLock: true, type: 'flock', lockKeepAlivePeriod: 200, keepAliveTimeout: 200, lockAcquireSleepInterval: 200,
+  blockingWait: true, failIfLocked: false, restartAllowed: true, failback: false, eventLoopStallMax: 0,
+} as const
+
 async function until(f: () => boolean, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (!f()) {
@@ -66,10 +72,7 @@ test('Elector removes its replica heartbeat file on takeover even when a heartbe
     brokerName: 'test',
     nodeId,
     connectors: [],
-    lock: {
-      useLock: true, type: 'flock', lockKeepAlivePeriod: 200, keepAliveTimeout: 200, lockAcquireSleepInterval: 200,
-      blockingWait: true, failIfLocked: false, restartAllowed: true, failback: false, eventLoopStallMax: 0,
-    },
+    lock: FAST_LOCK,
     hooks: {
       async activate(ctx) {
         ctx.mark('storeRecovered')
@@ -113,10 +116,7 @@ test('Elector puts the connector addresses the node actually bound (port 0 resol
     brokerName: 'test',
     nodeId: 'bound-ports',
     connectors: ['stomp://127.0.0.1:0'],
-    lock: {
-      useLock: true, type: 'flock', lockKeepAlivePeriod: 200, keepAliveTimeout: 200, lockAcquireSleepInterval: 200,
-      blockingWait: true, failIfLocked: false, restartAllowed: true, failback: false, eventLoopStallMax: 0,
-    },
+    lock: FAST_LOCK,
     hooks: {
       async activate(ctx) {
         ctx.mark('storeRecovered')
