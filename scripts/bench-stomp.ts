@@ -16,6 +16,7 @@
  *   --np N            messages for the non-persistent row (default 100000)
  *   --size N          message body bytes (default 1024)
  *   --load-timeout-ms N  bound of each load (default 300000)
+ *   --starts N        starts on a fresh shared dir timed for the start row, median reported (default 5)
  *   --with-activemq   run the same loads against ActiveMQ 5.17 too
  *   --json FILE       also write the results as JSON
  */

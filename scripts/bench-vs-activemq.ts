@@ -16,6 +16,7 @@
  *   --size N             message body bytes (default 1024)
  *   --backlog N          also measure RSS with N persistent messages queued (default 0 = skip; try 1000000)
  *   --load-timeout-ms N  bound of each load (default 300000)
+ *   --starts N        starts on a fresh shared dir timed for the start row, median reported (default 5)
  *   --json FILE          also write all results as JSON
  *   --sfbroker-only      skip ActiveMQ
  *

@@ -43,14 +43,14 @@ const NUMBER = /^[\d,]+(\.\d+)?$/
 
 describe('benchmark scripts', () => {
   test('bench-stomp prints msg/s for every load row', () => {
-    const out = runScript('bench-stomp.ts', ['--p1', '20', '--p4', '40', '--window-count', '300', '--window', '50', '--np', '300', '--load-timeout-ms', '60000'])
+    const out = runScript('bench-stomp.ts', ['--p1', '20', '--p4', '40', '--window-count', '300', '--window', '50', '--np', '300', '--load-timeout-ms', '60000', '--starts', '2'])
     for (const row of ['persistent, receipt per message, 1 producer', 'persistent, receipt per message, 4 producers', 'persistent, windowed receipts', 'non-persistent', 'drain of 300']) {
       expect(rowValue(out, row)).toMatch(NUMBER)
     }
   }, 150_000)
 
   test('bench-vs-activemq (sfbroker only) prints takeover, start and RSS rows', () => {
-    const out = runScript('bench-vs-activemq.ts', ['--sfbroker-only', '--takeovers', '1', '--p1', '10', '--p4', '20', '--window-count', '100', '--window', '20', '--np', '100', '--load-timeout-ms', '60000'])
+    const out = runScript('bench-vs-activemq.ts', ['--sfbroker-only', '--takeovers', '1', '--p1', '10', '--p4', '20', '--window-count', '100', '--window', '20', '--np', '100', '--load-timeout-ms', '60000', '--starts', '2'])
     for (const row of ['takeover after kill -9', 'start: spawn -> accepting STOMP', 'start: spawn -> replica ready', 'idle RSS', 'peak RSS', 'drain of 100']) {
       expect(rowValue(out, row)).toMatch(NUMBER)
     }
