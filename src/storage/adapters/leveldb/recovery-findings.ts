@@ -15,7 +15,7 @@
  * results if another process still writes the store between our scan and our open (the adapter scans right before
  * each open attempt and keeps the last one, but LevelDB's LOCK is only taken inside the open).
  */
-import { open, readdir } from 'node:fs/promises'
+import { open, readdir, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { RecoveryReport } from '../../types.ts'
 import { BLOCK_BYTES, LogTailScanner, type LogTailScan } from './log-tail-scanner.ts'
@@ -66,12 +66,7 @@ export async function scanWriteAheadLogs(levelDir: string): Promise<WalScan[]> {
       const s = new LogTailScanner()
       // Bounded by the file's size: every round fills the buffer or reaches the end of the file.
       for (let pos = 0; ; ) {
-        let got = 0
-        while (got < buf.length) {
-          const { bytesRead } = await h.read(buf, got, buf.length - got, pos + got)
-          if (bytesRead === 0) break
-          got += bytesRead
-        }
+        const got = await readAt(h, buf, pos)
         for (let o = 0; o < got; o += BLOCK_BYTES) s.feedBlock(buf.subarray(o, Math.min(got, o + BLOCK_BYTES)))
         pos += got
         if (got < buf.length) break
@@ -84,6 +79,17 @@ export async function scanWriteAheadLogs(levelDir: string): Promise<WalScan[]> {
   return out
 }
 
+/** Fill `buf` from `pos` (short only at end of file); returns the bytes read. Bounded by buf.length. */
+async function readAt(h: FileHandle, buf: Buffer, pos: number): Promise<number> {
+  let got = 0
+  while (got < buf.length) {
+    const { bytesRead } = await h.read(buf, got, buf.length - got, pos + got)
+    if (bytesRead === 0) break
+    got += bytesRead
+  }
+  return got
+}
+
 /** This open's lines of LevelDB's `LOG` (the first INFO_LOG_BYTES_MAX bytes), or null if there is none. */
 export async function readInfoLog(levelDir: string): Promise<InfoLogFindings | null> {
   let h
@@ -94,13 +100,7 @@ export async function readInfoLog(levelDir: string): Promise<InfoLogFindings | n
   }
   try {
     const buf = Buffer.alloc(INFO_LOG_BYTES_MAX)
-    let got = 0
-    // Bounded by INFO_LOG_BYTES_MAX.
-    while (got < buf.length) {
-      const { bytesRead } = await h.read(buf, got, buf.length - got, got)
-      if (bytesRead === 0) break
-      got += bytesRead
-    }
+    const got = await readAt(h, buf, 0)
     return parseInfoLog(buf.subarray(0, got).toString('utf8'))
   } finally {
     await h.close()
