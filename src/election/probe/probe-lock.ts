@@ -154,7 +154,8 @@ type PeerKindReport = PeerReport['kinds'][number]
  * writes `<kind>.done` (before unlocking) and unlocks. Because a holder waits for the peer's outcome instead of
  * a fixed time, the verdict does not depend on how fast the two sides run.
  */
-async function peerKind(pdir: string, kind: Kind, holdMs: number, own: (s: string) => string, peerHas: (s: string) => boolean, peerFile: (s: string) => string, peer: { host: string; pid: number }): Promise<PeerKindReport> {
+async function peerKind(pdir: string, kind: Kind, holdMs: number, own: (s: string) => string, peerFile: (s: string) => string, peer: { host: string; pid: number }): Promise<PeerKindReport> {
+  const peerHas = (suffix: string) => fs.existsSync(peerFile(suffix))
   const bound = holdMs * 3 + 20_000
   fs.writeFileSync(own(`${kind}.ready`), String(Date.now()))
   const readyBy = Date.now() + bound
@@ -248,8 +249,7 @@ async function peerProbe(dir: string, o: ProbeOptions): Promise<PeerReport> {
     }
     report.peer = { token: peer.token, host: peer.host, pid: peer.pid }
     const peerFile = (suffix: string) => path.join(pdir, `${peer!.token}.${suffix}`)
-    const peerHas = (suffix: string) => fs.existsSync(peerFile(suffix))
-    for (const kind of KINDS) report.kinds.push(await peerKind(pdir, kind, holdMs, own, peerHas, peerFile, peer))
+    for (const kind of KINDS) report.kinds.push(await peerKind(pdir, kind, holdMs, own, peerFile, peer))
     return report
   } finally {
     // Give the peer time to read our last files, then remove ours.
