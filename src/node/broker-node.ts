@@ -72,6 +72,8 @@ export class BrokerNode {
   private stopping: Promise<void> | null = null
   /** Deactivation may be requested while activation is still running; it waits for it. */
   private activation: Promise<void> = Promise.resolve()
+  /** The store-summary write in flight, if any. */
+  private summaryWrite: Promise<void> | null = null
   readonly closeTimeoutMs = 5000
 
   constructor(readonly config: BrokerConfig) {
@@ -120,7 +122,7 @@ export class BrokerNode {
     if (!this.stopping) {
       this.stopping = (async () => {
         log.info(`stopping: ${reason}`)
-        await this.checkpointBeforeStop()
+        await this.checkpointBeforeStop(reason)
         await this.elector.stop()
         await this.admin?.close()
       })()
@@ -129,21 +131,27 @@ export class BrokerNode {
   }
 
   /**
-   * A requested stop of a primary: close the connectors, then checkpoint the stores while the epoch is still
-   * ours (once the election steps down the fence refuses every write), so the next primary replays nothing.
-   * Bounded by closeTimeoutMs; a failure only costs the next primary a longer replay.
+   * A requested stop of a primary: close the connectors (each client gets an ERROR saying the broker shuts down),
+   * then checkpoint the stores while the epoch is still ours (once the election steps down the fence refuses every
+   * write), so the next primary replays nothing, then write the store summary once more so `sfbroker status`
+   * shows the counts as they are at the stop. Each step bounded by closeTimeoutMs; a failure only costs the next
+   * primary a longer replay, or `status` a stale summary.
    */
-  private async checkpointBeforeStop(): Promise<void> {
+  private async checkpointBeforeStop(reason: string): Promise<void> {
     await this.activation
     const s = this.serving
     if (!s || this.role !== 'primary') return
-    await Promise.allSettled(s.servers.map((srv) => srv.close()))
+    await Promise.allSettled(s.servers.map((srv) => srv.close({ reason: 'shutdown', message: `broker is shutting down: ${reason}` })))
     const stores = [s.store, s.schedulerStore].filter((x): x is PersistenceAdapter => x !== null)
     const res = await settleWithin(Promise.allSettled(stores.map((st) => st.checkpoint())), this.closeTimeoutMs)
     if (res === 'timeout') log.warn(`final checkpoint did not finish within ${this.closeTimeoutMs} ms; the next primary replays the journal tail`)
     else if (res.status === 'fulfilled') {
       for (const r of res.value) if (r.status === 'rejected') log.info(`final checkpoint not written (${(r.reason as Error).message}); the next primary replays the journal tail`)
     }
+    if (s.summaryTimer) clearInterval(s.summaryTimer)
+    s.summaryTimer = null
+    const written = await settleWithin(this.writeSummary({ after: true }), this.closeTimeoutMs)
+    if (written === 'timeout') log.warn(`final store summary not written within ${this.closeTimeoutMs} ms; \`sfbroker status\` may show older counts`)
   }
 
   status(): NodeStatus {
@@ -183,6 +191,13 @@ export class BrokerNode {
   private async activate(ctx: ActivationContext): Promise<void> {
     const cfg = this.config
     const onFatal = (err: Error) => {
+      // A store of an epoch this node no longer serves (stepping down, or a hung share that came back after the
+      // node became a replica) fails as expected: nothing to give up, and nothing to report, since reporting would
+      // depose a later term of this node.
+      if (!this.elector.serves(ctx.epoch)) {
+        log.info(`store of epoch ${ctx.epoch} failed after this node stopped serving it (expected): ${err.message}`)
+        return
+      }
       log.error(`store failure, giving up the primary role: ${err.message}`)
       this.elector.reportUnhealthy(`store write failed: ${err.message}`)
     }
@@ -220,9 +235,9 @@ export class BrokerNode {
       }
       ctx.mark('connectorsOpen', bound)
       this.serving = part as Serving
-      this.serving.summaryTimer = setInterval(() => this.writeSummary(), 2000)
+      this.serving.summaryTimer = setInterval(() => void this.writeSummary(), 2000)
       this.serving.summaryTimer.unref?.()
-      this.writeSummary()
+      void this.writeSummary()
       // Checkpoint what was just recovered, in the background, so the next takeover replays only what this
       // term writes, however short the term (frequent failovers would otherwise replay an ever longer tail).
       for (const st of [part.store, part.schedulerStore]) {
@@ -275,7 +290,9 @@ export class BrokerNode {
   private async teardown(s: Partial<Serving> & { servers: StompServer[] }, reason: string): Promise<void> {
     if (s.summaryTimer) clearInterval(s.summaryTimer)
     // Connectors first, all closes started before anything is awaited: no client is served a moment longer.
-    await Promise.allSettled(s.servers.map((srv) => srv.close()))
+    // Each client gets an ERROR saying why first (never waited for: a bounded linger, then the socket goes).
+    const goodbye = { reason: 'not-primary' as const, message: `broker is no longer primary: ${reason}` }
+    await Promise.allSettled(s.servers.map((srv) => srv.close(goodbye)))
     const steps: [string, () => Promise<void> | undefined][] = [
       ['scheduler', () => s.scheduler?.stop()],
       ['broker', () => s.broker?.stop()],
@@ -291,8 +308,23 @@ export class BrokerNode {
     }
   }
 
-  /** store-summary.json in the shared dir, for `sfbroker status` (written atomically: tmp + rename). */
-  private writeSummary(): void {
+  /**
+   * store-summary.json in the shared dir, for `sfbroker status` (written atomically: tmp + rename). One write at a
+   * time (they share the tmp file): the timer skips a turn while one is in flight (a hung share must not pile them
+   * up); the final write at a clean stop (`after: true`) waits for it, then writes. Never rejects.
+   */
+  private writeSummary(opts: { after?: boolean } = {}): Promise<void> {
+    const prev = this.summaryWrite
+    if (prev && !opts.after) return prev
+    const p = (prev ?? Promise.resolve()).then(() => this.writeSummaryNow())
+    this.summaryWrite = p
+    void p.then(() => {
+      if (this.summaryWrite === p) this.summaryWrite = null
+    })
+    return p
+  }
+
+  private async writeSummaryNow(): Promise<void> {
     const s = this.serving
     if (!s) return
     try {
@@ -311,11 +343,9 @@ export class BrokerNode {
       }
       const file = path.join(this.config.persistence.directory, 'store-summary.json')
       const tmp = `${file}.${this.nodeId}.tmp`
-      fs.writeFile(tmp, JSON.stringify(summary, null, 2), (err) => {
-        if (err) return log.debug(`store summary not written: ${err.message}`)
-        if (this.serving !== s) return void fs.unlink(tmp, () => undefined)
-        fs.rename(tmp, file, () => undefined)
-      })
+      await fs.promises.writeFile(tmp, JSON.stringify(summary, null, 2))
+      if (this.serving !== s) return void (await fs.promises.unlink(tmp).catch(() => undefined))
+      await fs.promises.rename(tmp, file)
     } catch (err) {
       log.debug(`store summary not written: ${(err as Error).message}`)
     }

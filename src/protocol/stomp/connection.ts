@@ -58,6 +58,24 @@ export const DEFAULT_IN_FLIGHT_FRAMES_MAX = 1000
 /** 4 MiB: hundreds of typical messages per connection in flight (group commit stays fed), a bounded overshoot. */
 export const DEFAULT_IN_FLIGHT_BYTES_MAX = 4 * 1024 * 1024
 export const DEFAULT_CLOSE_LINGER_MS = 5_000
+/**
+ * After the goodbye ERROR of a connector that stops serving, the socket is destroyed after at most this long,
+ * whether or not the peer read it: a client that does not read must not hold a step-down.
+ */
+export const DEFAULT_GOODBYE_LINGER_MS = 500
+
+/** ERROR header naming why a connector closes every connection (README "When the broker stops serving"). */
+export const REASON_HEADER = 'sfbroker-reason'
+
+/**
+ * Why a connector says goodbye to all its clients: `not-primary` (lock lost, fenced, store failure: another
+ * broker serves, or will), `shutdown` (a requested stop). Either way a failover client should move on at once.
+ */
+export interface Goodbye {
+  reason: 'not-primary' | 'shutdown'
+  /** The ERROR's `message` header, e.g. "broker is no longer primary: keep-alive: ...". */
+  message: string
+}
 
 /** Headers of a SEND that are about this frame, not the message (ActiveMQ strips the same plus the first three). */
 const SEND_FRAME_HEADERS = new Set(['receipt', 'transaction', 'content-length', 'redelivered', 'subscription', 'ack', 'JMSXUserID'])
@@ -180,6 +198,34 @@ export class StompConnection {
   /** The STOMP version negotiated at CONNECT (1.0 before). */
   negotiatedVersion(): StompVersion {
     return this.version
+  }
+
+  /**
+   * The connector stops serving (step-down, shutdown): write what is already queued, then one ERROR saying why
+   * (`message`, `code`, `sfbroker-reason`), half-close, and destroy the socket after at most `lingerMs` whatever
+   * the peer does. Nothing the client sends from now on is applied (it is read and dropped, so the close is a FIN,
+   * not a reset that could discard the ERROR), and no outcome or delivery is written after the ERROR.
+   */
+  goodbye(g: Goodbye, lingerMs = DEFAULT_GOODBYE_LINGER_MS): void {
+    if (this.state === 'closed') return
+    if (this.state !== 'ended') {
+      const headers: Array<[string, string]> = [
+        ['message', g.message.length > 1000 ? g.message.slice(0, 1000) + '…' : g.message],
+        ['content-type', 'text/plain'],
+        ['code', 'BROKER_STOPPED'],
+        [REASON_HEADER, g.reason],
+      ]
+      log.debug(`connection ${this.id} ${this.remoteAddress}: goodbye (${g.reason}): ${g.message}`)
+      this.write(encodeFrame('ERROR', headers, Buffer.from(g.message + '\n', 'utf8'), this.version))
+      this.flushNow()
+      this.endSocket()
+    }
+    if (this.lingerTimer !== null) this.clock.clearTimeout(this.lingerTimer)
+    this.lingerTimer = this.clock.setTimeout(() => {
+      this.lingerTimer = null
+      this.destroy()
+    }, lingerMs)
+    this.socket.resume()
   }
 
   /** Destroy the socket now, without ERROR or flush (the server is closing: lock lost, shutdown). */

@@ -2,7 +2,8 @@
  * StompServer: one TCP listener for one `stomp://` connector. Owns accepting sockets, the connector's
  * `maximumConnections` (an extra client gets an ERROR frame and is closed, as ActiveMQ refuses it) and
  * `maxFrameSize` (the parser's body limit), its CONNECT timeout and heart-beat defaults (`connectAttemptTimeout`,
- * `defaultHeartBeat`, `hbGracePeriodMultiplier`; explicit server options win), and closing everything at once on lock loss.
+ * `defaultHeartBeat`, `hbGracePeriodMultiplier`; explicit server options win), and closing everything at once on lock loss
+ * (each client told why by an ERROR frame first).
  * Does not own frame semantics (connection.ts) or what the broker does with them.
  */
 import net from 'node:net'
@@ -10,7 +11,7 @@ import { BrokerError } from '../../lib/errors.ts'
 import { logger } from '../../lib/log.ts'
 import type { ConnectorConfig } from '../../config/types.ts'
 import pkg from '../../../package.json' with { type: 'json' }
-import { DEFAULT_CLOSE_LINGER_MS, StompConnection, type ConnectionOptions } from './connection.ts'
+import { DEFAULT_CLOSE_LINGER_MS, DEFAULT_GOODBYE_LINGER_MS, StompConnection, type ConnectionOptions, type Goodbye } from './connection.ts'
 import { encodeFrame } from './frame-encoder.ts'
 import type { FrameLimits } from './frame.ts'
 import type { HeartBeatOptions } from './heart-beat.ts'
@@ -25,6 +26,8 @@ export interface StompServerOptions
   serverName?: string
   /** Overrides of the frame limits; the body limit defaults to connector.maxFrameSize. */
   limits?: Partial<FrameLimits>
+  /** Longest wait, after close(goodbye) wrote its ERROR, before a socket is destroyed (default DEFAULT_GOODBYE_LINGER_MS). */
+  goodbyeLingerMs?: number
 }
 
 /** The connector URI's heart-beat options (`transport.defaultHeartBeat`, `transport.hbGracePeriodMultiplier`), where set. */
@@ -87,13 +90,19 @@ export class StompServer {
   }
 
   /**
-   * Stop accepting and destroy every socket at once (lock lost: no client may be served a moment longer).
-   * Sessions are closed by their connections; the promise resolves when the listener is closed. Idempotent.
+   * Stop accepting and end every connection at once (lock lost: no client may be served a moment longer).
+   * With a `goodbye`, each client first gets an ERROR saying why (connection.ts goodbye(): written, never waited
+   * for; the socket is destroyed after at most goodbyeLingerMs); without one, sockets are destroyed.
+   * Sessions are closed by their connections; the promise resolves when the listener is closed. Idempotent: the
+   * first call's goodbye is the one sent.
    */
-  close(): Promise<void> {
+  close(goodbye?: Goodbye): Promise<void> {
     if (this.closing) return this.closing
     this.closed = true
-    for (const c of [...this.live]) c.destroy()
+    for (const c of [...this.live]) {
+      if (goodbye) c.goodbye(goodbye, this.opts.goodbyeLingerMs ?? DEFAULT_GOODBYE_LINGER_MS)
+      else c.destroy()
+    }
     for (const s of this.refused) s.destroy()
     this.refused.clear()
     this.closing = new Promise<void>((resolve) => {
