@@ -6,6 +6,13 @@
  * `transport.hbGracePeriodMultiplier`. Other schemes and options ActiveMQ has are CONFIG_UNSUPPORTED; anything
  * else is CONFIG_INVALID naming the option, with a "did you mean".
  *
+ * Connection fairness (sfbroker extensions; ActiveMQ has only `maximumConnections`, named in its style):
+ * `transport.maximumConnectionsPerAddress` (sockets from one remote IP, default: maximumConnections, i.e. no
+ * further limit, as many clients may share a NAT address), `transport.maximumPendingConnects` (sockets that
+ * have not completed CONNECT yet, default a quarter of maximumConnections) and
+ * `transport.maximumPendingConnectsPerAddress` (the same per remote IP, default a fifth of maximumPendingConnects).
+ * StompServer (src/protocol/stomp/server.ts) says what happens when one is full.
+ *
  * Two deliberate differences from ActiveMQ, both refusing what ActiveMQ would silently accept:
  * - connectAttemptTimeout ≤ 0 turns ActiveMQ's CONNECT check off; sfbroker always closes a silent socket, so 0
  *   is CONFIG_UNSUPPORTED (an unbounded number of idle pre-CONNECT sockets is a resource leak).
@@ -25,7 +32,8 @@ const OTHER_ACTIVEMQ_SCHEMES = [
 ]
 const OPTIONS = [
   'maximumConnections', 'wireFormat.maxFrameSize', 'transport.connectAttemptTimeout', 'wireFormat.connectionAttemptTimeout',
-  'transport.defaultHeartBeat', 'transport.hbGracePeriodMultiplier',
+  'transport.defaultHeartBeat', 'transport.hbGracePeriodMultiplier', 'transport.maximumConnectionsPerAddress',
+  'transport.maximumPendingConnects', 'transport.maximumPendingConnectsPerAddress',
 ] as const
 
 export const DEFAULT_MAXIMUM_CONNECTIONS = 1000
@@ -38,6 +46,21 @@ export const DEFAULT_HEART_BEAT = '0,0'
 /** sfbroker's default read grace (ActiveMQ's is 1.0; its docs recommend 1.5). */
 export const DEFAULT_HB_GRACE_PERIOD_MULTIPLIER = 1.5
 export const HB_GRACE_PERIOD_MULTIPLIER_MAX = 100
+/** Default pre-CONNECT budget: this fraction of maximumConnections (at least 1). */
+export const DEFAULT_PENDING_CONNECTS_FRACTION = 1 / 4
+/** Default per-address pre-CONNECT budget: this fraction of maximumPendingConnects (at least 1). */
+export const DEFAULT_PENDING_CONNECTS_PER_ADDRESS_FRACTION = 1 / 5
+
+/** The fairness limits a connector gets when its URI does not set them (also used for hand-built connectors). */
+export function defaultFairness(maximumConnections: number): { maximumConnectionsPerAddress: number; maximumPendingConnects: number; maximumPendingConnectsPerAddress: number } {
+  const maximumPendingConnects = Math.max(1, Math.floor(maximumConnections * DEFAULT_PENDING_CONNECTS_FRACTION))
+  return {
+    maximumConnectionsPerAddress: maximumConnections,
+    maximumPendingConnects,
+    maximumPendingConnectsPerAddress: Math.max(1, Math.floor(maximumPendingConnects * DEFAULT_PENDING_CONNECTS_PER_ADDRESS_FRACTION)),
+  }
+}
+
 /** Each side of a heart-beat, as the STOMP parser accepts it (at most 9 digits). */
 const HEART_BEAT_MS_MAX = 999_999_999
 
@@ -78,6 +101,9 @@ export function parseConnectorUri(uri: string, name: string | undefined, where: 
   let connectAttemptKey: string | null = null
   let defaultHeartBeat = DEFAULT_HEART_BEAT
   let hbGracePeriodMultiplier = DEFAULT_HB_GRACE_PERIOD_MULTIPLIER
+  let perAddress: number | undefined
+  let pending: number | undefined
+  let pendingPerAddress: number | undefined
   const seen = new Set<string>()
   const query = m[3] ? m[3].slice(1) : ''
   for (const part of query === '' ? [] : query.split('&')) {
@@ -120,6 +146,12 @@ export function parseConnectorUri(uri: string, name: string | undefined, where: 
         throw bad(`option transport.hbGracePeriodMultiplier="${value}": expected a number from 1.0 (strict) to ${HB_GRACE_PERIOD_MULTIPLIER_MAX}, e.g. 1.5; below 1.0 healthy clients would be closed`)
       }
       hbGracePeriodMultiplier = n
+    } else if (key === 'transport.maximumConnectionsPerAddress' || key === 'transport.maximumPendingConnects' || key === 'transport.maximumPendingConnectsPerAddress') {
+      const n = parseInteger(value, 1, MAXIMUM_CONNECTIONS_MAX)
+      if (n === undefined) throw bad(`option ${key}="${value}": expected ${INTEGER_EXPECTED(1, MAXIMUM_CONNECTIONS_MAX)}`)
+      if (key === 'transport.maximumConnectionsPerAddress') perAddress = n
+      else if (key === 'transport.maximumPendingConnects') pending = n
+      else pendingPerAddress = n
     } else if (key.startsWith('transport.') || key.startsWith('wireFormat.') || key.startsWith('stomp.') || key === 'needClientAuth' || key === 'wantClientAuth') {
       const hint = didYouMean(key, OPTIONS)
       throw bad(`option "${key}" is not supported by sfbroker${hint}; supported: ${OPTIONS.join(', ')}`, hint ? 'CONFIG_INVALID' : 'CONFIG_UNSUPPORTED')
@@ -127,8 +159,27 @@ export function parseConnectorUri(uri: string, name: string | undefined, where: 
       throw bad(`unknown option "${key}"${didYouMean(key, OPTIONS)}; supported: ${OPTIONS.join(', ')}`)
     }
   }
+  // Judged after every option is read, so their order in the URI does not matter.
+  const d = defaultFairness(maximumConnections)
+  const maximumConnectionsPerAddress = perAddress ?? d.maximumConnectionsPerAddress
+  if (maximumConnectionsPerAddress > maximumConnections) {
+    throw bad(`option transport.maximumConnectionsPerAddress="${maximumConnectionsPerAddress}" is above maximumConnections (${maximumConnections}); expected at most ${maximumConnections}`)
+  }
+  if (pending !== undefined && pending > maximumConnections) {
+    throw bad(`option transport.maximumPendingConnects="${pending}" is above maximumConnections (${maximumConnections}); expected at most ${maximumConnections} (sockets before CONNECT are connections too)`)
+  }
+  const maximumPendingConnects = pending ?? d.maximumPendingConnects
+  const perAddressDefault = pending === undefined ? d.maximumPendingConnectsPerAddress : Math.max(1, Math.floor(pending * DEFAULT_PENDING_CONNECTS_PER_ADDRESS_FRACTION))
+  const maximumPendingConnectsPerAddress = pendingPerAddress ?? Math.min(perAddressDefault, maximumConnectionsPerAddress)
+  if (maximumPendingConnectsPerAddress > maximumPendingConnects) {
+    throw bad(`option transport.maximumPendingConnectsPerAddress="${maximumPendingConnectsPerAddress}" is above transport.maximumPendingConnects (${maximumPendingConnects}); expected at most ${maximumPendingConnects}`)
+  }
+  if (maximumPendingConnectsPerAddress > maximumConnectionsPerAddress) {
+    throw bad(`option transport.maximumPendingConnectsPerAddress="${maximumPendingConnectsPerAddress}" is above transport.maximumConnectionsPerAddress (${maximumConnectionsPerAddress}); expected at most ${maximumConnectionsPerAddress}`)
+  }
   return {
     name: name ?? uri, uri, protocol: 'stomp', host, port, maximumConnections, maxFrameSize,
     connectAttemptTimeout, defaultHeartBeat, hbGracePeriodMultiplier,
+    maximumConnectionsPerAddress, maximumPendingConnects, maximumPendingConnectsPerAddress,
   }
 }

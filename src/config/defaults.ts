@@ -31,4 +31,13 @@ export const DEFAULTS = {
   connectorUri: 'stomp://127.0.0.1:61613',
   memoryLimit: 256 * 1024 * 1024,
   destinationMemoryLimit: 64 * 1024 * 1024,
+  /** sfbroker's broker-wide destination limit (ActiveMQ has none): queues + topics, temporary ones included. */
+  maxDestinations: 10_000,
+  /** ActiveMQ's default: no destination GC sweep. */
+  schedulePeriodForDestinationPurge: 0,
+  maxPurgedDestinationsPerSweep: 0,
+  /** ActiveMQ's BaseDestination.DEFAULT_INACTIVE_TIMEOUT_BEFORE_GC (its docs say 5000; the code says 60000). */
+  inactiveTimeoutBeforeGC: 60_000,
+  /** Per-destination series in /metrics before the rest are only counted (Prometheus cardinality advice). */
+  metricsDestinationsMax: 100,
 } as const

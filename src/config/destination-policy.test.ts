@@ -54,8 +54,8 @@ describe('destinationPolicy', () => {
       })
       expect(c.destinationPolicy).toEqual({
         entries: [
-          { kind: 'queue', pattern: '>', memoryLimit: 1024 * 1024, queuePrefetch: 10, queueBrowserPrefetch: 20, topicPrefetch: null, durableTopicPrefetch: null },
-          { kind: 'topic', pattern: 'prices.>', memoryLimit: 512 * 1024, queuePrefetch: null, queueBrowserPrefetch: null, topicPrefetch: 30, durableTopicPrefetch: 40 },
+          { kind: 'queue', pattern: '>', memoryLimit: 1024 * 1024, queuePrefetch: 10, queueBrowserPrefetch: 20, topicPrefetch: null, durableTopicPrefetch: null, maxDestinations: null, gcInactiveDestinations: null, inactiveTimeoutBeforeGC: null },
+          { kind: 'topic', pattern: 'prices.>', memoryLimit: 512 * 1024, queuePrefetch: null, queueBrowserPrefetch: null, topicPrefetch: 30, durableTopicPrefetch: 40, maxDestinations: null, gcInactiveDestinations: null, inactiveTimeoutBeforeGC: null },
         ],
         defaultEntry: null,
       })

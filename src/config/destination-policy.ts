@@ -14,6 +14,12 @@
  * - `memoryLimit`: the destination's own memory limit (producer flow control); unset → `limits.destinationMemoryLimit`.
  * - `queuePrefetch`, `queueBrowserPrefetch`, `topicPrefetch`, `durableTopicPrefetch`: the prefetch of a consumer that
  *   did not ask for one (or asked for the ActiveMQ default, as ActiveMQ's PolicyEntry.configurePrefetch does).
+ * - `maxDestinations` (ActiveMQ 5.12): creating a destination this entry applies to fails once N destinations
+ *   matching its pattern exist (a `<defaultEntry>`: N destinations of that kind, as ActiveMQ counts its region);
+ *   -1 = no limit of its own. The broker-wide `<broker maxDestinations>` applies on top.
+ * - `gcInactiveDestinations="true"` with `inactiveTimoutBeforeGC` (ActiveMQ's misspelling; the correct spelling is
+ *   accepted too, not both): the destination is removed once it has had no consumer, no message and no send for
+ *   the timeout (default 60000 ms), checked every `<broker schedulePeriodForDestinationPurge>` ms.
  * - `producerFlowControl="true"` and `prioritizedMessages="false"` describe what sfbroker always does and are
  *   accepted; their opposites are CONFIG_UNSUPPORTED (see load-config's use of the messages below).
  */
@@ -84,6 +90,9 @@ function resolveEntry(e: PolicyEntryInput, path: PathItem[], locator: Locator, i
       `${locator.at([...path, 'prioritizedMessages'])}: found true; sfbroker orders by priority only among messages in memory, not across messages paged from the store (ActiveMQ's prioritizedMessages=false), expected false or nothing`,
     )
   }
+  if (e.inactiveTimoutBeforeGC !== undefined && e.inactiveTimeoutBeforeGC !== undefined) {
+    throw new BrokerError('CONFIG_INVALID', `${locator.at([...path, 'inactiveTimeoutBeforeGC'])}: found both inactiveTimoutBeforeGC (ActiveMQ's spelling) and inactiveTimeoutBeforeGC; expected one of them`)
+  }
   let kind: 'queue' | 'topic' | null = null
   let pattern: string | null = null
   if (isDefault) {
@@ -116,6 +125,9 @@ function resolveEntry(e: PolicyEntryInput, path: PathItem[], locator: Locator, i
     queueBrowserPrefetch: e.queueBrowserPrefetch ?? null,
     topicPrefetch: e.topicPrefetch ?? null,
     durableTopicPrefetch: e.durableTopicPrefetch ?? null,
+    maxDestinations: e.maxDestinations === undefined || e.maxDestinations < 0 ? null : e.maxDestinations,
+    gcInactiveDestinations: e.gcInactiveDestinations ?? null,
+    inactiveTimeoutBeforeGC: e.inactiveTimoutBeforeGC ?? e.inactiveTimeoutBeforeGC ?? null,
   }
 }
 

@@ -64,9 +64,11 @@ describe('loadConfig defaults', () => {
       {
         name: 'stomp', uri: 'stomp://127.0.0.1:61613', protocol: 'stomp', host: '127.0.0.1', port: 61613, maximumConnections: 1000, maxFrameSize: 100 * 1024 * 1024,
         connectAttemptTimeout: 30000, defaultHeartBeat: '0,0', hbGracePeriodMultiplier: 1.5,
+        maximumConnectionsPerAddress: 1000, maximumPendingConnects: 250, maximumPendingConnectsPerAddress: 50,
       },
     ])
     expect(c.destinationPolicy).toEqual({ entries: [], defaultEntry: null })
+    expect(c.destinations).toEqual({ maxDestinations: 10_000, schedulePeriodForDestinationPurge: 0, maxPurgedDestinationsPerSweep: 0 })
     expect(c.limits.memoryLimit).toBe(256 * 1024 * 1024)
     expect(c.admin).toBeNull()
     expect(c.nodeId).toBeNull()
@@ -135,7 +137,7 @@ describe('loadConfig XML', () => {
       ['b', '::1', 61614, 1024 * 1024],
     ])
     expect(c.limits.memoryLimit).toBe(64 * 1024 * 1024)
-    expect(c.admin).toEqual({ host: '127.0.0.1', port: 8161 })
+    expect(c.admin).toEqual({ host: '127.0.0.1', port: 8161, metricsDestinationsMax: 100 })
     expect(c.nodeId).toBe('n1')
   })
 
@@ -331,7 +333,7 @@ describe('loadConfig files and flags', () => {
     expect(c.dataDirectory).toBe(path.join(dir, 'flagdata'))
     expect(c.persistence.directory).toBe(path.join(dir, 'flagdata'))
     expect(c.connectors.map((k) => [k.name, k.port])).toEqual([['stomp', 0], ['stomp-2', 5]])
-    expect(c.admin).toEqual({ host: '127.0.0.1', port: 0 })
+    expect(c.admin).toEqual({ host: '127.0.0.1', port: 0, metricsDestinationsMax: 100 })
     expect(c.lock.type).toBe('fcntl')
   })
 

@@ -272,7 +272,14 @@ function resolve(input: ConfigInput, locator: Locator, cwd: string, source: stri
       destinationMemoryLimit: Math.min(DEFAULTS.destinationMemoryLimit, memoryLimit),
     },
     destinationPolicy: resolveDestinationPolicy(input.destinationPolicy, locator),
-    admin: input.admin ? { host: input.admin.listen.host, port: input.admin.listen.port } : null,
+    destinations: {
+      maxDestinations: input.maxDestinations ?? DEFAULTS.maxDestinations,
+      schedulePeriodForDestinationPurge: input.schedulePeriodForDestinationPurge ?? DEFAULTS.schedulePeriodForDestinationPurge,
+      maxPurgedDestinationsPerSweep: input.maxPurgedDestinationsPerSweep ?? DEFAULTS.maxPurgedDestinationsPerSweep,
+    },
+    admin: input.admin
+      ? { host: input.admin.listen.host, port: input.admin.listen.port, metricsDestinationsMax: input.admin.metricsDestinationsMax ?? DEFAULTS.metricsDestinationsMax }
+      : null,
     nodeId: input.nodeId ?? null,
   }
 }
@@ -292,6 +299,11 @@ export function warnings(c: BrokerConfig): string[] {
   }
   if (c.persistent && c.lock.useLock && c.lock.lockKeepAlivePeriod === 0) {
     out.push('lockKeepAlivePeriod is 0: a primary will not notice losing its lock (ActiveMQ AMQ-4705); 1000 is recommended')
+  }
+  const policy = c.destinationPolicy
+  const gcEntries = policy ? [...policy.entries, ...(policy.defaultEntry ? [policy.defaultEntry] : [])].filter((e) => e.gcInactiveDestinations === true) : []
+  if (gcEntries.length > 0 && (c.destinations?.schedulePeriodForDestinationPurge ?? 0) === 0) {
+    out.push('gcInactiveDestinations is set on a policy entry, but <broker schedulePeriodForDestinationPurge> is 0: no destination will be garbage-collected (as in ActiveMQ); set a period such as 10000')
   }
   if (c.persistent && !c.lock.useLock) out.push('useLock is false: no election; never point two brokers at this directory')
   return out

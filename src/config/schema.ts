@@ -78,6 +78,12 @@ export const adapterSchema = v.strictObject({
 /** The adapter element names, in the order error messages list them, and the AdapterKind each selects. */
 export const ADAPTER_KINDS = { kahaDB: 'kahaDB', levelDB: 'levelDB', amqPersistenceAdapter: 'amq' } as const
 
+/** Largest `maxDestinations` accepted (a broker-wide or per-entry destination count). */
+export const MAX_DESTINATIONS_MAX = 10_000_000
+const maxDestinations = v.optional(leaf(`-1 (no limit) or a whole number from 0 to ${MAX_DESTINATIONS_MAX}`, (x) => parseInteger(x, -1, MAX_DESTINATIONS_MAX)))
+/** Largest `metricsDestinationsMax` (per-destination series in /metrics). */
+export const METRICS_DESTINATIONS_MAX_MAX = 100_000
+
 const prefetch = v.optional(leaf(`a whole number from 1 to ${PREFETCH_MAX} (0, ActiveMQ's pull mode, is not supported)`, (x) => parseInteger(x, 1, PREFETCH_MAX)))
 
 /** Attributes of `<policyEntry>` sfbroker implements (destination-policy.ts judges combinations). */
@@ -91,6 +97,11 @@ export const policyEntrySchema = v.strictObject({
   queueBrowserPrefetch: prefetch,
   topicPrefetch: prefetch,
   durableTopicPrefetch: prefetch,
+  maxDestinations,
+  gcInactiveDestinations: bool,
+  /** ActiveMQ's own spelling (PolicyEntry.setInactiveTimoutBeforeGC); the correct spelling is accepted too. */
+  inactiveTimoutBeforeGC: durationMs,
+  inactiveTimeoutBeforeGC: durationMs,
   /** Known so the error is "temporary destinations are not supported", not "unknown attribute". */
   tempQueue: bool,
   tempTopic: bool,
@@ -117,6 +128,10 @@ export const configInputSchema = v.strictObject({
   schedulerSupport: bool,
   schedulerDirectory: text,
   restartAllowed: bool,
+  /** sfbroker extension: broker-wide limit on destinations (default 10000, -1 = none). */
+  maxDestinations,
+  schedulePeriodForDestinationPurge: durationMs,
+  maxPurgedDestinationsPerSweep: v.optional(leaf(`a whole number from 0 (no limit) to ${MAX_DESTINATIONS_MAX}`, (x) => parseInteger(x, 0, MAX_DESTINATIONS_MAX))),
   /** Accepted only as false: sfbroker has no JMX (the admin endpoint serves health, status and metrics). */
   useJmx: bool,
   /** sfbroker extension: a stable node id for logs and status (default: host-pid-random). */
@@ -136,7 +151,10 @@ export const configInputSchema = v.strictObject({
     }),
   ),
   /** sfbroker extension: the admin HTTP endpoint (health, status, metrics). */
-  admin: v.optional(v.strictObject({ listen: hostPort })),
+  admin: v.optional(v.strictObject({
+    listen: hostPort,
+    metricsDestinationsMax: v.optional(leaf(`a whole number from 0 to ${METRICS_DESTINATIONS_MAX_MAX}`, (x) => parseInteger(x, 0, METRICS_DESTINATIONS_MAX_MAX))),
+  })),
 })
 
 export type ConfigInput = v.InferOutput<typeof configInputSchema>
@@ -156,13 +174,13 @@ const POLICY_ENTRY_UNSUPPORTED: readonly string[] = [
   'maxPageSize', 'maxBrowsePageSize', 'minimumMessageSize', 'useCache', 'cursorMemoryHighWaterMark',
   'storeUsageHighWaterMark', 'advisoryForSlowConsumers', 'advisoryForFastProducers', 'advisoryForDiscardingMessages',
   'advisoryWhenFull', 'advisoryForDelivery', 'advisoryForConsumed', 'includeBodyForAdvisory', 'maxExpirePageSize',
-  'expireMessagesPeriod', 'usePrefetchExtension', 'allConsumersExclusiveByDefault', 'gcInactiveDestinations',
-  'gcWithNetworkConsumers', 'inactiveTimoutBeforeGC', 'inactiveTimeoutBeforeGC', 'reduceMemoryFootprint',
+  'expireMessagesPeriod', 'usePrefetchExtension', 'allConsumersExclusiveByDefault',
+  'gcWithNetworkConsumers', 'reduceMemoryFootprint',
   'doOptimzeMessageStorage', 'optimizeMessageStoreInFlightLimit', 'persistJMSRedelivered', 'sendFailIfNoSpace',
   'sendFailIfNoSpaceAfterTimeout', 'useConsumerPriority', 'strictOrderDispatch', 'lazyDispatch',
   'consumersBeforeDispatchStarts', 'timeBeforeDispatchStarts', 'sendDuplicateFromStoreToDLQ',
   'useTopicSubscriptionInflightStats', 'advancedNetworkStatisticsEnabled', 'advancedMessageStatisticsEnabled',
-  'maxDestinations', 'networkConsumerPrefetch', 'durableSubscriptionPrefetch',
+  'networkConsumerPrefetch', 'durableSubscriptionPrefetch',
 ]
 
 /**
@@ -180,12 +198,12 @@ export const UNSUPPORTED: Record<string, readonly string[]> = {
     // attributes
     'advisorySupport', 'useShutdownHook', 'startAsync', 'populateJMSXUserID', 'offlineDurableSubscriberTimeout',
     'offlineDurableSubscriberTaskSchedule', 'deleteAllMessagesOnStartup', 'enableStatistics', 'useVirtualTopics',
-    'useAuthenticatedPrincipalForJMSXUserID', 'networkConnectorStartAsync', 'schedulePeriodForDestinationPurge',
+    'useAuthenticatedPrincipalForJMSXUserID', 'networkConnectorStartAsync',
     'splitSystemUsageForProducersConsumers', 'dedicatedTaskRunner', 'keepDurableSubsActive', 'useMirroredQueues',
     'useTempMirroredQueues', 'anonymousProducerAdvisorySupport', 'allowTempAutoCreationOnSend', 'cacheTempDestinations',
     'timeBeforePurgeTempDestinations', 'brokerId', 'passiveSlave', 'shutdownOnMasterFailure', 'shutdownOnSlaveFailure',
     'waitForSlave', 'waitForSlaveTimeout', 'systemExitOnShutdown', 'systemExitOnShutdownExitCode', 'tmpDataDirectory',
-    'rejectDurableConsumers', 'maxPurgedDestinationsPerSweep', 'producerSystemUsagePortion', 'consumerSystemUsagePortion',
+    'rejectDurableConsumers', 'producerSystemUsagePortion', 'consumerSystemUsagePortion',
     'monitorConnectionSplits', 'useLoggingForShutdownErrors', 'persistenceThreadPriority', 'start', 'maxSchedulerRepeatAllowed',
   ],
   persistenceAdapter: [

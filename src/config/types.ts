@@ -65,6 +65,13 @@ export interface ConnectorConfig {
   defaultHeartBeat?: string
   /** `transport.hbGracePeriodMultiplier`: read timeout = client's cx × this. Default 1.5 (ActiveMQ: 1.0). */
   hbGracePeriodMultiplier?: number
+  // Connection fairness (sfbroker extensions, optional for the same reason; defaults: defaultFairness()).
+  /** `transport.maximumConnectionsPerAddress`: sockets from one remote IP. Default maximumConnections. */
+  maximumConnectionsPerAddress?: number
+  /** `transport.maximumPendingConnects`: sockets that have not completed CONNECT. Default maximumConnections / 4. */
+  maximumPendingConnects?: number
+  /** `transport.maximumPendingConnectsPerAddress`: the same, per remote IP. Default maximumPendingConnects / 5. */
+  maximumPendingConnectsPerAddress?: number
 }
 
 export interface LimitsConfig {
@@ -90,6 +97,14 @@ export interface PolicyEntryConfig {
   queueBrowserPrefetch: number | null
   topicPrefetch: number | null
   durableTopicPrefetch: number | null
+  // The three below are always set by loadConfig; optional so entries built by hand (tests) stay valid.
+  /** `maxDestinations`: at most this many destinations this entry's pattern matches (a `<defaultEntry>`: of its
+   *  kind); -1 or null = no limit of its own (ActiveMQ PolicyEntry, 5.12). */
+  maxDestinations?: number | null
+  /** `gcInactiveDestinations`: remove this destination once it is inactive (see DestinationsConfig). */
+  gcInactiveDestinations?: boolean | null
+  /** `inactiveTimoutBeforeGC` (ActiveMQ's spelling; `inactiveTimeoutBeforeGC` too), ms; null → 60000. */
+  inactiveTimeoutBeforeGC?: number | null
 }
 
 export interface DestinationPolicyConfig {
@@ -103,6 +118,21 @@ export interface AdminConfig {
   /** host:port of the admin HTTP listener (health/status/metrics). */
   host: string
   port: number
+  /** `metricsDestinationsMax`: per-destination series in /metrics (top by depth); the rest are counted, not listed.
+   *  Always set by loadConfig (default 100); optional so hand-built configs stay valid. */
+  metricsDestinationsMax?: number
+}
+
+/** Limits on how many destinations exist, and their garbage collection (ActiveMQ's names). */
+export interface DestinationsConfig {
+  /** `<broker maxDestinations>` (sfbroker extension): queues + topics (temporary ones too) the broker holds; -1 =
+   *  no limit. Creating one past it fails with BROKER_LIMIT; recovered ones and the DLQ are always created. */
+  maxDestinations: number
+  /** `<broker schedulePeriodForDestinationPurge>` ms: how often inactive destinations are looked for; 0 = never
+   *  (ActiveMQ's default), so `gcInactiveDestinations` alone does nothing, as in ActiveMQ. */
+  schedulePeriodForDestinationPurge: number
+  /** `<broker maxPurgedDestinationsPerSweep>`: most destinations removed by one sweep; 0 = no limit (ActiveMQ's default). */
+  maxPurgedDestinationsPerSweep: number
 }
 
 export interface BrokerConfig {
@@ -123,6 +153,8 @@ export interface BrokerConfig {
   limits: LimitsConfig
   /** `<destinationPolicy>`. Always set by loadConfig (empty when absent); optional so hand-built configs stay valid. */
   destinationPolicy?: DestinationPolicyConfig
+  /** maxDestinations and destination GC. Always set by loadConfig; optional so hand-built configs stay valid. */
+  destinations?: DestinationsConfig
   admin: AdminConfig | null
   /** Stable id of this node (persisted under dataDirectory? no: generated per process unless set). */
   nodeId: string | null
