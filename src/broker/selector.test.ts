@@ -1,10 +1,14 @@
 /**
  * Goal: the selector parser accepts the JMS/SQL-92 grammar, evaluates with SQL three-valued logic over STOMP
  * string headers (numeric strings compare as numbers), and rejects bad selectors with BROKER_SELECTOR_INVALID
- * naming the position. Method: tables of (selector, headers) -> expected value.
+ * naming the position; LIKE costs at most (value + 1) × (pattern + 1) matcher steps, and selectors past a
+ * complexity limit fail with BROKER_SELECTOR_TOO_COMPLEX (issue #19).
+ * Method: tables of (selector, headers) -> expected value; the LIKE matcher's step counter (likeStats), never time;
+ * a seeded comparison of matchLike against a reference regex on small inputs.
  */
 import { describe, expect, test } from 'bun:test'
-import { Selector, headerSource, type SelectorValue } from './selector.ts'
+import { SELECTOR_DEPTH_MAX, SELECTOR_LENGTH_MAX, SELECTOR_LIKE_CHARS_MAX, SELECTOR_NODES_MAX, Selector, compileLike, headerSource, likeStats, matchLike, type SelectorValue } from './selector.ts'
+import { seededGenerator } from '../lib/random.ts'
 import { isBrokerError } from '../lib/errors.ts'
 
 const H = {
@@ -156,10 +160,126 @@ describe('Selector', () => {
     }
   })
 
-  test('Selector refuses selectors past the nesting limit', () => {
-    let err: unknown
-    try { Selector.parse('('.repeat(200) + '1=1' + ')'.repeat(200)) } catch (e) { err = e }
-    expect(isBrokerError(err, 'BROKER_SELECTOR_INVALID')).toBe(true)
-    expect(Selector.parse('('.repeat(50) + '1=1' + ')'.repeat(50)).matches(headerSource({}))).toBe(true)
+  function parseCode(sel: string): string | undefined {
+    try {
+      Selector.parse(sel)
+      return undefined
+    } catch (e) {
+      if (!isBrokerError(e)) throw e
+      return e.code
+    }
+  }
+
+  test('Selector refuses selectors past SELECTOR_DEPTH_MAX with BROKER_SELECTOR_TOO_COMPLEX', () => {
+    const nest = (d: number) => '('.repeat(d) + '1=1' + ')'.repeat(d)
+    expect(parseCode(nest(SELECTOR_DEPTH_MAX + 1))).toBe('BROKER_SELECTOR_TOO_COMPLEX')
+    expect(Selector.parse(nest(SELECTOR_DEPTH_MAX - 1)).matches(headerSource({}))).toBe(true)
+    expect(parseCode('NOT '.repeat(SELECTOR_DEPTH_MAX + 1) + 'TRUE')).toBe('BROKER_SELECTOR_TOO_COMPLEX')
+    expect(parseCode('-'.repeat(SELECTOR_DEPTH_MAX + 1) + '1 = 1')).toBe('BROKER_SELECTOR_TOO_COMPLEX')
+  })
+
+  test('Selector refuses selectors over SELECTOR_LENGTH_MAX characters', () => {
+    const fill = (n: number) => "a = '" + 'x'.repeat(n - 6) + "'"
+    expect(fill(SELECTOR_LENGTH_MAX).length).toBe(SELECTOR_LENGTH_MAX)
+    expect(parseCode(fill(SELECTOR_LENGTH_MAX))).toBeUndefined()
+    expect(parseCode(fill(SELECTOR_LENGTH_MAX + 1))).toBe('BROKER_SELECTOR_TOO_COMPLEX')
+  })
+
+  test('Selector refuses more than SELECTOR_NODES_MAX nodes, IN list items included', () => {
+    // `a IN (1, ..., k)`: the identifier, the IN node and k items.
+    const inList = (k: number) => `a IN (${Array.from({ length: k }, (_, i) => i % 9 + 1).join(',')})`
+    expect(Selector.parse(inList(SELECTOR_NODES_MAX - 2)).matches(headerSource({ a: '7' }))).toBe(true)
+    expect(parseCode(inList(SELECTOR_NODES_MAX - 1))).toBe('BROKER_SELECTOR_TOO_COMPLEX')
+    // A flat chain of ORs: 3 nodes per comparison plus one per OR.
+    expect(parseCode(Array.from({ length: SELECTOR_NODES_MAX / 4 + 1 }, () => 'a=1').join(' OR '))).toBe('BROKER_SELECTOR_TOO_COMPLEX')
+  })
+
+  test('Selector refuses LIKE patterns over SELECTOR_LIKE_CHARS_MAX characters in all', () => {
+    const half = 'x'.repeat(SELECTOR_LIKE_CHARS_MAX / 2)
+    expect(parseCode(`a LIKE '${half}' OR b LIKE '${half}'`)).toBeUndefined()
+    expect(parseCode(`a LIKE '${half}' OR b LIKE '${half}x'`)).toBe('BROKER_SELECTOR_TOO_COMPLEX')
+    expect(parseCode(`a LIKE '${'%'.repeat(SELECTOR_LIKE_CHARS_MAX + 1)}'`)).toBe('BROKER_SELECTOR_TOO_COMPLEX')
+  })
+})
+
+describe('LIKE matcher', () => {
+  /** Steps one Selector.matches takes (the counter is process-wide and only grows). */
+  function stepsOf(sel: Selector, headers: Record<string, string>): { matched: boolean; steps: number } {
+    const before = likeStats.steps
+    const matched = sel.matches(headerSource(headers))
+    return { matched, steps: likeStats.steps - before }
+  }
+
+  test('LIKE matcher takes at most (value + 1) × (pattern + 1) steps on %a%a%a%a%a%a%a%a%b against 60 × a', () => {
+    const pattern = '%a%a%a%a%a%a%a%a%b'
+    const value = 'a'.repeat(60)
+    const r = stepsOf(Selector.parse(`a LIKE '${pattern}'`), { a: value })
+    expect(r.matched).toBe(false)
+    expect(r.steps).toBeGreaterThan(0)
+    expect(r.steps).toBeLessThanOrEqual((value.length + 1) * (pattern.length + 1))
+  })
+
+  test('LIKE matcher takes at most (value + 1) × (pattern + 1) steps on 30 × %a against 5,000 characters', () => {
+    const pattern = '%a'.repeat(30) + '%b'
+    const value = 'a'.repeat(5_000)
+    const r = stepsOf(Selector.parse(`a LIKE '${pattern}'`), { a: value })
+    expect(r.matched).toBe(false)
+    expect(r.steps).toBeLessThanOrEqual((value.length + 1) * (pattern.length + 1))
+    // And a match of the same shape is found (greedy `%` does not miss it).
+    const hit = stepsOf(Selector.parse(`a LIKE '${'%a'.repeat(30)}%'`), { a: value })
+    expect(hit.matched).toBe(true)
+    expect(hit.steps).toBeLessThanOrEqual((value.length + 1) * (61 + 1))
+  })
+
+  test('LIKE matcher stays within the bound at the limits: SELECTOR_LIKE_CHARS_MAX pattern, 10 KiB value', () => {
+    const pattern = '%' + 'a'.repeat(SELECTOR_LIKE_CHARS_MAX - 2) + 'b'
+    const value = 'a'.repeat(10 * 1024)
+    const r = stepsOf(Selector.parse(`a LIKE '${pattern}'`), { a: value })
+    expect(r.matched).toBe(false)
+    expect(r.steps).toBeLessThanOrEqual((value.length + 1) * (pattern.length + 1))
+  })
+
+  test('LIKE matcher keeps ActiveMQ semantics: _ is one code point, ESCAPE, case, whole value, newlines', () => {
+    const t: Array<[string, string | null, string, boolean]> = [
+      ['%', null, '', true],
+      ['_', null, '', false],
+      ['_', null, '😀', true], // one code point, two UTF-16 units
+      ['a_c', null, 'a😀c', true],
+      ['%😀', null, 'xx😀', true],
+      ['a%', null, 'a\nb', true],
+      ['a%b', null, 'a\nb', true],
+      ['a.c', null, 'abc', false], // regex metacharacters are literal
+      ['a*', null, 'aaa', false],
+      ['(a)', null, '(a)', true],
+      ['A%', null, 'abc', false],
+      ['%!%%', '!', 'x%y', true],
+      ['%!%', '!', 'x%y', false],
+      ['!_', '!', '_', true],
+      ['!_', '!', 'a', false],
+      ['%%%a%%', null, 'xxaxx', true],
+      ['%a%b%', null, 'ba', false],
+      ['%ab', null, 'aab', true],
+      ['a%a', null, 'a', false],
+    ]
+    for (const [pattern, esc, value, want] of t) {
+      const v = value.replace('\\n', '\n')
+      const got = matchLike(compileLike(pattern, esc), v)
+      if (got !== want) throw new Error(`${JSON.stringify(v)} LIKE ${JSON.stringify(pattern)}${esc ? ` ESCAPE '${esc}'` : ''}: expected ${want}, got ${got}`)
+    }
+  })
+
+  test('LIKE matcher agrees with a reference regex on seeded random patterns and values', () => {
+    const seed = Number(process.env.SEED ?? Date.now() % 1_000_000)
+    const rnd = seededGenerator(seed)
+    const pick = (s: string) => s[Math.floor(rnd() * s.length)]!
+    for (let i = 0; i < 3000; i++) {
+      let pattern = ''
+      for (let j = Math.floor(rnd() * 8); j > 0; j--) pattern += pick('ab%_%')
+      let value = ''
+      for (let j = Math.floor(rnd() * 10); j > 0; j--) value += pick('abb')
+      const re = new RegExp('^' + pattern.replace(/%/g, '.*').replace(/_/g, '.') + '$', 's')
+      const got = matchLike(compileLike(pattern), value)
+      if (got !== re.test(value)) throw new Error(`SEED=${seed}: ${JSON.stringify(value)} LIKE ${JSON.stringify(pattern)}: expected ${!got}, got ${got}`)
+    }
   })
 })

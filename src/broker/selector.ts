@@ -30,6 +30,14 @@
  *   JMSRedelivered→boolean, JMSXDeliveryCount→number. Every other identifier is a user property (header) name.
  * - Integer division truncates when both operands are integral numbers (Java int/long division); division by
  *   zero gives NULL rather than an error. XPATH/XQUERY selectors are not supported.
+ * - LIKE (ActiveMQ LikeExpression): `%` any run of characters, `_` exactly one character (a Unicode code point, as
+ *   Java's regex `.` is), ESCAPE makes the next character literal; case-sensitive; the whole value must match.
+ *
+ * Bounded work (issue #19): LIKE is matched by one iterative wildcard matcher (`matchLike`), never a backtracking
+ * regex, so a match costs at most (value length + 1) × (pattern length + 1) steps whatever the wildcards. Parsing
+ * refuses, with BROKER_SELECTOR_TOO_COMPLEX, selectors over SELECTOR_LENGTH_MAX characters, SELECTOR_NODES_MAX
+ * nodes, SELECTOR_DEPTH_MAX nesting or SELECTOR_LIKE_CHARS_MAX LIKE pattern characters in total: with STOMP
+ * header values of at most 10 KiB, one evaluation is then bounded by about 10 M matcher steps.
  */
 import { BrokerError } from '../lib/errors.ts'
 
@@ -50,7 +58,7 @@ type Node =
   | { k: 'cmp'; op: string; a: Node; b: Node }
   | { k: 'arith'; op: string; a: Node; b: Node }
   | { k: 'neg'; a: Node }
-  | { k: 'like'; a: Node; re: RegExp; not: boolean }
+  | { k: 'like'; a: Node; pattern: LikePattern; not: boolean }
   | { k: 'in'; a: Node; list: SelectorValue[]; not: boolean }
   | { k: 'between'; a: Node; lo: Node; hi: Node; not: boolean }
   | { k: 'isnull'; a: Node; not: boolean }
@@ -66,8 +74,21 @@ type Tok =
 const KEYWORDS = new Set(['AND', 'OR', 'NOT', 'LIKE', 'ESCAPE', 'IN', 'BETWEEN', 'IS', 'NULL', 'TRUE', 'FALSE'])
 /** Selectors longer than this are refused: a named limit on parser work per SUBSCRIBE. */
 export const SELECTOR_LENGTH_MAX = 16_384
-/** Nesting limit (parentheses / NOT chains) so a hostile selector cannot blow the stack. */
+/** Nesting limit (parentheses / NOT / sign chains) so a hostile selector cannot blow the stack. */
 export const SELECTOR_DEPTH_MAX = 100
+/** Most AST nodes (IN list items included): bounds the work of one evaluation apart from LIKE. */
+export const SELECTOR_NODES_MAX = 4_096
+/**
+ * Most LIKE pattern characters in one selector, all LIKEs together: a match costs value × pattern steps, so this
+ * (with the 10 KiB header line limit) bounds LIKE work per message to about 10 M steps.
+ */
+export const SELECTOR_LIKE_CHARS_MAX = 1_024
+
+function tooComplex(selector: string, pos: number, what: string, limit: string, value: number): never {
+  throw new BrokerError('BROKER_SELECTOR_TOO_COMPLEX', `selector ${JSON.stringify(selector.length > 64 ? selector.slice(0, 64) + '…' : selector)}: ${what} at position ${pos + 1}, expected at most ${value} (${limit})`, {
+    details: { position: pos + 1, limit },
+  })
+}
 
 function fail(selector: string, pos: number, what: string): never {
   throw new BrokerError('BROKER_SELECTOR_INVALID', `selector ${JSON.stringify(selector)}: ${what} at position ${pos + 1}`, {
@@ -147,26 +168,111 @@ function tokenize(src: string): Tok[] {
   return out
 }
 
-function likeToRegExp(src: string, pattern: string, escape: string | null, pos: number): RegExp {
-  let re = '^'
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i]!
-    if (escape !== null && c === escape) {
-      const nx = pattern[i + 1]
-      if (nx === undefined) fail(src, pos, `LIKE pattern ${JSON.stringify(pattern)} ends with its escape character`)
-      re += nx.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')
-      i++
-    } else if (c === '%') re += '.*'
-    else if (c === '_') re += '.'
-    else re += c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')
+/** Pattern element: a code point to match literally, or one of the two wildcards. */
+const LIKE_ONE = -1 // `_`
+const LIKE_ANY = -2 // `%`
+
+/** A compiled LIKE pattern: code points and wildcards (runs of `%` collapsed into one). */
+export interface LikePattern {
+  readonly source: string
+  readonly codes: Int32Array
+}
+
+/** Steps taken by matchLike since the process started (tests read the difference; it never resets). */
+export const likeStats = { steps: 0 }
+
+/** The value as code points (one typed-array pass: the match loop then reads plain ints). */
+function codePoints(s: string): Int32Array {
+  const out = new Int32Array(s.length)
+  let n = 0
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      const d = s.charCodeAt(i + 1)
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        out[n++] = (c - 0xd800) * 0x400 + (d - 0xdc00) + 0x10000
+        i++
+        continue
+      }
+    }
+    out[n++] = c
   }
-  return new RegExp(re + '$', 's')
+  return n === s.length ? out : out.subarray(0, n)
+}
+
+/** Compile a LIKE pattern with an optional one-character ESCAPE; throws BROKER_SELECTOR_INVALID. */
+export function compileLike(pattern: string, escape: string | null = null, selector = pattern, pos = 0): LikePattern {
+  const out: number[] = []
+  const cps = Array.from(pattern)
+  for (let i = 0; i < cps.length; i++) {
+    const c = cps[i]!
+    if (escape !== null && c === escape) {
+      const nx = cps[i + 1]
+      if (nx === undefined) fail(selector, pos, `LIKE pattern ${JSON.stringify(pattern)} ends with its escape character`)
+      out.push(nx.codePointAt(0)!)
+      i++
+    } else if (c === '%') {
+      if (out[out.length - 1] !== LIKE_ANY) out.push(LIKE_ANY)
+    } else if (c === '_') out.push(LIKE_ONE)
+    else out.push(c.codePointAt(0)!)
+  }
+  return { source: pattern, codes: Int32Array.from(out) }
+}
+
+/**
+ * Does `value` match the whole pattern? The classic iterative wildcard match: on a mismatch go back only to the
+ * most recent `%` and let it absorb one more character. A later `%` supersedes earlier ones (whatever they
+ * absorbed can never need to change), so there is no backtracking tree: at most (n + 1) × (m + 1) steps for a
+ * value of n code points and a pattern of m elements. Each loop turn is one step, counted in likeStats.
+ */
+export function matchLike(p: LikePattern, value: string): boolean {
+  const pat = p.codes
+  const m = pat.length
+  const v = codePoints(value)
+  const n = v.length
+  let s = 0 // position in value
+  let k = 0 // position in pattern
+  let star = -1 // pattern index of the last `%` seen
+  let mark = 0 // value position that `%` was tried up to
+  let steps = 0
+  let matched = false
+  for (;;) {
+    steps++
+    if (s < n) {
+      const c = k < m ? pat[k]! : 0
+      if (k < m && (c === LIKE_ONE || c === v[s])) {
+        k++
+        s++
+      } else if (k < m && c === LIKE_ANY) {
+        star = k++
+        mark = s
+      } else if (star >= 0) {
+        k = star + 1
+        s = ++mark
+      } else break
+    } else {
+      // The value is used up: the rest of the pattern must be `%` only (runs are collapsed: at most one).
+      if (k < m && pat[k] === LIKE_ANY) k++
+      matched = k === m
+      break
+    }
+  }
+  likeStats.steps += steps
+  return matched
 }
 
 class Parser {
   private i = 0
   private depth = 0
+  private nodes = 0
+  private likeChars = 0
   constructor(private readonly src: string, private readonly toks: Tok[]) {}
+
+  /** Count one AST node (or IN list item) against SELECTOR_NODES_MAX. */
+  private node<N extends Node>(n: N, pos: number): N {
+    if (++this.nodes > SELECTOR_NODES_MAX) tooComplex(this.src, pos, `more than ${SELECTOR_NODES_MAX} terms`, 'SELECTOR_NODES_MAX', SELECTOR_NODES_MAX)
+    return n
+  }
 
   private peek(): Tok { return this.toks[this.i]! }
   private next(): Tok { return this.toks[this.i++]! }
@@ -182,7 +288,7 @@ class Parser {
     if (t.t !== 'kw' || t.v !== v) fail(this.src, t.pos, `expected ${v} but found ${this.describe(t)}`)
   }
   private enter(pos: number): void {
-    if (++this.depth > SELECTOR_DEPTH_MAX) fail(this.src, pos, `nesting deeper than ${SELECTOR_DEPTH_MAX}`)
+    if (++this.depth > SELECTOR_DEPTH_MAX) tooComplex(this.src, pos, `nesting deeper than ${SELECTOR_DEPTH_MAX}`, 'SELECTOR_DEPTH_MAX', SELECTOR_DEPTH_MAX)
   }
 
   parse(): Node {
@@ -196,12 +302,12 @@ class Parser {
 
   private or(): Node {
     let a = this.and()
-    while (this.isKw('OR')) { this.next(); a = { k: 'or', a, b: this.and() } }
+    while (this.isKw('OR')) { const t = this.next(); a = this.node({ k: 'or', a, b: this.and() }, t.pos) }
     return a
   }
   private and(): Node {
     let a = this.not()
-    while (this.isKw('AND')) { this.next(); a = { k: 'and', a, b: this.not() } }
+    while (this.isKw('AND')) { const t = this.next(); a = this.node({ k: 'and', a, b: this.not() }, t.pos) }
     return a
   }
   private not(): Node {
@@ -210,7 +316,7 @@ class Parser {
       this.enter(t.pos)
       const a = this.not()
       this.depth--
-      return { k: 'not', a }
+      return this.node({ k: 'not', a }, t.pos)
     }
     return this.cmp()
   }
@@ -220,7 +326,7 @@ class Parser {
     if (t.t === 'op' && ['=', '<>', '!=', '==', '<', '>', '<=', '>='].includes(t.v)) {
       this.next()
       const op = t.v === '!=' ? '<>' : t.v === '==' ? '=' : t.v
-      return { k: 'cmp', op, a, b: this.sum() }
+      return this.node({ k: 'cmp', op, a, b: this.sum() }, t.pos)
     }
     let not = false
     if (this.isKw('NOT')) {
@@ -238,7 +344,11 @@ class Parser {
         if (e.t !== 'str' || e.v.length !== 1) fail(this.src, e.pos, `ESCAPE expects a one-character string but found ${this.describe(e)}`)
         esc = e.v
       }
-      return { k: 'like', a, re: likeToRegExp(this.src, p.v, esc, p.pos), not }
+      this.likeChars += p.v.length
+      if (this.likeChars > SELECTOR_LIKE_CHARS_MAX) {
+        tooComplex(this.src, p.pos, `LIKE patterns of more than ${SELECTOR_LIKE_CHARS_MAX} characters in all`, 'SELECTOR_LIKE_CHARS_MAX', SELECTOR_LIKE_CHARS_MAX)
+      }
+      return this.node({ k: 'like', a, pattern: compileLike(p.v, esc, this.src, p.pos), not }, t.pos)
     }
     if (this.isKw('IN')) {
       this.next()
@@ -246,20 +356,20 @@ class Parser {
       const list: SelectorValue[] = []
       for (;;) {
         const v = this.next()
-        if (v.t === 'str' || v.t === 'num') list.push(v.v)
+        if (v.t === 'str' || v.t === 'num') list.push(this.node({ k: 'lit', v: v.v }, v.pos).v)
         else fail(this.src, v.pos, `IN list expects a literal but found ${this.describe(v)}`)
         if (this.isOp(',')) { this.next(); continue }
         this.expectOp(')')
         break
       }
-      return { k: 'in', a, list, not }
+      return this.node({ k: 'in', a, list, not }, t.pos)
     }
     if (this.isKw('BETWEEN')) {
       this.next()
       const lo = this.sum()
       this.expectKw('AND')
       const hi = this.sum()
-      return { k: 'between', a, lo, hi, not }
+      return this.node({ k: 'between', a, lo, hi, not }, t.pos)
     }
     if (not) fail(this.src, this.peek().pos, 'expected LIKE, IN or BETWEEN after NOT')
     if (this.isKw('IS')) {
@@ -267,18 +377,18 @@ class Parser {
       let isNot = false
       if (this.isKw('NOT')) { this.next(); isNot = true }
       this.expectKw('NULL')
-      return { k: 'isnull', a, not: isNot }
+      return this.node({ k: 'isnull', a, not: isNot }, t.pos)
     }
     return a
   }
   private sum(): Node {
     let a = this.product()
-    while (this.isOp('+') || this.isOp('-')) { const op = (this.next() as { v: string }).v; a = { k: 'arith', op, a, b: this.product() } }
+    while (this.isOp('+') || this.isOp('-')) { const t = this.next() as { v: string; pos: number }; a = this.node({ k: 'arith', op: t.v, a, b: this.product() }, t.pos) }
     return a
   }
   private product(): Node {
     let a = this.unary()
-    while (this.isOp('*') || this.isOp('/') || this.isOp('%')) { const op = (this.next() as { v: string }).v; a = { k: 'arith', op, a, b: this.unary() } }
+    while (this.isOp('*') || this.isOp('/') || this.isOp('%')) { const t = this.next() as { v: string; pos: number }; a = this.node({ k: 'arith', op: t.v, a, b: this.unary() }, t.pos) }
     return a
   }
   private unary(): Node {
@@ -287,20 +397,20 @@ class Parser {
       this.enter(t.pos)
       const a = this.unary()
       this.depth--
-      return t.v === '-' ? { k: 'neg', a } : a
+      return t.v === '-' ? this.node({ k: 'neg', a }, t.pos) : a
     }
     return this.primary()
   }
   private primary(): Node {
     const t = this.next()
     switch (t.t) {
-      case 'str': return { k: 'lit', v: t.v }
-      case 'num': return { k: 'lit', v: t.v }
-      case 'id': return { k: 'id', name: t.v }
+      case 'str': return this.node({ k: 'lit', v: t.v }, t.pos)
+      case 'num': return this.node({ k: 'lit', v: t.v }, t.pos)
+      case 'id': return this.node({ k: 'id', name: t.v }, t.pos)
       case 'kw':
-        if (t.v === 'TRUE') return { k: 'lit', v: true }
-        if (t.v === 'FALSE') return { k: 'lit', v: false }
-        if (t.v === 'NULL') return { k: 'lit', v: null }
+        if (t.v === 'TRUE') return this.node({ k: 'lit', v: true }, t.pos)
+        if (t.v === 'FALSE') return this.node({ k: 'lit', v: false }, t.pos)
+        if (t.v === 'NULL') return this.node({ k: 'lit', v: null }, t.pos)
         return fail(this.src, t.pos, `unexpected keyword ${t.v}`)
       case 'op':
         if (t.v === '(') {
@@ -423,7 +533,7 @@ function evaluate(n: Node, src: SelectorSource): SelectorValue {
     case 'like': {
       const a = evaluate(n.a, src)
       if (typeof a !== 'string') return null
-      const m = n.re.test(a)
+      const m = matchLike(n.pattern, a)
       return n.not ? !m : m
     }
     case 'in': {
@@ -449,10 +559,13 @@ function evaluate(n: Node, src: SelectorSource): SelectorValue {
 export class Selector {
   private constructor(readonly text: string, private readonly root: Node) {}
 
-  /** Parse; throws BrokerError BROKER_SELECTOR_INVALID naming the 1-based position of the problem. */
+  /**
+   * Parse; throws BrokerError BROKER_SELECTOR_INVALID naming the 1-based position of the problem, or
+   * BROKER_SELECTOR_TOO_COMPLEX past a limit (length, nodes, nesting, LIKE pattern characters).
+   */
   static parse(text: string): Selector {
     if (text.length > SELECTOR_LENGTH_MAX) {
-      throw new BrokerError('BROKER_SELECTOR_INVALID', `selector of ${text.length} characters is longer than the ${SELECTOR_LENGTH_MAX} allowed`, { details: { position: SELECTOR_LENGTH_MAX + 1 } })
+      tooComplex(text, SELECTOR_LENGTH_MAX, `${text.length} characters`, 'SELECTOR_LENGTH_MAX', SELECTOR_LENGTH_MAX)
     }
     return new Selector(text, new Parser(text, tokenize(text)).parse())
   }

@@ -23,10 +23,14 @@ export type ErrorCode =
   /** A write()/load() argument the store cannot accept (bad op shape, batch over recordBytesMax). */
   | 'STORAGE_INVALID_OP'
   | 'STOMP_FRAME_INVALID'
+  /** A header (command, name or value) that is not valid UTF-8 (STOMP 1.2 "Value Encoding"). */
+  | 'STOMP_ENCODING_INVALID'
   | 'STOMP_FRAME_TOO_LARGE'
   | 'STOMP_PROTOCOL'
   | 'BROKER_DESTINATION_INVALID'
   | 'BROKER_SELECTOR_INVALID'
+  /** A selector past a complexity limit (length, nodes, nesting, LIKE pattern characters): see broker/selector.ts. */
+  | 'BROKER_SELECTOR_TOO_COMPLEX'
   | 'BROKER_TX_UNKNOWN'
   | 'BROKER_CLIENT_ID_IN_USE'
   | 'BROKER_LIMIT'
