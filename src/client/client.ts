@@ -7,6 +7,8 @@
  *
  * What it promises across a failover:
  *  - re-CONNECT with the same client-id; log which broker it reached;
+ *  - when the broker says it stops serving (an ERROR with `sfbroker-reason`: not-primary or shutdown), log its
+ *    reason and fail over at once: no initialReconnectDelay before that first pass, the other brokers first;
  *  - resubscribe every subscription with the same id, ack mode, selector, durable name and prefetch;
  *  - resend, in the original order, every SEND the broker had not receipted, with the same `message-id` header
  *    (set by this client on every SEND, unique per client and sequence), so a broker that deduplicates by message-id
@@ -36,6 +38,7 @@ import { parseBrokerUri, type BrokerUri, type Endpoint } from './failover-uri.ts
 import type { ClientFrame } from './stomp-connection.ts'
 import { ClientMessage, type AckMode, type AckOptions, type MessageAcker } from './message.ts'
 import { StompConnection } from './stomp-connection.ts'
+import { REASON_HEADER } from '../protocol/stomp/index.ts'
 import { Subscription, type MessageHandler, type SubscribeOptions, type SubscriptionOwner, type UnsubscribeOptions } from './subscription.ts'
 import { Transaction, type TransactionOwner } from './transaction.ts'
 
@@ -152,6 +155,8 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
   private lastEndpoint: string | undefined
   private priorityTimer: unknown
   private failure: Error | null = null
+  /** The lost broker said it stopped serving (ERROR with sfbroker-reason): the next reconnect pass starts at once. */
+  private failoverNow = false
 
   constructor(
     uri: string | BrokerUri,
@@ -484,9 +489,14 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
 
   // ------------------------------------------------------------------ connection lifecycle
 
-  private async reconnectLoop(lostUri: string | undefined, initial: boolean): Promise<void> {
+  /**
+   * Passes over the URI list until a broker accepts. After a loss the first pass waits initialReconnectDelay, unless
+   * `immediate` (the broker said it stopped serving: another one is taking over, waiting only delays the clients);
+   * either way the lost broker comes last in the pass.
+   */
+  private async reconnectLoop(lostUri: string | undefined, initial: boolean, immediate = false): Promise<void> {
     this._state = initial ? 'connecting' : 'reconnecting'
-    if (!initial) await this.sleep(this.backoff.firstDelayMs())
+    if (!initial && !immediate) await this.sleep(this.backoff.firstDelayMs())
     let lastErr: Error | undefined
     for (;;) {
       if (this.isDone()) return
@@ -504,7 +514,8 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
           lastErr = e as Error
           this.failure = lastErr
           log.debug(`could not connect to ${ep.uri}: ${lastErr.message}`)
-          if (isBrokerError(e, 'CLIENT_BROKER_ERROR') && AUTH_ERROR.test(String(e.details?.message ?? e.message))) {
+          // A broker saying it stops serving (sfbroker-reason) is no login failure, whatever its reason's words.
+          if (isBrokerError(e, 'CLIENT_BROKER_ERROR') && e.details?.reason === undefined && AUTH_ERROR.test(String(e.details?.message ?? e.message))) {
             this.fail(e)
             return
           }
@@ -617,6 +628,15 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
           this.finish(op, new BrokerError('CLIENT_BROKER_ERROR', `${op.what}: ${message}`, { details: err.details }))
           return
         }
+        const reason = f.headers[REASON_HEADER]
+        if (reason !== undefined) {
+          // The broker stops serving (step-down: not-primary; requested stop: shutdown) and closes next. Fail over
+          // now, other brokers first, instead of waiting for the close and a reconnect delay.
+          log.warn(`broker ${conn.endpoint.uri} stopped serving (${REASON_HEADER}: ${reason}): ${message}${this.uri.failover ? '; failing over at once' : ''}`)
+          this.failoverNow = true
+          conn.destroy(new BrokerError('CLIENT_DISCONNECTED', `${conn.endpoint.uri}: ${message}`, { details: { reason, message, endpoint: conn.endpoint.uri } }))
+          return
+        }
         log.warn(err.message)
         return
       }
@@ -639,12 +659,14 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
     this.conn = null
     if (this.isDone()) return
     const error = err ?? new BrokerError('CLIENT_DISCONNECTED', `${conn.endpoint.uri}: closed`)
+    const immediate = this.failoverNow
+    this.failoverNow = false
     this.forget(conn, error)
     if (!this.uri.failover) {
       this.fail(error)
       return
     }
-    void this.reconnectLoop(conn.endpoint.uri, false)
+    void this.reconnectLoop(conn.endpoint.uri, false, immediate)
   }
 
   /**

@@ -9,7 +9,7 @@ import * as net from 'node:net'
 import type { Clock } from '../lib/clock.ts'
 import { BrokerError } from '../lib/errors.ts'
 import { logger } from '../lib/log.ts'
-import { DEFAULT_FRAME_LIMITS, FrameParser, encodeFrame, type FrameLimits, type StompFrame, type StompVersion } from '../protocol/stomp/index.ts'
+import { DEFAULT_FRAME_LIMITS, FrameParser, REASON_HEADER, encodeFrame, type FrameLimits, type StompFrame, type StompVersion } from '../protocol/stomp/index.ts'
 import type { Endpoint } from './failover-uri.ts'
 
 const log = logger('client')
@@ -109,7 +109,8 @@ export class StompConnection {
           resolve(conn)
         } else if (f.command === 'ERROR') {
           const message = f.headers['message'] ?? new TextDecoder().decode(f.body).slice(0, 200)
-          fail(new BrokerError('CLIENT_BROKER_ERROR', `${ep.uri}: CONNECT refused: ${message}`, { details: { message, endpoint: ep.uri, body: new TextDecoder().decode(f.body) } }))
+          // details.reason: sfbroker's header when the broker refuses because it stops serving (not-primary, shutdown).
+          fail(new BrokerError('CLIENT_BROKER_ERROR', `${ep.uri}: CONNECT refused: ${message}`, { details: { message, endpoint: ep.uri, body: new TextDecoder().decode(f.body), reason: f.headers[REASON_HEADER] } }))
         } else {
           fail(new BrokerError('CLIENT_BROKER_ERROR', `${ep.uri}: got ${f.command} before CONNECTED; expected CONNECTED`))
         }
