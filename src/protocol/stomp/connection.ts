@@ -27,7 +27,8 @@ import { systemClock, type Clock } from '../../lib/clock.ts'
 import { logger } from '../../lib/log.ts'
 import type { AckMode, BrokerCore, BrokerSession, Delivery, SendRequest, SubscribeRequest } from '../../broker/types.ts'
 import { parseDestination } from '../../broker/index.ts'
-import { FrameParser } from './frame-parser.ts'
+import { FrameParser, commandLabel } from './frame-parser.ts'
+import { escapeNonPrintable, excerpt } from '../../lib/excerpt.ts'
 import { encodeFrame } from './frame-encoder.ts'
 import { DEFAULT_FRAME_LIMITS, SUPPORTED_VERSIONS, type FrameLimits, type StompFrame, type StompVersion } from './frame.ts'
 import { DEFAULT_HEART_BEAT_OPTIONS, negotiateHeartBeat, type HeartBeatOptions, type HeartBeatPlan } from './heart-beat.ts'
@@ -278,7 +279,7 @@ export class StompConnection {
     try {
       if (this.state === 'awaiting-connect') {
         if (frame.command !== 'CONNECT' && frame.command !== 'STOMP') {
-          throw new BrokerError('STOMP_PROTOCOL', `${frame.command} frame before CONNECT: expected CONNECT or STOMP first`)
+          throw new BrokerError('STOMP_PROTOCOL', `${commandLabel(frame.command)} frame before CONNECT: expected CONNECT or STOMP first`)
         }
         this.onConnect(frame)
         return
@@ -306,7 +307,7 @@ export class StompConnection {
         case 'STOMP':
           throw new BrokerError('STOMP_PROTOCOL', `${frame.command} frame on connection ${this.id}: already connected`)
         default:
-          throw new BrokerError('STOMP_PROTOCOL', `unknown STOMP command ${JSON.stringify(frame.command.slice(0, 64))}: expected SEND, SUBSCRIBE, UNSUBSCRIBE, ACK, NACK, BEGIN, COMMIT, ABORT or DISCONNECT`)
+          throw new BrokerError('STOMP_PROTOCOL', `unknown STOMP command ${commandLabel(frame.command)}: expected SEND, SUBSCRIBE, UNSUBSCRIBE, ACK, NACK, BEGIN, COMMIT, ABORT or DISCONNECT`)
       }
     } catch (err) {
       this.failInTurn(err, frame)
@@ -337,7 +338,7 @@ export class StompConnection {
     const accepted = h['accept-version'] === undefined ? ['1.0'] : h['accept-version'].split(',').map((v) => v.trim())
     const version = SUPPORTED_VERSIONS.find((v) => accepted.includes(v))
     if (!version) {
-      throw new BrokerError('STOMP_PROTOCOL', `CONNECT accept-version: ${JSON.stringify(h['accept-version'])} names no supported version, expected one of ${SUPPORTED_VERSIONS.join(',')}`, {
+      throw new BrokerError('STOMP_PROTOCOL', `CONNECT accept-version: ${excerpt(h['accept-version'] ?? '')} names no supported version, expected one of ${SUPPORTED_VERSIONS.join(',')}`, {
         details: { errorHeaders: { version: SUPPORTED_VERSIONS.join(',') } },
       })
     }
@@ -684,8 +685,9 @@ export class StompConnection {
     if (this.state === 'ended' || this.state === 'closed') return
     const be = isBrokerError(err) ? err : null
     if (!be) log.error(`connection ${this.id} ${this.remoteAddress}: internal error`, err as Error)
-    else log.debug(`connection ${this.id} ${this.remoteAddress}: ${be.code}: ${be.message}`)
-    const message = be ? be.message : 'internal broker error'
+    else log.debug(`connection ${this.id} ${this.remoteAddress}: ${be.code}: ${escapeNonPrintable(be.message)}`)
+    // Messages may quote client text: escape what is not printable (issue #19), whoever built the message.
+    const message = escapeNonPrintable(be ? be.message : 'internal broker error')
     const headers: Array<[string, string]> = [
       ['message', message.length > 1000 ? message.slice(0, 1000) + '…' : message],
       ['content-type', 'text/plain'],

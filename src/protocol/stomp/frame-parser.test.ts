@@ -64,6 +64,7 @@ describe('FrameParser', () => {
   test('FrameParser rejects a content-length body not followed by NUL', () => {
     expect(parseError('SEND\ncontent-length:2\n\nabc\0').code).toBe('STOMP_FRAME_INVALID')
     expect(parseError('SEND\ncontent-length:x1\n\nabc\0').code).toBe('STOMP_FRAME_INVALID')
+    expect(parseError('SEND\ncontent-length: 2\n\nab\0').code).toBe('STOMP_FRAME_INVALID')
   })
 
   test('FrameParser unescapes headers per version', () => {
@@ -95,9 +96,65 @@ describe('FrameParser', () => {
     expect(parseError('SEND\nnocolon\n\n\0').code).toBe('STOMP_FRAME_INVALID')
   })
 
-  test('FrameParser replaces invalid UTF-8 in headers with U+FFFD, as ActiveMQ does', () => {
-    const input = Buffer.concat([bytes('SEND\nh:'), new Uint8Array([0xff]), bytes('é\n\n\0')])
-    expect(parseAll(input)[0].headers.h).toBe('\ufffdé')
+  test('FrameParser rejects invalid UTF-8 in the command, header names and values with STOMP_ENCODING_INVALID', () => {
+    const bad: Array<[string, number[]]> = [
+      ['lone continuation byte', [0x80]],
+      ['0xff', [0xff]],
+      ['overlong "/"', [0xc0, 0xaf]],
+      ['truncated sequence', [0xe2, 0x82]],
+      ['UTF-16 surrogate', [0xed, 0xa0, 0x80]],
+      ['above U+10FFFF', [0xf4, 0x90, 0x80, 0x80]],
+    ]
+    for (const [what, seq] of bad) {
+      const b = Buffer.from(seq)
+      for (const input of [
+        Buffer.concat([bytes('SEND\ndestination:/queue/a'), b, bytes('\n\n\0')]),
+        Buffer.concat([bytes('SEND\nh'), b, bytes(':v\n\n\0')]),
+        Buffer.concat([bytes('SEN'), b, bytes('D\n\n\0')]),
+      ]) {
+        const e = parseError(input)
+        expect({ what, code: e.code }).toEqual({ what, code: 'STOMP_ENCODING_INVALID' })
+        // The message names the offset and bytes in hex, never the raw bytes.
+        expect(e.message).not.toContain(b.toString('latin1'))
+      }
+    }
+    // The same in CONNECT (never unescaped) and in STOMP 1.0 frames.
+    expect(parseError(Buffer.concat([bytes('CONNECT\nlogin:'), Buffer.from([0xfe]), bytes('\n\n\0')]), '1.0').code).toBe('STOMP_ENCODING_INVALID')
+  })
+
+  test('FrameParser keeps valid UTF-8 (2-, 3-, 4-byte characters and a BOM) exactly as sent', () => {
+    const [f] = parseAll('SEND\ndestination:/queue/é€😀\n\ufeffh:\ufeffv\n\n\0')
+    expect(f.headers.destination).toBe('/queue/é€😀')
+    expect(f.headers['\ufeffh']).toBe('\ufeffv')
+  })
+
+  test('FrameParser accepts only decimal digits in content-length', () => {
+    const withLength = (v: string) => `SEND\ndestination:/queue/a\ncontent-length:${v}\n\nabcde\0`
+    expect(parseAll(withLength('5'))[0].body.length).toBe(5)
+    expect(parseAll(withLength('005'))[0].body.length).toBe(5)
+    expect(parseAll('SEND\ncontent-length:0\n\n\0')[0].body.length).toBe(0)
+    for (const v of ['', ' 5', '  5', '5 ', '\t5', '+5', '-5', '0x5', '5e0', '5.0', '٥', '5\u0000', 'five', '1_0']) {
+      const e = parseError(withLength(v))
+      expect({ v, code: e.code }).toEqual({ v, code: 'STOMP_FRAME_INVALID' })
+    }
+    // Syntactically fine but over any limit (and past exact doubles): too large, never wrapped or rounded.
+    for (const v of ['9'.repeat(16), '9'.repeat(40), '18446744073709551621', String(100 * 1024 * 1024 + 1)]) {
+      expect({ v, code: parseError(withLength(v)).code }).toEqual({ v, code: 'STOMP_FRAME_TOO_LARGE' })
+    }
+  })
+
+  test('FrameParser quotes client text in errors only as a short escaped excerpt', () => {
+    const evil = '\x1b]0;pwned\x07' + 'x'.repeat(2000)
+    for (const input of [
+      `SEND\n${evil}\n\n\0`, // header line without a colon
+      `SEND\nh:\\q${evil}\n\n\0`, // undefined escape
+      `SEND\ncontent-length:${evil}\n\n\0`,
+      `${'\x1b[2J'.repeat(100)}\nh:\\q\n\n\0`, // odd command named in a later error
+    ]) {
+      const e = parseError(input, '1.2', { headerLineBytesMax: 4096 })
+      expect(e.message).not.toMatch(/[\u0000-\u001f\u007f]/)
+      expect(e.message.length).toBeLessThan(400)
+    }
   })
 
   test('FrameParser rejects a command line over commandBytesMax, even without an EOL yet', () => {
@@ -236,7 +293,7 @@ describe('FrameParser with random input', () => {
             pos += step
           }
         } catch (e) {
-          if (!(e instanceof BrokerError) || !['STOMP_FRAME_INVALID', 'STOMP_FRAME_TOO_LARGE'].includes(e.code)) throw e
+          if (!(e instanceof BrokerError) || !['STOMP_FRAME_INVALID', 'STOMP_FRAME_TOO_LARGE', 'STOMP_ENCODING_INVALID'].includes(e.code)) throw e
           errors++
         }
       }

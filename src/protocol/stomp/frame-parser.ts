@@ -8,15 +8,19 @@
  * - header escapes per version: none in 1.0; `\\ \n \c` in 1.1; plus `\r` in 1.2; an undefined escape is a
  *   fatal error (1.2 "Value Encoding"). CONNECT/STOMP headers are never unescaped;
  * - a repeated header keeps its first value;
- * - text is UTF-8; invalid sequences become U+FFFD (as in ActiveMQ) rather than failing the frame;
- * - with `content-length` the body is exactly that many bytes (NULs allowed) and must be followed by NUL;
- *   without it the body runs to the first NUL.
+ * - command and header lines must be valid UTF-8 (STOMP 1.2 "Value Encoding"): an invalid sequence fails the
+ *   frame with STOMP_ENCODING_INVALID rather than becoming U+FFFD, so two byte strings never name one
+ *   destination and no name holds characters the client never sent; a BOM is kept, not stripped;
+ * - `content-length` is decimal digits only (no sign, space, hex or other character): the body is exactly that
+ *   many bytes (NULs allowed) and must be followed by NUL; without it the body runs to the first NUL.
+ * - error messages quote client text only as a short escaped excerpt (lib/excerpt.ts), never raw bytes.
  *
  * Memory stays bounded by the limits: an incomplete line is held only up to its limit, and a body is
  * collected as slices and joined once, so a body split over many reads costs one copy, not one per read.
  * After the first error the parser is dead: the connection must answer ERROR and close.
  */
 import { BrokerError } from '../../lib/errors.ts'
+import { excerpt } from '../../lib/excerpt.ts'
 import { DEFAULT_FRAME_LIMITS, emptyHeaders, isUnescapedCommand, type FrameLimits, type StompFrame, type StompVersion } from './frame.ts'
 
 const LF = 0x0a
@@ -25,11 +29,40 @@ const NUL = 0x00
 
 type Phase = 'command' | 'headers' | 'body' | 'failed'
 
-// Not fatal: invalid UTF-8 becomes U+FFFD, as ActiveMQ's `new String(bytes, "UTF-8")` does. One decode per line.
-const utf8 = new TextDecoder('utf-8')
+// Fatal: invalid UTF-8 throws (TypeError) instead of becoming U+FFFD. ignoreBOM keeps a U+FEFF the client sent.
+// One decode per line; the fatal check costs nothing measurable (scripts/bench-stomp.ts, issue #19).
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 
-function decodeUtf8(bytes: Uint8Array): string {
-  return utf8.decode(bytes)
+function decodeUtf8(bytes: Uint8Array, where: () => string): string {
+  try {
+    return utf8.decode(bytes)
+  } catch {
+    throw new BrokerError('STOMP_ENCODING_INVALID', `STOMP ${where()}: ${invalidUtf8At(bytes)}, expected UTF-8 text`)
+  }
+}
+
+/** Where a line's UTF-8 goes wrong: the byte offset and the bytes there, in hex (never the raw bytes). */
+function invalidUtf8At(bytes: Uint8Array): string {
+  let at = 0
+  for (let lo = 0, hi = bytes.length; lo < hi; ) {
+    // The longest valid prefix: binary search on fatal decodes of prefixes (a cut inside a character is invalid).
+    const mid = (lo + hi + 1) >> 1
+    let ok = true
+    try {
+      new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(0, mid))
+    } catch {
+      ok = false
+    }
+    if (ok) lo = at = mid
+    else hi = mid - 1
+  }
+  const hex = Array.from(bytes.subarray(at, at + 4), (b) => b.toString(16).padStart(2, '0')).join(' ')
+  return `invalid UTF-8 at byte ${at} (${hex})`
+}
+
+/** A command for an error message: itself when it looks like one, else a short escaped excerpt. */
+export function commandLabel(command: string): string {
+  return /^[A-Za-z]{1,16}$/.test(command) ? command : excerpt(command, 32)
 }
 
 /** Undo header escaping (STOMP 1.1/1.2 "Value Encoding"). 1.0 has none. */
@@ -49,10 +82,10 @@ export function unescapeHeader(text: string, version: StompVersion, where: strin
     else if (next === '\\') out += '\\'
     else if (next === 'r' && version === '1.2') out += '\r'
     else {
-      const found = next === undefined ? 'a trailing "\\"' : JSON.stringify('\\' + next)
+      const found = next === undefined ? 'a trailing "\\"' : excerpt('\\' + next)
       throw new BrokerError(
         'STOMP_FRAME_INVALID',
-        `STOMP ${where}: undefined escape sequence ${found} in ${JSON.stringify(text)}, expected \\\\, \\n, \\c${version === '1.2' ? ' or \\r' : ''}`,
+        `STOMP ${where}: undefined escape sequence ${found} in ${excerpt(text)}, expected \\\\, \\n, \\c${version === '1.2' ? ' or \\r' : ''}`,
       )
     }
   }
@@ -152,13 +185,13 @@ export class FrameParser {
     }
     throw new BrokerError(
       'STOMP_FRAME_TOO_LARGE',
-      `STOMP ${this.command} header line ${this.headerCount + 1}: ${bytes} bytes, expected at most ${this.limits.headerLineBytesMax}`,
+      `STOMP ${commandLabel(this.command)} header line ${this.headerCount + 1}: ${bytes} bytes, expected at most ${this.limits.headerLineBytesMax}`,
     )
   }
 
   private onCommandLine(line: Uint8Array): void {
     if (line.length === 0) return // a heart-beat EOL between frames
-    this.command = decodeUtf8(line)
+    this.command = decodeUtf8(line, () => 'command line')
     this.headers = emptyHeaders()
     this.headerCount = 0
     this.contentLength = -1
@@ -172,18 +205,18 @@ export class FrameParser {
     }
     this.headerCount++
     if (this.headerCount > this.limits.headersMax) {
-      throw new BrokerError('STOMP_FRAME_TOO_LARGE', `STOMP ${this.command}: more than ${this.limits.headersMax} header lines, expected at most ${this.limits.headersMax}`)
+      throw new BrokerError('STOMP_FRAME_TOO_LARGE', `STOMP ${commandLabel(this.command)}: more than ${this.limits.headersMax} header lines, expected at most ${this.limits.headersMax}`)
     }
-    const text = decodeUtf8(line)
+    const text = decodeUtf8(line, () => `${commandLabel(this.command)} header line ${this.headerCount}`)
     // Split on the first raw ':' before unescaping: an escaped colon is `\c`, never a ':' byte.
     const colon = text.indexOf(':')
     if (colon < 0) {
-      throw new BrokerError('STOMP_FRAME_INVALID', `STOMP ${this.command} header line ${this.headerCount}: ${JSON.stringify(text.slice(0, 80))} has no ":", expected name:value`)
+      throw new BrokerError('STOMP_FRAME_INVALID', `STOMP ${commandLabel(this.command)} header line ${this.headerCount}: ${excerpt(text)} has no ":", expected name:value`)
     }
     let name = text.slice(0, colon)
     let value = text.slice(colon + 1)
     if (this.version !== '1.0' && !isUnescapedCommand(this.command)) {
-      const where = `${this.command} header line ${this.headerCount}`
+      const where = `${commandLabel(this.command)} header line ${this.headerCount}`
       name = unescapeHeader(name, this.version, where)
       value = unescapeHeader(value, this.version, where)
     }
@@ -193,13 +226,16 @@ export class FrameParser {
   private startBody(): void {
     const declared = this.headers['content-length']
     if (declared !== undefined) {
-      const text = declared.trim()
-      if (!/^\d{1,16}$/.test(text)) {
-        throw new BrokerError('STOMP_FRAME_INVALID', `STOMP ${this.command} content-length: ${JSON.stringify(declared)} is not a byte count, expected a non-negative integer`)
+      // Digits only: no trim, sign, hex, exponent or empty value (ActiveMQ's parseInt(trim()) is laxer; a
+      // length is where lenience turns into request smuggling between tolerant and strict peers).
+      if (!/^[0-9]+$/.test(declared)) {
+        throw new BrokerError('STOMP_FRAME_INVALID', `STOMP ${commandLabel(this.command)} content-length: ${excerpt(declared)} is not a byte count, expected decimal digits only`)
       }
-      const n = Number(text)
+      // Leading zeros are harmless; past 15 significant digits the count is over any limit (and past exact doubles).
+      const digits = declared.replace(/^0+(?=[0-9])/, '')
+      const n = digits.length > 15 ? Number.POSITIVE_INFINITY : Number(digits)
       if (n > this.limits.bodyBytesMax) {
-        throw new BrokerError('STOMP_FRAME_TOO_LARGE', `STOMP ${this.command} content-length: ${n} bytes, expected at most ${this.limits.bodyBytesMax} (maxFrameSize)`)
+        throw new BrokerError('STOMP_FRAME_TOO_LARGE', `STOMP ${commandLabel(this.command)} content-length: ${excerpt(declared, 24)} bytes, expected at most ${this.limits.bodyBytesMax} (maxFrameSize)`)
       }
       this.contentLength = n
     } else this.contentLength = -1
@@ -222,7 +258,7 @@ export class FrameParser {
       if (chunk[pos] !== NUL) {
         throw new BrokerError(
           'STOMP_FRAME_INVALID',
-          `STOMP ${this.command}: byte 0x${chunk[pos].toString(16).padStart(2, '0')} after a ${this.contentLength}-byte body (content-length), expected NUL`,
+          `STOMP ${commandLabel(this.command)}: byte 0x${chunk[pos].toString(16).padStart(2, '0')} after a ${this.contentLength}-byte body (content-length), expected NUL`,
         )
       }
       this.finishFrame(onFrame)
@@ -235,7 +271,7 @@ export class FrameParser {
       this.bodyBytes += stop - pos
     }
     if (this.bodyBytes > this.limits.bodyBytesMax) {
-      throw new BrokerError('STOMP_FRAME_TOO_LARGE', `STOMP ${this.command} body: over ${this.limits.bodyBytesMax} bytes without a NUL, expected at most ${this.limits.bodyBytesMax} (maxFrameSize)`)
+      throw new BrokerError('STOMP_FRAME_TOO_LARGE', `STOMP ${commandLabel(this.command)} body: over ${this.limits.bodyBytesMax} bytes without a NUL, expected at most ${this.limits.bodyBytesMax} (maxFrameSize)`)
     }
     if (nul < 0) return chunk.length
     this.finishFrame(onFrame)
