@@ -4,7 +4,7 @@
  */
 export type * from './types.ts'
 export { loadConfig, defaultConfig, warnings, type ConfigOverrides, type LoadConfigOptions } from './load-config.ts'
-export { parseConnectorUri } from './connector-uri.ts'
+export { parseConnectorUri, defaultFairness } from './connector-uri.ts'
 export { parseSize, parseDurationMs, parseHostPort } from './values.ts'
 export { closest, didYouMean } from './suggest.ts'
 export { DEFAULTS } from './defaults.ts'

@@ -4,6 +4,8 @@
  * `maxFrameSize` (the parser's body limit), its CONNECT timeout and heart-beat defaults (`connectAttemptTimeout`,
  * `defaultHeartBeat`, `hbGracePeriodMultiplier`; explicit server options win), and closing everything at once on lock loss
  * (each client told why by an ERROR frame first).
+ * Connection fairness (per-address limit, pre-CONNECT budgets, shedding the oldest silent socket) is decided by
+ * ./admission.ts; refusals and sheds are logged through its RefusalLog, at most one line per interval.
  * Does not own frame semantics (connection.ts) or what the broker does with them.
  */
 import net from 'node:net'
@@ -15,6 +17,9 @@ import { DEFAULT_CLOSE_LINGER_MS, DEFAULT_GOODBYE_LINGER_MS, StompConnection, ty
 import { encodeFrame } from './frame-encoder.ts'
 import type { FrameLimits } from './frame.ts'
 import type { HeartBeatOptions } from './heart-beat.ts'
+import { defaultFairness } from '../../config/index.ts'
+import { systemClock } from '../../lib/clock.ts'
+import { Admission, RefusalLog, normalizeAddress } from './admission.ts'
 
 const log = logger('stomp')
 
@@ -46,9 +51,21 @@ export class StompServer {
   private bound: { host: string; port: number } | null = null
   private closed = false
   private closing: Promise<void> | null = null
+  /** Keyed by socket: a shed socket is destroyed, and its connection closes itself on the socket's close. */
+  private readonly admission: Admission<net.Socket>
+  private readonly refusals: RefusalLog
 
   constructor(opts: StompServerOptions) {
     this.opts = opts
+    const c = opts.connector
+    const d = defaultFairness(c.maximumConnections)
+    this.admission = new Admission({
+      maximumConnections: c.maximumConnections,
+      maximumConnectionsPerAddress: c.maximumConnectionsPerAddress ?? d.maximumConnectionsPerAddress,
+      maximumPendingConnects: c.maximumPendingConnects ?? d.maximumPendingConnects,
+      maximumPendingConnectsPerAddress: c.maximumPendingConnectsPerAddress ?? d.maximumPendingConnectsPerAddress,
+    })
+    this.refusals = new RefusalLog((line) => log.warn(line), `connector ${c.name}: sockets refused or shed`, opts.clock ?? systemClock)
     this.server = net.createServer({ noDelay: true }, (socket) => this.onSocket(socket))
   }
 
@@ -89,6 +106,11 @@ export class StompServer {
     return this.live.size
   }
 
+  /** Sockets that have not completed CONNECT yet (the pre-CONNECT budget in use). */
+  pendingConnections(): number {
+    return this.admission.pendingTotal
+  }
+
   /**
    * Stop accepting and end every connection at once (lock lost: no client may be served a moment longer).
    * With a `goodbye`, each client first gets an ERROR saying why (connection.ts goodbye(): written, never waited
@@ -99,6 +121,7 @@ export class StompServer {
   close(goodbye?: Goodbye): Promise<void> {
     if (this.closing) return this.closing
     this.closed = true
+    this.refusals.close()
     for (const c of [...this.live]) {
       if (goodbye) c.goodbye(goodbye, this.opts.goodbyeLingerMs ?? DEFAULT_GOODBYE_LINGER_MS)
       else c.destroy()
@@ -118,13 +141,35 @@ export class StompServer {
       return
     }
     const { connector } = this.opts
-    if (this.live.size >= connector.maximumConnections) {
-      log.warn(`connector ${connector.name}: refusing ${socket.remoteAddress}:${socket.remotePort}: ${this.live.size} connections, maximumConnections is ${connector.maximumConnections}`)
-      this.refuse(socket, `connector ${connector.name} (${connector.uri}): maximumConnections ${connector.maximumConnections} reached, try again later`)
+    const address = normalizeAddress(socket.remoteAddress)
+    const verdict = this.admission.admit(address, socket)
+    for (const old of verdict.shed) {
+      this.refusals.note('silent sockets shed (pre-CONNECT budget full, oldest first)')
+      old.destroy()
+    }
+    if (!verdict.ok) {
+      const perAddress = verdict.reason === 'maximumConnectionsPerAddress'
+      const name = perAddress ? 'transport.maximumConnectionsPerAddress' : 'maximumConnections'
+      const limit = perAddress ? this.admission.limits.maximumConnectionsPerAddress : connector.maximumConnections
+      this.refusals.note(`refused by ${name} ${limit}`)
+      this.refuse(socket, `connector ${connector.name} (${connector.uri}): ${name} ${limit} reached${perAddress ? ` for ${address}` : ''}, try again later`)
       return
     }
+    const broker = this.opts.broker
+    // The broker as this connection sees it: a successful CONNECT takes the socket out of the pre-CONNECT budget.
+    const marking: StompServerOptions['broker'] = {
+      connect: (info) => {
+        const session = broker.connect(info)
+        this.admission.connected(socket)
+        return session
+      },
+      route: (req) => broker.route(req),
+      setScheduler: (sch) => broker.setScheduler(sch),
+      metrics: () => broker.metrics(),
+      stop: () => broker.stop(),
+    }
     const conn = new StompConnection({
-      broker: this.opts.broker,
+      broker: marking,
       socket,
       serverName: this.opts.serverName ?? `sfbroker/${pkg.version}`,
       limits: { bodyBytesMax: connector.maxFrameSize, ...this.opts.limits },
@@ -134,7 +179,10 @@ export class StompServer {
       inFlightBytesMax: this.opts.inFlightBytesMax,
       closeLingerMs: this.opts.closeLingerMs,
       clock: this.opts.clock,
-      onClose: (c) => this.live.delete(c),
+      onClose: (c) => {
+        this.live.delete(c)
+        this.admission.release(socket)
+      },
     })
     this.live.add(conn)
   }
