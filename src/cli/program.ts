@@ -4,9 +4,10 @@
  * commands own what they do. `runProgram(argv)` never calls process.exit: it resolves with the exit code, so it
  * can be tested in-process and main.ts decides when to leave.
  *
- * cac needs care in three places, handled here: it silently ignores an unknown command (we exit 2), it does not
- * check unknown flags when no command matched (we do), and mri turns numeric-looking values into numbers
- * (commands read flags through the helpers in shared.ts).
+ * cac needs care in four places, handled here: it silently ignores an unknown command (we exit 2), it does not
+ * check unknown flags when no command matched (we do), it names an unknown flag by its camelCased key
+ * (`--bogusFlag` for `--bogus-flag`, `--such` for `--no-such`; we report the flag as typed), and mri turns
+ * numeric-looking values into numbers (commands read flags through the helpers in shared.ts).
  */
 import { cac, type CAC } from 'cac'
 import { configureLogging, logger, LOG_LEVELS, type LogFormat, type LogLevelName } from '../lib/log.ts'
@@ -49,11 +50,12 @@ function knownGlobalOption(cli: CAC, name: string): boolean {
 }
 
 /** cac's messages, made consistent with ours: lower case, no backticks, a "did you mean" for misspelt flags. */
-function describeCacError(cli: CAC, message: string): string {
+function describeCacError(cli: CAC, message: string, argv: readonly string[]): string {
   const unknown = /^Unknown option `(-{1,2})([^`]+)`$/.exec(message)
   if (unknown) {
     const flags = [...(cli.matchedCommand?.options ?? []), ...cli.globalCommand.options].map((o) => o.rawName.replace(/^.*--/, '').replace(/\s.*$/, ''))
-    return `unknown option ${unknown[1]}${unknown[2]}${didYouMeanFlag(unknown[2], flags)}`
+    const shown = typedFlag(argv, unknown[2]) ?? `${unknown[1]}${unknown[2]}`
+    return `unknown option ${shown}${didYouMeanFlag(shown.replace(/^-+/, ''), flags)}`
   }
   const text = message.replace(/`/g, '')
   return text.charAt(0).toLowerCase() + text.slice(1)
@@ -64,8 +66,31 @@ function didYouMeanFlag(flag: string, flags: string[]): string {
   return hint === undefined ? '' : ` (did you mean --${hint}?)`
 }
 
-function unknownOptionName(name: string): string {
-  return name.length > 1 ? `--${name.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}` : `-${name}`
+function unknownOptionName(name: string, argv: readonly string[]): string {
+  return typedFlag(argv, name) ?? (name.length > 1 ? `--${name}` : `-${name}`)
+}
+
+/** cac's key for a long flag (its camelcaseOptionName, then the first segment of a dotted name). */
+function cacKey(flag: string): string {
+  return flag.split('.')[0]!.replace(/([a-z])-([a-z])/g, (_, a: string, b: string) => a + b.toUpperCase())
+}
+
+/**
+ * The flag as the user typed it (without any `=value`) for cac's option key `name`, or undefined. cac reports
+ * `--bogus-flag` as `bogusFlag`, `--no-such` as `such` and `--a.b` as `a`; this maps the key back to argv.
+ */
+export function typedFlag(argv: readonly string[], name: string): string | undefined {
+  for (const arg of argv.slice(2)) {
+    if (arg === '--') break
+    if (arg.startsWith('--')) {
+      const flag = arg.slice(2).replace(/=.*$/s, '')
+      if (cacKey(flag) === name || (flag.startsWith('no-') && cacKey(flag.slice(3)) === name)) return `--${flag}`
+    } else if (arg.startsWith('-') && arg.length > 1) {
+      const letters = arg.slice(1).replace(/=.*$/s, '')
+      if (name.length === 1 && letters.includes(name)) return `-${name}`
+    }
+  }
+  return undefined
 }
 
 /** Parse argv (process.argv shape: [runtime, script, ...args]), run the command, resolve with its exit code. */
@@ -92,7 +117,7 @@ export async function runProgram(argv: string[], ctx: CliContext = defaultContex
       for (const name of Object.keys(opts)) {
         if (knownGlobalOption(cli, name)) continue
         const flags = cli.globalCommand.options.map((o) => o.rawName.replace(/^.*--/, '').replace(/\s.*$/, ''))
-        const shown = unknownOptionName(name)
+        const shown = unknownOptionName(name, argv)
         return usage(`unknown option ${shown}${didYouMeanFlag(shown.replace(/^-+/, ''), flags)}`)
       }
       if (opts.version) {
@@ -120,7 +145,7 @@ export async function runProgram(argv: string[], ctx: CliContext = defaultContex
     const result: unknown = await cli.runMatchedCommand()
     return typeof result === 'number' ? result : EXIT.ok
   } catch (e) {
-    if (e instanceof Error && e.name === 'CACError') return usage(describeCacError(cli, e.message))
+    if (e instanceof Error && e.name === 'CACError') return usage(describeCacError(cli, e.message, argv))
     if (jsonLogs) logger('cli').error(e instanceof Error ? e : String(e))
     else ctx.err(formatError(e))
     return exitCodeFor(e)

@@ -41,9 +41,14 @@ export function exitCodeFor(e: unknown): number {
   return EXIT.failed
 }
 
-/** The one line printed on stderr for an error thrown by a command: `sfbroker: CODE: message`. */
+/**
+ * The one line printed on stderr for an error thrown by a command: `sfbroker: CODE: message`. An error without a
+ * BrokerError code shows its system code (`EACCES`, …) when it has one, else its name.
+ */
 export function formatError(e: unknown): string {
   if (e instanceof BrokerError) return `sfbroker: ${e.code}: ${e.message}`
+  const errno = (e as NodeJS.ErrnoException | null)?.code
+  if (e instanceof Error && typeof errno === 'string' && /^E[A-Z0-9]+$/.test(errno)) return `sfbroker: ${errno}: ${e.message}`
   if (e instanceof Error) return `sfbroker: ${e.name}: ${e.message}`
   return `sfbroker: ${String(e)}`
 }

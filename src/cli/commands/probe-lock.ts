@@ -4,8 +4,9 @@
  * HOST without --peer), 1 when none is. The probe's child processes (`sfbroker __lock-child …` in the compiled
  * binary) are dispatched by src/main.ts before the CLI, so they stay out of --help.
  */
+import fs from 'node:fs'
 import type { CAC } from 'cac'
-import { intFlag, type CliContext } from '../shared.ts'
+import { intFlag, usageError, type CliContext } from '../shared.ts'
 
 export function register(cli: CAC, ctx: CliContext): void {
   cli
@@ -18,8 +19,12 @@ export function register(cli: CAC, ctx: CliContext): void {
     .example('  $ sfbroker probe-lock /mnt/shared/broker')
     .example('  $ sfbroker probe-lock /mnt/shared/broker --peer     # on host A and host B at the same time')
     .action(async (dir: unknown, opts: Record<string, unknown>): Promise<number> => {
+      const target = typeof dir === 'string' && dir !== '' ? dir : '.'
+      // The probe creates a missing directory; an existing non-directory is a wrong argument, not a probe failure.
+      const st = fs.statSync(target, { throwIfNoEntry: false })
+      if (st && !st.isDirectory()) throw usageError(`probe-lock: ${JSON.stringify(target)} is not a directory, expected the shared directory to test`)
       const { runProbe, formatProbe } = await import('../../election/probe/probe-lock.ts')
-      const r = await runProbe(typeof dir === 'string' && dir !== '' ? dir : '.', {
+      const r = await runProbe(target, {
         peer: Boolean(opts.peer),
         holdMs: intFlag(opts.holdMs, 'hold-ms', 100),
         peerTimeoutMs: intFlag(opts.peerTimeoutMs, 'peer-timeout-ms', 1000),

@@ -4,8 +4,10 @@
  * node decides the exit code (0 after a clean stop, 75 when the lock is lost and restartAllowed=false, 1 on
  * failure). A second signal during shutdown exits at once with 1: the operator asked twice.
  */
+import fs from 'node:fs'
 import type { CAC } from 'cac'
 import type { BrokerConfig } from '../../config/types.ts'
+import { BrokerError } from '../../lib/errors.ts'
 import { loadConfig } from '../../config/index.ts'
 import { logger } from '../../lib/log.ts'
 import { EXIT, stringFlag, stringListFlag, type CliContext } from '../shared.ts'
@@ -61,6 +63,21 @@ export async function runNode(config: BrokerConfig, start: (c: BrokerConfig) => 
   }
 }
 
+/**
+ * Refuse, before any node starts, a store or scheduler directory that exists as something other than a directory
+ * (the node would fail later with a bare EEXIST from mkdir); a missing one is created by the store.
+ */
+export function checkDirectories(c: BrokerConfig): void {
+  const dirs: Array<[string, string | undefined]> = [['store directory', c.persistent || c.lock.useLock ? c.persistence.directory : undefined], ['schedulerDirectory', c.schedulerSupport ? c.schedulerDirectory : undefined]]
+  for (const [what, dir] of dirs) {
+    if (dir === undefined) continue
+    const st = fs.statSync(dir, { throwIfNoEntry: false })
+    if (st && !st.isDirectory()) {
+      throw new BrokerError('CONFIG_INVALID', `${what} (--data or the config's directory): ${JSON.stringify(dir)} is not a directory, expected a directory (or nothing there yet)`)
+    }
+  }
+}
+
 export function register(cli: CAC, _ctx: CliContext): void {
   cli
     .command('run', 'Run a broker node: primary while it holds the lock on the shared directory, replica otherwise')
@@ -85,6 +102,7 @@ export function register(cli: CAC, _ctx: CliContext): void {
           lockType: stringFlag(opts.lockType, 'lock-type'),
         },
       })
+      checkDirectories(config)
       const log = logger('run')
       log.info(describeConfig(config))
       log.debug('resolved config', { config })

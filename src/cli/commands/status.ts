@@ -1,10 +1,13 @@
 /**
  * `sfbroker status <shared dir> [--json]`: who is primary on a shared directory, read without disturbing it
  * (see src/election/status-report.ts for how lock ownership is tested without taking the lock).
- * Exit codes: 0 a live primary holds the lock, 3 no primary, 4 unreadable or not a broker directory.
+ * Exit codes: 0 a live primary holds the lock, 3 no primary, 4 unreadable or not a broker directory. An
+ * unreadable directory is reported like every other command's error, `sfbroker: ELECTION_NOT_BROKER_DIR: …` on
+ * stderr (with --json the report still goes to stdout, its `error` field set).
  */
 import type { CAC } from 'cac'
-import { usageError, type CliContext } from '../shared.ts'
+import { BrokerError } from '../../lib/errors.ts'
+import { formatError, usageError, type CliContext } from '../shared.ts'
 
 export function register(cli: CAC, ctx: CliContext): void {
   cli
@@ -17,7 +20,11 @@ export function register(cli: CAC, ctx: CliContext): void {
       const { inspectSharedDir, formatStatus } = await import('../../election/status-report.ts')
       const r = await inspectSharedDir(dir)
       if (opts.json) ctx.out(JSON.stringify(r, null, 2))
-      else ctx.out(formatStatus(r))
+      if (r.error !== undefined) {
+        ctx.err(formatError(new BrokerError('ELECTION_NOT_BROKER_DIR', `status: ${r.error}`, { details: { directory: r.directory } })))
+        return r.exitCode
+      }
+      if (!opts.json) ctx.out(formatStatus(r))
       return r.exitCode
     })
 }
