@@ -31,6 +31,11 @@
  * FIFO, until it fits. Persistent messages to stored destinations never wait: above 70% of a limit (ActiveMQ's
  * cursor high-water mark) they are paged (kept in the store only) and loaded back in pages (see ./queue.ts).
  *
+ * Destination count: creating a queue or topic from a client (SEND, SUBSCRIBE) past `maxDestinations` (broker-wide,
+ * or a policy entry's) fails with BROKER_LIMIT; recovered destinations, the DLQ and scheduler deliveries are always
+ * created. Sends validated before the limit was reached may still create theirs. Inactive destinations whose policy
+ * entry says gcInactiveDestinations are removed by a sweep every schedulePeriodForDestinationPurge (./destination-limits.ts).
+ *
  * Ordering: each session routes its sends in call order, even when several store writes are in flight at once.
  */
 import { BrokerError, assert } from '../lib/errors.ts'
@@ -48,6 +53,7 @@ import { MemoryUsage } from './memory-usage.ts'
 import { MessageIdGenerator, buildMessage, dedupeKey, isExpired, messageFromStored, type BrokerMessage } from './message.ts'
 import { Consumer, MessageQueue, type ConsumerSession, type InFlight, type QueueEntry, type QueueHost } from './queue.ts'
 import { Selector, headerSource } from './selector.ts'
+import { DESTINATIONS_DEFAULT, INACTIVE_TIMEOUT_BEFORE_GC_DEFAULT_MS, InactivityTracker, checkCreate } from './destination-limits.ts'
 
 const log = logger('broker')
 
@@ -167,6 +173,8 @@ export class Broker implements BrokerCore, QueueHost {
   private pendingWrites = new Set<Promise<unknown>>()
   private expireTimer: unknown = null
   private readonly expirePeriodMs: number
+  private purgeTimer: unknown = null
+  private readonly inactivity = new InactivityTracker()
   private storeFailureReported = false
 
   private constructor(opts: BrokerOptions) {
@@ -186,6 +194,7 @@ export class Broker implements BrokerCore, QueueHost {
     const b = new Broker(opts)
     await b.recover(opts.recovered)
     b.armExpirySweep()
+    b.armPurgeSweep()
     return b
   }
 
@@ -285,6 +294,7 @@ export class Broker implements BrokerCore, QueueHost {
     if (this.stopped) return
     this.stopped = true
     this.clock.clearTimeout(this.expireTimer)
+    this.clock.clearTimeout(this.purgeTimer)
     const err = new BrokerError('BROKER_STOPPED', 'broker stopped while the send waited for memory')
     for (const w of this.waiters.splice(0)) w.reject(err)
     for (const s of [...this.sessions]) await s.close().catch(() => {})
@@ -449,9 +459,23 @@ export class Broker implements BrokerCore, QueueHost {
     this.wakeWaiters()
   }
 
+  /** Throw BROKER_LIMIT if `dest` does not exist and a client may not create it now (maxDestinations). */
+  ensureRoom(dest: DestinationName): void {
+    if (this.queues.has(dest.stomp) || this.topics.has(dest.stomp) || dest.stomp === DLQ_DESTINATION) return
+    checkCreate(dest, this.config.destinations ?? DESTINATIONS_DEFAULT, this.config.destinationPolicy, this.queues.size + this.topics.size, (kind) => this.namesOf(kind))
+  }
+
+  private *namesOf(kind: 'queue' | 'topic'): Iterable<string> {
+    const prefix = `/${kind}/`
+    for (const name of kind === 'queue' ? this.queues.keys() : this.topics.keys()) if (name.startsWith(prefix)) yield name.slice(prefix.length)
+  }
+
   queueFor(dest: DestinationName, creator: Session | null = null): MessageQueue {
     let q = this.queues.get(dest.stomp)
-    if (q) return q
+    if (q) {
+      this.inactivity.touch(dest.stomp)
+      return q
+    }
     if (dest.kind === 'temp-queue') {
       q = new MessageQueue(this, 'temp-queue', dest.stomp, null)
       if (creator) {
@@ -468,7 +492,10 @@ export class Broker implements BrokerCore, QueueHost {
 
   topicFor(dest: DestinationName, creator: Session | null = null): Topic {
     let t = this.topics.get(dest.stomp)
-    if (t) return t
+    if (t) {
+      this.inactivity.touch(dest.stomp)
+      return t
+    }
     t = { destination: dest.stomp, subs: new Set(), owner: null, published: 0 }
     if (dest.kind === 'temp-topic' && creator) {
       t.owner = creator
@@ -655,6 +682,7 @@ export class Broker implements BrokerCore, QueueHost {
     // 1. Validate every message first, so a bad one fails the batch before anything happens.
     const built = sends.map((req) => {
       const dest = parseDestination(req.destination, 'SEND destination')
+      if (session) this.ensureRoom(dest)
       const key = opts.skipScheduler ? null : dedupeKey(req.headers)
       const id = key ?? (req.headers['message-id'] || this.idGen.next(session?.sessionNo ?? 0, session ? ++session.sent : ++this.routedCounter))
       return { req, dest, key, msg: buildMessage(dest.stomp, req.headers, req.body, id, now, session?.sessionId ?? null) }
@@ -783,6 +811,60 @@ export class Broker implements BrokerCore, QueueHost {
     ;(this.expireTimer as { unref?: () => void })?.unref?.()
   }
 
+  /**
+   * Every schedulePeriodForDestinationPurge: remove queues and topics whose policy entry says gcInactiveDestinations
+   * and that have had no consumer, no message and no use for its inactiveTimoutBeforeGC (ActiveMQ's
+   * purgeInactiveDestinations). Temporary destinations go with their session instead; topics holding any
+   * subscription (durable ones included) are in use.
+   */
+  private armPurgeSweep(): void {
+    const cfg = this.config.destinations ?? DESTINATIONS_DEFAULT
+    if (cfg.schedulePeriodForDestinationPurge <= 0 || this.stopped) return
+    this.purgeTimer = this.clock.setTimeout(() => {
+      this.purgeInactive(cfg.maxPurgedDestinationsPerSweep)
+      this.armPurgeSweep()
+    }, cfg.schedulePeriodForDestinationPurge)
+    ;(this.purgeTimer as { unref?: () => void })?.unref?.()
+  }
+
+  /** One GC sweep; returns the destinations removed (at most `max`, 0 = no limit). */
+  purgeInactive(max = 0): string[] {
+    const now = this.clock.now()
+    const removed: string[] = []
+    const timeoutOf = (name: string): number | null => {
+      const p = this.policyFor(name)
+      return p?.gcInactiveDestinations === true ? p.inactiveTimeoutBeforeGC ?? INACTIVE_TIMEOUT_BEFORE_GC_DEFAULT_MS : null
+    }
+    for (const [name, q] of this.queues) {
+      if (max > 0 && removed.length >= max) break
+      if (q.kind !== 'queue') continue
+      const timeout = timeoutOf(name)
+      if (timeout === null) continue
+      if (!this.inactivity.expired(name, q.consumers.length === 0 && q.depth() === 0, q.enqueued + q.dequeued, now, timeout)) continue
+      this.queues.delete(name)
+      q.delete()
+      this.destMemory.delete(name)
+      this.inactivity.forget(name)
+      removed.push(name)
+    }
+    for (const [name, t] of this.topics) {
+      if (max > 0 && removed.length >= max) break
+      if (t.owner !== null || !name.startsWith('/topic/')) continue
+      const timeout = timeoutOf(name)
+      if (timeout === null) continue
+      if (!this.inactivity.expired(name, t.subs.size === 0, t.published, now, timeout)) continue
+      this.topics.delete(name)
+      this.destMemory.delete(name)
+      this.inactivity.forget(name)
+      removed.push(name)
+    }
+    if (removed.length > 0) {
+      const shown = removed.slice(0, 10).join(', ')
+      log.info(`removed ${removed.length} inactive destination(s) (gcInactiveDestinations): ${shown}${removed.length > 10 ? `, ... ${removed.length - 10} more` : ''}`)
+    }
+    return removed
+  }
+
   /** Expose for sessions: whether a message should still be delivered at `now`. */
   isLive(msg: BrokerMessage): boolean {
     return !isExpired(msg, this.clock.now())
@@ -857,6 +939,7 @@ export class Session implements BrokerSession, ConsumerSession {
       throw new BrokerError('BROKER_SUBSCRIPTION_INVALID', `${where}: a subscription with this id already exists on this session`, { details: { id: req.id } })
     }
     const dest = parseDestination(req.destination, `${where} destination`)
+    this.broker.ensureRoom(dest)
     const selectorText = req.selector !== undefined && req.selector.trim() !== '' ? req.selector : null
     const selector = selectorText !== null ? Selector.parse(selectorText) : null
     if (req.prefetch !== undefined && (!Number.isSafeInteger(req.prefetch) || req.prefetch < 1)) {
