@@ -3,6 +3,13 @@
  * primary, 503 with the role otherwise), /status (the shared directory as `sfbroker status --json` sees it,
  * plus this node's own view) and /metrics (Prometheus text). It runs on replicas too: it is not a client
  * connector, so operators and orchestrators can see every node.
+ *
+ * Bounded output (issue 19): /metrics lists per-destination series for at most `metricsDestinationsMax`
+ * destinations, the deepest first (Prometheus advice: bound label cardinality); the others are counted in
+ * `sfbroker_destination_series_omitted` and their depth summed in `sfbroker_destination_omitted_depth`, never
+ * folded into counters (a sum over a changing set would not be monotonic). /status pages the store summary's
+ * destination list with `?offset=&limit=` (default limit STATUS_PAGE_DEFAULT, at most STATUS_PAGE_MAX) and
+ * reports the total.
  */
 import http from 'node:http'
 import type { AdminConfig } from '../config/types.ts'
@@ -12,6 +19,37 @@ import { inspectSharedDir } from '../election/index.ts'
 import type { BrokerNode } from './broker-node.ts'
 import { Exposition } from './prometheus.ts'
 import { ROLES } from './node-metrics.ts'
+import { DEFAULTS } from '../config/index.ts'
+import type { DestinationMetrics } from '../broker/types.ts'
+
+/** Destinations per /status page unless `limit` says otherwise, and the largest `limit` accepted. */
+export const STATUS_PAGE_DEFAULT = 100
+export const STATUS_PAGE_MAX = 1000
+
+/** The `metricsDestinationsMax` deepest destinations (ties by name), listed by name; and what is left out. */
+export function topDestinations(all: readonly DestinationMetrics[], max: number): { shown: DestinationMetrics[]; omitted: number; omittedDepth: number } {
+  if (all.length <= max) return { shown: [...all], omitted: 0, omittedDepth: 0 }
+  const byName = (a: DestinationMetrics, b: DestinationMetrics): number => (a.destination < b.destination ? -1 : a.destination > b.destination ? 1 : 0)
+  const ranked = [...all].sort((a, b) => b.depth - a.depth || byName(a, b))
+  const rest = ranked.slice(max)
+  return { shown: ranked.slice(0, max).sort(byName), omitted: rest.length, omittedDepth: rest.reduce((n, d) => n + d.depth, 0) }
+}
+
+/** `?offset=&limit=` of /status: whole numbers, limit 1..STATUS_PAGE_MAX; an error names the parameter and value. */
+export function parsePage(url: URL): { offset: number; limit: number } | { error: string } {
+  const read = (name: string, dflt: number, min: number, max: number): number | string => {
+    const raw = url.searchParams.get(name)
+    if (raw === null || raw === '') return dflt
+    const n = /^\d{1,9}$/.test(raw) ? Number(raw) : NaN
+    if (!(n >= min && n <= max)) return `query parameter ${name}=${JSON.stringify(raw).slice(0, 40)}: expected a whole number from ${min} to ${max}`
+    return n
+  }
+  const offset = read('offset', 0, 0, 999_999_999)
+  const limit = read('limit', STATUS_PAGE_DEFAULT, 1, STATUS_PAGE_MAX)
+  if (typeof offset === 'string') return { error: offset }
+  if (typeof limit === 'string') return { error: limit }
+  return { offset, limit }
+}
 
 const log = logger('admin')
 
@@ -67,7 +105,7 @@ export class AdminServer {
       case '/health':
         return this.health(res)
       case '/status':
-        return this.status(res)
+        return this.status(res, url)
       case '/metrics':
         res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' })
         return void res.end(this.metrics())
@@ -84,10 +122,24 @@ export class AdminServer {
     res.end(JSON.stringify({ status: serving ? 'serving' : 'not-serving', role: st.role, nodeId: st.nodeId, brokerName: st.brokerName, epoch: st.epoch, since: new Date(st.since).toISOString() }))
   }
 
-  private async status(res: http.ServerResponse): Promise<void> {
+  private async status(res: http.ServerResponse, url: URL): Promise<void> {
+    const page = parsePage(url)
+    if ('error' in page) {
+      res.writeHead(400, { 'content-type': 'application/json' })
+      return void res.end(JSON.stringify({ error: page.error }))
+    }
     const shared = await inspectSharedDir(this.node.config.persistence.directory)
+    let out: Record<string, unknown> = { ...shared }
+    const store = shared.store as (typeof shared.store & { destinations?: unknown[] }) | null | undefined
+    if (store && Array.isArray(store.destinations)) {
+      const all = store.destinations
+      out = {
+        ...out,
+        store: { ...store, destinations: all.slice(page.offset, page.offset + page.limit), destinationsPage: { offset: page.offset, limit: page.limit, total: all.length } },
+      }
+    }
     res.writeHead(200, { 'content-type': 'application/json' })
-    res.end(JSON.stringify({ ...shared, node: { ...this.node.status(), election: this.node.electionStatus() } }, null, 2))
+    res.end(JSON.stringify({ ...out, node: { ...this.node.status(), election: this.node.electionStatus() } }, null, 2))
   }
 
   metrics(): string {
@@ -104,6 +156,7 @@ export class AdminServer {
     x.sample('sfbroker_lock_keepalive_latency_ms', 'gauge', 'Duration of the last lock keep-alive check, ms; -1 if none.', el.keepAliveLatencyMs ?? -1, labels)
     const parts = this.node.servingParts()
     x.sample('sfbroker_connections', 'gauge', 'Open client connections over all connectors.', parts ? parts.servers.reduce((a, s) => a + s.connections(), 0) : 0, labels)
+    x.sample('sfbroker_pending_connections', 'gauge', 'Client sockets that have not completed CONNECT yet (the pre-CONNECT budget in use).', parts ? parts.servers.reduce((a, s) => a + s.pendingConnections(), 0) : 0, labels)
     x.family('sfbroker_destination_enqueued_total', 'counter', 'Messages enqueued per destination.')
     x.family('sfbroker_destination_dequeued_total', 'counter', 'Messages dequeued (acknowledged) per destination.')
     x.family('sfbroker_destination_depth', 'gauge', 'Messages waiting per destination.')
@@ -113,7 +166,11 @@ export class AdminServer {
       const bm = parts.broker.metrics()
       x.sample('sfbroker_memory_bytes', 'gauge', 'Message bytes held in memory.', bm.memoryBytes, labels)
       x.sample('sfbroker_memory_limit_bytes', 'gauge', 'Broker-wide memory limit for messages.', bm.memoryLimitBytes, labels)
-      for (const d of bm.destinations) {
+      const top = topDestinations(bm.destinations, this.cfg.metricsDestinationsMax ?? DEFAULTS.metricsDestinationsMax)
+      x.sample('sfbroker_destinations', 'gauge', 'Destinations (queues and topics) the broker holds.', bm.destinations.length, labels)
+      x.sample('sfbroker_destination_series_omitted', 'gauge', 'Destinations left out of the per-destination series (past metricsDestinationsMax, shallowest first).', top.omitted, labels)
+      x.sample('sfbroker_destination_omitted_depth', 'gauge', 'Messages waiting in the destinations left out of the per-destination series.', top.omittedDepth, labels)
+      for (const d of top.shown) {
         const dl = { ...labels, destination: d.destination }
         x.sample('sfbroker_destination_enqueued_total', 'counter', '', d.enqueued, dl)
         x.sample('sfbroker_destination_dequeued_total', 'counter', '', d.dequeued, dl)
