@@ -4,7 +4,9 @@
  * RECEIPT before the next send (`receipts: 'every'`) or keeping up to `window` sends in flight (`'window'`).
  * Measures producer throughput and receipt latency (send -> RECEIPT), consumer throughput and end-to-end latency
  * (send -> MESSAGE, from a `bench-sent-at` header; producers and consumers share this process's clock). Plain STOMP,
- * so it runs against ActiveMQ as well as sfbroker. Consumers use auto ack. A queue expects `count` deliveries in total,
+ * so it runs against ActiveMQ as well as sfbroker. Consumers use STOMP auto ack (a message counts as consumed once
+ * dispatched) and stop at the expected count, so messages already queued on the destination are consumed and
+ * counted: give a bench a destination of its own. A queue expects `count` deliveries in total,
  * a topic `count` per consumer; the run ends when they arrived or when nothing arrived for `idleTimeoutMs`.
  */
 import { BrokerError } from '../lib/errors.ts'

@@ -190,17 +190,7 @@ export class BrokerNode {
 
   private async activate(ctx: ActivationContext): Promise<void> {
     const cfg = this.config
-    const onFatal = (err: Error) => {
-      // A store of an epoch this node no longer serves (stepping down, or a hung share that came back after the
-      // node became a replica) fails as expected: nothing to give up, and nothing to report, since reporting would
-      // depose a later term of this node.
-      if (!this.elector.serves(ctx.epoch)) {
-        log.info(`store of epoch ${ctx.epoch} failed after this node stopped serving it (expected): ${err.message}`)
-        return
-      }
-      log.error(`store failure, giving up the primary role: ${err.message}`)
-      this.elector.reportUnhealthy(`store write failed: ${err.message}`)
-    }
+    const onFatal = (err: Error) => void this.storeFailed(ctx.epoch, err)
     const part: Partial<Serving> & { servers: StompServer[] } = { epoch: ctx.epoch, servers: [], store: null, schedulerStore: null, scheduler: null, summaryTimer: null }
     try {
       let recovered: RecoveredState | null = null
@@ -249,6 +239,22 @@ export class BrokerNode {
       await this.teardown(part, 'activation failed')
       throw err
     }
+  }
+
+  /**
+   * @internal A store opened for `epoch` reported a fatal failure. If this node still serves that epoch it gives
+   * up the primary role (error). A store of an epoch it no longer serves (stepping down, or a hung share that came
+   * back after the node became a replica) fails as expected: logged at info and not reported, since reporting
+   * would depose a later term of this node. Returns whether the role was given up.
+   */
+  storeFailed(epoch: number, err: Error): boolean {
+    if (!this.elector.serves(epoch)) {
+      log.info(`store of epoch ${epoch} failed after this node stopped serving it (expected): ${err.message}`)
+      return false
+    }
+    log.error(`store failure, giving up the primary role: ${err.message}`)
+    this.elector.reportUnhealthy(`store write failed: ${err.message}`)
+    return true
   }
 
   private storeOptions(directory: string, ctx: ActivationContext, onFatalError: (e: Error) => void) {
