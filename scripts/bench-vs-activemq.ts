@@ -9,6 +9,9 @@
  *   --binary PATH        sfbroker executable (default dist/sfbroker)
  *   --takeovers N        kill -9 takeovers timed for sfbroker (default 10)
  *   --amq-takeovers N    ... for each ActiveMQ variant (default 3; the default 10 s lock poll makes each slow)
+ *   --backlog-takeovers N  kill -9 takeovers with a full store, timed to the first receipted SEND, for each
+ *                        broker (default 3; 0 skips the row)
+ *   --takeover-backlog N persistent messages queued before those takeovers (default 200000)
  *   --p1 N --p4 N        messages for the receipted 1 / 4 producer rows (default 5000 / 10000)
  *   --window-count N     messages for the windowed row, then drained (default 100000)
  *   --window N           receipts in flight in the windowed row (default 1000)
@@ -17,6 +20,8 @@
  *   --backlog N          also measure RSS with N persistent messages queued (default 0 = skip; try 1000000)
  *   --load-timeout-ms N  bound of each load (default 300000)
  *   --starts N        starts on a fresh shared dir timed for the start row, median reported (default 5)
+ *   --cpu-hogs N         N busy-loop processes run beside the brokers for every row (started before the first
+ *                        broker, killed after the last row; default 0): the numbers of a busy box
  *   --json FILE          also write all results as JSON
  *   --sfbroker-only      skip ActiveMQ
  *
@@ -29,13 +34,14 @@ import path from 'node:path'
 import { Args } from './bench-lib/args.ts'
 import { ActiveMQKind, activemqUnavailable, SfbrokerKind } from './bench-lib/brokers.ts'
 import { BenchError } from './bench-lib/proc.ts'
-import { LOAD_ROW_INT_FLAGS, suiteOptionsFromArgs, formatTable, makeWorkDir, runLoadRows, runTakeovers, type Column, type RowValue, type SuiteResult } from './bench-lib/suite.ts'
+import { LOAD_ROW_INT_FLAGS, suiteOptionsFromArgs, formatTable, makeWorkDir, runBacklogTakeovers, runLoadRows, runTakeovers, type Column, type RowValue, type SuiteResult } from './bench-lib/suite.ts'
+import { CpuHogs } from './bench-lib/cpu-hogs.ts'
 
 const USAGE = fs.readFileSync(new URL(import.meta.url), 'utf8').split('*/')[0]!.replace(/^\/\*\*\n/, '').replace(/^ \* ?/gm, '')
 
 async function main(): Promise<number> {
   const args = new Args(process.argv.slice(2), {
-    ints: { ...LOAD_ROW_INT_FLAGS, takeovers: 0, 'amq-takeovers': 0, backlog: 0 },
+    ints: { ...LOAD_ROW_INT_FLAGS, takeovers: 0, 'amq-takeovers': 0, backlog: 0, 'backlog-takeovers': 0, 'takeover-backlog': 1, 'cpu-hogs': 0 },
     strings: ['binary', 'json'],
     bools: ['sfbroker-only'],
   })
@@ -45,25 +51,37 @@ async function main(): Promise<number> {
   }
   const root = path.resolve(import.meta.dir, '..')
   const workDir = makeWorkDir('sfb-bench-vs-amq-')
-  const o = suiteOptionsFromArgs(args, workDir, { backlog: args.int('backlog', 0), takeovers: args.int('takeovers', 10) })
+  const o = suiteOptionsFromArgs(args, workDir, {
+    backlog: args.int('backlog', 0),
+    takeovers: args.int('takeovers', 10),
+    backlogTakeovers: args.int('backlog-takeovers', 3),
+    takeoverBacklog: args.int('takeover-backlog', 200_000),
+  })
   const amqTakeovers = args.int('amq-takeovers', 3)
+  const hogCount = args.int('cpu-hogs', 0)
+  let hogs: CpuHogs | null = null
   try {
     const sf = new SfbrokerKind(path.resolve(args.str('binary', path.join(root, 'dist/sfbroker'))), workDir)
     const why = args.has('sfbroker-only') ? 'skipped (--sfbroker-only)' : activemqUnavailable()
     if (why) console.log(`ActiveMQ: ${why}; running sfbroker alone`)
     const started = new Date()
-    console.log(`bench-vs-activemq ${started.toISOString()} on ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.release()}`)
+    console.log(`bench-vs-activemq ${started.toISOString()} on ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.release()}${hogCount ? `, ${hogCount} CPU hogs beside the brokers` : ''}`)
+    // The hogs run for every row, both brokers alike; each ends by itself after 4 h at the latest, and is killed in
+    // the finally below (or at exit / interrupt).
+    if (hogCount > 0) hogs = new CpuHogs(hogCount, 4 * 3600_000)
 
     const amq = why ? null : new ActiveMQKind()
     // Load rows alternate between the brokers row by row (see runLoadRows); takeovers follow, broker by broker.
     const [sfResult, amqResult] = (await runLoadRows(amq ? [sf, amq] : [sf], o)) as [SuiteResult, SuiteResult | undefined]
     if (o.takeovers > 0) sfResult.takeoverMs = await attempt(() => runTakeovers(sf, o))
+    if (o.backlogTakeovers > 0) sfResult.backlogTakeoverMs = await attempt(() => runBacklogTakeovers(sf, o))
     const columns: Column[] = [{ label: 'sfbroker', result: sfResult }]
     const extra: { label: string; unit: string; better: 'higher' | 'lower'; values: (RowValue | undefined)[] }[] = []
-    const json: Record<string, unknown> = { startedAt: started.toISOString(), machine: { cores: os.cpus().length, memBytes: os.totalmem(), kernel: os.release() }, options: { ...o, log: undefined }, sfbroker: sfResult }
+    const json: Record<string, unknown> = { startedAt: started.toISOString(), machine: { cores: os.cpus().length, memBytes: os.totalmem(), kernel: os.release() }, options: { ...o, log: undefined, cpuHogs: hogCount }, sfbroker: sfResult }
     if (amq && amqResult) {
       const amqOpts = { ...o, takeovers: amqTakeovers }
       if (amqTakeovers > 0) amqResult.takeoverMs = await attempt(() => runTakeovers(amq, amqOpts))
+      if (o.backlogTakeovers > 0) amqResult.backlogTakeoverMs = await attempt(() => runBacklogTakeovers(amq, o))
       columns.push({ label: 'ActiveMQ 5.17', result: amqResult })
       json.activemq = amqResult
       if (amqTakeovers > 0) {
@@ -72,7 +90,13 @@ async function main(): Promise<number> {
         extra.push({ label: `takeover after kill -9, ActiveMQ with lockAcquireSleepInterval=1000 (median of ${amqTakeovers})`, unit: 'ms', better: 'lower', values: [sfResult.takeoverMs, tuned] })
       }
     }
+    if (hogs) {
+      const still = hogs.running()
+      json.cpuHogs = { count: hogCount, runningAtEnd: still }
+      if (still < hogCount) console.log(`WARNING: only ${still} of ${hogCount} CPU hogs still ran at the end`)
+    }
     const table = formatTable(o, columns, extra)
+    if (hogCount) console.log(`\nWith ${hogCount} CPU hogs (busy-loop processes) running beside the brokers for every row.`)
     const notes = columns.flatMap((c) => Object.entries(c.result).filter(([, v]) => v?.note).map(([k, v]) => `${c.label} ${k}: ${v!.note}`))
     console.log(`\n${table}\n`)
     for (const n of notes) console.log(`- ${n}`)
@@ -81,6 +105,7 @@ async function main(): Promise<number> {
     if (jsonPath) fs.writeFileSync(jsonPath, JSON.stringify({ ...json, table }, null, 2) + '\n')
     return 0
   } finally {
+    await hogs?.stop()
     fs.rmSync(workDir, { recursive: true, force: true })
   }
 }

@@ -1,7 +1,8 @@
 /**
  * Smoke test of the benchmark scripts: each runs with tiny counts against a freshly compiled sfbroker binary and
  * must print its table with a number in every row it ran. Not a timing test: no speed is asserted. ActiveMQ is left
- * out (--sfbroker-only) to keep it short; the ActiveMQ launcher is exercised by running the script by hand.
+ * out (--sfbroker-only) to keep it short; the ActiveMQ launcher is exercised by running the script by hand. The
+ * bench-vs-activemq run also covers the backlog takeover row (a tiny backlog) and --cpu-hogs (hogs gone afterwards).
  * Also checks the load generator's frame scanner on frames split at every byte.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
@@ -10,6 +11,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { encodeFrame, FrameScanner, type ScannedFrame } from '../scripts/bench-lib/stomp-wire.ts'
+import { CPU_HOG_TAG } from '../scripts/bench-lib/cpu-hogs.ts'
 
 const root = path.resolve(import.meta.dir, '..')
 let tmp = ''
@@ -26,8 +28,11 @@ afterAll(() => {
   if (tmp) fs.rmSync(tmp, { recursive: true, force: true })
 })
 
+let lastPid = 0
+
 function runScript(script: string, args: string[]): string {
   const r = spawnSync(process.execPath, [path.join(root, 'scripts', script), '--binary', binary, ...args], { cwd: root, encoding: 'utf8', timeout: 150_000 })
+  lastPid = r.pid
   if (r.status !== 0) throw new Error(`${script} exited ${r.status ?? r.signal}: ${r.stderr}\n${r.stdout}`)
   return r.stdout
 }
@@ -49,11 +54,18 @@ describe('benchmark scripts', () => {
     }
   }, 150_000)
 
-  test('bench-vs-activemq (sfbroker only) prints takeover, start and RSS rows', () => {
-    const out = runScript('bench-vs-activemq.ts', ['--sfbroker-only', '--takeovers', '1', '--p1', '10', '--p4', '20', '--window-count', '100', '--window', '20', '--np', '100', '--load-timeout-ms', '60000', '--starts', '2'])
-    for (const row of ['takeover after kill -9', 'start: spawn -> accepting STOMP', 'start: spawn -> replica ready', 'idle RSS', 'peak RSS', 'drain of 100']) {
+  test('bench-vs-activemq (sfbroker only) prints takeover, backlog takeover, start and RSS rows beside CPU hogs', () => {
+    const out = runScript('bench-vs-activemq.ts', [
+      '--sfbroker-only', '--takeovers', '1', '--backlog-takeovers', '1', '--takeover-backlog', '300', '--cpu-hogs', '1',
+      '--p1', '10', '--p4', '20', '--window-count', '100', '--window', '20', '--np', '100', '--load-timeout-ms', '60000', '--starts', '2',
+    ])
+    for (const row of ['takeover after kill -9 (median', 'takeover after kill -9 with 300 persistent queued', 'start: spawn -> accepting STOMP', 'start: spawn -> replica ready', 'idle RSS', 'peak RSS', 'drain of 100']) {
       expect(rowValue(out, row)).toMatch(NUMBER)
     }
+    expect(out).toContain('1 CPU hogs beside the brokers')
+    // The hogs are gone once the script has exited.
+    const left = spawnSync('pgrep', ['-f', `${CPU_HOG_TAG} ${lastPid} `], { encoding: 'utf8' }).stdout.trim()
+    expect(left).toBe('')
   }, 150_000)
 })
 

@@ -48,6 +48,48 @@ export function stompConnected(port: number, timeoutMs = 500): Promise<boolean> 
 }
 
 /**
+ * One CONNECT + persistent SEND with a receipt on a fresh connection: resolves with the ms from the call to
+ * CONNECTED and to the RECEIPT, or nulls when the broker did not get that far within timeoutMs (refused, ERROR,
+ * silent). A RECEIPT of a persistent SEND means the broker stored it: it is serving, not only accepting.
+ */
+export function stompReceiptedSend(port: number, destination: string, timeoutMs = 2000): Promise<{ connectedMs: number | null; receiptMs: number | null }> {
+  return new Promise((resolve) => {
+    const t0 = performance.now()
+    const s = net.connect({ port, host: '127.0.0.1' })
+    let buf = ''
+    let connectedMs: number | null = null
+    let settled = false
+    const done = (receiptMs: number | null) => {
+      if (settled) return
+      settled = true
+      clearTimeout(t)
+      s.destroy()
+      resolve({ connectedMs, receiptMs })
+    }
+    const t = setTimeout(() => done(null), timeoutMs)
+    s.once('connect', () => s.write('CONNECT\naccept-version:1.2\nhost:localhost\nheart-beat:0,0\n\n\0'))
+    s.on('data', (d) => {
+      buf += d.toString('latin1')
+      for (;;) {
+        const body = buf.replace(/^[\r\n]+/, '')
+        const end = body.indexOf('\0')
+        if (end < 0) return
+        const frame = body.slice(0, end)
+        buf = body.slice(end + 1)
+        const command = frame.split('\n', 1)[0]!.replace(/\r$/, '')
+        if (command === 'CONNECTED' && connectedMs === null) {
+          connectedMs = performance.now() - t0
+          s.write(`SEND\ndestination:${destination}\npersistent:true\nreceipt:probe\ncontent-length:5\n\nprobe\0`)
+        } else if (command === 'RECEIPT') return done(performance.now() - t0)
+        else return done(null)
+      }
+    })
+    s.once('error', () => done(null))
+    s.once('close', () => done(null))
+  })
+}
+
+/**
  * Polls `probe` every `everyMs` until it returns true; returns the elapsed ms, or throws a BenchError naming `what`
  * after timeoutMs (or at once when `alive` says the process being waited for is gone).
  */

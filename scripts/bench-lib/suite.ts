@@ -16,13 +16,15 @@
  *   backlogRssMb    primary's peak RSS while `backlog` persistent messages are sent (unreceipted, the last one
  *                   receipted) and queued, no consumer (optional row); the note has the RSS 2 s after
  *   takeoverMs      kill -9 of the primary -> the replica answers STOMP CONNECTED (median of `takeovers`)
+ *   backlogTakeoverMs  kill -9 of the primary with `takeoverBacklog` persistent messages queued -> the replica
+ *                   answers a receipted persistent SEND (median of `backlogTakeovers`; the note has CONNECTED)
  */
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import type { BrokerKind, BrokerProcess } from './brokers.ts'
 import { mustLoad } from './loads.ts'
-import { BenchError, freePort, rssOf, RssSampler, sleep } from './proc.ts'
+import { BenchError, freePort, rssOf, RssSampler, sleep, stompReceiptedSend, waitUntil } from './proc.ts'
 import type { Args } from './args.ts'
 
 export interface SuiteOptions {
@@ -39,6 +41,10 @@ export interface SuiteOptions {
   backlog: number
   /** Kill -9 takeovers to time; 0 skips the row. */
   takeovers: number
+  /** Kill -9 takeovers to time with a full store (`takeoverBacklog` messages queued); 0 skips the row. */
+  backlogTakeovers: number
+  /** Persistent messages queued before the backlog takeovers. */
+  takeoverBacklog: number
   /** Starts on a fresh shared dir to time for the start row (median; the last one becomes the measured pair). */
   startSamples: number
   /** Bound of each single load (the row fails past it). */
@@ -60,6 +66,8 @@ export const DEFAULT_SUITE: Omit<SuiteOptions, 'workDir' | 'log'> = {
   nonPersistentCount: 100_000,
   backlog: 0,
   takeovers: 5,
+  backlogTakeovers: 3,
+  takeoverBacklog: 200_000,
   startSamples: 5,
   loadTimeoutMs: 300_000,
   startTimeoutMs: 60_000,
@@ -69,7 +77,7 @@ export const DEFAULT_SUITE: Omit<SuiteOptions, 'workDir' | 'log'> = {
 export const LOAD_ROW_INT_FLAGS = { p1: 1, p4: 4, 'window-count': 1, window: 1, np: 1, size: 1, 'load-timeout-ms': 1000, starts: 1 } as const
 
 /** SuiteOptions from the load-row flags; the caller decides backlog and takeovers. */
-export function suiteOptionsFromArgs(args: Args, workDir: string, rest: { backlog: number; takeovers: number }): SuiteOptions {
+export function suiteOptionsFromArgs(args: Args, workDir: string, rest: { backlog: number; takeovers: number; backlogTakeovers?: number; takeoverBacklog?: number }): SuiteOptions {
   return {
     ...DEFAULT_SUITE,
     p1Count: args.int('p1', DEFAULT_SUITE.p1Count),
@@ -86,7 +94,7 @@ export function suiteOptionsFromArgs(args: Args, workDir: string, rest: { backlo
   }
 }
 
-export type RowId = 'startMs' | 'replicaReadyMs' | 'idleRssMb' | 'p1' | 'p4' | 'window' | 'nonPersistent' | 'drain' | 'peakRssMb' | 'backlogRssMb' | 'takeoverMs'
+export type RowId = 'startMs' | 'replicaReadyMs' | 'idleRssMb' | 'p1' | 'p4' | 'window' | 'nonPersistent' | 'drain' | 'peakRssMb' | 'backlogRssMb' | 'takeoverMs' | 'backlogTakeoverMs'
 
 export interface RowValue {
   value: number | null
@@ -106,6 +114,12 @@ export interface RowSpec {
 
 export const ROWS: RowSpec[] = [
   { id: 'takeoverMs', label: (o) => `takeover after kill -9 (median of ${o.takeovers})`, unit: 'ms', better: 'lower' },
+  {
+    id: 'backlogTakeoverMs',
+    label: (o) => `takeover after kill -9 with ${o.takeoverBacklog.toLocaleString('en-US')} persistent queued, to a receipted SEND (median of ${o.backlogTakeovers})`,
+    unit: 'ms',
+    better: 'lower',
+  },
   { id: 'p1', label: (o) => `persistent, receipt per message, 1 producer (${o.p1Count})`, unit: 'msg/s', better: 'higher' },
   { id: 'p4', label: (o) => `persistent, receipt per message, 4 producers (${o.p4Count})`, unit: 'msg/s', better: 'higher' },
   { id: 'window', label: (o) => `persistent, windowed receipts (${o.window} in flight, ${o.windowCount})`, unit: 'msg/s', better: 'higher' },
@@ -301,6 +315,71 @@ export async function runTakeovers(kind: BrokerKind, o: SuiteOptions): Promise<R
     fs.rmSync(dir, { recursive: true, force: true })
   }
   return medianRow(times)
+}
+
+/**
+ * Takeover with a full store: a fresh pair, `takeoverBacklog` persistent messages queued (sent without per-message
+ * receipts, the last one receipted, as the backlog row does: ActiveMQ's one sync per receipted send would take many
+ * minutes), then `backlogTakeovers` kill -9s of the primary, each timed until the replica has answered a receipted
+ * persistent SEND (it recovered the store and serves), with the time to CONNECTED in the note. The queue keeps its
+ * backlog through every takeover (nothing consumes it); the victim is restarted as the replica each time.
+ */
+export async function runBacklogTakeovers(kind: BrokerKind, o: SuiteOptions): Promise<RowValue> {
+  const dir = fs.mkdtempSync(path.join(o.workDir, 'takeover-backlog-'))
+  const procs: BrokerProcess[] = []
+  o.log(`${kind.label}: ${o.backlogTakeovers} takeovers with ${o.takeoverBacklog} persistent queued, on ${dir}`)
+  const sendTimes: number[] = []
+  const connectTimes: number[] = []
+  let fillNote = ''
+  try {
+    const ports = [await freePort(), await freePort()]
+    let primary = (await kind.start({ dataDir: dir, port: ports[0]!, role: 'primary', timeoutMs: o.startTimeoutMs })).proc
+    procs.push(primary)
+    const fill = await mustLoad('takeover backlog fill', {
+      timeoutMs: Math.max(o.loadTimeoutMs, o.takeoverBacklog),
+      produce: { port: primary.port, destination: '/queue/bench.takeover-backlog', producers: 1, count: o.takeoverBacklog, persistent: true, receipts: 'none', sizeBytes: o.sizeBytes, window: o.window },
+    })
+    fillNote = `filled at ${fmt(fill.produce!.msgsPerSec)} msg/s`
+    o.log(`  ${o.takeoverBacklog} persistent queued (${fillNote})`)
+    let replica = (await kind.start({ dataDir: dir, port: ports[1]!, role: 'replica', timeoutMs: o.startTimeoutMs })).proc
+    procs.push(replica)
+    for (let i = 0; i < o.backlogTakeovers; i++) {
+      // As in runTakeovers: kill at a random moment of a polling replica's lock-retry cycle.
+      await sleep(1000 + Math.random() * kind.lockPollMs)
+      const t0 = performance.now()
+      const killed = primary.kill9()
+      let connectedAt: number | null = null
+      const target = replica
+      await waitUntil(
+        `${kind.label} on port ${target.port} answering a receipted persistent SEND after the takeover`,
+        async () => {
+          const p0 = performance.now()
+          const r = await stompReceiptedSend(target.port, '/queue/bench.takeover-probe', 2000)
+          if (r.connectedMs !== null && connectedAt === null) connectedAt = p0 + r.connectedMs
+          return r.receiptMs !== null
+        },
+        Math.max(o.startTimeoutMs, 120_000),
+        1,
+        () => target.alive(),
+      )
+      const ms = performance.now() - t0
+      await killed
+      sendTimes.push(ms)
+      const cMs = connectedAt === null ? ms : (connectedAt as number) - t0
+      connectTimes.push(cMs)
+      o.log(`  kill ${i + 1}: CONNECTED after ${fmt(cMs)} ms, receipted SEND after ${fmt(ms)} ms`)
+      const victimPort = primary.port
+      primary = replica
+      replica = (await kind.start({ dataDir: dir, port: victimPort, role: 'replica', timeoutMs: o.startTimeoutMs })).proc
+      procs.push(replica)
+    }
+  } finally {
+    for (const p of procs.reverse()) await p.stop()
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+  const row = medianRow(sendTimes)
+  const c = medianRow(connectTimes)
+  return { value: row.value, note: `${row.note}; CONNECTED median ${fmt(c.value!)} ms; ${fillNote}` }
 }
 
 /** Median of timed samples, with min / p99 / max as the note. */

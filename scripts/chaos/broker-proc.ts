@@ -2,6 +2,11 @@
  * BrokerProc: one `sfbroker run` child process of the chaos harness. Owns the child (spawn, signals, restart),
  * its JSON log (copied to a file in the lab, and parsed for role changes and claimed epochs) and nothing else:
  * it never decides what a fault is. Every wait is bounded; every child is killed by `killHard()`.
+ *
+ * Every exit is classified when it happens: `harness` when the harness sent the SIGKILL/SIGTERM that ended it (or
+ * declared beforehand, with `expectExit`, that a fault it injects makes the broker end itself by design), `self`
+ * otherwise. Only a broker whose last exit the harness caused may be restarted (`mayRestart`): a broker that exits
+ * on its own stays down, so the failure stays visible instead of being papered over by a restart.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import fs from 'node:fs'
@@ -10,8 +15,22 @@ import { parseJsonLine } from '../../src/lib/line-reader.ts'
 
 export interface RoleEvent {
   at: number
+  /** The role left (from the log line's `from`), '' when the line had none. */
+  from: string
   role: string
   reason: string
+  /** The harness had asked this broker to stop (SIGTERM/SIGKILL) when the line was parsed. */
+  stopAsked: boolean
+}
+
+export interface ExitEvent {
+  at: number
+  code: number | null
+  signal: string | null
+  /** harness: it sent the signal that ended the broker, or declared the exit expected; self: the broker ended on its own. */
+  cause: 'harness' | 'self'
+  /** Why the harness expected it, or the broker's last role line for a self exit. */
+  why: string
 }
 
 export interface EpochEvent {
@@ -25,20 +44,48 @@ export class BrokerProc {
   starts = 0
   readonly roles: RoleEvent[] = []
   readonly epochs: EpochEvent[] = []
-  /** Exits seen: code or signal. */
-  readonly exits: { at: number; code: number | null; signal: string | null }[] = []
+  /** Exits seen: code or signal, and who caused it. */
+  readonly exits: ExitEvent[] = []
   stopped = false
   private exited = true
   private logFd: number
+  /** Set when the harness sends SIGKILL/SIGTERM or declares an exit expected; cleared at each start. */
+  private exitExpected: string | null = null
+  /** The harness sent SIGTERM/SIGKILL since the last start (a step-down logged after it is the asked-for stop). */
+  private stopSent = false
+  /** Config file of the next start (the lab may move the broker to another mount of the share). */
+  configFile: string
+  /** Last few log lines (for the report of a self exit). */
+  private readonly tail: string[] = []
 
   constructor(
     readonly index: number,
     readonly port: number,
-    readonly configFile: string,
+    configFile: string,
     readonly binary: string[],
     readonly logFile: string,
   ) {
+    this.configFile = configFile
     this.logFd = fs.openSync(logFile, 'a')
+  }
+
+  /** May the harness start this broker again? Not after an exit it did not cause. */
+  get mayRestart(): boolean {
+    const last = this.exits[this.exits.length - 1]
+    return !this.alive && (last === undefined || last.cause === 'harness')
+  }
+
+  /** The broker ended on its own at least once (and was therefore left down). */
+  get selfExited(): boolean {
+    return this.exits.some((e) => e.cause === 'self')
+  }
+
+  /**
+   * Declare that an exit from now until the next start is caused by the harness (e.g. the stall watchdog's SIGKILL
+   * after a SIGSTOP longer than eventLoopStallMax: by design the broker kills itself then). null withdraws it.
+   */
+  expectExit(why: string | null): void {
+    this.exitExpected = why
   }
 
   get name(): string {
@@ -64,6 +111,8 @@ export class BrokerProc {
     this.starts++
     this.exited = false
     this.stopped = false
+    this.exitExpected = null
+    this.stopSent = false
     fs.writeSync(this.logFd, `# ${new Date().toISOString()} start #${this.starts}: ${argv.join(' ')}\n`)
     const p = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] })
     this.proc = p
@@ -83,19 +132,34 @@ export class BrokerProc {
     p.on('exit', (code, signal) => {
       this.exited = true
       this.stopped = false
-      this.exits.push({ at: Date.now(), code, signal })
-      fs.writeSync(this.logFd, `# ${new Date().toISOString()} exit code=${code} signal=${signal}\n`)
+      const cause = this.exitExpected !== null ? 'harness' : 'self'
+      const lastRole = this.roles[this.roles.length - 1]
+      const why = this.exitExpected ?? (lastRole ? `last role line: ${lastRole.from || '?'} -> ${lastRole.role}: ${lastRole.reason}` : `last lines: ${this.tail.join(' | ')}`)
+      this.exits.push({ at: Date.now(), code, signal, cause, why })
+      fs.writeSync(this.logFd, `# ${new Date().toISOString()} exit code=${code} signal=${signal} cause=${cause}\n`)
     })
   }
 
   private parseLine(line: string): void {
     const o = parseJsonLine<Record<string, unknown>>(line)
-    if (!o) return
+    if (!o) {
+      this.keepTail(line)
+      return
+    }
     const at = typeof o.time === 'string' ? Date.parse(o.time) : Date.now()
-    if (o.event === 'role' && typeof o.to === 'string') this.roles.push({ at, role: o.to, reason: String(o.reason ?? '') })
     const msg = typeof o.msg === 'string' ? o.msg : ''
+    this.keepTail(msg || line)
+    if (o.event === 'role' && typeof o.to === 'string') {
+      this.roles.push({ at, from: typeof o.from === 'string' ? o.from : '', role: o.to, reason: String(o.reason ?? ''), stopAsked: this.stopSent })
+    }
     const m = /^lock acquired: epoch (\d+) claimed/.exec(msg)
     if (m) this.epochs.push({ at, epoch: Number(m[1]) })
+  }
+
+  private keepTail(line: string): void {
+    if (!line.trim()) return
+    this.tail.push(line.length > 300 ? line.slice(0, 300) + '…' : line)
+    if (this.tail.length > 5) this.tail.shift()
   }
 
   /** The epoch this broker had claimed most recently at time `t` (null if none yet). */
@@ -107,6 +171,10 @@ export class BrokerProc {
 
   signal(sig: NodeJS.Signals): boolean {
     if (!this.alive || !this.proc) return false
+    if (sig === 'SIGKILL' || sig === 'SIGTERM') {
+      this.stopSent = true
+      if (this.exitExpected === null) this.exitExpected = `harness sent ${sig}`
+    }
     try {
       this.proc.kill(sig)
     } catch {

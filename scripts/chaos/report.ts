@@ -2,6 +2,11 @@
  * The chaos harness's verdict: turns the workload ledger, the watcher's moments, the brokers' logs and the fault
  * log into counters (ChaosReport), prints them as a table and decides pass/fail. Counters are defined here once;
  * docs/chaos.md explains each. "Must be zero" counters make the run fail; "should be zero" ones are reported.
+ *
+ * Self exits and spurious step-downs come from the brokers' own records: an exit the harness did not cause, and a
+ * role change to stepping-down that is neither an asked-for stop nor inside the window of a fault that excuses it
+ * (from the fault's start to `stepDownGraceMs` after its end; kill-primary excuses only its victim, cpu-starvation
+ * nobody).
  */
 import type { BrokerProc } from './broker-proc.ts'
 import type { PrimaryWatcher } from './primary-watcher.ts'
@@ -20,6 +25,20 @@ export interface FaultRecord {
   neverSteppedDown?: boolean
   resumedServing?: boolean
   sigtermHang?: boolean
+  /** When the fault's injection and recovery ended (its step-down window closes stepDownGraceMs later). */
+  endAt?: number
+  /** Whose step-downs the fault's window excuses: every broker's, only the target's, or nobody's. */
+  excuse?: 'all' | 'target' | 'none'
+  /** share-blink: ms from the share's return to a broker answering STOMP CONNECTED. */
+  shareReturnMs?: number
+  /** share-blink: no broker served within 2 s of the share's return. */
+  shareReturnSlow?: boolean
+  /** share-blink: the primary still accepted connections when the share came back. */
+  servingThroughLoss?: boolean
+  /** lying-locks: epochs claimed by all brokers while the locks lied. */
+  lying?: { epochsClaimed: number; windowMs: number; flapsPerMin: number }
+  /** cpu-starvation: what was done and what it caused. */
+  starvation?: { hogs: number; ms: number; bursts: number; burstMsMax: number; stepDowns: number; receipted: number }
 }
 
 export interface Stats {
@@ -63,6 +82,13 @@ export interface ChaosReport {
   takeover: Stats
   stepDown: Stats & { lateOver2xKeepAlive: number }
   watcher: { probes: number; twoPrimaryMoments: number; lyingPhaseTwoAccepting: number; firstMoments: { at: string; ports: number[]; phase: string }[] }
+  /** Broker exits the harness did not cause (those brokers were left down). */
+  selfExits: { count: number; samples: string[] }
+  /** Step-downs with no fault in progress or just ended (or during CPU starvation). */
+  spuriousStepDowns: { count: number; samples: string[] }
+  shareBlink: { count: number; servedAgain: Stats; over2s: number; servingThroughLoss: number }
+  lyingLocks: { count: number; epochsClaimed: number; windowS: number; flapsPerMin: number | null }
+  cpuStarvation: { count: number; hogs: number; totalS: number; bursts: number; burstMsMax: number; stepDowns: number; receipted: number }
   staleAcks: number
   failoversMissed: number
   neverSteppedDown: number
@@ -93,6 +119,36 @@ export interface ReportInput {
   restarts: number
   bindfs: boolean
   diskFull: boolean
+  /** Step-downs up to this long after a fault ended still belong to it. */
+  stepDownGraceMs: number
+}
+
+const iso = (t: number) => new Date(t).toISOString()
+
+/** Exits nobody asked for: "b1 at T code=1 (last role line: …)". */
+export function selfExits(brokers: BrokerProc[]): string[] {
+  return brokers.flatMap((b) => b.exits.filter((e) => e.cause === 'self').map((e) => `${b.name} at ${iso(e.at)} ${e.signal ? `signal ${e.signal}` : `code ${e.code}`} (${e.why})`))
+}
+
+/** Step-downs no injected fault explains: "b0 at T primary -> stepping-down: reason". */
+export function spuriousStepDowns(brokers: BrokerProc[], faults: FaultRecord[], graceMs: number, now = Date.now()): string[] {
+  const out: string[] = []
+  for (const b of brokers) {
+    for (const r of b.roles) {
+      if (r.role !== 'stepping-down' || r.stopAsked || r.reason === 'stop requested') continue
+      const excused = faults.some((f) => {
+        const end = (f.endAt ?? now) + graceMs
+        if (r.at < f.at || r.at > end) return false
+        const ex = f.excuse ?? 'all'
+        return ex === 'all' || (ex === 'target' && f.target === b.name)
+      })
+      if (!excused) {
+        const during = faults.filter((f) => r.at >= f.at && r.at <= (f.endAt ?? now) + graceMs).map((f) => f.kind)
+        out.push(`${b.name} at ${iso(r.at)} ${r.from || '?'} -> stepping-down: ${r.reason}${during.length ? ` (during ${during.join(', ')})` : ' (no fault)'}`)
+      }
+    }
+  }
+  return out
 }
 
 const STREAMS: Stream[] = ['queue', 'topic', 'tx', 'sched']
@@ -170,6 +226,14 @@ export function buildReport(r: ReportInput): ChaosReport {
   const neverSteppedDown = r.faults.filter((f) => f.neverSteppedDown).length
   const resumedAfterStop = r.faults.filter((f) => f.resumedServing).length
   const lost = STREAMS.reduce((a, s) => a + lostByStream[s], 0)
+  const exitsSelf = selfExits(r.brokers)
+  const spurious = spuriousStepDowns(r.brokers, r.faults, r.stepDownGraceMs)
+  const blinks = r.faults.filter((f) => f.kind === 'share-blink')
+  const shareReturnOver2s = blinks.filter((f) => f.shareReturnSlow).length
+  const lyings = r.faults.flatMap((f) => (f.lying ? [f.lying] : []))
+  const lyingClaimed = lyings.reduce((a, l) => a + l.epochsClaimed, 0)
+  const lyingMs = lyings.reduce((a, l) => a + l.windowMs, 0)
+  const starv = r.faults.flatMap((f) => (f.starvation ? [f.starvation] : []))
   const mustBeZero = {
     lost,
     duplicatesUnmarked: unmarked,
@@ -181,12 +245,16 @@ export function buildReport(r: ReportInput): ChaosReport {
     failoversMissed,
     neverSteppedDown,
     resumedAfterStop,
+    selfExits: exitsSelf.length,
+    spuriousStepDowns: spurious.length,
+    shareReturnOver2s,
   }
   const shouldBeZero = {
     duplicatesStored: stored,
     stepDownsOver2xKeepAlive: sd.filter((x) => x > 2 * ka).length,
     unconfirmedSends: L.unconfirmed.size,
     sigtermHangs: r.faults.filter((f) => f.sigtermHang).length,
+    servingThroughShareLoss: blinks.filter((f) => f.servingThroughLoss).length,
   }
   return {
     ok: Object.values(mustBeZero).every((v) => v === 0),
@@ -227,6 +295,24 @@ export function buildReport(r: ReportInput): ChaosReport {
       lyingPhaseTwoAccepting: lying.length,
       firstMoments: honest.slice(0, 10).map((m) => ({ at: new Date(m.at).toISOString(), ports: m.ports, phase: m.phase })),
     },
+    selfExits: { count: exitsSelf.length, samples: exitsSelf.slice(0, 20) },
+    spuriousStepDowns: { count: spurious.length, samples: spurious.slice(0, 20) },
+    shareBlink: {
+      count: blinks.length,
+      servedAgain: stats(blinks.flatMap((f) => (f.shareReturnMs !== undefined ? [f.shareReturnMs] : []))),
+      over2s: shareReturnOver2s,
+      servingThroughLoss: shouldBeZero.servingThroughShareLoss,
+    },
+    lyingLocks: { count: lyings.length, epochsClaimed: lyingClaimed, windowS: Math.round(lyingMs / 100) / 10, flapsPerMin: lyingMs > 0 ? Math.round((lyingClaimed / (lyingMs / 60_000)) * 10) / 10 : null },
+    cpuStarvation: {
+      count: starv.length,
+      hogs: starv[0]?.hogs ?? 0,
+      totalS: Math.round(starv.reduce((a, x) => a + x.ms, 0) / 100) / 10,
+      bursts: starv.reduce((a, x) => a + x.bursts, 0),
+      burstMsMax: starv.reduce((a, x) => Math.max(a, x.burstMsMax), 0),
+      stepDowns: starv.reduce((a, x) => a + x.stepDowns, 0),
+      receipted: starv.reduce((a, x) => a + x.receipted, 0),
+    },
     staleAcks,
     failoversMissed,
     neverSteppedDown,
@@ -251,6 +337,9 @@ export function formatReport(c: ChaosReport): string {
     ['scheduled', `${c.scheduled.receipted} receipted, ${c.scheduled.deliveredExactlyOnce} delivered exactly once`],
     ['takeover (kill -9 → CONNECTED)', `n=${c.takeover.count} median ${ms(c.takeover.medianMs)}, p99 ${ms(c.takeover.p99Ms)}, max ${ms(c.takeover.maxMs)}`],
     ['stop serving after lock/share fault', `n=${c.stepDown.count} median ${ms(c.stepDown.medianMs)}, p99 ${ms(c.stepDown.p99Ms)}, max ${ms(c.stepDown.maxMs)}`],
+    ['serving again after share return', `n=${c.shareBlink.count} median ${ms(c.shareBlink.servedAgain.medianMs)}, max ${ms(c.shareBlink.servedAgain.maxMs)} (bound 2000 ms; ${c.shareBlink.over2s} over or never)`],
+    ['lying locks: flaps', `${c.lyingLocks.epochsClaimed} epochs claimed in ${c.lyingLocks.windowS} s of ${c.lyingLocks.count} fault(s): ${c.lyingLocks.flapsPerMin ?? '-'} per minute (keep-alive ${c.keepAliveMs} ms)`],
+    ['cpu starvation', `${c.cpuStarvation.count} fault(s), ${c.cpuStarvation.hogs} hogs, ${c.cpuStarvation.totalS} s, ${c.cpuStarvation.bursts} SIGSTOP bursts (max ${c.cpuStarvation.burstMsMax} ms); ${c.cpuStarvation.stepDowns} step-downs, ${c.cpuStarvation.receipted} receipted meanwhile`],
     ['watcher', `${c.watcher.probes} probe rounds; lying-locks phase: ${c.watcher.lyingPhaseTwoAccepting} rounds with several brokers accepting (expected there)`],
   ]
   const w = Math.max(...rows.map((r) => r[0].length))
@@ -260,6 +349,8 @@ export function formatReport(c: ChaosReport): string {
   out.push('should be zero')
   for (const [k, v] of Object.entries(c.shouldBeZero)) out.push(`  ${k.padEnd(w - 2)}  ${v}${v === 0 ? '' : '   (!)'}`)
   if (c.messages.lostSample.length) out.push(`lost ids (sample): ${c.messages.lostSample.join(' ')}`)
+  for (const x of c.selfExits.samples.slice(0, 10)) out.push(`self exit: ${x}`)
+  for (const x of c.spuriousStepDowns.samples.slice(0, 10)) out.push(`spurious step-down: ${x}`)
   if (c.watcher.firstMoments.length) out.push(`two-primary moments (first): ${c.watcher.firstMoments.map((m) => `${m.at} ports ${m.ports.join('+')}`).join('; ')}`)
   out.push('', c.ok ? 'PASS: every must-be-zero counter is zero' : 'FAIL: a must-be-zero counter is not zero')
   return out.join('\n')

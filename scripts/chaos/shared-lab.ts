@@ -5,6 +5,8 @@
  * every I/O on it (a hung NFS server); SIGKILL makes it fail with ENOTCONN (the share is gone).
  * Optionally the real directory is a size-limited tmpfs (needs root): `fill()` then makes the disk full for real
  * (ENOSPC on every write) and `release()` frees it again.
+ * With `common`, the lab also has one more mount (`host-all`, index `hosts`) that every broker can use at once: a
+ * share all hosts depend on, so killing its daemon takes the share away from everybody (the share-blink fault).
  * Used by the chaos harness and by tests; needs `bindfs` and /dev/fuse (Debian: apt-get install bindfs fuse3).
  * `--enable-lock-forwarding` only works together with `--multithreaded` (bindfs refuses it otherwise).
  */
@@ -56,6 +58,7 @@ export class SharedLab {
     readonly hosts: number,
     readonly lockForwarding: boolean,
     tmpfsBytes = 0,
+    common = false,
   ) {
     this.real = path.join(root, 'real')
     fs.mkdirSync(this.real, { recursive: true })
@@ -64,6 +67,12 @@ export class SharedLab {
       this.tmpfs = this.tmpfsError === null
     }
     for (let i = 0; i < hosts; i++) this.mounts.push(this.mount(i, lockForwarding))
+    if (common && hosts > 0) this.mounts.push(this.mount(hosts, true))
+  }
+
+  /** Index of the mount every host shares (see `common` in the constructor), or null without one. */
+  get commonIndex(): number | null {
+    return this.mounts.length > this.hosts ? this.hosts : null
   }
 
   /** Why no tmpfs could be mounted (null when it was, or none was asked for). */
@@ -74,7 +83,7 @@ export class SharedLab {
   }
 
   private mount(i: number, forwarding: boolean): Mount {
-    const mnt = path.join(this.root, `host-${i}`)
+    const mnt = path.join(this.root, i === this.hosts ? 'host-all' : `host-${i}`)
     fs.mkdirSync(mnt, { recursive: true })
     const args = forwarding ? ['--multithreaded', '--enable-lock-forwarding', this.real, mnt] : [this.real, mnt]
     execFileSync('bindfs', args, { stdio: 'pipe' })
@@ -95,9 +104,14 @@ export class SharedLab {
     throw new Error(`bindfs daemon for ${mnt} not found`)
   }
 
-  /** The directory host i sees (the real directory when the lab has no mounts). */
+  /** The directory host i sees (the real directory when the lab has no mounts); `commonIndex` names the shared mount. */
   dir(i: number): string {
     return this.hosts === 0 ? this.real : this.mounts[i]!.path
+  }
+
+  /** pid of the FUSE daemon behind mount i (for reports). */
+  daemonOf(i: number): number | null {
+    return this.mounts[i]?.pid ?? null
   }
 
   /** Whether host i's mount forwards locks (honest) or keeps them local (lying). */
@@ -138,7 +152,13 @@ export class SharedLab {
     } catch {
       // not running
     }
-    spawnSync('fusermount', ['-u', '-z', m.path], { stdio: 'ignore' })
+    // A mount whose daemon died answers ENOTCONN until it is unmounted: lazily, since brokers may still hold files
+    // open on it. fusermount3 on newer systems; umount -l as the last resort (root).
+    const r = spawnSync('fusermount', ['-u', '-z', m.path], { stdio: 'ignore' })
+    if (r.status !== 0 || r.error) {
+      const r3 = spawnSync('fusermount3', ['-u', '-z', m.path], { stdio: 'ignore' })
+      if (r3.status !== 0 || r3.error) spawnSync('umount', ['-l', m.path], { stdio: 'ignore' })
+    }
     // A lazy unmount returns before the daemon exits; wait (bounded) so the next mount of the path is clean.
     // A daemonized bindfs is reparented to pid 1, which in a container may never reap it: a zombie counts as gone.
     for (let k = 0; k < 100 && processRunning(m.pid); k++) spawnSync('sleep', ['0.02'])
