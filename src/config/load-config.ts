@@ -215,6 +215,14 @@ function resolve(input: ConfigInput, locator: Locator, cwd: string, source: stri
   }
   const kind: AdapterKind = ADAPTER_KINDS[adapterName]
   const lockKeepAlivePeriod = a.lockKeepAlivePeriod ?? DEFAULTS.lockKeepAlivePeriod
+  // Keep-alive is part of the safety argument on a shared directory: without it a primary never learns that its
+  // lock was lost, and two nodes on lying locks depose each other through the epoch fence in a livelock.
+  if (lockKeepAlivePeriod === 0 && (a.useLock ?? DEFAULTS.useLock) && (input.persistent ?? DEFAULTS.persistent)) {
+    throw new BrokerError(
+      'CONFIG_INVALID',
+      `${locator.at([...adapterPath, 'lockKeepAlivePeriod'])}: found 0, expected a period > 0 (default ${DEFAULTS.lockKeepAlivePeriod} ms) on a shared directory; useLock="false" is the setting for a single broker without election`,
+    )
+  }
 
   const connectorInputs = input.transportConnectors ?? [{ name: DEFAULTS.connectorName, uri: DEFAULTS.connectorUri }]
   if (connectorInputs.length === 0) {
@@ -296,9 +304,6 @@ export function warnings(c: BrokerConfig): string[] {
       `schedulerDirectory ${c.schedulerDirectory} is outside the shared store directory ${c.persistence.directory}: ` +
         `scheduled messages will not move with the primary role (put it under the shared directory)`,
     )
-  }
-  if (c.persistent && c.lock.useLock && c.lock.lockKeepAlivePeriod === 0) {
-    out.push('lockKeepAlivePeriod is 0: a primary will not notice losing its lock (ActiveMQ AMQ-4705); 1000 is recommended')
   }
   const policy = c.destinationPolicy
   const gcEntries = policy ? [...policy.entries, ...(policy.defaultEntry ? [policy.defaultEntry] : [])].filter((e) => e.gcInactiveDestinations === true) : []

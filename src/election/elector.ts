@@ -6,10 +6,17 @@
  * Guarantees (and how):
  * - Serve only with the lock: activate runs after the lock is held on the file currently at `<dir>/lock`
  *   (dev+ino checked right after acquiring) and after an epoch was claimed by exclusive create.
- * - Stop serving on any doubt: keep-alive (every lockKeepAlivePeriod) checks the path still names our inode,
- *   the holder record still names us with our epoch, no higher epoch exists, and that the check finished
- *   within keepAliveTimeout. Its fs calls are async (thread pool) and a timer races them, so a hung NFS call
- *   cannot stop the loss from being declared. On loss hooks.deactivate runs FIRST, then the lock is closed.
+ * - Stop serving on evidence, never on lateness (issue #12): keep-alive (every lockKeepAlivePeriod) checks the
+ *   path still names our inode, the holder record still names us with our epoch, and no higher epoch exists. Its
+ *   fs calls run in a worker (share-io.ts) that stamps each call's start in shared memory: a call in progress for
+ *   longer than keepAliveTimeout *in the worker* is a hung share, hence loss. A late timer or a stalled event loop
+ *   (CPU starvation, GC, a short SIGSTOP) only triggers an immediate re-check: the epoch fence already makes a
+ *   truly deposed primary harmless. On loss hooks.deactivate runs FIRST, then the lock is closed (in the worker:
+ *   a close on a hung mount blocks).
+ * - Survive the share: a filesystem error on a share that worked before is transient; the node stays up as a
+ *   replica and retries with jittered back-off (SHARE_RETRY_*), logging once per state change.
+ * - Flap damping: a primary deposed by another node's epoch waits lockAcquireSleepInterval × 2^(n-1) (capped at
+ *   DEPOSAL_BACKOFF_MAX_MS, n reset after a term of STABLE_TERM_MS) before it tries again.
  * - No overlap when the lock file was replaced/deleted under a live primary: a new holder whose file does
  *   not carry the latest epoch's record on the same inode waits keepAlivePeriod + keepAliveTimeout (the old
  *   primary's detection bound) after claiming its epoch and before activating.
@@ -30,15 +37,27 @@ import { systemClock, type Clock } from '../lib/clock.ts'
 import { logger } from '../lib/log.ts'
 import type { ElectionHooks, Role, TakeoverTimeline } from './types.ts'
 import { step, EXIT_CODES, type Effect, type Input, type Then } from './state-machine.ts'
+import { isTransientShareError } from './share-errors.ts'
 import { LockFile, LibcError } from './lock/index.ts'
 import { StallWatchdog } from './stall-watchdog.ts'
 
 /** A primary whose event loop is unresponsive for this many times eventLoopStallMax is killed by the watchdog. */
 export const STALL_KILL_FACTOR = 3
+/** Back-off while the share is unavailable: first retry, growth cap (so a returning share is used within ~1 s). */
+export const SHARE_RETRY_FIRST_MS = 100
+export const SHARE_RETRY_MAX_MS = 1000
+/** Flap damping: the longest wait after repeated deposals, and the term length after which the count resets. */
+export const DEPOSAL_BACKOFF_MAX_MS = 30_000
+export const STABLE_TERM_MS = 60_000
+/** How long a new term waits for the previous term's teardown (store close) before the process gives up (exit 76). */
+export const TEARDOWN_WAIT_MAX_MS = 60_000
+/** How long a step-down waits for hooks.deactivate before releasing the lock anyway (connectors close first, in ms). */
+export const STEP_DOWN_WAIT_MS = 3000
+import { ShareIO, ShareIOError } from './share-io.ts'
 import {
-  sharedPaths, readHolderRecordFd, writeHolderRecordSync, writeHolderRecord, fstatAsync, maxEpoch, maxEpochSync,
+  sharedPaths, readHolderRecordFd, writeHolderRecordSync, encodeRecord, maxEpoch, maxEpochSync, epochsOf,
   claimEpochSync, readReplicas, replicaFile, writeJsonAtomicAsync, appendTakeover, readTakeovers,
-  parseHolderRecord, type HolderRecord, type TakeoverRecord,
+  parseHolderRecord, type HolderRecord, type TakeoverRecord, type ReplicaRecord,
 } from './shared-dir.ts'
 
 const log = logger('election')
@@ -114,8 +133,6 @@ export class Elector {
   private heartbeatTerm = 0
   private keepAliveTimer: unknown = null
   private keepAliveRunning = false
-  /** When the holder record was last renewed as primary, or the term began serving (null when not primary). */
-  private lastPrimaryRenewalAt: number | null = null
   private keepAliveLatencyMs: number | null = null
   private stallTimer: unknown = null
   private watchdog: StallWatchdog | null = null
@@ -129,6 +146,24 @@ export class Elector {
   private started = false
   /** Set when this term ended by loss or fencing: then the lock file is not ours to write any more. */
   private lockDoubt = false
+  /** The share's filesystem calls, off the main thread (see share-io.ts). */
+  private readonly share: ShareIO
+  /** The lock file was opened at least once: later filesystem errors are transient, not fatal. */
+  private shareWorked = false
+  /** The share is unavailable (logged once); consecutive failed attempts drive the back-off. */
+  private shareDownSince: number | null = null
+  private shareFailures = 0
+  /** Deposals by another node's epoch in a row (flap damping), and when the current term began serving. */
+  private deposals = 0
+  private termStartedAt: number | null = null
+  private keepAliveInFlight: Promise<void> | null = null
+  private heartbeatInFlight = false
+  /** The last removal of our replica file; the final stop waits for it (bounded) so `status` does not list us. */
+  private replicaFileRemoval: Promise<void> = Promise.resolve()
+  private heartbeatWrite: Promise<void> = Promise.resolve()
+  private heartbeatFailing = false
+  /** The previous term's hooks.deactivate, until it settles (a new term waits for it, bounded). */
+  private deactivation: Promise<void> | null = null
   private resolveDone!: (code: number) => void
   /** The exit code once the elector has ended for good (see EXIT_CODES in state-machine.ts). */
   readonly done: Promise<number>
@@ -140,6 +175,8 @@ export class Elector {
     this.preferred = opts.lock.failback
     this.done = new Promise((r) => (this.resolveDone = r))
     const lk = opts.lock
+    this.share = new ShareIO(Math.max(1000, lk.keepAliveTimeout || lk.lockKeepAlivePeriod || 1000))
+    void this.done.then(() => this.share.shutdown())
     if (lk.lockKeepAlivePeriod < 0 || lk.keepAliveTimeout < 0 || lk.lockAcquireSleepInterval <= 0 || lk.eventLoopStallMax < 0) {
       throw new BrokerError('CONFIG_INVALID', `election lock settings: lockKeepAlivePeriod=${lk.lockKeepAlivePeriod}, keepAliveTimeout=${lk.keepAliveTimeout}, lockAcquireSleepInterval=${lk.lockAcquireSleepInterval}, eventLoopStallMax=${lk.eventLoopStallMax}; expected non-negative values and lockAcquireSleepInterval > 0`)
     }
@@ -171,7 +208,9 @@ export class Elector {
 
   /** Self-fencing: the store cannot write. A primary gives the lock up. */
   reportUnhealthy(reason: string): void {
-    log.error(`unhealthy: ${reason}; giving up the lock`)
+    // Only a serving node has a lock to give up; a late store error after the term ended is routine.
+    if (this._role === 'primary' || this._role === 'activating') log.error(`unhealthy: ${reason}; giving up the lock`)
+    else log.debug(`store error after the term ended (role ${this._role}): ${reason}`)
     this.feed({ kind: 'store-failed', reason })
   }
 
@@ -204,11 +243,14 @@ export class Elector {
       while (this.queue.length) {
         const inp = this.queue.shift()!
         if ((inp.kind === 'lost' || inp.kind === 'fenced') && (this._role === 'primary' || this._role === 'activating')) this.lockDoubt = true
+        if (inp.kind === 'fenced' && (this._role === 'primary' || this._role === 'activating')) this.noteDeposal()
         const before = this._role
         const r = step(before, inp, { failIfLocked: this.opts.lock.failIfLocked, restartAllowed: this.opts.lock.restartAllowed })
         if (r.role !== before) {
           this.gen++
           this.setRole(r.role, 'reason' in inp ? inp.reason : inp.kind)
+        } else if (r.effects.some((e) => e.type === 'release')) {
+          this.gen++ // outcomes of what was just released are stale
         }
         for (const e of r.effects) this.run(e)
       }
@@ -220,8 +262,7 @@ export class Elector {
   private setRole(role: Role, reason: string): void {
     this._role = role
     this.roleSince = Date.now()
-    // The pause bound of keep-alive counts from the moment serving began (recovery may have blocked before).
-    if (role === 'primary') this.lastPrimaryRenewalAt = this.roleSince
+    if (role === 'primary') this.termStartedAt = this.roleSince
     log.debug(`role ${role} (${reason})`)
     try {
       this.opts.hooks.onRole?.(role, reason)
@@ -259,17 +300,33 @@ export class Elector {
       case 'release':
         this.effRelease()
         return
-      case 'retryLater':
+      case 'retryLater': {
+        const ms = this.rejoinDelayMs()
         this.retryTimer = this.clock.setTimeout(() => {
           this.retryTimer = null
           this.later(gen, { kind: 'start' })
-        }, this.opts.lock.lockAcquireSleepInterval)
+        }, ms)
         return
-      case 'finish':
+      }
+      case 'retryShare': {
+        const ms = this.shareRetryMs()
+        this.retryTimer = this.clock.setTimeout(() => {
+          this.retryTimer = null
+          this.later(gen, { kind: 'start' })
+        }, ms)
+        return
+      }
+      case 'finish': {
         this.effRelease()
         log.info(`election ended (exit code ${e.code})`)
-        this.resolveDone(e.code)
+        let timer: unknown = null
+        const bound = new Promise<void>((r) => (timer = this.clock.setTimeout(r, 2000)))
+        void Promise.race([this.replicaFileRemoval, bound]).then(() => {
+          this.clock.clearTimeout(timer)
+          this.resolveDone(e.code)
+        })
         return
+      }
     }
   }
 
@@ -281,37 +338,87 @@ export class Elector {
     try {
       for (let attempt = 0; attempt < 3; attempt++) {
         if (!this.lockFile) {
-          const lf = await LockFile.open(this.paths.lock, this.opts.lock.type)
+          const lf = await LockFile.open(this.paths.lock, this.opts.lock.type, this.share)
           if (gen !== this.gen || this.lockFile) {
-            lf.close()
+            lf.close(this.share)
             return
           }
           this.lockFile = lf
+          this.noteShareWorks()
         }
         if (!this.lockFile.tryLock()) return this.later(gen, { kind: 'busy' })
-        if (this.lockStillAtPath()) return this.later(gen, { kind: 'locked' })
+        if (await this.lockStillAtPath()) return this.later(gen, { kind: 'locked' })
+        if (gen !== this.gen) return
         log.warn(`locked ${this.paths.lock} but the path now names another file; reopening`)
         this.closeLock()
       }
       this.later(gen, { kind: 'busy' })
     } catch (err) {
-      this.later(gen, { kind: 'lock-error', reason: (err as Error).message })
+      this.later(gen, this.classifyError(err))
     }
   }
 
-  private lockStillAtPath(): boolean {
+  /**
+   * A filesystem error on a share that worked for this node before is transient (the share blinked: ENOTCONN,
+   * EIO, ESTALE, ...): stay up and retry. A lock mechanism that does not work, or a share that never worked since
+   * start, ends the process (exit 1), as a bad configuration does.
+   */
+  private classifyError(err: unknown): Input {
+    const reason = (err as Error).message
+    if (this.shareWorked && isTransientShareError(err)) return { kind: 'share-error', reason }
+    return { kind: 'lock-error', reason }
+  }
+
+  private noteShareWorks(): void {
+    this.shareWorked = true
+    this.shareFailures = 0
+    if (this.shareDownSince !== null) {
+      log.info(`shared directory ${this.opts.sharedDir} is back after ${Date.now() - this.shareDownSince} ms: competing for the lock again`)
+      this.shareDownSince = null
+    }
+  }
+
+  /** The next retry while the share is unavailable: 100 ms doubling to 1 s, with ±25 % jitter. Logs once. */
+  private shareRetryMs(): number {
+    if (this.shareDownSince === null) {
+      this.shareDownSince = Date.now()
+      log.warn(`shared directory ${this.opts.sharedDir} is unavailable; staying up as a replica and retrying until it returns`)
+    }
+    const base = Math.min(SHARE_RETRY_MAX_MS, SHARE_RETRY_FIRST_MS * 2 ** Math.min(10, this.shareFailures++))
+    return Math.round(base * (0.75 + Math.random() * 0.5))
+  }
+
+  /** A deposal by another node's epoch: count it, unless the term that ended was long and stable. */
+  private noteDeposal(): void {
+    const term = this.termStartedAt === null ? 0 : Date.now() - this.termStartedAt
+    if (term >= STABLE_TERM_MS) this.deposals = 0
+    this.deposals++
+  }
+
+  /** Delay before competing again after a step-down: lockAcquireSleepInterval, doubled per deposal in a row. */
+  private rejoinDelayMs(): number {
+    const base = this.opts.lock.lockAcquireSleepInterval
+    if (this.deposals <= 1) return base
+    const ms = Math.min(DEPOSAL_BACKOFF_MAX_MS, base * 2 ** Math.min(16, this.deposals - 1))
+    const jittered = Math.round(ms * (0.75 + Math.random() * 0.5))
+    log.warn(`deposed by another node's epoch ${this.deposals} times in a row: waiting ${jittered} ms before competing again (flap damping)`)
+    return jittered
+  }
+
+  private async lockStillAtPath(): Promise<boolean> {
     const lf = this.lockFile
     if (!lf) return false
     try {
-      const st = fs.statSync(this.paths.lock)
+      const st = await this.share.stat(this.paths.lock)
       return st.ino === lf.ino && st.dev === lf.dev
     } catch {
       return false
     }
   }
 
+  /** Close the lock file in the share worker: never blocks this thread, even on a hung mount. */
   private closeLock(): void {
-    this.lockFile?.close()
+    this.lockFile?.close(this.share)
     this.lockFile = null
   }
 
@@ -324,10 +431,11 @@ export class Elector {
       const w = lf.waitLock()
       this.cancelWait = w.cancel
       w.done.then(
-        () => {
+        async () => {
           this.cancelWait = null
           if (gen !== this.gen) return
-          if (this.lockStillAtPath()) return this.feed({ kind: 'locked' })
+          if (await this.lockStillAtPath()) return this.later(gen, { kind: 'locked' })
+          if (gen !== this.gen) return
           log.warn(`woke with the lock of a file no longer at ${this.paths.lock}; reopening`)
           this.closeLock()
           void this.effTryLock(gen)
@@ -335,14 +443,17 @@ export class Elector {
         (err) => {
           this.cancelWait = null
           if (err instanceof LibcError && err.wouldBlock) return this.later(gen, { kind: 'busy' })
-          this.later(gen, { kind: 'lock-error', reason: (err as Error).message })
+          this.later(gen, this.classifyError(err))
         },
       )
     } else {
-      this.pollTimer = this.clock.setTimeout(() => {
+      this.pollTimer = this.clock.setTimeout(async () => {
         this.pollTimer = null
         if (gen !== this.gen) return
-        if (!this.lockStillAtPath()) this.closeLock()
+        if (!(await this.lockStillAtPath())) {
+          if (gen !== this.gen) return
+          this.closeLock()
+        }
         void this.effTryLock(gen)
       }, this.opts.lock.lockAcquireSleepInterval)
     }
@@ -371,19 +482,28 @@ export class Elector {
     const term = this.heartbeatTerm
     const file = replicaFile(this.opts.sharedDir, this.opts.nodeId)
     const beat = () => {
-      void writeJsonAtomicAsync(file, {
+      this.heartbeatTimer = this.clock.setTimeout(beat, period)
+      // One write at a time: on a hung share each would otherwise hold a thread of the fs pool, until none is left.
+      if (this.heartbeatInFlight) return
+      this.heartbeatInFlight = true
+      this.heartbeatWrite = writeJsonAtomicAsync(file, {
         nodeId: this.opts.nodeId, role: 'replica', host: this.host, pid: process.pid, brokerName: this.opts.brokerName,
         since: this.replicaSince, lastSeen: Date.now(), preferred: this.preferred, heartbeatMs: period,
       }).then(
         () => {
+          if (this.heartbeatFailing) log.info('replica heartbeat written again')
+          this.heartbeatFailing = false
           // A write still in flight when the heartbeat stopped (takeover, stop) lands after the file was
           // removed and would re-create it: `status` would then list this node as a replica forever and
           // soon warn that it is gone. Remove it again unless a new heartbeat term has begun since.
-          if (term !== this.heartbeatTerm && this.heartbeatTimer === null) fs.rmSync(file, { force: true })
+          if (term !== this.heartbeatTerm && this.heartbeatTimer === null) void fsp.rm(file, { force: true }).catch(() => undefined)
         },
-        (err) => log.warn(`replica heartbeat write failed: ${(err as Error).message}`),
-      ).catch(() => undefined)
-      this.heartbeatTimer = this.clock.setTimeout(beat, period)
+        (err) => {
+          // Once per state change: a share that is gone fails every beat.
+          if (!this.heartbeatFailing) log.warn(`replica heartbeat write failed: ${(err as Error).message}`)
+          this.heartbeatFailing = true
+        },
+      ).catch(() => undefined).finally(() => (this.heartbeatInFlight = false))
     }
     beat()
   }
@@ -394,11 +514,10 @@ export class Elector {
     this.heartbeatTimer = null
     this.replicaSince = 0
     if (removeFile) {
-      try {
-        fs.rmSync(replicaFile(this.opts.sharedDir, this.opts.nodeId), { force: true })
-      } catch {
-        // best effort: status ages it out
-      }
+      // Best effort and asynchronous (a hung share must not hold the loop): status ages a stale file out.
+      // After a write still in flight, or its rename would re-create the file once we are gone.
+      const file = replicaFile(this.opts.sharedDir, this.opts.nodeId)
+      this.replicaFileRemoval = this.heartbeatWrite.catch(() => undefined).then(() => fsp.rm(file, { force: true })).catch(() => undefined)
     }
   }
 
@@ -413,8 +532,11 @@ export class Elector {
 
   private async preferredReplicaWaiting(): Promise<boolean> {
     if (this.preferred) return false
+    return this.preferredIn(await readReplicas(this.opts.sharedDir))
+  }
+
+  private preferredIn(reps: ReplicaRecord[]): boolean {
     const now = Date.now()
-    const reps = await readReplicas(this.opts.sharedDir)
     return reps.some((r) => r.preferred && r.nodeId !== this.opts.nodeId && now - r.lastSeen < 3 * (r.heartbeatMs || 1000) + 1000)
   }
 
@@ -422,6 +544,22 @@ export class Elector {
     const lockAcquiredAt = Date.now()
     const lf = this.lockFile
     try {
+      // The previous term's teardown (store close) may still run if the share hung; a new term must not open the
+      // store beside it. It gets a bound: a close that never returns leaves a process only a restart can clean.
+      if (this.deactivation) {
+        const prev = this.deactivation
+        let timer: unknown = null
+        const r = await Promise.race([prev.then(() => 'done' as const), new Promise<'timeout'>((res) => (timer = this.clock.setTimeout(() => res('timeout'), TEARDOWN_WAIT_MAX_MS)))])
+        this.clock.clearTimeout(timer)
+        if (r === 'timeout') {
+          log.error(`the previous term's teardown did not finish within ${TEARDOWN_WAIT_MAX_MS} ms (a filesystem call never returned): exiting with ${EXIT_CODES.teardownStuck} so a supervisor restarts this node`)
+          this.setRole('stopped', 'teardown stuck')
+          this.effRelease()
+          this.resolveDone(EXIT_CODES.teardownStuck)
+          return
+        }
+        if (gen !== this.gen) return
+      }
       if (this.opts.lock.useLock && (await this.preferredReplicaWaiting())) {
         return this.later(gen, { kind: 'yield', reason: 'a preferred broker (failback) is waiting: yielding the lock' })
       }
@@ -579,22 +717,25 @@ export class Elector {
     else log.warn(`stepping down: ${reason}`)
     this.stopKeepAlive()
     this.stopStallMonitor()
-    try {
-      await this.opts.hooks.deactivate(reason)
-    } catch (err) {
-      log.error(`deactivate hook threw (ignored): ${(err as Error).message}`)
-    }
+    this.termStartedAt = null
+    // Connectors close first inside deactivate (ms); the store close after them may wait on a hung share. Wait for
+    // it only up to STEP_DOWN_WAIT_MS: the node is not serving (no acks: the fence refuses every write once the
+    // role is not primary), and the next term waits for the rest before opening the store again.
+    const d = Promise.resolve()
+      .then(() => this.opts.hooks.deactivate(reason))
+      .catch((err) => log.error(`deactivate hook threw (ignored): ${(err as Error).message}`))
+    const tracked = d.finally(() => {
+      if (this.deactivation === tracked) this.deactivation = null
+    })
+    this.deactivation = tracked
+    let timer: unknown = null
+    const settled = await Promise.race([d.then(() => true), new Promise<false>((r) => (timer = this.clock.setTimeout(() => r(false), STEP_DOWN_WAIT_MS)))])
+    this.clock.clearTimeout(timer)
+    if (!settled) log.warn(`store close still running after ${STEP_DOWN_WAIT_MS} ms (shared filesystem slow or hung?): releasing the lock, the close goes on in the background`)
     // Still our lock (a stop or a hand-over, not a loss): mark the record released so the next holder need not
-    // wait for it to go stale.
-    // Every call here may fail (the share is gone: ENOTCONN): a throw must not stop the step-down half-way, or
-    // the node stays in stepping-down forever, never rejoins and hangs on SIGTERM (found by the chaos harness).
-    try {
-      if (this.lockFile && this.record && !this.lockDoubt && this.lockStillAtPath() && maxEpochSync(this.opts.sharedDir) <= this.record.epoch) {
-        writeHolderRecordSync(this.lockFile.fd, { ...this.record, released: true, renewedAt: Date.now() })
-      }
-    } catch (err) {
-      log.warn(`could not mark the holder record released: ${(err as Error).message}`)
-    }
+    // wait for it to go stale. Off the main thread and bounded: every call here may hang or fail on a bad share,
+    // and a throw must not stop the step-down half-way (the node would stay in stepping-down forever).
+    if (this.lockFile && this.record && !this.lockDoubt) await this.markReleased(this.lockFile, this.record)
     this.closeLock()
     this.epoch = null
     this.record = null
@@ -604,6 +745,21 @@ export class Elector {
     if (gen !== this.gen) return
     // A rejoin opens the lock file afresh (tryLock), since the old path may name a new file by now.
     this.later(gen, { kind: 'stepped-down', then: next })
+  }
+
+  /** Rewrite our record as released, if the lock file and the epochs still say it is ours. Bounded; never throws. */
+  private async markReleased(lf: LockFile, rec: HolderRecord): Promise<void> {
+    const bound = Math.max(500, this.opts.lock.keepAliveTimeout || this.opts.lock.lockKeepAlivePeriod || 1000)
+    const work = (async () => {
+      const facts = await this.share.check({ lockPath: this.paths.lock, fd: lf.fd, epochsDir: this.paths.epochs })
+      if (facts.missing || facts.pathIno !== lf.ino || facts.pathDev !== lf.dev) return
+      if (Math.max(0, ...epochsOf(facts.epochs)) > rec.epoch) return
+      await this.share.write(lf.fd, encodeRecord({ ...rec, released: true, renewedAt: Date.now() }).toString('utf8'))
+    })().catch((err) => log.warn(`could not mark the holder record released: ${(err as Error).message}`))
+    let timer: unknown = null
+    const done = await Promise.race([work.then(() => true), new Promise<false>((r) => (timer = this.clock.setTimeout(() => r(false), bound)))])
+    this.clock.clearTimeout(timer)
+    if (!done) log.warn(`marking the holder record released did not finish within ${bound} ms; the next primary waits for it to go stale`)
   }
 
   private cancelWaiting(): void {
@@ -636,7 +792,7 @@ export class Elector {
       this.keepAliveTimer = null
       if (this._role !== 'primary' && this._role !== 'activating') return
       void this.keepAliveOnce(gen).finally(() => {
-        if (this.keepAliveRunning && (this._role === 'primary' || this._role === 'activating')) this.keepAliveTimer = this.clock.setTimeout(tick, period)
+        if (this.keepAliveRunning && this.keepAliveTimer === null && (this._role === 'primary' || this._role === 'activating')) this.keepAliveTimer = this.clock.setTimeout(tick, period)
       })
     }
     this.keepAliveRunning = true
@@ -645,84 +801,86 @@ export class Elector {
 
   private stopKeepAlive(): void {
     this.keepAliveRunning = false
-    this.lastPrimaryRenewalAt = null
     if (this.keepAliveTimer !== null) this.clock.clearTimeout(this.keepAliveTimer)
     this.keepAliveTimer = null
   }
 
-  /** One keep-alive check, raced against keepAliveTimeout. Any doubt feeds `lost` / `fenced`. */
-  private async keepAliveOnce(gen: number): Promise<void> {
+  /** Re-check the lock now (the loop was late or stalled): evidence decides, lateness alone never does. */
+  private recheckNow(why: string): void {
+    if (!this.keepAliveRunning || this._role !== 'primary') return
+    log.warn(`${why}: re-checking the lock now (a late event loop is not evidence of loss)`)
+    void this.keepAliveOnce(this.gen)
+  }
+
+  /**
+   * One keep-alive check. Evidence of loss (feeds `lost` / `fenced`): the lock path names another inode or nothing,
+   * the holder record names another node or epoch, a higher epoch exists, or one filesystem call has been in
+   * progress in the share worker for longer than keepAliveTimeout (hung share). The hang is read from the worker's
+   * own stamp (share-io.ts), so a starved loop that polls late cannot fake one. Runs one at a time.
+   */
+  private keepAliveOnce(gen: number): Promise<void> {
+    if (this.keepAliveInFlight) return this.keepAliveInFlight
+    void gen
+    const p = this.keepAliveCheck().finally(() => {
+      if (this.keepAliveInFlight === p) this.keepAliveInFlight = null
+    })
+    this.keepAliveInFlight = p
+    return p
+  }
+
+  private async keepAliveCheck(): Promise<void> {
     const lf = this.lockFile
     const rec = this.record
     if (!lf || !rec) return
     const timeoutMs = this.opts.lock.keepAliveTimeout || this.opts.lock.lockKeepAlivePeriod
-    // A primary that could not renew for longer than period + timeout (SIGSTOP, VM pause, starved process)
-    // may already be treated as gone by the others (they call a record stale a little after that bound), so it
-    // must not resume serving as if nothing happened. Only gaps between renewals made as primary count: store
-    // recovery during activation may block the loop, and fencing covers that window.
-    const overdue = (): Input | null => {
-      if (this._role !== 'primary' || this.lastPrimaryRenewalAt === null) return null
-      const gapMs = Date.now() - this.lastPrimaryRenewalAt
-      const boundMs = this.opts.lock.lockKeepAlivePeriod + timeoutMs
-      if (gapMs <= boundMs) return null
-      return { kind: 'lost', reason: `keep-alive: ${gapMs} ms since the last renewal (paused or starved?), over keepAlivePeriod+keepAliveTimeout = ${boundMs} ms: others may already treat this primary as gone` }
-    }
-    const late = overdue()
-    if (late) return this.feed(late)
-    // "Hung" means one filesystem call made no progress for keepAliveTimeout, not that the whole check took that
-    // long: on a saturated event loop (tens of thousands of msg/s) each of the check's calls waits its turn for
-    // the loop, and a wall-clock bound on the whole check deposed healthy primaries under load. Progress is
-    // measured in ticks of `tickMs` on this loop, so a busy loop slows the verdict rather than faking one; a call
-    // that hangs (NFS server gone) gets no progress at all and is declared lost after keepAliveTimeout.
-    const tickMs = Math.max(10, Math.min(100, Math.floor(timeoutMs / 4)))
-    let idleTicks = 0
+    const pollMs = Math.max(10, Math.min(100, Math.floor(timeoutMs / 4)))
     let timer: unknown = null
     let settled = false
-    const progress = <T>(p: Promise<T>): Promise<T> => p.finally(() => (idleTicks = 0))
-    const timedOut = new Promise<'timeout'>((resolve) => {
-      const tick = () => {
+    const hung = new Promise<'hung'>((resolve) => {
+      const poll = () => {
         if (settled) return
-        if (++idleTicks * tickMs >= timeoutMs) return resolve('timeout')
-        timer = this.clock.setTimeout(tick, tickMs)
+        if (this.share.busyForMs() > timeoutMs) return resolve('hung')
+        timer = this.clock.setTimeout(poll, pollMs)
       }
-      timer = this.clock.setTimeout(tick, tickMs)
+      timer = this.clock.setTimeout(poll, pollMs)
     })
+    const wantReplicas = this.opts.lock.failback === false && !this.preferred
     const check = (async (): Promise<Input | 'yield' | null> => {
-      let st: fs.Stats
-      try {
-        st = await progress(fsp.stat(this.paths.lock))
-      } catch (err) {
-        return { kind: 'lost', reason: `keep-alive: ${this.paths.lock} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): lock file missing` }
-      }
-      const fst = await progress(fstatAsync(lf.fd))
-      if (st.ino !== fst.ino || st.dev !== fst.dev) return { kind: 'lost', reason: `keep-alive: ${this.paths.lock} was replaced (inode ${st.ino}, we locked ${fst.ino})` }
-      const onDisk = parseHolderRecord(await progress(fsp.readFile(this.paths.lock, 'utf8')))
+      const facts = await this.share.check({ lockPath: this.paths.lock, fd: lf.fd, epochsDir: this.paths.epochs, replicasDir: wantReplicas ? this.paths.replicas : undefined })
+      if (facts.missing) return { kind: 'lost', reason: `keep-alive: ${this.paths.lock} cannot be read (${facts.missing}): lock file missing` }
+      if (facts.pathIno !== facts.fdIno || facts.pathDev !== facts.fdDev) return { kind: 'lost', reason: `keep-alive: ${this.paths.lock} was replaced (inode ${facts.pathIno}, we locked ${facts.fdIno})` }
+      const onDisk = parseHolderRecord(facts.recordText)
       if (!onDisk || onDisk.nodeId !== rec.nodeId || onDisk.epoch !== rec.epoch) {
         return { kind: 'lost', reason: `keep-alive: holder record names ${onDisk ? `${onDisk.nodeId} epoch ${onDisk.epoch}` : 'nobody (unreadable)'}, expected ${rec.nodeId} epoch ${rec.epoch}` }
       }
-      const max = await progress(maxEpoch(this.opts.sharedDir))
+      const max = Math.max(0, ...epochsOf(facts.epochs))
       if (max > rec.epoch) return { kind: 'fenced', reason: `keep-alive: epoch ${max} exists above ours (${rec.epoch})` }
-      if (this.opts.lock.failback === false && (await progress(this.preferredReplicaWaiting()))) return 'yield'
-      // The race below may already have declared this check timed out (hung filesystem) and the step-down may have
-      // handed the lock over: a renewal written now would overwrite the next primary's record and depose it
-      // (seen in the chaos harness after a hung share resumed). Renew only while this term's keep-alive still runs.
+      if (wantReplicas && facts.replicas) {
+        const reps: ReplicaRecord[] = []
+        for (const t of facts.replicas) {
+          try {
+            const r = JSON.parse(t) as ReplicaRecord
+            if (typeof r.nodeId === 'string') reps.push(r)
+          } catch {
+            // being replaced or torn: skip this round
+          }
+        }
+        if (this.preferredIn(reps)) return 'yield'
+      }
+      // The hang verdict may already have been given and the step-down may have handed the lock over: a renewal
+      // written now would overwrite the next primary's record and depose it. Renew only while this term runs.
       if (!this.keepAliveRunning || rec !== this.record) return null
-      // A pause can also fall inside this check (the process stopped between two of its calls): judge again
-      // right before renewing, so a late renewal never hides it.
-      const lateNow = overdue()
-      if (lateNow) return lateNow
       rec.renewedAt = Date.now()
-      await progress(writeHolderRecord(lf.fd, rec))
-      if (this._role === 'primary' && rec === this.record) this.lastPrimaryRenewalAt = rec.renewedAt
+      await this.share.write(lf.fd, encodeRecord(rec).toString('utf8'))
       return null
     })().catch((err): Input => ({ kind: 'lost', reason: `keep-alive check failed: ${(err as Error).message}` }))
     const checkStartedAt = Date.now()
-    const outcome = await Promise.race([check, timedOut])
+    const outcome = await Promise.race([check, hung])
     settled = true
-    this.keepAliveLatencyMs = Date.now() - checkStartedAt
     this.clock.clearTimeout(timer)
+    this.keepAliveLatencyMs = Date.now() - checkStartedAt
     if (rec !== this.record) return // a step-down (or a new term) happened meanwhile
-    if (outcome === 'timeout') return this.feed({ kind: 'lost', reason: `keep-alive: a filesystem call made no progress for ${timeoutMs} ms (hung filesystem?)` })
+    if (outcome === 'hung') return this.feed({ kind: 'lost', reason: `keep-alive: a filesystem call on the share has made no progress for over ${timeoutMs} ms (hung filesystem?)` })
     if (outcome === 'yield') return this.feed({ kind: 'yield', reason: 'a preferred broker (failback) is waiting: handing over' })
     if (outcome) this.feed(outcome)
   }
@@ -733,7 +891,8 @@ export class Elector {
     const max = this.opts.lock.eventLoopStallMax
     if (max <= 0) return
     // A stall that never ends cannot be seen from this loop: a watchdog thread kills the process at
-    // STALL_KILL_FACTOR x eventLoopStallMax, so the lock is released (a stall that ends sooner steps down below).
+    // STALL_KILL_FACTOR x eventLoopStallMax, so the lock is released. A stall that ends sooner is not evidence of
+    // anything: it triggers an immediate keep-alive re-check, which steps down only if the lock was really lost.
     if (!this.watchdog) {
       this.watchdog = new StallWatchdog(max * STALL_KILL_FACTOR)
       const err = this.watchdog.start()
@@ -752,7 +911,7 @@ export class Elector {
       const lag = now - last - interval
       last = now
       if (this._role !== 'primary' && this._role !== 'activating') return
-      if (lag > max) return this.feed({ kind: 'stalled', reason: `event loop stalled for ${lag} ms (eventLoopStallMax ${max} ms)` })
+      if (lag > max) this.recheckNow(`event loop stalled for ${lag} ms (eventLoopStallMax ${max} ms)`)
       this.stallTimer = setTimeout(tick, interval)
     }
     void gen

@@ -108,7 +108,7 @@ export async function readHolderRecord(dir: string): Promise<HolderRecord | null
   }
 }
 
-function encodeRecord(rec: HolderRecord): Buffer {
+export function encodeRecord(rec: HolderRecord): Buffer {
   return Buffer.from(JSON.stringify(rec) + '\n', 'utf8')
 }
 
@@ -136,7 +136,7 @@ export function fstatAsync(fd: number): Promise<fs.Stats> {
   return cb<fs.Stats>((d) => fs.fstat(fd, d))
 }
 
-function epochsOf(names: string[]): number[] {
+export function epochsOf(names: string[]): number[] {
   const out: number[] = []
   for (const n of names) if (/^[1-9][0-9]*$/.test(n)) out.push(Number(n))
   return out

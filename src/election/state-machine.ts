@@ -5,11 +5,13 @@
  * role (a late outcome of an operation that was abandoned) are explicitly ignored: same role, no effects.
  *
  * Exit codes (`Elector.done`, and so `sfbroker run`): 0 clean stop, 1 the lock mechanism failed (filesystem
- * cannot lock), 73 failIfLocked and the lock was held, 75 the lock was lost/given up and restartAllowed=false.
+ * cannot lock, or the share never worked since start), 73 failIfLocked and the lock was held, 75 the lock was
+ * lost/given up and restartAllowed=false, 76 a previous term's store close never returned (a filesystem call stuck
+ * for TEARDOWN_WAIT_MAX_MS): only a new process is clean, so a supervisor must restart it.
  */
 import type { Role } from './types.ts'
 
-export const EXIT_CODES = { ok: 0, lockError: 1, failIfLocked: 73, lockLost: 75 } as const
+export const EXIT_CODES = { ok: 0, lockError: 1, failIfLocked: 73, lockLost: 75, teardownStuck: 76 } as const
 
 export type Input =
   /** Begin (or retry after a back-off): try the lock once. */
@@ -18,8 +20,10 @@ export type Input =
   | { kind: 'locked' }
   /** Someone else holds it. */
   | { kind: 'busy' }
-  /** The lock call itself failed (ENOLCK, EOPNOTSUPP, ...): this filesystem cannot elect. */
+  /** The lock call itself failed (ENOLCK, EOPNOTSUPP, ...), or the share never worked for this node: this filesystem cannot elect. */
   | { kind: 'lock-error'; reason: string }
+  /** A filesystem error on a share that worked before (ENOTCONN, EIO, ESTALE, ...): transient until proven otherwise. */
+  | { kind: 'share-error'; reason: string }
   /** hooks.activate finished. */
   | { kind: 'activated' }
   /** hooks.activate threw. */
@@ -30,8 +34,6 @@ export type Input =
   | { kind: 'lost'; reason: string }
   /** reportUnhealthy(): the store cannot write. */
   | { kind: 'store-failed'; reason: string }
-  /** The event loop stalled beyond eventLoopStallMax. */
-  | { kind: 'stalled'; reason: string }
   /** Hand the role over: a preferred broker (failback) is waiting, or another live broker renews the holder record while we "hold" the lock (locks that do not exclude). */
   | { kind: 'yield'; reason: string }
   | { kind: 'stop' }
@@ -39,7 +41,7 @@ export type Input =
   | { kind: 'stepped-down'; then: Then }
 
 export type InputKind = Input['kind']
-export const INPUT_KINDS: InputKind[] = ['start', 'locked', 'busy', 'lock-error', 'activated', 'activation-failed', 'fenced', 'lost', 'store-failed', 'stalled', 'yield', 'stop', 'stepped-down']
+export const INPUT_KINDS: InputKind[] = ['start', 'locked', 'busy', 'lock-error', 'activated', 'activation-failed', 'fenced', 'lost', 'store-failed', 'share-error', 'yield', 'stop', 'stepped-down']
 export const ROLES: Role[] = ['starting', 'replica', 'activating', 'primary', 'stepping-down', 'stopped']
 
 /** After stepping down: try again now, try after lockAcquireSleepInterval, stop (exit 0), or exit 75. */
@@ -60,8 +62,10 @@ export type Effect =
   | { type: 'setThen'; then: Then }
   /** Not primary: cancel any wait, stop heartbeats, remove our replica file, close the lock file. */
   | { type: 'release' }
-  /** Feed `start` after lockAcquireSleepInterval. */
+  /** Feed `start` after lockAcquireSleepInterval (longer after repeated deposals: flap damping). */
   | { type: 'retryLater' }
+  /** Feed `start` after a jittered, growing back-off while the share is unavailable. */
+  | { type: 'retryShare' }
   /** The elector ends for good with this exit code. */
   | { type: 'finish'; code: number }
 
@@ -86,7 +90,8 @@ export function step(role: Role, input: Input, policy: Policy): StepResult {
     case 'replica':
       switch (input.kind) {
         case 'start':
-          return role === 'starting' ? { role, effects: [{ type: 'tryLock' }] } : ignore(role)
+          // A replica gets `start` only from its share back-off (retryShare): try the lock afresh.
+          return { role, effects: [{ type: 'tryLock' }] }
         case 'locked':
           return { role: 'activating', effects: [{ type: 'activate' }] }
         case 'busy':
@@ -96,6 +101,9 @@ export function step(role: Role, input: Input, policy: Policy): StepResult {
           return { role: 'replica', effects: [{ type: 'wait' }] }
         case 'lock-error':
           return { role: 'stopped', effects: [{ type: 'release' }, { type: 'finish', code: EXIT_CODES.lockError }] }
+        case 'share-error':
+          // Stay up: a replica that waits for the share to come back, then for the lock.
+          return { role: 'replica', effects: [{ type: 'release' }, { type: 'retryShare' }] }
         case 'stop':
           return { role: 'stopped', effects: [{ type: 'release' }, { type: 'finish', code: EXIT_CODES.ok }] }
         default:
@@ -109,11 +117,11 @@ export function step(role: Role, input: Input, policy: Policy): StepResult {
         case 'activation-failed':
           return role === 'activating' ? down(`activation failed: ${input.reason}`, afterLoss(true)) : ignore(role)
         case 'fenced':
-          // A newer epoch holds the role: nothing to hand over, wait for the lock again at once.
-          return down(input.reason, afterLoss(false))
+          // A newer epoch holds the role: back off before claiming again (the elector grows the delay with
+          // repeated deposals), or two nodes on lying locks depose each other in a livelock.
+          return down(input.reason, afterLoss(true))
         case 'lost':
         case 'store-failed':
-        case 'stalled':
           // Rejoin after lockAcquireSleepInterval, so a replica already blocked on the lock gets it (the lock is
           // released just before; retrying at once can win it back, and a paused or unhealthy node should not).
           return down(input.reason, afterLoss(true))

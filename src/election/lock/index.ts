@@ -34,6 +34,12 @@ export function libcSync(): LibcLock {
   return binding
 }
 
+/** Opens and closes files off the main thread (ShareIO), so a hung shared filesystem cannot hold the event loop. */
+export interface FileOpener {
+  open(path: string, flags: number): Promise<{ fd: number; dev: number; ino: number; real: string }>
+  closeFd(fd: number): void
+}
+
 const heldByPath = new Map<string, LockFile>()
 const heldById = new Map<string, LockFile>()
 
@@ -60,13 +66,26 @@ export class LockFile {
    * Open (creating it and its directory if missing) the lock file for locking. Throws ELECTION_LOCK_HELD when
    * this process already has the same file open for locking, whatever the lock type.
    */
-  static async open(file: string, kind: LockType): Promise<LockFile> {
+  static async open(file: string, kind: LockType, opener?: FileOpener): Promise<LockFile> {
     const lib = await loadLibc()
-    fs.mkdirSync(path.dirname(file), { recursive: true })
-    const fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT | ((fs.constants as { O_CLOEXEC?: number }).O_CLOEXEC ?? 0o2000000), 0o644)
+    const flags = fs.constants.O_RDWR | fs.constants.O_CREAT | ((fs.constants as { O_CLOEXEC?: number }).O_CLOEXEC ?? 0o2000000)
+    let opened: { fd: number; dev: number; ino: number; real: string }
+    if (opener) opened = await opener.open(file, flags)
+    else {
+      fs.mkdirSync(path.dirname(file), { recursive: true })
+      const fd = fs.openSync(file, flags, 0o644)
+      try {
+        const st = fs.fstatSync(fd)
+        opened = { fd, dev: st.dev, ino: st.ino, real: fs.realpathSync(file) }
+      } catch (e) {
+        fs.closeSync(fd)
+        throw e
+      }
+    }
+    const { fd } = opened
     try {
-      const st = fs.fstatSync(fd)
-      const real = fs.realpathSync(file)
+      const st = opened
+      const real = opened.real
       const id = `${st.dev}:${st.ino}`
       const other = heldByPath.get(real) ?? heldById.get(id)
       if (other) {
@@ -77,7 +96,8 @@ export class LockFile {
       heldById.set(id, lf)
       return lf
     } catch (e) {
-      fs.closeSync(fd)
+      if (opener) opener.closeFd(fd)
+      else fs.closeSync(fd)
       throw e
     }
   }
@@ -116,10 +136,21 @@ export class LockFile {
     }
   }
 
-  /** Release and close. The file stays (it is never deleted). Idempotent. */
-  close(): void {
+  /**
+   * Release and close. The file stays (it is never deleted). Idempotent. With `closer`, the descriptor is handed
+   * to it (a worker) and nothing here touches the file: on a hung mount both the unlock call (with lock
+   * forwarding) and close(2) (FUSE FLUSH) block, and a step-down must not. Closing the last descriptor of the open
+   * file description drops flock and OFD locks, so no explicit unlock is needed then.
+   */
+  close(closer?: FileOpener): void {
     if (this.closed) return
     this.closed = true
+    if (closer) {
+      this.held = false
+      closer.closeFd(this.fd)
+      this.forget()
+      return
+    }
     if (this.held) {
       try {
         this.call('un')
@@ -133,6 +164,10 @@ export class LockFile {
     } catch {
       // already closed: nothing holds the lock
     }
+    this.forget()
+  }
+
+  private forget(): void {
     if (heldByPath.get(this.realPath) === this) heldByPath.delete(this.realPath)
     const id = `${this.dev}:${this.ino}`
     if (heldById.get(id) === this) heldById.delete(id)

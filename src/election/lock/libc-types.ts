@@ -42,6 +42,10 @@ export const ERRNO_NAMES: Record<number, string> = {
   37: 'ENOLCK',
   38: 'ENOSYS',
   95: 'EOPNOTSUPP',
+  103: 'ECONNABORTED',
+  107: 'ENOTCONN',
+  110: 'ETIMEDOUT',
+  112: 'EHOSTDOWN',
   116: 'ESTALE',
 }
 

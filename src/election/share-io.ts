@@ -1,0 +1,253 @@
+/**
+ * ShareIO: the election's filesystem calls on the shared directory, run in a worker thread so that (1) a call that
+ * hangs (NFS server gone, FUSE daemon stopped) never holds the event loop, and (2) "hung" is measured where the call
+ * runs. The worker stamps `busySince` in shared memory when a call starts and clears it when the call returns, so
+ * `busyForMs()` is the age of the call in progress *in the worker*, whatever the event loop is doing. A starved or
+ * paused event loop that wakes late sees the call already finished (busySince 0): lateness alone is never taken for
+ * a hang (issue #12: a late timer is not evidence that the lock is lost).
+ *
+ * A worker stuck in a call is abandoned, not waited for: `call()` on a worker busy for longer than
+ * `abandonAfterMs` starts a fresh worker, and the stuck one finishes (or not) on its own. `closeFd()` hands a
+ * descriptor to a worker and does not wait: closing a file on a hung FUSE mount blocks in FLUSH.
+ *
+ * Plain CommonJS source run with `eval: true`, so it works from source and inside the compiled binary; `node:` APIs
+ * only, so Deno runs it too. Not promised: cancellation of a call in progress (no portable way exists).
+ */
+import { Worker } from 'node:worker_threads'
+
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads')
+const fs = require('node:fs')
+const path = require('node:path')
+const state = new BigInt64Array(workerData.sab)
+// Stamp the start of every system call, so busySince is the age of the call in progress, not of the whole op.
+const stamp = () => Atomics.store(state, 0, BigInt(Date.now()))
+const S = {}
+for (const name of ['statSync', 'fstatSync', 'openSync', 'readSync', 'closeSync', 'readdirSync', 'writeSync', 'ftruncateSync', 'fsyncSync', 'mkdirSync', 'realpathSync']) {
+  S[name] = (...a) => {
+    stamp()
+    return fs[name](...a)
+  }
+}
+function readText(file) {
+  const fd = S.openSync(file, 'r')
+  try {
+    const size = S.fstatSync(fd).size
+    const buf = Buffer.alloc(Math.min(size, 1 << 20))
+    const n = size > 0 ? S.readSync(fd, buf, 0, buf.length, 0) : 0
+    return buf.subarray(0, n).toString('utf8')
+  } finally {
+    S.closeSync(fd)
+  }
+}
+const ops = {
+  check(a) {
+    let st
+    try {
+      st = S.statSync(a.lockPath)
+    } catch (e) {
+      return { missing: e.code || String(e) }
+    }
+    const fst = S.fstatSync(a.fd)
+    const recordText = readText(a.lockPath)
+    let epochs = []
+    try {
+      epochs = S.readdirSync(a.epochsDir)
+    } catch (e) {
+      if (e.code !== 'ENOENT') throw e
+    }
+    let replicas = null
+    if (a.replicasDir) {
+      replicas = []
+      let names = []
+      try {
+        names = S.readdirSync(a.replicasDir)
+      } catch (e) {
+        if (e.code !== 'ENOENT') throw e
+      }
+      for (const n of names) {
+        if (!n.endsWith('.json')) continue
+        try {
+          replicas.push(readText(path.join(a.replicasDir, n)))
+        } catch (e) {}
+      }
+    }
+    return { pathIno: st.ino, pathDev: st.dev, fdIno: fst.ino, fdDev: fst.dev, recordText, epochs, replicas }
+  },
+  write(a) {
+    const b = Buffer.from(a.text)
+    S.writeSync(a.fd, b, 0, b.length, 0)
+    S.ftruncateSync(a.fd, b.length)
+    S.fsyncSync(a.fd)
+    return true
+  },
+  open(a) {
+    S.mkdirSync(path.dirname(a.path), { recursive: true })
+    const fd = S.openSync(a.path, a.flags, 0o644)
+    try {
+      const st = S.fstatSync(fd)
+      return { fd, dev: st.dev, ino: st.ino, real: S.realpathSync(a.path) }
+    } catch (e) {
+      S.closeSync(fd)
+      throw e
+    }
+  },
+  stat(a) {
+    const st = S.statSync(a.path)
+    return { dev: st.dev, ino: st.ino }
+  },
+  close(a) {
+    S.closeSync(a.fd)
+    return true
+  },
+}
+parentPort.on('message', (m) => {
+  stamp()
+  let reply
+  try {
+    reply = { id: m.id, ok: ops[m.op](m.args) }
+  } catch (e) {
+    reply = { id: m.id, error: { code: e && e.code, message: e && e.message ? e.message : String(e) } }
+  }
+  Atomics.store(state, 0, 0n)
+  parentPort.postMessage(reply)
+})
+`
+
+export interface CheckFacts {
+  /** Set when stat of the lock path failed (ENOENT: deleted; anything else: unreadable). */
+  missing?: string
+  pathIno: number
+  pathDev: number
+  fdIno: number
+  fdDev: number
+  recordText: string
+  epochs: string[]
+  replicas: string[] | null
+}
+
+export interface OpenedFile {
+  fd: number
+  dev: number
+  ino: number
+  real: string
+}
+
+/** An error from a call in the worker, with the errno code (ENOTCONN, EIO, ...) kept. */
+export class ShareIOError extends Error {
+  constructor(
+    readonly op: string,
+    readonly code: string | undefined,
+    message: string,
+  ) {
+    super(`${op}: ${message}`)
+  }
+}
+
+interface Pending {
+  resolve(v: unknown): void
+  reject(e: Error): void
+}
+
+class ShareWorker {
+  readonly state = new BigInt64Array(new SharedArrayBuffer(16))
+  readonly worker: Worker
+  readonly pending = new Map<number, Pending>()
+  inFlight = 0
+
+  constructor() {
+    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { sab: this.state.buffer } })
+    this.worker.unref()
+    this.worker.on('message', (m: { id: number; ok?: unknown; error?: { code?: string; message: string } }) => {
+      const p = this.pending.get(m.id)
+      if (!p) return
+      this.pending.delete(m.id)
+      this.inFlight--
+      if (m.error) p.reject(new ShareIOError('share', m.error.code, m.error.message))
+      else p.resolve(m.ok)
+    })
+    const failAll = (e: Error) => {
+      for (const p of this.pending.values()) p.reject(e)
+      this.pending.clear()
+      this.inFlight = 0
+    }
+    this.worker.on('error', failAll)
+    this.worker.on('exit', () => failAll(new Error('share I/O worker exited')))
+  }
+
+  /** How long the call now running in the worker has been running (0 when idle). */
+  busyForMs(): number {
+    const since = Number(Atomics.load(this.state, 0))
+    return since === 0 ? 0 : Math.max(0, Date.now() - since)
+  }
+}
+
+export class ShareIO {
+  private current: ShareWorker | null = null
+  private nextId = 1
+  /** Workers abandoned while stuck in a call (kept only to report them). */
+  private abandoned = 0
+
+  constructor(readonly abandonAfterMs: number) {}
+
+  /** Age of the call in progress in the current worker (0 when idle or none). */
+  busyForMs(): number {
+    return this.current?.busyForMs() ?? 0
+  }
+
+  get abandonedWorkers(): number {
+    return this.abandoned
+  }
+
+  check(args: { lockPath: string; fd: number; epochsDir: string; replicasDir?: string }): Promise<CheckFacts> {
+    return this.call('check', args) as Promise<CheckFacts>
+  }
+
+  write(fd: number, text: string): Promise<void> {
+    return this.call('write', { fd, text }) as Promise<void>
+  }
+
+  open(path: string, flags: number): Promise<OpenedFile> {
+    return this.call('open', { path, flags }) as Promise<OpenedFile>
+  }
+
+  stat(path: string): Promise<{ dev: number; ino: number }> {
+    return this.call('stat', { path }) as Promise<{ dev: number; ino: number }>
+  }
+
+  /** Close a descriptor in a worker without waiting (a close on a hung mount blocks). Errors are ignored. */
+  closeFd(fd: number): void {
+    this.call('close', { fd }).catch(() => undefined)
+  }
+
+  /** Stop the worker (idle or not). Calls in flight are rejected. */
+  shutdown(): void {
+    const w = this.current
+    this.current = null
+    if (w) void w.worker.terminate().catch(() => undefined)
+  }
+
+  private worker(): ShareWorker {
+    const w = this.current
+    if (w && w.busyForMs() > this.abandonAfterMs) {
+      // Stuck in a call (hung share): leave it; its calls settle if the share ever answers.
+      this.abandoned++
+      this.current = null
+    }
+    if (!this.current) this.current = new ShareWorker()
+    return this.current
+  }
+
+  private call(op: string, args: unknown): Promise<unknown> {
+    const w = this.worker()
+    const id = this.nextId++
+    return new Promise((resolve, reject) => {
+      w.pending.set(id, {
+        resolve,
+        reject: (e) => reject(e instanceof ShareIOError ? new ShareIOError(op, e.code, e.message.replace(/^share: /, '')) : e),
+      })
+      w.inFlight++
+      w.worker.postMessage({ id, op, args })
+    })
+  }
+}
