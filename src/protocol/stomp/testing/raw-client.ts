@@ -41,9 +41,10 @@ export class RawClient {
     })
   }
 
-  static connect(port: number, host = '127.0.0.1'): Promise<RawClient> {
+  /** `localAddress` picks the source address (127.0.0.2 etc. are distinct client addresses on loopback). */
+  static connect(port: number, host = '127.0.0.1', localAddress?: string): Promise<RawClient> {
     return new Promise((resolve, reject) => {
-      const s = net.connect({ port, host }, () => {
+      const s = net.connect({ port, host, ...(localAddress ? { localAddress } : {}) }, () => {
         s.off('error', reject)
         resolve(new RawClient(s))
       })
