@@ -36,8 +36,13 @@ beforeAll(() => {
 }, 300_000)
 
 afterAll(() => {
-  procs.cleanup()
+  // Brokers first (they hold files on the mounts), then the mounts, then the temp dirs that held the mountpoints.
+  for (const c of procs.children) {
+    c.kill('SIGCONT')
+    c.kill('SIGKILL')
+  }
   for (const m of mounts.reverse()) spawnSync('fusermount', ['-u', '-z', m])
+  procs.cleanup()
 })
 
 /** A JSON config: shared dir, fast keep-alive, admin endpoint. */
