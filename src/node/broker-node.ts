@@ -150,6 +150,8 @@ export class BrokerNode {
     }
     if (s.summaryTimer) clearInterval(s.summaryTimer)
     s.summaryTimer = null
+    // A checkpoint that timed out suggests a hung share: do not spend another closeTimeoutMs on the summary.
+    if (res === 'timeout') return
     const written = await settleWithin(this.writeSummary({ after: true }), this.closeTimeoutMs)
     if (written === 'timeout') log.warn(`final store summary not written within ${this.closeTimeoutMs} ms; \`sfbroker status\` may show older counts`)
   }
