@@ -10,7 +10,8 @@
  * `transport.maximumConnectionsPerAddress` (sockets from one remote IP, default: maximumConnections, i.e. no
  * further limit, as many clients may share a NAT address), `transport.maximumPendingConnects` (sockets that
  * have not completed CONNECT yet, default a quarter of maximumConnections) and
- * `transport.maximumPendingConnectsPerAddress` (the same per remote IP, default a fifth of maximumPendingConnects).
+ * `transport.maximumPendingConnectsPerAddress` (the same per remote IP, default half of maximumPendingConnects:
+ * a pool opening many connections at once from one host is pending all together for a moment).
  * StompServer (src/protocol/stomp/server.ts) says what happens when one is full.
  *
  * Two deliberate differences from ActiveMQ, both refusing what ActiveMQ would silently accept:
@@ -49,7 +50,7 @@ export const HB_GRACE_PERIOD_MULTIPLIER_MAX = 100
 /** Default pre-CONNECT budget: this fraction of maximumConnections (at least 1). */
 export const DEFAULT_PENDING_CONNECTS_FRACTION = 1 / 4
 /** Default per-address pre-CONNECT budget: this fraction of maximumPendingConnects (at least 1). */
-export const DEFAULT_PENDING_CONNECTS_PER_ADDRESS_FRACTION = 1 / 5
+export const DEFAULT_PENDING_CONNECTS_PER_ADDRESS_FRACTION = 1 / 2
 
 /** The fairness limits a connector gets when its URI does not set them (also used for hand-built connectors). */
 export function defaultFairness(maximumConnections: number): { maximumConnectionsPerAddress: number; maximumPendingConnects: number; maximumPendingConnectsPerAddress: number } {

@@ -38,12 +38,12 @@ const uri = (q: string): LoadConfigOptions => ({ overrides: { connectors: [`stom
 describe('connection fairness options', () => {
   test('loadConfig derives the fairness defaults from maximumConnections', () => {
     expect(loadConfig({ cwd: dir, ...uri('maximumConnections=40') }).connectors[0]).toMatchObject({
-      maximumConnections: 40, maximumConnectionsPerAddress: 40, maximumPendingConnects: 10, maximumPendingConnectsPerAddress: 2,
+      maximumConnections: 40, maximumConnectionsPerAddress: 40, maximumPendingConnects: 10, maximumPendingConnectsPerAddress: 5,
     })
     // Tiny connectors still admit one silent socket (a budget of 0 would refuse every client).
     expect(loadConfig({ cwd: dir, ...uri('maximumConnections=1') }).connectors[0]).toMatchObject({ maximumPendingConnects: 1, maximumPendingConnectsPerAddress: 1 })
     // The per-address pending default follows an explicit budget and never exceeds the per-address limit.
-    expect(loadConfig({ cwd: dir, ...uri('transport.maximumPendingConnects=100') }).connectors[0]).toMatchObject({ maximumPendingConnects: 100, maximumPendingConnectsPerAddress: 20 })
+    expect(loadConfig({ cwd: dir, ...uri('transport.maximumPendingConnects=100') }).connectors[0]).toMatchObject({ maximumPendingConnects: 100, maximumPendingConnectsPerAddress: 50 })
     expect(loadConfig({ cwd: dir, ...uri('transport.maximumConnectionsPerAddress=5') }).connectors[0]).toMatchObject({ maximumConnectionsPerAddress: 5, maximumPendingConnectsPerAddress: 5 })
   })
 

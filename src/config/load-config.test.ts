@@ -64,7 +64,7 @@ describe('loadConfig defaults', () => {
       {
         name: 'stomp', uri: 'stomp://127.0.0.1:61613', protocol: 'stomp', host: '127.0.0.1', port: 61613, maximumConnections: 1000, maxFrameSize: 100 * 1024 * 1024,
         connectAttemptTimeout: 30000, defaultHeartBeat: '0,0', hbGracePeriodMultiplier: 1.5,
-        maximumConnectionsPerAddress: 1000, maximumPendingConnects: 250, maximumPendingConnectsPerAddress: 50,
+        maximumConnectionsPerAddress: 1000, maximumPendingConnects: 250, maximumPendingConnectsPerAddress: 125,
       },
     ])
     expect(c.destinationPolicy).toEqual({ entries: [], defaultEntry: null })

@@ -70,7 +70,7 @@ export interface ConnectorConfig {
   maximumConnectionsPerAddress?: number
   /** `transport.maximumPendingConnects`: sockets that have not completed CONNECT. Default maximumConnections / 4. */
   maximumPendingConnects?: number
-  /** `transport.maximumPendingConnectsPerAddress`: the same, per remote IP. Default maximumPendingConnects / 5. */
+  /** `transport.maximumPendingConnectsPerAddress`: the same, per remote IP. Default maximumPendingConnects / 2. */
   maximumPendingConnectsPerAddress?: number
 }
 
