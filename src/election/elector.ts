@@ -397,12 +397,9 @@ export class Elector {
 
   /** Delay before competing again after a step-down: lockAcquireSleepInterval, doubled per deposal in a row. */
   private rejoinDelayMs(): number {
-    const base = this.opts.lock.lockAcquireSleepInterval
-    if (this.deposals <= 1) return base
-    const ms = Math.min(DEPOSAL_BACKOFF_MAX_MS, base * 2 ** Math.min(16, this.deposals - 1))
-    const jittered = Math.round(ms * (0.75 + Math.random() * 0.5))
-    log.warn(`deposed by another node's epoch ${this.deposals} times in a row: waiting ${jittered} ms before competing again (flap damping)`)
-    return jittered
+    const ms = deposalBackoffMs(this.opts.lock.lockAcquireSleepInterval, this.deposals, Math.random())
+    if (this.deposals > 1) log.warn(`deposed by another node's epoch ${this.deposals} times in a row: waiting ${ms} ms before competing again (flap damping)`)
+    return ms
   }
 
   private async lockStillAtPath(): Promise<boolean> {
@@ -923,6 +920,17 @@ export class Elector {
     if (this.stallTimer !== null) clearTimeout(this.stallTimer as ReturnType<typeof setTimeout>)
     this.stallTimer = null
   }
+}
+
+/**
+ * Flap damping: the wait before competing for the lock again after `deposals` deposals in a row by another node's
+ * epoch. One deposal waits `baseMs` (lockAcquireSleepInterval); each further one doubles it, up to
+ * DEPOSAL_BACKOFF_MAX_MS, with ±25 % jitter (`random` in [0, 1)) so two flapping nodes drift apart.
+ */
+export function deposalBackoffMs(baseMs: number, deposals: number, random: number): number {
+  if (deposals <= 1) return baseMs
+  const ms = Math.min(DEPOSAL_BACKOFF_MAX_MS, baseMs * 2 ** Math.min(16, deposals - 1))
+  return Math.round(ms * (0.75 + random * 0.5))
 }
 
 /** Whether a process of this host is alive: exists and is not a zombie (killed, not yet reaped by its parent). */

@@ -102,6 +102,8 @@ const ops = {
   },
 }
 parentPort.on('message', (m) => {
+  // Quit after every call queued before it (a close handed over just before the stop must still happen).
+  if (m.op === 'quit') return parentPort.close()
   stamp()
   let reply
   try {
@@ -220,11 +222,11 @@ export class ShareIO {
     this.call('close', { fd }).catch(() => undefined)
   }
 
-  /** Stop the worker (idle or not). Calls in flight are rejected. */
+  /** Stop the worker once the calls already queued are done (a pending close must still run). */
   shutdown(): void {
     const w = this.current
     this.current = null
-    if (w) void w.worker.terminate().catch(() => undefined)
+    w?.worker.postMessage({ op: 'quit' })
   }
 
   private worker(): ShareWorker {
