@@ -271,7 +271,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       }
       const found = await awaitPrimary(BOUND.takeoverMs)
       if (!found) {
-        faults.push({ kind, at: Date.now(), target: '-', ok: false, notes: ['no primary before the fault'] })
+        const at = Date.now()
+        // Not injected: its window is empty (it must excuse no step-down).
+        faults.push({ kind, at, endAt: at, excuse: 'none', target: '-', ok: false, notes: ['no primary before the fault'] })
         say(`${el()} fault ${n + 1}/${plan.length} ${kind}: no primary answers; skipping`)
         continue
       }
@@ -280,7 +282,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       faults.push(rec)
       await inject(kind, p, rec)
       rec.endAt = Date.now()
-      say(`${el()} fault ${String(n + 1).padStart(3)}/${plan.length} ${kind.padEnd(12)} ${p.name}: ${rec.notes.join('; ')}${rec.ok ? '' : '  <-- FAILED'}`)
+      say(`${el()} fault ${String(n + 1).padStart(3)}/${plan.length} ${kind.padEnd(12)} ${rec.target}: ${rec.notes.join('; ')}${rec.ok ? '' : '  <-- FAILED'}`)
       await sleep(o.profile === 'short' ? 800 : 1500)
     }
 
