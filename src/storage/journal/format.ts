@@ -89,13 +89,18 @@ export function decodeSegmentHeader(b: Uint8Array, file: string): SegmentHeader 
 /** Frame a payload as one record. */
 export function frameRecord(type: number, epoch: number, payload: Uint8Array): Buffer {
   const b = Buffer.allocUnsafe(RECORD_HEADER_BYTES + payload.length)
-  b.writeUInt32LE(payload.length, 0)
+  b.set(payload, RECORD_HEADER_BYTES)
+  return frameRecordInPlace(type, epoch, b)
+}
+
+/** Write the record header (and its CRC over header + payload) into `b`, whose payload follows the header room. */
+export function frameRecordInPlace(type: number, epoch: number, b: Buffer): Buffer {
+  b.writeUInt32LE(b.length - RECORD_HEADER_BYTES, 0)
   b.writeUInt32LE(epoch, 4)
   b[8] = type
   b[9] = 0
   b[10] = 0
   b[11] = 0
-  b.set(payload, RECORD_HEADER_BYTES)
   b.writeUInt32LE(checksum(b, RECORD_HEADER_BYTES, b.length, checksum(b, 0, 12)), 12)
   return b
 }
@@ -173,13 +178,31 @@ export class Reader {
 const ADD_FIXED = 1 + 4 + 4 + 8
 
 export interface EncodedBatch {
+  /** The ops; with `headerRoom`, a view into `buffer` after that many bytes. */
   payload: Buffer
+  /** The whole allocation: `headerRoom` bytes, then the payload (frameRecordInPlace fills the header). */
+  buffer: Buffer
   /** For each add op (in order): offset of the op inside the payload, its byte length and body bytes. */
   adds: { offset: number; length: number; bodyBytes: number }[]
+  /**
+   * With `deferBodies`: bodies not copied yet, and their ops' CRCs not written. The caller copies each body to
+   * `at` (payload offset) and then calls finishDeferred(); until then the payload is incomplete.
+   */
+  deferred: { at: number; body: Uint8Array; opStart: number; opEnd: number }[]
 }
 
-/** Encode a batch; `seqs[i]` is the seq of the i-th add op. Inputs are validated by the caller. */
-export function encodeBatch(ops: StoreOp[], seqs: number[]): EncodedBatch {
+/** Write the CRCs of add ops whose bodies were copied by the caller (see EncodedBatch.deferred). */
+export function finishDeferred(enc: EncodedBatch): void {
+  for (const d of enc.deferred) enc.payload.writeUInt32LE(checksum(enc.payload, d.opStart + 9, d.opEnd), d.opStart + 5)
+}
+
+/**
+ * Encode a batch; `seqs[i]` is the seq of the i-th add op. Inputs are validated by the caller. `headerRoom`
+ * bytes are left free before the payload (the record header: no second copy to frame it); `deferBodies` leaves
+ * body bytes to the caller, so a large body can be copied in slices across event-loop turns.
+ */
+export function encodeBatch(ops: StoreOp[], seqs: number[], opts: { headerRoom?: number; deferBodies?: boolean } = {}): EncodedBatch {
+  const room = opts.headerRoom ?? 0
   const headerJson: (string | null)[] = []
   const subJson: (string | null)[] = []
   let size = 4
@@ -213,8 +236,10 @@ export function encodeBatch(ops: StoreOp[], seqs: number[]): EncodedBatch {
         break
     }
   }
-  const w = new Writer(Buffer.allocUnsafe(size))
+  const buffer = Buffer.allocUnsafe(room + size)
+  const w = new Writer(room === 0 ? buffer : buffer.subarray(room))
   const adds: EncodedBatch['adds'] = []
+  const deferred: EncodedBatch['deferred'] = []
   w.u32(ops.length)
   let addIndex = 0
   for (let i = 0; i < ops.length; i++) {
@@ -229,10 +254,15 @@ export function encodeBatch(ops: StoreOp[], seqs: number[]): EncodedBatch {
         w.str(o.destination)
         w.str(o.message.messageId)
         w.str(headerJson[i]!)
-        w.bytes(o.message.body)
+        const body = o.message.body
+        if (opts.deferBodies && body.length > 0) {
+          w.u32(body.length)
+          deferred.push({ at: w.pos, body, opStart: start, opEnd: w.pos + body.length })
+          w.pos += body.length
+        } else w.bytes(body)
         const length = w.pos - start
         w.b.writeUInt32LE(length, start + 1)
-        w.b.writeUInt32LE(checksum(w.b, start + 9, w.pos), start + 5)
+        if (!(opts.deferBodies && body.length > 0)) w.b.writeUInt32LE(checksum(w.b, start + 9, w.pos), start + 5)
         adds.push({ offset: start, length, bodyBytes: o.message.body.length })
         break
       }
@@ -257,7 +287,7 @@ export function encodeBatch(ops: StoreOp[], seqs: number[]): EncodedBatch {
     }
   }
   if (w.pos !== size) throw new Error(`assertion failed: batch encoded ${w.pos} bytes, sized ${size}`)
-  return { payload: w.b, adds }
+  return { payload: w.b, buffer, adds, deferred }
 }
 
 /** What replay needs of an op (add ops: no headers or body decoded, only their location). */
