@@ -283,6 +283,40 @@ export class Broker implements BrokerCore, QueueHost {
     return { connections: this.sessions.size, destinations, memoryBytes: this.memory.used, memoryLimitBytes: this.memory.limit }
   }
 
+  // Management (#18): narrow accessors for ./management.ts; message semantics stay in this file.
+
+  /** The queue (`/queue/X`, `/temp-queue/X`) by name, if it exists. */
+  queueNamed(name: string): MessageQueue | undefined {
+    return this.queues.get(name)
+  }
+
+  /** Open sessions, for the console's connection list. */
+  openSessions(): Session[] {
+    return [...this.sessions]
+  }
+
+  /** Remove a queue or topic that holds no message and has no consumer or subscription; false when it is not so. */
+  removeIdleDestination(name: string): boolean {
+    const q = this.queues.get(name)
+    if (q) {
+      if (q.kind !== 'queue' || q.depth() > 0 || q.consumers.length > 0) return false
+      this.queues.delete(name)
+      q.delete()
+    } else {
+      const t = this.topics.get(name)
+      if (!t || t.owner !== null || t.subs.size > 0) return false
+      this.topics.delete(name)
+    }
+    this.destMemory.delete(name)
+    this.inactivity.forget(name)
+    return true
+  }
+
+  /** Memory held per destination, bytes (the per-destination usage counters). */
+  destinationMemoryBytes(name: string): number {
+    return this.destMemory.get(name)?.used ?? 0
+  }
+
   /** Durable subscriptions known to the broker (for status/admin and tests). */
   durableSubscriptions(): { clientId: string; subscriptionName: string; destination: string; active: boolean; depth: number }[] {
     return [...this.durables.values()].map((d) => ({
@@ -886,6 +920,9 @@ export class Session implements BrokerSession, ConsumerSession {
   private readonly txs = new Map<string, Transaction>()
   private ackCounter = 0
   private closed = false
+  /** What CONNECT said (client id, login, remote address, protocol), for the console (#18). */
+  readonly connectInfo: ConnectInfo
+  readonly connectedAt: number
 
   get isClosed(): boolean {
     return this.closed
@@ -895,6 +932,18 @@ export class Session implements BrokerSession, ConsumerSession {
     this.clientId = info.clientId ? info.clientId : null
     this.remoteAddress = info.remoteAddress
     this.sessionId = `${info.clientId ? info.clientId : 'session'}-${sessionNo}`
+    this.connectInfo = { ...info }
+    this.connectedAt = broker.clock.now()
+  }
+
+  /** Management (#18): this session's subscriptions with prefetch and in-flight counts (browsers included). */
+  subscriptionsInfo(): { id: string; destination: string; ack: string; prefetch: number; inflight: number; selector: boolean; browser: boolean }[] {
+    const out: { id: string; destination: string; ack: string; prefetch: number; inflight: number; selector: boolean; browser: boolean }[] = []
+    for (const c of this.consumers.values()) {
+      out.push({ id: c.id, destination: c.queue.destination, ack: c.ack, prefetch: c.prefetch, inflight: c.inflight.size, selector: c.selector !== null || c.queue.subSelector !== null, browser: false })
+    }
+    for (const id of this.browsers.keys()) out.push({ id, destination: '', ack: 'auto', prefetch: 0, inflight: 0, selector: false, browser: true })
+    return out
   }
 
   nextAckId(): string {

@@ -6,3 +6,4 @@ export { Broker, Session, PREFETCH_QUEUE_DEFAULT, PREFETCH_TOPIC_DEFAULT, PREFET
 export { Selector, headerSource, type SelectorSource, type SelectorValue } from './selector.ts'
 export { parseDestination, DLQ_DESTINATION, type DestinationName, type DestinationKind } from './destination.ts'
 export type * from './types.ts'
+export { BrokerManagement, type BrowsedMessage, type SessionInfo, type JobInfo } from './management.ts'

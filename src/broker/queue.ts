@@ -156,6 +156,8 @@ export class MessageQueue {
   private rangeAfter = 0
   private rangeRemaining = 0
   private loading = false
+  /** Recovered-range seqs an operator took out (#18, management.ts): page-in skips them. */
+  private rangeDropped = new Set<number>()
   // Metrics.
   enqueued = 0
   dequeued = 0
@@ -294,8 +296,39 @@ export class MessageQueue {
   }
 
   /** What a browser needs to read paged messages without disturbing the queue. */
-  pagedSnapshot(): { seqs: Set<number>; rangeActive: boolean; rangeAfter: number } {
-    return { seqs: new Set(this.paged.slice(this.pagedHead)), rangeActive: this.rangeActive, rangeAfter: this.rangeAfter }
+  pagedSnapshot(): { seqs: Set<number>; rangeActive: boolean; rangeAfter: number; rangeDropped: ReadonlySet<number> } {
+    return { seqs: new Set(this.paged.slice(this.pagedHead)), rangeActive: this.rangeActive, rangeAfter: this.rangeAfter, rangeDropped: new Set(this.rangeDropped) }
+  }
+
+  /**
+   * Management (#18): an in-memory pending entry leaves the queue undelivered (an operator deleted or moved it).
+   * False when it is no longer pending here. Counted as dequeued (ActiveMQ's removeMessage); the caller releases
+   * its memory reference and store record.
+   */
+  takeEntry(e: QueueEntry): boolean {
+    if (!e.listed || e.queue !== this || this.deleted) return false
+    this.buckets[e.msg.priority]!.remove(e)
+    this.dequeued++
+    return true
+  }
+
+  /**
+   * Management (#18): stored message `seq` leaves the queue undelivered if it is still waiting paged out here
+   * (false otherwise). The caller removes its store record; page-in never loads it after this returns true.
+   */
+  takePaged(seq: number): boolean {
+    if (this.deleted) return false
+    const p = this.paged
+    let lo = this.pagedHead, hi = p.length
+    while (lo < hi) { const mid = (lo + hi) >> 1; if (p[mid]! < seq) lo = mid + 1; else hi = mid }
+    if (lo < p.length && p[lo] === seq) {
+      p.splice(lo, 1)
+    } else if (this.rangeActive && seq > this.rangeAfter && seq < this.host.seqBoundary && !this.rangeDropped.has(seq)) {
+      this.rangeDropped.add(seq)
+      this.rangeRemaining = Math.max(0, this.rangeRemaining - 1)
+    } else return false
+    this.dequeued++
+    return true
   }
 
   /** Remove expired in-memory pending messages (the periodic sweep). */
@@ -466,6 +499,7 @@ export class MessageQueue {
       let done = batch.length < PAGE_SIZE
       for (const m of batch) {
         if (m.seq >= this.host.seqBoundary) { done = true; break }
+        if (this.rangeDropped.delete(m.seq)) { this.rangeAfter = m.seq; continue }
         this.rangeAfter = m.seq
         this.rangeRemaining = Math.max(0, this.rangeRemaining - 1)
         this.hold(m, true)
@@ -473,6 +507,7 @@ export class MessageQueue {
       if (done) {
         this.rangeActive = false
         this.rangeRemaining = 0
+        this.rangeDropped.clear()
       }
       return
     }

@@ -35,6 +35,8 @@ export interface ConfigOverrides {
   brokerName?: string
   /** `--admin <host:port>`: enables the admin endpoint there. */
   admin?: string
+  /** `--admin-writable`: the admin console may change state (#18). */
+  adminWritable?: boolean
   /** `--lock-type flock|fcntl`. */
   lockType?: string
 }
@@ -121,6 +123,13 @@ function applyOverrides(input: Record<string, unknown>, o: ConfigOverrides, loca
     input.admin = { listen: o.admin }
     locator.set(['admin'], { flag: '--admin' })
     locator.set(['admin', 'listen'], { flag: '--admin' })
+  }
+  if (o.adminWritable === true && !input.admin) {
+    throw new BrokerError('CONFIG_INVALID', '--admin-writable: no admin listener is configured; expected --admin <host:port> or <admin listen="host:port"/> too')
+  }
+  if (o.adminWritable === true && input.admin && typeof input.admin === 'object') {
+    input.admin = { ...(input.admin as Record<string, unknown>), writable: true }
+    locator.set(['admin', 'writable'], { flag: '--admin-writable' })
   }
   if (o.lockType === undefined) return undefined
   const t = parseChoice(o.lockType, ['flock', 'fcntl'] as const)
@@ -286,7 +295,7 @@ function resolve(input: ConfigInput, locator: Locator, cwd: string, source: stri
       maxPurgedDestinationsPerSweep: input.maxPurgedDestinationsPerSweep ?? DEFAULTS.maxPurgedDestinationsPerSweep,
     },
     admin: input.admin
-      ? { host: input.admin.listen.host, port: input.admin.listen.port, metricsDestinationsMax: input.admin.metricsDestinationsMax ?? DEFAULTS.metricsDestinationsMax }
+      ? { host: input.admin.listen.host, port: input.admin.listen.port, metricsDestinationsMax: input.admin.metricsDestinationsMax ?? DEFAULTS.metricsDestinationsMax, writable: input.admin.writable ?? false }
       : null,
     nodeId: input.nodeId ?? null,
   }

@@ -154,6 +154,8 @@ export const configInputSchema = v.strictObject({
   admin: v.optional(v.strictObject({
     listen: hostPort,
     metricsDestinationsMax: v.optional(leaf(`a whole number from 0 to ${METRICS_DESTINATIONS_MAX_MAX}`, (x) => parseInteger(x, 0, METRICS_DESTINATIONS_MAX_MAX))),
+    /** The console's write operations (#18); off unless true. */
+    writable: bool,
   })),
 })
 

@@ -121,6 +121,9 @@ export interface AdminConfig {
   /** `metricsDestinationsMax`: per-destination series in /metrics (top by depth); the rest are counted, not listed.
    *  Always set by loadConfig (default 100); optional so hand-built configs stay valid. */
   metricsDestinationsMax?: number
+  /** `writable` / `--admin-writable`: the console's API may change state (send, purge, move, delete, close).
+   *  Off by default: until authentication exists anyone who reaches the listener could use it (#18). */
+  writable?: boolean
 }
 
 /** Limits on how many destinations exist, and their garbage collection (ActiveMQ's names). */
@@ -133,6 +136,59 @@ export interface DestinationsConfig {
   schedulePeriodForDestinationPurge: number
   /** `<broker maxPurgedDestinationsPerSweep>`: most destinations removed by one sweep; 0 = no limit (ActiveMQ's default). */
   maxPurgedDestinationsPerSweep: number
+}
+
+/** One `<authenticationUser>` of `<simpleAuthenticationPlugin>`. `password` is plain or `scrypt$...`. */
+export interface AuthenticationUserConfig {
+  username: string
+  password: string
+  groups: string[]
+}
+
+/** `<simpleAuthenticationPlugin>` (ActiveMQ's names and defaults). */
+export interface SimpleAuthenticationConfig {
+  kind: 'simple'
+  /** Default false: a CONNECT without login and passcode is refused. */
+  anonymousAccessAllowed: boolean
+  /** Default "anonymous" (ActiveMQ's anonymousUser / anonymousGroup). */
+  anonymousUser: string
+  anonymousGroup: string
+  users: AuthenticationUserConfig[]
+}
+
+/** `<jaasAuthenticationPlugin>` with ActiveMQ's PropertiesLoginModule in `login.config`. */
+export interface JaasAuthenticationConfig {
+  kind: 'jaas'
+  /** `configuration`: the login.config entry to use (ActiveMQ's default "activemq"). */
+  configuration: string
+  /** Absolute path of login.config: the `loginConfig` attribute (sfbroker extension) or login.config beside the
+   *  config file (where ActiveMQ's start script points java.security.auth.login.config). */
+  loginConfig: string
+}
+
+/** An `<authorizationEntry>`: group names per right ("*" = every user). */
+export interface AuthorizationEntryConfig {
+  /** null for `<defaultEntry>` and the temporary-destination entry. */
+  kind: 'queue' | 'topic' | null
+  /** The entry's patterns (a comma list in the attribute gives several), e.g. [">"], ["orders.>", "audit"]. */
+  patterns: string[]
+  read: string[]
+  write: string[]
+  admin: string[]
+}
+
+/** `<authorizationPlugin><map><authorizationMap>`. */
+export interface AuthorizationConfig {
+  entries: AuthorizationEntryConfig[]
+  defaultEntry: AuthorizationEntryConfig | null
+  /** `<tempDestinationAuthorizationEntry>`; null = temporary destinations are not restricted (as ActiveMQ). */
+  tempDestinationEntry: AuthorizationEntryConfig | null
+}
+
+/** `<plugins>`: the security parts sfbroker implements. */
+export interface SecurityConfig {
+  authentication: SimpleAuthenticationConfig | JaasAuthenticationConfig | null
+  authorization: AuthorizationConfig | null
 }
 
 export interface BrokerConfig {
@@ -156,6 +212,9 @@ export interface BrokerConfig {
   /** maxDestinations and destination GC. Always set by loadConfig; optional so hand-built configs stay valid. */
   destinations?: DestinationsConfig
   admin: AdminConfig | null
+  /** `<plugins>` security: authentication and authorization. Always set by loadConfig (null parts when absent);
+   *  optional so hand-built configs stay valid. Holds secrets: never log or print it. */
+  security?: SecurityConfig
   /** Stable id of this node (persisted under dataDirectory? no: generated per process unless set). */
   nodeId: string | null
 }

@@ -86,6 +86,7 @@ export function register(cli: CAC, _ctx: CliContext): void {
     .option('--connector <uri>', 'STOMP listener, e.g. stomp://0.0.0.0:61613 (repeatable; replaces configured connectors)', { type: [String] })
     .option('--broker-name <name>', 'Broker name (default localhost)')
     .option('--admin <host:port>', 'Serve the admin endpoint (health, status, metrics) on host:port')
+    .option('--admin-writable', 'Let the admin console change state (send, purge, move, delete, close); off by default')
     .option('--lock-type <type>', 'Lock call: flock (default) or fcntl (for filesystems whose flock is not cluster-aware)')
     .example('  $ sfbroker run                                         # 127.0.0.1:61613, data in ./data')
     .example('  $ sfbroker run --config examples/activemq.xml')
@@ -99,6 +100,7 @@ export function register(cli: CAC, _ctx: CliContext): void {
           connectors: stringListFlag(opts.connector, 'connector'),
           brokerName: stringFlag(opts.brokerName, 'broker-name'),
           admin: stringFlag(opts.admin, 'admin'),
+          adminWritable: opts.adminWritable === true,
           lockType: stringFlag(opts.lockType, 'lock-type'),
         },
       })

@@ -12,6 +12,7 @@ import net from 'node:net'
 import { BrokerError } from '../../lib/errors.ts'
 import { logger } from '../../lib/log.ts'
 import type { ConnectorConfig } from '../../config/types.ts'
+import type { BrokerSession } from '../../broker/index.ts'
 import pkg from '../../../package.json' with { type: 'json' }
 import { DEFAULT_CLOSE_LINGER_MS, DEFAULT_GOODBYE_LINGER_MS, StompConnection, type ConnectionOptions, type Goodbye } from './connection.ts'
 import { encodeFrame } from './frame-encoder.ts'
@@ -47,6 +48,8 @@ export class StompServer {
   private readonly opts: StompServerOptions
   private readonly server: net.Server
   private readonly live = new Set<StompConnection>()
+  /** The broker session of each connection past CONNECT, for the console (#18). */
+  private readonly sessionOf = new Map<StompConnection, BrokerSession>()
   private readonly refused = new Set<net.Socket>()
   private bound: { host: string; port: number } | null = null
   private closed = false
@@ -106,6 +109,21 @@ export class StompServer {
     return this.live.size
   }
 
+  /** Management (#18): connections past CONNECT with their broker session and STOMP version. */
+  connectedSessions(): { session: BrokerSession; version: string }[] {
+    return [...this.sessionOf].map(([c, session]) => ({ session, version: c.negotiatedVersion() }))
+  }
+
+  /** Management (#18): end the connection of session `sessionId` with an ERROR saying why; false if none here. */
+  closeSession(sessionId: string, message: string): boolean {
+    for (const [c, s] of this.sessionOf) {
+      if (s.sessionId !== sessionId) continue
+      c.goodbye({ reason: 'shutdown', message }, this.opts.goodbyeLingerMs ?? DEFAULT_GOODBYE_LINGER_MS)
+      return true
+    }
+    return false
+  }
+
   /** Sockets that have not completed CONNECT yet (the pre-CONNECT budget in use). */
   pendingConnections(): number {
     return this.admission.pendingTotal
@@ -161,6 +179,7 @@ export class StompServer {
       connect: (info) => {
         const session = broker.connect(info)
         this.admission.connected(socket)
+        this.sessionOf.set(conn, session)
         return session
       },
       route: (req) => broker.route(req),
@@ -181,6 +200,7 @@ export class StompServer {
       clock: this.opts.clock,
       onClose: (c) => {
         this.live.delete(c)
+        this.sessionOf.delete(c)
         this.admission.release(socket)
       },
     })
