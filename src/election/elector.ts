@@ -53,7 +53,7 @@ export const STABLE_TERM_MS = 60_000
 export const TEARDOWN_WAIT_MAX_MS = 60_000
 /** How long a step-down waits for hooks.deactivate before releasing the lock anyway (connectors close first, in ms). */
 export const STEP_DOWN_WAIT_MS = 3000
-import { ShareIO, ShareIOError } from './share-io.ts'
+import { ShareIO, sharesDescriptors } from './share-io.ts'
 import {
   sharedPaths, readHolderRecordFd, writeHolderRecordSync, encodeRecord, maxEpoch, maxEpochSync, epochsOf,
   claimEpochSync, readReplicas, replicaFile, writeJsonAtomicAsync, appendTakeover, readTakeovers,
@@ -338,9 +338,9 @@ export class Elector {
     try {
       for (let attempt = 0; attempt < 3; attempt++) {
         if (!this.lockFile) {
-          const lf = await LockFile.open(this.paths.lock, this.opts.lock.type, this.share)
+          const lf = await LockFile.open(this.paths.lock, this.opts.lock.type, this.fileOpener())
           if (gen !== this.gen || this.lockFile) {
-            lf.close(this.share)
+            lf.close(this.fileOpener())
             return
           }
           this.lockFile = lf
@@ -415,8 +415,13 @@ export class Elector {
 
   /** Close the lock file in the share worker: never blocks this thread, even on a hung mount. */
   private closeLock(): void {
-    this.lockFile?.close(this.share)
+    this.lockFile?.close(this.fileOpener())
     this.lockFile = null
+  }
+
+  /** The share worker opens and closes the lock file where descriptors are process-wide (Bun); else this thread. */
+  private fileOpener(): ShareIO | undefined {
+    return sharesDescriptors ? this.share : undefined
   }
 
   private effWait(gen: number): void {
@@ -514,7 +519,8 @@ export class Elector {
       // Best effort and asynchronous (a hung share must not hold the loop): status ages a stale file out.
       // After a write still in flight, or its rename would re-create the file once we are gone.
       const file = replicaFile(this.opts.sharedDir, this.opts.nodeId)
-      this.replicaFileRemoval = this.heartbeatWrite.catch(() => undefined).then(() => fsp.rm(file, { force: true })).catch(() => undefined)
+      const rm = () => fsp.rm(file, { force: true }).catch(() => undefined)
+      this.replicaFileRemoval = Promise.all([rm(), this.heartbeatWrite.catch(() => undefined).then(rm)]).then(() => undefined)
     }
   }
 
@@ -748,10 +754,10 @@ export class Elector {
   private async markReleased(lf: LockFile, rec: HolderRecord): Promise<void> {
     const bound = Math.max(500, this.opts.lock.keepAliveTimeout || this.opts.lock.lockKeepAlivePeriod || 1000)
     const work = (async () => {
-      const facts = await this.share.check({ lockPath: this.paths.lock, fd: lf.fd, epochsDir: this.paths.epochs })
+      const facts = await this.share.check({ lockPath: this.paths.lock, epochsDir: this.paths.epochs })
       if (facts.missing || facts.pathIno !== lf.ino || facts.pathDev !== lf.dev) return
       if (Math.max(0, ...epochsOf(facts.epochs)) > rec.epoch) return
-      await this.share.write(lf.fd, encodeRecord({ ...rec, released: true, renewedAt: Date.now() }).toString('utf8'))
+      await this.share.write(this.paths.lock, lf.ino, lf.dev, encodeRecord({ ...rec, released: true, renewedAt: Date.now() }).toString('utf8'))
     })().catch((err) => log.warn(`could not mark the holder record released: ${(err as Error).message}`))
     let timer: unknown = null
     const done = await Promise.race([work.then(() => true), new Promise<false>((r) => (timer = this.clock.setTimeout(() => r(false), bound)))])
@@ -843,9 +849,9 @@ export class Elector {
     })
     const wantReplicas = this.opts.lock.failback === false && !this.preferred
     const check = (async (): Promise<Input | 'yield' | null> => {
-      const facts = await this.share.check({ lockPath: this.paths.lock, fd: lf.fd, epochsDir: this.paths.epochs, replicasDir: wantReplicas ? this.paths.replicas : undefined })
+      const facts = await this.share.check({ lockPath: this.paths.lock, epochsDir: this.paths.epochs, replicasDir: wantReplicas ? this.paths.replicas : undefined })
       if (facts.missing) return { kind: 'lost', reason: `keep-alive: ${this.paths.lock} cannot be read (${facts.missing}): lock file missing` }
-      if (facts.pathIno !== facts.fdIno || facts.pathDev !== facts.fdDev) return { kind: 'lost', reason: `keep-alive: ${this.paths.lock} was replaced (inode ${facts.pathIno}, we locked ${facts.fdIno})` }
+      if (facts.pathIno !== lf.ino || facts.pathDev !== lf.dev) return { kind: 'lost', reason: `keep-alive: ${this.paths.lock} was replaced (inode ${facts.pathIno}, we locked ${lf.ino})` }
       const onDisk = parseHolderRecord(facts.recordText)
       if (!onDisk || onDisk.nodeId !== rec.nodeId || onDisk.epoch !== rec.epoch) {
         return { kind: 'lost', reason: `keep-alive: holder record names ${onDisk ? `${onDisk.nodeId} epoch ${onDisk.epoch}` : 'nobody (unreadable)'}, expected ${rec.nodeId} epoch ${rec.epoch}` }
@@ -868,7 +874,7 @@ export class Elector {
       // written now would overwrite the next primary's record and depose it. Renew only while this term runs.
       if (!this.keepAliveRunning || rec !== this.record) return null
       rec.renewedAt = Date.now()
-      await this.share.write(lf.fd, encodeRecord(rec).toString('utf8'))
+      await this.share.write(this.paths.lock, lf.ino, lf.dev, encodeRecord(rec).toString('utf8'))
       return null
     })().catch((err): Input => ({ kind: 'lost', reason: `keep-alive check failed: ${(err as Error).message}` }))
     const checkStartedAt = Date.now()

@@ -11,7 +11,10 @@
  * descriptor to a worker and does not wait: closing a file on a hung FUSE mount blocks in FLUSH.
  *
  * Plain CommonJS source run with `eval: true`, so it works from source and inside the compiled binary; `node:` APIs
- * only, so Deno runs it too. Not promised: cancellation of a call in progress (no portable way exists).
+ * only, so Deno runs it too. Descriptors: under Bun they are process-wide, so `open`/`closeFd` may hand one to the
+ * main thread; Deno's are per thread, so there the lock file is opened and closed on the main thread
+ * (`sharesDescriptors`), and `check`/`write` never take a descriptor. Not promised: cancellation of a call in
+ * progress (no portable way exists).
  */
 import { Worker } from 'node:worker_threads'
 
@@ -48,7 +51,6 @@ const ops = {
     } catch (e) {
       return { missing: e.code || String(e) }
     }
-    const fst = S.fstatSync(a.fd)
     const recordText = readText(a.lockPath)
     let epochs = []
     try {
@@ -72,14 +74,27 @@ const ops = {
         } catch (e) {}
       }
     }
-    return { pathIno: st.ino, pathDev: st.dev, fdIno: fst.ino, fdDev: fst.dev, recordText, epochs, replicas }
+    return { pathIno: st.ino, pathDev: st.dev, recordText, epochs, replicas }
   },
+  // Through a descriptor of its own (a worker cannot use the main thread's under Deno), on the same inode only.
+  // Closing it releases nothing: flock and OFD locks belong to the main thread's open file description.
   write(a) {
-    const b = Buffer.from(a.text)
-    S.writeSync(a.fd, b, 0, b.length, 0)
-    S.ftruncateSync(a.fd, b.length)
-    S.fsyncSync(a.fd)
-    return true
+    const fd = S.openSync(a.path, fs.constants.O_WRONLY)
+    try {
+      const st = S.fstatSync(fd)
+      if (st.ino !== a.ino || st.dev !== a.dev) {
+        const e = new Error(a.path + ' now names inode ' + st.ino + ', not the locked ' + a.ino)
+        e.code = 'EREPLACED'
+        throw e
+      }
+      const b = Buffer.from(a.text)
+      S.writeSync(fd, b, 0, b.length, 0)
+      S.ftruncateSync(fd, b.length)
+      S.fsyncSync(fd)
+      return true
+    } finally {
+      S.closeSync(fd)
+    }
   },
   open(a) {
     S.mkdirSync(path.dirname(a.path), { recursive: true })
@@ -121,8 +136,6 @@ export interface CheckFacts {
   missing?: string
   pathIno: number
   pathDev: number
-  fdIno: number
-  fdDev: number
   recordText: string
   epochs: string[]
   replicas: string[] | null
@@ -184,6 +197,9 @@ class ShareWorker {
   }
 }
 
+/** Whether a descriptor opened in a worker is valid on the main thread (Bun: yes; Deno: no). */
+export const sharesDescriptors = (globalThis as { Bun?: unknown }).Bun !== undefined
+
 export class ShareIO {
   private current: ShareWorker | null = null
   private nextId = 1
@@ -201,12 +217,13 @@ export class ShareIO {
     return this.abandoned
   }
 
-  check(args: { lockPath: string; fd: number; epochsDir: string; replicasDir?: string }): Promise<CheckFacts> {
+  check(args: { lockPath: string; epochsDir: string; replicasDir?: string }): Promise<CheckFacts> {
     return this.call('check', args) as Promise<CheckFacts>
   }
 
-  write(fd: number, text: string): Promise<void> {
-    return this.call('write', { fd, text }) as Promise<void>
+  /** Rewrite `path` in place (pwrite at 0, ftruncate, fsync) if it still is inode `ino` of device `dev`. */
+  write(path: string, ino: number, dev: number, text: string): Promise<void> {
+    return this.call('write', { path, ino, dev, text }) as Promise<void>
   }
 
   open(path: string, flags: number): Promise<OpenedFile> {
