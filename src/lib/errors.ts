@@ -47,6 +47,10 @@ export type ErrorCode =
   | 'CLIENT_BROKER_ERROR'
   | 'CLIENT_DESTINATION_INVALID'
   | 'CLIENT_USAGE'
+  /** Wrong user name or password (ActiveMQ's "User name [x] or password is invalid."); the connection closes. */
+  | 'SECURITY_AUTHENTICATION_FAILED'
+  /** An operation the authorization map does not grant; ActiveMQ's text, the connection stays up. */
+  | 'SECURITY_NOT_AUTHORIZED'
 
 export class BrokerError extends Error {
   readonly code: ErrorCode
