@@ -30,6 +30,7 @@
 import os from 'node:os'
 import fs from 'node:fs'
 import fsp from 'node:fs/promises'
+import path from 'node:path'
 import type { LockConfig } from '../config/types.ts'
 import type { EpochFence } from '../storage/types.ts'
 import { BrokerError, isBrokerError } from '../lib/errors.ts'
@@ -102,7 +103,18 @@ class DirEpochFence implements EpochFence {
     readonly epoch: number,
   ) {}
   async assertCurrent(): Promise<void> {
-    const max = await maxEpoch(this.dir)
+    // Claims are contiguous (each is max + 1 by exclusive create), so a newer epoch exists iff epochs/<E+1> does:
+    // one stat per group commit instead of a listing that grows with every takeover. Only a hit lists the directory.
+    try {
+      await fsp.stat(path.join(this.dir, 'epochs', String(this.epoch + 1)))
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e
+      if (!this.elector.serves(this.epoch)) {
+        throw new BrokerError('ELECTION_FENCED', `epoch fence: epoch ${this.epoch} is no longer primary here (role ${this.elector.role})`, { details: { epoch: this.epoch } })
+      }
+      return
+    }
+    const max = Math.max(this.epoch + 1, await maxEpoch(this.dir))
     if (max > this.epoch) {
       this.elector.noteFenced(`epoch ${max} claimed by another broker, ours is ${this.epoch}`)
       throw new BrokerError('ELECTION_FENCED', `epoch fence ${this.dir}/epochs: found epoch ${max}, expected none above ${this.epoch}`, { details: { epoch: this.epoch, current: max } })
