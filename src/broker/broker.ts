@@ -72,6 +72,13 @@ export const PAGING_HIGH_WATER = 0.7
 /** Open transactions per session, and operations per transaction (named limits; crossing one is BROKER_LIMIT). */
 export const TX_PER_SESSION_MAX = 1000
 export const TX_OPS_MAX = 100_000
+/**
+ * Bytes of SENDs one transaction, and all open transactions of one session, may hold until COMMIT/ABORT. They are
+ * also charged to the broker-wide memory limit; past any of the three the SEND gets BROKER_LIMIT at once (ActiveMQ's
+ * `sendFailIfNoSpace`: a ResourceAllocationException instead of blocking a producer that holds a transaction open).
+ */
+export const TX_BYTES_MAX = 128 * 1024 * 1024
+export const SESSION_TX_BYTES_MAX = 128 * 1024 * 1024
 
 const SEQ_PROBE_KEY = 'broker://seq-probe'
 
@@ -124,6 +131,8 @@ interface Transaction {
   sends: SendRequest[]
   acks: InFlight[]
   nacks: InFlight[]
+  /** Bytes of `sends` (as charged to memory), held in txBytes of the session and in the broker's memory. */
+  bytes: number
 }
 
 /** A bounded set remembering the most recent ids (FIFO eviction). */
@@ -338,6 +347,18 @@ export class Broker implements BrokerCore, QueueHost {
 
   // ---------------------------------------------------------------------------------------------------------
   // QueueHost
+
+  /** Charge an open transaction's SEND to the broker-wide memory now, or false when it does not fit (no waiting). */
+  chargeTx(bytes: number): boolean {
+    if (this.memory.used + bytes > this.memory.limit) return false
+    this.memory.add(bytes)
+    return true
+  }
+
+  releaseTx(bytes: number): void {
+    if (bytes > 0) this.memory.release(bytes)
+    this.wakeWaiters()
+  }
 
   chargeNow(msg: BrokerMessage, destination: string): void {
     if (msg.charged) return
@@ -918,6 +939,8 @@ export class Session implements BrokerSession, ConsumerSession {
   private readonly browsers = new Map<string, Browser>()
   private readonly inflight = new Map<string, InFlight>()
   private readonly txs = new Map<string, Transaction>()
+  /** Bytes held by this session's open transactions (SESSION_TX_BYTES_MAX). */
+  private txBytes = 0
   private ackCounter = 0
   private closed = false
   /** What CONNECT said (client id, login, remote address, protocol), for the console (#18). */
@@ -971,10 +994,21 @@ export class Session implements BrokerSession, ConsumerSession {
       const t = this.tx(txId, 'SEND')
       // Validate now so a bad SEND fails on its own frame, not at COMMIT.
       const dest = parseDestination(req.destination, 'SEND destination')
-      buildMessage(dest.stomp, req.headers, req.body, 'validation', 0, null)
+      const size = buildMessage(dest.stomp, req.headers, req.body, 'validation', 0, null).size
       if (t.sends.length + t.acks.length + t.nacks.length >= TX_OPS_MAX) {
         throw new BrokerError('BROKER_LIMIT', `transaction ${txId}: more than ${TX_OPS_MAX} operations`, { details: { limit: TX_OPS_MAX } })
       }
+      if (t.bytes + size > TX_BYTES_MAX) {
+        throw new BrokerError('BROKER_LIMIT', `transaction ${txId}: SEND of ${size} bytes would hold ${t.bytes + size} bytes, over the transaction limit ${TX_BYTES_MAX} (sendFailIfNoSpace)`, { details: { limit: TX_BYTES_MAX, bytes: t.bytes + size } })
+      }
+      if (this.txBytes + size > SESSION_TX_BYTES_MAX) {
+        throw new BrokerError('BROKER_LIMIT', `transaction ${txId}: SEND of ${size} bytes would hold ${this.txBytes + size} bytes in this session's open transactions, over ${SESSION_TX_BYTES_MAX} (sendFailIfNoSpace)`, { details: { limit: SESSION_TX_BYTES_MAX, bytes: this.txBytes + size } })
+      }
+      if (!this.broker.chargeTx(size)) {
+        throw new BrokerError('BROKER_LIMIT', `transaction ${txId}: SEND of ${size} bytes does not fit in the broker's memory limit (memoryUsage), not waiting inside a transaction (sendFailIfNoSpace)`, { details: { bytes: size } })
+      }
+      t.bytes += size
+      this.txBytes += size
       t.sends.push(req)
       return
     }
@@ -1209,13 +1243,15 @@ export class Session implements BrokerSession, ConsumerSession {
     this.checkOpen()
     if (this.txs.has(txId)) throw new BrokerError('BROKER_TX_UNKNOWN', `BEGIN: transaction ${JSON.stringify(txId)} is already open on this session`, { details: { transaction: txId } })
     if (this.txs.size >= TX_PER_SESSION_MAX) throw new BrokerError('BROKER_LIMIT', `BEGIN: more than ${TX_PER_SESSION_MAX} open transactions on one session`, { details: { limit: TX_PER_SESSION_MAX } })
-    this.txs.set(txId, { id: txId, sends: [], acks: [], nacks: [] })
+    this.txs.set(txId, { id: txId, sends: [], acks: [], nacks: [], bytes: 0 })
   }
 
   async commit(txId: string): Promise<void> {
     this.checkOpen()
     const t = this.tx(txId, 'COMMIT')
     this.txs.delete(txId)
+    // Released before the batch: commitBatch charges what it keeps in memory itself (it may wait for memory).
+    this.releaseTxBytes(t)
     try {
       await this.broker.commitBatch(this, t.sends, t.acks, t.nacks.map((f) => ({ f, sub: f.consumer.id })))
     } catch (e) {
@@ -1229,7 +1265,14 @@ export class Session implements BrokerSession, ConsumerSession {
     this.checkOpen()
     const t = this.tx(txId, 'ABORT')
     this.txs.delete(txId)
+    this.releaseTxBytes(t)
     this.returnTx(t)
+  }
+
+  private releaseTxBytes(t: Transaction): void {
+    this.txBytes -= t.bytes
+    this.broker.releaseTx(t.bytes)
+    t.bytes = 0
   }
 
   /** Undo a transaction's acks and NACKs: back to unacked with the same ack ids (ActiveMQ STOMP ABORT). */
@@ -1264,7 +1307,10 @@ export class Session implements BrokerSession, ConsumerSession {
     if (this.closed) return
     this.closed = true
     this.broker.rejectWaiters(this)
-    for (const t of [...this.txs.values()]) this.returnTx(t)
+    for (const t of [...this.txs.values()]) {
+      this.releaseTxBytes(t)
+      this.returnTx(t)
+    }
     this.txs.clear()
     for (const b of this.browsers.values()) { b.stopped = true; const w = b.wake; b.wake = null; w?.() }
     this.browsers.clear()

@@ -29,7 +29,8 @@ import type { AckMode, BrokerCore, BrokerSession, Delivery, SendRequest, Subscri
 import { parseDestination } from '../../broker/index.ts'
 import { FrameParser, commandLabel } from './frame-parser.ts'
 import { escapeNonPrintable, excerpt } from '../../lib/excerpt.ts'
-import { encodeFrame } from './frame-encoder.ts'
+import { encodeFrame, encodeFrameParts } from './frame-encoder.ts'
+import type { MemoryUsage } from '../../broker/index.ts'
 import { DEFAULT_FRAME_LIMITS, SUPPORTED_VERSIONS, type FrameLimits, type StompFrame, type StompVersion } from './frame.ts'
 import { DEFAULT_HEART_BEAT_OPTIONS, negotiateHeartBeat, type HeartBeatOptions, type HeartBeatPlan } from './heart-beat.ts'
 
@@ -48,6 +49,14 @@ export interface ConnectionOptions {
   inFlightFramesMax?: number
   /** Most SEND body bytes awaiting the broker before the socket stops reading (one larger frame still passes). */
   inFlightBytesMax?: number
+  /**
+   * Receive budget shared by the connector's connections: a frame's declared body is reserved here before its
+   * bytes are read (a frame that does not fit pauses its socket until it does) and released once the broker has
+   * taken the frame (for a SEND: when it settles). Absent: no budget.
+   */
+  receiveUsage?: MemoryUsage
+  /** Bytes queued for this socket (ours plus the socket's own buffer) above which dispatch to it pauses. */
+  outBytesMax?: number
   /** After an ERROR the socket is half-closed; it is destroyed if the peer has not closed within this. */
   closeLingerMs?: number
   clock?: Clock
@@ -59,6 +68,12 @@ export const DEFAULT_IN_FLIGHT_FRAMES_MAX = 1000
 /** 4 MiB: hundreds of typical messages per connection in flight (group commit stays fed), a bounded overshoot. */
 export const DEFAULT_IN_FLIGHT_BYTES_MAX = 4 * 1024 * 1024
 export const DEFAULT_CLOSE_LINGER_MS = 5_000
+/** 8 MiB: a slow consumer makes the broker hold at most this (plus one message) for its socket. */
+export const DEFAULT_OUT_BYTES_MAX = 8 * 1024 * 1024
+/** Bodies up to this are not charged to the receive budget (so they never wait behind a large frame). */
+export const RECEIVE_SMALL_BYTES = 64 * 1024
+/** Bodies over this go out uncopied, handed to the socket this many bytes per write (see pumpOut). */
+const OUT_SLICE_BYTES = 1024 * 1024
 /**
  * After the goodbye ERROR of a connector that stops serving, the socket is destroyed after at most this long,
  * whether or not the peer read it: a client that does not read must not hold a step-down.
@@ -116,6 +131,8 @@ interface Outcome {
   afterReceipt?: () => void
   /** SEND body bytes counted in inFlightBytes until settled. */
   bytes?: number
+  /** Receive-budget bytes of this frame, released when it settles. */
+  receiveBytes?: number
 }
 
 type State = 'awaiting-connect' | 'connected' | 'draining' | 'ended' | 'closed'
@@ -133,6 +150,12 @@ export class StompConnection {
   private readonly inFlightFramesMax: number
   private readonly inFlightBytesMax: number
   private readonly closeLingerMs: number
+  private readonly receiveUsage: MemoryUsage | null
+  private readonly outBytesMax: number
+  /** Receive budget held by the frame being parsed (moves to its outcome when the frame is complete). */
+  private bodyCharge = 0
+  /** Set while waiting for the receive budget (reading is paused until it is granted). */
+  private budgetGrant: (() => void) | null = null
   private readonly onClose?: (conn: StompConnection) => void
   private readonly remoteAddress: string
 
@@ -155,6 +178,12 @@ export class StompConnection {
 
   // output batching and backpressure
   private outChunks: Buffer[] = []
+  private outChunksBytes = 0
+  /** Written by flushNow but not yet handed to the socket (large bodies go in slices, see pumpOut). */
+  private outQueue: Buffer[] = []
+  private outQueued = 0
+  private waitingDrain = false
+  private endAfterFlush = false
   private flushScheduled = false
   private dispatchPaused = false
 
@@ -177,6 +206,9 @@ export class StompConnection {
     this.inFlightFramesMax = opts.inFlightFramesMax ?? DEFAULT_IN_FLIGHT_FRAMES_MAX
     this.inFlightBytesMax = opts.inFlightBytesMax ?? DEFAULT_IN_FLIGHT_BYTES_MAX
     this.closeLingerMs = opts.closeLingerMs ?? DEFAULT_CLOSE_LINGER_MS
+    this.receiveUsage = opts.receiveUsage ?? null
+    this.outBytesMax = opts.outBytesMax ?? DEFAULT_OUT_BYTES_MAX
+    this.parser.bodyGate = (bytes) => this.admitBody(bytes)
     this.onClose = opts.onClose
     this.remoteAddress = `${opts.socket.remoteAddress ?? '?'}:${opts.socket.remotePort ?? '?'}`
     this.lastReadAt = this.lastWriteAt = this.clock.now()
@@ -257,7 +289,13 @@ export class StompConnection {
   private feed(chunk: Buffer): void {
     try {
       const used = this.parser.push(chunk, (frame) => {
+        const charge = this.bodyCharge
+        this.bodyCharge = 0
+        this.frameCharge = charge
         this.onFrame(frame)
+        // Not taken by an outcome (not a SEND, or it failed at once): the frame is done with.
+        if (this.frameCharge > 0) this.receiveUsage?.release(this.frameCharge)
+        this.frameCharge = 0
         return !this.readPaused && this.accepting()
       })
       if (used < chunk.length && this.readPaused && this.accepting()) this.pendingInput = chunk.subarray(used)
@@ -266,7 +304,35 @@ export class StompConnection {
     }
   }
 
+  /** Receive budget bytes of the frame being applied, until an outcome takes them (see enqueueOutcome). */
+  private frameCharge = 0
+
+  /** The parser's body gate: reserve the declared body in the receive budget, or pause until it fits. */
+  private admitBody(bytes: number): boolean {
+    const usage = this.receiveUsage
+    // Small bodies are bounded per connection by inFlightBytesMax already; never queue them behind a large one.
+    if (!usage || bytes <= RECEIVE_SMALL_BYTES) return true
+    const grant = (): void => {
+      this.budgetGrant = null
+      if (this.state === 'closed') {
+        usage.release(bytes)
+        return
+      }
+      this.bodyCharge = bytes
+      if (this.accepting()) this.resumeReading()
+    }
+    if (usage.reserve(bytes, grant)) {
+      this.bodyCharge = bytes
+      return true
+    }
+    this.budgetGrant = grant
+    this.readPaused = true
+    this.socket.pause()
+    return false
+  }
+
   private resumeReading(): void {
+    if (this.budgetGrant) return
     this.readPaused = false
     const rest = this.pendingInput
     this.pendingInput = null
@@ -377,6 +443,9 @@ export class StompConnection {
     const req: SendRequest = { destination, headers, body: frame.body }
     const tx = frame.headers.transaction
     this.enqueueOutcome(frame, this.sessionOrThrow().send(req, tx), undefined, frame.body.length)
+    // The outcome holds the receive budget until the broker has the message (in memory under its limits, or stored).
+    this.outcomes[this.outcomes.length - 1]!.receiveBytes = this.frameCharge
+    this.frameCharge = 0
   }
 
   private onSubscribe(frame: StompFrame): void {
@@ -547,6 +616,10 @@ export class StompConnection {
     o.err = err
     this.inFlight--
     this.inFlightBytes -= o.bytes ?? 0
+    if (o.receiveBytes) {
+      this.receiveUsage?.release(o.receiveBytes)
+      o.receiveBytes = 0
+    }
     this.drainOutcomes()
     // After the drain: resuming parses more frames, which may append (and drain) outcomes themselves.
     const below = this.inFlight <= this.inFlightFramesMax >> 1 && this.inFlightBytes <= this.inFlightBytesMax / 2
@@ -604,7 +677,18 @@ export class StompConnection {
       else sub.unacked.set(d.messageId, d.ackId)
     }
     for (const k in d.headers) if (!MESSAGE_OWN_HEADERS.has(k)) headers.push([k, d.headers[k]])
-    this.write(encodeFrame('MESSAGE', headers, d.body, this.version))
+    if (d.body.length > OUT_SLICE_BYTES) for (const part of encodeFrameParts('MESSAGE', headers, d.body, this.version)) this.write(part)
+    else this.write(encodeFrame('MESSAGE', headers, d.body, this.version))
+    // A consumer that does not read: stop dispatching to it once outBytesMax is queued for its socket.
+    if (!this.dispatchPaused && this.session && this.outBytes() > this.outBytesMax) {
+      this.dispatchPaused = true
+      this.session.setDispatchPaused(true)
+    }
+  }
+
+  /** Bytes held for this socket: this turn's frames, the output queue and the socket's own buffer. */
+  private outBytes(): number {
+    return this.outChunksBytes + this.outQueued + (this.socket.writableLength ?? 0)
   }
 
   // ---------------------------------------------------------------- output
@@ -612,6 +696,7 @@ export class StompConnection {
   private write(bytes: Buffer): void {
     if (this.state === 'ended' || this.state === 'closed') return
     this.outChunks.push(bytes)
+    this.outChunksBytes += bytes.length
     this.lastWriteAt = this.clock.now()
     if (!this.flushScheduled) {
       this.flushScheduled = true
@@ -623,19 +708,65 @@ export class StompConnection {
     this.flushScheduled = false
     if (this.outChunks.length === 0 || this.state === 'ended' || this.state === 'closed' || this.socket.destroyed) {
       this.outChunks = []
+      this.outChunksBytes = 0
       return
     }
-    const data = this.outChunks.length === 1 ? this.outChunks[0] : Buffer.concat(this.outChunks)
+    // Small frames of one turn are joined (one syscall); a large body is queued as it is, never copied.
+    let small: Buffer[] = []
+    const joinSmall = (): void => {
+      if (small.length) this.outQueue.push(small.length === 1 ? small[0]! : Buffer.concat(small))
+      small = []
+    }
+    for (const b of this.outChunks) {
+      if (b.length > OUT_SLICE_BYTES) {
+        joinSmall()
+        this.outQueue.push(b)
+      } else small.push(b)
+    }
+    joinSmall()
+    this.outQueued += this.outChunksBytes
     this.outChunks = []
-    const ok = this.socket.write(data)
-    if (!ok && !this.dispatchPaused && this.session) {
+    this.outChunksBytes = 0
+    this.pumpOut()
+  }
+
+  /**
+   * Hand the output queue to the socket, at most OUT_SLICE_BYTES per write, until the socket says its buffer is
+   * full; 'drain' goes on. Dispatch is paused meanwhile (a socket that does not drain gets no more messages).
+   */
+  private pumpOut(): void {
+    while (this.outQueue.length > 0 && !this.waitingDrain) {
+      if (this.state === 'closed' || this.socket.destroyed) {
+        this.outQueue = []
+        this.outQueued = 0
+        return
+      }
+      const head = this.outQueue[0]!
+      let piece: Buffer
+      if (head.length > OUT_SLICE_BYTES) {
+        piece = head.subarray(0, OUT_SLICE_BYTES)
+        this.outQueue[0] = head.subarray(OUT_SLICE_BYTES)
+      } else {
+        piece = head
+        this.outQueue.shift()
+      }
+      this.outQueued -= piece.length
+      if (!this.socket.write(piece)) this.waitingDrain = true
+    }
+    if (this.outQueue.length === 0 && this.endAfterFlush) {
+      this.endAfterFlush = false
+      this.socket.end()
+    }
+    if (this.waitingDrain && !this.dispatchPaused && this.session) {
       this.dispatchPaused = true
       this.session.setDispatchPaused(true)
     }
   }
 
   private onDrain(): void {
-    if (this.dispatchPaused && this.session && this.state !== 'closed') {
+    this.waitingDrain = false
+    this.pumpOut()
+    if (this.dispatchPaused && !this.waitingDrain && this.outBytes() <= this.outBytesMax / 2 && this.session && this.state !== 'closed') {
       this.dispatchPaused = false
       this.session.setDispatchPaused(false)
     }
@@ -658,7 +789,7 @@ export class StompConnection {
       if (this.state !== 'connected') return
       if (this.clock.now() - this.lastWriteAt >= tickMs) {
         this.lastWriteAt = this.clock.now()
-        if (this.outChunks.length === 0 && !this.socket.destroyed) this.socket.write('\n')
+        if (this.outChunks.length === 0 && this.outQueue.length === 0 && !this.socket.destroyed) this.socket.write('\n')
       }
       this.scheduleWriteBeat()
     }, tickMs)
@@ -707,7 +838,9 @@ export class StompConnection {
   private endSocket(): void {
     this.state = 'ended'
     this.stopTimers()
-    this.socket.end()
+    // Half-close after the queued output (large bodies may still be going out in slices).
+    if (this.outQueue.length > 0) this.endAfterFlush = true
+    else this.socket.end()
     this.lingerTimer = this.clock.setTimeout(() => {
       this.lingerTimer = null
       this.destroy()
@@ -735,6 +868,13 @@ export class StompConnection {
     if (this.lingerTimer !== null) this.clock.clearTimeout(this.lingerTimer)
     this.lingerTimer = null
     this.outChunks = []
+    this.outChunksBytes = 0
+    this.outQueue = []
+    this.outQueued = 0
+    if (this.budgetGrant) this.receiveUsage?.cancel(this.budgetGrant)
+    this.budgetGrant = null
+    if (this.bodyCharge > 0) this.receiveUsage?.release(this.bodyCharge)
+    this.bodyCharge = 0
     for (const s of this.subs.values()) s.held = null
     this.subs.clear()
     this.closeSession()

@@ -24,6 +24,28 @@ export function escapeHeader(text: string, version: StompVersion): string {
 
 /** Header order is kept; `content-length` given by the caller is replaced by the real body length. */
 export function encodeFrame(command: string, headers: Record<string, string> | Array<[string, string]>, body: Uint8Array | null, version: StompVersion): Buffer {
+  const head = frameHead(command, headers, body, version)
+  // One allocation per frame: head, body and NUL written in place.
+  const hasBody = body !== null && body.length > 0
+  const headLength = Buffer.byteLength(head, 'utf8')
+  const bodyLength = hasBody ? body.length : 0
+  const out = Buffer.allocUnsafe(headLength + bodyLength + 1)
+  out.write(head, 0, 'utf8')
+  if (hasBody) out.set(body, headLength)
+  out[headLength + bodyLength] = 0
+  return out
+}
+
+/**
+ * The bytes of encodeFrame as [head, body, NUL], the body not copied: for large bodies, whose copy into a fresh
+ * buffer would cost the event loop a page fault per 4 KiB at once (see StompConnection's output pump).
+ */
+export function encodeFrameParts(command: string, headers: Record<string, string> | Array<[string, string]>, body: Uint8Array, version: StompVersion): Buffer[] {
+  const b = Buffer.from(body.buffer, body.byteOffset, body.byteLength)
+  return [Buffer.from(frameHead(command, headers, body, version), 'utf8'), b, Buffer.from([0])]
+}
+
+function frameHead(command: string, headers: Record<string, string> | Array<[string, string]>, body: Uint8Array | null, version: StompVersion): string {
   const raw = isUnescapedCommand(command)
   let head = command + '\n'
   const entries = Array.isArray(headers) ? headers : Object.entries(headers)
@@ -34,14 +56,7 @@ export function encodeFrame(command: string, headers: Record<string, string> | A
   const hasBody = body !== null && body.length > 0
   if (hasBody || command === 'MESSAGE' || command === 'ERROR') head += `content-length:${body ? body.length : 0}\n`
   head += '\n'
-  // One allocation per frame: head, body and NUL written in place.
-  const headLength = Buffer.byteLength(head, 'utf8')
-  const bodyLength = hasBody ? body.length : 0
-  const out = Buffer.allocUnsafe(headLength + bodyLength + 1)
-  out.write(head, 0, 'utf8')
-  if (hasBody) out.set(body, headLength)
-  out[headLength + bodyLength] = 0
-  return out
+  return head
 }
 
 function stripBreaks(text: string): string {

@@ -14,6 +14,7 @@ import { logger } from '../../lib/log.ts'
 import type { ConnectorConfig } from '../../config/types.ts'
 import type { BrokerSession } from '../../broker/index.ts'
 import pkg from '../../../package.json' with { type: 'json' }
+import { MemoryUsage } from '../../broker/index.ts'
 import { DEFAULT_CLOSE_LINGER_MS, DEFAULT_GOODBYE_LINGER_MS, StompConnection, type ConnectionOptions, type Goodbye } from './connection.ts'
 import { encodeFrame } from './frame-encoder.ts'
 import type { FrameLimits } from './frame.ts'
@@ -24,9 +25,17 @@ import { Admission, RefusalLog, normalizeAddress } from './admission.ts'
 
 const log = logger('stomp')
 
+/**
+ * 128 MiB: frames being received on one connector, all connections together (bodies over RECEIVE_SMALL_BYTES). One
+ * frame of up to maxFrameSize is always let in when nothing else is held, so this never refuses a legal frame.
+ */
+export const DEFAULT_RECEIVE_BYTES_MAX = 128 * 1024 * 1024
+
 /** Per-connection options are StompConnection's (same names, same defaults), passed through to each connection. */
 export interface StompServerOptions
-  extends Pick<ConnectionOptions, 'broker' | 'heartBeat' | 'connectTimeoutMs' | 'inFlightFramesMax' | 'inFlightBytesMax' | 'closeLingerMs' | 'clock'> {
+  extends Pick<ConnectionOptions, 'broker' | 'heartBeat' | 'connectTimeoutMs' | 'inFlightFramesMax' | 'inFlightBytesMax' | 'outBytesMax' | 'closeLingerMs' | 'clock'> {
+  /** Receive budget of this connector: body bytes of frames being received, all connections together. */
+  receiveBytesMax?: number
   connector: ConnectorConfig
   /** CONNECTED `server` header; default sfbroker/<package version>. */
   serverName?: string
@@ -48,6 +57,8 @@ export class StompServer {
   private readonly opts: StompServerOptions
   private readonly server: net.Server
   private readonly live = new Set<StompConnection>()
+  /** Frames being received are charged here before their bodies are read (see ConnectionOptions.receiveUsage). */
+  readonly receiveUsage: MemoryUsage
   /** The broker session of each connection past CONNECT, for the console (#18). */
   private readonly sessionOf = new Map<StompConnection, BrokerSession>()
   private readonly refused = new Set<net.Socket>()
@@ -60,6 +71,7 @@ export class StompServer {
 
   constructor(opts: StompServerOptions) {
     this.opts = opts
+    this.receiveUsage = new MemoryUsage(opts.receiveBytesMax ?? DEFAULT_RECEIVE_BYTES_MAX)
     const c = opts.connector
     const d = defaultFairness(c.maximumConnections)
     this.admission = new Admission({
@@ -196,6 +208,8 @@ export class StompServer {
       connectTimeoutMs: this.opts.connectTimeoutMs ?? connector.connectAttemptTimeout,
       inFlightFramesMax: this.opts.inFlightFramesMax,
       inFlightBytesMax: this.opts.inFlightBytesMax,
+      outBytesMax: this.opts.outBytesMax,
+      receiveUsage: this.receiveUsage,
       closeLingerMs: this.opts.closeLingerMs,
       clock: this.opts.clock,
       onClose: (c) => {
