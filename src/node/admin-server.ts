@@ -55,6 +55,8 @@ const log = logger('admin')
 
 export class AdminServer {
   private server: http.Server | null = null
+  /** The console (#18), imported on first use so a node without an admin listener never loads it. */
+  private console: Promise<import('../console/index.ts').AdminConsole> | null = null
 
   constructor(private readonly node: BrokerNode, private readonly cfg: AdminConfig) {}
 
@@ -74,7 +76,8 @@ export class AdminServer {
       server.listen(this.cfg.port, this.cfg.host, () => {
         const a = server.address()
         const port = typeof a === 'object' && a ? a.port : this.cfg.port
-        log.info(`admin listener on http://${this.cfg.host}:${port} (/health, /status, /metrics)`)
+        log.info(`admin listener on http://${this.cfg.host}:${port} (/health, /status, /metrics, console at /console/${this.cfg.writable ? ', writable' : ', read-only'})`)
+        this.adminConsole().then((c) => c.api.start(this.address()), (e: Error) => log.warn(`console failed to load: ${e.message}`))
         resolve()
       })
     })
@@ -88,6 +91,7 @@ export class AdminServer {
   close(): Promise<void> {
     const s = this.server
     this.server = null
+    this.console?.then((c) => c.api.stop(), () => {})
     if (!s) return Promise.resolve()
     return new Promise((resolve) => {
       s.close(() => resolve())
@@ -97,6 +101,9 @@ export class AdminServer {
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://admin')
+    if (url.pathname === '/' || url.pathname === '/console' || url.pathname.startsWith('/console/') || url.pathname.startsWith('/api/')) {
+      return (await this.adminConsole()).handle(req, res, url)
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'application/json' })
       return void res.end(JSON.stringify({ error: `method ${req.method} not allowed; use GET` }))
@@ -111,8 +118,13 @@ export class AdminServer {
         return void res.end(this.metrics())
       default:
         res.writeHead(404, { 'content-type': 'application/json' })
-        res.end(JSON.stringify({ error: `no such endpoint ${url.pathname}; try /health, /status or /metrics` }))
+        res.end(JSON.stringify({ error: `no such endpoint ${url.pathname}; try /health, /status, /metrics or /console/` }))
     }
+  }
+
+  private adminConsole(): Promise<import('../console/index.ts').AdminConsole> {
+    this.console ??= import('../console/index.ts').then((m) => new m.AdminConsole(this.node, this.cfg))
+    return this.console
   }
 
   private health(res: http.ServerResponse): void {

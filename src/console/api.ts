@@ -1,0 +1,372 @@
+/**
+ * The console's JSON API under the admin listener (`/api/...`), the single way in for the page and for scripts
+ * (README "Console API"). Reads work on every node: the group view comes from the shared directory, the same model
+ * as `sfbroker status --json`; broker views need a serving primary (409 ADMIN_NOT_PRIMARY elsewhere). Writes are
+ * POST or DELETE and pass the guard first: the `x-sfbroker-csrf` header must carry this process's token (served
+ * by GET /api/node, which another origin cannot read), a present Origin must be this listener's own, and the
+ * listener must be writable (`--admin-writable`). Until authentication exists (#13) that is all the access control.
+ *
+ * Owns request parsing, the guard and the JSON shapes; the operations themselves are BrokerManagement's.
+ */
+import crypto from 'node:crypto'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import type http from 'node:http'
+import type { AdminConfig } from '../config/types.ts'
+import { isBrokerError } from '../lib/errors.ts'
+import { logger } from '../lib/log.ts'
+import { VERSION } from '../lib/version.ts'
+import { inspectSharedDir } from '../election/index.ts'
+import { BrokerManagement, parseDestination } from '../broker/index.ts'
+import type { BrokerNode } from '../node/broker-node.ts'
+import { RATE_SAMPLE_MS, RateSampler } from './rates.ts'
+
+const log = logger('console')
+
+/** Largest request body accepted, bytes (a sent message body included). */
+export const ADMIN_BODY_BYTES_MAX = 1024 * 1024
+/** The header a write must carry, with the token from GET /api/node. */
+export const CSRF_HEADER = 'x-sfbroker-csrf'
+/** Files listed per store directory at most. */
+export const STORE_FILES_MAX = 200
+/** Where each node leaves its console address for the others, under the shared directory. */
+export const CONSOLE_DIR = 'console'
+
+export class ApiError extends Error {
+  constructor(readonly status: number, readonly code: string, message: string, readonly extra: Record<string, unknown> = {}) {
+    super(message)
+  }
+}
+
+type Handler = (m: Match) => Promise<unknown> | unknown
+interface Match {
+  params: string[]
+  url: URL
+  body: Record<string, unknown>
+}
+interface Route {
+  method: string
+  parts: string[]
+  write: boolean
+  run: Handler
+}
+
+/** How BrokerErrors map onto HTTP statuses. */
+function statusOf(code: string): number {
+  if (code === 'BROKER_LIMIT') return 400
+  if (code.endsWith('_INVALID')) return 400
+  if (code === 'BROKER_STOPPED') return 409
+  return 500
+}
+
+export class ConsoleApi {
+  readonly token = crypto.randomBytes(16).toString('hex')
+  private readonly rates = new RateSampler()
+  private timer: ReturnType<typeof setInterval> | null = null
+  private readonly routes: Route[] = []
+  private adminUrl: string | null = null
+
+  constructor(private readonly node: BrokerNode, private readonly cfg: AdminConfig) {
+    const r = (method: string, pattern: string, run: Handler): void => {
+      this.routes.push({ method, parts: pattern.split('/').filter(Boolean), write: method !== 'GET', run })
+    }
+    r('GET', 'api/node', () => this.nodeView())
+    r('GET', 'api/group', () => this.group())
+    r('GET', 'api/destinations', () => this.destinations())
+    r('GET', 'api/destinations/:d/messages', (m) => this.mgmt().browse(m.params[0]!, this.intParam(m.url, 'offset', 0), this.intParam(m.url, 'limit', 25)))
+    r('POST', 'api/destinations/:d/messages', (m) => this.send(m.params[0]!, m.body))
+    r('DELETE', 'api/destinations/:d/messages/:id', async (m) => {
+      if (!(await this.mgmt().deleteMessage(m.params[0]!, m.params[1]!))) throw new ApiError(404, 'ADMIN_NOT_FOUND', `no waiting message ${JSON.stringify(m.params[1])} in ${m.params[0]} (consumed, in flight, or never there)`)
+      return { deleted: 1 }
+    })
+    r('POST', 'api/destinations/:d/purge', async (m) => ({ purged: await this.mgmt().purge(m.params[0]!) }))
+    r('POST', 'api/destinations/:d/move', (m) => this.move(m.params[0]!, m.body))
+    r('DELETE', 'api/destinations/:d', (m) => {
+      this.mgmt().removeDestination(m.params[0]!)
+      return { deleted: m.params[0] }
+    })
+    r('GET', 'api/connections', () => this.connections())
+    r('DELETE', 'api/connections/:id', (m) => this.closeConnection(m.params[0]!))
+    r('GET', 'api/scheduler', async () => (await this.mgmt().jobs()) ?? { jobs: [], total: 0, nextDueAt: null, disabled: true })
+    r('DELETE', 'api/scheduler/jobs', async () => (await this.mgmt().removeJobs(null), { removed: 'all' }))
+    r('DELETE', 'api/scheduler/jobs/:id', async (m) => (await this.mgmt().removeJobs(m.params[0]!), { removed: m.params[0] }))
+    r('GET', 'api/store', () => this.store())
+  }
+
+  /** Start sampling rates and announce this console's address in the shared directory. */
+  start(address: { host: string; port: number } | null): void {
+    if (this.timer) return
+    this.timer = setInterval(() => this.sample(), RATE_SAMPLE_MS)
+    this.timer.unref?.()
+    this.sample()
+    if (address) {
+      const host = address.host === '0.0.0.0' || address.host === '::' ? os.hostname() : address.host.includes(':') ? `[${address.host}]` : address.host
+      this.adminUrl = `http://${host}:${address.port}/console/`
+      const dir = path.join(this.node.config.persistence.directory, CONSOLE_DIR)
+      // Never awaited: a hung share must not hold the admin listener; a failure only loses the replica's link.
+      fs.promises.mkdir(dir, { recursive: true })
+        .then(() => fs.promises.writeFile(path.join(dir, `${this.node.nodeId.replace(/[^A-Za-z0-9._-]/g, '_')}.json`), JSON.stringify({ nodeId: this.node.nodeId, url: this.adminUrl, updatedAt: Date.now() })))
+        .catch((e: Error) => log.debug(`console address not written to the shared directory: ${e.message}`))
+    }
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer)
+    this.timer = null
+  }
+
+  private sample(): void {
+    const parts = this.node.servingParts()
+    if (!parts) return this.rates.clear()
+    this.rates.sample(parts.broker.metrics().destinations, Date.now())
+  }
+
+  /** Answer one /api request. */
+  async handle(req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> {
+    const send = (status: number, body: unknown): void => {
+      res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' })
+      res.end(JSON.stringify(body))
+    }
+    try {
+      const segs = url.pathname.split('/').filter(Boolean).map((s) => {
+        try {
+          return decodeURIComponent(s)
+        } catch {
+          throw new ApiError(400, 'ADMIN_BAD_REQUEST', `path segment ${JSON.stringify(s.slice(0, 60))} is not valid percent-encoding`)
+        }
+      })
+      const candidates = this.routes.filter((r) => r.parts.length === segs.length && r.parts.every((p, i) => p.startsWith(':') || p === segs[i]))
+      if (candidates.length === 0) throw new ApiError(404, 'ADMIN_NOT_FOUND', `no such endpoint ${url.pathname}; see the README, section Console API`)
+      const route = candidates.find((r) => r.method === req.method || (r.method === 'GET' && req.method === 'HEAD'))
+      if (!route) {
+        res.setHeader('allow', candidates.map((r) => r.method).join(', '))
+        throw new ApiError(405, 'ADMIN_METHOD', `method ${req.method} not allowed on ${url.pathname}; use ${candidates.map((r) => r.method).join(' or ')}`)
+      }
+      const params = route.parts.flatMap((p, i) => (p.startsWith(':') ? [segs[i]!] : []))
+      let body: Record<string, unknown> = {}
+      if (route.write) {
+        this.guard(req)
+        body = await readJson(req)
+        this.needPrimary()
+      }
+      const out = await route.run({ params, url, body })
+      if (route.write) log.info(`console: ${req.method} ${url.pathname} by ${req.socket.remoteAddress ?? '?'}`)
+      send(200, out)
+    } catch (e) {
+      if (e instanceof ApiError) return send(e.status, { error: e.message, code: e.code, ...e.extra })
+      if (isBrokerError(e)) return send(statusOf(e.code), { error: e.message, code: e.code })
+      throw e
+    }
+  }
+
+  /** The CSRF guard and the writable switch, in that order. */
+  private guard(req: http.IncomingMessage): void {
+    const token = req.headers[CSRF_HEADER]
+    if (typeof token !== 'string' || token.length !== this.token.length || !crypto.timingSafeEqual(Buffer.from(token), Buffer.from(this.token))) {
+      throw new ApiError(403, 'ADMIN_CSRF', `a write needs the ${CSRF_HEADER} header with the token from GET /api/node`)
+    }
+    const origin = req.headers.origin
+    if (origin !== undefined && origin !== 'null' && origin !== `http://${req.headers.host}` && origin !== `https://${req.headers.host}`) {
+      throw new ApiError(403, 'ADMIN_CSRF', `cross-origin write refused (Origin ${origin.slice(0, 100)}, listener ${req.headers.host})`)
+    }
+    const site = req.headers['sec-fetch-site']
+    if (typeof site === 'string' && site !== 'same-origin' && site !== 'none') throw new ApiError(403, 'ADMIN_CSRF', `cross-site write refused (Sec-Fetch-Site ${site})`)
+    if (!this.cfg.writable) throw new ApiError(403, 'ADMIN_READ_ONLY', 'this admin listener is read-only; start the broker with --admin-writable (or <admin writable="true">) to allow changes')
+  }
+
+  private needPrimary(): NonNullable<ReturnType<BrokerNode['servingParts']>> {
+    const parts = this.node.servingParts()
+    if (!parts) throw new ApiError(409, 'ADMIN_NOT_PRIMARY', `this node is ${this.node.status().role}, not a serving primary; use the primary's console`, { role: this.node.status().role })
+    return parts
+  }
+
+  private mgmt(): BrokerManagement {
+    const p = this.needPrimary()
+    return new BrokerManagement(p.broker, p.scheduler)
+  }
+
+  private intParam(url: URL, name: string, dflt: number): number {
+    const raw = url.searchParams.get(name)
+    if (raw === null || raw === '') return dflt
+    if (!/^\d{1,9}$/.test(raw)) throw new ApiError(400, 'ADMIN_BAD_REQUEST', `query parameter ${name}=${JSON.stringify(raw.slice(0, 40))}: expected a whole number`)
+    return Number(raw)
+  }
+
+  private nodeView(): unknown {
+    const st = this.node.status()
+    return {
+      ...st, version: VERSION, writable: this.cfg.writable === true, csrfToken: this.token, csrfHeader: CSRF_HEADER,
+      // Authentication (#13) has not landed: every caller that reaches the listener is the same anonymous operator.
+      auth: { enabled: false, user: null, readOnly: this.cfg.writable !== true },
+      serving: this.node.servingParts() !== null, consoleUrl: this.adminUrl,
+    }
+  }
+
+  private async group(): Promise<unknown> {
+    const report = await inspectSharedDir(this.node.config.persistence.directory)
+    const consoles: Record<string, string> = {}
+    try {
+      const dir = path.join(this.node.config.persistence.directory, CONSOLE_DIR)
+      for (const f of (await fs.promises.readdir(dir)).slice(0, 100)) {
+        if (!f.endsWith('.json')) continue
+        try {
+          const o = JSON.parse(await fs.promises.readFile(path.join(dir, f), 'utf8')) as { nodeId?: string; url?: string }
+          if (typeof o.nodeId === 'string' && typeof o.url === 'string') consoles[o.nodeId] = o.url
+        } catch {
+          // A half-written or foreign file: no link for that node.
+        }
+      }
+    } catch {
+      // No console has announced itself yet.
+    }
+    const holder = report.holder
+    const { store: _store, ...rest } = report
+    return {
+      ...rest,
+      store: report.store ? { adapter: report.store.adapter, bytes: report.store.bytes, messages: report.store.messages, destinations: report.store.destinations.length, ageMs: report.store.ageMs, updatedAt: report.store.updatedAt } : null,
+      self: { nodeId: this.node.nodeId, role: this.node.status().role },
+      primaryConsole: report.primary && holder ? consoles[holder.nodeId] ?? null : null,
+      consoles,
+      // `probe-lock` keeps no verdict in the shared directory yet; null until it does.
+      probeLock: null,
+    }
+  }
+
+  private destinations(): unknown {
+    const parts = this.needPrimary()
+    const m = parts.broker.metrics()
+    return {
+      memoryBytes: m.memoryBytes, memoryLimitBytes: m.memoryLimitBytes, sampleMs: RATE_SAMPLE_MS,
+      destinations: m.destinations.map((d) => {
+        const kind = parseDestination(d.destination).kind
+        const r = this.rates.rates(d.destination)
+        const last = (a: number[]): number => (a.length ? a[a.length - 1]! : 0)
+        return { ...d, kind, memoryBytes: parts.broker.destinationMemoryBytes(d.destination), rates: r, enqueueRate: last(r.enqueue), dequeueRate: last(r.dequeue) }
+      }),
+    }
+  }
+
+  private async send(destination: string, body: Record<string, unknown>): Promise<unknown> {
+    const headers: Record<string, string> = {}
+    if (body.headers !== undefined) {
+      if (typeof body.headers !== 'object' || body.headers === null || Array.isArray(body.headers)) throw new ApiError(400, 'ADMIN_BAD_REQUEST', 'headers: expected an object of string values')
+      for (const [k, v] of Object.entries(body.headers)) {
+        if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') throw new ApiError(400, 'ADMIN_BAD_REQUEST', `headers.${k}: expected a string`)
+        headers[k] = String(v)
+      }
+    }
+    if (body.persistent !== undefined) headers.persistent = body.persistent === true ? 'true' : 'false'
+    if (body.delayMs !== undefined && body.delayMs !== null && body.delayMs !== 0) {
+      if (typeof body.delayMs !== 'number' || !Number.isSafeInteger(body.delayMs) || body.delayMs < 0) throw new ApiError(400, 'ADMIN_BAD_REQUEST', 'delayMs: expected a whole number of milliseconds')
+      headers.AMQ_SCHEDULED_DELAY = String(body.delayMs)
+    }
+    if (body.body !== undefined && typeof body.body !== 'string') throw new ApiError(400, 'ADMIN_BAD_REQUEST', 'body: expected a string')
+    parseDestination(destination, 'destination')
+    await this.mgmt().send(destination, headers, new TextEncoder().encode((body.body as string | undefined) ?? ''))
+    return { sent: destination }
+  }
+
+  private async move(from: string, body: Record<string, unknown>): Promise<unknown> {
+    const to = body.to
+    if (typeof to !== 'string') throw new ApiError(400, 'ADMIN_BAD_REQUEST', 'to: expected the target queue, e.g. "/queue/ORDERS"')
+    let ids: string[] | null = null
+    if (body.ids !== undefined && body.ids !== null) {
+      if (!Array.isArray(body.ids) || !body.ids.every((x) => typeof x === 'string')) throw new ApiError(400, 'ADMIN_BAD_REQUEST', 'ids: expected an array of message ids, or nothing for all')
+      ids = body.ids as string[]
+    }
+    const copy = body.copy === true
+    const n = await this.mgmt().move(from, to, ids, copy)
+    return copy ? { copied: n, to } : { moved: n, to }
+  }
+
+  private connections(): unknown {
+    const parts = this.needPrimary()
+    const mgmt = new BrokerManagement(parts.broker, parts.scheduler)
+    const versions = new Map<string, string>()
+    for (const s of parts.servers) for (const c of s.connectedSessions()) versions.set(c.session.sessionId, c.version)
+    return { connections: mgmt.sessions().map((s) => ({ ...s, protocolVersion: versions.get(s.sessionId) ?? null, closable: versions.has(s.sessionId) })) }
+  }
+
+  private closeConnection(sessionId: string): unknown {
+    const parts = this.needPrimary()
+    for (const s of parts.servers) if (s.closeSession(sessionId, 'connection closed by an operator from the admin console')) return { closed: sessionId }
+    throw new ApiError(404, 'ADMIN_NOT_FOUND', `no client connection with session ${JSON.stringify(sessionId)}`)
+  }
+
+  private async store(): Promise<unknown> {
+    const parts = this.node.servingParts()
+    const report = await inspectSharedDir(this.node.config.persistence.directory)
+    const summary = report.store
+    const live = parts?.store ? parts.store.stats() : null
+    const files = live ? await listFiles(live.directory) : []
+    const newest = files.reduce((a, f) => Math.max(a, f.modifiedAt), 0)
+    return {
+      adapter: live?.adapter ?? summary?.adapter ?? this.node.config.persistence.adapter,
+      live: live ? { directory: live.directory, bytes: live.bytes, messages: live.messages, destinations: live.destinations.length, syncs: live.syncs, integrity: live.integrity ?? null } : null,
+      files,
+      lastWriteAt: newest || null,
+      summary: summary ? { bytes: summary.bytes, messages: summary.messages, updatedAt: summary.updatedAt, ageMs: summary.ageMs, integrity: summary.integrity ?? null, scheduler: summary.scheduler } : null,
+      scheduler: parts?.scheduler ? parts.scheduler.stats() : null,
+      warnings: report.warnings,
+    }
+  }
+}
+
+/** Files of a store directory (one level of subdirectories), largest first, at most STORE_FILES_MAX. */
+async function listFiles(dir: string): Promise<{ name: string; bytes: number; modifiedAt: number }[]> {
+  const out: { name: string; bytes: number; modifiedAt: number }[] = []
+  const visit = async (d: string, prefix: string, depth: number): Promise<void> => {
+    let names: fs.Dirent[]
+    try {
+      names = await fs.promises.readdir(d, { withFileTypes: true })
+    } catch {
+      return
+    }
+    for (const n of names.slice(0, 1000)) {
+      const p = path.join(d, n.name)
+      if (n.isDirectory()) {
+        if (depth < 1) await visit(p, prefix + n.name + '/', depth + 1)
+        continue
+      }
+      try {
+        const st = await fs.promises.stat(p)
+        out.push({ name: prefix + n.name, bytes: st.size, modifiedAt: st.mtimeMs })
+      } catch {
+        // Removed meanwhile (a compacted segment).
+      }
+    }
+  }
+  await visit(dir, '', 0)
+  return out.sort((a, b) => b.bytes - a.bytes).slice(0, STORE_FILES_MAX)
+}
+
+/** The request body as a JSON object ({} when empty); bounded by ADMIN_BODY_BYTES_MAX. */
+function readJson(req: http.IncomingMessage): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let n = 0
+    req.on('data', (c: Buffer) => {
+      n += c.length
+      if (n > ADMIN_BODY_BYTES_MAX) {
+        reject(new ApiError(413, 'ADMIN_BAD_REQUEST', `request body over ${ADMIN_BODY_BYTES_MAX} bytes`))
+        req.destroy()
+        return
+      }
+      chunks.push(c)
+    })
+    req.on('error', reject)
+    req.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8').trim()
+      if (text === '') return resolve({})
+      try {
+        const v = JSON.parse(text) as unknown
+        if (typeof v !== 'object' || v === null || Array.isArray(v)) return reject(new ApiError(400, 'ADMIN_BAD_REQUEST', 'request body: expected a JSON object'))
+        resolve(v as Record<string, unknown>)
+      } catch (e) {
+        reject(new ApiError(400, 'ADMIN_BAD_REQUEST', `request body: not JSON (${(e as Error).message.slice(0, 80)})`))
+      }
+    })
+  })
+}
+

@@ -1,0 +1,476 @@
+/**
+ * The console page's three assets, embedded as strings so the single binary serves them offline (#18). Edited here
+ * directly: the JavaScript is plain ES2017 without a build step or a library (a hyperscript helper, hash routing,
+ * polling). Keep all three free of backticks and dollar-brace: they live in String.raw templates.
+ */
+
+export const INDEX_HTML: string = String.raw`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>sfbroker console</title>
+<link rel="stylesheet" href="/console/app.css">
+<script src="/console/app.js" defer></script>
+</head>
+<body>
+<a class="skip" href="#main">Skip to content</a>
+<header class="top">
+  <h1>sfbroker <span id="node-name" class="muted"></span></h1>
+  <p id="role-badge" class="badge" role="status" aria-live="polite">connecting…</p>
+  <p id="access" class="muted small"></p>
+</header>
+<div id="replica-banner" class="banner" role="note" hidden></div>
+<nav aria-label="Sections">
+  <ul id="tabs">
+    <li><a href="#group" data-tab="group">Group</a></li>
+    <li><a href="#destinations" data-tab="destinations">Destinations</a></li>
+    <li><a href="#connections" data-tab="connections">Connections</a></li>
+    <li><a href="#scheduler" data-tab="scheduler">Scheduler</a></li>
+    <li><a href="#store" data-tab="store">Store</a></li>
+  </ul>
+</nav>
+<main id="main" tabindex="-1">
+  <section id="view-group" class="view" aria-labelledby="h-group">
+    <h2 id="h-group">HA group</h2>
+    <div id="group-body"></div>
+  </section>
+  <section id="view-destinations" class="view" aria-labelledby="h-dest" hidden>
+    <h2 id="h-dest">Destinations</h2>
+    <div class="toolbar">
+      <label>Filter <input id="dest-filter" type="search" placeholder="name contains…" autocomplete="off"></label>
+      <label>Sort by <select id="dest-sort">
+        <option value="destination">name</option><option value="depth">depth</option><option value="enqueued">enqueued</option>
+        <option value="dequeued">dequeued</option><option value="consumers">consumers</option><option value="memoryBytes">memory</option>
+        <option value="enqueueRate">rate in</option><option value="dequeueRate">rate out</option>
+      </select></label>
+    </div>
+    <p id="dest-summary" class="muted"></p>
+    <div id="dest-body" class="scroll"></div>
+  </section>
+  <section id="view-queue" class="view" aria-labelledby="h-queue" hidden>
+    <h2 id="h-queue">Queue</h2>
+    <p><a href="#destinations">← all destinations</a></p>
+    <div class="cols">
+      <form id="send-form" class="card" aria-labelledby="h-send">
+        <h3 id="h-send">Send a message</h3>
+        <label for="send-dest">Destination</label>
+        <input id="send-dest" name="destination" required autocomplete="off">
+        <label for="send-body">Body</label>
+        <textarea id="send-body" name="body" rows="4"></textarea>
+        <label for="send-headers">Headers (one <code>name: value</code> per line)</label>
+        <textarea id="send-headers" name="headers" rows="2" placeholder="type: order"></textarea>
+        <div class="row">
+          <label class="inline"><input id="send-persistent" type="checkbox" checked> persistent</label>
+          <label class="inline">delay ms <input id="send-delay" type="number" min="0" step="1" value="0" inputmode="numeric"></label>
+        </div>
+        <button id="send-btn" type="submit" class="write">Send</button>
+      </form>
+      <div class="card">
+        <h3>Selected messages</h3>
+        <label for="move-to">Target queue</label>
+        <input id="move-to" autocomplete="off" placeholder="/queue/ORDERS">
+        <div class="row wrap">
+          <button id="move-selected" type="button" class="write">Move selected</button>
+          <button id="copy-selected" type="button" class="write">Copy selected</button>
+          <button id="move-all" type="button" class="write">Move all</button>
+          <button id="delete-selected" type="button" class="write">Delete selected</button>
+        </div>
+        <h3>Queue</h3>
+        <div class="row wrap">
+          <button id="purge-btn" type="button" class="write danger">Purge</button>
+          <button id="delete-dest-btn" type="button" class="write danger">Delete queue (if empty)</button>
+        </div>
+      </div>
+    </div>
+    <p id="queue-summary" class="muted" aria-live="polite"></p>
+    <div class="row">
+      <button id="page-prev" type="button">← Previous</button>
+      <span id="page-info" class="muted"></span>
+      <button id="page-next" type="button">Next →</button>
+    </div>
+    <div id="queue-body" class="scroll"></div>
+  </section>
+  <section id="view-connections" class="view" aria-labelledby="h-conn" hidden>
+    <h2 id="h-conn">Connections and subscriptions</h2>
+    <div id="conn-body" class="scroll"></div>
+  </section>
+  <section id="view-scheduler" class="view" aria-labelledby="h-sched" hidden>
+    <h2 id="h-sched">Scheduled jobs</h2>
+    <p><button id="jobs-remove-all" type="button" class="write danger">Remove all jobs</button></p>
+    <div id="sched-body" class="scroll"></div>
+  </section>
+  <section id="view-store" class="view" aria-labelledby="h-store" hidden>
+    <h2 id="h-store">Store</h2>
+    <div id="store-body"></div>
+  </section>
+</main>
+<div id="toast" class="toast" role="status" aria-live="polite"></div>
+<footer class="muted small"><span id="updated"></span></footer>
+</body>
+</html>
+`
+
+export const APP_CSS: string = String.raw`:root { --fg: #1b1f24; --muted: #57606a; --bg: #fff; --card: #f6f8fa; --line: #d0d7de; --accent: #0a58ca; --ok: #116329; --warn: #7d4e00; --bad: #a40e26; font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
+* { box-sizing: border-box; }
+body { margin: 0; color: var(--fg); background: var(--bg); line-height: 1.45; }
+a { color: var(--accent); }
+:focus-visible { outline: 3px solid #1f6feb; outline-offset: 2px; }
+.skip { position: absolute; left: -999px; } .skip:focus { left: 8px; top: 8px; background: #fff; padding: 4px 8px; z-index: 9; }
+.top { display: flex; flex-wrap: wrap; align-items: center; gap: 4px 16px; padding: 10px 16px; border-bottom: 1px solid var(--line); }
+h1 { font-size: 1.25rem; margin: 0; } h2 { font-size: 1.15rem; } h3 { font-size: 1rem; margin: .2rem 0 .5rem; }
+.muted { color: var(--muted); } .small { font-size: .85rem; margin: 0; }
+.badge { margin: 0; padding: 2px 10px; border-radius: 999px; font-weight: 600; background: var(--card); border: 1px solid var(--line); }
+.badge.primary { background: #dafbe1; color: var(--ok); border-color: #4ac26b; }
+.badge.replica { background: #fff8c5; color: var(--warn); border-color: #d4a72c; }
+.banner { padding: 10px 16px; background: #fff8c5; border-bottom: 1px solid #d4a72c; }
+nav ul { list-style: none; display: flex; flex-wrap: wrap; gap: 4px; margin: 0; padding: 6px 12px; border-bottom: 1px solid var(--line); }
+nav a { display: block; padding: 6px 12px; border-radius: 6px; text-decoration: none; }
+nav a[aria-current="page"] { background: var(--accent); color: #fff; }
+main { padding: 8px 16px 24px; max-width: 1400px; }
+.scroll { overflow-x: auto; }
+table { border-collapse: collapse; width: 100%; font-size: .92rem; }
+caption { text-align: left; font-weight: 600; padding: 4px 0; }
+th, td { text-align: left; padding: 5px 8px; border-bottom: 1px solid var(--line); vertical-align: top; }
+th { background: var(--card); white-space: nowrap; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+.cards, .cols { display: grid; gap: 12px; grid-template-columns: repeat(auto-fit, minmax(300px, 1fr)); }
+.card { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: 10px 14px; }
+.card dl { display: grid; grid-template-columns: max-content 1fr; gap: 2px 12px; margin: 0; }
+.card dt { color: var(--muted); } .card dd { margin: 0; overflow-wrap: anywhere; }
+label { display: block; font-size: .9rem; margin-top: 6px; } label.inline { display: inline-flex; gap: 6px; align-items: center; margin: 0 12px 0 0; }
+input, textarea, select, button { font: inherit; }
+input:not([type=checkbox]), textarea, select { width: 100%; padding: 5px 7px; border: 1px solid #8c959f; border-radius: 6px; background: #fff; color: var(--fg); }
+label.inline input { width: 7em; }
+.toolbar { display: flex; flex-wrap: wrap; gap: 12px; } .toolbar label { min-width: 200px; }
+.row { display: flex; align-items: center; gap: 8px; margin: 8px 0; } .wrap { flex-wrap: wrap; }
+button { padding: 6px 12px; border-radius: 6px; border: 1px solid #8c959f; background: #fff; color: var(--fg); cursor: pointer; }
+button:hover { background: var(--card); } button.danger { color: var(--bad); border-color: var(--bad); }
+button[disabled] { opacity: .55; cursor: not-allowed; }
+#send-btn { margin-top: 10px; background: var(--accent); color: #fff; border-color: var(--accent); }
+.warn { color: var(--bad); } ul.warnings { padding-left: 1.2rem; } ul.warnings li { color: var(--bad); }
+ol.timeline { list-style: none; padding: 0; margin: 0; }
+ol.timeline li { border-left: 3px solid var(--accent); padding: 4px 10px; margin: 0 0 8px; }
+.steps { display: flex; flex-wrap: wrap; gap: 4px; margin-top: 4px; } .steps span { background: var(--card); border: 1px solid var(--line); border-radius: 4px; padding: 0 6px; font-size: .85rem; }
+.spark { vertical-align: middle; } .spark polyline { fill: none; stroke-width: 1.5; }
+pre.body { margin: 0; max-width: 40ch; max-height: 6em; overflow: auto; white-space: pre-wrap; font-size: .82rem; }
+details summary { cursor: pointer; color: var(--accent); }
+.toast { position: fixed; bottom: 12px; right: 12px; max-width: 90vw; }
+.toast p { margin: 4px 0 0; padding: 8px 12px; border-radius: 6px; background: #1b1f24; color: #fff; }
+.toast p.err { background: var(--bad); }
+footer { padding: 8px 16px; }
+@media (max-width: 640px) { main { padding: 6px 8px 20px; } th, td { padding: 4px 5px; } .hide-sm { display: none; } }
+`
+
+export const APP_JS: string = String.raw`// sfbroker console: plain DOM, no framework. Polls the JSON API (/api/...) every POLL_MS; writes carry the CSRF token.
+'use strict'
+var POLL_MS = 2000
+var PAGE = 25
+var S = { node: null, group: null, tab: 'group', queue: null, offset: 0, selected: new Set(), lastBrowse: null, busy: false }
+
+function $(id) { return document.getElementById(id) }
+function h(tag, attrs, kids) {
+  var e = document.createElement(tag)
+  if (attrs) for (var k in attrs) {
+    var v = attrs[k]
+    if (v === null || v === undefined || v === false) continue
+    if (k === 'text') e.textContent = v
+    else if (k.slice(0, 2) === 'on') e.addEventListener(k.slice(2), v)
+    else e.setAttribute(k, v === true ? '' : String(v))
+  }
+  if (kids) for (var i = 0; i < kids.length; i++) { var c = kids[i]; if (c === null || c === undefined || c === false) continue; e.appendChild(typeof c === 'object' ? c : document.createTextNode(String(c))) }
+  return e
+}
+function fill(el, kids) { el.replaceChildren.apply(el, kids.filter(function (k) { return k !== null && k !== undefined && k !== false })) }
+function fmtBytes(n) { if (n == null) return '-'; var u = ['B', 'KiB', 'MiB', 'GiB', 'TiB'], i = 0; while (n >= 1024 && i < 4) { n /= 1024; i++ } return (i ? n.toFixed(1) : n) + ' ' + u[i] }
+function fmtAgo(ms) { if (ms == null) return '-'; if (ms < 10000) return ms + ' ms ago'; if (ms < 120000) return Math.round(ms / 1000) + ' s ago'; return Math.round(ms / 60000) + ' min ago' }
+function fmtTime(t) { return t ? new Date(t).toLocaleString() : '-' }
+function fmtDur(ms) { var s = Math.floor(ms / 1000); if (s < 120) return s + ' s'; if (s < 7200) return Math.floor(s / 60) + ' min'; return Math.floor(s / 3600) + ' h ' + Math.floor(s % 3600 / 60) + ' min' }
+function rate(x) { return x >= 10 ? x.toFixed(0) : x.toFixed(1) }
+
+function toast(msg, err) {
+  var p = h('p', { class: err ? 'err' : '', text: msg })
+  $('toast').appendChild(p)
+  setTimeout(function () { p.remove() }, err ? 8000 : 4000)
+}
+
+function api(method, path, body) {
+  var opts = { method: method, headers: { accept: 'application/json' }, credentials: 'same-origin' }
+  if (method !== 'GET') {
+    opts.headers['content-type'] = 'application/json'
+    if (S.node) opts.headers[S.node.csrfHeader] = S.node.csrfToken
+    opts.body = JSON.stringify(body || {})
+  }
+  return fetch(path, opts).then(function (r) {
+    return r.json().catch(function () { return {} }).then(function (j) {
+      if (!r.ok) { var e = new Error(j.error || ('HTTP ' + r.status)); e.code = j.code; e.status = r.status; throw e }
+      return j
+    })
+  })
+}
+function enc(name) { return encodeURIComponent(name) }
+function write(method, path, body, done) {
+  return api(method, path, body).then(function (j) { if (done) toast(done(j)); refresh() }, function (e) { toast(e.message, true) })
+}
+
+function spark(values, label, color) {
+  var W = 80, H = 20, NS = 'http://www.w3.org/2000/svg'
+  var svg = document.createElementNS(NS, 'svg')
+  svg.setAttribute('width', W); svg.setAttribute('height', H); svg.setAttribute('class', 'spark'); svg.setAttribute('role', 'img')
+  var last = values.length ? values[values.length - 1] : 0
+  svg.setAttribute('aria-label', label + ': ' + rate(last) + ' per second now, last minute')
+  var max = Math.max.apply(null, values.concat([1]))
+  var pts = values.map(function (v, i) { return (values.length < 2 ? W : i * W / (values.length - 1)).toFixed(1) + ',' + (H - 1 - v / max * (H - 2)).toFixed(1) })
+  if (pts.length === 1) pts.unshift('0,' + pts[0].split(',')[1])
+  var pl = document.createElementNS(NS, 'polyline')
+  pl.setAttribute('points', pts.join(' ')); pl.setAttribute('stroke', color)
+  svg.appendChild(pl)
+  return h('span', null, [svg, ' ' + rate(last) + '/s'])
+}
+
+function table(caption, heads, rows) {
+  return h('table', null, [
+    caption ? h('caption', { text: caption }) : null,
+    h('thead', null, [h('tr', null, heads.map(function (x) { return h('th', { scope: 'col', class: /^(depth|enq|deq|cons|mem|bytes|pre|in-fl|size|#)/i.test(x) ? 'num' : null, text: x }) }))]),
+    h('tbody', null, rows),
+  ])
+}
+function td(v, cls) { return h('td', { class: cls || null }, [v]) }
+function num(v) { return h('td', { class: 'num', text: v == null ? '-' : String(v) }) }
+
+// ---- header, banner, access
+
+function renderHeader() {
+  var n = S.node, g = S.group
+  if (!n) return
+  $('node-name').textContent = n.brokerName + ' · ' + n.nodeId
+  var b = $('role-badge')
+  b.textContent = n.role === 'primary' ? 'primary (epoch ' + n.epoch + ')' : n.role
+  b.className = 'badge ' + (n.role === 'primary' ? 'primary' : n.role === 'replica' ? 'replica' : '')
+  $('access').textContent = n.writable ? 'writable (no authentication yet: keep the admin listener private)' : 'read-only (start with --admin-writable to allow changes)'
+  var writable = n.writable && n.serving
+  document.querySelectorAll('button.write').forEach(function (x) { x.disabled = !writable; x.title = writable ? '' : (n.writable ? 'only the serving primary can change state' : 'this console is read-only') })
+  var ban = $('replica-banner')
+  if (n.role !== 'primary') {
+    var link = g && g.primaryConsole
+    fill(ban, ['This node is a ' + n.role + ': it shows the group from the shared directory but serves no clients. ',
+      link ? h('a', { href: link, id: 'primary-link', text: 'Open the primary\u2019s console' }) : (g && g.primary ? 'The primary has not published its console address.' : 'No primary holds the lock right now.')])
+    ban.hidden = false
+  } else ban.hidden = true
+}
+
+// ---- group
+
+function renderGroup() {
+  var g = S.group, out = []
+  if (!g) return
+  if (g.error) out.push(h('p', { class: 'warn', text: g.error }))
+  var hd = g.holder
+  out.push(h('div', { class: 'cards' }, [
+    h('div', { class: 'card', id: 'primary-card' }, [h('h3', { text: 'Primary' }), hd ? h('dl', null, [
+      h('dt', { text: 'node' }), h('dd', { id: 'primary-node', text: hd.nodeId + (g.primary ? '' : ' (last holder; lock not held)') }),
+      h('dt', { text: 'host, pid' }), h('dd', { text: hd.host + ', pid ' + hd.pid }),
+      h('dt', { text: 'epoch' }), h('dd', { text: String(hd.epoch) }),
+      h('dt', { text: 'up since' }), h('dd', { text: fmtTime(hd.acquiredAt) + ' (' + fmtDur(g.now - hd.acquiredAt) + ')' }),
+      h('dt', { text: 'renewed' }), h('dd', { text: fmtAgo(g.renewedAgoMs) }),
+      h('dt', { text: 'connectors' }), h('dd', { text: (hd.connectors || []).join(', ') || '-' }),
+      h('dt', { text: 'console' }), h('dd', null, [g.consoles && g.consoles[hd.nodeId] ? h('a', { href: g.consoles[hd.nodeId], text: g.consoles[hd.nodeId] }) : '-']),
+    ]) : h('p', { text: 'No primary has held the lock yet.' })]),
+    h('div', { class: 'card' }, [h('h3', { text: 'Shared directory' }), h('dl', null, [
+      h('dt', { text: 'path' }), h('dd', { text: g.directory }),
+      h('dt', { text: 'filesystem' }), h('dd', { text: g.filesystem ? g.filesystem.fsType + ' on ' + g.filesystem.mountPoint : '-' }),
+      h('dt', { text: 'lock' }), h('dd', { text: (g.primary ? 'held' : g.lockFile.held === null ? 'unknown' : 'not held') + ' (' + g.lockFile.method + ')' }),
+      h('dt', { text: 'current epoch' }), h('dd', { text: String(g.currentEpoch) }),
+      h('dt', { text: 'probe-lock' }), h('dd', { text: g.probeLock ? g.probeLock.verdict : 'no saved verdict' }),
+    ])]),
+  ]))
+  out.push(h('h3', { text: 'Replicas' }))
+  out.push(g.replicas.length ? h('div', { class: 'scroll' }, [table(null, ['node', 'host', 'pid', 'waiting since', 'heartbeat', 'console'], g.replicas.map(function (r) {
+    return h('tr', { 'data-node': r.nodeId }, [td(r.nodeId + (r.preferred ? ' (preferred)' : '')), td(r.host), num(r.pid), td(fmtTime(r.since)), td(fmtAgo(r.ageMs) + (r.fresh ? '' : ' — STALE'), r.fresh ? null : 'warn'),
+      td(g.consoles && g.consoles[r.nodeId] ? h('a', { href: g.consoles[r.nodeId], text: 'open' }) : '-')])
+  }))]) : h('p', { id: 'no-replicas', class: 'muted', text: 'No replica registered.' }))
+  out.push(h('h3', { text: 'Warnings' }))
+  out.push(g.warnings.length ? h('ul', { class: 'warnings', id: 'warnings' }, g.warnings.map(function (w) { return h('li', { text: w }) })) : h('p', { class: 'muted', text: 'None.' }))
+  out.push(h('h3', { text: 'Takeovers' }))
+  var tk = (g.takeovers || []).slice(-10).reverse()
+  out.push(tk.length ? h('ol', { class: 'timeline', id: 'timeline' }, tk.map(function (t) {
+    var step = function (name, ms) { return h('span', { text: name + (ms == null ? ' –' : ' +' + ms + ' ms') }) }
+    return h('li', { 'data-epoch': t.epoch }, [
+      h('strong', { text: 'epoch ' + t.epoch + ': ' + t.nodeId }), ' on ' + t.host + ', ' + fmtTime(t.lockAcquiredAt) + (t.previousHolder ? ', from ' + t.previousHolder : ''),
+      h('div', { class: 'steps', 'aria-label': 'takeover steps' }, [step('lock', 0), step('epoch', t.epochClaimedMs), step('store', t.storeRecoveredMs), step('connectors', t.connectorsOpenMs), h('span', { text: t.connectorsOpenMs == null ? 'not serving' : 'serving' })]),
+    ])
+  })) : h('p', { class: 'muted', text: 'No takeover recorded.' }))
+  fill($('group-body'), out)
+}
+
+// ---- destinations
+
+function renderDestinations(d) {
+  var f = $('dest-filter').value.trim().toLowerCase(), key = $('dest-sort').value
+  var list = d.destinations.filter(function (x) { return !f || x.destination.toLowerCase().indexOf(f) >= 0 })
+  list.sort(function (a, b) { return key === 'destination' ? (a.destination < b.destination ? -1 : 1) : (b[key] - a[key]) })
+  $('dest-summary').textContent = d.destinations.length + ' destinations, memory ' + fmtBytes(d.memoryBytes) + ' of ' + fmtBytes(d.memoryLimitBytes) + '; rates over the last minute'
+  fill($('dest-body'), [table(null, ['destination', 'kind', 'depth', 'enqueued', 'dequeued', 'consumers', 'memory', 'in', 'out'], list.map(function (x) {
+    var isQ = x.kind === 'queue' || x.kind === 'temp-queue'
+    return h('tr', { 'data-dest': x.destination }, [
+      td(isQ ? h('a', { href: '#queue/' + enc(x.destination), text: x.destination }) : x.destination), td(x.kind), num(x.depth), num(x.enqueued), num(x.dequeued), num(x.consumers), num(fmtBytes(x.memoryBytes)),
+      td(spark(x.rates.enqueue, 'in', '#0a58ca')), td(spark(x.rates.dequeue, 'out', '#116329')),
+    ])
+  }))])
+}
+
+// ---- queue
+
+function headerLines(text) {
+  var out = {}
+  text.split('\n').forEach(function (l) { var i = l.indexOf(':'); if (i > 0) out[l.slice(0, i).trim()] = l.slice(i + 1).trim() })
+  return out
+}
+function renderQueue(b) {
+  S.lastBrowse = b
+  $('h-queue').textContent = 'Queue ' + b.destination
+  $('queue-summary').textContent = b.depth + ' messages (' + b.inflight + ' delivered, awaiting ack, not listed); ' + S.selected.size + ' selected'
+  var first = b.messages.length ? b.offset + 1 : 0
+  $('page-info').textContent = b.messages.length ? 'messages ' + first + '–' + (b.offset + b.messages.length) : 'no waiting messages here'
+  $('page-prev').disabled = b.offset === 0
+  $('page-next').disabled = !b.more
+  fill($('queue-body'), [table(null, ['select', 'message id', 'properties', 'body', 'size', 'prio', ''], b.messages.map(function (m) {
+    var cb = h('input', { type: 'checkbox', 'aria-label': 'select ' + m.id, checked: S.selected.has(m.id), onchange: function (ev) { if (ev.target.checked) S.selected.add(m.id); else S.selected.delete(m.id); $('queue-summary').textContent = b.depth + ' messages; ' + S.selected.size + ' selected' } })
+    var props = Object.keys(m.headers).filter(function (k) { return k !== 'destination' && k !== 'message-id' }).map(function (k) { return k + ': ' + m.headers[k] }).join('\n')
+    return h('tr', { 'data-id': m.id }, [
+      td(cb), td(h('code', { text: m.id })), td(h('details', null, [h('summary', { text: Object.keys(m.headers).length + ' headers' + (m.persistent ? ', persistent' : '') + (m.redelivered ? ', redelivered' : '') }), h('pre', { class: 'body', text: props })])),
+      td(h('pre', { class: 'body', text: m.bodyPreview + (m.bodyTruncated ? ' …' : '') + (m.bodyBinary ? ' (hex)' : '') })), num(fmtBytes(m.bodyBytes)), num(m.priority),
+      td(h('button', { type: 'button', class: 'write', 'aria-label': 'delete message ' + m.id, text: 'Delete', disabled: !(S.node && S.node.writable && S.node.serving), onclick: function () {
+        if (!confirm('Delete message ' + m.id + '?')) return
+        S.selected.delete(m.id)
+        write('DELETE', '/api/destinations/' + enc(S.queue) + '/messages/' + enc(m.id), null, function () { return 'deleted ' + m.id })
+      } })),
+    ])
+  }))])
+}
+function moveSel(copy, all) {
+  var to = $('move-to').value.trim()
+  if (!to) { toast('Name the target queue first', true); $('move-to').focus(); return }
+  if (to.indexOf('/') !== 0) to = '/queue/' + to
+  var ids = all ? null : Array.from(S.selected)
+  if (!all && !ids.length) { toast('Select messages first', true); return }
+  if (all && !confirm('Move every waiting message of ' + S.queue + ' to ' + to + '?')) return
+  write('POST', '/api/destinations/' + enc(S.queue) + '/move', { to: to, ids: ids, copy: copy }, function (j) { S.selected.clear(); return copy ? 'copied ' + j.copied + ' to ' + to : 'moved ' + j.moved + ' to ' + to })
+}
+
+// ---- connections, scheduler, store
+
+function renderConnections(d) {
+  if (!d.connections.length) return fill($('conn-body'), [h('p', { class: 'muted', text: 'No client connected.' })])
+  fill($('conn-body'), [table(null, ['session', 'client id', 'protocol', 'remote address', 'user', 'connected', 'subscriptions', ''], d.connections.map(function (c) {
+    var subs = c.subscriptions.length ? h('ul', null, c.subscriptions.map(function (s) { return h('li', { text: s.browser ? s.id + ': browser' : s.id + ' → ' + s.destination + ' (ack ' + s.ack + ', prefetch ' + s.prefetch + ', in flight ' + s.inflight + (s.selector ? ', selector' : '') + ')' }) })) : '-'
+    return h('tr', { 'data-session': c.sessionId }, [td(c.sessionId), td(c.clientId || '-'), td(c.protocol + (c.protocolVersion ? ' ' + c.protocolVersion : '')), td(c.remoteAddress), td(c.login || '-'), td(fmtTime(c.connectedAt)), td(subs),
+      td(c.closable ? h('button', { type: 'button', class: 'write danger', text: 'Close', 'aria-label': 'close connection ' + c.sessionId, disabled: !(S.node.writable && S.node.serving), onclick: function () {
+        if (confirm('Close connection ' + c.sessionId + '? The client gets an ERROR frame.')) write('DELETE', '/api/connections/' + enc(c.sessionId), null, function () { return 'closed ' + c.sessionId })
+      } }) : '')])
+  }))])
+}
+function renderScheduler(d) {
+  if (d.disabled) return fill($('sched-body'), [h('p', { class: 'muted', text: 'The scheduler is not enabled on this broker (schedulerSupport).' })])
+  fill($('sched-body'), [h('p', { class: 'muted', text: d.total + ' jobs; next due ' + fmtTime(d.nextDueAt) }), d.jobs.length ? table(null, ['#', 'job id', 'destination', 'delay', 'period', 'repeat', 'cron', 'size', ''], d.jobs.map(function (j, i) {
+    return h('tr', null, [num(i + 1), td(h('code', { text: j.id })), td(j.destination), num(j.delayMs), num(j.periodMs), num(j.repeat), td(j.cron || '-'), num(fmtBytes(j.bodyBytes)),
+      td(h('button', { type: 'button', class: 'write', text: 'Remove', 'aria-label': 'remove job ' + j.id, disabled: !(S.node.writable && S.node.serving), onclick: function () { write('DELETE', '/api/scheduler/jobs/' + enc(j.id), null, function () { return 'removed job ' + j.id }) } }))])
+  })) : null])
+}
+function integrity(it) {
+  if (!it) return 'not reported'
+  return (it.corruptCount ? it.corruptCount + ' corrupt record(s)' : 'no corrupt records') + (it.tornTail ? ', torn tail cut at recovery' : '') + (it.fencedRecordsIgnored ? ', ' + it.fencedRecordsIgnored + ' fenced record(s) ignored' : '') + ' (verification ' + it.verification + ')'
+}
+function renderStore(d) {
+  var live = d.live, sum = d.summary
+  fill($('store-body'), [h('div', { class: 'cards' }, [
+    h('div', { class: 'card' }, [h('h3', { text: 'Store' }), h('dl', null, [
+      h('dt', { text: 'adapter' }), h('dd', { id: 'store-adapter', text: d.adapter }),
+      h('dt', { text: 'size' }), h('dd', { text: fmtBytes(live ? live.bytes : sum && sum.bytes) }),
+      h('dt', { text: 'messages' }), h('dd', { text: String(live ? live.messages : sum ? sum.messages : '-') }),
+      h('dt', { text: 'files' }), h('dd', { text: live ? String(d.files.length) : 'shown on the primary' }),
+      h('dt', { text: 'last write' }), h('dd', { text: fmtTime(d.lastWriteAt) }),
+      h('dt', { text: 'summary' }), h('dd', { text: sum ? 'written ' + fmtAgo(sum.ageMs) : 'none yet' }),
+      h('dt', { text: 'integrity' }), h('dd', { text: integrity(live ? live.integrity : sum && sum.integrity && sum.integrity.store) }),
+      h('dt', { text: 'scheduler' }), h('dd', { text: d.scheduler ? d.scheduler.jobs + ' jobs' : sum && sum.scheduler ? sum.scheduler.jobs + ' jobs' : 'off' }),
+    ])]),
+  ]), d.warnings.length ? h('ul', { class: 'warnings' }, d.warnings.map(function (w) { return h('li', { text: w }) })) : null,
+  d.files.length ? h('div', { class: 'scroll' }, [table('Files (largest first)', ['file', 'size', 'modified'], d.files.map(function (f) { return h('tr', null, [td(f.name), num(fmtBytes(f.bytes)), td(fmtTime(f.modifiedAt))]) }))]) : null])
+}
+
+// ---- routing and polling
+
+function notPrimary(el) { fill(el, [h('p', { class: 'muted', text: 'Only the serving primary has destinations, connections and jobs. ' }, [S.group && S.group.primaryConsole ? h('a', { href: S.group.primaryConsole, text: 'Open the primary\u2019s console.' }) : null])]) }
+
+function route() {
+  var hash = location.hash.slice(1) || 'group'
+  var tab = hash, q = null
+  if (hash.indexOf('queue/') === 0) { tab = 'queue'; q = decodeURIComponent(hash.slice(6)) }
+  if (['group', 'destinations', 'queue', 'connections', 'scheduler', 'store'].indexOf(tab) < 0) tab = 'group'
+  if (q !== S.queue) { S.queue = q; S.offset = 0; S.selected.clear(); fill($('queue-body'), []); if (q) $('send-dest').value = q }
+  S.tab = tab
+  document.querySelectorAll('.view').forEach(function (v) { v.hidden = v.id !== 'view-' + tab })
+  document.querySelectorAll('#tabs a').forEach(function (a) { var on = a.getAttribute('data-tab') === (tab === 'queue' ? 'destinations' : tab); if (on) a.setAttribute('aria-current', 'page'); else a.removeAttribute('aria-current') })
+  refresh()
+}
+
+var timer = null
+function refresh() {
+  if (timer) clearTimeout(timer)
+  if (S.busy) { timer = setTimeout(refresh, 300); return }
+  S.busy = true
+  var tab = S.tab
+  var jobs = [api('GET', '/api/node').then(function (n) { S.node = n }), api('GET', '/api/group').then(function (g) { S.group = g })]
+  Promise.all(jobs).then(function () {
+    renderHeader()
+    var serving = S.node.serving
+    if (tab === 'group') return renderGroup()
+    if (tab === 'store') return api('GET', '/api/store').then(renderStore)
+    var el = { destinations: $('dest-body'), queue: $('queue-body'), connections: $('conn-body'), scheduler: $('sched-body') }[tab]
+    if (!serving) return notPrimary(el)
+    if (tab === 'destinations') return api('GET', '/api/destinations').then(renderDestinations)
+    if (tab === 'queue' && S.queue) return api('GET', '/api/destinations/' + enc(S.queue) + '/messages?offset=' + S.offset + '&limit=' + PAGE).then(renderQueue)
+    if (tab === 'connections') return api('GET', '/api/connections').then(renderConnections)
+    if (tab === 'scheduler') return api('GET', '/api/scheduler').then(renderScheduler)
+  }).then(function () {
+    $('updated').textContent = 'updated ' + new Date().toLocaleTimeString()
+  }, function (e) {
+    $('role-badge').textContent = 'unreachable'
+    $('role-badge').className = 'badge'
+    $('updated').textContent = 'last attempt ' + new Date().toLocaleTimeString() + ': ' + e.message
+  }).then(function () {
+    S.busy = false
+    timer = setTimeout(refresh, document.hidden ? POLL_MS * 5 : POLL_MS)
+  })
+}
+
+document.addEventListener('DOMContentLoaded', function () {
+  window.addEventListener('hashchange', route)
+  $('dest-filter').addEventListener('input', refresh)
+  $('dest-sort').addEventListener('change', refresh)
+  $('send-form').addEventListener('submit', function (ev) {
+    ev.preventDefault()
+    var dest = $('send-dest').value.trim()
+    var delay = Number($('send-delay').value || 0)
+    write('POST', '/api/destinations/' + enc(dest) + '/messages', { body: $('send-body').value, headers: headerLines($('send-headers').value), persistent: $('send-persistent').checked, delayMs: delay }, function () { return 'sent to ' + dest + (delay ? ' (due in ' + delay + ' ms)' : '') })
+  })
+  $('move-selected').addEventListener('click', function () { moveSel(false, false) })
+  $('copy-selected').addEventListener('click', function () { moveSel(true, false) })
+  $('move-all').addEventListener('click', function () { moveSel(false, true) })
+  $('delete-selected').addEventListener('click', function () {
+    var ids = Array.from(S.selected)
+    if (!ids.length) { toast('Select messages first', true); return }
+    if (!confirm('Delete ' + ids.length + ' message(s)?')) return
+    Promise.all(ids.map(function (id) { return api('DELETE', '/api/destinations/' + enc(S.queue) + '/messages/' + enc(id)).catch(function (e) { return e }) })).then(function (rs) {
+      S.selected.clear(); toast('deleted ' + rs.filter(function (r) { return !(r instanceof Error) }).length + ' message(s)'); refresh()
+    })
+  })
+  $('purge-btn').addEventListener('click', function () { if (confirm('Delete every waiting message of ' + S.queue + '?')) write('POST', '/api/destinations/' + enc(S.queue) + '/purge', null, function (j) { S.selected.clear(); return 'purged ' + j.purged + ' message(s)' }) })
+  $('delete-dest-btn').addEventListener('click', function () { if (confirm('Delete queue ' + S.queue + '? Only an empty queue without consumers can be deleted.')) write('DELETE', '/api/destinations/' + enc(S.queue), null, function () { location.hash = '#destinations'; return 'deleted ' + S.queue }) })
+  $('jobs-remove-all').addEventListener('click', function () { if (confirm('Remove every scheduled job?')) write('DELETE', '/api/scheduler/jobs', null, function () { return 'removed all jobs' }) })
+  $('page-prev').addEventListener('click', function () { S.offset = Math.max(0, S.offset - PAGE); refresh() })
+  $('page-next').addEventListener('click', function () { S.offset += PAGE; refresh() })
+  document.addEventListener('visibilitychange', function () { if (!document.hidden) refresh() })
+  route()
+})
+`
