@@ -1,7 +1,8 @@
 /**
  * The console page's three assets, embedded as strings so the single binary serves them offline (#18). Edited here
  * directly: the JavaScript is plain ES2017 without a build step or a library (a hyperscript helper, hash routing,
- * polling). Keep all three free of backticks and dollar-brace: they live in String.raw templates.
+ * polling). Keep all three ASCII (HTML entities, \u escapes in JS) and free of backticks and dollar-brace: they
+ * live in String.raw templates, and the bundler rewrites non-ASCII characters in templates as escapes.
  */
 
 export const INDEX_HTML: string = String.raw`<!doctype html>
@@ -17,7 +18,7 @@ export const INDEX_HTML: string = String.raw`<!doctype html>
 <a class="skip" href="#main">Skip to content</a>
 <header class="top">
   <h1>sfbroker <span id="node-name" class="muted"></span></h1>
-  <p id="role-badge" class="badge" role="status" aria-live="polite">connecting…</p>
+  <p id="role-badge" class="badge" role="status" aria-live="polite">connecting&#x2026;</p>
   <p id="access" class="muted small"></p>
 </header>
 <div id="replica-banner" class="banner" role="note" hidden></div>
@@ -38,7 +39,7 @@ export const INDEX_HTML: string = String.raw`<!doctype html>
   <section id="view-destinations" class="view" aria-labelledby="h-dest" hidden>
     <h2 id="h-dest">Destinations</h2>
     <div class="toolbar">
-      <label>Filter <input id="dest-filter" type="search" placeholder="name contains…" autocomplete="off"></label>
+      <label>Filter <input id="dest-filter" type="search" placeholder="name contains&#x2026;" autocomplete="off"></label>
       <label>Sort by <select id="dest-sort">
         <option value="destination">name</option><option value="depth">depth</option><option value="enqueued">enqueued</option>
         <option value="dequeued">dequeued</option><option value="consumers">consumers</option><option value="memoryBytes">memory</option>
@@ -50,7 +51,7 @@ export const INDEX_HTML: string = String.raw`<!doctype html>
   </section>
   <section id="view-queue" class="view" aria-labelledby="h-queue" hidden>
     <h2 id="h-queue">Queue</h2>
-    <p><a href="#destinations">← all destinations</a></p>
+    <p><a href="#destinations">&#x2190; all destinations</a></p>
     <div class="cols">
       <form id="send-form" class="card" aria-labelledby="h-send">
         <h3 id="h-send">Send a message</h3>
@@ -85,9 +86,9 @@ export const INDEX_HTML: string = String.raw`<!doctype html>
     </div>
     <p id="queue-summary" class="muted" aria-live="polite"></p>
     <div class="row">
-      <button id="page-prev" type="button">← Previous</button>
+      <button id="page-prev" type="button">&#x2190; Previous</button>
       <span id="page-info" class="muted"></span>
-      <button id="page-next" type="button">Next →</button>
+      <button id="page-next" type="button">Next &#x2192;</button>
     </div>
     <div id="queue-body" class="scroll"></div>
   </section>
@@ -141,7 +142,7 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 label { display: block; font-size: .9rem; margin-top: 6px; } label.inline { display: inline-flex; gap: 6px; align-items: center; margin: 0 12px 0 0; }
 input, textarea, select, button { font: inherit; }
 input:not([type=checkbox]), textarea, select { width: 100%; padding: 5px 7px; border: 1px solid #8c959f; border-radius: 6px; background: #fff; color: var(--fg); }
-label.inline input { width: 7em; }
+label.inline input[type=number] { width: 7em; }
 .toolbar { display: flex; flex-wrap: wrap; gap: 12px; } .toolbar label { min-width: 200px; }
 .row { display: flex; align-items: center; gap: 8px; margin: 8px 0; } .wrap { flex-wrap: wrap; }
 button { padding: 6px 12px; border-radius: 6px; border: 1px solid #8c959f; background: #fff; color: var(--fg); cursor: pointer; }
@@ -243,7 +244,7 @@ function num(v) { return h('td', { class: 'num', text: v == null ? '-' : String(
 function renderHeader() {
   var n = S.node, g = S.group
   if (!n) return
-  $('node-name').textContent = n.brokerName + ' · ' + n.nodeId
+  $('node-name').textContent = n.brokerName + ' \u00b7 ' + n.nodeId
   var b = $('role-badge')
   b.textContent = n.role === 'primary' ? 'primary (epoch ' + n.epoch + ')' : n.role
   b.className = 'badge ' + (n.role === 'primary' ? 'primary' : n.role === 'replica' ? 'replica' : '')
@@ -286,7 +287,7 @@ function renderGroup() {
   ]))
   out.push(h('h3', { text: 'Replicas' }))
   out.push(g.replicas.length ? h('div', { class: 'scroll' }, [table(null, ['node', 'host', 'pid', 'waiting since', 'heartbeat', 'console'], g.replicas.map(function (r) {
-    return h('tr', { 'data-node': r.nodeId }, [td(r.nodeId + (r.preferred ? ' (preferred)' : '')), td(r.host), num(r.pid), td(fmtTime(r.since)), td(fmtAgo(r.ageMs) + (r.fresh ? '' : ' — STALE'), r.fresh ? null : 'warn'),
+    return h('tr', { 'data-node': r.nodeId }, [td(r.nodeId + (r.preferred ? ' (preferred)' : '')), td(r.host), num(r.pid), td(fmtTime(r.since)), td(fmtAgo(r.ageMs) + (r.fresh ? '' : ' \u2014 STALE'), r.fresh ? null : 'warn'),
       td(g.consoles && g.consoles[r.nodeId] ? h('a', { href: g.consoles[r.nodeId], text: 'open' }) : '-')])
   }))]) : h('p', { id: 'no-replicas', class: 'muted', text: 'No replica registered.' }))
   out.push(h('h3', { text: 'Warnings' }))
@@ -294,7 +295,7 @@ function renderGroup() {
   out.push(h('h3', { text: 'Takeovers' }))
   var tk = (g.takeovers || []).slice(-10).reverse()
   out.push(tk.length ? h('ol', { class: 'timeline', id: 'timeline' }, tk.map(function (t) {
-    var step = function (name, ms) { return h('span', { text: name + (ms == null ? ' –' : ' +' + ms + ' ms') }) }
+    var step = function (name, ms) { return h('span', { text: name + (ms == null ? ' \u2013' : ' +' + ms + ' ms') }) }
     return h('li', { 'data-epoch': t.epoch }, [
       h('strong', { text: 'epoch ' + t.epoch + ': ' + t.nodeId }), ' on ' + t.host + ', ' + fmtTime(t.lockAcquiredAt) + (t.previousHolder ? ', from ' + t.previousHolder : ''),
       h('div', { class: 'steps', 'aria-label': 'takeover steps' }, [step('lock', 0), step('epoch', t.epochClaimedMs), step('store', t.storeRecoveredMs), step('connectors', t.connectorsOpenMs), h('span', { text: t.connectorsOpenMs == null ? 'not serving' : 'serving' })]),
@@ -331,7 +332,7 @@ function renderQueue(b) {
   $('h-queue').textContent = 'Queue ' + b.destination
   $('queue-summary').textContent = b.depth + ' messages (' + b.inflight + ' delivered, awaiting ack, not listed); ' + S.selected.size + ' selected'
   var first = b.messages.length ? b.offset + 1 : 0
-  $('page-info').textContent = b.messages.length ? 'messages ' + first + '–' + (b.offset + b.messages.length) : 'no waiting messages here'
+  $('page-info').textContent = b.messages.length ? 'messages ' + first + '\u2013' + (b.offset + b.messages.length) : 'no waiting messages here'
   $('page-prev').disabled = b.offset === 0
   $('page-next').disabled = !b.more
   fill($('queue-body'), [table(null, ['select', 'message id', 'properties', 'body', 'size', 'prio', ''], b.messages.map(function (m) {
@@ -339,7 +340,7 @@ function renderQueue(b) {
     var props = Object.keys(m.headers).filter(function (k) { return k !== 'destination' && k !== 'message-id' }).map(function (k) { return k + ': ' + m.headers[k] }).join('\n')
     return h('tr', { 'data-id': m.id }, [
       td(cb), td(h('code', { text: m.id })), td(h('details', null, [h('summary', { text: Object.keys(m.headers).length + ' headers' + (m.persistent ? ', persistent' : '') + (m.redelivered ? ', redelivered' : '') }), h('pre', { class: 'body', text: props })])),
-      td(h('pre', { class: 'body', text: m.bodyPreview + (m.bodyTruncated ? ' …' : '') + (m.bodyBinary ? ' (hex)' : '') })), num(fmtBytes(m.bodyBytes)), num(m.priority),
+      td(h('pre', { class: 'body', text: m.bodyPreview + (m.bodyTruncated ? ' \u2026' : '') + (m.bodyBinary ? ' (hex)' : '') })), num(fmtBytes(m.bodyBytes)), num(m.priority),
       td(h('button', { type: 'button', class: 'write', 'aria-label': 'delete message ' + m.id, text: 'Delete', disabled: !(S.node && S.node.writable && S.node.serving), onclick: function () {
         if (!confirm('Delete message ' + m.id + '?')) return
         S.selected.delete(m.id)
@@ -363,7 +364,7 @@ function moveSel(copy, all) {
 function renderConnections(d) {
   if (!d.connections.length) return fill($('conn-body'), [h('p', { class: 'muted', text: 'No client connected.' })])
   fill($('conn-body'), [table(null, ['session', 'client id', 'protocol', 'remote address', 'user', 'connected', 'subscriptions', ''], d.connections.map(function (c) {
-    var subs = c.subscriptions.length ? h('ul', null, c.subscriptions.map(function (s) { return h('li', { text: s.browser ? s.id + ': browser' : s.id + ' → ' + s.destination + ' (ack ' + s.ack + ', prefetch ' + s.prefetch + ', in flight ' + s.inflight + (s.selector ? ', selector' : '') + ')' }) })) : '-'
+    var subs = c.subscriptions.length ? h('ul', null, c.subscriptions.map(function (s) { return h('li', { text: s.browser ? s.id + ': browser' : s.id + ' \u2192 ' + s.destination + ' (ack ' + s.ack + ', prefetch ' + s.prefetch + ', in flight ' + s.inflight + (s.selector ? ', selector' : '') + ')' }) })) : '-'
     return h('tr', { 'data-session': c.sessionId }, [td(c.sessionId), td(c.clientId || '-'), td(c.protocol + (c.protocolVersion ? ' ' + c.protocolVersion : '')), td(c.remoteAddress), td(c.login || '-'), td(fmtTime(c.connectedAt)), td(subs),
       td(c.closable ? h('button', { type: 'button', class: 'write danger', text: 'Close', 'aria-label': 'close connection ' + c.sessionId, disabled: !(S.node.writable && S.node.serving), onclick: function () {
         if (confirm('Close connection ' + c.sessionId + '? The client gets an ERROR frame.')) write('DELETE', '/api/connections/' + enc(c.sessionId), null, function () { return 'closed ' + c.sessionId })
