@@ -48,6 +48,8 @@ import type {
   BrokerCore, BrokerMetrics, BrokerOptions as ContractOptions, BrokerSession, ConnectInfo, Delivery, DestinationMetrics,
   SchedulerPort, SendRequest, SubscribeRequest,
 } from './types.ts'
+import type { Subject } from '../security/index.ts'
+import { isManagementDestination } from './scheduler/job.ts'
 import { DLQ_DESTINATION, durableStoreKey, isTemp, parseDestination, queueStoreKey, type DestinationName } from './destination.ts'
 import { MemoryUsage } from './memory-usage.ts'
 import { MessageIdGenerator, buildMessage, dedupeKey, isExpired, messageFromStored, type BrokerMessage } from './message.ts'
@@ -185,12 +187,14 @@ export class Broker implements BrokerCore, QueueHost {
   private purgeTimer: unknown = null
   private readonly inactivity = new InactivityTracker()
   private storeFailureReported = false
+  private readonly authorizer: BrokerOptions['authorizer']
 
   private constructor(opts: BrokerOptions) {
     this.config = opts.config
     this.store = opts.config.persistent ? opts.store : null
     this.clock = opts.clock ?? systemClock
     this.onStoreFailure = opts.onStoreFailure ?? (() => {})
+    this.authorizer = opts.authorizer ?? null
     this.dlqPolicy = { processExpired: true, processNonPersistent: false, ...opts.deadLetter }
     this.memory = new MemoryUsage(opts.config.limits.memoryLimit)
     this.recentIds = new RecentIds(opts.dedupeWindow ?? DEDUPE_WINDOW_DEFAULT)
@@ -259,7 +263,9 @@ export class Broker implements BrokerCore, QueueHost {
     if (this.stopped) throw new BrokerError('BROKER_STOPPED', 'broker is stopped; no new sessions')
     if (info.clientId !== undefined && info.clientId !== '') {
       if (this.clientIds.has(info.clientId)) {
-        throw new BrokerError('BROKER_CLIENT_ID_IN_USE', `client-id ${JSON.stringify(info.clientId)} is already connected (from ${this.clientIds.get(info.clientId)!.remoteAddress})`, { details: { clientId: info.clientId } })
+        // ActiveMQ's InvalidClientIDException text (RegionBroker.addConnection); the new connection is refused.
+        const from = this.clientIds.get(info.clientId)!.remoteAddress
+        throw new BrokerError('BROKER_CLIENT_ID_IN_USE', `Broker: ${this.config.brokerName} - Client: ${info.clientId} already connected from tcp://${from}`, { details: { clientId: info.clientId } })
       }
     }
     const s = new Session(this, ++this.sessionCounter, info)
@@ -512,6 +518,21 @@ export class Broker implements BrokerCore, QueueHost {
   private releaseNeeds(needs: [MemoryUsage, number][]): void {
     for (const [u, n] of needs) u.release(n)
     this.wakeWaiters()
+  }
+
+  /**
+   * The authorization hook (ActiveMQ's AuthorizationBroker): `op` on `dest`, then `admin` when the client's use
+   * would create it. The scheduler's management destination is never created, so it needs write only.
+   */
+  authorize(session: Session, op: 'read' | 'write', dest: DestinationName): void {
+    const a = this.authorizer
+    if (!a) return
+    const d = { kind: dest.kind, name: dest.name }
+    a.check(session.subject, op, d)
+    if (this.queues.has(dest.stomp) || this.topics.has(dest.stomp)) return
+    if (dest.kind !== 'queue' && dest.kind !== 'topic') return a.check(session.subject, 'admin', d)
+    if (this.scheduler && isManagementDestination(dest.stomp)) return
+    a.check(session.subject, 'admin', d)
   }
 
   /** Throw BROKER_LIMIT if `dest` does not exist and a client may not create it now (maxDestinations). */
@@ -931,6 +952,8 @@ export class Session implements BrokerSession, ConsumerSession {
   readonly sessionId: string
   readonly clientId: string | null
   readonly remoteAddress: string
+  /** Who authenticated this session (null without an authentication plugin). */
+  readonly subject: Subject | null
   paused = false
   sent = 0
   routeChain: Promise<void> = Promise.resolve()
@@ -954,6 +977,7 @@ export class Session implements BrokerSession, ConsumerSession {
   constructor(private readonly broker: Broker, readonly sessionNo: number, info: ConnectInfo) {
     this.clientId = info.clientId ? info.clientId : null
     this.remoteAddress = info.remoteAddress
+    this.subject = info.subject ?? null
     this.sessionId = `${info.clientId ? info.clientId : 'session'}-${sessionNo}`
     this.connectInfo = { ...info }
     this.connectedAt = broker.clock.now()
@@ -990,6 +1014,7 @@ export class Session implements BrokerSession, ConsumerSession {
 
   async send(req: SendRequest, txId?: string): Promise<void> {
     this.checkOpen()
+    this.broker.authorize(this, 'write', parseDestination(req.destination, 'SEND destination'))
     if (txId !== undefined) {
       const t = this.tx(txId, 'SEND')
       // Validate now so a bad SEND fails on its own frame, not at COMMIT.
@@ -1022,6 +1047,7 @@ export class Session implements BrokerSession, ConsumerSession {
       throw new BrokerError('BROKER_SUBSCRIPTION_INVALID', `${where}: a subscription with this id already exists on this session`, { details: { id: req.id } })
     }
     const dest = parseDestination(req.destination, `${where} destination`)
+    this.broker.authorize(this, 'read', dest)
     this.broker.ensureRoom(dest)
     const selectorText = req.selector !== undefined && req.selector.trim() !== '' ? req.selector : null
     const selector = selectorText !== null ? Selector.parse(selectorText) : null

@@ -6,6 +6,7 @@
 import type { BrokerConfig } from '../config/types.ts'
 import type { PersistenceAdapter, RecoveredState } from '../storage/types.ts'
 import type { Clock } from '../lib/clock.ts'
+import type { Authorizer, Subject } from '../security/index.ts'
 
 export type AckMode = 'auto' | 'client' | 'client-individual'
 
@@ -59,6 +60,8 @@ export interface ConnectInfo {
   login?: string
   remoteAddress: string
   protocol: string
+  /** Who authenticated (src/security); null or absent without an authentication plugin. */
+  subject?: Subject | null
 }
 
 export interface BrokerSession {
@@ -96,6 +99,8 @@ export interface BrokerOptions {
   clock?: Clock
   /** Called when a store write fails fatally: the node gives up the primary role. */
   onStoreFailure?: (err: Error) => void
+  /** `<authorizationPlugin>` (src/security): asked on subscribe, browse, send and a client's first use of a destination. */
+  authorizer?: Authorizer | null
 }
 
 export interface DestinationMetrics {

@@ -177,7 +177,8 @@ describe('loadConfig XML', () => {
   test('loadConfig says which known ActiveMQ elements and attributes are unsupported', () => {
     const cases: [string, string][] = [
       [xml('<destinationPolicy><policyMap><policyEntries><policyEntry topic=">"><pendingMessageLimitStrategy/></policyEntry></policyEntries></policyMap></destinationPolicy>'), '<pendingMessageLimitStrategy>'],
-      [xml('<plugins/>'), '<plugins>'],
+      [xml('<plugins><loggingBrokerPlugin/></plugins>'), '<loggingBrokerPlugin>'],
+      [xml('<plugins><authorizationPlugin><map><cachedLDAPAuthorizationMap/></map></authorizationPlugin></plugins>'), '<cachedLDAPAuthorizationMap>'],
       [xml('<networkConnectors/>'), '<networkConnectors>'],
       [xml('<managementContext/>'), '<managementContext>'],
       [xml('<persistenceAdapter><jdbcPersistenceAdapter/></persistenceAdapter>'), '<jdbcPersistenceAdapter>'],
@@ -302,9 +303,9 @@ describe('loadConfig JSON', () => {
     const e = fail({ file: write('json', JSON.stringify({ persistenceAdapter: { kahaDB: { directroy: '/x' } } })) })
     expect(e.code).toBe('CONFIG_INVALID')
     expect(e.message).toContain('persistenceAdapter.kahaDB has unknown key "directroy" (did you mean "directory"?)')
-    const u = fail({ file: write('json', JSON.stringify({ plugins: {} })) })
+    const u = fail({ file: write('json', JSON.stringify({ plugins: { loggingBrokerPlugin: {} } })) })
     expect(u.code).toBe('CONFIG_UNSUPPORTED')
-    expect(u.message).toContain('"plugins"')
+    expect(u.message).toContain('"loggingBrokerPlugin"')
   })
 
   test('loadConfig reports JSON syntax errors and a non-object top level', () => {

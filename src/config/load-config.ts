@@ -22,6 +22,7 @@ import { DEFAULTS } from './defaults.ts'
 import { didYouMean } from './suggest.ts'
 import { parseChoice } from './values.ts'
 import { resolveDestinationPolicy } from './destination-policy.ts'
+import { holdsPasswords, resolveSecurity } from './security-config.ts'
 
 const log = logger('config')
 
@@ -72,6 +73,10 @@ export function loadConfig(opts: LoadConfigOptions = {}): BrokerConfig {
   const config = resolve(parsed.output, locator, cwd, source)
   if (lockType !== undefined) config.lock.type = lockType
   for (const w of warnings(config)) log.warn(w)
+  if (opts.file !== undefined && holdsPasswords(config.security)) {
+    const w = readableByOthers(source, opts.file)
+    if (w) log.warn(w)
+  }
   return config
 }
 
@@ -298,6 +303,7 @@ function resolve(input: ConfigInput, locator: Locator, cwd: string, source: stri
       ? { host: input.admin.listen.host, port: input.admin.listen.port, metricsDestinationsMax: input.admin.metricsDestinationsMax ?? DEFAULTS.metricsDestinationsMax, writable: input.admin.writable ?? false }
       : null,
     nodeId: input.nodeId ?? null,
+    security: resolveSecurity(input.plugins, locator, source === 'embedded default' ? null : source),
   }
 }
 
@@ -319,6 +325,21 @@ export function warnings(c: BrokerConfig): string[] {
   if (gcEntries.length > 0 && (c.destinations?.schedulePeriodForDestinationPurge ?? 0) === 0) {
     out.push('gcInactiveDestinations is set on a policy entry, but <broker schedulePeriodForDestinationPurge> is 0: no destination will be garbage-collected (as in ActiveMQ); set a period such as 10000')
   }
+  if (c.security?.authorization && !c.security.authentication) {
+    out.push('<authorizationPlugin> without an authentication plugin: every client is refused every operation ("User is not authenticated.", as in ActiveMQ); add <simpleAuthenticationPlugin> or <jaasAuthenticationPlugin>')
+  }
   if (c.persistent && !c.lock.useLock) out.push('useLock is false: no election; never point two brokers at this directory')
   return out
+}
+
+/** A warning when `abs` (a config file holding passwords) can be read by every user on the host; null otherwise. */
+export function readableByOthers(abs: string, shown: string): string | null {
+  let mode: number
+  try {
+    mode = fs.statSync(abs).mode
+  } catch {
+    return null
+  }
+  if ((mode & 0o004) === 0) return null
+  return `${shown} holds passwords and is readable by every user on this host (mode ${(mode & 0o777).toString(8)}); run chmod o-r ${shown}, and store scrypt hashes (sfbroker hash-password) rather than plain passwords`
 }

@@ -8,6 +8,8 @@
  */
 import * as v from 'valibot'
 import type { LockType, SyncPolicy } from './types.ts'
+import { Secret } from './secret.ts'
+import { PLUGINS_UNSUPPORTED, pluginsSchema } from './security-schema.ts'
 import {
   BOOLEAN_EXPECTED,
   DURATION_EXPECTED,
@@ -166,6 +168,8 @@ export type PolicyEntryInput = v.InferOutput<typeof policyEntrySchema>
 
 /** `<policyEntry>` elements and attributes ActiveMQ has and sfbroker does not implement. */
 const POLICY_ENTRY_UNSUPPORTED: readonly string[] = [
+  /** Security plugins (security-schema.ts). */
+  plugins: v.optional(pluginsSchema),
   // elements
   'deadLetterStrategy', 'pendingMessageLimitStrategy', 'messageEvictionStrategy', 'dispatchPolicy',
   'subscriptionRecoveryPolicy', 'pendingQueuePolicy', 'pendingDurableSubscriberPolicy', 'pendingSubscriberPolicy',
@@ -192,7 +196,7 @@ const POLICY_ENTRY_UNSUPPORTED: readonly string[] = [
 export const UNSUPPORTED: Record<string, readonly string[]> = {
   '': [
     // elements
-    'plugins', 'networkConnectors', 'sslContext', 'managementContext', 'destinations',
+    'networkConnectors', 'managementContext', 'destinations',
     'destinationInterceptors', 'shutdownHooks', 'services', 'proxyConnectors', 'jmsBridgeConnectors',
     'producerSystemUsage', 'consumerSystemUsage', 'tempDataStore', 'persistenceFactory', 'jobSchedulerStore',
     'ioExceptionHandler', 'destinationFactory', 'brokerContext', 'messageAuthorizationPolicy', 'networkConnectorURIs',
@@ -256,6 +260,9 @@ export function keysAt(path: readonly (string | number)[]): string[] {
   for (const p of path) {
     schema = unwrap(schema)
     const s = schema as { type?: string; entries?: Record<string, unknown>; item?: unknown }
+  sslContext: ['keyStoreAlgorithm', 'trustStoreAlgorithm', 'keyStoreKeyPassword', 'secureRandomAlgorithm', 'protocol', 'provider', 'crlPath'],
+  plugins: PLUGINS_UNSUPPORTED,
+  'plugins.authorizationPlugin.map': ['cachedLDAPAuthorizationMap', 'lDAPAuthorizationMap', 'simpleAuthorizationMap'],
     if (typeof p === 'number') schema = s.item
     else schema = s.entries?.[p]
   }

@@ -3,6 +3,8 @@
  * this folder produce it (validated with valibot); nothing else reads raw XML or JSON. All paths are absolute,
  * all durations are milliseconds, all sizes bytes.
  */
+import type { Secret } from './secret.ts'
+
 export type AdapterKind = 'kahaDB' | 'levelDB' | 'amq'
 export type SyncPolicy = 'always' | 'periodic' | 'never'
 export type LockType = 'flock' | 'fcntl'
@@ -138,10 +140,11 @@ export interface DestinationsConfig {
   maxPurgedDestinationsPerSweep: number
 }
 
-/** One `<authenticationUser>` of `<simpleAuthenticationPlugin>`. `password` is plain or `scrypt$...`. */
+/** One `<authenticationUser>` of `<simpleAuthenticationPlugin>`. `password` is plain or `scrypt$...`, kept as a
+ *  Secret by loadConfig (a plain string only in hand-built configs). */
 export interface AuthenticationUserConfig {
   username: string
-  password: string
+  password: Secret | string
   groups: string[]
 }
 

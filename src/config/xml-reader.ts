@@ -31,6 +31,8 @@ interface XmlElement {
 const LIST_ITEMS: Record<string, string> = {
   transportConnectors: 'transportConnector',
   'destinationPolicy.policyMap.policyEntries': 'policyEntry',
+  'plugins.simpleAuthenticationPlugin.users': 'authenticationUser',
+  'plugins.authorizationPlugin.map.authorizationMap.authorizationEntries': 'authorizationEntry',
 }
 
 /** Spring elements that may sit beside `<broker>` in a `<beans>` file; sfbroker does not read them. */

@@ -206,3 +206,8 @@ export class AdminServer {
     return x.toString()
   }
 }
+    const sec = this.node.security.stats()
+    x.sample('sfbroker_auth_successes_total', 'counter', 'Logins accepted by the authentication plugin.', sec.authSuccesses, labels)
+    x.sample('sfbroker_auth_failures_total', 'counter', 'Logins refused (wrong user name or password).', sec.authFailures, labels)
+    x.sample('sfbroker_authorization_denials_total', 'counter', 'Operations refused by the authorization map.', sec.authorizationDenials, labels)
+    x.sample('sfbroker_auth_backoff_addresses', 'gauge', 'Client addresses with recent failed logins (answers to them are delayed).', sec.backoffAddresses, labels)

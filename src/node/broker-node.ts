@@ -23,6 +23,7 @@ import { Elector } from '../election/index.ts'
 import { logger } from '../lib/log.ts'
 import { VERSION } from '../lib/version.ts'
 import { AdminServer } from './admin-server.ts'
+import { Security } from '../security/index.ts'
 import { NodeMetrics } from './node-metrics.ts'
 
 const log = logger('node')
@@ -64,6 +65,8 @@ export interface NodeStatus {
 export class BrokerNode {
   readonly nodeId: string
   readonly metrics: NodeMetrics
+  /** Authentication and authorization (src/security), built once: counters and the login backoff outlive a term. */
+  readonly security: Security
   private serving: Serving | null = null
   private role: Role = 'starting'
   private roleSince = Date.now()
@@ -79,6 +82,7 @@ export class BrokerNode {
   constructor(readonly config: BrokerConfig) {
     this.nodeId = config.nodeId ?? `${os.hostname()}-${process.pid}-${crypto.randomBytes(3).toString('hex')}`
     this.metrics = new NodeMetrics()
+    this.security = new Security(config.security)
     this.elector = new Elector({
       sharedDir: config.persistence.directory,
       lock: config.lock,
@@ -201,7 +205,7 @@ export class BrokerNode {
         recovered = await part.store.open(this.storeOptions(cfg.persistence.directory, ctx, onFatal))
         this.logRecovery('store', recovered)
       }
-      part.broker = await Broker.create({ config: cfg, store: part.store ?? null, recovered, onStoreFailure: onFatal })
+      part.broker = await Broker.create({ config: cfg, store: part.store ?? null, recovered, onStoreFailure: onFatal, authorizer: this.security.authorizer })
       if (cfg.schedulerSupport) {
         // ActiveMQ keeps schedules apart from the message store; a non-persistent broker keeps them in memory.
         const schedulerStore: PersistenceAdapter = cfg.persistent ? createAdapter(cfg.persistence.adapter) : new MemoryStore()
@@ -218,7 +222,7 @@ export class BrokerNode {
       await ctx.fence.assertCurrent()
       const bound: string[] = []
       for (const c of cfg.connectors) {
-        const srv = new StompServer({ broker: part.broker, connector: c, serverName: `sfbroker/${VERSION}` })
+        const srv = new StompServer({ broker: part.broker, connector: c, serverName: `sfbroker/${VERSION}`, authenticator: this.security.authenticator })
         part.servers.push(srv)
         await srv.listen()
         const a = srv.address()

@@ -145,6 +145,9 @@ export class JaasAuthenticator implements Authenticator {
     this.files = resolveJaasFiles(config, io)
     this.users = this.load(this.files.usersFile, readUsers)
     this.groups = this.load(this.files.groupsFile, readGroups)
+    if ((io.stat(this.files.usersFile).mode & 0o004) !== 0) {
+      log.warn(`${this.files.usersFile} holds passwords and is readable by every user on this host; run chmod o-r on it, and store scrypt hashes (sfbroker hash-password) rather than plain passwords`)
+    }
   }
 
   private load<T>(file: string, read: (f: string, io: FilePort) => T): Loaded<T> {

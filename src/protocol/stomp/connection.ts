@@ -28,6 +28,7 @@ import { logger } from '../../lib/log.ts'
 import type { AckMode, BrokerCore, BrokerSession, Delivery, SendRequest, SubscribeRequest } from '../../broker/types.ts'
 import { parseDestination } from '../../broker/index.ts'
 import { FrameParser, commandLabel } from './frame-parser.ts'
+import type { Authenticator, Subject } from '../../security/index.ts'
 import { escapeNonPrintable, excerpt } from '../../lib/excerpt.ts'
 import { encodeFrame, encodeFrameParts } from './frame-encoder.ts'
 import type { MemoryUsage } from '../../broker/index.ts'
@@ -61,6 +62,8 @@ export interface ConnectionOptions {
   closeLingerMs?: number
   clock?: Clock
   onClose?: (conn: StompConnection) => void
+  /** Checks CONNECT's login/passcode (src/security); absent = every CONNECT is accepted with no subject. */
+  authenticator?: Authenticator | null
 }
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 30_000
@@ -158,6 +161,7 @@ export class StompConnection {
   private budgetGrant: (() => void) | null = null
   private readonly onClose?: (conn: StompConnection) => void
   private readonly remoteAddress: string
+  private readonly authenticator: Authenticator | null
 
   private state: State = 'awaiting-connect'
   private version: StompVersion = '1.0'
@@ -210,6 +214,7 @@ export class StompConnection {
     this.outBytesMax = opts.outBytesMax ?? DEFAULT_OUT_BYTES_MAX
     this.parser.bodyGate = (bytes) => this.admitBody(bytes)
     this.onClose = opts.onClose
+    this.authenticator = opts.authenticator ?? null
     this.remoteAddress = `${opts.socket.remoteAddress ?? '?'}:${opts.socket.remotePort ?? '?'}`
     this.lastReadAt = this.lastWriteAt = this.clock.now()
 
@@ -376,8 +381,25 @@ export class StompConnection {
           throw new BrokerError('STOMP_PROTOCOL', `unknown STOMP command ${commandLabel(frame.command)}: expected SEND, SUBSCRIBE, UNSUBSCRIBE, ACK, NACK, BEGIN, COMMIT, ABORT or DISCONNECT`)
       }
     } catch (err) {
-      this.failInTurn(err, frame)
+      if (isBrokerError(err, 'SECURITY_NOT_AUTHORIZED')) this.refuseInTurn(err, frame)
+      else this.failInTurn(err, frame)
     }
+  }
+
+  /** A denied operation: its ERROR goes out in frame order and the connection stays up, as in ActiveMQ. */
+  private refuseInTurn(err: unknown, frame: StompFrame): void {
+    this.outcomes.push({ kind: 'op', frame, done: true, err })
+    this.drainOutcomes()
+  }
+
+  /** ERROR for a denied operation (`receipt-id` when asked), without closing. */
+  private refuse(err: BrokerError, frame: StompFrame | null): void {
+    log.debug(`connection ${this.id} ${this.remoteAddress}: ${err.code}: ${escapeNonPrintable(err.message)}`)
+    const message = escapeNonPrintable(err.message)
+    const headers: Array<[string, string]> = [['message', message], ['content-type', 'text/plain'], ['code', err.code]]
+    const receipt = frame?.headers.receipt
+    if (receipt !== undefined) headers.push(['receipt-id', receipt])
+    this.write(encodeFrame('ERROR', headers, Buffer.from(message + '\n', 'utf8'), this.version))
   }
 
   /**
@@ -409,9 +431,32 @@ export class StompConnection {
       })
     }
     const hb = negotiateHeartBeat(h['heart-beat'], this.hbOptions)
+    const auth = this.authenticator
+    if (!auth) return this.completeConnect(frame, version, hb, null)
+    // Security (src/security) decides asynchronously (password hash, login backoff): frames pipelined behind the
+    // CONNECT wait unparsed in pendingInput until it has. A failed login is ActiveMQ's ERROR, then close.
+    this.readPaused = true
+    this.socket.pause()
+    auth.authenticate({ username: h.login, password: h.passcode, remoteAddress: this.socket.remoteAddress ?? this.remoteAddress }).then(
+      (subject) => {
+        if (this.state !== 'awaiting-connect') return
+        try {
+          this.completeConnect(frame, version, hb, subject)
+        } catch (err) {
+          return this.fail(err, frame)
+        }
+        this.resumeReading()
+      },
+      (err: unknown) => {
+        if (this.state === 'awaiting-connect') this.fail(err, frame)
+      },
+    )
+  }
+
+  private completeConnect(frame: StompFrame, version: StompVersion, hb: HeartBeatPlan, subject: Subject | null): void {
+    const h = frame.headers
     const clientId = h['client-id'] || undefined
-    // Authentication comes later (issue: guest with no users configured): login is recorded, passcode unused.
-    this.session = this.broker.connect({ clientId, login: h.login || undefined, remoteAddress: this.remoteAddress, protocol: 'stomp' })
+    this.session = this.broker.connect({ clientId, login: h.login || undefined, remoteAddress: this.remoteAddress, protocol: 'stomp', subject })
     this.version = version
     this.parser.setVersion(version)
     this.state = 'connected'
@@ -633,6 +678,10 @@ export class StompConnection {
       const o = this.outcomes[this.outcomesHead]
       this.outcomes[this.outcomesHead++] = undefined as unknown as Outcome
       if (this.state === 'ended' || this.state === 'closed') continue
+      if (o.kind === 'op' && isBrokerError(o.err, 'SECURITY_NOT_AUTHORIZED')) {
+        this.refuse(o.err, o.frame)
+        continue
+      }
       if (o.kind === 'fail' || o.err !== null) {
         this.fail(o.err, o.frame)
         continue

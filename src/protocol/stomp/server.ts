@@ -33,7 +33,7 @@ export const DEFAULT_RECEIVE_BYTES_MAX = 128 * 1024 * 1024
 
 /** Per-connection options are StompConnection's (same names, same defaults), passed through to each connection. */
 export interface StompServerOptions
-  extends Pick<ConnectionOptions, 'broker' | 'heartBeat' | 'connectTimeoutMs' | 'inFlightFramesMax' | 'inFlightBytesMax' | 'outBytesMax' | 'closeLingerMs' | 'clock'> {
+  extends Pick<ConnectionOptions, 'broker' | 'heartBeat' | 'connectTimeoutMs' | 'inFlightFramesMax' | 'inFlightBytesMax' | 'outBytesMax' | 'closeLingerMs' | 'clock' | 'authenticator'> {
   /** Receive budget of this connector: body bytes of frames being received, all connections together. */
   receiveBytesMax?: number
   connector: ConnectorConfig
@@ -230,3 +230,4 @@ export class StompServer {
     t.unref?.()
   }
 }
+      authenticator: this.opts.authenticator,

@@ -5,6 +5,7 @@
 import { defaultConfig } from '../../../config/index.ts'
 import type { AdapterKind, BrokerConfig, ConnectorConfig } from '../../../config/types.ts'
 import type { BrokerCore } from '../../../broker/types.ts'
+import type { Authorizer } from '../../../security/index.ts'
 import type { PersistenceAdapter } from '../../../storage/types.ts'
 import { MemoryStore } from '../../../testing/memory-store.ts'
 import { StompServer, type StompServerOptions } from '../server.ts'
@@ -26,6 +27,8 @@ export interface HarnessOptions {
   connector?: Partial<ConnectorConfig>
   server?: Partial<StompServerOptions>
   config?: (c: BrokerConfig) => BrokerConfig
+  /** The broker's authorization hook (src/security). */
+  authorizer?: Authorizer | null
 }
 
 export async function startBroker(opts: HarnessOptions = {}): Promise<Harness> {
@@ -50,7 +53,7 @@ export async function startBroker(opts: HarnessOptions = {}): Promise<Harness> {
   }
   let config: BrokerConfig = { ...base, connectors: [connector], persistence: { ...base.persistence, directory } }
   if (opts.config) config = opts.config(config)
-  const broker = await Broker.create({ config, store, recovered })
+  const broker = await Broker.create({ config, store, recovered, authorizer: opts.authorizer })
   const server = new StompServer({ broker, connector, serverName: 'sfbroker/test', ...opts.server })
   await server.listen()
   let stopped: Promise<void> | null = null
