@@ -8,7 +8,6 @@
  */
 import * as v from 'valibot'
 import type { LockType, SyncPolicy } from './types.ts'
-import { Secret } from './secret.ts'
 import { PLUGINS_UNSUPPORTED, pluginsSchema } from './security-schema.ts'
 import {
   BOOLEAN_EXPECTED,
@@ -147,6 +146,8 @@ export const configInputSchema = v.strictObject({
   ),
   transportConnectors: v.optional(v.array(connectorSchema)),
   destinationPolicy: v.optional(destinationPolicySchema),
+  /** Security plugins (security-schema.ts). */
+  plugins: v.optional(pluginsSchema),
   systemUsage: v.optional(
     v.strictObject({
       memoryUsage: v.optional(v.strictObject({ limit: size })),
@@ -168,8 +169,6 @@ export type PolicyEntryInput = v.InferOutput<typeof policyEntrySchema>
 
 /** `<policyEntry>` elements and attributes ActiveMQ has and sfbroker does not implement. */
 const POLICY_ENTRY_UNSUPPORTED: readonly string[] = [
-  /** Security plugins (security-schema.ts). */
-  plugins: v.optional(pluginsSchema),
   // elements
   'deadLetterStrategy', 'pendingMessageLimitStrategy', 'messageEvictionStrategy', 'dispatchPolicy',
   'subscriptionRecoveryPolicy', 'pendingQueuePolicy', 'pendingDurableSubscriberPolicy', 'pendingSubscriberPolicy',
@@ -196,7 +195,7 @@ const POLICY_ENTRY_UNSUPPORTED: readonly string[] = [
 export const UNSUPPORTED: Record<string, readonly string[]> = {
   '': [
     // elements
-    'networkConnectors', 'managementContext', 'destinations',
+    'networkConnectors', 'sslContext', 'managementContext', 'destinations',
     'destinationInterceptors', 'shutdownHooks', 'services', 'proxyConnectors', 'jmsBridgeConnectors',
     'producerSystemUsage', 'consumerSystemUsage', 'tempDataStore', 'persistenceFactory', 'jobSchedulerStore',
     'ioExceptionHandler', 'destinationFactory', 'brokerContext', 'messageAuthorizationPolicy', 'networkConnectorURIs',
@@ -230,6 +229,8 @@ export const UNSUPPORTED: Record<string, readonly string[]> = {
   ],
   'persistenceAdapter.*.locker': ['lease-database-locker', 'database-locker', 'transact-database-locker'],
   'persistenceAdapter.*.locker.shared-file-locker': ['name', 'directory', 'lockable'],
+  plugins: PLUGINS_UNSUPPORTED,
+  'plugins.authorizationPlugin.map': ['cachedLDAPAuthorizationMap', 'lDAPAuthorizationMap', 'simpleAuthorizationMap'],
   systemUsage: ['storeUsage', 'tempUsage', 'jobSchedulerUsage', 'sendFailIfNoSpace', 'sendFailIfNoSpaceAfterTimeout'],
   'systemUsage.memoryUsage': ['percentOfJvmHeap', 'percentUsageMinDelta', 'usagePortion'],
   'destinationPolicy.policyMap.policyEntries[]': POLICY_ENTRY_UNSUPPORTED,
@@ -260,9 +261,6 @@ export function keysAt(path: readonly (string | number)[]): string[] {
   for (const p of path) {
     schema = unwrap(schema)
     const s = schema as { type?: string; entries?: Record<string, unknown>; item?: unknown }
-  sslContext: ['keyStoreAlgorithm', 'trustStoreAlgorithm', 'keyStoreKeyPassword', 'secureRandomAlgorithm', 'protocol', 'provider', 'crlPath'],
-  plugins: PLUGINS_UNSUPPORTED,
-  'plugins.authorizationPlugin.map': ['cachedLDAPAuthorizationMap', 'lDAPAuthorizationMap', 'simpleAuthorizationMap'],
     if (typeof p === 'number') schema = s.item
     else schema = s.entries?.[p]
   }

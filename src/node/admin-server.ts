@@ -168,6 +168,11 @@ export class AdminServer {
     x.sample('sfbroker_lock_keepalive_latency_ms', 'gauge', 'Duration of the last lock keep-alive check, ms; -1 if none.', el.keepAliveLatencyMs ?? -1, labels)
     const parts = this.node.servingParts()
     x.sample('sfbroker_connections', 'gauge', 'Open client connections over all connectors.', parts ? parts.servers.reduce((a, s) => a + s.connections(), 0) : 0, labels)
+    const sec = this.node.security.stats()
+    x.sample('sfbroker_auth_successes_total', 'counter', 'Logins accepted by the authentication plugin.', sec.authSuccesses, labels)
+    x.sample('sfbroker_auth_failures_total', 'counter', 'Logins refused (wrong user name or password).', sec.authFailures, labels)
+    x.sample('sfbroker_authorization_denials_total', 'counter', 'Operations refused by the authorization map.', sec.authorizationDenials, labels)
+    x.sample('sfbroker_auth_backoff_addresses', 'gauge', 'Client addresses with recent failed logins (answers to them are delayed).', sec.backoffAddresses, labels)
     x.sample('sfbroker_pending_connections', 'gauge', 'Client sockets that have not completed CONNECT yet (the pre-CONNECT budget in use).', parts ? parts.servers.reduce((a, s) => a + s.pendingConnections(), 0) : 0, labels)
     x.family('sfbroker_destination_enqueued_total', 'counter', 'Messages enqueued per destination.')
     x.family('sfbroker_destination_dequeued_total', 'counter', 'Messages dequeued (acknowledged) per destination.')
@@ -206,8 +211,3 @@ export class AdminServer {
     return x.toString()
   }
 }
-    const sec = this.node.security.stats()
-    x.sample('sfbroker_auth_successes_total', 'counter', 'Logins accepted by the authentication plugin.', sec.authSuccesses, labels)
-    x.sample('sfbroker_auth_failures_total', 'counter', 'Logins refused (wrong user name or password).', sec.authFailures, labels)
-    x.sample('sfbroker_authorization_denials_total', 'counter', 'Operations refused by the authorization map.', sec.authorizationDenials, labels)
-    x.sample('sfbroker_auth_backoff_addresses', 'gauge', 'Client addresses with recent failed logins (answers to them are delayed).', sec.backoffAddresses, labels)

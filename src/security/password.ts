@@ -32,7 +32,7 @@ function scrypt(password: string, salt: Buffer, keyBytes: number, N: number, r: 
 }
 
 /** A new scrypt hash of `password` in the stored format. */
-export async function hashPassword(password: string, opts: Partial<Pick<typeof SCRYPT_DEFAULTS, 'N' | 'r' | 'p'>> = {}): Promise<string> {
+export async function hashPassword(password: string, opts: { N?: number; r?: number; p?: number } = {}): Promise<string> {
   const { N, r, p } = { ...SCRYPT_DEFAULTS, ...opts }
   const salt = crypto.randomBytes(SCRYPT_DEFAULTS.saltBytes)
   const key = await scrypt(password, salt, SCRYPT_DEFAULTS.keyBytes, N, r, p)

@@ -211,6 +211,7 @@ export class StompServer {
       outBytesMax: this.opts.outBytesMax,
       receiveUsage: this.receiveUsage,
       closeLingerMs: this.opts.closeLingerMs,
+      authenticator: this.opts.authenticator,
       clock: this.opts.clock,
       onClose: (c) => {
         this.live.delete(c)
@@ -230,4 +231,3 @@ export class StompServer {
     t.unref?.()
   }
 }
-      authenticator: this.opts.authenticator,
