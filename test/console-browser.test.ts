@@ -70,6 +70,13 @@ test.skipIf(!haveChromium)('console: group view, send/browse/move/purge from the
   expect(await p2.locator('#replica-banner #primary-link').getAttribute('href')).toBe(c1)
   expect(await p2.locator('#primary-node').textContent()).toBe(primaryId)
   await shot(p2, 'replica')
+  if (SHOTS) {
+    const phone = await browser.newPage({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 1 })
+    await phone.goto(c1)
+    await phone.locator('#group-body tr[data-node]').first().waitFor({ timeout: WAIT_MS })
+    await shot(phone, 'phone')
+    await phone.close()
+  }
 
   // 2. Send from the page, find it by browsing.
   await page.goto(`${c1}#queue/${encodeURIComponent('/queue/console.in')}`)
