@@ -75,6 +75,8 @@ export interface ConnectOptions {
    */
   duplicateAuditDepth?: number
   clock?: Clock
+  /** TLS defaults for `ssl://` / `stomp+ssl://` endpoints whose URI options do not set them (caFile, certFile, keyFile, verifyHostName). */
+  tls?: Partial<import('./failover-uri.ts').EndpointTls>
   /** Randomness for URI shuffling and backoff jitter (tests inject a seeded one). */
   random?: () => number
 }
@@ -550,6 +552,7 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
       vhost: this.opts.vhost,
       heartbeat: this.heartbeat,
       clock: this.clock,
+      tls: this.opts.tls,
       onFrame: (f, c) => this.onFrame(f, c),
       onClose: (e, c) => this.onLost(c, e),
     })

@@ -36,7 +36,29 @@ export interface Endpoint {
   connectionTimeoutMs: number
   trace: boolean
   frameBytesMax: number
+  /** `ssl://` and `stomp+ssl://` (`stomp+nio+ssl://`): TLS options; null for plain TCP. */
+  tls: EndpointTls | null
 }
+
+/**
+ * Client TLS per endpoint (URI options, or ConnectOptions.tls / the CLI's --ca/--cert/--key for those not set
+ * here). The broker's certificate chain is always verified (against `caFile`, else the system CAs), and its
+ * name is checked against the host as ActiveMQ's client does since 5.15 (`verifyHostName=false` turns only the
+ * name check off).
+ */
+export interface EndpointTls {
+  /** PEM CA certificates to trust instead of the system's. */
+  caFile?: string
+  /** PEM client certificate chain and key, for brokers with transport.needClientAuth. */
+  certFile?: string
+  keyFile?: string
+  verifyHostName: boolean
+}
+
+/** Default port of `ssl://` and `stomp+ssl://` (ActiveMQ's stomp+ssl port). */
+export const DEFAULT_STOMP_SSL_PORT = 61614
+const TLS_SCHEMES = ['ssl', 'stomp+ssl', 'stomp+nio+ssl']
+const TLS_ENDPOINT_OPTIONS = ['caFile', 'certFile', 'keyFile', 'verifyHostName', 'socket.verifyHostName']
 
 export interface FailoverOptions {
   randomize: boolean
@@ -150,32 +172,48 @@ function parseEndpoint(source: string, text: string, nested: Map<string, string>
   const m = /^([a-z][a-z0-9+.-]*):\/\/(\[[0-9a-fA-F:.]+\]|[^:/?#\s]+)(?::(\d+))?\/?(?:\?(.*))?$/.exec(text.trim())
   if (!m) throw invalid(source, `${JSON.stringify(text)} is not a broker address; expected tcp://host:port or stomp://host:port`)
   const [, scheme, rawHost, rawPort, query] = m
-  if (scheme === 'ssl' || scheme === 'stomp+ssl' || scheme === 'stomp+nio+ssl' || scheme === 'ws' || scheme === 'wss') {
-    throw invalid(source, `scheme "${scheme}" in ${JSON.stringify(text)} is not supported; expected tcp, stomp or stomp+nio`)
+  if (scheme === 'ws' || scheme === 'wss') {
+    throw invalid(source, `scheme "${scheme}" in ${JSON.stringify(text)} is not supported; expected tcp, stomp, stomp+nio, ssl or stomp+ssl`)
   }
-  if (scheme !== 'tcp' && scheme !== 'stomp' && scheme !== 'stomp+nio') {
-    throw invalid(source, `scheme "${scheme}" in ${JSON.stringify(text)}; expected tcp, stomp or stomp+nio`)
+  const secure = TLS_SCHEMES.includes(scheme)
+  if (!secure && scheme !== 'tcp' && scheme !== 'stomp' && scheme !== 'stomp+nio') {
+    throw invalid(source, `scheme "${scheme}" in ${JSON.stringify(text)}; expected tcp, stomp, stomp+nio, ssl or stomp+ssl`)
   }
-  const port = rawPort === undefined ? DEFAULT_STOMP_PORT : Number(rawPort)
+  const port = rawPort === undefined ? (secure ? DEFAULT_STOMP_SSL_PORT : DEFAULT_STOMP_PORT) : Number(rawPort)
   if (!(port >= 1 && port <= 65535)) throw invalid(source, `port ${rawPort} in ${JSON.stringify(text)}; expected 1..65535`)
   const host = rawHost.startsWith('[') ? rawHost.slice(1, -1) : rawHost
   const opts = parseQuery(source, query ?? '', `${JSON.stringify(text)}`)
   for (const [k, v] of nested) opts.set(k, v)
   const ep: Endpoint = {
-    uri: `tcp://${rawHost}:${port}`,
+    uri: `${secure ? 'ssl' : 'tcp'}://${rawHost}:${port}`,
     host,
     port,
     connectionTimeoutMs: ENDPOINT_CONNECTION_TIMEOUT_MS_DEFAULT,
     trace: false,
     frameBytesMax: FRAME_BYTES_MAX_DEFAULT,
+    tls: secure ? { verifyHostName: true } : null,
   }
   for (const [k, v] of opts) {
+    if (TLS_ENDPOINT_OPTIONS.includes(k)) {
+      if (!ep.tls) {
+        // nested.* options reach every endpoint; TLS ones only matter to the TLS endpoints among them.
+        if (nested.get(k) === v) continue
+        throw invalid(source, `option "${k}" on ${JSON.stringify(text)} applies to ssl:// and stomp+ssl:// only`)
+      }
+      if (k === 'verifyHostName' || k === 'socket.verifyHostName') ep.tls.verifyHostName = bool(source, k, v)
+      else if (v === '') throw invalid(source, `option ${k} on ${JSON.stringify(text)} is empty; expected a file path`)
+      else ep.tls[k as 'caFile' | 'certFile' | 'keyFile'] = v
+      continue
+    }
     if (!ENDPOINT_OPTIONS.has(k)) {
-      throw invalid(source, `unknown option "${k}" on ${JSON.stringify(text)}; expected one of ${[...ENDPOINT_OPTIONS].join(', ')}`)
+      throw invalid(source, `unknown option "${k}" on ${JSON.stringify(text)}; expected one of ${[...ENDPOINT_OPTIONS, ...(ep.tls ? TLS_ENDPOINT_OPTIONS : [])].join(', ')}`)
     }
     if (k === 'connectionTimeout') ep.connectionTimeoutMs = int(source, k, v, 1)
     else if (k === 'trace') ep.trace = bool(source, k, v)
     else if (k === 'wireFormat.maxFrameSize') ep.frameBytesMax = int(source, k, v, 1024)
+  }
+  if (ep.tls && (ep.tls.certFile === undefined) !== (ep.tls.keyFile === undefined)) {
+    throw invalid(source, `${JSON.stringify(text)} has ${ep.tls.certFile === undefined ? 'keyFile without certFile' : 'certFile without keyFile'}; expected both (the client certificate and its key)`)
   }
   return ep
 }

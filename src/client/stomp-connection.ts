@@ -6,11 +6,13 @@
  * once, why it closed.
  */
 import * as net from 'node:net'
+import * as tls from 'node:tls'
+import * as fs from 'node:fs'
 import type { Clock } from '../lib/clock.ts'
 import { BrokerError } from '../lib/errors.ts'
 import { logger } from '../lib/log.ts'
 import { DEFAULT_FRAME_LIMITS, FrameParser, REASON_HEADER, encodeFrame, type FrameLimits, type StompFrame, type StompVersion } from '../protocol/stomp/index.ts'
-import type { Endpoint } from './failover-uri.ts'
+import type { Endpoint, EndpointTls } from './failover-uri.ts'
 
 const log = logger('client')
 
@@ -49,6 +51,8 @@ export interface ConnectionParams {
   /** [cx, cy]: we can send a heart-beat every cx ms; we want one from the broker every cy ms. 0 = none. */
   heartbeat: [number, number]
   clock: Clock
+  /** TLS defaults for `ssl://` endpoints whose URI does not set them (ConnectOptions.tls, the CLI's --ca/--cert/--key). */
+  tls?: Partial<EndpointTls>
   /** Every frame after CONNECTED (MESSAGE, RECEIPT, ERROR). */
   onFrame(frame: ClientFrame, conn: StompConnection): void
   /** Called once when the connection is gone (only if open() resolved); `err` is undefined only after our own close. */
@@ -87,7 +91,13 @@ export class StompConnection {
   static open(p: ConnectionParams): Promise<StompConnection> {
     return new Promise((resolve, reject) => {
       const ep = p.endpoint
-      const socket = net.connect({ host: ep.host, port: ep.port })
+      let socket: net.Socket
+      try {
+        socket = ep.tls ? tlsConnect(ep, ep.tls, p.tls ?? {}) : net.connect({ host: ep.host, port: ep.port })
+      } catch (e) {
+        reject(e)
+        return
+      }
       socket.setNoDelay(true)
       const conn = new StompConnection(socket, p)
       let settled = false
@@ -119,7 +129,7 @@ export class StompConnection {
       socket.on('data', (chunk: Uint8Array) => conn.onData(chunk))
       socket.on('error', (err) => conn.gone(new BrokerError('CLIENT_DISCONNECTED', `${ep.uri}: ${err.message}`, { cause: err })))
       socket.on('close', () => conn.gone(new BrokerError('CLIENT_DISCONNECTED', `${ep.uri}: connection closed by the broker`)))
-      socket.once('connect', () => {
+      socket.once(ep.tls ? 'secureConnect' : 'connect', () => {
         const [cx, cy] = p.heartbeat
         const headers: Record<string, string> = { 'accept-version': '1.0,1.1,1.2', host: p.vhost ?? ep.host, 'heart-beat': `${cx},${cy}` }
         if (p.login !== undefined) headers.login = p.login
@@ -289,4 +299,36 @@ function definedHeaders(headers: Record<string, string>): Array<[string, string]
     if (v !== undefined) out.push([k, String(v)])
   }
   return out
+}
+
+/** Read a client TLS file now (each connect, so a rotated client certificate is picked up); errors name the option. */
+function readTlsFile(ep: Endpoint, option: string, file: string): Buffer {
+  try {
+    return fs.readFileSync(file)
+  } catch (e) {
+    throw new BrokerError('CLIENT_URI_INVALID', `${ep.uri}: ${option} ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found' : `cannot be read (${(e as Error).message})`}; expected a PEM file`, { cause: e })
+  }
+}
+
+/**
+ * A TLS socket to `ep`: the chain is verified against caFile (else the system CAs); the name is checked unless
+ * verifyHostName=false. An IP address host is checked against the certificate's IP SANs (no SNI is sent for it).
+ */
+function tlsConnect(ep: Endpoint, own: EndpointTls, defaults: Partial<EndpointTls>): tls.TLSSocket {
+  const caFile = own.caFile ?? defaults.caFile
+  const certFile = own.certFile ?? defaults.certFile
+  const keyFile = own.keyFile ?? defaults.keyFile
+  const verifyHostName = own.verifyHostName && defaults.verifyHostName !== false
+  const isIp = net.isIP(ep.host) !== 0
+  return tls.connect({
+    host: ep.host,
+    port: ep.port,
+    servername: isIp ? undefined : ep.host,
+    ca: caFile !== undefined ? readTlsFile(ep, 'caFile', caFile) : undefined,
+    cert: certFile !== undefined ? readTlsFile(ep, 'certFile', certFile) : undefined,
+    key: keyFile !== undefined ? readTlsFile(ep, 'keyFile', keyFile) : undefined,
+    minVersion: 'TLSv1.2',
+    rejectUnauthorized: true,
+    checkServerIdentity: verifyHostName ? tls.checkServerIdentity : () => undefined,
+  })
 }

@@ -21,20 +21,29 @@
  *   values below it, which would close clients that beat exactly on time.
  */
 import { BrokerError } from '../lib/errors.ts'
-import type { ConnectorConfig } from './types.ts'
+import type { ConnectorConfig, ConnectorTlsConfig } from './types.ts'
+import { parseBoolean } from './values.ts'
 import { didYouMean } from './suggest.ts'
 import { DURATION_MS_MAX, INTEGER_EXPECTED, SIZE_EXPECTED, parseInteger, parseSize } from './values.ts'
 
-export const STOMP_SCHEMES = ['stomp', 'stomp+nio'] as const
+export const STOMP_SCHEMES = ['stomp', 'stomp+nio', 'stomp+ssl', 'stomp+nio+ssl'] as const
+/** Schemes served over TLS (src/net/tls-server.ts; keys from `<sslContext>`). */
+export const TLS_SCHEMES: readonly string[] = ['stomp+ssl', 'stomp+nio+ssl']
+/** ActiveMQ's default port of `stomp+ssl://` when the URI gives none. */
+export const DEFAULT_STOMP_SSL_PORT = 61614
+/** ActiveMQ's enabledProtocols names sfbroker accepts, oldest first; the default is TLSv1.2 and up. */
+export const TLS_PROTOCOLS = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'] as const
+export const DEFAULT_TLS_PROTOCOLS: readonly string[] = ['TLSv1.2', 'TLSv1.3']
+const TLS_OPTIONS = ['transport.needClientAuth', 'transport.wantClientAuth', 'transport.enabledProtocols', 'transport.enabledCipherSuites'] as const
 const OTHER_ACTIVEMQ_SCHEMES = [
-  'tcp', 'nio', 'ssl', 'nio+ssl', 'stomp+ssl', 'stomp+nio+ssl', 'amqp', 'amqp+ssl', 'amqp+nio', 'amqp+nio+ssl',
+  'tcp', 'nio', 'ssl', 'nio+ssl', 'amqp', 'amqp+ssl', 'amqp+nio', 'amqp+nio+ssl',
   'mqtt', 'mqtt+nio', 'mqtt+ssl', 'mqtt+nio+ssl', 'ws', 'wss', 'auto', 'auto+nio', 'auto+ssl', 'auto+nio+ssl',
   'vm', 'udp', 'http', 'https', 'openwire', 'failover', 'discovery', 'multicast', 'static', 'peer', 'fanout',
 ]
 const OPTIONS = [
   'maximumConnections', 'wireFormat.maxFrameSize', 'transport.connectAttemptTimeout', 'wireFormat.connectionAttemptTimeout',
   'transport.defaultHeartBeat', 'transport.hbGracePeriodMultiplier', 'transport.maximumConnectionsPerAddress',
-  'transport.maximumPendingConnects', 'transport.maximumPendingConnectsPerAddress',
+  'transport.maximumPendingConnects', 'transport.maximumPendingConnectsPerAddress', ...TLS_OPTIONS,
 ] as const
 
 export const DEFAULT_MAXIMUM_CONNECTIONS = 1000
@@ -77,10 +86,11 @@ export function parseConnectorUri(uri: string, name: string | undefined, where: 
   const scheme = m[1].toLowerCase()
   if (!(STOMP_SCHEMES as readonly string[]).includes(scheme)) {
     if (OTHER_ACTIVEMQ_SCHEMES.includes(scheme)) {
-      throw bad(`scheme "${m[1]}" is not supported: sfbroker speaks STOMP only; expected stomp:// or stomp+nio://`, 'CONFIG_UNSUPPORTED')
+      throw bad(`scheme "${m[1]}" is not supported: sfbroker speaks STOMP only; expected stomp://, stomp+nio://, stomp+ssl:// or stomp+nio+ssl://`, 'CONFIG_UNSUPPORTED')
     }
-    throw bad(`unknown scheme "${m[1]}"${didYouMean(scheme, STOMP_SCHEMES)}; expected stomp:// or stomp+nio://`)
+    throw bad(`unknown scheme "${m[1]}"${didYouMean(scheme, STOMP_SCHEMES)}; expected stomp://, stomp+nio://, stomp+ssl:// or stomp+nio+ssl://`)
   }
+  const secure = TLS_SCHEMES.includes(scheme)
   if (m[4] !== undefined) throw bad('a fragment (#...) is not allowed in a connector URI')
   let authority = m[2]
   if (authority.endsWith('/')) authority = authority.slice(0, -1)
@@ -92,6 +102,7 @@ export function parseConnectorUri(uri: string, name: string | undefined, where: 
   const v4 = /^([A-Za-z0-9.-]+):(\d+)$/.exec(authority)
   if (v6) [host, portText] = [v6[1], v6[2]]
   else if (v4) [host, portText] = [v4[1], v4[2]]
+  else if (secure && /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)$/.test(authority)) [host, portText] = [authority.replace(/^\[|\]$/g, ''), String(DEFAULT_STOMP_SSL_PORT)]
   else throw bad('expected host:port after the scheme, e.g. stomp://0.0.0.0:61613 (port 0-65535)')
   const port = Number(portText)
   if (port > 65535) throw bad(`port ${portText} is out of range; expected 0 to 65535`)
@@ -105,6 +116,7 @@ export function parseConnectorUri(uri: string, name: string | undefined, where: 
   let perAddress: number | undefined
   let pending: number | undefined
   let pendingPerAddress: number | undefined
+  const tls: ConnectorTlsConfig = { needClientAuth: false, wantClientAuth: false, enabledProtocols: [...DEFAULT_TLS_PROTOCOLS], enabledCipherSuites: null }
   const seen = new Set<string>()
   const query = m[3] ? m[3].slice(1) : ''
   for (const part of query === '' ? [] : query.split('&')) {
@@ -153,6 +165,11 @@ export function parseConnectorUri(uri: string, name: string | undefined, where: 
       if (key === 'transport.maximumConnectionsPerAddress') perAddress = n
       else if (key === 'transport.maximumPendingConnects') pending = n
       else pendingPerAddress = n
+    } else if ((TLS_OPTIONS as readonly string[]).includes(key)) {
+      if (!secure) throw bad(`option ${key} applies to TLS connectors only; expected stomp+ssl:// or stomp+nio+ssl:// (or drop the option)`)
+      parseTlsOption(key, value, tls, bad)
+    } else if (key === 'needClientAuth' || key === 'wantClientAuth' || key === 'enabledProtocols' || key === 'enabledCipherSuites') {
+      throw bad(`option "${key}" needs the transport. prefix on a broker connector, as in ActiveMQ; expected transport.${key}`)
     } else if (key.startsWith('transport.') || key.startsWith('wireFormat.') || key.startsWith('stomp.') || key === 'needClientAuth' || key === 'wantClientAuth') {
       const hint = didYouMean(key, OPTIONS)
       throw bad(`option "${key}" is not supported by sfbroker${hint}; supported: ${OPTIONS.join(', ')}`, hint ? 'CONFIG_INVALID' : 'CONFIG_UNSUPPORTED')
@@ -182,5 +199,46 @@ export function parseConnectorUri(uri: string, name: string | undefined, where: 
     name: name ?? uri, uri, protocol: 'stomp', host, port, maximumConnections, maxFrameSize,
     connectAttemptTimeout, defaultHeartBeat, hbGracePeriodMultiplier,
     maximumConnectionsPerAddress, maximumPendingConnects, maximumPendingConnectsPerAddress,
+    tls: secure ? tls : null,
   }
+}
+
+/** A cipher suite name: IANA/Java (`TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256`) or OpenSSL (`ECDHE-RSA-AES128-GCM-SHA256`). */
+const CIPHER_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{2,80}$/
+
+function parseTlsOption(key: string, value: string, tls: ConnectorTlsConfig, bad: (msg: string) => BrokerError): void {
+  if (key === 'transport.needClientAuth' || key === 'transport.wantClientAuth') {
+    const b = parseBoolean(value)
+    if (b === undefined) throw bad(`option ${key}="${value}": expected true or false`)
+    if (key === 'transport.needClientAuth') tls.needClientAuth = b
+    else tls.wantClientAuth = b
+    return
+  }
+  const list = value.split(',').map((x) => x.trim()).filter((x) => x !== '')
+  if (list.length === 0) throw bad(`option ${key}="${value}": expected a comma-separated list`)
+  if (key === 'transport.enabledProtocols') {
+    const known = TLS_PROTOCOLS as readonly string[]
+    const out: string[] = []
+    for (const p of list) {
+      if (p === 'SSLv2Hello') continue // Java's hello format, not a protocol version; nothing to enable
+      const canonical = known.find((k) => k.toLowerCase() === p.toLowerCase())
+      if (canonical === undefined) {
+        const sslv3 = /^SSLv[23]$/i.test(p)
+        throw bad(`option ${key}: "${p}" is ${sslv3 ? 'not supported (broken protocol)' : `not a protocol${didYouMean(p, TLS_PROTOCOLS)}`}; expected some of ${TLS_PROTOCOLS.join(', ')}`)
+      }
+      if (!out.includes(canonical)) out.push(canonical)
+    }
+    if (out.length === 0) throw bad(`option ${key}="${value}": expected at least one of ${TLS_PROTOCOLS.join(', ')}`)
+    // A TLS library takes a lowest and a highest version, so the set must have no hole.
+    const idx = out.map((p) => known.indexOf(p)).sort((a, b) => a - b)
+    if (idx[idx.length - 1] - idx[0] + 1 !== idx.length) {
+      throw bad(`option ${key}="${value}": expected a contiguous range of versions (e.g. TLSv1.2,TLSv1.3); ${known.slice(idx[0], idx[idx.length - 1] + 1).filter((p) => !out.includes(p)).join(', ')} is missing in between`)
+    }
+    tls.enabledProtocols = idx.map((i) => known[i])
+    return
+  }
+  for (const c of list) {
+    if (!CIPHER_NAME.test(c)) throw bad(`option ${key}: "${c}" is not a cipher suite name; expected names such as TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384, comma-separated`)
+  }
+  tls.enabledCipherSuites = list
 }

@@ -40,4 +40,6 @@ export const DEFAULTS = {
   inactiveTimeoutBeforeGC: 60_000,
   /** Per-destination series in /metrics before the rest are only counted (Prometheus cardinality advice). */
   metricsDestinationsMax: 100,
+  /** Users of these groups may use the admin endpoint (all but /health) when security is configured. */
+  adminGroups: 'admins',
 } as const

@@ -23,6 +23,8 @@ import { didYouMean } from './suggest.ts'
 import { parseChoice } from './values.ts'
 import { resolveDestinationPolicy } from './destination-policy.ts'
 import { holdsPasswords, resolveSecurity } from './security-config.ts'
+import { checkTlsConnectors, hasKeyMaterial, resolveSslContext } from './ssl-context.ts'
+import type { SslContextConfig } from './types.ts'
 
 const log = logger('config')
 
@@ -259,6 +261,9 @@ function resolve(input: ConfigInput, locator: Locator, cwd: string, source: stri
     addresses.set(address, i)
   })
 
+  const sslContext = input.sslContext ? resolveSslContext(input.sslContext, ['sslContext'], locator, abs) : null
+  checkTlsConnectors(connectors, sslContext, locator)
+  const adminTls = input.admin ? resolveAdminTls(input.admin, sslContext, locator, abs) : null
   const memoryLimit = input.systemUsage?.memoryUsage?.limit ?? DEFAULTS.memoryLimit
   return {
     source,
@@ -300,11 +305,30 @@ function resolve(input: ConfigInput, locator: Locator, cwd: string, source: stri
       maxPurgedDestinationsPerSweep: input.maxPurgedDestinationsPerSweep ?? DEFAULTS.maxPurgedDestinationsPerSweep,
     },
     admin: input.admin
-      ? { host: input.admin.listen.host, port: input.admin.listen.port, metricsDestinationsMax: input.admin.metricsDestinationsMax ?? DEFAULTS.metricsDestinationsMax, writable: input.admin.writable ?? false }
+      ? { host: input.admin.listen.host, port: input.admin.listen.port, metricsDestinationsMax: input.admin.metricsDestinationsMax ?? DEFAULTS.metricsDestinationsMax, writable: input.admin.writable ?? false,
+          tls: adminTls, groups: (input.admin.groups ?? DEFAULTS.adminGroups).split(',').map((g) => g.trim()).filter((g) => g !== '') }
       : null,
+    sslContext,
     nodeId: input.nodeId ?? null,
     security: resolveSecurity(input.plugins, locator, source === 'embedded default' ? null : source),
   }
+}
+
+/** The admin endpoint's TLS: its own keyStore/keyFile when given, else the broker's `<sslContext>`; only with ssl="true". */
+function resolveAdminTls(a: NonNullable<ConfigInput['admin']>, broker: SslContextConfig | null, locator: Locator, abs: (p: string) => string): SslContextConfig | null {
+  const own = a.keyStore !== undefined || a.keyFile !== undefined || a.certFile !== undefined
+  if (a.ssl !== true) {
+    if (own) throw new BrokerError('CONFIG_INVALID', `${locator.at(['admin', a.keyStore !== undefined ? 'keyStore' : a.keyFile !== undefined ? 'keyFile' : 'certFile'])}: key attributes without ssl="true"; expected ssl="true" to serve HTTPS`)
+    return null
+  }
+  if (own) {
+    const { keyStore, keyStorePassword, keyFile, certFile, keyPassword } = a
+    return resolveSslContext({ keyStore, keyStorePassword, keyFile, certFile, keyPassword }, ['admin'], locator, abs)
+  }
+  if (broker === null || !hasKeyMaterial(broker)) {
+    throw new BrokerError('CONFIG_INVALID', `${locator.at(['admin', 'ssl'])}: ssl="true" but there is no key: expected keyStore (or keyFile + certFile) on <admin>, or an <sslContext> with one`)
+  }
+  return broker
 }
 
 /** Settings that are valid but risky; logged, not refused. */

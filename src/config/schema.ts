@@ -8,6 +8,7 @@
  */
 import * as v from 'valibot'
 import type { LockType, SyncPolicy } from './types.ts'
+import { Secret } from './secret.ts'
 import { PLUGINS_UNSUPPORTED, pluginsSchema } from './security-schema.ts'
 import {
   BOOLEAN_EXPECTED,
@@ -117,6 +118,26 @@ export const destinationPolicySchema = v.strictObject({
   ),
 })
 
+/** A password: any string (even empty, as keytool allows), kept as a Secret so it is never printed. */
+const secret = v.optional(leaf('a string (the password)', (x) => (typeof x === 'string' ? new Secret(x) : typeof x === 'number' ? new Secret(String(x)) : undefined)))
+const STORE_TYPES = ['pkcs12', 'jks', 'jceks'] as const
+/** ActiveMQ's keyStoreType/trustStoreType; the file's bytes decide (a JKS file is refused whatever the type says). */
+const storeType = v.optional(leaf(`one of PKCS12, JKS, JCEKS`, (x) => (typeof x === 'string' ? parseChoice(x.toLowerCase(), STORE_TYPES) : undefined)))
+
+/** `<sslContext><sslContext …/></sslContext>` (JSON: `sslContext`): ActiveMQ's names; the PEM files are sfbroker's. */
+export const sslContextSchema = v.strictObject({
+  keyStore: text,
+  keyStorePassword: secret,
+  keyStoreType: storeType,
+  trustStore: text,
+  trustStorePassword: secret,
+  trustStoreType: storeType,
+  keyFile: text,
+  certFile: text,
+  caFile: text,
+  keyPassword: secret,
+})
+
 export const connectorSchema = v.strictObject({
   name: name,
   uri: leaf('a connector URI such as "stomp://0.0.0.0:61613"', (x) => parseText(x)),
@@ -145,6 +166,7 @@ export const configInputSchema = v.strictObject({
     }),
   ),
   transportConnectors: v.optional(v.array(connectorSchema)),
+  sslContext: v.optional(sslContextSchema),
   destinationPolicy: v.optional(destinationPolicySchema),
   /** Security plugins (security-schema.ts). */
   plugins: v.optional(pluginsSchema),
@@ -159,6 +181,15 @@ export const configInputSchema = v.strictObject({
     metricsDestinationsMax: v.optional(leaf(`a whole number from 0 to ${METRICS_DESTINATIONS_MAX_MAX}`, (x) => parseInteger(x, 0, METRICS_DESTINATIONS_MAX_MAX))),
     /** The console's write operations (#18); off unless true. */
     writable: bool,
+    /** HTTPS with the broker's `<sslContext>`, or with the key attributes below (the admin's own). */
+    ssl: bool,
+    keyStore: text,
+    keyStorePassword: secret,
+    keyFile: text,
+    certFile: text,
+    keyPassword: secret,
+    /** Groups whose users may see everything but /health (comma list), default "admins". */
+    groups: text,
   })),
 })
 
@@ -195,7 +226,7 @@ const POLICY_ENTRY_UNSUPPORTED: readonly string[] = [
 export const UNSUPPORTED: Record<string, readonly string[]> = {
   '': [
     // elements
-    'networkConnectors', 'sslContext', 'managementContext', 'destinations',
+    'networkConnectors', 'managementContext', 'destinations',
     'destinationInterceptors', 'shutdownHooks', 'services', 'proxyConnectors', 'jmsBridgeConnectors',
     'producerSystemUsage', 'consumerSystemUsage', 'tempDataStore', 'persistenceFactory', 'jobSchedulerStore',
     'ioExceptionHandler', 'destinationFactory', 'brokerContext', 'messageAuthorizationPolicy', 'networkConnectorURIs',
@@ -229,6 +260,7 @@ export const UNSUPPORTED: Record<string, readonly string[]> = {
   ],
   'persistenceAdapter.*.locker': ['lease-database-locker', 'database-locker', 'transact-database-locker'],
   'persistenceAdapter.*.locker.shared-file-locker': ['name', 'directory', 'lockable'],
+  sslContext: ['keyStoreAlgorithm', 'trustStoreAlgorithm', 'keyStoreKeyPassword', 'secureRandomAlgorithm', 'protocol', 'provider', 'crlPath'],
   plugins: PLUGINS_UNSUPPORTED,
   'plugins.authorizationPlugin.map': ['cachedLDAPAuthorizationMap', 'lDAPAuthorizationMap', 'simpleAuthorizationMap'],
   systemUsage: ['storeUsage', 'tempUsage', 'jobSchedulerUsage', 'sendFailIfNoSpace', 'sendFailIfNoSpaceAfterTimeout'],

@@ -74,6 +74,37 @@ export interface ConnectorConfig {
   maximumPendingConnects?: number
   /** `transport.maximumPendingConnectsPerAddress`: the same, per remote IP. Default maximumPendingConnects / 2. */
   maximumPendingConnectsPerAddress?: number
+  /** Set for `stomp+ssl://` and `stomp+nio+ssl://` (the keys come from `<sslContext>`); null or absent: plain TCP. */
+  tls?: ConnectorTlsConfig | null
+}
+
+/** TLS options of one connector (ActiveMQ's `transport.*` SSLServerSocket names). */
+export interface ConnectorTlsConfig {
+  /** `transport.needClientAuth`: a client without a certificate the trust store vouches for is refused. */
+  needClientAuth: boolean
+  /** `transport.wantClientAuth`: a certificate is asked for; one is not required (a bad one is refused). */
+  wantClientAuth: boolean
+  /** `transport.enabledProtocols`, e.g. ['TLSv1.2', 'TLSv1.3'] (the default). */
+  enabledProtocols: string[]
+  /** `transport.enabledCipherSuites` as written (IANA/Java names or OpenSSL names); null = the runtime's defaults. */
+  enabledCipherSuites: string[] | null
+}
+
+/**
+ * `<sslContext>`: the broker's key (PKCS#12 `keyStore`, or PEM `keyFile` + `certFile`) and the certificates it
+ * trusts for client certificates (PKCS#12 `trustStore`, or PEM `caFile`). Paths are absolute. Passwords are
+ * Secrets (never printed). JKS stores are refused when the files are read (src/net/tls-context.ts).
+ */
+export interface SslContextConfig {
+  keyStore: string | null
+  keyStorePassword: Secret | null
+  trustStore: string | null
+  trustStorePassword: Secret | null
+  /** sfbroker extensions: PEM files, and the passphrase of an encrypted PEM key. */
+  keyFile: string | null
+  certFile: string | null
+  caFile: string | null
+  keyPassword: Secret | null
 }
 
 export interface LimitsConfig {
@@ -126,6 +157,10 @@ export interface AdminConfig {
   /** `writable` / `--admin-writable`: the console's API may change state (send, purge, move, delete, close).
    *  Off by default: until authentication exists anyone who reaches the listener could use it (#18). */
   writable?: boolean
+  /** HTTPS (`ssl="true"`): the admin element's own key material, else the broker's `<sslContext>`; null = HTTP. */
+  tls?: SslContextConfig | null
+  /** `groups`: with security configured, a user must be in one of these for anything but /health. */
+  groups?: string[]
 }
 
 /** Limits on how many destinations exist, and their garbage collection (ActiveMQ's names). */
@@ -218,6 +253,8 @@ export interface BrokerConfig {
   /** `<plugins>` security: authentication and authorization. Always set by loadConfig (null parts when absent);
    *  optional so hand-built configs stay valid. Holds secrets: never log or print it. */
   security?: SecurityConfig
+  /** `<sslContext>` (used by `+ssl` connectors); null when absent. Optional so hand-built configs stay valid. */
+  sslContext?: SslContextConfig | null
   /** Stable id of this node (persisted under dataDirectory? no: generated per process unless set). */
   nodeId: string | null
 }

@@ -51,6 +51,8 @@ export type ErrorCode =
   | 'SECURITY_AUTHENTICATION_FAILED'
   /** An operation the authorization map does not grant; ActiveMQ's text, the connection stays up. */
   | 'SECURITY_NOT_AUTHORIZED'
+  /** A key store, trust store or PEM file that cannot be used (JKS, wrong password, no key, bad file); never names the password. */
+  | 'TLS_KEYSTORE_INVALID'
 
 export class BrokerError extends Error {
   readonly code: ErrorCode

@@ -12,6 +12,8 @@
  * reports the total.
  */
 import http from 'node:http'
+import https from 'node:https'
+import type { TlsContextSource } from '../net/tls-context.ts'
 import type { AdminConfig } from '../config/types.ts'
 import { BrokerError } from '../lib/errors.ts'
 import { logger } from '../lib/log.ts'
@@ -53,21 +55,50 @@ export function parsePage(url: URL): { offset: number; limit: number } | { error
 
 const log = logger('admin')
 
+/** What the admin endpoint needs of src/security's Authenticator (structural, so this file does not depend on it). */
+export interface AdminAuthenticator {
+  authenticate(c: { username?: string; password?: string; remoteAddress: string }): Promise<{ user: string; groups: ReadonlySet<string> }>
+}
+
+export interface AdminServerOptions {
+  /** Serve HTTPS with this key material (reloaded: the listener is re-opened with the new certificate). */
+  tlsSource?: TlsContextSource
+  /** With security configured: every path but /health needs HTTP Basic credentials of a user in `cfg.groups`. */
+  authenticator?: AdminAuthenticator
+}
+
+/** The user and password of an `Authorization: Basic …` header; null when absent or malformed. */
+export function basicCredentials(header: string | undefined): { username: string; password: string } | null {
+  const m = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header ?? '')
+  if (!m) return null
+  const text = Buffer.from(m[1], 'base64').toString('utf8')
+  const colon = text.indexOf(':')
+  if (colon < 0) return null
+  return { username: text.slice(0, colon), password: text.slice(colon + 1) }
+}
+
 export class AdminServer {
   private server: http.Server | null = null
   /** The console (#18), imported on first use so a node without an admin listener never loads it. */
   private console: Promise<import('../console/index.ts').AdminConsole> | null = null
 
-  constructor(private readonly node: BrokerNode, private readonly cfg: AdminConfig) {}
+  constructor(private readonly node: BrokerNode, private readonly cfg: AdminConfig, private readonly opts: AdminServerOptions = {}) {}
+
+  private unsubscribeTls: (() => void) | null = null
 
   listen(): Promise<void> {
-    const server = http.createServer((req, res) => {
+    const tlsSource = this.opts.tlsSource
+    if (tlsSource && !this.unsubscribeTls) this.unsubscribeTls = tlsSource.onChange(() => void this.reopen())
+    if (this.opts.authenticator && !tlsSource) log.warn('admin listener: security is configured but the listener is plain HTTP: passwords cross the network in clear text; set ssl="true" on <admin>')
+    const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
       this.handle(req, res).catch((err: Error) => {
         log.warn(`admin ${req.method} ${req.url} failed: ${err.message}`)
         if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' })
         res.end(JSON.stringify({ error: err.message }))
       })
-    })
+    }
+    // Bun's https.Server has no setSecureContext: a reloaded certificate re-opens the listener (reopen()).
+    const server = tlsSource ? (https.createServer({ ...tlsSource.material(), minVersion: 'TLSv1.2' }, handler) as unknown as http.Server) : http.createServer(handler)
     this.server = server
     return new Promise((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) => {
@@ -76,7 +107,7 @@ export class AdminServer {
       server.listen(this.cfg.port, this.cfg.host, () => {
         const a = server.address()
         const port = typeof a === 'object' && a ? a.port : this.cfg.port
-        log.info(`admin listener on http://${this.cfg.host}:${port} (/health, /status, /metrics, console at /console/${this.cfg.writable ? ', writable' : ', read-only'})`)
+        log.info(`admin listener on http${tlsSource ? 's' : ''}://${this.cfg.host}:${port} (/health, /status, /metrics, console at /console/${this.cfg.writable ? ', writable' : ', read-only'})`)
         this.adminConsole().then((c) => c.api.start(this.address()), (e: Error) => log.warn(`console failed to load: ${e.message}`))
         resolve()
       })
@@ -92,6 +123,8 @@ export class AdminServer {
     const s = this.server
     this.server = null
     this.console?.then((c) => c.api.stop(), () => {})
+    this.unsubscribeTls?.()
+    this.unsubscribeTls = null
     if (!s) return Promise.resolve()
     return new Promise((resolve) => {
       s.close(() => resolve())
@@ -99,8 +132,50 @@ export class AdminServer {
     })
   }
 
+  /** Re-open the listener on the same port with the reloaded certificate (existing connections are closed). */
+  private async reopen(): Promise<void> {
+    const bound = this.address()
+    const s = this.server
+    if (!s || !bound) return
+    this.server = null
+    await new Promise<void>((resolve) => {
+      s.close(() => resolve())
+      s.closeAllConnections?.()
+    })
+    try {
+      const port = this.cfg.port
+      ;(this.cfg as { port: number }).port = bound.port
+      await this.listen().finally(() => ((this.cfg as { port: number }).port = port))
+    } catch (e) {
+      log.error(`admin listener: re-opening with the reloaded certificate failed: ${(e as Error).message}`)
+    }
+  }
+
+  /** With an authenticator: true when the request carries Basic credentials of a user in an admin group. */
+  private async authorized(req: http.IncomingMessage, res: http.ServerResponse): Promise<boolean> {
+    const auth = this.opts.authenticator
+    if (!auth) return true
+    const deny = (status: 401 | 403, error: string): false => {
+      res.writeHead(status, { 'content-type': 'application/json', ...(status === 401 ? { 'www-authenticate': 'Basic realm="sfbroker", charset="UTF-8"' } : {}) })
+      res.end(JSON.stringify({ error }))
+      return false
+    }
+    const creds = basicCredentials(req.headers.authorization)
+    if (!creds) return deny(401, 'authentication required: HTTP Basic with a user of an admin group')
+    let subject: { user: string; groups: ReadonlySet<string> }
+    try {
+      subject = await auth.authenticate({ ...creds, remoteAddress: req.socket.remoteAddress ?? 'unknown' })
+    } catch (e) {
+      return deny(401, (e as Error).message)
+    }
+    const groups = this.cfg.groups ?? [DEFAULTS.adminGroups]
+    if (!groups.some((g) => subject.groups.has(g))) return deny(403, `user ${subject.user} is not in ${groups.length === 1 ? 'group' : 'any of the groups'} ${groups.join(', ')}`)
+    return true
+  }
+
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://admin')
+    if (url.pathname !== '/health' && !(await this.authorized(req, res))) return
     if (url.pathname === '/' || url.pathname === '/console' || url.pathname.startsWith('/console/') || url.pathname.startsWith('/api/')) {
       return (await this.adminConsole()).handle(req, res, url)
     }

@@ -23,6 +23,7 @@ import { Elector } from '../election/index.ts'
 import { logger } from '../lib/log.ts'
 import { VERSION } from '../lib/version.ts'
 import { AdminServer } from './admin-server.ts'
+import { TlsContextSource } from '../net/tls-context.ts'
 import { Security } from '../security/index.ts'
 import { NodeMetrics } from './node-metrics.ts'
 
@@ -72,6 +73,10 @@ export class BrokerNode {
   private roleSince = Date.now()
   private elector: Elector
   private admin: AdminServer | null = null
+  /** `<sslContext>` key material (read at start, reloaded on SIGHUP and file change); null without one. */
+  private tls: TlsContextSource | null = null
+  /** The admin endpoint's own key material when it has its own attributes; else it shares `tls`. */
+  private adminTls: TlsContextSource | null = null
   private stopping: Promise<void> | null = null
   /** Deactivation may be requested while activation is still running; it waits for it. */
   private activation: Promise<void> = Promise.resolve()
@@ -115,8 +120,14 @@ export class BrokerNode {
 
   async start(): Promise<void> {
     log.info(`node ${this.nodeId} starting: broker ${this.config.brokerName}, shared dir ${this.config.persistence.directory}, adapter ${this.config.persistence.adapter}`)
+    // Key files are read before anything listens: a bad store stops the process with exit 1, even on a replica.
+    if (this.config.sslContext) this.tls = new TlsContextSource(this.config.sslContext, 'sslContext')
+    const adminTlsCfg = this.config.admin?.tls ?? null
+    if (adminTlsCfg) this.adminTls = adminTlsCfg === this.config.sslContext && this.tls ? this.tls : new TlsContextSource(adminTlsCfg, 'admin')
+    this.tls?.watch()
+    if (this.adminTls !== this.tls) this.adminTls?.watch()
     if (this.config.admin) {
-      this.admin = new AdminServer(this, this.config.admin)
+      this.admin = new AdminServer(this, this.config.admin, { tlsSource: this.adminTls ?? undefined, authenticator: this.security.authenticator ?? undefined })
       await this.admin.listen()
     }
     await this.elector.start()
@@ -129,6 +140,8 @@ export class BrokerNode {
         await this.checkpointBeforeStop(reason)
         await this.elector.stop()
         await this.admin?.close()
+        this.tls?.unwatch()
+        this.adminTls?.unwatch()
       })()
     }
     return this.stopping
@@ -222,7 +235,7 @@ export class BrokerNode {
       await ctx.fence.assertCurrent()
       const bound: string[] = []
       for (const c of cfg.connectors) {
-        const srv = new StompServer({ broker: part.broker, connector: c, serverName: `sfbroker/${VERSION}`, authenticator: this.security.authenticator })
+        const srv = new StompServer({ broker: part.broker, connector: c, serverName: `sfbroker/${VERSION}`, authenticator: this.security.authenticator, tlsSource: this.tls ?? undefined })
         part.servers.push(srv)
         await srv.listen()
         const a = srv.address()

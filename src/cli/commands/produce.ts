@@ -24,6 +24,9 @@ export function clientFlags(cmd: Command): Command {
     .option('--user <login>', 'STOMP login')
     .option('--password <passcode>', 'STOMP passcode')
     .option('--client-id <id>', 'client-id sent on CONNECT (needed for durable subscriptions)')
+    .option('--ca <file>', 'ssl:// URIs: PEM CA certificates to verify the broker with (default: the system CAs)')
+    .option('--cert <file>', 'ssl:// URIs: PEM client certificate (brokers with transport.needClientAuth)')
+    .option('--key <file>', 'ssl:// URIs: PEM private key of --cert')
 }
 
 /** Connection settings from the shared flags; a malformed URI is a usage error (exit 2). */
@@ -42,6 +45,11 @@ export async function clientSettings(opts: Record<string, unknown>): Promise<{ u
   if (login !== undefined) connect.login = login
   if (passcode !== undefined) connect.passcode = passcode
   if (clientId !== undefined) connect.clientId = clientId
+  const caFile = stringFlag(opts.ca, 'ca')
+  const certFile = stringFlag(opts.cert, 'cert')
+  const keyFile = stringFlag(opts.key, 'key')
+  if ((certFile === undefined) !== (keyFile === undefined)) throw usageError(`--${certFile === undefined ? 'key' : 'cert'} given without --${certFile === undefined ? 'cert' : 'key'}; expected both`)
+  if (caFile !== undefined || certFile !== undefined) connect.tls = { caFile, certFile, keyFile }
   return { url, connect }
 }
 

@@ -15,13 +15,15 @@ import type { ConnectorConfig } from '../../config/types.ts'
 import type { BrokerSession } from '../../broker/index.ts'
 import pkg from '../../../package.json' with { type: 'json' }
 import { MemoryUsage } from '../../broker/index.ts'
-import { DEFAULT_CLOSE_LINGER_MS, DEFAULT_GOODBYE_LINGER_MS, StompConnection, type ConnectionOptions, type Goodbye } from './connection.ts'
+import { DEFAULT_CLOSE_LINGER_MS, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_GOODBYE_LINGER_MS, StompConnection, type ConnectionOptions, type Goodbye } from './connection.ts'
 import { encodeFrame } from './frame-encoder.ts'
 import type { FrameLimits } from './frame.ts'
 import type { HeartBeatOptions } from './heart-beat.ts'
 import { defaultFairness } from '../../config/index.ts'
 import { systemClock } from '../../lib/clock.ts'
 import { Admission, RefusalLog, normalizeAddress } from './admission.ts'
+import { TlsTerminator } from '../../net/tls-server.ts'
+import type { TlsContextSource } from '../../net/tls-context.ts'
 
 const log = logger('stomp')
 
@@ -41,6 +43,8 @@ export interface StompServerOptions
   serverName?: string
   /** Overrides of the frame limits; the body limit defaults to connector.maxFrameSize. */
   limits?: Partial<FrameLimits>
+  /** Key material for a TLS connector (`connector.tls` set): required then, ignored otherwise. */
+  tlsSource?: TlsContextSource
   /** Longest wait, after close(goodbye) wrote its ERROR, before a socket is destroyed (default DEFAULT_GOODBYE_LINGER_MS). */
   goodbyeLingerMs?: number
 }
@@ -66,8 +70,10 @@ export class StompServer {
   private closed = false
   private closing: Promise<void> | null = null
   /** Keyed by socket: a shed socket is destroyed, and its connection closes itself on the socket's close. */
-  private readonly admission: Admission<net.Socket>
+  private readonly admission: Admission<net.Socket> // keyed by the TCP socket, TLS or not
   private readonly refusals: RefusalLog
+  /** TLS on top of each admitted socket (`stomp+ssl://`); the handshake counts against the pre-CONNECT budget. */
+  private readonly tls: TlsTerminator | null = null
 
   constructor(opts: StompServerOptions) {
     this.opts = opts
@@ -81,6 +87,16 @@ export class StompServer {
       maximumPendingConnectsPerAddress: c.maximumPendingConnectsPerAddress ?? d.maximumPendingConnectsPerAddress,
     })
     this.refusals = new RefusalLog((line) => log.warn(line), `connector ${c.name}: sockets refused or shed`, opts.clock ?? systemClock)
+    if (c.tls) {
+      if (!opts.tlsSource) throw new BrokerError('CONFIG_INVALID', `connector ${c.name} (${c.uri}): a TLS connector needs <sslContext>`)
+      this.tls = new TlsTerminator({
+        where: `connector ${c.name} (${c.uri})`,
+        tls: c.tls,
+        source: opts.tlsSource,
+        handshakeTimeoutMs: opts.connectTimeoutMs ?? c.connectAttemptTimeout ?? DEFAULT_CONNECT_TIMEOUT_MS,
+        onRefused: (why) => this.refusals.note(why),
+      })
+    }
     this.server = net.createServer({ noDelay: true }, (socket) => this.onSocket(socket))
   }
 
@@ -152,6 +168,7 @@ export class StompServer {
     if (this.closing) return this.closing
     this.closed = true
     this.refusals.close()
+    this.tls?.close()
     for (const c of [...this.live]) {
       if (goodbye) c.goodbye(goodbye, this.opts.goodbyeLingerMs ?? DEFAULT_GOODBYE_LINGER_MS)
       else c.destroy()
@@ -165,14 +182,25 @@ export class StompServer {
     return this.closing
   }
 
-  private onSocket(socket: net.Socket): void {
+  private onSocket(raw: net.Socket): void {
+    if (this.closed) {
+      raw.destroy()
+      return
+    }
+    // Admission sees the TCP socket (its first byte, before any handshake); the protocol speaks over TLS if set.
+    // A socket shed later is the raw one; destroying it destroys its TLS socket too (tls-server.ts).
+    if (this.tls) raw.on('error', () => {}) // the TLS socket reports; a reset under it must not be unhandled
+    this.onAdmitted(raw, this.tls ? this.tls.wrap(raw) : raw)
+  }
+
+  private onAdmitted(raw: net.Socket, socket: net.Socket): void {
     if (this.closed) {
       socket.destroy()
       return
     }
     const { connector } = this.opts
-    const address = normalizeAddress(socket.remoteAddress)
-    const verdict = this.admission.admit(address, socket)
+    const address = normalizeAddress(raw.remoteAddress)
+    const verdict = this.admission.admit(address, raw)
     for (const old of verdict.shed) {
       this.refusals.note('silent sockets shed (pre-CONNECT budget full, oldest first)')
       old.destroy()
@@ -190,7 +218,7 @@ export class StompServer {
     const marking: StompServerOptions['broker'] = {
       connect: (info) => {
         const session = broker.connect(info)
-        this.admission.connected(socket)
+        this.admission.connected(raw)
         this.sessionOf.set(conn, session)
         return session
       },
@@ -216,7 +244,7 @@ export class StompServer {
       onClose: (c) => {
         this.live.delete(c)
         this.sessionOf.delete(c)
-        this.admission.release(socket)
+        this.admission.release(raw)
       },
     })
     this.live.add(conn)
