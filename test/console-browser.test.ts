@@ -111,7 +111,7 @@ test.skipIf(!haveChromium)('console: group view, send/browse/move/purge from the
   // 6. The API refuses a write without the guard (no token), and one from another origin.
   const noToken = await fetch(`http://127.0.0.1:${a1}/api/destinations/${encodeURIComponent('/queue/console.in')}/purge`, { method: 'POST', body: '{}' })
   expect(noToken.status).toBe(403)
-  expect((await noToken.json()).code).toBe('ADMIN_CSRF')
+  expect(((await noToken.json()) as { code: string }).code).toBe('ADMIN_CSRF')
   const token = ((await (await fetch(`http://127.0.0.1:${a1}/api/node`)).json()) as { csrfToken: string }).csrfToken
   const crossOrigin = await fetch(`http://127.0.0.1:${a1}/api/destinations/${encodeURIComponent('/queue/console.in')}/purge`, { method: 'POST', body: '{}', headers: { 'x-sfbroker-csrf': token, origin: 'http://evil.example' } })
   expect(crossOrigin.status).toBe(403)
