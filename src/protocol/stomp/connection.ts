@@ -810,16 +810,33 @@ export class StompConnection {
       this.dispatchPaused = true
       this.session.setDispatchPaused(true)
     }
+    this.maybeResumeDispatch()
   }
 
   private onDrain(): void {
     this.waitingDrain = false
     this.pumpOut()
-    if (this.dispatchPaused && !this.waitingDrain && this.outBytes() <= this.outBytesMax / 2 && this.session && this.state !== 'closed') {
+  }
+
+  /**
+   * Resume dispatch once the socket took our queue and holds at most half of outBytesMax. Without a pending
+   * 'drain' to wait for (the socket accepted every write but still buffers), check again shortly.
+   */
+  private maybeResumeDispatch(): void {
+    if (!this.dispatchPaused || this.waitingDrain || !this.session || this.state === 'closed' || this.outQueue.length > 0) return
+    if (this.outBytes() <= this.outBytesMax / 2) {
       this.dispatchPaused = false
       this.session.setDispatchPaused(false)
+      return
+    }
+    if (this.resumeTimer === null) {
+      this.resumeTimer = this.clock.setTimeout(() => {
+        this.resumeTimer = null
+        this.maybeResumeDispatch()
+      }, 10)
     }
   }
+  private resumeTimer: unknown = null
 
   // ---------------------------------------------------------------- heart-beats
 
