@@ -22,9 +22,10 @@ import { register as registerPurge } from './commands/purge.ts'
 import { register as registerBench } from './commands/bench.ts'
 import { register as registerStatus } from './commands/status.ts'
 import { register as registerProbeLock } from './commands/probe-lock.ts'
+import { register as registerHashPassword } from './commands/hash-password.ts'
 
 /** Every command module, in the order `--help` lists them. Add one import above and one entry here. */
-const COMMANDS: RegisterCommand[] = [registerRun, registerProduce, registerConsume, registerBrowse, registerPurge, registerBench, registerStatus, registerProbeLock]
+const COMMANDS: RegisterCommand[] = [registerRun, registerProduce, registerConsume, registerBrowse, registerPurge, registerBench, registerStatus, registerProbeLock, registerHashPassword]
 
 const LOG_FORMATS: LogFormat[] = ['pretty', 'json']
 
