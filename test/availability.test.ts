@@ -50,6 +50,8 @@ function config(name: string, dir: string, admin: number, lock: Record<string, u
   const file = path.join(work, `${name}.json`)
   const cfg = {
     brokerName: name,
+    // Two stores (messages and scheduler) on the share: 9853f1e waited 5 s on each when it hung.
+    schedulerSupport: true,
     persistenceAdapter: {
       kahaDB: { directory: dir, lockKeepAlivePeriod: 500, keepAliveTimeout: 1000, locker: { 'shared-file-locker': { lockAcquireSleepInterval: 300 } }, ...lock },
     },
@@ -71,7 +73,7 @@ async function node(name: string, dir: string, waitServing: boolean, lock: Recor
   const admin = await freePort()
   const b = await startBroker(procs, {
     command: [binary],
-    args: ['--config', config(name, dir, admin, lock), '--data', path.join(work, `${name}-data`), '--log-level', 'info'],
+    args: ['--config', config(name, dir, admin, lock), '--data', path.join(work, `${name}-data`), '--log-level', 'info', '--log-format', 'json'],
     port,
     waitServing,
     cwd: work,
@@ -101,6 +103,21 @@ function health(n: Node, timeoutMs = 3000): Promise<{ status: string; role: stri
     })
     req.on('error', () => resolve(null))
   })
+}
+
+/** The node's own role transitions (JSON log lines): to, and the node's clock. */
+function roles(n: Node): { to: string; t: number }[] {
+  const out: { to: string; t: number }[] = []
+  for (const line of n.b.log().split('\n')) {
+    if (!line.includes('"event":"role"')) continue
+    try {
+      const o = JSON.parse(line) as { to: string; time: string }
+      out.push({ to: o.to, t: Date.parse(o.time) })
+    } catch {
+      // a line cut by the pipe: skip
+    }
+  }
+  return out
 }
 
 const alive = (n: Node): boolean => n.b.child.exitCode === null && n.b.child.signalCode === null
@@ -215,7 +232,15 @@ test.skipIf(!hasBindfs)('availability: a hung share stops the primary from servi
   const { mountpoint, daemon } = await bindfs(real, 'hang')
   const a = await node('hang-a', mountpoint, true)
   expect(await receiptedSend(a.port)).toBe(true)
+  const net = await import('node:net')
+  const producer = net.connect(a.port, '127.0.0.1')
+  producer.on('error', () => undefined)
+  producer.write('CONNECT\naccept-version:1.2\nhost:localhost\n\n\0')
+  await Bun.sleep(500)
   daemon.kill('SIGSTOP') // every call on the mount now hangs (an NFS server gone quiet)
+  // Writes in flight in both stores when the share hangs: their closes are what 9853f1e waited for (5 s each).
+  producer.write('SEND\ndestination:/queue/hang\npersistent:true\nreceipt:p1\n\nx\0')
+  producer.write('SEND\ndestination:/queue/hang\npersistent:true\nAMQ_SCHEDULED_DELAY:60000\nreceipt:p2\n\ny\0')
   try {
     await until(async () => !(await tcpAccepts(a.port, 2000)), 'a closes its client port', 30_000).catch((e) => {
       throw new Error(fail((e as Error).message, a))
@@ -228,6 +253,14 @@ test.skipIf(!hasBindfs)('availability: a hung share stops the primary from servi
       throw new Error(fail((e as Error).message, a))
     })
     expect(alive(a)).toBe(true)
+    // By the node's own clock: the step-down ended within a few seconds (3 s bound on the store close). 9853f1e
+    // spent over 10 s there in close timeouts, and its lock release could block on the mount.
+    const rs = roles(a)
+    const down = rs.findIndex((r) => r.to === 'stepping-down')
+    expect(down, fail('a stepped down', a)).toBeGreaterThanOrEqual(0)
+    const after = rs.slice(down + 1).find((r) => r.to !== 'stepping-down')
+    expect(after, fail('a left stepping-down', a)).toBeDefined()
+    expect(after!.t - rs[down]!.t, fail('step-down duration', a)).toBeLessThan(8000)
   } finally {
     daemon.kill('SIGCONT')
   }
