@@ -24,6 +24,8 @@
  *                        broker, killed after the last row; default 0): the numbers of a busy box
  *   --json FILE          also write all results as JSON
  *   --sfbroker-only      skip ActiveMQ
+ *   --no-tls             skip the TLS rows (stomp+ssl, both brokers on one keytool-made PKCS#12 key store;
+ *                        bench-lib/tls-rows.ts)
  *
  * When ActiveMQ is not installed the script says how to install it and runs the sfbroker column alone.
  * Only 127.0.0.1; every load and wait is bounded; all brokers are stopped (and temp dirs removed) at the end.
@@ -36,6 +38,7 @@ import { ActiveMQKind, activemqUnavailable, SfbrokerKind } from './bench-lib/bro
 import { BenchError } from './bench-lib/proc.ts'
 import { LOAD_ROW_INT_FLAGS, suiteOptionsFromArgs, formatTable, makeWorkDir, runBacklogTakeovers, runLoadRows, runTakeovers, type Column, type RowValue, type SuiteResult } from './bench-lib/suite.ts'
 import { CpuHogs } from './bench-lib/cpu-hogs.ts'
+import { runTlsRows, tlsKinds } from './bench-lib/tls-rows.ts'
 
 const USAGE = fs.readFileSync(new URL(import.meta.url), 'utf8').split('*/')[0]!.replace(/^\/\*\*\n/, '').replace(/^ \* ?/gm, '')
 
@@ -43,7 +46,7 @@ async function main(): Promise<number> {
   const args = new Args(process.argv.slice(2), {
     ints: { ...LOAD_ROW_INT_FLAGS, takeovers: 0, 'amq-takeovers': 0, backlog: 0, 'backlog-takeovers': 0, 'takeover-backlog': 1, 'cpu-hogs': 0 },
     strings: ['binary', 'json'],
-    bools: ['sfbroker-only'],
+    bools: ['sfbroker-only', 'no-tls'],
   })
   if (args.has('help')) {
     console.log(USAGE)
@@ -89,6 +92,12 @@ async function main(): Promise<number> {
         json.activemqTunedTakeoverMs = tuned
         extra.push({ label: `takeover after kill -9, ActiveMQ with lockAcquireSleepInterval=1000 (median of ${amqTakeovers})`, unit: 'ms', better: 'lower', values: [sfResult.takeoverMs, tuned] })
       }
+    }
+    if (!args.has('no-tls')) {
+      const t = await tlsKinds(path.resolve(args.str('binary', path.join(root, 'dist/sfbroker'))), workDir, amq !== null)
+      const tlsRows = await runTlsRows(t.kinds, o)
+      extra.push(...tlsRows)
+      json.tls = tlsRows
     }
     if (hogs) {
       const still = hogs.running()

@@ -217,7 +217,8 @@ export class ActiveMQKind implements BrokerKind {
   readonly label: string
   readonly lockPollMs: number
 
-  constructor(private readonly lockAcquireSleepIntervalMs?: number) {
+  /** `tls`: also a `stomp+ssl://127.0.0.1:<port>` connector with `<sslContext>` on this PKCS#12 key store. */
+  constructor(private readonly lockAcquireSleepIntervalMs?: number, private readonly tls?: { port: number; keyStore: string; password: string }) {
     this.lockPollMs = lockAcquireSleepIntervalMs ?? ACTIVEMQ_LOCK_ACQUIRE_SLEEP_INTERVAL_DEFAULT_MS
     const why = activemqUnavailable()
     if (why) throw new BenchError(why)
@@ -231,7 +232,7 @@ export class ActiveMQKind implements BrokerKind {
     fs.mkdirSync(o.dataDir, { recursive: true })
     fs.writeFileSync(
       path.join(conf, 'activemq.xml'),
-      activemqXml({ brokerName: 'bench', dataDirectory: path.join(baseDir, 'data'), kahaDbDirectory: o.dataDir, stompPort: o.port, lockAcquireSleepInterval: this.lockAcquireSleepIntervalMs }),
+      withTls(activemqXml({ brokerName: 'bench', dataDirectory: path.join(baseDir, 'data'), kahaDbDirectory: o.dataDir, stompPort: o.port, lockAcquireSleepInterval: this.lockAcquireSleepIntervalMs }), this.tls),
     )
     // log4j 1.2 (what 5.17's Debian package ships): INFO to stdout, which goes to our log file.
     fs.writeFileSync(
@@ -276,4 +277,13 @@ export class ActiveMQKind implements BrokerKind {
   serving(proc: BrokerProcess, timeoutMs: number): Promise<number> {
     return servingProbe(proc, timeoutMs, 1)
   }
+}
+
+/** ActiveMQ's own way to serve STOMP over TLS: `<sslContext>` with a PKCS#12 key store and a stomp+ssl connector. */
+function withTls(xml: string, t: { port: number; keyStore: string; password: string } | undefined): string {
+  if (!t) return xml
+  const ssl = `<sslContext><sslContext keyStore="file:${t.keyStore}" keyStorePassword="${t.password}" keyStoreType="pkcs12"/></sslContext>\n    `
+  return xml
+    .replace('<persistenceAdapter>', `${ssl}<persistenceAdapter>`)
+    .replace('</transportConnectors>', `<transportConnector name="stomp+ssl" uri="stomp+ssl://127.0.0.1:${t.port}"/></transportConnectors>`)
 }

@@ -9,6 +9,7 @@
  * counted so far. An ERROR frame from the broker fails the job (the result carries its message).
  */
 import net from 'node:net'
+import tls from 'node:tls'
 import { encodeFrame, FrameScanner, SendEncoder, type ScannedFrame } from './stomp-wire.ts'
 
 export interface ProduceJob {
@@ -24,6 +25,8 @@ export interface ProduceJob {
    *  none: SENDs without receipts (socket backpressure respected), the last one receipted to know the broker took all. */
   receipts: 'every' | 'window' | 'none'
   window: number
+  /** Connect over TLS (stomp+ssl; the broker's certificate is not verified: a benchmark, 127.0.0.1 only). */
+  tls?: boolean
 }
 
 export interface ConsumeJob {
@@ -33,6 +36,8 @@ export interface ConsumeJob {
   count: number
   /** activemq.prefetchSize header, when set (else each broker's default). */
   prefetch?: number
+  /** Connect over TLS, as ProduceJob.tls. */
+  tls?: boolean
 }
 
 export interface LoadJob {
@@ -57,8 +62,8 @@ export interface LoadResult {
 const now = (): number => performance.now()
 
 /** One connected STOMP session: CONNECT sent, CONNECTED awaited; frames after that go to `onFrame`. */
-async function openSession(port: number, onFrame: (f: ScannedFrame) => void, deadline: number): Promise<net.Socket> {
-  const socket = net.connect({ host: '127.0.0.1', port, noDelay: true })
+async function openSession(port: number, onFrame: (f: ScannedFrame) => void, deadline: number, useTls = false): Promise<net.Socket> {
+  const socket = useTls ? tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false }).setNoDelay(true) : net.connect({ host: '127.0.0.1', port, noDelay: true })
   const scanner = new FrameScanner()
   let connected = false
   await new Promise<void>((resolve, reject) => {
@@ -73,7 +78,7 @@ async function openSession(port: number, onFrame: (f: ScannedFrame) => void, dea
       clearTimeout(timer)
       if (!connected) reject(new Error(`127.0.0.1:${port} closed the connection before CONNECTED`))
     })
-    socket.once('connect', () => socket.write(encodeFrame('CONNECT', { 'accept-version': '1.2', host: 'localhost', 'heart-beat': '0,0' })))
+    socket.once(useTls ? 'secureConnect' : 'connect', () => socket.write(encodeFrame('CONNECT', { 'accept-version': '1.2', host: 'localhost', 'heart-beat': '0,0' })))
     socket.on('data', (chunk: Buffer) => {
       try {
         scanner.push(chunk, (f) => {
@@ -137,6 +142,7 @@ async function runProducer(job: ProduceJob, share: number, deadline: number, sta
       w?.()
     },
     deadline,
+    job.tls,
   )
   socket.on('close', () => {
     failure ??= new JobFailed('connection closed by the broker')
@@ -225,6 +231,7 @@ async function runConsume(job: ConsumeJob, deadline: number, subscribed: () => v
       if (f.command === 'MESSAGE' && ++got >= job.count) finish()
     },
     deadline,
+    job.tls,
   )
   socket.on('close', () => {
     failure ??= new JobFailed('connection closed by the broker')

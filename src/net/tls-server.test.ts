@@ -73,7 +73,7 @@ function client(port: number, opts: tls.ConnectionOptions): Promise<{ text?: str
   return new Promise((resolve) => {
     let text = ''
     let issuer: string | undefined
-    const c = tls.connect({ host: '127.0.0.1', port, servername: 'localhost', ...opts }, () => (issuer = c.getPeerCertificate().issuer?.CN))
+    const c = tls.connect({ host: '127.0.0.1', port, servername: 'localhost', ...opts }, () => (issuer = String(c.getPeerCertificate().issuer?.CN)))
     c.on('data', (d) => (text += d))
     c.on('error', (e) => resolve({ error: e.message }))
     c.on('close', () => resolve(text ? { text: text.trim(), issuer } : { error: 'closed without data' }))
