@@ -75,7 +75,9 @@ export function loadConfig(opts: LoadConfigOptions = {}): BrokerConfig {
   const config = resolve(parsed.output, locator, cwd, source)
   if (lockType !== undefined) config.lock.type = lockType
   for (const w of warnings(config)) log.warn(w)
-  if (opts.file !== undefined && holdsPasswords(config.security)) {
+  // Keystore passwords count too: whoever reads them can open the broker's private key.
+  const tlsPasswords = [config.sslContext, config.admin?.tls].some((t) => t && (t.keyStorePassword || t.trustStorePassword || t.keyPassword))
+  if (opts.file !== undefined && (holdsPasswords(config.security) || tlsPasswords)) {
     const w = readableByOthers(source, opts.file)
     if (w) log.warn(w)
   }
