@@ -109,7 +109,7 @@ describe('parseBrokerUri errors', () => {
     ['failover:()', 'no broker URIs'],
     ['failover:(tcp://a:1)x', 'after'],
     ['http://a:1', 'http'],
-    ['ssl://a:1', 'ssl'],
+    ['ssl://a:1?caFile=', 'caFile'],
     ['tcp://a:99999', '99999'],
     ['a:1', 'a:1'],
     ['', 'empty'],

@@ -199,7 +199,7 @@ export function parseConnectorUri(uri: string, name: string | undefined, where: 
     name: name ?? uri, uri, protocol: 'stomp', host, port, maximumConnections, maxFrameSize,
     connectAttemptTimeout, defaultHeartBeat, hbGracePeriodMultiplier,
     maximumConnectionsPerAddress, maximumPendingConnects, maximumPendingConnectsPerAddress,
-    tls: secure ? tls : null,
+    ...(secure ? { tls } : {}),
   }
 }
 

@@ -308,9 +308,9 @@ function resolve(input: ConfigInput, locator: Locator, cwd: string, source: stri
     },
     admin: input.admin
       ? { host: input.admin.listen.host, port: input.admin.listen.port, metricsDestinationsMax: input.admin.metricsDestinationsMax ?? DEFAULTS.metricsDestinationsMax, writable: input.admin.writable ?? false,
-          tls: adminTls, groups: (input.admin.groups ?? DEFAULTS.adminGroups).split(',').map((g) => g.trim()).filter((g) => g !== '') }
+          ...(adminTls ? { tls: adminTls } : {}), ...(input.admin.groups !== undefined ? { groups: input.admin.groups.split(',').map((g) => g.trim()).filter((g) => g !== '') } : {}) }
       : null,
-    sslContext,
+    ...(sslContext ? { sslContext } : {}),
     nodeId: input.nodeId ?? null,
     security: resolveSecurity(input.plugins, locator, source === 'embedded default' ? null : source),
   }
