@@ -208,7 +208,7 @@ describe('TLS with the compiled binary', () => {
 })
 
 describe('TLS failover', () => {
-  test('TLS failover client over ssl:// across kill -9 of the primary loses nothing (compiled binary, two brokers, one shared dir)', async () => {
+  test('TLS failover client over ssl:// with authentication across kill -9 of the primary re-authenticates and loses nothing (compiled binary, two brokers, one shared dir)', async () => {
     const shared = path.join(work, 'shared')
     fs.mkdirSync(shared)
     const ports = await freePorts(2)
@@ -219,14 +219,14 @@ describe('TLS failover', () => {
       p.stderr!.on('data', (d) => (logs[i] += d))
       return p
     }
-    for (const i of [0, 1]) fs.writeFileSync(path.join(work, `fo-${i}.json`), JSON.stringify({ sslContext: { keyStore: pki.serverP12, keyStorePassword: ADMIN_KEYSTORE_PASSWORD } }))
+    for (const i of [0, 1]) fs.writeFileSync(path.join(work, `fo-${i}.json`), JSON.stringify({ sslContext: { keyStore: pki.serverP12, keyStorePassword: ADMIN_KEYSTORE_PASSWORD }, plugins: { simpleAuthenticationPlugin: { users: [{ username: 'app', password: 'apppw', groups: 'users' }] } } }))
     const primary = start(0)
     await until(() => tcpAccepts(ports[0], 2000), () => `the primary (log: ${logs[0].slice(-2000)})`, 60_000)
     const replica = start(1)
     const url = `failover:(ssl://127.0.0.1:${ports[0]},ssl://127.0.0.1:${ports[1]})?randomize=false&initialReconnectDelay=50&maxReconnectDelay=1000&timeout=120000`
     const total = 800
     const run = (args: string[]): { lines: string[]; err: () => string; exit: Promise<number | null> } => {
-      const child = spawn(binary, [...args, '--url', url, '--ca', pki.caPem, '--log-level', 'warn'], { cwd: work, env, stdio: ['ignore', 'pipe', 'pipe'] })
+      const child = spawn(binary, [...args, '--url', url, '--ca', pki.caPem, '--user', 'app', '--password', 'apppw', '--log-level', 'warn'], { cwd: work, env, stdio: ['ignore', 'pipe', 'pipe'] })
       procs.children.add(child)
       const lines: string[] = []
       let partial = ''

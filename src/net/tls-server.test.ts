@@ -165,4 +165,30 @@ describe('TlsTerminator', () => {
       s.close()
     }
   }, 30_000)
+
+  test('TlsContextSource watch reloads when a file is replaced (rename over it, as rotation tools do)', async () => {
+    const d = fs.mkdtempSync(path.join(dir, 'watch-'))
+    const key = path.join(d, 'key.pem')
+    const cert = path.join(d, 'cert.pem')
+    fs.copyFileSync(pki.serverKey, key)
+    fs.copyFileSync(pki.serverPem, cert)
+    const source = new TlsContextSource({ ...pemCtx(pki), keyFile: key, certFile: cert, caFile: null }, 'sslContext')
+    const seen: string[] = []
+    source.onChange((m) => seen.push(String(m.cert).slice(0, 40)))
+    source.watch({ signal: false, pollMs: 100 })
+    try {
+      // New key first, then the certificate: the settle delay lets both land before one reload.
+      fs.copyFileSync(pki.server2Key, `${key}.tmp`)
+      fs.renameSync(`${key}.tmp`, key)
+      fs.copyFileSync(pki.server2Pem, `${cert}.tmp`)
+      fs.renameSync(`${cert}.tmp`, cert)
+      const deadline = Date.now() + 15_000
+      while (source.reloads === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100))
+      expect(source.reloads).toBeGreaterThanOrEqual(1)
+      expect(String(source.material().cert)).toBe(fs.readFileSync(pki.server2Pem, 'utf8'))
+      expect(seen.length).toBe(source.reloads)
+    } finally {
+      source.unwatch()
+    }
+  }, 30_000)
 })
