@@ -45,6 +45,15 @@ describe('sslContext config', () => {
     expect(shown).toContain('[redacted]')
   })
 
+  test('sslContext takes Spring file: resources as paths and refuses classpath: ones', () => {
+    const c = load('xml', xml(`<sslContext><sslContext keyStore="file:/etc/amq/broker.p12" trustStore="file:conf/trust.p12"/></sslContext>`))
+    expect(c.sslContext?.keyStore).toBe('/etc/amq/broker.p12')
+    expect(c.sslContext?.trustStore).toBe(path.join(dir, 'conf/trust.p12'))
+    const e = fails('xml', xml(`<sslContext><sslContext keyStore="classpath:broker.p12"/></sslContext>`))
+    expect(e.code).toBe('CONFIG_UNSUPPORTED')
+    expect(e.message).toMatch(/:1: <sslContext> attribute "keyStore": found "classpath:broker.p12"/)
+  })
+
   test('sslContext in JSON with the PEM extension', () => {
     const c = load('json', JSON.stringify({ sslContext: { keyFile: '/k.pem', certFile: '/c.pem', caFile: '/ca.pem' }, transportConnectors: [{ name: 's', uri: 'stomp+nio+ssl://127.0.0.1:0?transport.needClientAuth=true' }] }))
     expect(c.sslContext).toMatchObject({ keyFile: '/k.pem', certFile: '/c.pem', caFile: '/ca.pem', keyStore: null })

@@ -36,15 +36,23 @@ export function resolveSslContext(input: SslContextInput, at: PathItem[], locato
   if (input.keyPassword !== undefined && input.keyFile === undefined) {
     throw new BrokerError('CONFIG_INVALID', `${place('keyPassword')}: set without keyFile; expected it only for an encrypted PEM keyFile (a keyStore uses keyStorePassword)`)
   }
-  const opt = (p: string | undefined): string | null => (p === undefined ? null : abs(p))
+  // ActiveMQ's configs name stores as Spring resources: `file:/etc/amq/broker.p12` (or `file:conf/…`) is a path.
+  const opt = (p: string | undefined, key: keyof SslContextInput): string | null => {
+    if (p === undefined) return null
+    if (/^file:/i.test(p)) return abs(p.replace(/^file:(\/\/(?=\/))?/i, ''))
+    if (/^(classpath|https?|jar):/i.test(p)) {
+      throw new BrokerError('CONFIG_UNSUPPORTED', `${place(key)}: found "${p}", a Spring resource sfbroker cannot open; expected a file path (or file:path)`)
+    }
+    return abs(p)
+  }
   return {
-    keyStore: opt(input.keyStore),
+    keyStore: opt(input.keyStore, 'keyStore'),
     keyStorePassword: input.keyStorePassword ?? null,
-    trustStore: opt(input.trustStore),
+    trustStore: opt(input.trustStore, 'trustStore'),
     trustStorePassword: input.trustStorePassword ?? null,
-    keyFile: opt(input.keyFile),
-    certFile: opt(input.certFile),
-    caFile: opt(input.caFile),
+    keyFile: opt(input.keyFile, 'keyFile'),
+    certFile: opt(input.certFile, 'certFile'),
+    caFile: opt(input.caFile, 'caFile'),
     keyPassword: input.keyPassword ?? null,
   }
 }

@@ -12,7 +12,7 @@ import path from 'node:path'
 import type { BrokerError } from '../lib/errors.ts'
 import { hasKeytool, keytool, makeTestPki, type TestPki } from '../testing/tls-certs.ts'
 import { detectKeystoreFormat, keytoolConvertCommand, readPkcs12 } from './tls-keystore.ts'
-import { readTlsMaterial } from './tls-context.ts'
+import { TLS_FILE_BYTES_MAX, readTlsMaterial } from './tls-context.ts'
 import { Secret } from '../config/secret.ts'
 import type { SslContextConfig } from '../config/types.ts'
 
@@ -54,6 +54,19 @@ describe('keystore formats', () => {
     expect(err?.message).toContain(`keytool -importkeystore -srckeystore ${jks} -destkeystore ${path.join(dir, 'broker.p12')} -deststoretype PKCS12`)
     expect(err?.message).not.toContain('pw-not-shown')
   })
+})
+
+test('readTlsMaterial refuses a store over TLS_FILE_BYTES_MAX before reading it', () => {
+  const big = path.join(dir, 'big.p12')
+  fs.writeFileSync(big, Buffer.alloc(TLS_FILE_BYTES_MAX + 1, 0x30))
+  let err: BrokerError | undefined
+  try {
+    readTlsMaterial({ ...none, keyStore: big }, 'sslContext')
+  } catch (e) {
+    err = e as BrokerError
+  }
+  expect(err?.code).toBe('TLS_KEYSTORE_INVALID')
+  expect(err?.message).toContain(`expected at most ${TLS_FILE_BYTES_MAX}`)
 })
 
 describe('readPkcs12', () => {
