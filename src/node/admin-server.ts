@@ -13,7 +13,7 @@
  */
 import http from 'node:http'
 import https from 'node:https'
-import type { TlsContextSource } from '../net/tls-context.ts'
+import type { TlsContextSource } from '../net/index.ts'
 import type { AdminConfig } from '../config/types.ts'
 import { BrokerError } from '../lib/errors.ts'
 import { logger } from '../lib/log.ts'

@@ -23,7 +23,7 @@ import { Elector } from '../election/index.ts'
 import { logger } from '../lib/log.ts'
 import { VERSION } from '../lib/version.ts'
 import { AdminServer } from './admin-server.ts'
-import { TlsContextSource } from '../net/tls-context.ts'
+import { TlsContextSource } from '../net/index.ts'
 import { Security } from '../security/index.ts'
 import { NodeMetrics } from './node-metrics.ts'
 

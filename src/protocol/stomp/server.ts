@@ -22,8 +22,7 @@ import type { HeartBeatOptions } from './heart-beat.ts'
 import { defaultFairness } from '../../config/index.ts'
 import { systemClock } from '../../lib/clock.ts'
 import { Admission, RefusalLog, normalizeAddress } from './admission.ts'
-import { TlsTerminator } from '../../net/tls-server.ts'
-import type { TlsContextSource } from '../../net/tls-context.ts'
+import { TlsTerminator, type TlsContextSource } from '../../net/index.ts'
 
 const log = logger('stomp')
 
