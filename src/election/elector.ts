@@ -1,36 +1,17 @@
 /**
- * Elector: the thin driver of the election state machine (state-machine.ts). It owns the lock file, the
- * epoch claim, the holder record, replica heartbeats, keep-alive, the event-loop stall monitor and failback;
- * it calls the node's hooks (activate / deactivate) and knows nothing of what they open.
- *
- * Guarantees (and how):
- * - Serve only with the lock: activate runs after the lock is held on the file currently at `<dir>/lock`
- *   (dev+ino checked right after acquiring) and after an epoch was claimed by exclusive create.
- * - Stop serving on evidence, never on lateness (issue #12): keep-alive (every lockKeepAlivePeriod) checks the
- *   path still names our inode, the holder record still names us with our epoch, and no higher epoch exists. Its
- *   fs calls run in a worker (share-io.ts) that stamps each call's start in shared memory: a call in progress for
- *   longer than keepAliveTimeout *in the worker* is a hung share, hence loss. A late timer or a stalled event loop
- *   (CPU starvation, GC, a short SIGSTOP) only triggers an immediate re-check: the epoch fence already makes a
- *   truly deposed primary harmless. On loss hooks.deactivate runs FIRST, then the lock is closed (in the worker:
- *   a close on a hung mount blocks).
- * - Survive the share: a filesystem error on a share that worked before is transient; the node stays up as a
- *   replica and retries with jittered back-off (SHARE_RETRY_*), logging once per state change.
- * - Flap damping: a primary deposed by another node's epoch waits lockAcquireSleepInterval × 2^(n-1) (capped at
- *   DEPOSAL_BACKOFF_MAX_MS, n reset after a term of STABLE_TERM_MS) before it tries again.
- * - No overlap when the lock file was replaced/deleted under a live primary: a new holder whose file does
- *   not carry the latest epoch's record on the same inode waits keepAlivePeriod + keepAliveTimeout (the old
- *   primary's detection bound) after claiming its epoch and before activating.
- * - Failback (lock.failback=true marks this node as preferred): a preferred replica's heartbeat says so; a
- *   non-preferred primary that sees a fresh preferred heartbeat steps down gracefully and retries after
- *   lockAcquireSleepInterval; a non-preferred node that gets the lock while a preferred replica is waiting
- *   yields before claiming an epoch. A preferred node whose activation fails stops claiming preference.
- * - Not promised: on a filesystem whose locks do not exclude across hosts two nodes can both hold "the" lock;
- *   then only the epoch fence (assertCurrent, keep-alive) keeps the older one from acknowledging writes.
+ * Elector: the thin driver of the election state machine (state-machine.ts). It runs the machine's effects through
+ * ports (ports.ts: the shared directory and its lock, the Clock, the stall watchdog) and feeds their outcomes back;
+ * it calls the node's hooks (activate / deactivate) and knows nothing of what they open. The guarantees, and how
+ * each is kept, are in docs/architecture.md ("Election"); in short:
+ * - serve only with the lock on the file the path names, after claiming an epoch by exclusive create;
+ * - step down on evidence only (keep-alive.ts), never because the loop was late (stall-monitor.ts re-checks);
+ * - survive a share that blinks: transient errors keep the node up as a replica with jittered back-off;
+ * - flap damping after deposals by another node's epoch (backoff.ts);
+ * - a step-down never waits on the share for long: deactivate is bounded, the lock closes off the main thread;
+ * - no overlap when the lock file was replaced or deleted: the new holder waits out the old one's detection bound;
+ * - failback to a preferred node; on lying locks, yield to a live holder that keeps renewing its record.
  */
 import os from 'node:os'
-import fs from 'node:fs'
-import fsp from 'node:fs/promises'
-import path from 'node:path'
 import type { LockConfig } from '../config/types.ts'
 import type { EpochFence } from '../storage/types.ts'
 import { BrokerError, isBrokerError } from '../lib/errors.ts'
@@ -39,27 +20,22 @@ import { logger } from '../lib/log.ts'
 import type { ElectionHooks, Role, TakeoverTimeline } from './types.ts'
 import { step, EXIT_CODES, type Effect, type Input, type Then } from './state-machine.ts'
 import { isTransientShareError } from './share-errors.ts'
-import { LockFile, LibcError } from './lock/index.ts'
 import { StallWatchdog } from './stall-watchdog.ts'
+import { FsSharePort } from './fs-share-port.ts'
+import type { LockHandle, SharePort, Watchdog } from './ports.ts'
+import { PortEpochFence } from './epoch-fence.ts'
+import { KeepAlive } from './keep-alive.ts'
+import { ReplicaHeartbeat } from './replica-heartbeat.ts'
+import { StallMonitor } from './stall-monitor.ts'
+import { deposalBackoffMs, shareRetryMs, within, STABLE_TERM_MS } from './backoff.ts'
+import type { HolderRecord, ReplicaRecord, TakeoverRecord } from './shared-dir.ts'
 
-/** A primary whose event loop is unresponsive for this many times eventLoopStallMax is killed by the watchdog. */
-export const STALL_KILL_FACTOR = 3
-/** Back-off while the share is unavailable: first retry, growth cap (so a returning share is used within ~1 s). */
-export const SHARE_RETRY_FIRST_MS = 100
-export const SHARE_RETRY_MAX_MS = 1000
-/** Flap damping: the longest wait after repeated deposals, and the term length after which the count resets. */
-export const DEPOSAL_BACKOFF_MAX_MS = 30_000
-export const STABLE_TERM_MS = 60_000
+export { STALL_KILL_FACTOR } from './stall-monitor.ts'
+export { SHARE_RETRY_FIRST_MS, SHARE_RETRY_MAX_MS, DEPOSAL_BACKOFF_MAX_MS, STABLE_TERM_MS, deposalBackoffMs } from './backoff.ts'
 /** How long a new term waits for the previous term's teardown (store close) before the process gives up (exit 76). */
 export const TEARDOWN_WAIT_MAX_MS = 60_000
 /** How long a step-down waits for hooks.deactivate before releasing the lock anyway (connectors close first, in ms). */
 export const STEP_DOWN_WAIT_MS = 3000
-import { ShareIO, sharesDescriptors } from './share-io.ts'
-import {
-  sharedPaths, readHolderRecordFd, writeHolderRecordSync, encodeRecord, maxEpoch, maxEpochSync, epochsOf,
-  claimEpochSync, readReplicas, replicaFile, writeJsonAtomicAsync, appendTakeover, readTakeovers,
-  parseHolderRecord, type HolderRecord, type TakeoverRecord, type ReplicaRecord,
-} from './shared-dir.ts'
 
 const log = logger('election')
 
@@ -81,6 +57,13 @@ export interface ElectorOptions {
   hooks: ElectionHooks
   clock?: Clock
   host?: string
+  pid?: number
+  /** The shared directory and its lock (default: the real filesystem). */
+  port?: SharePort
+  /** Random draws for jitter (default Math.random; the simulation passes its seeded generator). */
+  random?: () => number
+  /** The stall watchdog thread (default: stall-watchdog.ts; null: none). */
+  watchdog?: ((killAfterMs: number) => Watchdog) | null
 }
 
 export interface ElectorStatus {
@@ -95,43 +78,15 @@ export interface ElectorStatus {
   keepAliveLatencyMs: number | null
 }
 
-/** Fence over epochs/: fresh listing per call; throws ELECTION_FENCED if a newer epoch exists or we stepped down. */
-class DirEpochFence implements EpochFence {
-  constructor(
-    private readonly elector: Elector,
-    private readonly dir: string,
-    readonly epoch: number,
-  ) {}
-  async assertCurrent(): Promise<void> {
-    // Claims are contiguous (each is max + 1 by exclusive create), so a newer epoch exists iff epochs/<E+1> does:
-    // one stat per group commit instead of a listing that grows with every takeover. Only a hit lists the directory.
-    try {
-      await fsp.stat(path.join(this.dir, 'epochs', String(this.epoch + 1)))
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e
-      if (!this.elector.serves(this.epoch)) {
-        throw new BrokerError('ELECTION_FENCED', `epoch fence: epoch ${this.epoch} is no longer primary here (role ${this.elector.role})`, { details: { epoch: this.epoch } })
-      }
-      return
-    }
-    const max = Math.max(this.epoch + 1, await maxEpoch(this.dir))
-    if (max > this.epoch) {
-      this.elector.noteFenced(`epoch ${max} claimed by another broker, ours is ${this.epoch}`)
-      throw new BrokerError('ELECTION_FENCED', `epoch fence ${this.dir}/epochs: found epoch ${max}, expected none above ${this.epoch}`, { details: { epoch: this.epoch, current: max } })
-    }
-    if (!this.elector.serves(this.epoch)) {
-      throw new BrokerError('ELECTION_FENCED', `epoch fence: epoch ${this.epoch} is no longer primary here (role ${this.elector.role})`, { details: { epoch: this.epoch } })
-    }
-  }
-}
-
 export class Elector {
   private _role: Role = 'starting'
-  private roleSince = Date.now()
+  private roleSince: number
   private readonly clock: Clock
   private readonly host: string
-  private readonly paths: ReturnType<typeof sharedPaths>
-  private lockFile: LockFile | null = null
+  private readonly pid: number
+  private readonly port: SharePort
+  private readonly random: () => number
+  private lockFile: LockHandle | null = null
   private epoch: number | null = null
   private gen = 0
   private queue: Input[] = []
@@ -140,26 +95,19 @@ export class Elector {
   private cancelWait: (() => void) | null = null
   private pollTimer: unknown = null
   private retryTimer: unknown = null
-  private heartbeatTimer: unknown = null
-  /** Bumped by stopHeartbeat, so a heartbeat write that finishes after the stop knows it is late. */
-  private heartbeatTerm = 0
-  private keepAliveTimer: unknown = null
-  private keepAliveRunning = false
-  private keepAliveLatencyMs: number | null = null
-  private stallTimer: unknown = null
-  private watchdog: StallWatchdog | null = null
-  private replicaSince = 0
+  private readonly keepAlive: KeepAlive
+  private readonly heartbeat: ReplicaHeartbeat
+  private readonly stall: StallMonitor
   private loggedHolderFor: string | null = null
   private holder: HolderRecord | null = null
   private record: HolderRecord | null = null
   private timeline: TakeoverTimeline | null = null
   private lastTakeover: TakeoverRecord | null = null
+  private pendingTakeover: { previousHolder: string | null; waitedGraceMs: number } | null = null
   private preferred: boolean
   private started = false
   /** Set when this term ended by loss or fencing: then the lock file is not ours to write any more. */
   private lockDoubt = false
-  /** The share's filesystem calls, off the main thread (see share-io.ts). */
-  private readonly share: ShareIO
   /** The lock file was opened at least once: later filesystem errors are transient, not fatal. */
   private shareWorked = false
   /** The share is unavailable (logged once); consecutive failed attempts drive the back-off. */
@@ -168,12 +116,6 @@ export class Elector {
   /** Deposals by another node's epoch in a row (flap damping), and when the current term began serving. */
   private deposals = 0
   private termStartedAt: number | null = null
-  private keepAliveInFlight: Promise<void> | null = null
-  private heartbeatInFlight = false
-  /** The last removal of our replica file; the final stop waits for it (bounded) so `status` does not list us. */
-  private replicaFileRemoval: Promise<void> = Promise.resolve()
-  private heartbeatWrite: Promise<void> = Promise.resolve()
-  private heartbeatFailing = false
   /** The previous term's hooks.deactivate, until it settles (a new term waits for it, bounded). */
   private deactivation: Promise<void> | null = null
   private resolveDone!: (code: number) => void
@@ -181,17 +123,39 @@ export class Elector {
   readonly done: Promise<number>
 
   constructor(readonly opts: ElectorOptions) {
-    this.clock = opts.clock ?? systemClock
-    this.host = opts.host ?? os.hostname()
-    this.paths = sharedPaths(opts.sharedDir)
-    this.preferred = opts.lock.failback
-    this.done = new Promise((r) => (this.resolveDone = r))
     const lk = opts.lock
-    this.share = new ShareIO(Math.max(1000, lk.keepAliveTimeout || lk.lockKeepAlivePeriod || 1000))
-    void this.done.then(() => this.share.shutdown())
     if (lk.lockKeepAlivePeriod < 0 || lk.keepAliveTimeout < 0 || lk.lockAcquireSleepInterval <= 0 || lk.eventLoopStallMax < 0) {
       throw new BrokerError('CONFIG_INVALID', `election lock settings: lockKeepAlivePeriod=${lk.lockKeepAlivePeriod}, keepAliveTimeout=${lk.keepAliveTimeout}, lockAcquireSleepInterval=${lk.lockAcquireSleepInterval}, eventLoopStallMax=${lk.eventLoopStallMax}; expected non-negative values and lockAcquireSleepInterval > 0`)
     }
+    this.clock = opts.clock ?? systemClock
+    this.roleSince = this.clock.now()
+    this.host = opts.host ?? os.hostname()
+    this.pid = opts.pid ?? process.pid
+    this.random = opts.random ?? Math.random
+    this.port = opts.port ?? new FsSharePort(opts.sharedDir, lk.type, Math.max(1000, lk.keepAliveTimeout || lk.lockKeepAlivePeriod || 1000))
+    this.preferred = lk.failback
+    this.done = new Promise((r) => (this.resolveDone = r))
+    this.keepAlive = new KeepAlive({
+      port: this.port,
+      clock: this.clock,
+      periodMs: lk.useLock ? lk.lockKeepAlivePeriod : 0,
+      timeoutMs: lk.keepAliveTimeout || lk.lockKeepAlivePeriod,
+      term: () => (this.lockFile && this.record ? { handle: this.lockFile, record: this.record } : null),
+      preferredWaiting: lk.failback === false ? (reps) => !this.preferred && this.preferredIn(reps) : null,
+      onVerdict: (v) => this.feed(v),
+    })
+    const beatMs = lk.lockKeepAlivePeriod > 0 ? lk.lockKeepAlivePeriod : 1000
+    this.heartbeat = new ReplicaHeartbeat(this.port, this.clock, beatMs, () => ({
+      nodeId: opts.nodeId, role: 'replica', host: this.host, pid: this.pid, brokerName: opts.brokerName, preferred: this.preferred,
+    }))
+    const makeWatchdog = opts.watchdog === undefined ? (ms: number) => new StallWatchdog(ms) : opts.watchdog
+    this.stall = new StallMonitor(this.clock, lk.eventLoopStallMax, makeWatchdog, (why) => {
+      if (this._role === 'primary') this.keepAlive.recheckNow(why)
+    })
+    void this.done.then(() => {
+      this.stall.close()
+      this.port.shutdown()
+    })
   }
 
   get role(): Role {
@@ -202,8 +166,8 @@ export class Elector {
   async start(): Promise<void> {
     if (this.started) throw new Error('assertion failed: Elector.start() called twice')
     this.started = true
-    fs.mkdirSync(this.opts.sharedDir, { recursive: true })
-    this.lastTakeover = readTakeovers(this.opts.sharedDir).at(-1) ?? null
+    await this.port.ensureDir()
+    this.lastTakeover = (await this.port.readTakeovers()).at(-1) ?? null
     this.feed({ kind: 'start' })
   }
 
@@ -238,11 +202,11 @@ export class Elector {
 
   /** The fence for the current epoch (null when not primary). */
   get fence(): EpochFence | null {
-    return this.epoch === null ? null : new DirEpochFence(this, this.opts.sharedDir, this.epoch)
+    return this.epoch === null ? null : new PortEpochFence(this, this.port, this.epoch)
   }
 
   status(): ElectorStatus {
-    return { nodeId: this.opts.nodeId, role: this._role, epoch: this.epoch, holder: this.record ?? this.holder, lastTakeover: this.lastTakeover, since: this.roleSince, keepAliveLatencyMs: this.keepAliveLatencyMs }
+    return { nodeId: this.opts.nodeId, role: this._role, epoch: this.epoch, holder: this.record ?? this.holder, lastTakeover: this.lastTakeover, since: this.roleSince, keepAliveLatencyMs: this.keepAlive.latencyMs }
   }
 
   // ---- state machine plumbing ----
@@ -254,8 +218,9 @@ export class Elector {
     try {
       while (this.queue.length) {
         const inp = this.queue.shift()!
-        if ((inp.kind === 'lost' || inp.kind === 'fenced') && (this._role === 'primary' || this._role === 'activating')) this.lockDoubt = true
-        if (inp.kind === 'fenced' && (this._role === 'primary' || this._role === 'activating')) this.noteDeposal()
+        const serving = this._role === 'primary' || this._role === 'activating'
+        if ((inp.kind === 'lost' || inp.kind === 'fenced') && serving) this.lockDoubt = true
+        if (inp.kind === 'fenced' && serving) this.noteDeposal()
         const before = this._role
         const r = step(before, inp, { failIfLocked: this.opts.lock.failIfLocked, restartAllowed: this.opts.lock.restartAllowed })
         if (r.role !== before) {
@@ -273,7 +238,7 @@ export class Elector {
 
   private setRole(role: Role, reason: string): void {
     this._role = role
-    this.roleSince = Date.now()
+    this.roleSince = this.clock.now()
     if (role === 'primary') this.termStartedAt = this.roleSince
     log.debug(`role ${role} (${reason})`)
     try {
@@ -312,34 +277,23 @@ export class Elector {
       case 'release':
         this.effRelease()
         return
-      case 'retryLater': {
-        const ms = this.rejoinDelayMs()
-        this.retryTimer = this.clock.setTimeout(() => {
-          this.retryTimer = null
-          this.later(gen, { kind: 'start' })
-        }, ms)
-        return
-      }
-      case 'retryShare': {
-        const ms = this.shareRetryMs()
-        this.retryTimer = this.clock.setTimeout(() => {
-          this.retryTimer = null
-          this.later(gen, { kind: 'start' })
-        }, ms)
-        return
-      }
-      case 'finish': {
+      case 'retryLater':
+        return this.startIn(gen, this.rejoinDelayMs())
+      case 'retryShare':
+        return this.startIn(gen, this.shareRetryDelayMs())
+      case 'finish':
         this.effRelease()
         log.info(`election ended (exit code ${e.code})`)
-        let timer: unknown = null
-        const bound = new Promise<void>((r) => (timer = this.clock.setTimeout(r, 2000)))
-        void Promise.race([this.replicaFileRemoval, bound]).then(() => {
-          this.clock.clearTimeout(timer)
-          this.resolveDone(e.code)
-        })
+        void within(this.heartbeat.removal, 2000, this.clock).then(() => this.resolveDone(e.code))
         return
-      }
     }
+  }
+
+  private startIn(gen: number, ms: number): void {
+    this.retryTimer = this.clock.setTimeout(() => {
+      this.retryTimer = null
+      this.later(gen, { kind: 'start' })
+    }, ms)
   }
 
   // ---- effects ----
@@ -350,9 +304,9 @@ export class Elector {
     try {
       for (let attempt = 0; attempt < 3; attempt++) {
         if (!this.lockFile) {
-          const lf = await LockFile.open(this.paths.lock, this.opts.lock.type, this.fileOpener())
+          const lf = await this.port.openLock()
           if (gen !== this.gen || this.lockFile) {
-            lf.close(this.fileOpener())
+            lf.close()
             return
           }
           this.lockFile = lf
@@ -361,7 +315,7 @@ export class Elector {
         if (!this.lockFile.tryLock()) return this.later(gen, { kind: 'busy' })
         if (await this.lockStillAtPath()) return this.later(gen, { kind: 'locked' })
         if (gen !== this.gen) return
-        log.warn(`locked ${this.paths.lock} but the path now names another file; reopening`)
+        log.warn(`locked ${this.port.lockPath} but the path now names another file; reopening`)
         this.closeLock()
       }
       this.later(gen, { kind: 'busy' })
@@ -385,31 +339,30 @@ export class Elector {
     this.shareWorked = true
     this.shareFailures = 0
     if (this.shareDownSince !== null) {
-      log.info(`shared directory ${this.opts.sharedDir} is back after ${Date.now() - this.shareDownSince} ms: competing for the lock again`)
+      log.info(`shared directory ${this.port.dir} is back after ${this.clock.now() - this.shareDownSince} ms: competing for the lock again`)
       this.shareDownSince = null
     }
   }
 
-  /** The next retry while the share is unavailable: 100 ms doubling to 1 s, with ±25 % jitter. Logs once. */
-  private shareRetryMs(): number {
+  /** The next retry while the share is unavailable (logged once per outage). */
+  private shareRetryDelayMs(): number {
     if (this.shareDownSince === null) {
-      this.shareDownSince = Date.now()
-      log.warn(`shared directory ${this.opts.sharedDir} is unavailable; staying up as a replica and retrying until it returns`)
+      this.shareDownSince = this.clock.now()
+      log.warn(`shared directory ${this.port.dir} is unavailable; staying up as a replica and retrying until it returns`)
     }
-    const base = Math.min(SHARE_RETRY_MAX_MS, SHARE_RETRY_FIRST_MS * 2 ** Math.min(10, this.shareFailures++))
-    return Math.round(base * (0.75 + Math.random() * 0.5))
+    return shareRetryMs(this.shareFailures++, this.random())
   }
 
   /** A deposal by another node's epoch: count it, unless the term that ended was long and stable. */
   private noteDeposal(): void {
-    const term = this.termStartedAt === null ? 0 : Date.now() - this.termStartedAt
+    const term = this.termStartedAt === null ? 0 : this.clock.now() - this.termStartedAt
     if (term >= STABLE_TERM_MS) this.deposals = 0
     this.deposals++
   }
 
   /** Delay before competing again after a step-down: lockAcquireSleepInterval, doubled per deposal in a row. */
   private rejoinDelayMs(): number {
-    const ms = deposalBackoffMs(this.opts.lock.lockAcquireSleepInterval, this.deposals, Math.random())
+    const ms = deposalBackoffMs(this.opts.lock.lockAcquireSleepInterval, this.deposals, this.random())
     if (this.deposals > 1) log.warn(`deposed by another node's epoch ${this.deposals} times in a row: waiting ${ms} ms before competing again (flap damping)`)
     return ms
   }
@@ -418,26 +371,21 @@ export class Elector {
     const lf = this.lockFile
     if (!lf) return false
     try {
-      const st = await this.share.stat(this.paths.lock)
+      const st = await this.port.statLock()
       return st.ino === lf.ino && st.dev === lf.dev
     } catch {
       return false
     }
   }
 
-  /** Close the lock file in the share worker: never blocks this thread, even on a hung mount. */
+  /** Close the lock file off the main thread: never blocks, even on a hung mount. */
   private closeLock(): void {
-    this.lockFile?.close(this.fileOpener())
+    this.lockFile?.close()
     this.lockFile = null
   }
 
-  /** The share worker opens and closes the lock file where descriptors are process-wide (Bun); else this thread. */
-  private fileOpener(): ShareIO | undefined {
-    return sharesDescriptors ? this.share : undefined
-  }
-
   private effWait(gen: number): void {
-    this.startHeartbeat()
+    this.heartbeat.start()
     this.logHolderOnce()
     const lf = this.lockFile
     if (!lf) return this.later(gen, { kind: 'lock-error', reason: 'no lock file open while waiting' })
@@ -450,13 +398,13 @@ export class Elector {
           if (gen !== this.gen) return
           if (await this.lockStillAtPath()) return this.later(gen, { kind: 'locked' })
           if (gen !== this.gen) return
-          log.warn(`woke with the lock of a file no longer at ${this.paths.lock}; reopening`)
+          log.warn(`woke with the lock of a file no longer at ${this.port.lockPath}; reopening`)
           this.closeLock()
           void this.effTryLock(gen)
         },
-        (err) => {
+        (err: unknown) => {
           this.cancelWait = null
-          if (err instanceof LibcError && err.wouldBlock) return this.later(gen, { kind: 'busy' })
+          if ((err as { wouldBlock?: boolean }).wouldBlock) return this.later(gen, { kind: 'busy' })
           this.later(gen, this.classifyError(err))
         },
       )
@@ -473,71 +421,20 @@ export class Elector {
     }
   }
 
+  /** Log who holds the lock, once per holder (read afresh, off the main thread). */
   private logHolderOnce(): void {
-    const lf = this.lockFile
-    let rec: HolderRecord | null = null
-    try {
-      rec = lf ? readHolderRecordFd(lf.fd) : null
-    } catch {
-      rec = null
-    }
-    this.holder = rec
-    const key = rec ? `${rec.nodeId}:${rec.epoch}` : 'unknown'
-    if (this.loggedHolderFor === key) return
-    this.loggedHolderFor = key
-    if (rec) log.info(`replica: ${this.paths.lock} is locked by ${rec.nodeId} (${rec.brokerName} on ${rec.host}, pid ${rec.pid}, epoch ${rec.epoch}); waiting for the lock`)
-    else log.info(`replica: ${this.paths.lock} is locked by another broker (no holder record yet); waiting for the lock`)
-  }
-
-  private startHeartbeat(): void {
-    if (this.heartbeatTimer !== null) return
-    this.replicaSince = this.replicaSince || Date.now()
-    const period = this.heartbeatMs()
-    const term = this.heartbeatTerm
-    const file = replicaFile(this.opts.sharedDir, this.opts.nodeId)
-    const beat = () => {
-      this.heartbeatTimer = this.clock.setTimeout(beat, period)
-      // One write at a time: on a hung share each would otherwise hold a thread of the fs pool, until none is left.
-      if (this.heartbeatInFlight) return
-      this.heartbeatInFlight = true
-      this.heartbeatWrite = writeJsonAtomicAsync(file, {
-        nodeId: this.opts.nodeId, role: 'replica', host: this.host, pid: process.pid, brokerName: this.opts.brokerName,
-        since: this.replicaSince, lastSeen: Date.now(), preferred: this.preferred, heartbeatMs: period,
-      }).then(
-        () => {
-          if (this.heartbeatFailing) log.info('replica heartbeat written again')
-          this.heartbeatFailing = false
-          // A write still in flight when the heartbeat stopped (takeover, stop) lands after the file was
-          // removed and would re-create it: `status` would then list this node as a replica forever and
-          // soon warn that it is gone. Remove it again unless a new heartbeat term has begun since.
-          if (term !== this.heartbeatTerm && this.heartbeatTimer === null) void fsp.rm(file, { force: true }).catch(() => undefined)
-        },
-        (err) => {
-          // Once per state change: a share that is gone fails every beat.
-          if (!this.heartbeatFailing) log.warn(`replica heartbeat write failed: ${(err as Error).message}`)
-          this.heartbeatFailing = true
-        },
-      ).catch(() => undefined).finally(() => (this.heartbeatInFlight = false))
-    }
-    beat()
-  }
-
-  private stopHeartbeat(removeFile: boolean): void {
-    if (removeFile) this.heartbeatTerm++
-    if (this.heartbeatTimer !== null) this.clock.clearTimeout(this.heartbeatTimer)
-    this.heartbeatTimer = null
-    this.replicaSince = 0
-    if (removeFile) {
-      // Best effort and asynchronous (a hung share must not hold the loop): status ages a stale file out.
-      // After a write still in flight, or its rename would re-create the file once we are gone.
-      const file = replicaFile(this.opts.sharedDir, this.opts.nodeId)
-      const rm = () => fsp.rm(file, { force: true }).catch(() => undefined)
-      this.replicaFileRemoval = Promise.all([rm(), this.heartbeatWrite.catch(() => undefined).then(rm)]).then(() => undefined)
-    }
-  }
-
-  private heartbeatMs(): number {
-    return this.opts.lock.lockKeepAlivePeriod > 0 ? this.opts.lock.lockKeepAlivePeriod : 1000
+    void this.port.readRecord().then(
+      (r) => {
+        const rec = r?.rec ?? null
+        this.holder = rec
+        const key = rec ? `${rec.nodeId}:${rec.epoch}` : 'unknown'
+        if (this.loggedHolderFor === key) return
+        this.loggedHolderFor = key
+        if (rec) log.info(`replica: ${this.port.lockPath} is locked by ${rec.nodeId} (${rec.brokerName} on ${rec.host}, pid ${rec.pid}, epoch ${rec.epoch}); waiting for the lock`)
+        else log.info(`replica: ${this.port.lockPath} is locked by another broker (no holder record yet); waiting for the lock`)
+      },
+      () => undefined,
+    )
   }
 
   private graceMs(): number {
@@ -545,29 +442,27 @@ export class Elector {
     return lk.lockKeepAlivePeriod > 0 ? lk.lockKeepAlivePeriod + (lk.keepAliveTimeout || lk.lockKeepAlivePeriod) + 50 : 0
   }
 
-  private async preferredReplicaWaiting(): Promise<boolean> {
-    if (this.preferred) return false
-    return this.preferredIn(await readReplicas(this.opts.sharedDir))
-  }
-
   private preferredIn(reps: ReplicaRecord[]): boolean {
-    const now = Date.now()
+    const now = this.clock.now()
     return reps.some((r) => r.preferred && r.nodeId !== this.opts.nodeId && now - r.lastSeen < 3 * (r.heartbeatMs || 1000) + 1000)
   }
 
+  /** The holder record in the file we locked, read afresh while the path still names it (null otherwise). */
+  private async lockedRecord(lf: LockHandle): Promise<HolderRecord | null> {
+    const r = await this.port.readRecord()
+    return r && r.ino === lf.ino ? r.rec : null
+  }
+
   private async effActivate(gen: number): Promise<void> {
-    const lockAcquiredAt = Date.now()
+    const lockAcquiredAt = this.clock.now()
     const lf = this.lockFile
     try {
       // The previous term's teardown (store close) may still run if the share hung; a new term must not open the
       // store beside it. It gets a bound: a close that never returns leaves a process only a restart can clean.
       if (this.deactivation) {
-        const prev = this.deactivation
-        let timer: unknown = null
-        const r = await Promise.race([prev.then(() => 'done' as const), new Promise<'timeout'>((res) => (timer = this.clock.setTimeout(() => res('timeout'), TEARDOWN_WAIT_MAX_MS)))])
-        this.clock.clearTimeout(timer)
-        if (r === 'timeout') {
+        if (!(await within(this.deactivation, TEARDOWN_WAIT_MAX_MS, this.clock))) {
           log.error(`the previous term's teardown did not finish within ${TEARDOWN_WAIT_MAX_MS} ms (a filesystem call never returned): exiting with ${EXIT_CODES.teardownStuck} so a supervisor restarts this node`)
+          this.gen++
           this.setRole('stopped', 'teardown stuck')
           this.effRelease()
           this.resolveDone(EXIT_CODES.teardownStuck)
@@ -575,50 +470,54 @@ export class Elector {
         }
         if (gen !== this.gen) return
       }
-      if (this.opts.lock.useLock && (await this.preferredReplicaWaiting())) {
+      if (this.opts.lock.useLock && !this.preferred && this.preferredIn(await this.port.readReplicas())) {
         return this.later(gen, { kind: 'yield', reason: 'a preferred broker (failback) is waiting: yielding the lock' })
       }
       if (gen !== this.gen) return
       if (this.pollTimer !== null) this.clock.clearTimeout(this.pollTimer)
       this.pollTimer = null
-      this.stopHeartbeat(true)
+      this.heartbeat.stop(true, this.opts.nodeId)
       this.lockDoubt = false
       let previous: HolderRecord | null = null
       let graceMs = 0
-      const maxBefore = maxEpochSync(this.opts.sharedDir)
+      const maxBefore = await this.port.maxEpoch()
+      if (gen !== this.gen) return
       if (lf) {
-        previous = this.readLockedRecord(lf)
+        previous = await this.lockedRecord(lf)
         const live = await this.waitPreviousHolderGone(gen, previous)
         if (gen !== this.gen) return
         if (live) return this.later(gen, { kind: 'yield', reason: live })
-        previous = this.readLockedRecord(lf) ?? previous
+        previous = (await this.lockedRecord(lf)) ?? previous
+        if (gen !== this.gen) return
         // ino only: st_dev differs between hosts (and FUSE mounts) for the same file.
         const sameInode = previous !== null && previous.ino === lf.ino
         // The latest primary wrote its record into this very inode and we now hold its lock: it is gone.
         // Otherwise the file was replaced or deleted, and that primary may still be serving on the old inode.
         if (maxBefore > 0 && !(sameInode && previous!.epoch === maxBefore)) graceMs = this.graceMs()
       }
-      const epoch = claimEpochSync(this.opts.sharedDir, { nodeId: this.opts.nodeId, host: this.host, pid: process.pid })
+      const epoch = await this.port.claimEpoch({ nodeId: this.opts.nodeId, host: this.host, pid: this.pid })
       if (epoch === null) return this.later(gen, { kind: 'fenced', reason: 'lost the epoch claim race to another broker' })
       if (gen !== this.gen) return
       this.epoch = epoch
-      const epochClaimedMs = Date.now() - lockAcquiredAt
+      const epochClaimedMs = this.clock.now() - lockAcquiredAt
       this.timeline = {
         lockAcquiredAt, epochClaimedMs, storeRecoveredMs: null, connectorsOpenMs: null,
         previousHolderLastRenewedAgoMs: previous ? lockAcquiredAt - previous.renewedAt : null,
       }
+      const lk = this.opts.lock
       const info = this.opts.info ?? {}
       this.record = {
-        nodeId: this.opts.nodeId, host: this.host, pid: process.pid, brokerName: this.opts.brokerName, epoch,
-        acquiredAt: lockAcquiredAt, renewedAt: Date.now(), connectors: this.opts.connectors, version: info.version ?? '',
-        lockType: this.opts.lock.useLock ? this.opts.lock.type : 'none', lockKeepAlivePeriod: this.opts.lock.lockKeepAlivePeriod,
-        keepAliveTimeout: this.opts.lock.keepAliveTimeout || this.opts.lock.lockKeepAlivePeriod, released: false,
+        nodeId: this.opts.nodeId, host: this.host, pid: this.pid, brokerName: this.opts.brokerName, epoch,
+        acquiredAt: lockAcquiredAt, renewedAt: this.clock.now(), connectors: this.opts.connectors, version: info.version ?? '',
+        lockType: lk.useLock ? lk.type : 'none', lockKeepAlivePeriod: lk.lockKeepAlivePeriod,
+        keepAliveTimeout: lk.keepAliveTimeout || lk.lockKeepAlivePeriod, released: false,
         dev: lf?.dev ?? 0, ino: lf?.ino ?? 0, adapter: info.adapter ?? null, dataDirectory: info.dataDirectory ?? null,
         schedulerDirectory: info.schedulerDirectory ?? null, schedulerSupport: info.schedulerSupport ?? false, preferred: this.preferred,
       }
-      if (lf) writeHolderRecordSync(lf.fd, this.record)
-      this.startKeepAlive(gen)
-      this.startStallMonitor(gen)
+      if (lf) await this.port.writeRecord(lf.ino, lf.dev, this.record)
+      if (gen !== this.gen) return
+      this.keepAlive.start()
+      this.stall.start()
       log.info(`lock acquired: epoch ${epoch} claimed in ${epochClaimedMs} ms${previous ? ` (previous holder ${previous.nodeId}, epoch ${previous.epoch})` : ''}`)
       if (graceMs > 0) {
         log.warn(`the lock file does not carry the latest primary's record (epoch ${maxBefore}): waiting ${graceMs} ms for it to notice before serving`)
@@ -626,13 +525,12 @@ export class Elector {
         if (gen !== this.gen) return
       }
       this.pendingTakeover = { previousHolder: previous?.nodeId ?? null, waitedGraceMs: graceMs }
-      const fence = new DirEpochFence(this, this.opts.sharedDir, epoch)
       await this.opts.hooks.activate({
         epoch,
-        fence,
+        fence: new PortEpochFence(this, this.port, epoch),
         mark: (stepName, bound) => {
           if (!this.timeline || this.epoch !== epoch) return
-          const ms = Date.now() - this.timeline.lockAcquiredAt
+          const ms = this.clock.now() - this.timeline.lockAcquiredAt
           if (stepName === 'storeRecovered') this.timeline.storeRecoveredMs = ms
           else {
             this.timeline.connectorsOpenMs = ms
@@ -664,22 +562,17 @@ export class Elector {
     if (period === 0) return null
     const staleMs = period + Math.max(period, previous.keepAliveTimeout ?? period) + 100
     const alive = (r: HolderRecord): boolean => {
-      if (r.released || Date.now() - r.renewedAt > staleMs) return false
+      if (r.released || this.clock.now() - r.renewedAt > staleMs) return false
       if (r.host !== this.host) return true
-      return pidAlive(r.pid)
+      return this.port.pidAlive(r.pid)
     }
     if (!alive(previous)) return null
-    log.warn(`lock acquired, but ${previous.nodeId} (${previous.host} pid ${previous.pid}) renewed the holder record ${Date.now() - previous.renewedAt} ms ago: waiting up to ${staleMs} ms for it to go stale`)
-    const deadline = Date.now() + staleMs + period
-    while (Date.now() < deadline) {
+    log.warn(`lock acquired, but ${previous.nodeId} (${previous.host} pid ${previous.pid}) renewed the holder record ${this.clock.now() - previous.renewedAt} ms ago: waiting up to ${staleMs} ms for it to go stale`)
+    const deadline = this.clock.now() + staleMs + period
+    while (this.clock.now() < deadline) {
       await new Promise<void>((r) => this.clock.setTimeout(r, Math.max(10, Math.min(100, period / 4))))
       if (gen !== this.gen) return null
-      let cur: HolderRecord | null = null
-      try {
-        cur = parseHolderRecord(await fsp.readFile(this.paths.lock, 'utf8'))
-      } catch {
-        cur = null
-      }
+      const cur = (await this.port.readRecord().catch(() => null))?.rec ?? null
       if (!cur || cur.nodeId !== previous.nodeId || !alive(cur)) return null
     }
     const msg = `locks do not exclude here: ${previous.nodeId} (${previous.host} pid ${previous.pid}) keeps renewing the holder record while we hold the lock — yielding (run sfbroker probe-lock --peer)`
@@ -687,42 +580,16 @@ export class Elector {
     return msg
   }
 
-  /**
-   * The holder record of the file we locked, read through a fresh open of the path while it still names that file.
-   * A read through our long-held fd can return stale cached pages on NFS and FUSE (close-to-open consistency: only
-   * an open revalidates); a stale record made the chaos harness's takeovers wait the full grace period (~1 s) after
-   * a kill -9 because the new holder saw an older primary's record instead of the latest one.
-   */
-  private readLockedRecord(lf: { fd: number; ino: number }): HolderRecord | null {
-    try {
-      const fd = fs.openSync(this.paths.lock, 'r')
-      try {
-        if (fs.fstatSync(fd).ino === lf.ino) return readHolderRecordFd(fd)
-      } finally {
-        fs.closeSync(fd)
-      }
-    } catch {
-      // the path is gone or unreadable: fall back to our own descriptor
-    }
-    return readHolderRecordFd(lf.fd)
-  }
-
-  private pendingTakeover: { previousHolder: string | null; waitedGraceMs: number } | null = null
-
   private effServe(): void {
     const t = this.timeline
     if (!t || this.epoch === null) return
     const rec: TakeoverRecord = {
-      ...t, nodeId: this.opts.nodeId, host: this.host, pid: process.pid, epoch: this.epoch,
+      ...t, nodeId: this.opts.nodeId, host: this.host, pid: this.pid, epoch: this.epoch,
       previousHolder: this.pendingTakeover?.previousHolder ?? null, waitedGraceMs: this.pendingTakeover?.waitedGraceMs ?? 0,
     }
-    const servedMs = Date.now() - t.lockAcquiredAt
+    const servedMs = this.clock.now() - t.lockAcquiredAt
     this.lastTakeover = rec
-    try {
-      appendTakeover(this.opts.sharedDir, rec)
-    } catch (err) {
-      log.warn(`could not record the takeover timeline: ${(err as Error).message}`)
-    }
+    this.port.appendTakeover(rec).catch((err: Error) => log.warn(`could not record the takeover timeline: ${err.message}`))
     log.info(`primary (epoch ${this.epoch}): takeover timeline lock +0 ms, epoch +${t.epochClaimedMs} ms, store +${t.storeRecoveredMs ?? '-'} ms, connectors +${t.connectorsOpenMs ?? '-'} ms, serving +${servedMs} ms`)
   }
 
@@ -730,8 +597,8 @@ export class Elector {
     // A requested stop (SIGTERM) is routine: info. Every other step-down (loss, fencing, unhealthy) warns.
     if (then === 'stop') log.info(`stepping down: ${reason}`)
     else log.warn(`stepping down: ${reason}`)
-    this.stopKeepAlive()
-    this.stopStallMonitor()
+    this.keepAlive.stop()
+    this.stall.stop()
     this.termStartedAt = null
     // Connectors close first inside deactivate (ms); the store close after them may wait on a hung share. Wait for
     // it only up to STEP_DOWN_WAIT_MS: the node is not serving (no acks: the fence refuses every write once the
@@ -743,13 +610,12 @@ export class Elector {
       if (this.deactivation === tracked) this.deactivation = null
     })
     this.deactivation = tracked
-    let timer: unknown = null
-    const settled = await Promise.race([d.then(() => true), new Promise<false>((r) => (timer = this.clock.setTimeout(() => r(false), STEP_DOWN_WAIT_MS)))])
-    this.clock.clearTimeout(timer)
-    if (!settled) log.warn(`store close still running after ${STEP_DOWN_WAIT_MS} ms (shared filesystem slow or hung?): releasing the lock, the close goes on in the background`)
+    if (!(await within(d, STEP_DOWN_WAIT_MS, this.clock))) {
+      log.warn(`store close still running after ${STEP_DOWN_WAIT_MS} ms (shared filesystem slow or hung?): releasing the lock, the close goes on in the background`)
+    }
     // Still our lock (a stop or a hand-over, not a loss): mark the record released so the next holder need not
-    // wait for it to go stale. Off the main thread and bounded: every call here may hang or fail on a bad share,
-    // and a throw must not stop the step-down half-way (the node would stay in stepping-down forever).
+    // wait for it to go stale. Bounded; a throw must not stop the step-down half-way (the node would stay in
+    // stepping-down forever).
     if (this.lockFile && this.record && !this.lockDoubt) await this.markReleased(this.lockFile, this.record)
     this.closeLock()
     this.epoch = null
@@ -763,18 +629,15 @@ export class Elector {
   }
 
   /** Rewrite our record as released, if the lock file and the epochs still say it is ours. Bounded; never throws. */
-  private async markReleased(lf: LockFile, rec: HolderRecord): Promise<void> {
+  private async markReleased(lf: LockHandle, rec: HolderRecord): Promise<void> {
     const bound = Math.max(500, this.opts.lock.keepAliveTimeout || this.opts.lock.lockKeepAlivePeriod || 1000)
     const work = (async () => {
-      const facts = await this.share.check({ lockPath: this.paths.lock, epochsDir: this.paths.epochs })
+      const facts = await this.port.check(false)
       if (facts.missing || facts.pathIno !== lf.ino || facts.pathDev !== lf.dev) return
-      if (Math.max(0, ...epochsOf(facts.epochs)) > rec.epoch) return
-      await this.share.write(this.paths.lock, lf.ino, lf.dev, encodeRecord({ ...rec, released: true, renewedAt: Date.now() }).toString('utf8'))
+      if (await this.port.epochExists(rec.epoch + 1)) return
+      await this.port.writeRecord(lf.ino, lf.dev, { ...rec, released: true, renewedAt: this.clock.now() })
     })().catch((err) => log.warn(`could not mark the holder record released: ${(err as Error).message}`))
-    let timer: unknown = null
-    const done = await Promise.race([work.then(() => true), new Promise<false>((r) => (timer = this.clock.setTimeout(() => r(false), bound)))])
-    this.clock.clearTimeout(timer)
-    if (!done) log.warn(`marking the holder record released did not finish within ${bound} ms; the next primary waits for it to go stale`)
+    if (!(await within(work, bound, this.clock))) log.warn(`marking the holder record released did not finish within ${bound} ms; the next primary waits for it to go stale`)
   }
 
   private cancelWaiting(): void {
@@ -792,177 +655,9 @@ export class Elector {
     this.cancelWaiting()
     if (this.retryTimer !== null) this.clock.clearTimeout(this.retryTimer)
     this.retryTimer = null
-    this.stopHeartbeat(true)
-    this.stopKeepAlive()
-    this.stopStallMonitor()
+    this.heartbeat.stop(true, this.opts.nodeId)
+    this.keepAlive.stop()
+    this.stall.stop()
     this.closeLock()
-  }
-
-  // ---- keep-alive ----
-
-  private startKeepAlive(gen: number): void {
-    const period = this.opts.lock.lockKeepAlivePeriod
-    if (period <= 0 || !this.opts.lock.useLock) return
-    const tick = () => {
-      this.keepAliveTimer = null
-      if (this._role !== 'primary' && this._role !== 'activating') return
-      void this.keepAliveOnce(gen).finally(() => {
-        if (this.keepAliveRunning && this.keepAliveTimer === null && (this._role === 'primary' || this._role === 'activating')) this.keepAliveTimer = this.clock.setTimeout(tick, period)
-      })
-    }
-    this.keepAliveRunning = true
-    this.keepAliveTimer = this.clock.setTimeout(tick, period)
-  }
-
-  private stopKeepAlive(): void {
-    this.keepAliveRunning = false
-    if (this.keepAliveTimer !== null) this.clock.clearTimeout(this.keepAliveTimer)
-    this.keepAliveTimer = null
-  }
-
-  /** Re-check the lock now (the loop was late or stalled): evidence decides, lateness alone never does. */
-  private recheckNow(why: string): void {
-    if (!this.keepAliveRunning || this._role !== 'primary') return
-    log.warn(`${why}: re-checking the lock now (a late event loop is not evidence of loss)`)
-    void this.keepAliveOnce(this.gen)
-  }
-
-  /**
-   * One keep-alive check. Evidence of loss (feeds `lost` / `fenced`): the lock path names another inode or nothing,
-   * the holder record names another node or epoch, a higher epoch exists, or one filesystem call has been in
-   * progress in the share worker for longer than keepAliveTimeout (hung share). The hang is read from the worker's
-   * own stamp (share-io.ts), so a starved loop that polls late cannot fake one. Runs one at a time.
-   */
-  private keepAliveOnce(gen: number): Promise<void> {
-    if (this.keepAliveInFlight) return this.keepAliveInFlight
-    void gen
-    const p = this.keepAliveCheck().finally(() => {
-      if (this.keepAliveInFlight === p) this.keepAliveInFlight = null
-    })
-    this.keepAliveInFlight = p
-    return p
-  }
-
-  private async keepAliveCheck(): Promise<void> {
-    const lf = this.lockFile
-    const rec = this.record
-    if (!lf || !rec) return
-    const timeoutMs = this.opts.lock.keepAliveTimeout || this.opts.lock.lockKeepAlivePeriod
-    const pollMs = Math.max(10, Math.min(100, Math.floor(timeoutMs / 4)))
-    let timer: unknown = null
-    let settled = false
-    const hung = new Promise<'hung'>((resolve) => {
-      const poll = () => {
-        if (settled) return
-        if (this.share.busyForMs() > timeoutMs) return resolve('hung')
-        timer = this.clock.setTimeout(poll, pollMs)
-      }
-      timer = this.clock.setTimeout(poll, pollMs)
-    })
-    const wantReplicas = this.opts.lock.failback === false && !this.preferred
-    const check = (async (): Promise<Input | 'yield' | null> => {
-      const facts = await this.share.check({ lockPath: this.paths.lock, epochsDir: this.paths.epochs, replicasDir: wantReplicas ? this.paths.replicas : undefined })
-      if (facts.missing) return { kind: 'lost', reason: `keep-alive: ${this.paths.lock} cannot be read (${facts.missing}): lock file missing` }
-      if (facts.pathIno !== lf.ino || facts.pathDev !== lf.dev) return { kind: 'lost', reason: `keep-alive: ${this.paths.lock} was replaced (inode ${facts.pathIno}, we locked ${lf.ino})` }
-      const onDisk = parseHolderRecord(facts.recordText)
-      if (!onDisk || onDisk.nodeId !== rec.nodeId || onDisk.epoch !== rec.epoch) {
-        return { kind: 'lost', reason: `keep-alive: holder record names ${onDisk ? `${onDisk.nodeId} epoch ${onDisk.epoch}` : 'nobody (unreadable)'}, expected ${rec.nodeId} epoch ${rec.epoch}` }
-      }
-      const max = Math.max(0, ...epochsOf(facts.epochs))
-      if (max > rec.epoch) return { kind: 'fenced', reason: `keep-alive: epoch ${max} exists above ours (${rec.epoch})` }
-      if (wantReplicas && facts.replicas) {
-        const reps: ReplicaRecord[] = []
-        for (const t of facts.replicas) {
-          try {
-            const r = JSON.parse(t) as ReplicaRecord
-            if (typeof r.nodeId === 'string') reps.push(r)
-          } catch {
-            // being replaced or torn: skip this round
-          }
-        }
-        if (this.preferredIn(reps)) return 'yield'
-      }
-      // The hang verdict may already have been given and the step-down may have handed the lock over: a renewal
-      // written now would overwrite the next primary's record and depose it. Renew only while this term runs.
-      if (!this.keepAliveRunning || rec !== this.record) return null
-      rec.renewedAt = Date.now()
-      await this.share.write(this.paths.lock, lf.ino, lf.dev, encodeRecord(rec).toString('utf8'))
-      return null
-    })().catch((err): Input => ({ kind: 'lost', reason: `keep-alive check failed: ${(err as Error).message}` }))
-    const checkStartedAt = Date.now()
-    const outcome = await Promise.race([check, hung])
-    settled = true
-    this.clock.clearTimeout(timer)
-    this.keepAliveLatencyMs = Date.now() - checkStartedAt
-    if (rec !== this.record) return // a step-down (or a new term) happened meanwhile
-    if (outcome === 'hung') return this.feed({ kind: 'lost', reason: `keep-alive: a filesystem call on the share has made no progress for over ${timeoutMs} ms (hung filesystem?)` })
-    if (outcome === 'yield') return this.feed({ kind: 'yield', reason: 'a preferred broker (failback) is waiting: handing over' })
-    if (outcome) this.feed(outcome)
-  }
-
-  // ---- event-loop stall monitor ----
-
-  private startStallMonitor(gen: number): void {
-    const max = this.opts.lock.eventLoopStallMax
-    if (max <= 0) return
-    // A stall that never ends cannot be seen from this loop: a watchdog thread kills the process at
-    // STALL_KILL_FACTOR x eventLoopStallMax, so the lock is released. A stall that ends sooner is not evidence of
-    // anything: it triggers an immediate keep-alive re-check, which steps down only if the lock was really lost.
-    if (!this.watchdog) {
-      this.watchdog = new StallWatchdog(max * STALL_KILL_FACTOR)
-      const err = this.watchdog.start()
-      if (err) {
-        log.warn(`stall watchdog unavailable (${err}): a never-ending stall would keep the lock`)
-        this.watchdog = null
-      } else {
-        void this.done.then(() => this.watchdog?.stop())
-      }
-    }
-    this.watchdog?.arm()
-    const interval = Math.max(10, Math.min(500, Math.floor(max / 4)))
-    let last = Date.now()
-    const tick = () => {
-      const now = Date.now()
-      const lag = now - last - interval
-      last = now
-      if (this._role !== 'primary' && this._role !== 'activating') return
-      if (lag > max) this.recheckNow(`event loop stalled for ${lag} ms (eventLoopStallMax ${max} ms)`)
-      this.stallTimer = setTimeout(tick, interval)
-    }
-    void gen
-    this.stallTimer = setTimeout(tick, interval)
-  }
-
-  private stopStallMonitor(): void {
-    this.watchdog?.disarm()
-    if (this.stallTimer !== null) clearTimeout(this.stallTimer as ReturnType<typeof setTimeout>)
-    this.stallTimer = null
-  }
-}
-
-/**
- * Flap damping: the wait before competing for the lock again after `deposals` deposals in a row by another node's
- * epoch. One deposal waits `baseMs` (lockAcquireSleepInterval); each further one doubles it, up to
- * DEPOSAL_BACKOFF_MAX_MS, with ±25 % jitter (`random` in [0, 1)) so two flapping nodes drift apart.
- */
-export function deposalBackoffMs(baseMs: number, deposals: number, random: number): number {
-  if (deposals <= 1) return baseMs
-  const ms = Math.min(DEPOSAL_BACKOFF_MAX_MS, baseMs * 2 ** Math.min(16, deposals - 1))
-  return Math.round(ms * (0.75 + random * 0.5))
-}
-
-/** Whether a process of this host is alive: exists and is not a zombie (killed, not yet reaped by its parent). */
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false
-  }
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3)
-    return state !== 'Z' && state !== 'X'
-  } catch {
-    return true // no /proc: trust kill(0)
   }
 }

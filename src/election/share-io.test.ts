@@ -9,7 +9,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { ShareIO } from './share-io.ts'
-import { deposalBackoffMs, DEPOSAL_BACKOFF_MAX_MS } from './elector.ts'
+import { deposalBackoffMs, DEPOSAL_BACKOFF_MAX_MS } from './backoff.ts'
 import { until } from '../testing/net-probe.ts'
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sfb-shareio-'))

@@ -26,7 +26,7 @@ const state = new BigInt64Array(workerData.sab)
 // Stamp the start of every system call, so busySince is the age of the call in progress, not of the whole op.
 const stamp = () => Atomics.store(state, 0, BigInt(Date.now()))
 const S = {}
-for (const name of ['statSync', 'fstatSync', 'openSync', 'readSync', 'closeSync', 'readdirSync', 'writeSync', 'ftruncateSync', 'fsyncSync', 'mkdirSync', 'realpathSync']) {
+for (const name of ['statSync', 'fstatSync', 'openSync', 'readSync', 'closeSync', 'readdirSync', 'writeSync', 'ftruncateSync', 'fsyncSync', 'mkdirSync', 'realpathSync', 'writeFileSync', 'renameSync']) {
   S[name] = (...a) => {
     stamp()
     return fs[name](...a)
@@ -110,6 +110,70 @@ const ops = {
   stat(a) {
     const st = S.statSync(a.path)
     return { dev: st.dev, ino: st.ino }
+  },
+  exists(a) {
+    try {
+      S.statSync(a.path)
+      return true
+    } catch (e) {
+      if (e.code === 'ENOENT') return false
+      throw e
+    }
+  },
+  // The file the path names now, read afresh (close-to-open: only an open revalidates cached pages on NFS/FUSE).
+  readAt(a) {
+    let fd
+    try {
+      fd = S.openSync(a.path, 'r')
+    } catch (e) {
+      if (e.code === 'ENOENT') return null
+      throw e
+    }
+    try {
+      const st = S.fstatSync(fd)
+      const buf = Buffer.alloc(Math.min(st.size, 1 << 20))
+      const n = buf.length > 0 ? S.readSync(fd, buf, 0, buf.length, 0) : 0
+      return { ino: st.ino, text: buf.subarray(0, n).toString('utf8') }
+    } finally {
+      S.closeSync(fd)
+    }
+  },
+  // Claim epoch max+1 by exclusive create (atomic on local filesystems and NFSv3+), durable before it counts.
+  claim(a) {
+    S.mkdirSync(a.epochsDir, { recursive: true })
+    let max = 0
+    for (const n of S.readdirSync(a.epochsDir)) if (/^[1-9][0-9]*$/.test(n)) max = Math.max(max, Number(n))
+    const n = max + 1
+    let fd
+    try {
+      fd = S.openSync(path.join(a.epochsDir, String(n)), fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o644)
+    } catch (e) {
+      if (e.code === 'EEXIST') return null
+      throw e
+    }
+    try {
+      S.writeSync(fd, JSON.stringify(Object.assign({ epoch: n }, a.who, { claimedAt: Date.now() })) + '\\n')
+      S.fsyncSync(fd)
+    } finally {
+      S.closeSync(fd)
+    }
+    const dfd = S.openSync(a.epochsDir, 'r')
+    try {
+      S.fsyncSync(dfd)
+    } catch (e) {
+      // Some filesystems (and FUSE mounts) refuse fsync on directories; the create is still atomic.
+      if (!['EINVAL', 'ENOTSUP', 'EOPNOTSUPP', 'EISDIR', 'EPERM', 'EBADF', 'ENOSYS'].includes(e.code)) throw e
+    } finally {
+      S.closeSync(dfd)
+    }
+    try {
+      const tmp = a.currentEpoch + '.' + process.pid + '.tmp'
+      S.writeFileSync(tmp, n + '\\n')
+      S.renameSync(tmp, a.currentEpoch)
+    } catch (e) {
+      // currentEpoch is only a hint for readers; epochs/ is the truth
+    }
+    return n
   },
   close(a) {
     S.closeSync(a.fd)
@@ -232,6 +296,20 @@ export class ShareIO {
 
   stat(path: string): Promise<{ dev: number; ino: number }> {
     return this.call('stat', { path }) as Promise<{ dev: number; ino: number }>
+  }
+
+  exists(path: string): Promise<boolean> {
+    return this.call('exists', { path }) as Promise<boolean>
+  }
+
+  /** The file `path` names now, opened afresh: its inode and text (null when missing). */
+  readAt(path: string): Promise<{ ino: number; text: string } | null> {
+    return this.call('readAt', { path }) as Promise<{ ino: number; text: string } | null>
+  }
+
+  /** Claim epoch max+1 under `epochsDir` by exclusive create; null when another claimed it first. */
+  claim(epochsDir: string, currentEpoch: string, who: { nodeId: string; host: string; pid: number }): Promise<number | null> {
+    return this.call('claim', { epochsDir, currentEpoch, who }) as Promise<number | null>
   }
 
   /** Close a descriptor in a worker without waiting (a close on a hung mount blocks). Errors are ignored. */
