@@ -51,7 +51,7 @@ function xml(): string {
     <transportConnector name="mutual" uri="stomp+nio+ssl://127.0.0.1:${port.mutual}?transport.needClientAuth=true"/>
     <transportConnector name="cipher" uri="stomp+ssl://127.0.0.1:${port.cipher}?transport.enabledCipherSuites=TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384&amp;transport.connectAttemptTimeout=1500"/>
   </transportConnectors>
-  <admin listen="127.0.0.1:${port.admin}" ssl="true" keyStore="${pki.serverP12}" keyStorePassword="${ADMIN_KEYSTORE_PASSWORD}"/>
+  <admin listen="127.0.0.1:${port.admin}" ssl="true" keyStore="${path.join(rotDir, 'admin.p12')}" keyStorePassword="${ADMIN_KEYSTORE_PASSWORD}"/>
 </broker>
 </beans>`
 }
@@ -63,6 +63,7 @@ beforeAll(async () => {
   fs.mkdirSync(rotDir)
   fs.copyFileSync(pki.serverKey, path.join(rotDir, 'server.key'))
   fs.copyFileSync(pki.serverPem, path.join(rotDir, 'server.pem'))
+  fs.copyFileSync(pki.serverP12, path.join(rotDir, 'admin.p12'))
   ;[port.plain, port.ssl, port.mutual, port.cipher, port.admin] = await freePorts(5)
   const file = path.join(work, 'broker.xml')
   fs.writeFileSync(file, xml())
@@ -141,9 +142,9 @@ function socketLifetime(p: number, bytes: Buffer | null, capMs: number): Promise
   })
 }
 
-function adminGet(pathname: string, auth?: string): Promise<{ status: number; body: string }> {
+function adminGet(pathname: string, auth?: string, ca = pki.caPem): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = https.get({ host: '127.0.0.1', port: port.admin, path: pathname, ca: fs.readFileSync(pki.caPem), servername: 'localhost', headers: auth ? { authorization: `Basic ${Buffer.from(auth).toString('base64')}` } : {} }, (res) => {
+    const req = https.get({ host: '127.0.0.1', port: port.admin, path: pathname, ca: fs.readFileSync(ca), servername: 'localhost', headers: auth ? { authorization: `Basic ${Buffer.from(auth).toString('base64')}` } : {} }, (res) => {
       let body = ''
       res.on('data', (d) => (body += d))
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
@@ -198,9 +199,12 @@ describe('TLS with the compiled binary', () => {
     expect(sClient(port.ssl, ['-tls1_2']).issuer).toBe('sfbroker test CA')
     fs.copyFileSync(pki.server2Key, path.join(rotDir, 'server.key'))
     fs.copyFileSync(pki.server2Pem, path.join(rotDir, 'server.pem'))
+    fs.copyFileSync(pki.server2P12, path.join(rotDir, 'admin.p12'))
     broker.kill('SIGHUP')
     await until(() => sClient(port.ssl, ['-tls1_2', '-CAfile', pki.ca2Pem]).issuer === 'sfbroker test CA 2', () => `the new certificate (log: ${log.slice(-2000)})`, 30_000, 300)
     await until(() => log.includes('reloaded (SIGHUP)'), () => `the reload log line (log: ${log.slice(-2000)})`, 10_000)
+    // The HTTPS admin listener re-opens with its reloaded key store.
+    await until(async () => (await adminGet('/health', undefined, pki.ca2Pem).catch(() => ({ status: 0 }))).status > 0, () => `the admin listener with the new certificate (log: ${log.slice(-2000)})`, 30_000, 300)
     expect(broker.exitCode).toBeNull()
     expect(log).not.toContain(ADMIN_KEYSTORE_PASSWORD)
     expect(log).toContain('[redacted]') // the debug dump of the resolved config
