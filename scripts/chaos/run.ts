@@ -364,8 +364,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
           rec.notes.push(`stopped ${stopMs} ms; resumed serving after SIGCONT (still held the lock, nobody claimed a newer epoch)`)
         }
         const got = await awaitPrimary(BOUND.takeoverMs)
-        if (got) rec.notes.push(`${got.b.name} primary ${Date.now() - t} ms after SIGCONT`)
-        else {
+        if (got) {
+          if (got.b !== p || down !== null) rec.notes.push(`${got.b.name} primary ${Date.now() - t} ms after SIGCONT`)
+        } else {
           rec.ok = false
           rec.failoverMissed = true
           rec.notes.push('no primary afterwards')
