@@ -95,6 +95,16 @@ describe('sslContext config', () => {
   })
 })
 
+test('sslContext: examples/secured XML and its JSON twin give the same TLS settings', () => {
+  const root = path.resolve(import.meta.dir, '..', '..')
+  const x = loadConfig({ cwd: dir, file: path.join(root, 'examples/secured/activemq.xml') })
+  const j = loadConfig({ cwd: dir, file: path.join(root, 'examples/secured/broker.json') })
+  const tlsOf = (c: typeof x) => ({ ssl: JSON.parse(JSON.stringify(c.sslContext, (_k, v) => (v && typeof v.reveal === 'function' ? v.reveal() : v))), connectors: c.connectors.map((k) => [k.uri, k.tls ?? null]) })
+  expect(tlsOf(x)).toEqual(tlsOf(j))
+  expect(x.sslContext?.keyStore).toBe('/etc/sfbroker/tls/broker.p12')
+  expect(x.connectors.find((k) => k.tls)?.tls?.wantClientAuth).toBe(true)
+})
+
 describe('TLS connector URI', () => {
   const parse = (uri: string) => parseConnectorUri(uri, undefined, 'test')
   const err = (uri: string): BrokerError => {
