@@ -190,8 +190,13 @@ export class Elector {
     this.feed({ kind: 'store-failed', reason })
   }
 
-  /** Called by the fence when it saw a newer epoch. */
-  noteFenced(reason: string): void {
+  /**
+   * Called by the fence of `epoch` when it saw a newer one. Only the fence of the term being served counts: a store
+   * of an earlier term of this node, delayed (a hung share), must not depose the term that followed (found by the
+   * election simulation).
+   */
+  noteFenced(reason: string, epoch: number): void {
+    if (epoch !== this.epoch) return log.debug(`fence of an earlier term (epoch ${epoch}) saw a newer epoch: ignored (${reason})`)
     this.feed({ kind: 'fenced', reason })
   }
 
@@ -514,7 +519,7 @@ export class Elector {
         dev: lf?.dev ?? 0, ino: lf?.ino ?? 0, adapter: info.adapter ?? null, dataDirectory: info.dataDirectory ?? null,
         schedulerDirectory: info.schedulerDirectory ?? null, schedulerSupport: info.schedulerSupport ?? false, preferred: this.preferred,
       }
-      if (lf) await this.port.writeRecord(lf.ino, lf.dev, this.record)
+      if (lf) await this.port.writeRecord(lf.ino, lf.dev, this.record, false)
       if (gen !== this.gen) return
       this.keepAlive.start()
       this.stall.start()
@@ -635,7 +640,7 @@ export class Elector {
       const facts = await this.port.check(false)
       if (facts.missing || facts.pathIno !== lf.ino || facts.pathDev !== lf.dev) return
       if (await this.port.epochExists(rec.epoch + 1)) return
-      await this.port.writeRecord(lf.ino, lf.dev, { ...rec, released: true, renewedAt: this.clock.now() })
+      await this.port.writeRecord(lf.ino, lf.dev, { ...rec, released: true, renewedAt: this.clock.now() }, true)
     })().catch((err) => log.warn(`could not mark the holder record released: ${(err as Error).message}`))
     if (!(await within(work, bound, this.clock))) log.warn(`marking the holder record released did not finish within ${bound} ms; the next primary waits for it to go stale`)
   }

@@ -11,7 +11,8 @@ import type { SharePort } from './ports.ts'
 export interface FenceOwner {
   serves(epoch: number): boolean
   readonly role: string
-  noteFenced(reason: string): void
+  /** The fence of `epoch` saw a newer one (ignored unless `epoch` is the term the owner serves now). */
+  noteFenced(reason: string, epoch: number): void
 }
 
 export class PortEpochFence implements EpochFence {
@@ -24,7 +25,7 @@ export class PortEpochFence implements EpochFence {
   async assertCurrent(): Promise<void> {
     if (await this.port.epochExists(this.epoch + 1)) {
       const max = Math.max(this.epoch + 1, await this.port.maxEpoch().catch(() => 0))
-      this.owner.noteFenced(`epoch ${max} claimed by another broker, ours is ${this.epoch}`)
+      this.owner.noteFenced(`epoch ${max} claimed by another broker, ours is ${this.epoch}`, this.epoch)
       throw new BrokerError('ELECTION_FENCED', `epoch fence ${this.port.dir}/epochs: found epoch ${max}, expected none above ${this.epoch}`, { details: { epoch: this.epoch, current: max } })
     }
     if (!this.owner.serves(this.epoch)) {

@@ -55,12 +55,12 @@ export class FsSharePort implements SharePort {
     return this.io.check({ lockPath: this.lockPath, epochsDir: this.paths.epochs, replicasDir: withReplicas ? this.paths.replicas : undefined })
   }
 
-  busyForMs(): number {
-    return this.io.busyForMs()
+  busy(): { ms: number; seq: number } {
+    return this.io.busy()
   }
 
-  writeRecord(ino: number, dev: number, rec: HolderRecord): Promise<void> {
-    return this.io.write(this.lockPath, ino, dev, encodeRecord(rec).toString('utf8'))
+  writeRecord(ino: number, dev: number, rec: HolderRecord, renewal: boolean): Promise<void> {
+    return this.io.write(this.lockPath, ino, dev, encodeRecord(rec).toString('utf8'), renewal ? { nodeId: rec.nodeId, epoch: rec.epoch } : undefined)
   }
 
   async readRecord(): Promise<{ rec: HolderRecord | null; ino: number } | null> {

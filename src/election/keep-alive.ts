@@ -2,7 +2,7 @@
  * KeepAlive: a primary's periodic proof that it still holds the lock, judged on evidence only (issue #12).
  * Evidence of loss: the lock path names another inode or none, the holder record names another node or epoch, a
  * higher epoch exists, or one filesystem call has been in progress for longer than keepAliveTimeout *where it runs*
- * (SharePort.busyForMs: the worker's own stamp). A late timer, a stalled loop or a short pause is not evidence: it
+ * (SharePort.busy: the worker's own stamp, the same call on two looks). A late timer, a stalled loop or a short pause is not evidence: it
  * only makes the owner call `recheckNow()`. One check runs at a time; a renewal is written only while the term it
  * belongs to still runs, so a check that finishes after a hand-over never overwrites the next primary's record.
  */
@@ -92,10 +92,18 @@ export class KeepAlive {
     const pollMs = Math.max(10, Math.min(100, Math.floor(timeoutMs / 4)))
     let timer: unknown = null
     let settled = false
+    // Hung = the same call seen in progress for over the timeout on two looks a poll apart. One look is not enough:
+    // a process stopped (SIGSTOP, VM pause) in the middle of a call resumes with the call's stamp old, and its
+    // worker finishes the call at once; only a call that is still the same one a poll later is stuck.
+    let suspect: number | null = null
     const hung = new Promise<'hung'>((resolve) => {
       const poll = () => {
         if (settled) return
-        if (port.busyForMs() > timeoutMs) return resolve('hung')
+        const b = port.busy()
+        if (b.ms > timeoutMs) {
+          if (suspect === b.seq) return resolve('hung')
+          suspect = b.seq
+        } else suspect = null
         timer = clock.setTimeout(poll, pollMs)
       }
       timer = clock.setTimeout(poll, pollMs)
@@ -115,7 +123,7 @@ export class KeepAlive {
       // written now would overwrite the next primary's record and depose it. Renew only while this term runs.
       if (!this.running || this.o.term()?.record !== rec) return null
       rec.renewedAt = clock.now()
-      await port.writeRecord(handle.ino, handle.dev, rec)
+      await port.writeRecord(handle.ino, handle.dev, rec, true)
       return null
     })().catch((err): Input => ({ kind: 'lost', reason: `keep-alive check failed: ${(err as Error).message}` }))
     const startedAt = clock.now()

@@ -44,10 +44,17 @@ export interface SharePort {
   statLock(): Promise<{ ino: number; dev: number }>
   /** The keep-alive look: lock path inode, holder record text, epochs, optionally replicas. */
   check(withReplicas: boolean): Promise<ShareFacts>
-  /** Age of the filesystem call in progress where calls run (0 when idle): the only evidence of a hang. */
-  busyForMs(): number
-  /** Rewrite the holder record in place, if the lock path still names inode ino/dev. */
-  writeRecord(ino: number, dev: number, rec: HolderRecord): Promise<void>
+  /**
+   * The filesystem call in progress where calls run: its age (0 when idle) and a number that changes with every
+   * call. The only evidence of a hang: the same call seen in progress for over the timeout on two looks.
+   */
+  busy(): { ms: number; seq: number }
+  /**
+   * Rewrite the holder record in place, if the lock path still names inode ino/dev. `renewal`: only if the file
+   * still holds this node's record of this epoch (else ENOTOURS): a renewal delayed by a hung share must never
+   * overwrite the record of a primary that took over meanwhile.
+   */
+  writeRecord(ino: number, dev: number, rec: HolderRecord, renewal: boolean): Promise<void>
   /** The holder record in the file the path names now, read afresh (null when missing or torn). */
   readRecord(): Promise<{ rec: HolderRecord | null; ino: number } | null>
   /** Highest claimed epoch (0 when none). */

@@ -24,7 +24,10 @@ const fs = require('node:fs')
 const path = require('node:path')
 const state = new BigInt64Array(workerData.sab)
 // Stamp the start of every system call, so busySince is the age of the call in progress, not of the whole op.
-const stamp = () => Atomics.store(state, 0, BigInt(Date.now()))
+const stamp = () => {
+  Atomics.add(state, 1, 1n)
+  Atomics.store(state, 0, BigInt(Date.now()))
+}
 const S = {}
 for (const name of ['statSync', 'fstatSync', 'openSync', 'readSync', 'closeSync', 'readdirSync', 'writeSync', 'ftruncateSync', 'fsyncSync', 'mkdirSync', 'realpathSync', 'writeFileSync', 'renameSync']) {
   S[name] = (...a) => {
@@ -79,13 +82,28 @@ const ops = {
   // Through a descriptor of its own (a worker cannot use the main thread's under Deno), on the same inode only.
   // Closing it releases nothing: flock and OFD locks belong to the main thread's open file description.
   write(a) {
-    const fd = S.openSync(a.path, fs.constants.O_WRONLY)
+    const fd = S.openSync(a.path, a.expect ? fs.constants.O_RDWR : fs.constants.O_WRONLY)
     try {
       const st = S.fstatSync(fd)
       if (st.ino !== a.ino || st.dev !== a.dev) {
         const e = new Error(a.path + ' now names inode ' + st.ino + ', not the locked ' + a.ino)
         e.code = 'EREPLACED'
         throw e
+      }
+      if (a.expect) {
+        // A renewal rewrites only our own record: one delayed by a hung share must not overwrite the record of
+        // the primary that took over meanwhile (it would depose it).
+        const cur = Buffer.alloc(Math.min(st.size, 1 << 20))
+        const n = cur.length > 0 ? S.readSync(fd, cur, 0, cur.length, 0) : 0
+        let rec = null
+        try {
+          rec = JSON.parse(cur.subarray(0, n).toString('utf8'))
+        } catch (e) {}
+        if (!rec || rec.nodeId !== a.expect.nodeId || rec.epoch !== a.expect.epoch) {
+          const e = new Error(a.path + ' now holds the record of ' + (rec ? rec.nodeId + ' epoch ' + rec.epoch : 'nobody') + ', not ours')
+          e.code = 'ENOTOURS'
+          throw e
+        }
       }
       const b = Buffer.from(a.text)
       S.writeSync(fd, b, 0, b.length, 0)
@@ -259,6 +277,11 @@ class ShareWorker {
     const since = Number(Atomics.load(this.state, 0))
     return since === 0 ? 0 : Math.max(0, Date.now() - since)
   }
+
+  /** Which call that is: a counter bumped at the start of every call. */
+  callSeq(): number {
+    return Number(Atomics.load(this.state, 1))
+  }
 }
 
 /** Whether a descriptor opened in a worker is valid on the main thread (Bun: yes; Deno: no). */
@@ -277,6 +300,12 @@ export class ShareIO {
     return this.current?.busyForMs() ?? 0
   }
 
+  /** The call in progress: its age and a number that changes with every call (to tell one long call from two). */
+  busy(): { ms: number; seq: number } {
+    const w = this.current
+    return w ? { ms: w.busyForMs(), seq: w.callSeq() } : { ms: 0, seq: 0 }
+  }
+
   get abandonedWorkers(): number {
     return this.abandoned
   }
@@ -285,9 +314,12 @@ export class ShareIO {
     return this.call('check', args) as Promise<CheckFacts>
   }
 
-  /** Rewrite `path` in place (pwrite at 0, ftruncate, fsync) if it still is inode `ino` of device `dev`. */
-  write(path: string, ino: number, dev: number, text: string): Promise<void> {
-    return this.call('write', { path, ino, dev, text }) as Promise<void>
+  /**
+   * Rewrite `path` in place (pwrite at 0, ftruncate, fsync) if it still is inode `ino` of device `dev` and, with
+   * `expect`, still holds the record of that node and epoch (else ENOTOURS).
+   */
+  write(path: string, ino: number, dev: number, text: string, expect?: { nodeId: string; epoch: number }): Promise<void> {
+    return this.call('write', { path, ino, dev, text, expect }) as Promise<void>
   }
 
   open(path: string, flags: number): Promise<OpenedFile> {
