@@ -307,7 +307,7 @@ function resolve(input: ConfigInput, locator: Locator, cwd: string, source: stri
       maxPurgedDestinationsPerSweep: input.maxPurgedDestinationsPerSweep ?? DEFAULTS.maxPurgedDestinationsPerSweep,
     },
     admin: input.admin
-      ? { host: input.admin.listen.host, port: input.admin.listen.port, metricsDestinationsMax: input.admin.metricsDestinationsMax ?? DEFAULTS.metricsDestinationsMax, writable: input.admin.writable ?? false,
+      ? { host: input.admin.listen.host, port: input.admin.listen.port, metricsDestinationsMax: input.admin.metricsDestinationsMax ?? DEFAULTS.metricsDestinationsMax, ...(input.admin.writable ? { writable: true } : {}),
           ...(adminTls ? { tls: adminTls } : {}), ...(input.admin.groups !== undefined ? { groups: input.admin.groups.split(',').map((g) => g.trim()).filter((g) => g !== '') } : {}) }
       : null,
     ...(sslContext ? { sslContext } : {}),
