@@ -1,6 +1,7 @@
 /**
  * Goal: producer flow control, paging of deep queues, and recovery. Non-persistent sends wait when the broker-wide
- * or per-destination memory limit is reached and resume when consumers free memory; persistent messages to
+ * or per-destination memory limit is reached and resume when consumers free memory (or fail with BROKER_LIMIT under
+ * sendFailIfNoSpace / sendFailIfNoSpaceAfterTimeout); persistent messages to
  * stored destinations are paged instead (memory stays bounded) and come back in order; a new Broker built from
  * the same store's recovered state rebuilds queues and durable subscriptions. Method: MemoryStore, small limits,
  * direct session calls; assertions on values, order and memory bounds.
@@ -51,6 +52,38 @@ describe('Broker flow control', () => {
     const k = sub(c, { destination: '/queue/FC' })
     await p
     expect(third).toBe(true)
+    await until(() => k.got.length === 3, 'all three consumed')
+  })
+
+  test('Broker fails a send at a full destination with BROKER_LIMIT at once under sendFailIfNoSpace', async () => {
+    const { broker } = await setup({ limits: { destinationMemoryLimit: 2000, sendFailIfNoSpace: true } })
+    const s = conn(broker)
+    const body = new Uint8Array(800)
+    await s.send({ destination: '/queue/FULL', headers: {}, body })
+    await s.send({ destination: '/queue/FULL', headers: {}, body })
+    const err = await s.send({ destination: '/queue/FULL', headers: {}, body }).then(() => null, (e: unknown) => e)
+    expect(isBrokerError(err, 'BROKER_LIMIT')).toBe(true)
+    expect(broker.destinationMemoryBytes('/queue/FULL')).toBeLessThanOrEqual(2000)
+    // Once a consumer frees memory, sends go through again.
+    const k = sub(conn(broker), { destination: '/queue/FULL' })
+    await until(() => k.got.length === 2, 'both consumed')
+    await s.send({ destination: '/queue/FULL', headers: {}, body })
+  })
+
+  test('Broker fails a waiting send with BROKER_LIMIT after sendFailIfNoSpaceAfterTimeout, and a freed one goes through', async () => {
+    const { broker } = await setup({ limits: { destinationMemoryLimit: 2000, sendFailIfNoSpaceAfterTimeout: 50 } })
+    const s = conn(broker)
+    const body = new Uint8Array(800)
+    await s.send({ destination: '/queue/TO', headers: {}, body })
+    await s.send({ destination: '/queue/TO', headers: {}, body })
+    const t0 = performance.now()
+    const err = await s.send({ destination: '/queue/TO', headers: {}, body }).then(() => null, (e: unknown) => e)
+    expect(isBrokerError(err, 'BROKER_LIMIT')).toBe(true)
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(40)
+    // A send that gets memory within the timeout succeeds (its timer is cleared).
+    const p = s.send({ destination: '/queue/TO', headers: {}, body })
+    const k = sub(conn(broker), { destination: '/queue/TO' })
+    await p
     await until(() => k.got.length === 3, 'all three consumed')
   })
 

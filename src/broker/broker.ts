@@ -28,7 +28,8 @@
  *
  * Flow control: messages held in memory are charged to the broker-wide (`limits.memoryLimit`) and
  * per-destination (`limits.destinationMemoryLimit`) counters. A send that must hold a message in memory waits,
- * FIFO, until it fits. Persistent messages to stored destinations never wait: above 70% of a limit (ActiveMQ's
+ * FIFO, until it fits (or fails with BROKER_LIMIT: at once with limits.sendFailIfNoSpace, after
+ * limits.sendFailIfNoSpaceAfterTimeout ms with that set, as ActiveMQ's `<systemUsage>` attributes). Persistent messages to stored destinations never wait: above 70% of a limit (ActiveMQ's
  * cursor high-water mark) they are paged (kept in the store only) and loaded back in pages (see ./queue.ts).
  *
  * Destination count: creating a queue or topic from a client (SEND, SUBSCRIBE) past `maxDestinations` (broker-wide,
@@ -475,12 +476,38 @@ export class Broker implements BrokerCore, QueueHost {
    * are served in order (a later send never takes memory an earlier one of the same session waits for); across
    * sessions, whoever fits goes, so a producer blocked on one full destination does not block another.
    */
-  private async acquire(needs: [MemoryUsage, number][], session: Session | null): Promise<void> {
+  private async acquire(needs: [MemoryUsage, number][], session: Session | null, destination: string): Promise<void> {
     if (!this.waiters.some((w) => w.session === session) && this.fitsAll(needs)) {
       for (const [u, n] of needs) u.add(n)
       return
     }
-    await new Promise<void>((resolve, reject) => this.waiters.push({ needs, resolve, reject, session }))
+    // ActiveMQ's BaseDestination.waitForSpace: with `<systemUsage sendFailIfNoSpace="true">` a client's send fails
+    // at once, with sendFailIfNoSpaceAfterTimeout=N after waiting N ms; by default it waits. Routed messages
+    // (scheduler, DLQ: no session) always wait.
+    const { sendFailIfNoSpace = false, sendFailIfNoSpaceAfterTimeout = 0 } = this.config.limits
+    if (session && sendFailIfNoSpace) throw this.noSpace(needs, destination, 'sendFailIfNoSpace')
+    await new Promise<void>((resolve, reject) => {
+      const w: Waiter = { needs, resolve, reject, session }
+      if (session && sendFailIfNoSpaceAfterTimeout > 0) {
+        const timer = this.clock.setTimeout(() => {
+          const i = this.waiters.indexOf(w)
+          if (i < 0) return
+          this.waiters.splice(i, 1)
+          reject(this.noSpace(needs, destination, `sendFailIfNoSpaceAfterTimeout=${sendFailIfNoSpaceAfterTimeout}`))
+          this.wakeWaiters()
+        }, sendFailIfNoSpaceAfterTimeout)
+        w.resolve = () => { this.clock.clearTimeout(timer); resolve() }
+        w.reject = (e) => { this.clock.clearTimeout(timer); reject(e) }
+      }
+      this.waiters.push(w)
+    })
+  }
+
+  /** BROKER_LIMIT for a send that found no memory (ActiveMQ's ResourceAllocationException), naming the full usage. */
+  private noSpace(needs: [MemoryUsage, number][], destination: string, setting: string): BrokerError {
+    const full = needs.find(([u, n]) => !u.fits(n)) ?? needs[0]!
+    const which = full[0] === this.memory ? 'the broker-wide memory limit (memoryUsage)' : `the memory limit of ${destination}`
+    return new BrokerError('BROKER_LIMIT', `SEND to ${destination}: ${full[1]} bytes do not fit in ${which}, ${full[0].used} of ${full[0].limit} bytes used; producer stopped to prevent flooding (${setting})`, { details: { limit: full[0].limit, used: full[0].used, bytes: full[1] } })
   }
 
   private wakeWaiters(): void {
@@ -796,7 +823,7 @@ export class Broker implements BrokerCore, QueueHost {
     const needList = [...needs]
     if (needList.length) {
       try {
-        await this.acquire(needList, session)
+        await this.acquire(needList, session, routed.find((r) => r.targets.some((q) => mustHold(r.msg, q)))?.dest.stomp ?? '?')
       } catch (e) {
         forget()
         throw e

@@ -128,3 +128,14 @@ describe('admin metricsDestinationsMax', () => {
     expect(e.message).toContain('found "-1", expected a whole number from 0')
   })
 })
+
+describe('systemUsage sendFailIfNoSpace', () => {
+  test('loadConfig reads sendFailIfNoSpace and sendFailIfNoSpaceAfterTimeout from XML and JSON; both off by default', () => {
+    expect(loadConfig({ cwd: dir }).limits).not.toHaveProperty('sendFailIfNoSpace')
+    const xml = write('xml', '<broker><systemUsage><systemUsage sendFailIfNoSpace="true" sendFailIfNoSpaceAfterTimeout="3000"><memoryUsage><memoryUsage limit="64 mb"/></memoryUsage></systemUsage></systemUsage></broker>')
+    expect(loadConfig({ cwd: dir, file: xml }).limits).toMatchObject({ memoryLimit: 64 << 20, sendFailIfNoSpace: true, sendFailIfNoSpaceAfterTimeout: 3000 })
+    const json = write('json', JSON.stringify({ systemUsage: { sendFailIfNoSpaceAfterTimeout: 500 } }))
+    expect(loadConfig({ cwd: dir, file: json }).limits).toMatchObject({ sendFailIfNoSpaceAfterTimeout: 500 })
+    expect(fail({ file: write('json', JSON.stringify({ systemUsage: { sendFailIfNoSpace: 'maybe' } })) }).code).toBe('CONFIG_INVALID')
+  })
+})

@@ -299,6 +299,8 @@ function resolve(input: ConfigInput, locator: Locator, cwd: string, source: stri
     limits: {
       memoryLimit,
       destinationMemoryLimit: Math.min(DEFAULTS.destinationMemoryLimit, memoryLimit),
+      ...(input.systemUsage?.sendFailIfNoSpace ? { sendFailIfNoSpace: true } : {}),
+      ...(input.systemUsage?.sendFailIfNoSpaceAfterTimeout ? { sendFailIfNoSpaceAfterTimeout: input.systemUsage.sendFailIfNoSpaceAfterTimeout } : {}),
     },
     destinationPolicy: resolveDestinationPolicy(input.destinationPolicy, locator),
     destinations: {
@@ -308,12 +310,43 @@ function resolve(input: ConfigInput, locator: Locator, cwd: string, source: stri
     },
     admin: input.admin
       ? { host: input.admin.listen.host, port: input.admin.listen.port, metricsDestinationsMax: input.admin.metricsDestinationsMax ?? DEFAULTS.metricsDestinationsMax, ...(input.admin.writable ? { writable: true } : {}),
-          ...(adminTls ? { tls: adminTls } : {}), ...(input.admin.groups !== undefined ? { groups: input.admin.groups.split(',').map((g) => g.trim()).filter((g) => g !== '') } : {}) }
+          ...(adminTls ? { tls: adminTls } : {}), ...adminGroups(input, locator) }
       : null,
     ...(sslContext ? { sslContext } : {}),
     nodeId: input.nodeId ?? null,
     security: resolveSecurity(input.plugins, locator, source === 'embedded default' ? null : source),
   }
+}
+
+/** A group name of `<admin groups|readOnlyGroups>`: no blanks, commas or control characters; "*" = every user. */
+const GROUP_NAME = /^[^\s,\u0000-\u001f]+$/
+
+/**
+ * `<admin groups readOnlyGroups>` as lists. Each is a comma list of group names (empty entries refused, so a typo
+ * like "admins,,ops" is not silently read). A group may not be in both lists (which would it be?), and
+ * readOnlyGroups needs an authentication plugin: without one nobody logs in and it would do nothing.
+ */
+function adminGroups(input: ConfigInput, locator: Locator): { groups?: string[]; readOnlyGroups?: string[] } {
+  const a = input.admin!
+  const list = (key: 'groups' | 'readOnlyGroups'): string[] | undefined => {
+    const raw = a[key]
+    if (raw === undefined) return undefined
+    const names = raw.split(',').map((g) => g.trim())
+    const bad = names.find((g) => !GROUP_NAME.test(g))
+    if (bad !== undefined) throw new BrokerError('CONFIG_INVALID', `${locator.at(['admin', key])}: found ${JSON.stringify(raw)}, expected a comma list of group names without blanks inside, e.g. "${key === 'groups' ? 'admins' : 'monitors,ops'}"${bad === '' ? ' (an empty name)' : ''}`)
+    return names
+  }
+  const groups = list('groups')
+  const readOnlyGroups = list('readOnlyGroups')
+  if (readOnlyGroups) {
+    const both = readOnlyGroups.find((g) => (groups ?? [DEFAULTS.adminGroups]).includes(g))
+    if (both !== undefined) throw new BrokerError('CONFIG_INVALID', `${locator.at(['admin', 'readOnlyGroups'])}: group "${both}" is also an admin group (groups="${(groups ?? [DEFAULTS.adminGroups]).join(',')}"); expected each group in one of the two lists`)
+    const p = input.plugins
+    if (!p?.simpleAuthenticationPlugin && !p?.jaasAuthenticationPlugin) {
+      throw new BrokerError('CONFIG_INVALID', `${locator.at(['admin', 'readOnlyGroups'])}: no authentication plugin is configured, so nobody logs in to the admin listener; expected <simpleAuthenticationPlugin> or <jaasAuthenticationPlugin> in <plugins>, or no readOnlyGroups`)
+    }
+  }
+  return { ...(groups ? { groups } : {}), ...(readOnlyGroups ? { readOnlyGroups } : {}) }
 }
 
 /** The admin endpoint's TLS: its own keyStore/keyFile when given, else the broker's `<sslContext>`; only with ssl="true". */

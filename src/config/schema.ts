@@ -173,6 +173,8 @@ export const configInputSchema = v.strictObject({
   systemUsage: v.optional(
     v.strictObject({
       memoryUsage: v.optional(v.strictObject({ limit: size })),
+      sendFailIfNoSpace: bool,
+      sendFailIfNoSpaceAfterTimeout: durationMs,
     }),
   ),
   /** sfbroker extension: the admin HTTP endpoint (health, status, metrics). */
@@ -188,8 +190,10 @@ export const configInputSchema = v.strictObject({
     keyFile: text,
     certFile: text,
     keyPassword: secret,
-    /** Groups whose users may see everything but /health (comma list), default "admins". */
+    /** Groups whose users may see everything but /health and change state (comma list), default "admins". */
     groups: text,
+    /** Groups whose users may see the console and GET endpoints but change nothing (comma list), default none. */
+    readOnlyGroups: text,
   })),
 })
 
@@ -263,7 +267,7 @@ export const UNSUPPORTED: Record<string, readonly string[]> = {
   sslContext: ['keyStoreAlgorithm', 'trustStoreAlgorithm', 'keyStoreKeyPassword', 'secureRandomAlgorithm', 'protocol', 'provider', 'crlPath'],
   plugins: PLUGINS_UNSUPPORTED,
   'plugins.authorizationPlugin.map': ['cachedLDAPAuthorizationMap', 'lDAPAuthorizationMap', 'simpleAuthorizationMap'],
-  systemUsage: ['storeUsage', 'tempUsage', 'jobSchedulerUsage', 'sendFailIfNoSpace', 'sendFailIfNoSpaceAfterTimeout'],
+  systemUsage: ['storeUsage', 'tempUsage', 'jobSchedulerUsage'],
   'systemUsage.memoryUsage': ['percentOfJvmHeap', 'percentUsageMinDelta', 'usagePortion'],
   'destinationPolicy.policyMap.policyEntries[]': POLICY_ENTRY_UNSUPPORTED,
   'destinationPolicy.policyMap.defaultEntry.policyEntry': POLICY_ENTRY_UNSUPPORTED,

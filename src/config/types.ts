@@ -112,6 +112,10 @@ export interface LimitsConfig {
   memoryLimit: number
   /** Per-destination memory limit (`memoryLimit` policy), default 64 MiB. */
   destinationMemoryLimit: number
+  /** `<systemUsage sendFailIfNoSpace>`: a client SEND that finds no memory gets BROKER_LIMIT at once; default false (it waits). */
+  sendFailIfNoSpace?: boolean
+  /** `<systemUsage sendFailIfNoSpaceAfterTimeout>` (ms): ... after waiting this long; 0 (default) waits without bound. */
+  sendFailIfNoSpaceAfterTimeout?: number
 }
 
 /**
@@ -159,8 +163,10 @@ export interface AdminConfig {
   writable?: boolean
   /** HTTPS (`ssl="true"`): the admin element's own key material, else the broker's `<sslContext>`; null = HTTP. */
   tls?: SslContextConfig | null
-  /** `groups`: with security configured, a user must be in one of these for anything but /health. */
+  /** `groups`: with security configured, users of these may use everything but /health, writes included. */
   groups?: string[]
+  /** `readOnlyGroups`: with security configured, users of these (and of no admin group) may read, never write. */
+  readOnlyGroups?: string[]
 }
 
 /** Limits on how many destinations exist, and their garbage collection (ActiveMQ's names). */
