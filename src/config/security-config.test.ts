@@ -79,3 +79,28 @@ test('readableByOthers warns for a config file with passwords that every user ca
   expect(readableByOthers(write('open.xml', '<broker/>', 0o644), 'open.xml')).toContain('chmod o-r open.xml')
   expect(readableByOthers(write('closed.xml', '<broker/>', 0o640), 'closed.xml')).toBeNull()
 })
+
+test('loadConfig accepts only ActiveMQ\'s default groupClass and refuses another with CONFIG_UNSUPPORTED, file:line and the value', () => {
+  const map = (attrs: string, entry: string, temp = ''): string =>
+    xml(`<authorizationPlugin><map><authorizationMap${attrs}><authorizationEntries>\n${entry}\n</authorizationEntries>${temp}</authorizationMap></map></authorizationPlugin>`)
+  const ok = loadConfig({ file: write('ok.xml', map(' groupClass="org.apache.activemq.jaas.GroupPrincipal"', '<authorizationEntry queue=">" read="a" groupClass="org.apache.activemq.jaas.GroupPrincipal"/>')), cwd: dir })
+  expect(ok.security!.authorization!.entries[0]!.read).toEqual(['a'])
+  const onEntry = fail(map('', '<authorizationEntry queue=">" read="a"\n groupClass="com.example.LdapGroup"/>'))
+  expect([onEntry.code, onEntry.message.includes('bad.xml:5'), onEntry.message.includes('com.example.LdapGroup'), onEntry.message.includes('org.apache.activemq.jaas.GroupPrincipal')]).toEqual(['CONFIG_UNSUPPORTED', true, true, true])
+  const onMap = fail(map(' groupClass="x.Y"', '<authorizationEntry queue=">" read="a"/>'))
+  expect([onMap.code, onMap.message.includes('bad.xml:3'), onMap.message.includes('"x.Y"')]).toEqual(['CONFIG_UNSUPPORTED', true, true])
+  const onTemp = fail(map('', '<authorizationEntry queue=">" read="a"/>', '<tempDestinationAuthorizationEntry>\n<tempDestinationAuthorizationEntry read="a" groupClass="x.Z"/>\n</tempDestinationAuthorizationEntry>'))
+  expect([onTemp.code, onTemp.message.includes('"x.Z"')]).toEqual(['CONFIG_UNSUPPORTED', true])
+})
+
+test('loadConfig reads <admin readOnlyGroups> and refuses empty names, a group in both lists, or no authentication plugin', () => {
+  const auth = '<simpleAuthenticationPlugin><users><authenticationUser username="a" password="x" groups="admins"/></users></simpleAuthenticationPlugin>'
+  const cfg = (admin: string, plugins = auth): string => `<broker persistent="false">\n<plugins>${plugins}</plugins>\n${admin}\n</broker>\n`
+  const c = loadConfig({ file: write('adm.xml', cfg('<admin listen="127.0.0.1:0" groups="admins, ops" readOnlyGroups="monitors"/>')), cwd: dir })
+  expect([c.admin!.groups, c.admin!.readOnlyGroups]).toEqual([['admins', 'ops'], ['monitors']])
+  const both = fail(cfg('<admin listen="127.0.0.1:0" readOnlyGroups="monitors,admins"/>'))
+  expect([both.code, both.message.includes('bad.xml:3'), both.message.includes('"admins" is also an admin group')]).toEqual(['CONFIG_INVALID', true, true])
+  expect(fail(cfg('<admin listen="127.0.0.1:0" readOnlyGroups="monitors,,ops"/>')).message).toContain('an empty name')
+  expect(fail(cfg('<admin listen="127.0.0.1:0" groups="admins,"/>')).code).toBe('CONFIG_INVALID')
+  expect(fail(cfg('<admin listen="127.0.0.1:0" readOnlyGroups="monitors"/>', '')).message).toContain('no authentication plugin is configured')
+})

@@ -39,7 +39,20 @@ function patterns(value: string, where: string): string[] {
   return out
 }
 
+/**
+ * The one `groupClass` sfbroker implements: ActiveMQ's default, whose principals are the plain group names of the
+ * authentication plugin. Other classes (LDAP or custom principals) would change who matches, so they are refused
+ * rather than read as plain names.
+ */
+export const GROUP_PRINCIPAL_CLASS = 'org.apache.activemq.jaas.GroupPrincipal'
+
+function checkGroupClass(value: string | undefined, at: PathItem[], locator: Locator): void {
+  if (value === undefined || value === GROUP_PRINCIPAL_CLASS) return
+  throw new BrokerError('CONFIG_UNSUPPORTED', `${locator.at([...at, 'groupClass'])}: groupClass "${value}" is not supported; sfbroker groups are the authentication plugin's group names, expected ${GROUP_PRINCIPAL_CLASS} (ActiveMQ's default) or no groupClass`)
+}
+
 function entry(e: AuthorizationEntryInput, at: PathItem[], locator: Locator): AuthorizationEntryConfig {
+  checkGroupClass(e.groupClass, at, locator)
   if (e.queue !== undefined && e.topic !== undefined) {
     throw new BrokerError('CONFIG_INVALID', `${locator.container(at)}: has both queue="${e.queue}" and topic="${e.topic}"; expected exactly one (write two entries)`)
   }
@@ -60,6 +73,9 @@ function authorization(input: NonNullable<PluginsInput['authorizationPlugin']>, 
   const entries = (map.authorizationEntries ?? []).map((e, i) => entry(e, [...mapPath, 'authorizationEntries', i], locator))
   const d = map.defaultEntry?.authorizationEntry
   const t = map.tempDestinationAuthorizationEntry
+  checkGroupClass(map.groupClass, mapPath, locator)
+  if (d) checkGroupClass(d.groupClass, [...mapPath, 'defaultEntry', 'authorizationEntry'], locator)
+  if (t) checkGroupClass(t.groupClass, [...mapPath, 'tempDestinationAuthorizationEntry'], locator)
   return {
     entries,
     defaultEntry: d ? { kind: null, patterns: [], read: groupList(d.read), write: groupList(d.write), admin: groupList(d.admin) } : null,

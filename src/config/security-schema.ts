@@ -40,7 +40,7 @@ export const authorizationEntrySchema = v.strictObject({
   read: groups,
   write: groups,
   admin: groups,
-  /** Accepted for compatibility; sfbroker groups are plain names whatever the class. */
+  /** Only ActiveMQ's default GroupPrincipal (security-config.ts refuses any other class). */
   groupClass: text,
 })
 

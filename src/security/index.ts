@@ -8,7 +8,7 @@
  *     security.authorizer?.check(subject ?? null, 'write', { kind: 'queue', name: 'orders' })
  *
  * Both throw BrokerError: SECURITY_AUTHENTICATION_FAILED / SECURITY_NOT_AUTHORIZED with ActiveMQ's texts.
- * `src/security/tls*` belongs to the TLS work and is exported from here by it.
+ * TLS (key stores, the TLS terminator, certificate reloads) is not here: it is the `src/net/` part.
  */
 export type { Subject, Credentials, Authenticator, Authorizer, Operation, SecuredDestination, SecurityStats } from './types.ts'
 export { Security, inGroup, type SecurityDeps } from './security.ts'
