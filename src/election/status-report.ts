@@ -19,6 +19,51 @@ import { mountOf, mountWarnings, classify, type MountInfo } from './mountinfo.ts
 
 export const STATUS_EXIT = { primary: 0, noPrimary: 3, unreadable: 4 } as const
 
+/** Where `sfbroker probe-lock` leaves its last verdict, in the directory it probed; read back by status. */
+export const PROBE_VERDICT_FILE = 'probe-lock.json'
+/** Largest probe-lock.json read (it is a few hundred bytes; anything bigger is not ours). */
+export const PROBE_VERDICT_BYTES_MAX = 64 * 1024
+
+/** The saved verdict of the last `probe-lock` on this directory (written by probe/probe-lock.ts). */
+export interface ProbeVerdictRecord {
+  v: 1
+  /** The recommended lock type's verdict; NOT SAFE when none is usable. */
+  verdict: 'SAFE' | 'SAFE ON THIS HOST' | 'NOT SAFE'
+  recommended: string | null
+  recommendation: string
+  kinds: { kind: string; verdict: string; reason: string }[]
+  /** --peer: the other host and its per-kind verdicts; null without --peer. */
+  peer: { host: string | null; kinds: { kind: string; verdict: string }[] } | null
+  mount: { fsType: string; mountPoint: string; source: string; options: string[] } | null
+  warnings: string[]
+  host: string
+  pid: number
+  at: number
+}
+
+const VERDICTS = ['SAFE', 'SAFE ON THIS HOST', 'NOT SAFE']
+
+/** The saved probe-lock verdict of `dir`, null when there is none; a file that is not one is an error string. */
+export function readProbeVerdict(dir: string): ProbeVerdictRecord | null | string {
+  const file = path.join(dir, PROBE_VERDICT_FILE)
+  let text: string
+  try {
+    const st = fs.statSync(file)
+    if (st.size > PROBE_VERDICT_BYTES_MAX) return `${file}: ${st.size} bytes, over ${PROBE_VERDICT_BYTES_MAX}: not a probe-lock verdict`
+    text = fs.readFileSync(file, 'utf8')
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code
+    return code === 'ENOENT' ? null : `${file}: cannot read (${code ?? (e as Error).message})`
+  }
+  try {
+    const r = JSON.parse(text) as ProbeVerdictRecord
+    if (r?.v !== 1 || !VERDICTS.includes(r.verdict) || typeof r.at !== 'number' || typeof r.host !== 'string' || !Array.isArray(r.kinds)) throw new Error('unexpected shape')
+    return r
+  } catch (e) {
+    return `${file}: not a probe-lock verdict (${(e as Error).message.slice(0, 80)}); run sfbroker probe-lock again`
+  }
+}
+
 export interface StoreSummary {
   adapter: string
   bytes: number
@@ -68,6 +113,8 @@ export interface StatusReport {
   takeovers: TakeoverRecord[]
   store: (StoreSummary & { ageMs: number }) | null
   filesystem: MountInfo | null
+  /** The last `sfbroker probe-lock` verdict saved in the directory, with its age; null when none was saved. */
+  probeLock: (ProbeVerdictRecord & { ageMs: number }) | null
   warnings: string[]
   primary: boolean
   exitCode: number
@@ -133,7 +180,7 @@ export async function inspectSharedDir(dirArg: string, now = Date.now()): Promis
   const p = sharedPaths(dir)
   const base: StatusReport = {
     directory: dir, now, lockFile: { exists: false, held: null, method: 'none', holderPids: [] }, holder: null, renewedAgoMs: null,
-    currentEpoch: 0, replicas: [], lastTakeover: null, takeovers: [], store: null, filesystem: null, warnings: [], primary: false,
+    currentEpoch: 0, replicas: [], lastTakeover: null, takeovers: [], store: null, filesystem: null, probeLock: null, warnings: [], primary: false,
     exitCode: STATUS_EXIT.unreadable,
   }
   let st: fs.Stats
@@ -211,6 +258,20 @@ export async function inspectSharedDir(dirArg: string, now = Date.now()): Promis
   } catch {
     r.store = null
   }
+  const probe = readProbeVerdict(dir)
+  if (typeof probe === 'string') r.warnings.push(probe)
+  else if (probe) {
+    r.probeLock = { ...probe, ageMs: now - probe.at }
+    const when = `${probe.host}, ${new Date(probe.at).toISOString()}`
+    if (probe.verdict === 'NOT SAFE') r.warnings.push(`the last probe-lock (${when}) found this directory NOT SAFE for shared-store HA: ${probe.recommendation}`)
+    const lockType = r.holder?.lockType
+    const kv = probe.kinds.find((k) => k.kind === lockType)
+    if (lockType && kv && kv.verdict === 'NOT SAFE' && probe.verdict !== 'NOT SAFE') r.warnings.push(`the brokers use lock type ${lockType}, which the last probe-lock (${when}) found NOT SAFE: ${kv.reason}`)
+    const fsNow = r.filesystem
+    if (probe.mount && fsNow && (probe.mount.fsType !== fsNow.fsType || probe.mount.source !== fsNow.source)) {
+      r.warnings.push(`the last probe-lock (${when}) saw ${probe.mount.fsType} from ${probe.mount.source}; the directory is now on ${fsNow.fsType} from ${fsNow.source}: run sfbroker probe-lock again`)
+    }
+  }
   r.primary = r.lockFile.held === true
   r.exitCode = r.primary ? STATUS_EXIT.primary : r.lockFile.held === null && lockExists ? STATUS_EXIT.unreadable : STATUS_EXIT.noPrimary
   return r
@@ -248,6 +309,11 @@ export function formatStatus(r: StatusReport): string {
     if (r.store.scheduler) L.push(`  scheduler: ${r.store.scheduler.jobs} jobs${r.store.scheduler.nextDueAt ? `, next due ${new Date(r.store.scheduler.nextDueAt).toISOString()}` : ''}`)
     for (const [what, it] of [['store', r.store.integrity?.store], ['scheduler store', r.store.integrity?.scheduler]] as const) L.push(...integrityLines(what, it).lines)
   } else L.push('store: no summary yet (written by the primary every few seconds)')
+  const pl = r.probeLock
+  if (pl) {
+    L.push(`probe-lock: ${pl.verdict}${pl.recommended ? ` (lock type ${pl.recommended} recommended)` : ''}, run on ${pl.host} ${ago(pl.ageMs)}${pl.peer ? ` with --peer ${pl.peer.host ?? '(no peer showed up)'}` : ''}`)
+    L.push(`  ${pl.kinds.map((k) => `${k.kind} ${k.verdict}`).join(', ')}${pl.mount ? `; ${pl.mount.fsType} on ${pl.mount.mountPoint}` : ''}`)
+  } else L.push(`probe-lock: no saved verdict (run sfbroker probe-lock ${r.directory})`)
   for (const w of r.warnings) L.push(`WARNING: ${w}`)
   return L.join('\n')
 }

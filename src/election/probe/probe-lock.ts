@@ -12,6 +12,9 @@
  * Seeing the peer hold while we hold means both had "the" lock: NOT SAFE; one side refused while the other
  * held: SAFE. Files appear to the other host subject to its attribute cache (NFS actimeo): the minimum hold
  * time (--hold-ms) should exceed it.
+ *
+ * The verdict is saved in the probed directory (`probe-lock.json`, status-report.ts reads it) so `sfbroker status`
+ * and the admin console can show it later; a directory the probe cannot write to only loses that (a warning).
  */
 import fs from 'node:fs'
 import os from 'node:os'
@@ -21,6 +24,7 @@ import { LockFile, loadLibc } from '../lock/index.ts'
 import { isBrokerError } from '../../lib/errors.ts'
 import { mountOf, mountWarnings, classify, type MountInfo } from '../mountinfo.ts'
 import { LockChildProcess } from './lock-child-process.ts'
+import { PROBE_VERDICT_FILE, type ProbeVerdictRecord } from '../status-report.ts'
 
 export type Kind = 'flock' | 'fcntl'
 const KINDS: Kind[] = ['flock', 'fcntl']
@@ -52,6 +56,8 @@ export interface ProbeReport {
   recommended: Kind | null
   recommendation: string
   safe: boolean
+  /** Where the verdict was saved (`<dir>/probe-lock.json`), null when it could not be (see warnings). */
+  savedTo: string | null
 }
 
 export interface PeerReport {
@@ -291,7 +297,46 @@ export async function runProbe(dirArg: string, o: ProbeOptions = {}): Promise<Pr
   const recommendation = recommended
     ? `use lock type ${recommended}${kinds.find((k) => k.kind === recommended)!.verdict === 'SAFE ON THIS HOST' ? ' (after probe-lock --peer from a second host says SAFE)' : ''}`
     : 'do NOT use this directory for shared-store HA'
-  return { directory: dir, host: os.hostname(), binding: lib.binding, filesystem, fsClass, warnings, kinds, sameProcess, peer, recommended, recommendation, safe: recommended !== null && kinds.find((k) => k.kind === recommended)!.verdict === 'SAFE' }
+  const report: ProbeReport = { directory: dir, host: os.hostname(), binding: lib.binding, filesystem, fsClass, warnings, kinds, sameProcess, peer, recommended, recommendation, safe: recommended !== null && kinds.find((k) => k.kind === recommended)!.verdict === 'SAFE', savedTo: null }
+  try {
+    report.savedTo = saveVerdict(report)
+  } catch (e) {
+    report.warnings.push(`verdict not saved in ${dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`)
+  }
+  return report
+}
+
+/** The verdict record status and the console read back; bounded (two kinds, short texts, at most 20 warnings). */
+export function verdictRecord(r: ProbeReport, at = Date.now()): ProbeVerdictRecord {
+  const cut = (t: string): string => (t.length > 500 ? t.slice(0, 500) + '…' : t)
+  const kv = r.recommended ? r.kinds.find((k) => k.kind === r.recommended) : undefined
+  return {
+    v: 1, verdict: kv?.verdict ?? 'NOT SAFE', recommended: r.recommended, recommendation: cut(r.recommendation),
+    kinds: r.kinds.map((k) => ({ kind: k.kind, verdict: k.verdict, reason: cut(k.reason) })),
+    peer: r.peer ? { host: r.peer.peer?.host ?? null, kinds: r.peer.kinds.map((k) => ({ kind: k.kind, verdict: k.verdict })) } : null,
+    mount: r.filesystem ? { fsType: r.filesystem.fsType, mountPoint: r.filesystem.mountPoint, source: r.filesystem.source, options: r.filesystem.options.slice(0, 50) } : null,
+    warnings: r.warnings.slice(0, 20).map(cut), host: r.host, pid: process.pid, at,
+  }
+}
+
+/** Write `<dir>/probe-lock.json` whole (temp file, fsync, rename), so a reader never sees half a verdict. */
+function saveVerdict(r: ProbeReport): string {
+  const file = path.join(r.directory, PROBE_VERDICT_FILE)
+  const tmp = `${file}.${process.pid}.tmp`
+  try {
+    const fd = fs.openSync(tmp, 'w', 0o644)
+    try {
+      fs.writeSync(fd, JSON.stringify(verdictRecord(r), null, 2) + '\n')
+      fs.fsyncSync(fd)
+    } finally {
+      fs.closeSync(fd)
+    }
+    fs.renameSync(tmp, file)
+  } catch (e) {
+    fs.rmSync(tmp, { force: true })
+    throw e
+  }
+  return file
 }
 
 export function formatProbe(r: ProbeReport): string {
@@ -309,5 +354,6 @@ export function formatProbe(r: ProbeReport): string {
   }
   for (const w of r.warnings) L.push(`WARNING: ${w}`)
   L.push(`recommendation: ${r.recommendation}`)
+  if (r.savedTo) L.push(`verdict saved to ${r.savedTo} (shown by sfbroker status and the admin console)`)
   return L.join('\n')
 }
