@@ -4,7 +4,10 @@
  * as `sfbroker status --json`; broker views need a serving primary (409 ADMIN_NOT_PRIMARY elsewhere). Writes are
  * POST or DELETE and pass the guard first: the `x-sfbroker-csrf` header must carry this process's token (served
  * by GET /api/node, which another origin cannot read), a present Origin must be this listener's own, and the
- * listener must be writable (`--admin-writable`). Until authentication exists (#13) that is all the access control.
+ * caller must be allowed to write: with an authentication plugin, a user of an admin group (the admin listener
+ * checked the credentials; a read-only user gets 403 ADMIN_READ_ONLY_USER before anything else); without one, the
+ * listener must be writable (`--admin-writable`). The CSRF guard stays with authentication on: a browser sends
+ * Basic credentials by itself, so a foreign page could otherwise make a logged-in operator's browser write.
  *
  * Owns request parsing, the guard and the JSON shapes; the operations themselves are BrokerManagement's.
  */
@@ -17,9 +20,11 @@ import type { AdminConfig } from '../config/types.ts'
 import { isBrokerError } from '../lib/errors.ts'
 import { logger } from '../lib/log.ts'
 import { VERSION } from '../lib/version.ts'
+import { DEFAULTS } from '../config/index.ts'
 import { inspectSharedDir } from '../election/index.ts'
 import { BrokerManagement, parseDestination } from '../broker/index.ts'
 import type { BrokerNode } from '../node/broker-node.ts'
+import type { AdminAccess } from '../node/admin-server.ts'
 import { RATE_SAMPLE_MS, RateSampler } from './rates.ts'
 
 const log = logger('console')
@@ -28,6 +33,9 @@ const log = logger('console')
 export const ADMIN_BODY_BYTES_MAX = 1024 * 1024
 /** The header a write must carry, with the token from GET /api/node. */
 export const CSRF_HEADER = 'x-sfbroker-csrf'
+/** Scheduled jobs listed by GET /api/scheduler unless `limit` says otherwise, and the largest `limit`. */
+export const JOBS_PAGE_DEFAULT = 200
+export const JOBS_PAGE_MAX = 1000
 /** Files listed per store directory at most. */
 export const STORE_FILES_MAX = 200
 /** Where each node leaves its console address for the others, under the shared directory. */
@@ -44,6 +52,7 @@ interface Match {
   params: string[]
   url: URL
   body: Record<string, unknown>
+  access: AdminAccess
 }
 interface Route {
   method: string
@@ -71,7 +80,7 @@ export class ConsoleApi {
     const r = (method: string, pattern: string, run: Handler): void => {
       this.routes.push({ method, parts: pattern.split('/').filter(Boolean), write: method !== 'GET', run })
     }
-    r('GET', 'api/node', () => this.nodeView())
+    r('GET', 'api/node', (m) => this.nodeView(m.access))
     r('GET', 'api/group', () => this.group())
     r('GET', 'api/destinations', () => this.destinations())
     r('GET', 'api/destinations/:d/messages', (m) => this.mgmt().browse(m.params[0]!, this.intParam(m.url, 'offset', 0), this.intParam(m.url, 'limit', 25)))
@@ -88,7 +97,7 @@ export class ConsoleApi {
     })
     r('GET', 'api/connections', () => this.connections())
     r('DELETE', 'api/connections/:id', (m) => this.closeConnection(m.params[0]!))
-    r('GET', 'api/scheduler', async () => (await this.mgmt().jobs()) ?? { jobs: [], total: 0, nextDueAt: null, disabled: true })
+    r('GET', 'api/scheduler', (m) => this.jobs(m.url))
     r('DELETE', 'api/scheduler/jobs', async () => (await this.mgmt().removeJobs(null), { removed: 'all' }))
     r('DELETE', 'api/scheduler/jobs/:id', async (m) => (await this.mgmt().removeJobs(m.params[0]!), { removed: m.params[0] }))
     r('GET', 'api/store', () => this.store())
@@ -123,7 +132,7 @@ export class ConsoleApi {
   }
 
   /** Answer one /api request. */
-  async handle(req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> {
+  async handle(req: http.IncomingMessage, res: http.ServerResponse, url: URL, access: AdminAccess): Promise<void> {
     const send = (status: number, body: unknown): void => {
       res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' })
       res.end(JSON.stringify(body))
@@ -146,12 +155,12 @@ export class ConsoleApi {
       const params = route.parts.flatMap((p, i) => (p.startsWith(':') ? [segs[i]!] : []))
       let body: Record<string, unknown> = {}
       if (route.write) {
-        this.guard(req)
+        this.guard(req, access)
         body = await readJson(req)
         this.needPrimary()
       }
-      const out = await route.run({ params, url, body })
-      if (route.write) log.info(`console: ${req.method} ${url.pathname} by ${req.socket.remoteAddress ?? '?'}`)
+      const out = await route.run({ params, url, body, access })
+      if (route.write) log.info(`console: ${req.method} ${url.pathname} by ${access.user === null ? '' : `user ${JSON.stringify(access.user)} from `}${req.socket.remoteAddress ?? '?'}`)
       send(200, out)
     } catch (e) {
       if (e instanceof ApiError) return send(e.status, { error: e.message, code: e.code, ...e.extra })
@@ -160,8 +169,12 @@ export class ConsoleApi {
     }
   }
 
-  /** The CSRF guard and the writable switch, in that order. */
-  private guard(req: http.IncomingMessage): void {
+  /** A read-only user first (whatever the token); then the CSRF guard; then, without authentication, the writable switch. */
+  private guard(req: http.IncomingMessage, access: AdminAccess): void {
+    if (access.secured && access.role !== 'admin') {
+      const admins = this.cfg.groups ?? [DEFAULTS.adminGroups]
+      throw new ApiError(403, 'ADMIN_READ_ONLY_USER', `user ${access.user} may only read; changes need a user of ${admins.length === 1 ? 'group' : 'one of the groups'} ${admins.join(', ')}`)
+    }
     const token = req.headers[CSRF_HEADER]
     if (typeof token !== 'string' || token.length !== this.token.length || !crypto.timingSafeEqual(Buffer.from(token), Buffer.from(this.token))) {
       throw new ApiError(403, 'ADMIN_CSRF', `a write needs the ${CSRF_HEADER} header with the token from GET /api/node`)
@@ -172,7 +185,7 @@ export class ConsoleApi {
     }
     const site = req.headers['sec-fetch-site']
     if (typeof site === 'string' && site !== 'same-origin' && site !== 'none') throw new ApiError(403, 'ADMIN_CSRF', `cross-site write refused (Sec-Fetch-Site ${site})`)
-    if (!this.cfg.writable) throw new ApiError(403, 'ADMIN_READ_ONLY', 'this admin listener is read-only; start the broker with --admin-writable (or <admin writable="true">) to allow changes')
+    if (!access.secured && !this.cfg.writable) throw new ApiError(403, 'ADMIN_READ_ONLY', 'this admin listener is read-only; start the broker with --admin-writable (or <admin writable="true">) to allow changes')
   }
 
   private needPrimary(): NonNullable<ReturnType<BrokerNode['servingParts']>> {
@@ -193,14 +206,25 @@ export class ConsoleApi {
     return Number(raw)
   }
 
-  private nodeView(): unknown {
+  /** This node, and the caller: `writable` says whether this caller may change state here (role admin). */
+  private nodeView(access: AdminAccess): unknown {
     const st = this.node.status()
+    const admin = access.role === 'admin'
     return {
-      ...st, version: VERSION, writable: this.cfg.writable === true, csrfToken: this.token, csrfHeader: CSRF_HEADER,
-      // Authentication (#13) has not landed: every caller that reaches the listener is the same anonymous operator.
-      auth: { enabled: false, user: null, readOnly: this.cfg.writable !== true },
+      ...st, version: VERSION, writable: admin, csrfToken: this.token, csrfHeader: CSRF_HEADER,
+      auth: { enabled: access.secured, user: access.user, role: access.role, readOnly: !admin, adminGroups: access.secured ? this.cfg.groups ?? [DEFAULTS.adminGroups] : [] },
       serving: this.node.servingParts() !== null, consoleUrl: this.adminUrl,
     }
+  }
+
+  /** Scheduled jobs in due order with their next due time (Scheduler.list, no message round trip), `?limit=`. */
+  private jobs(url: URL): unknown {
+    const parts = this.needPrimary()
+    const limit = this.intParam(url, 'limit', JOBS_PAGE_DEFAULT)
+    if (limit < 1 || limit > JOBS_PAGE_MAX) throw new ApiError(400, 'ADMIN_BAD_REQUEST', `query parameter limit=${limit}: expected a whole number from 1 to ${JOBS_PAGE_MAX}`)
+    if (!parts.scheduler) return { jobs: [], total: 0, nextDueAt: null, disabled: true }
+    const { jobs, total } = parts.scheduler.list(limit)
+    return { jobs, total, nextDueAt: parts.scheduler.stats().nextDueAt, now: Date.now(), disabled: false }
   }
 
   private async group(): Promise<unknown> {
@@ -228,8 +252,7 @@ export class ConsoleApi {
       self: { nodeId: this.node.nodeId, role: this.node.status().role },
       primaryConsole: report.primary && holder ? consoles[holder.nodeId] ?? null : null,
       consoles,
-      // `probe-lock` keeps no verdict in the shared directory yet; null until it does.
-      probeLock: null,
+      probeLock: report.probeLock,
     }
   }
 

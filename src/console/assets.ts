@@ -19,7 +19,7 @@ export const INDEX_HTML: string = String.raw`<!doctype html>
 <header class="top">
   <h1>sfbroker <span id="node-name" class="muted"></span></h1>
   <p id="role-badge" class="badge" role="status" aria-live="polite">connecting&#x2026;</p>
-  <p id="access" class="muted small"></p>
+  <p id="access" class="muted small" aria-live="polite"></p>
 </header>
 <div id="replica-banner" class="banner" role="note" hidden></div>
 <nav aria-label="Sections">
@@ -53,7 +53,7 @@ export const INDEX_HTML: string = String.raw`<!doctype html>
     <h2 id="h-queue">Queue</h2>
     <p><a href="#destinations">&#x2190; all destinations</a></p>
     <div class="cols">
-      <form id="send-form" class="card" aria-labelledby="h-send">
+      <form id="send-form" class="card write-only" aria-labelledby="h-send">
         <h3 id="h-send">Send a message</h3>
         <label for="send-dest">Destination</label>
         <input id="send-dest" name="destination" required autocomplete="off">
@@ -67,7 +67,7 @@ export const INDEX_HTML: string = String.raw`<!doctype html>
         </div>
         <button id="send-btn" type="submit" class="write">Send</button>
       </form>
-      <div class="card">
+      <div class="card write-only">
         <h3>Selected messages</h3>
         <label for="move-to">Target queue</label>
         <input id="move-to" autocomplete="off" placeholder="/queue/ORDERS">
@@ -98,7 +98,7 @@ export const INDEX_HTML: string = String.raw`<!doctype html>
   </section>
   <section id="view-scheduler" class="view" aria-labelledby="h-sched" hidden>
     <h2 id="h-sched">Scheduled jobs</h2>
-    <p><button id="jobs-remove-all" type="button" class="write danger">Remove all jobs</button></p>
+    <p class="write-only"><button id="jobs-remove-all" type="button" class="write danger">Remove all jobs</button></p>
     <div id="sched-body" class="scroll"></div>
   </section>
   <section id="view-store" class="view" aria-labelledby="h-store" hidden>
@@ -160,6 +160,8 @@ details summary { cursor: pointer; color: var(--accent); }
 .toast p { margin: 4px 0 0; padding: 8px 12px; border-radius: 6px; background: #1b1f24; color: #fff; }
 .toast p.err { background: var(--bad); }
 footer { padding: 8px 16px; }
+body.ro .write, body.ro .write-only { display: none; }
+#whoami { color: var(--fg); }
 @media (max-width: 640px) { main { padding: 6px 8px 20px; } th, td { padding: 4px 5px; } .hide-sm { display: none; } }
 `
 
@@ -248,7 +250,12 @@ function renderHeader() {
   var b = $('role-badge')
   b.textContent = n.role === 'primary' ? 'primary (epoch ' + n.epoch + ')' : n.role
   b.className = 'badge ' + (n.role === 'primary' ? 'primary' : n.role === 'replica' ? 'replica' : '')
-  $('access').textContent = n.writable ? 'writable (no authentication yet: keep the admin listener private)' : 'read-only (start with --admin-writable to allow changes)'
+  var a = n.auth || {}
+  if (a.enabled) fill($('access'), ['signed in as ', h('strong', { id: 'whoami', text: a.user }), n.writable ? ' \u00b7 read and write' : ' \u00b7 read-only (changes need a user of ' + (a.adminGroups || []).join(', ') + ')'])
+  else $('access').textContent = n.writable ? 'writable, no login (no authentication plugin: keep the admin listener private)' : 'read-only (start with --admin-writable to allow changes)'
+  $('access').setAttribute('data-role', n.writable ? 'admin' : 'read-only')
+  // A read-only caller never gets write controls: hidden, not just disabled (a replica's are disabled instead).
+  document.body.classList.toggle('ro', !n.writable)
   var writable = n.writable && n.serving
   document.querySelectorAll('button.write').forEach(function (x) { x.disabled = !writable; x.title = writable ? '' : (n.writable ? 'only the serving primary can change state' : 'this console is read-only') })
   var ban = $('replica-banner')
@@ -261,6 +268,12 @@ function renderHeader() {
 }
 
 // ---- group
+
+function probeText(p) {
+  if (!p) return 'no saved verdict (run sfbroker probe-lock on the shared directory)'
+  return p.verdict + (p.recommended ? ', use ' + p.recommended : '') + ' \u2014 ' + p.kinds.map(function (k) { return k.kind + ' ' + k.verdict }).join(', ') +
+    '; run on ' + p.host + ' ' + fmtAgo(p.ageMs) + (p.peer ? ' with --peer ' + (p.peer.host || '(no peer)') : '')
+}
 
 function renderGroup() {
   var g = S.group, out = []
@@ -282,7 +295,7 @@ function renderGroup() {
       h('dt', { text: 'filesystem' }), h('dd', { text: g.filesystem ? g.filesystem.fsType + ' on ' + g.filesystem.mountPoint : '-' }),
       h('dt', { text: 'lock' }), h('dd', { text: (g.primary ? 'held' : g.lockFile.held === null ? 'unknown' : 'not held') + ' (' + g.lockFile.method + ')' }),
       h('dt', { text: 'current epoch' }), h('dd', { text: String(g.currentEpoch) }),
-      h('dt', { text: 'probe-lock' }), h('dd', { text: g.probeLock ? g.probeLock.verdict : 'no saved verdict' }),
+      h('dt', { text: 'probe-lock' }), h('dd', { id: 'probe-lock', 'data-verdict': g.probeLock ? g.probeLock.verdict : null, class: g.probeLock && g.probeLock.verdict === 'NOT SAFE' ? 'warn' : null, text: probeText(g.probeLock) }),
     ])]),
   ]))
   out.push(h('h3', { text: 'Replicas' }))
@@ -371,10 +384,11 @@ function renderConnections(d) {
       } }) : '')])
   }))])
 }
+function fmtIn(ms) { if (ms <= 0) return 'due now'; if (ms < 120000) return 'in ' + Math.ceil(ms / 1000) + ' s'; if (ms < 7200000) return 'in ' + Math.round(ms / 60000) + ' min'; return 'in ' + fmtDur(ms) }
 function renderScheduler(d) {
   if (d.disabled) return fill($('sched-body'), [h('p', { class: 'muted', text: 'The scheduler is not enabled on this broker (schedulerSupport).' })])
-  fill($('sched-body'), [h('p', { class: 'muted', text: d.total + ' jobs; next due ' + fmtTime(d.nextDueAt) }), d.jobs.length ? table(null, ['#', 'job id', 'destination', 'delay', 'period', 'repeat', 'cron', 'size', ''], d.jobs.map(function (j, i) {
-    return h('tr', null, [num(i + 1), td(h('code', { text: j.id })), td(j.destination), num(j.delayMs), num(j.periodMs), num(j.repeat), td(j.cron || '-'), num(fmtBytes(j.bodyBytes)),
+  fill($('sched-body'), [h('p', { id: 'sched-summary', class: 'muted', text: d.total + ' jobs; next due ' + fmtTime(d.nextDueAt) + (d.jobs.length < d.total ? '; the first ' + d.jobs.length + ' shown' : '') }), d.jobs.length ? table(null, ['#', 'job id', 'destination', 'next due', 'delay', 'period', 'repeats left', 'cron', 'size', ''], d.jobs.map(function (j, i) {
+    return h('tr', { 'data-job': j.id }, [num(i + 1), td(h('code', { text: j.id })), td(j.destination), h('td', { class: 'next-due', 'data-due': j.nextDueAt, text: fmtTime(j.nextDueAt) + ' (' + fmtIn(j.nextDueAt - d.now) + ')' }), num(j.delayMs), num(j.periodMs), num(j.repeat + ' of ' + j.repeatTotal), td(j.cron || '-'), num(fmtBytes(j.bodyBytes)),
       td(h('button', { type: 'button', class: 'write', text: 'Remove', 'aria-label': 'remove job ' + j.id, disabled: !(S.node.writable && S.node.serving), onclick: function () { write('DELETE', '/api/scheduler/jobs/' + enc(j.id), null, function () { return 'removed job ' + j.id }) } }))])
   })) : null])
 }

@@ -7,6 +7,7 @@
 import type http from 'node:http'
 import type { AdminConfig } from '../config/types.ts'
 import type { BrokerNode } from '../node/broker-node.ts'
+import type { AdminAccess } from '../node/admin-server.ts'
 import { ConsoleApi } from './api.ts'
 import { APP_CSS, APP_JS, INDEX_HTML } from './assets.ts'
 
@@ -37,8 +38,9 @@ export class AdminConsole {
     return pathname === '/' || pathname === '/console' || pathname.startsWith('/console/') || pathname.startsWith('/api/')
   }
 
-  async handle(req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> {
-    if (url.pathname.startsWith('/api/')) return this.api.handle(req, res, url)
+  /** `access`: who the admin listener found the caller to be (it has answered 401/403 already when nobody). */
+  async handle(req: http.IncomingMessage, res: http.ServerResponse, url: URL, access: AdminAccess): Promise<void> {
+    if (url.pathname.startsWith('/api/')) return this.api.handle(req, res, url, access)
     if (url.pathname === '/' || url.pathname === '/console') {
       res.writeHead(302, { location: '/console/', ...SECURITY_HEADERS })
       return void res.end()

@@ -10,7 +10,16 @@
  * folded into counters (a sum over a changing set would not be monotonic). /status pages the store summary's
  * destination list with `?offset=&limit=` (default limit STATUS_PAGE_DEFAULT, at most STATUS_PAGE_MAX) and
  * reports the total.
+ *
+ * Access (#18, #15): without an authentication plugin every caller is the same anonymous operator (the listener
+ * stays on 127.0.0.1 by default, and console writes need `writable`). With one, every path but /health needs
+ * HTTP Basic credentials: users of `groups` (default "admins") may do everything, users of `readOnlyGroups` (and
+ * of no admin group) may read but every write gets 403 ADMIN_READ_ONLY_USER, anyone else 403 ADMIN_FORBIDDEN,
+ * missing or wrong credentials 401 ADMIN_UNAUTHENTICATED. The admin group replaces `writable` then: it is the
+ * write permission. A verified Authorization header is remembered for ADMIN_AUTH_CACHE_MS (under a keyed hash,
+ * never the password) so a polling page does not pay a password hash every request.
  */
+import crypto from 'node:crypto'
 import http from 'node:http'
 import https from 'node:https'
 import type { TlsContextSource } from '../net/index.ts'
@@ -60,6 +69,25 @@ export interface AdminAuthenticator {
   authenticate(c: { username?: string; password?: string; remoteAddress: string }): Promise<{ user: string; groups: ReadonlySet<string> }>
 }
 
+/** Who a request is, as the console sees it: `user` null without an authentication plugin. */
+export interface AdminAccess {
+  user: string | null
+  /** 'admin': may write (with security: a user of `groups`); 'read-only': may only read. */
+  role: 'admin' | 'read-only'
+  /** Whether an authentication plugin guards the listener. */
+  secured: boolean
+}
+
+/** How long a verified Authorization header is trusted without checking the password again, and how many are kept. */
+export const ADMIN_AUTH_CACHE_MS = 30_000
+export const ADMIN_AUTH_CACHE_MAX = 64
+
+/** Whether a subject's groups meet a group list ("*" = every authenticated user, as in the authorization map). */
+function inAny(groups: ReadonlySet<string>, list: readonly string[]): string | null {
+  if (list.includes('*')) return '*'
+  return list.find((g) => groups.has(g)) ?? null
+}
+
 export interface AdminServerOptions {
   /** Serve HTTPS with this key material (reloaded: the listener is re-opened with the new certificate). */
   tlsSource?: TlsContextSource
@@ -85,11 +113,19 @@ export class AdminServer {
   constructor(private readonly node: BrokerNode, private readonly cfg: AdminConfig, private readonly opts: AdminServerOptions = {}) {}
 
   private unsubscribeTls: (() => void) | null = null
+  /** Verified Authorization headers: HMAC(key, header) -> subject and expiry. Oldest first (Map order). */
+  private readonly authCache = new Map<string, { user: string; groups: ReadonlySet<string>; until: number }>()
+  private readonly authCacheKey = crypto.randomBytes(32)
+  private warnedWritable = false
 
   listen(): Promise<void> {
     const tlsSource = this.opts.tlsSource
     if (tlsSource && !this.unsubscribeTls) this.unsubscribeTls = tlsSource.onChange(() => void this.reopen())
     if (this.opts.authenticator && !tlsSource) log.warn('admin listener: security is configured but the listener is plain HTTP: passwords cross the network in clear text; set ssl="true" on <admin>')
+    if (this.opts.authenticator && this.cfg.writable && !this.warnedWritable) {
+      this.warnedWritable = true
+      log.warn(`admin listener: writable / --admin-writable has no effect with an authentication plugin: console writes need a user of ${this.adminGroups().join(', ')}, and users of read-only groups never write`)
+    }
     const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
       this.handle(req, res).catch((err: Error) => {
         log.warn(`admin ${req.method} ${req.url} failed: ${err.message}`)
@@ -107,7 +143,10 @@ export class AdminServer {
       server.listen(this.cfg.port, this.cfg.host, () => {
         const a = server.address()
         const port = typeof a === 'object' && a ? a.port : this.cfg.port
-        log.info(`admin listener on http${tlsSource ? 's' : ''}://${this.cfg.host}:${port} (/health, /status, /metrics, console at /console/${this.cfg.writable ? ', writable' : ', read-only'})`)
+        const access = this.opts.authenticator
+          ? `, login: ${this.adminGroups().join(',')} read+write${this.cfg.readOnlyGroups?.length ? `, ${this.cfg.readOnlyGroups.join(',')} read-only` : ''}`
+          : this.cfg.writable ? ', writable' : ', read-only'
+        log.info(`admin listener on http${tlsSource ? 's' : ''}://${this.cfg.host}:${port} (/health, /status, /metrics, console at /console/${access})`)
         this.adminConsole().then((c) => c.api.start(this.address()), (e: Error) => log.warn(`console failed to load: ${e.message}`))
         resolve()
       })
@@ -151,33 +190,55 @@ export class AdminServer {
     }
   }
 
-  /** With an authenticator: true when the request carries Basic credentials of a user in an admin group. */
-  private async authorized(req: http.IncomingMessage, res: http.ServerResponse): Promise<boolean> {
+  private adminGroups(): string[] {
+    return this.cfg.groups ?? [DEFAULTS.adminGroups]
+  }
+
+  /**
+   * Who the request is, or null after answering 401/403. Without an authenticator: the anonymous operator, an
+   * admin when the listener is writable. With one: HTTP Basic credentials of a user of an admin group (admin) or
+   * of a read-only group (read-only). Errors name the user, never the password.
+   */
+  private async access(req: http.IncomingMessage, res: http.ServerResponse): Promise<AdminAccess | null> {
     const auth = this.opts.authenticator
-    if (!auth) return true
-    const deny = (status: 401 | 403, error: string): false => {
-      res.writeHead(status, { 'content-type': 'application/json', ...(status === 401 ? { 'www-authenticate': 'Basic realm="sfbroker", charset="UTF-8"' } : {}) })
-      res.end(JSON.stringify({ error }))
-      return false
+    if (!auth) return { user: null, role: this.cfg.writable ? 'admin' : 'read-only', secured: false }
+    const deny = (status: 401 | 403, code: string, error: string): null => {
+      res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...(status === 401 ? { 'www-authenticate': 'Basic realm="sfbroker", charset="UTF-8"' } : {}) })
+      res.end(JSON.stringify({ error, code }))
+      return null
     }
-    const creds = basicCredentials(req.headers.authorization)
-    if (!creds) return deny(401, 'authentication required: HTTP Basic with a user of an admin group')
+    const header = req.headers.authorization
+    const creds = basicCredentials(header)
+    if (!creds) return deny(401, 'ADMIN_UNAUTHENTICATED', 'authentication required: HTTP Basic with a user of an admin or read-only group')
+    const key = crypto.createHmac('sha256', this.authCacheKey).update(header!).digest('base64')
+    const now = Date.now()
     let subject: { user: string; groups: ReadonlySet<string> }
-    try {
-      subject = await auth.authenticate({ ...creds, remoteAddress: req.socket.remoteAddress ?? 'unknown' })
-    } catch (e) {
-      return deny(401, (e as Error).message)
+    const hit = this.authCache.get(key)
+    if (hit && hit.until > now) subject = hit
+    else {
+      if (hit) this.authCache.delete(key)
+      try {
+        subject = await auth.authenticate({ ...creds, remoteAddress: req.socket.remoteAddress ?? 'unknown' })
+      } catch (e) {
+        return deny(401, 'ADMIN_UNAUTHENTICATED', (e as Error).message)
+      }
+      if (this.authCache.size >= ADMIN_AUTH_CACHE_MAX) this.authCache.delete(this.authCache.keys().next().value!)
+      this.authCache.set(key, { user: subject.user, groups: subject.groups, until: now + ADMIN_AUTH_CACHE_MS })
     }
-    const groups = this.cfg.groups ?? [DEFAULTS.adminGroups]
-    if (!groups.some((g) => subject.groups.has(g))) return deny(403, `user ${subject.user} is not in ${groups.length === 1 ? 'group' : 'any of the groups'} ${groups.join(', ')}`)
-    return true
+    const admins = this.adminGroups()
+    if (inAny(subject.groups, admins) !== null) return { user: subject.user, role: 'admin', secured: true }
+    const readers = this.cfg.readOnlyGroups ?? []
+    if (inAny(subject.groups, readers) !== null) return { user: subject.user, role: 'read-only', secured: true }
+    const all = [...admins, ...readers]
+    return deny(403, 'ADMIN_FORBIDDEN', `user ${subject.user} is not in ${all.length === 1 ? 'group' : 'any of the groups'} ${all.join(', ')}`)
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://admin')
-    if (url.pathname !== '/health' && !(await this.authorized(req, res))) return
+    const access = url.pathname === '/health' ? null : await this.access(req, res)
+    if (url.pathname !== '/health' && access === null) return
     if (url.pathname === '/' || url.pathname === '/console' || url.pathname.startsWith('/console/') || url.pathname.startsWith('/api/')) {
-      return (await this.adminConsole()).handle(req, res, url)
+      return (await this.adminConsole()).handle(req, res, url, access!)
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'application/json' })
