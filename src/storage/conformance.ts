@@ -51,6 +51,11 @@ export interface AdapterCapabilities {
    * closure, hence the module path.
    */
   crash?: { module: string; exportName: string; openOptions?: Partial<OpenOptions>; kills?: number } | string
+  /**
+   * Warm replica: `standby()` returns a read-only reader that follows a writer, and open({ standby }) recovers from
+   * it exactly what a cold open recovers. A string is the stated reason it is not supported (cold open only).
+   */
+  standby?: true | string
 }
 
 export interface AdapterHarness {
@@ -429,6 +434,52 @@ export function describeAdapter(name: string, h: AdapterHarness): void {
       ;({ a } = await openAt(dir, { epoch: 5 }))
       expect((await loadAll(a, 'Q')).map((m) => m.messageId)).toEqual(['m5'])
       await a.close()
+    })
+
+    const standbySkip = skipReason(caps.standby, false)
+    ;(standbySkip ? test.skip : test)(`${name} standby reader follows a writer read-only and a warm open recovers what a cold open does${standbySkip ? ` (skipped: ${standbySkip})` : ''}`, async () => {
+      const seed = suiteSeed()
+      const rnd = new SeededRandom(seed)
+      const dir = tmp()
+      const opts = { journalMaxFileLength: 8192, checkpointIntervalMs: 0, cleanupIntervalMs: 0 }
+      const { a } = await openAt(dir, opts)
+      const reader = h.open(dir).standby!({ directory: dir })
+      const live: { d: string; seq: number }[] = []
+      const sub: DurableSubscriptionRecord = { clientId: 'c', subscriptionName: 's', destination: '/topic/T', selector: null, noLocal: false, storeKey: 'durable://c:s', createdAt: 1 }
+      await a.write([{ op: 'putSubscription', subscription: sub }])
+      for (let i = 0; i < 300; i++) {
+        const d = `Q${rnd.int(0, 2)}`
+        if (live.length > 0 && rnd.next() < 0.35) {
+          const [m] = live.splice(rnd.int(0, live.length - 1), 1)
+          await a.write([{ op: 'remove', destination: m.d, seq: m.seq }])
+        } else {
+          const r = await a.write([add(d, msg(`m-${i}`, 'x'.repeat(rnd.int(1, 200))))])
+          live.push({ d, seq: r.seqs[0] })
+        }
+        if (rnd.next() < 0.05) await a.checkpoint()
+        if (rnd.next() < 0.1) await reader.poll()
+      }
+      await reader.poll()
+      expect(reader.stats().messages).toBe(live.length)
+      // A crash (no close): the replica takes over. A copy of the directory gets a cold open for comparison.
+      const { cpSync } = await import('node:fs')
+      const cold = tmp()
+      cpSync(dir, cold, { recursive: true })
+      const w = await openAt(dir, { ...opts, epoch: 2, standby: reader })
+      const c = await openAt(cold, { ...opts, epoch: 2 })
+      const norm = (r: RecoveredState) => ({
+        d: [...r.destinations].filter((x) => x.count > 0).sort((x, y) => x.destination.localeCompare(y.destination)),
+        s: [...r.subscriptions].sort((x, y) => x.clientId.localeCompare(y.clientId)),
+        corrupt: r.report.corrupt.length,
+      })
+      expect(norm(w.rec)).toEqual(norm(c.rec))
+      for (const d of ['Q0', 'Q1', 'Q2']) {
+        expect((await loadAll(w.a, d)).map((m) => [m.seq, m.messageId])).toEqual((await loadAll(c.a, d)).map((m) => [m.seq, m.messageId]))
+      }
+      await w.a.write([add('Q0', msg('after', 'y'))])
+      await w.a.close()
+      await c.a.close()
+      await a.close().catch(() => {})
     })
 
     describeCrash(name, caps.crash, openAt, tmp)

@@ -71,6 +71,59 @@ export interface OpenOptions {
   dedupeWindow?: number
   /** Called when the store hits an I/O error it cannot recover from (disk full, EIO): the node self-fences. */
   onFatalError?: (err: Error) => void
+  /**
+   * A warm replica's reader of this directory (from `standby()` of the same adapter kind). open() adopts its index
+   * and replays only what was written after its position, re-validating those bytes (checksums, seals, torn tail)
+   * as a cold open does. On any doubt (another directory or adapter, a segment it did not see, a position past a
+   * seal) open() logs why and recovers cold. The reader is consumed either way: open() closes it.
+   */
+  standby?: StandbyReader
+}
+
+/** Options of a read-only standby reader (warm replica). */
+export interface StandbyOptions {
+  directory: string
+  /** Must equal the `dedupeWindow` the store will be opened with, else open() recovers cold. */
+  dedupeWindow?: number
+}
+
+/** What one `poll()` of a standby reader did. */
+export interface StandbyProgress {
+  recordsApplied: number
+  bytesRead: number
+  /** Why the reader threw its state away and rebuilt it this poll (a segment gone before it was read, ...), else null. */
+  resynced: string | null
+  /** The first record it could not use yet (incomplete, not yet visible, or damaged): retried next poll. */
+  waitingAt: { file: string; offset: number; reason: string } | null
+}
+
+export interface StandbyStats {
+  adapter: AdapterKind
+  directory: string
+  /** False until the first successful poll. */
+  ready: boolean
+  messages: number
+  destinations: number
+  /** Next journal position to read ({segment id, byte offset}), null before the first poll. */
+  position: { file: number; offset: number } | null
+  recordsApplied: number
+  bytesRead: number
+  resyncs: number
+  /** Estimated bytes of RAM its index holds (columns and dedupe ids; no message bodies). */
+  indexBytes: number
+}
+
+/**
+ * A warm replica's view of a store it does not own: it follows what the primary writes, strictly read-only (no
+ * write, fsync, truncation or file creation; a torn or half-visible tail is "not yet complete", retried later).
+ */
+export interface StandbyReader {
+  readonly kind: AdapterKind
+  readonly directory: string
+  /** Catch up with the store. `signal.aborted` set meanwhile makes it stop early at a record boundary. */
+  poll(signal?: { aborted: boolean }): Promise<StandbyProgress>
+  stats(): StandbyStats
+  close(): Promise<void>
 }
 
 export interface DestinationSummary {
@@ -153,4 +206,9 @@ export interface PersistenceAdapter {
   checkpoint(): Promise<void>
   /** After close(), every call fails with STORAGE_CLOSED. Pending writes are completed or rejected, never lost silently. */
   close(): Promise<void>
+  /**
+   * Optional (warm replicas): a read-only reader that keeps this adapter's index of `directory` current while the
+   * node waits, to be passed to open() as `standby`. Absent: the adapter supports only a cold open.
+   */
+  standby?(opts: StandbyOptions): StandbyReader
 }

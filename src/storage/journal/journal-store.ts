@@ -25,17 +25,19 @@ import { systemClock, type Clock } from '../../lib/clock.ts'
 import { logger } from '../../lib/log.ts'
 import type { AdapterKind, SyncPolicy } from '../../config/types.ts'
 import type {
-  OpenOptions, PersistenceAdapter, RecoveredState, RecoveryReport, StoreOp, StoreStats, StoredMessage, WriteResult,
+  OpenOptions, PersistenceAdapter, RecoveredState, RecoveryReport, StandbyOptions, StandbyReader, StoreOp, StoreStats, StoredMessage, WriteResult,
 } from '../types.ts'
 import { nodeFileIO, type FileHandleIO, type FileIO } from './file-io.ts'
 import {
   decodeAddOp, verifyAddOp, decodeBatchForReplay, decodeCarry, decodeSegmentHeader, encodeBatch, encodeCarry, encodeSegmentHeader,
-  finishDeferred, frameRecord, frameRecordInPlace, JOURNAL_FORMAT_VERSION, parseSegmentName, RECORD_BYTES_MAX_DEFAULT, RECORD_HEADER_BYTES, RT_BATCH,
+  checksum, deferredCrcSpan, finishDeferred, frameRecord, frameRecordHeader, frameRecordInPlace, JOURNAL_FORMAT_VERSION, parseSegmentName, RECORD_BYTES_MAX_DEFAULT, RECORD_CRC_AT, RECORD_HEADER_BYTES, RT_BATCH,
   RT_CARRY, SEGMENT_HEADER_BYTES, segmentName, type CarryPayload, type EncodedBatch,
 } from './format.ts'
 import { decodeCheckpoint, encodeCheckpoint, IndexState, type CheckpointMeta } from './index-state.ts'
 import { maxSealEpoch, readSeals, SEALS_DIR, sealLimit, writeSeal, type Seal } from './seals.ts'
 import { scanSegment } from './segment-scanner.ts'
+import { applyRecord } from './replay.ts'
+import { JournalTailReader } from './tail-reader.ts'
 
 const log = logger('storage')
 
@@ -56,15 +58,33 @@ const LOAD_GAP_BYTES_MAX = 64 * 1024
  */
 export const COPY_SLICE_BYTES = 2 * 1024 * 1024
 
-/** Copy the deferred bodies of `enc` into its payload, COPY_SLICE_BYTES per event-loop turn. */
-async function copyInSlices(enc: EncodedBatch): Promise<void> {
+/**
+ * Copy the deferred bodies of `enc` into its payload and checksum them, COPY_SLICE_BYTES per event-loop turn, then
+ * frame the record (its CRC over the whole payload, again in slices): a CRC of 90 MiB in one go took 40-80 ms.
+ */
+async function fillInSlices(enc: EncodedBatch, type: number, epoch: number): Promise<void> {
+  const turn = () => new Promise<void>((r) => setImmediate(r))
   for (const d of enc.deferred) {
+    const span = deferredCrcSpan(d)
+    let crc = checksum(enc.payload, span.start, d.at)
     for (let off = 0; off < d.body.length; off += COPY_SLICE_BYTES) {
-      await new Promise<void>((r) => setImmediate(r))
-      enc.payload.set(d.body.subarray(off, Math.min(d.body.length, off + COPY_SLICE_BYTES)), d.at + off)
+      await turn()
+      const end = Math.min(d.body.length, off + COPY_SLICE_BYTES)
+      enc.payload.set(d.body.subarray(off, end), d.at + off)
+      crc = checksum(enc.payload, d.at + off, d.at + end, crc)
     }
+    enc.payload.writeUInt32LE(crc, span.at)
   }
+  let crc = frameRecordHeader(type, epoch, enc.buffer)
+  for (let off = RECORD_HEADER_BYTES; off < enc.buffer.length; off += COPY_SLICE_BYTES) {
+    await turn()
+    crc = checksum(enc.buffer, off, Math.min(enc.buffer.length, off + COPY_SLICE_BYTES), crc)
+  }
+  enc.buffer.writeUInt32LE(crc, RECORD_CRC_AT)
 }
+
+/** Times a filled large record at the head of the queue may be passed by smaller independent ones (see overtakers). */
+const OVERTAKEN_MAX = 4
 /** ...stays below this. */
 const LOAD_SPAN_BYTES_MAX = 4 * 1024 * 1024
 /** Read handles kept open for load(); least recently used ones beyond are closed. */
@@ -94,6 +114,8 @@ interface Pending {
   ids: string[]
   /** For CARRY records written by GC. */
   carry?: true
+  /** Groups committed ahead of this record while it was at the head of the queue (see overtakers). */
+  overtaken?: number
   resolve: (r: WriteResult) => void
   reject: (e: Error) => void
 }
@@ -223,6 +245,7 @@ export class JournalStore implements PersistenceAdapter {
     this.verifiedMessages = 0
     this.verifying = null
     this.recoveredFrom = null
+    this.warmOpen = false
   }
 
   private path(name: string) {
@@ -332,10 +355,14 @@ export class JournalStore implements PersistenceAdapter {
     }
     this.seals = seals
 
-    // 3. Checkpoint (kahaDB).
+    // 3. A warm replica's index (see tail-reader.ts), else the checkpoint (kahaDB).
     let startFile = 0
     let startOffset = SEGMENT_HEADER_BYTES
-    if (this.checkpoints) {
+    const warm = this.opts.standby ? this.adoptStandby(this.opts.standby, ids, unusable, report) : null
+    if (warm) {
+      startFile = warm.file
+      startOffset = warm.offset
+    } else if (this.checkpoints) {
       const ck = await this.loadCheckpoint(names, report)
       if (ck) {
         this.index = ck.state
@@ -363,8 +390,58 @@ export class JournalStore implements PersistenceAdapter {
     if (report.corrupt.length > 0) log.error(`store ${this.dir}: ${report.corrupt.length} corrupt range(s) not recovered`, { corrupt: report.corrupt })
     if (report.tornTail) log.warn(`store ${this.dir}: torn tail cut off`, { tornTail: report.tornTail })
     if (report.fencedRecordsIgnored > 0) log.warn(`store ${this.dir}: ${report.fencedRecordsIgnored} record(s) of a deposed primary written after its seal ignored`)
-    log.info(`store ${this.dir} (${this.kind}) recovered ${this.index.messages} messages, replayed ${report.recordsReplayed} records in ${report.durationMs} ms`)
+    log.info(`store ${this.dir} (${this.kind}${this.warmOpen ? `, warm from a standby reader` : ``}) recovered ${this.index.messages} messages, replayed ${report.recordsReplayed} records in ${report.durationMs} ms`)
     return { destinations: this.index.summaries(), subscriptions: [...this.index.subs.values()].map((s) => s.rec), report }
+  }
+
+  /** Whether the last open() adopted a warm replica's index (stats, tests). */
+  warmOpen = false
+
+  /**
+   * Take over a standby reader's index if it is ours and consistent with the store as sealed now; returns the
+   * position to replay from, or null (with the reason logged) to recover cold. Called after our seal is written,
+   * so everything after the reader's position is re-read and re-validated under it.
+   */
+  private adoptStandby(sb: StandbyReader, ids: number[], unusable: Set<number>, report: RecoveryReport): { file: number; offset: number } | null {
+    const doubt = (why: string) => {
+      log.info(`store ${this.dir}: warm standby index not used (${why}); recovering cold`)
+      return null
+    }
+    if (!(sb instanceof JournalTailReader)) return doubt('not a journal standby reader')
+    const h = sb.handOver()
+    void sb.close()
+    if (!h) return doubt('the reader had not caught up, or its last poll failed')
+    if (h.kind !== this.kind) return doubt(`reader of a ${h.kind} store`)
+    if (h.directory !== this.dir) return doubt(`reader of ${h.directory}`)
+    const dedupeWindow = this.opts.dedupeWindow ?? DEDUPE_WINDOW_DEFAULT
+    if (h.dedupeWindow !== dedupeWindow) return doubt(`dedupe window ${h.dedupeWindow}, the store's is ${dedupeWindow}`)
+    for (const id of ids) {
+      const seg = this.segments.get(id)!
+      const seen = h.segments.get(id)
+      if (id > h.cursor.file) continue
+      if (!seen) {
+        if (id === h.cursor.file && h.cursor.offset === SEGMENT_HEADER_BYTES) continue
+        return doubt(`${segmentName(id)} was never seen by the reader`)
+      }
+      if (seen.covered) continue
+      if (seen.skipped !== unusable.has(id)) return doubt(`${segmentName(id)} is ${unusable.has(id) ? 'unusable' : 'usable'} now, the reader found it otherwise`)
+      if (seen.skipped) continue
+      if (seen.epoch !== seg.epoch) return doubt(`${segmentName(id)} has epoch ${seg.epoch}, the reader saw ${seen.epoch}`)
+      const limit = Math.max(SEGMENT_HEADER_BYTES, sealLimit(this.seals, id, seg.epoch))
+      if (seen.end > limit) return doubt(`it applied ${segmentName(id)} up to ${seen.end}, beyond the seal ${limit}`)
+    }
+    if (h.cursor.file > 0 && !this.segments.has(h.cursor.file) && ids.some((id) => id > h.cursor.file)) return doubt(`${segmentName(h.cursor.file)} (its position) is gone`)
+    this.index = h.index
+    this.recoveredFrom = h.checkpointFrom
+    this.warmOpen = true
+    report.corrupt.push(...h.corrupt)
+    report.fencedRecordsIgnored += h.fencedRecordsIgnored
+    return h.cursor
+  }
+
+  /** A read-only reader that keeps this store's index current on a warm replica (pass it to open() as `standby`). */
+  standby(opts: StandbyOptions): StandbyReader {
+    return new JournalTailReader(this.kind, this.checkpoints, opts, { io: this.io, recordBytesMax: this.recordBytesMax })
   }
 
   private seals = new Map<number, Seal>()
@@ -416,22 +493,7 @@ export class JournalStore implements PersistenceAdapter {
         file, data: data.subarray(0, got), base: from, epoch: seg.epoch, limit, recordBytesMax: this.recordBytesMax,
         onRecord: (type, ps, pe, offset) => {
           try {
-            if (type === RT_BATCH) {
-              const ops = decodeBatchForReplay(data, ps, pe, `${where} offset ${offset}`)
-              // Check before applying anything: a batch is applied whole or reported whole.
-              for (const op of ops) {
-                const d = op.op === 'add' ? this.index.dests.get(op.destination) : undefined
-                if (op.op === 'add' && d && d.n > 0 && d.seq[d.n - 1] >= op.seq) {
-                  throw new BrokerError('STORAGE_CORRUPT_RECORD', `batch adds seq ${op.seq} to ${op.destination} after seq ${d.seq[d.n - 1]}; batch not applied`)
-                }
-              }
-              for (const op of ops) this.applyReplayOp(op, seg.id, offset + RECORD_HEADER_BYTES)
-            } else if (type === RT_CARRY) {
-              const c = decodeCarry(data, ps, pe, `${where} offset ${offset}`)
-              for (const s of c.subscriptions) this.index.putSubscription(s, seg.id)
-              for (const id of c.dedupe) this.index.dedupe.add(id, seg.id)
-              if (c.nextSeq > this.index.nextSeq) this.index.nextSeq = c.nextSeq
-            }
+            applyRecord(this.index, data, type, ps, pe, offset, seg.id, where)
             report.recordsReplayed++
           } catch (e) {
             if (!isBrokerError(e, 'STORAGE_CORRUPT_RECORD')) throw e
@@ -451,26 +513,6 @@ export class JournalStore implements PersistenceAdapter {
       }
     } finally {
       await h.close()
-    }
-  }
-
-  private applyReplayOp(op: ReturnType<typeof decodeBatchForReplay>[number], file: number, payloadOffset: number) {
-    switch (op.op) {
-      case 'add':
-        this.index.add(op.destination, op.seq, op.messageId, { file, offset: payloadOffset + op.offset, length: op.length }, op.bodyBytes)
-        return
-      case 'remove':
-        this.index.remove(op.destination, op.seq)
-        return
-      case 'purge':
-        this.index.purge(op.destination)
-        return
-      case 'putSubscription':
-        this.index.putSubscription(op.subscription, file)
-        return
-      case 'removeSubscription':
-        this.index.removeSubscription(op.clientId, op.subscriptionName)
-        return
     }
   }
 
@@ -544,14 +586,15 @@ export class JournalStore implements PersistenceAdapter {
         finishDeferred(enc)
         frameRecordInPlace(RT_BATCH, epoch, enc.buffer)
       } else {
-        // Its place in the queue (and seq order) is taken now; the commit loop waits for it to be filled.
-        p.ready = copyInSlices(enc).then(() => {
-          finishDeferred(enc)
-          frameRecordInPlace(RT_BATCH, epoch, enc.buffer)
+        // Its place in the queue (and seq order) is taken now; the commit loop waits for it to be filled, letting
+        // small records of other destinations pass meanwhile (see overtakers).
+        p.ready = fillInSlices(enc, RT_BATCH, epoch).then(() => {
           p.ready = null
+          this.wakeCommit()
         })
       }
       this.pending.push(p)
+      this.wakeCommit()
       this.kick()
     })
   }
@@ -603,22 +646,75 @@ export class JournalStore implements PersistenceAdapter {
     })
   }
 
-  /** Take as many queued records as fit in one write, write them, sync per policy, assert the fence, then apply. */
-  private async commitNextGroup() {
-    if (this.pending[0].ready) await this.pending[0].ready
-    const cur0 = this.cur!
-    if (cur0.size > SEGMENT_HEADER_BYTES && cur0.size + this.pending[0].record.length > this.maxFileLength) await this.roll()
-    const cur = this.cur!
+  /** Wakes a commit loop waiting for a large record to be filled (a record arrived or got ready). */
+  private commitWaiter: (() => void) | null = null
+
+  private wakeCommit() {
+    const w = this.commitWaiter
+    this.commitWaiter = null
+    w?.()
+  }
+
+  /**
+   * Small, filled records that may be written before the large record at the head of the queue (issue #19: a small
+   * persistent SEND waited behind the copy and write of a 90 MiB one). A record may pass only records that touch
+   * none of its destinations and only add/remove ops, so each destination's records stay in seq order in the file
+   * (replay requires it) and in the index; subscription, purge and carry records are barriers. A filled head record
+   * is passed at most OVERTAKEN_MAX times, so a stream of small records cannot starve it.
+   */
+  private overtakers(cur: { size: number }): Pending[] {
+    const head = this.pending[0]
+    if (!head.ready && (head.record.length <= COPY_SLICE_BYTES || (head.overtaken ?? 0) >= OVERTAKEN_MAX)) return []
+    const held = new Set<string>()
     const group: Pending[] = []
     let bytes = 0
     for (const p of this.pending) {
+      if (p.carry || p.ops.some((o) => o.op !== 'add' && o.op !== 'remove')) break
       const n = p.record.length
-      // A record still being filled, or a large one (joining it would copy it once more), goes in a group of its own.
-      if (group.length > 0 && (p.ready || n > COPY_SLICE_BYTES || bytes + n > GROUP_COMMIT_BYTES_MAX || cur.size + bytes + n > this.maxFileLength)) break
+      const free = !p.ready && n <= COPY_SLICE_BYTES && !p.ops.some((o) => held.has((o as { destination: string }).destination))
+      if (!free) {
+        for (const o of p.ops) held.add((o as { destination: string }).destination)
+        continue
+      }
+      if (bytes + n > GROUP_COMMIT_BYTES_MAX || cur.size + bytes + n > this.maxFileLength) break
       group.push(p)
       bytes += n
     }
-    this.pending.splice(0, group.length)
+    return group
+  }
+
+  /** Take as many queued records as fit in one write, write them, sync per policy, assert the fence, then apply. */
+  private async commitNextGroup() {
+    const passing = this.overtakers(this.cur!)
+    let group: Pending[] = []
+    let bytes = 0
+    if (passing.length > 0) {
+      const head = this.pending[0]
+      if (!head.ready) head.overtaken = (head.overtaken ?? 0) + 1
+      const taken = new Set(passing)
+      this.pending = this.pending.filter((p) => !taken.has(p))
+      group = passing
+      for (const p of group) bytes += p.record.length
+    } else {
+      if (this.pending[0].ready) {
+        // Wait for it to be filled, or for a record that may pass it; then the pump loop comes back here.
+        await Promise.race([this.pending[0].ready, new Promise<void>((r) => (this.commitWaiter = r))])
+        this.commitWaiter = null
+        return
+      }
+      const cur0 = this.cur!
+      if (cur0.size > SEGMENT_HEADER_BYTES && cur0.size + this.pending[0].record.length > this.maxFileLength) await this.roll()
+      const cur1 = this.cur!
+      for (const p of this.pending) {
+        const n = p.record.length
+        // A record still being filled, or a large one (joining it would copy it once more), goes in a group of its own.
+        if (group.length > 0 && (p.ready || n > COPY_SLICE_BYTES || bytes + n > GROUP_COMMIT_BYTES_MAX || cur1.size + bytes + n > this.maxFileLength)) break
+        group.push(p)
+        bytes += n
+      }
+      this.pending.splice(0, group.length)
+    }
+    const cur = this.cur!
     const base = cur.size
     try {
       const buf = group.length === 1 ? group[0].record : Buffer.concat(group.map((p) => p.record), bytes)

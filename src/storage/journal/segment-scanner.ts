@@ -40,7 +40,7 @@ export interface ScanInput {
   onRecord(type: number, payloadStart: number, payloadEnd: number, offset: number): void
 }
 
-function plausibleAt(d: Buffer, p: number, epoch: number, recordBytesMax: number): number {
+export function plausibleAt(d: Buffer, p: number, epoch: number, recordBytesMax: number): number {
   // Returns the record length if the header at p is plausible and the whole record is present and CRC-valid, else -1.
   if (p + RECORD_HEADER_BYTES > d.length) return -1
   const type = d[p + 8]

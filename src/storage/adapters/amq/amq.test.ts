@@ -19,6 +19,7 @@ describeAdapter('AmqAdapter', {
   supports: {
     formatCheck: { plant: (dir, kind) => plantJournalFormat(dir, kind, 'amq') },
     refusesOlderEpochOnOpen: true,
+    standby: true,
     crash: { module: fileURLToPath(new URL('./index.ts', import.meta.url)), exportName: 'AmqAdapter', openOptions: { journalMaxFileLength: 64 * 1024 } },
   },
 })

@@ -17,6 +17,7 @@ describeAdapter('KahaDbAdapter', {
   supports: {
     formatCheck: { plant: (dir, kind) => plantJournalFormat(dir, kind, 'kahaDB') },
     refusesOlderEpochOnOpen: true,
+    standby: true,
     crash: { module: fileURLToPath(new URL('./index.ts', import.meta.url)), exportName: 'KahaDbAdapter', openOptions: { journalMaxFileLength: 64 * 1024 } },
   },
 })

@@ -15,6 +15,7 @@ describeAdapter('LevelDbAdapter', {
   supports: {
     formatCheck: { plant: plantLevelDbFormat },
     refusesOlderEpochOnOpen: true,
+    standby: 'not supported: cold open (a takeover rebuilds the index from the LevelDB log)',
     crash: { module: fileURLToPath(new URL('./index.ts', import.meta.url)), exportName: 'LevelDbAdapter' },
   },
 })
