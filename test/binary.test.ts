@@ -107,7 +107,8 @@ describe('compiled sfbroker binary: status and probe-lock', () => {
     fs.mkdirSync(shared)
     const notBroker = run('status', shared)
     expect(notBroker.code).toBe(4)
-    expect(notBroker.out).toContain('not a broker shared directory')
+    // The report goes to stdout; the error line `sfbroker: ELECTION_NOT_BROKER_DIR: …` to stderr.
+    expect(notBroker.out + notBroker.err).toContain('not a broker shared directory')
     expect(run('status').code).toBe(2)
 
     const broker = (name: string) => {
