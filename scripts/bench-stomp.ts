@@ -25,14 +25,14 @@ import path from 'node:path'
 import { Args } from './bench-lib/args.ts'
 import { ActiveMQKind, activemqUnavailable, SfbrokerKind, type BrokerKind } from './bench-lib/brokers.ts'
 import { BenchError } from './bench-lib/proc.ts'
-import { LOAD_ROW_INT_FLAGS, suiteOptionsFromArgs, formatTable, makeWorkDir, runLoadRows, type Column } from './bench-lib/suite.ts'
+import { LOAD_ROW_INT_FLAGS, LOAD_ROW_STRING_FLAGS, suiteOptionsFromArgs, formatTable, makeWorkDir, runLoadRows, type Column } from './bench-lib/suite.ts'
 
 const USAGE = fs.readFileSync(new URL(import.meta.url), 'utf8').split('*/')[0]!.replace(/^\/\*\*\n/, '').replace(/^ \* ?/gm, '')
 
 async function main(): Promise<number> {
   const args = new Args(process.argv.slice(2), {
     ints: LOAD_ROW_INT_FLAGS,
-    strings: ['binary', 'json'],
+    strings: ['binary', 'json', ...LOAD_ROW_STRING_FLAGS],
     bools: ['with-activemq'],
   })
   if (args.has('help')) {

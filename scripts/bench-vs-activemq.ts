@@ -19,6 +19,11 @@
  *   --size N             message body bytes (default 1024)
  *   --backlog N          also measure RSS with N persistent messages queued (default 0 = skip; try 1000000)
  *   --load-timeout-ms N  bound of each load (default 300000)
+ *   --generator G        load generator: raw (ours, bench-lib/load-worker.ts), stompjs (@stomp/stompjs, written by
+ *                        neither broker, bench-lib/stompjs-worker.ts), or both (default: every row with raw, plus the
+ *                        receipt-per-message rows again with stompjs)
+ *   --warmup N           persistent messages sent and drained per broker before the first measured row (JIT
+ *                        warm-up, not measured; default 4000; 0 = cold brokers)
  *   --starts N        starts on a fresh shared dir timed for the start row, median reported (default 5)
  *   --cpu-hogs N         N busy-loop processes run beside the brokers for every row (started before the first
  *                        broker, killed after the last row; default 0): the numbers of a busy box
@@ -36,7 +41,7 @@ import path from 'node:path'
 import { Args } from './bench-lib/args.ts'
 import { ActiveMQKind, activemqUnavailable, SfbrokerKind } from './bench-lib/brokers.ts'
 import { BenchError } from './bench-lib/proc.ts'
-import { LOAD_ROW_INT_FLAGS, suiteOptionsFromArgs, formatTable, makeWorkDir, runBacklogTakeovers, runLoadRows, runTakeovers, type Column, type RowValue, type SuiteResult } from './bench-lib/suite.ts'
+import { LOAD_ROW_INT_FLAGS, LOAD_ROW_STRING_FLAGS, suiteOptionsFromArgs, formatTable, makeWorkDir, runBacklogTakeovers, runLoadRows, runTakeovers, type Column, type RowValue, type SuiteResult } from './bench-lib/suite.ts'
 import { CpuHogs } from './bench-lib/cpu-hogs.ts'
 import { runTlsRows, tlsKinds } from './bench-lib/tls-rows.ts'
 
@@ -45,7 +50,7 @@ const USAGE = fs.readFileSync(new URL(import.meta.url), 'utf8').split('*/')[0]!.
 async function main(): Promise<number> {
   const args = new Args(process.argv.slice(2), {
     ints: { ...LOAD_ROW_INT_FLAGS, takeovers: 0, 'amq-takeovers': 0, backlog: 0, 'backlog-takeovers': 0, 'takeover-backlog': 1, 'cpu-hogs': 0 },
-    strings: ['binary', 'json'],
+    strings: ['binary', 'json', ...LOAD_ROW_STRING_FLAGS],
     bools: ['sfbroker-only', 'no-tls'],
   })
   if (args.has('help')) {
@@ -68,7 +73,10 @@ async function main(): Promise<number> {
     const why = args.has('sfbroker-only') ? 'skipped (--sfbroker-only)' : activemqUnavailable()
     if (why) console.log(`ActiveMQ: ${why}; running sfbroker alone`)
     const started = new Date()
-    console.log(`bench-vs-activemq ${started.toISOString()} on ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.release()}${hogCount ? `, ${hogCount} CPU hogs beside the brokers` : ''}`)
+    const machine = `${os.cpus().length} cores (${os.cpus()[0]?.model.trim() ?? '?'}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${os.release()}`
+    const loadAvg = () => os.loadavg().map((l) => l.toFixed(2)).join(' ')
+    const loadStart = loadAvg()
+    console.log(`bench-vs-activemq ${started.toISOString()} on ${machine}, load average ${loadStart}, generator ${o.generator}${hogCount ? `, ${hogCount} CPU hogs beside the brokers` : ''}`)
     // The hogs run for every row, both brokers alike; each ends by itself after 4 h at the latest, and is killed in
     // the finally below (or at exit / interrupt).
     if (hogCount > 0) hogs = new CpuHogs(hogCount, 4 * 3600_000)
@@ -105,13 +113,17 @@ async function main(): Promise<number> {
       if (still < hogCount) console.log(`WARNING: only ${still} of ${hogCount} CPU hogs still ran at the end`)
     }
     const table = formatTable(o, columns, extra)
+    const header = `${started.toISOString()} to ${new Date().toISOString()}, ${machine}; load average (1/5/15 min) ${loadStart} at the start, ${loadAvg()} at the end; generator ${o.generator}, warm-up ${o.warmup}${hogCount ? `, ${hogCount} CPU hogs` : ''}`
+    json.machine = { ...(json.machine as object), description: machine }
+    json.loadAverage = { start: loadStart, end: loadAvg() }
+    console.log(`\n${header}`)
     if (hogCount) console.log(`\nWith ${hogCount} CPU hogs (busy-loop processes) running beside the brokers for every row.`)
     const notes = columns.flatMap((c) => Object.entries(c.result).filter(([, v]) => v?.note).map(([k, v]) => `${c.label} ${k}: ${v!.note}`))
     console.log(`\n${table}\n`)
     for (const n of notes) console.log(`- ${n}`)
     for (const e of extra) if (e.values[1]?.note) console.log(`- ${e.label}: ActiveMQ ${e.values[1].note}`)
     const jsonPath = args.str('json', '')
-    if (jsonPath) fs.writeFileSync(jsonPath, JSON.stringify({ ...json, table }, null, 2) + '\n')
+    if (jsonPath) fs.writeFileSync(jsonPath, JSON.stringify({ ...json, header, table }, null, 2) + '\n')
     return 0
   } finally {
     await hogs?.stop()

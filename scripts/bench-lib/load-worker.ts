@@ -50,6 +50,16 @@ export interface SideResult {
   messages: number
   seconds: number
   msgsPerSec: number
+  /** Receipt latency (SEND written -> its RECEIPT read), ms, when every SEND was receipted one at a time. */
+  receiptMs?: { p50: number; p99: number; max: number }
+}
+
+/** p50/p99/max of latency samples (ms), or undefined without samples. */
+export function latencySummary(samples: number[]): SideResult['receiptMs'] {
+  if (samples.length === 0) return undefined
+  const s = Float64Array.from(samples).sort()
+  const q = (p: number) => s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))]!
+  return { p50: q(0.5), p99: q(0.99), max: s[s.length - 1]! }
 }
 
 export interface LoadResult {
@@ -122,7 +132,7 @@ function write(socket: net.Socket, frame: Buffer): Promise<void> | undefined {
   })
 }
 
-async function runProducer(job: ProduceJob, share: number, deadline: number, started: Promise<void>): Promise<number> {
+async function runProducer(job: ProduceJob, share: number, deadline: number, started: Promise<void>, latencies: number[]): Promise<number> {
   const body = Buffer.alloc(job.sizeBytes, 0x61)
   const enc = new SendEncoder(job.destination, job.persistent, body)
   let receipts = 0
@@ -170,9 +180,11 @@ async function runProducer(job: ProduceJob, share: number, deadline: number, sta
   try {
     if (job.receipts === 'every') {
       while (sent < share) {
+        const t0 = now()
         socket.write(enc.frame(String(sent)))
         sent++
         await waitFor(() => receipts >= sent)
+        latencies.push(now() - t0)
       }
     } else if (job.receipts === 'window') {
       while (sent < share) {
@@ -203,7 +215,8 @@ async function runProduce(job: ProduceJob, deadline: number): Promise<SideResult
   let go: () => void = () => undefined
   const started = new Promise<void>((r) => (go = r))
   const shares = Array.from({ length: job.producers }, (_, i) => Math.floor(job.count / job.producers) + (i < job.count % job.producers ? 1 : 0))
-  const running = shares.map((share) => runProducer(job, share, deadline, started))
+  const latencies: number[] = []
+  const running = shares.map((share) => runProducer(job, share, deadline, started, latencies))
   // All producers connect first; the clock starts when every one of them may send.
   await new Promise((r) => setTimeout(r, 50))
   const t0 = now()
@@ -211,7 +224,8 @@ async function runProduce(job: ProduceJob, deadline: number): Promise<SideResult
   const done = await Promise.all(running)
   const seconds = (now() - t0) / 1000
   const messages = done.reduce((a, b) => a + b, 0)
-  return { messages, seconds, msgsPerSec: messages / seconds }
+  const receiptMs = latencySummary(latencies)
+  return { messages, seconds, msgsPerSec: messages / seconds, ...(receiptMs ? { receiptMs } : {}) }
 }
 
 async function runConsume(job: ConsumeJob, deadline: number, subscribed: () => void): Promise<SideResult> {

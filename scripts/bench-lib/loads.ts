@@ -11,13 +11,15 @@ import type { LoadJob, LoadResult } from './load-worker.ts'
 
 export type { ConsumeJob, LoadJob, LoadResult, ProduceJob, SideResult } from './load-worker.ts'
 
-const WORKER = path.join(import.meta.dir, 'load-worker.ts')
+/** raw: our raw-socket generator (load-worker.ts); stompjs: @stomp/stompjs, written by neither broker (stompjs-worker.ts). */
+export type Generator = 'raw' | 'stompjs'
+const WORKERS: Record<Generator, string> = { raw: path.join(import.meta.dir, 'load-worker.ts'), stompjs: path.join(import.meta.dir, 'stompjs-worker.ts') }
 /** Time a worker gets beyond its job's timeout to report before it is killed. */
 const WORKER_GRACE_MS = 10_000
 
-export function runLoad(job: LoadJob): Promise<LoadResult> {
+export function runLoad(job: LoadJob, generator: Generator = 'raw'): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [WORKER, JSON.stringify(job)], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [WORKERS[generator], JSON.stringify(job)], { stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''
     let err = ''
     child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d))
@@ -40,8 +42,8 @@ export function runLoad(job: LoadJob): Promise<LoadResult> {
 }
 
 /** Like runLoad, but a job that did not complete is an error naming `what`. */
-export async function mustLoad(what: string, job: LoadJob): Promise<LoadResult> {
-  const r = await runLoad(job)
+export async function mustLoad(what: string, job: LoadJob, generator: Generator = 'raw'): Promise<LoadResult> {
+  const r = await runLoad(job, generator)
   if (!r.complete) throw new BenchError(`${what}: ${r.error ?? 'incomplete'}`)
   return r
 }

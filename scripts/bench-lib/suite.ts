@@ -8,7 +8,11 @@
  *   startMs         spawn -> first STOMP CONNECTED answered (empty shared dir; median of `startSamples` starts)
  *   replicaReadyMs  spawn of a second process on the same dir -> it registered as a replica (port closed)
  *   idleRssMb       primary's RSS 2 s after start, no clients
- *   p1, p4          persistent SENDs, one RECEIPT awaited per message, 1 / 4 producers (msg/s)
+ *   syncFloor       the disk's sync floor: one 1 KiB append with O_DSYNC on the brokers' filesystem, p50 (ms),
+ *                   measured before and after the load rows (disk-floor.ts); persistent rows are shown as multiples
+ *   p1, p4          persistent SENDs, one RECEIPT awaited per message, 1 / 4 producers (msg/s; the cell has the
+ *                   receipt latency p50/p99 and p50 as a multiple of the sync floor)
+ *   p1js, p4js      the same through @stomp/stompjs (stompjs-worker.ts), a generator neither broker wrote
  *   window          persistent SENDs with up to `window` unreceipted in flight, 1 producer (msg/s)
  *   nonPersistent   non-persistent SENDs without receipts, 1 producer + 1 consumer at once (msg/s consumed)
  *   drain           one auto-ack consumer drains the `windowCount` persistent messages of the window row (msg/s)
@@ -23,7 +27,8 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import type { BrokerKind, BrokerProcess } from './brokers.ts'
-import { mustLoad } from './loads.ts'
+import { mustLoad, type Generator } from './loads.ts'
+import { measureSyncFloor, type SyncFloor } from './disk-floor.ts'
 import { BenchError, freePort, rssOf, RssSampler, sleep, stompReceiptedSend, waitUntil } from './proc.ts'
 import type { Args } from './args.ts'
 
@@ -55,6 +60,10 @@ export interface SuiteOptions {
   workDir: string
   /** Progress lines go here. */
   log: (line: string) => void
+  /** Load generator of the load rows: raw (ours), stompjs (neutral), or both (rows as raw, plus p1js/p4js). */
+  generator: Generator | 'both'
+  /** Persistent messages sent (and drained) to each broker before the first measured row: JIT warm-up. */
+  warmup: number
 }
 
 export const DEFAULT_SUITE: Omit<SuiteOptions, 'workDir' | 'log'> = {
@@ -71,10 +80,15 @@ export const DEFAULT_SUITE: Omit<SuiteOptions, 'workDir' | 'log'> = {
   startSamples: 5,
   loadTimeoutMs: 300_000,
   startTimeoutMs: 60_000,
+  generator: 'both',
+  warmup: 4000,
 }
 
 /** The load-row flags both benchmark scripts take (--p1 --p4 --window-count --window --np --size --load-timeout-ms). */
-export const LOAD_ROW_INT_FLAGS = { p1: 1, p4: 4, 'window-count': 1, window: 1, np: 1, size: 1, 'load-timeout-ms': 1000, starts: 1 } as const
+export const LOAD_ROW_INT_FLAGS = { p1: 1, p4: 4, 'window-count': 1, window: 1, np: 1, size: 1, 'load-timeout-ms': 1000, starts: 1, warmup: 0 } as const
+/** The load-row string flags (--generator raw|stompjs|both). */
+export const LOAD_ROW_STRING_FLAGS = ['generator'] as const
+const GENERATORS = ['raw', 'stompjs', 'both'] as const
 
 /** SuiteOptions from the load-row flags; the caller decides backlog and takeovers. */
 export function suiteOptionsFromArgs(args: Args, workDir: string, rest: { backlog: number; takeovers: number; backlogTakeovers?: number; takeoverBacklog?: number }): SuiteOptions {
@@ -88,18 +102,29 @@ export function suiteOptionsFromArgs(args: Args, workDir: string, rest: { backlo
     sizeBytes: args.int('size', DEFAULT_SUITE.sizeBytes),
     loadTimeoutMs: args.int('load-timeout-ms', DEFAULT_SUITE.loadTimeoutMs),
     startSamples: args.int('starts', DEFAULT_SUITE.startSamples),
+    warmup: args.int('warmup', DEFAULT_SUITE.warmup),
+    generator: generatorFlag(args.str('generator', DEFAULT_SUITE.generator)),
     ...rest,
     workDir,
     log: (l) => console.log(l),
   }
 }
 
-export type RowId = 'startMs' | 'replicaReadyMs' | 'idleRssMb' | 'p1' | 'p4' | 'window' | 'nonPersistent' | 'drain' | 'peakRssMb' | 'backlogRssMb' | 'takeoverMs' | 'backlogTakeoverMs'
+function generatorFlag(v: string): SuiteOptions['generator'] {
+  if (!(GENERATORS as readonly string[]).includes(v)) throw new BenchError(`--generator: "${v}" is not one of ${GENERATORS.join(', ')}`)
+  return v as SuiteOptions['generator']
+}
+
+export type RowId = 'syncFloor' | 'startMs' | 'replicaReadyMs' | 'idleRssMb' | 'p1' | 'p4' | 'p1js' | 'p4js' | 'window' | 'nonPersistent' | 'drain' | 'peakRssMb' | 'backlogRssMb' | 'takeoverMs' | 'backlogTakeoverMs'
 
 export interface RowValue {
   value: number | null
   /** Extra figures shown beside the value (e.g. p99/max of takeovers). */
   note?: string
+  /** Shown in the table cell after the value (receipt latency, multiple of the sync floor). */
+  cell?: string
+  /** Receipt latency of a receipt-per-message row, ms. */
+  receiptMs?: { p50: number; p99: number; max: number }
   error?: string
 }
 
@@ -120,8 +145,11 @@ export const ROWS: RowSpec[] = [
     unit: 'ms',
     better: 'lower',
   },
-  { id: 'p1', label: (o) => `persistent, receipt per message, 1 producer (${o.p1Count})`, unit: 'msg/s', better: 'higher' },
-  { id: 'p4', label: (o) => `persistent, receipt per message, 4 producers (${o.p4Count})`, unit: 'msg/s', better: 'higher' },
+  { id: 'syncFloor', label: () => 'disk sync floor: one 1 KiB O_DSYNC append, p50 (before / after the loads)', unit: 'ms', better: 'lower' },
+  { id: 'p1', label: (o) => `persistent, receipt per message, 1 producer (${o.p1Count})${o.generator === 'stompjs' ? ', stompjs' : ''}`, unit: 'msg/s', better: 'higher' },
+  { id: 'p1js', label: (o) => `persistent, receipt per message, 1 producer (${o.p1Count}), stompjs`, unit: 'msg/s', better: 'higher' },
+  { id: 'p4', label: (o) => `persistent, receipt per message, 4 producers (${o.p4Count})${o.generator === 'stompjs' ? ', stompjs' : ''}`, unit: 'msg/s', better: 'higher' },
+  { id: 'p4js', label: (o) => `persistent, receipt per message, 4 producers (${o.p4Count}), stompjs`, unit: 'msg/s', better: 'higher' },
   { id: 'window', label: (o) => `persistent, windowed receipts (${o.window} in flight, ${o.windowCount})`, unit: 'msg/s', better: 'higher' },
   { id: 'nonPersistent', label: (o) => `non-persistent, 1 producer + 1 consumer (${o.nonPersistentCount})`, unit: 'msg/s', better: 'higher' },
   { id: 'drain', label: (o) => `drain of ${o.windowCount} persistent, auto ack`, unit: 'msg/s', better: 'higher' },
@@ -198,28 +226,62 @@ export async function runLoadRows(kinds: BrokerKind[], o: SuiteOptions): Promise
       pair.sampler = new RssSampler(pair.primary!.pid)
     }
     const timeoutMs = o.loadTimeoutMs
+    // JIT warm-up, not measured: a deployed broker (a JVM above all) runs warm, and the first row must not pay for
+    // compiling the send path. Receipted persistent SENDs, then windowed ones, then drained, per broker.
+    if (o.warmup > 0) {
+      for (const pair of pairs) {
+        const w = Math.max(1, Math.floor(o.warmup / 4))
+        const dest = '/queue/bench.warmup'
+        await mustLoad('warm-up', { timeoutMs, produce: { ...base(pair), destination: dest, producers: 1, count: w, persistent: true, receipts: 'every' } })
+        await mustLoad('warm-up', { timeoutMs, produce: { ...base(pair), destination: dest, producers: 1, count: o.warmup - w + 1, persistent: true, receipts: 'window' } })
+        await mustLoad('warm-up drain', { timeoutMs, consume: { port: pair.port, destination: dest, count: o.warmup + 1 } })
+        o.log(`${pair.kind.label}: warmed up with ${o.warmup + 1} persistent messages (not measured)`)
+      }
+    }
+    const floorBefore = measureSyncFloor(o.workDir)
+    o.log(`disk sync floor (1 KiB O_DSYNC append on ${o.workDir}): p50 ${fmt(floorBefore.p50Ms)} ms, p99 ${fmt(floorBefore.p99Ms)} ms, ${fmt(floorBefore.syncsPerSec)} serial syncs/s`)
+    const gen: Generator = o.generator === 'stompjs' ? 'stompjs' : 'raw'
+    /** A receipt-per-message row: msg/s, receipt p50/p99, and p50 over the sync floor measured just before it. */
+    const receiptRow = async (pr: Pair, what: string, destination: string, producers: number, count: number, g: Generator): Promise<RowValue> => {
+      const floor = measureSyncFloor(o.workDir, 500, 2000)
+      const r = (await mustLoad(what, { timeoutMs, produce: { ...base(pr), destination, producers, count, persistent: true, receipts: 'every' } }, g)).produce!
+      const l = r.receiptMs!
+      const perMsgMs = 1000 / r.msgsPerSec
+      return {
+        value: r.msgsPerSec,
+        receiptMs: l,
+        cell: `(p50 ${fmt(l.p50)} / p99 ${fmt(l.p99)} ms; p50 ${fmt(l.p50 / floor.p50Ms)}× floor)`,
+        note: `receipt p50 ${fmt(l.p50)} ms, p99 ${fmt(l.p99)} ms, max ${fmt(l.max)} ms; ${fmt(perMsgMs)} ms per message; sync floor just before: p50 ${fmt(floor.p50Ms)} ms (${fmt(floor.syncsPerSec)} serial syncs/s), so p50 is ${fmt(l.p50 / floor.p50Ms)}× and the time per message ${fmt(perMsgMs / floor.p50Ms)}× the floor`,
+      }
+    }
     const rows: { id: RowId; what: string; run: (pair: Pair) => Promise<RowValue> }[] = [
       {
         id: 'p1',
         what: 'persistent, receipt each, 1 producer',
-        run: async (pr) => ({ value: (await mustLoad('p1', { timeoutMs, produce: { ...base(pr), destination: '/queue/bench.p1', producers: 1, count: o.p1Count, persistent: true, receipts: 'every' } })).produce!.msgsPerSec }),
+        run: (pr) => receiptRow(pr, 'p1', '/queue/bench.p1', 1, o.p1Count, gen),
       },
+      ...(o.generator === 'both'
+        ? [{ id: 'p1js' as const, what: 'persistent, receipt each, 1 producer, stompjs', run: (pr: Pair) => receiptRow(pr, 'p1js', '/queue/bench.p1js', 1, o.p1Count, 'stompjs') }]
+        : []),
       {
         id: 'p4',
         what: 'persistent, receipt each, 4 producers',
-        run: async (pr) => ({ value: (await mustLoad('p4', { timeoutMs, produce: { ...base(pr), destination: '/queue/bench.p4', producers: 4, count: o.p4Count, persistent: true, receipts: 'every' } })).produce!.msgsPerSec }),
+        run: (pr) => receiptRow(pr, 'p4', '/queue/bench.p4', 4, o.p4Count, gen),
       },
+      ...(o.generator === 'both'
+        ? [{ id: 'p4js' as const, what: 'persistent, receipt each, 4 producers, stompjs', run: (pr: Pair) => receiptRow(pr, 'p4js', '/queue/bench.p4js', 4, o.p4Count, 'stompjs') }]
+        : []),
       {
         id: 'window',
         what: 'persistent, windowed receipts',
-        run: async (pr) => ({ value: (await mustLoad('window', { timeoutMs, produce: { ...base(pr), destination: '/queue/bench.drain', producers: 1, count: o.windowCount, persistent: true, receipts: 'window' } })).produce!.msgsPerSec }),
+        run: async (pr) => ({ value: (await mustLoad('window', { timeoutMs, produce: { ...base(pr), destination: '/queue/bench.drain', producers: 1, count: o.windowCount, persistent: true, receipts: 'window' } }, gen)).produce!.msgsPerSec }),
       },
       {
         id: 'drain',
         what: `drain of ${o.windowCount} persistent`,
         run: async (pr) => {
           if (pr.result.window?.value == null) throw new BenchError('skipped: the window row, which fills the queue, failed')
-          return { value: (await mustLoad('drain', { timeoutMs, consume: { port: pr.port, destination: '/queue/bench.drain', count: o.windowCount } })).consume!.msgsPerSec }
+          return { value: (await mustLoad('drain', { timeoutMs, consume: { port: pr.port, destination: '/queue/bench.drain', count: o.windowCount } }, gen)).consume!.msgsPerSec }
         },
       },
       {
@@ -230,7 +292,7 @@ export async function runLoadRows(kinds: BrokerKind[], o: SuiteOptions): Promise
             timeoutMs,
             consume: { port: pr.port, destination: '/queue/bench.np', count: o.nonPersistentCount },
             produce: { ...base(pr), destination: '/queue/bench.np', producers: 1, count: o.nonPersistentCount, persistent: false, receipts: 'none' },
-          })
+          }, gen)
           return { value: r.consume!.msgsPerSec, note: `producer ${fmt(r.produce!.msgsPerSec)} msg/s` }
         },
       },
@@ -272,6 +334,10 @@ export async function runLoadRows(kinds: BrokerKind[], o: SuiteOptions): Promise
       pair.result.peakRssMb = { value: Math.max(peakBefore[i]!, pair.sampler!.stop()) / MB }
       o.log(`${pair.kind.label}: peak RSS ${fmt(pair.result.peakRssMb.value!)} MB`)
     })
+    const floorAfter = measureSyncFloor(o.workDir)
+    o.log(`disk sync floor after the loads: p50 ${fmt(floorAfter.p50Ms)} ms, p99 ${fmt(floorAfter.p99Ms)} ms, ${fmt(floorAfter.syncsPerSec)} serial syncs/s`)
+    // A property of the machine, not of a broker: shown in the first column only.
+    if (pairs[0]) pairs[0].result.syncFloor = syncFloorRow(floorBefore, floorAfter)
   } finally {
     for (const pair of pairs) {
       pair.sampler?.stop()
@@ -382,6 +448,14 @@ export async function runBacklogTakeovers(kind: BrokerKind, o: SuiteOptions): Pr
   return { value: row.value, note: `${row.note}; CONNECTED median ${fmt(c.value!)} ms; ${fillNote}` }
 }
 
+function syncFloorRow(before: SyncFloor, after: SyncFloor): RowValue {
+  return {
+    value: before.p50Ms,
+    cell: `/ ${fmt(after.p50Ms)} (${fmt(before.syncsPerSec)} / ${fmt(after.syncsPerSec)} serial syncs/s)`,
+    note: `before: p50 ${fmt(before.p50Ms)} ms, p99 ${fmt(before.p99Ms)} ms, ${fmt(before.syncsPerSec)} syncs/s; after: p50 ${fmt(after.p50Ms)} ms, p99 ${fmt(after.p99Ms)} ms, ${fmt(after.syncsPerSec)} syncs/s`,
+  }
+}
+
 /** Median of timed samples, with min / p99 / max as the note. */
 function medianRow(times: number[]): RowValue {
   const s = [...times].sort((a, b) => a - b)
@@ -415,7 +489,7 @@ export function formatTable(o: SuiteOptions, columns: Column[], extraRows: { lab
   const ratioCols = columns.slice(1).map((c) => `${columns[0]!.label} vs ${c.label}`)
   head.push(...ratioCols)
   const lines: string[][] = []
-  const cell = (v: RowValue | undefined) => (v === undefined ? '' : v.value === null ? `failed: ${v.error ?? '?'}` : fmt(v.value))
+  const cell = (v: RowValue | undefined) => (v === undefined ? '' : v.value === null ? `failed: ${v.error ?? '?'}` : v.cell ? `${fmt(v.value)} ${v.cell}` : fmt(v.value))
   const ratio = (a: RowValue | undefined, b: RowValue | undefined, better: 'higher' | 'lower') => {
     if (!a || !b || a.value === null || b.value === null || a.value <= 0 || b.value <= 0) return ''
     return `${fmt(better === 'higher' ? a.value / b.value : b.value / a.value)}×`
