@@ -95,15 +95,26 @@ export function frameRecord(type: number, epoch: number, payload: Uint8Array): B
 
 /** Write the record header (and its CRC over header + payload) into `b`, whose payload follows the header room. */
 export function frameRecordInPlace(type: number, epoch: number, b: Buffer): Buffer {
+  b.writeUInt32LE(checksum(b, RECORD_HEADER_BYTES, b.length, frameRecordHeader(type, epoch, b)), 12)
+  return b
+}
+
+/**
+ * frameRecordInPlace in two steps, for a large record whose CRC is computed in slices: write the header fields
+ * and return the CRC so far; the caller continues it over bytes RECORD_HEADER_BYTES.. and stores it at RECORD_CRC_AT.
+ */
+export function frameRecordHeader(type: number, epoch: number, b: Buffer): number {
   b.writeUInt32LE(b.length - RECORD_HEADER_BYTES, 0)
   b.writeUInt32LE(epoch, 4)
   b[8] = type
   b[9] = 0
   b[10] = 0
   b[11] = 0
-  b.writeUInt32LE(checksum(b, RECORD_HEADER_BYTES, b.length, checksum(b, 0, 12)), 12)
-  return b
+  return checksum(b, 0, 12)
 }
+
+/** Where a record's CRC is stored (see frameRecordHeader). */
+export const RECORD_CRC_AT = 12
 
 // ---- op encoding ----------------------------------------------------------------------------------------------
 
@@ -193,7 +204,15 @@ export interface EncodedBatch {
 
 /** Write the CRCs of add ops whose bodies were copied by the caller (see EncodedBatch.deferred). */
 export function finishDeferred(enc: EncodedBatch): void {
-  for (const d of enc.deferred) enc.payload.writeUInt32LE(checksum(enc.payload, d.opStart + 9, d.opEnd), d.opStart + 5)
+  for (const d of enc.deferred) {
+    const span = deferredCrcSpan(d)
+    enc.payload.writeUInt32LE(checksum(enc.payload, span.start, span.end), span.at)
+  }
+}
+
+/** What a deferred add op's CRC covers (payload offsets start..end) and where it is stored (`at`). */
+export function deferredCrcSpan(d: EncodedBatch['deferred'][number]): { at: number; start: number; end: number } {
+  return { at: d.opStart + 5, start: d.opStart + 9, end: d.opEnd }
 }
 
 /**
