@@ -30,7 +30,7 @@ import type {
 import { nodeFileIO, type FileHandleIO, type FileIO } from './file-io.ts'
 import {
   decodeAddOp, verifyAddOp, decodeBatchForReplay, decodeCarry, decodeSegmentHeader, encodeBatch, encodeCarry, encodeSegmentHeader,
-  checksum, deferredCrcSpan, finishDeferred, frameRecord, frameRecordHeader, frameRecordInPlace, JOURNAL_FORMAT_VERSION, parseSegmentName, RECORD_BYTES_MAX_DEFAULT, RECORD_CRC_AT, RECORD_HEADER_BYTES, RT_BATCH,
+  ADD_OP_CRC_FROM, checksum, deferredCrcSpan, finishDeferred, frameRecord, frameRecordHeader, frameRecordInPlace, JOURNAL_FORMAT_VERSION, parseSegmentName, RECORD_BYTES_MAX_DEFAULT, RECORD_CRC_AT, RECORD_HEADER_BYTES, RT_BATCH,
   RT_CARRY, SEGMENT_HEADER_BYTES, segmentName, type CarryPayload, type EncodedBatch,
 } from './format.ts'
 import { decodeCheckpoint, encodeCheckpoint, IndexState, type CheckpointMeta } from './index-state.ts'
@@ -81,6 +81,16 @@ async function fillInSlices(enc: EncodedBatch, type: number, epoch: number): Pro
     crc = checksum(enc.buffer, off, Math.min(enc.buffer.length, off + COPY_SLICE_BYTES), crc)
   }
   enc.buffer.writeUInt32LE(crc, RECORD_CRC_AT)
+}
+
+/** CRC of b[start, end), COPY_SLICE_BYTES per event-loop turn. */
+async function checksumInSlices(b: Buffer, start: number, end: number): Promise<number> {
+  let crc = 0
+  for (let off = start; off < end; off += COPY_SLICE_BYTES) {
+    if (off > start) await new Promise<void>((r) => setImmediate(r))
+    crc = checksum(b, off, Math.min(end, off + COPY_SLICE_BYTES), crc)
+  }
+  return crc
 }
 
 /** Times a filled large record at the head of the queue may be passed by smaller independent ones (see overtakers). */
@@ -933,7 +943,10 @@ export class JournalStore implements PersistenceAdapter {
             continue
           }
           try {
-            const m = decodeAddOp(b, `journal ${file} offset ${w.off}`)
+            // A large message read alone: checksummed in slices and its body kept as a view of the read buffer.
+            const alone = j === i + 1 && w.len > COPY_SLICE_BYTES
+            const crc = alone ? await checksumInSlices(b, ADD_OP_CRC_FROM, b.length) : undefined
+            const m = decodeAddOp(b, `journal ${file} offset ${w.off}`, { crc, bodyView: alone })
             m.seq = w.seq
             out.push(m)
             intact++
