@@ -13,10 +13,7 @@
 import { parseArgs } from 'node:util'
 import { compiledBinary } from '../test/fixtures/binary.ts'
 import { TestProcesses } from '../test/fixtures/broker-process.ts'
-import {
-  attackLargeFrames, attackManyDestinations, attackSelector, attackSilentSockets, attackSlowConsumer, attackTxGrowth,
-  HealthyClient, rssMiB, RssSampler, startAbuseBroker, type AttackResult,
-} from '../test/fixtures/abuse.ts'
+import { HealthyClient, rssMiB, RssSampler, runAttack, startAbuseBroker, type AttackResult } from '../test/fixtures/abuse.ts'
 import { sleep } from '../src/testing/net-probe.ts'
 
 const { values: o } = parseArgs({
@@ -34,12 +31,13 @@ const MiB = 1 << 20
 const rounds = Number(o.rounds)
 const largeBytes = Number(o['large-mib']) * MiB
 const attacks: Record<string, (port: number) => Promise<AttackResult>> = {
-  large: (port) => attackLargeFrames(port, 3, largeBytes, 120_000),
-  tx: (port) => attackTxGrowth(port, 400 * MiB, 120_000),
-  slow: (port) => attackSlowConsumer(port, 300 * MiB, 120_000),
-  silent: (port) => attackSilentSockets(port, 1000, 10_000),
-  selector: (port) => attackSelector(port, 60_000),
-  destinations: (port) => attackManyDestinations(port, 10_000, 120_000),
+  // Each in its own process (runAttack): the attacker's buffers and GC must not stall the healthy client.
+  large: (port) => runAttack('large', port, [3, largeBytes, 120_000], 180_000),
+  tx: (port) => runAttack('tx', port, [400 * MiB, 120_000], 180_000),
+  slow: (port) => runAttack('slow', port, [300 * MiB, 120_000], 260_000),
+  silent: (port) => runAttack('silent', port, [1000, 10_000], 60_000),
+  selector: (port) => runAttack('selector', port, [60_000], 90_000),
+  destinations: (port) => runAttack('destinations', port, [10_000, 120_000], 180_000),
 }
 const chosen = o.only ? o.only.split(',') : Object.keys(attacks)
 

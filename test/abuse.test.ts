@@ -10,10 +10,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { compiledBinary } from './fixtures/binary.ts'
 import { TestProcesses } from './fixtures/broker-process.ts'
-import {
-  attackLargeFrames, attackManyDestinations, attackSelector, attackSilentSockets, attackSlowConsumer, attackTxGrowth,
-  HealthyClient, RssSampler, startAbuseBroker, type AbuseBroker,
-} from './fixtures/abuse.ts'
+import { HealthyClient, RssSampler, runAttack, startAbuseBroker, type AbuseBroker } from './fixtures/abuse.ts'
 
 const FULL = process.env.ABUSE_FULL === '1'
 const MiB = 1 << 20
@@ -60,7 +57,7 @@ function checkHealthy(what: string): void {
 describe('abuse', () => {
   test('abuse large frames: concurrent big SENDs are stored and delivered whole, the healthy client keeps going', async () => {
     const bytes = FULL ? 90 * MiB : 24 * MiB
-    const r = await attackLargeFrames(b.port, 3, bytes, 180_000)
+    const r = await runAttack('large', b.port, [3, bytes, 180_000], 240_000)
     expect(r.notes.results).toEqual(['receipt', 'receipt', 'receipt'])
     expect(r.notes.received).toBe(3)
     expect(r.notes.bodyOk).toBe(true)
@@ -68,7 +65,7 @@ describe('abuse', () => {
   }, 400_000)
 
   test('abuse transaction growth: an open transaction past its byte limit gets BROKER_LIMIT', async () => {
-    const r = await attackTxGrowth(b.port, 400 * MiB, 120_000)
+    const r = await runAttack('tx', b.port, [400 * MiB, 120_000], 180_000)
     expect(r.notes.error).toBe('BROKER_LIMIT')
     // Refused before the transaction limit (128 MiB) or memoryUsage, plus what was in flight on the socket.
     expect(r.notes.sentMiB as number).toBeLessThan(200)
@@ -76,27 +73,27 @@ describe('abuse', () => {
   }, 200_000)
 
   test('abuse slow consumer: a consumer that never reads does not make the broker buffer for it', async () => {
-    const r = await attackSlowConsumer(b.port, (FULL ? 300 : 64) * MiB, 120_000)
+    const r = await runAttack('slow', b.port, [(FULL ? 300 : 64) * MiB, 120_000], 260_000)
     expect(r.notes.lastReceipt).toBe('RECEIPT')
     expect(r.notes.received).toBe(r.notes.sent)
     checkHealthy('slow consumer')
   }, 300_000)
 
   test('abuse silent sockets: sockets that never CONNECT do not lock a new client out', async () => {
-    const r = await attackSilentSockets(b.port, FULL ? 1000 : 300, FULL ? 10_000 : 3_000)
+    const r = await runAttack('silent', b.port, [FULL ? 1000 : 300, FULL ? 10_000 : 3_000], 60_000)
     expect(r.notes.newClient).toBe('connected')
     checkHealthy('silent sockets')
   }, 120_000)
 
   test('abuse pathological selector: LIKE with many % against a long value does not stall the broker', async () => {
-    const r = await attackSelector(b.port, 60_000)
+    const r = await runAttack('selector', b.port, [60_000], 90_000)
     // Either the selector is refused up front (BROKER_SELECTOR_TOO_COMPLEX) or it matches in bounded time.
     expect(r.notes.send).toBe('RECEIPT')
     checkHealthy('selector')
   }, 120_000)
 
   test('abuse many destinations: auto-creation is bounded (RECEIPT, or ERROR past maxDestinations)', async () => {
-    const r = await attackManyDestinations(b.port, FULL ? 10_000 : 2_000, 120_000)
+    const r = await runAttack('destinations', b.port, [FULL ? 10_000 : 2_000, 120_000], 180_000)
     expect(String(r.notes.outcome)).toMatch(/^(RECEIPT|ERROR BROKER_LIMIT)/)
     checkHealthy('many destinations')
   }, 200_000)

@@ -77,6 +77,8 @@ export const DEFAULT_OUT_BYTES_MAX = 8 * 1024 * 1024
 export const RECEIVE_SMALL_BYTES = 64 * 1024
 /** Bodies over this go out uncopied, handed to the socket this many bytes per write (see pumpOut). */
 const OUT_SLICE_BYTES = 1024 * 1024
+/** Bytes handed to the socket per event-loop turn before pumpOut yields (one slice of a large body). */
+const OUT_TURN_BYTES = OUT_SLICE_BYTES
 /**
  * After the goodbye ERROR of a connector that stops serving, the socket is destroyed after at most this long,
  * whether or not the peer read it: a client that does not read must not hold a step-down.
@@ -190,6 +192,8 @@ export class StompConnection {
   private endAfterFlush = false
   private flushScheduled = false
   private dispatchPaused = false
+  /** A pumpOut is queued for the next turn (the last one stopped at OUT_TURN_BYTES). */
+  private pumpScheduled = false
 
   // timers
   private connectTimer: unknown = null
@@ -784,7 +788,18 @@ export class StompConnection {
    * full; 'drain' goes on. Dispatch is paused meanwhile (a socket that does not drain gets no more messages).
    */
   private pumpOut(): void {
+    this.pumpScheduled = false
+    // At most OUT_TURN_BYTES per event-loop turn: the socket copies what it cannot send at once into its own
+    // buffer (fresh pages, ~10 ms/MiB on a loaded VM), so a large body handed over in one turn held the loop.
+    let turnBytes = 0
     while (this.outQueue.length > 0 && !this.waitingDrain) {
+      if (turnBytes >= OUT_TURN_BYTES) {
+        if (!this.pumpScheduled) {
+          this.pumpScheduled = true
+          setImmediate(() => this.pumpOut())
+        }
+        break
+      }
       if (this.state === 'closed' || this.socket.destroyed) {
         this.outQueue = []
         this.outQueued = 0
@@ -800,6 +815,7 @@ export class StompConnection {
         this.outQueue.shift()
       }
       this.outQueued -= piece.length
+      turnBytes += piece.length
       if (!this.socket.write(piece)) this.waitingDrain = true
     }
     if (this.outQueue.length === 0 && this.endAfterFlush) {

@@ -181,6 +181,26 @@ describe('FrameParser', () => {
     expect(parseAll('SEND\n\n' + 'b'.repeat(100) + '\0', '1.2', { bodyBytesMax: 100 })[0].body.length).toBe(100)
   })
 
+  test('FrameParser copies a large body without content-length into place across reads, whole and exact', () => {
+    // Over UNSIZED_JOIN_BYTES_MAX (64 KiB) and over the 1 MiB copy-out size; fed in 7,001-byte reads.
+    for (const n of [70_000, (1 << 20) + 3, (3 << 20) + 11]) {
+      const body = new Uint8Array(n)
+      for (let i = 0; i < n; i++) body[i] = 1 + (i % 251)
+      const input = new Uint8Array([...bytes('SEND\ndestination:/queue/a\n\n'), ...body, 0, ...bytes('SEND\nn:2\n\nx\0')])
+      const p = new FrameParser({ bodyBytesMax: 4 << 20 })
+      const out: StompFrame[] = []
+      for (let at = 0; at < input.length; at += 7001) p.push(input.subarray(at, at + 7001), (f) => void out.push(f))
+      expect(out.map((f) => f.body.length)).toEqual([n, 1])
+      expect(Buffer.compare(Buffer.from(out[0]!.body), Buffer.from(body))).toBe(0)
+      expect(out[1]!.headers.n).toBe('2')
+    }
+    const over = new FrameParser({ bodyBytesMax: 100_000 })
+    const chunk = bytes('b'.repeat(60_000))
+    over.push(bytes('SEND\n\n'), () => {})
+    over.push(chunk, () => {})
+    expect(() => over.push(chunk, () => {})).toThrow(expect.objectContaining({ code: 'STOMP_FRAME_TOO_LARGE' }))
+  })
+
   test('FrameParser stays failed after an error', () => {
     const p = new FrameParser()
     expect(() => p.push(bytes('SEND\nbad\n\n\0'), () => {})).toThrow(BrokerError)

@@ -17,7 +17,8 @@
  *
  * Memory stays bounded by the limits: an incomplete line is held only up to its limit. A body with content-length
  * is copied into one buffer of that size as it arrives (one copy, spread over the reads); one without is collected
- * as slices and joined once at its NUL. `bodyGate` lets the caller hold a body back until its bytes are budgeted.
+ * as slices and joined at its NUL while small (UNSIZED_JOIN_BYTES_MAX), past that copied into place as it arrives.
+ * `bodyGate` lets the caller hold a body back until its bytes are budgeted.
  * After the first error the parser is dead: the connection must answer ERROR and close.
  */
 import { BrokerError } from '../../lib/errors.ts'
@@ -29,6 +30,11 @@ const CR = 0x0d
 const NUL = 0x00
 
 type Phase = 'command' | 'headers' | 'body' | 'failed'
+
+/** A body without content-length up to this is kept as the reads' slices and joined at its NUL (one small copy). */
+export const UNSIZED_JOIN_BYTES_MAX = 64 * 1024
+/** An unsized body longer than this stays a view of its maxFrameSize buffer (untouched pages are not resident). */
+const UNSIZED_VIEW_BYTES_MIN = 1024 * 1024
 
 // Fatal: invalid UTF-8 throws (TypeError) instead of becoming U+FFFD. ignoreBOM keeps a U+FEFF the client sent.
 // One decode per line; the fatal check costs nothing measurable (scripts/bench-stomp.ts, issue #19).
@@ -283,12 +289,26 @@ export class FrameParser {
     }
     const nul = chunk.indexOf(NUL, pos)
     const stop = nul < 0 ? chunk.length : nul
-    if (stop > pos) {
-      this.bodyParts.push(chunk.subarray(pos, stop))
-      this.bodyBytes += stop - pos
-    }
-    if (this.bodyBytes > this.limits.bodyBytesMax) {
+    if (this.bodyBytes + (stop - pos) > this.limits.bodyBytesMax) {
       throw new BrokerError('STOMP_FRAME_TOO_LARGE', `STOMP ${commandLabel(this.command)} body: over ${this.limits.bodyBytesMax} bytes without a NUL, expected at most ${this.limits.bodyBytesMax} (maxFrameSize)`)
+    }
+    if (stop > pos) {
+      const piece = chunk.subarray(pos, stop)
+      if (this.body === null && this.bodyBytes + piece.length > UNSIZED_JOIN_BYTES_MAX) {
+        // Past this, a body without content-length is copied into place as it arrives, like one with it: into a
+        // buffer of maxFrameSize, of which only the pages written become resident. Joining it at its NUL was one
+        // copy of the whole body (into fresh pages) in a single event-loop turn.
+        this.body = Buffer.allocUnsafe(this.limits.bodyBytesMax)
+        let at = 0
+        for (const p of this.bodyParts) {
+          this.body.set(p, at)
+          at += p.length
+        }
+        this.bodyParts = []
+      }
+      if (this.body !== null) this.body.set(piece, this.bodyBytes)
+      else this.bodyParts.push(piece)
+      this.bodyBytes += piece.length
     }
     if (nul < 0) return chunk.length
     this.finishFrame(onFrame)
@@ -297,7 +317,13 @@ export class FrameParser {
 
   private finishFrame(onFrame: (frame: StompFrame) => boolean | void): void {
     // Always copy: the frame must not pin (or alias) the socket's read buffer.
-    const body = this.body ?? (this.bodyParts.length === 0 ? new Uint8Array(0) : Buffer.concat(this.bodyParts, this.bodyBytes))
+    const body =
+      this.body !== null
+        ? this.contentLength >= 0
+          ? this.body
+          : // Unsized: a short body is copied out (a few ms), so it does not pin a maxFrameSize reservation.
+            this.bodyBytes <= UNSIZED_VIEW_BYTES_MIN ? Buffer.from(this.body.subarray(0, this.bodyBytes)) : this.body.subarray(0, this.bodyBytes)
+        : this.bodyParts.length === 0 ? new Uint8Array(0) : Buffer.concat(this.bodyParts, this.bodyBytes)
     const frame: StompFrame = { command: this.command, headers: this.headers, body }
     this.body = null
     this.bodyAdmitted = false
