@@ -45,13 +45,28 @@ function rowValue(out: string, prefix: string): string {
 }
 
 const NUMBER = /^[\d,]+(\.\d+)?$/
+/** A receipt-per-message cell: msg/s, then receipt p50/p99 and p50 as a multiple of the disk's sync floor. */
+const RECEIPT_CELL = /^[\d,]+(\.\d+)? \(p50 [\d,.]+ \/ p99 [\d,.]+ ms; p50 [\d,.]+× floor\)$/
 
 describe('benchmark scripts', () => {
   test('bench-stomp prints msg/s for every load row', () => {
     const out = runScript('bench-stomp.ts', ['--p1', '20', '--p4', '40', '--window-count', '300', '--window', '50', '--np', '300', '--load-timeout-ms', '60000', '--starts', '2'])
-    for (const row of ['persistent, receipt per message, 1 producer', 'persistent, receipt per message, 4 producers', 'persistent, windowed receipts', 'non-persistent', 'drain of 300']) {
+    for (const row of ['persistent, windowed receipts', 'non-persistent', 'drain of 300']) {
       expect(rowValue(out, row)).toMatch(NUMBER)
     }
+    // Both generators by default: ours and @stomp/stompjs, each with receipt latency and the sync floor multiple.
+    for (const row of ['persistent, receipt per message, 1 producer (20) |', 'persistent, receipt per message, 4 producers (40) |', 'persistent, receipt per message, 1 producer (20), stompjs', 'persistent, receipt per message, 4 producers (40), stompjs']) {
+      expect(rowValue(out, row)).toMatch(RECEIPT_CELL)
+    }
+    expect(rowValue(out, 'disk sync floor')).toMatch(/^[\d.]+ \/ [\d.]+ \(/)
+  }, 150_000)
+
+  test('bench-stomp drives every row through stompjs with --generator stompjs, and refuses an unknown generator', () => {
+    const out = runScript('bench-stomp.ts', ['--generator', 'stompjs', '--warmup', '0', '--p1', '20', '--p4', '40', '--window-count', '300', '--window', '50', '--np', '300', '--load-timeout-ms', '60000', '--starts', '1'])
+    expect(rowValue(out, 'persistent, receipt per message, 1 producer (20), stompjs')).toMatch(RECEIPT_CELL)
+    for (const row of ['persistent, windowed receipts', 'non-persistent', 'drain of 300']) expect(rowValue(out, row)).toMatch(NUMBER)
+    expect(out).not.toContain('(20), stompjs, stompjs')
+    expect(() => runScript('bench-stomp.ts', ['--generator', 'jmeter'])).toThrow(/--generator: "jmeter" is not one of raw, stompjs, both/)
   }, 150_000)
 
   test('bench-vs-activemq (sfbroker only) prints takeover, backlog takeover, start and RSS rows beside CPU hogs', () => {
