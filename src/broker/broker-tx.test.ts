@@ -165,3 +165,23 @@ describe('Broker transactions', () => {
     expect(out.got.length).toBe(0)
   })
 })
+
+describe('Broker transaction byte limits', () => {
+  test('Broker refuses a transactional SEND past maxTransactionSize and maxTransactionSizePerConnection with BROKER_LIMIT', async () => {
+    const { broker } = await makeBroker({ limits: { maxTransactionSize: 10_000, maxTransactionSizePerConnection: 15_000 } })
+    brokers.push(broker)
+    const s = conn(broker)
+    const body = new Uint8Array(4_000)
+    const code = (p: Promise<unknown>) => p.then(() => 'ok', (e) => (isBrokerError(e) ? e.code : String(e)))
+    s.begin('t1')
+    expect(await code(s.send({ destination: '/queue/TX', headers: {}, body }, 't1'))).toBe('ok')
+    expect(await code(s.send({ destination: '/queue/TX', headers: {}, body }, 't1'))).toBe('ok')
+    // A third 4 KB SEND (plus headers) would put t1 over 10,000 bytes.
+    expect(await code(s.send({ destination: '/queue/TX', headers: {}, body }, 't1'))).toBe('BROKER_LIMIT')
+    // t2 fits its own limit, but the session's open transactions would pass 15,000.
+    s.begin('t2')
+    expect(await code(s.send({ destination: '/queue/TX', headers: {}, body }, 't2'))).toBe('ok')
+    expect(await code(s.send({ destination: '/queue/TX', headers: {}, body }, 't2'))).toBe('BROKER_LIMIT')
+    expect(broker.txBytesLimits()).toEqual({ transaction: 10_000, session: 15_000 })
+  })
+})

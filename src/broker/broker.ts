@@ -355,6 +355,12 @@ export class Broker implements BrokerCore, QueueHost {
   // ---------------------------------------------------------------------------------------------------------
   // QueueHost
 
+  /** Byte limits of one transaction and of one session's open transactions (`<systemUsage maxTransactionSize…>`). */
+  txBytesLimits(): { transaction: number; session: number } {
+    const l = this.config.limits
+    return { transaction: l.maxTransactionSize ?? TX_BYTES_MAX, session: l.maxTransactionSizePerConnection ?? SESSION_TX_BYTES_MAX }
+  }
+
   /** Charge an open transaction's SEND to the broker-wide memory now, or false when it does not fit (no waiting). */
   chargeTx(bytes: number): boolean {
     if (this.memory.used + bytes > this.memory.limit) return false
@@ -1050,11 +1056,12 @@ export class Session implements BrokerSession, ConsumerSession {
       if (t.sends.length + t.acks.length + t.nacks.length >= TX_OPS_MAX) {
         throw new BrokerError('BROKER_LIMIT', `transaction ${txId}: more than ${TX_OPS_MAX} operations`, { details: { limit: TX_OPS_MAX } })
       }
-      if (t.bytes + size > TX_BYTES_MAX) {
-        throw new BrokerError('BROKER_LIMIT', `transaction ${txId}: SEND of ${size} bytes would hold ${t.bytes + size} bytes, over the transaction limit ${TX_BYTES_MAX} (sendFailIfNoSpace)`, { details: { limit: TX_BYTES_MAX, bytes: t.bytes + size } })
+      const lim = this.broker.txBytesLimits()
+      if (t.bytes + size > lim.transaction) {
+        throw new BrokerError('BROKER_LIMIT', `transaction ${txId}: SEND of ${size} bytes would hold ${t.bytes + size} bytes, over the transaction limit ${lim.transaction} (maxTransactionSize, sendFailIfNoSpace)`, { details: { limit: lim.transaction, bytes: t.bytes + size } })
       }
-      if (this.txBytes + size > SESSION_TX_BYTES_MAX) {
-        throw new BrokerError('BROKER_LIMIT', `transaction ${txId}: SEND of ${size} bytes would hold ${this.txBytes + size} bytes in this session's open transactions, over ${SESSION_TX_BYTES_MAX} (sendFailIfNoSpace)`, { details: { limit: SESSION_TX_BYTES_MAX, bytes: this.txBytes + size } })
+      if (this.txBytes + size > lim.session) {
+        throw new BrokerError('BROKER_LIMIT', `transaction ${txId}: SEND of ${size} bytes would hold ${this.txBytes + size} bytes in this session's open transactions, over ${lim.session} (maxTransactionSizePerConnection, sendFailIfNoSpace)`, { details: { limit: lim.session, bytes: this.txBytes + size } })
       }
       if (!this.broker.chargeTx(size)) {
         throw new BrokerError('BROKER_LIMIT', `transaction ${txId}: SEND of ${size} bytes does not fit in the broker's memory limit (memoryUsage), not waiting inside a transaction (sendFailIfNoSpace)`, { details: { bytes: size } })

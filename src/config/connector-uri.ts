@@ -14,6 +14,10 @@
  * a pool opening many connections at once from one host is pending all together for a moment).
  * StompServer (src/protocol/stomp/server.ts) says what happens when one is full.
  *
+ * Memory bounds (sfbroker extensions, #19): `transport.maxReceiveSize` (the connector's receive budget for large
+ * frames being received, default 128 MiB) and `transport.maxOutboundSize` (bytes queued for one consumer's socket
+ * before dispatch to it pauses, default 8 MiB); both at least 64 KiB.
+ *
  * Two deliberate differences from ActiveMQ, both refusing what ActiveMQ would silently accept:
  * - connectAttemptTimeout ≤ 0 turns ActiveMQ's CONNECT check off; sfbroker always closes a silent socket, so 0
  *   is CONFIG_UNSUPPORTED (an unbounded number of idle pre-CONNECT sockets is a resource leak).
@@ -43,8 +47,11 @@ const OTHER_ACTIVEMQ_SCHEMES = [
 const OPTIONS = [
   'maximumConnections', 'wireFormat.maxFrameSize', 'transport.connectAttemptTimeout', 'wireFormat.connectionAttemptTimeout',
   'transport.defaultHeartBeat', 'transport.hbGracePeriodMultiplier', 'transport.maximumConnectionsPerAddress',
-  'transport.maximumPendingConnects', 'transport.maximumPendingConnectsPerAddress', ...TLS_OPTIONS,
+  'transport.maximumPendingConnects', 'transport.maximumPendingConnectsPerAddress', 'transport.maxReceiveSize',
+  'transport.maxOutboundSize', ...TLS_OPTIONS,
 ] as const
+/** Smallest transport.maxReceiveSize / transport.maxOutboundSize: one typical socket read. */
+export const CONNECTOR_BYTES_MIN = 64 * 1024
 
 export const DEFAULT_MAXIMUM_CONNECTIONS = 1000
 export const DEFAULT_MAX_FRAME_SIZE = 100 * 1024 * 1024
@@ -116,6 +123,7 @@ export function parseConnectorUri(uri: string, name: string | undefined, where: 
   let perAddress: number | undefined
   let pending: number | undefined
   let pendingPerAddress: number | undefined
+  const bytes: { maxReceiveSize?: number; maxOutboundSize?: number } = {}
   const tls: ConnectorTlsConfig = { needClientAuth: false, wantClientAuth: false, enabledProtocols: [...DEFAULT_TLS_PROTOCOLS], enabledCipherSuites: null }
   const seen = new Set<string>()
   const query = m[3] ? m[3].slice(1) : ''
@@ -165,6 +173,10 @@ export function parseConnectorUri(uri: string, name: string | undefined, where: 
       if (key === 'transport.maximumConnectionsPerAddress') perAddress = n
       else if (key === 'transport.maximumPendingConnects') pending = n
       else pendingPerAddress = n
+    } else if (key === 'transport.maxReceiveSize' || key === 'transport.maxOutboundSize') {
+      const n = parseSize(value)
+      if (n === undefined || n < CONNECTOR_BYTES_MIN) throw bad(`option ${key}="${value}": expected ${SIZE_EXPECTED}, at least 64kb`)
+      bytes[key === 'transport.maxReceiveSize' ? 'maxReceiveSize' : 'maxOutboundSize'] = n
     } else if ((TLS_OPTIONS as readonly string[]).includes(key)) {
       if (!secure) throw bad(`option ${key} applies to TLS connectors only; expected stomp+ssl:// or stomp+nio+ssl:// (or drop the option)`)
       parseTlsOption(key, value, tls, bad)
@@ -199,6 +211,7 @@ export function parseConnectorUri(uri: string, name: string | undefined, where: 
     name: name ?? uri, uri, protocol: 'stomp', host, port, maximumConnections, maxFrameSize,
     connectAttemptTimeout, defaultHeartBeat, hbGracePeriodMultiplier,
     maximumConnectionsPerAddress, maximumPendingConnects, maximumPendingConnectsPerAddress,
+    ...bytes,
     ...(secure ? { tls } : {}),
   }
 }

@@ -139,3 +139,31 @@ describe('systemUsage sendFailIfNoSpace', () => {
     expect(fail({ file: write('json', JSON.stringify({ systemUsage: { sendFailIfNoSpace: 'maybe' } })) }).code).toBe('CONFIG_INVALID')
   })
 })
+
+describe('memory bounds (#19)', () => {
+  test('loadConfig reads transport.maxReceiveSize and transport.maxOutboundSize, leaving them unset by default', () => {
+    const c = loadConfig({ cwd: dir, ...uri('transport.maxReceiveSize=32mb&transport.maxOutboundSize=1mb') }).connectors[0]!
+    expect(c).toMatchObject({ maxReceiveSize: 32 << 20, maxOutboundSize: 1 << 20 })
+    const d = loadConfig({ cwd: dir, ...uri('maximumConnections=5') }).connectors[0]!
+    expect(d.maxReceiveSize).toBeUndefined()
+    expect(d.maxOutboundSize).toBeUndefined()
+  })
+
+  test('loadConfig refuses a transport.maxReceiveSize or maxOutboundSize that is not a size of at least 64kb', () => {
+    for (const q of ['transport.maxReceiveSize=1kb', 'transport.maxReceiveSize=lots', 'transport.maxOutboundSize=0', 'transport.maxOutboundSize=-5mb']) {
+      const e = fail(uri(q))
+      expect(e.code).toBe('CONFIG_INVALID')
+      expect(e.message).toContain(q.split('=')[0]!)
+    }
+  })
+
+  test('loadConfig reads <systemUsage maxTransactionSize maxTransactionSizePerConnection> from XML and JSON', () => {
+    const file = write('xml', '<broker>\n<systemUsage><systemUsage maxTransactionSize="16 mb" maxTransactionSizePerConnection="24 mb"/></systemUsage>\n</broker>\n')
+    expect(loadConfig({ cwd: dir, file }).limits).toMatchObject({ maxTransactionSize: 16 << 20, maxTransactionSizePerConnection: 24 << 20 })
+    const json = write('json', JSON.stringify({ systemUsage: { maxTransactionSize: '8mb' } }))
+    const l = loadConfig({ cwd: dir, file: json }).limits
+    expect(l.maxTransactionSize).toBe(8 << 20)
+    expect(l.maxTransactionSizePerConnection).toBeUndefined()
+    expect(fail({ file: write('json', JSON.stringify({ systemUsage: { maxTransactionSize: '0' } })) }).code).toBe('CONFIG_INVALID')
+  })
+})

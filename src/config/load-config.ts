@@ -301,6 +301,8 @@ function resolve(input: ConfigInput, locator: Locator, cwd: string, source: stri
       destinationMemoryLimit: Math.min(DEFAULTS.destinationMemoryLimit, memoryLimit),
       ...(input.systemUsage?.sendFailIfNoSpace ? { sendFailIfNoSpace: true } : {}),
       ...(input.systemUsage?.sendFailIfNoSpaceAfterTimeout ? { sendFailIfNoSpaceAfterTimeout: input.systemUsage.sendFailIfNoSpaceAfterTimeout } : {}),
+      ...(input.systemUsage?.maxTransactionSize ? { maxTransactionSize: input.systemUsage.maxTransactionSize } : {}),
+      ...(input.systemUsage?.maxTransactionSizePerConnection ? { maxTransactionSizePerConnection: input.systemUsage.maxTransactionSizePerConnection } : {}),
     },
     destinationPolicy: resolveDestinationPolicy(input.destinationPolicy, locator),
     destinations: {

@@ -175,6 +175,9 @@ export const configInputSchema = v.strictObject({
       memoryUsage: v.optional(v.strictObject({ limit: size })),
       sendFailIfNoSpace: bool,
       sendFailIfNoSpaceAfterTimeout: durationMs,
+      /** sfbroker extensions (#19): byte limits of open transactions. */
+      maxTransactionSize: size,
+      maxTransactionSizePerConnection: size,
     }),
   ),
   /** sfbroker extension: the admin HTTP endpoint (health, status, metrics). */

@@ -76,6 +76,11 @@ export interface ConnectorConfig {
   maximumPendingConnectsPerAddress?: number
   /** Set for `stomp+ssl://` and `stomp+nio+ssl://` (the keys come from `<sslContext>`); null or absent: plain TCP. */
   tls?: ConnectorTlsConfig | null
+  // Memory bounds (sfbroker extensions; absent: StompServer's defaults).
+  /** `transport.maxReceiveSize`: the receive budget, bytes of large frames being received on this connector. Default 128 MiB. */
+  maxReceiveSize?: number
+  /** `transport.maxOutboundSize`: bytes queued for one consumer's socket above which dispatch to it pauses. Default 8 MiB. */
+  maxOutboundSize?: number
 }
 
 /** TLS options of one connector (ActiveMQ's `transport.*` SSLServerSocket names). */
@@ -116,6 +121,10 @@ export interface LimitsConfig {
   sendFailIfNoSpace?: boolean
   /** `<systemUsage sendFailIfNoSpaceAfterTimeout>` (ms): ... after waiting this long; 0 (default) waits without bound. */
   sendFailIfNoSpaceAfterTimeout?: number
+  /** *ext* `<systemUsage maxTransactionSize>`: SEND bytes one open transaction may hold; default 128 MiB (broker.ts TX_BYTES_MAX). */
+  maxTransactionSize?: number
+  /** *ext* `<systemUsage maxTransactionSizePerConnection>`: the same for all open transactions of one connection; default 128 MiB. */
+  maxTransactionSizePerConnection?: number
 }
 
 /**

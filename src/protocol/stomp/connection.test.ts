@@ -148,6 +148,27 @@ describe('StompConnection frames', () => {
     expect([r1.headers['receipt-id'], r2.headers['receipt-id']]).toEqual(['r1', 'r2'])
   })
 
+  test('StompServer takes its receive budget from transport.maxReceiveSize: a second large frame waits for the first', async () => {
+    const { broker, server, port } = await start({ maxReceiveSize: 256 * 1024 })
+    expect(server.receiveUsage.limit).toBe(256 * 1024)
+    const a = await connected(port, broker)
+    const b = await connected(port, broker)
+    const pending: Array<() => void> = []
+    a.session.sendImpl = () => new Promise<void>((resolve) => pending.push(resolve))
+    b.session.sendImpl = () => Promise.resolve()
+    const big = 'x'.repeat(200 * 1024)
+    // One frame over the budget's room is let in while nothing else is held; the second waits for its release.
+    a.c.write(frame('SEND', { destination: '/queue/a', receipt: 'ra', 'content-length': String(big.length) }, big))
+    await until(() => pending.length === 1, 'first large send at the broker')
+    b.c.write(frame('SEND', { destination: '/queue/a', receipt: 'rb', 'content-length': String(big.length) }, big))
+    await Bun.sleep(200)
+    expect(b.session.calls.filter((c) => c.op === 'send').length).toBe(0)
+    expect(server.receiveUsage.waiting()).toBe(1)
+    pending[0]!()
+    expect((await b.c.frame(1)).headers['receipt-id']).toBe('rb')
+    expect(server.receiveUsage.used).toBe(0)
+  })
+
   test('StompConnection answers a failed SEND with ERROR carrying receipt-id, closes, and keeps others serving', async () => {
     const { broker, port, server } = await start()
     const a = await connected(port, broker)

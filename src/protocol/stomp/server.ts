@@ -76,7 +76,7 @@ export class StompServer {
 
   constructor(opts: StompServerOptions) {
     this.opts = opts
-    this.receiveUsage = new MemoryUsage(opts.receiveBytesMax ?? DEFAULT_RECEIVE_BYTES_MAX)
+    this.receiveUsage = new MemoryUsage(opts.receiveBytesMax ?? opts.connector.maxReceiveSize ?? DEFAULT_RECEIVE_BYTES_MAX)
     const c = opts.connector
     const d = defaultFairness(c.maximumConnections)
     this.admission = new Admission({
@@ -235,7 +235,7 @@ export class StompServer {
       connectTimeoutMs: this.opts.connectTimeoutMs ?? connector.connectAttemptTimeout,
       inFlightFramesMax: this.opts.inFlightFramesMax,
       inFlightBytesMax: this.opts.inFlightBytesMax,
-      outBytesMax: this.opts.outBytesMax,
+      outBytesMax: this.opts.outBytesMax ?? this.opts.connector.maxOutboundSize,
       receiveUsage: this.receiveUsage,
       closeLingerMs: this.opts.closeLingerMs,
       authenticator: this.opts.authenticator,
