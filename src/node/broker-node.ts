@@ -12,7 +12,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import crypto from 'node:crypto'
 import type { BrokerConfig } from '../config/types.ts'
-import type { PersistenceAdapter, RecoveredState } from '../storage/types.ts'
+import type { PersistenceAdapter, RecoveredState, StandbyReader } from '../storage/types.ts'
 import type { ActivationContext, Role } from '../election/types.ts'
 import { createAdapter } from '../storage/index.ts'
 import { MemoryStore } from '../storage/memory-store.ts'
@@ -26,6 +26,7 @@ import { AdminServer } from './admin-server.ts'
 import { TlsContextSource } from '../net/index.ts'
 import { Security } from '../security/index.ts'
 import { NodeMetrics } from './node-metrics.ts'
+import { WarmStandby } from './warm-standby.ts'
 
 const log = logger('node')
 
@@ -80,6 +81,8 @@ export class BrokerNode {
   private stopping: Promise<void> | null = null
   /** Deactivation may be requested while activation is still running; it waits for it. */
   private activation: Promise<void> = Promise.resolve()
+  /** While a replica: readers that keep the stores' indexes current (warm takeover, #14); null otherwise. */
+  private standby: WarmStandby | null = null
   /** The store-summary write in flight, if any. */
   private summaryWrite: Promise<void> | null = null
   readonly closeTimeoutMs = 5000
@@ -139,6 +142,8 @@ export class BrokerNode {
         log.info(`stopping: ${reason}`)
         await this.checkpointBeforeStop(reason)
         await this.elector.stop()
+        await this.standby?.stop()
+        this.standby = null
         await this.admin?.close()
         this.tls?.unwatch()
         this.adminTls?.unwatch()
@@ -205,17 +210,29 @@ export class BrokerNode {
     this.roleSince = Date.now()
     this.metrics.onRole(role)
     log.info(`role ${from} -> ${role}: ${reason}`, { event: 'role', from, to: role, reason, nodeId: this.nodeId })
+    // A waiting replica follows the shared stores read-only, so a takeover replays only their last records.
+    if (role === 'replica' && !this.standby && !this.stopping && this.config.persistent) {
+      const dirs = [this.config.persistence.directory, ...(this.config.schedulerSupport ? [this.config.schedulerDirectory] : [])]
+      this.standby = new WarmStandby(this.config.persistence.adapter, dirs)
+      this.standby.start()
+    } else if (role === 'stopped' && this.standby) {
+      void this.standby.stop()
+      this.standby = null
+    }
   }
 
   private async activate(ctx: ActivationContext): Promise<void> {
     const cfg = this.config
     const onFatal = (err: Error) => void this.storeFailed(ctx.epoch, err)
     const part: Partial<Serving> & { servers: StompServer[] } = { epoch: ctx.epoch, servers: [], store: null, schedulerStore: null, scheduler: null, summaryTimer: null }
+    // Readers the replica kept current (the epoch is claimed already; each open() seals before it adopts one).
+    const warm = this.standby ? await this.standby.take() : new Map<string, StandbyReader>()
+    this.standby = null
     try {
       let recovered: RecoveredState | null = null
       if (cfg.persistent) {
         part.store = createAdapter(cfg.persistence.adapter)
-        recovered = await part.store.open(this.storeOptions(cfg.persistence.directory, ctx, onFatal))
+        recovered = await part.store.open({ ...this.storeOptions(cfg.persistence.directory, ctx, onFatal), standby: warm.get(cfg.persistence.directory) })
         this.logRecovery('store', recovered)
       }
       part.broker = await Broker.create({ config: cfg, store: part.store ?? null, recovered, onStoreFailure: onFatal, authorizer: this.security.authorizer })
@@ -223,7 +240,7 @@ export class BrokerNode {
         // ActiveMQ keeps schedules apart from the message store; a non-persistent broker keeps them in memory.
         const schedulerStore: PersistenceAdapter = cfg.persistent ? createAdapter(cfg.persistence.adapter) : new MemoryStore()
         part.schedulerStore = schedulerStore
-        const schedRecovered = await schedulerStore.open(this.storeOptions(cfg.persistent ? cfg.schedulerDirectory : ':memory:', ctx, onFatal))
+        const schedRecovered = await schedulerStore.open({ ...this.storeOptions(cfg.persistent ? cfg.schedulerDirectory : ':memory:', ctx, onFatal), standby: warm.get(cfg.schedulerDirectory) })
         if (cfg.persistent) this.logRecovery('scheduler store', schedRecovered)
         part.scheduler = new Scheduler({ store: schedulerStore, broker: part.broker })
         await part.scheduler.start(schedRecovered)
@@ -249,9 +266,15 @@ export class BrokerNode {
       void this.writeSummary()
       // Checkpoint what was just recovered, in the background, so the next takeover replays only what this
       // term writes, however short the term (frequent failovers would otherwise replay an ever longer tail).
-      for (const st of [part.store, part.schedulerStore]) {
-        st?.checkpoint().catch((err: Error) => log.warn(`post-recovery checkpoint failed: ${err.message}`))
-      }
+      // A moment later, not at once: at a large backlog encoding the index holds the loop for a while, and the
+      // first clients of a takeover should not wait for it (#14).
+      const postRecovery = setTimeout(() => {
+        if (this.serving !== part) return
+        for (const st of [part.store, part.schedulerStore]) {
+          st?.checkpoint().catch((err: Error) => log.warn(`post-recovery checkpoint failed: ${err.message}`))
+        }
+      }, 1000)
+      postRecovery.unref?.()
     } catch (err) {
       // A failed activation must leave nothing open: the election releases the lock next (no zombie primary).
       log.error(`activation failed: ${(err as Error).message}`)

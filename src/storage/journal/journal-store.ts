@@ -105,6 +105,8 @@ const SEGMENT_CREATE_ATTEMPTS_MAX = 100
 const CORRUPT_REPORT_MAX = 100
 /** Messages CRC-checked per step of the background verification (it yields to the event loop between steps). */
 const VERIFY_PAGE_MESSAGES = 1000
+/** After a warm open, the background verification waits this long (the takeover's first deliveries go first). */
+const VERIFY_DELAY_AFTER_WARM_OPEN_MS = 3000
 const SYNC_BUCKETS_MS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 1000, Infinity]
 
 export interface JournalStoreDeps {
@@ -189,6 +191,7 @@ export class JournalStore implements PersistenceAdapter {
   private verification: 'running' | 'done' | 'stopped' | 'not-needed' = 'not-needed'
   private verifiedMessages = 0
   private verifying: Promise<void> | null = null
+  private verifyDelayEnd: (() => void) | null = null
 
   private syncs = 0
   private syncHist = SYNC_BUCKETS_MS.map(() => 0)
@@ -215,7 +218,23 @@ export class JournalStore implements PersistenceAdapter {
       this.startTimers()
       if (this.recoveredFrom) {
         this.verification = 'running'
-        this.verifying = this.verifyCheckpointed(this.recoveredFrom)
+        const from = this.recoveredFrom
+        // After a warm takeover the new primary's first clients come first: the re-read of every checkpointed body
+        // (a large backlog's whole journal) starts a little later.
+        this.verifying = this.warmOpen
+          ? new Promise<void>((r) => {
+              const t = this.clock.setTimeout(r, VERIFY_DELAY_AFTER_WARM_OPEN_MS)
+              ;(t as { unref?: () => void } | null)?.unref?.()
+              // close() ends the wait at once (verifyCheckpointed then sees the store closing and stops).
+              this.verifyDelayEnd = () => {
+                this.clock.clearTimeout(t)
+                r()
+              }
+            }).then(() => {
+              this.verifyDelayEnd = null
+              return this.verifyCheckpointed(from)
+            })
+          : this.verifyCheckpointed(from)
       }
       return state
     } catch (e) {
@@ -1249,6 +1268,7 @@ export class JournalStore implements PersistenceAdapter {
       this.kick()
       await this.whenIdle()
       // The background verification sees 'closing' and stops after its current page (it holds read handles).
+      this.verifyDelayEnd?.()
       await this.verifying
       if ((this.state as State) === 'closing') {
         try {
