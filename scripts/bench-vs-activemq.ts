@@ -3,6 +3,9 @@
  * on one shared directory, driven by the same raw-socket STOMP load generator in a separate process. The load rows
  * alternate between the brokers row by row, so background load on a shared machine hits both alike. Prints a
  * Markdown table with ratios (how many times better sfbroker is; > 1 = sfbroker better) and optionally writes JSON.
+ * Receipt-per-message rows show p50/p99 receipt latency and p50 as a multiple of the disk's sync floor (1 KiB
+ * O_DSYNC appends on the brokers' filesystem, measured in the same run); by default they run twice, with our raw
+ * generator and with @stomp/stompjs. The header gives the machine, the load average and the date.
  *
  *   npm run build && bun scripts/bench-vs-activemq.ts [flags]
  *
