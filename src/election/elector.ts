@@ -288,7 +288,7 @@ export class Elector {
         return this.startIn(gen, this.shareRetryDelayMs())
       case 'finish':
         this.effRelease()
-        log.info(`election ended (exit code ${e.code})`)
+        log.info(`election ended (exit code ${e.code})`, { event: 'exit', code: e.code, nodeId: this.opts.nodeId })
         void within(this.heartbeat.removal, 2000, this.clock).then(() => this.resolveDone(e.code))
         return
     }
@@ -344,7 +344,8 @@ export class Elector {
     this.shareWorked = true
     this.shareFailures = 0
     if (this.shareDownSince !== null) {
-      log.info(`shared directory ${this.port.dir} is back after ${this.clock.now() - this.shareDownSince} ms: competing for the lock again`)
+      const downMs = this.clock.now() - this.shareDownSince
+      log.info(`shared directory ${this.port.dir} is back after ${downMs} ms: competing for the lock again`, { event: 'share', state: 'available', downMs, nodeId: this.opts.nodeId })
       this.shareDownSince = null
     }
   }
@@ -353,7 +354,7 @@ export class Elector {
   private shareRetryDelayMs(): number {
     if (this.shareDownSince === null) {
       this.shareDownSince = this.clock.now()
-      log.warn(`shared directory ${this.port.dir} is unavailable; staying up as a replica and retrying until it returns`)
+      log.warn(`shared directory ${this.port.dir} is unavailable; staying up as a replica and retrying until it returns`, { event: 'share', state: 'unavailable', nodeId: this.opts.nodeId })
     }
     return shareRetryMs(this.shareFailures++, this.random())
   }
@@ -523,7 +524,7 @@ export class Elector {
       if (gen !== this.gen) return
       this.keepAlive.start()
       this.stall.start()
-      log.info(`lock acquired: epoch ${epoch} claimed in ${epochClaimedMs} ms${previous ? ` (previous holder ${previous.nodeId}, epoch ${previous.epoch})` : ''}`)
+      log.info(`lock acquired: epoch ${epoch} claimed in ${epochClaimedMs} ms${previous ? ` (previous holder ${previous.nodeId}, epoch ${previous.epoch})` : ''}`, { event: 'epoch', epoch, nodeId: this.opts.nodeId })
       if (graceMs > 0) {
         log.warn(`the lock file does not carry the latest primary's record (epoch ${maxBefore}): waiting ${graceMs} ms for it to notice before serving`)
         await new Promise<void>((r) => this.clock.setTimeout(r, graceMs))
