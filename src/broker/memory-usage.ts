@@ -5,9 +5,17 @@
  * waits until consumers free memory. A single message larger than the limit is let through when nothing else is
  * held, so an oversized message can never deadlock an empty broker.
  *
+ * Releases of large amounts (LARGE_RELEASE_BYTES) are reported to the idle GC (lib/idle-gc.ts), so the memory of
+ * dropped large bodies goes back to the OS once the broker is quiet.
+ *
  * `reserve()` is the waiting form for callers that can pause (a socket): grants are FIFO, so a large request is not
  * starved by a stream of small ones. It does not promise fairness across different counters.
  */
+import { idleGc } from '../lib/idle-gc.ts'
+
+/** A release of at least this many bytes is reported to the idle GC. */
+const LARGE_RELEASE_BYTES = 1024 * 1024
+
 export class MemoryUsage {
   used = 0
   /** Largest `used` seen (for tests and metrics). */
@@ -31,6 +39,7 @@ export class MemoryUsage {
   }
 
   release(bytes: number): void {
+    if (bytes >= LARGE_RELEASE_BYTES) idleGc.noteFreed(bytes)
     this.used -= bytes
     if (this.used < 0) this.used = 0
     this.grantWaiters()

@@ -31,6 +31,7 @@ import { FrameParser, commandLabel } from './frame-parser.ts'
 import type { Authenticator, Subject } from '../../security/index.ts'
 import { escapeNonPrintable, excerpt } from '../../lib/excerpt.ts'
 import { encodeFrame, encodeFrameParts } from './frame-encoder.ts'
+import { idleGc } from '../../lib/idle-gc.ts'
 import type { MemoryUsage } from '../../broker/index.ts'
 import { DEFAULT_FRAME_LIMITS, SUPPORTED_VERSIONS, type FrameLimits, type StompFrame, type StompVersion } from './frame.ts'
 import { DEFAULT_HEART_BEAT_OPTIONS, negotiateHeartBeat, type HeartBeatOptions, type HeartBeatPlan } from './heart-beat.ts'
@@ -810,6 +811,8 @@ export class StompConnection {
       if (head.length > OUT_SLICE_BYTES) {
         piece = head.subarray(0, OUT_SLICE_BYTES)
         this.outQueue[0] = head.subarray(OUT_SLICE_BYTES)
+        // A large body handed over: its buffer is garbage once the socket has sent it (see lib/idle-gc.ts).
+        idleGc.noteFreed(OUT_SLICE_BYTES)
       } else {
         piece = head
         this.outQueue.shift()
