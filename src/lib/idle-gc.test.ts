@@ -3,7 +3,7 @@
  * Method: a counting collector in place of Bun.gc and real (short) timers.
  */
 import { expect, test } from 'bun:test'
-import { IDLE_GC_FREED_BYTES, IDLE_GC_QUIET_MS, IdleGc } from './idle-gc.ts'
+import { IDLE_GC_BURST_BYTES, IDLE_GC_FREED_BYTES, IDLE_GC_QUIET_MS, IdleGc } from './idle-gc.ts'
 
 test('IdleGc collects once, IDLE_GC_QUIET_MS after the last of enough large frees', async () => {
   let collected = 0
@@ -26,5 +26,14 @@ test('IdleGc without a runtime collector does nothing', async () => {
   const g = new IdleGc(null)
   g.noteFreed(IDLE_GC_FREED_BYTES * 4)
   expect(g.runs).toBe(0)
+  g.stop()
+})
+
+test('IdleGc does not wait for quiet past IDLE_GC_BURST_BYTES freed', async () => {
+  let collected = 0
+  const g = new IdleGc(() => collected++)
+  g.noteFreed(IDLE_GC_BURST_BYTES)
+  await Bun.sleep(50)
+  expect(collected).toBe(1)
   g.stop()
 })

@@ -5,7 +5,8 @@
  * #19): under Bun, dropped 90 MiB buffers stay in RSS until a full GC, and `Bun.gc(true)` returns them (~30 ms).
  *
  * Bounded: at most one collection per IDLE_GC_SPACING_MS, only after IDLE_GC_FREED_BYTES were noted, and
- * IDLE_GC_QUIET_MS after the last note, so a burst of large frames gets one collection at its end, not one each.
+ * IDLE_GC_QUIET_MS after the last note, so a burst of large frames gets one collection at its end, not one each;
+ * past IDLE_GC_BURST_BYTES freed it does not wait for quiet, so dead buffers cannot pile up during a long burst.
  * Runtime-specific: the collector is `Bun.gc` when present; elsewhere (Deno runs the core) this does nothing.
  * It promises nothing about buffers still referenced.
  */
@@ -14,6 +15,8 @@
 export const IDLE_GC_FREED_BYTES = 16 * 1024 * 1024
 /** Quiet time after the last noted free before collecting. */
 export const IDLE_GC_QUIET_MS = 1_000
+/** Freed bytes past which a collection does not wait for quiet (a long burst of large frames; still spaced). */
+export const IDLE_GC_BURST_BYTES = 256 * 1024 * 1024
 /** Least time between two collections. */
 export const IDLE_GC_SPACING_MS = 5_000
 
@@ -40,7 +43,8 @@ export class IdleGc {
   noteFreed(bytes: number): void {
     if (this.collect === null) return
     this.freed += bytes
-    if (this.freed >= IDLE_GC_FREED_BYTES) this.arm(IDLE_GC_QUIET_MS)
+    if (this.freed >= IDLE_GC_BURST_BYTES) this.arm(0)
+    else if (this.freed >= IDLE_GC_FREED_BYTES) this.arm(IDLE_GC_QUIET_MS)
   }
 
   private arm(ms: number): void {

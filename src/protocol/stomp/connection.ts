@@ -328,11 +328,11 @@ export class StompConnection {
         usage.release(bytes)
         return
       }
-      this.bodyCharge = bytes
+      this.bodyCharge += bytes
       if (this.accepting()) this.resumeReading()
     }
     if (usage.reserve(bytes, grant)) {
-      this.bodyCharge = bytes
+      this.bodyCharge += bytes
       return true
     }
     this.budgetGrant = grant

@@ -186,7 +186,7 @@ describe('FrameParser', () => {
     for (const n of [70_000, (1 << 20) + 3, (3 << 20) + 11]) {
       const body = new Uint8Array(n)
       for (let i = 0; i < n; i++) body[i] = 1 + (i % 251)
-      const input = new Uint8Array([...bytes('SEND\ndestination:/queue/a\n\n'), ...body, 0, ...bytes('SEND\nn:2\n\nx\0')])
+      const input = Buffer.concat([bytes('SEND\ndestination:/queue/a\n\n'), body, new Uint8Array([0]), bytes('SEND\nn:2\n\nx\0')])
       const p = new FrameParser({ bodyBytesMax: 4 << 20 })
       const out: StompFrame[] = []
       for (let at = 0; at < input.length; at += 7001) p.push(input.subarray(at, at + 7001), (f) => void out.push(f))
@@ -199,6 +199,30 @@ describe('FrameParser', () => {
     over.push(bytes('SEND\n\n'), () => {})
     over.push(chunk, () => {})
     expect(() => over.push(chunk, () => {})).toThrow(expect.objectContaining({ code: 'STOMP_FRAME_TOO_LARGE' }))
+  })
+
+  test('FrameParser asks bodyGate for an unsized body as it grows, and stops until fed again when refused', () => {
+    const n = (2 << 20) + 5
+    const body = new Uint8Array(n).fill(0x62)
+    const input = Buffer.concat([bytes('SEND\n\n'), body, new Uint8Array([0])])
+    const p = new FrameParser({ bodyBytesMax: 4 << 20 })
+    const asked: number[] = []
+    let allow = false
+    p.bodyGate = (b) => {
+      asked.push(b)
+      return b === 0 || allow
+    }
+    const out: StompFrame[] = []
+    let rest: Uint8Array = input
+    for (let guard = 0; guard < 20 && rest.length > 0; guard++) {
+      const used = p.push(rest, (f) => void out.push(f))
+      rest = rest.subarray(used)
+      allow = true // the caller's budget grants the refused step; it feeds the rest again
+    }
+    expect(out.length).toBe(1)
+    expect(out[0]!.body.length).toBe(n)
+    // 0 at body start, then 1 MiB steps past the first 64 KiB (the refused one is granted later, not asked again).
+    expect(asked).toEqual([0, 1 << 20, 1 << 20])
   })
 
   test('FrameParser stays failed after an error', () => {

@@ -33,6 +33,8 @@ type Phase = 'command' | 'headers' | 'body' | 'failed'
 
 /** A body without content-length up to this is kept as the reads' slices and joined at its NUL (one small copy). */
 export const UNSIZED_JOIN_BYTES_MAX = 64 * 1024
+/** An unsized body past UNSIZED_JOIN_BYTES_MAX is charged to the body gate this much at a time. */
+export const UNSIZED_GRANT_BYTES = 1024 * 1024
 /** An unsized body longer than this stays a view of its maxFrameSize buffer (untouched pages are not resident). */
 const UNSIZED_VIEW_BYTES_MIN = 1024 * 1024
 
@@ -118,10 +120,14 @@ export class FrameParser {
   private body: Buffer | null = null
   /** Whether bodyGate let this frame's body in (asked once per frame). */
   private bodyAdmitted = false
+  /** Unsized body bytes the gate was asked for (the first UNSIZED_JOIN_BYTES_MAX are free; see consumeBody). */
+  private unsizedGranted = UNSIZED_JOIN_BYTES_MAX
   private stopRequested = false
   /**
    * Asked once per frame when its body starts, with the declared content-length (0 when none): false stops the
    * parser before the body, as onFrame's false does; the caller feeds the rest once it may go on (receive budget).
+   * A body without content-length asks again for UNSIZED_GRANT_BYTES more each time it grows past what it was
+   * given (beyond the first UNSIZED_JOIN_BYTES_MAX); the bytes asked for add up for the frame.
    */
   bodyGate: ((bytes: number) => boolean) | null = null
 
@@ -292,8 +298,17 @@ export class FrameParser {
     if (this.bodyBytes + (stop - pos) > this.limits.bodyBytesMax) {
       throw new BrokerError('STOMP_FRAME_TOO_LARGE', `STOMP ${commandLabel(this.command)} body: over ${this.limits.bodyBytesMax} bytes without a NUL, expected at most ${this.limits.bodyBytesMax} (maxFrameSize)`)
     }
+    if (stop > pos && this.bodyBytes + (stop - pos) > this.unsizedGranted) {
+      // Past UNSIZED_JOIN_BYTES_MAX an unsized body asks the gate for UNSIZED_GRANT_BYTES more at a time, so it is
+      // charged to the receive budget as it grows; a refusal stops the parser here until the caller feeds again.
+      this.unsizedGranted += UNSIZED_GRANT_BYTES
+      if (this.bodyGate && !this.bodyGate(UNSIZED_GRANT_BYTES)) {
+        this.stopRequested = true
+        return pos
+      }
+    }
     if (stop > pos) {
-      const piece = chunk.subarray(pos, stop)
+      const piece = chunk.subarray(pos, Math.min(stop, pos + Math.max(0, this.unsizedGranted - this.bodyBytes)))
       if (this.body === null && this.bodyBytes + piece.length > UNSIZED_JOIN_BYTES_MAX) {
         // Past this, a body without content-length is copied into place as it arrives, like one with it: into a
         // buffer of maxFrameSize, of which only the pages written become resident. Joining it at its NUL was one
@@ -309,6 +324,7 @@ export class FrameParser {
       if (this.body !== null) this.body.set(piece, this.bodyBytes)
       else this.bodyParts.push(piece)
       this.bodyBytes += piece.length
+      if (pos + piece.length < stop) return pos + piece.length // the rest needs the next grant
     }
     if (nul < 0) return chunk.length
     this.finishFrame(onFrame)
@@ -327,6 +343,7 @@ export class FrameParser {
     const frame: StompFrame = { command: this.command, headers: this.headers, body }
     this.body = null
     this.bodyAdmitted = false
+    this.unsizedGranted = UNSIZED_JOIN_BYTES_MAX
     this.bodyParts = []
     this.bodyBytes = 0
     this.headers = emptyHeaders()
