@@ -26,7 +26,7 @@
  *                        neither broker, bench-lib/stompjs-worker.ts), or both (default: every row with raw, plus the
  *                        receipt-per-message rows again with stompjs)
  *   --warmup N           persistent messages sent and drained per broker before the first measured row (JIT
- *                        warm-up, not measured; default 4000; 0 = cold brokers)
+ *                        warm-up, not measured; default 20000, half of them receipted one by one; 0 = cold brokers)
  *   --starts N        starts on a fresh shared dir timed for the start row, median reported (default 5)
  *   --cpu-hogs N         N busy-loop processes run beside the brokers for every row (started before the first
  *                        broker, killed after the last row; default 0): the numbers of a busy box
