@@ -3,14 +3,16 @@
  * one healthy client (persistent SEND + receipt every 100 ms, see test/fixtures/abuse.ts) beside each attack, real
  * sockets. Each attack asserts: the healthy client was never disconnected and got every receipt, the node never
  * left the primary role (its JSON log has no role change after `-> primary`), and VmRSS stayed within
- * memoryUsage + RSS_OVERHEAD_MIB (receive budget, one frame in flight, runtime). Sizes are small for CI;
+ * memoryUsage + RSS_OVERHEAD_MIB (receive budget, one frame in flight, runtime); at the end RSS must come back to
+ * within RSS_AFTER_LOAD_MIB of idle. Each attack runs in a child process (runAttack), so its buffers and GC do not
+ * stall the healthy client's own loop. Sizes are small for CI;
  * ABUSE_FULL=1 runs the issue's sizes (3 × 90 MiB frames, 1000 silent sockets, 10,000 destinations).
  * No tight time bounds: latency is printed, not asserted (the soak script reports it).
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { compiledBinary } from './fixtures/binary.ts'
 import { TestProcesses } from './fixtures/broker-process.ts'
-import { HealthyClient, RssSampler, runAttack, startAbuseBroker, type AbuseBroker } from './fixtures/abuse.ts'
+import { HealthyClient, rssMiB, RssSampler, runAttack, startAbuseBroker, type AbuseBroker } from './fixtures/abuse.ts'
 
 const FULL = process.env.ABUSE_FULL === '1'
 const MiB = 1 << 20
@@ -21,15 +23,20 @@ const MEMORY_MIB = FULL ? 256 : 64
  * the journal record being written (a copy of one body), outbound buffers and the runtime (~65 MiB idle).
  */
 const RSS_OVERHEAD_MIB = 450
+/** After the load, RSS must come back to within this of the idle RSS (README: idle GC after large frees). */
+const RSS_AFTER_LOAD_MIB = 40
 
 const procs = new TestProcesses()
 let b: AbuseBroker
 let healthy: HealthyClient
 let rss: RssSampler
+let idleRss = 0
 
 beforeAll(async () => {
   const binary = compiledBinary()
   b = await startAbuseBroker(procs, binary, MEMORY_MIB)
+  await Bun.sleep(1000)
+  idleRss = rssMiB(b.pid)
   healthy = await HealthyClient.start(b.port)
   rss = new RssSampler(b.pid)
 }, 300_000)
@@ -54,6 +61,21 @@ function checkHealthy(what: string): void {
   expect(peak).toBeLessThanOrEqual(MEMORY_MIB + RSS_OVERHEAD_MIB)
 }
 
+/**
+ * After an attack that made the broker hold large buffers, RSS comes back to within RSS_AFTER_LOAD_MIB of idle. The
+ * idle GC runs 1 s after the last large free (at most every 5 s): allow a few of its periods.
+ */
+async function checkRssReturns(what: string): Promise<void> {
+  const deadline = Date.now() + 15_000
+  let now = rssMiB(b.pid)
+  while (now > idleRss + RSS_AFTER_LOAD_MIB && Date.now() < deadline) {
+    await Bun.sleep(500)
+    now = rssMiB(b.pid)
+  }
+  console.log(`${what}: idle RSS ${idleRss} MiB, after the load ${now} MiB`)
+  expect(now).toBeLessThanOrEqual(idleRss + RSS_AFTER_LOAD_MIB)
+}
+
 describe('abuse', () => {
   test('abuse large frames: concurrent big SENDs are stored and delivered whole, the healthy client keeps going', async () => {
     const bytes = FULL ? 90 * MiB : 24 * MiB
@@ -62,6 +84,7 @@ describe('abuse', () => {
     expect(r.notes.received).toBe(3)
     expect(r.notes.bodyOk).toBe(true)
     checkHealthy('large frames')
+    await checkRssReturns('large frames')
   }, 400_000)
 
   test('abuse transaction growth: an open transaction past its byte limit gets BROKER_LIMIT', async () => {
@@ -70,6 +93,7 @@ describe('abuse', () => {
     // Refused before the transaction limit (128 MiB) or memoryUsage, plus what was in flight on the socket.
     expect(r.notes.sentMiB as number).toBeLessThan(200)
     checkHealthy('transaction growth')
+    await checkRssReturns('transaction growth')
   }, 200_000)
 
   test('abuse slow consumer: a consumer that never reads does not make the broker buffer for it', async () => {
@@ -77,6 +101,7 @@ describe('abuse', () => {
     expect(r.notes.lastReceipt).toBe('RECEIPT')
     expect(r.notes.received).toBe(r.notes.sent)
     checkHealthy('slow consumer')
+    await checkRssReturns('slow consumer')
   }, 300_000)
 
   test('abuse silent sockets: sockets that never CONNECT do not lock a new client out', async () => {
