@@ -10,6 +10,7 @@ import * as v from 'valibot'
 import type { LockType, SyncPolicy } from './types.ts'
 import { Secret } from './secret.ts'
 import { PLUGINS_UNSUPPORTED, pluginsSchema } from './security-schema.ts'
+import { leaf } from './leaf.ts'
 import {
   BOOLEAN_EXPECTED,
   DURATION_EXPECTED,
@@ -23,20 +24,6 @@ import {
   parseSize,
   parseText,
 } from './values.ts'
-
-function leaf<T>(expected: string, parse: (value: unknown) => T | undefined) {
-  return v.pipe(
-    v.unknown(),
-    v.rawTransform<unknown, T>(({ dataset, addIssue, NEVER }) => {
-      const out = parse(dataset.value)
-      if (out === undefined) {
-        addIssue({ message: expected, expected })
-        return NEVER
-      }
-      return out
-    }),
-  )
-}
 
 const size = v.optional(leaf(SIZE_EXPECTED, parseSize))
 const durationMs = v.optional(leaf(DURATION_EXPECTED, parseDurationMs))

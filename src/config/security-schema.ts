@@ -6,20 +6,7 @@
 import * as v from 'valibot'
 import { Secret } from './secret.ts'
 import { BOOLEAN_EXPECTED, parseBoolean, parseText } from './values.ts'
-
-function leaf<T>(expected: string, parse: (value: unknown) => T | undefined) {
-  return v.pipe(
-    v.unknown(),
-    v.rawTransform<unknown, T>(({ dataset, addIssue, NEVER }) => {
-      const out = parse(dataset.value)
-      if (out === undefined) {
-        addIssue({ message: expected, expected })
-        return NEVER
-      }
-      return out
-    }),
-  )
-}
+import { leaf } from './leaf.ts'
 
 const bool = v.optional(leaf(BOOLEAN_EXPECTED, parseBoolean))
 const text = v.optional(leaf('a non-empty single-line string', (x) => parseText(x)))

@@ -17,6 +17,7 @@
  * progress (no portable way exists).
  */
 import { Worker } from 'node:worker_threads'
+import type { ShareFacts } from './ports.ts'
 
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads')
@@ -213,16 +214,6 @@ parentPort.on('message', (m) => {
 })
 `
 
-export interface CheckFacts {
-  /** Set when stat of the lock path failed (ENOENT: deleted; anything else: unreadable). */
-  missing?: string
-  pathIno: number
-  pathDev: number
-  recordText: string
-  epochs: string[]
-  replicas: string[] | null
-}
-
 export interface OpenedFile {
   fd: number
   dev: number
@@ -310,8 +301,8 @@ export class ShareIO {
     return this.abandoned
   }
 
-  check(args: { lockPath: string; epochsDir: string; replicasDir?: string }): Promise<CheckFacts> {
-    return this.call('check', args) as Promise<CheckFacts>
+  check(args: { lockPath: string; epochsDir: string; replicasDir?: string }): Promise<ShareFacts> {
+    return this.call('check', args) as Promise<ShareFacts>
   }
 
   /**

@@ -39,7 +39,7 @@ import { logger } from '../../lib/log.ts'
 import type { BrokerCore, BrokerSession, SchedulerPort, SendRequest } from '../types.ts'
 import type { PersistenceAdapter, RecoveredState, StoreOp } from '../../storage/types.ts'
 import { CronExpression } from './cron.ts'
-import { MinHeap } from './min-heap.ts'
+import { MinHeap } from '../../lib/min-heap.ts'
 import {
   H, JOBS_STORE_KEY, SCHEDULED_HEADERS, SCHEDULER_REPEAT_MAX, decodeJob, encodeJob, isManagementDestination, parseMillis, parseSchedule,
   type JobRecord,

@@ -7,6 +7,7 @@
  * and jumped (its `now()` reads an offset, as a wall clock stepped by NTP does).
  */
 import type { Clock } from '../../lib/clock.ts'
+import { MinHeap } from '../../lib/min-heap.ts'
 
 interface Timer {
   t: number
@@ -18,18 +19,18 @@ interface Timer {
 export class SimScheduler {
   now = 0
   private seq = 0
-  private heap: Timer[] = []
+  private readonly heap = new MinHeap<Timer>((a, b) => a.t < b.t || (a.t === b.t && a.seq < b.seq))
 
   at(t: number, fn: () => void): Timer {
     const timer: Timer = { t: Math.max(t, this.now), seq: this.seq++, fn, cancelled: false }
-    this.push(timer)
+    this.heap.push(timer)
     return timer
   }
 
   /** Fire the earliest timer (advancing time to it) and drain microtasks. False when no timer is left. */
   async step(): Promise<boolean> {
     for (;;) {
-      const t = this.pop()
+      const t = this.heap.pop()
       if (!t) return false
       if (t.cancelled) continue
       this.now = t.t
@@ -40,46 +41,8 @@ export class SimScheduler {
   }
 
   get pending(): number {
-    return this.heap.length
+    return this.heap.size
   }
-
-  private push(t: Timer): void {
-    const h = this.heap
-    h.push(t)
-    let i = h.length - 1
-    while (i > 0) {
-      const p = (i - 1) >> 1
-      if (!before(h[i]!, h[p]!)) break
-      ;[h[i], h[p]] = [h[p]!, h[i]!]
-      i = p
-    }
-  }
-
-  private pop(): Timer | undefined {
-    const h = this.heap
-    if (h.length === 0) return undefined
-    const top = h[0]!
-    const last = h.pop()!
-    if (h.length > 0) {
-      h[0] = last
-      let i = 0
-      for (;;) {
-        const l = 2 * i + 1
-        const r = l + 1
-        let m = i
-        if (l < h.length && before(h[l]!, h[m]!)) m = l
-        if (r < h.length && before(h[r]!, h[m]!)) m = r
-        if (m === i) break
-        ;[h[i], h[m]] = [h[m]!, h[i]!]
-        i = m
-      }
-    }
-    return top
-  }
-}
-
-function before(a: Timer, b: Timer): boolean {
-  return a.t < b.t || (a.t === b.t && a.seq < b.seq)
 }
 
 /** Let every queued microtask (and the ones they queue) run: a macrotask runs only once the queue is empty. */

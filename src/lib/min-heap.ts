@@ -1,7 +1,8 @@
 /**
  * MinHeap: a binary heap ordered by a caller's comparator. The scheduler keeps due times in it with lazy deletion
  * (stale entries are skipped when they reach the top), so adding, rescheduling and removing a job are O(log n)
- * and no operation scans every job. It owns ordering only; validity of an entry is the caller's business.
+ * and no operation scans every job; the election simulation keeps its virtual timers in one. It owns ordering
+ * only; validity of an entry is the caller's business.
  */
 export class MinHeap<T> {
   private items: T[] = []
