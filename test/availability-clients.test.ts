@@ -13,7 +13,7 @@ import type { ChildProcess } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { compiledBinary } from './fixtures/binary.ts'
-import { TestProcesses, exitOf, runCli, tailFile } from './fixtures/broker-process.ts'
+import { TestProcesses, exitOf, runCli, tailFile, spawnLines, type LineChild } from './fixtures/broker-process.ts'
 import { freePorts, stompConnected, until } from '../src/testing/net-probe.ts'
 import { RawClient, frame } from '../src/protocol/stomp/testing/raw-client.ts'
 
@@ -85,33 +85,15 @@ async function sendOne(port: number, destination: string, body: string): Promise
   return c
 }
 
-interface Child {
-  proc: ChildProcess
-  lines: string[]
-  stderr: () => string
-  exit: Promise<number | null>
-}
-
 /** A CLI command of the binary; stdout split into lines as they arrive, stderr kept. */
-function cliChild(args: string[]): Child {
-  const proc = procs.spawn([binary, ...args], { cwd: workDir, env })
-  const lines: string[] = []
-  let partial = ''
-  let err = ''
-  proc.stdout!.on('data', (d) => {
-    const parts = (partial + String(d)).split('\n')
-    partial = parts.pop() ?? ''
-    for (const l of parts) if (l !== '') lines.push(l)
-  })
-  proc.stderr!.on('data', (d) => (err += String(d)))
-  const exit = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)))
-  return { proc, lines, stderr: () => err, exit }
+function cliChild(args: string[]): LineChild {
+  return spawnLines(procs, [binary, ...args], { cwd: workDir, env })
 }
 
 const cli = (args: string[], timeoutMs = 120_000) => runCli(procs, args, { command: [binary], cwd: workDir, env, timeoutMs })
 
 /** A `sfbroker consume` on the failover URI of both ports, connected to ports[0]. */
-async function failoverConsumer(ports: number[], destination: string): Promise<Child> {
+async function failoverConsumer(ports: number[], destination: string): Promise<LineChild> {
   const url = `failover:(${ports.map((p) => `tcp://127.0.0.1:${p}`).join(',')})?randomize=false&initialReconnectDelay=100&maxReconnectDelay=1000&timeout=120000`
   const c = cliChild(['consume', '--url', url, '--destination', destination, '--ack', 'individual', '--timeout', '120000', '--log-level', 'info'])
   await until(() => c.stderr().includes(`connected to tcp://127.0.0.1:${ports[0]}`), () => `the consumer to connect to ${ports[0]} (stderr: ${c.stderr()})`, 60_000)

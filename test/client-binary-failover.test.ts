@@ -14,7 +14,7 @@ import type { ChildProcess } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { compiledBinary } from './fixtures/binary.ts'
-import { TestProcesses, tailFile } from './fixtures/broker-process.ts'
+import { TestProcesses, tailFile, spawnLines, type LineChild } from './fixtures/broker-process.ts'
 import { freePort, tcpAccepts, until } from '../src/testing/net-probe.ts'
 
 const procs = new TestProcesses()
@@ -33,32 +33,9 @@ afterAll(() => procs.cleanup())
 const listening = (port: number): Promise<boolean> => tcpAccepts(port, 10_000)
 const tail = (file: string): string => tailFile(file, 2000)
 
-interface Child {
-  proc: ChildProcess
-  lines: string[]
-  stderr: () => string
-  exit: Promise<number | null>
-}
-
 /** A client command from the binary; stdout split into lines as they arrive. */
-function client(args: string[]): Child {
-  const proc = procs.spawn([binary, ...args, '--log-level', 'warn'], { cwd: workDir, env })
-  const lines: string[] = []
-  let partial = ''
-  let err = ''
-  proc.stdout!.on('data', (d) => {
-    const parts = (partial + String(d)).split('\n')
-    partial = parts.pop() ?? ''
-    for (const l of parts) if (l !== '') lines.push(l)
-  })
-  proc.stderr!.on('data', (d) => (err += String(d)))
-  const exit = new Promise<number | null>((r) =>
-    proc.once('exit', (code) => {
-      if (partial !== '') lines.push(partial)
-      r(code)
-    }),
-  )
-  return { proc, lines, stderr: () => err.slice(-3000), exit }
+function client(args: string[]): LineChild {
+  return spawnLines(procs, [binary, ...args, '--log-level', 'warn'], { cwd: workDir, env })
 }
 
 describe('compiled sfbroker binary: produce and consume through a failover', () => {

@@ -14,7 +14,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import type { Client } from '@stomp/stompjs'
 import { compiledBinary } from './fixtures/binary.ts'
-import { TestProcesses, tailFile } from './fixtures/broker-process.ts'
+import { TestProcesses, tailFile, spawnLines, type LineChild } from './fixtures/broker-process.ts'
 import { freePort, tcpAccepts, until } from '../src/testing/net-probe.ts'
 import { connectStompJs } from '../src/protocol/stomp/testing/stompjs-tcp.ts'
 
@@ -199,26 +199,13 @@ describe('failover with authentication', () => {
     fs.closeSync(fd)
     const url = `failover:(tcp://127.0.0.1:${a.port},tcp://127.0.0.1:${bPort})?randomize=false&initialReconnectDelay=50&maxReconnectDelay=1000&timeout=120000`
     const total = 600
-    const run = (args: string[]): { proc: ChildProcess; lines: string[]; err: () => string; exit: Promise<number | null> } => {
-      const proc = procs.spawn([binary, ...args, '--url', url, '--user', 'user', '--password', 'password', '--log-level', 'warn'], { cwd: workDir, env })
-      const lines: string[] = []
-      let partial = ''
-      let err = ''
-      proc.stdout!.on('data', (d) => {
-        const parts = (partial + String(d)).split('\n')
-        partial = parts.pop() ?? ''
-        for (const l of parts) if (l !== '') lines.push(l)
-      })
-      proc.stderr!.on('data', (d) => (err += String(d)))
-      const exit = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)))
-      return { proc, lines, err: () => err.slice(-3000), exit }
-    }
+    const run = (args: string[]): LineChild => spawnLines(procs, [binary, ...args, '--url', url, '--user', 'user', '--password', 'password', '--log-level', 'warn'], { cwd: workDir, env })
     const consumer = run(['consume', '--destination', 'queue://USERS.failover', '--ack', 'individual', '--prefetch', '10', '--timeout', '15000'])
     const producer = run(['produce', '--destination', 'queue://USERS.failover', '--count', String(total), '--persistent', '--window', '10', '--quiet'])
-    await until(() => consumer.lines.length >= 50 || consumer.proc.exitCode !== null, () => `the consumer to print 50 messages (stderr: ${consumer.err()})`, 90_000)
+    await until(() => consumer.lines.length >= 50 || consumer.proc.exitCode !== null, () => `the consumer to print 50 messages (stderr: ${consumer.stderr()})`, 90_000)
     a.proc.kill('SIGKILL')
     const [pc, cc] = await Promise.all([producer.exit, consumer.exit])
-    if (pc !== 0 || cc !== 0) throw new Error(`produce exit ${pc}: ${producer.err()}\nconsume exit ${cc}: ${consumer.err()}\nbroker b log:\n${tailFile(bLog, 2000)}`)
+    if (pc !== 0 || cc !== 0) throw new Error(`produce exit ${pc}: ${producer.stderr()}\nconsume exit ${cc}: ${consumer.stderr()}\nbroker b log:\n${tailFile(bLog, 2000)}`)
     const bodies = new Set(consumer.lines)
     expect(Array.from({ length: total }, (_, i) => `message ${i}`).filter((m) => !bodies.has(m))).toEqual([])
     // Both clients logged in to the new primary too: its log has no failed login.

@@ -15,7 +15,7 @@ import https from 'node:https'
 import net from 'node:net'
 import path from 'node:path'
 import { compiledBinary } from './fixtures/binary.ts'
-import { TestProcesses } from './fixtures/broker-process.ts'
+import { TestProcesses, spawnLines, type LineChild } from './fixtures/broker-process.ts'
 import { freePorts, tcpAccepts, until } from '../src/testing/net-probe.ts'
 import { makeTestPki, type TestPki } from '../src/testing/tls-certs.ts'
 
@@ -229,26 +229,13 @@ describe('TLS failover', () => {
     const replica = start(1)
     const url = `failover:(ssl://127.0.0.1:${ports[0]},ssl://127.0.0.1:${ports[1]})?randomize=false&initialReconnectDelay=50&maxReconnectDelay=1000&timeout=120000`
     const total = 800
-    const run = (args: string[]): { lines: string[]; err: () => string; exit: Promise<number | null> } => {
-      const child = spawn(binary, [...args, '--url', url, '--ca', pki.caPem, '--user', 'app', '--password', 'apppw', '--log-level', 'warn'], { cwd: work, env, stdio: ['ignore', 'pipe', 'pipe'] })
-      procs.children.add(child)
-      const lines: string[] = []
-      let partial = ''
-      let err = ''
-      child.stdout!.on('data', (d) => {
-        const parts = (partial + String(d)).split('\n')
-        partial = parts.pop() ?? ''
-        lines.push(...parts.filter((l) => l !== ''))
-      })
-      child.stderr!.on('data', (d) => (err += d))
-      return { lines, err: () => err.slice(-2000), exit: new Promise((r) => child.once('exit', (c) => r(c))) }
-    }
+    const run = (args: string[]): LineChild => spawnLines(procs, [binary, ...args, '--url', url, '--ca', pki.caPem, '--user', 'app', '--password', 'apppw', '--log-level', 'warn'], { cwd: work, env, stdio: ['ignore', 'pipe', 'pipe'] })
     const consumer = run(['consume', '--destination', 'queue://tls-failover', '--ack', 'individual', '--prefetch', '10', '--timeout', '15000'])
     const producer = run(['produce', '--destination', 'queue://tls-failover', '--count', String(total), '--persistent', '--window', '10', '--quiet'])
-    await until(() => consumer.lines.length >= 80, () => `the consumer to print 80 messages (stderr: ${consumer.err()})`, 90_000)
+    await until(() => consumer.lines.length >= 80, () => `the consumer to print 80 messages (stderr: ${consumer.stderr()})`, 90_000)
     primary.kill('SIGKILL')
     const [pc, cc] = await Promise.all([producer.exit, consumer.exit])
-    if (pc !== 0 || cc !== 0) throw new Error(`produce exit ${pc}: ${producer.err()}\nconsume exit ${cc}: ${consumer.err()}\nreplica log: ${logs[1].slice(-2000)}`)
+    if (pc !== 0 || cc !== 0) throw new Error(`produce exit ${pc}: ${producer.stderr()}\nconsume exit ${cc}: ${consumer.stderr()}\nreplica log: ${logs[1].slice(-2000)}`)
     const bodies = new Set(consumer.lines)
     expect(Array.from({ length: total }, (_, i) => `message ${i}`).filter((b) => !bodies.has(b))).toEqual([])
     expect(await tcpAccepts(ports[1], 2000)).toBe(true)
