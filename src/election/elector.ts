@@ -13,11 +13,10 @@
  */
 import os from 'node:os'
 import type { LockConfig } from '../config/types.ts'
-import type { EpochFence } from '../storage/types.ts'
 import { BrokerError, isBrokerError } from '../lib/errors.ts'
 import { systemClock, type Clock } from '../lib/clock.ts'
 import { logger } from '../lib/log.ts'
-import type { ElectionHooks, Role, TakeoverTimeline } from './types.ts'
+import type { ElectionHooks, EpochFence, Role, TakeoverTimeline } from './types.ts'
 import { step, EXIT_CODES, type Effect, type Input, type Then } from './state-machine.ts'
 import { isTransientShareError } from './share-errors.ts'
 import { StallWatchdog } from './stall-watchdog.ts'

@@ -5,7 +5,7 @@
  * does: one stat per group commit instead of a listing that grows with every takeover.
  */
 import { BrokerError } from '../lib/errors.ts'
-import type { EpochFence } from '../storage/types.ts'
+import type { EpochFence } from './types.ts'
 import type { SharePort } from './ports.ts'
 
 export interface FenceOwner {

@@ -9,6 +9,6 @@ export {
   type HolderRecord, type ReplicaRecord, type TakeoverRecord,
 } from './shared-dir.ts'
 export { LockFile, loadLibc, LibcError } from './lock/index.ts'
-export type { Role, ElectionHooks, ActivationContext, TakeoverTimeline } from './types.ts'
+export type { Role, ElectionHooks, ActivationContext, TakeoverTimeline, EpochFence } from './types.ts'
 export { inspectSharedDir, formatStatus, STATUS_EXIT, type StatusReport, type StoreSummary } from './status-report.ts'
 export { mountOf, mountWarnings, type MountInfo } from './mountinfo.ts'

@@ -2,7 +2,6 @@
  * The election's contract with the node that runs it. Election knows nothing of what it guards: it calls
  * `activate` once it holds the lock and has claimed an epoch, and `deactivate` when it must stop serving.
  */
-import type { EpochFence } from '../storage/types.ts'
 
 export type Role = 'starting' | 'replica' | 'activating' | 'primary' | 'stepping-down' | 'stopped'
 
@@ -14,6 +13,16 @@ export interface TakeoverTimeline {
   connectorsOpenMs: number | null
   /** ms between the previous holder's last renewal seen and our acquisition, when known */
   previousHolderLastRenewedAgoMs: number | null
+}
+
+/**
+ * The election's proof of office for one epoch (FENCING.md): `assertCurrent()` throws ELECTION_FENCED once a newer
+ * epoch exists or this node no longer serves `epoch`. The election owns it; the node hands it to the store, whose
+ * own fence contract (storage/types.ts) it satisfies, so neither part imports the other.
+ */
+export interface EpochFence {
+  readonly epoch: number
+  assertCurrent(): Promise<void>
 }
 
 export interface ActivationContext {

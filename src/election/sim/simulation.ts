@@ -20,7 +20,7 @@
  */
 import { Elector } from '../elector.ts'
 import type { LockConfig } from '../../config/types.ts'
-import type { EpochFence } from '../../storage/types.ts'
+import type { EpochFence } from '../types.ts'
 import type { Role } from '../types.ts'
 import { SeededRandom } from '../../lib/random.ts'
 import { SimScheduler, NodeClock } from './sim-scheduler.ts'
