@@ -11,6 +11,7 @@
 import net from 'node:net'
 import tls from 'node:tls'
 import { encodeFrame, FrameScanner, SendEncoder, type ScannedFrame } from './stomp-wire.ts'
+import { runLoadJob, workerMain } from './worker-main.ts'
 
 export interface ProduceJob {
   port: number
@@ -266,40 +267,8 @@ async function runConsume(job: ConsumeJob, deadline: number, subscribed: () => v
   return { messages: got, seconds, msgsPerSec: got / seconds }
 }
 
-export async function runJob(job: LoadJob): Promise<LoadResult> {
-  const deadline = now() + job.timeoutMs
-  const result: LoadResult = { complete: false }
-  try {
-    let consumer: Promise<SideResult> | undefined
-    if (job.consume) {
-      let ready: () => void = () => undefined
-      const subscribed = new Promise<void>((r) => (ready = r))
-      consumer = runConsume(job.consume, deadline, ready)
-      consumer.catch(() => undefined)
-      await subscribed
-    }
-    if (job.produce) result.produce = await runProduce(job.produce, deadline)
-    if (consumer) result.consume = await consumer
-    result.complete = true
-  } catch (e) {
-    result.error = (e as Error).message
-  }
-  return result
+export function runJob(job: LoadJob): Promise<LoadResult> {
+  return runLoadJob(job, { produce: runProduce, consume: runConsume })
 }
 
-if (import.meta.main) {
-  const arg = process.argv[2]
-  if (!arg) {
-    console.error("usage: bun scripts/bench-lib/load-worker.ts '<LoadJob JSON>'")
-    process.exit(2)
-  }
-  const job = JSON.parse(arg) as LoadJob
-  // A hard stop in case some wait was not bounded by the job's deadline (e.g. a write stuck on a half-dead socket).
-  setTimeout(() => {
-    process.stdout.write(JSON.stringify({ complete: false, error: `job did not end within timeoutMs ${job.timeoutMs}` }) + '\n')
-    process.exit(1)
-  }, job.timeoutMs + 1000).unref()
-  const result = await runJob(job)
-  process.stdout.write(JSON.stringify(result) + '\n')
-  process.exit(result.complete ? 0 : 1)
-}
+if (import.meta.main) await workerMain('scripts/bench-lib/load-worker.ts', { produce: runProduce, consume: runConsume })

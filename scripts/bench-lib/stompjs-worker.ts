@@ -14,6 +14,7 @@
 import net from 'node:net'
 import { Client, type IStompSocket, type IFrame } from '@stomp/stompjs'
 import { latencySummary, type ConsumeJob, type LoadJob, type LoadResult, type ProduceJob, type SideResult } from './load-worker.ts'
+import { runLoadJob, workerMain } from './worker-main.ts'
 
 const now = (): number => performance.now()
 
@@ -216,40 +217,8 @@ async function runConsume(job: ConsumeJob, deadline: number, subscribed: () => v
   return { messages: got, seconds, msgsPerSec: got / seconds }
 }
 
-async function runJob(job: LoadJob): Promise<LoadResult> {
-  if (job.produce?.tls || job.consume?.tls) return { complete: false, error: 'the stompjs generator speaks plain TCP only' }
-  const deadline = now() + job.timeoutMs
-  const result: LoadResult = { complete: false }
-  try {
-    let consumer: Promise<SideResult> | undefined
-    if (job.consume) {
-      let ready: () => void = () => undefined
-      const subscribed = new Promise<void>((r) => (ready = r))
-      consumer = runConsume(job.consume, deadline, ready)
-      consumer.catch(() => undefined)
-      await Promise.race([subscribed, consumer])
-    }
-    if (job.produce) result.produce = await runProduce(job.produce, deadline)
-    if (consumer) result.consume = await consumer
-    result.complete = true
-  } catch (e) {
-    result.error = (e as Error).message
-  }
-  return result
+export function runJob(job: LoadJob): Promise<LoadResult> {
+  return runLoadJob(job, { produce: runProduce, consume: runConsume })
 }
 
-if (import.meta.main) {
-  const arg = process.argv[2]
-  if (!arg) {
-    console.error("usage: bun scripts/bench-lib/stompjs-worker.ts '<LoadJob JSON>'")
-    process.exit(2)
-  }
-  const job = JSON.parse(arg) as LoadJob
-  setTimeout(() => {
-    process.stdout.write(JSON.stringify({ complete: false, error: `job did not end within timeoutMs ${job.timeoutMs}` }) + '\n')
-    process.exit(1)
-  }, job.timeoutMs + 1000).unref()
-  const result = await runJob(job)
-  process.stdout.write(JSON.stringify(result) + '\n')
-  process.exit(result.complete ? 0 : 1)
-}
+if (import.meta.main) await workerMain('scripts/bench-lib/stompjs-worker.ts', { produce: runProduce, consume: runConsume })

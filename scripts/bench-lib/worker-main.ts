@@ -1,0 +1,51 @@
+/**
+ * What both load generators share (load-worker.ts, our raw STOMP; stompjs-worker.ts, a client neither broker wrote):
+ * running one LoadJob (consumer subscribed first, then the producers, then the consumer's tally) and the process
+ * entry that reads the job from argv and prints one JSON result line, with a hard stop at timeoutMs + 1 s.
+ */
+import type { ConsumeJob, LoadJob, LoadResult, ProduceJob, SideResult } from './load-worker.ts'
+
+export interface LoadSides {
+  produce(job: ProduceJob, deadline: number): Promise<SideResult>
+  consume(job: ConsumeJob, deadline: number, subscribed: () => void): Promise<SideResult>
+}
+
+export async function runLoadJob(job: LoadJob, sides: LoadSides): Promise<LoadResult> {
+  const deadline = performance.now() + job.timeoutMs
+  const result: LoadResult = { complete: false }
+  try {
+    let consumer: Promise<SideResult> | undefined
+    if (job.consume) {
+      let ready: () => void = () => undefined
+      const subscribed = new Promise<void>((r) => (ready = r))
+      consumer = sides.consume(job.consume, deadline, ready)
+      consumer.catch(() => undefined)
+      // A consumer that fails before subscribing must not leave the job waiting for the subscription.
+      await Promise.race([subscribed, consumer])
+    }
+    if (job.produce) result.produce = await sides.produce(job.produce, deadline)
+    if (consumer) result.consume = await consumer
+    result.complete = true
+  } catch (e) {
+    result.error = (e as Error).message
+  }
+  return result
+}
+
+/** The worker process: `bun <script> '<LoadJob JSON>'` prints one JSON LoadResult line and exits 0 when complete. */
+export async function workerMain(script: string, sides: LoadSides): Promise<never> {
+  const arg = process.argv[2]
+  if (!arg) {
+    console.error(`usage: bun ${script} '<LoadJob JSON>'`)
+    process.exit(2)
+  }
+  const job = JSON.parse(arg) as LoadJob
+  // A hard stop in case some wait was not bounded by the job's deadline (e.g. a write stuck on a half-dead socket).
+  setTimeout(() => {
+    process.stdout.write(JSON.stringify({ complete: false, error: `job did not end within timeoutMs ${job.timeoutMs}` }) + '\n')
+    process.exit(1)
+  }, job.timeoutMs + 1000).unref()
+  const result = await runLoadJob(job, sides)
+  process.stdout.write(JSON.stringify(result) + '\n')
+  process.exit(result.complete ? 0 : 1)
+}
