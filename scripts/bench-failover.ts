@@ -62,7 +62,17 @@ interface Node {
 }
 
 function startNode(n: Node): void {
-  const args = ['run', '--data', dir, '--connector', `stomp://127.0.0.1:${n.port}`, '--lock-type', lockType, '--log-level', 'warn']
+  const args = [
+    'run',
+    '--data',
+    dir,
+    '--connector',
+    `stomp://127.0.0.1:${n.port}`,
+    '--lock-type',
+    lockType,
+    '--log-level',
+    'warn',
+  ]
   const cmd = binary ? [path.resolve(binary), ...args] : [process.execPath, path.join(root, 'src/main.ts'), ...args]
   n.proc = spawn(cmd[0]!, cmd.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] })
   n.proc.stderr!.resume()
@@ -98,7 +108,10 @@ async function waitReplica(nodeCount: number, timeoutMs: number): Promise<boolea
   return false
 }
 
-const nodes: Node[] = [{ port: await freePort(), proc: null }, { port: await freePort(), proc: null }]
+const nodes: Node[] = [
+  { port: await freePort(), proc: null },
+  { port: await freePort(), proc: null },
+]
 const results: number[] = []
 try {
   startNode(nodes[0]!)
@@ -129,4 +142,6 @@ try {
 const sorted = [...results].sort((a, b) => a - b)
 const q = (p: number) => sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)]!
 console.log(`takeovers: ${sorted.length}, lock ${lockType}, ${binary ? `binary ${binary}` : 'from source'}`)
-console.log(`median ${q(0.5).toFixed(1)} ms, p99 ${q(0.99).toFixed(1)} ms, min ${sorted[0]!.toFixed(1)} ms, max ${sorted.at(-1)!.toFixed(1)} ms`)
+console.log(
+  `median ${q(0.5).toFixed(1)} ms, p99 ${q(0.99).toFixed(1)} ms, min ${sorted[0]!.toFixed(1)} ms, max ${sorted.at(-1)!.toFixed(1)} ms`,
+)

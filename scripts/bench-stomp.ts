@@ -25,9 +25,21 @@ import path from 'node:path'
 import { Args } from './bench-lib/args.ts'
 import { ActiveMQKind, activemqUnavailable, SfbrokerKind, type BrokerKind } from './bench-lib/brokers.ts'
 import { BenchError } from './bench-lib/proc.ts'
-import { LOAD_ROW_INT_FLAGS, LOAD_ROW_STRING_FLAGS, suiteOptionsFromArgs, formatTable, makeWorkDir, runLoadRows, type Column } from './bench-lib/suite.ts'
+import {
+  LOAD_ROW_INT_FLAGS,
+  LOAD_ROW_STRING_FLAGS,
+  suiteOptionsFromArgs,
+  formatTable,
+  makeWorkDir,
+  runLoadRows,
+  type Column,
+} from './bench-lib/suite.ts'
 
-const USAGE = fs.readFileSync(new URL(import.meta.url), 'utf8').split('*/')[0]!.replace(/^\/\*\*\n/, '').replace(/^ \* ?/gm, '')
+const USAGE = fs
+  .readFileSync(new URL(import.meta.url), 'utf8')
+  .split('*/')[0]!
+  .replace(/^\/\*\*\n/, '')
+  .replace(/^ \* ?/gm, '')
 
 async function main(): Promise<number> {
   const args = new Args(process.argv.slice(2), {
@@ -43,7 +55,9 @@ async function main(): Promise<number> {
   const workDir = makeWorkDir('sfb-bench-stomp-')
   const o = suiteOptionsFromArgs(args, workDir, { backlog: 0, takeovers: 0 })
   try {
-    const kinds: BrokerKind[] = [new SfbrokerKind(path.resolve(args.str('binary', path.join(root, 'dist/sfbroker'))), workDir)]
+    const kinds: BrokerKind[] = [
+      new SfbrokerKind(path.resolve(args.str('binary', path.join(root, 'dist/sfbroker'))), workDir),
+    ]
     if (args.has('with-activemq')) {
       const why = activemqUnavailable()
       if (why) console.log(`ActiveMQ: ${why}; sfbroker only`)
@@ -53,9 +67,11 @@ async function main(): Promise<number> {
     const columns: Column[] = kinds.map((k, i) => ({ label: k.label, result: results[i]! }))
     const table = formatTable(o, columns)
     console.log(`\n${table}\n`)
-    for (const c of columns) for (const [k, v] of Object.entries(c.result)) if (v?.note) console.log(`- ${c.label} ${k}: ${v.note}`)
+    for (const c of columns)
+      for (const [k, v] of Object.entries(c.result)) if (v?.note) console.log(`- ${c.label} ${k}: ${v.note}`)
     const jsonPath = args.str('json', '')
-    if (jsonPath) fs.writeFileSync(jsonPath, JSON.stringify({ options: { ...o, log: undefined }, columns, table }, null, 2) + '\n')
+    if (jsonPath)
+      fs.writeFileSync(jsonPath, JSON.stringify({ options: { ...o, log: undefined }, columns, table }, null, 2) + '\n')
     return 0
   } finally {
     fs.rmSync(workDir, { recursive: true, force: true })

@@ -24,7 +24,9 @@ const FILL_BATCH = 1000
 const APPENDS_MAX = 5_000_000
 
 function usage(msg: string): never {
-  console.error(`bench-store: ${msg}\nusage: bench-store [--adapter kahaDB|levelDB|amq|all] [--messages N] [--seconds S] [--dir PATH]`)
+  console.error(
+    `bench-store: ${msg}\nusage: bench-store [--adapter kahaDB|levelDB|amq|all] [--messages N] [--seconds S] [--dir PATH]`,
+  )
   process.exit(2)
 }
 
@@ -54,7 +56,11 @@ function parseArgs(argv: string[]) {
   return out
 }
 
-const addOp = (id: string): StoreOp => ({ op: 'add', destination: 'queue://BENCH', message: { messageId: id, headers: { persistent: 'true' }, body: BODY } })
+const addOp = (id: string): StoreOp => ({
+  op: 'add',
+  destination: 'queue://BENCH',
+  message: { messageId: id, headers: { persistent: 'true' }, body: BODY },
+})
 
 async function appendPhase(a: PersistenceAdapter, writers: number, seconds: number, tag: string) {
   const syncs0 = a.stats().syncs
@@ -72,7 +78,11 @@ async function appendPhase(a: PersistenceAdapter, writers: number, seconds: numb
   )
   const s = (performance.now() - t0) / 1000
   const syncs = a.stats().syncs - syncs0
-  return { perSec: n / s, syncsPerSec: syncs / s, syncMsAvg: syncs > 0 ? (a.stats().syncLatencySumMs - syncMs0) / syncs : NaN }
+  return {
+    perSec: n / s,
+    syncsPerSec: syncs / s,
+    syncMsAvg: syncs > 0 ? (a.stats().syncLatencySumMs - syncMs0) / syncs : NaN,
+  }
 }
 
 async function bench(kind: AdapterKind, o: ReturnType<typeof parseArgs>) {
@@ -121,11 +131,35 @@ async function main() {
     console.error(`bench-store: ${kind} ...`)
     rows.push(await bench(kind, o))
   }
-  const f = (n: number, d = 0) => (Number.isNaN(n) ? '-' : n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }))
-  const head = ['adapter', 'appends/s 1w', 'fsyncs/s 1w', 'fsync ms 1w', `appends/s ${WRITERS}w`, `fsyncs/s ${WRITERS}w`, `fsync ms ${WRITERS}w`, 'speedup', `recovery ms (${f(o.messages)} msgs)`, 'fill s']
-  const body = rows.map((r) => [r.kind, f(r.one.perSec), f(r.one.syncsPerSec), f(r.one.syncMsAvg, 2), f(r.many.perSec), f(r.many.syncsPerSec), f(r.many.syncMsAvg, 2), `${f(r.many.perSec / r.one.perSec, 1)}x`, f(r.recoveryMs), f(r.fillS, 1)])
+  const f = (n: number, d = 0) =>
+    Number.isNaN(n) ? '-' : n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d })
+  const head = [
+    'adapter',
+    'appends/s 1w',
+    'fsyncs/s 1w',
+    'fsync ms 1w',
+    `appends/s ${WRITERS}w`,
+    `fsyncs/s ${WRITERS}w`,
+    `fsync ms ${WRITERS}w`,
+    'speedup',
+    `recovery ms (${f(o.messages)} msgs)`,
+    'fill s',
+  ]
+  const body = rows.map((r) => [
+    r.kind,
+    f(r.one.perSec),
+    f(r.one.syncsPerSec),
+    f(r.one.syncMsAvg, 2),
+    f(r.many.perSec),
+    f(r.many.syncsPerSec),
+    f(r.many.syncMsAvg, 2),
+    `${f(r.many.perSec / r.one.perSec, 1)}x`,
+    f(r.recoveryMs),
+    f(r.fillS, 1),
+  ])
   const width = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)))
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(width[i]) : c.padStart(width[i]))).join('  ')
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(width[i]) : c.padStart(width[i]))).join('  ')
   console.log(line(head))
   console.log(width.map((w) => '-'.repeat(w)).join('  '))
   for (const b of body) console.log(line(b))

@@ -81,7 +81,11 @@ class Wire {
     s.on('error', done)
   }
   send(command: string, headers: Record<string, string>, body = '') {
-    this.s.write(`${command}\n${Object.entries(headers).map(([k, v]) => `${k}:${v}`).join('\n')}\n\n${body}\0`)
+    this.s.write(
+      `${command}\n${Object.entries(headers)
+        .map(([k, v]) => `${k}:${v}`)
+        .join('\n')}\n\n${body}\0`,
+    )
   }
   next(timeoutMs: number): Promise<Frame | null> {
     const f = this.frames.shift()
@@ -113,7 +117,7 @@ function connect(port: number, timeoutMs: number): Promise<Wire | null> {
       const f = await w.next(timeoutMs)
       clearTimeout(t)
       if (f?.command === 'CONNECTED') resolve(w)
-      else (s.destroy(), resolve(null))
+      else s.destroy(), resolve(null)
     })
   })
 }
@@ -125,7 +129,17 @@ interface Node {
 }
 
 function startNode(n: Node, dir: string): void {
-  const args = ['run', '--data', dir, '--connector', `stomp://127.0.0.1:${n.port}`, '--log-level', 'info', '--log-format', 'json']
+  const args = [
+    'run',
+    '--data',
+    dir,
+    '--connector',
+    `stomp://127.0.0.1:${n.port}`,
+    '--log-level',
+    'info',
+    '--log-format',
+    'json',
+  ]
   n.proc = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] })
   n.log = ''
   const keep = (d: Buffer) => {
@@ -186,7 +200,22 @@ async function prefill(dir: string, n: number) {
     const ops = []
     for (let k = i; k < Math.min(n, i + 1000); k++) {
       const id = `ID:bench-${k}`
-      ops.push({ op: 'add' as const, destination: 'queue://BENCH', message: { messageId: id, headers: { destination: '/queue/BENCH', 'message-id': id, timestamp: String(now), expires: '0', priority: '4', persistent: 'true' }, body } })
+      ops.push({
+        op: 'add' as const,
+        destination: 'queue://BENCH',
+        message: {
+          messageId: id,
+          headers: {
+            destination: '/queue/BENCH',
+            'message-id': id,
+            timestamp: String(now),
+            expires: '0',
+            priority: '4',
+            persistent: 'true',
+          },
+          body,
+        },
+      })
     }
     await a.write(ops)
   }
@@ -195,7 +224,11 @@ async function prefill(dir: string, n: number) {
 }
 
 /** kill -9 the primary; time until a fresh client has CONNECTED and the first MESSAGE. */
-async function takeover(victim: Node, next: Node, expectMessage: boolean): Promise<{ connected: number; message: number }> {
+async function takeover(
+  victim: Node,
+  next: Node,
+  expectMessage: boolean,
+): Promise<{ connected: number; message: number }> {
   const t0 = performance.now()
   victim.proc!.kill('SIGKILL')
   const deadline = Date.now() + 60_000
@@ -210,7 +243,8 @@ async function takeover(victim: Node, next: Node, expectMessage: boolean): Promi
   if (expectMessage) {
     w.send('SUBSCRIBE', { id: '1', destination: '/queue/BENCH', ack: 'client-individual' })
     const f = await w.next(30_000)
-    if (f?.command !== 'MESSAGE') throw new Error(`expected the first backlog MESSAGE, got ${f?.command ?? 'nothing'} ${f?.body.toString() ?? ''}`)
+    if (f?.command !== 'MESSAGE')
+      throw new Error(`expected the first backlog MESSAGE, got ${f?.command ?? 'nothing'} ${f?.body.toString() ?? ''}`)
     message = performance.now() - t0
   }
   w.s.destroy()
@@ -220,7 +254,12 @@ async function takeover(victim: Node, next: Node, expectMessage: boolean): Promi
 async function drainCheck(port: number, n: number): Promise<{ distinct: number; duplicates: number }> {
   const w = await connect(port, 5000)
   if (!w) throw new Error('verify: no connection')
-  w.send('SUBSCRIBE', { id: '1', destination: '/queue/BENCH', ack: 'client-individual', 'activemq.prefetchSize': '1000' })
+  w.send('SUBSCRIBE', {
+    id: '1',
+    destination: '/queue/BENCH',
+    ack: 'client-individual',
+    'activemq.prefetchSize': '1000',
+  })
   const seen = new Set<string>()
   let dups = 0
   // Bounded: stops after n distinct ids or 10 s without a message.
@@ -241,11 +280,19 @@ const q = (xs: number[], p: number) => {
   return s[Math.min(s.length - 1, Math.ceil(p * s.length) - 1)]!
 }
 
-console.log(`bench-takeover: ${binary}, ${kills} kills per size, ${bodyBytes}-byte bodies, ${os.cpus().length} CPUs, load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}, ${new Date().toISOString()}`)
+console.log(
+  `bench-takeover: ${binary}, ${kills} kills per size, ${bodyBytes}-byte bodies, ${os.cpus().length} CPUs, load ${os
+    .loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')}, ${new Date().toISOString()}`,
+)
 const rows: string[] = []
 for (const size of sizes) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sfb-bench-takeover-'))
-  const nodes: Node[] = [{ port: await freePort(), proc: null, log: '' }, { port: await freePort(), proc: null, log: '' }]
+  const nodes: Node[] = [
+    { port: await freePort(), proc: null, log: '' },
+    { port: await freePort(), proc: null, log: '' },
+  ]
   const conn: number[] = []
   const first: number[] = []
   let rss = NaN
@@ -254,7 +301,8 @@ for (const size of sizes) {
     await prefill(dir, size)
     if (size > 0) console.log(`  ${size} messages written to the store in ${Math.round(performance.now() - tf)} ms`)
     startNode(nodes[0]!, dir)
-    if (!(await waitServing(nodes[0]!, 120_000))) throw new Error(`first broker did not serve: ${nodes[0]!.log.slice(-2000)}`)
+    if (!(await waitServing(nodes[0]!, 120_000)))
+      throw new Error(`first broker did not serve: ${nodes[0]!.log.slice(-2000)}`)
     startNode(nodes[1]!, dir)
     if (!(await waitReplica(dir, 30_000))) throw new Error('second broker did not register as a replica')
     let primary = 0
@@ -267,10 +315,13 @@ for (const size of sizes) {
       const r = await takeover(victim, next, size > 0)
       conn.push(r.connected)
       first.push(r.message)
-      console.log(`  ${size} queued, kill ${i + 1}: CONNECTED ${r.connected.toFixed(1)} ms, first message ${r.message.toFixed(1)} ms`)
+      console.log(
+        `  ${size} queued, kill ${i + 1}: CONNECTED ${r.connected.toFixed(1)} ms, first message ${r.message.toFixed(1)} ms`,
+      )
       if (process.argv.includes('--show-log')) {
         await new Promise((r) => setTimeout(r, 300))
-        for (const l of next.log.split('\n')) if (/takeover|recovered|warm|standby|role/.test(l)) console.log(`    ${l.slice(0, 400)}`)
+        for (const l of next.log.split('\n'))
+          if (/takeover|recovered|warm|standby|role/.test(l)) console.log(`    ${l.slice(0, 400)}`)
       }
       await kill9(victim)
       startNode(victim, dir)
@@ -279,7 +330,9 @@ for (const size of sizes) {
     }
     if (verify && size > 0) {
       const v = await drainCheck(nodes[primary]!.port, size)
-      console.log(`  verify: ${v.distinct}/${size} distinct ids delivered, ${v.duplicates} duplicates (redeliveries of unacked ones are expected)`)
+      console.log(
+        `  verify: ${v.distinct}/${size} distinct ids delivered, ${v.duplicates} duplicates (redeliveries of unacked ones are expected)`,
+      )
       if (v.distinct !== size) throw new Error(`verify: ${size - v.distinct} message(s) lost`)
     }
     const warm = nodes.map((n) => (n.log.match(/warm from a standby reader/g) ?? []).length).reduce((a, b) => a + b, 0)
@@ -290,6 +343,8 @@ for (const size of sizes) {
     fs.rmSync(dir, { recursive: true, force: true })
   }
 }
-console.log('\n| queued | CONNECTED median / p99 (ms) | first message median / p99 (ms) | first message min–max | replica RSS before kill | warm opens |')
+console.log(
+  '\n| queued | CONNECTED median / p99 (ms) | first message median / p99 (ms) | first message min–max | replica RSS before kill | warm opens |',
+)
 console.log('|---|---|---|---|---|---|')
 for (const r of rows) console.log(r)

@@ -44,15 +44,39 @@ import path from 'node:path'
 import { Args } from './bench-lib/args.ts'
 import { ActiveMQKind, activemqUnavailable, SfbrokerKind } from './bench-lib/brokers.ts'
 import { BenchError } from './bench-lib/proc.ts'
-import { LOAD_ROW_INT_FLAGS, LOAD_ROW_STRING_FLAGS, suiteOptionsFromArgs, formatTable, makeWorkDir, runBacklogTakeovers, runLoadRows, runTakeovers, type Column, type RowValue, type SuiteResult } from './bench-lib/suite.ts'
+import {
+  LOAD_ROW_INT_FLAGS,
+  LOAD_ROW_STRING_FLAGS,
+  suiteOptionsFromArgs,
+  formatTable,
+  makeWorkDir,
+  runBacklogTakeovers,
+  runLoadRows,
+  runTakeovers,
+  type Column,
+  type RowValue,
+  type SuiteResult,
+} from './bench-lib/suite.ts'
 import { CpuHogs } from './bench-lib/cpu-hogs.ts'
 import { runTlsRows, tlsKinds } from './bench-lib/tls-rows.ts'
 
-const USAGE = fs.readFileSync(new URL(import.meta.url), 'utf8').split('*/')[0]!.replace(/^\/\*\*\n/, '').replace(/^ \* ?/gm, '')
+const USAGE = fs
+  .readFileSync(new URL(import.meta.url), 'utf8')
+  .split('*/')[0]!
+  .replace(/^\/\*\*\n/, '')
+  .replace(/^ \* ?/gm, '')
 
 async function main(): Promise<number> {
   const args = new Args(process.argv.slice(2), {
-    ints: { ...LOAD_ROW_INT_FLAGS, takeovers: 0, 'amq-takeovers': 0, backlog: 0, 'backlog-takeovers': 0, 'takeover-backlog': 1, 'cpu-hogs': 0 },
+    ints: {
+      ...LOAD_ROW_INT_FLAGS,
+      takeovers: 0,
+      'amq-takeovers': 0,
+      backlog: 0,
+      'backlog-takeovers': 0,
+      'takeover-backlog': 1,
+      'cpu-hogs': 0,
+    },
     strings: ['binary', 'json', ...LOAD_ROW_STRING_FLAGS],
     bools: ['sfbroker-only', 'no-tls'],
   })
@@ -77,21 +101,35 @@ async function main(): Promise<number> {
     if (why) console.log(`ActiveMQ: ${why}; running sfbroker alone`)
     const started = new Date()
     const machine = `${os.cpus().length} cores (${os.cpus()[0]?.model.trim() ?? '?'}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${os.release()}`
-    const loadAvg = () => os.loadavg().map((l) => l.toFixed(2)).join(' ')
+    const loadAvg = () =>
+      os
+        .loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')
     const loadStart = loadAvg()
-    console.log(`bench-vs-activemq ${started.toISOString()} on ${machine}, load average ${loadStart}, generator ${o.generator}${hogCount ? `, ${hogCount} CPU hogs beside the brokers` : ''}`)
+    console.log(
+      `bench-vs-activemq ${started.toISOString()} on ${machine}, load average ${loadStart}, generator ${o.generator}${hogCount ? `, ${hogCount} CPU hogs beside the brokers` : ''}`,
+    )
     // The hogs run for every row, both brokers alike; each ends by itself after 4 h at the latest, and is killed in
     // the finally below (or at exit / interrupt).
     if (hogCount > 0) hogs = new CpuHogs(hogCount, 4 * 3600_000)
 
     const amq = why ? null : new ActiveMQKind()
     // Load rows alternate between the brokers row by row (see runLoadRows); takeovers follow, broker by broker.
-    const [sfResult, amqResult] = (await runLoadRows(amq ? [sf, amq] : [sf], o)) as [SuiteResult, SuiteResult | undefined]
+    const [sfResult, amqResult] = (await runLoadRows(amq ? [sf, amq] : [sf], o)) as [
+      SuiteResult,
+      SuiteResult | undefined,
+    ]
     if (o.takeovers > 0) sfResult.takeoverMs = await attempt(() => runTakeovers(sf, o))
     if (o.backlogTakeovers > 0) sfResult.backlogTakeoverMs = await attempt(() => runBacklogTakeovers(sf, o))
     const columns: Column[] = [{ label: 'sfbroker', result: sfResult }]
     const extra: { label: string; unit: string; better: 'higher' | 'lower'; values: (RowValue | undefined)[] }[] = []
-    const json: Record<string, unknown> = { startedAt: started.toISOString(), machine: { cores: os.cpus().length, memBytes: os.totalmem(), kernel: os.release() }, options: { ...o, log: undefined, cpuHogs: hogCount }, sfbroker: sfResult }
+    const json: Record<string, unknown> = {
+      startedAt: started.toISOString(),
+      machine: { cores: os.cpus().length, memBytes: os.totalmem(), kernel: os.release() },
+      options: { ...o, log: undefined, cpuHogs: hogCount },
+      sfbroker: sfResult,
+    }
     if (amq && amqResult) {
       const amqOpts = { ...o, takeovers: amqTakeovers }
       if (amqTakeovers > 0) amqResult.takeoverMs = await attempt(() => runTakeovers(amq, amqOpts))
@@ -101,11 +139,20 @@ async function main(): Promise<number> {
       if (amqTakeovers > 0) {
         const tuned = await attempt(() => runTakeovers(new ActiveMQKind(1000), amqOpts))
         json.activemqTunedTakeoverMs = tuned
-        extra.push({ label: `takeover after kill -9, ActiveMQ with lockAcquireSleepInterval=1000 (median of ${amqTakeovers})`, unit: 'ms', better: 'lower', values: [sfResult.takeoverMs, tuned] })
+        extra.push({
+          label: `takeover after kill -9, ActiveMQ with lockAcquireSleepInterval=1000 (median of ${amqTakeovers})`,
+          unit: 'ms',
+          better: 'lower',
+          values: [sfResult.takeoverMs, tuned],
+        })
       }
     }
     if (!args.has('no-tls')) {
-      const t = await tlsKinds(path.resolve(args.str('binary', path.join(root, 'dist/sfbroker'))), workDir, amq !== null)
+      const t = await tlsKinds(
+        path.resolve(args.str('binary', path.join(root, 'dist/sfbroker'))),
+        workDir,
+        amq !== null,
+      )
       const tlsRows = await runTlsRows(t.kinds, o)
       extra.push(...tlsRows)
       json.tls = tlsRows
@@ -120,8 +167,13 @@ async function main(): Promise<number> {
     json.machine = { ...(json.machine as object), description: machine }
     json.loadAverage = { start: loadStart, end: loadAvg() }
     console.log(`\n${header}`)
-    if (hogCount) console.log(`\nWith ${hogCount} CPU hogs (busy-loop processes) running beside the brokers for every row.`)
-    const notes = columns.flatMap((c) => Object.entries(c.result).filter(([, v]) => v?.note).map(([k, v]) => `${c.label} ${k}: ${v!.note}`))
+    if (hogCount)
+      console.log(`\nWith ${hogCount} CPU hogs (busy-loop processes) running beside the brokers for every row.`)
+    const notes = columns.flatMap((c) =>
+      Object.entries(c.result)
+        .filter(([, v]) => v?.note)
+        .map(([k, v]) => `${c.label} ${k}: ${v!.note}`),
+    )
     console.log(`\n${table}\n`)
     for (const n of notes) console.log(`- ${n}`)
     for (const e of extra) if (e.values[1]?.note) console.log(`- ${e.label}: ActiveMQ ${e.values[1].note}`)

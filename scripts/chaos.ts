@@ -15,7 +15,8 @@ import { FAULT_KINDS, runChaos, SHORT_MAX_SECONDS, type ChaosOptions, type Fault
 import { formatReport } from './chaos/report.ts'
 import { configureLogging } from '../src/lib/log.ts'
 
-const USAGE = 'usage: bun scripts/chaos.ts [--profile short|long] [--brokers N] [--faults N] [--max-seconds S] [--json FILE] [--bindfs on|off|auto] [--seed N] [--adapter kahaDB|levelDB|amq] [--keep-alive MS] [--binary PATH] [--cpu-hogs N] [--kinds k1,k2,...] [--keep]'
+const USAGE =
+  'usage: bun scripts/chaos.ts [--profile short|long] [--brokers N] [--faults N] [--max-seconds S] [--json FILE] [--bindfs on|off|auto] [--seed N] [--adapter kahaDB|levelDB|amq] [--keep-alive MS] [--binary PATH] [--cpu-hogs N] [--kinds k1,k2,...] [--keep]'
 
 function usage(msg: string): never {
   process.stderr.write(`chaos: ${msg}\n${USAGE}\n`)
@@ -24,7 +25,8 @@ function usage(msg: string): never {
 
 function int(name: string, v: string | undefined, min: number, max: number): number {
   const n = Number(v)
-  if (v === undefined || !Number.isInteger(n) || n < min || n > max) usage(`--${name} ${JSON.stringify(v ?? '')}: expected an integer in ${min}..${max}`)
+  if (v === undefined || !Number.isInteger(n) || n < min || n > max)
+    usage(`--${name} ${JSON.stringify(v ?? '')}: expected an integer in ${min}..${max}`)
   return n
 }
 
@@ -48,7 +50,20 @@ export function parseArgs(argv: string[]): { opts: ChaosOptions; json: string | 
     }
     const m = /^--([a-z-]+)(?:=(.*))?$/.exec(a)
     if (!m) usage(`unexpected argument ${JSON.stringify(a)}`)
-    const known = ['profile', 'brokers', 'faults', 'max-seconds', 'json', 'bindfs', 'seed', 'adapter', 'keep-alive', 'binary', 'cpu-hogs', 'kinds']
+    const known = [
+      'profile',
+      'brokers',
+      'faults',
+      'max-seconds',
+      'json',
+      'bindfs',
+      'seed',
+      'adapter',
+      'keep-alive',
+      'binary',
+      'cpu-hogs',
+      'kinds',
+    ]
     if (!known.includes(m[1]!)) usage(`unknown option --${m[1]}`)
     const v = m[2] ?? argv[++i]
     if (v === undefined) usage(`--${m[1]} needs a value`)
@@ -62,14 +77,23 @@ export function parseArgs(argv: string[]): { opts: ChaosOptions; json: string | 
     profile,
     brokers: flags.has('brokers') ? int('brokers', flags.get('brokers'), 2, 9) : 3,
     faults: flags.has('faults') ? int('faults', flags.get('faults'), 1, 10000) : profile === 'short' ? 10 : 100,
-    maxSeconds: flags.has('max-seconds') ? int('max-seconds', flags.get('max-seconds'), 30, 7 * 86400) : profile === 'short' ? SHORT_MAX_SECONDS : 3600,
+    maxSeconds: flags.has('max-seconds')
+      ? int('max-seconds', flags.get('max-seconds'), 30, 7 * 86400)
+      : profile === 'short'
+        ? SHORT_MAX_SECONDS
+        : 3600,
     bindfs: choice('bindfs', flags.get('bindfs') ?? 'auto', ['on', 'off', 'auto'] as const),
     seed: flags.has('seed') ? int('seed', flags.get('seed'), 0, 2 ** 31 - 1) : Math.floor(Math.random() * 1e9),
     adapter: choice('adapter', flags.get('adapter') ?? 'kahaDB', ['kahaDB', 'levelDB', 'amq'] as const),
     keepAliveMs: flags.has('keep-alive') ? int('keep-alive', flags.get('keep-alive'), 100, 60000) : 500,
     binary: [path.resolve(binaryPath)],
     cpuHogs: flags.has('cpu-hogs') ? int('cpu-hogs', flags.get('cpu-hogs'), 1, 64) : 4,
-    kinds: flags.has('kinds') ? flags.get('kinds')!.split(',').map((k) => choice('kinds', k.trim(), FAULT_KINDS) as FaultKind) : undefined,
+    kinds: flags.has('kinds')
+      ? flags
+          .get('kinds')!
+          .split(',')
+          .map((k) => choice('kinds', k.trim(), FAULT_KINDS) as FaultKind)
+      : undefined,
     keep,
   }
   return { opts, json: flags.get('json') ?? null }

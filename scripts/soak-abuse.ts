@@ -13,7 +13,14 @@
 import { parseArgs } from 'node:util'
 import { compiledBinary } from '../test/fixtures/binary.ts'
 import { TestProcesses } from '../test/fixtures/broker-process.ts'
-import { HealthyClient, rssMiB, RssSampler, runAttack, startAbuseBroker, type AttackResult } from '../test/fixtures/abuse.ts'
+import {
+  HealthyClient,
+  rssMiB,
+  RssSampler,
+  runAttack,
+  startAbuseBroker,
+  type AttackResult,
+} from '../test/fixtures/abuse.ts'
 import { sleep } from '../src/testing/net-probe.ts'
 
 const { values: o } = parseArgs({
@@ -53,7 +60,9 @@ try {
     throw new Error(`healthy client could not connect (${e.message}); broker log:\n${b.broker.log().slice(-3000)}`)
   })
   const sampler = new RssSampler(b.pid)
-  const rows: string[][] = [['attack', 'round', 'worst latency ms', 'loop worst ms', 'peak RSS MiB', 'after RSS MiB', 'notes']]
+  const rows: string[][] = [
+    ['attack', 'round', 'worst latency ms', 'loop worst ms', 'peak RSS MiB', 'after RSS MiB', 'notes'],
+  ]
   let worstAll = 0
   let loopAll = 0
   let peakAll = 0
@@ -69,7 +78,15 @@ try {
       worstAll = Math.max(worstAll, snap.worstMs)
       loopAll = Math.max(loopAll, snap.loopWorstMs)
       peakAll = Math.max(peakAll, sampler.peak)
-      rows.push([name, String(r), String(snap.worstMs), String(snap.loopWorstMs), String(sampler.peak), String(after), `${Date.now() - t0} ms ${JSON.stringify(res.notes)}`])
+      rows.push([
+        name,
+        String(r),
+        String(snap.worstMs),
+        String(snap.loopWorstMs),
+        String(sampler.peak),
+        String(after),
+        `${Date.now() - t0} ms ${JSON.stringify(res.notes)}`,
+      ])
       console.log(rows[rows.length - 1]!.join(' | '))
       if (snap.disconnected) break
     }
@@ -77,8 +94,10 @@ try {
   sampler.stop()
   const rep = await healthy.stop()
   const roles = b.roleChangesAfterPrimary()
-  console.log(`\nidle RSS ${idle} MiB; peak RSS ${peakAll} MiB; after-load RSS ${rssMiB(b.pid)} MiB; healthy worst latency ${worstAll} ms (persistent), ${loopAll} ms (non-persistent); ` +
-    `healthy sent ${rep.sent}, receipts ${rep.receipts}, disconnected ${rep.disconnected}, errors ${rep.errors.length}; role changes after primary: ${roles.length}`)
+  console.log(
+    `\nidle RSS ${idle} MiB; peak RSS ${peakAll} MiB; after-load RSS ${rssMiB(b.pid)} MiB; healthy worst latency ${worstAll} ms (persistent), ${loopAll} ms (non-persistent); ` +
+      `healthy sent ${rep.sent}, receipts ${rep.receipts}, disconnected ${rep.disconnected}, errors ${rep.errors.length}; role changes after primary: ${roles.length}`,
+  )
   if (rep.disconnected || roles.length > 0) {
     status = 1
     for (const l of roles) console.log(`role change: ${l}`)

@@ -160,7 +160,14 @@ class Ledger {
     return n
   }
 
-  summary(): { uniqueDelivered: number; duplicateIds: number; extraDeliveries: number; lost: number; lostSamples: string[]; deliveredUnreceipted: number } {
+  summary(): {
+    uniqueDelivered: number
+    duplicateIds: number
+    extraDeliveries: number
+    lost: number
+    lostSamples: string[]
+    deliveredUnreceipted: number
+  } {
     let uniqueDelivered = 0
     let duplicateIds = 0
     let extraDeliveries = 0
@@ -199,7 +206,10 @@ interface EndpointList {
 /** `failover:(stomp://h:p,tcp://h:p)?...` (or one plain URI) -> its endpoints. Options are ignored. */
 function parseFailoverUri(uri: string): EndpointList {
   const m = /^failover:\(([^)]*)\)/.exec(uri) ?? /^failover:([^?]*)/.exec(uri)
-  const list = (m ? m[1]! : uri).split(',').map((s) => s.trim()).filter(Boolean)
+  const list = (m ? m[1]! : uri)
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
   const endpoints = list.map((e) => {
     const u = /^(?:stomp|tcp):\/\/([^:/]+):(\d+)/.exec(e)
     if (!u) throw new BenchError(`failover URI ${uri}: endpoint "${e}" is not stomp://host:port`)
@@ -227,7 +237,11 @@ class FailoverStomp {
   private wasConnected = false
   stopping = false
 
-  constructor(readonly name: string, list: EndpointList, onConnected: (gen: number) => void) {
+  constructor(
+    readonly name: string,
+    list: EndpointList,
+    onConnected: (gen: number) => void,
+  ) {
     this.client = new Client({
       reconnectDelay: 50,
       connectionTimeout: 5000,
@@ -254,7 +268,8 @@ class FailoverStomp {
     this.client.onStompError = (f) => {
       this.stats.stompErrors++
       const msg = f.headers.message ?? '(no message header)'
-      if (this.stats.errorMessages.length < 5 && !this.stats.errorMessages.includes(msg)) this.stats.errorMessages.push(msg)
+      if (this.stats.errorMessages.length < 5 && !this.stats.errorMessages.includes(msg))
+        this.stats.errorMessages.push(msg)
     }
     this.client.onWebSocketClose = () => {
       if (this.wasConnected && !this.stopping) this.stats.drops++
@@ -299,7 +314,11 @@ class Producer {
 
   private publish(seq: number): void {
     const id = `p${this.index}-${seq}`
-    this.stomp.client.publish({ destination: this.destination, headers: { persistent: 'true', receipt: id, 'soak-id': id }, body: `${id} ${this.pad}` })
+    this.stomp.client.publish({
+      destination: this.destination,
+      headers: { persistent: 'true', receipt: id, 'soak-id': id },
+      body: `${id} ${this.pad}`,
+    })
   }
 
   private onConnected(): void {
@@ -375,12 +394,28 @@ function buildBinary(dir: string): string {
   const out = path.join(dir, 'sfbroker')
   const bun = path.join(ROOT, 'node_modules', '.bin', 'bun')
   log(`building ${out} ...`)
-  const r = spawnSync(bun, ['build', '--compile', '--bytecode', '--format', 'esm', '--minify-syntax', '--sourcemap', 'src/main.ts', '--outfile', out], {
-    cwd: ROOT,
-    encoding: 'utf8',
-    timeout: 300_000,
-  })
-  if (r.status !== 0) throw new BenchError(`bun build --compile failed (${r.status ?? r.signal}): ${r.stderr}${r.stdout}`)
+  const r = spawnSync(
+    bun,
+    [
+      'build',
+      '--compile',
+      '--bytecode',
+      '--format',
+      'esm',
+      '--minify-syntax',
+      '--sourcemap',
+      'src/main.ts',
+      '--outfile',
+      out,
+    ],
+    {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 300_000,
+    },
+  )
+  if (r.status !== 0)
+    throw new BenchError(`bun build --compile failed (${r.status ?? r.signal}): ${r.stderr}${r.stdout}`)
   return out
 }
 
@@ -392,15 +427,18 @@ function writeConfig(file: string, sharedDir: string, port: number, adminPort: n
     transportConnectors: [{ name: 'stomp', uri: `stomp://127.0.0.1:${port}` }],
     admin: { listen: `127.0.0.1:${adminPort}` },
   }
-  if (keepAliveMs !== undefined) cfg.persistenceAdapter = { kahaDB: { directory: sharedDir, lockKeepAlivePeriod: keepAliveMs } }
+  if (keepAliveMs !== undefined)
+    cfg.persistenceAdapter = { kahaDB: { directory: sharedDir, lockKeepAlivePeriod: keepAliveMs } }
   fs.writeFileSync(file, JSON.stringify(cfg, null, 2))
 }
 
 async function waitRole(b: BrokerProc, role: string, timeoutMs: number): Promise<void> {
   const t0 = Date.now()
   while (b.role !== role) {
-    if (!b.alive) throw new BenchError(`${b.name} exited before reaching role ${role}: ${JSON.stringify(b.exits.at(-1))}`)
-    if (Date.now() - t0 > timeoutMs) throw new BenchError(`${b.name} not ${role} within ${timeoutMs} ms (role ${b.role ?? 'none'}); log ${b.logFile}`)
+    if (!b.alive)
+      throw new BenchError(`${b.name} exited before reaching role ${role}: ${JSON.stringify(b.exits.at(-1))}`)
+    if (Date.now() - t0 > timeoutMs)
+      throw new BenchError(`${b.name} not ${role} within ${timeoutMs} ms (role ${b.role ?? 'none'}); log ${b.logFile}`)
     await sleep(20)
   }
 }
@@ -547,14 +585,18 @@ async function main(): Promise<number> {
     await sleep(200) // SUBSCRIBE frames processed before the first SEND
     loadStart = Date.now()
     for (const p of producers) p.stomp.start()
-    log(`load: ${producerCount} producers (window ${windowSize}) and ${consumerCount} consumers on ${queueCount} queue(s), ${seconds} s, via ${list.uri}`)
+    log(
+      `load: ${producerCount} producers (window ${windowSize}) and ${consumerCount} consumers on ${queueCount} queue(s), ${seconds} s, via ${list.uri}`,
+    )
 
     let nextProgress = loadStart + PROGRESS_EVERY_MS
     while (Date.now() - loadStart < seconds * 1000 && !overHardLimit()) {
       await sleep(250)
       if (Date.now() >= nextProgress) {
         nextProgress += PROGRESS_EVERY_MS
-        const downs = brokers.flatMap((b) => b.roles).filter((r) => r.from === 'primary' && r.role === 'stepping-down').length
+        const downs = brokers
+          .flatMap((b) => b.roles)
+          .filter((r) => r.from === 'primary' && r.role === 'stepping-down').length
         const drops = clients.reduce((a, c) => a + c.stats.drops, 0)
         log(
           `t=${Math.round((Date.now() - loadStart) / 1000)} s: receipted ${ledger.receipted}, delivered ${ledger.deliveries}, step-downs ${downs}, ` +
@@ -564,10 +606,17 @@ async function main(): Promise<number> {
     }
     for (const p of producers) p.stopSending()
     loadEnd = Date.now()
-    log(`load stopped after ${((loadEnd - loadStart) / 1000).toFixed(1)} s; waiting for the last receipts and the drain`)
+    log(
+      `load stopped after ${((loadEnd - loadStart) / 1000).toFixed(1)} s; waiting for the last receipts and the drain`,
+    )
 
     const tSettle = Date.now()
-    while (!(settled = producers.every((p) => p.unreceipted === 0)) && Date.now() - tSettle < SETTLE_RECEIPTS_MS && !overHardLimit()) await sleep(100)
+    while (
+      !(settled = producers.every((p) => p.unreceipted === 0)) &&
+      Date.now() - tSettle < SETTLE_RECEIPTS_MS &&
+      !overHardLimit()
+    )
+      await sleep(100)
     const tDrain = Date.now()
     while (!(drained = ledger.missing() === 0) && Date.now() - tDrain < drainMs && !overHardLimit()) await sleep(250)
     // A little longer, so that redeliveries already on their way are counted as the duplicates they are.
@@ -590,13 +639,20 @@ async function main(): Promise<number> {
   // Report.
   const loadSeconds = (loadEnd - loadStart) / 1000
   const s = ledger.summary()
-  const allRoles: (RoleEvent & { broker: string })[] = brokers.flatMap((b) => b.roles.map((r) => ({ ...r, broker: b.name }))).sort((a, b) => a.at - b.at)
+  const allRoles: (RoleEvent & { broker: string })[] = brokers
+    .flatMap((b) => b.roles.map((r) => ({ ...r, broker: b.name })))
+    .sort((a, b) => a.at - b.at)
   const primaries = allRoles.filter((r) => r.role === 'primary')
   const stepDowns: StepDown[] = allRoles
     .filter((r) => r.from === 'primary' && r.role === 'stepping-down' && !r.stopAsked)
     .map((r) => {
       const next = primaries.find((p) => p.at > r.at)
-      return { broker: r.broker, atS: Math.round((r.at - loadStart) / 100) / 10, reason: r.reason, servingAgainMs: next ? next.at - r.at : null }
+      return {
+        broker: r.broker,
+        atS: Math.round((r.at - loadStart) / 100) / 10,
+        reason: r.reason,
+        servingAgainMs: next ? next.at - r.at : null,
+      }
     })
   const reasons = new Map<string, number>()
   for (const d of stepDowns) {
@@ -604,7 +660,9 @@ async function main(): Promise<number> {
     reasons.set(k, (reasons.get(k) ?? 0) + 1)
   }
   const takeovers = primaries.filter((r) => !r.stopAsked).length - 1
-  const selfExits = brokers.flatMap((b) => b.exits.filter((e) => e.cause === 'self').map((e) => ({ broker: b.name, ...e })))
+  const selfExits = brokers.flatMap((b) =>
+    b.exits.filter((e) => e.cause === 'self').map((e) => ({ broker: b.name, ...e })),
+  )
   const sumStat = (k: 'connects' | 'drops' | 'stompErrors') => clients.reduce((a, c) => a + c.stats[k], 0)
   const errorMessages = [...new Set(clients.flatMap((c) => c.stats.errorMessages))]
   const logs = brokers.map((b) => ({ broker: b.name, file: b.logFile, ...scanLog(b.logFile) }))
@@ -617,7 +675,17 @@ async function main(): Promise<number> {
     binary,
     date: new Date(started).toISOString(),
     machine: { cpus: os.cpus().length, host: os.hostname() },
-    options: { seconds, cpuHogs: hogCount, producers: producerCount, consumers: consumerCount, queues: queueCount, window: windowSize, sizeBytes, prefetch: prefetch ?? null, keepAliveMs: keepAliveMs ?? 'default' },
+    options: {
+      seconds,
+      cpuHogs: hogCount,
+      producers: producerCount,
+      consumers: consumerCount,
+      queues: queueCount,
+      window: windowSize,
+      sizeBytes,
+      prefetch: prefetch ?? null,
+      keepAliveMs: keepAliveMs ?? 'default',
+    },
     durationS: Math.round(loadSeconds * 10) / 10,
     totalS: Math.round((Date.now() - started) / 1000),
     sent: ledger.sent,
@@ -643,7 +711,11 @@ async function main(): Promise<number> {
     receiptsSettled: settled,
     drained,
     drainS: Math.round((drainEnd - loadEnd) / 100) / 10,
-    loadAvg1: { max: Math.round(maxLoad * 100) / 100, avg: Math.round(avgLoad * 100) / 100, samples: loadSamples.length },
+    loadAvg1: {
+      max: Math.round(maxLoad * 100) / 100,
+      avg: Math.round(avgLoad * 100) / 100,
+      samples: loadSamples.length,
+    },
     peakRssMb: Object.fromEntries(brokers.map((b, i) => [b.name, Math.round((rss[i] ?? 0) / 1048576)])),
     selfExits,
     hardLimitHit,
@@ -652,7 +724,10 @@ async function main(): Promise<number> {
 
   const rows: [string, string][] = [
     ['binary', `${label} (${binary})`],
-    ['machine', `${os.cpus().length} cores, ${hogCount} CPU hogs, load1 max ${result.loadAvg1.max} avg ${result.loadAvg1.avg}`],
+    [
+      'machine',
+      `${os.cpus().length} cores, ${hogCount} CPU hogs, load1 max ${result.loadAvg1.max} avg ${result.loadAvg1.avg}`,
+    ],
     ['load duration', `${result.durationS} s (+ ${result.drainS} s settle/drain)`],
     ['messages sent / resent', `${ledger.sent} / ${ledger.resends}`],
     ['receipted', `${ledger.receipted} (${result.receiptedPerS} msg/s)`],
@@ -660,13 +735,21 @@ async function main(): Promise<number> {
     ['step-downs (primary -> stepping-down)', String(stepDowns.length)],
     ...[...reasons].map(([k, n]): [string, string] => [`  reason x${n}`, k.length > 110 ? k.slice(0, 110) + '…' : k]),
     ['takeovers (new primary terms)', String(takeovers)],
-    ['serving again after a step-down (max)', result.servingAgainMsMax === null ? '-' : `${result.servingAgainMsMax} ms`],
+    [
+      'serving again after a step-down (max)',
+      result.servingAgainMsMax === null ? '-' : `${result.servingAgainMsMax} ms`,
+    ],
     ['client reconnects / ERROR frames', `${result.clientReconnects} / ${result.clientErrorFrames}`],
     ['duplicates (ids delivered >1 / extra deliveries)', `${s.duplicateIds} / ${s.extraDeliveries}`],
     ['lost (receipted, never delivered)', `${s.lost}${s.lost ? ` e.g. ${s.lostSamples.slice(0, 5).join(' ')}` : ''}`],
     ['receipts settled / drained', `${settled} / ${drained}`],
     ['peak RSS', brokers.map((b, i) => `${b.name} ${Math.round((rss[i] ?? 0) / 1048576)} MB`).join(', ')],
-    ['broker self exits', selfExits.length ? selfExits.map((e) => `${e.broker} code=${e.code} signal=${e.signal} (${e.why})`).join('; ') : '0'],
+    [
+      'broker self exits',
+      selfExits.length
+        ? selfExits.map((e) => `${e.broker} code=${e.code} signal=${e.signal} (${e.why})`).join('; ')
+        : '0',
+    ],
     ['log lines by level', logs.map((l) => `${l.broker} ${JSON.stringify(l.levels)}`).join(', ')],
   ]
   const w = Math.max(...rows.map((r) => r[0].length))
@@ -674,7 +757,8 @@ async function main(): Promise<number> {
   for (const [k, v] of rows) console.log(`  ${k.padEnd(w)}  ${v}`)
   if (stepDowns.length) {
     console.log('  step-downs:')
-    for (const d of stepDowns) console.log(`    t=${d.atS}s ${d.broker}: ${d.reason} (serving again after ${d.servingAgainMs ?? '-'} ms)`)
+    for (const d of stepDowns)
+      console.log(`    t=${d.atS}s ${d.broker}: ${d.reason} (serving again after ${d.servingAgainMs ?? '-'} ms)`)
   }
   for (const l of logs) {
     if (!l.notable.length) continue

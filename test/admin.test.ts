@@ -25,7 +25,22 @@ afterAll(async () => {
 })
 
 function run(stompPort: number, adminPort: number): ChildProcess {
-  const p = spawn(process.execPath, [MAIN, 'run', '--data', dir, '--connector', `stomp://127.0.0.1:${stompPort}`, '--admin', `127.0.0.1:${adminPort}`, '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'pipe'] })
+  const p = spawn(
+    process.execPath,
+    [
+      MAIN,
+      'run',
+      '--data',
+      dir,
+      '--connector',
+      `stomp://127.0.0.1:${stompPort}`,
+      '--admin',
+      `127.0.0.1:${adminPort}`,
+      '--log-level',
+      'warn',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  )
   p.stderr!.resume()
   procs.push(p)
   return p
@@ -63,7 +78,8 @@ function traffic(port: number, dest: string, n: number): Promise<void> {
         const frame = buf.slice(0, i).replace(/^\n+/, '')
         buf = buf.slice(i + 1)
         if (frame.startsWith('CONNECTED')) {
-          for (let k = 0; k < n; k++) s.write(`SEND\ndestination:${dest}\npersistent:true\nreceipt:r${k}\n\nbody ${k}\0`)
+          for (let k = 0; k < n; k++)
+            s.write(`SEND\ndestination:${dest}\npersistent:true\nreceipt:r${k}\n\nbody ${k}\0`)
         } else if (frame.startsWith('RECEIPT')) {
           if (++receipts === n) s.write(`SUBSCRIBE\nid:s1\ndestination:${dest}\nack:auto\n\n\0`)
         } else if (frame.startsWith('MESSAGE')) {
@@ -82,7 +98,11 @@ function traffic(port: number, dest: string, n: number): Promise<void> {
   })
 }
 
-type Family = { name: string; type: string; metrics: { value?: string; labels?: Record<string, string>; buckets?: Record<string, string> }[] }
+type Family = {
+  name: string
+  type: string
+  metrics: { value?: string; labels?: Record<string, string>; buckets?: Record<string, string> }[]
+}
 function metric(fams: Family[], name: string, labels: Record<string, string> = {}): number {
   const f = fams.find((x) => x.name === name)
   if (!f) throw new Error(`no metric family ${name}`)
@@ -96,10 +116,14 @@ test('admin: /health 200 on the primary, 503 on the replica; they flip after kil
   const p1 = run(s1, a1)
   await until(async () => (await get(a1, '/health')).status === 200 || null, 20_000, 'broker 1 healthy')
   const p2 = run(s2, a2)
-  const replicaHealth = await until(async () => {
-    const r = await get(a2, '/health')
-    return r.status === 503 && JSON.parse(r.body).role === 'replica' ? r : null
-  }, 20_000, 'broker 2 answering 503 as replica')
+  const replicaHealth = await until(
+    async () => {
+      const r = await get(a2, '/health')
+      return r.status === 503 && JSON.parse(r.body).role === 'replica' ? r : null
+    },
+    20_000,
+    'broker 2 answering 503 as replica',
+  )
   expect(JSON.parse(replicaHealth.body).status).toBe('not-serving')
   const primaryHealth = JSON.parse((await get(a1, '/health')).body)
   expect(primaryHealth.role).toBe('primary')
@@ -128,10 +152,14 @@ test('admin: /health 200 on the primary, 503 on the replica; they flip after kil
 
   // kill -9 the primary: broker 2 becomes healthy, broker 1's endpoint is gone.
   p1.kill('SIGKILL')
-  const flipped = await until(async () => {
-    const r = await get(a2, '/health')
-    return r.status === 200 ? JSON.parse(r.body) : null
-  }, 20_000, 'broker 2 healthy after kill -9')
+  const flipped = await until(
+    async () => {
+      const r = await get(a2, '/health')
+      return r.status === 200 ? JSON.parse(r.body) : null
+    },
+    20_000,
+    'broker 2 healthy after kill -9',
+  )
   expect(flipped.role).toBe('primary')
   expect(flipped.epoch).toBe(2)
   expect((await get(a1, '/health')).status).toBe(0)
@@ -139,10 +167,17 @@ test('admin: /health 200 on the primary, 503 on the replica; they flip after kil
   expect(metric(m2, 'sfbroker_takeovers_total')).toBe(1)
   expect(metric(m2, 'sfbroker_last_takeover_ms')).toBeGreaterThanOrEqual(0)
   // The keep-alive latency appears once the new primary ran its first check (every lockKeepAlivePeriod).
-  const latency = await until(async () => {
-    const v = metric(parsePrometheus((await get(a2, '/metrics')).body) as Family[], 'sfbroker_lock_keepalive_latency_ms')
-    return v >= 0 ? { v } : null
-  }, 10_000, 'a keep-alive latency sample')
+  const latency = await until(
+    async () => {
+      const v = metric(
+        parsePrometheus((await get(a2, '/metrics')).body) as Family[],
+        'sfbroker_lock_keepalive_latency_ms',
+      )
+      return v >= 0 ? { v } : null
+    },
+    10_000,
+    'a keep-alive latency sample',
+  )
   expect(latency.v).toBeLessThan(10_000)
   p2.kill('SIGTERM')
 }, 90_000)

@@ -44,7 +44,11 @@ let seq = 0
 function broker(shared: string, port: number): Broker {
   const file = path.join(workDir, `broker-${port}-${++seq}.log`)
   const fd = fs.openSync(file, 'a')
-  const proc = procs.spawn([binary, 'run', '--data', shared, '--connector', `stomp://127.0.0.1:${port}`], { cwd: workDir, env, stdio: ['ignore', fd, fd] })
+  const proc = procs.spawn([binary, 'run', '--data', shared, '--connector', `stomp://127.0.0.1:${port}`], {
+    cwd: workDir,
+    env,
+    stdio: ['ignore', fd, fd],
+  })
   fs.closeSync(fd)
   return { proc, port, log: () => tailFile(file, 4000) }
 }
@@ -55,9 +59,17 @@ async function primaryAndReplica(name: string): Promise<{ shared: string; ports:
   fs.mkdirSync(shared)
   const ports = await freePorts(2)
   const a = broker(shared, ports[0])
-  await until(() => stompConnected(ports[0]), () => `the primary on ${ports[0]} (log: ${a.log()})`, 60_000)
+  await until(
+    () => stompConnected(ports[0]),
+    () => `the primary on ${ports[0]} (log: ${a.log()})`,
+    60_000,
+  )
   const b = broker(shared, ports[1])
-  await until(() => b.log().includes('-> replica'), () => `the second broker to be a replica (log: ${b.log()})`, 60_000)
+  await until(
+    () => b.log().includes('-> replica'),
+    () => `the second broker to be a replica (log: ${b.log()})`,
+    60_000,
+  )
   return { shared, ports, a, b }
 }
 
@@ -90,13 +102,30 @@ function cliChild(args: string[]): LineChild {
   return spawnLines(procs, [binary, ...args], { cwd: workDir, env })
 }
 
-const cli = (args: string[], timeoutMs = 120_000) => runCli(procs, args, { command: [binary], cwd: workDir, env, timeoutMs })
+const cli = (args: string[], timeoutMs = 120_000) =>
+  runCli(procs, args, { command: [binary], cwd: workDir, env, timeoutMs })
 
 /** A `sfbroker consume` on the failover URI of both ports, connected to ports[0]. */
 async function failoverConsumer(ports: number[], destination: string): Promise<LineChild> {
   const url = `failover:(${ports.map((p) => `tcp://127.0.0.1:${p}`).join(',')})?randomize=false&initialReconnectDelay=100&maxReconnectDelay=1000&timeout=120000`
-  const c = cliChild(['consume', '--url', url, '--destination', destination, '--ack', 'individual', '--timeout', '120000', '--log-level', 'info'])
-  await until(() => c.stderr().includes(`connected to tcp://127.0.0.1:${ports[0]}`), () => `the consumer to connect to ${ports[0]} (stderr: ${c.stderr()})`, 60_000)
+  const c = cliChild([
+    'consume',
+    '--url',
+    url,
+    '--destination',
+    destination,
+    '--ack',
+    'individual',
+    '--timeout',
+    '120000',
+    '--log-level',
+    'info',
+  ])
+  await until(
+    () => c.stderr().includes(`connected to tcp://127.0.0.1:${ports[0]}`),
+    () => `the consumer to connect to ${ports[0]} (stderr: ${c.stderr()})`,
+    60_000,
+  )
   return c
 }
 
@@ -115,11 +144,19 @@ describe('compiled sfbroker: clients are told when the broker stops serving', ()
     expect(await exitOf(a.proc, 60_000)).toBe(0)
 
     // The consumer logs the broker's reason, fails over to the replica that took over, and consumes there.
-    await until(() => consumer.stderr().includes(`reconnected to tcp://127.0.0.1:${ports[1]}`), () => `the consumer to move to ${ports[1]} (stderr: ${consumer.stderr()}; replica log: ${b.log()})`, 60_000)
+    await until(
+      () => consumer.stderr().includes(`reconnected to tcp://127.0.0.1:${ports[1]}`),
+      () => `the consumer to move to ${ports[1]} (stderr: ${consumer.stderr()}; replica log: ${b.log()})`,
+      60_000,
+    )
     expect(consumer.stderr()).toContain('sfbroker-reason: shutdown')
     expect(consumer.stderr()).toContain('broker is shutting down')
     await sendOne(ports[1], '/queue/avail-term', 'after the stop')
-    await until(() => consumer.lines.includes('after the stop'), () => `the consumer to print the message sent to the new primary (stderr: ${consumer.stderr()})`, 60_000)
+    await until(
+      () => consumer.lines.includes('after the stop'),
+      () => `the consumer to print the message sent to the new primary (stderr: ${consumer.stderr()})`,
+      60_000,
+    )
     consumer.proc.kill('SIGINT')
     await exitOf(consumer.proc, 30_000)
     b.proc.kill('SIGKILL')
@@ -144,13 +181,25 @@ describe('compiled sfbroker: clients are told when the broker stops serving', ()
     expect(err.headers.message).toContain('broker is no longer primary')
     expect(err.headers.message).toContain('lock')
 
-    await until(() => consumer.stderr().includes('reconnected to tcp://127.0.0.1:'), () => `the consumer to reconnect (stderr: ${consumer.stderr()}; logs: ${a.log()}\n${b.log()})`, 60_000)
+    await until(
+      () => consumer.stderr().includes('reconnected to tcp://127.0.0.1:'),
+      () => `the consumer to reconnect (stderr: ${consumer.stderr()}; logs: ${a.log()}\n${b.log()})`,
+      60_000,
+    )
     expect(consumer.stderr()).toContain('sfbroker-reason: not-primary')
     expect(consumer.stderr()).toContain('broker is no longer primary')
     // Whichever broker serves now (the old primary may win the new lock) gets a message the consumer then prints.
-    const serving = await until(async () => ((await stompConnected(ports[1])) ? ports[1] : (await stompConnected(ports[0])) ? ports[0] : null), 'a broker serving again', 60_000)
+    const serving = await until(
+      async () => ((await stompConnected(ports[1])) ? ports[1] : (await stompConnected(ports[0])) ? ports[0] : null),
+      'a broker serving again',
+      60_000,
+    )
     await sendOne(serving, '/queue/avail-lost', 'after the loss')
-    await until(() => consumer.lines.includes('after the loss'), () => `the consumer to print the message sent after the loss (stderr: ${consumer.stderr()})`, 60_000)
+    await until(
+      () => consumer.lines.includes('after the loss'),
+      () => `the consumer to print the message sent after the loss (stderr: ${consumer.stderr()})`,
+      60_000,
+    )
     consumer.proc.kill('SIGINT')
     await exitOf(consumer.proc, 30_000)
     a.proc.kill('SIGKILL')
@@ -164,23 +213,74 @@ describe('compiled sfbroker: consume and status', () => {
     fs.mkdirSync(shared)
     const [port] = await freePorts(1)
     const a = broker(shared, port)
-    await until(() => stompConnected(port), () => `the broker on ${port} (log: ${a.log()})`, 60_000)
+    await until(
+      () => stompConnected(port),
+      () => `the broker on ${port} (log: ${a.log()})`,
+      60_000,
+    )
     const url = `tcp://127.0.0.1:${port}`
-    const produced = await cli(['produce', '--url', url, '--destination', 'queue://exact', '--count', '3000', '--persistent', '--quiet', '--log-level', 'warn'])
+    const produced = await cli([
+      'produce',
+      '--url',
+      url,
+      '--destination',
+      'queue://exact',
+      '--count',
+      '3000',
+      '--persistent',
+      '--quiet',
+      '--log-level',
+      'warn',
+    ])
     expect(produced.code).toBe(0)
 
-    const first = await cli(['consume', '--url', url, '--destination', 'queue://exact', '--count', '1000', '--timeout', '30000', '--log-level', 'warn'])
+    const first = await cli([
+      'consume',
+      '--url',
+      url,
+      '--destination',
+      'queue://exact',
+      '--count',
+      '1000',
+      '--timeout',
+      '30000',
+      '--log-level',
+      'warn',
+    ])
     expect(first.code).toBe(0)
     const firstBodies = first.out.split('\n').filter((l) => l !== '')
     expect(firstBodies.length).toBe(1000)
     expect(new Set(firstBodies).size).toBe(1000)
 
-    const browsed = await cli(['browse', '--url', url, '--destination', 'queue://exact', '--quiet', '--timeout', '30000', '--log-level', 'warn'])
+    const browsed = await cli([
+      'browse',
+      '--url',
+      url,
+      '--destination',
+      'queue://exact',
+      '--quiet',
+      '--timeout',
+      '30000',
+      '--log-level',
+      'warn',
+    ])
     expect(browsed.code).toBe(0)
     expect(browsed.out.trim()).toBe('2000')
 
     // The 2000 left are exactly the ones not printed: together the two runs printed every message once.
-    const rest = await cli(['consume', '--url', url, '--destination', 'queue://exact', '--count', '2000', '--timeout', '30000', '--log-level', 'warn'])
+    const rest = await cli([
+      'consume',
+      '--url',
+      url,
+      '--destination',
+      'queue://exact',
+      '--count',
+      '2000',
+      '--timeout',
+      '30000',
+      '--log-level',
+      'warn',
+    ])
     expect(rest.code).toBe(0)
     const restBodies = rest.out.split('\n').filter((l) => l !== '')
     expect(restBodies.length).toBe(2000)
@@ -194,8 +294,24 @@ describe('compiled sfbroker: consume and status', () => {
     fs.mkdirSync(shared)
     const [port] = await freePorts(1)
     const a = broker(shared, port)
-    await until(() => stompConnected(port), () => `the broker on ${port} (log: ${a.log()})`, 60_000)
-    const produced = await cli(['produce', '--url', `tcp://127.0.0.1:${port}`, '--destination', 'queue://counted', '--count', '1234', '--persistent', '--quiet', '--log-level', 'warn'])
+    await until(
+      () => stompConnected(port),
+      () => `the broker on ${port} (log: ${a.log()})`,
+      60_000,
+    )
+    const produced = await cli([
+      'produce',
+      '--url',
+      `tcp://127.0.0.1:${port}`,
+      '--destination',
+      'queue://counted',
+      '--count',
+      '1234',
+      '--persistent',
+      '--quiet',
+      '--log-level',
+      'warn',
+    ])
     expect(produced.code).toBe(0)
     // The last message, receipted just before the stop: the 2 s summary timer cannot have caught it.
     await sendOne(port, '/queue/counted', 'the last one')
@@ -203,7 +319,10 @@ describe('compiled sfbroker: consume and status', () => {
     expect(await exitOf(a.proc, 60_000)).toBe(0)
 
     const st = await cli(['status', shared, '--json'])
-    const report = JSON.parse(st.out) as { primary: boolean; store: { messages: number; destinations: { destination: string; count: number }[] } | null }
+    const report = JSON.parse(st.out) as {
+      primary: boolean
+      store: { messages: number; destinations: { destination: string; count: number }[] } | null
+    }
     expect(report.primary).toBe(false)
     expect(report.store?.messages).toBe(1235)
     expect(report.store?.destinations.find((d) => d.destination.includes('counted'))?.count).toBe(1235)

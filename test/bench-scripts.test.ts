@@ -20,7 +20,11 @@ let binary = ''
 beforeAll(() => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sfb-bench-smoke-'))
   binary = path.join(tmp, 'sfbroker')
-  const r = spawnSync(process.execPath, ['build', '--compile', path.join(root, 'src/main.ts'), '--outfile', binary], { cwd: root, encoding: 'utf8', timeout: 120_000 })
+  const r = spawnSync(process.execPath, ['build', '--compile', path.join(root, 'src/main.ts'), '--outfile', binary], {
+    cwd: root,
+    encoding: 'utf8',
+    timeout: 120_000,
+  })
   if (r.status !== 0) throw new Error(`bun build failed: ${r.stderr}`)
 }, 150_000)
 
@@ -31,7 +35,11 @@ afterAll(() => {
 let lastPid = 0
 
 function runScript(script: string, args: string[]): string {
-  const r = spawnSync(process.execPath, [path.join(root, 'scripts', script), '--binary', binary, ...args], { cwd: root, encoding: 'utf8', timeout: 150_000 })
+  const r = spawnSync(process.execPath, [path.join(root, 'scripts', script), '--binary', binary, ...args], {
+    cwd: root,
+    encoding: 'utf8',
+    timeout: 150_000,
+  })
   lastPid = r.pid
   if (r.status !== 0) throw new Error(`${script} exited ${r.status ?? r.signal}: ${r.stderr}\n${r.stdout}`)
   return r.stdout
@@ -50,31 +58,102 @@ const RECEIPT_CELL = /^[\d,]+(\.\d+)? \(p50 [\d,.]+ \/ p99 [\d,.]+ ms; p50 [\d,.
 
 describe('benchmark scripts', () => {
   test('bench-stomp prints msg/s for every load row', () => {
-    const out = runScript('bench-stomp.ts', ['--p1', '20', '--p4', '40', '--window-count', '300', '--window', '50', '--np', '300', '--load-timeout-ms', '60000', '--starts', '2'])
+    const out = runScript('bench-stomp.ts', [
+      '--p1',
+      '20',
+      '--p4',
+      '40',
+      '--window-count',
+      '300',
+      '--window',
+      '50',
+      '--np',
+      '300',
+      '--load-timeout-ms',
+      '60000',
+      '--starts',
+      '2',
+    ])
     for (const row of ['persistent, windowed receipts', 'non-persistent', 'drain of 300']) {
       expect(rowValue(out, row)).toMatch(NUMBER)
     }
     // Both generators by default: ours and @stomp/stompjs, each with receipt latency and the sync floor multiple.
-    for (const row of ['persistent, receipt per message, 1 producer (20) |', 'persistent, receipt per message, 4 producers (40) |', 'persistent, receipt per message, 1 producer (20), stompjs', 'persistent, receipt per message, 4 producers (40), stompjs']) {
+    for (const row of [
+      'persistent, receipt per message, 1 producer (20) |',
+      'persistent, receipt per message, 4 producers (40) |',
+      'persistent, receipt per message, 1 producer (20), stompjs',
+      'persistent, receipt per message, 4 producers (40), stompjs',
+    ]) {
       expect(rowValue(out, row)).toMatch(RECEIPT_CELL)
     }
     expect(rowValue(out, 'disk sync floor')).toMatch(/^[\d.]+ \/ [\d.]+ \(/)
   }, 150_000)
 
   test('bench-stomp drives every row through stompjs with --generator stompjs, and refuses an unknown generator', () => {
-    const out = runScript('bench-stomp.ts', ['--generator', 'stompjs', '--warmup', '0', '--p1', '20', '--p4', '40', '--window-count', '300', '--window', '50', '--np', '300', '--load-timeout-ms', '60000', '--starts', '1'])
+    const out = runScript('bench-stomp.ts', [
+      '--generator',
+      'stompjs',
+      '--warmup',
+      '0',
+      '--p1',
+      '20',
+      '--p4',
+      '40',
+      '--window-count',
+      '300',
+      '--window',
+      '50',
+      '--np',
+      '300',
+      '--load-timeout-ms',
+      '60000',
+      '--starts',
+      '1',
+    ])
     expect(rowValue(out, 'persistent, receipt per message, 1 producer (20), stompjs')).toMatch(RECEIPT_CELL)
-    for (const row of ['persistent, windowed receipts', 'non-persistent', 'drain of 300']) expect(rowValue(out, row)).toMatch(NUMBER)
+    for (const row of ['persistent, windowed receipts', 'non-persistent', 'drain of 300'])
+      expect(rowValue(out, row)).toMatch(NUMBER)
     expect(out).not.toContain('(20), stompjs, stompjs')
-    expect(() => runScript('bench-stomp.ts', ['--generator', 'jmeter'])).toThrow(/--generator: "jmeter" is not one of raw, stompjs, both/)
+    expect(() => runScript('bench-stomp.ts', ['--generator', 'jmeter'])).toThrow(
+      /--generator: "jmeter" is not one of raw, stompjs, both/,
+    )
   }, 150_000)
 
   test('bench-vs-activemq (sfbroker only) prints takeover, backlog takeover, start and RSS rows beside CPU hogs', () => {
     const out = runScript('bench-vs-activemq.ts', [
-      '--sfbroker-only', '--takeovers', '1', '--backlog-takeovers', '1', '--takeover-backlog', '300', '--cpu-hogs', '1',
-      '--p1', '10', '--p4', '20', '--window-count', '100', '--window', '20', '--np', '100', '--load-timeout-ms', '60000', '--starts', '2',
+      '--sfbroker-only',
+      '--takeovers',
+      '1',
+      '--backlog-takeovers',
+      '1',
+      '--takeover-backlog',
+      '300',
+      '--cpu-hogs',
+      '1',
+      '--p1',
+      '10',
+      '--p4',
+      '20',
+      '--window-count',
+      '100',
+      '--window',
+      '20',
+      '--np',
+      '100',
+      '--load-timeout-ms',
+      '60000',
+      '--starts',
+      '2',
     ])
-    for (const row of ['takeover after kill -9 (median', 'takeover after kill -9 with 300 persistent queued', 'start: spawn -> accepting STOMP', 'start: spawn -> replica ready', 'idle RSS', 'peak RSS', 'drain of 100']) {
+    for (const row of [
+      'takeover after kill -9 (median',
+      'takeover after kill -9 with 300 persistent queued',
+      'start: spawn -> accepting STOMP',
+      'start: spawn -> replica ready',
+      'idle RSS',
+      'peak RSS',
+      'drain of 100',
+    ]) {
       expect(rowValue(out, row)).toMatch(NUMBER)
     }
     expect(out).toContain('1 CPU hogs beside the brokers')

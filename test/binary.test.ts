@@ -54,7 +54,10 @@ describe('compiled sfbroker binary', () => {
     // A port picked at random may be taken by another test on this machine: try a few.
     for (let attempt = 0; attempt < 4 && child === undefined; attempt++) {
       port = 20000 + Math.floor(Math.random() * 40000)
-      const c = procs.spawn([binary, 'run', '--data', path.join(runDir, `data-${attempt}`), '--connector', `stomp://127.0.0.1:${port}`], { cwd: runDir, env })
+      const c = procs.spawn(
+        [binary, 'run', '--data', path.join(runDir, `data-${attempt}`), '--connector', `stomp://127.0.0.1:${port}`],
+        { cwd: runDir, env },
+      )
       stderr = ''
       c.stderr?.on('data', (d) => (stderr += d.toString()))
       c.stdout?.on('data', (d) => (stderr += d.toString()))
@@ -112,14 +115,33 @@ describe('compiled sfbroker binary: status and probe-lock', () => {
     expect(run('status').code).toBe(2)
 
     const broker = (name: string) => {
-      const c = procs.spawn([binary, 'run', '--data', shared, '--connector', 'stomp://127.0.0.1:0', '--broker-name', name], { cwd: runDir, env, stdio: ['ignore', 'ignore', 'pipe'] })
+      const c = procs.spawn(
+        [binary, 'run', '--data', shared, '--connector', 'stomp://127.0.0.1:0', '--broker-name', name],
+        { cwd: runDir, env, stdio: ['ignore', 'ignore', 'pipe'] },
+      )
       c.stderr!.resume()
       return c
     }
     const a = broker('bin-a')
-    await until(() => { const s = statusJson(shared); return s.code === 0 && s.json?.holder?.pid === a.pid && s.json.lastTakeover?.connectorsOpenMs != null }, 'a primary', 60_000, 200)
+    await until(
+      () => {
+        const s = statusJson(shared)
+        return s.code === 0 && s.json?.holder?.pid === a.pid && s.json.lastTakeover?.connectorsOpenMs != null
+      },
+      'a primary',
+      60_000,
+      200,
+    )
     const b = broker('bin-b')
-    const s1 = await until(() => { const s = statusJson(shared); return s.json?.replicas?.some((r: any) => r.pid === b.pid) ? s : null }, 'b registered as replica', 60_000, 200)
+    const s1 = await until(
+      () => {
+        const s = statusJson(shared)
+        return s.json?.replicas?.some((r: any) => r.pid === b.pid) ? s : null
+      },
+      'b registered as replica',
+      60_000,
+      200,
+    )
     expect(s1.code).toBe(0)
     expect(s1.json.primary).toBe(true)
     expect(s1.json.holder.brokerName).toBe('bin-a')
@@ -135,9 +157,22 @@ describe('compiled sfbroker binary: status and probe-lock', () => {
     // SIGTERM on the primary releases the lock at once: b takes over, and is no longer listed as a replica.
     a.kill('SIGTERM')
     expect(await exitOf(a, 30_000)).toBe(0)
-    const s2 = await until(() => { const s = statusJson(shared); return s.code === 0 && s.json?.holder?.pid === b.pid && s.json.lastTakeover?.epoch === 2 ? s : null }, 'b primary', 60_000, 200)
+    const s2 = await until(
+      () => {
+        const s = statusJson(shared)
+        return s.code === 0 && s.json?.holder?.pid === b.pid && s.json.lastTakeover?.epoch === 2 ? s : null
+      },
+      'b primary',
+      60_000,
+      200,
+    )
     expect(s2.json.currentEpoch).toBe(2)
-    await until(() => statusJson(shared).json?.replicas?.length === 0, 'no replica listed once b is primary', 30_000, 200)
+    await until(
+      () => statusJson(shared).json?.replicas?.length === 0,
+      'no replica listed once b is primary',
+      30_000,
+      200,
+    )
 
     b.kill('SIGTERM')
     expect(await exitOf(b, 30_000)).toBe(0)
@@ -178,43 +213,54 @@ describe('compiled sfbroker binary: status and probe-lock', () => {
 
   // Two bindfs mounts of one directory stand in for two hosts: with lock forwarding they share the kernel's
   // locks (an honest cluster filesystem), without it each mount's locks are local (OCFS2 flock, NFS local_lock).
-  const hasBindfs = spawnSync('sh', ['-c', 'command -v bindfs && test -c /dev/fuse && test "$(id -u)" = 0']).status === 0
-  test.skipIf(!hasBindfs)('sfbroker binary probe-lock --peer on two bindfs mounts: SAFE with lock forwarding, NOT SAFE (exit 1) without', async () => {
-    const mounts: string[] = []
-    const mount = (real: string, name: string, forward: boolean): string => {
-      const m = path.join(runDir, name)
-      fs.mkdirSync(m)
-      const args = forward ? ['--multithreaded', '--enable-lock-forwarding', real, m] : [real, m]
-      const r = spawnSync('bindfs', args, { encoding: 'utf8' })
-      if (r.status !== 0) throw new Error(`bindfs ${args.join(' ')}: ${r.stderr}`)
-      mounts.push(m)
-      return m
-    }
-    try {
-      const peerArgs = ['--peer', '--json', '--hold-ms', '600', '--peer-timeout-ms', '60000']
-      const real = path.join(runDir, 'peer-real-fwd')
-      fs.mkdirSync(real)
-      const [a, b] = await Promise.all([runAsync(['probe-lock', mount(real, 'peer-f1', true), ...peerArgs], 150_000), runAsync(['probe-lock', mount(real, 'peer-f2', true), ...peerArgs], 150_000)])
-      for (const r of [a, b]) {
-        if (r.code !== 0) console.error(`probe-lock --peer (forwarding) exit ${r.code}\n${r.out}\n${r.err}`)
-        expect(r.code).toBe(0)
-        const rep = JSON.parse(r.out)
-        expect(rep.peer.peer).not.toBeNull()
-        expect(rep.peer.kinds.map((k: any) => k.verdict)).toEqual(['SAFE', 'SAFE'])
-        expect(rep.recommended).toBe('flock')
+  const hasBindfs =
+    spawnSync('sh', ['-c', 'command -v bindfs && test -c /dev/fuse && test "$(id -u)" = 0']).status === 0
+  test.skipIf(!hasBindfs)(
+    'sfbroker binary probe-lock --peer on two bindfs mounts: SAFE with lock forwarding, NOT SAFE (exit 1) without',
+    async () => {
+      const mounts: string[] = []
+      const mount = (real: string, name: string, forward: boolean): string => {
+        const m = path.join(runDir, name)
+        fs.mkdirSync(m)
+        const args = forward ? ['--multithreaded', '--enable-lock-forwarding', real, m] : [real, m]
+        const r = spawnSync('bindfs', args, { encoding: 'utf8' })
+        if (r.status !== 0) throw new Error(`bindfs ${args.join(' ')}: ${r.stderr}`)
+        mounts.push(m)
+        return m
       }
-      const real2 = path.join(runDir, 'peer-real-nofwd')
-      fs.mkdirSync(real2)
-      const [c, d] = await Promise.all([runAsync(['probe-lock', mount(real2, 'peer-n1', false), ...peerArgs], 150_000), runAsync(['probe-lock', mount(real2, 'peer-n2', false), ...peerArgs], 150_000)])
-      for (const r of [c, d]) {
-        if (r.code !== 1) console.error(`probe-lock --peer (no forwarding) exit ${r.code}\n${r.out}\n${r.err}`)
-        expect(r.code).toBe(1)
-        const rep = JSON.parse(r.out)
-        expect(rep.peer.kinds.find((k: any) => k.kind === 'flock').verdict).toBe('NOT SAFE')
-        expect(rep.recommended).toBeNull()
+      try {
+        const peerArgs = ['--peer', '--json', '--hold-ms', '600', '--peer-timeout-ms', '60000']
+        const real = path.join(runDir, 'peer-real-fwd')
+        fs.mkdirSync(real)
+        const [a, b] = await Promise.all([
+          runAsync(['probe-lock', mount(real, 'peer-f1', true), ...peerArgs], 150_000),
+          runAsync(['probe-lock', mount(real, 'peer-f2', true), ...peerArgs], 150_000),
+        ])
+        for (const r of [a, b]) {
+          if (r.code !== 0) console.error(`probe-lock --peer (forwarding) exit ${r.code}\n${r.out}\n${r.err}`)
+          expect(r.code).toBe(0)
+          const rep = JSON.parse(r.out)
+          expect(rep.peer.peer).not.toBeNull()
+          expect(rep.peer.kinds.map((k: any) => k.verdict)).toEqual(['SAFE', 'SAFE'])
+          expect(rep.recommended).toBe('flock')
+        }
+        const real2 = path.join(runDir, 'peer-real-nofwd')
+        fs.mkdirSync(real2)
+        const [c, d] = await Promise.all([
+          runAsync(['probe-lock', mount(real2, 'peer-n1', false), ...peerArgs], 150_000),
+          runAsync(['probe-lock', mount(real2, 'peer-n2', false), ...peerArgs], 150_000),
+        ])
+        for (const r of [c, d]) {
+          if (r.code !== 1) console.error(`probe-lock --peer (no forwarding) exit ${r.code}\n${r.out}\n${r.err}`)
+          expect(r.code).toBe(1)
+          const rep = JSON.parse(r.out)
+          expect(rep.peer.kinds.find((k: any) => k.kind === 'flock').verdict).toBe('NOT SAFE')
+          expect(rep.recommended).toBeNull()
+        }
+      } finally {
+        for (const m of mounts.reverse()) spawnSync('fusermount', ['-u', '-z', m])
       }
-    } finally {
-      for (const m of mounts.reverse()) spawnSync('fusermount', ['-u', '-z', m])
-    }
-  }, 300_000)
+    },
+    300_000,
+  )
 })

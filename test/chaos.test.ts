@@ -24,23 +24,36 @@ beforeAll(() => {
   binary = compiledBinary()
 }, 300_000)
 
-test('chaos short profile: 10 faults incl. CPU starvation and share blink, every must-be-zero counter at zero', async () => {
-  const seed = process.env.SEED ? Number(process.env.SEED) : Math.floor(Math.random() * 1e9)
-  console.log(`chaos seed ${seed} (replay with SEED=${seed})`)
-  configureLogging('error', 'pretty')
-  const report = await runChaos({
-    profile: 'short', brokers: 3, faults: 10, maxSeconds: SHORT_MAX_SECONDS, bindfs: 'auto', seed,
-    binary: [binary], adapter: 'kahaDB', keepAliveMs: 500, keep: false, cpuHogs: 4,
-  })
-  console.log(formatReport(report))
-  expect(report.mustBeZero).toEqual(Object.fromEntries(Object.keys(report.mustBeZero).map((k) => [k, 0])))
-  expect(report.mustBeZero.selfExits).toBe(0)
-  expect(report.mustBeZero.spuriousStepDowns).toBe(0)
-  expect(report.faults.byKind['cpu-starvation']).toBe(1)
-  if (report.bindfs) expect(report.faults.byKind['share-blink']).toBe(1)
-  expect(report.faults.injected).toBe(report.faults.planned)
-  expect(report.messages.receipted).toBeGreaterThan(100)
-  expect(report.scheduled.deliveredExactlyOnce).toBe(report.scheduled.receipted)
-  expect(report.takeover.count).toBeGreaterThan(0)
-  expect(report.ok).toBe(true)
-}, (SHORT_MAX_SECONDS + 60) * 1000)
+test(
+  'chaos short profile: 10 faults incl. CPU starvation and share blink, every must-be-zero counter at zero',
+  async () => {
+    const seed = process.env.SEED ? Number(process.env.SEED) : Math.floor(Math.random() * 1e9)
+    console.log(`chaos seed ${seed} (replay with SEED=${seed})`)
+    configureLogging('error', 'pretty')
+    const report = await runChaos({
+      profile: 'short',
+      brokers: 3,
+      faults: 10,
+      maxSeconds: SHORT_MAX_SECONDS,
+      bindfs: 'auto',
+      seed,
+      binary: [binary],
+      adapter: 'kahaDB',
+      keepAliveMs: 500,
+      keep: false,
+      cpuHogs: 4,
+    })
+    console.log(formatReport(report))
+    expect(report.mustBeZero).toEqual(Object.fromEntries(Object.keys(report.mustBeZero).map((k) => [k, 0])))
+    expect(report.mustBeZero.selfExits).toBe(0)
+    expect(report.mustBeZero.spuriousStepDowns).toBe(0)
+    expect(report.faults.byKind['cpu-starvation']).toBe(1)
+    if (report.bindfs) expect(report.faults.byKind['share-blink']).toBe(1)
+    expect(report.faults.injected).toBe(report.faults.planned)
+    expect(report.messages.receipted).toBeGreaterThan(100)
+    expect(report.scheduled.deliveredExactlyOnce).toBe(report.scheduled.receipted)
+    expect(report.takeover.count).toBeGreaterThan(0)
+    expect(report.ok).toBe(true)
+  },
+  (SHORT_MAX_SECONDS + 60) * 1000,
+)

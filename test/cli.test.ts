@@ -36,7 +36,14 @@ describe('sfbroker CLI help and version', () => {
   test('sfbroker run --help shows the run flags and examples, exit 0', () => {
     const r = cli('run', '--help')
     expect(r.code).toBe(0)
-    for (const flag of ['--config <file>', '--data <dir>', '--connector <uri>', '--broker-name <name>', '--admin <host:port>', '--lock-type <type>']) {
+    for (const flag of [
+      '--config <file>',
+      '--data <dir>',
+      '--connector <uri>',
+      '--broker-name <name>',
+      '--admin <host:port>',
+      '--lock-type <type>',
+    ]) {
       expect(r.out).toContain(flag)
     }
     expect(r.out).toContain('$ sfbroker run --config')
@@ -86,7 +93,10 @@ describe('sfbroker CLI usage errors', () => {
 
 describe('sfbroker run config errors', () => {
   test('sfbroker run exits 1 naming file, line and attribute for a misspelt attribute', () => {
-    fs.writeFileSync(path.join(dir, 'bad.xml'), '<broker>\n  <persistenceAdapter>\n    <kahaDB directroy="/x"/>\n  </persistenceAdapter>\n</broker>\n')
+    fs.writeFileSync(
+      path.join(dir, 'bad.xml'),
+      '<broker>\n  <persistenceAdapter>\n    <kahaDB directroy="/x"/>\n  </persistenceAdapter>\n</broker>\n',
+    )
     const r = cli('run', '--config', 'bad.xml')
     expect(r.code).toBe(1)
     expect(r.err).toContain('CONFIG_INVALID')

@@ -22,7 +22,11 @@ if (skip) console.warn(`client-activemq tests skipped: ${skip}`)
 async function cli(args: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
   const out: string[] = []
   const err: string[] = []
-  const code = await runProgram(['bun', 'sfbroker', ...args, '--log-level', 'warn'], { version: 'test', out: (t) => out.push(t), err: (t) => err.push(t) })
+  const code = await runProgram(['bun', 'sfbroker', ...args, '--log-level', 'warn'], {
+    version: 'test',
+    out: (t) => out.push(t),
+    err: (t) => err.push(t),
+  })
   return { code, out, err }
 }
 
@@ -118,21 +122,74 @@ describe.skipIf(skip !== undefined)('client against ActiveMQ 5.17', () => {
 
   test('sfbroker produce, browse, consume, purge and bench round-trip through ActiveMQ', async () => {
     const url = `failover:(tcp://127.0.0.1:${port})`
-    const p = await cli(['produce', '--url', url, '--destination', 'queue://cli', '--count', '20', '--quiet', '--header', 'app=test', '--priority', '5', '--ttl', '600000'])
+    const p = await cli([
+      'produce',
+      '--url',
+      url,
+      '--destination',
+      'queue://cli',
+      '--count',
+      '20',
+      '--quiet',
+      '--header',
+      'app=test',
+      '--priority',
+      '5',
+      '--ttl',
+      '600000',
+    ])
     expect(p.code).toBe(0)
     expect(p.out.join('\n')).toContain('produced 20 message(s) to /queue/cli')
     const b = await cli(['browse', '--url', url, '--destination', 'queue://cli', '--quiet'])
     expect(b.code).toBe(0)
     expect(b.out).toEqual(['20'])
-    const c = await cli(['consume', '--url', url, '--destination', 'queue://cli', '--count', '10', '--ack', 'individual', '--timeout', '10000'])
+    const c = await cli([
+      'consume',
+      '--url',
+      url,
+      '--destination',
+      'queue://cli',
+      '--count',
+      '10',
+      '--ack',
+      'individual',
+      '--timeout',
+      '10000',
+    ])
     expect(c.code).toBe(0)
     expect(c.out).toEqual(Array.from({ length: 10 }, (_, i) => `message ${i}`))
-    const t = await cli(['produce', '--url', url, '--destination', 'queue://cli', '--count', '6', '--transaction-batch', '4', '--quiet'])
+    const t = await cli([
+      'produce',
+      '--url',
+      url,
+      '--destination',
+      'queue://cli',
+      '--count',
+      '6',
+      '--transaction-batch',
+      '4',
+      '--quiet',
+    ])
     expect(t.code).toBe(0)
     const u = await cli(['purge', '--url', url, '--destination', 'queue://cli', '--timeout', '1500'])
     expect(u.code).toBe(0)
     expect(u.out).toEqual(['purged 16 message(s) from /queue/cli'])
-    const bench = await cli(['bench', '--url', url, '--producers', '2', '--consumers', '2', '--count', '400', '--size', '256', '--json', '--timeout', '20000'])
+    const bench = await cli([
+      'bench',
+      '--url',
+      url,
+      '--producers',
+      '2',
+      '--consumers',
+      '2',
+      '--count',
+      '400',
+      '--size',
+      '256',
+      '--json',
+      '--timeout',
+      '20000',
+    ])
     expect(bench.code).toBe(0)
     const r = JSON.parse(bench.out[0])
     expect(r.produced.messages).toBe(400)
@@ -165,7 +222,13 @@ describe.skipIf(skip !== undefined)('failover client across an ActiveMQ shared-f
     const [pa, pb] = [await freePort(), await freePort()]
     const master = await startActiveMQ({ stompPort: pa, dataDir, lockAcquireSleepInterval: 500, brokerName: 'a' })
     instances.push(master)
-    const slave = await startActiveMQ({ stompPort: pb, dataDir, lockAcquireSleepInterval: 500, brokerName: 'b', waitForPort: false })
+    const slave = await startActiveMQ({
+      stompPort: pb,
+      dataDir,
+      lockAcquireSleepInterval: 500,
+      brokerName: 'b',
+      waitForPort: false,
+    })
     instances.push(slave)
     const url = `failover:(tcp://127.0.0.1:${pa},tcp://127.0.0.1:${pb})?randomize=false&initialReconnectDelay=50&maxReconnectDelay=1000&timeout=120000`
     const producer = await connect(url)
@@ -176,10 +239,14 @@ describe.skipIf(skip !== undefined)('failover client across an ActiveMQ shared-f
     try {
       const receipted = new Set<string>()
       const received: string[] = []
-      const sub = consumer.subscribe('/queue/ha', (m) => {
-        received.push(m.text())
-        void m.ack()
-      }, { ack: 'client-individual' })
+      const sub = consumer.subscribe(
+        '/queue/ha',
+        (m) => {
+          received.push(m.text())
+          void m.ack()
+        },
+        { ack: 'client-individual' },
+      )
       await sub.ready
       const total = 300
       let killed = false
@@ -198,7 +265,8 @@ describe.skipIf(skip !== undefined)('failover client across an ActiveMQ shared-f
       expect(killed).toBe(true)
       expect(receipted.size).toBe(total)
       const end = Date.now() + 60000
-      while ([...receipted].some((b) => !received.includes(b)) && Date.now() < end) await new Promise((r) => setTimeout(r, 200))
+      while ([...receipted].some((b) => !received.includes(b)) && Date.now() < end)
+        await new Promise((r) => setTimeout(r, 200))
       const missing = [...receipted].filter((b) => !received.includes(b))
       expect(missing).toEqual([])
       expect(events).toContain(`producer resumed tcp://127.0.0.1:${pb}`)

@@ -46,7 +46,11 @@ describe('compiled sfbroker binary: produce and consume through a failover', () 
     const logs = ports.map((p) => path.join(workDir, `broker-${p}.log`))
     const start = (i: number): ChildProcess => {
       const fd = fs.openSync(logs[i], 'a')
-      const proc = procs.spawn([binary, 'run', '--data', shared, '--connector', `stomp://127.0.0.1:${ports[i]}`], { cwd: workDir, env, stdio: ['ignore', fd, fd] })
+      const proc = procs.spawn([binary, 'run', '--data', shared, '--connector', `stomp://127.0.0.1:${ports[i]}`], {
+        cwd: workDir,
+        env,
+        stdio: ['ignore', fd, fd],
+      })
       fs.closeSync(fd)
       return proc
     }
@@ -62,14 +66,44 @@ describe('compiled sfbroker binary: produce and consume through a failover', () 
     const url = `failover:(${ports.map((p) => `tcp://127.0.0.1:${p}`).join(',')})?randomize=false&initialReconnectDelay=50&maxReconnectDelay=1000&timeout=120000`
     const total = 1500
     // No --count on the consumer: it counts deliveries, and redeliveries after the kill would end it early.
-    const consumer = client(['consume', '--url', url, '--destination', 'queue://bin-failover', '--ack', 'individual', '--prefetch', '10', '--timeout', '15000'])
-    const producer = client(['produce', '--url', url, '--destination', 'queue://bin-failover', '--count', String(total), '--persistent', '--window', '10', '--quiet'])
+    const consumer = client([
+      'consume',
+      '--url',
+      url,
+      '--destination',
+      'queue://bin-failover',
+      '--ack',
+      'individual',
+      '--prefetch',
+      '10',
+      '--timeout',
+      '15000',
+    ])
+    const producer = client([
+      'produce',
+      '--url',
+      url,
+      '--destination',
+      'queue://bin-failover',
+      '--count',
+      String(total),
+      '--persistent',
+      '--window',
+      '10',
+      '--quiet',
+    ])
     // Kill -9 mid-stream: once the consumer has printed some messages, so both clients are live on the primary.
-    await until(() => consumer.lines.length >= 100 || consumer.proc.exitCode !== null, `the consumer to print 100 messages (stderr: ${consumer.stderr()})`, 90_000)
+    await until(
+      () => consumer.lines.length >= 100 || consumer.proc.exitCode !== null,
+      `the consumer to print 100 messages (stderr: ${consumer.stderr()})`,
+      90_000,
+    )
     primary.kill('SIGKILL')
     const [pc, cc] = await Promise.all([producer.exit, consumer.exit])
     if (pc !== 0 || cc !== 0) {
-      throw new Error(`produce exit ${pc}: ${producer.stderr()}\nconsume exit ${cc}: ${consumer.stderr()}\nreplica logs:\n${tail(logs[1])}\n${tail(logs[2])}`)
+      throw new Error(
+        `produce exit ${pc}: ${producer.stderr()}\nconsume exit ${cc}: ${consumer.stderr()}\nreplica logs:\n${tail(logs[1])}\n${tail(logs[2])}`,
+      )
     }
     expect(producer.lines.join('\n')).toContain(`produced ${total} message(s)`)
     const bodies = new Set(consumer.lines)

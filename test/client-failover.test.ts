@@ -30,7 +30,9 @@ interface Broker {
 function startBroker(shared: string, port: number, logDir: string): Broker {
   const log = path.join(logDir, `broker-${port}.log`)
   const fd = fs.openSync(log, 'a')
-  const proc = procs.spawn([...FROM_SOURCE, 'run', '--data', shared, '--connector', `stomp://127.0.0.1:${port}`], { stdio: ['ignore', fd, fd] })
+  const proc = procs.spawn([...FROM_SOURCE, 'run', '--data', shared, '--connector', `stomp://127.0.0.1:${port}`], {
+    stdio: ['ignore', fd, fd],
+  })
   fs.closeSync(fd)
   return { port, proc, log }
 }
@@ -87,9 +89,15 @@ describe('failover client across a kill -9 of the sfbroker primary', () => {
       await Promise.all(inFlight)
       expect(receipted.size).toBe(total)
       try {
-        await until(() => [...receipted].every((b) => deliveries.has(b)), 'every receipted message to be delivered', 60000)
+        await until(
+          () => [...receipted].every((b) => deliveries.has(b)),
+          'every receipted message to be delivered',
+          60000,
+        )
       } catch (e) {
-        throw new Error(`${(e as Error).message}\n--- new primary logs:\n${tail(brokers[1].log)}\n${tail(brokers[2].log)}`)
+        throw new Error(
+          `${(e as Error).message}\n--- new primary logs:\n${tail(brokers[1].log)}\n${tail(brokers[2].log)}`,
+        )
       }
       const missing = [...receipted].filter((b) => !deliveries.has(b))
       expect(missing).toEqual([])
@@ -115,13 +123,36 @@ describe('failover client across a kill -9 of the sfbroker primary', () => {
       let buf = ''
       p.stdout!.on('data', (d) => (buf += String(d)))
       p.stderr!.on('data', () => undefined)
-      const done = new Promise<number | null>((r) => p.once('exit', (code) => ((out.push(...buf.split('\n').filter((l) => l !== '')), r(code)))))
+      const done = new Promise<number | null>((r) =>
+        p.once('exit', (code) => (out.push(...buf.split('\n').filter((l) => l !== '')), r(code))),
+      )
       return { p, out, done }
     }
     const total = 2000
     // No --count: it counts deliveries, and redeliveries after the kill would end it early. It stops when idle.
-    const consumer = run(['consume', '--url', url, '--destination', 'queue://cli-failover', '--ack', 'individual', '--timeout', '15000'])
-    const producer = run(['produce', '--url', url, '--destination', 'queue://cli-failover', '--count', String(total), '--window', '20', '--quiet'])
+    const consumer = run([
+      'consume',
+      '--url',
+      url,
+      '--destination',
+      'queue://cli-failover',
+      '--ack',
+      'individual',
+      '--timeout',
+      '15000',
+    ])
+    const producer = run([
+      'produce',
+      '--url',
+      url,
+      '--destination',
+      'queue://cli-failover',
+      '--count',
+      String(total),
+      '--window',
+      '20',
+      '--quiet',
+    ])
     // Kill the primary mid-stream: once it has taken some of the load.
     await new Promise((r) => setTimeout(r, 1500))
     brokers[0].proc.kill('SIGKILL')

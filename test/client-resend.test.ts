@@ -45,12 +45,20 @@ describe('failover client against scripted servers', () => {
     const a = await startServer(store, 'a')
     const bPort = await freePort()
     const events: string[] = []
-    const c = await connect(`failover:(tcp://127.0.0.1:${a.port},tcp://127.0.0.1:${bPort})?${FAST}`, { clientId: 'cid-1', heartbeat: [0, 0] })
+    const c = await connect(`failover:(tcp://127.0.0.1:${a.port},tcp://127.0.0.1:${bPort})?${FAST}`, {
+      clientId: 'cid-1',
+      heartbeat: [0, 0],
+    })
     clients.push(c)
     c.on('interrupted', (i) => events.push(`interrupted ${i.endpoint}`))
     c.on('resumed', (i) => events.push(`resumed ${i.endpoint}`))
 
-    const sub = c.subscribe('topic://news', { ack: 'client-individual', selector: "kind = 'x'", prefetch: 7, durableName: 'dn' })
+    const sub = c.subscribe('topic://news', {
+      ack: 'client-individual',
+      selector: "kind = 'x'",
+      prefetch: 7,
+      durableName: 'dn',
+    })
     await sub.ready
 
     // The first 5 sends are receipted by A.
@@ -83,17 +91,24 @@ describe('failover client against scripted servers', () => {
     await Promise.all([...late, during])
 
     // Same message ids, so B dropped the three A had stored; 9 distinct messages (tx ones were never committed).
-    const bodies = [...store.messages.values()].filter((m) => m.destination === '/queue/work').map((m) => new TextDecoder().decode(m.body))
+    const bodies = [...store.messages.values()]
+      .filter((m) => m.destination === '/queue/work')
+      .map((m) => new TextDecoder().decode(m.body))
     expect(bodies.sort()).toEqual(['m0', 'm1', 'm2', 'm3', 'm4', 'm5', 'm6', 'm7', 'm8'])
     expect(store.duplicatesDropped).toBe(3)
-    const aIds = a.framesOf('SEND').filter((f) => f.headers['transaction'] === undefined).slice(5).map((f) => f.headers['message-id'])
+    const aIds = a
+      .framesOf('SEND')
+      .filter((f) => f.headers['transaction'] === undefined)
+      .slice(5)
+      .map((f) => f.headers['message-id'])
     const bIds = b.framesOf('SEND').map((f) => f.headers['message-id'])
     expect(bIds.slice(0, 3)).toEqual(aIds)
     // Re-CONNECT with the same client-id; resubscribe with the same headers.
     expect(b.framesOf('CONNECT')[0].headers['client-id']).toBe('cid-1')
     const subA = a.framesOf('SUBSCRIBE')[0].headers
     const subB = b.framesOf('SUBSCRIBE')[0].headers
-    for (const k of ['id', 'destination', 'ack', 'selector', 'activemq.prefetchSize', 'activemq.subscriptionName']) expect(subB[k]).toBe(subA[k])
+    for (const k of ['id', 'destination', 'ack', 'selector', 'activemq.prefetchSize', 'activemq.subscriptionName'])
+      expect(subB[k]).toBe(subA[k])
     expect(subB['activemq.subscriptionName']).toBe('dn')
     // No transaction replayed on B.
     expect(b.framesOf('BEGIN').length + b.framesOf('COMMIT').length).toBe(0)
@@ -106,7 +121,9 @@ describe('failover client against scripted servers', () => {
     const store = new FakeStore()
     const a = await startServer(store, 'a')
     const bPort = await freePort()
-    const c = await connect(`failover:(tcp://127.0.0.1:${a.port},tcp://127.0.0.1:${bPort})?${FAST}`, { heartbeat: [0, 0] })
+    const c = await connect(`failover:(tcp://127.0.0.1:${a.port},tcp://127.0.0.1:${bPort})?${FAST}`, {
+      heartbeat: [0, 0],
+    })
     clients.push(c)
     for (let i = 0; i < 4; i++) await c.send('/queue/q', `m${i}`)
     const sub = c.subscribe('/queue/q', { ack: 'client-individual' })
@@ -138,7 +155,9 @@ describe('failover client against scripted servers', () => {
     const store = new FakeStore()
     const a = await startServer(store, 'a')
     const bPort = await freePort()
-    const c = await connect(`failover:(tcp://127.0.0.1:${a.port},tcp://127.0.0.1:${bPort})?${FAST}`, { heartbeat: [0, 0] })
+    const c = await connect(`failover:(tcp://127.0.0.1:${a.port},tcp://127.0.0.1:${bPort})?${FAST}`, {
+      heartbeat: [0, 0],
+    })
     clients.push(c)
     await c.send('/queue/d', 'once')
     const sub = c.subscribe('/queue/d', { ack: 'client' })
@@ -159,7 +178,10 @@ describe('failover client against scripted servers', () => {
     const store = new FakeStore()
     const aPort = await freePort()
     const b = await startServer(store, 'b')
-    const c = await connect(`failover:(tcp://127.0.0.1:${aPort},tcp://127.0.0.1:${b.port})?${FAST}&priorityBackup=true`, { heartbeat: [0, 0] })
+    const c = await connect(
+      `failover:(tcp://127.0.0.1:${aPort},tcp://127.0.0.1:${b.port})?${FAST}&priorityBackup=true`,
+      { heartbeat: [0, 0] },
+    )
     clients.push(c)
     expect(c.endpoint).toBe(`tcp://127.0.0.1:${b.port}`)
     const resumed: string[] = []
@@ -179,7 +201,9 @@ describe('failover client against scripted servers', () => {
   test('StompClient send rejects with CLIENT_TIMEOUT when no broker receipts it in time', async () => {
     const store = new FakeStore()
     const a = await startServer(store, 'a')
-    const c = await connect(`failover:(tcp://127.0.0.1:${a.port})?timeout=300&initialReconnectDelay=10`, { heartbeat: [0, 0] })
+    const c = await connect(`failover:(tcp://127.0.0.1:${a.port})?timeout=300&initialReconnectDelay=10`, {
+      heartbeat: [0, 0],
+    })
     clients.push(c)
     a.mute = true
     let err: unknown
@@ -209,7 +233,9 @@ describe('failover client against scripted servers', () => {
   test('connect rejects with CLIENT_DISCONNECTED when startupMaxReconnectAttempts passes fail', async () => {
     const port = await freePort()
     let err: unknown
-    await connect(`failover:(tcp://127.0.0.1:${port})?startupMaxReconnectAttempts=2&initialReconnectDelay=10`).catch((e) => (err = e))
+    await connect(`failover:(tcp://127.0.0.1:${port})?startupMaxReconnectAttempts=2&initialReconnectDelay=10`).catch(
+      (e) => (err = e),
+    )
     expect(isBrokerError(err, 'CLIENT_DISCONNECTED')).toBe(true)
   })
 

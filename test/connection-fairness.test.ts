@@ -40,15 +40,25 @@ beforeAll(async () => {
   adminPort = admin!
   const dir = procs.tempDir('sfbroker-fairness-')
   const config = path.join(dir, 'broker.json')
-  fs.writeFileSync(config, JSON.stringify({
-    maxDestinations: MAX_DESTINATIONS,
-    schedulePeriodForDestinationPurge: 200,
-    destinationPolicy: { policyMap: { policyEntries: [{ queue: 'gc.>', gcInactiveDestinations: true, inactiveTimoutBeforeGC: 300 }] } },
-    admin: { listen: `127.0.0.1:${adminPort}`, metricsDestinationsMax: METRICS_DESTINATIONS_MAX },
-  }))
-  const fairUri = `stomp://127.0.0.1:${fairPort}?maximumConnections=100&transport.maximumConnectionsPerAddress=${PER_ADDRESS}` +
+  fs.writeFileSync(
+    config,
+    JSON.stringify({
+      maxDestinations: MAX_DESTINATIONS,
+      schedulePeriodForDestinationPurge: 200,
+      destinationPolicy: {
+        policyMap: { policyEntries: [{ queue: 'gc.>', gcInactiveDestinations: true, inactiveTimoutBeforeGC: 300 }] },
+      },
+      admin: { listen: `127.0.0.1:${adminPort}`, metricsDestinationsMax: METRICS_DESTINATIONS_MAX },
+    }),
+  )
+  const fairUri =
+    `stomp://127.0.0.1:${fairPort}?maximumConnections=100&transport.maximumConnectionsPerAddress=${PER_ADDRESS}` +
     `&transport.maximumPendingConnects=20&transport.maximumPendingConnectsPerAddress=${PENDING_PER_ADDRESS}&transport.connectAttemptTimeout=60000`
-  broker = await startBroker(procs, { args: ['--config', config, '--data', path.join(dir, 'data'), '--connector', fairUri], port: plain!, timeoutMs: 60_000 })
+  broker = await startBroker(procs, {
+    args: ['--config', config, '--data', path.join(dir, 'data'), '--connector', fairUri],
+    port: plain!,
+    timeoutMs: 60_000,
+  })
 }, 90_000)
 
 /** A client that completed CONNECT on the fair connector from `localAddress`. */
@@ -68,24 +78,39 @@ type Family = { name: string; metrics: { value?: string; labels?: Record<string,
 async function metrics(): Promise<Family[]> {
   return parsePrometheus((await get('/metrics')).body) as Family[]
 }
-const gauge = (fs_: Family[], name: string): number => Number(fs_.find((f) => f.name === name)?.metrics[0]?.value ?? NaN)
+const gauge = (fs_: Family[], name: string): number =>
+  Number(fs_.find((f) => f.name === name)?.metrics[0]?.value ?? NaN)
 
-const refusalLines = (): string[] => broker.log().split('\n').filter((l) => l.includes('sockets refused or shed'))
+const refusalLines = (): string[] =>
+  broker
+    .log()
+    .split('\n')
+    .filter((l) => l.includes('sockets refused or shed'))
 
 describe('connection fairness', () => {
   test('a real client gets CONNECTED and a RECEIPT while 200 silent sockets from its address hold the pre-CONNECT budget', async () => {
     const silent: net.Socket[] = []
     let closedByServer = 0
     for (let batch = 0; batch < 4; batch++) {
-      await Promise.all(Array.from({ length: 50 }, () => new Promise<void>((resolve) => {
-        const s = net.connect({ host: '127.0.0.1', port: fairPort, localAddress: '127.0.0.1' }, () => resolve())
-        s.on('error', () => resolve())
-        s.on('close', () => closedByServer++)
-        silent.push(s)
-      })))
+      await Promise.all(
+        Array.from(
+          { length: 50 },
+          () =>
+            new Promise<void>((resolve) => {
+              const s = net.connect({ host: '127.0.0.1', port: fairPort, localAddress: '127.0.0.1' }, () => resolve())
+              s.on('error', () => resolve())
+              s.on('close', () => closedByServer++)
+              silent.push(s)
+            }),
+        ),
+      )
     }
     // Every socket past the per-address budget shed the oldest one of that address.
-    await until(async () => closedByServer >= 200 - PENDING_PER_ADDRESS || null, 'the broker to shed the oldest silent sockets', 30_000)
+    await until(
+      async () => closedByServer >= 200 - PENDING_PER_ADDRESS || null,
+      'the broker to shed the oldest silent sockets',
+      30_000,
+    )
     try {
       for (const from of ['127.0.0.1', '127.0.0.2']) {
         const c = await connected(from)
@@ -97,11 +122,18 @@ describe('connection fairness', () => {
       }
       expect(closedByServer).toBeLessThanOrEqual(200 - PENDING_PER_ADDRESS + 1)
       // Rate-limited refusal log: the first shed at once, the rest summed up once per 10 s interval.
-      const summed = await until(async () => {
-        const lines = refusalLines()
-        const total = lines.reduce((n, l) => n + [...l.matchAll(/(\d+) silent sockets shed/g)].reduce((m, x) => m + Number(x[1]), 0), 0)
-        return total >= 200 - PENDING_PER_ADDRESS ? { lines, total } : null
-      }, () => `the refusal summary line; log lines: ${refusalLines().join(' | ')}`, 30_000)
+      const summed = await until(
+        async () => {
+          const lines = refusalLines()
+          const total = lines.reduce(
+            (n, l) => n + [...l.matchAll(/(\d+) silent sockets shed/g)].reduce((m, x) => m + Number(x[1]), 0),
+            0,
+          )
+          return total >= 200 - PENDING_PER_ADDRESS ? { lines, total } : null
+        },
+        () => `the refusal summary line; log lines: ${refusalLines().join(' | ')}`,
+        30_000,
+      )
       expect(summed.lines.length).toBeGreaterThanOrEqual(2)
       expect(summed.lines.length).toBeLessThanOrEqual(4)
     } finally {
@@ -135,7 +167,15 @@ describe('bounded names and admin output', () => {
     await c.receipt('s2', 15_000)
     c.write(frame('UNSUBSCRIBE', { id: 'once', receipt: 'u1' }))
     await c.receipt('u1', 15_000)
-    const line = await until(async () => broker.log().split('\n').find((l) => l.includes('inactive destination(s)') && l.includes('/queue/gc.once')) ?? null, 'the GC of /queue/gc.once', 30_000)
+    const line = await until(
+      async () =>
+        broker
+          .log()
+          .split('\n')
+          .find((l) => l.includes('inactive destination(s)') && l.includes('/queue/gc.once')) ?? null,
+      'the GC of /queue/gc.once',
+      30_000,
+    )
     expect(line).not.toContain('/queue/gc.busy')
     // Sweeps later the queue in use is still there (its consumer gets a message sent to it).
     const p = await connected('127.0.0.5')
@@ -158,17 +198,23 @@ describe('bounded names and admin output', () => {
     const m = await metrics()
     const depth = m.find((f) => f.name === 'sfbroker_destination_depth')!
     expect(depth.metrics.length).toBe(METRICS_DESTINATIONS_MAX)
-    expect(depth.metrics.map((x) => x.labels?.destination)).toEqual(expect.arrayContaining(['/queue/m.37', '/queue/m.38', '/queue/m.39']))
+    expect(depth.metrics.map((x) => x.labels?.destination)).toEqual(
+      expect.arrayContaining(['/queue/m.37', '/queue/m.38', '/queue/m.39']),
+    )
     const total = gauge(m, 'sfbroker_destinations')
     expect(total).toBeGreaterThanOrEqual(40)
     expect(gauge(m, 'sfbroker_destination_series_omitted')).toBe(total - METRICS_DESTINATIONS_MAX)
     expect(gauge(m, 'sfbroker_destination_omitted_depth')).toBeGreaterThanOrEqual(35)
     // /status pages the store summary's destinations (the summary is written every few seconds).
-    const st = await until(async () => {
-      const r = await get('/status?offset=1&limit=2')
-      const body = JSON.parse(r.body)
-      return body.store?.destinationsPage?.total >= 40 ? body : null
-    }, '/status with the stored destinations', 30_000)
+    const st = await until(
+      async () => {
+        const r = await get('/status?offset=1&limit=2')
+        const body = JSON.parse(r.body)
+        return body.store?.destinationsPage?.total >= 40 ? body : null
+      },
+      '/status with the stored destinations',
+      30_000,
+    )
     expect(st.store.destinations.length).toBe(2)
     expect(st.store.destinationsPage).toMatchObject({ offset: 1, limit: 2 })
     expect((await get('/status?limit=100000')).status).toBe(400)
@@ -180,7 +226,14 @@ describe('bounded names and admin output', () => {
     let err: { headers: Record<string, string> } | null = null
     for (let i = 0; i < MAX_DESTINATIONS + 5 && err === null; i++) {
       c.write(frame('SEND', { destination: `/queue/x.${i}`, receipt: `x${i}` }, 'x'))
-      await c.waitFor(() => c.frames.some((f) => (f.command === 'RECEIPT' && f.headers['receipt-id'] === `x${i}`) || f.command === 'ERROR'), 15_000, `the outcome of SEND x.${i}`)
+      await c.waitFor(
+        () =>
+          c.frames.some(
+            (f) => (f.command === 'RECEIPT' && f.headers['receipt-id'] === `x${i}`) || f.command === 'ERROR',
+          ),
+        15_000,
+        `the outcome of SEND x.${i}`,
+      )
       err = c.frames.find((f) => f.command === 'ERROR') ?? null
     }
     expect(err?.headers.code).toBe('BROKER_LIMIT')

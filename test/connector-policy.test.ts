@@ -45,8 +45,15 @@ async function start(): Promise<Harness> {
   const file = path.join(dir, 'activemq.xml')
   fs.writeFileSync(file, XML)
   const cfg = loadConfig({ cwd: dir, file })
-  expect(cfg.connectors[0]).toMatchObject({ connectAttemptTimeout: 300, defaultHeartBeat: '400,0', hbGracePeriodMultiplier: 2 })
-  const h = await startBroker({ connector: cfg.connectors[0], config: (c) => ({ ...c, destinationPolicy: cfg.destinationPolicy }) })
+  expect(cfg.connectors[0]).toMatchObject({
+    connectAttemptTimeout: 300,
+    defaultHeartBeat: '400,0',
+    hbGracePeriodMultiplier: 2,
+  })
+  const h = await startBroker({
+    connector: cfg.connectors[0],
+    config: (c) => ({ ...c, destinationPolicy: cfg.destinationPolicy }),
+  })
   cleanups.push(() => h.stop())
   return h
 }
@@ -91,12 +98,18 @@ describe('connector options and destination policy from XML over real sockets', 
     const producer = await connected(h.port)
     const body = 's'.repeat(BODY)
     let burst = ''
-    for (let i = 0; i < COUNT; i++) burst += frame('SEND', { destination: '/queue/small', ...(i === COUNT - 1 ? { receipt: 'last-small' } : {}) }, body)
+    for (let i = 0; i < COUNT; i++)
+      burst += frame(
+        'SEND',
+        { destination: '/queue/small', ...(i === COUNT - 1 ? { receipt: 'last-small' } : {}) },
+        body,
+      )
     producer.write(burst)
     // The same load on a queue without an entry (64 MiB default) is accepted in full.
     const other = await connected(h.port)
     let big = ''
-    for (let i = 0; i < COUNT; i++) big += frame('SEND', { destination: '/queue/big', ...(i === COUNT - 1 ? { receipt: 'last-big' } : {}) }, body)
+    for (let i = 0; i < COUNT; i++)
+      big += frame('SEND', { destination: '/queue/big', ...(i === COUNT - 1 ? { receipt: 'last-big' } : {}) }, body)
     other.write(big)
     await other.receipt('last-big', 10_000)
     const depth = (d: string) => h.broker.metrics().destinations.find((m) => m.destination === d)?.depth ?? 0
@@ -109,6 +122,10 @@ describe('connector options and destination policy from XML over real sockets', 
     const consumer = await connected(h.port)
     consumer.write(frame('SUBSCRIBE', { id: 's', destination: '/queue/small', ack: 'auto' }))
     await producer.receipt('last-small', 20_000)
-    await consumer.waitFor(() => consumer.frames.filter((fr) => fr.command === 'MESSAGE').length === COUNT, 20_000, 'every small message consumed')
+    await consumer.waitFor(
+      () => consumer.frames.filter((fr) => fr.command === 'MESSAGE').length === COUNT,
+      20_000,
+      'every small message consumed',
+    )
   })
 })

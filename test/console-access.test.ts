@@ -37,9 +37,21 @@ beforeAll(() => {
 }, 300_000)
 
 type J = Record<string, unknown> & { code?: string; error?: string }
-const basic = (user: string, password: string): Record<string, string> => ({ authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` })
-async function call(port: number, method: string, p: string, headers: Record<string, string> = {}, body?: unknown): Promise<{ status: number; json: J; text: string; headers: Headers }> {
-  const r = await fetch(`http://127.0.0.1:${port}${p}`, { method, headers: { 'content-type': 'application/json', ...headers }, body: body === undefined ? undefined : JSON.stringify(body) })
+const basic = (user: string, password: string): Record<string, string> => ({
+  authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`,
+})
+async function call(
+  port: number,
+  method: string,
+  p: string,
+  headers: Record<string, string> = {},
+  body?: unknown,
+): Promise<{ status: number; json: J; text: string; headers: Headers }> {
+  const r = await fetch(`http://127.0.0.1:${port}${p}`, {
+    method,
+    headers: { 'content-type': 'application/json', ...headers },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  })
   const text = await r.text()
   let json: J = {}
   try {
@@ -55,7 +67,9 @@ test('console access: admin writes, read-only user reads and is refused writes, 
   const dir = procs.tempDir('sfb-console-access-')
   const [stomp, admin] = await freePorts(2)
   const file = path.join(dir, 'activemq.xml')
-  fs.writeFileSync(file, `<beans xmlns="http://www.springframework.org/schema/beans">
+  fs.writeFileSync(
+    file,
+    `<beans xmlns="http://www.springframework.org/schema/beans">
   <broker xmlns="http://activemq.apache.org/schema/core" brokerName="secured" schedulerSupport="true">
     <plugins>
       <simpleAuthenticationPlugin>
@@ -69,13 +83,28 @@ test('console access: admin writes, read-only user reads and is refused writes, 
     <admin listen="127.0.0.1:${admin}" groups="admins" readOnlyGroups="monitors"/>
   </broker>
 </beans>
-`, { mode: 0o600 })
-  const b = await startBroker(procs, { command: [bin], args: ['--config', file, '--data', path.join(dir, 'data'), '--log-level', 'info'], port: stomp, waitServing: false })
-  await until(async () => (await call(admin, 'GET', '/health').catch(() => ({ status: 0 }))).status === 200, () => `the secured broker to serve; log: ${b.log().slice(-2000)}`, WAIT_MS)
+`,
+    { mode: 0o600 },
+  )
+  const b = await startBroker(procs, {
+    command: [bin],
+    args: ['--config', file, '--data', path.join(dir, 'data'), '--log-level', 'info'],
+    port: stomp,
+    waitServing: false,
+  })
+  await until(
+    async () => (await call(admin, 'GET', '/health').catch(() => ({ status: 0 }))).status === 200,
+    () => `the secured broker to serve; log: ${b.log().slice(-2000)}`,
+    WAIT_MS,
+  )
 
   // No credentials, wrong ones, a user of neither group.
   const none = await call(admin, 'GET', '/api/node')
-  expect([none.status, none.json.code, none.headers.get('www-authenticate')?.startsWith('Basic')]).toEqual([401, 'ADMIN_UNAUTHENTICATED', true])
+  expect([none.status, none.json.code, none.headers.get('www-authenticate')?.startsWith('Basic')]).toEqual([
+    401,
+    'ADMIN_UNAUTHENTICATED',
+    true,
+  ])
   expect((await call(admin, 'GET', '/console/')).status).toBe(401)
   expect((await call(admin, 'GET', '/status')).status).toBe(401)
   const wrong = await call(admin, 'GET', '/api/node', basic('admin', WRONG))
@@ -85,44 +114,107 @@ test('console access: admin writes, read-only user reads and is refused writes, 
 
   // The admin: who am I, writes (the CSRF guard still applies), a scheduled job.
   const A = basic('admin', PASSWORDS.admin)
-  const an = (await call(admin, 'GET', '/api/node', A)).json as { writable: boolean; csrfToken: string; auth: { enabled: boolean; user: string; role: string } }
+  const an = (await call(admin, 'GET', '/api/node', A)).json as {
+    writable: boolean
+    csrfToken: string
+    auth: { enabled: boolean; user: string; role: string }
+  }
   expect([an.writable, an.auth.enabled, an.auth.user, an.auth.role]).toEqual([true, true, 'admin', 'admin'])
-  const sendTo = (who: Record<string, string>, body: unknown, token: string | null) => call(admin, 'POST', `/api/destinations/${q('/queue/orders')}/messages`, { ...who, ...(token ? { 'x-sfbroker-csrf': token } : {}) }, body)
+  const sendTo = (who: Record<string, string>, body: unknown, token: string | null) =>
+    call(
+      admin,
+      'POST',
+      `/api/destinations/${q('/queue/orders')}/messages`,
+      { ...who, ...(token ? { 'x-sfbroker-csrf': token } : {}) },
+      body,
+    )
   expect((await sendTo(A, { body: 'no token' }, null)).json.code).toBe('ADMIN_CSRF')
   expect((await sendTo(A, { body: 'one' }, an.csrfToken)).status).toBe(200)
   expect((await sendTo(A, { body: 'later', delayMs: 3_600_000 }, an.csrfToken)).status).toBe(200)
 
   // The read-only user: every GET, no write (with or without the token).
   const W = basic('watcher', PASSWORDS.watcher)
-  const wn = (await call(admin, 'GET', '/api/node', W)).json as { writable: boolean; csrfToken: string; auth: { user: string; role: string; readOnly: boolean; adminGroups: string[] } }
-  expect([wn.writable, wn.auth.user, wn.auth.role, wn.auth.readOnly, wn.auth.adminGroups]).toEqual([false, 'watcher', 'read-only', true, ['admins']])
-  for (const p of ['/api/destinations', '/api/group', '/api/connections', '/api/store', '/status', '/metrics', '/console/']) expect([p, (await call(admin, 'GET', p, W)).status]).toEqual([p, 200])
+  const wn = (await call(admin, 'GET', '/api/node', W)).json as {
+    writable: boolean
+    csrfToken: string
+    auth: { user: string; role: string; readOnly: boolean; adminGroups: string[] }
+  }
+  expect([wn.writable, wn.auth.user, wn.auth.role, wn.auth.readOnly, wn.auth.adminGroups]).toEqual([
+    false,
+    'watcher',
+    'read-only',
+    true,
+    ['admins'],
+  ])
+  for (const p of [
+    '/api/destinations',
+    '/api/group',
+    '/api/connections',
+    '/api/store',
+    '/status',
+    '/metrics',
+    '/console/',
+  ])
+    expect([p, (await call(admin, 'GET', p, W)).status]).toEqual([p, 200])
   for (const token of [wn.csrfToken, null]) {
     const r = await sendTo(W, { body: 'nope' }, token)
     expect([r.status, r.json.code]).toEqual([403, 'ADMIN_READ_ONLY_USER'])
   }
-  expect((await call(admin, 'DELETE', '/api/scheduler/jobs', { ...W, 'x-sfbroker-csrf': wn.csrfToken })).json.code).toBe('ADMIN_READ_ONLY_USER')
-  expect((await call(admin, 'POST', `/api/destinations/${q('/queue/orders')}/purge`, { ...W, 'x-sfbroker-csrf': wn.csrfToken })).status).toBe(403)
-  const depth = ((await call(admin, 'GET', '/api/destinations', W)).json as { destinations: { destination: string; depth: number }[] }).destinations.find((d) => d.destination === '/queue/orders')?.depth
+  expect(
+    (await call(admin, 'DELETE', '/api/scheduler/jobs', { ...W, 'x-sfbroker-csrf': wn.csrfToken })).json.code,
+  ).toBe('ADMIN_READ_ONLY_USER')
+  expect(
+    (
+      await call(admin, 'POST', `/api/destinations/${q('/queue/orders')}/purge`, {
+        ...W,
+        'x-sfbroker-csrf': wn.csrfToken,
+      })
+    ).status,
+  ).toBe(403)
+  const depth = (
+    (await call(admin, 'GET', '/api/destinations', W)).json as {
+      destinations: { destination: string; depth: number }[]
+    }
+  ).destinations.find((d) => d.destination === '/queue/orders')?.depth
   expect(depth).toBe(1)
 
   // Scheduled jobs with their next due time.
-  type Jobs = { total: number; now: number; jobs: { id: string; destination: string; nextDueAt: number; delayMs: number }[] }
+  type Jobs = {
+    total: number
+    now: number
+    jobs: { id: string; destination: string; nextDueAt: number; delayMs: number }[]
+  }
   const jobs = (await call(admin, 'GET', '/api/scheduler', W)).json as Jobs
-  expect([jobs.total, jobs.jobs.length, jobs.jobs[0]!.destination, jobs.jobs[0]!.delayMs]).toEqual([1, 1, '/queue/orders', 3_600_000])
+  expect([jobs.total, jobs.jobs.length, jobs.jobs[0]!.destination, jobs.jobs[0]!.delayMs]).toEqual([
+    1,
+    1,
+    '/queue/orders',
+    3_600_000,
+  ])
   expect(jobs.jobs[0]!.nextDueAt).toBeGreaterThan(jobs.now + 3_000_000)
   expect((await call(admin, 'GET', '/api/scheduler?limit=0', W)).status).toBe(400)
 
   // probe-lock on the shared directory saves its verdict; status and the console show it.
-  const shared = ((await call(admin, 'GET', '/api/group', W)).json as { directory: string; probeLock: unknown }).directory
+  const shared = ((await call(admin, 'GET', '/api/group', W)).json as { directory: string; probeLock: unknown })
+    .directory
   expect(((await call(admin, 'GET', '/api/group', W)).json as { probeLock: unknown }).probeLock).toBeNull()
   const probe = spawnSync(bin, ['probe-lock', shared, '--json'], { encoding: 'utf8', timeout: 120_000 })
-  const pr = JSON.parse(probe.stdout) as { savedTo: string; recommended: string | null; kinds: { kind: string; verdict: string }[] }
+  const pr = JSON.parse(probe.stdout) as {
+    savedTo: string
+    recommended: string | null
+    kinds: { kind: string; verdict: string }[]
+  }
   expect(pr.savedTo).toBe(path.join(shared, 'probe-lock.json'))
   const verdict = pr.recommended ? pr.kinds.find((k) => k.kind === pr.recommended)!.verdict : 'NOT SAFE'
   const st = spawnSync(bin, ['status', shared, '--json'], { encoding: 'utf8', timeout: 60_000 })
-  const sj = JSON.parse(st.stdout) as { probeLock: { verdict: string; host: string; kinds: { kind: string; verdict: string }[] } }
-  expect([sj.probeLock.verdict, sj.probeLock.host, sj.probeLock.kinds.map((k) => k.kind)]).toEqual([verdict, os.hostname(), ['flock', 'fcntl']])
+  const sj = JSON.parse(st.stdout) as {
+    probeLock: { verdict: string; host: string; kinds: { kind: string; verdict: string }[] }
+  }
+  expect([sj.probeLock.verdict, sj.probeLock.host, sj.probeLock.kinds.map((k) => k.kind)]).toEqual([
+    verdict,
+    os.hostname(),
+    ['flock', 'fcntl'],
+  ])
   const text = spawnSync(bin, ['status', shared], { encoding: 'utf8', timeout: 60_000 }).stdout
   expect(text).toContain(`probe-lock: ${verdict}`)
   const g = (await call(admin, 'GET', '/api/group', W)).json as { probeLock: { verdict: string } | null }
@@ -130,16 +222,33 @@ test('console access: admin writes, read-only user reads and is refused writes, 
 
   // The page, as each user sees it.
   if (haveChromium) {
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'] })
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--no-first-run',
+        '--disable-sync',
+      ],
+    })
     const url = `http://127.0.0.1:${admin}/console/`
-    const ro = await (await browser.newContext({ httpCredentials: { username: 'watcher', password: PASSWORDS.watcher } })).newPage()
+    const ro = await (
+      await browser.newContext({ httpCredentials: { username: 'watcher', password: PASSWORDS.watcher } })
+    ).newPage()
     await ro.goto(url)
     await ro.locator('#whoami', { hasText: 'watcher' }).waitFor({ timeout: WAIT_MS })
     await ro.locator('#access[data-role="read-only"]').waitFor({ timeout: WAIT_MS })
     await ro.locator(`#probe-lock[data-verdict="${verdict}"]`).waitFor({ timeout: WAIT_MS })
     await ro.goto(`${url}#queue/${q('/queue/orders')}`)
     await ro.locator('#queue-body tr[data-id]', { hasText: 'one' }).waitFor({ timeout: WAIT_MS })
-    expect([await ro.locator('#send-btn').isVisible(), await ro.locator('#purge-btn').isVisible(), await ro.locator('#queue-body button.write').first().isVisible()]).toEqual([false, false, false])
+    expect([
+      await ro.locator('#send-btn').isVisible(),
+      await ro.locator('#purge-btn').isVisible(),
+      await ro.locator('#queue-body button.write').first().isVisible(),
+    ]).toEqual([false, false, false])
     await ro.goto(`${url}#scheduler`)
     const due = ro.locator(`#sched-body tr[data-job="${jobs.jobs[0]!.id}"] td.next-due`)
     await due.waitFor({ timeout: WAIT_MS })
@@ -147,17 +256,25 @@ test('console access: admin writes, read-only user reads and is refused writes, 
     expect(await due.textContent()).toMatch(/\(in \d+ (min|s)\)|\(in \d+ h/)
     expect(await ro.locator('#jobs-remove-all').isVisible()).toBe(false)
 
-    const rw = await (await browser.newContext({ httpCredentials: { username: 'admin', password: PASSWORDS.admin } })).newPage()
+    const rw = await (
+      await browser.newContext({ httpCredentials: { username: 'admin', password: PASSWORDS.admin } })
+    ).newPage()
     rw.on('dialog', (d) => void d.accept())
     await rw.goto(`${url}#queue/${q('/queue/orders')}`)
     await rw.locator('#whoami', { hasText: 'admin' }).waitFor({ timeout: WAIT_MS })
     await rw.fill('#send-body', 'sent by the admin from the page')
     await rw.click('#send-btn')
-    await rw.locator('#queue-body tr[data-id]', { hasText: 'sent by the admin from the page' }).waitFor({ timeout: WAIT_MS })
+    await rw
+      .locator('#queue-body tr[data-id]', { hasText: 'sent by the admin from the page' })
+      .waitFor({ timeout: WAIT_MS })
     await rw.goto(`${url}#scheduler`)
     await rw.locator(`#sched-body tr[data-job="${jobs.jobs[0]!.id}"]`).waitFor({ timeout: WAIT_MS })
     await rw.click('#jobs-remove-all')
-    await until(async () => ((await call(admin, 'GET', '/api/scheduler', A)).json as Jobs).total === 0, 'the admin to remove all jobs from the page', WAIT_MS)
+    await until(
+      async () => ((await call(admin, 'GET', '/api/scheduler', A)).json as Jobs).total === 0,
+      'the admin to remove all jobs from the page',
+      WAIT_MS,
+    )
   }
 
   // No password anywhere in the log; the writes are logged with the user.

@@ -60,11 +60,28 @@ describe('sfbroker broker under Deno', () => {
   })
 
   function broker(port: number): import('node:child_process').ChildProcess {
-    const c = spawn(deno, ['run', '-A', '--quiet', '--no-lock', path.join(repo, 'src/main.ts'), 'run', '--data', dir, '--connector', `stomp://127.0.0.1:${port}`, '--log-level', 'warn'], {
-      cwd: repo,
-      env: { ...process.env, NO_COLOR: '1' },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    })
+    const c = spawn(
+      deno,
+      [
+        'run',
+        '-A',
+        '--quiet',
+        '--no-lock',
+        path.join(repo, 'src/main.ts'),
+        'run',
+        '--data',
+        dir,
+        '--connector',
+        `stomp://127.0.0.1:${port}`,
+        '--log-level',
+        'warn',
+      ],
+      {
+        cwd: repo,
+        env: { ...process.env, NO_COLOR: '1' },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    )
     c.stderr!.resume()
     kids.push(c)
     return c
@@ -75,14 +92,24 @@ describe('sfbroker broker under Deno', () => {
 
   /** Whether `f` comes true within timeoutMs (polled every 200 ms). */
   const until = (f: () => Promise<boolean>, timeoutMs: number): Promise<boolean> =>
-    untilOrThrow(f, 'condition', timeoutMs, 200).then(() => true, () => false)
+    untilOrThrow(f, 'condition', timeoutMs, 200).then(
+      () => true,
+      () => false,
+    )
 
   test('deno run src/main.ts run: one broker serves STOMP, the other is a replica; kill -9 → the replica serves', async () => {
     const [pa, pb] = (await freePorts(2)) as [number, number]
     const a = broker(pa)
     expect(await until(async () => (await connectAnswer(pa)) === 'CONNECTED', 90_000)).toBe(true)
     const b = broker(pb)
-    expect(await until(async () => fs.existsSync(path.join(dir, 'replicas')) && fs.readdirSync(path.join(dir, 'replicas')).some((n) => n.endsWith('.json')), 90_000)).toBe(true)
+    expect(
+      await until(
+        async () =>
+          fs.existsSync(path.join(dir, 'replicas')) &&
+          fs.readdirSync(path.join(dir, 'replicas')).some((n) => n.endsWith('.json')),
+        90_000,
+      ),
+    ).toBe(true)
     expect(await connectAnswer(pb)).toBeNull()
 
     a.kill('SIGKILL')

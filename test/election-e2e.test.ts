@@ -35,7 +35,10 @@ afterAll(() => {
 })
 
 /** A fresh dir with `a` (nodeId from aOpts) listening as primary and `b` waiting as its replica, on two free ports. */
-async function primaryAndReplica(aOpts: Record<string, unknown>, bOpts: Record<string, unknown>): Promise<{ dir: string; ports: number[]; a: ElectorProc; b: ElectorProc }> {
+async function primaryAndReplica(
+  aOpts: Record<string, unknown>,
+  bOpts: Record<string, unknown>,
+): Promise<{ dir: string; ports: number[]; a: ElectorProc; b: ElectorProc }> {
   const dir = tmpDir()
   const ports = await freePorts(2)
   const a = start({ dir, port: ports[0], ...aOpts })
@@ -52,7 +55,9 @@ async function waitOneListening(ps: ElectorProc[], timeoutMs: number): Promise<E
     if (l.length === 1) return l[0]!
     await Bun.sleep(10)
   }
-  throw new Error(`no single primary within ${timeoutMs} ms: ${ps.map((p) => `${p.opts.nodeId}=${p.role}/${p.listening}`).join(' ')}`)
+  throw new Error(
+    `no single primary within ${timeoutMs} ms: ${ps.map((p) => `${p.opts.nodeId}=${p.role}/${p.listening}`).join(' ')}`,
+  )
 }
 
 test('election: 3 processes → exactly one accepts; kill -9 → another takes over; restarted old primary is a replica', async () => {
@@ -190,7 +195,9 @@ test('election: a primary paused (SIGSTOP) past keep-alive + timeout keeps servi
   a.send('status')
   await a.waitFor((evs) => evs.some((e) => e.event === 'status'), 10_000, 'a answers status')
   expect(a.events.filter((e) => e.event === 'role' && e.role === 'stepping-down')).toEqual([])
-  expect((a.events.find((e) => e.event === 'status') as { status?: { role?: string } } | undefined)?.status?.role).toBe('primary')
+  expect((a.events.find((e) => e.event === 'status') as { status?: { role?: string } } | undefined)?.status?.role).toBe(
+    'primary',
+  )
   expect(b.listening).toBe(false)
   expect(await acceptingPorts(ports)).toEqual([ports[0]])
 }, 30_000)
@@ -204,14 +211,22 @@ test('election: SIGTERM while stepping down exits 0 without rejoining; the repli
   expect(a.exitCode).toBe(0)
   // It never went back to starting/replica after the step-down it was in.
   const after = a.events.findIndex((e) => e.event === 'role' && e.role === 'stepping-down')
-  expect(a.events.slice(after + 1).filter((e) => e.event === 'role').map((e) => e.role)).toEqual(['stopped'])
+  expect(
+    a.events
+      .slice(after + 1)
+      .filter((e) => e.event === 'role')
+      .map((e) => e.role),
+  ).toEqual(['stopped'])
   await b.waitFor(() => b.listening, 10_000, 'b takes over')
   expect(await acceptingPorts(ports)).toEqual([ports[1]])
 }, 60_000)
 
 test('election: an event loop stalled past eventLoopStallMax triggers a lock re-check, not a step-down (issue #12)', async () => {
   // The stall (900 ms) is over eventLoopStallMax (600 ms) and ends well before the watchdog's bound (3 x 600 ms).
-  const { ports, a, b } = await primaryAndReplica({ nodeId: 'a', keepAliveMs: 1000, keepAliveTimeoutMs: 1000, eventLoopStallMax: 600 }, { nodeId: 'b', keepAliveMs: 1000, keepAliveTimeoutMs: 1000 })
+  const { ports, a, b } = await primaryAndReplica(
+    { nodeId: 'a', keepAliveMs: 1000, keepAliveTimeoutMs: 1000, eventLoopStallMax: 600 },
+    { nodeId: 'b', keepAliveMs: 1000, keepAliveTimeoutMs: 1000 },
+  )
   for (let i = 0; i < 3; i++) {
     a.send('block 900')
     await Bun.sleep(1500)
@@ -220,14 +235,19 @@ test('election: an event loop stalled past eventLoopStallMax triggers a lock re-
   a.send('status')
   await a.waitFor((evs) => evs.some((e) => e.event === 'status'), 10_000, 'a answers status')
   expect(a.events.filter((e) => e.event === 'role' && e.role === 'stepping-down')).toEqual([])
-  expect((a.events.find((e) => e.event === 'status') as { status?: { role?: string } } | undefined)?.status?.role).toBe('primary')
+  expect((a.events.find((e) => e.event === 'status') as { status?: { role?: string } } | undefined)?.status?.role).toBe(
+    'primary',
+  )
   expect(a.stderr).toContain('re-checking the lock')
   expect(b.listening).toBe(false)
   expect(await acceptingPorts(ports)).toEqual([ports[0]])
 }, 60_000)
 
 test('election: an event loop that never comes back is killed by the stall watchdog; the lock is released and the replica serves', async () => {
-  const { dir, ports, a, b } = await primaryAndReplica({ nodeId: 'a', keepAliveMs: 1000, keepAliveTimeoutMs: 1000, eventLoopStallMax: 300 }, { nodeId: 'b', keepAliveMs: 1000, keepAliveTimeoutMs: 1000 })
+  const { dir, ports, a, b } = await primaryAndReplica(
+    { nodeId: 'a', keepAliveMs: 1000, keepAliveTimeoutMs: 1000, eventLoopStallMax: 300 },
+    { nodeId: 'b', keepAliveMs: 1000, keepAliveTimeoutMs: 1000 },
+  )
   // 60 s of busy loop: nothing on a's event loop runs again in this test; only the watchdog thread can act.
   a.send('block 60000')
   await b.waitFor(() => b.listening, 20_000, 'b takes over from the stalled primary')
@@ -249,12 +269,17 @@ test('election: failback — a restarted preferred broker takes the primary role
   await b.waitRole('replica', 10_000)
   const r = await watch.stop()
   expect(r.overlaps).toBe(0)
-  expect(b.events.some((e) => e.event === 'role' && e.role === 'stepping-down' && String(e.reason).includes('preferred'))).toBe(true)
+  expect(
+    b.events.some((e) => e.event === 'role' && e.role === 'stepping-down' && String(e.reason).includes('preferred')),
+  ).toBe(true)
   expect(await acceptingPorts(ports)).toEqual([ports[0]])
 }, 60_000)
 
 test('election: blockingWait=false — a polling replica (lockAcquireSleepInterval) takes over after kill -9', async () => {
-  const { dir, ports, a, b } = await primaryAndReplica({ nodeId: 'a', blockingWait: false, sleepMs: 300 }, { nodeId: 'b', blockingWait: false, sleepMs: 300 })
+  const { dir, ports, a, b } = await primaryAndReplica(
+    { nodeId: 'a', blockingWait: false, sleepMs: 300 },
+    { nodeId: 'b', blockingWait: false, sleepMs: 300 },
+  )
   await Bun.sleep(700) // a few polls that find the lock busy
   expect(b.listening).toBe(false)
   await a.kill('SIGKILL')

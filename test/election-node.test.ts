@@ -22,7 +22,11 @@ afterAll(async () => {
 })
 
 function run(port: number): ChildProcess {
-  const p = spawn(process.execPath, [MAIN, 'run', '--data', dir, '--connector', `stomp://127.0.0.1:${port}`, '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'pipe'] })
+  const p = spawn(
+    process.execPath,
+    [MAIN, 'run', '--data', dir, '--connector', `stomp://127.0.0.1:${port}`, '--log-level', 'warn'],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  )
   p.stderr!.resume()
   procs.push(p)
   return p
@@ -30,7 +34,10 @@ function run(port: number): ChildProcess {
 
 /** Whether `f` comes true within timeoutMs (polled every 10 ms). */
 function until(f: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
-  return untilOrThrow(f, 'condition', timeoutMs, 10).then(() => true, () => false)
+  return untilOrThrow(f, 'condition', timeoutMs, 10).then(
+    () => true,
+    () => false,
+  )
 }
 
 function status(d: string): { code: number | null; json: any } {
@@ -49,7 +56,12 @@ test('election through sfbroker run: one serves STOMP, kill -9 hands over, statu
   const a = run(pa!)
   expect(await until(() => connected(pa!), 30_000)).toBe(true)
   const b = run(pb!)
-  expect(await until(async () => fs.existsSync(path.join(dir, 'replicas')) && fs.readdirSync(path.join(dir, 'replicas')).length > 0, 30_000)).toBe(true)
+  expect(
+    await until(
+      async () => fs.existsSync(path.join(dir, 'replicas')) && fs.readdirSync(path.join(dir, 'replicas')).length > 0,
+      30_000,
+    ),
+  ).toBe(true)
   expect(await accepts(pb!)).toBe(false)
 
   const s1 = status(dir)

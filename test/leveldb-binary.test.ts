@@ -33,33 +33,59 @@ await b.close()
 const supported = process.platform === 'linux' && process.arch === 'x64'
 
 describe('levelDB in a compiled binary', () => {
-  ;(supported ? test : test.skip)('LevelDbAdapter writes and reads back inside a compiled executable with no node_modules on the host', () => {
-    const proj = join(work, 'proj')
-    mkdirSync(join(proj, 'node_modules', 'classic-level', 'prebuilds'), { recursive: true })
-    cpSync(join(root, 'src'), join(proj, 'src'), { recursive: true })
-    for (const pkg of ['consola', 'node-gyp-build']) cpSync(join(root, 'node_modules', pkg), join(proj, 'node_modules', pkg), { recursive: true })
-    copyFileSync(join(root, 'node_modules/classic-level/package.json'), join(proj, 'node_modules/classic-level/package.json'))
-    cpSync(join(root, 'node_modules/classic-level/prebuilds/linux-x64'), join(proj, 'node_modules/classic-level/prebuilds/linux-x64'), { recursive: true })
-    writeFileSync(join(proj, 'entry.ts'), ENTRY)
-    const exe = join(work, 'lvbin')
-    const build = spawnSync(process.execPath, ['build', '--compile', 'entry.ts', '--outfile', exe], { cwd: proj, encoding: 'utf8', timeout: 180_000 })
-    expect(build.status, `bun build failed: ${build.stderr}`).toBe(0)
-    // The host has no node_modules now: only the binary.
-    rmSync(proj, { recursive: true, force: true })
-    expect(existsSync(proj)).toBe(false)
-    const run = join(work, 'empty')
-    mkdirSync(run)
-    copyFileSync(exe, join(run, 'lvbin'))
-    rmSync(exe)
-    expect(readdirSync(run)).toEqual(['lvbin'])
-    const out = spawnSync(join(run, 'lvbin'), [join(run, 'store')], { cwd: run, encoding: 'utf8', timeout: 60_000, env: { ...process.env, NODE_PATH: '' } })
-    expect(out.status, `binary failed: ${out.stderr}`).toBe(0)
-    const line = out.stdout.trim().split('\n').pop()!
-    const res = JSON.parse(line) as { seqs: number[]; recovered: { destination: string; count: number }[]; got: { seq: number; id: string; h: Record<string, string>; body: string }[]; dup: boolean }
-    expect(res.seqs).toEqual([1])
-    expect(res.recovered.map((d) => [d.destination, d.count])).toEqual([['queue://BIN', 1]])
-    expect(res.got).toEqual([{ seq: 1, id: 'bin-1', h: { k: 'v' }, body: 'hello from the binary' }])
-    expect(res.dup).toBe(true)
-    expect(existsSync(join(run, 'store', 'leveldb', 'CURRENT'))).toBe(true)
-  }, 240_000)
+  ;(supported ? test : test.skip)(
+    'LevelDbAdapter writes and reads back inside a compiled executable with no node_modules on the host',
+    () => {
+      const proj = join(work, 'proj')
+      mkdirSync(join(proj, 'node_modules', 'classic-level', 'prebuilds'), { recursive: true })
+      cpSync(join(root, 'src'), join(proj, 'src'), { recursive: true })
+      for (const pkg of ['consola', 'node-gyp-build'])
+        cpSync(join(root, 'node_modules', pkg), join(proj, 'node_modules', pkg), { recursive: true })
+      copyFileSync(
+        join(root, 'node_modules/classic-level/package.json'),
+        join(proj, 'node_modules/classic-level/package.json'),
+      )
+      cpSync(
+        join(root, 'node_modules/classic-level/prebuilds/linux-x64'),
+        join(proj, 'node_modules/classic-level/prebuilds/linux-x64'),
+        { recursive: true },
+      )
+      writeFileSync(join(proj, 'entry.ts'), ENTRY)
+      const exe = join(work, 'lvbin')
+      const build = spawnSync(process.execPath, ['build', '--compile', 'entry.ts', '--outfile', exe], {
+        cwd: proj,
+        encoding: 'utf8',
+        timeout: 180_000,
+      })
+      expect(build.status, `bun build failed: ${build.stderr}`).toBe(0)
+      // The host has no node_modules now: only the binary.
+      rmSync(proj, { recursive: true, force: true })
+      expect(existsSync(proj)).toBe(false)
+      const run = join(work, 'empty')
+      mkdirSync(run)
+      copyFileSync(exe, join(run, 'lvbin'))
+      rmSync(exe)
+      expect(readdirSync(run)).toEqual(['lvbin'])
+      const out = spawnSync(join(run, 'lvbin'), [join(run, 'store')], {
+        cwd: run,
+        encoding: 'utf8',
+        timeout: 60_000,
+        env: { ...process.env, NODE_PATH: '' },
+      })
+      expect(out.status, `binary failed: ${out.stderr}`).toBe(0)
+      const line = out.stdout.trim().split('\n').pop()!
+      const res = JSON.parse(line) as {
+        seqs: number[]
+        recovered: { destination: string; count: number }[]
+        got: { seq: number; id: string; h: Record<string, string>; body: string }[]
+        dup: boolean
+      }
+      expect(res.seqs).toEqual([1])
+      expect(res.recovered.map((d) => [d.destination, d.count])).toEqual([['queue://BIN', 1]])
+      expect(res.got).toEqual([{ seq: 1, id: 'bin-1', h: { k: 'v' }, body: 'hello from the binary' }])
+      expect(res.dup).toBe(true)
+      expect(existsSync(join(run, 'store', 'leveldb', 'CURRENT'))).toBe(true)
+    },
+    240_000,
+  )
 })

@@ -28,9 +28,12 @@ interface Node {
 }
 
 function startNode(name: string, config: string, port: number): Node {
-  const proc = procs.spawn([...FROM_SOURCE, 'run', '--config', config, '--connector', `stomp://127.0.0.1:${port}`, '--log-format', 'json'], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  })
+  const proc = procs.spawn(
+    [...FROM_SOURCE, 'run', '--config', config, '--connector', `stomp://127.0.0.1:${port}`, '--log-format', 'json'],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  )
   const node: Node = { proc, port, roles: [], log: [] }
   readLines(proc.stderr!, (line) => {
     if (node.log.length < 2000) node.log.push(`${name}: ${line}`)
@@ -77,14 +80,19 @@ class MiniStomp {
   }
 
   write(command: string, headers: Record<string, string>, body = ''): void {
-    const h = Object.entries(headers).map(([k, v]) => `${k}:${v}`).join('\n')
+    const h = Object.entries(headers)
+      .map(([k, v]) => `${k}:${v}`)
+      .join('\n')
     this.sock.write(`${command}\n${h}\n\n${body}\0`)
   }
 
   async send(destination: string, headers: Record<string, string>, body: string): Promise<void> {
     const receipt = `r-${Math.random().toString(36).slice(2)}`
     this.write('SEND', { destination, receipt, 'content-length': String(Buffer.byteLength(body)), ...headers }, body)
-    const f = await this.next((x) => (x.command === 'RECEIPT' && x.headers['receipt-id'] === receipt) || x.command === 'ERROR', 15_000)
+    const f = await this.next(
+      (x) => (x.command === 'RECEIPT' && x.headers['receipt-id'] === receipt) || x.command === 'ERROR',
+      15_000,
+    )
     if (f.command === 'ERROR') throw new Error(`SEND refused: ${f.headers['message']} ${f.body}`)
   }
 
@@ -94,7 +102,8 @@ class MiniStomp {
       const i = this.frames.findIndex(match)
       if (i >= 0) return this.frames.splice(i, 1)[0]!
       const left = end - Date.now()
-      if (left <= 0) throw new Error(`no matching frame within ${timeoutMs} ms; have ${this.frames.map((f) => f.command).join(',')}`)
+      if (left <= 0)
+        throw new Error(`no matching frame within ${timeoutMs} ms; have ${this.frames.map((f) => f.command).join(',')}`)
       await new Promise<void>((r) => {
         const t = setTimeout(r, Math.min(left, 200))
         this.waiters.push(() => {
@@ -157,7 +166,11 @@ describe('scheduler failover', () => {
     const sendStartedAt = Date.now()
     await producer.send('/queue/sched.delay', { persistent: 'true', AMQ_SCHEDULED_DELAY: '2000' }, 'delayed')
     const sentAt = Date.now()
-    await producer.send('/queue/sched.repeat', { persistent: 'true', AMQ_SCHEDULED_DELAY: '500', AMQ_SCHEDULED_PERIOD: '1000', AMQ_SCHEDULED_REPEAT: '3' }, 'tick')
+    await producer.send(
+      '/queue/sched.repeat',
+      { persistent: 'true', AMQ_SCHEDULED_DELAY: '500', AMQ_SCHEDULED_PERIOD: '1000', AMQ_SCHEDULED_REPEAT: '3' },
+      'tick',
+    )
     await Bun.sleep(Math.max(0, sentAt + 1000 - Date.now()))
     a.proc.kill('SIGKILL')
     producer.close()
@@ -177,7 +190,8 @@ describe('scheduler failover', () => {
     expect(deliveredAt - sentAt).toBeLessThan(15_000)
 
     const repeats: Frame[] = []
-    for (let i = 0; i < 4; i++) repeats.push(await consumer.next((f) => f.command === 'MESSAGE' && f.headers['subscription'] === 'r', 20_000))
+    for (let i = 0; i < 4; i++)
+      repeats.push(await consumer.next((f) => f.command === 'MESSAGE' && f.headers['subscription'] === 'r', 20_000))
     // Let anything extra (a duplicate or a fifth copy) show up before counting.
     await Bun.sleep(2500)
     const extra = consumer.frames.filter((f) => f.command === 'MESSAGE')

@@ -29,14 +29,30 @@ async function scheduleAndStatus(shared: string, config: object) {
   const port = await pickPort()
   const cfgFile = path.join(path.dirname(shared), `broker-${port}.json`)
   fs.writeFileSync(cfgFile, JSON.stringify(config))
-  const broker = await startBroker(procs, { args: ['--config', cfgFile, '--log-level', 'warn'], port, waitServing: false })
+  const broker = await startBroker(procs, {
+    args: ['--config', cfgFile, '--log-level', 'warn'],
+    port,
+    waitServing: false,
+  })
   const node = broker.child
   const exited = broker.exited
   const url = `tcp://127.0.0.1:${port}`
   const before = Date.now()
   for (const delay of [600_000, 1_200_000]) {
     const p = await waitFor(`produce to a serving node (log: ${broker.log()})`, async () => {
-      const r = await cli(['produce', '--url', url, '--destination', 'queue://LATER', '--count', '1', '--message', 'x', '--header', `AMQ_SCHEDULED_DELAY=${delay}`])
+      const r = await cli([
+        'produce',
+        '--url',
+        url,
+        '--destination',
+        'queue://LATER',
+        '--count',
+        '1',
+        '--message',
+        'x',
+        '--header',
+        `AMQ_SCHEDULED_DELAY=${delay}`,
+      ])
       return r.code === 0 ? r : null
     })
     expect(p.code).toBe(0)
@@ -57,12 +73,19 @@ describe('status and the scheduler', () => {
     const shared = path.join(root, 'kahadb')
     const outside = path.join(root, 'scheduler')
     const { json, text, before } = await scheduleAndStatus(shared, {
-      dataDirectory: root, schedulerSupport: true, schedulerDirectory: outside, persistenceAdapter: { kahaDB: { directory: shared } },
+      dataDirectory: root,
+      schedulerSupport: true,
+      schedulerDirectory: outside,
+      persistenceAdapter: { kahaDB: { directory: shared } },
     })
     expect(json.store.scheduler.nextDueAt).toBeGreaterThanOrEqual(before + 600_000)
     expect(json.store.scheduler.nextDueAt).toBeLessThan(before + 1_200_000)
     expect(text).toContain(`scheduler: 2 jobs, next due ${new Date(json.store.scheduler.nextDueAt).toISOString()}`)
-    expect(json.warnings.filter((w: string) => w.includes(`scheduler directory ${outside} is outside the shared directory ${shared}`)).length).toBe(1)
+    expect(
+      json.warnings.filter((w: string) =>
+        w.includes(`scheduler directory ${outside} is outside the shared directory ${shared}`),
+      ).length,
+    ).toBe(1)
     expect(text).toContain(`WARNING: scheduler directory ${outside} is outside the shared directory`)
   }, 180_000)
 

@@ -81,7 +81,12 @@ interface Broker {
   log: string
 }
 
-async function startBroker(name: string, xml: string, shared: string, extraFiles: Record<string, string> = {}): Promise<Broker> {
+async function startBroker(
+  name: string,
+  xml: string,
+  shared: string,
+  extraFiles: Record<string, string> = {},
+): Promise<Broker> {
   const dir = path.join(workDir, name)
   fs.mkdirSync(dir, { recursive: true })
   const file = path.join(dir, 'activemq.xml')
@@ -91,15 +96,38 @@ async function startBroker(name: string, xml: string, shared: string, extraFiles
   const adminPort = await freePort()
   const log = path.join(dir, `broker-${port}.log`)
   const fd = fs.openSync(log, 'a')
-  const proc = procs.spawn([binary, 'run', '--config', file, '--data', shared, '--connector', `stomp://127.0.0.1:${port}`, '--admin', `127.0.0.1:${adminPort}`], { cwd: dir, env, stdio: ['ignore', fd, fd] })
+  const proc = procs.spawn(
+    [
+      binary,
+      'run',
+      '--config',
+      file,
+      '--data',
+      shared,
+      '--connector',
+      `stomp://127.0.0.1:${port}`,
+      '--admin',
+      `127.0.0.1:${adminPort}`,
+    ],
+    { cwd: dir, env, stdio: ['ignore', fd, fd] },
+  )
   fs.closeSync(fd)
-  await until(() => tcpAccepts(port, 2000), () => `broker ${name} on ${port} (log: ${tailFile(log, 2000)})`, 60_000)
+  await until(
+    () => tcpAccepts(port, 2000),
+    () => `broker ${name} on ${port} (log: ${tailFile(log, 2000)})`,
+    60_000,
+  )
   return { proc, port, adminPort, log }
 }
 
 function python(port: number, args: string[]): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
-    const child = procs.spawn(['/usr/bin/python3', path.join(import.meta.dir, 'fixtures', 'stomp-security-client.py'), String(port), ...args])
+    const child = procs.spawn([
+      '/usr/bin/python3',
+      path.join(import.meta.dir, 'fixtures', 'stomp-security-client.py'),
+      String(port),
+      ...args,
+    ])
     let out = ''
     let err = ''
     child.stdout!.on('data', (d) => (out += d))
@@ -108,7 +136,12 @@ function python(port: number, args: string[]): Promise<Record<string, unknown>> 
     child.on('close', (code, signal) => {
       clearTimeout(t)
       if (code === 0) resolve(JSON.parse(out.trim().split('\n').pop()!))
-      else reject(new Error(`stomp-security-client.py ${args.join(' ')} exited ${code ?? signal}: ${err.trim().split('\n').slice(-5).join(' | ')}`))
+      else
+        reject(
+          new Error(
+            `stomp-security-client.py ${args.join(' ')} exited ${code ?? signal}: ${err.trim().split('\n').slice(-5).join(' | ')}`,
+          ),
+        )
     })
   })
 }
@@ -135,7 +168,11 @@ describe('security with the compiled binary', () => {
     expect(log).toContain('login failed: user "system" from 127.0.0.1')
     expect(log).not.toContain('not-the-password')
     expect(log).not.toContain('manager')
-    await until(async () => /sfbroker_auth_failures_total\{[^}]*\} [1-9]/.test(await metrics(simple)), 'sfbroker_auth_failures_total >= 1', 10_000)
+    await until(
+      async () => /sfbroker_auth_failures_total\{[^}]*\} [1-9]/.test(await metrics(simple)),
+      'sfbroker_auth_failures_total >= 1',
+      10_000,
+    )
   }, 60_000)
 
   test('python3-stomp: a denied SEND gets ActiveMQ ERROR text and the connection stays up for an allowed one', async () => {
@@ -146,8 +183,18 @@ describe('security with the compiled binary', () => {
   }, 60_000)
 
   test('@stomp/stompjs: wrong credentials are refused; a denied SUBSCRIBE gets ActiveMQ ERROR text', async () => {
-    await expect(connectStompJs(simple.port, { connectHeaders: { login: 'guest', passcode: 'nope', host: 'x' }, heartbeatIncoming: 0, heartbeatOutgoing: 0 })).rejects.toThrow('User name [guest] or password is invalid.')
-    const c = await connectStompJs(simple.port, { connectHeaders: { login: 'guest', passcode: 'password', host: 'x' }, heartbeatIncoming: 0, heartbeatOutgoing: 0 })
+    await expect(
+      connectStompJs(simple.port, {
+        connectHeaders: { login: 'guest', passcode: 'nope', host: 'x' },
+        heartbeatIncoming: 0,
+        heartbeatOutgoing: 0,
+      }),
+    ).rejects.toThrow('User name [guest] or password is invalid.')
+    const c = await connectStompJs(simple.port, {
+      connectHeaders: { login: 'guest', passcode: 'password', host: 'x' },
+      heartbeatIncoming: 0,
+      heartbeatOutgoing: 0,
+    })
     clients.push(c)
     const errors: string[] = []
     c.onStompError = (f) => errors.push(f.headers.message ?? '')
@@ -163,11 +210,17 @@ describe('security with the compiled binary', () => {
 
 describe('JAAS PropertiesLoginModule with the compiled binary', () => {
   test('login.config, users.properties and groups.properties beside activemq.xml; an edit is picked up without a restart', async () => {
-    const jaas = await startBroker('jaas', activemqXml('<jaasAuthenticationPlugin configuration="activemq" />'), path.join(workDir, 'jaas-data'), {
-      'login.config': 'activemq {\n    org.apache.activemq.jaas.PropertiesLoginModule required\n        org.apache.activemq.jaas.properties.user="users.properties"\n        org.apache.activemq.jaas.properties.group="groups.properties"\n        reload=true;\n};\n',
-      'users.properties': 'admin=admin\nuser=password\n',
-      'groups.properties': 'admins=admin\nusers=admin,user\n',
-    })
+    const jaas = await startBroker(
+      'jaas',
+      activemqXml('<jaasAuthenticationPlugin configuration="activemq" />'),
+      path.join(workDir, 'jaas-data'),
+      {
+        'login.config':
+          'activemq {\n    org.apache.activemq.jaas.PropertiesLoginModule required\n        org.apache.activemq.jaas.properties.user="users.properties"\n        org.apache.activemq.jaas.properties.group="groups.properties"\n        reload=true;\n};\n',
+        'users.properties': 'admin=admin\nuser=password\n',
+        'groups.properties': 'admins=admin\nusers=admin,user\n',
+      },
+    )
     expect((await python(jaas.port, ['login', 'admin', 'admin'])).connected).toBe(true)
     expect((await python(jaas.port, ['login', 'newbie', 'pw'])).connected).toBe(false)
     // The new user's password hashed by the binary's own hash-password, read from stdin.
@@ -195,17 +248,61 @@ describe('failover with authentication', () => {
     fs.writeFileSync(path.join(bDir, 'activemq.xml'), activemqXml(SIMPLE), { mode: 0o600 })
     const bLog = path.join(bDir, 'broker.log')
     const fd = fs.openSync(bLog, 'a')
-    const b = procs.spawn([binary, 'run', '--config', path.join(bDir, 'activemq.xml'), '--data', shared, '--connector', `stomp://127.0.0.1:${bPort}`], { cwd: bDir, env, stdio: ['ignore', fd, fd] })
+    const b = procs.spawn(
+      [
+        binary,
+        'run',
+        '--config',
+        path.join(bDir, 'activemq.xml'),
+        '--data',
+        shared,
+        '--connector',
+        `stomp://127.0.0.1:${bPort}`,
+      ],
+      { cwd: bDir, env, stdio: ['ignore', fd, fd] },
+    )
     fs.closeSync(fd)
     const url = `failover:(tcp://127.0.0.1:${a.port},tcp://127.0.0.1:${bPort})?randomize=false&initialReconnectDelay=50&maxReconnectDelay=1000&timeout=120000`
     const total = 600
-    const run = (args: string[]): LineChild => spawnLines(procs, [binary, ...args, '--url', url, '--user', 'user', '--password', 'password', '--log-level', 'warn'], { cwd: workDir, env })
-    const consumer = run(['consume', '--destination', 'queue://USERS.failover', '--ack', 'individual', '--prefetch', '10', '--timeout', '15000'])
-    const producer = run(['produce', '--destination', 'queue://USERS.failover', '--count', String(total), '--persistent', '--window', '10', '--quiet'])
-    await until(() => consumer.lines.length >= 50 || consumer.proc.exitCode !== null, () => `the consumer to print 50 messages (stderr: ${consumer.stderr()})`, 90_000)
+    const run = (args: string[]): LineChild =>
+      spawnLines(
+        procs,
+        [binary, ...args, '--url', url, '--user', 'user', '--password', 'password', '--log-level', 'warn'],
+        { cwd: workDir, env },
+      )
+    const consumer = run([
+      'consume',
+      '--destination',
+      'queue://USERS.failover',
+      '--ack',
+      'individual',
+      '--prefetch',
+      '10',
+      '--timeout',
+      '15000',
+    ])
+    const producer = run([
+      'produce',
+      '--destination',
+      'queue://USERS.failover',
+      '--count',
+      String(total),
+      '--persistent',
+      '--window',
+      '10',
+      '--quiet',
+    ])
+    await until(
+      () => consumer.lines.length >= 50 || consumer.proc.exitCode !== null,
+      () => `the consumer to print 50 messages (stderr: ${consumer.stderr()})`,
+      90_000,
+    )
     a.proc.kill('SIGKILL')
     const [pc, cc] = await Promise.all([producer.exit, consumer.exit])
-    if (pc !== 0 || cc !== 0) throw new Error(`produce exit ${pc}: ${producer.stderr()}\nconsume exit ${cc}: ${consumer.stderr()}\nbroker b log:\n${tailFile(bLog, 2000)}`)
+    if (pc !== 0 || cc !== 0)
+      throw new Error(
+        `produce exit ${pc}: ${producer.stderr()}\nconsume exit ${cc}: ${consumer.stderr()}\nbroker b log:\n${tailFile(bLog, 2000)}`,
+      )
     const bodies = new Set(consumer.lines)
     expect(Array.from({ length: total }, (_, i) => `message ${i}`).filter((m) => !bodies.has(m))).toEqual([])
     // Both clients logged in to the new primary too: its log has no failed login.

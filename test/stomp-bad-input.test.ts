@@ -13,7 +13,6 @@ import { connectStompJs } from '../src/protocol/stomp/testing/stompjs-tcp.ts'
 import { RawClient, frame } from '../src/protocol/stomp/testing/raw-client.ts'
 import { seededGenerator } from '../src/lib/random.ts'
 
-
 const cleanups: Array<() => Promise<void> | void> = []
 afterAll(async () => {
   for (const f of cleanups.reverse()) await f()
@@ -26,7 +25,11 @@ async function setup(over: Parameters<typeof startBroker>[0] = {}): Promise<Harn
 }
 
 async function stompjs(port: number): Promise<Client> {
-  const c = await connectStompJs(port, { connectHeaders: { host: 'localhost' }, heartbeatIncoming: 0, heartbeatOutgoing: 0 })
+  const c = await connectStompJs(port, {
+    connectHeaders: { host: 'localhost' },
+    heartbeatIncoming: 0,
+    heartbeatOutgoing: 0,
+  })
   cleanups.push(() => c.deactivate({ force: true }))
   return c
 }
@@ -74,13 +77,32 @@ describe('STOMP bad input against the real broker', () => {
     for (let i = 0; i < 3; i++) await publishReceipted(bystander, '/queue/keep', `k${i}`)
 
     const cases: Array<{ name: string; input: string; code: string; receipt?: string }> = [
-      { name: 'bad destination', input: frame('SEND', { destination: '/bogus/x', receipt: 'bd' }, 'x'), code: 'BROKER_DESTINATION_INVALID', receipt: 'bd' },
+      {
+        name: 'bad destination',
+        input: frame('SEND', { destination: '/bogus/x', receipt: 'bd' }, 'x'),
+        code: 'BROKER_DESTINATION_INVALID',
+        receipt: 'bd',
+      },
       { name: 'unknown command', input: frame('PUBLISH', { destination: '/queue/a' }, 'x'), code: 'STOMP_PROTOCOL' },
       { name: 'malformed header', input: 'SEND\ndestination /queue/a\n\nx\0', code: 'STOMP_FRAME_INVALID' },
       { name: 'bad escape', input: 'SEND\ndestination:/queue/a\nh:\\q\n\nx\0', code: 'STOMP_FRAME_INVALID' },
-      { name: 'oversized body', input: frame('SEND', { destination: '/queue/a', 'content-length': String(100 * 1024) }, 'x'.repeat(100 * 1024)), code: 'STOMP_FRAME_TOO_LARGE' },
-      { name: 'bad selector', input: frame('SUBSCRIBE', { id: '1', destination: '/queue/a', selector: "a = = 'b'", receipt: 'sel' }), code: 'BROKER_SELECTOR_INVALID', receipt: 'sel' },
-      { name: 'unknown transaction', input: frame('COMMIT', { transaction: 'nope', receipt: 'tx' }), code: 'BROKER_TX_UNKNOWN', receipt: 'tx' },
+      {
+        name: 'oversized body',
+        input: frame('SEND', { destination: '/queue/a', 'content-length': String(100 * 1024) }, 'x'.repeat(100 * 1024)),
+        code: 'STOMP_FRAME_TOO_LARGE',
+      },
+      {
+        name: 'bad selector',
+        input: frame('SUBSCRIBE', { id: '1', destination: '/queue/a', selector: "a = = 'b'", receipt: 'sel' }),
+        code: 'BROKER_SELECTOR_INVALID',
+        receipt: 'sel',
+      },
+      {
+        name: 'unknown transaction',
+        input: frame('COMMIT', { transaction: 'nope', receipt: 'tx' }),
+        code: 'BROKER_TX_UNKNOWN',
+        receipt: 'tx',
+      },
     ]
     for (const c of cases) {
       const client = await rawConnected(h.port)

@@ -66,10 +66,15 @@ describe('STOMP producer flow control over real sockets', () => {
     const producer = await rawConnected(h.port)
     const body = 'p'.repeat(BODY)
     let burst = ''
-    for (let i = 0; i < COUNT; i++) burst += frame('SEND', { destination: '/queue/flow', ...(i === COUNT - 1 ? { receipt: 'last' } : {}) }, body)
+    for (let i = 0; i < COUNT; i++)
+      burst += frame('SEND', { destination: '/queue/flow', ...(i === COUNT - 1 ? { receipt: 'last' } : {}) }, body)
     producer.write(burst)
     // The broker blocks the producer: sends pile up to the in-flight window, then the connector stops reading.
-    await producer.waitFor(() => meter.pendingBytes() >= IN_FLIGHT_BYTES_MAX, 10_000, 'sends waiting for memory to fill the in-flight window')
+    await producer.waitFor(
+      () => meter.pendingBytes() >= IN_FLIGHT_BYTES_MAX,
+      10_000,
+      'sends waiting for memory to fill the in-flight window',
+    )
     // A bystander is served meanwhile (another destination, its own memory).
     const other = await rawConnected(h.port)
     other.write(frame('SEND', { destination: '/queue/other', receipt: 'o1' }, 'hi'))
@@ -80,7 +85,11 @@ describe('STOMP producer flow control over real sockets', () => {
     // A consumer drains the queue; the producer's reads resume and its last RECEIPT arrives.
     const consumer = await rawConnected(h.port)
     consumer.write(frame('SUBSCRIBE', { destination: '/queue/flow', id: 's', ack: 'auto' }))
-    await consumer.waitFor(() => consumer.frames.filter((f) => f.command === 'MESSAGE').length >= COUNT, 30_000, `${COUNT} messages`)
+    await consumer.waitFor(
+      () => consumer.frames.filter((f) => f.command === 'MESSAGE').length >= COUNT,
+      30_000,
+      `${COUNT} messages`,
+    )
     await producer.receipt('last', 30_000)
     const got = consumer.frames.filter((f) => f.command === 'MESSAGE')
     expect(got.length).toBe(COUNT)

@@ -28,17 +28,35 @@ async function broker(opts: Parameters<typeof startBroker>[0] = {}): Promise<Har
   return h
 }
 
-async function stompjs(port: number, connectHeaders: StompHeaders = {}, extra: Record<string, unknown> = {}): Promise<Client> {
-  const c = await connectStompJs(port, { connectHeaders: { host: 'localhost', ...connectHeaders }, heartbeatIncoming: 0, heartbeatOutgoing: 0, ...extra })
+async function stompjs(
+  port: number,
+  connectHeaders: StompHeaders = {},
+  extra: Record<string, unknown> = {},
+): Promise<Client> {
+  const c = await connectStompJs(port, {
+    connectHeaders: { host: 'localhost', ...connectHeaders },
+    heartbeatIncoming: 0,
+    heartbeatOutgoing: 0,
+    ...extra,
+  })
   clients.push(c)
   return c
 }
 
 /** Publish with a receipt and wait for it (RECEIPT = accepted; durable when persistent). */
-function publishReceipted(c: Client, destination: string, body: string | Uint8Array, headers: StompHeaders = {}, timeoutMs = 5000): Promise<void> {
+function publishReceipted(
+  c: Client,
+  destination: string,
+  body: string | Uint8Array,
+  headers: StompHeaders = {},
+  timeoutMs = 5000,
+): Promise<void> {
   const receipt = `r-${Math.random().toString(36).slice(2)}`
   return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`no RECEIPT for a SEND to ${destination} within ${timeoutMs} ms`)), timeoutMs)
+    const t = setTimeout(
+      () => reject(new Error(`no RECEIPT for a SEND to ${destination} within ${timeoutMs} ms`)),
+      timeoutMs,
+    )
     c.watchForReceipt(receipt, () => {
       clearTimeout(t)
       resolve()
@@ -65,13 +83,22 @@ class Inbox {
   }
 }
 
-function subscribe(c: Client, destination: string, headers: StompHeaders = {}): { inbox: Inbox; unsubscribe: (h?: StompHeaders) => void } {
+function subscribe(
+  c: Client,
+  destination: string,
+  headers: StompHeaders = {},
+): { inbox: Inbox; unsubscribe: (h?: StompHeaders) => void } {
   const inbox = new Inbox()
   const sub = c.subscribe(destination, (m) => inbox.messages.push(m), headers)
   return { inbox, unsubscribe: (h) => sub.unsubscribe(h) }
 }
 
-function runPython(port: number, scenario: string, args: string[] = [], timeoutMs = 20_000): Promise<Record<string, unknown>> {
+function runPython(
+  port: number,
+  scenario: string,
+  args: string[] = [],
+  timeoutMs = 20_000,
+): Promise<Record<string, unknown>> {
   return runPy(procs, port, scenario, args, timeoutMs)
 }
 
@@ -79,7 +106,8 @@ describe('STOMP interop with @stomp/stompjs', () => {
   test('stompjs sends persistent messages with receipts and consumes them with client-individual acks', async () => {
     const h = await broker()
     const c = await stompjs(h.port)
-    for (let i = 0; i < 5; i++) await publishReceipted(c, '/queue/js', `m${i}`, { persistent: 'true', 'x-seq': String(i), tricky: 'a:b\nc' })
+    for (let i = 0; i < 5; i++)
+      await publishReceipted(c, '/queue/js', `m${i}`, { persistent: 'true', 'x-seq': String(i), tricky: 'a:b\nc' })
     const { inbox } = subscribe(c, '/queue/js', { ack: 'client-individual' })
     const got = await inbox.take(5)
     expect(got.map((m) => m.body)).toEqual(['m0', 'm1', 'm2', 'm3', 'm4'])
@@ -240,7 +268,10 @@ describe('ActiveMQ semantics through the connector (stompjs)', () => {
     const replies = subscribe(requester, '/temp-queue/replies')
     const requests = subscribe(server, '/queue/requests')
     await Bun.sleep(100)
-    await publishReceipted(requester, '/queue/requests', 'ping', { 'reply-to': '/temp-queue/replies', 'correlation-id': 'c-1' })
+    await publishReceipted(requester, '/queue/requests', 'ping', {
+      'reply-to': '/temp-queue/replies',
+      'correlation-id': 'c-1',
+    })
     const [req] = await requests.inbox.take(1)
     expect(req.headers['correlation-id']).toBe('c-1')
     await publishReceipted(server, req.headers['reply-to'], 'pong', { 'correlation-id': 'c-1' })

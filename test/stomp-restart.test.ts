@@ -18,7 +18,12 @@ function startNode(dataDir: string, port: number): Promise<BrokerProcess> {
   return startBroker(procs, { args: ['--data', dataDir, '--log-level', 'warn'], port, timeoutMs: 20_000 })
 }
 
-function runPython(port: number, scenario: string, args: string[], timeoutMs = 20_000): Promise<Record<string, unknown>> {
+function runPython(
+  port: number,
+  scenario: string,
+  args: string[],
+  timeoutMs = 20_000,
+): Promise<Record<string, unknown>> {
   return runPy(procs, port, scenario, args, timeoutMs)
 }
 

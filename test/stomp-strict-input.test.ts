@@ -24,7 +24,12 @@ beforeAll(async () => {
   const dir = procs.tempDir('sfb-strict-')
   const [stompPort, admin] = await freePorts(2)
   adminPort = admin!
-  broker = await startBroker(procs, { command: FROM_SOURCE, args: ['--data', dir, '--admin', `127.0.0.1:${adminPort}`, '--log-level', 'warn'], port: stompPort!, timeoutMs: 45_000 })
+  broker = await startBroker(procs, {
+    command: FROM_SOURCE,
+    args: ['--data', dir, '--admin', `127.0.0.1:${adminPort}`, '--log-level', 'warn'],
+    port: stompPort!,
+    timeoutMs: 45_000,
+  })
   healthy = await connected()
 }, 60_000)
 
@@ -53,7 +58,8 @@ async function healthyRoundTrip(timeoutMs = 15_000): Promise<void> {
 async function destinations(): Promise<string[]> {
   const text = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text()
   const out = new Set<string>()
-  for (const m of text.matchAll(/^sfbroker_destination_depth\{[^}]*destination="((?:[^"\\]|\\.)*)"/gm)) out.add(JSON.parse(`"${m[1]}"`))
+  for (const m of text.matchAll(/^sfbroker_destination_depth\{[^}]*destination="((?:[^"\\]|\\.)*)"/gm))
+    out.add(JSON.parse(`"${m[1]}"`))
   return [...out]
 }
 
@@ -64,7 +70,9 @@ function rawExchange(input: Buffer, timeoutMs = 15_000): Promise<Buffer> {
     const s = net.connect({ port: broker.port, host: '127.0.0.1' }, () => s.write(input))
     const t = setTimeout(() => {
       s.destroy()
-      reject(new Error(`no close within ${timeoutMs} ms; got ${JSON.stringify(Buffer.concat(chunks).toString('latin1'))}`))
+      reject(
+        new Error(`no close within ${timeoutMs} ms; got ${JSON.stringify(Buffer.concat(chunks).toString('latin1'))}`),
+      )
     }, timeoutMs)
     s.on('data', (d: Buffer) => chunks.push(d))
     s.on('error', () => {})
@@ -104,7 +112,11 @@ describe('STOMP strict input against a broker process', () => {
     await healthyRoundTrip()
     const bad = Buffer.from([0xff])
     const overlong = Buffer.from([0xc0, 0xaf]) // an overlong "/"
-    for (const [command, seq] of [['SEND', bad], ['SEND', overlong], ['SUBSCRIBE', bad]] as const) {
+    for (const [command, seq] of [
+      ['SEND', bad],
+      ['SEND', overlong],
+      ['SUBSCRIBE', bad],
+    ] as const) {
       const c = await connected()
       const head = command === 'SEND' ? 'SEND\nreceipt:u\npersistent:true\n' : 'SUBSCRIBE\nid:1\nreceipt:u\n'
       c.write(Buffer.concat([Buffer.from(`${head}destination:/queue/strict.bad`), seq, Buffer.from('\n\nbody\0')]))
@@ -142,8 +154,22 @@ describe('STOMP strict input against a broker process', () => {
 
   test('a pathological LIKE selector does not stall a concurrent client; an over-complex one is refused', async () => {
     const sub = await connected()
-    sub.write(frame('SUBSCRIBE', { id: 's1', destination: '/queue/strict.like', selector: "a LIKE '%a%a%a%a%a%a%a%a%b'", receipt: 's1' }))
-    sub.write(frame('SUBSCRIBE', { id: 's2', destination: '/queue/strict.like', selector: `a LIKE '${'%a'.repeat(30)}%b'`, receipt: 's2' }))
+    sub.write(
+      frame('SUBSCRIBE', {
+        id: 's1',
+        destination: '/queue/strict.like',
+        selector: "a LIKE '%a%a%a%a%a%a%a%a%b'",
+        receipt: 's1',
+      }),
+    )
+    sub.write(
+      frame('SUBSCRIBE', {
+        id: 's2',
+        destination: '/queue/strict.like',
+        selector: `a LIKE '${'%a'.repeat(30)}%b'`,
+        receipt: 's2',
+      }),
+    )
     await sub.receipt('s2', 15_000)
     const producer = await connected()
     producer.write(frame('SEND', { destination: '/queue/strict.like', a: 'a'.repeat(60), receipt: 'p1' }, 'x'))
@@ -155,7 +181,14 @@ describe('STOMP strict input against a broker process', () => {
     expect(sub.isClosed).toBe(false)
 
     const complex = await connected()
-    complex.write(frame('SUBSCRIBE', { id: 'c', destination: '/queue/strict.like', selector: `a LIKE '${'%a'.repeat(600)}'`, receipt: 'c' }))
+    complex.write(
+      frame('SUBSCRIBE', {
+        id: 'c',
+        destination: '/queue/strict.like',
+        selector: `a LIKE '${'%a'.repeat(600)}'`,
+        receipt: 'c',
+      }),
+    )
     const err = await complex.next('ERROR', 0, 15_000)
     expect(err.headers.code).toBe('BROKER_SELECTOR_TOO_COMPLEX')
     expect(err.headers['receipt-id']).toBe('c')

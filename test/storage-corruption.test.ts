@@ -34,16 +34,30 @@ function waitFor<T>(what: string, fn: () => Promise<T | null> | T | null, timeou
 
 /** JSON log lines of a node. */
 function logLines(n: Node): { level: string; msg: string; [k: string]: unknown }[] {
-  return n.log().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l))
+  return n
+    .log()
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l))
 }
 
 describe('journal damage over real processes', () => {
-  test('a flipped byte in a stopped broker\'s db-1.log is reported at startup and by status; the rest is served, the node stays primary', async () => {
+  test("a flipped byte in a stopped broker's db-1.log is reported at startup and by status; the rest is served, the node stays primary", async () => {
     const dir = procs.tempDir('sfbroker-corrupt-')
     const port = await pickPort()
     const url = `tcp://127.0.0.1:${port}`
     let node = await startNode(dir, port)
-    const prod = await cli(['produce', '--url', url, '--destination', 'queue://ROT', '--count', '20', '--message', 'qa-corruption-body'])
+    const prod = await cli([
+      'produce',
+      '--url',
+      url,
+      '--destination',
+      'queue://ROT',
+      '--count',
+      '20',
+      '--message',
+      'qa-corruption-body',
+    ])
     expect(prod.code).toBe(0)
     // Past one checkpointInterval (5 s): the index covers the messages, so the reopen does not replay them and
     // only the background verification can find the damage.
@@ -62,7 +76,12 @@ describe('journal damage over real processes', () => {
     fs.writeFileSync(seg, bytes)
 
     node = await startNode(dir, port)
-    const reported = await waitFor('the corrupt-message log line', () => logLines(node).find((l) => l.level === 'error' && l.tag === 'storage' && /corrupt message at/.test(l.msg)) ?? null)
+    const reported = await waitFor(
+      'the corrupt-message log line',
+      () =>
+        logLines(node).find((l) => l.level === 'error' && l.tag === 'storage' && /corrupt message at/.test(l.msg)) ??
+        null,
+    )
     expect(reported.file).toBe(seg)
     expect(reported.code).toBe('STORAGE_CORRUPT_RECORD')
 
@@ -76,10 +95,23 @@ describe('journal damage over real processes', () => {
     expect(json.warnings.some((w: string) => /store: 1 corrupt/.test(w))).toBe(true)
     const text = await cli(['status', dir])
     expect(text.code).toBe(0)
-    expect(text.out).toContain(`WARNING: store: 1 corrupt record(s) or message(s) found in the store, not delivered; first at ${seg}:`)
+    expect(text.out).toContain(
+      `WARNING: store: 1 corrupt record(s) or message(s) found in the store, not delivered; first at ${seg}:`,
+    )
     expect(text.out).toContain('store corrupt:')
 
-    const cons = await cli(['consume', '--url', url, '--destination', 'queue://ROT', '--count', '19', '--timeout', '10000', '--quiet'])
+    const cons = await cli([
+      'consume',
+      '--url',
+      url,
+      '--destination',
+      'queue://ROT',
+      '--count',
+      '19',
+      '--timeout',
+      '10000',
+      '--quiet',
+    ])
     expect(cons.code).toBe(0)
     expect(cons.out + cons.err).toContain('consumed 19 message(s)')
     // Still the same primary, never stepped down.
@@ -89,7 +121,11 @@ describe('journal damage over real processes', () => {
     // Torn tail: kill -9, append half a record to the newest segment, start again.
     node.child.kill('SIGKILL')
     await node.exited
-    const newest = fs.readdirSync(dir).filter((n) => /^db-\d+\.log$/.test(n)).sort((a, b) => Number(a.slice(3, -4)) - Number(b.slice(3, -4))).at(-1)!
+    const newest = fs
+      .readdirSync(dir)
+      .filter((n) => /^db-\d+\.log$/.test(n))
+      .sort((a, b) => Number(a.slice(3, -4)) - Number(b.slice(3, -4)))
+      .at(-1)!
     const newestPath = path.join(dir, newest)
     const sizeBefore = fs.statSync(newestPath).size
     fs.appendFileSync(newestPath, Buffer.from([0x40, 0, 0, 0, 1, 2, 3]))
@@ -101,7 +137,9 @@ describe('journal damage over real processes', () => {
       return r.store?.integrity?.store?.tornTail ? r : null
     })
     expect(tornJson.store.integrity.store.tornTail).toEqual({ file: newestPath, offset: sizeBefore, bytes: 7 })
-    expect((await cli(['status', dir])).out).toContain(`store: torn tail cut off at recovery: ${newestPath}:${sizeBefore} (7 bytes`)
+    expect((await cli(['status', dir])).out).toContain(
+      `store: torn tail cut off at recovery: ${newestPath}:${sizeBefore} (7 bytes`,
+    )
     node.child.kill('SIGTERM')
     expect(await node.exited).toBe(0)
   }, 240_000)

@@ -37,7 +37,15 @@ describe('kill -9 crash check', () => {
     const lying = fileURLToPath(new URL('../src/testing/crash-lying-adapter.ts', import.meta.url))
     let err: unknown = null
     try {
-      await runCrashRounds({ name: 'LyingLevelDbAdapter', module: lying, exportName: 'LyingLevelDbAdapter', kills: 3, seed, dir: tmp(), openAt })
+      await runCrashRounds({
+        name: 'LyingLevelDbAdapter',
+        module: lying,
+        exportName: 'LyingLevelDbAdapter',
+        kills: 3,
+        seed,
+        dir: tmp(),
+        openAt,
+      })
     } catch (e) {
       err = e
     }
@@ -48,8 +56,19 @@ describe('kill -9 crash check', () => {
     const seed = suiteSeed()
     console.log(`[leveldb never] seed=${seed}`)
     const mod = fileURLToPath(new URL('../src/storage/adapters/leveldb/index.ts', import.meta.url))
-    const r = await runCrashRounds({ name: 'LevelDbAdapter(never)', module: mod, exportName: 'LevelDbAdapter', openOptions: { syncPolicy: 'never' }, kills: 3, seed, dir: tmp(), openAt })
-    console.log(`[leveldb never] ${r.batchesIssued} issued, ${r.batchesDurable} acknowledged, ${r.messagesAtEnd} at the end`)
+    const r = await runCrashRounds({
+      name: 'LevelDbAdapter(never)',
+      module: mod,
+      exportName: 'LevelDbAdapter',
+      openOptions: { syncPolicy: 'never' },
+      kills: 3,
+      seed,
+      dir: tmp(),
+      openAt,
+    })
+    console.log(
+      `[leveldb never] ${r.batchesIssued} issued, ${r.batchesDurable} acknowledged, ${r.messagesAtEnd} at the end`,
+    )
     expect(r.batchesDurable).toBeGreaterThan(0)
   }, 120_000)
 })

@@ -67,22 +67,42 @@ beforeAll(async () => {
   ;[port.plain, port.ssl, port.mutual, port.cipher, port.admin] = await freePorts(5)
   const file = path.join(work, 'broker.xml')
   fs.writeFileSync(file, xml())
-  broker = procs.spawn([binary, 'run', '--config', file, '--log-format', 'json', '--log-level', 'debug'], { cwd: work, env })
+  broker = procs.spawn([binary, 'run', '--config', file, '--log-format', 'json', '--log-level', 'debug'], {
+    cwd: work,
+    env,
+  })
   broker.stdout!.on('data', (d) => (log += d))
   broker.stderr!.on('data', (d) => (log += d))
-  await until(async () => broker.exitCode !== null || (await tcpAccepts(port.ssl, 2000)), () => `the TLS connector on ${port.ssl}: ${log.slice(-3000)}`, 60_000)
+  await until(
+    async () => broker.exitCode !== null || (await tcpAccepts(port.ssl, 2000)),
+    () => `the TLS connector on ${port.ssl}: ${log.slice(-3000)}`,
+    60_000,
+  )
   if (broker.exitCode !== null) throw new Error(`broker exited ${broker.exitCode}: ${log.slice(-3000)}`)
 }, 300_000)
 
 afterAll(() => procs.cleanup())
 
 /** `openssl s_client` to a port: the handshake result (protocol and cipher, or failed). */
-function sClient(p: number, args: string[]): { ok: boolean; protocol?: string; cipher?: string; issuer?: string; out: string } {
-  const r = spawnSync('openssl', ['s_client', '-connect', `127.0.0.1:${p}`, '-servername', 'localhost', '-CAfile', pki.caPem, ...args], { input: '', encoding: 'utf8', timeout: 20_000 })
+function sClient(
+  p: number,
+  args: string[],
+): { ok: boolean; protocol?: string; cipher?: string; issuer?: string; out: string } {
+  const r = spawnSync(
+    'openssl',
+    ['s_client', '-connect', `127.0.0.1:${p}`, '-servername', 'localhost', '-CAfile', pki.caPem, ...args],
+    { input: '', encoding: 'utf8', timeout: 20_000 },
+  )
   const out = `${r.stdout}${r.stderr}`
   const cipher = /Cipher is (\S+)/.exec(out)?.[1]
   const ok = cipher !== undefined && cipher !== '(NONE)'
-  return { ok, protocol: /Protocol\s*:\s*(\S+)/.exec(out)?.[1] ?? /New, (TLSv[\d.]+)/.exec(out)?.[1], cipher, issuer: /issuer=.*CN\s*=\s*([^\n,]+)/.exec(out)?.[1]?.trim(), out }
+  return {
+    ok,
+    protocol: /Protocol\s*:\s*(\S+)/.exec(out)?.[1] ?? /New, (TLSv[\d.]+)/.exec(out)?.[1],
+    cipher,
+    issuer: /issuer=.*CN\s*=\s*([^\n,]+)/.exec(out)?.[1]?.trim(),
+    out,
+  }
 }
 
 const PY = `
@@ -112,7 +132,15 @@ function python(p: number, cert: boolean, dest: string): Promise<Record<string, 
   const script = path.join(work, 'tls-client.py')
   if (!fs.existsSync(script)) fs.writeFileSync(script, PY)
   return new Promise((resolve, reject) => {
-    const child = procs.spawn(['/usr/bin/python3', script, String(p), pki.caPem, cert ? pki.clientPem : '-', cert ? pki.clientKey : '-', dest])
+    const child = procs.spawn([
+      '/usr/bin/python3',
+      script,
+      String(p),
+      pki.caPem,
+      cert ? pki.clientPem : '-',
+      cert ? pki.clientKey : '-',
+      dest,
+    ])
     let out = ''
     let err = ''
     child.stdout!.on('data', (d) => (out += d))
@@ -144,11 +172,21 @@ function socketLifetime(p: number, bytes: Buffer | null, capMs: number): Promise
 
 function adminGet(pathname: string, auth?: string, ca = pki.caPem): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = https.get({ host: '127.0.0.1', port: port.admin, path: pathname, ca: fs.readFileSync(ca), servername: 'localhost', headers: auth ? { authorization: `Basic ${Buffer.from(auth).toString('base64')}` } : {} }, (res) => {
-      let body = ''
-      res.on('data', (d) => (body += d))
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
-    })
+    const req = https.get(
+      {
+        host: '127.0.0.1',
+        port: port.admin,
+        path: pathname,
+        ca: fs.readFileSync(ca),
+        servername: 'localhost',
+        headers: auth ? { authorization: `Basic ${Buffer.from(auth).toString('base64')}` } : {},
+      },
+      (res) => {
+        let body = ''
+        res.on('data', (d) => (body += d))
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
+      },
+    )
     req.on('error', reject)
     req.setTimeout(20_000, () => req.destroy(new Error('admin request timed out')))
   })
@@ -169,12 +207,19 @@ describe('TLS with the compiled binary', () => {
     expect(sClient(port.ssl, ['-tls1_2'])).toMatchObject({ ok: true })
     expect(sClient(port.ssl, ['-tls1_3'])).toMatchObject({ ok: true })
     expect(sClient(port.cipher, ['-tls1_2', '-cipher', 'ECDHE-RSA-AES128-GCM-SHA256']).ok).toBe(false)
-    expect(sClient(port.cipher, ['-tls1_2', '-cipher', 'ECDHE-RSA-AES256-GCM-SHA384'])).toMatchObject({ ok: true, cipher: 'ECDHE-RSA-AES256-GCM-SHA384' })
+    expect(sClient(port.cipher, ['-tls1_2', '-cipher', 'ECDHE-RSA-AES256-GCM-SHA384'])).toMatchObject({
+      ok: true,
+      cipher: 'ECDHE-RSA-AES256-GCM-SHA384',
+    })
     expect(sClient(port.cipher, ['-tls1_3']).ok).toBe(false) // only TLS 1.2 suites listed: Java would not speak 1.3 either
   }, 120_000)
 
   test('TLS garbage bytes and a stalled handshake cost one socket for a bounded time; the listener keeps serving', async () => {
-    const garbage = await socketLifetime(port.cipher, Buffer.from('\x16\x03\x01\x00\x05hello'.repeat(200), 'latin1'), 20_000)
+    const garbage = await socketLifetime(
+      port.cipher,
+      Buffer.from('\x16\x03\x01\x00\x05hello'.repeat(200), 'latin1'),
+      20_000,
+    )
     expect(garbage).toBeLessThan(10_000)
     const stalled = await socketLifetime(port.cipher, null, 20_000)
     expect(stalled).toBeGreaterThanOrEqual(1000) // connectAttemptTimeout=1500
@@ -201,10 +246,24 @@ describe('TLS with the compiled binary', () => {
     fs.copyFileSync(pki.server2Pem, path.join(rotDir, 'server.pem'))
     fs.copyFileSync(pki.server2P12, path.join(rotDir, 'admin.p12'))
     broker.kill('SIGHUP')
-    await until(() => sClient(port.ssl, ['-tls1_2', '-CAfile', pki.ca2Pem]).issuer === 'sfbroker test CA 2', () => `the new certificate (log: ${log.slice(-2000)})`, 30_000, 300)
-    await until(() => log.includes('reloaded (SIGHUP)'), () => `the reload log line (log: ${log.slice(-2000)})`, 10_000)
+    await until(
+      () => sClient(port.ssl, ['-tls1_2', '-CAfile', pki.ca2Pem]).issuer === 'sfbroker test CA 2',
+      () => `the new certificate (log: ${log.slice(-2000)})`,
+      30_000,
+      300,
+    )
+    await until(
+      () => log.includes('reloaded (SIGHUP)'),
+      () => `the reload log line (log: ${log.slice(-2000)})`,
+      10_000,
+    )
     // The HTTPS admin listener re-opens with its reloaded key store.
-    await until(async () => (await adminGet('/health', undefined, pki.ca2Pem).catch(() => ({ status: 0 }))).status > 0, () => `the admin listener with the new certificate (log: ${log.slice(-2000)})`, 30_000, 300)
+    await until(
+      async () => (await adminGet('/health', undefined, pki.ca2Pem).catch(() => ({ status: 0 }))).status > 0,
+      () => `the admin listener with the new certificate (log: ${log.slice(-2000)})`,
+      30_000,
+      300,
+    )
     expect(broker.exitCode).toBeNull()
     expect(log).not.toContain(ADMIN_KEYSTORE_PASSWORD)
     expect(log).toContain('[redacted]') // the debug dump of the resolved config
@@ -218,24 +277,92 @@ describe('TLS failover', () => {
     const ports = await freePorts(2)
     const logs = ['', '']
     const start = (i: number): ChildProcess => {
-      const p = procs.spawn([binary, 'run', '--data', shared, '--connector', `stomp+ssl://127.0.0.1:${ports[i]}`, '--config', path.join(work, `fo-${i}.json`)], { cwd: work, env })
+      const p = procs.spawn(
+        [
+          binary,
+          'run',
+          '--data',
+          shared,
+          '--connector',
+          `stomp+ssl://127.0.0.1:${ports[i]}`,
+          '--config',
+          path.join(work, `fo-${i}.json`),
+        ],
+        { cwd: work, env },
+      )
       p.stdout!.on('data', (d) => (logs[i] += d))
       p.stderr!.on('data', (d) => (logs[i] += d))
       return p
     }
-    for (const i of [0, 1]) fs.writeFileSync(path.join(work, `fo-${i}.json`), JSON.stringify({ sslContext: { keyStore: pki.serverP12, keyStorePassword: ADMIN_KEYSTORE_PASSWORD }, plugins: { simpleAuthenticationPlugin: { users: [{ username: 'app', password: 'apppw', groups: 'users' }] } } }))
+    for (const i of [0, 1])
+      fs.writeFileSync(
+        path.join(work, `fo-${i}.json`),
+        JSON.stringify({
+          sslContext: { keyStore: pki.serverP12, keyStorePassword: ADMIN_KEYSTORE_PASSWORD },
+          plugins: { simpleAuthenticationPlugin: { users: [{ username: 'app', password: 'apppw', groups: 'users' }] } },
+        }),
+      )
     const primary = start(0)
-    await until(() => tcpAccepts(ports[0], 2000), () => `the primary (log: ${logs[0].slice(-2000)})`, 60_000)
+    await until(
+      () => tcpAccepts(ports[0], 2000),
+      () => `the primary (log: ${logs[0].slice(-2000)})`,
+      60_000,
+    )
     const replica = start(1)
     const url = `failover:(ssl://127.0.0.1:${ports[0]},ssl://127.0.0.1:${ports[1]})?randomize=false&initialReconnectDelay=50&maxReconnectDelay=1000&timeout=120000`
     const total = 800
-    const run = (args: string[]): LineChild => spawnLines(procs, [binary, ...args, '--url', url, '--ca', pki.caPem, '--user', 'app', '--password', 'apppw', '--log-level', 'warn'], { cwd: work, env, stdio: ['ignore', 'pipe', 'pipe'] })
-    const consumer = run(['consume', '--destination', 'queue://tls-failover', '--ack', 'individual', '--prefetch', '10', '--timeout', '15000'])
-    const producer = run(['produce', '--destination', 'queue://tls-failover', '--count', String(total), '--persistent', '--window', '10', '--quiet'])
-    await until(() => consumer.lines.length >= 80, () => `the consumer to print 80 messages (stderr: ${consumer.stderr()})`, 90_000)
+    const run = (args: string[]): LineChild =>
+      spawnLines(
+        procs,
+        [
+          binary,
+          ...args,
+          '--url',
+          url,
+          '--ca',
+          pki.caPem,
+          '--user',
+          'app',
+          '--password',
+          'apppw',
+          '--log-level',
+          'warn',
+        ],
+        { cwd: work, env, stdio: ['ignore', 'pipe', 'pipe'] },
+      )
+    const consumer = run([
+      'consume',
+      '--destination',
+      'queue://tls-failover',
+      '--ack',
+      'individual',
+      '--prefetch',
+      '10',
+      '--timeout',
+      '15000',
+    ])
+    const producer = run([
+      'produce',
+      '--destination',
+      'queue://tls-failover',
+      '--count',
+      String(total),
+      '--persistent',
+      '--window',
+      '10',
+      '--quiet',
+    ])
+    await until(
+      () => consumer.lines.length >= 80,
+      () => `the consumer to print 80 messages (stderr: ${consumer.stderr()})`,
+      90_000,
+    )
     primary.kill('SIGKILL')
     const [pc, cc] = await Promise.all([producer.exit, consumer.exit])
-    if (pc !== 0 || cc !== 0) throw new Error(`produce exit ${pc}: ${producer.stderr()}\nconsume exit ${cc}: ${consumer.stderr()}\nreplica log: ${logs[1].slice(-2000)}`)
+    if (pc !== 0 || cc !== 0)
+      throw new Error(
+        `produce exit ${pc}: ${producer.stderr()}\nconsume exit ${cc}: ${consumer.stderr()}\nreplica log: ${logs[1].slice(-2000)}`,
+      )
     const bodies = new Set(consumer.lines)
     expect(Array.from({ length: total }, (_, i) => `message ${i}`).filter((b) => !bodies.has(b))).toEqual([])
     expect(await tcpAccepts(ports[1], 2000)).toBe(true)

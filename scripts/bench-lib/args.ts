@@ -15,7 +15,10 @@ export class Args {
   private readonly values = new Map<string, string>()
   private readonly bools = new Set<string>()
 
-  constructor(argv: string[], private readonly spec: FlagSpec) {
+  constructor(
+    argv: string[],
+    private readonly spec: FlagSpec,
+  ) {
     for (let i = 0; i < argv.length; i++) {
       const a = argv[i]!
       if (!a.startsWith('--')) throw new BenchError(`argument "${a}": expected a --flag`)
@@ -29,7 +32,9 @@ export class Args {
         continue
       }
       if (!(name in spec.ints) && !spec.strings.includes(name)) {
-        throw new BenchError(`unknown flag --${name}; known: ${[...Object.keys(spec.ints), ...spec.strings, ...spec.bools].map((f) => `--${f}`).join(' ')}`)
+        throw new BenchError(
+          `unknown flag --${name}; known: ${[...Object.keys(spec.ints), ...spec.strings, ...spec.bools].map((f) => `--${f}`).join(' ')}`,
+        )
       }
       const v = argv[i + 1]
       if (v === undefined || v.startsWith('--')) throw new BenchError(`--${name}: expected a value`)

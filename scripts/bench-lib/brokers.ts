@@ -24,7 +24,8 @@ export const ACTIVEMQ_HOME = '/usr/share/activemq'
 export const ACTIVEMQ_JVM_OPTIONS = ['-Xms512M', '-Xmx512M', '-Dorg.apache.activemq.UseDedicatedTaskRunner=true']
 /** SharedFileLocker's lockAcquireSleepInterval when the config sets none. */
 export const ACTIVEMQ_LOCK_ACQUIRE_SLEEP_INTERVAL_DEFAULT_MS = 10_000
-export const ACTIVEMQ_INSTALL_HINT = 'ActiveMQ 5.17 is not installed: apt-get install -y activemq (needs a JRE: apt-get install -y default-jre-headless)'
+export const ACTIVEMQ_INSTALL_HINT =
+  'ActiveMQ 5.17 is not installed: apt-get install -y activemq (needs a JRE: apt-get install -y default-jre-headless)'
 
 export interface BrokerProcess {
   readonly kind: string
@@ -61,7 +62,8 @@ export interface BrokerKind {
 export function activemqUnavailable(): string | undefined {
   if (!fs.existsSync(path.join(ACTIVEMQ_HOME, 'bin', 'activemq.jar'))) return ACTIVEMQ_INSTALL_HINT
   const paths = (process.env.PATH ?? '').split(':')
-  if (!paths.some((p) => p && fs.existsSync(path.join(p, 'java')))) return 'no java on PATH (ActiveMQ needs a JRE: apt-get install -y default-jre-headless)'
+  if (!paths.some((p) => p && fs.existsSync(path.join(p, 'java'))))
+    return 'no java on PATH (ActiveMQ needs a JRE: apt-get install -y default-jre-headless)'
   return undefined
 }
 
@@ -142,7 +144,13 @@ class ChildBroker implements BrokerProcess {
 }
 
 async function servingProbe(proc: BrokerProcess, timeoutMs: number, everyMs: number): Promise<number> {
-  return waitUntil(`${proc.kind} on port ${proc.port} answering STOMP CONNECT`, () => stompConnected(proc.port, 500), timeoutMs, everyMs, () => proc.alive())
+  return waitUntil(
+    `${proc.kind} on port ${proc.port} answering STOMP CONNECT`,
+    () => stompConnected(proc.port, 500),
+    timeoutMs,
+    everyMs,
+    () => proc.alive(),
+  )
 }
 
 /** sfbroker from its compiled binary: `sfbroker run --data DIR --connector stomp://127.0.0.1:PORT`. */
@@ -156,22 +164,42 @@ export class SfbrokerKind implements BrokerKind {
     private readonly logDir: string,
     private readonly extraArgs: string[] = [],
   ) {
-    if (!fs.existsSync(binary)) throw new BenchError(`sfbroker binary ${binary} not found: run \`npm run build\` first (or pass --binary)`)
+    if (!fs.existsSync(binary))
+      throw new BenchError(`sfbroker binary ${binary} not found: run \`npm run build\` first (or pass --binary)`)
   }
 
   async start(o: StartOptions): Promise<{ proc: BrokerProcess; readyMs: number }> {
     const logFile = path.join(this.logDir, `sfbroker-${o.port}-${Date.now()}.log`)
     const out = fs.openSync(logFile, 'a')
     const t0 = performance.now()
-    const child = spawn(this.binary, ['run', '--data', o.dataDir, '--connector', `stomp://127.0.0.1:${o.port}`, '--log-level', 'warn', ...this.extraArgs], {
-      stdio: ['ignore', out, out],
-    })
+    const child = spawn(
+      this.binary,
+      [
+        'run',
+        '--data',
+        o.dataDir,
+        '--connector',
+        `stomp://127.0.0.1:${o.port}`,
+        '--log-level',
+        'warn',
+        ...this.extraArgs,
+      ],
+      {
+        stdio: ['ignore', out, out],
+      },
+    )
     fs.closeSync(out)
     const proc = new ChildBroker(this.label, o.port, child, logFile, null)
     try {
       if (o.role === 'primary') {
         // Poll often: this is the start-time row, and a 2 ms probe costs little.
-        await waitUntil(`sfbroker on port ${o.port} answering STOMP CONNECT`, () => stompConnected(o.port, 500), o.timeoutMs, 1, () => proc.alive())
+        await waitUntil(
+          `sfbroker on port ${o.port} answering STOMP CONNECT`,
+          () => stompConnected(o.port, 500),
+          o.timeoutMs,
+          1,
+          () => proc.alive(),
+        )
       } else {
         const dir = path.join(o.dataDir, 'replicas')
         await waitUntil(
@@ -186,7 +214,8 @@ export class SfbrokerKind implements BrokerKind {
             for (const n of names) {
               if (!n.endsWith('.json')) continue
               try {
-                if ((JSON.parse(fs.readFileSync(path.join(dir, n), 'utf8')) as { pid?: number }).pid === proc.pid) return true
+                if ((JSON.parse(fs.readFileSync(path.join(dir, n), 'utf8')) as { pid?: number }).pid === proc.pid)
+                  return true
               } catch {
                 // being replaced (tmp + rename) or half-written: next poll
               }
@@ -211,18 +240,23 @@ export class SfbrokerKind implements BrokerKind {
   }
 }
 
-
 /** A private ActiveMQ 5.17 instance per process, sharing only the KahaDB directory. */
 export class ActiveMQKind implements BrokerKind {
   readonly label: string
   readonly lockPollMs: number
 
   /** `tls`: also a `stomp+ssl://127.0.0.1:<port>` connector with `<sslContext>` on this PKCS#12 key store. */
-  constructor(private readonly lockAcquireSleepIntervalMs?: number, private readonly tls?: { port: number; keyStore: string; password: string }) {
+  constructor(
+    private readonly lockAcquireSleepIntervalMs?: number,
+    private readonly tls?: { port: number; keyStore: string; password: string },
+  ) {
     this.lockPollMs = lockAcquireSleepIntervalMs ?? ACTIVEMQ_LOCK_ACQUIRE_SLEEP_INTERVAL_DEFAULT_MS
     const why = activemqUnavailable()
     if (why) throw new BenchError(why)
-    this.label = lockAcquireSleepIntervalMs === undefined ? 'ActiveMQ 5.17' : `ActiveMQ 5.17 (lockAcquireSleepInterval=${lockAcquireSleepIntervalMs})`
+    this.label =
+      lockAcquireSleepIntervalMs === undefined
+        ? 'ActiveMQ 5.17'
+        : `ActiveMQ 5.17 (lockAcquireSleepInterval=${lockAcquireSleepIntervalMs})`
   }
 
   async start(o: StartOptions): Promise<{ proc: BrokerProcess; readyMs: number }> {
@@ -232,7 +266,16 @@ export class ActiveMQKind implements BrokerKind {
     fs.mkdirSync(o.dataDir, { recursive: true })
     fs.writeFileSync(
       path.join(conf, 'activemq.xml'),
-      withTls(activemqXml({ brokerName: 'bench', dataDirectory: path.join(baseDir, 'data'), kahaDbDirectory: o.dataDir, stompPort: o.port, lockAcquireSleepInterval: this.lockAcquireSleepIntervalMs }), this.tls),
+      withTls(
+        activemqXml({
+          brokerName: 'bench',
+          dataDirectory: path.join(baseDir, 'data'),
+          kahaDbDirectory: o.dataDir,
+          stompPort: o.port,
+          lockAcquireSleepInterval: this.lockAcquireSleepIntervalMs,
+        }),
+        this.tls,
+      ),
     )
     // log4j 1.2 (what 5.17's Debian package ships): INFO to stdout, which goes to our log file.
     fs.writeFileSync(
@@ -264,7 +307,14 @@ export class ActiveMQKind implements BrokerKind {
     const proc = new ChildBroker(this.label, o.port, child, logFile, baseDir)
     try {
       if (o.role === 'primary') await servingProbe(proc, o.timeoutMs, 5)
-      else await waitUntil(`ActiveMQ pid ${proc.pid} waiting as a slave`, () => /slave mode|is locked by another server/i.test(proc.logTail()), o.timeoutMs, 20, () => proc.alive())
+      else
+        await waitUntil(
+          `ActiveMQ pid ${proc.pid} waiting as a slave`,
+          () => /slave mode|is locked by another server/i.test(proc.logTail()),
+          o.timeoutMs,
+          20,
+          () => proc.alive(),
+        )
     } catch (e) {
       const tail = proc.logTail()
       await proc.kill9()
@@ -285,5 +335,8 @@ function withTls(xml: string, t: { port: number; keyStore: string; password: str
   const ssl = `<sslContext><sslContext keyStore="file:${t.keyStore}" keyStorePassword="${t.password}" keyStoreType="pkcs12"/></sslContext>\n    `
   return xml
     .replace('<persistenceAdapter>', `${ssl}<persistenceAdapter>`)
-    .replace('</transportConnectors>', `<transportConnector name="stomp+ssl" uri="stomp+ssl://127.0.0.1:${t.port}"/></transportConnectors>`)
+    .replace(
+      '</transportConnectors>',
+      `<transportConnector name="stomp+ssl" uri="stomp+ssl://127.0.0.1:${t.port}"/></transportConnectors>`,
+    )
 }

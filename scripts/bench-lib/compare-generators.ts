@@ -29,9 +29,27 @@ try {
   for (let r = 0; r < rounds; r++) {
     for (const gen of ['raw', 'stompjs'] as Generator[]) {
       for (let i = 0; i < kinds.length; i++) {
-        const res = await mustLoad('cmp', { timeoutMs: 120_000, produce: { port: ports[i]!, destination: `/queue/cmp.${gen}`, producers, count, sizeBytes: 1024, persistent: true, receipts: 'every', window: 1 } }, gen)
+        const res = await mustLoad(
+          'cmp',
+          {
+            timeoutMs: 120_000,
+            produce: {
+              port: ports[i]!,
+              destination: `/queue/cmp.${gen}`,
+              producers,
+              count,
+              sizeBytes: 1024,
+              persistent: true,
+              receipts: 'every',
+              window: 1,
+            },
+          },
+          gen,
+        )
         const p = res.produce!
-        console.log(`${kinds[i]!.label.padEnd(14)} ${gen.padEnd(8)} ${p.msgsPerSec.toFixed(0).padStart(6)} msg/s  p50 ${p.receiptMs!.p50.toFixed(3)} p99 ${p.receiptMs!.p99.toFixed(3)} ms`)
+        console.log(
+          `${kinds[i]!.label.padEnd(14)} ${gen.padEnd(8)} ${p.msgsPerSec.toFixed(0).padStart(6)} msg/s  p50 ${p.receiptMs!.p50.toFixed(3)} p99 ${p.receiptMs!.p99.toFixed(3)} ms`,
+        )
       }
     }
   }

@@ -39,7 +39,10 @@ export class CpuHogs {
   readonly startedAt = Date.now()
 
   /** Start `count` hogs, each ending by itself after `maxMs` at the latest. */
-  constructor(readonly count: number, maxMs = CPU_HOG_MS_MAX) {
+  constructor(
+    readonly count: number,
+    maxMs = CPU_HOG_MS_MAX,
+  ) {
     hookExit()
     const bound = Math.max(100, Math.min(CPU_HOG_MS_MAX, Math.floor(maxMs)))
     // `-e` works for Bun (and Node); the loop checks the clock only every 2^20 turns, so it is pure CPU.

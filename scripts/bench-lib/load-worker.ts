@@ -73,12 +73,22 @@ export interface LoadResult {
 const now = (): number => performance.now()
 
 /** One connected STOMP session: CONNECT sent, CONNECTED awaited; frames after that go to `onFrame`. */
-async function openSession(port: number, onFrame: (f: ScannedFrame) => void, deadline: number, useTls = false): Promise<net.Socket> {
-  const socket = useTls ? tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false }).setNoDelay(true) : net.connect({ host: '127.0.0.1', port, noDelay: true })
+async function openSession(
+  port: number,
+  onFrame: (f: ScannedFrame) => void,
+  deadline: number,
+  useTls = false,
+): Promise<net.Socket> {
+  const socket = useTls
+    ? tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false }).setNoDelay(true)
+    : net.connect({ host: '127.0.0.1', port, noDelay: true })
   const scanner = new FrameScanner()
   let connected = false
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no CONNECTED from 127.0.0.1:${port} in time`)), Math.max(1, deadline - now()))
+    const timer = setTimeout(
+      () => reject(new Error(`no CONNECTED from 127.0.0.1:${port} in time`)),
+      Math.max(1, deadline - now()),
+    )
     socket.once('error', (e) => {
       clearTimeout(timer)
       reject(e)
@@ -89,13 +99,16 @@ async function openSession(port: number, onFrame: (f: ScannedFrame) => void, dea
       clearTimeout(timer)
       if (!connected) reject(new Error(`127.0.0.1:${port} closed the connection before CONNECTED`))
     })
-    socket.once(useTls ? 'secureConnect' : 'connect', () => socket.write(encodeFrame('CONNECT', { 'accept-version': '1.2', host: 'localhost', 'heart-beat': '0,0' })))
+    socket.once(useTls ? 'secureConnect' : 'connect', () =>
+      socket.write(encodeFrame('CONNECT', { 'accept-version': '1.2', host: 'localhost', 'heart-beat': '0,0' })),
+    )
     socket.on('data', (chunk: Buffer) => {
       try {
         scanner.push(chunk, (f) => {
           if (!connected) {
             clearTimeout(timer)
-            if (f.command !== 'CONNECTED') return reject(new Error(`CONNECT answered with ${f.command}: ${f.message ?? ''}`))
+            if (f.command !== 'CONNECTED')
+              return reject(new Error(`CONNECT answered with ${f.command}: ${f.message ?? ''}`))
             connected = true
             resolve()
             return
@@ -133,7 +146,13 @@ function write(socket: net.Socket, frame: Buffer): Promise<void> | undefined {
   })
 }
 
-async function runProducer(job: ProduceJob, share: number, deadline: number, started: Promise<void>, latencies: number[]): Promise<number> {
+async function runProducer(
+  job: ProduceJob,
+  share: number,
+  deadline: number,
+  started: Promise<void>,
+  latencies: number[],
+): Promise<number> {
   const body = Buffer.alloc(job.sizeBytes, 0x61)
   const enc = new SendEncoder(job.destination, job.persistent, body)
   let receipts = 0
@@ -215,7 +234,10 @@ async function runProducer(job: ProduceJob, share: number, deadline: number, sta
 async function runProduce(job: ProduceJob, deadline: number): Promise<SideResult> {
   let go: () => void = () => undefined
   const started = new Promise<void>((r) => (go = r))
-  const shares = Array.from({ length: job.producers }, (_, i) => Math.floor(job.count / job.producers) + (i < job.count % job.producers ? 1 : 0))
+  const shares = Array.from(
+    { length: job.producers },
+    (_, i) => Math.floor(job.count / job.producers) + (i < job.count % job.producers ? 1 : 0),
+  )
   const latencies: number[] = []
   const running = shares.map((share) => runProducer(job, share, deadline, started, latencies))
   // All producers connect first; the clock starts when every one of them may send.

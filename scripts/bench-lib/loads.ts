@@ -13,13 +13,18 @@ export type { ConsumeJob, LoadJob, LoadResult, ProduceJob, SideResult } from './
 
 /** raw: our raw-socket generator (load-worker.ts); stompjs: @stomp/stompjs, written by neither broker (stompjs-worker.ts). */
 export type Generator = 'raw' | 'stompjs'
-const WORKERS: Record<Generator, string> = { raw: path.join(import.meta.dir, 'load-worker.ts'), stompjs: path.join(import.meta.dir, 'stompjs-worker.ts') }
+const WORKERS: Record<Generator, string> = {
+  raw: path.join(import.meta.dir, 'load-worker.ts'),
+  stompjs: path.join(import.meta.dir, 'stompjs-worker.ts'),
+}
 /** Time a worker gets beyond its job's timeout to report before it is killed. */
 const WORKER_GRACE_MS = 10_000
 
 export function runLoad(job: LoadJob, generator: Generator = 'raw'): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [WORKERS[generator], JSON.stringify(job)], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [WORKERS[generator], JSON.stringify(job)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
     let out = ''
     let err = ''
     child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d))
@@ -35,7 +40,11 @@ export function runLoad(job: LoadJob, generator: Generator = 'raw'): Promise<Loa
       try {
         resolve(JSON.parse(line) as LoadResult)
       } catch {
-        reject(new BenchError(`load generator exited (${signal ?? `code ${code}`}) without a result: ${err.trim() || out.trim() || '(no output)'}`))
+        reject(
+          new BenchError(
+            `load generator exited (${signal ?? `code ${code}`}) without a result: ${err.trim() || out.trim() || '(no output)'}`,
+          ),
+        )
       }
     })
   })

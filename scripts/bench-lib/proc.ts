@@ -52,7 +52,11 @@ export function stompConnected(port: number, timeoutMs = 500): Promise<boolean> 
  * CONNECTED and to the RECEIPT, or nulls when the broker did not get that far within timeoutMs (refused, ERROR,
  * silent). A RECEIPT of a persistent SEND means the broker stored it: it is serving, not only accepting.
  */
-export function stompReceiptedSend(port: number, destination: string, timeoutMs = 2000): Promise<{ connectedMs: number | null; receiptMs: number | null }> {
+export function stompReceiptedSend(
+  port: number,
+  destination: string,
+  timeoutMs = 2000,
+): Promise<{ connectedMs: number | null; receiptMs: number | null }> {
   return new Promise((resolve) => {
     const t0 = performance.now()
     const s = net.connect({ port, host: '127.0.0.1' })
@@ -93,7 +97,13 @@ export function stompReceiptedSend(port: number, destination: string, timeoutMs 
  * Polls `probe` every `everyMs` until it returns true; returns the elapsed ms, or throws a BenchError naming `what`
  * after timeoutMs (or at once when `alive` says the process being waited for is gone).
  */
-export async function waitUntil(what: string, probe: () => boolean | Promise<boolean>, timeoutMs: number, everyMs = 2, alive: () => boolean = () => true): Promise<number> {
+export async function waitUntil(
+  what: string,
+  probe: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  everyMs = 2,
+  alive: () => boolean = () => true,
+): Promise<number> {
   const t0 = performance.now()
   for (;;) {
     if (await probe()) return performance.now() - t0
@@ -127,7 +137,11 @@ export class RssSampler {
   private timer: ReturnType<typeof setInterval>
   max = 0
 
-  constructor(private readonly pid: number, everyMs = 100, private readonly withHwm = true) {
+  constructor(
+    private readonly pid: number,
+    everyMs = 100,
+    private readonly withHwm = true,
+  ) {
     this.timer = setInterval(() => this.sample(), everyMs)
     this.sample()
   }

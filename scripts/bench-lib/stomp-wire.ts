@@ -54,7 +54,8 @@ export class FrameScanner {
         const colon = line.indexOf(':')
         if (colon < 0) continue
         const key = line.slice(0, colon)
-        if (key === 'content-length' && contentLength < 0) contentLength = Number(line.slice(colon + 1).replace(/\r$/, ''))
+        if (key === 'content-length' && contentLength < 0)
+          contentLength = Number(line.slice(colon + 1).replace(/\r$/, ''))
         else if (key === 'receipt-id' && receiptId === undefined) receiptId = line.slice(colon + 1).replace(/\r$/, '')
         else if (key === 'message' && message === undefined) message = line.slice(colon + 1).replace(/\r$/, '')
       }
@@ -76,7 +77,8 @@ export class FrameScanner {
       if (message !== undefined) frame.message = message
       onFrame(frame)
     }
-    if (n - p > SCANNED_FRAME_BYTES_MAX) throw new Error(`frame larger than ${SCANNED_FRAME_BYTES_MAX} bytes from the broker`)
+    if (n - p > SCANNED_FRAME_BYTES_MAX)
+      throw new Error(`frame larger than ${SCANNED_FRAME_BYTES_MAX} bytes from the broker`)
     // Keep the unfinished tail; copy it so the (possibly large) chunk it came from can be collected.
     if (p < n) this.pending = Buffer.from(buf.subarray(p))
   }

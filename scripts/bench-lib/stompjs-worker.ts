@@ -13,7 +13,14 @@
  */
 import net from 'node:net'
 import { Client, type IStompSocket, type IFrame } from '@stomp/stompjs'
-import { latencySummary, type ConsumeJob, type LoadJob, type LoadResult, type ProduceJob, type SideResult } from './load-worker.ts'
+import {
+  latencySummary,
+  type ConsumeJob,
+  type LoadJob,
+  type LoadResult,
+  type ProduceJob,
+  type SideResult,
+} from './load-worker.ts'
 import { runLoadJob, workerMain } from './worker-main.ts'
 
 const now = (): number => performance.now()
@@ -95,7 +102,9 @@ async function connect(port: number, deadline: number): Promise<Session> {
     poke()
   }
   client.onWebSocketClose = () => {
-    failure ??= new JobFailed(connected ? 'connection closed by the broker' : `127.0.0.1:${port} closed the connection before CONNECTED`)
+    failure ??= new JobFailed(
+      connected ? 'connection closed by the broker' : `127.0.0.1:${port} closed the connection before CONNECTED`,
+    )
     poke()
   }
   client.onConnect = () => {
@@ -122,7 +131,14 @@ async function connect(port: number, deadline: number): Promise<Session> {
   return { client, socket, failure: () => failure, waitFor, poke }
 }
 
-async function runProducer(job: ProduceJob, share: number, deadline: number, started: Promise<void>, latencies: number[], tag: string): Promise<number> {
+async function runProducer(
+  job: ProduceJob,
+  share: number,
+  deadline: number,
+  started: Promise<void>,
+  latencies: number[],
+  tag: string,
+): Promise<number> {
   const s = await connect(job.port, deadline)
   const body = new Uint8Array(job.sizeBytes).fill(0x61)
   const persistent = String(job.persistent)
@@ -181,7 +197,10 @@ async function runProducer(job: ProduceJob, share: number, deadline: number, sta
 async function runProduce(job: ProduceJob, deadline: number): Promise<SideResult> {
   let go: () => void = () => undefined
   const started = new Promise<void>((r) => (go = r))
-  const shares = Array.from({ length: job.producers }, (_, i) => Math.floor(job.count / job.producers) + (i < job.count % job.producers ? 1 : 0))
+  const shares = Array.from(
+    { length: job.producers },
+    (_, i) => Math.floor(job.count / job.producers) + (i < job.count % job.producers ? 1 : 0),
+  )
   const latencies: number[] = []
   const running = shares.map((share, i) => runProducer(job, share, deadline, started, latencies, `p${i}`))
   // As load-worker.ts: all producers connect first; the clock starts when every one of them may send.
@@ -201,9 +220,13 @@ async function runConsume(job: ConsumeJob, deadline: number, subscribed: () => v
   const headers: Record<string, string> = { ack: 'auto' }
   if (job.prefetch !== undefined) headers['activemq.prefetchSize'] = String(job.prefetch)
   const t0 = now()
-  s.client.subscribe(job.destination, () => {
-    if (++got >= job.count) s.poke()
-  }, headers)
+  s.client.subscribe(
+    job.destination,
+    () => {
+      if (++got >= job.count) s.poke()
+    },
+    headers,
+  )
   subscribed()
   try {
     await s.waitFor(() => got >= job.count)
@@ -221,4 +244,5 @@ export function runJob(job: LoadJob): Promise<LoadResult> {
   return runLoadJob(job, { produce: runProduce, consume: runConsume })
 }
 
-if (import.meta.main) await workerMain('scripts/bench-lib/stompjs-worker.ts', { produce: runProduce, consume: runConsume })
+if (import.meta.main)
+  await workerMain('scripts/bench-lib/stompjs-worker.ts', { produce: runProduce, consume: runConsume })

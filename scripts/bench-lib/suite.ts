@@ -85,13 +85,27 @@ export const DEFAULT_SUITE: Omit<SuiteOptions, 'workDir' | 'log'> = {
 }
 
 /** The load-row flags both benchmark scripts take (--p1 --p4 --window-count --window --np --size --load-timeout-ms). */
-export const LOAD_ROW_INT_FLAGS = { p1: 1, p4: 4, 'window-count': 1, window: 1, np: 1, size: 1, 'load-timeout-ms': 1000, starts: 1, warmup: 0 } as const
+export const LOAD_ROW_INT_FLAGS = {
+  p1: 1,
+  p4: 4,
+  'window-count': 1,
+  window: 1,
+  np: 1,
+  size: 1,
+  'load-timeout-ms': 1000,
+  starts: 1,
+  warmup: 0,
+} as const
 /** The load-row string flags (--generator raw|stompjs|both). */
 export const LOAD_ROW_STRING_FLAGS = ['generator'] as const
 const GENERATORS = ['raw', 'stompjs', 'both'] as const
 
 /** SuiteOptions from the load-row flags; the caller decides backlog and takeovers. */
-export function suiteOptionsFromArgs(args: Args, workDir: string, rest: { backlog: number; takeovers: number; backlogTakeovers?: number; takeoverBacklog?: number }): SuiteOptions {
+export function suiteOptionsFromArgs(
+  args: Args,
+  workDir: string,
+  rest: { backlog: number; takeovers: number; backlogTakeovers?: number; takeoverBacklog?: number },
+): SuiteOptions {
   return {
     ...DEFAULT_SUITE,
     p1Count: args.int('p1', DEFAULT_SUITE.p1Count),
@@ -111,11 +125,27 @@ export function suiteOptionsFromArgs(args: Args, workDir: string, rest: { backlo
 }
 
 function generatorFlag(v: string): SuiteOptions['generator'] {
-  if (!(GENERATORS as readonly string[]).includes(v)) throw new BenchError(`--generator: "${v}" is not one of ${GENERATORS.join(', ')}`)
+  if (!(GENERATORS as readonly string[]).includes(v))
+    throw new BenchError(`--generator: "${v}" is not one of ${GENERATORS.join(', ')}`)
   return v as SuiteOptions['generator']
 }
 
-export type RowId = 'syncFloor' | 'startMs' | 'replicaReadyMs' | 'idleRssMb' | 'p1' | 'p4' | 'p1js' | 'p4js' | 'window' | 'nonPersistent' | 'drain' | 'peakRssMb' | 'backlogRssMb' | 'takeoverMs' | 'backlogTakeoverMs'
+export type RowId =
+  | 'syncFloor'
+  | 'startMs'
+  | 'replicaReadyMs'
+  | 'idleRssMb'
+  | 'p1'
+  | 'p4'
+  | 'p1js'
+  | 'p4js'
+  | 'window'
+  | 'nonPersistent'
+  | 'drain'
+  | 'peakRssMb'
+  | 'backlogRssMb'
+  | 'takeoverMs'
+  | 'backlogTakeoverMs'
 
 export interface RowValue {
   value: number | null
@@ -141,19 +171,62 @@ export const ROWS: RowSpec[] = [
   { id: 'takeoverMs', label: (o) => `takeover after kill -9 (median of ${o.takeovers})`, unit: 'ms', better: 'lower' },
   {
     id: 'backlogTakeoverMs',
-    label: (o) => `takeover after kill -9 with ${o.takeoverBacklog.toLocaleString('en-US')} persistent queued, to a receipted SEND (median of ${o.backlogTakeovers})`,
+    label: (o) =>
+      `takeover after kill -9 with ${o.takeoverBacklog.toLocaleString('en-US')} persistent queued, to a receipted SEND (median of ${o.backlogTakeovers})`,
     unit: 'ms',
     better: 'lower',
   },
-  { id: 'syncFloor', label: () => 'disk sync floor: one 1 KiB O_DSYNC append, p50 (before / after the loads)', unit: 'ms', better: 'lower' },
-  { id: 'p1', label: (o) => `persistent, receipt per message, 1 producer (${o.p1Count})${o.generator === 'stompjs' ? ', stompjs' : ''}`, unit: 'msg/s', better: 'higher' },
-  { id: 'p1js', label: (o) => `persistent, receipt per message, 1 producer (${o.p1Count}), stompjs`, unit: 'msg/s', better: 'higher' },
-  { id: 'p4', label: (o) => `persistent, receipt per message, 4 producers (${o.p4Count})${o.generator === 'stompjs' ? ', stompjs' : ''}`, unit: 'msg/s', better: 'higher' },
-  { id: 'p4js', label: (o) => `persistent, receipt per message, 4 producers (${o.p4Count}), stompjs`, unit: 'msg/s', better: 'higher' },
-  { id: 'window', label: (o) => `persistent, windowed receipts (${o.window} in flight, ${o.windowCount})`, unit: 'msg/s', better: 'higher' },
-  { id: 'nonPersistent', label: (o) => `non-persistent, 1 producer + 1 consumer (${o.nonPersistentCount})`, unit: 'msg/s', better: 'higher' },
+  {
+    id: 'syncFloor',
+    label: () => 'disk sync floor: one 1 KiB O_DSYNC append, p50 (before / after the loads)',
+    unit: 'ms',
+    better: 'lower',
+  },
+  {
+    id: 'p1',
+    label: (o) =>
+      `persistent, receipt per message, 1 producer (${o.p1Count})${o.generator === 'stompjs' ? ', stompjs' : ''}`,
+    unit: 'msg/s',
+    better: 'higher',
+  },
+  {
+    id: 'p1js',
+    label: (o) => `persistent, receipt per message, 1 producer (${o.p1Count}), stompjs`,
+    unit: 'msg/s',
+    better: 'higher',
+  },
+  {
+    id: 'p4',
+    label: (o) =>
+      `persistent, receipt per message, 4 producers (${o.p4Count})${o.generator === 'stompjs' ? ', stompjs' : ''}`,
+    unit: 'msg/s',
+    better: 'higher',
+  },
+  {
+    id: 'p4js',
+    label: (o) => `persistent, receipt per message, 4 producers (${o.p4Count}), stompjs`,
+    unit: 'msg/s',
+    better: 'higher',
+  },
+  {
+    id: 'window',
+    label: (o) => `persistent, windowed receipts (${o.window} in flight, ${o.windowCount})`,
+    unit: 'msg/s',
+    better: 'higher',
+  },
+  {
+    id: 'nonPersistent',
+    label: (o) => `non-persistent, 1 producer + 1 consumer (${o.nonPersistentCount})`,
+    unit: 'msg/s',
+    better: 'higher',
+  },
   { id: 'drain', label: (o) => `drain of ${o.windowCount} persistent, auto ack`, unit: 'msg/s', better: 'higher' },
-  { id: 'startMs', label: (o) => `start: spawn -> accepting STOMP (median of ${o.startSamples})`, unit: 'ms', better: 'lower' },
+  {
+    id: 'startMs',
+    label: (o) => `start: spawn -> accepting STOMP (median of ${o.startSamples})`,
+    unit: 'ms',
+    better: 'lower',
+  },
   { id: 'replicaReadyMs', label: () => 'start: spawn -> replica ready', unit: 'ms', better: 'lower' },
   { id: 'idleRssMb', label: () => 'idle RSS (primary)', unit: 'MB', better: 'lower' },
   { id: 'peakRssMb', label: () => 'peak RSS over the loads (primary)', unit: 'MB', better: 'lower' },
@@ -162,7 +235,13 @@ export const ROWS: RowSpec[] = [
 
 const MB = 1024 * 1024
 
-async function record(result: SuiteResult, id: RowId, log: (l: string) => void, what: string, run: () => Promise<RowValue>): Promise<void> {
+async function record(
+  result: SuiteResult,
+  id: RowId,
+  log: (l: string) => void,
+  what: string,
+  run: () => Promise<RowValue>,
+): Promise<void> {
   try {
     const v = await run()
     result[id] = v
@@ -202,7 +281,12 @@ export async function runLoadRows(kinds: BrokerKind[], o: SuiteOptions): Promise
       const startTimes: number[] = []
       for (let i = 1; i < o.startSamples; i++) {
         const sampleDir = fs.mkdtempSync(path.join(o.workDir, 'start-'))
-        const sample = await kind.start({ dataDir: sampleDir, port: await freePort(), role: 'primary', timeoutMs: o.startTimeoutMs })
+        const sample = await kind.start({
+          dataDir: sampleDir,
+          port: await freePort(),
+          role: 'primary',
+          timeoutMs: o.startTimeoutMs,
+        })
         startTimes.push(sample.readyMs)
         await sample.proc.stop()
         fs.rmSync(sampleDir, { recursive: true, force: true })
@@ -212,8 +296,15 @@ export async function runLoadRows(kinds: BrokerKind[], o: SuiteOptions): Promise
       pair.primary = first.proc
       startTimes.push(first.readyMs)
       pair.result.startMs = medianRow(startTimes)
-      o.log(`  start -> accepting STOMP: ${startTimes.map((t) => fmt(t)).join(', ')} ms (median ${fmt(pair.result.startMs.value!)})`)
-      const second = await kind.start({ dataDir: dir, port: await freePort(), role: 'replica', timeoutMs: o.startTimeoutMs })
+      o.log(
+        `  start -> accepting STOMP: ${startTimes.map((t) => fmt(t)).join(', ')} ms (median ${fmt(pair.result.startMs.value!)})`,
+      )
+      const second = await kind.start({
+        dataDir: dir,
+        port: await freePort(),
+        role: 'replica',
+        timeoutMs: o.startTimeoutMs,
+      })
       pair.procs.push(second.proc)
       pair.result.replicaReadyMs = { value: second.readyMs }
       o.log(`  start -> replica ready: ${fmt(second.readyMs)} ms`)
@@ -221,7 +312,12 @@ export async function runLoadRows(kinds: BrokerKind[], o: SuiteOptions): Promise
     await sleep(2000)
     for (const pair of pairs) {
       const idle = rssOf(pair.primary!.pid)
-      pair.result.idleRssMb = idle ? { value: idle.rssBytes / MB, note: `${fmt(idle.anonBytes / MB)} MB anonymous, the rest file-backed (executable, libraries)` } : { value: null, error: 'process gone' }
+      pair.result.idleRssMb = idle
+        ? {
+            value: idle.rssBytes / MB,
+            note: `${fmt(idle.anonBytes / MB)} MB anonymous, the rest file-backed (executable, libraries)`,
+          }
+        : { value: null, error: 'process gone' }
       o.log(`${pair.kind.label}: idle RSS ${fmt(pair.result.idleRssMb.value ?? NaN)} MB`)
       pair.sampler = new RssSampler(pair.primary!.pid)
     }
@@ -233,19 +329,50 @@ export async function runLoadRows(kinds: BrokerKind[], o: SuiteOptions): Promise
       for (const pair of pairs) {
         const w = Math.max(1, Math.floor(o.warmup / 2))
         const dest = '/queue/bench.warmup'
-        await mustLoad('warm-up', { timeoutMs, produce: { ...base(pair), destination: dest, producers: 1, count: w, persistent: true, receipts: 'every' } })
-        await mustLoad('warm-up', { timeoutMs, produce: { ...base(pair), destination: dest, producers: 1, count: o.warmup - w + 1, persistent: true, receipts: 'window' } })
-        await mustLoad('warm-up drain', { timeoutMs, consume: { port: pair.port, destination: dest, count: o.warmup + 1 } })
+        await mustLoad('warm-up', {
+          timeoutMs,
+          produce: { ...base(pair), destination: dest, producers: 1, count: w, persistent: true, receipts: 'every' },
+        })
+        await mustLoad('warm-up', {
+          timeoutMs,
+          produce: {
+            ...base(pair),
+            destination: dest,
+            producers: 1,
+            count: o.warmup - w + 1,
+            persistent: true,
+            receipts: 'window',
+          },
+        })
+        await mustLoad('warm-up drain', {
+          timeoutMs,
+          consume: { port: pair.port, destination: dest, count: o.warmup + 1 },
+        })
         o.log(`${pair.kind.label}: warmed up with ${o.warmup + 1} persistent messages (not measured)`)
       }
     }
     const floorBefore = measureSyncFloor(o.workDir)
-    o.log(`disk sync floor (1 KiB O_DSYNC append on ${o.workDir}): p50 ${fmt(floorBefore.p50Ms)} ms, p99 ${fmt(floorBefore.p99Ms)} ms, ${fmt(floorBefore.syncsPerSec)} serial syncs/s`)
+    o.log(
+      `disk sync floor (1 KiB O_DSYNC append on ${o.workDir}): p50 ${fmt(floorBefore.p50Ms)} ms, p99 ${fmt(floorBefore.p99Ms)} ms, ${fmt(floorBefore.syncsPerSec)} serial syncs/s`,
+    )
     const gen: Generator = o.generator === 'stompjs' ? 'stompjs' : 'raw'
     /** A receipt-per-message row: msg/s, receipt p50/p99, and p50 over the sync floor measured just before it. */
-    const receiptRow = async (pr: Pair, what: string, destination: string, producers: number, count: number, g: Generator): Promise<RowValue> => {
+    const receiptRow = async (
+      pr: Pair,
+      what: string,
+      destination: string,
+      producers: number,
+      count: number,
+      g: Generator,
+    ): Promise<RowValue> => {
       const floor = measureSyncFloor(o.workDir, 500, 2000)
-      const r = (await mustLoad(what, { timeoutMs, produce: { ...base(pr), destination, producers, count, persistent: true, receipts: 'every' } }, g)).produce!
+      const r = (
+        await mustLoad(
+          what,
+          { timeoutMs, produce: { ...base(pr), destination, producers, count, persistent: true, receipts: 'every' } },
+          g,
+        )
+      ).produce!
       const l = r.receiptMs!
       const perMsgMs = 1000 / r.msgsPerSec
       return {
@@ -262,7 +389,13 @@ export async function runLoadRows(kinds: BrokerKind[], o: SuiteOptions): Promise
         run: (pr) => receiptRow(pr, 'p1', '/queue/bench.p1', 1, o.p1Count, gen),
       },
       ...(o.generator === 'both'
-        ? [{ id: 'p1js' as const, what: 'persistent, receipt each, 1 producer, stompjs', run: (pr: Pair) => receiptRow(pr, 'p1js', '/queue/bench.p1js', 1, o.p1Count, 'stompjs') }]
+        ? [
+            {
+              id: 'p1js' as const,
+              what: 'persistent, receipt each, 1 producer, stompjs',
+              run: (pr: Pair) => receiptRow(pr, 'p1js', '/queue/bench.p1js', 1, o.p1Count, 'stompjs'),
+            },
+          ]
         : []),
       {
         id: 'p4',
@@ -270,30 +403,74 @@ export async function runLoadRows(kinds: BrokerKind[], o: SuiteOptions): Promise
         run: (pr) => receiptRow(pr, 'p4', '/queue/bench.p4', 4, o.p4Count, gen),
       },
       ...(o.generator === 'both'
-        ? [{ id: 'p4js' as const, what: 'persistent, receipt each, 4 producers, stompjs', run: (pr: Pair) => receiptRow(pr, 'p4js', '/queue/bench.p4js', 4, o.p4Count, 'stompjs') }]
+        ? [
+            {
+              id: 'p4js' as const,
+              what: 'persistent, receipt each, 4 producers, stompjs',
+              run: (pr: Pair) => receiptRow(pr, 'p4js', '/queue/bench.p4js', 4, o.p4Count, 'stompjs'),
+            },
+          ]
         : []),
       {
         id: 'window',
         what: 'persistent, windowed receipts',
-        run: async (pr) => ({ value: (await mustLoad('window', { timeoutMs, produce: { ...base(pr), destination: '/queue/bench.drain', producers: 1, count: o.windowCount, persistent: true, receipts: 'window' } }, gen)).produce!.msgsPerSec }),
+        run: async (pr) => ({
+          value: (
+            await mustLoad(
+              'window',
+              {
+                timeoutMs,
+                produce: {
+                  ...base(pr),
+                  destination: '/queue/bench.drain',
+                  producers: 1,
+                  count: o.windowCount,
+                  persistent: true,
+                  receipts: 'window',
+                },
+              },
+              gen,
+            )
+          ).produce!.msgsPerSec,
+        }),
       },
       {
         id: 'drain',
         what: `drain of ${o.windowCount} persistent`,
         run: async (pr) => {
-          if (pr.result.window?.value == null) throw new BenchError('skipped: the window row, which fills the queue, failed')
-          return { value: (await mustLoad('drain', { timeoutMs, consume: { port: pr.port, destination: '/queue/bench.drain', count: o.windowCount } }, gen)).consume!.msgsPerSec }
+          if (pr.result.window?.value == null)
+            throw new BenchError('skipped: the window row, which fills the queue, failed')
+          return {
+            value: (
+              await mustLoad(
+                'drain',
+                { timeoutMs, consume: { port: pr.port, destination: '/queue/bench.drain', count: o.windowCount } },
+                gen,
+              )
+            ).consume!.msgsPerSec,
+          }
         },
       },
       {
         id: 'nonPersistent',
         what: 'non-persistent, producer + consumer',
         run: async (pr) => {
-          const r = await mustLoad('nonPersistent', {
-            timeoutMs,
-            consume: { port: pr.port, destination: '/queue/bench.np', count: o.nonPersistentCount },
-            produce: { ...base(pr), destination: '/queue/bench.np', producers: 1, count: o.nonPersistentCount, persistent: false, receipts: 'none' },
-          }, gen)
+          const r = await mustLoad(
+            'nonPersistent',
+            {
+              timeoutMs,
+              consume: { port: pr.port, destination: '/queue/bench.np', count: o.nonPersistentCount },
+              produce: {
+                ...base(pr),
+                destination: '/queue/bench.np',
+                producers: 1,
+                count: o.nonPersistentCount,
+                persistent: false,
+                receipts: 'none',
+              },
+            },
+            gen,
+          )
           return { value: r.consume!.msgsPerSec, note: `producer ${fmt(r.produce!.msgsPerSec)} msg/s` }
         },
       },
@@ -307,36 +484,59 @@ export async function runLoadRows(kinds: BrokerKind[], o: SuiteOptions): Promise
     const npRow = rows.find((r) => r.id === 'nonPersistent')!
     for (const row of rows) {
       if (row === npRow) continue
-      for (const pair of pairs) await record(pair.result, row.id, o.log, `${pair.kind.label}: ${row.what}`, () => row.run(pair))
+      for (const pair of pairs)
+        await record(pair.result, row.id, o.log, `${pair.kind.label}: ${row.what}`, () => row.run(pair))
     }
     const peakBefore = pairs.map((pair) => pair.sampler!.stop())
     if (o.backlog > 0) {
       for (const pair of pairs) {
-        await record(pair.result, 'backlogRssMb', o.log, `${pair.kind.label}: RSS with ${o.backlog} persistent queued`, async () => {
-          const s = new RssSampler(pair.primary!.pid, 250)
-          try {
-            // Filled without per-message receipts (one on the last message confirms the broker took them all): the
-            // row is about memory with a deep queue, and ActiveMQ's one-sync-per-receipted-send would take 10+ min.
-            const r = await mustLoad('backlog', { timeoutMs: Math.max(timeoutMs, o.backlog), produce: { ...base(pair), destination: '/queue/bench.backlog', producers: 1, count: o.backlog, persistent: true, receipts: 'none' } })
-            await sleep(2000)
-            const now = rssOf(pair.primary!.pid)
-            return { value: s.stop() / MB, note: `${fmt(r.produce!.msgsPerSec)} msg/s while filling, ${now ? fmt(now.rssBytes / MB) : '?'} MB after` }
-          } finally {
-            // A failed load must not leave the sampling interval holding the process open.
-            s.stop()
-          }
-        })
+        await record(
+          pair.result,
+          'backlogRssMb',
+          o.log,
+          `${pair.kind.label}: RSS with ${o.backlog} persistent queued`,
+          async () => {
+            const s = new RssSampler(pair.primary!.pid, 250)
+            try {
+              // Filled without per-message receipts (one on the last message confirms the broker took them all): the
+              // row is about memory with a deep queue, and ActiveMQ's one-sync-per-receipted-send would take 10+ min.
+              const r = await mustLoad('backlog', {
+                timeoutMs: Math.max(timeoutMs, o.backlog),
+                produce: {
+                  ...base(pair),
+                  destination: '/queue/bench.backlog',
+                  producers: 1,
+                  count: o.backlog,
+                  persistent: true,
+                  receipts: 'none',
+                },
+              })
+              await sleep(2000)
+              const now = rssOf(pair.primary!.pid)
+              return {
+                value: s.stop() / MB,
+                note: `${fmt(r.produce!.msgsPerSec)} msg/s while filling, ${now ? fmt(now.rssBytes / MB) : '?'} MB after`,
+              }
+            } finally {
+              // A failed load must not leave the sampling interval holding the process open.
+              s.stop()
+            }
+          },
+        )
       }
     }
     // VmHWM would now report the backlog row's peak: sample only.
     for (const pair of pairs) pair.sampler = new RssSampler(pair.primary!.pid, 100, o.backlog === 0)
-    for (const pair of pairs) await record(pair.result, npRow.id, o.log, `${pair.kind.label}: ${npRow.what}`, () => npRow.run(pair))
+    for (const pair of pairs)
+      await record(pair.result, npRow.id, o.log, `${pair.kind.label}: ${npRow.what}`, () => npRow.run(pair))
     pairs.forEach((pair, i) => {
       pair.result.peakRssMb = { value: Math.max(peakBefore[i]!, pair.sampler!.stop()) / MB }
       o.log(`${pair.kind.label}: peak RSS ${fmt(pair.result.peakRssMb.value!)} MB`)
     })
     const floorAfter = measureSyncFloor(o.workDir)
-    o.log(`disk sync floor after the loads: p50 ${fmt(floorAfter.p50Ms)} ms, p99 ${fmt(floorAfter.p99Ms)} ms, ${fmt(floorAfter.syncsPerSec)} serial syncs/s`)
+    o.log(
+      `disk sync floor after the loads: p50 ${fmt(floorAfter.p50Ms)} ms, p99 ${fmt(floorAfter.p99Ms)} ms, ${fmt(floorAfter.syncsPerSec)} serial syncs/s`,
+    )
     // A property of the machine, not of a broker: shown in the first column only.
     if (pairs[0]) pairs[0].result.syncFloor = syncFloorRow(floorBefore, floorAfter)
   } finally {
@@ -357,8 +557,10 @@ export async function runTakeovers(kind: BrokerKind, o: SuiteOptions): Promise<R
   const times: number[] = []
   try {
     const ports = [await freePort(), await freePort()]
-    let primary = (await kind.start({ dataDir: dir, port: ports[0]!, role: 'primary', timeoutMs: o.startTimeoutMs })).proc
-    let replica = (await kind.start({ dataDir: dir, port: ports[1]!, role: 'replica', timeoutMs: o.startTimeoutMs })).proc
+    let primary = (await kind.start({ dataDir: dir, port: ports[0]!, role: 'primary', timeoutMs: o.startTimeoutMs }))
+      .proc
+    let replica = (await kind.start({ dataDir: dir, port: ports[1]!, role: 'replica', timeoutMs: o.startTimeoutMs }))
+      .proc
     procs.push(primary, replica)
     for (let i = 0; i < o.takeovers; i++) {
       // Let the replica settle into its lock wait, as it would in production; then kill at a random moment of its
@@ -374,7 +576,8 @@ export async function runTakeovers(kind: BrokerKind, o: SuiteOptions): Promise<R
       o.log(`  kill ${i + 1}: takeover ${fmt(ms)} ms`)
       const victimPort = primary.port
       primary = replica
-      replica = (await kind.start({ dataDir: dir, port: victimPort, role: 'replica', timeoutMs: o.startTimeoutMs })).proc
+      replica = (await kind.start({ dataDir: dir, port: victimPort, role: 'replica', timeoutMs: o.startTimeoutMs }))
+        .proc
       procs.push(replica)
     }
   } finally {
@@ -400,15 +603,26 @@ export async function runBacklogTakeovers(kind: BrokerKind, o: SuiteOptions): Pr
   let fillNote = ''
   try {
     const ports = [await freePort(), await freePort()]
-    let primary = (await kind.start({ dataDir: dir, port: ports[0]!, role: 'primary', timeoutMs: o.startTimeoutMs })).proc
+    let primary = (await kind.start({ dataDir: dir, port: ports[0]!, role: 'primary', timeoutMs: o.startTimeoutMs }))
+      .proc
     procs.push(primary)
     const fill = await mustLoad('takeover backlog fill', {
       timeoutMs: Math.max(o.loadTimeoutMs, o.takeoverBacklog),
-      produce: { port: primary.port, destination: '/queue/bench.takeover-backlog', producers: 1, count: o.takeoverBacklog, persistent: true, receipts: 'none', sizeBytes: o.sizeBytes, window: o.window },
+      produce: {
+        port: primary.port,
+        destination: '/queue/bench.takeover-backlog',
+        producers: 1,
+        count: o.takeoverBacklog,
+        persistent: true,
+        receipts: 'none',
+        sizeBytes: o.sizeBytes,
+        window: o.window,
+      },
     })
     fillNote = `filled at ${fmt(fill.produce!.msgsPerSec)} msg/s`
     o.log(`  ${o.takeoverBacklog} persistent queued (${fillNote})`)
-    let replica = (await kind.start({ dataDir: dir, port: ports[1]!, role: 'replica', timeoutMs: o.startTimeoutMs })).proc
+    let replica = (await kind.start({ dataDir: dir, port: ports[1]!, role: 'replica', timeoutMs: o.startTimeoutMs }))
+      .proc
     procs.push(replica)
     for (let i = 0; i < o.backlogTakeovers; i++) {
       // As in runTakeovers: kill at a random moment of a polling replica's lock-retry cycle.
@@ -437,7 +651,8 @@ export async function runBacklogTakeovers(kind: BrokerKind, o: SuiteOptions): Pr
       o.log(`  kill ${i + 1}: CONNECTED after ${fmt(cMs)} ms, receipted SEND after ${fmt(ms)} ms`)
       const victimPort = primary.port
       primary = replica
-      replica = (await kind.start({ dataDir: dir, port: victimPort, role: 'replica', timeoutMs: o.startTimeoutMs })).proc
+      replica = (await kind.start({ dataDir: dir, port: victimPort, role: 'replica', timeoutMs: o.startTimeoutMs }))
+        .proc
       procs.push(replica)
     }
   } finally {
@@ -485,21 +700,49 @@ export interface Column {
  * A Markdown table: one row per RowSpec with a value in any column; with two or more columns, a ratio column per
  * extra column saying how many times better the first column is (>1 = first is better, whichever the direction).
  */
-export function formatTable(o: SuiteOptions, columns: Column[], extraRows: { label: string; unit: string; better: 'higher' | 'lower'; values: (RowValue | undefined)[] }[] = []): string {
+export function formatTable(
+  o: SuiteOptions,
+  columns: Column[],
+  extraRows: { label: string; unit: string; better: 'higher' | 'lower'; values: (RowValue | undefined)[] }[] = [],
+): string {
   const head = ['row', 'unit', ...columns.map((c) => c.label)]
   const ratioCols = columns.slice(1).map((c) => `${columns[0]!.label} vs ${c.label}`)
   head.push(...ratioCols)
   const lines: string[][] = []
-  const cell = (v: RowValue | undefined) => (v === undefined ? '' : v.value === null ? `failed: ${v.error ?? '?'}` : v.cell ? `${fmt(v.value)} ${v.cell}` : fmt(v.value))
+  const cell = (v: RowValue | undefined) =>
+    v === undefined
+      ? ''
+      : v.value === null
+        ? `failed: ${v.error ?? '?'}`
+        : v.cell
+          ? `${fmt(v.value)} ${v.cell}`
+          : fmt(v.value)
   const ratio = (a: RowValue | undefined, b: RowValue | undefined, better: 'higher' | 'lower') => {
     if (!a || !b || a.value === null || b.value === null || a.value <= 0 || b.value <= 0) return ''
     return `${fmt(better === 'higher' ? a.value / b.value : b.value / a.value)}×`
   }
-  const all = [...ROWS.map((r) => ({ label: r.label(o), unit: r.unit, better: r.better, values: columns.map((c) => c.result[r.id]) })), ...extraRows]
+  const all = [
+    ...ROWS.map((r) => ({
+      label: r.label(o),
+      unit: r.unit,
+      better: r.better,
+      values: columns.map((c) => c.result[r.id]),
+    })),
+    ...extraRows,
+  ]
   for (const r of all) {
     if (r.values.every((v) => v === undefined)) continue
-    lines.push([r.label, r.unit, ...r.values.map(cell), ...r.values.slice(1).map((v) => ratio(r.values[0], v, r.better))])
+    lines.push([
+      r.label,
+      r.unit,
+      ...r.values.map(cell),
+      ...r.values.slice(1).map((v) => ratio(r.values[0], v, r.better)),
+    ])
   }
-  const out = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...lines.map((l) => `| ${l.join(' | ')} |`)]
+  const out = [
+    `| ${head.join(' | ')} |`,
+    `|${head.map(() => '---').join('|')}|`,
+    ...lines.map((l) => `| ${l.join(' | ')} |`),
+  ]
   return out.join('\n')
 }

@@ -42,7 +42,9 @@ export async function workerMain(script: string, sides: LoadSides): Promise<neve
   const job = JSON.parse(arg) as LoadJob
   // A hard stop in case some wait was not bounded by the job's deadline (e.g. a write stuck on a half-dead socket).
   setTimeout(() => {
-    process.stdout.write(JSON.stringify({ complete: false, error: `job did not end within timeoutMs ${job.timeoutMs}` }) + '\n')
+    process.stdout.write(
+      JSON.stringify({ complete: false, error: `job did not end within timeoutMs ${job.timeoutMs}` }) + '\n',
+    )
     process.exit(1)
   }, job.timeoutMs + 1000).unref()
   const result = await runLoadJob(job, sides)

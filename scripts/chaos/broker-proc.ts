@@ -134,7 +134,11 @@ export class BrokerProc {
       this.stopped = false
       const cause = this.exitExpected !== null ? 'harness' : 'self'
       const lastRole = this.roles[this.roles.length - 1]
-      const why = this.exitExpected ?? (lastRole ? `last role line: ${lastRole.from || '?'} -> ${lastRole.role}: ${lastRole.reason}` : `last lines: ${this.tail.join(' | ')}`)
+      const why =
+        this.exitExpected ??
+        (lastRole
+          ? `last role line: ${lastRole.from || '?'} -> ${lastRole.role}: ${lastRole.reason}`
+          : `last lines: ${this.tail.join(' | ')}`)
       this.exits.push({ at: Date.now(), code, signal, cause, why })
       fs.writeSync(this.logFd, `# ${new Date().toISOString()} exit code=${code} signal=${signal} cause=${cause}\n`)
     })
@@ -150,7 +154,13 @@ export class BrokerProc {
     const msg = typeof o.msg === 'string' ? o.msg : ''
     this.keepTail(msg || line)
     if (o.event === 'role' && typeof o.to === 'string') {
-      this.roles.push({ at, from: typeof o.from === 'string' ? o.from : '', role: o.to, reason: String(o.reason ?? ''), stopAsked: this.stopSent })
+      this.roles.push({
+        at,
+        from: typeof o.from === 'string' ? o.from : '',
+        role: o.to,
+        reason: String(o.reason ?? ''),
+        stopAsked: this.stopSent,
+      })
     }
     const m = /^lock acquired: epoch (\d+) claimed/.exec(msg)
     if (m) this.epochs.push({ at, epoch: Number(m[1]) })

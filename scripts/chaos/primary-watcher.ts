@@ -24,7 +24,11 @@ export class PrimaryWatcher {
   /** Label stored with every moment recorded from now on. */
   phase = 'normal'
 
-  constructor(readonly ports: number[], readonly intervalMs = 10, readonly probeTimeoutMs = 50) {}
+  constructor(
+    readonly ports: number[],
+    readonly intervalMs = 10,
+    readonly probeTimeoutMs = 50,
+  ) {}
 
   exclude(port: number, on: boolean): void {
     if (on) this.excluded.add(port)
@@ -43,7 +47,12 @@ export class PrimaryWatcher {
       for (let i = 0; i < ports.length; i++) if (!still.has(ports[i]!)) up[i] = false
       this.probes++
       const accepting = ports.filter((_, i) => up[i])
-      if (accepting.length > 1) this.moments.push({ at: Date.now(), ports: accepting, phase: phase === this.phase ? phase : `${phase}/${this.phase}` })
+      if (accepting.length > 1)
+        this.moments.push({
+          at: Date.now(),
+          ports: accepting,
+          phase: phase === this.phase ? phase : `${phase}/${this.phase}`,
+        })
       if (this.running) this.timer = setTimeout(tick, this.intervalMs)
     }
     void tick()

@@ -17,17 +17,42 @@ type Fake = Pick<BrokerProc, 'name' | 'roles' | 'exits'>
 function broker(name: string, downs: { at: number; reason?: string; stopAsked?: boolean }[]): Fake {
   return {
     name,
-    roles: downs.map((d) => ({ at: d.at, from: 'primary', role: 'stepping-down', reason: d.reason ?? 'keep-alive: late', stopAsked: d.stopAsked ?? false })),
+    roles: downs.map((d) => ({
+      at: d.at,
+      from: 'primary',
+      role: 'stepping-down',
+      reason: d.reason ?? 'keep-alive: late',
+      stopAsked: d.stopAsked ?? false,
+    })),
     exits: [],
   }
 }
 
-const fault = (kind: string, at: number, endAt: number, excuse: FaultRecord['excuse'], target = 'b0'): FaultRecord => ({ kind, at, endAt, excuse, target, ok: true, notes: [] })
+const fault = (kind: string, at: number, endAt: number, excuse: FaultRecord['excuse'], target = 'b0'): FaultRecord => ({
+  kind,
+  at,
+  endAt,
+  excuse,
+  target,
+  ok: true,
+  notes: [],
+})
 
 test('spuriousStepDowns counts step-downs outside fault windows and inside cpu-starvation', () => {
   const grace = 3000
-  const faults = [fault('hang-share', 10_000, 12_000, 'all'), fault('cpu-starvation', 30_000, 36_000, 'none'), fault('kill-primary', 50_000, 51_000, 'target', 'b0')]
-  const b0 = broker('b0', [{ at: 11_000 }, { at: 14_500 }, { at: 20_000 }, { at: 33_000 }, { at: 50_500 }, { at: 60_000, reason: 'stop requested' }])
+  const faults = [
+    fault('hang-share', 10_000, 12_000, 'all'),
+    fault('cpu-starvation', 30_000, 36_000, 'none'),
+    fault('kill-primary', 50_000, 51_000, 'target', 'b0'),
+  ]
+  const b0 = broker('b0', [
+    { at: 11_000 },
+    { at: 14_500 },
+    { at: 20_000 },
+    { at: 33_000 },
+    { at: 50_500 },
+    { at: 60_000, reason: 'stop requested' },
+  ])
   const b1 = broker('b1', [{ at: 50_600 }, { at: 70_000, stopAsked: true }])
   const got = spuriousStepDowns([b0, b1] as BrokerProc[], faults, grace, 100_000)
   // b0 at 11 s (hang-share) and 14.5 s (grace) excused; 20 s no fault; 33 s during cpu-starvation; 50.5 s kill victim excused.

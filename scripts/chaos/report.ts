@@ -59,7 +59,13 @@ export interface ChaosReport {
   keepAliveMs: number
   durationS: number
   labDir: string | null
-  faults: { planned: number; injected: number; byKind: Record<string, number>; failed: number; skippedKinds: Record<string, string> }
+  faults: {
+    planned: number
+    injected: number
+    byKind: Record<string, number>
+    failed: number
+    skippedKinds: Record<string, string>
+  }
   restarts: number
   messages: {
     sent: Record<Stream, number>
@@ -77,18 +83,38 @@ export interface ChaosReport {
     duplicatesStored: number
     ackFailures: number
   }
-  transactions: { committed: number; aborted: number; inDoubt: number; failed: number; abortedDelivered: number; partial: number }
+  transactions: {
+    committed: number
+    aborted: number
+    inDoubt: number
+    failed: number
+    abortedDelivered: number
+    partial: number
+  }
   scheduled: { receipted: number; deliveredExactlyOnce: number; lost: number; firedTwice: number; early: number }
   takeover: Stats
   stepDown: Stats & { lateOver2xKeepAlive: number }
-  watcher: { probes: number; twoPrimaryMoments: number; lyingPhaseTwoAccepting: number; firstMoments: { at: string; ports: number[]; phase: string }[] }
+  watcher: {
+    probes: number
+    twoPrimaryMoments: number
+    lyingPhaseTwoAccepting: number
+    firstMoments: { at: string; ports: number[]; phase: string }[]
+  }
   /** Broker exits the harness did not cause (those brokers were left down). */
   selfExits: { count: number; samples: string[] }
   /** Step-downs with no fault in progress or just ended (or during CPU starvation). */
   spuriousStepDowns: { count: number; samples: string[] }
   shareBlink: { count: number; servedAgain: Stats; over2s: number; servingThroughLoss: number }
   lyingLocks: { count: number; epochsClaimed: number; windowS: number; flapsPerMin: number | null }
-  cpuStarvation: { count: number; hogs: number; totalS: number; bursts: number; burstMsMax: number; stepDowns: number; receipted: number }
+  cpuStarvation: {
+    count: number
+    hogs: number
+    totalS: number
+    bursts: number
+    burstMsMax: number
+    stepDowns: number
+    receipted: number
+  }
   staleAcks: number
   failoversMissed: number
   neverSteppedDown: number
@@ -127,11 +153,20 @@ const iso = (t: number) => new Date(t).toISOString()
 
 /** Exits nobody asked for: "b1 at T code=1 (last role line: …)". */
 export function selfExits(brokers: BrokerProc[]): string[] {
-  return brokers.flatMap((b) => b.exits.filter((e) => e.cause === 'self').map((e) => `${b.name} at ${iso(e.at)} ${e.signal ? `signal ${e.signal}` : `code ${e.code}`} (${e.why})`))
+  return brokers.flatMap((b) =>
+    b.exits
+      .filter((e) => e.cause === 'self')
+      .map((e) => `${b.name} at ${iso(e.at)} ${e.signal ? `signal ${e.signal}` : `code ${e.code}`} (${e.why})`),
+  )
 }
 
 /** Step-downs no injected fault explains: "b0 at T primary -> stepping-down: reason". */
-export function spuriousStepDowns(brokers: BrokerProc[], faults: FaultRecord[], graceMs: number, now = Date.now()): string[] {
+export function spuriousStepDowns(
+  brokers: BrokerProc[],
+  faults: FaultRecord[],
+  graceMs: number,
+  now = Date.now(),
+): string[] {
   const out: string[] = []
   for (const b of brokers) {
     for (const r of b.roles) {
@@ -144,7 +179,9 @@ export function spuriousStepDowns(brokers: BrokerProc[], faults: FaultRecord[], 
       })
       if (!excused) {
         const during = faults.filter((f) => r.at >= f.at && r.at <= (f.endAt ?? now) + graceMs).map((f) => f.kind)
-        out.push(`${b.name} at ${iso(r.at)} ${r.from || '?'} -> stepping-down: ${r.reason}${during.length ? ` (during ${during.join(', ')})` : ' (no fault)'}`)
+        out.push(
+          `${b.name} at ${iso(r.at)} ${r.from || '?'} -> stepping-down: ${r.reason}${during.length ? ` (during ${during.join(', ')})` : ' (no fault)'}`,
+        )
       }
     }
   }
@@ -267,7 +304,13 @@ export function buildReport(r: ReportInput): ChaosReport {
     keepAliveMs: ka,
     durationS: Math.round(r.durationMs / 100) / 10,
     labDir: r.root,
-    faults: { planned: r.planned, injected: r.faults.length, byKind, failed: r.faults.filter((f) => !f.ok).length, skippedKinds: r.skipped },
+    faults: {
+      planned: r.planned,
+      injected: r.faults.length,
+      byKind,
+      failed: r.faults.filter((f) => !f.ok).length,
+      skippedKinds: r.skipped,
+    },
     restarts: r.restarts,
     messages: {
       sent: L.sent,
@@ -286,14 +329,22 @@ export function buildReport(r: ReportInput): ChaosReport {
       ackFailures: L.ackFailures,
     },
     transactions: tx,
-    scheduled: { receipted: receiptedByStream.sched, deliveredExactlyOnce: schedOnce, lost: lostByStream.sched, firedTwice, early: L.scheduledEarly },
+    scheduled: {
+      receipted: receiptedByStream.sched,
+      deliveredExactlyOnce: schedOnce,
+      lost: lostByStream.sched,
+      firedTwice,
+      early: L.scheduledEarly,
+    },
     takeover,
     stepDown: { ...stats(sd), lateOver2xKeepAlive: shouldBeZero.stepDownsOver2xKeepAlive },
     watcher: {
       probes: r.watcher.probes,
       twoPrimaryMoments: honest.length,
       lyingPhaseTwoAccepting: lying.length,
-      firstMoments: honest.slice(0, 10).map((m) => ({ at: new Date(m.at).toISOString(), ports: m.ports, phase: m.phase })),
+      firstMoments: honest
+        .slice(0, 10)
+        .map((m) => ({ at: new Date(m.at).toISOString(), ports: m.ports, phase: m.phase })),
     },
     selfExits: { count: exitsSelf.length, samples: exitsSelf.slice(0, 20) },
     spuriousStepDowns: { count: spurious.length, samples: spurious.slice(0, 20) },
@@ -303,7 +354,12 @@ export function buildReport(r: ReportInput): ChaosReport {
       over2s: shareReturnOver2s,
       servingThroughLoss: shouldBeZero.servingThroughShareLoss,
     },
-    lyingLocks: { count: lyings.length, epochsClaimed: lyingClaimed, windowS: Math.round(lyingMs / 100) / 10, flapsPerMin: lyingMs > 0 ? Math.round((lyingClaimed / (lyingMs / 60_000)) * 10) / 10 : null },
+    lyingLocks: {
+      count: lyings.length,
+      epochsClaimed: lyingClaimed,
+      windowS: Math.round(lyingMs / 100) / 10,
+      flapsPerMin: lyingMs > 0 ? Math.round((lyingClaimed / (lyingMs / 60_000)) * 10) / 10 : null,
+    },
     cpuStarvation: {
       count: starv.length,
       hogs: starv[0]?.hogs ?? 0,
@@ -319,39 +375,84 @@ export function buildReport(r: ReportInput): ChaosReport {
     resumedAfterStop,
     mustBeZero,
     shouldBeZero,
-    faultLog: r.faults.map((f) => ({ t: new Date(f.at).toISOString(), kind: f.kind, target: f.target, ok: f.ok, notes: f.notes.join('; ') })),
+    faultLog: r.faults.map((f) => ({
+      t: new Date(f.at).toISOString(),
+      kind: f.kind,
+      target: f.target,
+      ok: f.ok,
+      notes: f.notes.join('; '),
+    })),
   }
 }
 
 export function formatReport(c: ChaosReport): string {
   const ms = (x: number | null) => (x === null ? '-' : `${x} ms`)
   const rows: [string, string][] = [
-    ['run', `${c.profile} profile, seed ${c.seed}, ${c.brokers} brokers, ${c.adapter}, bindfs ${c.bindfs ? 'on' : 'off'}, keep-alive ${c.keepAliveMs} ms, ${c.durationS} s`],
-    ['faults injected', `${c.faults.injected}/${c.faults.planned}: ${Object.entries(c.faults.byKind).map(([k, n]) => `${k} ${n}`).join(', ')}`],
+    [
+      'run',
+      `${c.profile} profile, seed ${c.seed}, ${c.brokers} brokers, ${c.adapter}, bindfs ${c.bindfs ? 'on' : 'off'}, keep-alive ${c.keepAliveMs} ms, ${c.durationS} s`,
+    ],
+    [
+      'faults injected',
+      `${c.faults.injected}/${c.faults.planned}: ${Object.entries(c.faults.byKind)
+        .map(([k, n]) => `${k} ${n}`)
+        .join(', ')}`,
+    ],
     ...Object.entries(c.faults.skippedKinds).map(([k, why]): [string, string] => [`  skipped ${k}`, why]),
     ['broker restarts', String(c.restarts)],
-    ['messages receipted', `${c.messages.receipted} (queue ${c.messages.receiptedByStream.queue}, durable topic ${c.messages.receiptedByStream.topic}, tx ${c.messages.receiptedByStream.tx}, scheduled ${c.messages.receiptedByStream.sched})`],
-    ['messages delivered', `${c.messages.deliveredDistinct} distinct, ${c.messages.deliveries} deliveries (${c.messages.redeliveries} repeats)`],
+    [
+      'messages receipted',
+      `${c.messages.receipted} (queue ${c.messages.receiptedByStream.queue}, durable topic ${c.messages.receiptedByStream.topic}, tx ${c.messages.receiptedByStream.tx}, scheduled ${c.messages.receiptedByStream.sched})`,
+    ],
+    [
+      'messages delivered',
+      `${c.messages.deliveredDistinct} distinct, ${c.messages.deliveries} deliveries (${c.messages.redeliveries} repeats)`,
+    ],
     ['sends unconfirmed', `${c.messages.unconfirmedSends} (timed out or refused; not counted as receipted)`],
-    ['transactions', `${c.transactions.committed} committed, ${c.transactions.aborted} aborted, ${c.transactions.inDoubt} in doubt, ${c.transactions.failed} failed`],
+    [
+      'transactions',
+      `${c.transactions.committed} committed, ${c.transactions.aborted} aborted, ${c.transactions.inDoubt} in doubt, ${c.transactions.failed} failed`,
+    ],
     ['scheduled', `${c.scheduled.receipted} receipted, ${c.scheduled.deliveredExactlyOnce} delivered exactly once`],
-    ['takeover (kill -9 → CONNECTED)', `n=${c.takeover.count} median ${ms(c.takeover.medianMs)}, p99 ${ms(c.takeover.p99Ms)}, max ${ms(c.takeover.maxMs)}`],
-    ['stop serving after lock/share fault', `n=${c.stepDown.count} median ${ms(c.stepDown.medianMs)}, p99 ${ms(c.stepDown.p99Ms)}, max ${ms(c.stepDown.maxMs)}`],
-    ['serving again after share return', `n=${c.shareBlink.count} median ${ms(c.shareBlink.servedAgain.medianMs)}, max ${ms(c.shareBlink.servedAgain.maxMs)} (bound 2000 ms; ${c.shareBlink.over2s} over or never)`],
-    ['lying locks: flaps', `${c.lyingLocks.epochsClaimed} epochs claimed in ${c.lyingLocks.windowS} s of ${c.lyingLocks.count} fault(s): ${c.lyingLocks.flapsPerMin ?? '-'} per minute (keep-alive ${c.keepAliveMs} ms)`],
-    ['cpu starvation', `${c.cpuStarvation.count} fault(s), ${c.cpuStarvation.hogs} hogs, ${c.cpuStarvation.totalS} s, ${c.cpuStarvation.bursts} SIGSTOP bursts (max ${c.cpuStarvation.burstMsMax} ms); ${c.cpuStarvation.stepDowns} step-downs, ${c.cpuStarvation.receipted} receipted meanwhile`],
-    ['watcher', `${c.watcher.probes} probe rounds; lying-locks phase: ${c.watcher.lyingPhaseTwoAccepting} rounds with several brokers accepting (expected there)`],
+    [
+      'takeover (kill -9 → CONNECTED)',
+      `n=${c.takeover.count} median ${ms(c.takeover.medianMs)}, p99 ${ms(c.takeover.p99Ms)}, max ${ms(c.takeover.maxMs)}`,
+    ],
+    [
+      'stop serving after lock/share fault',
+      `n=${c.stepDown.count} median ${ms(c.stepDown.medianMs)}, p99 ${ms(c.stepDown.p99Ms)}, max ${ms(c.stepDown.maxMs)}`,
+    ],
+    [
+      'serving again after share return',
+      `n=${c.shareBlink.count} median ${ms(c.shareBlink.servedAgain.medianMs)}, max ${ms(c.shareBlink.servedAgain.maxMs)} (bound 2000 ms; ${c.shareBlink.over2s} over or never)`,
+    ],
+    [
+      'lying locks: flaps',
+      `${c.lyingLocks.epochsClaimed} epochs claimed in ${c.lyingLocks.windowS} s of ${c.lyingLocks.count} fault(s): ${c.lyingLocks.flapsPerMin ?? '-'} per minute (keep-alive ${c.keepAliveMs} ms)`,
+    ],
+    [
+      'cpu starvation',
+      `${c.cpuStarvation.count} fault(s), ${c.cpuStarvation.hogs} hogs, ${c.cpuStarvation.totalS} s, ${c.cpuStarvation.bursts} SIGSTOP bursts (max ${c.cpuStarvation.burstMsMax} ms); ${c.cpuStarvation.stepDowns} step-downs, ${c.cpuStarvation.receipted} receipted meanwhile`,
+    ],
+    [
+      'watcher',
+      `${c.watcher.probes} probe rounds; lying-locks phase: ${c.watcher.lyingPhaseTwoAccepting} rounds with several brokers accepting (expected there)`,
+    ],
   ]
   const w = Math.max(...rows.map((r) => r[0].length))
   const out = rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`)
   out.push('', 'MUST BE ZERO')
-  for (const [k, v] of Object.entries(c.mustBeZero)) out.push(`  ${k.padEnd(w - 2)}  ${v}${v === 0 ? '' : '   <-- FAIL'}`)
+  for (const [k, v] of Object.entries(c.mustBeZero))
+    out.push(`  ${k.padEnd(w - 2)}  ${v}${v === 0 ? '' : '   <-- FAIL'}`)
   out.push('should be zero')
   for (const [k, v] of Object.entries(c.shouldBeZero)) out.push(`  ${k.padEnd(w - 2)}  ${v}${v === 0 ? '' : '   (!)'}`)
   if (c.messages.lostSample.length) out.push(`lost ids (sample): ${c.messages.lostSample.join(' ')}`)
   for (const x of c.selfExits.samples.slice(0, 10)) out.push(`self exit: ${x}`)
   for (const x of c.spuriousStepDowns.samples.slice(0, 10)) out.push(`spurious step-down: ${x}`)
-  if (c.watcher.firstMoments.length) out.push(`two-primary moments (first): ${c.watcher.firstMoments.map((m) => `${m.at} ports ${m.ports.join('+')}`).join('; ')}`)
+  if (c.watcher.firstMoments.length)
+    out.push(
+      `two-primary moments (first): ${c.watcher.firstMoments.map((m) => `${m.at} ports ${m.ports.join('+')}`).join('; ')}`,
+    )
   out.push('', c.ok ? 'PASS: every must-be-zero counter is zero' : 'FAIL: a must-be-zero counter is not zero')
   return out.join('\n')
 }

@@ -26,10 +26,27 @@ import { buildReport, type ChaosReport, type FaultRecord } from './report.ts'
 import { CpuHogs } from '../bench-lib/cpu-hogs.ts'
 
 export type FaultKind =
-  | 'kill-primary' | 'stop-primary' | 'delete-lock' | 'replace-lock' | 'disk-full' | 'hang-share' | 'kill-share' | 'lying-locks'
-  | 'cpu-starvation' | 'share-blink'
+  | 'kill-primary'
+  | 'stop-primary'
+  | 'delete-lock'
+  | 'replace-lock'
+  | 'disk-full'
+  | 'hang-share'
+  | 'kill-share'
+  | 'lying-locks'
+  | 'cpu-starvation'
+  | 'share-blink'
 export const FAULT_KINDS: readonly FaultKind[] = [
-  'kill-primary', 'stop-primary', 'delete-lock', 'replace-lock', 'disk-full', 'hang-share', 'kill-share', 'lying-locks', 'cpu-starvation', 'share-blink',
+  'kill-primary',
+  'stop-primary',
+  'delete-lock',
+  'replace-lock',
+  'disk-full',
+  'hang-share',
+  'kill-share',
+  'lying-locks',
+  'cpu-starvation',
+  'share-blink',
 ]
 /** Wall-time budget of the short profile (the CI test uses it too). */
 export const SHORT_MAX_SECONDS = 150
@@ -72,8 +89,16 @@ const BOUND = {
 
 /** Fault weights of the long profile (kill -9 dominates, as in real life). */
 const WEIGHTS: Record<FaultKind, number> = {
-  'kill-primary': 34, 'stop-primary': 7, 'delete-lock': 7, 'replace-lock': 7, 'disk-full': 7, 'hang-share': 8, 'kill-share': 8, 'lying-locks': 7,
-  'cpu-starvation': 8, 'share-blink': 7,
+  'kill-primary': 34,
+  'stop-primary': 7,
+  'delete-lock': 7,
+  'replace-lock': 7,
+  'disk-full': 7,
+  'hang-share': 8,
+  'kill-share': 8,
+  'lying-locks': 7,
+  'cpu-starvation': 8,
+  'share-blink': 7,
 }
 
 /**
@@ -84,7 +109,12 @@ export function stepDownGraceMs(keepAliveMs: number): number {
   return Math.max(3000, 4 * keepAliveMs)
 }
 
-export function planFaults(kinds: readonly FaultKind[], count: number, profile: 'short' | 'long', rnd: SeededRandom): FaultKind[] {
+export function planFaults(
+  kinds: readonly FaultKind[],
+  count: number,
+  profile: 'short' | 'long',
+  rnd: SeededRandom,
+): FaultKind[] {
   const plan: FaultKind[] = []
   if (profile === 'short') {
     // One of each available kind first (so a short run covers everything; the SHORT_PROFILE_MUST kinds even when
@@ -118,13 +148,19 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const rnd = new SeededRandom(o.seed)
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'sfbroker-chaos-'))
   const useBindfs = o.bindfs === 'on' || (o.bindfs === 'auto' && bindfsAvailable())
-  if (o.bindfs === 'on' && !bindfsAvailable()) throw new Error('--bindfs on: bindfs or /dev/fuse is not available (Debian: apt-get install bindfs fuse3)')
+  if (o.bindfs === 'on' && !bindfsAvailable())
+    throw new Error('--bindfs on: bindfs or /dev/fuse is not available (Debian: apt-get install bindfs fuse3)')
   const lab = new SharedLab(root, useBindfs ? o.brokers : 0, true, 192 << 20, true)
   const skipped: Record<string, string> = {}
-  if (!useBindfs) for (const k of ['hang-share', 'kill-share', 'lying-locks', 'share-blink']) skipped[k] = 'needs bindfs (--bindfs on)'
+  if (!useBindfs)
+    for (const k of ['hang-share', 'kill-share', 'lying-locks', 'share-blink'])
+      skipped[k] = 'needs bindfs (--bindfs on)'
   if (!lab.sizeLimited) skipped['disk-full'] = `no size-limited filesystem: ${lab.tmpfsError ?? 'tmpfs not mounted'}`
   const kinds = FAULT_KINDS.filter((k) => !(k in skipped) && (!o.kinds || o.kinds.includes(k)))
-  if (kinds.length === 0) throw new Error(`no fault kind left to inject (asked: ${o.kinds?.join(',') ?? 'all'}; skipped: ${Object.keys(skipped).join(', ') || 'none'})`)
+  if (kinds.length === 0)
+    throw new Error(
+      `no fault kind left to inject (asked: ${o.kinds?.join(',') ?? 'all'}; skipped: ${Object.keys(skipped).join(', ') || 'none'})`,
+    )
   const plan = planFaults(kinds, o.faults, o.profile, rnd)
   const ports = await pickPorts(o.brokers, () => rnd.next())
   fs.mkdirSync(path.join(root, 'logs'), { recursive: true })
@@ -138,7 +174,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     return { hosts: own, common }
   })
   let mode: 'hosts' | 'common' = 'hosts'
-  const brokers: BrokerProc[] = ports.map((port, i) => new BrokerProc(i, port, configs[i]!.hosts, o.binary, path.join(root, 'logs', `b${i}.log`)))
+  const brokers: BrokerProc[] = ports.map(
+    (port, i) => new BrokerProc(i, port, configs[i]!.hosts, o.binary, path.join(root, 'logs', `b${i}.log`)),
+  )
   const watcher = new PrimaryWatcher(ports, 10, 50)
   const faults: FaultRecord[] = []
   let workload: Workload | null = null
@@ -146,7 +184,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const cpuHogs = o.cpuHogs ?? 4
   let hogs: CpuHogs | null = null
   const grace = stepDownGraceMs(o.keepAliveMs)
-  say(`${el()} lab ${root}: ${o.brokers} brokers on ports ${ports.join(', ')}, ${useBindfs ? 'one bindfs mount each (and one shared by all for share-blink)' : 'one directory, no bindfs'}, ${lab.sizeLimited ? 'tmpfs store (disk-full for real)' : 'no tmpfs'}, adapter ${o.adapter}, keep-alive ${o.keepAliveMs} ms, seed ${o.seed}`)
+  say(
+    `${el()} lab ${root}: ${o.brokers} brokers on ports ${ports.join(', ')}, ${useBindfs ? 'one bindfs mount each (and one shared by all for share-blink)' : 'one directory, no bindfs'}, ${lab.sizeLimited ? 'tmpfs store (disk-full for real)' : 'no tmpfs'}, adapter ${o.adapter}, keep-alive ${o.keepAliveMs} ms, seed ${o.seed}`,
+  )
   for (const [k, why] of Object.entries(skipped)) say(`${el()} fault kind ${k} skipped: ${why}`)
 
   /** Brokers answering STOMP CONNECTED right now (stopped ones are not probed). */
@@ -203,7 +243,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       await sleep(20)
     }
     const r = b.roles.slice(rolesBefore).map((x) => x.role)
-    note.push(`${b.name} restarted → ${r.includes('replica') ? 'replica' : r.includes('primary') ? 'primary' : b.alive ? 'no role yet' : 'exited'}`)
+    note.push(
+      `${b.name} restarted → ${r.includes('replica') ? 'replica' : r.includes('primary') ? 'primary' : b.alive ? 'no role yet' : 'exited'}`,
+    )
   }
 
   const selfExitNoted = new Set<object>()
@@ -221,7 +263,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     if (mode === want || commonIndex === null) return
     await Promise.all(brokers.map((b) => b.terminate(5000)))
     mode = want
-    for (let i = 0; i < brokers.length; i++) brokers[i]!.configFile = want === 'common' ? configs[i]!.common : configs[i]!.hosts
+    for (let i = 0; i < brokers.length; i++)
+      brokers[i]!.configFile = want === 'common' ? configs[i]!.common : configs[i]!.hosts
     const startable = brokers.filter((b) => b.mayRestart)
     const first = startable[0]
     if (first) {
@@ -230,7 +273,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       await awaitPrimary(BOUND.takeoverMs)
     }
     for (const b of startable.slice(1)) await restart(b, [])
-    note.push(`lab switched to ${want === 'common' ? 'one mount shared by all brokers' : 'one mount per broker'} (${startable.length} brokers restarted)`)
+    note.push(
+      `lab switched to ${want === 'common' ? 'one mount shared by all brokers' : 'one mount per broker'} (${startable.length} brokers restarted)`,
+    )
   }
 
   const cleanup = async () => {
@@ -246,7 +291,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   try {
     // Start the first broker alone so the startup order is deterministic, then the replicas.
     brokers[0]!.start()
-    if (!(await awaitPrimary(BOUND.takeoverMs))) throw new Error(`no broker answered STOMP within ${BOUND.takeoverMs} ms after start; see ${brokers[0]!.logFile}`)
+    if (!(await awaitPrimary(BOUND.takeoverMs)))
+      throw new Error(`no broker answered STOMP within ${BOUND.takeoverMs} ms after start; see ${brokers[0]!.logFile}`)
     const note: string[] = []
     for (const b of brokers.slice(1)) await restart(b, note)
     restarts -= brokers.length - 1
@@ -258,7 +304,10 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     await sleep(1500)
 
     const deadline = t0 + o.maxSeconds * 1000 - (BOUND.drainMaxMs + 10_000)
-    const defaultExcuse: Partial<Record<FaultKind, FaultRecord['excuse']>> = { 'kill-primary': 'target', 'cpu-starvation': 'none' }
+    const defaultExcuse: Partial<Record<FaultKind, FaultRecord['excuse']>> = {
+      'kill-primary': 'target',
+      'cpu-starvation': 'none',
+    }
     for (let n = 0; n < plan.length; n++) {
       if (Date.now() > deadline) {
         say(`${el()} time budget reached: ${n} of ${plan.length} faults injected`)
@@ -273,16 +322,33 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       if (!found) {
         const at = Date.now()
         // Not injected: its window is empty (it must excuse no step-down).
-        faults.push({ kind, at, endAt: at, excuse: 'none', target: '-', ok: false, notes: ['no primary before the fault'] })
+        faults.push({
+          kind,
+          at,
+          endAt: at,
+          excuse: 'none',
+          target: '-',
+          ok: false,
+          notes: ['no primary before the fault'],
+        })
         say(`${el()} fault ${n + 1}/${plan.length} ${kind}: no primary answers; skipping`)
         continue
       }
       const p = found.b
-      const rec: FaultRecord = { kind, at: Date.now(), target: p.name, ok: true, notes: [], excuse: defaultExcuse[kind] ?? 'all' }
+      const rec: FaultRecord = {
+        kind,
+        at: Date.now(),
+        target: p.name,
+        ok: true,
+        notes: [],
+        excuse: defaultExcuse[kind] ?? 'all',
+      }
       faults.push(rec)
       await inject(kind, p, rec)
       rec.endAt = Date.now()
-      say(`${el()} fault ${String(n + 1).padStart(3)}/${plan.length} ${kind.padEnd(12)} ${rec.target}: ${rec.notes.join('; ')}${rec.ok ? '' : '  <-- FAILED'}`)
+      say(
+        `${el()} fault ${String(n + 1).padStart(3)}/${plan.length} ${kind.padEnd(12)} ${rec.target}: ${rec.notes.join('; ')}${rec.ok ? '' : '  <-- FAILED'}`,
+      )
       await sleep(o.profile === 'short' ? 800 : 1500)
     }
 
@@ -301,8 +367,20 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     say(`${el()} drained in ${Date.now() - drainStart} ms (${workload.missing()} receipted messages not delivered)`)
     watcher.stop()
     const report = buildReport({
-      options: o, seed: o.seed, root: o.keep ? root : null, durationMs: Date.now() - t0, planned: plan.length, faults, skipped,
-      ledger: workload.ledger, watcher, brokers, restarts, bindfs: useBindfs, diskFull: lab.sizeLimited, stepDownGraceMs: grace,
+      options: o,
+      seed: o.seed,
+      root: o.keep ? root : null,
+      durationMs: Date.now() - t0,
+      planned: plan.length,
+      faults,
+      skipped,
+      ledger: workload.ledger,
+      watcher,
+      brokers,
+      restarts,
+      bindfs: useBindfs,
+      diskFull: lab.sizeLimited,
+      stepDownGraceMs: grace,
     })
     return report
   } finally {
@@ -355,13 +433,19 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         if (down === null && others().length > 0) down = await awaitStepDown(p, BOUND.stepDownMs - settleMs)
         const steppedDown = p.roles.slice(rolesBefore).some((r) => r.role !== 'primary')
         if (down !== null) {
-          rec.notes.push(`stopped ${stopMs} ms; closed its port ${Date.now() - t} ms after SIGCONT${!p.alive ? ` (exited: ${p.exits[p.exits.length - 1]?.signal ?? `code ${p.exits[p.exits.length - 1]?.code}`})` : steppedDown ? ' (stepped down)' : ''}`)
+          rec.notes.push(
+            `stopped ${stopMs} ms; closed its port ${Date.now() - t} ms after SIGCONT${!p.alive ? ` (exited: ${p.exits[p.exits.length - 1]?.signal ?? `code ${p.exits[p.exits.length - 1]?.code}`})` : steppedDown ? ' (stepped down)' : ''}`,
+          )
         } else if (others().length > 0) {
           rec.ok = false
           rec.resumedServing = true
-          rec.notes.push(`stopped ${stopMs} ms, then still serving ${BOUND.stepDownMs} ms after SIGCONT although ${others().join(', ')} claimed a newer epoch`)
+          rec.notes.push(
+            `stopped ${stopMs} ms, then still serving ${BOUND.stepDownMs} ms after SIGCONT although ${others().join(', ')} claimed a newer epoch`,
+          )
         } else {
-          rec.notes.push(`stopped ${stopMs} ms; resumed serving after SIGCONT (still held the lock, nobody claimed a newer epoch)`)
+          rec.notes.push(
+            `stopped ${stopMs} ms; resumed serving after SIGCONT (still held the lock, nobody claimed a newer epoch)`,
+          )
         }
         const got = await awaitPrimary(BOUND.takeoverMs)
         if (got) {
@@ -479,10 +563,19 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         restarts += startable.length
         await sleep(lyingMs)
         const lyingTo = Date.now()
-        const claimed = brokers.reduce((a, b, i) => a + b.epochs.slice(epochsBefore[i]).filter((e) => e.at >= lyingFrom && e.at <= lyingTo).length, 0)
-        rec.lying = { epochsClaimed: claimed, windowMs: lyingTo - lyingFrom, flapsPerMin: Math.round((claimed / ((lyingTo - lyingFrom) / 60_000)) * 10) / 10 }
+        const claimed = brokers.reduce(
+          (a, b, i) => a + b.epochs.slice(epochsBefore[i]).filter((e) => e.at >= lyingFrom && e.at <= lyingTo).length,
+          0,
+        )
+        rec.lying = {
+          epochsClaimed: claimed,
+          windowMs: lyingTo - lyingFrom,
+          flapsPerMin: Math.round((claimed / ((lyingTo - lyingFrom) / 60_000)) * 10) / 10,
+        }
         const primaries = brokers.filter((b) => b.alive && b.role === 'primary').map((b) => b.name)
-        rec.notes.push(`${lyingMs} ms on lying mounts: ${claimed} epochs claimed (${rec.lying.flapsPerMin}/min; primaries at the end: ${primaries.join(', ') || 'none'})`)
+        rec.notes.push(
+          `${lyingMs} ms on lying mounts: ${claimed} epochs claimed (${rec.lying.flapsPerMin}/min; primaries at the end: ${primaries.join(', ') || 'none'})`,
+        )
         await Promise.all(brokers.map((b) => b.terminate(5000)))
         for (let i = 0; i < brokers.length; i++) lab.remount(i, true)
         watcher.phase = 'normal'
@@ -506,7 +599,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         // than keepAliveTimeout: a late event loop is no evidence of a lost lock, so no broker may step down (any
         // step-down in this window counts as spurious: the window excuses none) and the primary stays the primary.
         // Begin only after the previous fault's grace has passed, so no step-down here can be blamed on it.
-        const prevEnd = faults.length > 1 ? faults[faults.length - 2]!.endAt ?? 0 : 0
+        const prevEnd = faults.length > 1 ? (faults[faults.length - 2]!.endAt ?? 0) : 0
         const settle = prevEnd + grace - Date.now()
         if (settle > 0) await sleep(settle)
         rec.at = Date.now()
@@ -537,11 +630,26 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
           hogs = null
         }
         const ranMs = Date.now() - t
-        const downs = brokers.flatMap((b, i) => b.roles.slice(rolesBefore[i]).filter((r) => r.role === 'stepping-down' && !r.stopAsked).map((r) => `${b.name}: ${r.reason}`))
+        const downs = brokers.flatMap((b, i) =>
+          b.roles
+            .slice(rolesBefore[i])
+            .filter((r) => r.role === 'stepping-down' && !r.stopAsked)
+            .map((r) => `${b.name}: ${r.reason}`),
+        )
         const receipted = workload!.ledger.receipts.size - receiptsBefore
-        rec.starvation = { hogs: cpuHogs, ms: ranMs, bursts: bursts.length, burstMsMax: bursts.length ? Math.max(...bursts) : 0, stepDowns: downs.length, receipted }
-        rec.notes.push(`${cpuHogs} hogs for ${ranMs} ms, ${bursts.length} SIGSTOP bursts of ${bursts.length ? `${Math.min(...bursts)}–${Math.max(...bursts)}` : '-'} ms (keepAliveTimeout ${ka} ms), ${receipted} receipted meanwhile`)
-        if (bursts.some((b) => b >= ka)) rec.notes.push(`a burst lasted ≥ keepAliveTimeout (the harness was starved too): step-downs here may be fair`)
+        rec.starvation = {
+          hogs: cpuHogs,
+          ms: ranMs,
+          bursts: bursts.length,
+          burstMsMax: bursts.length ? Math.max(...bursts) : 0,
+          stepDowns: downs.length,
+          receipted,
+        }
+        rec.notes.push(
+          `${cpuHogs} hogs for ${ranMs} ms, ${bursts.length} SIGSTOP bursts of ${bursts.length ? `${Math.min(...bursts)}–${Math.max(...bursts)}` : '-'} ms (keepAliveTimeout ${ka} ms), ${receipted} receipted meanwhile`,
+        )
+        if (bursts.some((b) => b >= ka))
+          rec.notes.push(`a burst lasted ≥ keepAliveTimeout (the harness was starved too): step-downs here may be fair`)
         if (downs.length > 0) {
           rec.ok = false
           rec.notes.push(`${downs.length} step-down(s): ${downs.slice(0, 3).join(' | ')}`)
@@ -600,7 +708,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         const got = await awaitPrimary(BOUND.takeoverMs)
         if (got) {
           rec.shareReturnMs = Date.now() - back
-          rec.notes.push(`share gone ${back - t} ms; ${got.b.name} served again ${rec.shareReturnMs} ms after the share returned`)
+          rec.notes.push(
+            `share gone ${back - t} ms; ${got.b.name} served again ${rec.shareReturnMs} ms after the share returned`,
+          )
           if (rec.shareReturnMs > BOUND.shareReturnMs) {
             rec.ok = false
             rec.shareReturnSlow = true

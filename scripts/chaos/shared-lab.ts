@@ -22,7 +22,10 @@ export function bindfsAvailable(): boolean {
 /** Try to mount a tmpfs of `bytes` at dir; returns null on success or the reason it could not. */
 export function mountTmpfs(dir: string, bytes: number): string | null {
   fs.mkdirSync(dir, { recursive: true })
-  const r = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${bytes}`, 'tmpfs', dir], { stdio: 'pipe', encoding: 'utf8' })
+  const r = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${bytes}`, 'tmpfs', dir], {
+    stdio: 'pipe',
+    encoding: 'utf8',
+  })
   if (r.error) return r.error.message
   if (r.status !== 0) return (r.stderr || `mount exited ${r.status}`).trim()
   return null

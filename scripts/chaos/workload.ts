@@ -59,7 +59,12 @@ export class Ledger {
   readonly receipts = new Map<string, Receipt>()
   /** SENDs that rejected (timeout, broker error): whether the broker stored them is unknown. */
   readonly unconfirmed = new Map<string, string>()
-  readonly deliveries: Record<Stream, Map<string, DeliveryRecord>> = { queue: new Map(), topic: new Map(), tx: new Map(), sched: new Map() }
+  readonly deliveries: Record<Stream, Map<string, DeliveryRecord>> = {
+    queue: new Map(),
+    topic: new Map(),
+    tx: new Map(),
+    sched: new Map(),
+  }
   readonly txs: TxRecord[] = []
   /** Scheduled messages delivered before their delay had passed since the SEND. */
   scheduledEarly = 0
@@ -98,7 +103,12 @@ export class Workload {
   }
 
   private async client(rotate: number, clientId?: string): Promise<StompClient> {
-    const c = await connect(failoverUri(this.o.ports, rotate, this.o.timeoutMs), { clientId, heartbeat: [1000, 1000], timeoutMs: this.o.timeoutMs, closeTimeoutMs: 1000 })
+    const c = await connect(failoverUri(this.o.ports, rotate, this.o.timeoutMs), {
+      clientId,
+      heartbeat: [1000, 1000],
+      timeoutMs: this.o.timeoutMs,
+      closeTimeoutMs: 1000,
+    })
     this.clients.push(c)
     return c
   }
@@ -107,12 +117,19 @@ export class Workload {
   async start(): Promise<void> {
     this.running = true
     const consumer = await this.client(0)
-    for (const [stream, dest] of [['queue', '/queue/chaos.q'], ['tx', '/queue/chaos.tx'], ['sched', '/queue/chaos.sched']] as const) {
+    for (const [stream, dest] of [
+      ['queue', '/queue/chaos.q'],
+      ['tx', '/queue/chaos.tx'],
+      ['sched', '/queue/chaos.sched'],
+    ] as const) {
       const sub = consumer.subscribe(dest, (m) => this.onMessage(consumer, stream, m), { ack: 'client-individual' })
       await sub.ready
     }
     const durable = await this.client(1, 'chaos-durable')
-    await durable.subscribe('/topic/chaos.t', (m) => this.onMessage(durable, 'topic', m), { ack: 'client-individual', durableName: 'chaos-sub' }).ready
+    await durable.subscribe('/topic/chaos.t', (m) => this.onMessage(durable, 'topic', m), {
+      ack: 'client-individual',
+      durableName: 'chaos-sub',
+    }).ready
     const p0 = await this.client(1)
     const p1 = await this.client(2)
     const p2 = await this.client(0)
@@ -163,7 +180,9 @@ export class Workload {
       const tx = c.begin()
       L.sent.tx += ids.length
       try {
-        await Promise.all(ids.map((id) => tx.send('/queue/chaos.tx', this.body(id), { persistent: 'true', 'chaos-id': id })))
+        await Promise.all(
+          ids.map((id) => tx.send('/queue/chaos.tx', this.body(id), { persistent: 'true', 'chaos-id': id })),
+        )
         if (abort) {
           await tx.abort()
           rec.outcome = 'aborted'
@@ -208,7 +227,8 @@ export class Workload {
     d.count++
     if (stream === 'sched') {
       const r = L.receipts.get(id)
-      if (r?.sentAt !== undefined && r.delayMs !== undefined && d.count === 1 && now < r.sentAt + r.delayMs - 20) L.scheduledEarly++
+      if (r?.sentAt !== undefined && r.delayMs !== undefined && d.count === 1 && now < r.sentAt + r.delayMs - 20)
+        L.scheduledEarly++
     }
     const reconnects = c.stats.reconnects
     const rec = d

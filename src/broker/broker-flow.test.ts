@@ -42,7 +42,9 @@ describe('Broker flow control', () => {
     await s.send({ destination: '/queue/FC', headers: {}, body })
     await s.send({ destination: '/queue/FC', headers: {}, body })
     let third = false
-    const p = s.send({ destination: '/queue/FC', headers: {}, body }).then(() => { third = true })
+    const p = s.send({ destination: '/queue/FC', headers: {}, body }).then(() => {
+      third = true
+    })
     await settle()
     expect(third).toBe(false)
     // Another producer on another destination is not blocked by this one's limit.
@@ -61,7 +63,10 @@ describe('Broker flow control', () => {
     const body = new Uint8Array(800)
     await s.send({ destination: '/queue/FULL', headers: {}, body })
     await s.send({ destination: '/queue/FULL', headers: {}, body })
-    const err = await s.send({ destination: '/queue/FULL', headers: {}, body }).then(() => null, (e: unknown) => e)
+    const err = await s.send({ destination: '/queue/FULL', headers: {}, body }).then(
+      () => null,
+      (e: unknown) => e,
+    )
     expect(isBrokerError(err, 'BROKER_LIMIT')).toBe(true)
     expect(broker.destinationMemoryBytes('/queue/FULL')).toBeLessThanOrEqual(2000)
     // Once a consumer frees memory, sends go through again.
@@ -77,7 +82,10 @@ describe('Broker flow control', () => {
     await s.send({ destination: '/queue/TO', headers: {}, body })
     await s.send({ destination: '/queue/TO', headers: {}, body })
     const t0 = performance.now()
-    const err = await s.send({ destination: '/queue/TO', headers: {}, body }).then(() => null, (e: unknown) => e)
+    const err = await s.send({ destination: '/queue/TO', headers: {}, body }).then(
+      () => null,
+      (e: unknown) => e,
+    )
     expect(isBrokerError(err, 'BROKER_LIMIT')).toBe(true)
     expect(performance.now() - t0).toBeGreaterThanOrEqual(40)
     // A send that gets memory within the timeout succeeds (its timer is cleared).
@@ -111,7 +119,11 @@ describe('Broker flow control', () => {
     await settle()
     await s.close()
     let err: unknown
-    try { await p } catch (e) { err = e }
+    try {
+      await p
+    } catch (e) {
+      err = e
+    }
     expect(isBrokerError(err, 'BROKER_SESSION_CLOSED')).toBe(true)
   })
 
@@ -123,7 +135,11 @@ describe('Broker flow control', () => {
     const n = 3000
     let maxMem = 0
     for (let i = 0; i < n; i++) {
-      await s.send({ destination: '/queue/DEEP', headers: { persistent: 'true', n: String(i) }, body: new Uint8Array(200) })
+      await s.send({
+        destination: '/queue/DEEP',
+        headers: { persistent: 'true', n: String(i) },
+        body: new Uint8Array(200),
+      })
       maxMem = Math.max(maxMem, broker.metrics().memoryBytes)
     }
     expect(maxMem).toBeLessThanOrEqual(limit)
@@ -148,7 +164,12 @@ describe('Broker browsing a paged queue', () => {
     const limit = 16 * 1024
     const { broker, store } = await setup({ limits: { memoryLimit: limit, destinationMemoryLimit: limit } })
     const s = conn(broker)
-    for (let i = 0; i < 400; i++) await s.send({ destination: '/queue/BP', headers: { persistent: 'true', n: String(i) }, body: new Uint8Array(100) })
+    for (let i = 0; i < 400; i++)
+      await s.send({
+        destination: '/queue/BP',
+        headers: { persistent: 'true', n: String(i) },
+        body: new Uint8Array(100),
+      })
     const seen: number[] = []
     let ended = false
     s.subscribe({ id: 'b', destination: '/queue/BP', ack: 'auto', browser: true }, (d) => {
@@ -171,18 +192,34 @@ describe('Broker recovery', () => {
     const d = conn(first.broker, 'dur-client')
     sub(d, { destination: '/topic/EVENTS', durableName: 'audit', selector: "kind = 'keep'" }, 'a')
     await d.close()
-    for (let i = 0; i < 1000; i++) await p.send({ destination: '/queue/ORDERS', headers: { persistent: 'true', n: String(i) }, body: new Uint8Array(100) })
-    for (let i = 0; i < 5; i++) await p.send({ destination: '/topic/EVENTS', headers: { persistent: 'true', kind: i % 2 ? 'drop' : 'keep', n: String(i) }, body: enc(`e${i}`) })
+    for (let i = 0; i < 1000; i++)
+      await p.send({
+        destination: '/queue/ORDERS',
+        headers: { persistent: 'true', n: String(i) },
+        body: new Uint8Array(100),
+      })
+    for (let i = 0; i < 5; i++)
+      await p.send({
+        destination: '/topic/EVENTS',
+        headers: { persistent: 'true', kind: i % 2 ? 'drop' : 'keep', n: String(i) },
+        body: enc(`e${i}`),
+      })
     await p.send({ destination: '/queue/ORDERS', headers: {}, body: enc('non-persistent is lost on restart') })
     await first.broker.stop()
 
     const second = await setup({ store, limits })
     const m = second.broker.metrics()
     expect(m.destinations.find((x) => x.destination === '/queue/ORDERS')!.depth).toBe(1000)
-    expect(second.broker.durableSubscriptions()).toEqual([{ clientId: 'dur-client', subscriptionName: 'audit', destination: '/topic/EVENTS', active: false, depth: 3 }])
+    expect(second.broker.durableSubscriptions()).toEqual([
+      { clientId: 'dur-client', subscriptionName: 'audit', destination: '/topic/EVENTS', active: false, depth: 3 },
+    ])
     const c = conn(second.broker, 'dur-client')
     // New messages after the restart come after the recovered ones.
-    await c.send({ destination: '/queue/ORDERS', headers: { persistent: 'true', n: '1000' }, body: new Uint8Array(100) })
+    await c.send({
+      destination: '/queue/ORDERS',
+      headers: { persistent: 'true', n: '1000' },
+      body: new Uint8Array(100),
+    })
     const got: number[] = []
     c.subscribe({ id: 'o', destination: '/queue/ORDERS', ack: 'client', prefetch: 100 }, (dl) => {
       got.push(Number(dl.headers.n))
@@ -200,7 +237,13 @@ describe('Broker recovery', () => {
   test('Broker recovery purges stored messages of a durable subscription without a record', async () => {
     const store = new MemoryStore()
     await store.open({ directory: ':memory:', epoch: 1 })
-    await store.write([{ op: 'add', destination: 'durable://ghost:sub', message: { messageId: 'g1', headers: { destination: '/topic/G' }, body: enc('g') } }])
+    await store.write([
+      {
+        op: 'add',
+        destination: 'durable://ghost:sub',
+        message: { messageId: 'g1', headers: { destination: '/topic/G' }, body: enc('g') },
+      },
+    ])
     await store.close()
     await setup({ store })
     expect(store.stats().messages).toBe(0)
@@ -209,7 +252,11 @@ describe('Broker recovery', () => {
   test('Broker recovery restores a recovered message with its headers', async () => {
     const store = new MemoryStore()
     const first = await setup({ store })
-    await conn(first.broker).send({ destination: '/queue/H', headers: { persistent: 'true', priority: '8', color: 'red', 'message-id': 'my-id' }, body: enc('body') })
+    await conn(first.broker).send({
+      destination: '/queue/H',
+      headers: { persistent: 'true', priority: '8', color: 'red', 'message-id': 'my-id' },
+      body: enc('body'),
+    })
     await first.broker.stop()
     const second = await setup({ store })
     const k = sub(conn(second.broker), { destination: '/queue/H' })
@@ -231,6 +278,9 @@ describe('Broker recovery', () => {
     await p2.send({ destination: '/queue/R', headers: { persistent: 'true', n: 'new' }, body: enc('new') })
     const k = sub(conn(second.broker), { destination: '/queue/R' })
     await until(() => k.got.length === 2, 'both delivered')
-    expect(k.got.map((d) => [d.headers.n, d.redelivered, d.headers.redelivered ?? 'absent'])).toEqual([['old', true, 'true'], ['new', false, 'absent']])
+    expect(k.got.map((d) => [d.headers.n, d.redelivered, d.headers.redelivered ?? 'absent'])).toEqual([
+      ['old', true, 'true'],
+      ['new', false, 'absent'],
+    ])
   })
 })

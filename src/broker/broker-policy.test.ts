@@ -17,11 +17,22 @@ afterEach(async () => {
 })
 
 function entry(kind: 'queue' | 'topic', pattern: string, over: Partial<PolicyEntryConfig>): PolicyEntryConfig {
-  return { kind, pattern, memoryLimit: null, queuePrefetch: null, queueBrowserPrefetch: null, topicPrefetch: null, durableTopicPrefetch: null, ...over }
+  return {
+    kind,
+    pattern,
+    memoryLimit: null,
+    queuePrefetch: null,
+    queueBrowserPrefetch: null,
+    topicPrefetch: null,
+    durableTopicPrefetch: null,
+    ...over,
+  }
 }
 
 async function setup(policy: DestinationPolicyConfig): Promise<Broker> {
-  const { broker } = await makeBroker({ config: { ...testConfig({ destinationMemoryLimit: 1 << 20 }), destinationPolicy: policy } })
+  const { broker } = await makeBroker({
+    config: { ...testConfig({ destinationMemoryLimit: 1 << 20 }), destinationPolicy: policy },
+  })
   brokers.push(broker)
   return broker
 }
@@ -37,7 +48,9 @@ describe('Broker destination policy', () => {
     await s.send({ destination: '/queue/orders.eu', headers: {}, body })
     await s.send({ destination: '/queue/orders.eu', headers: {}, body })
     let third = false
-    const p = s.send({ destination: '/queue/orders.eu', headers: {}, body }).then(() => { third = true })
+    const p = s.send({ destination: '/queue/orders.eu', headers: {}, body }).then(() => {
+      third = true
+    })
     await settle()
     expect(third).toBe(false)
     const k = sub(conn(broker), { destination: '/queue/orders.eu' })

@@ -9,19 +9,50 @@ import type { BrokerSession, Delivery, SubscribeRequest } from './types.ts'
 
 export function testConfig(over: Partial<BrokerConfig['limits']> = {}, persistent = true): BrokerConfig {
   return {
-    source: 'test', brokerName: 'test', dataDirectory: '/nonexistent', persistent, schedulerSupport: false, schedulerDirectory: '/nonexistent/s',
-    persistence: { adapter: 'kahaDB', directory: '/nonexistent/k', journalMaxFileLength: 1 << 25, journalDiskSyncStrategy: 'always', journalDiskSyncInterval: 1000, checkpointInterval: 5000, cleanupInterval: 30000 },
-    lock: { useLock: false, type: 'flock', lockKeepAlivePeriod: 1000, keepAliveTimeout: 1000, lockAcquireSleepInterval: 1000, blockingWait: true, failIfLocked: false, restartAllowed: true, failback: false, eventLoopStallMax: 0 },
-    connectors: [], limits: { memoryLimit: 256 << 20, destinationMemoryLimit: 64 << 20, ...over }, admin: null, nodeId: null,
+    source: 'test',
+    brokerName: 'test',
+    dataDirectory: '/nonexistent',
+    persistent,
+    schedulerSupport: false,
+    schedulerDirectory: '/nonexistent/s',
+    persistence: {
+      adapter: 'kahaDB',
+      directory: '/nonexistent/k',
+      journalMaxFileLength: 1 << 25,
+      journalDiskSyncStrategy: 'always',
+      journalDiskSyncInterval: 1000,
+      checkpointInterval: 5000,
+      cleanupInterval: 30000,
+    },
+    lock: {
+      useLock: false,
+      type: 'flock',
+      lockKeepAlivePeriod: 1000,
+      keepAliveTimeout: 1000,
+      lockAcquireSleepInterval: 1000,
+      blockingWait: true,
+      failIfLocked: false,
+      restartAllowed: true,
+      failback: false,
+      eventLoopStallMax: 0,
+    },
+    connectors: [],
+    limits: { memoryLimit: 256 << 20, destinationMemoryLimit: 64 << 20, ...over },
+    admin: null,
+    nodeId: null,
   }
 }
 
-export async function openStore(store = new MemoryStore()): Promise<{ store: MemoryStore; recovered: Awaited<ReturnType<MemoryStore['open']>> }> {
+export async function openStore(
+  store = new MemoryStore(),
+): Promise<{ store: MemoryStore; recovered: Awaited<ReturnType<MemoryStore['open']>> }> {
   const recovered = await store.open({ directory: ':memory:', epoch: 1 })
   return { store, recovered }
 }
 
-export async function makeBroker(opts: Partial<BrokerOptions> & { limits?: Partial<BrokerConfig['limits']>; store?: MemoryStore } = {}): Promise<{ broker: Broker; store: MemoryStore }> {
+export async function makeBroker(
+  opts: Partial<BrokerOptions> & { limits?: Partial<BrokerConfig['limits']>; store?: MemoryStore } = {},
+): Promise<{ broker: Broker; store: MemoryStore }> {
   const { store, recovered } = await openStore(opts.store)
   const broker = await Broker.create({ config: opts.config ?? testConfig(opts.limits), store, recovered, ...opts })
   return { broker, store }
@@ -32,11 +63,19 @@ export const dec = (b: Uint8Array): string => new TextDecoder().decode(b)
 
 export class Sink {
   readonly got: Delivery[] = []
-  readonly fn = (d: Delivery): void => { this.got.push(d) }
-  bodies(): string[] { return this.got.filter((d) => !d.browserEnd).map((d) => dec(d.body)) }
+  readonly fn = (d: Delivery): void => {
+    this.got.push(d)
+  }
+  bodies(): string[] {
+    return this.got.filter((d) => !d.browserEnd).map((d) => dec(d.body))
+  }
 }
 
-export function sub(s: BrokerSession, req: Partial<SubscribeRequest> & { destination: string }, id = 'sub-' + Math.random().toString(36).slice(2)): Sink {
+export function sub(
+  s: BrokerSession,
+  req: Partial<SubscribeRequest> & { destination: string },
+  id = 'sub-' + Math.random().toString(36).slice(2),
+): Sink {
   const sink = new Sink()
   s.subscribe({ id, ack: 'auto', ...req }, sink.fn)
   return sink

@@ -101,25 +101,45 @@ describe('Broker transactions', () => {
     const before = store.batches.length
     await s.commit('t')
     expect(store.batches.length).toBe(before + 1)
-    expect(store.batches[before]!.map((o) => `${o.op}:${'destination' in o ? o.destination : ''}`)).toEqual(['remove:queue://TN', 'add:queue://ActiveMQ.DLQ'])
+    expect(store.batches[before]!.map((o) => `${o.op}:${'destination' in o ? o.destination : ''}`)).toEqual([
+      'remove:queue://TN',
+      'add:queue://ActiveMQ.DLQ',
+    ])
     expect((await store.load('queue://ActiveMQ.DLQ', 0, 10)).map((m) => dec(m.body))).toEqual(['bad'])
   })
 
   test('Broker unknown or duplicate transactions are BROKER_TX_UNKNOWN', async () => {
     const { broker } = await setup()
     const s = conn(broker)
-    for (const p of [s.commit('nope'), s.abort('nope'), s.send({ destination: '/queue/A', headers: {}, body: enc('x') }, 'nope'), s.ack('1', 'nope')]) {
+    for (const p of [
+      s.commit('nope'),
+      s.abort('nope'),
+      s.send({ destination: '/queue/A', headers: {}, body: enc('x') }, 'nope'),
+      s.ack('1', 'nope'),
+    ]) {
       let err: unknown
-      try { await p } catch (e) { err = e }
+      try {
+        await p
+      } catch (e) {
+        err = e
+      }
       expect(isBrokerError(err, 'BROKER_TX_UNKNOWN')).toBe(true)
     }
     s.begin('t')
     let err: unknown
-    try { s.begin('t') } catch (e) { err = e }
+    try {
+      s.begin('t')
+    } catch (e) {
+      err = e
+    }
     expect(isBrokerError(err, 'BROKER_TX_UNKNOWN')).toBe(true)
     await s.commit('t')
     err = undefined
-    try { await s.commit('t') } catch (e) { err = e }
+    try {
+      await s.commit('t')
+    } catch (e) {
+      err = e
+    }
     expect(isBrokerError(err, 'BROKER_TX_UNKNOWN')).toBe(true)
   })
 
@@ -156,7 +176,11 @@ describe('Broker transactions', () => {
     await s.ack(k.got[0]!.ackId, 't')
     store.failWrites = new Error('io')
     let err: unknown
-    try { await s.commit('t') } catch (e) { err = e }
+    try {
+      await s.commit('t')
+    } catch (e) {
+      err = e
+    }
     expect((err as Error).message).toBe('io')
     expect(failures.length).toBe(1)
     await s.close()
@@ -168,11 +192,17 @@ describe('Broker transactions', () => {
 
 describe('Broker transaction byte limits', () => {
   test('Broker refuses a transactional SEND past maxTransactionSize and maxTransactionSizePerConnection with BROKER_LIMIT', async () => {
-    const { broker } = await makeBroker({ limits: { maxTransactionSize: 10_000, maxTransactionSizePerConnection: 15_000 } })
+    const { broker } = await makeBroker({
+      limits: { maxTransactionSize: 10_000, maxTransactionSizePerConnection: 15_000 },
+    })
     brokers.push(broker)
     const s = conn(broker)
     const body = new Uint8Array(4_000)
-    const code = (p: Promise<unknown>) => p.then(() => 'ok', (e) => (isBrokerError(e) ? e.code : String(e)))
+    const code = (p: Promise<unknown>) =>
+      p.then(
+        () => 'ok',
+        (e) => (isBrokerError(e) ? e.code : String(e)),
+      )
     s.begin('t1')
     expect(await code(s.send({ destination: '/queue/TX', headers: {}, body }, 't1'))).toBe('ok')
     expect(await code(s.send({ destination: '/queue/TX', headers: {}, body }, 't1'))).toBe('ok')

@@ -20,8 +20,17 @@ afterEach(async () => {
   brokers = []
 })
 
-interface Out { ackId: string; id: string; consumer: ConsumerModel }
-interface ConsumerModel { subId: string; mode: 'auto' | 'client' | 'client-individual'; outstanding: Out[]; closed: boolean }
+interface Out {
+  ackId: string
+  id: string
+  consumer: ConsumerModel
+}
+interface ConsumerModel {
+  subId: string
+  mode: 'auto' | 'client' | 'client-individual'
+  outstanding: Out[]
+  closed: boolean
+}
 interface SessionModel {
   s: BrokerSession
   consumers: ConsumerModel[]
@@ -48,31 +57,40 @@ async function runWorkload(seed: number, steps: number): Promise<void> {
   let subNo = 0
   let txNo = 0
 
-  const onDelivery = (cm: ConsumerModel) => (d: Delivery): void => {
-    const id = d.messageId
-    if (acked.has(id)) violations.push(`delivered after its ack: ${id}`)
-    if (deadLettered.has(id)) violations.push(`delivered after dead-lettering: ${id}`)
-    const q = d.headers.destination!
-    if (!d.redelivered && d.headers.producer) {
-      const k = `${q}|${d.headers.producer}`
-      const n = Number(d.headers.n)
-      if ((lastFirst.get(k) ?? -1) >= n) violations.push(`order: ${k} got ${n} after ${lastFirst.get(k)}`)
-      lastFirst.set(k, n)
+  const onDelivery =
+    (cm: ConsumerModel) =>
+    (d: Delivery): void => {
+      const id = d.messageId
+      if (acked.has(id)) violations.push(`delivered after its ack: ${id}`)
+      if (deadLettered.has(id)) violations.push(`delivered after dead-lettering: ${id}`)
+      const q = d.headers.destination!
+      if (!d.redelivered && d.headers.producer) {
+        const k = `${q}|${d.headers.producer}`
+        const n = Number(d.headers.n)
+        if ((lastFirst.get(k) ?? -1) >= n) violations.push(`order: ${k} got ${n} after ${lastFirst.get(k)}`)
+        lastFirst.set(k, n)
+      }
+      if (cm.mode === 'auto') acked.add(id)
+      else cm.outstanding.push({ ackId: d.ackId, id, consumer: cm })
     }
-    if (cm.mode === 'auto') acked.add(id)
-    else cm.outstanding.push({ ackId: d.ackId, id, consumer: cm })
-  }
 
   const newSession = (): SessionModel => {
     const m: SessionModel = {
-      s: broker.connect({ remoteAddress: 'w', protocol: 'test' }), consumers: [], tx: null, producer: `p${++producerNo}`, persistent: rand() < 0.6, n: 0,
+      s: broker.connect({ remoteAddress: 'w', protocol: 'test' }),
+      consumers: [],
+      tx: null,
+      producer: `p${++producerNo}`,
+      persistent: rand() < 0.6,
+      n: 0,
     }
     sessions.push(m)
     return m
   }
   for (let i = 0; i < 4; i++) newSession()
 
-  const finalAck = (list: Out[]): void => { for (const o of list) acked.add(o.id) }
+  const finalAck = (list: Out[]): void => {
+    for (const o of list) acked.add(o.id)
+  }
   const takeFor = (o: Out): Out[] => {
     const c = o.consumer
     const i = c.outstanding.indexOf(o)
@@ -95,13 +113,19 @@ async function runWorkload(seed: number, steps: number): Promise<void> {
         m.tx.sends.push({ id, q, producer: m.producer, n })
       } else {
         // Not awaited: a send may wait for memory; it counts once it resolves.
-        m.s.send(req).then(() => accepted.set(id, q), () => {})
+        m.s.send(req).then(
+          () => accepted.set(id, q),
+          () => {},
+        )
       }
     } else if (r < 0.5 && m.consumers.filter((c) => !c.closed).length < 2) {
       const mode = pick(['auto', 'client', 'client-individual'] as const)
       const cm: ConsumerModel = { subId: `s${++subNo}`, mode, outstanding: [], closed: false }
       m.consumers.push(cm)
-      m.s.subscribe({ id: cm.subId, destination: pick(QUEUES), ack: mode, prefetch: 1 + Math.floor(rand() * 20) }, onDelivery(cm))
+      m.s.subscribe(
+        { id: cm.subId, destination: pick(QUEUES), ack: mode, prefetch: 1 + Math.floor(rand() * 20) },
+        onDelivery(cm),
+      )
     } else if (r < 0.75) {
       const outs = m.consumers.flatMap((c) => c.outstanding)
       if (outs.length === 0) continue
@@ -109,7 +133,13 @@ async function runWorkload(seed: number, steps: number): Promise<void> {
       const nack = rand() < 0.1
       if (m.tx) {
         const list = nack ? (o.consumer.outstanding.splice(o.consumer.outstanding.indexOf(o), 1), [o]) : takeFor(o)
-        if (nack) { await m.s.nack(o.ackId, m.tx.id); m.tx.nacks.push(...list) } else { await m.s.ack(o.ackId, m.tx.id); m.tx.acks.push(...list) }
+        if (nack) {
+          await m.s.nack(o.ackId, m.tx.id)
+          m.tx.nacks.push(...list)
+        } else {
+          await m.s.ack(o.ackId, m.tx.id)
+          m.tx.acks.push(...list)
+        }
       } else if (nack) {
         o.consumer.outstanding.splice(o.consumer.outstanding.indexOf(o), 1)
         await m.s.nack(o.ackId)
@@ -129,11 +159,17 @@ async function runWorkload(seed: number, steps: number): Promise<void> {
         m.tx = null
         if (rand() < 0.6) {
           // Not awaited: a COMMIT with non-persistent sends may wait for memory like a send.
-          m.s.commit(t.id).then(() => {
-            for (const x of t.sends) accepted.set(x.id, x.q)
-            finalAck(t.acks)
-            for (const o of t.nacks) { deadLettered.add(o.id); acked.add(o.id) }
-          }, () => {})
+          m.s.commit(t.id).then(
+            () => {
+              for (const x of t.sends) accepted.set(x.id, x.q)
+              finalAck(t.acks)
+              for (const o of t.nacks) {
+                deadLettered.add(o.id)
+                acked.add(o.id)
+              }
+            },
+            () => {},
+          )
         } else {
           await m.s.abort(t.id)
           // Acked/NACKed messages are unacked again with the same ack ids.
@@ -148,14 +184,20 @@ async function runWorkload(seed: number, steps: number): Promise<void> {
       if (m.tx) {
         // Transaction-acked messages of a closed consumer come back at abort/commit handling; keep it simple:
         // only close consumers with no transactional acks pending.
-        if ([...m.tx.acks, ...m.tx.nacks].some((o) => o.consumer === c)) { c.closed = false; continue }
+        if ([...m.tx.acks, ...m.tx.nacks].some((o) => o.consumer === c)) {
+          c.closed = false
+          continue
+        }
       }
       c.outstanding = []
       await m.s.unsubscribe(c.subId)
     } else if (r < 0.9) {
       // Close the session: open tx aborted, unacked redelivered; a fresh session takes its place.
       sessions.splice(sessions.indexOf(m), 1)
-      for (const c of m.consumers) { c.closed = true; c.outstanding = [] }
+      for (const c of m.consumers) {
+        c.closed = true
+        c.outstanding = []
+      }
       m.tx = null
       await m.s.close()
       newSession()
@@ -177,7 +219,15 @@ async function runWorkload(seed: number, steps: number): Promise<void> {
     })
   }
   d.subscribe({ id: 'dlq', destination: '/queue/ActiveMQ.DLQ', ack: 'auto' }, (x) => dlqDrained.add(x.messageId))
-  await until(() => broker.metrics().destinations.filter((x) => QUEUES.includes(x.destination)).every((x) => x.depth === 0), 'queues drained', 20_000)
+  await until(
+    () =>
+      broker
+        .metrics()
+        .destinations.filter((x) => QUEUES.includes(x.destination))
+        .every((x) => x.depth === 0),
+    'queues drained',
+    20_000,
+  )
   await settle()
   expect(violations).toEqual([])
   const lost: string[] = []
@@ -186,9 +236,24 @@ async function runWorkload(seed: number, steps: number): Promise<void> {
   for (const id of drained.keys()) expect(acked.has(id)).toBe(false)
   // Persistent NACKed messages are on the DLQ; nothing else is.
   for (const id of dlqDrained) expect(deadLettered.has(id)).toBe(true)
-  if (process.env.WORKLOAD_DEBUG) console.log({ seed, accepted: accepted.size, acked: acked.size, drained: drained.size, dlq: dlqDrained.size, dead: deadLettered.size })
+  if (process.env.WORKLOAD_DEBUG)
+    console.log({
+      seed,
+      accepted: accepted.size,
+      acked: acked.size,
+      drained: drained.size,
+      dlq: dlqDrained.size,
+      dead: deadLettered.size,
+    })
   expect(accepted.size).toBeGreaterThan(50)
-  await until(() => store.stats().destinations.filter((x) => x.destination !== 'queue://ActiveMQ.DLQ').every((x) => x.count === 0), 'store emptied of queue messages')
+  await until(
+    () =>
+      store
+        .stats()
+        .destinations.filter((x) => x.destination !== 'queue://ActiveMQ.DLQ')
+        .every((x) => x.count === 0),
+    'store emptied of queue messages',
+  )
 }
 
 test('Broker workload keeps its invariants under random sends, acks, transactions and closes', async () => {

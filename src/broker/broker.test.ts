@@ -34,28 +34,66 @@ describe('Broker destinations', () => {
   test('Broker rejects bad destination names with BROKER_DESTINATION_INVALID', async () => {
     const { broker } = await setup()
     const s = conn(broker)
-    for (const d of ['', 'queue/A', '/queue/', '/topic/', '/queue/A.*', '/topic/A.>', '/queue/A,B', '/foo/A', '/queue/a\u0001b']) {
+    for (const d of [
+      '',
+      'queue/A',
+      '/queue/',
+      '/topic/',
+      '/queue/A.*',
+      '/topic/A.>',
+      '/queue/A,B',
+      '/foo/A',
+      '/queue/a\u0001b',
+    ]) {
       await expectCode(s.send({ destination: d, headers: {}, body: enc('x') }), 'BROKER_DESTINATION_INVALID')
-      await expectCode(() => s.subscribe({ id: 'x' + d, destination: d, ack: 'auto' }, () => {}), 'BROKER_DESTINATION_INVALID')
+      await expectCode(
+        () => s.subscribe({ id: 'x' + d, destination: d, ack: 'auto' }, () => {}),
+        'BROKER_DESTINATION_INVALID',
+      )
     }
   })
 
   test('Broker queue delivers each message to one consumer, round robin', async () => {
     const { broker } = await setup()
-    const p = conn(broker), c1 = conn(broker), c2 = conn(broker)
-    const a = sub(c1, { destination: '/queue/RR' }), b = sub(c2, { destination: '/queue/RR' })
+    const p = conn(broker),
+      c1 = conn(broker),
+      c2 = conn(broker)
+    const a = sub(c1, { destination: '/queue/RR' }),
+      b = sub(c2, { destination: '/queue/RR' })
     for (let i = 0; i < 10; i++) await p.send({ destination: '/queue/RR', headers: {}, body: enc(String(i)) })
     await until(() => a.got.length + b.got.length === 10, 'all delivered')
     expect(a.got.length).toBe(5)
     expect(b.got.length).toBe(5)
-    expect([...a.bodies(), ...b.bodies()].sort((x, y) => +x - +y)).toEqual(['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'])
+    expect([...a.bodies(), ...b.bodies()].sort((x, y) => +x - +y)).toEqual([
+      '0',
+      '1',
+      '2',
+      '3',
+      '4',
+      '5',
+      '6',
+      '7',
+      '8',
+      '9',
+    ])
   })
 
   test('Broker delivery headers carry message-id, destination, timestamp, expires, priority, persistent and properties', async () => {
     const { broker } = await setup()
     const s = conn(broker)
     const k = sub(s, { destination: '/queue/H' })
-    await s.send({ destination: '/queue/H', headers: { persistent: 'true', 'correlation-id': 'c1', 'reply-to': '/queue/R', type: 't1', color: 'red', 'content-type': 'text/plain' }, body: enc('x') })
+    await s.send({
+      destination: '/queue/H',
+      headers: {
+        persistent: 'true',
+        'correlation-id': 'c1',
+        'reply-to': '/queue/R',
+        type: 't1',
+        color: 'red',
+        'content-type': 'text/plain',
+      },
+      body: enc('x'),
+    })
     await until(() => k.got.length === 1, 'delivery')
     const h = k.got[0]!.headers
     expect(h.destination).toBe('/queue/H')
@@ -76,7 +114,13 @@ describe('Broker destinations', () => {
   test('Broker rejects bad priority, expires and persistent headers with BROKER_HEADER_INVALID', async () => {
     const { broker } = await setup()
     const s = conn(broker)
-    for (const headers of [{ priority: '10' }, { priority: 'high' }, { expires: '-1' }, { expires: 'soon' }, { persistent: 'yes' }] as Record<string, string>[]) {
+    for (const headers of [
+      { priority: '10' },
+      { priority: 'high' },
+      { expires: '-1' },
+      { expires: 'soon' },
+      { persistent: 'yes' },
+    ] as Record<string, string>[]) {
       await expectCode(s.send({ destination: '/queue/A', headers, body: enc('x') }), 'BROKER_HEADER_INVALID')
     }
   })
@@ -98,7 +142,8 @@ describe('Broker destinations', () => {
   test('Broker delivers higher priority first within a queue', async () => {
     const { broker } = await setup()
     const s = conn(broker)
-    for (const p of [1, 4, 9, 0, 7]) await s.send({ destination: '/queue/PRI', headers: { priority: String(p) }, body: enc(String(p)) })
+    for (const p of [1, 4, 9, 0, 7])
+      await s.send({ destination: '/queue/PRI', headers: { priority: String(p) }, body: enc(String(p)) })
     const k = sub(s, { destination: '/queue/PRI' })
     await until(() => k.got.length === 5, 'delivered')
     expect(k.bodies()).toEqual(['9', '7', '4', '1', '0'])
@@ -106,7 +151,9 @@ describe('Broker destinations', () => {
 
   test('Broker topic gives every subscriber a copy; non-durable subscribers miss messages sent before', async () => {
     const { broker } = await setup()
-    const p = conn(broker), c1 = conn(broker), c2 = conn(broker)
+    const p = conn(broker),
+      c1 = conn(broker),
+      c2 = conn(broker)
     const a = sub(c1, { destination: '/topic/T' })
     await p.send({ destination: '/topic/T', headers: {}, body: enc('1') })
     const b = sub(c2, { destination: '/topic/T' })
@@ -123,7 +170,8 @@ describe('Broker destinations', () => {
 
   test('Broker topic subscription selector and noLocal filter at routing', async () => {
     const { broker } = await setup()
-    const p = conn(broker), c = conn(broker)
+    const p = conn(broker),
+      c = conn(broker)
     const red = sub(c, { destination: '/topic/S', selector: "color = 'red'" })
     const local = sub(p, { destination: '/topic/S', noLocal: true })
     const all = sub(c, { destination: '/topic/S' })
@@ -139,7 +187,12 @@ describe('Broker destinations', () => {
   test('Broker queue selector: a consumer gets only matching messages, others stay for other consumers', async () => {
     const { broker } = await setup()
     const s = conn(broker)
-    for (const [i, c] of [[1, 'red'], [2, 'blue'], [3, 'red']] as const) await s.send({ destination: '/queue/SEL', headers: { color: c, n: String(i) }, body: enc(String(i)) })
+    for (const [i, c] of [
+      [1, 'red'],
+      [2, 'blue'],
+      [3, 'red'],
+    ] as const)
+      await s.send({ destination: '/queue/SEL', headers: { color: c, n: String(i) }, body: enc(String(i)) })
     const red = sub(s, { destination: '/queue/SEL', selector: "color = 'red' AND n > 0" })
     await until(() => red.got.length === 2, 'red')
     await settle()
@@ -147,12 +200,16 @@ describe('Broker destinations', () => {
     const any = sub(s, { destination: '/queue/SEL' })
     await until(() => any.got.length === 1, 'blue')
     expect(any.bodies()).toEqual(['2'])
-    await expectCode(() => s.subscribe({ id: 'bad', destination: '/queue/SEL', ack: 'auto', selector: 'a = ' }, () => {}), 'BROKER_SELECTOR_INVALID')
+    await expectCode(
+      () => s.subscribe({ id: 'bad', destination: '/queue/SEL', ack: 'auto', selector: 'a = ' }, () => {}),
+      'BROKER_SELECTOR_INVALID',
+    )
   })
 
   test('Broker temp queue lives while its creating session lives; others may send to it', async () => {
     const { broker } = await setup()
-    const owner = conn(broker), other = conn(broker)
+    const owner = conn(broker),
+      other = conn(broker)
     const k = sub(owner, { destination: '/temp-queue/reply' })
     await other.send({ destination: '/temp-queue/reply', headers: { persistent: 'true' }, body: enc('hi') })
     await until(() => k.got.length === 1, 'reply')
@@ -183,7 +240,10 @@ describe('Broker dispatch policies', () => {
     await until(() => k.got.length === 4, 'one more after ack')
     await settle()
     expect(k.got.length).toBe(4)
-    await expectCode(() => s.subscribe({ id: 'z', destination: '/queue/PF', ack: 'auto', prefetch: 0 }, () => {}), 'BROKER_SUBSCRIPTION_INVALID')
+    await expectCode(
+      () => s.subscribe({ id: 'z', destination: '/queue/PF', ack: 'auto', prefetch: 0 }, () => {}),
+      'BROKER_SUBSCRIPTION_INVALID',
+    )
   })
 
   test('Broker prefers higher consumer priority while it has credit', async () => {
@@ -199,7 +259,8 @@ describe('Broker dispatch policies', () => {
 
   test('Broker exclusive consumer receives everything; the next takes over when it closes', async () => {
     const { broker } = await setup()
-    const s = conn(broker), s2 = conn(broker)
+    const s = conn(broker),
+      s2 = conn(broker)
     const normal = sub(s, { destination: '/queue/EX' })
     const ex = sub(s2, { destination: '/queue/EX', exclusive: true, ack: 'client-individual' }, 'ex')
     for (let i = 0; i < 4; i++) await s.send({ destination: '/queue/EX', headers: {}, body: enc(String(i)) })
@@ -214,9 +275,13 @@ describe('Broker dispatch policies', () => {
 
   test('Broker message groups stick to one consumer until it closes', async () => {
     const { broker } = await setup()
-    const s1 = conn(broker), s2 = conn(broker), p = conn(broker)
-    const a = sub(s1, { destination: '/queue/G' }), b = sub(s2, { destination: '/queue/G' })
-    for (let i = 0; i < 12; i++) await p.send({ destination: '/queue/G', headers: { JMSXGroupID: i % 2 ? 'odd' : 'even' }, body: enc(String(i)) })
+    const s1 = conn(broker),
+      s2 = conn(broker),
+      p = conn(broker)
+    const a = sub(s1, { destination: '/queue/G' }),
+      b = sub(s2, { destination: '/queue/G' })
+    for (let i = 0; i < 12; i++)
+      await p.send({ destination: '/queue/G', headers: { JMSXGroupID: i % 2 ? 'odd' : 'even' }, body: enc(String(i)) })
     await until(() => a.got.length + b.got.length === 12, 'all')
     const groupsOf = (k: Sink) => new Set(k.got.map((d) => d.headers.JMSXGroupID))
     expect(groupsOf(a).size).toBe(1)
@@ -247,7 +312,8 @@ describe('Broker acknowledgement', () => {
     const { broker, store } = await setup()
     const s = conn(broker)
     const k = sub(s, { destination: '/queue/CA', ack: 'client' })
-    for (let i = 0; i < 5; i++) await s.send({ destination: '/queue/CA', headers: { persistent: 'true' }, body: enc(String(i)) })
+    for (let i = 0; i < 5; i++)
+      await s.send({ destination: '/queue/CA', headers: { persistent: 'true' }, body: enc(String(i)) })
     await until(() => k.got.length === 5, 'delivered')
     await s.ack(k.got[2]!.ackId)
     expect(store.stats().messages).toBe(2)
@@ -278,7 +344,11 @@ describe('Broker acknowledgement', () => {
     const { broker, store } = await setup()
     const s = conn(broker)
     const k = sub(s, { destination: '/queue/NK', ack: 'client-individual' })
-    await s.send({ destination: '/queue/NK', headers: { persistent: 'true', expires: String(Date.now() + 600_000) }, body: enc('p') })
+    await s.send({
+      destination: '/queue/NK',
+      headers: { persistent: 'true', expires: String(Date.now() + 600_000) },
+      body: enc('p'),
+    })
     await s.send({ destination: '/queue/NK', headers: {}, body: enc('np') })
     await until(() => k.got.length === 2, 'delivered')
     await s.nack(k.got[0]!.ackId)
@@ -311,29 +381,51 @@ describe('Broker acknowledgement', () => {
 
   test('Broker expired messages go to the DLQ at dispatch when persistent, are dropped otherwise', async () => {
     let now = 1_000_000
-    const clock = { now: () => now, setTimeout: (fn: () => void, ms: number) => setTimeout(fn, ms), clearTimeout: (h: unknown) => clearTimeout(h as number) }
+    const clock = {
+      now: () => now,
+      setTimeout: (fn: () => void, ms: number) => setTimeout(fn, ms),
+      clearTimeout: (h: unknown) => clearTimeout(h as number),
+    }
     const { broker, store } = await setup({ clock, expireMessagesPeriodMs: 0 })
     const s = conn(broker)
-    await s.send({ destination: '/queue/EXP', headers: { persistent: 'true', expires: String(now + 100) }, body: enc('p') })
+    await s.send({
+      destination: '/queue/EXP',
+      headers: { persistent: 'true', expires: String(now + 100) },
+      body: enc('p'),
+    })
     await s.send({ destination: '/queue/EXP', headers: { expires: String(now + 100) }, body: enc('np') })
     await s.send({ destination: '/queue/EXP', headers: { expires: String(now + 100_000) }, body: enc('live') })
     now += 1000
     const k = sub(s, { destination: '/queue/EXP' })
     await until(() => k.got.length === 1, 'live one')
     expect(k.bodies()).toEqual(['live'])
-    await until(() => store.stats().destinations.some((d) => d.destination === 'queue://ActiveMQ.DLQ' && d.count === 1), 'DLQ stored')
+    await until(
+      () => store.stats().destinations.some((d) => d.destination === 'queue://ActiveMQ.DLQ' && d.count === 1),
+      'DLQ stored',
+    )
     expect((await store.load('queue://EXP', 0, 10)).length).toBe(0)
     expect(broker.metrics().destinations.find((d) => d.destination === '/queue/EXP')!.expired).toBe(2)
   })
 
   test('Broker expiry sweep removes expired messages while queued', async () => {
     let now = 5_000_000
-    const clock = { now: () => now, setTimeout: (fn: () => void, ms: number) => setTimeout(fn, Math.min(ms, 5)), clearTimeout: (h: unknown) => clearTimeout(h as number) }
+    const clock = {
+      now: () => now,
+      setTimeout: (fn: () => void, ms: number) => setTimeout(fn, Math.min(ms, 5)),
+      clearTimeout: (h: unknown) => clearTimeout(h as number),
+    }
     const { broker, store } = await setup({ clock, expireMessagesPeriodMs: 30_000 })
     const s = conn(broker)
-    await s.send({ destination: '/queue/SW', headers: { persistent: 'true', expires: String(now + 10) }, body: enc('p') })
+    await s.send({
+      destination: '/queue/SW',
+      headers: { persistent: 'true', expires: String(now + 10) },
+      body: enc('p'),
+    })
     now += 100
-    await until(() => store.stats().destinations.some((d) => d.destination === 'queue://ActiveMQ.DLQ' && d.count === 1), 'swept to DLQ')
+    await until(
+      () => store.stats().destinations.some((d) => d.destination === 'queue://ActiveMQ.DLQ' && d.count === 1),
+      'swept to DLQ',
+    )
     expect(broker.metrics().destinations.find((d) => d.destination === '/queue/SW')!.depth).toBe(0)
   })
 
@@ -349,7 +441,8 @@ describe('Broker browsers', () => {
   test('Broker queue browser sees a snapshot without consuming, then browserEnd', async () => {
     const { broker } = await setup()
     const s = conn(broker)
-    for (let i = 0; i < 3; i++) await s.send({ destination: '/queue/BR', headers: { n: String(i) }, body: enc(String(i)) })
+    for (let i = 0; i < 3; i++)
+      await s.send({ destination: '/queue/BR', headers: { n: String(i) }, body: enc(String(i)) })
     const b = sub(s, { destination: '/queue/BR', browser: true, selector: 'n >= 1' })
     await until(() => b.got.some((d) => d.browserEnd), 'end')
     expect(b.bodies()).toEqual(['1', '2'])
@@ -359,7 +452,10 @@ describe('Broker browsers', () => {
     expect(end.messageId).toBe('0')
     const k = sub(s, { destination: '/queue/BR' })
     await until(() => k.got.length === 3, 'still there')
-    await expectCode(() => s.subscribe({ id: 'tb', destination: '/topic/X', ack: 'auto', browser: true }, () => {}), 'BROKER_SUBSCRIPTION_INVALID')
+    await expectCode(
+      () => s.subscribe({ id: 'tb', destination: '/topic/X', ack: 'auto', browser: true }, () => {}),
+      'BROKER_SUBSCRIPTION_INVALID',
+    )
   })
 })
 
@@ -367,7 +463,10 @@ describe('Broker durable subscriptions', () => {
   test('Broker durable subscription keeps messages while away and needs a client id', async () => {
     const { broker, store } = await setup()
     const p = conn(broker)
-    await expectCode(() => p.subscribe({ id: 'd', destination: '/topic/D', ack: 'auto', durableName: 'x' }, () => {}), 'BROKER_SUBSCRIPTION_INVALID')
+    await expectCode(
+      () => p.subscribe({ id: 'd', destination: '/topic/D', ack: 'auto', durableName: 'x' }, () => {}),
+      'BROKER_SUBSCRIPTION_INVALID',
+    )
     const c = conn(broker, 'client-1')
     const k = sub(c, { destination: '/topic/D', durableName: 'subA' }, 'd1')
     await p.send({ destination: '/topic/D', headers: { persistent: 'true' }, body: enc('1') })
@@ -384,7 +483,10 @@ describe('Broker durable subscriptions', () => {
     await settle()
     expect(k2.bodies()).toEqual(['2']) // the non-persistent '3' is not kept for an inactive subscriber (ActiveMQ)
     const other = conn(broker, 'client-2')
-    await expectCode(() => other.subscribe({ id: 'q', destination: '/queue/Q', ack: 'auto', durableName: 'n' }, () => {}), 'BROKER_SUBSCRIPTION_INVALID')
+    await expectCode(
+      () => other.subscribe({ id: 'q', destination: '/queue/Q', ack: 'auto', durableName: 'n' }, () => {}),
+      'BROKER_SUBSCRIPTION_INVALID',
+    )
   })
 
   test('Broker durable subscription removal deletes its record and messages', async () => {
@@ -427,20 +529,37 @@ describe('Broker dedupe and scheduler', () => {
 
   test('Broker dedupe consults the store record after a restart', async () => {
     const { broker, store } = await setup()
-    await conn(broker).send({ destination: '/queue/DR', headers: { persistent: 'true', 'message-id': 'r-1' }, body: enc('a') })
+    await conn(broker).send({
+      destination: '/queue/DR',
+      headers: { persistent: 'true', 'message-id': 'r-1' },
+      body: enc('a'),
+    })
     await broker.stop()
     const { broker: b2 } = await setup({ store })
-    await conn(b2).send({ destination: '/queue/DR', headers: { persistent: 'true', 'message-id': 'r-1' }, body: enc('a') })
+    await conn(b2).send({
+      destination: '/queue/DR',
+      headers: { persistent: 'true', 'message-id': 'r-1' },
+      body: enc('a'),
+    })
     expect(store.stats().messages).toBe(1)
   })
 
   test('Broker hands every SEND to the scheduler first and skips routing when it takes it', async () => {
     const { broker, store } = await setup()
     const seen: string[] = []
-    broker.setScheduler({ accept: async (req) => { seen.push(req.destination); return req.headers.AMQ_SCHEDULED_DELAY !== undefined } })
+    broker.setScheduler({
+      accept: async (req) => {
+        seen.push(req.destination)
+        return req.headers.AMQ_SCHEDULED_DELAY !== undefined
+      },
+    })
     const s = conn(broker)
     const k = sub(s, { destination: '/queue/SC' })
-    await s.send({ destination: '/queue/SC', headers: { AMQ_SCHEDULED_DELAY: '1000', persistent: 'true' }, body: enc('later') })
+    await s.send({
+      destination: '/queue/SC',
+      headers: { AMQ_SCHEDULED_DELAY: '1000', persistent: 'true' },
+      body: enc('later'),
+    })
     await s.send({ destination: '/queue/SC', headers: {}, body: enc('now') })
     s.begin('t')
     await s.send({ destination: '/queue/SC', headers: { AMQ_SCHEDULED_DELAY: '5' }, body: enc('tx') }, 't')
@@ -463,7 +582,11 @@ describe('Broker store failure', () => {
     const k = sub(s, { destination: '/queue/F' })
     store.failWrites = Object.assign(new Error('disk full'), { code: 'STORAGE_IO' })
     let err: unknown
-    try { await s.send({ destination: '/queue/F', headers: { persistent: 'true' }, body: enc('x') }) } catch (e) { err = e }
+    try {
+      await s.send({ destination: '/queue/F', headers: { persistent: 'true' }, body: enc('x') })
+    } catch (e) {
+      err = e
+    }
     expect((err as Error).message).toBe('disk full')
     expect(failures.length).toBe(1)
     await settle()

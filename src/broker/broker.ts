@@ -46,17 +46,51 @@ import type { BrokerConfig, PolicyEntryConfig } from '../config/types.ts'
 import { policyEntryFor } from '../config/index.ts'
 import type { DurableSubscriptionRecord, PersistenceAdapter, RecoveredState, StoreOp } from '../storage/types.ts'
 import type {
-  BrokerCore, BrokerMetrics, BrokerOptions as ContractOptions, BrokerSession, ConnectInfo, Delivery, DestinationMetrics,
-  SchedulerPort, SendRequest, SubscribeRequest,
+  BrokerCore,
+  BrokerMetrics,
+  BrokerOptions as ContractOptions,
+  BrokerSession,
+  ConnectInfo,
+  Delivery,
+  DestinationMetrics,
+  SchedulerPort,
+  SendRequest,
+  SubscribeRequest,
 } from './types.ts'
 import type { Subject } from '../security/index.ts'
 import { isManagementDestination } from './scheduler/job.ts'
-import { DLQ_DESTINATION, durableStoreKey, isTemp, parseDestination, queueStoreKey, type DestinationName } from './destination.ts'
+import {
+  DLQ_DESTINATION,
+  durableStoreKey,
+  isTemp,
+  parseDestination,
+  queueStoreKey,
+  type DestinationName,
+} from './destination.ts'
 import { MemoryUsage } from './memory-usage.ts'
-import { MessageIdGenerator, buildMessage, dedupeKey, isExpired, messageFromStored, type BrokerMessage } from './message.ts'
-import { Consumer, MessageQueue, type ConsumerSession, type InFlight, type QueueEntry, type QueueHost } from './queue.ts'
+import {
+  MessageIdGenerator,
+  buildMessage,
+  dedupeKey,
+  isExpired,
+  messageFromStored,
+  type BrokerMessage,
+} from './message.ts'
+import {
+  Consumer,
+  MessageQueue,
+  type ConsumerSession,
+  type InFlight,
+  type QueueEntry,
+  type QueueHost,
+} from './queue.ts'
 import { Selector, headerSource } from './selector.ts'
-import { DESTINATIONS_DEFAULT, INACTIVE_TIMEOUT_BEFORE_GC_DEFAULT_MS, InactivityTracker, checkCreate } from './destination-limits.ts'
+import {
+  DESTINATIONS_DEFAULT,
+  INACTIVE_TIMEOUT_BEFORE_GC_DEFAULT_MS,
+  InactivityTracker,
+  checkCreate,
+} from './destination-limits.ts'
 
 const log = logger('broker')
 
@@ -142,12 +176,16 @@ interface Transaction {
 class RecentIds {
   private readonly set = new Set<string>()
   constructor(private readonly capacity: number) {}
-  has(id: string): boolean { return this.set.has(id) }
+  has(id: string): boolean {
+    return this.set.has(id)
+  }
   add(id: string): void {
     this.set.add(id)
     if (this.set.size > this.capacity) this.set.delete(this.set.values().next().value as string)
   }
-  delete(id: string): void { this.set.delete(id) }
+  delete(id: string): void {
+    this.set.delete(id)
+  }
 }
 
 class Browser {
@@ -219,7 +257,10 @@ export class Broker implements BrokerCore, QueueHost {
     const store = this.store
     if (!store || !recovered) return
     for (const rec of recovered.subscriptions) {
-      const dest = parseDestination(rec.destination, `recovered durable subscription ${rec.clientId}:${rec.subscriptionName}`)
+      const dest = parseDestination(
+        rec.destination,
+        `recovered durable subscription ${rec.clientId}:${rec.subscriptionName}`,
+      )
       this.attachDurable(rec, dest)
     }
     const purge: StoreOp[] = []
@@ -228,12 +269,16 @@ export class Broker implements BrokerCore, QueueHost {
       if (d.count <= 0) continue
       let q: MessageQueue | undefined
       if (d.destination.startsWith('queue://')) {
-        q = this.queueFor(parseDestination('/queue/' + d.destination.slice('queue://'.length), `recovered store key ${d.destination}`))
+        q = this.queueFor(
+          parseDestination('/queue/' + d.destination.slice('queue://'.length), `recovered store key ${d.destination}`),
+        )
       } else if (d.destination.startsWith('durable://')) {
         q = [...this.durables.values()].find((s) => s.record.storeKey === d.destination)?.queue
         if (!q) {
           // Messages stored for a subscription whose record did not make it (crash between the two): unreachable.
-          log.warn(`recovery: ${d.count} message(s) under ${d.destination} have no durable subscription record; purging them`)
+          log.warn(
+            `recovery: ${d.count} message(s) under ${d.destination} have no durable subscription record; purging them`,
+          )
           purge.push({ op: 'purge', destination: d.destination })
           continue
         }
@@ -249,12 +294,21 @@ export class Broker implements BrokerCore, QueueHost {
     }
     if (ranges > 0) {
       // Learn the first seq this broker's writes get: stored messages below it are the recovered range.
-      const probe = await store.write([{ op: 'add', destination: SEQ_PROBE_KEY, message: { messageId: `seq-probe:${this.idGen.next(0, 0)}`, headers: {}, body: new Uint8Array(0) } }])
+      const probe = await store.write([
+        {
+          op: 'add',
+          destination: SEQ_PROBE_KEY,
+          message: { messageId: `seq-probe:${this.idGen.next(0, 0)}`, headers: {}, body: new Uint8Array(0) },
+        },
+      ])
       this.seqBoundary = probe.seqs[0]!
       purge.push({ op: 'purge', destination: SEQ_PROBE_KEY })
     }
     if (purge.length) await store.write(purge)
-    if (ranges > 0 || recovered.subscriptions.length > 0) log.info(`recovered ${ranges} destination(s) with stored messages and ${recovered.subscriptions.length} durable subscription(s)`)
+    if (ranges > 0 || recovered.subscriptions.length > 0)
+      log.info(
+        `recovered ${ranges} destination(s) with stored messages and ${recovered.subscriptions.length} durable subscription(s)`,
+      )
   }
 
   // ---------------------------------------------------------------------------------------------------------
@@ -266,7 +320,11 @@ export class Broker implements BrokerCore, QueueHost {
       if (this.clientIds.has(info.clientId)) {
         // ActiveMQ's InvalidClientIDException text (RegionBroker.addConnection); the new connection is refused.
         const from = this.clientIds.get(info.clientId)!.remoteAddress
-        throw new BrokerError('BROKER_CLIENT_ID_IN_USE', `Broker: ${this.config.brokerName} - Client: ${info.clientId} already connected from tcp://${from}`, { details: { clientId: info.clientId } })
+        throw new BrokerError(
+          'BROKER_CLIENT_ID_IN_USE',
+          `Broker: ${this.config.brokerName} - Client: ${info.clientId} already connected from tcp://${from}`,
+          { details: { clientId: info.clientId } },
+        )
       }
     }
     const s = new Session(this, ++this.sessionCounter, info)
@@ -288,15 +346,35 @@ export class Broker implements BrokerCore, QueueHost {
   metrics(): BrokerMetrics {
     const destinations: DestinationMetrics[] = []
     for (const q of this.queues.values()) {
-      destinations.push({ destination: q.destination, enqueued: q.enqueued, dequeued: q.dequeued, depth: q.depth(), consumers: q.consumers.length, expired: q.expired })
+      destinations.push({
+        destination: q.destination,
+        enqueued: q.enqueued,
+        dequeued: q.dequeued,
+        depth: q.depth(),
+        consumers: q.consumers.length,
+        expired: q.expired,
+      })
     }
     for (const t of this.topics.values()) {
-      let dequeued = 0, depth = 0, consumers = 0, expired = 0
-      for (const q of t.subs) { dequeued += q.dequeued; depth += q.depth(); consumers += q.consumers.length; expired += q.expired }
+      let dequeued = 0,
+        depth = 0,
+        consumers = 0,
+        expired = 0
+      for (const q of t.subs) {
+        dequeued += q.dequeued
+        depth += q.depth()
+        consumers += q.consumers.length
+        expired += q.expired
+      }
       destinations.push({ destination: t.destination, enqueued: t.published, dequeued, depth, consumers, expired })
     }
     destinations.sort((a, b) => (a.destination < b.destination ? -1 : a.destination > b.destination ? 1 : 0))
-    return { connections: this.sessions.size, destinations, memoryBytes: this.memory.used, memoryLimitBytes: this.memory.limit }
+    return {
+      connections: this.sessions.size,
+      destinations,
+      memoryBytes: this.memory.used,
+      memoryLimitBytes: this.memory.limit,
+    }
   }
 
   // Management (#18): narrow accessors for ./management.ts; message semantics stay in this file.
@@ -334,9 +412,19 @@ export class Broker implements BrokerCore, QueueHost {
   }
 
   /** Durable subscriptions known to the broker (for status/admin and tests). */
-  durableSubscriptions(): { clientId: string; subscriptionName: string; destination: string; active: boolean; depth: number }[] {
+  durableSubscriptions(): {
+    clientId: string
+    subscriptionName: string
+    destination: string
+    active: boolean
+    depth: number
+  }[] {
     return [...this.durables.values()].map((d) => ({
-      clientId: d.record.clientId, subscriptionName: d.record.subscriptionName, destination: d.record.destination, active: d.active !== null, depth: d.queue.depth(),
+      clientId: d.record.clientId,
+      subscriptionName: d.record.subscriptionName,
+      destination: d.record.destination,
+      active: d.active !== null,
+      depth: d.queue.depth(),
     }))
   }
 
@@ -358,7 +446,10 @@ export class Broker implements BrokerCore, QueueHost {
   /** Byte limits of one transaction and of one session's open transactions (`<systemUsage maxTransactionSize…>`). */
   txBytesLimits(): { transaction: number; session: number } {
     const l = this.config.limits
-    return { transaction: l.maxTransactionSize ?? TX_BYTES_MAX, session: l.maxTransactionSizePerConnection ?? SESSION_TX_BYTES_MAX }
+    return {
+      transaction: l.maxTransactionSize ?? TX_BYTES_MAX,
+      session: l.maxTransactionSizePerConnection ?? SESSION_TX_BYTES_MAX,
+    }
   }
 
   /** Charge an open transaction's SEND to the broker-wide memory now, or false when it does not fit (no waiting). */
@@ -413,8 +504,12 @@ export class Broker implements BrokerCore, QueueHost {
     this.removeOps = []
     this.removeWaiters = []
     this.storeWrite(ops).then(
-      () => { for (const w of waiters) w.resolve() },
-      (e) => { for (const w of waiters) w.reject(e) },
+      () => {
+        for (const w of waiters) w.resolve()
+      },
+      (e) => {
+        for (const w of waiters) w.reject(e)
+      },
     )
   }
 
@@ -462,7 +557,11 @@ export class Broker implements BrokerCore, QueueHost {
 
   destUsage(destination: string): MemoryUsage {
     let u = this.destMemory.get(destination)
-    if (!u) this.destMemory.set(destination, (u = new MemoryUsage(this.policyFor(destination)?.memoryLimit ?? this.config.limits.destinationMemoryLimit)))
+    if (!u)
+      this.destMemory.set(
+        destination,
+        (u = new MemoryUsage(this.policyFor(destination)?.memoryLimit ?? this.config.limits.destinationMemoryLimit)),
+      )
     return u
   }
 
@@ -502,8 +601,14 @@ export class Broker implements BrokerCore, QueueHost {
           reject(this.noSpace(needs, destination, `sendFailIfNoSpaceAfterTimeout=${sendFailIfNoSpaceAfterTimeout}`))
           this.wakeWaiters()
         }, sendFailIfNoSpaceAfterTimeout)
-        w.resolve = () => { this.clock.clearTimeout(timer); resolve() }
-        w.reject = (e) => { this.clock.clearTimeout(timer); reject(e) }
+        w.resolve = () => {
+          this.clock.clearTimeout(timer)
+          resolve()
+        }
+        w.reject = (e) => {
+          this.clock.clearTimeout(timer)
+          reject(e)
+        }
       }
       this.waiters.push(w)
     })
@@ -512,8 +617,13 @@ export class Broker implements BrokerCore, QueueHost {
   /** BROKER_LIMIT for a send that found no memory (ActiveMQ's ResourceAllocationException), naming the full usage. */
   private noSpace(needs: [MemoryUsage, number][], destination: string, setting: string): BrokerError {
     const full = needs.find(([u, n]) => !u.fits(n)) ?? needs[0]!
-    const which = full[0] === this.memory ? 'the broker-wide memory limit (memoryUsage)' : `the memory limit of ${destination}`
-    return new BrokerError('BROKER_LIMIT', `SEND to ${destination}: ${full[1]} bytes do not fit in ${which}, ${full[0].used} of ${full[0].limit} bytes used; producer stopped to prevent flooding (${setting})`, { details: { limit: full[0].limit, used: full[0].used, bytes: full[1] } })
+    const which =
+      full[0] === this.memory ? 'the broker-wide memory limit (memoryUsage)' : `the memory limit of ${destination}`
+    return new BrokerError(
+      'BROKER_LIMIT',
+      `SEND to ${destination}: ${full[1]} bytes do not fit in ${which}, ${full[0].used} of ${full[0].limit} bytes used; producer stopped to prevent flooding (${setting})`,
+      { details: { limit: full[0].limit, used: full[0].used, bytes: full[1] } },
+    )
   }
 
   private wakeWaiters(): void {
@@ -542,7 +652,12 @@ export class Broker implements BrokerCore, QueueHost {
       const w = this.waiters[i]!
       if (w.session === session) {
         this.waiters.splice(i, 1)
-        w.reject(new BrokerError('BROKER_SESSION_CLOSED', `session ${session.sessionId} closed while its send waited for memory`))
+        w.reject(
+          new BrokerError(
+            'BROKER_SESSION_CLOSED',
+            `session ${session.sessionId} closed while its send waited for memory`,
+          ),
+        )
       }
     }
     this.wakeWaiters()
@@ -571,12 +686,19 @@ export class Broker implements BrokerCore, QueueHost {
   /** Throw BROKER_LIMIT if `dest` does not exist and a client may not create it now (maxDestinations). */
   ensureRoom(dest: DestinationName): void {
     if (this.queues.has(dest.stomp) || this.topics.has(dest.stomp) || dest.stomp === DLQ_DESTINATION) return
-    checkCreate(dest, this.config.destinations ?? DESTINATIONS_DEFAULT, this.config.destinationPolicy, this.queues.size + this.topics.size, (kind) => this.namesOf(kind))
+    checkCreate(
+      dest,
+      this.config.destinations ?? DESTINATIONS_DEFAULT,
+      this.config.destinationPolicy,
+      this.queues.size + this.topics.size,
+      (kind) => this.namesOf(kind),
+    )
   }
 
   private *namesOf(kind: 'queue' | 'topic'): Iterable<string> {
     const prefix = `/${kind}/`
-    for (const name of kind === 'queue' ? this.queues.keys() : this.topics.keys()) if (name.startsWith(prefix)) yield name.slice(prefix.length)
+    for (const name of kind === 'queue' ? this.queues.keys() : this.topics.keys())
+      if (name.startsWith(prefix)) yield name.slice(prefix.length)
   }
 
   queueFor(dest: DestinationName, creator: Session | null = null): MessageQueue {
@@ -645,20 +767,39 @@ export class Broker implements BrokerCore, QueueHost {
   }
 
   /** Find or create (or replace, when topic/selector/noLocal changed) a durable subscription. */
-  openDurable(clientId: string, name: string, dest: DestinationName, selector: string | null, noLocal: boolean): DurableSub {
+  openDurable(
+    clientId: string,
+    name: string,
+    dest: DestinationName,
+    selector: string | null,
+    noLocal: boolean,
+  ): DurableSub {
     const existing = this.durable(clientId, name)
     if (existing) {
       const r = existing.record
       if (r.destination === dest.stomp && r.selector === selector && r.noLocal === noLocal) return existing
-      log.info(`durable subscription ${clientId}:${name} changed (topic, selector or noLocal): replacing it and dropping its messages`)
+      log.info(
+        `durable subscription ${clientId}:${name} changed (topic, selector or noLocal): replacing it and dropping its messages`,
+      )
       this.dropDurable(existing, false)
     }
     const rec: DurableSubscriptionRecord = {
-      clientId, subscriptionName: name, destination: dest.stomp, selector, noLocal, storeKey: durableStoreKey(clientId, name), createdAt: this.clock.now(),
+      clientId,
+      subscriptionName: name,
+      destination: dest.stomp,
+      selector,
+      noLocal,
+      storeKey: durableStoreKey(clientId, name),
+      createdAt: this.clock.now(),
     }
     const d = this.attachDurable(rec, dest)
     if (this.store) {
-      const ops: StoreOp[] = existing ? [{ op: 'purge', destination: rec.storeKey }, { op: 'putSubscription', subscription: rec }] : [{ op: 'putSubscription', subscription: rec }]
+      const ops: StoreOp[] = existing
+        ? [
+            { op: 'purge', destination: rec.storeKey },
+            { op: 'putSubscription', subscription: rec },
+          ]
+        : [{ op: 'putSubscription', subscription: rec }]
       this.storeWrite(ops).catch(() => {})
     }
     return d
@@ -675,7 +816,10 @@ export class Broker implements BrokerCore, QueueHost {
     this.topics.get(r.destination)?.subs.delete(d.queue)
     d.queue.delete()
     if (this.store && removeRecord) {
-      await this.storeWrite([{ op: 'purge', destination: r.storeKey }, { op: 'removeSubscription', clientId: r.clientId, subscriptionName: r.subscriptionName }])
+      await this.storeWrite([
+        { op: 'purge', destination: r.storeKey },
+        { op: 'removeSubscription', clientId: r.clientId, subscriptionName: r.subscriptionName },
+      ])
     }
   }
 
@@ -688,7 +832,8 @@ export class Broker implements BrokerCore, QueueHost {
     // A pending entry that leaves for good without delivery (expired and not dead-lettered).
     entry.queue.dequeued++
     this.unref(entry.msg)
-    if (entry.seq > 0 && entry.queue.key && !entry.queue.deleted) this.removeStored(entry.queue.key, entry.seq).catch(() => {})
+    if (entry.seq > 0 && entry.queue.key && !entry.queue.deleted)
+      this.removeStored(entry.queue.key, entry.seq).catch(() => {})
   }
 
   /** The DLQ copy of an entry's message, or null when the policy drops it. */
@@ -708,8 +853,14 @@ export class Broker implements BrokerCore, QueueHost {
   private dlqOps(entry: QueueEntry, copy: BrokerMessage | null): StoreOp[] {
     const ops: StoreOp[] = []
     if (!this.store) return ops
-    if (entry.seq > 0 && entry.queue.key && !entry.queue.deleted) ops.push({ op: 'remove', destination: entry.queue.key, seq: entry.seq })
-    if (copy && copy.persistent) ops.push({ op: 'add', destination: queueStoreKey(DLQ_DESTINATION.slice('/queue/'.length)), message: { messageId: copy.id, headers: copy.headers, body: copy.body } })
+    if (entry.seq > 0 && entry.queue.key && !entry.queue.deleted)
+      ops.push({ op: 'remove', destination: entry.queue.key, seq: entry.seq })
+    if (copy && copy.persistent)
+      ops.push({
+        op: 'add',
+        destination: queueStoreKey(DLQ_DESTINATION.slice('/queue/'.length)),
+        message: { messageId: copy.id, headers: copy.headers, body: copy.body },
+      })
     return ops
   }
 
@@ -738,7 +889,11 @@ export class Broker implements BrokerCore, QueueHost {
    * paging or memory is above the high-water mark; held in memory otherwise.
    */
   private place(q: MessageQueue, msg: BrokerMessage, seq: number): void {
-    if (seq > 0 && q.key !== null && (q.isPaging() || this.memory.above(PAGING_HIGH_WATER) || this.destUsage(q.destination).above(PAGING_HIGH_WATER))) {
+    if (
+      seq > 0 &&
+      q.key !== null &&
+      (q.isPaging() || this.memory.above(PAGING_HIGH_WATER) || this.destUsage(q.destination).above(PAGING_HIGH_WATER))
+    ) {
       q.enqueuePaged(seq)
       return
     }
@@ -771,7 +926,13 @@ export class Broker implements BrokerCore, QueueHost {
    * The one path for SENDs, transactional COMMITs, NACKs and routed messages: dedupe, scheduler, flow control,
    * one atomic store batch with every add and remove, then in-memory routing in the session's call order.
    */
-  async commitBatch(session: Session | null, sends: SendRequest[], acks: InFlight[], nacks: { f: InFlight; sub: string }[], opts: { skipScheduler?: boolean } = {}): Promise<void> {
+  async commitBatch(
+    session: Session | null,
+    sends: SendRequest[],
+    acks: InFlight[],
+    nacks: { f: InFlight; sub: string }[],
+    opts: { skipScheduler?: boolean } = {},
+  ): Promise<void> {
     // Take this batch's place in the session's routing order now, at call time: later calls route after it even
     // when their own awaits (memory, store) finish first.
     const chainOwner = session ?? this
@@ -785,7 +946,14 @@ export class Broker implements BrokerCore, QueueHost {
     }
   }
 
-  private async commitBatchInOrder(prev: Promise<void>, session: Session | null, sends: SendRequest[], acks: InFlight[], nacks: { f: InFlight; sub: string }[], opts: { skipScheduler?: boolean }): Promise<void> {
+  private async commitBatchInOrder(
+    prev: Promise<void>,
+    session: Session | null,
+    sends: SendRequest[],
+    acks: InFlight[],
+    nacks: { f: InFlight; sub: string }[],
+    opts: { skipScheduler?: boolean },
+  ): Promise<void> {
     const now = this.clock.now()
     const prepared: { msg: BrokerMessage; dest: DestinationName; key: string | null }[] = []
     // 1. Validate every message first, so a bad one fails the batch before anything happens.
@@ -793,8 +961,16 @@ export class Broker implements BrokerCore, QueueHost {
       const dest = parseDestination(req.destination, 'SEND destination')
       if (session) this.ensureRoom(dest)
       const key = opts.skipScheduler ? null : dedupeKey(req.headers)
-      const id = key ?? (req.headers['message-id'] || this.idGen.next(session?.sessionNo ?? 0, session ? ++session.sent : ++this.routedCounter))
-      return { req, dest, key, msg: buildMessage(dest.stomp, req.headers, req.body, id, now, session?.sessionId ?? null) }
+      const id =
+        key ??
+        (req.headers['message-id'] ||
+          this.idGen.next(session?.sessionNo ?? 0, session ? ++session.sent : ++this.routedCounter))
+      return {
+        req,
+        dest,
+        key,
+        msg: buildMessage(dest.stomp, req.headers, req.body, id, now, session?.sessionId ?? null),
+      }
     })
     // 2. Dedupe and scheduler.
     for (const b of built) {
@@ -814,11 +990,14 @@ export class Broker implements BrokerCore, QueueHost {
       }
       prepared.push({ msg: b.msg, dest: b.dest, key: b.key })
     }
-    const forget = (): void => { for (const p of prepared) if (p.key !== null) this.recentIds.delete(p.key) }
+    const forget = (): void => {
+      for (const p of prepared) if (p.key !== null) this.recentIds.delete(p.key)
+    }
     // 3. Targets and flow control: messages some non-pageable target must hold wait for memory (FIFO).
     const routed = prepared.map((p) => ({ ...p, targets: this.targets(p.dest, p.msg, session) }))
     const needs = new Map<MemoryUsage, number>()
-    const mustHold = (msg: BrokerMessage, q: MessageQueue): boolean => !(msg.persistent && this.store !== null && q.key !== null)
+    const mustHold = (msg: BrokerMessage, q: MessageQueue): boolean =>
+      !(msg.persistent && this.store !== null && q.key !== null)
     for (const r of routed) {
       if (r.targets.some((q) => mustHold(r.msg, q))) {
         const d = this.destUsage(r.dest.stomp)
@@ -829,7 +1008,11 @@ export class Broker implements BrokerCore, QueueHost {
     const needList = [...needs]
     if (needList.length) {
       try {
-        await this.acquire(needList, session, routed.find((r) => r.targets.some((q) => mustHold(r.msg, q)))?.dest.stomp ?? '?')
+        await this.acquire(
+          needList,
+          session,
+          routed.find((r) => r.targets.some((q) => mustHold(r.msg, q)))?.dest.stomp ?? '?',
+        )
       } catch (e) {
         forget()
         throw e
@@ -851,17 +1034,26 @@ export class Broker implements BrokerCore, QueueHost {
         if (!r.msg.persistent) continue
         for (const q of r.targets) {
           if (q.key === null) continue
-          ops.push({ op: 'add', destination: q.key, message: { messageId: r.msg.id, headers: r.msg.headers, body: r.msg.body } })
+          ops.push({
+            op: 'add',
+            destination: q.key,
+            message: { messageId: r.msg.id, headers: r.msg.headers, body: r.msg.body },
+          })
           addSlots.push({ msg: r.msg, q })
         }
       }
       for (const f of acks) {
         const e = f.entry
-        if (e.seq > 0 && e.queue.key && !e.queue.deleted) ops.push({ op: 'remove', destination: e.queue.key, seq: e.seq })
+        if (e.seq > 0 && e.queue.key && !e.queue.deleted)
+          ops.push({ op: 'remove', destination: e.queue.key, seq: e.seq })
       }
     }
     let adds = addSlots.length
-    const dlq = nacks.map(({ f, sub }) => ({ f, copy: this.dlqCopy(f.entry, `poison ack (NACK) from subscription ${sub}`), slot: -1 }))
+    const dlq = nacks.map(({ f, sub }) => ({
+      f,
+      copy: this.dlqCopy(f.entry, `poison ack (NACK) from subscription ${sub}`),
+      slot: -1,
+    }))
     for (const d of dlq) {
       for (const o of this.dlqOps(d.f.entry, d.copy)) {
         if (o.op === 'add') d.slot = adds++
@@ -942,14 +1134,25 @@ export class Broker implements BrokerCore, QueueHost {
     const removed: string[] = []
     const timeoutOf = (name: string): number | null => {
       const p = this.policyFor(name)
-      return p?.gcInactiveDestinations === true ? p.inactiveTimeoutBeforeGC ?? INACTIVE_TIMEOUT_BEFORE_GC_DEFAULT_MS : null
+      return p?.gcInactiveDestinations === true
+        ? (p.inactiveTimeoutBeforeGC ?? INACTIVE_TIMEOUT_BEFORE_GC_DEFAULT_MS)
+        : null
     }
     for (const [name, q] of this.queues) {
       if (max > 0 && removed.length >= max) break
       if (q.kind !== 'queue') continue
       const timeout = timeoutOf(name)
       if (timeout === null) continue
-      if (!this.inactivity.expired(name, q.consumers.length === 0 && q.depth() === 0, q.enqueued + q.dequeued, now, timeout)) continue
+      if (
+        !this.inactivity.expired(
+          name,
+          q.consumers.length === 0 && q.depth() === 0,
+          q.enqueued + q.dequeued,
+          now,
+          timeout,
+        )
+      )
+        continue
       this.queues.delete(name)
       q.delete()
       this.destMemory.delete(name)
@@ -969,7 +1172,9 @@ export class Broker implements BrokerCore, QueueHost {
     }
     if (removed.length > 0) {
       const shown = removed.slice(0, 10).join(', ')
-      log.info(`removed ${removed.length} inactive destination(s) (gcInactiveDestinations): ${shown}${removed.length > 10 ? `, ... ${removed.length - 10} more` : ''}`)
+      log.info(
+        `removed ${removed.length} inactive destination(s) (gcInactiveDestinations): ${shown}${removed.length > 10 ? `, ... ${removed.length - 10} more` : ''}`,
+      )
     }
     return removed
   }
@@ -1007,7 +1212,11 @@ export class Session implements BrokerSession, ConsumerSession {
     return this.closed
   }
 
-  constructor(private readonly broker: Broker, readonly sessionNo: number, info: ConnectInfo) {
+  constructor(
+    private readonly broker: Broker,
+    readonly sessionNo: number,
+    info: ConnectInfo,
+  ) {
     this.clientId = info.clientId ? info.clientId : null
     this.remoteAddress = info.remoteAddress
     this.subject = info.subject ?? null
@@ -1017,12 +1226,37 @@ export class Session implements BrokerSession, ConsumerSession {
   }
 
   /** Management (#18): this session's subscriptions with prefetch and in-flight counts (browsers included). */
-  subscriptionsInfo(): { id: string; destination: string; ack: string; prefetch: number; inflight: number; selector: boolean; browser: boolean }[] {
-    const out: { id: string; destination: string; ack: string; prefetch: number; inflight: number; selector: boolean; browser: boolean }[] = []
+  subscriptionsInfo(): {
+    id: string
+    destination: string
+    ack: string
+    prefetch: number
+    inflight: number
+    selector: boolean
+    browser: boolean
+  }[] {
+    const out: {
+      id: string
+      destination: string
+      ack: string
+      prefetch: number
+      inflight: number
+      selector: boolean
+      browser: boolean
+    }[] = []
     for (const c of this.consumers.values()) {
-      out.push({ id: c.id, destination: c.queue.destination, ack: c.ack, prefetch: c.prefetch, inflight: c.inflight.size, selector: c.selector !== null || c.queue.subSelector !== null, browser: false })
+      out.push({
+        id: c.id,
+        destination: c.queue.destination,
+        ack: c.ack,
+        prefetch: c.prefetch,
+        inflight: c.inflight.size,
+        selector: c.selector !== null || c.queue.subSelector !== null,
+        browser: false,
+      })
     }
-    for (const id of this.browsers.keys()) out.push({ id, destination: '', ack: 'auto', prefetch: 0, inflight: 0, selector: false, browser: true })
+    for (const id of this.browsers.keys())
+      out.push({ id, destination: '', ack: 'auto', prefetch: 0, inflight: 0, selector: false, browser: true })
     return out
   }
 
@@ -1041,7 +1275,12 @@ export class Session implements BrokerSession, ConsumerSession {
 
   private tx(txId: string, where: string): Transaction {
     const t = this.txs.get(txId)
-    if (!t) throw new BrokerError('BROKER_TX_UNKNOWN', `${where}: transaction ${JSON.stringify(txId)} is not open on this session`, { details: { transaction: txId } })
+    if (!t)
+      throw new BrokerError(
+        'BROKER_TX_UNKNOWN',
+        `${where}: transaction ${JSON.stringify(txId)} is not open on this session`,
+        { details: { transaction: txId } },
+      )
     return t
   }
 
@@ -1054,17 +1293,31 @@ export class Session implements BrokerSession, ConsumerSession {
       const dest = parseDestination(req.destination, 'SEND destination')
       const size = buildMessage(dest.stomp, req.headers, req.body, 'validation', 0, null).size
       if (t.sends.length + t.acks.length + t.nacks.length >= TX_OPS_MAX) {
-        throw new BrokerError('BROKER_LIMIT', `transaction ${txId}: more than ${TX_OPS_MAX} operations`, { details: { limit: TX_OPS_MAX } })
+        throw new BrokerError('BROKER_LIMIT', `transaction ${txId}: more than ${TX_OPS_MAX} operations`, {
+          details: { limit: TX_OPS_MAX },
+        })
       }
       const lim = this.broker.txBytesLimits()
       if (t.bytes + size > lim.transaction) {
-        throw new BrokerError('BROKER_LIMIT', `transaction ${txId}: SEND of ${size} bytes would hold ${t.bytes + size} bytes, over the transaction limit ${lim.transaction} (maxTransactionSize, sendFailIfNoSpace)`, { details: { limit: lim.transaction, bytes: t.bytes + size } })
+        throw new BrokerError(
+          'BROKER_LIMIT',
+          `transaction ${txId}: SEND of ${size} bytes would hold ${t.bytes + size} bytes, over the transaction limit ${lim.transaction} (maxTransactionSize, sendFailIfNoSpace)`,
+          { details: { limit: lim.transaction, bytes: t.bytes + size } },
+        )
       }
       if (this.txBytes + size > lim.session) {
-        throw new BrokerError('BROKER_LIMIT', `transaction ${txId}: SEND of ${size} bytes would hold ${this.txBytes + size} bytes in this session's open transactions, over ${lim.session} (maxTransactionSizePerConnection, sendFailIfNoSpace)`, { details: { limit: lim.session, bytes: this.txBytes + size } })
+        throw new BrokerError(
+          'BROKER_LIMIT',
+          `transaction ${txId}: SEND of ${size} bytes would hold ${this.txBytes + size} bytes in this session's open transactions, over ${lim.session} (maxTransactionSizePerConnection, sendFailIfNoSpace)`,
+          { details: { limit: lim.session, bytes: this.txBytes + size } },
+        )
       }
       if (!this.broker.chargeTx(size)) {
-        throw new BrokerError('BROKER_LIMIT', `transaction ${txId}: SEND of ${size} bytes does not fit in the broker's memory limit (memoryUsage), not waiting inside a transaction (sendFailIfNoSpace)`, { details: { bytes: size } })
+        throw new BrokerError(
+          'BROKER_LIMIT',
+          `transaction ${txId}: SEND of ${size} bytes does not fit in the broker's memory limit (memoryUsage), not waiting inside a transaction (sendFailIfNoSpace)`,
+          { details: { bytes: size } },
+        )
       }
       t.bytes += size
       this.txBytes += size
@@ -1078,7 +1331,11 @@ export class Session implements BrokerSession, ConsumerSession {
     this.checkOpen()
     const where = `SUBSCRIBE id ${JSON.stringify(req.id)}`
     if (this.consumers.has(req.id) || this.browsers.has(req.id)) {
-      throw new BrokerError('BROKER_SUBSCRIPTION_INVALID', `${where}: a subscription with this id already exists on this session`, { details: { id: req.id } })
+      throw new BrokerError(
+        'BROKER_SUBSCRIPTION_INVALID',
+        `${where}: a subscription with this id already exists on this session`,
+        { details: { id: req.id } },
+      )
     }
     const dest = parseDestination(req.destination, `${where} destination`)
     this.broker.authorize(this, 'read', dest)
@@ -1086,36 +1343,90 @@ export class Session implements BrokerSession, ConsumerSession {
     const selectorText = req.selector !== undefined && req.selector.trim() !== '' ? req.selector : null
     const selector = selectorText !== null ? Selector.parse(selectorText) : null
     if (req.prefetch !== undefined && (!Number.isSafeInteger(req.prefetch) || req.prefetch < 1)) {
-      throw new BrokerError('BROKER_SUBSCRIPTION_INVALID', `${where}: activemq.prefetchSize ${req.prefetch} is not a positive integer (0 is not supported)`, { details: { prefetch: req.prefetch } })
+      throw new BrokerError(
+        'BROKER_SUBSCRIPTION_INVALID',
+        `${where}: activemq.prefetchSize ${req.prefetch} is not a positive integer (0 is not supported)`,
+        { details: { prefetch: req.prefetch } },
+      )
     }
     const isQueue = dest.kind === 'queue' || dest.kind === 'temp-queue'
     const policy = this.broker.policyFor(dest.stomp)
     if (req.browser) {
-      if (!isQueue) throw new BrokerError('BROKER_SUBSCRIPTION_INVALID', `${where}: browser:true is only supported on queues, not ${dest.stomp}`)
+      if (!isQueue)
+        throw new BrokerError(
+          'BROKER_SUBSCRIPTION_INVALID',
+          `${where}: browser:true is only supported on queues, not ${dest.stomp}`,
+        )
       const b = new Browser(req.id)
       this.browsers.set(req.id, b)
-      this.runBrowser(b, this.broker.queueFor(dest, this), selector, prefetchFor(req.prefetch, PREFETCH_BROWSER_DEFAULT, policy?.queueBrowserPrefetch), onDelivery).catch((e) => log.error(`browser ${req.id} failed`, e))
+      this.runBrowser(
+        b,
+        this.broker.queueFor(dest, this),
+        selector,
+        prefetchFor(req.prefetch, PREFETCH_BROWSER_DEFAULT, policy?.queueBrowserPrefetch),
+        onDelivery,
+      ).catch((e) => log.error(`browser ${req.id} failed`, e))
       return
     }
     const ack = req.ack ?? 'auto'
     if (ack !== 'auto' && ack !== 'client' && ack !== 'client-individual') {
-      throw new BrokerError('BROKER_SUBSCRIPTION_INVALID', `${where}: ack mode ${JSON.stringify(ack)} is not auto, client or client-individual`)
+      throw new BrokerError(
+        'BROKER_SUBSCRIPTION_INVALID',
+        `${where}: ack mode ${JSON.stringify(ack)} is not auto, client or client-individual`,
+      )
     }
     const priority = req.priority ?? 0
-    if (!Number.isSafeInteger(priority)) throw new BrokerError('BROKER_SUBSCRIPTION_INVALID', `${where}: activemq.priority ${priority} is not an integer`)
+    if (!Number.isSafeInteger(priority))
+      throw new BrokerError('BROKER_SUBSCRIPTION_INVALID', `${where}: activemq.priority ${priority} is not an integer`)
     let c: Consumer
     if (isQueue) {
-      if (req.durableName) throw new BrokerError('BROKER_SUBSCRIPTION_INVALID', `${where}: activemq.subscriptionName is only valid on topics, not ${dest.stomp}`)
+      if (req.durableName)
+        throw new BrokerError(
+          'BROKER_SUBSCRIPTION_INVALID',
+          `${where}: activemq.subscriptionName is only valid on topics, not ${dest.stomp}`,
+        )
       const q = this.broker.queueFor(dest, this)
-      c = new Consumer(this, req.id, q, ack, prefetchFor(req.prefetch, PREFETCH_QUEUE_DEFAULT, policy?.queuePrefetch), priority, req.exclusive ?? false, selector, onDelivery)
+      c = new Consumer(
+        this,
+        req.id,
+        q,
+        ack,
+        prefetchFor(req.prefetch, PREFETCH_QUEUE_DEFAULT, policy?.queuePrefetch),
+        priority,
+        req.exclusive ?? false,
+        selector,
+        onDelivery,
+      )
       q.addConsumer(c)
     } else if (req.durableName) {
-      if (dest.kind === 'temp-topic') throw new BrokerError('BROKER_SUBSCRIPTION_INVALID', `${where}: durable subscriptions are not allowed on temporary topic ${dest.stomp}`)
-      if (!this.clientId) throw new BrokerError('BROKER_SUBSCRIPTION_INVALID', `${where}: durable subscription ${JSON.stringify(req.durableName)} needs a client-id on CONNECT`)
+      if (dest.kind === 'temp-topic')
+        throw new BrokerError(
+          'BROKER_SUBSCRIPTION_INVALID',
+          `${where}: durable subscriptions are not allowed on temporary topic ${dest.stomp}`,
+        )
+      if (!this.clientId)
+        throw new BrokerError(
+          'BROKER_SUBSCRIPTION_INVALID',
+          `${where}: durable subscription ${JSON.stringify(req.durableName)} needs a client-id on CONNECT`,
+        )
       const d = this.broker.durable(this.clientId, req.durableName)
-      if (d?.active) throw new BrokerError('BROKER_SUBSCRIPTION_INVALID', `${where}: durable subscription ${this.clientId}:${req.durableName} is already in use`)
+      if (d?.active)
+        throw new BrokerError(
+          'BROKER_SUBSCRIPTION_INVALID',
+          `${where}: durable subscription ${this.clientId}:${req.durableName} is already in use`,
+        )
       const ds = this.broker.openDurable(this.clientId, req.durableName, dest, selectorText, req.noLocal ?? false)
-      c = new Consumer(this, req.id, ds.queue, ack, prefetchFor(req.prefetch, PREFETCH_DURABLE_DEFAULT, policy?.durableTopicPrefetch), priority, false, null, onDelivery)
+      c = new Consumer(
+        this,
+        req.id,
+        ds.queue,
+        ack,
+        prefetchFor(req.prefetch, PREFETCH_DURABLE_DEFAULT, policy?.durableTopicPrefetch),
+        priority,
+        false,
+        null,
+        onDelivery,
+      )
       ds.active = c
       ds.queue.addConsumer(c)
     } else {
@@ -1124,14 +1435,30 @@ export class Session implements BrokerSession, ConsumerSession {
       q.subSelector = selector
       q.noLocalSessionId = req.noLocal ? this.sessionId : null
       t.subs.add(q)
-      c = new Consumer(this, req.id, q, ack, prefetchFor(req.prefetch, PREFETCH_TOPIC_DEFAULT, policy?.topicPrefetch), priority, false, null, onDelivery)
+      c = new Consumer(
+        this,
+        req.id,
+        q,
+        ack,
+        prefetchFor(req.prefetch, PREFETCH_TOPIC_DEFAULT, policy?.topicPrefetch),
+        priority,
+        false,
+        null,
+        onDelivery,
+      )
       q.addConsumer(c)
     }
     this.consumers.set(req.id, c)
   }
 
   /** Deliver a queue snapshot; `batch` (the browser prefetch) messages go out between yields to the event loop. */
-  private async runBrowser(b: Browser, q: MessageQueue, selector: Selector | null, batch: number, onDelivery: (d: Delivery) => void): Promise<void> {
+  private async runBrowser(
+    b: Browser,
+    q: MessageQueue,
+    selector: Selector | null,
+    batch: number,
+    onDelivery: (d: Delivery) => void,
+  ): Promise<void> {
     // A snapshot: what is in memory now, then what is paged out, read from the store without consuming.
     const mem = q.snapshot().map((e) => ({ msg: e.msg, redelivered: e.redeliveries > 0 || e.recovered === true }))
     const paged = q.pagedSnapshot()
@@ -1144,7 +1471,14 @@ export class Session implements BrokerSession, ConsumerSession {
       const headers = { ...msg.headers }
       if (redelivered) headers.redelivered = 'true'
       try {
-        onDelivery({ subscriptionId: b.id, ackId: `browse:${this.sessionNo}-${++n}`, messageId: msg.id, headers, body: msg.body, redelivered })
+        onDelivery({
+          subscriptionId: b.id,
+          ackId: `browse:${this.sessionNo}-${++n}`,
+          messageId: msg.id,
+          headers,
+          body: msg.body,
+          redelivered,
+        })
       } catch (e) {
         log.error(`browser ${b.id} delivery callback threw`, e)
       }
@@ -1177,7 +1511,12 @@ export class Session implements BrokerSession, ConsumerSession {
     this.browsers.delete(b.id)
     try {
       onDelivery({
-        subscriptionId: b.id, ackId: `browse:${this.sessionNo}-end`, messageId: '0', redelivered: false, browserEnd: true, body: new Uint8Array(0),
+        subscriptionId: b.id,
+        ackId: `browse:${this.sessionNo}-end`,
+        messageId: '0',
+        redelivered: false,
+        browserEnd: true,
+        body: new Uint8Array(0),
         headers: { destination: q.destination, 'message-id': '0', browser: 'end' },
       })
     } catch (e) {
@@ -1198,12 +1537,24 @@ export class Session implements BrokerSession, ConsumerSession {
     if (!c) {
       if (opts.removeDurable && opts.durableName && this.clientId) {
         const d = this.broker.durable(this.clientId, opts.durableName)
-        if (!d) throw new BrokerError('BROKER_SUBSCRIPTION_INVALID', `UNSUBSCRIBE: no durable subscription ${this.clientId}:${opts.durableName}`)
-        if (d.active) throw new BrokerError('BROKER_SUBSCRIPTION_INVALID', `UNSUBSCRIBE: durable subscription ${this.clientId}:${opts.durableName} is in use by another subscription`)
+        if (!d)
+          throw new BrokerError(
+            'BROKER_SUBSCRIPTION_INVALID',
+            `UNSUBSCRIBE: no durable subscription ${this.clientId}:${opts.durableName}`,
+          )
+        if (d.active)
+          throw new BrokerError(
+            'BROKER_SUBSCRIPTION_INVALID',
+            `UNSUBSCRIBE: durable subscription ${this.clientId}:${opts.durableName} is in use by another subscription`,
+          )
         await this.broker.removeDurable(d)
         return
       }
-      throw new BrokerError('BROKER_SUBSCRIPTION_INVALID', `UNSUBSCRIBE: no subscription with id ${JSON.stringify(id)} on this session`, { details: { id } })
+      throw new BrokerError(
+        'BROKER_SUBSCRIPTION_INVALID',
+        `UNSUBSCRIBE: no subscription with id ${JSON.stringify(id)} on this session`,
+        { details: { id } },
+      )
     }
     this.closeConsumer(c)
     if (opts.removeDurable && c.queue.kind === 'durable') {
@@ -1246,7 +1597,11 @@ export class Session implements BrokerSession, ConsumerSession {
   private takeAcked(ackId: string, where: string): InFlight[] {
     const f = this.inflight.get(ackId)
     if (!f) {
-      throw new BrokerError('BROKER_ACK_INVALID', `${where}: ${JSON.stringify(ackId)} is not an unacknowledged delivery of this session`, { details: { ackId } })
+      throw new BrokerError(
+        'BROKER_ACK_INVALID',
+        `${where}: ${JSON.stringify(ackId)} is not an unacknowledged delivery of this session`,
+        { details: { ackId } },
+      )
     }
     const c = f.consumer
     const list: InFlight[] = []
@@ -1287,7 +1642,12 @@ export class Session implements BrokerSession, ConsumerSession {
     if (ackId.startsWith('browse:')) return
     const t = txId !== undefined ? this.tx(txId, 'NACK') : null
     const f = this.inflight.get(ackId)
-    if (!f) throw new BrokerError('BROKER_ACK_INVALID', `NACK: ${JSON.stringify(ackId)} is not an unacknowledged delivery of this session`, { details: { ackId } })
+    if (!f)
+      throw new BrokerError(
+        'BROKER_ACK_INVALID',
+        `NACK: ${JSON.stringify(ackId)} is not an unacknowledged delivery of this session`,
+        { details: { ackId } },
+      )
     // NACK applies to the one message, in every ack mode (ActiveMQ sends one poison ack).
     f.consumer.inflight.delete(ackId)
     this.inflight.delete(ackId)
@@ -1301,8 +1661,16 @@ export class Session implements BrokerSession, ConsumerSession {
 
   begin(txId: string): void {
     this.checkOpen()
-    if (this.txs.has(txId)) throw new BrokerError('BROKER_TX_UNKNOWN', `BEGIN: transaction ${JSON.stringify(txId)} is already open on this session`, { details: { transaction: txId } })
-    if (this.txs.size >= TX_PER_SESSION_MAX) throw new BrokerError('BROKER_LIMIT', `BEGIN: more than ${TX_PER_SESSION_MAX} open transactions on one session`, { details: { limit: TX_PER_SESSION_MAX } })
+    if (this.txs.has(txId))
+      throw new BrokerError(
+        'BROKER_TX_UNKNOWN',
+        `BEGIN: transaction ${JSON.stringify(txId)} is already open on this session`,
+        { details: { transaction: txId } },
+      )
+    if (this.txs.size >= TX_PER_SESSION_MAX)
+      throw new BrokerError('BROKER_LIMIT', `BEGIN: more than ${TX_PER_SESSION_MAX} open transactions on one session`, {
+        details: { limit: TX_PER_SESSION_MAX },
+      })
     this.txs.set(txId, { id: txId, sends: [], acks: [], nacks: [], bytes: 0 })
   }
 
@@ -1313,7 +1681,12 @@ export class Session implements BrokerSession, ConsumerSession {
     // Released before the batch: commitBatch charges what it keeps in memory itself (it may wait for memory).
     this.releaseTxBytes(t)
     try {
-      await this.broker.commitBatch(this, t.sends, t.acks, t.nacks.map((f) => ({ f, sub: f.consumer.id })))
+      await this.broker.commitBatch(
+        this,
+        t.sends,
+        t.acks,
+        t.nacks.map((f) => ({ f, sub: f.consumer.id })),
+      )
     } catch (e) {
       // The batch did not happen: acked messages come back for redelivery, as on ABORT.
       this.returnTx(t)
@@ -1359,7 +1732,11 @@ export class Session implements BrokerSession, ConsumerSession {
     this.paused = paused
     if (!paused) {
       for (const c of this.consumers.values()) c.queue.scheduleDispatch()
-      for (const b of this.browsers.values()) { const w = b.wake; b.wake = null; w?.() }
+      for (const b of this.browsers.values()) {
+        const w = b.wake
+        b.wake = null
+        w?.()
+      }
     }
   }
 
@@ -1372,7 +1749,12 @@ export class Session implements BrokerSession, ConsumerSession {
       this.returnTx(t)
     }
     this.txs.clear()
-    for (const b of this.browsers.values()) { b.stopped = true; const w = b.wake; b.wake = null; w?.() }
+    for (const b of this.browsers.values()) {
+      b.stopped = true
+      const w = b.wake
+      b.wake = null
+      w?.()
+    }
     this.browsers.clear()
     for (const c of [...this.consumers.values()]) this.closeConsumer(c)
     for (const name of this.tempDests) this.broker.deleteTemp(name)

@@ -15,17 +15,35 @@ import { InactivityTracker } from './destination-limits.ts'
 import { enc, makeBroker, settle, sub, testConfig } from './broker-test-kit.ts'
 
 const entry = (e: Partial<PolicyEntryConfig>): PolicyEntryConfig => ({
-  kind: 'queue', pattern: '>', memoryLimit: null, queuePrefetch: null, queueBrowserPrefetch: null, topicPrefetch: null, durableTopicPrefetch: null, ...e,
+  kind: 'queue',
+  pattern: '>',
+  memoryLimit: null,
+  queuePrefetch: null,
+  queueBrowserPrefetch: null,
+  topicPrefetch: null,
+  durableTopicPrefetch: null,
+  ...e,
 })
 
-function config(maxDestinations: number, policy: DestinationPolicyConfig = { entries: [], defaultEntry: null }): BrokerConfig {
-  return { ...testConfig(), destinationPolicy: policy, destinations: { maxDestinations, schedulePeriodForDestinationPurge: 0, maxPurgedDestinationsPerSweep: 0 } }
+function config(
+  maxDestinations: number,
+  policy: DestinationPolicyConfig = { entries: [], defaultEntry: null },
+): BrokerConfig {
+  return {
+    ...testConfig(),
+    destinationPolicy: policy,
+    destinations: { maxDestinations, schedulePeriodForDestinationPurge: 0, maxPurgedDestinationsPerSweep: 0 },
+  }
 }
 
 class SetClock implements Clock {
   t = 1_000_000
-  now(): number { return this.t }
-  setTimeout(): unknown { return null }
+  now(): number {
+    return this.t
+  }
+  setTimeout(): unknown {
+    return null
+  }
   clearTimeout(): void {}
 }
 
@@ -79,7 +97,10 @@ describe('maxDestinations', () => {
   })
 
   test('Broker applies a policy entry maxDestinations to the destinations its pattern matches (defaultEntry: all of its kind)', async () => {
-    const policy: DestinationPolicyConfig = { entries: [entry({ pattern: 'tmp.>', maxDestinations: 2 })], defaultEntry: entry({ kind: null, pattern: null, maxDestinations: 4 }) }
+    const policy: DestinationPolicyConfig = {
+      entries: [entry({ pattern: 'tmp.>', maxDestinations: 2 })],
+      defaultEntry: entry({ kind: null, pattern: null, maxDestinations: 4 }),
+    }
     const { broker } = await makeBroker({ config: config(-1, policy) })
     const s = conn(broker)
     await send(s, '/queue/tmp.1')
@@ -97,7 +118,10 @@ describe('maxDestinations', () => {
 
 describe('destination GC', () => {
   const gcPolicy = (timeout: number | null): DestinationPolicyConfig => ({
-    entries: [entry({ pattern: 'gc.>', gcInactiveDestinations: true, inactiveTimeoutBeforeGC: timeout }), entry({ kind: 'topic', pattern: '>', gcInactiveDestinations: true, inactiveTimeoutBeforeGC: timeout })],
+    entries: [
+      entry({ pattern: 'gc.>', gcInactiveDestinations: true, inactiveTimeoutBeforeGC: timeout }),
+      entry({ kind: 'topic', pattern: '>', gcInactiveDestinations: true, inactiveTimeoutBeforeGC: timeout }),
+    ],
     defaultEntry: null,
   })
 

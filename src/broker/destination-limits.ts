@@ -18,7 +18,11 @@ import type { DestinationPolicyConfig, DestinationsConfig } from '../config/type
 import type { DestinationName } from './destination.ts'
 
 /** What Broker uses when a hand-built config has no `destinations` (loadConfig always sets it). */
-export const DESTINATIONS_DEFAULT: DestinationsConfig = { maxDestinations: 10_000, schedulePeriodForDestinationPurge: 0, maxPurgedDestinationsPerSweep: 0 }
+export const DESTINATIONS_DEFAULT: DestinationsConfig = {
+  maxDestinations: 10_000,
+  schedulePeriodForDestinationPurge: 0,
+  maxPurgedDestinationsPerSweep: 0,
+}
 /** ActiveMQ's default inactiveTimoutBeforeGC. */
 export const INACTIVE_TIMEOUT_BEFORE_GC_DEFAULT_MS = 60_000
 
@@ -35,9 +39,13 @@ export function checkCreate(
   names: (kind: 'queue' | 'topic') => Iterable<string>,
 ): void {
   if (cfg.maxDestinations >= 0 && total >= cfg.maxDestinations) {
-    throw new BrokerError('BROKER_LIMIT', `cannot create ${dest.stomp}: the broker holds ${total} destinations, maxDestinations is ${cfg.maxDestinations}; use an existing destination or raise <broker maxDestinations>`, {
-      details: { destination: dest.stomp, limit: cfg.maxDestinations, limitName: 'maxDestinations' },
-    })
+    throw new BrokerError(
+      'BROKER_LIMIT',
+      `cannot create ${dest.stomp}: the broker holds ${total} destinations, maxDestinations is ${cfg.maxDestinations}; use an existing destination or raise <broker maxDestinations>`,
+      {
+        details: { destination: dest.stomp, limit: cfg.maxDestinations, limitName: 'maxDestinations' },
+      },
+    )
   }
   if (dest.kind !== 'queue' && dest.kind !== 'topic') return
   const entry = policyEntryFor(policy, dest.kind, dest.name)
@@ -46,10 +54,22 @@ export function checkCreate(
   let count = 0
   for (const n of names(dest.kind)) if (entry.pattern === null || matchesPattern(entry.pattern, n)) count++
   if (count >= max) {
-    const which = entry.pattern === null ? `the default policy entry (all ${dest.kind}s)` : `the policy entry ${dest.kind}="${entry.pattern}"`
-    throw new BrokerError('BROKER_LIMIT', `cannot create ${dest.stomp}: ${count} ${dest.kind}s exist under ${which}, its maxDestinations is ${max}`, {
-      details: { destination: dest.stomp, limit: max, limitName: 'policyEntry.maxDestinations', pattern: entry.pattern },
-    })
+    const which =
+      entry.pattern === null
+        ? `the default policy entry (all ${dest.kind}s)`
+        : `the policy entry ${dest.kind}="${entry.pattern}"`
+    throw new BrokerError(
+      'BROKER_LIMIT',
+      `cannot create ${dest.stomp}: ${count} ${dest.kind}s exist under ${which}, its maxDestinations is ${max}`,
+      {
+        details: {
+          destination: dest.stomp,
+          limit: max,
+          limitName: 'policyEntry.maxDestinations',
+          pattern: entry.pattern,
+        },
+      },
+    )
   }
 }
 

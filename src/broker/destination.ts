@@ -30,13 +30,25 @@ const PREFIXES: [string, DestinationKind][] = [
 ]
 
 function bad(where: string, value: string, expected: string): never {
-  throw new BrokerError('BROKER_DESTINATION_INVALID', `${where}: ${JSON.stringify(value)} ${expected}`, { details: { destination: value } })
+  throw new BrokerError('BROKER_DESTINATION_INVALID', `${where}: ${JSON.stringify(value)} ${expected}`, {
+    details: { destination: value },
+  })
 }
 
 /** Parse and validate; `where` names the header or field for the error message. */
 export function parseDestination(value: string, where = 'destination'): DestinationName {
-  if (typeof value !== 'string' || value.length === 0) bad(where, String(value ?? ''), 'is empty; expected /queue/<name>, /topic/<name>, /temp-queue/<name> or /temp-topic/<name>')
-  if (value.length > DESTINATION_LENGTH_MAX) bad(where, value.slice(0, 64) + '...', `is ${value.length} characters long; at most ${DESTINATION_LENGTH_MAX} are allowed`)
+  if (typeof value !== 'string' || value.length === 0)
+    bad(
+      where,
+      String(value ?? ''),
+      'is empty; expected /queue/<name>, /topic/<name>, /temp-queue/<name> or /temp-topic/<name>',
+    )
+  if (value.length > DESTINATION_LENGTH_MAX)
+    bad(
+      where,
+      value.slice(0, 64) + '...',
+      `is ${value.length} characters long; at most ${DESTINATION_LENGTH_MAX} are allowed`,
+    )
   const hit = PREFIXES.find(([p]) => value.startsWith(p))
   if (!hit) bad(where, value, 'must begin with one of: /queue/ /topic/ /temp-queue/ /temp-topic/')
   const [prefix, kind] = hit

@@ -16,12 +16,21 @@ const LIMITS = { memoryLimit: 8 * 1024, destinationMemoryLimit: 8 * 1024 }
 async function filled(n: number, store = new MemoryStore()) {
   const { broker } = await makeBroker({ limits: LIMITS, store })
   const s = broker.connect({ remoteAddress: 'test', protocol: 'test' })
-  for (let i = 0; i < n; i++) await s.send({ destination: '/queue/m', headers: { persistent: 'true', n: String(i) }, body: enc(`m${i}`.padEnd(200, '.')) })
+  for (let i = 0; i < n; i++)
+    await s.send({
+      destination: '/queue/m',
+      headers: { persistent: 'true', n: String(i) },
+      body: enc(`m${i}`.padEnd(200, '.')),
+    })
   await s.close()
   return { broker, store, mgmt: new BrokerManagement(broker) }
 }
 
-async function drain(broker: Awaited<ReturnType<typeof makeBroker>>['broker'], dest: string, n: number): Promise<string[]> {
+async function drain(
+  broker: Awaited<ReturnType<typeof makeBroker>>['broker'],
+  dest: string,
+  n: number,
+): Promise<string[]> {
   const s = broker.connect({ remoteAddress: 'test', protocol: 'test' })
   const sink = sub(s, { destination: dest })
   await until(() => sink.got.length >= n, `${n} messages from ${dest}`, 20_000)
@@ -60,7 +69,10 @@ describe('BrokerManagement', () => {
     const left = Array.from({ length: 100 }, (_, i) => `m${i}`).filter((x) => !['m3', 'm90', 'm5', 'm95'].includes(x))
     expect((await mgmt.browse('/queue/m', 0, 200)).messages.map((m) => `m${m.headers.n}`)).toEqual(left)
     const other = await mgmt.browse('/queue/other', 0, 10)
-    expect(other.messages.map((m) => [m.id, m.headers['original-destination']])).toEqual([[id(5), '/queue/m'], [id(95), '/queue/m']])
+    expect(other.messages.map((m) => [m.id, m.headers['original-destination']])).toEqual([
+      [id(5), '/queue/m'],
+      [id(95), '/queue/m'],
+    ])
     await settle()
     await broker.stop()
 
@@ -95,4 +107,3 @@ describe('BrokerManagement', () => {
     expect(await code(() => mgmt.removeDestination('/queue/m'))).toBe('BROKER_DESTINATION_INVALID')
   })
 })
-

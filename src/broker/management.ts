@@ -68,7 +68,9 @@ export interface JobInfo {
 }
 
 /** One waiting message as the walk finds it: an in-memory entry, or a paged-out stored message. */
-type Item = { kind: 'memory'; entry: QueueEntry; msg: BrokerMessage; redelivered: boolean } | { kind: 'store'; seq: number; msg: BrokerMessage; redelivered: boolean }
+type Item =
+  | { kind: 'memory'; entry: QueueEntry; msg: BrokerMessage; redelivered: boolean }
+  | { kind: 'store'; seq: number; msg: BrokerMessage; redelivered: boolean }
 
 function preview(body: Uint8Array): { text: string; binary: boolean; truncated: boolean } {
   const head = body.subarray(0, BODY_PREVIEW_CHARS * 4)
@@ -90,12 +92,19 @@ function notFound(what: string): never {
 export class BrokerManagement {
   private jobsBrowses = 0
 
-  constructor(private readonly broker: Broker, private readonly scheduler: (SchedulerPort & { stats(): { jobs: number; nextDueAt: number | null } }) | null = null) {}
+  constructor(
+    private readonly broker: Broker,
+    private readonly scheduler: (SchedulerPort & { stats(): { jobs: number; nextDueAt: number | null } }) | null = null,
+  ) {}
 
   /** The queue `name` names, or a coded error (a topic, or no such queue). */
   private queue(name: string): MessageQueue {
     const d = parseDestination(name, 'queue')
-    if (d.kind !== 'queue' && d.kind !== 'temp-queue') throw new BrokerError('BROKER_DESTINATION_INVALID', `queue: ${JSON.stringify(name)} is a ${d.kind}; only queues can be browsed or changed message by message`)
+    if (d.kind !== 'queue' && d.kind !== 'temp-queue')
+      throw new BrokerError(
+        'BROKER_DESTINATION_INVALID',
+        `queue: ${JSON.stringify(name)} is a ${d.kind}; only queues can be browsed or changed message by message`,
+      )
     const q = this.broker.queueNamed(d.stomp)
     if (!q) notFound(`queue: ${JSON.stringify(name)} does not exist`)
     return q
@@ -108,7 +117,8 @@ export class BrokerManagement {
   private async *walk(q: MessageQueue): AsyncGenerator<Item> {
     const mem = q.snapshot()
     const paged = q.pagedSnapshot()
-    for (const e of mem) yield { kind: 'memory', entry: e, msg: e.msg, redelivered: e.redeliveries > 0 || e.recovered === true }
+    for (const e of mem)
+      yield { kind: 'memory', entry: e, msg: e.msg, redelivered: e.redeliveries > 0 || e.recovered === true }
     const store = this.broker.store
     if (!store || !q.key || (!paged.rangeActive && paged.seqs.size === 0)) return
     let after = paged.rangeAfter
@@ -123,16 +133,35 @@ export class BrokerManagement {
         after = m.seq
         const inRange = paged.rangeActive && m.seq < this.broker.seqBoundary && !paged.rangeDropped.has(m.seq)
         if (!inRange && !paged.seqs.has(m.seq)) continue
-        yield { kind: 'store', seq: m.seq, msg: messageFromStored(m.messageId, m.headers, m.body), redelivered: inRange }
+        yield {
+          kind: 'store',
+          seq: m.seq,
+          msg: messageFromStored(m.messageId, m.headers, m.body),
+          redelivered: inRange,
+        }
       }
       if (page.length < LOAD_PAGE) return
     }
   }
 
   /** One page of the waiting messages of a queue; `total` is the queue's depth (waiting plus in flight). */
-  async browse(name: string, offset: number, limit: number): Promise<{ destination: string; offset: number; limit: number; depth: number; inflight: number; messages: BrowsedMessage[]; more: boolean }> {
-    if (!(Number.isSafeInteger(offset) && offset >= 0 && offset <= BROWSE_OFFSET_MAX)) throw new BrokerError('BROKER_LIMIT', `browse offset ${offset}: expected 0..${BROWSE_OFFSET_MAX}`)
-    if (!(Number.isSafeInteger(limit) && limit >= 1 && limit <= BROWSE_LIMIT_MAX)) throw new BrokerError('BROKER_LIMIT', `browse limit ${limit}: expected 1..${BROWSE_LIMIT_MAX}`)
+  async browse(
+    name: string,
+    offset: number,
+    limit: number,
+  ): Promise<{
+    destination: string
+    offset: number
+    limit: number
+    depth: number
+    inflight: number
+    messages: BrowsedMessage[]
+    more: boolean
+  }> {
+    if (!(Number.isSafeInteger(offset) && offset >= 0 && offset <= BROWSE_OFFSET_MAX))
+      throw new BrokerError('BROKER_LIMIT', `browse offset ${offset}: expected 0..${BROWSE_OFFSET_MAX}`)
+    if (!(Number.isSafeInteger(limit) && limit >= 1 && limit <= BROWSE_LIMIT_MAX))
+      throw new BrokerError('BROKER_LIMIT', `browse limit ${limit}: expected 1..${BROWSE_LIMIT_MAX}`)
     const q = this.queue(name)
     const messages: BrowsedMessage[] = []
     let i = 0
@@ -147,8 +176,16 @@ export class BrokerManagement {
       }
       const p = preview(it.msg.body)
       messages.push({
-        id: it.msg.id, headers: { ...it.msg.headers }, bodyBytes: it.msg.body.length, bodyPreview: p.text, bodyBinary: p.binary, bodyTruncated: p.truncated,
-        persistent: it.msg.persistent, priority: it.msg.priority, redelivered: it.redelivered, where: it.kind,
+        id: it.msg.id,
+        headers: { ...it.msg.headers },
+        bodyBytes: it.msg.body.length,
+        bodyPreview: p.text,
+        bodyBinary: p.binary,
+        bodyTruncated: p.truncated,
+        persistent: it.msg.persistent,
+        priority: it.msg.priority,
+        redelivered: it.redelivered,
+        where: it.kind,
       })
     }
     return { destination: q.destination, offset, limit, depth: q.depth(), inflight: q.inflightCount, messages, more }
@@ -170,7 +207,11 @@ export class BrokerManagement {
   }
 
   /** The send request that puts a copy of `msg` on `to`, with its message id, headers and body. */
-  private copyRequest(msg: BrokerMessage, from: string, to: string): { destination: string; headers: Record<string, string>; body: Uint8Array } {
+  private copyRequest(
+    msg: BrokerMessage,
+    from: string,
+    to: string,
+  ): { destination: string; headers: Record<string, string>; body: Uint8Array } {
     const headers: Record<string, string> = { ...msg.headers, 'message-id': msg.id }
     if (headers['original-destination'] === undefined) headers['original-destination'] = from
     if (msg.persistent) headers.persistent = 'true'
@@ -181,7 +222,12 @@ export class BrokerManagement {
    * Walk the queue and apply `act` to each item `pick` selects; passes repeat (bounded) while `all` and items
    * remain, since a message paged in during a walk is seen by the next pass. Returns how many were acted on.
    */
-  private async each(q: MessageQueue, pick: (it: Item) => boolean, act: (it: Item) => Promise<boolean>, opts: { all: boolean; stopAfter?: number }): Promise<number> {
+  private async each(
+    q: MessageQueue,
+    pick: (it: Item) => boolean,
+    act: (it: Item) => Promise<boolean>,
+    opts: { all: boolean; stopAfter?: number },
+  ): Promise<number> {
     let n = 0
     for (let pass = 0; pass < 5; pass++) {
       let found = 0
@@ -201,11 +247,16 @@ export class BrokerManagement {
   /** Delete one waiting message by id; false when no waiting message has that id (consumed, in flight or unknown). */
   async deleteMessage(name: string, id: string): Promise<boolean> {
     const q = this.queue(name)
-    const n = await this.each(q, (it) => it.msg.id === id, async (it) => {
-      if (!this.take(q, it)) return false
-      await this.settle(q, it)
-      return true
-    }, { all: false, stopAfter: 1 })
+    const n = await this.each(
+      q,
+      (it) => it.msg.id === id,
+      async (it) => {
+        if (!this.take(q, it)) return false
+        await this.settle(q, it)
+        return true
+      },
+      { all: false, stopAfter: 1 },
+    )
     return n > 0
   }
 
@@ -213,14 +264,19 @@ export class BrokerManagement {
   async purge(name: string): Promise<number> {
     const q = this.queue(name)
     const writes: Promise<void>[] = []
-    const n = await this.each(q, () => true, async (it) => {
-      if (!this.take(q, it)) return false
-      const w = this.settle(q, it)
-      if (w) writes.push(w)
-      // Bound the removes waiting at once (the broker batches them per event-loop turn).
-      if (writes.length >= 10_000) await Promise.all(writes.splice(0))
-      return true
-    }, { all: true })
+    const n = await this.each(
+      q,
+      () => true,
+      async (it) => {
+        if (!this.take(q, it)) return false
+        const w = this.settle(q, it)
+        if (w) writes.push(w)
+        // Bound the removes waiting at once (the broker batches them per event-loop turn).
+        if (writes.length >= 10_000) await Promise.all(writes.splice(0))
+        return true
+      },
+      { all: true },
+    )
     await Promise.all(writes)
     return n
   }
@@ -232,30 +288,47 @@ export class BrokerManagement {
   async move(from: string, to: string, ids: string[] | null, copy: boolean): Promise<number> {
     const q = this.queue(from)
     const target = parseDestination(to, 'move target')
-    if (target.kind !== 'queue') throw new BrokerError('BROKER_DESTINATION_INVALID', `move target: ${JSON.stringify(to)} is not a /queue/ destination`)
-    if (target.stomp === q.destination) throw new BrokerError('BROKER_DESTINATION_INVALID', `move target: ${JSON.stringify(to)} is the source queue`)
-    if (ids !== null && ids.length > SELECT_IDS_MAX) throw new BrokerError('BROKER_LIMIT', `move: ${ids.length} ids named; at most ${SELECT_IDS_MAX} per call (or none for all)`)
+    if (target.kind !== 'queue')
+      throw new BrokerError(
+        'BROKER_DESTINATION_INVALID',
+        `move target: ${JSON.stringify(to)} is not a /queue/ destination`,
+      )
+    if (target.stomp === q.destination)
+      throw new BrokerError('BROKER_DESTINATION_INVALID', `move target: ${JSON.stringify(to)} is the source queue`)
+    if (ids !== null && ids.length > SELECT_IDS_MAX)
+      throw new BrokerError(
+        'BROKER_LIMIT',
+        `move: ${ids.length} ids named; at most ${SELECT_IDS_MAX} per call (or none for all)`,
+      )
     const wanted = ids === null ? null : new Set(ids)
     const done = new Set<string>()
-    return this.each(q, (it) => (wanted === null || wanted.has(it.msg.id)) && !done.has(it.msg.id), async (it) => {
-      if (copy) {
-        done.add(it.msg.id)
+    return this.each(
+      q,
+      (it) => (wanted === null || wanted.has(it.msg.id)) && !done.has(it.msg.id),
+      async (it) => {
+        if (copy) {
+          done.add(it.msg.id)
+          await this.broker.route(this.copyRequest(it.msg, q.destination, target.stomp))
+          return true
+        }
+        if (!this.take(q, it)) return false
+        // The copy first (durable once route resolves), then the original goes: never lost, at worst in both.
         await this.broker.route(this.copyRequest(it.msg, q.destination, target.stomp))
+        await this.settle(q, it)
         return true
-      }
-      if (!this.take(q, it)) return false
-      // The copy first (durable once route resolves), then the original goes: never lost, at worst in both.
-      await this.broker.route(this.copyRequest(it.msg, q.destination, target.stomp))
-      await this.settle(q, it)
-      return true
-    }, { all: wanted === null && !copy, stopAfter: wanted === null ? undefined : wanted.size })
+      },
+      { all: wanted === null && !copy, stopAfter: wanted === null ? undefined : wanted.size },
+    )
   }
 
   /** Remove an idle destination (no message, no consumer); a coded error otherwise. */
   removeDestination(name: string): void {
     const d = parseDestination(name, 'destination')
     if (!this.broker.removeIdleDestination(d.stomp)) {
-      throw new BrokerError('BROKER_DESTINATION_INVALID', `destination ${JSON.stringify(name)} does not exist, or still has messages, consumers or subscriptions; only an empty, idle destination can be deleted`)
+      throw new BrokerError(
+        'BROKER_DESTINATION_INVALID',
+        `destination ${JSON.stringify(name)} does not exist, or still has messages, consumers or subscriptions; only an empty, idle destination can be deleted`,
+      )
     }
   }
 
@@ -275,8 +348,13 @@ export class BrokerManagement {
   /** Sessions with their subscriptions. */
   sessions(): SessionInfo[] {
     return this.broker.openSessions().map((s) => ({
-      sessionId: s.sessionId, clientId: s.clientId, login: s.connectInfo.login ?? null, remoteAddress: s.remoteAddress, protocol: s.connectInfo.protocol,
-      connectedAt: s.connectedAt, subscriptions: s.subscriptionsInfo(),
+      sessionId: s.sessionId,
+      clientId: s.clientId,
+      login: s.connectInfo.login ?? null,
+      remoteAddress: s.remoteAddress,
+      protocol: s.connectInfo.protocol,
+      connectedAt: s.connectedAt,
+      subscriptions: s.subscriptionsInfo(),
     }))
   }
 
@@ -296,11 +374,20 @@ export class BrokerManagement {
         if (d.browserEnd || jobs.length >= JOBS_LIST_MAX) return
         const h = d.headers
         jobs.push({
-          id: h.scheduledJobId ?? '', destination: h['original-destination'] ?? '', delayMs: num(h.AMQ_SCHEDULED_DELAY), periodMs: num(h.AMQ_SCHEDULED_PERIOD),
-          repeat: num(h.AMQ_SCHEDULED_REPEAT), cron: h.AMQ_SCHEDULED_CRON ?? null, bodyBytes: d.body.length,
+          id: h.scheduledJobId ?? '',
+          destination: h['original-destination'] ?? '',
+          delayMs: num(h.AMQ_SCHEDULED_DELAY),
+          periodMs: num(h.AMQ_SCHEDULED_PERIOD),
+          repeat: num(h.AMQ_SCHEDULED_REPEAT),
+          cron: h.AMQ_SCHEDULED_CRON ?? null,
+          bodyBytes: d.body.length,
         })
       })
-      await s.send({ destination: '/queue/ActiveMQ.Scheduler.Management', headers: { AMQ_SCHEDULER_ACTION: 'BROWSE', 'reply-to': replyTo }, body: new Uint8Array(0) })
+      await s.send({
+        destination: '/queue/ActiveMQ.Scheduler.Management',
+        headers: { AMQ_SCHEDULER_ACTION: 'BROWSE', 'reply-to': replyTo },
+        body: new Uint8Array(0),
+      })
       // Replies are dispatched from microtasks after each route; one macrotask turn lets the last ones arrive.
       await new Promise((r) => setImmediate(r))
     } finally {
@@ -311,8 +398,10 @@ export class BrokerManagement {
 
   /** Remove one scheduled job (id) or all (null), through ActiveMQ.Scheduler.Management REMOVE / REMOVEALL. */
   async removeJobs(id: string | null): Promise<void> {
-    if (!this.scheduler) throw new BrokerError('BROKER_DESTINATION_INVALID', 'the scheduler is not enabled (schedulerSupport)')
-    const headers: Record<string, string> = id === null ? { AMQ_SCHEDULER_ACTION: 'REMOVEALL' } : { AMQ_SCHEDULER_ACTION: 'REMOVE', scheduledJobId: id }
+    if (!this.scheduler)
+      throw new BrokerError('BROKER_DESTINATION_INVALID', 'the scheduler is not enabled (schedulerSupport)')
+    const headers: Record<string, string> =
+      id === null ? { AMQ_SCHEDULER_ACTION: 'REMOVEALL' } : { AMQ_SCHEDULER_ACTION: 'REMOVE', scheduledJobId: id }
     await this.send('/queue/ActiveMQ.Scheduler.Management', headers, new Uint8Array(0))
   }
 }

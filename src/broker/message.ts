@@ -28,7 +28,17 @@ export interface BrokerMessage {
 }
 
 /** Headers a SEND may not set (ActiveMQ strips them from incoming SENDs) or that are frame-level. */
-const STRIPPED = new Set(['message-id', 'redelivered', 'subscription', 'JMSXUserID', 'ack', 'receipt', 'transaction', 'content-length', 'destination'])
+const STRIPPED = new Set([
+  'message-id',
+  'redelivered',
+  'subscription',
+  'JMSXUserID',
+  'ack',
+  'receipt',
+  'transaction',
+  'content-length',
+  'destination',
+])
 
 /** Sizes of the headers and body, as charged against memory limits. */
 export function messageSize(headers: Record<string, string>, body: Uint8Array): number {
@@ -51,12 +61,23 @@ export class MessageIdGenerator {
   }
 }
 
-function intHeader(headers: Record<string, string>, name: string, where: string, min: number, max: number, dflt: number): number {
+function intHeader(
+  headers: Record<string, string>,
+  name: string,
+  where: string,
+  min: number,
+  max: number,
+  dflt: number,
+): number {
   const raw = headers[name]
   if (raw === undefined || raw === '') return dflt
   const v = Number(raw.trim())
   if (!/^\s*-?\d+\s*$/.test(raw) || !Number.isSafeInteger(v) || v < min || v > max) {
-    throw new BrokerError('BROKER_HEADER_INVALID', `${where} header ${name}: ${JSON.stringify(raw)} is not an integer in ${min}..${max}`, { details: { header: name, value: raw } })
+    throw new BrokerError(
+      'BROKER_HEADER_INVALID',
+      `${where} header ${name}: ${JSON.stringify(raw)} is not an integer in ${min}..${max}`,
+      { details: { header: name, value: raw } },
+    )
   }
   return v
 }
@@ -73,7 +94,12 @@ export function dedupeKey(headers: Record<string, string>): string | null {
  * is the dedupe key the store records.
  */
 export function buildMessage(
-  destination: string, inHeaders: Record<string, string>, body: Uint8Array, id: string, nowMs: number, originSessionId: string | null,
+  destination: string,
+  inHeaders: Record<string, string>,
+  body: Uint8Array,
+  id: string,
+  nowMs: number,
+  originSessionId: string | null,
 ): BrokerMessage {
   const where = `SEND to ${destination}`
   const priority = intHeader(inHeaders, 'priority', where, 0, 9, 4)
@@ -81,7 +107,11 @@ export function buildMessage(
   const timestamp = intHeader(inHeaders, 'timestamp', where, 0, Number.MAX_SAFE_INTEGER, nowMs)
   const pRaw = inHeaders.persistent
   if (pRaw !== undefined && !/^(true|false)$/i.test(pRaw)) {
-    throw new BrokerError('BROKER_HEADER_INVALID', `${where} header persistent: ${JSON.stringify(pRaw)} is not true or false`, { details: { header: 'persistent', value: pRaw } })
+    throw new BrokerError(
+      'BROKER_HEADER_INVALID',
+      `${where} header persistent: ${JSON.stringify(pRaw)} is not true or false`,
+      { details: { header: 'persistent', value: pRaw } },
+    )
   }
   const persistent = pRaw !== undefined && pRaw.toLowerCase() === 'true'
   const headers: Record<string, string> = {}
@@ -93,8 +123,17 @@ export function buildMessage(
   headers.priority = String(priority)
   if (persistent) headers.persistent = 'true'
   return {
-    id, headers, body, persistent, priority, expires, groupId: headers.JMSXGroupID || null,
-    size: messageSize(headers, body), originSessionId, refs: 0, charged: null,
+    id,
+    headers,
+    body,
+    persistent,
+    priority,
+    expires,
+    groupId: headers.JMSXGroupID || null,
+    size: messageSize(headers, body),
+    originSessionId,
+    refs: 0,
+    charged: null,
   }
 }
 
@@ -103,8 +142,17 @@ export function messageFromStored(id: string, headers: Record<string, string>, b
   const priority = Math.min(9, Math.max(0, Number(headers.priority ?? 4) | 0))
   const expires = Number(headers.expires ?? 0) || 0
   return {
-    id, headers, body, persistent: headers.persistent === 'true', priority, expires, groupId: headers.JMSXGroupID || null,
-    size: messageSize(headers, body), originSessionId: null, refs: 0, charged: null,
+    id,
+    headers,
+    body,
+    persistent: headers.persistent === 'true',
+    priority,
+    expires,
+    groupId: headers.JMSXGroupID || null,
+    size: messageSize(headers, body),
+    originSessionId: null,
+    refs: 0,
+    charged: null,
   }
 }
 

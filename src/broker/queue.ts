@@ -220,8 +220,13 @@ export class MessageQueue {
     const p = this.paged
     if (p.length === this.pagedHead || p[p.length - 1]! < seq) p.push(seq)
     else {
-      let lo = this.pagedHead, hi = p.length
-      while (lo < hi) { const mid = (lo + hi) >> 1; if (p[mid]! < seq) lo = mid + 1; else hi = mid }
+      let lo = this.pagedHead,
+        hi = p.length
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1
+        if (p[mid]! < seq) lo = mid + 1
+        else hi = mid
+      }
       p.splice(lo, 0, seq)
     }
     this.enqueued++
@@ -297,7 +302,12 @@ export class MessageQueue {
 
   /** What a browser needs to read paged messages without disturbing the queue. */
   pagedSnapshot(): { seqs: Set<number>; rangeActive: boolean; rangeAfter: number; rangeDropped: ReadonlySet<number> } {
-    return { seqs: new Set(this.paged.slice(this.pagedHead)), rangeActive: this.rangeActive, rangeAfter: this.rangeAfter, rangeDropped: new Set(this.rangeDropped) }
+    return {
+      seqs: new Set(this.paged.slice(this.pagedHead)),
+      rangeActive: this.rangeActive,
+      rangeAfter: this.rangeAfter,
+      rangeDropped: new Set(this.rangeDropped),
+    }
   }
 
   /**
@@ -319,11 +329,21 @@ export class MessageQueue {
   takePaged(seq: number): boolean {
     if (this.deleted) return false
     const p = this.paged
-    let lo = this.pagedHead, hi = p.length
-    while (lo < hi) { const mid = (lo + hi) >> 1; if (p[mid]! < seq) lo = mid + 1; else hi = mid }
+    let lo = this.pagedHead,
+      hi = p.length
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1
+      if (p[mid]! < seq) lo = mid + 1
+      else hi = mid
+    }
     if (lo < p.length && p[lo] === seq) {
       p.splice(lo, 1)
-    } else if (this.rangeActive && seq > this.rangeAfter && seq < this.host.seqBoundary && !this.rangeDropped.has(seq)) {
+    } else if (
+      this.rangeActive &&
+      seq > this.rangeAfter &&
+      seq < this.host.seqBoundary &&
+      !this.rangeDropped.has(seq)
+    ) {
       this.rangeDropped.add(seq)
       this.rangeRemaining = Math.max(0, this.rangeRemaining - 1)
     } else return false
@@ -358,7 +378,11 @@ export class MessageQueue {
   private selectorOk(c: Consumer, e: QueueEntry): boolean {
     if (!c.selector) return true
     const h = e.msg.headers
-    return c.selector.matches({ header: (n) => h[n], redelivered: e.redeliveries > 0 || e.recovered === true, deliveryCount: e.redeliveries + 1 })
+    return c.selector.matches({
+      header: (n) => h[n],
+      redelivered: e.redeliveries > 0 || e.recovered === true,
+      deliveryCount: e.redeliveries + 1,
+    })
   }
 
   private groupFirst = false
@@ -368,7 +392,11 @@ export class MessageQueue {
     const cs = this.consumers
     const n = cs.length
     let anyCredit = false
-    for (let i = 0; i < n; i++) if (cs[i]!.hasCredit()) { anyCredit = true; break }
+    for (let i = 0; i < n; i++)
+      if (cs[i]!.hasCredit()) {
+        anyCredit = true
+        break
+      }
     if (!anyCredit) return NO_CREDIT
     // Exclusive consumer: the first exclusive one (highest priority, earliest) receives everything.
     for (let i = 0; i < n; i++) {
@@ -488,7 +516,16 @@ export class MessageQueue {
     const msg = messageFromStored(m.messageId, m.headers, m.body)
     this.host.chargeNow(msg, this.destination)
     msg.refs++
-    const e: QueueEntry = { msg, seq: m.seq, redeliveries: 0, recovered, queue: this, prev: null, next: null, listed: false }
+    const e: QueueEntry = {
+      msg,
+      seq: m.seq,
+      redeliveries: 0,
+      recovered,
+      queue: this,
+      prev: null,
+      next: null,
+      listed: false,
+    }
     this.buckets[msg.priority]!.push(e)
   }
 
@@ -498,8 +535,14 @@ export class MessageQueue {
       if (this.deleted) return
       let done = batch.length < PAGE_SIZE
       for (const m of batch) {
-        if (m.seq >= this.host.seqBoundary) { done = true; break }
-        if (this.rangeDropped.delete(m.seq)) { this.rangeAfter = m.seq; continue }
+        if (m.seq >= this.host.seqBoundary) {
+          done = true
+          break
+        }
+        if (this.rangeDropped.delete(m.seq)) {
+          this.rangeAfter = m.seq
+          continue
+        }
         this.rangeAfter = m.seq
         this.rangeRemaining = Math.max(0, this.rangeRemaining - 1)
         this.hold(m, true)

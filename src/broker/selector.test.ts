@@ -7,14 +7,38 @@
  * a seeded comparison of matchLike against a reference regex on small inputs.
  */
 import { describe, expect, test } from 'bun:test'
-import { SELECTOR_DEPTH_MAX, SELECTOR_LENGTH_MAX, SELECTOR_LIKE_CHARS_MAX, SELECTOR_NODES_MAX, Selector, compileLike, headerSource, likeStats, matchLike, type SelectorValue } from './selector.ts'
+import {
+  SELECTOR_DEPTH_MAX,
+  SELECTOR_LENGTH_MAX,
+  SELECTOR_LIKE_CHARS_MAX,
+  SELECTOR_NODES_MAX,
+  Selector,
+  compileLike,
+  headerSource,
+  likeStats,
+  matchLike,
+  type SelectorValue,
+} from './selector.ts'
 import { seededGenerator } from '../lib/random.ts'
 import { isBrokerError } from '../lib/errors.ts'
 
 const H = {
-  color: 'red', size: '10', price: '2.5', name: "O'Brien", flag: 'true', empty: '',
-  priority: '7', 'message-id': 'ID:abc-1', timestamp: '1000', type: 'order', 'correlation-id': 'c-1',
-  persistent: 'true', expires: '0', path: 'a_b%c', destination: '/queue/A', 'reply-to': '/queue/R',
+  color: 'red',
+  size: '10',
+  price: '2.5',
+  name: "O'Brien",
+  flag: 'true',
+  empty: '',
+  priority: '7',
+  'message-id': 'ID:abc-1',
+  timestamp: '1000',
+  type: 'order',
+  'correlation-id': 'c-1',
+  persistent: 'true',
+  expires: '0',
+  path: 'a_b%c',
+  destination: '/queue/A',
+  'reply-to': '/queue/R',
 }
 
 const evalTable: [string, SelectorValue][] = [
@@ -86,7 +110,7 @@ const evalTable: [string, SelectorValue][] = [
   ["color = 'blue' OR size > 5 AND missing = 1", null],
   ["color = 'blue' or size > 5 and missing is null", true],
   ['empty = 5', null], // '' does not convert to a number
-  ["color > 5", null],
+  ['color > 5', null],
   ["color > 'qqq'", true], // string ordering (ActiveMQ extension)
   ['JMSPriority = 7', true],
   ['JMSPriority > 5', true],
@@ -120,7 +144,9 @@ describe('Selector', () => {
 
   test('Selector keywords are case-insensitive and identifiers case-sensitive', () => {
     expect(Selector.parse("Color = 'red'").evaluate(headerSource(H))).toBe(null)
-    expect(Selector.parse("color like 'r%' and size between 1 and 10 and color not in ('x')").matches(headerSource(H))).toBe(true)
+    expect(
+      Selector.parse("color like 'r%' and size between 1 and 10 and color not in ('x')").matches(headerSource(H)),
+    ).toBe(true)
   })
 
   test('Selector JMSDeliveryMode, JMSRedelivered and JMSXDeliveryCount follow delivery state', () => {
@@ -136,8 +162,8 @@ describe('Selector', () => {
     ["color = 'red", 9],
     ['color =', 8],
     ['color = = 1', 9],
-    ["color LIKE 5", 12],
-    ["color IN ()", 11],
+    ['color LIKE 5', 12],
+    ['color IN ()', 11],
     ["color IN ('a' 'b')", 15],
     ['size BETWEEN 1 2', 16],
     ['(size = 1', 10],
@@ -154,8 +180,13 @@ describe('Selector', () => {
   test('Selector rejects bad selectors with BROKER_SELECTOR_INVALID and the position', () => {
     for (const [sel, pos] of badTable) {
       let err: unknown
-      try { Selector.parse(sel) } catch (e) { err = e }
-      if (!isBrokerError(err, 'BROKER_SELECTOR_INVALID')) throw new Error(`${JSON.stringify(sel)}: expected BROKER_SELECTOR_INVALID, got ${err}`)
+      try {
+        Selector.parse(sel)
+      } catch (e) {
+        err = e
+      }
+      if (!isBrokerError(err, 'BROKER_SELECTOR_INVALID'))
+        throw new Error(`${JSON.stringify(sel)}: expected BROKER_SELECTOR_INVALID, got ${err}`)
       expect({ sel, pos: err.details?.position }).toEqual({ sel, pos })
     }
   })
@@ -187,11 +218,13 @@ describe('Selector', () => {
 
   test('Selector refuses more than SELECTOR_NODES_MAX nodes, IN list items included', () => {
     // `a IN (1, ..., k)`: the identifier, the IN node and k items.
-    const inList = (k: number) => `a IN (${Array.from({ length: k }, (_, i) => i % 9 + 1).join(',')})`
+    const inList = (k: number) => `a IN (${Array.from({ length: k }, (_, i) => (i % 9) + 1).join(',')})`
     expect(Selector.parse(inList(SELECTOR_NODES_MAX - 2)).matches(headerSource({ a: '7' }))).toBe(true)
     expect(parseCode(inList(SELECTOR_NODES_MAX - 1))).toBe('BROKER_SELECTOR_TOO_COMPLEX')
     // A flat chain of ORs: 3 nodes per comparison plus one per OR.
-    expect(parseCode(Array.from({ length: SELECTOR_NODES_MAX / 4 + 1 }, () => 'a=1').join(' OR '))).toBe('BROKER_SELECTOR_TOO_COMPLEX')
+    expect(parseCode(Array.from({ length: SELECTOR_NODES_MAX / 4 + 1 }, () => 'a=1').join(' OR '))).toBe(
+      'BROKER_SELECTOR_TOO_COMPLEX',
+    )
   })
 
   test('Selector refuses LIKE patterns over SELECTOR_LIKE_CHARS_MAX characters in all', () => {
@@ -264,7 +297,10 @@ describe('LIKE matcher', () => {
     for (const [pattern, esc, value, want] of t) {
       const v = value.replace('\\n', '\n')
       const got = matchLike(compileLike(pattern, esc), v)
-      if (got !== want) throw new Error(`${JSON.stringify(v)} LIKE ${JSON.stringify(pattern)}${esc ? ` ESCAPE '${esc}'` : ''}: expected ${want}, got ${got}`)
+      if (got !== want)
+        throw new Error(
+          `${JSON.stringify(v)} LIKE ${JSON.stringify(pattern)}${esc ? ` ESCAPE '${esc}'` : ''}: expected ${want}, got ${got}`,
+        )
     }
   })
 
@@ -279,7 +315,10 @@ describe('LIKE matcher', () => {
       for (let j = Math.floor(rnd() * 10); j > 0; j--) value += pick('abb')
       const re = new RegExp('^' + pattern.replace(/%/g, '.*').replace(/_/g, '.') + '$', 's')
       const got = matchLike(compileLike(pattern), value)
-      if (got !== re.test(value)) throw new Error(`SEED=${seed}: ${JSON.stringify(value)} LIKE ${JSON.stringify(pattern)}: expected ${!got}, got ${got}`)
+      if (got !== re.test(value))
+        throw new Error(
+          `SEED=${seed}: ${JSON.stringify(value)} LIKE ${JSON.stringify(pattern)}: expected ${!got}, got ${got}`,
+        )
     }
   })
 })

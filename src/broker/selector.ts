@@ -85,15 +85,23 @@ export const SELECTOR_NODES_MAX = 4_096
 export const SELECTOR_LIKE_CHARS_MAX = 1_024
 
 function tooComplex(selector: string, pos: number, what: string, limit: string, value: number): never {
-  throw new BrokerError('BROKER_SELECTOR_TOO_COMPLEX', `selector ${JSON.stringify(selector.length > 64 ? selector.slice(0, 64) + '…' : selector)}: ${what} at position ${pos + 1}, expected at most ${value} (${limit})`, {
-    details: { position: pos + 1, limit },
-  })
+  throw new BrokerError(
+    'BROKER_SELECTOR_TOO_COMPLEX',
+    `selector ${JSON.stringify(selector.length > 64 ? selector.slice(0, 64) + '…' : selector)}: ${what} at position ${pos + 1}, expected at most ${value} (${limit})`,
+    {
+      details: { position: pos + 1, limit },
+    },
+  )
 }
 
 function fail(selector: string, pos: number, what: string): never {
-  throw new BrokerError('BROKER_SELECTOR_INVALID', `selector ${JSON.stringify(selector)}: ${what} at position ${pos + 1}`, {
-    details: { selector, position: pos + 1 },
-  })
+  throw new BrokerError(
+    'BROKER_SELECTOR_INVALID',
+    `selector ${JSON.stringify(selector)}: ${what} at position ${pos + 1}`,
+    {
+      details: { selector, position: pos + 1 },
+    },
+  )
 }
 
 function tokenize(src: string): Tok[] {
@@ -102,7 +110,10 @@ function tokenize(src: string): Tok[] {
   const n = src.length
   while (i < n) {
     const c = src[i]!
-    if (c === ' ' || c === '\t' || c === '\n' || c === '\r' || c === '\f') { i++; continue }
+    if (c === ' ' || c === '\t' || c === '\n' || c === '\r' || c === '\f') {
+      i++
+      continue
+    }
     const start = i
     if (c === "'") {
       let v = ''
@@ -111,7 +122,11 @@ function tokenize(src: string): Tok[] {
         if (i >= n) fail(src, start, 'unterminated string literal')
         const d = src[i]!
         if (d === "'") {
-          if (src[i + 1] === "'") { v += "'"; i += 2; continue }
+          if (src[i + 1] === "'") {
+            v += "'"
+            i += 2
+            continue
+          }
           i++
           break
         }
@@ -128,20 +143,29 @@ function tokenize(src: string): Tok[] {
         out.push({ t: 'num', v: parseInt(text.slice(2), 16), pos: start })
         i += hex[0].length
       } else {
-        const m = /^(?:[0-9]+\.[0-9]*(?:[eE][+-]?[0-9]+)?[fFdD]?|\.[0-9]+(?:[eE][+-]?[0-9]+)?[fFdD]?|[0-9]+[eE][+-]?[0-9]+[fFdD]?|[0-9]+[fFdD]|[0-9]+[lL]?)/.exec(src.slice(i))!
+        const m =
+          /^(?:[0-9]+\.[0-9]*(?:[eE][+-]?[0-9]+)?[fFdD]?|\.[0-9]+(?:[eE][+-]?[0-9]+)?[fFdD]?|[0-9]+[eE][+-]?[0-9]+[fFdD]?|[0-9]+[fFdD]|[0-9]+[lL]?)/.exec(
+            src.slice(i),
+          )!
         let text = m[0]
         i += text.length
         let v: number
         if (/^[0-9]+[lL]?$/.test(text)) {
           text = text.replace(/[lL]$/, '')
           // A leading 0 makes an octal literal (Java/ActiveMQ OCTAL_LITERAL).
-          v = text.length > 1 && text[0] === '0' ? (/^[0-7]+$/.test(text) ? parseInt(text, 8) : fail(src, start, `bad octal literal ${text}`)) : Number(text)
+          v =
+            text.length > 1 && text[0] === '0'
+              ? /^[0-7]+$/.test(text)
+                ? parseInt(text, 8)
+                : fail(src, start, `bad octal literal ${text}`)
+              : Number(text)
         } else {
           v = Number(text.replace(/[fFdD]$/, ''))
         }
         out.push({ t: 'num', v, pos: start })
       }
-      if (i < n && /[A-Za-z_$]/.test(src[i]!)) fail(src, i, `unexpected character ${JSON.stringify(src[i])} after number`)
+      if (i < n && /[A-Za-z_$]/.test(src[i]!))
+        fail(src, i, `unexpected character ${JSON.stringify(src[i])} after number`)
       continue
     }
     if (/[A-Za-z_$]/.test(c)) {
@@ -208,7 +232,8 @@ export function compileLike(pattern: string, escape: string | null = null, selec
     const c = cps[i]!
     if (escape !== null && c === escape) {
       const nx = cps[i + 1]
-      if (nx === undefined) fail(selector, pos, `LIKE pattern ${JSON.stringify(pattern)} ends with its escape character`)
+      if (nx === undefined)
+        fail(selector, pos, `LIKE pattern ${JSON.stringify(pattern)} ends with its escape character`)
       out.push(nx.codePointAt(0)!)
       i++
     } else if (c === '%') {
@@ -266,19 +291,35 @@ class Parser {
   private depth = 0
   private nodes = 0
   private likeChars = 0
-  constructor(private readonly src: string, private readonly toks: Tok[]) {}
+  constructor(
+    private readonly src: string,
+    private readonly toks: Tok[],
+  ) {}
 
   /** Count one AST node (or IN list item) against SELECTOR_NODES_MAX. */
   private node<N extends Node>(n: N, pos: number): N {
-    if (++this.nodes > SELECTOR_NODES_MAX) tooComplex(this.src, pos, `more than ${SELECTOR_NODES_MAX} terms`, 'SELECTOR_NODES_MAX', SELECTOR_NODES_MAX)
+    if (++this.nodes > SELECTOR_NODES_MAX)
+      tooComplex(this.src, pos, `more than ${SELECTOR_NODES_MAX} terms`, 'SELECTOR_NODES_MAX', SELECTOR_NODES_MAX)
     return n
   }
 
-  private peek(): Tok { return this.toks[this.i]! }
-  private next(): Tok { return this.toks[this.i++]! }
-  private isKw(v: string): boolean { const t = this.peek(); return t.t === 'kw' && t.v === v }
-  private isOp(v: string): boolean { const t = this.peek(); return t.t === 'op' && t.v === v }
-  private describe(t: Tok): string { return t.t === 'eof' ? 'end of selector' : t.t === 'str' ? `string '${t.v}'` : `${JSON.stringify(String(t.v))}` }
+  private peek(): Tok {
+    return this.toks[this.i]!
+  }
+  private next(): Tok {
+    return this.toks[this.i++]!
+  }
+  private isKw(v: string): boolean {
+    const t = this.peek()
+    return t.t === 'kw' && t.v === v
+  }
+  private isOp(v: string): boolean {
+    const t = this.peek()
+    return t.t === 'op' && t.v === v
+  }
+  private describe(t: Tok): string {
+    return t.t === 'eof' ? 'end of selector' : t.t === 'str' ? `string '${t.v}'` : `${JSON.stringify(String(t.v))}`
+  }
   private expectOp(v: string): void {
     const t = this.next()
     if (t.t !== 'op' || t.v !== v) fail(this.src, t.pos, `expected ${JSON.stringify(v)} but found ${this.describe(t)}`)
@@ -288,7 +329,8 @@ class Parser {
     if (t.t !== 'kw' || t.v !== v) fail(this.src, t.pos, `expected ${v} but found ${this.describe(t)}`)
   }
   private enter(pos: number): void {
-    if (++this.depth > SELECTOR_DEPTH_MAX) tooComplex(this.src, pos, `nesting deeper than ${SELECTOR_DEPTH_MAX}`, 'SELECTOR_DEPTH_MAX', SELECTOR_DEPTH_MAX)
+    if (++this.depth > SELECTOR_DEPTH_MAX)
+      tooComplex(this.src, pos, `nesting deeper than ${SELECTOR_DEPTH_MAX}`, 'SELECTOR_DEPTH_MAX', SELECTOR_DEPTH_MAX)
   }
 
   parse(): Node {
@@ -302,12 +344,18 @@ class Parser {
 
   private or(): Node {
     let a = this.and()
-    while (this.isKw('OR')) { const t = this.next(); a = this.node({ k: 'or', a, b: this.and() }, t.pos) }
+    while (this.isKw('OR')) {
+      const t = this.next()
+      a = this.node({ k: 'or', a, b: this.and() }, t.pos)
+    }
     return a
   }
   private and(): Node {
     let a = this.not()
-    while (this.isKw('AND')) { const t = this.next(); a = this.node({ k: 'and', a, b: this.not() }, t.pos) }
+    while (this.isKw('AND')) {
+      const t = this.next()
+      a = this.node({ k: 'and', a, b: this.not() }, t.pos)
+    }
     return a
   }
   private not(): Node {
@@ -331,7 +379,10 @@ class Parser {
     let not = false
     if (this.isKw('NOT')) {
       const after = this.toks[this.i + 1]!
-      if (after.t === 'kw' && (after.v === 'LIKE' || after.v === 'IN' || after.v === 'BETWEEN')) { this.next(); not = true }
+      if (after.t === 'kw' && (after.v === 'LIKE' || after.v === 'IN' || after.v === 'BETWEEN')) {
+        this.next()
+        not = true
+      }
     }
     if (this.isKw('LIKE')) {
       this.next()
@@ -341,12 +392,19 @@ class Parser {
       if (this.isKw('ESCAPE')) {
         this.next()
         const e = this.next()
-        if (e.t !== 'str' || e.v.length !== 1) fail(this.src, e.pos, `ESCAPE expects a one-character string but found ${this.describe(e)}`)
+        if (e.t !== 'str' || e.v.length !== 1)
+          fail(this.src, e.pos, `ESCAPE expects a one-character string but found ${this.describe(e)}`)
         esc = e.v
       }
       this.likeChars += p.v.length
       if (this.likeChars > SELECTOR_LIKE_CHARS_MAX) {
-        tooComplex(this.src, p.pos, `LIKE patterns of more than ${SELECTOR_LIKE_CHARS_MAX} characters in all`, 'SELECTOR_LIKE_CHARS_MAX', SELECTOR_LIKE_CHARS_MAX)
+        tooComplex(
+          this.src,
+          p.pos,
+          `LIKE patterns of more than ${SELECTOR_LIKE_CHARS_MAX} characters in all`,
+          'SELECTOR_LIKE_CHARS_MAX',
+          SELECTOR_LIKE_CHARS_MAX,
+        )
       }
       return this.node({ k: 'like', a, pattern: compileLike(p.v, esc, this.src, p.pos), not }, t.pos)
     }
@@ -358,7 +416,10 @@ class Parser {
         const v = this.next()
         if (v.t === 'str' || v.t === 'num') list.push(this.node({ k: 'lit', v: v.v }, v.pos).v)
         else fail(this.src, v.pos, `IN list expects a literal but found ${this.describe(v)}`)
-        if (this.isOp(',')) { this.next(); continue }
+        if (this.isOp(',')) {
+          this.next()
+          continue
+        }
         this.expectOp(')')
         break
       }
@@ -375,7 +436,10 @@ class Parser {
     if (this.isKw('IS')) {
       this.next()
       let isNot = false
-      if (this.isKw('NOT')) { this.next(); isNot = true }
+      if (this.isKw('NOT')) {
+        this.next()
+        isNot = true
+      }
       this.expectKw('NULL')
       return this.node({ k: 'isnull', a, not: isNot }, t.pos)
     }
@@ -383,12 +447,18 @@ class Parser {
   }
   private sum(): Node {
     let a = this.product()
-    while (this.isOp('+') || this.isOp('-')) { const t = this.next() as { v: string; pos: number }; a = this.node({ k: 'arith', op: t.v, a, b: this.product() }, t.pos) }
+    while (this.isOp('+') || this.isOp('-')) {
+      const t = this.next() as { v: string; pos: number }
+      a = this.node({ k: 'arith', op: t.v, a, b: this.product() }, t.pos)
+    }
     return a
   }
   private product(): Node {
     let a = this.unary()
-    while (this.isOp('*') || this.isOp('/') || this.isOp('%')) { const t = this.next() as { v: string; pos: number }; a = this.node({ k: 'arith', op: t.v, a, b: this.unary() }, t.pos) }
+    while (this.isOp('*') || this.isOp('/') || this.isOp('%')) {
+      const t = this.next() as { v: string; pos: number }
+      a = this.node({ k: 'arith', op: t.v, a, b: this.unary() }, t.pos)
+    }
     return a
   }
   private unary(): Node {
@@ -404,9 +474,12 @@ class Parser {
   private primary(): Node {
     const t = this.next()
     switch (t.t) {
-      case 'str': return this.node({ k: 'lit', v: t.v }, t.pos)
-      case 'num': return this.node({ k: 'lit', v: t.v }, t.pos)
-      case 'id': return this.node({ k: 'id', name: t.v }, t.pos)
+      case 'str':
+        return this.node({ k: 'lit', v: t.v }, t.pos)
+      case 'num':
+        return this.node({ k: 'lit', v: t.v }, t.pos)
+      case 'id':
+        return this.node({ k: 'id', name: t.v }, t.pos)
       case 'kw':
         if (t.v === 'TRUE') return this.node({ k: 'lit', v: true }, t.pos)
         if (t.v === 'FALSE') return this.node({ k: 'lit', v: false }, t.pos)
@@ -441,18 +514,34 @@ function identifier(name: string, src: SelectorSource): SelectorValue {
   const h = (n: string): string | null => src.header(n) ?? null
   const num = (n: string): number | null => toNumber(h(n))
   switch (name) {
-    case 'JMSMessageID': return h('message-id')
-    case 'JMSPriority': { const p = num('priority'); return p === null ? 4 : p }
-    case 'JMSTimestamp': return num('timestamp')
-    case 'JMSExpiration': { const e = num('expires'); return e === null ? 0 : e }
-    case 'JMSCorrelationID': return h('correlation-id')
-    case 'JMSType': return h('type')
-    case 'JMSReplyTo': return h('reply-to')
-    case 'JMSDestination': return h('destination')
-    case 'JMSDeliveryMode': return h('persistent') === 'true' ? 'PERSISTENT' : 'NON_PERSISTENT'
-    case 'JMSRedelivered': return src.redelivered ?? h('redelivered') === 'true'
-    case 'JMSXDeliveryCount': return src.deliveryCount ?? 1
-    default: return h(name)
+    case 'JMSMessageID':
+      return h('message-id')
+    case 'JMSPriority': {
+      const p = num('priority')
+      return p === null ? 4 : p
+    }
+    case 'JMSTimestamp':
+      return num('timestamp')
+    case 'JMSExpiration': {
+      const e = num('expires')
+      return e === null ? 0 : e
+    }
+    case 'JMSCorrelationID':
+      return h('correlation-id')
+    case 'JMSType':
+      return h('type')
+    case 'JMSReplyTo':
+      return h('reply-to')
+    case 'JMSDestination':
+      return h('destination')
+    case 'JMSDeliveryMode':
+      return h('persistent') === 'true' ? 'PERSISTENT' : 'NON_PERSISTENT'
+    case 'JMSRedelivered':
+      return src.redelivered ?? h('redelivered') === 'true'
+    case 'JMSXDeliveryCount':
+      return src.deliveryCount ?? 1
+    default:
+      return h(name)
   }
 }
 
@@ -461,12 +550,19 @@ function coerce(a: SelectorValue, b: SelectorValue): [SelectorValue, SelectorVal
   if (a === null || b === null) return null
   if (typeof a === typeof b) return [a, b]
   if (typeof a === 'number' || typeof b === 'number') {
-    const x = toNumber(a), y = toNumber(b)
+    const x = toNumber(a),
+      y = toNumber(b)
     return x === null || y === null ? null : [x, y]
   }
   if (typeof a === 'boolean' || typeof b === 'boolean') {
-    const bool = (v: SelectorValue): boolean | null => (typeof v === 'boolean' ? v : typeof v === 'string' && /^(true|false)$/i.test(v) ? v.toLowerCase() === 'true' : null)
-    const x = bool(a), y = bool(b)
+    const bool = (v: SelectorValue): boolean | null =>
+      typeof v === 'boolean'
+        ? v
+        : typeof v === 'string' && /^(true|false)$/i.test(v)
+          ? v.toLowerCase() === 'true'
+          : null
+    const x = bool(a),
+      y = bool(b)
     return x === null || y === null ? null : [x, y]
   }
   return null
@@ -474,8 +570,10 @@ function coerce(a: SelectorValue, b: SelectorValue): [SelectorValue, SelectorVal
 
 function evaluate(n: Node, src: SelectorSource): SelectorValue {
   switch (n.k) {
-    case 'lit': return n.v
-    case 'id': return identifier(n.name, src)
+    case 'lit':
+      return n.v
+    case 'id':
+      return identifier(n.name, src)
     case 'and': {
       const a = evaluate(n.a, src)
       if (a === false) return false
@@ -499,25 +597,35 @@ function evaluate(n: Node, src: SelectorSource): SelectorValue {
       if (!p) return null
       const [a, b] = p
       switch (n.op) {
-        case '=': return a === b
-        case '<>': return a !== b
+        case '=':
+          return a === b
+        case '<>':
+          return a !== b
       }
       // Ordering comparisons are defined for numbers and (as an ActiveMQ extension) strings, not booleans.
       if (typeof a === 'boolean') return null
       switch (n.op) {
-        case '<': return a! < b!
-        case '>': return a! > b!
-        case '<=': return a! <= b!
-        default: return a! >= b!
+        case '<':
+          return a! < b!
+        case '>':
+          return a! > b!
+        case '<=':
+          return a! <= b!
+        default:
+          return a! >= b!
       }
     }
     case 'arith': {
-      const a = toNumber(evaluate(n.a, src)), b = toNumber(evaluate(n.b, src))
+      const a = toNumber(evaluate(n.a, src)),
+        b = toNumber(evaluate(n.b, src))
       if (a === null || b === null) return null
       switch (n.op) {
-        case '+': return a + b
-        case '-': return a - b
-        case '*': return a * b
+        case '+':
+          return a + b
+        case '-':
+          return a - b
+        case '*':
+          return a * b
         case '/':
           if (b === 0) return null
           return Number.isInteger(a) && Number.isInteger(b) ? Math.trunc(a / b) : a / b
@@ -539,11 +647,16 @@ function evaluate(n: Node, src: SelectorSource): SelectorValue {
     case 'in': {
       const a = evaluate(n.a, src)
       if (a === null) return null
-      const hit = n.list.some((x) => { const p = coerce(a, x); return p !== null && p[0] === p[1] })
+      const hit = n.list.some((x) => {
+        const p = coerce(a, x)
+        return p !== null && p[0] === p[1]
+      })
       return n.not ? !hit : hit
     }
     case 'between': {
-      const a = toNumber(evaluate(n.a, src)), lo = toNumber(evaluate(n.lo, src)), hi = toNumber(evaluate(n.hi, src))
+      const a = toNumber(evaluate(n.a, src)),
+        lo = toNumber(evaluate(n.lo, src)),
+        hi = toNumber(evaluate(n.hi, src))
       if (a === null || lo === null || hi === null) return null
       const r = a >= lo && a <= hi
       return n.not ? !r : r
@@ -557,7 +670,10 @@ function evaluate(n: Node, src: SelectorSource): SelectorValue {
 
 /** A parsed selector. `matches` is true only when the expression evaluates to TRUE (not FALSE, not NULL). */
 export class Selector {
-  private constructor(readonly text: string, private readonly root: Node) {}
+  private constructor(
+    readonly text: string,
+    private readonly root: Node,
+  ) {}
 
   /**
    * Parse; throws BrokerError BROKER_SELECTOR_INVALID naming the 1-based position of the problem, or
@@ -582,5 +698,9 @@ export class Selector {
 
 /** Convenience: a SelectorSource over a plain header record. */
 export function headerSource(headers: Record<string, string>, redelivered = false, deliveryCount = 1): SelectorSource {
-  return { header: (n) => (Object.prototype.hasOwnProperty.call(headers, n) ? headers[n] : undefined), redelivered, deliveryCount }
+  return {
+    header: (n) => (Object.prototype.hasOwnProperty.call(headers, n) ? headers[n] : undefined),
+    redelivered,
+    deliveryCount,
+  }
 }

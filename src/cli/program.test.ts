@@ -32,7 +32,19 @@ function errorCode(err: string): string | undefined {
 
 describe('CLI error forms', () => {
   test('typedFlag maps cac keys back to the flag as typed', () => {
-    const argv = ['bun', 'sfbroker', 'run', '--bogus-flag=3', '--no-such', '--Odd-Case', '-Zq', '--a.b', 'x', '--', '--after']
+    const argv = [
+      'bun',
+      'sfbroker',
+      'run',
+      '--bogus-flag=3',
+      '--no-such',
+      '--Odd-Case',
+      '-Zq',
+      '--a.b',
+      'x',
+      '--',
+      '--after',
+    ]
     expect(typedFlag(argv, 'bogusFlag')).toBe('--bogus-flag')
     expect(typedFlag(argv, 'such')).toBe('--no-such')
     expect(typedFlag(argv, 'Odd-Case')).toBe('--Odd-Case')

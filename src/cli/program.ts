@@ -25,14 +25,26 @@ import { register as registerProbeLock } from './commands/probe-lock.ts'
 import { register as registerHashPassword } from './commands/hash-password.ts'
 
 /** Every command module, in the order `--help` lists them. Add one import above and one entry here. */
-const COMMANDS: RegisterCommand[] = [registerRun, registerProduce, registerConsume, registerBrowse, registerPurge, registerBench, registerStatus, registerProbeLock, registerHashPassword]
+const COMMANDS: RegisterCommand[] = [
+  registerRun,
+  registerProduce,
+  registerConsume,
+  registerBrowse,
+  registerPurge,
+  registerBench,
+  registerStatus,
+  registerProbeLock,
+  registerHashPassword,
+]
 
 const LOG_FORMATS: LogFormat[] = ['pretty', 'json']
 
 export function buildProgram(ctx: CliContext): CAC {
   const cli = cac('sfbroker')
   cli.option('--log-level <level>', `Log level: ${Object.keys(LOG_LEVELS).join('|')}`, { default: 'info' })
-  cli.option('--log-format <format>', 'Log format: pretty (human) or json (one object per line, for log shippers)', { default: 'pretty' })
+  cli.option('--log-format <format>', 'Log format: pretty (human) or json (one object per line, for log shippers)', {
+    default: 'pretty',
+  })
   // --help and --version are handled below rather than by cac.help()/cac.version(), whose handlers print help for
   // an unknown command and the version for a known one instead of failing.
   cli.option('-h, --help', 'Display help (also after a command: sfbroker run --help)')
@@ -54,7 +66,9 @@ function knownGlobalOption(cli: CAC, name: string): boolean {
 function describeCacError(cli: CAC, message: string, argv: readonly string[]): string {
   const unknown = /^Unknown option `(-{1,2})([^`]+)`$/.exec(message)
   if (unknown) {
-    const flags = [...(cli.matchedCommand?.options ?? []), ...cli.globalCommand.options].map((o) => o.rawName.replace(/^.*--/, '').replace(/\s.*$/, ''))
+    const flags = [...(cli.matchedCommand?.options ?? []), ...cli.globalCommand.options].map((o) =>
+      o.rawName.replace(/^.*--/, '').replace(/\s.*$/, ''),
+    )
     const shown = typedFlag(argv, unknown[2]) ?? `${unknown[1]}${unknown[2]}`
     return `unknown option ${shown}${didYouMeanFlag(shown.replace(/^-+/, ''), flags)}`
   }
@@ -112,7 +126,9 @@ export async function runProgram(argv: string[], ctx: CliContext = defaultContex
     if (!command && first !== undefined) {
       const names = cli.commands.map((c) => c.name).filter((n) => n !== '')
       const hint = closest(first, names)
-      return usage(`unknown command "${first}"${hint ? ` (did you mean "${hint}"?)` : ''}; commands: ${names.join(', ')}`)
+      return usage(
+        `unknown command "${first}"${hint ? ` (did you mean "${hint}"?)` : ''}; commands: ${names.join(', ')}`,
+      )
     }
     if (!command) {
       for (const name of Object.keys(opts)) {
@@ -137,9 +153,11 @@ export async function runProgram(argv: string[], ctx: CliContext = defaultContex
       return EXIT.ok
     }
     const level = String(opts.logLevel)
-    if (!(level in LOG_LEVELS)) return usage(`--log-level: "${level}" is not one of ${Object.keys(LOG_LEVELS).join(', ')}`)
+    if (!(level in LOG_LEVELS))
+      return usage(`--log-level: "${level}" is not one of ${Object.keys(LOG_LEVELS).join(', ')}`)
     const format = String(opts.logFormat)
-    if (!LOG_FORMATS.includes(format as LogFormat)) return usage(`--log-format: "${format}" is not one of ${LOG_FORMATS.join(', ')}`)
+    if (!LOG_FORMATS.includes(format as LogFormat))
+      return usage(`--log-format: "${format}" is not one of ${LOG_FORMATS.join(', ')}`)
     configureLogging(level as LogLevelName, format as LogFormat)
     jsonLogs = format === 'json' && level !== 'silent'
     // runMatchedCommand checks unknown flags, missing flag values and extra arguments (CACError), then runs.

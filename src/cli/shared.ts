@@ -48,7 +48,8 @@ export function exitCodeFor(e: unknown): number {
 export function formatError(e: unknown): string {
   if (e instanceof BrokerError) return `sfbroker: ${e.code}: ${e.message}`
   const errno = (e as NodeJS.ErrnoException | null)?.code
-  if (e instanceof Error && typeof errno === 'string' && /^E[A-Z0-9]+$/.test(errno)) return `sfbroker: ${errno}: ${e.message}`
+  if (e instanceof Error && typeof errno === 'string' && /^E[A-Z0-9]+$/.test(errno))
+    return `sfbroker: ${errno}: ${e.message}`
   if (e instanceof Error) return `sfbroker: ${e.name}: ${e.message}`
   return `sfbroker: ${String(e)}`
 }

@@ -75,7 +75,10 @@ describe('ReconnectBackoff', () => {
   test('ReconnectBackoff jitter stays within [1 - j, 1] of the delay', () => {
     let x = 0
     const random = () => (x = (x + 0.37) % 1)
-    const b = new ReconnectBackoff(opts({ initialReconnectDelay: 1000, useExponentialBackOff: false, reconnectDelayJitter: 0.2 }), random)
+    const b = new ReconnectBackoff(
+      opts({ initialReconnectDelay: 1000, useExponentialBackOff: false, reconnectDelayJitter: 0.2 }),
+      random,
+    )
     const seen = new Set<number>()
     for (let i = 0; i < 20; i++) {
       const o = b.failedPass()

@@ -9,7 +9,9 @@
  */
 import type { FailoverOptions } from './failover-uri.ts'
 
-export type PassOutcome = { giveUp: true; failures: number; warn: boolean } | { giveUp: false; failures: number; warn: boolean; delayMs: number }
+export type PassOutcome =
+  | { giveUp: true; failures: number; warn: boolean }
+  | { giveUp: false; failures: number; warn: boolean; delayMs: number }
 
 export class ReconnectBackoff {
   private delayMs: number
@@ -42,7 +44,8 @@ export class ReconnectBackoff {
 
   /** The attempt limit that applies now (-1 forever). */
   limit(): number {
-    if (!this.connectedOnce && this.opts.startupMaxReconnectAttempts !== -1) return this.opts.startupMaxReconnectAttempts
+    if (!this.connectedOnce && this.opts.startupMaxReconnectAttempts !== -1)
+      return this.opts.startupMaxReconnectAttempts
     return this.opts.maxReconnectAttempts
   }
 
@@ -71,7 +74,12 @@ export class ReconnectBackoff {
  * The URI order for the next pass (ActiveMQ: shuffle if `randomize`, then move the URI that just failed to the end).
  * `random` is injected so tests are deterministic.
  */
-export function passOrder<T extends { uri: string }>(endpoints: readonly T[], opts: { randomize: boolean }, lastFailed: string | undefined, random: () => number = Math.random): T[] {
+export function passOrder<T extends { uri: string }>(
+  endpoints: readonly T[],
+  opts: { randomize: boolean },
+  lastFailed: string | undefined,
+  random: () => number = Math.random,
+): T[] {
   const list = [...endpoints]
   if (opts.randomize) {
     for (let i = list.length - 1; i > 0; i--) {

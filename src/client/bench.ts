@@ -33,9 +33,21 @@ export interface BenchOptions {
 }
 
 /** The run's parameters as given, echoed in the result (the connect options and callback are not). */
-export interface BenchResult extends Pick<BenchOptions, 'url' | 'destination' | 'producers' | 'consumers' | 'count' | 'sizeBytes' | 'persistent' | 'receipts' | 'window'> {
+export interface BenchResult
+  extends Pick<
+    BenchOptions,
+    'url' | 'destination' | 'producers' | 'consumers' | 'count' | 'sizeBytes' | 'persistent' | 'receipts' | 'window'
+  > {
   produced: { messages: number; seconds: number; msgsPerSec: number; receiptLatency: LatencySummary }
-  consumed: { expected: number; messages: number; seconds: number; msgsPerSec: number; endToEndLatency: LatencySummary; redelivered: number; duplicates: number }
+  consumed: {
+    expected: number
+    messages: number
+    seconds: number
+    msgsPerSec: number
+    endToEndLatency: LatencySummary
+    redelivered: number
+    duplicates: number
+  }
   reconnects: number
   complete: boolean
 }
@@ -156,8 +168,21 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
       persistent: o.persistent,
       receipts: o.receipts,
       window,
-      produced: { messages: produced, seconds: round(pSecs), msgsPerSec: Math.round(produced / Math.max(pSecs, 0.000001)), receiptLatency: sendLatency.summary() },
-      consumed: { expected, messages: consumed, seconds: round(cSecs), msgsPerSec: expected === 0 ? 0 : Math.round(consumed / cSecs), endToEndLatency: e2eLatency.summary(), redelivered, duplicates },
+      produced: {
+        messages: produced,
+        seconds: round(pSecs),
+        msgsPerSec: Math.round(produced / Math.max(pSecs, 0.000001)),
+        receiptLatency: sendLatency.summary(),
+      },
+      consumed: {
+        expected,
+        messages: consumed,
+        seconds: round(cSecs),
+        msgsPerSec: expected === 0 ? 0 : Math.round(consumed / cSecs),
+        endToEndLatency: e2eLatency.summary(),
+        redelivered,
+        duplicates,
+      },
       reconnects: clients.reduce((n, c) => n + c.stats.reconnects, 0),
       complete: produced === o.count && consumed - duplicates >= expected,
     }
@@ -172,7 +197,8 @@ function round(x: number): number {
 
 /** The human-readable report printed by `sfbroker bench` without --json. */
 export function formatBench(r: BenchResult): string {
-  const l = (s: LatencySummary) => `p50 ${s.p50Ms.toFixed(2)} ms, p99 ${s.p99Ms.toFixed(2)} ms, max ${s.maxMs.toFixed(2)} ms`
+  const l = (s: LatencySummary) =>
+    `p50 ${s.p50Ms.toFixed(2)} ms, p99 ${s.p99Ms.toFixed(2)} ms, max ${s.maxMs.toFixed(2)} ms`
   const lines = [
     `bench ${r.url} ${r.destination}: ${r.count} msgs x ${r.sizeBytes} B, ${r.producers} producer(s), ${r.consumers} consumer(s), ${r.persistent ? 'persistent' : 'non-persistent'}, receipts=${r.receipts}${r.receipts === 'window' ? `(${r.window})` : ''}`,
     `produced ${r.produced.messages} in ${r.produced.seconds.toFixed(2)} s: ${r.produced.msgsPerSec} msg/s; receipt latency ${l(r.produced.receiptLatency)}`,
@@ -180,7 +206,9 @@ export function formatBench(r: BenchResult): string {
   if (r.consumers > 0) {
     lines.push(
       `consumed ${r.consumed.messages}/${r.consumed.expected} in ${r.consumed.seconds.toFixed(2)} s: ${r.consumed.msgsPerSec} msg/s; end-to-end latency ${l(r.consumed.endToEndLatency)}` +
-        (r.consumed.redelivered || r.consumed.duplicates ? `; ${r.consumed.redelivered} redelivered, ${r.consumed.duplicates} duplicate(s)` : ''),
+        (r.consumed.redelivered || r.consumed.duplicates
+          ? `; ${r.consumed.redelivered} redelivered, ${r.consumed.duplicates} duplicate(s)`
+          : ''),
     )
   }
   if (r.reconnects > 0) lines.push(`reconnects: ${r.reconnects}`)

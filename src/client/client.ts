@@ -39,7 +39,13 @@ import type { ClientFrame } from './stomp-connection.ts'
 import { ClientMessage, type AckMode, type AckOptions, type MessageAcker } from './message.ts'
 import { StompConnection } from './stomp-connection.ts'
 import { REASON_HEADER } from '../protocol/stomp/index.ts'
-import { Subscription, type MessageHandler, type SubscribeOptions, type SubscriptionOwner, type UnsubscribeOptions } from './subscription.ts'
+import {
+  Subscription,
+  type MessageHandler,
+  type SubscribeOptions,
+  type SubscriptionOwner,
+  type UnsubscribeOptions,
+} from './subscription.ts'
 import { Transaction, type TransactionOwner } from './transaction.ts'
 
 const log = logger('client')
@@ -171,7 +177,11 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
     this.random = opts.random ?? Math.random
     this.backoff = new ReconnectBackoff(this.uri.options, this.random)
     this.timeoutMs = opts.timeoutMs ?? this.uri.options.timeout
-    if (this.timeoutMs === 0 || this.timeoutMs < -1) throw new BrokerError('CLIENT_USAGE', `timeoutMs=${this.timeoutMs}; expected -1 (forever) or a positive number of ms`)
+    if (this.timeoutMs === 0 || this.timeoutMs < -1)
+      throw new BrokerError(
+        'CLIENT_USAGE',
+        `timeoutMs=${this.timeoutMs}; expected -1 (forever) or a positive number of ms`,
+      )
     this.heartbeat = opts.heartbeat ?? [10000, 10000]
     this.bufferMax = opts.iteratorBufferMax ?? 1000
     this.closeTimeoutMs = opts.closeTimeoutMs ?? 5000
@@ -214,7 +224,19 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
   start(): Promise<void> {
     return new Promise((resolve, reject) => {
       let done = false
-      const timer = this.timeoutMs > 0 ? this.clock.setTimeout(() => finish(new BrokerError('CLIENT_TIMEOUT', `connect ${this.uri.source}: no broker accepted a connection within timeout=${this.timeoutMs} ms${this.failure ? ` (last error: ${this.failure.message})` : ''}`)), this.timeoutMs) : undefined
+      const timer =
+        this.timeoutMs > 0
+          ? this.clock.setTimeout(
+              () =>
+                finish(
+                  new BrokerError(
+                    'CLIENT_TIMEOUT',
+                    `connect ${this.uri.source}: no broker accepted a connection within timeout=${this.timeoutMs} ms${this.failure ? ` (last error: ${this.failure.message})` : ''}`,
+                  ),
+                ),
+              this.timeoutMs,
+            )
+          : undefined
       const finish = (err?: Error) => {
         if (done) return
         done = true
@@ -240,11 +262,23 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
    * SEND to `destination` (/queue/X, /topic/X, queue://X, topic://X). Resolves when the broker receipts it (or, with
    * `{ receipt: false }`, once written). Sets `message-id` unless given; sent again after a failover until receipted.
    */
-  send(destination: string, body: SendBody, headers: Record<string, string | number | boolean> = {}, opts: SendOptions = {}): Promise<void> {
+  send(
+    destination: string,
+    body: SendBody,
+    headers: Record<string, string | number | boolean> = {},
+    opts: SendOptions = {},
+  ): Promise<void> {
     return this.submit(this.sendOp(destination, body, headers, opts, 'resend'), opts.timeoutMs)
   }
 
-  private sendOp(destination: string, body: SendBody, headers: Record<string, string | number | boolean>, opts: SendOptions, policy: OpPolicy, tx?: Transaction): Op {
+  private sendOp(
+    destination: string,
+    body: SendBody,
+    headers: Record<string, string | number | boolean>,
+    opts: SendOptions,
+    policy: OpPolicy,
+    tx?: Transaction,
+  ): Op {
     const dest = normalizeDestination(destination)
     const h: Record<string, string> = { destination: dest, 'message-id': `${this.producerId}:${++this.messageSeq}` }
     for (const [k, v] of Object.entries(headers)) {
@@ -258,7 +292,13 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
     return op
   }
 
-  private newOp(command: string, headers: Record<string, string>, policy: OpPolicy, what: string, receipt: boolean): Op {
+  private newOp(
+    command: string,
+    headers: Record<string, string>,
+    policy: OpPolicy,
+    what: string,
+    receipt: boolean,
+  ): Op {
     const op: Op = { command, headers, policy, what, resolve: () => undefined, reject: () => undefined }
     if (receipt) {
       op.receipt = `r-${++this.receiptSeq}`
@@ -282,7 +322,13 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
       if (timeoutMs > 0) {
         op.timer = this.clock.setTimeout(() => {
           const where = this.conn ? `connected to ${this.conn.endpoint.uri}` : `not connected (${this._state})`
-          this.finish(op, new BrokerError('CLIENT_TIMEOUT', `${op.what}: no RECEIPT within timeout=${timeoutMs} ms (${where}); the broker may or may not have processed it`))
+          this.finish(
+            op,
+            new BrokerError(
+              'CLIENT_TIMEOUT',
+              `${op.what}: no RECEIPT within timeout=${timeoutMs} ms (${where}); the broker may or may not have processed it`,
+            ),
+          )
         }, timeoutMs)
       }
       if (this.conn && this._state === 'connected') this.writeOp(op)
@@ -325,26 +371,44 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
    * SUBSCRIBE. With a handler, each message is passed to it; without, read with `for await (const m of sub)` or
    * `sub.receive(ms)`. `sub.ready` resolves when the broker receipted the SUBSCRIBE.
    */
-  subscribe(destination: string, handler?: MessageHandler | SubscribeOptions, options: SubscribeOptions = {}): Subscription {
+  subscribe(
+    destination: string,
+    handler?: MessageHandler | SubscribeOptions,
+    options: SubscribeOptions = {},
+  ): Subscription {
     if (typeof handler === 'object') {
       options = handler
       handler = undefined
     }
-    if (this._state === 'closed' || this._state === 'failed') throw this.failure ?? new BrokerError('CLIENT_DISCONNECTED', `subscribe ${destination}: the client is ${this._state}`)
+    if (this._state === 'closed' || this._state === 'failed')
+      throw (
+        this.failure ?? new BrokerError('CLIENT_DISCONNECTED', `subscribe ${destination}: the client is ${this._state}`)
+      )
     const dest = normalizeDestination(destination)
     const ack: AckMode = options.ack ?? 'auto'
     if (ack !== 'auto' && ack !== 'client' && ack !== 'client-individual') {
-      throw new BrokerError('CLIENT_USAGE', `subscribe ${dest}: ack ${JSON.stringify(ack)}; expected auto, client or client-individual`)
+      throw new BrokerError(
+        'CLIENT_USAGE',
+        `subscribe ${dest}: ack ${JSON.stringify(ack)}; expected auto, client or client-individual`,
+      )
     }
     const id = `sub-${++this.subSeq}`
     const h: Record<string, string> = { id, destination: dest, ack }
     if (options.selector !== undefined) h.selector = options.selector
     if (options.prefetch !== undefined) {
-      if (!Number.isInteger(options.prefetch) || options.prefetch < 1) throw new BrokerError('CLIENT_USAGE', `subscribe ${dest}: prefetch ${options.prefetch}; expected an integer >= 1`)
+      if (!Number.isInteger(options.prefetch) || options.prefetch < 1)
+        throw new BrokerError(
+          'CLIENT_USAGE',
+          `subscribe ${dest}: prefetch ${options.prefetch}; expected an integer >= 1`,
+        )
       h['activemq.prefetchSize'] = String(options.prefetch)
     }
     if (options.durableName !== undefined) {
-      if (this.clientId === undefined) throw new BrokerError('CLIENT_USAGE', `subscribe ${dest}: durableName ${JSON.stringify(options.durableName)} needs a clientId on connect`)
+      if (this.clientId === undefined)
+        throw new BrokerError(
+          'CLIENT_USAGE',
+          `subscribe ${dest}: durableName ${JSON.stringify(options.durableName)} needs a clientId on connect`,
+        )
       h['activemq.subscriptionName'] = options.durableName
     }
     if (options.browser) h.browser = 'true'
@@ -370,7 +434,10 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
     const h: Record<string, string> = { id: sub.id, destination: sub.destination }
     if (opts.removeDurable) {
       const name = sub.options.durableName
-      if (name === undefined) return Promise.reject(new BrokerError('CLIENT_USAGE', `unsubscribe ${sub.id}: removeDurable on a subscription without durableName`))
+      if (name === undefined)
+        return Promise.reject(
+          new BrokerError('CLIENT_USAGE', `unsubscribe ${sub.id}: removeDurable on a subscription without durableName`),
+        )
       h['activemq.subscriptionName'] = name
       // Removing a durable subscription must reach a broker: resend it after a failover.
       return this.submit(this.newOp('UNSUBSCRIBE', h, 'resend', `UNSUBSCRIBE ${sub.id} (remove durable ${name})`, true))
@@ -392,7 +459,9 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
     if (msg.ackMode === 'auto') return Promise.resolve()
     if (msg.generation !== this.generation || !this.conn || this._state !== 'connected') {
       // Stale: delivered on a lost connection; the broker redelivers it (redelivered:true).
-      log.debug(`${command} of ${msg.messageId} skipped: delivered on an earlier connection, the broker will redeliver it`)
+      log.debug(
+        `${command} of ${msg.messageId} skipped: delivered on an earlier connection, the broker will redeliver it`,
+      )
       return Promise.resolve()
     }
     const h = this.ackHeaders(msg, command)
@@ -402,7 +471,11 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
 
   private ackHeaders(msg: ClientMessage, command: string): Record<string, string> {
     const v = this.conn?.version ?? '1.0'
-    if (v === '1.0' && command === 'NACK') throw new BrokerError('CLIENT_USAGE', `NACK of ${msg.messageId}: the broker negotiated STOMP 1.0, which has no NACK`)
+    if (v === '1.0' && command === 'NACK')
+      throw new BrokerError(
+        'CLIENT_USAGE',
+        `NACK of ${msg.messageId}: the broker negotiated STOMP 1.0, which has no NACK`,
+      )
     if (v === '1.2') return { id: msg.headers['ack'] ?? msg.messageId }
     if (v === '1.1') return { 'message-id': msg.messageId, subscription: msg.subscriptionId }
     return { 'message-id': msg.messageId }
@@ -412,24 +485,38 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
 
   /** A new transaction; BEGIN goes out with its first operation. */
   begin(): Transaction {
-    if (this._state === 'closed' || this._state === 'failed') throw this.failure ?? new BrokerError('CLIENT_DISCONNECTED', `begin: the client is ${this._state}`)
+    if (this._state === 'closed' || this._state === 'failed')
+      throw this.failure ?? new BrokerError('CLIENT_DISCONNECTED', `begin: the client is ${this._state}`)
     const tx = new Transaction(`tx-${this.producerId}-${++this.txSeq}`, this)
     this.txs.add(tx)
     return tx
   }
 
   private inDoubt(tx: Transaction, what: string): BrokerError {
-    return new BrokerError('CLIENT_TX_IN_DOUBT', `${what}: transaction ${tx.id} is in doubt after a connection loss (rolled back by the broker, or committed if its COMMIT had arrived); redo it in a new transaction`)
+    return new BrokerError(
+      'CLIENT_TX_IN_DOUBT',
+      `${what}: transaction ${tx.id} is in doubt after a connection loss (rolled back by the broker, or committed if its COMMIT had arrived); redo it in a new transaction`,
+    )
   }
 
   private txUsable(tx: Transaction, what: string): Error | null {
     if (tx.state === 'in-doubt') return this.inDoubt(tx, what)
-    if (tx.state !== 'open') return new BrokerError('CLIENT_USAGE', `${what}: transaction ${tx.id} is ${tx.state}; expected an open transaction`)
+    if (tx.state !== 'open')
+      return new BrokerError(
+        'CLIENT_USAGE',
+        `${what}: transaction ${tx.id} is ${tx.state}; expected an open transaction`,
+      )
     return null
   }
 
   /** @internal TransactionOwner */
-  txSend(tx: Transaction, destination: string, body: SendBody, headers: Record<string, string | number | boolean>, opts: SendOptions): Promise<void> {
+  txSend(
+    tx: Transaction,
+    destination: string,
+    body: SendBody,
+    headers: Record<string, string | number | boolean>,
+    opts: SendOptions,
+  ): Promise<void> {
     const bad = this.txUsable(tx, `SEND to ${destination}`)
     if (bad) return Promise.reject(bad)
     return this.submit(this.sendOp(destination, body, headers, opts, 'tx', tx), opts.timeoutMs)
@@ -517,7 +604,11 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
           this.failure = lastErr
           log.debug(`could not connect to ${ep.uri}: ${lastErr.message}`)
           // A broker saying it stops serving (sfbroker-reason) is no login failure, whatever its reason's words.
-          if (isBrokerError(e, 'CLIENT_BROKER_ERROR') && e.details?.reason === undefined && AUTH_ERROR.test(String(e.details?.message ?? e.message))) {
+          if (
+            isBrokerError(e, 'CLIENT_BROKER_ERROR') &&
+            e.details?.reason === undefined &&
+            AUTH_ERROR.test(String(e.details?.message ?? e.message))
+          ) {
             this.fail(e)
             return
           }
@@ -525,14 +616,21 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
       }
       const out = this.backoff.failedPass()
       const list = this.uri.endpoints.map((e) => e.uri).join(',')
-      if (out.warn && this.uri.failover) log.warn(`no broker of ${list} reachable after ${out.failures} attempt(s); last error: ${lastErr?.message}`)
+      if (out.warn && this.uri.failover)
+        log.warn(`no broker of ${list} reachable after ${out.failures} attempt(s); last error: ${lastErr?.message}`)
       if (out.giveUp && !this.uri.failover && lastErr) {
         // A plain tcp:// URI makes one attempt: report its error as is.
         this.fail(lastErr)
         return
       }
       if (out.giveUp) {
-        this.fail(new BrokerError('CLIENT_DISCONNECTED', `no broker of ${list} reachable after ${out.failures} attempt(s) (limit ${this.backoff.limit()}); last error: ${lastErr?.message}`, { cause: lastErr }))
+        this.fail(
+          new BrokerError(
+            'CLIENT_DISCONNECTED',
+            `no broker of ${list} reachable after ${out.failures} attempt(s) (limit ${this.backoff.limit()}); last error: ${lastErr?.message}`,
+            { cause: lastErr },
+          ),
+        )
         return
       }
       await this.sleep(out.delayMs)
@@ -575,8 +673,15 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
     this._state = 'connected'
     this.failure = null
     this.lastEndpoint = conn.endpoint.uri
-    const info: ConnectedInfo = { endpoint: conn.endpoint.uri, server: conn.connected['server'], session: conn.connected['session'], version: conn.version }
-    log.info(`${initial ? 'connected' : 'reconnected'} to ${info.endpoint} (STOMP ${info.version}${info.server ? `, ${info.server}` : ''}${info.session ? `, session ${info.session}` : ''})`)
+    const info: ConnectedInfo = {
+      endpoint: conn.endpoint.uri,
+      server: conn.connected['server'],
+      session: conn.connected['session'],
+      version: conn.version,
+    }
+    log.info(
+      `${initial ? 'connected' : 'reconnected'} to ${info.endpoint} (STOMP ${info.version}${info.server ? `, ${info.server}` : ''}${info.session ? `, session ${info.session}` : ''})`,
+    )
     if (!initial) this.stats.reconnects++
     // Restore: subscriptions first (same ids and headers), then every operation not yet receipted, in order.
     for (const sub of this.subs.values()) this.writeSubscribe(sub)
@@ -593,14 +698,24 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
         const sid = f.headers['subscription']
         let sub = sid !== undefined ? this.subs.get(sid) : undefined
         // STOMP 1.0 brokers may omit `subscription`: match the destination.
-        if (!sub && sid === undefined) for (const s of this.subs.values()) if (s.destination === f.headers['destination']) sub = s
+        if (!sub && sid === undefined)
+          for (const s of this.subs.values()) if (s.destination === f.headers['destination']) sub = s
         if (!sub) return // unsubscribed meanwhile: unacked messages go back to the broker's other consumers
         if (f.headers['browser'] === 'end') {
           sub.browseEnd()
           return
         }
         this.stats.receivedMessages++
-        sub.deliver(new ClientMessage(f, sub.id, sub.ack, this.generation, this, !sub.options.browser && this.seen(`${sub.id}|${f.headers['message-id']}`)))
+        sub.deliver(
+          new ClientMessage(
+            f,
+            sub.id,
+            sub.ack,
+            this.generation,
+            this,
+            !sub.options.browser && this.seen(`${sub.id}|${f.headers['message-id']}`),
+          ),
+        )
         return
       }
       case 'RECEIPT': {
@@ -618,12 +733,20 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
       case 'ERROR': {
         const message = f.headers['message'] ?? new TextDecoder().decode(f.body).slice(0, 200)
         const rid = f.headers['receipt-id']
-        const err = new BrokerError('CLIENT_BROKER_ERROR', `broker ${conn.endpoint.uri} refused ${rid ? 'the operation' : 'a frame'}: ${message}`, { details: { message, body: new TextDecoder().decode(f.body), endpoint: conn.endpoint.uri } })
+        const err = new BrokerError(
+          'CLIENT_BROKER_ERROR',
+          `broker ${conn.endpoint.uri} refused ${rid ? 'the operation' : 'a frame'}: ${message}`,
+          { details: { message, body: new TextDecoder().decode(f.body), endpoint: conn.endpoint.uri } },
+        )
         const sub = rid !== undefined ? this.subReceipts.get(rid) : undefined
         if (sub) {
           this.subReceipts.delete(rid!)
           this.subs.delete(sub.id)
-          sub.end(new BrokerError('CLIENT_BROKER_ERROR', `SUBSCRIBE ${sub.destination}: ${message}`, { details: err.details }))
+          sub.end(
+            new BrokerError('CLIENT_BROKER_ERROR', `SUBSCRIBE ${sub.destination}: ${message}`, {
+              details: err.details,
+            }),
+          )
           return
         }
         const op = rid !== undefined ? this.byReceipt.get(rid) : undefined
@@ -635,9 +758,15 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
         if (reason !== undefined) {
           // The broker stops serving (step-down: not-primary; requested stop: shutdown) and closes next. Fail over
           // now, other brokers first, instead of waiting for the close and a reconnect delay.
-          log.warn(`broker ${conn.endpoint.uri} stopped serving (${REASON_HEADER}: ${reason}): ${message}${this.uri.failover ? '; failing over at once' : ''}`)
+          log.warn(
+            `broker ${conn.endpoint.uri} stopped serving (${REASON_HEADER}: ${reason}): ${message}${this.uri.failover ? '; failing over at once' : ''}`,
+          )
           this.failoverNow = true
-          conn.destroy(new BrokerError('CLIENT_DISCONNECTED', `${conn.endpoint.uri}: ${message}`, { details: { reason, message, endpoint: conn.endpoint.uri } }))
+          conn.destroy(
+            new BrokerError('CLIENT_DISCONNECTED', `${conn.endpoint.uri}: ${message}`, {
+              details: { reason, message, endpoint: conn.endpoint.uri },
+            }),
+          )
           return
         }
         log.warn(err.message)
@@ -693,7 +822,9 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
     }
     this.subReceipts.clear()
     for (const sub of this.subs.values()) if (sub.ack !== 'auto') sub.dropBufferedBefore(lostGen + 1)
-    log.warn(`connection to ${conn.endpoint.uri} interrupted: ${error.message}; ${this.ops.size} operation(s) to resend, ${this.subs.size} subscription(s) to restore`)
+    log.warn(
+      `connection to ${conn.endpoint.uri} interrupted: ${error.message}; ${this.ops.size} operation(s) to resend, ${this.subs.size} subscription(s) to restore`,
+    )
     this.emit('interrupted', { endpoint: conn.endpoint.uri, error } satisfies InterruptedInfo)
   }
 
@@ -707,7 +838,13 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
    */
   private schedulePriorityCheck(delayMs: number): void {
     const o = this.uri.options
-    if (!o.priorityBackup || !this.conn || o.priorityURIs.includes(this.conn.endpoint.uri) || this.priorityTimer !== undefined) return
+    if (
+      !o.priorityBackup ||
+      !this.conn ||
+      o.priorityURIs.includes(this.conn.endpoint.uri) ||
+      this.priorityTimer !== undefined
+    )
+      return
     this.priorityTimer = this.clock.setTimeout(() => {
       this.priorityTimer = undefined
       void this.tryPriority(delayMs)
@@ -760,7 +897,12 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
   }
 
   private abandon(err: Error | null): void {
-    for (const op of [...this.ops.values()]) this.finish(op, err ?? new BrokerError('CLIENT_DISCONNECTED', `${op.what}: the client was closed before the broker receipted it`))
+    for (const op of [...this.ops.values()])
+      this.finish(
+        op,
+        err ??
+          new BrokerError('CLIENT_DISCONNECTED', `${op.what}: the client was closed before the broker receipted it`),
+      )
     for (const sub of this.subs.values()) sub.end(err)
     this.subs.clear()
     this.subReceipts.clear()

@@ -5,8 +5,20 @@
  */
 import { BrokerError } from '../lib/errors.ts'
 
-const STOMP_PREFIXES = ['/queue/', '/topic/', '/temp-queue/', '/temp-topic/', '/remote-temp-queue/', '/remote-temp-topic/']
-const URL_FORMS: Record<string, string> = { 'queue://': '/queue/', 'topic://': '/topic/', 'temp-queue://': '/temp-queue/', 'temp-topic://': '/temp-topic/' }
+const STOMP_PREFIXES = [
+  '/queue/',
+  '/topic/',
+  '/temp-queue/',
+  '/temp-topic/',
+  '/remote-temp-queue/',
+  '/remote-temp-topic/',
+]
+const URL_FORMS: Record<string, string> = {
+  'queue://': '/queue/',
+  'topic://': '/topic/',
+  'temp-queue://': '/temp-queue/',
+  'temp-topic://': '/temp-topic/',
+}
 
 /** `queue://X` -> `/queue/X`; `/topic/X` unchanged. Throws CLIENT_DESTINATION_INVALID for other forms or an empty name. */
 export function normalizeDestination(dest: string, where = 'destination'): string {

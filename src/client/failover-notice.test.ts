@@ -30,7 +30,15 @@ afterEach(async () => {
 })
 
 async function server(broker: FakeBroker): Promise<{ srv: StompServer; uri: string }> {
-  const connector: ConnectorConfig = { name: 't', uri: 'stomp://127.0.0.1:0', protocol: 'stomp', host: '127.0.0.1', port: 0, maximumConnections: 100, maxFrameSize: 1024 * 1024 }
+  const connector: ConnectorConfig = {
+    name: 't',
+    uri: 'stomp://127.0.0.1:0',
+    protocol: 'stomp',
+    host: '127.0.0.1',
+    port: 0,
+    maximumConnections: 100,
+    maxFrameSize: 1024 * 1024,
+  }
   const srv = new StompServer({ broker, connector, serverName: 'sfbroker/test' })
   servers.push(srv)
   await srv.listen()
@@ -42,7 +50,10 @@ async function twoBrokers() {
   const a = await server(broker)
   const b = await server(broker)
   const clock = new FakeClock()
-  const client = new StompClient(`failover:(${a.uri},${b.uri})?randomize=false&initialReconnectDelay=5000&reconnectDelayJitter=0&timeout=-1`, { clock, heartbeat: [0, 0] })
+  const client = new StompClient(
+    `failover:(${a.uri},${b.uri})?randomize=false&initialReconnectDelay=5000&reconnectDelayJitter=0&timeout=-1`,
+    { clock, heartbeat: [0, 0] },
+  )
   clients.push(client)
   const resumed: string[] = []
   const interrupted: InterruptedInfo[] = []
@@ -60,7 +71,10 @@ describe('StompClient and a broker that stops serving', () => {
     await sub.ready
     const stderr = spyOn(process.stderr, 'write')
     try {
-      await a.srv.close({ reason: 'not-primary', message: 'broker is no longer primary: keep-alive: lock file replaced' })
+      await a.srv.close({
+        reason: 'not-primary',
+        message: 'broker is no longer primary: keep-alive: lock file replaced',
+      })
       // The clock never moves: a reconnect delay (5000 ms here) would never end.
       await until(() => resumed.length === 1, 'the client to resume on the other broker', 30_000, 10)
       const logged = stderr.mock.calls.map((c) => String(c[0])).join('')
@@ -99,7 +113,19 @@ describe('StompClient and a broker that stops serving', () => {
     // A broker whose reason happens to contain words of a login failure ("permission denied").
     const raw = net.createServer((s) => {
       s.on('error', () => undefined)
-      s.once('data', () => s.end(encodeFrame('ERROR', [['message', 'broker is no longer primary: EACCES: permission denied'], [REASON_HEADER, 'not-primary']], null, '1.2')))
+      s.once('data', () =>
+        s.end(
+          encodeFrame(
+            'ERROR',
+            [
+              ['message', 'broker is no longer primary: EACCES: permission denied'],
+              [REASON_HEADER, 'not-primary'],
+            ],
+            null,
+            '1.2',
+          ),
+        ),
+      )
     })
     raws.push(raw)
     await new Promise<void>((r) => raw.listen(0, '127.0.0.1', () => r()))

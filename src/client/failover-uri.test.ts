@@ -75,7 +75,9 @@ describe('parseBrokerUri options', () => {
   }
 
   test('parseBrokerUri applies nested.* to every endpoint and lets it win', () => {
-    const u = parseBrokerUri('failover:(tcp://a:1?connectionTimeout=100,tcp://b:2)?nested.connectionTimeout=700&nested.trace=true')
+    const u = parseBrokerUri(
+      'failover:(tcp://a:1?connectionTimeout=100,tcp://b:2)?nested.connectionTimeout=700&nested.trace=true',
+    )
     expect(u.endpoints.map((e) => e.connectionTimeoutMs)).toEqual([700, 700])
     expect(u.endpoints.every((e) => e.trace)).toBe(true)
   })

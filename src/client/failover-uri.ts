@@ -162,7 +162,10 @@ function int(source: string, k: string, v: string, min: number): number {
 function num(source: string, k: string, v: string, min: number, max = Infinity): number {
   const n = Number(v)
   if (v.trim() === '' || !Number.isFinite(n) || n < min || n > max) {
-    throw invalid(source, `option ${k}=${JSON.stringify(v)}; expected a number in [${min}, ${max === Infinity ? '∞' : max}]`)
+    throw invalid(
+      source,
+      `option ${k}=${JSON.stringify(v)}; expected a number in [${min}, ${max === Infinity ? '∞' : max}]`,
+    )
   }
   return n
 }
@@ -170,17 +173,28 @@ function num(source: string, k: string, v: string, min: number, max = Infinity):
 /** Parse one inner URI (`tcp://host:port?opts`) with `nested` options applied on top. */
 function parseEndpoint(source: string, text: string, nested: Map<string, string>): Endpoint {
   const m = /^([a-z][a-z0-9+.-]*):\/\/(\[[0-9a-fA-F:.]+\]|[^:/?#\s]+)(?::(\d+))?\/?(?:\?(.*))?$/.exec(text.trim())
-  if (!m) throw invalid(source, `${JSON.stringify(text)} is not a broker address; expected tcp://host:port or stomp://host:port`)
+  if (!m)
+    throw invalid(
+      source,
+      `${JSON.stringify(text)} is not a broker address; expected tcp://host:port or stomp://host:port`,
+    )
   const [, scheme, rawHost, rawPort, query] = m
   if (scheme === 'ws' || scheme === 'wss') {
-    throw invalid(source, `scheme "${scheme}" in ${JSON.stringify(text)} is not supported; expected tcp, stomp, stomp+nio, ssl or stomp+ssl`)
+    throw invalid(
+      source,
+      `scheme "${scheme}" in ${JSON.stringify(text)} is not supported; expected tcp, stomp, stomp+nio, ssl or stomp+ssl`,
+    )
   }
   const secure = TLS_SCHEMES.includes(scheme)
   if (!secure && scheme !== 'tcp' && scheme !== 'stomp' && scheme !== 'stomp+nio') {
-    throw invalid(source, `scheme "${scheme}" in ${JSON.stringify(text)}; expected tcp, stomp, stomp+nio, ssl or stomp+ssl`)
+    throw invalid(
+      source,
+      `scheme "${scheme}" in ${JSON.stringify(text)}; expected tcp, stomp, stomp+nio, ssl or stomp+ssl`,
+    )
   }
   const port = rawPort === undefined ? (secure ? DEFAULT_STOMP_SSL_PORT : DEFAULT_STOMP_PORT) : Number(rawPort)
-  if (!(port >= 1 && port <= 65535)) throw invalid(source, `port ${rawPort} in ${JSON.stringify(text)}; expected 1..65535`)
+  if (!(port >= 1 && port <= 65535))
+    throw invalid(source, `port ${rawPort} in ${JSON.stringify(text)}; expected 1..65535`)
   const host = rawHost.startsWith('[') ? rawHost.slice(1, -1) : rawHost
   const opts = parseQuery(source, query ?? '', `${JSON.stringify(text)}`)
   for (const [k, v] of nested) opts.set(k, v)
@@ -206,14 +220,20 @@ function parseEndpoint(source: string, text: string, nested: Map<string, string>
       continue
     }
     if (!ENDPOINT_OPTIONS.has(k)) {
-      throw invalid(source, `unknown option "${k}" on ${JSON.stringify(text)}; expected one of ${[...ENDPOINT_OPTIONS, ...(ep.tls ? TLS_ENDPOINT_OPTIONS : [])].join(', ')}`)
+      throw invalid(
+        source,
+        `unknown option "${k}" on ${JSON.stringify(text)}; expected one of ${[...ENDPOINT_OPTIONS, ...(ep.tls ? TLS_ENDPOINT_OPTIONS : [])].join(', ')}`,
+      )
     }
     if (k === 'connectionTimeout') ep.connectionTimeoutMs = int(source, k, v, 1)
     else if (k === 'trace') ep.trace = bool(source, k, v)
     else if (k === 'wireFormat.maxFrameSize') ep.frameBytesMax = int(source, k, v, 1024)
   }
   if (ep.tls && (ep.tls.certFile === undefined) !== (ep.tls.keyFile === undefined)) {
-    throw invalid(source, `${JSON.stringify(text)} has ${ep.tls.certFile === undefined ? 'keyFile without certFile' : 'certFile without keyFile'}; expected both (the client certificate and its key)`)
+    throw invalid(
+      source,
+      `${JSON.stringify(text)} has ${ep.tls.certFile === undefined ? 'keyFile without certFile' : 'certFile without keyFile'}; expected both (the client certificate and its key)`,
+    )
   }
   return ep
 }
@@ -232,7 +252,18 @@ export function parseBrokerUri(source: string): BrokerUri {
   if (!text.startsWith('failover:')) {
     const ep = parseEndpoint(source, text, new Map())
     // A plain URI behaves like ActiveMQ's plain tcp transport: one attempt, no reconnect.
-    return { source, failover: false, endpoints: [ep], options: { ...FAILOVER_DEFAULTS, priorityURIs: [], randomize: false, maxReconnectAttempts: 0, startupMaxReconnectAttempts: 0 } }
+    return {
+      source,
+      failover: false,
+      endpoints: [ep],
+      options: {
+        ...FAILOVER_DEFAULTS,
+        priorityURIs: [],
+        randomize: false,
+        maxReconnectAttempts: 0,
+        startupMaxReconnectAttempts: 0,
+      },
+    }
   }
   const rest = text.slice('failover:'.length)
   let list: string
@@ -242,7 +273,8 @@ export function parseBrokerUri(source: string): BrokerUri {
     if (close < 0) throw invalid(source, 'missing ")" closing the URI list')
     list = rest.slice(1, close)
     const after = rest.slice(close + 1)
-    if (after !== '' && !after.startsWith('?')) throw invalid(source, `unexpected ${JSON.stringify(after)} after ")"; expected ?options or nothing`)
+    if (after !== '' && !after.startsWith('?'))
+      throw invalid(source, `unexpected ${JSON.stringify(after)} after ")"; expected ?options or nothing`)
     query = after.slice(1)
   } else {
     // Unparenthesised: the first `?` starts the failover options (per-URI options need the parenthesised form).
@@ -289,7 +321,8 @@ export function parseBrokerUri(source: string): BrokerUri {
         priorityText = v
         break
       default:
-        if (k in UNSUPPORTED) throw invalid(source, `option "${k}" is not supported by the sfbroker client: ${UNSUPPORTED[k]}`)
+        if (k in UNSUPPORTED)
+          throw invalid(source, `option "${k}" is not supported by the sfbroker client: ${UNSUPPORTED[k]}`)
         throw invalid(
           source,
           `unknown option "${k}"; expected one of randomize, initialReconnectDelay, maxReconnectDelay, useExponentialBackOff, reconnectDelayExponent, maxReconnectAttempts, startupMaxReconnectAttempts, timeout, priorityBackup, priorityURIs, warnAfterReconnectAttempts, reconnectDelayJitter, nested.*`,
@@ -307,7 +340,8 @@ export function parseBrokerUri(source: string): BrokerUri {
   if (priorityText !== undefined) {
     for (const p of splitList(priorityText)) {
       const ep = parseEndpoint(source, p, new Map())
-      if (!endpoints.some((e) => e.uri === ep.uri)) throw invalid(source, `priorityURIs entry ${JSON.stringify(p)} is not in the URI list`)
+      if (!endpoints.some((e) => e.uri === ep.uri))
+        throw invalid(source, `priorityURIs entry ${JSON.stringify(p)} is not in the URI list`)
       options.priorityURIs.push(ep.uri)
     }
   }

@@ -40,7 +40,12 @@ describe('Progress', () => {
   test('Progress redraws one line with a bar on a TTY', () => {
     let t = 0
     const out: string[] = []
-    const p = new Progress('produce', 10, { isTTY: true, columns: 120, write: (s) => out.push(s) }, { now: () => t, redrawMs: 100 })
+    const p = new Progress(
+      'produce',
+      10,
+      { isTTY: true, columns: 120, write: (s) => out.push(s) },
+      { now: () => t, redrawMs: 100 },
+    )
     for (let i = 0; i < 10; i++) {
       t += 60
       p.add()

@@ -56,6 +56,15 @@ export class LatencyRecorder {
     const sorted = this.samples.slice(0, this.n).sort()
     const q = (p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]
     const r = (x: number) => Math.round(x * 1000) / 1000
-    return { count: this.seen, minMs: r(this.min), meanMs: r(this.sum / this.seen), p50Ms: r(q(0.5)), p90Ms: r(q(0.9)), p99Ms: r(q(0.99)), p999Ms: r(q(0.999)), maxMs: r(this.max) }
+    return {
+      count: this.seen,
+      minMs: r(this.min),
+      meanMs: r(this.sum / this.seen),
+      p50Ms: r(q(0.5)),
+      p90Ms: r(q(0.9)),
+      p99Ms: r(q(0.99)),
+      p999Ms: r(q(0.999)),
+      maxMs: r(this.max),
+    }
   }
 }

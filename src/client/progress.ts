@@ -56,7 +56,10 @@ export class Progress {
   private draw(final: boolean): void {
     const secs = Math.max(0.001, (this.now() - this.started) / 1000)
     const rate = Math.round(this.count / secs)
-    const of = this.total !== undefined && this.total > 0 ? `/${this.total} (${Math.floor((100 * this.count) / this.total)}%)` : ''
+    const of =
+      this.total !== undefined && this.total > 0
+        ? `/${this.total} (${Math.floor((100 * this.count) / this.total)}%)`
+        : ''
     const text = `${this.label}: ${this.count}${of} ${rate} msg/s ${secs.toFixed(1)} s`
     if (!this.tty) {
       this.stream.write(text + '\n')

@@ -107,9 +107,27 @@ describe('StompConnection reading broker frames', () => {
   test('StompConnection unescapes frames that arrive in the same read as CONNECTED per the negotiated version', async () => {
     const body = new Uint8Array([1, 0, 2, 10, 0, 255])
     const wire = join([
-      encodeFrame('CONNECTED', [['version', '1.2'], ['server', 'raw\\c']], null, '1.2'),
+      encodeFrame(
+        'CONNECTED',
+        [
+          ['version', '1.2'],
+          ['server', 'raw\\c'],
+        ],
+        null,
+        '1.2',
+      ),
       new TextEncoder().encode('\n\r\n'),
-      encodeFrame('MESSAGE', [['destination', '/queue/a'], ['message-id', 'ID:x:1'], ['odd', 'a\nb\\c:d\re'], ['odd', 'second']], body, '1.2'),
+      encodeFrame(
+        'MESSAGE',
+        [
+          ['destination', '/queue/a'],
+          ['message-id', 'ID:x:1'],
+          ['odd', 'a\nb\\c:d\re'],
+          ['odd', 'second'],
+        ],
+        body,
+        '1.2',
+      ),
       encodeFrame('RECEIPT', [['receipt-id', 'r-1']], null, '1.2'),
     ])
     const srv = await rawServer(wire)
@@ -138,7 +156,10 @@ describe('StompConnection reading broker frames', () => {
   })
 
   test('StompConnection closes with STOMP_FRAME_TOO_LARGE on a frame over the endpoint wireFormat.maxFrameSize', async () => {
-    const wire = join([encodeFrame('CONNECTED', [['version', '1.2']], null, '1.2'), encodeFrame('MESSAGE', [['destination', '/queue/a']], new Uint8Array(4096), '1.2')])
+    const wire = join([
+      encodeFrame('CONNECTED', [['version', '1.2']], null, '1.2'),
+      encodeFrame('MESSAGE', [['destination', '/queue/a']], new Uint8Array(4096), '1.2'),
+    ])
     const srv = await rawServer(wire)
     let closedWith: Error | undefined
     let closed = false

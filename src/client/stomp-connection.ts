@@ -11,7 +11,15 @@ import * as fs from 'node:fs'
 import type { Clock } from '../lib/clock.ts'
 import { BrokerError } from '../lib/errors.ts'
 import { logger } from '../lib/log.ts'
-import { DEFAULT_FRAME_LIMITS, FrameParser, REASON_HEADER, encodeFrame, type FrameLimits, type StompFrame, type StompVersion } from '../protocol/stomp/index.ts'
+import {
+  DEFAULT_FRAME_LIMITS,
+  FrameParser,
+  REASON_HEADER,
+  encodeFrame,
+  type FrameLimits,
+  type StompFrame,
+  type StompVersion,
+} from '../protocol/stomp/index.ts'
 import type { Endpoint, EndpointTls } from './failover-uri.ts'
 
 const log = logger('client')
@@ -38,7 +46,12 @@ export const CLIENT_HEADERS_MAX = 10 * DEFAULT_FRAME_LIMITS.headersMax
  * clients', but never buffers without bound.
  */
 export function clientFrameLimits(frameBytesMax: number): FrameLimits {
-  return { commandBytesMax: DEFAULT_FRAME_LIMITS.commandBytesMax, headerLineBytesMax: frameBytesMax, headersMax: CLIENT_HEADERS_MAX, bodyBytesMax: frameBytesMax }
+  return {
+    commandBytesMax: DEFAULT_FRAME_LIMITS.commandBytesMax,
+    headerLineBytesMax: frameBytesMax,
+    headersMax: CLIENT_HEADERS_MAX,
+    bodyBytesMax: frameBytesMax,
+  }
 }
 
 export interface ConnectionParams {
@@ -75,7 +88,10 @@ export class StompConnection {
   private onClose: (err: Error | undefined) => void
   private onFrame: (f: ClientFrame) => void
 
-  private constructor(socket: net.Socket, private readonly p: ConnectionParams) {
+  private constructor(
+    socket: net.Socket,
+    private readonly p: ConnectionParams,
+  ) {
     this.endpoint = p.endpoint
     this.socket = socket
     this.parser = new FrameParser(clientFrameLimits(p.endpoint.frameBytesMax))
@@ -101,7 +117,16 @@ export class StompConnection {
       socket.setNoDelay(true)
       const conn = new StompConnection(socket, p)
       let settled = false
-      const timer = p.clock.setTimeout(() => fail(new BrokerError('CLIENT_TIMEOUT', `${ep.uri}: no CONNECTED within connectionTimeout=${ep.connectionTimeoutMs} ms`)), ep.connectionTimeoutMs)
+      const timer = p.clock.setTimeout(
+        () =>
+          fail(
+            new BrokerError(
+              'CLIENT_TIMEOUT',
+              `${ep.uri}: no CONNECTED within connectionTimeout=${ep.connectionTimeoutMs} ms`,
+            ),
+          ),
+        ep.connectionTimeoutMs,
+      )
       const fail = (err: Error) => {
         if (settled) return
         settled = true
@@ -120,18 +145,42 @@ export class StompConnection {
         } else if (f.command === 'ERROR') {
           const message = f.headers['message'] ?? new TextDecoder().decode(f.body).slice(0, 200)
           // details.reason: sfbroker's header when the broker refuses because it stops serving (not-primary, shutdown).
-          fail(new BrokerError('CLIENT_BROKER_ERROR', `${ep.uri}: CONNECT refused: ${message}`, { details: { message, endpoint: ep.uri, body: new TextDecoder().decode(f.body), reason: f.headers[REASON_HEADER] } }))
+          fail(
+            new BrokerError('CLIENT_BROKER_ERROR', `${ep.uri}: CONNECT refused: ${message}`, {
+              details: {
+                message,
+                endpoint: ep.uri,
+                body: new TextDecoder().decode(f.body),
+                reason: f.headers[REASON_HEADER],
+              },
+            }),
+          )
         } else {
-          fail(new BrokerError('CLIENT_BROKER_ERROR', `${ep.uri}: got ${f.command} before CONNECTED; expected CONNECTED`))
+          fail(
+            new BrokerError('CLIENT_BROKER_ERROR', `${ep.uri}: got ${f.command} before CONNECTED; expected CONNECTED`),
+          )
         }
       }
-      conn.onClose = (err) => fail(new BrokerError('CLIENT_DISCONNECTED', `${err?.message ?? `${ep.uri}: closed`} before CONNECTED`, { cause: err }))
+      conn.onClose = (err) =>
+        fail(
+          new BrokerError('CLIENT_DISCONNECTED', `${err?.message ?? `${ep.uri}: closed`} before CONNECTED`, {
+            cause: err,
+          }),
+        )
       socket.on('data', (chunk: Uint8Array) => conn.onData(chunk))
-      socket.on('error', (err) => conn.gone(new BrokerError('CLIENT_DISCONNECTED', `${ep.uri}: ${err.message}`, { cause: err })))
-      socket.on('close', () => conn.gone(new BrokerError('CLIENT_DISCONNECTED', `${ep.uri}: connection closed by the broker`)))
+      socket.on('error', (err) =>
+        conn.gone(new BrokerError('CLIENT_DISCONNECTED', `${ep.uri}: ${err.message}`, { cause: err })),
+      )
+      socket.on('close', () =>
+        conn.gone(new BrokerError('CLIENT_DISCONNECTED', `${ep.uri}: connection closed by the broker`)),
+      )
       socket.once(ep.tls ? 'secureConnect' : 'connect', () => {
         const [cx, cy] = p.heartbeat
-        const headers: Record<string, string> = { 'accept-version': '1.0,1.1,1.2', host: p.vhost ?? ep.host, 'heart-beat': `${cx},${cy}` }
+        const headers: Record<string, string> = {
+          'accept-version': '1.0,1.1,1.2',
+          host: p.vhost ?? ep.host,
+          'heart-beat': `${cx},${cy}`,
+        }
         if (p.login !== undefined) headers.login = p.login
         if (p.passcode !== undefined) headers.passcode = p.passcode
         if (p.clientId !== undefined) headers['client-id'] = p.clientId
@@ -167,15 +216,23 @@ export class StompConnection {
   private scheduleRead(ms: number, delayMs?: number): void {
     const limit = Math.ceil(ms * HEARTBEAT_GRACE_FACTOR)
     // Fire just after the moment the connection would have been silent for longer than `limit`.
-    this.readTimer = this.p.clock.setTimeout(() => {
-      if (this.closed) return
-      const silent = this.p.clock.now() - this.lastReadAt
-      if (silent > limit) {
-        this.destroy(new BrokerError('CLIENT_DISCONNECTED', `${this.endpoint.uri}: no data or heart-beat for ${silent} ms; expected one every ${ms} ms (grace x${HEARTBEAT_GRACE_FACTOR})`))
-        return
-      }
-      this.scheduleRead(ms, limit - silent + 1)
-    }, delayMs ?? limit + 1)
+    this.readTimer = this.p.clock.setTimeout(
+      () => {
+        if (this.closed) return
+        const silent = this.p.clock.now() - this.lastReadAt
+        if (silent > limit) {
+          this.destroy(
+            new BrokerError(
+              'CLIENT_DISCONNECTED',
+              `${this.endpoint.uri}: no data or heart-beat for ${silent} ms; expected one every ${ms} ms (grace x${HEARTBEAT_GRACE_FACTOR})`,
+            ),
+          )
+          return
+        }
+        this.scheduleRead(ms, limit - silent + 1)
+      },
+      delayMs ?? limit + 1,
+    )
   }
 
   private onData(chunk: Uint8Array): void {
@@ -306,7 +363,11 @@ function readTlsFile(ep: Endpoint, option: string, file: string): Buffer {
   try {
     return fs.readFileSync(file)
   } catch (e) {
-    throw new BrokerError('CLIENT_URI_INVALID', `${ep.uri}: ${option} ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found' : `cannot be read (${(e as Error).message})`}; expected a PEM file`, { cause: e })
+    throw new BrokerError(
+      'CLIENT_URI_INVALID',
+      `${ep.uri}: ${option} ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found' : `cannot be read (${(e as Error).message})`}; expected a PEM file`,
+      { cause: e },
+    )
   }
 }
 

@@ -47,7 +47,11 @@ export class Subscription implements AsyncIterable<ClientMessage> {
   private resolveBrowseEnd!: () => void
   private readySettled = false
   private buffer: ClientMessage[] = []
-  private waiters: { resolve: (m: ClientMessage | undefined) => void; reject: (e: Error) => void; timer?: ReturnType<typeof setTimeout> }[] = []
+  private waiters: {
+    resolve: (m: ClientMessage | undefined) => void
+    reject: (e: Error) => void
+    timer?: ReturnType<typeof setTimeout>
+  }[] = []
   private over = false
   private endedWith: Error | null | undefined = undefined // undefined: open; null: ended cleanly; Error: failed
   delivered = 0
@@ -82,7 +86,13 @@ export class Subscription implements AsyncIterable<ClientMessage> {
 
   /** Next message, or undefined if none arrives within `timeoutMs` or the subscription ended (browser end, unsubscribe, close). */
   receive(timeoutMs?: number): Promise<ClientMessage | undefined> {
-    if (this.handler) return Promise.reject(new BrokerError('CLIENT_USAGE', `subscription ${this.id} to ${this.destination} has a handler; receive() and iteration need a subscription without one`))
+    if (this.handler)
+      return Promise.reject(
+        new BrokerError(
+          'CLIENT_USAGE',
+          `subscription ${this.id} to ${this.destination} has a handler; receive() and iteration need a subscription without one`,
+        ),
+      )
     const m = this.buffer.shift()
     if (m) {
       this.checkPressure()
@@ -127,7 +137,10 @@ export class Subscription implements AsyncIterable<ClientMessage> {
     if (this.handler) {
       try {
         const r = this.handler(m)
-        if (r && typeof (r as Promise<void>).catch === 'function') (r as Promise<void>).catch((e) => log.error(`handler of subscription ${this.id} (${this.destination}) failed`, e))
+        if (r && typeof (r as Promise<void>).catch === 'function')
+          (r as Promise<void>).catch((e) =>
+            log.error(`handler of subscription ${this.id} (${this.destination}) failed`, e),
+          )
       } catch (e) {
         log.error(`handler of subscription ${this.id} (${this.destination}) failed`, e)
       }

@@ -63,13 +63,51 @@ beforeAll(async () => {
   fs.writeFileSync(path.join(dir, 'other.ext'), 'subjectAltName=DNS:other.example\n')
   for (const args of [
     ['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'other.key', '-out', 'other.csr', '-subj', '/CN=other.example'],
-    ['x509', '-req', '-in', 'other.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'other.pem', '-days', '2', '-extfile', 'other.ext'],
+    [
+      'x509',
+      '-req',
+      '-in',
+      'other.csr',
+      '-CA',
+      'ca.pem',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-out',
+      'other.pem',
+      '-days',
+      '2',
+      '-extfile',
+      'other.ext',
+    ],
   ]) {
     const r = spawnSync('openssl', args, { cwd: dir, encoding: 'utf8' })
     if (r.status !== 0) throw new Error(r.stderr)
   }
-  const source = new TlsContextSource({ keyStore: null, keyStorePassword: null, trustStore: null, trustStorePassword: null, keyFile: path.join(dir, 'other.key'), certFile: path.join(dir, 'other.pem'), caFile: null, keyPassword: null }, 'test')
-  terminator = new TlsTerminator({ where: 'test', tls: { needClientAuth: false, wantClientAuth: false, enabledProtocols: ['TLSv1.2', 'TLSv1.3'], enabledCipherSuites: null }, source, handshakeTimeoutMs: 5000 })
+  const source = new TlsContextSource(
+    {
+      keyStore: null,
+      keyStorePassword: null,
+      trustStore: null,
+      trustStorePassword: null,
+      keyFile: path.join(dir, 'other.key'),
+      certFile: path.join(dir, 'other.pem'),
+      caFile: null,
+      keyPassword: null,
+    },
+    'test',
+  )
+  terminator = new TlsTerminator({
+    where: 'test',
+    tls: {
+      needClientAuth: false,
+      wantClientAuth: false,
+      enabledProtocols: ['TLSv1.2', 'TLSv1.3'],
+      enabledCipherSuites: null,
+    },
+    source,
+    handshakeTimeoutMs: 5000,
+  })
   server = net.createServer((raw) => {
     raw.on('error', () => {})
     const s = terminator.wrap(raw)
@@ -89,7 +127,13 @@ afterAll(() => {
 
 async function open(uri: string): Promise<string> {
   try {
-    const c = await StompConnection.open({ endpoint: parseBrokerUri(uri).endpoints[0]!, heartbeat: [0, 0], clock: systemClock, onFrame: () => {}, onClose: () => {} })
+    const c = await StompConnection.open({
+      endpoint: parseBrokerUri(uri).endpoints[0]!,
+      heartbeat: [0, 0],
+      clock: systemClock,
+      onFrame: () => {},
+      onClose: () => {},
+    })
     c.destroy()
     return 'connected'
   } catch (e) {
@@ -99,12 +143,18 @@ async function open(uri: string): Promise<string> {
 
 describe('client TLS verification', () => {
   test('client TLS: a certificate for another name is refused by default, accepted with verifyHostName=false', async () => {
-    expect(await open(`ssl://127.0.0.1:${port}?caFile=${pki.caPem}`)).toMatch(/^CLIENT_DISCONNECTED: .*(not in the cert|does not match|altnames)/i)
+    expect(await open(`ssl://127.0.0.1:${port}?caFile=${pki.caPem}`)).toMatch(
+      /^CLIENT_DISCONNECTED: .*(not in the cert|does not match|altnames)/i,
+    )
     expect(await open(`ssl://127.0.0.1:${port}?caFile=${pki.caPem}&verifyHostName=false`)).toBe('connected')
   }, 30_000)
 
   test('client TLS: an unknown CA is refused even with verifyHostName=false; a missing caFile names the option', async () => {
-    expect(await open(`ssl://127.0.0.1:${port}?caFile=${pki.ca2Pem}&verifyHostName=false`)).toMatch(/^CLIENT_DISCONNECTED: /)
-    expect(await open(`ssl://127.0.0.1:${port}?caFile=${path.join(dir, 'nope.pem')}`)).toMatch(/^CLIENT_URI_INVALID: .*caFile .*not found/)
+    expect(await open(`ssl://127.0.0.1:${port}?caFile=${pki.ca2Pem}&verifyHostName=false`)).toMatch(
+      /^CLIENT_DISCONNECTED: /,
+    )
+    expect(await open(`ssl://127.0.0.1:${port}?caFile=${path.join(dir, 'nope.pem')}`)).toMatch(
+      /^CLIENT_URI_INVALID: .*caFile .*not found/,
+    )
   }, 30_000)
 })

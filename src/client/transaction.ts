@@ -13,7 +13,13 @@ export type TxState = 'open' | 'committing' | 'committed' | 'aborted' | 'in-doub
 
 /** What a transaction needs from its client; implemented by StompClient. */
 export interface TransactionOwner {
-  txSend(tx: Transaction, destination: string, body: SendBody, headers: Record<string, string | number | boolean>, opts: SendOptions): Promise<void>
+  txSend(
+    tx: Transaction,
+    destination: string,
+    body: SendBody,
+    headers: Record<string, string | number | boolean>,
+    opts: SendOptions,
+  ): Promise<void>
   txAck(tx: Transaction, msg: ClientMessage, command: 'ACK' | 'NACK'): Promise<void>
   txEnd(tx: Transaction, command: 'COMMIT' | 'ABORT'): Promise<void>
 }
@@ -29,7 +35,12 @@ export class Transaction {
   ) {}
 
   /** SEND inside the transaction; resolves on the broker's RECEIPT (the message is visible only after commit). */
-  send(destination: string, body: SendBody, headers: Record<string, string | number | boolean> = {}, opts: SendOptions = {}): Promise<void> {
+  send(
+    destination: string,
+    body: SendBody,
+    headers: Record<string, string | number | boolean> = {},
+    opts: SendOptions = {},
+  ): Promise<void> {
     return this.owner.txSend(this, destination, body, headers, opts)
   }
 

@@ -38,17 +38,56 @@ export const DEFAULT_STOMP_SSL_PORT = 61614
 /** ActiveMQ's enabledProtocols names sfbroker accepts, oldest first; the default is TLSv1.2 and up. */
 export const TLS_PROTOCOLS = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'] as const
 export const DEFAULT_TLS_PROTOCOLS: readonly string[] = ['TLSv1.2', 'TLSv1.3']
-const TLS_OPTIONS = ['transport.needClientAuth', 'transport.wantClientAuth', 'transport.enabledProtocols', 'transport.enabledCipherSuites'] as const
+const TLS_OPTIONS = [
+  'transport.needClientAuth',
+  'transport.wantClientAuth',
+  'transport.enabledProtocols',
+  'transport.enabledCipherSuites',
+] as const
 const OTHER_ACTIVEMQ_SCHEMES = [
-  'tcp', 'nio', 'ssl', 'nio+ssl', 'amqp', 'amqp+ssl', 'amqp+nio', 'amqp+nio+ssl',
-  'mqtt', 'mqtt+nio', 'mqtt+ssl', 'mqtt+nio+ssl', 'ws', 'wss', 'auto', 'auto+nio', 'auto+ssl', 'auto+nio+ssl',
-  'vm', 'udp', 'http', 'https', 'openwire', 'failover', 'discovery', 'multicast', 'static', 'peer', 'fanout',
+  'tcp',
+  'nio',
+  'ssl',
+  'nio+ssl',
+  'amqp',
+  'amqp+ssl',
+  'amqp+nio',
+  'amqp+nio+ssl',
+  'mqtt',
+  'mqtt+nio',
+  'mqtt+ssl',
+  'mqtt+nio+ssl',
+  'ws',
+  'wss',
+  'auto',
+  'auto+nio',
+  'auto+ssl',
+  'auto+nio+ssl',
+  'vm',
+  'udp',
+  'http',
+  'https',
+  'openwire',
+  'failover',
+  'discovery',
+  'multicast',
+  'static',
+  'peer',
+  'fanout',
 ]
 const OPTIONS = [
-  'maximumConnections', 'wireFormat.maxFrameSize', 'transport.connectAttemptTimeout', 'wireFormat.connectionAttemptTimeout',
-  'transport.defaultHeartBeat', 'transport.hbGracePeriodMultiplier', 'transport.maximumConnectionsPerAddress',
-  'transport.maximumPendingConnects', 'transport.maximumPendingConnectsPerAddress', 'transport.maxReceiveSize',
-  'transport.maxOutboundSize', ...TLS_OPTIONS,
+  'maximumConnections',
+  'wireFormat.maxFrameSize',
+  'transport.connectAttemptTimeout',
+  'wireFormat.connectionAttemptTimeout',
+  'transport.defaultHeartBeat',
+  'transport.hbGracePeriodMultiplier',
+  'transport.maximumConnectionsPerAddress',
+  'transport.maximumPendingConnects',
+  'transport.maximumPendingConnectsPerAddress',
+  'transport.maxReceiveSize',
+  'transport.maxOutboundSize',
+  ...TLS_OPTIONS,
 ] as const
 /** Smallest transport.maxReceiveSize / transport.maxOutboundSize: one typical socket read. */
 export const CONNECTOR_BYTES_MIN = 64 * 1024
@@ -69,12 +108,19 @@ export const DEFAULT_PENDING_CONNECTS_FRACTION = 1 / 4
 export const DEFAULT_PENDING_CONNECTS_PER_ADDRESS_FRACTION = 1 / 2
 
 /** The fairness limits a connector gets when its URI does not set them (also used for hand-built connectors). */
-export function defaultFairness(maximumConnections: number): { maximumConnectionsPerAddress: number; maximumPendingConnects: number; maximumPendingConnectsPerAddress: number } {
+export function defaultFairness(maximumConnections: number): {
+  maximumConnectionsPerAddress: number
+  maximumPendingConnects: number
+  maximumPendingConnectsPerAddress: number
+} {
   const maximumPendingConnects = Math.max(1, Math.floor(maximumConnections * DEFAULT_PENDING_CONNECTS_FRACTION))
   return {
     maximumConnectionsPerAddress: maximumConnections,
     maximumPendingConnects,
-    maximumPendingConnectsPerAddress: Math.max(1, Math.floor(maximumPendingConnects * DEFAULT_PENDING_CONNECTS_PER_ADDRESS_FRACTION)),
+    maximumPendingConnectsPerAddress: Math.max(
+      1,
+      Math.floor(maximumPendingConnects * DEFAULT_PENDING_CONNECTS_PER_ADDRESS_FRACTION),
+    ),
   }
 }
 
@@ -93,9 +139,14 @@ export function parseConnectorUri(uri: string, name: string | undefined, where: 
   const scheme = m[1].toLowerCase()
   if (!(STOMP_SCHEMES as readonly string[]).includes(scheme)) {
     if (OTHER_ACTIVEMQ_SCHEMES.includes(scheme)) {
-      throw bad(`scheme "${m[1]}" is not supported: sfbroker speaks STOMP only; expected stomp://, stomp+nio://, stomp+ssl:// or stomp+nio+ssl://`, 'CONFIG_UNSUPPORTED')
+      throw bad(
+        `scheme "${m[1]}" is not supported: sfbroker speaks STOMP only; expected stomp://, stomp+nio://, stomp+ssl:// or stomp+nio+ssl://`,
+        'CONFIG_UNSUPPORTED',
+      )
     }
-    throw bad(`unknown scheme "${m[1]}"${didYouMean(scheme, STOMP_SCHEMES)}; expected stomp://, stomp+nio://, stomp+ssl:// or stomp+nio+ssl://`)
+    throw bad(
+      `unknown scheme "${m[1]}"${didYouMean(scheme, STOMP_SCHEMES)}; expected stomp://, stomp+nio://, stomp+ssl:// or stomp+nio+ssl://`,
+    )
   }
   const secure = TLS_SCHEMES.includes(scheme)
   if (m[4] !== undefined) throw bad('a fragment (#...) is not allowed in a connector URI')
@@ -109,7 +160,8 @@ export function parseConnectorUri(uri: string, name: string | undefined, where: 
   const v4 = /^([A-Za-z0-9.-]+):(\d+)$/.exec(authority)
   if (v6) [host, portText] = [v6[1], v6[2]]
   else if (v4) [host, portText] = [v4[1], v4[2]]
-  else if (secure && /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)$/.test(authority)) [host, portText] = [authority.replace(/^\[|\]$/g, ''), String(DEFAULT_STOMP_SSL_PORT)]
+  else if (secure && /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)$/.test(authority))
+    [host, portText] = [authority.replace(/^\[|\]$/g, ''), String(DEFAULT_STOMP_SSL_PORT)]
   else throw bad('expected host:port after the scheme, e.g. stomp://0.0.0.0:61613 (port 0-65535)')
   const port = Number(portText)
   if (port > 65535) throw bad(`port ${portText} is out of range; expected 0 to 65535`)
@@ -124,7 +176,12 @@ export function parseConnectorUri(uri: string, name: string | undefined, where: 
   let pending: number | undefined
   let pendingPerAddress: number | undefined
   const bytes: { maxReceiveSize?: number; maxOutboundSize?: number } = {}
-  const tls: ConnectorTlsConfig = { needClientAuth: false, wantClientAuth: false, enabledProtocols: [...DEFAULT_TLS_PROTOCOLS], enabledCipherSuites: null }
+  const tls: ConnectorTlsConfig = {
+    needClientAuth: false,
+    wantClientAuth: false,
+    enabledProtocols: [...DEFAULT_TLS_PROTOCOLS],
+    enabledCipherSuites: null,
+  }
   const seen = new Set<string>()
   const query = m[3] ? m[3].slice(1) : ''
   for (const part of query === '' ? [] : query.split('&')) {
@@ -142,49 +199,85 @@ export function parseConnectorUri(uri: string, name: string | undefined, where: 
     seen.add(key)
     if (key === 'maximumConnections') {
       const n = parseInteger(value, 1, MAXIMUM_CONNECTIONS_MAX)
-      if (n === undefined) throw bad(`option maximumConnections="${value}": expected ${INTEGER_EXPECTED(1, MAXIMUM_CONNECTIONS_MAX)}`)
+      if (n === undefined)
+        throw bad(`option maximumConnections="${value}": expected ${INTEGER_EXPECTED(1, MAXIMUM_CONNECTIONS_MAX)}`)
       maximumConnections = n
     } else if (key === 'wireFormat.maxFrameSize') {
       const n = parseSize(value)
       if (n === undefined) throw bad(`option wireFormat.maxFrameSize="${value}": expected ${SIZE_EXPECTED}`)
       maxFrameSize = n
     } else if (key === 'transport.connectAttemptTimeout' || key === 'wireFormat.connectionAttemptTimeout') {
-      if (connectAttemptKey !== null) throw bad(`options ${connectAttemptKey} and ${key} set the same timeout; expected only one of them`)
+      if (connectAttemptKey !== null)
+        throw bad(`options ${connectAttemptKey} and ${key} set the same timeout; expected only one of them`)
       connectAttemptKey = key
       const n = parseInteger(value, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER)
       if (n !== undefined && n <= 0) {
-        throw bad(`option ${key}="${value}": turning the CONNECT timeout off is not supported (sfbroker always closes a socket that sends no CONNECT); expected ${INTEGER_EXPECTED(1, DURATION_MS_MAX)} ms`, 'CONFIG_UNSUPPORTED')
+        throw bad(
+          `option ${key}="${value}": turning the CONNECT timeout off is not supported (sfbroker always closes a socket that sends no CONNECT); expected ${INTEGER_EXPECTED(1, DURATION_MS_MAX)} ms`,
+          'CONFIG_UNSUPPORTED',
+        )
       }
-      if (n === undefined || n > DURATION_MS_MAX) throw bad(`option ${key}="${value}": expected ${INTEGER_EXPECTED(1, DURATION_MS_MAX)} ms`)
+      if (n === undefined || n > DURATION_MS_MAX)
+        throw bad(`option ${key}="${value}": expected ${INTEGER_EXPECTED(1, DURATION_MS_MAX)} ms`)
       connectAttemptTimeout = n
     } else if (key === 'transport.defaultHeartBeat') {
       const hb = /^\s*(\d{1,9})\s*,\s*(\d{1,9})\s*$/.exec(value)
-      if (!hb) throw bad(`option transport.defaultHeartBeat="${value}": expected "<cx>,<cy>", two whole numbers of ms from 0 to ${HEART_BEAT_MS_MAX} (what the client sends, what it wants), e.g. "10000,0"`)
+      if (!hb)
+        throw bad(
+          `option transport.defaultHeartBeat="${value}": expected "<cx>,<cy>", two whole numbers of ms from 0 to ${HEART_BEAT_MS_MAX} (what the client sends, what it wants), e.g. "10000,0"`,
+        )
       defaultHeartBeat = `${Number(hb[1])},${Number(hb[2])}`
     } else if (key === 'transport.hbGracePeriodMultiplier') {
       const n = /^\s*\d+(\.\d+)?\s*$/.test(value) ? Number(value) : NaN
       if (!(n >= 1 && n <= HB_GRACE_PERIOD_MULTIPLIER_MAX)) {
-        throw bad(`option transport.hbGracePeriodMultiplier="${value}": expected a number from 1.0 (strict) to ${HB_GRACE_PERIOD_MULTIPLIER_MAX}, e.g. 1.5; below 1.0 healthy clients would be closed`)
+        throw bad(
+          `option transport.hbGracePeriodMultiplier="${value}": expected a number from 1.0 (strict) to ${HB_GRACE_PERIOD_MULTIPLIER_MAX}, e.g. 1.5; below 1.0 healthy clients would be closed`,
+        )
       }
       hbGracePeriodMultiplier = n
-    } else if (key === 'transport.maximumConnectionsPerAddress' || key === 'transport.maximumPendingConnects' || key === 'transport.maximumPendingConnectsPerAddress') {
+    } else if (
+      key === 'transport.maximumConnectionsPerAddress' ||
+      key === 'transport.maximumPendingConnects' ||
+      key === 'transport.maximumPendingConnectsPerAddress'
+    ) {
       const n = parseInteger(value, 1, MAXIMUM_CONNECTIONS_MAX)
-      if (n === undefined) throw bad(`option ${key}="${value}": expected ${INTEGER_EXPECTED(1, MAXIMUM_CONNECTIONS_MAX)}`)
+      if (n === undefined)
+        throw bad(`option ${key}="${value}": expected ${INTEGER_EXPECTED(1, MAXIMUM_CONNECTIONS_MAX)}`)
       if (key === 'transport.maximumConnectionsPerAddress') perAddress = n
       else if (key === 'transport.maximumPendingConnects') pending = n
       else pendingPerAddress = n
     } else if (key === 'transport.maxReceiveSize' || key === 'transport.maxOutboundSize') {
       const n = parseSize(value)
-      if (n === undefined || n < CONNECTOR_BYTES_MIN) throw bad(`option ${key}="${value}": expected ${SIZE_EXPECTED}, at least 64kb`)
+      if (n === undefined || n < CONNECTOR_BYTES_MIN)
+        throw bad(`option ${key}="${value}": expected ${SIZE_EXPECTED}, at least 64kb`)
       bytes[key === 'transport.maxReceiveSize' ? 'maxReceiveSize' : 'maxOutboundSize'] = n
     } else if ((TLS_OPTIONS as readonly string[]).includes(key)) {
-      if (!secure) throw bad(`option ${key} applies to TLS connectors only; expected stomp+ssl:// or stomp+nio+ssl:// (or drop the option)`)
+      if (!secure)
+        throw bad(
+          `option ${key} applies to TLS connectors only; expected stomp+ssl:// or stomp+nio+ssl:// (or drop the option)`,
+        )
       parseTlsOption(key, value, tls, bad)
-    } else if (key === 'needClientAuth' || key === 'wantClientAuth' || key === 'enabledProtocols' || key === 'enabledCipherSuites') {
-      throw bad(`option "${key}" needs the transport. prefix on a broker connector, as in ActiveMQ; expected transport.${key}`)
-    } else if (key.startsWith('transport.') || key.startsWith('wireFormat.') || key.startsWith('stomp.') || key === 'needClientAuth' || key === 'wantClientAuth') {
+    } else if (
+      key === 'needClientAuth' ||
+      key === 'wantClientAuth' ||
+      key === 'enabledProtocols' ||
+      key === 'enabledCipherSuites'
+    ) {
+      throw bad(
+        `option "${key}" needs the transport. prefix on a broker connector, as in ActiveMQ; expected transport.${key}`,
+      )
+    } else if (
+      key.startsWith('transport.') ||
+      key.startsWith('wireFormat.') ||
+      key.startsWith('stomp.') ||
+      key === 'needClientAuth' ||
+      key === 'wantClientAuth'
+    ) {
       const hint = didYouMean(key, OPTIONS)
-      throw bad(`option "${key}" is not supported by sfbroker${hint}; supported: ${OPTIONS.join(', ')}`, hint ? 'CONFIG_INVALID' : 'CONFIG_UNSUPPORTED')
+      throw bad(
+        `option "${key}" is not supported by sfbroker${hint}; supported: ${OPTIONS.join(', ')}`,
+        hint ? 'CONFIG_INVALID' : 'CONFIG_UNSUPPORTED',
+      )
     } else {
       throw bad(`unknown option "${key}"${didYouMean(key, OPTIONS)}; supported: ${OPTIONS.join(', ')}`)
     }
@@ -193,24 +286,46 @@ export function parseConnectorUri(uri: string, name: string | undefined, where: 
   const d = defaultFairness(maximumConnections)
   const maximumConnectionsPerAddress = perAddress ?? d.maximumConnectionsPerAddress
   if (maximumConnectionsPerAddress > maximumConnections) {
-    throw bad(`option transport.maximumConnectionsPerAddress="${maximumConnectionsPerAddress}" is above maximumConnections (${maximumConnections}); expected at most ${maximumConnections}`)
+    throw bad(
+      `option transport.maximumConnectionsPerAddress="${maximumConnectionsPerAddress}" is above maximumConnections (${maximumConnections}); expected at most ${maximumConnections}`,
+    )
   }
   if (pending !== undefined && pending > maximumConnections) {
-    throw bad(`option transport.maximumPendingConnects="${pending}" is above maximumConnections (${maximumConnections}); expected at most ${maximumConnections} (sockets before CONNECT are connections too)`)
+    throw bad(
+      `option transport.maximumPendingConnects="${pending}" is above maximumConnections (${maximumConnections}); expected at most ${maximumConnections} (sockets before CONNECT are connections too)`,
+    )
   }
   const maximumPendingConnects = pending ?? d.maximumPendingConnects
-  const perAddressDefault = pending === undefined ? d.maximumPendingConnectsPerAddress : Math.max(1, Math.floor(pending * DEFAULT_PENDING_CONNECTS_PER_ADDRESS_FRACTION))
-  const maximumPendingConnectsPerAddress = pendingPerAddress ?? Math.min(perAddressDefault, maximumConnectionsPerAddress)
+  const perAddressDefault =
+    pending === undefined
+      ? d.maximumPendingConnectsPerAddress
+      : Math.max(1, Math.floor(pending * DEFAULT_PENDING_CONNECTS_PER_ADDRESS_FRACTION))
+  const maximumPendingConnectsPerAddress =
+    pendingPerAddress ?? Math.min(perAddressDefault, maximumConnectionsPerAddress)
   if (maximumPendingConnectsPerAddress > maximumPendingConnects) {
-    throw bad(`option transport.maximumPendingConnectsPerAddress="${maximumPendingConnectsPerAddress}" is above transport.maximumPendingConnects (${maximumPendingConnects}); expected at most ${maximumPendingConnects}`)
+    throw bad(
+      `option transport.maximumPendingConnectsPerAddress="${maximumPendingConnectsPerAddress}" is above transport.maximumPendingConnects (${maximumPendingConnects}); expected at most ${maximumPendingConnects}`,
+    )
   }
   if (maximumPendingConnectsPerAddress > maximumConnectionsPerAddress) {
-    throw bad(`option transport.maximumPendingConnectsPerAddress="${maximumPendingConnectsPerAddress}" is above transport.maximumConnectionsPerAddress (${maximumConnectionsPerAddress}); expected at most ${maximumConnectionsPerAddress}`)
+    throw bad(
+      `option transport.maximumPendingConnectsPerAddress="${maximumPendingConnectsPerAddress}" is above transport.maximumConnectionsPerAddress (${maximumConnectionsPerAddress}); expected at most ${maximumConnectionsPerAddress}`,
+    )
   }
   return {
-    name: name ?? uri, uri, protocol: 'stomp', host, port, maximumConnections, maxFrameSize,
-    connectAttemptTimeout, defaultHeartBeat, hbGracePeriodMultiplier,
-    maximumConnectionsPerAddress, maximumPendingConnects, maximumPendingConnectsPerAddress,
+    name: name ?? uri,
+    uri,
+    protocol: 'stomp',
+    host,
+    port,
+    maximumConnections,
+    maxFrameSize,
+    connectAttemptTimeout,
+    defaultHeartBeat,
+    hbGracePeriodMultiplier,
+    maximumConnectionsPerAddress,
+    maximumPendingConnects,
+    maximumPendingConnectsPerAddress,
     ...bytes,
     ...(secure ? { tls } : {}),
   }
@@ -227,7 +342,10 @@ function parseTlsOption(key: string, value: string, tls: ConnectorTlsConfig, bad
     else tls.wantClientAuth = b
     return
   }
-  const list = value.split(',').map((x) => x.trim()).filter((x) => x !== '')
+  const list = value
+    .split(',')
+    .map((x) => x.trim())
+    .filter((x) => x !== '')
   if (list.length === 0) throw bad(`option ${key}="${value}": expected a comma-separated list`)
   if (key === 'transport.enabledProtocols') {
     const known = TLS_PROTOCOLS as readonly string[]
@@ -237,7 +355,9 @@ function parseTlsOption(key: string, value: string, tls: ConnectorTlsConfig, bad
       const canonical = known.find((k) => k.toLowerCase() === p.toLowerCase())
       if (canonical === undefined) {
         const sslv3 = /^SSLv[23]$/i.test(p)
-        throw bad(`option ${key}: "${p}" is ${sslv3 ? 'not supported (broken protocol)' : `not a protocol${didYouMean(p, TLS_PROTOCOLS)}`}; expected some of ${TLS_PROTOCOLS.join(', ')}`)
+        throw bad(
+          `option ${key}: "${p}" is ${sslv3 ? 'not supported (broken protocol)' : `not a protocol${didYouMean(p, TLS_PROTOCOLS)}`}; expected some of ${TLS_PROTOCOLS.join(', ')}`,
+        )
       }
       if (!out.includes(canonical)) out.push(canonical)
     }
@@ -245,13 +365,21 @@ function parseTlsOption(key: string, value: string, tls: ConnectorTlsConfig, bad
     // A TLS library takes a lowest and a highest version, so the set must have no hole.
     const idx = out.map((p) => known.indexOf(p)).sort((a, b) => a - b)
     if (idx[idx.length - 1] - idx[0] + 1 !== idx.length) {
-      throw bad(`option ${key}="${value}": expected a contiguous range of versions (e.g. TLSv1.2,TLSv1.3); ${known.slice(idx[0], idx[idx.length - 1] + 1).filter((p) => !out.includes(p)).join(', ')} is missing in between`)
+      throw bad(
+        `option ${key}="${value}": expected a contiguous range of versions (e.g. TLSv1.2,TLSv1.3); ${known
+          .slice(idx[0], idx[idx.length - 1] + 1)
+          .filter((p) => !out.includes(p))
+          .join(', ')} is missing in between`,
+      )
     }
     tls.enabledProtocols = idx.map((i) => known[i])
     return
   }
   for (const c of list) {
-    if (!CIPHER_NAME.test(c)) throw bad(`option ${key}: "${c}" is not a cipher suite name; expected names such as TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384, comma-separated`)
+    if (!CIPHER_NAME.test(c))
+      throw bad(
+        `option ${key}: "${c}" is not a cipher suite name; expected names such as TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384, comma-separated`,
+      )
   }
   tls.enabledCipherSuites = list
 }

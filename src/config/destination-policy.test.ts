@@ -46,16 +46,41 @@ describe('destinationPolicy', () => {
     for (const doubled of [true, false]) {
       const c = loadConfig({
         cwd: dir,
-        file: write('xml', policyXml(
-          `<policyEntry queue=">" memoryLimit="1 mb" producerFlowControl="true" prioritizedMessages="false" queuePrefetch="10" queueBrowserPrefetch="20"/>
+        file: write(
+          'xml',
+          policyXml(
+            `<policyEntry queue=">" memoryLimit="1 mb" producerFlowControl="true" prioritizedMessages="false" queuePrefetch="10" queueBrowserPrefetch="20"/>
 <policyEntry topic="prices.>" memoryLimit="512kb" topicPrefetch="30" durableTopicPrefetch="40"/>`,
-          doubled,
-        )),
+            doubled,
+          ),
+        ),
       })
       expect(c.destinationPolicy).toEqual({
         entries: [
-          { kind: 'queue', pattern: '>', memoryLimit: 1024 * 1024, queuePrefetch: 10, queueBrowserPrefetch: 20, topicPrefetch: null, durableTopicPrefetch: null, maxDestinations: null, gcInactiveDestinations: null, inactiveTimeoutBeforeGC: null },
-          { kind: 'topic', pattern: 'prices.>', memoryLimit: 512 * 1024, queuePrefetch: null, queueBrowserPrefetch: null, topicPrefetch: 30, durableTopicPrefetch: 40, maxDestinations: null, gcInactiveDestinations: null, inactiveTimeoutBeforeGC: null },
+          {
+            kind: 'queue',
+            pattern: '>',
+            memoryLimit: 1024 * 1024,
+            queuePrefetch: 10,
+            queueBrowserPrefetch: 20,
+            topicPrefetch: null,
+            durableTopicPrefetch: null,
+            maxDestinations: null,
+            gcInactiveDestinations: null,
+            inactiveTimeoutBeforeGC: null,
+          },
+          {
+            kind: 'topic',
+            pattern: 'prices.>',
+            memoryLimit: 512 * 1024,
+            queuePrefetch: null,
+            queueBrowserPrefetch: null,
+            topicPrefetch: 30,
+            durableTopicPrefetch: 40,
+            maxDestinations: null,
+            gcInactiveDestinations: null,
+            inactiveTimeoutBeforeGC: null,
+          },
         ],
         defaultEntry: null,
       })
@@ -65,17 +90,29 @@ describe('destinationPolicy', () => {
   test('loadConfig reads the same model from JSON, with a defaultEntry', () => {
     const c = loadConfig({
       cwd: dir,
-      file: write('json', JSON.stringify({
-        destinationPolicy: {
-          policyMap: {
-            policyEntries: [{ queue: 'orders', memoryLimit: '2 mb' }],
-            defaultEntry: { policyEntry: { memoryLimit: 4096, queuePrefetch: 5 } },
+      file: write(
+        'json',
+        JSON.stringify({
+          destinationPolicy: {
+            policyMap: {
+              policyEntries: [{ queue: 'orders', memoryLimit: '2 mb' }],
+              defaultEntry: { policyEntry: { memoryLimit: 4096, queuePrefetch: 5 } },
+            },
           },
-        },
-      })),
+        }),
+      ),
     })
-    expect(c.destinationPolicy?.entries[0]).toMatchObject({ kind: 'queue', pattern: 'orders', memoryLimit: 2 * 1024 * 1024 })
-    expect(c.destinationPolicy?.defaultEntry).toMatchObject({ kind: null, pattern: null, memoryLimit: 4096, queuePrefetch: 5 })
+    expect(c.destinationPolicy?.entries[0]).toMatchObject({
+      kind: 'queue',
+      pattern: 'orders',
+      memoryLimit: 2 * 1024 * 1024,
+    })
+    expect(c.destinationPolicy?.defaultEntry).toMatchObject({
+      kind: null,
+      pattern: null,
+      memoryLimit: 4096,
+      queuePrefetch: 5,
+    })
     expect(policyEntryFor(c.destinationPolicy, 'queue', 'orders')?.memoryLimit).toBe(2 * 1024 * 1024)
     expect(policyEntryFor(c.destinationPolicy, 'queue', 'other')?.memoryLimit).toBe(4096)
     expect(policyEntryFor(c.destinationPolicy, 'topic', 'orders')?.memoryLimit).toBe(4096)
@@ -102,18 +139,25 @@ describe('destinationPolicy', () => {
   test('policyEntryFor picks the one matching entry whose pattern sorts last, per kind', () => {
     const c = loadConfig({
       cwd: dir,
-      file: write('xml', policyXml(
-        `<policyEntry queue=">" memoryLimit="1mb"/>
+      file: write(
+        'xml',
+        policyXml(
+          `<policyEntry queue=">" memoryLimit="1mb"/>
 <policyEntry queue="orders.>" memoryLimit="2mb"/>
 <policyEntry queue="orders.eu" queuePrefetch="7"/>
 <policyEntry topic=">" memoryLimit="3mb"/>`,
-      )),
+        ),
+      ),
     })
     const p = c.destinationPolicy
     expect(policyEntryFor(p, 'queue', 'anything')?.memoryLimit).toBe(1024 * 1024)
     expect(policyEntryFor(p, 'queue', 'orders.us')?.memoryLimit).toBe(2 * 1024 * 1024)
     // "orders.eu" wins and says nothing about memory: settings are not merged from "orders.>".
-    expect(policyEntryFor(p, 'queue', 'orders.eu')).toMatchObject({ pattern: 'orders.eu', memoryLimit: null, queuePrefetch: 7 })
+    expect(policyEntryFor(p, 'queue', 'orders.eu')).toMatchObject({
+      pattern: 'orders.eu',
+      memoryLimit: null,
+      queuePrefetch: 7,
+    })
     expect(policyEntryFor(p, 'topic', 'orders.eu')?.memoryLimit).toBe(3 * 1024 * 1024)
     expect(policyEntryFor(undefined, 'queue', 'x')).toBeNull()
   })
@@ -122,8 +166,14 @@ describe('destinationPolicy', () => {
     const cases: [string, string][] = [
       ['<policyEntry queue=">" producerFlowControl="false"/>', 'producerFlowControl'],
       ['<policyEntry queue=">" prioritizedMessages="true"/>', 'prioritizedMessages'],
-      ['<policyEntry topic=">"><pendingMessageLimitStrategy><constantPendingMessageLimitStrategy limit="1000"/></pendingMessageLimitStrategy></policyEntry>', '<pendingMessageLimitStrategy>'],
-      ['<policyEntry queue=">"><deadLetterStrategy><individualDeadLetterStrategy queuePrefix="DLQ."/></deadLetterStrategy></policyEntry>', '<deadLetterStrategy>'],
+      [
+        '<policyEntry topic=">"><pendingMessageLimitStrategy><constantPendingMessageLimitStrategy limit="1000"/></pendingMessageLimitStrategy></policyEntry>',
+        '<pendingMessageLimitStrategy>',
+      ],
+      [
+        '<policyEntry queue=">"><deadLetterStrategy><individualDeadLetterStrategy queuePrefix="DLQ."/></deadLetterStrategy></policyEntry>',
+        '<deadLetterStrategy>',
+      ],
       ['<policyEntry queue=">" expireMessagesPeriod="0"/>', '"expireMessagesPeriod"'],
       ['<policyEntry queue="a,b" memoryLimit="1mb"/>', 'composite'],
       ['<policyEntry tempQueue="true" memoryLimit="1mb"/>', 'temporary'],
@@ -157,13 +207,32 @@ describe('destinationPolicy', () => {
       expect(e.message).toContain(expected)
       expect(e.message).toContain(`${file}:4:`)
     }
-    const d = fail({ file: write('xml', '<broker>\n<destinationPolicy><policyMap><defaultEntry>\n<policyEntry queue=">"/>\n</defaultEntry></policyMap></destinationPolicy></broker>') })
+    const d = fail({
+      file: write(
+        'xml',
+        '<broker>\n<destinationPolicy><policyMap><defaultEntry>\n<policyEntry queue=">"/>\n</defaultEntry></policyMap></destinationPolicy></broker>',
+      ),
+    })
     expect(d.code).toBe('CONFIG_INVALID')
     expect(d.message).toContain(':3: <policyEntry> attribute "queue"')
-    const j = fail({ file: write('json', JSON.stringify({ destinationPolicy: { policyMap: { policyEntries: [{ queue: '>', producerFlowControl: false }] } } })) })
+    const j = fail({
+      file: write(
+        'json',
+        JSON.stringify({
+          destinationPolicy: { policyMap: { policyEntries: [{ queue: '>', producerFlowControl: false }] } },
+        }),
+      ),
+    })
     expect(j.code).toBe('CONFIG_UNSUPPORTED')
     expect(j.message).toContain('destinationPolicy.policyMap.policyEntries[0].producerFlowControl: found false')
-    const k = fail({ file: write('json', JSON.stringify({ destinationPolicy: { policyMap: { policyEntries: [{ queue: '>', slowConsumerStrategy: {} }] } } })) })
+    const k = fail({
+      file: write(
+        'json',
+        JSON.stringify({
+          destinationPolicy: { policyMap: { policyEntries: [{ queue: '>', slowConsumerStrategy: {} }] } },
+        }),
+      ),
+    })
     expect(k.code).toBe('CONFIG_UNSUPPORTED')
     expect(k.message).toContain('destinationPolicy.policyMap.policyEntries[0]')
   })
@@ -171,7 +240,10 @@ describe('destinationPolicy', () => {
   test('the example activemq.xml and broker.json load their destination policies', () => {
     for (const f of ['examples/activemq.xml', 'examples/broker.json']) {
       const c = loadConfig({ cwd: dir, file: path.join(repo, f) })
-      expect([f, c.destinationPolicy?.entries.map((e) => `${e.kind}:${e.pattern}`)]).toEqual([f, ['topic:>', 'queue:>']])
+      expect([f, c.destinationPolicy?.entries.map((e) => `${e.kind}:${e.pattern}`)]).toEqual([
+        f,
+        ['topic:>', 'queue:>'],
+      ])
       expect(policyEntryFor(c.destinationPolicy, 'queue', 'orders')?.memoryLimit).toBe(64 * 1024 * 1024)
     }
   })
@@ -181,17 +253,41 @@ describe('STOMP connector URI options', () => {
   const uri = (q: string): LoadConfigOptions => ({ overrides: { connectors: [`stomp://127.0.0.1:0?${q}`] } })
 
   test('loadConfig reads connectAttemptTimeout, defaultHeartBeat and hbGracePeriodMultiplier', () => {
-    const c = loadConfig({ cwd: dir, ...uri('transport.connectAttemptTimeout=2500&transport.defaultHeartBeat=%205000%2C0&transport.hbGracePeriodMultiplier=2.5') })
-    expect(c.connectors[0]).toMatchObject({ connectAttemptTimeout: 2500, defaultHeartBeat: '5000,0', hbGracePeriodMultiplier: 2.5 })
-    const alias = loadConfig({ cwd: dir, ...uri('wireFormat.connectionAttemptTimeout=4000&transport.hbGracePeriodMultiplier=1') })
-    expect(alias.connectors[0]).toMatchObject({ connectAttemptTimeout: 4000, defaultHeartBeat: '0,0', hbGracePeriodMultiplier: 1 })
+    const c = loadConfig({
+      cwd: dir,
+      ...uri(
+        'transport.connectAttemptTimeout=2500&transport.defaultHeartBeat=%205000%2C0&transport.hbGracePeriodMultiplier=2.5',
+      ),
+    })
+    expect(c.connectors[0]).toMatchObject({
+      connectAttemptTimeout: 2500,
+      defaultHeartBeat: '5000,0',
+      hbGracePeriodMultiplier: 2.5,
+    })
+    const alias = loadConfig({
+      cwd: dir,
+      ...uri('wireFormat.connectionAttemptTimeout=4000&transport.hbGracePeriodMultiplier=1'),
+    })
+    expect(alias.connectors[0]).toMatchObject({
+      connectAttemptTimeout: 4000,
+      defaultHeartBeat: '0,0',
+      hbGracePeriodMultiplier: 1,
+    })
   })
 
   test('loadConfig rejects bad connector option values, naming the option and what was expected', () => {
     const cases: [string, string, string][] = [
       ['transport.connectAttemptTimeout=0', 'CONFIG_UNSUPPORTED', 'turning the CONNECT timeout off is not supported'],
-      ['transport.connectAttemptTimeout=soon', 'CONFIG_INVALID', 'transport.connectAttemptTimeout="soon": expected a whole number from 1'],
-      ['transport.connectAttemptTimeout=1&wireFormat.connectionAttemptTimeout=2', 'CONFIG_INVALID', 'expected only one of them'],
+      [
+        'transport.connectAttemptTimeout=soon',
+        'CONFIG_INVALID',
+        'transport.connectAttemptTimeout="soon": expected a whole number from 1',
+      ],
+      [
+        'transport.connectAttemptTimeout=1&wireFormat.connectionAttemptTimeout=2',
+        'CONFIG_INVALID',
+        'expected only one of them',
+      ],
       ['transport.defaultHeartBeat=5000', 'CONFIG_INVALID', 'transport.defaultHeartBeat="5000": expected "<cx>,<cy>"'],
       ['transport.hbGracePeriodMultiplier=0.5', 'CONFIG_INVALID', 'expected a number from 1.0 (strict)'],
       ['transport.hbGracePeriodMultiplier=abc', 'CONFIG_INVALID', 'hbGracePeriodMultiplier="abc"'],

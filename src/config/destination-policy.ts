@@ -45,7 +45,11 @@ export function matchesPattern(pattern: string, name: string): boolean {
  * The one policy entry that applies to a queue or topic `name`, or null (use the built-in defaults).
  * `policy` undefined = no `<destinationPolicy>` at all.
  */
-export function policyEntryFor(policy: DestinationPolicyConfig | undefined, kind: 'queue' | 'topic', name: string): PolicyEntryConfig | null {
+export function policyEntryFor(
+  policy: DestinationPolicyConfig | undefined,
+  kind: 'queue' | 'topic',
+  name: string,
+): PolicyEntryConfig | null {
   if (!policy) return null
   let best: PolicyEntryConfig | null = null
   for (const e of policy.entries) {
@@ -56,11 +60,15 @@ export function policyEntryFor(policy: DestinationPolicyConfig | undefined, kind
   return best ?? policy.defaultEntry
 }
 
-const PATTERN_EXPECTED = 'a destination name or pattern: segments separated by ".", "*" for one segment, ">" as the last segment for the rest (e.g. ">", "orders.>", "*.in")'
+const PATTERN_EXPECTED =
+  'a destination name or pattern: segments separated by ".", "*" for one segment, ">" as the last segment for the rest (e.g. ">", "orders.>", "*.in")'
 
 function checkPattern(pattern: string, where: string): void {
   if (pattern.includes(',')) {
-    throw new BrokerError('CONFIG_UNSUPPORTED', `${where}: found "${pattern}"; composite patterns (comma lists) are not supported, expected one entry per pattern`)
+    throw new BrokerError(
+      'CONFIG_UNSUPPORTED',
+      `${where}: found "${pattern}"; composite patterns (comma lists) are not supported, expected one entry per pattern`,
+    )
   }
   const segs = pattern.split('.')
   segs.forEach((s, i) => {
@@ -76,7 +84,10 @@ function resolveEntry(e: PolicyEntryInput, path: PathItem[], locator: Locator, i
   const place = locator.container(path)
   if (e.tempQueue !== undefined || e.tempTopic !== undefined) {
     const key = e.tempQueue !== undefined ? 'tempQueue' : 'tempTopic'
-    throw new BrokerError('CONFIG_UNSUPPORTED', `${locator.at([...path, key])}: policies for temporary destinations are not supported; expected queue="..." or topic="..."`)
+    throw new BrokerError(
+      'CONFIG_UNSUPPORTED',
+      `${locator.at([...path, key])}: policies for temporary destinations are not supported; expected queue="..." or topic="..."`,
+    )
   }
   if (e.producerFlowControl === false) {
     throw new BrokerError(
@@ -91,21 +102,33 @@ function resolveEntry(e: PolicyEntryInput, path: PathItem[], locator: Locator, i
     )
   }
   if (e.inactiveTimoutBeforeGC !== undefined && e.inactiveTimeoutBeforeGC !== undefined) {
-    throw new BrokerError('CONFIG_INVALID', `${locator.at([...path, 'inactiveTimeoutBeforeGC'])}: found both inactiveTimoutBeforeGC (ActiveMQ's spelling) and inactiveTimeoutBeforeGC; expected one of them`)
+    throw new BrokerError(
+      'CONFIG_INVALID',
+      `${locator.at([...path, 'inactiveTimeoutBeforeGC'])}: found both inactiveTimoutBeforeGC (ActiveMQ's spelling) and inactiveTimeoutBeforeGC; expected one of them`,
+    )
   }
   let kind: 'queue' | 'topic' | null = null
   let pattern: string | null = null
   if (isDefault) {
     if (e.queue !== undefined || e.topic !== undefined) {
       const key = e.queue !== undefined ? 'queue' : 'topic'
-      throw new BrokerError('CONFIG_INVALID', `${locator.at([...path, key])}: a <defaultEntry> applies to every queue and topic no other entry matches; expected no ${key}="..." on it`)
+      throw new BrokerError(
+        'CONFIG_INVALID',
+        `${locator.at([...path, key])}: a <defaultEntry> applies to every queue and topic no other entry matches; expected no ${key}="..." on it`,
+      )
     }
   } else {
     if (e.queue !== undefined && e.topic !== undefined) {
-      throw new BrokerError('CONFIG_INVALID', `${place}: has both queue="${e.queue}" and topic="${e.topic}"; expected exactly one (write two entries)`)
+      throw new BrokerError(
+        'CONFIG_INVALID',
+        `${place}: has both queue="${e.queue}" and topic="${e.topic}"; expected exactly one (write two entries)`,
+      )
     }
     if (e.queue === undefined && e.topic === undefined) {
-      throw new BrokerError('CONFIG_INVALID', `${place}: names no destination; expected queue="<pattern>" or topic="<pattern>" (">" for all)`)
+      throw new BrokerError(
+        'CONFIG_INVALID',
+        `${place}: names no destination; expected queue="<pattern>" or topic="<pattern>" (">" for all)`,
+      )
     }
     kind = e.queue !== undefined ? 'queue' : 'topic'
     pattern = (e.queue ?? e.topic) as string
@@ -113,7 +136,10 @@ function resolveEntry(e: PolicyEntryInput, path: PathItem[], locator: Locator, i
     const wrong = kind === 'queue' ? TOPIC_ONLY : QUEUE_ONLY
     for (const k of wrong) {
       if (e[k] !== undefined) {
-        throw new BrokerError('CONFIG_INVALID', `${locator.at([...path, k])}: applies to ${kind === 'queue' ? 'topic' : 'queue'} consumers, but this entry matches ${kind}s (${kind}="${pattern}"); expected it on a ${kind === 'queue' ? 'topic' : 'queue'}="..." entry`)
+        throw new BrokerError(
+          'CONFIG_INVALID',
+          `${locator.at([...path, k])}: applies to ${kind === 'queue' ? 'topic' : 'queue'} consumers, but this entry matches ${kind}s (${kind}="${pattern}"); expected it on a ${kind === 'queue' ? 'topic' : 'queue'}="..." entry`,
+        )
       }
     }
   }
@@ -132,16 +158,24 @@ function resolveEntry(e: PolicyEntryInput, path: PathItem[], locator: Locator, i
 }
 
 /** Input `destinationPolicy` → config; throws CONFIG_INVALID / CONFIG_UNSUPPORTED naming file:line or JSON path. */
-export function resolveDestinationPolicy(input: DestinationPolicyInput | undefined, locator: Locator): DestinationPolicyConfig {
+export function resolveDestinationPolicy(
+  input: DestinationPolicyInput | undefined,
+  locator: Locator,
+): DestinationPolicyConfig {
   const map = input?.policyMap
   const base: PathItem[] = ['destinationPolicy', 'policyMap']
-  const entries = (map?.policyEntries ?? []).map((e, i) => resolveEntry(e, [...base, 'policyEntries', i], locator, false))
+  const entries = (map?.policyEntries ?? []).map((e, i) =>
+    resolveEntry(e, [...base, 'policyEntries', i], locator, false),
+  )
   const seen = new Map<string, number>()
   entries.forEach((e, i) => {
     const key = `${e.kind}:${e.pattern}`
     const first = seen.get(key)
     if (first !== undefined) {
-      throw new BrokerError('CONFIG_INVALID', `${locator.container([...base, 'policyEntries', i])}: ${e.kind}="${e.pattern}" is also the pattern of entry ${first + 1}; expected each pattern once (only one entry would apply)`)
+      throw new BrokerError(
+        'CONFIG_INVALID',
+        `${locator.container([...base, 'policyEntries', i])}: ${e.kind}="${e.pattern}" is also the pattern of entry ${first + 1}; expected each pattern once (only one entry would apply)`,
+      )
     }
     seen.set(key, i)
   })

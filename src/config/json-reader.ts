@@ -11,10 +11,17 @@ export function readJsonConfig(text: string, file: string): { input: unknown; lo
   try {
     input = JSON.parse(text)
   } catch (e) {
-    throw new BrokerError('CONFIG_INVALID', `${file}: ${describeSyntaxError(text, (e as Error).message)}; expected a JSON object`, { cause: e })
+    throw new BrokerError(
+      'CONFIG_INVALID',
+      `${file}: ${describeSyntaxError(text, (e as Error).message)}; expected a JSON object`,
+      { cause: e },
+    )
   }
   if (input === null || typeof input !== 'object' || Array.isArray(input)) {
-    throw new BrokerError('CONFIG_INVALID', `${file}: top level is ${Array.isArray(input) ? 'an array' : JSON.stringify(input)}; expected a JSON object`)
+    throw new BrokerError(
+      'CONFIG_INVALID',
+      `${file}: top level is ${Array.isArray(input) ? 'an array' : JSON.stringify(input)}; expected a JSON object`,
+    )
   }
   return { input, locator: new Locator(file, 'json') }
 }

@@ -62,13 +62,27 @@ describe('loadConfig defaults', () => {
     })
     expect(c.connectors).toEqual([
       {
-        name: 'stomp', uri: 'stomp://127.0.0.1:61613', protocol: 'stomp', host: '127.0.0.1', port: 61613, maximumConnections: 1000, maxFrameSize: 100 * 1024 * 1024,
-        connectAttemptTimeout: 30000, defaultHeartBeat: '0,0', hbGracePeriodMultiplier: 1.5,
-        maximumConnectionsPerAddress: 1000, maximumPendingConnects: 250, maximumPendingConnectsPerAddress: 125,
+        name: 'stomp',
+        uri: 'stomp://127.0.0.1:61613',
+        protocol: 'stomp',
+        host: '127.0.0.1',
+        port: 61613,
+        maximumConnections: 1000,
+        maxFrameSize: 100 * 1024 * 1024,
+        connectAttemptTimeout: 30000,
+        defaultHeartBeat: '0,0',
+        hbGracePeriodMultiplier: 1.5,
+        maximumConnectionsPerAddress: 1000,
+        maximumPendingConnects: 250,
+        maximumPendingConnectsPerAddress: 125,
       },
     ])
     expect(c.destinationPolicy).toEqual({ entries: [], defaultEntry: null })
-    expect(c.destinations).toEqual({ maxDestinations: 10_000, schedulePeriodForDestinationPurge: 0, maxPurgedDestinationsPerSweep: 0 })
+    expect(c.destinations).toEqual({
+      maxDestinations: 10_000,
+      schedulePeriodForDestinationPurge: 0,
+      maxPurgedDestinationsPerSweep: 0,
+    })
     expect(c.limits.memoryLimit).toBe(256 * 1024 * 1024)
     expect(c.admin).toBeNull()
     expect(c.nodeId).toBeNull()
@@ -80,7 +94,13 @@ describe('loadConfig XML', () => {
     const c = loadConfig({ cwd: dir, file: path.join(repo, 'examples/activemq.xml') })
     expect(c.persistence.adapter).toBe('kahaDB')
     expect(c.persistence.directory).toBe('/sharedFileSystem/sharedBrokerData')
-    expect(c.connectors[0]).toMatchObject({ name: 'stomp', host: '0.0.0.0', port: 61613, maximumConnections: 1000, maxFrameSize: 104857600 })
+    expect(c.connectors[0]).toMatchObject({
+      name: 'stomp',
+      host: '0.0.0.0',
+      port: 61613,
+      maximumConnections: 1000,
+      maxFrameSize: 104857600,
+    })
     expect(c.limits.memoryLimit).toBe(256 * 1024 * 1024)
     expect(c.lock.lockAcquireSleepInterval).toBe(1000)
   })
@@ -142,12 +162,22 @@ describe('loadConfig XML', () => {
   })
 
   test('loadConfig maps amqPersistenceAdapter to the amq adapter and a bare <broker> to defaults', () => {
-    expect(loadConfig({ cwd: dir, file: write('xml', xml('<persistenceAdapter><amqPersistenceAdapter/></persistenceAdapter>')) }).persistence.adapter).toBe('amq')
+    expect(
+      loadConfig({
+        cwd: dir,
+        file: write('xml', xml('<persistenceAdapter><amqPersistenceAdapter/></persistenceAdapter>')),
+      }).persistence.adapter,
+    ).toBe('amq')
     expect(loadConfig({ cwd: dir, file: write('xml', '<broker/>') }).connectors[0].port).toBe(61613)
   })
 
   test('loadConfig reads the repository examples', () => {
-    for (const f of ['examples/activemq.xml', 'examples/broker.json', 'examples/two-hosts/host-a.xml', 'examples/two-hosts/host-b.xml']) {
+    for (const f of [
+      'examples/activemq.xml',
+      'examples/broker.json',
+      'examples/two-hosts/host-a.xml',
+      'examples/two-hosts/host-b.xml',
+    ]) {
       const file = path.join(repo, f)
       if (!fs.existsSync(file)) continue
       expect(loadConfig({ cwd: dir, file }).persistence.adapter).toBe('kahaDB')
@@ -171,19 +201,34 @@ describe('loadConfig XML', () => {
   test('loadConfig rejects an unknown element with a suggestion', () => {
     const e = fail({ file: write('xml', xml('<transportConectors/>')) })
     expect(e.code).toBe('CONFIG_INVALID')
-    expect(e.message).toContain(':2: <broker> has unknown element <transportConectors> (did you mean "transportConnectors"?)')
+    expect(e.message).toContain(
+      ':2: <broker> has unknown element <transportConectors> (did you mean "transportConnectors"?)',
+    )
   })
 
   test('loadConfig says which known ActiveMQ elements and attributes are unsupported', () => {
     const cases: [string, string][] = [
-      [xml('<destinationPolicy><policyMap><policyEntries><policyEntry topic=">"><pendingMessageLimitStrategy/></policyEntry></policyEntries></policyMap></destinationPolicy>'), '<pendingMessageLimitStrategy>'],
+      [
+        xml(
+          '<destinationPolicy><policyMap><policyEntries><policyEntry topic=">"><pendingMessageLimitStrategy/></policyEntry></policyEntries></policyMap></destinationPolicy>',
+        ),
+        '<pendingMessageLimitStrategy>',
+      ],
       [xml('<plugins><loggingBrokerPlugin/></plugins>'), '<loggingBrokerPlugin>'],
-      [xml('<plugins><authorizationPlugin><map><cachedLDAPAuthorizationMap/></map></authorizationPlugin></plugins>'), '<cachedLDAPAuthorizationMap>'],
+      [
+        xml('<plugins><authorizationPlugin><map><cachedLDAPAuthorizationMap/></map></authorizationPlugin></plugins>'),
+        '<cachedLDAPAuthorizationMap>',
+      ],
       [xml('<networkConnectors/>'), '<networkConnectors>'],
       [xml('<managementContext/>'), '<managementContext>'],
       [xml('<persistenceAdapter><jdbcPersistenceAdapter/></persistenceAdapter>'), '<jdbcPersistenceAdapter>'],
       [xml('<persistenceAdapter><kahaDB indexCacheSize="10000"/></persistenceAdapter>'), '"indexCacheSize"'],
-      [xml('<systemUsage><systemUsage><storeUsage><storeUsage limit="1 gb"/></storeUsage></systemUsage></systemUsage>'), '<storeUsage>'],
+      [
+        xml(
+          '<systemUsage><systemUsage><storeUsage><storeUsage limit="1 gb"/></storeUsage></systemUsage></systemUsage>',
+        ),
+        '<storeUsage>',
+      ],
       [xml('', ' useJmx="true"'), 'JMX'],
       [xml('', ' dataDirectory="${activemq.data}"'), 'placeholder'],
       [`<beans><bean class="x"/><broker/></beans>`, '<bean>'],
@@ -197,20 +242,51 @@ describe('loadConfig XML', () => {
 
   test('loadConfig rejects bad values naming the attribute, the value and the expectation', () => {
     const cases: [string, string[]][] = [
-      [xml('<persistenceAdapter><kahaDB journalMaxFileLength="32 parsecs"/></persistenceAdapter>'), ['<kahaDB> attribute "journalMaxFileLength"', '"32 parsecs"', 'a size']],
-      [xml('<persistenceAdapter><kahaDB lockKeepAlivePeriod="-1"/></persistenceAdapter>'), ['"lockKeepAlivePeriod"', '"-1"', 'milliseconds']],
-      [xml('<persistenceAdapter><kahaDB lockKeepAlivePeriod="99999999999"/></persistenceAdapter>'), ['"lockKeepAlivePeriod"', '2147483647']],
-      [xml('<persistenceAdapter><kahaDB useLock="yes"/></persistenceAdapter>'), ['"useLock"', '"yes"', 'true or false']],
-      [xml('<persistenceAdapter><kahaDB journalDiskSyncStrategy="sometimes"/></persistenceAdapter>'), ['"sometimes"', 'always, periodic, never']],
+      [
+        xml('<persistenceAdapter><kahaDB journalMaxFileLength="32 parsecs"/></persistenceAdapter>'),
+        ['<kahaDB> attribute "journalMaxFileLength"', '"32 parsecs"', 'a size'],
+      ],
+      [
+        xml('<persistenceAdapter><kahaDB lockKeepAlivePeriod="-1"/></persistenceAdapter>'),
+        ['"lockKeepAlivePeriod"', '"-1"', 'milliseconds'],
+      ],
+      [
+        xml('<persistenceAdapter><kahaDB lockKeepAlivePeriod="99999999999"/></persistenceAdapter>'),
+        ['"lockKeepAlivePeriod"', '2147483647'],
+      ],
+      [
+        xml('<persistenceAdapter><kahaDB useLock="yes"/></persistenceAdapter>'),
+        ['"useLock"', '"yes"', 'true or false'],
+      ],
+      [
+        xml('<persistenceAdapter><kahaDB journalDiskSyncStrategy="sometimes"/></persistenceAdapter>'),
+        ['"sometimes"', 'always, periodic, never'],
+      ],
       [xml('<persistenceAdapter><kahaDB lockType="lockf"/></persistenceAdapter>'), ['"lockf"', 'flock, fcntl']],
-      [xml('<systemUsage><systemUsage><memoryUsage><memoryUsage limit="0"/></memoryUsage></systemUsage></systemUsage>'), ['"limit"', 'a size > 0']],
+      [
+        xml(
+          '<systemUsage><systemUsage><memoryUsage><memoryUsage limit="0"/></memoryUsage></systemUsage></systemUsage>',
+        ),
+        ['"limit"', 'a size > 0'],
+      ],
       [xml('<admin listen="127.0.0.1:70000"/>'), ['<admin> attribute "listen"', '70000', 'host:port']],
       [xml('<persistenceAdapter/>'), ['<persistenceAdapter>', 'exactly one of']],
       [xml('<persistenceAdapter><kahaDB/><levelDB/></persistenceAdapter>'), ['<kahaDB> and <levelDB>', 'exactly one']],
-      [xml('<persistenceAdapter><kahaDB lockAcquireSleepInterval="1"><locker><shared-file-locker lockAcquireSleepInterval="2"/></locker></kahaDB></persistenceAdapter>'), ['lockAcquireSleepInterval', 'one value']],
+      [
+        xml(
+          '<persistenceAdapter><kahaDB lockAcquireSleepInterval="1"><locker><shared-file-locker lockAcquireSleepInterval="2"/></locker></kahaDB></persistenceAdapter>',
+        ),
+        ['lockAcquireSleepInterval', 'one value'],
+      ],
       [xml('<transportConnectors/>'), ['at least one']],
-      [xml('<transportConnectors><transportConnector name="x"/></transportConnectors>'), ['attribute "uri" is missing']],
-      [xml('<persistenceAdapter><kahaDB><directory>/x</directory></kahaDB></persistenceAdapter>'), ['<directory>', '<kahaDB directory="/x">']],
+      [
+        xml('<transportConnectors><transportConnector name="x"/></transportConnectors>'),
+        ['attribute "uri" is missing'],
+      ],
+      [
+        xml('<persistenceAdapter><kahaDB><directory>/x</directory></kahaDB></persistenceAdapter>'),
+        ['<directory>', '<kahaDB directory="/x">'],
+      ],
       [xml('hello'), ['contains text "hello"']],
       ['<activemq/>', ['root element is <activemq>', '<broker> or <beans>']],
       ['<beans/>', ['0 <broker> elements']],
@@ -230,7 +306,12 @@ describe('loadConfig XML', () => {
   })
 
   test('loadConfig reports the first problem by line and counts the rest', () => {
-    const e = fail({ file: write('xml', '<broker\n  persistent="nope"\n  brokerNam="x">\n  <persistenceAdapter><kahaDB useLock="maybe"/></persistenceAdapter>\n</broker>') })
+    const e = fail({
+      file: write(
+        'xml',
+        '<broker\n  persistent="nope"\n  brokerNam="x">\n  <persistenceAdapter><kahaDB useLock="maybe"/></persistenceAdapter>\n</broker>',
+      ),
+    })
     expect(e.message).toContain(':2: <broker> attribute "persistent"')
     expect(e.message).toContain('and 2 more problems')
     expect((e.details?.more as string[])[0]).toContain(':3: <broker> has unknown attribute "brokerNam"')
@@ -254,7 +335,12 @@ describe('loadConfig connector URIs', () => {
   ]
   for (const [uri, code, part] of bad) {
     test(`loadConfig rejects connector ${uri}`, () => {
-      const file = write('xml', xml(`<transportConnectors>\n<transportConnector name="s" uri="${uri.replace(/&/g, '&amp;')}"/>\n</transportConnectors>`))
+      const file = write(
+        'xml',
+        xml(
+          `<transportConnectors>\n<transportConnector name="s" uri="${uri.replace(/&/g, '&amp;')}"/>\n</transportConnectors>`,
+        ),
+      )
       const e = fail({ file })
       expect(e.code).toBe(code)
       expect(e.message).toContain(`:3: <transportConnector> attribute "uri": found "${uri}"`)
@@ -263,9 +349,23 @@ describe('loadConfig connector URIs', () => {
   }
 
   test('loadConfig rejects two connectors on one address and duplicate names', () => {
-    const same = fail({ file: write('xml', xml('<transportConnectors><transportConnector name="a" uri="stomp://h:1"/><transportConnector name="b" uri="stomp://h:1"/></transportConnectors>')) })
+    const same = fail({
+      file: write(
+        'xml',
+        xml(
+          '<transportConnectors><transportConnector name="a" uri="stomp://h:1"/><transportConnector name="b" uri="stomp://h:1"/></transportConnectors>',
+        ),
+      ),
+    })
     expect(same.message).toContain('h:1 is also the address')
-    const dup = fail({ file: write('xml', xml('<transportConnectors><transportConnector name="a" uri="stomp://h:1"/><transportConnector name="a" uri="stomp://h:2"/></transportConnectors>')) })
+    const dup = fail({
+      file: write(
+        'xml',
+        xml(
+          '<transportConnectors><transportConnector name="a" uri="stomp://h:1"/><transportConnector name="a" uri="stomp://h:2"/></transportConnectors>',
+        ),
+      ),
+    })
     expect(dup.message).toContain('name "a"')
   })
 })
@@ -280,7 +380,14 @@ describe('loadConfig JSON', () => {
   test('loadConfig accepts native JSON numbers, booleans and size strings', () => {
     const c = loadConfig({
       cwd: dir,
-      file: write('json', JSON.stringify({ persistent: false, persistenceAdapter: { kahaDB: { journalMaxFileLength: 1048576, checkpointInterval: 0 } }, systemUsage: { memoryUsage: { limit: '1 gb' } } })),
+      file: write(
+        'json',
+        JSON.stringify({
+          persistent: false,
+          persistenceAdapter: { kahaDB: { journalMaxFileLength: 1048576, checkpointInterval: 0 } },
+          systemUsage: { memoryUsage: { limit: '1 gb' } },
+        }),
+      ),
     })
     expect(c.persistent).toBe(false)
     expect(c.persistence.journalMaxFileLength).toBe(1048576)
@@ -293,8 +400,12 @@ describe('loadConfig JSON', () => {
     const e = fail({ file })
     expect(e.code).toBe('CONFIG_INVALID')
     expect(e.message).toContain(`${file}: transportConnectors[0].uri: found "stmp://:61613"`)
-    const e2 = fail({ file: write('json', JSON.stringify({ persistenceAdapter: { kahaDB: { lockKeepAlivePeriod: 1.5 } } })) })
-    expect(e2.message).toContain('persistenceAdapter.kahaDB.lockKeepAlivePeriod: found 1.5, expected a whole number of milliseconds')
+    const e2 = fail({
+      file: write('json', JSON.stringify({ persistenceAdapter: { kahaDB: { lockKeepAlivePeriod: 1.5 } } })),
+    })
+    expect(e2.message).toContain(
+      'persistenceAdapter.kahaDB.lockKeepAlivePeriod: found 1.5, expected a whole number of milliseconds',
+    )
     const e3 = fail({ file: write('json', JSON.stringify({ transportConnectors: { uri: 'x' } })) })
     expect(e3.message).toContain('transportConnectors: found {"uri":"x"}, expected a list')
   })
@@ -324,16 +435,31 @@ describe('loadConfig files and flags', () => {
   })
 
   test('loadConfig applies flags over the file', () => {
-    const file = write('xml', xml('<transportConnectors><transportConnector name="s" uri="stomp://0.0.0.0:61613"/></transportConnectors>', ' brokerName="file"'))
+    const file = write(
+      'xml',
+      xml(
+        '<transportConnectors><transportConnector name="s" uri="stomp://0.0.0.0:61613"/></transportConnectors>',
+        ' brokerName="file"',
+      ),
+    )
     const c = loadConfig({
       cwd: dir,
       file,
-      overrides: { data: 'flagdata', connectors: ['stomp://127.0.0.1:0', 'stomp://127.0.0.1:5'], brokerName: 'flag', admin: '127.0.0.1:0', lockType: 'fcntl' },
+      overrides: {
+        data: 'flagdata',
+        connectors: ['stomp://127.0.0.1:0', 'stomp://127.0.0.1:5'],
+        brokerName: 'flag',
+        admin: '127.0.0.1:0',
+        lockType: 'fcntl',
+      },
     })
     expect(c.brokerName).toBe('flag')
     expect(c.dataDirectory).toBe(path.join(dir, 'flagdata'))
     expect(c.persistence.directory).toBe(path.join(dir, 'flagdata'))
-    expect(c.connectors.map((k) => [k.name, k.port])).toEqual([['stomp', 0], ['stomp-2', 5]])
+    expect(c.connectors.map((k) => [k.name, k.port])).toEqual([
+      ['stomp', 0],
+      ['stomp-2', 5],
+    ])
     expect(c.admin).toEqual({ host: '127.0.0.1', port: 0, metricsDestinationsMax: 100 })
     expect(c.lock.type).toBe('fcntl')
   })

@@ -13,7 +13,15 @@ import * as v from 'valibot'
 import { BrokerError } from '../lib/errors.ts'
 import { logger } from '../lib/log.ts'
 import type { AdapterKind, BrokerConfig, ConnectorConfig, LockType } from './types.ts'
-import { ADAPTER_KINDS, UNSUPPORTED, configInputSchema, keysAt, unsupportedContext, type AdapterInput, type ConfigInput } from './schema.ts'
+import {
+  ADAPTER_KINDS,
+  UNSUPPORTED,
+  configInputSchema,
+  keysAt,
+  unsupportedContext,
+  type AdapterInput,
+  type ConfigInput,
+} from './schema.ts'
 import { Locator, type PathItem } from './origin.ts'
 import { readXmlConfig } from './xml-reader.ts'
 import { readJsonConfig } from './json-reader.ts'
@@ -76,7 +84,9 @@ export function loadConfig(opts: LoadConfigOptions = {}): BrokerConfig {
   if (lockType !== undefined) config.lock.type = lockType
   for (const w of warnings(config)) log.warn(w)
   // Keystore passwords count too: whoever reads them can open the broker's private key.
-  const tlsPasswords = [config.sslContext, config.admin?.tls].some((t) => t && (t.keyStorePassword || t.trustStorePassword || t.keyPassword))
+  const tlsPasswords = [config.sslContext, config.admin?.tls].some(
+    (t) => t && (t.keyStorePassword || t.trustStorePassword || t.keyPassword),
+  )
   if (opts.file !== undefined && (holdsPasswords(config.security) || tlsPasswords)) {
     const w = readableByOthers(source, opts.file)
     if (w) log.warn(w)
@@ -94,9 +104,15 @@ function readConfigFile(abs: string, shown: string): string {
     return fs.readFileSync(abs, 'utf8')
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code
-    if (code === 'ENOENT') throw new BrokerError('CONFIG_NOT_FOUND', `config file ${shown}: not found (looked at ${abs})`, { cause: e })
-    if (code === 'EISDIR') throw new BrokerError('CONFIG_INVALID', `config file ${shown}: is a directory; expected an .xml or .json file`, { cause: e })
-    throw new BrokerError('CONFIG_INVALID', `config file ${shown}: cannot be read (${code ?? (e as Error).message})`, { cause: e })
+    if (code === 'ENOENT')
+      throw new BrokerError('CONFIG_NOT_FOUND', `config file ${shown}: not found (looked at ${abs})`, { cause: e })
+    if (code === 'EISDIR')
+      throw new BrokerError('CONFIG_INVALID', `config file ${shown}: is a directory; expected an .xml or .json file`, {
+        cause: e,
+      })
+    throw new BrokerError('CONFIG_INVALID', `config file ${shown}: cannot be read (${code ?? (e as Error).message})`, {
+      cause: e,
+    })
   }
 }
 
@@ -107,7 +123,10 @@ function formatOf(file: string, text: string): 'xml' | 'json' {
   const first = text.replace(/^\uFEFF/, '').trimStart()[0]
   if (first === '<') return 'xml'
   if (first === '{') return 'json'
-  throw new BrokerError('CONFIG_INVALID', `config file ${file}: neither .xml nor .json, and it starts with ${JSON.stringify(first ?? '')}; expected ActiveMQ-style XML or JSON`)
+  throw new BrokerError(
+    'CONFIG_INVALID',
+    `config file ${file}: neither .xml nor .json, and it starts with ${JSON.stringify(first ?? '')}; expected ActiveMQ-style XML or JSON`,
+  )
 }
 
 /** Merge flags into the raw input, recording the flag as the origin of each value. Returns the lock type flag. */
@@ -134,7 +153,10 @@ function applyOverrides(input: Record<string, unknown>, o: ConfigOverrides, loca
     locator.set(['admin', 'listen'], { flag: '--admin' })
   }
   if (o.adminWritable === true && !input.admin) {
-    throw new BrokerError('CONFIG_INVALID', '--admin-writable: no admin listener is configured; expected --admin <host:port> or <admin listen="host:port"/> too')
+    throw new BrokerError(
+      'CONFIG_INVALID',
+      '--admin-writable: no admin listener is configured; expected --admin <host:port> or <admin listen="host:port"/> too',
+    )
   }
   if (o.adminWritable === true && input.admin && typeof input.admin === 'object') {
     input.admin = { ...(input.admin as Record<string, unknown>), writable: true }
@@ -142,7 +164,8 @@ function applyOverrides(input: Record<string, unknown>, o: ConfigOverrides, loca
   }
   if (o.lockType === undefined) return undefined
   const t = parseChoice(o.lockType, ['flock', 'fcntl'] as const)
-  if (t === undefined) throw new BrokerError('CONFIG_INVALID', `--lock-type: found "${o.lockType}", expected one of flock, fcntl`)
+  if (t === undefined)
+    throw new BrokerError('CONFIG_INVALID', `--lock-type: found "${o.lockType}", expected one of flock, fcntl`)
   return t
 }
 
@@ -158,7 +181,9 @@ function firstIssue(issues: readonly Issue[], locator: Locator): BrokerError {
   const err = issueToError(sorted[0], locator)
   if (sorted.length > 1) {
     const more = sorted.slice(1).map((i) => issueToError(i, locator).message)
-    return new BrokerError(err.code, `${err.message} (and ${more.length} more problem${more.length > 1 ? 's' : ''})`, { details: { more } })
+    return new BrokerError(err.code, `${err.message} (and ${more.length} more problem${more.length > 1 ? 's' : ''})`, {
+      details: { more },
+    })
   }
   return err
 }
@@ -174,47 +199,88 @@ function issueToError(issue: Issue, locator: Locator): BrokerError {
     const isAttribute = origin?.attribute !== undefined
     const what = xml ? (isAttribute ? `attribute "${key}"` : `element <${key}>`) : `key "${key}"`
     if (UNSUPPORTED[unsupportedContext(parent)]?.includes(key)) {
-      const place = xml ? `${locator.file}:${origin?.line ?? locator.line(parent)}: <${locator.origin(parent)?.element ?? 'broker'}>` : locator.container(parent)
-      return new BrokerError('CONFIG_UNSUPPORTED', `${place}: ${what} is an ActiveMQ setting sfbroker does not support yet`)
+      const place = xml
+        ? `${locator.file}:${origin?.line ?? locator.line(parent)}: <${locator.origin(parent)?.element ?? 'broker'}>`
+        : locator.container(parent)
+      return new BrokerError(
+        'CONFIG_UNSUPPORTED',
+        `${place}: ${what} is an ActiveMQ setting sfbroker does not support yet`,
+      )
     }
-    const place = xml ? `${locator.file}:${origin?.line ?? locator.line(parent)}: <${locator.origin(parent)?.element ?? 'broker'}>` : locator.container(parent)
+    const place = xml
+      ? `${locator.file}:${origin?.line ?? locator.line(parent)}: <${locator.origin(parent)?.element ?? 'broker'}>`
+      : locator.container(parent)
     const hint = didYouMean(key, keysAt(parent))
-    return new BrokerError('CONFIG_INVALID', `${place} has unknown ${what}${hint || `; expected one of ${keysAt(parent).join(', ')}`}`)
+    return new BrokerError(
+      'CONFIG_INVALID',
+      `${place} has unknown ${what}${hint || `; expected one of ${keysAt(parent).join(', ')}`}`,
+    )
   }
   if (issue.type === 'strict_object' && issue.kind === 'schema' && issue.expected?.startsWith('"')) {
     // A required key is missing.
     const key = String(p[p.length - 1])
     const what = xml ? `attribute "${key}"` : `key "${key}"`
-    return new BrokerError('CONFIG_INVALID', `${locator.container(p.slice(0, -1))}: ${what} is missing; expected it to be set`)
+    return new BrokerError(
+      'CONFIG_INVALID',
+      `${locator.container(p.slice(0, -1))}: ${what} is missing; expected it to be set`,
+    )
   }
   if (issue.kind === 'schema' && (issue.type === 'strict_object' || issue.type === 'array')) {
     const expected = issue.type === 'array' ? 'a list' : xml ? 'an element' : 'an object'
-    return new BrokerError('CONFIG_INVALID', `${locator.at(p)}: found ${Locator.found(issue.input)}, expected ${expected}`)
+    return new BrokerError(
+      'CONFIG_INVALID',
+      `${locator.at(p)}: found ${Locator.found(issue.input)}, expected ${expected}`,
+    )
   }
-  if (xml && locator.origin(p)?.attribute === undefined && locator.origin(p)?.element !== undefined && locator.origin(p)?.flag === undefined) {
+  if (
+    xml &&
+    locator.origin(p)?.attribute === undefined &&
+    locator.origin(p)?.element !== undefined &&
+    locator.origin(p)?.flag === undefined
+  ) {
     // An element where the schema wants an attribute value, e.g. <kahaDB><directory>…</directory></kahaDB>.
     const key = String(p[p.length - 1])
-    return new BrokerError('CONFIG_INVALID', `${locator.at(p)}: "${key}" is an attribute in sfbroker config; expected ${key}="..." on <${locator.origin(p.slice(0, -1))?.element ?? 'broker'}>`)
+    return new BrokerError(
+      'CONFIG_INVALID',
+      `${locator.at(p)}: "${key}" is an attribute in sfbroker config; expected ${key}="..." on <${locator.origin(p.slice(0, -1))?.element ?? 'broker'}>`,
+    )
   }
-  return new BrokerError('CONFIG_INVALID', `${locator.at(p)}: found ${Locator.found(issue.input)}, expected ${issue.expected ?? issue.message}`)
+  return new BrokerError(
+    'CONFIG_INVALID',
+    `${locator.at(p)}: found ${Locator.found(issue.input)}, expected ${issue.expected ?? issue.message}`,
+  )
 }
 
 /** Fill defaults, make paths absolute, parse connector URIs, check settings against each other. */
 function resolve(input: ConfigInput, locator: Locator, cwd: string, source: string): BrokerConfig {
   const abs = (p: string): string => path.resolve(cwd, p)
   if (input.useJmx === true) {
-    throw new BrokerError('CONFIG_UNSUPPORTED', `${locator.at(['useJmx'])}: found true; JMX is not supported (the admin endpoint serves health, status and metrics), expected false or nothing`)
+    throw new BrokerError(
+      'CONFIG_UNSUPPORTED',
+      `${locator.at(['useJmx'])}: found true; JMX is not supported (the admin endpoint serves health, status and metrics), expected false or nothing`,
+    )
   }
   const dataDirectory = abs(input.dataDirectory ?? DEFAULTS.dataDirectory)
 
-  const adapters = Object.entries(input.persistenceAdapter ?? {}).filter(([, a]) => a !== undefined) as [keyof typeof ADAPTER_KINDS, AdapterInput][]
-  const choices = Object.keys(ADAPTER_KINDS).map((k) => `<${k}>`).join(', ')
+  const adapters = Object.entries(input.persistenceAdapter ?? {}).filter(([, a]) => a !== undefined) as [
+    keyof typeof ADAPTER_KINDS,
+    AdapterInput,
+  ][]
+  const choices = Object.keys(ADAPTER_KINDS)
+    .map((k) => `<${k}>`)
+    .join(', ')
   if (input.persistenceAdapter !== undefined && adapters.length === 0) {
-    throw new BrokerError('CONFIG_INVALID', `${locator.at(['persistenceAdapter'])}: found it empty, expected exactly one of ${choices}`)
+    throw new BrokerError(
+      'CONFIG_INVALID',
+      `${locator.at(['persistenceAdapter'])}: found it empty, expected exactly one of ${choices}`,
+    )
   }
   if (adapters.length > 1) {
     const names = adapters.map(([k]) => `<${k}>`).join(' and ')
-    throw new BrokerError('CONFIG_INVALID', `${locator.at(['persistenceAdapter'])}: found ${names}, expected exactly one of ${choices}`)
+    throw new BrokerError(
+      'CONFIG_INVALID',
+      `${locator.at(['persistenceAdapter'])}: found ${names}, expected exactly one of ${choices}`,
+    )
   }
   const [adapterName, a] = adapters[0] ?? ['kahaDB', {} as AdapterInput]
   const adapterPath: PathItem[] = ['persistenceAdapter', adapterName]
@@ -244,21 +310,32 @@ function resolve(input: ConfigInput, locator: Locator, cwd: string, source: stri
 
   const connectorInputs = input.transportConnectors ?? [{ name: DEFAULTS.connectorName, uri: DEFAULTS.connectorUri }]
   if (connectorInputs.length === 0) {
-    throw new BrokerError('CONFIG_INVALID', `${locator.at(['transportConnectors'])}: found no <transportConnector>, expected at least one stomp:// connector`)
+    throw new BrokerError(
+      'CONFIG_INVALID',
+      `${locator.at(['transportConnectors'])}: found no <transportConnector>, expected at least one stomp:// connector`,
+    )
   }
-  const connectors: ConnectorConfig[] = connectorInputs.map((c, i) => parseConnectorUri(c.uri, c.name, locator.at(['transportConnectors', i, 'uri'])))
+  const connectors: ConnectorConfig[] = connectorInputs.map((c, i) =>
+    parseConnectorUri(c.uri, c.name, locator.at(['transportConnectors', i, 'uri'])),
+  )
   const names = new Map<string, number>()
   const addresses = new Map<string, number>()
   connectors.forEach((c, i) => {
     const sameName = names.get(c.name)
     if (sameName !== undefined) {
-      throw new BrokerError('CONFIG_INVALID', `${locator.at(['transportConnectors', i])}: name "${c.name}" is also the name of connector ${sameName + 1}; expected unique names`)
+      throw new BrokerError(
+        'CONFIG_INVALID',
+        `${locator.at(['transportConnectors', i])}: name "${c.name}" is also the name of connector ${sameName + 1}; expected unique names`,
+      )
     }
     names.set(c.name, i)
     const address = `${c.host}:${c.port}`
     const sameAddress = addresses.get(address)
     if (c.port !== 0 && sameAddress !== undefined) {
-      throw new BrokerError('CONFIG_INVALID', `${locator.at(['transportConnectors', i, 'uri'])}: ${address} is also the address of connector ${sameAddress + 1}; expected each connector on its own port`)
+      throw new BrokerError(
+        'CONFIG_INVALID',
+        `${locator.at(['transportConnectors', i, 'uri'])}: ${address} is also the address of connector ${sameAddress + 1}; expected each connector on its own port`,
+      )
     }
     addresses.set(address, i)
   })
@@ -273,7 +350,10 @@ function resolve(input: ConfigInput, locator: Locator, cwd: string, source: stri
     dataDirectory,
     persistent: input.persistent ?? DEFAULTS.persistent,
     schedulerSupport: input.schedulerSupport ?? DEFAULTS.schedulerSupport,
-    schedulerDirectory: input.schedulerDirectory !== undefined ? abs(input.schedulerDirectory) : path.join(dataDirectory, DEFAULTS.schedulerDirectoryName),
+    schedulerDirectory:
+      input.schedulerDirectory !== undefined
+        ? abs(input.schedulerDirectory)
+        : path.join(dataDirectory, DEFAULTS.schedulerDirectoryName),
     persistence: {
       adapter: kind,
       directory: a.directory !== undefined ? abs(a.directory) : dataDirectory,
@@ -300,19 +380,30 @@ function resolve(input: ConfigInput, locator: Locator, cwd: string, source: stri
       memoryLimit,
       destinationMemoryLimit: Math.min(DEFAULTS.destinationMemoryLimit, memoryLimit),
       ...(input.systemUsage?.sendFailIfNoSpace ? { sendFailIfNoSpace: true } : {}),
-      ...(input.systemUsage?.sendFailIfNoSpaceAfterTimeout ? { sendFailIfNoSpaceAfterTimeout: input.systemUsage.sendFailIfNoSpaceAfterTimeout } : {}),
+      ...(input.systemUsage?.sendFailIfNoSpaceAfterTimeout
+        ? { sendFailIfNoSpaceAfterTimeout: input.systemUsage.sendFailIfNoSpaceAfterTimeout }
+        : {}),
       ...(input.systemUsage?.maxTransactionSize ? { maxTransactionSize: input.systemUsage.maxTransactionSize } : {}),
-      ...(input.systemUsage?.maxTransactionSizePerConnection ? { maxTransactionSizePerConnection: input.systemUsage.maxTransactionSizePerConnection } : {}),
+      ...(input.systemUsage?.maxTransactionSizePerConnection
+        ? { maxTransactionSizePerConnection: input.systemUsage.maxTransactionSizePerConnection }
+        : {}),
     },
     destinationPolicy: resolveDestinationPolicy(input.destinationPolicy, locator),
     destinations: {
       maxDestinations: input.maxDestinations ?? DEFAULTS.maxDestinations,
-      schedulePeriodForDestinationPurge: input.schedulePeriodForDestinationPurge ?? DEFAULTS.schedulePeriodForDestinationPurge,
+      schedulePeriodForDestinationPurge:
+        input.schedulePeriodForDestinationPurge ?? DEFAULTS.schedulePeriodForDestinationPurge,
       maxPurgedDestinationsPerSweep: input.maxPurgedDestinationsPerSweep ?? DEFAULTS.maxPurgedDestinationsPerSweep,
     },
     admin: input.admin
-      ? { host: input.admin.listen.host, port: input.admin.listen.port, metricsDestinationsMax: input.admin.metricsDestinationsMax ?? DEFAULTS.metricsDestinationsMax, ...(input.admin.writable ? { writable: true } : {}),
-          ...(adminTls ? { tls: adminTls } : {}), ...adminGroups(input, locator) }
+      ? {
+          host: input.admin.listen.host,
+          port: input.admin.listen.port,
+          metricsDestinationsMax: input.admin.metricsDestinationsMax ?? DEFAULTS.metricsDestinationsMax,
+          ...(input.admin.writable ? { writable: true } : {}),
+          ...(adminTls ? { tls: adminTls } : {}),
+          ...adminGroups(input, locator),
+        }
       : null,
     ...(sslContext ? { sslContext } : {}),
     nodeId: input.nodeId ?? null,
@@ -335,27 +426,47 @@ function adminGroups(input: ConfigInput, locator: Locator): { groups?: string[];
     if (raw === undefined) return undefined
     const names = raw.split(',').map((g) => g.trim())
     const bad = names.find((g) => !GROUP_NAME.test(g))
-    if (bad !== undefined) throw new BrokerError('CONFIG_INVALID', `${locator.at(['admin', key])}: found ${JSON.stringify(raw)}, expected a comma list of group names without blanks inside, e.g. "${key === 'groups' ? 'admins' : 'monitors,ops'}"${bad === '' ? ' (an empty name)' : ''}`)
+    if (bad !== undefined)
+      throw new BrokerError(
+        'CONFIG_INVALID',
+        `${locator.at(['admin', key])}: found ${JSON.stringify(raw)}, expected a comma list of group names without blanks inside, e.g. "${key === 'groups' ? 'admins' : 'monitors,ops'}"${bad === '' ? ' (an empty name)' : ''}`,
+      )
     return names
   }
   const groups = list('groups')
   const readOnlyGroups = list('readOnlyGroups')
   if (readOnlyGroups) {
     const both = readOnlyGroups.find((g) => (groups ?? [DEFAULTS.adminGroups]).includes(g))
-    if (both !== undefined) throw new BrokerError('CONFIG_INVALID', `${locator.at(['admin', 'readOnlyGroups'])}: group "${both}" is also an admin group (groups="${(groups ?? [DEFAULTS.adminGroups]).join(',')}"); expected each group in one of the two lists`)
+    if (both !== undefined)
+      throw new BrokerError(
+        'CONFIG_INVALID',
+        `${locator.at(['admin', 'readOnlyGroups'])}: group "${both}" is also an admin group (groups="${(groups ?? [DEFAULTS.adminGroups]).join(',')}"); expected each group in one of the two lists`,
+      )
     const p = input.plugins
     if (!p?.simpleAuthenticationPlugin && !p?.jaasAuthenticationPlugin) {
-      throw new BrokerError('CONFIG_INVALID', `${locator.at(['admin', 'readOnlyGroups'])}: no authentication plugin is configured, so nobody logs in to the admin listener; expected <simpleAuthenticationPlugin> or <jaasAuthenticationPlugin> in <plugins>, or no readOnlyGroups`)
+      throw new BrokerError(
+        'CONFIG_INVALID',
+        `${locator.at(['admin', 'readOnlyGroups'])}: no authentication plugin is configured, so nobody logs in to the admin listener; expected <simpleAuthenticationPlugin> or <jaasAuthenticationPlugin> in <plugins>, or no readOnlyGroups`,
+      )
     }
   }
   return { ...(groups ? { groups } : {}), ...(readOnlyGroups ? { readOnlyGroups } : {}) }
 }
 
 /** The admin endpoint's TLS: its own keyStore/keyFile when given, else the broker's `<sslContext>`; only with ssl="true". */
-function resolveAdminTls(a: NonNullable<ConfigInput['admin']>, broker: SslContextConfig | null, locator: Locator, abs: (p: string) => string): SslContextConfig | null {
+function resolveAdminTls(
+  a: NonNullable<ConfigInput['admin']>,
+  broker: SslContextConfig | null,
+  locator: Locator,
+  abs: (p: string) => string,
+): SslContextConfig | null {
   const own = a.keyStore !== undefined || a.keyFile !== undefined || a.certFile !== undefined
   if (a.ssl !== true) {
-    if (own) throw new BrokerError('CONFIG_INVALID', `${locator.at(['admin', a.keyStore !== undefined ? 'keyStore' : a.keyFile !== undefined ? 'keyFile' : 'certFile'])}: key attributes without ssl="true"; expected ssl="true" to serve HTTPS`)
+    if (own)
+      throw new BrokerError(
+        'CONFIG_INVALID',
+        `${locator.at(['admin', a.keyStore !== undefined ? 'keyStore' : a.keyFile !== undefined ? 'keyFile' : 'certFile'])}: key attributes without ssl="true"; expected ssl="true" to serve HTTPS`,
+      )
     return null
   }
   if (own) {
@@ -363,7 +474,10 @@ function resolveAdminTls(a: NonNullable<ConfigInput['admin']>, broker: SslContex
     return resolveSslContext({ keyStore, keyStorePassword, keyFile, certFile, keyPassword }, ['admin'], locator, abs)
   }
   if (broker === null || !hasKeyMaterial(broker)) {
-    throw new BrokerError('CONFIG_INVALID', `${locator.at(['admin', 'ssl'])}: ssl="true" but there is no key: expected keyStore (or keyFile + certFile) on <admin>, or an <sslContext> with one`)
+    throw new BrokerError(
+      'CONFIG_INVALID',
+      `${locator.at(['admin', 'ssl'])}: ssl="true" but there is no key: expected keyStore (or keyFile + certFile) on <admin>, or an <sslContext> with one`,
+    )
   }
   return broker
 }
@@ -382,14 +496,23 @@ export function warnings(c: BrokerConfig): string[] {
     )
   }
   const policy = c.destinationPolicy
-  const gcEntries = policy ? [...policy.entries, ...(policy.defaultEntry ? [policy.defaultEntry] : [])].filter((e) => e.gcInactiveDestinations === true) : []
+  const gcEntries = policy
+    ? [...policy.entries, ...(policy.defaultEntry ? [policy.defaultEntry] : [])].filter(
+        (e) => e.gcInactiveDestinations === true,
+      )
+    : []
   if (gcEntries.length > 0 && (c.destinations?.schedulePeriodForDestinationPurge ?? 0) === 0) {
-    out.push('gcInactiveDestinations is set on a policy entry, but <broker schedulePeriodForDestinationPurge> is 0: no destination will be garbage-collected (as in ActiveMQ); set a period such as 10000')
+    out.push(
+      'gcInactiveDestinations is set on a policy entry, but <broker schedulePeriodForDestinationPurge> is 0: no destination will be garbage-collected (as in ActiveMQ); set a period such as 10000',
+    )
   }
   if (c.security?.authorization && !c.security.authentication) {
-    out.push('<authorizationPlugin> without an authentication plugin: every client is refused every operation ("User is not authenticated.", as in ActiveMQ); add <simpleAuthenticationPlugin> or <jaasAuthenticationPlugin>')
+    out.push(
+      '<authorizationPlugin> without an authentication plugin: every client is refused every operation ("User is not authenticated.", as in ActiveMQ); add <simpleAuthenticationPlugin> or <jaasAuthenticationPlugin>',
+    )
   }
-  if (c.persistent && !c.lock.useLock) out.push('useLock is false: no election; never point two brokers at this directory')
+  if (c.persistent && !c.lock.useLock)
+    out.push('useLock is false: no election; never point two brokers at this directory')
   return out
 }
 

@@ -29,7 +29,9 @@ const size = v.optional(leaf(SIZE_EXPECTED, parseSize))
 const durationMs = v.optional(leaf(DURATION_EXPECTED, parseDurationMs))
 const bool = v.optional(leaf(BOOLEAN_EXPECTED, parseBoolean))
 const text = v.optional(leaf('a non-empty single-line string', (x) => parseText(x)))
-const name = v.optional(leaf('a non-empty name of at most 128 characters without control characters', (x) => parseText(x, 128)))
+const name = v.optional(
+  leaf('a non-empty name of at most 128 characters without control characters', (x) => parseText(x, 128)),
+)
 const SYNC_POLICIES: readonly SyncPolicy[] = ['always', 'periodic', 'never']
 const LOCK_TYPES: readonly LockType[] = ['flock', 'fcntl']
 const syncPolicy = v.optional(leaf(`one of ${SYNC_POLICIES.join(', ')}`, (x) => parseChoice(x, SYNC_POLICIES)))
@@ -69,11 +71,19 @@ export const ADAPTER_KINDS = { kahaDB: 'kahaDB', levelDB: 'levelDB', amqPersiste
 
 /** Largest `maxDestinations` accepted (a broker-wide or per-entry destination count). */
 export const MAX_DESTINATIONS_MAX = 10_000_000
-const maxDestinations = v.optional(leaf(`-1 (no limit) or a whole number from 0 to ${MAX_DESTINATIONS_MAX}`, (x) => parseInteger(x, -1, MAX_DESTINATIONS_MAX)))
+const maxDestinations = v.optional(
+  leaf(`-1 (no limit) or a whole number from 0 to ${MAX_DESTINATIONS_MAX}`, (x) =>
+    parseInteger(x, -1, MAX_DESTINATIONS_MAX),
+  ),
+)
 /** Largest `metricsDestinationsMax` (per-destination series in /metrics). */
 export const METRICS_DESTINATIONS_MAX_MAX = 100_000
 
-const prefetch = v.optional(leaf(`a whole number from 1 to ${PREFETCH_MAX} (0, ActiveMQ's pull mode, is not supported)`, (x) => parseInteger(x, 1, PREFETCH_MAX)))
+const prefetch = v.optional(
+  leaf(`a whole number from 1 to ${PREFETCH_MAX} (0, ActiveMQ's pull mode, is not supported)`, (x) =>
+    parseInteger(x, 1, PREFETCH_MAX),
+  ),
+)
 
 /** Attributes of `<policyEntry>` sfbroker implements (destination-policy.ts judges combinations). */
 export const policyEntrySchema = v.strictObject({
@@ -106,10 +116,18 @@ export const destinationPolicySchema = v.strictObject({
 })
 
 /** A password: any string (even empty, as keytool allows), kept as a Secret so it is never printed. */
-const secret = v.optional(leaf('a string (the password)', (x) => (typeof x === 'string' ? new Secret(x) : typeof x === 'number' ? new Secret(String(x)) : undefined)))
+const secret = v.optional(
+  leaf('a string (the password)', (x) =>
+    typeof x === 'string' ? new Secret(x) : typeof x === 'number' ? new Secret(String(x)) : undefined,
+  ),
+)
 const STORE_TYPES = ['pkcs12', 'jks', 'jceks'] as const
 /** ActiveMQ's keyStoreType/trustStoreType; the file's bytes decide (a JKS file is refused whatever the type says). */
-const storeType = v.optional(leaf(`one of PKCS12, JKS, JCEKS`, (x) => (typeof x === 'string' ? parseChoice(x.toLowerCase(), STORE_TYPES) : undefined)))
+const storeType = v.optional(
+  leaf(`one of PKCS12, JKS, JCEKS`, (x) =>
+    typeof x === 'string' ? parseChoice(x.toLowerCase(), STORE_TYPES) : undefined,
+  ),
+)
 
 /** `<sslContext><sslContext …/></sslContext>` (JSON: `sslContext`): ActiveMQ's names; the PEM files are sfbroker's. */
 export const sslContextSchema = v.strictObject({
@@ -140,7 +158,11 @@ export const configInputSchema = v.strictObject({
   /** sfbroker extension: broker-wide limit on destinations (default 10000, -1 = none). */
   maxDestinations,
   schedulePeriodForDestinationPurge: durationMs,
-  maxPurgedDestinationsPerSweep: v.optional(leaf(`a whole number from 0 (no limit) to ${MAX_DESTINATIONS_MAX}`, (x) => parseInteger(x, 0, MAX_DESTINATIONS_MAX))),
+  maxPurgedDestinationsPerSweep: v.optional(
+    leaf(`a whole number from 0 (no limit) to ${MAX_DESTINATIONS_MAX}`, (x) =>
+      parseInteger(x, 0, MAX_DESTINATIONS_MAX),
+    ),
+  ),
   /** Accepted only as false: sfbroker has no JMX (the admin endpoint serves health, status and metrics). */
   useJmx: bool,
   /** sfbroker extension: a stable node id for logs and status (default: host-pid-random). */
@@ -168,23 +190,29 @@ export const configInputSchema = v.strictObject({
     }),
   ),
   /** sfbroker extension: the admin HTTP endpoint (health, status, metrics). */
-  admin: v.optional(v.strictObject({
-    listen: hostPort,
-    metricsDestinationsMax: v.optional(leaf(`a whole number from 0 to ${METRICS_DESTINATIONS_MAX_MAX}`, (x) => parseInteger(x, 0, METRICS_DESTINATIONS_MAX_MAX))),
-    /** The console's write operations (#18); off unless true. */
-    writable: bool,
-    /** HTTPS with the broker's `<sslContext>`, or with the key attributes below (the admin's own). */
-    ssl: bool,
-    keyStore: text,
-    keyStorePassword: secret,
-    keyFile: text,
-    certFile: text,
-    keyPassword: secret,
-    /** Groups whose users may see everything but /health and change state (comma list), default "admins". */
-    groups: text,
-    /** Groups whose users may see the console and GET endpoints but change nothing (comma list), default none. */
-    readOnlyGroups: text,
-  })),
+  admin: v.optional(
+    v.strictObject({
+      listen: hostPort,
+      metricsDestinationsMax: v.optional(
+        leaf(`a whole number from 0 to ${METRICS_DESTINATIONS_MAX_MAX}`, (x) =>
+          parseInteger(x, 0, METRICS_DESTINATIONS_MAX_MAX),
+        ),
+      ),
+      /** The console's write operations (#18); off unless true. */
+      writable: bool,
+      /** HTTPS with the broker's `<sslContext>`, or with the key attributes below (the admin's own). */
+      ssl: bool,
+      keyStore: text,
+      keyStorePassword: secret,
+      keyFile: text,
+      certFile: text,
+      keyPassword: secret,
+      /** Groups whose users may see everything but /health and change state (comma list), default "admins". */
+      groups: text,
+      /** Groups whose users may see the console and GET endpoints but change nothing (comma list), default none. */
+      readOnlyGroups: text,
+    }),
+  ),
 })
 
 export type ConfigInput = v.InferOutput<typeof configInputSchema>
@@ -195,22 +223,64 @@ export type PolicyEntryInput = v.InferOutput<typeof policyEntrySchema>
 /** `<policyEntry>` elements and attributes ActiveMQ has and sfbroker does not implement. */
 const POLICY_ENTRY_UNSUPPORTED: readonly string[] = [
   // elements
-  'deadLetterStrategy', 'pendingMessageLimitStrategy', 'messageEvictionStrategy', 'dispatchPolicy',
-  'subscriptionRecoveryPolicy', 'pendingQueuePolicy', 'pendingDurableSubscriberPolicy', 'pendingSubscriberPolicy',
-  'slowConsumerStrategy', 'messageGroupMapFactory', 'networkBridgeFilterFactory', 'messageInterceptorStrategy',
+  'deadLetterStrategy',
+  'pendingMessageLimitStrategy',
+  'messageEvictionStrategy',
+  'dispatchPolicy',
+  'subscriptionRecoveryPolicy',
+  'pendingQueuePolicy',
+  'pendingDurableSubscriberPolicy',
+  'pendingSubscriberPolicy',
+  'slowConsumerStrategy',
+  'messageGroupMapFactory',
+  'networkBridgeFilterFactory',
+  'messageInterceptorStrategy',
   // attributes
-  'destination', 'sendAdvisoryIfNoConsumers', 'messageGroupMapFactoryType', 'maxProducersToAudit', 'maxAuditDepth',
-  'maxQueueAuditDepth', 'enableAudit', 'alwaysRetroactive', 'blockedProducerWarningInterval', 'optimizedDispatch',
-  'maxPageSize', 'maxBrowsePageSize', 'minimumMessageSize', 'useCache', 'cursorMemoryHighWaterMark',
-  'storeUsageHighWaterMark', 'advisoryForSlowConsumers', 'advisoryForFastProducers', 'advisoryForDiscardingMessages',
-  'advisoryWhenFull', 'advisoryForDelivery', 'advisoryForConsumed', 'includeBodyForAdvisory', 'maxExpirePageSize',
-  'expireMessagesPeriod', 'usePrefetchExtension', 'allConsumersExclusiveByDefault',
-  'gcWithNetworkConsumers', 'reduceMemoryFootprint',
-  'doOptimzeMessageStorage', 'optimizeMessageStoreInFlightLimit', 'persistJMSRedelivered', 'sendFailIfNoSpace',
-  'sendFailIfNoSpaceAfterTimeout', 'useConsumerPriority', 'strictOrderDispatch', 'lazyDispatch',
-  'consumersBeforeDispatchStarts', 'timeBeforeDispatchStarts', 'sendDuplicateFromStoreToDLQ',
-  'useTopicSubscriptionInflightStats', 'advancedNetworkStatisticsEnabled', 'advancedMessageStatisticsEnabled',
-  'networkConsumerPrefetch', 'durableSubscriptionPrefetch',
+  'destination',
+  'sendAdvisoryIfNoConsumers',
+  'messageGroupMapFactoryType',
+  'maxProducersToAudit',
+  'maxAuditDepth',
+  'maxQueueAuditDepth',
+  'enableAudit',
+  'alwaysRetroactive',
+  'blockedProducerWarningInterval',
+  'optimizedDispatch',
+  'maxPageSize',
+  'maxBrowsePageSize',
+  'minimumMessageSize',
+  'useCache',
+  'cursorMemoryHighWaterMark',
+  'storeUsageHighWaterMark',
+  'advisoryForSlowConsumers',
+  'advisoryForFastProducers',
+  'advisoryForDiscardingMessages',
+  'advisoryWhenFull',
+  'advisoryForDelivery',
+  'advisoryForConsumed',
+  'includeBodyForAdvisory',
+  'maxExpirePageSize',
+  'expireMessagesPeriod',
+  'usePrefetchExtension',
+  'allConsumersExclusiveByDefault',
+  'gcWithNetworkConsumers',
+  'reduceMemoryFootprint',
+  'doOptimzeMessageStorage',
+  'optimizeMessageStoreInFlightLimit',
+  'persistJMSRedelivered',
+  'sendFailIfNoSpace',
+  'sendFailIfNoSpaceAfterTimeout',
+  'useConsumerPriority',
+  'strictOrderDispatch',
+  'lazyDispatch',
+  'consumersBeforeDispatchStarts',
+  'timeBeforeDispatchStarts',
+  'sendDuplicateFromStoreToDLQ',
+  'useTopicSubscriptionInflightStats',
+  'advancedNetworkStatisticsEnabled',
+  'advancedMessageStatisticsEnabled',
+  'networkConsumerPrefetch',
+  'durableSubscriptionPrefetch',
 ]
 
 /**
@@ -220,41 +290,139 @@ const POLICY_ENTRY_UNSUPPORTED: readonly string[] = [
 export const UNSUPPORTED: Record<string, readonly string[]> = {
   '': [
     // elements
-    'networkConnectors', 'managementContext', 'destinations',
-    'destinationInterceptors', 'shutdownHooks', 'services', 'proxyConnectors', 'jmsBridgeConnectors',
-    'producerSystemUsage', 'consumerSystemUsage', 'tempDataStore', 'persistenceFactory', 'jobSchedulerStore',
-    'ioExceptionHandler', 'destinationFactory', 'brokerContext', 'messageAuthorizationPolicy', 'networkConnectorURIs',
-    'transportConnectorURIs', 'taskRunnerFactory', 'persistenceTaskRunnerFactory', 'redeliveryPolicy', 'startException',
+    'networkConnectors',
+    'managementContext',
+    'destinations',
+    'destinationInterceptors',
+    'shutdownHooks',
+    'services',
+    'proxyConnectors',
+    'jmsBridgeConnectors',
+    'producerSystemUsage',
+    'consumerSystemUsage',
+    'tempDataStore',
+    'persistenceFactory',
+    'jobSchedulerStore',
+    'ioExceptionHandler',
+    'destinationFactory',
+    'brokerContext',
+    'messageAuthorizationPolicy',
+    'networkConnectorURIs',
+    'transportConnectorURIs',
+    'taskRunnerFactory',
+    'persistenceTaskRunnerFactory',
+    'redeliveryPolicy',
+    'startException',
     // attributes
-    'advisorySupport', 'useShutdownHook', 'startAsync', 'populateJMSXUserID', 'offlineDurableSubscriberTimeout',
-    'offlineDurableSubscriberTaskSchedule', 'deleteAllMessagesOnStartup', 'enableStatistics', 'useVirtualTopics',
-    'useAuthenticatedPrincipalForJMSXUserID', 'networkConnectorStartAsync',
-    'splitSystemUsageForProducersConsumers', 'dedicatedTaskRunner', 'keepDurableSubsActive', 'useMirroredQueues',
-    'useTempMirroredQueues', 'anonymousProducerAdvisorySupport', 'allowTempAutoCreationOnSend', 'cacheTempDestinations',
-    'timeBeforePurgeTempDestinations', 'brokerId', 'passiveSlave', 'shutdownOnMasterFailure', 'shutdownOnSlaveFailure',
-    'waitForSlave', 'waitForSlaveTimeout', 'systemExitOnShutdown', 'systemExitOnShutdownExitCode', 'tmpDataDirectory',
-    'rejectDurableConsumers', 'producerSystemUsagePortion', 'consumerSystemUsagePortion',
-    'monitorConnectionSplits', 'useLoggingForShutdownErrors', 'persistenceThreadPriority', 'start', 'maxSchedulerRepeatAllowed',
+    'advisorySupport',
+    'useShutdownHook',
+    'startAsync',
+    'populateJMSXUserID',
+    'offlineDurableSubscriberTimeout',
+    'offlineDurableSubscriberTaskSchedule',
+    'deleteAllMessagesOnStartup',
+    'enableStatistics',
+    'useVirtualTopics',
+    'useAuthenticatedPrincipalForJMSXUserID',
+    'networkConnectorStartAsync',
+    'splitSystemUsageForProducersConsumers',
+    'dedicatedTaskRunner',
+    'keepDurableSubsActive',
+    'useMirroredQueues',
+    'useTempMirroredQueues',
+    'anonymousProducerAdvisorySupport',
+    'allowTempAutoCreationOnSend',
+    'cacheTempDestinations',
+    'timeBeforePurgeTempDestinations',
+    'brokerId',
+    'passiveSlave',
+    'shutdownOnMasterFailure',
+    'shutdownOnSlaveFailure',
+    'waitForSlave',
+    'waitForSlaveTimeout',
+    'systemExitOnShutdown',
+    'systemExitOnShutdownExitCode',
+    'tmpDataDirectory',
+    'rejectDurableConsumers',
+    'producerSystemUsagePortion',
+    'consumerSystemUsagePortion',
+    'monitorConnectionSplits',
+    'useLoggingForShutdownErrors',
+    'persistenceThreadPriority',
+    'start',
+    'maxSchedulerRepeatAllowed',
   ],
   persistenceAdapter: [
-    'jdbcPersistenceAdapter', 'mKahaDB', 'memoryPersistenceAdapter', 'journalPersistenceAdapter', 'journaledJDBC',
-    'replicatedLevelDB', 'kahaPersistenceAdapter',
+    'jdbcPersistenceAdapter',
+    'mKahaDB',
+    'memoryPersistenceAdapter',
+    'journalPersistenceAdapter',
+    'journaledJDBC',
+    'replicatedLevelDB',
+    'kahaPersistenceAdapter',
   ],
   'persistenceAdapter.*': [
-    'indexCacheSize', 'indexWriteBatchSize', 'enableIndexWriteAsync', 'enableJournalDiskSyncs', 'enableJournalWriteAsync',
-    'concurrentStoreAndDispatchQueues', 'concurrentStoreAndDispatchTopics', 'archiveDataLogs', 'directoryArchive',
-    'ignoreMissingJournalfiles', 'checkForCorruptJournalFiles', 'checksumJournalFiles', 'archiveCorruptedIndex',
-    'maxAsyncJobs', 'preallocationStrategy', 'preallocationScope', 'journalMaxWriteBatchSize', 'compactAcksAfterNoGC',
-    'compactAcksIgnoresStoreGrowth', 'enableAckCompaction', 'indexDirectory', 'forceRecoverIndex',
-    'failoverProducersAuditDepth', 'maxFailoverProducersToTrack', 'databaseLockedWaitDelay', 'failIfDatabaseIsLocked',
-    'cleanupOnStop', 'purgeRecoveredXATransactionStrategy', 'usageManager', 'brokerName', 'logSize', 'sync',
-    'verifyChecksums', 'paranoidChecks', 'indexFactory', 'indexBlockSize', 'indexBlockRestartInterval', 'indexWriteBufferSize',
-    'indexMaxOpenFiles', 'indexCompression', 'logCompression', 'asyncBufferSize', 'flushDelay', 'maxCheckpointMessageAddSize',
-    'syncOnWrite', 'persistentIndex', 'maxDataFileLength', 'journalThreadPriority', 'scheduledThreadPoolExecutor',
+    'indexCacheSize',
+    'indexWriteBatchSize',
+    'enableIndexWriteAsync',
+    'enableJournalDiskSyncs',
+    'enableJournalWriteAsync',
+    'concurrentStoreAndDispatchQueues',
+    'concurrentStoreAndDispatchTopics',
+    'archiveDataLogs',
+    'directoryArchive',
+    'ignoreMissingJournalfiles',
+    'checkForCorruptJournalFiles',
+    'checksumJournalFiles',
+    'archiveCorruptedIndex',
+    'maxAsyncJobs',
+    'preallocationStrategy',
+    'preallocationScope',
+    'journalMaxWriteBatchSize',
+    'compactAcksAfterNoGC',
+    'compactAcksIgnoresStoreGrowth',
+    'enableAckCompaction',
+    'indexDirectory',
+    'forceRecoverIndex',
+    'failoverProducersAuditDepth',
+    'maxFailoverProducersToTrack',
+    'databaseLockedWaitDelay',
+    'failIfDatabaseIsLocked',
+    'cleanupOnStop',
+    'purgeRecoveredXATransactionStrategy',
+    'usageManager',
+    'brokerName',
+    'logSize',
+    'sync',
+    'verifyChecksums',
+    'paranoidChecks',
+    'indexFactory',
+    'indexBlockSize',
+    'indexBlockRestartInterval',
+    'indexWriteBufferSize',
+    'indexMaxOpenFiles',
+    'indexCompression',
+    'logCompression',
+    'asyncBufferSize',
+    'flushDelay',
+    'maxCheckpointMessageAddSize',
+    'syncOnWrite',
+    'persistentIndex',
+    'maxDataFileLength',
+    'journalThreadPriority',
+    'scheduledThreadPoolExecutor',
   ],
   'persistenceAdapter.*.locker': ['lease-database-locker', 'database-locker', 'transact-database-locker'],
   'persistenceAdapter.*.locker.shared-file-locker': ['name', 'directory', 'lockable'],
-  sslContext: ['keyStoreAlgorithm', 'trustStoreAlgorithm', 'keyStoreKeyPassword', 'secureRandomAlgorithm', 'protocol', 'provider', 'crlPath'],
+  sslContext: [
+    'keyStoreAlgorithm',
+    'trustStoreAlgorithm',
+    'keyStoreKeyPassword',
+    'secureRandomAlgorithm',
+    'protocol',
+    'provider',
+    'crlPath',
+  ],
   plugins: PLUGINS_UNSUPPORTED,
   'plugins.authorizationPlugin.map': ['cachedLDAPAuthorizationMap', 'lDAPAuthorizationMap', 'simpleAuthorizationMap'],
   systemUsage: ['storeUsage', 'tempUsage', 'jobSchedulerUsage'],
@@ -262,10 +430,22 @@ export const UNSUPPORTED: Record<string, readonly string[]> = {
   'destinationPolicy.policyMap.policyEntries[]': POLICY_ENTRY_UNSUPPORTED,
   'destinationPolicy.policyMap.defaultEntry.policyEntry': POLICY_ENTRY_UNSUPPORTED,
   'transportConnectors[]': [
-    'updateClusterClients', 'rebalanceClusterClients', 'updateClusterClientsOnRemove', 'updateClusterFilter',
-    'discoveryUri', 'enableStatusMonitor', 'allowLinkStealing', 'auditNetworkProducers', 'warnOnRemoteClose',
-    'maximumProducersAllowedPerConnection', 'maximumConsumersAllowedPerConnection', 'disableAsyncDispatch',
-    'publishedAddressPolicy', 'brokerInfo', 'server', 'taskRunnerFactory',
+    'updateClusterClients',
+    'rebalanceClusterClients',
+    'updateClusterClientsOnRemove',
+    'updateClusterFilter',
+    'discoveryUri',
+    'enableStatusMonitor',
+    'allowLinkStealing',
+    'auditNetworkProducers',
+    'warnOnRemoteClose',
+    'maximumProducersAllowedPerConnection',
+    'maximumConsumersAllowedPerConnection',
+    'disableAsyncDispatch',
+    'publishedAddressPolicy',
+    'brokerInfo',
+    'server',
+    'taskRunnerFactory',
   ],
 }
 

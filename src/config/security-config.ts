@@ -23,17 +23,23 @@ export const SECURITY_DEFAULTS = {
   loginConfigName: 'login.config',
 } as const
 
-const PATTERN_EXPECTED = 'destination names or patterns separated by ",": segments separated by ".", "*" for one segment, ">" as the last segment (e.g. ">", "orders.>", "USERS.>,GUEST.>")'
+const PATTERN_EXPECTED =
+  'destination names or patterns separated by ",": segments separated by ".", "*" for one segment, ">" as the last segment (e.g. ">", "orders.>", "USERS.>,GUEST.>")'
 
 function groupList(s: string | undefined): string[] {
-  return (s ?? '').split(',').map((g) => g.trim()).filter((g) => g !== '')
+  return (s ?? '')
+    .split(',')
+    .map((g) => g.trim())
+    .filter((g) => g !== '')
 }
 
 function patterns(value: string, where: string): string[] {
   const out = value.split(',').map((p) => p.trim())
   for (const p of out) {
     const segs = p.split('.')
-    const ok = p !== '' && segs.every((s, i) => s !== '' && (s === '*' || (s === '>' && i === segs.length - 1) || !/[*>]/.test(s)))
+    const ok =
+      p !== '' &&
+      segs.every((s, i) => s !== '' && (s === '*' || (s === '>' && i === segs.length - 1) || !/[*>]/.test(s)))
     if (!ok) throw new BrokerError('CONFIG_INVALID', `${where}: found "${value}", expected ${PATTERN_EXPECTED}`)
   }
   return out
@@ -48,29 +54,49 @@ export const GROUP_PRINCIPAL_CLASS = 'org.apache.activemq.jaas.GroupPrincipal'
 
 function checkGroupClass(value: string | undefined, at: PathItem[], locator: Locator): void {
   if (value === undefined || value === GROUP_PRINCIPAL_CLASS) return
-  throw new BrokerError('CONFIG_UNSUPPORTED', `${locator.at([...at, 'groupClass'])}: groupClass "${value}" is not supported; sfbroker groups are the authentication plugin's group names, expected ${GROUP_PRINCIPAL_CLASS} (ActiveMQ's default) or no groupClass`)
+  throw new BrokerError(
+    'CONFIG_UNSUPPORTED',
+    `${locator.at([...at, 'groupClass'])}: groupClass "${value}" is not supported; sfbroker groups are the authentication plugin's group names, expected ${GROUP_PRINCIPAL_CLASS} (ActiveMQ's default) or no groupClass`,
+  )
 }
 
 function entry(e: AuthorizationEntryInput, at: PathItem[], locator: Locator): AuthorizationEntryConfig {
   checkGroupClass(e.groupClass, at, locator)
   if (e.queue !== undefined && e.topic !== undefined) {
-    throw new BrokerError('CONFIG_INVALID', `${locator.container(at)}: has both queue="${e.queue}" and topic="${e.topic}"; expected exactly one (write two entries)`)
+    throw new BrokerError(
+      'CONFIG_INVALID',
+      `${locator.container(at)}: has both queue="${e.queue}" and topic="${e.topic}"; expected exactly one (write two entries)`,
+    )
   }
   if (e.queue === undefined && e.topic === undefined) {
-    throw new BrokerError('CONFIG_INVALID', `${locator.container(at)}: names no destination; expected queue="<pattern>" or topic="<pattern>" (">" for all)`)
+    throw new BrokerError(
+      'CONFIG_INVALID',
+      `${locator.container(at)}: names no destination; expected queue="<pattern>" or topic="<pattern>" (">" for all)`,
+    )
   }
   const kind = e.queue !== undefined ? 'queue' : 'topic'
-  return { kind, patterns: patterns((e.queue ?? e.topic)!, locator.at([...at, kind])), read: groupList(e.read), write: groupList(e.write), admin: groupList(e.admin) }
+  return {
+    kind,
+    patterns: patterns((e.queue ?? e.topic)!, locator.at([...at, kind])),
+    read: groupList(e.read),
+    write: groupList(e.write),
+    admin: groupList(e.admin),
+  }
 }
 
 function authorization(input: NonNullable<PluginsInput['authorizationPlugin']>, locator: Locator): AuthorizationConfig {
   const base: PathItem[] = ['plugins', 'authorizationPlugin']
   const map = input.map?.authorizationMap
   if (!map) {
-    throw new BrokerError('CONFIG_INVALID', `${locator.container(base)}: has no <map><authorizationMap>; expected the authorization entries there (LDAP maps are not supported)`)
+    throw new BrokerError(
+      'CONFIG_INVALID',
+      `${locator.container(base)}: has no <map><authorizationMap>; expected the authorization entries there (LDAP maps are not supported)`,
+    )
   }
   const mapPath: PathItem[] = [...base, 'map', 'authorizationMap']
-  const entries = (map.authorizationEntries ?? []).map((e, i) => entry(e, [...mapPath, 'authorizationEntries', i], locator))
+  const entries = (map.authorizationEntries ?? []).map((e, i) =>
+    entry(e, [...mapPath, 'authorizationEntries', i], locator),
+  )
   const d = map.defaultEntry?.authorizationEntry
   const t = map.tempDestinationAuthorizationEntry
   checkGroupClass(map.groupClass, mapPath, locator)
@@ -78,8 +104,12 @@ function authorization(input: NonNullable<PluginsInput['authorizationPlugin']>, 
   if (t) checkGroupClass(t.groupClass, [...mapPath, 'tempDestinationAuthorizationEntry'], locator)
   return {
     entries,
-    defaultEntry: d ? { kind: null, patterns: [], read: groupList(d.read), write: groupList(d.write), admin: groupList(d.admin) } : null,
-    tempDestinationEntry: t ? { kind: null, patterns: [], read: groupList(t.read), write: groupList(t.write), admin: groupList(t.admin) } : null,
+    defaultEntry: d
+      ? { kind: null, patterns: [], read: groupList(d.read), write: groupList(d.write), admin: groupList(d.admin) }
+      : null,
+    tempDestinationEntry: t
+      ? { kind: null, patterns: [], read: groupList(t.read), write: groupList(t.write), admin: groupList(t.admin) }
+      : null,
   }
 }
 
@@ -87,11 +117,18 @@ function authorization(input: NonNullable<PluginsInput['authorizationPlugin']>, 
  * `configFile`: absolute path of the config file (null: embedded default), the base of `loginConfig`.
  * Returns null parts for what is not configured.
  */
-export function resolveSecurity(input: PluginsInput | undefined, locator: Locator, configFile: string | null): SecurityConfig {
+export function resolveSecurity(
+  input: PluginsInput | undefined,
+  locator: Locator,
+  configFile: string | null,
+): SecurityConfig {
   const simple = input?.simpleAuthenticationPlugin
   const jaas = input?.jaasAuthenticationPlugin
   if (simple && jaas) {
-    throw new BrokerError('CONFIG_INVALID', `${locator.container(['plugins', 'jaasAuthenticationPlugin'])}: <simpleAuthenticationPlugin> is configured too; expected one authentication plugin`)
+    throw new BrokerError(
+      'CONFIG_INVALID',
+      `${locator.container(['plugins', 'jaasAuthenticationPlugin'])}: <simpleAuthenticationPlugin> is configured too; expected one authentication plugin`,
+    )
   }
   let authentication: SecurityConfig['authentication'] = null
   if (simple) {
@@ -99,10 +136,18 @@ export function resolveSecurity(input: PluginsInput | undefined, locator: Locato
     const users = (simple.users ?? []).map((u, i) => {
       const at: PathItem[] = ['plugins', 'simpleAuthenticationPlugin', 'users', i]
       const first = seen.get(u.username)
-      if (first !== undefined) throw new BrokerError('CONFIG_INVALID', `${locator.at([...at, 'username'])}: user "${u.username}" is also user ${first + 1}; expected each user once`)
+      if (first !== undefined)
+        throw new BrokerError(
+          'CONFIG_INVALID',
+          `${locator.at([...at, 'username'])}: user "${u.username}" is also user ${first + 1}; expected each user once`,
+        )
       seen.set(u.username, i)
       const problem = storedPasswordProblem(u.password.reveal())
-      if (problem) throw new BrokerError(problem.unsupported ? 'CONFIG_UNSUPPORTED' : 'CONFIG_INVALID', `${locator.at([...at, 'password'])}: the password of user "${u.username}" ${problem.message}`)
+      if (problem)
+        throw new BrokerError(
+          problem.unsupported ? 'CONFIG_UNSUPPORTED' : 'CONFIG_INVALID',
+          `${locator.at([...at, 'password'])}: the password of user "${u.username}" ${problem.message}`,
+        )
       return { username: u.username, password: u.password, groups: groupList(u.groups) }
     })
     authentication = {
@@ -115,7 +160,10 @@ export function resolveSecurity(input: PluginsInput | undefined, locator: Locato
   } else if (jaas) {
     const dir = configFile !== null ? path.dirname(configFile) : null
     if (dir === null && jaas.loginConfig === undefined) {
-      throw new BrokerError('CONFIG_INVALID', `${locator.container(['plugins', 'jaasAuthenticationPlugin'])}: no config file to find login.config beside; expected loginConfig="/path/to/login.config"`)
+      throw new BrokerError(
+        'CONFIG_INVALID',
+        `${locator.container(['plugins', 'jaasAuthenticationPlugin'])}: no config file to find login.config beside; expected loginConfig="/path/to/login.config"`,
+      )
     }
     authentication = {
       kind: 'jaas',
@@ -123,7 +171,10 @@ export function resolveSecurity(input: PluginsInput | undefined, locator: Locato
       loginConfig: path.resolve(dir ?? process.cwd(), jaas.loginConfig ?? SECURITY_DEFAULTS.loginConfigName),
     }
   }
-  return { authentication, authorization: input?.authorizationPlugin ? authorization(input.authorizationPlugin, locator) : null }
+  return {
+    authentication,
+    authorization: input?.authorizationPlugin ? authorization(input.authorizationPlugin, locator) : null,
+  }
 }
 
 /** Whether the config holds passwords itself (a file readable by others then gets a warning). */

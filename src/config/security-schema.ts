@@ -11,9 +11,15 @@ import { leaf } from './leaf.ts'
 const bool = v.optional(leaf(BOOLEAN_EXPECTED, parseBoolean))
 const text = v.optional(leaf('a non-empty single-line string', (x) => parseText(x)))
 /** A group list as ActiveMQ writes it: "admins,users" (blanks around names dropped); empty = nobody. */
-const groups = v.optional(leaf('a comma-separated list of group names, e.g. "admins,users"', (x) => (typeof x === 'string' && !/[\u0000-\u001f]/.test(x) ? x : undefined)))
+const groups = v.optional(
+  leaf('a comma-separated list of group names, e.g. "admins,users"', (x) =>
+    typeof x === 'string' && !/[\u0000-\u001f]/.test(x) ? x : undefined,
+  ),
+)
 /** Any string: the value itself is never quoted back (it may be a password). */
-const password = leaf('a string (the password, plain or a scrypt$ hash)', (x) => (typeof x === 'string' ? new Secret(x) : undefined))
+const password = leaf('a string (the password, plain or a scrypt$ hash)', (x) =>
+  typeof x === 'string' ? new Secret(x) : undefined,
+)
 
 export const authenticationUserSchema = v.strictObject({
   username: leaf('a non-empty user name', (x) => parseText(x, 256)),
@@ -72,9 +78,25 @@ export type AuthorizationEntryInput = v.InferOutput<typeof authorizationEntrySch
 
 /** ActiveMQ plugins sfbroker knows and does not implement (CONFIG_UNSUPPORTED rather than "unknown"). */
 export const PLUGINS_UNSUPPORTED: readonly string[] = [
-  'jaasCertificateAuthenticationPlugin', 'jaasDualAuthenticationPlugin', 'simpleAuthorizationPlugin', 'loggingBrokerPlugin',
-  'statisticsBrokerPlugin', 'timeStampingBrokerPlugin', 'redeliveryPlugin', 'runtimeConfigurationPlugin',
-  'traceBrokerPathPlugin', 'discardingDLQBrokerPlugin', 'forcePersistencyModeBrokerPlugin', 'destinationsPlugin',
-  'connectionDotFilePlugin', 'multicastTraceBrokerPlugin', 'udpTraceBrokerPlugin', 'virtualSelectorCacheBrokerPlugin',
-  'camelRoutesBrokerPlugin', 'partitionBrokerPlugin', 'destinationPathSeparatorPlugin', 'brokerPluginSupport', 'bean',
+  'jaasCertificateAuthenticationPlugin',
+  'jaasDualAuthenticationPlugin',
+  'simpleAuthorizationPlugin',
+  'loggingBrokerPlugin',
+  'statisticsBrokerPlugin',
+  'timeStampingBrokerPlugin',
+  'redeliveryPlugin',
+  'runtimeConfigurationPlugin',
+  'traceBrokerPathPlugin',
+  'discardingDLQBrokerPlugin',
+  'forcePersistencyModeBrokerPlugin',
+  'destinationsPlugin',
+  'connectionDotFilePlugin',
+  'multicastTraceBrokerPlugin',
+  'udpTraceBrokerPlugin',
+  'virtualSelectorCacheBrokerPlugin',
+  'camelRoutesBrokerPlugin',
+  'partitionBrokerPlugin',
+  'destinationPathSeparatorPlugin',
+  'brokerPluginSupport',
+  'bean',
 ]

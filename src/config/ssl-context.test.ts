@@ -38,7 +38,12 @@ describe('sslContext config', () => {
     expect(c.sslContext?.keyStore).toBe(path.join(dir, 'broker.p12'))
     expect(c.sslContext?.trustStore).toBe(path.join(dir, 'trust.p12'))
     expect(c.sslContext?.keyStorePassword?.reveal()).toBe('s3cret-pw')
-    expect(c.connectors[0].tls).toEqual({ needClientAuth: false, wantClientAuth: false, enabledProtocols: ['TLSv1.2', 'TLSv1.3'], enabledCipherSuites: null })
+    expect(c.connectors[0].tls).toEqual({
+      needClientAuth: false,
+      wantClientAuth: false,
+      enabledProtocols: ['TLSv1.2', 'TLSv1.3'],
+      enabledCipherSuites: null,
+    })
     const shown = JSON.stringify(c) + util.inspect(c, { depth: 10 }) + String(c.sslContext?.trustStorePassword)
     expect(shown).not.toContain('s3cret-pw')
     expect(shown).not.toContain('t0p-pw')
@@ -46,7 +51,12 @@ describe('sslContext config', () => {
   })
 
   test('sslContext takes Spring file: resources as paths and refuses classpath: ones', () => {
-    const c = load('xml', xml(`<sslContext><sslContext keyStore="file:/etc/amq/broker.p12" trustStore="file:conf/trust.p12"/></sslContext>`))
+    const c = load(
+      'xml',
+      xml(
+        `<sslContext><sslContext keyStore="file:/etc/amq/broker.p12" trustStore="file:conf/trust.p12"/></sslContext>`,
+      ),
+    )
     expect(c.sslContext?.keyStore).toBe('/etc/amq/broker.p12')
     expect(c.sslContext?.trustStore).toBe(path.join(dir, 'conf/trust.p12'))
     const e = fails('xml', xml(`<sslContext><sslContext keyStore="classpath:broker.p12"/></sslContext>`))
@@ -55,7 +65,13 @@ describe('sslContext config', () => {
   })
 
   test('sslContext in JSON with the PEM extension', () => {
-    const c = load('json', JSON.stringify({ sslContext: { keyFile: '/k.pem', certFile: '/c.pem', caFile: '/ca.pem' }, transportConnectors: [{ name: 's', uri: 'stomp+nio+ssl://127.0.0.1:0?transport.needClientAuth=true' }] }))
+    const c = load(
+      'json',
+      JSON.stringify({
+        sslContext: { keyFile: '/k.pem', certFile: '/c.pem', caFile: '/ca.pem' },
+        transportConnectors: [{ name: 's', uri: 'stomp+nio+ssl://127.0.0.1:0?transport.needClientAuth=true' }],
+      }),
+    )
     expect(c.sslContext).toMatchObject({ keyFile: '/k.pem', certFile: '/c.pem', caFile: '/ca.pem', keyStore: null })
     expect(c.connectors[0].tls?.needClientAuth).toBe(true)
   })
@@ -67,20 +83,41 @@ describe('sslContext config', () => {
   })
 
   test('sslContext: needClientAuth without a trust store, keyStore with keyFile, keyFile alone are refused', () => {
-    expect(fails('xml', xml(`<sslContext><sslContext keyStore="k.p12"/></sslContext>`, 'stomp+ssl://0.0.0.0:61614?transport.needClientAuth=true')).message).toMatch(/no trustStore or caFile/)
-    expect(fails('xml', xml(`<sslContext><sslContext keyStore="k.p12" keyFile="k.pem" certFile="c.pem"/></sslContext>`)).message).toMatch(/both keyStore and keyFile/)
-    expect(fails('xml', xml(`<sslContext><sslContext keyFile="k.pem"/></sslContext>`)).message).toMatch(/certFile is missing/)
+    expect(
+      fails(
+        'xml',
+        xml(
+          `<sslContext><sslContext keyStore="k.p12"/></sslContext>`,
+          'stomp+ssl://0.0.0.0:61614?transport.needClientAuth=true',
+        ),
+      ).message,
+    ).toMatch(/no trustStore or caFile/)
+    expect(
+      fails('xml', xml(`<sslContext><sslContext keyStore="k.p12" keyFile="k.pem" certFile="c.pem"/></sslContext>`))
+        .message,
+    ).toMatch(/both keyStore and keyFile/)
+    expect(fails('xml', xml(`<sslContext><sslContext keyFile="k.pem"/></sslContext>`)).message).toMatch(
+      /certFile is missing/,
+    )
   })
 
   test('sslContext: ActiveMQ attributes sfbroker lacks are CONFIG_UNSUPPORTED by name; typos get a suggestion', () => {
-    const e = fails('xml', xml(`<sslContext><sslContext keyStore="k.p12" secureRandomAlgorithm="SHA1PRNG"/></sslContext>`))
+    const e = fails(
+      'xml',
+      xml(`<sslContext><sslContext keyStore="k.p12" secureRandomAlgorithm="SHA1PRNG"/></sslContext>`),
+    )
     expect(e.code).toBe('CONFIG_UNSUPPORTED')
     expect(e.message).toContain('secureRandomAlgorithm')
-    expect(fails('xml', xml(`<sslContext><sslContext keyStor="k.p12"/></sslContext>`)).message).toContain('did you mean "keyStore"')
+    expect(fails('xml', xml(`<sslContext><sslContext keyStor="k.p12"/></sslContext>`)).message).toContain(
+      'did you mean "keyStore"',
+    )
   })
 
   test('sslContext: a bad password value never appears in an error', () => {
-    const e = fails('xml', xml(`<sslContext><sslContext keyStore="k.p12" keyStorePassword="hunter2" bogus="1"/></sslContext>`))
+    const e = fails(
+      'xml',
+      xml(`<sslContext><sslContext keyStore="k.p12" keyStorePassword="hunter2" bogus="1"/></sslContext>`),
+    )
     expect(e.message).not.toContain('hunter2')
   })
 
@@ -90,7 +127,9 @@ describe('sslContext config', () => {
     expect(c.admin?.groups).toEqual(['admins', 'ops'])
     const own = load('xml', xml(`${SSL}<admin listen="127.0.0.1:0" ssl="true" keyFile="a.key" certFile="a.pem"/>`))
     expect(own.admin?.tls?.keyFile).toBe(path.join(dir, 'a.key'))
-    expect(fails('xml', `<broker><admin listen="127.0.0.1:0" ssl="true"/></broker>`).message).toMatch(/ssl="true" but there is no key/)
+    expect(fails('xml', `<broker><admin listen="127.0.0.1:0" ssl="true"/></broker>`).message).toMatch(
+      /ssl="true" but there is no key/,
+    )
     expect(load('xml', `<broker><admin listen="127.0.0.1:0"/></broker>`).admin?.groups).toBeUndefined() // AdminServer then uses DEFAULTS.adminGroups
   })
 })
@@ -99,7 +138,10 @@ test('sslContext: examples/secured XML and its JSON twin give the same TLS setti
   const root = path.resolve(import.meta.dir, '..', '..')
   const x = loadConfig({ cwd: dir, file: path.join(root, 'examples/secured/activemq.xml') })
   const j = loadConfig({ cwd: dir, file: path.join(root, 'examples/secured/broker.json') })
-  const tlsOf = (c: typeof x) => ({ ssl: JSON.parse(JSON.stringify(c.sslContext, (_k, v) => (v && typeof v.reveal === 'function' ? v.reveal() : v))), connectors: c.connectors.map((k) => [k.uri, k.tls ?? null]) })
+  const tlsOf = (c: typeof x) => ({
+    ssl: JSON.parse(JSON.stringify(c.sslContext, (_k, v) => (v && typeof v.reveal === 'function' ? v.reveal() : v))),
+    connectors: c.connectors.map((k) => [k.uri, k.tls ?? null]),
+  })
   expect(tlsOf(x)).toEqual(tlsOf(j))
   expect(x.sslContext?.keyStore).toBe('/etc/sfbroker/tls/broker.p12')
   expect(x.connectors.find((k) => k.tls)?.tls?.wantClientAuth).toBe(true)
@@ -124,16 +166,27 @@ describe('TLS connector URI', () => {
   })
 
   test('TLS connector URI: ActiveMQ option names map to the config', () => {
-    const c = parse('stomp+ssl://h:1?transport.needClientAuth=true&transport.wantClientAuth=false&transport.enabledProtocols=TLSv1.3&transport.enabledCipherSuites=TLS_AES_128_GCM_SHA256,TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256')
-    expect(c.tls).toEqual({ needClientAuth: true, wantClientAuth: false, enabledProtocols: ['TLSv1.3'], enabledCipherSuites: ['TLS_AES_128_GCM_SHA256', 'TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256'] })
-    expect(parse('stomp+ssl://h:1?transport.enabledProtocols=TLSv1.3,SSLv2Hello,tlsv1.2').tls?.enabledProtocols).toEqual(['TLSv1.2', 'TLSv1.3'])
+    const c = parse(
+      'stomp+ssl://h:1?transport.needClientAuth=true&transport.wantClientAuth=false&transport.enabledProtocols=TLSv1.3&transport.enabledCipherSuites=TLS_AES_128_GCM_SHA256,TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256',
+    )
+    expect(c.tls).toEqual({
+      needClientAuth: true,
+      wantClientAuth: false,
+      enabledProtocols: ['TLSv1.3'],
+      enabledCipherSuites: ['TLS_AES_128_GCM_SHA256', 'TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256'],
+    })
+    expect(
+      parse('stomp+ssl://h:1?transport.enabledProtocols=TLSv1.3,SSLv2Hello,tlsv1.2').tls?.enabledProtocols,
+    ).toEqual(['TLSv1.2', 'TLSv1.3'])
   })
 
   test('TLS connector URI: bad TLS options are refused with the place and the expectation', () => {
     expect(err('stomp://h:1?transport.needClientAuth=true').message).toMatch(/TLS connectors only/)
     expect(err('stomp+ssl://h:1?transport.needClientAuth=yes').message).toMatch(/expected true or false/)
     expect(err('stomp+ssl://h:1?transport.enabledProtocols=SSLv3').message).toMatch(/SSLv3.*not supported/)
-    expect(err('stomp+ssl://h:1?transport.enabledProtocols=TLSv1.1,TLSv1.3').message).toMatch(/contiguous.*TLSv1.2 is missing/)
+    expect(err('stomp+ssl://h:1?transport.enabledProtocols=TLSv1.1,TLSv1.3').message).toMatch(
+      /contiguous.*TLSv1.2 is missing/,
+    )
     expect(err('stomp+ssl://h:1?needClientAuth=true').message).toMatch(/transport\.needClientAuth/)
     expect(err('stomp+ssl://h:1?transport.enabledCipherSuites=a b').message).toMatch(/not a cipher suite name/)
   })

@@ -21,27 +21,47 @@ export interface SslContextInput {
 }
 
 /** Check and complete one set of TLS attributes found at `at` (`['sslContext']` or `['admin']`). */
-export function resolveSslContext(input: SslContextInput, at: PathItem[], locator: Locator, abs: (p: string) => string): SslContextConfig {
+export function resolveSslContext(
+  input: SslContextInput,
+  at: PathItem[],
+  locator: Locator,
+  abs: (p: string) => string,
+): SslContextConfig {
   const place = (k: string): string => locator.at([...at, k])
   if (input.keyStore !== undefined && (input.keyFile !== undefined || input.certFile !== undefined)) {
-    throw new BrokerError('CONFIG_INVALID', `${place('keyStore')}: found both keyStore and ${input.keyFile !== undefined ? 'keyFile' : 'certFile'}; expected a PKCS#12 keyStore or PEM keyFile + certFile, not both`)
+    throw new BrokerError(
+      'CONFIG_INVALID',
+      `${place('keyStore')}: found both keyStore and ${input.keyFile !== undefined ? 'keyFile' : 'certFile'}; expected a PKCS#12 keyStore or PEM keyFile + certFile, not both`,
+    )
   }
   if ((input.keyFile === undefined) !== (input.certFile === undefined)) {
     const missing = input.keyFile === undefined ? 'keyFile' : 'certFile'
-    throw new BrokerError('CONFIG_INVALID', `${locator.container(at)}: ${missing} is missing; expected keyFile (PEM private key) and certFile (PEM certificate chain) together`)
+    throw new BrokerError(
+      'CONFIG_INVALID',
+      `${locator.container(at)}: ${missing} is missing; expected keyFile (PEM private key) and certFile (PEM certificate chain) together`,
+    )
   }
   if (input.trustStore !== undefined && input.caFile !== undefined) {
-    throw new BrokerError('CONFIG_INVALID', `${place('caFile')}: found both trustStore and caFile; expected one of them`)
+    throw new BrokerError(
+      'CONFIG_INVALID',
+      `${place('caFile')}: found both trustStore and caFile; expected one of them`,
+    )
   }
   if (input.keyPassword !== undefined && input.keyFile === undefined) {
-    throw new BrokerError('CONFIG_INVALID', `${place('keyPassword')}: set without keyFile; expected it only for an encrypted PEM keyFile (a keyStore uses keyStorePassword)`)
+    throw new BrokerError(
+      'CONFIG_INVALID',
+      `${place('keyPassword')}: set without keyFile; expected it only for an encrypted PEM keyFile (a keyStore uses keyStorePassword)`,
+    )
   }
   // ActiveMQ's configs name stores as Spring resources: `file:/etc/amq/broker.p12` (or `file:conf/…`) is a path.
   const opt = (p: string | undefined, key: keyof SslContextInput): string | null => {
     if (p === undefined) return null
     if (/^file:/i.test(p)) return abs(p.replace(/^file:(\/\/(?=\/))?/i, ''))
     if (/^(classpath|https?|jar):/i.test(p)) {
-      throw new BrokerError('CONFIG_UNSUPPORTED', `${place(key)}: found "${p}", a Spring resource sfbroker cannot open; expected a file path (or file:path)`)
+      throw new BrokerError(
+        'CONFIG_UNSUPPORTED',
+        `${place(key)}: found "${p}", a Spring resource sfbroker cannot open; expected a file path (or file:path)`,
+      )
     }
     return abs(p)
   }
@@ -63,15 +83,25 @@ export function hasKeyMaterial(c: SslContextConfig): boolean {
 }
 
 /** A `+ssl` connector needs `<sslContext>` with a key; needClientAuth needs something to trust. */
-export function checkTlsConnectors(connectors: ConnectorConfig[], ssl: SslContextConfig | null, locator: Locator): void {
+export function checkTlsConnectors(
+  connectors: ConnectorConfig[],
+  ssl: SslContextConfig | null,
+  locator: Locator,
+): void {
   connectors.forEach((c, i) => {
     if (!c.tls) return
     const at = locator.at(['transportConnectors', i, 'uri'])
     if (ssl === null || !hasKeyMaterial(ssl)) {
-      throw new BrokerError('CONFIG_INVALID', `${at}: found "${c.uri}", a TLS connector, but ${ssl === null ? 'there is no <sslContext>' : '<sslContext> has no keyStore or keyFile'}; expected <sslContext><sslContext keyStore="broker.p12" keyStorePassword="…"/></sslContext> (or keyFile + certFile)`)
+      throw new BrokerError(
+        'CONFIG_INVALID',
+        `${at}: found "${c.uri}", a TLS connector, but ${ssl === null ? 'there is no <sslContext>' : '<sslContext> has no keyStore or keyFile'}; expected <sslContext><sslContext keyStore="broker.p12" keyStorePassword="…"/></sslContext> (or keyFile + certFile)`,
+      )
     }
     if ((c.tls.needClientAuth || c.tls.wantClientAuth) && ssl.trustStore === null && ssl.caFile === null) {
-      throw new BrokerError('CONFIG_INVALID', `${at}: transport.${c.tls.needClientAuth ? 'need' : 'want'}ClientAuth=true, but <sslContext> has no trustStore or caFile; expected the CA certificates that sign client certificates`)
+      throw new BrokerError(
+        'CONFIG_INVALID',
+        `${at}: transport.${c.tls.needClientAuth ? 'need' : 'want'}ClientAuth=true, but <sslContext> has no trustStore or caFile; expected the CA certificates that sign client certificates`,
+      )
     }
   })
 }

@@ -19,17 +19,20 @@ export interface ScryptHash {
   hash: Buffer
 }
 
-export const SCRYPT_EXPECTED = 'scrypt$N$r$p$<salt base64>$<hash base64> with N a power of two from 1024 to 1048576 (make one with `sfbroker hash-password`)'
+export const SCRYPT_EXPECTED =
+  'scrypt$N$r$p$<salt base64>$<hash base64> with N a power of two from 1024 to 1048576 (make one with `sfbroker hash-password`)'
 
 /** Why a stored value cannot be used, or null. `ENC(...)` and malformed `scrypt$` values are refused. */
 export function storedPasswordProblem(value: string): { unsupported: boolean; message: string } | null {
   if (/^ENC\(.*\)$/s.test(value.trim())) {
     return {
       unsupported: true,
-      message: 'is a Jasypt ENC(...) value; sfbroker cannot decrypt Jasypt (its key lives in the Java setup), expected a scrypt hash: run `sfbroker hash-password` and store its output instead',
+      message:
+        'is a Jasypt ENC(...) value; sfbroker cannot decrypt Jasypt (its key lives in the Java setup), expected a scrypt hash: run `sfbroker hash-password` and store its output instead',
     }
   }
-  if (value.startsWith('scrypt$') && parseScrypt(value) === null) return { unsupported: false, message: `is not a valid scrypt hash, expected ${SCRYPT_EXPECTED}` }
+  if (value.startsWith('scrypt$') && parseScrypt(value) === null)
+    return { unsupported: false, message: `is not a valid scrypt hash, expected ${SCRYPT_EXPECTED}` }
   return null
 }
 
@@ -48,4 +51,3 @@ export function parseScrypt(value: string): ScryptHash | null {
   if (salt.length < 8 || hash.length < 16 || hash.length > 64) return null
   return { N, r, p, salt, hash }
 }
-

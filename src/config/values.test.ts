@@ -9,8 +9,17 @@ import { closest, editDistance } from './suggest.ts'
 describe('config values', () => {
   test('parseSize reads byte counts and 1024-based units', () => {
     const ok: [unknown, number][] = [
-      [1, 1], ['1', 1], ['32mb', 32 * 2 ** 20], ['64 mb', 64 * 2 ** 20], ['1 GB', 2 ** 30], ['1.5kb', 1536],
-      ['2k', 2048], ['3MiB', 3 * 2 ** 20], ['1tb', 2 ** 40], [' 10 b ', 10], [33554432, 33554432],
+      [1, 1],
+      ['1', 1],
+      ['32mb', 32 * 2 ** 20],
+      ['64 mb', 64 * 2 ** 20],
+      ['1 GB', 2 ** 30],
+      ['1.5kb', 1536],
+      ['2k', 2048],
+      ['3MiB', 3 * 2 ** 20],
+      ['1tb', 2 ** 40],
+      [' 10 b ', 10],
+      [33554432, 33554432],
     ]
     for (const [input, bytes] of ok) expect(parseSize(input)).toBe(bytes)
     for (const bad of [0, '0', -1, '-1mb', '32 parsecs', 'mb', '', '1e6', 1.5, '0.1b', true, null, '1 m b', 2 ** 60]) {
@@ -22,7 +31,8 @@ describe('config values', () => {
     expect(parseDurationMs(0)).toBe(0)
     expect(parseDurationMs('1000')).toBe(1000)
     expect(parseDurationMs(DURATION_MS_MAX)).toBe(DURATION_MS_MAX)
-    for (const bad of [-1, '-1', 1.5, '1s', '', DURATION_MS_MAX + 1, false]) expect(parseDurationMs(bad)).toBeUndefined()
+    for (const bad of [-1, '-1', 1.5, '1s', '', DURATION_MS_MAX + 1, false])
+      expect(parseDurationMs(bad)).toBeUndefined()
   })
 
   test('parseBoolean accepts true and false in any case', () => {

@@ -102,17 +102,29 @@ export function readXmlConfig(xml: string, file: string): { input: Record<string
       const n = localName(c.name)
       if (n === 'broker') continue
       if (SPRING_ELEMENTS.includes(n)) {
-        throw new BrokerError('CONFIG_UNSUPPORTED', `${file}:${c.line}: <${c.name}> is not supported by sfbroker; <beans> may hold only <broker>`)
+        throw new BrokerError(
+          'CONFIG_UNSUPPORTED',
+          `${file}:${c.line}: <${c.name}> is not supported by sfbroker; <beans> may hold only <broker>`,
+        )
       }
-      throw new BrokerError('CONFIG_INVALID', `${file}:${c.line}: <beans> has unknown element <${c.name}>${didYouMean(n, ['broker'])}; expected one <broker>`)
+      throw new BrokerError(
+        'CONFIG_INVALID',
+        `${file}:${c.line}: <beans> has unknown element <${c.name}>${didYouMean(n, ['broker'])}; expected one <broker>`,
+      )
     }
     if (brokers.length !== 1) {
       const line = brokers[1]?.line ?? root.line
-      throw new BrokerError('CONFIG_INVALID', `${file}:${line}: <beans> holds ${brokers.length} <broker> elements; expected exactly one`)
+      throw new BrokerError(
+        'CONFIG_INVALID',
+        `${file}:${line}: <beans> holds ${brokers.length} <broker> elements; expected exactly one`,
+      )
     }
     broker = brokers[0]
   } else {
-    throw new BrokerError('CONFIG_INVALID', `${file}:${root.line}: root element is <${root.name}>; expected <broker> or <beans>${didYouMean(rootName, ['broker', 'beans'])}`)
+    throw new BrokerError(
+      'CONFIG_INVALID',
+      `${file}:${root.line}: root element is <${root.name}>; expected <broker> or <beans>${didYouMean(rootName, ['broker', 'beans'])}`,
+    )
   }
   locator.set([], { line: broker.line, element: 'broker' })
   const input = elementToObject(broker, [], file, locator)
@@ -138,7 +150,10 @@ function elementToObject(el: XmlElement, path: PathItem[], file: string, locator
     const shown = el.text.length > 40 ? el.text.slice(0, 37) + '...' : el.text
     // <kahaDB><directory>/x</directory></kahaDB> is Spring's property syntax; sfbroker reads attributes only.
     const parent = path.length > 0 ? locator.origin(path.slice(0, -1))?.element : undefined
-    const hint = parent && el.children.length === 0 && el.attributes.length === 0 ? `; write it as an attribute: <${parent} ${elName}="${shown}">` : '; expected only attributes and child elements'
+    const hint =
+      parent && el.children.length === 0 && el.attributes.length === 0
+        ? `; write it as an attribute: <${parent} ${elName}="${shown}">`
+        : '; expected only attributes and child elements'
     throw new BrokerError('CONFIG_INVALID', `${file}:${el.line}: <${elName}> contains text "${shown}"${hint}`)
   }
   for (const child of el.children) {
@@ -146,7 +161,10 @@ function elementToObject(el: XmlElement, path: PathItem[], file: string, locator
     const childPath = [...path, key]
     if (Object.hasOwn(out, key)) {
       const what = locator.origin(childPath)?.attribute ? `both an attribute and an element` : `more than once`
-      throw new BrokerError('CONFIG_INVALID', `${file}:${child.line}: <${elName}> has <${key}> ${what}; expected it once`)
+      throw new BrokerError(
+        'CONFIG_INVALID',
+        `${file}:${child.line}: <${elName}> has <${key}> ${what}; expected it once`,
+      )
     }
     locator.set(childPath, { line: child.line, element: key })
     const itemName = LIST_ITEMS[childPath.map((p) => (typeof p === 'number' ? '[]' : p)).join('.')]
@@ -156,7 +174,12 @@ function elementToObject(el: XmlElement, path: PathItem[], file: string, locator
     }
     // Spring nesting: a property element with no attributes holding exactly one bean of the same name.
     const only = child.children.length === 1 ? child.children[0] : undefined
-    if (child.attributes.filter((a) => !isNamespaceAttribute(a.name)).length === 0 && child.text === '' && only && localName(only.name) === key) {
+    if (
+      child.attributes.filter((a) => !isNamespaceAttribute(a.name)).length === 0 &&
+      child.text === '' &&
+      only &&
+      localName(only.name) === key
+    ) {
       locator.set(childPath, { line: only.line, element: key })
       out[key] = elementToObject(only, childPath, file, locator)
     } else {
@@ -166,16 +189,33 @@ function elementToObject(el: XmlElement, path: PathItem[], file: string, locator
   return out
 }
 
-function readList(el: XmlElement, listName: string, itemName: string, path: PathItem[], file: string, locator: Locator): unknown[] {
+function readList(
+  el: XmlElement,
+  listName: string,
+  itemName: string,
+  path: PathItem[],
+  file: string,
+  locator: Locator,
+): unknown[] {
   for (const a of el.attributes) {
     if (isNamespaceAttribute(a.name)) continue
-    throw new BrokerError('CONFIG_INVALID', `${file}:${a.line}: <${listName}> has unknown attribute "${a.name}"; expected only <${itemName}> elements inside`)
+    throw new BrokerError(
+      'CONFIG_INVALID',
+      `${file}:${a.line}: <${listName}> has unknown attribute "${a.name}"; expected only <${itemName}> elements inside`,
+    )
   }
-  if (el.text !== '') throw new BrokerError('CONFIG_INVALID', `${file}:${el.line}: <${listName}> contains text; expected only <${itemName}> elements`)
+  if (el.text !== '')
+    throw new BrokerError(
+      'CONFIG_INVALID',
+      `${file}:${el.line}: <${listName}> contains text; expected only <${itemName}> elements`,
+    )
   return el.children.map((item, i) => {
     const n = localName(item.name)
     if (n !== itemName) {
-      throw new BrokerError('CONFIG_INVALID', `${file}:${item.line}: <${listName}> has unknown element <${item.name}>${didYouMean(n, [itemName])}; expected <${itemName}>`)
+      throw new BrokerError(
+        'CONFIG_INVALID',
+        `${file}:${item.line}: <${listName}> has unknown element <${item.name}>${didYouMean(n, [itemName])}; expected <${itemName}>`,
+      )
     }
     locator.set([...path, i], { line: item.line, element: itemName })
     return elementToObject(item, [...path, i], file, locator)

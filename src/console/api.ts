@@ -42,7 +42,12 @@ export const STORE_FILES_MAX = 200
 export const CONSOLE_DIR = 'console'
 
 export class ApiError extends Error {
-  constructor(readonly status: number, readonly code: string, message: string, readonly extra: Record<string, unknown> = {}) {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly extra: Record<string, unknown> = {},
+  ) {
     super(message)
   }
 }
@@ -76,17 +81,27 @@ export class ConsoleApi {
   private readonly routes: Route[] = []
   private adminUrl: string | null = null
 
-  constructor(private readonly node: BrokerNode, private readonly cfg: AdminConfig) {
+  constructor(
+    private readonly node: BrokerNode,
+    private readonly cfg: AdminConfig,
+  ) {
     const r = (method: string, pattern: string, run: Handler): void => {
       this.routes.push({ method, parts: pattern.split('/').filter(Boolean), write: method !== 'GET', run })
     }
     r('GET', 'api/node', (m) => this.nodeView(m.access))
     r('GET', 'api/group', () => this.group())
     r('GET', 'api/destinations', () => this.destinations())
-    r('GET', 'api/destinations/:d/messages', (m) => this.mgmt().browse(m.params[0]!, this.intParam(m.url, 'offset', 0), this.intParam(m.url, 'limit', 25)))
+    r('GET', 'api/destinations/:d/messages', (m) =>
+      this.mgmt().browse(m.params[0]!, this.intParam(m.url, 'offset', 0), this.intParam(m.url, 'limit', 25)),
+    )
     r('POST', 'api/destinations/:d/messages', (m) => this.send(m.params[0]!, m.body))
     r('DELETE', 'api/destinations/:d/messages/:id', async (m) => {
-      if (!(await this.mgmt().deleteMessage(m.params[0]!, m.params[1]!))) throw new ApiError(404, 'ADMIN_NOT_FOUND', `no waiting message ${JSON.stringify(m.params[1])} in ${m.params[0]} (consumed, in flight, or never there)`)
+      if (!(await this.mgmt().deleteMessage(m.params[0]!, m.params[1]!)))
+        throw new ApiError(
+          404,
+          'ADMIN_NOT_FOUND',
+          `no waiting message ${JSON.stringify(m.params[1])} in ${m.params[0]} (consumed, in flight, or never there)`,
+        )
       return { deleted: 1 }
     })
     r('POST', 'api/destinations/:d/purge', async (m) => ({ purged: await this.mgmt().purge(m.params[0]!) }))
@@ -99,7 +114,11 @@ export class ConsoleApi {
     r('DELETE', 'api/connections/:id', (m) => this.closeConnection(m.params[0]!))
     r('GET', 'api/scheduler', (m) => this.jobs(m.url))
     r('DELETE', 'api/scheduler/jobs', async () => (await this.mgmt().removeJobs(null), { removed: 'all' }))
-    r('DELETE', 'api/scheduler/jobs/:id', async (m) => (await this.mgmt().removeJobs(m.params[0]!), { removed: m.params[0] }))
+    r(
+      'DELETE',
+      'api/scheduler/jobs/:id',
+      async (m) => (await this.mgmt().removeJobs(m.params[0]!), { removed: m.params[0] }),
+    )
     r('GET', 'api/store', () => this.store())
   }
 
@@ -110,12 +129,23 @@ export class ConsoleApi {
     this.timer.unref?.()
     this.sample()
     if (address) {
-      const host = address.host === '0.0.0.0' || address.host === '::' ? os.hostname() : address.host.includes(':') ? `[${address.host}]` : address.host
+      const host =
+        address.host === '0.0.0.0' || address.host === '::'
+          ? os.hostname()
+          : address.host.includes(':')
+            ? `[${address.host}]`
+            : address.host
       this.adminUrl = `http://${host}:${address.port}/console/`
       const dir = path.join(this.node.config.persistence.directory, CONSOLE_DIR)
       // Never awaited: a hung share must not hold the admin listener; a failure only loses the replica's link.
-      fs.promises.mkdir(dir, { recursive: true })
-        .then(() => fs.promises.writeFile(path.join(dir, `${this.node.nodeId.replace(/[^A-Za-z0-9._-]/g, '_')}.json`), JSON.stringify({ nodeId: this.node.nodeId, url: this.adminUrl, updatedAt: Date.now() })))
+      fs.promises
+        .mkdir(dir, { recursive: true })
+        .then(() =>
+          fs.promises.writeFile(
+            path.join(dir, `${this.node.nodeId.replace(/[^A-Za-z0-9._-]/g, '_')}.json`),
+            JSON.stringify({ nodeId: this.node.nodeId, url: this.adminUrl, updatedAt: Date.now() }),
+          ),
+        )
         .catch((e: Error) => log.debug(`console address not written to the shared directory: ${e.message}`))
     }
   }
@@ -134,23 +164,45 @@ export class ConsoleApi {
   /** Answer one /api request. */
   async handle(req: http.IncomingMessage, res: http.ServerResponse, url: URL, access: AdminAccess): Promise<void> {
     const send = (status: number, body: unknown): void => {
-      res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' })
+      res.writeHead(status, {
+        'content-type': 'application/json; charset=utf-8',
+        'cache-control': 'no-store',
+        'x-content-type-options': 'nosniff',
+      })
       res.end(JSON.stringify(body))
     }
     try {
-      const segs = url.pathname.split('/').filter(Boolean).map((s) => {
-        try {
-          return decodeURIComponent(s)
-        } catch {
-          throw new ApiError(400, 'ADMIN_BAD_REQUEST', `path segment ${JSON.stringify(s.slice(0, 60))} is not valid percent-encoding`)
-        }
-      })
-      const candidates = this.routes.filter((r) => r.parts.length === segs.length && r.parts.every((p, i) => p.startsWith(':') || p === segs[i]))
-      if (candidates.length === 0) throw new ApiError(404, 'ADMIN_NOT_FOUND', `no such endpoint ${url.pathname}; see the README, section Console API`)
+      const segs = url.pathname
+        .split('/')
+        .filter(Boolean)
+        .map((s) => {
+          try {
+            return decodeURIComponent(s)
+          } catch {
+            throw new ApiError(
+              400,
+              'ADMIN_BAD_REQUEST',
+              `path segment ${JSON.stringify(s.slice(0, 60))} is not valid percent-encoding`,
+            )
+          }
+        })
+      const candidates = this.routes.filter(
+        (r) => r.parts.length === segs.length && r.parts.every((p, i) => p.startsWith(':') || p === segs[i]),
+      )
+      if (candidates.length === 0)
+        throw new ApiError(
+          404,
+          'ADMIN_NOT_FOUND',
+          `no such endpoint ${url.pathname}; see the README, section Console API`,
+        )
       const route = candidates.find((r) => r.method === req.method || (r.method === 'GET' && req.method === 'HEAD'))
       if (!route) {
         res.setHeader('allow', candidates.map((r) => r.method).join(', '))
-        throw new ApiError(405, 'ADMIN_METHOD', `method ${req.method} not allowed on ${url.pathname}; use ${candidates.map((r) => r.method).join(' or ')}`)
+        throw new ApiError(
+          405,
+          'ADMIN_METHOD',
+          `method ${req.method} not allowed on ${url.pathname}; use ${candidates.map((r) => r.method).join(' or ')}`,
+        )
       }
       const params = route.parts.flatMap((p, i) => (p.startsWith(':') ? [segs[i]!] : []))
       let body: Record<string, unknown> = {}
@@ -160,7 +212,10 @@ export class ConsoleApi {
         this.needPrimary()
       }
       const out = await route.run({ params, url, body, access })
-      if (route.write) log.info(`console: ${req.method} ${url.pathname} by ${access.user === null ? '' : `user ${JSON.stringify(access.user)} from `}${req.socket.remoteAddress ?? '?'}`)
+      if (route.write)
+        log.info(
+          `console: ${req.method} ${url.pathname} by ${access.user === null ? '' : `user ${JSON.stringify(access.user)} from `}${req.socket.remoteAddress ?? '?'}`,
+        )
       send(200, out)
     } catch (e) {
       if (e instanceof ApiError) return send(e.status, { error: e.message, code: e.code, ...e.extra })
@@ -173,24 +228,53 @@ export class ConsoleApi {
   private guard(req: http.IncomingMessage, access: AdminAccess): void {
     if (access.secured && access.role !== 'admin') {
       const admins = this.cfg.groups ?? [DEFAULTS.adminGroups]
-      throw new ApiError(403, 'ADMIN_READ_ONLY_USER', `user ${access.user} may only read; changes need a user of ${admins.length === 1 ? 'group' : 'one of the groups'} ${admins.join(', ')}`)
+      throw new ApiError(
+        403,
+        'ADMIN_READ_ONLY_USER',
+        `user ${access.user} may only read; changes need a user of ${admins.length === 1 ? 'group' : 'one of the groups'} ${admins.join(', ')}`,
+      )
     }
     const token = req.headers[CSRF_HEADER]
-    if (typeof token !== 'string' || token.length !== this.token.length || !crypto.timingSafeEqual(Buffer.from(token), Buffer.from(this.token))) {
+    if (
+      typeof token !== 'string' ||
+      token.length !== this.token.length ||
+      !crypto.timingSafeEqual(Buffer.from(token), Buffer.from(this.token))
+    ) {
       throw new ApiError(403, 'ADMIN_CSRF', `a write needs the ${CSRF_HEADER} header with the token from GET /api/node`)
     }
     const origin = req.headers.origin
-    if (origin !== undefined && origin !== 'null' && origin !== `http://${req.headers.host}` && origin !== `https://${req.headers.host}`) {
-      throw new ApiError(403, 'ADMIN_CSRF', `cross-origin write refused (Origin ${origin.slice(0, 100)}, listener ${req.headers.host})`)
+    if (
+      origin !== undefined &&
+      origin !== 'null' &&
+      origin !== `http://${req.headers.host}` &&
+      origin !== `https://${req.headers.host}`
+    ) {
+      throw new ApiError(
+        403,
+        'ADMIN_CSRF',
+        `cross-origin write refused (Origin ${origin.slice(0, 100)}, listener ${req.headers.host})`,
+      )
     }
     const site = req.headers['sec-fetch-site']
-    if (typeof site === 'string' && site !== 'same-origin' && site !== 'none') throw new ApiError(403, 'ADMIN_CSRF', `cross-site write refused (Sec-Fetch-Site ${site})`)
-    if (!access.secured && !this.cfg.writable) throw new ApiError(403, 'ADMIN_READ_ONLY', 'this admin listener is read-only; start the broker with --admin-writable (or <admin writable="true">) to allow changes')
+    if (typeof site === 'string' && site !== 'same-origin' && site !== 'none')
+      throw new ApiError(403, 'ADMIN_CSRF', `cross-site write refused (Sec-Fetch-Site ${site})`)
+    if (!access.secured && !this.cfg.writable)
+      throw new ApiError(
+        403,
+        'ADMIN_READ_ONLY',
+        'this admin listener is read-only; start the broker with --admin-writable (or <admin writable="true">) to allow changes',
+      )
   }
 
   private needPrimary(): NonNullable<ReturnType<BrokerNode['servingParts']>> {
     const parts = this.node.servingParts()
-    if (!parts) throw new ApiError(409, 'ADMIN_NOT_PRIMARY', `this node is ${this.node.status().role}, not a serving primary; use the primary's console`, { role: this.node.status().role })
+    if (!parts)
+      throw new ApiError(
+        409,
+        'ADMIN_NOT_PRIMARY',
+        `this node is ${this.node.status().role}, not a serving primary; use the primary's console`,
+        { role: this.node.status().role },
+      )
     return parts
   }
 
@@ -202,7 +286,12 @@ export class ConsoleApi {
   private intParam(url: URL, name: string, dflt: number): number {
     const raw = url.searchParams.get(name)
     if (raw === null || raw === '') return dflt
-    if (!/^\d{1,9}$/.test(raw)) throw new ApiError(400, 'ADMIN_BAD_REQUEST', `query parameter ${name}=${JSON.stringify(raw.slice(0, 40))}: expected a whole number`)
+    if (!/^\d{1,9}$/.test(raw))
+      throw new ApiError(
+        400,
+        'ADMIN_BAD_REQUEST',
+        `query parameter ${name}=${JSON.stringify(raw.slice(0, 40))}: expected a whole number`,
+      )
     return Number(raw)
   }
 
@@ -211,9 +300,20 @@ export class ConsoleApi {
     const st = this.node.status()
     const admin = access.role === 'admin'
     return {
-      ...st, version: VERSION, writable: admin, csrfToken: this.token, csrfHeader: CSRF_HEADER,
-      auth: { enabled: access.secured, user: access.user, role: access.role, readOnly: !admin, adminGroups: access.secured ? this.cfg.groups ?? [DEFAULTS.adminGroups] : [] },
-      serving: this.node.servingParts() !== null, consoleUrl: this.adminUrl,
+      ...st,
+      version: VERSION,
+      writable: admin,
+      csrfToken: this.token,
+      csrfHeader: CSRF_HEADER,
+      auth: {
+        enabled: access.secured,
+        user: access.user,
+        role: access.role,
+        readOnly: !admin,
+        adminGroups: access.secured ? (this.cfg.groups ?? [DEFAULTS.adminGroups]) : [],
+      },
+      serving: this.node.servingParts() !== null,
+      consoleUrl: this.adminUrl,
     }
   }
 
@@ -221,7 +321,12 @@ export class ConsoleApi {
   private jobs(url: URL): unknown {
     const parts = this.needPrimary()
     const limit = this.intParam(url, 'limit', JOBS_PAGE_DEFAULT)
-    if (limit < 1 || limit > JOBS_PAGE_MAX) throw new ApiError(400, 'ADMIN_BAD_REQUEST', `query parameter limit=${limit}: expected a whole number from 1 to ${JOBS_PAGE_MAX}`)
+    if (limit < 1 || limit > JOBS_PAGE_MAX)
+      throw new ApiError(
+        400,
+        'ADMIN_BAD_REQUEST',
+        `query parameter limit=${limit}: expected a whole number from 1 to ${JOBS_PAGE_MAX}`,
+      )
     if (!parts.scheduler) return { jobs: [], total: 0, nextDueAt: null, disabled: true }
     const { jobs, total } = parts.scheduler.list(limit)
     return { jobs, total, nextDueAt: parts.scheduler.stats().nextDueAt, now: Date.now(), disabled: false }
@@ -235,7 +340,10 @@ export class ConsoleApi {
       for (const f of (await fs.promises.readdir(dir)).slice(0, 100)) {
         if (!f.endsWith('.json')) continue
         try {
-          const o = JSON.parse(await fs.promises.readFile(path.join(dir, f), 'utf8')) as { nodeId?: string; url?: string }
+          const o = JSON.parse(await fs.promises.readFile(path.join(dir, f), 'utf8')) as {
+            nodeId?: string
+            url?: string
+          }
           if (typeof o.nodeId === 'string' && typeof o.url === 'string') consoles[o.nodeId] = o.url
         } catch {
           // A half-written or foreign file: no link for that node.
@@ -248,9 +356,18 @@ export class ConsoleApi {
     const { store: _store, ...rest } = report
     return {
       ...rest,
-      store: report.store ? { adapter: report.store.adapter, bytes: report.store.bytes, messages: report.store.messages, destinations: report.store.destinations.length, ageMs: report.store.ageMs, updatedAt: report.store.updatedAt } : null,
+      store: report.store
+        ? {
+            adapter: report.store.adapter,
+            bytes: report.store.bytes,
+            messages: report.store.messages,
+            destinations: report.store.destinations.length,
+            ageMs: report.store.ageMs,
+            updatedAt: report.store.updatedAt,
+          }
+        : null,
       self: { nodeId: this.node.nodeId, role: this.node.status().role },
-      primaryConsole: report.primary && holder ? consoles[holder.nodeId] ?? null : null,
+      primaryConsole: report.primary && holder ? (consoles[holder.nodeId] ?? null) : null,
       consoles,
       probeLock: report.probeLock,
     }
@@ -260,12 +377,21 @@ export class ConsoleApi {
     const parts = this.needPrimary()
     const m = parts.broker.metrics()
     return {
-      memoryBytes: m.memoryBytes, memoryLimitBytes: m.memoryLimitBytes, sampleMs: RATE_SAMPLE_MS,
+      memoryBytes: m.memoryBytes,
+      memoryLimitBytes: m.memoryLimitBytes,
+      sampleMs: RATE_SAMPLE_MS,
       destinations: m.destinations.map((d) => {
         const kind = parseDestination(d.destination).kind
         const r = this.rates.rates(d.destination)
         const last = (a: number[]): number => (a.length ? a[a.length - 1]! : 0)
-        return { ...d, kind, memoryBytes: parts.broker.destinationMemoryBytes(d.destination), rates: r, enqueueRate: last(r.enqueue), dequeueRate: last(r.dequeue) }
+        return {
+          ...d,
+          kind,
+          memoryBytes: parts.broker.destinationMemoryBytes(d.destination),
+          rates: r,
+          enqueueRate: last(r.enqueue),
+          dequeueRate: last(r.dequeue),
+        }
       }),
     }
   }
@@ -273,18 +399,22 @@ export class ConsoleApi {
   private async send(destination: string, body: Record<string, unknown>): Promise<unknown> {
     const headers: Record<string, string> = {}
     if (body.headers !== undefined) {
-      if (typeof body.headers !== 'object' || body.headers === null || Array.isArray(body.headers)) throw new ApiError(400, 'ADMIN_BAD_REQUEST', 'headers: expected an object of string values')
+      if (typeof body.headers !== 'object' || body.headers === null || Array.isArray(body.headers))
+        throw new ApiError(400, 'ADMIN_BAD_REQUEST', 'headers: expected an object of string values')
       for (const [k, v] of Object.entries(body.headers)) {
-        if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') throw new ApiError(400, 'ADMIN_BAD_REQUEST', `headers.${k}: expected a string`)
+        if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean')
+          throw new ApiError(400, 'ADMIN_BAD_REQUEST', `headers.${k}: expected a string`)
         headers[k] = String(v)
       }
     }
     if (body.persistent !== undefined) headers.persistent = body.persistent === true ? 'true' : 'false'
     if (body.delayMs !== undefined && body.delayMs !== null && body.delayMs !== 0) {
-      if (typeof body.delayMs !== 'number' || !Number.isSafeInteger(body.delayMs) || body.delayMs < 0) throw new ApiError(400, 'ADMIN_BAD_REQUEST', 'delayMs: expected a whole number of milliseconds')
+      if (typeof body.delayMs !== 'number' || !Number.isSafeInteger(body.delayMs) || body.delayMs < 0)
+        throw new ApiError(400, 'ADMIN_BAD_REQUEST', 'delayMs: expected a whole number of milliseconds')
       headers.AMQ_SCHEDULED_DELAY = String(body.delayMs)
     }
-    if (body.body !== undefined && typeof body.body !== 'string') throw new ApiError(400, 'ADMIN_BAD_REQUEST', 'body: expected a string')
+    if (body.body !== undefined && typeof body.body !== 'string')
+      throw new ApiError(400, 'ADMIN_BAD_REQUEST', 'body: expected a string')
     parseDestination(destination, 'destination')
     await this.mgmt().send(destination, headers, new TextEncoder().encode((body.body as string | undefined) ?? ''))
     return { sent: destination }
@@ -292,10 +422,12 @@ export class ConsoleApi {
 
   private async move(from: string, body: Record<string, unknown>): Promise<unknown> {
     const to = body.to
-    if (typeof to !== 'string') throw new ApiError(400, 'ADMIN_BAD_REQUEST', 'to: expected the target queue, e.g. "/queue/ORDERS"')
+    if (typeof to !== 'string')
+      throw new ApiError(400, 'ADMIN_BAD_REQUEST', 'to: expected the target queue, e.g. "/queue/ORDERS"')
     let ids: string[] | null = null
     if (body.ids !== undefined && body.ids !== null) {
-      if (!Array.isArray(body.ids) || !body.ids.every((x) => typeof x === 'string')) throw new ApiError(400, 'ADMIN_BAD_REQUEST', 'ids: expected an array of message ids, or nothing for all')
+      if (!Array.isArray(body.ids) || !body.ids.every((x) => typeof x === 'string'))
+        throw new ApiError(400, 'ADMIN_BAD_REQUEST', 'ids: expected an array of message ids, or nothing for all')
       ids = body.ids as string[]
     }
     const copy = body.copy === true
@@ -308,12 +440,20 @@ export class ConsoleApi {
     const mgmt = new BrokerManagement(parts.broker, parts.scheduler)
     const versions = new Map<string, string>()
     for (const s of parts.servers) for (const c of s.connectedSessions()) versions.set(c.session.sessionId, c.version)
-    return { connections: mgmt.sessions().map((s) => ({ ...s, protocolVersion: versions.get(s.sessionId) ?? null, closable: versions.has(s.sessionId) })) }
+    return {
+      connections: mgmt.sessions().map((s) => ({
+        ...s,
+        protocolVersion: versions.get(s.sessionId) ?? null,
+        closable: versions.has(s.sessionId),
+      })),
+    }
   }
 
   private closeConnection(sessionId: string): unknown {
     const parts = this.needPrimary()
-    for (const s of parts.servers) if (s.closeSession(sessionId, 'connection closed by an operator from the admin console')) return { closed: sessionId }
+    for (const s of parts.servers)
+      if (s.closeSession(sessionId, 'connection closed by an operator from the admin console'))
+        return { closed: sessionId }
     throw new ApiError(404, 'ADMIN_NOT_FOUND', `no client connection with session ${JSON.stringify(sessionId)}`)
   }
 
@@ -326,10 +466,28 @@ export class ConsoleApi {
     const newest = files.reduce((a, f) => Math.max(a, f.modifiedAt), 0)
     return {
       adapter: live?.adapter ?? summary?.adapter ?? this.node.config.persistence.adapter,
-      live: live ? { directory: live.directory, bytes: live.bytes, messages: live.messages, destinations: live.destinations.length, syncs: live.syncs, integrity: live.integrity ?? null } : null,
+      live: live
+        ? {
+            directory: live.directory,
+            bytes: live.bytes,
+            messages: live.messages,
+            destinations: live.destinations.length,
+            syncs: live.syncs,
+            integrity: live.integrity ?? null,
+          }
+        : null,
       files,
       lastWriteAt: newest || null,
-      summary: summary ? { bytes: summary.bytes, messages: summary.messages, updatedAt: summary.updatedAt, ageMs: summary.ageMs, integrity: summary.integrity ?? null, scheduler: summary.scheduler } : null,
+      summary: summary
+        ? {
+            bytes: summary.bytes,
+            messages: summary.messages,
+            updatedAt: summary.updatedAt,
+            ageMs: summary.ageMs,
+            integrity: summary.integrity ?? null,
+            scheduler: summary.scheduler,
+          }
+        : null,
       scheduler: parts?.scheduler ? parts.scheduler.stats() : null,
       warnings: report.warnings,
     }
@@ -384,7 +542,8 @@ function readJson(req: http.IncomingMessage): Promise<Record<string, unknown>> {
       if (text === '') return resolve({})
       try {
         const v = JSON.parse(text) as unknown
-        if (typeof v !== 'object' || v === null || Array.isArray(v)) return reject(new ApiError(400, 'ADMIN_BAD_REQUEST', 'request body: expected a JSON object'))
+        if (typeof v !== 'object' || v === null || Array.isArray(v))
+          return reject(new ApiError(400, 'ADMIN_BAD_REQUEST', 'request body: expected a JSON object'))
         resolve(v as Record<string, unknown>)
       } catch (e) {
         reject(new ApiError(400, 'ADMIN_BAD_REQUEST', `request body: not JSON (${(e as Error).message.slice(0, 80)})`))
@@ -392,4 +551,3 @@ function readJson(req: http.IncomingMessage): Promise<Record<string, unknown>> {
     })
   })
 }
-

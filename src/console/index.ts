@@ -17,7 +17,8 @@ const SECURITY_HEADERS = {
   'x-content-type-options': 'nosniff',
   'x-frame-options': 'DENY',
   'referrer-policy': 'no-referrer',
-  'content-security-policy': "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  'content-security-policy':
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
 }
 
 const ASSETS: Record<string, { type: string; body: string }> = {
@@ -35,7 +36,9 @@ export class AdminConsole {
 
   /** True for the paths the console answers: `/`, `/console...`, `/api/...`. */
   static owns(pathname: string): boolean {
-    return pathname === '/' || pathname === '/console' || pathname.startsWith('/console/') || pathname.startsWith('/api/')
+    return (
+      pathname === '/' || pathname === '/console' || pathname.startsWith('/console/') || pathname.startsWith('/api/')
+    )
   }
 
   /** `access`: who the admin listener found the caller to be (it has answered 401/403 already when nobody). */

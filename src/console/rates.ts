@@ -28,7 +28,10 @@ export class RateSampler {
 
   /** Record one sample of every destination's counters at `now` (ms). */
   sample(all: readonly DestinationMetrics[], now: number): void {
-    const tracked = all.length <= RATE_DESTINATIONS_MAX ? all : [...all].sort((a, b) => b.depth - a.depth).slice(0, RATE_DESTINATIONS_MAX)
+    const tracked =
+      all.length <= RATE_DESTINATIONS_MAX
+        ? all
+        : [...all].sort((a, b) => b.depth - a.depth).slice(0, RATE_DESTINATIONS_MAX)
     const seen = new Set<string>()
     for (const d of tracked) {
       seen.add(d.destination)

@@ -28,10 +28,20 @@ export function deposalBackoffMs(baseMs: number, deposals: number, random: numbe
 }
 
 /** `p` settled within `ms` of `clock` time: true, else false (p goes on; its outcome is dropped). */
-export async function within(p: Promise<unknown>, ms: number, clock: { setTimeout(fn: () => void, ms: number): unknown; clearTimeout(h: unknown): void }): Promise<boolean> {
+export async function within(
+  p: Promise<unknown>,
+  ms: number,
+  clock: { setTimeout(fn: () => void, ms: number): unknown; clearTimeout(h: unknown): void },
+): Promise<boolean> {
   let timer: unknown = null
   try {
-    return await Promise.race([p.then(() => true, () => true), new Promise<false>((r) => (timer = clock.setTimeout(() => r(false), ms)))])
+    return await Promise.race([
+      p.then(
+        () => true,
+        () => true,
+      ),
+      new Promise<false>((r) => (timer = clock.setTimeout(() => r(false), ms))),
+    ])
   } finally {
     clock.clearTimeout(timer)
   }

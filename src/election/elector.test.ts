@@ -29,8 +29,16 @@ afterAll(async () => {
 
 /** Lock settings for an in-process Elector: fast keep-alive, blocking wait, no stall watchdog. */
 const FAST_LOCK = {
-  useLock: true, type: 'flock', lockKeepAlivePeriod: 200, keepAliveTimeout: 200, lockAcquireSleepInterval: 200,
-  blockingWait: true, failIfLocked: false, restartAllowed: true, failback: false, eventLoopStallMax: 0,
+  useLock: true,
+  type: 'flock',
+  lockKeepAlivePeriod: 200,
+  keepAliveTimeout: 200,
+  lockAcquireSleepInterval: 200,
+  blockingWait: true,
+  failIfLocked: false,
+  restartAllowed: true,
+  failback: false,
+  eventLoopStallMax: 0,
 } as const
 
 async function until(f: () => boolean, timeoutMs: number, what: string): Promise<void> {
@@ -86,7 +94,11 @@ test('Elector removes its replica heartbeat file on takeover even when a heartbe
   })
   try {
     await elector.start()
-    await until(() => elector.status().role === 'replica' && fs.existsSync(mine), 20_000, 'replica with a heartbeat file')
+    await until(
+      () => elector.status().role === 'replica' && fs.existsSync(mine),
+      20_000,
+      'replica with a heartbeat file',
+    )
     armed = true
     await until(() => entered, 10_000, 'a heartbeat write held at the gate')
 

@@ -30,7 +30,13 @@ import { deposalBackoffMs, shareRetryMs, within, STABLE_TERM_MS } from './backof
 import type { HolderRecord, ReplicaRecord, TakeoverRecord } from './shared-dir.ts'
 
 export { STALL_KILL_FACTOR } from './stall-monitor.ts'
-export { SHARE_RETRY_FIRST_MS, SHARE_RETRY_MAX_MS, DEPOSAL_BACKOFF_MAX_MS, STABLE_TERM_MS, deposalBackoffMs } from './backoff.ts'
+export {
+  SHARE_RETRY_FIRST_MS,
+  SHARE_RETRY_MAX_MS,
+  DEPOSAL_BACKOFF_MAX_MS,
+  STABLE_TERM_MS,
+  deposalBackoffMs,
+} from './backoff.ts'
 /** How long a new term waits for the previous term's teardown (store close) before the process gives up (exit 76). */
 export const TEARDOWN_WAIT_MAX_MS = 60_000
 /** How long a step-down waits for hooks.deactivate before releasing the lock anyway (connectors close first, in ms). */
@@ -123,15 +129,25 @@ export class Elector {
 
   constructor(readonly opts: ElectorOptions) {
     const lk = opts.lock
-    if (lk.lockKeepAlivePeriod < 0 || lk.keepAliveTimeout < 0 || lk.lockAcquireSleepInterval <= 0 || lk.eventLoopStallMax < 0) {
-      throw new BrokerError('CONFIG_INVALID', `election lock settings: lockKeepAlivePeriod=${lk.lockKeepAlivePeriod}, keepAliveTimeout=${lk.keepAliveTimeout}, lockAcquireSleepInterval=${lk.lockAcquireSleepInterval}, eventLoopStallMax=${lk.eventLoopStallMax}; expected non-negative values and lockAcquireSleepInterval > 0`)
+    if (
+      lk.lockKeepAlivePeriod < 0 ||
+      lk.keepAliveTimeout < 0 ||
+      lk.lockAcquireSleepInterval <= 0 ||
+      lk.eventLoopStallMax < 0
+    ) {
+      throw new BrokerError(
+        'CONFIG_INVALID',
+        `election lock settings: lockKeepAlivePeriod=${lk.lockKeepAlivePeriod}, keepAliveTimeout=${lk.keepAliveTimeout}, lockAcquireSleepInterval=${lk.lockAcquireSleepInterval}, eventLoopStallMax=${lk.eventLoopStallMax}; expected non-negative values and lockAcquireSleepInterval > 0`,
+      )
     }
     this.clock = opts.clock ?? systemClock
     this.roleSince = this.clock.now()
     this.host = opts.host ?? os.hostname()
     this.pid = opts.pid ?? process.pid
     this.random = opts.random ?? Math.random
-    this.port = opts.port ?? new FsSharePort(opts.sharedDir, lk.type, Math.max(1000, lk.keepAliveTimeout || lk.lockKeepAlivePeriod || 1000))
+    this.port =
+      opts.port ??
+      new FsSharePort(opts.sharedDir, lk.type, Math.max(1000, lk.keepAliveTimeout || lk.lockKeepAlivePeriod || 1000))
     this.preferred = lk.failback
     this.done = new Promise((r) => (this.resolveDone = r))
     this.keepAlive = new KeepAlive({
@@ -145,7 +161,12 @@ export class Elector {
     })
     const beatMs = lk.lockKeepAlivePeriod > 0 ? lk.lockKeepAlivePeriod : 1000
     this.heartbeat = new ReplicaHeartbeat(this.port, this.clock, beatMs, () => ({
-      nodeId: opts.nodeId, role: 'replica', host: this.host, pid: this.pid, brokerName: opts.brokerName, preferred: this.preferred,
+      nodeId: opts.nodeId,
+      role: 'replica',
+      host: this.host,
+      pid: this.pid,
+      brokerName: opts.brokerName,
+      preferred: this.preferred,
     }))
     const makeWatchdog = opts.watchdog === undefined ? (ms: number) => new StallWatchdog(ms) : opts.watchdog
     this.stall = new StallMonitor(this.clock, lk.eventLoopStallMax, makeWatchdog, (why) => {
@@ -195,7 +216,8 @@ export class Elector {
    * election simulation).
    */
   noteFenced(reason: string, epoch: number): void {
-    if (epoch !== this.epoch) return log.debug(`fence of an earlier term (epoch ${epoch}) saw a newer epoch: ignored (${reason})`)
+    if (epoch !== this.epoch)
+      return log.debug(`fence of an earlier term (epoch ${epoch}) saw a newer epoch: ignored (${reason})`)
     this.feed({ kind: 'fenced', reason })
   }
 
@@ -210,7 +232,15 @@ export class Elector {
   }
 
   status(): ElectorStatus {
-    return { nodeId: this.opts.nodeId, role: this._role, epoch: this.epoch, holder: this.record ?? this.holder, lastTakeover: this.lastTakeover, since: this.roleSince, keepAliveLatencyMs: this.keepAlive.latencyMs }
+    return {
+      nodeId: this.opts.nodeId,
+      role: this._role,
+      epoch: this.epoch,
+      holder: this.record ?? this.holder,
+      lastTakeover: this.lastTakeover,
+      since: this.roleSince,
+      keepAliveLatencyMs: this.keepAlive.latencyMs,
+    }
   }
 
   // ---- state machine plumbing ----
@@ -226,7 +256,10 @@ export class Elector {
         if ((inp.kind === 'lost' || inp.kind === 'fenced') && serving) this.lockDoubt = true
         if (inp.kind === 'fenced' && serving) this.noteDeposal()
         const before = this._role
-        const r = step(before, inp, { failIfLocked: this.opts.lock.failIfLocked, restartAllowed: this.opts.lock.restartAllowed })
+        const r = step(before, inp, {
+          failIfLocked: this.opts.lock.failIfLocked,
+          restartAllowed: this.opts.lock.restartAllowed,
+        })
         if (r.role !== before) {
           this.gen++
           this.setRole(r.role, 'reason' in inp ? inp.reason : inp.kind)
@@ -344,7 +377,12 @@ export class Elector {
     this.shareFailures = 0
     if (this.shareDownSince !== null) {
       const downMs = this.clock.now() - this.shareDownSince
-      log.info(`shared directory ${this.port.dir} is back after ${downMs} ms: competing for the lock again`, { event: 'share', state: 'available', downMs, nodeId: this.opts.nodeId })
+      log.info(`shared directory ${this.port.dir} is back after ${downMs} ms: competing for the lock again`, {
+        event: 'share',
+        state: 'available',
+        downMs,
+        nodeId: this.opts.nodeId,
+      })
       this.shareDownSince = null
     }
   }
@@ -353,7 +391,10 @@ export class Elector {
   private shareRetryDelayMs(): number {
     if (this.shareDownSince === null) {
       this.shareDownSince = this.clock.now()
-      log.warn(`shared directory ${this.port.dir} is unavailable; staying up as a replica and retrying until it returns`, { event: 'share', state: 'unavailable', nodeId: this.opts.nodeId })
+      log.warn(
+        `shared directory ${this.port.dir} is unavailable; staying up as a replica and retrying until it returns`,
+        { event: 'share', state: 'unavailable', nodeId: this.opts.nodeId },
+      )
     }
     return shareRetryMs(this.shareFailures++, this.random())
   }
@@ -368,7 +409,10 @@ export class Elector {
   /** Delay before competing again after a step-down: lockAcquireSleepInterval, doubled per deposal in a row. */
   private rejoinDelayMs(): number {
     const ms = deposalBackoffMs(this.opts.lock.lockAcquireSleepInterval, this.deposals, this.random())
-    if (this.deposals > 1) log.warn(`deposed by another node's epoch ${this.deposals} times in a row: waiting ${ms} ms before competing again (flap damping)`)
+    if (this.deposals > 1)
+      log.warn(
+        `deposed by another node's epoch ${this.deposals} times in a row: waiting ${ms} ms before competing again (flap damping)`,
+      )
     return ms
   }
 
@@ -435,8 +479,14 @@ export class Elector {
         const key = rec ? `${rec.nodeId}:${rec.epoch}` : 'unknown'
         if (this.loggedHolderFor === key) return
         this.loggedHolderFor = key
-        if (rec) log.info(`replica: ${this.port.lockPath} is locked by ${rec.nodeId} (${rec.brokerName} on ${rec.host}, pid ${rec.pid}, epoch ${rec.epoch}); waiting for the lock`)
-        else log.info(`replica: ${this.port.lockPath} is locked by another broker (no holder record yet); waiting for the lock`)
+        if (rec)
+          log.info(
+            `replica: ${this.port.lockPath} is locked by ${rec.nodeId} (${rec.brokerName} on ${rec.host}, pid ${rec.pid}, epoch ${rec.epoch}); waiting for the lock`,
+          )
+        else
+          log.info(
+            `replica: ${this.port.lockPath} is locked by another broker (no holder record yet); waiting for the lock`,
+          )
       },
       () => undefined,
     )
@@ -444,12 +494,16 @@ export class Elector {
 
   private graceMs(): number {
     const lk = this.opts.lock
-    return lk.lockKeepAlivePeriod > 0 ? lk.lockKeepAlivePeriod + (lk.keepAliveTimeout || lk.lockKeepAlivePeriod) + 50 : 0
+    return lk.lockKeepAlivePeriod > 0
+      ? lk.lockKeepAlivePeriod + (lk.keepAliveTimeout || lk.lockKeepAlivePeriod) + 50
+      : 0
   }
 
   private preferredIn(reps: ReplicaRecord[]): boolean {
     const now = this.clock.now()
-    return reps.some((r) => r.preferred && r.nodeId !== this.opts.nodeId && now - r.lastSeen < 3 * (r.heartbeatMs || 1000) + 1000)
+    return reps.some(
+      (r) => r.preferred && r.nodeId !== this.opts.nodeId && now - r.lastSeen < 3 * (r.heartbeatMs || 1000) + 1000,
+    )
   }
 
   /** The holder record in the file we locked, read afresh while the path still names it (null otherwise). */
@@ -466,7 +520,9 @@ export class Elector {
       // store beside it. It gets a bound: a close that never returns leaves a process only a restart can clean.
       if (this.deactivation) {
         if (!(await within(this.deactivation, TEARDOWN_WAIT_MAX_MS, this.clock))) {
-          log.error(`the previous term's teardown did not finish within ${TEARDOWN_WAIT_MAX_MS} ms (a filesystem call never returned): exiting with ${EXIT_CODES.teardownStuck} so a supervisor restarts this node`)
+          log.error(
+            `the previous term's teardown did not finish within ${TEARDOWN_WAIT_MAX_MS} ms (a filesystem call never returned): exiting with ${EXIT_CODES.teardownStuck} so a supervisor restarts this node`,
+          )
           this.gen++
           this.setRole('stopped', 'teardown stuck')
           this.effRelease()
@@ -501,31 +557,54 @@ export class Elector {
         if (maxBefore > 0 && !(sameInode && previous!.epoch === maxBefore)) graceMs = this.graceMs()
       }
       const epoch = await this.port.claimEpoch({ nodeId: this.opts.nodeId, host: this.host, pid: this.pid })
-      if (epoch === null) return this.later(gen, { kind: 'fenced', reason: 'lost the epoch claim race to another broker' })
+      if (epoch === null)
+        return this.later(gen, { kind: 'fenced', reason: 'lost the epoch claim race to another broker' })
       if (gen !== this.gen) return
       this.epoch = epoch
       const epochClaimedMs = this.clock.now() - lockAcquiredAt
       this.timeline = {
-        lockAcquiredAt, epochClaimedMs, storeRecoveredMs: null, connectorsOpenMs: null,
+        lockAcquiredAt,
+        epochClaimedMs,
+        storeRecoveredMs: null,
+        connectorsOpenMs: null,
         previousHolderLastRenewedAgoMs: previous ? lockAcquiredAt - previous.renewedAt : null,
       }
       const lk = this.opts.lock
       const info = this.opts.info ?? {}
       this.record = {
-        nodeId: this.opts.nodeId, host: this.host, pid: this.pid, brokerName: this.opts.brokerName, epoch,
-        acquiredAt: lockAcquiredAt, renewedAt: this.clock.now(), connectors: this.opts.connectors, version: info.version ?? '',
-        lockType: lk.useLock ? lk.type : 'none', lockKeepAlivePeriod: lk.lockKeepAlivePeriod,
-        keepAliveTimeout: lk.keepAliveTimeout || lk.lockKeepAlivePeriod, released: false,
-        dev: lf?.dev ?? 0, ino: lf?.ino ?? 0, adapter: info.adapter ?? null, dataDirectory: info.dataDirectory ?? null,
-        schedulerDirectory: info.schedulerDirectory ?? null, schedulerSupport: info.schedulerSupport ?? false, preferred: this.preferred,
+        nodeId: this.opts.nodeId,
+        host: this.host,
+        pid: this.pid,
+        brokerName: this.opts.brokerName,
+        epoch,
+        acquiredAt: lockAcquiredAt,
+        renewedAt: this.clock.now(),
+        connectors: this.opts.connectors,
+        version: info.version ?? '',
+        lockType: lk.useLock ? lk.type : 'none',
+        lockKeepAlivePeriod: lk.lockKeepAlivePeriod,
+        keepAliveTimeout: lk.keepAliveTimeout || lk.lockKeepAlivePeriod,
+        released: false,
+        dev: lf?.dev ?? 0,
+        ino: lf?.ino ?? 0,
+        adapter: info.adapter ?? null,
+        dataDirectory: info.dataDirectory ?? null,
+        schedulerDirectory: info.schedulerDirectory ?? null,
+        schedulerSupport: info.schedulerSupport ?? false,
+        preferred: this.preferred,
       }
       if (lf) await this.port.writeRecord(lf.ino, lf.dev, this.record, false)
       if (gen !== this.gen) return
       this.keepAlive.start()
       this.stall.start()
-      log.info(`lock acquired: epoch ${epoch} claimed in ${epochClaimedMs} ms${previous ? ` (previous holder ${previous.nodeId}, epoch ${previous.epoch})` : ''}`, { event: 'epoch', epoch, nodeId: this.opts.nodeId })
+      log.info(
+        `lock acquired: epoch ${epoch} claimed in ${epochClaimedMs} ms${previous ? ` (previous holder ${previous.nodeId}, epoch ${previous.epoch})` : ''}`,
+        { event: 'epoch', epoch, nodeId: this.opts.nodeId },
+      )
       if (graceMs > 0) {
-        log.warn(`the lock file does not carry the latest primary's record (epoch ${maxBefore}): waiting ${graceMs} ms for it to notice before serving`)
+        log.warn(
+          `the lock file does not carry the latest primary's record (epoch ${maxBefore}): waiting ${graceMs} ms for it to notice before serving`,
+        )
         await new Promise<void>((r) => this.clock.setTimeout(r, graceMs))
         if (gen !== this.gen) return
       }
@@ -545,7 +624,8 @@ export class Elector {
       })
       this.later(gen, { kind: 'activated' })
     } catch (err) {
-      if (isBrokerError(err, 'ELECTION_FENCED')) return this.later(gen, { kind: 'fenced', reason: (err as Error).message })
+      if (isBrokerError(err, 'ELECTION_FENCED'))
+        return this.later(gen, { kind: 'fenced', reason: (err as Error).message })
       if (this.preferred) {
         this.preferred = false
         log.warn('activation failed: this node stops claiming failback preference until restarted')
@@ -572,7 +652,9 @@ export class Elector {
       return this.port.pidAlive(r.pid)
     }
     if (!alive(previous)) return null
-    log.warn(`lock acquired, but ${previous.nodeId} (${previous.host} pid ${previous.pid}) renewed the holder record ${this.clock.now() - previous.renewedAt} ms ago: waiting up to ${staleMs} ms for it to go stale`)
+    log.warn(
+      `lock acquired, but ${previous.nodeId} (${previous.host} pid ${previous.pid}) renewed the holder record ${this.clock.now() - previous.renewedAt} ms ago: waiting up to ${staleMs} ms for it to go stale`,
+    )
     const deadline = this.clock.now() + staleMs + period
     while (this.clock.now() < deadline) {
       await new Promise<void>((r) => this.clock.setTimeout(r, Math.max(10, Math.min(100, period / 4))))
@@ -589,13 +671,22 @@ export class Elector {
     const t = this.timeline
     if (!t || this.epoch === null) return
     const rec: TakeoverRecord = {
-      ...t, nodeId: this.opts.nodeId, host: this.host, pid: this.pid, epoch: this.epoch,
-      previousHolder: this.pendingTakeover?.previousHolder ?? null, waitedGraceMs: this.pendingTakeover?.waitedGraceMs ?? 0,
+      ...t,
+      nodeId: this.opts.nodeId,
+      host: this.host,
+      pid: this.pid,
+      epoch: this.epoch,
+      previousHolder: this.pendingTakeover?.previousHolder ?? null,
+      waitedGraceMs: this.pendingTakeover?.waitedGraceMs ?? 0,
     }
     const servedMs = this.clock.now() - t.lockAcquiredAt
     this.lastTakeover = rec
-    this.port.appendTakeover(rec).catch((err: Error) => log.warn(`could not record the takeover timeline: ${err.message}`))
-    log.info(`primary (epoch ${this.epoch}): takeover timeline lock +0 ms, epoch +${t.epochClaimedMs} ms, store +${t.storeRecoveredMs ?? '-'} ms, connectors +${t.connectorsOpenMs ?? '-'} ms, serving +${servedMs} ms`)
+    this.port
+      .appendTakeover(rec)
+      .catch((err: Error) => log.warn(`could not record the takeover timeline: ${err.message}`))
+    log.info(
+      `primary (epoch ${this.epoch}): takeover timeline lock +0 ms, epoch +${t.epochClaimedMs} ms, store +${t.storeRecoveredMs ?? '-'} ms, connectors +${t.connectorsOpenMs ?? '-'} ms, serving +${servedMs} ms`,
+    )
   }
 
   private async effStepDown(gen: number, reason: string, then: Then): Promise<void> {
@@ -616,7 +707,9 @@ export class Elector {
     })
     this.deactivation = tracked
     if (!(await within(d, STEP_DOWN_WAIT_MS, this.clock))) {
-      log.warn(`store close still running after ${STEP_DOWN_WAIT_MS} ms (shared filesystem slow or hung?): releasing the lock, the close goes on in the background`)
+      log.warn(
+        `store close still running after ${STEP_DOWN_WAIT_MS} ms (shared filesystem slow or hung?): releasing the lock, the close goes on in the background`,
+      )
     }
     // Still our lock (a stop or a hand-over, not a loss): mark the record released so the next holder need not
     // wait for it to go stale. Bounded; a throw must not stop the step-down half-way (the node would stay in
@@ -642,7 +735,10 @@ export class Elector {
       if (await this.port.epochExists(rec.epoch + 1)) return
       await this.port.writeRecord(lf.ino, lf.dev, { ...rec, released: true, renewedAt: this.clock.now() }, true)
     })().catch((err) => log.warn(`could not mark the holder record released: ${(err as Error).message}`))
-    if (!(await within(work, bound, this.clock))) log.warn(`marking the holder record released did not finish within ${bound} ms; the next primary waits for it to go stale`)
+    if (!(await within(work, bound, this.clock)))
+      log.warn(
+        `marking the holder record released did not finish within ${bound} ms; the next primary waits for it to go stale`,
+      )
   }
 
   private cancelWaiting(): void {

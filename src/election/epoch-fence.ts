@@ -26,10 +26,18 @@ export class PortEpochFence implements EpochFence {
     if (await this.port.epochExists(this.epoch + 1)) {
       const max = Math.max(this.epoch + 1, await this.port.maxEpoch().catch(() => 0))
       this.owner.noteFenced(`epoch ${max} claimed by another broker, ours is ${this.epoch}`, this.epoch)
-      throw new BrokerError('ELECTION_FENCED', `epoch fence ${this.port.dir}/epochs: found epoch ${max}, expected none above ${this.epoch}`, { details: { epoch: this.epoch, current: max } })
+      throw new BrokerError(
+        'ELECTION_FENCED',
+        `epoch fence ${this.port.dir}/epochs: found epoch ${max}, expected none above ${this.epoch}`,
+        { details: { epoch: this.epoch, current: max } },
+      )
     }
     if (!this.owner.serves(this.epoch)) {
-      throw new BrokerError('ELECTION_FENCED', `epoch fence: epoch ${this.epoch} is no longer primary here (role ${this.owner.role})`, { details: { epoch: this.epoch } })
+      throw new BrokerError(
+        'ELECTION_FENCED',
+        `epoch fence: epoch ${this.epoch} is no longer primary here (role ${this.owner.role})`,
+        { details: { epoch: this.epoch } },
+      )
     }
   }
 }

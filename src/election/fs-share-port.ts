@@ -11,8 +11,17 @@ import type { LockType } from '../config/types.ts'
 import { ShareIO, sharesDescriptors } from './share-io.ts'
 import type { LockHandle, SharePort, ShareFacts } from './ports.ts'
 import {
-  sharedPaths, encodeRecord, parseHolderRecord, epochsOf, readReplicas, replicaFile, writeJsonAtomicAsync,
-  TAKEOVERS_KEPT, type HolderRecord, type ReplicaRecord, type TakeoverRecord,
+  sharedPaths,
+  encodeRecord,
+  parseHolderRecord,
+  epochsOf,
+  readReplicas,
+  replicaFile,
+  writeJsonAtomicAsync,
+  TAKEOVERS_KEPT,
+  type HolderRecord,
+  type ReplicaRecord,
+  type TakeoverRecord,
 } from './shared-dir.ts'
 
 export class FsSharePort implements SharePort {
@@ -52,7 +61,11 @@ export class FsSharePort implements SharePort {
   }
 
   check(withReplicas: boolean): Promise<ShareFacts> {
-    return this.io.check({ lockPath: this.lockPath, epochsDir: this.paths.epochs, replicasDir: withReplicas ? this.paths.replicas : undefined })
+    return this.io.check({
+      lockPath: this.lockPath,
+      epochsDir: this.paths.epochs,
+      replicasDir: withReplicas ? this.paths.replicas : undefined,
+    })
   }
 
   busy(): { ms: number; seq: number } {
@@ -60,7 +73,13 @@ export class FsSharePort implements SharePort {
   }
 
   writeRecord(ino: number, dev: number, rec: HolderRecord, renewal: boolean): Promise<void> {
-    return this.io.write(this.lockPath, ino, dev, encodeRecord(rec).toString('utf8'), renewal ? { nodeId: rec.nodeId, epoch: rec.epoch } : undefined)
+    return this.io.write(
+      this.lockPath,
+      ino,
+      dev,
+      encodeRecord(rec).toString('utf8'),
+      renewal ? { nodeId: rec.nodeId, epoch: rec.epoch } : undefined,
+    )
   }
 
   async readRecord(): Promise<{ rec: HolderRecord | null; ino: number } | null> {

@@ -110,15 +110,28 @@ export class KeepAlive {
     })
     const look = (async (): Promise<Input | 'yield' | null> => {
       const facts = await port.check(this.o.preferredWaiting !== null)
-      if (facts.missing) return { kind: 'lost', reason: `keep-alive: ${port.lockPath} cannot be read (${facts.missing}): lock file missing` }
-      if (facts.pathIno !== handle.ino || facts.pathDev !== handle.dev) return { kind: 'lost', reason: `keep-alive: ${port.lockPath} was replaced (inode ${facts.pathIno}, we locked ${handle.ino})` }
+      if (facts.missing)
+        return {
+          kind: 'lost',
+          reason: `keep-alive: ${port.lockPath} cannot be read (${facts.missing}): lock file missing`,
+        }
+      if (facts.pathIno !== handle.ino || facts.pathDev !== handle.dev)
+        return {
+          kind: 'lost',
+          reason: `keep-alive: ${port.lockPath} was replaced (inode ${facts.pathIno}, we locked ${handle.ino})`,
+        }
       const onDisk = parseHolderRecord(facts.recordText)
       if (!onDisk || onDisk.nodeId !== rec.nodeId || onDisk.epoch !== rec.epoch) {
-        return { kind: 'lost', reason: `keep-alive: holder record names ${onDisk ? `${onDisk.nodeId} epoch ${onDisk.epoch}` : 'nobody (unreadable)'}, expected ${rec.nodeId} epoch ${rec.epoch}` }
+        return {
+          kind: 'lost',
+          reason: `keep-alive: holder record names ${onDisk ? `${onDisk.nodeId} epoch ${onDisk.epoch}` : 'nobody (unreadable)'}, expected ${rec.nodeId} epoch ${rec.epoch}`,
+        }
       }
       const max = Math.max(0, ...epochsOf(facts.epochs))
-      if (max > rec.epoch) return { kind: 'fenced', reason: `keep-alive: epoch ${max} exists above ours (${rec.epoch})` }
-      if (this.o.preferredWaiting && facts.replicas && this.o.preferredWaiting(parseReplicas(facts.replicas))) return 'yield'
+      if (max > rec.epoch)
+        return { kind: 'fenced', reason: `keep-alive: epoch ${max} exists above ours (${rec.epoch})` }
+      if (this.o.preferredWaiting && facts.replicas && this.o.preferredWaiting(parseReplicas(facts.replicas)))
+        return 'yield'
       // The hang verdict may already have been given and the step-down may have handed the lock over: a renewal
       // written now would overwrite the next primary's record and depose it. Renew only while this term runs.
       if (!this.running || this.o.term()?.record !== rec) return null
@@ -132,8 +145,13 @@ export class KeepAlive {
     clock.clearTimeout(timer)
     this.latencyMs = clock.now() - startedAt
     if (this.o.term()?.record !== rec) return // a step-down (or a new term) happened meanwhile
-    if (outcome === 'hung') return this.o.onVerdict({ kind: 'lost', reason: `keep-alive: a filesystem call on the share has made no progress for over ${timeoutMs} ms (hung filesystem?)` })
-    if (outcome === 'yield') return this.o.onVerdict({ kind: 'yield', reason: 'a preferred broker (failback) is waiting: handing over' })
+    if (outcome === 'hung')
+      return this.o.onVerdict({
+        kind: 'lost',
+        reason: `keep-alive: a filesystem call on the share has made no progress for over ${timeoutMs} ms (hung filesystem?)`,
+      })
+    if (outcome === 'yield')
+      return this.o.onVerdict({ kind: 'yield', reason: 'a preferred broker (failback) is waiting: handing over' })
     if (outcome) this.o.onVerdict(outcome)
   }
 }

@@ -63,7 +63,12 @@ export function mountOf(p: string): MountInfo | null {
 export type FsClass = 'local' | 'nfs' | 'fuse' | 'cluster' | 'cifs' | 'other'
 
 export function classify(fsType: string): FsClass {
-  if (['ext2', 'ext3', 'ext4', 'xfs', 'btrfs', 'tmpfs', 'zfs', 'f2fs', 'overlay', 'jfs', 'reiserfs', 'bcachefs'].includes(fsType)) return 'local'
+  if (
+    ['ext2', 'ext3', 'ext4', 'xfs', 'btrfs', 'tmpfs', 'zfs', 'f2fs', 'overlay', 'jfs', 'reiserfs', 'bcachefs'].includes(
+      fsType,
+    )
+  )
+    return 'local'
   if (fsType === 'nfs' || fsType === 'nfs4') return 'nfs'
   if (fsType.startsWith('fuse')) return 'fuse'
   if (['ocfs2', 'gfs2', 'glusterfs', 'cephfs', 'ceph', 'lustre', 'gpfs'].includes(fsType)) return 'cluster'
@@ -80,15 +85,34 @@ export function mountWarnings(m: MountInfo | null): string[] {
   if (cls === 'nfs') {
     const vers = opt('vers') ?? opt('nfsvers')
     const v = vers ? vers.split('=')[1] : m.fsType === 'nfs4' ? '4' : undefined
-    if (v && v.startsWith('3')) w.push(`NFSv3 mount (${m.mountPoint}): locks depend on lockd/NLM and statd; a network partition can leave a stale lock or two holders — prefer NFSv4.1+`)
-    if (opt('nolock')) w.push(`NFS mount option nolock (${m.mountPoint}): locks are local to this host and do NOT exclude other hosts — NOT SAFE for shared-store HA`)
+    if (v && v.startsWith('3'))
+      w.push(
+        `NFSv3 mount (${m.mountPoint}): locks depend on lockd/NLM and statd; a network partition can leave a stale lock or two holders — prefer NFSv4.1+`,
+      )
+    if (opt('nolock'))
+      w.push(
+        `NFS mount option nolock (${m.mountPoint}): locks are local to this host and do NOT exclude other hosts — NOT SAFE for shared-store HA`,
+      )
     const ll = opt('local_lock')
-    if (ll && ll !== 'local_lock=none') w.push(`NFS mount option ${ll} (${m.mountPoint}): some lock types are local to this host and do not exclude other hosts`)
+    if (ll && ll !== 'local_lock=none')
+      w.push(
+        `NFS mount option ${ll} (${m.mountPoint}): some lock types are local to this host and do not exclude other hosts`,
+      )
     if (opt('soft')) w.push(`NFS mount option soft (${m.mountPoint}): I/O can fail silently under load; use hard`)
   }
-  if (m.fsType === 'ocfs2') w.push(`OCFS2 (${m.mountPoint}): flock is not cluster-aware (AMQ-4378: both brokers thought they had the lock); use lock type fcntl only if probe-lock --peer says SAFE`)
-  if (cls === 'fuse') w.push(`FUSE filesystem ${m.fsType} (${m.mountPoint}): locks exclude other hosts only if the filesystem forwards them (e.g. bindfs --enable-lock-forwarding); verify with probe-lock --peer`)
-  if (cls === 'cifs') w.push(`CIFS/SMB (${m.mountPoint}): flock maps to byte-range locks since Linux 5.5; verify with probe-lock --peer`)
-  if (cls === 'cluster' && m.fsType !== 'ocfs2') w.push(`cluster filesystem ${m.fsType} (${m.mountPoint}): verify lock exclusion across hosts with probe-lock --peer`)
+  if (m.fsType === 'ocfs2')
+    w.push(
+      `OCFS2 (${m.mountPoint}): flock is not cluster-aware (AMQ-4378: both brokers thought they had the lock); use lock type fcntl only if probe-lock --peer says SAFE`,
+    )
+  if (cls === 'fuse')
+    w.push(
+      `FUSE filesystem ${m.fsType} (${m.mountPoint}): locks exclude other hosts only if the filesystem forwards them (e.g. bindfs --enable-lock-forwarding); verify with probe-lock --peer`,
+    )
+  if (cls === 'cifs')
+    w.push(`CIFS/SMB (${m.mountPoint}): flock maps to byte-range locks since Linux 5.5; verify with probe-lock --peer`)
+  if (cls === 'cluster' && m.fsType !== 'ocfs2')
+    w.push(
+      `cluster filesystem ${m.fsType} (${m.mountPoint}): verify lock exclusion across hosts with probe-lock --peer`,
+    )
   return w
 }

@@ -38,7 +38,12 @@ export class ReplicaHeartbeat {
       this.timer = this.clock.setTimeout(beat, this.periodMs)
       if (this.inFlight) return
       this.inFlight = true
-      const rec: ReplicaRecord = { ...this.record(), since: this.since, lastSeen: this.clock.now(), heartbeatMs: this.periodMs }
+      const rec: ReplicaRecord = {
+        ...this.record(),
+        since: this.since,
+        lastSeen: this.clock.now(),
+        heartbeatMs: this.periodMs,
+      }
       this.write = this.port
         .writeReplica(rec)
         .then(

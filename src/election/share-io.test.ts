@@ -33,14 +33,19 @@ test('ShareIO busyForMs is the age of the call in progress in the worker, and 0 
   const opened = io.open(p, fs.constants.O_RDONLY)
   await until(() => io.busyForMs() >= 300, 'the blocked open counted as in progress', 10_000, 20)
   expect(io.busyForMs()).toBeGreaterThanOrEqual(300)
-  await until(() => {
-    try {
-      unblock(p)
-      return true
-    } catch {
-      return false
-    }
-  }, 'writer opened', 10_000, 20)
+  await until(
+    () => {
+      try {
+        unblock(p)
+        return true
+      } catch {
+        return false
+      }
+    },
+    'writer opened',
+    10_000,
+    20,
+  )
   const f = await opened
   io.closeFd(f.fd)
   await until(() => io.busyForMs() === 0, 'idle after the call returned', 10_000, 20)
@@ -65,7 +70,10 @@ test('ShareIO: a stalled event loop does not read as a hung call (the call finis
 test('ShareIO abandons a worker stuck in a call: the next call runs in a fresh worker', async () => {
   const io = new ShareIO(200)
   const p = fifo('hang-2')
-  void io.open(p, fs.constants.O_RDONLY).then((f) => io.closeFd(f.fd), () => undefined)
+  void io.open(p, fs.constants.O_RDONLY).then(
+    (f) => io.closeFd(f.fd),
+    () => undefined,
+  )
   await until(() => io.busyForMs() > 250, 'the first worker stuck', 10_000, 20)
   const file = path.join(dir, 'plain2')
   fs.writeFileSync(file, 'y')

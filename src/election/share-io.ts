@@ -309,7 +309,13 @@ export class ShareIO {
    * Rewrite `path` in place (pwrite at 0, ftruncate, fsync) if it still is inode `ino` of device `dev` and, with
    * `expect`, still holds the record of that node and epoch (else ENOTOURS).
    */
-  write(path: string, ino: number, dev: number, text: string, expect?: { nodeId: string; epoch: number }): Promise<void> {
+  write(
+    path: string,
+    ino: number,
+    dev: number,
+    text: string,
+    expect?: { nodeId: string; epoch: number },
+  ): Promise<void> {
     return this.call('write', { path, ino, dev, text, expect }) as Promise<void>
   }
 
@@ -331,7 +337,11 @@ export class ShareIO {
   }
 
   /** Claim epoch max+1 under `epochsDir` by exclusive create; null when another claimed it first. */
-  claim(epochsDir: string, currentEpoch: string, who: { nodeId: string; host: string; pid: number }): Promise<number | null> {
+  claim(
+    epochsDir: string,
+    currentEpoch: string,
+    who: { nodeId: string; host: string; pid: number },
+  ): Promise<number | null> {
     return this.call('claim', { epochsDir, currentEpoch, who }) as Promise<number | null>
   }
 
@@ -364,7 +374,8 @@ export class ShareIO {
     return new Promise((resolve, reject) => {
       w.pending.set(id, {
         resolve,
-        reject: (e) => reject(e instanceof ShareIOError ? new ShareIOError(op, e.code, e.message.replace(/^share: /, '')) : e),
+        reject: (e) =>
+          reject(e instanceof ShareIOError ? new ShareIOError(op, e.code, e.message.replace(/^share: /, '')) : e),
       })
       w.inFlight++
       w.worker.postMessage({ id, op, args })

@@ -167,7 +167,12 @@ function fsyncDir(dir: string): void {
     fs.fsyncSync(fd)
   } catch (e) {
     // Some filesystems (and FUSE mounts) refuse fsync on directories; the create is still atomic.
-    if (!['EINVAL', 'ENOTSUP', 'EOPNOTSUPP', 'EISDIR', 'EPERM', 'EBADF', 'ENOSYS'].includes((e as NodeJS.ErrnoException).code ?? '')) throw e
+    if (
+      !['EINVAL', 'ENOTSUP', 'EOPNOTSUPP', 'EISDIR', 'EPERM', 'EBADF', 'ENOSYS'].includes(
+        (e as NodeJS.ErrnoException).code ?? '',
+      )
+    )
+      throw e
   } finally {
     fs.closeSync(fd)
   }

@@ -32,7 +32,9 @@ test('election simulation: every invariant holds over the fixed seeds', async ()
     totals.stepDowns += r.stats.stepDowns
     totals.lying += r.lying ? 1 : 0
   }
-  console.log(`election simulation: ${seeds.length} schedules (${totals.lying} on lying locks), ${totals.faults} faults, ${totals.events} events, ${totals.epochs} terms, ${totals.stepDowns} step-downs, ${totals.acks} fenced acknowledgements`)
+  console.log(
+    `election simulation: ${seeds.length} schedules (${totals.lying} on lying locks), ${totals.faults} faults, ${totals.events} events, ${totals.epochs} terms, ${totals.stepDowns} step-downs, ${totals.acks} fenced acknowledgements`,
+  )
   // The schedules did exercise the election: faults happened, terms changed hands and writes were acknowledged.
   expect(totals.faults).toBeGreaterThan(seeds.length)
   expect(totals.acks).toBeGreaterThan(0)

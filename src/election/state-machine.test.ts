@@ -117,18 +117,63 @@ for (const input of INPUT_KINDS) table[`stopped ${input}`] = '='
 
 // Variants under other policies.
 const variants: { policy: Policy; role: string; input: string; expect: string }[] = [
-  { policy: { failIfLocked: true, restartAllowed: true }, role: 'starting', input: 'busy', expect: 'stopped release,finish(73)' },
+  {
+    policy: { failIfLocked: true, restartAllowed: true },
+    role: 'starting',
+    input: 'busy',
+    expect: 'stopped release,finish(73)',
+  },
   // failIfLocked applies to the first attempt only: a replica that lost a race after a step-down keeps waiting.
   { policy: { failIfLocked: true, restartAllowed: true }, role: 'replica', input: 'busy', expect: 'replica wait' },
-  { policy: { failIfLocked: false, restartAllowed: false }, role: 'primary', input: 'lost', expect: 'stepping-down stepDown(exit)' },
-  { policy: { failIfLocked: false, restartAllowed: false }, role: 'primary', input: 'fenced', expect: 'stepping-down stepDown(exit)' },
-  { policy: { failIfLocked: false, restartAllowed: false }, role: 'primary', input: 'store-failed', expect: 'stepping-down stepDown(exit)' },
-  { policy: { failIfLocked: false, restartAllowed: false }, role: 'replica', input: 'share-error', expect: 'replica release,retryShare' },
-  { policy: { failIfLocked: false, restartAllowed: false }, role: 'activating', input: 'activation-failed', expect: 'stepping-down stepDown(exit)' },
-  { policy: { failIfLocked: false, restartAllowed: false }, role: 'activating', input: 'lost', expect: 'stepping-down stepDown(exit)' },
+  {
+    policy: { failIfLocked: false, restartAllowed: false },
+    role: 'primary',
+    input: 'lost',
+    expect: 'stepping-down stepDown(exit)',
+  },
+  {
+    policy: { failIfLocked: false, restartAllowed: false },
+    role: 'primary',
+    input: 'fenced',
+    expect: 'stepping-down stepDown(exit)',
+  },
+  {
+    policy: { failIfLocked: false, restartAllowed: false },
+    role: 'primary',
+    input: 'store-failed',
+    expect: 'stepping-down stepDown(exit)',
+  },
+  {
+    policy: { failIfLocked: false, restartAllowed: false },
+    role: 'replica',
+    input: 'share-error',
+    expect: 'replica release,retryShare',
+  },
+  {
+    policy: { failIfLocked: false, restartAllowed: false },
+    role: 'activating',
+    input: 'activation-failed',
+    expect: 'stepping-down stepDown(exit)',
+  },
+  {
+    policy: { failIfLocked: false, restartAllowed: false },
+    role: 'activating',
+    input: 'lost',
+    expect: 'stepping-down stepDown(exit)',
+  },
   // A failback hand-over is graceful: even without restartAllowed the node rejoins as a replica.
-  { policy: { failIfLocked: false, restartAllowed: false }, role: 'primary', input: 'yield', expect: 'stepping-down stepDown(rejoin-later)' },
-  { policy: { failIfLocked: false, restartAllowed: false }, role: 'primary', input: 'stop', expect: 'stepping-down stepDown(stop)' },
+  {
+    policy: { failIfLocked: false, restartAllowed: false },
+    role: 'primary',
+    input: 'yield',
+    expect: 'stepping-down stepDown(rejoin-later)',
+  },
+  {
+    policy: { failIfLocked: false, restartAllowed: false },
+    role: 'primary',
+    input: 'stop',
+    expect: 'stepping-down stepDown(stop)',
+  },
 ]
 
 function run(role: string, inputKey: string, policy: Policy): string {
@@ -161,5 +206,7 @@ test('step policy variants (failIfLocked, restartAllowed=false)', () => {
 })
 
 test('step is pure: same inputs give equal results', () => {
-  for (const role of ROLES) for (const k of Object.keys(sample)) expect(step(role, sample[k]!, defaults)).toEqual(step(role, sample[k]!, defaults))
+  for (const role of ROLES)
+    for (const k of Object.keys(sample))
+      expect(step(role, sample[k]!, defaults)).toEqual(step(role, sample[k]!, defaults))
 })

@@ -41,7 +41,21 @@ export type Input =
   | { kind: 'stepped-down'; then: Then }
 
 export type InputKind = Input['kind']
-export const INPUT_KINDS: InputKind[] = ['start', 'locked', 'busy', 'lock-error', 'activated', 'activation-failed', 'fenced', 'lost', 'store-failed', 'share-error', 'yield', 'stop', 'stepped-down']
+export const INPUT_KINDS: InputKind[] = [
+  'start',
+  'locked',
+  'busy',
+  'lock-error',
+  'activated',
+  'activation-failed',
+  'fenced',
+  'lost',
+  'store-failed',
+  'share-error',
+  'yield',
+  'stop',
+  'stepped-down',
+]
 export const ROLES: Role[] = ['starting', 'replica', 'activating', 'primary', 'stepping-down', 'stopped']
 
 /** After stepping down: try again now, try after lockAcquireSleepInterval, stop (exit 0), or exit 75. */
@@ -83,7 +97,10 @@ const ignore = (role: Role): StepResult => ({ role, effects: [] })
 
 export function step(role: Role, input: Input, policy: Policy): StepResult {
   const afterLoss = (later: boolean): Then => (policy.restartAllowed ? (later ? 'rejoin-later' : 'rejoin') : 'exit')
-  const down = (reason: string, then: Then): StepResult => ({ role: 'stepping-down', effects: [{ type: 'stepDown', reason, then }] })
+  const down = (reason: string, then: Then): StepResult => ({
+    role: 'stepping-down',
+    effects: [{ type: 'stepDown', reason, then }],
+  })
 
   switch (role) {
     case 'starting':
@@ -96,7 +113,10 @@ export function step(role: Role, input: Input, policy: Policy): StepResult {
           return { role: 'activating', effects: [{ type: 'activate' }] }
         case 'busy':
           if (role === 'starting' && policy.failIfLocked) {
-            return { role: 'stopped', effects: [{ type: 'release' }, { type: 'finish', code: EXIT_CODES.failIfLocked }] }
+            return {
+              role: 'stopped',
+              effects: [{ type: 'release' }, { type: 'finish', code: EXIT_CODES.failIfLocked }],
+            }
           }
           return { role: 'replica', effects: [{ type: 'wait' }] }
         case 'lock-error':

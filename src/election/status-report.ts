@@ -13,7 +13,17 @@
  */
 import fs from 'node:fs'
 import path from 'node:path'
-import { sharedPaths, readHolderRecordFd, parseHolderRecord, readReplicas, readTakeovers, maxEpoch, type HolderRecord, type ReplicaRecord, type TakeoverRecord } from './shared-dir.ts'
+import {
+  sharedPaths,
+  readHolderRecordFd,
+  parseHolderRecord,
+  readReplicas,
+  readTakeovers,
+  maxEpoch,
+  type HolderRecord,
+  type ReplicaRecord,
+  type TakeoverRecord,
+} from './shared-dir.ts'
 import { loadLibc, LibcError } from './lock/index.ts'
 import { mountOf, mountWarnings, classify, type MountInfo } from './mountinfo.ts'
 
@@ -49,7 +59,8 @@ export function readProbeVerdict(dir: string): ProbeVerdictRecord | null | strin
   let text: string
   try {
     const st = fs.statSync(file)
-    if (st.size > PROBE_VERDICT_BYTES_MAX) return `${file}: ${st.size} bytes, over ${PROBE_VERDICT_BYTES_MAX}: not a probe-lock verdict`
+    if (st.size > PROBE_VERDICT_BYTES_MAX)
+      return `${file}: ${st.size} bytes, over ${PROBE_VERDICT_BYTES_MAX}: not a probe-lock verdict`
     text = fs.readFileSync(file, 'utf8')
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code
@@ -57,7 +68,14 @@ export function readProbeVerdict(dir: string): ProbeVerdictRecord | null | strin
   }
   try {
     const r = JSON.parse(text) as ProbeVerdictRecord
-    if (r?.v !== 1 || !VERDICTS.includes(r.verdict) || typeof r.at !== 'number' || typeof r.host !== 'string' || !Array.isArray(r.kinds)) throw new Error('unexpected shape')
+    if (
+      r?.v !== 1 ||
+      !VERDICTS.includes(r.verdict) ||
+      typeof r.at !== 'number' ||
+      typeof r.host !== 'string' ||
+      !Array.isArray(r.kinds)
+    )
+      throw new Error('unexpected shape')
     return r
   } catch (e) {
     return `${file}: not a probe-lock verdict (${(e as Error).message.slice(0, 80)}); run sfbroker probe-lock again`
@@ -86,18 +104,29 @@ export interface StoreIntegritySummary {
 }
 
 /** Lines and warnings for one store's integrity report. */
-function integrityLines(what: string, it: StoreIntegritySummary | null | undefined): { lines: string[]; warnings: string[] } {
+function integrityLines(
+  what: string,
+  it: StoreIntegritySummary | null | undefined,
+): { lines: string[]; warnings: string[] } {
   const lines: string[] = []
   const warnings: string[] = []
   if (!it) return { lines, warnings }
   const verifying = it.verification === 'running' ? ' (verification of checkpointed messages still running)' : ''
   if (it.corruptCount > 0) {
-    warnings.push(`${what}: ${it.corruptCount} corrupt record(s) or message(s) found in the store, not delivered${verifying}; first at ${it.corrupt[0] ? `${it.corrupt[0].file}:${it.corrupt[0].offset}` : '?'}`)
+    warnings.push(
+      `${what}: ${it.corruptCount} corrupt record(s) or message(s) found in the store, not delivered${verifying}; first at ${it.corrupt[0] ? `${it.corrupt[0].file}:${it.corrupt[0].offset}` : '?'}`,
+    )
     for (const c of it.corrupt.slice(0, 10)) lines.push(`  ${what} corrupt: ${c.file}:${c.offset}: ${c.reason}`)
     if (it.corruptCount > 10) lines.push(`  ${what} corrupt: ... ${it.corruptCount - 10} more (see the broker log)`)
   } else if (verifying) lines.push(`  ${what}: no corrupt records found so far${verifying}`)
-  if (it.tornTail) lines.push(`  ${what}: torn tail cut off at recovery: ${it.tornTail.file}:${it.tornTail.offset} (${it.tornTail.bytes} bytes, never acknowledged)`)
-  if (it.fencedRecordsIgnored > 0) lines.push(`  ${what}: ${it.fencedRecordsIgnored} record(s) of a deposed primary written after its epoch ended were ignored`)
+  if (it.tornTail)
+    lines.push(
+      `  ${what}: torn tail cut off at recovery: ${it.tornTail.file}:${it.tornTail.offset} (${it.tornTail.bytes} bytes, never acknowledged)`,
+    )
+  if (it.fencedRecordsIgnored > 0)
+    lines.push(
+      `  ${what}: ${it.fencedRecordsIgnored} record(s) of a deposed primary written after its epoch ended were ignored`,
+    )
   return { lines, warnings }
 }
 
@@ -149,17 +178,23 @@ export function procLocksHolders(dev: number, ino: number, text?: string): { kin
   return out
 }
 
-async function lockHeld(file: string, lockType: string, mount: MountInfo | null): Promise<{ held: boolean | null; method: string; holderPids: number[] }> {
+async function lockHeld(
+  file: string,
+  lockType: string,
+  mount: MountInfo | null,
+): Promise<{ held: boolean | null; method: string; holderPids: number[] }> {
   const fd = fs.openSync(file, 'r')
   try {
     const st = fs.fstatSync(fd)
     const cls = mount ? classify(mount.fsType) : 'other'
     const local = procLocksHolders(st.dev, st.ino)
-    if (local.length) return { held: true, method: '/proc/locks', holderPids: local.map((h) => h.pid).filter((p) => p > 0) }
+    if (local.length)
+      return { held: true, method: '/proc/locks', holderPids: local.map((h) => h.pid).filter((p) => p > 0) }
     const lib = await loadLibc()
     if (lockType === 'fcntl' || cls === 'nfs') {
       const got = lib.fcntlGetLock(fd, 'sh')
-      if (got || lockType === 'fcntl') return { held: got !== null, method: 'F_OFD_GETLK', holderPids: got && got.pid > 0 ? [got.pid] : [] }
+      if (got || lockType === 'fcntl')
+        return { held: got !== null, method: 'F_OFD_GETLK', holderPids: got && got.pid > 0 ? [got.pid] : [] }
     }
     if (cls === 'local') return { held: false, method: '/proc/locks', holderPids: [] }
     try {
@@ -167,7 +202,8 @@ async function lockHeld(file: string, lockType: string, mount: MountInfo | null)
       lib.flock(fd, 'un')
       return { held: false, method: 'flock LOCK_SH|LOCK_NB probe', holderPids: [] }
     } catch (e) {
-      if (e instanceof LibcError && e.wouldBlock) return { held: true, method: 'flock LOCK_SH|LOCK_NB probe', holderPids: [] }
+      if (e instanceof LibcError && e.wouldBlock)
+        return { held: true, method: 'flock LOCK_SH|LOCK_NB probe', holderPids: [] }
       return { held: null, method: `flock probe failed: ${(e as Error).message}`, holderPids: [] }
     }
   } finally {
@@ -179,8 +215,20 @@ export async function inspectSharedDir(dirArg: string, now = Date.now()): Promis
   const dir = path.resolve(dirArg)
   const p = sharedPaths(dir)
   const base: StatusReport = {
-    directory: dir, now, lockFile: { exists: false, held: null, method: 'none', holderPids: [] }, holder: null, renewedAgoMs: null,
-    currentEpoch: 0, replicas: [], lastTakeover: null, takeovers: [], store: null, filesystem: null, probeLock: null, warnings: [], primary: false,
+    directory: dir,
+    now,
+    lockFile: { exists: false, held: null, method: 'none', holderPids: [] },
+    holder: null,
+    renewedAgoMs: null,
+    currentEpoch: 0,
+    replicas: [],
+    lastTakeover: null,
+    takeovers: [],
+    store: null,
+    filesystem: null,
+    probeLock: null,
+    warnings: [],
+    primary: false,
     exitCode: STATUS_EXIT.unreadable,
   }
   let st: fs.Stats
@@ -219,42 +267,64 @@ export async function inspectSharedDir(dirArg: string, now = Date.now()): Promis
     const held = await lockHeld(p.lock, r.holder?.lockType ?? 'flock', r.filesystem)
     r.lockFile = { exists: true, ...held }
   } else {
-    r.warnings.push(`lock file missing: ${p.lock} (deleted under the brokers? a running primary steps down at its next keep-alive)`)
+    r.warnings.push(
+      `lock file missing: ${p.lock} (deleted under the brokers? a running primary steps down at its next keep-alive)`,
+    )
   }
   if (r.holder) {
     r.renewedAgoMs = now - r.holder.renewedAt
     const period = r.holder.lockKeepAlivePeriod > 0 ? r.holder.lockKeepAlivePeriod : 1000
     if (r.lockFile.held && r.holder.lockKeepAlivePeriod > 0 && r.renewedAgoMs > Math.max(3 * period, 3000)) {
-      r.warnings.push(`stale holder record: ${r.holder.nodeId} last renewed ${Math.round(r.renewedAgoMs / 1000)} s ago (keep-alive ${period} ms) — primary hung or its filesystem stalled`)
+      r.warnings.push(
+        `stale holder record: ${r.holder.nodeId} last renewed ${Math.round(r.renewedAgoMs / 1000)} s ago (keep-alive ${period} ms) — primary hung or its filesystem stalled`,
+      )
     }
-    if (r.holder.epoch < r.currentEpoch && r.lockFile.held) r.warnings.push(`holder record names epoch ${r.holder.epoch} but epoch ${r.currentEpoch} was claimed: a takeover is in progress or the record is stale`)
+    if (r.holder.epoch < r.currentEpoch && r.lockFile.held)
+      r.warnings.push(
+        `holder record names epoch ${r.holder.epoch} but epoch ${r.currentEpoch} was claimed: a takeover is in progress or the record is stale`,
+      )
     if (r.holder.schedulerSupport && r.holder.schedulerDirectory) {
       const sd = r.holder.schedulerDirectory
       try {
         const sst = fs.statSync(sd)
-        if (sst.dev !== st.dev) r.warnings.push(`scheduler directory ${sd} is on a different filesystem than the shared directory: scheduled jobs will not fail over with the store`)
+        if (sst.dev !== st.dev)
+          r.warnings.push(
+            `scheduler directory ${sd} is on a different filesystem than the shared directory: scheduled jobs will not fail over with the store`,
+          )
         // Any place outside the shared directory warns, as the config loader does: a sibling directory is not
         // guaranteed to be on the share (the shared directory may itself be the mount point).
-        else if (!path.resolve(sd).startsWith(dir + path.sep)) r.warnings.push(`scheduler directory ${sd} is outside the shared directory ${dir}: scheduled jobs fail over only if every broker sees that same directory (put it under the shared directory)`)
+        else if (!path.resolve(sd).startsWith(dir + path.sep))
+          r.warnings.push(
+            `scheduler directory ${sd} is outside the shared directory ${dir}: scheduled jobs fail over only if every broker sees that same directory (put it under the shared directory)`,
+          )
       } catch {
         r.warnings.push(`scheduler directory ${sd} (from the holder record) is not reachable from this host`)
       }
     }
   } else if (r.lockFile.held) {
-    r.warnings.push('lock is held but the holder record is empty or unreadable (a broker is starting, or a foreign process holds the lock)')
+    r.warnings.push(
+      'lock is held but the holder record is empty or unreadable (a broker is starting, or a foreign process holds the lock)',
+    )
   }
   for (const rep of await readReplicas(dir)) {
     const ageMs = now - rep.lastSeen
     const fresh = ageMs < 3 * (rep.heartbeatMs || 1000) + 1000
     r.replicas.push({ ...rep, ageMs, fresh })
-    if (!fresh) r.warnings.push(`replica ${rep.nodeId} (${rep.host}, pid ${rep.pid}) last seen ${Math.round(ageMs / 1000)} s ago: gone without a clean stop?`)
+    if (!fresh)
+      r.warnings.push(
+        `replica ${rep.nodeId} (${rep.host}, pid ${rep.pid}) last seen ${Math.round(ageMs / 1000)} s ago: gone without a clean stop?`,
+      )
   }
   r.takeovers = readTakeovers(dir)
   r.lastTakeover = r.takeovers.at(-1) ?? null
   try {
     const s = JSON.parse(fs.readFileSync(p.storeSummary, 'utf8')) as StoreSummary
     r.store = { ...s, ageMs: now - s.updatedAt }
-    for (const [what, it] of [['store', s.integrity?.store], ['scheduler store', s.integrity?.scheduler]] as const) r.warnings.push(...integrityLines(what, it).warnings)
+    for (const [what, it] of [
+      ['store', s.integrity?.store],
+      ['scheduler store', s.integrity?.scheduler],
+    ] as const)
+      r.warnings.push(...integrityLines(what, it).warnings)
   } catch {
     r.store = null
   }
@@ -263,17 +333,29 @@ export async function inspectSharedDir(dirArg: string, now = Date.now()): Promis
   else if (probe) {
     r.probeLock = { ...probe, ageMs: now - probe.at }
     const when = `${probe.host}, ${new Date(probe.at).toISOString()}`
-    if (probe.verdict === 'NOT SAFE') r.warnings.push(`the last probe-lock (${when}) found this directory NOT SAFE for shared-store HA: ${probe.recommendation}`)
+    if (probe.verdict === 'NOT SAFE')
+      r.warnings.push(
+        `the last probe-lock (${when}) found this directory NOT SAFE for shared-store HA: ${probe.recommendation}`,
+      )
     const lockType = r.holder?.lockType
     const kv = probe.kinds.find((k) => k.kind === lockType)
-    if (lockType && kv && kv.verdict === 'NOT SAFE' && probe.verdict !== 'NOT SAFE') r.warnings.push(`the brokers use lock type ${lockType}, which the last probe-lock (${when}) found NOT SAFE: ${kv.reason}`)
+    if (lockType && kv && kv.verdict === 'NOT SAFE' && probe.verdict !== 'NOT SAFE')
+      r.warnings.push(
+        `the brokers use lock type ${lockType}, which the last probe-lock (${when}) found NOT SAFE: ${kv.reason}`,
+      )
     const fsNow = r.filesystem
     if (probe.mount && fsNow && (probe.mount.fsType !== fsNow.fsType || probe.mount.source !== fsNow.source)) {
-      r.warnings.push(`the last probe-lock (${when}) saw ${probe.mount.fsType} from ${probe.mount.source}; the directory is now on ${fsNow.fsType} from ${fsNow.source}: run sfbroker probe-lock again`)
+      r.warnings.push(
+        `the last probe-lock (${when}) saw ${probe.mount.fsType} from ${probe.mount.source}; the directory is now on ${fsNow.fsType} from ${fsNow.source}: run sfbroker probe-lock again`,
+      )
     }
   }
   r.primary = r.lockFile.held === true
-  r.exitCode = r.primary ? STATUS_EXIT.primary : r.lockFile.held === null && lockExists ? STATUS_EXIT.unreadable : STATUS_EXIT.noPrimary
+  r.exitCode = r.primary
+    ? STATUS_EXIT.primary
+    : r.lockFile.held === null && lockExists
+      ? STATUS_EXIT.unreadable
+      : STATUS_EXIT.noPrimary
   return r
 }
 
@@ -290,29 +372,54 @@ export function formatStatus(r: StatusReport): string {
     return L.join('\n')
   }
   if (r.filesystem) L.push(`filesystem: ${r.filesystem.fsType} on ${r.filesystem.mountPoint} (${r.filesystem.source})`)
-  L.push(`primary: ${r.primary ? 'YES, the lock is held' : r.lockFile.held === null ? 'UNKNOWN' : 'NONE (lock not held)'} [${r.lockFile.method}${r.lockFile.holderPids.length ? `, pid ${r.lockFile.holderPids.join(',')}` : ''}]`)
+  L.push(
+    `primary: ${r.primary ? 'YES, the lock is held' : r.lockFile.held === null ? 'UNKNOWN' : 'NONE (lock not held)'} [${r.lockFile.method}${r.lockFile.holderPids.length ? `, pid ${r.lockFile.holderPids.join(',')}` : ''}]`,
+  )
   if (r.holder) {
     const h = r.holder
-    L.push(`holder record: ${h.nodeId} broker ${h.brokerName} on ${h.host} pid ${h.pid}, epoch ${h.epoch}, acquired ${new Date(h.acquiredAt).toISOString()}, renewed ${ago(r.renewedAgoMs)}${r.primary ? '' : ' (last holder)'}`)
-    L.push(`  connectors: ${h.connectors.join(', ') || '-'}; lock ${h.lockType}, keep-alive ${h.lockKeepAlivePeriod} ms; version ${h.version || '-'}${h.adapter ? `; adapter ${h.adapter}` : ''}`)
+    L.push(
+      `holder record: ${h.nodeId} broker ${h.brokerName} on ${h.host} pid ${h.pid}, epoch ${h.epoch}, acquired ${new Date(h.acquiredAt).toISOString()}, renewed ${ago(r.renewedAgoMs)}${r.primary ? '' : ' (last holder)'}`,
+    )
+    L.push(
+      `  connectors: ${h.connectors.join(', ') || '-'}; lock ${h.lockType}, keep-alive ${h.lockKeepAlivePeriod} ms; version ${h.version || '-'}${h.adapter ? `; adapter ${h.adapter}` : ''}`,
+    )
   } else L.push('holder record: none')
   L.push(`current epoch: ${r.currentEpoch}`)
   L.push(`replicas: ${r.replicas.length === 0 ? 'none registered' : ''}`)
-  for (const rep of r.replicas) L.push(`  ${rep.nodeId} on ${rep.host} pid ${rep.pid}${rep.preferred ? ' (preferred, failback)' : ''}: waiting since ${new Date(rep.since).toISOString()}, heartbeat ${ago(rep.ageMs)}${rep.fresh ? '' : ' STALE'}`)
+  for (const rep of r.replicas)
+    L.push(
+      `  ${rep.nodeId} on ${rep.host} pid ${rep.pid}${rep.preferred ? ' (preferred, failback)' : ''}: waiting since ${new Date(rep.since).toISOString()}, heartbeat ${ago(rep.ageMs)}${rep.fresh ? '' : ' STALE'}`,
+    )
   const t = r.lastTakeover
   if (t) {
-    L.push(`last takeover: ${t.nodeId} epoch ${t.epoch} at ${new Date(t.lockAcquiredAt).toISOString()}: lock +0 ms, epoch +${t.epochClaimedMs} ms, store +${t.storeRecoveredMs ?? '-'} ms, connectors +${t.connectorsOpenMs ?? '-'} ms${t.previousHolder ? ` (from ${t.previousHolder}${t.previousHolderLastRenewedAgoMs !== null ? `, last renewed ${t.previousHolderLastRenewedAgoMs} ms before` : ''})` : ''}${t.waitedGraceMs ? `, waited ${t.waitedGraceMs} ms grace` : ''}`)
+    L.push(
+      `last takeover: ${t.nodeId} epoch ${t.epoch} at ${new Date(t.lockAcquiredAt).toISOString()}: lock +0 ms, epoch +${t.epochClaimedMs} ms, store +${t.storeRecoveredMs ?? '-'} ms, connectors +${t.connectorsOpenMs ?? '-'} ms${t.previousHolder ? ` (from ${t.previousHolder}${t.previousHolderLastRenewedAgoMs !== null ? `, last renewed ${t.previousHolderLastRenewedAgoMs} ms before` : ''})` : ''}${t.waitedGraceMs ? `, waited ${t.waitedGraceMs} ms grace` : ''}`,
+    )
   } else L.push('last takeover: none recorded')
   if (r.store) {
-    L.push(`store: ${r.store.adapter}, ${r.store.bytes} bytes, ${r.store.messages} messages in ${r.store.destinations.length} destinations (summary ${ago(r.store.ageMs)})`)
-    for (const d of r.store.destinations.slice(0, 20)) L.push(`  ${d.destination}: ${d.count} messages, ${d.bytes} bytes`)
-    if (r.store.scheduler) L.push(`  scheduler: ${r.store.scheduler.jobs} jobs${r.store.scheduler.nextDueAt ? `, next due ${new Date(r.store.scheduler.nextDueAt).toISOString()}` : ''}`)
-    for (const [what, it] of [['store', r.store.integrity?.store], ['scheduler store', r.store.integrity?.scheduler]] as const) L.push(...integrityLines(what, it).lines)
+    L.push(
+      `store: ${r.store.adapter}, ${r.store.bytes} bytes, ${r.store.messages} messages in ${r.store.destinations.length} destinations (summary ${ago(r.store.ageMs)})`,
+    )
+    for (const d of r.store.destinations.slice(0, 20))
+      L.push(`  ${d.destination}: ${d.count} messages, ${d.bytes} bytes`)
+    if (r.store.scheduler)
+      L.push(
+        `  scheduler: ${r.store.scheduler.jobs} jobs${r.store.scheduler.nextDueAt ? `, next due ${new Date(r.store.scheduler.nextDueAt).toISOString()}` : ''}`,
+      )
+    for (const [what, it] of [
+      ['store', r.store.integrity?.store],
+      ['scheduler store', r.store.integrity?.scheduler],
+    ] as const)
+      L.push(...integrityLines(what, it).lines)
   } else L.push('store: no summary yet (written by the primary every few seconds)')
   const pl = r.probeLock
   if (pl) {
-    L.push(`probe-lock: ${pl.verdict}${pl.recommended ? ` (lock type ${pl.recommended} recommended)` : ''}, run on ${pl.host} ${ago(pl.ageMs)}${pl.peer ? ` with --peer ${pl.peer.host ?? '(no peer showed up)'}` : ''}`)
-    L.push(`  ${pl.kinds.map((k) => `${k.kind} ${k.verdict}`).join(', ')}${pl.mount ? `; ${pl.mount.fsType} on ${pl.mount.mountPoint}` : ''}`)
+    L.push(
+      `probe-lock: ${pl.verdict}${pl.recommended ? ` (lock type ${pl.recommended} recommended)` : ''}, run on ${pl.host} ${ago(pl.ageMs)}${pl.peer ? ` with --peer ${pl.peer.host ?? '(no peer showed up)'}` : ''}`,
+    )
+    L.push(
+      `  ${pl.kinds.map((k) => `${k.kind} ${k.verdict}`).join(', ')}${pl.mount ? `; ${pl.mount.fsType} on ${pl.mount.mountPoint}` : ''}`,
+    )
   } else L.push(`probe-lock: no saved verdict (run sfbroker probe-lock ${r.directory})`)
   for (const w of r.warnings) L.push(`WARNING: ${w}`)
   return L.join('\n')

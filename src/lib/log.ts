@@ -59,7 +59,13 @@ function write(obj: LogObject): void {
   const err = a.find((x) => x instanceof Error) as Error | undefined
   const msg = a.map(show).join(' ')
   if (format === 'json') {
-    const line: Record<string, unknown> = { time: obj.date.toISOString(), level: method, tag: tag || 'sfbroker', msg, ...fields }
+    const line: Record<string, unknown> = {
+      time: obj.date.toISOString(),
+      level: method,
+      tag: tag || 'sfbroker',
+      msg,
+      ...fields,
+    }
     if (err && (err as { code?: string }).code) line.code = (err as { code?: string }).code
     process.stderr.write(JSON.stringify(line) + '\n')
     return

@@ -53,7 +53,8 @@ export function seedFromEnv(): number {
   const env = process.env.SEED
   if (env !== undefined && env !== '') {
     const n = Number(env)
-    if (!Number.isInteger(n) || n < 0) throw new BrokerError('CLI_USAGE', `env SEED: "${env}" is not a non-negative integer`)
+    if (!Number.isInteger(n) || n < 0)
+      throw new BrokerError('CLI_USAGE', `env SEED: "${env}" is not a non-negative integer`)
     return n
   }
   return Math.floor(Math.random() * 2 ** 31)

@@ -41,14 +41,30 @@ function readStoreFile(file: string, what: string, read: ReadFile): Buffer {
     st = fs.statSync(file)
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code
-    throw new BrokerError('TLS_KEYSTORE_INVALID', `${what} ${file}: ${code === 'ENOENT' ? 'not found' : `cannot be read (${code ?? (e as Error).message})`}; expected a readable file`, { cause: e })
+    throw new BrokerError(
+      'TLS_KEYSTORE_INVALID',
+      `${what} ${file}: ${code === 'ENOENT' ? 'not found' : `cannot be read (${code ?? (e as Error).message})`}; expected a readable file`,
+      { cause: e },
+    )
   }
-  if (!st.isFile()) throw new BrokerError('TLS_KEYSTORE_INVALID', `${what} ${file}: is not a regular file; expected a key store or PEM file`)
-  if (st.size > TLS_FILE_BYTES_MAX) throw new BrokerError('TLS_KEYSTORE_INVALID', `${what} ${file}: ${st.size} bytes; expected at most ${TLS_FILE_BYTES_MAX}`)
+  if (!st.isFile())
+    throw new BrokerError(
+      'TLS_KEYSTORE_INVALID',
+      `${what} ${file}: is not a regular file; expected a key store or PEM file`,
+    )
+  if (st.size > TLS_FILE_BYTES_MAX)
+    throw new BrokerError(
+      'TLS_KEYSTORE_INVALID',
+      `${what} ${file}: ${st.size} bytes; expected at most ${TLS_FILE_BYTES_MAX}`,
+    )
   try {
     return read(file)
   } catch (e) {
-    throw new BrokerError('TLS_KEYSTORE_INVALID', `${what} ${file}: cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); expected a readable file`, { cause: e })
+    throw new BrokerError(
+      'TLS_KEYSTORE_INVALID',
+      `${what} ${file}: cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); expected a readable file`,
+      { cause: e },
+    )
   }
 }
 
@@ -63,17 +79,29 @@ function refuseJava(file: string, bytes: Buffer, what: string): void {
 }
 
 /** Read the files of `cfg` into material for tls.createSecureContext. `where` prefixes errors (`sslContext`). */
-export function readTlsMaterial(cfg: SslContextConfig, where: string, read: ReadFile = (f) => fs.readFileSync(f)): TlsMaterial {
+export function readTlsMaterial(
+  cfg: SslContextConfig,
+  where: string,
+  read: ReadFile = (f) => fs.readFileSync(f),
+): TlsMaterial {
   const out: TlsMaterial = {}
   if (cfg.keyStore !== null) {
     const what = `${where} keyStore`
     const bytes = readStoreFile(cfg.keyStore, what, read)
     refuseJava(cfg.keyStore, bytes, what)
     const format = detectKeystoreFormat(bytes)
-    if (format === 'pem') throw new BrokerError('TLS_KEYSTORE_INVALID', `${what} ${cfg.keyStore}: is a PEM file; expected a PKCS#12 store here, or keyFile + certFile for PEM`)
+    if (format === 'pem')
+      throw new BrokerError(
+        'TLS_KEYSTORE_INVALID',
+        `${what} ${cfg.keyStore}: is a PEM file; expected a PKCS#12 store here, or keyFile + certFile for PEM`,
+      )
     const password = cfg.keyStorePassword?.reveal() ?? ''
     const contents = readPkcs12(bytes, password, `${what} ${cfg.keyStore}`)
-    if (!contents.hasKey) throw new BrokerError('TLS_KEYSTORE_INVALID', `${what} ${cfg.keyStore}: holds certificates only (a trust store?); expected a private key with its certificate`)
+    if (!contents.hasKey)
+      throw new BrokerError(
+        'TLS_KEYSTORE_INVALID',
+        `${what} ${cfg.keyStore}: holds certificates only (a trust store?); expected a private key with its certificate`,
+      )
     out.pfx = bytes
     out.passphrase = password
   } else if (cfg.keyFile !== null && cfg.certFile !== null) {
@@ -81,8 +109,16 @@ export function readTlsMaterial(cfg: SslContextConfig, where: string, read: Read
     refuseJava(cfg.keyFile, out.key, `${where} keyFile`)
     out.cert = readStoreFile(cfg.certFile, `${where} certFile`, read)
     refuseJava(cfg.certFile, out.cert, `${where} certFile`)
-    if (detectKeystoreFormat(out.key) !== 'pem') throw new BrokerError('TLS_KEYSTORE_INVALID', `${where} keyFile ${cfg.keyFile}: is not PEM; expected a "-----BEGIN ... PRIVATE KEY-----" file (a PKCS#12 goes in keyStore)`)
-    if (detectKeystoreFormat(out.cert) !== 'pem') throw new BrokerError('TLS_KEYSTORE_INVALID', `${where} certFile ${cfg.certFile}: is not PEM; expected "-----BEGIN CERTIFICATE-----" blocks`)
+    if (detectKeystoreFormat(out.key) !== 'pem')
+      throw new BrokerError(
+        'TLS_KEYSTORE_INVALID',
+        `${where} keyFile ${cfg.keyFile}: is not PEM; expected a "-----BEGIN ... PRIVATE KEY-----" file (a PKCS#12 goes in keyStore)`,
+      )
+    if (detectKeystoreFormat(out.cert) !== 'pem')
+      throw new BrokerError(
+        'TLS_KEYSTORE_INVALID',
+        `${where} certFile ${cfg.certFile}: is not PEM; expected "-----BEGIN CERTIFICATE-----" blocks`,
+      )
     if (cfg.keyPassword !== null) out.passphrase = cfg.keyPassword.reveal()
   }
   if (cfg.trustStore !== null) {
@@ -90,31 +126,60 @@ export function readTlsMaterial(cfg: SslContextConfig, where: string, read: Read
     const bytes = readStoreFile(cfg.trustStore, what, read)
     refuseJava(cfg.trustStore, bytes, what)
     const format = detectKeystoreFormat(bytes)
-    const certs = format === 'pem' ? pemCertificates(bytes) : readPkcs12(bytes, cfg.trustStorePassword?.reveal() ?? '', `${what} ${cfg.trustStore}`).certificatesPem
-    if (certs.length === 0) throw new BrokerError('TLS_KEYSTORE_INVALID', `${what} ${cfg.trustStore}: holds no certificate; expected the CA certificates to trust`)
+    const certs =
+      format === 'pem'
+        ? pemCertificates(bytes)
+        : readPkcs12(bytes, cfg.trustStorePassword?.reveal() ?? '', `${what} ${cfg.trustStore}`).certificatesPem
+    if (certs.length === 0)
+      throw new BrokerError(
+        'TLS_KEYSTORE_INVALID',
+        `${what} ${cfg.trustStore}: holds no certificate; expected the CA certificates to trust`,
+      )
     out.ca = certs
   } else if (cfg.caFile !== null) {
     const what = `${where} caFile`
     const bytes = readStoreFile(cfg.caFile, what, read)
     refuseJava(cfg.caFile, bytes, what)
     const certs = pemCertificates(bytes)
-    if (certs.length === 0) throw new BrokerError('TLS_KEYSTORE_INVALID', `${what} ${cfg.caFile}: holds no "-----BEGIN CERTIFICATE-----" block; expected PEM CA certificates`)
+    if (certs.length === 0)
+      throw new BrokerError(
+        'TLS_KEYSTORE_INVALID',
+        `${what} ${cfg.caFile}: holds no "-----BEGIN CERTIFICATE-----" block; expected PEM CA certificates`,
+      )
     out.ca = certs
   }
   return out
 }
 
 function pemCertificates(bytes: Buffer): string[] {
-  return bytes.toString('latin1').match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g)?.map((c) => c + '\n') ?? []
+  return (
+    bytes
+      .toString('latin1')
+      .match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g)
+      ?.map((c) => c + '\n') ?? []
+  )
 }
 
 /** tls.createSecureContext, with its error turned into TLS_KEYSTORE_INVALID naming `where` (never the password). */
-export function createContext(material: TlsMaterial, limits: tls.SecureContextOptions, where: string): tls.SecureContext {
+export function createContext(
+  material: TlsMaterial,
+  limits: tls.SecureContextOptions,
+  where: string,
+): tls.SecureContext {
   try {
     return tls.createSecureContext({ ...material, ...limits })
   } catch (e) {
-    const msg = String((e as Error).message ?? e).replace(material.passphrase ? new RegExp(escapeRegExp(material.passphrase), 'g') : /$^/, '[redacted]')
-    const hint = /mac verif|passphrase|bad decrypt/i.test(msg) ? ' (wrong password?)' : /mismatch/i.test(msg) ? ' (the key does not belong to the certificate)' : /cipher/i.test(msg) ? ' (no cipher suite of the list is known)' : ''
+    const msg = String((e as Error).message ?? e).replace(
+      material.passphrase ? new RegExp(escapeRegExp(material.passphrase), 'g') : /$^/,
+      '[redacted]',
+    )
+    const hint = /mac verif|passphrase|bad decrypt/i.test(msg)
+      ? ' (wrong password?)'
+      : /mismatch/i.test(msg)
+        ? ' (the key does not belong to the certificate)'
+        : /cipher/i.test(msg)
+          ? ' (no cipher suite of the list is known)'
+          : ''
     throw new BrokerError('TLS_KEYSTORE_INVALID', `${where}: cannot build a TLS context: ${msg}${hint}`, { cause: e })
   }
 }
@@ -129,9 +194,12 @@ export function describeMaterial(m: TlsMaterial): string {
     let pem: string | undefined
     if (m.cert) pem = pemCertificates(m.cert)[0]
     else if (m.pfx) {
-      const all = readPkcs12(m.pfx, m.passphrase ?? '', 'keyStore').certificatesPem.map((c) => new crypto.X509Certificate(c))
+      const all = readPkcs12(m.pfx, m.passphrase ?? '', 'keyStore').certificatesPem.map(
+        (c) => new crypto.X509Certificate(c),
+      )
       const leaf = all.find((c) => !c.ca) ?? all[0]
-      if (leaf) return `${leaf.subject.replace(/\n/g, ', ')}, valid to ${leaf.validTo}, sha256 ${leaf.fingerprint256.slice(0, 23)}…`
+      if (leaf)
+        return `${leaf.subject.replace(/\n/g, ', ')}, valid to ${leaf.validTo}, sha256 ${leaf.fingerprint256.slice(0, 23)}…`
     }
     if (!pem) return 'no certificate'
     const c = new crypto.X509Certificate(pem)
@@ -144,13 +212,18 @@ export function describeMaterial(m: TlsMaterial): string {
 export class TlsContextSource {
   private current: TlsMaterial
   private readonly listeners = new Set<(m: TlsMaterial) => void>()
-  private watching: { files: string[]; settle: ReturnType<typeof setTimeout> | null; onSignal: () => void } | null = null
+  private watching: { files: string[]; settle: ReturnType<typeof setTimeout> | null; onSignal: () => void } | null =
+    null
   /** Reloads that kept the old material because the new files did not work (for status and tests). */
   failedReloads = 0
   reloads = 0
 
   /** Reads the files now: a bad file throws TLS_KEYSTORE_INVALID (at start, the process exits 1). */
-  constructor(readonly cfg: SslContextConfig, readonly where: string, private readonly read: ReadFile = (f) => fs.readFileSync(f)) {
+  constructor(
+    readonly cfg: SslContextConfig,
+    readonly where: string,
+    private readonly read: ReadFile = (f) => fs.readFileSync(f),
+  ) {
     this.current = readTlsMaterial(cfg, where, read)
     createContext(this.current, {}, where) // a key that does not fit its certificate fails here, not at the first client
     log.info(`${where}: serving ${describeMaterial(this.current)}`)
@@ -184,7 +257,10 @@ export class TlsContextSource {
       createContext(next, {}, this.where)
     } catch (e) {
       this.failedReloads++
-      log.error(`${this.where}: reload (${reason}) failed, still serving the previous certificate: ${(e as Error).message}`, { code: (e as BrokerError).code })
+      log.error(
+        `${this.where}: reload (${reason}) failed, still serving the previous certificate: ${(e as Error).message}`,
+        { code: (e as BrokerError).code },
+      )
       return false
     }
     this.current = next
@@ -204,7 +280,11 @@ export class TlsContextSource {
   watch(opts: { signal?: boolean; pollMs?: number } = {}): void {
     if (this.watching) return
     const pollMs = opts.pollMs ?? TLS_WATCH_POLL_MS
-    const w = { files: this.files(), settle: null as ReturnType<typeof setTimeout> | null, onSignal: () => void this.reload('SIGHUP') }
+    const w = {
+      files: this.files(),
+      settle: null as ReturnType<typeof setTimeout> | null,
+      onSignal: () => void this.reload('SIGHUP'),
+    }
     this.watching = w
     for (const f of w.files) {
       fs.watchFile(f, { interval: pollMs, persistent: false }, (cur, prev) => {

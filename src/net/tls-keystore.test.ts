@@ -24,7 +24,16 @@ beforeAll(() => {
 }, 60_000)
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))
 
-const none: SslContextConfig = { keyStore: null, keyStorePassword: null, trustStore: null, trustStorePassword: null, keyFile: null, certFile: null, caFile: null, keyPassword: null }
+const none: SslContextConfig = {
+  keyStore: null,
+  keyStorePassword: null,
+  trustStore: null,
+  trustStorePassword: null,
+  keyFile: null,
+  certFile: null,
+  caFile: null,
+  keyPassword: null,
+}
 const fingerprint = (pem: string): string => new crypto.X509Certificate(pem).fingerprint256
 
 describe('keystore formats', () => {
@@ -37,8 +46,12 @@ describe('keystore formats', () => {
   })
 
   test('keytoolConvertCommand gives the exact conversion command, quoted for a shell', () => {
-    expect(keytoolConvertCommand('/etc/amq/broker.ks', 'jks')).toBe('keytool -importkeystore -srckeystore /etc/amq/broker.ks -destkeystore /etc/amq/broker.p12 -deststoretype PKCS12')
-    expect(keytoolConvertCommand("/x/my store.jceks", 'jceks')).toBe("keytool -importkeystore -srckeystore '/x/my store.jceks' -srcstoretype JCEKS -destkeystore '/x/my store.p12' -deststoretype PKCS12")
+    expect(keytoolConvertCommand('/etc/amq/broker.ks', 'jks')).toBe(
+      'keytool -importkeystore -srckeystore /etc/amq/broker.ks -destkeystore /etc/amq/broker.p12 -deststoretype PKCS12',
+    )
+    expect(keytoolConvertCommand('/x/my store.jceks', 'jceks')).toBe(
+      "keytool -importkeystore -srckeystore '/x/my store.jceks' -srcstoretype JCEKS -destkeystore '/x/my store.p12' -deststoretype PKCS12",
+    )
   })
 
   test('readTlsMaterial refuses a JKS keyStore with the keytool command (magic bytes, whatever the name)', () => {
@@ -51,7 +64,9 @@ describe('keystore formats', () => {
       err = e as BrokerError
     }
     expect(err?.code).toBe('TLS_KEYSTORE_INVALID')
-    expect(err?.message).toContain(`keytool -importkeystore -srckeystore ${jks} -destkeystore ${path.join(dir, 'broker.p12')} -deststoretype PKCS12`)
+    expect(err?.message).toContain(
+      `keytool -importkeystore -srckeystore ${jks} -destkeystore ${path.join(dir, 'broker.p12')} -deststoretype PKCS12`,
+    )
     expect(err?.message).not.toContain('pw-not-shown')
   })
 })
@@ -73,12 +88,31 @@ describe('readPkcs12', () => {
   test('readPkcs12 reads an OpenSSL 3 key store (AES-256, SHA-256 MAC): certificates and that a key is there', () => {
     const r = readPkcs12(fs.readFileSync(pki.serverP12), pki.password, 'server.p12')
     expect(r.hasKey).toBe(true)
-    expect(r.certificatesPem.map(fingerprint).sort()).toEqual([fingerprint(fs.readFileSync(pki.serverPem, 'utf8')), fingerprint(fs.readFileSync(pki.caPem, 'utf8'))].sort())
+    expect(r.certificatesPem.map(fingerprint).sort()).toEqual(
+      [fingerprint(fs.readFileSync(pki.serverPem, 'utf8')), fingerprint(fs.readFileSync(pki.caPem, 'utf8'))].sort(),
+    )
   })
 
   test('readPkcs12 reads a legacy 3DES/SHA-1 store and a certificates-only trust store', () => {
     const legacy = path.join(dir, 'legacy.p12')
-    const r = spawnSync('openssl', ['pkcs12', '-export', '-in', pki.serverPem, '-inkey', pki.serverKey, '-out', legacy, '-passout', `pass:${pki.password}`, '-certpbe', 'PBE-SHA1-3DES', '-keypbe', 'PBE-SHA1-3DES', '-macalg', 'sha1'])
+    const r = spawnSync('openssl', [
+      'pkcs12',
+      '-export',
+      '-in',
+      pki.serverPem,
+      '-inkey',
+      pki.serverKey,
+      '-out',
+      legacy,
+      '-passout',
+      `pass:${pki.password}`,
+      '-certpbe',
+      'PBE-SHA1-3DES',
+      '-keypbe',
+      'PBE-SHA1-3DES',
+      '-macalg',
+      'sha1',
+    ])
     expect(r.status).toBe(0)
     expect(readPkcs12(fs.readFileSync(legacy), pki.password, 'legacy').certificatesPem).toHaveLength(1)
     const trust = readPkcs12(fs.readFileSync(pki.trustP12), pki.password, 'trust')
@@ -87,7 +121,10 @@ describe('readPkcs12', () => {
   })
 
   test('readPkcs12 with a wrong password is TLS_KEYSTORE_INVALID without the password; garbage is refused', () => {
-    for (const [bytes, pw] of [[fs.readFileSync(pki.trustP12), 'wrong-pass-xyz'], [Buffer.from([0x30, 0x82, 0x01, 0x00, 1, 2, 3]), 'x']] as const) {
+    for (const [bytes, pw] of [
+      [fs.readFileSync(pki.trustP12), 'wrong-pass-xyz'],
+      [Buffer.from([0x30, 0x82, 0x01, 0x00, 1, 2, 3]), 'x'],
+    ] as const) {
       let err: BrokerError | undefined
       try {
         readPkcs12(bytes, pw, 'store')
@@ -99,11 +136,37 @@ describe('readPkcs12', () => {
     }
   })
 
-  test.skipIf(!hasKeytool())('readPkcs12 reads a keytool-made PKCS#12 trust store (what ActiveMQ users have)', () => {
-    const ts = path.join(dir, 'client.ts.p12')
-    keytool(dir, ['-importcert', '-noprompt', '-alias', 'ca', '-file', pki.caPem, '-keystore', ts, '-storetype', 'PKCS12', '-storepass', pki.password])
-    const m = readTlsMaterial({ ...none, keyStore: pki.serverP12, keyStorePassword: new Secret(pki.password), trustStore: ts, trustStorePassword: new Secret(pki.password) }, 'sslContext')
-    expect(m.ca?.map(fingerprint)).toEqual([fingerprint(fs.readFileSync(pki.caPem, 'utf8'))])
-    expect(m.pfx).toBeDefined()
-  }, 60_000)
+  test.skipIf(!hasKeytool())(
+    'readPkcs12 reads a keytool-made PKCS#12 trust store (what ActiveMQ users have)',
+    () => {
+      const ts = path.join(dir, 'client.ts.p12')
+      keytool(dir, [
+        '-importcert',
+        '-noprompt',
+        '-alias',
+        'ca',
+        '-file',
+        pki.caPem,
+        '-keystore',
+        ts,
+        '-storetype',
+        'PKCS12',
+        '-storepass',
+        pki.password,
+      ])
+      const m = readTlsMaterial(
+        {
+          ...none,
+          keyStore: pki.serverP12,
+          keyStorePassword: new Secret(pki.password),
+          trustStore: ts,
+          trustStorePassword: new Secret(pki.password),
+        },
+        'sslContext',
+      )
+      expect(m.ca?.map(fingerprint)).toEqual([fingerprint(fs.readFileSync(pki.caPem, 'utf8'))])
+      expect(m.pfx).toBeDefined()
+    },
+    60_000,
+  )
 })

@@ -17,7 +17,10 @@ export type KeystoreFormat = 'jks' | 'jceks' | 'pkcs12' | 'pem' | 'unknown'
 export function detectKeystoreFormat(b: Uint8Array): KeystoreFormat {
   if (b.length >= 4 && b[0] === 0xfe && b[1] === 0xed && b[2] === 0xfe && b[3] === 0xed) return 'jks'
   if (b.length >= 4 && b[0] === 0xce && b[1] === 0xce && b[2] === 0xce && b[3] === 0xce) return 'jceks'
-  const head = Buffer.from(b.subarray(0, 64)).toString('latin1').replace(/^\uFEFF|^\xEF\xBB\xBF/, '').trimStart()
+  const head = Buffer.from(b.subarray(0, 64))
+    .toString('latin1')
+    .replace(/^\uFEFF|^\xEF\xBB\xBF/, '')
+    .trimStart()
   if (head.startsWith('-----BEGIN ')) return 'pem'
   if (b.length >= 2 && b[0] === 0x30 && (b[1] & 0x80 ? b[1] >= 0x81 && b[1] <= 0x84 : true)) return 'pkcs12'
   return 'unknown'
@@ -150,7 +153,15 @@ const CIPHERS: Record<string, { name: string; keyLen: number }> = {
 }
 
 /** RFC 7292 appendix B.2: the PKCS#12 key derivation (used by the MAC and the legacy PBE schemes). */
-export function pkcs12Kdf(password: string, salt: Buffer, id: number, iterations: number, n: number, hash = 'sha1', v = 64): Buffer {
+export function pkcs12Kdf(
+  password: string,
+  salt: Buffer,
+  id: number,
+  iterations: number,
+  n: number,
+  hash = 'sha1',
+  v = 64,
+): Buffer {
   const pw = Buffer.alloc(password.length * 2 + 2)
   for (let i = 0; i < password.length; i++) pw.writeUInt16BE(password.charCodeAt(i), i * 2)
   const fill = (src: Buffer): Buffer => {
@@ -200,7 +211,8 @@ export function readPkcs12(bytes: Uint8Array, password: string, what: string): P
   try {
     const pfx = der.children(der.expect(der.read(0), 0x30, 'PFX SEQUENCE'))
     const authSafe = der.children(der.expect(pfx[1], 0x30, 'authSafe ContentInfo'))
-    if (der.oid(authSafe[0]) !== OID.data) throw new Error('authSafe is not of type data (public-key integrity mode is not supported)')
+    if (der.oid(authSafe[0]) !== OID.data)
+      throw new Error('authSafe is not of type data (public-key integrity mode is not supported)')
     const authBytes = der.octets(der.children(der.expect(authSafe[1], 0xa0, '[0] content'))[0])
     if (pfx[2]) verifyMac(der, pfx[2], authBytes, password)
     const out: Pkcs12Contents = { certificatesPem: [], hasKey: false }
@@ -216,10 +228,16 @@ export function readPkcs12(bytes: Uint8Array, password: string, what: string): P
     return out
   } catch (e) {
     if (e instanceof WrongPassword) {
-      throw new BrokerError('TLS_KEYSTORE_INVALID', `${what}: the password does not open it (PKCS#12 integrity check failed); expected the store's password`)
+      throw new BrokerError(
+        'TLS_KEYSTORE_INVALID',
+        `${what}: the password does not open it (PKCS#12 integrity check failed); expected the store's password`,
+      )
     }
     if (e instanceof BrokerError) throw e
-    throw new BrokerError('TLS_KEYSTORE_INVALID', `${what}: not a readable PKCS#12 file (${(e as Error).message}); expected a .p12/.pfx store`)
+    throw new BrokerError(
+      'TLS_KEYSTORE_INVALID',
+      `${what}: not a readable PKCS#12 file (${(e as Error).message}); expected a .p12/.pfx store`,
+    )
   }
 }
 
@@ -240,7 +258,8 @@ function decryptEncryptedData(der: Der, encryptedData: Tlv, password: string): B
   const [, eci] = der.children(encryptedData)
   const [, algId, encrypted] = der.children(eci)
   // [0] IMPLICIT OCTET STRING: primitive (0x80) or constructed (0xa0).
-  const cipherText = encrypted.tag === 0x80 ? der.bytes(encrypted) : Buffer.concat(der.children(encrypted).map((c) => der.octets(c)))
+  const cipherText =
+    encrypted.tag === 0x80 ? der.bytes(encrypted) : Buffer.concat(der.children(encrypted).map((c) => der.octets(c)))
   return decrypt(der, algId, cipherText, password)
 }
 
@@ -279,7 +298,9 @@ function decrypt(der: Der, algId: Tlv, cipherText: Buffer, password: string): Bu
     key = pkcs12Kdf(password, salt, 1, iterations, 24)
     iv = pkcs12Kdf(password, salt, 2, iterations, 8)
   } else if (oid === OID.pbeShaRc2_40) {
-    throw new Error('it is encrypted with 40-bit RC2 (an old default); re-export it with AES: openssl pkcs12 -export -certpbe AES-256-CBC -keypbe AES-256-CBC ...')
+    throw new Error(
+      'it is encrypted with 40-bit RC2 (an old default); re-export it with AES: openssl pkcs12 -export -certpbe AES-256-CBC -keypbe AES-256-CBC ...',
+    )
   } else {
     throw new Error(`encryption ${oid} is not supported`)
   }
@@ -299,7 +320,8 @@ function readSafeContents(bytes: Buffer, out: Pkcs12Contents): void {
     const id = der.oid(idT)
     const value = der.children(der.expect(valueT, 0xa0, '[0] bagValue'))[0]
     if (id === OID.keyBag || id === OID.shroudedKeyBag) out.hasKey = true
-    else if (id === OID.safeContentsBag) readSafeContents(der.bytes({ ...value, start: value.start - headerLength(der, value), end: value.end }), out)
+    else if (id === OID.safeContentsBag)
+      readSafeContents(der.bytes({ ...value, start: value.start - headerLength(der, value), end: value.end }), out)
     else if (id === OID.certBag) {
       const [typeT, certT] = der.children(value)
       if (der.oid(typeT) !== OID.x509Certificate) continue

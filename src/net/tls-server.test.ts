@@ -25,15 +25,29 @@ beforeAll(() => {
 }, 60_000)
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))
 
-const base: ConnectorTlsConfig = { needClientAuth: false, wantClientAuth: false, enabledProtocols: ['TLSv1.2', 'TLSv1.3'], enabledCipherSuites: null }
+const base: ConnectorTlsConfig = {
+  needClientAuth: false,
+  wantClientAuth: false,
+  enabledProtocols: ['TLSv1.2', 'TLSv1.3'],
+  enabledCipherSuites: null,
+}
 
 describe('tlsLimits', () => {
   test.each([
     [{}, { minVersion: 'TLSv1.2', maxVersion: 'TLSv1.3' }],
     [{ enabledProtocols: ['TLSv1.3'] }, { minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3' }],
-    [{ enabledCipherSuites: ['TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384'] }, { minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2', ciphers: 'ECDHE-RSA-AES256-GCM-SHA384' }],
-    [{ enabledCipherSuites: ['TLS_AES_256_GCM_SHA384'] }, { minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3', ciphers: 'TLS_AES_256_GCM_SHA384' }],
-    [{ enabledCipherSuites: ['TLS_AES_128_GCM_SHA256', 'ECDHE-RSA-AES128-GCM-SHA256'] }, { minVersion: 'TLSv1.2', maxVersion: 'TLSv1.3', ciphers: 'TLS_AES_128_GCM_SHA256:ECDHE-RSA-AES128-GCM-SHA256' }],
+    [
+      { enabledCipherSuites: ['TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384'] },
+      { minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2', ciphers: 'ECDHE-RSA-AES256-GCM-SHA384' },
+    ],
+    [
+      { enabledCipherSuites: ['TLS_AES_256_GCM_SHA384'] },
+      { minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3', ciphers: 'TLS_AES_256_GCM_SHA384' },
+    ],
+    [
+      { enabledCipherSuites: ['TLS_AES_128_GCM_SHA256', 'ECDHE-RSA-AES128-GCM-SHA256'] },
+      { minVersion: 'TLSv1.2', maxVersion: 'TLSv1.3', ciphers: 'TLS_AES_128_GCM_SHA256:ECDHE-RSA-AES128-GCM-SHA256' },
+    ],
   ] as [Partial<ConnectorTlsConfig>, object][])('tlsLimits maps %j', (opts, want) => {
     expect(tlsLimits({ ...base, ...opts }, 'c')).toEqual(want)
   })
@@ -47,15 +61,25 @@ describe('tlsLimits', () => {
       }
       return 'no error'
     }
-    expect(err({ enabledCipherSuites: ['TLS_RSA_WITH_RC4_128_SHA'] })).toMatch(/^CONFIG_UNSUPPORTED: connector x: .*RC4/)
-    expect(err({ enabledProtocols: ['TLSv1.3'], enabledCipherSuites: ['TLS_RSA_WITH_AES_128_GCM_SHA256'] })).toMatch(/^CONFIG_INVALID: .*no TLS 1.3 suite/)
+    expect(err({ enabledCipherSuites: ['TLS_RSA_WITH_RC4_128_SHA'] })).toMatch(
+      /^CONFIG_UNSUPPORTED: connector x: .*RC4/,
+    )
+    expect(err({ enabledProtocols: ['TLSv1.3'], enabledCipherSuites: ['TLS_RSA_WITH_AES_128_GCM_SHA256'] })).toMatch(
+      /^CONFIG_INVALID: .*no TLS 1.3 suite/,
+    )
   })
 })
 
 /** A plain TCP server whose sockets go through a TlsTerminator; each secured socket answers "hello <CN or ->". */
 async function serve(o: Partial<ConnectorTlsConfig>, source: TlsContextSource, handshakeTimeoutMs = 5000) {
   const refused: TlsRefusal[] = []
-  const term = new TlsTerminator({ where: 'test', tls: { ...base, ...o }, source, handshakeTimeoutMs, onRefused: (w) => refused.push(w) })
+  const term = new TlsTerminator({
+    where: 'test',
+    tls: { ...base, ...o },
+    source,
+    handshakeTimeoutMs,
+    onRefused: (w) => refused.push(w),
+  })
   const server = net.createServer((raw) => {
     raw.on('error', () => {})
     const s = term.wrap(raw)
@@ -66,14 +90,28 @@ async function serve(o: Partial<ConnectorTlsConfig>, source: TlsContextSource, h
   })
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()))
   const port = (server.address() as net.AddressInfo).port
-  return { term, port, refused, close: () => { term.close(); server.close() } }
+  return {
+    term,
+    port,
+    refused,
+    close: () => {
+      term.close()
+      server.close()
+    },
+  }
 }
 
-function client(port: number, opts: tls.ConnectionOptions): Promise<{ text?: string; error?: string; issuer?: string }> {
+function client(
+  port: number,
+  opts: tls.ConnectionOptions,
+): Promise<{ text?: string; error?: string; issuer?: string }> {
   return new Promise((resolve) => {
     let text = ''
     let issuer: string | undefined
-    const c = tls.connect({ host: '127.0.0.1', port, servername: 'localhost', ...opts }, () => (issuer = String(c.getPeerCertificate().issuer?.CN)))
+    const c = tls.connect(
+      { host: '127.0.0.1', port, servername: 'localhost', ...opts },
+      () => (issuer = String(c.getPeerCertificate().issuer?.CN)),
+    )
     c.on('data', (d) => (text += d))
     c.on('error', (e) => resolve({ error: e.message }))
     c.on('close', () => resolve(text ? { text: text.trim(), issuer } : { error: 'closed without data' }))
@@ -93,16 +131,41 @@ function rawSocketLifetime(port: number, send: Buffer | null, capMs: number): Pr
   })
 }
 
-const pemCtx = (p: TestPki): SslContextConfig => ({ keyStore: null, keyStorePassword: null, trustStore: null, trustStorePassword: null, keyFile: p.serverKey, certFile: p.serverPem, caFile: p.caPem, keyPassword: null })
+const pemCtx = (p: TestPki): SslContextConfig => ({
+  keyStore: null,
+  keyStorePassword: null,
+  trustStore: null,
+  trustStorePassword: null,
+  keyFile: p.serverKey,
+  certFile: p.serverPem,
+  caFile: p.caPem,
+  keyPassword: null,
+})
 
 describe('TlsTerminator', () => {
   test('TlsTerminator serves TLS 1.2/1.3 from a PKCS#12 key store and refuses TLS 1.1', async () => {
-    const source = new TlsContextSource({ ...pemCtx(pki), keyFile: null, certFile: null, keyStore: pki.serverP12, keyStorePassword: new Secret(pki.password) }, 'sslContext')
+    const source = new TlsContextSource(
+      {
+        ...pemCtx(pki),
+        keyFile: null,
+        certFile: null,
+        keyStore: pki.serverP12,
+        keyStorePassword: new Secret(pki.password),
+      },
+      'sslContext',
+    )
     const s = await serve({}, source)
     try {
-      expect(await client(s.port, { ca: fs.readFileSync(pki.caPem) })).toMatchObject({ text: 'hello -', issuer: 'sfbroker test CA' })
-      expect(await client(s.port, { ca: fs.readFileSync(pki.caPem), maxVersion: 'TLSv1.2' })).toMatchObject({ text: 'hello -' })
-      expect((await client(s.port, { ca: fs.readFileSync(pki.caPem), minVersion: 'TLSv1.1', maxVersion: 'TLSv1.1' })).error).toBeDefined()
+      expect(await client(s.port, { ca: fs.readFileSync(pki.caPem) })).toMatchObject({
+        text: 'hello -',
+        issuer: 'sfbroker test CA',
+      })
+      expect(await client(s.port, { ca: fs.readFileSync(pki.caPem), maxVersion: 'TLSv1.2' })).toMatchObject({
+        text: 'hello -',
+      })
+      expect(
+        (await client(s.port, { ca: fs.readFileSync(pki.caPem), minVersion: 'TLSv1.1', maxVersion: 'TLSv1.1' })).error,
+      ).toBeDefined()
     } finally {
       s.close()
     }
@@ -111,7 +174,9 @@ describe('TlsTerminator', () => {
   test('TlsTerminator: garbage bytes and a stalled handshake cost one socket, bounded by the handshake deadline', async () => {
     const s = await serve({}, new TlsContextSource(pemCtx(pki), 'sslContext'), 800)
     try {
-      expect(await rawSocketLifetime(s.port, Buffer.from('GET / HTTP/1.0\r\n\r\n'.repeat(50)), 10_000)).toBeLessThan(5000)
+      expect(await rawSocketLifetime(s.port, Buffer.from('GET / HTTP/1.0\r\n\r\n'.repeat(50)), 10_000)).toBeLessThan(
+        5000,
+      )
       const stalled = await rawSocketLifetime(s.port, null, 10_000)
       expect(stalled).toBeGreaterThanOrEqual(700)
       expect(stalled).toBeLessThan(8000)

@@ -45,7 +45,11 @@ export const IANA_TO_OPENSSL: Readonly<Record<string, string>> = {
   TLS_RSA_WITH_AES_256_CBC_SHA: 'AES256-SHA',
 }
 /** TLS 1.3 suites: the same name in Java, IANA and OpenSSL. */
-export const TLS13_SUITES: readonly string[] = ['TLS_AES_128_GCM_SHA256', 'TLS_AES_256_GCM_SHA384', 'TLS_CHACHA20_POLY1305_SHA256']
+export const TLS13_SUITES: readonly string[] = [
+  'TLS_AES_128_GCM_SHA256',
+  'TLS_AES_256_GCM_SHA384',
+  'TLS_CHACHA20_POLY1305_SHA256',
+]
 
 /**
  * A connector's protocol and cipher limits as tls.createSecureContext options. Java does not negotiate a version
@@ -64,15 +68,26 @@ export function tlsLimits(t: ConnectorTlsConfig, where: string): tls.SecureConte
       if (TLS13_SUITES.includes(name)) v13.push(name)
       else if (IANA_TO_OPENSSL[name] !== undefined) v12.push(IANA_TO_OPENSSL[name])
       else if (/^(TLS|SSL)_/.test(name)) {
-        throw new BrokerError('CONFIG_UNSUPPORTED', `${where}: transport.enabledCipherSuites: "${name}" is not a suite sfbroker offers; expected some of ${[...TLS13_SUITES, ...Object.keys(IANA_TO_OPENSSL)].join(', ')} (or OpenSSL names)`)
+        throw new BrokerError(
+          'CONFIG_UNSUPPORTED',
+          `${where}: transport.enabledCipherSuites: "${name}" is not a suite sfbroker offers; expected some of ${[...TLS13_SUITES, ...Object.keys(IANA_TO_OPENSSL)].join(', ')} (or OpenSSL names)`,
+        )
       } else v12.push(name) // an OpenSSL name: the TLS library judges it
     }
     if (v13.length === 0 && maxVersion === 'TLSv1.3') {
-      if (minVersion === 'TLSv1.3') throw new BrokerError('CONFIG_INVALID', `${where}: transport.enabledProtocols is TLSv1.3 only, but transport.enabledCipherSuites has no TLS 1.3 suite; expected one of ${TLS13_SUITES.join(', ')}`)
+      if (minVersion === 'TLSv1.3')
+        throw new BrokerError(
+          'CONFIG_INVALID',
+          `${where}: transport.enabledProtocols is TLSv1.3 only, but transport.enabledCipherSuites has no TLS 1.3 suite; expected one of ${TLS13_SUITES.join(', ')}`,
+        )
       maxVersion = 'TLSv1.2'
     }
     if (v12.length === 0) {
-      if (maxVersion !== 'TLSv1.3') throw new BrokerError('CONFIG_INVALID', `${where}: transport.enabledCipherSuites has only TLS 1.3 suites, but transport.enabledProtocols stops below TLSv1.3`)
+      if (maxVersion !== 'TLSv1.3')
+        throw new BrokerError(
+          'CONFIG_INVALID',
+          `${where}: transport.enabledCipherSuites has only TLS 1.3 suites, but transport.enabledProtocols stops below TLSv1.3`,
+        )
       minVersion = 'TLSv1.3'
     }
     out.ciphers = [...v13, ...v12].join(':')
@@ -125,7 +140,12 @@ export class TlsTerminator {
    */
   wrap(raw: net.Socket): tls.TLSSocket {
     const { tls: t } = this.opts
-    const s = new tls.TLSSocket(raw, { isServer: true, secureContext: this.context, requestCert: t.needClientAuth || t.wantClientAuth, rejectUnauthorized: t.needClientAuth })
+    const s = new tls.TLSSocket(raw, {
+      isServer: true,
+      secureContext: this.context,
+      requestCert: t.needClientAuth || t.wantClientAuth,
+      rejectUnauthorized: t.needClientAuth,
+    })
     this.pending.add(s)
     // Bun's TLSSocket over an existing socket reports no peer address; connectors log and count by it.
     for (const k of ['remoteAddress', 'remotePort', 'remoteFamily'] as const) {
@@ -146,13 +166,21 @@ export class TlsTerminator {
     s.once('secure', () => {
       if (done) return
       // wantClientAuth: no certificate is fine, a certificate the trust store does not vouch for is not (as Java).
-      if (t.wantClientAuth && !t.needClientAuth && !s.authorized && hasPeerCertificate(s)) return fail('TLS client certificate refused')
+      if (t.wantClientAuth && !t.needClientAuth && !s.authorized && hasPeerCertificate(s))
+        return fail('TLS client certificate refused')
       done = true
       this.pending.delete(s)
       clearTimeout(timer)
     })
     s.on('error', (err: NodeJS.ErrnoException) => {
-      if (!done) fail(/certificate|alert.*(bad|unknown|unsupported)_cert|PEER_DID_NOT_RETURN|NO_CERT/i.test(String(err.message ?? err.code)) ? 'TLS client certificate refused' : 'TLS handshake failed')
+      if (!done)
+        fail(
+          /certificate|alert.*(bad|unknown|unsupported)_cert|PEER_DID_NOT_RETURN|NO_CERT/i.test(
+            String(err.message ?? err.code),
+          )
+            ? 'TLS client certificate refused'
+            : 'TLS handshake failed',
+        )
       else s.destroy()
     })
     s.once('close', () => {

@@ -8,7 +8,14 @@ import { describe, expect, test } from 'bun:test'
 import type { DestinationMetrics } from '../broker/types.ts'
 import { STATUS_PAGE_DEFAULT, STATUS_PAGE_MAX, parsePage, topDestinations } from './admin-server.ts'
 
-const d = (destination: string, depth: number): DestinationMetrics => ({ destination, depth, enqueued: depth, dequeued: 0, consumers: 0, expired: 0 })
+const d = (destination: string, depth: number): DestinationMetrics => ({
+  destination,
+  depth,
+  enqueued: depth,
+  dequeued: 0,
+  consumers: 0,
+  expired: 0,
+})
 
 describe('topDestinations', () => {
   test('topDestinations keeps the deepest metricsDestinationsMax, listed by name, and sums what it leaves out', () => {

@@ -38,12 +38,20 @@ export const STATUS_PAGE_DEFAULT = 100
 export const STATUS_PAGE_MAX = 1000
 
 /** The `metricsDestinationsMax` deepest destinations (ties by name), listed by name; and what is left out. */
-export function topDestinations(all: readonly DestinationMetrics[], max: number): { shown: DestinationMetrics[]; omitted: number; omittedDepth: number } {
+export function topDestinations(
+  all: readonly DestinationMetrics[],
+  max: number,
+): { shown: DestinationMetrics[]; omitted: number; omittedDepth: number } {
   if (all.length <= max) return { shown: [...all], omitted: 0, omittedDepth: 0 }
-  const byName = (a: DestinationMetrics, b: DestinationMetrics): number => (a.destination < b.destination ? -1 : a.destination > b.destination ? 1 : 0)
+  const byName = (a: DestinationMetrics, b: DestinationMetrics): number =>
+    a.destination < b.destination ? -1 : a.destination > b.destination ? 1 : 0
   const ranked = [...all].sort((a, b) => b.depth - a.depth || byName(a, b))
   const rest = ranked.slice(max)
-  return { shown: ranked.slice(0, max).sort(byName), omitted: rest.length, omittedDepth: rest.reduce((n, d) => n + d.depth, 0) }
+  return {
+    shown: ranked.slice(0, max).sort(byName),
+    omitted: rest.length,
+    omittedDepth: rest.reduce((n, d) => n + d.depth, 0),
+  }
 }
 
 /** `?offset=&limit=` of /status: whole numbers, limit 1..STATUS_PAGE_MAX; an error names the parameter and value. */
@@ -52,7 +60,8 @@ export function parsePage(url: URL): { offset: number; limit: number } | { error
     const raw = url.searchParams.get(name)
     if (raw === null || raw === '') return dflt
     const n = /^\d{1,9}$/.test(raw) ? Number(raw) : NaN
-    if (!(n >= min && n <= max)) return `query parameter ${name}=${JSON.stringify(raw).slice(0, 40)}: expected a whole number from ${min} to ${max}`
+    if (!(n >= min && n <= max))
+      return `query parameter ${name}=${JSON.stringify(raw).slice(0, 40)}: expected a whole number from ${min} to ${max}`
     return n
   }
   const offset = read('offset', 0, 0, 999_999_999)
@@ -66,7 +75,11 @@ const log = logger('admin')
 
 /** What the admin endpoint needs of src/security's Authenticator (structural, so this file does not depend on it). */
 export interface AdminAuthenticator {
-  authenticate(c: { username?: string; password?: string; remoteAddress: string }): Promise<{ user: string; groups: ReadonlySet<string> }>
+  authenticate(c: {
+    username?: string
+    password?: string
+    remoteAddress: string
+  }): Promise<{ user: string; groups: ReadonlySet<string> }>
 }
 
 /** Who a request is, as the console sees it: `user` null without an authentication plugin. */
@@ -110,7 +123,11 @@ export class AdminServer {
   /** The console (#18), imported on first use so a node without an admin listener never loads it. */
   private console: Promise<import('../console/index.ts').AdminConsole> | null = null
 
-  constructor(private readonly node: BrokerNode, private readonly cfg: AdminConfig, private readonly opts: AdminServerOptions = {}) {}
+  constructor(
+    private readonly node: BrokerNode,
+    private readonly cfg: AdminConfig,
+    private readonly opts: AdminServerOptions = {},
+  ) {}
 
   private unsubscribeTls: (() => void) | null = null
   /** Verified Authorization headers: HMAC(key, header) -> subject and expiry. Oldest first (Map order). */
@@ -121,10 +138,15 @@ export class AdminServer {
   listen(): Promise<void> {
     const tlsSource = this.opts.tlsSource
     if (tlsSource && !this.unsubscribeTls) this.unsubscribeTls = tlsSource.onChange(() => void this.reopen())
-    if (this.opts.authenticator && !tlsSource) log.warn('admin listener: security is configured but the listener is plain HTTP: passwords cross the network in clear text; set ssl="true" on <admin>')
+    if (this.opts.authenticator && !tlsSource)
+      log.warn(
+        'admin listener: security is configured but the listener is plain HTTP: passwords cross the network in clear text; set ssl="true" on <admin>',
+      )
     if (this.opts.authenticator && this.cfg.writable && !this.warnedWritable) {
       this.warnedWritable = true
-      log.warn(`admin listener: writable / --admin-writable has no effect with an authentication plugin: console writes need a user of ${this.adminGroups().join(', ')}, and users of read-only groups never write`)
+      log.warn(
+        `admin listener: writable / --admin-writable has no effect with an authentication plugin: console writes need a user of ${this.adminGroups().join(', ')}, and users of read-only groups never write`,
+      )
     }
     const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
       this.handle(req, res).catch((err: Error) => {
@@ -134,20 +156,35 @@ export class AdminServer {
       })
     }
     // Bun's https.Server has no setSecureContext: a reloaded certificate re-opens the listener (reopen()).
-    const server = tlsSource ? (https.createServer({ ...tlsSource.material(), minVersion: 'TLSv1.2' }, handler) as unknown as http.Server) : http.createServer(handler)
+    const server = tlsSource
+      ? (https.createServer({ ...tlsSource.material(), minVersion: 'TLSv1.2' }, handler) as unknown as http.Server)
+      : http.createServer(handler)
     this.server = server
     return new Promise((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) => {
-        reject(new BrokerError('CONFIG_INVALID', `admin listener ${this.cfg.host}:${this.cfg.port}: ${err.code === 'EADDRINUSE' ? 'address already in use' : err.message}`, { cause: err }))
+        reject(
+          new BrokerError(
+            'CONFIG_INVALID',
+            `admin listener ${this.cfg.host}:${this.cfg.port}: ${err.code === 'EADDRINUSE' ? 'address already in use' : err.message}`,
+            { cause: err },
+          ),
+        )
       })
       server.listen(this.cfg.port, this.cfg.host, () => {
         const a = server.address()
         const port = typeof a === 'object' && a ? a.port : this.cfg.port
         const access = this.opts.authenticator
           ? `, login: ${this.adminGroups().join(',')} read+write${this.cfg.readOnlyGroups?.length ? `, ${this.cfg.readOnlyGroups.join(',')} read-only` : ''}`
-          : this.cfg.writable ? ', writable' : ', read-only'
-        log.info(`admin listener on http${tlsSource ? 's' : ''}://${this.cfg.host}:${port} (/health, /status, /metrics, console at /console/${access})`)
-        this.adminConsole().then((c) => c.api.start(this.address()), (e: Error) => log.warn(`console failed to load: ${e.message}`))
+          : this.cfg.writable
+            ? ', writable'
+            : ', read-only'
+        log.info(
+          `admin listener on http${tlsSource ? 's' : ''}://${this.cfg.host}:${port} (/health, /status, /metrics, console at /console/${access})`,
+        )
+        this.adminConsole().then(
+          (c) => c.api.start(this.address()),
+          (e: Error) => log.warn(`console failed to load: ${e.message}`),
+        )
         resolve()
       })
     })
@@ -161,7 +198,10 @@ export class AdminServer {
   close(): Promise<void> {
     const s = this.server
     this.server = null
-    this.console?.then((c) => c.api.stop(), () => {})
+    this.console?.then(
+      (c) => c.api.stop(),
+      () => {},
+    )
     this.unsubscribeTls?.()
     this.unsubscribeTls = null
     if (!s) return Promise.resolve()
@@ -203,13 +243,22 @@ export class AdminServer {
     const auth = this.opts.authenticator
     if (!auth) return { user: null, role: this.cfg.writable ? 'admin' : 'read-only', secured: false }
     const deny = (status: 401 | 403, code: string, error: string): null => {
-      res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...(status === 401 ? { 'www-authenticate': 'Basic realm="sfbroker", charset="UTF-8"' } : {}) })
+      res.writeHead(status, {
+        'content-type': 'application/json',
+        'cache-control': 'no-store',
+        ...(status === 401 ? { 'www-authenticate': 'Basic realm="sfbroker", charset="UTF-8"' } : {}),
+      })
       res.end(JSON.stringify({ error, code }))
       return null
     }
     const header = req.headers.authorization
     const creds = basicCredentials(header)
-    if (!creds) return deny(401, 'ADMIN_UNAUTHENTICATED', 'authentication required: HTTP Basic with a user of an admin or read-only group')
+    if (!creds)
+      return deny(
+        401,
+        'ADMIN_UNAUTHENTICATED',
+        'authentication required: HTTP Basic with a user of an admin or read-only group',
+      )
     const key = crypto.createHmac('sha256', this.authCacheKey).update(header!).digest('base64')
     const now = Date.now()
     let subject: { user: string; groups: ReadonlySet<string> }
@@ -230,14 +279,23 @@ export class AdminServer {
     const readers = this.cfg.readOnlyGroups ?? []
     if (inAny(subject.groups, readers) !== null) return { user: subject.user, role: 'read-only', secured: true }
     const all = [...admins, ...readers]
-    return deny(403, 'ADMIN_FORBIDDEN', `user ${subject.user} is not in ${all.length === 1 ? 'group' : 'any of the groups'} ${all.join(', ')}`)
+    return deny(
+      403,
+      'ADMIN_FORBIDDEN',
+      `user ${subject.user} is not in ${all.length === 1 ? 'group' : 'any of the groups'} ${all.join(', ')}`,
+    )
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://admin')
     const access = url.pathname === '/health' ? null : await this.access(req, res)
     if (url.pathname !== '/health' && access === null) return
-    if (url.pathname === '/' || url.pathname === '/console' || url.pathname.startsWith('/console/') || url.pathname.startsWith('/api/')) {
+    if (
+      url.pathname === '/' ||
+      url.pathname === '/console' ||
+      url.pathname.startsWith('/console/') ||
+      url.pathname.startsWith('/api/')
+    ) {
       return (await this.adminConsole()).handle(req, res, url, access!)
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -254,7 +312,9 @@ export class AdminServer {
         return void res.end(this.metrics())
       default:
         res.writeHead(404, { 'content-type': 'application/json' })
-        res.end(JSON.stringify({ error: `no such endpoint ${url.pathname}; try /health, /status, /metrics or /console/` }))
+        res.end(
+          JSON.stringify({ error: `no such endpoint ${url.pathname}; try /health, /status, /metrics or /console/` }),
+        )
     }
   }
 
@@ -267,7 +327,16 @@ export class AdminServer {
     const st = this.node.status()
     const serving = st.role === 'primary' && this.node.servingParts() !== null
     res.writeHead(serving ? 200 : 503, { 'content-type': 'application/json' })
-    res.end(JSON.stringify({ status: serving ? 'serving' : 'not-serving', role: st.role, nodeId: st.nodeId, brokerName: st.brokerName, epoch: st.epoch, since: new Date(st.since).toISOString() }))
+    res.end(
+      JSON.stringify({
+        status: serving ? 'serving' : 'not-serving',
+        role: st.role,
+        nodeId: st.nodeId,
+        brokerName: st.brokerName,
+        epoch: st.epoch,
+        since: new Date(st.since).toISOString(),
+      }),
+    )
   }
 
   private async status(res: http.ServerResponse, url: URL): Promise<void> {
@@ -283,7 +352,11 @@ export class AdminServer {
       const all = store.destinations
       out = {
         ...out,
-        store: { ...store, destinations: all.slice(page.offset, page.offset + page.limit), destinationsPage: { offset: page.offset, limit: page.limit, total: all.length } },
+        store: {
+          ...store,
+          destinations: all.slice(page.offset, page.offset + page.limit),
+          destinationsPage: { offset: page.offset, limit: page.limit, total: all.length },
+        },
       }
     }
     res.writeHead(200, { 'content-type': 'application/json' })
@@ -295,21 +368,76 @@ export class AdminServer {
     const m = this.node.metrics
     const st = this.node.status()
     const labels = { broker: st.brokerName, node: st.nodeId }
-    for (const r of ROLES) x.sample('sfbroker_role', 'gauge', 'Current election role of this node (1 for the current role).', r === st.role ? 1 : 0, { ...labels, role: r })
+    for (const r of ROLES)
+      x.sample(
+        'sfbroker_role',
+        'gauge',
+        'Current election role of this node (1 for the current role).',
+        r === st.role ? 1 : 0,
+        { ...labels, role: r },
+      )
     x.sample('sfbroker_epoch', 'gauge', 'Epoch this node serves under (0 when not primary).', st.epoch ?? 0, labels)
     x.sample('sfbroker_takeovers_total', 'counter', 'Times this node became primary.', m.takeovers, labels)
     x.sample('sfbroker_step_downs_total', 'counter', 'Times this node stepped down from primary.', m.stepDowns, labels)
-    x.sample('sfbroker_last_takeover_ms', 'gauge', 'Duration of the last takeover (lock acquired to connectors open), ms; -1 if none.', m.lastTakeoverMs ?? -1, labels)
+    x.sample(
+      'sfbroker_last_takeover_ms',
+      'gauge',
+      'Duration of the last takeover (lock acquired to connectors open), ms; -1 if none.',
+      m.lastTakeoverMs ?? -1,
+      labels,
+    )
     const el = this.node.electionStatus()
-    x.sample('sfbroker_lock_keepalive_latency_ms', 'gauge', 'Duration of the last lock keep-alive check, ms; -1 if none.', el.keepAliveLatencyMs ?? -1, labels)
+    x.sample(
+      'sfbroker_lock_keepalive_latency_ms',
+      'gauge',
+      'Duration of the last lock keep-alive check, ms; -1 if none.',
+      el.keepAliveLatencyMs ?? -1,
+      labels,
+    )
     const parts = this.node.servingParts()
-    x.sample('sfbroker_connections', 'gauge', 'Open client connections over all connectors.', parts ? parts.servers.reduce((a, s) => a + s.connections(), 0) : 0, labels)
+    x.sample(
+      'sfbroker_connections',
+      'gauge',
+      'Open client connections over all connectors.',
+      parts ? parts.servers.reduce((a, s) => a + s.connections(), 0) : 0,
+      labels,
+    )
     const sec = this.node.security.stats()
-    x.sample('sfbroker_auth_successes_total', 'counter', 'Logins accepted by the authentication plugin.', sec.authSuccesses, labels)
-    x.sample('sfbroker_auth_failures_total', 'counter', 'Logins refused (wrong user name or password).', sec.authFailures, labels)
-    x.sample('sfbroker_authorization_denials_total', 'counter', 'Operations refused by the authorization map.', sec.authorizationDenials, labels)
-    x.sample('sfbroker_auth_backoff_addresses', 'gauge', 'Client addresses with recent failed logins (answers to them are delayed).', sec.backoffAddresses, labels)
-    x.sample('sfbroker_pending_connections', 'gauge', 'Client sockets that have not completed CONNECT yet (the pre-CONNECT budget in use).', parts ? parts.servers.reduce((a, s) => a + s.pendingConnections(), 0) : 0, labels)
+    x.sample(
+      'sfbroker_auth_successes_total',
+      'counter',
+      'Logins accepted by the authentication plugin.',
+      sec.authSuccesses,
+      labels,
+    )
+    x.sample(
+      'sfbroker_auth_failures_total',
+      'counter',
+      'Logins refused (wrong user name or password).',
+      sec.authFailures,
+      labels,
+    )
+    x.sample(
+      'sfbroker_authorization_denials_total',
+      'counter',
+      'Operations refused by the authorization map.',
+      sec.authorizationDenials,
+      labels,
+    )
+    x.sample(
+      'sfbroker_auth_backoff_addresses',
+      'gauge',
+      'Client addresses with recent failed logins (answers to them are delayed).',
+      sec.backoffAddresses,
+      labels,
+    )
+    x.sample(
+      'sfbroker_pending_connections',
+      'gauge',
+      'Client sockets that have not completed CONNECT yet (the pre-CONNECT budget in use).',
+      parts ? parts.servers.reduce((a, s) => a + s.pendingConnections(), 0) : 0,
+      labels,
+    )
     x.family('sfbroker_destination_enqueued_total', 'counter', 'Messages enqueued per destination.')
     x.family('sfbroker_destination_dequeued_total', 'counter', 'Messages dequeued (acknowledged) per destination.')
     x.family('sfbroker_destination_depth', 'gauge', 'Messages waiting per destination.')
@@ -318,11 +446,35 @@ export class AdminServer {
     if (parts) {
       const bm = parts.broker.metrics()
       x.sample('sfbroker_memory_bytes', 'gauge', 'Message bytes held in memory.', bm.memoryBytes, labels)
-      x.sample('sfbroker_memory_limit_bytes', 'gauge', 'Broker-wide memory limit for messages.', bm.memoryLimitBytes, labels)
+      x.sample(
+        'sfbroker_memory_limit_bytes',
+        'gauge',
+        'Broker-wide memory limit for messages.',
+        bm.memoryLimitBytes,
+        labels,
+      )
       const top = topDestinations(bm.destinations, this.cfg.metricsDestinationsMax ?? DEFAULTS.metricsDestinationsMax)
-      x.sample('sfbroker_destinations', 'gauge', 'Destinations (queues and topics) the broker holds.', bm.destinations.length, labels)
-      x.sample('sfbroker_destination_series_omitted', 'gauge', 'Destinations left out of the per-destination series (past metricsDestinationsMax, shallowest first).', top.omitted, labels)
-      x.sample('sfbroker_destination_omitted_depth', 'gauge', 'Messages waiting in the destinations left out of the per-destination series.', top.omittedDepth, labels)
+      x.sample(
+        'sfbroker_destinations',
+        'gauge',
+        'Destinations (queues and topics) the broker holds.',
+        bm.destinations.length,
+        labels,
+      )
+      x.sample(
+        'sfbroker_destination_series_omitted',
+        'gauge',
+        'Destinations left out of the per-destination series (past metricsDestinationsMax, shallowest first).',
+        top.omitted,
+        labels,
+      )
+      x.sample(
+        'sfbroker_destination_omitted_depth',
+        'gauge',
+        'Messages waiting in the destinations left out of the per-destination series.',
+        top.omittedDepth,
+        labels,
+      )
       for (const d of top.shown) {
         const dl = { ...labels, destination: d.destination }
         x.sample('sfbroker_destination_enqueued_total', 'counter', '', d.enqueued, dl)
@@ -335,13 +487,31 @@ export class AdminServer {
         const ss = parts.store.stats()
         x.sample('sfbroker_store_bytes', 'gauge', 'Bytes on disk used by the message store.', ss.bytes, labels)
         x.sample('sfbroker_store_messages', 'gauge', 'Messages held by the message store.', ss.messages, labels)
-        x.sample('sfbroker_store_syncs_total', 'counter', 'fsync/fdatasync calls by the message store.', ss.syncs, labels)
-        x.histogram('sfbroker_store_fsync_latency_ms', 'Latency of message store syncs, ms.', ss.syncLatencyMs, ss.syncLatencySumMs, labels)
+        x.sample(
+          'sfbroker_store_syncs_total',
+          'counter',
+          'fsync/fdatasync calls by the message store.',
+          ss.syncs,
+          labels,
+        )
+        x.histogram(
+          'sfbroker_store_fsync_latency_ms',
+          'Latency of message store syncs, ms.',
+          ss.syncLatencyMs,
+          ss.syncLatencySumMs,
+          labels,
+        )
       }
       if (parts.scheduler) {
         const sc = parts.scheduler.stats()
         x.sample('sfbroker_scheduler_jobs', 'gauge', 'Scheduled jobs waiting.', sc.jobs, labels)
-        x.sample('sfbroker_scheduler_next_due_timestamp_ms', 'gauge', 'When the next scheduled job is due (epoch ms); -1 if none.', sc.nextDueAt ?? -1, labels)
+        x.sample(
+          'sfbroker_scheduler_next_due_timestamp_ms',
+          'gauge',
+          'When the next scheduled job is due (epoch ms); -1 if none.',
+          sc.nextDueAt ?? -1,
+          labels,
+        )
       }
     }
     return x.toString()

@@ -34,7 +34,11 @@ describe('BrokerNode storeFailed', () => {
       // Not started: serves no epoch at all.
       expect(n.storeFailed(1, new Error('EIO: write'))).toBe(false)
       await n.start()
-      await until(() => n.status().role === 'primary', () => `the node to be primary (role ${n.status().role})`, 30_000)
+      await until(
+        () => n.status().role === 'primary',
+        () => `the node to be primary (role ${n.status().role})`,
+        30_000,
+      )
       const epoch = n.status().epoch!
       expect(n.storeFailed(epoch - 1, new Error('ENOTCONN: late write of an older term'))).toBe(false)
       expect(n.status().role).toBe('primary')
@@ -43,8 +47,14 @@ describe('BrokerNode storeFailed', () => {
       expect(logged).not.toContain('store failure, giving up the primary role')
 
       expect(n.storeFailed(epoch, new Error('EIO: journal write'))).toBe(true)
-      await until(() => n.status().role !== 'primary' || n.status().epoch !== epoch, 'the node to give up its epoch', 30_000)
-      expect(stderr.mock.calls.map((c) => String(c[0])).join('')).toContain('store failure, giving up the primary role: EIO: journal write')
+      await until(
+        () => n.status().role !== 'primary' || n.status().epoch !== epoch,
+        'the node to give up its epoch',
+        30_000,
+      )
+      expect(stderr.mock.calls.map((c) => String(c[0])).join('')).toContain(
+        'store failure, giving up the primary role: EIO: journal write',
+      )
     } finally {
       stderr.mockRestore()
       await n.stop('test done')

@@ -35,7 +35,13 @@ async function settleWithin<T>(p: Promise<T>, ms: number): Promise<PromiseSettle
   let timer: ReturnType<typeof setTimeout> | undefined
   const timeout = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), ms)))
   try {
-    return await Promise.race([p.then((value) => ({ status: 'fulfilled' as const, value }), (reason: unknown) => ({ status: 'rejected' as const, reason })), timeout])
+    return await Promise.race([
+      p.then(
+        (value) => ({ status: 'fulfilled' as const, value }),
+        (reason: unknown) => ({ status: 'rejected' as const, reason }),
+      ),
+      timeout,
+    ])
   } finally {
     clearTimeout(timer)
   }
@@ -122,15 +128,22 @@ export class BrokerNode {
   }
 
   async start(): Promise<void> {
-    log.info(`node ${this.nodeId} starting: broker ${this.config.brokerName}, shared dir ${this.config.persistence.directory}, adapter ${this.config.persistence.adapter}`)
+    log.info(
+      `node ${this.nodeId} starting: broker ${this.config.brokerName}, shared dir ${this.config.persistence.directory}, adapter ${this.config.persistence.adapter}`,
+    )
     // Key files are read before anything listens: a bad store stops the process with exit 1, even on a replica.
     if (this.config.sslContext) this.tls = new TlsContextSource(this.config.sslContext, 'sslContext')
     const adminTlsCfg = this.config.admin?.tls ?? null
-    if (adminTlsCfg) this.adminTls = adminTlsCfg === this.config.sslContext && this.tls ? this.tls : new TlsContextSource(adminTlsCfg, 'admin')
+    if (adminTlsCfg)
+      this.adminTls =
+        adminTlsCfg === this.config.sslContext && this.tls ? this.tls : new TlsContextSource(adminTlsCfg, 'admin')
     this.tls?.watch()
     if (this.adminTls !== this.tls) this.adminTls?.watch()
     if (this.config.admin) {
-      this.admin = new AdminServer(this, this.config.admin, { tlsSource: this.adminTls ?? undefined, authenticator: this.security.authenticator ?? undefined })
+      this.admin = new AdminServer(this, this.config.admin, {
+        tlsSource: this.adminTls ?? undefined,
+        authenticator: this.security.authenticator ?? undefined,
+      })
       await this.admin.listen()
     }
     await this.elector.start()
@@ -163,19 +176,31 @@ export class BrokerNode {
     await this.activation
     const s = this.serving
     if (!s || this.role !== 'primary') return
-    await Promise.allSettled(s.servers.map((srv) => srv.close({ reason: 'shutdown', message: `broker is shutting down: ${reason}` })))
+    await Promise.allSettled(
+      s.servers.map((srv) => srv.close({ reason: 'shutdown', message: `broker is shutting down: ${reason}` })),
+    )
     const stores = [s.store, s.schedulerStore].filter((x): x is PersistenceAdapter => x !== null)
     const res = await settleWithin(Promise.allSettled(stores.map((st) => st.checkpoint())), this.closeTimeoutMs)
-    if (res === 'timeout') log.warn(`final checkpoint did not finish within ${this.closeTimeoutMs} ms; the next primary replays the journal tail`)
+    if (res === 'timeout')
+      log.warn(
+        `final checkpoint did not finish within ${this.closeTimeoutMs} ms; the next primary replays the journal tail`,
+      )
     else if (res.status === 'fulfilled') {
-      for (const r of res.value) if (r.status === 'rejected') log.info(`final checkpoint not written (${(r.reason as Error).message}); the next primary replays the journal tail`)
+      for (const r of res.value)
+        if (r.status === 'rejected')
+          log.info(
+            `final checkpoint not written (${(r.reason as Error).message}); the next primary replays the journal tail`,
+          )
     }
     if (s.summaryTimer) clearInterval(s.summaryTimer)
     s.summaryTimer = null
     // A checkpoint that timed out suggests a hung share: do not spend another closeTimeoutMs on the summary.
     if (res === 'timeout') return
     const written = await settleWithin(this.writeSummary({ after: true }), this.closeTimeoutMs)
-    if (written === 'timeout') log.warn(`final store summary not written within ${this.closeTimeoutMs} ms; \`sfbroker status\` may show older counts`)
+    if (written === 'timeout')
+      log.warn(
+        `final store summary not written within ${this.closeTimeoutMs} ms; \`sfbroker status\` may show older counts`,
+      )
   }
 
   status(): NodeStatus {
@@ -189,7 +214,12 @@ export class BrokerNode {
       connectors: this.config.connectors.map((c, i) => {
         const srv = s?.servers[i]
         const addr = srv ? srv.address() : null
-        return { name: c.name, uri: c.uri, listening: addr ? `${addr.host}:${addr.port}` : null, connections: srv ? srv.connections() : 0 }
+        return {
+          name: c.name,
+          uri: c.uri,
+          listening: addr ? `${addr.host}:${addr.port}` : null,
+          connections: srv ? srv.connections() : 0,
+        }
       }),
     }
   }
@@ -199,7 +229,12 @@ export class BrokerNode {
   }
 
   /** Live objects for the admin endpoint's metrics; null when not primary. */
-  servingParts(): { broker: Broker; store: PersistenceAdapter | null; scheduler: Scheduler | null; servers: StompServer[] } | null {
+  servingParts(): {
+    broker: Broker
+    store: PersistenceAdapter | null
+    scheduler: Scheduler | null
+    servers: StompServer[]
+  } | null {
     const s = this.serving
     return s ? { broker: s.broker, store: s.store, scheduler: s.scheduler, servers: s.servers } : null
   }
@@ -212,7 +247,10 @@ export class BrokerNode {
     log.info(`role ${from} -> ${role}: ${reason}`, { event: 'role', from, to: role, reason, nodeId: this.nodeId })
     // A waiting replica follows the shared stores read-only, so a takeover replays only their last records.
     if (role === 'replica' && !this.standby && !this.stopping && this.config.persistent) {
-      const dirs = [this.config.persistence.directory, ...(this.config.schedulerSupport ? [this.config.schedulerDirectory] : [])]
+      const dirs = [
+        this.config.persistence.directory,
+        ...(this.config.schedulerSupport ? [this.config.schedulerDirectory] : []),
+      ]
       this.standby = new WarmStandby(this.config.persistence.adapter, dirs)
       this.standby.start()
     } else if (role === 'stopped' && this.standby) {
@@ -224,7 +262,14 @@ export class BrokerNode {
   private async activate(ctx: ActivationContext): Promise<void> {
     const cfg = this.config
     const onFatal = (err: Error) => void this.storeFailed(ctx.epoch, err)
-    const part: Partial<Serving> & { servers: StompServer[] } = { epoch: ctx.epoch, servers: [], store: null, schedulerStore: null, scheduler: null, summaryTimer: null }
+    const part: Partial<Serving> & { servers: StompServer[] } = {
+      epoch: ctx.epoch,
+      servers: [],
+      store: null,
+      schedulerStore: null,
+      scheduler: null,
+      summaryTimer: null,
+    }
     // Readers the replica kept current (the epoch is claimed already; each open() seals before it adopts one).
     const warm = this.standby ? await this.standby.take() : new Map<string, StandbyReader>()
     this.standby = null
@@ -232,15 +277,29 @@ export class BrokerNode {
       let recovered: RecoveredState | null = null
       if (cfg.persistent) {
         part.store = createAdapter(cfg.persistence.adapter)
-        recovered = await part.store.open({ ...this.storeOptions(cfg.persistence.directory, ctx, onFatal), standby: warm.get(cfg.persistence.directory) })
+        recovered = await part.store.open({
+          ...this.storeOptions(cfg.persistence.directory, ctx, onFatal),
+          standby: warm.get(cfg.persistence.directory),
+        })
         this.logRecovery('store', recovered)
       }
-      part.broker = await Broker.create({ config: cfg, store: part.store ?? null, recovered, onStoreFailure: onFatal, authorizer: this.security.authorizer })
+      part.broker = await Broker.create({
+        config: cfg,
+        store: part.store ?? null,
+        recovered,
+        onStoreFailure: onFatal,
+        authorizer: this.security.authorizer,
+      })
       if (cfg.schedulerSupport) {
         // ActiveMQ keeps schedules apart from the message store; a non-persistent broker keeps them in memory.
-        const schedulerStore: PersistenceAdapter = cfg.persistent ? createAdapter(cfg.persistence.adapter) : new MemoryStore()
+        const schedulerStore: PersistenceAdapter = cfg.persistent
+          ? createAdapter(cfg.persistence.adapter)
+          : new MemoryStore()
         part.schedulerStore = schedulerStore
-        const schedRecovered = await schedulerStore.open({ ...this.storeOptions(cfg.persistent ? cfg.schedulerDirectory : ':memory:', ctx, onFatal), standby: warm.get(cfg.schedulerDirectory) })
+        const schedRecovered = await schedulerStore.open({
+          ...this.storeOptions(cfg.persistent ? cfg.schedulerDirectory : ':memory:', ctx, onFatal),
+          standby: warm.get(cfg.schedulerDirectory),
+        })
         if (cfg.persistent) this.logRecovery('scheduler store', schedRecovered)
         part.scheduler = new Scheduler({ store: schedulerStore, broker: part.broker })
         await part.scheduler.start(schedRecovered)
@@ -252,7 +311,13 @@ export class BrokerNode {
       await ctx.fence.assertCurrent()
       const bound: string[] = []
       for (const c of cfg.connectors) {
-        const srv = new StompServer({ broker: part.broker, connector: c, serverName: `sfbroker/${VERSION}`, authenticator: this.security.authenticator, tlsSource: this.tls ?? undefined })
+        const srv = new StompServer({
+          broker: part.broker,
+          connector: c,
+          serverName: `sfbroker/${VERSION}`,
+          authenticator: this.security.authenticator,
+          tlsSource: this.tls ?? undefined,
+        })
         part.servers.push(srv)
         await srv.listen()
         const a = srv.address()
@@ -317,10 +382,16 @@ export class BrokerNode {
   private logRecovery(what: string, r: RecoveredState): void {
     const rep = r.report
     const msgs = r.destinations.reduce((a, d) => a + d.count, 0)
-    log.info(`${what} recovered in ${rep.durationMs} ms: ${msgs} messages in ${r.destinations.length} destinations, ${r.subscriptions.length} durable subscriptions, ${rep.recordsReplayed} records replayed`)
-    if (rep.tornTail) log.warn(`${what}: torn tail cut at ${rep.tornTail.file}:${rep.tornTail.offset} (${rep.tornTail.bytes} bytes)`)
+    log.info(
+      `${what} recovered in ${rep.durationMs} ms: ${msgs} messages in ${r.destinations.length} destinations, ${r.subscriptions.length} durable subscriptions, ${rep.recordsReplayed} records replayed`,
+    )
+    if (rep.tornTail)
+      log.warn(`${what}: torn tail cut at ${rep.tornTail.file}:${rep.tornTail.offset} (${rep.tornTail.bytes} bytes)`)
     for (const c of rep.corrupt) log.error(`${what}: corrupt record at ${c.file}:${c.offset}: ${c.reason}`)
-    if (rep.fencedRecordsIgnored > 0) log.warn(`${what}: ${rep.fencedRecordsIgnored} records of a deposed primary written after its epoch ended were ignored`)
+    if (rep.fencedRecordsIgnored > 0)
+      log.warn(
+        `${what}: ${rep.fencedRecordsIgnored} records of a deposed primary written after its epoch ended were ignored`,
+      )
   }
 
   private async deactivate(reason: string): Promise<void> {
@@ -351,7 +422,8 @@ export class BrokerNode {
       const p = fn()
       if (!p) continue
       const res = await settleWithin(p, this.closeTimeoutMs)
-      if (res === 'timeout') log.warn(`${name} did not close within ${this.closeTimeoutMs} ms (${reason}); abandoning it`)
+      if (res === 'timeout')
+        log.warn(`${name} did not close within ${this.closeTimeoutMs} ms (${reason}); abandoning it`)
       else if (res.status === 'rejected') log.warn(`${name} close failed (${reason}): ${(res.reason as Error).message}`)
     }
   }

@@ -55,9 +55,13 @@ export class Exposition {
   /** buckets: cumulative counts by upper bound, must end with le=+Inf. */
   histogram(name: string, help: string, buckets: { le: number; count: number }[], sum: number, labels?: Labels): this {
     const lines = this.declare(name, 'histogram', help)
-    for (const b of buckets) lines.push(`${name}_bucket${formatLabels({ ...labels, le: formatValue(b.le) })} ${b.count}`)
+    for (const b of buckets)
+      lines.push(`${name}_bucket${formatLabels({ ...labels, le: formatValue(b.le) })} ${b.count}`)
     const total = buckets.length ? buckets[buckets.length - 1].count : 0
-    lines.push(`${name}_sum${formatLabels(labels)} ${formatValue(sum)}`, `${name}_count${formatLabels(labels)} ${total}`)
+    lines.push(
+      `${name}_sum${formatLabels(labels)} ${formatValue(sum)}`,
+      `${name}_count${formatLabels(labels)} ${total}`,
+    )
     return this
   }
 

@@ -26,7 +26,11 @@ export class WarmStandby {
   private stopped = false
   private lastError = new Map<string, string>()
 
-  constructor(private readonly kind: AdapterKind, directories: string[], private readonly pollMs = STANDBY_POLL_MS_DEFAULT) {
+  constructor(
+    private readonly kind: AdapterKind,
+    directories: string[],
+    private readonly pollMs = STANDBY_POLL_MS_DEFAULT,
+  ) {
     for (const dir of directories) {
       const adapter = createAdapter(kind)
       if (!adapter.standby) continue
@@ -41,7 +45,9 @@ export class WarmStandby {
 
   start(): void {
     if (!this.active) {
-      log.info(`warm standby: the ${this.kind} adapter supports only a cold open; a takeover recovers the store from scratch`)
+      log.info(
+        `warm standby: the ${this.kind} adapter supports only a cold open; a takeover recovers the store from scratch`,
+      )
       return
     }
     log.info(`warm standby: following ${[...this.readers.keys()].join(', ')} read-only every ${this.pollMs} ms`)
@@ -70,7 +76,9 @@ export class WarmStandby {
         this.lastError.delete(dir)
         if (p.resynced || p.recordsApplied > 10_000) {
           const st = r.stats()
-          log.info(`warm standby ${dir}: ${p.recordsApplied} records applied in ${Math.round(performance.now() - t0)} ms, ${st.messages} messages indexed (~${Math.round(st.indexBytes / 1048576)} MiB)${p.resynced ? `; rebuilt: ${p.resynced}` : ''}`)
+          log.info(
+            `warm standby ${dir}: ${p.recordsApplied} records applied in ${Math.round(performance.now() - t0)} ms, ${st.messages} messages indexed (~${Math.round(st.indexBytes / 1048576)} MiB)${p.resynced ? `; rebuilt: ${p.resynced}` : ''}`,
+          )
         }
       } catch (e) {
         const msg = (e as Error).message

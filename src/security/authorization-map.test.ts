@@ -9,7 +9,13 @@ import type { AuthorizationConfig, AuthorizationEntryConfig } from '../config/in
 import { AuthorizationMap } from './authorization-map.ts'
 import type { Operation, SecuredDestination, Subject } from './types.ts'
 
-const e = (kind: 'queue' | 'topic', patterns: string[], read: string[], write: string[] = [], admin: string[] = []): AuthorizationEntryConfig => ({ kind, patterns, read, write, admin })
+const e = (
+  kind: 'queue' | 'topic',
+  patterns: string[],
+  read: string[],
+  write: string[] = [],
+  admin: string[] = [],
+): AuthorizationEntryConfig => ({ kind, patterns, read, write, admin })
 const who = (user: string, ...groups: string[]): Subject => ({ user, groups: new Set(groups) })
 const q = (name: string): SecuredDestination => ({ kind: 'queue', name })
 const t = (name: string): SecuredDestination => ({ kind: 'topic', name })
@@ -71,7 +77,11 @@ test('AuthorizationMap denial texts are ActiveMQ AuthorizationBroker texts', () 
 })
 
 test('AuthorizationMap adds the default entry to every destination and uses only the temp entry for temporary ones', () => {
-  const m = new AuthorizationMap({ ...config, defaultEntry: e('queue', [], ['everyone']), tempDestinationEntry: { kind: null, patterns: [], read: ['temps'], write: ['temps'], admin: [] } })
+  const m = new AuthorizationMap({
+    ...config,
+    defaultEntry: e('queue', [], ['everyone']),
+    tempDestinationEntry: { kind: null, patterns: [], read: ['temps'], write: ['temps'], admin: [] },
+  })
   expect(m.allows(who('x', 'everyone'), 'read', q('ANY.thing'))).toBe(true)
   expect(m.allows(who('x', 'everyone'), 'read', t('ANY'))).toBe(true)
   expect(m.allows(who('x', 'temps'), 'read', { kind: 'temp-topic', name: 'ID:1' })).toBe(true)

@@ -58,9 +58,16 @@ export class AuthorizationMap implements Authorizer {
   check(subject: Subject | null, op: Operation, d: SecuredDestination): void {
     if (this.allows(subject, op, d)) return
     this.onDenied(subject, op, d)
-    if (!subject) throw new BrokerError('SECURITY_NOT_AUTHORIZED', 'User is not authenticated.', { details: { op, destination: destinationText(d) } })
-    throw new BrokerError('SECURITY_NOT_AUTHORIZED', `User ${subject.user} is not authorized to ${VERB[op]}: ${destinationText(d)}`, {
-      details: { op, destination: destinationText(d), user: subject.user },
-    })
+    if (!subject)
+      throw new BrokerError('SECURITY_NOT_AUTHORIZED', 'User is not authenticated.', {
+        details: { op, destination: destinationText(d) },
+      })
+    throw new BrokerError(
+      'SECURITY_NOT_AUTHORIZED',
+      `User ${subject.user} is not authorized to ${VERB[op]}: ${destinationText(d)}`,
+      {
+        details: { op, destination: destinationText(d), user: subject.user },
+      },
+    )
   }
 }

@@ -17,14 +17,37 @@ const USERS: [string, string][] = [
   ['ü:ser', 'p ss wörd\\c'],
   ['x', ''],
 ]
-const PIECES = ['a', 'admin', ':', '\\', '\\c', '\\n', ' ', 'ü', '日本', '😀', 'adm:in\\pass', 'p ss wörd\\c', '=', ',', '\t', 'A'.repeat(300)]
+const PIECES = [
+  'a',
+  'admin',
+  ':',
+  '\\',
+  '\\c',
+  '\\n',
+  ' ',
+  'ü',
+  '日本',
+  '😀',
+  'adm:in\\pass',
+  'p ss wörd\\c',
+  '=',
+  ',',
+  '\t',
+  'A'.repeat(300),
+]
 
 let h: Harness
 let security: Security
 beforeAll(async () => {
   security = new Security(
     {
-      authentication: { kind: 'simple', anonymousAccessAllowed: false, anonymousUser: 'anonymous', anonymousGroup: 'anonymous', users: USERS.map(([username, pw]) => ({ username, password: new Secret(pw), groups: ['g'] })) },
+      authentication: {
+        kind: 'simple',
+        anonymousAccessAllowed: false,
+        anonymousUser: 'anonymous',
+        anonymousGroup: 'anonymous',
+        users: USERS.map(([username, pw]) => ({ username, password: new Secret(pw), groups: ['g'] })),
+      },
       authorization: null,
     },
     { backoff: { freeFailures: 1_000_000 } },

@@ -10,9 +10,24 @@
  * Both throw BrokerError: SECURITY_AUTHENTICATION_FAILED / SECURITY_NOT_AUTHORIZED with ActiveMQ's texts.
  * TLS (key stores, the TLS terminator, certificate reloads) is not here: it is the `src/net/` part.
  */
-export type { Subject, Credentials, Authenticator, Authorizer, Operation, SecuredDestination, SecurityStats } from './types.ts'
+export type {
+  Subject,
+  Credentials,
+  Authenticator,
+  Authorizer,
+  Operation,
+  SecuredDestination,
+  SecurityStats,
+} from './types.ts'
 export { Security, inGroup, type SecurityDeps } from './security.ts'
 export { AuthorizationMap, destinationText } from './authorization-map.ts'
-export { hashPassword, verifyPassword, parseStoredPassword, storedPasswordProblem, SCRYPT_DEFAULTS, SCRYPT_EXPECTED } from './password.ts'
+export {
+  hashPassword,
+  verifyPassword,
+  parseStoredPassword,
+  storedPasswordProblem,
+  SCRYPT_DEFAULTS,
+  SCRYPT_EXPECTED,
+} from './password.ts'
 export { LoginBackoff, LOGIN_BACKOFF_DEFAULTS, addressKey, type LoginBackoffOptions } from './login-backoff.ts'
 export { nodeFiles, resolveJaasFiles, type FilePort } from './jaas-authenticator.ts'

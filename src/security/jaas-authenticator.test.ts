@@ -58,7 +58,15 @@ async function reason(p: Promise<unknown>): Promise<string> {
 
 test('parseProperties reads = : and blank separators, comments, continuations and escapes', () => {
   const p = parseProperties('# c\n! c\na=1\nb : 2\nc 3\nd=x\\\n   y\ne=\\u0041\\tB\nkey\\ with\\ space=v\n\n  f=  6\n')
-  expect(p.map((x) => [x.key, x.value])).toEqual([['a', '1'], ['b', '2'], ['c', '3'], ['d', 'xy'], ['e', 'A\tB'], ['key with space', 'v'], ['f', '6']])
+  expect(p.map((x) => [x.key, x.value])).toEqual([
+    ['a', '1'],
+    ['b', '2'],
+    ['c', '3'],
+    ['d', 'xy'],
+    ['e', 'A\tB'],
+    ['key with space', 'v'],
+    ['f', '6'],
+  ])
   expect(p[3]!.line).toBe(6)
 })
 
@@ -84,9 +92,15 @@ test('JaasAuthenticator resolves files beside login.config and logs users in wit
   expect(a.files).toEqual({ usersFile: '/conf/users.properties', groupsFile: '/conf/groups.properties', reload: true })
   const s = await a.authenticate({ username: 'admin', password: 'admin', remoteAddress: 'x' })
   expect([...s.groups].sort()).toEqual(['admins', 'users'])
-  expect((await a.authenticate({ username: 'user', password: 'password', remoteAddress: 'x' })).groups.has('users')).toBe(true)
-  expect(await reason(a.authenticate({ username: 'admin', password: 'nope', remoteAddress: 'x' }))).toBe('User name [admin] or password is invalid.')
-  expect(await reason(a.authenticate({ username: 'ghost', password: 'admin', remoteAddress: 'x' }))).toBe('User name [ghost] or password is invalid.')
+  expect(
+    (await a.authenticate({ username: 'user', password: 'password', remoteAddress: 'x' })).groups.has('users'),
+  ).toBe(true)
+  expect(await reason(a.authenticate({ username: 'admin', password: 'nope', remoteAddress: 'x' }))).toBe(
+    'User name [admin] or password is invalid.',
+  )
+  expect(await reason(a.authenticate({ username: 'ghost', password: 'admin', remoteAddress: 'x' }))).toBe(
+    'User name [ghost] or password is invalid.',
+  )
   expect(await reason(a.authenticate({ remoteAddress: 'x' }))).toBe('User name [null] or password is invalid.')
 })
 
@@ -96,14 +110,19 @@ test('JaasAuthenticator with reload=true picks up changed files at the next logi
   fs.put('/conf/users.properties', 'admin=changed\nnewbie=pw\n')
   fs.put('/conf/groups.properties', 'admins=admin\nusers=newbie\n')
   await reason(a.authenticate({ username: 'admin', password: 'admin', remoteAddress: 'x' }))
-  expect((await a.authenticate({ username: 'newbie', password: 'pw', remoteAddress: 'x' })).groups.has('users')).toBe(true)
+  expect((await a.authenticate({ username: 'newbie', password: 'pw', remoteAddress: 'x' })).groups.has('users')).toBe(
+    true,
+  )
   fs.put('/conf/users.properties', 'admin=ENC(abc)\n')
   expect((await a.authenticate({ username: 'admin', password: 'changed', remoteAddress: 'x' })).user).toBe('admin')
 })
 
 test('JaasAuthenticator without reload keeps what it read at start; baseDir and option names are honoured', async () => {
   const fs = setup()
-  fs.put('/conf/login.config', 'activemq { org.apache.activemq.jaas.PropertiesLoginModule required baseDir="/etc/amq" org.apache.activemq.jaas.properties.user="u.props"; };')
+  fs.put(
+    '/conf/login.config',
+    'activemq { org.apache.activemq.jaas.PropertiesLoginModule required baseDir="/etc/amq" org.apache.activemq.jaas.properties.user="u.props"; };',
+  )
   fs.put('/etc/amq/u.props', 'x=y\n')
   fs.put('/etc/amq/groups.properties', 'g=x\n')
   const a = new JaasAuthenticator({ kind: 'jaas', configuration: 'activemq', loginConfig: '/conf/login.config' }, fs)
@@ -122,10 +141,16 @@ test('resolveJaasFiles refuses a missing entry, other login modules, and ENC(...
     }
     return 'no error'
   }
-  expect(codeOf(() => resolveJaasFiles({ kind: 'jaas', configuration: 'nope', loginConfig: '/conf/login.config' }, fs))).toContain('CONFIG_INVALID')
-  expect(codeOf(() => resolveJaasFiles({ kind: 'jaas', configuration: 'other', loginConfig: '/conf/login.config' }, fs))).toContain('CONFIG_UNSUPPORTED')
+  expect(
+    codeOf(() => resolveJaasFiles({ kind: 'jaas', configuration: 'nope', loginConfig: '/conf/login.config' }, fs)),
+  ).toContain('CONFIG_INVALID')
+  expect(
+    codeOf(() => resolveJaasFiles({ kind: 'jaas', configuration: 'other', loginConfig: '/conf/login.config' }, fs)),
+  ).toContain('CONFIG_UNSUPPORTED')
   fs.put('/conf/users.properties', 'admin=ENC(mYRkg+4Q4hua1kvpCCI2hg==)\n')
-  const msg = codeOf(() => new JaasAuthenticator({ kind: 'jaas', configuration: 'activemq', loginConfig: '/conf/login.config' }, fs))
+  const msg = codeOf(
+    () => new JaasAuthenticator({ kind: 'jaas', configuration: 'activemq', loginConfig: '/conf/login.config' }, fs),
+  )
   expect(msg).toContain('CONFIG_UNSUPPORTED /conf/users.properties:1')
   expect(msg).toContain('hash-password')
   expect(msg).not.toContain('mYRkg')

@@ -21,7 +21,13 @@ import { logger } from '../lib/log.ts'
 import type { JaasAuthenticationConfig } from '../config/index.ts'
 import { parseLoginConfig } from './login-config.ts'
 import { parseProperties, PROPERTIES_ENTRIES_MAX } from './properties-file.ts'
-import { DECOY_PASSWORD, parseStoredPassword, storedPasswordProblem, verifyPassword, type StoredPassword } from './password.ts'
+import {
+  DECOY_PASSWORD,
+  parseStoredPassword,
+  storedPasswordProblem,
+  verifyPassword,
+  type StoredPassword,
+} from './password.ts'
 import { invalidLogin } from './simple-authenticator.ts'
 import type { Authenticator, Credentials, Subject } from './types.ts'
 
@@ -76,17 +82,29 @@ export function resolveJaasFiles(config: JaasAuthenticationConfig, files: FilePo
   const entries = parseLoginConfig(text, config.loginConfig)
   const entry = entries.get(config.configuration)
   if (!entry) {
-    throw new BrokerError('CONFIG_INVALID', `<jaasAuthenticationPlugin configuration="${config.configuration}">: ${config.loginConfig} has no entry "${config.configuration}"; expected one of: ${[...entries.keys()].join(', ') || '(none)'}`)
+    throw new BrokerError(
+      'CONFIG_INVALID',
+      `<jaasAuthenticationPlugin configuration="${config.configuration}">: ${config.loginConfig} has no entry "${config.configuration}"; expected one of: ${[...entries.keys()].join(', ') || '(none)'}`,
+    )
   }
   const unsupported = entry.modules.find((m) => m.className !== PROPERTIES_LOGIN_MODULE)
   if (unsupported) {
-    throw new BrokerError('CONFIG_UNSUPPORTED', `${config.loginConfig}:${unsupported.line}: login module ${unsupported.className} is not supported; sfbroker implements ${PROPERTIES_LOGIN_MODULE} only`)
+    throw new BrokerError(
+      'CONFIG_UNSUPPORTED',
+      `${config.loginConfig}:${unsupported.line}: login module ${unsupported.className} is not supported; sfbroker implements ${PROPERTIES_LOGIN_MODULE} only`,
+    )
   }
   if (entry.modules.length !== 1) {
-    throw new BrokerError('CONFIG_INVALID', `${config.loginConfig}:${entry.line}: entry "${config.configuration}" has ${entry.modules.length} login modules; expected exactly one ${PROPERTIES_LOGIN_MODULE}`)
+    throw new BrokerError(
+      'CONFIG_INVALID',
+      `${config.loginConfig}:${entry.line}: entry "${config.configuration}" has ${entry.modules.length} login modules; expected exactly one ${PROPERTIES_LOGIN_MODULE}`,
+    )
   }
   const o = entry.modules[0]!.options
-  const baseDir = o.baseDir !== undefined ? path.resolve(path.dirname(config.loginConfig), o.baseDir) : path.dirname(config.loginConfig)
+  const baseDir =
+    o.baseDir !== undefined
+      ? path.resolve(path.dirname(config.loginConfig), o.baseDir)
+      : path.dirname(config.loginConfig)
   return {
     usersFile: path.resolve(baseDir, o[USER_FILE_OPTION] ?? 'users.properties'),
     groupsFile: path.resolve(baseDir, o[GROUP_FILE_OPTION] ?? 'groups.properties'),
@@ -99,7 +117,11 @@ function readUsers(file: string, files: FilePort): Map<string, StoredPassword> {
   for (const p of readProps(file, files)) {
     const problem = storedPasswordProblem(p.value)
     // The message names the user and line, never the value.
-    if (problem) throw new BrokerError(problem.unsupported ? 'CONFIG_UNSUPPORTED' : 'CONFIG_INVALID', `${file}:${p.line}: the password of user "${p.key}" ${problem.message}`)
+    if (problem)
+      throw new BrokerError(
+        problem.unsupported ? 'CONFIG_UNSUPPORTED' : 'CONFIG_INVALID',
+        `${file}:${p.line}: the password of user "${p.key}" ${problem.message}`,
+      )
     out.set(p.key, parseStoredPassword(p.value))
   }
   return out
@@ -108,7 +130,10 @@ function readUsers(file: string, files: FilePort): Map<string, StoredPassword> {
 function readGroups(file: string, files: FilePort): Map<string, Set<string>> {
   const byUser = new Map<string, Set<string>>()
   for (const p of readProps(file, files)) {
-    for (const user of p.value.split(',').map((u) => u.trim()).filter((u) => u !== '')) {
+    for (const user of p.value
+      .split(',')
+      .map((u) => u.trim())
+      .filter((u) => u !== '')) {
       let g = byUser.get(user)
       if (!g) byUser.set(user, (g = new Set()))
       g.add(p.key)
@@ -121,14 +146,26 @@ function readProps(file: string, files: FilePort): ReturnType<typeof parseProper
   let text: string
   try {
     const st = files.stat(file)
-    if (st.size > PROPERTIES_FILE_BYTES_MAX) throw new BrokerError('CONFIG_INVALID', `${file}: ${st.size} bytes; expected at most ${PROPERTIES_FILE_BYTES_MAX}`)
+    if (st.size > PROPERTIES_FILE_BYTES_MAX)
+      throw new BrokerError(
+        'CONFIG_INVALID',
+        `${file}: ${st.size} bytes; expected at most ${PROPERTIES_FILE_BYTES_MAX}`,
+      )
     text = files.readText(file)
   } catch (e) {
     if (e instanceof BrokerError) throw e
-    throw new BrokerError('CONFIG_INVALID', `${file}: cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); expected a properties file named in login.config`, { cause: e })
+    throw new BrokerError(
+      'CONFIG_INVALID',
+      `${file}: cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); expected a properties file named in login.config`,
+      { cause: e },
+    )
   }
   const props = parseProperties(text)
-  if (props.length > PROPERTIES_ENTRIES_MAX) throw new BrokerError('CONFIG_INVALID', `${file}: ${props.length} entries; expected at most ${PROPERTIES_ENTRIES_MAX}`)
+  if (props.length > PROPERTIES_ENTRIES_MAX)
+    throw new BrokerError(
+      'CONFIG_INVALID',
+      `${file}: ${props.length} entries; expected at most ${PROPERTIES_ENTRIES_MAX}`,
+    )
   return props
 }
 
@@ -146,7 +183,9 @@ export class JaasAuthenticator implements Authenticator {
     this.users = this.load(this.files.usersFile, readUsers)
     this.groups = this.load(this.files.groupsFile, readGroups)
     if ((io.stat(this.files.usersFile).mode & 0o004) !== 0) {
-      log.warn(`${this.files.usersFile} holds passwords and is readable by every user on this host; run chmod o-r on it, and store scrypt hashes (sfbroker hash-password) rather than plain passwords`)
+      log.warn(
+        `${this.files.usersFile} holds passwords and is readable by every user on this host; run chmod o-r on it, and store scrypt hashes (sfbroker hash-password) rather than plain passwords`,
+      )
     }
   }
 

@@ -8,7 +8,13 @@ import { LoginBackoff, addressKey } from './login-backoff.ts'
 
 test('LoginBackoff delays after the free failures, doubling up to maxDelayMs', () => {
   const clock = new FakeClock()
-  const b = new LoginBackoff(clock, { freeFailures: 2, baseDelayMs: 100, maxDelayMs: 1000, forgetAfterMs: 60_000, addressesMax: 10 })
+  const b = new LoginBackoff(clock, {
+    freeFailures: 2,
+    baseDelayMs: 100,
+    maxDelayMs: 1000,
+    forgetAfterMs: 60_000,
+    addressesMax: 10,
+  })
   const delays: number[] = []
   for (let i = 0; i < 8; i++) {
     delays.push(b.delayMs('10.0.0.1'))
@@ -20,7 +26,13 @@ test('LoginBackoff delays after the free failures, doubling up to maxDelayMs', (
 
 test('LoginBackoff forgets an address forgetAfterMs after its last failure', () => {
   const clock = new FakeClock()
-  const b = new LoginBackoff(clock, { freeFailures: 0, baseDelayMs: 100, maxDelayMs: 1000, forgetAfterMs: 5000, addressesMax: 10 })
+  const b = new LoginBackoff(clock, {
+    freeFailures: 0,
+    baseDelayMs: 100,
+    maxDelayMs: 1000,
+    forgetAfterMs: 5000,
+    addressesMax: 10,
+  })
   b.recordFailure('a')
   clock.advance(4999)
   expect(b.delayMs('a')).toBe(100)
@@ -31,7 +43,13 @@ test('LoginBackoff forgets an address forgetAfterMs after its last failure', () 
 
 test('LoginBackoff wait resolves only after the delay on the clock', async () => {
   const clock = new FakeClock()
-  const b = new LoginBackoff(clock, { freeFailures: 0, baseDelayMs: 300, maxDelayMs: 1000, forgetAfterMs: 60_000, addressesMax: 10 })
+  const b = new LoginBackoff(clock, {
+    freeFailures: 0,
+    baseDelayMs: 300,
+    maxDelayMs: 1000,
+    forgetAfterMs: 60_000,
+    addressesMax: 10,
+  })
   b.recordFailure('a')
   let done = false
   const p = b.wait('a').then(() => (done = true))
@@ -45,7 +63,13 @@ test('LoginBackoff wait resolves only after the delay on the clock', async () =>
 
 test('LoginBackoff holds at most addressesMax addresses, dropping the least recently failed', () => {
   const clock = new FakeClock()
-  const b = new LoginBackoff(clock, { freeFailures: 0, baseDelayMs: 100, maxDelayMs: 1000, forgetAfterMs: 60_000, addressesMax: 100 })
+  const b = new LoginBackoff(clock, {
+    freeFailures: 0,
+    baseDelayMs: 100,
+    maxDelayMs: 1000,
+    forgetAfterMs: 60_000,
+    addressesMax: 100,
+  })
   for (let i = 0; i < 1000; i++) b.recordFailure(`10.0.${i >> 8}.${i & 255}`)
   expect(b.size).toBe(100)
   expect(b.failures('10.0.0.0')).toBe(0)

@@ -58,7 +58,8 @@ function tokenize(text: string, file: string): Token[] {
         s += text[i]
         i++
       }
-      if (i >= text.length) throw new BrokerError('CONFIG_INVALID', `${file}:${start}: quoted value is never closed; expected a closing "`)
+      if (i >= text.length)
+        throw new BrokerError('CONFIG_INVALID', `${file}:${start}: quoted value is never closed; expected a closing "`)
       i++
       out.push({ text: s, quoted: true, line: start })
     } else if ('{};='.includes(c)) {
@@ -95,7 +96,10 @@ export function parseLoginConfig(text: string, file: string): LoginConfig {
     const modules: LoginModuleEntry[] = []
     while (peek() && !(peek()!.text === '}' && !peek()!.quoted)) {
       const cls = expect('a login module class name', (t) => !t.quoted && isWord(t))
-      const flag = expect(`a control flag (${FLAGS.join(', ')})`, (t) => !t.quoted && (FLAGS as readonly string[]).includes(t.text.toLowerCase()))
+      const flag = expect(
+        `a control flag (${FLAGS.join(', ')})`,
+        (t) => !t.quoted && (FLAGS as readonly string[]).includes(t.text.toLowerCase()),
+      )
       const options: Record<string, string> = Object.create(null)
       while (peek() && !(peek()!.text === ';' && !peek()!.quoted)) {
         const key = expect('an option name or ";"', (t) => !t.quoted && isWord(t))
@@ -104,11 +108,20 @@ export function parseLoginConfig(text: string, file: string): LoginConfig {
         options[key.text] = value.text
       }
       expect('";" after the login module', (t) => !t.quoted && t.text === ';')
-      modules.push({ className: cls.text, flag: flag.text.toLowerCase() as LoginModuleEntry['flag'], options, line: cls.line })
+      modules.push({
+        className: cls.text,
+        flag: flag.text.toLowerCase() as LoginModuleEntry['flag'],
+        options,
+        line: cls.line,
+      })
     }
     expect('"}"', (t) => !t.quoted && t.text === '}')
     expect('";" after "}"', (t) => !t.quoted && t.text === ';')
-    if (out.has(name.text)) throw new BrokerError('CONFIG_INVALID', `${file}:${name.line}: login configuration "${name.text}" is defined twice; expected it once`)
+    if (out.has(name.text))
+      throw new BrokerError(
+        'CONFIG_INVALID',
+        `${file}:${name.line}: login configuration "${name.text}" is defined twice; expected it once`,
+      )
     out.set(name.text, { modules, line: name.line })
   }
   return out

@@ -29,7 +29,12 @@ test('storedPasswordProblem refuses ENC(...) saying what to do, and malformed or
   expect(enc?.unsupported).toBe(true)
   expect(enc?.message).toContain('sfbroker hash-password')
   expect(enc?.message).not.toContain('mYRkg')
-  for (const bad of ['scrypt$1000$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=', 'scrypt$4194304$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=', 'scrypt$1024$8$1$%%$AA', 'scrypt$1024$8']) {
+  for (const bad of [
+    'scrypt$1000$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=',
+    'scrypt$4194304$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=',
+    'scrypt$1024$8$1$%%$AA',
+    'scrypt$1024$8',
+  ]) {
     const p = storedPasswordProblem(bad)
     expect(p?.unsupported).toBe(false)
     expect(p?.message).toContain('scrypt$N$r$p')

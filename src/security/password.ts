@@ -16,7 +16,8 @@ export type StoredPassword = { kind: 'plain'; value: string } | { kind: 'scrypt'
 export function parseStoredPassword(value: string): StoredPassword {
   if (value.startsWith('scrypt$')) {
     const params = parseScrypt(value)
-    if (!params) throw new Error('parseStoredPassword: malformed scrypt value (checked by storedPasswordProblem before)')
+    if (!params)
+      throw new Error('parseStoredPassword: malformed scrypt value (checked by storedPasswordProblem before)')
     return { kind: 'scrypt', params }
   }
   return { kind: 'plain', value }
@@ -27,12 +28,21 @@ export const SCRYPT_DEFAULTS = { N: 32768, r: 8, p: 1, saltBytes: 16, keyBytes: 
 
 function scrypt(password: string, salt: Buffer, keyBytes: number, N: number, r: number, p: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    crypto.scrypt(password.normalize('NFC'), salt, keyBytes, { N, r, p, maxmem: 128 * N * r * p + 1024 * 1024 }, (err, key) => (err ? reject(err) : resolve(key)))
+    crypto.scrypt(
+      password.normalize('NFC'),
+      salt,
+      keyBytes,
+      { N, r, p, maxmem: 128 * N * r * p + 1024 * 1024 },
+      (err, key) => (err ? reject(err) : resolve(key)),
+    )
   })
 }
 
 /** A new scrypt hash of `password` in the stored format. */
-export async function hashPassword(password: string, opts: { N?: number; r?: number; p?: number } = {}): Promise<string> {
+export async function hashPassword(
+  password: string,
+  opts: { N?: number; r?: number; p?: number } = {},
+): Promise<string> {
   const { N, r, p } = { ...SCRYPT_DEFAULTS, ...opts }
   const salt = crypto.randomBytes(SCRYPT_DEFAULTS.saltBytes)
   const key = await scrypt(password, salt, SCRYPT_DEFAULTS.keyBytes, N, r, p)

@@ -33,7 +33,12 @@ export class Security {
   constructor(config: SecurityConfig | null | undefined, deps: SecurityDeps = {}) {
     this.backoff = new LoginBackoff(deps.clock ?? systemClock, deps.backoff)
     const a = config?.authentication ?? null
-    const inner: Authenticator | null = a === null ? null : a.kind === 'simple' ? new SimpleAuthenticator(a) : new JaasAuthenticator(a, deps.files ?? nodeFiles)
+    const inner: Authenticator | null =
+      a === null
+        ? null
+        : a.kind === 'simple'
+          ? new SimpleAuthenticator(a)
+          : new JaasAuthenticator(a, deps.files ?? nodeFiles)
     this.authenticator = inner ? { authenticate: (c) => this.login(inner, c) } : null
     const z = config?.authorization ?? null
     this.authorizer = z ? new AuthorizationMap(z, () => void this.counts.authorizationDenials++) : null
@@ -51,11 +56,14 @@ export class Security {
         this.counts.authFailures++
         this.backoff.recordFailure(key)
         const user = c.username === undefined ? null : escapeNonPrintable(c.username.slice(0, USERNAME_SHOWN_MAX))
-        log.warn(`login failed: user ${user === null ? '(none)' : JSON.stringify(user)} from ${c.remoteAddress} (${this.backoff.failures(key)} recent failure(s) from ${key})`, {
-          event: 'auth-failure',
-          user,
-          address: c.remoteAddress,
-        })
+        log.warn(
+          `login failed: user ${user === null ? '(none)' : JSON.stringify(user)} from ${c.remoteAddress} (${this.backoff.failures(key)} recent failure(s) from ${key})`,
+          {
+            event: 'auth-failure',
+            user,
+            address: c.remoteAddress,
+          },
+        )
       }
       throw e
     }

@@ -15,7 +15,12 @@ export const USERNAME_SHOWN_MAX = 128
 /** ActiveMQ's text for every failed login (same for unknown user and wrong password). */
 export function invalidLogin(username: string | undefined): BrokerError {
   // A huge login is cut (the connection escapes what is not printable when it writes the ERROR).
-  const shown = username === undefined ? 'null' : username.length > USERNAME_SHOWN_MAX ? username.slice(0, USERNAME_SHOWN_MAX) + '…' : username
+  const shown =
+    username === undefined
+      ? 'null'
+      : username.length > USERNAME_SHOWN_MAX
+        ? username.slice(0, USERNAME_SHOWN_MAX) + '…'
+        : username
   return new BrokerError('SECURITY_AUTHENTICATION_FAILED', `User name [${shown}] or password is invalid.`)
 }
 
@@ -28,7 +33,11 @@ export class SimpleAuthenticator implements Authenticator {
   private readonly users = new Map<string, UserRecord>()
 
   constructor(private readonly config: SimpleAuthenticationConfig) {
-    for (const u of config.users) this.users.set(u.username, { password: parseStoredPassword(typeof u.password === 'string' ? u.password : u.password.reveal()), groups: new Set(u.groups) })
+    for (const u of config.users)
+      this.users.set(u.username, {
+        password: parseStoredPassword(typeof u.password === 'string' ? u.password : u.password.reveal()),
+        groups: new Set(u.groups),
+      })
   }
 
   async authenticate(c: Credentials): Promise<Subject> {

@@ -59,7 +59,12 @@ async function start(): Promise<{ port: number; security: Security }> {
   return { port: h.port, security }
 }
 
-async function connect(port: number, login?: string, passcode?: string, extra: Record<string, string> = {}): Promise<RawClient> {
+async function connect(
+  port: number,
+  login?: string,
+  passcode?: string,
+  extra: Record<string, string> = {},
+): Promise<RawClient> {
   const c = await RawClient.connect(port)
   clients.push(c)
   c.setVersion('1.2')
@@ -117,12 +122,16 @@ test('STOMP denied write, read and create get ActiveMQ texts in ERROR frames and
 
   g.write(frame('SUBSCRIBE', { destination: '/queue/orders', id: 's', receipt: 'r1' }))
   await g.waitFor(() => g.frames.filter((f) => f.command === 'ERROR').length >= 2, 5000, 'second ERROR')
-  expect(g.frames.filter((f) => f.command === 'ERROR')[1]!.headers.message).toBe('User guest is not authorized to read from: queue://orders')
+  expect(g.frames.filter((f) => f.command === 'ERROR')[1]!.headers.message).toBe(
+    'User guest is not authorized to read from: queue://orders',
+  )
 
   // Write is granted on public.>, admin is not: an existing queue takes the send, a new one may not be created.
   g.write(frame('SEND', { destination: '/queue/public.new', receipt: 'c1' }, 'x'))
   await g.waitFor(() => g.frames.filter((f) => f.command === 'ERROR').length >= 3, 5000, 'third ERROR')
-  expect(g.frames.filter((f) => f.command === 'ERROR')[2]!.headers.message).toBe('User guest is not authorized to create: queue://public.new')
+  expect(g.frames.filter((f) => f.command === 'ERROR')[2]!.headers.message).toBe(
+    'User guest is not authorized to create: queue://public.new',
+  )
   g.write(frame('SEND', { destination: '/queue/public.news', receipt: 'ok' }, 'y'))
   await g.receipt('ok')
   // Browsing is reading.
@@ -130,7 +139,9 @@ test('STOMP denied write, read and create get ActiveMQ texts in ERROR frames and
   await g.receipt('b1')
   g.write(frame('SUBSCRIBE', { destination: '/temp-queue/mine', id: 't', receipt: 't1' }))
   await g.waitFor(() => g.frames.filter((f) => f.command === 'ERROR').length >= 4, 5000, 'fourth ERROR')
-  expect(g.frames.filter((f) => f.command === 'ERROR')[3]!.headers.message).toBe('User guest is not authorized to read from: temp-queue://mine')
+  expect(g.frames.filter((f) => f.command === 'ERROR')[3]!.headers.message).toBe(
+    'User guest is not authorized to read from: temp-queue://mine',
+  )
   expect(g.isClosed).toBe(false)
   expect(security.stats().authorizationDenials).toBe(4)
 })
@@ -141,7 +152,9 @@ test('STOMP a second connection with a client-id in use is refused with ActiveMQ
   await a.next('CONNECTED')
   const b = await connect(port, 'admin', 's3cret!', { 'client-id': 'app-1' })
   const err = await b.next('ERROR')
-  expect(err.headers.message).toMatch(/^Broker: localhost - Client: app-1 already connected from tcp:\/\/127\.0\.0\.1:\d+$/)
+  expect(err.headers.message).toMatch(
+    /^Broker: localhost - Client: app-1 already connected from tcp:\/\/127\.0\.0\.1:\d+$/,
+  )
   expect(err.headers.code).toBe('BROKER_CLIENT_ID_IN_USE')
   await b.waitClosed()
 })

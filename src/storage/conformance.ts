@@ -26,7 +26,13 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { isBrokerError, type ErrorCode } from '../lib/errors.ts'
 import type {
-  DurableSubscriptionRecord, EpochFence, OpenOptions, PersistenceAdapter, RecoveredState, StoreOp, StoredMessage,
+  DurableSubscriptionRecord,
+  EpochFence,
+  OpenOptions,
+  PersistenceAdapter,
+  RecoveredState,
+  StoreOp,
+  StoredMessage,
 } from './types.ts'
 import { BrokerError } from '../lib/errors.ts'
 import { SeededRandom, seedFromEnv } from '../lib/random.ts'
@@ -73,8 +79,16 @@ export const suiteSeed = seedFromEnv
 const enc = new TextEncoder()
 const dec = new TextDecoder()
 
-function msg(messageId: string, body: string | Uint8Array, headers: Record<string, string> = {}): Omit<StoredMessage, 'seq'> {
-  return { messageId, headers: { 'message-id': messageId, ...headers }, body: typeof body === 'string' ? enc.encode(body) : body }
+function msg(
+  messageId: string,
+  body: string | Uint8Array,
+  headers: Record<string, string> = {},
+): Omit<StoredMessage, 'seq'> {
+  return {
+    messageId,
+    headers: { 'message-id': messageId, ...headers },
+    body: typeof body === 'string' ? enc.encode(body) : body,
+  }
 }
 
 function add(destination: string, m: Omit<StoredMessage, 'seq'>): StoreOp {
@@ -89,12 +103,19 @@ async function expectCode(p: Promise<unknown> | (() => unknown), code: ErrorCode
     err = e
   }
   if (!isBrokerError(err, code)) {
-    throw new Error(`expected a BrokerError with code ${code}, got ${err === null ? 'success' : String((err as { code?: string }).code ?? err)}: ${String(err)}`)
+    throw new Error(
+      `expected a BrokerError with code ${code}, got ${err === null ? 'success' : String((err as { code?: string }).code ?? err)}: ${String(err)}`,
+    )
   }
 }
 
 /** Every message of `destination`, paging through load() (bounded: at most `max` messages). */
-export async function loadAll(a: PersistenceAdapter, destination: string, pageSize = 1000, max = 1_000_000): Promise<StoredMessage[]> {
+export async function loadAll(
+  a: PersistenceAdapter,
+  destination: string,
+  pageSize = 1000,
+  max = 1_000_000,
+): Promise<StoredMessage[]> {
   const out: StoredMessage[] = []
   let after = 0
   for (let pages = 0; out.length < max; pages++) {
@@ -126,7 +147,10 @@ export function describeAdapter(name: string, h: AdapterHarness): void {
     for (const d of dirs) rmSync(d, { recursive: true, force: true })
   })
 
-  async function openAt(dir: string, opts: Partial<OpenOptions> = {}): Promise<{ a: PersistenceAdapter; rec: RecoveredState }> {
+  async function openAt(
+    dir: string,
+    opts: Partial<OpenOptions> = {},
+  ): Promise<{ a: PersistenceAdapter; rec: RecoveredState }> {
     const a = h.open(dir, opts)
     const rec = await a.open({ directory: dir, epoch: 1, syncPolicy: 'always', ...opts })
     return { a, rec }
@@ -143,8 +167,13 @@ export function describeAdapter(name: string, h: AdapterHarness): void {
       let { a } = await openAt(dir)
       const seqs: number[] = []
       // Sequential writes, then concurrent ones: seqs follow call order either way.
-      for (let i = 0; i < 10; i++) seqs.push(...(await a.write([add(`q${i % 3}`, msg(`s-${i}`, `body ${i}`, { n: String(i) }))])).seqs)
-      const concurrent = await Promise.all(Array.from({ length: 20 }, (_, j) => a.write([add(`q${(10 + j) % 3}`, msg(`c-${j}`, `body c${j}`, { n: String(10 + j) }))])))
+      for (let i = 0; i < 10; i++)
+        seqs.push(...(await a.write([add(`q${i % 3}`, msg(`s-${i}`, `body ${i}`, { n: String(i) }))])).seqs)
+      const concurrent = await Promise.all(
+        Array.from({ length: 20 }, (_, j) =>
+          a.write([add(`q${(10 + j) % 3}`, msg(`c-${j}`, `body c${j}`, { n: String(10 + j) }))]),
+        ),
+      )
       for (const r of concurrent) seqs.push(...r.seqs)
       expect(seqs.length).toBe(30)
       for (let i = 1; i < seqs.length; i++) expect(seqs[i]).toBeGreaterThan(seqs[i - 1])
@@ -200,21 +229,38 @@ export function describeAdapter(name: string, h: AdapterHarness): void {
       const dir = tmp()
       let { a } = await openAt(dir)
       const sub = (clientId: string, subscriptionName: string, selector: string | null): DurableSubscriptionRecord => ({
-        clientId, subscriptionName, destination: '/topic/PRICES', selector, noLocal: false, storeKey: `durable://${clientId}:${subscriptionName}`, createdAt: 1_700_000_000_000,
+        clientId,
+        subscriptionName,
+        destination: '/topic/PRICES',
+        selector,
+        noLocal: false,
+        storeKey: `durable://${clientId}:${subscriptionName}`,
+        createdAt: 1_700_000_000_000,
       })
-      await a.write([{ op: 'putSubscription', subscription: sub('c1', 's1', null) }, { op: 'putSubscription', subscription: sub('c1', 's2', "color = 'red'") }])
+      await a.write([
+        { op: 'putSubscription', subscription: sub('c1', 's1', null) },
+        { op: 'putSubscription', subscription: sub('c1', 's2', "color = 'red'") },
+      ])
       await a.write([{ op: 'putSubscription', subscription: { ...sub('c2', 's1', null), noLocal: true } }])
       // Same clientId + name replaces the record.
       await a.write([{ op: 'putSubscription', subscription: sub('c1', 's2', "color = 'blue'") }])
-      await a.write([{ op: 'removeSubscription', clientId: 'c1', subscriptionName: 's1' }, add('durable://c2:s1', msg('d1', 'x'))])
+      await a.write([
+        { op: 'removeSubscription', clientId: 'c1', subscriptionName: 's1' },
+        add('durable://c2:s1', msg('d1', 'x')),
+      ])
       await a.close()
       let rec: RecoveredState
       ;({ a, rec } = await openAt(dir))
-      const subs = [...rec.subscriptions].sort((x, y) => (x.clientId + x.subscriptionName).localeCompare(y.clientId + y.subscriptionName))
+      const subs = [...rec.subscriptions].sort((x, y) =>
+        (x.clientId + x.subscriptionName).localeCompare(y.clientId + y.subscriptionName),
+      )
       expect(subs).toEqual([sub('c1', 's2', "color = 'blue'"), { ...sub('c2', 's1', null), noLocal: true }])
       expect((await loadAll(a, 'durable://c2:s1')).map((m) => m.messageId)).toEqual(['d1'])
       // Deleting a durable subscription: its record and its messages go in one batch.
-      await a.write([{ op: 'removeSubscription', clientId: 'c2', subscriptionName: 's1' }, { op: 'purge', destination: 'durable://c2:s1' }])
+      await a.write([
+        { op: 'removeSubscription', clientId: 'c2', subscriptionName: 's1' },
+        { op: 'purge', destination: 'durable://c2:s1' },
+      ])
       await a.close()
       ;({ a, rec } = await openAt(dir))
       expect(rec.subscriptions.map((s) => `${s.clientId}:${s.subscriptionName}`)).toEqual(['c1:s2'])
@@ -238,17 +284,20 @@ export function describeAdapter(name: string, h: AdapterHarness): void {
     })
 
     const dedupeSkip = skipReason(caps.dedupeWindow, true)
-    ;(dedupeSkip ? test.skip : test)(`${name} evicts the oldest ids beyond dedupeWindow${dedupeSkip ? ` (skipped: ${dedupeSkip})` : ''}`, async () => {
-      const dir = tmp()
-      let { a } = await openAt(dir, { dedupeWindow: 3 })
-      for (let i = 1; i <= 5; i++) await a.write([add('Q', msg(`w-${i}`, 'x'))])
-      const seen = (): boolean[] => [1, 2, 3, 4, 5].map((i) => a.isDuplicate(`w-${i}`))
-      expect(seen()).toEqual([false, false, true, true, true])
-      await a.close()
-      ;({ a } = await openAt(dir, { dedupeWindow: 3 }))
-      expect(seen()).toEqual([false, false, true, true, true])
-      await a.close()
-    })
+    ;(dedupeSkip ? test.skip : test)(
+      `${name} evicts the oldest ids beyond dedupeWindow${dedupeSkip ? ` (skipped: ${dedupeSkip})` : ''}`,
+      async () => {
+        const dir = tmp()
+        let { a } = await openAt(dir, { dedupeWindow: 3 })
+        for (let i = 1; i <= 5; i++) await a.write([add('Q', msg(`w-${i}`, 'x'))])
+        const seen = (): boolean[] => [1, 2, 3, 4, 5].map((i) => a.isDuplicate(`w-${i}`))
+        expect(seen()).toEqual([false, false, true, true, true])
+        await a.close()
+        ;({ a } = await openAt(dir, { dedupeWindow: 3 }))
+        expect(seen()).toEqual([false, false, true, true, true])
+        await a.close()
+      },
+    )
 
     test(`${name} rejects every call after close with STORAGE_CLOSED, and before open`, async () => {
       const dir = tmp()
@@ -266,10 +315,12 @@ export function describeAdapter(name: string, h: AdapterHarness): void {
     test(`${name} completes or rejects (with a code) writes pending at close, never loses a resolved one`, async () => {
       const dir = tmp()
       let { a } = await openAt(dir)
-      const pending = Array.from({ length: 20 }, (_, i) => a.write([add('Q', msg(`p-${i}`, `v${i}`))]).then(
-        (r) => ({ ok: true as const, i, seq: r.seqs[0] }),
-        (e: unknown) => ({ ok: false as const, i, e }),
-      ))
+      const pending = Array.from({ length: 20 }, (_, i) =>
+        a.write([add('Q', msg(`p-${i}`, `v${i}`))]).then(
+          (r) => ({ ok: true as const, i, seq: r.seqs[0] }),
+          (e: unknown) => ({ ok: false as const, i, e }),
+        ),
+      )
       const closing = a.close()
       const results = await Promise.all(pending)
       await closing
@@ -281,23 +332,30 @@ export function describeAdapter(name: string, h: AdapterHarness): void {
     })
 
     const largeSkip = skipReason(caps.largeMessages, true)
-    ;(largeSkip ? test.skip : test)(`${name} round-trips a message over 16 MiB across reopen${largeSkip ? ` (skipped: ${largeSkip})` : ''}`, async () => {
-      const dir = tmp()
-      let { a } = await openAt(dir)
-      const body = new Uint8Array(16 * 1024 * 1024 + 7)
-      const rnd = new SeededRandom(42)
-      for (let i = 0; i < body.length; i += 4096) body[i] = rnd.int(0, 255)
-      body[body.length - 1] = 0xab
-      await a.write([add('BIG', msg('big-1', body, { 'content-length': String(body.length) })), add('BIG', msg('small-after', 'x'))])
-      await a.close()
-      ;({ a } = await openAt(dir))
-      const got = await loadAll(a, 'BIG')
-      expect(got.map((m) => m.messageId)).toEqual(['big-1', 'small-after'])
-      expect(got[0].body.length).toBe(body.length)
-      expect(Buffer.compare(Buffer.from(got[0].body), Buffer.from(body))).toBe(0)
-      expect(got[0].headers['content-length']).toBe(String(body.length))
-      await a.close()
-    }, 60_000)
+    ;(largeSkip ? test.skip : test)(
+      `${name} round-trips a message over 16 MiB across reopen${largeSkip ? ` (skipped: ${largeSkip})` : ''}`,
+      async () => {
+        const dir = tmp()
+        let { a } = await openAt(dir)
+        const body = new Uint8Array(16 * 1024 * 1024 + 7)
+        const rnd = new SeededRandom(42)
+        for (let i = 0; i < body.length; i += 4096) body[i] = rnd.int(0, 255)
+        body[body.length - 1] = 0xab
+        await a.write([
+          add('BIG', msg('big-1', body, { 'content-length': String(body.length) })),
+          add('BIG', msg('small-after', 'x')),
+        ])
+        await a.close()
+        ;({ a } = await openAt(dir))
+        const got = await loadAll(a, 'BIG')
+        expect(got.map((m) => m.messageId)).toEqual(['big-1', 'small-after'])
+        expect(got[0].body.length).toBe(body.length)
+        expect(Buffer.compare(Buffer.from(got[0].body), Buffer.from(body))).toBe(0)
+        expect(got[0].headers['content-length']).toBe(String(body.length))
+        await a.close()
+      },
+      60_000,
+    )
 
     test(`${name} keeps 500 destinations apart across reopen`, async () => {
       const dir = tmp()
@@ -354,7 +412,11 @@ export function describeAdapter(name: string, h: AdapterHarness): void {
     test(`${name} reports stats: counts and bytes per destination, syncs`, async () => {
       const dir = tmp()
       const { a } = await openAt(dir)
-      const r = await a.write([add('S1', msg('x1', 'a'.repeat(100))), add('S1', msg('x2', 'b'.repeat(200))), add('S2', msg('x3', 'c'.repeat(300)))])
+      const r = await a.write([
+        add('S1', msg('x1', 'a'.repeat(100))),
+        add('S1', msg('x2', 'b'.repeat(200))),
+        add('S2', msg('x3', 'c'.repeat(300))),
+      ])
       let st = a.stats()
       expect(st.adapter).toBe(a.kind)
       expect(st.directory).toBe(dir)
@@ -413,74 +475,93 @@ export function describeAdapter(name: string, h: AdapterHarness): void {
     })
 
     const fmtSkip = caps.formatCheck ? null : 'adapter declares no formatCheck.plant helper'
-    ;(fmtSkip ? test.skip : test)(`${name} refuses a newer or foreign on-disk format with STORAGE_FORMAT${fmtSkip ? ` (skipped: ${fmtSkip})` : ''}`, async () => {
-      for (const kind of ['newer', 'foreign'] as const) {
-        const dir = tmp()
-        await caps.formatCheck!.plant(dir, kind)
-        const a = h.open(dir)
-        await expectCode(a.open({ directory: dir, epoch: 1, syncPolicy: 'always' }), 'STORAGE_FORMAT')
-        await expectCode(a.write([add('Q', msg('m', 'x'))]), 'STORAGE_CLOSED')
-      }
-    })
+    ;(fmtSkip ? test.skip : test)(
+      `${name} refuses a newer or foreign on-disk format with STORAGE_FORMAT${fmtSkip ? ` (skipped: ${fmtSkip})` : ''}`,
+      async () => {
+        for (const kind of ['newer', 'foreign'] as const) {
+          const dir = tmp()
+          await caps.formatCheck!.plant(dir, kind)
+          const a = h.open(dir)
+          await expectCode(a.open({ directory: dir, epoch: 1, syncPolicy: 'always' }), 'STORAGE_FORMAT')
+          await expectCode(a.write([add('Q', msg('m', 'x'))]), 'STORAGE_CLOSED')
+        }
+      },
+    )
 
     const epochSkip = skipReason(caps.refusesOlderEpochOnOpen, false)
-    ;(epochSkip ? test.skip : test)(`${name} refuses to open under an epoch older than the store's with STORAGE_FENCED${epochSkip ? ` (skipped: ${epochSkip})` : ''}`, async () => {
-      const dir = tmp()
-      let { a } = await openAt(dir, { epoch: 5 })
-      await a.write([add('Q', msg('m5', 'x'))])
-      await a.close()
-      const old = h.open(dir)
-      await expectCode(old.open({ directory: dir, epoch: 4, syncPolicy: 'always' }), 'STORAGE_FENCED')
-      ;({ a } = await openAt(dir, { epoch: 5 }))
-      expect((await loadAll(a, 'Q')).map((m) => m.messageId)).toEqual(['m5'])
-      await a.close()
-    })
+    ;(epochSkip ? test.skip : test)(
+      `${name} refuses to open under an epoch older than the store's with STORAGE_FENCED${epochSkip ? ` (skipped: ${epochSkip})` : ''}`,
+      async () => {
+        const dir = tmp()
+        let { a } = await openAt(dir, { epoch: 5 })
+        await a.write([add('Q', msg('m5', 'x'))])
+        await a.close()
+        const old = h.open(dir)
+        await expectCode(old.open({ directory: dir, epoch: 4, syncPolicy: 'always' }), 'STORAGE_FENCED')
+        ;({ a } = await openAt(dir, { epoch: 5 }))
+        expect((await loadAll(a, 'Q')).map((m) => m.messageId)).toEqual(['m5'])
+        await a.close()
+      },
+    )
 
     const standbySkip = skipReason(caps.standby, false)
-    ;(standbySkip ? test.skip : test)(`${name} standby reader follows a writer read-only and a warm open recovers what a cold open does${standbySkip ? ` (skipped: ${standbySkip})` : ''}`, async () => {
-      const seed = suiteSeed()
-      const rnd = new SeededRandom(seed)
-      const dir = tmp()
-      const opts = { journalMaxFileLength: 8192, checkpointIntervalMs: 0, cleanupIntervalMs: 0 }
-      const { a } = await openAt(dir, opts)
-      const reader = h.open(dir).standby!({ directory: dir })
-      const live: { d: string; seq: number }[] = []
-      const sub: DurableSubscriptionRecord = { clientId: 'c', subscriptionName: 's', destination: '/topic/T', selector: null, noLocal: false, storeKey: 'durable://c:s', createdAt: 1 }
-      await a.write([{ op: 'putSubscription', subscription: sub }])
-      for (let i = 0; i < 300; i++) {
-        const d = `Q${rnd.int(0, 2)}`
-        if (live.length > 0 && rnd.next() < 0.35) {
-          const [m] = live.splice(rnd.int(0, live.length - 1), 1)
-          await a.write([{ op: 'remove', destination: m.d, seq: m.seq }])
-        } else {
-          const r = await a.write([add(d, msg(`m-${i}`, 'x'.repeat(rnd.int(1, 200))))])
-          live.push({ d, seq: r.seqs[0] })
+    ;(standbySkip ? test.skip : test)(
+      `${name} standby reader follows a writer read-only and a warm open recovers what a cold open does${standbySkip ? ` (skipped: ${standbySkip})` : ''}`,
+      async () => {
+        const seed = suiteSeed()
+        const rnd = new SeededRandom(seed)
+        const dir = tmp()
+        const opts = { journalMaxFileLength: 8192, checkpointIntervalMs: 0, cleanupIntervalMs: 0 }
+        const { a } = await openAt(dir, opts)
+        const reader = h.open(dir).standby!({ directory: dir })
+        const live: { d: string; seq: number }[] = []
+        const sub: DurableSubscriptionRecord = {
+          clientId: 'c',
+          subscriptionName: 's',
+          destination: '/topic/T',
+          selector: null,
+          noLocal: false,
+          storeKey: 'durable://c:s',
+          createdAt: 1,
         }
-        if (rnd.next() < 0.05) await a.checkpoint()
-        if (rnd.next() < 0.1) await reader.poll()
-      }
-      await reader.poll()
-      expect(reader.stats().messages).toBe(live.length)
-      // A crash (no close): the replica takes over. A copy of the directory gets a cold open for comparison.
-      const { cpSync } = await import('node:fs')
-      const cold = tmp()
-      cpSync(dir, cold, { recursive: true })
-      const w = await openAt(dir, { ...opts, epoch: 2, standby: reader })
-      const c = await openAt(cold, { ...opts, epoch: 2 })
-      const norm = (r: RecoveredState) => ({
-        d: [...r.destinations].filter((x) => x.count > 0).sort((x, y) => x.destination.localeCompare(y.destination)),
-        s: [...r.subscriptions].sort((x, y) => x.clientId.localeCompare(y.clientId)),
-        corrupt: r.report.corrupt.length,
-      })
-      expect(norm(w.rec)).toEqual(norm(c.rec))
-      for (const d of ['Q0', 'Q1', 'Q2']) {
-        expect((await loadAll(w.a, d)).map((m) => [m.seq, m.messageId])).toEqual((await loadAll(c.a, d)).map((m) => [m.seq, m.messageId]))
-      }
-      await w.a.write([add('Q0', msg('after', 'y'))])
-      await w.a.close()
-      await c.a.close()
-      await a.close().catch(() => {})
-    })
+        await a.write([{ op: 'putSubscription', subscription: sub }])
+        for (let i = 0; i < 300; i++) {
+          const d = `Q${rnd.int(0, 2)}`
+          if (live.length > 0 && rnd.next() < 0.35) {
+            const [m] = live.splice(rnd.int(0, live.length - 1), 1)
+            await a.write([{ op: 'remove', destination: m.d, seq: m.seq }])
+          } else {
+            const r = await a.write([add(d, msg(`m-${i}`, 'x'.repeat(rnd.int(1, 200))))])
+            live.push({ d, seq: r.seqs[0] })
+          }
+          if (rnd.next() < 0.05) await a.checkpoint()
+          if (rnd.next() < 0.1) await reader.poll()
+        }
+        await reader.poll()
+        expect(reader.stats().messages).toBe(live.length)
+        // A crash (no close): the replica takes over. A copy of the directory gets a cold open for comparison.
+        const { cpSync } = await import('node:fs')
+        const cold = tmp()
+        cpSync(dir, cold, { recursive: true })
+        const w = await openAt(dir, { ...opts, epoch: 2, standby: reader })
+        const c = await openAt(cold, { ...opts, epoch: 2 })
+        const norm = (r: RecoveredState) => ({
+          d: [...r.destinations].filter((x) => x.count > 0).sort((x, y) => x.destination.localeCompare(y.destination)),
+          s: [...r.subscriptions].sort((x, y) => x.clientId.localeCompare(y.clientId)),
+          corrupt: r.report.corrupt.length,
+        })
+        expect(norm(w.rec)).toEqual(norm(c.rec))
+        for (const d of ['Q0', 'Q1', 'Q2']) {
+          expect((await loadAll(w.a, d)).map((m) => [m.seq, m.messageId])).toEqual(
+            (await loadAll(c.a, d)).map((m) => [m.seq, m.messageId]),
+          )
+        }
+        await w.a.write([add('Q0', msg('after', 'y'))])
+        await w.a.close()
+        await c.a.close()
+        await a.close().catch(() => {})
+      },
+    )
 
     describeCrash(name, caps.crash, openAt, tmp)
   })
@@ -540,13 +621,28 @@ function describeCrash(
     return
   }
   const kills = Number(process.env.CRASH_KILLS ?? '') || cap.kills || 5
-  test(`${name} recovers every durable write after kill -9 (${kills} kills)`, async () => {
-    const seed = suiteSeed()
-    console.log(`[${name} crash] seed=${seed} kills=${kills} (replay: SEED=${seed})`)
-    const r = await runCrashRounds({ name, module: cap.module, exportName: cap.exportName, openOptions: cap.openOptions, kills, seed, dir: tmp(), openAt })
-    console.log(`[${name} crash] ${kills} kills: ${r.batchesIssued} batches issued, ${r.batchesDurable} reported durable, ${r.messagesAtEnd} messages at the end`)
-    expect(r.batchesDurable).toBeGreaterThan(0)
-  }, 60_000 + kills * 30_000)
+  test(
+    `${name} recovers every durable write after kill -9 (${kills} kills)`,
+    async () => {
+      const seed = suiteSeed()
+      console.log(`[${name} crash] seed=${seed} kills=${kills} (replay: SEED=${seed})`)
+      const r = await runCrashRounds({
+        name,
+        module: cap.module,
+        exportName: cap.exportName,
+        openOptions: cap.openOptions,
+        kills,
+        seed,
+        dir: tmp(),
+        openAt,
+      })
+      console.log(
+        `[${name} crash] ${kills} kills: ${r.batchesIssued} batches issued, ${r.batchesDurable} reported durable, ${r.messagesAtEnd} messages at the end`,
+      )
+      expect(r.batchesDurable).toBeGreaterThan(0)
+    },
+    60_000 + kills * 30_000,
+  )
 }
 
 export interface CrashRoundsOptions {
@@ -597,8 +693,16 @@ async function crashRounds(o: CrashRoundsOptions, children: Set<ChildProcess>): 
 
   for (let round = 0; round < kills; round++) {
     const cfg: CrashWriterConfig = {
-      module: o.module, exportName: o.exportName, dir, epoch: epoch++, seed: seed + round, round,
-      destinations: CRASH_DESTINATIONS, inflight: 8, maxBatches: 20_000, openOptions: o.openOptions ?? {},
+      module: o.module,
+      exportName: o.exportName,
+      dir,
+      epoch: epoch++,
+      seed: seed + round,
+      round,
+      destinations: CRASH_DESTINATIONS,
+      inflight: 8,
+      maxBatches: 20_000,
+      openOptions: o.openOptions ?? {},
     }
     const lines = await runAndKill(cfg, rnd.int(0, CRASH_KILL_DELAY_MAX_MS), children)
     // Expectations of this round.
@@ -626,10 +730,13 @@ async function crashRounds(o: CrashRoundsOptions, children: Set<ChildProcess>): 
       let prev: [number, number] = [-1, -1]
       for (const m of got) {
         const ord = idOrder(m.messageId)
-        if (ord[0] < prev[0] || (ord[0] === prev[0] && ord[1] <= prev[1])) fail(round, `order broken in ${d}: ${m.messageId} (seq ${m.seq}) after r${prev[0]}-${prev[1]}`)
+        if (ord[0] < prev[0] || (ord[0] === prev[0] && ord[1] <= prev[1]))
+          fail(round, `order broken in ${d}: ${m.messageId} (seq ${m.seq}) after r${prev[0]}-${prev[1]}`)
         prev = ord
-        if (dec.decode(m.body.subarray(0, m.messageId.length + 1)) !== `${m.messageId}|`) fail(round, `body of ${m.messageId} is not the one written`)
-        if (m.headers['x-dest'] !== d) fail(round, `${m.messageId} recovered in ${d} but written to ${m.headers['x-dest']}`)
+        if (dec.decode(m.body.subarray(0, m.messageId.length + 1)) !== `${m.messageId}|`)
+          fail(round, `body of ${m.messageId} is not the one written`)
+        if (m.headers['x-dest'] !== d)
+          fail(round, `${m.messageId} recovered in ${d} but written to ${m.headers['x-dest']}`)
         actual.set(m.messageId, { destination: d, seq: m.seq })
       }
     }
@@ -639,7 +746,8 @@ async function crashRounds(o: CrashRoundsOptions, children: Set<ChildProcess>): 
     for (const [id, p] of actual) {
       const before = state.get(id)
       if (before) {
-        if (before.seq !== p.seq || before.destination !== p.destination) fail(round, `${id} moved: ${JSON.stringify(before)} -> ${JSON.stringify(p)}`)
+        if (before.seq !== p.seq || before.destination !== p.destination)
+          fail(round, `${id} moved: ${JSON.stringify(before)} -> ${JSON.stringify(p)}`)
       } else if (!issuedAdd.has(id)) fail(round, `${id} recovered but never written`)
       else if (p.seq <= maxPrevSeq) fail(round, `${id} got seq ${p.seq}, not above the previous maximum ${maxPrevSeq}`)
     }
@@ -647,7 +755,8 @@ async function crashRounds(o: CrashRoundsOptions, children: Set<ChildProcess>): 
     for (const [id] of state) {
       const rb = issuedRemove.get(id)
       if (rb === undefined && !actual.has(id)) fail(round, `${id} lost: present before the kill, never removed`)
-      if (rb !== undefined && durable.has(rb) && actual.has(id)) fail(round, `${id} present although its remove (batch ${rb}) was reported durable`)
+      if (rb !== undefined && durable.has(rb) && actual.has(id))
+        fail(round, `${id} present although its remove (batch ${rb}) was reported durable`)
     }
     // Every add reported durable is present (with its reported seq) unless a remove was issued.
     for (const [b, seqs] of durable) {
@@ -658,14 +767,19 @@ async function crashRounds(o: CrashRoundsOptions, children: Set<ChildProcess>): 
         const p = actual.get(id)
         if (rb === undefined && !p) fail(round, `${id} (batch ${b}) reported durable but lost`)
         if (p && p.seq !== seqs[i]) fail(round, `${id} recovered with seq ${p.seq}, reported ${seqs[i]}`)
-        if (rb !== undefined && durable.has(rb) && p) fail(round, `${id} present although its remove (batch ${rb}) was reported durable`)
+        if (rb !== undefined && durable.has(rb) && p)
+          fail(round, `${id} present although its remove (batch ${rb}) was reported durable`)
       })
     }
     // Batches not reported durable are whole or absent.
     for (const [b, batch] of batches) {
       if (durable.has(b)) continue
       const applied = [...batch.adds.map((id) => actual.has(id)), ...batch.removes.map((id) => !actual.has(id))]
-      if (applied.some((x) => x !== applied[0])) fail(round, `batch ${b} applied in part: adds ${JSON.stringify(batch.adds)} removes ${JSON.stringify(batch.removes)}`)
+      if (applied.some((x) => x !== applied[0]))
+        fail(
+          round,
+          `batch ${b} applied in part: adds ${JSON.stringify(batch.adds)} removes ${JSON.stringify(batch.removes)}`,
+        )
     }
     state = actual
   }
@@ -682,7 +796,10 @@ async function runAndKill(cfg: CrashWriterConfig, delayMs: number, children: Set
   child.stderr!.setEncoding('utf8')
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`crash writer not ready after ${CRASH_READY_TIMEOUT_MS} ms; stderr: ${err}`)), CRASH_READY_TIMEOUT_MS)
+    const timer = setTimeout(
+      () => reject(new Error(`crash writer not ready after ${CRASH_READY_TIMEOUT_MS} ms; stderr: ${err}`)),
+      CRASH_READY_TIMEOUT_MS,
+    )
     child.stdout!.on('data', (d: string) => {
       out += d
       if (out.includes('"t":"ready"')) {
@@ -693,7 +810,8 @@ async function runAndKill(cfg: CrashWriterConfig, delayMs: number, children: Set
     child.stderr!.on('data', (d: string) => (err += d))
     exited.then((code) => {
       clearTimeout(timer)
-      if (!out.includes('"t":"ready"')) reject(new Error(`crash writer exited with ${code} before ready; stderr: ${err}`))
+      if (!out.includes('"t":"ready"'))
+        reject(new Error(`crash writer exited with ${code} before ready; stderr: ${err}`))
       else resolve()
     })
   })

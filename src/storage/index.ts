@@ -22,6 +22,10 @@ export function createAdapter(kind: AdapterKind): PersistenceAdapter {
     case 'levelDB':
       return new LevelDbAdapter()
     default:
-      throw new BrokerError('CONFIG_INVALID', `persistence adapter ${JSON.stringify(kind)} is not one of kahaDB, levelDB, amq`, { details: { value: kind } })
+      throw new BrokerError(
+        'CONFIG_INVALID',
+        `persistence adapter ${JSON.stringify(kind)} is not one of kahaDB, levelDB, amq`,
+        { details: { value: kind } },
+      )
   }
 }

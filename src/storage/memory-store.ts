@@ -5,7 +5,14 @@
  */
 import { BrokerError } from '../lib/errors.ts'
 import type {
-  DurableSubscriptionRecord, OpenOptions, PersistenceAdapter, RecoveredState, StoreOp, StoreStats, StoredMessage, WriteResult,
+  DurableSubscriptionRecord,
+  OpenOptions,
+  PersistenceAdapter,
+  RecoveredState,
+  StoreOp,
+  StoreStats,
+  StoredMessage,
+  WriteResult,
 } from './types.ts'
 
 export class MemoryStore implements PersistenceAdapter {
@@ -23,7 +30,11 @@ export class MemoryStore implements PersistenceAdapter {
     this.directory = opts.directory
     this.closed = false
     return {
-      destinations: [...this.dests].map(([destination, m]) => ({ destination, count: m.size, bytes: [...m.values()].reduce((a, x) => a + x.body.length, 0) })),
+      destinations: [...this.dests].map(([destination, m]) => ({
+        destination,
+        count: m.size,
+        bytes: [...m.values()].reduce((a, x) => a + x.body.length, 0),
+      })),
       subscriptions: [...this.subs.values()],
       report: { durationMs: 0, recordsReplayed: 0, tornTail: null, corrupt: [], fencedRecordsIgnored: 0 },
     }
@@ -62,7 +73,10 @@ export class MemoryStore implements PersistenceAdapter {
     this.check()
     const d = this.dests.get(destination)
     if (!d) return []
-    return [...d.values()].filter((m) => m.seq > afterSeq).sort((a, b) => a.seq - b.seq).slice(0, limit)
+    return [...d.values()]
+      .filter((m) => m.seq > afterSeq)
+      .sort((a, b) => a.seq - b.seq)
+      .slice(0, limit)
   }
 
   isDuplicate(messageId: string): boolean {
@@ -70,10 +84,20 @@ export class MemoryStore implements PersistenceAdapter {
   }
 
   stats(): StoreStats {
-    const destinations = [...this.dests].map(([destination, m]) => ({ destination, count: m.size, bytes: [...m.values()].reduce((a, x) => a + x.body.length, 0) }))
+    const destinations = [...this.dests].map(([destination, m]) => ({
+      destination,
+      count: m.size,
+      bytes: [...m.values()].reduce((a, x) => a + x.body.length, 0),
+    }))
     return {
-      adapter: 'kahaDB', directory: this.directory, bytes: destinations.reduce((a, d) => a + d.bytes, 0),
-      messages: destinations.reduce((a, d) => a + d.count, 0), destinations, syncs: 0, syncLatencyMs: [{ le: Infinity, count: 0 }], syncLatencySumMs: 0,
+      adapter: 'kahaDB',
+      directory: this.directory,
+      bytes: destinations.reduce((a, d) => a + d.bytes, 0),
+      messages: destinations.reduce((a, d) => a + d.count, 0),
+      destinations,
+      syncs: 0,
+      syncLatencyMs: [{ le: Infinity, count: 0 }],
+      syncLatencySumMs: 0,
     }
   }
 

@@ -21,8 +21,13 @@ export interface ActiveMQConfigOptions {
 }
 
 export function activemqXml(o: ActiveMQConfigOptions): string {
-  const locker = o.lockAcquireSleepInterval !== undefined ? `<locker><shared-file-locker lockAcquireSleepInterval="${o.lockAcquireSleepInterval}"/></locker>` : ''
-  const extra = Object.entries(o.brokerAttributes ?? {}).map(([k, v]) => ` ${k}="${xmlAttr(v)}"`).join('')
+  const locker =
+    o.lockAcquireSleepInterval !== undefined
+      ? `<locker><shared-file-locker lockAcquireSleepInterval="${o.lockAcquireSleepInterval}"/></locker>`
+      : ''
+  const extra = Object.entries(o.brokerAttributes ?? {})
+    .map(([k, v]) => ` ${k}="${xmlAttr(v)}"`)
+    .join('')
   return `<beans xmlns="http://www.springframework.org/schema/beans" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
   xsi:schemaLocation="http://www.springframework.org/schema/beans http://www.springframework.org/schema/beans/spring-beans-2.0.xsd
   http://activemq.apache.org/schema/core http://activemq.apache.org/schema/core/activemq-core.xsd">

@@ -77,7 +77,11 @@ async function main(): Promise<void> {
       const destination = dests[rnd.int(0, dests.length - 1)]
       const size = rnd.int(0, 2048)
       const body = Buffer.alloc(id.length + 1 + size, `${id}|`)
-      ops.push({ op: 'add', destination, message: { messageId: id, headers: { 'x-dest': destination, 'x-batch': String(b) }, body } })
+      ops.push({
+        op: 'add',
+        destination,
+        message: { messageId: id, headers: { 'x-dest': destination, 'x-batch': String(b) }, body },
+      })
       adds.push([id, destination])
     }
     emit({ t: 'issue', b, adds, removes })

@@ -16,7 +16,21 @@ import { dirname } from 'node:path'
 import { ioError, type FileHandleIO, type FileIO, type OpenMode } from '../storage/journal/file-io.ts'
 
 export type CrashMode = 'keep' | 'drop' | 'tear' | 'flip'
-export type FsCall = 'open' | 'write' | 'read' | 'sync' | 'truncate' | 'size' | 'close' | 'stat' | 'readdir' | 'mkdir' | 'rename' | 'unlink' | 'syncDir' | 'readFile'
+export type FsCall =
+  | 'open'
+  | 'write'
+  | 'read'
+  | 'sync'
+  | 'truncate'
+  | 'size'
+  | 'close'
+  | 'stat'
+  | 'readdir'
+  | 'mkdir'
+  | 'rename'
+  | 'unlink'
+  | 'syncDir'
+  | 'readFile'
 
 type PendingOp = { kind: 'write'; pos: number; data: Buffer } | { kind: 'truncate'; length: number }
 
@@ -203,7 +217,8 @@ export class FaultyFs implements FileIO {
     const p = this.norm(path)
     this.enter('syncDir', p)
     if (!this.dirs.has(p)) this.err('syncDir', p, 'ENOENT')
-    for (const name of [...this.durableNames.keys()]) if (dirname(name) === p && !this.files.has(name)) this.durableNames.delete(name)
+    for (const name of [...this.durableNames.keys()])
+      if (dirname(name) === p && !this.files.has(name)) this.durableNames.delete(name)
     for (const [name, ino] of this.files) if (dirname(name) === p) this.durableNames.set(name, ino)
   }
 
@@ -242,7 +257,9 @@ export class FaultyFs implements FileIO {
         })
       } else {
         data = Buffer.from(ino.data)
-        const writes = ino.pending.filter((o): o is Extract<PendingOp, { kind: 'write' }> => o.kind === 'write' && o.data.length > 0)
+        const writes = ino.pending.filter(
+          (o): o is Extract<PendingOp, { kind: 'write' }> => o.kind === 'write' && o.data.length > 0,
+        )
         if (writes.length > 0) {
           const w = writes[Math.floor(this.rand() * writes.length)]
           const at = w.pos + Math.floor(this.rand() * w.data.length)

@@ -116,7 +116,8 @@ export async function until<T>(
   for (;;) {
     const v = await fn()
     if (v) return v as Exclude<T, null | undefined | false | 0 | ''>
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === 'function' ? what() : what}`)
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === 'function' ? what() : what}`)
     await sleep(intervalMs)
   }
 }

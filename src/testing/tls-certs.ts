@@ -38,10 +38,52 @@ export function makeTestPki(dir: string, password = 'changeit'): TestPki {
   const p = (f: string): string => path.join(dir, f)
   fs.writeFileSync(p('server.ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n')
   fs.writeFileSync(p('client.ext'), 'extendedKeyUsage=clientAuth\n')
-  const ca = (name: string, cn: string): void => openssl(dir, ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.pem`, '-days', '2', '-subj', `/CN=${cn}`])
+  const ca = (name: string, cn: string): void =>
+    openssl(dir, [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      `${name}.key`,
+      '-out',
+      `${name}.pem`,
+      '-days',
+      '2',
+      '-subj',
+      `/CN=${cn}`,
+    ])
   const leaf = (name: string, cn: string, caName: string, ext: string): void => {
-    openssl(dir, ['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`])
-    openssl(dir, ['x509', '-req', '-in', `${name}.csr`, '-CA', `${caName}.pem`, '-CAkey', `${caName}.key`, '-CAcreateserial', '-out', `${name}.pem`, '-days', '2', '-extfile', ext])
+    openssl(dir, [
+      'req',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      `${name}.key`,
+      '-out',
+      `${name}.csr`,
+      '-subj',
+      `/CN=${cn}`,
+    ])
+    openssl(dir, [
+      'x509',
+      '-req',
+      '-in',
+      `${name}.csr`,
+      '-CA',
+      `${caName}.pem`,
+      '-CAkey',
+      `${caName}.key`,
+      '-CAcreateserial',
+      '-out',
+      `${name}.pem`,
+      '-days',
+      '2',
+      '-extfile',
+      ext,
+    ])
   }
   ca('ca', 'sfbroker test CA')
   leaf('server', 'localhost', 'ca', 'server.ext')
@@ -49,8 +91,34 @@ export function makeTestPki(dir: string, password = 'changeit'): TestPki {
   ca('ca2', 'sfbroker test CA 2')
   leaf('server2', 'localhost', 'ca2', 'server.ext')
   const pass = `pass:${password}`
-  openssl(dir, ['pkcs12', '-export', '-in', 'server.pem', '-inkey', 'server.key', '-certfile', 'ca.pem', '-out', 'server.p12', '-passout', pass])
-  openssl(dir, ['pkcs12', '-export', '-in', 'server2.pem', '-inkey', 'server2.key', '-certfile', 'ca2.pem', '-out', 'server2.p12', '-passout', pass])
+  openssl(dir, [
+    'pkcs12',
+    '-export',
+    '-in',
+    'server.pem',
+    '-inkey',
+    'server.key',
+    '-certfile',
+    'ca.pem',
+    '-out',
+    'server.p12',
+    '-passout',
+    pass,
+  ])
+  openssl(dir, [
+    'pkcs12',
+    '-export',
+    '-in',
+    'server2.pem',
+    '-inkey',
+    'server2.key',
+    '-certfile',
+    'ca2.pem',
+    '-out',
+    'server2.p12',
+    '-passout',
+    pass,
+  ])
   openssl(dir, ['pkcs12', '-export', '-nokeys', '-in', 'ca.pem', '-out', 'trust.p12', '-passout', pass])
   return {
     dir,
@@ -77,5 +145,6 @@ export function hasKeytool(): boolean {
 /** Run keytool (throws with its output on failure). */
 export function keytool(dir: string, args: string[]): void {
   const r = spawnSync('keytool', args, { cwd: dir, encoding: 'utf8', timeout: 60_000 })
-  if (r.status !== 0) throw new Error(`keytool ${args.join(' ')} failed (${r.status ?? r.signal}): ${r.stderr}${r.stdout}`)
+  if (r.status !== 0)
+    throw new Error(`keytool ${args.join(' ')} failed (${r.status ?? r.signal}): ${r.stderr}${r.stdout}`)
 }

@@ -58,8 +58,27 @@ describe('CronExpression next', () => {
 })
 
 describe('CronExpression parse', () => {
-  const invalid = ['', '* * * *', '* * * * * *', '60 * * * *', '* 24 * * *', '* * 0 * *', '* * * 13 *', '* * * * 8', '*/0 * * * *',
-    '5-1 * * * *', 'a * * * *', '* * * FOO *', '1,,2 * * * *', '1-2-3 * * * *', '@hourly', '0 0 30 2 *', '0 0 L * *', '? * * * *', '1/2/3 * * * *']
+  const invalid = [
+    '',
+    '* * * *',
+    '* * * * * *',
+    '60 * * * *',
+    '* 24 * * *',
+    '* * 0 * *',
+    '* * * 13 *',
+    '* * * * 8',
+    '*/0 * * * *',
+    '5-1 * * * *',
+    'a * * * *',
+    '* * * FOO *',
+    '1,,2 * * * *',
+    '1-2-3 * * * *',
+    '@hourly',
+    '0 0 30 2 *',
+    '0 0 L * *',
+    '? * * * *',
+    '1/2/3 * * * *',
+  ]
   for (const expr of invalid) {
     test(`CronExpression rejects ${JSON.stringify(expr)} with SCHEDULER_HEADER_INVALID`, () => {
       let err: unknown

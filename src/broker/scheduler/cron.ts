@@ -72,19 +72,36 @@ export class CronExpression {
    */
   static parse(text: string, where = 'cron expression', opts: CronNextOptions & { now?: number } = {}): CronExpression {
     const bad = (why: string): never => {
-      throw new BrokerError('SCHEDULER_HEADER_INVALID', `${where}: ${JSON.stringify(text.length > 80 ? text.slice(0, 80) + '…' : text)} ${why}`, {
-        details: { header: where, value: text },
-      })
+      throw new BrokerError(
+        'SCHEDULER_HEADER_INVALID',
+        `${where}: ${JSON.stringify(text.length > 80 ? text.slice(0, 80) + '…' : text)} ${why}`,
+        {
+          details: { header: where, value: text },
+        },
+      )
     }
     if (text.length > CRON_TEXT_CHARS_MAX) bad(`is longer than ${CRON_TEXT_CHARS_MAX} characters`)
-    const tokens = text.trim().split(/\s+/).filter((t) => t.length > 0)
+    const tokens = text
+      .trim()
+      .split(/\s+/)
+      .filter((t) => t.length > 0)
     if (tokens.length !== 5) bad(`has ${tokens.length} fields; expected 5 (minute hour day-of-month month day-of-week)`)
     const sets = tokens.map((tok, i) => parseField(tok, FIELDS[i]!, bad))
     // Day of week 7 is Sunday: fold it onto 0 so the search needs one index per weekday.
     const dow = sets[4]!
     if (dow[7]) dow[0] = true
-    const expr = new CronExpression(tokens.join(' '), sets[0]!, sets[1]!, sets[2]!, sets[3]!, dow, tokens[2]!.startsWith('*'), tokens[4]!.startsWith('*'))
-    if (expr.next(opts.now ?? Date.now(), opts) === null) bad(`never fires (no matching date within ${CRON_SEARCH_YEARS_MAX} years)`)
+    const expr = new CronExpression(
+      tokens.join(' '),
+      sets[0]!,
+      sets[1]!,
+      sets[2]!,
+      sets[3]!,
+      dow,
+      tokens[2]!.startsWith('*'),
+      tokens[4]!.startsWith('*'),
+    )
+    if (expr.next(opts.now ?? Date.now(), opts) === null)
+      bad(`never fires (no matching date within ${CRON_SEARCH_YEARS_MAX} years)`)
     return expr
   }
 
@@ -122,8 +139,22 @@ export class CronExpression {
 function fields(t: number, utc: boolean) {
   const d = new Date(t)
   return utc
-    ? { year: d.getUTCFullYear(), month: d.getUTCMonth(), day: d.getUTCDate(), hour: d.getUTCHours(), minute: d.getUTCMinutes(), weekday: d.getUTCDay() }
-    : { year: d.getFullYear(), month: d.getMonth(), day: d.getDate(), hour: d.getHours(), minute: d.getMinutes(), weekday: d.getDay() }
+    ? {
+        year: d.getUTCFullYear(),
+        month: d.getUTCMonth(),
+        day: d.getUTCDate(),
+        hour: d.getUTCHours(),
+        minute: d.getUTCMinutes(),
+        weekday: d.getUTCDay(),
+      }
+    : {
+        year: d.getFullYear(),
+        month: d.getMonth(),
+        day: d.getDate(),
+        hour: d.getHours(),
+        minute: d.getMinutes(),
+        weekday: d.getDay(),
+      }
 }
 
 function parseField(token: string, spec: FieldSpec, bad: (why: string) => never): boolean[] {
@@ -149,7 +180,8 @@ function parseField(token: string, spec: FieldSpec, bad: (why: string) => never)
     const [range, stepText] = slash as [string, string | undefined]
     let step = 1
     if (stepText !== undefined) {
-      if (!/^[0-9]{1,4}$/.test(stepText) || Number(stepText) < 1) bad(`has ${where} with step ${JSON.stringify(stepText)}; expected a whole number ≥ 1`)
+      if (!/^[0-9]{1,4}$/.test(stepText) || Number(stepText) < 1)
+        bad(`has ${where} with step ${JSON.stringify(stepText)}; expected a whole number ≥ 1`)
       step = Number(stepText)
     }
     let lo: number
@@ -159,7 +191,8 @@ function parseField(token: string, spec: FieldSpec, bad: (why: string) => never)
       hi = spec.max
     } else {
       const dash = range.split('-')
-      if (dash.length > 2 || dash.some((p) => p === '')) bad(`has ${where} with range ${JSON.stringify(range)}; expected N or N-M`)
+      if (dash.length > 2 || dash.some((p) => p === ''))
+        bad(`has ${where} with range ${JSON.stringify(range)}; expected N or N-M`)
       lo = value(dash[0]!)
       // `N/STEP` runs from N to the field's maximum, as in Vixie cron.
       hi = dash.length === 2 ? value(dash[1]!) : stepText !== undefined ? spec.max : lo

@@ -5,5 +5,11 @@
 export { Scheduler, TIMER_MS_MAX, type SchedulerOptions, type SchedulerStats } from './scheduler.ts'
 export { CronExpression, type CronNextOptions } from './cron.ts'
 export {
-  H as SCHEDULER_HEADERS, MANAGEMENT_DESTINATION, SCHEDULER_REPEAT_MAX, JOBS_STORE_KEY, isManagementDestination, parseSchedule, type ScheduleSpec,
+  H as SCHEDULER_HEADERS,
+  MANAGEMENT_DESTINATION,
+  SCHEDULER_REPEAT_MAX,
+  JOBS_STORE_KEY,
+  isManagementDestination,
+  parseSchedule,
+  type ScheduleSpec,
 } from './job.ts'

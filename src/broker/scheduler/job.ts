@@ -48,14 +48,19 @@ export interface ScheduleSpec {
 }
 
 function invalid(header: string, value: string, expected: string): never {
-  throw new BrokerError('SCHEDULER_HEADER_INVALID', `SEND header ${header}: ${JSON.stringify(value)} is not ${expected}`, {
-    details: { header, value },
-  })
+  throw new BrokerError(
+    'SCHEDULER_HEADER_INVALID',
+    `SEND header ${header}: ${JSON.stringify(value)} is not ${expected}`,
+    {
+      details: { header, value },
+    },
+  )
 }
 
 /** A whole number of milliseconds, 0..2^53-1 (Java longs beyond that are never sensible delays). */
 export function parseMillis(header: string, value: string): number {
-  if (!/^[0-9]{1,16}$/.test(value) || !Number.isSafeInteger(Number(value))) invalid(header, value, 'a whole number of milliseconds ≥ 0')
+  if (!/^[0-9]{1,16}$/.test(value) || !Number.isSafeInteger(Number(value)))
+    invalid(header, value, 'a whole number of milliseconds ≥ 0')
   return Number(value)
 }
 
@@ -117,7 +122,10 @@ export function encodeJob(rec: JobRecord, body: Uint8Array): Omit<StoredMessage,
 /** Throws STORAGE_CORRUPT_RECORD for a record this code cannot read (wrong version or shape). */
 export function decodeJob(m: StoredMessage): JobRecord {
   const fail = (why: string): never => {
-    throw new BrokerError('STORAGE_CORRUPT_RECORD', `scheduler store ${JOBS_STORE_KEY} seq ${m.seq} (${m.messageId}): ${why}`)
+    throw new BrokerError(
+      'STORAGE_CORRUPT_RECORD',
+      `scheduler store ${JOBS_STORE_KEY} seq ${m.seq} (${m.messageId}): ${why}`,
+    )
   }
   const raw = m.headers[RECORD_HEADER]
   if (raw === undefined) fail(`no ${RECORD_HEADER} header; expected a scheduler job record`)
@@ -128,9 +136,27 @@ export function decodeJob(m: StoredMessage): JobRecord {
     return fail(`unparseable job record: ${(e as Error).message}`)
   }
   if (rec.v !== RECORD_VERSION) fail(`job record version ${JSON.stringify(rec.v)}; expected ${RECORD_VERSION}`)
-  const nums: (keyof JobRecord)[] = ['delayMs', 'periodMs', 'repeat', 'repeatTotal', 'nextAt', 'fired', 'createdAt', 'version']
-  for (const k of nums) if (typeof rec[k] !== 'number' || !Number.isFinite(rec[k] as number)) fail(`field ${k} is ${JSON.stringify(rec[k])}; expected a number`)
-  if (typeof rec.id !== 'string' || typeof rec.destination !== 'string' || typeof rec.headers !== 'object' || rec.headers === null) fail('missing id, destination or headers')
-  if (rec.cron !== null && typeof rec.cron !== 'string') fail(`field cron is ${JSON.stringify(rec.cron)}; expected a string or null`)
+  const nums: (keyof JobRecord)[] = [
+    'delayMs',
+    'periodMs',
+    'repeat',
+    'repeatTotal',
+    'nextAt',
+    'fired',
+    'createdAt',
+    'version',
+  ]
+  for (const k of nums)
+    if (typeof rec[k] !== 'number' || !Number.isFinite(rec[k] as number))
+      fail(`field ${k} is ${JSON.stringify(rec[k])}; expected a number`)
+  if (
+    typeof rec.id !== 'string' ||
+    typeof rec.destination !== 'string' ||
+    typeof rec.headers !== 'object' ||
+    rec.headers === null
+  )
+    fail('missing id, destination or headers')
+  if (rec.cron !== null && typeof rec.cron !== 'string')
+    fail(`field cron is ${JSON.stringify(rec.cron)}; expected a string or null`)
   return rec
 }

@@ -27,16 +27,43 @@ test('Scheduler.list gives the first max jobs in due order with nextDueAt, and t
   await sched.start(await store.open({ directory: ':memory:', epoch: 1 }))
   const delays = [5000, 1000, 9000, 3000, 7000, 2000]
   for (const [i, d] of delays.entries()) {
-    await sched.accept({ destination: `/queue/q${i}`, headers: { AMQ_SCHEDULED_DELAY: String(d), ...(i === 1 ? { AMQ_SCHEDULED_PERIOD: '500', AMQ_SCHEDULED_REPEAT: '3' } : {}) }, body: new TextEncoder().encode('x'.repeat(i)) }, null)
+    await sched.accept(
+      {
+        destination: `/queue/q${i}`,
+        headers: {
+          AMQ_SCHEDULED_DELAY: String(d),
+          ...(i === 1 ? { AMQ_SCHEDULED_PERIOD: '500', AMQ_SCHEDULED_REPEAT: '3' } : {}),
+        },
+        body: new TextEncoder().encode('x'.repeat(i)),
+      },
+      null,
+    )
   }
   const all = sched.list(100)
   expect(all.total).toBe(6)
   expect(all.jobs.map((j) => j.nextDueAt - T0)).toEqual([1000, 2000, 3000, 5000, 7000, 9000])
-  expect(all.jobs[0]).toMatchObject({ destination: '/queue/q1', delayMs: 1000, periodMs: 500, repeat: 3, repeatTotal: 3, fired: 0, cron: null, bodyBytes: 1, createdAt: T0 })
+  expect(all.jobs[0]).toMatchObject({
+    destination: '/queue/q1',
+    delayMs: 1000,
+    periodMs: 500,
+    repeat: 3,
+    repeatTotal: 3,
+    fired: 0,
+    cron: null,
+    bodyBytes: 1,
+    createdAt: T0,
+  })
   const three = sched.list(3)
   expect([three.total, three.jobs.map((j) => j.destination)]).toEqual([6, ['/queue/q1', '/queue/q5', '/queue/q3']])
   expect(sched.list(0)).toEqual({ total: 6, jobs: [] })
-  await sched.accept({ destination: 'ActiveMQ.Scheduler.Management', headers: { AMQ_SCHEDULER_ACTION: 'REMOVE', scheduledJobId: all.jobs[0]!.id }, body: new Uint8Array(0) }, null)
+  await sched.accept(
+    {
+      destination: 'ActiveMQ.Scheduler.Management',
+      headers: { AMQ_SCHEDULER_ACTION: 'REMOVE', scheduledJobId: all.jobs[0]!.id },
+      body: new Uint8Array(0),
+    },
+    null,
+  )
   expect(sched.list(2).jobs.map((j) => j.destination)).toEqual(['/queue/q5', '/queue/q3'])
   expect(sched.list(2).total).toBe(5)
   await sched.stop()

@@ -70,9 +70,13 @@ class RecordingBroker implements BrokerCore {
   async stop(): Promise<void> {}
 }
 
-const adapters: { name: string; make: () => Promise<PersistenceAdapter> }[] = [{ name: 'levelDB', make: async () => new LevelDbAdapter() }]
+const adapters: { name: string; make: () => Promise<PersistenceAdapter> }[] = [
+  { name: 'levelDB', make: async () => new LevelDbAdapter() },
+]
 if (fs.existsSync(path.join(import.meta.dir, '../../storage/index.ts'))) {
-  const mod = (await import('../../storage/index.ts' as string)) as { createAdapter?: (k: string) => PersistenceAdapter }
+  const mod = (await import('../../storage/index.ts' as string)) as {
+    createAdapter?: (k: string) => PersistenceAdapter
+  }
   if (mod.createAdapter) {
     const create = mod.createAdapter
     adapters.push({ name: 'kahaDB', make: async () => create('kahaDB') })
@@ -99,8 +103,22 @@ for (const a of adapters) {
       const rec1 = await s1.open({ directory: dir, epoch: 1 })
       const sch1 = new Scheduler({ store: s1, broker, clock })
       await sch1.start(rec1)
-      await sch1.accept({ destination: '/queue/R', headers: { AMQ_SCHEDULED_DELAY: '1000', AMQ_SCHEDULED_PERIOD: '1000', AMQ_SCHEDULED_REPEAT: '3' }, body: enc.encode('r') }, null)
-      await sch1.accept({ destination: '/queue/D', headers: { AMQ_SCHEDULED_DELAY: '5000', 'message-id': 'client-7' }, body: enc.encode('d') }, null)
+      await sch1.accept(
+        {
+          destination: '/queue/R',
+          headers: { AMQ_SCHEDULED_DELAY: '1000', AMQ_SCHEDULED_PERIOD: '1000', AMQ_SCHEDULED_REPEAT: '3' },
+          body: enc.encode('r'),
+        },
+        null,
+      )
+      await sch1.accept(
+        {
+          destination: '/queue/D',
+          headers: { AMQ_SCHEDULED_DELAY: '5000', 'message-id': 'client-7' },
+          body: enc.encode('d'),
+        },
+        null,
+      )
       await clock.advance(1000)
       expect(broker.routed.filter((m) => m.destination === '/queue/R').length).toBe(1)
       await sch1.stop()
@@ -114,7 +132,16 @@ for (const a of adapters) {
       await sch2.start(rec2)
       expect(sch2.stats().jobs).toBe(2)
       // A client retry of the already scheduled SEND (same message-id) must not create a second job.
-      expect(await sch2.accept({ destination: '/queue/D', headers: { AMQ_SCHEDULED_DELAY: '5000', 'message-id': 'client-7' }, body: enc.encode('d') }, null)).toBe(true)
+      expect(
+        await sch2.accept(
+          {
+            destination: '/queue/D',
+            headers: { AMQ_SCHEDULED_DELAY: '5000', 'message-id': 'client-7' },
+            body: enc.encode('d'),
+          },
+          null,
+        ),
+      ).toBe(true)
       expect(sch2.stats().jobs).toBe(2)
       await clock.advance(0)
       expect(broker.routed.filter((m) => m.destination === '/queue/D').length).toBe(1)
@@ -125,7 +152,16 @@ for (const a of adapters) {
       expect(new Set(r.map((m) => m.headers['message-id'])).size).toBe(4)
       expect(sch2.stats()).toEqual({ jobs: 0, nextDueAt: null })
       // Even after the job fired and its record is gone, the dedupe record still knows the SEND.
-      expect(await sch2.accept({ destination: '/queue/D', headers: { AMQ_SCHEDULED_DELAY: '5000', 'message-id': 'client-7' }, body: enc.encode('d') }, null)).toBe(true)
+      expect(
+        await sch2.accept(
+          {
+            destination: '/queue/D',
+            headers: { AMQ_SCHEDULED_DELAY: '5000', 'message-id': 'client-7' },
+            body: enc.encode('d'),
+          },
+          null,
+        ),
+      ).toBe(true)
       expect(sch2.stats().jobs).toBe(0)
       await sch2.stop()
       await s2.close()

@@ -131,7 +131,10 @@ async function expectCode(p: Promise<unknown>, code: string, mentions?: string):
 describe('Scheduler delay', () => {
   test('Scheduler delivers a delayed message once, after the delay, without AMQ_SCHEDULED_* and with scheduledJobId', async () => {
     const { clock, broker, sched, store } = await setup()
-    const took = await sched.accept(send('/queue/A', { AMQ_SCHEDULED_DELAY: '2000', persistent: 'true', 'x-user': 'u1' }), null)
+    const took = await sched.accept(
+      send('/queue/A', { AMQ_SCHEDULED_DELAY: '2000', persistent: 'true', 'x-user': 'u1' }),
+      null,
+    )
     expect(took).toBe(true)
     expect(store.stats().destinations.find((d) => d.destination === JOBS_STORE_KEY)?.count).toBe(1)
     expect(sched.stats()).toEqual({ jobs: 1, nextDueAt: T0 + 2000 })
@@ -155,7 +158,9 @@ describe('Scheduler delay', () => {
   test('Scheduler passes a send without schedule headers, or with scheduledJobId, back to the broker', async () => {
     const { sched } = await setup()
     expect(await sched.accept(send('/queue/A', { persistent: 'true' }), null)).toBe(false)
-    expect(await sched.accept(send('/queue/A', { AMQ_SCHEDULED_DELAY: '1000', scheduledJobId: 'ID:x' }), null)).toBe(false)
+    expect(await sched.accept(send('/queue/A', { AMQ_SCHEDULED_DELAY: '1000', scheduledJobId: 'ID:x' }), null)).toBe(
+      false,
+    )
     // REPEAT alone does not schedule, as in ActiveMQ's SchedulerBroker.
     expect(await sched.accept(send('/queue/A', { AMQ_SCHEDULED_REPEAT: '3' }), null)).toBe(false)
     expect(sched.stats().jobs).toBe(0)
@@ -171,7 +176,9 @@ describe('Scheduler delay', () => {
   test('Scheduler keeps the client message-id on a one-shot copy and ignores a retried SEND with the same id', async () => {
     const { clock, broker, sched } = await setup()
     await sched.accept(send('/queue/A', { AMQ_SCHEDULED_DELAY: '100', 'message-id': 'client-1' }), null)
-    expect(await sched.accept(send('/queue/A', { AMQ_SCHEDULED_DELAY: '100', 'message-id': 'client-1' }), null)).toBe(true)
+    expect(await sched.accept(send('/queue/A', { AMQ_SCHEDULED_DELAY: '100', 'message-id': 'client-1' }), null)).toBe(
+      true,
+    )
     expect(sched.stats().jobs).toBe(1)
     await clock.advance(100)
     expect(broker.routed.map((r) => r.req.headers['message-id'])).toEqual(['client-1'])
@@ -200,14 +207,22 @@ describe('Scheduler delay', () => {
 describe('Scheduler period and repeat', () => {
   test('Scheduler delivers repeat+1 copies, delay first then period apart, each with a new message id', async () => {
     const { clock, broker, sched } = await setup()
-    await sched.accept(send('/queue/R', { AMQ_SCHEDULED_DELAY: '1000', AMQ_SCHEDULED_PERIOD: '500', AMQ_SCHEDULED_REPEAT: '3' }), null)
+    await sched.accept(
+      send('/queue/R', { AMQ_SCHEDULED_DELAY: '1000', AMQ_SCHEDULED_PERIOD: '500', AMQ_SCHEDULED_REPEAT: '3' }),
+      null,
+    )
     await clock.advance(10_000)
     const got = broker.to('/queue/R')
     expect(got.map((r) => r.at - T0)).toEqual([1000, 1500, 2000, 2500])
     const ids = got.map((r) => r.req.headers['message-id'])
     expect(new Set(ids).size).toBe(4)
     expect(new Set(got.map((r) => r.req.headers['scheduledJobId'])).size).toBe(1)
-    expect(got.every((r) => r.req.headers['AMQ_SCHEDULED_REPEAT'] === undefined && r.req.headers['AMQ_SCHEDULED_PERIOD'] === undefined)).toBe(true)
+    expect(
+      got.every(
+        (r) =>
+          r.req.headers['AMQ_SCHEDULED_REPEAT'] === undefined && r.req.headers['AMQ_SCHEDULED_PERIOD'] === undefined,
+      ),
+    ).toBe(true)
     expect(sched.stats().jobs).toBe(0)
   })
 
@@ -242,7 +257,15 @@ describe('Scheduler cron', () => {
   test('Scheduler cron takes priority over delay for the start and with repeat delivers repeat+1 copies per firing', async () => {
     const { clock, broker, sched } = await setup()
     // ActiveMQ: first trigger at cron time + delay; each trigger starts a job of repeat+1 copies delay/period apart.
-    await sched.accept(send('/queue/CR', { AMQ_SCHEDULED_CRON: '0 * * * *', AMQ_SCHEDULED_DELAY: '1000', AMQ_SCHEDULED_PERIOD: '2000', AMQ_SCHEDULED_REPEAT: '2' }), null)
+    await sched.accept(
+      send('/queue/CR', {
+        AMQ_SCHEDULED_CRON: '0 * * * *',
+        AMQ_SCHEDULED_DELAY: '1000',
+        AMQ_SCHEDULED_PERIOD: '2000',
+        AMQ_SCHEDULED_REPEAT: '2',
+      }),
+      null,
+    )
     const h11 = Date.parse('2025-03-14T11:00:00Z')
     expect(sched.stats().nextDueAt).toBe(h11 + 1000)
     await clock.advance(Date.parse('2025-03-14T12:00:30Z') - T0)
@@ -276,9 +299,15 @@ describe('Scheduler bad headers', () => {
   }
   test('Scheduler repeat cap is configurable and 1000 is accepted by default', async () => {
     const { sched } = await setup()
-    expect(await sched.accept(send('/queue/A', { AMQ_SCHEDULED_DELAY: '10', AMQ_SCHEDULED_REPEAT: '1000' }), null)).toBe(true)
+    expect(
+      await sched.accept(send('/queue/A', { AMQ_SCHEDULED_DELAY: '10', AMQ_SCHEDULED_REPEAT: '1000' }), null),
+    ).toBe(true)
     const small = await setup({ maxRepeat: 5 })
-    await expectCode(small.sched.accept(send('/queue/A', { AMQ_SCHEDULED_DELAY: '10', AMQ_SCHEDULED_REPEAT: '6' }), null), 'SCHEDULER_HEADER_INVALID', 'AMQ_SCHEDULED_REPEAT')
+    await expectCode(
+      small.sched.accept(send('/queue/A', { AMQ_SCHEDULED_DELAY: '10', AMQ_SCHEDULED_REPEAT: '6' }), null),
+      'SCHEDULER_HEADER_INVALID',
+      'AMQ_SCHEDULED_REPEAT',
+    )
   })
 })
 
@@ -336,7 +365,10 @@ describe('Scheduler recovery', () => {
     const clock = new FakeClock(T0)
     const broker = new FakeBroker(clock)
     const a = await setup({ store, clock, broker })
-    await a.sched.accept(send('/queue/R', { AMQ_SCHEDULED_DELAY: '1000', AMQ_SCHEDULED_PERIOD: '1000', AMQ_SCHEDULED_REPEAT: '4' }), null)
+    await a.sched.accept(
+      send('/queue/R', { AMQ_SCHEDULED_DELAY: '1000', AMQ_SCHEDULED_PERIOD: '1000', AMQ_SCHEDULED_REPEAT: '4' }),
+      null,
+    )
     await a.sched.accept(send('/queue/D', { AMQ_SCHEDULED_DELAY: '1500' }), null)
     await clock.advance(2000) // R fired at 1000 and 2000; D at 1500
     expect(broker.to('/queue/R').length).toBe(2)
@@ -361,7 +393,10 @@ describe('Scheduler recovery', () => {
     const clock = new FakeClock(T0)
     const broker = new FakeBroker(clock)
     const a = await setup({ store, clock, broker })
-    await a.sched.accept(send('/queue/X', { AMQ_SCHEDULED_DELAY: '100', AMQ_SCHEDULED_PERIOD: '100', AMQ_SCHEDULED_REPEAT: '1' }), null)
+    await a.sched.accept(
+      send('/queue/X', { AMQ_SCHEDULED_DELAY: '100', AMQ_SCHEDULED_PERIOD: '100', AMQ_SCHEDULED_REPEAT: '1' }),
+      null,
+    )
     // The copy is routed, then the record write fails (as when the process dies between the two).
     store.failWrites = new BrokerError('STORAGE_IO', 'crash')
     await clock.advance(100)
@@ -384,7 +419,8 @@ describe('Scheduler recovery', () => {
     const store = new MemoryStore()
     const clock = new FakeClock(T0)
     const a = await setup({ store, clock })
-    for (let i = 0; i < 1203; i++) await a.sched.accept(send('/queue/M', { AMQ_SCHEDULED_DELAY: String(1000 + i) }), null)
+    for (let i = 0; i < 1203; i++)
+      await a.sched.accept(send('/queue/M', { AMQ_SCHEDULED_DELAY: String(1000 + i) }), null)
     await a.sched.stop()
     await store.close()
     const recovered = await store.open({ directory: ':memory:', epoch: 2 })
@@ -406,19 +442,36 @@ describe('Scheduler management', () => {
     await sched.accept(send('/queue/A', { AMQ_SCHEDULED_DELAY: '3000', persistent: 'true' }, 'three'), null)
     await sched.accept(send('/queue/B', { AMQ_SCHEDULED_DELAY: '1000' }, 'one'), null)
     await sched.accept(send('/queue/A', { AMQ_SCHEDULED_DELAY: '2000' }, 'two'), null)
-    expect(await sched.accept(send(MGMT, { AMQ_SCHEDULER_ACTION: 'BROWSE', 'reply-to': '/queue/replies' }, ''), null)).toBe(true)
+    expect(
+      await sched.accept(send(MGMT, { AMQ_SCHEDULER_ACTION: 'BROWSE', 'reply-to': '/queue/replies' }, ''), null),
+    ).toBe(true)
     const replies = broker.to('/queue/replies')
     expect(replies.map((r) => dec.decode(r.req.body))).toEqual(['one', 'two', 'three'])
-    expect(replies.every((r) => r.req.headers['persistent'] === 'false' && /^ID:/.test(r.req.headers['scheduledJobId']!))).toBe(true)
+    expect(
+      replies.every((r) => r.req.headers['persistent'] === 'false' && /^ID:/.test(r.req.headers['scheduledJobId']!)),
+    ).toBe(true)
     expect(replies[2]!.req.headers['original-destination']).toBe('/queue/A')
-    await sched.accept(send('/queue/ActiveMQ.Scheduler.Management', { AMQ_SCHEDULER_ACTION: 'BROWSE', 'reply-to': '/queue/win', ACTION_START_TIME: String(T0 + 1500), ACTION_END_TIME: String(T0 + 2500) }, ''), null)
+    await sched.accept(
+      send(
+        '/queue/ActiveMQ.Scheduler.Management',
+        {
+          AMQ_SCHEDULER_ACTION: 'BROWSE',
+          'reply-to': '/queue/win',
+          ACTION_START_TIME: String(T0 + 1500),
+          ACTION_END_TIME: String(T0 + 2500),
+        },
+        '',
+      ),
+      null,
+    )
     expect(broker.to('/queue/win').map((r) => dec.decode(r.req.body))).toEqual(['two'])
     expect(sched.stats().jobs).toBe(3)
   })
 
   test('Scheduler REMOVE deletes one job durably; REMOVEALL deletes a window, then all', async () => {
     const { clock, broker, sched, store } = await setup()
-    for (const d of [1000, 2000, 3000, 4000]) await sched.accept(send('/queue/A', { AMQ_SCHEDULED_DELAY: String(d) }, `d${d}`), null)
+    for (const d of [1000, 2000, 3000, 4000])
+      await sched.accept(send('/queue/A', { AMQ_SCHEDULED_DELAY: String(d) }, `d${d}`), null)
     await sched.accept(send(MGMT, { AMQ_SCHEDULER_ACTION: 'BROWSE', 'reply-to': '/queue/ids' }, ''), null)
     const ids = broker.to('/queue/ids').map((r) => r.req.headers['scheduledJobId']!)
     await sched.accept(send(MGMT, { AMQ_SCHEDULER_ACTION: 'REMOVE', scheduledJobId: ids[0]! }, ''), null)
@@ -426,7 +479,14 @@ describe('Scheduler management', () => {
     expect(store.stats().messages).toBe(3)
     // Removing an unknown id is not an error.
     await sched.accept(send(MGMT, { AMQ_SCHEDULER_ACTION: 'REMOVE', scheduledJobId: 'ID:nope' }, ''), null)
-    await sched.accept(send(MGMT, { AMQ_SCHEDULER_ACTION: 'REMOVEALL', ACTION_START_TIME: String(T0 + 2500), ACTION_END_TIME: String(T0 + 3500) }, ''), null)
+    await sched.accept(
+      send(
+        MGMT,
+        { AMQ_SCHEDULER_ACTION: 'REMOVEALL', ACTION_START_TIME: String(T0 + 2500), ACTION_END_TIME: String(T0 + 3500) },
+        '',
+      ),
+      null,
+    )
     expect(sched.stats().jobs).toBe(2)
     await clock.advance(2000)
     expect(broker.to('/queue/A').map((r) => dec.decode(r.req.body))).toEqual(['d2000'])
@@ -439,7 +499,10 @@ describe('Scheduler management', () => {
 
   test('Scheduler REMOVE of a repeating job stops its remaining copies', async () => {
     const { clock, broker, sched } = await setup()
-    await sched.accept(send('/queue/R', { AMQ_SCHEDULED_DELAY: '100', AMQ_SCHEDULED_PERIOD: '100', AMQ_SCHEDULED_REPEAT: '10' }), null)
+    await sched.accept(
+      send('/queue/R', { AMQ_SCHEDULED_DELAY: '100', AMQ_SCHEDULED_PERIOD: '100', AMQ_SCHEDULED_REPEAT: '10' }),
+      null,
+    )
     await clock.advance(250)
     expect(broker.to('/queue/R').length).toBe(2)
     const id = broker.to('/queue/R')[0]!.req.headers['scheduledJobId']!
@@ -452,10 +515,26 @@ describe('Scheduler management', () => {
   test('Scheduler management rejects a missing or unknown action, BROWSE without reply-to, REMOVE without id', async () => {
     const { sched } = await setup()
     await expectCode(sched.accept(send(MGMT, {}, ''), null), 'SCHEDULER_HEADER_INVALID', 'AMQ_SCHEDULER_ACTION')
-    await expectCode(sched.accept(send(MGMT, { AMQ_SCHEDULER_ACTION: 'PURGE' }, ''), null), 'SCHEDULER_HEADER_INVALID', 'PURGE')
-    await expectCode(sched.accept(send(MGMT, { AMQ_SCHEDULER_ACTION: 'BROWSE' }, ''), null), 'SCHEDULER_HEADER_INVALID', 'reply-to')
-    await expectCode(sched.accept(send(MGMT, { AMQ_SCHEDULER_ACTION: 'REMOVE' }, ''), null), 'SCHEDULER_HEADER_INVALID', 'scheduledJobId')
-    await expectCode(sched.accept(send(MGMT, { AMQ_SCHEDULER_ACTION: 'REMOVEALL', ACTION_START_TIME: 'x' }, ''), null), 'SCHEDULER_HEADER_INVALID', 'ACTION_START_TIME')
+    await expectCode(
+      sched.accept(send(MGMT, { AMQ_SCHEDULER_ACTION: 'PURGE' }, ''), null),
+      'SCHEDULER_HEADER_INVALID',
+      'PURGE',
+    )
+    await expectCode(
+      sched.accept(send(MGMT, { AMQ_SCHEDULER_ACTION: 'BROWSE' }, ''), null),
+      'SCHEDULER_HEADER_INVALID',
+      'reply-to',
+    )
+    await expectCode(
+      sched.accept(send(MGMT, { AMQ_SCHEDULER_ACTION: 'REMOVE' }, ''), null),
+      'SCHEDULER_HEADER_INVALID',
+      'scheduledJobId',
+    )
+    await expectCode(
+      sched.accept(send(MGMT, { AMQ_SCHEDULER_ACTION: 'REMOVEALL', ACTION_START_TIME: 'x' }, ''), null),
+      'SCHEDULER_HEADER_INVALID',
+      'ACTION_START_TIME',
+    )
   })
 })
 
@@ -481,7 +560,9 @@ describe('Scheduler limits', () => {
   })
   test('Scheduler refuses bad options with CONFIG_INVALID', () => {
     const clock = new FakeClock(T0)
-    expect(() => new Scheduler({ store: new MemoryStore(), broker: new FakeBroker(clock), clock, jobsMax: 0 })).toThrow(BrokerError)
+    expect(() => new Scheduler({ store: new MemoryStore(), broker: new FakeBroker(clock), clock, jobsMax: 0 })).toThrow(
+      BrokerError,
+    )
   })
 })
 

@@ -41,7 +41,15 @@ import type { PersistenceAdapter, RecoveredState, StoreOp } from '../../storage/
 import { CronExpression } from './cron.ts'
 import { MinHeap } from '../../lib/min-heap.ts'
 import {
-  H, JOBS_STORE_KEY, SCHEDULED_HEADERS, SCHEDULER_REPEAT_MAX, decodeJob, encodeJob, isManagementDestination, parseMillis, parseSchedule,
+  H,
+  JOBS_STORE_KEY,
+  SCHEDULED_HEADERS,
+  SCHEDULER_REPEAT_MAX,
+  decodeJob,
+  encodeJob,
+  isManagementDestination,
+  parseMillis,
+  parseSchedule,
   type JobRecord,
 } from './job.ts'
 
@@ -124,13 +132,30 @@ interface Plan {
 /** Errors after which the copy is retried later (broker or store temporarily unable), not dropped. */
 function retryable(err: unknown): boolean {
   if (!isBrokerError(err)) return true
-  return !['BROKER_DESTINATION_INVALID', 'BROKER_SELECTOR_INVALID', 'SCHEDULER_HEADER_INVALID', 'STOMP_FRAME_INVALID', 'STOMP_PROTOCOL'].includes(err.code)
+  return ![
+    'BROKER_DESTINATION_INVALID',
+    'BROKER_SELECTOR_INVALID',
+    'SCHEDULER_HEADER_INVALID',
+    'STOMP_FRAME_INVALID',
+    'STOMP_PROTOCOL',
+  ].includes(err.code)
 }
 
 function recordOf(j: Job): JobRecord {
   return {
-    v: j.v, id: j.id, destination: j.destination, headers: j.headers, cron: j.cron, delayMs: j.delayMs, periodMs: j.periodMs, repeat: j.repeat,
-    repeatTotal: j.repeatTotal, nextAt: j.nextAt, fired: j.fired, createdAt: j.createdAt, version: j.version,
+    v: j.v,
+    id: j.id,
+    destination: j.destination,
+    headers: j.headers,
+    cron: j.cron,
+    delayMs: j.delayMs,
+    periodMs: j.periodMs,
+    repeat: j.repeat,
+    repeatTotal: j.repeatTotal,
+    nextAt: j.nextAt,
+    fired: j.fired,
+    createdAt: j.createdAt,
+    version: j.version,
   }
 }
 
@@ -173,10 +198,21 @@ export class Scheduler implements SchedulerPort {
     this.fireBatchMax = opts.fireBatchMax ?? 500
     this.loadPageSize = opts.loadPageSize ?? 500
     this.cronUtc = opts.cronUtc ?? false
-    for (const [k, v] of Object.entries({ maxRepeat: this.maxRepeat, jobsMax: this.jobsMax, jobBytesMax: this.jobBytesMax, fireBatchMax: this.fireBatchMax, loadPageSize: this.loadPageSize })) {
-      if (!Number.isSafeInteger(v) || v < (k === 'maxRepeat' ? 0 : 1)) throw new BrokerError('CONFIG_INVALID', `scheduler option ${k}: ${v} is not a whole number ≥ ${k === 'maxRepeat' ? 0 : 1}`)
+    for (const [k, v] of Object.entries({
+      maxRepeat: this.maxRepeat,
+      jobsMax: this.jobsMax,
+      jobBytesMax: this.jobBytesMax,
+      fireBatchMax: this.fireBatchMax,
+      loadPageSize: this.loadPageSize,
+    })) {
+      if (!Number.isSafeInteger(v) || v < (k === 'maxRepeat' ? 0 : 1))
+        throw new BrokerError(
+          'CONFIG_INVALID',
+          `scheduler option ${k}: ${v} is not a whole number ≥ ${k === 'maxRepeat' ? 0 : 1}`,
+        )
     }
-    if (!Number.isFinite(this.retryMs) || this.retryMs < 0) throw new BrokerError('CONFIG_INVALID', `scheduler option retryMs: ${this.retryMs} is not a number of ms ≥ 0`)
+    if (!Number.isFinite(this.retryMs) || this.retryMs < 0)
+      throw new BrokerError('CONFIG_INVALID', `scheduler option retryMs: ${this.retryMs} is not a number of ms ≥ 0`)
   }
 
   /** Load every job from the store (paged), then arm the timer; overdue jobs fire right away, once. */
@@ -203,7 +239,9 @@ export class Scheduler implements SchedulerPort {
         if (old) {
           // Updates are atomic batches, so two versions of one job mean a bug or a foreign writer: keep the newer.
           const [keep, drop] = old.version >= job.version ? [old, job] : [job, old]
-          log.warn(`scheduler store: job ${job.id} stored twice (versions ${old.version} and ${job.version}); keeping version ${keep.version}`)
+          log.warn(
+            `scheduler store: job ${job.id} stored twice (versions ${old.version} and ${job.version}); keeping version ${keep.version}`,
+          )
           stale.push({ seq: drop.seq, id: drop.id })
           this.forget(old)
           job = keep
@@ -213,14 +251,17 @@ export class Scheduler implements SchedulerPort {
       }
       if (page.length < this.loadPageSize) break
     }
-    if (stale.length > 0) await this.store.write(stale.map((s) => ({ op: 'remove', destination: JOBS_STORE_KEY, seq: s.seq }) as StoreOp))
+    if (stale.length > 0)
+      await this.store.write(stale.map((s) => ({ op: 'remove', destination: JOBS_STORE_KEY, seq: s.seq }) as StoreOp))
     let overdue = 0
     for (const job of this.jobs.values()) {
       if (job.nextAt <= now) overdue++
       this.enqueue(job)
     }
     const listed = recovered.destinations.find((d) => d.destination === JOBS_STORE_KEY)?.count
-    log.info(`scheduler started: ${this.jobs.size} jobs (${overdue} overdue, firing now)${corrupt ? `, ${corrupt} unreadable skipped` : ''}${listed !== undefined && listed !== this.jobs.size + corrupt ? `; store summary listed ${listed}` : ''}`)
+    log.info(
+      `scheduler started: ${this.jobs.size} jobs (${overdue} overdue, firing now)${corrupt ? `, ${corrupt} unreadable skipped` : ''}${listed !== undefined && listed !== this.jobs.size + corrupt ? `; store summary listed ${listed}` : ''}`,
+    )
     this.state = 'started'
     this.rearm()
   }
@@ -267,8 +308,17 @@ export class Scheduler implements SchedulerPort {
     return {
       total,
       jobs: top.map((j) => ({
-        id: j.id, destination: j.destination, nextDueAt: j.nextAt, delayMs: j.delayMs, periodMs: j.periodMs, cron: j.cron, repeat: j.repeat,
-        repeatTotal: j.repeatTotal, fired: j.fired, createdAt: j.createdAt, bodyBytes: j.body.length,
+        id: j.id,
+        destination: j.destination,
+        nextDueAt: j.nextAt,
+        delayMs: j.delayMs,
+        periodMs: j.periodMs,
+        cron: j.cron,
+        repeat: j.repeat,
+        repeatTotal: j.repeatTotal,
+        fired: j.fired,
+        createdAt: j.createdAt,
+        bodyBytes: j.body.length,
       })),
     }
   }
@@ -290,17 +340,34 @@ export class Scheduler implements SchedulerPort {
       return true
     }
     if (this.jobs.size + this.pendingJobs >= this.jobsMax) {
-      throw new BrokerError('BROKER_LIMIT', `scheduler: ${this.jobs.size} jobs held; jobsMax is ${this.jobsMax}`, { details: { limit: 'jobsMax' } })
+      throw new BrokerError('BROKER_LIMIT', `scheduler: ${this.jobs.size} jobs held; jobsMax is ${this.jobsMax}`, {
+        details: { limit: 'jobsMax' },
+      })
     }
     if (this.bytes + this.pendingBytes + req.body.length > this.jobBytesMax) {
-      throw new BrokerError('BROKER_LIMIT', `scheduler: ${this.bytes} body bytes held, ${req.body.length} more would pass jobBytesMax ${this.jobBytesMax}`, { details: { limit: 'jobBytesMax' } })
+      throw new BrokerError(
+        'BROKER_LIMIT',
+        `scheduler: ${this.bytes} body bytes held, ${req.body.length} more would pass jobBytesMax ${this.jobBytesMax}`,
+        { details: { limit: 'jobBytesMax' } },
+      )
     }
     let at = now
     if (spec.cron) at = spec.cron.next(now, { utc: this.cronUtc }) ?? now
     at += spec.delayMs > 0 ? spec.delayMs : spec.periodMs
     const rec: JobRecord = {
-      v: 1, id: this.newId(), destination: req.destination, headers: { ...req.headers }, cron: spec.cron ? spec.cron.text : null,
-      delayMs: spec.delayMs, periodMs: spec.periodMs, repeat: spec.repeat, repeatTotal: spec.repeat, nextAt: at, fired: 0, createdAt: now, version: 1,
+      v: 1,
+      id: this.newId(),
+      destination: req.destination,
+      headers: { ...req.headers },
+      cron: spec.cron ? spec.cron.text : null,
+      delayMs: spec.delayMs,
+      periodMs: spec.periodMs,
+      repeat: spec.repeat,
+      repeatTotal: spec.repeat,
+      nextAt: at,
+      fired: 0,
+      createdAt: now,
+      version: 1,
     }
     const message = encodeJob(rec, req.body)
     if (storeMessageId !== undefined) message.messageId = storeMessageId
@@ -332,9 +399,13 @@ export class Scheduler implements SchedulerPort {
     const h = req.headers
     const action = h[H.action]
     const bad = (header: string, value: string | undefined, expected: string): never => {
-      throw new BrokerError('SCHEDULER_HEADER_INVALID', `SEND to ${req.destination} header ${header}: ${value === undefined ? 'missing' : JSON.stringify(value)}; expected ${expected}`, {
-        details: { header, value },
-      })
+      throw new BrokerError(
+        'SCHEDULER_HEADER_INVALID',
+        `SEND to ${req.destination} header ${header}: ${value === undefined ? 'missing' : JSON.stringify(value)}; expected ${expected}`,
+        {
+          details: { header, value },
+        },
+      )
     }
     const start = h[H.startTime] === undefined ? 0 : parseMillis(H.startTime, h[H.startTime]!)
     const end = h[H.endTime] === undefined ? Infinity : parseMillis(H.endTime, h[H.endTime]!)
@@ -343,12 +414,21 @@ export class Scheduler implements SchedulerPort {
       case 'BROWSE': {
         const replyTo = h['reply-to']
         if (!replyTo) bad('reply-to', replyTo, 'a destination for the BROWSE replies')
-        const list = [...this.jobs.values()].filter((j) => !j.removing && inWindow(j)).sort((a, b) => a.nextAt - b.nextAt || a.seq - b.seq)
+        const list = [...this.jobs.values()]
+          .filter((j) => !j.removing && inWindow(j))
+          .sort((a, b) => a.nextAt - b.nextAt || a.seq - b.seq)
         // One at a time, in due order, so the replies arrive in that order.
         for (const j of list) {
           await this.broker.route({
             destination: replyTo!,
-            headers: { ...j.headers, [H.jobId]: j.id, persistent: 'false', type: 'Advisory', 'message-id': this.newId(), 'original-destination': j.destination },
+            headers: {
+              ...j.headers,
+              [H.jobId]: j.id,
+              persistent: 'false',
+              type: 'Advisory',
+              'message-id': this.newId(),
+              'original-destination': j.destination,
+            },
             body: j.body,
           })
         }
@@ -392,7 +472,9 @@ export class Scheduler implements SchedulerPort {
       for (let i = 0; i < live.length; i += chunk) {
         const part = live.slice(i, i + chunk)
         try {
-          await this.store.write(part.map((j) => ({ op: 'remove', destination: JOBS_STORE_KEY, seq: j.seq }) as StoreOp))
+          await this.store.write(
+            part.map((j) => ({ op: 'remove', destination: JOBS_STORE_KEY, seq: j.seq }) as StoreOp),
+          )
         } catch (err) {
           for (const j of live.slice(i)) {
             j.removing = false
@@ -460,7 +542,9 @@ export class Scheduler implements SchedulerPort {
       if (r.status === 'rejected') {
         if (retryable(r.reason) && this.state === 'started') {
           retry = true
-          log.warn(`job ${p.job.id}: copy to ${p.job.destination} not accepted (${(r.reason as Error).message}); retrying in ${this.retryMs} ms`)
+          log.warn(
+            `job ${p.job.id}: copy to ${p.job.destination} not accepted (${(r.reason as Error).message}); retrying in ${this.retryMs} ms`,
+          )
           p.job.firing = false
           this.enqueue(p.job)
           return
@@ -488,7 +572,9 @@ export class Scheduler implements SchedulerPort {
     } catch (err) {
       // The copies went out but the firing is not recorded: the job fires again later (here or on the next
       // primary) with the same copy ids, which the broker's dedupe record filters.
-      log.error(`recording ${done.length} job firings failed: ${(err as Error).message}; they will be fired again (same message ids)`)
+      log.error(
+        `recording ${done.length} job firings failed: ${(err as Error).message}; they will be fired again (same message ids)`,
+      )
       for (const p of done) {
         p.job.firing = false
         this.enqueue(p.job)
@@ -520,18 +606,39 @@ export class Scheduler implements SchedulerPort {
     const rec = recordOf(job)
     if (job.cronExpr === null) {
       // JobSchedulerImpl: fire; if repeats remain, next = now + period and repeat - 1; else remove.
-      const next = job.repeat !== 0 ? { ...rec, nextAt: now + job.periodMs, repeat: job.repeat - 1, fired: job.fired + 1, version: job.version + 1 } : null
+      const next =
+        job.repeat !== 0
+          ? {
+              ...rec,
+              nextAt: now + job.periodMs,
+              repeat: job.repeat - 1,
+              fired: job.fired + 1,
+              version: job.version + 1,
+            }
+          : null
       return { job, copy: this.copyOf(job, now), next, spawn: null }
     }
     const cronAt = job.cronExpr.next(now, { utc: this.cronUtc })
-    if (cronAt === null) log.error(`job ${job.id}: cron ${JSON.stringify(job.cron)} has no next firing; removing it after this one`)
+    if (cronAt === null)
+      log.error(`job ${job.id}: cron ${JSON.stringify(job.cron)} has no next firing; removing it after this one`)
     const next = cronAt === null ? null : { ...rec, nextAt: cronAt, fired: job.fired + 1, version: job.version + 1 }
     if (job.repeat === 0) return { job, copy: this.copyOf(job, now), next, spawn: null }
     // A cron trigger with repeats starts a separate non-cron job, as ActiveMQ does. Its id derives from the
     // trigger count, so a re-run trigger after a crash recreates the same job (and the same copy ids).
     const spawn: JobRecord = {
-      v: 1, id: `${job.id}.${job.fired + 1}`, destination: job.destination, headers: job.headers, cron: null, delayMs: job.delayMs, periodMs: job.periodMs,
-      repeat: job.repeat, repeatTotal: job.repeat, nextAt: now + (job.delayMs > 0 ? job.delayMs : job.periodMs), fired: 0, createdAt: job.createdAt, version: 1,
+      v: 1,
+      id: `${job.id}.${job.fired + 1}`,
+      destination: job.destination,
+      headers: job.headers,
+      cron: null,
+      delayMs: job.delayMs,
+      periodMs: job.periodMs,
+      repeat: job.repeat,
+      repeatTotal: job.repeat,
+      nextAt: now + (job.delayMs > 0 ? job.delayMs : job.periodMs),
+      fired: 0,
+      createdAt: job.createdAt,
+      version: 1,
     }
     return { job, copy: null, next, spawn }
   }
@@ -559,7 +666,12 @@ export class Scheduler implements SchedulerPort {
   // ---- job table, heap and timer ----
 
   private makeJob(rec: JobRecord, body: Uint8Array, seq: number, now: number, cronExpr?: CronExpression | null): Job {
-    const expr = cronExpr !== undefined ? cronExpr : rec.cron === null ? null : CronExpression.parse(rec.cron, `stored job ${rec.id} cron`, { utc: this.cronUtc, now })
+    const expr =
+      cronExpr !== undefined
+        ? cronExpr
+        : rec.cron === null
+          ? null
+          : CronExpression.parse(rec.cron, `stored job ${rec.id} cron`, { utc: this.cronUtc, now })
     return { ...rec, body, seq, cronExpr: expr, gen: 0, firing: false, removing: false, removal: null }
   }
 
@@ -591,7 +703,11 @@ export class Scheduler implements SchedulerPort {
   }
 
   private assertRunning(): void {
-    if (this.state !== 'started') throw new BrokerError('BROKER_STOPPED', `scheduler is ${this.state === 'stopped' ? 'stopped' : 'not started yet'}; scheduled SENDs are not accepted`)
+    if (this.state !== 'started')
+      throw new BrokerError(
+        'BROKER_STOPPED',
+        `scheduler is ${this.state === 'stopped' ? 'stopped' : 'not started yet'}; scheduled SENDs are not accepted`,
+      )
   }
 
   private disarm(): void {

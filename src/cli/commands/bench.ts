@@ -8,7 +8,9 @@ import { EXIT, intFlag, stringFlag, usageError, type CliContext } from '../share
 import { asUsage, clientFlags, clientSettings, destinationFlag } from './produce.ts'
 
 export function register(cli: CAC, ctx: CliContext): void {
-  clientFlags(cli.command('bench', 'Load generator: producers and consumers on one destination; msgs/s and latency p50/p99'))
+  clientFlags(
+    cli.command('bench', 'Load generator: producers and consumers on one destination; msgs/s and latency p50/p99'),
+  )
     .option('--destination <dest>', 'Destination (default queue://sfbroker.bench)')
     .option('--producers <p>', 'Producer connections (default 1)')
     .option('--consumers <c>', 'Consumer connections (default 1; 0 = produce only)')
@@ -16,18 +18,25 @@ export function register(cli: CAC, ctx: CliContext): void {
     .option('--size <bytes>', 'Body size (default 100)')
     .option('--persistent', 'Persistent messages (default)')
     .option('--no-persistent', 'Non-persistent messages')
-    .option('--receipts <mode>', 'every: wait for each RECEIPT before the next send; window: up to --window in flight (default window)')
+    .option(
+      '--receipts <mode>',
+      'every: wait for each RECEIPT before the next send; window: up to --window in flight (default window)',
+    )
     .option('--window <w>', 'Sends in flight per producer with --receipts window (default 100)')
     .option('--timeout <ms>', 'Stop waiting for consumers after this long without progress (default 30000)')
     .option('--json', 'Print the result as one JSON object')
-    .example('  $ sfbroker bench --url tcp://127.0.0.1:61613 --producers 4 --consumers 4 --count 100000 --size 1024 --json')
+    .example(
+      '  $ sfbroker bench --url tcp://127.0.0.1:61613 --producers 4 --consumers 4 --count 100000 --size 1024 --json',
+    )
     .action(async (opts: Record<string, unknown>): Promise<number> => {
       const { url, connect: copts } = await clientSettings(opts)
       const destination = await destinationFlag(opts.destination, 'destination', 'queue://sfbroker.bench')
       const receipts = stringFlag(opts.receipts, 'receipts') ?? 'window'
-      if (receipts !== 'every' && receipts !== 'window') throw usageError(`--receipts: "${receipts}" is not one of every, window`)
+      if (receipts !== 'every' && receipts !== 'window')
+        throw usageError(`--receipts: "${receipts}" is not one of every, window`)
       const window = intFlag(opts.window, 'window', 1) ?? 100
-      if (receipts === 'every' && opts.window !== undefined) throw usageError('--window applies to --receipts window only')
+      if (receipts === 'every' && opts.window !== undefined)
+        throw usageError('--window applies to --receipts window only')
       const producers = intFlag(opts.producers, 'producers', 1) ?? 1
       const consumers = intFlag(opts.consumers, 'consumers', 0) ?? 1
       const count = intFlag(opts.count, 'count', 1) ?? 10000
@@ -36,7 +45,10 @@ export function register(cli: CAC, ctx: CliContext): void {
       const json = opts.json === true
       const { runBench, formatBench } = await import('../../client/bench.ts')
       const { Progress } = await import('../../client/progress.ts')
-      const progress = new Progress(consumers > 0 ? 'bench (consumed)' : 'bench (produced)', consumers > 0 && destination.startsWith('/topic/') ? count * consumers : count)
+      const progress = new Progress(
+        consumers > 0 ? 'bench (consumed)' : 'bench (produced)',
+        consumers > 0 && destination.startsWith('/topic/') ? count * consumers : count,
+      )
       let last = 0
       const r = await asUsage(() =>
         runBench({

@@ -19,7 +19,8 @@ export function register(cli: CAC, ctx: CliContext): void {
     .action(async (opts: Record<string, unknown>): Promise<number> => {
       const { url, connect: copts } = await clientSettings(opts)
       const destination = await destinationFlag(opts.destination)
-      if (!destination.startsWith('/queue/')) throw usageError(`--destination: browse needs a queue; got ${destination}`)
+      if (!destination.startsWith('/queue/'))
+        throw usageError(`--destination: browse needs a queue; got ${destination}`)
       const count = intFlag(opts.count, 'count', 1)
       const idleMs = intFlag(opts.timeout, 'timeout', 1) ?? 5000
       const { connect } = await import('../../client/index.ts')
@@ -42,7 +43,9 @@ export function register(cli: CAC, ctx: CliContext): void {
       } finally {
         await client.close()
       }
-      ctx.err(`browsed ${shown} message(s) on ${destination}${count !== undefined && shown >= count ? ' (--count reached)' : ended ? '' : ` (no end marker within ${idleMs} ms)`}`)
+      ctx.err(
+        `browsed ${shown} message(s) on ${destination}${count !== undefined && shown >= count ? ' (--count reached)' : ended ? '' : ` (no end marker within ${idleMs} ms)`}`,
+      )
       if (opts.quiet === true) ctx.out(String(shown))
       return EXIT.ok
     })

@@ -16,13 +16,23 @@ import { EXIT, intFlag, stringFlag, usageError, type CliContext } from '../share
 import { asUsage, clientFlags, clientSettings, destinationFlag, interrupted } from './produce.ts'
 
 /** --ack value -> the STOMP ack mode subscribed with. `auto` means the tool acks, each message after printing it. */
-const ACK_MODES: Record<string, 'client' | 'client-individual'> = { auto: 'client-individual', client: 'client', individual: 'client-individual', 'client-individual': 'client-individual' }
+const ACK_MODES: Record<string, 'client' | 'client-individual'> = {
+  auto: 'client-individual',
+  client: 'client',
+  individual: 'client-individual',
+  'client-individual': 'client-individual',
+}
 
 /** The broker's default queue prefetch (ActiveMQ's), used to bound --prefetch by --count when none is given. */
 const PREFETCH_DEFAULT = 1000
 
 export function register(cli: CAC, ctx: CliContext): void {
-  clientFlags(cli.command('consume', 'Receive messages from a queue or topic through the failover client (like ActiveMQ "consumer")'))
+  clientFlags(
+    cli.command(
+      'consume',
+      'Receive messages from a queue or topic through the failover client (like ActiveMQ "consumer")',
+    ),
+  )
     .option('--destination <dest>', 'queue://NAME, topic://NAME, /queue/NAME or /topic/NAME (default queue://TEST)')
     .option('--count <n>', 'Stop after n messages (default: no limit)')
     .option('--ack <mode>', 'auto | client | individual (default auto: the tool acks each message once printed)')
@@ -31,7 +41,9 @@ export function register(cli: CAC, ctx: CliContext): void {
     .option('--prefetch <n>', 'activemq.prefetchSize (with --count, at most the count)')
     .option('--timeout <ms>', 'Stop after this long without a message (default: wait forever)')
     .option('--quiet', 'Print only the count, not the bodies')
-    .example('  $ sfbroker consume --url "failover:(tcp://a:61613,tcp://b:61613)" --destination queue://TEST --count 1000 --quiet')
+    .example(
+      '  $ sfbroker consume --url "failover:(tcp://a:61613,tcp://b:61613)" --destination queue://TEST --count 1000 --quiet',
+    )
     .action(async (opts: Record<string, unknown>): Promise<number> => {
       const { url, connect: copts } = await clientSettings(opts)
       const destination = await destinationFlag(opts.destination, 'destination', 'queue://TEST')
@@ -41,7 +53,8 @@ export function register(cli: CAC, ctx: CliContext): void {
       if (!ack) throw usageError(`--ack: "${ackName}" is not one of auto, client, individual`)
       const durable = stringFlag(opts.durable, 'durable')
       if (durable !== undefined && copts.clientId === undefined) throw usageError('--durable needs --client-id')
-      if (durable !== undefined && !destination.startsWith('/topic/')) throw usageError(`--durable applies to topics; got ${destination}`)
+      if (durable !== undefined && !destination.startsWith('/topic/'))
+        throw usageError(`--durable applies to topics; got ${destination}`)
       const selector = stringFlag(opts.selector, 'selector')
       const prefetchAsked = intFlag(opts.prefetch, 'prefetch', 1)
       // Never ask for more than is wanted: what the broker dispatches beyond --count only comes back at the close.
@@ -58,7 +71,9 @@ export function register(cli: CAC, ctx: CliContext): void {
       let received = 0
       let redelivered = 0
       try {
-        const sub = await asUsage(async () => client.subscribe(destination, { ack, selector, prefetch, durableName: durable }))
+        const sub = await asUsage(async () =>
+          client.subscribe(destination, { ack, selector, prefetch, durableName: durable }),
+        )
         await sub.ready
         while (count === undefined || received < count) {
           const m = await Promise.race([sub.receive(idleMs), stop.promise.then(() => undefined)])

@@ -21,7 +21,8 @@ async function readPipedLine(stdin: NodeJS.ReadStream): Promise<string> {
     }
     if (buf.length > PASSWORD_BYTES_MAX) break
   }
-  if (buf.length > PASSWORD_BYTES_MAX) throw usageError(`hash-password: the password is longer than ${PASSWORD_BYTES_MAX} bytes`)
+  if (buf.length > PASSWORD_BYTES_MAX)
+    throw usageError(`hash-password: the password is longer than ${PASSWORD_BYTES_MAX} bytes`)
   return buf.replace(/\r$/, '')
 }
 
@@ -58,18 +59,24 @@ function prompt(stdin: NodeJS.ReadStream, question: string, err: (s: string) => 
 
 export function register(cli: CAC, ctx: CliContext): void {
   cli
-    .command('hash-password', 'Print a scrypt hash of a password (read from stdin or a prompt) for <authenticationUser password> or users.properties')
+    .command(
+      'hash-password',
+      'Print a scrypt hash of a password (read from stdin or a prompt) for <authenticationUser password> or users.properties',
+    )
     .option('--password <text>', 'The password itself (visible in ps and shell history: prefer stdin)')
     .option('--cost <N>', 'scrypt N, a power of two from 1024 to 1048576 (default 32768)')
     .example('  $ sfbroker hash-password                       # prompts twice')
-    .example("  $ printf '%s\\n' \"$PW\" | sfbroker hash-password")
+    .example('  $ printf \'%s\\n\' "$PW" | sfbroker hash-password')
     .action(async (opts: Record<string, unknown>): Promise<number> => {
       const { hashPassword, SCRYPT_DEFAULTS } = await import('../../security/index.ts')
       const N = intFlag(opts.cost, 'cost', 1024) ?? SCRYPT_DEFAULTS.N
-      if (N > 2 ** 20 || (N & (N - 1)) !== 0) throw usageError(`--cost: ${N} is not a power of two from 1024 to 1048576`)
+      if (N > 2 ** 20 || (N & (N - 1)) !== 0)
+        throw usageError(`--cost: ${N} is not a power of two from 1024 to 1048576`)
       let password = stringFlag(opts.password, 'password')
       if (password !== undefined) {
-        ctx.err('sfbroker: warning: --password puts the password in the process list and shell history; pipe it on stdin instead')
+        ctx.err(
+          'sfbroker: warning: --password puts the password in the process list and shell history; pipe it on stdin instead',
+        )
       } else if (process.stdin.isTTY) {
         password = await prompt(process.stdin, 'Password: ', ctx.err)
         const again = await prompt(process.stdin, 'Again: ', ctx.err)
@@ -77,7 +84,8 @@ export function register(cli: CAC, ctx: CliContext): void {
       } else {
         password = await readPipedLine(process.stdin)
       }
-      if (password === '') throw usageError('hash-password: empty password; expected one on stdin (first line) or at the prompt')
+      if (password === '')
+        throw usageError('hash-password: empty password; expected one on stdin (first line) or at the prompt')
       ctx.out(await hashPassword(password, { N }))
       return EXIT.ok
     })

@@ -10,11 +10,17 @@ import { intFlag, usageError, type CliContext } from '../shared.ts'
 
 export function register(cli: CAC, ctx: CliContext): void {
   cli
-    .command('probe-lock [dir]', 'Check that flock/fcntl locks on a directory exclude other processes (and, with --peer, other hosts)')
+    .command(
+      'probe-lock [dir]',
+      'Check that flock/fcntl locks on a directory exclude other processes (and, with --peer, other hosts)',
+    )
     .alias('lock-probe')
     .option('--json', 'Print the report as JSON')
     .option('--peer', 'Cross-host check: run at the same time on a second host on the same directory')
-    .option('--hold-ms <ms>', 'Peer mode: minimum time each side holds each lock (exceed the NFS attribute cache), default 3000')
+    .option(
+      '--hold-ms <ms>',
+      'Peer mode: minimum time each side holds each lock (exceed the NFS attribute cache), default 3000',
+    )
     .option('--peer-timeout-ms <ms>', 'Peer mode: how long to wait for the other host, default 60000')
     .example('  $ sfbroker probe-lock /mnt/shared/broker')
     .example('  $ sfbroker probe-lock /mnt/shared/broker --peer     # on host A and host B at the same time')
@@ -22,7 +28,10 @@ export function register(cli: CAC, ctx: CliContext): void {
       const target = typeof dir === 'string' && dir !== '' ? dir : '.'
       // The probe creates a missing directory; an existing non-directory is a wrong argument, not a probe failure.
       const st = fs.statSync(target, { throwIfNoEntry: false })
-      if (st && !st.isDirectory()) throw usageError(`probe-lock: ${JSON.stringify(target)} is not a directory, expected the shared directory to test`)
+      if (st && !st.isDirectory())
+        throw usageError(
+          `probe-lock: ${JSON.stringify(target)} is not a directory, expected the shared directory to test`,
+        )
       const { runProbe, formatProbe } = await import('../../election/probe/probe-lock.ts')
       const r = await runProbe(target, {
         peer: Boolean(opts.peer),

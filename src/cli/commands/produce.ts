@@ -20,7 +20,10 @@ export const DEFAULT_URL = 'tcp://127.0.0.1:61613'
 /** Add --url, --user, --password, --client-id to a client command. */
 export function clientFlags(cmd: Command): Command {
   return cmd
-    .option('--url <uri>', `Broker URI: failover:(tcp://a:61613,tcp://b:61613)?options, tcp://host:port or stomp://host:port (default ${DEFAULT_URL})`)
+    .option(
+      '--url <uri>',
+      `Broker URI: failover:(tcp://a:61613,tcp://b:61613)?options, tcp://host:port or stomp://host:port (default ${DEFAULT_URL})`,
+    )
     .option('--user <login>', 'STOMP login')
     .option('--password <passcode>', 'STOMP passcode')
     .option('--client-id <id>', 'client-id sent on CONNECT (needed for durable subscriptions)')
@@ -48,7 +51,10 @@ export async function clientSettings(opts: Record<string, unknown>): Promise<{ u
   const caFile = stringFlag(opts.ca, 'ca')
   const certFile = stringFlag(opts.cert, 'cert')
   const keyFile = stringFlag(opts.key, 'key')
-  if ((certFile === undefined) !== (keyFile === undefined)) throw usageError(`--${certFile === undefined ? 'key' : 'cert'} given without --${certFile === undefined ? 'cert' : 'key'}; expected both`)
+  if ((certFile === undefined) !== (keyFile === undefined))
+    throw usageError(
+      `--${certFile === undefined ? 'key' : 'cert'} given without --${certFile === undefined ? 'cert' : 'key'}; expected both`,
+    )
   if (caFile !== undefined || certFile !== undefined) connect.tls = { caFile, certFile, keyFile }
   return { url, connect }
 }
@@ -81,7 +87,12 @@ export async function asUsage<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await fn()
   } catch (e) {
-    if (isBrokerError(e, 'CLIENT_USAGE') || isBrokerError(e, 'CLIENT_URI_INVALID') || isBrokerError(e, 'CLIENT_DESTINATION_INVALID')) throw usageError(e.message)
+    if (
+      isBrokerError(e, 'CLIENT_USAGE') ||
+      isBrokerError(e, 'CLIENT_URI_INVALID') ||
+      isBrokerError(e, 'CLIENT_DESTINATION_INVALID')
+    )
+      throw usageError(e.message)
     throw e
   }
 }
@@ -100,7 +111,12 @@ export function interrupted(): { promise: Promise<void>; fired: () => boolean; d
   return { promise, fired: () => fired, dispose: () => (process.off('SIGINT', on), process.off('SIGTERM', on)) }
 }
 
-function bodyFor(n: number, text: string | undefined, file: Uint8Array | undefined, size: number | undefined): Uint8Array | string {
+function bodyFor(
+  n: number,
+  text: string | undefined,
+  file: Uint8Array | undefined,
+  size: number | undefined,
+): Uint8Array | string {
   if (file) return file
   if (text !== undefined) return text
   const base = `message ${n}`
@@ -109,7 +125,9 @@ function bodyFor(n: number, text: string | undefined, file: Uint8Array | undefin
 }
 
 export function register(cli: CAC, ctx: CliContext): void {
-  clientFlags(cli.command('produce', 'Send messages to a queue or topic through the failover client (like ActiveMQ "producer")'))
+  clientFlags(
+    cli.command('produce', 'Send messages to a queue or topic through the failover client (like ActiveMQ "producer")'),
+  )
     .option('--destination <dest>', 'queue://NAME, topic://NAME, /queue/NAME or /topic/NAME (default queue://TEST)')
     .option('--count <n>', 'Messages to send in total (default 1000)')
     .option('--size <bytes>', 'Generated body size in bytes (without --message/--file)')
@@ -125,7 +143,9 @@ export function register(cli: CAC, ctx: CliContext): void {
     .option('--group <id>', 'Message group (JMSXGroupID)')
     .option('--transaction-batch <n>', 'Send in transactions of n messages')
     .option('--quiet', 'No progress output')
-    .example('  $ sfbroker produce --url "failover:(tcp://a:61613,tcp://b:61613)" --destination queue://TEST --count 1000')
+    .example(
+      '  $ sfbroker produce --url "failover:(tcp://a:61613,tcp://b:61613)" --destination queue://TEST --count 1000',
+    )
     .action(async (opts: Record<string, unknown>): Promise<number> => {
       const { url, connect: copts } = await clientSettings(opts)
       const destination = await destinationFlag(opts.destination, 'destination', 'queue://TEST')
@@ -134,7 +154,8 @@ export function register(cli: CAC, ctx: CliContext): void {
       const text = stringFlag(opts.message, 'message')
       const filePath = stringFlag(opts.file, 'file')
       if (text !== undefined && filePath !== undefined) throw usageError('--message and --file are mutually exclusive')
-      if (size !== undefined && (text !== undefined || filePath !== undefined)) throw usageError('--size applies only to generated bodies; drop it or drop --message/--file')
+      if (size !== undefined && (text !== undefined || filePath !== undefined))
+        throw usageError('--size applies only to generated bodies; drop it or drop --message/--file')
       let file: Uint8Array | undefined
       if (filePath !== undefined) {
         try {
@@ -216,13 +237,19 @@ export function register(cli: CAC, ctx: CliContext): void {
           for (let attempt = 1; ; attempt++) {
             const tx = c.begin()
             try {
-              await Promise.all(ns.map((n, i) => tx.send(destination, bodyFor(n, text, file, size), { ...headersFor(n), 'message-id': ids[i] })))
+              await Promise.all(
+                ns.map((n, i) =>
+                  tx.send(destination, bodyFor(n, text, file, size), { ...headersFor(n), 'message-id': ids[i] }),
+                ),
+              )
               await tx.commit()
               return
             } catch (e) {
               if (!isBrokerError(e, 'CLIENT_TX_IN_DOUBT') || attempt >= 10) throw e
               await tx.abort().catch(() => undefined)
-              ctx.err(`sfbroker: transaction of ${ns.length} message(s) in doubt after a failover; redoing it (attempt ${attempt + 1})`)
+              ctx.err(
+                `sfbroker: transaction of ${ns.length} message(s) in doubt after a failover; redoing it (attempt ${attempt + 1})`,
+              )
             }
           }
         }
@@ -233,7 +260,9 @@ export function register(cli: CAC, ctx: CliContext): void {
       }
       const secs = (Date.now() - started) / 1000
       const sent = progress.value
-      ctx.out(`produced ${sent} message(s) to ${destination} in ${secs.toFixed(2)} s (${Math.round(sent / Math.max(secs, 0.001))} msg/s)`)
+      ctx.out(
+        `produced ${sent} message(s) to ${destination} in ${secs.toFixed(2)} s (${Math.round(sent / Math.max(secs, 0.001))} msg/s)`,
+      )
       if (stop.fired()) return 130
       return EXIT.ok
     })

@@ -9,7 +9,9 @@ import { EXIT, intFlag, usageError, type CliContext } from '../shared.ts'
 import { asUsage, clientFlags, clientSettings, destinationFlag } from './produce.ts'
 
 export function register(cli: CAC, ctx: CliContext): void {
-  clientFlags(cli.command('purge', 'Delete every message of a queue (client-side: consume and ack until the queue is quiet)'))
+  clientFlags(
+    cli.command('purge', 'Delete every message of a queue (client-side: consume and ack until the queue is quiet)'),
+  )
     .option('--destination <dest>', 'queue://NAME or /queue/NAME (required)')
     .option('--timeout <ms>', 'The queue counts as empty after this long without a message (default 2000)')
     .example('  $ sfbroker purge --url tcp://127.0.0.1:61613 --destination queue://TEST')

@@ -14,8 +14,12 @@ import { EXIT, stringFlag, stringListFlag, type CliContext } from '../shared.ts'
 
 /** One line naming everything an operator checks first after a start. */
 export function describeConfig(c: BrokerConfig): string {
-  const store = c.persistent ? `${c.persistence.adapter} store in ${c.persistence.directory}` : 'no store (persistent=false)'
-  const lock = c.lock.useLock ? `${c.lock.type} lock on ${c.persistence.directory}/lock, keep-alive ${c.lock.lockKeepAlivePeriod} ms` : 'no lock (useLock=false)'
+  const store = c.persistent
+    ? `${c.persistence.adapter} store in ${c.persistence.directory}`
+    : 'no store (persistent=false)'
+  const lock = c.lock.useLock
+    ? `${c.lock.type} lock on ${c.persistence.directory}/lock, keep-alive ${c.lock.lockKeepAlivePeriod} ms`
+    : 'no lock (useLock=false)'
   const listeners = c.connectors.map((k) => `${k.name}=${k.host}:${k.port}`).join(', ')
   const admin = c.admin ? `, admin ${c.admin.host}:${c.admin.port}` : ''
   const scheduler = c.schedulerSupport ? `, scheduler in ${c.schedulerDirectory}` : ''
@@ -39,7 +43,11 @@ export interface SignalTarget {
  * Start the node and wait for it: the first SIGINT/SIGTERM asks it to stop (it releases the lock and resolves
  * `done` with 0), a second one exits at once with 1. Resolves with the node's exit code.
  */
-export async function runNode(config: BrokerConfig, start: (c: BrokerConfig) => NodeHandleLike, proc: SignalTarget = process): Promise<number> {
+export async function runNode(
+  config: BrokerConfig,
+  start: (c: BrokerConfig) => NodeHandleLike,
+  proc: SignalTarget = process,
+): Promise<number> {
   const log = logger('run')
   const node = start(config)
   let signals = 0
@@ -68,12 +76,18 @@ export async function runNode(config: BrokerConfig, start: (c: BrokerConfig) => 
  * (the node would fail later with a bare EEXIST from mkdir); a missing one is created by the store.
  */
 export function checkDirectories(c: BrokerConfig): void {
-  const dirs: Array<[string, string | undefined]> = [['store directory', c.persistent || c.lock.useLock ? c.persistence.directory : undefined], ['schedulerDirectory', c.schedulerSupport ? c.schedulerDirectory : undefined]]
+  const dirs: Array<[string, string | undefined]> = [
+    ['store directory', c.persistent || c.lock.useLock ? c.persistence.directory : undefined],
+    ['schedulerDirectory', c.schedulerSupport ? c.schedulerDirectory : undefined],
+  ]
   for (const [what, dir] of dirs) {
     if (dir === undefined) continue
     const st = fs.statSync(dir, { throwIfNoEntry: false })
     if (st && !st.isDirectory()) {
-      throw new BrokerError('CONFIG_INVALID', `${what} (--data or the config's directory): ${JSON.stringify(dir)} is not a directory, expected a directory (or nothing there yet)`)
+      throw new BrokerError(
+        'CONFIG_INVALID',
+        `${what} (--data or the config's directory): ${JSON.stringify(dir)} is not a directory, expected a directory (or nothing there yet)`,
+      )
     }
   }
 }
@@ -82,12 +96,22 @@ export function register(cli: CAC, _ctx: CliContext): void {
   cli
     .command('run', 'Run a broker node: primary while it holds the lock on the shared directory, replica otherwise')
     .option('--config <file>', 'Config file: ActiveMQ-style XML (.xml) or JSON (.json); none = embedded default')
-    .option('--data <dir>', 'Data directory (default ./data); also the shared store directory unless the config names one')
-    .option('--connector <uri>', 'STOMP listener, e.g. stomp://0.0.0.0:61613 (repeatable; replaces configured connectors)', { type: [String] })
+    .option(
+      '--data <dir>',
+      'Data directory (default ./data); also the shared store directory unless the config names one',
+    )
+    .option(
+      '--connector <uri>',
+      'STOMP listener, e.g. stomp://0.0.0.0:61613 (repeatable; replaces configured connectors)',
+      { type: [String] },
+    )
     .option('--broker-name <name>', 'Broker name (default localhost)')
     .option('--admin <host:port>', 'Serve the admin endpoint (health, status, metrics) on host:port')
     .option('--admin-writable', 'Let the admin console change state (send, purge, move, delete, close); off by default')
-    .option('--lock-type <type>', 'Lock call: flock (default) or fcntl (for filesystems whose flock is not cluster-aware)')
+    .option(
+      '--lock-type <type>',
+      'Lock call: flock (default) or fcntl (for filesystems whose flock is not cluster-aware)',
+    )
     .example('  $ sfbroker run                                         # 127.0.0.1:61613, data in ./data')
     .example('  $ sfbroker run --config examples/activemq.xml')
     .example('  $ sfbroker run --data /mnt/shared/broker --connector stomp://0.0.0.0:61613 --admin 127.0.0.1:8161')

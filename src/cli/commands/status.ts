@@ -11,17 +11,25 @@ import { formatError, usageError, type CliContext } from '../shared.ts'
 
 export function register(cli: CAC, ctx: CliContext): void {
   cli
-    .command('status <dir>', 'Show the primary, epoch, replicas, last takeover and store summary of a shared directory (exit 0 primary, 3 none, 4 unreadable)')
+    .command(
+      'status <dir>',
+      'Show the primary, epoch, replicas, last takeover and store summary of a shared directory (exit 0 primary, 3 none, 4 unreadable)',
+    )
     .option('--json', 'Print the report as JSON')
     .example('  $ sfbroker status /mnt/shared/broker/kahadb')
     .example('  $ sfbroker status /mnt/shared/broker/kahadb --json | jq .holder')
     .action(async (dir: unknown, opts: Record<string, unknown>): Promise<number> => {
-      if (typeof dir !== 'string' || dir === '') throw usageError('status: needs the shared directory (the store directory holding lock, epochs/)')
+      if (typeof dir !== 'string' || dir === '')
+        throw usageError('status: needs the shared directory (the store directory holding lock, epochs/)')
       const { inspectSharedDir, formatStatus } = await import('../../election/status-report.ts')
       const r = await inspectSharedDir(dir)
       if (opts.json) ctx.out(JSON.stringify(r, null, 2))
       if (r.error !== undefined) {
-        ctx.err(formatError(new BrokerError('ELECTION_NOT_BROKER_DIR', `status: ${r.error}`, { details: { directory: r.directory } })))
+        ctx.err(
+          formatError(
+            new BrokerError('ELECTION_NOT_BROKER_DIR', `status: ${r.error}`, { details: { directory: r.directory } }),
+          ),
+        )
         return r.exitCode
       }
       if (!opts.json) ctx.out(formatStatus(r))

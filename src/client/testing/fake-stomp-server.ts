@@ -109,7 +109,8 @@ export class FakeStompServer {
   }
 
   private write(c: Conn, command: string, headers: Record<string, string>, body?: Uint8Array): void {
-    if (!c.socket.destroyed) c.socket.write(encodeFrame(command, headers, body ?? null, command === 'CONNECTED' ? '1.0' : '1.2'))
+    if (!c.socket.destroyed)
+      c.socket.write(encodeFrame(command, headers, body ?? null, command === 'CONNECTED' ? '1.0' : '1.2'))
   }
 
   private receipt(c: Conn, f: ClientFrame): void {
@@ -123,7 +124,15 @@ export class FakeStompServer {
       this.store.duplicatesDropped++
       return
     }
-    this.store.messages.set(id, { messageId: id, destination: f.headers['destination'], body: f.body, headers: { ...f.headers }, delivered: false, acked: false, holder: null })
+    this.store.messages.set(id, {
+      messageId: id,
+      destination: f.headers['destination'],
+      body: f.body,
+      headers: { ...f.headers },
+      delivered: false,
+      acked: false,
+      holder: null,
+    })
   }
 
   private handle(c: Conn, f: ClientFrame): void {
@@ -131,7 +140,12 @@ export class FakeStompServer {
     switch (f.command) {
       case 'CONNECT':
       case 'STOMP':
-        this.write(c, 'CONNECTED', { version: '1.2', 'heart-beat': this.heartBeat, server: `fake/${this.name}`, session: `${this.name}-${c.id}` })
+        this.write(c, 'CONNECTED', {
+          version: '1.2',
+          'heart-beat': this.heartBeat,
+          server: `fake/${this.name}`,
+          session: `${this.name}-${c.id}`,
+        })
         return
       case 'SEND': {
         const tx = f.headers['transaction']
@@ -146,7 +160,11 @@ export class FakeStompServer {
         return
       }
       case 'SUBSCRIBE':
-        c.subs.set(f.headers['id'], { id: f.headers['id'], destination: f.headers['destination'], ack: f.headers['ack'] ?? 'auto' })
+        c.subs.set(f.headers['id'], {
+          id: f.headers['id'],
+          destination: f.headers['destination'],
+          ack: f.headers['ack'] ?? 'auto',
+        })
         this.receipt(c, f)
         this.dispatchAll()
         return
@@ -198,7 +216,12 @@ export class FakeStompServer {
       for (const c of this.conns.values()) {
         const sub = [...c.subs.values()].find((s) => s.destination === m.destination)
         if (!sub) continue
-        const headers: Record<string, string> = { subscription: sub.id, 'message-id': m.messageId, destination: m.destination, ack: m.messageId }
+        const headers: Record<string, string> = {
+          subscription: sub.id,
+          'message-id': m.messageId,
+          destination: m.destination,
+          ack: m.messageId,
+        }
         if (m.delivered) headers.redelivered = 'true'
         m.delivered = true
         if (sub.ack === 'auto') m.acked = true

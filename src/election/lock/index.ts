@@ -23,7 +23,11 @@ export async function loadLibc(): Promise<LibcLock> {
     else if ((globalThis as { Deno?: unknown }).Deno) binding = (await import('./libc-deno.ts')).createDenoLibc()
     else throw new Error(`runtime has neither bun:ffi nor Deno.dlopen`)
   } catch (e) {
-    throw new BrokerError('ELECTION_LOCK_UNSUPPORTED', `lock module: cannot bind libc flock/fcntl: ${(e as Error).message}`, { cause: e })
+    throw new BrokerError(
+      'ELECTION_LOCK_UNSUPPORTED',
+      `lock module: cannot bind libc flock/fcntl: ${(e as Error).message}`,
+      { cause: e },
+    )
   }
   return binding
 }
@@ -68,7 +72,8 @@ export class LockFile {
    */
   static async open(file: string, kind: LockType, opener?: FileOpener): Promise<LockFile> {
     const lib = await loadLibc()
-    const flags = fs.constants.O_RDWR | fs.constants.O_CREAT | ((fs.constants as { O_CLOEXEC?: number }).O_CLOEXEC ?? 0o2000000)
+    const flags =
+      fs.constants.O_RDWR | fs.constants.O_CREAT | ((fs.constants as { O_CLOEXEC?: number }).O_CLOEXEC ?? 0o2000000)
     let opened: { fd: number; dev: number; ino: number; real: string }
     if (opener) opened = await opener.open(file, flags)
     else {
@@ -89,7 +94,11 @@ export class LockFile {
       const id = `${st.dev}:${st.ino}`
       const other = heldByPath.get(real) ?? heldById.get(id)
       if (other) {
-        throw new BrokerError('ELECTION_LOCK_HELD', `lock ${file}: already open for locking in this process (pid ${process.pid}, ${other.kind}); a second lock on the same file from one process is refused`, { details: { path: real } })
+        throw new BrokerError(
+          'ELECTION_LOCK_HELD',
+          `lock ${file}: already open for locking in this process (pid ${process.pid}, ${other.kind}); a second lock on the same file from one process is refused`,
+          { details: { path: real } },
+        )
       }
       const lf = new LockFile(file, real, kind, fd, st.dev, st.ino, lib)
       heldByPath.set(real, lf)
@@ -185,6 +194,10 @@ export class LockFile {
   private unsupported(e: unknown): BrokerError {
     if (e instanceof BrokerError) return e
     const code = e instanceof LibcError ? e.code : String(e)
-    return new BrokerError('ELECTION_LOCK_UNSUPPORTED', `lock ${this.path}: ${this.kind} lock failed with ${code}; expected the filesystem to support ${this.kind} locks (try lock type ${this.kind === 'flock' ? 'fcntl' : 'flock'}, or run sfbroker probe-lock)`, { cause: e })
+    return new BrokerError(
+      'ELECTION_LOCK_UNSUPPORTED',
+      `lock ${this.path}: ${this.kind} lock failed with ${code}; expected the filesystem to support ${this.kind} locks (try lock type ${this.kind === 'flock' ? 'fcntl' : 'flock'}, or run sfbroker probe-lock)`,
+      { cause: e },
+    )
   }
 }

@@ -12,8 +12,20 @@
 import { dlopen, FFIType, read, ptr } from 'bun:ffi'
 import { Worker } from 'node:worker_threads'
 import {
-  LibcError, LIBC_CANDIDATES, STRUCT_FLOCK_BYTES, F_OFD_GETLK, F_UNLCK, F_WRLCK, LOCK_EX, F_OFD_SETLKW,
-  fillStructFlock, flockFlags, readStructFlock, type LibcLock, type LockOp, type FcntlLockInfo,
+  LibcError,
+  LIBC_CANDIDATES,
+  STRUCT_FLOCK_BYTES,
+  F_OFD_GETLK,
+  F_UNLCK,
+  F_WRLCK,
+  LOCK_EX,
+  F_OFD_SETLKW,
+  fillStructFlock,
+  flockFlags,
+  readStructFlock,
+  type LibcLock,
+  type LockOp,
+  type FcntlLockInfo,
 } from './libc-types.ts'
 
 const SYMBOLS = {

@@ -5,13 +5,28 @@
  * Cancelling works as in Bun: forget the call, the caller closes the fd, the kernel drops any late lock.
  */
 import {
-  LibcError, LIBC_CANDIDATES, STRUCT_FLOCK_BYTES, F_OFD_GETLK, F_UNLCK, F_WRLCK, LOCK_EX, F_OFD_SETLKW,
-  fillStructFlock, flockFlags, readStructFlock, type LibcLock, type LockOp, type FcntlLockInfo,
+  LibcError,
+  LIBC_CANDIDATES,
+  STRUCT_FLOCK_BYTES,
+  F_OFD_GETLK,
+  F_UNLCK,
+  F_WRLCK,
+  LOCK_EX,
+  F_OFD_SETLKW,
+  fillStructFlock,
+  flockFlags,
+  readStructFlock,
+  type LibcLock,
+  type LockOp,
+  type FcntlLockInfo,
 } from './libc-types.ts'
 
 // Minimal view of the Deno FFI API, so this file type-checks without Deno's lib.
 interface DenoFfi {
-  dlopen(name: string, symbols: Record<string, unknown>): { symbols: Record<string, (...a: unknown[]) => any>; close(): void }
+  dlopen(
+    name: string,
+    symbols: Record<string, unknown>,
+  ): { symbols: Record<string, (...a: unknown[]) => any>; close(): void }
   UnsafePointer: { of(buf: Uint8Array): unknown }
   UnsafePointerView: new (p: unknown) => { getInt32(offset?: number): number }
 }
@@ -86,7 +101,12 @@ export function createDenoLibc(): LibcLock {
           }
         }, reject)
       })
-      return { done, cancel() { cancelled = true } }
+      return {
+        done,
+        cancel() {
+          cancelled = true
+        },
+      }
     },
   }
   return self

@@ -81,11 +81,16 @@ export const STRUCT_FLOCK_BYTES = 32
 
 export function flockFlags(op: LockOp): number {
   switch (op) {
-    case 'ex': return LOCK_EX
-    case 'exnb': return LOCK_EX | LOCK_NB
-    case 'sh': return LOCK_SH
-    case 'shnb': return LOCK_SH | LOCK_NB
-    case 'un': return LOCK_UN
+    case 'ex':
+      return LOCK_EX
+    case 'exnb':
+      return LOCK_EX | LOCK_NB
+    case 'sh':
+      return LOCK_SH
+    case 'shnb':
+      return LOCK_SH | LOCK_NB
+    case 'un':
+      return LOCK_UN
   }
 }
 

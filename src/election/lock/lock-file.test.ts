@@ -107,7 +107,9 @@ test('LockFile refuses a second lock on the same file from one process, whatever
       expect(isBrokerError(err, 'ELECTION_LOCK_HELD')).toBe(true)
     }
     fs.symlinkSync(file, path.join(dir, 'double-link'))
-    await expect(LockFile.open(path.join(dir, 'double-link'), 'fcntl')).rejects.toMatchObject({ code: 'ELECTION_LOCK_HELD' })
+    await expect(LockFile.open(path.join(dir, 'double-link'), 'fcntl')).rejects.toMatchObject({
+      code: 'ELECTION_LOCK_HELD',
+    })
   } finally {
     a.close()
   }

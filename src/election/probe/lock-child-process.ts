@@ -21,7 +21,12 @@ export class LockChildProcess {
   private exited: number | null = null
   readonly proc: ChildProcess
 
-  constructor(file: string, kind: 'flock' | 'fcntl', mode: 'try' | 'wait' | 'shtry', argv = lockChildArgv([file, kind, mode])) {
+  constructor(
+    file: string,
+    kind: 'flock' | 'fcntl',
+    mode: 'try' | 'wait' | 'shtry',
+    argv = lockChildArgv([file, kind, mode]),
+  ) {
     this.proc = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] })
     readLines(this.proc.stdout!, (line) => {
       const e = parseJsonLine<LockChildEvent>(line)

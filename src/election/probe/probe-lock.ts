@@ -62,7 +62,14 @@ export interface ProbeReport {
 
 export interface PeerReport {
   peer: { token: string; host: string; pid: number } | null
-  kinds: { kind: Kind; acquired: boolean; overlapSeen: boolean; peerOverlapSeen: boolean | null; verdict: 'SAFE' | 'NOT SAFE' | 'INCONCLUSIVE'; detail: string }[]
+  kinds: {
+    kind: Kind
+    acquired: boolean
+    overlapSeen: boolean
+    peerOverlapSeen: boolean | null
+    verdict: 'SAFE' | 'NOT SAFE' | 'INCONCLUSIVE'
+    detail: string
+  }[]
 }
 
 export interface ProbeOptions {
@@ -82,7 +89,9 @@ async function probeKind(dir: string, kind: Kind, o: ProbeOptions): Promise<Kind
   const checks: CheckResult[] = []
   const kids: LockChildProcess[] = []
   const mk = (mode: 'try' | 'wait') => {
-    const c = o.childArgv ? new LockChildProcess(file, kind, mode, o.childArgv([file, kind, mode])) : new LockChildProcess(file, kind, mode)
+    const c = o.childArgv
+      ? new LockChildProcess(file, kind, mode, o.childArgv([file, kind, mode]))
+      : new LockChildProcess(file, kind, mode)
     kids.push(c)
     return c
   }
@@ -90,14 +99,24 @@ async function probeKind(dir: string, kind: Kind, o: ProbeOptions): Promise<Kind
     const a = mk('try')
     const ea = await a.next(['locked', 'busy', 'error'], t)
     if (ea?.event !== 'locked') {
-      checks.push({ name: 'lock', ok: false, detail: `first process could not lock: ${ea ? `${ea.event} ${ea.code ?? ''} ${ea.message ?? ''}` : 'no answer'}` })
+      checks.push({
+        name: 'lock',
+        ok: false,
+        detail: `first process could not lock: ${ea ? `${ea.event} ${ea.code ?? ''} ${ea.message ?? ''}` : 'no answer'}`,
+      })
       return { kind, checks, verdict: 'NOT SAFE', reason: `${kind} locks do not work here` }
     }
     checks.push({ name: 'lock', ok: true, detail: 'a process takes the exclusive lock' })
     const b = mk('try')
     const eb = await b.next(['locked', 'busy', 'error'], t)
     const excl = eb?.event === 'busy'
-    checks.push({ name: 'exclusion', ok: excl, detail: excl ? 'a second process is refused while the first holds it' : `a second process got: ${eb?.event ?? 'no answer'} — locks do not exclude` })
+    checks.push({
+      name: 'exclusion',
+      ok: excl,
+      detail: excl
+        ? 'a second process is refused while the first holds it'
+        : `a second process got: ${eb?.event ?? 'no answer'} — locks do not exclude`,
+    })
     await b.kill9()
     const w = mk('wait')
     const ew = await w.next(['waiting', 'locked', 'error'], t)
@@ -113,13 +132,38 @@ async function probeKind(dir: string, kind: Kind, o: ProbeOptions): Promise<Kind
         releaseOk = true
         wakeMs = Math.max(0, (el.at ?? Date.now()) - killedAt)
       }
-      checks.push({ name: 'kill -9 release', ok: releaseOk, detail: releaseOk ? `released on kill -9; the blocked waiter had it ${wakeMs} ms after the kill` : early ? 'the waiter got the lock while the holder was alive' : `not released within ${t} ms of kill -9`, ms: wakeMs })
-      checks.push({ name: 'blocking wait', ok: releaseOk, detail: releaseOk ? 'a blocked waiter wakes at once on release (no polling needed)' : 'a blocked waiter did not wake: set blockingWait=false (poll every lockAcquireSleepInterval)' })
+      checks.push({
+        name: 'kill -9 release',
+        ok: releaseOk,
+        detail: releaseOk
+          ? `released on kill -9; the blocked waiter had it ${wakeMs} ms after the kill`
+          : early
+            ? 'the waiter got the lock while the holder was alive'
+            : `not released within ${t} ms of kill -9`,
+        ms: wakeMs,
+      })
+      checks.push({
+        name: 'blocking wait',
+        ok: releaseOk,
+        detail: releaseOk
+          ? 'a blocked waiter wakes at once on release (no polling needed)'
+          : 'a blocked waiter did not wake: set blockingWait=false (poll every lockAcquireSleepInterval)',
+      })
     } else {
       checks.push({ name: 'kill -9 release', ok: false, detail: `waiter did not start: ${ew?.event ?? 'no answer'}` })
     }
     const ok = checks.every((c) => c.ok)
-    return { kind, checks, verdict: ok ? 'SAFE' : 'NOT SAFE', reason: ok ? 'all local checks passed' : checks.filter((c) => !c.ok).map((c) => c.name).join(', ') + ' failed' }
+    return {
+      kind,
+      checks,
+      verdict: ok ? 'SAFE' : 'NOT SAFE',
+      reason: ok
+        ? 'all local checks passed'
+        : checks
+            .filter((c) => !c.ok)
+            .map((c) => c.name)
+            .join(', ') + ' failed',
+    }
   } finally {
     for (const k of kids) await k.kill9()
     fs.rmSync(file, { force: true })
@@ -141,7 +185,13 @@ async function sameProcessCheck(dir: string): Promise<CheckResult> {
       }
     }
     const ok = refused.length === KINDS.length
-    return { name: 'same-process double lock', ok, detail: ok ? 'a second lock on the same file from this process is refused (flock and fcntl)' : `not refused for ${KINDS.filter((k) => !refused.includes(k)).join(', ')}` }
+    return {
+      name: 'same-process double lock',
+      ok,
+      detail: ok
+        ? 'a second lock on the same file from this process is refused (flock and fcntl)'
+        : `not refused for ${KINDS.filter((k) => !refused.includes(k)).join(', ')}`,
+    }
   } finally {
     a.close()
     fs.rmSync(file, { force: true })
@@ -160,13 +210,28 @@ type PeerKindReport = PeerReport['kinds'][number]
  * writes `<kind>.done` (before unlocking) and unlocks. Because a holder waits for the peer's outcome instead of
  * a fixed time, the verdict does not depend on how fast the two sides run.
  */
-async function peerKind(pdir: string, kind: Kind, holdMs: number, own: (s: string) => string, peerFile: (s: string) => string, peer: { host: string; pid: number }): Promise<PeerKindReport> {
+async function peerKind(
+  pdir: string,
+  kind: Kind,
+  holdMs: number,
+  own: (s: string) => string,
+  peerFile: (s: string) => string,
+  peer: { host: string; pid: number },
+): Promise<PeerKindReport> {
   const peerHas = (suffix: string) => fs.existsSync(peerFile(suffix))
   const bound = holdMs * 3 + 20_000
   fs.writeFileSync(own(`${kind}.ready`), String(Date.now()))
   const readyBy = Date.now() + bound
   while (!peerHas(`${kind}.ready`) && Date.now() < readyBy) await sleep(20)
-  if (!peerHas(`${kind}.ready`)) return { kind, acquired: false, overlapSeen: false, peerOverlapSeen: null, verdict: 'INCONCLUSIVE', detail: `${peer.host} (pid ${peer.pid}) did not reach the ${kind} step within ${bound} ms` }
+  if (!peerHas(`${kind}.ready`))
+    return {
+      kind,
+      acquired: false,
+      overlapSeen: false,
+      peerOverlapSeen: null,
+      verdict: 'INCONCLUSIVE',
+      detail: `${peer.host} (pid ${peer.pid}) did not reach the ${kind} step within ${bound} ms`,
+    }
   const lf = await LockFile.open(path.join(pdir, `lock-${kind}`), kind)
   let acquired = false
   let refused = false
@@ -214,9 +279,17 @@ async function peerKind(pdir: string, kind: Kind, holdMs: number, own: (s: strin
   const overlap = overlapSeen || peerOverlapSeen === true
   // Exclusion was observed when one side was refused while the other held (either side may have seen it).
   const excluded = refused || peerRefusedSeen || peerView?.refused === true || peerView?.peerRefusedSeen === true
-  const verdict: PeerKindReport['verdict'] = overlap ? 'NOT SAFE' : acquired && peerView && excluded ? 'SAFE' : 'INCONCLUSIVE'
+  const verdict: PeerKindReport['verdict'] = overlap
+    ? 'NOT SAFE'
+    : acquired && peerView && excluded
+      ? 'SAFE'
+      : 'INCONCLUSIVE'
   return {
-    kind, acquired, overlapSeen, peerOverlapSeen, verdict,
+    kind,
+    acquired,
+    overlapSeen,
+    peerOverlapSeen,
+    verdict,
     detail: overlap
       ? `both hosts held the ${kind} lock at the same time: locks do not exclude across these mounts`
       : verdict === 'SAFE'
@@ -250,7 +323,14 @@ async function peerProbe(dir: string, o: ProbeOptions): Promise<PeerReport> {
       if (!peer) await sleep(50)
     }
     if (!peer) {
-      report.kinds = KINDS.map((kind) => ({ kind, acquired: false, overlapSeen: false, peerOverlapSeen: null, verdict: 'INCONCLUSIVE', detail: 'no peer showed up: run probe-lock --peer on the other host at the same time' }))
+      report.kinds = KINDS.map((kind) => ({
+        kind,
+        acquired: false,
+        overlapSeen: false,
+        peerOverlapSeen: null,
+        verdict: 'INCONCLUSIVE',
+        detail: 'no peer showed up: run probe-lock --peer on the other host at the same time',
+      }))
       return report
     }
     report.peer = { token: peer.token, host: peer.host, pid: peer.pid }
@@ -297,7 +377,21 @@ export async function runProbe(dirArg: string, o: ProbeOptions = {}): Promise<Pr
   const recommendation = recommended
     ? `use lock type ${recommended}${kinds.find((k) => k.kind === recommended)!.verdict === 'SAFE ON THIS HOST' ? ' (after probe-lock --peer from a second host says SAFE)' : ''}`
     : 'do NOT use this directory for shared-store HA'
-  const report: ProbeReport = { directory: dir, host: os.hostname(), binding: lib.binding, filesystem, fsClass, warnings, kinds, sameProcess, peer, recommended, recommendation, safe: recommended !== null && kinds.find((k) => k.kind === recommended)!.verdict === 'SAFE', savedTo: null }
+  const report: ProbeReport = {
+    directory: dir,
+    host: os.hostname(),
+    binding: lib.binding,
+    filesystem,
+    fsClass,
+    warnings,
+    kinds,
+    sameProcess,
+    peer,
+    recommended,
+    recommendation,
+    safe: recommended !== null && kinds.find((k) => k.kind === recommended)!.verdict === 'SAFE',
+    savedTo: null,
+  }
   try {
     report.savedTo = saveVerdict(report)
   } catch (e) {
@@ -311,11 +405,26 @@ export function verdictRecord(r: ProbeReport, at = Date.now()): ProbeVerdictReco
   const cut = (t: string): string => (t.length > 500 ? t.slice(0, 500) + '…' : t)
   const kv = r.recommended ? r.kinds.find((k) => k.kind === r.recommended) : undefined
   return {
-    v: 1, verdict: kv?.verdict ?? 'NOT SAFE', recommended: r.recommended, recommendation: cut(r.recommendation),
+    v: 1,
+    verdict: kv?.verdict ?? 'NOT SAFE',
+    recommended: r.recommended,
+    recommendation: cut(r.recommendation),
     kinds: r.kinds.map((k) => ({ kind: k.kind, verdict: k.verdict, reason: cut(k.reason) })),
-    peer: r.peer ? { host: r.peer.peer?.host ?? null, kinds: r.peer.kinds.map((k) => ({ kind: k.kind, verdict: k.verdict })) } : null,
-    mount: r.filesystem ? { fsType: r.filesystem.fsType, mountPoint: r.filesystem.mountPoint, source: r.filesystem.source, options: r.filesystem.options.slice(0, 50) } : null,
-    warnings: r.warnings.slice(0, 20).map(cut), host: r.host, pid: process.pid, at,
+    peer: r.peer
+      ? { host: r.peer.peer?.host ?? null, kinds: r.peer.kinds.map((k) => ({ kind: k.kind, verdict: k.verdict })) }
+      : null,
+    mount: r.filesystem
+      ? {
+          fsType: r.filesystem.fsType,
+          mountPoint: r.filesystem.mountPoint,
+          source: r.filesystem.source,
+          options: r.filesystem.options.slice(0, 50),
+        }
+      : null,
+    warnings: r.warnings.slice(0, 20).map(cut),
+    host: r.host,
+    pid: process.pid,
+    at,
   }
 }
 
@@ -342,7 +451,9 @@ function saveVerdict(r: ProbeReport): string {
 export function formatProbe(r: ProbeReport): string {
   const L: string[] = []
   L.push(`probe-lock ${r.directory} on ${r.host} (${r.binding})`)
-  L.push(`filesystem: ${r.filesystem ? `${r.filesystem.fsType} on ${r.filesystem.mountPoint} from ${r.filesystem.source}, options ${r.filesystem.options.join(',')}` : 'unknown'}`)
+  L.push(
+    `filesystem: ${r.filesystem ? `${r.filesystem.fsType} on ${r.filesystem.mountPoint} from ${r.filesystem.source}, options ${r.filesystem.options.join(',')}` : 'unknown'}`,
+  )
   for (const k of r.kinds) {
     L.push(`${k.kind}: ${k.verdict} — ${k.reason}`)
     for (const c of k.checks) L.push(`  [${c.ok ? 'ok' : 'FAIL'}] ${c.name}: ${c.detail}`)

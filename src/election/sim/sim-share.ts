@@ -238,7 +238,8 @@ export class SimSharePort implements SharePort {
       if (this.world.lockIno !== ino) throw errno('EREPLACED', `lock now names inode ${this.world.lockIno}, not ${ino}`)
       if (renewal) {
         const cur = parseHolderRecord(this.world.texts.get(ino) ?? '')
-        if (!cur || cur.nodeId !== rec.nodeId || cur.epoch !== rec.epoch) throw errno('ENOTOURS', 'the record is not ours any more')
+        if (!cur || cur.nodeId !== rec.nodeId || cur.epoch !== rec.epoch)
+          throw errno('ENOTOURS', 'the record is not ours any more')
       }
       this.world.texts.set(ino, text)
     })

@@ -88,9 +88,16 @@ export async function runSchedule(seed: number, o: SimOptions = {}): Promise<Sim
   const ackBy = new Map<number, string>()
   const random = () => rng.next()
   const lock: LockConfig = {
-    useLock: true, type: 'flock', lockKeepAlivePeriod: KEEPALIVE_MS, keepAliveTimeout: KEEPALIVE_TIMEOUT_MS,
-    lockAcquireSleepInterval: rng.pick([200, 500, 1000]), blockingWait: rng.next() < 0.7, failIfLocked: false,
-    restartAllowed: true, failback: false, eventLoopStallMax: 2000,
+    useLock: true,
+    type: 'flock',
+    lockKeepAlivePeriod: KEEPALIVE_MS,
+    keepAliveTimeout: KEEPALIVE_TIMEOUT_MS,
+    lockAcquireSleepInterval: rng.pick([200, 500, 1000]),
+    blockingWait: rng.next() < 0.7,
+    failIfLocked: false,
+    restartAllowed: true,
+    failback: false,
+    eventLoopStallMax: 2000,
   }
   const log = (line: string) => {
     trace.push(`${String(sched.now).padStart(7)} ${line}`)
@@ -100,16 +107,41 @@ export async function runSchedule(seed: number, o: SimOptions = {}): Promise<Sim
     if (violations.length < 20) violations.push(`t=${sched.now} ${what}`)
     log(`VIOLATION ${what}`)
   }
-  log(`seed ${seed}: ${n} nodes, ${lying ? 'lying' : 'honest'} locks, blockingWait=${lock.blockingWait}, lockAcquireSleepInterval=${lock.lockAcquireSleepInterval}`)
+  log(
+    `seed ${seed}: ${n} nodes, ${lying ? 'lying' : 'honest'} locks, blockingWait=${lock.blockingWait}, lockAcquireSleepInterval=${lock.lockAcquireSleepInterval}`,
+  )
 
   const nodes: SimNode[] = []
   const start = (idx: number, incarnation: number): SimNode => {
     const clock = new NodeClock(sched, random)
     const port = new SimSharePort(world, idx, clock, random)
-    const node = { idx, nodeId: `n${idx}`, incarnation, clock, port, alive: true, role: 'starting', fence: null, epoch: null, termStart: null, evidenceAt: -1, disturbedUntil: 0, deadlines: [] } as unknown as SimNode
+    const node = {
+      idx,
+      nodeId: `n${idx}`,
+      incarnation,
+      clock,
+      port,
+      alive: true,
+      role: 'starting',
+      fence: null,
+      epoch: null,
+      termStart: null,
+      evidenceAt: -1,
+      disturbedUntil: 0,
+      deadlines: [],
+    } as unknown as SimNode
     node.elector = new Elector({
-      sharedDir: '/sim', lock, brokerName: 'sim', nodeId: node.nodeId, connectors: [], clock, host: `host${idx}`, pid: 1000 + idx * 100 + incarnation,
-      port, random, watchdog: null,
+      sharedDir: '/sim',
+      lock,
+      brokerName: 'sim',
+      nodeId: node.nodeId,
+      connectors: [],
+      clock,
+      host: `host${idx}`,
+      pid: 1000 + idx * 100 + incarnation,
+      port,
+      random,
+      watchdog: null,
       hooks: {
         activate: async (ctx) => {
           await new Promise<void>((r) => clock.run(r, 5 + Math.floor(rng.next() * 50))) // store recovery
@@ -143,11 +175,12 @@ export async function runSchedule(seed: number, o: SimOptions = {}): Promise<Sim
       if (code === 1 && !port.worked) return supervisorRestart('exited 1 at start')
       violate(`n${idx} ended on its own with exit code ${code} (self-exit)`)
     })
-    clock.run(() =>
-      void node.elector.start().catch((e: Error) => {
-        if (!port.worked) return supervisorRestart(`failed to start: ${e.message}`)
-        violate(`n${idx} start failed: ${e.message}`)
-      }),
+    clock.run(
+      () =>
+        void node.elector.start().catch((e: Error) => {
+          if (!port.worked) return supervisorRestart(`failed to start: ${e.message}`)
+          violate(`n${idx} start failed: ${e.message}`)
+        }),
     )
     return node
   }
@@ -161,7 +194,8 @@ export async function runSchedule(seed: number, o: SimOptions = {}): Promise<Sim
     if (role === 'primary') stats.epochs++
     if (from === 'primary' && role === 'stepping-down') {
       stats.stepDowns++
-      if (!lying && (node.termStart === null || node.evidenceAt < node.termStart)) violate(`n${node.idx} stepped down with no evidence against its term (started ${node.termStart}): ${reason}`)
+      if (!lying && (node.termStart === null || node.evidenceAt < node.termStart))
+        violate(`n${node.idx} stepped down with no evidence against its term (started ${node.termStart}): ${reason}`)
       node.termStart = null
       node.deadlines = []
     }
@@ -169,26 +203,34 @@ export async function runSchedule(seed: number, o: SimOptions = {}): Promise<Sim
 
   // The store's writes: each acknowledgement asks the fence first, as a group commit does.
   const writer = (node: SimNode) => {
-    node.clock.run(() => {
-      if (!node.alive) return
-      const f = node.fence
-      const e = node.epoch
-      if (f && e !== null && node.role === 'primary') {
-        const began = sched.now
-        f.assertCurrent().then(
-          () => {
-            if (!node.alive) return
-            stats.acks++
-            for (const [epoch, c] of world.epochs) if (epoch > e && c.t <= began) violate(`n${node.idx} acknowledged a write in epoch ${e} although epoch ${epoch} was claimed at ${c.t}, before its fence check began at ${began}`)
-            const other = ackBy.get(e)
-            if (other !== undefined && other !== node.nodeId) violate(`epoch ${e} acknowledged by ${other} and ${node.nodeId}`)
-            ackBy.set(e, node.nodeId)
-          },
-          () => undefined,
-        )
-      }
-      writer(node)
-    }, 50 + Math.floor(rng.next() * 150))
+    node.clock.run(
+      () => {
+        if (!node.alive) return
+        const f = node.fence
+        const e = node.epoch
+        if (f && e !== null && node.role === 'primary') {
+          const began = sched.now
+          f.assertCurrent().then(
+            () => {
+              if (!node.alive) return
+              stats.acks++
+              for (const [epoch, c] of world.epochs)
+                if (epoch > e && c.t <= began)
+                  violate(
+                    `n${node.idx} acknowledged a write in epoch ${e} although epoch ${epoch} was claimed at ${c.t}, before its fence check began at ${began}`,
+                  )
+              const other = ackBy.get(e)
+              if (other !== undefined && other !== node.nodeId)
+                violate(`epoch ${e} acknowledged by ${other} and ${node.nodeId}`)
+              ackBy.set(e, node.nodeId)
+            },
+            () => undefined,
+          )
+        }
+        writer(node)
+      },
+      50 + Math.floor(rng.next() * 150),
+    )
   }
 
   for (let i = 0; i < n; i++) {
@@ -200,7 +242,8 @@ export async function runSchedule(seed: number, o: SimOptions = {}): Promise<Sim
   const evidence = (targets: SimNode[], why: string, bound = true) => {
     for (const t of targets) {
       t.evidenceAt = sched.now
-      if (bound && t.role === 'primary' && t.epoch !== null && t.alive) t.deadlines.push({ at: sched.now + LOSS_BOUND_MS, epoch: t.epoch, why })
+      if (bound && t.role === 'primary' && t.epoch !== null && t.alive)
+        t.deadlines.push({ at: sched.now + LOSS_BOUND_MS, epoch: t.epoch, why })
     }
   }
   const live = () => nodes.filter((x) => x.alive)
@@ -229,7 +272,19 @@ export async function runSchedule(seed: number, o: SimOptions = {}): Promise<Sim
     stats.faults++
     const alive = live()
     const target = alive.length ? rng.pick(alive) : null
-    const kind = rng.pick(['kill', 'pause', 'starve', 'delete-lock', 'replace-lock', 'hang', 'fail', 'slow', 'jump', 'hang-all', 'fail-all'] as const)
+    const kind = rng.pick([
+      'kill',
+      'pause',
+      'starve',
+      'delete-lock',
+      'replace-lock',
+      'hang',
+      'fail',
+      'slow',
+      'jump',
+      'hang-all',
+      'fail-all',
+    ] as const)
     const d = 300 + Math.floor(rng.next() * 5000)
     switch (kind) {
       case 'kill': {
@@ -323,7 +378,9 @@ export async function runSchedule(seed: number, o: SimOptions = {}): Promise<Sim
       for (const dl of node.deadlines) {
         if (sched.now <= dl.at || node.role !== 'primary' || node.epoch !== dl.epoch) continue
         if (sched.now < node.disturbedUntil) continue
-        violate(`n${node.idx} still primary of epoch ${dl.epoch} ${sched.now - dl.at + LOSS_BOUND_MS} ms after ${dl.why} (bound ${LOSS_BOUND_MS} ms)`)
+        violate(
+          `n${node.idx} still primary of epoch ${dl.epoch} ${sched.now - dl.at + LOSS_BOUND_MS} ms after ${dl.why} (bound ${LOSS_BOUND_MS} ms)`,
+        )
         dl.at = Number.MAX_SAFE_INTEGER
       }
     }
@@ -355,11 +412,15 @@ export async function runSchedule(seed: number, o: SimOptions = {}): Promise<Sim
   // Liveness after the quiet period: one primary, every other live node waiting for the lock.
   const alive = live()
   const primaries = alive.filter((x) => x.role === 'primary')
-  if (alive.length > 0 && primaries.length !== 1) violate(`after ${quietMs} ms of quiet: ${primaries.length} primaries (${alive.map((x) => `n${x.idx}=${x.role}`).join(' ')})`)
+  if (alive.length > 0 && primaries.length !== 1)
+    violate(
+      `after ${quietMs} ms of quiet: ${primaries.length} primaries (${alive.map((x) => `n${x.idx}=${x.role}`).join(' ')})`,
+    )
   // On lying locks the others "get" the lock too, so they cycle: starting (flap-damping back-off), activating
   // (waiting for the live holder's record to go stale), yielding. Never on honest ones: there they wait as replicas.
   const waiting = lying ? ['replica', 'starting', 'activating', 'stepping-down'] : ['replica']
-  for (const x of alive) if (x.role !== 'primary' && !waiting.includes(x.role)) violate(`after the quiet period n${x.idx} is ${x.role}`)
+  for (const x of alive)
+    if (x.role !== 'primary' && !waiting.includes(x.role)) violate(`after the quiet period n${x.idx} is ${x.role}`)
   for (const x of nodes) {
     x.alive = false
     x.clock.dead = true

@@ -9,7 +9,11 @@ import type { Clock } from '../../lib/clock.ts'
 import { Admission, RefusalLog, normalizeAddress, type AdmissionLimits } from './admission.ts'
 
 const limits = (l: Partial<AdmissionLimits>): AdmissionLimits => ({
-  maximumConnections: 100, maximumConnectionsPerAddress: 100, maximumPendingConnects: 100, maximumPendingConnectsPerAddress: 100, ...l,
+  maximumConnections: 100,
+  maximumConnectionsPerAddress: 100,
+  maximumPendingConnects: 100,
+  maximumPendingConnectsPerAddress: 100,
+  ...l,
 })
 
 describe('Admission', () => {
@@ -72,7 +76,9 @@ describe('Admission', () => {
   })
 
   test('Admission under a flood from one address keeps room for other addresses and for connected clients', () => {
-    const a = new Admission<string>(limits({ maximumConnections: 50, maximumPendingConnects: 20, maximumPendingConnectsPerAddress: 5 }))
+    const a = new Admission<string>(
+      limits({ maximumConnections: 50, maximumPendingConnects: 20, maximumPendingConnectsPerAddress: 5 }),
+    )
     for (let i = 0; i < 1000; i++) expect(a.admit('attacker', `x${i}`).ok).toBe(true)
     expect(a.countFrom('attacker')).toBe(5)
     for (let i = 0; i < 10; i++) {
@@ -93,13 +99,17 @@ class HandClock implements Clock {
   t = 0
   private timers: { at: number; fn: () => void; id: number }[] = []
   private ids = 0
-  now(): number { return this.t }
+  now(): number {
+    return this.t
+  }
   setTimeout(fn: () => void, ms: number): unknown {
     const id = ++this.ids
     this.timers.push({ at: this.t + ms, fn, id })
     return id
   }
-  clearTimeout(h: unknown): void { this.timers = this.timers.filter((x) => x.id !== h) }
+  clearTimeout(h: unknown): void {
+    this.timers = this.timers.filter((x) => x.id !== h)
+  }
   advance(ms: number): void {
     const end = this.t + ms
     for (;;) {

@@ -21,12 +21,27 @@ afterEach(async () => {
 })
 
 function connector(over: Partial<ConnectorConfig> = {}): ConnectorConfig {
-  return { name: 'test', uri: 'stomp://127.0.0.1:0', protocol: 'stomp', host: '127.0.0.1', port: 0, maximumConnections: 1000, maxFrameSize: 100 * 1024 * 1024, ...over }
+  return {
+    name: 'test',
+    uri: 'stomp://127.0.0.1:0',
+    protocol: 'stomp',
+    host: '127.0.0.1',
+    port: 0,
+    maximumConnections: 1000,
+    maxFrameSize: 100 * 1024 * 1024,
+    ...over,
+  }
 }
 
 async function start(over: Partial<ConnectorConfig> = {}, opts: Partial<StompServerOptions> = {}) {
   const broker = new FakeBroker()
-  const server = new StompServer({ broker, connector: connector(over), serverName: 'sfbroker/test', closeLingerMs: 2000, ...opts })
+  const server = new StompServer({
+    broker,
+    connector: connector(over),
+    serverName: 'sfbroker/test',
+    closeLingerMs: 2000,
+    ...opts,
+  })
   servers.push(server)
   await server.listen()
   return { broker, server, port: server.address().port }
@@ -39,7 +54,11 @@ async function client(port: number): Promise<RawClient> {
 }
 
 /** Connect with a version; returns the client, its CONNECTED frame and the broker session. */
-async function connected(port: number, broker: FakeBroker, headers: Record<string, string> = { 'accept-version': '1.2', host: 'x' }) {
+async function connected(
+  port: number,
+  broker: FakeBroker,
+  headers: Record<string, string> = { 'accept-version': '1.2', host: 'x' },
+) {
   const c = await client(port)
   c.write(frame('CONNECT', headers))
   const f = await c.frame(0)
@@ -62,7 +81,15 @@ const ops = (s: FakeSession) => s.calls.map((c) => c.op)
 describe('StompConnection CONNECT', () => {
   test('StompConnection negotiates the highest common version and answers CONNECTED', async () => {
     const { broker, port } = await start()
-    const { f, session } = await connected(port, broker, { 'accept-version': '1.0,1.1,1.2', host: 'h', login: 'guest', passcode: 'pw', 'client-id': 'c1', 'heart-beat': '0,0', receipt: 'r0' })
+    const { f, session } = await connected(port, broker, {
+      'accept-version': '1.0,1.1,1.2',
+      host: 'h',
+      login: 'guest',
+      passcode: 'pw',
+      'client-id': 'c1',
+      'heart-beat': '0,0',
+      receipt: 'r0',
+    })
     expect(f.headers.version).toBe('1.2')
     expect(f.headers.server).toBe('sfbroker/test')
     expect(f.headers.session).toBe(session.sessionId)
@@ -132,11 +159,30 @@ describe('StompConnection frames', () => {
     const { c, session } = await connected(port, broker)
     const pending: Array<() => void> = []
     session.sendImpl = () => new Promise<void>((resolve) => pending.push(resolve))
-    c.write(frame('SEND', { destination: '/queue/a', receipt: 'r1', persistent: 'true', priority: '7', foo: 'a\\cb', 'content-type': 'text/plain' }, 'one'))
+    c.write(
+      frame(
+        'SEND',
+        {
+          destination: '/queue/a',
+          receipt: 'r1',
+          persistent: 'true',
+          priority: '7',
+          foo: 'a\\cb',
+          'content-type': 'text/plain',
+        },
+        'one',
+      ),
+    )
     c.write(frame('SEND', { destination: '/queue/a', receipt: 'r2' }, 'two'))
     await until(() => pending.length === 2, 'two sends at the broker')
     const first = session.calls[0] as Extract<Call, { op: 'send' }>
-    expect(first.req.headers).toEqual({ destination: '/queue/a', persistent: 'true', priority: '7', foo: 'a:b', 'content-type': 'text/plain' })
+    expect(first.req.headers).toEqual({
+      destination: '/queue/a',
+      persistent: 'true',
+      priority: '7',
+      foo: 'a:b',
+      'content-type': 'text/plain',
+    })
     expect(Buffer.from(first.req.body).toString()).toBe('one')
     // The second send becomes durable first: its RECEIPT still waits for the first one.
     pending[1]()
@@ -173,7 +219,11 @@ describe('StompConnection frames', () => {
     const { broker, port, server } = await start()
     const a = await connected(port, broker)
     const b = await connected(port, broker)
-    a.c.write(frame('SEND', { destination: '/queue/ok', receipt: 'ok' }, 'x') + frame('SEND', { destination: 'nowhere', receipt: 'bad' }, 'y') + frame('SEND', { destination: '/queue/after' }, 'z'))
+    a.c.write(
+      frame('SEND', { destination: '/queue/ok', receipt: 'ok' }, 'x') +
+        frame('SEND', { destination: 'nowhere', receipt: 'bad' }, 'y') +
+        frame('SEND', { destination: '/queue/after' }, 'z'),
+    )
     expect((await a.c.next('RECEIPT')).headers['receipt-id']).toBe('ok')
     const e = await a.c.next('ERROR')
     expect(e.headers['receipt-id']).toBe('bad')
@@ -188,7 +238,11 @@ describe('StompConnection frames', () => {
   test('StompConnection passes transactions to the session and receipts BEGIN/COMMIT/ABORT', async () => {
     const { broker, port } = await start()
     const { c, session } = await connected(port, broker)
-    c.write(frame('BEGIN', { transaction: 't1', receipt: 'b' }) + frame('SEND', { destination: '/queue/a', transaction: 't1' }, 'x') + frame('COMMIT', { transaction: 't1', receipt: 'c' }))
+    c.write(
+      frame('BEGIN', { transaction: 't1', receipt: 'b' }) +
+        frame('SEND', { destination: '/queue/a', transaction: 't1' }, 'x') +
+        frame('COMMIT', { transaction: 't1', receipt: 'c' }),
+    )
     c.write(frame('BEGIN', { transaction: 't2' }) + frame('ABORT', { transaction: 't2', receipt: 'a' }))
     await c.waitFor(() => c.frames.filter((f) => f.command === 'RECEIPT').length === 3, 5000, '3 receipts')
     expect(ops(session)).toEqual(['begin', 'send', 'commit', 'begin', 'abort'])
@@ -219,7 +273,17 @@ describe('StompConnection frames', () => {
     )
     expect((await c.next('RECEIPT')).headers['receipt-id']).toBe('sub')
     const sub = session.calls[0] as Extract<Call, { op: 'subscribe' }>
-    expect(sub.req).toEqual({ id: 's1', destination: '/topic/t', ack: 'client-individual', selector: "color = 'red'", prefetch: 5, exclusive: true, priority: 3, durableName: 'dur', noLocal: true })
+    expect(sub.req).toEqual({
+      id: 's1',
+      destination: '/topic/t',
+      ack: 'client-individual',
+      selector: "color = 'red'",
+      prefetch: 5,
+      exclusive: true,
+      priority: 3,
+      durableName: 'dur',
+      noLocal: true,
+    })
     session.deliverTo.get('s1')!(delivery('s1', 1, { body: new Uint8Array([0, 1, 0]) }))
     const m = await c.next('MESSAGE')
     expect(m.headers.subscription).toBe('s1')
@@ -236,7 +300,10 @@ describe('StompConnection frames', () => {
   test('StompConnection accepts durable-subscription-name and browser:true, and sends the browser end marker', async () => {
     const { broker, port } = await start()
     const { c, session } = await connected(port, broker)
-    c.write(frame('SUBSCRIBE', { id: 'b', destination: '/queue/q', browser: 'true' }) + frame('SUBSCRIBE', { id: 'd', destination: '/topic/t', 'durable-subscription-name': 'n' }))
+    c.write(
+      frame('SUBSCRIBE', { id: 'b', destination: '/queue/q', browser: 'true' }) +
+        frame('SUBSCRIBE', { id: 'd', destination: '/topic/t', 'durable-subscription-name': 'n' }),
+    )
     await until(() => session.deliverTo.size === 2, 'two subscriptions')
     expect((session.calls[0] as Extract<Call, { op: 'subscribe' }>).req.browser).toBe(true)
     expect((session.calls[1] as Extract<Call, { op: 'subscribe' }>).req.durableName).toBe('n')
@@ -253,7 +320,10 @@ describe('StompConnection frames', () => {
     const { c, session } = await connected(port, broker)
     let release!: () => void
     session.sendImpl = () => new Promise<void>((r) => (release = r))
-    c.write(frame('SEND', { destination: '/queue/a', receipt: 's' }, 'x') + frame('SUBSCRIBE', { id: 'x', destination: '/queue/a', receipt: 'sub' }))
+    c.write(
+      frame('SEND', { destination: '/queue/a', receipt: 's' }, 'x') +
+        frame('SUBSCRIBE', { id: 'x', destination: '/queue/a', receipt: 'sub' }),
+    )
     await until(() => session.deliverTo.has('x'), 'subscribe')
     session.deliverTo.get('x')!(delivery('x', 1))
     await Bun.sleep(50)
@@ -275,10 +345,18 @@ describe('StompConnection frames', () => {
     await c.receipt('a2')
     expect(session.calls.at(-1)).toEqual({ op: 'ack', ackId: 'ack-2', tx: undefined })
     // msg-1 was acked cumulatively with msg-2: acking it again is an error; within a tx then ABORT restores msg-3.
-    c.write(frame('BEGIN', { transaction: 't' }) + frame('ACK', { subscription: 's', 'message-id': 'msg-3', transaction: 't' }) + frame('ABORT', { transaction: 't' }))
+    c.write(
+      frame('BEGIN', { transaction: 't' }) +
+        frame('ACK', { subscription: 's', 'message-id': 'msg-3', transaction: 't' }) +
+        frame('ABORT', { transaction: 't' }),
+    )
     c.write(frame('ACK', { subscription: 's', 'message-id': 'msg-3', receipt: 'again' }))
     await c.receipt('again')
-    expect(session.calls.filter((x) => x.op === 'ack').map((x) => (x as { ackId: string }).ackId)).toEqual(['ack-2', 'ack-3', 'ack-3'])
+    expect(session.calls.filter((x) => x.op === 'ack').map((x) => (x as { ackId: string }).ackId)).toEqual([
+      'ack-2',
+      'ack-3',
+      'ack-3',
+    ])
     c.write(frame('ACK', { subscription: 's', 'message-id': 'msg-1', receipt: 'stale' }))
     expect((await c.next('ERROR')).headers['receipt-id']).toBe('stale')
 
@@ -311,7 +389,9 @@ describe('StompConnection frames', () => {
     expect((await c.next('ERROR')).headers.code).toBe('STOMP_PROTOCOL')
 
     const v10 = await connected(port, broker, {})
-    v10.c.write(frame('SUBSCRIBE', { destination: '/queue/q' }) + frame('UNSUBSCRIBE', { destination: '/queue/q', receipt: 'u' }))
+    v10.c.write(
+      frame('SUBSCRIBE', { destination: '/queue/q' }) + frame('UNSUBSCRIBE', { destination: '/queue/q', receipt: 'u' }),
+    )
     await v10.c.next('RECEIPT')
     expect(ops(v10.session)).toEqual(['subscribe', 'unsubscribe'])
   })
@@ -360,9 +440,17 @@ describe('StompConnection frames', () => {
   test('StompConnection DISCONNECT with receipt: earlier receipts, then RECEIPT, then close', async () => {
     const { broker, port } = await start()
     const { c, session } = await connected(port, broker)
-    c.write(frame('SEND', { destination: '/queue/a', receipt: 's' }, 'x') + frame('DISCONNECT', { receipt: 'bye' }) + frame('SEND', { destination: '/queue/ignored' }, 'y'))
+    c.write(
+      frame('SEND', { destination: '/queue/a', receipt: 's' }, 'x') +
+        frame('DISCONNECT', { receipt: 'bye' }) +
+        frame('SEND', { destination: '/queue/ignored' }, 'y'),
+    )
     await c.waitClosed()
-    expect(c.frames.map((f) => `${f.command}:${f.headers['receipt-id'] ?? ''}`)).toEqual(['CONNECTED:', 'RECEIPT:s', 'RECEIPT:bye'])
+    expect(c.frames.map((f) => `${f.command}:${f.headers['receipt-id'] ?? ''}`)).toEqual([
+      'CONNECTED:',
+      'RECEIPT:s',
+      'RECEIPT:bye',
+    ])
     await until(() => session.closed, 'session closed')
     expect(session.calls.filter((x) => x.op === 'send').length).toBe(1)
   })
@@ -423,12 +511,19 @@ describe('StompServer', () => {
     await b.c.waitClosed()
     expect(a.session.closed && b.session.closed).toBe(true)
     await server.close() // idempotent
-    await expect(new Promise((resolve, reject) => net.connect({ port, host: '127.0.0.1' }).on('connect', resolve).on('error', reject))).rejects.toThrow()
+    await expect(
+      new Promise((resolve, reject) =>
+        net.connect({ port, host: '127.0.0.1' }).on('connect', resolve).on('error', reject),
+      ),
+    ).rejects.toThrow()
   })
 
   test('StompServer listen() reports an address in use as a BrokerError naming the connector URI', async () => {
     const { port } = await start()
-    const other = new StompServer({ broker: new FakeBroker(), connector: connector({ port, uri: `stomp://127.0.0.1:${port}` }) })
+    const other = new StompServer({
+      broker: new FakeBroker(),
+      connector: connector({ port, uri: `stomp://127.0.0.1:${port}` }),
+    })
     servers.push(other)
     const err = await other.listen().then(
       () => null,

@@ -33,8 +33,19 @@ import { escapeNonPrintable, excerpt } from '../../lib/excerpt.ts'
 import { encodeFrame, encodeFrameParts } from './frame-encoder.ts'
 import { idleGc } from '../../lib/idle-gc.ts'
 import type { MemoryUsage } from '../../broker/index.ts'
-import { DEFAULT_FRAME_LIMITS, SUPPORTED_VERSIONS, type FrameLimits, type StompFrame, type StompVersion } from './frame.ts'
-import { DEFAULT_HEART_BEAT_OPTIONS, negotiateHeartBeat, type HeartBeatOptions, type HeartBeatPlan } from './heart-beat.ts'
+import {
+  DEFAULT_FRAME_LIMITS,
+  SUPPORTED_VERSIONS,
+  type FrameLimits,
+  type StompFrame,
+  type StompVersion,
+} from './frame.ts'
+import {
+  DEFAULT_HEART_BEAT_OPTIONS,
+  negotiateHeartBeat,
+  type HeartBeatOptions,
+  type HeartBeatPlan,
+} from './heart-beat.ts'
 
 const log = logger('stomp')
 
@@ -100,7 +111,15 @@ export interface Goodbye {
 }
 
 /** Headers of a SEND that are about this frame, not the message (ActiveMQ strips the same plus the first three). */
-const SEND_FRAME_HEADERS = new Set(['receipt', 'transaction', 'content-length', 'redelivered', 'subscription', 'ack', 'JMSXUserID'])
+const SEND_FRAME_HEADERS = new Set([
+  'receipt',
+  'transaction',
+  'content-length',
+  'redelivered',
+  'subscription',
+  'ack',
+  'JMSXUserID',
+])
 /** Headers the connector itself sets on a MESSAGE frame. */
 const MESSAGE_OWN_HEADERS = new Set(['subscription', 'message-id', 'destination', 'ack', 'content-length'])
 
@@ -227,14 +246,22 @@ export class StompConnection {
     this.connectTimer = this.clock.setTimeout(() => {
       this.connectTimer = null
       if (this.state === 'awaiting-connect') {
-        this.fail(new BrokerError('STOMP_PROTOCOL', `connection ${this.remoteAddress}: no CONNECT frame within ${connectTimeoutMs} ms (connectTimeoutMs)`), null)
+        this.fail(
+          new BrokerError(
+            'STOMP_PROTOCOL',
+            `connection ${this.remoteAddress}: no CONNECT frame within ${connectTimeoutMs} ms (connectTimeoutMs)`,
+          ),
+          null,
+        )
       }
     }, connectTimeoutMs)
 
     this.socket.setNoDelay?.(true)
     this.socket.on('data', (chunk: Buffer) => this.onData(chunk))
     this.socket.on('drain', () => this.onDrain())
-    this.socket.on('error', (err) => log.debug(`connection ${this.id} ${this.remoteAddress}: socket error: ${err.message}`))
+    this.socket.on('error', (err) =>
+      log.debug(`connection ${this.id} ${this.remoteAddress}: socket error: ${err.message}`),
+    )
     this.socket.on('close', () => this.onSocketClosed())
   }
 
@@ -355,7 +382,10 @@ export class StompConnection {
     try {
       if (this.state === 'awaiting-connect') {
         if (frame.command !== 'CONNECT' && frame.command !== 'STOMP') {
-          throw new BrokerError('STOMP_PROTOCOL', `${commandLabel(frame.command)} frame before CONNECT: expected CONNECT or STOMP first`)
+          throw new BrokerError(
+            'STOMP_PROTOCOL',
+            `${commandLabel(frame.command)} frame before CONNECT: expected CONNECT or STOMP first`,
+          )
         }
         this.onConnect(frame)
         return
@@ -383,7 +413,10 @@ export class StompConnection {
         case 'STOMP':
           throw new BrokerError('STOMP_PROTOCOL', `${frame.command} frame on connection ${this.id}: already connected`)
         default:
-          throw new BrokerError('STOMP_PROTOCOL', `unknown STOMP command ${commandLabel(frame.command)}: expected SEND, SUBSCRIBE, UNSUBSCRIBE, ACK, NACK, BEGIN, COMMIT, ABORT or DISCONNECT`)
+          throw new BrokerError(
+            'STOMP_PROTOCOL',
+            `unknown STOMP command ${commandLabel(frame.command)}: expected SEND, SUBSCRIBE, UNSUBSCRIBE, ACK, NACK, BEGIN, COMMIT, ABORT or DISCONNECT`,
+          )
       }
     } catch (err) {
       if (isBrokerError(err, 'SECURITY_NOT_AUTHORIZED')) this.refuseInTurn(err, frame)
@@ -401,7 +434,11 @@ export class StompConnection {
   private refuse(err: BrokerError, frame: StompFrame | null): void {
     log.debug(`connection ${this.id} ${this.remoteAddress}: ${err.code}: ${escapeNonPrintable(err.message)}`)
     const message = escapeNonPrintable(err.message)
-    const headers: Array<[string, string]> = [['message', message], ['content-type', 'text/plain'], ['code', err.code]]
+    const headers: Array<[string, string]> = [
+      ['message', message],
+      ['content-type', 'text/plain'],
+      ['code', err.code],
+    ]
     const receipt = frame?.headers.receipt
     if (receipt !== undefined) headers.push(['receipt-id', receipt])
     this.write(encodeFrame('ERROR', headers, Buffer.from(message + '\n', 'utf8'), this.version))
@@ -420,7 +457,11 @@ export class StompConnection {
 
   private required(frame: StompFrame, name: string): string {
     const v = frame.headers[name]
-    if (v === undefined || v === '') throw new BrokerError('STOMP_PROTOCOL', `${frame.command} frame: header ${JSON.stringify(name)} is missing, expected it`)
+    if (v === undefined || v === '')
+      throw new BrokerError(
+        'STOMP_PROTOCOL',
+        `${frame.command} frame: header ${JSON.stringify(name)} is missing, expected it`,
+      )
     return v
   }
 
@@ -431,9 +472,13 @@ export class StompConnection {
     const accepted = h['accept-version'] === undefined ? ['1.0'] : h['accept-version'].split(',').map((v) => v.trim())
     const version = SUPPORTED_VERSIONS.find((v) => accepted.includes(v))
     if (!version) {
-      throw new BrokerError('STOMP_PROTOCOL', `CONNECT accept-version: ${excerpt(h['accept-version'] ?? '')} names no supported version, expected one of ${SUPPORTED_VERSIONS.join(',')}`, {
-        details: { errorHeaders: { version: SUPPORTED_VERSIONS.join(',') } },
-      })
+      throw new BrokerError(
+        'STOMP_PROTOCOL',
+        `CONNECT accept-version: ${excerpt(h['accept-version'] ?? '')} names no supported version, expected one of ${SUPPORTED_VERSIONS.join(',')}`,
+        {
+          details: { errorHeaders: { version: SUPPORTED_VERSIONS.join(',') } },
+        },
+      )
     }
     const hb = negotiateHeartBeat(h['heart-beat'], this.hbOptions)
     const auth = this.authenticator
@@ -442,26 +487,38 @@ export class StompConnection {
     // CONNECT wait unparsed in pendingInput until it has. A failed login is ActiveMQ's ERROR, then close.
     this.readPaused = true
     this.socket.pause()
-    auth.authenticate({ username: h.login, password: h.passcode, remoteAddress: this.socket.remoteAddress ?? this.remoteAddress }).then(
-      (subject) => {
-        if (this.state !== 'awaiting-connect') return
-        try {
-          this.completeConnect(frame, version, hb, subject)
-        } catch (err) {
-          return this.fail(err, frame)
-        }
-        this.resumeReading()
-      },
-      (err: unknown) => {
-        if (this.state === 'awaiting-connect') this.fail(err, frame)
-      },
-    )
+    auth
+      .authenticate({
+        username: h.login,
+        password: h.passcode,
+        remoteAddress: this.socket.remoteAddress ?? this.remoteAddress,
+      })
+      .then(
+        (subject) => {
+          if (this.state !== 'awaiting-connect') return
+          try {
+            this.completeConnect(frame, version, hb, subject)
+          } catch (err) {
+            return this.fail(err, frame)
+          }
+          this.resumeReading()
+        },
+        (err: unknown) => {
+          if (this.state === 'awaiting-connect') this.fail(err, frame)
+        },
+      )
   }
 
   private completeConnect(frame: StompFrame, version: StompVersion, hb: HeartBeatPlan, subject: Subject | null): void {
     const h = frame.headers
     const clientId = h['client-id'] || undefined
-    this.session = this.broker.connect({ clientId, login: h.login || undefined, remoteAddress: this.remoteAddress, protocol: 'stomp', subject })
+    this.session = this.broker.connect({
+      clientId,
+      login: h.login || undefined,
+      remoteAddress: this.remoteAddress,
+      protocol: 'stomp',
+      subject,
+    })
     this.version = version
     this.parser.setVersion(version)
     this.state = 'connected'
@@ -479,7 +536,9 @@ export class StompConnection {
     if (requestId !== undefined) headers.push(['response-id', requestId], ['receipt-id', requestId])
     this.write(encodeFrame('CONNECTED', headers, null, version))
     this.startHeartBeat(hb)
-    log.debug(`connection ${this.id} ${this.remoteAddress}: CONNECTED v${version} session ${this.session.sessionId} heart-beat ${hb.header}`)
+    log.debug(
+      `connection ${this.id} ${this.remoteAddress}: CONNECTED v${version} session ${this.session.sessionId} heart-beat ${hb.header}`,
+    )
   }
 
   private onSend(frame: StompFrame): void {
@@ -504,13 +563,25 @@ export class StompConnection {
     let id = h.id
     let implicitId = false
     if (id === undefined || id === '') {
-      if (this.version !== '1.0') throw new BrokerError('STOMP_PROTOCOL', `SUBSCRIBE to ${destination}: header "id" is missing, expected it (required since STOMP 1.1)`)
+      if (this.version !== '1.0')
+        throw new BrokerError(
+          'STOMP_PROTOCOL',
+          `SUBSCRIBE to ${destination}: header "id" is missing, expected it (required since STOMP 1.1)`,
+        )
       id = `${destination}#implicit-${++this.implicitSeq}`
       implicitId = true
     }
-    if (this.subs.has(id)) throw new BrokerError('STOMP_PROTOCOL', `SUBSCRIBE id ${JSON.stringify(id)}: already used by a subscription of this connection, expected a new id`)
+    if (this.subs.has(id))
+      throw new BrokerError(
+        'STOMP_PROTOCOL',
+        `SUBSCRIBE id ${JSON.stringify(id)}: already used by a subscription of this connection, expected a new id`,
+      )
     const ack = (h.ack ?? 'auto') as AckMode
-    if (!ACK_MODES.includes(ack)) throw new BrokerError('STOMP_PROTOCOL', `SUBSCRIBE ${id} ack: ${JSON.stringify(h.ack)}, expected auto, client or client-individual`)
+    if (!ACK_MODES.includes(ack))
+      throw new BrokerError(
+        'STOMP_PROTOCOL',
+        `SUBSCRIBE ${id} ack: ${JSON.stringify(h.ack)}, expected auto, client or client-individual`,
+      )
     const req: SubscribeRequest = { id, destination, ack }
     if (h.selector !== undefined && h.selector.trim() !== '') req.selector = h.selector
     const prefetch = h['activemq.prefetchSize']
@@ -525,7 +596,14 @@ export class StompConnection {
     const noLocal = boolHeader(frame, 'activemq.noLocal')
     if (noLocal !== undefined) req.noLocal = noLocal
 
-    const sub: Subscription = { id, implicitId, destination, ack, unacked: new Map(), held: h.receipt !== undefined ? [] : null }
+    const sub: Subscription = {
+      id,
+      implicitId,
+      destination,
+      ack,
+      unacked: new Map(),
+      held: h.receipt !== undefined ? [] : null,
+    }
     this.subs.set(id, sub)
     try {
       this.sessionOrThrow().subscribe(req, (d) => this.onDelivery(sub, d))
@@ -548,22 +626,34 @@ export class StompConnection {
     const durableName = h['activemq.subscriptionName'] ?? h['durable-subscription-name']
     let sub: Subscription | undefined
     if (h.id !== undefined && h.id !== '') sub = this.subs.get(h.id)
-    else if (this.version !== '1.0') throw new BrokerError('STOMP_PROTOCOL', `UNSUBSCRIBE: header "id" is missing, expected it (required since STOMP 1.1)`)
+    else if (this.version !== '1.0')
+      throw new BrokerError(
+        'STOMP_PROTOCOL',
+        `UNSUBSCRIBE: header "id" is missing, expected it (required since STOMP 1.1)`,
+      )
     else if (h.destination !== undefined) sub = [...this.subs.values()].find((s) => s.destination === h.destination)
-    else throw new BrokerError('STOMP_PROTOCOL', 'UNSUBSCRIBE: neither "id" nor "destination" given, expected one of them')
+    else
+      throw new BrokerError('STOMP_PROTOCOL', 'UNSUBSCRIBE: neither "id" nor "destination" given, expected one of them')
     const removeDurable = durableName !== undefined && durableName !== ''
     if (!sub && !removeDurable) {
-      throw new BrokerError('STOMP_PROTOCOL', `UNSUBSCRIBE ${JSON.stringify(h.id ?? h.destination)}: no subscription of this connection matches`)
+      throw new BrokerError(
+        'STOMP_PROTOCOL',
+        `UNSUBSCRIBE ${JSON.stringify(h.id ?? h.destination)}: no subscription of this connection matches`,
+      )
     }
     // Durable removal works without an active subscription too (ActiveMQ RemoveSubscriptionInfo): the broker
     // resolves it by the connection's client-id and the name.
     const id = sub ? sub.id : (h.id ?? durableName)
     if (sub) this.subs.delete(sub.id)
-    this.enqueueOutcome(frame, this.sessionOrThrow().unsubscribe(id, removeDurable ? { removeDurable: true, durableName } : undefined))
+    this.enqueueOutcome(
+      frame,
+      this.sessionOrThrow().unsubscribe(id, removeDurable ? { removeDurable: true, durableName } : undefined),
+    )
   }
 
   private onAck(frame: StompFrame, nack: boolean): void {
-    if (nack && this.version === '1.0') throw new BrokerError('STOMP_PROTOCOL', 'NACK frame on a STOMP 1.0 connection: NACK exists since 1.1')
+    if (nack && this.version === '1.0')
+      throw new BrokerError('STOMP_PROTOCOL', 'NACK frame on a STOMP 1.0 connection: NACK exists since 1.1')
     const tx = frame.headers.transaction
     let ackId: string
     if (this.version === '1.2') {
@@ -572,10 +662,14 @@ export class StompConnection {
       const messageId = this.required(frame, 'message-id')
       const subId = frame.headers.subscription
       if (this.version === '1.1' && (subId === undefined || subId === '')) this.required(frame, 'subscription')
-      const sub = subId !== undefined ? this.subs.get(subId) : [...this.subs.values()].find((s) => s.unacked.has(messageId))
+      const sub =
+        subId !== undefined ? this.subs.get(subId) : [...this.subs.values()].find((s) => s.unacked.has(messageId))
       const found = sub?.unacked.get(messageId)
       if (!sub || found === undefined) {
-        throw new BrokerError('STOMP_PROTOCOL', `${frame.command} message-id ${JSON.stringify(messageId)}${subId !== undefined ? ` subscription ${JSON.stringify(subId)}` : ''}: no unacknowledged message of this connection has it`)
+        throw new BrokerError(
+          'STOMP_PROTOCOL',
+          `${frame.command} message-id ${JSON.stringify(messageId)}${subId !== undefined ? ` subscription ${JSON.stringify(subId)}` : ''}: no unacknowledged message of this connection has it`,
+        )
       }
       ackId = found
       this.releaseAcks(sub, messageId, tx)
@@ -731,7 +825,8 @@ export class StompConnection {
       else sub.unacked.set(d.messageId, d.ackId)
     }
     for (const k in d.headers) if (!MESSAGE_OWN_HEADERS.has(k)) headers.push([k, d.headers[k]])
-    if (d.body.length > OUT_SLICE_BYTES) for (const part of encodeFrameParts('MESSAGE', headers, d.body, this.version)) this.write(part)
+    if (d.body.length > OUT_SLICE_BYTES)
+      for (const part of encodeFrameParts('MESSAGE', headers, d.body, this.version)) this.write(part)
     else this.write(encodeFrame('MESSAGE', headers, d.body, this.version))
     // A consumer that does not read: stop dispatching to it once outBytesMax is queued for its socket.
     if (!this.dispatchPaused && this.session && this.outBytes() > this.outBytesMax) {
@@ -842,7 +937,14 @@ export class StompConnection {
    * 'drain' to wait for (the socket accepted every write but still buffers), check again shortly.
    */
   private maybeResumeDispatch(): void {
-    if (!this.dispatchPaused || this.waitingDrain || !this.session || this.state === 'closed' || this.outQueue.length > 0) return
+    if (
+      !this.dispatchPaused ||
+      this.waitingDrain ||
+      !this.session ||
+      this.state === 'closed' ||
+      this.outQueue.length > 0
+    )
+      return
     if (this.outBytes() <= this.outBytesMax / 2) {
       this.dispatchPaused = false
       this.session.setDispatchPaused(false)
@@ -887,7 +989,13 @@ export class StompConnection {
       const plan = this.hb!
       const silentMs = this.clock.now() - this.lastReadAt
       if (silentMs >= plan.readTimeoutMs) {
-        this.fail(new BrokerError('STOMP_PROTOCOL', `connection ${this.id} ${this.remoteAddress}: nothing received for ${silentMs} ms, expected a heart-beat every ${plan.expectEveryMs} ms (read timeout ${plan.readTimeoutMs} ms)`), null)
+        this.fail(
+          new BrokerError(
+            'STOMP_PROTOCOL',
+            `connection ${this.id} ${this.remoteAddress}: nothing received for ${silentMs} ms, expected a heart-beat every ${plan.expectEveryMs} ms (read timeout ${plan.readTimeoutMs} ms)`,
+          ),
+          null,
+        )
         return
       }
       this.scheduleReadCheck(plan.readTimeoutMs - silentMs)
@@ -943,7 +1051,9 @@ export class StompConnection {
     const s = this.session
     if (!s) return
     this.session = null
-    s.close().catch((err: Error) => log.warn(`connection ${this.id}: closing session ${s.sessionId} failed: ${err.message}`))
+    s.close().catch((err: Error) =>
+      log.warn(`connection ${this.id}: closing session ${s.sessionId} failed: ${err.message}`),
+    )
   }
 
   private onSocketClosed(): void {
@@ -971,7 +1081,10 @@ function intHeader(frame: StompFrame, name: string, min: number, max: number): n
   const raw = frame.headers[name]
   const n = /^-?\d{1,10}$/.test(raw.trim()) ? Number(raw.trim()) : NaN
   if (!Number.isInteger(n) || n < min || n > max) {
-    throw new BrokerError('STOMP_PROTOCOL', `${frame.command} ${name}: ${JSON.stringify(raw)}, expected an integer from ${min} to ${max}`)
+    throw new BrokerError(
+      'STOMP_PROTOCOL',
+      `${frame.command} ${name}: ${JSON.stringify(raw)}, expected an integer from ${min} to ${max}`,
+    )
   }
   return n
 }

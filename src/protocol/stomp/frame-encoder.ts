@@ -23,7 +23,12 @@ export function escapeHeader(text: string, version: StompVersion): string {
 }
 
 /** Header order is kept; `content-length` given by the caller is replaced by the real body length. */
-export function encodeFrame(command: string, headers: Record<string, string> | Array<[string, string]>, body: Uint8Array | null, version: StompVersion): Buffer {
+export function encodeFrame(
+  command: string,
+  headers: Record<string, string> | Array<[string, string]>,
+  body: Uint8Array | null,
+  version: StompVersion,
+): Buffer {
   const head = frameHead(command, headers, body, version)
   // One allocation per frame: head, body and NUL written in place.
   const hasBody = body !== null && body.length > 0
@@ -40,18 +45,30 @@ export function encodeFrame(command: string, headers: Record<string, string> | A
  * The bytes of encodeFrame as [head, body, NUL], the body not copied: for large bodies, whose copy into a fresh
  * buffer would cost the event loop a page fault per 4 KiB at once (see StompConnection's output pump).
  */
-export function encodeFrameParts(command: string, headers: Record<string, string> | Array<[string, string]>, body: Uint8Array, version: StompVersion): Buffer[] {
+export function encodeFrameParts(
+  command: string,
+  headers: Record<string, string> | Array<[string, string]>,
+  body: Uint8Array,
+  version: StompVersion,
+): Buffer[] {
   const b = Buffer.from(body.buffer, body.byteOffset, body.byteLength)
   return [Buffer.from(frameHead(command, headers, body, version), 'utf8'), b, Buffer.from([0])]
 }
 
-function frameHead(command: string, headers: Record<string, string> | Array<[string, string]>, body: Uint8Array | null, version: StompVersion): string {
+function frameHead(
+  command: string,
+  headers: Record<string, string> | Array<[string, string]>,
+  body: Uint8Array | null,
+  version: StompVersion,
+): string {
   const raw = isUnescapedCommand(command)
   let head = command + '\n'
   const entries = Array.isArray(headers) ? headers : Object.entries(headers)
   for (const [name, value] of entries) {
     if (name === 'content-length') continue
-    head += raw ? `${stripBreaks(name)}:${stripBreaks(value)}\n` : `${escapeHeader(name, version)}:${escapeHeader(value, version)}\n`
+    head += raw
+      ? `${stripBreaks(name)}:${stripBreaks(value)}\n`
+      : `${escapeHeader(name, version)}:${escapeHeader(value, version)}\n`
   }
   const hasBody = body !== null && body.length > 0
   if (hasBody || command === 'MESSAGE' || command === 'ERROR') head += `content-length:${body ? body.length : 0}\n`

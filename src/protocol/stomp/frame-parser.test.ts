@@ -119,7 +119,9 @@ describe('FrameParser', () => {
       }
     }
     // The same in CONNECT (never unescaped) and in STOMP 1.0 frames.
-    expect(parseError(Buffer.concat([bytes('CONNECT\nlogin:'), Buffer.from([0xfe]), bytes('\n\n\0')]), '1.0').code).toBe('STOMP_ENCODING_INVALID')
+    expect(
+      parseError(Buffer.concat([bytes('CONNECT\nlogin:'), Buffer.from([0xfe]), bytes('\n\n\0')]), '1.0').code,
+    ).toBe('STOMP_ENCODING_INVALID')
   })
 
   test('FrameParser keeps valid UTF-8 (2-, 3-, 4-byte characters and a BOM) exactly as sent', () => {
@@ -186,7 +188,12 @@ describe('FrameParser', () => {
     for (const n of [70_000, (1 << 20) + 3, (3 << 20) + 11]) {
       const body = new Uint8Array(n)
       for (let i = 0; i < n; i++) body[i] = 1 + (i % 251)
-      const input = Buffer.concat([bytes('SEND\ndestination:/queue/a\n\n'), body, new Uint8Array([0]), bytes('SEND\nn:2\n\nx\0')])
+      const input = Buffer.concat([
+        bytes('SEND\ndestination:/queue/a\n\n'),
+        body,
+        new Uint8Array([0]),
+        bytes('SEND\nn:2\n\nx\0'),
+      ])
       const p = new FrameParser({ bodyBytesMax: 4 << 20 })
       const out: StompFrame[] = []
       for (let at = 0; at < input.length; at += 7001) p.push(input.subarray(at, at + 7001), (f) => void out.push(f))
@@ -325,7 +332,8 @@ describe('FrameParser with random input', () => {
           })
         } else {
           input = Buffer.from(good)
-          for (let m = 0; m < 1 + Math.floor(rnd() * 4); m++) input[Math.floor(rnd() * input.length)] = Math.floor(rnd() * 256)
+          for (let m = 0; m < 1 + Math.floor(rnd() * 4); m++)
+            input[Math.floor(rnd() * input.length)] = Math.floor(rnd() * 256)
         }
         const p = new FrameParser({ bodyBytesMax: 1000, headerLineBytesMax: 100, headersMax: 20, commandBytesMax: 50 })
         p.setVersion(rnd() < 0.5 ? '1.2' : '1.0')
@@ -337,7 +345,11 @@ describe('FrameParser with random input', () => {
             pos += step
           }
         } catch (e) {
-          if (!(e instanceof BrokerError) || !['STOMP_FRAME_INVALID', 'STOMP_FRAME_TOO_LARGE', 'STOMP_ENCODING_INVALID'].includes(e.code)) throw e
+          if (
+            !(e instanceof BrokerError) ||
+            !['STOMP_FRAME_INVALID', 'STOMP_FRAME_TOO_LARGE', 'STOMP_ENCODING_INVALID'].includes(e.code)
+          )
+            throw e
           errors++
         }
       }

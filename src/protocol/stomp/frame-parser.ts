@@ -23,7 +23,14 @@
  */
 import { BrokerError } from '../../lib/errors.ts'
 import { excerpt } from '../../lib/excerpt.ts'
-import { DEFAULT_FRAME_LIMITS, emptyHeaders, isUnescapedCommand, type FrameLimits, type StompFrame, type StompVersion } from './frame.ts'
+import {
+  DEFAULT_FRAME_LIMITS,
+  emptyHeaders,
+  isUnescapedCommand,
+  type FrameLimits,
+  type StompFrame,
+  type StompVersion,
+} from './frame.ts'
 
 const LF = 0x0a
 const CR = 0x0d
@@ -207,7 +214,10 @@ export class FrameParser {
 
   private lineTooLong(bytes: number): never {
     if (this.phase === 'command') {
-      throw new BrokerError('STOMP_FRAME_TOO_LARGE', `STOMP command line: ${bytes} bytes without an end of line, expected at most ${this.limits.commandBytesMax}`)
+      throw new BrokerError(
+        'STOMP_FRAME_TOO_LARGE',
+        `STOMP command line: ${bytes} bytes without an end of line, expected at most ${this.limits.commandBytesMax}`,
+      )
     }
     throw new BrokerError(
       'STOMP_FRAME_TOO_LARGE',
@@ -231,13 +241,19 @@ export class FrameParser {
     }
     this.headerCount++
     if (this.headerCount > this.limits.headersMax) {
-      throw new BrokerError('STOMP_FRAME_TOO_LARGE', `STOMP ${commandLabel(this.command)}: more than ${this.limits.headersMax} header lines, expected at most ${this.limits.headersMax}`)
+      throw new BrokerError(
+        'STOMP_FRAME_TOO_LARGE',
+        `STOMP ${commandLabel(this.command)}: more than ${this.limits.headersMax} header lines, expected at most ${this.limits.headersMax}`,
+      )
     }
     const text = decodeUtf8(line, () => `${commandLabel(this.command)} header line ${this.headerCount}`)
     // Split on the first raw ':' before unescaping: an escaped colon is `\c`, never a ':' byte.
     const colon = text.indexOf(':')
     if (colon < 0) {
-      throw new BrokerError('STOMP_FRAME_INVALID', `STOMP ${commandLabel(this.command)} header line ${this.headerCount}: ${excerpt(text)} has no ":", expected name:value`)
+      throw new BrokerError(
+        'STOMP_FRAME_INVALID',
+        `STOMP ${commandLabel(this.command)} header line ${this.headerCount}: ${excerpt(text)} has no ":", expected name:value`,
+      )
     }
     let name = text.slice(0, colon)
     let value = text.slice(colon + 1)
@@ -255,13 +271,19 @@ export class FrameParser {
       // Digits only: no trim, sign, hex, exponent or empty value (ActiveMQ's parseInt(trim()) is laxer; a
       // length is where lenience turns into request smuggling between tolerant and strict peers).
       if (!/^[0-9]+$/.test(declared)) {
-        throw new BrokerError('STOMP_FRAME_INVALID', `STOMP ${commandLabel(this.command)} content-length: ${excerpt(declared)} is not a byte count, expected decimal digits only`)
+        throw new BrokerError(
+          'STOMP_FRAME_INVALID',
+          `STOMP ${commandLabel(this.command)} content-length: ${excerpt(declared)} is not a byte count, expected decimal digits only`,
+        )
       }
       // Leading zeros are harmless; past 15 significant digits the count is over any limit (and past exact doubles).
       const digits = declared.replace(/^0+(?=[0-9])/, '')
       const n = digits.length > 15 ? Number.POSITIVE_INFINITY : Number(digits)
       if (n > this.limits.bodyBytesMax) {
-        throw new BrokerError('STOMP_FRAME_TOO_LARGE', `STOMP ${commandLabel(this.command)} content-length: ${excerpt(declared, 24)} bytes, expected at most ${this.limits.bodyBytesMax} (maxFrameSize)`)
+        throw new BrokerError(
+          'STOMP_FRAME_TOO_LARGE',
+          `STOMP ${commandLabel(this.command)} content-length: ${excerpt(declared, 24)} bytes, expected at most ${this.limits.bodyBytesMax} (maxFrameSize)`,
+        )
       }
       this.contentLength = n
     } else this.contentLength = -1
@@ -296,7 +318,10 @@ export class FrameParser {
     const nul = chunk.indexOf(NUL, pos)
     const stop = nul < 0 ? chunk.length : nul
     if (this.bodyBytes + (stop - pos) > this.limits.bodyBytesMax) {
-      throw new BrokerError('STOMP_FRAME_TOO_LARGE', `STOMP ${commandLabel(this.command)} body: over ${this.limits.bodyBytesMax} bytes without a NUL, expected at most ${this.limits.bodyBytesMax} (maxFrameSize)`)
+      throw new BrokerError(
+        'STOMP_FRAME_TOO_LARGE',
+        `STOMP ${commandLabel(this.command)} body: over ${this.limits.bodyBytesMax} bytes without a NUL, expected at most ${this.limits.bodyBytesMax} (maxFrameSize)`,
+      )
     }
     if (stop > pos && this.bodyBytes + (stop - pos) > this.unsizedGranted) {
       // Past UNSIZED_JOIN_BYTES_MAX an unsized body asks the gate for UNSIZED_GRANT_BYTES more at a time, so it is
@@ -338,8 +363,12 @@ export class FrameParser {
         ? this.contentLength >= 0
           ? this.body
           : // Unsized: a short body is copied out (a few ms), so it does not pin a maxFrameSize reservation.
-            this.bodyBytes <= UNSIZED_VIEW_BYTES_MIN ? Buffer.from(this.body.subarray(0, this.bodyBytes)) : this.body.subarray(0, this.bodyBytes)
-        : this.bodyParts.length === 0 ? new Uint8Array(0) : Buffer.concat(this.bodyParts, this.bodyBytes)
+            this.bodyBytes <= UNSIZED_VIEW_BYTES_MIN
+            ? Buffer.from(this.body.subarray(0, this.bodyBytes))
+            : this.body.subarray(0, this.bodyBytes)
+        : this.bodyParts.length === 0
+          ? new Uint8Array(0)
+          : Buffer.concat(this.bodyParts, this.bodyBytes)
     const frame: StompFrame = { command: this.command, headers: this.headers, body }
     this.body = null
     this.bodyAdmitted = false

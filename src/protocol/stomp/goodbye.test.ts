@@ -21,7 +21,15 @@ afterEach(async () => {
 })
 
 function connector(): ConnectorConfig {
-  return { name: 'test', uri: 'stomp://127.0.0.1:0', protocol: 'stomp', host: '127.0.0.1', port: 0, maximumConnections: 1000, maxFrameSize: 100 * 1024 * 1024 }
+  return {
+    name: 'test',
+    uri: 'stomp://127.0.0.1:0',
+    protocol: 'stomp',
+    host: '127.0.0.1',
+    port: 0,
+    maximumConnections: 1000,
+    maxFrameSize: 100 * 1024 * 1024,
+  }
 }
 
 async function start(opts: Partial<StompServerOptions> = {}) {
@@ -48,7 +56,10 @@ describe('StompServer close(goodbye)', () => {
     const b = await connected(port)
     a.write(frame('SEND', { destination: '/queue/a', receipt: 's1' }, 'x'))
     await a.receipt('s1')
-    await server.close({ reason: 'not-primary', message: 'broker is no longer primary: keep-alive: lock file replaced' })
+    await server.close({
+      reason: 'not-primary',
+      message: 'broker is no longer primary: keep-alive: lock file replaced',
+    })
     for (const c of [a, b]) {
       await c.waitClosed(10_000)
       const err = c.frames.at(-1)!

@@ -26,7 +26,11 @@ export interface HeartBeatOptions {
   defaultHeartBeat: string
 }
 
-export const DEFAULT_HEART_BEAT_OPTIONS: Readonly<HeartBeatOptions> = Object.freeze({ graceMultiplier: 1.5, heartBeatMinMs: 100, defaultHeartBeat: '0,0' })
+export const DEFAULT_HEART_BEAT_OPTIONS: Readonly<HeartBeatOptions> = Object.freeze({
+  graceMultiplier: 1.5,
+  heartBeatMinMs: 100,
+  defaultHeartBeat: '0,0',
+})
 
 export interface HeartBeatPlan {
   /** Write an EOL when nothing else was written for this long; 0 = never. */
@@ -40,13 +44,20 @@ export interface HeartBeatPlan {
 }
 
 /** `undefined` (no header, e.g. STOMP 1.0 clients) means `opts.defaultHeartBeat`. Throws STOMP_PROTOCOL on a malformed header. */
-export function negotiateHeartBeat(header: string | undefined, opts: HeartBeatOptions = DEFAULT_HEART_BEAT_OPTIONS): HeartBeatPlan {
+export function negotiateHeartBeat(
+  header: string | undefined,
+  opts: HeartBeatOptions = DEFAULT_HEART_BEAT_OPTIONS,
+): HeartBeatPlan {
   let cx = 0
   let cy = 0
   header ??= opts.defaultHeartBeat
   if (header !== undefined) {
     const m = /^\s*(\d{1,9})\s*,\s*(\d{1,9})\s*$/.exec(header)
-    if (!m) throw new BrokerError('STOMP_PROTOCOL', `CONNECT heart-beat: ${JSON.stringify(header)} is not "<cx>,<cy>", expected two non-negative integers in ms`)
+    if (!m)
+      throw new BrokerError(
+        'STOMP_PROTOCOL',
+        `CONNECT heart-beat: ${JSON.stringify(header)} is not "<cx>,<cy>", expected two non-negative integers in ms`,
+      )
     cx = Number(m[1])
     cy = Number(m[2])
   }

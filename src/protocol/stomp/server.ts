@@ -15,7 +15,14 @@ import type { ConnectorConfig } from '../../config/types.ts'
 import type { BrokerSession } from '../../broker/index.ts'
 import pkg from '../../../package.json' with { type: 'json' }
 import { MemoryUsage } from '../../broker/index.ts'
-import { DEFAULT_CLOSE_LINGER_MS, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_GOODBYE_LINGER_MS, StompConnection, type ConnectionOptions, type Goodbye } from './connection.ts'
+import {
+  DEFAULT_CLOSE_LINGER_MS,
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  DEFAULT_GOODBYE_LINGER_MS,
+  StompConnection,
+  type ConnectionOptions,
+  type Goodbye,
+} from './connection.ts'
 import { encodeFrame } from './frame-encoder.ts'
 import type { FrameLimits } from './frame.ts'
 import type { HeartBeatOptions } from './heart-beat.ts'
@@ -34,7 +41,18 @@ export const DEFAULT_RECEIVE_BYTES_MAX = 128 * 1024 * 1024
 
 /** Per-connection options are StompConnection's (same names, same defaults), passed through to each connection. */
 export interface StompServerOptions
-  extends Pick<ConnectionOptions, 'broker' | 'heartBeat' | 'connectTimeoutMs' | 'inFlightFramesMax' | 'inFlightBytesMax' | 'outBytesMax' | 'closeLingerMs' | 'clock' | 'authenticator'> {
+  extends Pick<
+    ConnectionOptions,
+    | 'broker'
+    | 'heartBeat'
+    | 'connectTimeoutMs'
+    | 'inFlightFramesMax'
+    | 'inFlightBytesMax'
+    | 'outBytesMax'
+    | 'closeLingerMs'
+    | 'clock'
+    | 'authenticator'
+  > {
   /** Receive budget of this connector: body bytes of frames being received, all connections together. */
   receiveBytesMax?: number
   connector: ConnectorConfig
@@ -76,7 +94,9 @@ export class StompServer {
 
   constructor(opts: StompServerOptions) {
     this.opts = opts
-    this.receiveUsage = new MemoryUsage(opts.receiveBytesMax ?? opts.connector.maxReceiveSize ?? DEFAULT_RECEIVE_BYTES_MAX)
+    this.receiveUsage = new MemoryUsage(
+      opts.receiveBytesMax ?? opts.connector.maxReceiveSize ?? DEFAULT_RECEIVE_BYTES_MAX,
+    )
     const c = opts.connector
     const d = defaultFairness(c.maximumConnections)
     this.admission = new Admission({
@@ -85,9 +105,14 @@ export class StompServer {
       maximumPendingConnects: c.maximumPendingConnects ?? d.maximumPendingConnects,
       maximumPendingConnectsPerAddress: c.maximumPendingConnectsPerAddress ?? d.maximumPendingConnectsPerAddress,
     })
-    this.refusals = new RefusalLog((line) => log.warn(line), `connector ${c.name}: sockets refused or shed`, opts.clock ?? systemClock)
+    this.refusals = new RefusalLog(
+      (line) => log.warn(line),
+      `connector ${c.name}: sockets refused or shed`,
+      opts.clock ?? systemClock,
+    )
     if (c.tls) {
-      if (!opts.tlsSource) throw new BrokerError('CONFIG_INVALID', `connector ${c.name} (${c.uri}): a TLS connector needs <sslContext>`)
+      if (!opts.tlsSource)
+        throw new BrokerError('CONFIG_INVALID', `connector ${c.name} (${c.uri}): a TLS connector needs <sslContext>`)
       this.tls = new TlsTerminator({
         where: `connector ${c.name} (${c.uri})`,
         tls: c.tls,
@@ -106,12 +131,24 @@ export class StompServer {
   /** Bind host:port of the connector. EADDRINUSE and friends become a BrokerError naming the connector URI. */
   listen(): Promise<void> {
     const { host, port, uri, name } = this.opts.connector
-    if (this.closed) return Promise.reject(new BrokerError('BROKER_STOPPED', `connector ${name} (${uri}): listen() after close()`))
+    if (this.closed)
+      return Promise.reject(new BrokerError('BROKER_STOPPED', `connector ${name} (${uri}): listen() after close()`))
     return new Promise<void>((resolve, reject) => {
       const onError = (err: NodeJS.ErrnoException) => {
         this.server.off('listening', onListening)
-        const why = err.code === 'EADDRINUSE' ? 'the address is already in use' : err.code === 'EACCES' ? 'permission denied' : err.message
-        reject(new BrokerError('CONFIG_INVALID', `connector ${name} (${uri}): cannot listen on ${host}:${port}: ${why}, expected a free port`, { cause: err, details: { code: err.code } }))
+        const why =
+          err.code === 'EADDRINUSE'
+            ? 'the address is already in use'
+            : err.code === 'EACCES'
+              ? 'permission denied'
+              : err.message
+        reject(
+          new BrokerError(
+            'CONFIG_INVALID',
+            `connector ${name} (${uri}): cannot listen on ${host}:${port}: ${why}, expected a free port`,
+            { cause: err, details: { code: err.code } },
+          ),
+        )
       }
       const onListening = () => {
         this.server.off('error', onError)
@@ -209,7 +246,10 @@ export class StompServer {
       const name = perAddress ? 'transport.maximumConnectionsPerAddress' : 'maximumConnections'
       const limit = perAddress ? this.admission.limits.maximumConnectionsPerAddress : connector.maximumConnections
       this.refusals.note(`refused by ${name} ${limit}`)
-      this.refuse(socket, `connector ${connector.name} (${connector.uri}): ${name} ${limit} reached${perAddress ? ` for ${address}` : ''}, try again later`)
+      this.refuse(
+        socket,
+        `connector ${connector.name} (${connector.uri}): ${name} ${limit} reached${perAddress ? ` for ${address}` : ''}, try again later`,
+      )
       return
     }
     const broker = this.opts.broker
@@ -253,7 +293,18 @@ export class StompServer {
     this.refused.add(socket)
     socket.on('error', () => {})
     socket.on('close', () => this.refused.delete(socket))
-    socket.end(encodeFrame('ERROR', [['message', message], ['content-type', 'text/plain'], ['code', 'BROKER_LIMIT']], Buffer.from(message + '\n'), '1.0'))
+    socket.end(
+      encodeFrame(
+        'ERROR',
+        [
+          ['message', message],
+          ['content-type', 'text/plain'],
+          ['code', 'BROKER_LIMIT'],
+        ],
+        Buffer.from(message + '\n'),
+        '1.0',
+      ),
+    )
     const t = setTimeout(() => socket.destroy(), this.opts.closeLingerMs ?? DEFAULT_CLOSE_LINGER_MS)
     t.unref?.()
   }

@@ -49,7 +49,10 @@ export interface FileIO {
 export function ioError(op: string, path: string, e: unknown): BrokerError {
   if (e instanceof BrokerError) return e
   const errno = (e as { code?: string }).code ?? 'UNKNOWN'
-  return new BrokerError('STORAGE_IO', `storage ${op} ${path}: ${errno}: ${(e as Error).message ?? String(e)}`, { cause: e, details: { errno, op, path } })
+  return new BrokerError('STORAGE_IO', `storage ${op} ${path}: ${errno}: ${(e as Error).message ?? String(e)}`, {
+    cause: e,
+    details: { errno, op, path },
+  })
 }
 
 const FLAGS: Record<OpenMode, string> = { read: 'r', readWrite: 'r+', createExclusive: 'wx+' }
@@ -58,14 +61,19 @@ class NodeFileHandle implements FileHandleIO {
   /** The O_DSYNC descriptor of writeDurable, opened on first use (only the journal's current segment needs it). */
   private dsync: Promise<fsp.FileHandle> | null = null
 
-  constructor(readonly path: string, private h: fsp.FileHandle, private readonly writable: boolean) {}
+  constructor(
+    readonly path: string,
+    private h: fsp.FileHandle,
+    private readonly writable: boolean,
+  ) {}
 
   write(data: Uint8Array, position: number): Promise<void> {
     return this.writeAll(this.h, data, position)
   }
 
   async writeDurable(data: Uint8Array, position: number): Promise<void> {
-    if (!this.writable) throw ioError('write(O_DSYNC)', this.path, Object.assign(new Error('file opened read only'), { code: 'EBADF' }))
+    if (!this.writable)
+      throw ioError('write(O_DSYNC)', this.path, Object.assign(new Error('file opened read only'), { code: 'EBADF' }))
     if (!this.dsync) {
       this.dsync = fsp.open(this.path, fsConstants.O_WRONLY | fsConstants.O_DSYNC)
       this.dsync.catch(() => (this.dsync = null))

@@ -6,14 +6,26 @@
 import { describe, test, expect } from 'bun:test'
 import { isBrokerError } from '../../lib/errors.ts'
 import {
-  decodeAddOp, decodeBatchForReplay, decodeSegmentHeader, encodeBatch, encodeSegmentHeader, frameRecord, JOURNAL_FORMAT_VERSION,
-  RECORD_HEADER_BYTES, RT_BATCH, SEGMENT_HEADER_BYTES,
+  decodeAddOp,
+  decodeBatchForReplay,
+  decodeSegmentHeader,
+  encodeBatch,
+  encodeSegmentHeader,
+  frameRecord,
+  JOURNAL_FORMAT_VERSION,
+  RECORD_HEADER_BYTES,
+  RT_BATCH,
+  SEGMENT_HEADER_BYTES,
 } from './format.ts'
 import { scanSegment } from './segment-scanner.ts'
 import type { StoreOp } from '../types.ts'
 
 const enc = new TextEncoder()
-const add = (d: string, id: string, body: string): StoreOp => ({ op: 'add', destination: d, message: { messageId: id, headers: { k: 'v', ü: 'ß' }, body: enc.encode(body) } })
+const add = (d: string, id: string, body: string): StoreOp => ({
+  op: 'add',
+  destination: d,
+  message: { messageId: id, headers: { k: 'v', ü: 'ß' }, body: enc.encode(body) },
+})
 
 function threw(fn: () => unknown): unknown {
   try {
@@ -31,19 +43,45 @@ describe('journal format', () => {
     expect(decodeSegmentHeader(h, 'db-3.log')).toEqual({ version: 1, epoch: 7, id: 3, createdAt: 123 })
     const foreign = Buffer.from(h)
     foreign.write('KAHADB!!', 0, 'latin1')
-    expect(isBrokerError(threw(() => decodeSegmentHeader(foreign, 'f')), 'STORAGE_FORMAT')).toBe(true)
+    expect(
+      isBrokerError(
+        threw(() => decodeSegmentHeader(foreign, 'f')),
+        'STORAGE_FORMAT',
+      ),
+    ).toBe(true)
     const newer = encodeSegmentHeader({ version: JOURNAL_FORMAT_VERSION + 1, epoch: 7, id: 3, createdAt: 123 })
-    expect(isBrokerError(threw(() => decodeSegmentHeader(newer, 'n')), 'STORAGE_FORMAT')).toBe(true)
+    expect(
+      isBrokerError(
+        threw(() => decodeSegmentHeader(newer, 'n')),
+        'STORAGE_FORMAT',
+      ),
+    ).toBe(true)
     const bad = Buffer.from(h)
     bad[20] ^= 1
-    expect(isBrokerError(threw(() => decodeSegmentHeader(bad, 'b')), 'STORAGE_CORRUPT_RECORD')).toBe(true)
+    expect(
+      isBrokerError(
+        threw(() => decodeSegmentHeader(bad, 'b')),
+        'STORAGE_CORRUPT_RECORD',
+      ),
+    ).toBe(true)
   })
 
   test('batch encoding round-trips every op kind and add ops decode alone with their own CRC', () => {
     const ops: StoreOp[] = [
       add('queue://A', 'id-1', 'hello'),
       { op: 'remove', destination: 'queue://A', seq: 5 },
-      { op: 'putSubscription', subscription: { clientId: 'c', subscriptionName: 's', destination: '/topic/T', selector: "x = 'ü'", noLocal: true, storeKey: 'durable://c:s', createdAt: 9 } },
+      {
+        op: 'putSubscription',
+        subscription: {
+          clientId: 'c',
+          subscriptionName: 's',
+          destination: '/topic/T',
+          selector: "x = 'ü'",
+          noLocal: true,
+          storeKey: 'durable://c:s',
+          createdAt: 9,
+        },
+      },
       { op: 'removeSubscription', clientId: 'c', subscriptionName: 's' },
       { op: 'purge', destination: 'queue://B' },
       add('queue://Ω', 'id-2', ''),
@@ -54,24 +92,39 @@ describe('journal format', () => {
     expect(decoded.map((o) => o.op)).toEqual(['add', 'remove', 'putSubscription', 'removeSubscription', 'purge', 'add'])
     expect(decoded[0]).toMatchObject({ destination: 'queue://A', seq: 10, messageId: 'id-1', bodyBytes: 5 })
     expect(decoded[5]).toMatchObject({ destination: 'queue://Ω', seq: 11, messageId: 'id-2', bodyBytes: 0 })
-    expect(decoded[2]).toEqual({ op: 'putSubscription', subscription: (ops[2] as Extract<StoreOp, { op: 'putSubscription' }>).subscription })
+    expect(decoded[2]).toEqual({
+      op: 'putSubscription',
+      subscription: (ops[2] as Extract<StoreOp, { op: 'putSubscription' }>).subscription,
+    })
     const a = e.adds[0]
     const m = decodeAddOp(e.payload.subarray(a.offset, a.offset + a.length), 'test')
     expect(m).toEqual({ seq: 10, messageId: 'id-1', headers: { k: 'v', ü: 'ß' }, body: enc.encode('hello') })
     const flipped = Buffer.from(e.payload.subarray(a.offset, a.offset + a.length))
     flipped[flipped.length - 1] ^= 0x40
-    expect(isBrokerError(threw(() => decodeAddOp(flipped, 'test')), 'STORAGE_CORRUPT_RECORD')).toBe(true)
+    expect(
+      isBrokerError(
+        threw(() => decodeAddOp(flipped, 'test')),
+        'STORAGE_CORRUPT_RECORD',
+      ),
+    ).toBe(true)
   })
 })
 
 function records(n: number, epoch = 1): Buffer[] {
-  return Array.from({ length: n }, (_, i) => frameRecord(RT_BATCH, epoch, encodeBatch([add('Q', `m${i}`, `body-${i}-`.repeat(i + 1))], [i + 1]).payload))
+  return Array.from({ length: n }, (_, i) =>
+    frameRecord(RT_BATCH, epoch, encodeBatch([add('Q', `m${i}`, `body-${i}-`.repeat(i + 1))], [i + 1]).payload),
+  )
 }
 
 function scan(data: Buffer, limit = Infinity) {
   const seen: number[] = []
   const r = scanSegment({
-    file: 'db-1.log', data, base: SEGMENT_HEADER_BYTES, epoch: 1, limit, recordBytesMax: 1 << 20,
+    file: 'db-1.log',
+    data,
+    base: SEGMENT_HEADER_BYTES,
+    epoch: 1,
+    limit,
+    recordBytesMax: 1 << 20,
     onRecord: (_t, ps, pe) => seen.push((decodeBatchForReplay(data, ps, pe, 't')[0] as { seq: number }).seq),
   })
   return { ...r, seen }

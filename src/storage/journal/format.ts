@@ -71,17 +71,31 @@ export function encodeSegmentHeader(h: SegmentHeader): Buffer {
 export function decodeSegmentHeader(b: Uint8Array, file: string): SegmentHeader {
   const buf = Buffer.from(b.buffer, b.byteOffset, b.byteLength)
   if (buf.length < SEGMENT_HEADER_BYTES) {
-    throw new BrokerError('STORAGE_CORRUPT_RECORD', `journal ${file}: header is ${buf.length} bytes, expected ${SEGMENT_HEADER_BYTES}`, { details: { file, offset: 0 } })
+    throw new BrokerError(
+      'STORAGE_CORRUPT_RECORD',
+      `journal ${file}: header is ${buf.length} bytes, expected ${SEGMENT_HEADER_BYTES}`,
+      { details: { file, offset: 0 } },
+    )
   }
   if (!buf.subarray(0, 8).equals(SEGMENT_MAGIC)) {
-    throw new BrokerError('STORAGE_FORMAT', `journal ${file}: magic ${JSON.stringify(buf.subarray(0, 8).toString('latin1'))} is not an sfbroker journal segment (expected "SFBJRNL\\0")`, { details: { file } })
+    throw new BrokerError(
+      'STORAGE_FORMAT',
+      `journal ${file}: magic ${JSON.stringify(buf.subarray(0, 8).toString('latin1'))} is not an sfbroker journal segment (expected "SFBJRNL\\0")`,
+      { details: { file } },
+    )
   }
   const version = buf.readUInt32LE(8)
   if (version > JOURNAL_FORMAT_VERSION) {
-    throw new BrokerError('STORAGE_FORMAT', `journal ${file}: format version ${version} is newer than this broker supports (${JOURNAL_FORMAT_VERSION})`, { details: { file, version } })
+    throw new BrokerError(
+      'STORAGE_FORMAT',
+      `journal ${file}: format version ${version} is newer than this broker supports (${JOURNAL_FORMAT_VERSION})`,
+      { details: { file, version } },
+    )
   }
   if (checksum(buf, 0, 60) !== buf.readUInt32LE(60)) {
-    throw new BrokerError('STORAGE_CORRUPT_RECORD', `journal ${file}: segment header CRC mismatch at offset 0`, { details: { file, offset: 0 } })
+    throw new BrokerError('STORAGE_CORRUPT_RECORD', `journal ${file}: segment header CRC mismatch at offset 0`, {
+      details: { file, offset: 0 },
+    })
   }
   return { version, epoch: buf.readUInt32LE(16), id: buf.readUInt32LE(20), createdAt: buf.readDoubleLE(24) }
 }
@@ -147,10 +161,18 @@ class Writer {
 }
 
 export class Reader {
-  constructor(readonly b: Buffer, public pos: number, readonly end: number, readonly where: string) {}
+  constructor(
+    readonly b: Buffer,
+    public pos: number,
+    readonly end: number,
+    readonly where: string,
+  ) {}
   private need(n: number) {
     if (this.pos + n > this.end) {
-      throw new BrokerError('STORAGE_CORRUPT_RECORD', `${this.where}: field of ${n} bytes at ${this.pos} runs past the record end ${this.end}`)
+      throw new BrokerError(
+        'STORAGE_CORRUPT_RECORD',
+        `${this.where}: field of ${n} bytes at ${this.pos} runs past the record end ${this.end}`,
+      )
     }
   }
   u8() {
@@ -220,7 +242,11 @@ export function deferredCrcSpan(d: EncodedBatch['deferred'][number]): { at: numb
  * bytes are left free before the payload (the record header: no second copy to frame it); `deferBodies` leaves
  * body bytes to the caller, so a large body can be copied in slices across event-loop turns.
  */
-export function encodeBatch(ops: StoreOp[], seqs: number[], opts: { headerRoom?: number; deferBodies?: boolean } = {}): EncodedBatch {
+export function encodeBatch(
+  ops: StoreOp[],
+  seqs: number[],
+  opts: { headerRoom?: number; deferBodies?: boolean } = {},
+): EncodedBatch {
   const room = opts.headerRoom ?? 0
   const headerJson: (string | null)[] = []
   const subJson: (string | null)[] = []
@@ -231,7 +257,8 @@ export function encodeBatch(ops: StoreOp[], seqs: number[], opts: { headerRoom?:
         const h = JSON.stringify(o.message.headers)
         headerJson.push(h)
         subJson.push(null)
-        size += ADD_FIXED + 4 + utf8(o.destination) + 4 + utf8(o.message.messageId) + 4 + utf8(h) + 4 + o.message.body.length
+        size +=
+          ADD_FIXED + 4 + utf8(o.destination) + 4 + utf8(o.message.messageId) + 4 + utf8(h) + 4 + o.message.body.length
         break
       }
       case 'remove':
@@ -311,7 +338,15 @@ export function encodeBatch(ops: StoreOp[], seqs: number[], opts: { headerRoom?:
 
 /** What replay needs of an op (add ops: no headers or body decoded, only their location). */
 export type ReplayOp =
-  | { op: 'add'; destination: string; seq: number; messageId: string; offset: number; length: number; bodyBytes: number }
+  | {
+      op: 'add'
+      destination: string
+      seq: number
+      messageId: string
+      offset: number
+      length: number
+      bodyBytes: number
+    }
   | { op: 'remove'; destination: string; seq: number }
   | { op: 'putSubscription'; subscription: DurableSubscriptionRecord }
   | { op: 'removeSubscription'; clientId: string; subscriptionName: string }
@@ -340,7 +375,10 @@ export function decodeBatchForReplay(b: Buffer, payloadStart: number, payloadEnd
       const bodyBytes = r.u32()
       r.pos = start + length
       if (r.pos > payloadEnd || start + ADD_FIXED + 16 + bodyBytes + hl > r.pos) {
-        throw new BrokerError('STORAGE_CORRUPT_RECORD', `${where}: add op at ${start} has inconsistent length ${length}`)
+        throw new BrokerError(
+          'STORAGE_CORRUPT_RECORD',
+          `${where}: add op at ${start} has inconsistent length ${length}`,
+        )
       }
       out.push({ op: 'add', destination, seq, messageId, offset: start - payloadStart, length, bodyBytes })
     } else if (op === OP_REMOVE) {
@@ -367,7 +405,8 @@ export function decodeBatchForReplay(b: Buffer, payloadStart: number, payloadEnd
 export function verifyAddOp(b: Buffer): string | null {
   if (b.length < 9 || b[0] !== OP_ADD) return 'not an add op'
   const length = b.readUInt32LE(1)
-  if (length !== b.length || checksum(b, 9, length) !== b.readUInt32LE(5)) return `message CRC or length mismatch (length ${length}, expected ${b.length})`
+  if (length !== b.length || checksum(b, 9, length) !== b.readUInt32LE(5))
+    return `message CRC or length mismatch (length ${length}, expected ${b.length})`
   return null
 }
 
@@ -378,7 +417,10 @@ export function decodeAddOp(b: Buffer, where: string, opts: { crc?: number; body
   const length = r.u32()
   const crc = r.u32()
   if (length !== b.length || (opts.crc ?? checksum(b, ADD_OP_CRC_FROM, length)) !== crc) {
-    throw new BrokerError('STORAGE_CORRUPT_RECORD', `${where}: message CRC or length mismatch (length ${length}, expected ${b.length})`)
+    throw new BrokerError(
+      'STORAGE_CORRUPT_RECORD',
+      `${where}: message CRC or length mismatch (length ${length}, expected ${b.length})`,
+    )
   }
   const seq = r.f64()
   r.str() // destination
@@ -415,6 +457,8 @@ function parseJson(s: string, where: string): unknown {
   try {
     return JSON.parse(s)
   } catch (e) {
-    throw new BrokerError('STORAGE_CORRUPT_RECORD', `${where}: unparsable JSON field: ${(e as Error).message}`, { cause: e })
+    throw new BrokerError('STORAGE_CORRUPT_RECORD', `${where}: unparsable JSON field: ${(e as Error).message}`, {
+      cause: e,
+    })
   }
 }

@@ -54,7 +54,8 @@ export class DestIndex {
     this.cap = cap
   }
   push(seq: number, file: number, off: number, len: number, body: number) {
-    if (this.n > 0 && seq <= this.seq[this.n - 1]) throw new Error(`assertion failed: seq ${seq} after ${this.seq[this.n - 1]}`)
+    if (this.n > 0 && seq <= this.seq[this.n - 1])
+      throw new Error(`assertion failed: seq ${seq} after ${this.seq[this.n - 1]}`)
     if (this.n === this.cap) this.grow(this.n + 1)
     const i = this.n++
     this.seq[i] = seq
@@ -284,25 +285,45 @@ export function encodeCheckpoint(st: IndexState, meta: CheckpointMeta): Buffer {
 }
 
 /** Parse a checkpoint into a fresh IndexState. STORAGE_FORMAT for a foreign/newer file, STORAGE_CORRUPT_RECORD for damage. */
-export function decodeCheckpoint(b: Buffer, file: string, dedupeWindow: number): { state: IndexState; meta: CheckpointMeta } {
+export function decodeCheckpoint(
+  b: Buffer,
+  file: string,
+  dedupeWindow: number,
+): { state: IndexState; meta: CheckpointMeta } {
   if (b.length < 52 || !b.subarray(0, 8).equals(CHECKPOINT_MAGIC)) {
-    throw new BrokerError('STORAGE_FORMAT', `index ${file}: not an sfbroker kahaDB index (magic ${JSON.stringify(b.subarray(0, 8).toString('latin1'))}, expected "SFBKIDX\\0")`, { details: { file } })
+    throw new BrokerError(
+      'STORAGE_FORMAT',
+      `index ${file}: not an sfbroker kahaDB index (magic ${JSON.stringify(b.subarray(0, 8).toString('latin1'))}, expected "SFBKIDX\\0")`,
+      { details: { file } },
+    )
   }
   const version = b.readUInt32LE(8)
   if (version > CHECKPOINT_FORMAT_VERSION) {
-    throw new BrokerError('STORAGE_FORMAT', `index ${file}: format version ${version} is newer than this broker supports (${CHECKPOINT_FORMAT_VERSION})`, { details: { file, version } })
+    throw new BrokerError(
+      'STORAGE_FORMAT',
+      `index ${file}: format version ${version} is newer than this broker supports (${CHECKPOINT_FORMAT_VERSION})`,
+      { details: { file, version } },
+    )
   }
   if (checksum(b, 0, b.length - 4) !== b.readUInt32LE(b.length - 4)) {
-    throw new BrokerError('STORAGE_CORRUPT_RECORD', `index ${file}: CRC mismatch over ${b.length} bytes`, { details: { file, offset: 0 } })
+    throw new BrokerError('STORAGE_CORRUPT_RECORD', `index ${file}: CRC mismatch over ${b.length} bytes`, {
+      details: { file, offset: 0 },
+    })
   }
-  const meta: CheckpointMeta = { epoch: b.readUInt32LE(12), file: b.readUInt32LE(16), offset: b.readDoubleLE(20), createdAt: b.readDoubleLE(36) }
+  const meta: CheckpointMeta = {
+    epoch: b.readUInt32LE(12),
+    file: b.readUInt32LE(16),
+    offset: b.readDoubleLE(20),
+    createdAt: b.readDoubleLE(36),
+  }
   const st = new IndexState(dedupeWindow)
   st.nextSeq = b.readDoubleLE(28)
   const nd = b.readUInt32LE(44)
   const r = new Reader(b, 48, b.length - 4, `index ${file}`)
   const col = <T>(C: { new (ab: ArrayBuffer): T; BYTES_PER_ELEMENT: number }, n: number): T => {
     const bytes = n * C.BYTES_PER_ELEMENT
-    if (r.pos + bytes > r.end) throw new BrokerError('STORAGE_CORRUPT_RECORD', `index ${file}: column runs past the end`)
+    if (r.pos + bytes > r.end)
+      throw new BrokerError('STORAGE_CORRUPT_RECORD', `index ${file}: column runs past the end`)
     // slice() copies into a fresh, aligned ArrayBuffer.
     const t = new C(b.buffer.slice(b.byteOffset + r.pos, b.byteOffset + r.pos + bytes) as ArrayBuffer)
     r.pos += bytes

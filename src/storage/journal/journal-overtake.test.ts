@@ -20,7 +20,11 @@ afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true })
 })
 
-const add = (destination: string, id: string, body: Uint8Array): StoreOp => ({ op: 'add', destination, message: { messageId: id, headers: { id }, body } })
+const add = (destination: string, id: string, body: Uint8Array): StoreOp => ({
+  op: 'add',
+  destination,
+  message: { messageId: id, headers: { id }, body },
+})
 
 describe('JournalStore overtaking', () => {
   test('JournalStore writes a small record of another destination before a large one being filled, keeping per-destination order', async () => {

@@ -36,7 +36,11 @@ afterAll(() => {
 
 const enc = new TextEncoder()
 const dec = new TextDecoder()
-const add = (destination: string, id: string, body = `body of ${id}`): StoreOp => ({ op: 'add', destination, message: { messageId: id, headers: { id }, body: enc.encode(body) } })
+const add = (destination: string, id: string, body = `body of ${id}`): StoreOp => ({
+  op: 'add',
+  destination,
+  message: { messageId: id, headers: { id }, body: enc.encode(body) },
+})
 const KINDS = [
   ['kahaDB', (d?: JournalStoreDeps) => new KahaDbAdapter(d)],
   ['amq', (d?: JournalStoreDeps) => new AmqAdapter(d)],
@@ -71,7 +75,14 @@ describe('JournalStore fault injection', () => {
         const a = make({ io: fs })
         let opened = true
         try {
-          await a.open({ directory: '/store', epoch: 1, journalMaxFileLength: 4096, checkpointIntervalMs: 0, cleanupIntervalMs: 0, onFatalError: (e) => fatal.push(e) })
+          await a.open({
+            directory: '/store',
+            epoch: 1,
+            journalMaxFileLength: 4096,
+            checkpointIntervalMs: 0,
+            cleanupIntervalMs: 0,
+            onFatalError: (e) => fatal.push(e),
+          })
         } catch (e) {
           opened = false
           expect(isBrokerError(e, 'STORAGE_IO')).toBe(true)
@@ -112,11 +123,12 @@ describe('JournalStore fault injection', () => {
         const b = make({ io: fs })
         const rec = await b.open({ directory: '/store', epoch: 2, cleanupIntervalMs: 0 })
         const present = new Map<string, number>()
-        for (const d of ['Q', 'Q0', 'Q1']) for (const m of await loadAll(b, d)) {
-          expect(dec.decode(m.body)).toBe(bodies.get(m.messageId)!)
-          expect(m.headers.id).toBe(m.messageId)
-          present.set(m.messageId, m.seq)
-        }
+        for (const d of ['Q', 'Q0', 'Q1'])
+          for (const m of await loadAll(b, d)) {
+            expect(dec.decode(m.body)).toBe(bodies.get(m.messageId)!)
+            expect(m.headers.id).toBe(m.messageId)
+            present.set(m.messageId, m.seq)
+          }
         const ctx = `(seed ${seed}, n ${n}, mode ${modes[n % modes.length]}, failed ${JSON.stringify(fs.failed)}, report ${JSON.stringify(rec.report)})`
         for (const [id, seq] of acked) {
           if (ackedRemoved.has(id)) expect([id, present.has(id), ctx]).toEqual([id, false, ctx])
@@ -259,7 +271,11 @@ describe('JournalStore fault injection', () => {
     await a.open({ directory: '/s', epoch: 1, cleanupIntervalMs: 0, onFatalError: (e) => fatal.push(e) })
     await a.write([add('Q', 'ok')])
     fs.failWhen((call, path) => call === 'write' && path.includes('db-'), 'ENOSPC')
-    const results = await Promise.allSettled([a.write([add('Q', 'x1')]), a.write([add('Q', 'x2')]), a.write([add('Q', 'x3')])])
+    const results = await Promise.allSettled([
+      a.write([add('Q', 'x1')]),
+      a.write([add('Q', 'x2')]),
+      a.write([add('Q', 'x3')]),
+    ])
     for (const r of results) {
       expect(r.status).toBe('rejected')
       const e = (r as PromiseRejectedResult).reason as BrokerError
@@ -283,10 +299,18 @@ describe('JournalStore group commit, sync policies, limits', () => {
     const dir = tmp()
     let fenceCalls = 0
     const a = new KahaDbAdapter()
-    await a.open({ directory: dir, epoch: 1, cleanupIntervalMs: 0, checkpointIntervalMs: 0, fence: { assertCurrent: async () => void fenceCalls++ } })
+    await a.open({
+      directory: dir,
+      epoch: 1,
+      cleanupIntervalMs: 0,
+      checkpointIntervalMs: 0,
+      fence: { assertCurrent: async () => void fenceCalls++ },
+    })
     const before = a.stats().syncs
     const writes = 64
-    const rs = await Promise.all(Array.from({ length: writes }, (_, i) => a.write([add('G', `g${i}`, 'z'.repeat(1024))])))
+    const rs = await Promise.all(
+      Array.from({ length: writes }, (_, i) => a.write([add('G', `g${i}`, 'z'.repeat(1024))])),
+    )
     const syncs = a.stats().syncs - before
     expect(syncs).toBeGreaterThanOrEqual(1)
     expect(syncs).toBeLessThan(writes)
@@ -301,7 +325,14 @@ describe('JournalStore group commit, sync policies, limits', () => {
   test('JournalStore periodic sync policy resolves writes before fsync and syncs on its interval', async () => {
     const dir = tmp()
     const a = new KahaDbAdapter()
-    await a.open({ directory: dir, epoch: 1, syncPolicy: 'periodic', syncIntervalMs: 20, cleanupIntervalMs: 0, checkpointIntervalMs: 0 })
+    await a.open({
+      directory: dir,
+      epoch: 1,
+      syncPolicy: 'periodic',
+      syncIntervalMs: 20,
+      cleanupIntervalMs: 0,
+      checkpointIntervalMs: 0,
+    })
     const before = a.stats().syncs
     await a.write([add('P', 'p1')])
     expect(a.stats().syncs).toBe(before)
@@ -319,9 +350,23 @@ describe('JournalStore group commit, sync policies, limits', () => {
     await a.open({ directory: dir, epoch: 1, cleanupIntervalMs: 0 })
     expect(await codeOf(a.write([add('Q', 'big', 'b'.repeat(2100))]))).toBe('STORAGE_INVALID_OP')
     expect(await codeOf(a.write([add('Q', 'fits', 'b'.repeat(1900))]))).toBe('resolved')
-    expect(await codeOf(a.write([{ op: 'add', destination: '', message: { messageId: 'x', headers: {}, body: enc.encode('x') } }]))).toBe('STORAGE_INVALID_OP')
+    expect(
+      await codeOf(
+        a.write([{ op: 'add', destination: '', message: { messageId: 'x', headers: {}, body: enc.encode('x') } }]),
+      ),
+    ).toBe('STORAGE_INVALID_OP')
     expect(await codeOf(a.write([{ op: 'frobnicate' } as never]))).toBe('STORAGE_INVALID_OP')
-    expect(await codeOf(a.write([{ op: 'add', destination: 'Q', message: { messageId: 'x', headers: { n: 1 as never }, body: enc.encode('x') } }]))).toBe('STORAGE_INVALID_OP')
+    expect(
+      await codeOf(
+        a.write([
+          {
+            op: 'add',
+            destination: 'Q',
+            message: { messageId: 'x', headers: { n: 1 as never }, body: enc.encode('x') },
+          },
+        ]),
+      ),
+    ).toBe('STORAGE_INVALID_OP')
     expect(await codeOf(a.load('Q', 0, 0))).toBe('STORAGE_INVALID_OP')
     await a.close()
   })
@@ -339,7 +384,12 @@ describe('JournalStore group commit, sync policies, limits', () => {
     writeFileSync(ck, patched)
     expect(await codeOf(new KahaDbAdapter().open({ directory: dir, epoch: 1 }))).toBe('STORAGE_FORMAT')
     writeFileSync(ck, ckRaw)
-    const seg = join(dir, readdirSync(dir).filter((n) => /^db-\d+\.log$/.test(n)).sort()[0])
+    const seg = join(
+      dir,
+      readdirSync(dir)
+        .filter((n) => /^db-\d+\.log$/.test(n))
+        .sort()[0],
+    )
     const s = readFileSync(seg)
     s.writeUInt32LE(2, 8)
     s.writeUInt32LE(crc32(s.subarray(0, 60)) >>> 0, 60)
@@ -364,7 +414,13 @@ describe('JournalStore epoch fencing', () => {
     test(`JournalStore (${kind}) two writers, epochs N and N+1, one directory: N's appends after N+1 opened are not recovered`, async () => {
       const dir = tmp()
       const A = make() as JournalStore
-      await A.open({ directory: dir, epoch: 4, journalMaxFileLength: 4096, checkpointIntervalMs: 0, cleanupIntervalMs: 0 })
+      await A.open({
+        directory: dir,
+        epoch: 4,
+        journalMaxFileLength: 4096,
+        checkpointIntervalMs: 0,
+        cleanupIntervalMs: 0,
+      })
       await A.write([add('Q', 'a-before-1')])
       await A.write([add('Q', 'a-before-2')])
       const B = make() as JournalStore
@@ -375,7 +431,8 @@ describe('JournalStore epoch fencing', () => {
       expect(await codeOf(A.write([add('Q', 'a-late-1')]))).toBe('resolved')
       // ...but it cannot start a new segment once it sees the newer seal.
       let code = 'resolved'
-      for (let i = 0; i < 20 && code === 'resolved'; i++) code = await codeOf(A.write([add('Q', `a-late-big-${i}`, 'L'.repeat(1500))]))
+      for (let i = 0; i < 20 && code === 'resolved'; i++)
+        code = await codeOf(A.write([add('Q', `a-late-big-${i}`, 'L'.repeat(1500))]))
       expect(code).toBe('STORAGE_FENCED')
       await B.write([add('Q', 'b-1')])
       // B crashes (no close, so no checkpoint): the next primary replays and must skip A's late bytes.

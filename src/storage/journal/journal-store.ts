@@ -25,13 +25,45 @@ import { systemClock, type Clock } from '../../lib/clock.ts'
 import { logger } from '../../lib/log.ts'
 import type { AdapterKind, SyncPolicy } from '../../config/types.ts'
 import type {
-  OpenOptions, PersistenceAdapter, RecoveredState, RecoveryReport, StandbyOptions, StandbyReader, StoreOp, StoreStats, StoredMessage, WriteResult,
+  OpenOptions,
+  PersistenceAdapter,
+  RecoveredState,
+  RecoveryReport,
+  StandbyOptions,
+  StandbyReader,
+  StoreOp,
+  StoreStats,
+  StoredMessage,
+  WriteResult,
 } from '../types.ts'
 import { nodeFileIO, type FileHandleIO, type FileIO } from './file-io.ts'
 import {
-  decodeAddOp, verifyAddOp, decodeBatchForReplay, decodeCarry, decodeSegmentHeader, encodeBatch, encodeCarry, encodeSegmentHeader,
-  ADD_OP_CRC_FROM, checksum, deferredCrcSpan, finishDeferred, frameRecord, frameRecordHeader, frameRecordInPlace, JOURNAL_FORMAT_VERSION, parseSegmentName, RECORD_BYTES_MAX_DEFAULT, RECORD_CRC_AT, RECORD_HEADER_BYTES, RT_BATCH,
-  RT_CARRY, SEGMENT_HEADER_BYTES, segmentName, type CarryPayload, type EncodedBatch,
+  decodeAddOp,
+  verifyAddOp,
+  decodeBatchForReplay,
+  decodeCarry,
+  decodeSegmentHeader,
+  encodeBatch,
+  encodeCarry,
+  encodeSegmentHeader,
+  ADD_OP_CRC_FROM,
+  checksum,
+  deferredCrcSpan,
+  finishDeferred,
+  frameRecord,
+  frameRecordHeader,
+  frameRecordInPlace,
+  JOURNAL_FORMAT_VERSION,
+  parseSegmentName,
+  RECORD_BYTES_MAX_DEFAULT,
+  RECORD_CRC_AT,
+  RECORD_HEADER_BYTES,
+  RT_BATCH,
+  RT_CARRY,
+  SEGMENT_HEADER_BYTES,
+  segmentName,
+  type CarryPayload,
+  type EncodedBatch,
 } from './format.ts'
 import { decodeCheckpoint, encodeCheckpoint, IndexState, type CheckpointMeta } from './index-state.ts'
 import { maxSealEpoch, readSeals, SEALS_DIR, sealLimit, writeSeal, type Seal } from './seals.ts'
@@ -212,7 +244,11 @@ export class JournalStore implements PersistenceAdapter {
   private syncHist = SYNC_BUCKETS_MS.map(() => 0)
   private syncSumMs = 0
 
-  constructor(readonly kind: AdapterKind, private readonly checkpoints: boolean, deps: JournalStoreDeps = {}) {
+  constructor(
+    readonly kind: AdapterKind,
+    private readonly checkpoints: boolean,
+    deps: JournalStoreDeps = {},
+  ) {
     this.io = deps.io ?? nodeFileIO
     this.clock = deps.clock ?? systemClock
     this.recordBytesMax = deps.recordBytesMax ?? RECORD_BYTES_MAX_DEFAULT
@@ -222,7 +258,10 @@ export class JournalStore implements PersistenceAdapter {
 
   async open(opts: OpenOptions): Promise<RecoveredState> {
     if (this.state === 'opening' || this.state === 'open' || this.state === 'closing') {
-      throw new BrokerError('STORAGE_IO', `store ${opts.directory}: open() called on a store that is already ${this.state} at ${this.dir}`)
+      throw new BrokerError(
+        'STORAGE_IO',
+        `store ${opts.directory}: open() called on a store that is already ${this.state} at ${this.dir}`,
+      )
     }
     validateOptions(opts)
     this.reset(opts)
@@ -300,16 +339,29 @@ export class JournalStore implements PersistenceAdapter {
     const raw = await this.io.readFile(this.path(MARKER_FILE))
     if (raw === null) {
       if (segmentNames.length > 0) {
-        throw new BrokerError('STORAGE_FORMAT', `store ${this.dir}: journal segments (${segmentNames[0]}, ...) but no ${MARKER_FILE}: not a store this broker wrote`, { details: { directory: this.dir } })
+        throw new BrokerError(
+          'STORAGE_FORMAT',
+          `store ${this.dir}: journal segments (${segmentNames[0]}, ...) but no ${MARKER_FILE}: not a store this broker wrote`,
+          { details: { directory: this.dir } },
+        )
       }
       if (names.includes('CURRENT') || names.includes('leveldb') || names.some((n) => /^MANIFEST-/.test(n))) {
-        throw new BrokerError('STORAGE_FORMAT', `store ${this.dir}: holds a LevelDB database (CURRENT/MANIFEST files or a leveldb/ folder), expected a ${this.kind} journal`, { details: { directory: this.dir } })
+        throw new BrokerError(
+          'STORAGE_FORMAT',
+          `store ${this.dir}: holds a LevelDB database (CURRENT/MANIFEST files or a leveldb/ folder), expected a ${this.kind} journal`,
+          { details: { directory: this.dir } },
+        )
       }
       const tmp = this.path(`${MARKER_FILE}.tmp`)
       await this.io.unlink(tmp)
       const h = await this.io.open(tmp, 'createExclusive')
       try {
-        await h.write(Buffer.from(JSON.stringify({ format: MARKER_FORMAT, adapter: this.kind, version: JOURNAL_FORMAT_VERSION }) + '\n'), 0)
+        await h.write(
+          Buffer.from(
+            JSON.stringify({ format: MARKER_FORMAT, adapter: this.kind, version: JOURNAL_FORMAT_VERSION }) + '\n',
+          ),
+          0,
+        )
         await h.sync()
       } finally {
         await h.close()
@@ -325,20 +377,38 @@ export class JournalStore implements PersistenceAdapter {
       m = {}
     }
     if (m.format !== MARKER_FORMAT) {
-      throw new BrokerError('STORAGE_FORMAT', `store ${this.path(MARKER_FILE)}: format ${JSON.stringify(m.format)} is foreign, expected "${MARKER_FORMAT}"`, { details: { file: this.path(MARKER_FILE) } })
+      throw new BrokerError(
+        'STORAGE_FORMAT',
+        `store ${this.path(MARKER_FILE)}: format ${JSON.stringify(m.format)} is foreign, expected "${MARKER_FORMAT}"`,
+        { details: { file: this.path(MARKER_FILE) } },
+      )
     }
     if (typeof m.version !== 'number' || m.version > JOURNAL_FORMAT_VERSION) {
-      throw new BrokerError('STORAGE_FORMAT', `store ${this.path(MARKER_FILE)}: format version ${JSON.stringify(m.version)} is newer than this broker supports (${JOURNAL_FORMAT_VERSION})`, { details: { file: this.path(MARKER_FILE), version: m.version } })
+      throw new BrokerError(
+        'STORAGE_FORMAT',
+        `store ${this.path(MARKER_FILE)}: format version ${JSON.stringify(m.version)} is newer than this broker supports (${JOURNAL_FORMAT_VERSION})`,
+        { details: { file: this.path(MARKER_FILE), version: m.version } },
+      )
     }
     if (m.adapter !== this.kind) {
       // kahaDB deletes segments an amq replay would need, and amq has no checkpoint kahaDB could trust: no silent switch.
-      throw new BrokerError('STORAGE_FORMAT', `store ${this.dir}: written by the ${JSON.stringify(m.adapter)} adapter, opened as ${this.kind}; expected the same adapter`, { details: { directory: this.dir, adapter: m.adapter } })
+      throw new BrokerError(
+        'STORAGE_FORMAT',
+        `store ${this.dir}: written by the ${JSON.stringify(m.adapter)} adapter, opened as ${this.kind}; expected the same adapter`,
+        { details: { directory: this.dir, adapter: m.adapter } },
+      )
     }
   }
 
   private async recover(): Promise<RecoveredState> {
     const started = this.clock.now()
-    const report: RecoveryReport = { durationMs: 0, recordsReplayed: 0, tornTail: null, corrupt: [], fencedRecordsIgnored: 0 }
+    const report: RecoveryReport = {
+      durationMs: 0,
+      recordsReplayed: 0,
+      tornTail: null,
+      corrupt: [],
+      fencedRecordsIgnored: 0,
+    }
     await this.io.mkdir(this.dir)
     // mkdir is durable only once its parent directory is synced (cheap; once per open).
     await this.io.syncDir(dirname(this.dir))
@@ -366,11 +436,18 @@ export class JournalStore implements PersistenceAdapter {
           continue
         }
         const hd = decodeSegmentHeader(buf, file)
-        if (hd.id !== id) throw new BrokerError('STORAGE_CORRUPT_RECORD', `journal ${file}: header names segment ${hd.id}`, { details: { file, offset: 0 } })
+        if (hd.id !== id)
+          throw new BrokerError('STORAGE_CORRUPT_RECORD', `journal ${file}: header names segment ${hd.id}`, {
+            details: { file, offset: 0 },
+          })
         this.segments.set(id, { id, epoch: hd.epoch, size })
       } catch (e) {
         if (!isBrokerError(e, 'STORAGE_CORRUPT_RECORD')) throw e
-        report.corrupt.push({ file, offset: 0, reason: `segment header unreadable (${e.message}); segment not replayed` })
+        report.corrupt.push({
+          file,
+          offset: 0,
+          reason: `segment header unreadable (${e.message}); segment not replayed`,
+        })
         unusable.add(id)
         this.segments.set(id, { id, epoch: 0, size: 0 })
       } finally {
@@ -383,8 +460,14 @@ export class JournalStore implements PersistenceAdapter {
     const newerSeal = maxSealEpoch(seals)
     const newerSeg = [...this.segments.values()].find((s) => s.epoch > this.epoch)
     if (newerSeal > this.epoch || newerSeg) {
-      const what = newerSeg ? `segment ${segmentName(newerSeg.id)} of epoch ${newerSeg.epoch}` : `seal of epoch ${newerSeal}`
-      throw new BrokerError('STORAGE_FENCED', `store ${this.dir}: ${what} exists above our epoch ${this.epoch}; a newer primary owns this store`, { details: { epoch: this.epoch } })
+      const what = newerSeg
+        ? `segment ${segmentName(newerSeg.id)} of epoch ${newerSeg.epoch}`
+        : `seal of epoch ${newerSeal}`
+      throw new BrokerError(
+        'STORAGE_FENCED',
+        `store ${this.dir}: ${what} exists above our epoch ${this.epoch}; a newer primary owns this store`,
+        { details: { epoch: this.epoch } },
+      )
     }
     if (!seals.has(this.epoch)) {
       const seal: Seal = { epoch: this.epoch, segments: {}, createdAt: this.clock.now() }
@@ -421,7 +504,11 @@ export class JournalStore implements PersistenceAdapter {
     for (const id of ids) {
       if (id < startFile || unusable.has(id)) continue
       const seg = this.segments.get(id)!
-      await this.replaySegment(seg, id === startFile ? Math.max(startOffset, SEGMENT_HEADER_BYTES) : SEGMENT_HEADER_BYTES, report)
+      await this.replaySegment(
+        seg,
+        id === startFile ? Math.max(startOffset, SEGMENT_HEADER_BYTES) : SEGMENT_HEADER_BYTES,
+        report,
+      )
     }
 
     // 5. Our own, new segment: never append to a file another epoch (or an earlier run) wrote.
@@ -431,11 +518,23 @@ export class JournalStore implements PersistenceAdapter {
     this.lastReport = report
     this.corruptCount = report.corrupt.length
     this.corruptList = report.corrupt.slice(0, CORRUPT_REPORT_MAX)
-    if (report.corrupt.length > 0) log.error(`store ${this.dir}: ${report.corrupt.length} corrupt range(s) not recovered`, { corrupt: report.corrupt })
+    if (report.corrupt.length > 0)
+      log.error(`store ${this.dir}: ${report.corrupt.length} corrupt range(s) not recovered`, {
+        corrupt: report.corrupt,
+      })
     if (report.tornTail) log.warn(`store ${this.dir}: torn tail cut off`, { tornTail: report.tornTail })
-    if (report.fencedRecordsIgnored > 0) log.warn(`store ${this.dir}: ${report.fencedRecordsIgnored} record(s) of a deposed primary written after its seal ignored`)
-    log.info(`store ${this.dir} (${this.kind}${this.warmOpen ? `, warm from a standby reader` : ``}) recovered ${this.index.messages} messages, replayed ${report.recordsReplayed} records in ${report.durationMs} ms`)
-    return { destinations: this.index.summaries(), subscriptions: [...this.index.subs.values()].map((s) => s.rec), report }
+    if (report.fencedRecordsIgnored > 0)
+      log.warn(
+        `store ${this.dir}: ${report.fencedRecordsIgnored} record(s) of a deposed primary written after its seal ignored`,
+      )
+    log.info(
+      `store ${this.dir} (${this.kind}${this.warmOpen ? `, warm from a standby reader` : ``}) recovered ${this.index.messages} messages, replayed ${report.recordsReplayed} records in ${report.durationMs} ms`,
+    )
+    return {
+      destinations: this.index.summaries(),
+      subscriptions: [...this.index.subs.values()].map((s) => s.rec),
+      report,
+    }
   }
 
   /** Whether the last open() adopted a warm replica's index (stats, tests). */
@@ -446,7 +545,12 @@ export class JournalStore implements PersistenceAdapter {
    * position to replay from, or null (with the reason logged) to recover cold. Called after our seal is written,
    * so everything after the reader's position is re-read and re-validated under it.
    */
-  private adoptStandby(sb: StandbyReader, ids: number[], unusable: Set<number>, report: RecoveryReport): { file: number; offset: number } | null {
+  private adoptStandby(
+    sb: StandbyReader,
+    ids: number[],
+    unusable: Set<number>,
+    report: RecoveryReport,
+  ): { file: number; offset: number } | null {
     const doubt = (why: string) => {
       log.info(`store ${this.dir}: warm standby index not used (${why}); recovering cold`)
       return null
@@ -468,13 +572,18 @@ export class JournalStore implements PersistenceAdapter {
         return doubt(`${segmentName(id)} was never seen by the reader`)
       }
       if (seen.covered) continue
-      if (seen.skipped !== unusable.has(id)) return doubt(`${segmentName(id)} is ${unusable.has(id) ? 'unusable' : 'usable'} now, the reader found it otherwise`)
+      if (seen.skipped !== unusable.has(id))
+        return doubt(
+          `${segmentName(id)} is ${unusable.has(id) ? 'unusable' : 'usable'} now, the reader found it otherwise`,
+        )
       if (seen.skipped) continue
-      if (seen.epoch !== seg.epoch) return doubt(`${segmentName(id)} has epoch ${seg.epoch}, the reader saw ${seen.epoch}`)
+      if (seen.epoch !== seg.epoch)
+        return doubt(`${segmentName(id)} has epoch ${seg.epoch}, the reader saw ${seen.epoch}`)
       const limit = Math.max(SEGMENT_HEADER_BYTES, sealLimit(this.seals, id, seg.epoch))
       if (seen.end > limit) return doubt(`it applied ${segmentName(id)} up to ${seen.end}, beyond the seal ${limit}`)
     }
-    if (h.cursor.file > 0 && !this.segments.has(h.cursor.file) && ids.some((id) => id > h.cursor.file)) return doubt(`${segmentName(h.cursor.file)} (its position) is gone`)
+    if (h.cursor.file > 0 && !this.segments.has(h.cursor.file) && ids.some((id) => id > h.cursor.file))
+      return doubt(`${segmentName(h.cursor.file)} (its position) is gone`)
     this.index = h.index
     this.recoveredFrom = h.checkpointFrom
     this.warmOpen = true
@@ -485,25 +594,43 @@ export class JournalStore implements PersistenceAdapter {
 
   /** A read-only reader that keeps this store's index current on a warm replica (pass it to open() as `standby`). */
   standby(opts: StandbyOptions): StandbyReader {
-    return new JournalTailReader(this.kind, this.checkpoints, opts, { io: this.io, recordBytesMax: this.recordBytesMax })
+    return new JournalTailReader(this.kind, this.checkpoints, opts, {
+      io: this.io,
+      recordBytesMax: this.recordBytesMax,
+    })
   }
 
   private seals = new Map<number, Seal>()
   /** The checkpoint position recovery started from (kahaDB): messages before it were not re-read. */
   private recoveredFrom: { file: number; offset: number } | null = null
 
-  private async loadCheckpoint(names: string[], report: RecoveryReport): Promise<{ state: IndexState; meta: CheckpointMeta } | null> {
-    const cks = names.map((n) => /^index-(\d+)\.ckpt$/.exec(n)).filter((m): m is RegExpExecArray => !!m).map((m) => Number(m[1])).sort((a, b) => b - a)
+  private async loadCheckpoint(
+    names: string[],
+    report: RecoveryReport,
+  ): Promise<{ state: IndexState; meta: CheckpointMeta } | null> {
+    const cks = names
+      .map((n) => /^index-(\d+)\.ckpt$/.exec(n))
+      .filter((m): m is RegExpExecArray => !!m)
+      .map((m) => Number(m[1]))
+      .sort((a, b) => b - a)
     if (cks.length === 0) return null
     if (cks[0] > this.epoch) {
-      throw new BrokerError('STORAGE_FENCED', `store ${this.dir}: index of epoch ${cks[0]} exists above our epoch ${this.epoch}`, { details: { epoch: this.epoch } })
+      throw new BrokerError(
+        'STORAGE_FENCED',
+        `store ${this.dir}: index of epoch ${cks[0]} exists above our epoch ${this.epoch}`,
+        { details: { epoch: this.epoch } },
+      )
     }
     const file = this.path(`index-${cks[0]}.ckpt`)
     const raw = await this.io.readFile(file)
     if (!raw) return null
     let ck: { state: IndexState; meta: CheckpointMeta }
     try {
-      ck = decodeCheckpoint(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength), file, this.opts.dedupeWindow ?? DEDUPE_WINDOW_DEFAULT)
+      ck = decodeCheckpoint(
+        Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength),
+        file,
+        this.opts.dedupeWindow ?? DEDUPE_WINDOW_DEFAULT,
+      )
     } catch (e) {
       if (!isBrokerError(e, 'STORAGE_CORRUPT_RECORD')) throw e
       report.corrupt.push({ file, offset: 0, reason: `${e.message}; replaying the whole journal instead` })
@@ -514,7 +641,11 @@ export class JournalStore implements PersistenceAdapter {
     if (seg) {
       const limit = sealLimit(this.seals, seg.id, seg.epoch)
       if (ck.meta.offset > limit) {
-        report.corrupt.push({ file, offset: 0, reason: `checkpoint position ${ck.meta.offset} in ${segmentName(seg.id)} lies beyond that segment's seal ${limit}; replaying the whole journal instead` })
+        report.corrupt.push({
+          file,
+          offset: 0,
+          reason: `checkpoint position ${ck.meta.offset} in ${segmentName(seg.id)} lies beyond that segment's seal ${limit}; replaying the whole journal instead`,
+        })
         return null
       }
     }
@@ -534,7 +665,12 @@ export class JournalStore implements PersistenceAdapter {
       const got = await h.read(data, data.length, from)
       const where = `journal ${file}`
       const res = scanSegment({
-        file, data: data.subarray(0, got), base: from, epoch: seg.epoch, limit, recordBytesMax: this.recordBytesMax,
+        file,
+        data: data.subarray(0, got),
+        base: from,
+        epoch: seg.epoch,
+        limit,
+        recordBytesMax: this.recordBytesMax,
         onRecord: (type, ps, pe, offset) => {
           try {
             applyRecord(this.index, data, type, ps, pe, offset, seg.id, where)
@@ -564,7 +700,10 @@ export class JournalStore implements PersistenceAdapter {
     let id = firstId
     for (let attempt = 0; ; attempt++, id++) {
       if (attempt >= SEGMENT_CREATE_ATTEMPTS_MAX) {
-        throw new BrokerError('STORAGE_IO', `store ${this.dir}: could not create a new segment after ${attempt} attempts from ${segmentName(firstId)}`)
+        throw new BrokerError(
+          'STORAGE_IO',
+          `store ${this.dir}: could not create a new segment after ${attempt} attempts from ${segmentName(firstId)}`,
+        )
       }
       const file = this.path(segmentName(id))
       let h: FileHandleIO
@@ -575,7 +714,10 @@ export class JournalStore implements PersistenceAdapter {
         throw e
       }
       try {
-        await h.write(encodeSegmentHeader({ version: JOURNAL_FORMAT_VERSION, epoch: this.epoch, id, createdAt: this.clock.now() }), 0)
+        await h.write(
+          encodeSegmentHeader({ version: JOURNAL_FORMAT_VERSION, epoch: this.epoch, id, createdAt: this.clock.now() }),
+          0,
+        )
         await this.timedSync(h)
         await this.io.syncDir(this.dir)
       } catch (e) {
@@ -595,7 +737,10 @@ export class JournalStore implements PersistenceAdapter {
   private checkOpen(what: string) {
     if (this.state === 'open') return
     if (this.state === 'failed' && this.failure) throw this.failure
-    throw new BrokerError('STORAGE_CLOSED', `store ${this.dir || '(never opened)'}: ${what} on a ${this.state === 'new' ? 'store not yet opened' : 'closed store'}`)
+    throw new BrokerError(
+      'STORAGE_CLOSED',
+      `store ${this.dir || '(never opened)'}: ${what} on a ${this.state === 'new' ? 'store not yet opened' : 'closed store'}`,
+    )
   }
 
   write(ops: StoreOp[]): Promise<WriteResult> {
@@ -617,7 +762,13 @@ export class JournalStore implements PersistenceAdapter {
     // Encoded straight into the record buffer (header room first): one copy of each body, not two.
     const enc = encodeBatch(ops, seqs, { headerRoom: RECORD_HEADER_BYTES, deferBodies: true })
     if (enc.payload.length > this.recordBytesMax) {
-      return Promise.reject(new BrokerError('STORAGE_INVALID_OP', `store ${this.dir}: batch of ${enc.payload.length} bytes exceeds recordBytesMax ${this.recordBytesMax}`, { details: { bytes: enc.payload.length, limit: this.recordBytesMax } }))
+      return Promise.reject(
+        new BrokerError(
+          'STORAGE_INVALID_OP',
+          `store ${this.dir}: batch of ${enc.payload.length} bytes exceeds recordBytesMax ${this.recordBytesMax}`,
+          { details: { bytes: enc.payload.length, limit: this.recordBytesMax } },
+        ),
+      )
     }
     const epoch = this.epoch
     for (const id of ids) this.pendingIds.set(id, (this.pendingIds.get(id) ?? 0) + 1)
@@ -651,7 +802,10 @@ export class JournalStore implements PersistenceAdapter {
     this.pumping = true
     try {
       // Bounded by the work queued: every turn removes a task or at least one pending record.
-      while ((this.state === 'open' || this.state === 'closing') && (this.tasks.length > 0 || this.pending.length > 0)) {
+      while (
+        (this.state === 'open' || this.state === 'closing') &&
+        (this.tasks.length > 0 || this.pending.length > 0)
+      ) {
         const t = this.tasks.shift()
         if (t) {
           try {
@@ -715,7 +869,8 @@ export class JournalStore implements PersistenceAdapter {
     for (const p of this.pending) {
       if (p.carry || p.ops.some((o) => o.op !== 'add' && o.op !== 'remove')) break
       const n = p.record.length
-      const free = !p.ready && n <= COPY_SLICE_BYTES && !p.ops.some((o) => held.has((o as { destination: string }).destination))
+      const free =
+        !p.ready && n <= COPY_SLICE_BYTES && !p.ops.some((o) => held.has((o as { destination: string }).destination))
       if (!free) {
         for (const o of p.ops) held.add((o as { destination: string }).destination)
         continue
@@ -747,12 +902,20 @@ export class JournalStore implements PersistenceAdapter {
         return
       }
       const cur0 = this.cur!
-      if (cur0.size > SEGMENT_HEADER_BYTES && cur0.size + this.pending[0].record.length > this.maxFileLength) await this.roll()
+      if (cur0.size > SEGMENT_HEADER_BYTES && cur0.size + this.pending[0].record.length > this.maxFileLength)
+        await this.roll()
       const cur1 = this.cur!
       for (const p of this.pending) {
         const n = p.record.length
         // A record still being filled, or a large one (joining it would copy it once more), goes in a group of its own.
-        if (group.length > 0 && (p.ready || n > COPY_SLICE_BYTES || bytes + n > GROUP_COMMIT_BYTES_MAX || cur1.size + bytes + n > this.maxFileLength)) break
+        if (
+          group.length > 0 &&
+          (p.ready ||
+            n > COPY_SLICE_BYTES ||
+            bytes + n > GROUP_COMMIT_BYTES_MAX ||
+            cur1.size + bytes + n > this.maxFileLength)
+        )
+          break
         group.push(p)
         bytes += n
       }
@@ -761,7 +924,13 @@ export class JournalStore implements PersistenceAdapter {
     const cur = this.cur!
     const base = cur.size
     try {
-      const buf = group.length === 1 ? group[0].record : Buffer.concat(group.map((p) => p.record), bytes)
+      const buf =
+        group.length === 1
+          ? group[0].record
+          : Buffer.concat(
+              group.map((p) => p.record),
+              bytes,
+            )
       if (this.syncPolicy === 'always' && !this.unsynced && cur.h.writeDurable) {
         // Everything before `base` is already durable, so one durable write (O_DSYNC) is the whole commit: one
         // system call and one thread-pool round trip instead of write + fdatasync. The size is updated only after
@@ -807,7 +976,13 @@ export class JournalStore implements PersistenceAdapter {
       switch (o.op) {
         case 'add': {
           const loc = p.adds[a]
-          this.index.add(o.destination, p.seqs[a], o.message.messageId, { file, offset: payload + loc.offset, length: loc.length }, loc.bodyBytes)
+          this.index.add(
+            o.destination,
+            p.seqs[a],
+            o.message.messageId,
+            { file, offset: payload + loc.offset, length: loc.length },
+            loc.bodyBytes,
+          )
           a++
           break
         }
@@ -873,7 +1048,11 @@ export class JournalStore implements PersistenceAdapter {
     const seals = await readSeals(this.io, this.dir)
     const top = maxSealEpoch(seals)
     if (top > this.epoch) {
-      throw new BrokerError('STORAGE_FENCED', `store ${this.dir}: epoch ${top} sealed this store while we (epoch ${this.epoch}) were about to ${what}`, { details: { epoch: this.epoch, newer: top } })
+      throw new BrokerError(
+        'STORAGE_FENCED',
+        `store ${this.dir}: epoch ${top} sealed this store while we (epoch ${this.epoch}) were about to ${what}`,
+        { details: { epoch: this.epoch, newer: top } },
+      )
     }
   }
 
@@ -904,9 +1083,18 @@ export class JournalStore implements PersistenceAdapter {
 
   async load(destination: string, afterSeq: number, limit: number): Promise<StoredMessage[]> {
     this.checkOpen('load()')
-    if (typeof destination !== 'string') throw new BrokerError('STORAGE_INVALID_OP', `load(): destination ${JSON.stringify(destination)} is not a string`)
-    if (typeof afterSeq !== 'number' || Number.isNaN(afterSeq)) throw new BrokerError('STORAGE_INVALID_OP', `load(${destination}): afterSeq ${JSON.stringify(afterSeq)} is not a number`)
-    if (!Number.isInteger(limit) || limit < 1) throw new BrokerError('STORAGE_INVALID_OP', `load(${destination}): limit ${JSON.stringify(limit)} is not a positive integer`)
+    if (typeof destination !== 'string')
+      throw new BrokerError('STORAGE_INVALID_OP', `load(): destination ${JSON.stringify(destination)} is not a string`)
+    if (typeof afterSeq !== 'number' || Number.isNaN(afterSeq))
+      throw new BrokerError(
+        'STORAGE_INVALID_OP',
+        `load(${destination}): afterSeq ${JSON.stringify(afterSeq)} is not a number`,
+      )
+    if (!Number.isInteger(limit) || limit < 1)
+      throw new BrokerError(
+        'STORAGE_INVALID_OP',
+        `load(${destination}): limit ${JSON.stringify(limit)} is not a positive integer`,
+      )
     const out: StoredMessage[] = []
     let after = afterSeq
     // Bounded: every turn moves `after` past at least one index entry (a corrupt one found is skipped next turn).
@@ -924,7 +1112,12 @@ export class JournalStore implements PersistenceAdapter {
    * out; with `before`, only those stored before that journal position. Taken synchronously: the index may change
    * while we read.
    */
-  private snapshot(destination: string, afterSeq: number, max: number, before: { file: number; offset: number } | null): Want[] {
+  private snapshot(
+    destination: string,
+    afterSeq: number,
+    max: number,
+    before: { file: number; offset: number } | null,
+  ): Want[] {
     const d = this.index.dests.get(destination)
     const want: Want[] = []
     if (!d) return want
@@ -954,7 +1147,13 @@ export class JournalStore implements PersistenceAdapter {
         const first = want[i]
         let j = i + 1
         let end = first.off + first.len
-        while (j < want.length && want[j].file === first.file && want[j].off >= end && want[j].off - end <= LOAD_GAP_BYTES_MAX && want[j].off + want[j].len - first.off <= LOAD_SPAN_BYTES_MAX) {
+        while (
+          j < want.length &&
+          want[j].file === first.file &&
+          want[j].off >= end &&
+          want[j].off - end <= LOAD_GAP_BYTES_MAX &&
+          want[j].off + want[j].len - first.off <= LOAD_SPAN_BYTES_MAX
+        ) {
           end = want[j].off + want[j].len
           j++
         }
@@ -966,7 +1165,12 @@ export class JournalStore implements PersistenceAdapter {
           const w = want[k]
           const at = w.off - first.off
           if (at + w.len > got) {
-            this.reportCorrupt(file, w, destination, `message cut short (segment ends ${w.off + w.len - (first.off + got)} bytes early)`)
+            this.reportCorrupt(
+              file,
+              w,
+              destination,
+              `message cut short (segment ends ${w.off + w.len - (first.off + got)} bytes early)`,
+            )
             continue
           }
           const b = buf.subarray(at, at + w.len)
@@ -1009,7 +1213,13 @@ export class JournalStore implements PersistenceAdapter {
     const why = `message seq ${w.seq} of ${destination}: ${reason}; not delivered, kept in the store`
     this.corruptCount++
     if (this.corruptList.length < CORRUPT_REPORT_MAX) this.corruptList.push({ file, offset: w.off, reason: why })
-    log.error(`store ${this.dir}: corrupt message at ${file}:${w.off}: ${why}`, { code: 'STORAGE_CORRUPT_RECORD', file, offset: w.off, destination, seq: w.seq })
+    log.error(`store ${this.dir}: corrupt message at ${file}:${w.off}: ${why}`, {
+      code: 'STORAGE_CORRUPT_RECORD',
+      file,
+      offset: w.off,
+      destination,
+      seq: w.seq,
+    })
   }
 
   /**
@@ -1064,7 +1274,8 @@ export class JournalStore implements PersistenceAdapter {
       if (this.readHandles.size >= READ_HANDLES_MAX) {
         let victim: number | null = null
         let oldest = Infinity
-        for (const [f, x] of this.readHandles) if (!this.readers.has(f) && x.usedAt < oldest) (oldest = x.usedAt), (victim = f)
+        for (const [f, x] of this.readHandles)
+          if (!this.readers.has(f) && x.usedAt < oldest) (oldest = x.usedAt), (victim = f)
         if (victim !== null) this.closeReadHandle(victim)
       }
       e = { h: this.io.open(this.path(segmentName(file)), 'read'), users: 0, usedAt: 0 }
@@ -1252,9 +1463,11 @@ export class JournalStore implements PersistenceAdapter {
       arm()
     }
     const quiet = (p: Promise<unknown>) => p.catch(() => {}) // failures already went to fail()/onFatalError
-    if (this.syncPolicy === 'periodic') every('sync', this.opts.syncIntervalMs ?? 1000, () => void quiet(this.enqueueTask(() => this.syncCurrent())))
+    if (this.syncPolicy === 'periodic')
+      every('sync', this.opts.syncIntervalMs ?? 1000, () => void quiet(this.enqueueTask(() => this.syncCurrent())))
     const ck = this.opts.checkpointIntervalMs ?? 5000
-    if (this.checkpoints && ck > 0) every('checkpoint', ck, () => void quiet(this.enqueueTask(() => this.doCheckpoint(false))))
+    if (this.checkpoints && ck > 0)
+      every('checkpoint', ck, () => void quiet(this.enqueueTask(() => this.doCheckpoint(false))))
     const gc = this.opts.cleanupIntervalMs ?? 30_000
     if (gc > 0) every('cleanup', gc, () => void quiet(this.enqueueTask(async () => void (await this.doCleanup()))))
   }
@@ -1268,7 +1481,8 @@ export class JournalStore implements PersistenceAdapter {
 
   async close(): Promise<void> {
     if (this.state === 'new' || this.state === 'closed') return
-    if (this.state === 'opening') throw new BrokerError('STORAGE_IO', `store ${this.dir}: close() called while open() is still running`)
+    if (this.state === 'opening')
+      throw new BrokerError('STORAGE_IO', `store ${this.dir}: close() called while open() is still running`)
     if (!this.closing) this.closing = this.doClose().finally(() => (this.closing = null))
     return this.closing
   }
@@ -1293,7 +1507,9 @@ export class JournalStore implements PersistenceAdapter {
           // checkpoint is refused by design: nothing is lost, the next open replays the journal since the last
           // periodic checkpoint. Only other failures are errors.
           if (isBrokerError(e, 'ELECTION_FENCED') || isBrokerError(e, 'STORAGE_FENCED')) {
-            log.info(`store ${this.dir}: final checkpoint not written (${e.message}); the next open replays the journal since the last checkpoint`)
+            log.info(
+              `store ${this.dir}: final checkpoint not written (${e.message}); the next open replays the journal since the last checkpoint`,
+            )
           } else log.error(`store ${this.dir}: final checkpoint failed; the next open replays more journal`, e)
         }
       }
@@ -1317,28 +1533,49 @@ export class JournalStore implements PersistenceAdapter {
 
 function validateOptions(o: OpenOptions) {
   const bad = (field: string, v: unknown, want: string) =>
-    new BrokerError('CONFIG_INVALID', `storage open ${field}: ${JSON.stringify(v)} is not ${want}`, { details: { field, value: v } })
-  if (!o || typeof o.directory !== 'string' || o.directory === '') throw bad('directory', o?.directory, 'a non-empty path')
-  if (!Number.isInteger(o.epoch) || o.epoch < 1 || o.epoch > 0xffffffff) throw bad('epoch', o.epoch, 'an integer in 1..4294967295')
-  if (o.syncPolicy !== undefined && !['always', 'periodic', 'never'].includes(o.syncPolicy)) throw bad('syncPolicy', o.syncPolicy, 'always, periodic or never')
-  if (o.journalMaxFileLength !== undefined && (!Number.isInteger(o.journalMaxFileLength) || o.journalMaxFileLength < JOURNAL_MAX_FILE_LENGTH_MIN || o.journalMaxFileLength > JOURNAL_MAX_FILE_LENGTH_MAX)) {
-    throw bad('journalMaxFileLength', o.journalMaxFileLength, `an integer number of bytes in ${JOURNAL_MAX_FILE_LENGTH_MIN}..${JOURNAL_MAX_FILE_LENGTH_MAX}`)
+    new BrokerError('CONFIG_INVALID', `storage open ${field}: ${JSON.stringify(v)} is not ${want}`, {
+      details: { field, value: v },
+    })
+  if (!o || typeof o.directory !== 'string' || o.directory === '')
+    throw bad('directory', o?.directory, 'a non-empty path')
+  if (!Number.isInteger(o.epoch) || o.epoch < 1 || o.epoch > 0xffffffff)
+    throw bad('epoch', o.epoch, 'an integer in 1..4294967295')
+  if (o.syncPolicy !== undefined && !['always', 'periodic', 'never'].includes(o.syncPolicy))
+    throw bad('syncPolicy', o.syncPolicy, 'always, periodic or never')
+  if (
+    o.journalMaxFileLength !== undefined &&
+    (!Number.isInteger(o.journalMaxFileLength) ||
+      o.journalMaxFileLength < JOURNAL_MAX_FILE_LENGTH_MIN ||
+      o.journalMaxFileLength > JOURNAL_MAX_FILE_LENGTH_MAX)
+  ) {
+    throw bad(
+      'journalMaxFileLength',
+      o.journalMaxFileLength,
+      `an integer number of bytes in ${JOURNAL_MAX_FILE_LENGTH_MIN}..${JOURNAL_MAX_FILE_LENGTH_MAX}`,
+    )
   }
   for (const f of ['syncIntervalMs', 'checkpointIntervalMs', 'cleanupIntervalMs'] as const) {
     const v = o[f]
     if (v !== undefined && (!Number.isFinite(v) || v < 0)) throw bad(f, v, 'a non-negative number of milliseconds')
   }
-  if (o.syncPolicy === 'periodic' && o.syncIntervalMs !== undefined && o.syncIntervalMs <= 0) throw bad('syncIntervalMs', o.syncIntervalMs, 'a positive number of milliseconds with syncPolicy periodic')
-  if (o.dedupeWindow !== undefined && (!Number.isInteger(o.dedupeWindow) || o.dedupeWindow < 0)) throw bad('dedupeWindow', o.dedupeWindow, 'a non-negative integer')
+  if (o.syncPolicy === 'periodic' && o.syncIntervalMs !== undefined && o.syncIntervalMs <= 0)
+    throw bad('syncIntervalMs', o.syncIntervalMs, 'a positive number of milliseconds with syncPolicy periodic')
+  if (o.dedupeWindow !== undefined && (!Number.isInteger(o.dedupeWindow) || o.dedupeWindow < 0))
+    throw bad('dedupeWindow', o.dedupeWindow, 'a non-negative integer')
 }
 
 function validateOps(ops: StoreOp[]) {
   if (!Array.isArray(ops)) throw new BrokerError('STORAGE_INVALID_OP', `write(): ops ${typeof ops} is not an array`)
   ops.forEach((o, i) => {
     const bad = (what: string, v: unknown, want: string) =>
-      new BrokerError('STORAGE_INVALID_OP', `write() ops[${i}] (${o?.op}) ${what}: ${JSON.stringify(v)?.slice(0, 100)} is not ${want}`, { details: { index: i } })
+      new BrokerError(
+        'STORAGE_INVALID_OP',
+        `write() ops[${i}] (${o?.op}) ${what}: ${JSON.stringify(v)?.slice(0, 100)} is not ${want}`,
+        { details: { index: i } },
+      )
     const str = (what: string, v: unknown, nonEmpty = true) => {
-      if (typeof v !== 'string' || (nonEmpty && v === '')) throw bad(what, v, nonEmpty ? 'a non-empty string' : 'a string')
+      if (typeof v !== 'string' || (nonEmpty && v === ''))
+        throw bad(what, v, nonEmpty ? 'a non-empty string' : 'a string')
     }
     switch (o?.op) {
       case 'add': {
@@ -1348,7 +1585,8 @@ function validateOps(ops: StoreOp[]) {
         str('message.messageId', m.messageId, false)
         if (!(m.body instanceof Uint8Array)) throw bad('message.body', typeof m.body, 'a Uint8Array')
         if (!m.headers || typeof m.headers !== 'object') throw bad('message.headers', m.headers, 'an object of strings')
-        for (const [k, v] of Object.entries(m.headers)) if (typeof v !== 'string') throw bad(`message.headers[${JSON.stringify(k)}]`, v, 'a string')
+        for (const [k, v] of Object.entries(m.headers))
+          if (typeof v !== 'string') throw bad(`message.headers[${JSON.stringify(k)}]`, v, 'a string')
         break
       }
       case 'remove':

@@ -11,9 +11,15 @@ import { MARKER_FILE } from './journal-store.ts'
 export function plantJournalFormat(dir: string, kind: 'newer' | 'foreign', adapter: AdapterKind): void {
   mkdirSync(dir, { recursive: true })
   if (kind === 'newer') {
-    writeFileSync(join(dir, MARKER_FILE), JSON.stringify({ format: 'sfbroker-journal', adapter, version: JOURNAL_FORMAT_VERSION + 1 }))
+    writeFileSync(
+      join(dir, MARKER_FILE),
+      JSON.stringify({ format: 'sfbroker-journal', adapter, version: JOURNAL_FORMAT_VERSION + 1 }),
+    )
   } else {
     // ActiveMQ's own KahaDB files: a journal without our marker, whose header is not ours.
-    writeFileSync(join(dir, 'db-1.log'), Buffer.concat([Buffer.from('-- KahaDB journal --', 'latin1'), Buffer.alloc(100)]))
+    writeFileSync(
+      join(dir, 'db-1.log'),
+      Buffer.concat([Buffer.from('-- KahaDB journal --', 'latin1'), Buffer.alloc(100)]),
+    )
   }
 }

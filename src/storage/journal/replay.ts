@@ -11,14 +11,26 @@ import type { IndexState } from './index-state.ts'
  * Apply the record of `type` whose payload is data[ps, pe), stored at file offset `offset` of segment `segId`.
  * Throws STORAGE_CORRUPT_RECORD (and applies nothing) when the payload does not decode or breaks seq order.
  */
-export function applyRecord(index: IndexState, data: Buffer, type: number, ps: number, pe: number, offset: number, segId: number, where: string): void {
+export function applyRecord(
+  index: IndexState,
+  data: Buffer,
+  type: number,
+  ps: number,
+  pe: number,
+  offset: number,
+  segId: number,
+  where: string,
+): void {
   if (type === RT_BATCH) {
     const ops = decodeBatchForReplay(data, ps, pe, `${where} offset ${offset}`)
     // Check before applying anything: a batch is applied whole or reported whole.
     for (const op of ops) {
       const d = op.op === 'add' ? index.dests.get(op.destination) : undefined
       if (op.op === 'add' && d && d.n > 0 && d.seq[d.n - 1] >= op.seq) {
-        throw new BrokerError('STORAGE_CORRUPT_RECORD', `batch adds seq ${op.seq} to ${op.destination} after seq ${d.seq[d.n - 1]}; batch not applied`)
+        throw new BrokerError(
+          'STORAGE_CORRUPT_RECORD',
+          `batch adds seq ${op.seq} to ${op.destination} after seq ${d.seq[d.n - 1]}; batch not applied`,
+        )
       }
     }
     for (const op of ops) applyReplayOp(index, op, segId, offset + RECORD_HEADER_BYTES)
@@ -33,7 +45,13 @@ export function applyRecord(index: IndexState, data: Buffer, type: number, ps: n
 function applyReplayOp(index: IndexState, op: ReplayOp, file: number, payloadOffset: number) {
   switch (op.op) {
     case 'add':
-      index.add(op.destination, op.seq, op.messageId, { file, offset: payloadOffset + op.offset, length: op.length }, op.bodyBytes)
+      index.add(
+        op.destination,
+        op.seq,
+        op.messageId,
+        { file, offset: payloadOffset + op.offset, length: op.length },
+        op.bodyBytes,
+      )
       return
     case 'remove':
       index.remove(op.destination, op.seq)

@@ -31,10 +31,18 @@ export async function readSeals(io: FileIO, dir: string): Promise<Map<number, Se
       seal = JSON.parse(Buffer.from(raw).toString('utf8')) as Seal
     } catch (e) {
       // A seal is written by rename, so a partial one means the file system lost data: refuse rather than guess.
-      throw new BrokerError('STORAGE_CORRUPT_RECORD', `seal ${path}: unparsable JSON (${(e as Error).message}); expected {epoch, segments}`, { cause: e, details: { file: path } })
+      throw new BrokerError(
+        'STORAGE_CORRUPT_RECORD',
+        `seal ${path}: unparsable JSON (${(e as Error).message}); expected {epoch, segments}`,
+        { cause: e, details: { file: path } },
+      )
     }
     if (seal.epoch !== Number(m[1]) || typeof seal.segments !== 'object' || seal.segments === null) {
-      throw new BrokerError('STORAGE_CORRUPT_RECORD', `seal ${path}: epoch ${JSON.stringify(seal.epoch)} or segments do not match the file name`, { details: { file: path } })
+      throw new BrokerError(
+        'STORAGE_CORRUPT_RECORD',
+        `seal ${path}: epoch ${JSON.stringify(seal.epoch)} or segments do not match the file name`,
+        { details: { file: path } },
+      )
     }
     out.set(seal.epoch, seal)
   }

@@ -82,7 +82,11 @@ export function scanSegment(input: ScanInput): ScanResult {
     }
     const off = base + p
     if (next >= 0) {
-      if (off < limit) res.corrupt.push({ offset: off, reason: `record unreadable (${describe(n)}); ${next - p} bytes skipped up to the next valid record at ${base + next}` })
+      if (off < limit)
+        res.corrupt.push({
+          offset: off,
+          reason: `record unreadable (${describe(n)}); ${next - p} bytes skipped up to the next valid record at ${base + next}`,
+        })
       p = next
       continue
     }
@@ -94,7 +98,10 @@ export function scanSegment(input: ScanInput): ScanResult {
     if (declaredEnd !== d.length) {
       res.torn = { offset: off, bytes: d.length - p }
     } else {
-      res.corrupt.push({ offset: off, reason: `last record unreadable (${describe(n)}); ${d.length - p} bytes to the end of the segment not replayed` })
+      res.corrupt.push({
+        offset: off,
+        reason: `last record unreadable (${describe(n)}); ${d.length - p} bytes to the end of the segment not replayed`,
+      })
     }
     break
   }
@@ -107,5 +114,7 @@ function describe(n: number): string {
 
 /** For callers that must not continue past a damaged record (e.g. the checkpoint loader). */
 export function corruptError(file: string, offset: number, reason: string): BrokerError {
-  return new BrokerError('STORAGE_CORRUPT_RECORD', `journal ${file} offset ${offset}: ${reason}`, { details: { file, offset } })
+  return new BrokerError('STORAGE_CORRUPT_RECORD', `journal ${file} offset ${offset}: ${reason}`, {
+    details: { file, offset },
+  })
 }

@@ -7,7 +7,17 @@
  * with the printed SEED.
  */
 import { describe, test, expect, afterAll } from 'bun:test'
-import { mkdtempSync, rmSync, cpSync, appendFileSync, readdirSync, statSync, openSync, writeSync, closeSync } from 'node:fs'
+import {
+  mkdtempSync,
+  rmSync,
+  cpSync,
+  appendFileSync,
+  readdirSync,
+  statSync,
+  openSync,
+  writeSync,
+  closeSync,
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { KahaDbAdapter } from '../adapters/kahadb/index.ts'
@@ -28,14 +38,20 @@ afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true })
 })
 const enc = new TextEncoder()
-const add = (destination: string, id: string, body = 'x'): StoreOp => ({ op: 'add', destination, message: { messageId: id, headers: { id }, body: enc.encode(body) } })
+const add = (destination: string, id: string, body = 'x'): StoreOp => ({
+  op: 'add',
+  destination,
+  message: { messageId: id, headers: { id }, body: enc.encode(body) },
+})
 const OPTS = { journalMaxFileLength: 4096, checkpointIntervalMs: 0, cleanupIntervalMs: 0, syncPolicy: 'never' as const }
 const DESTS = ['Q0', 'Q1', 'Q2']
 
 function norm(r: RecoveredState) {
   return {
     destinations: r.destinations.filter((d) => d.count > 0).sort((a, b) => a.destination.localeCompare(b.destination)),
-    subscriptions: [...r.subscriptions].sort((a, b) => `${a.clientId}:${a.subscriptionName}`.localeCompare(`${b.clientId}:${b.subscriptionName}`)),
+    subscriptions: [...r.subscriptions].sort((a, b) =>
+      `${a.clientId}:${a.subscriptionName}`.localeCompare(`${b.clientId}:${b.subscriptionName}`),
+    ),
     corrupt: r.report.corrupt.length,
     tornTail: r.report.tornTail ? { offset: r.report.tornTail.offset, bytes: r.report.tornTail.bytes } : null,
   }
@@ -43,7 +59,8 @@ function norm(r: RecoveredState) {
 
 async function contents(a: JournalStore) {
   const out: Record<string, [number, string, string][]> = {}
-  for (const d of DESTS) out[d] = (await loadAll(a, d)).map((m) => [m.seq, m.messageId, new TextDecoder().decode(m.body)])
+  for (const d of DESTS)
+    out[d] = (await loadAll(a, d)).map((m) => [m.seq, m.messageId, new TextDecoder().decode(m.body)])
   return out
 }
 
@@ -61,7 +78,21 @@ async function workload(a: JournalStore, reader: StandbyReader, rnd: SeededRando
       for (let k = live.length - 1; k >= 0; k--) if (live[k]!.d === d) live.splice(k, 1)
     } else if (x < 0.35) {
       const name = `s${rnd.int(0, 2)}`
-      if (rnd.next() < 0.7) await a.write([{ op: 'putSubscription', subscription: { clientId: 'c', subscriptionName: name, destination: '/topic/T', selector: null, noLocal: false, storeKey: `durable://c:${name}`, createdAt: i } }])
+      if (rnd.next() < 0.7)
+        await a.write([
+          {
+            op: 'putSubscription',
+            subscription: {
+              clientId: 'c',
+              subscriptionName: name,
+              destination: '/topic/T',
+              selector: null,
+              noLocal: false,
+              storeKey: `durable://c:${name}`,
+              createdAt: i,
+            },
+          },
+        ])
       else await a.write([{ op: 'removeSubscription', clientId: 'c', subscriptionName: name }])
     } else {
       const n = rnd.int(1, 4)
@@ -77,11 +108,17 @@ async function workload(a: JournalStore, reader: StandbyReader, rnd: SeededRando
 }
 
 function currentSegment(dir: string): string {
-  const ids = readdirSync(dir).map((n) => /^db-(\d+)\.log$/.exec(n)).filter((m) => m !== null).map((m) => Number(m![1]))
+  const ids = readdirSync(dir)
+    .map((n) => /^db-(\d+)\.log$/.exec(n))
+    .filter((m) => m !== null)
+    .map((m) => Number(m![1]))
   return join(dir, segmentName(Math.max(...ids)))
 }
 
-for (const [name, make] of [['kahaDB', () => new KahaDbAdapter()], ['amq', () => new AmqAdapter()]] as const) {
+for (const [name, make] of [
+  ['kahaDB', () => new KahaDbAdapter()],
+  ['amq', () => new AmqAdapter()],
+] as const) {
   describe(`JournalTailReader (${name})`, () => {
     test(`JournalTailReader (${name}) warm open recovers what a cold open recovers across seeded crash points`, async () => {
       const seed = seedFromEnv()

@@ -23,7 +23,15 @@ import { logger } from '../../lib/log.ts'
 import type { AdapterKind } from '../../config/types.ts'
 import type { StandbyOptions, StandbyProgress, StandbyReader, StandbyStats } from '../types.ts'
 import { nodeFileIO, type FileIO } from './file-io.ts'
-import { decodeSegmentHeader, JOURNAL_FORMAT_VERSION, parseSegmentName, RECORD_BYTES_MAX_DEFAULT, RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES, segmentName } from './format.ts'
+import {
+  decodeSegmentHeader,
+  JOURNAL_FORMAT_VERSION,
+  parseSegmentName,
+  RECORD_BYTES_MAX_DEFAULT,
+  RECORD_HEADER_BYTES,
+  SEGMENT_HEADER_BYTES,
+  segmentName,
+} from './format.ts'
 import { decodeCheckpoint, IndexState } from './index-state.ts'
 import { readSeals, sealLimit, type Seal } from './seals.ts'
 import { plausibleAt } from './segment-scanner.ts'
@@ -87,7 +95,12 @@ export class JournalTailReader implements StandbyReader {
   private bytesRead = 0
   private resyncs = 0
 
-  constructor(readonly kind: AdapterKind, private readonly checkpoints: boolean, opts: StandbyOptions, deps: { io?: FileIO; recordBytesMax?: number } = {}) {
+  constructor(
+    readonly kind: AdapterKind,
+    private readonly checkpoints: boolean,
+    opts: StandbyOptions,
+    deps: { io?: FileIO; recordBytesMax?: number } = {},
+  ) {
     this.directory = opts.directory.replace(/\/+$/, '') || '/'
     this.io = deps.io ?? nodeFileIO
     this.recordBytesMax = deps.recordBytesMax ?? RECORD_BYTES_MAX_DEFAULT
@@ -100,7 +113,11 @@ export class JournalTailReader implements StandbyReader {
   }
 
   async poll(signal: { aborted: boolean } = { aborted: false }): Promise<StandbyProgress> {
-    if (this.state !== 'open') throw new BrokerError('STORAGE_CLOSED', `standby reader ${this.directory}: poll() on a reader that is ${this.state}`)
+    if (this.state !== 'open')
+      throw new BrokerError(
+        'STORAGE_CLOSED',
+        `standby reader ${this.directory}: poll() on a reader that is ${this.state}`,
+      )
     this.state = 'polling'
     const progress: StandbyProgress = { recordsApplied: 0, bytesRead: 0, resynced: null, waitingAt: null }
     try {
@@ -148,18 +165,35 @@ export class JournalTailReader implements StandbyReader {
       } catch {
         // judged below
       }
-      if (m.format !== MARKER_FORMAT || typeof m.version !== 'number' || m.version > JOURNAL_FORMAT_VERSION || m.adapter !== this.kind) {
-        throw new BrokerError('STORAGE_FORMAT', `standby ${this.directory}: ${MARKER_FILE} says ${JSON.stringify(m)}, expected a ${this.kind} journal of version <= ${JOURNAL_FORMAT_VERSION}`, { details: { directory: this.directory } })
+      if (
+        m.format !== MARKER_FORMAT ||
+        typeof m.version !== 'number' ||
+        m.version > JOURNAL_FORMAT_VERSION ||
+        m.adapter !== this.kind
+      ) {
+        throw new BrokerError(
+          'STORAGE_FORMAT',
+          `standby ${this.directory}: ${MARKER_FILE} says ${JSON.stringify(m)}, expected a ${this.kind} journal of version <= ${JOURNAL_FORMAT_VERSION}`,
+          { details: { directory: this.directory } },
+        )
       }
     }
     if (this.checkpoints) {
-      const cks = names.map((n) => /^index-(\d+)\.ckpt$/.exec(n)).filter((x): x is RegExpExecArray => !!x).map((x) => Number(x[1])).sort((a, b) => b - a)
+      const cks = names
+        .map((n) => /^index-(\d+)\.ckpt$/.exec(n))
+        .filter((x): x is RegExpExecArray => !!x)
+        .map((x) => Number(x[1]))
+        .sort((a, b) => b - a)
       if (cks.length > 0) {
         const file = this.path(`index-${cks[0]}.ckpt`)
         const buf = await this.io.readFile(file)
         if (buf !== null) {
           try {
-            const ck = decodeCheckpoint(Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength), file, this.dedupeWindow)
+            const ck = decodeCheckpoint(
+              Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength),
+              file,
+              this.dedupeWindow,
+            )
             this.index = ck.state
             this.cursor = { file: ck.meta.file, offset: Math.max(ck.meta.offset, SEGMENT_HEADER_BYTES) }
             this.checkpointFrom = { file: ck.meta.file, offset: ck.meta.offset }
@@ -174,7 +208,8 @@ export class JournalTailReader implements StandbyReader {
     // Segments the start position lies after are covered (kahaDB: the checkpoint holds their effect).
     for (const n of names) {
       const id = parseSegmentName(n)
-      if (id !== null && id < this.cursor.file) this.segs.set(id, { id, epoch: -1, end: 0, covered: true, skipped: false })
+      if (id !== null && id < this.cursor.file)
+        this.segs.set(id, { id, epoch: -1, end: 0, covered: true, skipped: false })
     }
   }
 
@@ -182,26 +217,34 @@ export class JournalTailReader implements StandbyReader {
   private async follow(signal: { aborted: boolean }, progress: StandbyProgress) {
     // Listing first, seals second: a segment of epoch E exists only after E's seal was written, so every segment
     // listed here is judged against every seal that constrains it.
-    const ids = (await this.io.readdir(this.directory)).map(parseSegmentName).filter((x): x is number => x !== null).sort((a, b) => a - b)
+    const ids = (await this.io.readdir(this.directory))
+      .map(parseSegmentName)
+      .filter((x): x is number => x !== null)
+      .sort((a, b) => a - b)
     this.seals = await readSeals(this.io, this.directory)
     const present = new Set(ids)
     for (const s of this.segs.values()) {
-      if (!s.covered && !s.skipped && s.end > Math.max(SEGMENT_HEADER_BYTES, sealLimit(this.seals, s.id, s.epoch))) return void (this.dirty = `applied bytes of ${segmentName(s.id)} beyond a seal written since`)
+      if (!s.covered && !s.skipped && s.end > Math.max(SEGMENT_HEADER_BYTES, sealLimit(this.seals, s.id, s.epoch)))
+        return void (this.dirty = `applied bytes of ${segmentName(s.id)} beyond a seal written since`)
       if (present.has(s.id)) continue
-      if (s.id >= this.cursor.file) return void (this.dirty = `${segmentName(s.id)} was deleted before it was read to its end`)
+      if (s.id >= this.cursor.file)
+        return void (this.dirty = `${segmentName(s.id)} was deleted before it was read to its end`)
       this.segs.delete(s.id) // GC'd after we were done with it
     }
     for (const id of ids) {
-      if (id < this.cursor.file && !this.segs.has(id)) return void (this.dirty = `${segmentName(id)} appeared behind the reader's position`)
+      if (id < this.cursor.file && !this.segs.has(id))
+        return void (this.dirty = `${segmentName(id)} appeared behind the reader's position`)
     }
     const ahead = ids.filter((id) => id >= this.cursor.file)
     if (ahead.length === 0) return
     // The checkpoint's segment must still be there, else what it held after the checkpoint position is gone.
-    if (ahead[0] !== this.cursor.file && this.cursor.offset > SEGMENT_HEADER_BYTES) return void (this.dirty = `${segmentName(this.cursor.file)} (the start position) is gone`)
+    if (ahead[0] !== this.cursor.file && this.cursor.offset > SEGMENT_HEADER_BYTES)
+      return void (this.dirty = `${segmentName(this.cursor.file)} (the start position) is gone`)
     for (let i = 0; i < ahead.length; i++) {
       const id = ahead[i]
       const isLast = i === ahead.length - 1
-      if (i > 0 && id !== ahead[i - 1] + 1) return void (this.dirty = `segments ${segmentName(ahead[i - 1] + 1)}..${segmentName(id - 1)} are missing`)
+      if (i > 0 && id !== ahead[i - 1] + 1)
+        return void (this.dirty = `segments ${segmentName(ahead[i - 1] + 1)}..${segmentName(id - 1)} are missing`)
       if (signal.aborted) return
       if (id !== this.cursor.file) this.cursor = { file: id, offset: SEGMENT_HEADER_BYTES }
       let seg = this.segs.get(id)
@@ -216,7 +259,13 @@ export class JournalTailReader implements StandbyReader {
         } else if (hd === 'bad') {
           seg = { id, epoch: 0, end: 0, covered: false, skipped: true }
         } else {
-          seg = { id, epoch: hd, end: id === this.cursor.file ? this.cursor.offset : SEGMENT_HEADER_BYTES, covered: false, skipped: false }
+          seg = {
+            id,
+            epoch: hd,
+            end: id === this.cursor.file ? this.cursor.offset : SEGMENT_HEADER_BYTES,
+            covered: false,
+            skipped: false,
+          }
         }
         this.segs.set(id, seg)
       }
@@ -259,7 +308,11 @@ export class JournalTailReader implements StandbyReader {
    * Apply the complete, valid records of `seg` after `seg.end`. 'end': read to its end (or its seal); 'wait': stopped
    * at a record not (yet) complete and valid, or aborted; 'gone': deleted meanwhile.
    */
-  private async readSegment(seg: TailSegment, signal: { aborted: boolean }, progress: StandbyProgress): Promise<'end' | 'wait' | 'gone'> {
+  private async readSegment(
+    seg: TailSegment,
+    signal: { aborted: boolean },
+    progress: StandbyProgress,
+  ): Promise<'end' | 'wait' | 'gone'> {
     const file = this.path(segmentName(seg.id))
     const limit = sealLimit(this.seals, seg.id, seg.epoch)
     let h
@@ -301,7 +354,12 @@ export class JournalTailReader implements StandbyReader {
             break
           }
           if (n <= 0) {
-            stop = n === -2 ? 'incomplete record (not yet written or not yet visible)' : n === -3 ? 'checksum mismatch (incomplete, not yet visible, or damaged)' : 'no valid record header (not yet visible, or damaged)'
+            stop =
+              n === -2
+                ? 'incomplete record (not yet written or not yet visible)'
+                : n === -3
+                  ? 'checksum mismatch (incomplete, not yet visible, or damaged)'
+                  : 'no valid record header (not yet visible, or damaged)'
             break
           }
           const off = seg.end + p

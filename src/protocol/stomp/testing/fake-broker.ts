@@ -4,7 +4,16 @@
  * Broker is exercised by the end-to-end tests in test/stomp-*.test.ts).
  */
 import { BrokerError } from '../../../lib/errors.ts'
-import type { BrokerCore, BrokerMetrics, BrokerSession, ConnectInfo, Delivery, SchedulerPort, SendRequest, SubscribeRequest } from '../../../broker/types.ts'
+import type {
+  BrokerCore,
+  BrokerMetrics,
+  BrokerSession,
+  ConnectInfo,
+  Delivery,
+  SchedulerPort,
+  SendRequest,
+  SubscribeRequest,
+} from '../../../broker/types.ts'
 
 export type Call =
   | { op: 'send'; req: SendRequest; tx?: string }
@@ -30,9 +39,15 @@ export class FakeSession implements BrokerSession {
 
   send(req: SendRequest, txId?: string): Promise<void> {
     this.calls.push({ op: 'send', req, tx: txId })
-    if (txId !== undefined && !this.txs.has(txId)) return Promise.reject(new BrokerError('BROKER_TX_UNKNOWN', `transaction ${txId}: unknown`))
+    if (txId !== undefined && !this.txs.has(txId))
+      return Promise.reject(new BrokerError('BROKER_TX_UNKNOWN', `transaction ${txId}: unknown`))
     if (!req.destination.startsWith('/queue/') && !req.destination.startsWith('/topic/')) {
-      return Promise.reject(new BrokerError('BROKER_DESTINATION_INVALID', `destination ${JSON.stringify(req.destination)}: expected /queue/ or /topic/`))
+      return Promise.reject(
+        new BrokerError(
+          'BROKER_DESTINATION_INVALID',
+          `destination ${JSON.stringify(req.destination)}: expected /queue/ or /topic/`,
+        ),
+      )
     }
     return this.sendImpl ? this.sendImpl(req) : Promise.resolve()
   }
@@ -42,7 +57,12 @@ export class FakeSession implements BrokerSession {
     this.deliverTo.set(req.id, onDelivery)
   }
   async unsubscribe(id: string, opts?: { removeDurable?: boolean; durableName?: string }): Promise<void> {
-    this.calls.push({ op: 'unsubscribe', id, removeDurable: opts?.removeDurable === true, ...(opts?.durableName ? { durableName: opts.durableName } : {}) })
+    this.calls.push({
+      op: 'unsubscribe',
+      id,
+      removeDurable: opts?.removeDurable === true,
+      ...(opts?.durableName ? { durableName: opts.durableName } : {}),
+    })
     this.deliverTo.delete(id)
   }
   async ack(ackId: string, txId?: string): Promise<void> {
@@ -91,7 +111,12 @@ export class FakeBroker implements BrokerCore {
   async route(): Promise<void> {}
   setScheduler(_s: SchedulerPort | null): void {}
   metrics(): BrokerMetrics {
-    return { connections: this.sessions.filter((s) => !s.closed).length, destinations: [], memoryBytes: 0, memoryLimitBytes: 0 }
+    return {
+      connections: this.sessions.filter((s) => !s.closed).length,
+      destinations: [],
+      memoryBytes: 0,
+      memoryLimitBytes: 0,
+    }
   }
   async stop(): Promise<void> {}
 }
@@ -101,7 +126,13 @@ export function delivery(subscriptionId: string, n: number, extra: Partial<Deliv
     subscriptionId,
     ackId: `ack-${n}`,
     messageId: `msg-${n}`,
-    headers: { destination: '/queue/a', 'message-id': `msg-${n}`, priority: '4', persistent: 'false', custom: `v:${n}` },
+    headers: {
+      destination: '/queue/a',
+      'message-id': `msg-${n}`,
+      priority: '4',
+      persistent: 'false',
+      custom: `v:${n}`,
+    },
     body: new TextEncoder().encode(`body ${n}`),
     redelivered: false,
     ...extra,

@@ -84,7 +84,10 @@ export class RawClient {
     const deadline = Date.now() + timeoutMs
     while (!pred()) {
       const left = deadline - Date.now()
-      if (left <= 0) throw new Error(`RawClient: timed out after ${timeoutMs} ms waiting for ${what}; frames: ${this.frames.map((f) => f.command).join(',')}`)
+      if (left <= 0)
+        throw new Error(
+          `RawClient: timed out after ${timeoutMs} ms waiting for ${what}; frames: ${this.frames.map((f) => f.command).join(',')}`,
+        )
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, Math.min(left, 100))
         this.waiters.push(() => {
@@ -104,14 +107,22 @@ export class RawClient {
   /** The first frame with this command, after `from`. */
   async next(command: string, from = 0, timeoutMs = 5000): Promise<StompFrame> {
     let found: StompFrame | undefined
-    await this.waitFor(() => (found = this.frames.slice(from).find((f) => f.command === command)) !== undefined, timeoutMs, `a ${command} frame`)
+    await this.waitFor(
+      () => (found = this.frames.slice(from).find((f) => f.command === command)) !== undefined,
+      timeoutMs,
+      `a ${command} frame`,
+    )
     return found!
   }
 
   /** The RECEIPT frame for this receipt id (waits for it). */
   async receipt(id: string, timeoutMs = 5000): Promise<StompFrame> {
     let found: StompFrame | undefined
-    await this.waitFor(() => (found = this.frames.find((f) => f.command === 'RECEIPT' && f.headers['receipt-id'] === id)) !== undefined, timeoutMs, `RECEIPT ${id}`)
+    await this.waitFor(
+      () => (found = this.frames.find((f) => f.command === 'RECEIPT' && f.headers['receipt-id'] === id)) !== undefined,
+      timeoutMs,
+      `RECEIPT ${id}`,
+    )
     return found!
   }
 

@@ -20,7 +20,11 @@ describeAdapter('AmqAdapter', {
     formatCheck: { plant: (dir, kind) => plantJournalFormat(dir, kind, 'amq') },
     refusesOlderEpochOnOpen: true,
     standby: true,
-    crash: { module: fileURLToPath(new URL('./index.ts', import.meta.url)), exportName: 'AmqAdapter', openOptions: { journalMaxFileLength: 64 * 1024 } },
+    crash: {
+      module: fileURLToPath(new URL('./index.ts', import.meta.url)),
+      exportName: 'AmqAdapter',
+      openOptions: { journalMaxFileLength: 64 * 1024 },
+    },
   },
 })
 
@@ -34,9 +38,19 @@ afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true })
 })
 const enc = new TextEncoder()
-const add = (destination: string, id: string, body = 'x') => ({ op: 'add' as const, destination, message: { messageId: id, headers: { id }, body: enc.encode(body) } })
+const add = (destination: string, id: string, body = 'x') => ({
+  op: 'add' as const,
+  destination,
+  message: { messageId: id, headers: { id }, body: enc.encode(body) },
+})
 const sub = (clientId: string) => ({
-  clientId, subscriptionName: 's', destination: '/topic/T', selector: null, noLocal: false, storeKey: `durable://${clientId}:s`, createdAt: 1,
+  clientId,
+  subscriptionName: 's',
+  destination: '/topic/T',
+  selector: null,
+  noLocal: false,
+  storeKey: `durable://${clientId}:s`,
+  createdAt: 1,
 })
 
 describe('AmqAdapter replay and GC', () => {

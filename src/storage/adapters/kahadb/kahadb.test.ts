@@ -18,7 +18,11 @@ describeAdapter('KahaDbAdapter', {
     formatCheck: { plant: (dir, kind) => plantJournalFormat(dir, kind, 'kahaDB') },
     refusesOlderEpochOnOpen: true,
     standby: true,
-    crash: { module: fileURLToPath(new URL('./index.ts', import.meta.url)), exportName: 'KahaDbAdapter', openOptions: { journalMaxFileLength: 64 * 1024 } },
+    crash: {
+      module: fileURLToPath(new URL('./index.ts', import.meta.url)),
+      exportName: 'KahaDbAdapter',
+      openOptions: { journalMaxFileLength: 64 * 1024 },
+    },
   },
 })
 
@@ -32,7 +36,11 @@ afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true })
 })
 const enc = new TextEncoder()
-const add = (destination: string, id: string, body = 'x') => ({ op: 'add' as const, destination, message: { messageId: id, headers: { id }, body: enc.encode(body) } })
+const add = (destination: string, id: string, body = 'x') => ({
+  op: 'add' as const,
+  destination,
+  message: { messageId: id, headers: { id }, body: enc.encode(body) },
+})
 
 describe('KahaDbAdapter checkpoint and GC', () => {
   test('KahaDbAdapter recovers from the checkpoint plus only the journal tail', async () => {
@@ -62,7 +70,13 @@ describe('KahaDbAdapter checkpoint and GC', () => {
   test('KahaDbAdapter GC deletes fully acked segments and keeps those with live messages', async () => {
     const dir = tmp()
     const a = new KahaDbAdapter()
-    await a.open({ directory: dir, epoch: 1, journalMaxFileLength: 4096, checkpointIntervalMs: 0, cleanupIntervalMs: 0 })
+    await a.open({
+      directory: dir,
+      epoch: 1,
+      journalMaxFileLength: 4096,
+      checkpointIntervalMs: 0,
+      cleanupIntervalMs: 0,
+    })
     const body = 'y'.repeat(1000)
     const seqs: number[] = []
     for (let i = 0; i < 20; i++) seqs.push(...(await a.write([add('G', `g${i}`, body)])).seqs)

@@ -91,7 +91,11 @@ export function u32(n: number): Buffer {
 
 /** (destination id, seq) of a message or index key. */
 export function parseDestSeqKey(k: Buffer): { destId: number; seq: number } {
-  if (k.length !== 13) throw new BrokerError('STORAGE_CORRUPT_RECORD', `levelDB: key ${k.toString('hex')} has ${k.length} bytes, expected 13`)
+  if (k.length !== 13)
+    throw new BrokerError(
+      'STORAGE_CORRUPT_RECORD',
+      `levelDB: key ${k.toString('hex')} has ${k.length} bytes, expected 13`,
+    )
   return { destId: k.readUInt32BE(1), seq: readU64(k, 5) }
 }
 
@@ -121,7 +125,12 @@ export function batchValue(epoch: number, group: number): Buffer {
   return b
 }
 
-export function encodeMessage(epoch: number, messageId: string, headers: Record<string, string>, body: Uint8Array): Buffer {
+export function encodeMessage(
+  epoch: number,
+  messageId: string,
+  headers: Record<string, string>,
+  body: Uint8Array,
+): Buffer {
   const meta = Buffer.from(JSON.stringify({ id: messageId, h: headers }), 'utf8')
   const head = Buffer.alloc(9)
   head[0] = RECORD_VERSION
@@ -130,13 +139,20 @@ export function encodeMessage(epoch: number, messageId: string, headers: Record<
   return Buffer.concat([head, meta, body])
 }
 
-export function decodeMessage(key: Buffer, v: Buffer): { messageId: string; headers: Record<string, string>; body: Uint8Array; epoch: number } {
+export function decodeMessage(
+  key: Buffer,
+  v: Buffer,
+): { messageId: string; headers: Record<string, string>; body: Uint8Array; epoch: number } {
   const where = `levelDB: message record ${key.toString('hex')}`
   if (v.length < 9 || v[0] !== RECORD_VERSION) {
-    throw new BrokerError('STORAGE_CORRUPT_RECORD', `${where}: record version ${v[0]} (length ${v.length}), expected version ${RECORD_VERSION}`)
+    throw new BrokerError(
+      'STORAGE_CORRUPT_RECORD',
+      `${where}: record version ${v[0]} (length ${v.length}), expected version ${RECORD_VERSION}`,
+    )
   }
   const n = v.readUInt32BE(5)
-  if (9 + n > v.length) throw new BrokerError('STORAGE_CORRUPT_RECORD', `${where}: header length ${n} exceeds record length ${v.length}`)
+  if (9 + n > v.length)
+    throw new BrokerError('STORAGE_CORRUPT_RECORD', `${where}: header length ${n} exceeds record length ${v.length}`)
   let meta: { id: string; h: Record<string, string> }
   try {
     meta = JSON.parse(v.subarray(9, 9 + n).toString('utf8')) as { id: string; h: Record<string, string> }

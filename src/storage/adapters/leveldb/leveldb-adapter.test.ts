@@ -30,7 +30,11 @@ describe('LevelDbAdapter specifics', () => {
   afterAll(() => {
     for (const d of dirs) rmSync(d, { recursive: true, force: true })
   })
-  const m = (id: string) => ({ op: 'add' as const, destination: 'Q', message: { messageId: id, headers: {}, body: new Uint8Array([1, 2, 3]) } })
+  const m = (id: string) => ({
+    op: 'add' as const,
+    destination: 'Q',
+    message: { messageId: id, headers: {}, body: new Uint8Array([1, 2, 3]) },
+  })
 
   test('LevelDbAdapter shares one synced batch among writes issued together (group commit)', async () => {
     const a = new LevelDbAdapter()
@@ -97,7 +101,7 @@ describe('LevelDbAdapter specifics', () => {
     await b.close()
   })
 
-  test('LevelDbAdapter keeps files in a leveldb/ subdirectory, apart from the shared dir\'s lock and epochs', async () => {
+  test("LevelDbAdapter keeps files in a leveldb/ subdirectory, apart from the shared dir's lock and epochs", async () => {
     const dir = tmp()
     const a = new LevelDbAdapter()
     await a.open({ directory: dir, epoch: 1 })

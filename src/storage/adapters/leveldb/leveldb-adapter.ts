@@ -38,13 +38,45 @@ import { BrokerError, assert, isBrokerError } from '../../../lib/errors.ts'
 import { logger } from '../../../lib/log.ts'
 import type { SyncPolicy } from '../../../config/types.ts'
 import type {
-  DestinationSummary, DurableSubscriptionRecord, OpenOptions, PersistenceAdapter, RecoveredState, RecoveryReport, StoreOp, StoreStats, StoredMessage, WriteResult,
+  DestinationSummary,
+  DurableSubscriptionRecord,
+  OpenOptions,
+  PersistenceAdapter,
+  RecoveredState,
+  RecoveryReport,
+  StoreOp,
+  StoreStats,
+  StoredMessage,
+  WriteResult,
 } from '../../types.ts'
 import { NativeDb, type BatchOp } from './native.ts'
 import { readInfoLog, recoveryFindings, scanWriteAheadLogs, tornReason, type WalScan } from './recovery-findings.ts'
 import {
-  BATCH_KEY, FORMAT_NAME, FORMAT_VERSION, META_KEY, P_DEDUPE, P_DEST, P_INDEX, P_SUB, SEQ_KEY, batchValue, decodeMessage, dedupeKey, destFromKey,
-  destKey, encodeMessage, indexKey, msgKey, msgRangeAfter, parseDestSeqKey, prefixRange, readU64At, subKey, u32, u64, type Meta,
+  BATCH_KEY,
+  FORMAT_NAME,
+  FORMAT_VERSION,
+  META_KEY,
+  P_DEDUPE,
+  P_DEST,
+  P_INDEX,
+  P_SUB,
+  SEQ_KEY,
+  batchValue,
+  decodeMessage,
+  dedupeKey,
+  destFromKey,
+  destKey,
+  encodeMessage,
+  indexKey,
+  msgKey,
+  msgRangeAfter,
+  parseDestSeqKey,
+  prefixRange,
+  readU64At,
+  subKey,
+  u32,
+  u64,
+  type Meta,
 } from './keys.ts'
 
 const log = logger('storage-leveldb')
@@ -95,9 +127,17 @@ function ioError(where: string, e: unknown): BrokerError {
   if (e instanceof BrokerError) return e
   const code = (e as { code?: string }).code
   const msg = (e as Error)?.message ?? String(e)
-  if (code === 'LEVEL_CORRUPTION') return new BrokerError('STORAGE_CORRUPT_RECORD', `levelDB ${where}: ${msg}`, { cause: e, details: { levelCode: code } })
+  if (code === 'LEVEL_CORRUPTION')
+    return new BrokerError('STORAGE_CORRUPT_RECORD', `levelDB ${where}: ${msg}`, {
+      cause: e,
+      details: { levelCode: code },
+    })
   if (code === 'LEVEL_LOCKED') {
-    return new BrokerError('STORAGE_IO', `levelDB ${where}: the database is open in another process (${msg}); expected it free after taking the broker lock`, { cause: e, details: { levelCode: code } })
+    return new BrokerError(
+      'STORAGE_IO',
+      `levelDB ${where}: the database is open in another process (${msg}); expected it free after taking the broker lock`,
+      { cause: e, details: { levelCode: code } },
+    )
   }
   return new BrokerError('STORAGE_IO', `levelDB ${where}: ${msg}`, { cause: e, details: { levelCode: code } })
 }
@@ -141,12 +181,22 @@ export class LevelDbAdapter implements PersistenceAdapter {
 
   constructor(options: LevelDbAdapterOptions = {}) {
     this.lockedRetryMs = options.lockedRetryMs ?? LOCKED_RETRY_MS_DEFAULT
-    assert(Number.isFinite(this.lockedRetryMs) && this.lockedRetryMs >= 0, `LevelDbAdapter: lockedRetryMs ${this.lockedRetryMs} is a non-negative number`)
+    assert(
+      Number.isFinite(this.lockedRetryMs) && this.lockedRetryMs >= 0,
+      `LevelDbAdapter: lockedRetryMs ${this.lockedRetryMs} is a non-negative number`,
+    )
   }
 
   async open(opts: OpenOptions): Promise<RecoveredState> {
-    if (this.phase !== 'new') throw new BrokerError('STORAGE_CLOSED', `levelDB store ${this.directory}: open() called twice; create a new adapter to reopen`)
-    assert(Number.isInteger(opts.epoch) && opts.epoch >= 0, `levelDB open: epoch ${opts.epoch} is a non-negative integer`)
+    if (this.phase !== 'new')
+      throw new BrokerError(
+        'STORAGE_CLOSED',
+        `levelDB store ${this.directory}: open() called twice; create a new adapter to reopen`,
+      )
+    assert(
+      Number.isInteger(opts.epoch) && opts.epoch >= 0,
+      `levelDB open: epoch ${opts.epoch} is a non-negative integer`,
+    )
     this.phase = 'opening'
     const started = performance.now()
     this.opts = opts
@@ -154,12 +204,17 @@ export class LevelDbAdapter implements PersistenceAdapter {
     this.levelDir = join(opts.directory, LEVELDB_SUBDIR)
     this.syncPolicy = opts.syncPolicy ?? 'always'
     this.dedupeWindow = opts.dedupeWindow ?? DEDUPE_WINDOW_DEFAULT
-    assert(Number.isInteger(this.dedupeWindow) && this.dedupeWindow >= 0, `levelDB open: dedupeWindow ${this.dedupeWindow} is a non-negative integer`)
+    assert(
+      Number.isInteger(this.dedupeWindow) && this.dedupeWindow >= 0,
+      `levelDB open: dedupeWindow ${this.dedupeWindow} is a non-negative integer`,
+    )
     try {
       mkdirSync(this.levelDir, { recursive: true })
     } catch (e) {
       this.phase = 'closed'
-      throw new BrokerError('STORAGE_IO', `levelDB open: cannot create ${this.levelDir}: ${(e as Error).message}`, { cause: e })
+      throw new BrokerError('STORAGE_IO', `levelDB open: cannot create ${this.levelDir}: ${(e as Error).message}`, {
+        cause: e,
+      })
     }
     let db: NativeDb | null = null
     let scans: WalScan[] = []
@@ -172,11 +227,16 @@ export class LevelDbAdapter implements PersistenceAdapter {
       } catch (e) {
         const locked = (e as { code?: string }).code === 'LEVEL_LOCKED'
         const waited = performance.now() - started
-        if (!locked || waited + LOCKED_RETRY_PAUSE_MS > this.lockedRetryMs || attempt > this.lockedRetryMs / LOCKED_RETRY_PAUSE_MS + 1) {
+        if (
+          !locked ||
+          waited + LOCKED_RETRY_PAUSE_MS > this.lockedRetryMs ||
+          attempt > this.lockedRetryMs / LOCKED_RETRY_PAUSE_MS + 1
+        ) {
           this.phase = 'closed'
           throw ioError(`open ${this.levelDir}${locked && attempt > 0 ? ` (retried ${Math.round(waited)} ms)` : ''}`, e)
         }
-        if (attempt === 0) log.warn(`${this.levelDir} is locked by another process; retrying for up to ${this.lockedRetryMs} ms`)
+        if (attempt === 0)
+          log.warn(`${this.levelDir} is locked by another process; retrying for up to ${this.lockedRetryMs} ms`)
         await new Promise((r) => setTimeout(r, LOCKED_RETRY_PAUSE_MS))
       }
     }
@@ -189,9 +249,25 @@ export class LevelDbAdapter implements PersistenceAdapter {
       const replayed = await this.recover(db, opts.epoch)
       this.phase = 'open'
       if (this.syncPolicy === 'periodic') this.armSyncTimer()
-      const report: RecoveryReport = { durationMs: performance.now() - started, recordsReplayed: replayed, tornTail, corrupt, fencedRecordsIgnored: 0 }
-      log.info(`opened ${this.levelDir}`, { epoch: opts.epoch, messages: this.messageCount(), destinations: this.dests.size, durationMs: Math.round(report.durationMs), nativeOpenMs: Math.round(nativeOpenMs) })
-      return { destinations: this.summaries().filter((d) => d.count > 0), subscriptions: [...this.subs.values()], report }
+      const report: RecoveryReport = {
+        durationMs: performance.now() - started,
+        recordsReplayed: replayed,
+        tornTail,
+        corrupt,
+        fencedRecordsIgnored: 0,
+      }
+      log.info(`opened ${this.levelDir}`, {
+        epoch: opts.epoch,
+        messages: this.messageCount(),
+        destinations: this.dests.size,
+        durationMs: Math.round(report.durationMs),
+        nativeOpenMs: Math.round(nativeOpenMs),
+      })
+      return {
+        destinations: this.summaries().filter((d) => d.count > 0),
+        subscriptions: [...this.subs.values()],
+        report,
+      }
     } catch (e) {
       this.phase = 'closed'
       this.db = null
@@ -201,13 +277,22 @@ export class LevelDbAdapter implements PersistenceAdapter {
   }
 
   /** Keep the open's findings for stats() and log each one (error for lost records, warn for a torn tail). */
-  private reportFindings(tornTail: RecoveryReport['tornTail'], corrupt: RecoveryReport['corrupt'], why: string | undefined): void {
+  private reportFindings(
+    tornTail: RecoveryReport['tornTail'],
+    corrupt: RecoveryReport['corrupt'],
+    why: string | undefined,
+  ): void {
     this.tornTail = tornTail
     this.corrupt = corrupt
-    for (const c of corrupt) log.error(`store ${this.levelDir}: log records dropped at recovery, not replayed: ${c.file}:${c.offset}: ${c.reason}`)
+    for (const c of corrupt)
+      log.error(
+        `store ${this.levelDir}: log records dropped at recovery, not replayed: ${c.file}:${c.offset}: ${c.reason}`,
+      )
     if (tornTail) {
       // Never acknowledged under syncPolicy always (receipts follow the sync); under periodic/never it may have been.
-      log.warn(`store ${this.levelDir}: torn tail cut off: ${tornTail.file}:${tornTail.offset} (${tornTail.bytes} bytes${why ? `; ${why}` : ''})`)
+      log.warn(
+        `store ${this.levelDir}: torn tail cut off: ${tornTail.file}:${tornTail.offset} (${tornTail.bytes} bytes${why ? `; ${why}` : ''})`,
+      )
     }
   }
 
@@ -218,24 +303,41 @@ export class LevelDbAdapter implements PersistenceAdapter {
     await db.scan({ gte: META_KEY, lte: META_KEY }, (_k, v) => (metaRaw = v))
     if (metaRaw === undefined) {
       otherKeys = await db.scan({ limit: 1, keysOnly: true }, () => {})
-      if (otherKeys > 0) throw new BrokerError('STORAGE_FORMAT', `levelDB ${this.levelDir}: a LevelDB database without sfbroker meta (foreign format); expected an empty directory or a ${FORMAT_NAME} store`)
+      if (otherKeys > 0)
+        throw new BrokerError(
+          'STORAGE_FORMAT',
+          `levelDB ${this.levelDir}: a LevelDB database without sfbroker meta (foreign format); expected an empty directory or a ${FORMAT_NAME} store`,
+        )
     } else {
       let meta: Partial<Meta>
       try {
         meta = JSON.parse(metaRaw.toString('utf8')) as Partial<Meta>
       } catch {
-        throw new BrokerError('STORAGE_FORMAT', `levelDB ${this.levelDir}: meta record is not JSON (foreign format); expected ${FORMAT_NAME} version ${FORMAT_VERSION}`)
+        throw new BrokerError(
+          'STORAGE_FORMAT',
+          `levelDB ${this.levelDir}: meta record is not JSON (foreign format); expected ${FORMAT_NAME} version ${FORMAT_VERSION}`,
+        )
       }
       if (meta.format !== FORMAT_NAME) {
-        throw new BrokerError('STORAGE_FORMAT', `levelDB ${this.levelDir}: meta format "${String(meta.format)}", expected "${FORMAT_NAME}"`)
+        throw new BrokerError(
+          'STORAGE_FORMAT',
+          `levelDB ${this.levelDir}: meta format "${String(meta.format)}", expected "${FORMAT_NAME}"`,
+        )
       }
       if (meta.version !== FORMAT_VERSION) {
-        throw new BrokerError('STORAGE_FORMAT', `levelDB ${this.levelDir}: format version ${String(meta.version)}, this broker reads version ${FORMAT_VERSION}`)
+        throw new BrokerError(
+          'STORAGE_FORMAT',
+          `levelDB ${this.levelDir}: format version ${String(meta.version)}, this broker reads version ${FORMAT_VERSION}`,
+        )
       }
       if (typeof meta.epoch === 'number' && meta.epoch > epoch) {
-        throw new BrokerError('STORAGE_FENCED', `levelDB ${this.levelDir}: store written under epoch ${meta.epoch}, newer than ours (${epoch}); a newer primary exists`, {
-          details: { storeEpoch: meta.epoch, epoch },
-        })
+        throw new BrokerError(
+          'STORAGE_FENCED',
+          `levelDB ${this.levelDir}: store written under epoch ${meta.epoch}, newer than ours (${epoch}); a newer primary exists`,
+          {
+            details: { storeEpoch: meta.epoch, epoch },
+          },
+        )
       }
     }
     const meta: Meta = { format: FORMAT_NAME, version: FORMAT_VERSION, epoch, createdAt: Date.now() }
@@ -256,14 +358,22 @@ export class LevelDbAdapter implements PersistenceAdapter {
     let cur: DestState | undefined
     let curId = -1
     n += await db.scan(prefixRange(P_INDEX), (k, v) => {
-      if (k.length !== 13 || !v || v.length !== 4) throw new BrokerError('STORAGE_CORRUPT_RECORD', `levelDB ${this.levelDir}: index entry ${k.toString('hex')} malformed`)
+      if (k.length !== 13 || !v || v.length !== 4)
+        throw new BrokerError(
+          'STORAGE_CORRUPT_RECORD',
+          `levelDB ${this.levelDir}: index entry ${k.toString('hex')} malformed`,
+        )
       const destId = k.readUInt32BE(1)
       const seq = k.readUInt32BE(5) * 0x1_0000_0000 + k.readUInt32BE(9)
       const size = v.readUInt32BE(0)
       if (destId !== curId) {
         cur = byId.get(destId)
         curId = destId
-        if (!cur) throw new BrokerError('STORAGE_CORRUPT_RECORD', `levelDB ${this.levelDir}: message seq ${seq} belongs to unknown destination id ${destId}`)
+        if (!cur)
+          throw new BrokerError(
+            'STORAGE_CORRUPT_RECORD',
+            `levelDB ${this.levelDir}: message seq ${seq} belongs to unknown destination id ${destId}`,
+          )
       }
       cur!.msgs.set(seq, size)
       cur!.bytes += size
@@ -274,7 +384,11 @@ export class LevelDbAdapter implements PersistenceAdapter {
         const rec = JSON.parse(v!.toString('utf8')) as DurableSubscriptionRecord
         this.subs.set(subKey(rec.clientId, rec.subscriptionName).toString('latin1'), rec)
       } catch (e) {
-        throw new BrokerError('STORAGE_CORRUPT_RECORD', `levelDB ${this.levelDir}: subscription record ${k.toString('hex')} is not JSON`, { cause: e })
+        throw new BrokerError(
+          'STORAGE_CORRUPT_RECORD',
+          `levelDB ${this.levelDir}: subscription record ${k.toString('hex')} is not JSON`,
+          { cause: e },
+        )
       }
     })
     n += await db.scan(prefixRange(P_DEDUPE), (k, v) => {
@@ -305,7 +419,10 @@ export class LevelDbAdapter implements PersistenceAdapter {
 
   private checkOpen(what: string): void {
     if (this.phase !== 'open') {
-      throw new BrokerError('STORAGE_CLOSED', `levelDB store ${this.directory || '(never opened)'}: ${what} while ${this.phase === 'new' ? 'not yet open' : this.phase}`)
+      throw new BrokerError(
+        'STORAGE_CLOSED',
+        `levelDB store ${this.directory || '(never opened)'}: ${what} while ${this.phase === 'new' ? 'not yet open' : this.phase}`,
+      )
     }
   }
 
@@ -315,9 +432,15 @@ export class LevelDbAdapter implements PersistenceAdapter {
       if (this.failed) throw this.failed
       assert(Array.isArray(ops), 'levelDB write: ops is an array')
       for (const o of ops) {
-        if (o.op === 'add' || o.op === 'remove' || o.op === 'purge') assert(typeof o.destination === 'string' && o.destination !== '', `levelDB write: ${o.op} op has a non-empty destination`)
-        if (o.op === 'remove') assert(Number.isSafeInteger(o.seq) && o.seq > 0, `levelDB write: remove seq ${o.seq} is a positive integer`)
-        if (o.op === 'add') assert(o.message && o.message.body instanceof Uint8Array, 'levelDB write: add op body is a Uint8Array')
+        if (o.op === 'add' || o.op === 'remove' || o.op === 'purge')
+          assert(
+            typeof o.destination === 'string' && o.destination !== '',
+            `levelDB write: ${o.op} op has a non-empty destination`,
+          )
+        if (o.op === 'remove')
+          assert(Number.isSafeInteger(o.seq) && o.seq > 0, `levelDB write: remove seq ${o.seq} is a positive integer`)
+        if (o.op === 'add')
+          assert(o.message && o.message.body instanceof Uint8Array, 'levelDB write: add op body is a Uint8Array')
       }
     } catch (e) {
       return Promise.reject(e)
@@ -331,10 +454,12 @@ export class LevelDbAdapter implements PersistenceAdapter {
   private kick(): void {
     if (this.flushing) return
     // Let the current tick's write() calls join the group before it is cut.
-    this.flushing = new Promise<void>((r) => queueMicrotask(r)).then(() => this.flushLoop()).finally(() => {
-      this.flushing = null
-      if (this.queue.length > 0) this.kick()
-    })
+    this.flushing = new Promise<void>((r) => queueMicrotask(r))
+      .then(() => this.flushLoop())
+      .finally(() => {
+        this.flushing = null
+        if (this.queue.length > 0) this.kick()
+      })
   }
 
   /** Bounded by the queue: each round removes ≥ 1 pending entry. */
@@ -403,8 +528,15 @@ export class LevelDbAdapter implements PersistenceAdapter {
     try {
       await this.opts!.fence?.assertCurrent()
     } catch (e) {
-      this.failed = isBrokerError(e) ? e : new BrokerError('ELECTION_FENCED', `levelDB ${this.directory}: epoch fence failed: ${(e as Error).message}`, { cause: e })
-      log.warn('epoch fence refused a durable group; no receipt is sent for it', { directory: this.directory, writes: group.length })
+      this.failed = isBrokerError(e)
+        ? e
+        : new BrokerError('ELECTION_FENCED', `levelDB ${this.directory}: epoch fence failed: ${(e as Error).message}`, {
+            cause: e,
+          })
+      log.warn('epoch fence refused a durable group; no receipt is sent for it', {
+        directory: this.directory,
+        writes: group.length,
+      })
       for (const p of group) p.reject(this.failed)
       return
     }
@@ -429,7 +561,10 @@ export class LevelDbAdapter implements PersistenceAdapter {
         const d = this.destFor(o.destination, batch)
         const seq = ++this.lastSeq
         const value = encodeMessage(epoch, o.message.messageId, o.message.headers, o.message.body)
-        batch.push({ type: 'put', key: msgKey(d.id, seq), value }, { type: 'put', key: indexKey(d.id, seq), value: u32(value.length) })
+        batch.push(
+          { type: 'put', key: msgKey(d.id, seq), value },
+          { type: 'put', key: indexKey(d.id, seq), value: u32(value.length) },
+        )
         d.msgs.set(seq, value.length)
         d.bytes += value.length
         seqs.push(seq)
@@ -452,7 +587,8 @@ export class LevelDbAdapter implements PersistenceAdapter {
       case 'purge': {
         const d = this.dests.get(o.destination)
         if (!d) return
-        for (const seq of d.msgs.keys()) batch.push({ type: 'del', key: msgKey(d.id, seq) }, { type: 'del', key: indexKey(d.id, seq) })
+        for (const seq of d.msgs.keys())
+          batch.push({ type: 'del', key: msgKey(d.id, seq) }, { type: 'del', key: indexKey(d.id, seq) })
         d.msgs.clear()
         d.bytes = 0
         return
@@ -597,7 +733,11 @@ export class LevelDbAdapter implements PersistenceAdapter {
       this.phase = 'closed'
       return
     }
-    if (this.phase === 'opening') throw new BrokerError('STORAGE_CLOSED', `levelDB store ${this.directory}: close() while opening; await open() first`)
+    if (this.phase === 'opening')
+      throw new BrokerError(
+        'STORAGE_CLOSED',
+        `levelDB store ${this.directory}: close() while opening; await open() first`,
+      )
     this.phase = 'closing'
     if (this.syncTimer) clearTimeout(this.syncTimer)
     this.syncTimer = null
@@ -606,7 +746,8 @@ export class LevelDbAdapter implements PersistenceAdapter {
       this.queue.push({ ops: [], forceSync: true, resolve: () => {}, reject: (e) => log.warn('final sync failed', e) })
       this.kick()
     }
-    for (let i = 0; i < 1000 && (this.flushing || this.queue.length > 0); i++) await (this.flushing ?? Promise.resolve())
+    for (let i = 0; i < 1000 && (this.flushing || this.queue.length > 0); i++)
+      await (this.flushing ?? Promise.resolve())
     const db = this.db
     this.db = null
     this.phase = 'closed'

@@ -10,7 +10,17 @@
  * log format says LevelDB keeps. No timing, no mocks.
  */
 import { describe, test, expect, afterAll } from 'bun:test'
-import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync, existsSync } from 'node:fs'
+import {
+  appendFileSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+  existsSync,
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { LevelDbAdapter, LEVELDB_SUBDIR } from './index.ts'
@@ -21,7 +31,11 @@ import type { RecoveredState } from '../../types.ts'
 const BLOCK = 32 * 1024
 const HEADER = 7
 
-interface Physical { offset: number; length: number; type: number }
+interface Physical {
+  offset: number
+  length: number
+  type: number
+}
 
 /** The physical records of a LevelDB log, by its format (no CRC check). */
 function walk(buf: Buffer): Physical[] {
@@ -50,7 +64,10 @@ describe('LevelDbAdapter recovery report', () => {
   })
 
   /** A store with messages m-0..m-(n-1) on queue Q, closed; returns its one write-ahead log. */
-  async function store(n: number, bodyBytes: (i: number) => number): Promise<{ dir: string; log: string; ids: string[] }> {
+  async function store(
+    n: number,
+    bodyBytes: (i: number) => number,
+  ): Promise<{ dir: string; log: string; ids: string[] }> {
     const dir = mkdtempSync(join(tmpdir(), 'sfbroker-lvrr-'))
     dirs.push(dir)
     const a = new LevelDbAdapter()
@@ -60,7 +77,13 @@ describe('LevelDbAdapter recovery report', () => {
     const ids: string[] = []
     for (let i = 0; i < n; i++) {
       ids.push(`m-${i}`)
-      await a.write([{ op: 'add', destination: 'Q', message: { messageId: `m-${i}`, headers: {}, body: new Uint8Array(bodyBytes(i)).fill(i & 0xff) } }])
+      await a.write([
+        {
+          op: 'add',
+          destination: 'Q',
+          message: { messageId: `m-${i}`, headers: {}, body: new Uint8Array(bodyBytes(i)).fill(i & 0xff) },
+        },
+      ])
     }
     await a.close()
     const levelDir = join(dir, LEVELDB_SUBDIR)
@@ -79,7 +102,7 @@ describe('LevelDbAdapter recovery report', () => {
     return { rec, ids, a }
   }
 
-  test('LevelDbAdapter reports a log cut inside its last record\'s payload as tornTail and keeps every earlier record', async () => {
+  test("LevelDbAdapter reports a log cut inside its last record's payload as tornTail and keeps every earlier record", async () => {
     const { dir, log, ids } = await store(10, () => 200)
     const last = walk(readFileSync(log)).at(-1)!
     expect(last.type).toBe(1)
@@ -93,7 +116,7 @@ describe('LevelDbAdapter recovery report', () => {
     await a.close()
   })
 
-  test('LevelDbAdapter reports a log cut inside its last record\'s header as tornTail', async () => {
+  test("LevelDbAdapter reports a log cut inside its last record's header as tornTail", async () => {
     const { dir, log, ids } = await store(10, () => 200)
     const last = walk(readFileSync(log)).at(-1)!
     truncateSync(log, last.offset + 3)
@@ -104,7 +127,7 @@ describe('LevelDbAdapter recovery report', () => {
     await a.close()
   })
 
-  test('LevelDbAdapter reports a log ending after a multi-block record\'s first fragment as tornTail from that fragment', async () => {
+  test("LevelDbAdapter reports a log ending after a multi-block record's first fragment as tornTail from that fragment", async () => {
     // m-1 is larger than a block: FIRST in block 0, then MIDDLE/LAST after. Cut at the end of block 0.
     const { dir, log, ids } = await store(2, (i) => (i === 1 ? 50_000 : 100))
     const recs = walk(readFileSync(log))
@@ -149,7 +172,11 @@ describe('LevelDbAdapter recovery report', () => {
     expect(want.at(-1)).toBe(ids.at(-1)) // ... but later blocks survive
     const { rec, ids: got, a } = await reopen(dir)
     expect(rec.report.tornTail).toBeNull()
-    expect(rec.report.corrupt).toContainEqual({ file: log, offset: -1, reason: expect.stringContaining(`dropped ${BLOCK - victim.offset} bytes`) })
+    expect(rec.report.corrupt).toContainEqual({
+      file: log,
+      offset: -1,
+      reason: expect.stringContaining(`dropped ${BLOCK - victim.offset} bytes`),
+    })
     const crc = rec.report.corrupt.find((c) => c.reason.includes('checksum mismatch'))
     expect(crc?.reason).toContain('offset unknown')
     expect(got).toEqual(want)
@@ -169,7 +196,11 @@ describe('LevelDbAdapter recovery report', () => {
     writeFileSync(log, buf)
     const { rec, ids: got, a } = await reopen(dir)
     expect(rec.report.tornTail).toBeNull()
-    expect(rec.report.corrupt).toContainEqual({ file: log, offset: victim.offset, reason: expect.stringContaining(`skipped ${BLOCK - victim.offset} bytes`) })
+    expect(rec.report.corrupt).toContainEqual({
+      file: log,
+      offset: victim.offset,
+      reason: expect.stringContaining(`skipped ${BLOCK - victim.offset} bytes`),
+    })
     expect(got).toEqual(survivors(ids, starts(recs), victim.offset))
     await a.close()
   })
@@ -221,7 +252,14 @@ describe('LevelDbAdapter recovery report', () => {
     expect(rec.report.tornTail).toBeNull()
     expect(rec.report.corrupt).toEqual([])
     expect(got).toEqual(ids)
-    expect(a.stats().integrity).toEqual({ corrupt: [], corruptCount: 0, tornTail: null, fencedRecordsIgnored: 0, verification: 'not-needed', verifiedMessages: 0 })
+    expect(a.stats().integrity).toEqual({
+      corrupt: [],
+      corruptCount: 0,
+      tornTail: null,
+      fencedRecordsIgnored: 0,
+      verification: 'not-needed',
+      verifiedMessages: 0,
+    })
     await a.close()
   })
 })
@@ -239,7 +277,8 @@ describe('recovery-findings limits', () => {
 
   test('scanWriteAheadLogs scans the newest WAL_FILES_MAX logs, oldest first', async () => {
     const dir = tmp()
-    for (let i = 1; i <= WAL_FILES_MAX + 1; i++) writeFileSync(join(dir, `${String(i).padStart(6, '0')}.log`), Buffer.alloc(0))
+    for (let i = 1; i <= WAL_FILES_MAX + 1; i++)
+      writeFileSync(join(dir, `${String(i).padStart(6, '0')}.log`), Buffer.alloc(0))
     writeFileSync(join(dir, 'MANIFEST-000002'), Buffer.alloc(10))
     const scans = await scanWriteAheadLogs(dir)
     expect(scans.length).toBe(WAL_FILES_MAX)
@@ -247,9 +286,10 @@ describe('recovery-findings limits', () => {
     expect(scans.at(-1)!.file).toBe(join(dir, `${String(WAL_FILES_MAX + 1).padStart(6, '0')}.log`))
   })
 
-  test('readInfoLog reads LevelDB\'s LOG up to INFO_LOG_BYTES_MAX', async () => {
+  test("readInfoLog reads LevelDB's LOG up to INFO_LOG_BYTES_MAX", async () => {
     const dir = tmp()
-    const line = (n: number) => `2026/11/22-22:13:15.362046 7f5c9d3ef6c0 (ignoring error) ${dir}/000003.log: dropping ${n} bytes; Corruption: checksum mismatch\n`
+    const line = (n: number) =>
+      `2026/11/22-22:13:15.362046 7f5c9d3ef6c0 (ignoring error) ${dir}/000003.log: dropping ${n} bytes; Corruption: checksum mismatch\n`
     const filler = 'x'.repeat(99) + '\n'
     const head = line(1) + filler.repeat(Math.floor((INFO_LOG_BYTES_MAX - 2 * line(1).length) / filler.length))
     writeFileSync(join(dir, 'LOG'), head + line(2) + filler.repeat(100) + line(3))

@@ -12,7 +12,10 @@ import { describe, test, expect } from 'bun:test'
 import { BLOCK_BYTES, HEADER_BYTES, RecordType, scanLogTail } from './log-tail-scanner.ts'
 import { parseInfoLog } from './info-log.ts'
 
-interface Laid { start: number; end: number }
+interface Laid {
+  start: number
+  end: number
+}
 
 /** LevelDB's writer, minus the CRC (the scanner does not check it; a non-zero value keeps headers non-zero). */
 class LogWriter {
@@ -95,7 +98,8 @@ describe('LogTailScanner', () => {
       const want = expected(n)
       if (want) torn++
       const g = got.torn ? { offset: got.torn.offset, bytes: got.torn.bytes } : null
-      if (JSON.stringify(g) !== JSON.stringify(want)) throw new Error(`cut at ${n}: scanner says ${JSON.stringify(got.torn)}, expected ${JSON.stringify(want)}`)
+      if (JSON.stringify(g) !== JSON.stringify(want))
+        throw new Error(`cut at ${n}: scanner says ${JSON.stringify(got.torn)}, expected ${JSON.stringify(want)}`)
       expect(got.skipped).toEqual([])
     }
     expect(torn).toBeGreaterThan(data.length / 2)
@@ -112,7 +116,11 @@ describe('LogTailScanner', () => {
     const boundary = Math.ceil(big.start / BLOCK_BYTES) * BLOCK_BYTES + BLOCK_BYTES
     expect(boundary).toBeLessThan(big.end)
     const t = scanLogTail(data.subarray(0, boundary)).torn
-    expect(t).toEqual({ offset: big.start, bytes: boundary - big.start, reason: expect.stringContaining('last fragment never came') })
+    expect(t).toEqual({
+      offset: big.start,
+      bytes: boundary - big.start,
+      reason: expect.stringContaining('last fragment never came'),
+    })
   })
 
   test('LogTailScanner reports a zero-filled tail as torn from its first zero header', () => {
@@ -133,7 +141,9 @@ describe('LogTailScanner', () => {
     data.fill(0, victim.start, victim.start + HEADER_BYTES)
     const r = scanLogTail(data)
     expect(r.torn).toBeNull()
-    expect(r.skipped).toEqual([{ offset: victim.start, bytes: BLOCK_BYTES - victim.start, reason: expect.stringContaining('without reporting') }])
+    expect(r.skipped).toEqual([
+      { offset: victim.start, bytes: BLOCK_BYTES - victim.start, reason: expect.stringContaining('without reporting') },
+    ])
   })
 
   test('LogTailScanner follows LevelDB past a length overflowing a full block (LevelDB reports that itself)', () => {
@@ -165,7 +175,11 @@ describe('parseInfoLog', () => {
       recoveredLogs: [3],
       drops: [
         { file: '/tmp/x y/leveldb/000003.log', bytes: 28115, reason: 'Corruption: checksum mismatch' },
-        { file: '/tmp/x y/leveldb/000003.log', bytes: 298, reason: 'Corruption: missing start of fragmented record(2)' },
+        {
+          file: '/tmp/x y/leveldb/000003.log',
+          bytes: 298,
+          reason: 'Corruption: missing start of fragmented record(2)',
+        },
       ],
     })
   })

@@ -60,7 +60,10 @@ export class LogTailScanner {
   /** Feed the next block: BLOCK_BYTES long, except the file's last block (shorter, possibly empty: not fed). */
   feedBlock(block: Uint8Array): void {
     assert(!this.ended, 'LogTailScanner: a block shorter than BLOCK_BYTES was the last one')
-    assert(block.length > 0 && block.length <= BLOCK_BYTES, `LogTailScanner: block of ${block.length} bytes, expected 1..${BLOCK_BYTES}`)
+    assert(
+      block.length > 0 && block.length <= BLOCK_BYTES,
+      `LogTailScanner: block of ${block.length} bytes, expected 1..${BLOCK_BYTES}`,
+    )
     const base = this.pos
     const n = block.length
     // The reader sets eof when a read returns less than a block: only then is a short record the end of the log.
@@ -79,7 +82,11 @@ export class LogTailScanner {
       const type = block[p + 6]
       if (HEADER_BYTES + length > n - p) {
         if (last) {
-          this.tear(base + p, base + n, `the file ends inside a record's payload (${n - p - HEADER_BYTES} of ${length} bytes present)`)
+          this.tear(
+            base + p,
+            base + n,
+            `the file ends inside a record's payload (${n - p - HEADER_BYTES} of ${length} bytes present)`,
+          )
           break
         }
         // "bad record length": LevelDB reports it and drops the rest of the block.
@@ -122,10 +129,18 @@ export class LogTailScanner {
   finish(): LogTailScan {
     const size = this.pos
     if (this.torn === null && this.zeroStart >= 0) {
-      this.tear(this.zeroStart, size, 'a zero-filled record header; LevelDB skips everything from here to the end of the file')
+      this.tear(
+        this.zeroStart,
+        size,
+        'a zero-filled record header; LevelDB skips everything from here to the end of the file',
+      )
     }
     if (this.torn === null && this.fragStart >= 0) {
-      this.tear(this.fragStart, size, 'the file ends after the first fragment(s) of a record whose last fragment never came')
+      this.tear(
+        this.fragStart,
+        size,
+        'the file ends after the first fragment(s) of a record whose last fragment never came',
+      )
     }
     return { torn: this.torn, skipped: [...this.skipped], records: this.records }
   }
@@ -156,6 +171,7 @@ export class LogTailScanner {
 /** Scan a whole log held in memory (tests, small files). */
 export function scanLogTail(data: Uint8Array): LogTailScan {
   const s = new LogTailScanner()
-  for (let off = 0; off < data.length; off += BLOCK_BYTES) s.feedBlock(data.subarray(off, Math.min(data.length, off + BLOCK_BYTES)))
+  for (let off = 0; off < data.length; off += BLOCK_BYTES)
+    s.feedBlock(data.subarray(off, Math.min(data.length, off + BLOCK_BYTES)))
   return s.finish()
 }

@@ -35,7 +35,16 @@ interface Binding {
 
 export type BatchOp = { type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; key: Uint8Array }
 
-const USED: (keyof Binding)[] = ['db_init', 'db_open', 'db_close', 'batch_do', 'iterator_init', 'iterator_nextv', 'iterator_close', 'db_approximate_size']
+const USED: (keyof Binding)[] = [
+  'db_init',
+  'db_open',
+  'db_close',
+  'batch_do',
+  'iterator_init',
+  'iterator_nextv',
+  'iterator_close',
+  'db_approximate_size',
+]
 /** classic-level's iterator state bit set by the addon when the range is exhausted. */
 const STATE_ENDED = 1
 
@@ -63,11 +72,17 @@ function loadBinding(): Binding {
     }
   }
   if (b === null) {
-    throw new BrokerError('STORAGE_IO', `levelDB: cannot load the LevelDB native addon for ${process.platform}-${process.arch}: ${errors.join('; ')}`)
+    throw new BrokerError(
+      'STORAGE_IO',
+      `levelDB: cannot load the LevelDB native addon for ${process.platform}-${process.arch}: ${errors.join('; ')}`,
+    )
   }
   const missing = USED.filter((f) => typeof (b as Record<string, unknown>)[f] !== 'function')
   if (missing.length > 0) {
-    throw new BrokerError('STORAGE_IO', `levelDB: the LevelDB native addon lacks ${missing.join(', ')}; expected classic-level 3.x's binding`)
+    throw new BrokerError(
+      'STORAGE_IO',
+      `levelDB: the LevelDB native addon lacks ${missing.join(', ')}; expected classic-level 3.x's binding`,
+    )
   }
   cached = b as Binding
   return cached
@@ -96,12 +111,18 @@ export class NativeDb {
   private openIterators = 0
   private iteratorsDrained: (() => void) | null = null
 
-  private constructor(b: Binding, readonly location: string) {
+  private constructor(
+    b: Binding,
+    readonly location: string,
+  ) {
     this.b = b
     this.ctx = b.db_init()
   }
 
-  static async open(location: string, options: { writeBufferSize?: number; maxOpenFiles?: number } = {}): Promise<NativeDb> {
+  static async open(
+    location: string,
+    options: { writeBufferSize?: number; maxOpenFiles?: number } = {},
+  ): Promise<NativeDb> {
     const db = new NativeDb(loadBinding(), location)
     await db.b.db_open(db.ctx, location, { createIfMissing: true, errorIfExists: false, compression: true, ...options })
     return db
@@ -114,7 +135,13 @@ export class NativeDb {
   /** Iterate a key range in order, calling `each` per entry; chunks of at most NEXTV_ENTRIES_MAX entries. */
   async scan(range: RangeOptions, each: (key: Buffer, value: Buffer | undefined) => void): Promise<number> {
     const opts: Record<string, unknown> = {
-      keyEncoding: 'buffer', valueEncoding: 'buffer', keys: true, values: !range.keysOnly, limit: range.limit ?? -1, fillCache: false, highWaterMarkBytes: HIGH_WATER_BYTES,
+      keyEncoding: 'buffer',
+      valueEncoding: 'buffer',
+      keys: true,
+      values: !range.keysOnly,
+      limit: range.limit ?? -1,
+      fillCache: false,
+      highWaterMarkBytes: HIGH_WATER_BYTES,
     }
     for (const k of ['gt', 'gte', 'lt', 'lte'] as const) if (range[k]) opts[k] = range[k]
     const state = new Uint8Array(1)

@@ -108,7 +108,10 @@ export async function readInfoLog(levelDir: string): Promise<InfoLogFindings | n
 }
 
 /** Join the pre-open scan and LevelDB's own report into RecoveryReport findings. */
-export function recoveryFindings(scans: WalScan[], info: InfoLogFindings | null): Pick<RecoveryReport, 'tornTail' | 'corrupt'> {
+export function recoveryFindings(
+  scans: WalScan[],
+  info: InfoLogFindings | null,
+): Pick<RecoveryReport, 'tornTail' | 'corrupt'> {
   // Without a LOG we cannot tell which logs were replayed: report all (better a stale finding than a hidden one).
   const replayed = info ? new Set(info.recoveredLogs) : null
   const used = scans.filter((s) => replayed === null || replayed.has(s.number))
@@ -122,11 +125,19 @@ export function recoveryFindings(scans: WalScan[], info: InfoLogFindings | null)
     if (i === used.length - 1) tornTail = { file: s.file, offset: t.offset, bytes: t.bytes }
     else {
       // Only the newest log can end mid-write; an older one ending so lost bytes before the newer log's records.
-      corrupt.push({ file: s.file, offset: t.offset, reason: `an older log's tail is incomplete (${t.reason}); LevelDB dropped its last ${t.bytes} bytes without reporting them and replayed the newer log(s)` })
+      corrupt.push({
+        file: s.file,
+        offset: t.offset,
+        reason: `an older log's tail is incomplete (${t.reason}); LevelDB dropped its last ${t.bytes} bytes without reporting them and replayed the newer log(s)`,
+      })
     }
   }
   for (const d of info?.drops ?? []) {
-    corrupt.push({ file: d.file, offset: -1, reason: `LevelDB dropped ${d.bytes} bytes of this log at recovery (${d.reason}); offset unknown (LevelDB does not log it)` })
+    corrupt.push({
+      file: d.file,
+      offset: -1,
+      reason: `LevelDB dropped ${d.bytes} bytes of this log at recovery (${d.reason}); offset unknown (LevelDB does not log it)`,
+    })
   }
   return { tornTail, corrupt }
 }
