@@ -212,8 +212,12 @@ export function describeMaterial(m: TlsMaterial): string {
 export class TlsContextSource {
   private current: TlsMaterial
   private readonly listeners = new Set<(m: TlsMaterial) => void>()
-  private watching: { files: string[]; settle: ReturnType<typeof setTimeout> | null; onSignal: () => void } | null =
-    null
+  private watching: {
+    files: string[]
+    settle: ReturnType<typeof setTimeout> | null
+    poll: ReturnType<typeof setInterval> | null
+    onSignal: () => void
+  } | null = null
   /** Reloads that kept the old material because the new files did not work (for status and tests). */
   failedReloads = 0
   reloads = 0
@@ -276,27 +280,45 @@ export class TlsContextSource {
     return true
   }
 
-  /** Reload on SIGHUP and when a file changes (stat polled every pollMs). Idempotent; stop with unwatch(). */
+  /**
+   * Reload on SIGHUP and when a file changes (stat polled every pollMs). Idempotent; stop with unwatch(). The
+   * baseline is taken here, synchronously: fs.watchFile takes its own lazily under Bun, so a rotation right after
+   * watch() could become the baseline and never be seen.
+   */
   watch(opts: { signal?: boolean; pollMs?: number } = {}): void {
     if (this.watching) return
     const pollMs = opts.pollMs ?? TLS_WATCH_POLL_MS
+    const stamp = (f: string): string => {
+      try {
+        const st = fs.statSync(f)
+        return `${st.ino}:${st.size}:${st.mtimeMs}`
+      } catch {
+        return 'missing'
+      }
+    }
+    const files = this.files()
+    const seen = new Map(files.map((f) => [f, stamp(f)] as const))
     const w = {
-      files: this.files(),
+      files,
       settle: null as ReturnType<typeof setTimeout> | null,
+      poll: null as ReturnType<typeof setInterval> | null,
       onSignal: () => void this.reload('SIGHUP'),
     }
     this.watching = w
-    for (const f of w.files) {
-      fs.watchFile(f, { interval: pollMs, persistent: false }, (cur, prev) => {
-        if (cur.mtimeMs === prev.mtimeMs && cur.ino === prev.ino && cur.size === prev.size) return
+    w.poll = setInterval(() => {
+      for (const f of files) {
+        const now = stamp(f)
+        if (now === seen.get(f)) continue
+        seen.set(f, now)
         if (w.settle) clearTimeout(w.settle)
         w.settle = setTimeout(() => {
           w.settle = null
           if (this.watching === w) this.reload(`${f} changed`)
         }, TLS_RELOAD_SETTLE_MS)
         w.settle.unref?.()
-      })
-    }
+      }
+    }, pollMs)
+    w.poll.unref?.()
     if (opts.signal !== false) process.on('SIGHUP', w.onSignal)
   }
 
@@ -305,7 +327,7 @@ export class TlsContextSource {
     if (!w) return
     this.watching = null
     if (w.settle) clearTimeout(w.settle)
-    for (const f of w.files) fs.unwatchFile(f)
+    if (w.poll) clearInterval(w.poll)
     process.off('SIGHUP', w.onSignal)
   }
 

@@ -5,13 +5,17 @@
  * Method: one BrokerNode in this process on a temp shared dir (real election, connector on port 0); its
  * storeFailed() is called as the stores' onFatalError would call it. Waits are `until` polls with generous limits.
  */
-import { afterAll, describe, expect, spyOn, test } from 'bun:test'
+import { afterAll, beforeAll, describe, expect, spyOn, test } from 'bun:test'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { defaultConfig } from '../config/index.ts'
 import { until } from '../testing/net-probe.ts'
 import { BrokerNode } from './broker-node.ts'
+import { configureLogging } from '../lib/log.ts'
+
+// The assertions read log lines: bun runs every test file in one process, and other files silence logging.
+beforeAll(() => configureLogging('info', 'pretty'))
 
 const dirs: string[] = []
 afterAll(() => {
