@@ -1,9 +1,10 @@
 /**
  * StompClient: the failover client. One logical connection over a list of brokers (failover-uri.ts); at most one
- * live StompConnection at a time.
+ * live BrokerLink at a time.
  *
- * Owns: every operation in flight (SEND, ACK, transaction frames) until the broker receipts it, the subscriptions,
- * the transactions, the reconnect loop (backoff.ts pacing, driven by the injected Clock) and the state events.
+ * Owns: the subscriptions, the transactions, the state events, and what a failover does to each operation; the
+ * operations in flight live in op-ledger.ts, the reconnect loop in reconnect-loop.ts, priorityBackup in
+ * priority-backup.ts.
  *
  * What it promises across a failover:
  *  - re-CONNECT with the same client-id; log which broker it reached;
@@ -32,12 +33,24 @@ import { randomUUID } from 'node:crypto'
 import { systemClock, type Clock } from '../lib/clock.ts'
 import { BrokerError, isBrokerError } from '../lib/errors.ts'
 import { logger } from '../lib/log.ts'
-import { passOrder, ReconnectBackoff } from './backoff.ts'
+import { ReconnectBackoff } from './backoff.ts'
+import { BrokerLink, type ClientFrame } from './broker-link.ts'
+import type {
+  ClientState,
+  ClientStats,
+  ConnectedInfo,
+  ConnectOptions,
+  InterruptedInfo,
+  SendBody,
+  SendOptions,
+} from './client-types.ts'
 import { normalizeDestination } from './destination.ts'
+import { DuplicateAudit } from './duplicate-audit.ts'
 import { parseBrokerUri, type BrokerUri, type Endpoint } from './failover-uri.ts'
-import type { ClientFrame } from './stomp-connection.ts'
 import { ClientMessage, type AckMode, type AckOptions, type MessageAcker } from './message.ts'
-import { StompConnection } from './stomp-connection.ts'
+import { OpLedger, type Op, type OpPolicy } from './op-ledger.ts'
+import { PriorityBackup } from './priority-backup.ts'
+import { ReconnectLoop } from './reconnect-loop.ts'
 import { REASON_HEADER } from '../protocol/stomp/index.ts'
 import {
   Subscription,
@@ -48,85 +61,18 @@ import {
 } from './subscription.ts'
 import { Transaction, type TransactionOwner } from './transaction.ts'
 
+export type {
+  ClientState,
+  ClientStats,
+  ConnectedInfo,
+  ConnectOptions,
+  InterruptedInfo,
+  SendBody,
+  SendOptions,
+} from './client-types.ts'
+
 const log = logger('client')
 const encoder = new TextEncoder()
-
-export type SendBody = string | Uint8Array
-
-export interface SendOptions {
-  /** Ask for a RECEIPT and resolve on it (default true). false: resolve once the frame is written to a socket. */
-  receipt?: boolean
-  /** Overrides the client's timeout for this operation. */
-  timeoutMs?: number
-}
-
-export interface ConnectOptions {
-  login?: string
-  passcode?: string
-  /** Sent as `client-id` on every CONNECT (needed for durable subscriptions). */
-  clientId?: string
-  /** STOMP `host` header; defaults to each endpoint's host name. */
-  vhost?: string
-  /** [cx, cy] heart-beat in ms: we send every cx, want one every cy. Default [10000, 10000]; [0, 0] disables. */
-  heartbeat?: [number, number]
-  /** Overrides the URI's `timeout` option (ms; -1 forever). */
-  timeoutMs?: number
-  /** Messages an iterator-mode subscription buffers before the client stops reading the socket. Default 1000. */
-  iteratorBufferMax?: number
-  /** How long close() waits for the DISCONNECT receipt. Default 5000 ms. */
-  closeTimeoutMs?: number
-  /**
-   * Message ids remembered per client (subscription + message-id, oldest forgotten first) to mark a repeated delivery
-   * as redelivered even when the broker does not. Default 10000; 0 disables the audit.
-   */
-  duplicateAuditDepth?: number
-  clock?: Clock
-  /** TLS defaults for `ssl://` / `stomp+ssl://` endpoints whose URI options do not set them (caFile, certFile, keyFile, verifyHostName). */
-  tls?: Partial<import('./failover-uri.ts').EndpointTls>
-  /** Randomness for URI shuffling and backoff jitter (tests inject a seeded one). */
-  random?: () => number
-}
-
-export type ClientState = 'connecting' | 'connected' | 'reconnecting' | 'failed' | 'closed'
-
-export interface ConnectedInfo {
-  endpoint: string
-  server?: string
-  session?: string
-  version: string
-}
-
-export interface InterruptedInfo {
-  endpoint: string
-  error: Error
-}
-
-export interface ClientStats {
-  /** Successful connections after the first one. */
-  reconnects: number
-  /** SEND frames written again after a failover. */
-  resentSends: number
-  sentFrames: number
-  receivedMessages: number
-}
-
-type OpPolicy = 'resend' | 'tx' | 'resolve-on-loss'
-
-interface Op {
-  command: string
-  headers: Record<string, string>
-  body?: Uint8Array
-  receipt?: string
-  policy: OpPolicy
-  tx?: Transaction
-  what: string
-  writtenGeneration?: number
-  timer?: unknown
-  resolve(): void
-  reject(e: Error): void
-}
-
-const AUTH_ERROR = /auth|login|passcode|password|credential|security|not authori[sz]ed|access denied|permission/i
 
 let clientSeq = 0
 
@@ -137,7 +83,7 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
   readonly producerId: string
   readonly stats: ClientStats = { reconnects: 0, resentSends: 0, sentFrames: 0, receivedMessages: 0 }
   private _state: ClientState = 'connecting'
-  private conn: StompConnection | null = null
+  private conn: BrokerLink | null = null
   private generation = 0
   private readonly clock: Clock
   private readonly random: () => number
@@ -146,22 +92,18 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
   private readonly heartbeat: [number, number]
   private readonly bufferMax: number
   private readonly closeTimeoutMs: number
-  private readonly auditDepth: number
-  private readonly audit = new Set<string>()
-  private readonly ops = new Map<number, Op>()
-  private readonly byReceipt = new Map<string, Op>()
+  private readonly audit: DuplicateAudit
+  private readonly ledger: OpLedger
+  private readonly loop: ReconnectLoop
+  private readonly priority: PriorityBackup
   private readonly subs = new Map<string, Subscription>()
   private readonly subReceipts = new Map<string, Subscription>()
   private readonly txs = new Set<Transaction>()
   private readonly pressured = new Set<Subscription>()
-  private opSeq = 0
-  private receiptSeq = 0
   private messageSeq = 0
   private subSeq = 0
   private txSeq = 0
-  private sleeping: { timer: unknown; resolve: () => void } | null = null
   private lastEndpoint: string | undefined
-  private priorityTimer: unknown
   private failure: Error | null = null
   /** The lost broker said it stopped serving (ERROR with sfbroker-reason): the next reconnect pass starts at once. */
   private failoverNow = false
@@ -185,7 +127,23 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
     this.heartbeat = opts.heartbeat ?? [10000, 10000]
     this.bufferMax = opts.iteratorBufferMax ?? 1000
     this.closeTimeoutMs = opts.closeTimeoutMs ?? 5000
-    this.auditDepth = opts.duplicateAuditDepth ?? 10000
+    this.audit = new DuplicateAudit(opts.duplicateAuditDepth ?? 10000)
+    this.ledger = new OpLedger(this.clock)
+    this.loop = new ReconnectLoop(this.uri, this.backoff, this.random, this.clock, {
+      isDone: () => this.isDone(),
+      open: (ep) => this.open(ep),
+      connected: (link, initial) => this.connected(link, initial),
+      attemptFailed: (err) => {
+        this.failure = err
+      },
+      fail: (err) => this.fail(err),
+    })
+    this.priority = new PriorityBackup(this.uri, this.clock, {
+      current: () => this.conn,
+      isConnected: () => this._state === 'connected',
+      open: (ep) => this.open(ep),
+      moveTo: (old, link, uri) => this.moveTo(old, link, uri),
+    })
     this.producerId = `ID:${os.hostname()}-${process.pid}-${randomUUID().slice(0, 8)}-${++clientSeq}`
     // An EventEmitter throws on 'error' without a listener; we never emit 'error', failures go to 'failed'.
     this.setMaxListeners(100)
@@ -202,7 +160,7 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
 
   /** Operations sent and not yet receipted (or waiting for a connection). */
   get inFlight(): number {
-    return this.ops.size
+    return this.ledger.size
   }
 
   /** STOMP version negotiated on the current connection. */
@@ -299,12 +257,7 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
     what: string,
     receipt: boolean,
   ): Op {
-    const op: Op = { command, headers, policy, what, resolve: () => undefined, reject: () => undefined }
-    if (receipt) {
-      op.receipt = `r-${++this.receiptSeq}`
-      headers.receipt = op.receipt
-    }
-    return op
+    return this.ledger.newOp(command, headers, policy, what, receipt)
   }
 
   private submit(op: Op, timeoutMs = this.timeoutMs): Promise<void> {
@@ -315,22 +268,9 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
         reject(this.failure ?? new BrokerError('CLIENT_DISCONNECTED', `${op.what}: the client is ${this._state}`))
         return
       }
-      const key = ++this.opSeq
-      this.ops.set(key, op)
-      if (op.receipt) this.byReceipt.set(op.receipt, op)
-      ;(op as Op & { key: number }).key = key
-      if (timeoutMs > 0) {
-        op.timer = this.clock.setTimeout(() => {
-          const where = this.conn ? `connected to ${this.conn.endpoint.uri}` : `not connected (${this._state})`
-          this.finish(
-            op,
-            new BrokerError(
-              'CLIENT_TIMEOUT',
-              `${op.what}: no RECEIPT within timeout=${timeoutMs} ms (${where}); the broker may or may not have processed it`,
-            ),
-          )
-        }, timeoutMs)
-      }
+      this.ledger.add(op, timeoutMs, () =>
+        this.conn ? `connected to ${this.conn.endpoint.uri}` : `not connected (${this._state})`,
+      )
       if (this.conn && this._state === 'connected') this.writeOp(op)
     })
   }
@@ -356,13 +296,7 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
   }
 
   private finish(op: Op, err?: Error): void {
-    const key = (op as Op & { key?: number }).key
-    if (key === undefined || !this.ops.has(key)) return
-    this.ops.delete(key)
-    if (op.receipt) this.byReceipt.delete(op.receipt)
-    if (op.timer !== undefined) this.clock.clearTimeout(op.timer)
-    if (err) op.reject(err)
-    else op.resolve()
+    this.ledger.finish(op, err)
   }
 
   // ------------------------------------------------------------------ consuming
@@ -420,7 +354,7 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
   }
 
   private writeSubscribe(sub: Subscription): void {
-    const receipt = `r-${++this.receiptSeq}`
+    const receipt = this.ledger.nextReceipt()
     this.subReceipts.set(receipt, sub)
     this.conn?.write('SUBSCRIBE', { ...sub.wireHeaders, receipt })
     this.stats.sentFrames++
@@ -549,7 +483,7 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
     }
     const bad = this.txUsable(tx, command)
     if (bad) return Promise.reject(bad)
-    if (tx.begunGeneration === undefined && !this.opsOf(tx)) {
+    if (tx.begunGeneration === undefined && !this.ledger.hasOpsOf(tx)) {
       // Nothing was ever sent in it: there is nothing to commit or abort on the broker.
       tx.state = command === 'COMMIT' ? 'committed' : 'aborted'
       this.txs.delete(tx)
@@ -571,78 +505,20 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
     )
   }
 
-  private opsOf(tx: Transaction): boolean {
-    for (const op of this.ops.values()) if (op.tx === tx) return true
-    return false
-  }
-
   // ------------------------------------------------------------------ connection lifecycle
 
-  /**
-   * Passes over the URI list until a broker accepts. After a loss the first pass waits initialReconnectDelay, unless
-   * `immediate` (the broker said it stopped serving: another one is taking over, waiting only delays the clients);
-   * either way the lost broker comes last in the pass.
-   */
-  private async reconnectLoop(lostUri: string | undefined, initial: boolean, immediate = false): Promise<void> {
+  /** Enter the reconnect loop (reconnect-loop.ts); the state changes at once, before the first await. */
+  private reconnectLoop(lostUri: string | undefined, initial: boolean, immediate = false): Promise<void> {
     this._state = initial ? 'connecting' : 'reconnecting'
-    if (!initial && !immediate) await this.sleep(this.backoff.firstDelayMs())
-    let lastErr: Error | undefined
-    for (;;) {
-      if (this.isDone()) return
-      for (const ep of passOrder(this.uri.endpoints, this.uri.options, lostUri, this.random)) {
-        if (this.isDone()) return
-        try {
-          const conn = await this.open(ep)
-          if (this.isDone()) {
-            conn.destroy()
-            return
-          }
-          this.connected(conn, initial)
-          return
-        } catch (e) {
-          lastErr = e as Error
-          this.failure = lastErr
-          log.debug(`could not connect to ${ep.uri}: ${lastErr.message}`)
-          // A broker saying it stops serving (sfbroker-reason) is no login failure, whatever its reason's words.
-          if (
-            isBrokerError(e, 'CLIENT_BROKER_ERROR') &&
-            e.details?.reason === undefined &&
-            AUTH_ERROR.test(String(e.details?.message ?? e.message))
-          ) {
-            this.fail(e)
-            return
-          }
-        }
-      }
-      const out = this.backoff.failedPass()
-      const list = this.uri.endpoints.map((e) => e.uri).join(',')
-      if (out.warn && this.uri.failover)
-        log.warn(`no broker of ${list} reachable after ${out.failures} attempt(s); last error: ${lastErr?.message}`)
-      if (out.giveUp && !this.uri.failover && lastErr) {
-        // A plain tcp:// URI makes one attempt: report its error as is.
-        this.fail(lastErr)
-        return
-      }
-      if (out.giveUp) {
-        this.fail(
-          new BrokerError(
-            'CLIENT_DISCONNECTED',
-            `no broker of ${list} reachable after ${out.failures} attempt(s) (limit ${this.backoff.limit()}); last error: ${lastErr?.message}`,
-            { cause: lastErr },
-          ),
-        )
-        return
-      }
-      await this.sleep(out.delayMs)
-    }
+    return this.loop.run(lostUri, initial, immediate)
   }
 
   private isDone(): boolean {
     return this._state === 'closed' || this._state === 'failed'
   }
 
-  private open(ep: Endpoint): Promise<StompConnection> {
-    return StompConnection.open({
+  private open(ep: Endpoint): Promise<BrokerLink> {
+    return BrokerLink.open({
       endpoint: ep,
       login: this.opts.login,
       passcode: this.opts.passcode,
@@ -656,17 +532,7 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
     })
   }
 
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = this.clock.setTimeout(() => {
-        this.sleeping = null
-        resolve()
-      }, ms)
-      this.sleeping = { timer, resolve }
-    })
-  }
-
-  private connected(conn: StompConnection, initial: boolean): void {
+  private connected(conn: BrokerLink, initial: boolean): void {
     this.conn = conn
     this.generation++
     this.backoff.succeeded()
@@ -685,13 +551,13 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
     if (!initial) this.stats.reconnects++
     // Restore: subscriptions first (same ids and headers), then every operation not yet receipted, in order.
     for (const sub of this.subs.values()) this.writeSubscribe(sub)
-    for (const op of [...this.ops.values()]) this.writeOp(op)
+    for (const op of this.ledger.pending()) this.writeOp(op)
     if (this.pressured.size > 0) conn.setPaused(true)
     this.emit(initial ? 'connected' : 'resumed', info)
-    this.schedulePriorityCheck(Math.max(1, this.uri.options.initialReconnectDelay))
+    this.priority.schedule(Math.max(1, this.uri.options.initialReconnectDelay))
   }
 
-  private onFrame(f: ClientFrame, conn: StompConnection): void {
+  private onFrame(f: ClientFrame, conn: BrokerLink): void {
     if (conn !== this.conn) return
     switch (f.command) {
       case 'MESSAGE': {
@@ -713,7 +579,7 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
             sub.ack,
             this.generation,
             this,
-            !sub.options.browser && this.seen(`${sub.id}|${f.headers['message-id']}`),
+            !sub.options.browser && this.audit.seen(`${sub.id}|${f.headers['message-id']}`),
           ),
         )
         return
@@ -726,7 +592,7 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
           sub.settleReady()
           return
         }
-        const op = this.byReceipt.get(rid)
+        const op = this.ledger.byReceiptId(rid)
         if (op) this.finish(op)
         return
       }
@@ -749,7 +615,7 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
           )
           return
         }
-        const op = rid !== undefined ? this.byReceipt.get(rid) : undefined
+        const op = rid !== undefined ? this.ledger.byReceiptId(rid) : undefined
         if (op) {
           this.finish(op, new BrokerError('CLIENT_BROKER_ERROR', `${op.what}: ${message}`, { details: err.details }))
           return
@@ -777,16 +643,7 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
     }
   }
 
-  /** Record a delivery in the duplicate audit; true if it was already there. */
-  private seen(key: string): boolean {
-    if (this.auditDepth <= 0) return false
-    if (this.audit.has(key)) return true
-    this.audit.add(key)
-    if (this.audit.size > this.auditDepth) this.audit.delete(this.audit.values().next().value as string)
-    return false
-  }
-
-  private onLost(conn: StompConnection, err: Error | undefined): void {
+  private onLost(conn: BrokerLink, err: Error | undefined): void {
     if (conn !== this.conn) return
     this.conn = null
     if (this.isDone()) return
@@ -805,14 +662,14 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
    * Bookkeeping when a connection stops being ours (lost, or left for a priority broker): transactions begun on it
    * are in doubt, stale acks resolve, iterator buffers of client-ack subscriptions drop what the broker will redeliver.
    */
-  private forget(conn: StompConnection, error: Error): void {
+  private forget(conn: BrokerLink, error: Error): void {
     const lostGen = this.generation
-    this.clearPriorityCheck()
+    this.priority.clear()
     // Transactions begun on the lost connection are in doubt; the broker rolled back whatever it had not committed.
     for (const tx of this.txs) {
       if (tx.begunGeneration !== undefined && (tx.state === 'open' || tx.state === 'committing')) tx.state = 'in-doubt'
     }
-    for (const op of [...this.ops.values()]) {
+    for (const op of this.ledger.pending()) {
       if (op.tx && op.tx.state === 'in-doubt') {
         if (op.command === 'ABORT') this.finish(op)
         else this.finish(op, this.inDoubt(op.tx, op.what))
@@ -823,65 +680,18 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
     this.subReceipts.clear()
     for (const sub of this.subs.values()) if (sub.ack !== 'auto') sub.dropBufferedBefore(lostGen + 1)
     log.warn(
-      `connection to ${conn.endpoint.uri} interrupted: ${error.message}; ${this.ops.size} operation(s) to resend, ${this.subs.size} subscription(s) to restore`,
+      `connection to ${conn.endpoint.uri} interrupted: ${error.message}; ${this.ledger.size} operation(s) to resend, ${this.subs.size} subscription(s) to restore`,
     )
     this.emit('interrupted', { endpoint: conn.endpoint.uri, error } satisfies InterruptedInfo)
   }
 
-  // ------------------------------------------------------------------ priorityBackup
-
-  /**
-   * priorityBackup (ActiveMQ): while connected to a broker that is not in priorityURIs, keep trying the priority
-   * brokers in the background (delays from initialReconnectDelay, growing like reconnects up to maxReconnectDelay);
-   * when one accepts, move there: the new connection is restored like after a failover (resubscribe, resend), then
-   * the old one is closed with DISCONNECT so its unacked messages go back to the broker.
-   */
-  private schedulePriorityCheck(delayMs: number): void {
-    const o = this.uri.options
-    if (
-      !o.priorityBackup ||
-      !this.conn ||
-      o.priorityURIs.includes(this.conn.endpoint.uri) ||
-      this.priorityTimer !== undefined
-    )
-      return
-    this.priorityTimer = this.clock.setTimeout(() => {
-      this.priorityTimer = undefined
-      void this.tryPriority(delayMs)
-    }, delayMs)
-  }
-
-  private clearPriorityCheck(): void {
-    if (this.priorityTimer !== undefined) this.clock.clearTimeout(this.priorityTimer)
-    this.priorityTimer = undefined
-  }
-
-  private async tryPriority(delayMs: number): Promise<void> {
-    const o = this.uri.options
-    for (const uri of o.priorityURIs) {
-      const ep = this.uri.endpoints.find((e) => e.uri === uri)
-      if (!ep) continue
-      let conn: StompConnection
-      try {
-        conn = await this.open(ep)
-      } catch (e) {
-        log.debug(`priority broker ${uri} not reachable: ${(e as Error).message}`)
-        continue
-      }
-      const old = this.conn
-      if (this._state !== 'connected' || !old) {
-        conn.destroy()
-        return
-      }
-      log.info(`priorityBackup: moving from ${old.endpoint.uri} back to priority broker ${uri}`)
-      this.conn = null
-      this.forget(old, new BrokerError('CLIENT_DISCONNECTED', `${old.endpoint.uri}: left for priority broker ${uri}`))
-      void old.disconnect(this.closeTimeoutMs)
-      this.connected(conn, false)
-      return
-    }
-    const next = o.useExponentialBackOff ? Math.min(o.maxReconnectDelay, delayMs * o.reconnectDelayExponent) : delayMs
-    this.schedulePriorityCheck(Math.max(1, next))
+  /** priorityBackup (priority-backup.ts) found a priority broker: restore on `link` as after a failover, leave `old`. */
+  private moveTo(old: BrokerLink, link: BrokerLink, uri: string): void {
+    log.info(`priorityBackup: moving from ${old.endpoint.uri} back to priority broker ${uri}`)
+    this.conn = null
+    this.forget(old, new BrokerError('CLIENT_DISCONNECTED', `${old.endpoint.uri}: left for priority broker ${uri}`))
+    void old.disconnect(this.closeTimeoutMs)
+    this.connected(link, false)
   }
 
   private fail(err: Error): void {
@@ -897,7 +707,7 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
   }
 
   private abandon(err: Error | null): void {
-    for (const op of [...this.ops.values()])
+    for (const op of this.ledger.pending())
       this.finish(
         op,
         err ??
@@ -911,12 +721,8 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
   }
 
   private cancelSleep(): void {
-    this.clearPriorityCheck()
-    if (this.sleeping) {
-      this.clock.clearTimeout(this.sleeping.timer)
-      this.sleeping.resolve()
-      this.sleeping = null
-    }
+    this.priority.clear()
+    this.loop.cancelSleep()
   }
 
   /**

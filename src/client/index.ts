@@ -11,7 +11,7 @@ export type {
   InterruptedInfo,
   SendBody,
   SendOptions,
-} from './client.ts'
+} from './client-types.ts'
 export { Subscription } from './subscription.ts'
 export type { MessageHandler, SubscribeOptions, UnsubscribeOptions } from './subscription.ts'
 export { ClientMessage } from './message.ts'
@@ -27,5 +27,7 @@ export {
 export type { BrokerUri, Endpoint, EndpointTls, FailoverOptions } from './failover-uri.ts'
 export { ReconnectBackoff, passOrder } from './backoff.ts'
 export { normalizeDestination, isQueue } from './destination.ts'
-export { StompConnection, clientFrameLimits } from './stomp-connection.ts'
-export type { ClientFrame, ClientStompVersion } from './stomp-connection.ts'
+export { BrokerLink, clientFrameLimits } from './broker-link.ts'
+/** @deprecated Renamed BrokerLink (the broker's own StompConnection is protocol/stomp's); kept for old importers. */
+export { BrokerLink as StompConnection } from './broker-link.ts'
+export type { ClientFrame, ClientStompVersion } from './broker-link.ts'

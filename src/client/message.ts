@@ -4,7 +4,7 @@
  * meaningful on that connection: after a failover the broker redelivers every unacked message (marked redelivered),
  * so an ack for a message from an older connection is skipped, as ActiveMQ's failover transport does with stale acks.
  */
-import type { ClientFrame } from './stomp-connection.ts'
+import type { ClientFrame } from './broker-link.ts'
 
 export type AckMode = 'auto' | 'client' | 'client-individual'
 

@@ -16,7 +16,7 @@ import { TlsContextSource } from '../net/index.ts'
 import { TlsTerminator } from '../net/index.ts'
 import { makeTestPki, type TestPki } from '../testing/tls-certs.ts'
 import { parseBrokerUri } from './failover-uri.ts'
-import { StompConnection } from './stomp-connection.ts'
+import { BrokerLink } from './broker-link.ts'
 
 const uriError = (uri: string): string => {
   try {
@@ -127,7 +127,7 @@ afterAll(() => {
 
 async function open(uri: string): Promise<string> {
   try {
-    const c = await StompConnection.open({
+    const c = await BrokerLink.open({
       endpoint: parseBrokerUri(uri).endpoints[0]!,
       heartbeat: [0, 0],
       clock: systemClock,

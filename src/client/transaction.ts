@@ -7,7 +7,7 @@
  * case as TransactionRolledBackException "Transaction completion in doubt due to failover").
  */
 import type { ClientMessage } from './message.ts'
-import type { SendBody, SendOptions } from './client.ts'
+import type { SendBody, SendOptions } from './client-types.ts'
 
 export type TxState = 'open' | 'committing' | 'committed' | 'aborted' | 'in-doubt'
 

@@ -7,7 +7,7 @@
  */
 import * as net from 'node:net'
 import { FrameParser, encodeFrame } from '../../protocol/stomp/index.ts'
-import type { ClientFrame } from '../stomp-connection.ts'
+import type { ClientFrame } from '../broker-link.ts'
 
 export interface StoredMessage {
   messageId: string

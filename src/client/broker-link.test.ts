@@ -11,7 +11,7 @@ import * as net from 'node:net'
 import { isBrokerError } from '../lib/errors.ts'
 import { DEFAULT_FRAME_LIMITS, FrameParser, encodeFrame } from '../protocol/stomp/index.ts'
 import { parseBrokerUri } from './failover-uri.ts'
-import { StompConnection, clientFrameLimits, type ClientFrame } from './stomp-connection.ts'
+import { BrokerLink, clientFrameLimits, type ClientFrame } from './broker-link.ts'
 import { systemClock } from '../lib/clock.ts'
 import { FakeClock } from './testing/fake-clock.ts'
 import { FakeStompServer, FakeStore } from './testing/fake-stomp-server.ts'
@@ -21,14 +21,14 @@ afterEach(async () => {
   for (const s of servers.splice(0)) await s.kill()
 })
 
-describe('StompConnection heart-beats', () => {
-  test('StompConnection closes a connection whose broker stops sending heart-beats', async () => {
+describe('BrokerLink heart-beats', () => {
+  test('BrokerLink closes a connection whose broker stops sending heart-beats', async () => {
     const srv = await FakeStompServer.start(new FakeStore(), 'hb')
     servers.push(srv)
     srv.heartBeat = '1000,0'
     const clock = new FakeClock()
     let closedWith: Error | undefined
-    const conn = await StompConnection.open({
+    const conn = await BrokerLink.open({
       endpoint: parseBrokerUri(`tcp://127.0.0.1:${srv.port}`).endpoints[0],
       heartbeat: [0, 2000],
       clock,
@@ -46,7 +46,7 @@ describe('StompConnection heart-beats', () => {
     expect(closedWith?.message).toContain('heart-beat')
   })
 
-  test('StompConnection sends heart-beats while idle', async () => {
+  test('BrokerLink sends heart-beats while idle', async () => {
     let received = ''
     const raw = net.createServer((s) => {
       s.on('data', (d) => {
@@ -61,7 +61,7 @@ describe('StompConnection heart-beats', () => {
     await new Promise<void>((r) => raw.listen(0, '127.0.0.1', () => r()))
     const port = (raw.address() as net.AddressInfo).port
     const clock = new FakeClock()
-    const conn = await StompConnection.open({
+    const conn = await BrokerLink.open({
       endpoint: parseBrokerUri(`tcp://127.0.0.1:${port}`).endpoints[0],
       heartbeat: [500, 0],
       clock,
@@ -103,8 +103,8 @@ function join(parts: Uint8Array[]): Uint8Array {
   return Buffer.concat(parts)
 }
 
-describe('StompConnection reading broker frames', () => {
-  test('StompConnection unescapes frames that arrive in the same read as CONNECTED per the negotiated version', async () => {
+describe('BrokerLink reading broker frames', () => {
+  test('BrokerLink unescapes frames that arrive in the same read as CONNECTED per the negotiated version', async () => {
     const body = new Uint8Array([1, 0, 2, 10, 0, 255])
     const wire = join([
       encodeFrame(
@@ -132,7 +132,7 @@ describe('StompConnection reading broker frames', () => {
     ])
     const srv = await rawServer(wire)
     const frames: ClientFrame[] = []
-    const conn = await StompConnection.open({
+    const conn = await BrokerLink.open({
       endpoint: parseBrokerUri(`tcp://127.0.0.1:${srv.port}`).endpoints[0],
       heartbeat: [0, 0],
       clock: systemClock,
@@ -155,7 +155,7 @@ describe('StompConnection reading broker frames', () => {
     }
   })
 
-  test('StompConnection closes with STOMP_FRAME_TOO_LARGE on a frame over the endpoint wireFormat.maxFrameSize', async () => {
+  test('BrokerLink closes with STOMP_FRAME_TOO_LARGE on a frame over the endpoint wireFormat.maxFrameSize', async () => {
     const wire = join([
       encodeFrame('CONNECTED', [['version', '1.2']], null, '1.2'),
       encodeFrame('MESSAGE', [['destination', '/queue/a']], new Uint8Array(4096), '1.2'),
@@ -164,7 +164,7 @@ describe('StompConnection reading broker frames', () => {
     let closedWith: Error | undefined
     let closed = false
     const frames: ClientFrame[] = []
-    await StompConnection.open({
+    await BrokerLink.open({
       endpoint: parseBrokerUri(`tcp://127.0.0.1:${srv.port}?wireFormat.maxFrameSize=2048`).endpoints[0],
       heartbeat: [0, 0],
       clock: systemClock,

@@ -1,5 +1,6 @@
 /**
- * One STOMP connection to one broker over node:net: CONNECT/CONNECTED negotiation (accept-version 1.0,1.1,1.2),
+ * BrokerLink: the client's side of one STOMP connection to one broker over node:net (distinct from the broker's
+ * server-side StompConnection in protocol/stomp): CONNECT/CONNECTED negotiation (accept-version 1.0,1.1,1.2),
  * heart-beats both ways (STOMP 1.2 "Heart-beating"), frame writes, and a single close notification.
  * Owns: the socket, the parser, the heart-beat timers (through the injected Clock). It knows nothing about
  * receipts, subscriptions or failover (client.ts owns those); it reports every frame after CONNECTED and, exactly
@@ -67,12 +68,12 @@ export interface ConnectionParams {
   /** TLS defaults for `ssl://` endpoints whose URI does not set them (ConnectOptions.tls, the CLI's --ca/--cert/--key). */
   tls?: Partial<EndpointTls>
   /** Every frame after CONNECTED (MESSAGE, RECEIPT, ERROR). */
-  onFrame(frame: ClientFrame, conn: StompConnection): void
+  onFrame(frame: ClientFrame, conn: BrokerLink): void
   /** Called once when the connection is gone (only if open() resolved); `err` is undefined only after our own close. */
-  onClose(err: Error | undefined, conn: StompConnection): void
+  onClose(err: Error | undefined, conn: BrokerLink): void
 }
 
-export class StompConnection {
+export class BrokerLink {
   readonly endpoint: Endpoint
   version: ClientStompVersion = '1.0'
   /** CONNECTED headers (server, session, heart-beat...). */
@@ -104,7 +105,7 @@ export class StompConnection {
    * Connect and wait for CONNECTED within the endpoint's connectionTimeoutMs. Rejects with CLIENT_DISCONNECTED
    * (refused, reset, timed out) or CLIENT_BROKER_ERROR (the broker answered CONNECT with ERROR; details.message).
    */
-  static open(p: ConnectionParams): Promise<StompConnection> {
+  static open(p: ConnectionParams): Promise<BrokerLink> {
     return new Promise((resolve, reject) => {
       const ep = p.endpoint
       let socket: net.Socket
@@ -115,7 +116,7 @@ export class StompConnection {
         return
       }
       socket.setNoDelay(true)
-      const conn = new StompConnection(socket, p)
+      const conn = new BrokerLink(socket, p)
       let settled = false
       const timer = p.clock.setTimeout(
         () =>
