@@ -45,9 +45,10 @@ import type {
   SendOptions,
 } from './client-types.ts'
 import { normalizeDestination } from './destination.ts'
+import { SubscriptionTable } from './subscription-table.ts'
 import { DuplicateAudit } from './duplicate-audit.ts'
 import { parseBrokerUri, type BrokerUri, type Endpoint } from './failover-uri.ts'
-import { ClientMessage, type AckMode, type AckOptions, type MessageAcker } from './message.ts'
+import { ClientMessage, type AckOptions, type MessageAcker } from './message.ts'
 import { OpLedger, type Op, type OpPolicy } from './op-ledger.ts'
 import { PriorityBackup } from './priority-backup.ts'
 import { ReconnectLoop } from './reconnect-loop.ts'
@@ -59,7 +60,8 @@ import {
   type SubscriptionOwner,
   type UnsubscribeOptions,
 } from './subscription.ts'
-import { Transaction, type TransactionOwner } from './transaction.ts'
+import type { Transaction } from './transaction.ts'
+import { inDoubt, TransactionBook } from './transaction-book.ts'
 
 export type {
   ClientState,
@@ -76,7 +78,7 @@ const encoder = new TextEncoder()
 
 let clientSeq = 0
 
-export class StompClient extends EventEmitter implements MessageAcker, SubscriptionOwner, TransactionOwner {
+export class StompClient extends EventEmitter implements MessageAcker, SubscriptionOwner {
   readonly uri: BrokerUri
   readonly clientId: string | undefined
   /** Prefix of every message-id this client generates (unique per client instance). */
@@ -90,19 +92,14 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
   private readonly backoff: ReconnectBackoff
   private readonly timeoutMs: number
   private readonly heartbeat: [number, number]
-  private readonly bufferMax: number
   private readonly closeTimeoutMs: number
   private readonly audit: DuplicateAudit
   private readonly ledger: OpLedger
   private readonly loop: ReconnectLoop
   private readonly priority: PriorityBackup
-  private readonly subs = new Map<string, Subscription>()
-  private readonly subReceipts = new Map<string, Subscription>()
-  private readonly txs = new Set<Transaction>()
-  private readonly pressured = new Set<Subscription>()
+  private readonly subs: SubscriptionTable
+  private readonly txs: TransactionBook
   private messageSeq = 0
-  private subSeq = 0
-  private txSeq = 0
   private lastEndpoint: string | undefined
   private failure: Error | null = null
   /** The lost broker said it stopped serving (ERROR with sfbroker-reason): the next reconnect pass starts at once. */
@@ -125,10 +122,20 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
         `timeoutMs=${this.timeoutMs}; expected -1 (forever) or a positive number of ms`,
       )
     this.heartbeat = opts.heartbeat ?? [10000, 10000]
-    this.bufferMax = opts.iteratorBufferMax ?? 1000
     this.closeTimeoutMs = opts.closeTimeoutMs ?? 5000
+    this.producerId = `ID:${os.hostname()}-${process.pid}-${randomUUID().slice(0, 8)}-${++clientSeq}`
     this.audit = new DuplicateAudit(opts.duplicateAuditDepth ?? 10000)
     this.ledger = new OpLedger(this.clock)
+    this.txs = new TransactionBook(this.producerId, {
+      generation: () => this.generation,
+      sendOp: (destination, body, headers, opts, policy, tx) =>
+        this.sendOp(destination, body, headers, opts, policy, tx),
+      newOp: (command, headers, policy, what, receipt) => this.newOp(command, headers, policy, what, receipt),
+      ackHeaders: (msg, command) => this.ackHeaders(msg, command),
+      submit: (op, timeoutMs) => this.submit(op, timeoutMs),
+      hasOpsOf: (tx) => this.ledger.hasOpsOf(tx),
+    })
+    this.subs = new SubscriptionTable(this.clientId, opts.iteratorBufferMax ?? 1000)
     this.loop = new ReconnectLoop(this.uri, this.backoff, this.random, this.clock, {
       isDone: () => this.isDone(),
       open: (ep) => this.open(ep),
@@ -144,7 +151,6 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
       open: (ep) => this.open(ep),
       moveTo: (old, link, uri) => this.moveTo(old, link, uri),
     })
-    this.producerId = `ID:${os.hostname()}-${process.pid}-${randomUUID().slice(0, 8)}-${++clientSeq}`
     // An EventEmitter throws on 'error' without a listener; we never emit 'error', failures go to 'failed'.
     this.setMaxListeners(100)
   }
@@ -280,7 +286,7 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
     if (!conn) return
     if (op.tx) {
       if (op.tx.state === 'in-doubt') {
-        this.finish(op, this.inDoubt(op.tx, op.what))
+        this.finish(op, inDoubt(op.tx, op.what))
         return
       }
       if (op.tx.begunGeneration === undefined) {
@@ -318,44 +324,14 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
       throw (
         this.failure ?? new BrokerError('CLIENT_DISCONNECTED', `subscribe ${destination}: the client is ${this._state}`)
       )
-    const dest = normalizeDestination(destination)
-    const ack: AckMode = options.ack ?? 'auto'
-    if (ack !== 'auto' && ack !== 'client' && ack !== 'client-individual') {
-      throw new BrokerError(
-        'CLIENT_USAGE',
-        `subscribe ${dest}: ack ${JSON.stringify(ack)}; expected auto, client or client-individual`,
-      )
-    }
-    const id = `sub-${++this.subSeq}`
-    const h: Record<string, string> = { id, destination: dest, ack }
-    if (options.selector !== undefined) h.selector = options.selector
-    if (options.prefetch !== undefined) {
-      if (!Number.isInteger(options.prefetch) || options.prefetch < 1)
-        throw new BrokerError(
-          'CLIENT_USAGE',
-          `subscribe ${dest}: prefetch ${options.prefetch}; expected an integer >= 1`,
-        )
-      h['activemq.prefetchSize'] = String(options.prefetch)
-    }
-    if (options.durableName !== undefined) {
-      if (this.clientId === undefined)
-        throw new BrokerError(
-          'CLIENT_USAGE',
-          `subscribe ${dest}: durableName ${JSON.stringify(options.durableName)} needs a clientId on connect`,
-        )
-      h['activemq.subscriptionName'] = options.durableName
-    }
-    if (options.browser) h.browser = 'true'
-    for (const [k, v] of Object.entries(options.headers ?? {})) if (!(k in h)) h[k] = v
-    const sub = new Subscription(id, dest, ack, h, options, handler, this, this.bufferMax)
-    this.subs.set(id, sub)
+    const sub = this.subs.create(destination, handler, options, this)
     if (this.conn && this._state === 'connected') this.writeSubscribe(sub)
     return sub
   }
 
   private writeSubscribe(sub: Subscription): void {
     const receipt = this.ledger.nextReceipt()
-    this.subReceipts.set(receipt, sub)
+    this.subs.awaitReceipt(receipt, sub)
     this.conn?.write('SUBSCRIBE', { ...sub.wireHeaders, receipt })
     this.stats.sentFrames++
   }
@@ -383,9 +359,8 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
 
   /** @internal SubscriptionOwner: stop reading the socket while any iterator buffer is over its limit. */
   bufferPressure(sub: Subscription, over: boolean): void {
-    if (over) this.pressured.add(sub)
-    else this.pressured.delete(sub)
-    this.conn?.setPaused(this.pressured.size > 0)
+    const paused = this.subs.pressure(sub, over)
+    this.conn?.setPaused(paused)
   }
 
   /** @internal MessageAcker */
@@ -421,88 +396,7 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
   begin(): Transaction {
     if (this._state === 'closed' || this._state === 'failed')
       throw this.failure ?? new BrokerError('CLIENT_DISCONNECTED', `begin: the client is ${this._state}`)
-    const tx = new Transaction(`tx-${this.producerId}-${++this.txSeq}`, this)
-    this.txs.add(tx)
-    return tx
-  }
-
-  private inDoubt(tx: Transaction, what: string): BrokerError {
-    return new BrokerError(
-      'CLIENT_TX_IN_DOUBT',
-      `${what}: transaction ${tx.id} is in doubt after a connection loss (rolled back by the broker, or committed if its COMMIT had arrived); redo it in a new transaction`,
-    )
-  }
-
-  private txUsable(tx: Transaction, what: string): Error | null {
-    if (tx.state === 'in-doubt') return this.inDoubt(tx, what)
-    if (tx.state !== 'open')
-      return new BrokerError(
-        'CLIENT_USAGE',
-        `${what}: transaction ${tx.id} is ${tx.state}; expected an open transaction`,
-      )
-    return null
-  }
-
-  /** @internal TransactionOwner */
-  txSend(
-    tx: Transaction,
-    destination: string,
-    body: SendBody,
-    headers: Record<string, string | number | boolean>,
-    opts: SendOptions,
-  ): Promise<void> {
-    const bad = this.txUsable(tx, `SEND to ${destination}`)
-    if (bad) return Promise.reject(bad)
-    return this.submit(this.sendOp(destination, body, headers, opts, 'tx', tx), opts.timeoutMs)
-  }
-
-  /** @internal TransactionOwner */
-  txAck(tx: Transaction, msg: ClientMessage, command: 'ACK' | 'NACK'): Promise<void> {
-    const bad = this.txUsable(tx, `${command} ${msg.messageId}`)
-    if (bad) return Promise.reject(bad)
-    if (msg.ackMode === 'auto') return Promise.resolve()
-    if (msg.generation !== this.generation) {
-      // The message came from a lost connection: the broker will redeliver it, so this transaction cannot include its ack.
-      tx.state = 'in-doubt'
-      return Promise.reject(this.inDoubt(tx, `${command} ${msg.messageId} (delivered before a failover)`))
-    }
-    const h = this.ackHeaders(msg, command)
-    h.transaction = tx.id
-    const op = this.newOp(command, h, 'tx', `${command} ${msg.messageId} in ${tx.id}`, false)
-    op.tx = tx
-    return this.submit(op)
-  }
-
-  /** @internal TransactionOwner */
-  txEnd(tx: Transaction, command: 'COMMIT' | 'ABORT'): Promise<void> {
-    if (command === 'ABORT' && (tx.state === 'in-doubt' || tx.state === 'aborted')) {
-      // A lost connection already rolled it back (or a COMMIT in doubt was reported to its caller).
-      tx.state = 'aborted'
-      this.txs.delete(tx)
-      return Promise.resolve()
-    }
-    const bad = this.txUsable(tx, command)
-    if (bad) return Promise.reject(bad)
-    if (tx.begunGeneration === undefined && !this.ledger.hasOpsOf(tx)) {
-      // Nothing was ever sent in it: there is nothing to commit or abort on the broker.
-      tx.state = command === 'COMMIT' ? 'committed' : 'aborted'
-      this.txs.delete(tx)
-      return Promise.resolve()
-    }
-    tx.state = command === 'COMMIT' ? 'committing' : 'open'
-    const op = this.newOp(command, { transaction: tx.id }, 'tx', `${command} ${tx.id}`, true)
-    op.tx = tx
-    return this.submit(op).then(
-      () => {
-        tx.state = command === 'COMMIT' ? 'committed' : 'aborted'
-        this.txs.delete(tx)
-      },
-      (e) => {
-        if (!isBrokerError(e, 'CLIENT_TX_IN_DOUBT') && tx.state === 'committing') tx.state = 'in-doubt'
-        this.txs.delete(tx)
-        throw isBrokerError(e, 'CLIENT_TIMEOUT') ? this.inDoubt(tx, `${command} (${e.message})`) : e
-      },
-    )
+    return this.txs.begin()
   }
 
   // ------------------------------------------------------------------ connection lifecycle
@@ -552,7 +446,7 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
     // Restore: subscriptions first (same ids and headers), then every operation not yet receipted, in order.
     for (const sub of this.subs.values()) this.writeSubscribe(sub)
     for (const op of this.ledger.pending()) this.writeOp(op)
-    if (this.pressured.size > 0) conn.setPaused(true)
+    if (this.subs.paused) conn.setPaused(true)
     this.emit(initial ? 'connected' : 'resumed', info)
     this.priority.schedule(Math.max(1, this.uri.options.initialReconnectDelay))
   }
@@ -561,11 +455,7 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
     if (conn !== this.conn) return
     switch (f.command) {
       case 'MESSAGE': {
-        const sid = f.headers['subscription']
-        let sub = sid !== undefined ? this.subs.get(sid) : undefined
-        // STOMP 1.0 brokers may omit `subscription`: match the destination.
-        if (!sub && sid === undefined)
-          for (const s of this.subs.values()) if (s.destination === f.headers['destination']) sub = s
+        const sub = this.subs.forMessage(f)
         if (!sub) return // unsubscribed meanwhile: unacked messages go back to the broker's other consumers
         if (f.headers['browser'] === 'end') {
           sub.browseEnd()
@@ -586,9 +476,8 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
       }
       case 'RECEIPT': {
         const rid = f.headers['receipt-id'] ?? ''
-        const sub = this.subReceipts.get(rid)
+        const sub = this.subs.takeReceipt(rid)
         if (sub) {
-          this.subReceipts.delete(rid)
           sub.settleReady()
           return
         }
@@ -604,9 +493,8 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
           `broker ${conn.endpoint.uri} refused ${rid ? 'the operation' : 'a frame'}: ${message}`,
           { details: { message, body: new TextDecoder().decode(f.body), endpoint: conn.endpoint.uri } },
         )
-        const sub = rid !== undefined ? this.subReceipts.get(rid) : undefined
+        const sub = rid !== undefined ? this.subs.takeReceipt(rid) : undefined
         if (sub) {
-          this.subReceipts.delete(rid!)
           this.subs.delete(sub.id)
           sub.end(
             new BrokerError('CLIENT_BROKER_ERROR', `SUBSCRIBE ${sub.destination}: ${message}`, {
@@ -666,18 +554,16 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
     const lostGen = this.generation
     this.priority.clear()
     // Transactions begun on the lost connection are in doubt; the broker rolled back whatever it had not committed.
-    for (const tx of this.txs) {
-      if (tx.begunGeneration !== undefined && (tx.state === 'open' || tx.state === 'committing')) tx.state = 'in-doubt'
-    }
+    this.txs.lost()
     for (const op of this.ledger.pending()) {
       if (op.tx && op.tx.state === 'in-doubt') {
         if (op.command === 'ABORT') this.finish(op)
-        else this.finish(op, this.inDoubt(op.tx, op.what))
+        else this.finish(op, inDoubt(op.tx, op.what))
       } else if (op.policy === 'resolve-on-loss' && op.writtenGeneration !== undefined) {
         this.finish(op)
       }
     }
-    this.subReceipts.clear()
+    this.subs.clearReceipts()
     for (const sub of this.subs.values()) if (sub.ack !== 'auto') sub.dropBufferedBefore(lostGen + 1)
     log.warn(
       `connection to ${conn.endpoint.uri} interrupted: ${error.message}; ${this.ledger.size} operation(s) to resend, ${this.subs.size} subscription(s) to restore`,
@@ -713,11 +599,8 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
         err ??
           new BrokerError('CLIENT_DISCONNECTED', `${op.what}: the client was closed before the broker receipted it`),
       )
-    for (const sub of this.subs.values()) sub.end(err)
-    this.subs.clear()
-    this.subReceipts.clear()
-    for (const tx of this.txs) if (tx.state === 'open' || tx.state === 'committing') tx.state = 'in-doubt'
-    this.txs.clear()
+    this.subs.endAll(err)
+    this.txs.abandon()
   }
 
   private cancelSleep(): void {
