@@ -1,10 +1,11 @@
 /**
- * StompClient: the failover client. One logical connection over a list of brokers (failover-uri.ts); at most one
- * live BrokerLink at a time.
+ * StompClient: the failover client, and the library's facade. One logical connection over a list of brokers
+ * (failover-uri.ts); at most one live transport (ClientTransport port, client-transport.ts; BrokerLink over node:net).
  *
- * Owns: the subscriptions, the transactions, the state events, and what a failover does to each operation; the
- * operations in flight live in op-ledger.ts, the reconnect loop in reconnect-loop.ts, priorityBackup in
- * priority-backup.ts.
+ * Owns: the public API, the client state and its events, and what connecting and losing a connection do to each part
+ * (restore on connect, bookkeeping on loss). The parts: operations awaiting receipts in op-ledger.ts, the reconnect
+ * loop in reconnect-loop.ts, priorityBackup in priority-backup.ts, subscriptions in subscription-table.ts,
+ * transactions in transaction-book.ts, what each broker frame means in frame-router.ts.
  *
  * What it promises across a failover:
  *  - re-CONNECT with the same client-id; log which broker it reached;
@@ -35,6 +36,7 @@ import { BrokerError, isBrokerError } from '../lib/errors.ts'
 import { logger } from '../lib/log.ts'
 import { ReconnectBackoff } from './backoff.ts'
 import { BrokerLink, type ClientFrame } from './broker-link.ts'
+import type { ClientTransport } from './client-transport.ts'
 import type {
   ClientState,
   ClientStats,
@@ -47,12 +49,12 @@ import type {
 import { normalizeDestination } from './destination.ts'
 import { SubscriptionTable } from './subscription-table.ts'
 import { DuplicateAudit } from './duplicate-audit.ts'
+import { FrameRouter } from './frame-router.ts'
 import { parseBrokerUri, type BrokerUri, type Endpoint } from './failover-uri.ts'
-import { ClientMessage, type AckOptions, type MessageAcker } from './message.ts'
+import type { AckOptions, ClientMessage, MessageAcker } from './message.ts'
 import { OpLedger, type Op, type OpPolicy } from './op-ledger.ts'
 import { PriorityBackup } from './priority-backup.ts'
 import { ReconnectLoop } from './reconnect-loop.ts'
-import { REASON_HEADER } from '../protocol/stomp/index.ts'
 import {
   Subscription,
   type MessageHandler,
@@ -85,7 +87,7 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
   readonly producerId: string
   readonly stats: ClientStats = { reconnects: 0, resentSends: 0, sentFrames: 0, receivedMessages: 0 }
   private _state: ClientState = 'connecting'
-  private conn: BrokerLink | null = null
+  private conn: ClientTransport | null = null
   private generation = 0
   private readonly clock: Clock
   private readonly random: () => number
@@ -97,6 +99,7 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
   private readonly ledger: OpLedger
   private readonly loop: ReconnectLoop
   private readonly priority: PriorityBackup
+  private readonly router: FrameRouter
   private readonly subs: SubscriptionTable
   private readonly txs: TransactionBook
   private messageSeq = 0
@@ -144,6 +147,18 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
         this.failure = err
       },
       fail: (err) => this.fail(err),
+    })
+    this.router = new FrameRouter({
+      subs: this.subs,
+      ledger: this.ledger,
+      audit: this.audit,
+      stats: this.stats,
+      acker: this,
+      failover: this.uri.failover,
+      generation: () => this.generation,
+      failoverNow: () => {
+        this.failoverNow = true
+      },
     })
     this.priority = new PriorityBackup(this.uri, this.clock, {
       current: () => this.conn,
@@ -411,7 +426,7 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
     return this._state === 'closed' || this._state === 'failed'
   }
 
-  private open(ep: Endpoint): Promise<BrokerLink> {
+  private open(ep: Endpoint): Promise<ClientTransport> {
     return BrokerLink.open({
       endpoint: ep,
       login: this.opts.login,
@@ -426,7 +441,7 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
     })
   }
 
-  private connected(conn: BrokerLink, initial: boolean): void {
+  private connected(conn: ClientTransport, initial: boolean): void {
     this.conn = conn
     this.generation++
     this.backoff.succeeded()
@@ -451,87 +466,12 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
     this.priority.schedule(Math.max(1, this.uri.options.initialReconnectDelay))
   }
 
-  private onFrame(f: ClientFrame, conn: BrokerLink): void {
+  private onFrame(f: ClientFrame, conn: ClientTransport): void {
     if (conn !== this.conn) return
-    switch (f.command) {
-      case 'MESSAGE': {
-        const sub = this.subs.forMessage(f)
-        if (!sub) return // unsubscribed meanwhile: unacked messages go back to the broker's other consumers
-        if (f.headers['browser'] === 'end') {
-          sub.browseEnd()
-          return
-        }
-        this.stats.receivedMessages++
-        sub.deliver(
-          new ClientMessage(
-            f,
-            sub.id,
-            sub.ack,
-            this.generation,
-            this,
-            !sub.options.browser && this.audit.seen(`${sub.id}|${f.headers['message-id']}`),
-          ),
-        )
-        return
-      }
-      case 'RECEIPT': {
-        const rid = f.headers['receipt-id'] ?? ''
-        const sub = this.subs.takeReceipt(rid)
-        if (sub) {
-          sub.settleReady()
-          return
-        }
-        const op = this.ledger.byReceiptId(rid)
-        if (op) this.finish(op)
-        return
-      }
-      case 'ERROR': {
-        const message = f.headers['message'] ?? new TextDecoder().decode(f.body).slice(0, 200)
-        const rid = f.headers['receipt-id']
-        const err = new BrokerError(
-          'CLIENT_BROKER_ERROR',
-          `broker ${conn.endpoint.uri} refused ${rid ? 'the operation' : 'a frame'}: ${message}`,
-          { details: { message, body: new TextDecoder().decode(f.body), endpoint: conn.endpoint.uri } },
-        )
-        const sub = rid !== undefined ? this.subs.takeReceipt(rid) : undefined
-        if (sub) {
-          this.subs.delete(sub.id)
-          sub.end(
-            new BrokerError('CLIENT_BROKER_ERROR', `SUBSCRIBE ${sub.destination}: ${message}`, {
-              details: err.details,
-            }),
-          )
-          return
-        }
-        const op = rid !== undefined ? this.ledger.byReceiptId(rid) : undefined
-        if (op) {
-          this.finish(op, new BrokerError('CLIENT_BROKER_ERROR', `${op.what}: ${message}`, { details: err.details }))
-          return
-        }
-        const reason = f.headers[REASON_HEADER]
-        if (reason !== undefined) {
-          // The broker stops serving (step-down: not-primary; requested stop: shutdown) and closes next. Fail over
-          // now, other brokers first, instead of waiting for the close and a reconnect delay.
-          log.warn(
-            `broker ${conn.endpoint.uri} stopped serving (${REASON_HEADER}: ${reason}): ${message}${this.uri.failover ? '; failing over at once' : ''}`,
-          )
-          this.failoverNow = true
-          conn.destroy(
-            new BrokerError('CLIENT_DISCONNECTED', `${conn.endpoint.uri}: ${message}`, {
-              details: { reason, message, endpoint: conn.endpoint.uri },
-            }),
-          )
-          return
-        }
-        log.warn(err.message)
-        return
-      }
-      default:
-        log.debug(`ignored ${f.command} frame from ${conn.endpoint.uri}`)
-    }
+    this.router.route(f, conn)
   }
 
-  private onLost(conn: BrokerLink, err: Error | undefined): void {
+  private onLost(conn: ClientTransport, err: Error | undefined): void {
     if (conn !== this.conn) return
     this.conn = null
     if (this.isDone()) return
@@ -550,7 +490,7 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
    * Bookkeeping when a connection stops being ours (lost, or left for a priority broker): transactions begun on it
    * are in doubt, stale acks resolve, iterator buffers of client-ack subscriptions drop what the broker will redeliver.
    */
-  private forget(conn: BrokerLink, error: Error): void {
+  private forget(conn: ClientTransport, error: Error): void {
     const lostGen = this.generation
     this.priority.clear()
     // Transactions begun on the lost connection are in doubt; the broker rolled back whatever it had not committed.
@@ -572,7 +512,7 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
   }
 
   /** priorityBackup (priority-backup.ts) found a priority broker: restore on `link` as after a failover, leave `old`. */
-  private moveTo(old: BrokerLink, link: BrokerLink, uri: string): void {
+  private moveTo(old: ClientTransport, link: ClientTransport, uri: string): void {
     log.info(`priorityBackup: moving from ${old.endpoint.uri} back to priority broker ${uri}`)
     this.conn = null
     this.forget(old, new BrokerError('CLIENT_DISCONNECTED', `${old.endpoint.uri}: left for priority broker ${uri}`))

@@ -7,7 +7,7 @@
  */
 import type { Clock } from '../lib/clock.ts'
 import { logger } from '../lib/log.ts'
-import type { BrokerLink } from './broker-link.ts'
+import type { ClientTransport } from './client-transport.ts'
 import type { BrokerUri, Endpoint } from './failover-uri.ts'
 
 const log = logger('client')
@@ -15,12 +15,12 @@ const log = logger('client')
 /** What priorityBackup needs from the client. */
 export interface PriorityHost {
   /** The current link, if any. */
-  current(): BrokerLink | null
+  current(): ClientTransport | null
   /** The client is connected (not reconnecting, closed or failed). */
   isConnected(): boolean
-  open(ep: Endpoint): Promise<BrokerLink>
+  open(ep: Endpoint): Promise<ClientTransport>
   /** A priority broker at `uri` accepted `link`: leave `old` for it. */
-  moveTo(old: BrokerLink, link: BrokerLink, uri: string): void
+  moveTo(old: ClientTransport, link: ClientTransport, uri: string): void
 }
 
 export class PriorityBackup {
@@ -53,7 +53,7 @@ export class PriorityBackup {
     for (const uri of o.priorityURIs) {
       const ep = this.uri.endpoints.find((e) => e.uri === uri)
       if (!ep) continue
-      let conn: BrokerLink
+      let conn: ClientTransport
       try {
         conn = await this.host.open(ep)
       } catch (e) {

@@ -8,7 +8,7 @@ import type { Clock } from '../lib/clock.ts'
 import { BrokerError, isBrokerError } from '../lib/errors.ts'
 import { logger } from '../lib/log.ts'
 import { passOrder, type ReconnectBackoff } from './backoff.ts'
-import type { BrokerLink } from './broker-link.ts'
+import type { ClientTransport } from './client-transport.ts'
 import type { BrokerUri, Endpoint } from './failover-uri.ts'
 
 const log = logger('client')
@@ -20,9 +20,9 @@ const AUTH_ERROR = /auth|login|passcode|password|credential|security|not authori
 export interface ReconnectHost {
   /** The client was closed or gave up: stop. */
   isDone(): boolean
-  open(ep: Endpoint): Promise<BrokerLink>
+  open(ep: Endpoint): Promise<ClientTransport>
   /** A broker accepted: the link is the client's now. */
-  connected(link: BrokerLink, initial: boolean): void
+  connected(link: ClientTransport, initial: boolean): void
   /** The last attempt's error (reported if connect() times out). */
   attemptFailed(err: Error): void
   /** Give up with `err`. */
