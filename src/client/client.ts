@@ -32,7 +32,7 @@ import { EventEmitter } from 'node:events'
 import * as os from 'node:os'
 import { randomUUID } from 'node:crypto'
 import { systemClock, type Clock } from '../lib/clock.ts'
-import { BrokerError, isBrokerError } from '../lib/errors.ts'
+import { BrokerError } from '../lib/errors.ts'
 import { logger } from '../lib/log.ts'
 import { ReconnectBackoff } from './backoff.ts'
 import { BrokerLink, type ClientFrame } from './broker-link.ts'
@@ -46,7 +46,6 @@ import type {
   SendBody,
   SendOptions,
 } from './client-types.ts'
-import { normalizeDestination } from './destination.ts'
 import { SubscriptionTable } from './subscription-table.ts'
 import { DuplicateAudit } from './duplicate-audit.ts'
 import { FrameRouter } from './frame-router.ts'
@@ -63,7 +62,7 @@ import {
   type UnsubscribeOptions,
 } from './subscription.ts'
 import type { Transaction } from './transaction.ts'
-import { inDoubt, TransactionBook } from './transaction-book.ts'
+import { TransactionBook } from './transaction-book.ts'
 
 export type {
   ClientState,
@@ -76,7 +75,6 @@ export type {
 } from './client-types.ts'
 
 const log = logger('client')
-const encoder = new TextEncoder()
 
 let clientSeq = 0
 
@@ -102,7 +100,6 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
   private readonly router: FrameRouter
   private readonly subs: SubscriptionTable
   private readonly txs: TransactionBook
-  private messageSeq = 0
   private lastEndpoint: string | undefined
   private failure: Error | null = null
   /** The lost broker said it stopped serving (ERROR with sfbroker-reason): the next reconnect pass starts at once. */
@@ -128,11 +125,20 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
     this.closeTimeoutMs = opts.closeTimeoutMs ?? 5000
     this.producerId = `ID:${os.hostname()}-${process.pid}-${randomUUID().slice(0, 8)}-${++clientSeq}`
     this.audit = new DuplicateAudit(opts.duplicateAuditDepth ?? 10000)
-    this.ledger = new OpLedger(this.clock)
+    this.ledger = new OpLedger(this.clock, this.producerId, {
+      link: () => (this._state === 'connected' ? this.conn : null),
+      generation: () => this.generation,
+      stats: this.stats,
+      refusal: (op) =>
+        this._state === 'closed' || this._state === 'failed'
+          ? (this.failure ?? new BrokerError('CLIENT_DISCONNECTED', `${op.what}: the client is ${this._state}`))
+          : null,
+      where: () => (this.conn ? `connected to ${this.conn.endpoint.uri}` : `not connected (${this._state})`),
+    })
     this.txs = new TransactionBook(this.producerId, {
       generation: () => this.generation,
       sendOp: (destination, body, headers, opts, policy, tx) =>
-        this.sendOp(destination, body, headers, opts, policy, tx),
+        this.ledger.sendOp(destination, body, headers, opts.receipt !== false, policy, tx),
       newOp: (command, headers, policy, what, receipt) => this.newOp(command, headers, policy, what, receipt),
       ackHeaders: (msg, command) => this.ackHeaders(msg, command),
       submit: (op, timeoutMs) => this.submit(op, timeoutMs),
@@ -247,28 +253,7 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
     headers: Record<string, string | number | boolean> = {},
     opts: SendOptions = {},
   ): Promise<void> {
-    return this.submit(this.sendOp(destination, body, headers, opts, 'resend'), opts.timeoutMs)
-  }
-
-  private sendOp(
-    destination: string,
-    body: SendBody,
-    headers: Record<string, string | number | boolean>,
-    opts: SendOptions,
-    policy: OpPolicy,
-    tx?: Transaction,
-  ): Op {
-    const dest = normalizeDestination(destination)
-    const h: Record<string, string> = { destination: dest, 'message-id': `${this.producerId}:${++this.messageSeq}` }
-    for (const [k, v] of Object.entries(headers)) {
-      if (k === 'destination' || k === 'receipt' || k === 'transaction' || k === 'content-length') continue
-      h[k] = String(v)
-    }
-    if (tx) h.transaction = tx.id
-    const op = this.newOp('SEND', h, policy, `SEND ${h['message-id']} to ${dest}`, opts.receipt !== false)
-    op.body = typeof body === 'string' ? encoder.encode(body) : body
-    op.tx = tx
-    return op
+    return this.submit(this.ledger.sendOp(destination, body, headers, opts.receipt !== false, 'resend'), opts.timeoutMs)
   }
 
   private newOp(
@@ -282,42 +267,7 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
   }
 
   private submit(op: Op, timeoutMs = this.timeoutMs): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      op.resolve = resolve
-      op.reject = reject
-      if (this._state === 'closed' || this._state === 'failed') {
-        reject(this.failure ?? new BrokerError('CLIENT_DISCONNECTED', `${op.what}: the client is ${this._state}`))
-        return
-      }
-      this.ledger.add(op, timeoutMs, () =>
-        this.conn ? `connected to ${this.conn.endpoint.uri}` : `not connected (${this._state})`,
-      )
-      if (this.conn && this._state === 'connected') this.writeOp(op)
-    })
-  }
-
-  private writeOp(op: Op): void {
-    const conn = this.conn
-    if (!conn) return
-    if (op.tx) {
-      if (op.tx.state === 'in-doubt') {
-        this.finish(op, inDoubt(op.tx, op.what))
-        return
-      }
-      if (op.tx.begunGeneration === undefined) {
-        conn.write('BEGIN', { transaction: op.tx.id })
-        op.tx.begunGeneration = this.generation
-      }
-    }
-    if (op.command === 'SEND' && op.writtenGeneration !== undefined) this.stats.resentSends++
-    conn.write(op.command, op.headers, op.body)
-    this.stats.sentFrames++
-    op.writtenGeneration = this.generation
-    if (!op.receipt) this.finish(op)
-  }
-
-  private finish(op: Op, err?: Error): void {
-    this.ledger.finish(op, err)
+    return this.ledger.submit(op, timeoutMs)
   }
 
   // ------------------------------------------------------------------ consuming
@@ -460,7 +410,7 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
     if (!initial) this.stats.reconnects++
     // Restore: subscriptions first (same ids and headers), then every operation not yet receipted, in order.
     for (const sub of this.subs.values()) this.writeSubscribe(sub)
-    for (const op of this.ledger.pending()) this.writeOp(op)
+    this.ledger.resendAll()
     if (this.subs.paused) conn.setPaused(true)
     this.emit(initial ? 'connected' : 'resumed', info)
     this.priority.schedule(Math.max(1, this.uri.options.initialReconnectDelay))
@@ -495,14 +445,7 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
     this.priority.clear()
     // Transactions begun on the lost connection are in doubt; the broker rolled back whatever it had not committed.
     this.txs.lost()
-    for (const op of this.ledger.pending()) {
-      if (op.tx && op.tx.state === 'in-doubt') {
-        if (op.command === 'ABORT') this.finish(op)
-        else this.finish(op, inDoubt(op.tx, op.what))
-      } else if (op.policy === 'resolve-on-loss' && op.writtenGeneration !== undefined) {
-        this.finish(op)
-      }
-    }
+    this.ledger.lost()
     this.subs.clearReceipts()
     for (const sub of this.subs.values()) if (sub.ack !== 'auto') sub.dropBufferedBefore(lostGen + 1)
     log.warn(
@@ -533,12 +476,7 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
   }
 
   private abandon(err: Error | null): void {
-    for (const op of this.ledger.pending())
-      this.finish(
-        op,
-        err ??
-          new BrokerError('CLIENT_DISCONNECTED', `${op.what}: the client was closed before the broker receipted it`),
-      )
+    this.ledger.abandon(err)
     this.subs.endAll(err)
     this.txs.abandon()
   }
