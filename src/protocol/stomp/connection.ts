@@ -19,9 +19,7 @@
  *   connection would be read past a full destination. Either way the socket stops reading, so a
  *   fast producer is slowed down by TCP instead of growing our memory.
  *
- * This file owns the socket, the parser, the receive budget and the lifecycle, and dispatches each frame to its
- * handler (handlers/, one per command); outcome order and the in-flight window are outcome-queue.ts's, output
- * batching and dispatch backpressure socket-output.ts's, heart-beat timers heart-beat-timers.ts's.
+ * Writes of one event-loop turn are joined into one socket write (many MESSAGE frames per syscall).
  */
 import type { Socket } from 'node:net'
 import {
@@ -38,7 +36,6 @@ import {
 import { OUT_SLICE_BYTES, SocketOutput } from './socket-output.ts'
 import { failureFrame, goodbyeFrame, refusalFrame } from './error-frame.ts'
 import { HeartBeatTimers } from './heart-beat-timers.ts'
-import { OutcomeQueue, type OutcomeHost } from './outcome-queue.ts'
 import { BrokerError, isBrokerError } from '../../lib/errors.ts'
 import { systemClock, type Clock } from '../../lib/clock.ts'
 import { logger } from '../../lib/log.ts'
@@ -79,6 +76,19 @@ export {
  * awaiting-connect → connected → draining (no more input; earlier outcomes still written: DISCONNECT, or an
  * ERROR waiting its turn) → ended (socket.end() called, nothing more written) → closed (socket gone).
  */
+/** One frame waiting for its RECEIPT or ERROR to be written. */
+interface Outcome {
+  kind: 'op' | 'fail' | 'disconnect'
+  frame: StompFrame | null
+  done: boolean
+  err: unknown
+  afterReceipt?: () => void
+  /** SEND body bytes counted in inFlightBytes until settled. */
+  bytes?: number
+  /** Receive-budget bytes of this frame, released when it settles. */
+  receiveBytes?: number
+}
+
 type State = 'awaiting-connect' | 'connected' | 'draining' | 'ended' | 'closed'
 
 let connectionSeq = 0
@@ -91,6 +101,8 @@ export class StompConnection {
   private readonly parser: FrameParser
   private readonly clock: Clock
   private readonly hbOptions: HeartBeatOptions
+  private readonly inFlightFramesMax: number
+  private readonly inFlightBytesMax: number
   private readonly closeLingerMs: number
   private readonly receiveUsage: MemoryUsage | null
   /** Receive budget held by the frame being parsed (moves to its outcome when the frame is complete). */
@@ -109,7 +121,10 @@ export class StompConnection {
   private readonly handlerCtx: HandlerContext = this.makeHandlerContext()
 
   // outcome ordering: a FIFO of frames whose RECEIPT/ERROR is not written yet (head index: O(1) dequeue)
-  private readonly outcomes: OutcomeQueue
+  private outcomes: Outcome[] = []
+  private outcomesHead = 0
+  private inFlight = 0
+  private inFlightBytes = 0
   private readPaused = false
   /** Bytes read but not yet parsed because the in-flight window was full. */
   private pendingInput: Buffer | null = null
@@ -130,32 +145,10 @@ export class StompConnection {
     this.parser = new FrameParser({ ...DEFAULT_FRAME_LIMITS, ...opts.limits })
     this.clock = opts.clock ?? systemClock
     this.hbOptions = { ...DEFAULT_HEART_BEAT_OPTIONS, ...opts.heartBeat }
+    this.inFlightFramesMax = opts.inFlightFramesMax ?? DEFAULT_IN_FLIGHT_FRAMES_MAX
+    this.inFlightBytesMax = opts.inFlightBytesMax ?? DEFAULT_IN_FLIGHT_BYTES_MAX
     this.closeLingerMs = opts.closeLingerMs ?? DEFAULT_CLOSE_LINGER_MS
     this.receiveUsage = opts.receiveUsage ?? null
-    const outcomeHost: OutcomeHost = {
-      writesEnded: () => this.state === 'ended' || this.state === 'closed',
-      refuse: (err, frame) => this.refuse(err, frame),
-      fail: (err, frame) => this.fail(err, frame),
-      receipt: (id) => this.write(encodeFrame('RECEIPT', [['receipt-id', id]], null, this.version)),
-      disconnected: () => {
-        this.out.flushNow()
-        this.endSocket()
-      },
-      readPaused: () => this.readPaused,
-      pauseReading: () => {
-        this.readPaused = true
-        this.socket.pause()
-      },
-      windowBelowHalf: () => {
-        if (this.readPaused && this.state === 'connected') this.resumeReading()
-      },
-    }
-    this.outcomes = new OutcomeQueue(
-      outcomeHost,
-      opts.inFlightFramesMax ?? DEFAULT_IN_FLIGHT_FRAMES_MAX,
-      opts.inFlightBytesMax ?? DEFAULT_IN_FLIGHT_BYTES_MAX,
-      this.receiveUsage,
-    )
     this.parser.bodyGate = (bytes) => this.admitBody(bytes)
     this.onClose = opts.onClose
     this.authenticator = opts.authenticator ?? null
@@ -271,7 +264,7 @@ export class StompConnection {
     }
   }
 
-  /** Receive budget bytes of the frame being applied, until an outcome takes them (handlers chargeLastOutcome). */
+  /** Receive budget bytes of the frame being applied, until an outcome takes them (see enqueueOutcome). */
   private frameCharge = 0
 
   /** The parser's body gate: reserve the declared body in the receive budget, or pause until it fits. */
@@ -329,7 +322,8 @@ export class StompConnection {
 
   /** A denied operation: its ERROR goes out in frame order and the connection stays up, as in ActiveMQ. */
   private refuseInTurn(err: unknown, frame: StompFrame): void {
-    this.outcomes.pushDone('op', frame, err)
+    this.outcomes.push({ kind: 'op', frame, done: true, err })
+    this.drainOutcomes()
   }
 
   /** ERROR for a denied operation (`receipt-id` when asked), without closing. */
@@ -345,7 +339,8 @@ export class StompConnection {
   private failInTurn(err: unknown, frame: StompFrame | null): void {
     this.state = 'draining'
     this.socket.pause()
-    this.outcomes.pushDone('fail', frame, err)
+    this.outcomes.push({ kind: 'fail', frame, done: true, err })
+    this.drainOutcomes()
   }
 
   // ---------------------------------------------------------------- the handlers' port (handlers/)
@@ -359,9 +354,9 @@ export class StompConnection {
       },
       state: this.handlerState,
       session: () => this.sessionOrThrow(),
-      enqueueOutcome: (frame, op, afterReceipt, bytes) => this.outcomes.enqueue(frame, op, afterReceipt, bytes),
+      enqueueOutcome: (frame, op, afterReceipt, bytes) => this.enqueueOutcome(frame, op, afterReceipt, bytes),
       chargeLastOutcome: () => {
-        this.outcomes.last().receiveBytes = this.frameCharge
+        this.outcomes[this.outcomes.length - 1]!.receiveBytes = this.frameCharge
         this.frameCharge = 0
       },
       deliver: (sub, d) => this.onDelivery(sub, d),
@@ -406,12 +401,88 @@ export class StompConnection {
   private onDisconnect(frame: StompFrame): void {
     this.state = 'draining'
     this.socket.pause()
-    this.outcomes.pushDone('disconnect', frame, null)
+    this.outcomes.push({ kind: 'disconnect', frame, done: true, err: null })
+    this.drainOutcomes()
   }
 
   private sessionOrThrow(): BrokerSession {
     if (!this.session) throw new BrokerError('STOMP_PROTOCOL', 'no session: CONNECT first')
     return this.session
+  }
+
+  // ---------------------------------------------------------------- outcomes in frame order
+
+  /**
+   * Queue the outcome of one frame: after every earlier outcome, write RECEIPT (if asked) when `op` resolves
+   * (null: the operation already completed synchronously), or ERROR then close when it rejects.
+   * `afterReceipt` runs once the receipt is written.
+   */
+  private enqueueOutcome(frame: StompFrame, op: Promise<void> | null, afterReceipt?: () => void, bytes = 0): void {
+    const o: Outcome = { kind: 'op', frame, done: op === null, err: null, afterReceipt, bytes }
+    this.outcomes.push(o)
+    if (op === null) {
+      this.drainOutcomes()
+      return
+    }
+    this.inFlight++
+    this.inFlightBytes += bytes
+    if ((this.inFlight >= this.inFlightFramesMax || this.inFlightBytes >= this.inFlightBytesMax) && !this.readPaused) {
+      this.readPaused = true
+      this.socket.pause()
+    }
+    // The handler is attached now, so a rejection is never "unhandled" while earlier outcomes are pending.
+    op.then(
+      () => this.settle(o, null),
+      (err: unknown) => this.settle(o, err ?? new Error('operation rejected')),
+    )
+  }
+
+  private settle(o: Outcome, err: unknown): void {
+    o.done = true
+    o.err = err
+    this.inFlight--
+    this.inFlightBytes -= o.bytes ?? 0
+    if (o.receiveBytes) {
+      this.receiveUsage?.release(o.receiveBytes)
+      o.receiveBytes = 0
+    }
+    this.drainOutcomes()
+    // After the drain: resuming parses more frames, which may append (and drain) outcomes themselves.
+    const below = this.inFlight <= this.inFlightFramesMax >> 1 && this.inFlightBytes <= this.inFlightBytesMax / 2
+    if (this.readPaused && below && this.state === 'connected') this.resumeReading()
+  }
+
+  /** Write the outcomes at the head of the FIFO that are settled, in frame order. */
+  private drainOutcomes(): void {
+    // Always through this.outcomes (never a local alias): the compaction below may replace the array.
+    while (this.outcomesHead < this.outcomes.length && this.outcomes[this.outcomesHead].done) {
+      const o = this.outcomes[this.outcomesHead]
+      this.outcomes[this.outcomesHead++] = undefined as unknown as Outcome
+      if (this.state === 'ended' || this.state === 'closed') continue
+      if (o.kind === 'op' && isBrokerError(o.err, 'SECURITY_NOT_AUTHORIZED')) {
+        this.refuse(o.err, o.frame)
+        continue
+      }
+      if (o.kind === 'fail' || o.err !== null) {
+        this.fail(o.err, o.frame)
+        continue
+      }
+      const receipt = o.frame?.headers.receipt
+      if (receipt !== undefined) this.write(encodeFrame('RECEIPT', [['receipt-id', receipt]], null, this.version))
+      if (o.kind === 'disconnect') {
+        this.out.flushNow()
+        this.endSocket()
+        continue
+      }
+      o.afterReceipt?.()
+    }
+    if (this.outcomesHead === this.outcomes.length) {
+      this.outcomes.length = 0
+      this.outcomesHead = 0
+    } else if (this.outcomesHead > 1024 && this.outcomesHead * 2 > this.outcomes.length) {
+      this.outcomes = this.outcomes.slice(this.outcomesHead)
+      this.outcomesHead = 0
+    }
   }
 
   // ---------------------------------------------------------------- deliveries
