@@ -30,12 +30,11 @@ import {
   DEFAULT_IN_FLIGHT_FRAMES_MAX,
   DEFAULT_OUT_BYTES_MAX,
   RECEIVE_SMALL_BYTES,
+  REASON_HEADER,
   type ConnectionOptions,
   type Goodbye,
 } from './connection-options.ts'
 import { OUT_SLICE_BYTES, SocketOutput } from './socket-output.ts'
-import { failureFrame, goodbyeFrame, refusalFrame } from './error-frame.ts'
-import { HeartBeatTimers } from './heart-beat-timers.ts'
 import { BrokerError, isBrokerError } from '../../lib/errors.ts'
 import { systemClock, type Clock } from '../../lib/clock.ts'
 import { logger } from '../../lib/log.ts'
@@ -46,7 +45,7 @@ import { escapeNonPrintable } from '../../lib/excerpt.ts'
 import { encodeFrame } from './frame-encoder.ts'
 import type { MemoryUsage } from '../../broker/index.ts'
 import { DEFAULT_FRAME_LIMITS, type FrameLimits, type StompFrame, type StompVersion } from './frame.ts'
-import { DEFAULT_HEART_BEAT_OPTIONS, type HeartBeatOptions } from './heart-beat.ts'
+import { DEFAULT_HEART_BEAT_OPTIONS, type HeartBeatOptions, type HeartBeatPlan } from './heart-beat.ts'
 import {
   dispatchFrame,
   handleConnect,
@@ -135,7 +134,10 @@ export class StompConnection {
 
   // timers
   private connectTimer: unknown = null
-  private readonly beats: HeartBeatTimers
+  private hb: HeartBeatPlan | null = null
+  private lastReadAt: number
+  private readTimer: unknown = null
+  private writeTimer: unknown = null
   private lingerTimer: unknown = null
 
   constructor(opts: ConnectionOptions) {
@@ -158,18 +160,7 @@ export class StompConnection {
       closed: () => this.state === 'closed',
       session: () => this.session,
     })
-    this.beats = new HeartBeatTimers(this.clock, this.socket, this.out, {
-      connected: () => this.state === 'connected',
-      closed: () => this.state === 'closed',
-      readTimedOut: (silentMs, plan) =>
-        this.fail(
-          new BrokerError(
-            'STOMP_PROTOCOL',
-            `connection ${this.id} ${this.remoteAddress}: nothing received for ${silentMs} ms, expected a heart-beat every ${plan.expectEveryMs} ms (read timeout ${plan.readTimeoutMs} ms)`,
-          ),
-          null,
-        ),
-    })
+    this.lastReadAt = this.clock.now()
 
     const connectTimeoutMs = opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS
     this.connectTimer = this.clock.setTimeout(() => {
@@ -208,8 +199,14 @@ export class StompConnection {
   goodbye(g: Goodbye, lingerMs = DEFAULT_GOODBYE_LINGER_MS): void {
     if (this.state === 'closed') return
     if (this.state !== 'ended') {
+      const headers: Array<[string, string]> = [
+        ['message', g.message.length > 1000 ? g.message.slice(0, 1000) + '…' : g.message],
+        ['content-type', 'text/plain'],
+        ['code', 'BROKER_STOPPED'],
+        [REASON_HEADER, g.reason],
+      ]
       log.debug(`connection ${this.id} ${this.remoteAddress}: goodbye (${g.reason}): ${g.message}`)
-      this.write(goodbyeFrame(g, this.version))
+      this.write(encodeFrame('ERROR', headers, Buffer.from(g.message + '\n', 'utf8'), this.version))
       this.out.flushNow()
       this.endSocket()
     }
@@ -236,7 +233,7 @@ export class StompConnection {
 
   private onData(chunk: Buffer): void {
     if (!this.accepting()) return
-    this.beats.lastReadAt = this.clock.now()
+    this.lastReadAt = this.clock.now()
     if (this.readPaused) {
       // A read already under way when we paused: keep it for resume, in order.
       this.pendingInput = this.pendingInput ? Buffer.concat([this.pendingInput, chunk]) : chunk
@@ -329,7 +326,15 @@ export class StompConnection {
   /** ERROR for a denied operation (`receipt-id` when asked), without closing. */
   private refuse(err: BrokerError, frame: StompFrame | null): void {
     log.debug(`connection ${this.id} ${this.remoteAddress}: ${err.code}: ${escapeNonPrintable(err.message)}`)
-    this.write(refusalFrame(err, frame, this.version))
+    const message = escapeNonPrintable(err.message)
+    const headers: Array<[string, string]> = [
+      ['message', message],
+      ['content-type', 'text/plain'],
+      ['code', err.code],
+    ]
+    const receipt = frame?.headers.receipt
+    if (receipt !== undefined) headers.push(['receipt-id', receipt])
+    this.write(encodeFrame('ERROR', headers, Buffer.from(message + '\n', 'utf8'), this.version))
   }
 
   /**
@@ -394,7 +399,7 @@ export class StompConnection {
         }
       },
       write: (bytes) => this.write(bytes),
-      startHeartBeat: (plan) => this.beats.start(plan),
+      startHeartBeat: (plan) => this.startHeartBeat(plan),
     }
   }
 
@@ -495,6 +500,49 @@ export class StompConnection {
     if (!d.browserEnd) this.out.pauseIfBacklogged()
   }
 
+  // ---------------------------------------------------------------- heart-beats
+
+  private startHeartBeat(plan: HeartBeatPlan): void {
+    this.hb = plan
+    if (plan.sendEveryMs > 0) this.scheduleWriteBeat()
+    if (plan.readTimeoutMs > 0) this.scheduleReadCheck(plan.readTimeoutMs)
+  }
+
+  private scheduleWriteBeat(): void {
+    const plan = this.hb!
+    // Checking every half interval keeps the longest silence near sendEveryMs.
+    const tickMs = Math.max(1, plan.sendEveryMs >> 1)
+    this.writeTimer = this.clock.setTimeout(() => {
+      this.writeTimer = null
+      if (this.state !== 'connected') return
+      if (this.clock.now() - this.out.lastWriteAt >= tickMs) {
+        this.out.lastWriteAt = this.clock.now()
+        if (this.out.idle() && !this.socket.destroyed) this.socket.write('\n')
+      }
+      this.scheduleWriteBeat()
+    }, tickMs)
+  }
+
+  private scheduleReadCheck(delayMs: number): void {
+    this.readTimer = this.clock.setTimeout(() => {
+      this.readTimer = null
+      if (this.state === 'closed') return
+      const plan = this.hb!
+      const silentMs = this.clock.now() - this.lastReadAt
+      if (silentMs >= plan.readTimeoutMs) {
+        this.fail(
+          new BrokerError(
+            'STOMP_PROTOCOL',
+            `connection ${this.id} ${this.remoteAddress}: nothing received for ${silentMs} ms, expected a heart-beat every ${plan.expectEveryMs} ms (read timeout ${plan.readTimeoutMs} ms)`,
+          ),
+          null,
+        )
+        return
+      }
+      this.scheduleReadCheck(plan.readTimeoutMs - silentMs)
+    }, delayMs)
+  }
+
   // ---------------------------------------------------------------- errors and close
 
   /** Send ERROR (with receipt-id when the frame asked for one), then close after the flush. */
@@ -503,8 +551,19 @@ export class StompConnection {
     const be = isBrokerError(err) ? err : null
     if (!be) log.error(`connection ${this.id} ${this.remoteAddress}: internal error`, err as Error)
     else log.debug(`connection ${this.id} ${this.remoteAddress}: ${be.code}: ${escapeNonPrintable(be.message)}`)
+    // Messages may quote client text: escape what is not printable (issue #19), whoever built the message.
+    const message = escapeNonPrintable(be ? be.message : 'internal broker error')
+    const headers: Array<[string, string]> = [
+      ['message', message.length > 1000 ? message.slice(0, 1000) + '…' : message],
+      ['content-type', 'text/plain'],
+      ['code', be ? be.code : 'INTERNAL'],
+    ]
+    const receipt = frame?.headers.receipt
+    if (receipt !== undefined) headers.push(['receipt-id', receipt])
+    const extra = be?.details?.errorHeaders as Record<string, string> | undefined
+    if (extra) for (const [k, v] of Object.entries(extra)) headers.push([k, v])
     this.socket.pause()
-    this.write(failureFrame(err, frame, this.version))
+    this.write(encodeFrame('ERROR', headers, Buffer.from(message + '\n', 'utf8'), this.version))
     this.out.flushNow()
     this.endSocket()
   }
@@ -524,9 +583,8 @@ export class StompConnection {
   }
 
   private stopTimers(): void {
-    if (this.connectTimer !== null) this.clock.clearTimeout(this.connectTimer)
-    this.connectTimer = null
-    this.beats.stop()
+    for (const t of [this.connectTimer, this.readTimer, this.writeTimer]) if (t !== null) this.clock.clearTimeout(t)
+    this.connectTimer = this.readTimer = this.writeTimer = null
   }
 
   private closeSession(): void {
