@@ -22,19 +22,6 @@
  * Writes of one event-loop turn are joined into one socket write (many MESSAGE frames per syscall).
  */
 import type { Socket } from 'node:net'
-import {
-  DEFAULT_CLOSE_LINGER_MS,
-  DEFAULT_CONNECT_TIMEOUT_MS,
-  DEFAULT_GOODBYE_LINGER_MS,
-  DEFAULT_IN_FLIGHT_BYTES_MAX,
-  DEFAULT_IN_FLIGHT_FRAMES_MAX,
-  DEFAULT_OUT_BYTES_MAX,
-  RECEIVE_SMALL_BYTES,
-  REASON_HEADER,
-  type ConnectionOptions,
-  type Goodbye,
-} from './connection-options.ts'
-import { OUT_SLICE_BYTES, SocketOutput } from './socket-output.ts'
 import { BrokerError, isBrokerError } from '../../lib/errors.ts'
 import { systemClock, type Clock } from '../../lib/clock.ts'
 import { logger } from '../../lib/log.ts'
@@ -43,6 +30,7 @@ import { FrameParser, commandLabel } from './frame-parser.ts'
 import type { Authenticator } from '../../security/index.ts'
 import { escapeNonPrintable } from '../../lib/excerpt.ts'
 import { encodeFrame } from './frame-encoder.ts'
+import { idleGc } from '../../lib/idle-gc.ts'
 import type { MemoryUsage } from '../../broker/index.ts'
 import { DEFAULT_FRAME_LIMITS, type FrameLimits, type StompFrame, type StompVersion } from './frame.ts'
 import { DEFAULT_HEART_BEAT_OPTIONS, type HeartBeatOptions, type HeartBeatPlan } from './heart-beat.ts'
@@ -58,18 +46,66 @@ import {
 
 const log = logger('stomp')
 
-export {
-  DEFAULT_CLOSE_LINGER_MS,
-  DEFAULT_CONNECT_TIMEOUT_MS,
-  DEFAULT_GOODBYE_LINGER_MS,
-  DEFAULT_IN_FLIGHT_BYTES_MAX,
-  DEFAULT_IN_FLIGHT_FRAMES_MAX,
-  DEFAULT_OUT_BYTES_MAX,
-  RECEIVE_SMALL_BYTES,
-  REASON_HEADER,
-  type ConnectionOptions,
-  type Goodbye,
-} from './connection-options.ts'
+export interface ConnectionOptions {
+  broker: BrokerCore
+  socket: Socket
+  /** CONNECTED `server` header, e.g. sfbroker/0.1.0 */
+  serverName: string
+  limits?: Partial<FrameLimits>
+  heartBeat?: Partial<HeartBeatOptions>
+  /** Close a connection that sent no CONNECT within this (ActiveMQ connectAttemptTimeout, 30000). */
+  connectTimeoutMs?: number
+  /** Most operations awaiting the broker before the socket stops reading. */
+  inFlightFramesMax?: number
+  /** Most SEND body bytes awaiting the broker before the socket stops reading (one larger frame still passes). */
+  inFlightBytesMax?: number
+  /**
+   * Receive budget shared by the connector's connections: a frame's declared body is reserved here before its
+   * bytes are read (a frame that does not fit pauses its socket until it does) and released once the broker has
+   * taken the frame (for a SEND: when it settles). Absent: no budget.
+   */
+  receiveUsage?: MemoryUsage
+  /** Bytes queued for this socket (ours plus the socket's own buffer) above which dispatch to it pauses. */
+  outBytesMax?: number
+  /** After an ERROR the socket is half-closed; it is destroyed if the peer has not closed within this. */
+  closeLingerMs?: number
+  clock?: Clock
+  onClose?: (conn: StompConnection) => void
+  /** Checks CONNECT's login/passcode (src/security); absent = every CONNECT is accepted with no subject. */
+  authenticator?: Authenticator | null
+}
+
+export const DEFAULT_CONNECT_TIMEOUT_MS = 30_000
+export const DEFAULT_IN_FLIGHT_FRAMES_MAX = 1000
+/** 4 MiB: hundreds of typical messages per connection in flight (group commit stays fed), a bounded overshoot. */
+export const DEFAULT_IN_FLIGHT_BYTES_MAX = 4 * 1024 * 1024
+export const DEFAULT_CLOSE_LINGER_MS = 5_000
+/** 8 MiB: a slow consumer makes the broker hold at most this (plus one message) for its socket. */
+export const DEFAULT_OUT_BYTES_MAX = 8 * 1024 * 1024
+/** Bodies up to this are not charged to the receive budget (so they never wait behind a large frame). */
+export const RECEIVE_SMALL_BYTES = 64 * 1024
+/** Bodies over this go out uncopied, handed to the socket this many bytes per write (see pumpOut). */
+const OUT_SLICE_BYTES = 1024 * 1024
+/** Bytes handed to the socket per event-loop turn before pumpOut yields (one slice of a large body). */
+const OUT_TURN_BYTES = OUT_SLICE_BYTES
+/**
+ * After the goodbye ERROR of a connector that stops serving, the socket is destroyed after at most this long,
+ * whether or not the peer read it: a client that does not read must not hold a step-down.
+ */
+export const DEFAULT_GOODBYE_LINGER_MS = 500
+
+/** ERROR header naming why a connector closes every connection (README "When the broker stops serving"). */
+export const REASON_HEADER = 'sfbroker-reason'
+
+/**
+ * Why a connector says goodbye to all its clients: `not-primary` (lock lost, fenced, store failure: another
+ * broker serves, or will), `shutdown` (a requested stop). Either way a failover client should move on at once.
+ */
+export interface Goodbye {
+  reason: 'not-primary' | 'shutdown'
+  /** The ERROR's `message` header, e.g. "broker is no longer primary: keep-alive: ...". */
+  message: string
+}
 
 /**
  * awaiting-connect → connected → draining (no more input; earlier outcomes still written: DISCONNECT, or an
@@ -104,6 +140,7 @@ export class StompConnection {
   private readonly inFlightBytesMax: number
   private readonly closeLingerMs: number
   private readonly receiveUsage: MemoryUsage | null
+  private readonly outBytesMax: number
   /** Receive budget held by the frame being parsed (moves to its outcome when the frame is complete). */
   private bodyCharge = 0
   /** Set while waiting for the receive budget (reading is paused until it is granted). */
@@ -128,14 +165,24 @@ export class StompConnection {
   /** Bytes read but not yet parsed because the in-flight window was full. */
   private pendingInput: Buffer | null = null
 
-  /** Output batching and backpressure (socket-output.ts). */
-  private readonly out: SocketOutput
-  private readonly write = (bytes: Buffer): void => this.out.write(bytes)
+  // output batching and backpressure
+  private outChunks: Buffer[] = []
+  private outChunksBytes = 0
+  /** Written by flushNow but not yet handed to the socket (large bodies go in slices, see pumpOut). */
+  private outQueue: Buffer[] = []
+  private outQueued = 0
+  private waitingDrain = false
+  private endAfterFlush = false
+  private flushScheduled = false
+  private dispatchPaused = false
+  /** A pumpOut is queued for the next turn (the last one stopped at OUT_TURN_BYTES). */
+  private pumpScheduled = false
 
   // timers
   private connectTimer: unknown = null
   private hb: HeartBeatPlan | null = null
   private lastReadAt: number
+  private lastWriteAt: number
   private readTimer: unknown = null
   private writeTimer: unknown = null
   private lingerTimer: unknown = null
@@ -151,16 +198,12 @@ export class StompConnection {
     this.inFlightBytesMax = opts.inFlightBytesMax ?? DEFAULT_IN_FLIGHT_BYTES_MAX
     this.closeLingerMs = opts.closeLingerMs ?? DEFAULT_CLOSE_LINGER_MS
     this.receiveUsage = opts.receiveUsage ?? null
+    this.outBytesMax = opts.outBytesMax ?? DEFAULT_OUT_BYTES_MAX
     this.parser.bodyGate = (bytes) => this.admitBody(bytes)
     this.onClose = opts.onClose
     this.authenticator = opts.authenticator ?? null
     this.remoteAddress = `${opts.socket.remoteAddress ?? '?'}:${opts.socket.remotePort ?? '?'}`
-    this.out = new SocketOutput(this.socket, this.clock, opts.outBytesMax ?? DEFAULT_OUT_BYTES_MAX, {
-      writesEnded: () => this.state === 'ended' || this.state === 'closed',
-      closed: () => this.state === 'closed',
-      session: () => this.session,
-    })
-    this.lastReadAt = this.clock.now()
+    this.lastReadAt = this.lastWriteAt = this.clock.now()
 
     const connectTimeoutMs = opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS
     this.connectTimer = this.clock.setTimeout(() => {
@@ -178,7 +221,7 @@ export class StompConnection {
 
     this.socket.setNoDelay?.(true)
     this.socket.on('data', (chunk: Buffer) => this.onData(chunk))
-    this.socket.on('drain', () => this.out.onDrain())
+    this.socket.on('drain', () => this.onDrain())
     this.socket.on('error', (err) =>
       log.debug(`connection ${this.id} ${this.remoteAddress}: socket error: ${err.message}`),
     )
@@ -207,7 +250,7 @@ export class StompConnection {
       ]
       log.debug(`connection ${this.id} ${this.remoteAddress}: goodbye (${g.reason}): ${g.message}`)
       this.write(encodeFrame('ERROR', headers, Buffer.from(g.message + '\n', 'utf8'), this.version))
-      this.out.flushNow()
+      this.flushNow()
       this.endSocket()
     }
     if (this.lingerTimer !== null) this.clock.clearTimeout(this.lingerTimer)
@@ -475,7 +518,7 @@ export class StompConnection {
       const receipt = o.frame?.headers.receipt
       if (receipt !== undefined) this.write(encodeFrame('RECEIPT', [['receipt-id', receipt]], null, this.version))
       if (o.kind === 'disconnect') {
-        this.out.flushNow()
+        this.flushNow()
         this.endSocket()
         continue
       }
@@ -497,8 +540,137 @@ export class StompConnection {
     const frames = messageFrames(sub, d, this.version, OUT_SLICE_BYTES)
     if (!frames) return
     for (const f of frames) this.write(f)
-    if (!d.browserEnd) this.out.pauseIfBacklogged()
+    if (d.browserEnd) return
+    // A consumer that does not read: stop dispatching to it once outBytesMax is queued for its socket.
+    if (!this.dispatchPaused && this.session && this.outBytes() > this.outBytesMax) {
+      this.dispatchPaused = true
+      this.session.setDispatchPaused(true)
+    }
   }
+
+  /** Bytes held for this socket: this turn's frames, the output queue and the socket's own buffer. */
+  private outBytes(): number {
+    return this.outChunksBytes + this.outQueued + (this.socket.writableLength ?? 0)
+  }
+
+  // ---------------------------------------------------------------- output
+
+  private write(bytes: Buffer): void {
+    if (this.state === 'ended' || this.state === 'closed') return
+    this.outChunks.push(bytes)
+    this.outChunksBytes += bytes.length
+    this.lastWriteAt = this.clock.now()
+    if (!this.flushScheduled) {
+      this.flushScheduled = true
+      setImmediate(() => this.flushNow())
+    }
+  }
+
+  private flushNow(): void {
+    this.flushScheduled = false
+    if (this.outChunks.length === 0 || this.state === 'ended' || this.state === 'closed' || this.socket.destroyed) {
+      this.outChunks = []
+      this.outChunksBytes = 0
+      return
+    }
+    // Small frames of one turn are joined (one syscall); a large body is queued as it is, never copied.
+    let small: Buffer[] = []
+    const joinSmall = (): void => {
+      if (small.length) this.outQueue.push(small.length === 1 ? small[0]! : Buffer.concat(small))
+      small = []
+    }
+    for (const b of this.outChunks) {
+      if (b.length > OUT_SLICE_BYTES) {
+        joinSmall()
+        this.outQueue.push(b)
+      } else small.push(b)
+    }
+    joinSmall()
+    this.outQueued += this.outChunksBytes
+    this.outChunks = []
+    this.outChunksBytes = 0
+    this.pumpOut()
+  }
+
+  /**
+   * Hand the output queue to the socket, at most OUT_SLICE_BYTES per write, until the socket says its buffer is
+   * full; 'drain' goes on. Dispatch is paused meanwhile (a socket that does not drain gets no more messages).
+   */
+  private pumpOut(): void {
+    this.pumpScheduled = false
+    // At most OUT_TURN_BYTES per event-loop turn: the socket copies what it cannot send at once into its own
+    // buffer (fresh pages, ~10 ms/MiB on a loaded VM), so a large body handed over in one turn held the loop.
+    let turnBytes = 0
+    while (this.outQueue.length > 0 && !this.waitingDrain) {
+      if (turnBytes >= OUT_TURN_BYTES) {
+        if (!this.pumpScheduled) {
+          this.pumpScheduled = true
+          setImmediate(() => this.pumpOut())
+        }
+        break
+      }
+      if (this.state === 'closed' || this.socket.destroyed) {
+        this.outQueue = []
+        this.outQueued = 0
+        return
+      }
+      const head = this.outQueue[0]!
+      let piece: Buffer
+      if (head.length > OUT_SLICE_BYTES) {
+        piece = head.subarray(0, OUT_SLICE_BYTES)
+        this.outQueue[0] = head.subarray(OUT_SLICE_BYTES)
+        // A large body handed over: its buffer is garbage once the socket has sent it (see lib/idle-gc.ts).
+        idleGc.noteFreed(OUT_SLICE_BYTES)
+      } else {
+        piece = head
+        this.outQueue.shift()
+      }
+      this.outQueued -= piece.length
+      turnBytes += piece.length
+      if (!this.socket.write(piece)) this.waitingDrain = true
+    }
+    if (this.outQueue.length === 0 && this.endAfterFlush) {
+      this.endAfterFlush = false
+      this.socket.end()
+    }
+    if (this.waitingDrain && !this.dispatchPaused && this.session) {
+      this.dispatchPaused = true
+      this.session.setDispatchPaused(true)
+    }
+    this.maybeResumeDispatch()
+  }
+
+  private onDrain(): void {
+    this.waitingDrain = false
+    this.pumpOut()
+  }
+
+  /**
+   * Resume dispatch once the socket took our queue and holds at most half of outBytesMax. Without a pending
+   * 'drain' to wait for (the socket accepted every write but still buffers), check again shortly.
+   */
+  private maybeResumeDispatch(): void {
+    if (
+      !this.dispatchPaused ||
+      this.waitingDrain ||
+      !this.session ||
+      this.state === 'closed' ||
+      this.outQueue.length > 0
+    )
+      return
+    if (this.outBytes() <= this.outBytesMax / 2) {
+      this.dispatchPaused = false
+      this.session.setDispatchPaused(false)
+      return
+    }
+    if (this.resumeTimer === null) {
+      this.resumeTimer = this.clock.setTimeout(() => {
+        this.resumeTimer = null
+        this.maybeResumeDispatch()
+      }, 10)
+    }
+  }
+  private resumeTimer: unknown = null
 
   // ---------------------------------------------------------------- heart-beats
 
@@ -515,9 +687,9 @@ export class StompConnection {
     this.writeTimer = this.clock.setTimeout(() => {
       this.writeTimer = null
       if (this.state !== 'connected') return
-      if (this.clock.now() - this.out.lastWriteAt >= tickMs) {
-        this.out.lastWriteAt = this.clock.now()
-        if (this.out.idle() && !this.socket.destroyed) this.socket.write('\n')
+      if (this.clock.now() - this.lastWriteAt >= tickMs) {
+        this.lastWriteAt = this.clock.now()
+        if (this.outChunks.length === 0 && this.outQueue.length === 0 && !this.socket.destroyed) this.socket.write('\n')
       }
       this.scheduleWriteBeat()
     }, tickMs)
@@ -564,7 +736,7 @@ export class StompConnection {
     if (extra) for (const [k, v] of Object.entries(extra)) headers.push([k, v])
     this.socket.pause()
     this.write(encodeFrame('ERROR', headers, Buffer.from(message + '\n', 'utf8'), this.version))
-    this.out.flushNow()
+    this.flushNow()
     this.endSocket()
   }
 
@@ -573,7 +745,8 @@ export class StompConnection {
     this.state = 'ended'
     this.stopTimers()
     // Half-close after the queued output (large bodies may still be going out in slices).
-    this.out.endAfterQueue()
+    if (this.outQueue.length > 0) this.endAfterFlush = true
+    else this.socket.end()
     this.lingerTimer = this.clock.setTimeout(() => {
       this.lingerTimer = null
       this.destroy()
@@ -602,7 +775,10 @@ export class StompConnection {
     this.stopTimers()
     if (this.lingerTimer !== null) this.clock.clearTimeout(this.lingerTimer)
     this.lingerTimer = null
-    this.out.discard()
+    this.outChunks = []
+    this.outChunksBytes = 0
+    this.outQueue = []
+    this.outQueued = 0
     if (this.budgetGrant) this.receiveUsage?.cancel(this.budgetGrant)
     this.budgetGrant = null
     if (this.bodyCharge > 0) this.receiveUsage?.release(this.bodyCharge)
