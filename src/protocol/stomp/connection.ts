@@ -25,24 +25,27 @@ import type { Socket } from 'node:net'
 import { BrokerError, isBrokerError } from '../../lib/errors.ts'
 import { systemClock, type Clock } from '../../lib/clock.ts'
 import { logger } from '../../lib/log.ts'
-import type { BrokerCore, BrokerSession, Delivery } from '../../broker/types.ts'
+import type { AckMode, BrokerCore, BrokerSession, Delivery, SendRequest, SubscribeRequest } from '../../broker/types.ts'
+import { parseDestination } from '../../broker/index.ts'
 import { FrameParser, commandLabel } from './frame-parser.ts'
-import type { Authenticator } from '../../security/index.ts'
-import { escapeNonPrintable } from '../../lib/excerpt.ts'
-import { encodeFrame } from './frame-encoder.ts'
+import type { Authenticator, Subject } from '../../security/index.ts'
+import { escapeNonPrintable, excerpt } from '../../lib/excerpt.ts'
+import { encodeFrame, encodeFrameParts } from './frame-encoder.ts'
 import { idleGc } from '../../lib/idle-gc.ts'
 import type { MemoryUsage } from '../../broker/index.ts'
-import { DEFAULT_FRAME_LIMITS, type FrameLimits, type StompFrame, type StompVersion } from './frame.ts'
-import { DEFAULT_HEART_BEAT_OPTIONS, type HeartBeatOptions, type HeartBeatPlan } from './heart-beat.ts'
 import {
-  dispatchFrame,
-  handleConnect,
-  messageFrames,
-  type ConnectContext,
-  type HandlerContext,
-  type HandlerState,
-  type Subscription,
-} from './handlers/index.ts'
+  DEFAULT_FRAME_LIMITS,
+  SUPPORTED_VERSIONS,
+  type FrameLimits,
+  type StompFrame,
+  type StompVersion,
+} from './frame.ts'
+import {
+  DEFAULT_HEART_BEAT_OPTIONS,
+  negotiateHeartBeat,
+  type HeartBeatOptions,
+  type HeartBeatPlan,
+} from './heart-beat.ts'
 
 const log = logger('stomp')
 
@@ -107,6 +110,39 @@ export interface Goodbye {
   message: string
 }
 
+/** Headers of a SEND that are about this frame, not the message (ActiveMQ strips the same plus the first three). */
+const SEND_FRAME_HEADERS = new Set([
+  'receipt',
+  'transaction',
+  'content-length',
+  'redelivered',
+  'subscription',
+  'ack',
+  'JMSXUserID',
+])
+/** Headers the connector itself sets on a MESSAGE frame. */
+const MESSAGE_OWN_HEADERS = new Set(['subscription', 'message-id', 'destination', 'ack', 'content-length'])
+
+const ACK_MODES: readonly AckMode[] = ['auto', 'client', 'client-individual']
+
+interface Subscription {
+  id: string
+  /** 1.0 SUBSCRIBE without id: MESSAGE frames then carry no `subscription` header (as ActiveMQ). */
+  implicitId: boolean
+  destination: string
+  ack: AckMode
+  /** STOMP 1.0/1.1 ack by message-id: message-id -> broker ackId of unacked deliveries, in delivery order. */
+  unacked: Map<string, string>
+  /** Deliveries held until this SUBSCRIBE's RECEIPT is written; null once released. */
+  held: Delivery[] | null
+}
+
+interface ReleasedAck {
+  sub: Subscription
+  messageId: string
+  ackId: string
+}
+
 /**
  * awaiting-connect → connected → draining (no more input; earlier outcomes still written: DISCONNECT, or an
  * ERROR waiting its turn) → ended (socket.end() called, nothing more written) → closed (socket gone).
@@ -152,9 +188,10 @@ export class StompConnection {
   private state: State = 'awaiting-connect'
   private version: StompVersion = '1.0'
   private session: BrokerSession | null = null
-  /** Subscriptions and transactions' ack mappings, shared by the handlers. */
-  private readonly handlerState: HandlerState = { subs: new Map(), txReleased: new Map(), implicitSeq: 0 }
-  private readonly handlerCtx: HandlerContext = this.makeHandlerContext()
+  private readonly subs = new Map<string, Subscription>()
+  private implicitSeq = 0
+  /** Per transaction, the 1.0/1.1 ack mappings its ACK/NACKs consumed: restored on ABORT. */
+  private readonly txReleased = new Map<string, ReleasedAck[]>()
 
   // outcome ordering: a FIFO of frames whose RECEIPT/ERROR is not written yet (head index: O(1) dequeue)
   private outcomes: Outcome[] = []
@@ -350,10 +387,37 @@ export class StompConnection {
             `${commandLabel(frame.command)} frame before CONNECT: expected CONNECT or STOMP first`,
           )
         }
-        handleConnect(this.connectContext(), frame)
+        this.onConnect(frame)
         return
       }
-      dispatchFrame(this.handlerCtx, frame, this.id)
+      switch (frame.command) {
+        case 'SEND':
+          return this.onSend(frame)
+        case 'SUBSCRIBE':
+          return this.onSubscribe(frame)
+        case 'UNSUBSCRIBE':
+          return this.onUnsubscribe(frame)
+        case 'ACK':
+          return this.onAck(frame, false)
+        case 'NACK':
+          return this.onAck(frame, true)
+        case 'BEGIN':
+          return this.onBegin(frame)
+        case 'COMMIT':
+          return this.onTxEnd(frame, 'commit')
+        case 'ABORT':
+          return this.onTxEnd(frame, 'abort')
+        case 'DISCONNECT':
+          return this.onDisconnect(frame)
+        case 'CONNECT':
+        case 'STOMP':
+          throw new BrokerError('STOMP_PROTOCOL', `${frame.command} frame on connection ${this.id}: already connected`)
+        default:
+          throw new BrokerError(
+            'STOMP_PROTOCOL',
+            `unknown STOMP command ${commandLabel(frame.command)}: expected SEND, SUBSCRIBE, UNSUBSCRIBE, ACK, NACK, BEGIN, COMMIT, ABORT or DISCONNECT`,
+          )
+      }
     } catch (err) {
       if (isBrokerError(err, 'SECURITY_NOT_AUTHORIZED')) this.refuseInTurn(err, frame)
       else this.failInTurn(err, frame)
@@ -391,59 +455,265 @@ export class StompConnection {
     this.drainOutcomes()
   }
 
-  // ---------------------------------------------------------------- the handlers' port (handlers/)
+  private required(frame: StompFrame, name: string): string {
+    const v = frame.headers[name]
+    if (v === undefined || v === '')
+      throw new BrokerError(
+        'STOMP_PROTOCOL',
+        `${frame.command} frame: header ${JSON.stringify(name)} is missing, expected it`,
+      )
+    return v
+  }
 
-  /** The port of the connected-state handlers: session, outcomes, deliveries (handlers/context.ts). */
-  private makeHandlerContext(): HandlerContext {
-    const conn = this
-    return {
-      get version() {
-        return conn.version
-      },
-      state: this.handlerState,
-      session: () => this.sessionOrThrow(),
-      enqueueOutcome: (frame, op, afterReceipt, bytes) => this.enqueueOutcome(frame, op, afterReceipt, bytes),
-      chargeLastOutcome: () => {
-        this.outcomes[this.outcomes.length - 1]!.receiveBytes = this.frameCharge
-        this.frameCharge = 0
-      },
-      deliver: (sub, d) => this.onDelivery(sub, d),
-      disconnect: (frame) => this.onDisconnect(frame),
+  // ---------------------------------------------------------------- commands
+
+  private onConnect(frame: StompFrame): void {
+    const h = frame.headers
+    const accepted = h['accept-version'] === undefined ? ['1.0'] : h['accept-version'].split(',').map((v) => v.trim())
+    const version = SUPPORTED_VERSIONS.find((v) => accepted.includes(v))
+    if (!version) {
+      throw new BrokerError(
+        'STOMP_PROTOCOL',
+        `CONNECT accept-version: ${excerpt(h['accept-version'] ?? '')} names no supported version, expected one of ${SUPPORTED_VERSIONS.join(',')}`,
+        {
+          details: { errorHeaders: { version: SUPPORTED_VERSIONS.join(',') } },
+        },
+      )
+    }
+    const hb = negotiateHeartBeat(h['heart-beat'], this.hbOptions)
+    const auth = this.authenticator
+    if (!auth) return this.completeConnect(frame, version, hb, null)
+    // Security (src/security) decides asynchronously (password hash, login backoff): frames pipelined behind the
+    // CONNECT wait unparsed in pendingInput until it has. A failed login is ActiveMQ's ERROR, then close.
+    this.readPaused = true
+    this.socket.pause()
+    auth
+      .authenticate({
+        username: h.login,
+        password: h.passcode,
+        remoteAddress: this.socket.remoteAddress ?? this.remoteAddress,
+      })
+      .then(
+        (subject) => {
+          if (this.state !== 'awaiting-connect') return
+          try {
+            this.completeConnect(frame, version, hb, subject)
+          } catch (err) {
+            return this.fail(err, frame)
+          }
+          this.resumeReading()
+        },
+        (err: unknown) => {
+          if (this.state === 'awaiting-connect') this.fail(err, frame)
+        },
+      )
+  }
+
+  private completeConnect(frame: StompFrame, version: StompVersion, hb: HeartBeatPlan, subject: Subject | null): void {
+    const h = frame.headers
+    const clientId = h['client-id'] || undefined
+    this.session = this.broker.connect({
+      clientId,
+      login: h.login || undefined,
+      remoteAddress: this.remoteAddress,
+      protocol: 'stomp',
+      subject,
+    })
+    this.version = version
+    this.parser.setVersion(version)
+    this.state = 'connected'
+    if (this.connectTimer !== null) {
+      this.clock.clearTimeout(this.connectTimer)
+      this.connectTimer = null
+    }
+    const headers: Array<[string, string]> = [
+      ['version', version],
+      ['session', this.session.sessionId],
+      ['server', this.serverName],
+      ['heart-beat', hb.header],
+    ]
+    const requestId = h['request-id'] ?? h.receipt
+    if (requestId !== undefined) headers.push(['response-id', requestId], ['receipt-id', requestId])
+    this.write(encodeFrame('CONNECTED', headers, null, version))
+    this.startHeartBeat(hb)
+    log.debug(
+      `connection ${this.id} ${this.remoteAddress}: CONNECTED v${version} session ${this.session.sessionId} heart-beat ${hb.header}`,
+    )
+  }
+
+  private onSend(frame: StompFrame): void {
+    const destination = this.required(frame, 'destination')
+    // Validate the name now, not in the broker's async send: a bad SEND must stop this connection before the
+    // frames pipelined behind it (a COMMIT, say) are applied.
+    parseDestination(destination, 'SEND destination')
+    const headers: Record<string, string> = {}
+    const fh = frame.headers
+    for (const k in fh) if (!SEND_FRAME_HEADERS.has(k)) headers[k] = fh[k]
+    const req: SendRequest = { destination, headers, body: frame.body }
+    const tx = frame.headers.transaction
+    this.enqueueOutcome(frame, this.sessionOrThrow().send(req, tx), undefined, frame.body.length)
+    // The outcome holds the receive budget until the broker has the message (in memory under its limits, or stored).
+    this.outcomes[this.outcomes.length - 1]!.receiveBytes = this.frameCharge
+    this.frameCharge = 0
+  }
+
+  private onSubscribe(frame: StompFrame): void {
+    const h = frame.headers
+    const destination = this.required(frame, 'destination')
+    let id = h.id
+    let implicitId = false
+    if (id === undefined || id === '') {
+      if (this.version !== '1.0')
+        throw new BrokerError(
+          'STOMP_PROTOCOL',
+          `SUBSCRIBE to ${destination}: header "id" is missing, expected it (required since STOMP 1.1)`,
+        )
+      id = `${destination}#implicit-${++this.implicitSeq}`
+      implicitId = true
+    }
+    if (this.subs.has(id))
+      throw new BrokerError(
+        'STOMP_PROTOCOL',
+        `SUBSCRIBE id ${JSON.stringify(id)}: already used by a subscription of this connection, expected a new id`,
+      )
+    const ack = (h.ack ?? 'auto') as AckMode
+    if (!ACK_MODES.includes(ack))
+      throw new BrokerError(
+        'STOMP_PROTOCOL',
+        `SUBSCRIBE ${id} ack: ${JSON.stringify(h.ack)}, expected auto, client or client-individual`,
+      )
+    const req: SubscribeRequest = { id, destination, ack }
+    if (h.selector !== undefined && h.selector.trim() !== '') req.selector = h.selector
+    const prefetch = h['activemq.prefetchSize']
+    if (prefetch !== undefined) req.prefetch = intHeader(frame, 'activemq.prefetchSize', 1, 2 ** 31 - 1)
+    const exclusive = boolHeader(frame, 'activemq.exclusive')
+    if (exclusive !== undefined) req.exclusive = exclusive
+    if (h['activemq.priority'] !== undefined) req.priority = intHeader(frame, 'activemq.priority', -128, 127)
+    const durableName = h['activemq.subscriptionName'] ?? h['durable-subscription-name']
+    if (durableName !== undefined && durableName !== '') req.durableName = durableName
+    const browser = boolHeader(frame, 'browser')
+    if (browser) req.browser = true
+    const noLocal = boolHeader(frame, 'activemq.noLocal')
+    if (noLocal !== undefined) req.noLocal = noLocal
+
+    const sub: Subscription = {
+      id,
+      implicitId,
+      destination,
+      ack,
+      unacked: new Map(),
+      held: h.receipt !== undefined ? [] : null,
+    }
+    this.subs.set(id, sub)
+    try {
+      this.sessionOrThrow().subscribe(req, (d) => this.onDelivery(sub, d))
+    } catch (err) {
+      this.subs.delete(id)
+      throw err
+    }
+    if (sub.held) {
+      const held = sub
+      this.enqueueOutcome(frame, null, () => {
+        const list = held.held ?? []
+        held.held = null
+        for (const d of list) this.onDelivery(held, d)
+      })
     }
   }
 
-  /** The port of CONNECT (handlers/connect.ts), taken when the CONNECT frame arrives. */
-  private connectContext(): ConnectContext {
-    return {
-      id: this.id,
-      remoteAddress: this.remoteAddress,
-      peerAddress: this.socket.remoteAddress,
-      serverName: this.serverName,
-      heartBeat: this.hbOptions,
-      authenticator: this.authenticator,
-      awaitingConnect: () => this.state === 'awaiting-connect',
-      pauseReading: () => {
-        this.readPaused = true
-        this.socket.pause()
-      },
-      resumeReading: () => this.resumeReading(),
-      fail: (err, frame) => this.fail(err, frame),
-      openSession: (info) => {
-        this.session = this.broker.connect(info)
-        return this.session
-      },
-      connected: (version) => {
-        this.version = version
-        this.parser.setVersion(version)
-        this.state = 'connected'
-        if (this.connectTimer !== null) {
-          this.clock.clearTimeout(this.connectTimer)
-          this.connectTimer = null
-        }
-      },
-      write: (bytes) => this.write(bytes),
-      startHeartBeat: (plan) => this.startHeartBeat(plan),
+  private onUnsubscribe(frame: StompFrame): void {
+    const h = frame.headers
+    const durableName = h['activemq.subscriptionName'] ?? h['durable-subscription-name']
+    let sub: Subscription | undefined
+    if (h.id !== undefined && h.id !== '') sub = this.subs.get(h.id)
+    else if (this.version !== '1.0')
+      throw new BrokerError(
+        'STOMP_PROTOCOL',
+        `UNSUBSCRIBE: header "id" is missing, expected it (required since STOMP 1.1)`,
+      )
+    else if (h.destination !== undefined) sub = [...this.subs.values()].find((s) => s.destination === h.destination)
+    else
+      throw new BrokerError('STOMP_PROTOCOL', 'UNSUBSCRIBE: neither "id" nor "destination" given, expected one of them')
+    const removeDurable = durableName !== undefined && durableName !== ''
+    if (!sub && !removeDurable) {
+      throw new BrokerError(
+        'STOMP_PROTOCOL',
+        `UNSUBSCRIBE ${JSON.stringify(h.id ?? h.destination)}: no subscription of this connection matches`,
+      )
     }
+    // Durable removal works without an active subscription too (ActiveMQ RemoveSubscriptionInfo): the broker
+    // resolves it by the connection's client-id and the name.
+    const id = sub ? sub.id : (h.id ?? durableName)
+    if (sub) this.subs.delete(sub.id)
+    this.enqueueOutcome(
+      frame,
+      this.sessionOrThrow().unsubscribe(id, removeDurable ? { removeDurable: true, durableName } : undefined),
+    )
+  }
+
+  private onAck(frame: StompFrame, nack: boolean): void {
+    if (nack && this.version === '1.0')
+      throw new BrokerError('STOMP_PROTOCOL', 'NACK frame on a STOMP 1.0 connection: NACK exists since 1.1')
+    const tx = frame.headers.transaction
+    let ackId: string
+    if (this.version === '1.2') {
+      ackId = this.required(frame, 'id')
+    } else {
+      const messageId = this.required(frame, 'message-id')
+      const subId = frame.headers.subscription
+      if (this.version === '1.1' && (subId === undefined || subId === '')) this.required(frame, 'subscription')
+      const sub =
+        subId !== undefined ? this.subs.get(subId) : [...this.subs.values()].find((s) => s.unacked.has(messageId))
+      const found = sub?.unacked.get(messageId)
+      if (!sub || found === undefined) {
+        throw new BrokerError(
+          'STOMP_PROTOCOL',
+          `${frame.command} message-id ${JSON.stringify(messageId)}${subId !== undefined ? ` subscription ${JSON.stringify(subId)}` : ''}: no unacknowledged message of this connection has it`,
+        )
+      }
+      ackId = found
+      this.releaseAcks(sub, messageId, tx)
+    }
+    const session = this.sessionOrThrow()
+    this.enqueueOutcome(frame, nack ? session.nack(ackId, tx) : session.ack(ackId, tx))
+  }
+
+  /** Forget the 1.0/1.1 message-id mappings an ACK consumed (cumulative in client mode); kept for ABORT. */
+  private releaseAcks(sub: Subscription, messageId: string, tx: string | undefined): void {
+    const released: ReleasedAck[] = []
+    if (sub.ack === 'client') {
+      for (const [mid, aid] of sub.unacked) {
+        sub.unacked.delete(mid)
+        released.push({ sub, messageId: mid, ackId: aid })
+        if (mid === messageId) break
+      }
+    } else {
+      released.push({ sub, messageId, ackId: sub.unacked.get(messageId)! })
+      sub.unacked.delete(messageId)
+    }
+    if (tx !== undefined) {
+      const list = this.txReleased.get(tx)
+      if (list) list.push(...released)
+    }
+  }
+
+  private onBegin(frame: StompFrame): void {
+    const tx = this.required(frame, 'transaction')
+    this.sessionOrThrow().begin(tx)
+    this.txReleased.set(tx, [])
+    this.enqueueOutcome(frame, null)
+  }
+
+  private onTxEnd(frame: StompFrame, kind: 'commit' | 'abort'): void {
+    const tx = this.required(frame, 'transaction')
+    const session = this.sessionOrThrow()
+    const released = this.txReleased.get(tx)
+    this.txReleased.delete(tx)
+    if (kind === 'abort' && released) {
+      // ABORT makes the ack ids valid again (ActiveMQ: the messages stay delivered and unacked).
+      for (const r of released) if (this.subs.get(r.sub.id) === r.sub) r.sub.unacked.set(r.messageId, r.ackId)
+    }
+    this.enqueueOutcome(frame, kind === 'commit' ? session.commit(tx) : session.abort(tx))
   }
 
   private onDisconnect(frame: StompFrame): void {
@@ -537,10 +807,27 @@ export class StompConnection {
 
   private onDelivery(sub: Subscription, d: Delivery): void {
     if (this.state === 'closed') return
-    const frames = messageFrames(sub, d, this.version, OUT_SLICE_BYTES)
-    if (!frames) return
-    for (const f of frames) this.write(f)
-    if (d.browserEnd) return
+    if (sub.held) {
+      sub.held.push(d)
+      return
+    }
+    const headers: Array<[string, string]> = []
+    if (!sub.implicitId) headers.push(['subscription', sub.id])
+    if (d.browserEnd) {
+      // ActiveMQ StompQueueBrowserSubscription: MESSAGE with browser:end, message-id:0 and no body.
+      headers.push(['destination', d.headers.destination ?? sub.destination], ['message-id', '0'], ['browser', 'end'])
+      this.write(encodeFrame('MESSAGE', headers, null, this.version))
+      return
+    }
+    headers.push(['message-id', d.messageId], ['destination', d.headers.destination ?? sub.destination])
+    if (sub.ack !== 'auto') {
+      if (this.version === '1.2') headers.push(['ack', d.ackId])
+      else sub.unacked.set(d.messageId, d.ackId)
+    }
+    for (const k in d.headers) if (!MESSAGE_OWN_HEADERS.has(k)) headers.push([k, d.headers[k]])
+    if (d.body.length > OUT_SLICE_BYTES)
+      for (const part of encodeFrameParts('MESSAGE', headers, d.body, this.version)) this.write(part)
+    else this.write(encodeFrame('MESSAGE', headers, d.body, this.version))
     // A consumer that does not read: stop dispatching to it once outBytesMax is queued for its socket.
     if (!this.dispatchPaused && this.session && this.outBytes() > this.outBytesMax) {
       this.dispatchPaused = true
@@ -783,9 +1070,30 @@ export class StompConnection {
     this.budgetGrant = null
     if (this.bodyCharge > 0) this.receiveUsage?.release(this.bodyCharge)
     this.bodyCharge = 0
-    for (const s of this.handlerState.subs.values()) s.held = null
-    this.handlerState.subs.clear()
+    for (const s of this.subs.values()) s.held = null
+    this.subs.clear()
     this.closeSession()
     this.onClose?.(this)
   }
+}
+
+function intHeader(frame: StompFrame, name: string, min: number, max: number): number {
+  const raw = frame.headers[name]
+  const n = /^-?\d{1,10}$/.test(raw.trim()) ? Number(raw.trim()) : NaN
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new BrokerError(
+      'STOMP_PROTOCOL',
+      `${frame.command} ${name}: ${JSON.stringify(raw)}, expected an integer from ${min} to ${max}`,
+    )
+  }
+  return n
+}
+
+function boolHeader(frame: StompFrame, name: string): boolean | undefined {
+  const raw = frame.headers[name]
+  if (raw === undefined) return undefined
+  const v = raw.trim().toLowerCase()
+  if (v === 'true') return true
+  if (v === 'false') return false
+  throw new BrokerError('STOMP_PROTOCOL', `${frame.command} ${name}: ${JSON.stringify(raw)}, expected true or false`)
 }
