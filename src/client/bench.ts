@@ -10,7 +10,8 @@
  * a topic `count` per consumer; the run ends when they arrived or when nothing arrived for `idleTimeoutMs`.
  */
 import { BrokerError } from '../lib/errors.ts'
-import { connect, type ConnectOptions, type StompClient } from './client.ts'
+import { connect, type StompClient } from './client.ts'
+import type { ConnectOptions } from './client-types.ts'
 import { isQueue, normalizeDestination } from './destination.ts'
 import { LatencyRecorder, type LatencySummary } from './latency.ts'
 

@@ -64,16 +64,6 @@ import {
 import type { Transaction } from './transaction.ts'
 import { TransactionBook } from './transaction-book.ts'
 
-export type {
-  ClientState,
-  ClientStats,
-  ConnectedInfo,
-  ConnectOptions,
-  InterruptedInfo,
-  SendBody,
-  SendOptions,
-} from './client-types.ts'
-
 const log = logger('client')
 
 let clientSeq = 0

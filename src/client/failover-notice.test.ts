@@ -13,7 +13,8 @@ import { StompServer } from '../protocol/stomp/server.ts'
 import { encodeFrame, REASON_HEADER } from '../protocol/stomp/index.ts'
 import { FakeBroker } from '../protocol/stomp/testing/fake-broker.ts'
 import { until } from '../testing/net-probe.ts'
-import { StompClient, type InterruptedInfo } from './client.ts'
+import { StompClient } from './client.ts'
+import type { InterruptedInfo } from './client-types.ts'
 import { FakeClock } from './testing/fake-clock.ts'
 
 const servers: StompServer[] = []

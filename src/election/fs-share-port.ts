@@ -14,11 +14,12 @@ import {
   sharedPaths,
   encodeRecord,
   parseHolderRecord,
-  epochsOf,
+  maxEpoch,
   readReplicas,
   replicaFile,
   writeJsonAtomicAsync,
   TAKEOVERS_KEPT,
+  parseTakeovers,
   type HolderRecord,
   type ReplicaRecord,
   type TakeoverRecord,
@@ -87,9 +88,9 @@ export class FsSharePort implements SharePort {
     return r ? { rec: parseHolderRecord(r.text), ino: r.ino } : null
   }
 
-  async maxEpoch(): Promise<number> {
-    const facts = await this.io.check({ lockPath: this.lockPath, epochsDir: this.paths.epochs })
-    return Math.max(0, ...epochsOf(facts.epochs))
+  maxEpoch(): Promise<number> {
+    // A listing of epochs/ only (the keep-alive's `check` would also stat and read the lock file).
+    return maxEpoch(this.dir)
   }
 
   epochExists(n: number): Promise<boolean> {
@@ -121,12 +122,7 @@ export class FsSharePort implements SharePort {
   }
 
   async readTakeovers(): Promise<TakeoverRecord[]> {
-    try {
-      const v = JSON.parse(await fsp.readFile(this.paths.takeovers, 'utf8'))
-      return Array.isArray(v) ? (v as TakeoverRecord[]) : []
-    } catch {
-      return []
-    }
+    return parseTakeovers(await fsp.readFile(this.paths.takeovers, 'utf8').catch(() => ''))
   }
 
   async appendTakeover(rec: TakeoverRecord): Promise<void> {

@@ -1,9 +1,10 @@
 /**
  * The files of the shared directory that belong to the election, and how they are read and written:
- *   lock            the lock file; its content is the holder record (JSON), rewritten in place through the
- *                   locked descriptor (pwrite at 0, ftruncate to the new length, fsync): never deleted,
- *                   never truncated to zero, so readers see the last complete record or a torn one (null).
- *   epochs/N        one empty-ish file per claimed epoch, created with O_CREAT|O_EXCL (the atomic claim)
+ *   lock            the lock file; its content is the holder record (JSON), rewritten in place (pwrite at 0,
+ *                   ftruncate to the new length, fsync; share-io.ts's `write`, on the locked inode only):
+ *                   never deleted, never truncated to zero, so readers see the last complete record or a torn one.
+ *   epochs/N        one empty-ish file per claimed epoch, created with O_CREAT|O_EXCL (the atomic claim, made by
+ *                   share-io.ts's `claim`)
  *   currentEpoch    the last claimed epoch, rewritten after each claim (an optimisation for readers)
  *   replicas/<id>.json  replica heartbeats (tmp + rename)
  *   takeovers.json  the last TAKEOVERS_KEPT takeover timelines (tmp + rename)
@@ -112,46 +113,12 @@ export function encodeRecord(rec: HolderRecord): Buffer {
   return Buffer.from(JSON.stringify(rec) + '\n', 'utf8')
 }
 
-/** Rewrite the holder record in place (never through a zero-length state). */
-export function writeHolderRecordSync(fd: number, rec: HolderRecord): void {
-  const b = encodeRecord(rec)
-  fs.writeSync(fd, b, 0, b.length, 0)
-  fs.ftruncateSync(fd, b.length)
-  fs.fsyncSync(fd)
-}
-
-function cb<T>(f: (done: (err: NodeJS.ErrnoException | null, v?: T) => void) => void): Promise<T> {
-  return new Promise((resolve, reject) => f((err, v) => (err ? reject(err) : resolve(v as T))))
-}
-
-/** Async version (off the event loop, on the fs thread pool) for keep-alive renewals. */
-export async function writeHolderRecord(fd: number, rec: HolderRecord): Promise<void> {
-  const b = encodeRecord(rec)
-  await cb<number>((d) => fs.write(fd, b, 0, b.length, 0, d))
-  await cb<void>((d) => fs.ftruncate(fd, b.length, d))
-  await cb<void>((d) => fs.fsync(fd, d))
-}
-
-export function fstatAsync(fd: number): Promise<fs.Stats> {
-  return cb<fs.Stats>((d) => fs.fstat(fd, d))
-}
-
 export function epochsOf(names: string[]): number[] {
   const out: number[] = []
   for (const n of names) if (/^[1-9][0-9]*$/.test(n)) out.push(Number(n))
   return out
 }
 
-export function maxEpochSync(dir: string): number {
-  try {
-    return Math.max(0, ...epochsOf(fs.readdirSync(sharedPaths(dir).epochs)))
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 0
-    throw e
-  }
-}
-
-/** Fresh directory listing each call (no caching: a deposed primary must see a newer claim). */
 export async function maxEpoch(dir: string): Promise<number> {
   try {
     return Math.max(0, ...epochsOf(await fsp.readdir(sharedPaths(dir).epochs)))
@@ -159,63 +126,6 @@ export async function maxEpoch(dir: string): Promise<number> {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 0
     throw e
   }
-}
-
-function fsyncDir(dir: string): void {
-  const fd = fs.openSync(dir, 'r')
-  try {
-    fs.fsyncSync(fd)
-  } catch (e) {
-    // Some filesystems (and FUSE mounts) refuse fsync on directories; the create is still atomic.
-    if (
-      !['EINVAL', 'ENOTSUP', 'EOPNOTSUPP', 'EISDIR', 'EPERM', 'EBADF', 'ENOSYS'].includes(
-        (e as NodeJS.ErrnoException).code ?? '',
-      )
-    )
-      throw e
-  } finally {
-    fs.closeSync(fd)
-  }
-}
-
-/**
- * Claim epoch max+1 by exclusive create. Returns the epoch, or null when another broker created it first
- * (we lost the race and must step down).
- */
-export function claimEpochSync(dir: string, who: { nodeId: string; host: string; pid: number }): number | null {
-  const p = sharedPaths(dir)
-  fs.mkdirSync(p.epochs, { recursive: true })
-  const n = maxEpochSync(dir) + 1
-  const file = path.join(p.epochs, String(n))
-  let fd: number
-  try {
-    fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o644)
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return null
-    throw e
-  }
-  try {
-    fs.writeSync(fd, JSON.stringify({ epoch: n, ...who, claimedAt: Date.now() }) + '\n')
-    fs.fsyncSync(fd)
-  } finally {
-    fs.closeSync(fd)
-  }
-  fsyncDir(p.epochs)
-  try {
-    const tmp = `${p.currentEpoch}.${process.pid}.tmp`
-    fs.writeFileSync(tmp, `${n}\n`)
-    fs.renameSync(tmp, p.currentEpoch)
-  } catch {
-    // currentEpoch is only a hint for readers; epochs/ is the truth
-  }
-  return n
-}
-
-export function writeJsonAtomic(file: string, value: unknown): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true })
-  const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2, 8)}.tmp`
-  fs.writeFileSync(tmp, JSON.stringify(value, null, 1) + '\n')
-  fs.renameSync(tmp, file)
 }
 
 export async function writeJsonAtomicAsync(file: string, value: unknown): Promise<void> {
@@ -250,17 +160,20 @@ export async function readReplicas(dir: string): Promise<ReplicaRecord[]> {
   return out
 }
 
-export function readTakeovers(dir: string): TakeoverRecord[] {
+/** takeovers.json's list; [] when the text is not one (missing, torn while being replaced). */
+export function parseTakeovers(text: string): TakeoverRecord[] {
   try {
-    const v = JSON.parse(fs.readFileSync(sharedPaths(dir).takeovers, 'utf8'))
+    const v = JSON.parse(text)
     return Array.isArray(v) ? (v as TakeoverRecord[]) : []
   } catch {
     return []
   }
 }
 
-export function appendTakeover(dir: string, t: TakeoverRecord): void {
-  const all = readTakeovers(dir)
-  all.push(t)
-  writeJsonAtomic(sharedPaths(dir).takeovers, all.slice(-TAKEOVERS_KEPT))
+export function readTakeovers(dir: string): TakeoverRecord[] {
+  try {
+    return parseTakeovers(fs.readFileSync(sharedPaths(dir).takeovers, 'utf8'))
+  } catch {
+    return []
+  }
 }
