@@ -31,8 +31,8 @@ test('ShareIO busyForMs is the age of the call in progress in the worker, and 0 
   const io = new ShareIO(60_000)
   const p = fifo('hang-1')
   const opened = io.open(p, fs.constants.O_RDONLY)
-  await until(() => io.busyForMs() >= 300, 'the blocked open counted as in progress', 10_000, 20)
-  expect(io.busyForMs()).toBeGreaterThanOrEqual(300)
+  await until(() => io.busy().ms >= 300, 'the blocked open counted as in progress', 10_000, 20)
+  expect(io.busy().ms).toBeGreaterThanOrEqual(300)
   await until(
     () => {
       try {
@@ -48,7 +48,7 @@ test('ShareIO busyForMs is the age of the call in progress in the worker, and 0 
   )
   const f = await opened
   io.closeFd(f.fd)
-  await until(() => io.busyForMs() === 0, 'idle after the call returned', 10_000, 20)
+  await until(() => io.busy().ms === 0, 'idle after the call returned', 10_000, 20)
   io.shutdown()
 }, 30_000)
 
@@ -62,7 +62,7 @@ test('ShareIO: a stalled event loop does not read as a hung call (the call finis
   while (Date.now() < end) {
     // starved
   }
-  expect(io.busyForMs()).toBe(0)
+  expect(io.busy().ms).toBe(0)
   expect((await st).ino).toBe(fs.statSync(file).ino)
   io.shutdown()
 }, 30_000)
@@ -74,7 +74,7 @@ test('ShareIO abandons a worker stuck in a call: the next call runs in a fresh w
     (f) => io.closeFd(f.fd),
     () => undefined,
   )
-  await until(() => io.busyForMs() > 250, 'the first worker stuck', 10_000, 20)
+  await until(() => io.busy().ms > 250, 'the first worker stuck', 10_000, 20)
   const file = path.join(dir, 'plain2')
   fs.writeFileSync(file, 'y')
   expect((await io.stat(file)).ino).toBe(fs.statSync(file).ino)

@@ -2,7 +2,7 @@
  * ShareIO: the election's filesystem calls on the shared directory, run in a worker thread so that (1) a call that
  * hangs (NFS server gone, FUSE daemon stopped) never holds the event loop, and (2) "hung" is measured where the call
  * runs. The worker stamps `busySince` in shared memory when a call starts and clears it when the call returns, so
- * `busyForMs()` is the age of the call in progress *in the worker*, whatever the event loop is doing. A starved or
+ * `busy()` gives the age of the call in progress *in the worker*, whatever the event loop is doing. A starved or
  * paused event loop that wakes late sees the call already finished (busySince 0): lateness alone is never taken for
  * a hang (issue #12: a late timer is not evidence that the lock is lost).
  *
@@ -129,15 +129,6 @@ const ops = {
   stat(a) {
     const st = S.statSync(a.path)
     return { dev: st.dev, ino: st.ino }
-  },
-  exists(a) {
-    try {
-      S.statSync(a.path)
-      return true
-    } catch (e) {
-      if (e.code === 'ENOENT') return false
-      throw e
-    }
   },
   // The file the path names now, read afresh (close-to-open: only an open revalidates cached pages on NFS/FUSE).
   readAt(a) {
@@ -286,11 +277,6 @@ export class ShareIO {
 
   constructor(readonly abandonAfterMs: number) {}
 
-  /** Age of the call in progress in the current worker (0 when idle or none). */
-  busyForMs(): number {
-    return this.current?.busyForMs() ?? 0
-  }
-
   /** The call in progress: its age and a number that changes with every call (to tell one long call from two). */
   busy(): { ms: number; seq: number } {
     const w = this.current
@@ -325,10 +311,6 @@ export class ShareIO {
 
   stat(path: string): Promise<{ dev: number; ino: number }> {
     return this.call('stat', { path }) as Promise<{ dev: number; ino: number }>
-  }
-
-  exists(path: string): Promise<boolean> {
-    return this.call('exists', { path }) as Promise<boolean>
   }
 
   /** The file `path` names now, opened afresh: its inode and text (null when missing). */
