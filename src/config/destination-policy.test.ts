@@ -6,33 +6,13 @@
  * their bad values fail the same way.
  * Method: small config files in a temp dir through loadConfig; policyEntryFor on the resolved config.
  */
-import { afterAll, describe, expect, test } from 'bun:test'
-import fs from 'node:fs'
-import os from 'node:os'
+import { describe, expect, test } from 'bun:test'
 import path from 'node:path'
-import { isBrokerError, type BrokerError } from '../lib/errors.ts'
+import { configScratch } from '../testing/config-scratch.ts'
 import { loadConfig, matchesPattern, policyEntryFor, type LoadConfigOptions } from './index.ts'
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sfbroker-policy-'))
-afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))
+const { dir, write, fail } = configScratch('sfbroker-policy-')
 const repo = path.resolve(import.meta.dir, '../..')
-
-let n = 0
-function write(ext: string, text: string): string {
-  const file = path.join(dir, `p${++n}.${ext}`)
-  fs.writeFileSync(file, text)
-  return file
-}
-
-function fail(opts: LoadConfigOptions): BrokerError {
-  try {
-    loadConfig({ cwd: dir, ...opts })
-  } catch (e) {
-    if (isBrokerError(e)) return e
-    throw e
-  }
-  throw new Error('expected loadConfig to throw')
-}
 
 /** A broker whose <destinationPolicy> holds `entries` (line 4 is the first entry when it is one line). */
 function policyXml(entries: string, doubled = true): string {

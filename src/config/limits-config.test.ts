@@ -6,32 +6,11 @@
  * `inactiveTimoutBeforeGC` in ActiveMQ's spelling) and the admin endpoint's `metricsDestinationsMax`.
  * Method: small config files in a temp dir and `--connector` overrides through loadConfig.
  */
-import { afterAll, describe, expect, test } from 'bun:test'
-import fs from 'node:fs'
-import os from 'node:os'
-import path from 'node:path'
-import { isBrokerError, type BrokerError } from '../lib/errors.ts'
+import { describe, expect, test } from 'bun:test'
+import { configScratch } from '../testing/config-scratch.ts'
 import { loadConfig, policyEntryFor, warnings, type LoadConfigOptions } from './index.ts'
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sfbroker-limits-'))
-afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))
-
-let n = 0
-function write(ext: string, text: string): string {
-  const file = path.join(dir, `l${++n}.${ext}`)
-  fs.writeFileSync(file, text)
-  return file
-}
-
-function fail(opts: LoadConfigOptions): BrokerError {
-  try {
-    loadConfig({ cwd: dir, ...opts })
-  } catch (e) {
-    if (isBrokerError(e)) return e
-    throw e
-  }
-  throw new Error('expected loadConfig to throw')
-}
+const { dir, write, fail } = configScratch('sfbroker-limits-')
 
 const uri = (q: string): LoadConfigOptions => ({ overrides: { connectors: [`stomp://127.0.0.1:0?${q}`] } })
 

@@ -3,33 +3,14 @@
  * input fails with a stable code and a message naming place (file:line, JSON path or flag), value and expectation.
  * Method: small config files written to a temp dir; assertions on fields and on error codes plus the place.
  */
-import { afterAll, describe, expect, test } from 'bun:test'
+import { describe, expect, test } from 'bun:test'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
-import { isBrokerError, type BrokerError } from '../lib/errors.ts'
-import { loadConfig, type LoadConfigOptions } from './index.ts'
+import { configScratch } from '../testing/config-scratch.ts'
+import { loadConfig } from './index.ts'
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sfbroker-config-'))
-afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))
+const { dir, write, fail } = configScratch('sfbroker-config-')
 const repo = path.resolve(import.meta.dir, '../..')
-
-let n = 0
-function write(ext: string, text: string): string {
-  const file = path.join(dir, `c${++n}.${ext}`)
-  fs.writeFileSync(file, text)
-  return file
-}
-
-function fail(opts: LoadConfigOptions): BrokerError {
-  try {
-    loadConfig({ cwd: dir, ...opts })
-  } catch (e) {
-    if (isBrokerError(e)) return e
-    throw e
-  }
-  throw new Error('expected loadConfig to throw')
-}
 
 function xml(inner: string, brokerAttrs = ''): string {
   return `<broker xmlns="http://activemq.apache.org/schema/core"${brokerAttrs}>\n${inner}\n</broker>\n`
