@@ -12,7 +12,7 @@
  * to drain). Every wait is bounded by timeoutMs; an ERROR frame fails the job. Prints one JSON line (LoadResult).
  */
 import net from 'node:net'
-import { Client, type IStompSocket, type IFrame } from '@stomp/stompjs'
+import { Client, type IFrame } from '@stomp/stompjs'
 import {
   latencySummary,
   type ConsumeJob,
@@ -22,47 +22,11 @@ import {
   type SideResult,
 } from './load-worker.ts'
 import { runLoadJob, workerMain } from './worker-main.ts'
+import { tcpStompTransport } from '../../src/protocol/stomp/testing/stompjs-tcp.ts'
 
 const now = (): number => performance.now()
 
 class JobFailed extends Error {}
-
-/** An IStompSocket over net.Socket (as src/protocol/stomp/testing/stompjs-tcp.ts), exposing the socket for drain. */
-function tcpSocket(port: number): { ws: IStompSocket; socket: net.Socket } {
-  const socket = net.connect({ host: '127.0.0.1', port, noDelay: true })
-  const ws = {
-    url: `tcp://127.0.0.1:${port}`,
-    binaryType: 'arraybuffer',
-    readyState: 0,
-    onopen: null as ((ev?: unknown) => unknown) | null,
-    onmessage: null as ((ev: unknown) => unknown) | null,
-    onclose: null as ((ev?: unknown) => unknown) | null,
-    onerror: null as ((ev: unknown) => unknown) | null,
-    send(data: string | ArrayBufferLike | ArrayBufferView) {
-      if (typeof data === 'string') socket.write(data)
-      else if (ArrayBuffer.isView(data)) socket.write(Buffer.from(data.buffer, data.byteOffset, data.byteLength))
-      else socket.write(Buffer.from(data as ArrayBuffer))
-    },
-    close() {
-      ws.readyState = 2
-      socket.end()
-    },
-    terminate() {
-      socket.destroy()
-    },
-  }
-  socket.on('connect', () => {
-    ws.readyState = 1
-    ws.onopen?.({})
-  })
-  socket.on('data', (b: Buffer) => ws.onmessage?.({ data: b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) }))
-  socket.on('error', (err) => ws.onerror?.(err))
-  socket.on('close', () => {
-    ws.readyState = 3
-    ws.onclose?.({ code: 1000, reason: '', wasClean: true })
-  })
-  return { ws: ws as unknown as IStompSocket, socket }
-}
 
 interface Session {
   client: Client
@@ -86,7 +50,7 @@ async function connect(port: number, deadline: number): Promise<Session> {
   }
   const client = new Client({
     webSocketFactory: () => {
-      const t = tcpSocket(port)
+      const t = tcpStompTransport('127.0.0.1', port)
       socket = t.socket
       return t.ws
     },

@@ -8,6 +8,11 @@ import net from 'node:net'
 import { Client, type IStompSocket, type StompConfig } from '@stomp/stompjs'
 
 export function tcpStompSocket(host: string, port: number): IStompSocket {
+  return tcpStompTransport(host, port).ws
+}
+
+/** The same, with the net.Socket beneath (a load generator waits for its 'drain'). */
+export function tcpStompTransport(host: string, port: number): { ws: IStompSocket; socket: net.Socket } {
   const socket = net.connect({ host, port })
   const ws = {
     url: `tcp://${host}:${port}`,
@@ -42,7 +47,7 @@ export function tcpStompSocket(host: string, port: number): IStompSocket {
     ws.readyState = 3
     ws.onclose?.({ code: 1000, reason: '', wasClean: true })
   })
-  return ws as unknown as IStompSocket
+  return { ws: ws as unknown as IStompSocket, socket }
 }
 
 /** A stompjs Client over TCP, no reconnect, connected (resolves on CONNECTED, rejects on ERROR/close/timeout). */
