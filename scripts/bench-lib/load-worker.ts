@@ -11,7 +11,7 @@
 import net from 'node:net'
 import tls from 'node:tls'
 import { encodeFrame, FrameScanner, SendEncoder, type ScannedFrame } from './stomp-wire.ts'
-import { runLoadJob, workerMain } from './worker-main.ts'
+import { JobFailed, JobGate, runLoadJob, workerMain } from './worker-main.ts'
 
 export interface ProduceJob {
   port: number
@@ -123,8 +123,6 @@ async function openSession(
   return socket
 }
 
-class JobFailed extends Error {}
-
 function failOnError(f: ScannedFrame): void {
   if (f.command === 'ERROR') throw new JobFailed(`broker sent ERROR: ${f.message ?? '(no message header)'}`)
 }
@@ -156,45 +154,23 @@ async function runProducer(
   const body = Buffer.alloc(job.sizeBytes, 0x61)
   const enc = new SendEncoder(job.destination, job.persistent, body)
   let receipts = 0
-  let wake: (() => void) | null = null
-  let failure: Error | null = null
+  const gate = new JobGate(deadline)
   const socket = await openSession(
     job.port,
     (f) => {
       try {
         failOnError(f)
         if (f.command === 'RECEIPT') receipts++
+        gate.wake()
       } catch (e) {
-        failure = e as Error
+        gate.fail(e as Error)
       }
-      const w = wake
-      wake = null
-      w?.()
     },
     deadline,
     job.tls,
   )
-  socket.on('close', () => {
-    failure ??= new JobFailed('connection closed by the broker')
-    const w = wake
-    wake = null
-    w?.()
-  })
-  const waitFor = async (cond: () => boolean): Promise<void> => {
-    while (!cond()) {
-      if (failure) throw failure
-      const left = deadline - now()
-      if (left <= 0) throw new JobFailed('timeout')
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, left)
-        wake = () => {
-          clearTimeout(t)
-          resolve()
-        }
-      })
-    }
-    if (failure) throw failure
-  }
+  socket.on('close', () => gate.fail(new JobFailed('connection closed by the broker')))
+  const waitFor = (cond: () => boolean): Promise<void> => gate.waitFor(cond)
   await started
   let sent = 0
   try {
@@ -220,7 +196,7 @@ async function runProducer(
         const p = write(socket, enc.frame(last ? 'last' : undefined))
         sent++
         if (p) await p
-        if (failure) throw failure
+        if (gate.failure) throw gate.failure
         if (now() > deadline) throw new JobFailed('timeout')
       }
       await waitFor(() => receipts >= 1)

@@ -21,12 +21,10 @@ import {
   type ProduceJob,
   type SideResult,
 } from './load-worker.ts'
-import { runLoadJob, workerMain } from './worker-main.ts'
+import { JobFailed, JobGate, runLoadJob, workerMain } from './worker-main.ts'
 import { tcpStompTransport } from '../../src/protocol/stomp/testing/stompjs-tcp.ts'
 
 const now = (): number => performance.now()
-
-class JobFailed extends Error {}
 
 interface Session {
   client: Client
@@ -41,13 +39,7 @@ interface Session {
 
 async function connect(port: number, deadline: number): Promise<Session> {
   let socket!: net.Socket
-  let failure: Error | null = null
-  let wake: (() => void) | null = null
-  const poke = () => {
-    const w = wake
-    wake = null
-    w?.()
-  }
+  const gate = new JobGate(deadline)
   const client = new Client({
     webSocketFactory: () => {
       const t = tcpStompTransport('127.0.0.1', port)
@@ -61,38 +53,21 @@ async function connect(port: number, deadline: number): Promise<Session> {
     debug: () => undefined,
   })
   let connected = false
-  client.onStompError = (f: IFrame) => {
-    failure ??= new JobFailed(`broker sent ERROR: ${f.headers.message ?? '(no message header)'}`)
-    poke()
-  }
-  client.onWebSocketClose = () => {
-    failure ??= new JobFailed(
-      connected ? 'connection closed by the broker' : `127.0.0.1:${port} closed the connection before CONNECTED`,
+  client.onStompError = (f: IFrame) =>
+    gate.fail(new JobFailed(`broker sent ERROR: ${f.headers.message ?? '(no message header)'}`))
+  client.onWebSocketClose = () =>
+    gate.fail(
+      new JobFailed(
+        connected ? 'connection closed by the broker' : `127.0.0.1:${port} closed the connection before CONNECTED`,
+      ),
     )
-    poke()
-  }
   client.onConnect = () => {
     connected = true
-    poke()
-  }
-  const waitFor = async (cond: () => boolean): Promise<void> => {
-    while (!cond()) {
-      if (failure) throw failure
-      const left = deadline - now()
-      if (left <= 0) throw new JobFailed('timeout')
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, left)
-        wake = () => {
-          clearTimeout(t)
-          resolve()
-        }
-      })
-    }
-    if (failure) throw failure
+    gate.wake()
   }
   client.activate()
-  await waitFor(() => connected)
-  return { client, socket, failure: () => failure, waitFor, poke }
+  await gate.waitFor(() => connected)
+  return { client, socket, failure: () => gate.failure, waitFor: (cond) => gate.waitFor(cond), poke: () => gate.wake() }
 }
 
 async function runProducer(

@@ -4,6 +4,42 @@
  * entry that reads the job from argv and prints one JSON result line, with a hard stop at timeoutMs + 1 s.
  */
 import type { ConsumeJob, LoadJob, LoadResult, ProduceJob, SideResult } from './load-worker.ts'
+import { Wakeup } from '../../src/lib/wakeup.ts'
+
+/** A load side failed (the broker sent ERROR, closed the connection, or the deadline passed). */
+export class JobFailed extends Error {}
+
+/**
+ * One session's failure and the waits on it, bounded by the job's deadline: event handlers call `fail()` on an
+ * ERROR or close and `wake()` after anything that may change a condition; `waitFor` re-checks on each wake.
+ */
+export class JobGate {
+  failure: Error | null = null
+  private readonly wakeup = new Wakeup()
+
+  constructor(private readonly deadline: number) {}
+
+  /** Record the first failure (later ones are consequences) and wake the waiters. */
+  fail(e: Error): void {
+    this.failure ??= e
+    this.wakeup.notify()
+  }
+
+  wake(): void {
+    this.wakeup.notify()
+  }
+
+  /** Resolves when `cond` holds; rejects with the failure, or JobFailed('timeout') at the deadline. */
+  async waitFor(cond: () => boolean): Promise<void> {
+    while (!cond()) {
+      if (this.failure) throw this.failure
+      const left = this.deadline - performance.now()
+      if (left <= 0) throw new JobFailed('timeout')
+      await this.wakeup.wait(left)
+    }
+    if (this.failure) throw this.failure
+  }
+}
 
 export interface LoadSides {
   produce(job: ProduceJob, deadline: number): Promise<SideResult>
