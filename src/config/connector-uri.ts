@@ -1,10 +1,14 @@
 /**
  * Transport connector URIs: `stomp://host:port` or `stomp+nio://host:port` (the same listener in sfbroker:
- * Bun's sockets are non-blocking either way), with the ActiveMQ options `maximumConnections`,
+ * Bun's sockets are non-blocking either way), their `+ssl` forms, the MQTT schemes `mqtt://`, `mqtt+nio://`,
+ * `mqtt+ssl://`, `mqtt+nio+ssl://`, and WebSocket `ws://` / `wss://` (STOMP or MQTT per connection, chosen by the
+ * WebSocket subprotocol, as ActiveMQ's ws transport does). Each parses to a `transport` (tcp | tls | ws | wss) and
+ * a `protocol` (stomp | mqtt | both) so the node can pick the server. Options, as ActiveMQ names them: `maximumConnections`,
  * `wireFormat.maxFrameSize`, `transport.connectAttemptTimeout` (alias `wireFormat.connectionAttemptTimeout`, as
  * ActiveMQ's STOMP transport forwards one to the other), `transport.defaultHeartBeat` and
- * `transport.hbGracePeriodMultiplier`. Other schemes and options ActiveMQ has are CONFIG_UNSUPPORTED; anything
- * else is CONFIG_INVALID naming the option, with a "did you mean".
+ * `transport.hbGracePeriodMultiplier` (the last two are STOMP's: refused on an mqtt scheme). Other schemes and
+ * options ActiveMQ has are CONFIG_UNSUPPORTED; anything else is CONFIG_INVALID naming the option, with a "did
+ * you mean".
  *
  * Connection fairness (sfbroker extensions; ActiveMQ has only `maximumConnections`, named in its style):
  * `transport.maximumConnectionsPerAddress` (sockets from one remote IP, default: maximumConnections, i.e. no
@@ -25,16 +29,55 @@
  *   values below it, which would close clients that beat exactly on time.
  */
 import { BrokerError } from '../lib/errors.ts'
-import type { ConnectorConfig, ConnectorTlsConfig } from './types.ts'
+import type { ConnectorConfig, ConnectorProtocol, ConnectorTlsConfig, ConnectorTransport } from './types.ts'
 import { parseBoolean } from './values.ts'
 import { didYouMean } from './suggest.ts'
 import { DURATION_MS_MAX, INTEGER_EXPECTED, SIZE_EXPECTED, parseInteger, parseSize } from './values.ts'
 
 export const STOMP_SCHEMES = ['stomp', 'stomp+nio', 'stomp+ssl', 'stomp+nio+ssl'] as const
+export const MQTT_SCHEMES = ['mqtt', 'mqtt+nio', 'mqtt+ssl', 'mqtt+nio+ssl'] as const
+export const WS_SCHEMES = ['ws', 'wss'] as const
+/** Every scheme sfbroker serves, in the order error messages list them. */
+export const CONNECTOR_SCHEMES: readonly string[] = [...STOMP_SCHEMES, ...MQTT_SCHEMES, ...WS_SCHEMES]
 /** Schemes served over TLS (src/net/tls-server.ts; keys from `<sslContext>`). */
-export const TLS_SCHEMES: readonly string[] = ['stomp+ssl', 'stomp+nio+ssl']
+export const TLS_SCHEMES: readonly string[] = ['stomp+ssl', 'stomp+nio+ssl', 'mqtt+ssl', 'mqtt+nio+ssl', 'wss']
 /** ActiveMQ's default port of `stomp+ssl://` when the URI gives none. */
 export const DEFAULT_STOMP_SSL_PORT = 61614
+/** The IANA MQTT ports, used when an mqtt URI gives none. */
+export const DEFAULT_MQTT_PORT = 1883
+export const DEFAULT_MQTT_SSL_PORT = 8883
+/** ActiveMQ's ws:// port in its shipped activemq.xml, used when a ws URI gives none. */
+export const DEFAULT_WS_PORT = 61614
+/** The port used when a URI gives none; a scheme not here needs host:port (stomp:// as before, wss://). */
+const DEFAULT_PORTS: Readonly<Record<string, number>> = {
+  'stomp+ssl': DEFAULT_STOMP_SSL_PORT,
+  'stomp+nio+ssl': DEFAULT_STOMP_SSL_PORT,
+  mqtt: DEFAULT_MQTT_PORT,
+  'mqtt+nio': DEFAULT_MQTT_PORT,
+  'mqtt+ssl': DEFAULT_MQTT_SSL_PORT,
+  'mqtt+nio+ssl': DEFAULT_MQTT_SSL_PORT,
+  ws: DEFAULT_WS_PORT,
+}
+/** Options that configure STOMP's heart-beat; meaningless on an MQTT-only connector. */
+const STOMP_ONLY_OPTIONS: readonly string[] = ['transport.defaultHeartBeat', 'transport.hbGracePeriodMultiplier']
+/** A port to show in a "host:port" example, per scheme (ActiveMQ's usual ones). */
+const EXAMPLE_PORTS: Readonly<Record<string, number>> = {
+  stomp: 61613,
+  'stomp+nio': 61613,
+  ...DEFAULT_PORTS,
+  wss: DEFAULT_WS_PORT,
+}
+const SCHEMES_EXPECTED =
+  'expected one of stomp://, stomp+nio://, stomp+ssl://, stomp+nio+ssl://, mqtt://, mqtt+nio://, mqtt+ssl://, mqtt+nio+ssl://, ws:// or wss://'
+
+/** What a scheme is served with and what it speaks (ws carries either protocol, chosen per connection). */
+function schemeKind(scheme: string): { transport: ConnectorTransport; protocol: ConnectorProtocol } {
+  if (scheme === 'ws' || scheme === 'wss') return { transport: scheme, protocol: 'both' }
+  return {
+    transport: TLS_SCHEMES.includes(scheme) ? 'tls' : 'tcp',
+    protocol: scheme.startsWith('mqtt') ? 'mqtt' : 'stomp',
+  }
+}
 /** ActiveMQ's enabledProtocols names sfbroker accepts, oldest first; the default is TLSv1.2 and up. */
 export const TLS_PROTOCOLS = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'] as const
 export const DEFAULT_TLS_PROTOCOLS: readonly string[] = ['TLSv1.2', 'TLSv1.3']
@@ -53,12 +96,6 @@ const OTHER_ACTIVEMQ_SCHEMES = [
   'amqp+ssl',
   'amqp+nio',
   'amqp+nio+ssl',
-  'mqtt',
-  'mqtt+nio',
-  'mqtt+ssl',
-  'mqtt+nio+ssl',
-  'ws',
-  'wss',
   'auto',
   'auto+nio',
   'auto+ssl',
@@ -137,18 +174,18 @@ export function parseConnectorUri(uri: string, name: string | undefined, where: 
   const m = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^?#]*)(\?[^#]*)?(#.*)?$/.exec(uri.trim())
   if (!m) throw bad('expected a URI such as "stomp://0.0.0.0:61613"')
   const scheme = m[1].toLowerCase()
-  if (!(STOMP_SCHEMES as readonly string[]).includes(scheme)) {
+  if (!CONNECTOR_SCHEMES.includes(scheme)) {
     if (OTHER_ACTIVEMQ_SCHEMES.includes(scheme)) {
       throw bad(
-        `scheme "${m[1]}" is not supported: sfbroker speaks STOMP only; expected stomp://, stomp+nio://, stomp+ssl:// or stomp+nio+ssl://`,
+        `scheme "${m[1]}" is not supported: sfbroker speaks STOMP and MQTT only; ${SCHEMES_EXPECTED}`,
         'CONFIG_UNSUPPORTED',
       )
     }
-    throw bad(
-      `unknown scheme "${m[1]}"${didYouMean(scheme, STOMP_SCHEMES)}; expected stomp://, stomp+nio://, stomp+ssl:// or stomp+nio+ssl://`,
-    )
+    throw bad(`unknown scheme "${m[1]}"${didYouMean(scheme, CONNECTOR_SCHEMES)}; ${SCHEMES_EXPECTED}`)
   }
   const secure = TLS_SCHEMES.includes(scheme)
+  const kind = schemeKind(scheme)
+  const defaultPort = DEFAULT_PORTS[scheme]
   if (m[4] !== undefined) throw bad('a fragment (#...) is not allowed in a connector URI')
   let authority = m[2]
   if (authority.endsWith('/')) authority = authority.slice(0, -1)
@@ -160,9 +197,10 @@ export function parseConnectorUri(uri: string, name: string | undefined, where: 
   const v4 = /^([A-Za-z0-9.-]+):(\d+)$/.exec(authority)
   if (v6) [host, portText] = [v6[1], v6[2]]
   else if (v4) [host, portText] = [v4[1], v4[2]]
-  else if (secure && /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)$/.test(authority))
-    [host, portText] = [authority.replace(/^\[|\]$/g, ''), String(DEFAULT_STOMP_SSL_PORT)]
-  else throw bad('expected host:port after the scheme, e.g. stomp://0.0.0.0:61613 (port 0-65535)')
+  else if (defaultPort !== undefined && /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)$/.test(authority))
+    [host, portText] = [authority.replace(/^\[|\]$/g, ''), String(defaultPort)]
+  else
+    throw bad(`expected host:port after the scheme, e.g. ${scheme}://0.0.0.0:${EXAMPLE_PORTS[scheme]} (port 0-65535)`)
   const port = Number(portText)
   if (port > 65535) throw bad(`port ${portText} is out of range; expected 0 to 65535`)
 
@@ -197,6 +235,8 @@ export function parseConnectorUri(uri: string, name: string | undefined, where: 
     }
     if (seen.has(key)) throw bad(`option "${key}" is given twice; expected it once`)
     seen.add(key)
+    if (kind.protocol === 'mqtt' && STOMP_ONLY_OPTIONS.includes(key))
+      throw bad(`option ${key} configures STOMP heart-beats; expected it on a stomp or ws connector, not ${scheme}://`)
     if (key === 'maximumConnections') {
       const n = parseInteger(value, 1, MAXIMUM_CONNECTIONS_MAX)
       if (n === undefined)
@@ -254,7 +294,7 @@ export function parseConnectorUri(uri: string, name: string | undefined, where: 
     } else if ((TLS_OPTIONS as readonly string[]).includes(key)) {
       if (!secure)
         throw bad(
-          `option ${key} applies to TLS connectors only; expected stomp+ssl:// or stomp+nio+ssl:// (or drop the option)`,
+          `option ${key} applies to TLS connectors only; expected ${TLS_SCHEMES.map((t) => `${t}://`).join(', ')} (or drop the option)`,
         )
       parseTlsOption(key, value, tls, bad)
     } else if (
@@ -315,7 +355,8 @@ export function parseConnectorUri(uri: string, name: string | undefined, where: 
   return {
     name: name ?? uri,
     uri,
-    protocol: 'stomp',
+    transport: kind.transport,
+    protocol: kind.protocol,
     host,
     port,
     maximumConnections,

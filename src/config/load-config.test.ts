@@ -45,6 +45,7 @@ describe('loadConfig defaults', () => {
       {
         name: 'stomp',
         uri: 'stomp://127.0.0.1:61613',
+        transport: 'tcp',
         protocol: 'stomp',
         host: '127.0.0.1',
         port: 61613,

@@ -48,11 +48,18 @@ export interface LockConfig {
   eventLoopStallMax: number
 }
 
+/** What a connector is served with: plain TCP, TLS (`+ssl`), WebSocket (`ws://`) or WebSocket over TLS (`wss://`). */
+export type ConnectorTransport = 'tcp' | 'tls' | 'ws' | 'wss'
+/** What a connector speaks; `both` (ws/wss): STOMP or MQTT per connection, by WebSocket subprotocol. */
+export type ConnectorProtocol = 'stomp' | 'mqtt' | 'both'
+
 export interface ConnectorConfig {
   name: string
   /** As written, e.g. stomp://0.0.0.0:61613?maximumConnections=1000 */
   uri: string
-  protocol: 'stomp'
+  /** Set by parseConnectorUri; absent in hand-built connectors (tests): `tls` set means 'tls', else 'tcp'. */
+  transport?: ConnectorTransport
+  protocol: ConnectorProtocol
   host: string
   port: number
   /** `maximumConnections` URI option, default 1000. */
@@ -74,7 +81,7 @@ export interface ConnectorConfig {
   maximumPendingConnects?: number
   /** `transport.maximumPendingConnectsPerAddress`: the same, per remote IP. Default maximumPendingConnects / 2. */
   maximumPendingConnectsPerAddress?: number
-  /** Set for `stomp+ssl://` and `stomp+nio+ssl://` (the keys come from `<sslContext>`); null or absent: plain TCP. */
+  /** Set for the `+ssl` schemes and `wss://` (the keys come from `<sslContext>`); null or absent: no TLS. */
   tls?: ConnectorTlsConfig | null
   // Memory bounds (sfbroker extensions; absent: StompServer's defaults).
   /** `transport.maxReceiveSize`: the receive budget, bytes of large frames being received on this connector. Default 128 MiB. */

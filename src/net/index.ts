@@ -1,7 +1,9 @@
 /**
- * The net part: transport security shared by every connector and the admin endpoint, independent of any
- * protocol. TLS today (`tls-context.ts`: key material from `<sslContext>` and its reloads; `tls-server.ts`: the
- * server side of a connection; `tls-keystore.ts`: PKCS#12/JKS/PEM files). Other parts import from here only.
+ * The net part: transports shared by every connector and the admin endpoint, independent of any protocol. TLS
+ * (`tls-context.ts`: key material from `<sslContext>` and its reloads; `tls-server.ts`: the server side of a
+ * connection; `tls-keystore.ts`: PKCS#12/JKS/PEM files) and WebSocket (`ws-listener.ts`: a ws:// or wss://
+ * listener; `ws-duplex.ts`: one WebSocket as a socket-like Duplex; `ws-subprotocol.ts`: which protocol a client
+ * asks for). Other parts import from here only.
  */
 export {
   TlsContextSource,
@@ -27,3 +29,19 @@ export {
   type KeystoreFormat,
   type Pkcs12Contents,
 } from './tls-keystore.ts'
+export {
+  WsListener,
+  WS_UPGRADE_HEADER_BYTES_MAX,
+  RESPOND_LINGER_MS,
+  type WsListenerOptions,
+  type WsConnectionInfo,
+  type WsRefusal,
+} from './ws-listener.ts'
+export { WsDuplex, WS_SEND_BUFFER_BYTES_DEFAULT, type WsDuplexOptions } from './ws-duplex.ts'
+export {
+  negotiateSubprotocol,
+  WS_SUBPROTOCOLS,
+  WS_OFFERED_SUBPROTOCOLS_MAX,
+  type WsNegotiation,
+  type WsProtocol,
+} from './ws-subprotocol.ts'
