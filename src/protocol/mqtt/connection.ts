@@ -11,7 +11,7 @@ import { parser as mqttParser, generate, type Packet } from 'mqtt-packet'
 import { systemClock, type Clock } from '../../lib/clock.ts'
 import { logger } from '../../lib/log.ts'
 import type { MqttCore, MqttSession } from './core-port.ts'
-import { MqttProtocolError, RC, reasonOfCoreError } from './reason-codes.ts'
+import { MqttProtocolError, RC, disconnectCode, reasonOfCoreError } from './reason-codes.ts'
 import { PacketFramer, peekProtocol } from './packet-framer.ts'
 import { acceptConnack, planConnect, refuseConnack, type ConnectPlan, type ServerLimits } from './connect-handler.ts'
 import { OutboundPublisher } from './delivery-out.ts'
@@ -97,6 +97,8 @@ export class MqttConnection {
   private keepAliveMs = 0
   private waitingGrant: (() => void) | null = null
   private headCharged = false
+  /** Outbound writes waiting for a SUBACK (see subscribe()). */
+  private held: (() => void)[] | null = null
   private closeReason = ''
 
   constructor(private readonly opts: MqttConnectionOptions) {
@@ -278,7 +280,7 @@ export class MqttConnection {
       case 'pubcomp':
         return this.outbound!.pubcomp(p.messageId ?? 0)
       case 'subscribe':
-        return this.answerAndWait(handleSubscribe(this, p))
+        return this.subscribe(p)
       case 'unsubscribe':
         return this.answerAndWait(handleUnsubscribe(this, p))
       case 'pingreq':
@@ -286,7 +288,8 @@ export class MqttConnection {
       case 'disconnect':
         return this.disconnect(p.reasonCode ?? 0, p.properties?.sessionExpiryInterval)
       case 'auth':
-        throw new MqttProtocolError(RC.badAuthenticationMethod, 'AUTH: enhanced authentication is not supported')
+        // §4.12: AUTH without an authentication method in CONNECT (which this server refuses) is a protocol error.
+        throw new MqttProtocolError(RC.protocolError, 'AUTH: enhanced authentication is not supported')
       default:
         throw new MqttProtocolError(RC.protocolError, `${String(p.cmd).toUpperCase()} is sent by servers, not clients`)
     }
@@ -306,8 +309,8 @@ export class MqttConnection {
     const { sessionPresent, session } = await this.core.open({
       ...plan.request,
       sink: {
-        deliver: (d) => this.phase === 'connected' && outbound.deliver(d),
-        release: (id) => this.phase === 'connected' && outbound.release(id),
+        deliver: (d) => this.phase === 'connected' && this.run(() => outbound.deliver(d)),
+        release: (id) => this.phase === 'connected' && this.run(() => outbound.release(id)),
         takenOver: () =>
           this.fail(new MqttProtocolError(RC.sessionTakenOver, 'another connection took this client id')),
       },
@@ -339,13 +342,36 @@ export class MqttConnection {
     await session?.close({ publishWill: reason === RC.disconnectWithWill, sessionExpirySec })
   }
 
+  /**
+   * SUBSCRIBE: deliveries the core makes meanwhile (retained messages among them) are held until the SUBACK is
+   * written, so a client sees SUBACK first. The hold is bounded by the core's in-flight window for QoS 1/2 and by
+   * the retained messages matching one SUBSCRIBE for QoS 0.
+   */
+  private subscribe(p: Packet & { cmd: 'subscribe' }): Promise<void> {
+    const held: (() => void)[] = []
+    this.held = held
+    return new Promise<void>((resolve) =>
+      this.answer(handleSubscribe(this, p), 0, () => {
+        this.held = null
+        for (const f of held) f()
+        resolve()
+      }),
+    )
+  }
+
+  /** Runs an outbound write now, or after the SUBACK being prepared. */
+  private run(f: () => void): void {
+    if (this.held) this.held.push(f)
+    else f()
+  }
+
   private answerAndWait(p: Promise<Packet | null>): Promise<void> {
     this.answer(p)
     return p.then(() => undefined)
   }
 
   /** Queues an answer behind earlier ones; `bytes` are released from the receive budget once it is written. */
-  answer(p: Promise<Packet | null>, bytes = 0): void {
+  answer(p: Promise<Packet | null>, bytes = 0, after?: () => void): void {
     this.answersPending++
     const settled = p.then(
       (v) => ({ ok: true as const, v }),
@@ -355,9 +381,10 @@ export class MqttConnection {
       const r = await settled
       this.answersPending--
       if (bytes > 0) this.releaseBudget(bytes)
-      if (this.phase === 'closed') return
+      if (this.phase === 'closed') return after?.()
       if (!r.ok) this.fail(r.e)
       else if (r.v) this.write(r.v)
+      after?.()
       this.flowControl()
     })
   }
@@ -418,7 +445,9 @@ export class MqttConnection {
       if (connack) this.socket.write(this.encode(connack))
     } else if (this.version === 5) {
       // DISCONNECT may carry its reason string whatever request problem information said (§3.1.2.11.7).
-      this.socket.write(this.encode({ cmd: 'disconnect', reasonCode: reason, properties: { reasonString: message } }))
+      this.socket.write(
+        this.encode({ cmd: 'disconnect', reasonCode: disconnectCode(reason), properties: { reasonString: message } }),
+      )
     }
     const session = this.sessionRef
     this.closeSocket(`0x${reason.toString(16)} ${message}`)

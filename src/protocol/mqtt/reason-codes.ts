@@ -99,3 +99,13 @@ export function reasonOfCoreError(e: unknown): number {
   if (isBrokerError(e, 'BROKER_SESSION_CLOSED')) return RC.serverUnavailable
   return RC.unspecified
 }
+
+/** Reason codes a server may put in DISCONNECT (MQTT 5 §3.14.2.1); others become 0x80. */
+const DISCONNECT_CODES = new Set([
+  0x00, 0x80, 0x81, 0x82, 0x83, 0x87, 0x89, 0x8b, 0x8d, 0x8e, 0x8f, 0x90, 0x93, 0x94, 0x95, 0x96, 0x97, 0x98, 0x99,
+  0x9a, 0x9b, 0x9c, 0x9d, 0x9e, 0x9f, 0xa0, 0xa1, 0xa2,
+])
+
+export function disconnectCode(reason: number): number {
+  return DISCONNECT_CODES.has(reason) ? reason : RC.unspecified
+}
