@@ -30,6 +30,11 @@ export async function handleSubscribe(port: SubscribePort, p: ISubscribePacket):
   const problems: string[] = []
   for (const [i, s] of p.subscriptions.entries()) {
     const where = `SUBSCRIBE ${p.messageId} filter ${i + 1}`
+    if (![0, 1, 2].includes(s.qos) || ![undefined, 0, 1, 2].includes(s.rh))
+      throw new MqttProtocolError(
+        RC.malformedPacket,
+        `${where}: QoS ${s.qos}, retain handling ${s.rh ?? 0}, expected 0 to 2`,
+      )
     try {
       const { filter, shareGroup } = parseFilter(s.topic, where)
       if (shareGroup !== undefined && v5 && s.nl)

@@ -35,6 +35,7 @@ export function duplexPair(): [Duplex, Duplex] {
 
 export class RawMqtt {
   readonly received: Packet[] = []
+  readonly errors: Error[] = []
   private waiters: ((p: Packet) => void)[] = []
   readonly closed: Promise<void>
   private readonly parser = parser()
@@ -50,6 +51,9 @@ export class RawMqtt {
       if (w) w(p)
       else this.received.push(p)
     })
+    // A server packet this client cannot decode is recorded, not thrown (the fuzz test sends mutated CONNECTs, so
+    // client and server may disagree on the version).
+    this.parser.on('error', (e: Error) => this.errors.push(e))
     stream.on('data', (chunk: Buffer) => this.parser.parse(chunk))
     this.closed = new Promise((resolve) => {
       stream.on('end', () => resolve())
