@@ -1,0 +1,482 @@
+/**
+ * MqttConnection: one client over any duplex byte stream (TCP, TLS, a WebSocket adapter), from CONNECT to close.
+ * Owns framing (packet-framer.ts, then mqtt-packet's parser for the version CONNECT chose), the order of work and
+ * answers, keep-alive (1.5 × the negotiated interval, §3.1.2.10), the receive budget, and every way a connection
+ * ends: DISCONNECT from the client, a violation (MQTT 5: CONNACK or DISCONNECT with its reason code first), keep-alive
+ * expiry, takeover by a newer connection of the same client id, server shutdown. Nothing thrown by a packet escapes:
+ * it costs this connection only. Packet semantics live in the handlers (connect-handler, publish-in, delivery-out,
+ * subscribe-handler); the broker is reached only through the MqttCore port.
+ */
+import { parser as mqttParser, generate, type Packet } from 'mqtt-packet'
+import { systemClock, type Clock } from '../../lib/clock.ts'
+import { logger } from '../../lib/log.ts'
+import type { MqttCore, MqttSession } from './core-port.ts'
+import { MqttProtocolError, RC, disconnectCode, reasonOfCoreError } from './reason-codes.ts'
+import { PacketFramer, peekProtocol } from './packet-framer.ts'
+import { acceptConnack, planConnect, refuseConnack, type ConnectPlan, type ServerLimits } from './connect-handler.ts'
+import { OutboundPublisher } from './delivery-out.ts'
+import { InboundPublisher } from './publish-in.ts'
+import { handleSubscribe, handleUnsubscribe } from './subscribe-handler.ts'
+import type { ReceiveBudget } from './receive-budget.ts'
+
+const log = logger('mqtt')
+
+/** What a connection needs of its byte stream: node's net.Socket and stream.Duplex both fit. */
+export interface MqttSocket {
+  on(event: 'data', fn: (chunk: Buffer) => void): unknown
+  on(event: 'close' | 'drain' | 'end', fn: () => void): unknown
+  on(event: 'error', fn: (err: Error) => void): unknown
+  write(chunk: Uint8Array): boolean
+  end(): unknown
+  destroy(): unknown
+  pause(): unknown
+  resume(): unknown
+  readonly writableLength?: number
+  readonly remoteAddress?: string
+  readonly remotePort?: number
+}
+
+export const DEFAULT_SERVER_LIMITS: ServerLimits = {
+  packetBytesMax: 16 * 1024 * 1024,
+  receiveMaximum: 256,
+  inFlightMax: 256,
+  topicAliasMaximum: 64,
+}
+export const DEFAULT_CONNECT_TIMEOUT_MS = 30_000
+/** 8 MiB: socket backlog beyond which QoS 0 deliveries are dropped. */
+export const DEFAULT_OUT_BYTES_MAX = 8 * 1024 * 1024
+/** Packets handled or awaiting their answer before the socket stops reading. */
+export const DEFAULT_PENDING_PACKETS_MAX = 1024
+export const DEFAULT_CLOSE_LINGER_MS = 2_000
+
+export interface MqttConnectionOptions {
+  socket: MqttSocket
+  core: MqttCore
+  clock?: Clock
+  limits?: Partial<ServerLimits>
+  connectTimeoutMs?: number
+  outBytesMax?: number
+  pendingPacketsMax?: number
+  closeLingerMs?: number
+  /** The listener's budget for received packets (all connections). */
+  receiveBudget?: ReceiveBudget
+  onConnected?: (c: MqttConnection) => void
+  onClose?: (c: MqttConnection) => void
+}
+
+type Phase = 'awaiting-connect' | 'connecting' | 'connected' | 'closed'
+
+let nextId = 1
+
+export class MqttConnection {
+  readonly id = nextId++
+  readonly remoteAddress: string
+  private readonly socket: MqttSocket
+  private readonly core: MqttCore
+  readonly clock: Clock
+  private readonly limits: ServerLimits
+  private readonly framer: PacketFramer
+  private readonly parser = mqttParser()
+  private phase: Phase = 'awaiting-connect'
+  version: 3 | 4 | 5 = 4
+  private plan: ConnectPlan | null = null
+  private sessionRef: MqttSession | null = null
+  private outbound: OutboundPublisher | null = null
+  private inbound: InboundPublisher | null = null
+  problemInfo = true
+  /** Packets framed but not yet started (a CONNECT, SUBSCRIBE, UNSUBSCRIBE or DISCONNECT is being worked on). */
+  private readonly queue: { packet: Packet; bytes: number }[] = []
+  private barrier = false
+  /** Answers in arrival order: each waits for the one before. */
+  private answers: Promise<void> = Promise.resolve()
+  private answersPending = 0
+  private charged = 0
+  private paused = false
+  private readonly connectTimer: unknown
+  private keepAliveTimer: unknown = undefined
+  private keepAliveMs = 0
+  private waitingGrant: (() => void) | null = null
+  private headCharged = false
+  /** Outbound writes waiting for a SUBACK (see subscribe()). */
+  private held: (() => void)[] | null = null
+  private closeReason = ''
+
+  constructor(private readonly opts: MqttConnectionOptions) {
+    this.socket = opts.socket
+    this.core = opts.core
+    this.clock = opts.clock ?? systemClock
+    this.limits = { ...DEFAULT_SERVER_LIMITS, ...opts.limits }
+    this.framer = new PacketFramer(this.limits.packetBytesMax)
+    this.remoteAddress = `${opts.socket.remoteAddress ?? '?'}:${opts.socket.remotePort ?? '?'}`
+    this.connectTimer = this.clock.setTimeout(
+      () => this.fail(new MqttProtocolError(RC.protocolError, 'no CONNECT within the connect timeout')),
+      opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+    )
+    this.socket.on('data', (chunk) => this.onData(chunk))
+    this.socket.on('error', (err) => log.debug(`mqtt ${this.id} ${this.remoteAddress}: socket error: ${err.message}`))
+    this.socket.on('close', () => this.onSocketClosed())
+  }
+
+  get clientId(): string | undefined {
+    return this.plan?.request.clientId
+  }
+
+  get session(): MqttSession {
+    if (!this.sessionRef) throw new Error('assertion failed: session used before CONNECT completed')
+    return this.sessionRef
+  }
+
+  /** Why the connection closed (empty while open); for logs and tests. */
+  get closedBecause(): string {
+    return this.closeReason
+  }
+
+  /** Server shutdown: MQTT 5 clients get DISCONNECT 0x8B; the session closes as on a lost connection. */
+  shutdown(): void {
+    this.fail(new MqttProtocolError(RC.serverShuttingDown, 'the server is shutting down'))
+  }
+
+  /** Read through a method: the phase changes under callbacks, which flow analysis cannot see. */
+  private isClosed(): boolean {
+    return this.phase === 'closed'
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.phase === 'closed') return
+    let packets: Buffer[]
+    try {
+      packets = this.framer.push(chunk)
+    } catch (e) {
+      this.fail(e)
+      return
+    }
+    for (const raw of packets) {
+      if (this.isClosed()) return
+      const packet = this.decode(raw)
+      if (!packet) return
+      this.queue.push({ packet, bytes: raw.length })
+    }
+    this.pump()
+  }
+
+  /** One whole packet through mqtt-packet's parser; a parse error fails the connection (null returned). */
+  private decode(raw: Buffer): Packet | null {
+    if (this.phase === 'awaiting-connect' && this.queue.length === 0 && raw[0]! >> 4 === 1) {
+      const proto = peekProtocol(raw)
+      if (proto && (proto.name === 'MQTT' || proto.name === 'MQIsdp') && ![3, 4, 5].includes(proto.level)) {
+        // 3.1.1 §3.1.2.2: CONNACK 0x01 then close, in the 3.1.1 format a client of any level can read.
+        this.version = 4
+        this.fail(
+          new MqttProtocolError(RC.unsupportedProtocolVersion, `protocol level ${proto.level}, expected 3, 4 or 5`),
+        )
+        return null
+      }
+    }
+    let got: Packet | null = null
+    let error: Error | null = null
+    const onPacket = (p: Packet) => void (got = p)
+    const onError = (e: Error) => void (error = e)
+    this.parser.on('packet', onPacket)
+    this.parser.on('error', onError)
+    try {
+      this.parser.parse(raw)
+    } catch (e) {
+      error = e as Error
+    } finally {
+      this.parser.off('packet', onPacket)
+      this.parser.off('error', onError)
+    }
+    if (error || !got) {
+      const why = error ? (error as Error).message : 'incomplete packet'
+      this.fail(new MqttProtocolError(RC.malformedPacket, `malformed packet (type ${raw[0]! >> 4}): ${why}`))
+      return null
+    }
+    return got
+  }
+
+  /** Starts queued packets in order; a barrier packet holds the rest until its work is done. */
+  private pump(): void {
+    while (!this.barrier && this.queue.length > 0 && this.phase !== 'closed') {
+      const head = this.queue[0]!
+      if (!this.charge(head.bytes)) break
+      this.queue.shift()
+      this.touchKeepAlive()
+      try {
+        const barrier = this.handle(head.packet)
+        if (barrier) {
+          this.barrier = true
+          barrier.then(
+            () => {
+              this.barrier = false
+              this.pump()
+            },
+            (e) => this.fail(e),
+          )
+        }
+      } catch (e) {
+        this.fail(e)
+      } finally {
+        this.answer(Promise.resolve(null), head.bytes)
+      }
+    }
+    this.flowControl()
+  }
+
+  /** Charges a packet to the receive budget; false (and a grant queued) when it must wait. */
+  private charge(bytes: number): boolean {
+    const budget = this.opts.receiveBudget
+    if (!budget) return true
+    if (this.waitingGrant) return false
+    if (this.headCharged) {
+      this.headCharged = false
+      return true
+    }
+    const grant = () => {
+      this.waitingGrant = null
+      this.charged += bytes
+      // Granted with the bytes charged: the head packet is taken without charging again.
+      this.headCharged = true
+      this.pump()
+    }
+    if (budget.reserve(bytes, grant)) {
+      this.charged += bytes
+      return true
+    }
+    this.waitingGrant = grant
+    return false
+  }
+
+  private flowControl(): void {
+    const stop =
+      this.queue.length >= (this.opts.pendingPacketsMax ?? DEFAULT_PENDING_PACKETS_MAX) ||
+      this.answersPending >= (this.opts.pendingPacketsMax ?? DEFAULT_PENDING_PACKETS_MAX) ||
+      this.waitingGrant !== null
+    if (stop && !this.paused) {
+      this.paused = true
+      this.socket.pause()
+    } else if (!stop && this.paused) {
+      this.paused = false
+      this.socket.resume()
+    }
+  }
+
+  /** Dispatch; returns a promise when later packets must wait for this one. */
+  private handle(p: Packet): Promise<unknown> | void {
+    if (this.phase === 'awaiting-connect') {
+      if (p.cmd !== 'connect') throw new MqttProtocolError(RC.protocolError, `${p.cmd.toUpperCase()} before CONNECT`)
+      return this.connect(p)
+    }
+    switch (p.cmd) {
+      case 'connect':
+        throw new MqttProtocolError(RC.protocolError, 'a second CONNECT')
+      case 'publish':
+        return this.inbound!.publish(p)
+      case 'pubrel':
+        return this.inbound!.pubrel(p)
+      case 'puback':
+        return this.outbound!.puback(p.messageId ?? 0)
+      case 'pubrec':
+        return this.outbound!.pubrec(p.messageId ?? 0, p.reasonCode)
+      case 'pubcomp':
+        return this.outbound!.pubcomp(p.messageId ?? 0)
+      case 'subscribe':
+        return this.subscribe(p)
+      case 'unsubscribe':
+        return this.answerAndWait(handleUnsubscribe(this, p))
+      case 'pingreq':
+        return this.answer(Promise.resolve({ cmd: 'pingresp' }))
+      case 'disconnect':
+        return this.disconnect(p.reasonCode ?? 0, p.properties?.sessionExpiryInterval)
+      case 'auth':
+        // §4.12: AUTH without an authentication method in CONNECT (which this server refuses) is a protocol error.
+        throw new MqttProtocolError(RC.protocolError, 'AUTH: enhanced authentication is not supported')
+      default:
+        throw new MqttProtocolError(RC.protocolError, `${String(p.cmd).toUpperCase()} is sent by servers, not clients`)
+    }
+  }
+
+  private async connect(p: Packet & { cmd: 'connect' }): Promise<void> {
+    this.version = (p.protocolVersion ?? 4) as 3 | 4 | 5
+    this.phase = 'connecting'
+    const plan = planConnect(p, this.limits, this.remoteAddress, this.clock)
+    this.plan = plan
+    this.problemInfo = plan.problemInfo
+    const outbound = new OutboundPublisher(this.outboundPort(), {
+      clientPacketBytesMax: plan.clientPacketBytesMax,
+      clientTopicAliasMaximum: plan.clientTopicAliasMaximum,
+      outBytesMax: this.opts.outBytesMax ?? DEFAULT_OUT_BYTES_MAX,
+    })
+    const { sessionPresent, session } = await this.core.open({
+      ...plan.request,
+      sink: {
+        deliver: (d) => this.phase === 'connected' && this.run(() => outbound.deliver(d)),
+        release: (id) => this.phase === 'connected' && this.run(() => outbound.release(id)),
+        takenOver: () =>
+          this.fail(new MqttProtocolError(RC.sessionTakenOver, 'another connection took this client id')),
+      },
+    })
+    if (this.isClosed()) {
+      await session.close({ publishWill: true })
+      return
+    }
+    this.sessionRef = session
+    outbound.session = session
+    this.outbound = outbound
+    this.inbound = new InboundPublisher(this, this.limits.receiveMaximum, this.limits.topicAliasMaximum)
+    this.clock.clearTimeout(this.connectTimer)
+    this.phase = 'connected'
+    this.keepAliveMs = plan.keepAliveSec * 1500
+    this.write(acceptConnack(plan, sessionPresent, this.limits))
+    this.touchKeepAlive()
+    this.opts.onConnected?.(this)
+    session.start()
+  }
+
+  /** DISCONNECT from the client: 0x04 asks for the will, anything else discards it (§3.14.2.1). */
+  private async disconnect(reason: number, sessionExpirySec: number | undefined): Promise<void> {
+    if (sessionExpirySec !== undefined && this.plan?.request.sessionExpirySec === 0 && sessionExpirySec !== 0)
+      throw new MqttProtocolError(RC.protocolError, 'DISCONNECT: session expiry set after CONNECT had 0 (§3.14.2.2.2)')
+    await this.answers
+    const session = this.sessionRef
+    this.closeSocket(`client DISCONNECT (reason 0x${reason.toString(16)})`)
+    await session?.close({ publishWill: reason === RC.disconnectWithWill, sessionExpirySec })
+  }
+
+  /**
+   * SUBSCRIBE: deliveries the core makes meanwhile (retained messages among them) are held until the SUBACK is
+   * written, so a client sees SUBACK first. The hold is bounded by the core's in-flight window for QoS 1/2 and by
+   * the retained messages matching one SUBSCRIBE for QoS 0.
+   */
+  private subscribe(p: Packet & { cmd: 'subscribe' }): Promise<void> {
+    const held: (() => void)[] = []
+    this.held = held
+    return new Promise<void>((resolve) =>
+      this.answer(handleSubscribe(this, p), 0, () => {
+        this.held = null
+        for (const f of held) f()
+        resolve()
+      }),
+    )
+  }
+
+  /** Runs an outbound write now, or after the SUBACK being prepared. */
+  private run(f: () => void): void {
+    if (this.held) this.held.push(f)
+    else f()
+  }
+
+  private answerAndWait(p: Promise<Packet | null>): Promise<void> {
+    this.answer(p)
+    return p.then(() => undefined)
+  }
+
+  /** Queues an answer behind earlier ones; `bytes` are released from the receive budget once it is written. */
+  answer(p: Promise<Packet | null>, bytes = 0, after?: () => void): void {
+    this.answersPending++
+    const settled = p.then(
+      (v) => ({ ok: true as const, v }),
+      (e) => ({ ok: false as const, e }),
+    )
+    this.answers = this.answers.then(async () => {
+      const r = await settled
+      this.answersPending--
+      if (bytes > 0) this.releaseBudget(bytes)
+      if (this.phase === 'closed') return after?.()
+      if (!r.ok) this.fail(r.e)
+      else if (r.v) this.write(r.v)
+      after?.()
+      this.flowControl()
+    })
+  }
+
+  private releaseBudget(bytes: number): void {
+    const n = Math.min(bytes, this.charged)
+    if (n <= 0) return
+    this.charged -= n
+    this.opts.receiveBudget?.release(n)
+  }
+
+  write(p: Packet): void {
+    if (this.phase === 'closed') return
+    this.socket.write(this.encode(p))
+  }
+
+  private encode(p: Packet): Buffer {
+    return generate(p, { protocolVersion: this.version })
+  }
+
+  private outboundPort() {
+    return {
+      version: this.version,
+      clock: this.clock,
+      encode: (p: Packet) => this.encode(p),
+      writeBytes: (b: Buffer) => {
+        if (this.phase !== 'closed') this.socket.write(b)
+      },
+      backlogBytes: () => this.socket.writableLength ?? 0,
+    }
+  }
+
+  private touchKeepAlive(): void {
+    if (this.keepAliveMs === 0 || this.phase !== 'connected') return
+    if (this.keepAliveTimer !== undefined) this.clock.clearTimeout(this.keepAliveTimer)
+    this.keepAliveTimer = this.clock.setTimeout(
+      () =>
+        this.fail(
+          new MqttProtocolError(RC.keepAliveTimeout, `no packet within 1.5 × keep-alive (${this.keepAliveMs} ms)`),
+        ),
+      this.keepAliveMs,
+    )
+  }
+
+  /**
+   * Ends the connection for `e`: MQTT 5 gets CONNACK (before CONNECT completed) or DISCONNECT with the reason code;
+   * 3.1.1 gets a CONNACK return code where one exists, else just the close. The session closes as on a lost
+   * connection (the will is published), except after a takeover, where the core already moved it.
+   */
+  private fail(e: unknown): void {
+    if (this.phase === 'closed') return
+    const reason = reasonOfCoreError(e)
+    const message = e instanceof Error ? e.message : String(e)
+    if (!(e instanceof MqttProtocolError) && reason === RC.unspecified)
+      log.warn(`mqtt ${this.id} ${this.remoteAddress}: unexpected failure: ${message}`)
+    if (this.phase !== 'connected') {
+      const connack = refuseConnack(this.version, reason, message)
+      if (connack) this.socket.write(this.encode(connack))
+    } else if (this.version === 5) {
+      // DISCONNECT may carry its reason string whatever request problem information said (§3.1.2.11.7).
+      this.socket.write(
+        this.encode({ cmd: 'disconnect', reasonCode: disconnectCode(reason), properties: { reasonString: message } }),
+      )
+    }
+    const session = this.sessionRef
+    this.closeSocket(`0x${reason.toString(16)} ${message}`)
+    if (session && reason !== RC.sessionTakenOver)
+      session.close({ publishWill: true }).catch((err) => log.warn(`mqtt ${this.id}: session close: ${err}`))
+  }
+
+  private closeSocket(why: string): void {
+    if (this.phase === 'closed') return
+    this.phase = 'closed'
+    this.closeReason = why
+    log.debug(`mqtt ${this.id} ${this.remoteAddress} ${this.clientId ?? ''}: closing: ${why}`)
+    this.clock.clearTimeout(this.connectTimer)
+    if (this.keepAliveTimer !== undefined) this.clock.clearTimeout(this.keepAliveTimer)
+    if (this.waitingGrant) this.opts.receiveBudget?.cancel(this.waitingGrant)
+    this.waitingGrant = null
+    this.queue.length = 0
+    this.socket.end()
+    const t = this.clock.setTimeout(() => this.socket.destroy(), this.opts.closeLingerMs ?? DEFAULT_CLOSE_LINGER_MS)
+    ;(t as { unref?: () => void })?.unref?.()
+  }
+
+  private onSocketClosed(): void {
+    const wasOpen = this.phase !== 'closed'
+    const session = this.sessionRef
+    if (wasOpen) this.closeSocket('socket closed without DISCONNECT')
+    if (this.charged > 0) this.releaseBudget(this.charged)
+    if (wasOpen && session)
+      session.close({ publishWill: true }).catch((err) => log.warn(`mqtt ${this.id}: session close: ${err}`))
+    this.opts.onClose?.(this)
+  }
+}

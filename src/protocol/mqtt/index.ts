@@ -1,0 +1,19 @@
+/**
+ * The MQTT 3.1.1 / 5.0 connector: public surface of src/protocol/mqtt. The node creates one MqttServer per connector
+ * over an MqttCore (the broker-backed one lives with the broker; MemoryCore is the in-memory one for tests).
+ */
+export { MqttServer, type MqttServerOptions, DEFAULT_RECEIVE_BYTES_MAX, DEFAULT_MAXIMUM_CONNECTIONS } from './server.ts'
+export {
+  MqttConnection,
+  type MqttConnectionOptions,
+  type MqttSocket,
+  DEFAULT_SERVER_LIMITS,
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  DEFAULT_OUT_BYTES_MAX,
+} from './connection.ts'
+export type { ServerLimits } from './connect-handler.ts'
+export type * from './core-port.ts'
+export { MemoryCore, MEMORY_CORE_DEFAULTS, type MemoryCoreOptions } from './memory-core.ts'
+export { RC, MqttProtocolError, reasonOfCoreError } from './reason-codes.ts'
+export { topicNameToInternal, topicFilterToInternal, internalToMqtt, parseFilter } from './topic-mapping.ts'
+export { ReceiveBudget } from './receive-budget.ts'
