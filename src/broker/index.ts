@@ -2,16 +2,15 @@
  * The broker part's public surface: the Broker (implements BrokerCore), its session type, the selector parser,
  * destination-name helpers and the contract types. Other parts import only from here.
  */
+export { Broker, type BrokerOptions } from './broker.ts'
+export { Session } from './session.ts'
 export {
-  Broker,
-  Session,
   PREFETCH_QUEUE_DEFAULT,
   PREFETCH_TOPIC_DEFAULT,
   PREFETCH_DURABLE_DEFAULT,
   PREFETCH_BROWSER_DEFAULT,
-  type BrokerOptions,
-  type DeadLetterPolicy,
-} from './broker.ts'
+} from './subscribe.ts'
+export type { DeadLetterPolicy } from './dead-letter.ts'
 export { MemoryUsage } from './memory-usage.ts'
 export { Selector, headerSource, type SelectorSource, type SelectorValue } from './selector.ts'
 export { parseDestination, DLQ_DESTINATION, type DestinationName, type DestinationKind } from './destination.ts'

@@ -12,7 +12,8 @@
  * removes the original, so a crash in between leaves the message in both queues, never in neither.
  */
 import { BrokerError } from '../lib/errors.ts'
-import type { Broker, Session } from './broker.ts'
+import type { Broker } from './broker.ts'
+import type { Session } from './session.ts'
 import { parseDestination } from './destination.ts'
 import type { BrokerMessage } from './message.ts'
 import { messageFromStored } from './message.ts'

@@ -1,7 +1,8 @@
 /**
  * BrokerMessage: one accepted message in memory, shared by every queue entry that holds it (a topic message held
  * by several subscriptions is one BrokerMessage), plus the header normalisation a SEND goes through and
- * ActiveMQ-like message ids. Owns header semantics (priority, expires, persistent, timestamp); not routing.
+ * ActiveMQ-like message ids, and the headers of a delivery. Owns header semantics (priority, expires, persistent,
+ * timestamp); not routing.
  */
 import { hostname } from 'node:os'
 import { BrokerError } from '../lib/errors.ts'
@@ -159,4 +160,16 @@ export function messageFromStored(id: string, headers: Record<string, string>, b
 /** ActiveMQ Message.isExpired(): expiration > 0 and now past it. */
 export function isExpired(m: BrokerMessage, nowMs: number): boolean {
   return m.expires > 0 && nowMs > m.expires
+}
+
+/**
+ * The headers one delivery of `m` carries (a MESSAGE frame's, before the connector adds `subscription` and
+ * `ack`): a copy of the message's, plus `redelivered:true` and, for the first message of a group to a consumer,
+ * `JMSXGroupFirstForConsumer:true`. Every delivery (consumers, browsers) builds its headers here.
+ */
+export function deliveryHeaders(m: BrokerMessage, redelivered: boolean, groupFirst: boolean): Record<string, string> {
+  const headers = { ...m.headers }
+  if (redelivered) headers.redelivered = 'true'
+  if (groupFirst) headers.JMSXGroupFirstForConsumer = 'true'
+  return headers
 }

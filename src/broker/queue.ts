@@ -6,21 +6,23 @@
  * dispatch, and paging persistent messages in from the store. It does not own store batches, acks across
  * sessions, or memory limits: those belong to the host (the Broker).
  *
- * Paging: a queue is "paging" while some of its persistent messages live only in the store. Two kinds exist:
- * the recovered range (every stored message with seq below the broker's boundary, i.e. written before this
- * broker started) and an explicit sorted list of seqs paged since. A page-in loads `pageSize` messages with
- * `store.load` and keeps only those it knows to be paged, so a message whose write resolved but whose routing
- * is still pending is never loaded twice. While paging, every new persistent message is paged too (keeps the
+ * Paging: a queue is "paging" while some of its persistent messages live only in the store (which ones, and
+ * loading them back, is ./paged-cursor.ts). While paging, every new persistent message is paged too (keeps the
  * per-producer order); non-persistent messages are held in memory and may overtake paged ones (as ActiveMQ's
  * separate persistent/non-persistent cursors do). Priority order holds within what is in memory, not across pages.
  */
-import type { AckMode, Delivery } from './types.ts'
 import type { PersistenceAdapter, StoredMessage } from '../storage/types.ts'
 import type { Clock } from '../lib/clock.ts'
 import { assert } from '../lib/errors.ts'
 import { logger } from '../lib/log.ts'
-import { isExpired, messageFromStored, type BrokerMessage } from './message.ts'
+import type { Consumer, InFlight } from './consumer.ts'
+import { EntryList, type QueueEntry } from './entry-list.ts'
+import { deliveryHeaders, isExpired, messageFromStored, type BrokerMessage } from './message.ts'
+import { PAGE_SIZE, PagedCursor, type PagedSnapshot } from './paged-cursor.ts'
 import type { Selector } from './selector.ts'
+
+export type { Consumer, ConsumerSession, InFlight } from './consumer.ts'
+export type { QueueEntry } from './entry-list.ts'
 
 const log = logger('broker')
 
@@ -28,60 +30,8 @@ const log = logger('broker')
 export const DISPATCH_BATCH_MAX = 1000
 /** Pending messages a dispatch run may skip (no matching consumer) before it stops: bounds selector scans. */
 export const DISPATCH_SCAN_MAX = 5000
-/** Messages loaded per page-in (ActiveMQ's maxPageSize is 200). Page-in starts when fewer are pending in memory. */
-export const PAGE_SIZE = 200
 
 export type QueueKind = 'queue' | 'temp-queue' | 'durable' | 'subscription'
-
-export interface QueueEntry {
-  msg: BrokerMessage
-  /** Store seq under this queue's key; 0 when not stored there. */
-  seq: number
-  redeliveries: number
-  /** Recovered from a store written by an earlier primary, which may have dispatched it already: the new
-   *  primary cannot tell, so its first delivery says redelivered:true (JMS: "may have been delivered before"). */
-  recovered?: boolean
-  queue: MessageQueue
-  prev: QueueEntry | null
-  next: QueueEntry | null
-  listed: boolean
-}
-
-/** What a consumer's session exposes to queues. */
-export interface ConsumerSession {
-  readonly sessionId: string
-  readonly paused: boolean
-  nextAckId(): string
-  trackInflight(f: InFlight): void
-}
-
-export interface InFlight {
-  ackId: string
-  entry: QueueEntry
-  consumer: Consumer
-}
-
-export class Consumer {
-  /** Delivered and not yet acked (nor acked inside an open transaction), in delivery order. */
-  readonly inflight = new Map<string, InFlight>()
-  closed = false
-  constructor(
-    readonly session: ConsumerSession,
-    readonly id: string,
-    readonly queue: MessageQueue,
-    readonly ack: AckMode,
-    readonly prefetch: number,
-    readonly priority: number,
-    readonly exclusive: boolean,
-    /** Evaluated at dispatch (queues); topic subscriptions filter at routing instead and pass null. */
-    readonly selector: Selector | null,
-    readonly onDelivery: (d: Delivery) => void,
-  ) {}
-
-  hasCredit(): boolean {
-    return !this.closed && !this.session.paused && this.inflight.size < this.prefetch
-  }
-}
 
 /** What queues need from the broker. */
 export interface QueueHost {
@@ -103,40 +53,6 @@ export interface QueueHost {
   storeFailed(err: unknown): void
 }
 
-class EntryList {
-  head: QueueEntry | null = null
-  tail: QueueEntry | null = null
-  size = 0
-  push(e: QueueEntry): void {
-    e.prev = this.tail
-    e.next = null
-    if (this.tail) this.tail.next = e
-    else this.head = e
-    this.tail = e
-    e.listed = true
-    this.size++
-  }
-  unshift(e: QueueEntry): void {
-    e.next = this.head
-    e.prev = null
-    if (this.head) this.head.prev = e
-    else this.tail = e
-    this.head = e
-    e.listed = true
-    this.size++
-  }
-  remove(e: QueueEntry): void {
-    assert(e.listed, 'removing an unlisted queue entry')
-    if (e.prev) e.prev.next = e.next
-    else this.head = e.next
-    if (e.next) e.next.prev = e.prev
-    else this.tail = e.prev
-    e.prev = e.next = null
-    e.listed = false
-    this.size--
-  }
-}
-
 const NO_CREDIT = Symbol('no-credit')
 
 export class MessageQueue {
@@ -149,15 +65,9 @@ export class MessageQueue {
   /** Delivered and not yet finally acked (includes transaction-acked entries awaiting COMMIT). */
   inflightCount = 0
   deleted = false
-  // Paging state (see file comment).
-  private paged: number[] = []
-  private pagedHead = 0
-  private rangeActive = false
-  private rangeAfter = 0
-  private rangeRemaining = 0
+  /** Persistent messages that live only in the store (see file comment). */
+  private readonly cursor = new PagedCursor()
   private loading = false
-  /** Recovered-range seqs an operator took out (#18, management.ts): page-in skips them. */
-  private rangeDropped = new Set<number>()
   // Metrics.
   enqueued = 0
   dequeued = 0
@@ -184,7 +94,7 @@ export class MessageQueue {
   }
 
   get pagedCount(): number {
-    return this.paged.length - this.pagedHead + this.rangeRemaining
+    return this.cursor.count
   }
 
   /** Messages not yet acked: in memory, paged out, or delivered and unacked (ActiveMQ's QueueSize). */
@@ -193,14 +103,12 @@ export class MessageQueue {
   }
 
   isPaging(): boolean {
-    return this.rangeActive || this.paged.length > this.pagedHead
+    return this.cursor.isPaging()
   }
 
   /** Recovery: `count` stored messages below the seq boundary belong to this queue. */
   startRecoveredRange(count: number): void {
-    this.rangeActive = count > 0
-    this.rangeAfter = 0
-    this.rangeRemaining = count
+    this.cursor.startRecoveredRange(count)
   }
 
   /** Hold a message in memory (the caller charged memory or will via host.chargeNow). */
@@ -217,18 +125,7 @@ export class MessageQueue {
   enqueuePaged(seq: number): void {
     if (this.deleted) return
     assert(this.key !== null, 'paging a memory-only queue')
-    const p = this.paged
-    if (p.length === this.pagedHead || p[p.length - 1]! < seq) p.push(seq)
-    else {
-      let lo = this.pagedHead,
-        hi = p.length
-      while (lo < hi) {
-        const mid = (lo + hi) >> 1
-        if (p[mid]! < seq) lo = mid + 1
-        else hi = mid
-      }
-      p.splice(lo, 0, seq)
-    }
+    this.cursor.add(seq)
     this.enqueued++
     this.scheduleDispatch()
   }
@@ -287,10 +184,7 @@ export class MessageQueue {
         this.host.unref(e.msg)
       }
     }
-    this.paged = []
-    this.pagedHead = 0
-    this.rangeActive = false
-    this.rangeRemaining = 0
+    this.cursor.clear()
   }
 
   /** In-memory pending entries, highest priority first (browser snapshots). */
@@ -301,13 +195,8 @@ export class MessageQueue {
   }
 
   /** What a browser needs to read paged messages without disturbing the queue. */
-  pagedSnapshot(): { seqs: Set<number>; rangeActive: boolean; rangeAfter: number; rangeDropped: ReadonlySet<number> } {
-    return {
-      seqs: new Set(this.paged.slice(this.pagedHead)),
-      rangeActive: this.rangeActive,
-      rangeAfter: this.rangeAfter,
-      rangeDropped: new Set(this.rangeDropped),
-    }
+  pagedSnapshot(): PagedSnapshot {
+    return this.cursor.snapshot()
   }
 
   /**
@@ -327,26 +216,7 @@ export class MessageQueue {
    * (false otherwise). The caller removes its store record; page-in never loads it after this returns true.
    */
   takePaged(seq: number): boolean {
-    if (this.deleted) return false
-    const p = this.paged
-    let lo = this.pagedHead,
-      hi = p.length
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1
-      if (p[mid]! < seq) lo = mid + 1
-      else hi = mid
-    }
-    if (lo < p.length && p[lo] === seq) {
-      p.splice(lo, 1)
-    } else if (
-      this.rangeActive &&
-      seq > this.rangeAfter &&
-      seq < this.host.seqBoundary &&
-      !this.rangeDropped.has(seq)
-    ) {
-      this.rangeDropped.add(seq)
-      this.rangeRemaining = Math.max(0, this.rangeRemaining - 1)
-    } else return false
+    if (this.deleted || !this.cursor.take(seq, this.host.seqBoundary)) return false
     this.dequeued++
     return true
   }
@@ -431,9 +301,7 @@ export class MessageQueue {
   private deliver(c: Consumer, e: QueueEntry): void {
     this.inflightCount++
     const redelivered = e.redeliveries > 0 || e.recovered === true
-    const headers = { ...e.msg.headers }
-    if (redelivered) headers.redelivered = 'true'
-    if (this.groupFirst) headers.JMSXGroupFirstForConsumer = 'true'
+    const headers = deliveryHeaders(e.msg, redelivered, this.groupFirst)
     const ackId = c.session.nextAckId()
     if (c.ack === 'auto') {
       // ActiveMQ STOMP auto ack: acknowledged when dispatched.
@@ -502,7 +370,14 @@ export class MessageQueue {
     const store = this.host.store
     assert(store && this.key, 'paging without a store key')
     this.loading = true
-    this.pageIn(store, this.key)
+    this.cursor
+      .pageIn(
+        store,
+        this.key,
+        () => this.host.seqBoundary,
+        () => this.deleted,
+        (m, recovered) => this.hold(m, recovered),
+      )
       .catch((err) => {
         if (!this.host.stopped) this.host.storeFailed(err)
       })
@@ -527,63 +402,5 @@ export class MessageQueue {
       listed: false,
     }
     this.buckets[msg.priority]!.push(e)
-  }
-
-  private async pageIn(store: PersistenceAdapter, key: string): Promise<void> {
-    if (this.rangeActive) {
-      const batch = await store.load(key, this.rangeAfter, PAGE_SIZE)
-      if (this.deleted) return
-      let done = batch.length < PAGE_SIZE
-      for (const m of batch) {
-        if (m.seq >= this.host.seqBoundary) {
-          done = true
-          break
-        }
-        if (this.rangeDropped.delete(m.seq)) {
-          this.rangeAfter = m.seq
-          continue
-        }
-        this.rangeAfter = m.seq
-        this.rangeRemaining = Math.max(0, this.rangeRemaining - 1)
-        this.hold(m, true)
-      }
-      if (done) {
-        this.rangeActive = false
-        this.rangeRemaining = 0
-        this.rangeDropped.clear()
-      }
-      return
-    }
-    if (this.paged.length === this.pagedHead) return
-    const first = this.paged[this.pagedHead]!
-    const batch = await store.load(key, first - 1, PAGE_SIZE)
-    if (this.deleted) return
-    const want = new Set(this.paged.slice(this.pagedHead, this.pagedHead + PAGE_SIZE * 4))
-    const took = new Set<number>()
-    for (const m of batch) {
-      if (want.has(m.seq)) {
-        took.add(m.seq)
-        this.hold(m, false)
-      }
-    }
-    if (!took.has(first)) {
-      // Always progress: the first paged seq must be in the store; if it is gone (purged), forget it.
-      log.warn(`page-in of ${key}: paged message seq ${first} is no longer in the store; skipping it`)
-      took.add(first)
-    }
-    // Taken seqs are almost always a prefix of the sorted list; the rare others (gaps left by messages whose
-    // routing was still pending) are spliced out one by one.
-    while (this.pagedHead < this.paged.length && took.has(this.paged[this.pagedHead]!)) {
-      took.delete(this.paged[this.pagedHead]!)
-      this.pagedHead++
-    }
-    for (const s of took) {
-      const i = this.paged.indexOf(s, this.pagedHead)
-      if (i >= 0) this.paged.splice(i, 1)
-    }
-    if (this.pagedHead > 4096 && this.pagedHead * 2 > this.paged.length) {
-      this.paged = this.paged.slice(this.pagedHead)
-      this.pagedHead = 0
-    }
   }
 }

@@ -2,7 +2,8 @@
  * Scheduler: ActiveMQ-style delayed, periodic and cron delivery (`AMQ_SCHEDULED_*` headers) and the
  * `ActiveMQ.Scheduler.Management` destination (BROWSE / REMOVE / REMOVEALL). It owns the job table, the timer and
  * the job records in its own PersistenceAdapter (opened by the node at `schedulerDirectory`, same epoch and fence
- * as the message store). It knows no socket and no lock: copies go out through `BrokerCore.route()`.
+ * as the message store). It knows no socket and no lock: copies go out through `BrokerCore.route()`. What one
+ * firing does is ./firing-plan.ts; the management commands are ./management-command.ts.
  *
  * Semantics (ActiveMQ SchedulerBroker + JobSchedulerImpl):
  * - first firing at now + DELAY, or now + PERIOD when DELAY is 0; with CRON, at the next cron time + that;
@@ -33,22 +34,21 @@
  * them fails with BROKER_LIMIT (ActiveMQ blocks the producer instead). Firing precision is the event loop's.
  */
 import crypto from 'node:crypto'
-import { BrokerError, isBrokerError } from '../../lib/errors.ts'
+import { BrokerError } from '../../lib/errors.ts'
 import { systemClock, type Clock } from '../../lib/clock.ts'
 import { logger } from '../../lib/log.ts'
 import type { BrokerCore, BrokerSession, SchedulerPort, SendRequest } from '../types.ts'
 import type { PersistenceAdapter, RecoveredState, StoreOp } from '../../storage/types.ts'
 import { CronExpression } from './cron.ts'
 import { MinHeap } from '../../lib/min-heap.ts'
+import { runManagementCommand } from './management-command.ts'
+import { planFiring, retryable, type Job, type Plan } from './firing-plan.ts'
 import {
-  H,
   JOBS_STORE_KEY,
-  SCHEDULED_HEADERS,
   SCHEDULER_REPEAT_MAX,
   decodeJob,
   encodeJob,
   isManagementDestination,
-  parseMillis,
   parseSchedule,
   type JobRecord,
 } from './job.ts'
@@ -100,63 +100,11 @@ export interface ScheduledJobInfo {
   bodyBytes: number
 }
 
-interface Job extends JobRecord {
-  body: Uint8Array
-  /** seq of the job's current version in the store. */
-  seq: number
-  cronExpr: CronExpression | null
-  /** Bumped on every heap push; heap entries with an older gen are stale. */
-  gen: number
-  firing: boolean
-  removing: boolean
-  removal: Promise<void> | null
-}
-
 interface HeapEntry {
   at: number
   seq: number
   gen: number
   job: Job
-}
-
-/** What one firing does: the copy to route (null for a cron trigger that starts a repeat job), then the store update. */
-interface Plan {
-  job: Job
-  copy: SendRequest | null
-  /** The job's next version, or null when this was its last firing. */
-  next: JobRecord | null
-  /** A job started by a cron trigger with REPEAT > 0. */
-  spawn: JobRecord | null
-}
-
-/** Errors after which the copy is retried later (broker or store temporarily unable), not dropped. */
-function retryable(err: unknown): boolean {
-  if (!isBrokerError(err)) return true
-  return ![
-    'BROKER_DESTINATION_INVALID',
-    'BROKER_SELECTOR_INVALID',
-    'SCHEDULER_HEADER_INVALID',
-    'STOMP_FRAME_INVALID',
-    'STOMP_PROTOCOL',
-  ].includes(err.code)
-}
-
-function recordOf(j: Job): JobRecord {
-  return {
-    v: j.v,
-    id: j.id,
-    destination: j.destination,
-    headers: j.headers,
-    cron: j.cron,
-    delayMs: j.delayMs,
-    periodMs: j.periodMs,
-    repeat: j.repeat,
-    repeatTotal: j.repeatTotal,
-    nextAt: j.nextAt,
-    fired: j.fired,
-    createdAt: j.createdAt,
-    version: j.version,
-  }
 }
 
 export class Scheduler implements SchedulerPort {
@@ -393,64 +341,16 @@ export class Scheduler implements SchedulerPort {
     return true
   }
 
-  // ---- management (ActiveMQ.Scheduler.Management) ----
+  // ---- management (ActiveMQ.Scheduler.Management, ./management-command.ts) ----
 
-  private async manage(req: SendRequest): Promise<void> {
-    const h = req.headers
-    const action = h[H.action]
-    const bad = (header: string, value: string | undefined, expected: string): never => {
-      throw new BrokerError(
-        'SCHEDULER_HEADER_INVALID',
-        `SEND to ${req.destination} header ${header}: ${value === undefined ? 'missing' : JSON.stringify(value)}; expected ${expected}`,
-        {
-          details: { header, value },
-        },
-      )
-    }
-    const start = h[H.startTime] === undefined ? 0 : parseMillis(H.startTime, h[H.startTime]!)
-    const end = h[H.endTime] === undefined ? Infinity : parseMillis(H.endTime, h[H.endTime]!)
-    const inWindow = (j: Job) => j.nextAt >= start && j.nextAt <= end
-    switch (action) {
-      case 'BROWSE': {
-        const replyTo = h['reply-to']
-        if (!replyTo) bad('reply-to', replyTo, 'a destination for the BROWSE replies')
-        const list = [...this.jobs.values()]
-          .filter((j) => !j.removing && inWindow(j))
-          .sort((a, b) => a.nextAt - b.nextAt || a.seq - b.seq)
-        // One at a time, in due order, so the replies arrive in that order.
-        for (const j of list) {
-          await this.broker.route({
-            destination: replyTo!,
-            headers: {
-              ...j.headers,
-              [H.jobId]: j.id,
-              persistent: 'false',
-              type: 'Advisory',
-              'message-id': this.newId(),
-              'original-destination': j.destination,
-            },
-            body: j.body,
-          })
-        }
-        log.debug(`BROWSE: ${list.length} jobs sent to ${replyTo}`)
-        return
-      }
-      case 'REMOVE': {
-        const id = h[H.jobId]
-        if (!id) bad(H.jobId, id, 'the id of the job to remove')
-        const job = this.jobs.get(id!)
-        // Unknown ids are not an error: the job may just have fired for the last time (as in ActiveMQ).
-        if (job) await this.removeJobs([job])
-        return
-      }
-      case 'REMOVEALL': {
-        const n = await this.removeJobs([...this.jobs.values()].filter(inWindow))
-        log.info(`REMOVEALL: ${n} jobs removed${h[H.startTime] || h[H.endTime] ? ` (window ${start}..${end})` : ''}`)
-        return
-      }
-      default:
-        bad(H.action, action, 'BROWSE, REMOVE or REMOVEALL')
-    }
+  private manage(req: SendRequest): Promise<void> {
+    return runManagementCommand(req, {
+      jobs: () => this.jobs.values(),
+      route: (r) => this.broker.route(r),
+      newId: () => this.newId(),
+      removeJobs: (list) => this.removeJobs(list),
+      jobById: (id) => this.jobs.get(id),
+    })
   }
 
   /** Remove jobs durably. Waits for a firing of any of them to finish first, then removes their latest version. */
@@ -524,7 +424,7 @@ export class Scheduler implements SchedulerPort {
     const plans: Plan[] = []
     for (const job of batch) {
       try {
-        plans.push(this.plan(job, now))
+        plans.push(planFiring(job, now, this.cronUtc))
       } catch (err) {
         // A plan cannot fail for a valid job; keep the job rather than lose it, and say so loudly.
         log.error(`job ${job.id}: cannot compute its firing: ${(err as Error).message}; retrying in ${this.retryMs} ms`)
@@ -600,67 +500,6 @@ export class Scheduler implements SchedulerPort {
         this.enqueue(sub)
       }
     }
-  }
-
-  private plan(job: Job, now: number): Plan {
-    const rec = recordOf(job)
-    if (job.cronExpr === null) {
-      // JobSchedulerImpl: fire; if repeats remain, next = now + period and repeat - 1; else remove.
-      const next =
-        job.repeat !== 0
-          ? {
-              ...rec,
-              nextAt: now + job.periodMs,
-              repeat: job.repeat - 1,
-              fired: job.fired + 1,
-              version: job.version + 1,
-            }
-          : null
-      return { job, copy: this.copyOf(job, now), next, spawn: null }
-    }
-    const cronAt = job.cronExpr.next(now, { utc: this.cronUtc })
-    if (cronAt === null)
-      log.error(`job ${job.id}: cron ${JSON.stringify(job.cron)} has no next firing; removing it after this one`)
-    const next = cronAt === null ? null : { ...rec, nextAt: cronAt, fired: job.fired + 1, version: job.version + 1 }
-    if (job.repeat === 0) return { job, copy: this.copyOf(job, now), next, spawn: null }
-    // A cron trigger with repeats starts a separate non-cron job, as ActiveMQ does. Its id derives from the
-    // trigger count, so a re-run trigger after a crash recreates the same job (and the same copy ids).
-    const spawn: JobRecord = {
-      v: 1,
-      id: `${job.id}.${job.fired + 1}`,
-      destination: job.destination,
-      headers: job.headers,
-      cron: null,
-      delayMs: job.delayMs,
-      periodMs: job.periodMs,
-      repeat: job.repeat,
-      repeatTotal: job.repeat,
-      nextAt: now + (job.delayMs > 0 ? job.delayMs : job.periodMs),
-      fired: 0,
-      createdAt: job.createdAt,
-      version: 1,
-    }
-    return { job, copy: null, next, spawn }
-  }
-
-  /** The message a firing delivers (ActiveMQ SchedulerBroker.scheduledJob). */
-  private copyOf(job: Job, now: number): SendRequest {
-    const h: Record<string, string> = { ...job.headers }
-    for (const k of SCHEDULED_HEADERS) delete h[k]
-    h[H.jobId] = job.id
-    if (job.cron !== null || job.repeatTotal > 0) {
-      // Many copies of one message: each needs its own id, and the same id if this firing is ever re-run.
-      h['message-id'] = `${job.id}:${job.fired + 1}`
-      delete h['_AMQ_DUPL_ID']
-    } else if (h['message-id'] === undefined && h['_AMQ_DUPL_ID'] === undefined) {
-      h['message-id'] = job.id
-    }
-    const exp = h['expires']
-    if (exp !== undefined && /^[0-9]{1,16}$/.test(exp) && Number(exp) > 0) {
-      const ttl = Number(exp) - job.createdAt
-      if (ttl > 0) h['expires'] = String(now + ttl)
-    }
-    return { destination: job.destination, headers: h, body: job.body }
   }
 
   // ---- job table, heap and timer ----
