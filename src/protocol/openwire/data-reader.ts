@@ -104,6 +104,20 @@ export class DataReader {
     return v
   }
 
+  /**
+   * Checks a count read at `at` before looping over it: negative is invalid; more elements than the bytes left
+   * can hold (at `minBytes` each) is a truncation, since on an unprefixed stream the rest may still arrive.
+   */
+  count(n: number, minBytes: number, what: string, at: number): number {
+    if (n < 0) throw this.fail(`${what} ${n}`, `a ${what} >= 0`, at)
+    if (n * minBytes > this.remaining) {
+      const e = this.fail(`${what} ${n} with ${this.remaining} byte(s) left`, 'a count the bytes can hold', at)
+      e.details!.truncated = true
+      throw e
+    }
+    return n
+  }
+
   /** A copy of the next `n` bytes; `n` is checked against what is left before anything is allocated. */
   take(n: number, what: string): Uint8Array {
     if (n < 0) throw this.fail(`length ${n}`, `a non-negative length of ${what}`, this.offset - 4)

@@ -82,10 +82,8 @@ function readField(r: DataReader, f: Field, opts: LooseOptions, depth: number): 
     case 'array': {
       if (!r.bool()) return null
       const countAt = r.offset
-      const count = r.i16()
       // Each element takes at least its "present" byte.
-      if (count < 0 || count > r.remaining)
-        throw r.fail(`array count ${count} with ${r.remaining} byte(s) left`, 'a count the bytes can hold', countAt)
+      const count = r.count(r.i16(), 1, 'array count', countAt)
       const where = r.where
       const out: unknown[] = []
       for (let i = 0; i < count; i++) {
@@ -102,7 +100,9 @@ function readField(r: DataReader, f: Field, opts: LooseOptions, depth: number): 
 function readNested(r: DataReader, f: Field, opts: LooseOptions, depth: number): DataStructure | null {
   if (!r.bool()) return null
   const at = r.offset
-  const s = readStructure(r, opts, r.where, depth + 1)
+  const where = r.where
+  const s = readStructure(r, opts, where, depth + 1)
+  r.where = where
   if (f.accepts !== undefined && f.accepts.length > 0 && !f.accepts.includes(s.type))
     throw r.fail(`a ${s.type}`, f.accepts.join(' or '), at)
   return s
@@ -115,10 +115,8 @@ function readThrowable(r: DataReader, opts: LooseOptions, depth: number): WireTh
   const t: WireThrowable = { className: str(), message: str() }
   if (opts.stackTraceEnabled) {
     const countAt = r.offset
-    const count = r.i16()
     // A frame is at least three "absent" booleans and an int: 7 bytes.
-    if (count < 0 || count * 7 > r.remaining)
-      throw r.fail(`stack depth ${count} with ${r.remaining} byte(s) left`, 'a count the bytes can hold', countAt)
+    const count = r.count(r.i16(), 7, 'stack depth', countAt)
     t.stackTrace = []
     for (let i = 0; i < count; i++)
       t.stackTrace.push({ className: str(), methodName: str(), fileName: str(), line: r.i32() })

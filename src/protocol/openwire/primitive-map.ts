@@ -100,8 +100,7 @@ export function readPrimitiveMapBody(r: DataReader, depth = 0): PrimitiveMap | n
   if (count === -1) return null
   // Each entry takes at least 3 bytes (2-byte key length, 1-byte tag): a count the bytes cannot hold is refused
   // before the loop, so a forged count costs nothing.
-  if (count < -1 || count * 3 > r.remaining)
-    throw r.fail(`map count ${count} with ${r.remaining} byte(s) left`, 'a count the remaining bytes can hold', countAt)
+  r.count(count, 3, 'map count', countAt)
   const m: PrimitiveMap = new Map()
   for (let i = 0; i < count; i++) {
     const keyAt = r.offset
@@ -115,13 +114,7 @@ export function readPrimitiveMapBody(r: DataReader, depth = 0): PrimitiveMap | n
 function readPrimitiveList(r: DataReader, depth: number): Primitive[] {
   checkDepth(r, depth)
   const countAt = r.offset
-  const count = r.i32()
-  if (count < 0 || count > r.remaining)
-    throw r.fail(
-      `list count ${count} with ${r.remaining} byte(s) left`,
-      'a count the remaining bytes can hold',
-      countAt,
-    )
+  const count = r.count(r.i32(), 1, 'list count', countAt)
   const out: Primitive[] = []
   for (let i = 0; i < count; i++) out.push(readPrimitive(r, depth))
   return out
