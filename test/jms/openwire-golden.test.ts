@@ -4,7 +4,7 @@
  * and re-encodes to the identical bytes (loose encoding). It also prints loose vs tight frame sizes, the
  * measurement behind declining tight encoding. Skipped, with the reason, when javac or the jar is missing.
  */
-import { beforeAll, describe, expect, test } from 'bun:test'
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -32,6 +32,7 @@ if (missing !== undefined) console.warn(`openwire golden tests skipped: ${missin
 
 const LOOSE: FrameOptions = { maxFrameSize: 1 << 20, sizePrefixDisabled: false, stackTraceEnabled: false }
 let dir = ''
+let scratch = ''
 
 function decode(file: string, opts = LOOSE): { cmd: Command; bytes: Uint8Array } {
   const bytes = new Uint8Array(readFileSync(join(dir, file)))
@@ -44,14 +45,15 @@ function decode(file: string, opts = LOOSE): { cmd: Command; bytes: Uint8Array }
 describe.skipIf(missing !== undefined)('OpenWire golden frames from the ActiveMQ 5.17 client', () => {
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'openwire-golden-'))
+    scratch = dir
     const cp = JARS.join(':')
     const built = Bun.spawnSync([javac!, '-d', join(dir, 'classes'), '-cp', cp, join(import.meta.dir, 'WireDump.java')])
     if (built.exitCode !== 0) throw new Error(`javac failed: ${built.stderr.toString()}`)
     const ran = Bun.spawnSync([java!, '-cp', `${join(dir, 'classes')}:${cp}`, 'WireDump', join(dir, 'out')])
     if (ran.exitCode !== 0) throw new Error(`WireDump failed: ${ran.stderr.toString()}`)
     dir = join(dir, 'out')
-    return () => rmSync(join(dir, '..'), { recursive: true, force: true })
   })
+  afterAll(() => rmSync(scratch, { recursive: true, force: true }))
 
   test('OpenWire golden every loose frame decodes and re-encodes to identical bytes', () => {
     const files = readdirSync(dir).filter((f) => f.endsWith('.bin'))
