@@ -27,6 +27,12 @@ export type ErrorCode =
   | 'STOMP_ENCODING_INVALID'
   | 'STOMP_FRAME_TOO_LARGE'
   | 'STOMP_PROTOCOL'
+  /** OpenWire bytes that do not decode: names the command type, field and offset (protocol/openwire). */
+  | 'OPENWIRE_FRAME_INVALID'
+  /** An OpenWire frame whose size prefix (or encoded size) is over the negotiated maxFrameSize. */
+  | 'OPENWIRE_FRAME_TOO_LARGE'
+  /** Valid OpenWire that sfbroker does not implement: BlobMessage, a version below 10, cache or tight encoding. */
+  | 'OPENWIRE_UNSUPPORTED'
   | 'BROKER_DESTINATION_INVALID'
   | 'BROKER_SELECTOR_INVALID'
   /** A selector past a complexity limit (length, nodes, nesting, LIKE pattern characters): see broker/selector.ts. */
