@@ -12,9 +12,9 @@
  * Epochs: every batch records the writer's epoch (key `\0batch`, and each message record); open() refuses with
  * STORAGE_FENCED a store whose meta epoch is newer than ours, and records our epoch in meta before any write.
  *
- * In memory we keep, per destination, each live message's seq and record size (for stats, removes and purge
- * without reading records), the subscription records and the dedupe window. Messages themselves are read with
- * iterators on load().
+ * It sits behind the shared front (abstract-adapter.ts: lifecycle, op validation, the group-commit queue). What it
+ * keeps in memory is level-index.ts; opening the database (lock retry, meta, error codes) is level-open.ts.
+ * Messages themselves are read with iterators on load().
  *
  * Damage: LevelDB (paranoid_checks off) drops damaged write-ahead log records on open and opens anyway. The open
  * reports what it dropped (recovery-findings.ts): a torn tail of the newest log and zero-filled headers, which
