@@ -14,6 +14,7 @@ export {
   REASON_HEADER,
   type Goodbye,
 } from './connection.ts'
+export type { DuplexPort, DuplexPortEvents } from './duplex-port.ts'
 export { FrameParser, unescapeHeader } from './frame-parser.ts'
 export { encodeFrame, escapeHeader } from './frame-encoder.ts'
 export {
