@@ -2,6 +2,8 @@
  * Test-only helpers for the broker's unit tests: a minimal BrokerConfig, a Broker over a MemoryStore, a
  * subscriber that records deliveries, and a bounded `until` poll. Not imported by production code.
  */
+import { fromStompFilter } from '../model/index.ts'
+import { fromStompSend } from '../protocol/stomp/message-mapping.ts'
 import type { BrokerConfig } from '../config/types.ts'
 import { MemoryStore } from '../testing/memory-store.ts'
 import { Broker, type BrokerOptions } from './broker.ts'
@@ -58,6 +60,18 @@ export async function makeBroker(
   return { broker, store }
 }
 
+/** A STOMP-style send (destination label, SEND headers) through the STOMP mapping, as the connector makes it. */
+export function stompSend(
+  s: BrokerSession,
+  destination: string,
+  headers: Record<string, string>,
+  body: Uint8Array | string = '',
+  txId?: string,
+): Promise<void> {
+  const b = typeof body === 'string' ? enc(body) : body
+  return s.send({ message: fromStompSend(destination, headers, b, { nowMs: Date.now(), newMessageId: () => '' }) }, txId)
+}
+
 export const enc = (s: string): Uint8Array => new TextEncoder().encode(s)
 export const dec = (b: Uint8Array): string => new TextDecoder().decode(b)
 
@@ -67,17 +81,17 @@ export class Sink {
     this.got.push(d)
   }
   bodies(): string[] {
-    return this.got.filter((d) => !d.browserEnd).map((d) => dec(d.body))
+    return this.got.filter((d) => !d.browserEnd).map((d) => dec(d.message.body))
   }
 }
 
 export function sub(
   s: BrokerSession,
-  req: Partial<SubscribeRequest> & { destination: string },
+  req: Omit<Partial<SubscribeRequest>, 'destination'> & { destination: string },
   id = 'sub-' + Math.random().toString(36).slice(2),
 ): Sink {
   const sink = new Sink()
-  s.subscribe({ id, ack: 'auto', ...req }, sink.fn)
+  s.subscribe({ id, ack: 'auto', ...req, destination: fromStompFilter(req.destination) }, sink.fn)
   return sink
 }
 
