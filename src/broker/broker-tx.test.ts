@@ -9,7 +9,7 @@ import { isBrokerError } from '../lib/errors.ts'
 import type { StoreOp } from '../storage/types.ts'
 import { MemoryStore } from '../testing/memory-store.ts'
 import type { Broker } from './broker.ts'
-import { dec, enc, makeBroker, settle, sub, until } from './broker-test-kit.ts'
+import { dec, enc, makeBroker, settle, sub, until, stompView } from './broker-test-kit.ts'
 
 class RecordingStore extends MemoryStore {
   batches: StoreOp[][] = []
@@ -30,7 +30,7 @@ async function setup() {
   brokers.push(r.broker)
   return { broker: r.broker, store }
 }
-const conn = (b: Broker) => b.connect({ remoteAddress: 'x', protocol: 'test' })
+const conn = (b: Broker) => stompView(b.connect({ remoteAddress: 'x', protocol: 'test' }))
 
 describe('Broker transactions', () => {
   test('Broker transaction commits sends and acks as one atomic store batch', async () => {

@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, test } from 'bun:test'
 import { isBrokerError } from '../lib/errors.ts'
 import type { Broker } from './broker.ts'
-import { dec, enc, makeBroker, settle, Sink, sub, until } from './broker-test-kit.ts'
+import { dec, enc, makeBroker, settle, Sink, sub, until, stompView } from './broker-test-kit.ts'
 
 let brokers: Broker[] = []
 afterEach(async () => {
@@ -18,7 +18,8 @@ async function setup(opts: Parameters<typeof makeBroker>[0] = {}) {
   brokers.push(r.broker)
   return r
 }
-const conn = (b: Broker, clientId?: string) => b.connect({ remoteAddress: '127.0.0.1:1', protocol: 'test', clientId })
+const conn = (b: Broker, clientId?: string) =>
+  stompView(b.connect({ remoteAddress: '127.0.0.1:1', protocol: 'test', clientId }))
 
 async function expectCode(p: Promise<unknown> | (() => unknown), code: string): Promise<void> {
   let err: unknown

@@ -151,7 +151,12 @@ export class BatchCommitter {
           throw e
         }
       }
-      prepared.push({ msg: brokerMessage(b.req.message, session?.sessionId ?? null), dest: b.dest, key: b.key, req: b.req })
+      prepared.push({
+        msg: brokerMessage(b.req.message, session?.sessionId ?? null),
+        dest: b.dest,
+        key: b.key,
+        req: b.req,
+      })
     }
     const forget = (): void => {
       for (const p of prepared) if (p.key !== null) this.recentIds.delete(p.key)

@@ -14,13 +14,7 @@
 import { BrokerError } from '../lib/errors.ts'
 import type { Broker } from './broker.ts'
 import type { Session } from './session.ts'
-import {
-  type CoreMessage,
-  copyMessage,
-  createMessage,
-  prop,
-  propertyAsString,
-} from '../model/index.ts'
+import { type CoreMessage, copyMessage, createMessage, prop, propertyAsString } from '../model/index.ts'
 import { parseDestination, type DestinationName } from './destination.ts'
 import { brokerMessage, deliveredMessage, type BrokerMessage } from './message.ts'
 import type { MessageQueue, QueueEntry } from './queue.ts'

@@ -258,7 +258,11 @@ export class MessageQueue {
     if (!c.selector) return true
     const m = e.msg.message
     return c.selector.matches(
-      messageSource(m, m.redeliveryCount > 0 || e.redeliveries > 0 || e.recovered === true, m.redeliveryCount + e.redeliveries + 1),
+      messageSource(
+        m,
+        m.redeliveryCount > 0 || e.redeliveries > 0 || e.recovered === true,
+        m.redeliveryCount + e.redeliveries + 1,
+      ),
     )
   }
 

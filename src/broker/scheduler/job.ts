@@ -6,13 +6,7 @@
  * `sfbroker-job`) are read by legacyJobReader. It owns no timer, store or broker; the Scheduler does.
  */
 import { BrokerError } from '../../lib/errors.ts'
-import {
-  type CoreMessage,
-  copyMessage,
-  type Destination,
-  prop,
-  propertyAsString,
-} from '../../model/index.ts'
+import { type CoreMessage, copyMessage, type Destination, prop, propertyAsString } from '../../model/index.ts'
 import type { LegacyMessageReader, StoredMessage } from '../../storage/types.ts'
 import { CronExpression } from './cron.ts'
 
@@ -44,7 +38,9 @@ const RECORD_VERSION = 2
  * case-insensitively (SchedulerBroker.send), so `/topic/activemq.scheduler.management` counts too.
  */
 export function isManagementDestination(d: Destination): boolean {
-  return (d.kind === 'queue' || d.kind === 'topic') && d.name.toLowerCase().startsWith(MANAGEMENT_DESTINATION.toLowerCase())
+  return (
+    (d.kind === 'queue' || d.kind === 'topic') && d.name.toLowerCase().startsWith(MANAGEMENT_DESTINATION.toLowerCase())
+  )
 }
 
 /** A property's string form (typed ones as JMS converts them), or undefined when absent. */
@@ -207,7 +203,8 @@ export function legacyJobReader(fromHeaders: LegacyMessageReader): LegacyMessage
     }
     if (old === null || typeof old !== 'object' || old.v !== 1) fail(`not a version 1 ${RECORD_HEADER} record`)
     const h = old.headers as Record<string, string> | null
-    if (typeof old.destination !== 'string' || h === null || typeof h !== 'object') fail('missing destination or headers')
+    if (typeof old.destination !== 'string' || h === null || typeof h !== 'object')
+      fail('missing destination or headers')
     const id = typeof old.id === 'string' ? old.id : fail('missing id')
     const m = fromHeaders(id, { ...h, destination: old.destination as string }, body)
     const key = h!['message-id'] || h!._AMQ_DUPL_ID || null

@@ -137,7 +137,11 @@ export class FakeBroker implements BrokerCore {
   async stop(): Promise<void> {}
 }
 
-export function delivery(subscriptionId: string, n: number, extra: Partial<Delivery> = {}): Delivery {
+export function delivery(
+  subscriptionId: string,
+  n: number,
+  { body, ...extra }: Partial<Delivery> & { body?: Uint8Array } = {},
+): Delivery {
   return {
     subscriptionId,
     ackId: `ack-${n}`,
@@ -147,7 +151,7 @@ export function delivery(subscriptionId: string, n: number, extra: Partial<Deliv
       timestamp: 0,
       properties: new Map([['custom', { type: 'string', value: `v:${n}` }]]),
       bodyKind: 'text',
-      body: new TextEncoder().encode(`body ${n}`),
+      body: body ?? new TextEncoder().encode(`body ${n}`),
     }),
     redelivered: false,
     ...extra,
