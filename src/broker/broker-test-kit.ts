@@ -106,16 +106,26 @@ export function toStompDelivery(d: Delivery): StompDelivery {
 }
 
 export function stompView(s: BrokerSession): StompView {
-  const view = Object.create(s) as StompView
-  Object.defineProperty(view, 'inner', { value: s })
-  view.send = (req, txId) =>
+  const send: StompView['send'] = (req, txId) =>
     s.send(
       { message: fromStompSend(req.destination, req.headers, req.body, { nowMs: Date.now(), newMessageId: () => '' }) },
       txId,
     )
-  view.subscribe = (req, onDelivery) =>
+  const subscribe: StompView['subscribe'] = (req, onDelivery) =>
     s.subscribe({ ...req, destination: fromStompFilter(req.destination) }, (d) => onDelivery(toStompDelivery(d)))
-  return view
+  // Everything else is the session itself (methods bound to it, so state changes land on the session).
+  return new Proxy(s, {
+    has(target, key) {
+      return key === 'inner' || Reflect.has(target, key)
+    },
+    get(target, key) {
+      if (key === 'inner') return s
+      if (key === 'send') return send
+      if (key === 'subscribe') return subscribe
+      const v = Reflect.get(target, key, target)
+      return typeof v === 'function' ? v.bind(target) : v
+    },
+  }) as unknown as StompView
 }
 
 export const enc = (s: string): Uint8Array => new TextEncoder().encode(s)
