@@ -106,7 +106,7 @@ export function toStompDelivery(d: Delivery): StompDelivery {
 }
 
 export function stompView(s: BrokerSession): StompView {
-  const send: StompView['send'] = (req, txId) =>
+  const send: StompView['send'] = async (req, txId) =>
     s.send(
       { message: fromStompSend(req.destination, req.headers, req.body, { nowMs: Date.now(), newMessageId: () => '' }) },
       txId,
