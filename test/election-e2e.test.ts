@@ -8,19 +8,14 @@
  */
 import { test, expect, afterAll, afterEach } from 'bun:test'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { ElectorProc, freePorts, acceptingPorts, watchPorts } from './fixtures/election-harness.ts'
+import { tempDirs } from '../src/testing/temp-dir.ts'
 
 const KEEPALIVE_MS = 200
-const dirs: string[] = []
 let procs: ElectorProc[] = []
 
-function tmpDir(): string {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'sfb-elect-'))
-  dirs.push(d)
-  return d
-}
+const tmpDir = tempDirs('sfb-elect-')
 function start(opts: Record<string, unknown>): ElectorProc {
   const p = new ElectorProc({ keepAliveMs: KEEPALIVE_MS, ...opts })
   procs.push(p)
@@ -29,9 +24,6 @@ function start(opts: Record<string, unknown>): ElectorProc {
 afterEach(async () => {
   for (const p of procs) await p.kill('SIGKILL')
   procs = []
-})
-afterAll(() => {
-  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true })
 })
 
 /** A fresh dir with `a` (nodeId from aOpts) listening as primary and `b` waiting as its replica, on two free ports. */

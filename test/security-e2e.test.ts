@@ -15,7 +15,8 @@ import path from 'node:path'
 import type { Client } from '@stomp/stompjs'
 import { compiledBinary } from './fixtures/binary.ts'
 import { TestProcesses, tailFile, spawnLines, type LineChild } from './fixtures/broker-process.ts'
-import { freePort, tcpAccepts, until } from '../src/testing/net-probe.ts'
+import { freePort, tcpAccepts } from '../src/testing/net-probe.ts'
+import { until } from '../src/testing/until.ts'
 import { connectStompJs } from '../src/protocol/stomp/testing/stompjs-tcp.ts'
 
 const procs = new TestProcesses()
