@@ -7,7 +7,7 @@ import { expect, test } from 'bun:test'
 import fs from 'node:fs'
 import path from 'node:path'
 import { loadConfig } from './index.ts'
-import { readableByOthers } from './load-config.ts'
+import { readableByOthers } from './config-warnings.ts'
 import { tempDir } from '../testing/temp-dir.ts'
 
 const ROOT = path.resolve(import.meta.dir, '..', '..')
