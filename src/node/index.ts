@@ -7,6 +7,7 @@ import { BrokerNode, EXIT } from './broker-node.ts'
 
 export { BrokerNode, EXIT }
 export type { NodeStatus } from './broker-node.ts'
+export type { AdminAccess } from './admin-server.ts'
 
 export interface NodeHandle {
   node: BrokerNode
