@@ -6,7 +6,7 @@
  */
 import { describe, expect, test } from 'bun:test'
 import type { DestinationMetrics } from '../broker/types.ts'
-import { STATUS_PAGE_DEFAULT, STATUS_PAGE_MAX, parsePage, topDestinations } from './admin-server.ts'
+import { STATUS_PAGE_DEFAULT, STATUS_PAGE_MAX, parsePage, topDestinations } from './admin-metrics.ts'
 
 const d = (destination: string, depth: number): DestinationMetrics => ({
   destination,
