@@ -5,7 +5,7 @@
  */
 import crypto from 'node:crypto'
 import type http from 'node:http'
-import type { AdminConfig } from '../config/types.ts'
+import type { AdminConfig } from '../config/index.ts'
 import { DEFAULTS } from '../config/index.ts'
 import type { AdminAccess } from '../node/index.ts'
 

@@ -5,7 +5,7 @@
  * assets embedded as strings (page-assets.ts, app-script.ts): no CDN, no build step, same bytes on Bun and Deno.
  */
 import type http from 'node:http'
-import type { AdminConfig } from '../config/types.ts'
+import type { AdminConfig } from '../config/index.ts'
 import type { AdminAccess, BrokerNode } from '../node/index.ts'
 import { ConsoleApi } from './api.ts'
 import { APP_CSS, INDEX_HTML } from './page-assets.ts'

@@ -4,9 +4,9 @@
  * first; the rest counted in sfbroker_destination_series_omitted, never folded into counters). /status paging
  * (`?offset=&limit=`) lives here too: both bound what one admin answer may list.
  */
-import type { AdminConfig } from '../config/types.ts'
+import type { AdminConfig } from '../config/index.ts'
 import { DEFAULTS } from '../config/index.ts'
-import type { DestinationMetrics } from '../broker/types.ts'
+import type { DestinationMetrics } from '../broker/index.ts'
 import type { BrokerNode } from './broker-node.ts'
 import { Exposition } from './prometheus.ts'
 import { ROLES } from './node-metrics.ts'

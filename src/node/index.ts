@@ -2,7 +2,7 @@
  * The node part: one broker process (election → store → broker → scheduler → connectors) and its admin
  * endpoint. `startNode` is what `sfbroker run` calls.
  */
-import type { BrokerConfig } from '../config/types.ts'
+import type { BrokerConfig } from '../config/index.ts'
 import { BrokerNode, EXIT } from './broker-node.ts'
 
 export { BrokerNode, EXIT }
