@@ -11,6 +11,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { ElectorProc, freePorts, acceptingPorts, watchPorts } from './fixtures/election-harness.ts'
 import { tempDirs } from '../src/testing/temp-dir.ts'
+import { until } from '../src/testing/until.ts'
 
 const KEEPALIVE_MS = 200
 let procs: ElectorProc[] = []
@@ -40,15 +41,15 @@ async function primaryAndReplica(
   return { dir, ports, a, b }
 }
 
-async function waitOneListening(ps: ElectorProc[], timeoutMs: number): Promise<ElectorProc> {
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    const l = ps.filter((p) => p.listening)
-    if (l.length === 1) return l[0]!
-    await Bun.sleep(10)
-  }
-  throw new Error(
-    `no single primary within ${timeoutMs} ms: ${ps.map((p) => `${p.opts.nodeId}=${p.role}/${p.listening}`).join(' ')}`,
+function waitOneListening(ps: ElectorProc[], timeoutMs: number): Promise<ElectorProc> {
+  return until(
+    () => {
+      const l = ps.filter((p) => p.listening)
+      return l.length === 1 ? l[0]! : null
+    },
+    () => `a single primary: ${ps.map((p) => `${p.opts.nodeId}=${p.role}/${p.listening}`).join(' ')}`,
+    timeoutMs,
+    10,
   )
 }
 
