@@ -69,6 +69,7 @@ export class CommandHandler {
   handle(c: W.Command): Promise<void> | void {
     try {
       const work = this.dispatch(c)
+      if (c.type === 'KeepAliveInfo') return
       if (work === undefined) return this.conn.respond(c)
       return work.then(() => this.conn.respond(c))
     } catch (e) {
@@ -124,6 +125,7 @@ export class CommandHandler {
         this.conn.end()
         return
       case 'KeepAliveInfo':
+        // Answered in kind (ActiveMQ's InactivityMonitor), never with a Response.
         if (c.responseRequired) this.conn.write({ type: 'KeepAliveInfo', commandId: 0, responseRequired: false })
         return
       case 'FlushCommand':
