@@ -307,7 +307,7 @@ describe('StompConnection frames', () => {
     await until(() => session.deliverTo.size === 2, 'two subscriptions')
     expect((session.calls[0] as Extract<Call, { op: 'subscribe' }>).req.browser).toBe(true)
     expect((session.calls[1] as Extract<Call, { op: 'subscribe' }>).req.durableName).toBe('n')
-    session.deliverTo.get('b')!({ ...delivery('b', 0), browserEnd: true, body: new Uint8Array(0) })
+    session.deliverTo.get('b')!({ ...delivery('b', 0), browserEnd: true })
     const end = await c.next('MESSAGE')
     expect(end.headers.browser).toBe('end')
     expect(end.headers['message-id']).toBe('0')
