@@ -36,9 +36,9 @@
  *                        bench-lib/tls-rows.ts)
  *   --no-mqtt            skip the MQTT rows (each broker's mqtt:// connector, MQTT.js as the load generator;
  *                        bench-lib/mqtt-rows.ts; ActiveMQ needs libmqtt-client-java)
- *   --mqtt-qos0 N        messages of the MQTT QoS 0 publish + subscribe row (default 100000)
- *   --mqtt-qos1 N        messages of the MQTT QoS 1 PUBACK-per-message row (default 5000)
- *   --mqtt-fanout N      messages of the MQTT QoS 1 fan-out row, each to 10 subscribers (default 10000)
+ *   --mqtt-qos0 N        messages of the MQTT QoS 0 publish + subscribe row (default: --np)
+ *   --mqtt-qos1 N        messages of the MQTT QoS 1 PUBACK-per-message row (default: --p1)
+ *   --mqtt-fanout N      messages of the MQTT QoS 1 fan-out row, each to 10 subscribers (default: --window-count / 10)
  *   --mqtt-window N      MQTT publishes outstanding in the QoS 0 and fan-out rows (default 100)
  *
  * When ActiveMQ is not installed the script says how to install it and runs the sfbroker column alone.
@@ -176,9 +176,10 @@ async function main(): Promise<number> {
       )
       const mqttRows = await runMqttRows(kinds, o, {
         ...DEFAULT_MQTT_ROWS,
-        qos0Count: args.int('mqtt-qos0', DEFAULT_MQTT_ROWS.qos0Count),
-        qos1Count: args.int('mqtt-qos1', DEFAULT_MQTT_ROWS.qos1Count),
-        fanOutCount: args.int('mqtt-fanout', DEFAULT_MQTT_ROWS.fanOutCount),
+        // By default the MQTT rows are as long as the STOMP rows they resemble, so a short run stays short.
+        qos0Count: args.int('mqtt-qos0', o.nonPersistentCount),
+        qos1Count: args.int('mqtt-qos1', o.p1Count),
+        fanOutCount: args.int('mqtt-fanout', Math.max(1, Math.floor(o.windowCount / 10))),
         window: args.int('mqtt-window', DEFAULT_MQTT_ROWS.window),
       })
       extra.push(...mqttRows)

@@ -39,6 +39,7 @@ export interface MqttRowOptions {
   window: number
 }
 
+/** The counts of a full run (bench-vs-activemq derives its defaults from its STOMP row counts, which match these). */
 export const DEFAULT_MQTT_ROWS: MqttRowOptions = {
   qos0Count: 100_000,
   qos1Count: 5000,
