@@ -8,14 +8,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { type BatchOp, NativeDb } from '../../adapters/leveldb/native.ts'
-import {
-  v1EncodeBatch,
-  v1FrameRecord,
-  v1MarkerJson,
-  v1SegmentHeader,
-  V1_RT_BATCH,
-  type V1Op,
-} from './journal-v1.ts'
+import { v1EncodeBatch, v1FrameRecord, v1MarkerJson, v1SegmentHeader, V1_RT_BATCH, type V1Op } from './journal-v1.ts'
 import {
   v1BatchKey,
   v1BatchValue,
@@ -87,7 +80,10 @@ async function plantLevel(dir: string, batches: V1Op[][], seqsOf: number[][], op
   mkdirSync(levelDir, { recursive: true })
   const db = await NativeDb.open(levelDir)
   try {
-    await db.batch([{ type: 'put', key: v1MetaKey(), value: v1MetaValue(epoch, opts.createdAt ?? 1_700_000_000_000) }], true)
+    await db.batch(
+      [{ type: 'put', key: v1MetaKey(), value: v1MetaValue(epoch, opts.createdAt ?? 1_700_000_000_000) }],
+      true,
+    )
     const dests = new Map<string, { id: number; seqs: Set<number> }>()
     let lastSeq = 0
     let group = 0
