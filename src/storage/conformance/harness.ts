@@ -33,6 +33,11 @@ export interface AdapterCapabilities {
    * it exactly what a cold open recovers. A string is the stated reason it is not supported (cold open only).
    */
   standby?: true | string
+  /**
+   * `plant(dir, destination)` adds to the closed store in `dir` one message on `destination` whose bytes pass the
+   * adapter's integrity checks but whose message record does not decode; the next open must report it as corrupt.
+   */
+  corruptMessage?: { plant(dir: string, destination: string): Promise<void> | void } | string
 }
 
 export interface AdapterHarness {

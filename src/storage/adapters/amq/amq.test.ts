@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url'
 import { describeAdapter, loadAll } from '../../conformance.ts'
 import { AmqAdapter } from './index.ts'
 import { KahaDbAdapter } from '../kahadb/index.ts'
-import { plantJournalFormat } from '../../journal/plant-format.ts'
+import { plantJournalFormat, plantUndecodableMessage } from '../../journal/plant-format.ts'
 import { isBrokerError } from '../../../lib/errors.ts'
 import { msg, strProp } from '../../conformance/harness.ts'
 
@@ -19,6 +19,7 @@ describeAdapter('AmqAdapter', {
   open: () => new AmqAdapter(),
   supports: {
     formatCheck: { plant: (dir, kind) => plantJournalFormat(dir, kind, 'amq') },
+    corruptMessage: { plant: plantUndecodableMessage },
     refusesOlderEpochOnOpen: true,
     standby: true,
     crash: {

@@ -10,13 +10,14 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describeAdapter, loadAll } from '../../conformance.ts'
 import { KahaDbAdapter } from './index.ts'
-import { plantJournalFormat } from '../../journal/plant-format.ts'
+import { plantJournalFormat, plantUndecodableMessage } from '../../journal/plant-format.ts'
 import { msg, strProp } from '../../conformance/harness.ts'
 
 describeAdapter('KahaDbAdapter', {
   open: () => new KahaDbAdapter(),
   supports: {
     formatCheck: { plant: (dir, kind) => plantJournalFormat(dir, kind, 'kahaDB') },
+    corruptMessage: { plant: plantUndecodableMessage },
     refusesOlderEpochOnOpen: true,
     standby: true,
     crash: {

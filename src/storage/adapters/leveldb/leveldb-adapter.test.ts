@@ -9,12 +9,14 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describeAdapter } from '../../conformance.ts'
 import { LevelDbAdapter, plantLevelDbFormat } from './index.ts'
+import { plantUndecodableLevelMessage } from './plant-format.ts'
 import { msg, strProp } from '../../conformance/harness.ts'
 
 describeAdapter('LevelDbAdapter', {
   open: () => new LevelDbAdapter(),
   supports: {
     formatCheck: { plant: plantLevelDbFormat },
+    corruptMessage: { plant: plantUndecodableLevelMessage },
     refusesOlderEpochOnOpen: true,
     standby: 'not supported: cold open (a takeover rebuilds the index from the LevelDB log)',
     crash: { module: fileURLToPath(new URL('./index.ts', import.meta.url)), exportName: 'LevelDbAdapter' },
