@@ -9,6 +9,10 @@
  * asserted once for the group, and only then do the group's writes resolve (FENCING.md write path).
  * `periodic` writes unsynced and syncs every syncIntervalMs; `never` syncs only on close.
  *
+ * Format 2 (keys.ts): each message record holds the model's CoreMessage record. A database sfbroker 0.1.0 wrote is
+ * converted on open through OpenOptions.legacyMessage (level-upgrade.ts; refused with STORAGE_FORMAT without it);
+ * 0.1.0 refuses a database this version wrote (meta version 2) with STORAGE_FORMAT.
+ *
  * Epochs: every batch records the writer's epoch (key `\0batch`, and each message record); open() refuses with
  * STORAGE_FENCED a store whose meta epoch is newer than ours, and records our epoch in meta before any write.
  *
