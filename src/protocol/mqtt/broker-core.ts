@@ -5,12 +5,8 @@
  *
  * - Publishing goes through a broker session per connection (authorization, flow control, dedupe, other
  *   protocols' subscribers and the store all apply); a QoS 2 packet id is written in the message's own batch.
- * - Receiving: one TopicTap sees every topic message (any protocol, scheduler firings) inside the broker's commit and
- *   routes it through a DestinationIndex of session filters: one delivery per session at the highest matching QoS
- *   with every subscription id, no-local, retain-as-published; shared groups round robin over connected members
- *   (all members when none is). For a persistent session the QoS 1/2 delivery is written in the publisher's batch.
- * - Retained: purge + add under `mqtt://retained/<topic>` in the same batch (an empty payload clears); a retained
- *   non-persistent (QoS 0) message is written in its own batch once routed.
+ * - Receiving and retained messages: one TopicTap sees every topic message (any protocol, scheduler firings) inside
+ *   the broker's commit; broker-core-router.ts routes it to sessions (broker-core-session.ts holds their queues).
  * - start() reads everything back when the node becomes primary (before connectors open), ends expired sessions,
  *   and re-arms will delays and expiry on the broker's clock. A session connected when the last primary died is
  *   taken as disconnected at start.
@@ -19,7 +15,6 @@
  */
 import { BrokerError } from '../../lib/errors.ts'
 import { logger } from '../../lib/log.ts'
-import { type CoreMessage, copyMessage, DestinationIndex, filterMatches, isExpired } from '../../model/index.ts'
 import type { Authenticator, Subject } from '../../security/index.ts'
 import type { MqttBrokerPort, StoreOp } from './broker-port.ts'
 import type {
@@ -29,10 +24,9 @@ import type {
   OpenRequest,
   OpenResult,
   PublishOptions,
-  QoS,
   SubscribeOptions,
 } from './core-port.ts'
-import { coreToMqtt, mqttToCore, wantsRetain } from './message-map.ts'
+import { coreToMqtt, mqttToCore } from './message-map.ts'
 import {
   decodeSession,
   encodeSession,
@@ -40,12 +34,11 @@ import {
   parseSessionKey,
   qos2InRecord,
   RETAINED_PREFIX,
-  SESSION_PREFIX,
   subjectFromRecord,
   subjectToRecord,
-  deliveryCopy,
 } from './mqtt-store.ts'
-import { type Queued, SessionState, type SessionHost, type Sub, subKey } from './broker-core-session.ts'
+import { SessionState, type SessionHost, subKey } from './broker-core-session.ts'
+import { MqttRouter } from './broker-core-router.ts'
 import { BrokerSessionHandle } from './broker-core-handle.ts'
 import { SessionTimers } from './broker-core-timers.ts'
 
@@ -71,24 +64,14 @@ export const BROKER_MQTT_CORE_DEFAULTS = {
 /** Most in-flight records one session may hold in the store (the packet id space). */
 const IN_FLIGHT_RECORDS_MAX = 65_535
 
-interface SharedGroup {
-  key: string
-  members: Map<string, SessionState>
-  next: number
-}
-
-type IndexEntry = SessionState | SharedGroup
-
 export class BrokerMqttCore implements MqttCore, SessionHost {
   readonly broker: MqttBrokerPort
   readonly limits: typeof BROKER_MQTT_CORE_DEFAULTS
   dropped = 0
   private readonly sessions = new Map<string, SessionState>()
-  private readonly retained = new Map<string, CoreMessage>()
-  private readonly index = new DestinationIndex<IndexEntry>()
-  private readonly groups = new Map<string, SharedGroup>()
-  /** Messages this core is sending now, by message id → publishing client id (for no-local). */
-  private readonly publishing = new Map<string, string>()
+  private readonly router = new MqttRouter(this)
+  private readonly retained = this.router.retained
+  private readonly publishing = this.router.publishing
   /** open() of one client id at a time. */
   private readonly opening = new Map<string, Promise<unknown>>()
   private removeTap: (() => void) | null = null
@@ -146,9 +129,9 @@ export class BrokerMqttCore implements MqttCore, SessionHost {
       for (const m of await this.broker.storeLoad(keys.inflight(clientId), 0, IN_FLIGHT_RECORDS_MAX))
         s.recoverInFlight(m.seq, m.message)
       this.sessions.set(clientId, s)
-      for (const sub of r.subs) this.addSub(s, sub.filter, sub.opts)
+      for (const sub of r.subs) this.router.addSub(s, sub.filter, sub.opts)
     }
-    this.removeTap = this.broker.addTopicTap({ onTopicMessage: (m) => this.onTopicMessage(m) })
+    this.removeTap = this.broker.addTopicTap({ onTopicMessage: (m) => this.router.onTopicMessage(m) })
     for (const s of [...this.sessions.values()]) {
       const endsAt = s.disconnectedAt! + s.expirySec * 1000
       if (s.expirySec !== 0xffffffff && endsAt <= now) await this.endSession(s)
@@ -300,7 +283,7 @@ export class BrokerMqttCore implements MqttCore, SessionHost {
     s.ended = true
     this.timers.cancel(s)
     if (s.will) this.publishWill(s)
-    for (const sub of [...s.subs.values()]) this.removeSub(s, sub.filter, sub.opts.shareGroup)
+    for (const sub of [...s.subs.values()]) this.router.removeSub(s, sub.filter, sub.opts.shareGroup)
     if (this.sessions.get(s.clientId) === s) this.sessions.delete(s.clientId)
     if (s.stored) await this.purgeSession(s).catch((e) => log.warn(`mqtt: ending ${s.clientId}: ${e}`))
   }
@@ -389,149 +372,18 @@ export class BrokerMqttCore implements MqttCore, SessionHost {
     const a = s.attached!
     this.broker.authorize(a.brokerSession, 'read', { kind: 'topic', name: filter })
     const existed = s.subs.has(subKey(filter, opts.shareGroup))
-    const sub = this.addSub(s, filter, opts)
+    const sub = this.router.addSub(s, filter, opts)
     if (s.persistent) await this.saveSession(s)
     const sendRetained = opts.retainHandling === 0 || (opts.retainHandling === 1 && !existed)
     if (opts.shareGroup === undefined && sendRetained)
-      for (const [topic, m] of this.retained)
-        if (filterMatches(filter, topic) && !isExpired(m, this.broker.clock.now()))
-          s.enqueue(this.queued(coreToMqtt(m), sub, true))
+      for (const m of this.router.retainedMatching(filter)) s.enqueue(this.router.queued(m, sub, true))
     return { existed }
   }
 
   async unsubscribe(s: SessionState, filter: string, group?: string): Promise<boolean> {
-    if (!this.removeSub(s, filter, group)) return false
+    if (!this.router.removeSub(s, filter, group)) return false
     if (s.persistent) await this.saveSession(s)
     return true
-  }
-
-  private addSub(s: SessionState, filter: string, opts: SubscribeOptions): Sub {
-    const key = subKey(filter, opts.shareGroup)
-    const sub = { filter, opts }
-    s.subs.set(key, sub)
-    if (opts.shareGroup === undefined) this.index.add(filter, s)
-    else {
-      let g = this.groups.get(key)
-      if (!g) {
-        g = { key, members: new Map(), next: 0 }
-        this.groups.set(key, g)
-        this.index.add(filter, g)
-      }
-      g.members.set(s.clientId, s)
-    }
-    return sub
-  }
-
-  private removeSub(s: SessionState, filter: string, group?: string): boolean {
-    const key = subKey(filter, group)
-    if (!s.subs.delete(key)) return false
-    if (group === undefined) {
-      const stillUsed = [...s.subs.values()].some((x) => x.filter === filter && x.opts.shareGroup === undefined)
-      if (!stillUsed) this.index.remove(filter, s)
-    } else {
-      const g = this.groups.get(key)!
-      g.members.delete(s.clientId)
-      if (g.members.size === 0) {
-        this.groups.delete(key)
-        this.index.remove(filter, g)
-      }
-    }
-    return true
-  }
-
-  // ------------------------------------------------------------------------------------------------ the topic tap
-
-  private onTopicMessage(m: CoreMessage): { ops: StoreOp[]; committed?: () => void } | null {
-    try {
-      return this.route(m)
-    } catch (e) {
-      // The tap must not throw into the broker's commit: a bug here costs MQTT subscribers this message only.
-      log.warn(`mqtt: routing ${m.messageId} to MQTT sessions failed: ${(e as Error).message}`)
-      return null
-    }
-  }
-
-  private route(m: CoreMessage): { ops: StoreOp[]; committed?: () => void } | null {
-    const ops: StoreOp[] = []
-    const after: (() => void)[] = []
-    const topic = m.destination.name
-    if (wantsRetain(m)) this.retain(m, topic, ops, after)
-    const matches = this.index.match(topic)
-    if (matches.size === 0 || isExpired(m, this.broker.clock.now())) {
-      return ops.length + after.length === 0 ? null : { ops, committed: () => after.forEach((f) => f()) }
-    }
-    const message = { ...coreToMqtt(m), origin: this.publishing.get(m.messageId) }
-    const targets = new Map<SessionState, Queued>()
-    for (const entry of matches) {
-      if (entry instanceof SessionState) {
-        for (const sub of entry.subs.values()) {
-          if (sub.opts.shareGroup !== undefined || !filterMatches(sub.filter, topic)) continue
-          if (sub.opts.noLocal && message.origin === entry.clientId) continue
-          const q = this.queued(message, sub, false)
-          const prev = targets.get(entry)
-          if (!prev) targets.set(entry, q)
-          else {
-            prev.qos = Math.max(prev.qos, q.qos) as QoS
-            prev.retain ||= q.retain
-            prev.subscriptionIds.push(...q.subscriptionIds)
-          }
-        }
-        continue
-      }
-      const member = this.pickMember(entry)
-      // A member's own subscription may carry a different QoS than the group's first: each member's applies.
-      if (member) after.push(this.deliverTo(member, m, this.queued(message, member.subs.get(entry.key)!, false), ops))
-    }
-    for (const [s, q] of targets) after.push(this.deliverTo(s, m, q, ops))
-    return { ops, committed: () => after.forEach((f) => f()) }
-  }
-
-  /** Store op (persistent session, persistent message, QoS 1/2) or memory queue; returns what to run at commit. */
-  private deliverTo(s: SessionState, m: CoreMessage, q: Queued, ops: StoreOp[]): () => void {
-    if (s.persistent && m.persistent && q.qos > 0) {
-      ops.push({ op: 'add', destination: keys.queue(s.clientId), message: deliveryCopy(m, q) })
-      s.stored = true
-      return () => s.storedArrived()
-    }
-    return () => s.enqueue(q)
-  }
-
-  private retain(m: CoreMessage, topic: string, ops: StoreOp[], after: (() => void)[]): void {
-    const clear = m.body.length === 0
-    if (!clear && !this.retained.has(topic) && this.retained.size >= this.limits.retainedMax) {
-      log.warn(`mqtt: retainedMax ${this.limits.retainedMax} reached; ${m.messageId} on ${topic} not retained`)
-      return
-    }
-    const key = keys.retained(topic)
-    const kept = copyMessage(m, { producer: null, persistent: true })
-    const write: StoreOp[] = [{ op: 'purge', destination: key }]
-    if (!clear) write.push({ op: 'add', destination: key, message: kept })
-    if (m.persistent) ops.push(...write)
-    after.push(() => {
-      if (clear) this.retained.delete(topic)
-      else this.retained.set(topic, kept)
-      // A non-persistent message may not add ops to its own batch: its retained copy is written after it.
-      if (!m.persistent)
-        this.broker.storeWrite(write).catch((e) => log.warn(`mqtt: storing retained ${topic}: ${(e as Error).message}`))
-    })
-  }
-
-  private queued(m: MqttMessage, sub: Sub, fromRetained: boolean): Queued {
-    return {
-      message: m,
-      qos: Math.min(m.qos, sub.opts.qos) as QoS,
-      retain: fromRetained || (sub.opts.retainAsPublished && m.retain),
-      subscriptionIds: sub.opts.subscriptionId === undefined ? [] : [sub.opts.subscriptionId],
-    }
-  }
-
-  /** Round robin over connected members; over all members when none is connected (their queues hold it). */
-  private pickMember(g: SharedGroup): SessionState | undefined {
-    const all = [...g.members.values()]
-    const live = all.filter((m) => m.attached)
-    const pool = live.length > 0 ? live : all
-    if (pool.length === 0) return undefined
-    return pool[g.next++ % pool.length]
   }
 }
 
