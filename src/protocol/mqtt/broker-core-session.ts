@@ -254,9 +254,14 @@ export class SessionState {
         this.loading = false
         if (gen !== this.generation) return this.pump()
         for (const m of list) {
-          const { info, message } = readDeliveryCopy(m.message, key)
-          this.window.push({ seq: m.seq, core: message, info })
           this.cursorSeq = m.seq
+          try {
+            const { info, message } = readDeliveryCopy(m.message, key)
+            this.window.push({ seq: m.seq, core: message, info })
+          } catch (e) {
+            // A record this core cannot read stays in the store, reported, and is skipped, as stores skip rot.
+            log.warn(`mqtt session ${this.clientId}: queued record ${m.seq} skipped: ${(e as Error).message}`)
+          }
         }
         if (list.length < asked && !this.arrivedDuringLoad) this.more = false
         this.pump()

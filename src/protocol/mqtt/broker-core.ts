@@ -201,18 +201,21 @@ export class BrokerMqttCore implements MqttCore, SessionHost {
       s = undefined
     }
     const sessionPresent = s !== undefined
-    if (!s) {
-      if (this.sessions.size >= this.limits.sessionsMax)
-        throw new BrokerError('BROKER_LIMIT', `mqtt: sessionsMax ${this.limits.sessionsMax} sessions reached`)
-      s = new SessionState(this, req.clientId)
-      this.sessions.set(req.clientId, s)
-    }
+    // Before any state is made: a client id a connection of another protocol holds refuses this open (as ActiveMQ).
     const brokerSession = this.broker.connect({
       clientId: req.clientId,
       protocol: 'mqtt',
       subject,
       remoteAddress: req.credentials.remoteAddress,
     })
+    if (!s) {
+      if (this.sessions.size >= this.limits.sessionsMax) {
+        await brokerSession.close().catch(() => {})
+        throw new BrokerError('BROKER_LIMIT', `mqtt: sessionsMax ${this.limits.sessionsMax} sessions reached`)
+      }
+      s = new SessionState(this, req.clientId)
+      this.sessions.set(req.clientId, s)
+    }
     s.expirySec = req.sessionExpirySec
     s.will = req.will
     s.subject = subject
