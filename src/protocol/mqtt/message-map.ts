@@ -7,7 +7,8 @@
  * - MQTT 5: content type ↔ the `content-type` property (STOMP's header); response topic ↔ replyTo (a topic);
  *   correlation data ↔ correlationId when it is UTF-8, else the bytes property MQTT_CORRELATION_DATA; message
  *   expiry ↔ expiration (absolute, broker clock); user properties ↔ string properties. A user property named
- *   more than once keeps its last value (JMS properties are a map), at the position of its first.
+ *   more than once keeps its last value (JMS properties are a map, so other protocols see that one), and then the
+ *   whole ordered list also travels as JSON in USER_PROPERTIES_PROPERTY, so MQTT subscribers get every repeat back.
  * - Back to MQTT: every property that has a string form (bytes have none) is a user property, in order; QoS is the
  *   publisher's MQTT QoS, else 1 for a persistent message and 0 for a non-persistent one (ActiveMQ's default of
  *   AT_LEAST_ONCE for persistent JMS messages); retain is origin.mqtt.retain or the RETAIN_PROPERTY flag.
@@ -24,9 +25,17 @@ export const RETAINED_PROPERTY = 'ActiveMQ.Retained'
 /** Correlation data that is not UTF-8 travels as this bytes property. */
 export const CORRELATION_DATA_PROPERTY = 'MQTT_CORRELATION_DATA'
 export const CONTENT_TYPE_PROPERTY = 'content-type'
+/** The ordered user properties of an MQTT message that repeats a name (JSON `[[name, value], ...]`). */
+export const USER_PROPERTIES_PROPERTY = 'MQTT_USER_PROPERTIES'
 
 /** Properties that are MQTT fields, never user properties. */
-const NOT_USER = new Set([RETAIN_PROPERTY, RETAINED_PROPERTY, CORRELATION_DATA_PROPERTY, CONTENT_TYPE_PROPERTY])
+const NOT_USER = new Set([
+  RETAIN_PROPERTY,
+  RETAINED_PROPERTY,
+  CORRELATION_DATA_PROPERTY,
+  CONTENT_TYPE_PROPERTY,
+  USER_PROPERTIES_PROPERTY,
+])
 
 const utf8 = new TextDecoder('utf-8', { fatal: true })
 
@@ -49,7 +58,10 @@ export function mqttToCore(m: MqttMessage, ctx: ToCoreContext): CoreMessage {
   const p = m.properties
   const properties: Properties = new Map()
   if (p.contentType !== undefined) properties.set(CONTENT_TYPE_PROPERTY, prop.string(p.contentType))
-  for (const [k, v] of p.userProperties ?? []) properties.set(k, prop.string(v))
+  const pairs = p.userProperties ?? []
+  for (const [k, v] of pairs) properties.set(k, prop.string(v))
+  if (new Set(pairs.map(([k]) => k)).size < pairs.length)
+    properties.set(USER_PROPERTIES_PROPERTY, prop.string(JSON.stringify(pairs)))
   let correlationId: string | null = null
   if (p.correlationData !== undefined) {
     correlationId = utf8OrNull(p.correlationData)
@@ -94,9 +106,10 @@ export function coreToMqtt(m: CoreMessage): MqttMessage {
   const cd = m.properties.get(CORRELATION_DATA_PROPERTY)
   if (cd?.type === 'bytes') properties.correlationData = Buffer.from(cd.value)
   else if (m.correlationId !== null) properties.correlationData = Buffer.from(m.correlationId, 'utf8')
-  const user: [string, string][] = []
+  const user = repeatedUserProperties(m)
+  const listed = new Set(user.map(([k]) => k))
   for (const [k, v] of m.properties) {
-    if (NOT_USER.has(k)) continue
+    if (NOT_USER.has(k) || listed.has(k)) continue
     const s = propertyAsString(v)
     if (s !== null) user.push([k, s])
   }
@@ -109,4 +122,16 @@ export function coreToMqtt(m: CoreMessage): MqttMessage {
     properties,
     ...(m.expiration > 0 ? { expiresAt: m.expiration } : {}),
   }
+}
+
+/** The ordered list of a message whose MQTT user properties repeated a name; [] when none is kept or it is unreadable. */
+function repeatedUserProperties(m: CoreMessage): [string, string][] {
+  const raw = m.properties.get(USER_PROPERTIES_PROPERTY)
+  if (raw?.type !== 'string') return []
+  try {
+    const v: unknown = JSON.parse(raw.value)
+    if (Array.isArray(v) && v.every((e) => Array.isArray(e) && e.length === 2 && e.every((x) => typeof x === 'string')))
+      return v as [string, string][]
+  } catch {}
+  return []
 }
