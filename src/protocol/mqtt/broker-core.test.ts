@@ -236,6 +236,48 @@ describe('BrokerMqttCore', () => {
     expect(got.payload.toString()).toBe('y')
   })
 
+  test('BrokerMqttCore pages a deep stored queue through sessionWindowMax and drops QoS 0 beyond sessionQueueMax', async () => {
+    let n = await startNode()
+    const s = client(n)
+    await s.connect({ clientId: 's', clean: false })
+    s.send(sub(1, 'deep', 1))
+    await s.next()
+    s.send({ cmd: 'disconnect' })
+    await s.closed
+    const p = client(n)
+    await p.connect({ clientId: 'p' })
+    for (let i = 0; i < 7; i++) {
+      p.send(pub('deep', `m${i}`, 1, { messageId: i + 1 }))
+      expect(await p.next()).toMatchObject({ cmd: 'puback' })
+    }
+    for (let i = 0; i < 3; i++) p.send(pub('deep', `z${i}`, 0))
+    p.send({ cmd: 'pingreq' })
+    expect(await p.next()).toMatchObject({ cmd: 'pingresp' })
+    await stopNode(n)
+    n = await startNode({ store: n.store, core: { sessionWindowMax: 2, sessionQueueMax: 1 } })
+    const s2 = client(n)
+    await s2.connect({ clientId: 's', clean: false })
+    const got: string[] = []
+    for (let i = 0; i < 7; i++) {
+      const m = await nextPublish(s2)
+      got.push(m.payload.toString())
+      s2.send({ cmd: 'puback', messageId: m.messageId })
+    }
+    expect(got).toEqual(['m0', 'm1', 'm2', 'm3', 'm4', 'm5', 'm6'])
+    // QoS 0 to an offline session waits in memory: the first fits sessionQueueMax 1, the rest are dropped.
+    s2.send({ cmd: 'disconnect' })
+    await s2.closed
+    const p2 = client(n)
+    await p2.connect({ clientId: 'p' })
+    for (let i = 0; i < 3; i++) p2.send(pub('deep', `z${i}`, 0))
+    p2.send({ cmd: 'pingreq' })
+    expect(await p2.next()).toMatchObject({ cmd: 'pingresp' })
+    expect(n.core.dropped).toBe(2)
+    const s3 = client(n)
+    await s3.connect({ clientId: 's', clean: false })
+    expect((await nextPublish(s3)).payload.toString()).toBe('z0')
+  })
+
   test('BrokerMqttCore: a shared group gives each message to one member', async () => {
     const n = await startNode()
     const members = [client(n), client(n)]
