@@ -21,7 +21,7 @@ import {
   startAbuseBroker,
   type AttackResult,
 } from '../test/fixtures/abuse.ts'
-import { sleep } from '../src/testing/net-probe.ts'
+import { sleep } from '../src/testing/until.ts'
 
 const { values: o } = parseArgs({
   options: {

@@ -8,20 +8,22 @@
 import { test, expect, afterAll } from 'bun:test'
 import { spawn, type ChildProcess } from 'node:child_process'
 import fs from 'node:fs'
-import os from 'node:os'
 import net from 'node:net'
 import path from 'node:path'
 // @ts-expect-error the package ships no type declarations
 import parsePrometheus from 'parse-prometheus-text-format'
-import { freePorts, until as poll } from '../src/testing/net-probe.ts'
+import { freePorts } from '../src/testing/net-probe.ts'
+import { until } from '../src/testing/until.ts'
+import { makeTempDir } from '../src/testing/temp-dir.ts'
 
 const MAIN = path.join(import.meta.dir, '..', 'src', 'main.ts')
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sfb-admin-'))
+const scratch = makeTempDir('sfb-admin-')
+const dir = scratch.path
 const procs: ChildProcess[] = []
 afterAll(async () => {
   for (const p of procs) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL')
   await Bun.sleep(100)
-  fs.rmSync(dir, { recursive: true, force: true })
+  scratch.remove()
 })
 
 function run(stompPort: number, adminPort: number): ChildProcess {
@@ -53,10 +55,6 @@ async function get(port: number, p: string): Promise<{ status: number; body: str
   } catch {
     return { status: 0, body: '' }
   }
-}
-
-function until<T>(f: () => Promise<T | null | false>, timeoutMs: number, what: string): Promise<T> {
-  return poll(f, what, timeoutMs, 20) as Promise<T>
 }
 
 /** Send `n` persistent messages with receipts, then consume them with auto ack, over one raw STOMP 1.2 connection. */
@@ -114,15 +112,16 @@ function metric(fams: Family[], name: string, labels: Record<string, string> = {
 test('admin: /health 200 on the primary, 503 on the replica; they flip after kill -9; /metrics and /status', async () => {
   const [s1, s2, a1, a2] = await freePorts(4)
   const p1 = run(s1, a1)
-  await until(async () => (await get(a1, '/health')).status === 200 || null, 20_000, 'broker 1 healthy')
+  await until(async () => (await get(a1, '/health')).status === 200 || null, 'broker 1 healthy', 20_000, 20)
   const p2 = run(s2, a2)
   const replicaHealth = await until(
     async () => {
       const r = await get(a2, '/health')
       return r.status === 503 && JSON.parse(r.body).role === 'replica' ? r : null
     },
-    20_000,
     'broker 2 answering 503 as replica',
+    20_000,
+    20,
   )
   expect(JSON.parse(replicaHealth.body).status).toBe('not-serving')
   const primaryHealth = JSON.parse((await get(a1, '/health')).body)
@@ -157,8 +156,9 @@ test('admin: /health 200 on the primary, 503 on the replica; they flip after kil
       const r = await get(a2, '/health')
       return r.status === 200 ? JSON.parse(r.body) : null
     },
-    20_000,
     'broker 2 healthy after kill -9',
+    20_000,
+    20,
   )
   expect(flipped.role).toBe('primary')
   expect(flipped.epoch).toBe(2)
@@ -175,8 +175,9 @@ test('admin: /health 200 on the primary, 503 on the replica; they flip after kil
       )
       return v >= 0 ? { v } : null
     },
-    10_000,
     'a keep-alive latency sample',
+    10_000,
+    20,
   )
   expect(latency.v).toBeLessThan(10_000)
   p2.kill('SIGTERM')

@@ -14,7 +14,8 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { compiledBinary } from './fixtures/binary.ts'
 import { TestProcesses, exitOf, runCli, tailFile, spawnLines, type LineChild } from './fixtures/broker-process.ts'
-import { freePorts, stompConnected, until } from '../src/testing/net-probe.ts'
+import { freePorts, stompConnected } from '../src/testing/net-probe.ts'
+import { until } from '../src/testing/until.ts'
 import { RawClient, frame } from '../src/protocol/stomp/testing/raw-client.ts'
 
 const procs = new TestProcesses()

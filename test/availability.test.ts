@@ -20,7 +20,8 @@ import http from 'node:http'
 import path from 'node:path'
 import { compiledBinary } from './fixtures/binary.ts'
 import { TestProcesses, startBroker, exitOf, runCli, type BrokerProcess } from './fixtures/broker-process.ts'
-import { freePort, tcpAccepts, until, stompConnected } from '../src/testing/net-probe.ts'
+import { freePort, tcpAccepts, stompConnected } from '../src/testing/net-probe.ts'
+import { until } from '../src/testing/until.ts'
 
 const hasBindfs = spawnSync('sh', ['-c', 'command -v bindfs && test -c /dev/fuse && test "$(id -u)" = 0']).status === 0
 if (!hasBindfs) console.log('availability: bindfs, /dev/fuse and root are needed for the share tests; they are skipped')

@@ -8,17 +8,19 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { encodeFrame, FrameScanner, type ScannedFrame } from '../scripts/bench-lib/stomp-wire.ts'
 import { CPU_HOG_TAG } from '../scripts/bench-lib/cpu-hogs.ts'
+import { makeTempDir, type TempDir } from '../src/testing/temp-dir.ts'
 
 const root = path.resolve(import.meta.dir, '..')
+let scratch: TempDir | undefined
 let tmp = ''
 let binary = ''
 
 beforeAll(() => {
-  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sfb-bench-smoke-'))
+  scratch = makeTempDir('sfb-bench-smoke-')
+  tmp = scratch.path
   binary = path.join(tmp, 'sfbroker')
   const r = spawnSync(process.execPath, ['build', '--compile', path.join(root, 'src/main.ts'), '--outfile', binary], {
     cwd: root,
@@ -29,7 +31,7 @@ beforeAll(() => {
 }, 150_000)
 
 afterAll(() => {
-  if (tmp) fs.rmSync(tmp, { recursive: true, force: true })
+  scratch?.remove()
 })
 
 let lastPid = 0

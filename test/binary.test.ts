@@ -13,7 +13,8 @@ import path from 'node:path'
 import pkg from '../package.json' with { type: 'json' }
 import { compiledBinary } from './fixtures/binary.ts'
 import { TestProcesses, exitOf, runCli } from './fixtures/broker-process.ts'
-import { stompFirstCommand, until } from '../src/testing/net-probe.ts'
+import { stompFirstCommand } from '../src/testing/net-probe.ts'
+import { until } from '../src/testing/until.ts'
 
 const procs = new TestProcesses()
 const runDir = procs.tempDir('sfbroker-bin-')

@@ -4,17 +4,16 @@
  * the place. Method: run `bun src/main.ts ...` as a child process (bounded by a timeout) and check exit code,
  * stdout and stderr. `run` itself, serving STOMP, is covered by test/binary.test.ts and the node's tests.
  */
-import { afterAll, describe, expect, test } from 'bun:test'
+import { describe, expect, test } from 'bun:test'
 import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import pkg from '../package.json' with { type: 'json' }
+import { tempDir } from '../src/testing/temp-dir.ts'
 
 const repo = path.resolve(import.meta.dir, '..')
 const bun = process.execPath
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sfbroker-cli-'))
-afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))
+const dir = tempDir('sfbroker-cli-')
 
 function cli(...args: string[]): { code: number | null; out: string; err: string } {
   const r = spawnSync(bun, [path.join(repo, 'src/main.ts'), ...args], { cwd: dir, encoding: 'utf8', timeout: 30_000 })

@@ -9,12 +9,12 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import * as fs from 'node:fs'
 import { freePort } from '../src/testing/net-probe.ts'
-import * as os from 'node:os'
 import * as path from 'node:path'
 import { connect, type StompClient } from '../src/client/index.ts'
 import { runProgram } from '../src/cli/program.ts'
 import { isBrokerError } from '../src/lib/errors.ts'
 import { activemqUnavailable, startActiveMQ, waitForPort, type ActiveMQInstance } from './fixtures/activemq.ts'
+import { makeTempDir, type TempDir } from '../src/testing/temp-dir.ts'
 
 const skip = activemqUnavailable()
 if (skip) console.warn(`client-activemq tests skipped: ${skip}`)
@@ -33,19 +33,19 @@ async function cli(args: string[]): Promise<{ code: number; out: string[]; err: 
 describe.skipIf(skip !== undefined)('client against ActiveMQ 5.17', () => {
   let amq: ActiveMQInstance
   let port = 0
-  let dataDir = ''
+  let dataDir: TempDir | undefined
   const clients: StompClient[] = []
 
   beforeAll(async () => {
-    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sfb-amq-data-'))
+    dataDir = makeTempDir('sfb-amq-data-')
     port = await freePort()
-    amq = await startActiveMQ({ stompPort: port, dataDir })
+    amq = await startActiveMQ({ stompPort: port, dataDir: dataDir.path })
   }, 120000)
 
   afterAll(async () => {
     for (const c of clients) await c.close().catch(() => undefined)
     await amq?.stop()
-    fs.rmSync(dataDir, { recursive: true, force: true })
+    dataDir?.remove()
   }, 30000)
 
   test('client sends with receipts, consumes with individual acks, and sees redelivered after a close', async () => {
@@ -211,20 +211,26 @@ describe.skipIf(skip !== undefined)('client against ActiveMQ 5.17', () => {
 
 describe.skipIf(skip !== undefined)('failover client across an ActiveMQ shared-file master/slave takeover', () => {
   const instances: ActiveMQInstance[] = []
-  let dataDir = ''
+  let dataDir: TempDir | undefined
   afterAll(async () => {
     for (const i of instances) await i.stop().catch(() => undefined)
-    if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true })
+    dataDir?.remove()
   }, 60000)
 
   test('producer and consumer resume on the slave after kill -9 of the master; no receipted message lost', async () => {
-    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sfb-amq-shared-'))
+    const shared = makeTempDir('sfb-amq-shared-')
+    dataDir = shared
     const [pa, pb] = [await freePort(), await freePort()]
-    const master = await startActiveMQ({ stompPort: pa, dataDir, lockAcquireSleepInterval: 500, brokerName: 'a' })
+    const master = await startActiveMQ({
+      stompPort: pa,
+      dataDir: shared.path,
+      lockAcquireSleepInterval: 500,
+      brokerName: 'a',
+    })
     instances.push(master)
     const slave = await startActiveMQ({
       stompPort: pb,
-      dataDir,
+      dataDir: shared.path,
       lockAcquireSleepInterval: 500,
       brokerName: 'b',
       waitForPort: false,

@@ -15,7 +15,8 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { compiledBinary } from './fixtures/binary.ts'
 import { TestProcesses, tailFile, spawnLines, type LineChild } from './fixtures/broker-process.ts'
-import { freePort, tcpAccepts, until } from '../src/testing/net-probe.ts'
+import { freePort, tcpAccepts } from '../src/testing/net-probe.ts'
+import { until } from '../src/testing/until.ts'
 
 const procs = new TestProcesses()
 const workDir = procs.tempDir('sfb-bin-failover-')

@@ -13,7 +13,8 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { connect } from '../src/client/index.ts'
 import { FROM_SOURCE, TestProcesses, tailFile } from './fixtures/broker-process.ts'
-import { freePort, tcpAccepts, until } from '../src/testing/net-probe.ts'
+import { freePort, tcpAccepts } from '../src/testing/net-probe.ts'
+import { until } from '../src/testing/until.ts'
 
 const procs = new TestProcesses()
 afterAll(() => procs.cleanup())

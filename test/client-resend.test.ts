@@ -7,7 +7,8 @@
  * Method: real sockets on 127.0.0.1, ephemeral ports; the "replica" starts listening only after the "primary" dies.
  */
 import { afterEach, describe, expect, test } from 'bun:test'
-import { freePort, until as poll } from '../src/testing/net-probe.ts'
+import { freePort } from '../src/testing/net-probe.ts'
+import { until } from '../src/testing/until.ts'
 import { connect, type StompClient } from '../src/client/index.ts'
 import { isBrokerError } from '../src/lib/errors.ts'
 import { FakeStompServer, FakeStore } from '../src/client/testing/fake-stomp-server.ts'
@@ -19,10 +20,6 @@ afterEach(async () => {
   for (const c of clients.splice(0)) await c.close().catch(() => undefined)
   for (const s of servers.splice(0)) await s.kill().catch(() => undefined)
 })
-
-async function until(cond: () => boolean, what: string, ms = 10000): Promise<void> {
-  await poll(cond, what, ms, 10)
-}
 
 async function startServer(store: FakeStore, name: string, port = 0): Promise<FakeStompServer> {
   for (let i = 0; ; i++) {
@@ -67,7 +64,7 @@ describe('failover client against scripted servers', () => {
     a.mute = true
     const late = [5, 6, 7].map((i) => c.send('/queue/work', `m${i}`))
     for (const p of late) p.catch(() => undefined) // awaited below; a failure is reported there, not as unhandled
-    await until(() => a.framesOf('SEND').length === 8, 'A to store 8 sends')
+    await until(() => a.framesOf('SEND').length === 8, 'A to store 8 sends', 10_000, 10)
     const tx = c.begin()
     await tx.send('/queue/work', 'in-tx')
     // Capture the outcome now: the rejection arrives while the test is still waiting for the kill.
@@ -75,9 +72,9 @@ describe('failover client against scripted servers', () => {
       () => null,
       (e: unknown) => e,
     )
-    await until(() => a.framesOf('COMMIT').length === 1, 'COMMIT to reach A')
+    await until(() => a.framesOf('COMMIT').length === 1, 'COMMIT to reach A', 10_000, 10)
     await a.kill()
-    await until(() => c.state === 'reconnecting', 'the client to notice the loss')
+    await until(() => c.state === 'reconnecting', 'the client to notice the loss', 10_000, 10)
     // Sent while nobody listens: queued, then written to B.
     const during = c.send('/queue/work', 'm8')
     const commitErr = await commitOutcome
@@ -189,9 +186,9 @@ describe('failover client against scripted servers', () => {
     const sub = c.subscribe('/queue/p', { ack: 'client-individual' })
     await sub.ready
     const a = await startServer(store, 'a', aPort)
-    await until(() => c.endpoint === `tcp://127.0.0.1:${aPort}`, 'the move to the priority broker')
+    await until(() => c.endpoint === `tcp://127.0.0.1:${aPort}`, 'the move to the priority broker', 10_000, 10)
     expect(resumed).toEqual([`tcp://127.0.0.1:${aPort}`])
-    await until(() => b.framesOf('DISCONNECT').length === 1, 'the old connection to be closed')
+    await until(() => b.framesOf('DISCONNECT').length === 1, 'the old connection to be closed', 10_000, 10)
     await c.send('/queue/p', 'after-move')
     const m = await sub.receive(5000)
     expect(m?.text()).toBe('after-move')
@@ -221,7 +218,7 @@ describe('failover client against scripted servers', () => {
     c.on('failed', (e) => failed.push(e))
     a.mute = true
     const p = c.send('/queue/t', 'x')
-    await until(() => a.framesOf('SEND').length === 1, 'the send to arrive')
+    await until(() => a.framesOf('SEND').length === 1, 'the send to arrive', 10_000, 10)
     await a.kill()
     let err: unknown
     await p.catch((e) => (err = e))

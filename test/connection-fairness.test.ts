@@ -20,7 +20,8 @@ import path from 'node:path'
 // @ts-expect-error the package ships no type declarations
 import parsePrometheus from 'parse-prometheus-text-format'
 import { TestProcesses, startBroker, type BrokerProcess } from './fixtures/broker-process.ts'
-import { freePorts, until } from '../src/testing/net-probe.ts'
+import { freePorts } from '../src/testing/net-probe.ts'
+import { until } from '../src/testing/until.ts'
 import { RawClient, frame } from '../src/protocol/stomp/testing/raw-client.ts'
 
 const procs = new TestProcesses()

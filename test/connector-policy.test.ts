@@ -10,17 +10,18 @@
  */
 import { afterAll, describe, expect, test } from 'bun:test'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { loadConfig } from '../src/config/index.ts'
 import { startBroker, type Harness } from '../src/protocol/stomp/testing/broker-harness.ts'
 import { RawClient, frame } from '../src/protocol/stomp/testing/raw-client.ts'
+import { makeTempDir } from '../src/testing/temp-dir.ts'
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sfbroker-connector-policy-'))
+const scratch = makeTempDir('sfbroker-connector-policy-')
+const dir = scratch.path
 const cleanups: Array<() => Promise<void> | void> = []
 afterAll(async () => {
   for (const f of cleanups.reverse()) await f()
-  fs.rmSync(dir, { recursive: true, force: true })
+  scratch.remove()
 })
 
 const SMALL_LIMIT = 256 * 1024

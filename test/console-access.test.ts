@@ -17,7 +17,8 @@ import path from 'node:path'
 import { chromium, type Browser } from 'playwright-core'
 import { compiledBinary } from './fixtures/binary.ts'
 import { TestProcesses, startBroker } from './fixtures/broker-process.ts'
-import { freePorts, until } from '../src/testing/net-probe.ts'
+import { freePorts } from '../src/testing/net-probe.ts'
+import { until } from '../src/testing/until.ts'
 
 const CHROMIUM = process.env.SFBROKER_CHROMIUM ?? '/usr/bin/chromium'
 const haveChromium = fs.existsSync(CHROMIUM)

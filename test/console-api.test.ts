@@ -9,7 +9,8 @@ import { afterAll, beforeAll, expect, test } from 'bun:test'
 import net from 'node:net'
 import { compiledBinary } from './fixtures/binary.ts'
 import { TestProcesses, startBroker } from './fixtures/broker-process.ts'
-import { freePorts, until } from '../src/testing/net-probe.ts'
+import { freePorts } from '../src/testing/net-probe.ts'
+import { until } from '../src/testing/until.ts'
 
 const procs = new TestProcesses()
 afterAll(() => procs.cleanup())

@@ -7,9 +7,10 @@
 import { afterAll, describe, expect, test } from 'bun:test'
 import { spawn, spawnSync } from 'node:child_process'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
-import { freePorts, stompFirstCommand, until as untilOrThrow } from '../src/testing/net-probe.ts'
+import { freePorts, stompFirstCommand } from '../src/testing/net-probe.ts'
+import { cameTrue } from '../src/testing/until.ts'
+import { makeTempDir } from '../src/testing/temp-dir.ts'
 
 const repo = path.resolve(import.meta.dir, '..')
 const deno = path.join(repo, 'node_modules/.bin/deno')
@@ -52,11 +53,12 @@ describe('sfbroker under Deno', () => {
 // kill -9 of the primary → the replica answers CONNECTED and takes epoch 2.
 describe('sfbroker broker under Deno', () => {
   const kids: import('node:child_process').ChildProcess[] = []
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sfb-deno-'))
+  const scratch = makeTempDir('sfb-deno-')
+  const dir = scratch.path
   afterAll(async () => {
     for (const k of kids) if (k.exitCode === null && k.signalCode === null) k.kill('SIGKILL')
     await Bun.sleep(200)
-    fs.rmSync(dir, { recursive: true, force: true })
+    scratch.remove()
   })
 
   function broker(port: number): import('node:child_process').ChildProcess {
@@ -90,20 +92,13 @@ describe('sfbroker broker under Deno', () => {
   /** First line of the answer to a STOMP CONNECT, or null when the port refuses or stays silent. */
   const connectAnswer = (port: number): Promise<string | null> => stompFirstCommand(port, 2000)
 
-  /** Whether `f` comes true within timeoutMs (polled every 200 ms). */
-  const until = (f: () => Promise<boolean>, timeoutMs: number): Promise<boolean> =>
-    untilOrThrow(f, 'condition', timeoutMs, 200).then(
-      () => true,
-      () => false,
-    )
-
   test('deno run src/main.ts run: one broker serves STOMP, the other is a replica; kill -9 → the replica serves', async () => {
     const [pa, pb] = (await freePorts(2)) as [number, number]
     const a = broker(pa)
-    expect(await until(async () => (await connectAnswer(pa)) === 'CONNECTED', 90_000)).toBe(true)
+    expect(await cameTrue(async () => (await connectAnswer(pa)) === 'CONNECTED', 90_000)).toBe(true)
     const b = broker(pb)
     expect(
-      await until(
+      await cameTrue(
         async () =>
           fs.existsSync(path.join(dir, 'replicas')) &&
           fs.readdirSync(path.join(dir, 'replicas')).some((n) => n.endsWith('.json')),
@@ -113,10 +108,10 @@ describe('sfbroker broker under Deno', () => {
     expect(await connectAnswer(pb)).toBeNull()
 
     a.kill('SIGKILL')
-    expect(await until(async () => (await connectAnswer(pb)) === 'CONNECTED', 60_000)).toBe(true)
+    expect(await cameTrue(async () => (await connectAnswer(pb)) === 'CONNECTED', 60_000)).toBe(true)
     expect(fs.readdirSync(path.join(dir, 'epochs')).sort()).toEqual(['1', '2'])
     b.kill('SIGTERM')
-    expect(await until(async () => b.exitCode !== null, 30_000)).toBe(true)
+    expect(await cameTrue(async () => b.exitCode !== null, 30_000)).toBe(true)
     expect(b.exitCode).toBe(0)
   }, 240_000)
 })

@@ -8,15 +8,16 @@
  */
 import { test, expect, afterAll, afterEach } from 'bun:test'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { spawn, spawnSync } from 'node:child_process'
 import { ElectorProc, freePorts, acceptingPorts, accepts } from './fixtures/election-harness.ts'
+import { makeTempDir } from '../src/testing/temp-dir.ts'
 
 const hasBindfs = spawnSync('sh', ['-c', 'command -v bindfs && test -c /dev/fuse && test "$(id -u)" = 0']).status === 0
 const why = hasBindfs ? '' : 'bindfs, /dev/fuse and root are needed for the lying-locks lab'
 if (!hasBindfs) console.log(`skipping election-bindfs: ${why}`)
-const root = fs.mkdtempSync(path.join(os.tmpdir(), 'sfb-bindfs-'))
+const scratch = makeTempDir('sfb-bindfs-')
+const root = scratch.path
 const mounts: string[] = []
 let procs: ElectorProc[] = []
 
@@ -39,7 +40,7 @@ afterEach(async () => {
 })
 afterAll(() => {
   for (const m of mounts.reverse()) spawnSync('fusermount', ['-u', '-z', m])
-  fs.rmSync(root, { recursive: true, force: true })
+  scratch.remove()
 })
 
 function probe(dir: string): Promise<any> {

@@ -8,19 +8,15 @@
  */
 import { test, expect, afterAll, afterEach } from 'bun:test'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { ElectorProc, freePorts, acceptingPorts, watchPorts } from './fixtures/election-harness.ts'
+import { tempDirs } from '../src/testing/temp-dir.ts'
+import { until } from '../src/testing/until.ts'
 
 const KEEPALIVE_MS = 200
-const dirs: string[] = []
 let procs: ElectorProc[] = []
 
-function tmpDir(): string {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'sfb-elect-'))
-  dirs.push(d)
-  return d
-}
+const tmpDir = tempDirs('sfb-elect-')
 function start(opts: Record<string, unknown>): ElectorProc {
   const p = new ElectorProc({ keepAliveMs: KEEPALIVE_MS, ...opts })
   procs.push(p)
@@ -29,9 +25,6 @@ function start(opts: Record<string, unknown>): ElectorProc {
 afterEach(async () => {
   for (const p of procs) await p.kill('SIGKILL')
   procs = []
-})
-afterAll(() => {
-  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true })
 })
 
 /** A fresh dir with `a` (nodeId from aOpts) listening as primary and `b` waiting as its replica, on two free ports. */
@@ -48,15 +41,15 @@ async function primaryAndReplica(
   return { dir, ports, a, b }
 }
 
-async function waitOneListening(ps: ElectorProc[], timeoutMs: number): Promise<ElectorProc> {
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    const l = ps.filter((p) => p.listening)
-    if (l.length === 1) return l[0]!
-    await Bun.sleep(10)
-  }
-  throw new Error(
-    `no single primary within ${timeoutMs} ms: ${ps.map((p) => `${p.opts.nodeId}=${p.role}/${p.listening}`).join(' ')}`,
+function waitOneListening(ps: ElectorProc[], timeoutMs: number): Promise<ElectorProc> {
+  return until(
+    () => {
+      const l = ps.filter((p) => p.listening)
+      return l.length === 1 ? l[0]! : null
+    },
+    () => `a single primary: ${ps.map((p) => `${p.opts.nodeId}=${p.role}/${p.listening}`).join(' ')}`,
+    timeoutMs,
+    10,
   )
 }
 

@@ -7,18 +7,20 @@
 import { test, expect, afterAll } from 'bun:test'
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { freePorts, accepts } from './fixtures/election-harness.ts'
-import { stompConnected as connected, until as untilOrThrow } from '../src/testing/net-probe.ts'
+import { stompConnected as connected } from '../src/testing/net-probe.ts'
+import { cameTrue } from '../src/testing/until.ts'
+import { makeTempDir } from '../src/testing/temp-dir.ts'
 
 const MAIN = path.join(import.meta.dir, '..', 'src', 'main.ts')
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sfb-elect-node-'))
+const scratch = makeTempDir('sfb-elect-node-')
+const dir = scratch.path
 const procs: ChildProcess[] = []
 afterAll(async () => {
   for (const p of procs) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL')
   await Bun.sleep(100)
-  fs.rmSync(dir, { recursive: true, force: true })
+  scratch.remove()
 })
 
 function run(port: number): ChildProcess {
@@ -30,14 +32,6 @@ function run(port: number): ChildProcess {
   p.stderr!.resume()
   procs.push(p)
   return p
-}
-
-/** Whether `f` comes true within timeoutMs (polled every 10 ms). */
-function until(f: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
-  return untilOrThrow(f, 'condition', timeoutMs, 10).then(
-    () => true,
-    () => false,
-  )
 }
 
 function status(d: string): { code: number | null; json: any } {
@@ -54,10 +48,10 @@ function status(d: string): { code: number | null; json: any } {
 test('election through sfbroker run: one serves STOMP, kill -9 hands over, status reports it', async () => {
   const [pa, pb] = await freePorts(2)
   const a = run(pa!)
-  expect(await until(() => connected(pa!), 30_000)).toBe(true)
+  expect(await cameTrue(() => connected(pa!), 30_000)).toBe(true)
   const b = run(pb!)
   expect(
-    await until(
+    await cameTrue(
       async () => fs.existsSync(path.join(dir, 'replicas')) && fs.readdirSync(path.join(dir, 'replicas')).length > 0,
       30_000,
     ),
@@ -72,7 +66,7 @@ test('election through sfbroker run: one serves STOMP, kill -9 hands over, statu
 
   const t0 = Date.now()
   a.kill('SIGKILL')
-  expect(await until(() => connected(pb!), 30_000)).toBe(true)
+  expect(await cameTrue(() => connected(pb!), 30_000)).toBe(true)
   console.log(`sfbroker run: kill -9 → CONNECTED from the replica in ${Date.now() - t0} ms`)
   const s2 = status(dir)
   expect(s2.code).toBe(0)
@@ -81,13 +75,13 @@ test('election through sfbroker run: one serves STOMP, kill -9 hands over, statu
   expect(s2.json.lastTakeover.epoch).toBe(2)
 
   b.kill('SIGTERM')
-  expect(await until(async () => b.exitCode !== null, 30_000)).toBe(true)
+  expect(await cameTrue(async () => b.exitCode !== null, 30_000)).toBe(true)
   expect(b.exitCode).toBe(0)
   const s3 = status(dir)
   expect(s3.code).toBe(3)
   expect(s3.json.primary).toBe(false)
 
-  const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'sfb-not-broker-'))
-  expect(status(empty).code).toBe(4)
-  fs.rmSync(empty, { recursive: true, force: true })
+  const empty = makeTempDir('sfb-not-broker-')
+  expect(status(empty.path).code).toBe(4)
+  empty.remove()
 }, 120_000)

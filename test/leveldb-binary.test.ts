@@ -6,15 +6,14 @@
  * temp project (so no node_modules the binary could fall back to exists), then run the binary from an empty
  * directory: it opens a LevelDbAdapter, writes a message, reopens and reads it back.
  */
-import { describe, test, expect, afterAll } from 'bun:test'
+import { describe, test, expect } from 'bun:test'
 import { spawnSync } from 'node:child_process'
-import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync, copyFileSync, readdirSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { cpSync, mkdirSync, rmSync, writeFileSync, existsSync, copyFileSync, readdirSync } from 'node:fs'
 import { join, resolve } from 'node:path'
+import { tempDir } from '../src/testing/temp-dir.ts'
 
 const root = resolve(import.meta.dir, '..')
-const work = mkdtempSync(join(tmpdir(), 'sfbroker-lvbin-'))
-afterAll(() => rmSync(work, { recursive: true, force: true }))
+const work = tempDir('sfbroker-lvbin-')
 
 const ENTRY = `
 import { LevelDbAdapter } from './src/storage/adapters/leveldb/index.ts'

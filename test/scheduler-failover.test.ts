@@ -14,7 +14,8 @@ import fs from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
 import { FROM_SOURCE, TestProcesses } from './fixtures/broker-process.ts'
-import { freePort, until } from '../src/testing/net-probe.ts'
+import { freePort } from '../src/testing/net-probe.ts'
+import { until } from '../src/testing/until.ts'
 import { parseJsonLine, readLines } from '../src/lib/line-reader.ts'
 
 const procs = new TestProcesses()

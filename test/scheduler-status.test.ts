@@ -10,7 +10,8 @@ import { afterAll, describe, expect, test } from 'bun:test'
 import fs from 'node:fs'
 import path from 'node:path'
 import { TestProcesses, runCli, startBroker } from './fixtures/broker-process.ts'
-import { pickPort, until } from '../src/testing/net-probe.ts'
+import { pickPort } from '../src/testing/net-probe.ts'
+import { until } from '../src/testing/until.ts'
 
 const procs = new TestProcesses()
 afterAll(() => procs.cleanup())

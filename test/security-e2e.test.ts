@@ -15,7 +15,8 @@ import path from 'node:path'
 import type { Client } from '@stomp/stompjs'
 import { compiledBinary } from './fixtures/binary.ts'
 import { TestProcesses, tailFile, spawnLines, type LineChild } from './fixtures/broker-process.ts'
-import { freePort, tcpAccepts, until } from '../src/testing/net-probe.ts'
+import { freePort, tcpAccepts } from '../src/testing/net-probe.ts'
+import { until } from '../src/testing/until.ts'
 import { connectStompJs } from '../src/protocol/stomp/testing/stompjs-tcp.ts'
 
 const procs = new TestProcesses()
@@ -202,8 +203,10 @@ describe('security with the compiled binary', () => {
     await until(() => errors.length > 0, 'an ERROR for the denied SUBSCRIBE', 10_000)
     expect(errors[0]).toBe('User guest is not authorized to read from: queue://USERS.secret')
     // Advisory-style topics are open to guests, as ActiveMQ's sample security config grants.
-    c.subscribe('/topic/ActiveMQ.Advisory.Connection', () => {})
-    await Bun.sleep(300)
+    // Its RECEIPT says the broker took this SUBSCRIBE (a refusal would be an ERROR instead).
+    const taken = new Promise<void>((resolve) => c.watchForReceipt('advisory-sub', () => resolve()))
+    c.subscribe('/topic/ActiveMQ.Advisory.Connection', () => {}, { receipt: 'advisory-sub' })
+    await taken
     expect(errors.length).toBe(1)
   }, 60_000)
 })

@@ -16,7 +16,8 @@ import net from 'node:net'
 import path from 'node:path'
 import { compiledBinary } from './fixtures/binary.ts'
 import { TestProcesses, spawnLines, type LineChild } from './fixtures/broker-process.ts'
-import { freePorts, tcpAccepts, until } from '../src/testing/net-probe.ts'
+import { freePorts, tcpAccepts } from '../src/testing/net-probe.ts'
+import { until } from '../src/testing/until.ts'
 import { makeTestPki, type TestPki } from '../src/testing/tls-certs.ts'
 
 const procs = new TestProcesses()

@@ -10,7 +10,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import fs from 'node:fs'
-import { portFree, sleep } from '../../src/testing/net-probe.ts'
+import { portFree } from '../../src/testing/net-probe.ts'
+import { sleep } from '../../src/testing/until.ts'
 import { parseJsonLine } from '../../src/lib/line-reader.ts'
 
 export interface RoleEvent {

@@ -13,7 +13,7 @@
 import { connect, type ClientMessage, type StompClient } from '../../src/client/index.ts'
 import { isBrokerError } from '../../src/lib/errors.ts'
 import { SeededRandom } from '../../src/lib/random.ts'
-import { sleep } from '../../src/testing/net-probe.ts'
+import { sleep } from '../../src/testing/until.ts'
 
 export type Stream = 'queue' | 'topic' | 'tx' | 'sched'
 

@@ -5,15 +5,14 @@
  * with a file as data directory). Method: runProgram in-process with a capturing CliContext; asserts on exit codes,
  * the flag as typed and the error code, not on wording.
  */
-import { afterAll, describe, expect, test } from 'bun:test'
+import { describe, expect, test } from 'bun:test'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { runProgram, typedFlag } from './program.ts'
 import type { CliContext } from './shared.ts'
+import { tempDir } from '../testing/temp-dir.ts'
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sfbroker-cli-errors-'))
-afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))
+const dir = tempDir('sfbroker-cli-errors-')
 const plainFile = path.join(dir, 'plain.txt')
 fs.writeFileSync(plainFile, 'not a broker directory\n')
 

@@ -5,12 +5,13 @@
  * that refuse connections, asserting the sleeps it asked the clock for.
  */
 import { describe, expect, test } from 'bun:test'
-import { freePort, until as poll } from '../testing/net-probe.ts'
+import { freePort } from '../testing/net-probe.ts'
+import { until } from '../testing/until.ts'
 import { isBrokerError } from '../lib/errors.ts'
 import { passOrder, ReconnectBackoff } from './backoff.ts'
 import { StompClient } from './client.ts'
 import { FAILOVER_DEFAULTS, parseBrokerUri, type FailoverOptions } from './failover-uri.ts'
-import { FakeClock } from './testing/fake-clock.ts'
+import { FakeClock } from '../testing/fake-clock.ts'
 
 function opts(o: Partial<FailoverOptions>): FailoverOptions {
   return { ...FAILOVER_DEFAULTS, priorityURIs: [], reconnectDelayJitter: 0, ...o }
@@ -111,10 +112,6 @@ describe('passOrder', () => {
 /** A port on 127.0.0.1 with nothing listening (bound then released). */
 const deadPort = freePort
 
-async function until(cond: () => boolean, what: string, ms = 5000): Promise<void> {
-  await poll(cond, what, ms, 5)
-}
-
 describe('StompClient reconnect pacing', () => {
   test('StompClient sleeps the backoff delays on its Clock between passes, then gives up', async () => {
     const p1 = await deadPort()
@@ -130,7 +127,7 @@ describe('StompClient reconnect pacing', () => {
     const sleeps: number[] = []
     for (let i = 0; i < 4; i++) {
       // Wait (real time) for both refused connects of this pass, then for the backoff sleep to be scheduled.
-      await until(() => clock.pending().some((ms) => ms !== CT), `sleep ${i + 1}`)
+      await until(() => clock.pending().some((ms) => ms !== CT), `sleep ${i + 1}`, 5000, 5)
       const ms = clock.pending().find((m) => m !== CT)!
       sleeps.push(ms)
       clock.advance(ms)

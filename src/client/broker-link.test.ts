@@ -13,7 +13,7 @@ import { DEFAULT_FRAME_LIMITS, FrameParser, encodeFrame } from '../protocol/stom
 import { parseBrokerUri } from './failover-uri.ts'
 import { BrokerLink, clientFrameLimits, type ClientFrame } from './broker-link.ts'
 import { systemClock } from '../lib/clock.ts'
-import { FakeClock } from './testing/fake-clock.ts'
+import { FakeClock } from '../testing/fake-clock.ts'
 import { FakeStompServer, FakeStore } from './testing/fake-stomp-server.ts'
 
 const servers: FakeStompServer[] = []

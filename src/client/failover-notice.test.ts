@@ -6,16 +6,17 @@
  * Method: two real StompServers over one recording FakeBroker on 127.0.0.1; the client runs on a FakeClock that the
  * test never advances in the at-once case, so a reconnect delay would never end (no wall-clock bound involved).
  */
-import { afterEach, describe, expect, spyOn, test } from 'bun:test'
+import { afterEach, beforeAll, describe, expect, spyOn, test } from 'bun:test'
 import net from 'node:net'
 import type { ConnectorConfig } from '../config/types.ts'
 import { StompServer } from '../protocol/stomp/server.ts'
 import { encodeFrame, REASON_HEADER } from '../protocol/stomp/index.ts'
 import { FakeBroker } from '../protocol/stomp/testing/fake-broker.ts'
-import { until } from '../testing/net-probe.ts'
+import { until } from '../testing/until.ts'
 import { StompClient } from './client.ts'
 import type { InterruptedInfo } from './client-types.ts'
-import { FakeClock } from './testing/fake-clock.ts'
+import { FakeClock } from '../testing/fake-clock.ts'
+import { configureLogging } from '../lib/log.ts'
 
 const servers: StompServer[] = []
 const clients: StompClient[] = []
@@ -64,6 +65,9 @@ async function twoBrokers() {
   expect(client.endpoint).toBe(a.uri)
   return { broker, a, b, clock, client, resumed, interrupted }
 }
+
+// The test reads the client's WARN line; other test files in the same bun process may have silenced logging.
+beforeAll(() => configureLogging('info', 'pretty'))
 
 describe('StompClient and a broker that stops serving', () => {
   test('StompClient logs the reason of a not-primary ERROR and fails over at once to the other broker, resubscribed', async () => {

@@ -8,7 +8,6 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import net from 'node:net'
-import os from 'node:os'
 import path from 'node:path'
 import type { BrokerError } from '../lib/errors.ts'
 import { systemClock } from '../lib/clock.ts'
@@ -17,6 +16,7 @@ import { TlsTerminator } from '../net/index.ts'
 import { makeTestPki, type TestPki } from '../testing/tls-certs.ts'
 import { parseBrokerUri } from './failover-uri.ts'
 import { BrokerLink } from './broker-link.ts'
+import { makeTempDir, type TempDir } from '../testing/temp-dir.ts'
 
 const uriError = (uri: string): string => {
   try {
@@ -50,6 +50,7 @@ describe('ssl:// broker URIs', () => {
   })
 })
 
+let scratch: TempDir | undefined
 let dir: string
 let pki: TestPki
 let server: net.Server
@@ -57,7 +58,8 @@ let port = 0
 let terminator: TlsTerminator
 
 beforeAll(async () => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sfb-client-tls-'))
+  scratch = makeTempDir('sfb-client-tls-')
+  dir = scratch.path
   pki = makeTestPki(dir)
   // A certificate for "other.example" only, signed by the test CA.
   fs.writeFileSync(path.join(dir, 'other.ext'), 'subjectAltName=DNS:other.example\n')
@@ -122,7 +124,7 @@ beforeAll(async () => {
 afterAll(() => {
   terminator?.close()
   server?.close()
-  fs.rmSync(dir, { recursive: true, force: true })
+  scratch?.remove()
 })
 
 async function open(uri: string): Promise<string> {

@@ -3,7 +3,8 @@
  * Other parts import from here only.
  */
 export type * from './types.ts'
-export { loadConfig, defaultConfig, warnings, type ConfigOverrides, type LoadConfigOptions } from './load-config.ts'
+export { loadConfig, defaultConfig, type ConfigOverrides, type LoadConfigOptions } from './load-config.ts'
+export { warnings } from './config-warnings.ts'
 export { parseConnectorUri, defaultFairness } from './connector-uri.ts'
 export { parseSize, parseDurationMs, parseHostPort } from './values.ts'
 export { closest, didYouMean } from './suggest.ts'

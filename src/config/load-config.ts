@@ -13,26 +13,19 @@ import * as v from 'valibot'
 import { BrokerError } from '../lib/errors.ts'
 import { logger } from '../lib/log.ts'
 import type { AdapterKind, BrokerConfig, ConnectorConfig, LockType } from './types.ts'
-import {
-  ADAPTER_KINDS,
-  UNSUPPORTED,
-  configInputSchema,
-  keysAt,
-  unsupportedContext,
-  type AdapterInput,
-  type ConfigInput,
-} from './schema.ts'
+import { ADAPTER_KINDS, configInputSchema, type AdapterInput, type ConfigInput } from './schema.ts'
 import { Locator, type PathItem } from './origin.ts'
 import { readXmlConfig } from './xml-reader.ts'
 import { readJsonConfig } from './json-reader.ts'
 import { parseConnectorUri } from './connector-uri.ts'
 import { DEFAULTS } from './defaults.ts'
-import { didYouMean } from './suggest.ts'
+import { firstIssue } from './config-issues.ts'
+import { adminGroups, resolveAdminTls } from './admin-config.ts'
+import { readableByOthers, warnings } from './config-warnings.ts'
 import { parseChoice } from './values.ts'
 import { resolveDestinationPolicy } from './destination-policy.ts'
 import { holdsPasswords, resolveSecurity } from './security-config.ts'
-import { checkTlsConnectors, hasKeyMaterial, resolveSslContext } from './ssl-context.ts'
-import type { SslContextConfig } from './types.ts'
+import { checkTlsConnectors, resolveSslContext } from './ssl-context.ts'
 
 const log = logger('config')
 
@@ -167,88 +160,6 @@ function applyOverrides(input: Record<string, unknown>, o: ConfigOverrides, loca
   if (t === undefined)
     throw new BrokerError('CONFIG_INVALID', `--lock-type: found "${o.lockType}", expected one of flock, fcntl`)
   return t
-}
-
-type Issue = v.BaseIssue<unknown>
-
-function issuePath(issue: Issue): PathItem[] {
-  return (issue.path ?? []).map((p) => p.key as PathItem)
-}
-
-/** The issue to report: the first in the file (XML: lowest line; JSON: schema order), as a BrokerError. */
-function firstIssue(issues: readonly Issue[], locator: Locator): BrokerError {
-  const sorted = [...issues].sort((a, b) => locator.line(issuePath(a)) - locator.line(issuePath(b)))
-  const err = issueToError(sorted[0], locator)
-  if (sorted.length > 1) {
-    const more = sorted.slice(1).map((i) => issueToError(i, locator).message)
-    return new BrokerError(err.code, `${err.message} (and ${more.length} more problem${more.length > 1 ? 's' : ''})`, {
-      details: { more },
-    })
-  }
-  return err
-}
-
-function issueToError(issue: Issue, locator: Locator): BrokerError {
-  const p = issuePath(issue)
-  const xml = locator.format === 'xml'
-  if (issue.type === 'strict_object' && issue.expected === 'never') {
-    // A key the schema does not know.
-    const key = String(p[p.length - 1])
-    const parent = p.slice(0, -1)
-    const origin = locator.origin(p)
-    const isAttribute = origin?.attribute !== undefined
-    const what = xml ? (isAttribute ? `attribute "${key}"` : `element <${key}>`) : `key "${key}"`
-    if (UNSUPPORTED[unsupportedContext(parent)]?.includes(key)) {
-      const place = xml
-        ? `${locator.file}:${origin?.line ?? locator.line(parent)}: <${locator.origin(parent)?.element ?? 'broker'}>`
-        : locator.container(parent)
-      return new BrokerError(
-        'CONFIG_UNSUPPORTED',
-        `${place}: ${what} is an ActiveMQ setting sfbroker does not support yet`,
-      )
-    }
-    const place = xml
-      ? `${locator.file}:${origin?.line ?? locator.line(parent)}: <${locator.origin(parent)?.element ?? 'broker'}>`
-      : locator.container(parent)
-    const hint = didYouMean(key, keysAt(parent))
-    return new BrokerError(
-      'CONFIG_INVALID',
-      `${place} has unknown ${what}${hint || `; expected one of ${keysAt(parent).join(', ')}`}`,
-    )
-  }
-  if (issue.type === 'strict_object' && issue.kind === 'schema' && issue.expected?.startsWith('"')) {
-    // A required key is missing.
-    const key = String(p[p.length - 1])
-    const what = xml ? `attribute "${key}"` : `key "${key}"`
-    return new BrokerError(
-      'CONFIG_INVALID',
-      `${locator.container(p.slice(0, -1))}: ${what} is missing; expected it to be set`,
-    )
-  }
-  if (issue.kind === 'schema' && (issue.type === 'strict_object' || issue.type === 'array')) {
-    const expected = issue.type === 'array' ? 'a list' : xml ? 'an element' : 'an object'
-    return new BrokerError(
-      'CONFIG_INVALID',
-      `${locator.at(p)}: found ${Locator.found(issue.input)}, expected ${expected}`,
-    )
-  }
-  if (
-    xml &&
-    locator.origin(p)?.attribute === undefined &&
-    locator.origin(p)?.element !== undefined &&
-    locator.origin(p)?.flag === undefined
-  ) {
-    // An element where the schema wants an attribute value, e.g. <kahaDB><directory>…</directory></kahaDB>.
-    const key = String(p[p.length - 1])
-    return new BrokerError(
-      'CONFIG_INVALID',
-      `${locator.at(p)}: "${key}" is an attribute in sfbroker config; expected ${key}="..." on <${locator.origin(p.slice(0, -1))?.element ?? 'broker'}>`,
-    )
-  }
-  return new BrokerError(
-    'CONFIG_INVALID',
-    `${locator.at(p)}: found ${Locator.found(issue.input)}, expected ${issue.expected ?? issue.message}`,
-  )
 }
 
 /** Fill defaults, make paths absolute, parse connector URIs, check settings against each other. */
@@ -409,121 +320,4 @@ function resolve(input: ConfigInput, locator: Locator, cwd: string, source: stri
     nodeId: input.nodeId ?? null,
     security: resolveSecurity(input.plugins, locator, source === 'embedded default' ? null : source),
   }
-}
-
-/** A group name of `<admin groups|readOnlyGroups>`: no blanks, commas or control characters; "*" = every user. */
-const GROUP_NAME = /^[^\s,\u0000-\u001f]+$/
-
-/**
- * `<admin groups readOnlyGroups>` as lists. Each is a comma list of group names (empty entries refused, so a typo
- * like "admins,,ops" is not silently read). A group may not be in both lists (which would it be?), and
- * readOnlyGroups needs an authentication plugin: without one nobody logs in and it would do nothing.
- */
-function adminGroups(input: ConfigInput, locator: Locator): { groups?: string[]; readOnlyGroups?: string[] } {
-  const a = input.admin!
-  const list = (key: 'groups' | 'readOnlyGroups'): string[] | undefined => {
-    const raw = a[key]
-    if (raw === undefined) return undefined
-    const names = raw.split(',').map((g) => g.trim())
-    const bad = names.find((g) => !GROUP_NAME.test(g))
-    if (bad !== undefined)
-      throw new BrokerError(
-        'CONFIG_INVALID',
-        `${locator.at(['admin', key])}: found ${JSON.stringify(raw)}, expected a comma list of group names without blanks inside, e.g. "${key === 'groups' ? 'admins' : 'monitors,ops'}"${bad === '' ? ' (an empty name)' : ''}`,
-      )
-    return names
-  }
-  const groups = list('groups')
-  const readOnlyGroups = list('readOnlyGroups')
-  if (readOnlyGroups) {
-    const both = readOnlyGroups.find((g) => (groups ?? [DEFAULTS.adminGroups]).includes(g))
-    if (both !== undefined)
-      throw new BrokerError(
-        'CONFIG_INVALID',
-        `${locator.at(['admin', 'readOnlyGroups'])}: group "${both}" is also an admin group (groups="${(groups ?? [DEFAULTS.adminGroups]).join(',')}"); expected each group in one of the two lists`,
-      )
-    const p = input.plugins
-    if (!p?.simpleAuthenticationPlugin && !p?.jaasAuthenticationPlugin) {
-      throw new BrokerError(
-        'CONFIG_INVALID',
-        `${locator.at(['admin', 'readOnlyGroups'])}: no authentication plugin is configured, so nobody logs in to the admin listener; expected <simpleAuthenticationPlugin> or <jaasAuthenticationPlugin> in <plugins>, or no readOnlyGroups`,
-      )
-    }
-  }
-  return { ...(groups ? { groups } : {}), ...(readOnlyGroups ? { readOnlyGroups } : {}) }
-}
-
-/** The admin endpoint's TLS: its own keyStore/keyFile when given, else the broker's `<sslContext>`; only with ssl="true". */
-function resolveAdminTls(
-  a: NonNullable<ConfigInput['admin']>,
-  broker: SslContextConfig | null,
-  locator: Locator,
-  abs: (p: string) => string,
-): SslContextConfig | null {
-  const own = a.keyStore !== undefined || a.keyFile !== undefined || a.certFile !== undefined
-  if (a.ssl !== true) {
-    if (own)
-      throw new BrokerError(
-        'CONFIG_INVALID',
-        `${locator.at(['admin', a.keyStore !== undefined ? 'keyStore' : a.keyFile !== undefined ? 'keyFile' : 'certFile'])}: key attributes without ssl="true"; expected ssl="true" to serve HTTPS`,
-      )
-    return null
-  }
-  if (own) {
-    const { keyStore, keyStorePassword, keyFile, certFile, keyPassword } = a
-    return resolveSslContext({ keyStore, keyStorePassword, keyFile, certFile, keyPassword }, ['admin'], locator, abs)
-  }
-  if (broker === null || !hasKeyMaterial(broker)) {
-    throw new BrokerError(
-      'CONFIG_INVALID',
-      `${locator.at(['admin', 'ssl'])}: ssl="true" but there is no key: expected keyStore (or keyFile + certFile) on <admin>, or an <sslContext> with one`,
-    )
-  }
-  return broker
-}
-
-/** Settings that are valid but risky; logged, not refused. */
-export function warnings(c: BrokerConfig): string[] {
-  const out: string[] = []
-  const inside = (dir: string, root: string): boolean => {
-    const rel = path.relative(root, dir)
-    return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel))
-  }
-  if (c.persistent && c.schedulerSupport && !inside(c.schedulerDirectory, c.persistence.directory)) {
-    out.push(
-      `schedulerDirectory ${c.schedulerDirectory} is outside the shared store directory ${c.persistence.directory}: ` +
-        `scheduled messages will not move with the primary role (put it under the shared directory)`,
-    )
-  }
-  const policy = c.destinationPolicy
-  const gcEntries = policy
-    ? [...policy.entries, ...(policy.defaultEntry ? [policy.defaultEntry] : [])].filter(
-        (e) => e.gcInactiveDestinations === true,
-      )
-    : []
-  if (gcEntries.length > 0 && (c.destinations?.schedulePeriodForDestinationPurge ?? 0) === 0) {
-    out.push(
-      'gcInactiveDestinations is set on a policy entry, but <broker schedulePeriodForDestinationPurge> is 0: no destination will be garbage-collected (as in ActiveMQ); set a period such as 10000',
-    )
-  }
-  if (c.security?.authorization && !c.security.authentication) {
-    out.push(
-      '<authorizationPlugin> without an authentication plugin: every client is refused every operation ("User is not authenticated.", as in ActiveMQ); add <simpleAuthenticationPlugin> or <jaasAuthenticationPlugin>',
-    )
-  }
-  if (c.persistent && !c.lock.useLock)
-    out.push('useLock is false: no election; never point two brokers at this directory')
-  return out
-}
-
-/** A warning when `abs` (a config file holding passwords) can be read by every user on the host; null otherwise. */
-export function readableByOthers(abs: string, shown: string): string | null {
-  let mode: number
-  try {
-    mode = fs.statSync(abs).mode
-  } catch {
-    return null
-  }
-  if ((mode & 0o004) === 0) return null
-  return `${shown} holds passwords and is readable by every user on this host (mode ${(mode & 0o777).toString(8)}); run chmod o-r ${shown}, and store scrypt hashes (sfbroker hash-password) rather than plain passwords`
 }

@@ -5,13 +5,13 @@
  */
 import { expect, test } from 'bun:test'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { loadConfig } from './index.ts'
-import { readableByOthers } from './load-config.ts'
+import { readableByOthers } from './config-warnings.ts'
+import { tempDir } from '../testing/temp-dir.ts'
 
 const ROOT = path.resolve(import.meta.dir, '..', '..')
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sfb-seccfg-'))
+const dir = tempDir('sfb-seccfg-')
 
 function write(name: string, text: string, mode = 0o600): string {
   const f = path.join(dir, name)

@@ -4,16 +4,15 @@
  * does not have refused by name, and passwords never printed. Files are only named here (tls-context.ts reads
  * them), so these tests write configs, not certificates.
  */
-import { afterAll, describe, expect, test } from 'bun:test'
+import { describe, expect, test } from 'bun:test'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import util from 'node:util'
 import { BrokerError } from '../lib/errors.ts'
 import { loadConfig, parseConnectorUri } from './index.ts'
+import { tempDir } from '../testing/temp-dir.ts'
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sfb-sslcfg-'))
-afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))
+const dir = tempDir('sfb-sslcfg-')
 let n = 0
 function load(ext: 'xml' | 'json', text: string) {
   const file = path.join(dir, `c${n++}.${ext}`)

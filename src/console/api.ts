@@ -16,41 +16,29 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import type http from 'node:http'
-import type { AdminConfig } from '../config/types.ts'
+import type { AdminConfig } from '../config/index.ts'
 import { isBrokerError } from '../lib/errors.ts'
 import { logger } from '../lib/log.ts'
 import { VERSION } from '../lib/version.ts'
 import { DEFAULTS } from '../config/index.ts'
 import { inspectSharedDir } from '../election/index.ts'
-import { BrokerManagement, parseDestination } from '../broker/index.ts'
-import type { BrokerNode } from '../node/broker-node.ts'
-import type { AdminAccess } from '../node/admin-server.ts'
+import { BrokerManagement, type BrowsedMessage, parseDestination } from '../broker/index.ts'
+import { propertyAsString } from '../model/index.ts'
+import { fromStompSend, toStompHeaders } from '../protocol/stomp/index.ts'
+import type { AdminAccess, BrokerNode } from '../node/index.ts'
 import { RATE_SAMPLE_MS, RateSampler } from './rates.ts'
+import { listFiles } from './store-files.ts'
+import { ApiError, CSRF_HEADER, readJson, statusOf, writeGuard } from './api-http.ts'
+
+export { ADMIN_BODY_BYTES_MAX, ApiError, CSRF_HEADER } from './api-http.ts'
 
 const log = logger('console')
 
-/** Largest request body accepted, bytes (a sent message body included). */
-export const ADMIN_BODY_BYTES_MAX = 1024 * 1024
-/** The header a write must carry, with the token from GET /api/node. */
-export const CSRF_HEADER = 'x-sfbroker-csrf'
 /** Scheduled jobs listed by GET /api/scheduler unless `limit` says otherwise, and the largest `limit`. */
 export const JOBS_PAGE_DEFAULT = 200
 export const JOBS_PAGE_MAX = 1000
-/** Files listed per store directory at most. */
-export const STORE_FILES_MAX = 200
 /** Where each node leaves its console address for the others, under the shared directory. */
 export const CONSOLE_DIR = 'console'
-
-export class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly extra: Record<string, unknown> = {},
-  ) {
-    super(message)
-  }
-}
 
 type Handler = (m: Match) => Promise<unknown> | unknown
 interface Match {
@@ -64,14 +52,6 @@ interface Route {
   parts: string[]
   write: boolean
   run: Handler
-}
-
-/** How BrokerErrors map onto HTTP statuses. */
-function statusOf(code: string): number {
-  if (code === 'BROKER_LIMIT') return 400
-  if (code.endsWith('_INVALID')) return 400
-  if (code === 'BROKER_STOPPED') return 409
-  return 500
 }
 
 export class ConsoleApi {
@@ -91,8 +71,10 @@ export class ConsoleApi {
     r('GET', 'api/node', (m) => this.nodeView(m.access))
     r('GET', 'api/group', () => this.group())
     r('GET', 'api/destinations', () => this.destinations())
-    r('GET', 'api/destinations/:d/messages', (m) =>
-      this.mgmt().browse(m.params[0]!, this.intParam(m.url, 'offset', 0), this.intParam(m.url, 'limit', 25)),
+    r('GET', 'api/destinations/:d/messages', async (m) =>
+      browsedView(
+        await this.mgmt().browse(m.params[0]!, this.intParam(m.url, 'offset', 0), this.intParam(m.url, 'limit', 25)),
+      ),
     )
     r('POST', 'api/destinations/:d/messages', (m) => this.send(m.params[0]!, m.body))
     r('DELETE', 'api/destinations/:d/messages/:id', async (m) => {
@@ -207,7 +189,7 @@ export class ConsoleApi {
       const params = route.parts.flatMap((p, i) => (p.startsWith(':') ? [segs[i]!] : []))
       let body: Record<string, unknown> = {}
       if (route.write) {
-        this.guard(req, access)
+        writeGuard(req, access, this.cfg, this.token)
         body = await readJson(req)
         this.needPrimary()
       }
@@ -222,48 +204,6 @@ export class ConsoleApi {
       if (isBrokerError(e)) return send(statusOf(e.code), { error: e.message, code: e.code })
       throw e
     }
-  }
-
-  /** A read-only user first (whatever the token); then the CSRF guard; then, without authentication, the writable switch. */
-  private guard(req: http.IncomingMessage, access: AdminAccess): void {
-    if (access.secured && access.role !== 'admin') {
-      const admins = this.cfg.groups ?? [DEFAULTS.adminGroups]
-      throw new ApiError(
-        403,
-        'ADMIN_READ_ONLY_USER',
-        `user ${access.user} may only read; changes need a user of ${admins.length === 1 ? 'group' : 'one of the groups'} ${admins.join(', ')}`,
-      )
-    }
-    const token = req.headers[CSRF_HEADER]
-    if (
-      typeof token !== 'string' ||
-      token.length !== this.token.length ||
-      !crypto.timingSafeEqual(Buffer.from(token), Buffer.from(this.token))
-    ) {
-      throw new ApiError(403, 'ADMIN_CSRF', `a write needs the ${CSRF_HEADER} header with the token from GET /api/node`)
-    }
-    const origin = req.headers.origin
-    if (
-      origin !== undefined &&
-      origin !== 'null' &&
-      origin !== `http://${req.headers.host}` &&
-      origin !== `https://${req.headers.host}`
-    ) {
-      throw new ApiError(
-        403,
-        'ADMIN_CSRF',
-        `cross-origin write refused (Origin ${origin.slice(0, 100)}, listener ${req.headers.host})`,
-      )
-    }
-    const site = req.headers['sec-fetch-site']
-    if (typeof site === 'string' && site !== 'same-origin' && site !== 'none')
-      throw new ApiError(403, 'ADMIN_CSRF', `cross-site write refused (Sec-Fetch-Site ${site})`)
-    if (!access.secured && !this.cfg.writable)
-      throw new ApiError(
-        403,
-        'ADMIN_READ_ONLY',
-        'this admin listener is read-only; start the broker with --admin-writable (or <admin writable="true">) to allow changes',
-      )
   }
 
   private needPrimary(): NonNullable<ReturnType<BrokerNode['servingParts']>> {
@@ -416,7 +356,17 @@ export class ConsoleApi {
     if (body.body !== undefined && typeof body.body !== 'string')
       throw new ApiError(400, 'ADMIN_BAD_REQUEST', 'body: expected a string')
     parseDestination(destination, 'destination')
-    await this.mgmt().send(destination, headers, new TextEncoder().encode((body.body as string | undefined) ?? ''))
+    // The console's headers are STOMP SEND headers: the STOMP mapping makes the message (messageId '' → broker id).
+    const message = fromStompSend(
+      destination,
+      headers,
+      new TextEncoder().encode((body.body as string | undefined) ?? ''),
+      {
+        nowMs: Date.now(),
+        newMessageId: () => '',
+      },
+    )
+    await this.mgmt().send(message)
     return { sent: destination }
   }
 
@@ -494,60 +444,17 @@ export class ConsoleApi {
   }
 }
 
-/** Files of a store directory (one level of subdirectories), largest first, at most STORE_FILES_MAX. */
-async function listFiles(dir: string): Promise<{ name: string; bytes: number; modifiedAt: number }[]> {
-  const out: { name: string; bytes: number; modifiedAt: number }[] = []
-  const visit = async (d: string, prefix: string, depth: number): Promise<void> => {
-    let names: fs.Dirent[]
-    try {
-      names = await fs.promises.readdir(d, { withFileTypes: true })
-    } catch {
-      return
-    }
-    for (const n of names.slice(0, 1000)) {
-      const p = path.join(d, n.name)
-      if (n.isDirectory()) {
-        if (depth < 1) await visit(p, prefix + n.name + '/', depth + 1)
-        continue
-      }
-      try {
-        const st = await fs.promises.stat(p)
-        out.push({ name: prefix + n.name, bytes: st.size, modifiedAt: st.mtimeMs })
-      } catch {
-        // Removed meanwhile (a compacted segment).
-      }
-    }
+/**
+ * A browse page as the JSON API shows it: each message's `headers` as 0.1.0 showed them (its STOMP MESSAGE
+ * headers) plus `properties` with their JMS types; the CoreMessage itself (Map, bytes) is not JSON.
+ */
+function browsedView<T extends { messages: BrowsedMessage[] }>(page: T): unknown {
+  return {
+    ...page,
+    messages: page.messages.map(({ message, ...rest }) => ({
+      ...rest,
+      headers: toStompHeaders(message),
+      properties: [...message.properties].map(([name, p]) => ({ name, type: p.type, value: propertyAsString(p) })),
+    })),
   }
-  await visit(dir, '', 0)
-  return out.sort((a, b) => b.bytes - a.bytes).slice(0, STORE_FILES_MAX)
-}
-
-/** The request body as a JSON object ({} when empty); bounded by ADMIN_BODY_BYTES_MAX. */
-function readJson(req: http.IncomingMessage): Promise<Record<string, unknown>> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = []
-    let n = 0
-    req.on('data', (c: Buffer) => {
-      n += c.length
-      if (n > ADMIN_BODY_BYTES_MAX) {
-        reject(new ApiError(413, 'ADMIN_BAD_REQUEST', `request body over ${ADMIN_BODY_BYTES_MAX} bytes`))
-        req.destroy()
-        return
-      }
-      chunks.push(c)
-    })
-    req.on('error', reject)
-    req.on('end', () => {
-      const text = Buffer.concat(chunks).toString('utf8').trim()
-      if (text === '') return resolve({})
-      try {
-        const v = JSON.parse(text) as unknown
-        if (typeof v !== 'object' || v === null || Array.isArray(v))
-          return reject(new ApiError(400, 'ADMIN_BAD_REQUEST', 'request body: expected a JSON object'))
-        resolve(v as Record<string, unknown>)
-      } catch (e) {
-        reject(new ApiError(400, 'ADMIN_BAD_REQUEST', `request body: not JSON (${(e as Error).message.slice(0, 80)})`))
-      }
-    })
-  })
 }

@@ -2,14 +2,14 @@
  * The admin console (#18): a page for the whole HA group, served by the admin listener of every node at
  * `/console/`, over the JSON API at `/api/...` (./api.ts). The admin server imports this module only when an
  * admin listener is configured and started, so a broker without one loads none of it. The page is three static
- * assets embedded as strings (./assets.ts): no CDN, no build step, same bytes on Bun and Deno.
+ * assets embedded as strings (page-assets.ts, app-script.ts): no CDN, no build step, same bytes on Bun and Deno.
  */
 import type http from 'node:http'
-import type { AdminConfig } from '../config/types.ts'
-import type { BrokerNode } from '../node/broker-node.ts'
-import type { AdminAccess } from '../node/admin-server.ts'
+import type { AdminConfig } from '../config/index.ts'
+import type { AdminAccess, BrokerNode } from '../node/index.ts'
 import { ConsoleApi } from './api.ts'
-import { APP_CSS, APP_JS, INDEX_HTML } from './assets.ts'
+import { APP_CSS, INDEX_HTML } from './page-assets.ts'
+import { APP_JS } from './app-script.ts'
 
 export { ConsoleApi, CSRF_HEADER, ADMIN_BODY_BYTES_MAX } from './api.ts'
 

@@ -10,21 +10,22 @@
 import { afterAll, expect, test } from 'bun:test'
 import fs from 'node:fs'
 import fsp from 'node:fs/promises'
-import os from 'node:os'
 import path from 'node:path'
 import { Elector } from './elector.ts'
 import type { Role } from './types.ts'
 import { parseHolderRecord, replicaFile } from './shared-dir.ts'
 import { inspectSharedDir } from './status-report.ts'
 import { LockChildProcess } from './probe/lock-child-process.ts'
+import { makeTempDir, type TempDir } from '../testing/temp-dir.ts'
+import { until } from '../testing/until.ts'
 
-const dirs: string[] = []
+const dirs: TempDir[] = []
 const kids: LockChildProcess[] = []
 const realRename = fsp.rename
 afterAll(async () => {
   ;(fsp as { rename: typeof fsp.rename }).rename = realRename
   for (const k of kids) await k.kill9()
-  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true })
+  for (const d of dirs) d.remove()
 })
 
 /** Lock settings for an in-process Elector: fast keep-alive, blocking wait, no stall watchdog. */
@@ -41,17 +42,10 @@ const FAST_LOCK = {
   eventLoopStallMax: 0,
 } as const
 
-async function until(f: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!f()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await Bun.sleep(10)
-  }
-}
-
 test('Elector removes its replica heartbeat file on takeover even when a heartbeat write was in flight', async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sfb-elector-'))
-  dirs.push(dir)
+  const scratch = makeTempDir('sfb-elector-')
+  dirs.push(scratch)
+  const dir = scratch.path
   const holder = new LockChildProcess(path.join(dir, 'lock'), 'flock', 'try')
   kids.push(holder)
   expect((await holder.next(['locked', 'busy', 'error'], 20_000))?.event).toBe('locked')
@@ -96,21 +90,22 @@ test('Elector removes its replica heartbeat file on takeover even when a heartbe
     await elector.start()
     await until(
       () => elector.status().role === 'replica' && fs.existsSync(mine),
-      20_000,
       'replica with a heartbeat file',
+      20_000,
+      10,
     )
     armed = true
-    await until(() => entered, 10_000, 'a heartbeat write held at the gate')
+    await until(() => entered, 'a heartbeat write held at the gate', 10_000, 10)
 
     await holder.kill9()
-    await until(() => elector.status().role === 'primary', 20_000, 'takeover after kill -9 of the holder')
+    await until(() => elector.status().role === 'primary', 'takeover after kill -9 of the holder', 20_000, 10)
     // Removed asynchronously (a hung share must not hold the event loop).
-    await until(() => !fs.existsSync(mine), 5000, 'the heartbeat file removed on takeover')
+    await until(() => !fs.existsSync(mine), 'the heartbeat file removed on takeover', 5000, 10)
 
     // The held heartbeat write now lands after the takeover removed the file.
     release()
     await gatedDone
-    await until(() => !fs.existsSync(mine), 5000, 'the late heartbeat file removed again')
+    await until(() => !fs.existsSync(mine), 'the late heartbeat file removed again', 5000, 10)
     const st = await inspectSharedDir(dir)
     expect(st.primary).toBe(true)
     expect(st.replicas.map((r) => r.nodeId)).not.toContain(nodeId)
@@ -122,8 +117,9 @@ test('Elector removes its replica heartbeat file on takeover even when a heartbe
 }, 60_000)
 
 test('Elector puts the connector addresses the node actually bound (port 0 resolved) into the holder record', async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sfb-elector-'))
-  dirs.push(dir)
+  const scratch = makeTempDir('sfb-elector-')
+  dirs.push(scratch)
+  const dir = scratch.path
   const elector = new Elector({
     sharedDir: dir,
     brokerName: 'test',
@@ -141,9 +137,9 @@ test('Elector puts the connector addresses the node actually bound (port 0 resol
   })
   try {
     await elector.start()
-    await until(() => elector.status().role === 'primary', 20_000, 'primary')
+    await until(() => elector.status().role === 'primary', 'primary', 20_000, 10)
     const onDisk = () => parseHolderRecord(fs.readFileSync(path.join(dir, 'lock'), 'utf8'))?.connectors ?? []
-    await until(() => onDisk()[0] === 'stomp://127.0.0.1:4242', 10_000, 'the bound address in the record on disk')
+    await until(() => onDisk()[0] === 'stomp://127.0.0.1:4242', 'the bound address in the record on disk', 10_000, 10)
     const st = await inspectSharedDir(dir)
     expect(st.holder?.connectors).toEqual(['stomp://127.0.0.1:4242'])
   } finally {

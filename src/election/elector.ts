@@ -12,7 +12,7 @@
  * - failback to a preferred node; on lying locks, yield to a live holder that keeps renewing its record.
  */
 import os from 'node:os'
-import type { LockConfig } from '../config/types.ts'
+import type { LockConfig } from '../config/index.ts'
 import { BrokerError, isBrokerError } from '../lib/errors.ts'
 import { systemClock, type Clock } from '../lib/clock.ts'
 import { logger } from '../lib/log.ts'

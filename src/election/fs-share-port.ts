@@ -7,7 +7,7 @@
 import fs from 'node:fs'
 import fsp from 'node:fs/promises'
 import { LockFile } from './lock/index.ts'
-import type { LockType } from '../config/types.ts'
+import type { LockType } from '../config/index.ts'
 import { ShareIO, sharesDescriptors } from './share-io.ts'
 import type { LockHandle, SharePort, ShareFacts } from './ports.ts'
 import {

@@ -3,17 +3,16 @@
  * blocks in the worker until a writer appears — a call that hangs on demand, no FUSE needed; a busy loop on the main
  * thread stands in for CPU starvation. Assertions are on the worker's own stamp, with wide margins.
  */
-import { afterAll, expect, test } from 'bun:test'
+import { expect, test } from 'bun:test'
 import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { ShareIO } from './share-io.ts'
 import { deposalBackoffMs, DEPOSAL_BACKOFF_MAX_MS } from './backoff.ts'
-import { until } from '../testing/net-probe.ts'
+import { until } from '../testing/until.ts'
+import { tempDir } from '../testing/temp-dir.ts'
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sfb-shareio-'))
-afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))
+const dir = tempDir('sfb-shareio-')
 
 function fifo(name: string): string {
   const p = path.join(dir, name)

@@ -7,24 +7,20 @@
  */
 import { afterAll, beforeAll, describe, expect, spyOn, test } from 'bun:test'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { defaultConfig } from '../config/index.ts'
-import { until } from '../testing/net-probe.ts'
+import { until } from '../testing/until.ts'
 import { BrokerNode } from './broker-node.ts'
 import { configureLogging } from '../lib/log.ts'
+import { tempDirs } from '../testing/temp-dir.ts'
 
 // The assertions read log lines: bun runs every test file in one process, and other files silence logging.
 beforeAll(() => configureLogging('info', 'pretty'))
 
-const dirs: string[] = []
-afterAll(() => {
-  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true })
-})
+const scratchDir = tempDirs('sfb-node-')
 
 function node(): BrokerNode {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sfb-node-'))
-  dirs.push(dir)
+  const dir = scratchDir()
   const base = defaultConfig(dir)
   const connectors = base.connectors.map((c) => ({ ...c, host: '127.0.0.1', port: 0, uri: 'stomp://127.0.0.1:0' }))
   return new BrokerNode({ ...base, connectors })

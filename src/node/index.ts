@@ -2,11 +2,12 @@
  * The node part: one broker process (election → store → broker → scheduler → connectors) and its admin
  * endpoint. `startNode` is what `sfbroker run` calls.
  */
-import type { BrokerConfig } from '../config/types.ts'
+import type { BrokerConfig } from '../config/index.ts'
 import { BrokerNode, EXIT } from './broker-node.ts'
 
 export { BrokerNode, EXIT }
 export type { NodeStatus } from './broker-node.ts'
+export type { AdminAccess } from './admin-server.ts'
 
 export interface NodeHandle {
   node: BrokerNode

@@ -2,7 +2,7 @@
  * NodeMetrics: the node's own counters that outlive a primary term (role changes, takeovers), kept in memory
  * for /metrics. Everything per-destination or per-store is read live from the serving parts instead.
  */
-import type { Role } from '../election/types.ts'
+import type { Role } from '../election/index.ts'
 
 export const ROLES: Role[] = ['starting', 'replica', 'activating', 'primary', 'stepping-down', 'stopped']
 

@@ -8,8 +8,8 @@
  * makes open() recover cold, and a failing poll only logs (once per distinct message) and is retried.
  * Not promised: a reader is current to within one poll interval plus the time a poll takes.
  */
-import type { AdapterKind } from '../config/types.ts'
-import type { StandbyReader } from '../storage/types.ts'
+import type { AdapterKind } from '../config/index.ts'
+import type { StandbyReader } from '../storage/index.ts'
 import { createAdapter } from '../storage/index.ts'
 import { logger } from '../lib/log.ts'
 

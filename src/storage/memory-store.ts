@@ -1,13 +1,16 @@
 /**
- * MemoryStore: an in-memory PersistenceAdapter. It keeps the contract's ordering, atomic batches, dedupe record
- * and STORAGE_CLOSED semantics, but nothing survives the process. Uses: the scheduler's job store of a broker
- * with persistent=false (as ActiveMQ's InMemoryJobSchedulerStore), and unit tests of the broker and scheduler.
+ * MemoryStore: an in-memory PersistenceAdapter behind the shared validating front. It keeps the contract's
+ * ordering, atomic batches (a batch is validated whole before any of it is applied), dedupe record and
+ * STORAGE_CLOSED semantics, but nothing survives the process; a reopen of the same object sees what it held. Uses:
+ * the scheduler's job store of a broker with persistent=false (as ActiveMQ's InMemoryJobSchedulerStore), and unit
+ * tests of the broker and scheduler. No group commit: a write is applied when it is called.
  */
-import { BrokerError } from '../lib/errors.ts'
+import { dedupeKey } from '../model/index.ts'
+import { AbstractAdapter } from './abstract-adapter.ts'
 import type {
+  DestinationSummary,
   DurableSubscriptionRecord,
   OpenOptions,
-  PersistenceAdapter,
   RecoveredState,
   StoreOp,
   StoreStats,
@@ -15,37 +18,35 @@ import type {
   WriteResult,
 } from './types.ts'
 
-export class MemoryStore implements PersistenceAdapter {
+export class MemoryStore extends AbstractAdapter {
   readonly kind = 'kahaDB' as const
   private dests = new Map<string, Map<number, StoredMessage>>()
   private subs = new Map<string, DurableSubscriptionRecord>()
   private seen = new Set<string>()
   private nextSeq = 1
-  private closed = true
-  private directory = ':memory:'
   /** Tests can make the next writes fail, as a full disk would. */
   failWrites: Error | null = null
 
-  async open(opts: OpenOptions): Promise<RecoveredState> {
-    this.directory = opts.directory
-    this.closed = false
+  constructor() {
+    super({ reopenable: true, gatherTick: false })
+    this.where = ':memory:'
+  }
+
+  /** Opening an open store again is a restart: it recovers what it holds (broker tests simulate a crash so). */
+  override open(opts: OpenOptions): Promise<RecoveredState> {
+    if (this.state === 'open') this.state = 'closed'
+    return super.open(opts)
+  }
+
+  protected async openStore(_opts: OpenOptions): Promise<RecoveredState> {
     return {
-      destinations: [...this.dests].map(([destination, m]) => ({
-        destination,
-        count: m.size,
-        bytes: [...m.values()].reduce((a, x) => a + x.body.length, 0),
-      })),
+      destinations: this.summaries(),
       subscriptions: [...this.subs.values()],
       report: { durationMs: 0, recordsReplayed: 0, tornTail: null, corrupt: [], fencedRecordsIgnored: 0 },
     }
   }
 
-  private check(): void {
-    if (this.closed) throw new BrokerError('STORAGE_CLOSED', `store ${this.directory} is closed`)
-  }
-
-  async write(ops: StoreOp[]): Promise<WriteResult> {
-    this.check()
+  protected async writeStore(ops: StoreOp[]): Promise<WriteResult> {
     if (this.failWrites) throw this.failWrites
     const seqs: number[] = []
     for (const o of ops) {
@@ -54,8 +55,9 @@ export class MemoryStore implements PersistenceAdapter {
         seqs.push(seq)
         let d = this.dests.get(o.destination)
         if (!d) this.dests.set(o.destination, (d = new Map()))
-        d.set(seq, { ...o.message, seq })
-        this.seen.add(o.message.messageId)
+        d.set(seq, { seq, message: o.message })
+        const key = dedupeKey(o.message)
+        if (key !== null) this.seen.add(key)
       } else if (o.op === 'remove') {
         this.dests.get(o.destination)?.delete(o.seq)
       } else if (o.op === 'purge') {
@@ -69,8 +71,7 @@ export class MemoryStore implements PersistenceAdapter {
     return { seqs }
   }
 
-  async load(destination: string, afterSeq: number, limit: number): Promise<StoredMessage[]> {
-    this.check()
+  protected async loadStore(destination: string, afterSeq: number, limit: number): Promise<StoredMessage[]> {
     const d = this.dests.get(destination)
     if (!d) return []
     return [...d.values()]
@@ -79,19 +80,23 @@ export class MemoryStore implements PersistenceAdapter {
       .slice(0, limit)
   }
 
-  isDuplicate(messageId: string): boolean {
+  protected isDuplicateStore(messageId: string): boolean {
     return this.seen.has(messageId)
   }
 
-  stats(): StoreStats {
-    const destinations = [...this.dests].map(([destination, m]) => ({
+  private summaries(): DestinationSummary[] {
+    return [...this.dests].map(([destination, m]) => ({
       destination,
       count: m.size,
-      bytes: [...m.values()].reduce((a, x) => a + x.body.length, 0),
+      bytes: [...m.values()].reduce((a, x) => a + x.message.body.length, 0),
     }))
+  }
+
+  protected statsStore(): StoreStats {
+    const destinations = this.summaries()
     return {
       adapter: 'kahaDB',
-      directory: this.directory,
+      directory: this.where,
       bytes: destinations.reduce((a, d) => a + d.bytes, 0),
       messages: destinations.reduce((a, d) => a + d.count, 0),
       destinations,
@@ -101,11 +106,7 @@ export class MemoryStore implements PersistenceAdapter {
     }
   }
 
-  async checkpoint(): Promise<void> {
-    this.check()
-  }
+  protected async checkpointStore(): Promise<void> {}
 
-  async close(): Promise<void> {
-    this.closed = true
-  }
+  protected async closeStore(_wasOpen: boolean): Promise<void> {}
 }

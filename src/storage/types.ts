@@ -8,16 +8,23 @@
  * confirmed that no newer primary exists (see shared design FENCING.md). The broker sends a receipt only then.
  */
 import type { SyncPolicy, AdapterKind } from '../config/types.ts'
+import type { CoreMessage } from '../model/index.ts'
 
-/** A message as stored. `seq` is assigned by the store on `add` (strictly increasing across the whole store). */
+/**
+ * A message as stored: the protocol-neutral CoreMessage (src/model), kept whole (typed properties, body kind,
+ * producer identity, origin). `seq` is assigned by the store on `add` (strictly increasing across the whole store).
+ */
 export interface StoredMessage {
   seq: number
-  /** The broker's message id (also the producer-dedupe key when the producer supplied it). */
-  messageId: string
-  /** All STOMP/JMS headers the broker wants back on recovery (destination, persistent, priority, expires, ...). */
-  headers: Record<string, string>
-  body: Uint8Array
+  message: CoreMessage
 }
+
+/**
+ * Reads one message record written by sfbroker 0.1.0 (format 1: the normalised STOMP header map and the body) into
+ * a CoreMessage. The owner of the records knows what they mean: the broker store passes the STOMP mapping's
+ * `fromLegacyStored`, the scheduler store its own job converter.
+ */
+export type LegacyMessageReader = (messageId: string, headers: Record<string, string>, body: Uint8Array) => CoreMessage
 
 export interface DurableSubscriptionRecord {
   clientId: string
@@ -33,7 +40,7 @@ export interface DurableSubscriptionRecord {
 
 /** One operation of an atomic batch. */
 export type StoreOp =
-  | { op: 'add'; destination: string; message: Omit<StoredMessage, 'seq'> }
+  | { op: 'add'; destination: string; message: CoreMessage }
   | { op: 'remove'; destination: string; seq: number }
   | { op: 'putSubscription'; subscription: DurableSubscriptionRecord }
   | { op: 'removeSubscription'; clientId: string; subscriptionName: string }
@@ -67,8 +74,13 @@ export interface OpenOptions {
   checkpointIntervalMs?: number
   /** journal GC period, ms */
   cleanupIntervalMs?: number
-  /** How many recent message ids the dedupe record keeps (default 100_000, like a producer audit window). */
+  /** How many recent dedupe keys the dedupe record keeps (default 100_000, like a producer audit window). */
   dedupeWindow?: number
+  /**
+   * Converts records of the 0.1.0 format met on open or load (see LegacyMessageReader). Without it such a record
+   * is STORAGE_FORMAT: the store refuses to guess what an old record meant.
+   */
+  legacyMessage?: LegacyMessageReader
   /** Called when the store hits an I/O error it cannot recover from (disk full, EIO): the node self-fences. */
   onFatalError?: (err: Error) => void
   /**
@@ -85,6 +97,8 @@ export interface StandbyOptions {
   directory: string
   /** Must equal the `dedupeWindow` the store will be opened with, else open() recovers cold. */
   dedupeWindow?: number
+  /** As OpenOptions.legacyMessage: the reader of 0.1.0 records it meets while tailing. */
+  legacyMessage?: LegacyMessageReader
 }
 
 /** What one `poll()` of a standby reader did. */
@@ -199,8 +213,12 @@ export interface PersistenceAdapter {
    * and skipped, not returned: one rotten message must not make the whole store unusable.
    */
   load(destination: string, afterSeq: number, limit: number): Promise<StoredMessage[]>
-  /** Whether a message id was recently added (producer dedupe record; survives reopen and failover). */
-  isDuplicate(messageId: string): boolean
+  /**
+   * Whether a dedupe key was recently added (producer dedupe record; survives reopen and failover). The store records
+   * the model's `dedupeKey(message)` of every add that has one (messages without a producer identity are not
+   * recorded); 0.1.0 records held client message ids, which are the same strings for STOMP producers.
+   */
+  isDuplicate(key: string): boolean
   stats(): StoreStats
   /** Flush the index so that recovery replays only the journal tail. */
   checkpoint(): Promise<void>

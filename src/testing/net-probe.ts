@@ -1,6 +1,6 @@
 /**
  * Probes and port pickers shared by the end-to-end tests, their fixtures and the chaos harness: does a port accept
- * TCP, does it answer a raw STOMP CONNECT, which ports are free, and a bounded poll (`until`). Test tooling only
+ * TCP, does it answer a raw STOMP CONNECT, which ports are free, and (re-exported from until.ts) a bounded poll. Test tooling only
  * (never imported by the broker); only 127.0.0.1. Every probe is bounded by a timeout and never throws: a port
  * that refuses, resets or stays silent is simply "no".
  */
@@ -98,26 +98,5 @@ export async function pickPort(): Promise<number> {
   throw new Error('no free port found in 20 tries')
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms))
-}
-
-/**
- * Poll `fn` every intervalMs until it returns a truthy value, and return that value; throw after timeoutMs
- * naming `what`. `what` may be a function, so a failure message can carry the log as it is at that moment.
- */
-export async function until<T>(
-  fn: () => T | Promise<T>,
-  what: string | (() => string),
-  timeoutMs: number,
-  intervalMs = 100,
-): Promise<Exclude<T, null | undefined | false | 0 | ''>> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const v = await fn()
-    if (v) return v as Exclude<T, null | undefined | false | 0 | ''>
-    if (Date.now() > deadline)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === 'function' ? what() : what}`)
-    await sleep(intervalMs)
-  }
-}
+// `until` and `sleep` live in the test kit's until.ts; re-exported for the tests that still import them from here.
+export { sleep, until } from './until.ts'

@@ -5,7 +5,7 @@
  */
 import type { CAC } from 'cac'
 import { EXIT, intFlag, stringFlag, usageError, type CliContext } from '../shared.ts'
-import { asUsage, clientFlags, clientSettings, destinationFlag } from './produce.ts'
+import { asUsage, clientFlags, clientSettings, destinationFlag } from '../client-flags.ts'
 
 export function register(cli: CAC, ctx: CliContext): void {
   clientFlags(
@@ -43,8 +43,8 @@ export function register(cli: CAC, ctx: CliContext): void {
       const sizeBytes = intFlag(opts.size, 'size', 0) ?? 100
       const idleTimeoutMs = intFlag(opts.timeout, 'timeout', 1) ?? 30000
       const json = opts.json === true
-      const { runBench, formatBench } = await import('../../client/bench.ts')
-      const { Progress } = await import('../../client/progress.ts')
+      const { runBench, formatBench } = await import('../load/bench.ts')
+      const { Progress } = await import('../load/progress.ts')
       const progress = new Progress(
         consumers > 0 ? 'bench (consumed)' : 'bench (produced)',
         consumers > 0 && destination.startsWith('/topic/') ? count * consumers : count,

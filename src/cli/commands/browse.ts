@@ -6,7 +6,7 @@
  */
 import type { CAC } from 'cac'
 import { EXIT, intFlag, usageError, type CliContext } from '../shared.ts'
-import { asUsage, clientFlags, clientSettings, destinationFlag } from './produce.ts'
+import { asUsage, clientFlags, clientSettings, destinationFlag } from '../client-flags.ts'
 
 export function register(cli: CAC, ctx: CliContext): void {
   clientFlags(cli.command('browse', 'Show the messages of a queue without consuming them'))

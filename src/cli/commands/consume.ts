@@ -13,7 +13,7 @@
 import type { CAC } from 'cac'
 import { once } from 'node:events'
 import { EXIT, intFlag, stringFlag, usageError, type CliContext } from '../shared.ts'
-import { asUsage, clientFlags, clientSettings, destinationFlag, interrupted } from './produce.ts'
+import { asUsage, clientFlags, clientSettings, destinationFlag, interrupted } from '../client-flags.ts'
 
 /** --ack value -> the STOMP ack mode subscribed with. `auto` means the tool acks, each message after printing it. */
 const ACK_MODES: Record<string, 'client' | 'client-individual'> = {
@@ -63,7 +63,7 @@ export function register(cli: CAC, ctx: CliContext): void {
       const quiet = opts.quiet === true
 
       const { connect } = await import('../../client/index.ts')
-      const { Progress } = await import('../../client/progress.ts')
+      const { Progress } = await import('../load/progress.ts')
       const client = await asUsage(() => connect(url, copts))
       // Bodies go to stdout: redrawing a bar on the same terminal would garble them, so progress only with --quiet or redirected output.
       const progress = new Progress('consume', count, process.stderr, { enabled: quiet || !process.stdout.isTTY })

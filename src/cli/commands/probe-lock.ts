@@ -32,7 +32,8 @@ export function register(cli: CAC, ctx: CliContext): void {
         throw usageError(
           `probe-lock: ${JSON.stringify(target)} is not a directory, expected the shared directory to test`,
         )
-      const { runProbe, formatProbe } = await import('../../election/probe/probe-lock.ts')
+      const { runProbe } = await import('../../election/index.ts')
+      const { formatProbe } = await import('../format/probe-text.ts')
       const r = await runProbe(target, {
         peer: Boolean(opts.peer),
         holdMs: intFlag(opts.holdMs, 'hold-ms', 100),

@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs'
 import type { CAC } from 'cac'
-import type { BrokerConfig } from '../../config/types.ts'
+import type { BrokerConfig } from '../../config/index.ts'
 import { BrokerError } from '../../lib/errors.ts'
 import { loadConfig } from '../../config/index.ts'
 import { logger } from '../../lib/log.ts'

@@ -21,7 +21,8 @@ export function register(cli: CAC, ctx: CliContext): void {
     .action(async (dir: unknown, opts: Record<string, unknown>): Promise<number> => {
       if (typeof dir !== 'string' || dir === '')
         throw usageError('status: needs the shared directory (the store directory holding lock, epochs/)')
-      const { inspectSharedDir, formatStatus } = await import('../../election/status-report.ts')
+      const { inspectSharedDir } = await import('../../election/index.ts')
+      const { formatStatus } = await import('../format/status-text.ts')
       const r = await inspectSharedDir(dir)
       if (opts.json) ctx.out(JSON.stringify(r, null, 2))
       if (r.error !== undefined) {

@@ -8,7 +8,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { BrokerError } from '../../lib/errors.ts'
-import type { LockType } from '../../config/types.ts'
+import type { LockType } from '../../config/index.ts'
 import { LibcError, type LibcLock, type LockOp, type FcntlLockInfo } from './libc-types.ts'
 
 export { LibcError, type LibcLock, type LockOp, type FcntlLockInfo }

@@ -6,17 +6,18 @@
  */
 import { describe, test, expect, afterAll } from 'bun:test'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { LockFile, loadLibc } from './index.ts'
 import { LockChildProcess } from '../probe/lock-child-process.ts'
 import { isBrokerError } from '../../lib/errors.ts'
+import { makeTempDir } from '../../testing/temp-dir.ts'
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sfb-lock-'))
+const scratch = makeTempDir('sfb-lock-')
+const dir = scratch.path
 const children: LockChildProcess[] = []
 afterAll(async () => {
   for (const c of children) await c.kill9()
-  fs.rmSync(dir, { recursive: true, force: true })
+  scratch.remove()
 })
 function child(file: string, kind: 'flock' | 'fcntl', mode: 'try' | 'wait' | 'shtry'): LockChildProcess {
   const c = new LockChildProcess(file, kind, mode)

@@ -7,7 +7,7 @@
  * Exit codes: 0 after release, 2 bad usage, 3 lock error (printed as {"event":"error"}).
  */
 import { LockFile } from '../lock/index.ts'
-import type { LockType } from '../../config/types.ts'
+import type { LockType } from '../../config/index.ts'
 import { loadLibc } from '../lock/index.ts'
 
 function emit(o: Record<string, unknown>): void {

@@ -19,69 +19,23 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import crypto from 'node:crypto'
 import { LockFile, loadLibc } from '../lock/index.ts'
 import { isBrokerError } from '../../lib/errors.ts'
-import { mountOf, mountWarnings, classify, type MountInfo } from '../mountinfo.ts'
+import { mountOf, mountWarnings, classify } from '../mountinfo.ts'
 import { LockChildProcess } from './lock-child-process.ts'
-import { PROBE_VERDICT_FILE, type ProbeVerdictRecord } from '../status-report.ts'
+import { PROBE_VERDICT_FILE, type ProbeVerdictRecord } from '../probe-verdict.ts'
 
-export type Kind = 'flock' | 'fcntl'
-const KINDS: Kind[] = ['flock', 'fcntl']
+import { peerProbe } from './peer-probe.ts'
+import {
+  KINDS,
+  type CheckResult,
+  type Kind,
+  type KindVerdict,
+  type ProbeOptions,
+  type ProbeReport,
+} from './probe-types.ts'
 
-export interface CheckResult {
-  name: string
-  ok: boolean
-  detail: string
-  ms?: number
-}
-
-export interface KindVerdict {
-  kind: Kind
-  checks: CheckResult[]
-  verdict: 'SAFE' | 'SAFE ON THIS HOST' | 'NOT SAFE'
-  reason: string
-}
-
-export interface ProbeReport {
-  directory: string
-  host: string
-  binding: string
-  filesystem: MountInfo | null
-  fsClass: string
-  warnings: string[]
-  kinds: KindVerdict[]
-  sameProcess: CheckResult
-  peer: PeerReport | null
-  recommended: Kind | null
-  recommendation: string
-  safe: boolean
-  /** Where the verdict was saved (`<dir>/probe-lock.json`), null when it could not be (see warnings). */
-  savedTo: string | null
-}
-
-export interface PeerReport {
-  peer: { token: string; host: string; pid: number } | null
-  kinds: {
-    kind: Kind
-    acquired: boolean
-    overlapSeen: boolean
-    peerOverlapSeen: boolean | null
-    verdict: 'SAFE' | 'NOT SAFE' | 'INCONCLUSIVE'
-    detail: string
-  }[]
-}
-
-export interface ProbeOptions {
-  peer?: boolean
-  /** Hold time per lock type in peer mode. */
-  holdMs?: number
-  /** How long to wait for the peer to show up. */
-  peerTimeoutMs?: number
-  /** Bound for every child step. */
-  stepTimeoutMs?: number
-  childArgv?: (args: string[]) => string[]
-}
+export type { CheckResult, Kind, KindVerdict, PeerReport, ProbeOptions, ProbeReport } from './probe-types.ts'
 
 async function probeKind(dir: string, kind: Kind, o: ProbeOptions): Promise<KindVerdict> {
   const file = path.join(dir, `.probe-lock-${kind}-${process.pid}`)
@@ -198,152 +152,6 @@ async function sameProcessCheck(dir: string): Promise<CheckResult> {
   }
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-
-type PeerKindReport = PeerReport['kinds'][number]
-
-/**
- * One lock type's cross-host exchange. Both sides meet at a per-kind barrier (`<kind>.ready`), then try the
- * lock. A side that is refused writes `<kind>.refused` once and keeps trying; a side that gets the lock writes
- * `<kind>.held` and keeps it until the peer's outcome of its first attempt is visible (its `.held` = overlap,
- * its `.refused` = exclusion, or its `.done` = it already had its turn) and at least holdMs have passed, then
- * writes `<kind>.done` (before unlocking) and unlocks. Because a holder waits for the peer's outcome instead of
- * a fixed time, the verdict does not depend on how fast the two sides run.
- */
-async function peerKind(
-  pdir: string,
-  kind: Kind,
-  holdMs: number,
-  own: (s: string) => string,
-  peerFile: (s: string) => string,
-  peer: { host: string; pid: number },
-): Promise<PeerKindReport> {
-  const peerHas = (suffix: string) => fs.existsSync(peerFile(suffix))
-  const bound = holdMs * 3 + 20_000
-  fs.writeFileSync(own(`${kind}.ready`), String(Date.now()))
-  const readyBy = Date.now() + bound
-  while (!peerHas(`${kind}.ready`) && Date.now() < readyBy) await sleep(20)
-  if (!peerHas(`${kind}.ready`))
-    return {
-      kind,
-      acquired: false,
-      overlapSeen: false,
-      peerOverlapSeen: null,
-      verdict: 'INCONCLUSIVE',
-      detail: `${peer.host} (pid ${peer.pid}) did not reach the ${kind} step within ${bound} ms`,
-    }
-  const lf = await LockFile.open(path.join(pdir, `lock-${kind}`), kind)
-  let acquired = false
-  let refused = false
-  let overlapSeen = false
-  let peerRefusedSeen = false
-  try {
-    const deadline = Date.now() + bound
-    while (!acquired && Date.now() < deadline) {
-      acquired = lf.tryLock()
-      if (!acquired) {
-        if (!refused) fs.writeFileSync(own(`${kind}.refused`), String(Date.now()))
-        refused = true
-        await sleep(20)
-      }
-    }
-    if (acquired) {
-      fs.writeFileSync(own(`${kind}.held`), String(Date.now()))
-      const minUntil = Date.now() + holdMs
-      const maxUntil = Date.now() + bound
-      let outcome = false
-      while (Date.now() < maxUntil && (!outcome || Date.now() < minUntil)) {
-        const held = peerHas(`${kind}.held`)
-        const done = peerHas(`${kind}.done`)
-        if (held && !done) overlapSeen = true
-        if (peerHas(`${kind}.refused`)) peerRefusedSeen = true
-        outcome = overlapSeen || peerRefusedSeen || done
-        await sleep(20)
-      }
-      fs.writeFileSync(own(`${kind}.done`), JSON.stringify({ overlapSeen, refused, peerRefusedSeen }))
-    }
-  } finally {
-    lf.close()
-  }
-  // Wait for the peer's verdict on this kind, so both sides report both views.
-  let peerView: { overlapSeen: boolean; refused: boolean; peerRefusedSeen: boolean } | null = null
-  const waitUntil = Date.now() + bound
-  while (!peerView && Date.now() < waitUntil) {
-    try {
-      peerView = JSON.parse(fs.readFileSync(peerFile(`${kind}.done`), 'utf8'))
-    } catch {
-      await sleep(50)
-    }
-  }
-  const peerOverlapSeen = peerView ? peerView.overlapSeen === true : null
-  const overlap = overlapSeen || peerOverlapSeen === true
-  // Exclusion was observed when one side was refused while the other held (either side may have seen it).
-  const excluded = refused || peerRefusedSeen || peerView?.refused === true || peerView?.peerRefusedSeen === true
-  const verdict: PeerKindReport['verdict'] = overlap
-    ? 'NOT SAFE'
-    : acquired && peerView && excluded
-      ? 'SAFE'
-      : 'INCONCLUSIVE'
-  return {
-    kind,
-    acquired,
-    overlapSeen,
-    peerOverlapSeen,
-    verdict,
-    detail: overlap
-      ? `both hosts held the ${kind} lock at the same time: locks do not exclude across these mounts`
-      : verdict === 'SAFE'
-        ? `the ${kind} lock excluded ${peer.host} (pid ${peer.pid})`
-        : `incomplete exchange (acquired=${acquired}, peer answer=${peerView ? 'yes' : 'none'}, exclusion observed=${excluded})`,
-  }
-}
-
-async function peerProbe(dir: string, o: ProbeOptions): Promise<PeerReport> {
-  const pdir = path.join(dir, 'probe-peer')
-  fs.mkdirSync(pdir, { recursive: true })
-  const token = `${os.hostname()}-${process.pid}-${crypto.randomBytes(3).toString('hex')}`
-  const me = { token, host: os.hostname(), pid: process.pid, startedAt: Date.now() }
-  const own = (suffix: string) => path.join(pdir, `${token}.${suffix}`)
-  fs.writeFileSync(own('hello'), JSON.stringify(me))
-  const holdMs = o.holdMs ?? 3000
-  const deadline = Date.now() + (o.peerTimeoutMs ?? 60_000)
-  let peer = null as typeof me | null
-  const report: PeerReport = { peer: null, kinds: [] }
-  try {
-    while (!peer && Date.now() < deadline) {
-      for (const n of fs.readdirSync(pdir)) {
-        if (!n.endsWith('.hello') || n.startsWith(token)) continue
-        try {
-          const p = JSON.parse(fs.readFileSync(path.join(pdir, n), 'utf8')) as typeof me
-          if (Math.abs(p.startedAt - me.startedAt) < (o.peerTimeoutMs ?? 60_000) + 10_000) peer = p
-        } catch {
-          // being written
-        }
-      }
-      if (!peer) await sleep(50)
-    }
-    if (!peer) {
-      report.kinds = KINDS.map((kind) => ({
-        kind,
-        acquired: false,
-        overlapSeen: false,
-        peerOverlapSeen: null,
-        verdict: 'INCONCLUSIVE',
-        detail: 'no peer showed up: run probe-lock --peer on the other host at the same time',
-      }))
-      return report
-    }
-    report.peer = { token: peer.token, host: peer.host, pid: peer.pid }
-    const peerFile = (suffix: string) => path.join(pdir, `${peer!.token}.${suffix}`)
-    for (const kind of KINDS) report.kinds.push(await peerKind(pdir, kind, holdMs, own, peerFile, peer))
-    return report
-  } finally {
-    // Give the peer time to read our last files, then remove ours.
-    await sleep(Math.min(2000, holdMs))
-    for (const n of fs.readdirSync(pdir)) if (n.startsWith(token + '.')) fs.rmSync(path.join(pdir, n), { force: true })
-  }
-}
-
 export async function runProbe(dirArg: string, o: ProbeOptions = {}): Promise<ProbeReport> {
   const dir = path.resolve(dirArg)
   fs.mkdirSync(dir, { recursive: true })
@@ -446,25 +254,4 @@ function saveVerdict(r: ProbeReport): string {
     throw e
   }
   return file
-}
-
-export function formatProbe(r: ProbeReport): string {
-  const L: string[] = []
-  L.push(`probe-lock ${r.directory} on ${r.host} (${r.binding})`)
-  L.push(
-    `filesystem: ${r.filesystem ? `${r.filesystem.fsType} on ${r.filesystem.mountPoint} from ${r.filesystem.source}, options ${r.filesystem.options.join(',')}` : 'unknown'}`,
-  )
-  for (const k of r.kinds) {
-    L.push(`${k.kind}: ${k.verdict} — ${k.reason}`)
-    for (const c of k.checks) L.push(`  [${c.ok ? 'ok' : 'FAIL'}] ${c.name}: ${c.detail}`)
-  }
-  L.push(`[${r.sameProcess.ok ? 'ok' : 'FAIL'}] ${r.sameProcess.name}: ${r.sameProcess.detail}`)
-  if (r.peer) {
-    L.push(`peer: ${r.peer.peer ? `${r.peer.peer.host} pid ${r.peer.peer.pid}` : 'none'}`)
-    for (const k of r.peer.kinds) L.push(`  ${k.kind}: ${k.verdict} — ${k.detail}`)
-  }
-  for (const w of r.warnings) L.push(`WARNING: ${w}`)
-  L.push(`recommendation: ${r.recommendation}`)
-  if (r.savedTo) L.push(`verdict saved to ${r.savedTo} (shown by sfbroker status and the admin console)`)
-  return L.join('\n')
 }

@@ -19,7 +19,7 @@
  * The result carries a one-line-per-event trace; a failing seed replays exactly.
  */
 import { Elector } from '../elector.ts'
-import type { LockConfig } from '../../config/types.ts'
+import type { LockConfig } from '../../config/index.ts'
 import type { EpochFence } from '../types.ts'
 import type { Role } from '../types.ts'
 import { SeededRandom } from '../../lib/random.ts'

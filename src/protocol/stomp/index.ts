@@ -14,6 +14,7 @@ export {
   REASON_HEADER,
   type Goodbye,
 } from './connection.ts'
+export type { DuplexPort, DuplexPortEvents } from './duplex-port.ts'
 export { FrameParser, unescapeHeader } from './frame-parser.ts'
 export { encodeFrame, escapeHeader } from './frame-encoder.ts'
 export {
@@ -30,3 +31,4 @@ export {
   type StompFrame,
   type StompVersion,
 } from './frame.ts'
+export { fromStompSend, toStompHeaders, fromLegacyStored } from './message-mapping.ts'

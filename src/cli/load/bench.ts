@@ -9,10 +9,8 @@
  * counted: give a bench a destination of its own. A queue expects `count` deliveries in total,
  * a topic `count` per consumer; the run ends when they arrived or when nothing arrived for `idleTimeoutMs`.
  */
-import { BrokerError } from '../lib/errors.ts'
-import { connect, type StompClient } from './client.ts'
-import type { ConnectOptions } from './client-types.ts'
-import { isQueue, normalizeDestination } from './destination.ts'
+import { BrokerError } from '../../lib/errors.ts'
+import { connect, isQueue, normalizeDestination, type ConnectOptions, type StompClient } from '../../client/index.ts'
 import { LatencyRecorder, type LatencySummary } from './latency.ts'
 
 export interface BenchOptions {

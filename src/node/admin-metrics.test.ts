@@ -5,8 +5,8 @@
  * to end in test/connection-fairness.test.ts and test/admin.test.ts.
  */
 import { describe, expect, test } from 'bun:test'
-import type { DestinationMetrics } from '../broker/types.ts'
-import { STATUS_PAGE_DEFAULT, STATUS_PAGE_MAX, parsePage, topDestinations } from './admin-server.ts'
+import type { DestinationMetrics } from '../broker/index.ts'
+import { STATUS_PAGE_DEFAULT, STATUS_PAGE_MAX, parsePage, topDestinations } from './admin-metrics.ts'
 
 const d = (destination: string, depth: number): DestinationMetrics => ({
   destination,
