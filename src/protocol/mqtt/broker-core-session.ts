@@ -188,7 +188,7 @@ export class SessionState {
   }
 
   private pumpStored(): void {
-    if (this.moving) return
+    if (this.moving || !this.stored) return
     const room = this.inFlightMax - this.inFlight.size
     if (room <= 0) return
     if (this.window.length === 0) {

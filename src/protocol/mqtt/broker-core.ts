@@ -112,20 +112,23 @@ export class BrokerMqttCore implements MqttCore, SessionHost {
     for (const [clientId, rests] of byClient) {
       const s = new SessionState(this, clientId)
       s.stored = true
-      if (!rests.includes('session')) {
-        log.warn(`mqtt: records of client ${clientId} without a session record; removed`)
+      // storeKeys() lists keys that held records too: each is read before it counts.
+      const [rec] = rests.includes('session') ? await this.broker.storeLoad(keys.session(clientId), 0, 1) : []
+      if (!rec) {
         await this.purgeSession(s)
         continue
       }
-      const [rec] = await this.broker.storeLoad(keys.session(clientId), 0, 1)
-      const r = decodeSession(rec!.message, keys.session(clientId))
+      const r = decodeSession(rec.message, keys.session(clientId))
       s.expirySec = r.expirySec
       s.subject = subjectFromRecord(r.subject)
       s.nextPacketId = r.nextPacketId
       s.will = r.will ?? undefined
       s.disconnectedAt = r.disconnectedAt ?? now
-      for (const rest of rests)
-        if (rest.startsWith('qos2-in/')) s.exactlyOnce.add(Number(rest.slice('qos2-in/'.length)))
+      for (const rest of rests) {
+        if (!rest.startsWith('qos2-in/')) continue
+        const id = Number(rest.slice('qos2-in/'.length))
+        if ((await this.broker.storeLoad(keys.qos2In(clientId, id), 0, 1)).length > 0) s.exactlyOnce.add(id)
+      }
       for (const m of await this.broker.storeLoad(keys.inflight(clientId), 0, IN_FLIGHT_RECORDS_MAX))
         s.recoverInFlight(m.seq, m.message)
       this.sessions.set(clientId, s)
@@ -242,6 +245,8 @@ export class BrokerMqttCore implements MqttCore, SessionHost {
     if (expiryOverride !== undefined) s.expirySec = expiryOverride
     if (!publishWill) s.will = undefined
     await a?.brokerSession.close().catch(() => {})
+    // Stopping (step-down): the session stays as the store has it; the next primary takes it as disconnected.
+    if (this.stopped) return
     if (s.expirySec === 0) return this.endSession(s)
     s.disconnectedAt = this.broker.clock.now()
     this.timers.armDetached(s, s.disconnectedAt)
