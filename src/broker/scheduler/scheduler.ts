@@ -321,7 +321,9 @@ export class Scheduler implements SchedulerPort {
       version: 1,
       stampOnFire: req.timestampDefaulted === true,
     }
-    const message = encodeJob(rec, m)
+    // The broker assigns ids before it offers a SEND here; a caller that did not (messageId '') gets the job's.
+    const sent = m.messageId === '' ? { ...m, messageId: rec.id } : m
+    const message = encodeJob(rec, sent)
     this.pendingJobs++
     this.pendingBytes += m.body.length
     let seq: number
@@ -334,7 +336,7 @@ export class Scheduler implements SchedulerPort {
     }
     // Durable now: the receipt may go out. If we were stopped meanwhile the next primary recovers the job.
     if (this.state === 'started') {
-      const job = this.makeJob(rec, m, seq, now, spec.cron)
+      const job = this.makeJob(rec, sent, seq, now, spec.cron)
       this.jobs.set(job.id, job)
       this.bytes += job.body.length
       this.enqueue(job)
