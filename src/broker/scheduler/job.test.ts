@@ -8,7 +8,7 @@ import { describe, expect, test } from 'bun:test'
 import { isBrokerError } from '../../lib/errors.ts'
 import { createMessage, dedupeKey, prop } from '../../model/index.ts'
 import { fromLegacyStored } from '../../protocol/stomp/message-mapping.ts'
-import { decodeJob, encodeJob, type JobRecord, legacyJobReader } from './job.ts'
+import { decodeJob, encodeJob, type JobRecord, legacyJobReader, legacyStoreReader } from './job.ts'
 
 const T0 = Date.parse('2025-03-14T10:00:00Z')
 const body = new TextEncoder().encode('payload')
@@ -101,6 +101,17 @@ describe('scheduler job records', () => {
     expect(stamped.rec.stampOnFire).toBe(false)
     expect(stamped.message.timestamp).toBe(42)
     expect([stamped.message.messageId, dedupeKey(stamped.message)]).toEqual(['client-1:7', 'client-1:7'])
+  })
+
+  test('legacyStoreReader reads 0.1.0 job records as jobs and message records as messages', () => {
+    const either = legacyStoreReader(fromLegacyStored)
+    const job = either('ID:sched-abc-1#1', v1Record({ AMQ_SCHEDULED_DELAY: '1000' }), body)
+    expect(decodeJob({ seq: 1, message: job }).rec.id).toBe('ID:sched-abc-1')
+    // A stored message (0.1.0 normalised headers) that happens to carry a header named sfbroker-job stays a message.
+    const stored = { destination: '/queue/a', 'message-id': 'm', timestamp: '5', 'sfbroker-job': 'x' }
+    const msg = either('m', stored, body)
+    expect([msg.messageId, msg.timestamp, msg.destination]).toEqual(['m', 5, { kind: 'queue', name: 'a' }])
+    expect(msg.properties.get('sfbroker-job')).toEqual(prop.string('x'))
   })
 
   test('legacyJobReader refuses a record that is not a 0.1.0 job with STORAGE_CORRUPT_RECORD', () => {

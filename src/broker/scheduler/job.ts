@@ -233,3 +233,17 @@ export function legacyJobReader(fromHeaders: LegacyMessageReader): LegacyMessage
     return m
   }
 }
+
+/**
+ * One reader for 0.1.0 records of either store, for a caller that does not know which store a directory holds
+ * (the warm standby follows both): a record whose only header is `sfbroker-job` is a job record (legacyJobReader);
+ * anything else is a message record (`fromHeaders`). 0.1.0 gave every stored message a `destination` header and
+ * no job record one, so the two cannot be confused.
+ */
+export function legacyStoreReader(fromHeaders: LegacyMessageReader): LegacyMessageReader {
+  const jobs = legacyJobReader(fromHeaders)
+  return (messageId, headers, body) =>
+    headers[RECORD_HEADER] !== undefined && headers.destination === undefined
+      ? jobs(messageId, headers, body)
+      : fromHeaders(messageId, headers, body)
+}
