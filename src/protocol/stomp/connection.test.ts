@@ -173,9 +173,16 @@ describe('StompConnection frames', () => {
         'one',
       ),
     )
-    c.write(frame('SEND', { destination: '/queue/a', receipt: 'r2' }, 'two'))
+    c.write(frame('SEND', { destination: '/queue/a', receipt: 'r2', timestamp: '42' }, 'two'))
     await until(() => pending.length === 2, 'two sends at the broker')
     const first = session.calls[0] as Extract<Call, { op: 'send' }>
+    const second = session.calls[1] as Extract<Call, { op: 'send' }>
+    // Only a SEND without a timestamp header has the broker's time (scheduled copies restamp those).
+    expect([first.req.timestampDefaulted, second.req.timestampDefaulted, second.req.message.timestamp]).toEqual([
+      true,
+      false,
+      42,
+    ])
     const m1 = first.req.message
     expect(m1.destination).toEqual({ kind: 'queue', name: 'a' })
     expect([m1.persistent, m1.priority, m1.messageId]).toEqual([true, 7, ''])
