@@ -123,9 +123,21 @@ describe('STOMP message mapping', () => {
     expect(a.producer).toEqual({ id: 'ID:c-1:1:1', seq: 42 })
     expect(a.messageId).toBe('ID:c-1:1:1:42')
     expect(dedupeKey(a)).toBe('ID:c-1:1:1:42')
-    for (const id of ['plain', 'p:07', ':5', 'p:99999999999999999']) {
+    const split: [string, { id: string; seq: number | null }][] = [
+      ['plain', { id: 'plain', seq: null }],
+      ['p:07', { id: 'p:07', seq: null }],
+      [':5', { id: ':5', seq: null }],
+      ['p:', { id: 'p:', seq: null }],
+      ['p:0', { id: 'p', seq: 0 }],
+      ['a:b:12', { id: 'a:b', seq: 12 }],
+      ['p:1x', { id: 'p:1x', seq: null }],
+      ['p:1234567890123456', { id: 'p', seq: 1234567890123456 }],
+      ['p:9999999999999999', { id: 'p:9999999999999999', seq: null }],
+      ['p:99999999999999999', { id: 'p:99999999999999999', seq: null }],
+    ]
+    for (const [id, producer] of split) {
       const m = fromStompSend('/queue/a', { _AMQ_DUPL_ID: id }, body, ctx)
-      expect([id, dedupeKey(m), m.messageId]).toEqual([id, id, id])
+      expect([id, dedupeKey(m), m.messageId, m.producer]).toEqual([id, id, id, producer])
     }
     const none = fromStompSend('/queue/a', {}, body, ctx)
     expect([none.producer, dedupeKey(none), none.messageId]).toEqual([null, null, GEN_ID])
