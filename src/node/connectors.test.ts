@@ -189,4 +189,14 @@ describe('BrokerNode connectors', () => {
     expect(ok.connected).toBe(true)
     ok.end(true)
   }, 60_000)
+
+  // Last: it stops the node.
+  test('BrokerNode stopping ends MQTT 5 clients with DISCONNECT 0x8B on every MQTT connector', async () => {
+    const c = await connected(
+      mqtt.connect(`ws://127.0.0.1:${port('ws')}`, { ...common, protocolVersion: 5, clientId: 'bye' }),
+    )
+    const bye = new Promise<number | undefined>((resolve) => c.once('disconnect', (p) => resolve(p.reasonCode)))
+    await node.stop('test step-down')
+    expect(await bye).toBe(0x8b)
+  }, 60_000)
 })

@@ -16,7 +16,11 @@ export function listenOn(
     const onError = (err: NodeJS.ErrnoException): void => {
       server.off('listening', onListening)
       const why =
-        err.code === 'EADDRINUSE' ? 'the address is already in use' : err.code === 'EACCES' ? 'permission denied' : err.message
+        err.code === 'EADDRINUSE'
+          ? 'the address is already in use'
+          : err.code === 'EACCES'
+            ? 'permission denied'
+            : err.message
       reject(
         new BrokerError(
           'CONFIG_INVALID',

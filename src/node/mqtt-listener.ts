@@ -96,7 +96,9 @@ export class MqttListener implements Connector {
     if (this.closing) return this.closing
     this.tls?.close()
     this.gate.close()
-    const listener = new Promise<void>((resolve) => (this.server.listening ? this.server.close(() => resolve()) : resolve()))
+    const listener = new Promise<void>((resolve) =>
+      this.server.listening ? this.server.close(() => resolve()) : resolve(),
+    )
     this.closing = Promise.all([this.mqtt.close(), listener]).then(() => undefined)
     return this.closing
   }

@@ -73,7 +73,9 @@ export class WsConnector implements Connector {
       },
       deps.clock,
     )
-    let tls: { config: NonNullable<ConnectorConfig['tls']>; source: NonNullable<ConnectorDeps['tlsSource']> } | undefined
+    let tls:
+      | { config: NonNullable<ConnectorConfig['tls']>; source: NonNullable<ConnectorDeps['tlsSource']> }
+      | undefined
     if (this.transport === 'wss') {
       if (!config.tls || !deps.tlsSource) throw new BrokerError('CONFIG_INVALID', `${where}: wss:// needs <sslContext>`)
       tls = { config: config.tls, source: deps.tlsSource }
@@ -85,7 +87,8 @@ export class WsConnector implements Connector {
       port: config.port,
       serves,
       messageBytesMax: config.maxFrameSize + WS_FRAME_HEADROOM_BYTES,
-      pendingUpgradesMax: config.maximumPendingConnects ?? defaultFairness(config.maximumConnections).maximumPendingConnects,
+      pendingUpgradesMax:
+        config.maximumPendingConnects ?? defaultFairness(config.maximumConnections).maximumPendingConnects,
       upgradeTimeoutMs: config.connectAttemptTimeout ?? DEFAULT_CONNECT_ATTEMPT_TIMEOUT_MS,
       tls,
       admit: (raw) => (this.closing ? `${where}: closing` : this.gate.admit(raw)),

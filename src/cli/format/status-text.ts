@@ -17,7 +17,10 @@ export function connectionsLine(c: ConnectionSummary): string {
       .join(', ')
   const per = c.connectors
     .filter((x) => x.connections > 0)
-    .map((x) => `${x.name} ${x.connections} (${split(Object.fromEntries(Object.entries(x.byProtocol).filter(([, n]) => n > 0)))})`)
+    .map(
+      (x) =>
+        `${x.name} ${x.connections} (${split(Object.fromEntries(Object.entries(x.byProtocol).filter(([, n]) => n > 0)))})`,
+    )
   return `${c.total} (${split(c.byProtocol)}; ${split(c.byTransport)})${per.length ? `; ${per.join(', ')}` : ''}`
 }
 
