@@ -54,3 +54,18 @@ export {
   readWireFormatSettings,
   type WireFormatSettings,
 } from './wire-format.ts'
+// The connector (issue #16): one OpenWireServer per tcp:// / nio:// connector over the broker core.
+export {
+  DEFAULT_MAXIMUM_CONNECTIONS,
+  DEFAULT_OPENWIRE_PORT,
+  OpenWireServer,
+  type OpenWireServerOptions,
+} from './server.ts'
+export {
+  DEFAULT_OPENWIRE_LIMITS,
+  OpenWireConnection,
+  type OpenWireLimits,
+  type OpenWireSocket,
+} from './connection.ts'
+export type { OpenWireCore } from './core-port.ts'
+export { fromWireMessage, toWireMessage } from './message-mapping.ts'

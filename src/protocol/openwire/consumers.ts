@@ -1,0 +1,297 @@
+/**
+ * One OpenWire connection's consumers: ConsumerInfo → a broker subscription, deliveries → MessageDispatch, and
+ * MessageAck of every type back onto the broker's per-delivery acks. Each consumer subscribes in the broker's
+ * individual-ack mode and keeps its dispatched, not yet settled deliveries in dispatch order, keyed by message id,
+ * so ActiveMQ's range acks resolve here:
+ *
+ * - STANDARD, UNMATCHED: every delivery up to and including lastMessageId (ActiveMQ's cumulative ack).
+ * - INDIVIDUAL: lastMessageId alone. POISON, EXPIRED: firstMessageId..lastMessageId to the broker's NACK, which
+ *   dead-letters (the poison cause cannot travel: the core's nack takes none).
+ * - DELIVERED inside a transaction: the range is acked in that transaction at once, which frees the prefetch
+ *   window as ActiveMQ's delivered ack does; the STANDARD ack at commit then finds those settled. Outside a
+ *   transaction DELIVERED and REDELIVERED only inform the broker and change nothing here.
+ * - A transaction's acks come back as unsettled on rollback (the client redelivers them itself, counting
+ *   redeliveries, and acks them again), as the broker's abort returns them.
+ *
+ * Prefetch 0 (MessagePull): the subscription is made on the first pull with a broker prefetch of 1, and a message
+ * that arrives while no pull waits is held here (at most one) until the next pull; a pull that times out (or a
+ * receiveNoWait pull, after PULL_NO_WAIT_MS) is answered with an empty MessageDispatch. A browser's end is an
+ * empty MessageDispatch too.
+ */
+import type { Clock } from '../../lib/clock.ts'
+import { BrokerError } from '../../lib/errors.ts'
+import { logger } from '../../lib/log.ts'
+import type * as W from './commands.ts'
+import { AckType } from './command-types.ts'
+import type { CoreDelivery, CoreSession, CoreSubscribeRequest } from './core-port.ts'
+import { fromWireDestination, messageIdString, toWireMessage } from './message-mapping.ts'
+
+const log = logger('openwire')
+
+/** How long a receiveNoWait pull (timeout -1) waits for the broker's dispatch before answering empty. */
+export const PULL_NO_WAIT_MS = 25
+/** Consumers one connection may have open. */
+export const CONSUMERS_MAX = 10_000
+
+interface Pending {
+  ackId: string
+  /** The transaction that acked it; null while unsettled. */
+  txId: string | null
+}
+
+export interface ConsumerState {
+  readonly key: string
+  readonly info: W.ConsumerInfo
+  readonly sessionKey: string
+  readonly pull: boolean
+  subscribed: boolean
+  /** Dispatched, not settled; insertion order is dispatch order. */
+  readonly pending: Map<string, Pending>
+  held: CoreDelivery | null
+  pullWaiting: boolean
+  pullTimer: unknown
+}
+
+export function consumerKey(id: W.ConsumerId | null): string {
+  return id === null ? 'null' : `${id.connectionId}:${id.sessionId}:${id.value}`
+}
+
+export function txKey(t: W.TransactionId | null): string | undefined {
+  if (t === null) return undefined
+  if (t.type === 'LocalTransactionId') return `${t.connectionId?.value}:${t.value}`
+  throw new BrokerError('OPENWIRE_UNSUPPORTED', 'openwire: XA transactions are not supported; use local transactions')
+}
+
+export interface ConsumerBookDeps {
+  session: CoreSession
+  clock: Clock
+  write: (c: W.Command) => void
+}
+
+export class ConsumerBook {
+  private readonly consumers = new Map<string, ConsumerState>()
+  private brokerSeq = 0n
+
+  constructor(private readonly deps: ConsumerBookDeps) {}
+
+  get size(): number {
+    return this.consumers.size
+  }
+
+  /** ConsumerInfo: subscribes (pull consumers on their first pull). Throws BrokerError for a refused consumer. */
+  add(info: W.ConsumerInfo, sessionKey: string): void {
+    const key = consumerKey(info.consumerId)
+    if (this.consumers.has(key))
+      throw new BrokerError('BROKER_SUBSCRIPTION_INVALID', `openwire ConsumerInfo: consumer ${key} already exists`)
+    if (this.consumers.size >= CONSUMERS_MAX)
+      throw new BrokerError(
+        'BROKER_LIMIT',
+        `openwire ConsumerInfo: ${CONSUMERS_MAX} consumers are open on this connection`,
+      )
+    if (info.retroactive)
+      throw new BrokerError(
+        'OPENWIRE_UNSUPPORTED',
+        `openwire ConsumerInfo ${key}: retroactive consumers are not supported (drop consumer.retroactive=true)`,
+      )
+    if (info.prefetchSize < 0)
+      throw new BrokerError(
+        'BROKER_SUBSCRIPTION_INVALID',
+        `openwire ConsumerInfo ${key}: prefetchSize ${info.prefetchSize} is negative`,
+      )
+    const c: ConsumerState = {
+      key,
+      info,
+      sessionKey,
+      pull: info.prefetchSize === 0 && !info.browser,
+      subscribed: false,
+      pending: new Map(),
+      held: null,
+      pullWaiting: false,
+      pullTimer: undefined,
+    }
+    // Validate the destination before anything is registered.
+    const request = this.request(c)
+    this.consumers.set(key, c)
+    if (!c.pull) this.subscribe(c, request)
+  }
+
+  private request(c: ConsumerState): CoreSubscribeRequest {
+    const i = c.info
+    const dest = fromWireDestination(i.destination, `ConsumerInfo ${c.key} destination`, true)
+    const durable = i.subscriptionName !== null && i.subscriptionName !== '' && dest.kind === 'topic'
+    return {
+      id: c.key,
+      destination: dest,
+      ack: 'client-individual',
+      selector: i.selector ?? undefined,
+      prefetch: Math.max(1, i.prefetchSize),
+      exclusive: i.exclusive || undefined,
+      priority: i.priority !== 0 ? i.priority : undefined,
+      durableName: durable ? i.subscriptionName! : undefined,
+      browser: i.browser || undefined,
+      noLocal: i.noLocal || undefined,
+    }
+  }
+
+  private subscribe(c: ConsumerState, request = this.request(c)): void {
+    try {
+      this.deps.session.subscribe(request, (d) => this.onDelivery(c, d))
+      c.subscribed = true
+    } catch (e) {
+      this.consumers.delete(c.key)
+      throw e
+    }
+  }
+
+  private onDelivery(c: ConsumerState, d: CoreDelivery): void {
+    if (this.consumers.get(c.key) !== c) return
+    if (d.browserEnd) return this.dispatchEmpty(c)
+    if (c.pull && !c.pullWaiting) {
+      c.held = d
+      return
+    }
+    this.dispatch(c, d)
+  }
+
+  private dispatch(c: ConsumerState, d: CoreDelivery): void {
+    if (c.pull) {
+      c.pullWaiting = false
+      if (c.pullTimer !== undefined) this.deps.clock.clearTimeout(c.pullTimer)
+      c.pullTimer = undefined
+    }
+    const message = toWireMessage(d.message, d.message.redeliveryCount, ++this.brokerSeq)
+    message.jmsxGroupFirstForConsumer = d.groupFirst === true
+    const k = messageIdString(message.messageId!)
+    if (!c.info.browser) c.pending.set(k, { ackId: d.ackId, txId: null })
+    this.deps.write({
+      type: 'MessageDispatch',
+      commandId: 0,
+      responseRequired: false,
+      consumerId: c.info.consumerId,
+      destination: c.info.destination,
+      message,
+      redeliveryCounter: d.message.redeliveryCount,
+    })
+  }
+
+  private dispatchEmpty(c: ConsumerState): void {
+    if (c.pull) {
+      c.pullWaiting = false
+      c.pullTimer = undefined
+    }
+    this.deps.write({
+      type: 'MessageDispatch',
+      commandId: 0,
+      responseRequired: false,
+      consumerId: c.info.consumerId,
+      destination: c.info.destination,
+      message: null,
+      redeliveryCounter: 0,
+    })
+  }
+
+  /** MessagePull (prefetch 0): one message now, or when one comes, or an empty dispatch at the timeout. */
+  pull(p: W.MessagePull): void {
+    const c = this.consumers.get(consumerKey(p.consumerId))
+    if (c === undefined || !c.pull || c.pullWaiting) return
+    if (c.held !== null) {
+      const d = c.held
+      c.held = null
+      return this.dispatch(c, d)
+    }
+    c.pullWaiting = true
+    const timeout = Number(p.timeout)
+    if (timeout !== 0) {
+      const ms = timeout < 0 ? PULL_NO_WAIT_MS : timeout
+      c.pullTimer = this.deps.clock.setTimeout(() => {
+        if (c.pullWaiting && this.consumers.get(c.key) === c) this.dispatchEmpty(c)
+      }, ms)
+    }
+    if (!c.subscribed) this.subscribe(c)
+  }
+
+  /** MessageAck: settles the range (see the file header). Resolves when the broker has the acks. */
+  async ack(a: W.MessageAck): Promise<void> {
+    const c = this.consumers.get(consumerKey(a.consumerId))
+    if (c === undefined || c.info.browser) return
+    const tx = txKey(a.transactionId)
+    const last = a.lastMessageId === null ? null : messageIdString(a.lastMessageId)
+    if (last === null || !c.pending.has(last)) {
+      log.debug(`openwire ack type ${a.ackType} for ${last} on ${c.key}: not an unsettled delivery, ignored`)
+      return
+    }
+    const first = a.firstMessageId === null ? null : messageIdString(a.firstMessageId)
+    switch (a.ackType) {
+      case AckType.REDELIVERED:
+        return
+      case AckType.DELIVERED:
+        if (tx === undefined) return
+        return this.settle(c, this.range(c, null, last, tx), tx, false)
+      case AckType.INDIVIDUAL:
+        return this.settle(c, [last], tx, false)
+      case AckType.STANDARD:
+      case AckType.UNMATCHED:
+        return this.settle(c, this.range(c, null, last, tx), tx, false)
+      case AckType.POISON:
+      case AckType.EXPIRED:
+        return this.settle(c, this.range(c, first !== null && c.pending.has(first) ? first : null, last, tx), tx, true)
+      default:
+        throw new BrokerError('BROKER_ACK_INVALID', `openwire MessageAck: ackType ${a.ackType} is not one of 0..6`)
+    }
+  }
+
+  /** Keys from `first` (or the oldest) to `last`, skipping those this transaction settled already. */
+  private range(c: ConsumerState, first: string | null, last: string, tx: string | undefined): string[] {
+    const out: string[] = []
+    let on = first === null
+    for (const [k, p] of c.pending) {
+      if (k === first) on = true
+      if (on && (p.txId === null || p.txId !== tx)) out.push(k)
+      if (k === last) break
+    }
+    return out
+  }
+
+  private async settle(c: ConsumerState, keys: string[], tx: string | undefined, poison: boolean): Promise<void> {
+    const work: Promise<void>[] = []
+    for (const k of keys) {
+      const p = c.pending.get(k)!
+      if (p.txId !== null) continue
+      if (tx === undefined) c.pending.delete(k)
+      else p.txId = tx
+      work.push(poison ? this.deps.session.nack(p.ackId, tx) : this.deps.session.ack(p.ackId, tx))
+    }
+    await Promise.all(work)
+  }
+
+  /** After a commit: the transaction's acks are final. After a rollback: they are unsettled again. */
+  endTransaction(tx: string, committed: boolean): void {
+    for (const c of this.consumers.values())
+      for (const [k, p] of c.pending) {
+        if (p.txId !== tx) continue
+        if (committed) c.pending.delete(k)
+        else p.txId = null
+      }
+  }
+
+  /** RemoveInfo of a consumer: the broker returns its unsettled deliveries to the queue. */
+  async remove(id: W.ConsumerId | null): Promise<void> {
+    const c = this.consumers.get(consumerKey(id))
+    if (c === undefined) return
+    this.consumers.delete(c.key)
+    if (c.pullTimer !== undefined) this.deps.clock.clearTimeout(c.pullTimer)
+    if (c.subscribed) await this.deps.session.unsubscribe(c.key)
+  }
+
+  /** Every consumer of a session (RemoveInfo of a SessionId). */
+  async removeSession(sessionKey: string): Promise<void> {
+    const ids = [...this.consumers.values()].filter((c) => c.sessionKey === sessionKey).map((c) => c.info.consumerId)
+    await Promise.all(ids.map((id) => this.remove(id)))
+  }
+
+  /** Connection gone: timers off; the broker session's close returns what was unsettled. */
+  clear(): void {
+    for (const c of this.consumers.values()) if (c.pullTimer !== undefined) this.deps.clock.clearTimeout(c.pullTimer)
+    this.consumers.clear()
+  }
+}

@@ -1,0 +1,378 @@
+// JMS behaviour against an sfbroker OpenWire connector, with the ActiveMQ 5.17 client. Usage:
+//   java JmsSuite tcp://127.0.0.1:PORT scenario...
+// Prints "PASS <scenario>" or "FAIL <scenario>: <reason>" per scenario; every scenario uses its own destinations.
+import java.io.Serializable;
+import java.util.ArrayList;
+import java.util.Enumeration;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import javax.jms.*;
+import org.apache.activemq.ActiveMQConnectionFactory;
+import org.apache.activemq.ActiveMQSession;
+
+public class JmsSuite {
+  static String url;
+
+  static void check(boolean ok, String what) {
+    if (!ok) throw new AssertionError(what);
+  }
+
+  static Connection open(String params, String clientId) throws JMSException {
+    ActiveMQConnectionFactory f = new ActiveMQConnectionFactory(url + (params.isEmpty() ? "" : "?" + params));
+    Connection c = f.createConnection();
+    if (clientId != null) c.setClientID(clientId);
+    c.start();
+    return c;
+  }
+
+  static Connection open() throws JMSException {
+    return open("", null);
+  }
+
+  public static void main(String[] args) throws Exception {
+    url = args[0];
+    int failed = 0;
+    for (int i = 1; i < args.length; i++) {
+      String name = args[i];
+      try {
+        JmsSuite.class.getDeclaredMethod(name).invoke(null);
+        System.out.println("PASS " + name);
+      } catch (java.lang.reflect.InvocationTargetException e) {
+        failed++;
+        Throwable t = e.getCause();
+        System.out.println("FAIL " + name + ": " + t.getClass().getName() + ": " + t.getMessage());
+        t.printStackTrace();
+      }
+      System.out.flush();
+    }
+    System.exit(failed == 0 ? 0 : 1);
+  }
+
+  static void types() throws Exception {
+    Connection c = open();
+    Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+    Queue q = s.createQueue("jms.types");
+    MessageProducer p = s.createProducer(q);
+    p.send(s.createTextMessage("héllo"));
+    BytesMessage b = s.createBytesMessage();
+    b.writeBytes(new byte[] {1, 2, 0, 3});
+    p.send(b);
+    MapMessage m = s.createMapMessage();
+    m.setInt("i", 5);
+    m.setString("s", "x");
+    p.send(m);
+    StreamMessage st = s.createStreamMessage();
+    st.writeLong(7L);
+    st.writeString("y");
+    p.send(st);
+    p.send(s.createObjectMessage((Serializable) new ArrayList<>(List.of("a", "b"))));
+    p.send(s.createMessage());
+    MessageConsumer mc = s.createConsumer(q);
+    check("héllo".equals(((TextMessage) mc.receive(5000)).getText()), "text");
+    BytesMessage rb = (BytesMessage) mc.receive(5000);
+    byte[] got = new byte[4];
+    check(rb.readBytes(got) == 4 && got[2] == 0 && got[3] == 3, "bytes");
+    MapMessage rm = (MapMessage) mc.receive(5000);
+    check(rm.getInt("i") == 5 && "x".equals(rm.getString("s")), "map");
+    StreamMessage rs = (StreamMessage) mc.receive(5000);
+    check(rs.readLong() == 7L && "y".equals(rs.readString()), "stream");
+    ObjectMessage ro = (ObjectMessage) mc.receive(5000);
+    check(ro.getObject().equals(List.of("a", "b")), "object");
+    Message plain = mc.receive(5000);
+    check(plain != null && !(plain instanceof TextMessage), "plain message");
+    c.close();
+  }
+
+  static void properties() throws Exception {
+    Connection c = open();
+    Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+    Queue q = s.createQueue("jms.props");
+    Message m = s.createTextMessage("p");
+    m.setStringProperty("s", "str");
+    m.setBooleanProperty("b", true);
+    m.setByteProperty("y", (byte) -3);
+    m.setShortProperty("h", (short) 300);
+    m.setIntProperty("i", 70000);
+    m.setLongProperty("l", 1L << 40);
+    m.setFloatProperty("f", 1.5f);
+    m.setDoubleProperty("d", 2.25);
+    m.setJMSCorrelationID("corr");
+    m.setJMSType("kind");
+    s.createProducer(q).send(m);
+    Message r = s.createConsumer(q).receive(5000);
+    check(r.getObjectProperty("s").equals("str"), "string");
+    check(r.getObjectProperty("b").equals(Boolean.TRUE), "boolean");
+    check(r.getObjectProperty("y").equals((byte) -3), "byte");
+    check(r.getObjectProperty("h").equals((short) 300), "short");
+    check(r.getObjectProperty("i").equals(70000), "int");
+    check(r.getObjectProperty("l").equals(1L << 40), "long");
+    check(r.getObjectProperty("f").equals(1.5f), "float");
+    check(r.getObjectProperty("d").equals(2.25), "double");
+    check("corr".equals(r.getJMSCorrelationID()) && "kind".equals(r.getJMSType()), "headers");
+    check(r.getIntProperty("JMSXDeliveryCount") == 1 && !r.getJMSRedelivered(), "delivery count");
+    c.close();
+  }
+
+  static void selectors() throws Exception {
+    Connection c = open();
+    Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+    Queue q = s.createQueue("jms.sel");
+    MessageConsumer red = s.createConsumer(q, "color = 'red' AND n > 1");
+    MessageProducer p = s.createProducer(q);
+    for (int i = 0; i < 4; i++) {
+      Message m = s.createTextMessage("m" + i);
+      m.setStringProperty("color", i % 2 == 0 ? "red" : "blue");
+      m.setIntProperty("n", i);
+      p.send(m);
+    }
+    TextMessage got = (TextMessage) red.receive(5000);
+    check(got != null && got.getText().equals("m2"), "red n>1 is m2, got " + (got == null ? null : got.getText()));
+    check(red.receive(300) == null, "only one match");
+    c.close();
+  }
+
+  static void topics() throws Exception {
+    Connection c = open();
+    Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+    Topic t = s.createTopic("jms.topic");
+    MessageConsumer a = s.createConsumer(t);
+    MessageConsumer b = s.createConsumer(s.createTopic("jms.>"));
+    s.createProducer(t).send(s.createTextMessage("fan"));
+    check(((TextMessage) a.receive(5000)).getText().equals("fan"), "a");
+    check(((TextMessage) b.receive(5000)).getText().equals("fan"), "wildcard b");
+    c.close();
+  }
+
+  static void durable() throws Exception {
+    Connection c = open("", "jms-durable");
+    Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+    Topic t = s.createTopic("jms.durable");
+    s.createDurableSubscriber(t, "sub").close();
+    s.createProducer(t).send(s.createTextMessage("missed"));
+    c.close();
+    Connection c2 = open("", "jms-durable");
+    Session s2 = c2.createSession(false, Session.AUTO_ACKNOWLEDGE);
+    TopicSubscriber d = s2.createDurableSubscriber(s2.createTopic("jms.durable"), "sub");
+    TextMessage m = (TextMessage) d.receive(5000);
+    check(m != null && m.getText().equals("missed"), "missed message after coming back");
+    d.close();
+    s2.unsubscribe("sub");
+    c2.close();
+  }
+
+  static void clientAck() throws Exception {
+    Connection c = open();
+    Session s = c.createSession(false, Session.CLIENT_ACKNOWLEDGE);
+    Queue q = s.createQueue("jms.clientack");
+    MessageProducer p = s.createProducer(q);
+    for (int i = 0; i < 3; i++) p.send(s.createTextMessage("c" + i));
+    MessageConsumer mc = s.createConsumer(q);
+    mc.receive(5000);
+    Message second = mc.receive(5000);
+    second.acknowledge();
+    Message third = mc.receive(5000);
+    check(third != null, "third");
+    s.close();
+    Session s2 = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+    TextMessage again = (TextMessage) s2.createConsumer(q).receive(5000);
+    check(again != null && again.getText().equals("c2") && again.getJMSRedelivered(), "unacked c2 redelivered");
+    c.close();
+  }
+
+  static void individualAck() throws Exception {
+    Connection c = open();
+    Session s = c.createSession(false, ActiveMQSession.INDIVIDUAL_ACKNOWLEDGE);
+    Queue q = s.createQueue("jms.indack");
+    MessageProducer p = s.createProducer(q);
+    p.send(s.createTextMessage("i0"));
+    p.send(s.createTextMessage("i1"));
+    MessageConsumer mc = s.createConsumer(q);
+    mc.receive(5000);
+    mc.receive(5000).acknowledge();
+    s.close();
+    Session s2 = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+    MessageConsumer mc2 = s2.createConsumer(q);
+    TextMessage again = (TextMessage) mc2.receive(5000);
+    check(again != null && again.getText().equals("i0"), "i0 back");
+    check(mc2.receive(300) == null, "i1 was acked");
+    c.close();
+  }
+
+  static void transactions() throws Exception {
+    Connection c = open();
+    Session tx = c.createSession(true, Session.SESSION_TRANSACTED);
+    Queue q = tx.createQueue("jms.tx");
+    MessageProducer p = tx.createProducer(q);
+    p.send(tx.createTextMessage("rolled"));
+    tx.rollback();
+    p.send(tx.createTextMessage("kept"));
+    tx.commit();
+    MessageConsumer mc = tx.createConsumer(q);
+    TextMessage m = (TextMessage) mc.receive(5000);
+    check(m.getText().equals("kept") && !m.getJMSRedelivered(), "kept first");
+    tx.rollback();
+    TextMessage again = (TextMessage) mc.receive(5000);
+    check(again.getText().equals("kept") && again.getJMSRedelivered(), "redelivered after rollback");
+    check(again.getIntProperty("JMSXDeliveryCount") == 2, "delivery count 2");
+    tx.commit();
+    check(mc.receive(300) == null, "nothing left");
+    c.close();
+  }
+
+  static void tempReply() throws Exception {
+    Connection req = open();
+    Connection rep = open();
+    Session rs = rep.createSession(false, Session.AUTO_ACKNOWLEDGE);
+    MessageConsumer service = rs.createConsumer(rs.createQueue("jms.service"));
+    MessageProducer replier = rs.createProducer(null);
+    service.setMessageListener(m -> {
+      try {
+        Message r = rs.createTextMessage("re:" + ((TextMessage) m).getText());
+        r.setJMSCorrelationID(m.getJMSCorrelationID());
+        replier.send(m.getJMSReplyTo(), r);
+      } catch (JMSException e) {
+        e.printStackTrace();
+      }
+    });
+    Session qs = req.createSession(false, Session.AUTO_ACKNOWLEDGE);
+    TemporaryQueue tq = qs.createTemporaryQueue();
+    MessageConsumer replies = qs.createConsumer(tq);
+    for (int i = 0; i < 3; i++) {
+      Message m = qs.createTextMessage("q" + i);
+      m.setJMSReplyTo(tq);
+      m.setJMSCorrelationID("c" + i);
+      qs.createProducer(qs.createQueue("jms.service")).send(m);
+      TextMessage r = (TextMessage) replies.receive(5000);
+      check(r != null && r.getText().equals("re:q" + i) && r.getJMSCorrelationID().equals("c" + i), "reply " + i);
+    }
+    req.close();
+    rep.close();
+  }
+
+  static void browser() throws Exception {
+    Connection c = open();
+    Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+    Queue q = s.createQueue("jms.browse");
+    MessageProducer p = s.createProducer(q);
+    for (int i = 0; i < 3; i++) p.send(s.createTextMessage("b" + i));
+    Enumeration<?> e = s.createBrowser(q).getEnumeration();
+    int n = 0;
+    while (e.hasMoreElements()) {
+      e.nextElement();
+      n++;
+    }
+    check(n == 3, "browsed " + n);
+    MessageConsumer mc = s.createConsumer(q);
+    for (int i = 0; i < 3; i++) check(mc.receive(5000) != null, "still there " + i);
+    c.close();
+  }
+
+  static void prefetchZero() throws Exception {
+    Connection c = open("jms.prefetchPolicy.all=0", null);
+    Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+    Queue q = s.createQueue("jms.pf0");
+    MessageConsumer mc = s.createConsumer(q);
+    check(mc.receiveNoWait() == null, "empty queue: receiveNoWait null");
+    check(mc.receive(200) == null, "empty queue: receive(200) null");
+    MessageProducer p = s.createProducer(q);
+    for (int i = 0; i < 5; i++) p.send(s.createTextMessage("z" + i));
+    for (int i = 0; i < 5; i++) {
+      TextMessage m = (TextMessage) mc.receive(5000);
+      check(m != null && m.getText().equals("z" + i), "pull " + i);
+    }
+    c.close();
+  }
+
+  static void prefetchThousand() throws Exception {
+    Connection c = open("jms.prefetchPolicy.all=1000", null);
+    Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+    Queue q = s.createQueue("jms.pf1000");
+    MessageProducer p = s.createProducer(q);
+    p.setDeliveryMode(DeliveryMode.NON_PERSISTENT);
+    for (int i = 0; i < 2500; i++) p.send(s.createTextMessage("n" + i));
+    MessageConsumer mc = s.createConsumer(q);
+    for (int i = 0; i < 2500; i++) {
+      TextMessage m = (TextMessage) mc.receive(5000);
+      check(m != null && m.getText().equals("n" + i), "in order " + i);
+    }
+    c.close();
+  }
+
+  static void groups() throws Exception {
+    Connection c = open();
+    Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+    Queue q = s.createQueue("jms.groups");
+    MessageConsumer a = s.createConsumer(q);
+    MessageConsumer b = s.createConsumer(q);
+    MessageProducer p = s.createProducer(q);
+    for (int i = 0; i < 10; i++) {
+      Message m = s.createTextMessage("g" + i);
+      m.setStringProperty("JMSXGroupID", i % 2 == 0 ? "A" : "B");
+      p.send(m);
+    }
+    Map<String, Set<MessageConsumer>> owner = new HashMap<>();
+    int got = 0;
+    for (MessageConsumer mc : List.of(a, b))
+      for (Message m; (m = mc.receive(500)) != null; got++)
+        owner.computeIfAbsent(m.getStringProperty("JMSXGroupID"), k -> new HashSet<>()).add(mc);
+    check(got == 10, "got " + got);
+    check(owner.get("A").size() == 1 && owner.get("B").size() == 1, "one consumer per group");
+    c.close();
+  }
+
+  static void expiry() throws Exception {
+    Connection c = open();
+    Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+    Queue q = s.createQueue("jms.expiry");
+    MessageProducer p = s.createProducer(q);
+    p.setTimeToLive(50);
+    p.send(s.createTextMessage("old"));
+    Thread.sleep(200);
+    check(s.createConsumer(q).receive(300) == null, "expired message not delivered");
+    TextMessage dlq = (TextMessage) s.createConsumer(s.createQueue("ActiveMQ.DLQ")).receive(5000);
+    check(dlq != null && dlq.getText().equals("old"), "expired message in ActiveMQ.DLQ");
+    c.close();
+  }
+
+  static void priority() throws Exception {
+    Connection c = open();
+    Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+    Queue q = s.createQueue("jms.prio");
+    MessageProducer p = s.createProducer(q);
+    for (int i = 0; i < 10; i++) p.send(s.createTextMessage("p" + i), DeliveryMode.PERSISTENT, i % 10, 0);
+    MessageConsumer mc = s.createConsumer(q);
+    Message m = mc.receive(5000);
+    check(m.getJMSPriority() == 9, "highest priority first, got " + m.getJMSPriority());
+    c.close();
+  }
+
+  static void asyncSends() throws Exception {
+    Connection c = open("jms.useAsyncSend=true&jms.producerWindowSize=65536", null);
+    Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+    Queue q = s.createQueue("jms.async");
+    MessageProducer p = s.createProducer(q);
+    byte[] body = new byte[4096];
+    for (int i = 0; i < 500; i++) {
+      BytesMessage m = s.createBytesMessage();
+      m.writeBytes(body);
+      p.send(m);
+    }
+    MessageConsumer mc = s.createConsumer(q);
+    for (int i = 0; i < 500; i++) check(mc.receive(5000) != null, "async " + i);
+    c.close();
+  }
+
+  static void clientIdInUse() throws Exception {
+    Connection a = open("", "jms-same-id");
+    try {
+      open("", "jms-same-id").close();
+      throw new AssertionError("second connection with the same client id was accepted");
+    } catch (InvalidClientIDException expected) {
+      // what ActiveMQ throws
+    }
+    a.close();
+  }
+}
