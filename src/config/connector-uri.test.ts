@@ -59,7 +59,7 @@ describe('parseConnectorUri refuses bad mqtt and ws URIs', () => {
   const bad: [string, 'CONFIG_INVALID' | 'CONFIG_UNSUPPORTED', string][] = [
     ['mqt://0.0.0.0:1883', 'CONFIG_INVALID', 'did you mean "mqtt"'],
     ['wws://0.0.0.0:61614', 'CONFIG_INVALID', 'did you mean "ws'],
-    ['amqp://0.0.0.0:5672', 'CONFIG_UNSUPPORTED', 'sfbroker speaks STOMP and MQTT only'],
+    ['amqp://0.0.0.0:5672', 'CONFIG_UNSUPPORTED', 'sfbroker speaks STOMP, MQTT and OpenWire only'],
     ['tcp://0.0.0.0:61616', 'CONFIG_UNSUPPORTED', 'expected one of stomp://'],
     ['wss://0.0.0.0', 'CONFIG_INVALID', 'expected host:port after the scheme, e.g. wss://0.0.0.0:61614'],
     ['stomp://0.0.0.0', 'CONFIG_INVALID', 'e.g. stomp://0.0.0.0:61613'],
@@ -81,4 +81,11 @@ describe('parseConnectorUri refuses bad mqtt and ws URIs', () => {
       expect(e.message).toContain(part)
     })
   }
+})
+
+describe('parseConnectorUri OpenWire schemes', () => {
+  test('parseConnectorUri refuses tcp://, ssl:// and auto:// with CONFIG_UNSUPPORTED until OpenWire is served', () => {
+    for (const uri of ['tcp://0.0.0.0:61616', 'nio+ssl://0.0.0.0:61617', 'auto://0.0.0.0', 'auto+nio+ssl://h:1'])
+      expect(() => parseConnectorUri(uri, undefined, 'test')).toThrow('OpenWire connector not available yet')
+  })
 })

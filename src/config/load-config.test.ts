@@ -303,7 +303,8 @@ describe('loadConfig XML', () => {
 describe('loadConfig connector URIs', () => {
   const bad: [string, 'CONFIG_INVALID' | 'CONFIG_UNSUPPORTED', string][] = [
     ['stmp://0.0.0.0:61613', 'CONFIG_INVALID', 'did you mean "stomp"'],
-    ['tcp://0.0.0.0:61616', 'CONFIG_UNSUPPORTED', 'scheme "tcp" is not supported'],
+    ['tcp://0.0.0.0:61616', 'CONFIG_UNSUPPORTED', 'OpenWire connector not available yet'],
+    ['amqp://0.0.0.0:5672', 'CONFIG_UNSUPPORTED', 'scheme "amqp" is not supported'],
     ['stomp+ssl://0.0.0.0:61614', 'CONFIG_INVALID', 'no <sslContext>'],
     ['stomp://0.0.0.0', 'CONFIG_INVALID', 'host:port'],
     ['stomp://0.0.0.0:65536', 'CONFIG_INVALID', 'out of range'],

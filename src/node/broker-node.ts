@@ -369,6 +369,7 @@ export class BrokerNode {
           authenticator: this.security.authenticator,
           tlsSource: this.tls,
           serverName: `sfbroker/${VERSION}`,
+          brokerName: cfg.brokerName,
           clock: systemClock,
         })
         part.connectors.push(cn)

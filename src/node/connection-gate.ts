@@ -83,7 +83,8 @@ export class ConnectionGate {
     else this.byAddress.set(address, n)
   }
 
-  private noteRefused(why: string): void {
+  /** Count (and log, rate-limited) a socket the connector refused after admission, e.g. one speaking no protocol. */
+  noteRefused(why: string): void {
     this.refused++
     this.refusedSinceLog++
     this.lastReason = why

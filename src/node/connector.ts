@@ -2,7 +2,7 @@
  * Connector: what the node holds for one `<transportConnector>` while it serves, whatever the protocol and
  * transport: listen, the bound address, connections counted by protocol, and close with a goodbye. createConnector
  * picks the implementation from the parsed URI (config/connector-uri.ts): STOMP over TCP/TLS is a StompServer,
- * MQTT over TCP/TLS an MqttListener (mqtt-listener.ts), ws/wss a WsConnector (ws-connector.ts) that hands each
+ * MQTT, OpenWire and auto over TCP/TLS a SocketConnector (socket-connector.ts), ws/wss a WsConnector (ws-connector.ts) that hands each
  * upgraded connection to STOMP or MQTT by its subprotocol. Owns that choice only; limits and framing belong to the
  * servers.
  */
@@ -13,7 +13,8 @@ import type { TlsContextSource } from '../net/index.ts'
 import type { Authenticator } from '../security/index.ts'
 import { StompServer, type Goodbye } from '../protocol/stomp/index.ts'
 import type { NodeMqttCore } from './mqtt-core-factory.ts'
-import { MqttListener } from './mqtt-listener.ts'
+import type { Duplex } from 'node:stream'
+import { SocketConnector } from './socket-connector.ts'
 import { WsConnector } from './ws-connector.ts'
 
 /** The protocols a connection is counted under. */
@@ -49,7 +50,21 @@ export interface ConnectorDeps {
   authenticator: Authenticator | null
   tlsSource: TlsContextSource | null
   serverName: string
+  /** BrokerInfo.brokerName for OpenWire clients. */
+  brokerName: string
   clock: Clock
+}
+
+export type StompSocketEntry = (socket: Duplex) => void
+
+/**
+ * The STOMP server's entry for an already accepted socket (a WsDuplex, an auto:// socket), through its admission
+ * and connection path. TODO(#18): StompServer.handleSocket arrives with the core merge; until then ws:// serves MQTT
+ * only (STOMP subprotocols refused at the upgrade, naming what is served) and auto:// closes STOMP sockets.
+ */
+export function stompSocketEntry(srv: StompServer): StompSocketEntry | null {
+  const entry = (srv as unknown as { handleSocket?: StompSocketEntry }).handleSocket
+  return typeof entry === 'function' ? entry.bind(srv) : null
 }
 
 export function transportOf(c: ConnectorConfig): ConnectorTransport {
@@ -58,19 +73,21 @@ export function transportOf(c: ConnectorConfig): ConnectorTransport {
 
 /** Whether a connector needs the MQTT core (an MQTT or WebSocket one). */
 export function speaksMqtt(c: ConnectorConfig): boolean {
-  return c.protocol === 'mqtt' || c.protocol === 'both'
+  return c.protocol === 'mqtt' || c.protocol === 'both' || c.protocol === 'auto'
 }
 
 /** The protocols a connector serves (a ws connector both STOMP and MQTT). */
 export function protocolsOf(c: ConnectorConfig): ConnectionProtocol[] {
-  return c.protocol === 'both' ? ['stomp', 'mqtt'] : [c.protocol]
+  if (c.protocol === 'both') return ['stomp', 'mqtt']
+  if (c.protocol === 'auto') return ['openwire', 'stomp', 'mqtt']
+  return [c.protocol]
 }
 
 export function createConnector(c: ConnectorConfig, deps: ConnectorDeps): Connector {
   const transport = transportOf(c)
   if (transport === 'ws' || transport === 'wss') return new WsConnector(c, deps)
-  if (c.protocol === 'mqtt') return new MqttListener(c, deps)
-  return new StompConnector(c, deps)
+  if (c.protocol === 'stomp') return new StompConnector(c, deps)
+  return new SocketConnector(c, deps)
 }
 
 /** STOMP over TCP or TLS: the StompServer does it all (admission, TLS, goodbye ERROR frames). */

@@ -8,7 +8,6 @@
  * each protocol's server applies its own (frame/packet size `wireFormat.maxFrameSize`, CONNECT timeout, receive
  * budget `transport.maxReceiveSize`, send backlog `transport.maxOutboundSize`).
  */
-import type { Duplex } from 'node:stream'
 import {
   DEFAULT_CONNECT_ATTEMPT_TIMEOUT_MS,
   defaultFairness,
@@ -20,8 +19,15 @@ import { WsListener, type WsDuplex, type WsProtocol } from '../net/index.ts'
 import type { MqttServer } from '../protocol/mqtt/index.ts'
 import { DEFAULT_FRAME_LIMITS, StompServer, type Goodbye } from '../protocol/stomp/index.ts'
 import { ConnectionGate } from './connection-gate.ts'
-import { transportOf, type ConnectionCounts, type Connector, type ConnectorDeps } from './connector.ts'
-import { mqttServerFor } from './mqtt-listener.ts'
+import {
+  stompSocketEntry,
+  transportOf,
+  type ConnectionCounts,
+  type Connector,
+  type ConnectorDeps,
+  type StompSocketEntry,
+} from './connector.ts'
+import { mqttServerFor } from './socket-connector.ts'
 
 /**
  * Room for a STOMP frame's command and headers in one WebSocket message on top of the body limit (STOMP over
@@ -29,20 +35,10 @@ import { mqttServerFor } from './mqtt-listener.ts'
  */
 export const WS_FRAME_HEADROOM_BYTES = 64 * 1024 + DEFAULT_FRAME_LIMITS.commandBytesMax
 
-/**
- * The STOMP server's entry for an already accepted socket (a WsDuplex), through its admission and connection path.
- * TODO(#18): StompServer.handleSocket arrives with the core merge; until then a ws connector serves MQTT only and
- * refuses STOMP subprotocols at the upgrade, naming what it serves.
- */
-function stompSocketEntry(srv: StompServer): ((socket: Duplex) => void) | null {
-  const entry = (srv as unknown as { handleSocket?: (socket: Duplex) => void }).handleSocket
-  return typeof entry === 'function' ? entry.bind(srv) : null
-}
-
 export class WsConnector implements Connector {
   readonly transport: ConnectorTransport
   readonly stomp: StompServer | null
-  private readonly stompEntry: ((socket: Duplex) => void) | null
+  private readonly stompEntry: StompSocketEntry | null
   private readonly mqtt: MqttServer
   private readonly gate: ConnectionGate
   private readonly listener: WsListener
