@@ -89,3 +89,15 @@ describe('parseConnectorUri OpenWire schemes', () => {
       expect(() => parseConnectorUri(uri, undefined, 'test')).toThrow('OpenWire connector not available yet')
   })
 })
+
+describe('parseConnectorUri MQTT options', () => {
+  test('parseConnectorUri refuses the STOMP pre-CONNECT budgets on mqtt:// and takes them on ws://', () => {
+    expect(() => parseConnectorUri('mqtt://0.0.0.0:1883?transport.maximumPendingConnects=5', undefined, 't')).toThrow(
+      'sets a STOMP pre-CONNECT budget',
+    )
+    expect(parseConnectorUri('ws://0.0.0.0:61614?transport.maximumPendingConnects=5', undefined, 't')).toMatchObject({
+      protocol: 'both',
+      maximumPendingConnects: 5,
+    })
+  })
+})

@@ -97,6 +97,15 @@ const DEFAULT_PORTS: Readonly<Record<string, number>> = {
   'auto+ssl': DEFAULT_OPENWIRE_SSL_PORT,
   'auto+nio+ssl': DEFAULT_OPENWIRE_SSL_PORT,
 }
+/**
+ * The pre-CONNECT budgets: STOMP's admission sheds silent sockets by them, a ws connector bounds pending upgrades
+ * by the first; an MQTT or OpenWire connector bounds silent sockets by its connect timeout only, so there they
+ * would be ignored and are refused.
+ */
+const PENDING_OPTIONS: readonly string[] = [
+  'transport.maximumPendingConnects',
+  'transport.maximumPendingConnectsPerAddress',
+]
 /** Options that configure STOMP's heart-beat; meaningless on an MQTT-only connector. */
 const STOMP_ONLY_OPTIONS: readonly string[] = ['transport.defaultHeartBeat', 'transport.hbGracePeriodMultiplier']
 /** A port to show in a "host:port" example, per scheme (ActiveMQ's usual ones). */
@@ -278,6 +287,10 @@ export function parseConnectorUri(uri: string, name: string | undefined, where: 
     if ((kind.protocol === 'mqtt' || kind.protocol === 'openwire') && STOMP_ONLY_OPTIONS.includes(key))
       throw bad(
         `option ${key} configures STOMP heart-beats; expected it on a stomp, ws or auto connector, not ${scheme}://`,
+      )
+    if ((kind.protocol === 'mqtt' || kind.protocol === 'openwire') && PENDING_OPTIONS.includes(key))
+      throw bad(
+        `option ${key} sets a STOMP pre-CONNECT budget; expected it on a stomp, ws or auto connector, not ${scheme}:// (there transport.connectAttemptTimeout bounds silent sockets)`,
       )
     if (key === 'maximumConnections') {
       const n = parseInteger(value, 1, MAXIMUM_CONNECTIONS_MAX)
