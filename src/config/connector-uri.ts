@@ -44,11 +44,6 @@ export const WS_SCHEMES = ['ws', 'wss'] as const
 export const OPENWIRE_SCHEMES = ['tcp', 'nio', 'ssl', 'nio+ssl'] as const
 /** ActiveMQ's auto-detecting schemes: OpenWire, STOMP or MQTT per connection, from its first bytes. */
 export const AUTO_SCHEMES = ['auto', 'auto+nio', 'auto+ssl', 'auto+nio+ssl'] as const
-/**
- * Whether the OpenWire and auto schemes are served. TODO(#13): true (and this constant gone) once the broker core
- * satisfies the OpenWire connector's port; until then they parse to CONFIG_UNSUPPORTED, never to a wrong server.
- */
-export const OPENWIRE_SERVED = false
 /** Every scheme sfbroker serves, in the order error messages list them. */
 export const CONNECTOR_SCHEMES: readonly string[] = [
   ...STOMP_SCHEMES,
@@ -115,11 +110,7 @@ const EXAMPLE_PORTS: Readonly<Record<string, number>> = {
   ...DEFAULT_PORTS,
   wss: DEFAULT_WS_PORT,
 }
-const SCHEMES_EXPECTED = `expected one of ${CONNECTOR_SCHEMES.filter(
-  (x) => OPENWIRE_SERVED || !x.match(/^(tcp|nio|ssl|auto)/),
-)
-  .map((x) => `${x}://`)
-  .join(', ')}`
+const SCHEMES_EXPECTED = `expected one of ${CONNECTOR_SCHEMES.map((x) => `${x}://`).join(', ')}`
 
 /** What a scheme is served with and what it speaks (ws carries either protocol, chosen per connection). */
 function schemeKind(scheme: string): { transport: ConnectorTransport; protocol: ConnectorProtocol } {
@@ -229,11 +220,6 @@ export function parseConnectorUri(uri: string, name: string | undefined, where: 
   }
   const secure = TLS_SCHEMES.includes(scheme)
   const kind = schemeKind(scheme)
-  if (!OPENWIRE_SERVED && (kind.protocol === 'openwire' || kind.protocol === 'auto'))
-    throw bad(
-      `scheme "${m[1]}": OpenWire connector not available yet (it needs the protocol-neutral broker core); ${SCHEMES_EXPECTED}`,
-      'CONFIG_UNSUPPORTED',
-    )
   const defaultPort = DEFAULT_PORTS[scheme]
   if (m[4] !== undefined) throw bad('a fragment (#...) is not allowed in a connector URI')
   let authority = m[2]

@@ -13,7 +13,6 @@ import type { TlsContextSource } from '../net/index.ts'
 import type { Authenticator } from '../security/index.ts'
 import { StompServer, type Goodbye } from '../protocol/stomp/index.ts'
 import type { NodeMqttCore } from './mqtt-core-factory.ts'
-import type { Duplex } from 'node:stream'
 import { SocketConnector } from './socket-connector.ts'
 import { WsConnector } from './ws-connector.ts'
 
@@ -53,18 +52,6 @@ export interface ConnectorDeps {
   /** BrokerInfo.brokerName for OpenWire clients. */
   brokerName: string
   clock: Clock
-}
-
-export type StompSocketEntry = (socket: Duplex) => void
-
-/**
- * The STOMP server's entry for an already accepted socket (a WsDuplex, an auto:// socket), through its admission
- * and connection path. TODO(#18): StompServer.handleSocket arrives with the core merge; until then ws:// serves MQTT
- * only (STOMP subprotocols refused at the upgrade, naming what is served) and auto:// closes STOMP sockets.
- */
-export function stompSocketEntry(srv: StompServer): StompSocketEntry | null {
-  const entry = (srv as unknown as { handleSocket?: StompSocketEntry }).handleSocket
-  return typeof entry === 'function' ? entry.bind(srv) : null
 }
 
 export function transportOf(c: ConnectorConfig): ConnectorTransport {

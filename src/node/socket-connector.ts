@@ -14,17 +14,10 @@ import { BrokerError } from '../lib/errors.ts'
 import { logger } from '../lib/log.ts'
 import { SNIFF_BYTES_MAX, TlsTerminator, sniffProtocol, type SniffedProtocol } from '../net/index.ts'
 import { MqttServer } from '../protocol/mqtt/index.ts'
-import { OpenWireServer, type OpenWireCore } from '../protocol/openwire/index.ts'
+import { OpenWireServer } from '../protocol/openwire/index.ts'
 import { StompServer, type Goodbye } from '../protocol/stomp/index.ts'
 import { ConnectionGate } from './connection-gate.ts'
-import {
-  stompSocketEntry,
-  transportOf,
-  type ConnectionCounts,
-  type Connector,
-  type ConnectorDeps,
-  type StompSocketEntry,
-} from './connector.ts'
+import { transportOf, type ConnectionCounts, type Connector, type ConnectorDeps } from './connector.ts'
 import { listenOn } from './listen.ts'
 
 const log = logger('node')
@@ -53,7 +46,7 @@ export function mqttServerFor(c: ConnectorConfig, deps: ConnectorDeps): MqttServ
 /** The OpenWireServer of a connector, its limits taken from the connector URI. */
 export function openWireServerFor(c: ConnectorConfig, deps: ConnectorDeps): OpenWireServer {
   return new OpenWireServer({
-    core: openWireCore(deps.broker, c),
+    core: deps.broker,
     authenticator: deps.authenticator,
     name: c.name,
     brokerName: deps.brokerName,
@@ -69,21 +62,9 @@ export function openWireServerFor(c: ConnectorConfig, deps: ConnectorDeps): Open
   })
 }
 
-/**
- * The broker as the OpenWire connector's core port. TODO(#13): the Broker satisfies OpenWireCore once the
- * protocol-neutral core is merged (connector-uri.ts refuses the OpenWire schemes until then, OPENWIRE_SERVED); this
- * check and cast then become `core: deps.broker`.
- */
-function openWireCore(broker: ConnectorDeps['broker'], c: ConnectorConfig): OpenWireCore {
-  if (typeof (broker as unknown as Partial<OpenWireCore>).newMessageId !== 'function')
-    throw new BrokerError('CONFIG_UNSUPPORTED', `connector ${c.name} (${c.uri}): OpenWire connector not available yet`)
-  return broker as unknown as OpenWireCore
-}
-
 export class SocketConnector implements Connector {
   readonly transport: ConnectorTransport
   readonly stomp: StompServer | null = null
-  private readonly stompEntry: StompSocketEntry | null = null
   private readonly mqtt: MqttServer | null = null
   private readonly openwire: OpenWireServer | null = null
   /** auto:// sockets whose first bytes are still awaited. */
@@ -106,14 +87,12 @@ export class SocketConnector implements Connector {
     if (config.protocol === 'mqtt' || auto) this.mqtt = mqttServerFor(inner, deps)
     if (config.protocol === 'openwire' || auto) this.openwire = openWireServerFor(inner, deps)
     if (auto) {
-      const stomp = new StompServer({
+      this.stomp = new StompServer({
         broker: deps.broker,
         connector: inner,
         serverName: deps.serverName,
         authenticator: deps.authenticator,
       })
-      this.stompEntry = stompSocketEntry(stomp)
-      if (this.stompEntry) this.stomp = stomp
     }
     this.gate = new ConnectionGate(
       this.where,
@@ -199,8 +178,7 @@ export class SocketConnector implements Connector {
       socket.unshift(seen)
       if (protocol === 'mqtt') this.mqtt!.handleSocket(socket)
       else if (protocol === 'openwire') this.openwire!.handleSocket(socket)
-      else if (this.stompEntry) this.stompEntry(socket)
-      else return void (this.gate.noteRefused('STOMP is not served on auto:// yet'), socket.destroy())
+      else this.stomp!.handleSocket(socket)
       socket.resume()
     }
     const onData = (chunk: Buffer): void => {

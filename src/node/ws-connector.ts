@@ -19,14 +19,7 @@ import { WsListener, type WsDuplex, type WsProtocol } from '../net/index.ts'
 import type { MqttServer } from '../protocol/mqtt/index.ts'
 import { DEFAULT_FRAME_LIMITS, StompServer, type Goodbye } from '../protocol/stomp/index.ts'
 import { ConnectionGate } from './connection-gate.ts'
-import {
-  stompSocketEntry,
-  transportOf,
-  type ConnectionCounts,
-  type Connector,
-  type ConnectorDeps,
-  type StompSocketEntry,
-} from './connector.ts'
+import { transportOf, type ConnectionCounts, type Connector, type ConnectorDeps } from './connector.ts'
 import { mqttServerFor } from './socket-connector.ts'
 
 /**
@@ -37,8 +30,7 @@ export const WS_FRAME_HEADROOM_BYTES = 64 * 1024 + DEFAULT_FRAME_LIMITS.commandB
 
 export class WsConnector implements Connector {
   readonly transport: ConnectorTransport
-  readonly stomp: StompServer | null
-  private readonly stompEntry: StompSocketEntry | null
+  readonly stomp: StompServer
   private readonly mqtt: MqttServer
   private readonly gate: ConnectionGate
   private readonly listener: WsListener
@@ -52,14 +44,12 @@ export class WsConnector implements Connector {
     const where = `connector ${config.name} (${config.uri})`
     // TLS is the listener's (wss): the servers behind it see plain duplexes.
     const inner: ConnectorConfig = { ...config, transport: 'tcp', tls: null }
-    const stomp = new StompServer({
+    this.stomp = new StompServer({
       broker: deps.broker,
       connector: inner,
       serverName: deps.serverName,
       authenticator: deps.authenticator,
     })
-    this.stompEntry = stompSocketEntry(stomp)
-    this.stomp = this.stompEntry ? stomp : null
     this.mqtt = mqttServerFor(inner, deps)
     this.gate = new ConnectionGate(
       where,
@@ -76,7 +66,7 @@ export class WsConnector implements Connector {
       if (!config.tls || !deps.tlsSource) throw new BrokerError('CONFIG_INVALID', `${where}: wss:// needs <sslContext>`)
       tls = { config: config.tls, source: deps.tlsSource }
     }
-    const serves: WsProtocol[] = this.stompEntry ? ['stomp', 'mqtt'] : ['mqtt']
+    const serves: WsProtocol[] = ['stomp', 'mqtt']
     this.listener = new WsListener({
       where,
       host: config.host,
@@ -101,28 +91,25 @@ export class WsConnector implements Connector {
   }
 
   connections(): ConnectionCounts {
-    return { stomp: this.stomp?.connections() ?? 0, mqtt: this.mqtt.connections(), openwire: 0 }
+    return { stomp: this.stomp.connections(), mqtt: this.mqtt.connections(), openwire: 0 }
   }
 
   pendingConnections(): number {
-    return this.listener.pendingUpgrades() + (this.stomp?.pendingConnections() ?? 0)
+    return this.listener.pendingUpgrades() + this.stomp.pendingConnections()
   }
 
   close(goodbye: Goodbye): Promise<void> {
     if (this.closing) return this.closing
     this.gate.close()
-    this.closing = Promise.all([
-      this.listener.close(),
-      this.stomp?.close(goodbye) ?? Promise.resolve(),
-      this.mqtt.close(),
-    ]).then(() => undefined)
+    this.closing = Promise.all([this.listener.close(), this.stomp.close(goodbye), this.mqtt.close()]).then(
+      () => undefined,
+    )
     return this.closing
   }
 
   private onConnection(socket: WsDuplex, protocol: WsProtocol): void {
     if (this.closing) return void socket.destroy()
     if (protocol === 'mqtt') this.mqtt.handleSocket(socket)
-    else if (this.stompEntry) this.stompEntry(socket)
-    else socket.destroy() // not offered at the upgrade, so not reached
+    else this.stomp.handleSocket(socket)
   }
 }
