@@ -18,6 +18,38 @@ import { makeTempDir, type TempDir } from '../testing/temp-dir.ts'
 import { makeTestPki, type TestPki } from '../testing/tls-certs.ts'
 import { stompFirstCommand } from '../testing/net-probe.ts'
 import { BrokerNode } from './broker-node.ts'
+import { Client, type IStompSocket } from '@stomp/stompjs'
+import { WebSocket } from 'ws'
+import { FrameDecoder, brokerWireFormatInfo, encodeFrame, initialFrameOptions } from '../protocol/openwire/index.ts'
+
+/** Send a client WireFormatInfo; resolves with the type of the first command the broker answers (null: none). */
+function openWireHello(p: number): Promise<string | null> {
+  return new Promise((resolve) => {
+    const opts = initialFrameOptions(1024 * 1024)
+    const s = net.connect(p, '127.0.0.1')
+    const decoder = new FrameDecoder(opts)
+    const done = (t: string | null): void => {
+      clearTimeout(timer)
+      s.destroy()
+      resolve(t)
+    }
+    const timer = setTimeout(() => done(null), 10_000)
+    s.on('error', () => done(null))
+    s.on('close', () => done(null))
+    s.on('data', (chunk) => decoder.push(chunk as Buffer, (c) => done(c.type)))
+    const hello = brokerWireFormatInfo({
+      maxFrameSize: 1024 * 1024,
+      maxInactivityDurationMs: 0,
+      maxInactivityDurationInitialDelayMs: 0,
+      stackTraceEnabled: false,
+      tcpNoDelayEnabled: true,
+      providerName: 'test',
+      providerVersion: '0',
+      platformDetails: 'bun',
+    })
+    s.once('connect', () => s.write(encodeFrame(hello, opts)))
+  })
+}
 
 let scratch: TempDir
 let pki: TestPki
@@ -30,6 +62,8 @@ const URIS: Record<string, string> = {
   mqttSsl: 'mqtt+ssl://127.0.0.1:0',
   ws: 'ws://127.0.0.1:0',
   wss: 'wss://127.0.0.1:0',
+  openwire: 'tcp://127.0.0.1:0',
+  auto: 'auto://127.0.0.1:0',
 }
 
 function config(dir: string): BrokerConfig {
@@ -188,6 +222,58 @@ describe('BrokerNode connectors', () => {
     )
     expect(ok.connected).toBe(true)
     ok.end(true)
+  }, 60_000)
+
+  test('BrokerNode serves STOMP (stompjs) on ws:// next to MQTT, counted apart', async () => {
+    const client = new Client({
+      reconnectDelay: 0,
+      webSocketFactory: () => new WebSocket(`ws://127.0.0.1:${port('ws')}`, ['v12.stomp']) as unknown as IStompSocket,
+    })
+    const up = new Promise<void>((resolve, reject) => {
+      client.onConnect = () => resolve()
+      client.onStompError = (f) => reject(new Error(f.headers.message))
+    })
+    client.activate()
+    try {
+      await up
+      const m = await connected(
+        mqtt.connect(`ws://127.0.0.1:${port('ws')}`, { ...common, protocolVersion: 4, clientId: 'ws-mqtt' }),
+      )
+      const got = new Promise<string>((r) => client.subscribe('/queue/ws.node', (msg) => r(msg.body)))
+      const receipt = new Promise<void>((r) => client.watchForReceipt('r-1', () => r()))
+      client.publish({ destination: '/queue/ws.node', body: 'über ws', headers: { receipt: 'r-1' } })
+      await receipt
+      expect(await got).toBe('über ws')
+      expect(node.status().connectors.find((c) => c.name === 'ws')).toMatchObject({
+        connections: 2,
+        byProtocol: { stomp: 1, mqtt: 1, openwire: 0 },
+      })
+      m.end(true)
+    } finally {
+      await client.deactivate()
+    }
+  }, 60_000)
+
+  test('BrokerNode serves OpenWire on tcp:// and tells OpenWire, STOMP and MQTT apart on auto://', async () => {
+    expect(await openWireHello(port('openwire'))).toBe('WireFormatInfo')
+    // The OpenWire connector speaks first (its WireFormatInfo), whatever the client sends: never a STOMP CONNECTED.
+    expect(await stompFirstCommand(port('openwire'), 2000)).not.toBe('CONNECTED')
+    expect(await openWireHello(port('auto'))).toBe('WireFormatInfo')
+    expect(await stompFirstCommand(port('auto'), 5000)).toBe('CONNECTED')
+    const m = await connected(
+      mqtt.connect({ ...common, host: '127.0.0.1', port: port('auto'), protocolVersion: 5, clientId: 'auto-mqtt' }),
+    )
+    expect(node.status().connectors.find((c) => c.name === 'auto')?.byProtocol.mqtt).toBe(1)
+    const text = await metrics()
+    expect(text).toMatch(/sfbroker_connections\{[^}]*connector="auto",protocol="openwire",transport="tcp"\} 0/)
+    expect(text).toMatch(/sfbroker_connections\{[^}]*connector="auto",protocol="mqtt",transport="tcp"\} 1/)
+    m.end(true)
+    // A socket speaking none of them costs that socket only.
+    const bad = net.connect(port('auto'), '127.0.0.1')
+    bad.on('error', () => {})
+    await new Promise<void>((resolve) => bad.once('connect', () => resolve()))
+    bad.write('GET / HTTP/1.1\r\n\r\n')
+    await new Promise<void>((resolve) => bad.once('close', () => resolve()))
   }, 60_000)
 
   // Last: it stops the node.
