@@ -360,7 +360,6 @@ export class BrokerNode {
         part.mqtt = createMqttCore({
           broker: part.broker,
           authenticator: this.security.authenticator,
-          clock: systemClock,
         })
         await part.mqtt.start()
       }

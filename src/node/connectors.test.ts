@@ -239,6 +239,13 @@ describe('BrokerNode connectors', () => {
       const m = await connected(
         mqtt.connect(`ws://127.0.0.1:${port('ws')}`, { ...common, protocolVersion: 4, clientId: 'ws-mqtt' }),
       )
+      // MQTT publish -> STOMP subscriber of the dotted topic, through the broker (receipted SUBSCRIBE first).
+      const fromMqtt = new Promise<string>((r) =>
+        client.subscribe('/topic/plant.*.level', (msg) => r(msg.body), { receipt: 's-1' }),
+      )
+      await new Promise<void>((r) => client.watchForReceipt('s-1', () => r()))
+      await m.publishAsync('plant/3/level', 'from mqtt', { qos: 1 })
+      expect(await fromMqtt).toBe('from mqtt')
       const got = new Promise<string>((r) => client.subscribe('/queue/ws.node', (msg) => r(msg.body)))
       const receipt = new Promise<void>((r) => client.watchForReceipt('r-1', () => r()))
       client.publish({ destination: '/queue/ws.node', body: 'über ws', headers: { receipt: 'r-1' } })

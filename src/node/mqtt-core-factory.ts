@@ -3,14 +3,12 @@
  * after the broker, started before the connectors open, stopped after they close (broker-node.ts keeps that order).
  * This factory is the only place that knows which MqttCore implementation the node runs.
  *
- * TODO(#17): the broker-backed core (protocol/mqtt/broker-core.ts, BrokerMqttCore: sessions, queued QoS 1/2 and
- * retained messages in the shared store, MQTT <-> STOMP through the broker's topics) replaces the in-memory core
- * below once it is merged; until then MQTT clients talk to each other only and keep no state across a takeover.
+ * The core is BrokerMqttCore (protocol/mqtt/broker-core.ts): sessions, queued QoS 1/2 and retained messages and
+ * the QoS 2 receive state in the shared store; MQTT <-> STOMP/OpenWire through the broker's topics.
  */
 import type { Broker } from '../broker/index.ts'
-import type { Clock } from '../lib/clock.ts'
 import type { Authenticator } from '../security/index.ts'
-import { MemoryCore, type MqttCore } from '../protocol/mqtt/index.ts'
+import { BrokerMqttCore, type MqttCore } from '../protocol/mqtt/index.ts'
 
 export interface NodeMqttCore {
   readonly core: MqttCore
@@ -23,10 +21,9 @@ export interface NodeMqttCore {
 export interface MqttCoreDeps {
   broker: Broker
   authenticator: Authenticator | null
-  clock: Clock
 }
 
 export function createMqttCore(deps: MqttCoreDeps): NodeMqttCore {
-  const core = new MemoryCore({ clock: deps.clock, authenticator: deps.authenticator ?? undefined })
-  return { core, start: async () => undefined, stop: async () => undefined }
+  const core = new BrokerMqttCore({ broker: deps.broker, authenticator: deps.authenticator ?? undefined })
+  return { core, start: () => core.start(), stop: () => core.stop() }
 }
