@@ -3,7 +3,8 @@
  * pending handshakes, a silent socket), closes an over-size message's connection only, serves wss:// with the
  * connectors' TLS, and a WsDuplex gives a writer backpressure when its client stops reading.
  * Method: a real WsListener on 127.0.0.1 port 0; raw TCP sockets speaking HTTP by hand for the refusals (the
- * answer is read to EOF), the `ws` client for the rest. Everything waits on events, never on sleeps.
+ * answer is read to EOF), the `ws` client for the rest. Everything waits on events or a polled condition (the
+ * kit's `until`), never on fixed sleeps.
  */
 import { afterAll, describe, expect, test } from 'bun:test'
 import fs from 'node:fs'
