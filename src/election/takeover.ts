@@ -177,7 +177,7 @@ export async function runTakeover(h: TakeoverHost, gen: number): Promise<void> {
   }
 }
 
-/** The `serve` effect: the term's takeover timeline, kept, appended to the shared directory (best effort) and logged. */
+/** The `serve` effect: the term's takeover timeline, kept for status, appended to the share (best effort), logged. */
 export function recordServing(h: TakeoverHost): void {
   const { timeline: t, epoch } = h.term()
   if (!t || epoch === null) return
