@@ -51,7 +51,7 @@ export class BrokerSessionHandle implements MqttSession, SessionAttachment {
     return this.live('settle').settle(packetId)
   }
 
-  received(packetId: number): boolean {
+  received(packetId: number): Promise<boolean> {
     return this.live('received').received(packetId)
   }
 

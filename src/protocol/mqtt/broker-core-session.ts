@@ -45,6 +45,8 @@ interface Windowed {
 interface InFlight {
   delivery: Delivery
   received: boolean
+  /** The durable write of the PUBREC (received() started it), which PUBREL and PUBCOMP wait for. */
+  receivedDurable?: Promise<boolean>
   /** Its record's seq in the in-flight key; 0: not stored (clean session); -1: its store write is pending. */
   seq: number
 }
@@ -305,25 +307,30 @@ export class SessionState {
     return [{ op: 'remove', destination: keys.inflight(this.clientId), seq: f.seq }]
   }
 
-  /** PUBREC: the message is dropped, the packet id stays until PUBCOMP. */
-  received(packetId: number): boolean {
+  /**
+   * PUBREC: the message is dropped, the packet id stays until PUBCOMP. Resolves once the in-flight record says so
+   * durably (the connection sends PUBREL only then); a repeated PUBREC waits for the same write.
+   */
+  received(packetId: number): Promise<boolean> {
     const f = this.inFlight.get(packetId)
-    if (!f || f.delivery.qos !== 2 || f.seq === -1) return false
-    if (f.received) return true
+    if (!f || f.delivery.qos !== 2 || f.seq === -1) return Promise.resolve(false)
+    if (f.receivedDurable) return f.receivedDurable
+    if (f.received) return Promise.resolve(true) // recovered after a takeover: its record already says so
     f.received = true
-    if (f.seq !== 0)
-      void this.serial(async () => {
-        const [seq] = await this.host.broker.storeWrite([
-          ...this.removeInFlightOps(f),
-          {
-            op: 'add',
-            destination: keys.inflight(this.clientId),
-            message: receivedRecord(packetId, this.host.broker.clock.now()),
-          },
-        ])
-        f.seq = seq!
-      })
-    return true
+    if (f.seq === 0) return (f.receivedDurable = Promise.resolve(true))
+    f.receivedDurable = this.serial(async () => {
+      const [seq] = await this.host.broker.storeWrite([
+        ...this.removeInFlightOps(f),
+        {
+          op: 'add',
+          destination: keys.inflight(this.clientId),
+          message: receivedRecord(packetId, this.host.broker.clock.now()),
+        },
+      ])
+      f.seq = seq!
+      return true
+    })
+    return f.receivedDurable
   }
 }
 

@@ -419,7 +419,7 @@ class Handle implements MqttSession {
     return true
   }
 
-  received(packetId: number): boolean {
+  async received(packetId: number): Promise<boolean> {
     const f = this.live('received').inFlight.get(packetId)
     if (!f || f.delivery.qos !== 2) return false
     f.state = 'received'
