@@ -38,13 +38,21 @@ const SCENARIOS = [
   'tempReply',
   'browser',
   'prefetchZero',
+  'prefetchZeroShared',
   'prefetchThousand',
+  'clientAckBeyondPrefetch',
+  'individualAckBeyondPrefetch',
   'groups',
   'expiry',
   'priority',
   'asyncSends',
   'clientIdInUse',
 ]
+
+/** Scenarios that wait on a change outside the connector, with the reason; run, but not asserted. */
+const KNOWN_GAPS: Record<string, string> = {
+  prefetchZeroShared: 'TODO(#16): needs a pull-credit call in the broker core; the connector holds one message',
+}
 
 let dir = ''
 let broker: Broker
@@ -79,9 +87,15 @@ describe.skipIf(missing !== undefined)('OpenWire with the ActiveMQ 5.17 JMS clie
     rmSync(dir, { recursive: true, force: true })
   })
 
-  for (const s of SCENARIOS)
+  for (const s of SCENARIOS) {
+    const gap = KNOWN_GAPS[s]
+    if (gap !== undefined) {
+      test.todo(`OpenWire JMS ${s} (${gap})`)
+      continue
+    }
     test(`OpenWire JMS ${s}`, () => {
       const r = results.get(s) ?? `no result (JVM output:\n${output.slice(-4000)})`
       expect(r).toBe('PASS')
     })
+  }
 })

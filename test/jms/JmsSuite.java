@@ -286,6 +286,76 @@ public class JmsSuite {
     c.close();
   }
 
+  // A CLIENT_ACKNOWLEDGE consumer reads five times its prefetch before acknowledging: the client's DELIVERED acks
+  // must widen the broker's window (ActiveMQ's prefetch extension), or the sixth receive waits forever.
+  static void clientAckBeyondPrefetch() throws Exception {
+    Connection c = open("jms.prefetchPolicy.all=10", null);
+    Session s = c.createSession(false, Session.CLIENT_ACKNOWLEDGE);
+    Queue q = s.createQueue("jms.pfwiden.client");
+    MessageProducer p = s.createProducer(q);
+    for (int i = 0; i < 50; i++) p.send(s.createTextMessage("w" + i));
+    MessageConsumer mc = s.createConsumer(q);
+    Message lastOne = null;
+    for (int i = 0; i < 50; i++) {
+      TextMessage m = (TextMessage) mc.receive(5000);
+      check(m != null && m.getText().equals("w" + i), "unacked read " + i + " of 50 with prefetch 10");
+      lastOne = m;
+    }
+    lastOne.acknowledge();
+    mc.close();
+    Session s2 = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+    check(s2.createConsumer(q).receive(500) == null, "all 50 acknowledged at once");
+    c.close();
+  }
+
+  // INDIVIDUAL_ACKNOWLEDGE beyond the prefetch: every other message acked, the consumer closed; exactly the
+  // unacknowledged half comes back, redelivered (acks of window members are kept, the rest returned).
+  static void individualAckBeyondPrefetch() throws Exception {
+    Connection c = open("jms.prefetchPolicy.all=4", null);
+    Session s = c.createSession(false, ActiveMQSession.INDIVIDUAL_ACKNOWLEDGE);
+    Queue q = s.createQueue("jms.pfwiden.individual");
+    MessageProducer p = s.createProducer(q);
+    for (int i = 0; i < 20; i++) p.send(s.createTextMessage("v" + i));
+    MessageConsumer mc = s.createConsumer(q);
+    for (int i = 0; i < 20; i++) {
+      TextMessage m = (TextMessage) mc.receive(5000);
+      check(m != null && m.getText().equals("v" + i), "read " + i + " of 20 with prefetch 4");
+      if (i % 2 == 0) m.acknowledge();
+    }
+    mc.close();
+    Session s2 = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+    MessageConsumer again = s2.createConsumer(q);
+    Set<String> back = new HashSet<>();
+    for (TextMessage m; (m = (TextMessage) again.receive(2000)) != null; ) {
+      check(m.getJMSRedelivered(), "redelivered flag on " + m.getText());
+      back.add(m.getText());
+    }
+    Set<String> odd = new HashSet<>();
+    for (int i = 1; i < 20; i += 2) odd.add("v" + i);
+    check(back.equals(odd), "the unacked half came back, got " + back);
+    c.close();
+  }
+
+  // Prefetch 0 is pull: a consumer that took one message and stopped pulling must not keep the next one from
+  // another consumer of the queue.
+  static void prefetchZeroShared() throws Exception {
+    Connection c = open("jms.prefetchPolicy.all=0", null);
+    Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+    Queue q = s.createQueue("jms.pf0.shared");
+    MessageProducer p = s.createProducer(q);
+    for (int i = 0; i < 3; i++) p.send(s.createTextMessage("s" + i));
+    MessageConsumer first = s.createConsumer(q);
+    TextMessage m0 = (TextMessage) first.receive(5000);
+    check(m0 != null && m0.getText().equals("s0"), "first pull");
+    Session s2 = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+    MessageConsumer second = s2.createConsumer(q);
+    for (int i = 1; i < 3; i++) {
+      TextMessage m = (TextMessage) second.receive(5000);
+      check(m != null && m.getText().equals("s" + i), "second consumer gets s" + i + " while the first idles");
+    }
+    c.close();
+  }
+
   static void prefetchThousand() throws Exception {
     Connection c = open("jms.prefetchPolicy.all=1000", null);
     Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);

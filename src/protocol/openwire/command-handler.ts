@@ -340,11 +340,16 @@ export class CommandHandler {
     for (const unwatch of this.advisoryConsumers.values()) unwatch()
     this.advisoryConsumers.clear()
     this.deps.advisories.removeOwner(this)
-    this.consumers?.clear()
+    const released = this.consumers?.release()
     const s = this.session
     this.session = null
     this.consumers = null
-    if (s !== null) await s.close()
+    // Both take effect when called (window acks first); a failed ack is the redelivery the close makes anyway.
+    const closing = s?.close()
+    await released?.catch((e) =>
+      log.debug(`openwire ${this.conn.id}: window acks at close: ${e instanceof Error ? e.message : String(e)}`),
+    )
+    await closing
     if (this.subject !== null) log.debug(`openwire ${this.conn.id}: ${this.subject.user} closed`)
   }
 }
