@@ -34,6 +34,12 @@
  *   --sfbroker-only      skip ActiveMQ
  *   --no-tls             skip the TLS rows (stomp+ssl, both brokers on one keytool-made PKCS#12 key store;
  *                        bench-lib/tls-rows.ts)
+ *   --no-mqtt            skip the MQTT rows (each broker's mqtt:// connector, MQTT.js as the load generator;
+ *                        bench-lib/mqtt-rows.ts; ActiveMQ needs libmqtt-client-java)
+ *   --mqtt-qos0 N        messages of the MQTT QoS 0 publish + subscribe row (default: --np)
+ *   --mqtt-qos1 N        messages of the MQTT QoS 1 PUBACK-per-message row (default: --p1)
+ *   --mqtt-fanout N      messages of the MQTT QoS 1 fan-out row, each to 10 subscribers (default: --window-count / 10)
+ *   --mqtt-window N      MQTT publishes outstanding in the QoS 0 and fan-out rows (default 100)
  *
  * When ActiveMQ is not installed the script says how to install it and runs the sfbroker column alone.
  * Only 127.0.0.1; every load and wait is bounded; all brokers are stopped (and temp dirs removed) at the end.
@@ -59,6 +65,7 @@ import {
 } from './bench-lib/suite.ts'
 import { CpuHogs } from './bench-lib/cpu-hogs.ts'
 import { runTlsRows, tlsKinds } from './bench-lib/tls-rows.ts'
+import { DEFAULT_MQTT_ROWS, mqttKinds, runMqttRows } from './bench-lib/mqtt-rows.ts'
 
 const USAGE = fs
   .readFileSync(new URL(import.meta.url), 'utf8')
@@ -76,9 +83,13 @@ async function main(): Promise<number> {
       'backlog-takeovers': 0,
       'takeover-backlog': 1,
       'cpu-hogs': 0,
+      'mqtt-qos0': 1,
+      'mqtt-qos1': 1,
+      'mqtt-fanout': 1,
+      'mqtt-window': 1,
     },
     strings: ['binary', 'json', ...LOAD_ROW_STRING_FLAGS],
-    bools: ['sfbroker-only', 'no-tls'],
+    bools: ['sfbroker-only', 'no-tls', 'no-mqtt'],
   })
   if (args.has('help')) {
     console.log(USAGE)
@@ -157,6 +168,23 @@ async function main(): Promise<number> {
       extra.push(...tlsRows)
       json.tls = tlsRows
     }
+    if (!args.has('no-mqtt')) {
+      const kinds = await mqttKinds(
+        path.resolve(args.str('binary', path.join(root, 'dist/sfbroker'))),
+        workDir,
+        amq !== null,
+      )
+      const mqttRows = await runMqttRows(kinds, o, {
+        ...DEFAULT_MQTT_ROWS,
+        // By default the MQTT rows are as long as the STOMP rows they resemble, so a short run stays short.
+        qos0Count: args.int('mqtt-qos0', o.nonPersistentCount),
+        qos1Count: args.int('mqtt-qos1', o.p1Count),
+        fanOutCount: args.int('mqtt-fanout', Math.max(1, Math.floor(o.windowCount / 10))),
+        window: args.int('mqtt-window', DEFAULT_MQTT_ROWS.window),
+      })
+      extra.push(...mqttRows)
+      json.mqtt = mqttRows
+    }
     if (hogs) {
       const still = hogs.running()
       json.cpuHogs = { count: hogCount, runningAtEnd: still }
@@ -176,7 +204,9 @@ async function main(): Promise<number> {
     )
     console.log(`\n${table}\n`)
     for (const n of notes) console.log(`- ${n}`)
-    for (const e of extra) if (e.values[1]?.note) console.log(`- ${e.label}: ActiveMQ ${e.values[1].note}`)
+    for (const e of extra)
+      for (const [i, c] of columns.entries())
+        if (e.values[i]?.note) console.log(`- ${e.label}: ${c.label} ${e.values[i]!.note}`)
     const jsonPath = args.str('json', '')
     if (jsonPath) fs.writeFileSync(jsonPath, JSON.stringify({ ...json, header, table }, null, 2) + '\n')
     return 0

@@ -17,7 +17,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { BenchError, isAlive, stompConnected, waitUntil } from './proc.ts'
-import { activemqXml } from '../../src/testing/activemq-config.ts'
+import { activemqXml, MQTT_CLIENT_JAR } from '../../src/testing/activemq-config.ts'
 
 export const ACTIVEMQ_HOME = '/usr/share/activemq'
 /** What Debian's init script passes (see /usr/share/activemq/activemq-options). */
@@ -245,14 +245,20 @@ export class ActiveMQKind implements BrokerKind {
   readonly label: string
   readonly lockPollMs: number
 
-  /** `tls`: also a `stomp+ssl://127.0.0.1:<port>` connector with `<sslContext>` on this PKCS#12 key store. */
+  /**
+   * `tls`: also a `stomp+ssl://127.0.0.1:<port>` connector with `<sslContext>` on this PKCS#12 key store.
+   * `mqtt`: also an `mqtt://127.0.0.1:<port>` connector (Debian's libmqtt-client-java on the class path).
+   */
   constructor(
     private readonly lockAcquireSleepIntervalMs?: number,
     private readonly tls?: { port: number; keyStore: string; password: string },
+    private readonly mqtt?: { port: number },
   ) {
     this.lockPollMs = lockAcquireSleepIntervalMs ?? ACTIVEMQ_LOCK_ACQUIRE_SLEEP_INTERVAL_DEFAULT_MS
     const why = activemqUnavailable()
     if (why) throw new BenchError(why)
+    if (mqtt && !fs.existsSync(MQTT_CLIENT_JAR))
+      throw new BenchError(`ActiveMQ's MQTT transport needs ${MQTT_CLIENT_JAR}: apt-get install -y libmqtt-client-java`)
     this.label =
       lockAcquireSleepIntervalMs === undefined
         ? 'ActiveMQ 5.17'
@@ -272,6 +278,7 @@ export class ActiveMQKind implements BrokerKind {
           dataDirectory: path.join(baseDir, 'data'),
           kahaDbDirectory: o.dataDir,
           stompPort: o.port,
+          mqttPort: this.mqtt?.port,
           lockAcquireSleepInterval: this.lockAcquireSleepIntervalMs,
         }),
         this.tls,
@@ -290,7 +297,7 @@ export class ActiveMQKind implements BrokerKind {
       'java',
       [
         ...ACTIVEMQ_JVM_OPTIONS,
-        `-Dactivemq.classpath=${conf}`,
+        `-Dactivemq.classpath=${this.mqtt ? `${conf}:${MQTT_CLIENT_JAR}` : conf}`,
         `-Dactivemq.home=${ACTIVEMQ_HOME}`,
         `-Dactivemq.base=${baseDir}`,
         `-Dactivemq.conf=${conf}`,

@@ -11,7 +11,7 @@ import { isBrokerError } from '../lib/errors.ts'
 import { MemoryStore } from '../testing/memory-store.ts'
 import type { StoredMessage } from '../storage/types.ts'
 import type { Broker } from './broker.ts'
-import { dec, enc, makeBroker, settle, sub, until } from './broker-test-kit.ts'
+import { dec, enc, makeBroker, settle, sub, until, stompView } from './broker-test-kit.ts'
 
 let brokers: Broker[] = []
 afterEach(async () => {
@@ -23,7 +23,7 @@ async function setup(opts: Parameters<typeof makeBroker>[0] = {}) {
   brokers.push(r.broker)
   return r
 }
-const conn = (b: Broker, clientId?: string) => b.connect({ remoteAddress: 'x', protocol: 'test', clientId })
+const conn = (b: Broker, clientId?: string) => stompView(b.connect({ remoteAddress: 'x', protocol: 'test', clientId }))
 
 /** Counts messages handed out by load() so tests can see paging happen. */
 class CountingStore extends MemoryStore {

@@ -8,7 +8,7 @@
 import { afterEach, describe, expect, test } from 'bun:test'
 import type { DestinationPolicyConfig, PolicyEntryConfig } from '../config/types.ts'
 import type { Broker } from './broker.ts'
-import { makeBroker, settle, sub, testConfig, until } from './broker-test-kit.ts'
+import { makeBroker, settle, sub, testConfig, until, stompView } from './broker-test-kit.ts'
 
 let brokers: Broker[] = []
 afterEach(async () => {
@@ -36,7 +36,7 @@ async function setup(policy: DestinationPolicyConfig): Promise<Broker> {
   brokers.push(broker)
   return broker
 }
-const conn = (b: Broker) => b.connect({ remoteAddress: 'x', protocol: 'test' })
+const conn = (b: Broker) => stompView(b.connect({ remoteAddress: 'x', protocol: 'test' }))
 
 describe('Broker destination policy', () => {
   test('Broker blocks a producer at the memoryLimit of the policy entry matching its queue by name', async () => {

@@ -2,6 +2,8 @@
  * Test-only helpers for the broker's unit tests: a minimal BrokerConfig, a Broker over a MemoryStore, a
  * subscriber that records deliveries, and a bounded `until` poll. Not imported by production code.
  */
+import { fromStompFilter } from '../model/index.ts'
+import { fromStompSend, toStompHeaders } from '../protocol/stomp/message-mapping.ts'
 import type { BrokerConfig } from '../config/types.ts'
 import { MemoryStore } from '../testing/memory-store.ts'
 import { Broker, type BrokerOptions } from './broker.ts'
@@ -58,13 +60,81 @@ export async function makeBroker(
   return { broker, store }
 }
 
+/** A STOMP-style send (destination label, SEND headers) through the STOMP mapping, as the connector makes it. */
+export function stompSend(
+  s: BrokerSession,
+  destination: string,
+  headers: Record<string, string>,
+  body: Uint8Array | string = '',
+  txId?: string,
+): Promise<void> {
+  const b = typeof body === 'string' ? enc(body) : body
+  return s.send(
+    { message: fromStompSend(destination, headers, b, { nowMs: Date.now(), newMessageId: () => '' }) },
+    txId,
+  )
+}
+
+/** A delivery as a STOMP MESSAGE shows it (the shape 0.1.0's broker tests assert on). */
+export interface StompDelivery extends Delivery {
+  messageId: string
+  headers: Record<string, string>
+  body: Uint8Array
+}
+
+/** A SendRequest as 0.1.0's STOMP-shaped broker contract had it. */
+export interface StompSendRequest {
+  destination: string
+  headers: Record<string, string>
+  body: Uint8Array
+}
+
+/** A session seen through the STOMP mapping: these tests pin that STOMP users see the behaviour 0.1.0 had. */
+export interface StompView extends Omit<BrokerSession, 'send' | 'subscribe'> {
+  readonly inner: BrokerSession
+  send(req: StompSendRequest, txId?: string): Promise<void>
+  subscribe(
+    req: Omit<SubscribeRequest, 'destination'> & { destination: string },
+    onDelivery: (d: StompDelivery) => void,
+  ): void
+}
+
+export function toStompDelivery(d: Delivery): StompDelivery {
+  const headers = d.browserEnd ? { destination: '', 'message-id': '0', browser: 'end' } : toStompHeaders(d.message)
+  if (d.groupFirst) headers.JMSXGroupFirstForConsumer = 'true'
+  return { ...d, messageId: d.browserEnd ? '0' : d.message.messageId, headers: { ...headers }, body: d.message.body }
+}
+
+export function stompView(s: BrokerSession): StompView {
+  const send: StompView['send'] = async (req, txId) =>
+    s.send(
+      { message: fromStompSend(req.destination, req.headers, req.body, { nowMs: Date.now(), newMessageId: () => '' }) },
+      txId,
+    )
+  const subscribe: StompView['subscribe'] = (req, onDelivery) =>
+    s.subscribe({ ...req, destination: fromStompFilter(req.destination) }, (d) => onDelivery(toStompDelivery(d)))
+  // Everything else is the session itself (methods bound to it, so state changes land on the session).
+  return new Proxy(s, {
+    has(target, key) {
+      return key === 'inner' || Reflect.has(target, key)
+    },
+    get(target, key) {
+      if (key === 'inner') return s
+      if (key === 'send') return send
+      if (key === 'subscribe') return subscribe
+      const v = Reflect.get(target, key, target)
+      return typeof v === 'function' ? v.bind(target) : v
+    },
+  }) as unknown as StompView
+}
+
 export const enc = (s: string): Uint8Array => new TextEncoder().encode(s)
 export const dec = (b: Uint8Array): string => new TextDecoder().decode(b)
 
 export class Sink {
-  readonly got: Delivery[] = []
+  readonly got: StompDelivery[] = []
   readonly fn = (d: Delivery): void => {
-    this.got.push(d)
+    this.got.push(toStompDelivery(d))
   }
   bodies(): string[] {
     return this.got.filter((d) => !d.browserEnd).map((d) => dec(d.body))
@@ -72,12 +142,13 @@ export class Sink {
 }
 
 export function sub(
-  s: BrokerSession,
-  req: Partial<SubscribeRequest> & { destination: string },
+  s: BrokerSession | StompView,
+  req: Omit<Partial<SubscribeRequest>, 'destination'> & { destination: string },
   id = 'sub-' + Math.random().toString(36).slice(2),
 ): Sink {
   const sink = new Sink()
-  s.subscribe({ id, ack: 'auto', ...req }, sink.fn)
+  const inner = 'inner' in s ? s.inner : s
+  inner.subscribe({ id, ack: 'auto', ...req, destination: fromStompFilter(req.destination) }, sink.fn)
   return sink
 }
 

@@ -9,7 +9,7 @@ import { isBrokerError } from '../lib/errors.ts'
 import type { StoreOp } from '../storage/types.ts'
 import { MemoryStore } from '../testing/memory-store.ts'
 import type { Broker } from './broker.ts'
-import { dec, enc, makeBroker, settle, sub, until } from './broker-test-kit.ts'
+import { dec, enc, makeBroker, settle, sub, until, stompView } from './broker-test-kit.ts'
 
 class RecordingStore extends MemoryStore {
   batches: StoreOp[][] = []
@@ -30,7 +30,7 @@ async function setup() {
   brokers.push(r.broker)
   return { broker: r.broker, store }
 }
-const conn = (b: Broker) => b.connect({ remoteAddress: 'x', protocol: 'test' })
+const conn = (b: Broker) => stompView(b.connect({ remoteAddress: 'x', protocol: 'test' }))
 
 describe('Broker transactions', () => {
   test('Broker transaction commits sends and acks as one atomic store batch', async () => {
@@ -68,7 +68,7 @@ describe('Broker transactions', () => {
     await s.abort('t')
     await settle()
     expect(k.bodies()).toEqual(['m'])
-    expect((await store.load('queue://AB', 0, 10)).map((m) => dec(m.body))).toEqual(['m'])
+    expect((await store.load('queue://AB', 0, 10)).map((m) => dec(m.message.body))).toEqual(['m'])
     // The ack id is valid again; closing the session redelivers the message to the next consumer.
     await s.close()
     const k2 = sub(conn(broker), { destination: '/queue/AB', ack: 'client-individual' })
@@ -105,7 +105,7 @@ describe('Broker transactions', () => {
       'remove:queue://TN',
       'add:queue://ActiveMQ.DLQ',
     ])
-    expect((await store.load('queue://ActiveMQ.DLQ', 0, 10)).map((m) => dec(m.body))).toEqual(['bad'])
+    expect((await store.load('queue://ActiveMQ.DLQ', 0, 10)).map((m) => dec(m.message.body))).toEqual(['bad'])
   })
 
   test('Broker unknown or duplicate transactions are BROKER_TX_UNKNOWN', async () => {

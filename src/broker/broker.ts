@@ -17,33 +17,36 @@
  * batch is durable. Non-persistent messages live in memory only. See /work/shared/reference/activemq-features.md §4
  * for the ActiveMQ behaviours the parts follow.
  */
-import { BrokerError } from '../lib/errors.ts'
+import { BrokerError, assert } from '../lib/errors.ts'
+import type { Destination } from '../model/index.ts'
 import { systemClock, type Clock } from '../lib/clock.ts'
 import type { BrokerConfig, PolicyEntryConfig } from '../config/types.ts'
-import type { PersistenceAdapter } from '../storage/types.ts'
+import type { PersistenceAdapter, StoreOp, StoredMessage } from '../storage/types.ts'
 import type {
   BrokerCore,
   BrokerMetrics,
   BrokerOptions as ContractOptions,
+  BrokerSession,
   ConnectInfo,
   SchedulerPort,
   SendRequest,
+  TopicTap,
 } from './types.ts'
 import { isManagementDestination } from './scheduler/job.ts'
-import { DLQ_DESTINATION, parseDestination, type DestinationName } from './destination.ts'
+import { DLQ, named, type DestinationName } from './destination.ts'
 import { DESTINATIONS_DEFAULT } from './destination-limits.ts'
 import { BatchCommitter, type Nack } from './commit-batch.ts'
 import { DeadLetters, type DeadLetterPolicy } from './dead-letter.ts'
 import { Destinations, destinationPolicy } from './destinations.ts'
 import { DurableSubscriptions, type DurableSubscriptionInfo } from './durable-subscriptions.ts'
 import { FlowControl } from './flow-control.ts'
-import { MessageIdGenerator, isExpired, type BrokerMessage } from './message.ts'
+import { MessageIdGenerator, type BrokerMessage } from './message.ts'
 import type { InFlight, MessageQueue, QueueEntry, QueueHost } from './queue.ts'
 import { DEDUPE_WINDOW_DEFAULT, RecentIds } from './recent-ids.ts'
 import { recover } from './recovery.ts'
 import { Session, type SessionHost } from './session.ts'
 import { StoreWrites } from './store-writes.ts'
-import type { Topic } from './topic.ts'
+import { TopicTaps, type Topic } from './topic.ts'
 import { SESSION_TX_BYTES_MAX, TX_BYTES_MAX } from './transactions.ts'
 
 /** ActiveMQ's expireMessagesPeriod default. */
@@ -55,6 +58,10 @@ export interface BrokerOptions extends ContractOptions {
   deadLetter?: Partial<DeadLetterPolicy>
   /** In-memory producer-dedupe window (message ids). */
   dedupeWindow?: number
+}
+
+function noStore(what: string): BrokerError {
+  return new BrokerError('STORAGE_CLOSED', `${what}: this broker has no message store (persistent=false)`)
 }
 
 export class Broker implements BrokerCore, QueueHost, SessionHost {
@@ -77,6 +84,7 @@ export class Broker implements BrokerCore, QueueHost, SessionHost {
   private readonly expirePeriodMs: number
   private purgeTimer: unknown = null
   private readonly authorizer: BrokerOptions['authorizer']
+  private readonly taps = new TopicTaps()
 
   private constructor(opts: BrokerOptions) {
     this.config = opts.config
@@ -90,7 +98,7 @@ export class Broker implements BrokerCore, QueueHost, SessionHost {
     this.destinations = new Destinations(this.config, this, this.flow, this.clock)
     this.durables = new DurableSubscriptions(this, this.destinations, this.writes, this.clock)
     this.deadLetters = new DeadLetters(opts.deadLetter, this.writes, this.flow, () =>
-      this.destinations.queueFor(parseDestination(DLQ_DESTINATION)),
+      this.destinations.queueFor(named(DLQ)),
     )
     this.batches = new BatchCommitter(
       this.clock,
@@ -101,6 +109,7 @@ export class Broker implements BrokerCore, QueueHost, SessionHost {
       new RecentIds(opts.dedupeWindow ?? DEDUPE_WINDOW_DEFAULT),
       this.idGen,
       () => this.stopped,
+      this.taps,
     )
   }
 
@@ -108,7 +117,7 @@ export class Broker implements BrokerCore, QueueHost, SessionHost {
   static async create(opts: BrokerOptions): Promise<Broker> {
     const b = new Broker(opts)
     if (b.store && opts.recovered)
-      b.seqBoundary = await recover(b.store, opts.recovered, b.destinations, b.durables, b.idGen)
+      b.seqBoundary = await recover(b.store, opts.recovered, b.destinations, b.durables, b.idGen, b.writes)
     b.armExpirySweep()
     b.armPurgeSweep()
     return b
@@ -144,6 +153,34 @@ export class Broker implements BrokerCore, QueueHost, SessionHost {
 
   setScheduler(s: SchedulerPort | null): void {
     this.batches.scheduler = s
+  }
+
+  // Plug-in seams (types.ts BrokerCore): topic taps, the store under a plug-in's own keys, authorization, ids.
+
+  addTopicTap(tap: TopicTap): () => void {
+    return this.taps.add(tap)
+  }
+
+  async storeWrite(ops: StoreOp[]): Promise<number[]> {
+    this.checkRunning()
+    if (!this.store) throw noStore('storeWrite')
+    return this.writes.write(ops)
+  }
+
+  async storeLoad(key: string, afterSeq: number, limit: number): Promise<StoredMessage[]> {
+    this.checkRunning()
+    if (!this.store) throw noStore('storeLoad')
+    return this.store.load(key, afterSeq, limit)
+  }
+
+  storeKeys(prefix: string): string[] {
+    const out: string[] = []
+    for (const k of this.writes.keys) if (k.startsWith(prefix)) out.push(k)
+    return out.sort()
+  }
+
+  newMessageId(): string {
+    return this.batches.newMessageId(null)
   }
 
   metrics(): BrokerMetrics {
@@ -257,14 +294,15 @@ export class Broker implements BrokerCore, QueueHost, SessionHost {
    * The authorization hook (ActiveMQ's AuthorizationBroker): `op` on `dest`, then `admin` when the client's use
    * would create it. The scheduler's management destination is never created, so it needs write only.
    */
-  authorize(session: Session, op: 'read' | 'write', dest: DestinationName): void {
+  authorize(session: BrokerSession, op: 'read' | 'write', dest: Destination): void {
     const a = this.authorizer
     if (!a) return
+    assert(session instanceof Session, 'authorize() with a session this broker did not connect')
     const d = { kind: dest.kind, name: dest.name }
     a.check(session.subject, op, d)
-    if (this.destinations.has(dest.stomp)) return
+    if (this.destinations.has(named(dest).label)) return
     if (dest.kind !== 'queue' && dest.kind !== 'topic') return a.check(session.subject, 'admin', d)
-    if (this.batches.scheduler && isManagementDestination(dest.stomp)) return
+    if (this.batches.scheduler && isManagementDestination(dest)) return
     a.check(session.subject, 'admin', d)
   }
 
@@ -285,6 +323,14 @@ export class Broker implements BrokerCore, QueueHost, SessionHost {
     return this.destinations.topicFor(dest, creator)
   }
 
+  addSubscription(q: MessageQueue, creator: Session): void {
+    this.destinations.addSubscription(q, creator)
+  }
+
+  removeSubscription(q: MessageQueue): void {
+    this.destinations.removeSubscription(q)
+  }
+
   commitBatch(session: Session, sends: SendRequest[], acks: InFlight[], nacks: Nack[]): Promise<void> {
     return this.batches.commit(session, sends, acks, nacks)
   }
@@ -300,11 +346,6 @@ export class Broker implements BrokerCore, QueueHost, SessionHost {
   releaseClientId(s: Session): void {
     if (s.clientId && this.clientIds.get(s.clientId) === s) this.clientIds.delete(s.clientId)
     this.sessions.delete(s)
-  }
-
-  /** Whether a message should still be delivered now. */
-  isLive(msg: BrokerMessage): boolean {
-    return !isExpired(msg, this.clock.now())
   }
 
   // ---------------------------------------------------------------------------------------------------------

@@ -6,23 +6,26 @@
  * Owns that order (one promise chain per session, one for routed messages) and which queues a message goes to.
  *
  * This is the hot path (send → commit → store.write → dispatch): no await or allocation per message beyond
- * what the steps need. Messages are built in one place, ./message.ts `buildMessage`.
+ * what the steps need. Messages arrive built (connectors map onto the model's CoreMessage); the broker assigns a
+ * message id when the request has none, dedupes on the model's dedupeKey, and adds the ops of SendRequest.extraOps
+ * and of the topic taps (./topic.ts) to the same atomic store batch.
  */
-import { BrokerError } from '../lib/errors.ts'
+import { BrokerError, assert } from '../lib/errors.ts'
 import type { Clock } from '../lib/clock.ts'
 import { logger } from '../lib/log.ts'
+import { type CoreMessage, dedupeKey, validateDestinationName } from '../model/index.ts'
 import type { PersistenceAdapter, StoreOp } from '../storage/types.ts'
 import type { BrokerSession, SchedulerPort, SendRequest } from './types.ts'
-import { isTemp, parseDestination, type DestinationName } from './destination.ts'
+import { isQueue, isTemp, labelOf, named, type DestinationName } from './destination.ts'
 import type { DeadLetters } from './dead-letter.ts'
 import type { Destinations, TempOwner } from './destinations.ts'
 import type { FlowControl } from './flow-control.ts'
 import type { MemoryUsage } from './memory-usage.ts'
-import { buildMessage, dedupeKey, type BrokerMessage, type MessageIdGenerator } from './message.ts'
+import { brokerMessage, type BrokerMessage, type MessageIdGenerator } from './message.ts'
 import type { InFlight, MessageQueue } from './queue.ts'
 import type { RecentIds } from './recent-ids.ts'
 import type { StoreWrites } from './store-writes.ts'
-import { fanOut } from './topic.ts'
+import { fanOut, type TopicTaps } from './topic.ts'
 
 const log = logger('broker')
 
@@ -43,6 +46,8 @@ export interface Nack {
   sub: string
 }
 
+const NO_TAPS: readonly { ops: StoreOp[]; committed?: () => void }[] = []
+
 export class BatchCommitter {
   /** The scheduler, when one is plugged in (Broker.setScheduler). */
   scheduler: SchedulerPort | null = null
@@ -50,6 +55,8 @@ export class BatchCommitter {
   routeChain: Promise<void> = Promise.resolve()
   private routedCounter = 0
   private readonly store: PersistenceAdapter | null
+  /** Store keys written since start with add ops (storeKeys()); recovery seeds it. */
+  readonly writtenKeys: Set<string>
 
   constructor(
     private readonly clock: Clock,
@@ -60,8 +67,15 @@ export class BatchCommitter {
     private readonly recentIds: RecentIds,
     private readonly idGen: MessageIdGenerator,
     private readonly isStopped: () => boolean,
+    private readonly taps: TopicTaps,
   ) {
     this.store = writes.store
+    this.writtenKeys = writes.keys
+  }
+
+  /** A fresh broker message id (messages without one, plug-ins' newMessageId()). */
+  newMessageId(session: BatchSession | null): string {
+    return this.idGen.next(session?.sessionNo ?? 0, session ? ++session.sent : ++this.routedCounter)
   }
 
   /**
@@ -91,13 +105,12 @@ export class BatchCommitter {
   /** The queues a message goes to: the queue, or every matching subscription of the topic. */
   private targets(dest: DestinationName, msg: BrokerMessage, session: BatchSession | null): MessageQueue[] {
     // A send finishing after its session closed must not re-create (and leak) a temp destination.
-    if (isTemp(dest) && session?.isClosed && !this.destinations.has(dest.stomp)) return []
-    if (dest.kind === 'queue' || dest.kind === 'temp-queue') return [this.destinations.queueFor(dest, session)]
+    if (isTemp(dest) && session?.isClosed && !this.destinations.has(dest.label)) return []
+    if (isQueue(dest)) return [this.destinations.queueFor(dest, session)]
     const t = this.destinations.topicFor(dest, session)
     t.published++
     const out: MessageQueue[] = []
-    if (t.subs.size === 0) return out
-    fanOut(t, msg, session?.clientId, out)
+    fanOut(this.destinations.subscriptionsMatching(dest), msg, session?.clientId, out)
     return out
   }
 
@@ -109,29 +122,23 @@ export class BatchCommitter {
     nacks: Nack[],
     opts: { skipScheduler?: boolean },
   ): Promise<void> {
-    const now = this.clock.now()
     const flow = this.flow
-    const prepared: { msg: BrokerMessage; dest: DestinationName; key: string | null }[] = []
+    const prepared: { msg: BrokerMessage; dest: DestinationName; key: string | null; req: SendRequest }[] = []
     // 1. Validate every message first, so a bad one fails the batch before anything happens.
     const built = sends.map((req) => {
-      const dest = parseDestination(req.destination, 'SEND destination')
+      let m: CoreMessage = req.message
+      validateDestinationName(m.destination.name, 'SEND destination')
+      const dest = named(m.destination)
       if (session) this.destinations.ensureRoom(dest)
-      const key = opts.skipScheduler ? null : dedupeKey(req.headers)
-      const id =
-        key ??
-        (req.headers['message-id'] ||
-          this.idGen.next(session?.sessionNo ?? 0, session ? ++session.sent : ++this.routedCounter))
-      return {
-        req,
-        dest,
-        key,
-        msg: buildMessage(dest.stomp, req.headers, req.body, id, now, session?.sessionId ?? null),
-      }
+      assert(!req.extraOps?.length || m.persistent, 'extraOps on a non-persistent message')
+      const key = opts.skipScheduler ? null : dedupeKey(m)
+      if (m.messageId === '') m = { ...m, messageId: this.newMessageId(session) }
+      return { req: m === req.message ? req : { ...req, message: m }, dest, key }
     })
     // 2. Dedupe and scheduler.
     for (const b of built) {
       if (b.key !== null && (this.recentIds.has(b.key) || (this.store?.isDuplicate(b.key) ?? false))) {
-        log.debug(`duplicate send of message id ${b.key} to ${b.dest.stomp}: acknowledged, not stored again`)
+        log.debug(`duplicate send of ${b.key} to ${b.dest.label}: acknowledged, not stored again`)
         continue
       }
       if (b.key !== null) this.recentIds.add(b.key)
@@ -144,19 +151,26 @@ export class BatchCommitter {
           throw e
         }
       }
-      prepared.push({ msg: b.msg, dest: b.dest, key: b.key })
+      prepared.push({
+        msg: brokerMessage(b.req.message, session?.sessionId ?? null),
+        dest: b.dest,
+        key: b.key,
+        req: b.req,
+      })
     }
     const forget = (): void => {
       for (const p of prepared) if (p.key !== null) this.recentIds.delete(p.key)
     }
     // 3. Targets and flow control: messages some non-pageable target must hold wait for memory (FIFO).
-    const routed = prepared.map((p) => ({ ...p, targets: this.targets(p.dest, p.msg, session) }))
+    const routed = prepared.map((p) => ({ ...p, targets: this.targets(p.dest, p.msg, session), tapped: NO_TAPS }))
+    // Topic taps (protocol plug-ins' per-client state): their ops join this batch, their callbacks run in order.
+    if (this.taps.size > 0) for (const r of routed) if (!isQueue(r.dest)) r.tapped = this.taps.collect(r.msg.message)
     const needs = new Map<MemoryUsage, number>()
     const mustHold = (msg: BrokerMessage, q: MessageQueue): boolean =>
-      !(msg.persistent && this.store !== null && q.key !== null)
+      !(msg.message.persistent && this.store !== null && q.key !== null)
     for (const r of routed) {
       if (r.targets.some((q) => mustHold(r.msg, q))) {
-        const d = flow.destUsage(r.dest.stomp)
+        const d = flow.destUsage(r.dest.label)
         needs.set(flow.memory, (needs.get(flow.memory) ?? 0) + r.msg.size)
         needs.set(d, (needs.get(d) ?? 0) + r.msg.size)
       }
@@ -167,7 +181,7 @@ export class BatchCommitter {
         await flow.acquire(
           needList,
           session,
-          routed.find((r) => r.targets.some((q) => mustHold(r.msg, q)))?.dest.stomp ?? '?',
+          routed.find((r) => r.targets.some((q) => mustHold(r.msg, q)))?.dest.label ?? '?',
         )
       } catch (e) {
         forget()
@@ -179,7 +193,7 @@ export class BatchCommitter {
         throw new BrokerError('BROKER_STOPPED', 'broker stopped')
       }
       for (const r of routed) {
-        if (r.targets.some((q) => mustHold(r.msg, q))) r.msg.charged = [flow.memory, flow.destUsage(r.dest.stomp)]
+        if (r.targets.some((q) => mustHold(r.msg, q))) r.msg.charged = [flow.memory, flow.destUsage(r.dest.label)]
       }
     }
     // 4. One atomic store batch: adds for persistent messages under stored keys, removes for acks, DLQ moves.
@@ -187,16 +201,18 @@ export class BatchCommitter {
     const addSlots: { msg: BrokerMessage; q: MessageQueue }[] = []
     if (this.store) {
       for (const r of routed) {
-        if (!r.msg.persistent) continue
+        if (!r.msg.message.persistent) continue
         for (const q of r.targets) {
           if (q.key === null) continue
-          ops.push({
-            op: 'add',
-            destination: q.key,
-            message: { messageId: r.msg.id, headers: r.msg.headers, body: r.msg.body },
-          })
+          ops.push({ op: 'add', destination: q.key, message: r.msg.message })
           addSlots.push({ msg: r.msg, q })
         }
+      }
+      // Plug-ins' ops after the broker's adds, so the seqs of those adds stay the first ones of the batch.
+      for (const r of routed) {
+        if (!r.msg.message.persistent) continue
+        if (r.req.extraOps) for (const o of r.req.extraOps) ops.push(o)
+        for (const t of r.tapped) for (const o of t.ops) ops.push(o)
       }
       for (const f of acks) {
         const e = f.entry
@@ -204,7 +220,8 @@ export class BatchCommitter {
           ops.push({ op: 'remove', destination: e.queue.key, seq: e.seq })
       }
     }
-    let adds = addSlots.length
+    let adds = 0
+    for (const o of ops) if (o.op === 'add') adds++
     const dlq = nacks.map(({ f, sub }) => ({
       f,
       copy: this.deadLetters.copy(f.entry, `poison ack (NACK) from subscription ${sub}`),
@@ -234,7 +251,7 @@ export class BatchCommitter {
       for (const r of routed) {
         seqOf.clear()
         for (const q of r.targets) {
-          if (r.msg.persistent && this.store && q.key !== null) seqOf.set(q, seqs[slot++]!)
+          if (r.msg.message.persistent && this.store && q.key !== null) seqOf.set(q, seqs[slot++]!)
         }
         // Hold a reference while placing so the charge is not released between targets.
         r.msg.refs++
@@ -244,6 +261,7 @@ export class BatchCommitter {
           else flow.place(q, r.msg, seq)
         }
         flow.unref(r.msg)
+        for (const t of r.tapped) if (t.committed) this.taps.runCommitted(t.committed)
       }
       for (const f of acks) {
         f.entry.queue.finalize(f.entry, true)

@@ -1,15 +1,17 @@
 /**
  * DeadLetters: where a message goes when it cannot be consumed: NACKed (a poison ack) or expired. Owns the DLQ
  * policy (ActiveMQ's shared strategy: processExpired=true, processNonPersistent=false, so an expired or NACKed
- * non-persistent message is dropped), the DLQ copy (never expires: `expires:0`, the old value kept in
- * `originalExpiration`, plus `original-destination` and `dlqDeliveryFailureCause`), the store ops of a move to
+ * non-persistent message is dropped), the DLQ copy (never expires: expiration 0, the old value kept in the string
+ * property `originalExpiration`, plus `original-destination` (its label) and `dlqDeliveryFailureCause`, as 0.1.0
+ * wrote them), the store ops of a move to
  * `ActiveMQ.DLQ`, and dead-lettering outside a transaction. A NACK inside a batch is moved by ./commit-batch.ts
  * with these same ops, in the batch's one store write.
  */
 import type { StoreOp } from '../storage/types.ts'
-import { DLQ_DESTINATION, queueStoreKey } from './destination.ts'
+import { copyMessage, prop } from '../model/index.ts'
+import { DLQ, labelOf, queueStoreKey } from './destination.ts'
 import type { FlowControl } from './flow-control.ts'
-import type { BrokerMessage } from './message.ts'
+import { brokerMessage, type BrokerMessage } from './message.ts'
 import type { MessageQueue, QueueEntry } from './queue.ts'
 import type { StoreWrites } from './store-writes.ts'
 
@@ -21,7 +23,7 @@ export interface DeadLetterPolicy {
 }
 
 /** The DLQ's store key. */
-const DLQ_STORE_KEY = queueStoreKey(DLQ_DESTINATION.slice('/queue/'.length))
+const DLQ_STORE_KEY = queueStoreKey(DLQ)
 
 export class DeadLetters {
   readonly policy: DeadLetterPolicy
@@ -55,15 +57,13 @@ export class DeadLetters {
 
   /** The DLQ copy of an entry's message, or null when the policy drops it. */
   copy(entry: QueueEntry, cause: string): BrokerMessage | null {
-    const m = entry.msg
+    const m = entry.msg.message
     if (!m.persistent && !this.policy.processNonPersistent) return null
-    const headers: Record<string, string> = { ...m.headers }
-    headers['original-destination'] = entry.queue.destination
-    headers.destination = DLQ_DESTINATION
-    headers.dlqDeliveryFailureCause = cause
-    if (m.expires > 0) headers.originalExpiration = String(m.expires)
-    headers.expires = '0'
-    return { ...m, headers, expires: 0, refs: 0, charged: null, size: m.size + 64 + cause.length }
+    const c = copyMessage(m, { destination: DLQ, expiration: 0 })
+    c.properties.set('original-destination', prop.string(labelOf(m.destination)))
+    c.properties.set('dlqDeliveryFailureCause', prop.string(cause))
+    if (m.expiration > 0) c.properties.set('originalExpiration', prop.string(String(m.expiration)))
+    return brokerMessage(c)
   }
 
   /** Store ops to move an entry to the DLQ (remove from its key, add to the DLQ key when persistent). */
@@ -72,12 +72,7 @@ export class DeadLetters {
     if (!this.writes.store) return ops
     if (entry.seq > 0 && entry.queue.key && !entry.queue.deleted)
       ops.push({ op: 'remove', destination: entry.queue.key, seq: entry.seq })
-    if (copy && copy.persistent)
-      ops.push({
-        op: 'add',
-        destination: DLQ_STORE_KEY,
-        message: { messageId: copy.id, headers: copy.headers, body: copy.body },
-      })
+    if (copy && copy.message.persistent) ops.push({ op: 'add', destination: DLQ_STORE_KEY, message: copy.message })
     return ops
   }
 
@@ -95,7 +90,7 @@ export class DeadLetters {
     let seq = 0
     if (ops.length) {
       const seqs = await this.writes.write(ops)
-      seq = copy && copy.persistent ? seqs[0]! : 0
+      seq = copy && copy.message.persistent ? seqs[0]! : 0
     }
     if (copy) this.enqueue(copy, seq)
   }

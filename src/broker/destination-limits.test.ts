@@ -12,7 +12,7 @@ import type { BrokerConfig, DestinationPolicyConfig, PolicyEntryConfig } from '.
 import { MemoryStore } from '../testing/memory-store.ts'
 import type { Broker } from './broker.ts'
 import { InactivityTracker } from './destination-limits.ts'
-import { enc, makeBroker, settle, sub, testConfig } from './broker-test-kit.ts'
+import { enc, makeBroker, settle, sub, testConfig, stompView } from './broker-test-kit.ts'
 
 const entry = (e: Partial<PolicyEntryConfig>): PolicyEntryConfig => ({
   kind: 'queue',
@@ -47,7 +47,7 @@ class SetClock implements Clock {
   clearTimeout(): void {}
 }
 
-const conn = (b: Broker) => b.connect({ remoteAddress: 'x', protocol: 'test' })
+const conn = (b: Broker) => stompView(b.connect({ remoteAddress: 'x', protocol: 'test' }))
 const send = (s: ReturnType<typeof conn>, destination: string, persistent = false) =>
   s.send({ destination, headers: persistent ? { persistent: 'true' } : {}, body: enc('x') })
 

@@ -41,9 +41,9 @@ export function checkCreate(
   if (cfg.maxDestinations >= 0 && total >= cfg.maxDestinations) {
     throw new BrokerError(
       'BROKER_LIMIT',
-      `cannot create ${dest.stomp}: the broker holds ${total} destinations, maxDestinations is ${cfg.maxDestinations}; use an existing destination or raise <broker maxDestinations>`,
+      `cannot create ${dest.label}: the broker holds ${total} destinations, maxDestinations is ${cfg.maxDestinations}; use an existing destination or raise <broker maxDestinations>`,
       {
-        details: { destination: dest.stomp, limit: cfg.maxDestinations, limitName: 'maxDestinations' },
+        details: { destination: dest.label, limit: cfg.maxDestinations, limitName: 'maxDestinations' },
       },
     )
   }
@@ -60,10 +60,10 @@ export function checkCreate(
         : `the policy entry ${dest.kind}="${entry.pattern}"`
     throw new BrokerError(
       'BROKER_LIMIT',
-      `cannot create ${dest.stomp}: ${count} ${dest.kind}s exist under ${which}, its maxDestinations is ${max}`,
+      `cannot create ${dest.label}: ${count} ${dest.kind}s exist under ${which}, its maxDestinations is ${max}`,
       {
         details: {
-          destination: dest.stomp,
+          destination: dest.label,
           limit: max,
           limitName: 'policyEntry.maxDestinations',
           pattern: entry.pattern,

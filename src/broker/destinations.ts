@@ -12,7 +12,8 @@ import { logger } from '../lib/log.ts'
 import type { BrokerConfig, PolicyEntryConfig } from '../config/types.ts'
 import { policyEntryFor } from '../config/index.ts'
 import type { DestinationMetrics } from './types.ts'
-import { DLQ_DESTINATION, parseDestination, queueStoreKey, type DestinationName } from './destination.ts'
+import { DestinationIndex, isWildcard } from '../model/index.ts'
+import { DLQ_DESTINATION, parseFilter, queueStoreKey, type DestinationName } from './destination.ts'
 import {
   DESTINATIONS_DEFAULT,
   INACTIVE_TIMEOUT_BEFORE_GC_DEFAULT_MS,
@@ -32,7 +33,7 @@ export interface TempOwner {
 
 /** The `<destinationPolicy>` entry for a queue or topic (temporary destinations have none), or null. */
 export function destinationPolicy(config: BrokerConfig, destination: string): PolicyEntryConfig | null {
-  const d = parseDestination(destination)
+  const d = parseFilter(destination)
   if (d.kind !== 'queue' && d.kind !== 'topic') return null
   return policyEntryFor(config.destinationPolicy, d.kind, d.name)
 }
@@ -41,6 +42,9 @@ export class Destinations {
   readonly queues = new Map<string, MessageQueue>()
   readonly topics = new Map<string, Topic>()
   private readonly inactivity = new InactivityTracker()
+  /** Topic subscriptions by filter (a name or a wildcard filter), per topic kind: the fan-out index. */
+  private readonly topicSubs = new DestinationIndex<MessageQueue>()
+  private readonly tempTopicSubs = new DestinationIndex<MessageQueue>()
 
   constructor(
     private readonly config: BrokerConfig,
@@ -59,7 +63,9 @@ export class Destinations {
 
   /** Throw BROKER_LIMIT if `dest` does not exist and a client may not create it now (maxDestinations). */
   ensureRoom(dest: DestinationName): void {
-    if (this.queues.has(dest.stomp) || this.topics.has(dest.stomp) || dest.stomp === DLQ_DESTINATION) return
+    // A wildcard subscription creates no destination (ActiveMQ), so it takes no room.
+    if (isWildcard(dest.name)) return
+    if (this.queues.has(dest.label) || this.topics.has(dest.label) || dest.label === DLQ_DESTINATION) return
     checkCreate(
       dest,
       this.config.destinations ?? DESTINATIONS_DEFAULT,
@@ -76,35 +82,58 @@ export class Destinations {
   }
 
   queueFor(dest: DestinationName, creator: TempOwner | null = null): MessageQueue {
-    let q = this.queues.get(dest.stomp)
+    let q = this.queues.get(dest.label)
     if (q) {
-      this.inactivity.touch(dest.stomp)
+      this.inactivity.touch(dest.label)
       return q
     }
     if (dest.kind === 'temp-queue') {
-      q = new MessageQueue(this.host, 'temp-queue', dest.stomp, null)
-      if (creator) creator.tempDests.add(dest.stomp)
+      q = new MessageQueue(this.host, 'temp-queue', dest, null)
+      if (creator) creator.tempDests.add(dest.label)
     } else {
       assert(dest.kind === 'queue', 'queueFor on a topic')
-      q = new MessageQueue(this.host, 'queue', dest.stomp, this.host.store ? queueStoreKey(dest.name) : null)
+      q = new MessageQueue(this.host, 'queue', dest, this.host.store ? queueStoreKey(dest) : null)
     }
-    this.queues.set(dest.stomp, q)
+    this.queues.set(dest.label, q)
     return q
   }
 
   topicFor(dest: DestinationName, creator: TempOwner | null = null): Topic {
-    let t = this.topics.get(dest.stomp)
+    let t = this.topics.get(dest.label)
     if (t) {
-      this.inactivity.touch(dest.stomp)
+      this.inactivity.touch(dest.label)
       return t
     }
-    t = { destination: dest.stomp, subs: new Set(), owner: null, published: 0 }
+    t = { destination: dest.label, subs: new Set(), owner: null, published: 0 }
     if (dest.kind === 'temp-topic' && creator) {
       t.owner = creator
-      creator.tempDests.add(dest.stomp)
+      creator.tempDests.add(dest.label)
     }
-    this.topics.set(dest.stomp, t)
+    this.topics.set(dest.label, t)
     return t
+  }
+
+  private indexOf(kind: string): DestinationIndex<MessageQueue> | null {
+    return kind === 'topic' ? this.topicSubs : kind === 'temp-topic' ? this.tempTopicSubs : null
+  }
+
+  /** Register a topic subscription under its filter (its queue's dest): counted on the filter's topic entry. */
+  addSubscription(q: MessageQueue, creator: TempOwner | null = null): void {
+    this.topicFor(q.dest, creator).subs.add(q)
+    this.indexOf(q.dest.kind)!.add(q.dest.name, q)
+  }
+
+  /** Unregister a topic subscription (closed, removed or replaced). */
+  removeSubscription(q: MessageQueue): void {
+    this.topics.get(q.destination)?.subs.delete(q)
+    this.indexOf(q.dest.kind)?.remove(q.dest.name, q)
+  }
+
+  /** Every subscription whose filter matches the topic `dest` (a name); the caller applies the fan-out rules. */
+  subscriptionsMatching(dest: DestinationName): Iterable<MessageQueue> {
+    const index = this.indexOf(dest.kind)
+    if (index === null || index.size === 0) return []
+    return index.match(dest.name)
   }
 
   /** A temporary destination's session closed: it goes, with its messages and subscriptions. */
@@ -117,7 +146,10 @@ export class Destinations {
     const t = this.topics.get(name)
     if (t) {
       this.topics.delete(name)
-      for (const s of t.subs) s.delete()
+      for (const s of t.subs) {
+        this.indexOf(s.dest.kind)?.remove(s.dest.name, s)
+        s.delete()
+      }
     }
     this.flow.forgetDestination(name)
   }

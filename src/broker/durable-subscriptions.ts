@@ -44,12 +44,12 @@ export class DurableSubscriptions {
 
   /** Put a subscription (recovered, or just created) on its topic. */
   attach(rec: DurableSubscriptionRecord, dest: DestinationName): DurableSub {
-    const q = new MessageQueue(this.host, 'durable', rec.destination, rec.storeKey)
+    const q = new MessageQueue(this.host, 'durable', dest, rec.storeKey)
     q.subSelector = rec.selector ? Selector.parse(rec.selector) : null
     q.noLocalClientId = rec.noLocal ? rec.clientId : null
     const d: DurableSub = { record: rec, queue: q, active: null }
     this.subs.set(`${rec.clientId}:${rec.subscriptionName}`, d)
-    this.destinations.topicFor(dest).subs.add(q)
+    this.destinations.addSubscription(q)
     return d
   }
 
@@ -73,7 +73,7 @@ export class DurableSubscriptions {
     const existing = this.get(clientId, name)
     if (existing) {
       const r = existing.record
-      if (r.destination === dest.stomp && r.selector === selector && r.noLocal === noLocal) return existing
+      if (r.destination === dest.label && r.selector === selector && r.noLocal === noLocal) return existing
       log.info(
         `durable subscription ${clientId}:${name} changed (topic, selector or noLocal): replacing it and dropping its messages`,
       )
@@ -82,7 +82,7 @@ export class DurableSubscriptions {
     const rec: DurableSubscriptionRecord = {
       clientId,
       subscriptionName: name,
-      destination: dest.stomp,
+      destination: dest.label,
       selector,
       noLocal,
       storeKey: durableStoreKey(clientId, name),
@@ -109,7 +109,7 @@ export class DurableSubscriptions {
   private async drop(d: DurableSub, removeRecord: boolean): Promise<void> {
     const r = d.record
     this.subs.delete(`${r.clientId}:${r.subscriptionName}`)
-    this.destinations.topics.get(r.destination)?.subs.delete(d.queue)
+    this.destinations.removeSubscription(d.queue)
     d.queue.delete()
     if (this.writes.store && removeRecord) {
       await this.writes.write([

@@ -13,6 +13,15 @@ export {
 export type { DeadLetterPolicy } from './dead-letter.ts'
 export { MemoryUsage } from './memory-usage.ts'
 export { Selector, headerSource, type SelectorSource, type SelectorValue } from './selector.ts'
-export { parseDestination, DLQ_DESTINATION, type DestinationName, type DestinationKind } from './destination.ts'
+export {
+  parseDestination,
+  parseFilter,
+  labelOf,
+  DLQ,
+  DLQ_DESTINATION,
+  type DestinationName,
+  type DestinationKind,
+} from './destination.ts'
+export { messageSource } from './selector-source.ts'
 export type * from './types.ts'
 export { BrokerManagement, type BrowsedMessage, type SessionInfo, type JobInfo } from './management.ts'

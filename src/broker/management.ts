@@ -14,9 +14,9 @@
 import { BrokerError } from '../lib/errors.ts'
 import type { Broker } from './broker.ts'
 import type { Session } from './session.ts'
-import { parseDestination } from './destination.ts'
-import type { BrokerMessage } from './message.ts'
-import { messageFromStored } from './message.ts'
+import { type CoreMessage, copyMessage, createMessage, prop, propertyAsString } from '../model/index.ts'
+import { parseDestination, type DestinationName } from './destination.ts'
+import { brokerMessage, deliveredMessage, type BrokerMessage } from './message.ts'
 import type { MessageQueue, QueueEntry } from './queue.ts'
 import type { SchedulerPort } from './types.ts'
 
@@ -35,7 +35,8 @@ export const JOBS_LIST_MAX = 1000
 
 export interface BrowsedMessage {
   id: string
-  headers: Record<string, string>
+  /** The message as it waits (redeliveryCount as its next delivery would carry it); the console spells it. */
+  message: CoreMessage
   bodyBytes: number
   bodyPreview: string
   /** True when the preview is not valid UTF-8 text (shown as hex) or cut short. */
@@ -106,7 +107,7 @@ export class BrokerManagement {
         'BROKER_DESTINATION_INVALID',
         `queue: ${JSON.stringify(name)} is a ${d.kind}; only queues can be browsed or changed message by message`,
       )
-    const q = this.broker.queueNamed(d.stomp)
+    const q = this.broker.queueNamed(d.label)
     if (!q) notFound(`queue: ${JSON.stringify(name)} does not exist`)
     return q
   }
@@ -137,7 +138,7 @@ export class BrokerManagement {
         yield {
           kind: 'store',
           seq: m.seq,
-          msg: messageFromStored(m.messageId, m.headers, m.body),
+          msg: brokerMessage(m.message),
           redelivered: inRange,
         }
       }
@@ -169,22 +170,23 @@ export class BrokerManagement {
     let more = false
     const now = this.broker.clock.now()
     for await (const it of this.walk(q)) {
-      if (it.msg.expires > 0 && it.msg.expires <= now) continue
+      const m = it.msg.message
+      if (m.expiration > 0 && m.expiration <= now) continue
       if (i++ < offset) continue
       if (messages.length === limit) {
         more = true
         break
       }
-      const p = preview(it.msg.body)
+      const p = preview(m.body)
       messages.push({
-        id: it.msg.id,
-        headers: { ...it.msg.headers },
-        bodyBytes: it.msg.body.length,
+        id: m.messageId,
+        message: deliveredMessage(m, 0, it.redelivered),
+        bodyBytes: m.body.length,
         bodyPreview: p.text,
         bodyBinary: p.binary,
         bodyTruncated: p.truncated,
-        persistent: it.msg.persistent,
-        priority: it.msg.priority,
+        persistent: m.persistent,
+        priority: m.priority,
         redelivered: it.redelivered,
         where: it.kind,
       })
@@ -207,16 +209,11 @@ export class BrokerManagement {
     return q.key ? this.broker.removeStored(q.key, it.seq) : null
   }
 
-  /** The send request that puts a copy of `msg` on `to`, with its message id, headers and body. */
-  private copyRequest(
-    msg: BrokerMessage,
-    from: string,
-    to: string,
-  ): { destination: string; headers: Record<string, string>; body: Uint8Array } {
-    const headers: Record<string, string> = { ...msg.headers, 'message-id': msg.id }
-    if (headers['original-destination'] === undefined) headers['original-destination'] = from
-    if (msg.persistent) headers.persistent = 'true'
-    return { destination: to, headers, body: msg.body }
+  /** The send request that puts a copy of `msg` on `to`, with its message id, fields, properties and body. */
+  private copyRequest(msg: BrokerMessage, from: string, to: DestinationName): { message: CoreMessage } {
+    const c = copyMessage(msg.message, { destination: { kind: to.kind, name: to.name } })
+    if (!c.properties.has('original-destination')) c.properties.set('original-destination', prop.string(from))
+    return { message: c }
   }
 
   /**
@@ -250,7 +247,7 @@ export class BrokerManagement {
     const q = this.queue(name)
     const n = await this.each(
       q,
-      (it) => it.msg.id === id,
+      (it) => it.msg.message.messageId === id,
       async (it) => {
         if (!this.take(q, it)) return false
         await this.settle(q, it)
@@ -294,7 +291,7 @@ export class BrokerManagement {
         'BROKER_DESTINATION_INVALID',
         `move target: ${JSON.stringify(to)} is not a /queue/ destination`,
       )
-    if (target.stomp === q.destination)
+    if (target.label === q.destination)
       throw new BrokerError('BROKER_DESTINATION_INVALID', `move target: ${JSON.stringify(to)} is the source queue`)
     if (ids !== null && ids.length > SELECT_IDS_MAX)
       throw new BrokerError(
@@ -305,16 +302,16 @@ export class BrokerManagement {
     const done = new Set<string>()
     return this.each(
       q,
-      (it) => (wanted === null || wanted.has(it.msg.id)) && !done.has(it.msg.id),
+      (it) => (wanted === null || wanted.has(it.msg.message.messageId)) && !done.has(it.msg.message.messageId),
       async (it) => {
         if (copy) {
-          done.add(it.msg.id)
-          await this.broker.route(this.copyRequest(it.msg, q.destination, target.stomp))
+          done.add(it.msg.message.messageId)
+          await this.broker.route(this.copyRequest(it.msg, q.destination, target))
           return true
         }
         if (!this.take(q, it)) return false
         // The copy first (durable once route resolves), then the original goes: never lost, at worst in both.
-        await this.broker.route(this.copyRequest(it.msg, q.destination, target.stomp))
+        await this.broker.route(this.copyRequest(it.msg, q.destination, target))
         await this.settle(q, it)
         return true
       },
@@ -325,7 +322,7 @@ export class BrokerManagement {
   /** Remove an idle destination (no message, no consumer); a coded error otherwise. */
   removeDestination(name: string): void {
     const d = parseDestination(name, 'destination')
-    if (!this.broker.removeIdleDestination(d.stomp)) {
+    if (!this.broker.removeIdleDestination(d.label)) {
       throw new BrokerError(
         'BROKER_DESTINATION_INVALID',
         `destination ${JSON.stringify(name)} does not exist, or still has messages, consumers or subscriptions; only an empty, idle destination can be deleted`,
@@ -335,12 +332,13 @@ export class BrokerManagement {
 
   /**
    * Send a message as a producer would (dedupe, scheduler, flow control), from a short-lived session named after
-   * the console. `headers` are SEND headers (persistent, priority, AMQ_SCHEDULED_DELAY, user properties...).
+   * the console. The console builds the message (its JSON headers through the STOMP mapping); messageId '' gets
+   * a broker id.
    */
-  async send(destination: string, headers: Record<string, string>, body: Uint8Array): Promise<void> {
+  async send(message: CoreMessage): Promise<void> {
     const s = this.broker.connect({ remoteAddress: 'admin console', protocol: 'admin' })
     try {
-      await s.send({ destination, headers, body })
+      await s.send({ message })
     } finally {
       await s.close()
     }
@@ -367,28 +365,34 @@ export class BrokerManagement {
     if (!this.scheduler) return null
     const stats = this.scheduler.stats()
     const s = this.broker.connect({ remoteAddress: 'admin console', protocol: 'admin' })
-    const replyTo = `/temp-queue/sfbroker.console.jobs.${process.pid}.${++this.jobsBrowses}`
+    const replyTo = {
+      kind: 'temp-queue' as const,
+      name: `sfbroker.console.jobs.${process.pid}.${++this.jobsBrowses}`,
+    }
     const jobs: JobInfo[] = []
-    const num = (v: string | undefined): number | null => (v === undefined || v === '' ? null : Number(v))
     try {
       s.subscribe({ id: 'jobs', destination: replyTo, ack: 'auto', prefetch: 10_000 }, (d) => {
         if (d.browserEnd || jobs.length >= JOBS_LIST_MAX) return
-        const h = d.headers
+        const m = d.message
+        const str = (k: string): string | null => {
+          const v = m.properties.get(k)
+          return v === undefined ? null : propertyAsString(v)
+        }
+        const num = (k: string): number | null => {
+          const v = str(k)
+          return v === null || v === '' ? null : Number(v)
+        }
         jobs.push({
-          id: h.scheduledJobId ?? '',
-          destination: h['original-destination'] ?? '',
-          delayMs: num(h.AMQ_SCHEDULED_DELAY),
-          periodMs: num(h.AMQ_SCHEDULED_PERIOD),
-          repeat: num(h.AMQ_SCHEDULED_REPEAT),
-          cron: h.AMQ_SCHEDULED_CRON ?? null,
-          bodyBytes: d.body.length,
+          id: str('scheduledJobId') ?? '',
+          destination: str('original-destination') ?? '',
+          delayMs: num('AMQ_SCHEDULED_DELAY'),
+          periodMs: num('AMQ_SCHEDULED_PERIOD'),
+          repeat: num('AMQ_SCHEDULED_REPEAT'),
+          cron: str('AMQ_SCHEDULED_CRON'),
+          bodyBytes: m.body.length,
         })
       })
-      await s.send({
-        destination: '/queue/ActiveMQ.Scheduler.Management',
-        headers: { AMQ_SCHEDULER_ACTION: 'BROWSE', 'reply-to': replyTo },
-        body: new Uint8Array(0),
-      })
+      await s.send({ message: this.managementCommand({ AMQ_SCHEDULER_ACTION: 'BROWSE' }, replyTo) })
       // Replies are dispatched from microtasks after each route; one macrotask turn lets the last ones arrive.
       await new Promise((r) => setImmediate(r))
     } finally {
@@ -401,8 +405,23 @@ export class BrokerManagement {
   async removeJobs(id: string | null): Promise<void> {
     if (!this.scheduler)
       throw new BrokerError('BROKER_DESTINATION_INVALID', 'the scheduler is not enabled (schedulerSupport)')
-    const headers: Record<string, string> =
+    const props: Record<string, string> =
       id === null ? { AMQ_SCHEDULER_ACTION: 'REMOVEALL' } : { AMQ_SCHEDULER_ACTION: 'REMOVE', scheduledJobId: id }
-    await this.send('/queue/ActiveMQ.Scheduler.Management', headers, new Uint8Array(0))
+    await this.send(this.managementCommand(props, null))
+  }
+
+  /** A message to ActiveMQ.Scheduler.Management with string properties (the command) and a reply-to. */
+  private managementCommand(
+    props: Record<string, string>,
+    replyTo: { kind: 'temp-queue'; name: string } | null,
+  ): CoreMessage {
+    const m = createMessage({
+      messageId: '',
+      destination: { kind: 'queue', name: 'ActiveMQ.Scheduler.Management' },
+      timestamp: this.broker.clock.now(),
+      replyTo,
+    })
+    for (const k in props) m.properties.set(k, prop.string(props[k]!))
+    return m
   }
 }

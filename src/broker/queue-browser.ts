@@ -1,16 +1,18 @@
 /**
  * QueueBrowser: one `browser:true` subscription. It delivers a snapshot of a queue without consuming: what is in
  * memory when it starts, then what is paged out, read from the store a page at a time; then ActiveMQ's end
- * marker (a MESSAGE with `browser:end` and an empty body). It waits while its session's dispatch is paused and
+ * marker (a browserEnd delivery: STOMP sends a MESSAGE with `browser:end` and an empty body). It waits while its session's dispatch is paused and
  * yields to the event loop every `batch` (the browser prefetch) messages. Expired messages and those its
  * selector rejects are skipped. Browsed messages are not acked (ack ids `browse:<session>-<n>`).
  */
 import { logger } from '../lib/log.ts'
 import type { PersistenceAdapter } from '../storage/types.ts'
 import type { Delivery } from './types.ts'
-import { deliveryHeaders, messageFromStored, type BrokerMessage } from './message.ts'
+import { type CoreMessage, createMessage, isExpired } from '../model/index.ts'
+import { deliveredMessage } from './message.ts'
 import type { MessageQueue } from './queue.ts'
-import { headerSource, type Selector } from './selector.ts'
+import type { Selector } from './selector.ts'
+import { messageSource } from './selector-source.ts'
 
 const log = logger('broker')
 
@@ -29,7 +31,7 @@ export interface BrowsingSession {
 export interface BrowseHost {
   readonly store: PersistenceAdapter | null
   readonly seqBoundary: number
-  isLive(msg: BrokerMessage): boolean
+  readonly clock: { now(): number }
 }
 
 export class QueueBrowser {
@@ -69,25 +71,18 @@ export class QueueBrowser {
     onEnd: () => void,
   ): Promise<void> {
     // A snapshot: what is in memory now, then what is paged out, read from the store without consuming.
-    const mem = q.snapshot().map((e) => ({ msg: e.msg, redelivered: e.redeliveries > 0 || e.recovered === true }))
+    const mem = q.snapshot().map((e) => deliveredMessage(e.msg.message, e.redeliveries, e.recovered === true))
     const paged = q.pagedSnapshot()
     const sessionNo = this.session.sessionNo
     let n = 0
-    const deliver = async (msg: BrokerMessage, redelivered: boolean): Promise<boolean> => {
+    const deliver = async (message: CoreMessage): Promise<boolean> => {
       while (this.mustWait()) await new Promise<void>((r) => (this.wake = r))
       if (this.stopped || this.session.isClosed) return false
-      if (!this.host.isLive(msg)) return true
-      if (selector && !selector.matches(headerSource(msg.headers, redelivered))) return true
-      const headers = deliveryHeaders(msg, redelivered, false)
+      if (isExpired(message, this.host.clock.now())) return true
+      if (selector && !selector.matches(messageSource(message))) return true
+      const redelivered = message.redeliveryCount > 0
       try {
-        onDelivery({
-          subscriptionId: this.id,
-          ackId: `browse:${sessionNo}-${++n}`,
-          messageId: msg.id,
-          headers,
-          body: msg.body,
-          redelivered,
-        })
+        onDelivery({ subscriptionId: this.id, ackId: `browse:${sessionNo}-${++n}`, message, redelivered })
       } catch (e) {
         log.error(`browser ${this.id} delivery callback threw`, e)
       }
@@ -95,7 +90,7 @@ export class QueueBrowser {
       if (n % batch === 0) await new Promise((r) => setImmediate(r))
       return true
     }
-    for (const m of mem) if (!(await deliver(m.msg, m.redelivered))) return
+    for (const m of mem) if (!(await deliver(m))) return
     const store = this.host.store
     if (store && q.key && (paged.rangeActive || paged.seqs.size > 0)) {
       let after = paged.rangeAfter
@@ -110,7 +105,7 @@ export class QueueBrowser {
           after = m.seq
           const inRange = paged.rangeActive && m.seq < this.host.seqBoundary
           if (!inRange && !paged.seqs.has(m.seq)) continue
-          if (!(await deliver(messageFromStored(m.messageId, m.headers, m.body), inRange))) return
+          if (!(await deliver(deliveredMessage(m.message, 0, inRange)))) return
         }
         if (page.length < BROWSE_LOAD_PAGE) break
       }
@@ -122,11 +117,9 @@ export class QueueBrowser {
       onDelivery({
         subscriptionId: this.id,
         ackId: `browse:${sessionNo}-end`,
-        messageId: '0',
+        message: createMessage({ messageId: '0', destination: { kind: q.dest.kind, name: q.dest.name }, timestamp: 0 }),
         redelivered: false,
         browserEnd: true,
-        body: new Uint8Array(0),
-        headers: { destination: q.destination, 'message-id': '0', browser: 'end' },
       })
     } catch (e) {
       log.error(`browser ${this.id} end callback threw`, e)

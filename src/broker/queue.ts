@@ -16,10 +16,14 @@ import type { Clock } from '../lib/clock.ts'
 import { assert } from '../lib/errors.ts'
 import { logger } from '../lib/log.ts'
 import type { Consumer, InFlight } from './consumer.ts'
+import type { Delivery } from './types.ts'
+import type { DestinationName } from './destination.ts'
 import { EntryList, type QueueEntry } from './entry-list.ts'
-import { deliveryHeaders, isExpired, messageFromStored, type BrokerMessage } from './message.ts'
+import { isExpired } from '../model/index.ts'
+import { brokerMessage, deliveredMessage, type BrokerMessage } from './message.ts'
 import { PAGE_SIZE, PagedCursor, type PagedSnapshot } from './paged-cursor.ts'
 import type { Selector } from './selector.ts'
+import { messageSource } from './selector-source.ts'
 
 export type { Consumer, ConsumerSession, InFlight } from './consumer.ts'
 export type { QueueEntry } from './entry-list.ts'
@@ -81,11 +85,16 @@ export class MessageQueue {
   constructor(
     private readonly host: QueueHost,
     readonly kind: QueueKind,
-    /** The STOMP destination messages report (a queue name, or the topic of a subscription). */
-    readonly destination: string,
+    /** The queue, or the topic (or wildcard filter) of a subscription. */
+    readonly dest: DestinationName,
     /** Store key, or null for memory-only queues. */
     readonly key: string | null,
   ) {}
+
+  /** The label of `dest` (metrics, memory usage keys, logs). */
+  get destination(): string {
+    return this.dest.label
+  }
 
   get pendingCount(): number {
     let n = 0
@@ -116,7 +125,7 @@ export class MessageQueue {
     if (this.deleted) return
     msg.refs++
     const e: QueueEntry = { msg, seq, redeliveries: 0, queue: this, prev: null, next: null, listed: false }
-    this.buckets[msg.priority]!.push(e)
+    this.buckets[msg.message.priority]!.push(e)
     this.enqueued++
     this.scheduleDispatch()
   }
@@ -138,7 +147,7 @@ export class MessageQueue {
       return
     }
     e.redeliveries++
-    this.buckets[e.msg.priority]!.unshift(e)
+    this.buckets[e.msg.message.priority]!.unshift(e)
     this.scheduleDispatch()
   }
 
@@ -206,7 +215,7 @@ export class MessageQueue {
    */
   takeEntry(e: QueueEntry): boolean {
     if (!e.listed || e.queue !== this || this.deleted) return false
-    this.buckets[e.msg.priority]!.remove(e)
+    this.buckets[e.msg.message.priority]!.remove(e)
     this.dequeued++
     return true
   }
@@ -227,7 +236,7 @@ export class MessageQueue {
     for (const b of this.buckets) {
       for (let e = b.head; e; ) {
         const next = e.next
-        if (isExpired(e.msg, nowMs)) {
+        if (isExpired(e.msg.message, nowMs)) {
           b.remove(e)
           this.expired++
           this.host.expire(e)
@@ -247,12 +256,14 @@ export class MessageQueue {
 
   private selectorOk(c: Consumer, e: QueueEntry): boolean {
     if (!c.selector) return true
-    const h = e.msg.headers
-    return c.selector.matches({
-      header: (n) => h[n],
-      redelivered: e.redeliveries > 0 || e.recovered === true,
-      deliveryCount: e.redeliveries + 1,
-    })
+    const m = e.msg.message
+    return c.selector.matches(
+      messageSource(
+        m,
+        m.redeliveryCount > 0 || e.redeliveries > 0 || e.recovered === true,
+        m.redeliveryCount + e.redeliveries + 1,
+      ),
+    )
   }
 
   private groupFirst = false
@@ -273,7 +284,7 @@ export class MessageQueue {
       const c = cs[i]!
       if (c.exclusive) return c.hasCredit() ? (this.selectorOk(c, e) ? c : null) : NO_CREDIT
     }
-    const gid = e.msg.groupId
+    const gid = e.msg.message.groupId
     if (gid !== null) {
       const owner = this.groups.get(gid)
       if (owner && !owner.closed) return owner.hasCredit() && this.selectorOk(owner, e) ? owner : null
@@ -300,8 +311,10 @@ export class MessageQueue {
 
   private deliver(c: Consumer, e: QueueEntry): void {
     this.inflightCount++
-    const redelivered = e.redeliveries > 0 || e.recovered === true
-    const headers = deliveryHeaders(e.msg, redelivered, this.groupFirst)
+    const recovered = e.recovered === true
+    const message = deliveredMessage(e.msg.message, e.redeliveries, recovered)
+    const redelivered = message.redeliveryCount > 0
+    const groupFirst = this.groupFirst
     const ackId = c.session.nextAckId()
     if (c.ack === 'auto') {
       // ActiveMQ STOMP auto ack: acknowledged when dispatched.
@@ -312,7 +325,9 @@ export class MessageQueue {
       c.session.trackInflight(f)
     }
     try {
-      c.onDelivery({ subscriptionId: c.id, ackId, messageId: e.msg.id, headers, body: e.msg.body, redelivered })
+      const d: Delivery = { subscriptionId: c.id, ackId, message, redelivered }
+      if (groupFirst) d.groupFirst = true
+      c.onDelivery(d)
     } catch (err) {
       log.error(`delivery callback of subscription ${c.id} threw`, err)
     }
@@ -331,7 +346,7 @@ export class MessageQueue {
         let e = b.head
         while (e) {
           const next = e.next
-          if (isExpired(e.msg, now)) {
+          if (isExpired(e.msg.message, now)) {
             b.remove(e)
             this.expired++
             this.host.expire(e)
@@ -388,7 +403,7 @@ export class MessageQueue {
   }
 
   private hold(m: StoredMessage, recovered: boolean): void {
-    const msg = messageFromStored(m.messageId, m.headers, m.body)
+    const msg = brokerMessage(m.message)
     this.host.chargeNow(msg, this.destination)
     msg.refs++
     const e: QueueEntry = {
@@ -401,6 +416,6 @@ export class MessageQueue {
       next: null,
       listed: false,
     }
-    this.buckets[msg.priority]!.push(e)
+    this.buckets[msg.message.priority]!.push(e)
   }
 }

@@ -7,7 +7,9 @@
  */
 import { logger } from '../lib/log.ts'
 import type { PersistenceAdapter, RecoveredState, StoreOp } from '../storage/types.ts'
-import { parseDestination } from './destination.ts'
+import { createMessage, parseDestinationKey } from '../model/index.ts'
+import { named, parseFilter } from './destination.ts'
+import type { StoreWrites } from './store-writes.ts'
 import type { Destinations } from './destinations.ts'
 import type { DurableSubscriptions } from './durable-subscriptions.ts'
 import type { MessageIdGenerator } from './message.ts'
@@ -25,24 +27,21 @@ export async function recover(
   destinations: Destinations,
   durables: DurableSubscriptions,
   idGen: MessageIdGenerator,
+  writes: StoreWrites,
 ): Promise<number> {
   let seqBoundary = Infinity
   for (const rec of recovered.subscriptions) {
-    const dest = parseDestination(
-      rec.destination,
-      `recovered durable subscription ${rec.clientId}:${rec.subscriptionName}`,
-    )
+    const dest = parseFilter(rec.destination, `recovered durable subscription ${rec.clientId}:${rec.subscriptionName}`)
     durables.attach(rec, dest)
   }
   const purge: StoreOp[] = []
   let ranges = 0
   for (const d of recovered.destinations) {
     if (d.count <= 0) continue
+    writes.keys.add(d.destination)
     let q: MessageQueue | undefined
     if (d.destination.startsWith('queue://')) {
-      q = destinations.queueFor(
-        parseDestination('/queue/' + d.destination.slice('queue://'.length), `recovered store key ${d.destination}`),
-      )
+      q = destinations.queueFor(named(parseDestinationKey(d.destination, `recovered store key ${d.destination}`)))
     } else if (d.destination.startsWith('durable://')) {
       q = durables.byStoreKey(d.destination)?.queue
       if (!q) {
@@ -57,18 +56,24 @@ export async function recover(
       purge.push({ op: 'purge', destination: d.destination })
       continue
     } else {
-      log.warn(`recovery: ignoring store key ${d.destination} (${d.count} message(s)): not a broker destination`)
+      // A plug-in's key (`mqtt://...`) or one this broker does not know: left to its owner (storeKeys/storeLoad).
+      log.debug(`recovery: store key ${d.destination} (${d.count} message(s)) is not a broker destination; kept`)
       continue
     }
     q.startRecoveredRange(d.count)
     ranges++
   }
   if (ranges > 0) {
+    writes.keys.delete(SEQ_PROBE_KEY)
     const probe = await store.write([
       {
         op: 'add',
         destination: SEQ_PROBE_KEY,
-        message: { messageId: `seq-probe:${idGen.next(0, 0)}`, headers: {}, body: new Uint8Array(0) },
+        message: createMessage({
+          messageId: `seq-probe:${idGen.next(0, 0)}`,
+          destination: { kind: 'queue', name: 'sfbroker.seq-probe' },
+          timestamp: 0,
+        }),
       },
     ])
     seqBoundary = probe.seqs[0]!

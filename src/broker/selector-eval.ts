@@ -6,8 +6,14 @@
 import { matchLike } from './selector-like.ts'
 import type { Node, SelectorValue } from './selector-parser.ts'
 
-/** Where a selector reads values from: a header lookup plus the delivery state JMSRedelivered/JMSXDeliveryCount need. */
+/**
+ * Where a selector reads values from: typed identifier values (`value`, ./selector-source.ts over a CoreMessage),
+ * else a header lookup of strings (`header`, the STOMP-header semantics below), plus the delivery state
+ * JMSRedelivered/JMSXDeliveryCount need.
+ */
 export interface SelectorSource {
+  /** The typed value of an identifier other than JMSRedelivered/JMSXDeliveryCount (null: missing). */
+  value?(name: string): SelectorValue
   header(name: string): string | undefined
   redelivered?: boolean
   deliveryCount?: number
@@ -24,6 +30,7 @@ function toNumber(v: SelectorValue): number | null {
 }
 
 function identifier(name: string, src: SelectorSource): SelectorValue {
+  if (src.value && name !== 'JMSRedelivered' && name !== 'JMSXDeliveryCount') return src.value(name)
   const h = (n: string): string | null => src.header(n) ?? null
   const num = (n: string): number | null => toNumber(h(n))
   switch (name) {

@@ -17,9 +17,9 @@ import type { Subject } from '../security/index.ts'
 import type { PolicyEntryConfig } from '../config/types.ts'
 import type { BrokerSession, ConnectInfo, Delivery, SendRequest, SubscribeRequest } from './types.ts'
 import type { BatchSession, Nack } from './commit-batch.ts'
-import { parseDestination, type DestinationName } from './destination.ts'
+import { messageSize, validateDestinationName } from '../model/index.ts'
+import { named, type DestinationName } from './destination.ts'
 import type { DurableSubscriptions } from './durable-subscriptions.ts'
-import { buildMessage } from './message.ts'
 import type { Consumer, ConsumerSession, InFlight, MessageQueue, QueueHost } from './queue.ts'
 import type { BrowseHost, QueueBrowser } from './queue-browser.ts'
 import { subscribe } from './subscribe.ts'
@@ -41,6 +41,9 @@ export interface SessionHost extends BrowseHost, TxMemory {
   policyFor(destination: string): PolicyEntryConfig | null
   queueFor(dest: DestinationName, creator: Session): MessageQueue
   topicFor(dest: DestinationName, creator?: Session | null): Topic
+  /** Register / unregister a topic subscription in the fan-out index (./destinations.ts). */
+  addSubscription(q: MessageQueue, creator: Session): void
+  removeSubscription(q: MessageQueue): void
   commitBatch(session: Session, sends: SendRequest[], acks: InFlight[], nacks: Nack[]): Promise<void>
   /** The session closed: its sends waiting for memory fail. */
   rejectWaiters(session: Session): void
@@ -148,13 +151,12 @@ export class Session implements BrokerSession, ConsumerSession, BatchSession {
 
   async send(req: SendRequest, txId?: string): Promise<void> {
     this.checkOpen()
-    this.host.authorize(this, 'write', parseDestination(req.destination, 'SEND destination'))
+    const dest = req.message.destination
+    validateDestinationName(dest.name, 'SEND destination')
+    this.host.authorize(this, 'write', named(dest))
     if (txId !== undefined) {
       const t = this.txs.get(txId, 'SEND')
-      // Validate now so a bad SEND fails on its own frame, not at COMMIT.
-      const dest = parseDestination(req.destination, 'SEND destination')
-      const size = buildMessage(dest.stomp, req.headers, req.body, 'validation', 0, null).size
-      this.txs.addSend(t, req, size)
+      this.txs.addSend(t, req, messageSize(req.message))
       return
     }
     await this.host.commitBatch(this, [req], [], [])
@@ -218,7 +220,7 @@ export class Session implements BrokerSession, ConsumerSession, BatchSession {
     c.inflight.clear()
     for (const f of back) this.inflight.delete(f.ackId)
     if (q.kind === 'subscription') {
-      this.host.topicFor(parseDestination(q.destination)).subs.delete(q)
+      this.host.removeSubscription(q)
       for (const f of back) q.finalize(f.entry, true)
       q.delete()
       return

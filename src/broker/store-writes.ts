@@ -19,6 +19,8 @@ export class StoreWrites {
   private removeScheduled = false
   private readonly pendingWrites = new Set<Promise<unknown>>()
   private failureReported = false
+  /** Store keys that hold (or held) messages: recovered ones plus every key an add was written to (storeKeys()). */
+  readonly keys = new Set<string>()
 
   constructor(
     readonly store: PersistenceAdapter | null,
@@ -33,7 +35,9 @@ export class StoreWrites {
     const p = store.write(ops)
     this.pendingWrites.add(p)
     try {
-      return (await p).seqs
+      const seqs = (await p).seqs
+      for (const o of ops) if (o.op === 'add') this.keys.add(o.destination)
+      return seqs
     } catch (e) {
       if (!this.isStopped()) this.failed(e)
       throw e

@@ -10,7 +10,8 @@
 import { BrokerError } from '../lib/errors.ts'
 import { logger } from '../lib/log.ts'
 import type { Delivery, SubscribeRequest } from './types.ts'
-import { parseDestination } from './destination.ts'
+import { isWildcard, validateDestinationFilter } from '../model/index.ts'
+import { isQueue, named } from './destination.ts'
 import { Consumer } from './consumer.ts'
 import { MessageQueue } from './queue.ts'
 import { QueueBrowser } from './queue-browser.ts'
@@ -48,7 +49,16 @@ export function subscribe(
       { details: { id: req.id } },
     )
   }
-  const dest = parseDestination(req.destination, `${where} destination`)
+  validateDestinationFilter(req.destination.name, `${where} destination`)
+  const dest = named(req.destination)
+  if (dest.kind !== 'topic' && isWildcard(dest.name)) {
+    // ActiveMQ's wildcard queue consumers are not supported: refused, not read as a literal name.
+    throw new BrokerError(
+      'BROKER_DESTINATION_INVALID',
+      `${where} destination: ${JSON.stringify(dest.label)} has a wildcard segment; wildcard subscriptions are supported on topics only`,
+      { details: { destination: dest.label } },
+    )
+  }
   host.authorize(s, 'read', dest)
   host.ensureRoom(dest)
   const selectorText = req.selector !== undefined && req.selector.trim() !== '' ? req.selector : null
@@ -60,13 +70,12 @@ export function subscribe(
       { details: { prefetch: req.prefetch } },
     )
   }
-  const isQueue = dest.kind === 'queue' || dest.kind === 'temp-queue'
-  const policy = host.policyFor(dest.stomp)
+  const policy = host.policyFor(dest.label)
   if (req.browser) {
-    if (!isQueue)
+    if (!isQueue(dest))
       throw new BrokerError(
         'BROKER_SUBSCRIPTION_INVALID',
-        `${where}: browser:true is only supported on queues, not ${dest.stomp}`,
+        `${where}: browser:true is only supported on queues, not ${dest.label}`,
       )
     const b = new QueueBrowser(req.id, s, host)
     s.addBrowser(b)
@@ -90,11 +99,11 @@ export function subscribe(
   if (!Number.isSafeInteger(priority))
     throw new BrokerError('BROKER_SUBSCRIPTION_INVALID', `${where}: activemq.priority ${priority} is not an integer`)
   let c: Consumer
-  if (isQueue) {
+  if (isQueue(dest)) {
     if (req.durableName)
       throw new BrokerError(
         'BROKER_SUBSCRIPTION_INVALID',
-        `${where}: activemq.subscriptionName is only valid on topics, not ${dest.stomp}`,
+        `${where}: activemq.subscriptionName is only valid on topics, not ${dest.label}`,
       )
     const q = host.queueFor(dest, s)
     c = new Consumer(
@@ -113,7 +122,7 @@ export function subscribe(
     if (dest.kind === 'temp-topic')
       throw new BrokerError(
         'BROKER_SUBSCRIPTION_INVALID',
-        `${where}: durable subscriptions are not allowed on temporary topic ${dest.stomp}`,
+        `${where}: durable subscriptions are not allowed on temporary topic ${dest.label}`,
       )
     if (!s.clientId)
       throw new BrokerError(
@@ -141,11 +150,10 @@ export function subscribe(
     ds.active = c
     ds.queue.addConsumer(c)
   } else {
-    const t = host.topicFor(dest, s)
-    const q = new MessageQueue(host.queueHost, 'subscription', dest.stomp, null)
+    const q = new MessageQueue(host.queueHost, 'subscription', dest, null)
     q.subSelector = selector
     q.noLocalSessionId = req.noLocal ? s.sessionId : null
-    t.subs.add(q)
+    host.addSubscription(q, s)
     c = new Consumer(
       s,
       req.id,

@@ -1,30 +1,28 @@
 /**
- * The broker-core contract: what a protocol connector (STOMP today, others later) calls, and what the
- * scheduler plugs into. The broker knows no socket and no lock. Destinations use STOMP/ActiveMQ names:
- * `/queue/X`, `/topic/X`, `/temp-queue/X`, `/temp-topic/X`. Message headers are plain strings.
+ * The broker-core contract: what a protocol connector (STOMP, MQTT, OpenWire) calls, and what the scheduler and
+ * protocol plug-ins (TopicTap, the store seams) plug into. The broker knows no socket, no lock and no protocol:
+ * messages are the model's CoreMessage, destinations the model's Destination (src/model).
  */
 import type { BrokerConfig } from '../config/types.ts'
-import type { PersistenceAdapter, RecoveredState } from '../storage/types.ts'
+import type { CoreMessage, Destination } from '../model/index.ts'
+import type { PersistenceAdapter, RecoveredState, StoreOp, StoredMessage } from '../storage/types.ts'
 import type { Clock } from '../lib/clock.ts'
 import type { Authorizer, Subject } from '../security/index.ts'
 
 export type AckMode = 'auto' | 'client' | 'client-individual'
 
 export interface SendRequest {
-  destination: string
-  /**
-   * Every SEND header except the frame-level ones the connector consumes (receipt, transaction, content-length,
-   * content-type is kept). Includes persistent, priority, expires, correlation-id, reply-to, type, JMSXGroupID,
-   * AMQ_SCHEDULED_*, and user properties. A client-supplied `message-id` (or `_AMQ_DUPL_ID`) is the dedupe key.
-   */
-  headers: Record<string, string>
-  body: Uint8Array
+  /** Built by the connector (STOMP: fromStompSend). messageId '' → the broker assigns an ActiveMQ-style id. */
+  message: CoreMessage
+  /** Extra store ops written in the same atomic batch as this message (MQTT QoS 2 receive state). Persistent only. */
+  extraOps?: StoreOp[]
 }
 
 export interface SubscribeRequest {
-  /** The STOMP subscription id (unique per session). */
+  /** The subscription id (unique per session). */
   id: string
-  destination: string
+  /** Destination or, for topics, a wildcard filter (`*`, `>` in the dotted form). */
+  destination: Destination
   ack: AckMode
   selector?: string
   /** activemq.prefetchSize; default per ActiveMQ: 1000 queue, 32766 topic (1 for browsers is irrelevant). */
@@ -45,14 +43,25 @@ export interface Delivery {
   subscriptionId: string
   /** Opaque id the client echoes in ACK/NACK (STOMP 1.2 `ack` header; 1.0/1.1 use message-id). */
   ackId: string
-  messageId: string
-  /** Headers for the MESSAGE frame: destination, message-id, timestamp, expires, priority, persistent,
-   *  redelivered, correlation-id, reply-to, type, user properties... The connector adds `subscription` and `ack`. */
-  headers: Record<string, string>
-  body: Uint8Array
+  /** redeliveryCount as of this delivery. The connector spells it (STOMP: toStompHeaders + subscription/ack). */
+  message: CoreMessage
   redelivered: boolean
-  /** A queue browser reached the end: send ActiveMQ's end marker (MESSAGE with `browser:end`, empty body). */
+  /** A queue browser reached the end: send ActiveMQ's end marker (STOMP: MESSAGE with `browser:end`, empty body). */
   browserEnd?: boolean
+  /** Message groups: first message of a group for this consumer (STOMP JMSXGroupFirstForConsumer). */
+  groupFirst?: boolean
+}
+
+/** A protocol plug-in that keeps per-client state for topic messages (the MQTT session store). */
+export interface TopicTap {
+  /**
+   * Called synchronously inside the broker's commit of every message routed to a topic (after authorization,
+   * before the store write), including messages from any protocol and scheduler firings. Returns store ops to
+   * write in the SAME atomic batch (only for persistent messages; for non-persistent ones ops must be empty)
+   * and a callback the broker runs once that batch is durable and fenced (at once for non-persistent), in commit
+   * order. Must not throw; return null to ignore the message.
+   */
+  onTopicMessage(message: CoreMessage): { ops: StoreOp[]; committed?: () => void } | null
 }
 
 export interface ConnectInfo {
@@ -87,7 +96,7 @@ export interface BrokerSession {
 /** What the scheduler exposes to the broker core (see broker/scheduler). */
 export interface SchedulerPort {
   /** Called for every SEND (at COMMIT for transacted ones). Returns true when the scheduler took the message
-   *  (delay/period/cron headers, or a management command). Throws SCHEDULER_HEADER_INVALID for bad headers. */
+   *  (delay/period/cron properties, or a management command). Throws SCHEDULER_HEADER_INVALID for bad values. */
   accept(req: SendRequest, session: BrokerSession | null): Promise<boolean>
 }
 
@@ -124,6 +133,18 @@ export interface BrokerCore {
   /** Inject a message as if sent by a producer (used by the scheduler when a job fires). */
   route(req: SendRequest): Promise<void>
   setScheduler(s: SchedulerPort | null): void
+  /** Plug a TopicTap in (see TopicTap); returns the remover. */
+  addTopicTap(tap: TopicTap): () => void
+  /** One atomic store batch, durable and fenced; the seqs of its add ops. BROKER_STORE_NONE without a store. */
+  storeWrite(ops: StoreOp[]): Promise<number[]>
+  /** A page of the messages stored under `key` (a plug-in's own key, e.g. `mqtt://...`). */
+  storeLoad(key: string, afterSeq: number, limit: number): Promise<StoredMessage[]>
+  /** Store keys under `prefix` that hold messages: those recovered plus those written since. */
+  storeKeys(prefix: string): string[]
+  /** The authorization hook: throws SECURITY_NOT_AUTHORIZED when `session` may not `op` on `dest` (or create it). */
+  authorize(session: BrokerSession, op: 'read' | 'write', dest: Destination): void
+  /** A fresh ActiveMQ-style message id. */
+  newMessageId(): string
   metrics(): BrokerMetrics
   stop(): Promise<void>
 }

@@ -22,7 +22,9 @@ import { logger } from '../lib/log.ts'
 import { VERSION } from '../lib/version.ts'
 import { DEFAULTS } from '../config/index.ts'
 import { inspectSharedDir } from '../election/index.ts'
-import { BrokerManagement, parseDestination } from '../broker/index.ts'
+import { BrokerManagement, type BrowsedMessage, parseDestination } from '../broker/index.ts'
+import { propertyAsString } from '../model/index.ts'
+import { fromStompSend, toStompHeaders } from '../protocol/stomp/index.ts'
 import type { AdminAccess, BrokerNode } from '../node/index.ts'
 import { RATE_SAMPLE_MS, RateSampler } from './rates.ts'
 import { listFiles } from './store-files.ts'
@@ -69,8 +71,10 @@ export class ConsoleApi {
     r('GET', 'api/node', (m) => this.nodeView(m.access))
     r('GET', 'api/group', () => this.group())
     r('GET', 'api/destinations', () => this.destinations())
-    r('GET', 'api/destinations/:d/messages', (m) =>
-      this.mgmt().browse(m.params[0]!, this.intParam(m.url, 'offset', 0), this.intParam(m.url, 'limit', 25)),
+    r('GET', 'api/destinations/:d/messages', async (m) =>
+      browsedView(
+        await this.mgmt().browse(m.params[0]!, this.intParam(m.url, 'offset', 0), this.intParam(m.url, 'limit', 25)),
+      ),
     )
     r('POST', 'api/destinations/:d/messages', (m) => this.send(m.params[0]!, m.body))
     r('DELETE', 'api/destinations/:d/messages/:id', async (m) => {
@@ -352,7 +356,17 @@ export class ConsoleApi {
     if (body.body !== undefined && typeof body.body !== 'string')
       throw new ApiError(400, 'ADMIN_BAD_REQUEST', 'body: expected a string')
     parseDestination(destination, 'destination')
-    await this.mgmt().send(destination, headers, new TextEncoder().encode((body.body as string | undefined) ?? ''))
+    // The console's headers are STOMP SEND headers: the STOMP mapping makes the message (messageId '' → broker id).
+    const message = fromStompSend(
+      destination,
+      headers,
+      new TextEncoder().encode((body.body as string | undefined) ?? ''),
+      {
+        nowMs: Date.now(),
+        newMessageId: () => '',
+      },
+    )
+    await this.mgmt().send(message)
     return { sent: destination }
   }
 
@@ -427,5 +441,20 @@ export class ConsoleApi {
       scheduler: parts?.scheduler ? parts.scheduler.stats() : null,
       warnings: report.warnings,
     }
+  }
+}
+
+/**
+ * A browse page as the JSON API shows it: each message's `headers` as 0.1.0 showed them (its STOMP MESSAGE
+ * headers) plus `properties` with their JMS types; the CoreMessage itself (Map, bytes) is not JSON.
+ */
+function browsedView<T extends { messages: BrowsedMessage[] }>(page: T): unknown {
+  return {
+    ...page,
+    messages: page.messages.map(({ message, ...rest }) => ({
+      ...rest,
+      headers: toStompHeaders(message),
+      properties: [...message.properties].map(([name, p]) => ({ name, type: p.type, value: propertyAsString(p) })),
+    })),
   }
 }

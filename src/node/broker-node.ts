@@ -17,8 +17,8 @@ import type { ActivationContext, Role } from '../election/index.ts'
 import { createAdapter } from '../storage/index.ts'
 import { MemoryStore } from '../storage/memory-store.ts'
 import { Broker } from '../broker/index.ts'
-import { Scheduler } from '../broker/scheduler/index.ts'
-import { StompServer } from '../protocol/stomp/index.ts'
+import { Scheduler, legacyJobReader } from '../broker/scheduler/index.ts'
+import { StompServer, fromLegacyStored } from '../protocol/stomp/index.ts'
 import { Elector } from '../election/index.ts'
 import { logger } from '../lib/log.ts'
 import { VERSION } from '../lib/version.ts'
@@ -279,6 +279,8 @@ export class BrokerNode {
         part.store = createAdapter(cfg.persistence.adapter)
         recovered = await part.store.open({
           ...this.storeOptions(cfg.persistence.directory, ctx, onFatal),
+          // 0.1.0 records (STOMP header maps) read as the STOMP connector would have mapped them.
+          legacyMessage: fromLegacyStored,
           standby: warm.get(cfg.persistence.directory),
         })
         this.logRecovery('store', recovered)
@@ -298,6 +300,7 @@ export class BrokerNode {
         part.schedulerStore = schedulerStore
         const schedRecovered = await schedulerStore.open({
           ...this.storeOptions(cfg.persistent ? cfg.schedulerDirectory : ':memory:', ctx, onFatal),
+          legacyMessage: legacyJobReader(fromLegacyStored),
           standby: warm.get(cfg.schedulerDirectory),
         })
         if (cfg.persistent) this.logRecovery('scheduler store', schedRecovered)

@@ -5,6 +5,7 @@
  * the scheduler's job store of a broker with persistent=false (as ActiveMQ's InMemoryJobSchedulerStore), and unit
  * tests of the broker and scheduler. No group commit: a write is applied when it is called.
  */
+import { dedupeKey } from '../model/index.ts'
 import { AbstractAdapter } from './abstract-adapter.ts'
 import type {
   DestinationSummary,
@@ -54,8 +55,9 @@ export class MemoryStore extends AbstractAdapter {
         seqs.push(seq)
         let d = this.dests.get(o.destination)
         if (!d) this.dests.set(o.destination, (d = new Map()))
-        d.set(seq, { ...o.message, seq })
-        this.seen.add(o.message.messageId)
+        d.set(seq, { seq, message: o.message })
+        const key = dedupeKey(o.message)
+        if (key !== null) this.seen.add(key)
       } else if (o.op === 'remove') {
         this.dests.get(o.destination)?.delete(o.seq)
       } else if (o.op === 'purge') {
@@ -86,7 +88,7 @@ export class MemoryStore extends AbstractAdapter {
     return [...this.dests].map(([destination, m]) => ({
       destination,
       count: m.size,
-      bytes: [...m.values()].reduce((a, x) => a + x.body.length, 0),
+      bytes: [...m.values()].reduce((a, x) => a + x.message.body.length, 0),
     }))
   }
 

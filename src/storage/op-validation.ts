@@ -33,9 +33,7 @@ function validateOp(o: StoreOp, i: number): void {
       if (!m || typeof m !== 'object') throw bad('message', m, 'an object')
       str('message.messageId', m.messageId, false)
       if (!(m.body instanceof Uint8Array)) throw bad('message.body', typeof m.body, 'a Uint8Array')
-      if (!m.headers || typeof m.headers !== 'object') throw bad('message.headers', m.headers, 'an object of strings')
-      for (const [k, v] of Object.entries(m.headers))
-        if (typeof v !== 'string') throw bad(`message.headers[${JSON.stringify(k)}]`, v, 'a string')
+      if (!(m.properties instanceof Map)) throw bad('message.properties', typeof m.properties, 'a Map')
       return
     }
     case 'remove':

@@ -6,6 +6,7 @@
  */
 import { isBrokerError } from '../../lib/errors.ts'
 import { logger } from '../../lib/log.ts'
+import { type CoreMessage, copyMessage, prop } from '../../model/index.ts'
 import type { SendRequest } from '../types.ts'
 import type { CronExpression } from './cron.ts'
 import { H, SCHEDULED_HEADERS, type JobRecord } from './job.ts'
@@ -14,6 +15,10 @@ const log = logger('scheduler')
 
 /** A job as the scheduler holds it: its record, body, store seq and firing state. */
 export interface Job extends JobRecord {
+  /** The message as sent (AMQ_SCHEDULED_* properties included). */
+  message: CoreMessage
+  /** Its destination's label, for logs and the job list. */
+  destination: string
   body: Uint8Array
   /** seq of the job's current version in the store. */
   seq: number
@@ -51,8 +56,6 @@ export function recordOf(j: Job): JobRecord {
   return {
     v: j.v,
     id: j.id,
-    destination: j.destination,
-    headers: j.headers,
     cron: j.cron,
     delayMs: j.delayMs,
     periodMs: j.periodMs,
@@ -89,10 +92,8 @@ export function planFiring(job: Job, now: number, cronUtc: boolean): Plan {
   // A cron trigger with repeats starts a separate non-cron job, as ActiveMQ does. Its id derives from the
   // trigger count, so a re-run trigger after a crash recreates the same job (and the same copy ids).
   const spawn: JobRecord = {
-    v: 1,
+    v: job.v,
     id: `${job.id}.${job.fired + 1}`,
-    destination: job.destination,
-    headers: job.headers,
     cron: null,
     delayMs: job.delayMs,
     periodMs: job.periodMs,
@@ -108,20 +109,20 @@ export function planFiring(job: Job, now: number, cronUtc: boolean): Plan {
 
 /** The message a firing delivers (ActiveMQ SchedulerBroker.scheduledJob). */
 export function copyOf(job: Job, now: number): SendRequest {
-  const h: Record<string, string> = { ...job.headers }
-  for (const k of SCHEDULED_HEADERS) delete h[k]
-  h[H.jobId] = job.id
+  const c = copyMessage(job.message)
+  for (const k of SCHEDULED_HEADERS) c.properties.delete(k)
+  c.properties.set(H.jobId, prop.string(job.id))
   if (job.cron !== null || job.repeatTotal > 0) {
     // Many copies of one message: each needs its own id, and the same id if this firing is ever re-run.
-    h['message-id'] = `${job.id}:${job.fired + 1}`
-    delete h['_AMQ_DUPL_ID']
-  } else if (h['message-id'] === undefined && h['_AMQ_DUPL_ID'] === undefined) {
-    h['message-id'] = job.id
+    c.messageId = `${job.id}:${job.fired + 1}`
+    c.producer = { id: job.id, seq: job.fired + 1 }
+    c.properties.delete('_AMQ_DUPL_ID')
+  } else if (c.producer === null) {
+    c.messageId = job.id
   }
-  const exp = h['expires']
-  if (exp !== undefined && /^[0-9]{1,16}$/.test(exp) && Number(exp) > 0) {
-    const ttl = Number(exp) - job.createdAt
-    if (ttl > 0) h['expires'] = String(now + ttl)
+  if (c.expiration > 0) {
+    const ttl = c.expiration - job.createdAt
+    if (ttl > 0) c.expiration = now + ttl
   }
-  return { destination: job.destination, headers: h, body: job.body }
+  return { message: c }
 }

@@ -10,6 +10,7 @@ export {
   SCHEDULER_REPEAT_MAX,
   JOBS_STORE_KEY,
   isManagementDestination,
+  legacyJobReader,
   parseSchedule,
   type ScheduleSpec,
 } from './job.ts'

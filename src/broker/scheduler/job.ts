@@ -1,13 +1,16 @@
 /**
- * Scheduled jobs as values: the ActiveMQ header names, validation of a SEND's schedule headers, the job record
- * and its encoding as one StoredMessage of the scheduler store. It owns no timer, store or broker; the Scheduler
- * does. The encoding is versioned (`v`) so a newer broker can refuse, not misread, an older or newer record.
+ * Scheduled jobs as values: the ActiveMQ property names, validation of a message's schedule properties, the job
+ * record and its encoding as one stored message of the scheduler store: the job's CoreMessage with the record as
+ * JSON in the `sfbroker-job` property. The record is versioned (`v`) so a newer broker can refuse, not misread, an
+ * older or newer one; sfbroker 0.1.0's records (format 1: the SEND's header map and the job JSON under
+ * `sfbroker-job`) are read by legacyJobReader. It owns no timer, store or broker; the Scheduler does.
  */
 import { BrokerError } from '../../lib/errors.ts'
-import type { StoredMessage } from '../../storage/types.ts'
+import { type CoreMessage, copyMessage, type Destination, prop, propertyAsString } from '../../model/index.ts'
+import type { LegacyMessageReader, StoredMessage } from '../../storage/types.ts'
 import { CronExpression } from './cron.ts'
 
-/** STOMP header names, identical to ActiveMQ's ScheduledMessage property names. */
+/** ActiveMQ's ScheduledMessage property names (STOMP headers of the same names map onto them). */
 export const H = {
   delay: 'AMQ_SCHEDULED_DELAY',
   period: 'AMQ_SCHEDULED_PERIOD',
@@ -28,16 +31,23 @@ export const SCHEDULER_REPEAT_MAX = 1000
 export const JOBS_STORE_KEY = 'scheduler://jobs'
 /** Header of a StoredMessage carrying the job metadata as JSON. */
 const RECORD_HEADER = 'sfbroker-job'
-const RECORD_VERSION = 1
+const RECORD_VERSION = 2
 
 /**
  * True for `ActiveMQ.Scheduler.Management` as a topic or queue. ActiveMQ compares the physical name's prefix
  * case-insensitively (SchedulerBroker.send), so `/topic/activemq.scheduler.management` counts too.
  */
-export function isManagementDestination(destination: string): boolean {
-  const m = /^\/(?:topic|queue)\/(.*)$/.exec(destination)
-  const name = m ? m[1]! : destination
-  return name.toLowerCase().startsWith(MANAGEMENT_DESTINATION.toLowerCase())
+export function isManagementDestination(d: Destination): boolean {
+  return (
+    (d.kind === 'queue' || d.kind === 'topic') && d.name.toLowerCase().startsWith(MANAGEMENT_DESTINATION.toLowerCase())
+  )
+}
+
+/** A property's string form (typed ones as JMS converts them), or undefined when absent. */
+export function stringProperty(m: CoreMessage, name: string): string | undefined {
+  const p = m.properties.get(name)
+  if (p === undefined) return undefined
+  return propertyAsString(p) ?? undefined
 }
 
 export interface ScheduleSpec {
@@ -50,7 +60,7 @@ export interface ScheduleSpec {
 function invalid(header: string, value: string, expected: string): never {
   throw new BrokerError(
     'SCHEDULER_HEADER_INVALID',
-    `SEND header ${header}: ${JSON.stringify(value)} is not ${expected}`,
+    `SEND property ${header}: ${JSON.stringify(value)} is not ${expected}`,
     {
       details: { header, value },
     },
@@ -70,16 +80,16 @@ export function parseMillis(header: string, value: string): number {
  * `scheduledJobId` header means the message is itself a delivered copy: never scheduled again (no loops).
  * Throws SCHEDULER_HEADER_INVALID naming the header and value.
  */
-export function parseSchedule(headers: Record<string, string>, repeatMax: number, now: number): ScheduleSpec | null {
-  if (headers[H.jobId] !== undefined) return null
-  const cronText = headers[H.cron]
-  const delayText = headers[H.delay]
-  const periodText = headers[H.period]
+export function parseSchedule(m: CoreMessage, repeatMax: number, now: number): ScheduleSpec | null {
+  if (m.properties.has(H.jobId)) return null
+  const cronText = stringProperty(m, H.cron)
+  const delayText = stringProperty(m, H.delay)
+  const periodText = stringProperty(m, H.period)
   if (cronText === undefined && delayText === undefined && periodText === undefined) return null
   const delayMs = delayText === undefined ? 0 : parseMillis(H.delay, delayText)
   const periodMs = periodText === undefined ? 0 : parseMillis(H.period, periodText)
   let repeat = 0
-  const repeatText = headers[H.repeat]
+  const repeatText = stringProperty(m, H.repeat)
   if (repeatText !== undefined) {
     if (!/^[0-9]{1,10}$/.test(repeatText)) invalid(H.repeat, repeatText, `a whole number 0-${repeatMax}`)
     repeat = Number(repeatText)
@@ -87,17 +97,14 @@ export function parseSchedule(headers: Record<string, string>, repeatMax: number
     if (repeat > repeatMax) invalid(H.repeat, repeatText, `at most ${repeatMax} (the scheduler's repeat limit)`)
   }
   let cron: CronExpression | null = null
-  if (cronText !== undefined) cron = CronExpression.parse(cronText, `SEND header ${H.cron}`, { now })
+  if (cronText !== undefined) cron = CronExpression.parse(cronText, `SEND property ${H.cron}`, { now })
   return { cron, delayMs, periodMs, repeat }
 }
 
-/** What the store keeps for a job (besides the body). */
+/** What the store keeps for a job besides its message (the `sfbroker-job` property). */
 export interface JobRecord {
   v: number
   id: string
-  destination: string
-  /** The SEND headers as received (AMQ_SCHEDULED_* included: BROWSE shows them, firing strips them). */
-  headers: Record<string, string>
   cron: string | null
   delayMs: number
   periodMs: number
@@ -109,32 +116,52 @@ export interface JobRecord {
   nextAt: number
   /** Firings done so far: copies delivered (or cron triggers); makes copy ids deterministic across failover. */
   fired: number
-  /** When the job was accepted; TTL (`expires`) counts from delivery, i.e. is shifted by (delivery - createdAt). */
+  /** When the job was accepted; TTL (expiration) counts from delivery, i.e. is shifted by (delivery - createdAt). */
   createdAt: number
-  /** Bumped on every rewrite, so each stored version has its own message id. */
+  /** Bumped on every rewrite. */
   version: number
 }
 
-export function encodeJob(rec: JobRecord, body: Uint8Array): Omit<StoredMessage, 'seq'> {
-  return { messageId: `${rec.id}#${rec.version}`, headers: { [RECORD_HEADER]: JSON.stringify(rec) }, body }
+const RECORD_FIELDS: (keyof JobRecord)[] = [
+  'v',
+  'id',
+  'cron',
+  'delayMs',
+  'periodMs',
+  'repeat',
+  'repeatTotal',
+  'nextAt',
+  'fired',
+  'createdAt',
+  'version',
+]
+
+/** The stored message of a job: its message (AMQ_SCHEDULED_* kept: BROWSE shows them, firing strips them) + record. */
+export function encodeJob(rec: JobRecord, message: CoreMessage): CoreMessage {
+  const r: Record<string, unknown> = {}
+  for (const k of RECORD_FIELDS) r[k] = rec[k]
+  const m = copyMessage(message)
+  m.properties.set(RECORD_HEADER, prop.string(JSON.stringify(r)))
+  return m
 }
 
 /** Throws STORAGE_CORRUPT_RECORD for a record this code cannot read (wrong version or shape). */
-export function decodeJob(m: StoredMessage): JobRecord {
+export function decodeJob(s: StoredMessage): { rec: JobRecord; message: CoreMessage } {
   const fail = (why: string): never => {
     throw new BrokerError(
       'STORAGE_CORRUPT_RECORD',
-      `scheduler store ${JOBS_STORE_KEY} seq ${m.seq} (${m.messageId}): ${why}`,
+      `scheduler store ${JOBS_STORE_KEY} seq ${s.seq} (${s.message.messageId}): ${why}`,
     )
   }
-  const raw = m.headers[RECORD_HEADER]
-  if (raw === undefined) fail(`no ${RECORD_HEADER} header; expected a scheduler job record`)
+  const raw = stringProperty(s.message, RECORD_HEADER)
+  if (raw === undefined) fail(`no ${RECORD_HEADER} property; expected a scheduler job record`)
   let rec: JobRecord
   try {
     rec = JSON.parse(raw!) as JobRecord
   } catch (e) {
     return fail(`unparseable job record: ${(e as Error).message}`)
   }
+  if (rec === null || typeof rec !== 'object') fail('job record is not an object')
   if (rec.v !== RECORD_VERSION) fail(`job record version ${JSON.stringify(rec.v)}; expected ${RECORD_VERSION}`)
   const nums: (keyof JobRecord)[] = [
     'delayMs',
@@ -149,14 +176,46 @@ export function decodeJob(m: StoredMessage): JobRecord {
   for (const k of nums)
     if (typeof rec[k] !== 'number' || !Number.isFinite(rec[k] as number))
       fail(`field ${k} is ${JSON.stringify(rec[k])}; expected a number`)
-  if (
-    typeof rec.id !== 'string' ||
-    typeof rec.destination !== 'string' ||
-    typeof rec.headers !== 'object' ||
-    rec.headers === null
-  )
-    fail('missing id, destination or headers')
+  if (typeof rec.id !== 'string') fail('missing id')
   if (rec.cron !== null && typeof rec.cron !== 'string')
     fail(`field cron is ${JSON.stringify(rec.cron)}; expected a string or null`)
-  return rec
+  const message = copyMessage(s.message)
+  message.properties.delete(RECORD_HEADER)
+  return { rec, message }
+}
+
+/**
+ * The reader of sfbroker 0.1.0's job records (format 1: `{sfbroker-job: <v1 JSON with destination and the SEND
+ * headers>}` and the body) for the scheduler store's OpenOptions.legacyMessage. `fromHeaders` turns the SEND's
+ * STOMP headers into a message (the node passes the STOMP mapping's fromLegacyStored); the client's message-id or
+ * _AMQ_DUPL_ID becomes the producer identity again, as a SEND would have it. The result is a format 2 job message.
+ */
+export function legacyJobReader(fromHeaders: LegacyMessageReader): LegacyMessageReader {
+  return (messageId, headers, body) => {
+    const fail = (why: string): never => {
+      throw new BrokerError('STORAGE_CORRUPT_RECORD', `scheduler store 0.1.0 record ${messageId}: ${why}`)
+    }
+    let old: Record<string, unknown>
+    try {
+      old = JSON.parse(headers[RECORD_HEADER] ?? 'null')
+    } catch (e) {
+      return fail(`unparseable job record: ${(e as Error).message}`)
+    }
+    if (old === null || typeof old !== 'object' || old.v !== 1) fail(`not a version 1 ${RECORD_HEADER} record`)
+    const h = old.headers as Record<string, string> | null
+    if (typeof old.destination !== 'string' || h === null || typeof h !== 'object')
+      fail('missing destination or headers')
+    const id = typeof old.id === 'string' ? old.id : fail('missing id')
+    const m = fromHeaders(id, { ...h, destination: old.destination as string }, body)
+    const key = h!['message-id'] || h!._AMQ_DUPL_ID || null
+    if (key !== null) {
+      m.messageId = key
+      m.producer = { id: key, seq: null }
+    }
+    const rec: Record<string, unknown> = {}
+    for (const k of RECORD_FIELDS) rec[k] = old[k]
+    rec.v = RECORD_VERSION
+    m.properties.set(RECORD_HEADER, prop.string(JSON.stringify(rec)))
+    return m
+  }
 }

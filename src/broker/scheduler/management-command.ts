@@ -9,7 +9,9 @@ import { BrokerError } from '../../lib/errors.ts'
 import { logger } from '../../lib/log.ts'
 import type { SendRequest } from '../types.ts'
 import type { Job } from './firing-plan.ts'
-import { H, parseMillis } from './job.ts'
+import { copyMessage, prop } from '../../model/index.ts'
+import { labelOf } from '../destination.ts'
+import { H, parseMillis, stringProperty } from './job.ts'
 
 const log = logger('scheduler')
 
@@ -25,47 +27,49 @@ export interface ManagedJobs {
 }
 
 export async function runManagementCommand(req: SendRequest, jobs: ManagedJobs): Promise<void> {
-  const h = req.headers
-  const action = h[H.action]
+  const m = req.message
+  const where = labelOf(m.destination)
+  const str = (k: string): string | undefined => stringProperty(m, k)
+  const action = str(H.action)
   const bad = (header: string, value: string | undefined, expected: string): never => {
     throw new BrokerError(
       'SCHEDULER_HEADER_INVALID',
-      `SEND to ${req.destination} header ${header}: ${value === undefined ? 'missing' : JSON.stringify(value)}; expected ${expected}`,
+      `SEND to ${where} ${header}: ${value === undefined ? 'missing' : JSON.stringify(value)}; expected ${expected}`,
       {
         details: { header, value },
       },
     )
   }
-  const start = h[H.startTime] === undefined ? 0 : parseMillis(H.startTime, h[H.startTime]!)
-  const end = h[H.endTime] === undefined ? Infinity : parseMillis(H.endTime, h[H.endTime]!)
+  const startText = str(H.startTime)
+  const endText = str(H.endTime)
+  const start = startText === undefined ? 0 : parseMillis(H.startTime, startText)
+  const end = endText === undefined ? Infinity : parseMillis(H.endTime, endText)
   const inWindow = (j: Job) => j.nextAt >= start && j.nextAt <= end
   switch (action) {
     case 'BROWSE': {
-      const replyTo = h['reply-to']
-      if (!replyTo) bad('reply-to', replyTo, 'a destination for the BROWSE replies')
+      const replyTo = m.replyTo
+      if (replyTo === null) bad('reply-to', str('reply-to'), 'a destination for the BROWSE replies')
       const list = [...jobs.jobs()]
         .filter((j) => !j.removing && inWindow(j))
         .sort((a, b) => a.nextAt - b.nextAt || a.seq - b.seq)
       // One at a time, in due order, so the replies arrive in that order.
       for (const j of list) {
-        await jobs.route({
+        const c = copyMessage(j.message, {
           destination: replyTo!,
-          headers: {
-            ...j.headers,
-            [H.jobId]: j.id,
-            persistent: 'false',
-            type: 'Advisory',
-            'message-id': jobs.newId(),
-            'original-destination': j.destination,
-          },
-          body: j.body,
+          persistent: false,
+          type: 'Advisory',
+          messageId: jobs.newId(),
+          producer: null,
         })
+        c.properties.set(H.jobId, prop.string(j.id))
+        c.properties.set('original-destination', prop.string(j.destination))
+        await jobs.route({ message: c })
       }
-      log.debug(`BROWSE: ${list.length} jobs sent to ${replyTo}`)
+      log.debug(`BROWSE: ${list.length} jobs sent to ${labelOf(replyTo!)}`)
       return
     }
     case 'REMOVE': {
-      const id = h[H.jobId]
+      const id = str(H.jobId)
       if (!id) bad(H.jobId, id, 'the id of the job to remove')
       const job = jobs.jobById(id!)
       // Unknown ids are not an error: the job may just have fired for the last time (as in ActiveMQ).
@@ -74,7 +78,7 @@ export async function runManagementCommand(req: SendRequest, jobs: ManagedJobs):
     }
     case 'REMOVEALL': {
       const n = await jobs.removeJobs([...jobs.jobs()].filter(inWindow))
-      log.info(`REMOVEALL: ${n} jobs removed${h[H.startTime] || h[H.endTime] ? ` (window ${start}..${end})` : ''}`)
+      log.info(`REMOVEALL: ${n} jobs removed${startText || endText ? ` (window ${start}..${end})` : ''}`)
       return
     }
     default:

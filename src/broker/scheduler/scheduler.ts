@@ -37,6 +37,8 @@ import crypto from 'node:crypto'
 import { BrokerError } from '../../lib/errors.ts'
 import { systemClock, type Clock } from '../../lib/clock.ts'
 import { logger } from '../../lib/log.ts'
+import { type CoreMessage, dedupeKey } from '../../model/index.ts'
+import { labelOf } from '../destination.ts'
 import type { BrokerCore, BrokerSession, SchedulerPort, SendRequest } from '../types.ts'
 import type { PersistenceAdapter, RecoveredState, StoreOp } from '../../storage/types.ts'
 import { CronExpression } from './cron.ts'
@@ -177,7 +179,8 @@ export class Scheduler implements SchedulerPort {
         afterSeq = m.seq
         let job: Job
         try {
-          job = this.makeJob(decodeJob(m), m.body, m.seq, now)
+          const d = decodeJob(m)
+          job = this.makeJob(d.rec, d.message, m.seq, now)
         } catch (err) {
           corrupt++
           log.error(`scheduler store: skipping unreadable job at seq ${m.seq}: ${(err as Error).message}`)
@@ -272,19 +275,20 @@ export class Scheduler implements SchedulerPort {
   }
 
   async accept(req: SendRequest, _session: BrokerSession | null): Promise<boolean> {
-    if (isManagementDestination(req.destination)) {
+    const m = req.message
+    if (isManagementDestination(m.destination)) {
       this.assertRunning()
       await this.manage(req)
       return true
     }
     const now = this.clock.now()
-    const spec = parseSchedule(req.headers, this.maxRepeat, now)
+    const spec = parseSchedule(m, this.maxRepeat, now)
     if (!spec) return false
     this.assertRunning()
-    const dedupeKey = req.headers['_AMQ_DUPL_ID'] ?? req.headers['message-id']
-    const storeMessageId = dedupeKey !== undefined ? `dedupe:${dedupeKey}` : undefined
-    if (storeMessageId !== undefined && this.store.isDuplicate(storeMessageId)) {
-      log.debug(`scheduled SEND with duplicate id ${dedupeKey} to ${req.destination} ignored (already scheduled)`)
+    // The scheduler store records the dedupe key of every job message it adds (the model's dedupeKey).
+    const key = dedupeKey(m)
+    if (key !== null && this.store.isDuplicate(key)) {
+      log.debug(`scheduled SEND ${key} to ${labelOf(m.destination)} ignored (already scheduled)`)
       return true
     }
     if (this.jobs.size + this.pendingJobs >= this.jobsMax) {
@@ -292,10 +296,10 @@ export class Scheduler implements SchedulerPort {
         details: { limit: 'jobsMax' },
       })
     }
-    if (this.bytes + this.pendingBytes + req.body.length > this.jobBytesMax) {
+    if (this.bytes + this.pendingBytes + m.body.length > this.jobBytesMax) {
       throw new BrokerError(
         'BROKER_LIMIT',
-        `scheduler: ${this.bytes} body bytes held, ${req.body.length} more would pass jobBytesMax ${this.jobBytesMax}`,
+        `scheduler: ${this.bytes} body bytes held, ${m.body.length} more would pass jobBytesMax ${this.jobBytesMax}`,
         { details: { limit: 'jobBytesMax' } },
       )
     }
@@ -303,10 +307,8 @@ export class Scheduler implements SchedulerPort {
     if (spec.cron) at = spec.cron.next(now, { utc: this.cronUtc }) ?? now
     at += spec.delayMs > 0 ? spec.delayMs : spec.periodMs
     const rec: JobRecord = {
-      v: 1,
+      v: 2,
       id: this.newId(),
-      destination: req.destination,
-      headers: { ...req.headers },
       cron: spec.cron ? spec.cron.text : null,
       delayMs: spec.delayMs,
       periodMs: spec.periodMs,
@@ -317,21 +319,20 @@ export class Scheduler implements SchedulerPort {
       createdAt: now,
       version: 1,
     }
-    const message = encodeJob(rec, req.body)
-    if (storeMessageId !== undefined) message.messageId = storeMessageId
+    const message = encodeJob(rec, m)
     this.pendingJobs++
-    this.pendingBytes += req.body.length
+    this.pendingBytes += m.body.length
     let seq: number
     try {
       const res = await this.store.write([{ op: 'add', destination: JOBS_STORE_KEY, message }])
       seq = res.seqs[0]!
     } finally {
       this.pendingJobs--
-      this.pendingBytes -= req.body.length
+      this.pendingBytes -= m.body.length
     }
     // Durable now: the receipt may go out. If we were stopped meanwhile the next primary recovers the job.
     if (this.state === 'started') {
-      const job = this.makeJob(rec, req.body, seq, now, spec.cron)
+      const job = this.makeJob(rec, m, seq, now, spec.cron)
       this.jobs.set(job.id, job)
       this.bytes += job.body.length
       this.enqueue(job)
@@ -463,8 +464,8 @@ export class Scheduler implements SchedulerPort {
     const ops: StoreOp[] = []
     for (const p of done) {
       ops.push({ op: 'remove', destination: JOBS_STORE_KEY, seq: p.job.seq })
-      if (p.next) ops.push({ op: 'add', destination: JOBS_STORE_KEY, message: encodeJob(p.next, p.job.body) })
-      if (p.spawn) ops.push({ op: 'add', destination: JOBS_STORE_KEY, message: encodeJob(p.spawn, p.job.body) })
+      if (p.next) ops.push({ op: 'add', destination: JOBS_STORE_KEY, message: encodeJob(p.next, p.job.message) })
+      if (p.spawn) ops.push({ op: 'add', destination: JOBS_STORE_KEY, message: encodeJob(p.spawn, p.job.message) })
     }
     let seqs: number[]
     try {
@@ -494,7 +495,7 @@ export class Scheduler implements SchedulerPort {
         this.forget(job)
       }
       if (p.spawn) {
-        const sub = this.makeJob(p.spawn, job.body, seqs[k++]!, now)
+        const sub = this.makeJob(p.spawn, job.message, seqs[k++]!, now)
         this.jobs.set(sub.id, sub)
         this.bytes += sub.body.length
         this.enqueue(sub)
@@ -504,14 +505,31 @@ export class Scheduler implements SchedulerPort {
 
   // ---- job table, heap and timer ----
 
-  private makeJob(rec: JobRecord, body: Uint8Array, seq: number, now: number, cronExpr?: CronExpression | null): Job {
+  private makeJob(
+    rec: JobRecord,
+    message: CoreMessage,
+    seq: number,
+    now: number,
+    cronExpr?: CronExpression | null,
+  ): Job {
     const expr =
       cronExpr !== undefined
         ? cronExpr
         : rec.cron === null
           ? null
           : CronExpression.parse(rec.cron, `stored job ${rec.id} cron`, { utc: this.cronUtc, now })
-    return { ...rec, body, seq, cronExpr: expr, gen: 0, firing: false, removing: false, removal: null }
+    return {
+      ...rec,
+      message,
+      destination: labelOf(message.destination),
+      body: message.body,
+      seq,
+      cronExpr: expr,
+      gen: 0,
+      firing: false,
+      removing: false,
+      removal: null,
+    }
   }
 
   private forget(job: Job): void {

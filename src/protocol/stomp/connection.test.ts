@@ -176,14 +176,14 @@ describe('StompConnection frames', () => {
     c.write(frame('SEND', { destination: '/queue/a', receipt: 'r2' }, 'two'))
     await until(() => pending.length === 2, 'two sends at the broker')
     const first = session.calls[0] as Extract<Call, { op: 'send' }>
-    expect(first.req.headers).toEqual({
-      destination: '/queue/a',
-      persistent: 'true',
-      priority: '7',
+    const m1 = first.req.message
+    expect(m1.destination).toEqual({ kind: 'queue', name: 'a' })
+    expect([m1.persistent, m1.priority, m1.messageId]).toEqual([true, 7, ''])
+    expect(Object.fromEntries([...m1.properties].map(([k, v]) => [k, v.value]))).toEqual({
       foo: 'a:b',
       'content-type': 'text/plain',
     })
-    expect(Buffer.from(first.req.body).toString()).toBe('one')
+    expect(Buffer.from(m1.body).toString()).toBe('one')
     // The second send becomes durable first: its RECEIPT still waits for the first one.
     pending[1]()
     await Bun.sleep(50)
@@ -275,7 +275,7 @@ describe('StompConnection frames', () => {
     const sub = session.calls[0] as Extract<Call, { op: 'subscribe' }>
     expect(sub.req).toEqual({
       id: 's1',
-      destination: '/topic/t',
+      destination: { kind: 'topic', name: 't' },
       ack: 'client-individual',
       selector: "color = 'red'",
       prefetch: 5,

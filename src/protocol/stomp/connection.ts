@@ -276,6 +276,7 @@ export class StompConnection {
         this.outcomes.pushDone('disconnect', frame, null)
       },
       deliver: (sub, d) => this.deliver(sub, d),
+      nowMs: () => this.clock.now(),
     }
   }
 

@@ -31,3 +31,4 @@ export {
   type StompFrame,
   type StompVersion,
 } from './frame.ts'
+export { fromStompSend, toStompHeaders, fromLegacyStored } from './message-mapping.ts'

@@ -29,6 +29,7 @@ import type { HeartBeatOptions } from './heart-beat.ts'
 import { defaultFairness } from '../../config/index.ts'
 import { systemClock } from '../../lib/clock.ts'
 import { Admission, RefusalLog, normalizeAddress } from './admission.ts'
+import type { DuplexPort } from './duplex-port.ts'
 import { TlsTerminator, type TlsContextSource } from '../../net/index.ts'
 
 const log = logger('stomp')
@@ -82,12 +83,12 @@ export class StompServer {
   readonly receiveUsage: MemoryUsage
   /** The broker session of each connection past CONNECT, for the console (#18). */
   private readonly sessionOf = new Map<StompConnection, BrokerSession>()
-  private readonly refused = new Set<net.Socket>()
+  private readonly refused = new Set<DuplexPort>()
   private bound: { host: string; port: number } | null = null
   private closed = false
   private closing: Promise<void> | null = null
   /** Keyed by socket: a shed socket is destroyed, and its connection closes itself on the socket's close. */
-  private readonly admission: Admission<net.Socket> // keyed by the TCP socket, TLS or not
+  private readonly admission: Admission<DuplexPort> // keyed by the TCP socket (TLS or not) or the WebSocket duplex
   private readonly refusals: RefusalLog
   /** TLS on top of each admitted socket (`stomp+ssl://`); the handshake counts against the pre-CONNECT budget. */
   private readonly tls: TlsTerminator | null = null
@@ -229,7 +230,19 @@ export class StompServer {
     this.onAdmitted(raw, this.tls ? this.tls.wrap(raw) : raw)
   }
 
-  private onAdmitted(raw: net.Socket, socket: net.Socket): void {
+  /**
+   * A connection that arrived through another transport (the WebSocket listener's WsDuplex): it goes through the
+   * same admission (per-address limit, pre-CONNECT budget) and connection path as a TCP socket of this connector.
+   */
+  handleSocket(socket: DuplexPort): void {
+    if (this.closed) {
+      socket.destroy()
+      return
+    }
+    this.onAdmitted(socket, socket)
+  }
+
+  private onAdmitted(raw: DuplexPort, socket: DuplexPort): void {
     if (this.closed) {
       socket.destroy()
       return
@@ -263,6 +276,12 @@ export class StompServer {
       },
       route: (req) => broker.route(req),
       setScheduler: (sch) => broker.setScheduler(sch),
+      addTopicTap: (tap) => broker.addTopicTap(tap),
+      storeWrite: (ops) => broker.storeWrite(ops),
+      storeLoad: (key, after, limit) => broker.storeLoad(key, after, limit),
+      storeKeys: (prefix) => broker.storeKeys(prefix),
+      authorize: (session, op, dest) => broker.authorize(session, op, dest),
+      newMessageId: () => broker.newMessageId(),
       metrics: () => broker.metrics(),
       stop: () => broker.stop(),
     }
@@ -289,11 +308,11 @@ export class StompServer {
     this.live.add(conn)
   }
 
-  private refuse(socket: net.Socket, message: string): void {
+  private refuse(socket: DuplexPort, message: string): void {
     this.refused.add(socket)
     socket.on('error', () => {})
     socket.on('close', () => this.refused.delete(socket))
-    socket.end(
+    socket.write(
       encodeFrame(
         'ERROR',
         [
@@ -305,6 +324,7 @@ export class StompServer {
         '1.0',
       ),
     )
+    socket.end()
     const t = setTimeout(() => socket.destroy(), this.opts.closeLingerMs ?? DEFAULT_CLOSE_LINGER_MS)
     t.unref?.()
   }

@@ -49,6 +49,8 @@ export interface HandlerContext {
   /** The STOMP version negotiated at CONNECT (1.0 before). */
   readonly version: StompVersion
   readonly state: HandlerState
+  /** The connection's clock, ms (a SEND's default timestamp). */
+  nowMs(): number
   /** The broker session; throws STOMP_PROTOCOL before CONNECT. */
   session(): BrokerSession
 

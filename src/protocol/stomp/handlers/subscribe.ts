@@ -5,6 +5,7 @@
  */
 import type { AckMode, SubscribeRequest } from '../../../broker/types.ts'
 import { BrokerError } from '../../../lib/errors.ts'
+import { fromStompFilter } from '../../../model/index.ts'
 import type { StompFrame } from '../frame.ts'
 import { boolHeader, durableNameOf, intHeader, required, type HandlerContext, type Subscription } from './context.ts'
 
@@ -36,7 +37,7 @@ export function handleSubscribe(ctx: HandlerContext, frame: StompFrame): void {
       'STOMP_PROTOCOL',
       `SUBSCRIBE ${id} ack: ${JSON.stringify(h.ack)}, expected auto, client or client-individual`,
     )
-  const req: SubscribeRequest = { id, destination, ack }
+  const req: SubscribeRequest = { id, destination: fromStompFilter(destination, 'SUBSCRIBE destination'), ack }
   if (h.selector !== undefined && h.selector.trim() !== '') req.selector = h.selector
   const prefetch = h['activemq.prefetchSize']
   if (prefetch !== undefined) req.prefetch = intHeader(frame, 'activemq.prefetchSize', 1, 2 ** 31 - 1)

@@ -4,6 +4,8 @@
  * Broker is exercised by the end-to-end tests in test/stomp-*.test.ts).
  */
 import { BrokerError } from '../../../lib/errors.ts'
+import { createMessage } from '../../../model/index.ts'
+import type { StoredMessage } from '../../../storage/types.ts'
 import type {
   BrokerCore,
   BrokerMetrics,
@@ -41,12 +43,10 @@ export class FakeSession implements BrokerSession {
     this.calls.push({ op: 'send', req, tx: txId })
     if (txId !== undefined && !this.txs.has(txId))
       return Promise.reject(new BrokerError('BROKER_TX_UNKNOWN', `transaction ${txId}: unknown`))
-    if (!req.destination.startsWith('/queue/') && !req.destination.startsWith('/topic/')) {
+    const d = req.message.destination
+    if (d.kind !== 'queue' && d.kind !== 'topic') {
       return Promise.reject(
-        new BrokerError(
-          'BROKER_DESTINATION_INVALID',
-          `destination ${JSON.stringify(req.destination)}: expected /queue/ or /topic/`,
-        ),
+        new BrokerError('BROKER_DESTINATION_INVALID', `destination ${JSON.stringify(d)}: expected a queue or topic`),
       )
     }
     return this.sendImpl ? this.sendImpl(req) : Promise.resolve()
@@ -110,6 +110,22 @@ export class FakeBroker implements BrokerCore {
   }
   async route(): Promise<void> {}
   setScheduler(_s: SchedulerPort | null): void {}
+  addTopicTap(): () => void {
+    return () => {}
+  }
+  async storeWrite(): Promise<number[]> {
+    return []
+  }
+  async storeLoad(): Promise<StoredMessage[]> {
+    return []
+  }
+  storeKeys(): string[] {
+    return []
+  }
+  authorize(): void {}
+  newMessageId(): string {
+    return `fake-id-${++this.seq}`
+  }
   metrics(): BrokerMetrics {
     return {
       connections: this.sessions.filter((s) => !s.closed).length,
@@ -121,19 +137,22 @@ export class FakeBroker implements BrokerCore {
   async stop(): Promise<void> {}
 }
 
-export function delivery(subscriptionId: string, n: number, extra: Partial<Delivery> = {}): Delivery {
+export function delivery(
+  subscriptionId: string,
+  n: number,
+  { body, ...extra }: Partial<Delivery> & { body?: Uint8Array } = {},
+): Delivery {
   return {
     subscriptionId,
     ackId: `ack-${n}`,
-    messageId: `msg-${n}`,
-    headers: {
-      destination: '/queue/a',
-      'message-id': `msg-${n}`,
-      priority: '4',
-      persistent: 'false',
-      custom: `v:${n}`,
-    },
-    body: new TextEncoder().encode(`body ${n}`),
+    message: createMessage({
+      messageId: `msg-${n}`,
+      destination: { kind: 'queue', name: 'a' },
+      timestamp: 0,
+      properties: new Map([['custom', { type: 'string', value: `v:${n}` }]]),
+      bodyKind: 'text',
+      body: body ?? new TextEncoder().encode(`body ${n}`),
+    }),
     redelivered: false,
     ...extra,
   }
