@@ -1,7 +1,7 @@
 /**
  * Goal: Java JMS applications written for ActiveMQ work unchanged against sfbroker's OpenWire connector. Method:
  * test/jms/JmsSuite.java, compiled with javac against Debian's ActiveMQ 5.17 client, runs every scenario in one JVM
- * against an in-process OpenWireServer over a real Broker on 127.0.0.1:0 and prints PASS/FAIL per scenario; each
+ * against an in-process OpenWireServer over a real Broker (the protocol-neutral core) on 127.0.0.1:0 and prints PASS/FAIL per scenario; each
  * test here checks its scenario's line. Skipped, with the reason, when javac or the jars are missing.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
@@ -11,7 +11,6 @@ import { join } from 'node:path'
 import type { Broker } from '../src/broker/index.ts'
 import { makeBroker } from '../src/broker/broker-test-kit.ts'
 import { OpenWireServer } from '../src/protocol/openwire/server.ts'
-import { legacyCore } from './jms/legacy-core.ts'
 
 const JARS = [
   'activemq-client.jar',
@@ -67,7 +66,7 @@ describe.skipIf(missing !== undefined)('OpenWire with the ActiveMQ 5.17 JMS clie
     const built = Bun.spawnSync([javac!, '-d', dir, '-cp', cp, join(import.meta.dir, 'jms', 'JmsSuite.java')])
     if (built.exitCode !== 0) throw new Error(`javac failed: ${built.stderr.toString()}`)
     broker = (await makeBroker()).broker
-    server = new OpenWireServer({ core: legacyCore(broker), host: '127.0.0.1', port: 0 })
+    server = new OpenWireServer({ core: broker, host: '127.0.0.1', port: 0 })
     await server.listen()
     const url = `tcp://127.0.0.1:${server.address().port}`
     const run = Bun.spawn([java!, '-cp', `${dir}:${cp}`, 'JmsSuite', url, ...SCENARIOS], {

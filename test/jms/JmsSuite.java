@@ -22,6 +22,8 @@ public class JmsSuite {
 
   static Connection open(String params, String clientId) throws JMSException {
     ActiveMQConnectionFactory f = new ActiveMQConnectionFactory(url + (params.isEmpty() ? "" : "?" + params));
+    // The client refuses to deserialise ObjectMessage bodies of untrusted packages (as against ActiveMQ itself).
+    f.setTrustedPackages(List.of("java.util", "java.lang"));
     Connection c = f.createConnection();
     if (clientId != null) c.setClientID(clientId);
     c.start();
