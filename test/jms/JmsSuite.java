@@ -142,9 +142,16 @@ public class JmsSuite {
     Topic t = s.createTopic("jms.topic");
     MessageConsumer a = s.createConsumer(t);
     MessageConsumer b = s.createConsumer(s.createTopic("jms.>"));
+    MessageConsumer star = s.createConsumer(s.createTopic("jms.*"));
+    MessageConsumer deep = s.createConsumer(s.createTopic("jms.*.leaf"));
     s.createProducer(t).send(s.createTextMessage("fan"));
+    s.createProducer(s.createTopic("jms.mid.leaf")).send(s.createTextMessage("leaf"));
     check(((TextMessage) a.receive(5000)).getText().equals("fan"), "a");
-    check(((TextMessage) b.receive(5000)).getText().equals("fan"), "wildcard b");
+    check(((TextMessage) b.receive(5000)).getText().equals("fan"), "wildcard > gets fan");
+    check(((TextMessage) b.receive(5000)).getText().equals("leaf"), "wildcard > gets leaf");
+    check(((TextMessage) star.receive(5000)).getText().equals("fan"), "wildcard * gets fan");
+    check(star.receive(300) == null, "wildcard * does not match two levels");
+    check(((TextMessage) deep.receive(5000)).getText().equals("leaf"), "jms.*.leaf gets leaf");
     c.close();
   }
 
@@ -355,6 +362,45 @@ public class JmsSuite {
       TextMessage m = (TextMessage) second.receive(5000);
       check(m != null && m.getText().equals("s" + i), "second consumer gets s" + i + " while the first idles");
     }
+    c.close();
+  }
+
+  // STOMP → JMS: the test sent a SEND without content-length (a TextMessage) and one with it (a BytesMessage),
+  // with a custom header (a string property) and correlation-id.
+  static void fromStomp() throws Exception {
+    Connection c = open();
+    Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+    MessageConsumer mc = s.createConsumer(s.createQueue("jms.cross.fromstomp"));
+    Message text = mc.receive(5000);
+    check(text instanceof TextMessage, "SEND without content-length is a TextMessage, got " + text);
+    check("plain text".equals(((TextMessage) text).getText()), "text body");
+    check("red".equals(text.getStringProperty("color")), "header as string property");
+    check("c-1".equals(text.getJMSCorrelationID()), "correlation-id");
+    check(text.getJMSPriority() == 6 && text.getJMSDeliveryMode() == DeliveryMode.PERSISTENT, "priority, persistent");
+    Message bytes = mc.receive(5000);
+    check(bytes instanceof BytesMessage, "SEND with content-length is a BytesMessage, got " + bytes);
+    BytesMessage b = (BytesMessage) bytes;
+    byte[] got = new byte[(int) b.getBodyLength()];
+    b.readBytes(got);
+    check(got.length == 3 && got[0] == 1 && got[1] == 0 && got[2] == 2, "bytes body with a NUL");
+    c.close();
+  }
+
+  // JMS → STOMP: a TextMessage with typed properties and headers; the test checks the STOMP MESSAGE.
+  static void toStomp() throws Exception {
+    Connection c = open();
+    Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+    MessageProducer p = s.createProducer(s.createQueue("jms.cross.tostomp"));
+    TextMessage m = s.createTextMessage("héllo stomp");
+    m.setStringProperty("s", "str");
+    m.setIntProperty("i", 42);
+    m.setBooleanProperty("b", true);
+    m.setLongProperty("l", 1L << 40);
+    m.setDoubleProperty("d", 2.5);
+    m.setJMSCorrelationID("corr-9");
+    m.setJMSType("kind");
+    m.setJMSReplyTo(s.createQueue("jms.cross.replies"));
+    p.send(m, DeliveryMode.PERSISTENT, 7, 0);
     c.close();
   }
 
