@@ -404,6 +404,27 @@ public class JmsSuite {
     c.close();
   }
 
+  // Beyond ActiveMQ: the URL holds only the first broker; the broker's ConnectionControl names the group, and after
+  // the first broker goes away (the test closes it once READY is printed and answers on stdin) the failover
+  // transport reconnects to a broker it learned from the broker.
+  static void learnsPeers() throws Exception {
+    Connection c = open("updateURIsSupported=true&initialReconnectDelay=50&maxReconnectDelay=500", null);
+    Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+    Queue q = s.createQueue("jms.cluster");
+    MessageProducer p = s.createProducer(q);
+    MessageConsumer mc = s.createConsumer(q);
+    p.send(s.createTextMessage("before"));
+    check(((TextMessage) mc.receive(5000)).getText().equals("before"), "before");
+    System.out.println("READY learnsPeers");
+    System.out.flush();
+    new java.io.BufferedReader(new java.io.InputStreamReader(System.in)).readLine();
+    p.send(s.createTextMessage("after"));
+    TextMessage m = (TextMessage) mc.receive(20000);
+    check(m != null && m.getText().equals("after"), "after the first broker went away");
+    System.out.println("REMOTE " + ((org.apache.activemq.ActiveMQConnection) c).getTransport().getRemoteAddress());
+    c.close();
+  }
+
   static void prefetchThousand() throws Exception {
     Connection c = open("jms.prefetchPolicy.all=1000", null);
     Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);

@@ -128,9 +128,11 @@ export class CommandHandler {
         // Answered in kind (ActiveMQ's InactivityMonitor), never with a Response.
         if (c.responseRequired) this.conn.write({ type: 'KeepAliveInfo', commandId: 0, responseRequired: false })
         return
+      case 'ConsumerControl':
+        this.need(c)
+        return this.consumers!.control(c)
       case 'FlushCommand':
       case 'ControlCommand':
-      case 'ConsumerControl':
       case 'ConnectionControl':
       case 'ProducerAck':
       case 'BrokerInfo':
@@ -175,6 +177,7 @@ export class CommandHandler {
       this.connectionId = c.connectionId
       this.clientId = c.clientId
       this.consumers = new ConsumerBook({ session, clock: this.conn.clock, write: (cmd) => this.conn.write(cmd) })
+      this.conn.announceCluster()
     } finally {
       this.connecting = false
     }

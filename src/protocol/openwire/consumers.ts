@@ -40,7 +40,8 @@ export interface ConsumerState {
   readonly key: string
   readonly info: W.ConsumerInfo
   readonly sessionKey: string
-  readonly pull: boolean
+  /** Prefetch 0: subscribed on the first pull; dispatches only to a waiting pull. */
+  pull: boolean
   subscribed: boolean
   /** Dispatched, not settled; insertion order is dispatch order. */
   readonly pending: Map<string, Pending>
@@ -115,7 +116,7 @@ export class ConsumerBook {
     if (!c.pull) this.subscribe(c, request)
   }
 
-  private request(c: ConsumerState): CoreSubscribeRequest {
+  private request(c: ConsumerState, prefetch = c.info.prefetchSize): CoreSubscribeRequest {
     const i = c.info
     const dest = fromWireDestination(i.destination, `ConsumerInfo ${c.key} destination`, true)
     const durable = i.subscriptionName !== null && i.subscriptionName !== '' && dest.kind === 'topic'
@@ -124,7 +125,7 @@ export class ConsumerBook {
       destination: dest,
       ack: 'client-individual',
       selector: i.selector ?? undefined,
-      prefetch: Math.max(1, i.prefetchSize),
+      prefetch: Math.max(1, prefetch),
       exclusive: i.exclusive || undefined,
       priority: i.priority !== 0 ? i.priority : undefined,
       durableName: durable ? i.subscriptionName! : undefined,
@@ -208,6 +209,32 @@ export class ConsumerBook {
       }, ms)
     }
     if (!c.subscribed) this.subscribe(c)
+  }
+
+  /**
+   * ConsumerControl with a prefetch: ActiveMQ's failover transport restores consumers with prefetch 0 after a
+   * reconnect and sends their real prefetch this way once it has processed the interruption. A pull consumer
+   * becomes a push consumer (subscribing now with that prefetch, or, when a pull already subscribed it, keeping
+   * that subscription and dispatching without waiting for pulls). Other changes keep the consumer as it is: the
+   * core cannot change a subscription's prefetch (TODO(#16)).
+   */
+  control(cc: W.ConsumerControl): void {
+    const c = this.consumers.get(consumerKey(cc.consumerId))
+    if (c === undefined || c.info.browser || cc.prefetch === c.info.prefetchSize) return
+    if (cc.prefetch < 0)
+      throw new BrokerError('BROKER_SUBSCRIPTION_INVALID', `openwire ConsumerControl ${c.key}: prefetch ${cc.prefetch}`)
+    if (!c.pull || cc.prefetch === 0) {
+      log.debug(`openwire ConsumerControl ${c.key}: prefetch ${c.info.prefetchSize} -> ${cc.prefetch} kept as it was`)
+      return
+    }
+    c.pull = false
+    c.pullWaiting = false
+    if (c.pullTimer !== undefined) this.deps.clock.clearTimeout(c.pullTimer)
+    c.pullTimer = undefined
+    if (!c.subscribed) return this.subscribe(c, this.request(c, cc.prefetch))
+    const held = c.held
+    c.held = null
+    if (held !== null) this.dispatch(c, held)
   }
 
   /** MessageAck: settles the range (see the file header). Resolves when the broker has the acks. */
