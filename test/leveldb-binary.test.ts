@@ -17,15 +17,16 @@ const work = tempDir('sfbroker-lvbin-')
 
 const ENTRY = `
 import { LevelDbAdapter } from './src/storage/adapters/leveldb/index.ts'
+import { createMessage, prop } from './src/model/index.ts'
 const dir = process.argv[2]
 const a = new LevelDbAdapter()
 await a.open({ directory: dir, epoch: 1, syncPolicy: 'always' })
-const { seqs } = await a.write([{ op: 'add', destination: 'queue://BIN', message: { messageId: 'bin-1', headers: { k: 'v' }, body: new TextEncoder().encode('hello from the binary') } }])
+const { seqs } = await a.write([{ op: 'add', destination: 'queue://BIN', message: createMessage({ messageId: 'bin-1', destination: { kind: 'queue', name: 'BIN' }, timestamp: 1, properties: new Map([['k', prop.string('v')]]), bodyKind: 'text', body: new TextEncoder().encode('hello from the binary'), producer: { id: 'bin-1', seq: null } }) }])
 await a.close()
 const b = new LevelDbAdapter()
 const rec = await b.open({ directory: dir, epoch: 2, syncPolicy: 'always' })
 const got = await b.load('queue://BIN', 0, 10)
-console.log(JSON.stringify({ seqs, recovered: rec.destinations, got: got.map((m) => ({ seq: m.seq, id: m.messageId, h: m.headers, body: new TextDecoder().decode(m.body) })), dup: b.isDuplicate('bin-1') }))
+console.log(JSON.stringify({ seqs, recovered: rec.destinations, got: got.map((m) => ({ seq: m.seq, id: m.message.messageId, h: Object.fromEntries([...m.message.properties].map(([k, v]) => [k, v.value])), body: new TextDecoder().decode(m.message.body) })), dup: b.isDuplicate('bin-1') }))
 await b.close()
 `
 

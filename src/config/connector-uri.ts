@@ -2,11 +2,14 @@
  * Transport connector URIs: `stomp://host:port` or `stomp+nio://host:port` (the same listener in sfbroker:
  * Bun's sockets are non-blocking either way), their `+ssl` forms, the MQTT schemes `mqtt://`, `mqtt+nio://`,
  * `mqtt+ssl://`, `mqtt+nio+ssl://`, and WebSocket `ws://` / `wss://` (STOMP or MQTT per connection, chosen by the
- * WebSocket subprotocol, as ActiveMQ's ws transport does). Each parses to a `transport` (tcp | tls | ws | wss) and
- * a `protocol` (stomp | mqtt | both) so the node can pick the server. Options, as ActiveMQ names them: `maximumConnections`,
+ * WebSocket subprotocol, as ActiveMQ's ws transport does), OpenWire `tcp://`, `nio://`, `ssl://`, `nio+ssl://`
+ * (default port 61616, ssl 61617) and `auto://`, `auto+nio://`, `auto+ssl://`, `auto+nio+ssl://` (OpenWire, STOMP
+ * or MQTT per connection, from its first bytes, as ActiveMQ's auto transport). Each parses to a `transport` (tcp |
+ * tls | ws | wss) and a `protocol` (stomp | mqtt | both | openwire | auto) so the node can pick the server.
+ * Options, as ActiveMQ names them: `maximumConnections`,
  * `wireFormat.maxFrameSize`, `transport.connectAttemptTimeout` (alias `wireFormat.connectionAttemptTimeout`, as
  * ActiveMQ's STOMP transport forwards one to the other), `transport.defaultHeartBeat` and
- * `transport.hbGracePeriodMultiplier` (the last two are STOMP's: refused on an mqtt scheme). Other schemes and
+ * `transport.hbGracePeriodMultiplier` (the last two are STOMP's: refused on an mqtt or OpenWire scheme). Other schemes and
  * options ActiveMQ has are CONFIG_UNSUPPORTED; anything else is CONFIG_INVALID naming the option, with a "did
  * you mean".
  *
@@ -37,10 +40,30 @@ import { DURATION_MS_MAX, INTEGER_EXPECTED, SIZE_EXPECTED, parseInteger, parseSi
 export const STOMP_SCHEMES = ['stomp', 'stomp+nio', 'stomp+ssl', 'stomp+nio+ssl'] as const
 export const MQTT_SCHEMES = ['mqtt', 'mqtt+nio', 'mqtt+ssl', 'mqtt+nio+ssl'] as const
 export const WS_SCHEMES = ['ws', 'wss'] as const
+/** ActiveMQ's OpenWire schemes (nio is the same listener in sfbroker, as for stomp+nio). */
+export const OPENWIRE_SCHEMES = ['tcp', 'nio', 'ssl', 'nio+ssl'] as const
+/** ActiveMQ's auto-detecting schemes: OpenWire, STOMP or MQTT per connection, from its first bytes. */
+export const AUTO_SCHEMES = ['auto', 'auto+nio', 'auto+ssl', 'auto+nio+ssl'] as const
 /** Every scheme sfbroker serves, in the order error messages list them. */
-export const CONNECTOR_SCHEMES: readonly string[] = [...STOMP_SCHEMES, ...MQTT_SCHEMES, ...WS_SCHEMES]
+export const CONNECTOR_SCHEMES: readonly string[] = [
+  ...STOMP_SCHEMES,
+  ...MQTT_SCHEMES,
+  ...WS_SCHEMES,
+  ...OPENWIRE_SCHEMES,
+  ...AUTO_SCHEMES,
+]
 /** Schemes served over TLS (src/net/tls-server.ts; keys from `<sslContext>`). */
-export const TLS_SCHEMES: readonly string[] = ['stomp+ssl', 'stomp+nio+ssl', 'mqtt+ssl', 'mqtt+nio+ssl', 'wss']
+export const TLS_SCHEMES: readonly string[] = [
+  'stomp+ssl',
+  'stomp+nio+ssl',
+  'mqtt+ssl',
+  'mqtt+nio+ssl',
+  'wss',
+  'ssl',
+  'nio+ssl',
+  'auto+ssl',
+  'auto+nio+ssl',
+]
 /** ActiveMQ's default port of `stomp+ssl://` when the URI gives none. */
 export const DEFAULT_STOMP_SSL_PORT = 61614
 /** The IANA MQTT ports, used when an mqtt URI gives none. */
@@ -48,6 +71,9 @@ export const DEFAULT_MQTT_PORT = 1883
 export const DEFAULT_MQTT_SSL_PORT = 8883
 /** ActiveMQ's ws:// port in its shipped activemq.xml, used when a ws URI gives none. */
 export const DEFAULT_WS_PORT = 61614
+/** ActiveMQ's OpenWire port (tcp://, nio://, auto://) and its usual ssl:// port, used when a URI gives none. */
+export const DEFAULT_OPENWIRE_PORT = 61616
+export const DEFAULT_OPENWIRE_SSL_PORT = 61617
 /** The port used when a URI gives none; a scheme not here needs host:port (stomp:// as before, wss://). */
 const DEFAULT_PORTS: Readonly<Record<string, number>> = {
   'stomp+ssl': DEFAULT_STOMP_SSL_PORT,
@@ -57,7 +83,24 @@ const DEFAULT_PORTS: Readonly<Record<string, number>> = {
   'mqtt+ssl': DEFAULT_MQTT_SSL_PORT,
   'mqtt+nio+ssl': DEFAULT_MQTT_SSL_PORT,
   ws: DEFAULT_WS_PORT,
+  tcp: DEFAULT_OPENWIRE_PORT,
+  nio: DEFAULT_OPENWIRE_PORT,
+  auto: DEFAULT_OPENWIRE_PORT,
+  'auto+nio': DEFAULT_OPENWIRE_PORT,
+  ssl: DEFAULT_OPENWIRE_SSL_PORT,
+  'nio+ssl': DEFAULT_OPENWIRE_SSL_PORT,
+  'auto+ssl': DEFAULT_OPENWIRE_SSL_PORT,
+  'auto+nio+ssl': DEFAULT_OPENWIRE_SSL_PORT,
 }
+/**
+ * The pre-CONNECT budgets: STOMP's admission sheds silent sockets by them, a ws connector bounds pending upgrades
+ * by the first; an MQTT or OpenWire connector bounds silent sockets by its connect timeout only, so there they
+ * would be ignored and are refused.
+ */
+const PENDING_OPTIONS: readonly string[] = [
+  'transport.maximumPendingConnects',
+  'transport.maximumPendingConnectsPerAddress',
+]
 /** Options that configure STOMP's heart-beat; meaningless on an MQTT-only connector. */
 const STOMP_ONLY_OPTIONS: readonly string[] = ['transport.defaultHeartBeat', 'transport.hbGracePeriodMultiplier']
 /** A port to show in a "host:port" example, per scheme (ActiveMQ's usual ones). */
@@ -67,16 +110,16 @@ const EXAMPLE_PORTS: Readonly<Record<string, number>> = {
   ...DEFAULT_PORTS,
   wss: DEFAULT_WS_PORT,
 }
-const SCHEMES_EXPECTED =
-  'expected one of stomp://, stomp+nio://, stomp+ssl://, stomp+nio+ssl://, mqtt://, mqtt+nio://, mqtt+ssl://, mqtt+nio+ssl://, ws:// or wss://'
+const SCHEMES_EXPECTED = `expected one of ${CONNECTOR_SCHEMES.map((x) => `${x}://`).join(', ')}`
 
 /** What a scheme is served with and what it speaks (ws carries either protocol, chosen per connection). */
 function schemeKind(scheme: string): { transport: ConnectorTransport; protocol: ConnectorProtocol } {
   if (scheme === 'ws' || scheme === 'wss') return { transport: scheme, protocol: 'both' }
-  return {
-    transport: TLS_SCHEMES.includes(scheme) ? 'tls' : 'tcp',
-    protocol: scheme.startsWith('mqtt') ? 'mqtt' : 'stomp',
-  }
+  const transport = TLS_SCHEMES.includes(scheme) ? 'tls' : 'tcp'
+  if (scheme.startsWith('mqtt')) return { transport, protocol: 'mqtt' }
+  if (scheme.startsWith('stomp')) return { transport, protocol: 'stomp' }
+  if (scheme.startsWith('auto')) return { transport, protocol: 'auto' }
+  return { transport, protocol: 'openwire' }
 }
 /** ActiveMQ's enabledProtocols names sfbroker accepts, oldest first; the default is TLSv1.2 and up. */
 export const TLS_PROTOCOLS = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'] as const
@@ -88,18 +131,10 @@ const TLS_OPTIONS = [
   'transport.enabledCipherSuites',
 ] as const
 const OTHER_ACTIVEMQ_SCHEMES = [
-  'tcp',
-  'nio',
-  'ssl',
-  'nio+ssl',
   'amqp',
   'amqp+ssl',
   'amqp+nio',
   'amqp+nio+ssl',
-  'auto',
-  'auto+nio',
-  'auto+ssl',
-  'auto+nio+ssl',
   'vm',
   'udp',
   'http',
@@ -177,7 +212,7 @@ export function parseConnectorUri(uri: string, name: string | undefined, where: 
   if (!CONNECTOR_SCHEMES.includes(scheme)) {
     if (OTHER_ACTIVEMQ_SCHEMES.includes(scheme)) {
       throw bad(
-        `scheme "${m[1]}" is not supported: sfbroker speaks STOMP and MQTT only; ${SCHEMES_EXPECTED}`,
+        `scheme "${m[1]}" is not supported: sfbroker speaks STOMP, MQTT and OpenWire only; ${SCHEMES_EXPECTED}`,
         'CONFIG_UNSUPPORTED',
       )
     }
@@ -235,8 +270,14 @@ export function parseConnectorUri(uri: string, name: string | undefined, where: 
     }
     if (seen.has(key)) throw bad(`option "${key}" is given twice; expected it once`)
     seen.add(key)
-    if (kind.protocol === 'mqtt' && STOMP_ONLY_OPTIONS.includes(key))
-      throw bad(`option ${key} configures STOMP heart-beats; expected it on a stomp or ws connector, not ${scheme}://`)
+    if ((kind.protocol === 'mqtt' || kind.protocol === 'openwire') && STOMP_ONLY_OPTIONS.includes(key))
+      throw bad(
+        `option ${key} configures STOMP heart-beats; expected it on a stomp, ws or auto connector, not ${scheme}://`,
+      )
+    if ((kind.protocol === 'mqtt' || kind.protocol === 'openwire') && PENDING_OPTIONS.includes(key))
+      throw bad(
+        `option ${key} sets a STOMP pre-CONNECT budget; expected it on a stomp, ws or auto connector, not ${scheme}:// (there transport.connectAttemptTimeout bounds silent sockets)`,
+      )
     if (key === 'maximumConnections') {
       const n = parseInteger(value, 1, MAXIMUM_CONNECTIONS_MAX)
       if (n === undefined)

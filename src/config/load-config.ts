@@ -133,10 +133,15 @@ function applyOverrides(input: Record<string, unknown>, o: ConfigOverrides, loca
     locator.set(['brokerName'], { flag: '--broker-name' })
   }
   if (o.connectors !== undefined && o.connectors.length > 0) {
+    // Named after the scheme (stomp, mqtt, ws, ...): `stomp`, then `stomp-2`, ... for more of one scheme.
+    const seen = new Map<string, number>()
     input.transportConnectors = o.connectors.map((uri, i) => {
       locator.set(['transportConnectors', i], { flag: '--connector' })
       locator.set(['transportConnectors', i, 'uri'], { flag: '--connector' })
-      return { name: i === 0 ? DEFAULTS.connectorName : `${DEFAULTS.connectorName}-${i + 1}`, uri }
+      const base = /^\s*([A-Za-z]+)/.exec(uri)?.[1]?.toLowerCase() ?? DEFAULTS.connectorName
+      const n = (seen.get(base) ?? 0) + 1
+      seen.set(base, n)
+      return { name: n === 1 ? base : `${base}-${n}`, uri }
     })
     locator.set(['transportConnectors'], { flag: '--connector' })
   }

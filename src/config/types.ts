@@ -50,8 +50,12 @@ export interface LockConfig {
 
 /** What a connector is served with: plain TCP, TLS (`+ssl`), WebSocket (`ws://`) or WebSocket over TLS (`wss://`). */
 export type ConnectorTransport = 'tcp' | 'tls' | 'ws' | 'wss'
-/** What a connector speaks; `both` (ws/wss): STOMP or MQTT per connection, by WebSocket subprotocol. */
-export type ConnectorProtocol = 'stomp' | 'mqtt' | 'both'
+/**
+ * What a connector speaks; `both` (ws/wss): STOMP or MQTT per connection, by WebSocket subprotocol; `openwire`
+ * (tcp://, nio://, ssl://): ActiveMQ's JMS wire protocol; `auto` (auto://): OpenWire, STOMP or MQTT per connection,
+ * told apart by its first bytes.
+ */
+export type ConnectorProtocol = 'stomp' | 'mqtt' | 'both' | 'openwire' | 'auto'
 
 export interface ConnectorConfig {
   name: string

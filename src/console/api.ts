@@ -391,6 +391,8 @@ export class ConsoleApi {
     const versions = new Map<string, string>()
     for (const s of parts.servers) for (const c of s.connectedSessions()) versions.set(c.session.sessionId, c.version)
     return {
+      // Counted by the connectors: MQTT clients are counted here whether or not they hold a broker session.
+      counts: this.node.status().connectors.map((c) => ({ name: c.name, transport: c.transport, ...c.byProtocol })),
       connections: mgmt.sessions().map((s) => ({
         ...s,
         protocolVersion: versions.get(s.sessionId) ?? null,

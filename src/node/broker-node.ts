@@ -18,7 +18,7 @@ import { createAdapter } from '../storage/index.ts'
 import { MemoryStore } from '../storage/memory-store.ts'
 import { Broker } from '../broker/index.ts'
 import { Scheduler, legacyJobReader } from '../broker/scheduler/index.ts'
-import { StompServer, fromLegacyStored } from '../protocol/stomp/index.ts'
+import { fromLegacyStored, type StompServer } from '../protocol/stomp/index.ts'
 import { Elector } from '../election/index.ts'
 import { logger } from '../lib/log.ts'
 import { VERSION } from '../lib/version.ts'
@@ -27,6 +27,18 @@ import { TlsContextSource } from '../net/index.ts'
 import { Security } from '../security/index.ts'
 import { NodeMetrics } from './node-metrics.ts'
 import { WarmStandby } from './warm-standby.ts'
+import { systemClock } from '../lib/clock.ts'
+import {
+  createConnector,
+  protocolsOf,
+  speaksMqtt,
+  transportOf,
+  type ConnectionCounts,
+  type ConnectionProtocol,
+  type Connector,
+} from './connector.ts'
+import { createMqttCore, type NodeMqttCore } from './mqtt-core-factory.ts'
+import { connectionSummary } from './connection-summary.ts'
 
 const log = logger('node')
 
@@ -57,7 +69,9 @@ interface Serving {
   schedulerStore: PersistenceAdapter | null
   broker: Broker
   scheduler: Scheduler | null
-  servers: StompServer[]
+  /** The node's one MQTT core when some connector speaks MQTT (started before, stopped after the connectors). */
+  mqtt: NodeMqttCore | null
+  connectors: Connector[]
   summaryTimer: ReturnType<typeof setInterval> | null
 }
 
@@ -67,7 +81,21 @@ export interface NodeStatus {
   role: Role
   epoch: number | null
   since: number
-  connectors: { name: string; uri: string; listening: string | null; connections: number }[]
+  connectors: ConnectorStatus[]
+}
+
+export interface ConnectorStatus {
+  name: string
+  uri: string
+  /** tcp, tls, ws or wss. */
+  transport: string
+  listening: string | null
+  /** Open connections, all protocols together. */
+  connections: number
+  /** The protocols this connector serves. */
+  speaks: ConnectionProtocol[]
+  /** Open connections by the protocol each speaks. */
+  byProtocol: ConnectionCounts
 }
 
 export class BrokerNode {
@@ -177,7 +205,7 @@ export class BrokerNode {
     const s = this.serving
     if (!s || this.role !== 'primary') return
     await Promise.allSettled(
-      s.servers.map((srv) => srv.close({ reason: 'shutdown', message: `broker is shutting down: ${reason}` })),
+      s.connectors.map((cn) => cn.close({ reason: 'shutdown', message: `broker is shutting down: ${reason}` })),
     )
     const stores = [s.store, s.schedulerStore].filter((x): x is PersistenceAdapter => x !== null)
     const res = await settleWithin(Promise.allSettled(stores.map((st) => st.checkpoint())), this.closeTimeoutMs)
@@ -212,16 +240,25 @@ export class BrokerNode {
       epoch: s?.epoch ?? null,
       since: this.roleSince,
       connectors: this.config.connectors.map((c, i) => {
-        const srv = s?.servers[i]
-        const addr = srv ? srv.address() : null
+        const cn = s?.connectors[i]
+        const addr = cn ? cn.address() : null
+        const byProtocol = cn ? cn.connections() : { stomp: 0, mqtt: 0, openwire: 0 }
         return {
           name: c.name,
           uri: c.uri,
+          transport: transportOf(c),
+          speaks: protocolsOf(c),
           listening: addr ? `${addr.host}:${addr.port}` : null,
-          connections: srv ? srv.connections() : 0,
+          connections: byProtocol.stomp + byProtocol.mqtt + byProtocol.openwire,
+          byProtocol,
         }
       }),
     }
+  }
+
+  /** The admin listener's bound address (port 0 resolved); null without one or before it listens. */
+  adminAddress(): { host: string; port: number } | null {
+    return this.admin?.address() ?? null
   }
 
   electionStatus(): ReturnType<Elector['status']> {
@@ -233,10 +270,15 @@ export class BrokerNode {
     broker: Broker
     store: PersistenceAdapter | null
     scheduler: Scheduler | null
+    /** Every connector, for connection counts. */
+    connectors: Connector[]
+    /** The STOMP servers among them (ws connectors included), for the console's sessions. */
     servers: StompServer[]
   } | null {
     const s = this.serving
-    return s ? { broker: s.broker, store: s.store, scheduler: s.scheduler, servers: s.servers } : null
+    if (!s) return null
+    const servers = s.connectors.flatMap((c) => (c.stomp ? [c.stomp] : []))
+    return { broker: s.broker, store: s.store, scheduler: s.scheduler, connectors: s.connectors, servers }
   }
 
   private onRole(role: Role, reason: string): void {
@@ -262,9 +304,10 @@ export class BrokerNode {
   private async activate(ctx: ActivationContext): Promise<void> {
     const cfg = this.config
     const onFatal = (err: Error) => void this.storeFailed(ctx.epoch, err)
-    const part: Partial<Serving> & { servers: StompServer[] } = {
+    const part: Partial<Serving> & { connectors: Connector[] } = {
       epoch: ctx.epoch,
-      servers: [],
+      connectors: [],
+      mqtt: null,
       store: null,
       schedulerStore: null,
       scheduler: null,
@@ -312,18 +355,28 @@ export class BrokerNode {
       // Recovery can take a while; a newer primary may have claimed its epoch meanwhile. Serving without this
       // check would open ports for a moment under a stale epoch (the fence would still refuse every receipt).
       await ctx.fence.assertCurrent()
+      // One MQTT core for every MQTT and WebSocket connector, recovered before any of them accepts a client.
+      if (cfg.connectors.some(speaksMqtt)) {
+        part.mqtt = createMqttCore({
+          broker: part.broker,
+          authenticator: this.security.authenticator,
+        })
+        await part.mqtt.start()
+      }
       const bound: string[] = []
       for (const c of cfg.connectors) {
-        const srv = new StompServer({
+        const cn = createConnector(c, {
           broker: part.broker,
-          connector: c,
-          serverName: `sfbroker/${VERSION}`,
+          mqtt: part.mqtt ?? null,
           authenticator: this.security.authenticator,
-          tlsSource: this.tls ?? undefined,
+          tlsSource: this.tls,
+          serverName: `sfbroker/${VERSION}`,
+          brokerName: cfg.brokerName,
+          clock: systemClock,
         })
-        part.servers.push(srv)
-        await srv.listen()
-        const a = srv.address()
+        part.connectors.push(cn)
+        await cn.listen()
+        const a = cn.address()
         log.info(`connector ${c.name} listening on ${a.host}:${a.port} (${c.uri})`)
         bound.push(boundUri(c.uri, a.port))
       }
@@ -409,13 +462,15 @@ export class BrokerNode {
     }
   }
 
-  private async teardown(s: Partial<Serving> & { servers: StompServer[] }, reason: string): Promise<void> {
+  private async teardown(s: Partial<Serving> & { connectors: Connector[] }, reason: string): Promise<void> {
     if (s.summaryTimer) clearInterval(s.summaryTimer)
     // Connectors first, all closes started before anything is awaited: no client is served a moment longer.
-    // Each client gets an ERROR saying why first (never waited for: a bounded linger, then the socket goes).
+    // Each client is told why first as its protocol allows (STOMP: ERROR; MQTT 5: DISCONNECT 0x8B), never waited
+    // for: a bounded linger, then the socket goes.
     const goodbye = { reason: 'not-primary' as const, message: `broker is no longer primary: ${reason}` }
-    await Promise.allSettled(s.servers.map((srv) => srv.close(goodbye)))
+    await Promise.allSettled(s.connectors.map((cn) => cn.close(goodbye)))
     const steps: [string, () => Promise<void> | undefined][] = [
+      ['mqtt core', () => s.mqtt?.stop()],
       ['scheduler', () => s.scheduler?.stop()],
       ['broker', () => s.broker?.stop()],
       ['scheduler store', () => s.schedulerStore?.close()],
@@ -462,6 +517,7 @@ export class BrokerNode {
         scheduler: s.scheduler ? s.scheduler.stats() : null,
         // Damage the stores found in their own files (corrupt records, torn tail): `sfbroker status` warns on it.
         integrity: { store: st?.integrity ?? null, scheduler: s.schedulerStore?.stats().integrity ?? null },
+        connections: connectionSummary(this.status().connectors),
         updatedAt: Date.now(),
       }
       const file = path.join(this.config.persistence.directory, 'store-summary.json')

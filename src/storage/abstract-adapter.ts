@@ -20,7 +20,7 @@ import type {
   WriteResult,
 } from './types.ts'
 import { GroupCommitQueue } from './group-commit.ts'
-import { validateLoad, validateMessageId, validateOps } from './op-validation.ts'
+import { validateLoad, validateDedupeKey, validateOps } from './op-validation.ts'
 
 export type AdapterState = 'new' | 'opening' | 'open' | 'closing' | 'closed' | 'failed'
 
@@ -61,7 +61,7 @@ export abstract class AbstractAdapter<W = never> implements PersistenceAdapter {
   protected started(): void {}
   protected abstract writeStore(ops: StoreOp[]): Promise<WriteResult>
   protected abstract loadStore(destination: string, afterSeq: number, limit: number): Promise<StoredMessage[]>
-  protected abstract isDuplicateStore(messageId: string): boolean
+  protected abstract isDuplicateStore(key: string): boolean
   protected abstract statsStore(): StoreStats
   protected abstract checkpointStore(): Promise<void>
   /** Finish pending work and release everything. `wasOpen`: the store was open (not failed) when close() came. */
@@ -123,10 +123,10 @@ export abstract class AbstractAdapter<W = never> implements PersistenceAdapter {
     return this.loadStore(destination, afterSeq, limit)
   }
 
-  isDuplicate(messageId: string): boolean {
+  isDuplicate(key: string): boolean {
     this.assertOpen('isDuplicate()')
-    validateMessageId(messageId)
-    return this.isDuplicateStore(messageId)
+    validateDedupeKey(key)
+    return this.isDuplicateStore(key)
   }
 
   /** Also on a failed store (status reports what it knew); not before open or after close. */

@@ -27,6 +27,7 @@ import { describeContract } from './conformance/contract.ts'
 import { describeCrash } from './conformance/crash.ts'
 import { describeFencing } from './conformance/fencing.ts'
 import { describeFront } from './conformance/front.ts'
+import { describeMessageModel } from './conformance/message-model.ts'
 import type { AdapterHarness, SuiteContext } from './conformance/harness.ts'
 
 export {
@@ -74,6 +75,7 @@ export function describeAdapter(name: string, h: AdapterHarness): void {
   describe(`${name} conformance`, () => {
     describeContract(ctx)
     describeFront(ctx)
+    describeMessageModel(ctx)
     describeFencing(ctx)
     describeCrash(name, caps.crash, openAt, tmp)
   })

@@ -80,8 +80,8 @@ export class MemoryStore extends AbstractAdapter {
       .slice(0, limit)
   }
 
-  protected isDuplicateStore(messageId: string): boolean {
-    return this.seen.has(messageId)
+  protected isDuplicateStore(key: string): boolean {
+    return this.seen.has(key)
   }
 
   private summaries(): DestinationSummary[] {

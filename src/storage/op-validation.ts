@@ -4,7 +4,8 @@
  * whole batch first, then encodes it). The message names the op's index, the field, the value and what was
  * expected. Not checked here: limits that depend on an adapter's encoding (the journal's recordBytesMax).
  */
-import { BrokerError } from '../lib/errors.ts'
+import { BrokerError, isBrokerError } from '../lib/errors.ts'
+import { validateMessage } from '../model/index.ts'
 import type { StoreOp } from './types.ts'
 
 const OPS = 'one of add, remove, purge, putSubscription, removeSubscription'
@@ -31,9 +32,17 @@ function validateOp(o: StoreOp, i: number): void {
       str('destination', o.destination)
       const m = o.message
       if (!m || typeof m !== 'object') throw bad('message', m, 'an object')
-      str('message.messageId', m.messageId, false)
-      if (!(m.body instanceof Uint8Array)) throw bad('message.body', typeof m.body, 'a Uint8Array')
+      if (!m.destination || typeof m.destination !== 'object' || typeof m.destination.name !== 'string')
+        throw bad('message.destination', m.destination, 'a Destination')
       if (!(m.properties instanceof Map)) throw bad('message.properties', typeof m.properties, 'a Map')
+      if (!m.origin || typeof m.origin !== 'object') throw bad('message.origin', m.origin, 'an Origin')
+      try {
+        // The model's own checks (ids, ranges, property types, body kind); the codec encodes only valid messages.
+        validateMessage(m, `write() ops[${i}] (add) message`)
+      } catch (e) {
+        if (!isBrokerError(e, 'BROKER_HEADER_INVALID')) throw e
+        throw new BrokerError('STORAGE_INVALID_OP', e.message, { cause: e, details: { index: i } })
+      }
       return
     }
     case 'remove':
@@ -77,8 +86,8 @@ export function validateLoad(destination: string, afterSeq: number, limit: numbe
     )
 }
 
-/** Throws STORAGE_INVALID_OP when isDuplicate() is given something that is not a message id. */
-export function validateMessageId(messageId: string): void {
-  if (typeof messageId !== 'string')
-    throw new BrokerError('STORAGE_INVALID_OP', `isDuplicate(): messageId ${JSON.stringify(messageId)} is not a string`)
+/** Throws STORAGE_INVALID_OP when isDuplicate() is given something that is not a dedupe key. */
+export function validateDedupeKey(key: string): void {
+  if (typeof key !== 'string')
+    throw new BrokerError('STORAGE_INVALID_OP', `isDuplicate(): key ${JSON.stringify(key)} is not a string`)
 }

@@ -15,6 +15,7 @@ import { pathToFileURL } from 'node:url'
 import type { CrashLine, CrashWriterConfig } from '../storage/conformance.ts'
 import type { PersistenceAdapter, StoreOp } from '../storage/types.ts'
 import { SeededRandom } from '../lib/random.ts'
+import { createMessage, prop } from '../model/index.ts'
 
 function emit(line: CrashLine): void {
   writeSync(1, JSON.stringify(line) + '\n')
@@ -44,7 +45,7 @@ async function main(): Promise<void> {
     for (let pages = 0; pages < 10_000; pages++) {
       const page = await store.load(d, after, 1000)
       if (page.length === 0) break
-      for (const m of page) removable.push({ id: m.messageId, destination: d, seq: m.seq })
+      for (const m of page) removable.push({ id: m.message.messageId, destination: d, seq: m.seq })
       after = page[page.length - 1].seq
     }
   }
@@ -80,7 +81,19 @@ async function main(): Promise<void> {
       ops.push({
         op: 'add',
         destination,
-        message: { messageId: id, headers: { 'x-dest': destination, 'x-batch': String(b) }, body },
+        message: createMessage({
+          messageId: id,
+          destination: { kind: 'queue', name: destination },
+          timestamp: 1_700_000_000_000,
+          persistent: true,
+          properties: new Map([
+            ['x-dest', prop.string(destination)],
+            ['x-batch', prop.string(String(b))],
+          ]),
+          bodyKind: 'bytes',
+          body,
+          producer: { id, seq: null },
+        }),
       })
       adds.push([id, destination])
     }

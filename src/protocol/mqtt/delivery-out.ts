@@ -86,7 +86,11 @@ export class OutboundPublisher {
 
   /** Resend PUBREL for a QoS 2 delivery the client had PUBREC'd before a reconnect. */
   release(packetId: number): void {
-    this.port.writeBytes(this.port.encode({ cmd: 'pubrel', messageId: packetId }))
+    const pubrel: Packet = { cmd: 'pubrel', messageId: packetId }
+    // MQTT 5: an explicit success code lets the encoder use the 2-byte form (§3.6.2.1), which older v5 clients
+    // (Debian's paho 1.6.1) require; without it mqtt-packet writes a reason code and an empty property block.
+    if (this.port.version === 5) pubrel.reasonCode = RC.success
+    this.port.writeBytes(this.port.encode(pubrel))
   }
 
   puback(packetId: number): void {
@@ -103,7 +107,7 @@ export class OutboundPublisher {
     }
     const known = s.received(packetId)
     const pubrel: Packet = { cmd: 'pubrel', messageId: packetId }
-    if (!known && this.port.version === 5) pubrel.reasonCode = RC.packetIdNotFound
+    if (this.port.version === 5) pubrel.reasonCode = known ? RC.success : RC.packetIdNotFound
     this.port.writeBytes(this.port.encode(pubrel))
   }
 

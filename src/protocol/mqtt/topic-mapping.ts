@@ -1,68 +1,36 @@
 /**
- * MQTT topic names and filters ↔ the broker's dotted destination names, with ActiveMQ's rules
- * (MQTTProtocolConverter): `/` ↔ `.`, `+` ↔ `*`, `#` ↔ `>`, and a `.` inside an MQTT level ↔ `/` internally.
- * Also the MQTT validity rules for names and filters (MQTT 5 §4.7, 3.1.1 §4.7) and `$share/{group}/{filter}`.
- * TODO(#17): src/model/destination.ts owns the same mapping for every protocol; use it once it lands.
- * Does not know destinations' kinds or authorization.
+ * MQTT topic names and filters ↔ the broker's dotted destination names, through src/model's MQTT mapping (ActiveMQ's
+ * MQTTProtocolConverter character swap: `/` ↔ `.`, `+` ↔ `*`, `#` ↔ `>`, so every topic round-trips), plus what only
+ * MQTT has: U+0000 is refused (§4.7.3), the model's errors become MQTT reason codes (0x90 topic name invalid, 0x8F
+ * topic filter invalid) and `$share/{group}/{filter}` is split off (§4.8.2). Does not know authorization.
  */
+import { BrokerError } from '../../lib/errors.ts'
+import { fromMqttFilter, fromMqttTopic, swapMqttCharacters } from '../../model/index.ts'
 import { MqttProtocolError, RC } from './reason-codes.ts'
 
-/** One MQTT topic name or filter mapped character by character (the mapping is its own inverse on names). */
-function swap(s: string, from: 'mqtt' | 'internal'): string {
-  let out = ''
-  for (const ch of s) {
-    if (ch === '/') out += '.'
-    else if (ch === '.') out += '/'
-    else if (from === 'mqtt' && ch === '+') out += '*'
-    else if (from === 'mqtt' && ch === '#') out += '>'
-    else if (from === 'internal' && ch === '*') out += '+'
-    else if (from === 'internal' && ch === '>') out += '#'
-    else out += ch
+function mapped<T>(rc: number, where: string, text: string, f: () => T): T {
+  if (text.includes('\u0000')) throw new MqttProtocolError(rc, `${where}: "${text}" holds U+0000`)
+  try {
+    return f()
+  } catch (e) {
+    if (e instanceof BrokerError) throw new MqttProtocolError(rc, e.message)
+    throw e
   }
-  return out
 }
 
-/**
- * A PUBLISH topic name as the broker's destination name. `*` and `>` are wildcards in dotted names, so a topic
- * name holding them cannot be published to (as in ActiveMQ); that is refused as an invalid topic name.
- */
+/** A PUBLISH topic name as the broker's destination name: no `+`/`#`, not empty (MQTT 3.1.1/5 §4.7). */
 export function topicNameToInternal(topic: string, where: string): string {
-  if (topic.length === 0) throw new MqttProtocolError(RC.topicNameInvalid, `${where}: empty topic name`)
-  for (const ch of topic) {
-    if (ch === '+' || ch === '#')
-      throw new MqttProtocolError(
-        RC.topicNameInvalid,
-        `${where}: topic name "${topic}" holds the wildcard "${ch}", expected none in a topic name`,
-      )
-    if (ch === '*' || ch === '>')
-      throw new MqttProtocolError(
-        RC.topicNameInvalid,
-        `${where}: topic name "${topic}" holds "${ch}", which this broker reserves for wildcards`,
-      )
-    if (ch === '\u0000') throw new MqttProtocolError(RC.topicNameInvalid, `${where}: topic name holds U+0000`)
-  }
-  return swap(topic, 'mqtt')
+  return mapped(RC.topicNameInvalid, where, topic, () => fromMqttTopic(topic, where).name)
 }
 
 /** A topic filter (no `$share` prefix) as a dotted filter; validates `+` and `#` placement. */
 export function topicFilterToInternal(filter: string, where: string): string {
-  if (filter.length === 0) throw new MqttProtocolError(RC.topicFilterInvalid, `${where}: empty topic filter`)
-  const levels = filter.split('/')
-  levels.forEach((level, i) => {
-    const bad = (what: string) =>
-      new MqttProtocolError(RC.topicFilterInvalid, `${where}: topic filter "${filter}": ${what}`)
-    if (level.includes('\u0000')) throw bad('holds U+0000')
-    if (level.includes('*') || level.includes('>')) throw bad('holds "*" or ">", which this broker reserves')
-    if (level.includes('#') && (level !== '#' || i !== levels.length - 1))
-      throw bad('"#" must be a whole level and the last one')
-    if (level.includes('+') && level !== '+') throw bad('"+" must be a whole level')
-  })
-  return swap(filter, 'mqtt')
+  return mapped(RC.topicFilterInvalid, where, filter, () => fromMqttFilter(filter, where).name)
 }
 
 /** A dotted destination name or filter as MQTT text. */
 export function internalToMqtt(name: string): string {
-  return swap(name, 'internal')
+  return swapMqttCharacters(name)
 }
 
 export interface ParsedFilter {

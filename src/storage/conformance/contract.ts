@@ -6,7 +6,7 @@
 import { test, expect } from 'bun:test'
 import { BrokerError } from '../../lib/errors.ts'
 import type { DurableSubscriptionRecord, RecoveredState } from '../types.ts'
-import { add, dec, expectCode, loadAll, msg, nonEmpty, SeededRandom, type SuiteContext } from './harness.ts'
+import { add, dec, expectCode, loadAll, msg, nonEmpty, SeededRandom, strProp, type SuiteContext } from './harness.ts'
 
 export function describeContract({ name, h, caps, tmp, openAt, skipReason }: SuiteContext): void {
   test(`${name} keeps per-destination order across reopen and assigns increasing seqs`, async () => {
@@ -37,11 +37,11 @@ export function describeContract({ name, h, caps, tmp, openAt, skipReason }: Sui
       const got = await loadAll(a, `q${d}`)
       const want = seqs.map((s, n) => ({ s, n })).filter((x) => x.n % 3 === d && !removed.has(x.s))
       expect(got.map((m) => m.seq)).toEqual(want.map((x) => x.s))
-      expect(got.map((m) => m.headers.n)).toEqual(want.map((x) => String(x.n)))
+      expect(got.map((m) => strProp(m, 'n'))).toEqual(want.map((x) => String(x.n)))
       for (const m of got) {
-        const n = Number(m.headers.n)
-        expect(m.messageId).toBe(n < 10 ? `s-${n}` : `c-${n - 10}`)
-        expect(dec.decode(m.body)).toBe(n < 10 ? `body ${n}` : `body c${n - 10}`)
+        const n = Number(strProp(m, 'n'))
+        expect(m.message.messageId).toBe(n < 10 ? `s-${n}` : `c-${n - 10}`)
+        expect(dec.decode(m.message.body)).toBe(n < 10 ? `body ${n}` : `body c${n - 10}`)
       }
     }
     const after = await a.write([add('q0', msg('after-reopen', 'x'))])
@@ -67,8 +67,8 @@ export function describeContract({ name, h, caps, tmp, openAt, skipReason }: Sui
     expect(tx.seqs[1]).toBeGreaterThan(tx.seqs[0])
     await a.close()
     ;({ a } = await openAt(dir))
-    expect((await loadAll(a, 'A')).map((m) => m.messageId)).toEqual(['a2', 'a3'])
-    expect((await loadAll(a, 'B')).map((m) => m.messageId)).toEqual(['b2'])
+    expect((await loadAll(a, 'A')).map((m) => m.message.messageId)).toEqual(['a2', 'a3'])
+    expect((await loadAll(a, 'B')).map((m) => m.message.messageId)).toEqual(['b2'])
     await a.close()
   })
 
@@ -102,7 +102,7 @@ export function describeContract({ name, h, caps, tmp, openAt, skipReason }: Sui
       (x.clientId + x.subscriptionName).localeCompare(y.clientId + y.subscriptionName),
     )
     expect(subs).toEqual([sub('c1', 's2', "color = 'blue'"), { ...sub('c2', 's1', null), noLocal: true }])
-    expect((await loadAll(a, 'durable://c2:s1')).map((m) => m.messageId)).toEqual(['d1'])
+    expect((await loadAll(a, 'durable://c2:s1')).map((m) => m.message.messageId)).toEqual(['d1'])
     // Deleting a durable subscription: its record and its messages go in one batch.
     await a.write([
       { op: 'removeSubscription', clientId: 'c2', subscriptionName: 's1' },
@@ -173,7 +173,7 @@ export function describeContract({ name, h, caps, tmp, openAt, skipReason }: Sui
     await closing
     for (const r of results) if (!r.ok) expect(r.e instanceof BrokerError).toBe(true)
     ;({ a } = await openAt(dir))
-    const got = new Set((await loadAll(a, 'Q')).map((m) => m.messageId))
+    const got = new Set((await loadAll(a, 'Q')).map((m) => m.message.messageId))
     for (const r of results) if (r.ok) expect(got.has(`p-${r.i}`)).toBe(true)
     await a.close()
   })
@@ -195,10 +195,10 @@ export function describeContract({ name, h, caps, tmp, openAt, skipReason }: Sui
       await a.close()
       ;({ a } = await openAt(dir))
       const got = await loadAll(a, 'BIG')
-      expect(got.map((m) => m.messageId)).toEqual(['big-1', 'small-after'])
-      expect(got[0].body.length).toBe(body.length)
-      expect(Buffer.compare(Buffer.from(got[0].body), Buffer.from(body))).toBe(0)
-      expect(got[0].headers['content-length']).toBe(String(body.length))
+      expect(got.map((m) => m.message.messageId)).toEqual(['big-1', 'small-after'])
+      expect(got[0].message.body.length).toBe(body.length)
+      expect(Buffer.compare(Buffer.from(got[0].message.body), Buffer.from(body))).toBe(0)
+      expect(strProp(got[0], 'content-length')).toBe(String(body.length))
       await a.close()
     },
     60_000,
@@ -217,7 +217,7 @@ export function describeContract({ name, h, caps, tmp, openAt, skipReason }: Sui
     expect(counts.size).toBe(n)
     for (let i = 0; i < n; i += 37) {
       expect(counts.get(`queue://D.${i}`)).toBe(2)
-      expect((await loadAll(a, `queue://D.${i}`)).map((m) => m.messageId)).toEqual([`d-${i}-a`, `d-${i}-b`])
+      expect((await loadAll(a, `queue://D.${i}`)).map((m) => m.message.messageId)).toEqual([`d-${i}-a`, `d-${i}-b`])
     }
     await a.close()
   }, 30_000)
@@ -291,13 +291,13 @@ export function describeContract({ name, h, caps, tmp, openAt, skipReason }: Sui
     await a.write(Array.from({ length: 5 }, (_, i) => add('PA', msg(`pa-${i}`, 'x'))))
     await a.write([add('PB', msg('pb-0', 'x'))])
     await a.write([{ op: 'purge', destination: 'PA' }, add('PA', msg('pa-new', 'y'))])
-    expect((await loadAll(a, 'PA')).map((m) => m.messageId)).toEqual(['pa-new'])
+    expect((await loadAll(a, 'PA')).map((m) => m.message.messageId)).toEqual(['pa-new'])
     // A purge after an add in the same batch drops that add too.
     await a.write([add('PB', msg('pb-1', 'x')), { op: 'purge', destination: 'PB' }])
     expect(a.stats().messages).toBe(1)
     await a.close()
     ;({ a } = await openAt(dir))
-    expect((await loadAll(a, 'PA')).map((m) => m.messageId)).toEqual(['pa-new'])
+    expect((await loadAll(a, 'PA')).map((m) => m.message.messageId)).toEqual(['pa-new'])
     expect(await loadAll(a, 'PB')).toEqual([])
     await a.close()
   })

@@ -6,7 +6,7 @@ import { test, expect } from 'bun:test'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import type { OpenOptions, PersistenceAdapter, RecoveredState } from '../types.ts'
-import { dec, loadAll, SeededRandom, suiteSeed, type AdapterCapabilities } from './harness.ts'
+import { dec, loadAll, SeededRandom, strProp, suiteSeed, type AdapterCapabilities } from './harness.ts'
 
 // ---------------------------------------------------------------------------------------------------------------
 // kill -9 group
@@ -170,15 +170,15 @@ async function crashRounds(o: CrashRoundsOptions, children: Set<ChildProcess>): 
       const got = await loadAll(a, d)
       let prev: [number, number] = [-1, -1]
       for (const m of got) {
-        const ord = idOrder(m.messageId)
+        const ord = idOrder(m.message.messageId)
         if (ord[0] < prev[0] || (ord[0] === prev[0] && ord[1] <= prev[1]))
-          fail(round, `order broken in ${d}: ${m.messageId} (seq ${m.seq}) after r${prev[0]}-${prev[1]}`)
+          fail(round, `order broken in ${d}: ${m.message.messageId} (seq ${m.seq}) after r${prev[0]}-${prev[1]}`)
         prev = ord
-        if (dec.decode(m.body.subarray(0, m.messageId.length + 1)) !== `${m.messageId}|`)
-          fail(round, `body of ${m.messageId} is not the one written`)
-        if (m.headers['x-dest'] !== d)
-          fail(round, `${m.messageId} recovered in ${d} but written to ${m.headers['x-dest']}`)
-        actual.set(m.messageId, { destination: d, seq: m.seq })
+        if (dec.decode(m.message.body.subarray(0, m.message.messageId.length + 1)) !== `${m.message.messageId}|`)
+          fail(round, `body of ${m.message.messageId} is not the one written`)
+        if (strProp(m, 'x-dest') !== d)
+          fail(round, `${m.message.messageId} recovered in ${d} but written to ${strProp(m, 'x-dest')}`)
+        actual.set(m.message.messageId, { destination: d, seq: m.seq })
       }
     }
     await a.close()

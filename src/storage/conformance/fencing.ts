@@ -53,7 +53,7 @@ export function describeFencing({ name, h, caps, tmp, openAt, skipReason }: Suit
       const old = h.open(dir)
       await expectCode(old.open({ directory: dir, epoch: 4, syncPolicy: 'always' }), 'STORAGE_FENCED')
       ;({ a } = await openAt(dir, { epoch: 5 }))
-      expect((await loadAll(a, 'Q')).map((m) => m.messageId)).toEqual(['m5'])
+      expect((await loadAll(a, 'Q')).map((m) => m.message.messageId)).toEqual(['m5'])
       await a.close()
     },
   )
@@ -106,8 +106,8 @@ export function describeFencing({ name, h, caps, tmp, openAt, skipReason }: Suit
       })
       expect(norm(w.rec)).toEqual(norm(c.rec))
       for (const d of ['Q0', 'Q1', 'Q2']) {
-        expect((await loadAll(w.a, d)).map((m) => [m.seq, m.messageId])).toEqual(
-          (await loadAll(c.a, d)).map((m) => [m.seq, m.messageId]),
+        expect((await loadAll(w.a, d)).map((m) => [m.seq, m.message.messageId])).toEqual(
+          (await loadAll(c.a, d)).map((m) => [m.seq, m.message.messageId]),
         )
       }
       await w.a.write([add('Q0', msg('after', 'y'))])

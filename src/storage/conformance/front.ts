@@ -26,8 +26,28 @@ const BAD_OPS: [string, unknown][] = [
   ['add without a message', { op: 'add', destination: 'Q' }],
   ['add with a non-string messageId', { op: 'add', destination: 'Q', message: { ...msg('b3', 'x'), messageId: 7 } }],
   ['add with a string body', { op: 'add', destination: 'Q', message: { ...msg('b4', 'x'), body: 'x' } }],
-  ['add without headers', { op: 'add', destination: 'Q', message: { ...msg('b5', 'x'), headers: null } }],
-  ['add with a non-string header', { op: 'add', destination: 'Q', message: { ...msg('b6', 'x'), headers: { a: 1 } } }],
+  ['add without properties', { op: 'add', destination: 'Q', message: { ...msg('b5', 'x'), properties: null } }],
+  [
+    'add with a mistyped property',
+    {
+      op: 'add',
+      destination: 'Q',
+      message: { ...msg('b6', 'x'), properties: new Map([['a', { type: 'int', value: 1.5 }]]) },
+    },
+  ],
+  [
+    'add without a message destination',
+    { op: 'add', destination: 'Q', message: { ...msg('b7', 'x'), destination: null } },
+  ],
+  ['add with priority 10', { op: 'add', destination: 'Q', message: { ...msg('b8', 'x'), priority: 10 } }],
+  [
+    'add with bytes and bodyKind none',
+    { op: 'add', destination: 'Q', message: { ...msg('b9', 'x'), bodyKind: 'none' } },
+  ],
+  [
+    'add with an empty producer id',
+    { op: 'add', destination: 'Q', message: { ...msg('b10', 'x'), producer: { id: '', seq: null } } },
+  ],
   ['remove without a destination', { op: 'remove', seq: 1 }],
   ['remove with a fractional seq', { op: 'remove', destination: 'Q', seq: 1.5 }],
   ['remove with seq 0', { op: 'remove', destination: 'Q', seq: 0 }],
@@ -71,7 +91,7 @@ export function describeFront({ name, h, tmp, openAt }: SuiteContext): void {
     // The store is still usable, and none of the refused batches left a trace, also after reopen.
     await a.write([add('Q', msg('after', 'x'))])
     const check = async () => {
-      expect((await loadAll(a, 'Q')).map((m) => m.messageId)).toEqual(['keep', 'after'])
+      expect((await loadAll(a, 'Q')).map((m) => m.message.messageId)).toEqual(['keep', 'after'])
       expect(await loadAll(a, 'P')).toEqual([])
       expect(a.isDuplicate('good-before-an unknown op')).toBe(false)
     }

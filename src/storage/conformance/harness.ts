@@ -6,6 +6,7 @@
 import { isBrokerError, type ErrorCode } from '../../lib/errors.ts'
 import type { OpenOptions, PersistenceAdapter, RecoveredState, StoreOp, StoredMessage } from '../types.ts'
 import { SeededRandom, seedFromEnv } from '../../lib/random.ts'
+import { type CoreMessage, createMessage, prop } from '../../model/index.ts'
 
 /** What an adapter can do beyond the mandatory contract. A group whose capability is missing is skipped, saying why. */
 export interface AdapterCapabilities {
@@ -32,6 +33,11 @@ export interface AdapterCapabilities {
    * it exactly what a cold open recovers. A string is the stated reason it is not supported (cold open only).
    */
   standby?: true | string
+  /**
+   * `plant(dir, destination)` adds to the closed store in `dir` one message on `destination` whose bytes pass the
+   * adapter's integrity checks but whose message record does not decode; the next open must report it as corrupt.
+   */
+  corruptMessage?: { plant(dir: string, destination: string): Promise<void> | void } | string
 }
 
 export interface AdapterHarness {
@@ -49,21 +55,37 @@ export const suiteSeed = seedFromEnv
 const enc = new TextEncoder()
 export const dec = new TextDecoder()
 
-export function msg(
-  messageId: string,
-  body: string | Uint8Array,
-  headers: Record<string, string> = {},
-): Omit<StoredMessage, 'seq'> {
-  return {
+/**
+ * A persistent message on queue Q with `props` as string properties and, as a STOMP producer's message-id gives
+ * it, the producer identity `messageId` (so its dedupe key is the id). A string body is a text message.
+ */
+export function msg(messageId: string, body: string | Uint8Array, props: Record<string, string> = {}): CoreMessage {
+  const bytes = typeof body === 'string' ? enc.encode(body) : body
+  return createMessage({
     messageId,
-    headers: { 'message-id': messageId, ...headers },
-    body: typeof body === 'string' ? enc.encode(body) : body,
-  }
+    destination: { kind: 'queue', name: 'Q' },
+    timestamp: 1_700_000_000_000,
+    persistent: true,
+    properties: new Map(Object.entries(props).map(([k, v]) => [k, prop.string(v)])),
+    bodyKind: typeof body === 'string' ? 'text' : bytes.length > 0 ? 'bytes' : 'none',
+    body: bytes,
+    producer: { id: messageId, seq: null },
+    origin: { protocol: 'stomp' },
+  })
 }
 
-export function add(destination: string, m: Omit<StoredMessage, 'seq'>): StoreOp {
+export function add(destination: string, m: CoreMessage): StoreOp {
   return { op: 'add', destination, message: m }
 }
+
+/** A string property of a stored message (the conformance helpers set them with msg()). */
+export function strProp(m: StoredMessage, name: string): string | undefined {
+  const p = m.message.properties.get(name)
+  return p?.type === 'string' ? p.value : undefined
+}
+
+/** The ids of stored messages, in order. */
+export const ids = (ms: StoredMessage[]): string[] => ms.map((m) => m.message.messageId)
 
 export async function expectCode(p: Promise<unknown> | (() => unknown), code: ErrorCode): Promise<void> {
   let err: unknown = null

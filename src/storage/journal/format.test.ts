@@ -19,12 +19,13 @@ import {
 } from './format.ts'
 import { scanSegment } from './segment-scanner.ts'
 import type { StoreOp } from '../types.ts'
+import { msg } from '../conformance/harness.ts'
 
 const enc = new TextEncoder()
 const add = (d: string, id: string, body: string): StoreOp => ({
   op: 'add',
   destination: d,
-  message: { messageId: id, headers: { k: 'v', ü: 'ß' }, body: enc.encode(body) },
+  message: msg(id, enc.encode(body), { k: 'v', ü: 'ß' }),
 })
 
 function threw(fn: () => unknown): unknown {
@@ -40,7 +41,12 @@ describe('journal format', () => {
   test('segment header round-trips and refuses foreign magic, newer version, bad CRC with stable codes', () => {
     const h = encodeSegmentHeader({ version: JOURNAL_FORMAT_VERSION, epoch: 7, id: 3, createdAt: 123 })
     expect(h.length).toBe(SEGMENT_HEADER_BYTES)
-    expect(decodeSegmentHeader(h, 'db-3.log')).toEqual({ version: 1, epoch: 7, id: 3, createdAt: 123 })
+    expect(decodeSegmentHeader(h, 'db-3.log')).toEqual({
+      version: JOURNAL_FORMAT_VERSION,
+      epoch: 7,
+      id: 3,
+      createdAt: 123,
+    })
     const foreign = Buffer.from(h)
     foreign.write('KAHADB!!', 0, 'latin1')
     expect(
@@ -90,15 +96,15 @@ describe('journal format', () => {
     const rec = frameRecord(RT_BATCH, 1, e.payload)
     const decoded = decodeBatchForReplay(rec, RECORD_HEADER_BYTES, rec.length, 'test')
     expect(decoded.map((o) => o.op)).toEqual(['add', 'remove', 'putSubscription', 'removeSubscription', 'purge', 'add'])
-    expect(decoded[0]).toMatchObject({ destination: 'queue://A', seq: 10, messageId: 'id-1', bodyBytes: 5 })
-    expect(decoded[5]).toMatchObject({ destination: 'queue://Ω', seq: 11, messageId: 'id-2', bodyBytes: 0 })
+    expect(decoded[0]).toMatchObject({ destination: 'queue://A', seq: 10, dedupe: 'id-1', bodyBytes: 5 })
+    expect(decoded[5]).toMatchObject({ destination: 'queue://Ω', seq: 11, dedupe: 'id-2', bodyBytes: 0 })
     expect(decoded[2]).toEqual({
       op: 'putSubscription',
       subscription: (ops[2] as Extract<StoreOp, { op: 'putSubscription' }>).subscription,
     })
     const a = e.adds[0]
     const m = decodeAddOp(e.payload.subarray(a.offset, a.offset + a.length), 'test')
-    expect(m).toEqual({ seq: 10, messageId: 'id-1', headers: { k: 'v', ü: 'ß' }, body: enc.encode('hello') })
+    expect(m).toEqual({ seq: 10, message: msg('id-1', enc.encode('hello'), { k: 'v', ü: 'ß' }) })
     const flipped = Buffer.from(e.payload.subarray(a.offset, a.offset + a.length))
     flipped[flipped.length - 1] ^= 0x40
     expect(

@@ -1,5 +1,5 @@
 /**
- * The journal's on-disk format, version 1 (pure functions, no I/O).
+ * The journal's on-disk format, version 2 (pure functions, no I/O). Reads version 1 (sfbroker 0.1.0) too.
  *
  * Segment `db-<id>.log`:
  *   header, 64 bytes: magic "SFBJRNL\0" | u32 format version | u32 header bytes (64) | u32 writer epoch |
@@ -8,17 +8,28 @@
  * Record: u32 payload bytes | u32 epoch | u8 type | 3 reserved zero bytes | u32 CRC32(header bytes 0..12 + payload)
  *         | payload. The CRC covers the length, so a flipped length byte is detected, not followed.
  * Record types: BATCH (one `write()` call: its ops, applied whole or not at all) and CARRY (subscriptions and dedupe
- * ids the amq adapter copies forward before deleting the segments that held them).
- * BATCH payload: u32 op count, then ops. An `add` op is self-contained and carries its own CRC so `load()` can read
- * just that op (index location = segment id, op offset, op length) and still verify it.
+ * keys the amq adapter copies forward before deleting the segments that held them).
+ * BATCH payload: u32 op count, then ops; the add op (add-op.ts) carries the model's message record and its own CRC.
  * All integers little-endian; strings are u32 byte length + UTF-8.
+ *
+ * Versions: format 2 differs from 1 only in the add op (op code 6, CoreMessage record; 0.1.0 wrote op 1 with a JSON
+ * header map). Segments keep the version they were written with: a store upgraded from 0.1.0 holds v1 segments until
+ * GC deletes them and v2 segments after, and both are read (v1 add ops through OpenOptions.legacyMessage). A 0.1.0
+ * broker refuses a store this version wrote with STORAGE_FORMAT: the marker says version 2 (marker.ts rewrites it on
+ * the first open), and 0.1.0's segment header check refuses version 2 as newer.
  */
-import { crc32 } from 'node:zlib'
 import { BrokerError } from '../../lib/errors.ts'
-import type { DurableSubscriptionRecord, StoreOp, StoredMessage } from '../types.ts'
+import type { DurableSubscriptionRecord, StoreOp } from '../types.ts'
+import { finishAdd, OP_ADD, OP_ADD_V1, type PreparedAdd, prepareAdd, readAddForReplay, writeAddHead } from './add-op.ts'
+import { checksum, Reader, Writer } from './byte-io.ts'
+
+export { checksum, Reader }
+export { ADD_OP_CRC_FROM, decodeAddOp, OP_ADD, OP_ADD_V1, verifyAddOp } from './add-op.ts'
 
 export const SEGMENT_MAGIC = Buffer.from('SFBJRNL\0', 'latin1')
-export const JOURNAL_FORMAT_VERSION = 1
+export const JOURNAL_FORMAT_VERSION = 2
+/** The oldest segment version read: 1, written by sfbroker 0.1.0 (its add ops need OpenOptions.legacyMessage). */
+export const JOURNAL_FORMAT_VERSION_MIN = 1
 export const SEGMENT_HEADER_BYTES = 64
 export const RECORD_HEADER_BYTES = 16
 /** Largest record payload accepted (a batch holding a few maximum-size frames). Named limit; tests lower it. */
@@ -27,7 +38,6 @@ export const RECORD_BYTES_MAX_DEFAULT = 512 * 1024 * 1024
 export const RT_BATCH = 1
 export const RT_CARRY = 2
 
-export const OP_ADD = 1
 export const OP_REMOVE = 2
 export const OP_PUT_SUB = 3
 export const OP_REMOVE_SUB = 4
@@ -39,10 +49,6 @@ export function segmentName(id: number): string {
 export function parseSegmentName(name: string): number | null {
   const m = /^db-(\d+)\.log$/.exec(name)
   return m ? Number(m[1]) : null
-}
-
-export function checksum(data: Uint8Array, start = 0, end = data.length, init = 0): number {
-  return crc32(data.subarray(start, end), init) >>> 0
 }
 
 export interface SegmentHeader {
@@ -85,10 +91,10 @@ export function decodeSegmentHeader(b: Uint8Array, file: string): SegmentHeader 
     )
   }
   const version = buf.readUInt32LE(8)
-  if (version > JOURNAL_FORMAT_VERSION) {
+  if (version > JOURNAL_FORMAT_VERSION || version < JOURNAL_FORMAT_VERSION_MIN) {
     throw new BrokerError(
       'STORAGE_FORMAT',
-      `journal ${file}: format version ${version} is newer than this broker supports (${JOURNAL_FORMAT_VERSION})`,
+      `journal ${file}: format version ${version} is not one this broker reads (${JOURNAL_FORMAT_VERSION_MIN}..${JOURNAL_FORMAT_VERSION})`,
       { details: { file, version } },
     )
   }
@@ -134,82 +140,6 @@ export const RECORD_CRC_AT = 12
 
 const utf8 = (s: string) => Buffer.byteLength(s, 'utf8')
 
-class Writer {
-  pos = 0
-  constructor(readonly b: Buffer) {}
-  u8(v: number) {
-    this.b[this.pos++] = v
-  }
-  u32(v: number) {
-    this.b.writeUInt32LE(v, this.pos)
-    this.pos += 4
-  }
-  f64(v: number) {
-    this.b.writeDoubleLE(v, this.pos)
-    this.pos += 8
-  }
-  str(s: string) {
-    const n = this.b.write(s, this.pos + 4, 'utf8')
-    this.b.writeUInt32LE(n, this.pos)
-    this.pos += 4 + n
-  }
-  bytes(d: Uint8Array) {
-    this.b.writeUInt32LE(d.length, this.pos)
-    this.b.set(d, this.pos + 4)
-    this.pos += 4 + d.length
-  }
-}
-
-export class Reader {
-  constructor(
-    readonly b: Buffer,
-    public pos: number,
-    readonly end: number,
-    readonly where: string,
-  ) {}
-  private need(n: number) {
-    if (this.pos + n > this.end) {
-      throw new BrokerError(
-        'STORAGE_CORRUPT_RECORD',
-        `${this.where}: field of ${n} bytes at ${this.pos} runs past the record end ${this.end}`,
-      )
-    }
-  }
-  u8() {
-    this.need(1)
-    return this.b[this.pos++]
-  }
-  u32() {
-    this.need(4)
-    const v = this.b.readUInt32LE(this.pos)
-    this.pos += 4
-    return v
-  }
-  f64() {
-    this.need(8)
-    const v = this.b.readDoubleLE(this.pos)
-    this.pos += 8
-    return v
-  }
-  str() {
-    const n = this.u32()
-    this.need(n)
-    const s = this.b.toString('utf8', this.pos, this.pos + n)
-    this.pos += n
-    return s
-  }
-  bytes(): Buffer {
-    const n = this.u32()
-    this.need(n)
-    const d = this.b.subarray(this.pos, this.pos + n)
-    this.pos += n
-    return d
-  }
-}
-
-/** Fixed part of an add op before its strings: u8 op, u32 op length, u32 CRC, f64 seq. */
-const ADD_FIXED = 1 + 4 + 4 + 8
-
 export interface EncodedBatch {
   /** The ops; with `headerRoom`, a view into `buffer` after that many bytes. */
   payload: Buffer
@@ -248,39 +178,33 @@ export function encodeBatch(
   opts: { headerRoom?: number; deferBodies?: boolean } = {},
 ): EncodedBatch {
   const room = opts.headerRoom ?? 0
-  const headerJson: (string | null)[] = []
+  const prepared: (PreparedAdd | null)[] = []
   const subJson: (string | null)[] = []
   let size = 4
   for (const o of ops) {
+    let add: PreparedAdd | null = null
+    let sub: string | null = null
     switch (o.op) {
-      case 'add': {
-        const h = JSON.stringify(o.message.headers)
-        headerJson.push(h)
-        subJson.push(null)
-        size +=
-          ADD_FIXED + 4 + utf8(o.destination) + 4 + utf8(o.message.messageId) + 4 + utf8(h) + 4 + o.message.body.length
+      case 'add':
+        add = prepareAdd(o.destination, o.message)
+        size += add.size
         break
-      }
       case 'remove':
         size += 1 + 8 + 4 + utf8(o.destination)
-        headerJson.push(null), subJson.push(null)
         break
-      case 'putSubscription': {
-        const j = JSON.stringify(o.subscription)
-        subJson.push(j)
-        headerJson.push(null)
-        size += 1 + 4 + utf8(j)
+      case 'putSubscription':
+        sub = JSON.stringify(o.subscription)
+        size += 1 + 4 + utf8(sub)
         break
-      }
       case 'removeSubscription':
         size += 1 + 4 + utf8(o.clientId) + 4 + utf8(o.subscriptionName)
-        headerJson.push(null), subJson.push(null)
         break
       case 'purge':
         size += 1 + 4 + utf8(o.destination)
-        headerJson.push(null), subJson.push(null)
         break
     }
+    prepared.push(add)
+    subJson.push(sub)
   }
   const buffer = Buffer.allocUnsafe(room + size)
   const w = new Writer(room === 0 ? buffer : buffer.subarray(room))
@@ -292,24 +216,14 @@ export function encodeBatch(
     const o = ops[i]
     switch (o.op) {
       case 'add': {
-        const start = w.pos
-        w.u8(OP_ADD)
-        w.u32(0) // length, patched below
-        w.u32(0) // crc, patched below
-        w.f64(seqs[addIndex++])
-        w.str(o.destination)
-        w.str(o.message.messageId)
-        w.str(headerJson[i]!)
-        const body = o.message.body
-        if (opts.deferBodies && body.length > 0) {
-          w.u32(body.length)
-          deferred.push({ at: w.pos, body, opStart: start, opEnd: w.pos + body.length })
-          w.pos += body.length
-        } else w.bytes(body)
-        const length = w.pos - start
-        w.b.writeUInt32LE(length, start + 1)
-        if (!(opts.deferBodies && body.length > 0)) w.b.writeUInt32LE(checksum(w.b, start + 9, w.pos), start + 5)
-        adds.push({ offset: start, length, bodyBytes: o.message.body.length })
+        const p = prepared[i]!
+        const start = writeAddHead(w, p, seqs[addIndex++])
+        const defer = opts.deferBodies === true && p.body.length > 0
+        if (defer) deferred.push({ at: w.pos, body: p.body, opStart: start, opEnd: w.pos + p.body.length })
+        else w.b.set(p.body, w.pos)
+        w.pos += p.body.length
+        finishAdd(w.b, start, w.pos, !defer)
+        adds.push({ offset: start, length: w.pos - start, bodyBytes: p.body.length })
         break
       }
       case 'remove':
@@ -342,7 +256,8 @@ export type ReplayOp =
       op: 'add'
       destination: string
       seq: number
-      messageId: string
+      /** The dedupe key to record, null for none (format 1 records: the messageId, as 0.1.0 recorded). */
+      dedupe: string | null
       offset: number
       length: number
       bodyBytes: number
@@ -364,23 +279,9 @@ export function decodeBatchForReplay(b: Buffer, payloadStart: number, payloadEnd
   for (let i = 0; i < n; i++) {
     const start = r.pos
     const op = r.u8()
-    if (op === OP_ADD) {
-      const length = r.u32()
-      r.u32() // op crc: the record CRC already covers it
-      const seq = r.f64()
-      const destination = r.str()
-      const messageId = r.str()
-      const hl = r.u32()
-      r.pos += hl
-      const bodyBytes = r.u32()
-      r.pos = start + length
-      if (r.pos > payloadEnd || start + ADD_FIXED + 16 + bodyBytes + hl > r.pos) {
-        throw new BrokerError(
-          'STORAGE_CORRUPT_RECORD',
-          `${where}: add op at ${start} has inconsistent length ${length}`,
-        )
-      }
-      out.push({ op: 'add', destination, seq, messageId, offset: start - payloadStart, length, bodyBytes })
+    if (op === OP_ADD || op === OP_ADD_V1) {
+      const add = readAddForReplay(r, op, start, payloadEnd, where)
+      out.push({ op: 'add', ...add, offset: start - payloadStart })
     } else if (op === OP_REMOVE) {
       const seq = r.f64()
       out.push({ op: 'remove', seq, destination: r.str() })
@@ -397,43 +298,6 @@ export function decodeBatchForReplay(b: Buffer, payloadStart: number, payloadEnd
   }
   return out
 }
-
-/**
- * Check one add op's own CRC without decoding it: null when intact, else the reason. The background verification
- * of checkpointed messages uses it (decoding headers of every stored message would cost far more CPU).
- */
-export function verifyAddOp(b: Buffer): string | null {
-  if (b.length < 9 || b[0] !== OP_ADD) return 'not an add op'
-  const length = b.readUInt32LE(1)
-  if (length !== b.length || checksum(b, 9, length) !== b.readUInt32LE(5))
-    return `message CRC or length mismatch (length ${length}, expected ${b.length})`
-  return null
-}
-
-/** Decode one add op read back by `load()`, verifying its own CRC. */
-export function decodeAddOp(b: Buffer, where: string, opts: { crc?: number; bodyView?: boolean } = {}): StoredMessage {
-  const r = new Reader(b, 0, b.length, where)
-  if (r.u8() !== OP_ADD) throw new BrokerError('STORAGE_CORRUPT_RECORD', `${where}: not an add op`)
-  const length = r.u32()
-  const crc = r.u32()
-  if (length !== b.length || (opts.crc ?? checksum(b, ADD_OP_CRC_FROM, length)) !== crc) {
-    throw new BrokerError(
-      'STORAGE_CORRUPT_RECORD',
-      `${where}: message CRC or length mismatch (length ${length}, expected ${b.length})`,
-    )
-  }
-  const seq = r.f64()
-  r.str() // destination
-  const messageId = r.str()
-  const headers = parseJson(r.str(), where) as Record<string, string>
-  // bodyView: the caller read `b` for this message alone, so the body may stay a view of it (a 90 MiB copy into
-  // fresh pages held the event loop for up to a second).
-  const body = opts.bodyView ? r.bytes() : new Uint8Array(r.bytes())
-  return { seq, messageId, headers, body }
-}
-
-/** An add op's CRC covers its bytes from here to its end (see decodeAddOp's `crc`, for checksums done in slices). */
-export const ADD_OP_CRC_FROM = 9
 
 export interface CarryPayload {
   /** The store's next seq when the carry was written. */

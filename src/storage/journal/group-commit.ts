@@ -8,6 +8,7 @@
  */
 import { BrokerError } from '../../lib/errors.ts'
 import type { StoreOp, WriteResult } from '../types.ts'
+import { dedupeKey } from '../../model/index.ts'
 import {
   checksum,
   deferredCrcSpan,
@@ -71,7 +72,7 @@ async function fillInSlices(enc: EncodedBatch, type: number, epoch: number): Pro
 }
 
 export class JournalGroupCommit {
-  /** Message ids of queued, not yet committed adds (isDuplicate sees them): id -> count. */
+  /** Dedupe keys of queued, not yet committed adds (isDuplicate sees them): key -> count. */
   private readonly pendingIds = new Map<string, number>()
   /** Wakes a commit loop waiting for a large record to be filled (a record arrived or got ready). */
   private commitWaiter: (() => void) | null = null
@@ -96,11 +97,18 @@ export class JournalGroupCommit {
     for (const o of ops) {
       if (o.op === 'add') {
         seqs.push(this.index.nextSeq++)
-        ids.push(o.message.messageId)
+        const key = dedupeKey(o.message)
+        if (key !== null) ids.push(key)
       }
     }
     // Encoded straight into the record buffer (header room first): one copy of each body, not two.
-    const enc = encodeBatch(ops, seqs, { headerRoom: RECORD_HEADER_BYTES, deferBodies: true })
+    let enc: EncodedBatch
+    try {
+      enc = encodeBatch(ops, seqs, { headerRoom: RECORD_HEADER_BYTES, deferBodies: true })
+    } catch (e) {
+      // A message record over MESSAGE_RECORD_BYTES_MAX (STORAGE_INVALID_OP): the seqs taken stay unused.
+      return Promise.reject(e)
+    }
     if (enc.payload.length > this.recordBytesMax) {
       return Promise.reject(
         new BrokerError(
@@ -133,8 +141,8 @@ export class JournalGroupCommit {
     })
   }
 
-  isPending(messageId: string): boolean {
-    return this.pendingIds.has(messageId)
+  isPending(key: string): boolean {
+    return this.pendingIds.has(key)
   }
 
   /** The store failed: reject every queued write with `err`. */
@@ -260,7 +268,7 @@ export class JournalGroupCommit {
           this.index.add(
             o.destination,
             p.seqs[a],
-            o.message.messageId,
+            dedupeKey(o.message),
             { file, offset: payload + loc.offset, length: loc.length },
             loc.bodyBytes,
           )

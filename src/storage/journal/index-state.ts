@@ -2,7 +2,7 @@
  * The in-memory index of a journal store: per destination an ordered column store of small entries
  * (seq, segment id, op offset, op length, body bytes) — never bodies, so a deep queue costs ~29 bytes per message
  * in RAM and `load()` reads bodies from the journal page by page. Also: durable subscriptions, the producer-dedupe
- * window (recent message ids, insertion order, bounded) and, per segment, how many live messages it still holds
+ * window (recent dedupe keys, insertion order, bounded) and, per segment, how many live messages it still holds
  * (the GC's input). It also (de)serialises itself as the kahaDB checkpoint (binary, CRC-protected, versioned).
  * It does no I/O.
  */
@@ -165,14 +165,15 @@ export class IndexState {
     else this.refs.set(file, v)
   }
 
-  add(destination: string, seq: number, messageId: string, loc: Location, bodyBytes: number) {
+  /** `dedupe`: the key to record (the model's dedupeKey of the message), null for none. */
+  add(destination: string, seq: number, dedupe: string | null, loc: Location, bodyBytes: number) {
     let d = this.dests.get(destination)
     if (!d) this.dests.set(destination, (d = new DestIndex()))
     d.push(seq, loc.file, loc.offset, loc.length, bodyBytes)
     this.ref(loc.file, 1)
     this.messages++
     if (seq >= this.nextSeq) this.nextSeq = seq + 1
-    this.dedupe.add(messageId, loc.file)
+    if (dedupe !== null) this.dedupe.add(dedupe, loc.file)
   }
   remove(destination: string, seq: number) {
     const d = this.dests.get(destination)
@@ -203,6 +204,12 @@ export class IndexState {
 
 // ---- checkpoint (kahaDB index) --------------------------------------------------------------------------------
 
+/*
+ * The checkpoint holds no message data (only journal locations, subscriptions and dedupe keys), so journal format 2
+ * left it at version 1: a checkpoint 0.1.0 wrote is adopted as is (its locations point at v1 add ops, which load()
+ * reads through the legacy reader; its dedupe ids are 0.1.0's dedupe keys), and 0.1.0 never reads one of ours
+ * (the journal marker refuses first).
+ */
 export const CHECKPOINT_MAGIC = Buffer.from('SFBKIDX\0', 'latin1')
 export const CHECKPOINT_FORMAT_VERSION = 1
 

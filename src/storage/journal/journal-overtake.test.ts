@@ -12,6 +12,7 @@ import { KahaDbAdapter } from '../adapters/kahadb/index.ts'
 import { loadAll } from '../conformance.ts'
 import { configureLogging } from '../../lib/log.ts'
 import type { StoreOp } from '../types.ts'
+import { msg, strProp } from '../conformance/harness.ts'
 
 configureLogging('silent', 'pretty')
 
@@ -23,7 +24,7 @@ afterAll(() => {
 const add = (destination: string, id: string, body: Uint8Array): StoreOp => ({
   op: 'add',
   destination,
-  message: { messageId: id, headers: { id }, body },
+  message: msg(id, body, { id: id }),
 })
 
 describe('JournalStore overtaking', () => {
@@ -52,10 +53,10 @@ describe('JournalStore overtaking', () => {
     await r.open({ directory: dir, epoch: 2, checkpointIntervalMs: 0 })
     const a = await loadAll(r, 'q.a')
     const b = await loadAll(r, 'q.b')
-    expect(a.map((m) => m.messageId)).toEqual(['big-a', 'small-a'])
-    expect(a[0]!.body.length).toBe(big.length)
-    expect(a[0]!.body.every((x) => x === 0x61)).toBe(true)
-    expect(b.map((m) => m.messageId)).toEqual(['small-b', 'small-b2'])
+    expect(a.map((m) => m.message.messageId)).toEqual(['big-a', 'small-a'])
+    expect(a[0]!.message.body.length).toBe(big.length)
+    expect(a[0]!.message.body.every((x: number) => x === 0x61)).toBe(true)
+    expect(b.map((m) => m.message.messageId)).toEqual(['small-b', 'small-b2'])
     await r.close()
   }, 60_000)
 })

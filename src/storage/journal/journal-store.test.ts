@@ -20,6 +20,8 @@ import { loadAll } from '../conformance.ts'
 import { configureLogging } from '../../lib/log.ts'
 import { sealLimit, type Seal } from './seals.ts'
 import type { StoreOp } from '../types.ts'
+import { JOURNAL_FORMAT_VERSION } from './format.ts'
+import { msg, strProp } from '../conformance/harness.ts'
 
 // Injected faults log errors by design; keep the output to the test results.
 configureLogging('silent', 'pretty')
@@ -39,7 +41,7 @@ const dec = new TextDecoder()
 const add = (destination: string, id: string, body = `body of ${id}`): StoreOp => ({
   op: 'add',
   destination,
-  message: { messageId: id, headers: { id }, body: enc.encode(body) },
+  message: msg(id, enc.encode(body), { id: id }),
 })
 const KINDS = [
   ['kahaDB', (d?: JournalStoreDeps) => new KahaDbAdapter(d)],
@@ -125,9 +127,9 @@ describe('JournalStore fault injection', () => {
         const present = new Map<string, number>()
         for (const d of ['Q', 'Q0', 'Q1'])
           for (const m of await loadAll(b, d)) {
-            expect(dec.decode(m.body)).toBe(bodies.get(m.messageId)!)
-            expect(m.headers.id).toBe(m.messageId)
-            present.set(m.messageId, m.seq)
+            expect(dec.decode(m.message.body)).toBe(bodies.get(m.message.messageId)!)
+            expect(strProp(m, 'id')).toBe(m.message.messageId)
+            present.set(m.message.messageId, m.seq)
           }
         const ctx = `(seed ${seed}, n ${n}, mode ${modes[n % modes.length]}, failed ${JSON.stringify(fs.failed)}, report ${JSON.stringify(rec.report)})`
         for (const [id, seq] of acked) {
@@ -155,7 +157,7 @@ describe('JournalStore fault injection', () => {
     const tornLength = fs.peek(seg)!.length
     const b = new AmqAdapter({ io: fs })
     const rec = await b.open({ directory: '/s', epoch: 1, cleanupIntervalMs: 0 })
-    const got = (await loadAll(b, 'Q')).map((m) => m.messageId)
+    const got = (await loadAll(b, 'Q')).map((m) => m.message.messageId)
     // Nothing was synced: what survives is a prefix of the writes, the last one cut.
     expect(got).toEqual(['m0', 'm1', 'm2', 'm3', 'm4'].slice(0, got.length))
     expect(got.length).toBeLessThan(5)
@@ -168,7 +170,7 @@ describe('JournalStore fault injection', () => {
     const c = new AmqAdapter({ io: fs })
     const rec2 = await c.open({ directory: '/s', epoch: 1, cleanupIntervalMs: 0 })
     expect(rec2.report.tornTail).toBeNull()
-    expect((await loadAll(c, 'Q')).map((m) => m.messageId)).toEqual(got)
+    expect((await loadAll(c, 'Q')).map((m) => m.message.messageId)).toEqual(got)
     await c.close()
   })
 
@@ -189,7 +191,7 @@ describe('JournalStore fault injection', () => {
       const b = new AmqAdapter({ io: fs })
       const rec = await b.open({ directory: '/s', epoch: 1, cleanupIntervalMs: 0 })
       expect(rec.report.tornTail).toEqual({ file: seg, offset: before, bytes: expect.any(Number) as unknown as number })
-      expect((await loadAll(b, 'Q')).map((m) => m.messageId)).toEqual(['m0'])
+      expect((await loadAll(b, 'Q')).map((m) => m.message.messageId)).toEqual(['m0'])
       await b.close()
     }
     expect(found).toBe(true)
@@ -211,7 +213,7 @@ describe('JournalStore fault injection', () => {
     expect(rec.report.corrupt[0].file).toBe(seg)
     expect(rec.report.corrupt[0].offset).toBeLessThan(at)
     expect(rec.report.corrupt[0].offset).toBeGreaterThan(bytes.indexOf('<<first>>'))
-    expect((await loadAll(b, 'Q')).map((m) => m.messageId)).toEqual(['first', 'last'])
+    expect((await loadAll(b, 'Q')).map((m) => m.message.messageId)).toEqual(['first', 'last'])
     await b.close()
   })
 
@@ -238,7 +240,7 @@ describe('JournalStore fault injection', () => {
       expect(it.corrupt[0]!.offset).toBeLessThan(at)
       expect(it.corrupt[0]!.reason).toContain('seq 2 of Q')
       // Not served, not dropped: still counted in its destination.
-      expect((await loadAll(b, 'Q')).map((m) => m.messageId)).toEqual(['m1', 'm3'])
+      expect((await loadAll(b, 'Q')).map((m) => m.message.messageId)).toEqual(['m1', 'm3'])
       expect(b.stats().destinations).toEqual([{ destination: 'Q', count: 3, bytes: 3 * '<<m1>>'.length + 1 }])
       await b.close()
     }
@@ -257,8 +259,8 @@ describe('JournalStore fault injection', () => {
     await b.open({ directory: '/s', epoch: 1, cleanupIntervalMs: 0 })
     // Asked before the background verification found them.
     const page = await b.load('Q', 0, 3)
-    expect(page.map((m) => m.messageId)).toEqual(['m1', 'm4', 'm5'])
-    expect((await b.load('Q', page[2]!.seq, 3)).map((m) => m.messageId)).toEqual(['m6'])
+    expect(page.map((m) => m.message.messageId)).toEqual(['m1', 'm4', 'm5'])
+    expect((await b.load('Q', page[2]!.seq, 3)).map((m) => m.message.messageId)).toEqual(['m6'])
     await b.verified()
     expect(b.stats().integrity!.corruptCount).toBe(2)
     await b.close()
@@ -289,7 +291,7 @@ describe('JournalStore fault injection', () => {
     fs.clearFaults()
     const b = new KahaDbAdapter({ io: fs })
     await b.open({ directory: '/s', epoch: 2, cleanupIntervalMs: 0 })
-    expect((await loadAll(b, 'Q')).map((m) => m.messageId)).toEqual(['ok'])
+    expect((await loadAll(b, 'Q')).map((m) => m.message.messageId)).toEqual(['ok'])
     await b.close()
   })
 })
@@ -350,11 +352,9 @@ describe('JournalStore group commit, sync policies, limits', () => {
     await a.open({ directory: dir, epoch: 1, cleanupIntervalMs: 0 })
     expect(await codeOf(a.write([add('Q', 'big', 'b'.repeat(2100))]))).toBe('STORAGE_INVALID_OP')
     expect(await codeOf(a.write([add('Q', 'fits', 'b'.repeat(1900))]))).toBe('resolved')
-    expect(
-      await codeOf(
-        a.write([{ op: 'add', destination: '', message: { messageId: 'x', headers: {}, body: enc.encode('x') } }]),
-      ),
-    ).toBe('STORAGE_INVALID_OP')
+    expect(await codeOf(a.write([{ op: 'add', destination: '', message: msg('x', enc.encode('x')) }]))).toBe(
+      'STORAGE_INVALID_OP',
+    )
     expect(await codeOf(a.write([{ op: 'frobnicate' } as never]))).toBe('STORAGE_INVALID_OP')
     expect(
       await codeOf(
@@ -362,7 +362,7 @@ describe('JournalStore group commit, sync policies, limits', () => {
           {
             op: 'add',
             destination: 'Q',
-            message: { messageId: 'x', headers: { n: 1 as never }, body: enc.encode('x') },
+            message: { ...msg('x', 'x'), properties: new Map([['n', { type: 'int', value: 1.5 }]]) } as never,
           },
         ]),
       ),
@@ -391,7 +391,7 @@ describe('JournalStore group commit, sync policies, limits', () => {
         .sort()[0],
     )
     const s = readFileSync(seg)
-    s.writeUInt32LE(2, 8)
+    s.writeUInt32LE(JOURNAL_FORMAT_VERSION + 1, 8)
     s.writeUInt32LE(crc32(s.subarray(0, 60)) >>> 0, 60)
     writeFileSync(seg, s)
     expect(await codeOf(new KahaDbAdapter().open({ directory: dir, epoch: 1 }))).toBe('STORAGE_FORMAT')
@@ -425,7 +425,7 @@ describe('JournalStore epoch fencing', () => {
       await A.write([add('Q', 'a-before-2')])
       const B = make() as JournalStore
       const recB = await B.open({ directory: dir, epoch: 5, checkpointIntervalMs: 0, cleanupIntervalMs: 0 })
-      expect((await loadAll(B, 'Q')).map((m) => m.messageId)).toEqual(['a-before-1', 'a-before-2'])
+      expect((await loadAll(B, 'Q')).map((m) => m.message.messageId)).toEqual(['a-before-1', 'a-before-2'])
       expect(recB.report.fencedRecordsIgnored).toBe(0)
       // The deposed writer has no election fence here: its late append still "succeeds" locally...
       expect(await codeOf(A.write([add('Q', 'a-late-1')]))).toBe('resolved')
@@ -438,7 +438,7 @@ describe('JournalStore epoch fencing', () => {
       // B crashes (no close, so no checkpoint): the next primary replays and must skip A's late bytes.
       const C = make() as JournalStore
       const recC = await C.open({ directory: dir, epoch: 6, cleanupIntervalMs: 0 })
-      expect((await loadAll(C, 'Q')).map((m) => m.messageId)).toEqual(['a-before-1', 'a-before-2', 'b-1'])
+      expect((await loadAll(C, 'Q')).map((m) => m.message.messageId)).toEqual(['a-before-1', 'a-before-2', 'b-1'])
       expect(recC.report.fencedRecordsIgnored).toBeGreaterThanOrEqual(1)
       // Opening under an epoch below the store's fails.
       expect(await codeOf((make() as JournalStore).open({ directory: dir, epoch: 5 }))).toBe('STORAGE_FENCED')

@@ -123,6 +123,7 @@ export class JournalStore extends AbstractAdapter<PendingRecord> {
         dedupeWindow: opts.dedupeWindow ?? DEDUPE_WINDOW_DEFAULT,
         recordBytesMax: this.recordBytesMax,
         standby: opts.standby,
+        legacy: opts.legacyMessage !== undefined,
       })
       const fence = () => this.assertFence(opts)
       const commit = new JournalGroupCommit(
@@ -133,7 +134,7 @@ export class JournalStore extends AbstractAdapter<PendingRecord> {
         fence,
         this.recordBytesMax,
       )
-      const reader = new JournalReader(journal, r.index, r.report.corrupt)
+      const reader = new JournalReader(journal, r.index, r.report.corrupt, opts.legacyMessage)
       const maint = new JournalMaintenance({
         journal,
         index: r.index,

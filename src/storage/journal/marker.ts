@@ -1,7 +1,9 @@
 /**
  * The format marker `journal.json` ({ format, adapter, version }): written (atomically, synced) into a directory
  * that holds no store yet; checked on every open so a foreign, newer or other-adapter store is refused with
- * STORAGE_FORMAT instead of being misread.
+ * STORAGE_FORMAT instead of being misread. A store of an older version (1, sfbroker 0.1.0) is accepted and its
+ * marker rewritten to the current version once the open knows it can read it (upgradeMarker), so that a 0.1.0 broker
+ * then refuses the store with STORAGE_FORMAT (its check: version newer than 1) rather than meeting v2 segments.
  */
 import { BrokerError } from '../../lib/errors.ts'
 import type { AdapterKind } from '../../config/types.ts'
@@ -11,14 +13,17 @@ import { JOURNAL_FORMAT_VERSION } from './format.ts'
 export const MARKER_FILE = 'journal.json'
 export const MARKER_FORMAT = 'sfbroker-journal'
 
-/** `segmentNames`: journal segments found in `dir`; `names`: everything in it. */
+/**
+ * `segmentNames`: journal segments found in `dir`; `names`: everything in it. Returns the version the marker names
+ * (the current one for a marker written now).
+ */
 export async function checkMarker(
   io: FileIO,
   dir: string,
   kind: AdapterKind,
   segmentNames: string[],
   names: string[],
-): Promise<void> {
+): Promise<number> {
   const path = (name: string) => `${dir}/${name}`
   const raw = await io.readFile(path(MARKER_FILE))
   if (raw === null) {
@@ -36,21 +41,8 @@ export async function checkMarker(
         { details: { directory: dir } },
       )
     }
-    const tmp = path(`${MARKER_FILE}.tmp`)
-    await io.unlink(tmp)
-    const h = await io.open(tmp, 'createExclusive')
-    try {
-      await h.write(
-        Buffer.from(JSON.stringify({ format: MARKER_FORMAT, adapter: kind, version: JOURNAL_FORMAT_VERSION }) + '\n'),
-        0,
-      )
-      await h.sync()
-    } finally {
-      await h.close()
-    }
-    await io.rename(tmp, path(MARKER_FILE))
-    await io.syncDir(dir)
-    return
+    await writeMarker(io, dir, kind)
+    return JOURNAL_FORMAT_VERSION
   }
   let m: { format?: unknown; adapter?: unknown; version?: unknown }
   try {
@@ -81,4 +73,23 @@ export async function checkMarker(
       { details: { directory: dir, adapter: m.adapter } },
     )
   }
+  return m.version
+}
+
+/** Write the current marker atomically (temporary file, synced, renamed, directory synced). */
+export async function writeMarker(io: FileIO, dir: string, kind: AdapterKind): Promise<void> {
+  const tmp = `${dir}/${MARKER_FILE}.tmp`
+  await io.unlink(tmp)
+  const h = await io.open(tmp, 'createExclusive')
+  try {
+    await h.write(
+      Buffer.from(JSON.stringify({ format: MARKER_FORMAT, adapter: kind, version: JOURNAL_FORMAT_VERSION }) + '\n'),
+      0,
+    )
+    await h.sync()
+  } finally {
+    await h.close()
+  }
+  await io.rename(tmp, `${dir}/${MARKER_FILE}`)
+  await io.syncDir(dir)
 }

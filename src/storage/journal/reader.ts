@@ -6,7 +6,7 @@
  */
 import { isBrokerError } from '../../lib/errors.ts'
 import { logger } from '../../lib/log.ts'
-import type { StoredMessage } from '../types.ts'
+import type { LegacyMessageReader, StoredMessage } from '../types.ts'
 import type { FileHandleIO } from './file-io.ts'
 import { ADD_OP_CRC_FROM, decodeAddOp, segmentName, verifyAddOp } from './format.ts'
 import type { IndexState } from './index-state.ts'
@@ -48,6 +48,8 @@ export class JournalReader {
     private readonly index: IndexState,
     /** What recovery found corrupt. */
     recovered: Finding[],
+    /** Reader of 0.1.0 (format 1) add ops, from OpenOptions.legacyMessage. */
+    private readonly legacy?: LegacyMessageReader,
   ) {
     this.corruptCount = recovered.length
     this.corruptList = recovered.slice(0, CORRUPT_REPORT_MAX)
@@ -148,7 +150,7 @@ export class JournalReader {
             // A large message read alone: checksummed in slices and its body kept as a view of the read buffer.
             const alone = j === i + 1 && w.len > COPY_SLICE_BYTES
             const crc = alone ? await checksumInSlices(b, ADD_OP_CRC_FROM, b.length) : undefined
-            const m = decodeAddOp(b, `journal ${file} offset ${w.off}`, { crc, bodyView: alone })
+            const m = decodeAddOp(b, `journal ${file} offset ${w.off}`, { crc, bodyView: alone, legacy: this.legacy })
             m.seq = w.seq
             out.push(m)
             intact++

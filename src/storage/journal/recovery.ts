@@ -11,10 +11,16 @@ import type { Clock } from '../../lib/clock.ts'
 import { logger } from '../../lib/log.ts'
 import type { AdapterKind } from '../../config/types.ts'
 import type { RecoveryReport, StandbyReader } from '../types.ts'
-import { decodeSegmentHeader, parseSegmentName, SEGMENT_HEADER_BYTES, segmentName } from './format.ts'
+import {
+  decodeSegmentHeader,
+  JOURNAL_FORMAT_VERSION,
+  parseSegmentName,
+  SEGMENT_HEADER_BYTES,
+  segmentName,
+} from './format.ts'
 import { decodeCheckpoint, IndexState, type CheckpointMeta } from './index-state.ts'
 import type { Journal } from './journal.ts'
-import { checkMarker } from './marker.ts'
+import { checkMarker, writeMarker } from './marker.ts'
 import { maxSealEpoch, readSeals, SEALS_DIR, sealLimit, writeSeal, type Seal } from './seals.ts'
 import { JournalTailReader } from './tail-reader.ts'
 
@@ -29,6 +35,8 @@ export interface RecoveryInput {
   dedupeWindow: number
   recordBytesMax: number
   standby?: StandbyReader
+  /** Whether a reader of 0.1.0 records was given (OpenOptions.legacyMessage): without one, v1 segments refuse. */
+  legacy: boolean
 }
 
 export interface Recovered {
@@ -69,14 +77,32 @@ export async function recoverJournal(r: RecoveryInput): Promise<Recovered> {
   await j.io.syncDir(dirname(dir))
   const names = await j.io.readdir(dir)
   const segNames = names.filter((n) => parseSegmentName(n) !== null)
-  await checkMarker(j.io, dir, r.kind, segNames, names)
-  await j.io.mkdir(j.path(SEALS_DIR))
-  await j.io.syncDir(dir)
+  const markerVersion = await checkMarker(j.io, dir, r.kind, segNames, names)
 
   // 1. Segment headers (written and synced once at creation; reading them reads no record).
   const ids = segNames.map((n) => parseSegmentName(n)!).sort((a, b) => a - b)
   const unusable = new Set<number>()
-  for (const id of ids) await readSegmentHeader(j, id, unusable, report)
+  const older: number[] = []
+  for (const id of ids) {
+    const version = await readSegmentHeader(j, id, unusable, report)
+    if (version !== null && version < JOURNAL_FORMAT_VERSION) older.push(id)
+  }
+  if (older.length > 0 && !r.legacy) {
+    throw new BrokerError(
+      'STORAGE_FORMAT',
+      `store ${dir}: ${segmentName(older[0])}${older.length > 1 ? ` and ${older.length - 1} more` : ''} hold format 1 records (sfbroker 0.1.0) and no legacy message reader was given; expected format ${JOURNAL_FORMAT_VERSION} segments or OpenOptions.legacyMessage`,
+      { details: { directory: dir, file: segmentName(older[0]) } },
+    )
+  }
+  // From here on this broker can read the store: mark it as this version's so a 0.1.0 broker refuses it.
+  if (markerVersion < JOURNAL_FORMAT_VERSION) {
+    await writeMarker(j.io, dir, r.kind)
+    log.info(
+      `store ${dir}: upgraded from journal format ${markerVersion} (${older.length} format 1 segment(s) read as is)`,
+    )
+  }
+  await j.io.mkdir(j.path(SEALS_DIR))
+  await j.io.syncDir(dir)
 
   // 2. Fencing: refuse if a newer epoch exists, else seal every older segment before reading any record.
   let seals = await readSeals(j.io, dir)
@@ -146,8 +172,16 @@ export async function recoverJournal(r: RecoveryInput): Promise<Recovered> {
   return out
 }
 
-/** Register segment `id` with its header's epoch, or as unusable (torn at creation, or an unreadable header). */
-async function readSegmentHeader(j: Journal, id: number, unusable: Set<number>, report: RecoveryReport) {
+/**
+ * Register segment `id` with its header's epoch, or as unusable (torn at creation, or an unreadable header). Returns
+ * its format version, or null when unusable.
+ */
+async function readSegmentHeader(
+  j: Journal,
+  id: number,
+  unusable: Set<number>,
+  report: RecoveryReport,
+): Promise<number | null> {
   const file = j.path(segmentName(id))
   const h = await j.io.open(file, 'read')
   try {
@@ -159,7 +193,7 @@ async function readSegmentHeader(j: Journal, id: number, unusable: Set<number>, 
       report.tornTail = { file, offset: 0, bytes: size }
       unusable.add(id)
       j.segments.set(id, { id, epoch: 0, size })
-      return
+      return null
     }
     const hd = decodeSegmentHeader(buf, file)
     if (hd.id !== id)
@@ -167,11 +201,13 @@ async function readSegmentHeader(j: Journal, id: number, unusable: Set<number>, 
         details: { file, offset: 0 },
       })
     j.segments.set(id, { id, epoch: hd.epoch, size })
+    return hd.version
   } catch (e) {
     if (!isBrokerError(e, 'STORAGE_CORRUPT_RECORD')) throw e
     report.corrupt.push({ file, offset: 0, reason: `segment header unreadable (${e.message}); segment not replayed` })
     unusable.add(id)
     j.segments.set(id, { id, epoch: 0, size: 0 })
+    return null
   } finally {
     await h.close()
   }

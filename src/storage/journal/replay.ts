@@ -48,7 +48,7 @@ function applyReplayOp(index: IndexState, op: ReplayOp, file: number, payloadOff
       index.add(
         op.destination,
         op.seq,
-        op.messageId,
+        op.dedupe,
         { file, offset: payloadOffset + op.offset, length: op.length },
         op.bodyBytes,
       )

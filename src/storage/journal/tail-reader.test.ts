@@ -27,6 +27,7 @@ import { SeededRandom, seedFromEnv } from '../../lib/random.ts'
 import type { JournalStore } from './journal-store.ts'
 import type { RecoveredState, StandbyReader, StoreOp } from '../types.ts'
 import { encodeBatch, frameRecord, RT_BATCH, segmentName } from './format.ts'
+import { msg, strProp } from '../conformance/harness.ts'
 
 const dirs: string[] = []
 const tmp = () => {
@@ -41,7 +42,7 @@ const enc = new TextEncoder()
 const add = (destination: string, id: string, body = 'x'): StoreOp => ({
   op: 'add',
   destination,
-  message: { messageId: id, headers: { id }, body: enc.encode(body) },
+  message: msg(id, enc.encode(body), { id: id }),
 })
 const OPTS = { journalMaxFileLength: 4096, checkpointIntervalMs: 0, cleanupIntervalMs: 0, syncPolicy: 'never' as const }
 const DESTS = ['Q0', 'Q1', 'Q2']
@@ -60,7 +61,7 @@ function norm(r: RecoveredState) {
 async function contents(a: JournalStore) {
   const out: Record<string, [number, string, string][]> = {}
   for (const d of DESTS)
-    out[d] = (await loadAll(a, d)).map((m) => [m.seq, m.messageId, new TextDecoder().decode(m.body)])
+    out[d] = (await loadAll(a, d)).map((m) => [m.seq, m.message.messageId, new TextDecoder().decode(m.message.body)])
   return out
 }
 
@@ -254,7 +255,7 @@ test('JournalTailReader never applies bytes a deposed primary wrote after a newe
   const rc = await c.open({ directory: cold, epoch: 3, ...OPTS })
   expect(w.warmOpen).toBe(true)
   expect(norm(rw)).toEqual(norm(rc))
-  expect((await loadAll(w, 'Q0')).map((m) => m.messageId)).toEqual(['before', 'after'])
+  expect((await loadAll(w, 'Q0')).map((m) => m.message.messageId)).toEqual(['before', 'after'])
   await w.close()
   await c.close()
   await a.close().catch(() => {})

@@ -80,6 +80,8 @@ export class JournalTailReader implements StandbyReader {
   private readonly io: FileIO
   private readonly recordBytesMax: number
   private readonly dedupeWindow: number
+  /** Whether 0.1.0 (format 1) segments may be followed: a legacy reader was given (StandbyOptions.legacyMessage). */
+  private readonly legacy: boolean
   private state: 'open' | 'polling' | 'taken' | 'closed' = 'open'
   /** Why the next poll must rebuild first (null: the view is current). */
   private dirty: string | null = 'first poll'
@@ -105,6 +107,7 @@ export class JournalTailReader implements StandbyReader {
     this.io = deps.io ?? nodeFileIO
     this.recordBytesMax = deps.recordBytesMax ?? RECORD_BYTES_MAX_DEFAULT
     this.dedupeWindow = opts.dedupeWindow ?? DEDUPE_WINDOW_DEFAULT
+    this.legacy = opts.legacyMessage !== undefined
     this.index = new IndexState(this.dedupeWindow)
   }
 
@@ -294,6 +297,14 @@ export class JournalTailReader implements StandbyReader {
       if (got < SEGMENT_HEADER_BYTES) return 'short'
       try {
         const hd = decodeSegmentHeader(buf, file)
+        if (hd.version < JOURNAL_FORMAT_VERSION && !this.legacy) {
+          // As open() would: a 0.1.0 segment is read only with a legacy reader; this reader could not hand over.
+          throw new BrokerError(
+            'STORAGE_FORMAT',
+            `standby ${this.directory}: ${segmentName(id)} holds format ${hd.version} records (sfbroker 0.1.0) and no legacy message reader was given; expected format ${JOURNAL_FORMAT_VERSION} or StandbyOptions.legacyMessage`,
+            { details: { directory: this.directory, file: segmentName(id) } },
+          )
+        }
         return hd.id === id ? hd.epoch : 'bad'
       } catch (e) {
         if (!isBrokerError(e, 'STORAGE_CORRUPT_RECORD')) throw e

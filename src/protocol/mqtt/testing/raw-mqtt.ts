@@ -8,6 +8,9 @@ import { Duplex } from 'node:stream'
 import { generate, parser, type Packet } from 'mqtt-packet'
 import { FakeClock } from '../../../client/testing/fake-clock.ts'
 import { MemoryCore, type MemoryCoreOptions } from '../memory-core.ts'
+import { BrokerMqttCore } from '../broker-core.ts'
+import type { MqttCore, MqttMessage } from '../core-port.ts'
+import { FakeBrokerPort, FakeStore } from './fake-broker-port.ts'
 import { MqttConnection, type MqttConnectionOptions } from '../connection.ts'
 
 /** Two crossed Duplex streams: what one writes the other reads. */
@@ -100,8 +103,11 @@ export class RawMqtt {
   }
 }
 
+/** What the connection tests read of a core besides the port. */
+export type TestCore = MqttCore & { retainedOf(topic: string): MqttMessage | undefined; sessionCount(): number }
+
 export interface Rig {
-  core: MemoryCore
+  core: TestCore
   clock: FakeClock
   /** A new client connection to the same core. */
   client(opts?: Partial<MqttConnectionOptions>): { raw: RawMqtt; conn: MqttConnection }
@@ -109,7 +115,26 @@ export interface Rig {
 
 export function rig(coreOpts: MemoryCoreOptions = {}): Rig {
   const clock = new FakeClock()
-  const core = new MemoryCore({ clock, ...coreOpts })
+  return rigOver(clock, new MemoryCore({ clock, ...coreOpts }))
+}
+
+/** The same, over BrokerMqttCore on an in-memory broker port (fake-broker-port.ts) sharing the FakeClock. */
+export function brokerRig(coreOpts: MemoryCoreOptions = {}): Rig {
+  const clock = new FakeClock()
+  const { clock: _, ...opts } = coreOpts
+  const core = new BrokerMqttCore({ broker: new FakeBrokerPort(new FakeStore(), clock), ...opts })
+  // An empty store: start() registers the tap before any test packet is handled.
+  void core.start()
+  return rigOver(clock, core)
+}
+
+/** The connection tests run over each core: MemoryCore states the contract, BrokerMqttCore must keep it. */
+export const rigs: { name: string; rig: (coreOpts?: MemoryCoreOptions) => Rig }[] = [
+  { name: 'MemoryCore', rig },
+  { name: 'BrokerMqttCore', rig: brokerRig },
+]
+
+function rigOver(clock: FakeClock, core: TestCore): Rig {
   return {
     core,
     clock,

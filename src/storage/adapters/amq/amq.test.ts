@@ -11,13 +11,15 @@ import { fileURLToPath } from 'node:url'
 import { describeAdapter, loadAll } from '../../conformance.ts'
 import { AmqAdapter } from './index.ts'
 import { KahaDbAdapter } from '../kahadb/index.ts'
-import { plantJournalFormat } from '../../journal/plant-format.ts'
+import { plantJournalFormat, plantUndecodableMessage } from '../../journal/plant-format.ts'
 import { isBrokerError } from '../../../lib/errors.ts'
+import { msg, strProp } from '../../conformance/harness.ts'
 
 describeAdapter('AmqAdapter', {
   open: () => new AmqAdapter(),
   supports: {
     formatCheck: { plant: (dir, kind) => plantJournalFormat(dir, kind, 'amq') },
+    corruptMessage: { plant: plantUndecodableMessage },
     refusesOlderEpochOnOpen: true,
     standby: true,
     crash: {
@@ -41,7 +43,7 @@ const enc = new TextEncoder()
 const add = (destination: string, id: string, body = 'x') => ({
   op: 'add' as const,
   destination,
-  message: { messageId: id, headers: { id }, body: enc.encode(body) },
+  message: msg(id, enc.encode(body), { id: id }),
 })
 const sub = (clientId: string) => ({
   clientId,
@@ -91,7 +93,7 @@ describe('AmqAdapter replay and GC', () => {
     const b = new AmqAdapter()
     const rec = await b.open({ directory: dir, epoch: 1, cleanupIntervalMs: 0 })
     expect(rec.subscriptions.map((s) => s.clientId)).toEqual(['c1'])
-    expect((await loadAll(b, 'G')).map((m) => m.messageId)).toEqual(['g8'])
+    expect((await loadAll(b, 'G')).map((m) => m.message.messageId)).toEqual(['g8'])
     expect(b.isDuplicate('g0')).toBe(true)
     // Ack the last one and GC again: every old segment goes; seqs still grow after reopen.
     await b.write([{ op: 'remove', destination: 'G', seq: keepSeq }])

@@ -8,7 +8,7 @@
  * loads its checkpoint and replays only the tail. GC can delete only the oldest run of segments without live
  * messages (a segment is kept while any older one is), after copying live subscription records, dedupe ids and
  * the next seq forward, so one slow consumer keeps every later segment on disk. Prefer kahaDB unless a
- * checkpoint-free store is specifically wanted.
+ * checkpoint-free store is specifically wanted. On-disk format 2, 0.1.0 stores read as is: journal/format.ts.
  */
 import { JournalStore, type JournalStoreDeps } from '../../journal/index.ts'
 

@@ -10,12 +10,14 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describeAdapter, loadAll } from '../../conformance.ts'
 import { KahaDbAdapter } from './index.ts'
-import { plantJournalFormat } from '../../journal/plant-format.ts'
+import { plantJournalFormat, plantUndecodableMessage } from '../../journal/plant-format.ts'
+import { msg, strProp } from '../../conformance/harness.ts'
 
 describeAdapter('KahaDbAdapter', {
   open: () => new KahaDbAdapter(),
   supports: {
     formatCheck: { plant: (dir, kind) => plantJournalFormat(dir, kind, 'kahaDB') },
+    corruptMessage: { plant: plantUndecodableMessage },
     refusesOlderEpochOnOpen: true,
     standby: true,
     crash: {
@@ -39,7 +41,7 @@ const enc = new TextEncoder()
 const add = (destination: string, id: string, body = 'x') => ({
   op: 'add' as const,
   destination,
-  message: { messageId: id, headers: { id }, body: enc.encode(body) },
+  message: msg(id, enc.encode(body), { id: id }),
 })
 
 describe('KahaDbAdapter checkpoint and GC', () => {
@@ -60,9 +62,9 @@ describe('KahaDbAdapter checkpoint and GC', () => {
     expect(rec.report.corrupt).toEqual([])
     const q = await loadAll(b, 'Q')
     expect(q.length).toBe(100)
-    expect(q[0].messageId).toBe('a1')
-    expect(q[99].messageId).toBe('tail-1')
-    expect((await loadAll(b, 'R')).map((m) => m.messageId)).toEqual(['tail-2'])
+    expect(q[0].message.messageId).toBe('a1')
+    expect(q[99].message.messageId).toBe('tail-1')
+    expect((await loadAll(b, 'R')).map((m) => m.message.messageId)).toEqual(['tail-2'])
     await b.close()
     await a.close().catch(() => {})
   })
@@ -92,7 +94,7 @@ describe('KahaDbAdapter checkpoint and GC', () => {
     await a.close()
     const b = new KahaDbAdapter()
     await b.open({ directory: dir, epoch: 1, cleanupIntervalMs: 0 })
-    expect((await loadAll(b, 'G')).map((m) => m.messageId)).toEqual(['g18', 'g19'])
+    expect((await loadAll(b, 'G')).map((m) => m.message.messageId)).toEqual(['g18', 'g19'])
     expect(b.isDuplicate('g0')).toBe(true)
     await b.close()
   })
@@ -107,7 +109,7 @@ describe('KahaDbAdapter checkpoint and GC', () => {
     const b = new KahaDbAdapter()
     const rec = await b.open({ directory: dir, epoch: 2 })
     expect(rec.report.recordsReplayed).toBe(1)
-    expect((await loadAll(b, 'Q')).map((m) => m.messageId)).toEqual(['only'])
+    expect((await loadAll(b, 'Q')).map((m) => m.message.messageId)).toEqual(['only'])
     await b.close()
     await a.close().catch(() => {})
   })
@@ -126,7 +128,7 @@ describe('KahaDbAdapter checkpoint and GC', () => {
     const rec = await b.open({ directory: dir, epoch: 1 })
     expect(rec.report.corrupt.length).toBe(1)
     expect(rec.report.corrupt[0].file).toContain('.ckpt')
-    expect((await loadAll(b, 'Q')).map((m) => m.messageId)).toEqual(['m1'])
+    expect((await loadAll(b, 'Q')).map((m) => m.message.messageId)).toEqual(['m1'])
     await b.close()
   })
 })

@@ -1,5 +1,5 @@
 /**
- * Key and value layout of the levelDB adapter (format version 1). All keys are binary; LevelDB sorts them
+ * Key and value layout of the levelDB adapter (format version 2). All keys are binary; LevelDB sorts them
  * bytewise, which gives per-destination seq order for free because seqs are big-endian.
  *
  *   0x00 "meta"                        -> JSON { format: "sfbroker-leveldb", version, epoch, createdAt }
@@ -10,16 +10,24 @@
  *   "i" + u32 id + u64 seq             -> u32 record length: the index recovery scans. It lives apart from the
  *                                         records so open() reads a few bytes per message, not every data block.
  *   "s" + JSON [clientId, name]        -> JSON DurableSubscriptionRecord
- *   "u" + u64 seq                      -> producer message id (dedupe record, oldest first)
+ *   "u" + u64 seq                      -> dedupe key (the model's dedupeKey; 0.1.0: the message id), oldest first
  *
- * Message record: u8 version (1) | u32 epoch | u32 n | n bytes JSON { id, h } | body.
+ * Message record: u8 version (2) | u32 epoch | the model's message record (src/model encodeMessage).
+ * Format 1 (sfbroker 0.1.0) differs only in the record: u8 1 | u32 epoch | u32 n | n bytes JSON { id, h } | body.
+ * A 0.1.0 database is converted on open (level-upgrade.ts); its meta then says version 2, which 0.1.0 refuses with
+ * STORAGE_FORMAT (its check is `version !== 1`).
  * u64 values hold JS safe integers (< 2^53): written as two u32 halves.
  */
-import { BrokerError } from '../../../lib/errors.ts'
+import { BrokerError, isBrokerError } from '../../../lib/errors.ts'
+import { type CoreMessage, decodeMessage, encodeMessage } from '../../../model/index.ts'
+import type { LegacyMessageReader } from '../../types.ts'
 
 export const FORMAT_NAME = 'sfbroker-leveldb'
-export const FORMAT_VERSION = 1
-const RECORD_VERSION = 1
+export const FORMAT_VERSION = 2
+/** The meta version of a sfbroker 0.1.0 database: opened by converting its records (level-upgrade.ts). */
+export const FORMAT_VERSION_V1 = 1
+const RECORD_VERSION = 2
+const RECORD_VERSION_V1 = 1
 
 export const META_KEY = Buffer.from('\x00meta', 'latin1')
 export const SEQ_KEY = Buffer.from('\x00seq', 'latin1')
@@ -125,40 +133,71 @@ export function batchValue(epoch: number, group: number): Buffer {
   return b
 }
 
-export function encodeMessage(
-  epoch: number,
-  messageId: string,
-  headers: Record<string, string>,
-  body: Uint8Array,
-): Buffer {
-  const meta = Buffer.from(JSON.stringify({ id: messageId, h: headers }), 'utf8')
-  const head = Buffer.alloc(9)
-  head[0] = RECORD_VERSION
-  head.writeUInt32BE(epoch >>> 0, 1)
-  head.writeUInt32BE(meta.length, 5)
-  return Buffer.concat([head, meta, body])
+/** The record of a message: u8 2 | u32 epoch | the model's message record (encodeMessage). */
+export function encodeRecord(epoch: number, message: CoreMessage): Buffer {
+  const rec = encodeMessage(message)
+  const b = Buffer.allocUnsafe(5 + rec.length)
+  b[0] = RECORD_VERSION
+  b.writeUInt32BE(epoch >>> 0, 1)
+  b.set(rec, 5)
+  return b
 }
 
-export function decodeMessage(
-  key: Buffer,
+/**
+ * The message of a record: format 2 through the model's codec (a record that does not decode is
+ * STORAGE_CORRUPT_RECORD with the codec's field and offset), format 1 (0.1.0: `u8 1 | u32 epoch | u32 n | JSON
+ * { id, h } | body`) through `legacy`; without it a format 1 record is one the upgrade could not convert (corrupt).
+ */
+export function decodeRecord(key: Buffer, v: Buffer, legacy?: LegacyMessageReader): CoreMessage {
+  const where = `levelDB: message record ${key.toString('hex')}`
+  if (v.length >= 5 && v[0] === RECORD_VERSION) {
+    try {
+      // Copy: the record buffer may be a slice of a larger native allocation, and the body is a view of it.
+      return decodeMessage(new Uint8Array(v.subarray(5)))
+    } catch (e) {
+      if (!isBrokerError(e, 'STORAGE_CORRUPT_RECORD')) throw e
+      throw new BrokerError('STORAGE_CORRUPT_RECORD', `${where}: ${e.message}`, { cause: e, details: e.details })
+    }
+  }
+  if (v.length >= 9 && v[0] === RECORD_VERSION_V1) {
+    const r = decodeV1Record(where, v)
+    if (!legacy)
+      throw new BrokerError(
+        'STORAGE_CORRUPT_RECORD',
+        `${where}: format 1 record (message ${JSON.stringify(r.messageId)}) left unconverted by the upgrade to format ${FORMAT_VERSION}`,
+      )
+    try {
+      return legacy(r.messageId, r.headers, r.body)
+    } catch (e) {
+      throw new BrokerError(
+        'STORAGE_CORRUPT_RECORD',
+        `${where}: format 1 message ${JSON.stringify(r.messageId)} unreadable: ${(e as Error).message}`,
+        { cause: e },
+      )
+    }
+  }
+  throw new BrokerError(
+    'STORAGE_CORRUPT_RECORD',
+    `${where}: record version ${v[0]} (length ${v.length}), expected version ${RECORD_VERSION} (or ${RECORD_VERSION_V1})`,
+  )
+}
+
+/** A 0.1.0 record's parts. */
+export function decodeV1Record(
+  where: string,
   v: Buffer,
 ): { messageId: string; headers: Record<string, string>; body: Uint8Array; epoch: number } {
-  const where = `levelDB: message record ${key.toString('hex')}`
-  if (v.length < 9 || v[0] !== RECORD_VERSION) {
-    throw new BrokerError(
-      'STORAGE_CORRUPT_RECORD',
-      `${where}: record version ${v[0]} (length ${v.length}), expected version ${RECORD_VERSION}`,
-    )
-  }
   const n = v.readUInt32BE(5)
   if (9 + n > v.length)
     throw new BrokerError('STORAGE_CORRUPT_RECORD', `${where}: header length ${n} exceeds record length ${v.length}`)
   let meta: { id: string; h: Record<string, string> }
   try {
     meta = JSON.parse(v.subarray(9, 9 + n).toString('utf8')) as { id: string; h: Record<string, string> }
+    if (typeof meta?.id !== 'string' || !meta.h || typeof meta.h !== 'object') throw new Error('no id or header map')
   } catch (e) {
-    throw new BrokerError('STORAGE_CORRUPT_RECORD', `${where}: headers are not JSON`, { cause: e })
+    throw new BrokerError('STORAGE_CORRUPT_RECORD', `${where}: format 1 headers unreadable: ${(e as Error).message}`, {
+      cause: e,
+    })
   }
-  // Copy the body out: the record buffer may be a slice of a larger native allocation.
   return { messageId: meta.id, headers: meta.h, body: new Uint8Array(v.subarray(9 + n)), epoch: v.readUInt32BE(1) }
 }

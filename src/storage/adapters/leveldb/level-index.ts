@@ -5,6 +5,7 @@
  * into LevelDB batch entries while updating itself (`apply`). Messages themselves stay in LevelDB.
  */
 import { BrokerError } from '../../../lib/errors.ts'
+import { dedupeKey as messageDedupeKey } from '../../../model/index.ts'
 import type { DestinationSummary, DurableSubscriptionRecord, StoreOp } from '../../types.ts'
 import type { BatchOp, NativeDb } from './native.ts'
 import {
@@ -17,7 +18,7 @@ import {
   dedupeKey,
   destFromKey,
   destKey,
-  encodeMessage,
+  encodeRecord,
   indexKey,
   msgKey,
   prefixRange,
@@ -40,7 +41,7 @@ export class LevelIndex {
   lastSeq = 0
   /** Number of the last batch written (key `\0batch`). */
   group = 0
-  /** Dedupe window: id -> seq of its newest record; FIFO of (seq, id), oldest at `dedupeHead`. */
+  /** Dedupe window: key -> seq of its newest record; FIFO of (seq, key), oldest at `dedupeHead`. */
   private readonly dedupe = new Map<string, number>()
   private dedupeFifo: [number, string][] = []
   private dedupeHead = 0
@@ -127,8 +128,8 @@ export class LevelIndex {
     }
   }
 
-  isDuplicate(messageId: string): boolean {
-    return this.dedupe.has(messageId)
+  isDuplicate(key: string): boolean {
+    return this.dedupe.has(key)
   }
 
   private destFor(destination: string, batch: BatchOp[]): DestState {
@@ -149,7 +150,7 @@ export class LevelIndex {
       case 'add': {
         const d = this.destFor(o.destination, batch)
         const seq = ++this.lastSeq
-        const value = encodeMessage(epoch, o.message.messageId, o.message.headers, o.message.body)
+        const value = encodeRecord(epoch, o.message)
         batch.push(
           { type: 'put', key: msgKey(d.id, seq), value },
           { type: 'put', key: indexKey(d.id, seq), value: u32(value.length) },
@@ -157,10 +158,11 @@ export class LevelIndex {
         d.msgs.set(seq, value.length)
         d.bytes += value.length
         seqs.push(seq)
-        if (this.dedupeWindow > 0) {
-          batch.push({ type: 'put', key: dedupeKey(seq), value: Buffer.from(o.message.messageId, 'utf8') })
-          this.dedupe.set(o.message.messageId, seq)
-          this.dedupeFifo.push([seq, o.message.messageId])
+        const key = messageDedupeKey(o.message)
+        if (this.dedupeWindow > 0 && key !== null) {
+          batch.push({ type: 'put', key: dedupeKey(seq), value: Buffer.from(key, 'utf8') })
+          this.dedupe.set(key, seq)
+          this.dedupeFifo.push([seq, key])
         }
         return
       }

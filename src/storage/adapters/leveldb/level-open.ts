@@ -8,7 +8,8 @@ import { BrokerError } from '../../../lib/errors.ts'
 import { logger } from '../../../lib/log.ts'
 import { NativeDb } from './native.ts'
 import { scanWriteAheadLogs, type WalScan } from './recovery-findings.ts'
-import { FORMAT_NAME, FORMAT_VERSION, META_KEY, type Meta } from './keys.ts'
+import { FORMAT_NAME, FORMAT_VERSION, FORMAT_VERSION_V1, META_KEY, type Meta } from './keys.ts'
+import { upgradeRefused } from './level-upgrade.ts'
 
 const log = logger('storage-leveldb')
 
@@ -66,10 +67,12 @@ export async function openLocked(
 }
 
 /**
- * Check the meta record (ours, this version, not a newer epoch: STORAGE_FORMAT or STORAGE_FENCED), then record our
- * epoch in it, synced, before any write.
+ * Check the meta record (ours, this version or 0.1.0's when `canUpgrade`, not a newer epoch: STORAGE_FORMAT or
+ * STORAGE_FENCED), then record our epoch in it, synced, before any write. Returns the version found (the meta keeps
+ * it until the upgrade is done: see level-upgrade.ts and writeMetaVersion).
  */
-export async function claimMeta(db: NativeDb, levelDir: string, epoch: number): Promise<void> {
+export async function claimMeta(db: NativeDb, levelDir: string, epoch: number, canUpgrade: boolean): Promise<number> {
+  let version = FORMAT_VERSION
   let metaRaw: Buffer | undefined
   await db.scan({ gte: META_KEY, lte: META_KEY }, (_k, v) => (metaRaw = v))
   if (metaRaw === undefined) {
@@ -95,12 +98,14 @@ export async function claimMeta(db: NativeDb, levelDir: string, epoch: number): 
         `levelDB ${levelDir}: meta format "${String(meta.format)}", expected "${FORMAT_NAME}"`,
       )
     }
-    if (meta.version !== FORMAT_VERSION) {
+    if (meta.version !== FORMAT_VERSION && meta.version !== FORMAT_VERSION_V1) {
       throw new BrokerError(
         'STORAGE_FORMAT',
-        `levelDB ${levelDir}: format version ${String(meta.version)}, this broker reads version ${FORMAT_VERSION}`,
+        `levelDB ${levelDir}: format version ${String(meta.version)}, this broker reads versions ${FORMAT_VERSION_V1} and ${FORMAT_VERSION}`,
       )
     }
+    if (meta.version === FORMAT_VERSION_V1 && !canUpgrade) throw upgradeRefused(levelDir)
+    version = meta.version
     if (typeof meta.epoch === 'number' && meta.epoch > epoch) {
       throw new BrokerError(
         'STORAGE_FENCED',
@@ -109,6 +114,12 @@ export async function claimMeta(db: NativeDb, levelDir: string, epoch: number): 
       )
     }
   }
-  const meta: Meta = { format: FORMAT_NAME, version: FORMAT_VERSION, epoch, createdAt: Date.now() }
+  await writeMetaVersion(db, epoch, version)
+  return version
+}
+
+/** Write the meta record (synced: it also makes every earlier unsynced batch durable). */
+export async function writeMetaVersion(db: NativeDb, epoch: number, version: number): Promise<void> {
+  const meta: Meta = { format: FORMAT_NAME, version, epoch, createdAt: Date.now() }
   await db.batch([{ type: 'put', key: META_KEY, value: Buffer.from(JSON.stringify(meta), 'utf8') }], true)
 }

@@ -9,11 +9,14 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describeAdapter } from '../../conformance.ts'
 import { LevelDbAdapter, plantLevelDbFormat } from './index.ts'
+import { plantUndecodableLevelMessage } from './plant-format.ts'
+import { msg, strProp } from '../../conformance/harness.ts'
 
 describeAdapter('LevelDbAdapter', {
   open: () => new LevelDbAdapter(),
   supports: {
     formatCheck: { plant: plantLevelDbFormat },
+    corruptMessage: { plant: plantUndecodableLevelMessage },
     refusesOlderEpochOnOpen: true,
     standby: 'not supported: cold open (a takeover rebuilds the index from the LevelDB log)',
     crash: { module: fileURLToPath(new URL('./index.ts', import.meta.url)), exportName: 'LevelDbAdapter' },
@@ -33,7 +36,7 @@ describe('LevelDbAdapter specifics', () => {
   const m = (id: string) => ({
     op: 'add' as const,
     destination: 'Q',
-    message: { messageId: id, headers: {}, body: new Uint8Array([1, 2, 3]) },
+    message: msg(id, new Uint8Array([1, 2, 3])),
   })
 
   test('LevelDbAdapter shares one synced batch among writes issued together (group commit)', async () => {
@@ -68,7 +71,7 @@ describe('LevelDbAdapter specifics', () => {
     await a.close()
     const b = new LevelDbAdapter()
     await b.open({ directory: dir, epoch: 1 })
-    expect((await b.load('Q', 0, 10)).map((x) => x.messageId)).toEqual(['n-1', 'n-2'])
+    expect((await b.load('Q', 0, 10)).map((x) => x.message.messageId)).toEqual(['n-1', 'n-2'])
     await b.close()
   })
 

@@ -9,6 +9,10 @@
  * asserted once for the group, and only then do the group's writes resolve (FENCING.md write path).
  * `periodic` writes unsynced and syncs every syncIntervalMs; `never` syncs only on close.
  *
+ * Format 2 (keys.ts): each message record holds the model's CoreMessage record. A database sfbroker 0.1.0 wrote is
+ * converted on open through OpenOptions.legacyMessage (level-upgrade.ts; refused with STORAGE_FORMAT without it);
+ * 0.1.0 refuses a database this version wrote (meta version 2) with STORAGE_FORMAT.
+ *
  * Epochs: every batch records the writer's epoch (key `\0batch`, and each message record); open() refuses with
  * STORAGE_FENCED a store whose meta epoch is newer than ours, and records our epoch in meta before any write.
  *
@@ -50,9 +54,19 @@ import { AbstractAdapter } from '../../abstract-adapter.ts'
 import { SyncLatency } from '../../sync-latency.ts'
 import type { BatchOp, NativeDb } from './native.ts'
 import { readInfoLog, recoveryFindings, tornReason } from './recovery-findings.ts'
-import { BATCH_KEY, SEQ_KEY, batchValue, decodeMessage, msgRangeAfter, parseDestSeqKey, u64 } from './keys.ts'
+import {
+  BATCH_KEY,
+  FORMAT_VERSION,
+  SEQ_KEY,
+  batchValue,
+  decodeRecord,
+  msgRangeAfter,
+  parseDestSeqKey,
+  u64,
+} from './keys.ts'
 import { LevelIndex } from './level-index.ts'
-import { claimMeta, ioError, openLocked } from './level-open.ts'
+import { claimMeta, ioError, openLocked, writeMetaVersion } from './level-open.ts'
+import { upgradeV1Records } from './level-upgrade.ts'
 
 const log = logger('storage-leveldb')
 
@@ -104,6 +118,8 @@ export class LevelDbAdapter extends AbstractAdapter<Pending> {
   /** What this open found LevelDB dropped (stats().integrity). */
   private tornTail: RecoveryReport['tornTail'] = null
   private corrupt: RecoveryReport['corrupt'] = []
+  /** Message keys (hex) load() found corrupt since open: reported once each. */
+  private readonly corruptKeys = new Set<string>()
 
   constructor(options: LevelDbAdapterOptions = {}) {
     // One open per adapter object (LevelDB's handle is not reopened); writes of one tick form one group.
@@ -144,7 +160,12 @@ export class LevelDbAdapter extends AbstractAdapter<Pending> {
       // This open's LOG: what LevelDB itself reported dropping, and which logs it replayed.
       const { tornTail, corrupt } = recoveryFindings(scans, await readInfoLog(this.levelDir))
       this.reportFindings(tornTail, corrupt, tornReason(scans, tornTail))
-      await claimMeta(db, this.levelDir, opts.epoch)
+      const version = await claimMeta(db, this.levelDir, opts.epoch, opts.legacyMessage !== undefined)
+      if (version !== FORMAT_VERSION) {
+        const up = await upgradeV1Records(db, this.levelDir, opts.epoch, opts.legacyMessage!)
+        corrupt.push(...up.corrupt)
+        await writeMetaVersion(db, opts.epoch, FORMAT_VERSION)
+      }
       const replayed = await this.index.recover(db)
       const report: RecoveryReport = {
         durationMs: performance.now() - started,
@@ -306,21 +327,43 @@ export class LevelDbAdapter extends AbstractAdapter<Pending> {
     const d = this.index.dests.get(destination)
     if (!d || d.msgs.size === 0 || afterSeq >= this.index.lastSeq) return []
     const out: StoredMessage[] = []
-    const range = msgRangeAfter(d.id, Math.max(0, Math.floor(afterSeq)))
-    try {
-      await this.db!.scan({ ...range, limit }, (k, v) => {
-        const { seq } = parseDestSeqKey(k)
-        const m = decodeMessage(k, v!)
-        out.push({ seq, messageId: m.messageId, headers: m.headers, body: m.body })
-      })
-    } catch (e) {
-      throw ioError(`load ${destination}`, e)
+    let after = Math.max(0, Math.floor(afterSeq))
+    // Bounded: a turn that returns fewer records than asked ends it; a full one moves `after` past them all.
+    for (;;) {
+      const want = limit - out.length
+      let seen = 0
+      try {
+        await this.db!.scan({ ...msgRangeAfter(d.id, after), limit: want }, (k, v) => {
+          seen++
+          const { seq } = parseDestSeqKey(k)
+          after = seq
+          try {
+            out.push({ seq, message: decodeRecord(k, v!, this.opts!.legacyMessage) })
+          } catch (e) {
+            if (!isBrokerError(e, 'STORAGE_CORRUPT_RECORD')) throw e
+            this.reportCorrupt(k, destination, seq, e.message)
+          }
+        })
+      } catch (e) {
+        throw ioError(`load ${destination}`, e)
+      }
+      if (seen < want || out.length >= limit) break
     }
     return out
   }
 
-  protected isDuplicateStore(messageId: string): boolean {
-    return this.index.isDuplicate(messageId)
+  /** A stored message that does not decode: say so once per open, never serve it (it stays in the store). */
+  private reportCorrupt(key: Buffer, destination: string, seq: number, reason: string): void {
+    const k = key.toString('hex')
+    if (this.corruptKeys.has(k)) return
+    this.corruptKeys.add(k)
+    const why = `message seq ${seq} of ${destination}: ${reason}; not delivered, kept in the store`
+    this.corrupt.push({ file: this.levelDir, offset: 0, reason: why })
+    log.error(`store ${this.levelDir}: corrupt message: ${why}`, { code: 'STORAGE_CORRUPT_RECORD', destination, seq })
+  }
+
+  protected isDuplicateStore(key: string): boolean {
+    return this.index.isDuplicate(key)
   }
 
   protected statsStore(): StoreStats {

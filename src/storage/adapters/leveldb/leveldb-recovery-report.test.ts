@@ -27,6 +27,7 @@ import { LevelDbAdapter, LEVELDB_SUBDIR } from './index.ts'
 import { CORRUPT_REPORT_MAX } from './leveldb-adapter.ts'
 import { INFO_LOG_BYTES_MAX, WAL_FILES_MAX, readInfoLog, scanWriteAheadLogs } from './recovery-findings.ts'
 import type { RecoveredState } from '../../types.ts'
+import { msg, strProp } from '../../conformance/harness.ts'
 
 const BLOCK = 32 * 1024
 const HEADER = 7
@@ -81,7 +82,7 @@ describe('LevelDbAdapter recovery report', () => {
         {
           op: 'add',
           destination: 'Q',
-          message: { messageId: `m-${i}`, headers: {}, body: new Uint8Array(bodyBytes(i)).fill(i & 0xff) },
+          message: msg(`m-${i}`, new Uint8Array(bodyBytes(i)).fill(i & 0xff)),
         },
       ])
     }
@@ -98,7 +99,7 @@ describe('LevelDbAdapter recovery report', () => {
   async function reopen(dir: string): Promise<{ rec: RecoveredState; ids: string[]; a: LevelDbAdapter }> {
     const a = new LevelDbAdapter()
     const rec = await a.open({ directory: dir, epoch: 2 })
-    const ids = (await a.load('Q', 0, 10_000)).map((m) => m.messageId)
+    const ids = (await a.load('Q', 0, 10_000)).map((m) => m.message.messageId)
     return { rec, ids, a }
   }
 
