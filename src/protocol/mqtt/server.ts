@@ -11,7 +11,8 @@ import { logger } from '../../lib/log.ts'
 import type { Clock } from '../../lib/clock.ts'
 import type { MqttCore } from './core-port.ts'
 import type { ServerLimits } from './connect-handler.ts'
-import { MqttConnection, type MqttSocket } from './connection.ts'
+import { MqttConnection } from './connection.ts'
+import type { MqttSocket } from './connection-options.ts'
 import { ReceiveBudget } from './receive-budget.ts'
 
 const log = logger('mqtt')
