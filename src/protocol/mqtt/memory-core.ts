@@ -11,18 +11,16 @@ import { systemClock, type Clock } from '../../lib/clock.ts'
 import type { Authenticator } from '../../security/index.ts'
 import type {
   Delivery,
-  DeliverySink,
   MqttCore,
   MqttMessage,
-  MqttSession,
   OpenRequest,
   OpenResult,
-  PublishOptions,
   QoS,
   SubscribeOptions,
   Will,
 } from './core-port.ts'
 import { TopicTree, filterMatches } from './topic-tree.ts'
+import { MemoryHandle } from './memory-core-handle.ts'
 
 export interface MemoryCoreOptions {
   clock?: Clock
@@ -51,7 +49,7 @@ interface Queued {
   subscriptionIds: number[]
 }
 
-interface InFlight {
+export interface InFlight {
   delivery: Delivery
   /** 'received': PUBREC seen, waiting for PUBCOMP. */
   state: 'sent' | 'received'
@@ -63,7 +61,7 @@ interface SharedGroup {
 }
 
 /** Everything the core keeps for one client id. */
-interface State {
+export interface State {
   clientId: string
   subs: Map<string, Sub>
   queue: Queued[]
@@ -71,7 +69,7 @@ interface State {
   nextPacketId: number
   exactlyOnce: Set<number>
   expirySec: number
-  attached: Handle | null
+  attached: MemoryHandle | null
   inFlightMax: number
   started: boolean
   will?: Will
@@ -134,7 +132,7 @@ export class MemoryCore implements MqttCore {
     s.expirySec = req.sessionExpirySec
     s.will = req.will
     s.inFlightMax = Math.max(1, req.inFlightMax)
-    const handle = new Handle(this, s, req.sink)
+    const handle = new MemoryHandle(this, s, req.sink)
     s.attached = handle
     return { sessionPresent, session: handle }
   }
@@ -364,70 +362,5 @@ export class MemoryCore implements MqttCore {
 
   private expired(m: MqttMessage): boolean {
     return m.expiresAt !== undefined && m.expiresAt <= this.clock.now()
-  }
-}
-
-/** One open() of a session; every call after takeover or close fails with BROKER_SESSION_CLOSED. */
-class Handle implements MqttSession {
-  constructor(
-    private readonly core: MemoryCore,
-    private readonly s: State,
-    readonly sink: DeliverySink,
-  ) {}
-
-  get clientId(): string {
-    return this.s.clientId
-  }
-
-  private live(what: string): State {
-    if (this.s.attached !== this)
-      throw new BrokerError('BROKER_SESSION_CLOSED', `mqtt session ${this.s.clientId}: ${what} after close or takeover`)
-    return this.s
-  }
-
-  async publish(message: MqttMessage, opts: PublishOptions = {}): Promise<{ duplicate: boolean; matched: boolean }> {
-    const s = this.live('publish')
-    if (opts.exactlyOnceId !== undefined) {
-      if (s.exactlyOnce.has(opts.exactlyOnceId)) return { duplicate: true, matched: false }
-      const matched = this.core.route({ ...message, origin: s.clientId })
-      s.exactlyOnce.add(opts.exactlyOnceId)
-      return { duplicate: false, matched }
-    }
-    return { duplicate: false, matched: this.core.route({ ...message, origin: s.clientId }) }
-  }
-
-  async release(packetId: number): Promise<boolean> {
-    return this.live('release').exactlyOnce.delete(packetId)
-  }
-
-  async subscribe(filter: string, opts: SubscribeOptions): Promise<{ existed: boolean }> {
-    return this.core.subscribe(this.live('subscribe'), filter, opts)
-  }
-
-  async unsubscribe(filter: string, shareGroup?: string): Promise<boolean> {
-    return this.core.unsubscribe(this.live('unsubscribe'), filter, shareGroup)
-  }
-
-  start(): void {
-    this.core.start(this.live('start'))
-  }
-
-  settle(packetId: number): boolean {
-    const s = this.live('settle')
-    if (!s.inFlight.delete(packetId)) return false
-    this.core.pump(s)
-    return true
-  }
-
-  received(packetId: number): boolean {
-    const f = this.live('received').inFlight.get(packetId)
-    if (!f || f.delivery.qos !== 2) return false
-    f.state = 'received'
-    return true
-  }
-
-  async close(opts: { publishWill: boolean; sessionExpirySec?: number }): Promise<void> {
-    if (this.s.attached !== this) return
-    this.core.detach(this.s, opts.publishWill, opts.sessionExpirySec)
   }
 }
