@@ -58,6 +58,8 @@ export interface SessionLimits {
 export interface SessionHost {
   readonly broker: MqttBrokerPort
   readonly limits: SessionLimits
+  /** Whether the broker has a store; without one every session lives in memory only. */
+  readonly durable: boolean
   dropped: number
   expired(m: MqttMessage): boolean
 }
@@ -99,8 +101,14 @@ export class SessionState {
     readonly clientId: string,
   ) {}
 
+  /** Outlives its connection. */
   get persistent(): boolean {
     return this.expirySec > 0
+  }
+
+  /** Outlives its connection in the store (a broker with a store): its records are written. */
+  get durable(): boolean {
+    return this.persistent && this.host.durable
   }
 
   /** Runs store work after this session's earlier store work; a failure is logged (the broker self-fences). */

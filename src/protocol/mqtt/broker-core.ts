@@ -10,8 +10,10 @@
  * - start() reads everything back when the node becomes primary (before connectors open), ends expired sessions,
  *   and re-arms will delays and expiry on the broker's clock. A session connected when the last primary died is
  *   taken as disconnected at start.
- * Not promised: `matched` is always true (subscribers of other protocols are not visible here), and a message
- * routed between start()'s first read and its tap registration is not seen by MQTT sessions.
+ * Not promised: `matched` is false only when the broker tells the tap how many of its own subscriptions took the
+ * message (TapInfo; today's Broker does not, so other protocols' subscribers count as present and `matched` is
+ * false never), and a message routed between start()'s first read and its tap registration is not seen by MQTT
+ * sessions.
  */
 import { BrokerError } from '../../lib/errors.ts'
 import { logger } from '../../lib/log.ts'
@@ -38,7 +40,7 @@ import {
   subjectToRecord,
 } from './mqtt-store.ts'
 import { SessionState, type SessionHost, subKey } from './broker-core-session.ts'
-import { MqttRouter } from './broker-core-router.ts'
+import { MqttRouter, type Publishing, type TapInfo } from './broker-core-router.ts'
 import { BrokerSessionHandle } from './broker-core-handle.ts'
 import { SessionTimers } from './broker-core-timers.ts'
 
@@ -53,6 +55,13 @@ export interface BrokerMqttCoreOptions {
   sessionWindowMax?: number
   retainedMax?: number
   sessionsMax?: number
+  /**
+   * Whether the broker has a store (persistent=true). Without one, sessions that outlive their connection (3.1.1
+   * clean session 0, MQTT 5 session expiry > 0) and retained messages live in memory only and end with this core,
+   * as the broker's own non-persistent mode promises. Default: whether the broker port's `store` is set (the real
+   * Broker has it; a port without the field counts as having a store).
+   */
+  persistent?: boolean
 }
 
 export const BROKER_MQTT_CORE_DEFAULTS = {
@@ -67,6 +76,8 @@ const IN_FLIGHT_RECORDS_MAX = 65_535
 export class BrokerMqttCore implements MqttCore, SessionHost {
   readonly broker: MqttBrokerPort
   readonly limits: typeof BROKER_MQTT_CORE_DEFAULTS
+  /** State goes to the broker's store (false: memory only, see BrokerMqttCoreOptions.persistent). */
+  readonly durable: boolean
   dropped = 0
   private readonly sessions = new Map<string, SessionState>()
   private readonly router = new MqttRouter(this)
@@ -81,7 +92,9 @@ export class BrokerMqttCore implements MqttCore, SessionHost {
   constructor(private readonly options: BrokerMqttCoreOptions) {
     this.broker = options.broker
     const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined))
-    this.limits = { ...BROKER_MQTT_CORE_DEFAULTS, ...defined } as typeof BROKER_MQTT_CORE_DEFAULTS
+    const { persistent, ...limits } = defined
+    this.limits = { ...BROKER_MQTT_CORE_DEFAULTS, ...limits } as typeof BROKER_MQTT_CORE_DEFAULTS
+    this.durable = options.persistent ?? options.broker.store !== null
     this.timers = new SessionTimers(this.broker.clock, {
       publishWill: (s) => this.publishWill(s),
       endSession: (s) => void this.endSession(s),
@@ -134,7 +147,9 @@ export class BrokerMqttCore implements MqttCore, SessionHost {
       this.sessions.set(clientId, s)
       for (const sub of r.subs) this.router.addSub(s, sub.filter, sub.opts)
     }
-    this.removeTap = this.broker.addTopicTap({ onTopicMessage: (m) => this.router.onTopicMessage(m) })
+    this.removeTap = this.broker.addTopicTap({
+      onTopicMessage: (m, info?: TapInfo) => this.router.onTopicMessage(m, info),
+    })
     for (const s of [...this.sessions.values()]) {
       const endsAt = s.disconnectedAt! + s.expirySec * 1000
       if (s.expirySec !== 0xffffffff && endsAt <= now) await this.endSession(s)
@@ -188,6 +203,7 @@ export class BrokerMqttCore implements MqttCore, SessionHost {
     const subject: Subject | null = this.options.authenticator
       ? await this.options.authenticator.authenticate(req.credentials)
       : null
+    if (req.will) this.authorizeWill(subject, req.will.message.topic)
     let s = this.sessions.get(req.clientId)
     if (s?.attached) {
       const old = s.attached
@@ -225,7 +241,7 @@ export class BrokerMqttCore implements MqttCore, SessionHost {
     s.inFlightMax = Math.max(1, req.inFlightMax)
     s.disconnectedAt = null
     try {
-      if (s.persistent) await this.saveSession(s)
+      if (s.durable) await this.saveSession(s)
       else if (s.stored) await this.purgeSession(s)
     } catch (e) {
       await brokerSession.close().catch(() => {})
@@ -234,6 +250,19 @@ export class BrokerMqttCore implements MqttCore, SessionHost {
     const handle = new BrokerSessionHandle(this, s, req.sink, brokerSession)
     s.attached = handle
     return { sessionPresent, session: handle }
+  }
+
+  /**
+   * The will's topic is authorised at CONNECT (MQTT 5 §3.1.2.5 lets the server refuse it: CONNACK 0x87, 3.1.1 0x05),
+   * before any session state changes, through a short-lived broker session of the same subject.
+   */
+  private authorizeWill(subject: Subject | null, topic: string): void {
+    const probe = this.broker.connect({ protocol: 'mqtt', subject, remoteAddress: 'will check' })
+    try {
+      this.broker.authorize(probe, 'write', { kind: 'topic', name: topic })
+    } finally {
+      probe.close().catch(() => {})
+    }
   }
 
   /** Handle.close(): detaches; a session with expiry 0 ends, else expiry and will delay run on the clock. */
@@ -250,7 +279,7 @@ export class BrokerMqttCore implements MqttCore, SessionHost {
     if (s.expirySec === 0) return this.endSession(s)
     s.disconnectedAt = this.broker.clock.now()
     this.timers.armDetached(s, s.disconnectedAt)
-    await this.saveSession(s)
+    if (s.durable) await this.saveSession(s)
   }
 
   /** The session record, replaced in one batch. */
@@ -312,7 +341,7 @@ export class BrokerMqttCore implements MqttCore, SessionHost {
     this.send(session, s.clientId, will.message)
       .catch((e) => log.warn(`mqtt: will of ${s.clientId} refused: ${(e as Error).message}`))
       .finally(() => session.close().catch(() => {}))
-    if (s.persistent && !s.ended && s.stored) void this.saveSession(s)
+    if (s.durable && !s.ended && s.stored) void this.saveSession(s)
   }
 
   /** Sends an MQTT message through a broker session; `extraOps` go in its batch. */
@@ -321,7 +350,7 @@ export class BrokerMqttCore implements MqttCore, SessionHost {
     clientId: string,
     m: MqttMessage,
     extraOps: StoreOp[] = [],
-  ): Promise<void> {
+  ): Promise<{ matched: boolean }> {
     if (
       m.retain &&
       m.payload.length > 0 &&
@@ -333,9 +362,12 @@ export class BrokerMqttCore implements MqttCore, SessionHost {
       messageId: this.broker.newMessageId(),
       nowMs: this.broker.clock.now(),
     })
-    this.publishing.set(core.messageId, clientId)
+    const mine: Publishing = { clientId }
+    this.publishing.set(core.messageId, mine)
     try {
       await session.send({ message: core, ...(extraOps.length > 0 ? { extraOps } : {}) })
+      // Not seen by the tap (scheduled for later, or a duplicate): someone may yet take it.
+      return { matched: mine.matched ?? true }
     } finally {
       this.publishing.delete(core.messageId)
     }
@@ -349,23 +381,20 @@ export class BrokerMqttCore implements MqttCore, SessionHost {
     opts: PublishOptions,
   ): Promise<{ duplicate: boolean; matched: boolean }> {
     const id = opts.exactlyOnceId
-    if (id === undefined) {
-      await this.send(session, s.clientId, m)
-      return { duplicate: false, matched: true }
-    }
+    if (id === undefined) return { duplicate: false, ...(await this.send(session, s.clientId, m)) }
     if (s.exactlyOnce.has(id)) return { duplicate: true, matched: false }
     s.exactlyOnce.add(id)
-    const extra: StoreOp[] = s.persistent
+    const extra: StoreOp[] = s.durable
       ? [{ op: 'add', destination: keys.qos2In(s.clientId, id), message: qos2InRecord(id, this.broker.clock.now()) }]
       : []
     try {
-      await this.send(session, s.clientId, m, extra)
+      const { matched } = await this.send(session, s.clientId, m, extra)
       if (extra.length > 0) s.stored = true
+      return { duplicate: false, matched }
     } catch (e) {
       s.exactlyOnce.delete(id)
       throw e
     }
-    return { duplicate: false, matched: true }
   }
 
   async release(s: SessionState, packetId: number): Promise<boolean> {
@@ -381,7 +410,7 @@ export class BrokerMqttCore implements MqttCore, SessionHost {
     this.broker.authorize(a.brokerSession, 'read', { kind: 'topic', name: filter })
     const existed = s.subs.has(subKey(filter, opts.shareGroup))
     const sub = this.router.addSub(s, filter, opts)
-    if (s.persistent) await this.saveSession(s)
+    if (s.durable) await this.saveSession(s)
     const sendRetained = opts.retainHandling === 0 || (opts.retainHandling === 1 && !existed)
     if (opts.shareGroup === undefined && sendRetained)
       for (const m of this.router.retainedMatching(filter)) s.enqueue(this.router.queued(m, sub, true))
@@ -390,7 +419,7 @@ export class BrokerMqttCore implements MqttCore, SessionHost {
 
   async unsubscribe(s: SessionState, filter: string, group?: string): Promise<boolean> {
     if (!this.router.removeSub(s, filter, group)) return false
-    if (s.persistent) await this.saveSession(s)
+    if (s.durable) await this.saveSession(s)
     return true
   }
 }
