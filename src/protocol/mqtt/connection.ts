@@ -57,6 +57,7 @@ export class MqttConnection {
   private barrier = false
   /** Answers in arrival order: each waits for the one before. */
   private answers: Promise<void> = Promise.resolve()
+  /** Received packets whose answers are not all written yet (pendingPacketsMax). */
   private answersPending = 0
   private readonly connectTimer: unknown
   private keepAliveTimer: unknown = undefined
@@ -265,16 +266,21 @@ export class MqttConnection {
     return p.then(() => undefined)
   }
 
-  /** Queues an answer behind earlier ones; `bytes` are released from the receive budget once it is written. */
+  /**
+   * Queues an answer behind earlier ones; `bytes` are released from the receive budget once it is written. Each
+   * received packet queues one entry with its bytes after its handler's answers: those entries are what
+   * pendingPacketsMax counts (one per packet, however many answers it has).
+   */
   answer(p: Promise<Packet | null>, bytes = 0, after?: () => void): void {
-    this.answersPending++
+    const counted = bytes > 0
+    if (counted) this.answersPending++
     const settled = p.then(
       (v) => ({ ok: true as const, v }),
       (e) => ({ ok: false as const, e }),
     )
     this.answers = this.answers.then(async () => {
       const r = await settled
-      this.answersPending--
+      if (counted) this.answersPending--
       if (bytes > 0) this.flow.release(bytes)
       if (this.phase === 'closed') return after?.()
       if (!r.ok) this.fail(r.e)
