@@ -143,7 +143,15 @@ export class MqttRouter {
       }
       const member = this.pickMember(entry)
       // A member's own subscription may carry a different QoS than the group's first: each member's applies.
-      if (member) after.push(this.deliverTo(member, m, this.queued(message, member.subs.get(entry.key)!, false), ops))
+      if (member)
+        after.push(
+          this.deliverTo(
+            member,
+            m,
+            { ...this.queued(message, member.subs.get(entry.key)!, false), group: entry.key },
+            ops,
+          ),
+        )
     }
     for (const [s, q] of targets) after.push(this.deliverTo(s, m, q, ops))
     if (mine && after.length > retainWork) mine.matched = true
@@ -191,9 +199,23 @@ export class MqttRouter {
     }
   }
 
+  /**
+   * Another member of the group `key` for a delivery `leaving` gives up: round robin over its connected members, or
+   * over all of them unless `connectedOnly`. Undefined when there is none.
+   */
+  otherMember(key: string, leaving: SessionState, connectedOnly: boolean): SessionState | undefined {
+    const g = this.groups.get(key)
+    if (!g) return undefined
+    const others = [...g.members.values()].filter((m) => m !== leaving && !m.ended)
+    const live = others.filter((m) => m.attached)
+    const pool = live.length > 0 || connectedOnly ? live : others
+    if (pool.length === 0) return undefined
+    return pool[g.next++ % pool.length]
+  }
+
   /** Round robin over connected members; over all members when none is connected (their queues hold it). */
   private pickMember(g: SharedGroup): SessionState | undefined {
-    const all = [...g.members.values()]
+    const all = [...g.members.values()].filter((m) => !m.ended)
     const live = all.filter((m) => m.attached)
     const pool = live.length > 0 ? live : all
     if (pool.length === 0) return undefined

@@ -19,30 +19,23 @@ import { BrokerError } from '../../lib/errors.ts'
 import { logger } from '../../lib/log.ts'
 import type { Authenticator, Subject } from '../../security/index.ts'
 import type { MqttBrokerPort, StoreOp } from './broker-port.ts'
-import type {
-  MqttCore,
-  MqttMessage,
-  MqttSession,
-  OpenRequest,
-  OpenResult,
-  PublishOptions,
-  SubscribeOptions,
-} from './core-port.ts'
-import { coreToMqtt, mqttToCore } from './message-map.ts'
+import type { MqttCore, MqttMessage, MqttSession, OpenRequest, OpenResult, SubscribeOptions } from './core-port.ts'
+import { coreToMqtt } from './message-map.ts'
 import {
   decodeSession,
   encodeSession,
   keys,
   parseSessionKey,
-  qos2InRecord,
   RETAINED_PREFIX,
   subjectFromRecord,
   subjectToRecord,
 } from './mqtt-store.ts'
 import { SessionState, type SessionHost, subKey } from './broker-core-session.ts'
-import { MqttRouter, type Publishing, type TapInfo } from './broker-core-router.ts'
+import { MqttRouter, type TapInfo } from './broker-core-router.ts'
 import { BrokerSessionHandle } from './broker-core-handle.ts'
 import { SessionTimers } from './broker-core-timers.ts'
+import { handOverGroupDeliveries } from './broker-core-groups.ts'
+import { MqttPublisher } from './broker-core-publish.ts'
 
 const log = logger('mqtt')
 
@@ -80,9 +73,9 @@ export class BrokerMqttCore implements MqttCore, SessionHost {
   readonly durable: boolean
   dropped = 0
   private readonly sessions = new Map<string, SessionState>()
-  private readonly router = new MqttRouter(this)
+  readonly router = new MqttRouter(this)
+  readonly publisher: MqttPublisher
   private readonly retained = this.router.retained
-  private readonly publishing = this.router.publishing
   /** open() of one client id at a time. */
   private readonly opening = new Map<string, Promise<unknown>>()
   private removeTap: (() => void) | null = null
@@ -95,6 +88,7 @@ export class BrokerMqttCore implements MqttCore, SessionHost {
     const { persistent, ...limits } = defined
     this.limits = { ...BROKER_MQTT_CORE_DEFAULTS, ...limits } as typeof BROKER_MQTT_CORE_DEFAULTS
     this.durable = options.persistent ?? options.broker.store !== null
+    this.publisher = new MqttPublisher(this.broker, this.router, this.limits)
     this.timers = new SessionTimers(this.broker.clock, {
       publishWill: (s) => this.publishWill(s),
       endSession: (s) => void this.endSession(s),
@@ -280,6 +274,7 @@ export class BrokerMqttCore implements MqttCore, SessionHost {
     s.disconnectedAt = this.broker.clock.now()
     this.timers.armDetached(s, s.disconnectedAt)
     if (s.durable) await this.saveSession(s)
+    await handOverGroupDeliveries(this, s, 'detached')
   }
 
   /** The session record, replaced in one batch. */
@@ -320,6 +315,7 @@ export class BrokerMqttCore implements MqttCore, SessionHost {
     s.ended = true
     this.timers.cancel(s)
     if (s.will) this.publishWill(s)
+    await handOverGroupDeliveries(this, s, 'ended').catch((e) => log.warn(`mqtt: ending ${s.clientId}: ${e}`))
     for (const sub of [...s.subs.values()]) this.router.removeSub(s, sub.filter, sub.opts.shareGroup)
     if (this.sessions.get(s.clientId) === s) this.sessions.delete(s.clientId)
     if (s.stored) await this.purgeSession(s).catch((e) => log.warn(`mqtt: ending ${s.clientId}: ${e}`))
@@ -338,69 +334,11 @@ export class BrokerMqttCore implements MqttCore, SessionHost {
       log.warn(`mqtt: will of ${s.clientId} lost: ${(e as Error).message}`)
       return
     }
-    this.send(session, s.clientId, will.message)
+    this.publisher
+      .send(session, s.clientId, will.message)
       .catch((e) => log.warn(`mqtt: will of ${s.clientId} refused: ${(e as Error).message}`))
       .finally(() => session.close().catch(() => {}))
     if (s.durable && !s.ended && s.stored) void this.saveSession(s)
-  }
-
-  /** Sends an MQTT message through a broker session; `extraOps` go in its batch. */
-  async send(
-    session: ReturnType<MqttBrokerPort['connect']>,
-    clientId: string,
-    m: MqttMessage,
-    extraOps: StoreOp[] = [],
-  ): Promise<{ matched: boolean }> {
-    if (
-      m.retain &&
-      m.payload.length > 0 &&
-      !this.retained.has(m.topic) &&
-      this.retained.size >= this.limits.retainedMax
-    )
-      throw new BrokerError('BROKER_LIMIT', `mqtt: retainedMax ${this.limits.retainedMax} retained messages reached`)
-    const core = mqttToCore(m, {
-      messageId: this.broker.newMessageId(),
-      nowMs: this.broker.clock.now(),
-    })
-    const mine: Publishing = { clientId }
-    this.publishing.set(core.messageId, mine)
-    try {
-      await session.send({ message: core, ...(extraOps.length > 0 ? { extraOps } : {}) })
-      // Not seen by the tap (scheduled for later, or a duplicate): someone may yet take it.
-      return { matched: mine.matched ?? true }
-    } finally {
-      this.publishing.delete(core.messageId)
-    }
-  }
-
-  /** Handle.publish with an exactly-once id: the id is recorded in the message's batch (persistent sessions). */
-  async publishOnce(
-    s: SessionState,
-    session: ReturnType<MqttBrokerPort['connect']>,
-    m: MqttMessage,
-    opts: PublishOptions,
-  ): Promise<{ duplicate: boolean; matched: boolean }> {
-    const id = opts.exactlyOnceId
-    if (id === undefined) return { duplicate: false, ...(await this.send(session, s.clientId, m)) }
-    if (s.exactlyOnce.has(id)) return { duplicate: true, matched: false }
-    s.exactlyOnce.add(id)
-    const extra: StoreOp[] = s.durable
-      ? [{ op: 'add', destination: keys.qos2In(s.clientId, id), message: qos2InRecord(id, this.broker.clock.now()) }]
-      : []
-    try {
-      const { matched } = await this.send(session, s.clientId, m, extra)
-      if (extra.length > 0) s.stored = true
-      return { duplicate: false, matched }
-    } catch (e) {
-      s.exactlyOnce.delete(id)
-      throw e
-    }
-  }
-
-  async release(s: SessionState, packetId: number): Promise<boolean> {
-    if (!s.exactlyOnce.delete(packetId)) return false
-    if (s.stored) await s.write([{ op: 'purge', destination: keys.qos2In(s.clientId, packetId) }])
-    return true
   }
 
   // ------------------------------------------------------------------------------------------------ subscriptions

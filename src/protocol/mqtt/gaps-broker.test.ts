@@ -7,7 +7,7 @@
 import { afterEach, describe, expect, test } from 'bun:test'
 import type { Packet } from 'mqtt-packet'
 import { Broker } from '../../broker/index.ts'
-import { testConfig } from '../../broker/broker-test-kit.ts'
+import { makeBroker, testConfig } from '../../broker/broker-test-kit.ts'
 import { BrokerError } from '../../lib/errors.ts'
 import type { Authorizer } from '../../security/index.ts'
 import { BrokerMqttCore } from './broker-core.ts'
@@ -153,3 +153,66 @@ for (const { name, rig } of rigs)
       expect(await p.next()).toMatchObject({ cmd: 'puback', messageId: 4, reasonCode: 0 })
     })
   })
+
+describe('BrokerMqttCore shared groups when a member goes away', () => {
+  test('a member that disconnects hands its queued group messages to a connected member, and its in-flight ones when its session ends', async () => {
+    const { broker, store } = await makeBroker()
+    const core = new BrokerMqttCore({ broker })
+    await core.start()
+    const conns: MqttConnection[] = []
+    stops.push(async () => {
+      for (const c of conns) c.shutdown()
+      await core.stop()
+      await broker.stop()
+      await store.close()
+    })
+    const client = () => {
+      const [serverSide, clientSide] = duplexPair()
+      conns.push(new MqttConnection({ socket: serverSide, core }))
+      return new RawMqtt(clientSide)
+    }
+    const member = async (clientId: string, receiveMaximum: number) => {
+      const c = client()
+      await c.connect({
+        clientId,
+        protocolVersion: 5,
+        clean: false,
+        properties: { sessionExpiryInterval: 600, receiveMaximum },
+      })
+      c.send(sub(1, '$share/g/jobs/#', 1))
+      expect(await c.next()).toMatchObject({ cmd: 'suback', granted: [1] })
+      return c
+    }
+    const m0 = await member('m0', 100)
+    const m1 = await member('m1', 1)
+    const p = client()
+    await p.connect({ clientId: 'p', protocolVersion: 5 })
+    for (let i = 0; i < 4; i++) {
+      p.send(pub('jobs/a', `j${i}`, 1, { messageId: i + 1 }))
+      expect(await p.next()).toMatchObject({ cmd: 'puback' })
+    }
+    const seen: string[] = []
+    const take = async (n: number) => {
+      for (let i = 0; i < n; i++) {
+        const got = (await m0.next()) as Packet & { cmd: 'publish' }
+        expect(got.cmd).toBe('publish')
+        seen.push(got.payload.toString())
+        m0.send({ cmd: 'puback', messageId: got.messageId })
+      }
+    }
+    await take(2)
+    // m1 holds one in flight (receive maximum 1, never acknowledged) and one queued in the store.
+    const inFlight = (await m1.next()) as Packet & { cmd: 'publish' }
+    m1.stream.destroy()
+    await m1.closed
+    await take(1)
+    // m1's session ends (a clean start): its unacknowledged delivery goes to m0 too.
+    const again = client()
+    expect(await again.connect({ clientId: 'm1', protocolVersion: 5, clean: true })).toMatchObject({
+      sessionPresent: false,
+    })
+    await take(1)
+    expect(seen.sort()).toEqual(['j0', 'j1', 'j2', 'j3'])
+    expect(seen).toContain(inFlight.payload.toString())
+  })
+})
