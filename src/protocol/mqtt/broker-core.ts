@@ -10,6 +10,9 @@
  * - start() reads everything back when the node becomes primary (before connectors open), ends expired sessions,
  *   and re-arms will delays and expiry on the broker's clock. A session connected when the last primary died is
  *   taken as disconnected at start.
+ * - On a broker without a store (persistent=false) the same sessions, queues and retained messages are kept in
+ *   memory only (`durable` false): they end with this core, as the broker's own non-persistent mode promises.
+ * - Shared groups keep queue semantics when a member leaves: broker-core-groups.ts.
  * Not promised: `matched` is false only when the broker tells the tap how many of its own subscriptions took the
  * message (TapInfo; today's Broker does not, so other protocols' subscribers count as present and `matched` is
  * false never), and a message routed between start()'s first read and its tap registration is not seen by MQTT

@@ -47,10 +47,13 @@ interface Queued {
   qos: QoS
   retain: boolean
   subscriptionIds: number[]
+  /** The shared group (`$share/<group>/<filter>`) that chose this session: another member takes it if it leaves. */
+  group?: string
 }
 
 export interface InFlight {
   delivery: Delivery
+  group?: string
   /** 'received': PUBREC seen, waiting for PUBCOMP. */
   state: 'sent' | 'received'
 }
@@ -168,7 +171,7 @@ export class MemoryCore implements MqttCore {
       const member = this.pickMember(entry.group)
       if (!member) continue
       matched = true
-      this.enqueue(member, this.queued(message, member.subs.get(entry.key)!, false))
+      this.enqueue(member, { ...this.queued(message, member.subs.get(entry.key)!, false), group: entry.key })
     }
     // Overlapping subscriptions of one session: one delivery at the highest QoS with every subscription id.
     for (const s of states) {
@@ -263,7 +266,7 @@ export class MemoryCore implements MqttCore {
         message: q.message,
         subscriptionIds: q.subscriptionIds,
       }
-      s.inFlight.set(packetId, { delivery: d, state: 'sent' })
+      s.inFlight.set(packetId, { delivery: d, state: 'sent', group: q.group })
       h.sink.deliver(d)
       if (s.attached !== h) return
     }
@@ -290,6 +293,7 @@ export class MemoryCore implements MqttCore {
       this.endSession(s)
       return
     }
+    this.handOver(s, false)
     if (s.will) {
       if (s.will.delaySec === 0) this.publishWill(s)
       else if (s.will.delaySec < s.expirySec)
@@ -302,6 +306,7 @@ export class MemoryCore implements MqttCore {
   private endSession(s: State): void {
     this.cancelTimers(s)
     if (s.will) this.publishWill(s)
+    this.handOver(s, true)
     for (const sub of [...s.subs.values()]) this.unsubscribe(s, sub.filter, sub.opts.shareGroup)
     if (this.sessions.get(s.clientId) === s) this.sessions.delete(s.clientId)
   }
@@ -341,6 +346,33 @@ export class MemoryCore implements MqttCore {
     }
     s.queue.push(q)
     this.pump(s)
+  }
+
+  /**
+   * Queue semantics across a shared group (MQTT 5 §4.8.2): a member that disconnects hands its queued group messages
+   * to a connected member; one whose session ends hands them (and its unacknowledged in-flight ones) to any member.
+   * A message no other member can take stays (disconnect) or is dropped with the group's last member (end).
+   */
+  private handOver(s: State, ended: boolean): void {
+    const moved: Queued[] = []
+    if (ended)
+      for (const [id, f] of s.inFlight)
+        if (f.group !== undefined && f.state === 'sent') {
+          s.inFlight.delete(id)
+          moved.push({ ...f.delivery, group: f.group })
+        }
+    moved.push(...s.queue.filter((q) => q.group !== undefined))
+    if (moved.length === 0) return
+    s.queue = s.queue.filter((q) => q.group === undefined)
+    for (const q of moved) {
+      const g = this.groups.get(q.group!)
+      const others = g ? [...g.members.values()].filter((m) => m !== s) : []
+      const live = others.filter((m) => m.attached)
+      const pool = live.length > 0 || !ended ? live : others
+      const to = pool.length > 0 ? pool[g!.next++ % pool.length]! : undefined
+      if (to) this.enqueue(to, { ...this.queued(q.message, to.subs.get(q.group!)!, false), group: q.group })
+      else if (!ended) s.queue.push(q)
+    }
   }
 
   /** Round robin over connected members; all members when none is connected (their queues hold it). */

@@ -216,3 +216,42 @@ describe('BrokerMqttCore shared groups when a member goes away', () => {
     expect(seen).toContain(inFlight.payload.toString())
   })
 })
+
+for (const { name, rig } of rigs)
+  describe(`shared groups over ${name}`, () => {
+    test('a member that leaves hands its group messages to another member: queued at disconnect, in flight at its end', async () => {
+      const r = rig()
+      const member = async (clientId: string, receiveMaximum: number) => {
+        const c = r.client().raw
+        const props = { sessionExpiryInterval: 600, receiveMaximum }
+        await c.connect({ clientId, protocolVersion: 5, clean: false, properties: props })
+        c.send(sub(1, '$share/g/jobs/#', 1))
+        expect(await c.next()).toMatchObject({ cmd: 'suback', granted: [1] })
+        return c
+      }
+      const m0 = await member('m0', 100)
+      const m1 = await member('m1', 1)
+      const p = r.client().raw
+      await p.connect({ clientId: 'p', protocolVersion: 5 })
+      for (let i = 0; i < 4; i++) {
+        p.send(pub('jobs/a', `j${i}`, 1, { messageId: i + 1 }))
+        expect(await p.next()).toMatchObject({ cmd: 'puback' })
+      }
+      const seen: string[] = []
+      const take = async (n: number) => {
+        for (let i = 0; i < n; i++) {
+          const got = (await m0.next()) as Packet & { cmd: 'publish' }
+          seen.push(got.payload.toString())
+          m0.send({ cmd: 'puback', messageId: got.messageId })
+        }
+      }
+      await take(2)
+      expect(await m1.next()).toMatchObject({ cmd: 'publish' })
+      m1.stream.destroy()
+      await m1.closed
+      await take(1)
+      await r.client().raw.connect({ clientId: 'm1', protocolVersion: 5, clean: true })
+      await take(1)
+      expect(seen.sort()).toEqual(['j0', 'j1', 'j2', 'j3'])
+    })
+  })
