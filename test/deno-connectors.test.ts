@@ -264,5 +264,9 @@ describe('sfbroker under Deno: MQTT, WebSocket and OpenWire connectors', () => {
     broker.child.kill('SIGTERM')
     expect(await bye).toBe(0x8b)
     expect(await exitOf(broker.child, WAIT_MS)).toBe(0)
+    // Nothing thrown on the way out (Deno prints an uncaught error in a worker to stderr, and exits 0 anyway).
+    const stderr = broker.child.stderr!
+    if (!stderr.closed) await new Promise((r) => stderr.once('close', r))
+    expect(broker.log()).not.toContain('Uncaught')
   }, 60_000)
 })
