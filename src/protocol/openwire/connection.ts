@@ -11,6 +11,7 @@
 import { systemClock, type Clock } from '../../lib/clock.ts'
 import { BrokerError } from '../../lib/errors.ts'
 import { logger } from '../../lib/log.ts'
+import { runtimeDescription } from '../../lib/runtime.ts'
 import type { Authenticator } from '../../security/index.ts'
 import type { AdvisoryHub } from './advisories.ts'
 import type * as W from './commands.ts'
@@ -160,7 +161,7 @@ export class OpenWireConnection {
       tcpNoDelayEnabled: true,
       providerName: 'sfbroker',
       providerVersion: this.opts.providerVersion ?? '0',
-      platformDetails: `Bun ${typeof Bun !== 'undefined' ? Bun.version : process.version}`,
+      platformDetails: runtimeDescription(),
     }
   }
 
