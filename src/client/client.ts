@@ -8,22 +8,9 @@
  * transactions in transaction-book.ts, what each broker frame means in frame-router.ts, the frames a consumer sends
  * (SUBSCRIBE, UNSUBSCRIBE, ACK/NACK) in consumer-frames.ts, the wait for the first connection in first-connect.ts.
  *
- * What it promises across a failover:
- *  - re-CONNECT with the same client-id; log which broker it reached;
- *  - when the broker says it stops serving (an ERROR with `sfbroker-reason`: not-primary or shutdown), log its
- *    reason and fail over at once: no initialReconnectDelay before that first pass, the other brokers first;
- *  - resubscribe every subscription with the same id, ack mode, selector, durable name and prefetch;
- *  - resend, in the original order, every SEND the broker had not receipted, with the same `message-id` header
- *    (set by this client on every SEND, unique per client and sequence), so a broker that deduplicates by message-id
- *    (sfbroker does; ActiveMQ strips it) drops what the old primary already stored;
- *  - never replay a transaction: once a transaction's BEGIN went out on a lost connection, its pending and later
- *    operations reject with CLIENT_TX_IN_DOUBT;
- *  - acks of messages delivered on the lost connection are skipped (resolved): the broker redelivers those messages
- *    (redelivered:true), as ActiveMQ's failover transport does with stale acks. Messages of client-ack subscriptions
- *    still buffered for an iterator are dropped for the same reason.
- * What it does not promise: exactly-once delivery to consumers. Duplicates are possible; each one is marked
- * redelivered, by the broker or, failing that, by this client's duplicate audit (the last `duplicateAuditDepth`
- * message ids per client, as ActiveMQ's client audit does).
+ * What it promises across a failover (same client-id, subscriptions restored, unreceipted SENDs resent with their
+ * message-id, transactions never replayed, stale acks skipped) and what it does not (exactly-once delivery) is in
+ * docs/architecture.md, "The client across a failover".
  *
  * `timeout` (URI option, or `timeoutMs`): how long a SEND (or any receipted operation) may wait for its RECEIPT,
  * connected or not, before it rejects with CLIENT_TIMEOUT; also bounds connect(). Default 30000 ms, -1 = forever.
