@@ -107,9 +107,13 @@ describe('parseConnectorUri OpenWire schemes', () => {
 })
 
 describe('parseConnectorUri MQTT options', () => {
-  test('parseConnectorUri refuses the STOMP pre-CONNECT budgets on mqtt:// and takes them on ws://', () => {
-    expect(() => parseConnectorUri('mqtt://0.0.0.0:1883?transport.maximumPendingConnects=5', undefined, 't')).toThrow(
-      'sets a STOMP pre-CONNECT budget',
+  test('parseConnectorUri takes the pre-CONNECT budgets on mqtt:// and ws://, refuses them on tcp:// (OpenWire)', () => {
+    expect(parseConnectorUri('mqtt://0.0.0.0:1883?transport.maximumPendingConnects=5', undefined, 't')).toMatchObject({
+      protocol: 'mqtt',
+      maximumPendingConnects: 5,
+    })
+    expect(() => parseConnectorUri('tcp://0.0.0.0:61616?transport.maximumPendingConnects=5', undefined, 't')).toThrow(
+      'sets a pre-CONNECT budget',
     )
     expect(parseConnectorUri('ws://0.0.0.0:61614?transport.maximumPendingConnects=5', undefined, 't')).toMatchObject({
       protocol: 'both',

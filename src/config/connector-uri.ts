@@ -44,8 +44,8 @@ import { TLS_OPTIONS, defaultTls, parseTlsOption } from './connector-tls.ts'
 export { defaultFairness, DEFAULT_CONNECT_ATTEMPT_TIMEOUT_MS } from './connector-limits.ts'
 
 /**
- * The pre-CONNECT budgets: STOMP's admission sheds silent sockets by them, a ws connector bounds pending upgrades
- * by the first; an MQTT or OpenWire connector bounds silent sockets by its connect timeout only, so there they
+ * The pre-CONNECT budgets: STOMP's and MQTT's admission shed silent sockets by them, a ws connector bounds pending
+ * upgrades by the first; an OpenWire connector bounds silent sockets by its handshake timeout only, so there they
  * would be ignored and are refused.
  */
 const PENDING_OPTIONS: readonly string[] = [
@@ -139,9 +139,9 @@ export function parseConnectorUri(uri: string, name: string | undefined, where: 
       throw bad(
         `option ${key} configures STOMP heart-beats; expected it on a stomp, ws or auto connector, not ${scheme}://`,
       )
-    if ((kind.protocol === 'mqtt' || kind.protocol === 'openwire') && PENDING_OPTIONS.includes(key))
+    if (kind.protocol === 'openwire' && PENDING_OPTIONS.includes(key))
       throw bad(
-        `option ${key} sets a STOMP pre-CONNECT budget; expected it on a stomp, ws or auto connector, not ${scheme}:// (there transport.connectAttemptTimeout bounds silent sockets)`,
+        `option ${key} sets a pre-CONNECT budget; expected it on a stomp, mqtt, ws or auto connector, not ${scheme}:// (there transport.connectAttemptTimeout bounds the handshake)`,
       )
     if (key === 'maximumConnections') {
       const n = parseInteger(value, 1, MAXIMUM_CONNECTIONS_MAX)
