@@ -19,7 +19,7 @@ import { MemoryStore } from '../storage/memory-store.ts'
 import { Broker } from '../broker/index.ts'
 import { Scheduler, legacyJobReader } from '../broker/scheduler/index.ts'
 import { fromLegacyStored, type StompServer } from '../protocol/stomp/index.ts'
-import { Elector } from '../election/index.ts'
+import { Elector, readReplicas } from '../election/index.ts'
 import { logger } from '../lib/log.ts'
 import { VERSION } from '../lib/version.ts'
 import { AdminServer } from './admin-server.ts'
@@ -39,6 +39,7 @@ import {
 } from './connector.ts'
 import { createMqttCore, type NodeMqttCore } from './mqtt-core-factory.ts'
 import { connectionSummary } from './connection-summary.ts'
+import { ClusterWatch, clientUrl, clientUrlsOf, speaksOpenWire } from './cluster-urls.ts'
 
 const log = logger('node')
 
@@ -73,6 +74,8 @@ interface Serving {
   mqtt: NodeMqttCore | null
   connectors: Connector[]
   summaryTimer: ReturnType<typeof setInterval> | null
+  /** Reads the replicas' client URLs while some connector has updateClusterClients; null otherwise. */
+  clusterWatch: ClusterWatch | null
 }
 
 export interface NodeStatus {
@@ -131,6 +134,7 @@ export class BrokerNode {
       brokerName: config.brokerName,
       nodeId: this.nodeId,
       connectors: config.connectors.map((c) => c.uri),
+      clientUrls: clientUrlsOf(config.connectors, os.hostname()),
       info: {
         adapter: config.persistence.adapter,
         dataDirectory: config.dataDirectory,
@@ -312,6 +316,7 @@ export class BrokerNode {
       schedulerStore: null,
       scheduler: null,
       summaryTimer: null,
+      clusterWatch: null,
     }
     // Readers the replica kept current (the epoch is claimed already; each open() seals before it adopts one).
     const warm = this.standby ? await this.standby.take() : new Map<string, StandbyReader>()
@@ -381,6 +386,21 @@ export class BrokerNode {
         bound.push(boundUri(c.uri, a.port))
       }
       ctx.mark('connectorsOpen', bound)
+      if (cfg.connectors.some((c) => c.updateClusterClients)) {
+        const own = cfg.connectors.flatMap((c, i) =>
+          speaksOpenWire(c) ? [clientUrl(c, os.hostname(), part.connectors[i]!.address().port)] : [],
+        )
+        const dir = cfg.persistence.directory
+        part.clusterWatch = new ClusterWatch(
+          own,
+          () => readReplicas(dir),
+          (urls) => {
+            for (const cn of part.connectors) cn.clusterChanged?.(urls)
+          },
+        )
+        // Not awaited: a hung share must not hold the takeover; clients get the list once it is read.
+        void part.clusterWatch.start()
+      }
       this.serving = part as Serving
       this.serving.summaryTimer = setInterval(() => void this.writeSummary(), 2000)
       this.serving.summaryTimer.unref?.()
@@ -464,6 +484,7 @@ export class BrokerNode {
 
   private async teardown(s: Partial<Serving> & { connectors: Connector[] }, reason: string): Promise<void> {
     if (s.summaryTimer) clearInterval(s.summaryTimer)
+    s.clusterWatch?.stop()
     // Connectors first, all closes started before anything is awaited: no client is served a moment longer.
     // Each client is told why first as its protocol allows (STOMP: ERROR; MQTT 5: DISCONNECT 0x8B), never waited
     // for: a bounded linger, then the socket goes.
