@@ -231,9 +231,20 @@ function resolve(input: ConfigInput, locator: Locator, cwd: string, source: stri
       `${locator.at(['transportConnectors'])}: found no <transportConnector>, expected at least one stomp:// connector`,
     )
   }
-  const connectors: ConnectorConfig[] = connectorInputs.map((c, i) =>
-    parseConnectorUri(c.uri, c.name, locator.at(['transportConnectors', i, 'uri'])),
-  )
+  const connectors: ConnectorConfig[] = connectorInputs.map((c, i) => {
+    const parsed = parseConnectorUri(c.uri, c.name, locator.at(['transportConnectors', i, 'uri']))
+    for (const key of ['updateClusterClients', 'updateClusterClientsOnRemove'] as const) {
+      const on = c[key]
+      if (on === undefined) continue
+      if (parsed.protocol !== 'openwire' && parsed.protocol !== 'auto')
+        throw new BrokerError(
+          'CONFIG_INVALID',
+          `${locator.at(['transportConnectors', i, key])}: ${key} tells OpenWire clients the group's URLs; expected it on a tcp, nio, ssl or auto connector, not ${c.uri}`,
+        )
+      parsed[key] = on
+    }
+    return parsed
+  })
   const names = new Map<string, number>()
   const addresses = new Map<string, number>()
   connectors.forEach((c, i) => {

@@ -92,6 +92,13 @@ export interface ConnectorConfig {
   maxReceiveSize?: number
   /** `transport.maxOutboundSize`: bytes queued for one consumer's socket above which dispatch to it pauses. Default 8 MiB. */
   maxOutboundSize?: number
+  /**
+   * `updateClusterClients` (OpenWire and auto connectors, default false): tell clients the client URLs of the
+   * shared-store group (BrokerInfo peers, ConnectionControl) and send the list again when a node joins.
+   */
+  updateClusterClients?: boolean
+  /** `updateClusterClientsOnRemove` (default false): also send the list again when a node leaves the group. */
+  updateClusterClientsOnRemove?: boolean
 }
 
 /** TLS options of one connector (ActiveMQ's `transport.*` SSLServerSocket names). */

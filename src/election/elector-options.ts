@@ -29,6 +29,8 @@ export interface ElectorOptions {
   brokerName: string
   nodeId: string
   connectors: string[]
+  /** Client-facing OpenWire URLs, written into the holder record and the replica heartbeat (default none). */
+  clientUrls?: string[]
   info?: ElectorInfo
   hooks: ElectionHooks
   clock?: Clock

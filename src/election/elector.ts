@@ -123,6 +123,7 @@ export class Elector {
       pid: this.pid,
       brokerName: opts.brokerName,
       preferred: this.preferred,
+      clientUrls: opts.clientUrls ?? [],
     }))
     const makeWatchdog = opts.watchdog === undefined ? (ms: number) => new StallWatchdog(ms) : opts.watchdog
     this.stall = new StallMonitor(this.clock, lk.eventLoopStallMax, makeWatchdog, (why) => {

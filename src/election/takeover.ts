@@ -213,6 +213,7 @@ function holderRecord(h: TakeoverHost, epoch: number, lockAcquiredAt: number, lf
     acquiredAt: lockAcquiredAt,
     renewedAt: clock.now(),
     connectors: opts.connectors,
+    clientUrls: opts.clientUrls ?? [],
     version: info.version ?? '',
     lockType: lk.useLock ? lk.type : 'none',
     lockKeepAlivePeriod: lk.lockKeepAlivePeriod,

@@ -7,7 +7,8 @@
  */
 import type { BrokerConfig } from '../config/index.ts'
 import type { PersistenceAdapter, RecoveredState, StandbyReader } from '../storage/index.ts'
-import type { ActivationContext } from '../election/index.ts'
+import os from 'node:os'
+import { readReplicas, type ActivationContext } from '../election/index.ts'
 import { createAdapter } from '../storage/index.ts'
 import { MemoryStore } from '../storage/memory-store.ts'
 import { Broker } from '../broker/index.ts'
@@ -21,6 +22,7 @@ import { systemClock } from '../lib/clock.ts'
 import { createConnector, speaksMqtt } from './connector.ts'
 import { createMqttCore } from './mqtt-core-factory.ts'
 import type { ServingInProgress } from './serving.ts'
+import { ClusterWatch, clientUrl, speaksOpenWire } from './cluster-urls.ts'
 
 const log = logger('node')
 
@@ -103,6 +105,22 @@ export async function openServing(part: ServingInProgress, deps: ActivationDeps)
     bound.push(boundUri(c.uri, a.port))
   }
   ctx.mark('connectorsOpen', bound)
+  if (cfg.connectors.some((c) => c.updateClusterClients)) {
+    const own = cfg.connectors.flatMap((c, i) =>
+      speaksOpenWire(c) ? [clientUrl(c, os.hostname(), part.connectors[i]!.address().port)] : [],
+    )
+    const dir = cfg.persistence.directory
+    const connectors = part.connectors
+    part.clusterWatch = new ClusterWatch(
+      own,
+      () => readReplicas(dir),
+      (urls) => {
+        for (const cn of connectors) cn.clusterChanged?.(urls)
+      },
+    )
+    // Not awaited: a hung share must not hold the takeover; clients get the list once it is read.
+    void part.clusterWatch.start()
+  }
 }
 
 function storeOptions(cfg: BrokerConfig, directory: string, ctx: ActivationContext, onFatalError: (e: Error) => void) {

@@ -31,6 +31,7 @@ import { connectorStatuses, type NodeStatus } from './node-status.ts'
 import { openServing } from './activation.ts'
 import { checkpointServing, teardownServing, type Serving, type ServingInProgress } from './serving.ts'
 import { SummaryWriter } from './summary-writer.ts'
+import { clientUrlsOf } from './cluster-urls.ts'
 
 export type { ConnectorStatus, NodeStatus } from './node-status.ts'
 
@@ -79,6 +80,7 @@ export class BrokerNode {
       brokerName: config.brokerName,
       nodeId: this.nodeId,
       connectors: config.connectors.map((c) => c.uri),
+      clientUrls: clientUrlsOf(config.connectors, os.hostname()),
       info: {
         adapter: config.persistence.adapter,
         dataDirectory: config.dataDirectory,
@@ -216,6 +218,7 @@ export class BrokerNode {
       schedulerStore: null,
       scheduler: null,
       summaryTimer: null,
+      clusterWatch: null,
     }
     // Readers the replica kept current (the epoch is claimed already; each open() seals before it adopts one).
     const warm = this.standby ? await this.standby.take() : new Map<string, StandbyReader>()

@@ -40,6 +40,8 @@ export interface Connector {
   readonly stomp: StompServer | null
   /** Stop accepting and end every connection, each client told why as its protocol allows. Idempotent. */
   close(goodbye: Goodbye): Promise<void>
+  /** The group's OpenWire client URLs changed (connectors with updateClusterClients tell their clients). */
+  clusterChanged?(urls: string[]): void
 }
 
 export interface ConnectorDeps {

@@ -6,6 +6,7 @@
  * Not promised: a store whose filesystem hangs may not close; the teardown abandons it after `closeTimeoutMs`,
  * because closing the connectors (done first) is what keeps clients safe.
  */
+import type { ClusterWatch } from './cluster-urls.ts'
 import type { PersistenceAdapter } from '../storage/index.ts'
 import type { Broker } from '../broker/index.ts'
 import type { Scheduler } from '../broker/scheduler/index.ts'
@@ -26,6 +27,8 @@ export interface Serving {
   mqtt: NodeMqttCore | null
   connectors: Connector[]
   summaryTimer: ReturnType<typeof setInterval> | null
+  /** Reads the replicas' client URLs while some connector has updateClusterClients; null otherwise. */
+  clusterWatch: ClusterWatch | null
 }
 
 /** A term while it is being built: what activation opened so far (all of it is torn down if a step fails). */
@@ -51,6 +54,7 @@ export async function settleWithin<T>(p: Promise<T>, ms: number): Promise<Promis
 /** Close what `s` holds, connectors first; each later step is waited for at most `closeTimeoutMs`. */
 export async function teardownServing(s: ServingInProgress, reason: string, closeTimeoutMs: number): Promise<void> {
   if (s.summaryTimer) clearInterval(s.summaryTimer)
+  s.clusterWatch?.stop()
   // Connectors first, all closes started before anything is awaited: no client is served a moment longer.
   // Each client is told why first as its protocol allows (STOMP: ERROR; MQTT 5: DISCONNECT 0x8B), never waited
   // for: a bounded linger, then the socket goes.

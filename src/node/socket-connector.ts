@@ -16,6 +16,7 @@ import { SNIFF_BYTES_MAX, TlsTerminator, sniffProtocol, type SniffedProtocol } f
 import { MqttServer } from '../protocol/mqtt/index.ts'
 import { OpenWireServer } from '../protocol/openwire/index.ts'
 import { StompServer, type Goodbye } from '../protocol/stomp/index.ts'
+import { ClusterUrlBook } from './cluster-urls.ts'
 import { ConnectionGate } from './connection-gate.ts'
 import { transportOf, type ConnectionCounts, type Connector, type ConnectorDeps } from './connector.ts'
 import { listenOn } from './listen.ts'
@@ -46,8 +47,8 @@ export function mqttServerFor(c: ConnectorConfig, deps: ConnectorDeps): MqttServ
   })
 }
 
-/** The OpenWireServer of a connector, its limits taken from the connector URI. */
-export function openWireServerFor(c: ConnectorConfig, deps: ConnectorDeps): OpenWireServer {
+/** The OpenWireServer of a connector, its limits taken from the connector URI; `cluster` set: updateClusterClients. */
+export function openWireServerFor(c: ConnectorConfig, deps: ConnectorDeps, cluster?: ClusterUrlBook): OpenWireServer {
   return new OpenWireServer({
     core: deps.broker,
     authenticator: deps.authenticator,
@@ -62,6 +63,7 @@ export function openWireServerFor(c: ConnectorConfig, deps: ConnectorDeps): Open
       ...(c.maxOutboundSize !== undefined ? { outBytesMax: c.maxOutboundSize } : {}),
     },
     clock: deps.clock,
+    clusterUrls: cluster ? () => cluster.urls() : null,
   })
 }
 
@@ -70,6 +72,8 @@ export class SocketConnector implements Connector {
   readonly stomp: StompServer | null = null
   private readonly mqtt: MqttServer | null = null
   private readonly openwire: OpenWireServer | null = null
+  /** The group's URLs as this connector's clients were last told (updateClusterClients only). */
+  private readonly cluster: ClusterUrlBook | null = null
   /** auto:// sockets whose first bytes are still awaited. */
   private readonly sniffing = new Set<Accepted>()
   private readonly gate: ConnectionGate
@@ -88,7 +92,9 @@ export class SocketConnector implements Connector {
     const inner: ConnectorConfig = { ...config, tls: null }
     const auto = config.protocol === 'auto'
     if (config.protocol === 'mqtt' || auto) this.mqtt = mqttServerFor(inner, deps)
-    if (config.protocol === 'openwire' || auto) this.openwire = openWireServerFor(inner, deps)
+    if (config.updateClusterClients) this.cluster = new ClusterUrlBook(config.updateClusterClientsOnRemove ?? false)
+    if (config.protocol === 'openwire' || auto)
+      this.openwire = openWireServerFor(inner, deps, this.cluster ?? undefined)
     if (auto) {
       this.stomp = new StompServer({
         broker: deps.broker,
@@ -137,6 +143,10 @@ export class SocketConnector implements Connector {
   /** Sockets admitted whose protocol has not started yet (TLS handshakes, auto:// sniffing, STOMP pre-CONNECT). */
   pendingConnections(): number {
     return (this.tls?.handshaking() ?? 0) + this.sniffing.size + (this.stomp?.pendingConnections() ?? 0)
+  }
+
+  clusterChanged(urls: string[]): void {
+    if (this.cluster?.offer(urls)) this.openwire?.announceCluster()
   }
 
   close(goodbye: Goodbye): Promise<void> {
