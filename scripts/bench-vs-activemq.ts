@@ -40,6 +40,12 @@
  *   --mqtt-qos1 N        messages of the MQTT QoS 1 PUBACK-per-message row (default: --p1)
  *   --mqtt-fanout N      messages of the MQTT QoS 1 fan-out row, each to 10 subscribers (default: --window-count / 10)
  *   --mqtt-window N      MQTT publishes outstanding in the QoS 0 and fan-out rows (default 100)
+ *   --no-openwire        skip the OpenWire rows (each broker's tcp:// connector, the ActiveMQ 5.17 JMS client as
+ *                        the load generator: test/jms/JmsBench.java; needs a JDK and libactivemq-java)
+ *   --openwire-sync N    messages of the OpenWire persistent sync-send row (default: --p1)
+ *   --openwire-async N   messages of the OpenWire async-send row, then drained by one consumer (default:
+ *                        --window-count)
+ *   --openwire-rr N      round trips of the OpenWire request/reply row (default: --p1)
  *
  * When ActiveMQ is not installed the script says how to install it and runs the sfbroker column alone.
  * Only 127.0.0.1; every load and wait is bounded; all brokers are stopped (and temp dirs removed) at the end.
@@ -66,6 +72,7 @@ import {
 import { CpuHogs } from './bench-lib/cpu-hogs.ts'
 import { runTlsRows, tlsKinds } from './bench-lib/tls-rows.ts'
 import { DEFAULT_MQTT_ROWS, mqttKinds, runMqttRows } from './bench-lib/mqtt-rows.ts'
+import { openWireKinds, runOpenWireRows } from './bench-lib/openwire-rows.ts'
 
 const USAGE = fs
   .readFileSync(new URL(import.meta.url), 'utf8')
@@ -87,9 +94,12 @@ async function main(): Promise<number> {
       'mqtt-qos1': 1,
       'mqtt-fanout': 1,
       'mqtt-window': 1,
+      'openwire-sync': 1,
+      'openwire-async': 1,
+      'openwire-rr': 1,
     },
     strings: ['binary', 'json', ...LOAD_ROW_STRING_FLAGS],
-    bools: ['sfbroker-only', 'no-tls', 'no-mqtt'],
+    bools: ['sfbroker-only', 'no-tls', 'no-mqtt', 'no-openwire'],
   })
   if (args.has('help')) {
     console.log(USAGE)
@@ -184,6 +194,20 @@ async function main(): Promise<number> {
       })
       extra.push(...mqttRows)
       json.mqtt = mqttRows
+    }
+    if (!args.has('no-openwire')) {
+      const kinds = await openWireKinds(
+        path.resolve(args.str('binary', path.join(root, 'dist/sfbroker'))),
+        workDir,
+        amq !== null,
+      )
+      const openwireRows = await runOpenWireRows(kinds, o, {
+        syncCount: args.int('openwire-sync', o.p1Count),
+        asyncCount: args.int('openwire-async', o.windowCount),
+        requestReplyCount: args.int('openwire-rr', o.p1Count),
+      })
+      extra.push(...openwireRows)
+      json.openwire = openwireRows
     }
     if (hogs) {
       const still = hogs.running()

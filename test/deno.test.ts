@@ -2,7 +2,9 @@
  * Goal: the CLI runs under Deno too (the design asks for a Deno/Bun-compatible CLI): `deno run -A src/main.ts
  * --help` prints the same help and exits 0, and a usage error exits 2. Method: run the Deno binary from the npm
  * `deno` package as a child process. Then the broker itself: two `deno run … run` processes on one directory
- * elect a primary through the Deno.dlopen lock binding and hand over on kill -9.
+ * elect a primary through the Deno.dlopen lock binding and hand over on kill -9. And the election's share I/O
+ * worker ends cleanly on shutdown under Deno (its quit once threw in the worker: Deno's parentPort has no close()).
+ * MQTT, WebSocket and OpenWire under Deno: deno-connectors.test.ts.
  */
 import { afterAll, describe, expect, test } from 'bun:test'
 import { spawn, spawnSync } from 'node:child_process'
@@ -46,6 +48,44 @@ describe('sfbroker under Deno', () => {
     expect(bad.code).toBe(2)
     expect(bad.err).toContain('unknown command "rn"')
   })
+})
+
+// ShareIO runs the election's filesystem calls in an eval'd worker_threads worker; `shutdown()` posts a quit that
+// must end that worker under Deno as under Bun, without an uncaught error (printed to stderr at every broker stop).
+describe('ShareIO under Deno', () => {
+  test('ShareIO worker exits on shutdown under Deno without an uncaught error', () => {
+    const scratch = makeTempDir('sfb-deno-shareio-')
+    try {
+      const script = path.join(scratch.path, 'share-io-quit.ts')
+      fs.writeFileSync(
+        script,
+        `import { ShareIO } from ${JSON.stringify(path.join(repo, 'src/election/share-io.ts'))}
+const dir = ${JSON.stringify(scratch.path)}
+const io = new ShareIO(10_000)
+await io.check({ lockPath: dir + '/lock', epochsDir: dir + '/epochs' })
+// The worker is private: reach it only to wait for its exit.
+const w = (io as unknown as { current: { worker: import('node:worker_threads').Worker } }).current.worker
+let timer: ReturnType<typeof setTimeout> | undefined
+const bound = new Promise((r) => (timer = setTimeout(() => r('worker still running'), 20_000)))
+const exited = new Promise((r) => w.once('exit', (code) => r('worker exit ' + code)))
+io.shutdown()
+console.log(await Promise.race([exited, bound]))
+clearTimeout(timer)
+`,
+      )
+      const r = spawnSync(deno, ['run', '-A', '--quiet', '--no-lock', script], {
+        cwd: repo,
+        encoding: 'utf8',
+        timeout: 60_000,
+        env: { ...process.env, NO_COLOR: '1' },
+      })
+      expect(r.stderr).toBe('')
+      expect(r.stdout.trim()).toBe('worker exit 0')
+      expect(r.status).toBe(0)
+    } finally {
+      scratch.remove()
+    }
+  }, 90_000)
 })
 
 // The broker itself under Deno: the lock binding is Deno.dlopen (src/election/lock/libc-deno.ts), the replica's

@@ -16,7 +16,6 @@ import {
   initialFrameOptions,
 } from '../src/protocol/openwire/index.ts'
 import { OpenWireServer } from '../src/protocol/openwire/server.ts'
-import { legacyCore } from './jms/legacy-core.ts'
 
 const OPTS = initialFrameOptions(1 << 20)
 const clientInfo = brokerWireFormatInfo({
@@ -52,7 +51,7 @@ describe('OpenWire bad input', () => {
   beforeAll(async () => {
     broker = (await makeBroker()).broker
     server = new OpenWireServer({
-      core: legacyCore(broker),
+      core: broker,
       host: '127.0.0.1',
       port: 0,
       limits: { maxFrameSize: 1 << 16 },

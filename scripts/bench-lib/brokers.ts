@@ -253,6 +253,8 @@ export class ActiveMQKind implements BrokerKind {
     private readonly lockAcquireSleepIntervalMs?: number,
     private readonly tls?: { port: number; keyStore: string; password: string },
     private readonly mqtt?: { port: number },
+    /** Also an OpenWire `tcp://127.0.0.1:<port>` connector. */
+    private readonly openwire?: { port: number },
   ) {
     this.lockPollMs = lockAcquireSleepIntervalMs ?? ACTIVEMQ_LOCK_ACQUIRE_SLEEP_INTERVAL_DEFAULT_MS
     const why = activemqUnavailable()
@@ -279,6 +281,7 @@ export class ActiveMQKind implements BrokerKind {
           kahaDbDirectory: o.dataDir,
           stompPort: o.port,
           mqttPort: this.mqtt?.port,
+          openwirePort: this.openwire?.port,
           lockAcquireSleepInterval: this.lockAcquireSleepIntervalMs,
         }),
         this.tls,

@@ -5,24 +5,12 @@
  * Owns: the public API, the client state and its events, and what connecting and losing a connection do to each part
  * (restore on connect, bookkeeping on loss). The parts: operations awaiting receipts in op-ledger.ts, the reconnect
  * loop in reconnect-loop.ts, priorityBackup in priority-backup.ts, subscriptions in subscription-table.ts,
- * transactions in transaction-book.ts, what each broker frame means in frame-router.ts.
+ * transactions in transaction-book.ts, what each broker frame means in frame-router.ts, the frames a consumer sends
+ * (SUBSCRIBE, UNSUBSCRIBE, ACK/NACK) in consumer-frames.ts, the wait for the first connection in first-connect.ts.
  *
- * What it promises across a failover:
- *  - re-CONNECT with the same client-id; log which broker it reached;
- *  - when the broker says it stops serving (an ERROR with `sfbroker-reason`: not-primary or shutdown), log its
- *    reason and fail over at once: no initialReconnectDelay before that first pass, the other brokers first;
- *  - resubscribe every subscription with the same id, ack mode, selector, durable name and prefetch;
- *  - resend, in the original order, every SEND the broker had not receipted, with the same `message-id` header
- *    (set by this client on every SEND, unique per client and sequence), so a broker that deduplicates by message-id
- *    (sfbroker does; ActiveMQ strips it) drops what the old primary already stored;
- *  - never replay a transaction: once a transaction's BEGIN went out on a lost connection, its pending and later
- *    operations reject with CLIENT_TX_IN_DOUBT;
- *  - acks of messages delivered on the lost connection are skipped (resolved): the broker redelivers those messages
- *    (redelivered:true), as ActiveMQ's failover transport does with stale acks. Messages of client-ack subscriptions
- *    still buffered for an iterator are dropped for the same reason.
- * What it does not promise: exactly-once delivery to consumers. Duplicates are possible; each one is marked
- * redelivered, by the broker or, failing that, by this client's duplicate audit (the last `duplicateAuditDepth`
- * message ids per client, as ActiveMQ's client audit does).
+ * What it promises across a failover (same client-id, subscriptions restored, unreceipted SENDs resent with their
+ * message-id, transactions never replayed, stale acks skipped) and what it does not (exactly-once delivery) is in
+ * docs/architecture.md, "The client across a failover".
  *
  * `timeout` (URI option, or `timeoutMs`): how long a SEND (or any receipted operation) may wait for its RECEIPT,
  * connected or not, before it rejects with CLIENT_TIMEOUT; also bounds connect(). Default 30000 ms, -1 = forever.
@@ -35,6 +23,8 @@ import { systemClock, type Clock } from '../lib/clock.ts'
 import { BrokerError } from '../lib/errors.ts'
 import { logger } from '../lib/log.ts'
 import { ReconnectBackoff } from './backoff.ts'
+import { ConsumerFrames } from './consumer-frames.ts'
+import { firstConnect } from './first-connect.ts'
 import { BrokerLink, type ClientFrame } from './broker-link.ts'
 import type { ClientTransport } from './client-transport.ts'
 import type {
@@ -50,17 +40,10 @@ import { SubscriptionTable } from './subscription-table.ts'
 import { DuplicateAudit } from './duplicate-audit.ts'
 import { FrameRouter } from './frame-router.ts'
 import { parseBrokerUri, type BrokerUri, type Endpoint } from './failover-uri.ts'
-import type { AckOptions, ClientMessage, MessageAcker } from './message.ts'
-import { OpLedger, type Op, type OpPolicy } from './op-ledger.ts'
+import { OpLedger, type Op } from './op-ledger.ts'
 import { PriorityBackup } from './priority-backup.ts'
 import { ReconnectLoop } from './reconnect-loop.ts'
-import {
-  Subscription,
-  type MessageHandler,
-  type SubscribeOptions,
-  type SubscriptionOwner,
-  type UnsubscribeOptions,
-} from './subscription.ts'
+import type { MessageHandler, SubscribeOptions, Subscription } from './subscription.ts'
 import type { Transaction } from './transaction.ts'
 import { TransactionBook } from './transaction-book.ts'
 
@@ -68,7 +51,7 @@ const log = logger('client')
 
 let clientSeq = 0
 
-export class StompClient extends EventEmitter implements MessageAcker, SubscriptionOwner {
+export class StompClient extends EventEmitter {
   readonly uri: BrokerUri
   readonly clientId: string | undefined
   /** Prefix of every message-id this client generates (unique per client instance). */
@@ -90,6 +73,7 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
   private readonly router: FrameRouter
   private readonly subs: SubscriptionTable
   private readonly txs: TransactionBook
+  private readonly consumer: ConsumerFrames
   private lastEndpoint: string | undefined
   private failure: Error | null = null
   /** The lost broker said it stopped serving (ERROR with sfbroker-reason): the next reconnect pass starts at once. */
@@ -129,12 +113,19 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
       generation: () => this.generation,
       sendOp: (destination, body, headers, opts, policy, tx) =>
         this.ledger.sendOp(destination, body, headers, opts.receipt !== false, policy, tx),
-      newOp: (command, headers, policy, what, receipt) => this.newOp(command, headers, policy, what, receipt),
-      ackHeaders: (msg, command) => this.ackHeaders(msg, command),
+      newOp: (command, headers, policy, what, receipt) => this.ledger.newOp(command, headers, policy, what, receipt),
+      ackHeaders: (msg, command) => this.consumer.ackHeaders(msg, command),
       submit: (op, timeoutMs) => this.submit(op, timeoutMs),
       hasOpsOf: (tx) => this.ledger.hasOpsOf(tx),
     })
     this.subs = new SubscriptionTable(this.clientId, opts.iteratorBufferMax ?? 1000)
+    this.consumer = new ConsumerFrames(this.subs, this.ledger, {
+      transport: () => this.conn,
+      isConnected: () => this._state === 'connected',
+      generation: () => this.generation,
+      submit: (op) => this.submit(op),
+      stats: this.stats,
+    })
     this.loop = new ReconnectLoop(this.uri, this.backoff, this.random, this.clock, {
       isDone: () => this.isDone(),
       open: (ep) => this.open(ep),
@@ -149,7 +140,7 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
       ledger: this.ledger,
       audit: this.audit,
       stats: this.stats,
-      acker: this,
+      acker: this.consumer,
       failover: this.uri.failover,
       generation: () => this.generation,
       failoverNow: () => {
@@ -197,37 +188,17 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
    * timeout. Rejects with CLIENT_TIMEOUT, CLIENT_DISCONNECTED (gave up) or CLIENT_BROKER_ERROR (e.g. bad login).
    */
   start(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      let done = false
-      const timer =
-        this.timeoutMs > 0
-          ? this.clock.setTimeout(
-              () =>
-                finish(
-                  new BrokerError(
-                    'CLIENT_TIMEOUT',
-                    `connect ${this.uri.source}: no broker accepted a connection within timeout=${this.timeoutMs} ms${this.failure ? ` (last error: ${this.failure.message})` : ''}`,
-                  ),
-                ),
-              this.timeoutMs,
-            )
-          : undefined
-      const finish = (err?: Error) => {
-        if (done) return
-        done = true
-        if (timer !== undefined) this.clock.clearTimeout(timer)
-        this.off('connected', onOk)
-        this.off('failed', onFail)
-        if (err) {
-          void this.close()
-          reject(err)
-        } else resolve()
-      }
-      const onOk = () => finish()
-      const onFail = (e: Error) => finish(e)
-      this.on('connected', onOk)
-      this.on('failed', onFail)
-      void this.reconnectLoop(undefined, true)
+    return firstConnect({
+      events: this,
+      clock: this.clock,
+      timeoutMs: this.timeoutMs,
+      timedOut: () =>
+        new BrokerError(
+          'CLIENT_TIMEOUT',
+          `connect ${this.uri.source}: no broker accepted a connection within timeout=${this.timeoutMs} ms${this.failure ? ` (last error: ${this.failure.message})` : ''}`,
+        ),
+      begin: () => void this.reconnectLoop(undefined, true),
+      close: () => void this.close(),
     })
   }
 
@@ -244,16 +215,6 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
     opts: SendOptions = {},
   ): Promise<void> {
     return this.submit(this.ledger.sendOp(destination, body, headers, opts.receipt !== false, 'resend'), opts.timeoutMs)
-  }
-
-  private newOp(
-    command: string,
-    headers: Record<string, string>,
-    policy: OpPolicy,
-    what: string,
-    receipt: boolean,
-  ): Op {
-    return this.ledger.newOp(command, headers, policy, what, receipt)
   }
 
   private submit(op: Op, timeoutMs = this.timeoutMs): Promise<void> {
@@ -279,70 +240,9 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
       throw (
         this.failure ?? new BrokerError('CLIENT_DISCONNECTED', `subscribe ${destination}: the client is ${this._state}`)
       )
-    const sub = this.subs.create(destination, handler, options, this)
-    if (this.conn && this._state === 'connected') this.writeSubscribe(sub)
+    const sub = this.subs.create(destination, handler, options, this.consumer)
+    if (this.conn && this._state === 'connected') this.consumer.writeSubscribe(sub)
     return sub
-  }
-
-  private writeSubscribe(sub: Subscription): void {
-    const receipt = this.ledger.nextReceipt()
-    this.subs.awaitReceipt(receipt, sub)
-    this.conn?.write('SUBSCRIBE', { ...sub.wireHeaders, receipt })
-    this.stats.sentFrames++
-  }
-
-  /** @internal SubscriptionOwner */
-  unsubscribeSub(sub: Subscription, opts: UnsubscribeOptions): Promise<void> {
-    if (!this.subs.has(sub.id)) return Promise.resolve()
-    this.subs.delete(sub.id)
-    sub.end(null)
-    const h: Record<string, string> = { id: sub.id, destination: sub.destination }
-    if (opts.removeDurable) {
-      const name = sub.options.durableName
-      if (name === undefined)
-        return Promise.reject(
-          new BrokerError('CLIENT_USAGE', `unsubscribe ${sub.id}: removeDurable on a subscription without durableName`),
-        )
-      h['activemq.subscriptionName'] = name
-      // Removing a durable subscription must reach a broker: resend it after a failover.
-      return this.submit(this.newOp('UNSUBSCRIBE', h, 'resend', `UNSUBSCRIBE ${sub.id} (remove durable ${name})`, true))
-    }
-    // A plain subscription dies with its connection: nothing to do while disconnected.
-    if (!this.conn || this._state !== 'connected') return Promise.resolve()
-    return this.submit(this.newOp('UNSUBSCRIBE', h, 'resolve-on-loss', `UNSUBSCRIBE ${sub.id}`, true))
-  }
-
-  /** @internal SubscriptionOwner: stop reading the socket while any iterator buffer is over its limit. */
-  bufferPressure(sub: Subscription, over: boolean): void {
-    const paused = this.subs.pressure(sub, over)
-    this.conn?.setPaused(paused)
-  }
-
-  /** @internal MessageAcker */
-  acknowledge(msg: ClientMessage, command: 'ACK' | 'NACK', opts: AckOptions, txId?: string): Promise<void> {
-    if (msg.ackMode === 'auto') return Promise.resolve()
-    if (msg.generation !== this.generation || !this.conn || this._state !== 'connected') {
-      // Stale: delivered on a lost connection; the broker redelivers it (redelivered:true).
-      log.debug(
-        `${command} of ${msg.messageId} skipped: delivered on an earlier connection, the broker will redeliver it`,
-      )
-      return Promise.resolve()
-    }
-    const h = this.ackHeaders(msg, command)
-    if (txId) h.transaction = txId
-    return this.submit(this.newOp(command, h, 'resolve-on-loss', `${command} ${msg.messageId}`, opts.receipt === true))
-  }
-
-  private ackHeaders(msg: ClientMessage, command: string): Record<string, string> {
-    const v = this.conn?.version ?? '1.0'
-    if (v === '1.0' && command === 'NACK')
-      throw new BrokerError(
-        'CLIENT_USAGE',
-        `NACK of ${msg.messageId}: the broker negotiated STOMP 1.0, which has no NACK`,
-      )
-    if (v === '1.2') return { id: msg.headers['ack'] ?? msg.messageId }
-    if (v === '1.1') return { 'message-id': msg.messageId, subscription: msg.subscriptionId }
-    return { 'message-id': msg.messageId }
   }
 
   // ------------------------------------------------------------------ transactions
@@ -399,7 +299,7 @@ export class StompClient extends EventEmitter implements MessageAcker, Subscript
     )
     if (!initial) this.stats.reconnects++
     // Restore: subscriptions first (same ids and headers), then every operation not yet receipted, in order.
-    for (const sub of this.subs.values()) this.writeSubscribe(sub)
+    for (const sub of this.subs.values()) this.consumer.writeSubscribe(sub)
     this.ledger.resendAll()
     if (this.subs.paused) conn.setPaused(true)
     this.emit(initial ? 'connected' : 'resumed', info)

@@ -59,8 +59,8 @@ describe('parseConnectorUri refuses bad mqtt and ws URIs', () => {
   const bad: [string, 'CONFIG_INVALID' | 'CONFIG_UNSUPPORTED', string][] = [
     ['mqt://0.0.0.0:1883', 'CONFIG_INVALID', 'did you mean "mqtt"'],
     ['wws://0.0.0.0:61614', 'CONFIG_INVALID', 'did you mean "ws'],
-    ['amqp://0.0.0.0:5672', 'CONFIG_UNSUPPORTED', 'sfbroker speaks STOMP and MQTT only'],
-    ['tcp://0.0.0.0:61616', 'CONFIG_UNSUPPORTED', 'expected one of stomp://'],
+    ['amqp://0.0.0.0:5672', 'CONFIG_UNSUPPORTED', 'sfbroker speaks STOMP, MQTT and OpenWire only'],
+    ['vm://localhost', 'CONFIG_UNSUPPORTED', 'expected one of stomp://'],
     ['wss://0.0.0.0', 'CONFIG_INVALID', 'expected host:port after the scheme, e.g. wss://0.0.0.0:61614'],
     ['stomp://0.0.0.0', 'CONFIG_INVALID', 'e.g. stomp://0.0.0.0:61613'],
     ['ws://0.0.0.0:61614/stomp', 'CONFIG_INVALID', 'no path'],
@@ -81,4 +81,43 @@ describe('parseConnectorUri refuses bad mqtt and ws URIs', () => {
       expect(e.message).toContain(part)
     })
   }
+})
+
+describe('parseConnectorUri OpenWire schemes', () => {
+  test('parseConnectorUri reads tcp, nio, ssl and auto schemes with ActiveMQ default ports', () => {
+    const table: [string, string, string, number][] = [
+      ['tcp://0.0.0.0:61616', 'tcp', 'openwire', 61616],
+      ['nio://0.0.0.0', 'tcp', 'openwire', 61616],
+      ['ssl://0.0.0.0', 'tls', 'openwire', 61617],
+      ['nio+ssl://h:1', 'tls', 'openwire', 1],
+      ['auto://0.0.0.0', 'tcp', 'auto', 61616],
+      ['auto+nio+ssl://0.0.0.0:5671', 'tls', 'auto', 5671],
+    ]
+    for (const [uri, transport, protocol, port] of table)
+      expect(parseConnectorUri(uri, undefined, 'test')).toMatchObject({ transport, protocol, port })
+  })
+  test('parseConnectorUri refuses STOMP heart-beat options on tcp:// and takes them on auto://', () => {
+    expect(() => parseConnectorUri('tcp://0.0.0.0:1?transport.defaultHeartBeat=1000,0', undefined, 't')).toThrow(
+      'configures STOMP heart-beats',
+    )
+    expect(parseConnectorUri('auto://0.0.0.0:1?transport.defaultHeartBeat=1000,0', undefined, 't')).toMatchObject({
+      defaultHeartBeat: '1000,0',
+    })
+  })
+})
+
+describe('parseConnectorUri MQTT options', () => {
+  test('parseConnectorUri takes the pre-CONNECT budgets on mqtt:// and ws://, refuses them on tcp:// (OpenWire)', () => {
+    expect(parseConnectorUri('mqtt://0.0.0.0:1883?transport.maximumPendingConnects=5', undefined, 't')).toMatchObject({
+      protocol: 'mqtt',
+      maximumPendingConnects: 5,
+    })
+    expect(() => parseConnectorUri('tcp://0.0.0.0:61616?transport.maximumPendingConnects=5', undefined, 't')).toThrow(
+      'sets a pre-CONNECT budget',
+    )
+    expect(parseConnectorUri('ws://0.0.0.0:61614?transport.maximumPendingConnects=5', undefined, 't')).toMatchObject({
+      protocol: 'both',
+      maximumPendingConnects: 5,
+    })
+  })
 })

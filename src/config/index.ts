@@ -5,7 +5,7 @@
 export type * from './types.ts'
 export { loadConfig, defaultConfig, type ConfigOverrides, type LoadConfigOptions } from './load-config.ts'
 export { warnings } from './config-warnings.ts'
-export { parseConnectorUri, defaultFairness } from './connector-uri.ts'
+export { parseConnectorUri, defaultFairness, DEFAULT_CONNECT_ATTEMPT_TIMEOUT_MS } from './connector-uri.ts'
 export { parseSize, parseDurationMs, parseHostPort } from './values.ts'
 export { closest, didYouMean } from './suggest.ts'
 export { DEFAULTS } from './defaults.ts'

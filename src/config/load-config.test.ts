@@ -303,7 +303,7 @@ describe('loadConfig XML', () => {
 describe('loadConfig connector URIs', () => {
   const bad: [string, 'CONFIG_INVALID' | 'CONFIG_UNSUPPORTED', string][] = [
     ['stmp://0.0.0.0:61613', 'CONFIG_INVALID', 'did you mean "stomp"'],
-    ['tcp://0.0.0.0:61616', 'CONFIG_UNSUPPORTED', 'scheme "tcp" is not supported'],
+    ['amqp://0.0.0.0:5672', 'CONFIG_UNSUPPORTED', 'scheme "amqp" is not supported'],
     ['stomp+ssl://0.0.0.0:61614', 'CONFIG_INVALID', 'no <sslContext>'],
     ['stomp://0.0.0.0', 'CONFIG_INVALID', 'host:port'],
     ['stomp://0.0.0.0:65536', 'CONFIG_INVALID', 'out of range'],
@@ -447,9 +447,9 @@ describe('loadConfig files and flags', () => {
   })
 
   test('loadConfig names the flag of a bad override', () => {
-    const e = fail({ overrides: { connectors: ['tcp://0.0.0.0:1'] } })
+    const e = fail({ overrides: { connectors: ['amqp://0.0.0.0:1'] } })
     expect(e.code).toBe('CONFIG_UNSUPPORTED')
-    expect(e.message).toStartWith('--connector: found "tcp://0.0.0.0:1"')
+    expect(e.message).toStartWith('--connector: found "amqp://0.0.0.0:1"')
     expect(fail({ overrides: { admin: 'nowhere' } }).message).toStartWith('--admin: found "nowhere"')
     expect(fail({ overrides: { lockType: 'lockf' } }).message).toStartWith('--lock-type: found "lockf"')
     expect(fail({ overrides: { brokerName: ' ' } }).message).toStartWith('--broker-name: found " "')

@@ -133,10 +133,15 @@ function applyOverrides(input: Record<string, unknown>, o: ConfigOverrides, loca
     locator.set(['brokerName'], { flag: '--broker-name' })
   }
   if (o.connectors !== undefined && o.connectors.length > 0) {
+    // Named after the scheme (stomp, mqtt, ws, ...): `stomp`, then `stomp-2`, ... for more of one scheme.
+    const seen = new Map<string, number>()
     input.transportConnectors = o.connectors.map((uri, i) => {
       locator.set(['transportConnectors', i], { flag: '--connector' })
       locator.set(['transportConnectors', i, 'uri'], { flag: '--connector' })
-      return { name: i === 0 ? DEFAULTS.connectorName : `${DEFAULTS.connectorName}-${i + 1}`, uri }
+      const base = /^\s*([A-Za-z]+)/.exec(uri)?.[1]?.toLowerCase() ?? DEFAULTS.connectorName
+      const n = (seen.get(base) ?? 0) + 1
+      seen.set(base, n)
+      return { name: n === 1 ? base : `${base}-${n}`, uri }
     })
     locator.set(['transportConnectors'], { flag: '--connector' })
   }
@@ -226,9 +231,20 @@ function resolve(input: ConfigInput, locator: Locator, cwd: string, source: stri
       `${locator.at(['transportConnectors'])}: found no <transportConnector>, expected at least one stomp:// connector`,
     )
   }
-  const connectors: ConnectorConfig[] = connectorInputs.map((c, i) =>
-    parseConnectorUri(c.uri, c.name, locator.at(['transportConnectors', i, 'uri'])),
-  )
+  const connectors: ConnectorConfig[] = connectorInputs.map((c, i) => {
+    const parsed = parseConnectorUri(c.uri, c.name, locator.at(['transportConnectors', i, 'uri']))
+    for (const key of ['updateClusterClients', 'updateClusterClientsOnRemove'] as const) {
+      const on = c[key]
+      if (on === undefined) continue
+      if (parsed.protocol !== 'openwire' && parsed.protocol !== 'auto')
+        throw new BrokerError(
+          'CONFIG_INVALID',
+          `${locator.at(['transportConnectors', i, key])}: ${key} tells OpenWire clients the group's URLs; expected it on a tcp, nio, ssl or auto connector, not ${c.uri}`,
+        )
+      parsed[key] = on
+    }
+    return parsed
+  })
   const names = new Map<string, number>()
   const addresses = new Map<string, number>()
   connectors.forEach((c, i) => {

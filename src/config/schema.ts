@@ -146,6 +146,8 @@ export const sslContextSchema = v.strictObject({
 export const connectorSchema = v.strictObject({
   name: name,
   uri: leaf('a connector URI such as "stomp://0.0.0.0:61613"', (x) => parseText(x)),
+  updateClusterClients: bool,
+  updateClusterClientsOnRemove: bool,
 })
 
 export const configInputSchema = v.strictObject({

@@ -50,8 +50,12 @@ export interface LockConfig {
 
 /** What a connector is served with: plain TCP, TLS (`+ssl`), WebSocket (`ws://`) or WebSocket over TLS (`wss://`). */
 export type ConnectorTransport = 'tcp' | 'tls' | 'ws' | 'wss'
-/** What a connector speaks; `both` (ws/wss): STOMP or MQTT per connection, by WebSocket subprotocol. */
-export type ConnectorProtocol = 'stomp' | 'mqtt' | 'both'
+/**
+ * What a connector speaks; `both` (ws/wss): STOMP or MQTT per connection, by WebSocket subprotocol; `openwire`
+ * (tcp://, nio://, ssl://): ActiveMQ's JMS wire protocol; `auto` (auto://): OpenWire, STOMP or MQTT per connection,
+ * told apart by its first bytes.
+ */
+export type ConnectorProtocol = 'stomp' | 'mqtt' | 'both' | 'openwire' | 'auto'
 
 export interface ConnectorConfig {
   name: string
@@ -88,6 +92,13 @@ export interface ConnectorConfig {
   maxReceiveSize?: number
   /** `transport.maxOutboundSize`: bytes queued for one consumer's socket above which dispatch to it pauses. Default 8 MiB. */
   maxOutboundSize?: number
+  /**
+   * `updateClusterClients` (OpenWire and auto connectors, default false): tell clients the client URLs of the
+   * shared-store group (BrokerInfo peers, ConnectionControl) and send the list again when a node joins.
+   */
+  updateClusterClients?: boolean
+  /** `updateClusterClientsOnRemove` (default false): also send the list again when a node leaves the group. */
+  updateClusterClientsOnRemove?: boolean
 }
 
 /** TLS options of one connector (ActiveMQ's `transport.*` SSLServerSocket names). */

@@ -214,9 +214,7 @@ export const UNSUPPORTED: Record<string, readonly string[]> = {
   'destinationPolicy.policyMap.policyEntries[]': POLICY_ENTRY_UNSUPPORTED,
   'destinationPolicy.policyMap.defaultEntry.policyEntry': POLICY_ENTRY_UNSUPPORTED,
   'transportConnectors[]': [
-    'updateClusterClients',
     'rebalanceClusterClients',
-    'updateClusterClientsOnRemove',
     'updateClusterFilter',
     'discoveryUri',
     'enableStatusMonitor',

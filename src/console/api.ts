@@ -9,26 +9,24 @@
  * listener must be writable (`--admin-writable`). The CSRF guard stays with authentication on: a browser sends
  * Basic credentials by itself, so a foreign page could otherwise make a logged-in operator's browser write.
  *
- * Owns request parsing, the guard and the JSON shapes; the operations themselves are BrokerManagement's.
+ * Owns the endpoints, the order a write passes (guard, body, primary check, audit line) and the broker views' JSON;
+ * matching is api-router.ts's, the message endpoints' JSON message-requests.ts's, the views read from the shared
+ * directory shared-dir-views.ts's. The operations themselves are BrokerManagement's.
  */
 import crypto from 'node:crypto'
-import fs from 'node:fs'
-import os from 'node:os'
-import path from 'node:path'
 import type http from 'node:http'
 import type { AdminConfig } from '../config/index.ts'
 import { isBrokerError } from '../lib/errors.ts'
 import { logger } from '../lib/log.ts'
 import { VERSION } from '../lib/version.ts'
 import { DEFAULTS } from '../config/index.ts'
-import { inspectSharedDir } from '../election/index.ts'
-import { BrokerManagement, type BrowsedMessage, parseDestination } from '../broker/index.ts'
-import { propertyAsString } from '../model/index.ts'
-import { fromStompSend, toStompHeaders } from '../protocol/stomp/index.ts'
+import { BrokerManagement, parseDestination } from '../broker/index.ts'
 import type { AdminAccess, BrokerNode } from '../node/index.ts'
 import { RATE_SAMPLE_MS, RateSampler } from './rates.ts'
-import { listFiles } from './store-files.ts'
 import { ApiError, CSRF_HEADER, readJson, statusOf, writeGuard } from './api-http.ts'
+import { ApiRouter, type Handler } from './api-router.ts'
+import { browsedView, moveRequest, sendRequestMessage } from './message-requests.ts'
+import { announceConsole, consoleUrl, groupView, storeView } from './shared-dir-views.ts'
 
 export { ADMIN_BODY_BYTES_MAX, ApiError, CSRF_HEADER } from './api-http.ts'
 
@@ -37,39 +35,21 @@ const log = logger('console')
 /** Scheduled jobs listed by GET /api/scheduler unless `limit` says otherwise, and the largest `limit`. */
 export const JOBS_PAGE_DEFAULT = 200
 export const JOBS_PAGE_MAX = 1000
-/** Where each node leaves its console address for the others, under the shared directory. */
-export const CONSOLE_DIR = 'console'
-
-type Handler = (m: Match) => Promise<unknown> | unknown
-interface Match {
-  params: string[]
-  url: URL
-  body: Record<string, unknown>
-  access: AdminAccess
-}
-interface Route {
-  method: string
-  parts: string[]
-  write: boolean
-  run: Handler
-}
 
 export class ConsoleApi {
   readonly token = crypto.randomBytes(16).toString('hex')
   private readonly rates = new RateSampler()
   private timer: ReturnType<typeof setInterval> | null = null
-  private readonly routes: Route[] = []
+  private readonly router = new ApiRouter()
   private adminUrl: string | null = null
 
   constructor(
     private readonly node: BrokerNode,
     private readonly cfg: AdminConfig,
   ) {
-    const r = (method: string, pattern: string, run: Handler): void => {
-      this.routes.push({ method, parts: pattern.split('/').filter(Boolean), write: method !== 'GET', run })
-    }
+    const r = (method: string, pattern: string, run: Handler): void => this.router.add(method, pattern, run)
     r('GET', 'api/node', (m) => this.nodeView(m.access))
-    r('GET', 'api/group', () => this.group())
+    r('GET', 'api/group', () => groupView(this.node))
     r('GET', 'api/destinations', () => this.destinations())
     r('GET', 'api/destinations/:d/messages', async (m) =>
       browsedView(
@@ -101,7 +81,7 @@ export class ConsoleApi {
       'api/scheduler/jobs/:id',
       async (m) => (await this.mgmt().removeJobs(m.params[0]!), { removed: m.params[0] }),
     )
-    r('GET', 'api/store', () => this.store())
+    r('GET', 'api/store', () => storeView(this.node))
   }
 
   /** Start sampling rates and announce this console's address in the shared directory. */
@@ -111,24 +91,8 @@ export class ConsoleApi {
     this.timer.unref?.()
     this.sample()
     if (address) {
-      const host =
-        address.host === '0.0.0.0' || address.host === '::'
-          ? os.hostname()
-          : address.host.includes(':')
-            ? `[${address.host}]`
-            : address.host
-      this.adminUrl = `http://${host}:${address.port}/console/`
-      const dir = path.join(this.node.config.persistence.directory, CONSOLE_DIR)
-      // Never awaited: a hung share must not hold the admin listener; a failure only loses the replica's link.
-      fs.promises
-        .mkdir(dir, { recursive: true })
-        .then(() =>
-          fs.promises.writeFile(
-            path.join(dir, `${this.node.nodeId.replace(/[^A-Za-z0-9._-]/g, '_')}.json`),
-            JSON.stringify({ nodeId: this.node.nodeId, url: this.adminUrl, updatedAt: Date.now() }),
-          ),
-        )
-        .catch((e: Error) => log.debug(`console address not written to the shared directory: ${e.message}`))
+      this.adminUrl = consoleUrl(address)
+      announceConsole(this.node, this.adminUrl)
     }
   }
 
@@ -154,39 +118,7 @@ export class ConsoleApi {
       res.end(JSON.stringify(body))
     }
     try {
-      const segs = url.pathname
-        .split('/')
-        .filter(Boolean)
-        .map((s) => {
-          try {
-            return decodeURIComponent(s)
-          } catch {
-            throw new ApiError(
-              400,
-              'ADMIN_BAD_REQUEST',
-              `path segment ${JSON.stringify(s.slice(0, 60))} is not valid percent-encoding`,
-            )
-          }
-        })
-      const candidates = this.routes.filter(
-        (r) => r.parts.length === segs.length && r.parts.every((p, i) => p.startsWith(':') || p === segs[i]),
-      )
-      if (candidates.length === 0)
-        throw new ApiError(
-          404,
-          'ADMIN_NOT_FOUND',
-          `no such endpoint ${url.pathname}; see the README, section Console API`,
-        )
-      const route = candidates.find((r) => r.method === req.method || (r.method === 'GET' && req.method === 'HEAD'))
-      if (!route) {
-        res.setHeader('allow', candidates.map((r) => r.method).join(', '))
-        throw new ApiError(
-          405,
-          'ADMIN_METHOD',
-          `method ${req.method} not allowed on ${url.pathname}; use ${candidates.map((r) => r.method).join(' or ')}`,
-        )
-      }
-      const params = route.parts.flatMap((p, i) => (p.startsWith(':') ? [segs[i]!] : []))
+      const { route, params } = this.router.match(req, res, url)
       let body: Record<string, unknown> = {}
       if (route.write) {
         writeGuard(req, access, this.cfg, this.token)
@@ -272,47 +204,6 @@ export class ConsoleApi {
     return { jobs, total, nextDueAt: parts.scheduler.stats().nextDueAt, now: Date.now(), disabled: false }
   }
 
-  private async group(): Promise<unknown> {
-    const report = await inspectSharedDir(this.node.config.persistence.directory)
-    const consoles: Record<string, string> = {}
-    try {
-      const dir = path.join(this.node.config.persistence.directory, CONSOLE_DIR)
-      for (const f of (await fs.promises.readdir(dir)).slice(0, 100)) {
-        if (!f.endsWith('.json')) continue
-        try {
-          const o = JSON.parse(await fs.promises.readFile(path.join(dir, f), 'utf8')) as {
-            nodeId?: string
-            url?: string
-          }
-          if (typeof o.nodeId === 'string' && typeof o.url === 'string') consoles[o.nodeId] = o.url
-        } catch {
-          // A half-written or foreign file: no link for that node.
-        }
-      }
-    } catch {
-      // No console has announced itself yet.
-    }
-    const holder = report.holder
-    const { store: _store, ...rest } = report
-    return {
-      ...rest,
-      store: report.store
-        ? {
-            adapter: report.store.adapter,
-            bytes: report.store.bytes,
-            messages: report.store.messages,
-            destinations: report.store.destinations.length,
-            ageMs: report.store.ageMs,
-            updatedAt: report.store.updatedAt,
-          }
-        : null,
-      self: { nodeId: this.node.nodeId, role: this.node.status().role },
-      primaryConsole: report.primary && holder ? (consoles[holder.nodeId] ?? null) : null,
-      consoles,
-      probeLock: report.probeLock,
-    }
-  }
-
   private destinations(): unknown {
     const parts = this.needPrimary()
     const m = parts.broker.metrics()
@@ -337,50 +228,13 @@ export class ConsoleApi {
   }
 
   private async send(destination: string, body: Record<string, unknown>): Promise<unknown> {
-    const headers: Record<string, string> = {}
-    if (body.headers !== undefined) {
-      if (typeof body.headers !== 'object' || body.headers === null || Array.isArray(body.headers))
-        throw new ApiError(400, 'ADMIN_BAD_REQUEST', 'headers: expected an object of string values')
-      for (const [k, v] of Object.entries(body.headers)) {
-        if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean')
-          throw new ApiError(400, 'ADMIN_BAD_REQUEST', `headers.${k}: expected a string`)
-        headers[k] = String(v)
-      }
-    }
-    if (body.persistent !== undefined) headers.persistent = body.persistent === true ? 'true' : 'false'
-    if (body.delayMs !== undefined && body.delayMs !== null && body.delayMs !== 0) {
-      if (typeof body.delayMs !== 'number' || !Number.isSafeInteger(body.delayMs) || body.delayMs < 0)
-        throw new ApiError(400, 'ADMIN_BAD_REQUEST', 'delayMs: expected a whole number of milliseconds')
-      headers.AMQ_SCHEDULED_DELAY = String(body.delayMs)
-    }
-    if (body.body !== undefined && typeof body.body !== 'string')
-      throw new ApiError(400, 'ADMIN_BAD_REQUEST', 'body: expected a string')
-    parseDestination(destination, 'destination')
-    // The console's headers are STOMP SEND headers: the STOMP mapping makes the message (messageId '' → broker id).
-    const message = fromStompSend(
-      destination,
-      headers,
-      new TextEncoder().encode((body.body as string | undefined) ?? ''),
-      {
-        nowMs: Date.now(),
-        newMessageId: () => '',
-      },
-    )
+    const message = sendRequestMessage(destination, body)
     await this.mgmt().send(message)
     return { sent: destination }
   }
 
   private async move(from: string, body: Record<string, unknown>): Promise<unknown> {
-    const to = body.to
-    if (typeof to !== 'string')
-      throw new ApiError(400, 'ADMIN_BAD_REQUEST', 'to: expected the target queue, e.g. "/queue/ORDERS"')
-    let ids: string[] | null = null
-    if (body.ids !== undefined && body.ids !== null) {
-      if (!Array.isArray(body.ids) || !body.ids.every((x) => typeof x === 'string'))
-        throw new ApiError(400, 'ADMIN_BAD_REQUEST', 'ids: expected an array of message ids, or nothing for all')
-      ids = body.ids as string[]
-    }
-    const copy = body.copy === true
+    const { to, ids, copy } = moveRequest(body)
     const n = await this.mgmt().move(from, to, ids, copy)
     return copy ? { copied: n, to } : { moved: n, to }
   }
@@ -391,6 +245,8 @@ export class ConsoleApi {
     const versions = new Map<string, string>()
     for (const s of parts.servers) for (const c of s.connectedSessions()) versions.set(c.session.sessionId, c.version)
     return {
+      // Counted by the connectors: MQTT clients are counted here whether or not they hold a broker session.
+      counts: this.node.status().connectors.map((c) => ({ name: c.name, transport: c.transport, ...c.byProtocol })),
       connections: mgmt.sessions().map((s) => ({
         ...s,
         protocolVersion: versions.get(s.sessionId) ?? null,
@@ -405,56 +261,5 @@ export class ConsoleApi {
       if (s.closeSession(sessionId, 'connection closed by an operator from the admin console'))
         return { closed: sessionId }
     throw new ApiError(404, 'ADMIN_NOT_FOUND', `no client connection with session ${JSON.stringify(sessionId)}`)
-  }
-
-  private async store(): Promise<unknown> {
-    const parts = this.node.servingParts()
-    const report = await inspectSharedDir(this.node.config.persistence.directory)
-    const summary = report.store
-    const live = parts?.store ? parts.store.stats() : null
-    const files = live ? await listFiles(live.directory) : []
-    const newest = files.reduce((a, f) => Math.max(a, f.modifiedAt), 0)
-    return {
-      adapter: live?.adapter ?? summary?.adapter ?? this.node.config.persistence.adapter,
-      live: live
-        ? {
-            directory: live.directory,
-            bytes: live.bytes,
-            messages: live.messages,
-            destinations: live.destinations.length,
-            syncs: live.syncs,
-            integrity: live.integrity ?? null,
-          }
-        : null,
-      files,
-      lastWriteAt: newest || null,
-      summary: summary
-        ? {
-            bytes: summary.bytes,
-            messages: summary.messages,
-            updatedAt: summary.updatedAt,
-            ageMs: summary.ageMs,
-            integrity: summary.integrity ?? null,
-            scheduler: summary.scheduler,
-          }
-        : null,
-      scheduler: parts?.scheduler ? parts.scheduler.stats() : null,
-      warnings: report.warnings,
-    }
-  }
-}
-
-/**
- * A browse page as the JSON API shows it: each message's `headers` as 0.1.0 showed them (its STOMP MESSAGE
- * headers) plus `properties` with their JMS types; the CoreMessage itself (Map, bytes) is not JSON.
- */
-function browsedView<T extends { messages: BrowsedMessage[] }>(page: T): unknown {
-  return {
-    ...page,
-    messages: page.messages.map(({ message, ...rest }) => ({
-      ...rest,
-      headers: toStompHeaders(message),
-      properties: [...message.properties].map(([name, p]) => ({ name, type: p.type, value: propertyAsString(p) })),
-    })),
   }
 }

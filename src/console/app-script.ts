@@ -214,9 +214,16 @@ function moveSel(copy, all) {
 
 // ---- connections, scheduler, store
 
+function connectionCounts(d) {
+  var parts = (d.counts || []).map(function (c) {
+    var split = ['stomp', 'mqtt', 'openwire'].filter(function (p) { return c[p] > 0 }).map(function (p) { return p + ' ' + c[p] })
+    return c.name + ' (' + c.transport + '): ' + (split.length ? split.join(', ') : 'none')
+  })
+  return h('p', { class: 'muted', 'data-counts': '1', text: 'Connections by connector and protocol: ' + (parts.join('; ') || 'no connector') })
+}
 function renderConnections(d) {
-  if (!d.connections.length) return fill($('conn-body'), [h('p', { class: 'muted', text: 'No client connected.' })])
-  fill($('conn-body'), [table(null, ['session', 'client id', 'protocol', 'remote address', 'user', 'connected', 'subscriptions', ''], d.connections.map(function (c) {
+  if (!d.connections.length) return fill($('conn-body'), [connectionCounts(d), h('p', { class: 'muted', text: 'No client connected.' })])
+  fill($('conn-body'), [connectionCounts(d), table(null, ['session', 'client id', 'protocol', 'remote address', 'user', 'connected', 'subscriptions', ''], d.connections.map(function (c) {
     var subs = c.subscriptions.length ? h('ul', null, c.subscriptions.map(function (s) { return h('li', { text: s.browser ? s.id + ': browser' : s.id + ' \u2192 ' + s.destination + ' (ack ' + s.ack + ', prefetch ' + s.prefetch + ', in flight ' + s.inflight + (s.selector ? ', selector' : '') + ')' }) })) : '-'
     return h('tr', { 'data-session': c.sessionId }, [td(c.sessionId), td(c.clientId || '-'), td(c.protocol + (c.protocolVersion ? ' ' + c.protocolVersion : '')), td(c.remoteAddress), td(c.login || '-'), td(fmtTime(c.connectedAt)), td(subs),
       td(c.closable ? h('button', { type: 'button', class: 'write danger', text: 'Close', 'aria-label': 'close connection ' + c.sessionId, disabled: !(S.node.writable && S.node.serving), onclick: function () {

@@ -23,7 +23,12 @@ export {
 export { LockFile, loadLibc, LibcError } from './lock/index.ts'
 export type { Role, ElectionHooks, ActivationContext, TakeoverTimeline, EpochFence } from './types.ts'
 export { inspectSharedDir, STATUS_EXIT, type StatusReport } from './status-report.ts'
-export { integrityLines, type StoreSummary, type StoreIntegritySummary } from './store-summary.ts'
+export {
+  integrityLines,
+  type StoreSummary,
+  type StoreIntegritySummary,
+  type ConnectionSummary,
+} from './store-summary.ts'
 export { readProbeVerdict, PROBE_VERDICT_FILE, type ProbeVerdictRecord } from './probe-verdict.ts'
 export { runProbe, type ProbeReport, type ProbeOptions } from './probe/probe-lock.ts'
 export { mountOf, mountWarnings, type MountInfo } from './mountinfo.ts'

@@ -191,8 +191,10 @@ const ops = {
   },
 }
 parentPort.on('message', (m) => {
-  // Quit after every call queued before it (a close handed over just before the stop must still happen).
-  if (m.op === 'quit') return parentPort.close()
+  // Quit after every call queued before it (a close handed over just before the stop must still happen). Node and
+  // Bun end the worker by closing parentPort; Deno's parentPort has no close() (its workers are web workers, which
+  // end themselves with close()).
+  if (m.op === 'quit') return typeof parentPort.close === 'function' ? parentPort.close() : globalThis.close()
   stamp()
   let reply
   try {

@@ -55,6 +55,8 @@ export interface HolderRecord {
   schedulerSupport: boolean
   /** This node has failback=true (it is the preferred primary). */
   preferred: boolean
+  /** Client-facing OpenWire URLs of this node (0.0.0.0 replaced by its host); absent in older records. */
+  clientUrls?: string[]
 }
 
 export interface ReplicaRecord {
@@ -68,6 +70,8 @@ export interface ReplicaRecord {
   /** failback=true: the current primary hands over to this node when it sees this heartbeat fresh. */
   preferred: boolean
   heartbeatMs: number
+  /** Client-facing OpenWire URLs this node will serve when it takes over; absent in older records. */
+  clientUrls?: string[]
 }
 
 export interface TakeoverRecord extends TakeoverTimeline {

@@ -10,7 +10,17 @@ export interface StoreSummary {
   scheduler: { jobs: number; nextDueAt: number | null } | null
   /** What the primary's stores found wrong with their own files (absent in summaries of older versions). */
   integrity?: { store: StoreIntegritySummary | null; scheduler: StoreIntegritySummary | null }
+  /** Open client connections when the summary was written (absent in summaries of older versions). */
+  connections?: ConnectionSummary
   updatedAt: number
+}
+
+/** Connections by protocol (stomp, mqtt, openwire) and transport (tcp, tls, ws, wss), and per connector. */
+export interface ConnectionSummary {
+  total: number
+  byProtocol: Record<string, number>
+  byTransport: Record<string, number>
+  connectors: { name: string; transport: string; connections: number; byProtocol: Record<string, number> }[]
 }
 
 /** The part of the storage's StoreIntegrity that status reads (kept structural: election does not import storage). */

@@ -8,9 +8,5 @@ export { DestinationIndex } from './destination-index.ts'
 export * from './destination-mapping.ts'
 export * from './property.ts'
 export * from './message.ts'
-export {
-  decodeMessage,
-  encodeMessage,
-  MESSAGE_FORMAT_VERSION,
-  MESSAGE_RECORD_BYTES_MAX,
-} from './message-codec.ts'
+export { encodeMessage, MESSAGE_FORMAT_VERSION, MESSAGE_RECORD_BYTES_MAX } from './message-codec.ts'
+export { decodeMessage } from './message-decoder.ts'

@@ -45,3 +45,4 @@ export {
   type WsNegotiation,
   type WsProtocol,
 } from './ws-subprotocol.ts'
+export { sniffProtocol, SNIFF_BYTES_MAX, type SniffedProtocol } from './protocol-sniff.ts'

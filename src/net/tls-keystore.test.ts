@@ -3,26 +3,24 @@
  * PKCS#12 reader against stores made by OpenSSL (AES and legacy 3DES) and, when the JDK is installed, by keytool
  * (the trust store an ActiveMQ user has). Certificates are made at test time (src/testing/tls-certs.ts).
  */
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { beforeAll, describe, expect, test } from 'bun:test'
 import { spawnSync } from 'node:child_process'
 import crypto from 'node:crypto'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import type { BrokerError } from '../lib/errors.ts'
+import { tempDir } from '../testing/temp-dir.ts'
 import { hasKeytool, keytool, makeTestPki, type TestPki } from '../testing/tls-certs.ts'
 import { detectKeystoreFormat, keytoolConvertCommand, readPkcs12 } from './tls-keystore.ts'
 import { TLS_FILE_BYTES_MAX, readTlsMaterial } from './tls-context.ts'
 import { Secret } from '../config/secret.ts'
 import type { SslContextConfig } from '../config/types.ts'
 
-let dir: string
+const dir = tempDir('sfb-keystore-')
 let pki: TestPki
 beforeAll(() => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sfb-keystore-'))
   pki = makeTestPki(dir)
 }, 60_000)
-afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))
 
 const none: SslContextConfig = {
   keyStore: null,

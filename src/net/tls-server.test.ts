@@ -4,26 +4,25 @@
  * certificates per needClientAuth / wantClientAuth, and a reload that switches new connections to the new
  * certificate while a bad reload keeps the old one. Certificates are made at test time.
  */
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { beforeAll, describe, expect, test } from 'bun:test'
 import fs from 'node:fs'
 import net from 'node:net'
-import os from 'node:os'
 import path from 'node:path'
 import tls from 'node:tls'
 import type { ConnectorTlsConfig, SslContextConfig } from '../config/types.ts'
 import type { BrokerError } from '../lib/errors.ts'
+import { tempDir } from '../testing/temp-dir.ts'
 import { makeTestPki, type TestPki } from '../testing/tls-certs.ts'
+import { until } from '../testing/until.ts'
 import { TlsContextSource } from './tls-context.ts'
 import { TlsTerminator, tlsLimits, type TlsRefusal } from './tls-server.ts'
 import { Secret } from '../config/secret.ts'
 
-let dir: string
+const dir = tempDir('sfb-tlsserver-')
 let pki: TestPki
 beforeAll(() => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sfb-tlsserver-'))
   pki = makeTestPki(dir)
 }, 60_000)
-afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))
 
 const base: ConnectorTlsConfig = {
   needClientAuth: false,
@@ -247,9 +246,7 @@ describe('TlsTerminator', () => {
       fs.renameSync(`${key}.tmp`, key)
       fs.copyFileSync(pki.server2Pem, `${cert}.tmp`)
       fs.renameSync(`${cert}.tmp`, cert)
-      const deadline = Date.now() + 15_000
-      while (source.reloads === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100))
-      expect(source.reloads).toBeGreaterThanOrEqual(1)
+      await until(() => source.reloads > 0, 'a reload after the key and certificate were replaced', 15_000)
       expect(String(source.material().cert)).toBe(fs.readFileSync(pki.server2Pem, 'utf8'))
       expect(seen.length).toBe(source.reloads)
     } finally {

@@ -3,15 +3,16 @@
  * pending handshakes, a silent socket), closes an over-size message's connection only, serves wss:// with the
  * connectors' TLS, and a WsDuplex gives a writer backpressure when its client stops reading.
  * Method: a real WsListener on 127.0.0.1 port 0; raw TCP sockets speaking HTTP by hand for the refusals (the
- * answer is read to EOF), the `ws` client for the rest. Everything waits on events, never on sleeps.
+ * answer is read to EOF), the `ws` client for the rest. Everything waits on events or a polled condition (the
+ * kit's `until`), never on fixed sleeps.
  */
 import { afterAll, describe, expect, test } from 'bun:test'
 import fs from 'node:fs'
 import net from 'node:net'
-import os from 'node:os'
-import path from 'node:path'
 import { WebSocket } from 'ws'
+import { tempDir } from '../testing/temp-dir.ts'
 import { makeTestPki } from '../testing/tls-certs.ts'
+import { until } from '../testing/until.ts'
 import { TlsContextSource } from './tls-context.ts'
 import type { WsDuplex } from './ws-duplex.ts'
 import { WsListener, type WsConnectionInfo, type WsListenerOptions, type WsRefusal } from './ws-listener.ts'
@@ -133,7 +134,7 @@ describe('WsListener refusals before the upgrade', () => {
     for (const k of silent) k.on('error', () => {})
     await Promise.all(silent.map((k) => new Promise((r) => k.once('connect', r))))
     // The third silent socket: its accept happens after the two above (one listener, accepted in order).
-    while (s.listener.pendingUpgrades() < 2) await new Promise((r) => setImmediate(r))
+    await until(() => s.listener.pendingUpgrades() >= 2, 'two pending upgrades', 10_000, 10)
     const answer = await rawHttp(s.port, null)
     expect(answer).toStartWith('HTTP/1.1 503 ')
     expect(answer).toContain('2 WebSocket upgrades pending (pendingUpgradesMax)')
@@ -294,8 +295,7 @@ describe('WsListener connections', () => {
 })
 
 describe('WsListener wss://', () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sfb-wss-'))
-  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))
+  const dir = tempDir('sfb-wss-')
 
   test('WsListener serves wss:// with the connector TLS options and refuses a plaintext client', async () => {
     const pki = makeTestPki(dir)

@@ -10,6 +10,8 @@ import type { DestinationMetrics } from '../broker/index.ts'
 import type { BrokerNode } from './broker-node.ts'
 import { Exposition } from './prometheus.ts'
 import { ROLES } from './node-metrics.ts'
+import type { NodeStatus } from './broker-node.ts'
+import { CONNECTION_PROTOCOLS } from './connector.ts'
 
 /** Destinations per /status page unless `limit` says otherwise, and the largest `limit` accepted. */
 export const STATUS_PAGE_DEFAULT = 100
@@ -81,13 +83,7 @@ export function renderMetrics(node: BrokerNode, cfg: AdminConfig): string {
     labels,
   )
   const parts = node.servingParts()
-  x.sample(
-    'sfbroker_connections',
-    'gauge',
-    'Open client connections over all connectors.',
-    parts ? parts.servers.reduce((a, s) => a + s.connections(), 0) : 0,
-    labels,
-  )
+  connectionSamples(x, st, labels)
   const sec = node.security.stats()
   x.sample(
     'sfbroker_auth_successes_total',
@@ -121,7 +117,7 @@ export function renderMetrics(node: BrokerNode, cfg: AdminConfig): string {
     'sfbroker_pending_connections',
     'gauge',
     'Client sockets that have not completed CONNECT yet (the pre-CONNECT budget in use).',
-    parts ? parts.servers.reduce((a, s) => a + s.pendingConnections(), 0) : 0,
+    parts ? parts.connectors.reduce((a, c) => a + c.pendingConnections(), 0) : 0,
     labels,
   )
   x.family('sfbroker_destination_enqueued_total', 'counter', 'Messages enqueued per destination.')
@@ -195,4 +191,28 @@ export function renderMetrics(node: BrokerNode, cfg: AdminConfig): string {
     }
   }
   return x.toString()
+}
+
+/**
+ * sfbroker_connections, one series per connector and protocol it can speak (a STOMP connector has no mqtt series,
+ * a ws connector both), labelled with the transport; sfbroker_connections_total sums them. A node that is not
+ * primary serves none: its series read 0, so dashboards see the drop at a step-down rather than a gap.
+ */
+function connectionSamples(x: Exposition, st: NodeStatus, labels: Record<string, string>): void {
+  x.family('sfbroker_connections', 'gauge', 'Open client connections per connector and protocol.')
+  let total = 0
+  for (const c of st.connectors) {
+    for (const protocol of CONNECTION_PROTOCOLS) {
+      const n = c.byProtocol[protocol]
+      if (n === 0 && !c.speaks.includes(protocol)) continue
+      total += n
+      x.sample('sfbroker_connections', 'gauge', '', n, {
+        ...labels,
+        connector: c.name,
+        protocol,
+        transport: c.transport,
+      })
+    }
+  }
+  x.sample('sfbroker_connections_total', 'gauge', 'Open client connections over all connectors.', total, labels)
 }

@@ -2,23 +2,21 @@
  * BrokerNode: one broker process. The election decides when this node may serve; the node turns "you are
  * primary with epoch E" into store recovery → broker → scheduler → connectors, and "stop serving" into the
  * reverse, connectors first so clients fail over at once. It owns the order of those steps and nothing else:
- * locking is the election's, message semantics the broker's, bytes on disk the adapters'.
+ * locking is the election's, message semantics the broker's, bytes on disk the adapters'. The steps themselves:
+ * opening a term in activation.ts, closing it in serving.ts, store-summary.json in summary-writer.ts, the status
+ * shapes in node-status.ts.
  *
  * Not promised: a store whose filesystem hangs may not close; deactivation does not wait for it longer than
  * `closeTimeoutMs`, because closing the connectors (already done by then) is what keeps clients safe.
  */
 import os from 'node:os'
-import fs from 'node:fs'
-import path from 'node:path'
 import crypto from 'node:crypto'
 import type { BrokerConfig } from '../config/index.ts'
-import type { PersistenceAdapter, RecoveredState, StandbyReader } from '../storage/index.ts'
+import type { PersistenceAdapter, StandbyReader } from '../storage/index.ts'
 import type { ActivationContext, Role } from '../election/index.ts'
-import { createAdapter } from '../storage/index.ts'
-import { MemoryStore } from '../storage/memory-store.ts'
-import { Broker } from '../broker/index.ts'
-import { Scheduler, legacyJobReader } from '../broker/scheduler/index.ts'
-import { StompServer, fromLegacyStored } from '../protocol/stomp/index.ts'
+import type { Broker } from '../broker/index.ts'
+import type { Scheduler } from '../broker/scheduler/index.ts'
+import type { StompServer } from '../protocol/stomp/index.ts'
 import { Elector } from '../election/index.ts'
 import { logger } from '../lib/log.ts'
 import { VERSION } from '../lib/version.ts'
@@ -27,48 +25,20 @@ import { TlsContextSource } from '../net/index.ts'
 import { Security } from '../security/index.ts'
 import { NodeMetrics } from './node-metrics.ts'
 import { WarmStandby } from './warm-standby.ts'
+import type { Connector } from './connector.ts'
+import { connectionSummary } from './connection-summary.ts'
+import { connectorStatuses, type NodeStatus } from './node-status.ts'
+import { openServing } from './activation.ts'
+import { checkpointServing, teardownServing, type Serving, type ServingInProgress } from './serving.ts'
+import { SummaryWriter } from './summary-writer.ts'
+import { clientUrlsOf } from './cluster-urls.ts'
+
+export type { ConnectorStatus, NodeStatus } from './node-status.ts'
 
 const log = logger('node')
 
-/** How `p` settled, or 'timeout' after `ms` (a hung filesystem must not hold a step-down forever). */
-async function settleWithin<T>(p: Promise<T>, ms: number): Promise<PromiseSettledResult<T> | 'timeout'> {
-  let timer: ReturnType<typeof setTimeout> | undefined
-  const timeout = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), ms)))
-  try {
-    return await Promise.race([
-      p.then(
-        (value) => ({ status: 'fulfilled' as const, value }),
-        (reason: unknown) => ({ status: 'rejected' as const, reason }),
-      ),
-      timeout,
-    ])
-  } finally {
-    clearTimeout(timer)
-  }
-}
-
 /** Exit codes of `sfbroker run` (documented in README). */
 export const EXIT = { ok: 0, failed: 1, lockLost: 75 } as const
-
-/** Everything that exists only while this node is primary. */
-interface Serving {
-  epoch: number
-  store: PersistenceAdapter | null
-  schedulerStore: PersistenceAdapter | null
-  broker: Broker
-  scheduler: Scheduler | null
-  servers: StompServer[]
-  summaryTimer: ReturnType<typeof setInterval> | null
-}
-
-export interface NodeStatus {
-  nodeId: string
-  brokerName: string
-  role: Role
-  epoch: number | null
-  since: number
-  connectors: { name: string; uri: string; listening: string | null; connections: number }[]
-}
 
 export class BrokerNode {
   readonly nodeId: string
@@ -89,20 +59,28 @@ export class BrokerNode {
   private activation: Promise<void> = Promise.resolve()
   /** While a replica: readers that keep the stores' indexes current (warm takeover, #14); null otherwise. */
   private standby: WarmStandby | null = null
-  /** The store-summary write in flight, if any. */
-  private summaryWrite: Promise<void> | null = null
+  /** store-summary.json for `sfbroker status`, written while serving. */
+  private readonly summary: SummaryWriter
   readonly closeTimeoutMs = 5000
 
   constructor(readonly config: BrokerConfig) {
     this.nodeId = config.nodeId ?? `${os.hostname()}-${process.pid}-${crypto.randomBytes(3).toString('hex')}`
     this.metrics = new NodeMetrics()
     this.security = new Security(config.security)
+    this.summary = new SummaryWriter({
+      nodeId: this.nodeId,
+      directory: config.persistence.directory,
+      adapter: config.persistence.adapter,
+      serving: () => this.serving,
+      connections: () => connectionSummary(this.status().connectors),
+    })
     this.elector = new Elector({
       sharedDir: config.persistence.directory,
       lock: config.lock,
       brokerName: config.brokerName,
       nodeId: this.nodeId,
       connectors: config.connectors.map((c) => c.uri),
+      clientUrls: clientUrlsOf(config.connectors, os.hostname()),
       info: {
         adapter: config.persistence.adapter,
         dataDirectory: config.dataDirectory,
@@ -165,42 +143,12 @@ export class BrokerNode {
     return this.stopping
   }
 
-  /**
-   * A requested stop of a primary: close the connectors (each client gets an ERROR saying the broker shuts down),
-   * then checkpoint the stores while the epoch is still ours (once the election steps down the fence refuses every
-   * write), so the next primary replays nothing, then write the store summary once more so `sfbroker status`
-   * shows the counts as they are at the stop. Each step bounded by closeTimeoutMs; a failure only costs the next
-   * primary a longer replay, or `status` a stale summary.
-   */
+  /** A requested stop of a primary: checkpoint what it serves while the epoch is still ours (serving.ts). */
   private async checkpointBeforeStop(reason: string): Promise<void> {
     await this.activation
     const s = this.serving
     if (!s || this.role !== 'primary') return
-    await Promise.allSettled(
-      s.servers.map((srv) => srv.close({ reason: 'shutdown', message: `broker is shutting down: ${reason}` })),
-    )
-    const stores = [s.store, s.schedulerStore].filter((x): x is PersistenceAdapter => x !== null)
-    const res = await settleWithin(Promise.allSettled(stores.map((st) => st.checkpoint())), this.closeTimeoutMs)
-    if (res === 'timeout')
-      log.warn(
-        `final checkpoint did not finish within ${this.closeTimeoutMs} ms; the next primary replays the journal tail`,
-      )
-    else if (res.status === 'fulfilled') {
-      for (const r of res.value)
-        if (r.status === 'rejected')
-          log.info(
-            `final checkpoint not written (${(r.reason as Error).message}); the next primary replays the journal tail`,
-          )
-    }
-    if (s.summaryTimer) clearInterval(s.summaryTimer)
-    s.summaryTimer = null
-    // A checkpoint that timed out suggests a hung share: do not spend another closeTimeoutMs on the summary.
-    if (res === 'timeout') return
-    const written = await settleWithin(this.writeSummary({ after: true }), this.closeTimeoutMs)
-    if (written === 'timeout')
-      log.warn(
-        `final store summary not written within ${this.closeTimeoutMs} ms; \`sfbroker status\` may show older counts`,
-      )
+    await checkpointServing(s, reason, this.closeTimeoutMs, () => this.summary.write({ after: true }))
   }
 
   status(): NodeStatus {
@@ -211,17 +159,13 @@ export class BrokerNode {
       role: this.role,
       epoch: s?.epoch ?? null,
       since: this.roleSince,
-      connectors: this.config.connectors.map((c, i) => {
-        const srv = s?.servers[i]
-        const addr = srv ? srv.address() : null
-        return {
-          name: c.name,
-          uri: c.uri,
-          listening: addr ? `${addr.host}:${addr.port}` : null,
-          connections: srv ? srv.connections() : 0,
-        }
-      }),
+      connectors: connectorStatuses(this.config.connectors, s?.connectors),
     }
+  }
+
+  /** The admin listener's bound address (port 0 resolved); null without one or before it listens. */
+  adminAddress(): { host: string; port: number } | null {
+    return this.admin?.address() ?? null
   }
 
   electionStatus(): ReturnType<Elector['status']> {
@@ -233,10 +177,15 @@ export class BrokerNode {
     broker: Broker
     store: PersistenceAdapter | null
     scheduler: Scheduler | null
+    /** Every connector, for connection counts. */
+    connectors: Connector[]
+    /** The STOMP servers among them (ws connectors included), for the console's sessions. */
     servers: StompServer[]
   } | null {
     const s = this.serving
-    return s ? { broker: s.broker, store: s.store, scheduler: s.scheduler, servers: s.servers } : null
+    if (!s) return null
+    const servers = s.connectors.flatMap((c) => (c.stomp ? [c.stomp] : []))
+    return { broker: s.broker, store: s.store, scheduler: s.scheduler, connectors: s.connectors, servers }
   }
 
   private onRole(role: Role, reason: string): void {
@@ -260,78 +209,26 @@ export class BrokerNode {
   }
 
   private async activate(ctx: ActivationContext): Promise<void> {
-    const cfg = this.config
     const onFatal = (err: Error) => void this.storeFailed(ctx.epoch, err)
-    const part: Partial<Serving> & { servers: StompServer[] } = {
+    const part: ServingInProgress = {
       epoch: ctx.epoch,
-      servers: [],
+      connectors: [],
+      mqtt: null,
       store: null,
       schedulerStore: null,
       scheduler: null,
       summaryTimer: null,
+      clusterWatch: null,
     }
     // Readers the replica kept current (the epoch is claimed already; each open() seals before it adopts one).
     const warm = this.standby ? await this.standby.take() : new Map<string, StandbyReader>()
     this.standby = null
     try {
-      let recovered: RecoveredState | null = null
-      if (cfg.persistent) {
-        part.store = createAdapter(cfg.persistence.adapter)
-        recovered = await part.store.open({
-          ...this.storeOptions(cfg.persistence.directory, ctx, onFatal),
-          // 0.1.0 records (STOMP header maps) read as the STOMP connector would have mapped them.
-          legacyMessage: fromLegacyStored,
-          standby: warm.get(cfg.persistence.directory),
-        })
-        this.logRecovery('store', recovered)
-      }
-      part.broker = await Broker.create({
-        config: cfg,
-        store: part.store ?? null,
-        recovered,
-        onStoreFailure: onFatal,
-        authorizer: this.security.authorizer,
-      })
-      if (cfg.schedulerSupport) {
-        // ActiveMQ keeps schedules apart from the message store; a non-persistent broker keeps them in memory.
-        const schedulerStore: PersistenceAdapter = cfg.persistent
-          ? createAdapter(cfg.persistence.adapter)
-          : new MemoryStore()
-        part.schedulerStore = schedulerStore
-        const schedRecovered = await schedulerStore.open({
-          ...this.storeOptions(cfg.persistent ? cfg.schedulerDirectory : ':memory:', ctx, onFatal),
-          legacyMessage: legacyJobReader(fromLegacyStored),
-          standby: warm.get(cfg.schedulerDirectory),
-        })
-        if (cfg.persistent) this.logRecovery('scheduler store', schedRecovered)
-        part.scheduler = new Scheduler({ store: schedulerStore, broker: part.broker })
-        await part.scheduler.start(schedRecovered)
-        part.broker.setScheduler(part.scheduler)
-      }
-      ctx.mark('storeRecovered')
-      // Recovery can take a while; a newer primary may have claimed its epoch meanwhile. Serving without this
-      // check would open ports for a moment under a stale epoch (the fence would still refuse every receipt).
-      await ctx.fence.assertCurrent()
-      const bound: string[] = []
-      for (const c of cfg.connectors) {
-        const srv = new StompServer({
-          broker: part.broker,
-          connector: c,
-          serverName: `sfbroker/${VERSION}`,
-          authenticator: this.security.authenticator,
-          tlsSource: this.tls ?? undefined,
-        })
-        part.servers.push(srv)
-        await srv.listen()
-        const a = srv.address()
-        log.info(`connector ${c.name} listening on ${a.host}:${a.port} (${c.uri})`)
-        bound.push(boundUri(c.uri, a.port))
-      }
-      ctx.mark('connectorsOpen', bound)
+      await openServing(part, { config: this.config, ctx, security: this.security, tls: this.tls, warm, onFatal })
       this.serving = part as Serving
-      this.serving.summaryTimer = setInterval(() => void this.writeSummary(), 2000)
+      this.serving.summaryTimer = setInterval(() => void this.summary.write(), 2000)
       this.serving.summaryTimer.unref?.()
-      void this.writeSummary()
+      void this.summary.write()
       // Checkpoint what was just recovered, in the background, so the next takeover replays only what this
       // term writes, however short the term (frequent failovers would otherwise replay an ever longer tail).
       // A moment later, not at once: at a large backlog encoding the index holds the loop for a while, and the
@@ -346,7 +243,7 @@ export class BrokerNode {
     } catch (err) {
       // A failed activation must leave nothing open: the election releases the lock next (no zombie primary).
       log.error(`activation failed: ${(err as Error).message}`)
-      await this.teardown(part, 'activation failed')
+      await teardownServing(part, 'activation failed', this.closeTimeoutMs)
       throw err
     }
   }
@@ -367,115 +264,15 @@ export class BrokerNode {
     return true
   }
 
-  private storeOptions(directory: string, ctx: ActivationContext, onFatalError: (e: Error) => void) {
-    const p = this.config.persistence
-    return {
-      directory,
-      epoch: ctx.epoch,
-      fence: ctx.fence,
-      syncPolicy: p.journalDiskSyncStrategy,
-      syncIntervalMs: p.journalDiskSyncInterval,
-      journalMaxFileLength: p.journalMaxFileLength,
-      checkpointIntervalMs: p.checkpointInterval,
-      cleanupIntervalMs: p.cleanupInterval,
-      onFatalError,
-    }
-  }
-
-  private logRecovery(what: string, r: RecoveredState): void {
-    const rep = r.report
-    const msgs = r.destinations.reduce((a, d) => a + d.count, 0)
-    log.info(
-      `${what} recovered in ${rep.durationMs} ms: ${msgs} messages in ${r.destinations.length} destinations, ${r.subscriptions.length} durable subscriptions, ${rep.recordsReplayed} records replayed`,
-    )
-    if (rep.tornTail)
-      log.warn(`${what}: torn tail cut at ${rep.tornTail.file}:${rep.tornTail.offset} (${rep.tornTail.bytes} bytes)`)
-    for (const c of rep.corrupt) log.error(`${what}: corrupt record at ${c.file}:${c.offset}: ${c.reason}`)
-    if (rep.fencedRecordsIgnored > 0)
-      log.warn(
-        `${what}: ${rep.fencedRecordsIgnored} records of a deposed primary written after its epoch ended were ignored`,
-      )
-  }
-
   private async deactivate(reason: string): Promise<void> {
     // Activation may still be running (lock lost mid-recovery): let it finish or fail, then tear down.
     const s = this.serving
     if (s) {
       this.serving = null
-      await this.teardown(s, reason)
+      await teardownServing(s, reason, this.closeTimeoutMs)
     } else {
       await this.activation
       if (this.serving) await this.deactivate(reason)
     }
   }
-
-  private async teardown(s: Partial<Serving> & { servers: StompServer[] }, reason: string): Promise<void> {
-    if (s.summaryTimer) clearInterval(s.summaryTimer)
-    // Connectors first, all closes started before anything is awaited: no client is served a moment longer.
-    // Each client gets an ERROR saying why first (never waited for: a bounded linger, then the socket goes).
-    const goodbye = { reason: 'not-primary' as const, message: `broker is no longer primary: ${reason}` }
-    await Promise.allSettled(s.servers.map((srv) => srv.close(goodbye)))
-    const steps: [string, () => Promise<void> | undefined][] = [
-      ['scheduler', () => s.scheduler?.stop()],
-      ['broker', () => s.broker?.stop()],
-      ['scheduler store', () => s.schedulerStore?.close()],
-      ['store', () => s.store?.close()],
-    ]
-    for (const [name, fn] of steps) {
-      const p = fn()
-      if (!p) continue
-      const res = await settleWithin(p, this.closeTimeoutMs)
-      if (res === 'timeout')
-        log.warn(`${name} did not close within ${this.closeTimeoutMs} ms (${reason}); abandoning it`)
-      else if (res.status === 'rejected') log.warn(`${name} close failed (${reason}): ${(res.reason as Error).message}`)
-    }
-  }
-
-  /**
-   * store-summary.json in the shared dir, for `sfbroker status` (written atomically: tmp + rename). One write at a
-   * time (they share the tmp file): the timer skips a turn while one is in flight (a hung share must not pile them
-   * up); the final write at a clean stop (`after: true`) waits for it, then writes. Never rejects.
-   */
-  private writeSummary(opts: { after?: boolean } = {}): Promise<void> {
-    const prev = this.summaryWrite
-    if (prev && !opts.after) return prev
-    const p = (prev ?? Promise.resolve()).then(() => this.writeSummaryNow())
-    this.summaryWrite = p
-    void p.then(() => {
-      if (this.summaryWrite === p) this.summaryWrite = null
-    })
-    return p
-  }
-
-  private async writeSummaryNow(): Promise<void> {
-    const s = this.serving
-    if (!s) return
-    try {
-      const st = s.store?.stats()
-      const summary = {
-        nodeId: this.nodeId,
-        epoch: s.epoch,
-        adapter: this.config.persistence.adapter,
-        bytes: st?.bytes ?? 0,
-        messages: st?.messages ?? 0,
-        destinations: st?.destinations ?? [],
-        scheduler: s.scheduler ? s.scheduler.stats() : null,
-        // Damage the stores found in their own files (corrupt records, torn tail): `sfbroker status` warns on it.
-        integrity: { store: st?.integrity ?? null, scheduler: s.schedulerStore?.stats().integrity ?? null },
-        updatedAt: Date.now(),
-      }
-      const file = path.join(this.config.persistence.directory, 'store-summary.json')
-      const tmp = `${file}.${this.nodeId}.tmp`
-      await fs.promises.writeFile(tmp, JSON.stringify(summary, null, 2))
-      if (this.serving !== s) return void (await fs.promises.unlink(tmp).catch(() => undefined))
-      await fs.promises.rename(tmp, file)
-    } catch (err) {
-      log.debug(`store summary not written: ${(err as Error).message}`)
-    }
-  }
-}
-
-/** The connector URI as written with the port actually bound (differs only for port 0). */
-export function boundUri(uri: string, port: number): string {
-  return uri.replace(/^([a-z0-9+.-]+:\/\/(?:\[[^\]]*\]|[^/:?#]*)):\d+/i, `$1:${port}`)
 }

@@ -3,7 +3,7 @@
  * and the address table bounded at addressesMax (least recently failed dropped first).
  */
 import { expect, test } from 'bun:test'
-import { FakeClock } from '../client/testing/fake-clock.ts'
+import { FakeClock } from '../testing/fake-clock.ts'
 import { LoginBackoff, addressKey } from './login-backoff.ts'
 
 test('LoginBackoff delays after the free failures, doubling up to maxDelayMs', () => {

@@ -6,11 +6,11 @@
  */
 import { afterEach, expect, test } from 'bun:test'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { loadConfig } from '../config/index.ts'
 import { startBroker, type Harness } from '../protocol/stomp/testing/broker-harness.ts'
 import { RawClient, frame } from '../protocol/stomp/testing/raw-client.ts'
+import { tempDirs } from '../testing/temp-dir.ts'
 import { Security } from './security.ts'
 import { hashPassword } from './password.ts'
 
@@ -41,6 +41,7 @@ const XML = (hash: string) => `<beans xmlns="http://www.springframework.org/sche
 </broker>
 </beans>`
 
+const scratch = tempDirs('sfb-sec-')
 let h: Harness | null = null
 const clients: RawClient[] = []
 afterEach(async () => {
@@ -50,7 +51,7 @@ afterEach(async () => {
 })
 
 async function start(): Promise<{ port: number; security: Security }> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sfb-sec-'))
+  const dir = scratch()
   const file = path.join(dir, 'activemq.xml')
   fs.writeFileSync(file, XML(await hashPassword('s3cret!', { N: 1024 })), { mode: 0o600 })
   const config = loadConfig({ file, cwd: dir })

@@ -19,6 +19,8 @@ export interface ActiveMQConfigOptions {
   stompPort: number
   /** Also an `mqtt://127.0.0.1:<mqttPort>` transport connector (the JVM needs MQTT_CLIENT_JAR on its class path). */
   mqttPort?: number
+  /** Also an OpenWire `tcp://127.0.0.1:<openwirePort>` transport connector. */
+  openwirePort?: number
   lockAcquireSleepInterval?: number
   /** Extra `<broker>` attributes, e.g. { schedulerSupport: 'false', advisorySupport: 'false' }. */
   brokerAttributes?: Record<string, string>
@@ -29,6 +31,8 @@ export const MQTT_CLIENT_JAR = '/usr/share/java/mqtt-client.jar'
 
 export function activemqXml(o: ActiveMQConfigOptions): string {
   const mqtt = o.mqttPort !== undefined ? `<transportConnector name="mqtt" uri="mqtt://127.0.0.1:${o.mqttPort}"/>` : ''
+  const openwire =
+    o.openwirePort !== undefined ? `<transportConnector name="openwire" uri="tcp://127.0.0.1:${o.openwirePort}"/>` : ''
   const locker =
     o.lockAcquireSleepInterval !== undefined
       ? `<locker><shared-file-locker lockAcquireSleepInterval="${o.lockAcquireSleepInterval}"/></locker>`
@@ -41,7 +45,7 @@ export function activemqXml(o: ActiveMQConfigOptions): string {
   http://activemq.apache.org/schema/core http://activemq.apache.org/schema/core/activemq-core.xsd">
   <broker xmlns="http://activemq.apache.org/schema/core" useJmx="false" brokerName="${xmlAttr(o.brokerName)}" dataDirectory="${xmlAttr(o.dataDirectory)}"${extra}>
     <persistenceAdapter><kahaDB directory="${xmlAttr(o.kahaDbDirectory)}">${locker}</kahaDB></persistenceAdapter>
-    <transportConnectors><transportConnector name="stomp" uri="stomp://127.0.0.1:${o.stompPort}"/>${mqtt}</transportConnectors>
+    <transportConnectors><transportConnector name="stomp" uri="stomp://127.0.0.1:${o.stompPort}"/>${mqtt}${openwire}</transportConnectors>
   </broker>
 </beans>
 `

@@ -22,6 +22,8 @@ public class JmsSuite {
 
   static Connection open(String params, String clientId) throws JMSException {
     ActiveMQConnectionFactory f = new ActiveMQConnectionFactory(url + (params.isEmpty() ? "" : "?" + params));
+    // The client refuses to deserialise ObjectMessage bodies of untrusted packages (as against ActiveMQ itself).
+    f.setTrustedPackages(List.of("java.util", "java.lang"));
     Connection c = f.createConnection();
     if (clientId != null) c.setClientID(clientId);
     c.start();
@@ -140,9 +142,16 @@ public class JmsSuite {
     Topic t = s.createTopic("jms.topic");
     MessageConsumer a = s.createConsumer(t);
     MessageConsumer b = s.createConsumer(s.createTopic("jms.>"));
+    MessageConsumer star = s.createConsumer(s.createTopic("jms.*"));
+    MessageConsumer deep = s.createConsumer(s.createTopic("jms.*.leaf"));
     s.createProducer(t).send(s.createTextMessage("fan"));
+    s.createProducer(s.createTopic("jms.mid.leaf")).send(s.createTextMessage("leaf"));
     check(((TextMessage) a.receive(5000)).getText().equals("fan"), "a");
-    check(((TextMessage) b.receive(5000)).getText().equals("fan"), "wildcard b");
+    check(((TextMessage) b.receive(5000)).getText().equals("fan"), "wildcard > gets fan");
+    check(((TextMessage) b.receive(5000)).getText().equals("leaf"), "wildcard > gets leaf");
+    check(((TextMessage) star.receive(5000)).getText().equals("fan"), "wildcard * gets fan");
+    check(star.receive(300) == null, "wildcard * does not match two levels");
+    check(((TextMessage) deep.receive(5000)).getText().equals("leaf"), "jms.*.leaf gets leaf");
     c.close();
   }
 
@@ -283,6 +292,136 @@ public class JmsSuite {
       TextMessage m = (TextMessage) mc.receive(5000);
       check(m != null && m.getText().equals("z" + i), "pull " + i);
     }
+    c.close();
+  }
+
+  // A CLIENT_ACKNOWLEDGE consumer reads five times its prefetch before acknowledging: the client's DELIVERED acks
+  // must widen the broker's window (ActiveMQ's prefetch extension), or the sixth receive waits forever.
+  static void clientAckBeyondPrefetch() throws Exception {
+    Connection c = open("jms.prefetchPolicy.all=10", null);
+    Session s = c.createSession(false, Session.CLIENT_ACKNOWLEDGE);
+    Queue q = s.createQueue("jms.pfwiden.client");
+    MessageProducer p = s.createProducer(q);
+    for (int i = 0; i < 50; i++) p.send(s.createTextMessage("w" + i));
+    MessageConsumer mc = s.createConsumer(q);
+    Message lastOne = null;
+    for (int i = 0; i < 50; i++) {
+      TextMessage m = (TextMessage) mc.receive(5000);
+      check(m != null && m.getText().equals("w" + i), "unacked read " + i + " of 50 with prefetch 10");
+      lastOne = m;
+    }
+    lastOne.acknowledge();
+    mc.close();
+    Session s2 = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+    check(s2.createConsumer(q).receive(500) == null, "all 50 acknowledged at once");
+    c.close();
+  }
+
+  // INDIVIDUAL_ACKNOWLEDGE beyond the prefetch: every other message acked, the consumer closed; exactly the
+  // unacknowledged half comes back, redelivered (acks of window members are kept, the rest returned).
+  static void individualAckBeyondPrefetch() throws Exception {
+    Connection c = open("jms.prefetchPolicy.all=4", null);
+    Session s = c.createSession(false, ActiveMQSession.INDIVIDUAL_ACKNOWLEDGE);
+    Queue q = s.createQueue("jms.pfwiden.individual");
+    MessageProducer p = s.createProducer(q);
+    for (int i = 0; i < 20; i++) p.send(s.createTextMessage("v" + i));
+    MessageConsumer mc = s.createConsumer(q);
+    for (int i = 0; i < 20; i++) {
+      TextMessage m = (TextMessage) mc.receive(5000);
+      check(m != null && m.getText().equals("v" + i), "read " + i + " of 20 with prefetch 4");
+      if (i % 2 == 0) m.acknowledge();
+    }
+    mc.close();
+    Session s2 = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+    MessageConsumer again = s2.createConsumer(q);
+    Set<String> back = new HashSet<>();
+    for (TextMessage m; (m = (TextMessage) again.receive(2000)) != null; ) {
+      check(m.getJMSRedelivered(), "redelivered flag on " + m.getText());
+      back.add(m.getText());
+    }
+    Set<String> odd = new HashSet<>();
+    for (int i = 1; i < 20; i += 2) odd.add("v" + i);
+    check(back.equals(odd), "the unacked half came back, got " + back);
+    c.close();
+  }
+
+  // Prefetch 0 is pull: a consumer that took one message and stopped pulling must not keep the next one from
+  // another consumer of the queue.
+  static void prefetchZeroShared() throws Exception {
+    Connection c = open("jms.prefetchPolicy.all=0", null);
+    Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+    Queue q = s.createQueue("jms.pf0.shared");
+    MessageProducer p = s.createProducer(q);
+    for (int i = 0; i < 3; i++) p.send(s.createTextMessage("s" + i));
+    MessageConsumer first = s.createConsumer(q);
+    TextMessage m0 = (TextMessage) first.receive(5000);
+    check(m0 != null && m0.getText().equals("s0"), "first pull");
+    Session s2 = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+    MessageConsumer second = s2.createConsumer(q);
+    for (int i = 1; i < 3; i++) {
+      TextMessage m = (TextMessage) second.receive(5000);
+      check(m != null && m.getText().equals("s" + i), "second consumer gets s" + i + " while the first idles");
+    }
+    c.close();
+  }
+
+  // STOMP → JMS: the test sent a SEND without content-length (a TextMessage) and one with it (a BytesMessage),
+  // with a custom header (a string property) and correlation-id.
+  static void fromStomp() throws Exception {
+    Connection c = open();
+    Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+    MessageConsumer mc = s.createConsumer(s.createQueue("jms.cross.fromstomp"));
+    Message text = mc.receive(5000);
+    check(text instanceof TextMessage, "SEND without content-length is a TextMessage, got " + text);
+    check("plain text".equals(((TextMessage) text).getText()), "text body");
+    check("red".equals(text.getStringProperty("color")), "header as string property");
+    check("c-1".equals(text.getJMSCorrelationID()), "correlation-id");
+    check(text.getJMSPriority() == 6 && text.getJMSDeliveryMode() == DeliveryMode.PERSISTENT, "priority, persistent");
+    Message bytes = mc.receive(5000);
+    check(bytes instanceof BytesMessage, "SEND with content-length is a BytesMessage, got " + bytes);
+    BytesMessage b = (BytesMessage) bytes;
+    byte[] got = new byte[(int) b.getBodyLength()];
+    b.readBytes(got);
+    check(got.length == 3 && got[0] == 1 && got[1] == 0 && got[2] == 2, "bytes body with a NUL");
+    c.close();
+  }
+
+  // JMS → STOMP: a TextMessage with typed properties and headers; the test checks the STOMP MESSAGE.
+  static void toStomp() throws Exception {
+    Connection c = open();
+    Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+    MessageProducer p = s.createProducer(s.createQueue("jms.cross.tostomp"));
+    TextMessage m = s.createTextMessage("héllo stomp");
+    m.setStringProperty("s", "str");
+    m.setIntProperty("i", 42);
+    m.setBooleanProperty("b", true);
+    m.setLongProperty("l", 1L << 40);
+    m.setDoubleProperty("d", 2.5);
+    m.setJMSCorrelationID("corr-9");
+    m.setJMSType("kind");
+    m.setJMSReplyTo(s.createQueue("jms.cross.replies"));
+    p.send(m, DeliveryMode.PERSISTENT, 7, 0);
+    c.close();
+  }
+
+  // Beyond ActiveMQ: the URL holds only the first broker; the broker's ConnectionControl names the group, and after
+  // the first broker goes away (the test closes it once READY is printed and answers on stdin) the failover
+  // transport reconnects to a broker it learned from the broker.
+  static void learnsPeers() throws Exception {
+    Connection c = open("updateURIsSupported=true&initialReconnectDelay=50&maxReconnectDelay=500", null);
+    Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+    Queue q = s.createQueue("jms.cluster");
+    MessageProducer p = s.createProducer(q);
+    MessageConsumer mc = s.createConsumer(q);
+    p.send(s.createTextMessage("before"));
+    check(((TextMessage) mc.receive(5000)).getText().equals("before"), "before");
+    System.out.println("READY learnsPeers");
+    System.out.flush();
+    new java.io.BufferedReader(new java.io.InputStreamReader(System.in)).readLine();
+    p.send(s.createTextMessage("after"));
+    TextMessage m = (TextMessage) mc.receive(20000);
+    check(m != null && m.getText().equals("after"), "after the first broker went away");
+    System.out.println("REMOTE " + ((org.apache.activemq.ActiveMQConnection) c).getTransport().getRemoteAddress());
     c.close();
   }
 

@@ -2,11 +2,26 @@
  * The text `sfbroker status` prints for a StatusReport (election/status-report.ts gathers it; `--json` prints the
  * report itself). Presentation only: no I/O.
  */
-import { integrityLines, type StatusReport } from '../../election/index.ts'
+import { integrityLines, type ConnectionSummary, type StatusReport } from '../../election/index.ts'
 
 function ago(ms: number | null): string {
   if (ms === null) return '-'
   return ms < 10_000 ? `${ms} ms ago` : `${Math.round(ms / 1000)} s ago`
+}
+
+/** `12 (stomp 7, mqtt 5; tcp 9, ws 3)`, then each connector with connections: `; stomp 7, ws 3 (mqtt 3)`. */
+export function connectionsLine(c: ConnectionSummary): string {
+  const split = (m: Record<string, number>): string =>
+    Object.entries(m)
+      .map(([k, n]) => `${k} ${n}`)
+      .join(', ')
+  const per = c.connectors
+    .filter((x) => x.connections > 0)
+    .map(
+      (x) =>
+        `${x.name} ${x.connections} (${split(Object.fromEntries(Object.entries(x.byProtocol).filter(([, n]) => n > 0)))})`,
+    )
+  return `${c.total} (${split(c.byProtocol)}; ${split(c.byTransport)})${per.length ? `; ${per.join(', ')}` : ''}`
 }
 
 export function formatStatus(r: StatusReport): string {
@@ -51,6 +66,8 @@ export function formatStatus(r: StatusReport): string {
       L.push(
         `  scheduler: ${r.store.scheduler.jobs} jobs${r.store.scheduler.nextDueAt ? `, next due ${new Date(r.store.scheduler.nextDueAt).toISOString()}` : ''}`,
       )
+    const cn = r.store.connections
+    if (cn) L.push(`connections: ${connectionsLine(cn)}`)
     for (const [what, it] of [
       ['store', r.store.integrity?.store],
       ['scheduler store', r.store.integrity?.scheduler],

@@ -1,2 +1,2 @@
-/** Moved to the test kit (src/testing/fake-clock.ts); this re-export stays until src/security's test imports it there. */
+/** Moved to the test kit (src/testing/fake-clock.ts); this re-export stays until src/protocol/mqtt/testing/raw-mqtt.ts imports it there. */
 export { FakeClock } from '../../testing/fake-clock.ts'

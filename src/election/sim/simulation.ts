@@ -16,15 +16,17 @@
  *  - no self-exit: no node ever ends on its own (the simulation never stops one; it only kills);
  *  - liveness: once every fault has healed, after a quiet period, exactly one node is primary and every other live
  *    node waits for the lock (a node whose share returned is eligible again).
- * The result carries a one-line-per-event trace; a failing seed replays exactly.
+ * The result carries a one-line-per-event trace; a failing seed replays exactly. The faults and the evidence they put
+ * against a term are in sim-faults.ts; the node record and the timing bounds in sim-node.ts.
  */
 import { Elector } from '../elector.ts'
 import type { LockConfig } from '../../config/index.ts'
-import type { EpochFence } from '../types.ts'
 import type { Role } from '../types.ts'
 import { SeededRandom } from '../../lib/random.ts'
 import { SimScheduler, NodeClock } from './sim-scheduler.ts'
-import { SimWorld, SimSharePort, type ShareMode } from './sim-share.ts'
+import { SimWorld, SimSharePort } from './sim-share.ts'
+import { KEEPALIVE_MS, KEEPALIVE_TIMEOUT_MS, LOSS_BOUND_MS, type SimNode } from './sim-node.ts'
+import { SimFaults } from './sim-faults.ts'
 
 export interface SimOptions {
   nodes?: number
@@ -45,31 +47,6 @@ export interface SimResult {
   violations: string[]
   trace: string[]
   stats: { events: number; faults: number; epochs: number; acks: number; stepDowns: number; virtualMs: number }
-}
-
-const KEEPALIVE_MS = 500
-const KEEPALIVE_TIMEOUT_MS = 1000
-/** Detection bound: next check (period) + hang verdict (timeout + two polls) + latencies and scheduling slack. */
-const LOSS_BOUND_MS = KEEPALIVE_MS + KEEPALIVE_TIMEOUT_MS + 2 * 250 + 1000
-
-interface SimNode {
-  idx: number
-  nodeId: string
-  incarnation: number
-  clock: NodeClock
-  port: SimSharePort
-  elector: Elector
-  alive: boolean
-  role: Role
-  fence: EpochFence | null
-  epoch: number | null
-  termStart: number | null
-  /** Last time evidence against this node's term appeared (virtual ms), or -1. */
-  evidenceAt: number
-  /** Until when this node's timing is disturbed (paused or starved): loss bounds do not apply then. */
-  disturbedUntil: number
-  /** Loss deadlines pending: [deadline, epoch, why]. */
-  deadlines: { at: number; epoch: number; why: string }[]
 }
 
 export async function runSchedule(seed: number, o: SimOptions = {}): Promise<SimResult> {
@@ -238,132 +215,22 @@ export async function runSchedule(seed: number, o: SimOptions = {}): Promise<Sim
     writer(nodes[i]!)
   }
 
-  /** Evidence against the targets' terms (a step-down may follow); `bound`: it must follow within LOSS_BOUND_MS. */
-  const evidence = (targets: SimNode[], why: string, bound = true) => {
-    for (const t of targets) {
-      t.evidenceAt = sched.now
-      if (bound && t.role === 'primary' && t.epoch !== null && t.alive)
-        t.deadlines.push({ at: sched.now + LOSS_BOUND_MS, epoch: t.epoch, why })
-    }
-  }
+  const faults = new SimFaults({
+    rng,
+    sched,
+    world,
+    lying,
+    nodes,
+    stats,
+    log,
+    restart: (idx, incarnation) => {
+      const fresh = start(idx, incarnation)
+      nodes[idx] = fresh
+      writer(fresh)
+    },
+  })
   const live = () => nodes.filter((x) => x.alive)
-  // A share that came back before the node noticed: it may keep serving (that is the point of issue #12).
-  const shareBack = (t: SimNode) => (t.deadlines = t.deadlines.filter((d) => !d.why.startsWith('share')))
-  const modes = new Map<SimNode, ShareMode>()
-  const setMode = (targets: SimNode[], m: ShareMode, forMs: number) => {
-    for (const t of targets) {
-      // A new mode ends the old one: a hang replaced by a slow share is a share that answers again.
-      if (modes.has(t)) shareBack(t)
-      t.port.setMode(m)
-      modes.set(t, m)
-    }
-    sched.at(sched.now + forMs, () => {
-      for (const t of targets) {
-        if (modes.get(t) !== m) continue
-        t.port.setMode('ok')
-        modes.delete(t)
-        shareBack(t)
-        log(`n${t.idx} share back to ok`)
-      }
-    })
-  }
-
-  const fault = () => {
-    stats.faults++
-    const alive = live()
-    const target = alive.length ? rng.pick(alive) : null
-    const kind = rng.pick([
-      'kill',
-      'pause',
-      'starve',
-      'delete-lock',
-      'replace-lock',
-      'hang',
-      'fail',
-      'slow',
-      'jump',
-      'hang-all',
-      'fail-all',
-    ] as const)
-    const d = 300 + Math.floor(rng.next() * 5000)
-    switch (kind) {
-      case 'kill': {
-        if (!target || alive.length < 2) return
-        log(`FAULT kill -9 n${target.idx}`)
-        target.alive = false
-        target.clock.dead = true
-        target.port.kill()
-        sched.at(sched.now + 200 + Math.floor(rng.next() * 3000), () => {
-          log(`restart n${target.idx}`)
-          const fresh = start(target.idx, target.incarnation + 1)
-          nodes[target.idx] = fresh
-          writer(fresh)
-        })
-        return
-      }
-      case 'pause':
-        if (!target) return
-        log(`FAULT SIGSTOP n${target.idx} for ${d} ms`)
-        target.clock.pause()
-        target.disturbedUntil = Math.max(target.disturbedUntil, sched.now + d + LOSS_BOUND_MS)
-        sched.at(sched.now + d, () => {
-          log(`SIGCONT n${target.idx}`)
-          target.clock.resume()
-        })
-        return
-      case 'starve': {
-        if (!target) return
-        const extra = 50 + Math.floor(rng.next() * 1500)
-        log(`FAULT starve n${target.idx} for ${d} ms (timers up to ${extra} ms late)`)
-        target.clock.starve(sched.now + d, extra)
-        target.disturbedUntil = Math.max(target.disturbedUntil, sched.now + d + LOSS_BOUND_MS + extra)
-        return
-      }
-      case 'delete-lock':
-        log('FAULT lock file deleted')
-        world.deleteLock()
-        evidence(nodes, 'lock deleted')
-        return
-      case 'replace-lock':
-        log('FAULT lock file replaced')
-        world.replaceLock()
-        evidence(nodes, 'lock replaced')
-        return
-      case 'hang':
-      case 'fail':
-      case 'slow':
-        if (!target) return
-        log(`FAULT share ${kind} for n${target.idx} for ${d} ms`)
-        setMode([target], kind === 'hang' ? 'hung' : kind === 'fail' ? 'failing' : 'slow', d)
-        if (kind !== 'slow') evidence([target], `share ${kind}`)
-        return
-      case 'hang-all':
-      case 'fail-all':
-        log(`FAULT share ${kind} for every node for ${d} ms`)
-        setMode(nodes, kind === 'hang-all' ? 'hung' : 'failing', d)
-        evidence(nodes, `share ${kind}`)
-        return
-      case 'jump': {
-        if (!target) return
-        const ms = Math.floor((rng.next() - 0.5) * 6000)
-        log(`FAULT clock of n${target.idx} jumps ${ms} ms`)
-        target.clock.jump(ms)
-        // On lying locks a jumped clock can make a live holder's record look stale to another node, which may
-        // then claim an epoch: that claim, not the jump, is what the loss bound is about.
-        if (lying) evidence(nodes, 'clock jump', false)
-        return
-      }
-    }
-  }
-
-  const scheduleFaults = (at: number) => {
-    if (at > faultMs) return
-    sched.at(at, () => {
-      fault()
-      scheduleFaults(sched.now + 1 + Math.floor(rng.next() * 2 * faultEveryMs))
-    })
-  }
-  scheduleFaults(1000 + Math.floor(rng.next() * faultEveryMs))
+  faults.schedule(1000 + Math.floor(rng.next() * faultEveryMs), faultMs, faultEveryMs)
 
   const epochSeen = new Map<SimNode, number>()
   const checkEveryStep = () => {
@@ -373,7 +240,7 @@ export async function runSchedule(seed: number, o: SimOptions = {}): Promise<Sim
       // A newer epoch is evidence against an older primary (it must notice within the bound).
       if (node.role === 'primary' && node.epoch !== null && maxE > node.epoch && epochSeen.get(node) !== maxE) {
         epochSeen.set(node, maxE)
-        evidence([node], `epoch ${maxE} claimed`)
+        faults.evidence([node], `epoch ${maxE} claimed`)
       }
       for (const dl of node.deadlines) {
         if (sched.now <= dl.at || node.role !== 'primary' || node.epoch !== dl.epoch) continue
@@ -387,19 +254,7 @@ export async function runSchedule(seed: number, o: SimOptions = {}): Promise<Sim
   }
 
   const end = faultMs + quietMs
-  sched.at(faultMs + 1, () => {
-    log('healing every fault')
-    for (const node of nodes) {
-      node.clock.resume()
-      node.clock.starve(0, 0)
-      // Lying locks rely on wall clocks agreeing within the keep-alive bound to tell a live holder from a dead one;
-      // skew beyond it makes nodes depose each other (damped, not stopped): healing includes NTP.
-      node.clock.resetJumps()
-      if (modes.has(node)) node.port.setMode('ok')
-      shareBack(node)
-    }
-    modes.clear()
-  })
+  sched.at(faultMs + 1, () => faults.heal())
   let done = false
   sched.at(end, () => (done = true))
   while (!done && (await sched.step())) {

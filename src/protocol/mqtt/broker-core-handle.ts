@@ -28,11 +28,11 @@ export class BrokerSessionHandle implements MqttSession, SessionAttachment {
   }
 
   publish(message: MqttMessage, opts: PublishOptions = {}): Promise<{ duplicate: boolean; matched: boolean }> {
-    return this.core.publishOnce(this.live('publish'), this.brokerSession, message, opts)
+    return this.core.publisher.publishOnce(this.live('publish'), this.brokerSession, message, opts)
   }
 
   release(packetId: number): Promise<boolean> {
-    return this.core.release(this.live('release'), packetId)
+    return this.core.publisher.release(this.live('release'), packetId)
   }
 
   subscribe(filter: string, opts: SubscribeOptions): Promise<{ existed: boolean }> {
@@ -51,7 +51,7 @@ export class BrokerSessionHandle implements MqttSession, SessionAttachment {
     return this.live('settle').settle(packetId)
   }
 
-  received(packetId: number): boolean {
+  received(packetId: number): Promise<boolean> {
     return this.live('received').received(packetId)
   }
 

@@ -25,15 +25,34 @@ interface SharedGroup {
 
 type IndexEntry = SessionState | SharedGroup
 
+export interface Publishing {
+  clientId: string
+  /** Unset until the tap saw the message (a delayed or deduplicated message is never seen). */
+  matched?: boolean
+}
+
+/**
+ * What the broker may tell a tap besides the message: how many of its own subscriptions (any protocol) the message
+ * went to. Today's TopicTap passes nothing, so subscribers of other protocols are unknown and count as present.
+ */
+export interface TapInfo {
+  subscribers: number
+}
+
 export interface RouterHost {
   readonly broker: MqttBrokerPort
   readonly limits: { retainedMax: number }
+  /** Whether the broker has a store: without one retained messages are kept in memory only. */
+  readonly durable: boolean
 }
 
 export class MqttRouter {
   readonly retained = new Map<string, CoreMessage>()
-  /** Messages the core is sending now, by message id → publishing client id (for no-local). */
-  readonly publishing = new Map<string, string>()
+  /**
+   * Messages the core is sending now, by message id: the publishing client id (for no-local) and, once routed,
+   * whether any subscriber took it (MQTT 5 "no matching subscribers").
+   */
+  readonly publishing = new Map<string, Publishing>()
   private readonly index = new DestinationIndex<IndexEntry>()
   private readonly groups = new Map<string, SharedGroup>()
 
@@ -81,9 +100,12 @@ export class MqttRouter {
 
   // ------------------------------------------------------------------------------------------------ the topic tap
 
-  onTopicMessage(m: CoreMessage): { ops: StoreOp[]; committed?: () => void } | null {
+  onTopicMessage(m: CoreMessage, info?: TapInfo): { ops: StoreOp[]; committed?: () => void } | null {
+    const mine = this.publishing.get(m.messageId)
+    // Unknown (no info): another protocol's subscriber may have taken it, so never claim nobody did.
+    if (mine) mine.matched = info === undefined || info.subscribers > 0
     try {
-      return this.route(m)
+      return this.route(m, mine)
     } catch (e) {
       // The tap must not throw into the broker's commit: a bug here costs MQTT subscribers this message only.
       log.warn(`mqtt: routing ${m.messageId} to MQTT sessions failed: ${(e as Error).message}`)
@@ -91,16 +113,17 @@ export class MqttRouter {
     }
   }
 
-  private route(m: CoreMessage): { ops: StoreOp[]; committed?: () => void } | null {
+  private route(m: CoreMessage, mine: Publishing | undefined): { ops: StoreOp[]; committed?: () => void } | null {
     const ops: StoreOp[] = []
     const after: (() => void)[] = []
     const topic = m.destination.name
     if (wantsRetain(m)) this.retain(m, topic, ops, after)
+    const retainWork = after.length
     const matches = this.index.match(topic)
     if (matches.size === 0 || isExpired(m, this.host.broker.clock.now())) {
       return ops.length + after.length === 0 ? null : { ops, committed: () => after.forEach((f) => f()) }
     }
-    const message = { ...coreToMqtt(m), origin: this.publishing.get(m.messageId) }
+    const message = { ...coreToMqtt(m), origin: mine?.clientId }
     const targets = new Map<SessionState, Queued>()
     for (const entry of matches) {
       if (entry instanceof SessionState) {
@@ -120,15 +143,24 @@ export class MqttRouter {
       }
       const member = this.pickMember(entry)
       // A member's own subscription may carry a different QoS than the group's first: each member's applies.
-      if (member) after.push(this.deliverTo(member, m, this.queued(message, member.subs.get(entry.key)!, false), ops))
+      if (member)
+        after.push(
+          this.deliverTo(
+            member,
+            m,
+            { ...this.queued(message, member.subs.get(entry.key)!, false), group: entry.key },
+            ops,
+          ),
+        )
     }
     for (const [s, q] of targets) after.push(this.deliverTo(s, m, q, ops))
+    if (mine && after.length > retainWork) mine.matched = true
     return { ops, committed: () => after.forEach((f) => f()) }
   }
 
   /** Store op (persistent session, persistent message, QoS 1/2) or memory queue; returns what to run at commit. */
   private deliverTo(s: SessionState, m: CoreMessage, q: Queued, ops: StoreOp[]): () => void {
-    if (s.persistent && m.persistent && q.qos > 0) {
+    if (s.durable && m.persistent && q.qos > 0) {
       ops.push({ op: 'add', destination: keys.queue(s.clientId), message: deliveryCopy(m, q) })
       s.stored = true
       return () => s.storedArrived()
@@ -146,12 +178,12 @@ export class MqttRouter {
     const kept = copyMessage(m, { producer: null, persistent: true })
     const write: StoreOp[] = [{ op: 'purge', destination: key }]
     if (!clear) write.push({ op: 'add', destination: key, message: kept })
-    if (m.persistent) ops.push(...write)
+    if (m.persistent && this.host.durable) ops.push(...write)
     after.push(() => {
       if (clear) this.retained.delete(topic)
       else this.retained.set(topic, kept)
       // A non-persistent message may not add ops to its own batch: its retained copy is written after it.
-      if (!m.persistent)
+      if (!m.persistent && this.host.durable)
         this.host.broker
           .storeWrite(write)
           .catch((e) => log.warn(`mqtt: storing retained ${topic}: ${(e as Error).message}`))
@@ -167,9 +199,23 @@ export class MqttRouter {
     }
   }
 
+  /**
+   * Another member of the group `key` for a delivery `leaving` gives up: round robin over its connected members, or
+   * over all of them unless `connectedOnly`. Undefined when there is none.
+   */
+  otherMember(key: string, leaving: SessionState, connectedOnly: boolean): SessionState | undefined {
+    const g = this.groups.get(key)
+    if (!g) return undefined
+    const others = [...g.members.values()].filter((m) => m !== leaving && !m.ended)
+    const live = others.filter((m) => m.attached)
+    const pool = live.length > 0 || connectedOnly ? live : others
+    if (pool.length === 0) return undefined
+    return pool[g.next++ % pool.length]
+  }
+
   /** Round robin over connected members; over all members when none is connected (their queues hold it). */
   private pickMember(g: SharedGroup): SessionState | undefined {
-    const all = [...g.members.values()]
+    const all = [...g.members.values()].filter((m) => !m.ended)
     const live = all.filter((m) => m.attached)
     const pool = live.length > 0 ? live : all
     if (pool.length === 0) return undefined

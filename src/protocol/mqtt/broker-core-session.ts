@@ -34,6 +34,8 @@ export interface Queued {
   qos: QoS
   retain: boolean
   subscriptionIds: number[]
+  /** Set when a shared group chose this session (see broker-core-groups.ts). */
+  group?: string
 }
 
 interface Windowed {
@@ -44,7 +46,11 @@ interface Windowed {
 
 interface InFlight {
   delivery: Delivery
+  /** The shared group that chose this session, if one did. */
+  group?: string
   received: boolean
+  /** The durable write of the PUBREC (received() started it), which PUBREL and PUBCOMP wait for. */
+  receivedDurable?: Promise<boolean>
   /** Its record's seq in the in-flight key; 0: not stored (clean session); -1: its store write is pending. */
   seq: number
 }
@@ -58,6 +64,8 @@ export interface SessionLimits {
 export interface SessionHost {
   readonly broker: MqttBrokerPort
   readonly limits: SessionLimits
+  /** Whether the broker has a store; without one every session lives in memory only. */
+  readonly durable: boolean
   dropped: number
   expired(m: MqttMessage): boolean
 }
@@ -93,14 +101,22 @@ export class SessionState {
   /** Bumped when the window is dropped: a load begun before is ignored. */
   private generation = 0
   private serialChain: Promise<void> = Promise.resolve()
+  /** Shared-group deliveries are being moved out of the stored queue: no window is read meanwhile. */
+  handingOver = false
 
   constructor(
     private readonly host: SessionHost,
     readonly clientId: string,
   ) {}
 
+  /** Outlives its connection. */
   get persistent(): boolean {
     return this.expirySec > 0
+  }
+
+  /** Outlives its connection in the store (a broker with a store): its records are written. */
+  get durable(): boolean {
+    return this.persistent && this.host.durable
   }
 
   /** Runs store work after this session's earlier store work; a failure is logged (the broker self-fences). */
@@ -148,7 +164,7 @@ export class SessionState {
       message: coreToMqtt(message),
       subscriptionIds: info.subscriptionIds,
     }
-    this.inFlight.set(packetId, { delivery, received: info.received === true, seq })
+    this.inFlight.set(packetId, { delivery, received: info.received === true, seq, group: info.group })
   }
 
   // ------------------------------------------------------------------------------------------------ sending
@@ -179,8 +195,9 @@ export class SessionState {
       if (q.qos !== 0 && this.inFlight.size >= this.inFlightMax) break
       this.mem.shift()
       const packetId = q.qos === 0 ? 0 : this.newPacketId()
-      const d: Delivery = { packetId, ...q, dup: false }
-      if (packetId !== 0) this.inFlight.set(packetId, { delivery: d, received: false, seq: 0 })
+      const { group, ...rest } = q
+      const d: Delivery = { packetId, ...rest, dup: false }
+      if (packetId !== 0) this.inFlight.set(packetId, { delivery: d, received: false, seq: 0, group })
       a.sink.deliver(d)
       if (this.attached !== a) return
     }
@@ -188,7 +205,7 @@ export class SessionState {
   }
 
   private pumpStored(): void {
-    if (this.moving || !this.stored) return
+    if (this.moving || this.handingOver || !this.stored) return
     const room = this.inFlightMax - this.inFlight.size
     if (room <= 0) return
     if (this.window.length === 0) {
@@ -218,6 +235,7 @@ export class SessionState {
         },
         received: false,
         seq: -1,
+        group: info.group,
       }
       this.inFlight.set(packetId, f)
       sent.push(f)
@@ -273,6 +291,24 @@ export class SessionState {
     )
   }
 
+  /** Takes the memory-queued deliveries a shared group chose this session for (to hand them to another member). */
+  takeGroupQueued(): Queued[] {
+    const taken = this.mem.filter((q) => q.group !== undefined)
+    if (taken.length > 0) this.mem.splice(0, this.mem.length, ...this.mem.filter((q) => q.group === undefined))
+    return taken
+  }
+
+  /** Takes the in-flight deliveries of shared groups not yet PUBREC'd (the session ended: nobody will ack them). */
+  takeGroupInFlight(): { delivery: Delivery; group: string; seq: number }[] {
+    const out: { delivery: Delivery; group: string; seq: number }[] = []
+    for (const [id, f] of this.inFlight)
+      if (f.group !== undefined && !f.received && f.seq !== -1) {
+        this.inFlight.delete(id)
+        out.push({ delivery: f.delivery, group: f.group, seq: f.seq })
+      }
+    return out
+  }
+
   /** Detached: the window's messages stay in the store and are read again on the next attach. */
   dropWindow(): void {
     this.generation++
@@ -305,25 +341,30 @@ export class SessionState {
     return [{ op: 'remove', destination: keys.inflight(this.clientId), seq: f.seq }]
   }
 
-  /** PUBREC: the message is dropped, the packet id stays until PUBCOMP. */
-  received(packetId: number): boolean {
+  /**
+   * PUBREC: the message is dropped, the packet id stays until PUBCOMP. Resolves once the in-flight record says so
+   * durably (the connection sends PUBREL only then); a repeated PUBREC waits for the same write.
+   */
+  received(packetId: number): Promise<boolean> {
     const f = this.inFlight.get(packetId)
-    if (!f || f.delivery.qos !== 2 || f.seq === -1) return false
-    if (f.received) return true
+    if (!f || f.delivery.qos !== 2 || f.seq === -1) return Promise.resolve(false)
+    if (f.receivedDurable) return f.receivedDurable
+    if (f.received) return Promise.resolve(true) // recovered after a takeover: its record already says so
     f.received = true
-    if (f.seq !== 0)
-      void this.serial(async () => {
-        const [seq] = await this.host.broker.storeWrite([
-          ...this.removeInFlightOps(f),
-          {
-            op: 'add',
-            destination: keys.inflight(this.clientId),
-            message: receivedRecord(packetId, this.host.broker.clock.now()),
-          },
-        ])
-        f.seq = seq!
-      })
-    return true
+    if (f.seq === 0) return (f.receivedDurable = Promise.resolve(true))
+    f.receivedDurable = this.serial(async () => {
+      const [seq] = await this.host.broker.storeWrite([
+        ...this.removeInFlightOps(f),
+        {
+          op: 'add',
+          destination: keys.inflight(this.clientId),
+          message: receivedRecord(packetId, this.host.broker.clock.now()),
+        },
+      ])
+      f.seq = seq!
+      return true
+    })
+    return f.receivedDurable
   }
 }
 

@@ -10,37 +10,35 @@
  * - start() reads everything back when the node becomes primary (before connectors open), ends expired sessions,
  *   and re-arms will delays and expiry on the broker's clock. A session connected when the last primary died is
  *   taken as disconnected at start.
- * Not promised: `matched` is always true (subscribers of other protocols are not visible here), and a message
- * routed between start()'s first read and its tap registration is not seen by MQTT sessions.
+ * - On a broker without a store (persistent=false) the same sessions, queues and retained messages are kept in
+ *   memory only (`durable` false): they end with this core, as the broker's own non-persistent mode promises.
+ * - Shared groups keep queue semantics when a member leaves: broker-core-groups.ts.
+ * Not promised: `matched` is false only when the broker tells the tap how many of its own subscriptions took the
+ * message (TapInfo; today's Broker does not, so other protocols' subscribers count as present and `matched` is
+ * false never), and a message routed between start()'s first read and its tap registration is not seen by MQTT
+ * sessions.
  */
 import { BrokerError } from '../../lib/errors.ts'
 import { logger } from '../../lib/log.ts'
 import type { Authenticator, Subject } from '../../security/index.ts'
 import type { MqttBrokerPort, StoreOp } from './broker-port.ts'
-import type {
-  MqttCore,
-  MqttMessage,
-  MqttSession,
-  OpenRequest,
-  OpenResult,
-  PublishOptions,
-  SubscribeOptions,
-} from './core-port.ts'
-import { coreToMqtt, mqttToCore } from './message-map.ts'
+import type { MqttCore, MqttMessage, MqttSession, OpenRequest, OpenResult, SubscribeOptions } from './core-port.ts'
+import { coreToMqtt } from './message-map.ts'
 import {
   decodeSession,
   encodeSession,
   keys,
   parseSessionKey,
-  qos2InRecord,
   RETAINED_PREFIX,
   subjectFromRecord,
   subjectToRecord,
 } from './mqtt-store.ts'
 import { SessionState, type SessionHost, subKey } from './broker-core-session.ts'
-import { MqttRouter } from './broker-core-router.ts'
+import { MqttRouter, type TapInfo } from './broker-core-router.ts'
 import { BrokerSessionHandle } from './broker-core-handle.ts'
 import { SessionTimers } from './broker-core-timers.ts'
+import { handOverGroupDeliveries } from './broker-core-groups.ts'
+import { MqttPublisher } from './broker-core-publish.ts'
 
 const log = logger('mqtt')
 
@@ -53,6 +51,13 @@ export interface BrokerMqttCoreOptions {
   sessionWindowMax?: number
   retainedMax?: number
   sessionsMax?: number
+  /**
+   * Whether the broker has a store (persistent=true). Without one, sessions that outlive their connection (3.1.1
+   * clean session 0, MQTT 5 session expiry > 0) and retained messages live in memory only and end with this core,
+   * as the broker's own non-persistent mode promises. Default: whether the broker port's `store` is set (the real
+   * Broker has it; a port without the field counts as having a store).
+   */
+  persistent?: boolean
 }
 
 export const BROKER_MQTT_CORE_DEFAULTS = {
@@ -67,11 +72,13 @@ const IN_FLIGHT_RECORDS_MAX = 65_535
 export class BrokerMqttCore implements MqttCore, SessionHost {
   readonly broker: MqttBrokerPort
   readonly limits: typeof BROKER_MQTT_CORE_DEFAULTS
+  /** State goes to the broker's store (false: memory only, see BrokerMqttCoreOptions.persistent). */
+  readonly durable: boolean
   dropped = 0
   private readonly sessions = new Map<string, SessionState>()
-  private readonly router = new MqttRouter(this)
+  readonly router = new MqttRouter(this)
+  readonly publisher: MqttPublisher
   private readonly retained = this.router.retained
-  private readonly publishing = this.router.publishing
   /** open() of one client id at a time. */
   private readonly opening = new Map<string, Promise<unknown>>()
   private removeTap: (() => void) | null = null
@@ -81,7 +88,10 @@ export class BrokerMqttCore implements MqttCore, SessionHost {
   constructor(private readonly options: BrokerMqttCoreOptions) {
     this.broker = options.broker
     const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined))
-    this.limits = { ...BROKER_MQTT_CORE_DEFAULTS, ...defined } as typeof BROKER_MQTT_CORE_DEFAULTS
+    const { persistent, ...limits } = defined
+    this.limits = { ...BROKER_MQTT_CORE_DEFAULTS, ...limits } as typeof BROKER_MQTT_CORE_DEFAULTS
+    this.durable = options.persistent ?? options.broker.store !== null
+    this.publisher = new MqttPublisher(this.broker, this.router, this.limits)
     this.timers = new SessionTimers(this.broker.clock, {
       publishWill: (s) => this.publishWill(s),
       endSession: (s) => void this.endSession(s),
@@ -134,7 +144,9 @@ export class BrokerMqttCore implements MqttCore, SessionHost {
       this.sessions.set(clientId, s)
       for (const sub of r.subs) this.router.addSub(s, sub.filter, sub.opts)
     }
-    this.removeTap = this.broker.addTopicTap({ onTopicMessage: (m) => this.router.onTopicMessage(m) })
+    this.removeTap = this.broker.addTopicTap({
+      onTopicMessage: (m, info?: TapInfo) => this.router.onTopicMessage(m, info),
+    })
     for (const s of [...this.sessions.values()]) {
       const endsAt = s.disconnectedAt! + s.expirySec * 1000
       if (s.expirySec !== 0xffffffff && endsAt <= now) await this.endSession(s)
@@ -188,6 +200,7 @@ export class BrokerMqttCore implements MqttCore, SessionHost {
     const subject: Subject | null = this.options.authenticator
       ? await this.options.authenticator.authenticate(req.credentials)
       : null
+    if (req.will) this.authorizeWill(subject, req.will.message.topic)
     let s = this.sessions.get(req.clientId)
     if (s?.attached) {
       const old = s.attached
@@ -225,7 +238,7 @@ export class BrokerMqttCore implements MqttCore, SessionHost {
     s.inFlightMax = Math.max(1, req.inFlightMax)
     s.disconnectedAt = null
     try {
-      if (s.persistent) await this.saveSession(s)
+      if (s.durable) await this.saveSession(s)
       else if (s.stored) await this.purgeSession(s)
     } catch (e) {
       await brokerSession.close().catch(() => {})
@@ -234,6 +247,19 @@ export class BrokerMqttCore implements MqttCore, SessionHost {
     const handle = new BrokerSessionHandle(this, s, req.sink, brokerSession)
     s.attached = handle
     return { sessionPresent, session: handle }
+  }
+
+  /**
+   * The will's topic is authorised at CONNECT (MQTT 5 §3.1.2.5 lets the server refuse it: CONNACK 0x87, 3.1.1 0x05),
+   * before any session state changes, through a short-lived broker session of the same subject.
+   */
+  private authorizeWill(subject: Subject | null, topic: string): void {
+    const probe = this.broker.connect({ protocol: 'mqtt', subject, remoteAddress: 'will check' })
+    try {
+      this.broker.authorize(probe, 'write', { kind: 'topic', name: topic })
+    } finally {
+      probe.close().catch(() => {})
+    }
   }
 
   /** Handle.close(): detaches; a session with expiry 0 ends, else expiry and will delay run on the clock. */
@@ -250,7 +276,8 @@ export class BrokerMqttCore implements MqttCore, SessionHost {
     if (s.expirySec === 0) return this.endSession(s)
     s.disconnectedAt = this.broker.clock.now()
     this.timers.armDetached(s, s.disconnectedAt)
-    await this.saveSession(s)
+    if (s.durable) await this.saveSession(s)
+    await handOverGroupDeliveries(this, s, 'detached')
   }
 
   /** The session record, replaced in one batch. */
@@ -291,6 +318,7 @@ export class BrokerMqttCore implements MqttCore, SessionHost {
     s.ended = true
     this.timers.cancel(s)
     if (s.will) this.publishWill(s)
+    await handOverGroupDeliveries(this, s, 'ended').catch((e) => log.warn(`mqtt: ending ${s.clientId}: ${e}`))
     for (const sub of [...s.subs.values()]) this.router.removeSub(s, sub.filter, sub.opts.shareGroup)
     if (this.sessions.get(s.clientId) === s) this.sessions.delete(s.clientId)
     if (s.stored) await this.purgeSession(s).catch((e) => log.warn(`mqtt: ending ${s.clientId}: ${e}`))
@@ -309,69 +337,11 @@ export class BrokerMqttCore implements MqttCore, SessionHost {
       log.warn(`mqtt: will of ${s.clientId} lost: ${(e as Error).message}`)
       return
     }
-    this.send(session, s.clientId, will.message)
+    this.publisher
+      .send(session, s.clientId, will.message)
       .catch((e) => log.warn(`mqtt: will of ${s.clientId} refused: ${(e as Error).message}`))
       .finally(() => session.close().catch(() => {}))
-    if (s.persistent && !s.ended && s.stored) void this.saveSession(s)
-  }
-
-  /** Sends an MQTT message through a broker session; `extraOps` go in its batch. */
-  async send(
-    session: ReturnType<MqttBrokerPort['connect']>,
-    clientId: string,
-    m: MqttMessage,
-    extraOps: StoreOp[] = [],
-  ): Promise<void> {
-    if (
-      m.retain &&
-      m.payload.length > 0 &&
-      !this.retained.has(m.topic) &&
-      this.retained.size >= this.limits.retainedMax
-    )
-      throw new BrokerError('BROKER_LIMIT', `mqtt: retainedMax ${this.limits.retainedMax} retained messages reached`)
-    const core = mqttToCore(m, {
-      messageId: this.broker.newMessageId(),
-      nowMs: this.broker.clock.now(),
-    })
-    this.publishing.set(core.messageId, clientId)
-    try {
-      await session.send({ message: core, ...(extraOps.length > 0 ? { extraOps } : {}) })
-    } finally {
-      this.publishing.delete(core.messageId)
-    }
-  }
-
-  /** Handle.publish with an exactly-once id: the id is recorded in the message's batch (persistent sessions). */
-  async publishOnce(
-    s: SessionState,
-    session: ReturnType<MqttBrokerPort['connect']>,
-    m: MqttMessage,
-    opts: PublishOptions,
-  ): Promise<{ duplicate: boolean; matched: boolean }> {
-    const id = opts.exactlyOnceId
-    if (id === undefined) {
-      await this.send(session, s.clientId, m)
-      return { duplicate: false, matched: true }
-    }
-    if (s.exactlyOnce.has(id)) return { duplicate: true, matched: false }
-    s.exactlyOnce.add(id)
-    const extra: StoreOp[] = s.persistent
-      ? [{ op: 'add', destination: keys.qos2In(s.clientId, id), message: qos2InRecord(id, this.broker.clock.now()) }]
-      : []
-    try {
-      await this.send(session, s.clientId, m, extra)
-      if (extra.length > 0) s.stored = true
-    } catch (e) {
-      s.exactlyOnce.delete(id)
-      throw e
-    }
-    return { duplicate: false, matched: true }
-  }
-
-  async release(s: SessionState, packetId: number): Promise<boolean> {
-    if (!s.exactlyOnce.delete(packetId)) return false
-    if (s.stored) await s.write([{ op: 'purge', destination: keys.qos2In(s.clientId, packetId) }])
-    return true
+    if (s.durable && !s.ended && s.stored) void this.saveSession(s)
   }
 
   // ------------------------------------------------------------------------------------------------ subscriptions
@@ -381,7 +351,7 @@ export class BrokerMqttCore implements MqttCore, SessionHost {
     this.broker.authorize(a.brokerSession, 'read', { kind: 'topic', name: filter })
     const existed = s.subs.has(subKey(filter, opts.shareGroup))
     const sub = this.router.addSub(s, filter, opts)
-    if (s.persistent) await this.saveSession(s)
+    if (s.durable) await this.saveSession(s)
     const sendRetained = opts.retainHandling === 0 || (opts.retainHandling === 1 && !existed)
     if (opts.shareGroup === undefined && sendRetained)
       for (const m of this.router.retainedMatching(filter)) s.enqueue(this.router.queued(m, sub, true))
@@ -390,7 +360,7 @@ export class BrokerMqttCore implements MqttCore, SessionHost {
 
   async unsubscribe(s: SessionState, filter: string, group?: string): Promise<boolean> {
     if (!this.router.removeSub(s, filter, group)) return false
-    if (s.persistent) await this.saveSession(s)
+    if (s.durable) await this.saveSession(s)
     return true
   }
 }

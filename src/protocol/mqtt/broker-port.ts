@@ -13,6 +13,8 @@ export type { StoreOp, StoredMessage, BrokerSession, TopicTap }
 
 export interface MqttBrokerPort {
   readonly clock: Clock
+  /** The broker's store; null when persistent=false (the real Broker's field; BrokerMqttCore reads only null-ness). */
+  readonly store?: unknown
   connect(info: { clientId?: string; remoteAddress: string; protocol: string; subject?: Subject | null }): BrokerSession
   addTopicTap(tap: TopicTap): () => void
   storeWrite(ops: StoreOp[]): Promise<number[]>

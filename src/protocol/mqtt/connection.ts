@@ -7,62 +7,30 @@
  * it costs this connection only. Packet semantics live in the handlers (connect-handler, publish-in, delivery-out,
  * subscribe-handler); the broker is reached only through the MqttCore port.
  */
-import { parser as mqttParser, generate, type Packet } from 'mqtt-packet'
+import { generate, type Packet } from 'mqtt-packet'
 import { systemClock, type Clock } from '../../lib/clock.ts'
 import { logger } from '../../lib/log.ts'
 import type { MqttCore, MqttSession } from './core-port.ts'
 import { MqttProtocolError, RC, disconnectCode, reasonOfCoreError } from './reason-codes.ts'
-import { PacketFramer, peekProtocol } from './packet-framer.ts'
+import { PacketDecoder } from './packet-decoder.ts'
+import { InboundFlow } from './inbound-flow.ts'
 import { acceptConnack, planConnect, refuseConnack, type ConnectPlan, type ServerLimits } from './connect-handler.ts'
 import { OutboundPublisher } from './delivery-out.ts'
 import { InboundPublisher } from './publish-in.ts'
 import { handleSubscribe, handleUnsubscribe } from './subscribe-handler.ts'
-import type { ReceiveBudget } from './receive-budget.ts'
+import {
+  DEFAULT_CLOSE_LINGER_MS,
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  DEFAULT_OUT_BYTES_MAX,
+  DEFAULT_PENDING_PACKETS_MAX,
+  DEFAULT_SERVER_LIMITS,
+  type MqttConnectionOptions,
+  type MqttSocket,
+} from './connection-options.ts'
+
+export type { MqttConnectionOptions, MqttSocket } from './connection-options.ts'
 
 const log = logger('mqtt')
-
-/** What a connection needs of its byte stream: node's net.Socket and stream.Duplex both fit. */
-export interface MqttSocket {
-  on(event: 'data', fn: (chunk: Buffer) => void): unknown
-  on(event: 'close' | 'drain' | 'end', fn: () => void): unknown
-  on(event: 'error', fn: (err: Error) => void): unknown
-  write(chunk: Uint8Array): boolean
-  end(): unknown
-  destroy(): unknown
-  pause(): unknown
-  resume(): unknown
-  readonly writableLength?: number
-  readonly remoteAddress?: string
-  readonly remotePort?: number
-}
-
-export const DEFAULT_SERVER_LIMITS: ServerLimits = {
-  packetBytesMax: 16 * 1024 * 1024,
-  receiveMaximum: 256,
-  inFlightMax: 256,
-  topicAliasMaximum: 64,
-}
-export const DEFAULT_CONNECT_TIMEOUT_MS = 30_000
-/** 8 MiB: socket backlog beyond which QoS 0 deliveries are dropped. */
-export const DEFAULT_OUT_BYTES_MAX = 8 * 1024 * 1024
-/** Packets handled or awaiting their answer before the socket stops reading. */
-export const DEFAULT_PENDING_PACKETS_MAX = 1024
-export const DEFAULT_CLOSE_LINGER_MS = 2_000
-
-export interface MqttConnectionOptions {
-  socket: MqttSocket
-  core: MqttCore
-  clock?: Clock
-  limits?: Partial<ServerLimits>
-  connectTimeoutMs?: number
-  outBytesMax?: number
-  pendingPacketsMax?: number
-  closeLingerMs?: number
-  /** The listener's budget for received packets (all connections). */
-  receiveBudget?: ReceiveBudget
-  onConnected?: (c: MqttConnection) => void
-  onClose?: (c: MqttConnection) => void
-}
 
 type Phase = 'awaiting-connect' | 'connecting' | 'connected' | 'closed'
 
@@ -75,8 +43,8 @@ export class MqttConnection {
   private readonly core: MqttCore
   readonly clock: Clock
   private readonly limits: ServerLimits
-  private readonly framer: PacketFramer
-  private readonly parser = mqttParser()
+  private readonly decoder: PacketDecoder
+  private readonly flow: InboundFlow
   private phase: Phase = 'awaiting-connect'
   version: 3 | 4 | 5 = 4
   private plan: ConnectPlan | null = null
@@ -89,14 +57,11 @@ export class MqttConnection {
   private barrier = false
   /** Answers in arrival order: each waits for the one before. */
   private answers: Promise<void> = Promise.resolve()
+  /** Received packets whose answers are not all written yet (pendingPacketsMax). */
   private answersPending = 0
-  private charged = 0
-  private paused = false
   private readonly connectTimer: unknown
   private keepAliveTimer: unknown = undefined
   private keepAliveMs = 0
-  private waitingGrant: (() => void) | null = null
-  private headCharged = false
   /** Outbound writes waiting for a SUBACK (see subscribe()). */
   private held: (() => void)[] | null = null
   private closeReason = ''
@@ -106,7 +71,8 @@ export class MqttConnection {
     this.core = opts.core
     this.clock = opts.clock ?? systemClock
     this.limits = { ...DEFAULT_SERVER_LIMITS, ...opts.limits }
-    this.framer = new PacketFramer(this.limits.packetBytesMax)
+    this.decoder = new PacketDecoder(this.limits.packetBytesMax)
+    this.flow = new InboundFlow(opts.socket, opts.receiveBudget, opts.pendingPacketsMax ?? DEFAULT_PENDING_PACKETS_MAX)
     this.remoteAddress = `${opts.socket.remoteAddress ?? '?'}:${opts.socket.remotePort ?? '?'}`
     this.connectTimer = this.clock.setTimeout(
       () => this.fail(new MqttProtocolError(RC.protocolError, 'no CONNECT within the connect timeout')),
@@ -143,62 +109,21 @@ export class MqttConnection {
 
   private onData(chunk: Buffer): void {
     if (this.phase === 'closed') return
-    let packets: Buffer[]
     try {
-      packets = this.framer.push(chunk)
+      // A bad packet fails the connection; the good ones before it are dropped with the rest of the queue.
+      for (const d of this.decoder.push(chunk)) this.queue.push(d)
     } catch (e) {
       this.fail(e)
       return
     }
-    for (const raw of packets) {
-      if (this.isClosed()) return
-      const packet = this.decode(raw)
-      if (!packet) return
-      this.queue.push({ packet, bytes: raw.length })
-    }
     this.pump()
-  }
-
-  /** One whole packet through mqtt-packet's parser; a parse error fails the connection (null returned). */
-  private decode(raw: Buffer): Packet | null {
-    if (this.phase === 'awaiting-connect' && this.queue.length === 0 && raw[0]! >> 4 === 1) {
-      const proto = peekProtocol(raw)
-      if (proto && (proto.name === 'MQTT' || proto.name === 'MQIsdp') && ![3, 4, 5].includes(proto.level)) {
-        // 3.1.1 §3.1.2.2: CONNACK 0x01 then close, in the 3.1.1 format a client of any level can read.
-        this.version = 4
-        this.fail(
-          new MqttProtocolError(RC.unsupportedProtocolVersion, `protocol level ${proto.level}, expected 3, 4 or 5`),
-        )
-        return null
-      }
-    }
-    let got: Packet | null = null
-    let error: Error | null = null
-    const onPacket = (p: Packet) => void (got = p)
-    const onError = (e: Error) => void (error = e)
-    this.parser.on('packet', onPacket)
-    this.parser.on('error', onError)
-    try {
-      this.parser.parse(raw)
-    } catch (e) {
-      error = e as Error
-    } finally {
-      this.parser.off('packet', onPacket)
-      this.parser.off('error', onError)
-    }
-    if (error || !got) {
-      const why = error ? (error as Error).message : 'incomplete packet'
-      this.fail(new MqttProtocolError(RC.malformedPacket, `malformed packet (type ${raw[0]! >> 4}): ${why}`))
-      return null
-    }
-    return got
   }
 
   /** Starts queued packets in order; a barrier packet holds the rest until its work is done. */
   private pump(): void {
     while (!this.barrier && this.queue.length > 0 && this.phase !== 'closed') {
       const head = this.queue[0]!
-      if (!this.charge(head.bytes)) break
+      if (!this.flow.charge(head.bytes, () => this.pump())) break
       this.queue.shift()
       this.touchKeepAlive()
       try {
@@ -222,48 +147,19 @@ export class MqttConnection {
     this.flowControl()
   }
 
-  /** Charges a packet to the receive budget; false (and a grant queued) when it must wait. */
-  private charge(bytes: number): boolean {
-    const budget = this.opts.receiveBudget
-    if (!budget) return true
-    if (this.waitingGrant) return false
-    if (this.headCharged) {
-      this.headCharged = false
-      return true
-    }
-    const grant = () => {
-      this.waitingGrant = null
-      this.charged += bytes
-      // Granted with the bytes charged: the head packet is taken without charging again.
-      this.headCharged = true
-      this.pump()
-    }
-    if (budget.reserve(bytes, grant)) {
-      this.charged += bytes
-      return true
-    }
-    this.waitingGrant = grant
-    return false
-  }
-
   private flowControl(): void {
-    const stop =
-      this.queue.length >= (this.opts.pendingPacketsMax ?? DEFAULT_PENDING_PACKETS_MAX) ||
-      this.answersPending >= (this.opts.pendingPacketsMax ?? DEFAULT_PENDING_PACKETS_MAX) ||
-      this.waitingGrant !== null
-    if (stop && !this.paused) {
-      this.paused = true
-      this.socket.pause()
-    } else if (!stop && this.paused) {
-      this.paused = false
-      this.socket.resume()
-    }
+    this.flow.update(this.queue.length, this.answersPending)
   }
 
   /** Dispatch; returns a promise when later packets must wait for this one. */
   private handle(p: Packet): Promise<unknown> | void {
     if (this.phase === 'awaiting-connect') {
       if (p.cmd !== 'connect') throw new MqttProtocolError(RC.protocolError, `${p.cmd.toUpperCase()} before CONNECT`)
+      if (this.opts.refuse) {
+        // A socket over a connection limit: its CONNACK says why, in the version the client speaks.
+        this.version = (p.protocolVersion ?? 4) as 3 | 4 | 5
+        throw this.opts.refuse
+      }
       return this.connect(p)
     }
     switch (p.cmd) {
@@ -370,30 +266,28 @@ export class MqttConnection {
     return p.then(() => undefined)
   }
 
-  /** Queues an answer behind earlier ones; `bytes` are released from the receive budget once it is written. */
+  /**
+   * Queues an answer behind earlier ones; `bytes` are released from the receive budget once it is written. Each
+   * received packet queues one entry with its bytes after its handler's answers: those entries are what
+   * pendingPacketsMax counts (one per packet, however many answers it has).
+   */
   answer(p: Promise<Packet | null>, bytes = 0, after?: () => void): void {
-    this.answersPending++
+    const counted = bytes > 0
+    if (counted) this.answersPending++
     const settled = p.then(
       (v) => ({ ok: true as const, v }),
       (e) => ({ ok: false as const, e }),
     )
     this.answers = this.answers.then(async () => {
       const r = await settled
-      this.answersPending--
-      if (bytes > 0) this.releaseBudget(bytes)
+      if (counted) this.answersPending--
+      if (bytes > 0) this.flow.release(bytes)
       if (this.phase === 'closed') return after?.()
       if (!r.ok) this.fail(r.e)
       else if (r.v) this.write(r.v)
       after?.()
       this.flowControl()
     })
-  }
-
-  private releaseBudget(bytes: number): void {
-    const n = Math.min(bytes, this.charged)
-    if (n <= 0) return
-    this.charged -= n
-    this.opts.receiveBudget?.release(n)
   }
 
   write(p: Packet): void {
@@ -462,8 +356,7 @@ export class MqttConnection {
     log.debug(`mqtt ${this.id} ${this.remoteAddress} ${this.clientId ?? ''}: closing: ${why}`)
     this.clock.clearTimeout(this.connectTimer)
     if (this.keepAliveTimer !== undefined) this.clock.clearTimeout(this.keepAliveTimer)
-    if (this.waitingGrant) this.opts.receiveBudget?.cancel(this.waitingGrant)
-    this.waitingGrant = null
+    this.flow.cancelWait()
     this.queue.length = 0
     this.socket.end()
     const t = this.clock.setTimeout(() => this.socket.destroy(), this.opts.closeLingerMs ?? DEFAULT_CLOSE_LINGER_MS)
@@ -474,7 +367,7 @@ export class MqttConnection {
     const wasOpen = this.phase !== 'closed'
     const session = this.sessionRef
     if (wasOpen) this.closeSocket('socket closed without DISCONNECT')
-    if (this.charged > 0) this.releaseBudget(this.charged)
+    this.flow.close()
     if (wasOpen && session)
       session.close({ publishWill: true }).catch((err) => log.warn(`mqtt ${this.id}: session close: ${err}`))
     this.opts.onClose?.(this)

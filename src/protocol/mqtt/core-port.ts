@@ -123,8 +123,13 @@ export interface MqttSession {
   start(): void
   /** PUBACK (QoS 1) or PUBCOMP (QoS 2): the delivery is done, its packet id free. False if unknown. */
   settle(packetId: number): boolean
-  /** PUBREC: a QoS 2 delivery was received; its message is dropped, the id stays in flight until settle(). */
-  received(packetId: number): boolean
+  /**
+   * PUBREC: a QoS 2 delivery was received; its message is dropped, the id stays in flight until settle(). Resolves
+   * (false: unknown id) once that is durable: the connection sends PUBREL only then, because a client that got
+   * PUBREL hands the message to its application and forgets the id, so a broker that lost the PUBREC (a takeover
+   * right after) would resend the PUBLISH and the client would deliver it twice.
+   */
+  received(packetId: number): Promise<boolean>
   /**
    * Detaches the connection. publishWill false (DISCONNECT 0x00): the will is discarded. Otherwise it is published
    * after its delay, or when the session ends, whichever is first; a reconnect before then cancels it.

@@ -105,10 +105,18 @@ export class OutboundPublisher {
       s.settle(packetId)
       return
     }
-    const known = s.received(packetId)
-    const pubrel: Packet = { cmd: 'pubrel', messageId: packetId }
-    if (this.port.version === 5) pubrel.reasonCode = known ? RC.success : RC.packetIdNotFound
-    this.port.writeBytes(this.port.encode(pubrel))
+    // PUBREL only once the PUBREC is durable (see MqttSession.received). PUBRELs of different ids may overtake
+    // each other; the protocol orders nothing between packet ids.
+    s.received(packetId).then(
+      (known) => {
+        if (this.session !== s) return
+        const pubrel: Packet = { cmd: 'pubrel', messageId: packetId }
+        if (this.port.version === 5) pubrel.reasonCode = known ? RC.success : RC.packetIdNotFound
+        this.port.writeBytes(this.port.encode(pubrel))
+      },
+      // The store failed: the broker gives up the primary role; the client resends after reconnecting elsewhere.
+      () => {},
+    )
   }
 
   pubcomp(packetId: number): void {

@@ -4,14 +4,14 @@
  * becomes primary, before the connector opens, and stop() before the broker stops) or MemoryCore for tests.
  */
 export { MqttServer, type MqttServerOptions, DEFAULT_RECEIVE_BYTES_MAX, DEFAULT_MAXIMUM_CONNECTIONS } from './server.ts'
+export { MqttConnection } from './connection.ts'
 export {
-  MqttConnection,
   type MqttConnectionOptions,
   type MqttSocket,
   DEFAULT_SERVER_LIMITS,
   DEFAULT_CONNECT_TIMEOUT_MS,
   DEFAULT_OUT_BYTES_MAX,
-} from './connection.ts'
+} from './connection-options.ts'
 export type { ServerLimits } from './connect-handler.ts'
 export type * from './core-port.ts'
 export { BrokerMqttCore, BROKER_MQTT_CORE_DEFAULTS, type BrokerMqttCoreOptions } from './broker-core.ts'

@@ -11,18 +11,16 @@ import { systemClock, type Clock } from '../../lib/clock.ts'
 import type { Authenticator } from '../../security/index.ts'
 import type {
   Delivery,
-  DeliverySink,
   MqttCore,
   MqttMessage,
-  MqttSession,
   OpenRequest,
   OpenResult,
-  PublishOptions,
   QoS,
   SubscribeOptions,
   Will,
 } from './core-port.ts'
 import { TopicTree, filterMatches } from './topic-tree.ts'
+import { MemoryHandle } from './memory-core-handle.ts'
 
 export interface MemoryCoreOptions {
   clock?: Clock
@@ -49,10 +47,13 @@ interface Queued {
   qos: QoS
   retain: boolean
   subscriptionIds: number[]
+  /** The shared group (`$share/<group>/<filter>`) that chose this session: another member takes it if it leaves. */
+  group?: string
 }
 
-interface InFlight {
+export interface InFlight {
   delivery: Delivery
+  group?: string
   /** 'received': PUBREC seen, waiting for PUBCOMP. */
   state: 'sent' | 'received'
 }
@@ -63,7 +64,7 @@ interface SharedGroup {
 }
 
 /** Everything the core keeps for one client id. */
-interface State {
+export interface State {
   clientId: string
   subs: Map<string, Sub>
   queue: Queued[]
@@ -71,7 +72,7 @@ interface State {
   nextPacketId: number
   exactlyOnce: Set<number>
   expirySec: number
-  attached: Handle | null
+  attached: MemoryHandle | null
   inFlightMax: number
   started: boolean
   will?: Will
@@ -134,7 +135,7 @@ export class MemoryCore implements MqttCore {
     s.expirySec = req.sessionExpirySec
     s.will = req.will
     s.inFlightMax = Math.max(1, req.inFlightMax)
-    const handle = new Handle(this, s, req.sink)
+    const handle = new MemoryHandle(this, s, req.sink)
     s.attached = handle
     return { sessionPresent, session: handle }
   }
@@ -170,7 +171,7 @@ export class MemoryCore implements MqttCore {
       const member = this.pickMember(entry.group)
       if (!member) continue
       matched = true
-      this.enqueue(member, this.queued(message, member.subs.get(entry.key)!, false))
+      this.enqueue(member, { ...this.queued(message, member.subs.get(entry.key)!, false), group: entry.key })
     }
     // Overlapping subscriptions of one session: one delivery at the highest QoS with every subscription id.
     for (const s of states) {
@@ -265,7 +266,7 @@ export class MemoryCore implements MqttCore {
         message: q.message,
         subscriptionIds: q.subscriptionIds,
       }
-      s.inFlight.set(packetId, { delivery: d, state: 'sent' })
+      s.inFlight.set(packetId, { delivery: d, state: 'sent', group: q.group })
       h.sink.deliver(d)
       if (s.attached !== h) return
     }
@@ -292,6 +293,7 @@ export class MemoryCore implements MqttCore {
       this.endSession(s)
       return
     }
+    this.handOver(s, false)
     if (s.will) {
       if (s.will.delaySec === 0) this.publishWill(s)
       else if (s.will.delaySec < s.expirySec)
@@ -304,6 +306,7 @@ export class MemoryCore implements MqttCore {
   private endSession(s: State): void {
     this.cancelTimers(s)
     if (s.will) this.publishWill(s)
+    this.handOver(s, true)
     for (const sub of [...s.subs.values()]) this.unsubscribe(s, sub.filter, sub.opts.shareGroup)
     if (this.sessions.get(s.clientId) === s) this.sessions.delete(s.clientId)
   }
@@ -345,6 +348,33 @@ export class MemoryCore implements MqttCore {
     this.pump(s)
   }
 
+  /**
+   * Queue semantics across a shared group (MQTT 5 §4.8.2): a member that disconnects hands its queued group messages
+   * to a connected member; one whose session ends hands them (and its unacknowledged in-flight ones) to any member.
+   * A message no other member can take stays (disconnect) or is dropped with the group's last member (end).
+   */
+  private handOver(s: State, ended: boolean): void {
+    const moved: Queued[] = []
+    if (ended)
+      for (const [id, f] of s.inFlight)
+        if (f.group !== undefined && f.state === 'sent') {
+          s.inFlight.delete(id)
+          moved.push({ ...f.delivery, group: f.group })
+        }
+    moved.push(...s.queue.filter((q) => q.group !== undefined))
+    if (moved.length === 0) return
+    s.queue = s.queue.filter((q) => q.group === undefined)
+    for (const q of moved) {
+      const g = this.groups.get(q.group!)
+      const others = g ? [...g.members.values()].filter((m) => m !== s) : []
+      const live = others.filter((m) => m.attached)
+      const pool = live.length > 0 || !ended ? live : others
+      const to = pool.length > 0 ? pool[g!.next++ % pool.length]! : undefined
+      if (to) this.enqueue(to, { ...this.queued(q.message, to.subs.get(q.group!)!, false), group: q.group })
+      else if (!ended) s.queue.push(q)
+    }
+  }
+
   /** Round robin over connected members; all members when none is connected (their queues hold it). */
   private pickMember(g: SharedGroup): State | undefined {
     const all = [...g.members.values()]
@@ -364,70 +394,5 @@ export class MemoryCore implements MqttCore {
 
   private expired(m: MqttMessage): boolean {
     return m.expiresAt !== undefined && m.expiresAt <= this.clock.now()
-  }
-}
-
-/** One open() of a session; every call after takeover or close fails with BROKER_SESSION_CLOSED. */
-class Handle implements MqttSession {
-  constructor(
-    private readonly core: MemoryCore,
-    private readonly s: State,
-    readonly sink: DeliverySink,
-  ) {}
-
-  get clientId(): string {
-    return this.s.clientId
-  }
-
-  private live(what: string): State {
-    if (this.s.attached !== this)
-      throw new BrokerError('BROKER_SESSION_CLOSED', `mqtt session ${this.s.clientId}: ${what} after close or takeover`)
-    return this.s
-  }
-
-  async publish(message: MqttMessage, opts: PublishOptions = {}): Promise<{ duplicate: boolean; matched: boolean }> {
-    const s = this.live('publish')
-    if (opts.exactlyOnceId !== undefined) {
-      if (s.exactlyOnce.has(opts.exactlyOnceId)) return { duplicate: true, matched: false }
-      const matched = this.core.route({ ...message, origin: s.clientId })
-      s.exactlyOnce.add(opts.exactlyOnceId)
-      return { duplicate: false, matched }
-    }
-    return { duplicate: false, matched: this.core.route({ ...message, origin: s.clientId }) }
-  }
-
-  async release(packetId: number): Promise<boolean> {
-    return this.live('release').exactlyOnce.delete(packetId)
-  }
-
-  async subscribe(filter: string, opts: SubscribeOptions): Promise<{ existed: boolean }> {
-    return this.core.subscribe(this.live('subscribe'), filter, opts)
-  }
-
-  async unsubscribe(filter: string, shareGroup?: string): Promise<boolean> {
-    return this.core.unsubscribe(this.live('unsubscribe'), filter, shareGroup)
-  }
-
-  start(): void {
-    this.core.start(this.live('start'))
-  }
-
-  settle(packetId: number): boolean {
-    const s = this.live('settle')
-    if (!s.inFlight.delete(packetId)) return false
-    this.core.pump(s)
-    return true
-  }
-
-  received(packetId: number): boolean {
-    const f = this.live('received').inFlight.get(packetId)
-    if (!f || f.delivery.qos !== 2) return false
-    f.state = 'received'
-    return true
-  }
-
-  async close(opts: { publishWill: boolean; sessionExpirySec?: number }): Promise<void> {
-    if (this.s.attached !== this) return
-    this.core.detach(this.s, opts.publishWill, opts.sessionExpirySec)
   }
 }

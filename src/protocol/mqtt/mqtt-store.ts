@@ -189,6 +189,8 @@ export interface DeliveryInfo {
   /** In-flight only: the packet id and whether PUBREC was seen. */
   packetId?: number
   received?: boolean
+  /** The shared group (`$share/<group>/<filter>`) that chose this session: another member takes it if it ends. */
+  group?: string
 }
 
 /** A copy of `m` for a session's queue or in-flight key: no producer identity (never a dedupe key), delivery info. */
@@ -202,6 +204,7 @@ export function deliveryCopy(m: CoreMessage, d: DeliveryInfo): CoreMessage {
         r: d.retain,
         s: d.subscriptionIds,
         ...(d.packetId !== undefined ? { p: d.packetId, x: d.received === true } : {}),
+        ...(d.group !== undefined ? { g: d.group } : {}),
       }),
     ),
   )
@@ -218,7 +221,7 @@ export function receivedRecord(packetId: number, nowMs: number): CoreMessage {
 export function readDeliveryCopy(m: CoreMessage, where: string): { info: DeliveryInfo; message: CoreMessage } {
   const raw = m.properties.get(DELIVERY_PROPERTY)
   if (raw?.type !== 'string') corrupt(where, `message ${m.messageId} lacks ${DELIVERY_PROPERTY}`)
-  let j: { q: QoS; r: boolean; s: number[]; p?: number; x?: boolean }
+  let j: { q: QoS; r: boolean; s: number[]; p?: number; x?: boolean; g?: string }
   try {
     j = JSON.parse(raw.value)
   } catch {
@@ -232,6 +235,7 @@ export function readDeliveryCopy(m: CoreMessage, where: string): { info: Deliver
       retain: j.r,
       subscriptionIds: j.s,
       ...(j.p !== undefined ? { packetId: j.p, received: j.x === true } : {}),
+      ...(typeof j.g === 'string' ? { group: j.g } : {}),
     },
     message,
   }

@@ -111,13 +111,19 @@ export class InboundPublisher {
     this.port.answer(work)
   }
 
-  /** PUBREL: the core forgets the packet id; PUBCOMP answers (0x92 when it was unknown, MQTT 5). */
+  /**
+   * PUBREL: the core forgets the packet id; PUBCOMP answers success even for an id it does not hold. An unknown id
+   * means this PUBREL was already processed and its PUBCOMP lost (a takeover in between: the client resends PUBREL
+   * to the new primary), so the message was routed exactly once and "complete" is the truth for the application;
+   * MQTT 5's 0x92 ("not an error during recovery", §3.7.2.1) would make clients such as MQTT.js fail a publish
+   * that succeeded.
+   */
   pubrel(p: IPubrelPacket): void {
     const id = p.messageId ?? 0
-    const work = this.port.session.release(id).then((known): Packet => {
+    const work = this.port.session.release(id).then((): Packet => {
       this.qos2Ids.delete(id)
       if (this.port.version !== 5) return { cmd: 'pubcomp', messageId: id }
-      return { cmd: 'pubcomp', messageId: id, reasonCode: known ? RC.success : RC.packetIdNotFound }
+      return { cmd: 'pubcomp', messageId: id, reasonCode: RC.success }
     })
     this.port.answer(work)
   }

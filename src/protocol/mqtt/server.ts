@@ -1,24 +1,39 @@
 /**
  * MqttServer: one node:net listener for one `mqtt://` connector, and handleSocket() for any other duplex (a WebSocket
- * adapter, a TLS socket) that should speak MQTT through the same limits. Owns accepting, `maximumConnections` (an
- * extra socket is closed at once: before its CONNECT there is no version to answer in), the listener-wide receive
+ * adapter, a TLS socket) that should speak MQTT through the same limits. Owns accepting, the listener-wide receive
  * budget, and closing every client on close() (MQTT 5 clients get DISCONNECT 0x8B first).
+ *
+ * Admission is STOMP's (protocol/stomp/admission.ts, the reasoning is there): `maximumConnections`,
+ * `maximumConnectionsPerAddress`, `maximumPendingConnects` and `maximumPendingConnectsPerAddress`; when a pre-CONNECT
+ * budget is full the oldest silent socket is shed. A socket refused because connected clients fill a limit gets a
+ * CONNACK saying so when its CONNECT arrives within refuseConnectTimeoutMs (MQTT 5: 0x89 server busy for the
+ * connector, 0x97 quota exceeded for its address; 3.1.1: 0x03 server unavailable), at most refusingMax at once;
+ * beyond that, or after the bound, it is closed without an answer.
  * Does not own packet semantics (connection.ts and its handlers) or the broker (the MqttCore port).
  */
 import net from 'node:net'
+import { defaultFairness } from '../../config/index.ts'
 import { BrokerError } from '../../lib/errors.ts'
 import { logger } from '../../lib/log.ts'
-import type { Clock } from '../../lib/clock.ts'
+import { systemClock, type Clock } from '../../lib/clock.ts'
+// Admission is protocol-neutral bookkeeping; it lives beside the STOMP server, its first user.
+import { Admission, RefusalLog, normalizeAddress } from '../stomp/admission.ts'
 import type { MqttCore } from './core-port.ts'
 import type { ServerLimits } from './connect-handler.ts'
-import { MqttConnection, type MqttSocket } from './connection.ts'
+import { MqttConnection } from './connection.ts'
+import type { MqttSocket } from './connection-options.ts'
 import { ReceiveBudget } from './receive-budget.ts'
+import { MqttProtocolError, RC } from './reason-codes.ts'
 
 const log = logger('mqtt')
 
 /** 128 MiB: packets being handled on one listener, all connections together. */
 export const DEFAULT_RECEIVE_BYTES_MAX = 128 * 1024 * 1024
 export const DEFAULT_MAXIMUM_CONNECTIONS = 1000
+/** How long a refused socket may take to send the CONNECT its refusal answers. */
+export const DEFAULT_REFUSE_CONNECT_TIMEOUT_MS = 2_000
+/** Refused sockets waiting for their CONNECT at once; beyond it a refused socket is closed at once. */
+export const DEFAULT_REFUSING_MAX = 64
 
 export interface MqttServerOptions {
   core: MqttCore
@@ -28,6 +43,14 @@ export interface MqttServerOptions {
   /** 0 picks a free port (see address()). */
   port?: number
   maximumConnections?: number
+  /** Sockets from one remote IP (default: maximumConnections). */
+  maximumConnectionsPerAddress?: number
+  /** Sockets that have not completed CONNECT (default: a fraction of maximumConnections, see defaultFairness). */
+  maximumPendingConnects?: number
+  /** The same per remote IP (default: a fraction of maximumPendingConnects). */
+  maximumPendingConnectsPerAddress?: number
+  refuseConnectTimeoutMs?: number
+  refusingMax?: number
   receiveBytesMax?: number
   limits?: Partial<ServerLimits>
   connectTimeoutMs?: number
@@ -39,14 +62,33 @@ export interface MqttServerOptions {
 export class MqttServer {
   private readonly server: net.Server
   private readonly live = new Set<MqttConnection>()
+  /** Refused sockets waiting for their CONNECT to be answered with the refusal. */
+  private readonly refusing = new Set<MqttConnection>()
   readonly receiveBudget: ReceiveBudget
-  /** Sockets closed at once because maximumConnections was reached. */
+  private readonly admission: Admission<MqttSocket>
+  private readonly refusals: RefusalLog
+  /** Sockets refused because a connection limit was full of connected clients. */
   refused = 0
+  /** Silent sockets shed to make room under a pre-CONNECT budget. */
+  shed = 0
   private bound: { host: string; port: number } | null = null
   private closing: Promise<void> | null = null
 
   constructor(private readonly opts: MqttServerOptions) {
     this.receiveBudget = new ReceiveBudget(opts.receiveBytesMax ?? DEFAULT_RECEIVE_BYTES_MAX)
+    const max = opts.maximumConnections ?? DEFAULT_MAXIMUM_CONNECTIONS
+    const d = defaultFairness(max)
+    this.admission = new Admission({
+      maximumConnections: max,
+      maximumConnectionsPerAddress: opts.maximumConnectionsPerAddress ?? d.maximumConnectionsPerAddress,
+      maximumPendingConnects: opts.maximumPendingConnects ?? d.maximumPendingConnects,
+      maximumPendingConnectsPerAddress: opts.maximumPendingConnectsPerAddress ?? d.maximumPendingConnectsPerAddress,
+    })
+    this.refusals = new RefusalLog(
+      (line) => log.warn(line),
+      `connector ${opts.name ?? 'mqtt'}: sockets refused or shed`,
+      opts.clock ?? systemClock,
+    )
     this.server = net.createServer({ noDelay: true }, (socket) => this.handleSocket(socket))
   }
 
@@ -91,16 +133,75 @@ export class MqttServer {
     return this.live.size
   }
 
+  /** Sockets that have not completed CONNECT. */
+  pendingConnections(): number {
+    return this.admission.pendingTotal
+  }
+
   /** Serves MQTT over `socket` (any duplex byte stream) under this listener's limits. */
   handleSocket(socket: MqttSocket): void {
-    const max = this.opts.maximumConnections ?? DEFAULT_MAXIMUM_CONNECTIONS
-    if (this.closing || this.live.size >= max) {
-      if (!this.closing) this.refused++
+    if (this.closing) {
+      socket.on('error', () => {})
+      socket.destroy()
+      return
+    }
+    const address = normalizeAddress(socket.remoteAddress)
+    const verdict = this.admission.admit(address, socket)
+    for (const old of verdict.shed) {
+      this.shed++
+      this.refusals.note('silent sockets shed (pre-CONNECT budget full, oldest first)')
+      old.destroy()
+    }
+    if (!verdict.ok) {
+      this.refused++
+      const L = this.admission.limits
+      // A per-address limit equal to the connector's (its default) is no quota of its own: the server is busy.
+      const perAddress =
+        verdict.reason === 'maximumConnectionsPerAddress' && L.maximumConnectionsPerAddress < L.maximumConnections
+      const limit = perAddress
+        ? this.admission.limits.maximumConnectionsPerAddress
+        : this.admission.limits.maximumConnections
+      this.refusals.note(`refused by ${verdict.reason} ${limit}`)
+      this.refuse(
+        socket,
+        perAddress
+          ? new MqttProtocolError(
+              RC.quotaExceeded,
+              `maximumConnectionsPerAddress ${limit} reached for ${address}, try again later`,
+            )
+          : new MqttProtocolError(RC.serverBusy, `maximumConnections ${limit} reached, try again later`),
+      )
+      return
+    }
+    const conn = new MqttConnection({
+      ...this.connectionOptions(socket),
+      onConnected: () => this.admission.connected(socket),
+      onClose: (c) => {
+        this.live.delete(c)
+        this.admission.release(socket)
+      },
+    })
+    this.live.add(conn)
+  }
+
+  /** A refused socket: its CONNECT, if it comes soon, gets the refusal's CONNACK; else it is closed. */
+  private refuse(socket: MqttSocket, why: MqttProtocolError): void {
+    if (this.refusing.size >= (this.opts.refusingMax ?? DEFAULT_REFUSING_MAX)) {
       socket.on('error', () => {})
       socket.destroy()
       return
     }
     const conn = new MqttConnection({
+      ...this.connectionOptions(socket),
+      connectTimeoutMs: this.opts.refuseConnectTimeoutMs ?? DEFAULT_REFUSE_CONNECT_TIMEOUT_MS,
+      refuse: why,
+      onClose: (c) => this.refusing.delete(c),
+    })
+    this.refusing.add(conn)
+  }
+
+  private connectionOptions(socket: MqttSocket) {
+    return {
       socket,
       core: this.opts.core,
       clock: this.opts.clock,
@@ -109,16 +210,15 @@ export class MqttServer {
       outBytesMax: this.opts.outBytesMax,
       closeLingerMs: this.opts.closeLingerMs,
       receiveBudget: this.receiveBudget,
-      onClose: (c) => this.live.delete(c),
-    })
-    this.live.add(conn)
+    }
   }
 
   /** Stops accepting and ends every connection (MQTT 5: DISCONNECT 0x8B). Idempotent. */
   close(): Promise<void> {
     if (this.closing) return this.closing
     this.closing = new Promise<void>((resolve) => {
-      for (const c of [...this.live]) c.shutdown()
+      for (const c of [...this.live, ...this.refusing]) c.shutdown()
+      this.refusals.close()
       if (!this.server.listening) return resolve()
       this.server.close(() => resolve())
     })

@@ -128,9 +128,11 @@ export class CommandHandler {
         // Answered in kind (ActiveMQ's InactivityMonitor), never with a Response.
         if (c.responseRequired) this.conn.write({ type: 'KeepAliveInfo', commandId: 0, responseRequired: false })
         return
+      case 'ConsumerControl':
+        this.need(c)
+        return this.consumers!.control(c)
       case 'FlushCommand':
       case 'ControlCommand':
-      case 'ConsumerControl':
       case 'ConnectionControl':
       case 'ProducerAck':
       case 'BrokerInfo':
@@ -175,6 +177,7 @@ export class CommandHandler {
       this.connectionId = c.connectionId
       this.clientId = c.clientId
       this.consumers = new ConsumerBook({ session, clock: this.conn.clock, write: (cmd) => this.conn.write(cmd) })
+      this.conn.announceCluster()
     } finally {
       this.connecting = false
     }
@@ -340,11 +343,16 @@ export class CommandHandler {
     for (const unwatch of this.advisoryConsumers.values()) unwatch()
     this.advisoryConsumers.clear()
     this.deps.advisories.removeOwner(this)
-    this.consumers?.clear()
+    const released = this.consumers?.release()
     const s = this.session
     this.session = null
     this.consumers = null
-    if (s !== null) await s.close()
+    // Both take effect when called (window acks first); a failed ack is the redelivery the close makes anyway.
+    const closing = s?.close()
+    await released?.catch((e) =>
+      log.debug(`openwire ${this.conn.id}: window acks at close: ${e instanceof Error ? e.message : String(e)}`),
+    )
+    await closing
     if (this.subject !== null) log.debug(`openwire ${this.conn.id}: ${this.subject.user} closed`)
   }
 }

@@ -11,6 +11,7 @@
 import { systemClock, type Clock } from '../../lib/clock.ts'
 import { BrokerError } from '../../lib/errors.ts'
 import { logger } from '../../lib/log.ts'
+import { runtimeDescription } from '../../lib/runtime.ts'
 import type { Authenticator } from '../../security/index.ts'
 import type { AdvisoryHub } from './advisories.ts'
 import type * as W from './commands.ts'
@@ -81,6 +82,12 @@ export interface OpenWireConnectionOptions {
   clock?: Clock
   limits?: Partial<OpenWireLimits>
   providerVersion?: string
+  /**
+   * Beyond ActiveMQ (off when absent): the client URLs of every broker of the shared-store group. They go into
+   * BrokerInfo.peerBrokerInfos and, after ConnectionInfo, into a ConnectionControl's connectedBrokers, which
+   * ActiveMQ's failover transport adds to its list when the client sets updateURIsSupported=true.
+   */
+  clusterUrls?: (() => string[]) | null
   onClose?: (c: OpenWireConnection) => void
 }
 
@@ -154,7 +161,7 @@ export class OpenWireConnection {
       tcpNoDelayEnabled: true,
       providerName: 'sfbroker',
       providerVersion: this.opts.providerVersion ?? '0',
-      platformDetails: `Bun ${typeof Bun !== 'undefined' ? Bun.version : process.version}`,
+      platformDetails: runtimeDescription(),
     }
   }
 
@@ -196,7 +203,7 @@ export class OpenWireConnection {
       responseRequired: false,
       brokerId: { type: 'BrokerId', value: `ID:${this.opts.brokerName}` },
       brokerUrl: this.opts.brokerUrl,
-      peerBrokerInfos: null,
+      peerBrokerInfos: this.peerInfos(),
       brokerName: this.opts.brokerName,
       slaveBroker: false,
       masterBroker: false,
@@ -206,6 +213,52 @@ export class OpenWireConnection {
       connectionId: BigInt(this.id),
       brokerUploadUrl: null,
       networkProperties: null,
+    })
+  }
+
+  private clusterList(): string[] {
+    return this.opts.clusterUrls?.() ?? []
+  }
+
+  private peerInfos(): W.BrokerInfo[] | null {
+    const urls = this.clusterList()
+    if (urls.length === 0) return null
+    return urls.map((url) => ({
+      type: 'BrokerInfo',
+      commandId: 0,
+      responseRequired: false,
+      brokerId: null,
+      brokerUrl: url,
+      peerBrokerInfos: null,
+      brokerName: null,
+      slaveBroker: false,
+      masterBroker: false,
+      faultTolerantConfiguration: false,
+      duplexConnection: false,
+      networkConnection: false,
+      connectionId: 0n,
+      brokerUploadUrl: null,
+      networkProperties: null,
+    }))
+  }
+
+  /** The group's client URLs as a ConnectionControl (nothing when the option is off or the list is empty). */
+  announceCluster(): void {
+    const urls = this.clusterList()
+    if (urls.length === 0) return
+    this.write({
+      type: 'ConnectionControl',
+      commandId: 0,
+      responseRequired: false,
+      close: false,
+      exit: false,
+      faultTolerant: false,
+      resume: false,
+      suspend: false,
+      connectedBrokers: urls.join(','),
+      reconnectTo: null,
+      rebalanceConnection: false,
+      token: null,
     })
   }
 

@@ -9,14 +9,16 @@
  *   dead-letters (the poison cause cannot travel: the core's nack takes none).
  * - DELIVERED inside a transaction: the range is acked in that transaction at once, which frees the prefetch
  *   window as ActiveMQ's delivered ack does; the STANDARD ack at commit then finds those settled. Outside a
- *   transaction DELIVERED and REDELIVERED only inform the broker and change nothing here.
+ *   transaction it widens the window through the consumer's DeliveredWindow (delivered-window.ts). REDELIVERED
+ *   only informs the broker and changes nothing here.
  * - A transaction's acks come back as unsettled on rollback (the client redelivers them itself, counting
  *   redeliveries, and acks them again), as the broker's abort returns them.
  *
  * Prefetch 0 (MessagePull): the subscription is made on the first pull with a broker prefetch of 1, and a message
  * that arrives while no pull waits is held here (at most one) until the next pull; a pull that times out (or a
  * receiveNoWait pull, after PULL_NO_WAIT_MS) is answered with an empty MessageDispatch. A browser's end is an
- * empty MessageDispatch too.
+ * empty MessageDispatch too. TODO(#16): the held message should stay in the broker (it needs a pull-credit call in
+ * the core; see the issue), so another consumer of the queue can have it meanwhile.
  */
 import type { Clock } from '../../lib/clock.ts'
 import { BrokerError } from '../../lib/errors.ts'
@@ -24,6 +26,7 @@ import { logger } from '../../lib/log.ts'
 import type * as W from './commands.ts'
 import { AckType } from './command-types.ts'
 import type { CoreDelivery, CoreSession, CoreSubscribeRequest } from './core-port.ts'
+import { DeliveredWindow, type Pending, type WindowBudget } from './delivered-window.ts'
 import { fromWireDestination, messageIdString, toWireMessage } from './message-mapping.ts'
 
 const log = logger('openwire')
@@ -33,20 +36,16 @@ export const PULL_NO_WAIT_MS = 25
 /** Consumers one connection may have open. */
 export const CONSUMERS_MAX = 10_000
 
-interface Pending {
-  ackId: string
-  /** The transaction that acked it; null while unsettled. */
-  txId: string | null
-}
-
 export interface ConsumerState {
   readonly key: string
   readonly info: W.ConsumerInfo
   readonly sessionKey: string
-  readonly pull: boolean
+  /** Prefetch 0: subscribed on the first pull; dispatches only to a waiting pull. */
+  pull: boolean
   subscribed: boolean
   /** Dispatched, not settled; insertion order is dispatch order. */
   readonly pending: Map<string, Pending>
+  readonly window: DeliveredWindow
   held: CoreDelivery | null
   pullWaiting: boolean
   pullTimer: unknown
@@ -71,6 +70,7 @@ export interface ConsumerBookDeps {
 export class ConsumerBook {
   private readonly consumers = new Map<string, ConsumerState>()
   private brokerSeq = 0n
+  private readonly budget: WindowBudget = { open: 0 }
 
   constructor(private readonly deps: ConsumerBookDeps) {}
 
@@ -105,6 +105,7 @@ export class ConsumerBook {
       pull: info.prefetchSize === 0 && !info.browser,
       subscribed: false,
       pending: new Map(),
+      window: new DeliveredWindow(this.deps.session, key, this.budget),
       held: null,
       pullWaiting: false,
       pullTimer: undefined,
@@ -115,7 +116,7 @@ export class ConsumerBook {
     if (!c.pull) this.subscribe(c, request)
   }
 
-  private request(c: ConsumerState): CoreSubscribeRequest {
+  private request(c: ConsumerState, prefetch = c.info.prefetchSize): CoreSubscribeRequest {
     const i = c.info
     const dest = fromWireDestination(i.destination, `ConsumerInfo ${c.key} destination`, true)
     const durable = i.subscriptionName !== null && i.subscriptionName !== '' && dest.kind === 'topic'
@@ -124,7 +125,7 @@ export class ConsumerBook {
       destination: dest,
       ack: 'client-individual',
       selector: i.selector ?? undefined,
-      prefetch: Math.max(1, i.prefetchSize),
+      prefetch: Math.max(1, prefetch),
       exclusive: i.exclusive || undefined,
       priority: i.priority !== 0 ? i.priority : undefined,
       durableName: durable ? i.subscriptionName! : undefined,
@@ -162,7 +163,7 @@ export class ConsumerBook {
     const message = toWireMessage(d.message, d.message.redeliveryCount, ++this.brokerSeq)
     message.jmsxGroupFirstForConsumer = d.groupFirst === true
     const k = messageIdString(message.messageId!)
-    if (!c.info.browser) c.pending.set(k, { ackId: d.ackId, txId: null })
+    if (!c.info.browser) c.pending.set(k, { ackId: d.ackId, state: 'open', txId: null })
     this.deps.write({
       type: 'MessageDispatch',
       commandId: 0,
@@ -210,6 +211,32 @@ export class ConsumerBook {
     if (!c.subscribed) this.subscribe(c)
   }
 
+  /**
+   * ConsumerControl with a prefetch: ActiveMQ's failover transport restores consumers with prefetch 0 after a
+   * reconnect and sends their real prefetch this way once it has processed the interruption. A pull consumer
+   * becomes a push consumer (subscribing now with that prefetch, or, when a pull already subscribed it, keeping
+   * that subscription and dispatching without waiting for pulls). Other changes keep the consumer as it is: the
+   * core cannot change a subscription's prefetch (TODO(#16)).
+   */
+  control(cc: W.ConsumerControl): void {
+    const c = this.consumers.get(consumerKey(cc.consumerId))
+    if (c === undefined || c.info.browser || cc.prefetch === c.info.prefetchSize) return
+    if (cc.prefetch < 0)
+      throw new BrokerError('BROKER_SUBSCRIPTION_INVALID', `openwire ConsumerControl ${c.key}: prefetch ${cc.prefetch}`)
+    if (!c.pull || cc.prefetch === 0) {
+      log.debug(`openwire ConsumerControl ${c.key}: prefetch ${c.info.prefetchSize} -> ${cc.prefetch} kept as it was`)
+      return
+    }
+    c.pull = false
+    c.pullWaiting = false
+    if (c.pullTimer !== undefined) this.deps.clock.clearTimeout(c.pullTimer)
+    c.pullTimer = undefined
+    if (!c.subscribed) return this.subscribe(c, this.request(c, cc.prefetch))
+    const held = c.held
+    c.held = null
+    if (held !== null) this.dispatch(c, held)
+  }
+
   /** MessageAck: settles the range (see the file header). Resolves when the broker has the acks. */
   async ack(a: W.MessageAck): Promise<void> {
     const c = this.consumers.get(consumerKey(a.consumerId))
@@ -224,29 +251,37 @@ export class ConsumerBook {
     switch (a.ackType) {
       case AckType.REDELIVERED:
         return
-      case AckType.DELIVERED:
-        if (tx === undefined) return
-        return this.settle(c, this.range(c, null, last, tx), tx, false)
+      case AckType.DELIVERED: {
+        const keys = this.range(c, null, last)
+        if (tx !== undefined) return this.settle(c, keys, tx, false)
+        const work: Promise<void>[] = []
+        c.window.widen(
+          keys.map((k) => [k, c.pending.get(k)!]),
+          work,
+        )
+        await Promise.all(work)
+        return
+      }
       case AckType.INDIVIDUAL:
         return this.settle(c, [last], tx, false)
       case AckType.STANDARD:
       case AckType.UNMATCHED:
-        return this.settle(c, this.range(c, null, last, tx), tx, false)
+        return this.settle(c, this.range(c, null, last), tx, false)
       case AckType.POISON:
       case AckType.EXPIRED:
-        return this.settle(c, this.range(c, first !== null && c.pending.has(first) ? first : null, last, tx), tx, true)
+        return this.settle(c, this.range(c, first !== null && c.pending.has(first) ? first : null, last), tx, true)
       default:
         throw new BrokerError('BROKER_ACK_INVALID', `openwire MessageAck: ackType ${a.ackType} is not one of 0..6`)
     }
   }
 
-  /** Keys from `first` (or the oldest) to `last`, skipping those this transaction settled already. */
-  private range(c: ConsumerState, first: string | null, last: string, tx: string | undefined): string[] {
+  /** Keys from `first` (or the oldest) to `last` that no client transaction and no client ack has settled yet. */
+  private range(c: ConsumerState, first: string | null, last: string): string[] {
     const out: string[] = []
     let on = first === null
     for (const [k, p] of c.pending) {
       if (k === first) on = true
-      if (on && (p.txId === null || p.txId !== tx)) out.push(k)
+      if (on && (p.state === 'open' || p.state === 'window')) out.push(k)
       if (k === last) break
     }
     return out
@@ -254,12 +289,32 @@ export class ConsumerBook {
 
   private async settle(c: ConsumerState, keys: string[], tx: string | undefined, poison: boolean): Promise<void> {
     const work: Promise<void>[] = []
-    for (const k of keys) {
-      const p = c.pending.get(k)!
-      if (p.txId !== null) continue
-      if (tx === undefined) c.pending.delete(k)
-      else p.txId = tx
-      work.push(poison ? this.deps.session.nack(p.ackId, tx) : this.deps.session.ack(p.ackId, tx))
+    const settled = (k: string) => c.pending.delete(k)
+    if (tx === undefined && !poison) {
+      const inWindow: string[] = []
+      for (const k of keys) {
+        const p = c.pending.get(k)
+        if (p === undefined) continue
+        if (p.state === 'window') inWindow.push(k)
+        else if (p.state === 'open') {
+          c.pending.delete(k)
+          work.push(this.deps.session.ack(p.ackId))
+        }
+      }
+      c.window.acknowledge(inWindow, work, settled)
+    } else {
+      // A transaction's or a poison ack's members leave the window first, unacked, then settle as open ones.
+      c.window.release(keys, work, settled)
+      for (const k of keys) {
+        const p = c.pending.get(k)
+        if (p === undefined || p.state !== 'open') continue
+        if (tx === undefined) c.pending.delete(k)
+        else {
+          p.state = 'tx'
+          p.txId = tx
+        }
+        work.push(poison ? this.deps.session.nack(p.ackId, tx) : this.deps.session.ack(p.ackId, tx))
+      }
     }
     await Promise.all(work)
   }
@@ -268,9 +323,12 @@ export class ConsumerBook {
   endTransaction(tx: string, committed: boolean): void {
     for (const c of this.consumers.values())
       for (const [k, p] of c.pending) {
-        if (p.txId !== tx) continue
+        if (p.state !== 'tx' || p.txId !== tx) continue
         if (committed) c.pending.delete(k)
-        else p.txId = null
+        else {
+          p.state = 'open'
+          p.txId = null
+        }
       }
   }
 
@@ -280,7 +338,11 @@ export class ConsumerBook {
     if (c === undefined) return
     this.consumers.delete(c.key)
     if (c.pullTimer !== undefined) this.deps.clock.clearTimeout(c.pullTimer)
-    if (c.subscribed) await this.deps.session.unsubscribe(c.key)
+    // The window's calls take effect before the unsubscribe returns what is left to the queue.
+    const work: Promise<void>[] = []
+    c.window.close(work, (k) => c.pending.delete(k))
+    if (c.subscribed) work.push(this.deps.session.unsubscribe(c.key))
+    await Promise.all(work)
   }
 
   /** Every consumer of a session (RemoveInfo of a SessionId). */
@@ -289,9 +351,17 @@ export class ConsumerBook {
     await Promise.all(ids.map((id) => this.remove(id)))
   }
 
-  /** Connection gone: timers off; the broker session's close returns what was unsettled. */
-  clear(): void {
-    for (const c of this.consumers.values()) if (c.pullTimer !== undefined) this.deps.clock.clearTimeout(c.pullTimer)
+  /**
+   * Connection gone: timers off, each window's client-acked members acked (their calls take effect now, before the
+   * broker session's close returns what was unsettled). Resolves when those acks are durable.
+   */
+  release(): Promise<void> {
+    const work: Promise<void>[] = []
+    for (const c of this.consumers.values()) {
+      if (c.pullTimer !== undefined) this.deps.clock.clearTimeout(c.pullTimer)
+      c.window.close(work, (k) => c.pending.delete(k))
+    }
     this.consumers.clear()
+    return Promise.all(work).then(() => undefined)
   }
 }

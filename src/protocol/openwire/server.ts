@@ -35,6 +35,8 @@ export interface OpenWireServerOptions {
   limits?: Partial<OpenWireLimits>
   clock?: Clock
   providerVersion?: string
+  /** Beyond ActiveMQ, off when absent: the shared-store group's client URLs (see OpenWireConnectionOptions). */
+  clusterUrls?: (() => string[]) | null
 }
 
 export class OpenWireServer {
@@ -111,9 +113,15 @@ export class OpenWireServer {
       clock: this.opts.clock,
       limits: this.opts.limits,
       providerVersion: this.opts.providerVersion,
+      clusterUrls: this.opts.clusterUrls,
       onClose: (c) => this.live.delete(c),
     })
     this.live.add(conn)
+  }
+
+  /** The group changed (a replica came or went): every connected client gets the new list. */
+  announceCluster(): void {
+    for (const c of this.live) c.announceCluster()
   }
 
   /** Stops accepting and ends every connection with ShutdownInfo. Idempotent. */

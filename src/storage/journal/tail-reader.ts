@@ -4,6 +4,7 @@
  * after its position; amq: every segment), then, on each poll(), reads only the journal bytes written since its last
  * position and applies them with the very code recovery uses (replay.ts). JournalStore.open({ standby }) adopts the
  * index and replays only what lies after the reader's position, so a takeover no longer depends on the store size.
+ * Where a (re)build starts (marker, checkpoint) is tail-start.ts; segment headers are read by tail-segments.ts.
  *
  * Read-only, always: it never writes, syncs, truncates, creates or deletes a file (not even the seals directory).
  * A file is opened afresh on every poll (NFS close-to-open). Records are CRC-checked; the first record that is not
@@ -24,18 +25,20 @@ import type { AdapterKind } from '../../config/types.ts'
 import type { StandbyOptions, StandbyProgress, StandbyReader, StandbyStats } from '../types.ts'
 import { nodeFileIO, type FileIO } from './file-io.ts'
 import {
-  decodeSegmentHeader,
-  JOURNAL_FORMAT_VERSION,
   parseSegmentName,
   RECORD_BYTES_MAX_DEFAULT,
   RECORD_HEADER_BYTES,
   SEGMENT_HEADER_BYTES,
   segmentName,
 } from './format.ts'
-import { decodeCheckpoint, IndexState } from './index-state.ts'
+import { IndexState } from './index-state.ts'
 import { readSeals, sealLimit, type Seal } from './seals.ts'
 import { plausibleAt } from './segment-scanner.ts'
 import { applyRecord } from './replay.ts'
+import { readTailStart } from './tail-start.ts'
+import { readSegmentEpoch, type TailSegment } from './tail-segments.ts'
+
+export type { TailSegment } from './tail-segments.ts'
 
 const log = logger('storage')
 
@@ -45,20 +48,6 @@ export const TAIL_READ_CHUNK_BYTES = 4 * 1024 * 1024
 const RESYNCS_PER_POLL_MAX = 2
 /** Dedupe window default, as JournalStore's (kept here to avoid an import cycle). */
 const DEDUPE_WINDOW_DEFAULT = 100_000
-const MARKER_FILE = 'journal.json'
-const MARKER_FORMAT = 'sfbroker-journal'
-
-/** What the reader knows of one segment it has seen since its last (re)build. */
-export interface TailSegment {
-  id: number
-  epoch: number
-  /** Bytes consumed (records applied, or excluded by a seal); 0 for a segment the start checkpoint covers. */
-  end: number
-  /** Covered by the start checkpoint: not read. */
-  covered: boolean
-  /** Unusable (short or unreadable header) and skipped, as recovery skips it. */
-  skipped: boolean
-}
 
 /** The state handed to JournalStore.open(): everything before `cursor` is applied to `index`. */
 export interface TailHandOver {
@@ -159,54 +148,12 @@ export class JournalTailReader implements StandbyReader {
     this.segs = new Map()
     this.corrupt = []
     this.fenced = 0
-    const names = await this.io.readdir(this.directory)
-    const raw = await this.io.readFile(this.path(MARKER_FILE))
-    if (raw !== null) {
-      let m: { format?: unknown; adapter?: unknown; version?: unknown } = {}
-      try {
-        m = JSON.parse(Buffer.from(raw).toString('utf8'))
-      } catch {
-        // judged below
-      }
-      if (
-        m.format !== MARKER_FORMAT ||
-        typeof m.version !== 'number' ||
-        m.version > JOURNAL_FORMAT_VERSION ||
-        m.adapter !== this.kind
-      ) {
-        throw new BrokerError(
-          'STORAGE_FORMAT',
-          `standby ${this.directory}: ${MARKER_FILE} says ${JSON.stringify(m)}, expected a ${this.kind} journal of version <= ${JOURNAL_FORMAT_VERSION}`,
-          { details: { directory: this.directory } },
-        )
-      }
-    }
-    if (this.checkpoints) {
-      const cks = names
-        .map((n) => /^index-(\d+)\.ckpt$/.exec(n))
-        .filter((x): x is RegExpExecArray => !!x)
-        .map((x) => Number(x[1]))
-        .sort((a, b) => b - a)
-      if (cks.length > 0) {
-        const file = this.path(`index-${cks[0]}.ckpt`)
-        const buf = await this.io.readFile(file)
-        if (buf !== null) {
-          try {
-            const ck = decodeCheckpoint(
-              Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength),
-              file,
-              this.dedupeWindow,
-            )
-            this.index = ck.state
-            this.cursor = { file: ck.meta.file, offset: Math.max(ck.meta.offset, SEGMENT_HEADER_BYTES) }
-            this.checkpointFrom = { file: ck.meta.file, offset: ck.meta.offset }
-          } catch (e) {
-            if (!isBrokerError(e, 'STORAGE_CORRUPT_RECORD')) throw e
-            // As recovery does: the whole journal is replayed instead; open() reports the checkpoint itself.
-            log.warn(`standby ${this.directory}: ${e.message}; following the whole journal instead`)
-          }
-        }
-      }
+    const start = await readTailStart(this.io, this.directory, this.kind, this.checkpoints, this.dedupeWindow)
+    const names = start.names
+    if (start.checkpoint) {
+      this.index = start.checkpoint.index
+      this.cursor = start.checkpoint.cursor
+      this.checkpointFrom = start.checkpoint.from
     }
     // Segments the start position lies after are covered (kahaDB: the checkpoint holds their effect).
     for (const n of names) {
@@ -252,7 +199,7 @@ export class JournalTailReader implements StandbyReader {
       if (id !== this.cursor.file) this.cursor = { file: id, offset: SEGMENT_HEADER_BYTES }
       let seg = this.segs.get(id)
       if (!seg) {
-        const hd = await this.readHeader(id)
+        const hd = await readSegmentEpoch(this.io, this.directory, id, this.legacy)
         if (hd === 'short') {
           // Being created (header not yet written), or a crash while creating it: recovery skips it then.
           if (isLast) return
@@ -278,40 +225,6 @@ export class JournalTailReader implements StandbyReader {
       // Move on only when the segment can get no more records of ours: a later segment exists (its writer finished
       // this one first) and we read it to its end (or to its seal).
       if (isLast || done !== 'end') return
-    }
-  }
-
-  /** The segment's epoch, or why there is none. */
-  private async readHeader(id: number): Promise<number | 'short' | 'gone' | 'bad'> {
-    const file = this.path(segmentName(id))
-    let h
-    try {
-      h = await this.io.open(file, 'read')
-    } catch (e) {
-      if ((e as BrokerError).details?.errno === 'ENOENT') return 'gone'
-      throw e
-    }
-    try {
-      const buf = Buffer.alloc(SEGMENT_HEADER_BYTES)
-      const got = await h.read(buf, buf.length, 0)
-      if (got < SEGMENT_HEADER_BYTES) return 'short'
-      try {
-        const hd = decodeSegmentHeader(buf, file)
-        if (hd.version < JOURNAL_FORMAT_VERSION && !this.legacy) {
-          // As open() would: a 0.1.0 segment is read only with a legacy reader; this reader could not hand over.
-          throw new BrokerError(
-            'STORAGE_FORMAT',
-            `standby ${this.directory}: ${segmentName(id)} holds format ${hd.version} records (sfbroker 0.1.0) and no legacy message reader was given; expected format ${JOURNAL_FORMAT_VERSION} or StandbyOptions.legacyMessage`,
-            { details: { directory: this.directory, file: segmentName(id) } },
-          )
-        }
-        return hd.id === id ? hd.epoch : 'bad'
-      } catch (e) {
-        if (!isBrokerError(e, 'STORAGE_CORRUPT_RECORD')) throw e
-        return 'bad'
-      }
-    } finally {
-      await h.close()
     }
   }
 

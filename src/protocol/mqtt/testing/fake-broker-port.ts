@@ -1,11 +1,12 @@
 /**
  * A minimal in-memory MqttBrokerPort for debugging BrokerMqttCore without the real broker: sends call every topic
- * tap, write their ops and the extra ops as one batch, then run the taps' committed callbacks. No authorization, no
+ * tap (telling it the broker has no subscribers of its own), write their ops and the extra ops as one batch, then run the taps' committed callbacks. No authorization, no
  * other protocols. The store object outlives a FakeBrokerPort, so a new port over it is a restart. Test-only.
  */
 import type { Clock } from '../../../lib/clock.ts'
 import type { CoreMessage } from '../../../model/index.ts'
 import type { MqttBrokerPort, StoreOp, StoredMessage, TopicTap } from '../broker-port.ts'
+import type { TapInfo } from '../broker-core-router.ts'
 
 export class FakeStore {
   readonly keys = new Map<string, StoredMessage[]>()
@@ -43,7 +44,14 @@ export class FakeBrokerPort implements MqttBrokerPort {
     const send = async (req: { message: CoreMessage; extraOps?: StoreOp[] }) => {
       const m = req.message
       if (!m.messageId) m.messageId = this.newMessageId()
-      const results = [...this.taps].map((t) => t.onTopicMessage(m)).filter((r) => r !== null)
+      // No other protocols here: the broker's own subscribers are always none (the TapInfo a broker may pass).
+      const results = [...this.taps]
+        .map((t) =>
+          (t.onTopicMessage as (m: CoreMessage, info: TapInfo) => ReturnType<TopicTap['onTopicMessage']>)(m, {
+            subscribers: 0,
+          }),
+        )
+        .filter((r) => r !== null)
       await this.storeWrite([...(req.extraOps ?? []), ...results.flatMap((r) => r.ops)])
       for (const r of results) r.committed?.()
     }

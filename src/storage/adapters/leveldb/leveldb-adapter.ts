@@ -20,16 +20,8 @@
  * keeps in memory is level-index.ts; opening the database (lock retry, meta, error codes) is level-open.ts.
  * Messages themselves are read with iterators on load().
  *
- * Damage: LevelDB (paranoid_checks off) drops damaged write-ahead log records on open and opens anyway. The open
- * reports what it dropped (recovery-findings.ts): a torn tail of the newest log and zero-filled headers, which
- * LevelDB drops silently, found by scanning the log headers right before the open; and the ranges LevelDB itself
- * logs to `leveldb/LOG` as "dropping N bytes; Corruption: ..." (bad CRC and the like), read right after it. They
- * come back in RecoveryReport (`tornTail`, `corrupt`), are logged here, and stay in stats().integrity for status.
- * Not promised: the offset of a LevelDB-reported drop (LevelDB does not log it: -1, said in the reason); keeping
- * damaged bytes on disk (LevelDB compacts the replayed log into a table and deletes it, so a finding is reported
- * by the open that found it only); finding damage in table (`*.ldb`) files: LevelDB is opened without
- * paranoid_checks, so it does not verify table block CRCs; a malformed block fails the read (STORAGE_CORRUPT_RECORD)
- * but a flipped bit inside a value can go unnoticed.
+ * Damage: what the open found LevelDB dropped from its log, and messages that fail to decode on load(), are
+ * logged and kept for stats().integrity by level-integrity.ts (which also says what is not promised there).
  *
  * Fencing limits: LevelDB is a single-writer database guarded by its own `leveldb/LOCK` (fcntl). A deposed primary
  * that still has the store open blocks the new primary's open (retried for lockedRetryMs, then STORAGE_IO); on a
@@ -65,6 +57,7 @@ import {
   u64,
 } from './keys.ts'
 import { LevelIndex } from './level-index.ts'
+import { LevelIntegrity } from './level-integrity.ts'
 import { claimMeta, ioError, openLocked, writeMetaVersion } from './level-open.ts'
 import { upgradeV1Records } from './level-upgrade.ts'
 
@@ -82,8 +75,6 @@ export const SYNC_INTERVAL_MS_DEFAULT = 1000
 export const STATS_DISK_CACHE_MS = 1000
 /** Default for LevelDbAdapterOptions.lockedRetryMs. */
 export const LOCKED_RETRY_MS_DEFAULT = 10_000
-/** stats().integrity lists at most this many corrupt findings (all are logged and counted). */
-export const CORRUPT_REPORT_MAX = 100
 
 export interface LevelDbAdapterOptions {
   /**
@@ -115,11 +106,8 @@ export class LevelDbAdapter extends AbstractAdapter<Pending> {
   private diskBytes = 0
   private diskBytesAt = -Infinity
   private readonly lockedRetryMs: number
-  /** What this open found LevelDB dropped (stats().integrity). */
-  private tornTail: RecoveryReport['tornTail'] = null
-  private corrupt: RecoveryReport['corrupt'] = []
-  /** Message keys (hex) load() found corrupt since open: reported once each. */
-  private readonly corruptKeys = new Set<string>()
+  /** What this open found damaged (stats().integrity). */
+  private readonly integrity = new LevelIntegrity(() => this.levelDir)
 
   constructor(options: LevelDbAdapterOptions = {}) {
     // One open per adapter object (LevelDB's handle is not reopened); writes of one tick form one group.
@@ -159,7 +147,7 @@ export class LevelDbAdapter extends AbstractAdapter<Pending> {
     try {
       // This open's LOG: what LevelDB itself reported dropping, and which logs it replayed.
       const { tornTail, corrupt } = recoveryFindings(scans, await readInfoLog(this.levelDir))
-      this.reportFindings(tornTail, corrupt, tornReason(scans, tornTail))
+      this.integrity.opened(tornTail, corrupt, tornReason(scans, tornTail))
       const version = await claimMeta(db, this.levelDir, opts.epoch, opts.legacyMessage !== undefined)
       if (version !== FORMAT_VERSION) {
         const up = await upgradeV1Records(db, this.levelDir, opts.epoch, opts.legacyMessage!)
@@ -195,26 +183,6 @@ export class LevelDbAdapter extends AbstractAdapter<Pending> {
 
   protected override started(): void {
     if (this.syncPolicy === 'periodic') this.armSyncTimer()
-  }
-
-  /** Keep the open's findings for stats() and log each one (error for lost records, warn for a torn tail). */
-  private reportFindings(
-    tornTail: RecoveryReport['tornTail'],
-    corrupt: RecoveryReport['corrupt'],
-    why: string | undefined,
-  ): void {
-    this.tornTail = tornTail
-    this.corrupt = corrupt
-    for (const c of corrupt)
-      log.error(
-        `store ${this.levelDir}: log records dropped at recovery, not replayed: ${c.file}:${c.offset}: ${c.reason}`,
-      )
-    if (tornTail) {
-      // Never acknowledged under syncPolicy always (receipts follow the sync); under periodic/never it may have been.
-      log.warn(
-        `store ${this.levelDir}: torn tail cut off: ${tornTail.file}:${tornTail.offset} (${tornTail.bytes} bytes${why ? `; ${why}` : ''})`,
-      )
-    }
   }
 
   protected writeStore(ops: StoreOp[]): Promise<WriteResult> {
@@ -341,7 +309,7 @@ export class LevelDbAdapter extends AbstractAdapter<Pending> {
             out.push({ seq, message: decodeRecord(k, v!, this.opts!.legacyMessage) })
           } catch (e) {
             if (!isBrokerError(e, 'STORAGE_CORRUPT_RECORD')) throw e
-            this.reportCorrupt(k, destination, seq, e.message)
+            this.integrity.corruptMessage(k, destination, seq, e.message)
           }
         })
       } catch (e) {
@@ -350,16 +318,6 @@ export class LevelDbAdapter extends AbstractAdapter<Pending> {
       if (seen < want || out.length >= limit) break
     }
     return out
-  }
-
-  /** A stored message that does not decode: say so once per open, never serve it (it stays in the store). */
-  private reportCorrupt(key: Buffer, destination: string, seq: number, reason: string): void {
-    const k = key.toString('hex')
-    if (this.corruptKeys.has(k)) return
-    this.corruptKeys.add(k)
-    const why = `message seq ${seq} of ${destination}: ${reason}; not delivered, kept in the store`
-    this.corrupt.push({ file: this.levelDir, offset: 0, reason: why })
-    log.error(`store ${this.levelDir}: corrupt message: ${why}`, { code: 'STORAGE_CORRUPT_RECORD', destination, seq })
   }
 
   protected isDuplicateStore(key: string): boolean {
@@ -391,15 +349,7 @@ export class LevelDbAdapter extends AbstractAdapter<Pending> {
       messages: this.index.messageCount(),
       destinations: this.index.summaries().filter((d) => d.count > 0),
       ...this.syncLatency.snapshot(),
-      integrity: {
-        corrupt: this.corrupt.slice(0, CORRUPT_REPORT_MAX),
-        corruptCount: this.corrupt.length,
-        tornTail: this.tornTail,
-        fencedRecordsIgnored: 0,
-        // No background check of table files exists (see the header: table damage is not promised).
-        verification: 'not-needed',
-        verifiedMessages: 0,
-      },
+      integrity: this.integrity.snapshot(),
     }
   }
 

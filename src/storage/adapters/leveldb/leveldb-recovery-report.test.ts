@@ -24,7 +24,7 @@ import {
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { LevelDbAdapter, LEVELDB_SUBDIR } from './index.ts'
-import { CORRUPT_REPORT_MAX } from './leveldb-adapter.ts'
+import { CORRUPT_REPORT_MAX } from './level-integrity.ts'
 import { INFO_LOG_BYTES_MAX, WAL_FILES_MAX, readInfoLog, scanWriteAheadLogs } from './recovery-findings.ts'
 import type { RecoveredState } from '../../types.ts'
 import { msg, strProp } from '../../conformance/harness.ts'
