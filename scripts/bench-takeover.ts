@@ -18,6 +18,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { KahaDbAdapter } from '../src/storage/index.ts'
+import { createMessage } from '../src/model/index.ts'
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`)
@@ -203,18 +204,16 @@ async function prefill(dir: string, n: number) {
       ops.push({
         op: 'add' as const,
         destination: 'queue://BENCH',
-        message: {
+        // What a persistent STOMP SEND with content-length to /queue/BENCH is stored as.
+        message: createMessage({
           messageId: id,
-          headers: {
-            destination: '/queue/BENCH',
-            'message-id': id,
-            timestamp: String(now),
-            expires: '0',
-            priority: '4',
-            persistent: 'true',
-          },
+          destination: { kind: 'queue', name: 'BENCH' },
+          timestamp: now,
+          persistent: true,
+          bodyKind: 'bytes',
           body,
-        },
+          origin: { protocol: 'stomp' },
+        }),
       })
     }
     await a.write(ops)

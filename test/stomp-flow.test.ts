@@ -31,7 +31,7 @@ function meterSends(h: Harness): { pendingBytes: () => number; peakBytes: () => 
     const s: BrokerSession = connect(info)
     const send = s.send.bind(s)
     s.send = (req, tx) => {
-      const n = req.body.length
+      const n = req.message.body.length
       pending += n
       peak = Math.max(peak, pending)
       const p = send(req, tx)

@@ -8,6 +8,7 @@
  */
 import { afterEach, describe, expect, test } from 'bun:test'
 import { isBrokerError } from '../lib/errors.ts'
+import { createMessage } from '../model/index.ts'
 import { MemoryStore } from '../testing/memory-store.ts'
 import type { StoredMessage } from '../storage/types.ts'
 import type { Broker } from './broker.ts'
@@ -241,7 +242,12 @@ describe('Broker recovery', () => {
       {
         op: 'add',
         destination: 'durable://ghost:sub',
-        message: { messageId: 'g1', headers: { destination: '/topic/G' }, body: enc('g') },
+        message: createMessage({
+          messageId: 'g1',
+          destination: { kind: 'topic', name: 'G' },
+          timestamp: 1,
+          body: enc('g'),
+        }),
       },
     ])
     await store.close()

@@ -60,7 +60,7 @@ export async function makeBroker(
   return { broker, store }
 }
 
-/** A STOMP-style send (destination label, SEND headers) through the STOMP mapping, as the connector makes it. */
+/** A STOMP-style send (destination label, SEND headers) through the STOMP mapping, as the SEND handler makes it. */
 export function stompSend(
   s: BrokerSession,
   destination: string,
@@ -70,7 +70,10 @@ export function stompSend(
 ): Promise<void> {
   const b = typeof body === 'string' ? enc(body) : body
   return s.send(
-    { message: fromStompSend(destination, headers, b, { nowMs: Date.now(), newMessageId: () => '' }) },
+    {
+      message: fromStompSend(destination, headers, b, { nowMs: Date.now(), newMessageId: () => '' }),
+      timestampDefaulted: !headers.timestamp,
+    },
     txId,
   )
 }
@@ -108,7 +111,10 @@ export function toStompDelivery(d: Delivery): StompDelivery {
 export function stompView(s: BrokerSession): StompView {
   const send: StompView['send'] = async (req, txId) =>
     s.send(
-      { message: fromStompSend(req.destination, req.headers, req.body, { nowMs: Date.now(), newMessageId: () => '' }) },
+      {
+        message: fromStompSend(req.destination, req.headers, req.body, { nowMs: Date.now(), newMessageId: () => '' }),
+        timestampDefaulted: !req.headers.timestamp,
+      },
       txId,
     )
   const subscribe: StompView['subscribe'] = (req, onDelivery) =>

@@ -6,12 +6,12 @@
  *   3. per producer, first deliveries on a queue come in send order.
  * Method: a seeded random workload (SEED=... replays; the seed is printed on failure) over a MemoryStore with a
  * small memory limit so deep queues page; invariants 2 and 3 are checked at every delivery, 1 after a drain.
+ * Sessions are seen through the STOMP mapping (the test kit's stompView), as a STOMP client sees them.
  * Bounded: a fixed number of steps, every wait bounded in time.
  */
 import { afterEach, expect, test } from 'bun:test'
 import type { Broker } from './broker.ts'
-import type { BrokerSession, Delivery } from './types.ts'
-import { makeBroker, settle, until } from './broker-test-kit.ts'
+import { makeBroker, settle, type StompDelivery, type StompView, stompView, until } from './broker-test-kit.ts'
 import { seededGenerator } from '../lib/random.ts'
 
 let brokers: Broker[] = []
@@ -32,7 +32,7 @@ interface ConsumerModel {
   closed: boolean
 }
 interface SessionModel {
-  s: BrokerSession
+  s: StompView
   consumers: ConsumerModel[]
   tx: { id: string; sends: { id: string; q: string; producer: string; n: number }[]; acks: Out[]; nacks: Out[] } | null
   producer: string
@@ -59,7 +59,7 @@ async function runWorkload(seed: number, steps: number): Promise<void> {
 
   const onDelivery =
     (cm: ConsumerModel) =>
-    (d: Delivery): void => {
+    (d: StompDelivery): void => {
       const id = d.messageId
       if (acked.has(id)) violations.push(`delivered after its ack: ${id}`)
       if (deadLettered.has(id)) violations.push(`delivered after dead-lettering: ${id}`)
@@ -76,7 +76,7 @@ async function runWorkload(seed: number, steps: number): Promise<void> {
 
   const newSession = (): SessionModel => {
     const m: SessionModel = {
-      s: broker.connect({ remoteAddress: 'w', protocol: 'test' }),
+      s: stompView(broker.connect({ remoteAddress: 'w', protocol: 'test' })),
       consumers: [],
       tx: null,
       producer: `p${++producerNo}`,
@@ -211,7 +211,7 @@ async function runWorkload(seed: number, steps: number): Promise<void> {
   for (const m of sessions) await m.s.close()
   const drained = new Map<string, string>()
   const dlqDrained = new Set<string>()
-  const d = broker.connect({ remoteAddress: 'drain', protocol: 'test' })
+  const d = stompView(broker.connect({ remoteAddress: 'drain', protocol: 'test' }))
   for (const q of QUEUES) {
     d.subscribe({ id: q, destination: q, ack: 'auto' }, (x) => {
       if (acked.has(x.messageId)) violations.push(`drain: delivered after its ack: ${x.messageId}`)

@@ -7,6 +7,7 @@ import { fromStompSend } from '../protocol/stomp/message-mapping.ts'
 import { afterEach, describe, expect, test } from 'bun:test'
 import { isBrokerError } from '../lib/errors.ts'
 import type { Broker } from './broker.ts'
+import { labelOf } from './destination.ts'
 import { dec, enc, makeBroker, settle, Sink, sub, until, stompView } from './broker-test-kit.ts'
 
 let brokers: Broker[] = []
@@ -553,7 +554,7 @@ describe('Broker dedupe and scheduler', () => {
     const seen: string[] = []
     broker.setScheduler({
       accept: async (req) => {
-        seen.push(req.destination)
+        seen.push(labelOf(req.message.destination))
         return req.message.properties.has('AMQ_SCHEDULED_DELAY')
       },
     })

@@ -8,14 +8,18 @@
 import { describe, expect, test } from 'bun:test'
 import { isBrokerError } from '../lib/errors.ts'
 import { MemoryStore } from '../testing/memory-store.ts'
-import { dec, enc, makeBroker, settle, sub, until } from './broker-test-kit.ts'
-import { BrokerManagement } from './management.ts'
+import { toStompHeaders } from '../protocol/stomp/message-mapping.ts'
+import { dec, enc, makeBroker, settle, stompView, sub, until } from './broker-test-kit.ts'
+import { BrokerManagement, type BrowsedMessage } from './management.ts'
 
 const LIMITS = { memoryLimit: 8 * 1024, destinationMemoryLimit: 8 * 1024 }
 
+/** A browsed message's headers as a STOMP MESSAGE would carry them. */
+const headersOf = (m: BrowsedMessage): Record<string, string> => toStompHeaders(m.message)
+
 async function filled(n: number, store = new MemoryStore()) {
   const { broker } = await makeBroker({ limits: LIMITS, store })
-  const s = broker.connect({ remoteAddress: 'test', protocol: 'test' })
+  const s = stompView(broker.connect({ remoteAddress: 'test', protocol: 'test' }))
   for (let i = 0; i < n; i++)
     await s.send({
       destination: '/queue/m',
@@ -46,7 +50,7 @@ describe('BrokerManagement', () => {
     const seen: string[] = []
     for (let offset = 0; ; offset += 50) {
       const page = await mgmt.browse('/queue/m', offset, 50)
-      seen.push(...page.messages.map((m) => m.headers.n!))
+      seen.push(...page.messages.map((m) => headersOf(m).n!))
       expect(page.depth).toBe(120)
       if (!page.more) break
     }
@@ -60,16 +64,16 @@ describe('BrokerManagement', () => {
   test('BrokerManagement delete, move and purge take exactly the messages named, also after a restart', async () => {
     const { broker, store, mgmt } = await filled(100)
     const all = (await mgmt.browse('/queue/m', 0, 100)).messages
-    const id = (n: number) => all.find((m) => m.headers.n === String(n))!.id
+    const id = (n: number) => all.find((m) => headersOf(m).n === String(n))!.id
     expect(await mgmt.deleteMessage('/queue/m', id(3))).toBe(true)
     expect(await mgmt.deleteMessage('/queue/m', id(3))).toBe(false)
     expect(await mgmt.deleteMessage('/queue/m', id(90))).toBe(true)
     expect(await mgmt.move('/queue/m', '/queue/other', [id(5), id(95)], false)).toBe(2)
     expect(await mgmt.move('/queue/m', '/queue/copy', [id(7)], true)).toBe(1)
     const left = Array.from({ length: 100 }, (_, i) => `m${i}`).filter((x) => !['m3', 'm90', 'm5', 'm95'].includes(x))
-    expect((await mgmt.browse('/queue/m', 0, 200)).messages.map((m) => `m${m.headers.n}`)).toEqual(left)
+    expect((await mgmt.browse('/queue/m', 0, 200)).messages.map((m) => `m${headersOf(m).n}`)).toEqual(left)
     const other = await mgmt.browse('/queue/other', 0, 10)
-    expect(other.messages.map((m) => [m.id, m.headers['original-destination']])).toEqual([
+    expect(other.messages.map((m) => [m.id, headersOf(m)['original-destination']])).toEqual([
       [id(5), '/queue/m'],
       [id(95), '/queue/m'],
     ])
@@ -79,7 +83,7 @@ describe('BrokerManagement', () => {
     // Recovered from the store: the same messages, and purge takes them all (a recovered range).
     const again = await makeBroker({ limits: LIMITS, store })
     const m2 = new BrokerManagement(again.broker)
-    expect((await m2.browse('/queue/m', 0, 200)).messages.map((m) => `m${m.headers.n}`)).toEqual(left)
+    expect((await m2.browse('/queue/m', 0, 200)).messages.map((m) => `m${headersOf(m).n}`)).toEqual(left)
     expect(await m2.deleteMessage('/queue/m', id(50))).toBe(true)
     expect(await m2.purge('/queue/m')).toBe(left.length - 1)
     expect(again.broker.metrics().destinations.find((d) => d.destination === '/queue/m')!.depth).toBe(0)

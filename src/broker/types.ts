@@ -16,6 +16,12 @@ export interface SendRequest {
   message: CoreMessage
   /** Extra store ops written in the same atomic batch as this message (MQTT QoS 2 receive state). Persistent only. */
   extraOps?: StoreOp[]
+  /**
+   * True when the producer set no timestamp and the connector filled message.timestamp with the send time (STOMP:
+   * a SEND without a `timestamp` header). A scheduled copy of such a message is stamped with its firing time, as
+   * sfbroker 0.1.0 did; otherwise copies keep the producer's timestamp.
+   */
+  timestampDefaulted?: boolean
 }
 
 export interface SubscribeRequest {

@@ -12,6 +12,8 @@ import type { AdapterKind } from '../config/index.ts'
 import type { StandbyReader } from '../storage/index.ts'
 import { createAdapter } from '../storage/index.ts'
 import { logger } from '../lib/log.ts'
+import { legacyStoreReader } from '../broker/scheduler/index.ts'
+import { fromLegacyStored } from '../protocol/stomp/index.ts'
 
 const log = logger('node')
 
@@ -34,7 +36,7 @@ export class WarmStandby {
     for (const dir of directories) {
       const adapter = createAdapter(kind)
       if (!adapter.standby) continue
-      this.readers.set(dir, adapter.standby({ directory: dir }))
+      this.readers.set(dir, adapter.standby({ directory: dir, legacyMessage: legacyStoreReader(fromLegacyStored) }))
     }
   }
 

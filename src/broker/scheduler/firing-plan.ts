@@ -1,7 +1,8 @@
 /**
  * What one firing of a scheduled job does, as a value: the copy it delivers (ActiveMQ SchedulerBroker.scheduledJob:
  * no AMQ_SCHEDULED_* headers, `scheduledJobId`, a message id derived from the job and its firings so a re-run
- * firing is deduped, `expires` shifted so the TTL counts from delivery), the job's next version, or the separate
+ * firing is deduped, `expires` shifted so the TTL counts from delivery, the firing time as timestamp unless the
+ * producer set one, as 0.1.0 did), the job's next version, or the separate
  * job a cron trigger with repeats starts. Pure: the Scheduler routes the copy and records the plan.
  */
 import { isBrokerError } from '../../lib/errors.ts'
@@ -65,6 +66,7 @@ export function recordOf(j: Job): JobRecord {
     fired: j.fired,
     createdAt: j.createdAt,
     version: j.version,
+    stampOnFire: j.stampOnFire,
   }
 }
 
@@ -103,6 +105,7 @@ export function planFiring(job: Job, now: number, cronUtc: boolean): Plan {
     fired: 0,
     createdAt: job.createdAt,
     version: 1,
+    stampOnFire: job.stampOnFire,
   }
   return { job, copy: null, next, spawn }
 }
@@ -120,6 +123,7 @@ export function copyOf(job: Job, now: number): SendRequest {
   } else if (c.producer === null) {
     c.messageId = job.id
   }
+  if (job.stampOnFire) c.timestamp = now
   if (c.expiration > 0) {
     const ttl = c.expiration - job.createdAt
     if (ttl > 0) c.expiration = now + ttl

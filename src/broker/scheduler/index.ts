@@ -11,6 +11,7 @@ export {
   JOBS_STORE_KEY,
   isManagementDestination,
   legacyJobReader,
+  legacyStoreReader,
   parseSchedule,
   type ScheduleSpec,
 } from './job.ts'

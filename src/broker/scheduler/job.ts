@@ -120,6 +120,11 @@ export interface JobRecord {
   createdAt: number
   /** Bumped on every rewrite. */
   version: number
+  /**
+   * The producer set no timestamp (SendRequest.timestampDefaulted): each copy gets its firing time as timestamp,
+   * as sfbroker 0.1.0 gave it. Records written before this field existed read as false.
+   */
+  stampOnFire: boolean
 }
 
 const RECORD_FIELDS: (keyof JobRecord)[] = [
@@ -134,6 +139,7 @@ const RECORD_FIELDS: (keyof JobRecord)[] = [
   'fired',
   'createdAt',
   'version',
+  'stampOnFire',
 ]
 
 /** The stored message of a job: its message (AMQ_SCHEDULED_* kept: BROWSE shows them, firing strips them) + record. */
@@ -179,6 +185,9 @@ export function decodeJob(s: StoredMessage): { rec: JobRecord; message: CoreMess
   if (typeof rec.id !== 'string') fail('missing id')
   if (rec.cron !== null && typeof rec.cron !== 'string')
     fail(`field cron is ${JSON.stringify(rec.cron)}; expected a string or null`)
+  if (rec.stampOnFire === undefined) rec.stampOnFire = false
+  else if (typeof rec.stampOnFire !== 'boolean')
+    fail(`field stampOnFire is ${JSON.stringify(rec.stampOnFire)}; expected true or false`)
   const message = copyMessage(s.message)
   message.properties.delete(RECORD_HEADER)
   return { rec, message }
@@ -206,7 +215,10 @@ export function legacyJobReader(fromHeaders: LegacyMessageReader): LegacyMessage
     if (typeof old.destination !== 'string' || h === null || typeof h !== 'object')
       fail('missing destination or headers')
     const id = typeof old.id === 'string' ? old.id : fail('missing id')
-    const m = fromHeaders(id, { ...h, destination: old.destination as string }, body)
+    // The record kept the SEND's raw headers; 0.1.0 read `persistent` in any case when it fired the copy.
+    const sent: Record<string, string> = { ...h, destination: old.destination as string }
+    if (sent.persistent !== undefined) sent.persistent = sent.persistent.toLowerCase()
+    const m = fromHeaders(id, sent, body)
     const key = h!['message-id'] || h!._AMQ_DUPL_ID || null
     if (key !== null) {
       m.messageId = key
@@ -215,7 +227,23 @@ export function legacyJobReader(fromHeaders: LegacyMessageReader): LegacyMessage
     const rec: Record<string, unknown> = {}
     for (const k of RECORD_FIELDS) rec[k] = old[k]
     rec.v = RECORD_VERSION
+    // 0.1.0 built each copy from the SEND's headers, so a copy got the firing time unless the SEND had a timestamp.
+    rec.stampOnFire = !h!.timestamp
     m.properties.set(RECORD_HEADER, prop.string(JSON.stringify(rec)))
     return m
   }
+}
+
+/**
+ * One reader for 0.1.0 records of either store, for a caller that does not know which store a directory holds
+ * (the warm standby follows both): a record whose only header is `sfbroker-job` is a job record (legacyJobReader);
+ * anything else is a message record (`fromHeaders`). 0.1.0 gave every stored message a `destination` header and
+ * no job record one, so the two cannot be confused.
+ */
+export function legacyStoreReader(fromHeaders: LegacyMessageReader): LegacyMessageReader {
+  const jobs = legacyJobReader(fromHeaders)
+  return (messageId, headers, body) =>
+    headers[RECORD_HEADER] !== undefined && headers.destination === undefined
+      ? jobs(messageId, headers, body)
+      : fromHeaders(messageId, headers, body)
 }

@@ -20,6 +20,8 @@ export interface ManagedJobs {
   jobs(): Iterable<Job>
   jobById(id: string): Job | undefined
   route(req: SendRequest): Promise<void>
+  /** The scheduler's clock: the timestamp of a reply whose job's producer set none. */
+  now(): number
   /** A fresh message id for a BROWSE reply. */
   newId(): string
   /** Remove jobs durably; resolves with how many were removed. */
@@ -61,6 +63,7 @@ export async function runManagementCommand(req: SendRequest, jobs: ManagedJobs):
           messageId: jobs.newId(),
           producer: null,
         })
+        if (j.stampOnFire) c.timestamp = jobs.now()
         c.properties.set(H.jobId, prop.string(j.id))
         c.properties.set('original-destination', prop.string(j.destination))
         await jobs.route({ message: c })

@@ -7,19 +7,14 @@ import { expect, test } from 'bun:test'
 import { Scheduler } from './index.ts'
 import { MemoryStore } from '../../testing/memory-store.ts'
 import type { Clock } from '../../lib/clock.ts'
-import type { BrokerCore, BrokerSession, SendRequest } from '../types.ts'
+import type { SendRequest } from '../types.ts'
+import { RecordingBrokerBase, stompSendRequest } from './scheduler-test-kit.ts'
 
 const T0 = Date.parse('2025-03-14T10:00:00Z')
 const clock: Clock = { now: () => T0, setTimeout: () => 0, clearTimeout: () => {} } as unknown as Clock
-const broker = {
-  connect: (): BrokerSession => {
-    throw new Error('not used')
-  },
-  route: async (_r: SendRequest): Promise<void> => {},
-  setScheduler: () => {},
-  metrics: () => ({ connections: 0, destinations: [], memoryBytes: 0, memoryLimitBytes: 0 }),
-  stop: async () => {},
-} as unknown as BrokerCore
+const broker = new (class extends RecordingBrokerBase {
+  async route(_r: SendRequest): Promise<void> {}
+})()
 
 test('Scheduler.list gives the first max jobs in due order with nextDueAt, and the total', async () => {
   const store = new MemoryStore()
@@ -28,14 +23,15 @@ test('Scheduler.list gives the first max jobs in due order with nextDueAt, and t
   const delays = [5000, 1000, 9000, 3000, 7000, 2000]
   for (const [i, d] of delays.entries()) {
     await sched.accept(
-      {
-        destination: `/queue/q${i}`,
-        headers: {
+      stompSendRequest(
+        `/queue/q${i}`,
+        {
           AMQ_SCHEDULED_DELAY: String(d),
           ...(i === 1 ? { AMQ_SCHEDULED_PERIOD: '500', AMQ_SCHEDULED_REPEAT: '3' } : {}),
         },
-        body: new TextEncoder().encode('x'.repeat(i)),
-      },
+        'x'.repeat(i),
+        T0,
+      ),
       null,
     )
   }
@@ -57,11 +53,12 @@ test('Scheduler.list gives the first max jobs in due order with nextDueAt, and t
   expect([three.total, three.jobs.map((j) => j.destination)]).toEqual([6, ['/queue/q1', '/queue/q5', '/queue/q3']])
   expect(sched.list(0)).toEqual({ total: 6, jobs: [] })
   await sched.accept(
-    {
-      destination: 'ActiveMQ.Scheduler.Management',
-      headers: { AMQ_SCHEDULER_ACTION: 'REMOVE', scheduledJobId: all.jobs[0]!.id },
-      body: new Uint8Array(0),
-    },
+    stompSendRequest(
+      '/topic/ActiveMQ.Scheduler.Management',
+      { AMQ_SCHEDULER_ACTION: 'REMOVE', scheduledJobId: all.jobs[0]!.id },
+      '',
+      T0,
+    ),
     null,
   )
   expect(sched.list(2).jobs.map((j) => j.destination)).toEqual(['/queue/q5', '/queue/q3'])

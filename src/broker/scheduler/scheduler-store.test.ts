@@ -3,7 +3,7 @@
  * recovered by a new adapter instance and a new Scheduler (remaining repeats kept, overdue jobs fire once), and the
  * dedupe record keeps a retried scheduled SEND from creating a second job. Method: each available adapter
  * (levelDB always; kahaDB once src/storage/index.ts provides createAdapter) in a temp dir, a hand-driven clock,
- * and a recording broker that dedupes by message-id.
+ * SENDs built through the STOMP mapping, and a recording broker that dedupes on the model's dedupeKey.
  */
 import { afterAll, describe, expect, test } from 'bun:test'
 import fs from 'node:fs'
@@ -12,7 +12,8 @@ import path from 'node:path'
 import { Scheduler } from './index.ts'
 import { LevelDbAdapter } from '../../storage/adapters/leveldb/index.ts'
 import type { Clock } from '../../lib/clock.ts'
-import type { BrokerCore, BrokerSession, SchedulerPort, SendRequest } from '../types.ts'
+import type { SendRequest } from '../types.ts'
+import { RecordingBrokerBase, routedCopy, stompSendRequest, type RoutedCopy } from './scheduler-test-kit.ts'
 import type { PersistenceAdapter } from '../../storage/types.ts'
 
 class StepClock implements Clock {
@@ -51,23 +52,11 @@ async function idle(): Promise<void> {
   for (let i = 0; i < 5; i++) await new Promise<void>((r) => setTimeout(r, 5))
 }
 
-class RecordingBroker implements BrokerCore {
-  routed: SendRequest[] = []
-  private seen = new Set<string>()
-  connect(): BrokerSession {
-    throw new Error('not used')
-  }
+class RecordingBroker extends RecordingBrokerBase {
+  routed: RoutedCopy[] = []
   async route(req: SendRequest): Promise<void> {
-    const id = req.headers['message-id']
-    if (id !== undefined && this.seen.has(id)) return
-    if (id !== undefined) this.seen.add(id)
-    this.routed.push(req)
+    if (!this.duplicate(req)) this.routed.push(routedCopy(req))
   }
-  setScheduler(_s: SchedulerPort | null): void {}
-  metrics() {
-    return { connections: 0, destinations: [], memoryBytes: 0, memoryLimitBytes: 0 }
-  }
-  async stop(): Promise<void> {}
 }
 
 const adapters: { name: string; make: () => Promise<PersistenceAdapter> }[] = [
@@ -89,7 +78,6 @@ afterAll(() => {
 })
 
 const T0 = Date.parse('2025-06-01T08:00:00Z')
-const enc = new TextEncoder()
 
 for (const a of adapters) {
   describe(`Scheduler over ${a.name}`, () => {
@@ -104,19 +92,16 @@ for (const a of adapters) {
       const sch1 = new Scheduler({ store: s1, broker, clock })
       await sch1.start(rec1)
       await sch1.accept(
-        {
-          destination: '/queue/R',
-          headers: { AMQ_SCHEDULED_DELAY: '1000', AMQ_SCHEDULED_PERIOD: '1000', AMQ_SCHEDULED_REPEAT: '3' },
-          body: enc.encode('r'),
-        },
+        stompSendRequest(
+          '/queue/R',
+          { AMQ_SCHEDULED_DELAY: '1000', AMQ_SCHEDULED_PERIOD: '1000', AMQ_SCHEDULED_REPEAT: '3' },
+          'r',
+          clock.t,
+        ),
         null,
       )
       await sch1.accept(
-        {
-          destination: '/queue/D',
-          headers: { AMQ_SCHEDULED_DELAY: '5000', 'message-id': 'client-7' },
-          body: enc.encode('d'),
-        },
+        stompSendRequest('/queue/D', { AMQ_SCHEDULED_DELAY: '5000', 'message-id': 'client-7' }, 'd', clock.t),
         null,
       )
       await clock.advance(1000)
@@ -134,11 +119,7 @@ for (const a of adapters) {
       // A client retry of the already scheduled SEND (same message-id) must not create a second job.
       expect(
         await sch2.accept(
-          {
-            destination: '/queue/D',
-            headers: { AMQ_SCHEDULED_DELAY: '5000', 'message-id': 'client-7' },
-            body: enc.encode('d'),
-          },
+          stompSendRequest('/queue/D', { AMQ_SCHEDULED_DELAY: '5000', 'message-id': 'client-7' }, 'd', clock.t),
           null,
         ),
       ).toBe(true)
@@ -154,11 +135,7 @@ for (const a of adapters) {
       // Even after the job fired and its record is gone, the dedupe record still knows the SEND.
       expect(
         await sch2.accept(
-          {
-            destination: '/queue/D',
-            headers: { AMQ_SCHEDULED_DELAY: '5000', 'message-id': 'client-7' },
-            body: enc.encode('d'),
-          },
+          stompSendRequest('/queue/D', { AMQ_SCHEDULED_DELAY: '5000', 'message-id': 'client-7' }, 'd', clock.t),
           null,
         ),
       ).toBe(true)

@@ -2,8 +2,9 @@
  * Goal: the Scheduler's ActiveMQ semantics (delay, period+repeat, cron, management, bad headers), its durability
  * (accept resolves only after the job is in the store) and its recovery (a new Scheduler on the same store keeps
  * remaining repeats; overdue jobs fire once; copies re-fired after a lost record keep their message ids).
- * Method: a hand-driven clock, the MemoryStore adapter, and a recording BrokerCore that dedupes by message-id as
- * the real broker's producer audit does.
+ * Method: a hand-driven clock, the MemoryStore adapter, SENDs built through the STOMP mapping, and a recording
+ * BrokerCore (scheduler-test-kit.ts) that sees each copy as a STOMP subscriber would and dedupes on the model's
+ * dedupeKey as the real broker's producer audit does.
  */
 import { afterEach, describe, expect, test } from 'bun:test'
 import { Scheduler, TIMER_MS_MAX } from './index.ts'
@@ -11,8 +12,9 @@ import { JOBS_STORE_KEY } from './job.ts'
 import { MemoryStore } from '../../testing/memory-store.ts'
 import { BrokerError, isBrokerError } from '../../lib/errors.ts'
 import type { Clock } from '../../lib/clock.ts'
-import type { BrokerCore, BrokerSession, SchedulerPort, SendRequest } from '../types.ts'
-import type { RecoveredState, StoreOp, WriteResult } from '../../storage/types.ts'
+import type { SendRequest } from '../types.ts'
+import type { StoreOp, WriteResult } from '../../storage/types.ts'
+import { RecordingBrokerBase, routedCopy, stompSendRequest, type RoutedCopy } from './scheduler-test-kit.ts'
 
 class FakeClock implements Clock {
   private t: number
@@ -62,14 +64,11 @@ async function settle(): Promise<void> {
 const enc = new TextEncoder()
 const dec = new TextDecoder()
 
-class FakeBroker implements BrokerCore {
-  routed: { at: number; req: SendRequest }[] = []
-  seen = new Set<string>()
+class FakeBroker extends RecordingBrokerBase {
+  routed: { at: number; req: RoutedCopy }[] = []
   failNext: Error | null = null
-  /** Route calls that never resolve until released (to observe ordering). */
-  constructor(private clock: Clock) {}
-  connect(): BrokerSession {
-    throw new Error('not used')
+  constructor(private clock: Clock) {
+    super()
   }
   async route(req: SendRequest): Promise<void> {
     if (this.failNext) {
@@ -77,18 +76,9 @@ class FakeBroker implements BrokerCore {
       this.failNext = null
       throw e
     }
-    const id = req.headers['message-id']
-    if (id !== undefined) {
-      if (this.seen.has(id)) return
-      this.seen.add(id)
-    }
-    this.routed.push({ at: this.clock.now(), req })
+    if (this.duplicate(req)) return
+    this.routed.push({ at: this.clock.now(), req: routedCopy(req) })
   }
-  setScheduler(_s: SchedulerPort | null): void {}
-  metrics() {
-    return { connections: 0, destinations: [], memoryBytes: 0, memoryLimitBytes: 0 }
-  }
-  async stop(): Promise<void> {}
   to(dest: string) {
     return this.routed.filter((r) => r.req.destination === dest)
   }
@@ -112,8 +102,9 @@ afterEach(async () => {
   for (const s of started.splice(0)) await s.stop()
 })
 
-function send(destination: string, headers: Record<string, string>, body = 'hello'): SendRequest {
-  return { destination, headers, body: enc.encode(body) }
+/** A STOMP SEND mapped at T0 (the time a SEND without a timestamp header gets). */
+function send(destination: string, headers: Record<string, string>, body = 'hello', nowMs = T0): SendRequest {
+  return stompSendRequest(destination, headers, body, nowMs)
 }
 
 async function expectCode(p: Promise<unknown>, code: string, mentions?: string): Promise<void> {
@@ -201,6 +192,39 @@ describe('Scheduler delay', () => {
     for (let i = 0; i < 20; i++) await sched.accept(send('/queue/order', { AMQ_SCHEDULED_DELAY: '500' }, `m${i}`), null)
     await clock.advance(500)
     expect(broker.routed.map((r) => dec.decode(r.req.body))).toEqual(Array.from({ length: 20 }, (_, i) => `m${i}`))
+  })
+})
+
+describe('Scheduler timestamps', () => {
+  test('Scheduler stamps each copy with its firing time unless the SEND had a timestamp (0.1.0)', async () => {
+    const { clock, broker, sched } = await setup()
+    await sched.accept(
+      send('/queue/T', { AMQ_SCHEDULED_DELAY: '1000', AMQ_SCHEDULED_PERIOD: '500', AMQ_SCHEDULED_REPEAT: '1' }, 'a'),
+      null,
+    )
+    await sched.accept(send('/queue/T', { AMQ_SCHEDULED_DELAY: '1000', timestamp: '12345' }, 'b'), null)
+    // `timestamp:` empty is no timestamp, as the SEND mapping reads it.
+    await sched.accept(send('/queue/T', { AMQ_SCHEDULED_DELAY: '2000', timestamp: '' }, 'c'), null)
+    await clock.advance(5000)
+    const got = broker.to('/queue/T').map((r) => [dec.decode(r.req.body), r.req.headers.timestamp])
+    expect(got).toEqual([
+      ['a', String(T0 + 1000)],
+      ['b', '12345'],
+      ['a', String(T0 + 1500)],
+      ['c', String(T0 + 2000)],
+    ])
+  })
+
+  test('Scheduler BROWSE replies carry the browse time as timestamp unless the SEND had one', async () => {
+    const { clock, broker, sched } = await setup()
+    await sched.accept(send('/queue/A', { AMQ_SCHEDULED_DELAY: '9000' }, 'unstamped'), null)
+    await sched.accept(send('/queue/A', { AMQ_SCHEDULED_DELAY: '9500', timestamp: '777' }, 'stamped'), null)
+    await clock.advance(3000)
+    await sched.accept(
+      send('/topic/ActiveMQ.Scheduler.Management', { AMQ_SCHEDULER_ACTION: 'BROWSE', 'reply-to': '/queue/r' }, ''),
+      null,
+    )
+    expect(broker.to('/queue/r').map((r) => r.req.headers.timestamp)).toEqual([String(T0 + 3000), '777'])
   })
 })
 
@@ -405,13 +429,13 @@ describe('Scheduler recovery', () => {
     await a.sched.stop()
     store.failWrites = null
     await store.close()
-    const routesBefore = broker.seen.size
+    const routesBefore = broker.seenKeys
     const b = await setup({ store, clock, broker })
     await clock.advance(5000)
     const x = broker.to('/queue/X')
     expect(x.length).toBe(2) // the re-fired first copy was filtered; the repeat came once
     expect(x[0]!.req.headers['message-id']).toBe(firstId)
-    expect(broker.seen.size).toBe(routesBefore + 1)
+    expect(broker.seenKeys).toBe(routesBefore + 1)
     expect(b.sched.stats().jobs).toBe(0)
   })
 
@@ -448,7 +472,7 @@ describe('Scheduler management', () => {
     const replies = broker.to('/queue/replies')
     expect(replies.map((r) => dec.decode(r.req.body))).toEqual(['one', 'two', 'three'])
     expect(
-      replies.every((r) => r.req.headers['persistent'] === 'false' && /^ID:/.test(r.req.headers['scheduledJobId']!)),
+      replies.every((r) => r.req.message.persistent === false && /^ID:/.test(r.req.headers['scheduledJobId']!)),
     ).toBe(true)
     expect(replies[2]!.req.headers['original-destination']).toBe('/queue/A')
     await sched.accept(
@@ -565,6 +589,3 @@ describe('Scheduler limits', () => {
     )
   })
 })
-
-// Silence unused-type import warnings for RecoveredState in strict builds.
-export type _R = RecoveredState

@@ -11,7 +11,8 @@
  * - cron, REPEAT 0: one copy per cron time; cron with REPEAT > 0: each cron time starts a separate job (its own
  *   `scheduledJobId`) delivering REPEAT+1 copies DELAY/PERIOD apart, as ActiveMQ does;
  * - a delivered copy has no AMQ_SCHEDULED_* headers, carries `scheduledJobId`, gets a new message id when the job
- *   repeats or is cron, and its `expires` is shifted so the TTL counts from delivery.
+ *   repeats or is cron, its `expires` is shifted so the TTL counts from delivery, and its timestamp is the firing
+ *   time unless the producer set one (SendRequest.timestampDefaulted; sfbroker 0.1.0's behaviour).
  * - jobs overdue at start (no primary was up) fire once right away; a repeating job then continues PERIOD later.
  *
  * Durability and "exactly once" across kill -9 / failover (the argument):
@@ -318,8 +319,11 @@ export class Scheduler implements SchedulerPort {
       fired: 0,
       createdAt: now,
       version: 1,
+      stampOnFire: req.timestampDefaulted === true,
     }
-    const message = encodeJob(rec, m)
+    // The broker assigns ids before it offers a SEND here; a caller that did not (messageId '') gets the job's.
+    const sent = m.messageId === '' ? { ...m, messageId: rec.id } : m
+    const message = encodeJob(rec, sent)
     this.pendingJobs++
     this.pendingBytes += m.body.length
     let seq: number
@@ -332,7 +336,7 @@ export class Scheduler implements SchedulerPort {
     }
     // Durable now: the receipt may go out. If we were stopped meanwhile the next primary recovers the job.
     if (this.state === 'started') {
-      const job = this.makeJob(rec, m, seq, now, spec.cron)
+      const job = this.makeJob(rec, sent, seq, now, spec.cron)
       this.jobs.set(job.id, job)
       this.bytes += job.body.length
       this.enqueue(job)
@@ -348,6 +352,7 @@ export class Scheduler implements SchedulerPort {
     return runManagementCommand(req, {
       jobs: () => this.jobs.values(),
       route: (r) => this.broker.route(r),
+      now: () => this.clock.now(),
       newId: () => this.newId(),
       removeJobs: (list) => this.removeJobs(list),
       jobById: (id) => this.jobs.get(id),

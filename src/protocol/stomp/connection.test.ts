@@ -173,9 +173,16 @@ describe('StompConnection frames', () => {
         'one',
       ),
     )
-    c.write(frame('SEND', { destination: '/queue/a', receipt: 'r2' }, 'two'))
+    c.write(frame('SEND', { destination: '/queue/a', receipt: 'r2', timestamp: '42' }, 'two'))
     await until(() => pending.length === 2, 'two sends at the broker')
     const first = session.calls[0] as Extract<Call, { op: 'send' }>
+    const second = session.calls[1] as Extract<Call, { op: 'send' }>
+    // Only a SEND without a timestamp header has the broker's time (scheduled copies restamp those).
+    expect([first.req.timestampDefaulted, second.req.timestampDefaulted, second.req.message.timestamp]).toEqual([
+      true,
+      false,
+      42,
+    ])
     const m1 = first.req.message
     expect(m1.destination).toEqual({ kind: 'queue', name: 'a' })
     expect([m1.persistent, m1.priority, m1.messageId]).toEqual([true, 7, ''])
@@ -307,7 +314,7 @@ describe('StompConnection frames', () => {
     await until(() => session.deliverTo.size === 2, 'two subscriptions')
     expect((session.calls[0] as Extract<Call, { op: 'subscribe' }>).req.browser).toBe(true)
     expect((session.calls[1] as Extract<Call, { op: 'subscribe' }>).req.durableName).toBe('n')
-    session.deliverTo.get('b')!({ ...delivery('b', 0), browserEnd: true, body: new Uint8Array(0) })
+    session.deliverTo.get('b')!({ ...delivery('b', 0), browserEnd: true })
     const end = await c.next('MESSAGE')
     expect(end.headers.browser).toBe('end')
     expect(end.headers['message-id']).toBe('0')

@@ -19,7 +19,8 @@ export function handleSend(ctx: HandlerContext, frame: StompFrame): void {
     nowMs: ctx.nowMs(),
     newMessageId: BROKER_ASSIGNS_ID,
   })
-  const req: SendRequest = { message }
+  // `timestamp:` empty counts as absent, as fromStompSend reads it.
+  const req: SendRequest = { message, timestampDefaulted: !frame.headers.timestamp }
   const tx = frame.headers.transaction
   // The outcome holds the receive budget until the broker has the message (in memory under its limits, or stored).
   ctx.enqueueOutcome(frame, ctx.session().send(req, tx), undefined, frame.body.length, ctx.takeFrameCharge())
