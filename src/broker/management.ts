@@ -333,12 +333,12 @@ export class BrokerManagement {
   /**
    * Send a message as a producer would (dedupe, scheduler, flow control), from a short-lived session named after
    * the console. The console builds the message (its JSON headers through the STOMP mapping); messageId '' gets
-   * a broker id.
+   * a broker id. `timestampDefaulted`: the sender gave no timestamp (scheduled copies then get their firing time).
    */
-  async send(message: CoreMessage): Promise<void> {
+  async send(message: CoreMessage, timestampDefaulted = false): Promise<void> {
     const s = this.broker.connect({ remoteAddress: 'admin console', protocol: 'admin' })
     try {
-      await s.send({ message })
+      await s.send({ message, timestampDefaulted })
     } finally {
       await s.close()
     }

@@ -229,7 +229,8 @@ export class ConsoleApi {
 
   private async send(destination: string, body: Record<string, unknown>): Promise<unknown> {
     const message = sendRequestMessage(destination, body)
-    await this.mgmt().send(message)
+    const headers = body.headers as Record<string, unknown> | undefined
+    await this.mgmt().send(message, headers?.timestamp === undefined)
     return { sent: destination }
   }
 
