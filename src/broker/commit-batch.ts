@@ -164,7 +164,9 @@ export class BatchCommitter {
     // 3. Targets and flow control: messages some non-pageable target must hold wait for memory (FIFO).
     const routed = prepared.map((p) => ({ ...p, targets: this.targets(p.dest, p.msg, session), tapped: NO_TAPS }))
     // Topic taps (protocol plug-ins' per-client state): their ops join this batch, their callbacks run in order.
-    if (this.taps.size > 0) for (const r of routed) if (!isQueue(r.dest)) r.tapped = this.taps.collect(r.msg.message)
+    if (this.taps.size > 0)
+      for (const r of routed)
+        if (!isQueue(r.dest)) r.tapped = this.taps.collect(r.msg.message, { subscribers: r.targets.length })
     const needs = new Map<MemoryUsage, number>()
     const mustHold = (msg: BrokerMessage, q: MessageQueue): boolean =>
       !(msg.message.persistent && this.store !== null && q.key !== null)

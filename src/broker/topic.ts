@@ -13,7 +13,7 @@ import type { StoreOp } from '../storage/types.ts'
 import type { BrokerMessage } from './message.ts'
 import type { MessageQueue } from './queue.ts'
 import { messageSource } from './selector-source.ts'
-import type { TopicTap } from './types.ts'
+import type { TopicTap, TopicTapInfo } from './types.ts'
 
 const log = logger('broker')
 
@@ -65,12 +65,12 @@ export class TopicTaps {
   }
 
   /** Every tap's answer for a topic message; a non-persistent message gets no ops (they are dropped, logged). */
-  collect(m: CoreMessage): TapResult[] {
+  collect(m: CoreMessage, info: TopicTapInfo): TapResult[] {
     const out: TapResult[] = []
     for (const t of this.taps) {
       let r: TapResult | null
       try {
-        r = t.onTopicMessage(m)
+        r = t.onTopicMessage(m, info)
       } catch (e) {
         log.error(`topic tap threw on a message to ${m.destination.name}; ignoring its answer`, e)
         continue

@@ -65,9 +65,15 @@ export interface TopicTap {
    * before the store write), including messages from any protocol and scheduler firings. Returns store ops to
    * write in the SAME atomic batch (only for persistent messages; for non-persistent ones ops must be empty)
    * and a callback the broker runs once that batch is durable and fenced (at once for non-persistent), in commit
-   * order. Must not throw; return null to ignore the message.
+   * order. Must not throw; return null to ignore the message. `info.subscribers`: how many of the broker's own
+   * subscriptions (any protocol's topic subscribers and durable subscriptions) the message goes to.
    */
-  onTopicMessage(message: CoreMessage): { ops: StoreOp[]; committed?: () => void } | null
+  onTopicMessage(message: CoreMessage, info: TopicTapInfo): { ops: StoreOp[]; committed?: () => void } | null
+}
+
+/** What the broker tells a topic tap about a message besides the message itself. */
+export interface TopicTapInfo {
+  subscribers: number
 }
 
 export interface ConnectInfo {

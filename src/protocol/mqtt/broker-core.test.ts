@@ -118,6 +118,21 @@ describe('BrokerMqttCore', () => {
     await stomp.close()
   })
 
+  test('BrokerMqttCore answers an MQTT 5 QoS 1 publish nobody takes with 0x10, and one a STOMP subscriber takes with success', async () => {
+    const n = await startNode()
+    const p = client(n)
+    await p.connect({ clientId: 'p', protocolVersion: 5 })
+    p.send(pub('nobody/here', 'x', 1, { messageId: 1 }))
+    expect(await p.next()).toMatchObject({ cmd: 'puback', messageId: 1, reasonCode: 0x10 })
+    const stomp = n.broker.connect({ protocol: 'stomp', remoteAddress: 'test' })
+    stomp.subscribe({ id: 's1', destination: { kind: 'topic', name: 'somebody.>' }, ack: 'auto' }, () => {})
+    p.send(pub('somebody/here', 'x', 1, { messageId: 2 }))
+    const ack = (await p.next()) as Packet & { reasonCode?: number }
+    expect(ack).toMatchObject({ cmd: 'puback', messageId: 2 })
+    expect(ack.reasonCode ?? 0).toBe(0)
+    await stomp.close()
+  })
+
   test('BrokerMqttCore: a send of another protocol to a topic reaches MQTT subscribers, properties as user properties', async () => {
     const n = await startNode()
     const s = client(n)

@@ -13,10 +13,9 @@
  * - On a broker without a store (persistent=false) the same sessions, queues and retained messages are kept in
  *   memory only (`durable` false): they end with this core, as the broker's own non-persistent mode promises.
  * - Shared groups keep queue semantics when a member leaves: broker-core-groups.ts.
- * Not promised: `matched` is false only when the broker tells the tap how many of its own subscriptions took the
- * message (TapInfo; today's Broker does not, so other protocols' subscribers count as present and `matched` is
- * false never), and a message routed between start()'s first read and its tap registration is not seen by MQTT
- * sessions.
+ * `matched` (MQTT 5's 0x10 "no matching subscribers") counts the broker's own subscriptions of every protocol, which
+ * the broker reports to the tap (TopicTapInfo), and the MQTT sessions the tap routes to.
+ * Not promised: a message routed between start()'s first read and its tap registration is not seen by MQTT sessions.
  */
 import { BrokerError } from '../../lib/errors.ts'
 import { logger } from '../../lib/log.ts'
