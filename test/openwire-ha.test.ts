@@ -8,16 +8,25 @@
  * four JVMs of test/jms/JmsHa.java: `send` + `receive` (sync persistent sends, AUTO_ACKNOWLEDGE), `sendTx` +
  * `receiveTx` (transacted both sides). Kill 1: SIGKILL of the primary once the consumer has printed progress and
  * `sendTx` holds an open transaction (it waits on stdin before that commit). The dead node is started again and
- * waits as a replica. Kill 2 makes the commit's outcome unknowable, deterministically: SIGSTOP the primary, let
- * `sendTx` commit, wait until the stopped broker's socket of sendTx's connection holds unread bytes (the commit in
- * the kernel's receive queue: /proc/<pid>/fd and /proc/net/tcp), then SIGKILL: the client must answer the commit with
- * TransactionRolledBackException, and the retried batch must arrive exactly once. Every wait is bounded and waits
- * on what the processes print or on the shared dir, never on a sleep.
+ * waits as a replica. Kill 2 makes the commit's outcome unknowable, deterministically: wait until the primary has
+ * read every byte of sendTx's connection (the kernel's receive queue, found through /proc/<pid>/fd and
+ * /proc/net/tcp, is empty), SIGSTOP it, let `sendTx` commit, wait until that queue holds at least the COMMIT frame's
+ * size (encoded from the ids sendTx prints), then SIGKILL alone: no SIGCONT, which would let the primary read the
+ * commit and make the batch durable before it dies. The client must answer the commit with
+ * TransactionRolledBackException (ActiveMQ's failover transport never replays an in-doubt commit), and the retried
+ * batch must arrive exactly once. Nodes log at debug level, so a failure names the node that saw each transaction
+ * command. Every wait is bounded and waits on what the processes print or on the shared dir, never on a sleep.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import type { ChildProcess } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
+import {
+  encodeFrame,
+  initialFrameOptions,
+  type TransactionInfo,
+  TransactionType,
+} from '../src/protocol/openwire/index.ts'
 import { freePorts, stompConnected } from '../src/testing/net-probe.ts'
 import { until } from '../src/testing/until.ts'
 import { compiledBinary } from './fixtures/binary.ts'
@@ -53,7 +62,7 @@ function startNode(n: Node): void {
       '--connector',
       `tcp://127.0.0.1:${n.openwire}`,
       '--log-level',
-      'warn',
+      'debug',
     ],
     { cwd: workDir, env, stdio: ['ignore', fd, fd] },
   )
@@ -110,6 +119,37 @@ function unreadFrom(pid: number, port: number): number {
   const all = tcpSockets()
   const clientPorts = new Set(all.filter((s) => s.remote === port && inodes.has(s.inode)).map((s) => s.local))
   return all.filter((s) => s.local === port && clientPorts.has(s.remote)).reduce((n, s) => n + s.unread, 0)
+}
+
+/**
+ * The size on the wire of the COMMIT sendTx sends for the batch it holds, from its "INFLIGHT b connection=ID tx=N"
+ * line: a loose, uncached, size-prefixed TransactionInfo (what every client negotiates with sfbroker).
+ */
+function commitFrameBytes(inflight: string): number {
+  const m = /connection=(\S+) tx=(\d+)$/.exec(inflight)
+  if (m === null) throw new Error(`sendTx's INFLIGHT line has no connection and tx ids: ${inflight}`)
+  const connectionId = { type: 'ConnectionId', value: m[1]! } as const
+  const commit: TransactionInfo = {
+    type: 'TransactionInfo',
+    commandId: 0,
+    responseRequired: true,
+    connectionId,
+    transactionId: { type: 'LocalTransactionId', value: BigInt(m[2]!), connectionId },
+    transactionType: TransactionType.COMMIT_ONE_PHASE,
+  }
+  return encodeFrame(commit, initialFrameOptions(1 << 20)).length
+}
+
+/**
+ * SIGKILL alone, and resolve once the child is gone: a stopped process dies as it stands. (The fixture's killed()
+ * sends SIGCONT first, which lets the primary run between the two signals: read the commit and make it durable.)
+ */
+function killedAsStopped(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve()
+    child.once('exit', () => resolve())
+    child.kill('SIGKILL')
+  })
 }
 
 beforeAll(() => {
@@ -205,24 +245,27 @@ describe('OpenWire high availability with the ActiveMQ JMS client', () => {
         WAIT_MS,
       )
       if (sendTx.proc.exitCode !== null) throw new Error(`sendTx ended before kill 2:\n${report()}`)
-      const before = unreadFrom(sendTx.proc.pid!, nodes[1]!.openwire)
+      const commitBytes = commitFrameBytes(sendTx.lines.find((l) => l.startsWith('INFLIGHT'))!)
+      // sendTx sends nothing while it waits on stdin: once the primary has read all of it, the next bytes on that
+      // socket are the commit.
+      const unread = () => unreadFrom(sendTx.proc.pid!, nodes[1]!.openwire)
+      await until(
+        () => unread() === 0,
+        () => `the primary to read all sendTx sent (${unread()} bytes unread)\n${report()}`,
+        WAIT_MS,
+      )
       nodes[1]!.proc!.kill('SIGSTOP')
       sendTx.proc.stdin!.write('go\n')
       await until(
-        () => unreadFrom(sendTx.proc.pid!, nodes[1]!.openwire) > before,
-        () => `the commit to reach the stopped primary's socket\n${report()}`,
+        () => unread() >= commitBytes,
+        () =>
+          `the commit (${commitBytes} bytes) to reach the stopped primary's socket (${unread()} unread)\n${report()}`,
         WAIT_MS,
       )
-      await killed(nodes[1]!.proc!)
+      await killedAsStopped(nodes[1]!.proc!)
       await until(serving, () => `node 0 to take over again\n${logs()}`, WAIT_MS)
 
       const codes = await Promise.all(Object.values(clients).map((c) => c.exit))
-      fs.writeFileSync(
-        '/tmp/ow3-clients.txt',
-        Object.entries(clients)
-          .map(([k, c]) => `--- ${k}\n${c.lines.join('\n')}\n${c.stderr()}`)
-          .join('\n'),
-      )
       if (codes.some((c) => c !== 0)) throw new Error(`a JMS client failed:\n${report()}\n${logs()}`)
       expect(send.lines.at(-1)).toBe(`PASS send sent=${total}`)
       expect(receive.lines.at(-1)).toStartWith(`PASS receive received=${total} `)
@@ -230,7 +273,21 @@ describe('OpenWire high availability with the ActiveMQ JMS client', () => {
       expect(sendTx.lines.filter((l) => l.startsWith(`ROLLEDBACK batch ${pauseAt}:`)).length).toBe(1)
       expect(sendTx.lines.at(-1)).toBe(`PASS sendTx sent=${batches * size} rolledBack=1`)
       expect(receiveTx.lines.at(-1)).toStartWith(`PASS receiveTx received=${batches * size} `)
-      expect(receiveTx.lines.at(-1)).toContain(' again=0 ')
+      // A batch arriving twice (new ids, same seqs): say which node saw which of sendTx's transaction commands.
+      const connection = /connection=(\S+) /.exec(sendTx.lines.find((l) => l.startsWith('INFLIGHT'))!)![1]!
+      const txLines = nodes.map(
+        (n, i) =>
+          `--- node ${i}:\n${fs
+            .readFileSync(n.log, 'utf8')
+            .split('\n')
+            .filter((l) => /TransactionInfo|committed /.test(l) && l.includes(` ${connection}:`))
+            .join('\n')}`,
+      )
+      if (!receiveTx.lines.at(-1)!.includes(' again=0 '))
+        throw new Error(
+          `a transacted batch arrived twice:\n--- sendTx:\n${sendTx.lines.join('\n')}\n--- receiveTx:\n` +
+            `${receiveTx.lines.filter((l) => !l.startsWith('PROGRESS')).join('\n')}\n${txLines.join('\n')}`,
+        )
     },
     600_000,
   )

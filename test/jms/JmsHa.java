@@ -3,7 +3,8 @@
 //   java JmsHa send      URL QUEUE COUNT                      persistent sync sends, property seq = 0..COUNT-1
 //   java JmsHa receive   URL QUEUE COUNT                      AUTO_ACKNOWLEDGE consumer until every seq is seen
 //   java JmsHa sendTx    URL QUEUE BATCHES SIZE PAUSE_AT      transacted batches; before committing batch PAUSE_AT
-//                                                             it prints INFLIGHT and waits for a line on stdin
+//                                                             it prints "INFLIGHT b connection=ID tx=N" (the
+//                                                             commit's ids) and waits for a line on stdin
 //   java JmsHa receiveTx URL QUEUE COUNT SIZE                 transacted consumer, a commit every SIZE messages
 // Prints "PROGRESS n" as it goes, "ROLLEDBACK why" for each TransactionRolledBackException (the work is then
 // retried), and "PASS role ..." or "FAIL role: why" at the end (exit 0 or 1). A message id seen twice is a
@@ -17,7 +18,10 @@ import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
 import javax.jms.*;
+import org.apache.activemq.ActiveMQConnection;
 import org.apache.activemq.ActiveMQConnectionFactory;
+import org.apache.activemq.ActiveMQSession;
+import org.apache.activemq.command.LocalTransactionId;
 
 public class JmsHa {
   static final long IDLE_MS = 120_000;
@@ -118,7 +122,9 @@ public class JmsHa {
         }
         if (b == pauseAt && !paused) {
           paused = true;
-          say("INFLIGHT " + b);
+          // The ids of the commit about to be sent: the HA test encodes that frame to know its size on the wire.
+          say("INFLIGHT " + b + " connection=" + ((ActiveMQConnection) c).getConnectionInfo().getConnectionId().getValue()
+              + " tx=" + ((LocalTransactionId) ((ActiveMQSession) s).getTransactionContext().getTransactionId()).getValue());
           new BufferedReader(new InputStreamReader(System.in)).readLine();
           say("COMMITTING " + b);
         }

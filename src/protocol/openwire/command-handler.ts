@@ -35,6 +35,12 @@ function sessionKey(id: W.SessionId | null): string {
   return id === null ? 'null' : `${id.connectionId}:${id.value}`
 }
 
+/** A TransactionInfo type's name for log lines. */
+function txTypeName(type: number): string {
+  const name = Object.entries(TransactionType).find(([, v]) => v === type)?.[0]
+  return name ?? `type ${type}`
+}
+
 export class CommandHandler {
   private session: CoreSession | null = null
   private subject: Subject | null = null
@@ -280,12 +286,18 @@ export class CommandHandler {
       )
     const tx = txKey(t.transactionId)
     if (tx === undefined) throw new BrokerError('BROKER_TX_UNKNOWN', 'openwire TransactionInfo: no transactionId')
+    // One line per transaction command: after a failover, which node began, committed or rolled back which
+    // transaction is the evidence of an in-doubt commit's fate.
+    log.debug(`openwire ${this.conn.id}: TransactionInfo ${txTypeName(t.transactionType)} ${tx}`)
     switch (t.transactionType) {
       case TransactionType.BEGIN:
         return session.begin(tx)
       case TransactionType.COMMIT_ONE_PHASE:
         return session.commit(tx).then(
-          () => this.consumers!.endTransaction(tx, true),
+          () => {
+            log.debug(`openwire ${this.conn.id}: committed ${tx}`)
+            this.consumers!.endTransaction(tx, true)
+          },
           (e) => {
             this.consumers!.endTransaction(tx, false)
             throw e
