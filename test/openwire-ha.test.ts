@@ -140,18 +140,6 @@ function commitFrameBytes(inflight: string): number {
   return encodeFrame(commit, initialFrameOptions(1 << 20)).length
 }
 
-/**
- * SIGKILL alone, and resolve once the child is gone: a stopped process dies as it stands. (The fixture's killed()
- * sends SIGCONT first, which lets the primary run between the two signals: read the commit and make it durable.)
- */
-function killedAsStopped(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve()
-    child.once('exit', () => resolve())
-    child.kill('SIGKILL')
-  })
-}
-
 beforeAll(() => {
   if (jmsMissing !== undefined) return
   binary = compiledBinary()
@@ -262,7 +250,7 @@ describe('OpenWire high availability with the ActiveMQ JMS client', () => {
           `the commit (${commitBytes} bytes) to reach the stopped primary's socket (${unread()} unread)\n${report()}`,
         WAIT_MS,
       )
-      await killedAsStopped(nodes[1]!.proc!)
+      await killed(nodes[1]!.proc!) // SIGKILL alone: the stopped primary never reads the COMMIT
       await until(serving, () => `node 0 to take over again\n${logs()}`, WAIT_MS)
 
       const codes = await Promise.all(Object.values(clients).map((c) => c.exit))
