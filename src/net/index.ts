@@ -46,3 +46,4 @@ export {
   type WsProtocol,
 } from './ws-subprotocol.ts'
 export { sniffProtocol, SNIFF_BYTES_MAX, type SniffedProtocol } from './protocol-sniff.ts'
+export { listenOn, type ListenTarget } from './listen.ts'
