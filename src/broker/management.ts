@@ -1,7 +1,7 @@
 /**
  * BrokerManagement: the operator's operations on a running broker, for the admin console (#18): browse a queue by
  * page, send, delete one message, purge, move or copy messages to another queue, remove an idle destination,
- * list sessions with their subscriptions, list and remove scheduled jobs. It works through the narrow accessors
+ * list sessions with their subscriptions, list and remove scheduled jobs (./management-jobs.ts). It works through the narrow accessors
  * Broker and MessageQueue expose for it and through the broker's own send path; it owns no message semantics.
  *
  * What it sees: messages waiting in a queue, in memory or paged out to the store. Messages delivered and not yet
@@ -14,11 +14,13 @@
 import { BrokerError } from '../lib/errors.ts'
 import type { Broker } from './broker.ts'
 import type { Session } from './session.ts'
-import { type CoreMessage, copyMessage, createMessage, prop, propertyAsString } from '../model/index.ts'
+import { type CoreMessage, copyMessage, prop } from '../model/index.ts'
 import { parseDestination, type DestinationName } from './destination.ts'
 import { brokerMessage, deliveredMessage, type BrokerMessage } from './message.ts'
 import type { MessageQueue, QueueEntry } from './queue.ts'
-import type { SchedulerPort } from './types.ts'
+import { ScheduledJobs, type JobInfo, type SchedulerView } from './management-jobs.ts'
+
+export { JOBS_LIST_MAX, type JobInfo } from './management-jobs.ts'
 
 /** Messages per browse page at most, and the deepest offset a browse may skip to (it reads what it skips). */
 export const BROWSE_LIMIT_MAX = 200
@@ -30,8 +32,6 @@ export const WALK_MAX = 1_000_000
 export const SELECT_IDS_MAX = 1000
 /** Stored messages read per store.load while walking a queue. */
 const LOAD_PAGE = 500
-/** Scheduled jobs listed at most. */
-export const JOBS_LIST_MAX = 1000
 
 export interface BrowsedMessage {
   id: string
@@ -59,16 +59,6 @@ export interface SessionInfo {
   subscriptions: ReturnType<Session['subscriptionsInfo']>
 }
 
-export interface JobInfo {
-  id: string
-  destination: string
-  delayMs: number | null
-  periodMs: number | null
-  repeat: number | null
-  cron: string | null
-  bodyBytes: number
-}
-
 /** One waiting message as the walk finds it: an in-memory entry, or a paged-out stored message. */
 type Item =
   | { kind: 'memory'; entry: QueueEntry; msg: BrokerMessage; redelivered: boolean }
@@ -92,12 +82,14 @@ function notFound(what: string): never {
 }
 
 export class BrokerManagement {
-  private jobsBrowses = 0
+  private readonly scheduledJobs: ScheduledJobs
 
   constructor(
     private readonly broker: Broker,
-    private readonly scheduler: (SchedulerPort & { stats(): { jobs: number; nextDueAt: number | null } }) | null = null,
-  ) {}
+    scheduler: SchedulerView | null = null,
+  ) {
+    this.scheduledJobs = new ScheduledJobs(broker, scheduler, (m) => this.send(m))
+  }
 
   /** The queue `name` names, or a coded error (a topic, or no such queue). */
   private queue(name: string): MessageQueue {
@@ -357,71 +349,13 @@ export class BrokerManagement {
     }))
   }
 
-  /**
-   * Scheduled jobs in due order (at most JOBS_LIST_MAX), through ActiveMQ's own management protocol: a BROWSE sent
-   * to ActiveMQ.Scheduler.Management with a reply-to temp queue this call subscribes to.
-   */
-  async jobs(): Promise<{ jobs: JobInfo[]; total: number; nextDueAt: number | null } | null> {
-    if (!this.scheduler) return null
-    const stats = this.scheduler.stats()
-    const s = this.broker.connect({ remoteAddress: 'admin console', protocol: 'admin' })
-    const replyTo = {
-      kind: 'temp-queue' as const,
-      name: `sfbroker.console.jobs.${process.pid}.${++this.jobsBrowses}`,
-    }
-    const jobs: JobInfo[] = []
-    try {
-      s.subscribe({ id: 'jobs', destination: replyTo, ack: 'auto', prefetch: 10_000 }, (d) => {
-        if (d.browserEnd || jobs.length >= JOBS_LIST_MAX) return
-        const m = d.message
-        const str = (k: string): string | null => {
-          const v = m.properties.get(k)
-          return v === undefined ? null : propertyAsString(v)
-        }
-        const num = (k: string): number | null => {
-          const v = str(k)
-          return v === null || v === '' ? null : Number(v)
-        }
-        jobs.push({
-          id: str('scheduledJobId') ?? '',
-          destination: str('original-destination') ?? '',
-          delayMs: num('AMQ_SCHEDULED_DELAY'),
-          periodMs: num('AMQ_SCHEDULED_PERIOD'),
-          repeat: num('AMQ_SCHEDULED_REPEAT'),
-          cron: str('AMQ_SCHEDULED_CRON'),
-          bodyBytes: m.body.length,
-        })
-      })
-      await s.send({ message: this.managementCommand({ AMQ_SCHEDULER_ACTION: 'BROWSE' }, replyTo) })
-      // Replies are dispatched from microtasks after each route; one macrotask turn lets the last ones arrive.
-      await new Promise((r) => setImmediate(r))
-    } finally {
-      await s.close()
-    }
-    return { jobs, total: stats.jobs, nextDueAt: stats.nextDueAt }
+  /** Scheduled jobs in due order (at most JOBS_LIST_MAX), or null without a scheduler: ./management-jobs.ts. */
+  jobs(): Promise<{ jobs: JobInfo[]; total: number; nextDueAt: number | null } | null> {
+    return this.scheduledJobs.list()
   }
 
-  /** Remove one scheduled job (id) or all (null), through ActiveMQ.Scheduler.Management REMOVE / REMOVEALL. */
-  async removeJobs(id: string | null): Promise<void> {
-    if (!this.scheduler)
-      throw new BrokerError('BROKER_DESTINATION_INVALID', 'the scheduler is not enabled (schedulerSupport)')
-    const props: Record<string, string> =
-      id === null ? { AMQ_SCHEDULER_ACTION: 'REMOVEALL' } : { AMQ_SCHEDULER_ACTION: 'REMOVE', scheduledJobId: id }
-    await this.send(this.managementCommand(props, null))
-  }
-
-  /** A message to ActiveMQ.Scheduler.Management with string properties (the command) and a reply-to. */
-  private managementCommand(
-    props: Record<string, string>,
-    replyTo: { kind: 'temp-queue'; name: string } | null,
-  ): CoreMessage {
-    const m = createMessage({
-      messageId: '',
-      destination: { kind: 'queue', name: 'ActiveMQ.Scheduler.Management' },
-      timestamp: this.broker.clock.now(),
-      replyTo,
-    })
-    for (const k in props) m.properties.set(k, prop.string(props[k]!))
-    return m
+  /** Remove one scheduled job (id) or all (null): ./management-jobs.ts. */
+  removeJobs(id: string | null): Promise<void> {
+    return this.scheduledJobs.remove(id)
   }
 }

@@ -1,8 +1,8 @@
 /**
  * MessageQueue: the unit of point-to-point delivery. One instance backs a queue (`/queue/X`, `/temp-queue/X`, the
  * DLQ), a durable topic subscription (store key `durable://<clientId>:<name>`) or a non-durable topic
- * subscription (memory only). It owns: pending messages by priority, its consumers and the choice among them
- * (credit/prefetch, consumer priority, round robin, exclusive consumer, message groups, selectors), expiry at
+ * subscription (memory only). It owns: pending messages by priority, its consumers (the choice among them,
+ * credit, priority, round robin, exclusive consumer, message groups, selectors, is ./consumer-picker.ts), expiry at
  * dispatch, and paging persistent messages in from the store. It does not own store batches, acks across
  * sessions, or memory limits: those belong to the host (the Broker).
  *
@@ -23,7 +23,7 @@ import { isExpired } from '../model/index.ts'
 import { brokerMessage, deliveredMessage, type BrokerMessage } from './message.ts'
 import { PAGE_SIZE, PagedCursor, type PagedSnapshot } from './paged-cursor.ts'
 import type { Selector } from './selector.ts'
-import { messageSource } from './selector-source.ts'
+import { ConsumerPicker, NO_CREDIT } from './consumer-picker.ts'
 
 export type { Consumer, ConsumerSession, InFlight } from './consumer.ts'
 export type { QueueEntry } from './entry-list.ts'
@@ -57,13 +57,10 @@ export interface QueueHost {
   storeFailed(err: unknown): void
 }
 
-const NO_CREDIT = Symbol('no-credit')
-
 export class MessageQueue {
   private readonly buckets: EntryList[] = Array.from({ length: 10 }, () => new EntryList())
-  readonly consumers: Consumer[] = []
-  private readonly groups = new Map<string, Consumer>()
-  private rr = 0
+  /** The consumers and the choice among them. */
+  private readonly picker = new ConsumerPicker()
   private dispatchScheduled = false
   private dispatchTimer: unknown = null
   /** Delivered and not yet finally acked (includes transaction-acked entries awaiting COMMIT). */
@@ -90,6 +87,11 @@ export class MessageQueue {
     /** Store key, or null for memory-only queues. */
     readonly key: string | null,
   ) {}
+
+  /** Consumers by priority (desc), then arrival. */
+  get consumers(): readonly Consumer[] {
+    return this.picker.consumers
+  }
 
   /** The label of `dest` (metrics, memory usage keys, logs). */
   get destination(): string {
@@ -168,17 +170,12 @@ export class MessageQueue {
   }
 
   addConsumer(c: Consumer): void {
-    // Keep the consumer list ordered by priority (desc), then arrival: the exclusive consumer is the first one.
-    let i = this.consumers.length
-    while (i > 0 && this.consumers[i - 1]!.priority < c.priority) i--
-    this.consumers.splice(i, 0, c)
+    this.picker.add(c)
     this.scheduleDispatch()
   }
 
   removeConsumer(c: Consumer): void {
-    const i = this.consumers.indexOf(c)
-    if (i >= 0) this.consumers.splice(i, 1)
-    for (const [g, owner] of this.groups) if (owner === c) this.groups.delete(g)
+    this.picker.remove(c)
     this.scheduleDispatch()
   }
 
@@ -254,67 +251,12 @@ export class MessageQueue {
     queueMicrotask(() => this.dispatch())
   }
 
-  private selectorOk(c: Consumer, e: QueueEntry): boolean {
-    if (!c.selector) return true
-    const m = e.msg.message
-    return c.selector.matches(
-      messageSource(
-        m,
-        m.redeliveryCount > 0 || e.redeliveries > 0 || e.recovered === true,
-        m.redeliveryCount + e.redeliveries + 1,
-      ),
-    )
-  }
-
-  private groupFirst = false
-
-  private pick(e: QueueEntry): Consumer | null | typeof NO_CREDIT {
-    this.groupFirst = false
-    const cs = this.consumers
-    const n = cs.length
-    let anyCredit = false
-    for (let i = 0; i < n; i++)
-      if (cs[i]!.hasCredit()) {
-        anyCredit = true
-        break
-      }
-    if (!anyCredit) return NO_CREDIT
-    // Exclusive consumer: the first exclusive one (highest priority, earliest) receives everything.
-    for (let i = 0; i < n; i++) {
-      const c = cs[i]!
-      if (c.exclusive) return c.hasCredit() ? (this.selectorOk(c, e) ? c : null) : NO_CREDIT
-    }
-    const gid = e.msg.message.groupId
-    if (gid !== null) {
-      const owner = this.groups.get(gid)
-      if (owner && !owner.closed) return owner.hasCredit() && this.selectorOk(owner, e) ? owner : null
-    }
-    // Highest consumer priority among those with credit and a matching selector; round robin within it.
-    let best: Consumer | null = null
-    let bestAt = 0
-    for (let k = 0; k < n; k++) {
-      const i = (this.rr + k) % n
-      const c = cs[i]!
-      if (!c.hasCredit() || (best && c.priority <= best.priority) || !this.selectorOk(c, e)) continue
-      best = c
-      bestAt = i
-    }
-    if (best) {
-      this.rr = (bestAt + 1) % n
-      if (gid !== null) {
-        this.groups.set(gid, best)
-        this.groupFirst = true
-      }
-    }
-    return best
-  }
-
   private deliver(c: Consumer, e: QueueEntry): void {
     this.inflightCount++
     const recovered = e.recovered === true
     const message = deliveredMessage(e.msg.message, e.redeliveries, recovered)
     const redelivered = message.redeliveryCount > 0
-    const groupFirst = this.groupFirst
+    const groupFirst = this.picker.groupFirst
     const ackId = c.session.nextAckId()
     if (c.ack === 'auto') {
       // ActiveMQ STOMP auto ack: acknowledged when dispatched.
@@ -337,7 +279,7 @@ export class MessageQueue {
   dispatch(): void {
     this.dispatchScheduled = false
     if (this.deleted || this.host.stopped) return
-    if (this.consumers.length > 0) {
+    if (this.picker.consumers.length > 0) {
       const now = this.host.clock.now()
       let delivered = 0
       let scanned = 0
@@ -353,7 +295,7 @@ export class MessageQueue {
             e = next
             continue
           }
-          const c = this.pick(e)
+          const c = this.picker.pick(e)
           if (c === NO_CREDIT) break outer
           if (c) {
             b.remove(e)
@@ -379,7 +321,7 @@ export class MessageQueue {
   private maybePageIn(): void {
     if (this.loading || this.deleted || !this.isPaging() || this.host.stopped) return
     const pending = this.pendingCount
-    if (this.consumers.length === 0 || pending >= PAGE_SIZE) return
+    if (this.picker.consumers.length === 0 || pending >= PAGE_SIZE) return
     // Memory above the high-water mark: page in only when nothing is left to dispatch (progress, bounded).
     if (pending > 0 && this.host.memoryHigh(this.destination)) return
     const store = this.host.store

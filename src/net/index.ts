@@ -3,7 +3,7 @@
  * (`tls-context.ts`: key material from `<sslContext>` and its reloads; `tls-server.ts`: the server side of a
  * connection; `tls-keystore.ts`: PKCS#12/JKS/PEM files) and WebSocket (`ws-listener.ts`: a ws:// or wss://
  * listener; `ws-duplex.ts`: one WebSocket as a socket-like Duplex; `ws-subprotocol.ts`: which protocol a client
- * asks for). Other parts import from here only.
+ * asks for), and `listen.ts`: the one bind of every connector's listener. Other parts import from here only.
  */
 export {
   TlsContextSource,
@@ -46,3 +46,4 @@ export {
   type WsProtocol,
 } from './ws-subprotocol.ts'
 export { sniffProtocol, SNIFF_BYTES_MAX, type SniffedProtocol } from './protocol-sniff.ts'
+export { listenOn, type ListenTarget } from './listen.ts'

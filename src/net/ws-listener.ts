@@ -24,6 +24,7 @@ import { logger } from '../lib/log.ts'
 import type { TlsContextSource } from './tls-context.ts'
 import { TlsTerminator, type TlsRefusal } from './tls-server.ts'
 import { WsDuplex } from './ws-duplex.ts'
+import { listenOn } from './listen.ts'
 import { negotiateSubprotocol, type WsProtocol } from './ws-subprotocol.ts'
 
 const log = logger('ws')
@@ -117,40 +118,10 @@ export class WsListener {
   }
 
   /** Bind host:port. EADDRINUSE and friends become a BrokerError naming the connector. */
-  listen(): Promise<void> {
+  async listen(): Promise<void> {
     const { host, port, where } = this.opts
-    if (this.closed) return Promise.reject(new BrokerError('BROKER_STOPPED', `${where}: listen() after close()`))
-    return new Promise<void>((resolve, reject) => {
-      const onError = (err: NodeJS.ErrnoException): void => {
-        this.server.off('listening', onListening)
-        const why =
-          err.code === 'EADDRINUSE'
-            ? 'the address is already in use'
-            : err.code === 'EACCES'
-              ? 'permission denied'
-              : err.message
-        reject(
-          new BrokerError(
-            'CONFIG_INVALID',
-            `${where}: cannot listen on ${host}:${port}: ${why}, expected a free port`,
-            {
-              cause: err,
-              details: { code: err.code },
-            },
-          ),
-        )
-      }
-      const onListening = (): void => {
-        this.server.off('error', onError)
-        const a = this.server.address()
-        if (a && typeof a === 'object') this.bound = { host: a.address, port: a.port }
-        this.server.on('error', (err) => log.error(`${where}: ${err.message}`))
-        resolve()
-      }
-      this.server.once('error', onError)
-      this.server.once('listening', onListening)
-      this.server.listen({ host, port, exclusive: true })
-    })
+    if (this.closed) throw new BrokerError('BROKER_STOPPED', `${where}: listen() after close()`)
+    this.bound = await listenOn(this.server, { host, port, where }, (err) => log.error(`${where}: ${err.message}`))
   }
 
   /** The bound address after listen(); the configured one before. */

@@ -12,14 +12,13 @@ import net from 'node:net'
 import { DEFAULT_CONNECT_ATTEMPT_TIMEOUT_MS, type ConnectorConfig, type ConnectorTransport } from '../config/index.ts'
 import { BrokerError } from '../lib/errors.ts'
 import { logger } from '../lib/log.ts'
-import { SNIFF_BYTES_MAX, TlsTerminator, sniffProtocol, type SniffedProtocol } from '../net/index.ts'
+import { SNIFF_BYTES_MAX, TlsTerminator, listenOn, sniffProtocol, type SniffedProtocol } from '../net/index.ts'
 import { MqttServer } from '../protocol/mqtt/index.ts'
 import { OpenWireServer } from '../protocol/openwire/index.ts'
 import { StompServer, type Goodbye } from '../protocol/stomp/index.ts'
 import { ClusterUrlBook } from './cluster-urls.ts'
 import { ConnectionGate } from './connection-gate.ts'
 import { transportOf, type ConnectionCounts, type Connector, type ConnectorDeps } from './connector.ts'
-import { listenOn } from './listen.ts'
 
 const log = logger('node')
 
@@ -125,7 +124,10 @@ export class SocketConnector implements Connector {
 
   async listen(): Promise<void> {
     if (this.closing) throw new BrokerError('BROKER_STOPPED', `${this.where}: listen() after close()`)
-    this.bound = await listenOn(this.server, this.config, (err) => log.error(`${this.where}: ${err.message}`))
+    const { host, port } = this.config
+    this.bound = await listenOn(this.server, { host, port, where: this.where }, (err) =>
+      log.error(`${this.where}: ${err.message}`),
+    )
   }
 
   address(): { host: string; port: number } {

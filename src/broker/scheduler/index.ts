@@ -2,7 +2,8 @@
  * The scheduler part: delayed, periodic and cron delivery and the ActiveMQ.Scheduler.Management destination.
  * Other parts import only from here.
  */
-export { Scheduler, TIMER_MS_MAX, type SchedulerOptions, type SchedulerStats } from './scheduler.ts'
+export { Scheduler, type SchedulerOptions, type SchedulerStats } from './scheduler.ts'
+export { TIMER_MS_MAX } from './job-queue.ts'
 export { CronExpression, type CronNextOptions } from './cron.ts'
 export {
   H as SCHEDULER_HEADERS,

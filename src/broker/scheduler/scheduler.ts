@@ -1,9 +1,10 @@
 /**
  * Scheduler: ActiveMQ-style delayed, periodic and cron delivery (`AMQ_SCHEDULED_*` headers) and the
- * `ActiveMQ.Scheduler.Management` destination (BROWSE / REMOVE / REMOVEALL). It owns the job table, the timer and
- * the job records in its own PersistenceAdapter (opened by the node at `schedulerDirectory`, same epoch and fence
- * as the message store). It knows no socket and no lock: copies go out through `BrokerCore.route()`. What one
- * firing does is ./firing-plan.ts; the management commands are ./management-command.ts.
+ * `ActiveMQ.Scheduler.Management` destination (BROWSE / REMOVE / REMOVEALL). It owns accepting jobs, firing them
+ * and the job records in its own PersistenceAdapter (opened by the node at `schedulerDirectory`, same epoch and
+ * fence as the message store). It knows no socket and no lock: copies go out through `BrokerCore.route()`. The job
+ * table, due heap and timer are ./job-queue.ts; what one firing does is ./firing-plan.ts; the management commands
+ * are ./management-command.ts (removal: ./job-removal.ts; the console's list: ./job-list.ts).
  *
  * Semantics (ActiveMQ SchedulerBroker + JobSchedulerImpl):
  * - first firing at now + DELAY, or now + PERIOD when DELAY is 0; with CRON, at the next cron time + that;
@@ -38,14 +39,15 @@ import crypto from 'node:crypto'
 import { BrokerError } from '../../lib/errors.ts'
 import { systemClock, type Clock } from '../../lib/clock.ts'
 import { logger } from '../../lib/log.ts'
-import { type CoreMessage, dedupeKey } from '../../model/index.ts'
+import { dedupeKey } from '../../model/index.ts'
 import { labelOf } from '../destination.ts'
 import type { BrokerCore, BrokerSession, SchedulerPort, SendRequest } from '../types.ts'
 import type { PersistenceAdapter, RecoveredState, StoreOp } from '../../storage/types.ts'
-import { CronExpression } from './cron.ts'
-import { MinHeap } from '../../lib/min-heap.ts'
 import { runManagementCommand } from './management-command.ts'
 import { planFiring, retryable, type Job, type Plan } from './firing-plan.ts'
+import { JobQueue } from './job-queue.ts'
+import { removeJobs } from './job-removal.ts'
+import { listJobs, type ScheduledJobInfo } from './job-list.ts'
 import {
   JOBS_STORE_KEY,
   SCHEDULER_REPEAT_MAX,
@@ -57,9 +59,6 @@ import {
 } from './job.ts'
 
 const log = logger('scheduler')
-
-/** setTimeout overflows above 2^31-1 ms (fires at once): longer waits are cut to this and re-armed. */
-export const TIMER_MS_MAX = 2 ** 31 - 1
 
 export interface SchedulerOptions {
   store: PersistenceAdapter
@@ -81,33 +80,11 @@ export interface SchedulerOptions {
   cronUtc?: boolean
 }
 
+export type { ScheduledJobInfo } from './job-list.ts'
+
 export interface SchedulerStats {
   jobs: number
   nextDueAt: number | null
-}
-
-/** One job as list() shows it (for the admin console): no body, no headers. */
-export interface ScheduledJobInfo {
-  id: string
-  destination: string
-  /** When it fires next (epoch ms); a job being fired right now keeps its due time until recorded. */
-  nextDueAt: number
-  delayMs: number
-  periodMs: number
-  cron: string | null
-  /** Firings left after the next one (AMQ_SCHEDULED_REPEAT counts down), of `repeatTotal`. */
-  repeat: number
-  repeatTotal: number
-  fired: number
-  createdAt: number
-  bodyBytes: number
-}
-
-interface HeapEntry {
-  at: number
-  seq: number
-  gen: number
-  job: Job
 }
 
 export class Scheduler implements SchedulerPort {
@@ -123,18 +100,13 @@ export class Scheduler implements SchedulerPort {
   private readonly cronUtc: boolean
 
   private state: 'new' | 'starting' | 'started' | 'stopped' = 'new'
-  private readonly jobs = new Map<string, Job>()
-  private readonly heap = new MinHeap<HeapEntry>((a, b) => a.at < b.at || (a.at === b.at && a.seq < b.seq))
-  private bytes = 0
+  /** The job table, its due heap and the timer. */
+  private readonly queue: JobQueue
   /** Adds in flight (reserved against the limits before their write). */
   private pendingJobs = 0
   private pendingBytes = 0
-  private timer: unknown = null
-  private timerAt = Infinity
-  private inflight: Promise<void> | null = null
   /** The batch being fired (out of the heap until recorded). */
   private firingJobs: Job[] = []
-  private backoffUntil = 0
   private readonly idPrefix = `ID:sched-${crypto.randomBytes(6).toString('hex')}-`
   private idSeq = 0
 
@@ -149,6 +121,10 @@ export class Scheduler implements SchedulerPort {
     this.fireBatchMax = opts.fireBatchMax ?? 500
     this.loadPageSize = opts.loadPageSize ?? 500
     this.cronUtc = opts.cronUtc ?? false
+    this.queue = new JobQueue(this.clock, this.cronUtc, {
+      running: () => this.state === 'started',
+      fire: () => this.fireDue(),
+    })
     for (const [k, v] of Object.entries({
       maxRepeat: this.maxRepeat,
       jobsMax: this.jobsMax,
@@ -181,13 +157,13 @@ export class Scheduler implements SchedulerPort {
         let job: Job
         try {
           const d = decodeJob(m)
-          job = this.makeJob(d.rec, d.message, m.seq, now)
+          job = this.queue.makeJob(d.rec, d.message, m.seq, now)
         } catch (err) {
           corrupt++
           log.error(`scheduler store: skipping unreadable job at seq ${m.seq}: ${(err as Error).message}`)
           continue
         }
-        const old = this.jobs.get(job.id)
+        const old = this.queue.jobs.get(job.id)
         if (old) {
           // Updates are atomic batches, so two versions of one job mean a bug or a foreign writer: keep the newer.
           const [keep, drop] = old.version >= job.version ? [old, job] : [job, old]
@@ -195,43 +171,42 @@ export class Scheduler implements SchedulerPort {
             `scheduler store: job ${job.id} stored twice (versions ${old.version} and ${job.version}); keeping version ${keep.version}`,
           )
           stale.push({ seq: drop.seq, id: drop.id })
-          this.forget(old)
+          this.queue.forget(old)
           job = keep
         }
-        this.jobs.set(job.id, job)
-        this.bytes += job.body.length
+        this.queue.add(job)
       }
       if (page.length < this.loadPageSize) break
     }
     if (stale.length > 0)
       await this.store.write(stale.map((s) => ({ op: 'remove', destination: JOBS_STORE_KEY, seq: s.seq }) as StoreOp))
     let overdue = 0
-    for (const job of this.jobs.values()) {
+    for (const job of this.queue.jobs.values()) {
       if (job.nextAt <= now) overdue++
-      this.enqueue(job)
+      this.queue.enqueue(job)
     }
     const listed = recovered.destinations.find((d) => d.destination === JOBS_STORE_KEY)?.count
     log.info(
-      `scheduler started: ${this.jobs.size} jobs (${overdue} overdue, firing now)${corrupt ? `, ${corrupt} unreadable skipped` : ''}${listed !== undefined && listed !== this.jobs.size + corrupt ? `; store summary listed ${listed}` : ''}`,
+      `scheduler started: ${this.queue.jobs.size} jobs (${overdue} overdue, firing now)${corrupt ? `, ${corrupt} unreadable skipped` : ''}${listed !== undefined && listed !== this.queue.jobs.size + corrupt ? `; store summary listed ${listed}` : ''}`,
     )
     this.state = 'started'
-    this.rearm()
+    this.queue.rearm()
   }
 
   /** Stop firing. A batch in flight finishes (its copies and record) before this resolves. */
   async stop(): Promise<void> {
     if (this.state === 'stopped') return
     this.state = 'stopped'
-    this.disarm()
-    if (this.inflight) await this.inflight
+    this.queue.disarm()
+    if (this.queue.inflight) await this.queue.inflight
   }
 
   stats(): SchedulerStats {
-    const top = this.peekValid()
+    const top = this.queue.peekValid()
     let next = top ? top.at : null
     // Jobs being fired are out of the heap but still due.
     for (const j of this.firingJobs) if (next === null || j.nextAt < next) next = j.nextAt
-    return { jobs: this.jobs.size, nextDueAt: next }
+    return { jobs: this.queue.jobs.size, nextDueAt: next }
   }
 
   /**
@@ -240,39 +215,7 @@ export class Scheduler implements SchedulerPort {
    * out. Cost O(jobs x log max): a bounded sorted buffer, not a sort of every job.
    */
   list(max: number): { jobs: ScheduledJobInfo[]; total: number } {
-    const top: Job[] = []
-    const before = (a: Job, b: Job): boolean => a.nextAt < b.nextAt || (a.nextAt === b.nextAt && a.seq < b.seq)
-    let total = 0
-    for (const j of this.jobs.values()) {
-      if (j.removing) continue
-      total++
-      if (max <= 0 || (top.length >= max && !before(j, top[top.length - 1]!))) continue
-      let lo = 0
-      let hi = top.length
-      while (lo < hi) {
-        const mid = (lo + hi) >> 1
-        if (before(top[mid]!, j)) lo = mid + 1
-        else hi = mid
-      }
-      top.splice(lo, 0, j)
-      if (top.length > max) top.pop()
-    }
-    return {
-      total,
-      jobs: top.map((j) => ({
-        id: j.id,
-        destination: j.destination,
-        nextDueAt: j.nextAt,
-        delayMs: j.delayMs,
-        periodMs: j.periodMs,
-        cron: j.cron,
-        repeat: j.repeat,
-        repeatTotal: j.repeatTotal,
-        fired: j.fired,
-        createdAt: j.createdAt,
-        bodyBytes: j.body.length,
-      })),
-    }
+    return listJobs(this.queue.jobs.values(), max)
   }
 
   async accept(req: SendRequest, _session: BrokerSession | null): Promise<boolean> {
@@ -292,15 +235,16 @@ export class Scheduler implements SchedulerPort {
       log.debug(`scheduled SEND ${key} to ${labelOf(m.destination)} ignored (already scheduled)`)
       return true
     }
-    if (this.jobs.size + this.pendingJobs >= this.jobsMax) {
-      throw new BrokerError('BROKER_LIMIT', `scheduler: ${this.jobs.size} jobs held; jobsMax is ${this.jobsMax}`, {
+    const held = this.queue.jobs.size
+    if (held + this.pendingJobs >= this.jobsMax) {
+      throw new BrokerError('BROKER_LIMIT', `scheduler: ${held} jobs held; jobsMax is ${this.jobsMax}`, {
         details: { limit: 'jobsMax' },
       })
     }
-    if (this.bytes + this.pendingBytes + m.body.length > this.jobBytesMax) {
+    if (this.queue.bytes + this.pendingBytes + m.body.length > this.jobBytesMax) {
       throw new BrokerError(
         'BROKER_LIMIT',
-        `scheduler: ${this.bytes} body bytes held, ${m.body.length} more would pass jobBytesMax ${this.jobBytesMax}`,
+        `scheduler: ${this.queue.bytes} body bytes held, ${m.body.length} more would pass jobBytesMax ${this.jobBytesMax}`,
         { details: { limit: 'jobBytesMax' } },
       )
     }
@@ -336,11 +280,10 @@ export class Scheduler implements SchedulerPort {
     }
     // Durable now: the receipt may go out. If we were stopped meanwhile the next primary recovers the job.
     if (this.state === 'started') {
-      const job = this.makeJob(rec, sent, seq, now, spec.cron)
-      this.jobs.set(job.id, job)
-      this.bytes += job.body.length
-      this.enqueue(job)
-      this.rearm()
+      const job = this.queue.makeJob(rec, sent, seq, now, spec.cron)
+      this.queue.add(job)
+      this.queue.enqueue(job)
+      this.queue.rearm()
       log.debug(`job ${job.id} for ${job.destination} scheduled at ${new Date(job.nextAt).toISOString()}`)
     }
     return true
@@ -350,73 +293,21 @@ export class Scheduler implements SchedulerPort {
 
   private manage(req: SendRequest): Promise<void> {
     return runManagementCommand(req, {
-      jobs: () => this.jobs.values(),
+      jobs: () => this.queue.jobs.values(),
       route: (r) => this.broker.route(r),
       now: () => this.clock.now(),
       newId: () => this.newId(),
-      removeJobs: (list) => this.removeJobs(list),
-      jobById: (id) => this.jobs.get(id),
+      removeJobs: (list) => removeJobs(this.queue, this.store, list),
+      jobById: (id) => this.queue.jobs.get(id),
     })
-  }
-
-  /** Remove jobs durably. Waits for a firing of any of them to finish first, then removes their latest version. */
-  private async removeJobs(list: Job[]): Promise<number> {
-    const mine: Job[] = []
-    const others: Promise<void>[] = []
-    for (const j of list) {
-      if (j.removal) others.push(j.removal)
-      else if (this.jobs.get(j.id) === j) {
-        j.removing = true
-        mine.push(j)
-      }
-    }
-    let removed = 0
-    const work = (async () => {
-      for (let i = 0; i < 10_000 && this.inflight && mine.some((j) => j.firing); i++) await this.inflight
-      const live = mine.filter((j) => this.jobs.get(j.id) === j)
-      const chunk = 1000
-      for (let i = 0; i < live.length; i += chunk) {
-        const part = live.slice(i, i + chunk)
-        try {
-          await this.store.write(
-            part.map((j) => ({ op: 'remove', destination: JOBS_STORE_KEY, seq: j.seq }) as StoreOp),
-          )
-        } catch (err) {
-          for (const j of live.slice(i)) {
-            j.removing = false
-            j.removal = null
-            this.enqueue(j)
-          }
-          this.rearm()
-          throw err
-        }
-        for (const j of part) this.forget(j)
-        removed += part.length
-      }
-    })()
-    for (const j of mine) j.removal = work
-    try {
-      await work
-      await Promise.all(others.map((p) => p.catch(() => undefined)))
-    } finally {
-      this.rearm()
-    }
-    return removed
   }
 
   // ---- firing ----
 
   private async fireDue(): Promise<void> {
     const now = this.clock.now()
-    if (now < this.backoffUntil) return
-    const batch: Job[] = []
-    while (batch.length < this.fireBatchMax) {
-      const e = this.peekValid()
-      if (!e || e.at > now) break
-      this.heap.pop()
-      e.job.firing = true
-      batch.push(e.job)
-    }
+    if (now < this.queue.backoffUntil) return
+    const batch = this.queue.takeDue(now, this.fireBatchMax)
     if (batch.length === 0) return
     this.firingJobs = batch
     try {
@@ -435,8 +326,8 @@ export class Scheduler implements SchedulerPort {
         // A plan cannot fail for a valid job; keep the job rather than lose it, and say so loudly.
         log.error(`job ${job.id}: cannot compute its firing: ${(err as Error).message}; retrying in ${this.retryMs} ms`)
         job.firing = false
-        this.enqueue(job)
-        this.backoffUntil = now + this.retryMs
+        this.queue.enqueue(job)
+        this.queue.backoffUntil = now + this.retryMs
       }
     }
     // Route every copy first (calls start in due order; the broker may group-commit them), then record.
@@ -452,7 +343,7 @@ export class Scheduler implements SchedulerPort {
             `job ${p.job.id}: copy to ${p.job.destination} not accepted (${(r.reason as Error).message}); retrying in ${this.retryMs} ms`,
           )
           p.job.firing = false
-          this.enqueue(p.job)
+          this.queue.enqueue(p.job)
           return
         }
         if (retryable(r.reason)) {
@@ -464,7 +355,7 @@ export class Scheduler implements SchedulerPort {
       }
       done.push(p)
     })
-    if (retry) this.backoffUntil = now + this.retryMs
+    if (retry) this.queue.backoffUntil = now + this.retryMs
     if (done.length === 0) return
     const ops: StoreOp[] = []
     for (const p of done) {
@@ -483,9 +374,9 @@ export class Scheduler implements SchedulerPort {
       )
       for (const p of done) {
         p.job.firing = false
-        this.enqueue(p.job)
+        this.queue.enqueue(p.job)
       }
-      this.backoffUntil = this.clock.now() + this.retryMs
+      this.queue.backoffUntil = this.clock.now() + this.retryMs
       return
     }
     let k = 0
@@ -495,70 +386,19 @@ export class Scheduler implements SchedulerPort {
       if (p.next) {
         Object.assign(job, p.next)
         job.seq = seqs[k++]!
-        if (this.jobs.get(job.id) === job) this.enqueue(job)
+        if (this.queue.jobs.get(job.id) === job) this.queue.enqueue(job)
       } else {
-        this.forget(job)
+        this.queue.forget(job)
       }
       if (p.spawn) {
-        const sub = this.makeJob(p.spawn, job.message, seqs[k++]!, now)
-        this.jobs.set(sub.id, sub)
-        this.bytes += sub.body.length
-        this.enqueue(sub)
+        const sub = this.queue.makeJob(p.spawn, job.message, seqs[k++]!, now)
+        this.queue.add(sub)
+        this.queue.enqueue(sub)
       }
     }
   }
 
-  // ---- job table, heap and timer ----
-
-  private makeJob(
-    rec: JobRecord,
-    message: CoreMessage,
-    seq: number,
-    now: number,
-    cronExpr?: CronExpression | null,
-  ): Job {
-    const expr =
-      cronExpr !== undefined
-        ? cronExpr
-        : rec.cron === null
-          ? null
-          : CronExpression.parse(rec.cron, `stored job ${rec.id} cron`, { utc: this.cronUtc, now })
-    return {
-      ...rec,
-      message,
-      destination: labelOf(message.destination),
-      body: message.body,
-      seq,
-      cronExpr: expr,
-      gen: 0,
-      firing: false,
-      removing: false,
-      removal: null,
-    }
-  }
-
-  private forget(job: Job): void {
-    if (this.jobs.get(job.id) === job) {
-      this.jobs.delete(job.id)
-      this.bytes -= job.body.length
-    }
-  }
-
-  private enqueue(job: Job): void {
-    job.gen++
-    this.heap.push({ at: job.nextAt, seq: job.seq, gen: job.gen, job })
-  }
-
-  /** The earliest entry that still stands for a waiting job (stale ones are dropped on the way). */
-  private peekValid(): HeapEntry | undefined {
-    for (;;) {
-      const e = this.heap.peek()
-      if (!e) return undefined
-      const j = e.job
-      if (e.gen === j.gen && !j.firing && !j.removing && this.jobs.get(j.id) === j) return e
-      this.heap.pop()
-    }
-  }
+  // ---- ids and state ----
 
   private newId(): string {
     return `${this.idPrefix}${++this.idSeq}`
@@ -570,38 +410,5 @@ export class Scheduler implements SchedulerPort {
         'BROKER_STOPPED',
         `scheduler is ${this.state === 'stopped' ? 'stopped' : 'not started yet'}; scheduled SENDs are not accepted`,
       )
-  }
-
-  private disarm(): void {
-    if (this.timer !== null) this.clock.clearTimeout(this.timer)
-    this.timer = null
-    this.timerAt = Infinity
-  }
-
-  /** Arm the timer for the earliest due job (or the end of a retry back-off). At most one timer exists. */
-  private rearm(): void {
-    if (this.state !== 'started' || this.inflight) return
-    const top = this.peekValid()
-    if (!top) return this.disarm()
-    const at = Math.max(top.at, this.backoffUntil)
-    if (this.timer !== null && this.timerAt === at) return
-    this.disarm()
-    const waitMs = Math.min(Math.max(0, at - this.clock.now()), TIMER_MS_MAX)
-    this.timerAt = at
-    this.timer = this.clock.setTimeout(() => {
-      this.timer = null
-      this.timerAt = Infinity
-      this.pump()
-    }, waitMs)
-  }
-
-  private pump(): void {
-    if (this.state !== 'started' || this.inflight) return
-    this.inflight = this.fireDue()
-      .catch((err) => log.error(`firing scheduled jobs failed: ${(err as Error).message}`))
-      .finally(() => {
-        this.inflight = null
-        this.rearm()
-      })
   }
 }

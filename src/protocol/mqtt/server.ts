@@ -24,6 +24,7 @@ import { MqttConnection } from './connection.ts'
 import type { MqttSocket } from './connection-options.ts'
 import { ReceiveBudget } from './receive-budget.ts'
 import { MqttProtocolError, RC } from './reason-codes.ts'
+import { listenOn } from '../../net/index.ts'
 
 const log = logger('mqtt')
 
@@ -98,30 +99,12 @@ export class MqttServer {
   }
 
   /** Binds host:port; EADDRINUSE and friends become CONFIG_INVALID naming the connector. */
-  listen(): Promise<void> {
-    if (this.closing) return Promise.reject(new BrokerError('BROKER_STOPPED', `${this.where}: listen() after close()`))
+  async listen(): Promise<void> {
+    if (this.closing) throw new BrokerError('BROKER_STOPPED', `${this.where}: listen() after close()`)
     const { host = '0.0.0.0', port = 1883 } = this.opts
-    return new Promise<void>((resolve, reject) => {
-      const onError = (err: NodeJS.ErrnoException) => {
-        this.server.off('listening', onListening)
-        reject(
-          new BrokerError('CONFIG_INVALID', `${this.where}: cannot listen on ${host}:${port}: ${err.message}`, {
-            cause: err,
-            details: { code: err.code },
-          }),
-        )
-      }
-      const onListening = () => {
-        this.server.off('error', onError)
-        const a = this.server.address()
-        if (a && typeof a === 'object') this.bound = { host: a.address, port: a.port }
-        this.server.on('error', (err) => log.error(`${this.where}: ${err.message}`))
-        resolve()
-      }
-      this.server.once('error', onError)
-      this.server.once('listening', onListening)
-      this.server.listen({ host, port, exclusive: true })
-    })
+    this.bound = await listenOn(this.server, { host, port, where: this.where }, (err) =>
+      log.error(`${this.where}: ${err.message}`),
+    )
   }
 
   /** The bound address after listen(); the configured one before. */

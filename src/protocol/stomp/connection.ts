@@ -1,8 +1,8 @@
 /**
  * StompConnection: one client byte stream (a DuplexPort: socket, in-memory pair), from CONNECT to close. The
- * core: per-connection state, input and its flow control, the lifecycle; each command is a handler in handlers/,
- * outcome order and the in-flight window are outcome-queue.ts, output and its backpressure outbound-writer.ts,
- * heart-beats heart-beat-timers.ts. Semantics are ActiveMQ's (see shared reference, "STOMP in ActiveMQ Classic").
+ * core: per-connection state and the lifecycle; input and its pausing are connection-input.ts, each command is a
+ * handler in handlers/, outcome order and the in-flight window are outcome-queue.ts, output and its backpressure
+ * outbound-writer.ts, heart-beats heart-beat-timers.ts. Semantics are ActiveMQ's (see shared reference, "STOMP in ActiveMQ Classic").
  *
  * Ordering: frames are applied to the session synchronously in arrival order (so the broker sees them in order),
  * and their outcomes (RECEIPT, or ERROR then close) are written in arrival order too, each after its own
@@ -31,14 +31,12 @@ import {
   DEFAULT_IN_FLIGHT_BYTES_MAX,
   DEFAULT_IN_FLIGHT_FRAMES_MAX,
   DEFAULT_OUT_BYTES_MAX,
-  RECEIVE_SMALL_BYTES,
   type ConnectionOptions,
   type Goodbye,
 } from './connection-options.ts'
 import type { DuplexPort } from './duplex-port.ts'
 import { failureFrame, goodbyeFrame, refusalFrame } from './error-frames.ts'
 import { encodeFrame } from './frame-encoder.ts'
-import { FrameParser } from './frame-parser.ts'
 import { DEFAULT_FRAME_LIMITS, type StompFrame, type StompVersion } from './frame.ts'
 import { DEFAULT_HEART_BEAT_OPTIONS } from './heart-beat.ts'
 import { HeartBeatTimers } from './heart-beat-timers.ts'
@@ -50,6 +48,7 @@ import {
   type HandlerState,
   type Subscription,
 } from './handlers/index.ts'
+import { ConnectionInput } from './connection-input.ts'
 import { OUT_SLICE_BYTES, OutboundWriter } from './outbound-writer.ts'
 import { OutcomeQueue } from './outcome-queue.ts'
 
@@ -80,7 +79,8 @@ export class StompConnection {
   readonly id = `stomp-${++connectionSeq}`
   private readonly broker: BrokerCore
   private readonly socket: DuplexPort
-  private readonly parser: FrameParser
+  /** The read side: parser, pause and resume, receive-budget charges (./connection-input.ts). */
+  private readonly input: ConnectionInput
   private readonly clock: Clock
   private readonly closeLingerMs: number
   private readonly receiveUsage: MemoryUsage | null
@@ -99,28 +99,21 @@ export class StompConnection {
   private readonly out: OutboundWriter
   private readonly beats: HeartBeatTimers
 
-  // input flow control
-  private readPaused = false
-  /** Bytes read but not yet parsed because reading is paused. */
-  private pendingInput: Buffer | null = null
-  /** Receive budget held by the frame being parsed (moves to its outcome when the frame is complete). */
-  private bodyCharge = 0
-  /** Receive budget bytes of the frame being applied, until an outcome takes them (ctx.takeFrameCharge). */
-  private frameCharge = 0
-  /** Set while waiting for the receive budget (reading is paused until it is granted). */
-  private budgetGrant: (() => void) | null = null
-
   private connectTimer: unknown = null
   private lingerTimer: unknown = null
 
   constructor(opts: ConnectionOptions) {
     this.broker = opts.broker
     this.socket = opts.socket
-    this.parser = new FrameParser({ ...DEFAULT_FRAME_LIMITS, ...opts.limits })
     this.clock = opts.clock ?? systemClock
     this.closeLingerMs = opts.closeLingerMs ?? DEFAULT_CLOSE_LINGER_MS
     this.receiveUsage = opts.receiveUsage ?? null
-    this.parser.bodyGate = (bytes) => this.admitBody(bytes)
+    this.input = new ConnectionInput(this.socket, { ...DEFAULT_FRAME_LIMITS, ...opts.limits }, this.receiveUsage, {
+      accepting: () => this.accepting(),
+      closed: () => this.state === 'closed',
+      frame: (frame) => this.onFrame(frame),
+      parseFailed: (err) => this.failInTurn(err, null),
+    })
     this.onClose = opts.onClose
     this.remoteAddress = `${opts.socket.remoteAddress ?? '?'}:${opts.socket.remotePort ?? '?'}`
     this.ctx = this.handlerContext(opts)
@@ -135,12 +128,10 @@ export class StompConnection {
           this.endSocket()
         },
         windowFull: () => {
-          if (this.readPaused) return
-          this.readPaused = true
-          this.socket.pause()
+          if (!this.input.paused) this.input.pause()
         },
         windowBelowHalf: () => {
-          if (this.readPaused && this.state === 'connected') this.resumeReading()
+          if (this.input.paused && this.state === 'connected') this.input.resume()
         },
       },
       opts.inFlightFramesMax ?? DEFAULT_IN_FLIGHT_FRAMES_MAX,
@@ -245,15 +236,12 @@ export class StompConnection {
         return this.session
       },
       awaitingConnect: () => this.state === 'awaiting-connect',
-      pauseReading: () => {
-        this.readPaused = true
-        this.socket.pause()
-      },
-      resumeReading: () => this.resumeReading(),
+      pauseReading: () => this.input.pause(),
+      resumeReading: () => this.input.resume(),
       openSession: (info) => (this.session = this.broker.connect(info)),
       connected: (version) => {
         this.version = version
-        this.parser.setVersion(version)
+        this.input.parser.setVersion(version)
         this.state = 'connected'
         if (this.connectTimer !== null) {
           this.clock.clearTimeout(this.connectTimer)
@@ -264,11 +252,7 @@ export class StompConnection {
       write: (bytes) => this.out.write(bytes),
       enqueueOutcome: (frame, op, afterReceipt, bytes, receiveBytes) =>
         this.outcomes.enqueue(frame, op, afterReceipt, bytes, receiveBytes),
-      takeFrameCharge: () => {
-        const charge = this.frameCharge
-        this.frameCharge = 0
-        return charge
-      },
+      takeFrameCharge: () => this.input.takeFrameCharge(),
       fail: (err, frame) => this.fail(err, frame),
       disconnect: (frame) => {
         this.state = 'draining'
@@ -289,64 +273,7 @@ export class StompConnection {
   private onData(chunk: Buffer): void {
     if (!this.accepting()) return
     this.beats.lastReadAt = this.clock.now()
-    if (this.readPaused) {
-      // A read already under way when we paused: keep it for resume, in order.
-      this.pendingInput = this.pendingInput ? Buffer.concat([this.pendingInput, chunk]) : chunk
-      return
-    }
-    this.feed(chunk)
-  }
-
-  /** Parse frames until the chunk ends or reading pauses; the unparsed rest waits in pendingInput. */
-  private feed(chunk: Buffer): void {
-    try {
-      const used = this.parser.push(chunk, (frame) => {
-        const charge = this.bodyCharge
-        this.bodyCharge = 0
-        this.frameCharge = charge
-        this.onFrame(frame)
-        // Not taken by an outcome (not a SEND, or it failed at once): the frame is done with.
-        if (this.frameCharge > 0) this.receiveUsage?.release(this.frameCharge)
-        this.frameCharge = 0
-        return !this.readPaused && this.accepting()
-      })
-      if (used < chunk.length && this.readPaused && this.accepting()) this.pendingInput = chunk.subarray(used)
-    } catch (err) {
-      this.failInTurn(err, null)
-    }
-  }
-
-  /** The parser's body gate: reserve the declared body in the receive budget, or pause until it fits. */
-  private admitBody(bytes: number): boolean {
-    const usage = this.receiveUsage
-    // Small bodies are bounded per connection by inFlightBytesMax already; never queue them behind a large one.
-    if (!usage || bytes <= RECEIVE_SMALL_BYTES) return true
-    const grant = (): void => {
-      this.budgetGrant = null
-      if (this.state === 'closed') {
-        usage.release(bytes)
-        return
-      }
-      this.bodyCharge += bytes
-      if (this.accepting()) this.resumeReading()
-    }
-    if (usage.reserve(bytes, grant)) {
-      this.bodyCharge += bytes
-      return true
-    }
-    this.budgetGrant = grant
-    this.readPaused = true
-    this.socket.pause()
-    return false
-  }
-
-  private resumeReading(): void {
-    if (this.budgetGrant) return
-    this.readPaused = false
-    const rest = this.pendingInput
-    this.pendingInput = null
-    if (rest) this.feed(rest)
-    if (!this.readPaused && this.accepting()) this.socket.resume()
+    this.input.onData(chunk)
   }
 
   private onFrame(frame: StompFrame): void {
@@ -440,10 +367,7 @@ export class StompConnection {
     if (this.lingerTimer !== null) this.clock.clearTimeout(this.lingerTimer)
     this.lingerTimer = null
     this.out.discard()
-    if (this.budgetGrant) this.receiveUsage?.cancel(this.budgetGrant)
-    this.budgetGrant = null
-    if (this.bodyCharge > 0) this.receiveUsage?.release(this.bodyCharge)
-    this.bodyCharge = 0
+    this.input.release()
     for (const s of this.handlerState.subs.values()) s.held = null
     this.handlerState.subs.clear()
     this.closeSession()

@@ -30,7 +30,7 @@ import { defaultFairness } from '../../config/index.ts'
 import { systemClock } from '../../lib/clock.ts'
 import { Admission, RefusalLog, normalizeAddress } from './admission.ts'
 import type { DuplexPort } from './duplex-port.ts'
-import { TlsTerminator, type TlsContextSource } from '../../net/index.ts'
+import { TlsTerminator, listenOn, type TlsContextSource } from '../../net/index.ts'
 
 const log = logger('stomp')
 
@@ -130,39 +130,12 @@ export class StompServer {
   }
 
   /** Bind host:port of the connector. EADDRINUSE and friends become a BrokerError naming the connector URI. */
-  listen(): Promise<void> {
+  async listen(): Promise<void> {
     const { host, port, uri, name } = this.opts.connector
-    if (this.closed)
-      return Promise.reject(new BrokerError('BROKER_STOPPED', `connector ${name} (${uri}): listen() after close()`))
-    return new Promise<void>((resolve, reject) => {
-      const onError = (err: NodeJS.ErrnoException) => {
-        this.server.off('listening', onListening)
-        const why =
-          err.code === 'EADDRINUSE'
-            ? 'the address is already in use'
-            : err.code === 'EACCES'
-              ? 'permission denied'
-              : err.message
-        reject(
-          new BrokerError(
-            'CONFIG_INVALID',
-            `connector ${name} (${uri}): cannot listen on ${host}:${port}: ${why}, expected a free port`,
-            { cause: err, details: { code: err.code } },
-          ),
-        )
-      }
-      const onListening = () => {
-        this.server.off('error', onError)
-        const a = this.server.address()
-        if (a && typeof a === 'object') this.bound = { host: a.address, port: a.port }
-        // Errors after a successful bind (rare: accept failures) are logged, never thrown.
-        this.server.on('error', (err) => log.error(`connector ${name} (${uri}): ${err.message}`))
-        resolve()
-      }
-      this.server.once('error', onError)
-      this.server.once('listening', onListening)
-      this.server.listen({ host, port, exclusive: true })
-    })
+    const where = `connector ${name} (${uri})`
+    if (this.closed) throw new BrokerError('BROKER_STOPPED', `${where}: listen() after close()`)
+    // Errors after a successful bind (rare: accept failures) are logged, never thrown.
+    this.bound = await listenOn(this.server, { host, port, where }, (err) => log.error(`${where}: ${err.message}`))
   }
 
   /** The bound address after listen(); the configured one before. */
