@@ -9,6 +9,7 @@ import net from 'node:net'
 import type { Clock } from '../../lib/clock.ts'
 import { BrokerError } from '../../lib/errors.ts'
 import { logger } from '../../lib/log.ts'
+import { listenOn } from '../../net/index.ts'
 import type { Authenticator } from '../../security/index.ts'
 import { AdvisoryHub } from './advisories.ts'
 import { OpenWireConnection, type OpenWireLimits, type OpenWireSocket } from './connection.ts'
@@ -58,30 +59,12 @@ export class OpenWireServer {
   }
 
   /** Binds host:port; EADDRINUSE and friends become CONFIG_INVALID naming the connector. */
-  listen(): Promise<void> {
-    if (this.closing) return Promise.reject(new BrokerError('BROKER_STOPPED', `${this.where}: listen() after close()`))
+  async listen(): Promise<void> {
+    if (this.closing) throw new BrokerError('BROKER_STOPPED', `${this.where}: listen() after close()`)
     const { host = '0.0.0.0', port = DEFAULT_OPENWIRE_PORT } = this.opts
-    return new Promise<void>((resolve, reject) => {
-      const onError = (err: NodeJS.ErrnoException) => {
-        this.server.off('listening', onListening)
-        reject(
-          new BrokerError('CONFIG_INVALID', `${this.where}: cannot listen on ${host}:${port}: ${err.message}`, {
-            cause: err,
-            details: { code: err.code },
-          }),
-        )
-      }
-      const onListening = () => {
-        this.server.off('error', onError)
-        const a = this.server.address()
-        if (a && typeof a === 'object') this.bound = { host: a.address, port: a.port }
-        this.server.on('error', (err) => log.error(`${this.where}: ${err.message}`))
-        resolve()
-      }
-      this.server.once('error', onError)
-      this.server.once('listening', onListening)
-      this.server.listen({ host, port, exclusive: true })
-    })
+    this.bound = await listenOn(this.server, { host, port, where: this.where }, (err) =>
+      log.error(`${this.where}: ${err.message}`),
+    )
   }
 
   /** The bound address after listen(); the configured one before. */
