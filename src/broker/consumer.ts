@@ -5,6 +5,7 @@
  * chooses among consumers (./queue.ts); the session acks (./session.ts). ConsumerSession is all a consumer sees
  * of its session.
  */
+import { BrokerError } from '../lib/errors.ts'
 import type { AckMode, Delivery } from './types.ts'
 import type { QueueEntry } from './entry-list.ts'
 import type { MessageQueue } from './queue.ts'
@@ -46,6 +47,18 @@ export class Consumer {
     readonly selector: Selector | null,
     readonly onDelivery: (d: Delivery) => void,
   ) {}
+
+  /** A pull grants `count` more deliveries (prefetch 0 only; the caller checked), up to PULL_CREDIT_MAX unused. */
+  grantPull(count: number): void {
+    if (!Number.isSafeInteger(count) || count < 1 || count > PULL_CREDIT_MAX - this.pullCredit)
+      throw new BrokerError(
+        'BROKER_SUBSCRIPTION_INVALID',
+        `PULL ${JSON.stringify(this.id)}: count ${count} is not a whole number from 1 to ${PULL_CREDIT_MAX - this.pullCredit} (credit ${this.pullCredit} of ${PULL_CREDIT_MAX} already granted)`,
+        { details: { id: this.id, count } },
+      )
+    this.pullCredit += count
+    this.queue.scheduleDispatch()
+  }
 
   hasCredit(): boolean {
     if (this.closed || this.session.paused) return false

@@ -25,7 +25,6 @@ import { messageSize, validateDestinationName } from '../model/index.ts'
 import { named, type DestinationName } from './destination.ts'
 import type { DurableSubscriptions } from './durable-subscriptions.ts'
 import type { Consumer, ConsumerSession, InFlight, MessageQueue, QueueHost } from './queue.ts'
-import { PULL_CREDIT_MAX } from './consumer.ts'
 import type { BrowseHost, QueueBrowser } from './queue-browser.ts'
 import { subscribe } from './subscribe.ts'
 import type { Topic } from './topic.ts'
@@ -320,15 +319,7 @@ export class Session implements BrokerSession, ConsumerSession, BatchSession {
 
   pull(subscriptionId: string, count = 1): void {
     this.checkOpen()
-    const c = this.pullConsumer(subscriptionId, 'PULL')
-    if (!Number.isSafeInteger(count) || count < 1 || count > PULL_CREDIT_MAX - c.pullCredit)
-      throw new BrokerError(
-        'BROKER_SUBSCRIPTION_INVALID',
-        `PULL ${JSON.stringify(subscriptionId)}: count ${count} is not a whole number from 1 to ${PULL_CREDIT_MAX - c.pullCredit} (credit ${c.pullCredit} of ${PULL_CREDIT_MAX} already granted)`,
-        { details: { id: subscriptionId, count } },
-      )
-    c.pullCredit += count
-    c.queue.scheduleDispatch()
+    this.pullConsumer(subscriptionId, 'PULL').grantPull(count)
   }
 
   cancelPull(subscriptionId: string): number {
