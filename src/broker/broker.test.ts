@@ -246,7 +246,7 @@ describe('Broker dispatch policies', () => {
     await settle()
     expect(k.got.length).toBe(4)
     await expectCode(
-      () => s.subscribe({ id: 'z', destination: '/queue/PF', ack: 'auto', prefetch: 0 }, () => {}),
+      () => s.subscribe({ id: 'z', destination: '/queue/PF', ack: 'auto', prefetch: -1 }, () => {}),
       'BROKER_SUBSCRIPTION_INVALID',
     )
   })

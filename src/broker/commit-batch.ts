@@ -40,10 +40,12 @@ export interface BatchSession extends BrokerSession, TempOwner {
   routeChain: Promise<void>
 }
 
-/** A NACKed delivery and the subscription it came from (for the DLQ cause). */
+/** A NACKed (poisoned) delivery, the subscription it came from, and the client's cause, if it gave one. */
 export interface Nack {
   f: InFlight
   sub: string
+  /** The DLQ copy's `dlqDeliveryFailureCause`; without one it names the subscription that NACKed. */
+  cause?: string
 }
 
 const NO_TAPS: readonly { ops: StoreOp[]; committed?: () => void }[] = []
@@ -224,9 +226,9 @@ export class BatchCommitter {
     }
     let adds = 0
     for (const o of ops) if (o.op === 'add') adds++
-    const dlq = nacks.map(({ f, sub }) => ({
+    const dlq = nacks.map(({ f, sub, cause }) => ({
       f,
-      copy: this.deadLetters.copy(f.entry, `poison ack (NACK) from subscription ${sub}`),
+      copy: this.deadLetters.copy(f.entry, cause ?? `poison ack (NACK) from subscription ${sub}`),
       slot: -1,
     }))
     for (const d of dlq) {

@@ -1,5 +1,6 @@
 /**
- * DeadLetters: where a message goes when it cannot be consumed: NACKed (a poison ack) or expired. Owns the DLQ
+ * DeadLetters: where a message goes when it cannot be consumed: NACKed (a poison ack, with the client's cause when
+ * it gave one, cut at DLQ_CAUSE_CHARS_MAX) or expired. Owns the DLQ
  * policy (ActiveMQ's shared strategy: processExpired=true, processNonPersistent=false, so an expired or NACKed
  * non-persistent message is dropped), the DLQ copy (never expires: expiration 0, the old value kept in the string
  * property `originalExpiration`, plus `original-destination` (its label) and `dlqDeliveryFailureCause`, as 0.1.0
@@ -21,6 +22,9 @@ export interface DeadLetterPolicy {
   /** Dead-letter non-persistent messages too (ActiveMQ default false: they are dropped). */
   processNonPersistent: boolean
 }
+
+/** Characters of a client's failure cause kept on a DLQ copy (the rest is cut, marked with an ellipsis). */
+export const DLQ_CAUSE_CHARS_MAX = 4096
 
 /** The DLQ's store key. */
 const DLQ_STORE_KEY = queueStoreKey(DLQ)
@@ -61,7 +65,8 @@ export class DeadLetters {
     if (!m.persistent && !this.policy.processNonPersistent) return null
     const c = copyMessage(m, { destination: DLQ, expiration: 0 })
     c.properties.set('original-destination', prop.string(labelOf(m.destination)))
-    c.properties.set('dlqDeliveryFailureCause', prop.string(cause))
+    const text = cause.length > DLQ_CAUSE_CHARS_MAX ? `${cause.slice(0, DLQ_CAUSE_CHARS_MAX - 1)}…` : cause
+    c.properties.set('dlqDeliveryFailureCause', prop.string(text))
     if (m.expiration > 0) c.properties.set('originalExpiration', prop.string(String(m.expiration)))
     return brokerMessage(c)
   }

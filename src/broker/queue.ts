@@ -258,6 +258,7 @@ export class MessageQueue {
     const redelivered = message.redeliveryCount > 0
     const groupFirst = this.picker.groupFirst
     const ackId = c.session.nextAckId()
+    if (c.prefetch === 0) c.pullCredit--
     if (c.ack === 'auto') {
       // ActiveMQ STOMP auto ack: acknowledged when dispatched.
       this.finalize(e, false)?.catch(() => {})

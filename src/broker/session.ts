@@ -4,7 +4,11 @@
  * reaches the broker only through SessionHost, the way a MessageQueue reaches it through QueueHost.
  *
  * ActiveMQ behaviours followed:
- * - NACK is a poison ack of the one message, in every ack mode: it goes to the DLQ (./dead-letter.ts).
+ * - NACK is a poison ack of the one message, in every ack mode: it goes to the DLQ (./dead-letter.ts) at once, no
+ *   redelivery attempt left, with the client's cause (OpenWire's poisonCause) as `dlqDeliveryFailureCause`.
+ * - Prefetch 0 is pull (ActiveMQ's MessagePull): such a consumer has no standing credit; pull() grants one-shot
+ *   credit that dispatch uses up, cancelPull() takes back what is unused (the pull timed out), so a message goes
+ *   only to a consumer that asked for it and waits in the queue for any consumer otherwise.
  * - Unacked messages of a closed consumer/session go back to the head of their queue with `redelivered:true`, no
  *   count limit. ABORT (and a failed COMMIT) returns the messages acked or NACKed in the transaction to the
  *   unacked state, as ActiveMQ STOMP does: their ack ids are valid again, and they are redelivered when the
@@ -272,7 +276,7 @@ export class Session implements BrokerSession, ConsumerSession, BatchSession {
     if (writes.length) await Promise.all(writes)
   }
 
-  async nack(ackId: string, txId?: string): Promise<void> {
+  async nack(ackId: string, txId?: string, cause?: string): Promise<void> {
     this.checkOpen()
     if (ackId.startsWith('browse:')) return
     const t = txId !== undefined ? this.txs.get(txId, 'NACK') : null
@@ -287,11 +291,64 @@ export class Session implements BrokerSession, ConsumerSession, BatchSession {
     f.consumer.inflight.delete(ackId)
     this.inflight.delete(ackId)
     f.consumer.queue.scheduleDispatch()
+    const n: Nack = cause === undefined ? { f, sub: f.consumer.id } : { f, sub: f.consumer.id, cause }
     if (t) {
-      t.nacks.push(f)
+      t.nacks.push(n)
       return
     }
-    await this.host.commitBatch(this, [], [], [{ f, sub: f.consumer.id }])
+    await this.host.commitBatch(this, [], [], [n])
+  }
+
+  /** The consumer `subscriptionId` of this session, which must have been subscribed with prefetch 0. */
+  private pullConsumer(subscriptionId: string, where: string): Consumer {
+    const c = this.consumers.get(subscriptionId)
+    if (c === undefined)
+      throw new BrokerError(
+        'BROKER_SUBSCRIPTION_INVALID',
+        `${where}: no consumer with id ${JSON.stringify(subscriptionId)} on this session`,
+        { details: { id: subscriptionId } },
+      )
+    if (c.prefetch !== 0)
+      throw new BrokerError(
+        'BROKER_SUBSCRIPTION_INVALID',
+        `${where}: consumer ${JSON.stringify(subscriptionId)} has prefetch ${c.prefetch}; only prefetch 0 consumers pull`,
+        { details: { id: subscriptionId, prefetch: c.prefetch } },
+      )
+    return c
+  }
+
+  pull(subscriptionId: string, count = 1): void {
+    this.checkOpen()
+    this.pullConsumer(subscriptionId, 'PULL').grantPull(count)
+  }
+
+  cancelPull(subscriptionId: string): number {
+    this.checkOpen()
+    const c = this.pullConsumer(subscriptionId, 'PULL cancel')
+    const unused = c.pullCredit
+    c.pullCredit = 0
+    return unused
+  }
+
+  setPrefetch(subscriptionId: string, prefetch: number): void {
+    this.checkOpen()
+    const c = this.consumers.get(subscriptionId)
+    if (c === undefined)
+      throw new BrokerError(
+        'BROKER_SUBSCRIPTION_INVALID',
+        `PREFETCH: no consumer with id ${JSON.stringify(subscriptionId)} on this session`,
+        { details: { id: subscriptionId } },
+      )
+    if (!Number.isSafeInteger(prefetch) || prefetch < 0)
+      throw new BrokerError(
+        'BROKER_SUBSCRIPTION_INVALID',
+        `PREFETCH ${JSON.stringify(subscriptionId)}: ${prefetch} is not a whole number of 0 or more`,
+        { details: { id: subscriptionId, prefetch } },
+      )
+    c.prefetch = prefetch
+    // Pull credit belongs to prefetch 0; a consumer that leaves it drops what it was granted.
+    if (prefetch > 0) c.pullCredit = 0
+    c.queue.scheduleDispatch()
   }
 
   begin(txId: string): void {
@@ -304,12 +361,7 @@ export class Session implements BrokerSession, ConsumerSession, BatchSession {
     // Its bytes are released before the batch: commitBatch charges what it keeps in memory itself (it may wait).
     const t = this.txs.end(txId, 'COMMIT')
     try {
-      await this.host.commitBatch(
-        this,
-        t.sends,
-        t.acks,
-        t.nacks.map((f) => ({ f, sub: f.consumer.id })),
-      )
+      await this.host.commitBatch(this, t.sends, t.acks, t.nacks)
     } catch (e) {
       // The batch did not happen: acked messages come back for redelivery, as on ABORT.
       this.returnTx(t)
@@ -324,7 +376,7 @@ export class Session implements BrokerSession, ConsumerSession, BatchSession {
 
   /** Undo a transaction's acks and NACKs: back to unacked with the same ack ids (ActiveMQ STOMP ABORT). */
   private returnTx(t: Transaction): void {
-    const back = [...t.acks, ...t.nacks]
+    const back = [...t.acks, ...t.nacks.map((n) => n.f)]
     const requeue: InFlight[] = []
     for (const f of back) {
       if (!f.consumer.closed && this.consumers.get(f.consumer.id) === f.consumer) {

@@ -1,7 +1,7 @@
 /**
  * SUBSCRIBE: validating a subscription request and opening what it asks for: a queue consumer, a durable or
  * non-durable topic subscription, or a queue browser. Owns the request rules (unique id per session, prefetch
- * a positive integer, ack mode, consumer priority, durable subscriptions only on non-temporary topics and only
+ * a whole number (0, pull mode, for consumers only), ack mode, consumer priority, durable subscriptions only on non-temporary topics and only
  * with a client id, browsers only on queues) and the prefetch defaults: queue 1000, topic 32767, durable topic
  * 100, browser 500. A `<destinationPolicy>` entry's queuePrefetch/topicPrefetch/durableTopicPrefetch/
  * queueBrowserPrefetch replaces the default for consumers that ask for none or for exactly the default
@@ -63,10 +63,12 @@ export function subscribe(
   host.ensureRoom(dest)
   const selectorText = req.selector !== undefined && req.selector.trim() !== '' ? req.selector : null
   const selector = selectorText !== null ? Selector.parse(selectorText) : null
-  if (req.prefetch !== undefined && (!Number.isSafeInteger(req.prefetch) || req.prefetch < 1)) {
+  // Prefetch 0 is pull mode (Session.pull), for consumers; a browser reads ahead and needs a window.
+  const prefetchMin = req.browser ? 1 : 0
+  if (req.prefetch !== undefined && (!Number.isSafeInteger(req.prefetch) || req.prefetch < prefetchMin)) {
     throw new BrokerError(
       'BROKER_SUBSCRIPTION_INVALID',
-      `${where}: activemq.prefetchSize ${req.prefetch} is not a positive integer (0 is not supported)`,
+      `${where}: activemq.prefetchSize ${req.prefetch} is not a whole number of ${prefetchMin} or more${req.browser ? ' for a browser' : ''}`,
       { details: { prefetch: req.prefetch } },
     )
   }

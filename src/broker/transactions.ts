@@ -7,6 +7,7 @@
  * Committing is ./commit-batch.ts; undoing acks on ABORT is the session's (./session.ts).
  */
 import { BrokerError } from '../lib/errors.ts'
+import type { Nack } from './commit-batch.ts'
 import type { InFlight } from './queue.ts'
 import type { SendRequest } from './types.ts'
 
@@ -21,7 +22,8 @@ export interface Transaction {
   id: string
   sends: SendRequest[]
   acks: InFlight[]
-  nacks: InFlight[]
+  /** Poison acks, each with its subscription and cause, dead-lettered at COMMIT. */
+  nacks: Nack[]
   /** Bytes of `sends` (as charged to memory), held in the session's total and in the broker's memory. */
   bytes: number
 }

@@ -31,7 +31,10 @@ export interface SubscribeRequest {
   destination: Destination
   ack: AckMode
   selector?: string
-  /** activemq.prefetchSize; default per ActiveMQ: 1000 queue, 32766 topic (1 for browsers is irrelevant). */
+  /**
+   * activemq.prefetchSize; default per ActiveMQ: 1000 queue, 32766 topic (1 for browsers is irrelevant). 0 (not for
+   * browsers) is pull mode: nothing is dispatched but what BrokerSession.pull grants.
+   */
   prefetch?: number
   /** activemq.exclusive */
   exclusive?: boolean
@@ -95,7 +98,21 @@ export interface BrokerSession {
    *  (a client reconnecting only to remove it) can be deleted by client-id + name. */
   unsubscribe(id: string, opts?: { removeDurable?: boolean; durableName?: string }): Promise<void>
   ack(ackId: string, txId?: string): Promise<void>
-  nack(ackId: string, txId?: string): Promise<void>
+  /**
+   * A poison ack: the message goes to the DLQ now (no redelivery attempt left, as ActiveMQ's POISON_ACK), at
+   * COMMIT inside a transaction. `cause` (e.g. OpenWire's poisonCause as Java's Throwable.toString) becomes the DLQ
+   * copy's `dlqDeliveryFailureCause`; without one that names the subscription.
+   */
+  nack(ackId: string, txId?: string, cause?: string): Promise<void>
+  /**
+   * Prefetch 0 consumers: `count` more deliveries may be made to `subscriptionId` (one-shot credit, used up by
+   * dispatch). Throws BROKER_SUBSCRIPTION_INVALID for an unknown or non-pull consumer, or credit past PULL_CREDIT_MAX.
+   */
+  pull(subscriptionId: string, count?: number): void
+  /** Takes back the unused credit of `subscriptionId` now (its pull timed out): nothing more is dispatched to it. */
+  cancelPull(subscriptionId: string): number
+  /** A consumer's prefetch changes (ActiveMQ's ConsumerControl); leaving 0 drops its pull credit. */
+  setPrefetch(subscriptionId: string, prefetch: number): void
   begin(txId: string): void
   commit(txId: string): Promise<void>
   abort(txId: string): Promise<void>

@@ -365,6 +365,34 @@ public class JmsSuite {
     c.close();
   }
 
+  // A MessageListener that throws, with maximumRedeliveries=0: the client sends a poison ack with the listener's
+  // exception in its cause; the message goes straight to ActiveMQ.DLQ with that text as dlqDeliveryFailureCause.
+  static void poisonCause() throws Exception {
+    Connection c = open("jms.redeliveryPolicy.maximumRedeliveries=0", null);
+    Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+    Queue q = s.createQueue("jms.poison");
+    TextMessage sent = s.createTextMessage("bad");
+    sent.setStringProperty("scenario", "poisonCause");
+    s.createProducer(q).send(sent);
+    java.util.concurrent.CountDownLatch thrown = new java.util.concurrent.CountDownLatch(1);
+    Session ls = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+    ls.createConsumer(q).setMessageListener(m -> {
+      thrown.countDown();
+      throw new java.lang.IllegalStateException("listener refused poison-42");
+    });
+    check(thrown.await(5, java.util.concurrent.TimeUnit.SECONDS), "listener called");
+    MessageConsumer dlq = s.createConsumer(s.createQueue("ActiveMQ.DLQ"), "scenario = 'poisonCause'");
+    TextMessage m = (TextMessage) dlq.receive(5000);
+    check(m != null && m.getText().equals("bad"), "poisoned message in ActiveMQ.DLQ, got " + m);
+    String cause = m.getStringProperty("dlqDeliveryFailureCause");
+    check(cause != null && cause.contains("java.lang.IllegalStateException: listener refused poison-42"), "cause " + cause);
+    check(dlq.receive(300) == null, "one DLQ copy, no redelivery");
+    ls.close();
+    Session again = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+    check(again.createConsumer(q).receive(300) == null, "nothing left on the queue");
+    c.close();
+  }
+
   // STOMP → JMS: the test sent a SEND without content-length (a TextMessage) and one with it (a BytesMessage),
   // with a custom header (a string property) and correlation-id.
   static void fromStomp() throws Exception {

@@ -6,7 +6,8 @@
  *
  * - STANDARD, UNMATCHED: every delivery up to and including lastMessageId (ActiveMQ's cumulative ack).
  * - INDIVIDUAL: lastMessageId alone. POISON, EXPIRED: firstMessageId..lastMessageId to the broker's NACK, which
- *   dead-letters (the poison cause cannot travel: the core's nack takes none).
+ *   dead-letters at once; the poisonCause travels as Java's Throwable.toString() ("class: message"), which ActiveMQ
+ *   puts on the DLQ copy as dlqDeliveryFailureCause.
  * - DELIVERED inside a transaction: the range is acked in that transaction at once, which frees the prefetch
  *   window as ActiveMQ's delivered ack does; the STANDARD ack at commit then finds those settled. Outside a
  *   transaction it widens the window through the consumer's DeliveredWindow (delivered-window.ts). REDELIVERED
@@ -14,11 +15,12 @@
  * - A transaction's acks come back as unsettled on rollback (the client redelivers them itself, counting
  *   redeliveries, and acks them again), as the broker's abort returns them.
  *
- * Prefetch 0 (MessagePull): the subscription is made on the first pull with a broker prefetch of 1, and a message
- * that arrives while no pull waits is held here (at most one) until the next pull; a pull that times out (or a
- * receiveNoWait pull, after PULL_NO_WAIT_MS) is answered with an empty MessageDispatch. A browser's end is an
- * empty MessageDispatch too. TODO(#16): the held message should stay in the broker (it needs a pull-credit call in
- * the core; see the issue), so another consumer of the queue can have it meanwhile.
+ * Prefetch 0 (MessagePull): the subscription has prefetch 0 at the broker, so nothing is dispatched to it but what
+ * a pull asks for: a MessagePull is the core's pull() (one message), and a pull that times out (or a receiveNoWait
+ * pull, after PULL_NO_WAIT_MS) takes its credit back with cancelPull() and is answered with an empty
+ * MessageDispatch. Nothing is held here: a message no consumer pulled stays in the queue for any consumer. A
+ * browser's end is an empty MessageDispatch too. ConsumerControl changes a consumer's prefetch at the broker, pull
+ * to push and back.
  */
 import type { Clock } from '../../lib/clock.ts'
 import { BrokerError } from '../../lib/errors.ts'
@@ -40,15 +42,22 @@ export interface ConsumerState {
   readonly key: string
   readonly info: W.ConsumerInfo
   readonly sessionKey: string
-  /** Prefetch 0: subscribed on the first pull; dispatches only to a waiting pull. */
+  /** Prefetch 0: the broker dispatches only what a waiting pull asked for. */
   pull: boolean
-  subscribed: boolean
+  /** The prefetch at the broker: ConsumerInfo's, then the last ConsumerControl's. */
+  prefetch: number
   /** Dispatched, not settled; insertion order is dispatch order. */
   readonly pending: Map<string, Pending>
   readonly window: DeliveredWindow
-  held: CoreDelivery | null
   pullWaiting: boolean
   pullTimer: unknown
+}
+
+/** Java's Throwable.toString() of a wire throwable ("class: message", or the class alone), as ActiveMQ records it. */
+export function throwableText(t: W.WireThrowable | null): string | undefined {
+  if (t === null) return undefined
+  const name = t.className ?? 'java.lang.Throwable'
+  return t.message === null ? name : `${name}: ${t.message}`
 }
 
 export function consumerKey(id: W.ConsumerId | null): string {
@@ -78,7 +87,7 @@ export class ConsumerBook {
     return this.consumers.size
   }
 
-  /** ConsumerInfo: subscribes (pull consumers on their first pull). Throws BrokerError for a refused consumer. */
+  /** ConsumerInfo: subscribes (pull consumers with prefetch 0). Throws BrokerError for a refused consumer. */
   add(info: W.ConsumerInfo, sessionKey: string): void {
     const key = consumerKey(info.consumerId)
     if (this.consumers.has(key))
@@ -103,20 +112,24 @@ export class ConsumerBook {
       info,
       sessionKey,
       pull: info.prefetchSize === 0 && !info.browser,
-      subscribed: false,
+      prefetch: info.prefetchSize,
       pending: new Map(),
       window: new DeliveredWindow(this.deps.session, key, this.budget),
-      held: null,
       pullWaiting: false,
       pullTimer: undefined,
     }
     // Validate the destination before anything is registered.
     const request = this.request(c)
     this.consumers.set(key, c)
-    if (!c.pull) this.subscribe(c, request)
+    try {
+      this.deps.session.subscribe(request, (d) => this.onDelivery(c, d))
+    } catch (e) {
+      this.consumers.delete(c.key)
+      throw e
+    }
   }
 
-  private request(c: ConsumerState, prefetch = c.info.prefetchSize): CoreSubscribeRequest {
+  private request(c: ConsumerState): CoreSubscribeRequest {
     const i = c.info
     const dest = fromWireDestination(i.destination, `ConsumerInfo ${c.key} destination`, true)
     const durable = i.subscriptionName !== null && i.subscriptionName !== '' && dest.kind === 'topic'
@@ -125,7 +138,8 @@ export class ConsumerBook {
       destination: dest,
       ack: 'client-individual',
       selector: i.selector ?? undefined,
-      prefetch: Math.max(1, prefetch),
+      // A browser reads ahead (its prefetch 0 means the client's default); a consumer's 0 is pull mode.
+      prefetch: i.browser ? Math.max(1, i.prefetchSize) : i.prefetchSize,
       exclusive: i.exclusive || undefined,
       priority: i.priority !== 0 ? i.priority : undefined,
       durableName: durable ? i.subscriptionName! : undefined,
@@ -134,23 +148,9 @@ export class ConsumerBook {
     }
   }
 
-  private subscribe(c: ConsumerState, request = this.request(c)): void {
-    try {
-      this.deps.session.subscribe(request, (d) => this.onDelivery(c, d))
-      c.subscribed = true
-    } catch (e) {
-      this.consumers.delete(c.key)
-      throw e
-    }
-  }
-
   private onDelivery(c: ConsumerState, d: CoreDelivery): void {
     if (this.consumers.get(c.key) !== c) return
     if (d.browserEnd) return this.dispatchEmpty(c)
-    if (c.pull && !c.pullWaiting) {
-      c.held = d
-      return
-    }
     this.dispatch(c, d)
   }
 
@@ -191,50 +191,48 @@ export class ConsumerBook {
     })
   }
 
-  /** MessagePull (prefetch 0): one message now, or when one comes, or an empty dispatch at the timeout. */
+  /**
+   * MessagePull (prefetch 0): one message when the broker has one for this consumer, or an empty dispatch at the
+   * timeout (0: none), whose cancelPull makes sure no message follows it.
+   */
   pull(p: W.MessagePull): void {
     const c = this.consumers.get(consumerKey(p.consumerId))
     if (c === undefined || !c.pull || c.pullWaiting) return
-    if (c.held !== null) {
-      const d = c.held
-      c.held = null
-      return this.dispatch(c, d)
-    }
+    this.deps.session.pull(c.key)
     c.pullWaiting = true
     const timeout = Number(p.timeout)
     if (timeout !== 0) {
       const ms = timeout < 0 ? PULL_NO_WAIT_MS : timeout
       c.pullTimer = this.deps.clock.setTimeout(() => {
-        if (c.pullWaiting && this.consumers.get(c.key) === c) this.dispatchEmpty(c)
+        if (!c.pullWaiting || this.consumers.get(c.key) !== c) return
+        this.deps.session.cancelPull(c.key)
+        this.dispatchEmpty(c)
       }, ms)
     }
-    if (!c.subscribed) this.subscribe(c)
   }
 
   /**
    * ConsumerControl with a prefetch: ActiveMQ's failover transport restores consumers with prefetch 0 after a
-   * reconnect and sends their real prefetch this way once it has processed the interruption. A pull consumer
-   * becomes a push consumer (subscribing now with that prefetch, or, when a pull already subscribed it, keeping
-   * that subscription and dispatching without waiting for pulls). Other changes keep the consumer as it is: the
-   * core cannot change a subscription's prefetch (TODO(#16)).
+   * reconnect and sends their real prefetch this way once it has processed the interruption; ActiveMQ applies any
+   * such change to the subscription (PrefetchSubscription.setPrefetchSize). A pull consumer given a window becomes a
+   * push consumer (a waiting pull is dropped with its credit: the client stopped pulling), and one given 0 pulls.
    */
   control(cc: W.ConsumerControl): void {
     const c = this.consumers.get(consumerKey(cc.consumerId))
-    if (c === undefined || c.info.browser || cc.prefetch === c.info.prefetchSize) return
+    if (c === undefined || c.info.browser) return
     if (cc.prefetch < 0)
-      throw new BrokerError('BROKER_SUBSCRIPTION_INVALID', `openwire ConsumerControl ${c.key}: prefetch ${cc.prefetch}`)
-    if (!c.pull || cc.prefetch === 0) {
-      log.debug(`openwire ConsumerControl ${c.key}: prefetch ${c.info.prefetchSize} -> ${cc.prefetch} kept as it was`)
-      return
-    }
-    c.pull = false
-    c.pullWaiting = false
+      throw new BrokerError(
+        'BROKER_SUBSCRIPTION_INVALID',
+        `openwire ConsumerControl ${c.key}: prefetch ${cc.prefetch} is negative; expected 0 (pull) or more`,
+      )
+    if (cc.prefetch === c.prefetch) return
+    log.debug(`openwire ConsumerControl ${c.key}: prefetch -> ${cc.prefetch}`)
     if (c.pullTimer !== undefined) this.deps.clock.clearTimeout(c.pullTimer)
     c.pullTimer = undefined
-    if (!c.subscribed) return this.subscribe(c, this.request(c, cc.prefetch))
-    const held = c.held
-    c.held = null
-    if (held !== null) this.dispatch(c, held)
+    c.pullWaiting = false
+    this.deps.session.setPrefetch(c.key, cc.prefetch)
+    c.pull = cc.prefetch === 0
+    c.prefetch = cc.prefetch
   }
 
   /** MessageAck: settles the range (see the file header). Resolves when the broker has the acks. */
@@ -269,7 +267,13 @@ export class ConsumerBook {
         return this.settle(c, this.range(c, null, last), tx, false)
       case AckType.POISON:
       case AckType.EXPIRED:
-        return this.settle(c, this.range(c, first !== null && c.pending.has(first) ? first : null, last), tx, true)
+        return this.settle(
+          c,
+          this.range(c, first !== null && c.pending.has(first) ? first : null, last),
+          tx,
+          true,
+          throwableText(a.poisonCause),
+        )
       default:
         throw new BrokerError('BROKER_ACK_INVALID', `openwire MessageAck: ackType ${a.ackType} is not one of 0..6`)
     }
@@ -287,7 +291,16 @@ export class ConsumerBook {
     return out
   }
 
-  private async settle(c: ConsumerState, keys: string[], tx: string | undefined, poison: boolean): Promise<void> {
+  /**
+   * `poison`: the keys go to the DLQ; `cause` is the client's poisonCause as text (undefined: the broker's own).
+   */
+  private async settle(
+    c: ConsumerState,
+    keys: string[],
+    tx: string | undefined,
+    poison: boolean,
+    cause?: string,
+  ): Promise<void> {
     const work: Promise<void>[] = []
     const settled = (k: string) => c.pending.delete(k)
     if (tx === undefined && !poison) {
@@ -313,7 +326,7 @@ export class ConsumerBook {
           p.state = 'tx'
           p.txId = tx
         }
-        work.push(poison ? this.deps.session.nack(p.ackId, tx) : this.deps.session.ack(p.ackId, tx))
+        work.push(poison ? this.deps.session.nack(p.ackId, tx, cause) : this.deps.session.ack(p.ackId, tx))
       }
     }
     await Promise.all(work)
@@ -341,7 +354,7 @@ export class ConsumerBook {
     // The window's calls take effect before the unsubscribe returns what is left to the queue.
     const work: Promise<void>[] = []
     c.window.close(work, (k) => c.pending.delete(k))
-    if (c.subscribed) work.push(this.deps.session.unsubscribe(c.key))
+    work.push(this.deps.session.unsubscribe(c.key))
     await Promise.all(work)
   }
 

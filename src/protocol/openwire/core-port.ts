@@ -50,7 +50,14 @@ export interface CoreSession {
   subscribe(req: CoreSubscribeRequest, onDelivery: (d: CoreDelivery) => void): void
   unsubscribe(id: string, opts?: { removeDurable?: boolean; durableName?: string }): Promise<void>
   ack(ackId: string, txId?: string): Promise<void>
-  nack(ackId: string, txId?: string): Promise<void>
+  /** A poison ack: to the DLQ now; `cause` becomes its dlqDeliveryFailureCause. */
+  nack(ackId: string, txId?: string, cause?: string): Promise<void>
+  /** Prefetch 0: `count` one-shot deliveries for `subscriptionId` (default 1). */
+  pull(subscriptionId: string, count?: number): void
+  /** Prefetch 0: the unused credit taken back at once (a pull timed out); returns how much. */
+  cancelPull(subscriptionId: string): number
+  /** ConsumerControl: the subscription's prefetch changes (0: pull mode). */
+  setPrefetch(subscriptionId: string, prefetch: number): void
   begin(txId: string): void
   commit(txId: string): Promise<void>
   abort(txId: string): Promise<void>

@@ -71,6 +71,16 @@ export class FakeSession implements BrokerSession {
   async nack(ackId: string, txId?: string): Promise<void> {
     this.calls.push({ op: 'nack', ackId, tx: txId })
   }
+  // STOMP has no pull mode (activemq.prefetchSize is 1 or more): these are never called by the STOMP connector.
+  pull(id: string): void {
+    throw new BrokerError('BROKER_SUBSCRIPTION_INVALID', `PULL ${id}: the fake session has no pull consumers`)
+  }
+  cancelPull(id: string): number {
+    throw new BrokerError('BROKER_SUBSCRIPTION_INVALID', `PULL cancel ${id}: the fake session has no pull consumers`)
+  }
+  setPrefetch(id: string): void {
+    throw new BrokerError('BROKER_SUBSCRIPTION_INVALID', `PREFETCH ${id}: the fake session cannot change prefetch`)
+  }
   begin(txId: string): void {
     if (this.txs.has(txId)) throw new BrokerError('BROKER_TX_UNKNOWN', `transaction ${txId}: already begun`)
     this.txs.add(txId)
