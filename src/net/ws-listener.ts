@@ -17,7 +17,7 @@
  */
 import http from 'node:http'
 import net from 'node:net'
-import { WebSocketServer, type WebSocket } from 'ws'
+import type { WebSocket, WebSocketServer } from 'ws'
 import type { ConnectorTlsConfig } from '../config/types.ts'
 import { BrokerError } from '../lib/errors.ts'
 import { logger } from '../lib/log.ts'
@@ -81,7 +81,8 @@ interface Pending {
 export class WsListener {
   private readonly server: net.Server
   private readonly http: http.Server
-  private readonly wss: WebSocketServer
+  /** Made by listen(): `ws` is imported then, so a broker without ws:// connectors never loads it. */
+  private wss: WebSocketServer | null = null
   private readonly tls: TlsTerminator | null
   /** By the socket HTTP is spoken over. */
   private readonly pending = new Map<net.Socket, Pending>()
@@ -99,15 +100,6 @@ export class WsListener {
           onRefused: (why) => opts.onRefused?.(why),
         })
       : null
-    this.wss = new WebSocketServer({
-      noServer: true,
-      clientTracking: false,
-      perMessageDeflate: false, // no inflate bombs, no CPU per message
-      maxPayload: opts.messageBytesMax,
-      // Called only when the client offered some: onUpgrade has chosen one of them by then.
-      handleProtocols: (_offered: Set<string>, req: http.IncomingMessage) =>
-        (req as UpgradeRequest).sfbSubprotocol || false,
-    })
     this.http = http.createServer({ maxHeaderSize: WS_UPGRADE_HEADER_BYTES_MAX })
     this.http.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => this.onPlainRequest(req, res))
     this.http.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) =>
@@ -121,6 +113,17 @@ export class WsListener {
   async listen(): Promise<void> {
     const { host, port, where } = this.opts
     if (this.closed) throw new BrokerError('BROKER_STOPPED', `${where}: listen() after close()`)
+    const { WebSocketServer } = await import('ws')
+    if (this.closed) throw new BrokerError('BROKER_STOPPED', `${where}: closed while listen() was loading ws`)
+    this.wss ??= new WebSocketServer({
+      noServer: true,
+      clientTracking: false,
+      perMessageDeflate: false, // no inflate bombs, no CPU per message
+      maxPayload: this.opts.messageBytesMax,
+      // Called only when the client offered some: onUpgrade has chosen one of them by then.
+      handleProtocols: (_offered: Set<string>, req: http.IncomingMessage) =>
+        (req as UpgradeRequest).sfbSubprotocol || false,
+    })
     this.bound = await listenOn(this.server, { host, port, where }, (err) => log.error(`${where}: ${err.message}`))
   }
 
@@ -143,7 +146,7 @@ export class WsListener {
       this.closed = true
       this.tls?.close()
       for (const p of [...this.pending.values()]) this.drop(p)
-      this.wss.close()
+      this.wss?.close()
       if (this.server.listening) this.server.close()
     }
     return new Promise<void>((resolve) => setImmediate(resolve))
@@ -212,7 +215,8 @@ export class WsListener {
     }
     if (n.subprotocol !== null) req.sfbSubprotocol = n.subprotocol
     // Answered by ws itself when the handshake is bad (400); the socket is then destroyed and forgotten.
-    this.wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
+    // Upgrades come only from the bound server, so listen() has made wss.
+    this.wss!.handleUpgrade(req, socket, head, (ws: WebSocket) => {
       if (!this.forget(socket) || this.closed) return void ws.terminate()
       const duplex = new WsDuplex(ws, {
         socket,

@@ -81,7 +81,7 @@ export async function openServing(part: ServingInProgress, deps: ActivationDeps)
   await ctx.fence.assertCurrent()
   // One MQTT core for every MQTT and WebSocket connector, recovered before any of them accepts a client.
   if (cfg.connectors.some(speaksMqtt)) {
-    part.mqtt = createMqttCore({
+    part.mqtt = await createMqttCore({
       broker: part.broker,
       authenticator: security.authenticator,
     })
@@ -89,7 +89,7 @@ export async function openServing(part: ServingInProgress, deps: ActivationDeps)
   }
   const bound: string[] = []
   for (const c of cfg.connectors) {
-    const cn = createConnector(c, {
+    const cn = await createConnector(c, {
       broker: part.broker,
       mqtt: part.mqtt ?? null,
       authenticator: security.authenticator,

@@ -3,8 +3,9 @@
  * transport: listen, the bound address, connections counted by protocol, and close with a goodbye. createConnector
  * picks the implementation from the parsed URI (config/connector-uri.ts): STOMP over TCP/TLS is a StompServer,
  * MQTT, OpenWire and auto over TCP/TLS a SocketConnector (socket-connector.ts), ws/wss a WsConnector (ws-connector.ts) that hands each
- * upgraded connection to STOMP or MQTT by its subprotocol. Owns that choice only; limits and framing belong to the
- * servers.
+ * upgraded connection to STOMP or MQTT by its subprotocol. The MQTT and OpenWire servers are imported on first use
+ * (protocol-servers.ts), so a STOMP-only node never evaluates their code. Owns that choice only; limits and framing
+ * belong to the servers.
  */
 import type { Broker } from '../broker/index.ts'
 import type { ConnectorConfig, ConnectorTransport } from '../config/index.ts'
@@ -72,11 +73,12 @@ export function protocolsOf(c: ConnectorConfig): ConnectionProtocol[] {
   return [c.protocol]
 }
 
-export function createConnector(c: ConnectorConfig, deps: ConnectorDeps): Connector {
+/** The connector for `c`; MQTT and OpenWire code is imported only for a connector that speaks it. */
+export async function createConnector(c: ConnectorConfig, deps: ConnectorDeps): Promise<Connector> {
   const transport = transportOf(c)
-  if (transport === 'ws' || transport === 'wss') return new WsConnector(c, deps)
+  if (transport === 'ws' || transport === 'wss') return WsConnector.create(c, deps)
   if (c.protocol === 'stomp') return new StompConnector(c, deps)
-  return new SocketConnector(c, deps)
+  return SocketConnector.create(c, deps)
 }
 
 /** STOMP over TCP or TLS: the StompServer does it all (admission, TLS, goodbye ERROR frames). */

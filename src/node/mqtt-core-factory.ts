@@ -8,7 +8,7 @@
  */
 import type { Broker } from '../broker/index.ts'
 import type { Authenticator } from '../security/index.ts'
-import { BrokerMqttCore, type MqttCore } from '../protocol/mqtt/index.ts'
+import type { MqttCore } from '../protocol/mqtt/index.ts'
 
 export interface NodeMqttCore {
   readonly core: MqttCore
@@ -23,7 +23,9 @@ export interface MqttCoreDeps {
   authenticator: Authenticator | null
 }
 
-export function createMqttCore(deps: MqttCoreDeps): NodeMqttCore {
+/** Imports the MQTT code on first use: a node without MQTT connectors never evaluates it (mqtt-packet, streams). */
+export async function createMqttCore(deps: MqttCoreDeps): Promise<NodeMqttCore> {
+  const { BrokerMqttCore } = await import('../protocol/mqtt/index.ts')
   const core = new BrokerMqttCore({ broker: deps.broker, authenticator: deps.authenticator ?? undefined })
   return { core, start: () => core.start(), stop: () => core.stop() }
 }

@@ -13,66 +13,26 @@ import { DEFAULT_CONNECT_ATTEMPT_TIMEOUT_MS, type ConnectorConfig, type Connecto
 import { BrokerError } from '../lib/errors.ts'
 import { logger } from '../lib/log.ts'
 import { SNIFF_BYTES_MAX, TlsTerminator, listenOn, sniffProtocol, type SniffedProtocol } from '../net/index.ts'
-import { MqttServer } from '../protocol/mqtt/index.ts'
-import { OpenWireServer } from '../protocol/openwire/index.ts'
+import type { MqttServer } from '../protocol/mqtt/index.ts'
+import type { OpenWireServer } from '../protocol/openwire/index.ts'
 import { StompServer, type Goodbye } from '../protocol/stomp/index.ts'
 import { ClusterUrlBook } from './cluster-urls.ts'
 import { ConnectionGate } from './connection-gate.ts'
 import { transportOf, type ConnectionCounts, type Connector, type ConnectorDeps } from './connector.ts'
+import { mqttServerFor, openWireServerFor } from './protocol-servers.ts'
 
 const log = logger('node')
 
 /** A duplex the protocol servers take: a TCP socket or its TLS socket. */
 type Accepted = net.Socket
 
-/** The MqttServer of a connector, its limits taken from the connector URI. */
-export function mqttServerFor(c: ConnectorConfig, deps: ConnectorDeps): MqttServer {
-  if (!deps.mqtt)
-    throw new BrokerError('CONFIG_INVALID', `connector ${c.name} (${c.uri}): speaks MQTT but the node has no MQTT core`)
-  return new MqttServer({
-    core: deps.mqtt.core,
-    name: c.name,
-    host: c.host,
-    port: c.port,
-    maximumConnections: c.maximumConnections,
-    maximumConnectionsPerAddress: c.maximumConnectionsPerAddress,
-    maximumPendingConnects: c.maximumPendingConnects,
-    maximumPendingConnectsPerAddress: c.maximumPendingConnectsPerAddress,
-    receiveBytesMax: c.maxReceiveSize,
-    outBytesMax: c.maxOutboundSize,
-    limits: { packetBytesMax: c.maxFrameSize },
-    connectTimeoutMs: c.connectAttemptTimeout ?? DEFAULT_CONNECT_ATTEMPT_TIMEOUT_MS,
-    clock: deps.clock,
-  })
-}
-
-/** The OpenWireServer of a connector, its limits taken from the connector URI; `cluster` set: updateClusterClients. */
-export function openWireServerFor(c: ConnectorConfig, deps: ConnectorDeps, cluster?: ClusterUrlBook): OpenWireServer {
-  return new OpenWireServer({
-    core: deps.broker,
-    authenticator: deps.authenticator,
-    name: c.name,
-    brokerName: deps.brokerName,
-    host: c.host,
-    port: c.port,
-    maximumConnections: c.maximumConnections,
-    limits: {
-      maxFrameSize: c.maxFrameSize,
-      handshakeTimeoutMs: c.connectAttemptTimeout ?? DEFAULT_CONNECT_ATTEMPT_TIMEOUT_MS,
-      ...(c.maxOutboundSize !== undefined ? { outBytesMax: c.maxOutboundSize } : {}),
-    },
-    clock: deps.clock,
-    clusterUrls: cluster ? () => cluster.urls() : null,
-  })
-}
-
 export class SocketConnector implements Connector {
   readonly transport: ConnectorTransport
   readonly stomp: StompServer | null = null
-  private readonly mqtt: MqttServer | null = null
-  private readonly openwire: OpenWireServer | null = null
+  private readonly mqtt: MqttServer | null
+  private readonly openwire: OpenWireServer | null
   /** The group's URLs as this connector's clients were last told (updateClusterClients only). */
-  private readonly cluster: ClusterUrlBook | null = null
+  private readonly cluster: ClusterUrlBook | null
   /** auto:// sockets whose first bytes are still awaited. */
   private readonly sniffing = new Set<Accepted>()
   private readonly gate: ConnectionGate
@@ -82,22 +42,32 @@ export class SocketConnector implements Connector {
   private bound: { host: string; port: number } | null = null
   private closing: Promise<void> | null = null
 
-  constructor(
+  /** Builds the connector's protocol servers first (each protocol's code loads with its first connector). */
+  static async create(config: ConnectorConfig, deps: ConnectorDeps): Promise<SocketConnector> {
+    const inner: ConnectorConfig = { ...config, tls: null }
+    const auto = config.protocol === 'auto'
+    const cluster = config.updateClusterClients
+      ? new ClusterUrlBook(config.updateClusterClientsOnRemove ?? false)
+      : null
+    const mqtt = config.protocol === 'mqtt' || auto ? await mqttServerFor(inner, deps) : null
+    const openwire = config.protocol === 'openwire' || auto ? await openWireServerFor(inner, deps, cluster) : null
+    return new SocketConnector(config, deps, { mqtt, openwire, cluster })
+  }
+
+  private constructor(
     readonly config: ConnectorConfig,
     deps: ConnectorDeps,
+    servers: { mqtt: MqttServer | null; openwire: OpenWireServer | null; cluster: ClusterUrlBook | null },
   ) {
     this.transport = transportOf(config)
     this.where = `connector ${config.name} (${config.uri})`
-    const inner: ConnectorConfig = { ...config, tls: null }
-    const auto = config.protocol === 'auto'
-    if (config.protocol === 'mqtt' || auto) this.mqtt = mqttServerFor(inner, deps)
-    if (config.updateClusterClients) this.cluster = new ClusterUrlBook(config.updateClusterClientsOnRemove ?? false)
-    if (config.protocol === 'openwire' || auto)
-      this.openwire = openWireServerFor(inner, deps, this.cluster ?? undefined)
-    if (auto) {
+    this.mqtt = servers.mqtt
+    this.openwire = servers.openwire
+    this.cluster = servers.cluster
+    if (config.protocol === 'auto') {
       this.stomp = new StompServer({
         broker: deps.broker,
-        connector: inner,
+        connector: { ...config, tls: null },
         serverName: deps.serverName,
         authenticator: deps.authenticator,
       })

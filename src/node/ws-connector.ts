@@ -20,13 +20,18 @@ import type { MqttServer } from '../protocol/mqtt/index.ts'
 import { DEFAULT_FRAME_LIMITS, StompServer, type Goodbye } from '../protocol/stomp/index.ts'
 import { ConnectionGate } from './connection-gate.ts'
 import { transportOf, type ConnectionCounts, type Connector, type ConnectorDeps } from './connector.ts'
-import { mqttServerFor } from './socket-connector.ts'
+import { mqttServerFor } from './protocol-servers.ts'
 
 /**
  * Room for a STOMP frame's command and headers in one WebSocket message on top of the body limit (STOMP over
  * WebSocket sends one frame per message; the frame parser applies the exact header limits).
  */
 export const WS_FRAME_HEADROOM_BYTES = 64 * 1024 + DEFAULT_FRAME_LIMITS.commandBytesMax
+
+/** TLS is the listener's (wss): the servers behind it see plain duplexes. */
+function innerOf(config: ConnectorConfig): ConnectorConfig {
+  return { ...config, transport: 'tcp', tls: null }
+}
 
 export class WsConnector implements Connector {
   readonly transport: ConnectorTransport
@@ -36,21 +41,25 @@ export class WsConnector implements Connector {
   private readonly listener: WsListener
   private closing: Promise<void> | null = null
 
-  constructor(
+  /** Builds the MQTT server first (the MQTT code loads with the first connector that speaks it). */
+  static async create(config: ConnectorConfig, deps: ConnectorDeps): Promise<WsConnector> {
+    return new WsConnector(config, deps, await mqttServerFor(innerOf(config), deps))
+  }
+
+  private constructor(
     readonly config: ConnectorConfig,
     deps: ConnectorDeps,
+    mqtt: MqttServer,
   ) {
     this.transport = transportOf(config)
     const where = `connector ${config.name} (${config.uri})`
-    // TLS is the listener's (wss): the servers behind it see plain duplexes.
-    const inner: ConnectorConfig = { ...config, transport: 'tcp', tls: null }
     this.stomp = new StompServer({
       broker: deps.broker,
-      connector: inner,
+      connector: innerOf(config),
       serverName: deps.serverName,
       authenticator: deps.authenticator,
     })
-    this.mqtt = mqttServerFor(inner, deps)
+    this.mqtt = mqtt
     this.gate = new ConnectionGate(
       where,
       {
