@@ -7,7 +7,7 @@
  * connection's.
  */
 import type { Delivery } from '../../../broker/types.ts'
-import { encodeFrame, escapeHeader, frameBytes, frameParts } from '../frame-encoder.ts'
+import { encodeFrame, escapeHeader } from '../frame-encoder.ts'
 import type { StompVersion } from '../frame.ts'
 import { forEachStompHeader } from '../message-mapping.ts'
 import type { Subscription } from './context.ts'
@@ -26,38 +26,37 @@ function addHeader(name: string, value: string): void {
   head += `${escapeHeader(name, headVersion)}:${escapeHeader(value, headVersion)}\n`
 }
 
-/**
- * The MESSAGE frame of `d`: one buffer, or for a body over `sliceBytes` the parts to write in order (the body
- * uncopied).
- */
-export function encodeMessage(
-  sub: Subscription,
-  d: Delivery,
-  version: StompVersion,
-  sliceBytes: number,
-): Buffer | Buffer[] {
+/** Where MESSAGE frames go: a frame as bytes, or as head and body to be joined with the others of its turn. */
+export interface FrameSink {
+  write(bytes: Buffer): void
+  writeFrame(head: string, body: Uint8Array): void
+}
+
+/** Write the MESSAGE frame of `d` to `out`. */
+export function writeMessage(out: FrameSink, sub: Subscription, d: Delivery, version: StompVersion): void {
   const headers: Array<[string, string]> = []
   if (!sub.implicitId) headers.push(['subscription', sub.id])
   if (d.browserEnd) {
     // ActiveMQ StompQueueBrowserSubscription: MESSAGE with browser:end, message-id:0 and no body.
     headers.push(['destination', sub.destination], ['message-id', '0'], ['browser', 'end'])
-    return encodeFrame('MESSAGE', headers, null, version)
+    out.write(encodeFrame('MESSAGE', headers, null, version))
+    return
   }
   const m = d.message
   headVersion = version
   head = ''
   forEachStompHeader(m, addHeader)
   const own = head
-  let out = 'MESSAGE\n'
-  if (!sub.implicitId) out += `subscription:${escapeHeader(sub.id, version)}\n`
-  out += `message-id:${escapeHeader(m.messageId, version)}\ndestination:${escapeHeader(headDestination, version)}\n`
+  let frame = 'MESSAGE\n'
+  if (!sub.implicitId) frame += `subscription:${escapeHeader(sub.id, version)}\n`
+  frame += `message-id:${escapeHeader(m.messageId, version)}\ndestination:${escapeHeader(headDestination, version)}\n`
   if (sub.ack !== 'auto') {
-    if (version === '1.2') out += `ack:${escapeHeader(d.ackId, version)}\n`
+    if (version === '1.2') frame += `ack:${escapeHeader(d.ackId, version)}\n`
     else sub.unacked.set(m.messageId, d.ackId)
   }
-  out += own
-  if (d.groupFirst) out += 'JMSXGroupFirstForConsumer:true\n'
-  out += `content-length:${m.body.length}\n\n`
+  frame += own
+  if (d.groupFirst) frame += 'JMSXGroupFirstForConsumer:true\n'
+  frame += `content-length:${m.body.length}\n\n`
   head = ''
-  return m.body.length > sliceBytes ? frameParts(out, m.body) : frameBytes(out, m.body)
+  out.writeFrame(frame, m.body)
 }
