@@ -132,9 +132,9 @@ export function decodeAddOp(b: Buffer, where: string, opts: DecodeAddOptions = {
     )
   }
   const seq = r.f64()
-  r.str() // destination
+  r.skipStr() // destination
   if (op === OP_ADD_V1) return { seq, message: decodeLegacy(r, where, opts) }
-  r.str() // dedupe key
+  r.skipStr() // dedupe key
   const record = r.bytes()
   let message: CoreMessage
   try {
