@@ -41,7 +41,7 @@ export interface PreparedAdd {
 }
 
 export function prepareAdd(destination: string, message: CoreMessage): PreparedAdd {
-  const record = encodeMessage(message.body.length === 0 ? message : { ...message, body: NO_BODY })
+  const record = encodeMessage(message, NO_BODY)
   const dedupe = dedupeKey(message) ?? ''
   const body = message.body
   const size = ADD_FIXED + 4 + utf8(destination) + 4 + utf8(dedupe) + 4 + record.length + 4 + body.length
