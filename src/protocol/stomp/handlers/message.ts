@@ -15,7 +15,8 @@ import type { Subscription } from './context.ts'
 /** Headers the connector itself sets on a MESSAGE frame (the message's own of these names are not written). */
 const MESSAGE_OWN_HEADERS = new Set(['subscription', 'message-id', 'destination', 'ack', 'content-length'])
 
-// The head being built by messageHead (synchronous, so one module-level accumulator serves every call).
+// The message headers being written by writeMessage (synchronous, so one module-level accumulator serves every
+// call) and the destination header seen among them.
 let head = ''
 let headVersion: StompVersion = '1.2'
 let headDestination = ''
