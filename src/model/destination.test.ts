@@ -24,6 +24,7 @@ import {
   toStompDestination,
   validateDestinationFilter,
   validateDestinationName,
+  VALID_NAMES_MAX,
 } from './index.ts'
 
 function code(f: () => unknown): string {
@@ -62,6 +63,17 @@ describe('Destination', () => {
       ['a.>', 'a.$x', true],
     ]
     for (const [f, n, want] of table) expect([f, n, filterMatches(f, n)]).toEqual([f, n, want])
+  })
+
+  test('Destination validation remembers at most VALID_NAMES_MAX valid names and keeps refusing bad ones', () => {
+    for (let i = 0; i < VALID_NAMES_MAX + 10; i++)
+      expect(code(() => validateDestinationName(`n.${i}`))).toBe('no error')
+    for (let pass = 0; pass < 2; pass++) {
+      expect(code(() => validateDestinationName('n.0'))).toBe('no error')
+      expect(code(() => validateDestinationName(`n.${VALID_NAMES_MAX + 9}`))).toBe('no error')
+      expect(code(() => validateDestinationName('a.*'))).toBe('BROKER_DESTINATION_INVALID')
+      expect(code(() => validateDestinationName(''))).toBe('BROKER_DESTINATION_INVALID')
+    }
   })
 
   test('Destination validation refuses empty, long, control, comma and wildcard names', () => {

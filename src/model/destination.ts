@@ -81,14 +81,26 @@ function validateCommon(name: string, where: string): void {
   }
 }
 
+/**
+ * Names that passed validateDestinationName lately: a SEND's name is checked by the connector's mapping, the
+ * session and the commit, and a busy destination's by every message; a known name costs one lookup. Cleared when
+ * it holds VALID_NAMES_MAX names (a name's validity never changes, so forgetting is always safe).
+ */
+const validNames = new Set<string>()
+/** Names remembered by validateDestinationName before the set is cleared. */
+export const VALID_NAMES_MAX = 4096
+
 /** A name messages are sent to: no segment may be a wildcard (`a*` is a literal segment, `*` is not). */
 export function validateDestinationName(name: string, where = 'destination'): void {
+  if (validNames.has(name)) return
   validateCommon(name, where)
   for (const s of name.split('.')) {
     if (s === ANY_CHILD || s === ANY_DESCENDANT) {
       bad(where, name, `has a wildcard segment "${s}"; messages go to a name without * or > segments`)
     }
   }
+  if (validNames.size >= VALID_NAMES_MAX) validNames.clear()
+  validNames.add(name)
 }
 
 /** A subscription filter: `*` and `>` segments allowed, `>` only as the last segment. */

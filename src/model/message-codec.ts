@@ -159,8 +159,12 @@ function property(p: PropertyValue): void {
   }
 }
 
-/** The record of a message; its fields are assumed valid (validateMessage, or built by a protocol mapping). */
-export function encodeMessage(m: CoreMessage): Uint8Array {
+/**
+ * The record of a message; its fields are assumed valid (validateMessage, or built by a protocol mapping). `body`
+ * replaces the message's own in the record (a store that keeps bodies apart passes an empty one) without a copy of
+ * the message.
+ */
+export function encodeMessage(m: CoreMessage, body: Uint8Array = m.body): Uint8Array {
   pos = 0
   room(6)
   let f = m.persistent ? F_PERSISTENT : 0
@@ -200,6 +204,6 @@ export function encodeMessage(m: CoreMessage): Uint8Array {
     str(k)
     property(v)
   }
-  bytes(m.body)
+  bytes(body)
   return buf.slice(0, pos)
 }

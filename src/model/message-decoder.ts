@@ -32,7 +32,8 @@ class Reader {
   /** The record as a Buffer for latin1Slice (Node's and Bun's undeclared fast slice; toString('latin1') is ~3x slower). */
   private readonly nb: Buffer & { latin1Slice(start: number, end: number): string }
   constructor(readonly b: Uint8Array) {
-    this.nb = Buffer.from(b.buffer, b.byteOffset, b.byteLength) as Reader['nb']
+    // A Buffer already (the journal's records are subarrays of its read buffers): no second view per record.
+    this.nb = (b instanceof Buffer ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength)) as Reader['nb']
   }
 
   corrupt(field: string, at: number, what: string): never {

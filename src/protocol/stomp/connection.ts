@@ -43,13 +43,13 @@ import { HeartBeatTimers } from './heart-beat-timers.ts'
 import {
   dispatchFirstFrame,
   dispatchFrame,
-  encodeMessage,
+  writeMessage,
   type HandlerContext,
   type HandlerState,
   type Subscription,
 } from './handlers/index.ts'
 import { ConnectionInput } from './connection-input.ts'
-import { OUT_SLICE_BYTES, OutboundWriter } from './outbound-writer.ts'
+import { OutboundWriter } from './outbound-writer.ts'
 import { OutcomeQueue } from './outcome-queue.ts'
 
 export {
@@ -306,9 +306,7 @@ export class StompConnection {
       sub.held.push(d)
       return
     }
-    const encoded = encodeMessage(sub, d, this.version, OUT_SLICE_BYTES)
-    if (Array.isArray(encoded)) for (const part of encoded) this.out.write(part)
-    else this.out.write(encoded)
+    writeMessage(this.out, sub, d, this.version)
     // A consumer that does not read: stop dispatching to it once outBytesMax is queued for its socket.
     if (!d.browserEnd) this.out.pauseIfBacklogged()
   }

@@ -29,8 +29,14 @@ export function encodeFrame(
   body: Uint8Array | null,
   version: StompVersion,
 ): Buffer {
-  const head = frameHead(command, headers, body, version)
-  // One allocation per frame: head, body and NUL written in place.
+  return frameBytes(frameHead(command, headers, body, version), body)
+}
+
+/**
+ * A frame from its head (command line, header lines, the blank line; as frameHead writes it) and body: one
+ * allocation, head, body and NUL written in place. For encoders that build the head themselves (MESSAGE).
+ */
+export function frameBytes(head: string, body: Uint8Array | null): Buffer {
   const hasBody = body !== null && body.length > 0
   const headLength = Buffer.byteLength(head, 'utf8')
   const bodyLength = hasBody ? body.length : 0
@@ -51,8 +57,13 @@ export function encodeFrameParts(
   body: Uint8Array,
   version: StompVersion,
 ): Buffer[] {
+  return frameParts(frameHead(command, headers, body, version), body)
+}
+
+/** frameBytes as [head, body, NUL], the body not copied (see encodeFrameParts). */
+export function frameParts(head: string, body: Uint8Array): Buffer[] {
   const b = Buffer.from(body.buffer, body.byteOffset, body.byteLength)
-  return [Buffer.from(frameHead(command, headers, body, version), 'utf8'), b, Buffer.from([0])]
+  return [Buffer.from(head, 'utf8'), b, Buffer.from([0])]
 }
 
 function frameHead(

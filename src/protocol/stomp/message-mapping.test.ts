@@ -11,8 +11,15 @@
 import { describe, expect, test } from 'bun:test'
 import { isBrokerError } from '../../lib/errors.ts'
 import { SeededRandom, seedFromEnv } from '../../lib/random.ts'
-import { decodeMessage, encodeMessage, validateMessage } from '../../model/index.ts'
-import { dedupeKey, fromLegacyStored, fromStompSend, stompHeaderLookup, toStompHeaders } from './message-mapping.ts'
+import { decodeMessage, encodeMessage, type PropertyValue, validateMessage } from '../../model/index.ts'
+import {
+  dedupeKey,
+  forEachStompHeader,
+  fromLegacyStored,
+  fromStompSend,
+  stompHeaderLookup,
+  toStompHeaders,
+} from './message-mapping.ts'
 import { ERRORS_0_1_0, RANDOM_0_1_0, TABLE_0_1_0 } from './testing/mapping-0-1-0-cases.ts'
 
 /** The `now` and generated id the frozen tables were computed with. */
@@ -83,6 +90,47 @@ describe('STOMP message mapping', () => {
       const leaked = FRAME_LEVEL.filter((h) => h in got)
       if (JSON.stringify(got) !== JSON.stringify(direct) || leaked.length > 0 || got.destination !== dest)
         throw new Error(`SEED=${seed}: ${JSON.stringify(frame)}: ${JSON.stringify(got)} vs ${JSON.stringify(direct)}`)
+    }
+  })
+
+  test('STOMP message mapping forEachStompHeader emits toStompHeaders in its key order (seeded random messages)', () => {
+    const seed = seedFromEnv()
+    const rnd = new SeededRandom(seed)
+    const names = [
+      'x-user',
+      'priority',
+      'correlation-id',
+      'reply-to',
+      'type',
+      'redelivered',
+      'persistent',
+      'JMSXUserID',
+    ]
+    names.push('JMSXGroupID', 'JMSXGroupSeq', 'destination', 'message-id', 'subscription', '7', '01', '-1', 'b', 'a')
+    const values: PropertyValue[] = [
+      { type: 'string', value: 'v:1\\n' },
+      { type: 'boolean', value: true },
+      { type: 'int', value: -3 },
+      { type: 'long', value: 5n },
+      { type: 'double', value: 0.5 },
+      { type: 'bytes', value: new Uint8Array([1]) },
+    ]
+    for (let k = 0; k < 2000; k++) {
+      const m = fromStompSend('/queue/a', { 'message-id': `m:${k}` }, body, { nowMs: NOW, newMessageId: () => GEN_ID })
+      if (rnd.next() < 0.5) m.correlationId = 'c'
+      if (rnd.next() < 0.5) m.redeliveryCount = 2
+      if (rnd.next() < 0.5) m.replyTo = { kind: 'topic', name: 'r' }
+      if (rnd.next() < 0.5) m.type = 't'
+      if (rnd.next() < 0.5) m.userId = 'u'
+      m.persistent = rnd.next() < 0.5
+      if (rnd.next() < 0.5) m.groupId = 'g'
+      if (rnd.next() < 0.5) m.groupSeq = -7
+      for (const n of rnd.shuffle([...names])) if (rnd.next() < 0.3) m.properties.set(n, rnd.pick(values))
+      const emitted: [string, string][] = []
+      forEachStompHeader(m, (name, value) => emitted.push([name, value]))
+      const want = Object.entries(toStompHeaders(m))
+      if (JSON.stringify(emitted) !== JSON.stringify(want))
+        throw new Error(`SEED=${seed}: ${JSON.stringify(emitted)} vs ${JSON.stringify(want)}`)
     }
   })
 

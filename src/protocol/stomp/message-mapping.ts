@@ -241,6 +241,70 @@ export function toStompHeaders(msg: CoreMessage): Record<string, string> {
   return h
 }
 
+/** Whether toStompHeaders sets header `name` from a field of `msg` (a property of that name is then not written). */
+function fieldHeaderSet(msg: CoreMessage, name: string): boolean {
+  switch (name) {
+    case 'destination':
+    case 'message-id':
+    case 'expires':
+    case 'priority':
+    case 'timestamp':
+      return true
+    case 'correlation-id':
+      return msg.correlationId !== null
+    case 'redelivered':
+      return msg.redeliveryCount > 0
+    case 'reply-to':
+      return msg.replyTo !== null
+    case 'type':
+      return msg.type !== null
+    case 'JMSXUserID':
+      return msg.userId !== null
+    case 'persistent':
+      return msg.persistent
+    case 'JMSXGroupID':
+      return msg.groupId !== null
+    case 'JMSXGroupSeq':
+      return msg.groupSeq !== null
+  }
+  return false
+}
+
+/**
+ * toStompHeaders without the object: each header handed to `emit` in the order `for...in` gives toStompHeaders'
+ * keys, so the MESSAGE encoder writes one frame head per delivery with no map in between. A property whose name
+ * starts with a digit may be an array index, which an object lists first: then the headers come from
+ * toStompHeaders itself.
+ */
+export function forEachStompHeader(msg: CoreMessage, emit: (name: string, value: string) => void): void {
+  for (const k of msg.properties.keys()) {
+    const c = k.charCodeAt(0)
+    if (c >= 48 && c <= 57) {
+      const h = toStompHeaders(msg)
+      for (const name in h) emit(name, h[name]!)
+      return
+    }
+  }
+  emit('destination', toStompDestination(msg.destination))
+  emit('message-id', msg.messageId)
+  if (msg.correlationId !== null) emit('correlation-id', msg.correlationId)
+  emit('expires', String(msg.expiration))
+  if (msg.redeliveryCount > 0) emit('redelivered', 'true')
+  emit('priority', String(msg.priority))
+  if (msg.replyTo !== null) emit('reply-to', toStompDestination(msg.replyTo))
+  emit('timestamp', String(msg.timestamp))
+  if (msg.type !== null) emit('type', msg.type)
+  if (msg.userId !== null) emit('JMSXUserID', msg.userId)
+  if (msg.persistent) emit('persistent', 'true')
+  if (msg.groupId !== null) emit('JMSXGroupID', msg.groupId)
+  if (msg.groupSeq !== null) emit('JMSXGroupSeq', String(msg.groupSeq))
+  for (const [k, p] of msg.properties) {
+    if (fieldHeaderSet(msg, k)) continue
+    const s = propertyAsString(p)
+    if (s !== null) emit(k, s)
+  }
+}
+
 /**
  * A header lookup for selectors with sfbroker 0.1.0's STOMP semantics (broker/selector.ts reads `priority`,
  * `reply-to`, user headers... by their STOMP names). Builds the header map once per call.

@@ -1,13 +1,15 @@
 /**
  * OutboundWriter: the bytes one connection writes, and the flow control of that direction. Writes of one
- * event-loop turn are joined into one port write (many MESSAGE frames per syscall); bodies over OUT_SLICE_BYTES
- * go out uncopied, at most OUT_TURN_BYTES per turn; while the port's buffer is full (write() returned false) or
+ * event-loop turn are joined into one port write (many MESSAGE frames per syscall): a frame given as head and body
+ * (writeFrame) is copied once, straight into that write's buffer; bodies over OUT_SLICE_BYTES go out uncopied, at
+ * most OUT_TURN_BYTES per turn; while the port's buffer is full (write() returned false) or
  * more than `outBytesMax` is queued for it, the session's dispatch is paused. Knows nothing of frames or outcomes.
  */
 import type { BrokerSession } from '../../broker/types.ts'
 import type { Clock } from '../../lib/clock.ts'
 import { idleGc } from '../../lib/idle-gc.ts'
 import type { DuplexPort } from './duplex-port.ts'
+import { frameParts } from './frame-encoder.ts'
 
 /** Bodies over this go out uncopied, handed to the port this many bytes per write (see pumpOut). */
 export const OUT_SLICE_BYTES = 1024 * 1024
@@ -15,6 +17,15 @@ export const OUT_SLICE_BYTES = 1024 * 1024
 const OUT_TURN_BYTES = OUT_SLICE_BYTES
 /** While dispatch is paused on a port that accepted every write but still buffers, recheck this often. */
 const RESUME_RECHECK_MS = 10
+
+/** A frame not yet encoded: its head (command, headers, blank line) and body; the NUL is added when written. */
+class PendingFrame {
+  constructor(
+    readonly head: string,
+    readonly headBytes: number,
+    readonly body: Uint8Array,
+  ) {}
+}
 
 /** What the writer asks of its connection. */
 export interface OutboundHost {
@@ -29,7 +40,7 @@ export interface OutboundHost {
 export class OutboundWriter {
   /** When a frame was last written (heart-beats are sent only after silence). */
   lastWriteAt: number
-  private chunks: Buffer[] = []
+  private chunks: (Buffer | PendingFrame)[] = []
   private chunksBytes = 0
   /** Flushed but not yet handed to the port (large bodies go in slices, see pumpOut). */
   private queue: Buffer[] = []
@@ -55,6 +66,26 @@ export class OutboundWriter {
     if (this.host.writesEnded()) return
     this.chunks.push(bytes)
     this.chunksBytes += bytes.length
+    this.lastWriteAt = this.clock.now()
+    if (!this.flushScheduled) {
+      this.flushScheduled = true
+      setImmediate(() => this.flushNow())
+    }
+  }
+
+  /**
+   * A frame from its head (as frameHead writes it: command line, header lines, blank line) and body. A body up to
+   * OUT_SLICE_BYTES is copied once, into this turn's joined write; a larger one goes out uncopied (frameParts).
+   */
+  writeFrame(head: string, body: Uint8Array): void {
+    if (body.length > OUT_SLICE_BYTES) {
+      for (const part of frameParts(head, body)) this.write(part)
+      return
+    }
+    if (this.host.writesEnded()) return
+    const headBytes = Buffer.byteLength(head, 'utf8')
+    this.chunks.push(new PendingFrame(head, headBytes, body))
+    this.chunksBytes += headBytes + body.length + 1
     this.lastWriteAt = this.clock.now()
     if (!this.flushScheduled) {
       this.flushScheduled = true
@@ -109,16 +140,22 @@ export class OutboundWriter {
       return
     }
     // Small frames of one turn are joined (one syscall); a large body is queued as it is, never copied.
-    let small: Buffer[] = []
+    let small: (Buffer | PendingFrame)[] = []
+    let smallBytes = 0
     const joinSmall = (): void => {
-      if (small.length) this.queue.push(small.length === 1 ? small[0]! : Buffer.concat(small))
+      if (small.length === 1 && !(small[0] instanceof PendingFrame)) this.queue.push(small[0]!)
+      else if (small.length > 0) this.queue.push(joined(small, smallBytes))
       small = []
+      smallBytes = 0
     }
     for (const b of this.chunks) {
-      if (b.length > OUT_SLICE_BYTES) {
+      if (!(b instanceof PendingFrame) && b.length > OUT_SLICE_BYTES) {
         joinSmall()
         this.queue.push(b)
-      } else small.push(b)
+      } else {
+        small.push(b)
+        smallBytes += b instanceof PendingFrame ? b.headBytes + b.body.length + 1 : b.length
+      }
     }
     joinSmall()
     this.queued += this.chunksBytes
@@ -198,4 +235,22 @@ export class OutboundWriter {
       }, RESUME_RECHECK_MS)
     }
   }
+}
+
+/** One buffer holding `parts` in order (`bytes` in all); a pending frame is written as head, body, NUL. */
+function joined(parts: (Buffer | PendingFrame)[], bytes: number): Buffer {
+  const out = Buffer.allocUnsafe(bytes)
+  let pos = 0
+  for (const p of parts) {
+    if (p instanceof PendingFrame) {
+      pos += out.write(p.head, pos, 'utf8')
+      out.set(p.body, pos)
+      pos += p.body.length
+      out[pos++] = 0
+    } else {
+      out.set(p, pos)
+      pos += p.length
+    }
+  }
+  return out
 }

@@ -41,7 +41,7 @@ export interface PreparedAdd {
 }
 
 export function prepareAdd(destination: string, message: CoreMessage): PreparedAdd {
-  const record = encodeMessage(message.body.length === 0 ? message : { ...message, body: NO_BODY })
+  const record = encodeMessage(message, NO_BODY)
   const dedupe = dedupeKey(message) ?? ''
   const body = message.body
   const size = ADD_FIXED + 4 + utf8(destination) + 4 + utf8(dedupe) + 4 + record.length + 4 + body.length
@@ -132,9 +132,9 @@ export function decodeAddOp(b: Buffer, where: string, opts: DecodeAddOptions = {
     )
   }
   const seq = r.f64()
-  r.str() // destination
+  r.skipStr() // destination
   if (op === OP_ADD_V1) return { seq, message: decodeLegacy(r, where, opts) }
-  r.str() // dedupe key
+  r.skipStr() // dedupe key
   const record = r.bytes()
   let message: CoreMessage
   try {

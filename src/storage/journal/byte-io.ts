@@ -74,6 +74,12 @@ export class Reader {
     this.pos += n
     return s
   }
+  /** Step over a string field without decoding it. */
+  skipStr() {
+    const n = this.u32()
+    this.need(n)
+    this.pos += n
+  }
   bytes(): Buffer {
     const n = this.u32()
     this.need(n)

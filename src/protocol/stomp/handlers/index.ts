@@ -14,7 +14,7 @@ import { handleSubscribe } from './subscribe.ts'
 import { handleAbort, handleBegin, handleCommit } from './transaction.ts'
 import { handleUnsubscribe } from './unsubscribe.ts'
 
-export { encodeMessage } from './message.ts'
+export { type FrameSink, writeMessage } from './message.ts'
 export type { HandlerContext, HandlerState, Subscription } from './context.ts'
 
 const CONNECTED_HANDLERS: ReadonlyMap<string, Handler> = new Map([

@@ -2,60 +2,62 @@
  * MESSAGE (STOMP 1.2 "MESSAGE"): the frame of one delivery to one subscription. In client modes 1.2 carries the
  * broker's ack id in `ack`; 1.0 and 1.1 remember message-id -> ack id for the ACK (ack.ts). A queue browser's
  * end is ActiveMQ's empty MESSAGE with `browser:end`. The message's headers are ../message-mapping.ts's
- * toStompHeaders, built once per CoreMessage (a topic message delivered to many subscriptions is one object) and
- * kept in a WeakMap while the message lives. Holding deliveries and flow control are the connection's.
+ * (forEachStompHeader, toStompHeaders' order), written straight into the frame head: no header map or list per
+ * delivery, which the drain of a deep queue pays once per message. Holding deliveries and flow control are the
+ * connection's.
  */
 import type { Delivery } from '../../../broker/types.ts'
-import type { CoreMessage } from '../../../model/index.ts'
-import { encodeFrame, encodeFrameParts } from '../frame-encoder.ts'
+import { encodeFrame, escapeHeader } from '../frame-encoder.ts'
 import type { StompVersion } from '../frame.ts'
-import { toStompHeaders } from '../message-mapping.ts'
+import { forEachStompHeader } from '../message-mapping.ts'
 import type { Subscription } from './context.ts'
 
-/** Headers the connector itself sets on a MESSAGE frame. */
+/** Headers the connector itself sets on a MESSAGE frame (the message's own of these names are not written). */
 const MESSAGE_OWN_HEADERS = new Set(['subscription', 'message-id', 'destination', 'ack', 'content-length'])
 
-/** The message's own headers (toStompHeaders minus the connector's), once per message object. */
-const headerCache = new WeakMap<CoreMessage, { destination: string; rest: Array<[string, string]> }>()
+// The message headers being written by writeMessage (synchronous, so one module-level accumulator serves every
+// call) and the destination header seen among them.
+let head = ''
+let headVersion: StompVersion = '1.2'
+let headDestination = ''
 
-function messageHeaders(m: CoreMessage): { destination: string; rest: Array<[string, string]> } {
-  let c = headerCache.get(m)
-  if (c === undefined) {
-    const h = toStompHeaders(m)
-    const rest: Array<[string, string]> = []
-    for (const k in h) if (!MESSAGE_OWN_HEADERS.has(k)) rest.push([k, h[k]!])
-    c = { destination: h.destination!, rest }
-    headerCache.set(m, c)
-  }
-  return c
+function addHeader(name: string, value: string): void {
+  if (name === 'destination') headDestination = value
+  if (MESSAGE_OWN_HEADERS.has(name)) return
+  head += `${escapeHeader(name, headVersion)}:${escapeHeader(value, headVersion)}\n`
 }
 
-/**
- * The MESSAGE frame of `d`: one buffer, or for a body over `sliceBytes` the parts to write in order (the body
- * uncopied).
- */
-export function encodeMessage(
-  sub: Subscription,
-  d: Delivery,
-  version: StompVersion,
-  sliceBytes: number,
-): Buffer | Buffer[] {
+/** Where MESSAGE frames go: a frame as bytes, or as head and body to be joined with the others of its turn. */
+export interface FrameSink {
+  write(bytes: Buffer): void
+  writeFrame(head: string, body: Uint8Array): void
+}
+
+/** Write the MESSAGE frame of `d` to `out`. */
+export function writeMessage(out: FrameSink, sub: Subscription, d: Delivery, version: StompVersion): void {
   const headers: Array<[string, string]> = []
   if (!sub.implicitId) headers.push(['subscription', sub.id])
   if (d.browserEnd) {
     // ActiveMQ StompQueueBrowserSubscription: MESSAGE with browser:end, message-id:0 and no body.
     headers.push(['destination', sub.destination], ['message-id', '0'], ['browser', 'end'])
-    return encodeFrame('MESSAGE', headers, null, version)
+    out.write(encodeFrame('MESSAGE', headers, null, version))
+    return
   }
   const m = d.message
-  const own = messageHeaders(m)
-  headers.push(['message-id', m.messageId], ['destination', own.destination])
+  headVersion = version
+  head = ''
+  forEachStompHeader(m, addHeader)
+  const own = head
+  let frame = 'MESSAGE\n'
+  if (!sub.implicitId) frame += `subscription:${escapeHeader(sub.id, version)}\n`
+  frame += `message-id:${escapeHeader(m.messageId, version)}\ndestination:${escapeHeader(headDestination, version)}\n`
   if (sub.ack !== 'auto') {
-    if (version === '1.2') headers.push(['ack', d.ackId])
+    if (version === '1.2') frame += `ack:${escapeHeader(d.ackId, version)}\n`
     else sub.unacked.set(m.messageId, d.ackId)
   }
-  for (const h of own.rest) headers.push(h)
-  if (d.groupFirst) headers.push(['JMSXGroupFirstForConsumer', 'true'])
-  if (m.body.length > sliceBytes) return encodeFrameParts('MESSAGE', headers, m.body, version)
-  return encodeFrame('MESSAGE', headers, m.body, version)
+  frame += own
+  if (d.groupFirst) frame += 'JMSXGroupFirstForConsumer:true\n'
+  frame += `content-length:${m.body.length}\n\n`
+  head = ''
+  out.writeFrame(frame, m.body)
 }
