@@ -14,13 +14,13 @@ export const DEDUPE_WINDOW_DEFAULT = 100_000
 export class RecentIds {
   /** id -> the add count at its latest add (its ring slot is that count modulo capacity). */
   private readonly latest = new Map<string, number>()
-  private readonly ring: (string | undefined)[]
+  /** Grows to `capacity` as ids arrive (an idle broker does not hold a 100,000-slot array), then wraps. */
+  private readonly ring: string[] = []
   private adds = 0
 
   constructor(private readonly capacity: number) {
     if (!Number.isSafeInteger(capacity) || capacity < 1)
       throw new Error(`assertion failed: RecentIds capacity ${capacity} is not a whole number ≥ 1`)
-    this.ring = new Array(capacity)
   }
 
   get size(): number {
@@ -33,10 +33,13 @@ export class RecentIds {
 
   add(id: string): void {
     const slot = this.adds % this.capacity
-    const old = this.ring[slot]
-    // The slot's previous id leaves the window, unless it was added again since (then a later slot holds it).
-    if (old !== undefined && this.latest.get(old) === this.adds - this.capacity) this.latest.delete(old)
-    this.ring[slot] = id
+    if (slot === this.ring.length) this.ring.push(id)
+    else {
+      const old = this.ring[slot]!
+      // The slot's previous id leaves the window, unless it was added again since (then a later slot holds it).
+      if (this.latest.get(old) === this.adds - this.capacity) this.latest.delete(old)
+      this.ring[slot] = id
+    }
     this.latest.set(id, this.adds)
     this.adds++
   }
