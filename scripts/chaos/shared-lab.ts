@@ -85,9 +85,27 @@ export class SharedLab {
     return this.tmpfs
   }
 
+  /**
+   * Entries brokers wrote into a bare mount point between unmount() and mount() of a remount, moved aside so the
+   * mount can go on (FUSE refuses a non-empty mount point). That window is the lab's own artifact: a real share that
+   * blinks keeps its mount point mounted (calls fail or hang), so nothing can land beside it. Each one is printed;
+   * the checks that matter (two primaries, lost or unconfirmed messages) still see whatever a broker did there.
+   */
+  readonly strays: { mount: string; entries: string[]; movedTo: string }[] = []
+
   private mount(i: number, forwarding: boolean): Mount {
     const mnt = path.join(this.root, i === this.hosts ? 'host-all' : `host-${i}`)
     fs.mkdirSync(mnt, { recursive: true })
+    const entries = fs.readdirSync(mnt)
+    if (entries.length > 0) {
+      const movedTo = path.join(this.root, `stray-${this.strays.length + 1}`)
+      fs.renameSync(mnt, movedTo)
+      fs.mkdirSync(mnt)
+      this.strays.push({ mount: mnt, entries, movedTo })
+      console.log(
+        `lab: ${entries.length} entr${entries.length === 1 ? 'y' : 'ies'} written into the bare mount point ${mnt} during the remount window (${entries.join(', ')}), moved to ${movedTo}`,
+      )
+    }
     const args = forwarding ? ['--multithreaded', '--enable-lock-forwarding', this.real, mnt] : [this.real, mnt]
     execFileSync('bindfs', args, { stdio: 'pipe' })
     return { path: mnt, pid: this.daemonPid(mnt), forwarding }
