@@ -106,7 +106,11 @@ export class SharedLab {
         `lab: ${entries.length} entr${entries.length === 1 ? 'y' : 'ies'} written into the bare mount point ${mnt} during the remount window (${entries.join(', ')}), moved to ${movedTo}`,
       )
     }
-    const args = forwarding ? ['--multithreaded', '--enable-lock-forwarding', this.real, mnt] : [this.real, mnt]
+    // nonempty: a broker may still write into the bare directory between the check above and this mount (it retries
+    // every 100 ms–1 s); what lands there in that instant is hidden under the mount instead of failing the run.
+    const args = forwarding
+      ? ['--multithreaded', '--enable-lock-forwarding', '-o', 'nonempty', this.real, mnt]
+      : ['-o', 'nonempty', this.real, mnt]
     execFileSync('bindfs', args, { stdio: 'pipe' })
     return { path: mnt, pid: this.daemonPid(mnt), forwarding }
   }
