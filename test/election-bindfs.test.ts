@@ -12,6 +12,7 @@ import path from 'node:path'
 import { spawn, spawnSync } from 'node:child_process'
 import { ElectorProc, freePorts, acceptingPorts, accepts } from './fixtures/election-harness.ts'
 import { makeTempDir } from '../src/testing/temp-dir.ts'
+import { FsSharePort } from '../src/election/fs-share-port.ts'
 
 const hasBindfs = spawnSync('sh', ['-c', 'command -v bindfs && test -c /dev/fuse && test "$(id -u)" = 0']).status === 0
 const why = hasBindfs ? '' : 'bindfs, /dev/fuse and root are needed for the lying-locks lab'
@@ -183,4 +184,37 @@ test.skipIf(!hasBindfs)(
     }
   },
   60_000,
+)
+
+test.skipIf(!hasBindfs)(
+  'FsSharePort refuses to create its lock file in a share path that is no longer mounted, and opens it again once re-mounted',
+  async () => {
+    const real = path.join(root, 'real-unmount')
+    fs.mkdirSync(real, { recursive: true })
+    const m = mount(real, 'host-unmount', true)
+    const dir = path.join(m, 'broker')
+    const port = new FsSharePort(dir, 'flock', 1000)
+    try {
+      await port.ensureDir()
+      const first = await port.openLock()
+      await first.close()
+      expect(spawnSync('fusermount', ['-u', '-z', m]).status).toBe(0)
+      // The path is a bare local directory now: a lock there would exclude nobody.
+      fs.mkdirSync(dir, { recursive: true })
+      const refused = await port.openLock().then(
+        () => null,
+        (e: NodeJS.ErrnoException) => e,
+      )
+      expect(refused?.code).toBe('ENOTCONN')
+      expect(fs.existsSync(path.join(dir, 'lock'))).toBe(false)
+      fs.rmSync(dir, { recursive: true })
+      const r = spawnSync('bindfs', ['--multithreaded', '--enable-lock-forwarding', real, m])
+      expect(r.status).toBe(0)
+      const again = await port.openLock()
+      await again.close()
+      expect(fs.existsSync(path.join(real, 'broker', 'lock'))).toBe(true)
+    } finally {
+      port.shutdown()
+    }
+  },
 )

@@ -5,6 +5,8 @@
  * election's critical path). The lock calls themselves (flock/fcntl) go through the libc binding (lock/).
  */
 import fs from 'node:fs'
+import path from 'node:path'
+import { mountOf } from './mountinfo.ts'
 import fsp from 'node:fs/promises'
 import { LockFile } from './lock/index.ts'
 import type { LockType } from '../config/index.ts'
@@ -44,7 +46,35 @@ export class FsSharePort implements SharePort {
     fs.mkdirSync(this.dir, { recursive: true })
   }
 
+  /**
+   * The mount point the shared directory lives on when it is not the root filesystem's (found at the first lock
+   * open, when the share works); null: on `/` or unknown, nothing to check. undefined: not looked up yet.
+   */
+  private mountPoint: string | null | undefined
+
+  /**
+   * Refuse to open (and so create) the lock file when the share's mount point is no longer a mount point: its
+   * path is then a bare local directory (the share was unmounted), and a lock taken there would exclude nobody
+   * while an empty local store got served. Fails like a share that is gone (ENOTCONN): the elector retries until
+   * the share is mounted again. A re-mount passes (another device number, but a mount point again).
+   */
+  private async assertShareMounted(): Promise<void> {
+    if (this.mountPoint === undefined) {
+      const m = mountOf(this.dir)
+      this.mountPoint = m && m.mountPoint !== path.sep ? m.mountPoint : null
+    }
+    const mp = this.mountPoint
+    if (mp === null) return
+    const [at, above] = await Promise.all([this.io.stat(mp), this.io.stat(path.dirname(mp))])
+    if (at.dev === above.dev) {
+      const e = new Error(`${mp} is no longer a mount point (the share of ${this.dir} is not mounted)`)
+      ;(e as NodeJS.ErrnoException).code = 'ENOTCONN'
+      throw e
+    }
+  }
+
   async openLock(): Promise<LockHandle> {
+    await this.assertShareMounted()
     // The worker opens and closes where descriptors are process-wide (Bun); Deno's are per thread.
     const opener = sharesDescriptors ? this.io : undefined
     const lf = await LockFile.open(this.lockPath, this.lockType, opener)
