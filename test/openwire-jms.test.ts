@@ -34,9 +34,6 @@ const SCENARIOS = [
   'clientIdInUse',
 ]
 
-/** Scenarios that wait on a change outside the connector, with the reason; run, but not asserted. */
-const KNOWN_GAPS: Record<string, string> = {}
-
 let build: JmsBuild | null = null
 let broker: Broker
 let server: OpenWireServer
@@ -60,11 +57,6 @@ describe.skipIf(jmsMissing !== undefined)('OpenWire with the ActiveMQ 5.17 JMS c
   })
 
   for (const s of SCENARIOS) {
-    const gap = KNOWN_GAPS[s]
-    if (gap !== undefined) {
-      test.todo(`OpenWire JMS ${s} (${gap})`)
-      continue
-    }
     test(`OpenWire JMS ${s}`, () => {
       const r = results.get(s) ?? `no result (JVM output:\n${output.slice(-4000)})`
       expect(r).toBe('PASS')
