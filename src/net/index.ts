@@ -3,7 +3,8 @@
  * (`tls-context.ts`: key material from `<sslContext>` and its reloads; `tls-server.ts`: the server side of a
  * connection; `tls-keystore.ts`: PKCS#12/JKS/PEM files) and WebSocket (`ws-listener.ts`: a ws:// or wss://
  * listener; `ws-duplex.ts`: one WebSocket as a socket-like Duplex; `ws-subprotocol.ts`: which protocol a client
- * asks for), and `listen.ts`: the one bind of every connector's listener. Other parts import from here only.
+ * asks for), `listen.ts`: the one bind of every connector's listener, and `byte-socket.ts`: what a protocol
+ * connection needs of any of these streams. Other parts import from here only.
  */
 export {
   TlsContextSource,
@@ -47,3 +48,4 @@ export {
 } from './ws-subprotocol.ts'
 export { sniffProtocol, SNIFF_BYTES_MAX, type SniffedProtocol } from './protocol-sniff.ts'
 export { listenOn, type ListenTarget } from './listen.ts'
+export type { ByteSocket } from './byte-socket.ts'

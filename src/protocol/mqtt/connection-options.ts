@@ -2,6 +2,7 @@
  * What an MqttConnection is built with: the byte stream it needs (MqttSocket), its options and their defaults.
  * Types and constants only.
  */
+import type { ByteSocket } from '../../net/index.ts'
 import type { Clock } from '../../lib/clock.ts'
 import type { MqttCore } from './core-port.ts'
 import type { ServerLimits } from './connect-handler.ts'
@@ -9,20 +10,8 @@ import type { ReceiveBudget } from './receive-budget.ts'
 import type { MqttProtocolError } from './reason-codes.ts'
 import type { MqttConnection } from './connection.ts'
 
-/** What a connection needs of its byte stream: node's net.Socket and stream.Duplex both fit. */
-export interface MqttSocket {
-  on(event: 'data', fn: (chunk: Buffer) => void): unknown
-  on(event: 'close' | 'drain' | 'end', fn: () => void): unknown
-  on(event: 'error', fn: (err: Error) => void): unknown
-  write(chunk: Uint8Array): boolean
-  end(): unknown
-  destroy(): unknown
-  pause(): unknown
-  resume(): unknown
-  readonly writableLength?: number
-  readonly remoteAddress?: string
-  readonly remotePort?: number
-}
+/** What a connection needs of its byte stream (net/byte-socket.ts). */
+export type MqttSocket = ByteSocket
 
 export const DEFAULT_SERVER_LIMITS: ServerLimits = {
   packetBytesMax: 16 * 1024 * 1024,

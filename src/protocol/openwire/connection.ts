@@ -27,22 +27,11 @@ import {
   readWireFormatSettings,
 } from './wire-format.ts'
 
+import type { ByteSocket } from '../../net/index.ts'
 const log = logger('openwire')
 
-/** What a connection needs of its byte stream: node's net.Socket and stream.Duplex both fit. */
-export interface OpenWireSocket {
-  on(event: 'data', fn: (chunk: Buffer) => void): unknown
-  on(event: 'close' | 'drain' | 'end', fn: () => void): unknown
-  on(event: 'error', fn: (err: Error) => void): unknown
-  write(chunk: Uint8Array): boolean
-  end(): unknown
-  destroy(): unknown
-  pause(): unknown
-  resume(): unknown
-  readonly writableLength?: number
-  readonly remoteAddress?: string
-  readonly remotePort?: number
-}
+/** What a connection needs of its byte stream (net/byte-socket.ts). */
+export type OpenWireSocket = ByteSocket
 
 export interface OpenWireLimits {
   /** Largest frame accepted or written (bytes after the size prefix); offered as MaxFrameSize. */
