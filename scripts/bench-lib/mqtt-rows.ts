@@ -11,21 +11,15 @@
  * Each row publishes on its own topic, so a persistent session of one row never receives another row's messages.
  */
 import { spawn } from 'node:child_process'
-import fs from 'node:fs'
 import path from 'node:path'
-import { ActiveMQKind, SfbrokerKind, type BrokerKind, type BrokerProcess } from './brokers.ts'
+import { ActiveMQKind, SfbrokerKind, type BrokerKind } from './brokers.ts'
 import type { MqttJob, MqttResult } from './mqtt-worker.ts'
 import { BenchError, freePort } from './proc.ts'
 import type { RowValue, SuiteOptions } from './suite.ts'
 import { fmt } from './suite.ts'
+import { runPerBrokerRows, type BrokerRow } from './per-broker-rows.ts'
 
-export interface MqttRow {
-  label: string
-  unit: string
-  better: 'higher' | 'lower'
-  /** One value per broker, in the order given to runMqttRows. */
-  values: RowValue[]
-}
+export type MqttRow = BrokerRow
 
 export interface MqttRowOptions {
   /** Messages of the QoS 0 row. */
@@ -165,49 +159,13 @@ function rowSpecs(m: MqttRowOptions, sizeBytes: number): RowSpec[] {
 }
 
 /** Start one primary per kind, run each row on every broker in turn (row by row), stop them. */
-export async function runMqttRows(
+export function runMqttRows(
   kinds: { kind: BrokerKind; mqttPort: number }[],
   o: SuiteOptions,
   m: MqttRowOptions,
 ): Promise<MqttRow[]> {
-  const specs = rowSpecs(m, o.sizeBytes)
-  const rows: MqttRow[] = specs.map((s) => ({ label: s.label, unit: s.unit, better: s.better, values: [] }))
-  const procs: (BrokerProcess | null)[] = []
-  const dirs: string[] = []
-  try {
-    for (const { kind, mqttPort } of kinds) {
-      const dir = fs.mkdtempSync(path.join(o.workDir, 'mqtt-'))
-      dirs.push(dir)
-      o.log(`${kind.label}: MQTT rows on mqtt://127.0.0.1:${mqttPort}`)
-      try {
-        const port = await freePort()
-        procs.push((await kind.start({ dataDir: dir, port, role: 'primary', timeoutMs: o.startTimeoutMs })).proc)
-      } catch (e) {
-        o.log(`  FAILED to start with MQTT: ${(e as Error).message.split('\n').slice(0, 3).join(' | ')}`)
-        procs.push(null)
-      }
-    }
-    for (const [i, spec] of specs.entries()) {
-      for (const [k, { kind, mqttPort }] of kinds.entries()) {
-        if (!procs[k]) {
-          rows[i]!.values.push({ value: null, error: 'broker did not start with MQTT' })
-          continue
-        }
-        const topic = `bench/mqtt/${i}/${k}`
-        try {
-          const v = await spec.run(`mqtt://127.0.0.1:${mqttPort}`, o.loadTimeoutMs, topic)
-          rows[i]!.values.push(v)
-          o.log(`  ${kind.label} ${spec.label}: ${fmt(v.value ?? NaN)} ${spec.unit}${v.cell ? ` ${v.cell}` : ''}`)
-        } catch (e) {
-          const msg = (e as Error).message.split('\n')[0]!
-          o.log(`  ${kind.label} ${spec.label}: FAILED: ${msg}`)
-          rows[i]!.values.push({ value: null, error: msg })
-        }
-      }
-    }
-  } finally {
-    for (const p of procs) await p?.stop()
-    for (const d of dirs) fs.rmSync(d, { recursive: true, force: true })
-  }
-  return rows
+  const urls = kinds.map(({ kind, mqttPort }) => ({ kind, url: `mqtt://127.0.0.1:${mqttPort}` }))
+  return runPerBrokerRows('MQTT', urls, o, rowSpecs(m, o.sizeBytes), (spec, url, i, k) =>
+    spec.run(url, o.loadTimeoutMs, `bench/mqtt/${i}/${k}`),
+  )
 }

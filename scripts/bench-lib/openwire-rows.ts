@@ -11,21 +11,14 @@
  * Needs a JDK and Debian's libactivemq-java (jmsMissing says what is missing; the rows are skipped then).
  */
 import { spawn } from 'node:child_process'
-import fs from 'node:fs'
-import path from 'node:path'
 import { buildJms, type JmsBuild, jmsMissing } from '../../test/jms/jms-kit.ts'
-import { ActiveMQKind, SfbrokerKind, type BrokerKind, type BrokerProcess } from './brokers.ts'
+import { ActiveMQKind, SfbrokerKind, type BrokerKind } from './brokers.ts'
 import { BenchError, freePort } from './proc.ts'
 import type { RowValue, SuiteOptions } from './suite.ts'
 import { fmt } from './suite.ts'
+import { runPerBrokerRows, type BrokerRow } from './per-broker-rows.ts'
 
-export interface OpenWireRow {
-  label: string
-  unit: string
-  better: 'higher' | 'lower'
-  /** One value per broker, in the order given to runOpenWireRows. */
-  values: RowValue[]
-}
+export type OpenWireRow = BrokerRow
 
 export interface OpenWireRowOptions {
   /** Messages of the sync-send row. */
@@ -168,42 +161,12 @@ export async function runOpenWireRows(
   } catch (e) {
     return skip((e as Error).message.split('\n').slice(0, 3).join(' | '))
   }
-  const procs: (BrokerProcess | null)[] = []
-  const dirs: string[] = []
+  const urls = kinds.map(({ kind, openwirePort }) => ({ kind, url: `tcp://127.0.0.1:${openwirePort}` }))
   try {
-    for (const { kind, openwirePort } of kinds) {
-      const dir = fs.mkdtempSync(path.join(o.workDir, 'openwire-'))
-      dirs.push(dir)
-      o.log(`${kind.label}: OpenWire rows on tcp://127.0.0.1:${openwirePort}`)
-      try {
-        const port = await freePort()
-        procs.push((await kind.start({ dataDir: dir, port, role: 'primary', timeoutMs: o.startTimeoutMs })).proc)
-      } catch (e) {
-        o.log(`  FAILED to start with OpenWire: ${(e as Error).message.split('\n').slice(0, 3).join(' | ')}`)
-        procs.push(null)
-      }
-    }
-    for (const [i, spec] of specs.entries()) {
-      for (const [k, { kind, openwirePort }] of kinds.entries()) {
-        if (!procs[k]) {
-          rows[i]!.values.push({ value: null, error: 'broker did not start with OpenWire' })
-          continue
-        }
-        try {
-          const v = await spec.run(build, `tcp://127.0.0.1:${openwirePort}`, o.loadTimeoutMs, `bench.openwire.${k}`)
-          rows[i]!.values.push(v)
-          o.log(`  ${kind.label} ${spec.label}: ${fmt(v.value ?? NaN)} ${spec.unit}${v.cell ? ` ${v.cell}` : ''}`)
-        } catch (e) {
-          const msg = (e as Error).message.split('\n')[0]!
-          o.log(`  ${kind.label} ${spec.label}: FAILED: ${msg}`)
-          rows[i]!.values.push({ value: null, error: msg })
-        }
-      }
-    }
+    return await runPerBrokerRows('OpenWire', urls, o, specs, (spec, url, _i, k) =>
+      spec.run(build, url, o.loadTimeoutMs, `bench.openwire.${k}`),
+    )
   } finally {
-    for (const p of procs) await p?.stop()
-    for (const d of dirs) fs.rmSync(d, { recursive: true, force: true })
     build.remove()
   }
-  return rows
 }
