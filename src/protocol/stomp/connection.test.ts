@@ -479,17 +479,22 @@ describe('StompConnection heart-beats', () => {
   })
 
   test('StompConnection closes a client silent for longer than its heart-beat times the grace', async () => {
+    // 1000 ms × grace 1.5 = 1500 ms of silence closes; the client beats every 50 ms for 2 s, so only an event-loop
+    // stall of over a second (not a busy machine) could make the first half wrong.
     const { broker, port } = await start({}, { heartBeat: { heartBeatMinMs: 50 } })
-    const { c, f } = await connected(port, broker, { 'accept-version': '1.2', 'heart-beat': '100,0' })
-    expect(f.headers['heart-beat']).toBe('0,100')
-    // A client that beats stays connected...
-    for (let i = 0; i < 5; i++) {
+    const { c, f } = await connected(port, broker, { 'accept-version': '1.2', 'heart-beat': '1000,0' })
+    expect(f.headers['heart-beat']).toBe('0,1000')
+    // A client that beats for longer than the read timeout stays connected...
+    const beatUntil = Date.now() + 2000
+    while (Date.now() < beatUntil) {
       c.write('\n')
-      await Bun.sleep(40)
+      await Bun.sleep(50)
     }
     expect(c.isClosed).toBe(false)
     // ...and one that stops is closed.
-    await c.waitClosed(5000)
+    const stoppedAt = Date.now()
+    await c.waitClosed(10_000)
+    expect(Date.now() - stoppedAt).toBeGreaterThanOrEqual(1400)
     expect((await c.next('ERROR')).headers.message).toContain('nothing received')
   })
 })
