@@ -237,9 +237,11 @@ describe('STOMP interop with @stomp/stompjs', () => {
   })
 
   test('stompjs heart-beats keep an idle connection open', async () => {
-    const h = await broker({ server: { heartBeat: { heartBeatMinMs: 50 } } })
-    const c = await stompjs(h.port, {}, { heartbeatIncoming: 200, heartbeatOutgoing: 200 })
-    await Bun.sleep(1200)
+    // Each side gets about a second of slack (the broker reads with grace 4 against beats every 250 ms; stompjs
+    // allows twice its 1000 ms), so a busy machine's event-loop stalls do not close the connection.
+    const h = await broker({ server: { heartBeat: { heartBeatMinMs: 50, graceMultiplier: 4 } } })
+    const c = await stompjs(h.port, {}, { heartbeatIncoming: 1000, heartbeatOutgoing: 250 })
+    await Bun.sleep(3500)
     expect(c.connected).toBe(true)
     const { inbox } = subscribe(c, '/queue/hb')
     await publishReceipted(c, '/queue/hb', 'alive')
