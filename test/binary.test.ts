@@ -79,6 +79,10 @@ describe('compiled sfbroker binary', () => {
       }
     }
     expect(child).toBeDefined()
+    // `run` re-executed itself in place (same pid, same arguments) with mimalloc's purge delay set
+    // (src/cli/allocator-env.ts); the environment had none.
+    expect(fs.readFileSync(`/proc/${child!.pid}/environ`, 'utf8').split('\0')).toContain('MIMALLOC_PURGE_DELAY=5000')
+    expect(fs.readFileSync(`/proc/${child!.pid}/cmdline`, 'utf8').split('\0').slice(1, 3)).toEqual(['run', '--data'])
     child!.kill('SIGTERM')
     const code = await exitOf(child!, 20_000)
     if (code !== 0) console.error(stderr)
@@ -104,6 +108,33 @@ describe('compiled sfbroker binary: status and probe-lock', () => {
     }
     return { code: r.code, json }
   }
+
+  test('sfbroker binary run keeps a MIMALLOC_PURGE_DELAY the user set, and SFBROKER_ALLOCATOR_REEXEC=0 sets none', async () => {
+    const start = (name: string, extra: Record<string, string>) => {
+      const dir = path.join(runDir, `alloc-${name}`)
+      const c = procs.spawn([binary, 'run', '--data', dir, '--connector', 'stomp://127.0.0.1:0'], {
+        cwd: runDir,
+        env: { ...env, ...extra },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      })
+      c.stderr!.resume()
+      return { c, dir }
+    }
+    const userSet = start('user', { MIMALLOC_PURGE_DELAY: '-1' })
+    const off = start('off', { SFBROKER_ALLOCATOR_REEXEC: '0' })
+    for (const b of [userSet, off]) {
+      // Serving (the program runs after any re-exec): the holder record names this pid.
+      await until(() => statusJson(b.dir).json?.holder?.pid === b.c.pid, `${b.dir} primary`, 60_000, 200)
+    }
+    const environ = (pid: number | undefined) =>
+      fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter((e) => e.startsWith('MIMALLOC_'))
+    expect(environ(userSet.c.pid)).toEqual(['MIMALLOC_PURGE_DELAY=-1'])
+    expect(environ(off.c.pid)).toEqual([])
+    for (const b of [userSet, off]) {
+      b.c.kill('SIGTERM')
+      expect(await exitOf(b.c, 20_000)).toBe(0)
+    }
+  }, 120_000)
 
   test('sfbroker binary status: 4 for a non-broker dir, 0 naming the primary and its replica, 3 once both stopped', async () => {
     const shared = path.join(runDir, 'shared-status')

@@ -39,8 +39,12 @@ export class FlowControl {
   /** The broker-wide usage (`limits.memoryLimit`). */
   readonly memory: MemoryUsage
   private readonly destMemory = new Map<string, MemoryUsage>()
-  /** Sends waiting for memory; bounded by the sends in flight (each session routes its own in order). */
-  private readonly waiters: Waiter[] = []
+  /**
+   * Sends waiting for memory, a FIFO per session (in the order sessions first waited); bounded by the sends in
+   * flight. Per session, so that a release looks at each waiting session's first send only: one flat list was
+   * scanned whole on every release and every send, O(waiters) each, and a fast producer parks hundreds.
+   */
+  private readonly waiters = new Map<FlowOwner | null, Waiter[]>()
 
   constructor(
     private readonly config: BrokerConfig,
@@ -132,7 +136,7 @@ export class FlowControl {
    * sessions, whoever fits goes, so a producer blocked on one full destination does not block another.
    */
   async acquire(needs: MemoryNeeds, session: FlowOwner | null, destination: string): Promise<void> {
-    if (!this.waiters.some((w) => w.session === session) && this.fitsAll(needs)) {
+    if (!this.waiters.has(session) && this.fitsAll(needs)) {
       for (const [u, n] of needs) u.add(n)
       return
     }
@@ -145,9 +149,7 @@ export class FlowControl {
       const w: Waiter = { needs, resolve, reject, session }
       if (session && sendFailIfNoSpaceAfterTimeout > 0) {
         const timer = this.clock.setTimeout(() => {
-          const i = this.waiters.indexOf(w)
-          if (i < 0) return
-          this.waiters.splice(i, 1)
+          if (!this.removeWaiter(w)) return
           reject(this.noSpace(needs, destination, `sendFailIfNoSpaceAfterTimeout=${sendFailIfNoSpaceAfterTimeout}`))
           this.wakeWaiters()
         }, sendFailIfNoSpaceAfterTimeout)
@@ -160,7 +162,9 @@ export class FlowControl {
           reject(e)
         }
       }
-      this.waiters.push(w)
+      const queue = this.waiters.get(session)
+      if (queue) queue.push(w)
+      else this.waiters.set(session, [w])
     })
   }
 
@@ -182,41 +186,54 @@ export class FlowControl {
     )
   }
 
+  /** Take `w` out of its session's queue; false when it is no longer waiting. */
+  private removeWaiter(w: Waiter): boolean {
+    const queue = this.waiters.get(w.session)
+    const i = queue ? queue.indexOf(w) : -1
+    if (i < 0) return false
+    queue!.splice(i, 1)
+    if (queue!.length === 0) this.waiters.delete(w.session)
+    return true
+  }
+
+  /**
+   * Let waiting sends go that now fit: each session's sends in order, a session's first send that does not fit
+   * holding back its later ones; sessions take turns, one send each per round, so one session's burst does not
+   * take all the memory freed while another waits.
+   */
   private wakeWaiters(): void {
-    if (this.waiters.length === 0) return
-    const blocked = new Set<FlowOwner | null>()
-    for (let i = 0; i < this.waiters.length; ) {
-      const w = this.waiters[i]!
-      if (!blocked.has(w.session) && this.fitsAll(w.needs)) {
-        this.waiters.splice(i, 1)
+    if (this.waiters.size === 0) return
+    let progress = true
+    while (progress && this.waiters.size > 0) {
+      progress = false
+      for (const [session, queue] of this.waiters) {
+        const w = queue[0]!
+        if (!this.fitsAll(w.needs)) continue
+        queue.shift()
+        if (queue.length === 0) this.waiters.delete(session)
         for (const [u, n] of w.needs) u.add(n)
         w.resolve()
-        continue
+        progress = true
       }
-      blocked.add(w.session)
-      i++
     }
   }
 
   /** The session closed: its waiting sends fail with BROKER_SESSION_CLOSED. */
   rejectWaiters(session: FlowOwner): void {
-    for (let i = this.waiters.length - 1; i >= 0; i--) {
-      const w = this.waiters[i]!
-      if (w.session === session) {
-        this.waiters.splice(i, 1)
-        w.reject(
-          new BrokerError(
-            'BROKER_SESSION_CLOSED',
-            `session ${session.sessionId} closed while its send waited for memory`,
-          ),
-        )
-      }
+    const queue = this.waiters.get(session)
+    this.waiters.delete(session)
+    for (const w of queue ?? []) {
+      w.reject(
+        new BrokerError('BROKER_SESSION_CLOSED', `session ${session.sessionId} closed while its send waited for memory`),
+      )
     }
     this.wakeWaiters()
   }
 
   /** The broker stopped: every waiting send fails with `err`. */
   rejectAll(err: Error): void {
-    for (const w of this.waiters.splice(0)) w.reject(err)
+    const all = [...this.waiters.values()].flat()
+    this.waiters.clear()
+    for (const w of all) w.reject(err)
   }
 }
