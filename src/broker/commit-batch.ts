@@ -38,6 +38,8 @@ export interface BatchSession extends BrokerSession, TempOwner {
   sent: number
   /** The session's routing order: each batch routes after the one before it. */
   routeChain: Promise<void>
+  /** Batches of this session that have not routed yet (0: routeChain has settled, nothing to wait for). */
+  routePending: number
 }
 
 /** A NACKed (poisoned) delivery, the subscription it came from, and the client's cause, if it gave one. */
@@ -55,6 +57,7 @@ export class BatchCommitter {
   scheduler: SchedulerPort | null = null
   /** The routing order of routed messages (no session). */
   routeChain: Promise<void> = Promise.resolve()
+  routePending = 0
   private routedCounter = 0
   private readonly store: PersistenceAdapter | null
   /** Store keys written since start with add ops (storeKeys()); recovery seeds it. */
@@ -94,12 +97,15 @@ export class BatchCommitter {
     // Take this batch's place in the session's routing order now, at call time: later calls route after it even
     // when their own awaits (memory, store) finish first.
     const chainOwner = session ?? this
-    const prev = chainOwner.routeChain
+    // With no earlier batch still pending, the chain has settled: routing need not wait (no microtask per send).
+    const prev = chainOwner.routePending > 0 ? chainOwner.routeChain : null
     let done!: () => void
     chainOwner.routeChain = new Promise<void>((r) => (done = r))
+    chainOwner.routePending++
     try {
       await this.commitInOrder(prev, session, sends, acks, nacks, opts)
     } finally {
+      chainOwner.routePending--
       done()
     }
   }
@@ -117,7 +123,7 @@ export class BatchCommitter {
   }
 
   private async commitInOrder(
-    prev: Promise<void>,
+    prev: Promise<void> | null,
     session: BatchSession | null,
     sends: SendRequest[],
     acks: InFlight[],
@@ -182,11 +188,12 @@ export class BatchCommitter {
     const needList = [...needs]
     if (needList.length) {
       try {
-        await flow.acquire(
+        const wait = flow.acquire(
           needList,
           session,
           routed.find((r) => r.targets.some((q) => mustHold(r.msg, q)))?.dest.label ?? '?',
         )
+        if (wait) await wait
       } catch (e) {
         forget()
         throw e
@@ -249,7 +256,7 @@ export class BatchCommitter {
     }
     // 5. Route in the session's call order.
     {
-      await prev
+      if (prev) await prev
       const seqOf = new Map<MessageQueue, number>()
       let slot = 0
       for (const r of routed) {

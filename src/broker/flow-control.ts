@@ -133,13 +133,19 @@ export class FlowControl {
   /**
    * Producer flow control: wait until every usage can take its bytes, then charge them. Waiters of one session
    * are served in order (a later send never takes memory an earlier one of the same session waits for); across
-   * sessions, whoever fits goes, so a producer blocked on one full destination does not block another.
+   * sessions, whoever fits goes, so a producer blocked on one full destination does not block another. Returns null
+   * when the bytes were charged at once (nothing to wait for: no promise, no microtask per send), else the wait.
    */
-  async acquire(needs: MemoryNeeds, session: FlowOwner | null, destination: string): Promise<void> {
+  acquire(needs: MemoryNeeds, session: FlowOwner | null, destination: string): Promise<void> | null {
     if (!this.waiters.has(session) && this.fitsAll(needs)) {
       for (const [u, n] of needs) u.add(n)
-      return
+      return null
     }
+    return this.waitFor(needs, session, destination)
+  }
+
+  /** acquire() when the send does not fit (or its session has sends waiting already). */
+  private async waitFor(needs: MemoryNeeds, session: FlowOwner | null, destination: string): Promise<void> {
     // ActiveMQ's BaseDestination.waitForSpace: with `<systemUsage sendFailIfNoSpace="true">` a client's send fails
     // at once, with sendFailIfNoSpaceAfterTimeout=N after waiting N ms; by default it waits. Routed messages
     // (scheduler, DLQ: no session) always wait.

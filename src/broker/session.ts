@@ -66,6 +66,7 @@ export class Session implements BrokerSession, ConsumerSession, BatchSession {
   paused = false
   sent = 0
   routeChain: Promise<void> = Promise.resolve()
+  routePending = 0
   readonly tempDests = new Set<string>()
   private readonly consumers = new Map<string, Consumer>()
   private readonly browsers = new Map<string, QueueBrowser>()
