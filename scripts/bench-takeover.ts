@@ -151,6 +151,11 @@ function startNode(n: Node, dir: string): void {
   n.proc.stderr!.on('data', keep)
 }
 
+/** How many warm opens (store taken over from the replica's standby reader) a node's log shows. */
+function warmOpens(log: string): number {
+  return (log.match(/warm from a standby reader/g) ?? []).length
+}
+
 async function kill9(n: Node): Promise<void> {
   const p = n.proc
   if (!p || p.exitCode !== null || p.signalCode !== null) return
@@ -305,12 +310,14 @@ for (const size of sizes) {
     startNode(nodes[1]!, dir)
     if (!(await waitReplica(dir, 30_000))) throw new Error('second broker did not register as a replica')
     let primary = 0
+    let warm = 0
     for (let i = 0; i < kills; i++) {
       const victim = nodes[primary]!
       const next = nodes[1 - primary]!
       // Let the replica's standby catch up (its first poll builds the index; later ones read the tail).
       await new Promise((r) => setTimeout(r, settleMs + (i === 0 ? size / 500 : 0)))
       if (i === 0) rss = rssMiB(next.proc!.pid!)
+      const warmBefore = warmOpens(next.log)
       const r = await takeover(victim, next, size > 0)
       conn.push(r.connected)
       first.push(r.message)
@@ -322,6 +329,10 @@ for (const size of sizes) {
         for (const l of next.log.split('\n'))
           if (/takeover|recovered|warm|standby|role/.test(l)) console.log(`    ${l.slice(0, 400)}`)
       }
+      // Counted per takeover: a restarted node's log starts afresh, so counting at the end missed earlier ones.
+      const until = Date.now() + 2000
+      while (warmOpens(next.log) === warmBefore && Date.now() < until) await new Promise((r) => setTimeout(r, 20))
+      if (warmOpens(next.log) > warmBefore) warm++
       await kill9(victim)
       startNode(victim, dir)
       if (!(await waitReplica(dir, 30_000))) throw new Error('restarted broker did not become a replica')
@@ -334,7 +345,6 @@ for (const size of sizes) {
       )
       if (v.distinct !== size) throw new Error(`verify: ${size - v.distinct} message(s) lost`)
     }
-    const warm = nodes.map((n) => (n.log.match(/warm from a standby reader/g) ?? []).length).reduce((a, b) => a + b, 0)
     const row = `| ${size.toLocaleString('en-US')} | ${q(conn, 0.5).toFixed(1)} / ${q(conn, 0.99).toFixed(1)} | ${q(first, 0.5).toFixed(1)} / ${q(first, 0.99).toFixed(1)} | ${Math.min(...first).toFixed(1)}–${Math.max(...first).toFixed(1)} | ${rss} MiB | ${warm}/${kills} |`
     rows.push(row)
   } finally {

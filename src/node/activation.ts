@@ -1,6 +1,7 @@
 /**
  * Activation: how a term starts once the election says "primary with epoch E". In order: open the store (recovery,
- * adopting a warm standby reader), build the broker, open the scheduler store and start the scheduler, re-check the
+ * adopting a warm standby reader; the scheduler store opens at the same time), build the broker, start the
+ * scheduler once its store is open, re-check the
  * fence, start the one MQTT core, then open each connector. Every part is recorded in the term being built as soon
  * as it exists, so the caller can tear down whatever a failed step left open. Owns that order and the recovery log
  * lines; what serving then does (summary timer, post-recovery checkpoint) is BrokerNode's.
@@ -42,36 +43,48 @@ export interface ActivationDeps {
 export async function openServing(part: ServingInProgress, deps: ActivationDeps): Promise<void> {
   const { config: cfg, ctx, security, warm, onFatal } = deps
   let recovered: RecoveredState | null = null
-  if (cfg.persistent) {
-    part.store = createAdapter(cfg.persistence.adapter)
-    recovered = await part.store.open({
-      ...storeOptions(cfg, cfg.persistence.directory, ctx, onFatal),
-      // 0.1.0 records (STOMP header maps) read as the STOMP connector would have mapped them.
-      legacyMessage: fromLegacyStored,
-      standby: warm.get(cfg.persistence.directory),
-    })
-    logRecovery('store', recovered)
-  }
-  part.broker = await Broker.create({
-    config: cfg,
-    store: part.store ?? null,
-    recovered,
-    onStoreFailure: onFatal,
-    authorizer: security.authorizer,
-  })
+  // The scheduler store (its own directory) opens while the message store does: each open is a dozen filesystem
+  // round trips and a few fsyncs (~15–20 ms on a warm takeover), and one after the other they were a third of it.
+  let schedOpen: Promise<RecoveredState> | null = null
   if (cfg.schedulerSupport) {
     // ActiveMQ keeps schedules apart from the message store; a non-persistent broker keeps them in memory.
     const schedulerStore: PersistenceAdapter = cfg.persistent
       ? createAdapter(cfg.persistence.adapter)
       : new MemoryStore()
     part.schedulerStore = schedulerStore
-    const schedRecovered = await schedulerStore.open({
+    schedOpen = schedulerStore.open({
       ...storeOptions(cfg, cfg.persistent ? cfg.schedulerDirectory : ':memory:', ctx, onFatal),
       legacyMessage: legacyJobReader(fromLegacyStored),
       standby: warm.get(cfg.schedulerDirectory),
     })
+  }
+  try {
+    if (cfg.persistent) {
+      part.store = createAdapter(cfg.persistence.adapter)
+      recovered = await part.store.open({
+        ...storeOptions(cfg, cfg.persistence.directory, ctx, onFatal),
+        // 0.1.0 records (STOMP header maps) read as the STOMP connector would have mapped them.
+        legacyMessage: fromLegacyStored,
+        standby: warm.get(cfg.persistence.directory),
+      })
+      logRecovery('store', recovered)
+    }
+    part.broker = await Broker.create({
+      config: cfg,
+      store: part.store ?? null,
+      recovered,
+      onStoreFailure: onFatal,
+      authorizer: security.authorizer,
+    })
+  } catch (e) {
+    // The caller tears down what is in `part`: let the scheduler store's open finish first (never close mid-open).
+    await schedOpen?.catch(() => undefined)
+    throw e
+  }
+  if (schedOpen && part.schedulerStore) {
+    const schedRecovered = await schedOpen
     if (cfg.persistent) logRecovery('scheduler store', schedRecovered)
-    part.scheduler = new Scheduler({ store: schedulerStore, broker: part.broker })
+    part.scheduler = new Scheduler({ store: part.schedulerStore, broker: part.broker })
     await part.scheduler.start(schedRecovered)
     part.broker.setScheduler(part.scheduler)
   }

@@ -72,9 +72,12 @@ export async function recoverJournal(r: RecoveryInput): Promise<Recovered> {
     recoveredFrom: null,
     warmOpen: false,
   }
-  await j.io.mkdir(dir)
-  // mkdir is durable only once its parent directory is synced (cheap; once per open).
-  await j.io.syncDir(dirname(dir))
+  if ((await j.io.stat(dir)) === null) {
+    await j.io.mkdir(dir)
+    // mkdir is durable only once its parent directory is synced (a directory that was there needs no sync: a
+    // takeover's open skips that fsync).
+    await j.io.syncDir(dirname(dir))
+  }
   const names = await j.io.readdir(dir)
   const segNames = names.filter((n) => parseSegmentName(n) !== null)
   const markerVersion = await checkMarker(j.io, dir, r.kind, segNames, names)
