@@ -102,17 +102,24 @@ export async function runTakeover(h: TakeoverHost, gen: number): Promise<void> {
       }
       if (gen !== h.generation()) return
     }
-    if (opts.lock.useLock && !h.preferred() && preferredIn(await port.readReplicas(), opts.nodeId, clock.now())) {
+    // Three reads of the share, asked for at once: the worker runs them back to back instead of waiting for the
+    // event loop between them (each round trip is a wake-up of both threads; a takeover is a string of them).
+    const [preferredWaiting, maxBefore, firstRecord] = await Promise.all([
+      opts.lock.useLock && !h.preferred()
+        ? port.readReplicas().then((reps) => preferredIn(reps, opts.nodeId, clock.now()))
+        : false,
+      port.maxEpoch(),
+      lf ? lockedRecord(port, lf) : null,
+    ])
+    if (preferredWaiting) {
       return h.later(gen, { kind: 'yield', reason: 'a preferred broker (failback) is waiting: yielding the lock' })
     }
     if (gen !== h.generation()) return
     h.leaveReplica()
     let previous: HolderRecord | null = null
     let graceMs = 0
-    const maxBefore = await port.maxEpoch()
-    if (gen !== h.generation()) return
     if (lf) {
-      previous = await lockedRecord(port, lf)
+      previous = firstRecord
       const live = await waitPreviousHolderGone(h, gen, previous)
       if (gen !== h.generation()) return
       if (live) return h.later(gen, { kind: 'yield', reason: live })
