@@ -236,18 +236,36 @@ test('election: an event loop stalled past eventLoopStallMax triggers a lock re-
   expect(await acceptingPorts(ports)).toEqual([ports[0]])
 }, 60_000)
 
-test('election: an event loop that never comes back is killed by the stall watchdog; the lock is released and the replica serves', async () => {
+test('election: an event loop that never comes back is killed by the stall watchdog (a kernel timer: SIGKILL); the lock is released and the replica serves', async () => {
+  // Info level for both processes (the fixture reads SFB_LOG at start): the arm and takeover lines are info.
+  process.env.SFB_LOG = 'info'
   const { dir, ports, a, b } = await primaryAndReplica(
     { nodeId: 'a', keepAliveMs: 1000, keepAliveTimeoutMs: 1000, eventLoopStallMax: 300 },
     { nodeId: 'b', keepAliveMs: 1000, keepAliveTimeoutMs: 1000 },
-  )
-  // 60 s of busy loop: nothing on a's event loop runs again in this test; only the watchdog thread can act.
+  ).finally(() => delete process.env.SFB_LOG)
+  // Armed when a became primary: the log says what will happen, since the kernel kills without a word.
+  expect(a.stderr).toContain('stall watchdog armed: an event loop unresponsive for 900 ms')
+  expect(a.stderr).toContain('SIGKILL by a kernel timer (timer_create')
+  // 60 s of busy loop: nothing on a's event loop runs again in this test; only the kernel timer can act.
   a.send('block 60000')
   await b.waitFor(() => b.listening, 20_000, 'b takes over from the stalled primary')
   await a.waitFor(() => !a.alive, 5_000, 'a killed by its watchdog')
   expect(a.exitSignal).toBe('SIGKILL')
-  expect(a.stderr).toContain('stall watchdog')
   expect(await acceptingPorts(ports)).toEqual([ports[1]])
+  // The new primary says why the old one is gone, in its log and in takeovers.json.
+  expect(b.stderr).toContain('consistent with a kill (SIGKILL) by its stall watchdog')
+  type Takeover = { nodeId: string; previousHolder: string | null; previousHolderEnd?: string | null }
+  const readLast = (): Takeover | undefined => {
+    try {
+      return (JSON.parse(fs.readFileSync(path.join(dir, 'takeovers.json'), 'utf8')) as Takeover[]).at(-1)
+    } catch {
+      return undefined // not written yet, or mid-rename
+    }
+  }
+  // b appends its record once serving, off the loop: wait for it rather than for a time.
+  const last = await until(() => (readLast()?.nodeId === 'b' ? readLast() : null), "b's takeover record", 10_000)
+  expect(last.previousHolder).toBe('a')
+  expect(last.previousHolderEnd).toContain('stall watchdog')
 }, 60_000)
 
 test('election: failback — a restarted preferred broker takes the primary role back; never two serving', async () => {

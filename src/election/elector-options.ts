@@ -40,8 +40,8 @@ export interface ElectorOptions {
   port?: SharePort
   /** Random draws for jitter (default Math.random; the simulation passes its seeded generator). */
   random?: () => number
-  /** The stall watchdog thread (default: stall-watchdog.ts; null: none). */
-  watchdog?: ((killAfterMs: number) => Watchdog) | null
+  /** The stall watchdog (default: stall-watchdog.ts `createStallWatchdog`; null: none). */
+  watchdog?: ((killAfterMs: number) => Watchdog | Promise<Watchdog>) | null
 }
 
 export interface ElectorStatus {

@@ -19,7 +19,7 @@ import { systemClock, type Clock } from '../lib/clock.ts'
 import { logger } from '../lib/log.ts'
 import type { EpochFence, Role, TakeoverTimeline } from './types.ts'
 import { step, EXIT_CODES, type Effect, type Input, type Then } from './state-machine.ts'
-import { StallWatchdog } from './stall-watchdog.ts'
+import { createStallWatchdog } from './stall-watchdog.ts'
 import { FsSharePort } from './fs-share-port.ts'
 import type { SharePort } from './ports.ts'
 import { PortEpochFence } from './epoch-fence.ts'
@@ -125,7 +125,7 @@ export class Elector {
       preferred: this.preferred,
       clientUrls: opts.clientUrls ?? [],
     }))
-    const makeWatchdog = opts.watchdog === undefined ? (ms: number) => new StallWatchdog(ms) : opts.watchdog
+    const makeWatchdog = opts.watchdog === undefined ? createStallWatchdog : opts.watchdog
     this.stall = new StallMonitor(this.clock, lk.eventLoopStallMax, makeWatchdog, (why) => {
       if (this._role === 'primary') this.keepAlive.recheckNow(why)
     })
@@ -175,6 +175,7 @@ export class Elector {
         this.keepAlive.start()
         this.stall.start()
       },
+      stallKillMs: () => this.stall.killAfterMs,
       noteTakeover: (previousHolder, waitedGraceMs) => {
         this.pendingTakeover = { previousHolder, waitedGraceMs }
       },
@@ -214,6 +215,7 @@ export class Elector {
     this.started = true
     await this.port.ensureDir()
     this.lastTakeover = (await this.port.readTakeovers()).at(-1) ?? null
+    await this.stall.prepare()
     this.feed({ kind: 'start' })
   }
 

@@ -74,9 +74,11 @@ export interface SharePort {
   shutdown(): void
 }
 
-/** The stall watchdog's controls (a thread that kills a process whose event loop never comes back). */
+/** The stall watchdog's controls (a kernel timer or a thread that kills a process whose event loop never comes back). */
 export interface Watchdog {
-  /** Start the thread; an error message when it cannot run here. */
+  /** What kills the process and how, for the arm-time log line (e.g. "a kernel timer (timer_create, …)"). */
+  readonly mechanism: string
+  /** Start what watches (once, at the first arm); an error message when it cannot run here. */
   start(): string | null
   arm(): void
   disarm(): void

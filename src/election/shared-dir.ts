@@ -46,6 +46,8 @@ export interface HolderRecord {
   keepAliveTimeout: number
   /** Set by a holder that stopped or handed over cleanly, just before it unlocked. */
   released: boolean
+  /** The holder's stall watchdog kill bound in ms (0: none; absent in records of older versions). */
+  stallKillMs?: number
   /** dev/ino of the lock file when the holder wrote this record: a copy or a replaced file shows different ones. */
   dev: number
   ino: number

@@ -15,6 +15,7 @@ import { isBrokerError } from '../lib/errors.ts'
 import { logger } from '../lib/log.ts'
 import { within } from './backoff.ts'
 import { TEARDOWN_WAIT_MAX_MS, type ElectorOptions } from './elector-options.ts'
+import { previousHolderEnd } from './holder-end.ts'
 import type { LockHandle, SharePort } from './ports.ts'
 import type { HolderRecord, ReplicaRecord, TakeoverRecord } from './shared-dir.ts'
 import { EXIT_CODES, type Input } from './state-machine.ts'
@@ -58,6 +59,8 @@ export interface TakeoverHost {
   term(): TermView
   /** Start the keep-alive and the stall monitor of the term. */
   watchTerm(): void
+  /** The stall watchdog's kill bound in ms (0: none), for the holder record. */
+  stallKillMs(): number
   /** Kept for the takeover record written once serving. */
   noteTakeover(previousHolder: string | null, waitedGraceMs: number): void
   pendingTakeover(): { previousHolder: string | null; waitedGraceMs: number } | null
@@ -141,6 +144,7 @@ export async function runTakeover(h: TakeoverHost, gen: number): Promise<void> {
       storeRecoveredMs: null,
       connectorsOpenMs: null,
       previousHolderLastRenewedAgoMs: previous ? lockAcquiredAt - previous.renewedAt : null,
+      previousHolderEnd: previousHolderEnd(previous, lockAcquiredAt),
     }
     const record = holderRecord(h, epoch, lockAcquiredAt, lf)
     h.beginTerm(epoch, timeline, record)
@@ -148,7 +152,7 @@ export async function runTakeover(h: TakeoverHost, gen: number): Promise<void> {
     if (gen !== h.generation()) return
     h.watchTerm()
     log.info(
-      `lock acquired: epoch ${epoch} claimed in ${epochClaimedMs} ms${previous ? ` (previous holder ${previous.nodeId}, epoch ${previous.epoch})` : ''}`,
+      `lock acquired: epoch ${epoch} claimed in ${epochClaimedMs} ms${previous ? ` (previous holder ${previous.nodeId}, epoch ${previous.epoch}: ${timeline.previousHolderEnd})` : ''}`,
       { event: 'epoch', epoch, nodeId: opts.nodeId },
     )
     if (graceMs > 0) {
@@ -226,6 +230,7 @@ function holderRecord(h: TakeoverHost, epoch: number, lockAcquiredAt: number, lf
     lockKeepAlivePeriod: lk.lockKeepAlivePeriod,
     keepAliveTimeout: lk.keepAliveTimeout || lk.lockKeepAlivePeriod,
     released: false,
+    stallKillMs: h.stallKillMs(),
     dev: lf?.dev ?? 0,
     ino: lf?.ino ?? 0,
     adapter: info.adapter ?? null,

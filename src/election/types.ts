@@ -13,6 +13,8 @@ export interface TakeoverTimeline {
   connectorsOpenMs: number | null
   /** ms between the previous holder's last renewal seen and our acquisition, when known */
   previousHolderLastRenewedAgoMs: number | null
+  /** How the previous holder's term ended, as far as its record tells (holder-end.ts); absent in older records. */
+  previousHolderEnd?: string | null
 }
 
 /**

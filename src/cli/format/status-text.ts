@@ -53,7 +53,7 @@ export function formatStatus(r: StatusReport): string {
   const t = r.lastTakeover
   if (t) {
     L.push(
-      `last takeover: ${t.nodeId} epoch ${t.epoch} at ${new Date(t.lockAcquiredAt).toISOString()}: lock +0 ms, epoch +${t.epochClaimedMs} ms, store +${t.storeRecoveredMs ?? '-'} ms, connectors +${t.connectorsOpenMs ?? '-'} ms${t.previousHolder ? ` (from ${t.previousHolder}${t.previousHolderLastRenewedAgoMs !== null ? `, last renewed ${t.previousHolderLastRenewedAgoMs} ms before` : ''})` : ''}${t.waitedGraceMs ? `, waited ${t.waitedGraceMs} ms grace` : ''}`,
+      `last takeover: ${t.nodeId} epoch ${t.epoch} at ${new Date(t.lockAcquiredAt).toISOString()}: lock +0 ms, epoch +${t.epochClaimedMs} ms, store +${t.storeRecoveredMs ?? '-'} ms, connectors +${t.connectorsOpenMs ?? '-'} ms${t.previousHolder ? ` (from ${t.previousHolder}${t.previousHolderLastRenewedAgoMs !== null ? `, last renewed ${t.previousHolderLastRenewedAgoMs} ms before` : ''}${t.previousHolderEnd ? `: ${t.previousHolderEnd}` : ''})` : ''}${t.waitedGraceMs ? `, waited ${t.waitedGraceMs} ms grace` : ''}`,
     )
   } else L.push('last takeover: none recorded')
   if (r.store) {
