@@ -58,9 +58,12 @@ export class FrameDecoder {
       }
       if (this.opts.sizePrefixDisabled) this.drainUnprefixed(onCommand)
       else this.drainPrefixed(onCommand)
-      // What is kept past this call is copied, so the caller may reuse its chunk's memory.
-      if (this.parts.length > 0 && this.parts.some((p) => p.buffer === chunk.buffer))
-        this.parts = this.parts.map((p) => (p.buffer === chunk.buffer ? p.slice() : p))
+      // What is kept past this call is copied, so the caller may reuse its chunk's memory. Bytes leave from the
+      // front only, so what is left of this chunk is the last part (a copy already, at worst copied again).
+      if (chunk.length > 0 && this.buffered > 0) {
+        const last = this.parts.length - 1
+        this.parts[last] = this.parts[last]!.slice()
+      }
     } catch (e) {
       if (e instanceof BrokerError) this.failed = e
       throw e
@@ -158,11 +161,17 @@ export class FrameDecoder {
 
 /** Encodes one command as a frame (with its size prefix unless disabled). */
 export function encodeFrame(c: Command, opts: FrameOptions): Uint8Array {
+  const w = new DataWriter(Math.min(opts.maxFrameSize, FRAME_BYTES_CEILING) + (opts.sizePrefixDisabled ? 0 : 4))
+  encodeFrameInto(w, c, opts)
+  return w.toBytes()
+}
+
+/** Encodes one command as a frame into `w`, which is reset first (a connection reuses one writer). */
+export function encodeFrameInto(w: DataWriter, c: Command, opts: FrameOptions): void {
   const max = Math.min(opts.maxFrameSize, FRAME_BYTES_CEILING)
   const prefix = opts.sizePrefixDisabled ? 0 : 4
-  const w = new DataWriter(max + prefix)
+  w.reset(max + prefix)
   if (prefix > 0) w.i32(0)
   writeStructure(w, c, opts)
   if (prefix > 0) w.patchI32(0, w.length - 4)
-  return w.toBytes()
 }
