@@ -109,16 +109,20 @@ export class DataWriter {
     return n
   }
 
-  /** DataOutput.writeUTF: refuses strings over 65535 encoded bytes, as Java does. */
-  writeUtf(s: string, where: string): void {
+  /**
+   * DataOutput.writeUTF: refuses strings over 65535 encoded bytes, as Java does. The error names `where`, or
+   * `where.field` when a field is given (joined only then).
+   */
+  writeUtf(s: string, where: string, field = ''): void {
     const n = modifiedUtf8Length(s)
     if (n > 0xffff)
       throw new BrokerError(
         'OPENWIRE_FRAME_INVALID',
-        `openwire encode ${where}: string of ${n} encoded bytes, expected at most 65535 (DataOutput.writeUTF)`,
+        `openwire encode ${field === '' ? where : `${where}.${field}`}: string of ${n} encoded bytes, expected at most 65535 (DataOutput.writeUTF)`,
       )
     this.u16(n)
-    this.utf(s)
+    this.room(n)
+    this.length = writeModifiedUtf8(s, this.buf, this.length)
   }
 
   /** Overwrites the int at `at` (a size prefix written before its frame was known). */

@@ -74,8 +74,7 @@ export class FrameDecoder {
     for (;;) {
       if (this.frameSize < 0) {
         if (this.buffered < 4) return
-        const head = this.take(4)
-        const size = new DataView(head.buffer, head.byteOffset, 4).getInt32(0)
+        const size = this.takeInt32()
         const max = Math.min(this.opts.maxFrameSize, FRAME_BYTES_CEILING)
         if (size > max)
           throw new BrokerError(
@@ -132,6 +131,20 @@ export class FrameDecoder {
       }
       onCommand(c)
     }
+  }
+
+  /** Removes the first 4 buffered bytes and reads them as a big-endian int (the size prefix). */
+  private takeInt32(): number {
+    const first = this.parts[0]!
+    if (first.length < 4) {
+      const b = this.take(4)
+      return (b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!
+    }
+    const v = (first[0]! << 24) | (first[1]! << 16) | (first[2]! << 8) | first[3]!
+    if (first.length === 4) this.parts.shift()
+    else this.parts[0] = first.subarray(4)
+    this.buffered -= 4
+    return v
   }
 
   /** Removes and returns the first `n` buffered bytes (a view when one part holds them, else a copy). */

@@ -15,6 +15,11 @@ import { encodeFrameInto, type FrameOptions } from './frame-codec.ts'
  * one buffer for a whole prefetch (a megabyte) is fresh pages from the kernel each time (see the STOMP writer).
  */
 export const JOIN_BYTES_MAX = 64 * 1024
+/**
+ * A turn that wrote at most this much copies it out and keeps its join buffer: a fresh 64 KiB buffer per turn
+ * for one small answer cost more (its pages faulted in) than the frames' encoding.
+ */
+const JOIN_KEEP_BYTES_MAX = 16 * 1024
 
 /** What the writer asks of its connection. */
 export interface FrameWriterHost {
@@ -72,11 +77,16 @@ export class FrameWriter {
   }
 
   private closeJoin(): void {
-    if (this.join === null) return
-    // The unused tail is left to the allocator with the buffer; a copy to trim it would cost more than it saves.
-    this.ready.push(this.join.subarray(0, this.joinUsed))
+    if (this.join === null || this.joinUsed === 0) return
     this.readyBytes += this.joinUsed
-    this.join = null
+    if (this.joinUsed <= JOIN_KEEP_BYTES_MAX) {
+      // A few frames (an answer, one dispatch): copied out, and the warm join buffer is kept for the next turn.
+      this.ready.push(Buffer.from(this.join.subarray(0, this.joinUsed)))
+    } else {
+      // The unused tail is left to the allocator with the buffer; a copy to trim it would cost more than it saves.
+      this.ready.push(this.join.subarray(0, this.joinUsed))
+      this.join = null
+    }
     this.joinUsed = 0
   }
 

@@ -72,7 +72,7 @@ export function readTextBodyUtf8(m: Message, bodyBytesMax: number): Uint8Array |
   const b = plainContent(m, bodyBytesMax)
   if (b === null) return null
   if (b.length >= 4) {
-    const n = new DataView(b.buffer, b.byteOffset, 4).getInt32(0)
+    const n = (b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!
     if (n === b.length - 4 && isAsciiRange(b, 4, b.length)) return b.subarray(4)
   }
   const text = readTextBody(m, bodyBytesMax)
@@ -82,8 +82,12 @@ export function readTextBodyUtf8(m: Message, bodyBytesMax: number): Uint8Array |
 /** A TextMessage body from standard UTF-8 text; ASCII without NUL (which Java writes as C0 80) is copied as is. */
 export function writeTextBodyUtf8(utf8: Uint8Array): Uint8Array {
   if (isAsciiRange(utf8, 0, utf8.length) && utf8.indexOf(0) === -1) {
-    const out = new Uint8Array(4 + utf8.length)
-    new DataView(out.buffer).setInt32(0, utf8.length)
+    const n = utf8.length
+    const out = new Uint8Array(4 + n)
+    out[0] = n >>> 24
+    out[1] = (n >>> 16) & 0xff
+    out[2] = (n >>> 8) & 0xff
+    out[3] = n & 0xff
     out.set(utf8, 4)
     return out
   }
