@@ -42,7 +42,11 @@ function control(command: string): Command {
 function decodeAll(writes: Uint8Array[]): string[] {
   const d = new FrameDecoder(opts)
   const out: string[] = []
-  for (const w of writes) d.push(w, (c) => out.push((c as { command: string }).command))
+  const name = (c: Command) =>
+    c.type === 'ControlCommand'
+      ? (c.command ?? '')
+      : `${c.type}:${c.type === 'ConnectionControl' ? c.token?.length : ''}`
+  for (const w of writes) d.push(w, (c) => out.push(name(c)))
   return out
 }
 
@@ -71,7 +75,23 @@ describe('FrameWriter', () => {
     const { socket, w } = setup(1 << 30)
     const big = 'x'.repeat(JOIN_BYTES_MAX / 4)
     for (let i = 0; i < 6; i++) w.write(control(`${i}${big}`), opts)
-    w.write(control('y'.repeat(JOIN_BYTES_MAX + 10)), opts)
+    w.write(
+      {
+        type: 'ConnectionControl',
+        commandId: 0,
+        responseRequired: false,
+        close: false,
+        exit: false,
+        faultTolerant: false,
+        resume: false,
+        suspend: false,
+        connectedBrokers: null,
+        reconnectTo: null,
+        rebalanceConnection: false,
+        token: new Uint8Array(JOIN_BYTES_MAX + 10),
+      },
+      opts,
+    )
     w.write(control('tail'), opts)
     await turn()
     for (const b of socket.writes.slice(0, -2)) expect(b.length).toBeLessThanOrEqual(JOIN_BYTES_MAX)
@@ -79,6 +99,7 @@ describe('FrameWriter', () => {
     const got = decodeAll(socket.writes)
     expect(got.length).toBe(8)
     expect(got.slice(0, 6).map((s) => s[0])).toEqual(['0', '1', '2', '3', '4', '5'])
+    expect(got[6]).toBe(`ConnectionControl:${JOIN_BYTES_MAX + 10}`)
     expect(got[7]).toBe('tail')
   })
 
