@@ -9,7 +9,15 @@ import { BrokerError } from '../../lib/errors.ts'
 import type { Message } from './commands.ts'
 import { DataReader } from './data-reader.ts'
 import { DataWriter } from './data-writer.ts'
-import { plainContent, readMapBody, readTextBody, writeMapBody, writeTextBody } from './message-body.ts'
+import {
+  plainContent,
+  readMapBody,
+  readTextBody,
+  readTextBodyUtf8,
+  writeMapBody,
+  writeTextBody,
+  writeTextBodyUtf8,
+} from './message-body.ts'
 import { decodeModifiedUtf8, modifiedUtf8Length } from './modified-utf8.ts'
 import { PRIMITIVE_DEPTH_MAX, type PrimitiveMap, readPrimitiveMapBody, writePrimitiveMapBody } from './primitive-map.ts'
 import { brokerWireFormatInfo, negotiate, OPENWIRE_MAGIC, readWireFormatSettings } from './wire-format.ts'
@@ -124,6 +132,29 @@ describe('message bodies', () => {
     expect(readTextBody(msg('TextMessage', new Uint8Array(deflateSync(body)), true), 100)).toBe('h\u00e9llo')
     const m: PrimitiveMap = new Map([['k', { kind: 'boolean', value: true }]])
     expect(readMapBody(msg('MapMessage', writeMapBody(m)), 100)).toEqual(m)
+  })
+
+  test('UTF-8 text bodies equal the string path, ASCII taken as is and the rest transcoded', () => {
+    const utf8 = new TextEncoder()
+    const texts = [
+      '',
+      'plain ascii',
+      'a\u0000b',
+      'h\u00e9llo',
+      '\u{1f600} smile',
+      'x'.repeat(5000),
+      '\u00e9'.repeat(100),
+    ]
+    for (const t of texts) {
+      const bytes = utf8.encode(t)
+      expect(writeTextBodyUtf8(bytes)).toEqual(writeTextBody(t))
+      expect(readTextBodyUtf8(msg('TextMessage', writeTextBody(t)), 1 << 20)).toEqual(bytes)
+    }
+    expect(readTextBodyUtf8(msg('TextMessage', writeTextBody(null)), 100)).toBeNull()
+    // A length that disagrees with the content is refused as before, not taken as ASCII.
+    const bad = writeTextBody('abc')
+    bad[3] = 2
+    expect(thrown(() => readTextBodyUtf8(msg('TextMessage', bad), 100)).code).toBe('OPENWIRE_FRAME_INVALID')
   })
 
   test('compressed bodies inflate only up to bodyBytesMax', () => {

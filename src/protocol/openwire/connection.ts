@@ -18,7 +18,8 @@ import type * as W from './commands.ts'
 import { CommandHandler } from './command-handler.ts'
 import type { OpenWireCore } from './core-port.ts'
 import { javaException } from './exceptions.ts'
-import { encodeFrame, FrameDecoder, type FrameOptions, initialFrameOptions } from './frame-codec.ts'
+import { FrameDecoder, type FrameOptions, initialFrameOptions } from './frame-codec.ts'
+import { FrameWriter } from './frame-writer.ts'
 import {
   brokerWireFormatInfo,
   type BrokerOffer,
@@ -93,6 +94,7 @@ export class OpenWireConnection {
   readonly limits: OpenWireLimits
   private readonly socket: OpenWireSocket
   private readonly decoder: FrameDecoder
+  private readonly out: FrameWriter
   private format: FrameOptions
   private phase: Phase = 'handshake'
   private readonly handler: CommandHandler
@@ -117,12 +119,13 @@ export class OpenWireConnection {
       advisories: opts.advisories,
       bodyBytesMax: this.limits.bodyBytesMax,
     })
+    this.out = new FrameWriter(this.socket, this.limits.outBytesMax, this.handler)
     this.socket.on('data', (chunk) => this.onData(chunk))
     this.socket.on('error', (err) =>
       log.debug(`openwire ${this.id} ${this.remoteAddress}: socket error: ${err.message}`),
     )
     this.socket.on('close', () => this.closed('socket closed'))
-    this.socket.on('drain', () => this.handler.setDispatchPaused(false))
+    this.socket.on('drain', () => this.out.onDrain())
     this.writeRaw(brokerWireFormatInfo(this.offer()))
     this.timer = this.clock.setTimeout(
       () =>
@@ -321,16 +324,13 @@ export class OpenWireConnection {
   }
 
   private writeRaw(c: W.Command): void {
-    let bytes: Uint8Array
     try {
-      bytes = encodeFrame(c, this.format)
+      this.out.write(c, this.format)
     } catch (e) {
       log.warn(`openwire ${this.id}: cannot encode ${c.type}: ${e instanceof Error ? e.message : String(e)}`)
       return
     }
     this.lastWrite = this.clock.now()
-    this.socket.write(bytes)
-    if ((this.socket.writableLength ?? 0) > this.limits.outBytesMax) this.handler.setDispatchPaused(true)
   }
 
   /** Bad input or a broken peer: ConnectionError (when the handshake is done), then close. */
@@ -360,6 +360,7 @@ export class OpenWireConnection {
   /** Ends the socket after what was written; the broker session closes at once. */
   end(): void {
     if (this.phase === 'closed') return
+    this.out.end()
     this.socket.end()
     this.closed('ended by the broker')
   }
@@ -367,6 +368,7 @@ export class OpenWireConnection {
   private closed(why: string): void {
     if (this.phase === 'closed') return
     this.phase = 'closed'
+    this.out.discard()
     if (this.timer !== undefined) this.clock.clearTimeout(this.timer)
     log.debug(`openwire ${this.id} ${this.remoteAddress}: closed (${why})`)
     this.handler

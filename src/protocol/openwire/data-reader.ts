@@ -10,8 +10,30 @@ import { decodeModifiedUtf8 } from './modified-utf8.ts'
 export class DataReader {
   private readonly view: DataView
   offset: number
-  /** The field being read, e.g. "ConsumerInfo.destination": set by the codec, used in error messages. */
-  where = 'frame'
+  /**
+   * The field being read, e.g. "ConsumerInfo.destination", kept as path, separator and field name and joined
+   * only for an error message (the codec moves it for every field it reads).
+   */
+  wherePath = 'frame'
+  whereSep = ''
+  whereField = ''
+
+  get where(): string {
+    return this.whereSep === '' && this.whereField === ''
+      ? this.wherePath
+      : this.wherePath + this.whereSep + this.whereField
+  }
+
+  set where(w: string) {
+    this.at(w, '', '')
+  }
+
+  /** Names the field being read as `path` + `sep` + `field`. */
+  at(path: string, sep: string, field: string): void {
+    this.wherePath = path
+    this.whereSep = sep
+    this.whereField = field
+  }
 
   /** `base` is added to offsets in messages, so they count from the start of the frame on the wire. */
   constructor(
@@ -132,7 +154,7 @@ export class DataReader {
     if (n < 0) throw this.fail(`length ${n}`, `a non-negative length of ${what}`, this.offset - 4)
     this.need(n, what)
     const r = new DataReader(this.bytes, this.offset, this.offset + n, this.base)
-    r.where = this.where
+    r.at(this.wherePath, this.whereSep, this.whereField)
     this.offset += n
     return r
   }

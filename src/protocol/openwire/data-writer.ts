@@ -1,7 +1,8 @@
 /**
  * DataWriter: java.io.DataOutput into a growing buffer, big-endian, with a hard size limit (`bytesMax`): a write
  * that would pass it throws OPENWIRE_FRAME_TOO_LARGE before growing, so an oversized command never allocates
- * more than the limit. `toBytes()` returns a view of the written bytes.
+ * more than the limit. `toBytes()` returns a view of the written bytes. One writer may be reused frame after frame
+ * (`reset`), keeping its grown buffer; `detach` hands that buffer to the caller and starts the next one small.
  */
 import { BrokerError } from '../../lib/errors.ts'
 import { modifiedUtf8Length, writeModifiedUtf8 } from './modified-utf8.ts'
@@ -14,9 +15,24 @@ export class DataWriter {
   private view: DataView
   length = 0
 
-  constructor(private readonly bytesMax: number) {
+  constructor(private bytesMax: number) {
     this.buf = new Uint8Array(Math.min(INITIAL_BYTES, Math.max(1, bytesMax)))
     this.view = new DataView(this.buf.buffer)
+  }
+
+  /** Starts over at length 0 under a (possibly new) limit, keeping the buffer grown so far. */
+  reset(bytesMax: number): void {
+    this.bytesMax = bytesMax
+    this.length = 0
+  }
+
+  /** The written bytes, handed over: the writer starts again with a small buffer of its own. */
+  detach(): Uint8Array {
+    const out = this.buf.subarray(0, this.length)
+    this.buf = new Uint8Array(Math.min(INITIAL_BYTES, Math.max(1, this.bytesMax)))
+    this.view = new DataView(this.buf.buffer)
+    this.length = 0
+    return out
   }
 
   private room(n: number): void {
@@ -93,16 +109,20 @@ export class DataWriter {
     return n
   }
 
-  /** DataOutput.writeUTF: refuses strings over 65535 encoded bytes, as Java does. */
-  writeUtf(s: string, where: string): void {
+  /**
+   * DataOutput.writeUTF: refuses strings over 65535 encoded bytes, as Java does. The error names `where`, or
+   * `where.field` when a field is given (joined only then).
+   */
+  writeUtf(s: string, where: string, field = ''): void {
     const n = modifiedUtf8Length(s)
     if (n > 0xffff)
       throw new BrokerError(
         'OPENWIRE_FRAME_INVALID',
-        `openwire encode ${where}: string of ${n} encoded bytes, expected at most 65535 (DataOutput.writeUTF)`,
+        `openwire encode ${field === '' ? where : `${where}.${field}`}: string of ${n} encoded bytes, expected at most 65535 (DataOutput.writeUTF)`,
       )
     this.u16(n)
-    this.utf(s)
+    this.room(n)
+    this.length = writeModifiedUtf8(s, this.buf, this.length)
   }
 
   /** Overwrites the int at `at` (a size prefix written before its frame was known). */

@@ -58,9 +58,12 @@ export class FrameDecoder {
       }
       if (this.opts.sizePrefixDisabled) this.drainUnprefixed(onCommand)
       else this.drainPrefixed(onCommand)
-      // What is kept past this call is copied, so the caller may reuse its chunk's memory.
-      if (this.parts.length > 0 && this.parts.some((p) => p.buffer === chunk.buffer))
-        this.parts = this.parts.map((p) => (p.buffer === chunk.buffer ? p.slice() : p))
+      // What is kept past this call is copied, so the caller may reuse its chunk's memory. Bytes leave from the
+      // front only, so what is left of this chunk is the last part (a copy already, at worst copied again).
+      if (chunk.length > 0 && this.buffered > 0) {
+        const last = this.parts.length - 1
+        this.parts[last] = this.parts[last]!.slice()
+      }
     } catch (e) {
       if (e instanceof BrokerError) this.failed = e
       throw e
@@ -71,8 +74,7 @@ export class FrameDecoder {
     for (;;) {
       if (this.frameSize < 0) {
         if (this.buffered < 4) return
-        const head = this.take(4)
-        const size = new DataView(head.buffer, head.byteOffset, 4).getInt32(0)
+        const size = this.takeInt32()
         const max = Math.min(this.opts.maxFrameSize, FRAME_BYTES_CEILING)
         if (size > max)
           throw new BrokerError(
@@ -131,6 +133,20 @@ export class FrameDecoder {
     }
   }
 
+  /** Removes the first 4 buffered bytes and reads them as a big-endian int (the size prefix). */
+  private takeInt32(): number {
+    const first = this.parts[0]!
+    if (first.length < 4) {
+      const b = this.take(4)
+      return (b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!
+    }
+    const v = (first[0]! << 24) | (first[1]! << 16) | (first[2]! << 8) | first[3]!
+    if (first.length === 4) this.parts.shift()
+    else this.parts[0] = first.subarray(4)
+    this.buffered -= 4
+    return v
+  }
+
   /** Removes and returns the first `n` buffered bytes (a view when one part holds them, else a copy). */
   private take(n: number): Uint8Array {
     const first = this.parts[0]!
@@ -158,11 +174,17 @@ export class FrameDecoder {
 
 /** Encodes one command as a frame (with its size prefix unless disabled). */
 export function encodeFrame(c: Command, opts: FrameOptions): Uint8Array {
+  const w = new DataWriter(Math.min(opts.maxFrameSize, FRAME_BYTES_CEILING) + (opts.sizePrefixDisabled ? 0 : 4))
+  encodeFrameInto(w, c, opts)
+  return w.toBytes()
+}
+
+/** Encodes one command as a frame into `w`, which is reset first (a connection reuses one writer). */
+export function encodeFrameInto(w: DataWriter, c: Command, opts: FrameOptions): void {
   const max = Math.min(opts.maxFrameSize, FRAME_BYTES_CEILING)
   const prefix = opts.sizePrefixDisabled ? 0 : 4
-  const w = new DataWriter(max + prefix)
+  w.reset(max + prefix)
   if (prefix > 0) w.i32(0)
   writeStructure(w, c, opts)
   if (prefix > 0) w.patchI32(0, w.length - 4)
-  return w.toBytes()
 }

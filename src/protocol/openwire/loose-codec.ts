@@ -26,7 +26,7 @@ export type LooseOptions = {
 /** Reads the type byte and the structure after it. */
 export function readStructure(r: DataReader, opts: LooseOptions, path = '', depth = 0): DataStructure {
   const at = r.offset
-  r.where = path === '' ? 'command type' : `${path} type`
+  r.at(path === '' ? 'command' : path, ' ', 'type')
   const code = r.u8()
   const name = typeName(code)
   if (name === undefined) {
@@ -44,7 +44,7 @@ function readBody(r: DataReader, name: TypeName, opts: LooseOptions, path: strin
   if (depth > NESTING_DEPTH_MAX) throw r.fail(`nesting depth ${depth}`, `at most ${NESTING_DEPTH_MAX}`)
   const out: Record<string, unknown> = { type: name }
   for (const f of LAYOUTS[name]) {
-    r.where = `${path}.${f.name}`
+    r.at(path, '.', f.name)
     out[f.name] = readField(r, f, opts, depth)
   }
   return out as DataStructure
@@ -100,9 +100,11 @@ function readField(r: DataReader, f: Field, opts: LooseOptions, depth: number): 
 function readNested(r: DataReader, f: Field, opts: LooseOptions, depth: number): DataStructure | null {
   if (!r.bool()) return null
   const at = r.offset
-  const where = r.where
-  const s = readStructure(r, opts, where, depth + 1)
-  r.where = where
+  const path = r.wherePath
+  const sep = r.whereSep
+  const field = r.whereField
+  const s = readStructure(r, opts, r.where, depth + 1)
+  r.at(path, sep, field)
   if (f.accepts !== undefined && f.accepts.length > 0 && !f.accepts.includes(s.type))
     throw r.fail(`a ${s.type}`, f.accepts.join(' or '), at)
   return s
@@ -131,10 +133,31 @@ export function writeStructure(w: DataWriter, s: DataStructure, opts: LooseOptio
   if (layout === undefined) throw encodeError(s.type, 'type', `type "${String(s.type)}"`, 'a known OpenWire type')
   w.u8(TypeCode[s.type])
   const rec = s as unknown as Record<string, unknown>
-  for (const f of layout) writeField(w, f, rec[f.name], opts, `${s.type}.${f.name}`)
+  for (const f of layout) writeField(w, f, rec[f.name], opts, s.type)
 }
 
-function writeField(w: DataWriter, f: Field, v: unknown, opts: LooseOptions, where: string): void {
+/** `owner` is the structure's type; the field's full name is only joined for an error or a nested value. */
+function writeField(w: DataWriter, f: Field, v: unknown, opts: LooseOptions, owner: string): void {
+  switch (f.kind) {
+    case 'bool':
+      if (typeof v !== 'boolean') break
+      return w.bool(v)
+    case 'long':
+      if (typeof v !== 'bigint') break
+      return w.i64(v)
+    case 'int':
+      if (typeof v !== 'number' || (v | 0) !== v) break
+      return w.i32(v)
+    case 'string':
+      if (v === null) return w.bool(false)
+      if (typeof v !== 'string') break
+      w.bool(true)
+      return w.writeUtf(v, owner, f.name)
+  }
+  writeFieldChecked(w, f, v, opts, `${owner}.${f.name}`)
+}
+
+function writeFieldChecked(w: DataWriter, f: Field, v: unknown, opts: LooseOptions, where: string): void {
   switch (f.kind) {
     case 'bool':
       return w.bool(expectType(v, 'boolean', where))

@@ -10,6 +10,7 @@ import { BrokerError } from '../../lib/errors.ts'
 import type { Message } from './commands.ts'
 import { DataReader } from './data-reader.ts'
 import { DataWriter } from './data-writer.ts'
+import { isAsciiRange } from './modified-utf8.ts'
 import {
   type Primitive,
   type PrimitiveMap,
@@ -62,6 +63,39 @@ export function readTextBody(m: Message, bodyBytesMax: number): string | null {
   if (r.remaining !== 0) throw r.fail(`${r.remaining} byte(s) after the text`, 'the text to end the body')
   return s
 }
+
+/**
+ * A TextMessage's text as standard UTF-8 bytes (null: no text). An ASCII text is the same bytes in both encodings,
+ * so it is taken as a view of the content, never decoded to a string.
+ */
+export function readTextBodyUtf8(m: Message, bodyBytesMax: number): Uint8Array | null {
+  const b = plainContent(m, bodyBytesMax)
+  if (b === null) return null
+  if (b.length >= 4) {
+    const n = (b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!
+    if (n === b.length - 4 && isAsciiRange(b, 4, b.length)) return b.subarray(4)
+  }
+  const text = readTextBody(m, bodyBytesMax)
+  return text === null ? null : utf8Enc.encode(text)
+}
+
+/** A TextMessage body from standard UTF-8 text; ASCII without NUL (which Java writes as C0 80) is copied as is. */
+export function writeTextBodyUtf8(utf8: Uint8Array): Uint8Array {
+  if (isAsciiRange(utf8, 0, utf8.length) && utf8.indexOf(0) === -1) {
+    const n = utf8.length
+    const out = new Uint8Array(4 + n)
+    out[0] = n >>> 24
+    out[1] = (n >>> 16) & 0xff
+    out[2] = (n >>> 8) & 0xff
+    out[3] = n & 0xff
+    out.set(utf8, 4)
+    return out
+  }
+  return writeTextBody(utf8Dec.decode(utf8))
+}
+
+const utf8Enc = new TextEncoder()
+const utf8Dec = new TextDecoder()
 
 export function writeTextBody(text: string | null): Uint8Array {
   const w = new DataWriter(0x7fffffff)

@@ -27,7 +27,7 @@ import {
   validateMessage,
 } from '../../model/index.ts'
 import type * as W from './commands.ts'
-import { plainContent, readTextBody, writeMapBody, writeTextBody } from './message-body.ts'
+import { plainContent, readTextBodyUtf8, writeMapBody, writeTextBodyUtf8 } from './message-body.ts'
 import type { Primitive, PrimitiveMap } from './primitive-map.ts'
 
 const KIND_OF_TYPE: Record<W.Destination['type'], DestinationKind> = {
@@ -173,9 +173,6 @@ export interface FromWireContext {
 /** ActiveMQ Message.DEFAULT_MINIMUM_MESSAGE_SIZE. */
 const MINIMUM_MESSAGE_SIZE = 1024
 
-const utf8 = new TextEncoder()
-const utf8Dec = new TextDecoder()
-
 function long(where: string, v: bigint): number {
   if (v < 0n || v > BigInt(Number.MAX_SAFE_INTEGER)) invalid(where, String(v), 'a value in 0..2^53-1')
   return Number(v)
@@ -195,8 +192,7 @@ export function fromWireMessage(m: W.Message, ctx: FromWireContext): CoreMessage
   const bodyKind = BODY_OF_TYPE[m.type]
   let body: Uint8Array
   if (bodyKind === 'text') {
-    const text = readTextBody(m, ctx.bodyBytesMax)
-    body = text === null ? new Uint8Array(0) : utf8.encode(text)
+    body = readTextBodyUtf8(m, ctx.bodyBytesMax) ?? new Uint8Array(0)
   } else body = plainContent(m, ctx.bodyBytesMax) ?? new Uint8Array(0)
   if (bodyKind === 'none' && body.length > 0) invalid('Message.content', `${body.length} bytes`, 'no body')
   const out: CoreMessage = {
@@ -239,7 +235,7 @@ export function wireMessageSize(m: W.Message): number {
 export function toWireMessage(msg: CoreMessage, redeliveryCount: number, brokerSeq: bigint): W.Message {
   const type = TYPE_OF_BODY[msg.bodyKind]
   let content: Uint8Array | null
-  if (msg.bodyKind === 'text') content = writeTextBody(utf8Dec.decode(msg.body))
+  if (msg.bodyKind === 'text') content = writeTextBodyUtf8(msg.body)
   else if (msg.bodyKind === 'none') content = null
   else content = msg.body
   const props: PrimitiveMap = new Map()

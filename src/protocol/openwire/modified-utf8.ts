@@ -5,6 +5,7 @@
  * 4-byte UTF-8 sequences, which non-Java OpenWire clients write; it does not promise byte-identical re-encoding
  * for those.
  */
+import { isAscii } from 'node:buffer'
 
 /** Bytes `encodeModifiedUtf8(s)` would produce, without producing them. */
 export function modifiedUtf8Length(s: string): number {
@@ -33,6 +34,17 @@ export function writeModifiedUtf8(s: string, out: Uint8Array, at: number): numbe
   return at
 }
 
+/** Up to this many bytes a JS loop checks for ASCII faster than the native call does. */
+const ASCII_LOOP_BYTES_MAX = 64
+const asciiDecoder = new TextDecoder()
+
+/** True when every byte of `bytes[start, end)` is below 0x80. */
+export function isAsciiRange(bytes: Uint8Array, start: number, end: number): boolean {
+  if (end - start > ASCII_LOOP_BYTES_MAX) return isAscii(bytes.subarray(start, end))
+  for (let i = start; i < end; i++) if (bytes[i]! >= 0x80) return false
+  return true
+}
+
 /** Code units decoded per String.fromCharCode call: bounds the argument list, not the string. */
 const DECODE_CHUNK_UNITS = 4096
 
@@ -45,6 +57,8 @@ export function decodeModifiedUtf8(
   start: number,
   end: number,
 ): { ok: true; value: string } | { ok: false; at: number; why: string } {
+  // ASCII (ids, destination names, most text) reads the same in UTF-8: the native decoder takes it at once.
+  if (isAsciiRange(bytes, start, end)) return { ok: true, value: asciiDecoder.decode(bytes.subarray(start, end)) }
   let out = ''
   const units: number[] = []
   let i = start
