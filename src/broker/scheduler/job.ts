@@ -74,6 +74,12 @@ export function parseMillis(header: string, value: string): number {
   return Number(value)
 }
 
+/** Whether parseSchedule can return a schedule for `m` (it has a delay, period or cron property and is no job). */
+export function hasScheduleProperties(m: CoreMessage): boolean {
+  const p = m.properties
+  return !p.has(H.jobId) && (p.has(H.cron) || p.has(H.delay) || p.has(H.period))
+}
+
 /**
  * The schedule a SEND asks for, or null when it is not a scheduled send. As in ActiveMQ's SchedulerBroker, only
  * CRON, PERIOD or DELAY make a send scheduled; REPEAT alone does not (it only counts repeats of those). A
@@ -81,7 +87,7 @@ export function parseMillis(header: string, value: string): number {
  * Throws SCHEDULER_HEADER_INVALID naming the header and value.
  */
 export function parseSchedule(m: CoreMessage, repeatMax: number, now: number): ScheduleSpec | null {
-  if (m.properties.has(H.jobId)) return null
+  if (!hasScheduleProperties(m)) return null
   const cronText = stringProperty(m, H.cron)
   const delayText = stringProperty(m, H.delay)
   const periodText = stringProperty(m, H.period)

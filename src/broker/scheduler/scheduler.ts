@@ -53,6 +53,7 @@ import {
   SCHEDULER_REPEAT_MAX,
   decodeJob,
   encodeJob,
+  hasScheduleProperties,
   isManagementDestination,
   parseSchedule,
   type JobRecord,
@@ -216,6 +217,10 @@ export class Scheduler implements SchedulerPort {
    */
   list(max: number): { jobs: ScheduledJobInfo[]; total: number } {
     return listJobs(this.queue.jobs.values(), max)
+  }
+
+  claims(req: SendRequest): boolean {
+    return isManagementDestination(req.message.destination) || hasScheduleProperties(req.message)
   }
 
   async accept(req: SendRequest, _session: BrokerSession | null): Promise<boolean> {
