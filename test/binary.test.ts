@@ -81,7 +81,7 @@ describe('compiled sfbroker binary', () => {
     expect(child).toBeDefined()
     // `run` re-executed itself in place (same pid, same arguments) with mimalloc's purge delay set
     // (src/cli/allocator-env.ts); the environment had none.
-    expect(fs.readFileSync(`/proc/${child!.pid}/environ`, 'utf8').split('\0')).toContain('MIMALLOC_PURGE_DELAY=5000')
+    expect(fs.readFileSync(`/proc/${child!.pid}/environ`, 'utf8').split('\0')).toContain('MIMALLOC_PURGE_DELAY=1000')
     expect(fs.readFileSync(`/proc/${child!.pid}/cmdline`, 'utf8').split('\0').slice(1, 3)).toEqual(['run', '--data'])
     child!.kill('SIGTERM')
     const code = await exitOf(child!, 20_000)
