@@ -127,7 +127,10 @@ describe('compiled sfbroker binary: status and probe-lock', () => {
       await until(() => statusJson(b.dir).json?.holder?.pid === b.c.pid, `${b.dir} primary`, 60_000, 200)
     }
     const environ = (pid: number | undefined) =>
-      fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter((e) => e.startsWith('MIMALLOC_'))
+      fs
+        .readFileSync(`/proc/${pid}/environ`, 'utf8')
+        .split('\0')
+        .filter((e) => e.startsWith('MIMALLOC_'))
     expect(environ(userSet.c.pid)).toEqual(['MIMALLOC_PURGE_DELAY=-1'])
     expect(environ(off.c.pid)).toEqual([])
     for (const b of [userSet, off]) {

@@ -48,8 +48,8 @@ describe('FlowControl waiting sends', () => {
     const b: FlowOwner = { sessionId: 'b' }
     await f.acquire([[f.memory, 800]], null, '/queue/q')
     const failed: unknown[] = []
-    const aSends = [f.acquire([[f.memory, 500]], a, '/queue/q'), f.acquire([[f.memory, 100]], a, '/queue/q')].map(
-      (p) => Promise.resolve(p).catch((e) => void failed.push(e)),
+    const aSends = [f.acquire([[f.memory, 500]], a, '/queue/q'), f.acquire([[f.memory, 100]], a, '/queue/q')].map((p) =>
+      Promise.resolve(p).catch((e) => void failed.push(e)),
     )
     // b fits (950 of 1000) but a's first does not: a holds back only its own later send, and b is charged at once
     // (acquire returns null: nothing to wait for).

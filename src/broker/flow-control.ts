@@ -230,7 +230,10 @@ export class FlowControl {
     this.waiters.delete(session)
     for (const w of queue ?? []) {
       w.reject(
-        new BrokerError('BROKER_SESSION_CLOSED', `session ${session.sessionId} closed while its send waited for memory`),
+        new BrokerError(
+          'BROKER_SESSION_CLOSED',
+          `session ${session.sessionId} closed while its send waited for memory`,
+        ),
       )
     }
     this.wakeWaiters()
