@@ -39,23 +39,16 @@ export async function reexecWithAllocatorEnv(warn: (message: string) => void): P
   if (process.env.MIMALLOC_PURGE_DELAY !== undefined) return
   if (process.env.SFBROKER_ALLOCATOR_REEXEC === '0') return
   const { dlopen, FFIType, ptr } = await import('bun:ffi')
-  const { LIBC_CANDIDATES } = await import('../election/lock/libc-types.ts')
-  let lib: ReturnType<typeof open> | null = null
-  const open = (name: string) =>
-    dlopen(name, {
-      execve: { args: [FFIType.ptr, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
-      __errno_location: { args: [], returns: FFIType.ptr },
-    })
-  for (const name of LIBC_CANDIDATES) {
-    try {
-      lib = open(name)
-      break
-    } catch {
-      // try the next name
-    }
-  }
-  if (!lib) {
-    warn(`allocator: cannot load libc (tried ${LIBC_CANDIDATES.join(', ')}); running with mimalloc's defaults`)
+  const { openLibcWith } = await import('../election/lock/libc-types.ts')
+  const symbols = {
+    execve: { args: [FFIType.ptr, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
+    __errno_location: { args: [], returns: FFIType.ptr },
+  } as const
+  let lib: ReturnType<typeof dlopen<typeof symbols>>
+  try {
+    lib = openLibcWith((name) => dlopen(name, symbols)).lib
+  } catch (e) {
+    warn(`allocator: ${(e as Error).message}; running with mimalloc's defaults`)
     return
   }
   // NUL-terminated strings and NULL-terminated pointer arrays; every buffer stays referenced until execve returns.

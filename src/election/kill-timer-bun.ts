@@ -5,7 +5,7 @@
  * timer it creates; promises nothing about what the process does when it fires (SIGKILL cannot be caught).
  */
 import { dlopen, FFIType, ptr, read } from 'bun:ffi'
-import { LIBC_CANDIDATES, LibcError } from './lock/libc-types.ts'
+import { LibcError, openLibcWith } from './lock/libc-types.ts'
 import {
   CLOCK_MONOTONIC,
   fillItimerspec,
@@ -25,17 +25,7 @@ const SYMBOLS = {
   __errno_location: { args: [], returns: FFIType.ptr },
 } as const
 
-function openLibc() {
-  let last: unknown
-  for (const name of LIBC_CANDIDATES) {
-    try {
-      return dlopen(name, SYMBOLS)
-    } catch (e) {
-      last = e
-    }
-  }
-  throw new Error(`cannot load libc (tried ${LIBC_CANDIDATES.join(', ')}): ${String(last)}`)
-}
+const openLibc = () => openLibcWith((name) => dlopen(name, SYMBOLS)).lib
 
 /** Create the kernel timer, disarmed. Throws when libc cannot be bound or timer_create fails (a LibcError). */
 export function createKillTimer(): KillTimer {

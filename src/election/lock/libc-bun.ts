@@ -13,7 +13,7 @@ import { dlopen, FFIType, read, ptr } from 'bun:ffi'
 import { Worker } from 'node:worker_threads'
 import {
   LibcError,
-  LIBC_CANDIDATES,
+  openLibcWith,
   STRUCT_FLOCK_BYTES,
   F_OFD_GETLK,
   F_UNLCK,
@@ -34,17 +34,7 @@ const SYMBOLS = {
   __errno_location: { args: [], returns: FFIType.ptr },
 } as const
 
-function openLibc() {
-  let last: unknown
-  for (const name of LIBC_CANDIDATES) {
-    try {
-      return { lib: dlopen(name, SYMBOLS), name }
-    } catch (e) {
-      last = e
-    }
-  }
-  throw new Error(`cannot load libc (tried ${LIBC_CANDIDATES.join(', ')}): ${String(last)}`)
-}
+const openLibc = () => openLibcWith((name) => dlopen(name, SYMBOLS))
 
 // Source of the waiting Worker. It loads libc itself (FFI symbols cannot cross threads), makes one blocking
 // call and reports { ok } or { errno }. Kept as plain CommonJS so it runs from `eval` in source and binary.

@@ -114,3 +114,19 @@ export function readStructFlock(buf: Uint8Array): { type: number; pid: number } 
 
 /** Shared libraries to try, glibc first, then musl. */
 export const LIBC_CANDIDATES = ['libc.so.6', 'libc.musl-x86_64.so.1', 'libc.musl-aarch64.so.1', 'libc.so']
+
+/**
+ * The first of LIBC_CANDIDATES that `open` loads (a runtime's dlopen with its symbols), and its name. Throws naming
+ * every library tried and the last error.
+ */
+export function openLibcWith<T>(open: (name: string) => T): { lib: T; name: string } {
+  let last: unknown
+  for (const name of LIBC_CANDIDATES) {
+    try {
+      return { lib: open(name), name }
+    } catch (e) {
+      last = e
+    }
+  }
+  throw new Error(`cannot load libc (tried ${LIBC_CANDIDATES.join(', ')}): ${String(last)}`)
+}
