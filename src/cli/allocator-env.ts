@@ -38,7 +38,7 @@ export async function reexecWithAllocatorEnv(warn: (message: string) => void): P
   if (!isCompiledBinary()) return
   if (process.env.MIMALLOC_PURGE_DELAY !== undefined) return
   if (process.env.SFBROKER_ALLOCATOR_REEXEC === '0') return
-  const { dlopen, FFIType, ptr } = await import('bun:ffi')
+  const { dlopen, FFIType, ptr, read } = await import('bun:ffi')
   const { openLibcWith } = await import('../election/lock/libc-types.ts')
   const symbols = {
     execve: { args: [FFIType.ptr, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
@@ -66,9 +66,8 @@ export async function reexecWithAllocatorEnv(warn: (message: string) => void): P
   const argv = table(args)
   const envp = table(env)
   lib.symbols.execve(ptr(path), ptr(argv), ptr(envp))
-  // Only a failed execve returns.
+  // Only a failed execve returns. errno at once, on this thread, before anything else can make a call that sets it.
   const errnoPtr = lib.symbols.__errno_location()
-  const { read } = await import('bun:ffi')
   const errno = errnoPtr ? read.i32(errnoPtr, 0) : 0
   warn(
     `allocator: execve ${process.execPath} failed (errno ${errno}); running with mimalloc's defaults (set MIMALLOC_PURGE_DELAY=${PURGE_DELAY_MS} to tune it by hand)`,
