@@ -553,6 +553,8 @@ describe('Broker dedupe and scheduler', () => {
     const { broker, store } = await setup()
     const seen: string[] = []
     broker.setScheduler({
+      // Offered every send: this port decides in accept() alone.
+      claims: () => true,
       accept: async (req) => {
         seen.push(labelOf(req.message.destination))
         return req.message.properties.has('AMQ_SCHEDULED_DELAY')

@@ -150,7 +150,7 @@ export class BatchCommitter {
         continue
       }
       if (b.key !== null) this.recentIds.add(b.key)
-      if (!opts.skipScheduler && this.scheduler && (this.scheduler.claims?.(b.req) ?? true)) {
+      if (!opts.skipScheduler && this.scheduler && this.scheduler.claims(b.req)) {
         try {
           if (await this.scheduler.accept(b.req, session)) continue
         } catch (e) {

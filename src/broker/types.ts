@@ -128,10 +128,10 @@ export interface SchedulerPort {
    *  (delay/period/cron properties, or a management command). Throws SCHEDULER_HEADER_INVALID for bad values. */
   accept(req: SendRequest, session: BrokerSession | null): Promise<boolean>
   /**
-   * Optional: whether accept() could take this send (a management destination, or a schedule property). False
-   * lets the broker skip accept() and its await for an ordinary send; without it every send goes through accept().
+   * Whether accept() could take this send (a management destination, or a schedule property). False lets the
+   * broker skip accept() and its await for an ordinary send.
    */
-  claims?(req: SendRequest): boolean
+  claims(req: SendRequest): boolean
 }
 
 export interface BrokerOptions {
