@@ -49,3 +49,4 @@ export {
 export { sniffProtocol, SNIFF_BYTES_MAX, type SniffedProtocol } from './protocol-sniff.ts'
 export { listenOn, type ListenTarget } from './listen.ts'
 export type { ByteSocket } from './byte-socket.ts'
+export { JOIN_BYTES_MAX } from './byte-socket.ts'

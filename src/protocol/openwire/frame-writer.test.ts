@@ -6,7 +6,8 @@ import { describe, expect, test } from 'bun:test'
 import type { ByteSocket } from '../../net/index.ts'
 import type { Command } from './commands.ts'
 import { FrameDecoder, initialFrameOptions } from './frame-codec.ts'
-import { FrameWriter, JOIN_BYTES_MAX } from './frame-writer.ts'
+import { JOIN_BYTES_MAX } from '../../net/index.ts'
+import { FrameWriter } from './frame-writer.ts'
 
 class RecordingSocket implements ByteSocket {
   writes: Uint8Array[] = []

@@ -5,16 +5,11 @@
  * handed over as its own buffer, uncopied. Flow control: past `outBytesMax` held here and in the socket's buffer,
  * the connection's dispatch is paused until the socket drains to half of it. Knows nothing of commands' meaning.
  */
-import type { ByteSocket } from '../../net/index.ts'
+import { type ByteSocket, JOIN_BYTES_MAX } from '../../net/index.ts'
 import type { Command } from './commands.ts'
 import { DataWriter } from './data-writer.ts'
 import { encodeFrameInto, type FrameOptions } from './frame-codec.ts'
 
-/**
- * Frames are joined into buffers of at most this many bytes: buffers this size are reused by the allocator, where
- * one buffer for a whole prefetch (a megabyte) is fresh pages from the kernel each time (see the STOMP writer).
- */
-export const JOIN_BYTES_MAX = 64 * 1024
 /**
  * A turn that wrote at most this much copies it out and keeps its join buffer: a fresh 64 KiB buffer per turn
  * for one small answer cost more (its pages faulted in) than the frames' encoding.

@@ -8,18 +8,12 @@
 import type { BrokerSession } from '../../broker/types.ts'
 import type { Clock } from '../../lib/clock.ts'
 import { idleGc } from '../../lib/idle-gc.ts'
+import { JOIN_BYTES_MAX } from '../../net/index.ts'
 import type { DuplexPort } from './duplex-port.ts'
 import { frameParts } from './frame-encoder.ts'
 
 /** Bodies over this go out uncopied, handed to the port this many bytes per write (see pumpOut). */
 export const OUT_SLICE_BYTES = 1024 * 1024
-/**
- * Small frames are joined into buffers of at most this many bytes. One buffer for a whole turn was 1.2 MB when a
- * consumer got its prefetch of 1000 at once: an allocation that large is fresh pages from the kernel every time,
- * and faulting them in cost 3.5 µs per 1 KiB frame on a 2-core VM (more than the rest of the frame's encoding);
- * buffers this size are reused by the allocator.
- */
-const JOIN_BYTES_MAX = 64 * 1024
 /** Bytes handed to the port per event-loop turn before pumpOut yields (one slice of a large body). */
 const OUT_TURN_BYTES = OUT_SLICE_BYTES
 /** While dispatch is paused on a port that accepted every write but still buffers, recheck this often. */
