@@ -56,6 +56,18 @@ for (const { name, rig } of rigs)
       expect(await raw.nextOrClosed()).toBe('closed')
     })
 
+    test('MqttConnection closes on a SUBSCRIBE or UNSUBSCRIBE without a topic filter', async () => {
+      const r = rig()
+      for (const header of [0x82, 0xa2]) {
+        const { raw, conn } = r.client()
+        await raw.connect()
+        raw.sendBytes(Buffer.from([header, 2, 0, 1])) // packet id 1, then no filter
+        expect(await raw.nextOrClosed()).toBe('closed')
+        expect(conn.closedBecause).toContain('no topic filter')
+        expect(raw.errors).toEqual([])
+      }
+    })
+
     test('MqttConnection refuses a packet over packetBytesMax from its header', async () => {
       const { raw, conn } = rig().client({ limits: { packetBytesMax: 64 } })
       await raw.connect()

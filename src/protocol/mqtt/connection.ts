@@ -282,17 +282,30 @@ export class MqttConnection {
       const r = await settled
       if (counted) this.answersPending--
       if (bytes > 0) this.flow.release(bytes)
-      if (this.phase === 'closed') return after?.()
-      if (!r.ok) this.fail(r.e)
-      else if (r.v) this.write(r.v)
-      after?.()
-      this.flowControl()
+      try {
+        if (this.phase === 'closed') return after?.()
+        if (!r.ok) this.fail(r.e)
+        else if (r.v) this.write(r.v)
+        after?.()
+        this.flowControl()
+      } catch (e) {
+        // A throw here would reject the chain and silently drop every later answer: end this connection instead.
+        this.fail(e)
+      }
     })
   }
 
+  /** Writes one answer; one mqtt-packet cannot encode ends this connection (never the answer chain). */
   write(p: Packet): void {
     if (this.phase === 'closed') return
-    this.socket.write(this.encode(p))
+    let bytes: Buffer
+    try {
+      bytes = this.encode(p)
+    } catch (e) {
+      this.fail(new Error(`cannot encode ${p.cmd.toUpperCase()}: ${(e as Error).message}`))
+      return
+    }
+    this.socket.write(bytes)
   }
 
   private encode(p: Packet): Buffer {

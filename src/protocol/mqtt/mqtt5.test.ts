@@ -46,6 +46,22 @@ for (const { name, rig } of rigs)
       expect(await c.next()).toMatchObject({ cmd: 'disconnect', reasonCode: 0x94 })
     })
 
+    test('MQTT 5 SUBSCRIBE or UNSUBSCRIBE without a topic filter ends in DISCONNECT 0x82, and the broker goes on', async () => {
+      const r = rig()
+      // Packet id 1, property length 0, then no filter: mqtt-packet parses these but cannot encode their answers.
+      for (const [i, header] of [0x82, 0xa2].entries()) {
+        const { raw, conn } = r.client()
+        await raw.connect(v5(`e${i}`))
+        raw.sendBytes(Buffer.from([header, 3, 0, 1, 0]))
+        expect(await raw.next()).toMatchObject({ cmd: 'disconnect', reasonCode: 0x82 })
+        expect(conn.closedBecause).toContain('no topic filter')
+        expect(raw.errors).toEqual([])
+      }
+      const ok = r.client().raw
+      await ok.connect(v5('after'))
+      expect(await subscribed(ok, [{ topic: 't', qos: 1 }])).toMatchObject({ cmd: 'suback', granted: [1] })
+    })
+
     test('MQTT 5 an authentication method is refused with CONNACK 0x8C, AUTH with DISCONNECT 0x82', async () => {
       const r = rig()
       expect(

@@ -26,6 +26,11 @@ export async function handleSubscribe(port: SubscribePort, p: ISubscribePacket):
       RC.protocolError,
       `SUBSCRIBE ${p.messageId}: subscription identifier 0, expected 1 or more`,
     )
+  if (p.subscriptions.length === 0)
+    throw new MqttProtocolError(
+      RC.protocolError,
+      `SUBSCRIBE ${p.messageId}: no topic filter, expected at least one (MQTT 5 §3.8.3, 3.1.1 §3.8.3)`,
+    )
   const granted: number[] = []
   const problems: string[] = []
   for (const [i, s] of p.subscriptions.entries()) {
@@ -61,6 +66,11 @@ export async function handleSubscribe(port: SubscribePort, p: ISubscribePacket):
 }
 
 export async function handleUnsubscribe(port: SubscribePort, p: IUnsubscribePacket): Promise<IUnsubackPacket> {
+  if (p.unsubscriptions.length === 0)
+    throw new MqttProtocolError(
+      RC.protocolError,
+      `UNSUBSCRIBE ${p.messageId}: no topic filter, expected at least one (MQTT 5 §3.10.3, 3.1.1 §3.10.3)`,
+    )
   const codes: number[] = []
   for (const [i, text] of p.unsubscriptions.entries()) {
     try {
