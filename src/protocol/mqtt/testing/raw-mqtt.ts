@@ -39,6 +39,8 @@ export function duplexPair(): [Duplex, Duplex] {
 export class RawMqtt {
   readonly received: Packet[] = []
   readonly errors: Error[] = []
+  /** Every byte the server wrote, in order. */
+  readonly wire: Buffer[] = []
   private waiters: ((p: Packet) => void)[] = []
   readonly closed: Promise<void>
   private readonly parser = parser()
@@ -57,7 +59,10 @@ export class RawMqtt {
     // A server packet this client cannot decode is recorded, not thrown (the fuzz test sends mutated CONNECTs, so
     // client and server may disagree on the version).
     this.parser.on('error', (e: Error) => this.errors.push(e))
-    stream.on('data', (chunk: Buffer) => this.parser.parse(chunk))
+    stream.on('data', (chunk: Buffer) => {
+      this.wire.push(chunk)
+      this.parser.parse(chunk)
+    })
     this.closed = new Promise((resolve) => {
       stream.on('end', () => resolve())
       stream.on('close', () => resolve())
@@ -110,7 +115,7 @@ export interface Rig {
   core: TestCore
   clock: FakeClock
   /** A new client connection to the same core. */
-  client(opts?: Partial<MqttConnectionOptions>): { raw: RawMqtt; conn: MqttConnection }
+  client(opts?: Partial<MqttConnectionOptions>, version?: 4 | 5): { raw: RawMqtt; conn: MqttConnection }
 }
 
 export function rig(coreOpts: MemoryCoreOptions = {}): Rig {
@@ -138,10 +143,10 @@ function rigOver(clock: FakeClock, core: TestCore): Rig {
   return {
     core,
     clock,
-    client(opts = {}) {
+    client(opts = {}, version = 4) {
       const [serverSide, clientSide] = duplexPair()
       const conn = new MqttConnection({ socket: serverSide, core, clock, ...opts })
-      return { raw: new RawMqtt(clientSide), conn }
+      return { raw: new RawMqtt(clientSide, version), conn }
     },
   }
 }
