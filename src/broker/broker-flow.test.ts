@@ -12,6 +12,7 @@ import { createMessage } from '../model/index.ts'
 import { MemoryStore } from '../testing/memory-store.ts'
 import type { StoredMessage } from '../storage/types.ts'
 import type { Broker } from './broker.ts'
+import { LEAD_PAGE_SIZE, PAGE_SIZE } from './paged-cursor.ts'
 import { dec, enc, makeBroker, settle, sub, until, stompView } from './broker-test-kit.ts'
 
 let brokers: Broker[] = []
@@ -29,8 +30,11 @@ const conn = (b: Broker, clientId?: string) => stompView(b.connect({ remoteAddre
 /** Counts messages handed out by load() so tests can see paging happen. */
 class CountingStore extends MemoryStore {
   loads = 0
+  /** The `limit` of each load(), in order. */
+  limits: number[] = []
   override async load(d: string, after: number, limit: number): Promise<StoredMessage[]> {
     this.loads++
+    this.limits.push(limit)
     return super.load(d, after, limit)
   }
 }
@@ -157,6 +161,31 @@ describe('Broker flow control', () => {
     expect(store.loads).toBeGreaterThan(1)
     expect(maxMem).toBeLessThanOrEqual(limit * 1.5)
     await until(() => store.stats().messages === 0, 'all removed from the store')
+  })
+})
+
+describe('Broker paging after a restart (a takeover)', () => {
+  test('Broker reads a recovered queue first as a lead page of LEAD_PAGE_SIZE, then whole pages, and delivers all in order', async () => {
+    const store = new CountingStore()
+    const first = await setup({ store })
+    const s = conn(first.broker)
+    const n = 450
+    for (let i = 0; i < n; i++)
+      await s.send({ destination: '/queue/LEAD', headers: { persistent: 'true', n: String(i) }, body: enc('x') })
+    await first.broker.stop()
+    await store.close()
+    store.limits = []
+    const { broker } = await setup({ store })
+    const c = conn(broker)
+    const got: number[] = []
+    c.subscribe({ id: 'l', destination: '/queue/LEAD', ack: 'client-individual', prefetch: 1000 }, (d) => {
+      got.push(Number(d.headers.n))
+    })
+    await until(() => got.length === n, `all ${n} recovered messages delivered`)
+    expect(got).toEqual(Array.from({ length: n }, (_, i) => i))
+    expect(store.limits[0]).toBe(LEAD_PAGE_SIZE)
+    expect(store.limits.slice(1).every((l) => l === PAGE_SIZE)).toBe(true)
+    expect(store.limits.length).toBeGreaterThanOrEqual(1 + Math.ceil((n - LEAD_PAGE_SIZE) / PAGE_SIZE))
   })
 })
 

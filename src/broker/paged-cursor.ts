@@ -13,6 +13,11 @@ const log = logger('broker')
 
 /** Messages loaded per page-in (ActiveMQ's maxPageSize is 200). Page-in starts when fewer are pending in memory. */
 export const PAGE_SIZE = 200
+/**
+ * Messages in a queue's first page-in since this broker took over (then PAGE_SIZE): its first consumer gets a
+ * message after reading and decoding a few, on code not yet compiled, instead of a whole page.
+ */
+export const LEAD_PAGE_SIZE = 16
 /** Consumed head slots of the paged list kept before it is compacted. */
 const PAGED_HEAD_COMPACT_MIN = 4096
 
@@ -98,8 +103,8 @@ export class PagedCursor {
   }
 
   /**
-   * Load the next page of `key` from `store` and hand each paged message to `hold` (recovered: from the range).
-   * `deleted()` is asked after the load: a queue deleted meanwhile takes nothing.
+   * Load the next page of `key` from `store` (at most `pageSize` messages) and hand each paged message to `hold`
+   * (recovered: from the range). `deleted()` is asked after the load: a queue deleted meanwhile takes nothing.
    */
   async pageIn(
     store: PersistenceAdapter,
@@ -107,11 +112,12 @@ export class PagedCursor {
     seqBoundary: () => number,
     deleted: () => boolean,
     hold: (m: StoredMessage, recovered: boolean) => void,
+    pageSize = PAGE_SIZE,
   ): Promise<void> {
     if (this.rangeActive) {
-      const batch = await store.load(key, this.rangeAfter, PAGE_SIZE)
+      const batch = await store.load(key, this.rangeAfter, pageSize)
       if (deleted()) return
-      let done = batch.length < PAGE_SIZE
+      let done = batch.length < pageSize
       for (const m of batch) {
         if (m.seq >= seqBoundary()) {
           done = true
@@ -134,9 +140,9 @@ export class PagedCursor {
     }
     if (this.paged.length === this.pagedHead) return
     const first = this.paged[this.pagedHead]!
-    const batch = await store.load(key, first - 1, PAGE_SIZE)
+    const batch = await store.load(key, first - 1, pageSize)
     if (deleted()) return
-    const want = new Set(this.paged.slice(this.pagedHead, this.pagedHead + PAGE_SIZE * 4))
+    const want = new Set(this.paged.slice(this.pagedHead, this.pagedHead + pageSize * 4))
     const took = new Set<number>()
     for (const m of batch) {
       if (want.has(m.seq)) {

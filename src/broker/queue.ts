@@ -21,7 +21,7 @@ import type { DestinationName } from './destination.ts'
 import { EntryList, type QueueEntry } from './entry-list.ts'
 import { isExpired } from '../model/index.ts'
 import { brokerMessage, deliveredMessage, type BrokerMessage } from './message.ts'
-import { PAGE_SIZE, PagedCursor, type PagedSnapshot } from './paged-cursor.ts'
+import { LEAD_PAGE_SIZE, PAGE_SIZE, PagedCursor, type PagedSnapshot } from './paged-cursor.ts'
 import type { Selector } from './selector.ts'
 import { ConsumerPicker, NO_CREDIT } from './consumer-picker.ts'
 
@@ -69,6 +69,8 @@ export class MessageQueue {
   /** Persistent messages that live only in the store (see file comment). */
   private readonly cursor = new PagedCursor()
   private loading = false
+  /** Whether a page-in ran yet: the first one reads LEAD_PAGE_SIZE messages. */
+  private pagedInOnce = false
   // Metrics.
   enqueued = 0
   dequeued = 0
@@ -328,6 +330,8 @@ export class MessageQueue {
     const store = this.host.store
     assert(store && this.key, 'paging without a store key')
     this.loading = true
+    const pageSize = this.pagedInOnce ? PAGE_SIZE : LEAD_PAGE_SIZE
+    this.pagedInOnce = true
     this.cursor
       .pageIn(
         store,
@@ -335,6 +339,7 @@ export class MessageQueue {
         () => this.host.seqBoundary,
         () => this.deleted,
         (m, recovered) => this.hold(m, recovered),
+        pageSize,
       )
       .catch((err) => {
         if (!this.host.stopped) this.host.storeFailed(err)
