@@ -68,6 +68,29 @@ for (const { name, rig } of rigs)
       }
     })
 
+    test('MqttConnection closes on packet identifier 0 (SUBSCRIBE, UNSUBSCRIBE, PUBLISH QoS 1, PUBACK)', async () => {
+      const r = rig()
+      const cases = [
+        Buffer.from([0x82, 6, 0, 0, 0, 1, 0x61, 0]), // SUBSCRIBE id 0, "a" QoS 0
+        Buffer.from([0xa2, 5, 0, 0, 0, 1, 0x61]), // UNSUBSCRIBE id 0, "a"
+        Buffer.from([0x32, 6, 0, 1, 0x61, 0, 0, 0x78]), // PUBLISH QoS 1 "a", id 0, payload "x"
+        Buffer.from([0x40, 2, 0, 0]), // PUBACK id 0
+      ]
+      for (const bytes of cases) {
+        const { raw, conn } = r.client()
+        await raw.connect()
+        raw.sendBytes(bytes)
+        expect(await raw.nextOrClosed()).toBe('closed')
+        expect(conn.closedBecause).toContain('packet identifier 0')
+      }
+      // QoS 0 PUBLISH has no packet identifier: it goes through.
+      const { raw } = r.client()
+      await raw.connect()
+      raw.sendBytes(Buffer.from([0x30, 4, 0, 1, 0x61, 0x78]))
+      raw.send({ cmd: 'pingreq' })
+      expect(await raw.next()).toMatchObject({ cmd: 'pingresp' })
+    })
+
     test('MqttConnection refuses a packet over packetBytesMax from its header', async () => {
       const { raw, conn } = rig().client({ limits: { packetBytesMax: 64 } })
       await raw.connect()

@@ -30,6 +30,16 @@ import {
 
 export type { MqttConnectionOptions, MqttSocket } from './connection-options.ts'
 
+/** Packets that carry a packet identifier, which must not be 0 (PUBLISH too when its QoS is above 0). */
+const PACKET_ID_REQUIRED: ReadonlySet<string> = new Set([
+  'subscribe',
+  'unsubscribe',
+  'puback',
+  'pubrec',
+  'pubrel',
+  'pubcomp',
+])
+
 const log = logger('mqtt')
 
 type Phase = 'awaiting-connect' | 'connecting' | 'connected' | 'closed'
@@ -162,6 +172,14 @@ export class MqttConnection {
       }
       return this.connect(p)
     }
+    if (
+      (PACKET_ID_REQUIRED.has(p.cmd) || (p.cmd === 'publish' && p.qos > 0)) &&
+      !(p as { messageId?: number }).messageId
+    )
+      throw new MqttProtocolError(
+        RC.protocolError,
+        `${p.cmd.toUpperCase()}: packet identifier 0, expected 1 to 65535 (MQTT 5 §2.2.1, 3.1.1 §2.3.1)`,
+      )
     switch (p.cmd) {
       case 'connect':
         throw new MqttProtocolError(RC.protocolError, 'a second CONNECT')

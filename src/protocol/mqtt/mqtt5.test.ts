@@ -62,6 +62,21 @@ for (const { name, rig } of rigs)
       expect(await subscribed(ok, [{ topic: 't', qos: 1 }])).toMatchObject({ cmd: 'suback', granted: [1] })
     })
 
+    test('MQTT 5 packet identifier 0 on PUBLISH QoS 2 or SUBSCRIBE ends in DISCONNECT 0x82', async () => {
+      const r = rig()
+      const cases = [
+        Buffer.from([0x34, 7, 0, 1, 0x61, 0, 0, 0, 0x78]), // PUBLISH QoS 2 "a", id 0, no properties, "x"
+        Buffer.from([0x82, 7, 0, 0, 0, 0, 1, 0x61, 0]), // SUBSCRIBE id 0, no properties, "a" QoS 0
+      ]
+      for (const [i, bytes] of cases.entries()) {
+        const { raw, conn } = r.client()
+        await raw.connect(v5(`z${i}`))
+        raw.sendBytes(bytes)
+        expect(await raw.next()).toMatchObject({ cmd: 'disconnect', reasonCode: 0x82 })
+        expect(conn.closedBecause).toContain('packet identifier 0')
+      }
+    })
+
     test('MQTT 5 an authentication method is refused with CONNACK 0x8C, AUTH with DISCONNECT 0x82', async () => {
       const r = rig()
       expect(
