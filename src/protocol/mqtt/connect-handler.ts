@@ -52,6 +52,12 @@ export function planConnect(p: IConnectPacket, limits: ServerLimits, remoteAddre
       RC.badAuthenticationMethod,
       `CONNECT: authentication method "${props.authenticationMethod}" is not supported, expected none (user name and password)`,
     )
+  // 3.1.1 §3.1.2.9 (and 3.1): a password only with a user name; MQTT 5 lifted this.
+  if (version !== 5 && p.password !== undefined && p.username === undefined)
+    throw new MqttProtocolError(
+      RC.protocolError,
+      'CONNECT: password flag set without the user name flag (MQTT-3.1.2-22)',
+    )
   let clientId = p.clientId
   let assignedClientId: string | undefined
   const clean = p.clean !== false

@@ -68,6 +68,14 @@ for (const { name, rig } of rigs)
       }
     })
 
+    test('MqttConnection closes without CONNACK on a CONNECT with a password but no user name', async () => {
+      const { raw, conn } = rig().client()
+      // CONNECT "MQTT" level 4, flags: password + clean session, keep-alive 0, client id "a", password "p".
+      raw.sendBytes(Buffer.from([0x10, 16, 0, 4, 0x4d, 0x51, 0x54, 0x54, 4, 0x42, 0, 0, 0, 1, 0x61, 0, 1, 0x70]))
+      expect(await raw.nextOrClosed()).toBe('closed')
+      expect(conn.closedBecause).toContain('without the user name flag')
+    })
+
     test('MqttConnection closes on packet identifier 0 (SUBSCRIBE, UNSUBSCRIBE, PUBLISH QoS 1, PUBACK)', async () => {
       const r = rig()
       const cases = [
