@@ -180,39 +180,33 @@ export async function recoverJournal(r: RecoveryInput): Promise<Recovered> {
   return out
 }
 
-/**
- * Register segment `id` with its header's epoch, or as unusable (torn at creation, or an unreadable header). Returns
- * its format version, or null when unusable.
- */
-/** What reading one segment's header found: its size and first bytes, or the error reading them threw. */
-type HeaderBytes = { size: number; buf: Buffer } | { error: unknown }
+/** One segment's size and its first bytes (at most SEGMENT_HEADER_BYTES). */
+type HeaderBytes = { size: number; buf: Buffer }
 
 async function readSegmentHeaderBytes(j: Journal, id: number): Promise<HeaderBytes> {
-  const file = j.path(segmentName(id))
-  const h = await j.io.open(file, 'read')
+  const h = await j.io.open(j.path(segmentName(id)), 'read')
   try {
     const size = await h.size()
     const buf = Buffer.alloc(Math.min(size, SEGMENT_HEADER_BYTES))
     await h.read(buf, buf.length, 0)
     return { size, buf }
-  } catch (error) {
-    return { error }
   } finally {
     await h.close()
   }
 }
 
-/** Records segment `id` in the journal from its header; returns its format version, null when unusable. */
+/**
+ * Register segment `id` with its header's epoch, or as unusable (torn at creation, or an unreadable header). Returns
+ * its format version, or null when unusable.
+ */
 function applySegmentHeader(
   j: Journal,
   id: number,
-  got: HeaderBytes,
+  { size, buf }: HeaderBytes,
   unusable: Set<number>,
   report: RecoveryReport,
 ): number | null {
-  if ('error' in got) throw got.error
   const file = j.path(segmentName(id))
-  const { size, buf } = got
   if (size < SEGMENT_HEADER_BYTES) {
     // A crash while creating the segment: no record can be in it.
     report.tornTail = { file, offset: 0, bytes: size }
@@ -237,19 +231,29 @@ function applySegmentHeader(
   }
 }
 
-/** `f` over `items` with at most `limit` calls pending at once; results in the order of `items`. */
+/**
+ * `f` over `items` with at most `limit` calls pending at once; results in the order of `items`. Every call settles
+ * before this does (no file call is left running behind a failed open); then the first failure in item order is
+ * thrown, as a loop over the items would have.
+ */
 async function mapBounded<T, R>(items: readonly T[], limit: number, f: (x: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length)
+  const settled = new Array<{ ok: true; v: R } | { ok: false; e: unknown }>(items.length)
   let next = 0
   const lane = async (): Promise<void> => {
     // Bounded: each turn takes one item.
     while (next < items.length) {
       const i = next++
-      out[i] = await f(items[i]!)
+      settled[i] = await f(items[i]!).then(
+        (v) => ({ ok: true as const, v }),
+        (e: unknown) => ({ ok: false as const, e }),
+      )
     }
   }
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane))
-  return out
+  return settled.map((r) => {
+    if (!r.ok) throw r.e
+    return r.v
+  })
 }
 
 /**
