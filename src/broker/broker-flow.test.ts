@@ -132,6 +132,27 @@ describe('Broker flow control', () => {
     expect(isBrokerError(err, 'BROKER_SESSION_CLOSED')).toBe(true)
   })
 
+  test('Broker applies a NACK at once while a send of the same session waits for the memory that NACK frees', async () => {
+    // A session consuming and producing on one full destination: its NACK (a poison ack; a non-persistent message
+    // is dropped, not dead-lettered) must not queue behind its own blocked send, or neither ever completes.
+    const { broker } = await setup({ limits: { destinationMemoryLimit: 1000 } })
+    const s = conn(broker)
+    await s.send({ destination: '/queue/N', headers: {}, body: new Uint8Array(900) })
+    const k = sub(s, { destination: '/queue/N', ack: 'client-individual' })
+    await until(() => k.got.length === 1, 'the first message delivered')
+    let sent = false
+    const p = s.send({ destination: '/queue/N', headers: {}, body: new Uint8Array(900) }).then(() => {
+      sent = true
+    })
+    await settle()
+    expect(sent).toBe(false)
+    await s.nack(k.got[0]!.ackId)
+    await p
+    expect(sent).toBe(true)
+    await until(() => k.got.length === 2, 'the second message delivered')
+    expect(k.got[1]!.redelivered).toBe(false)
+  })
+
   test('Broker pages persistent messages of a deep queue and delivers them all in order with bounded memory', async () => {
     const store = new CountingStore()
     const limit = 64 * 1024

@@ -171,9 +171,11 @@ async function runWorkload(seed: number, steps: number): Promise<void> {
             () => {},
           )
         } else {
-          await m.s.abort(t.id)
-          // Acked/NACKed messages are unacked again with the same ack ids.
+          // Acked/NACKed messages are unacked again with the same ack ids, appended after what is outstanding.
+          // The broker does that inside the call, and a delivery may come before the await returns: record
+          // it first, so the model's order is the broker's (a later cumulative ack covers what it delivered).
           for (const o of [...t.acks, ...t.nacks]) o.consumer.outstanding.push(o)
+          await m.s.abort(t.id)
         }
       }
     } else if (r < 0.86) {

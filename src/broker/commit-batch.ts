@@ -94,6 +94,10 @@ export class BatchCommitter {
     nacks: Nack[],
     opts: { skipScheduler?: boolean } = {},
   ): Promise<void> {
+    // A batch with no sends (ACKs and NACKs of a COMMIT, a NACK) routes nothing: it takes no place in the order
+    // and waits for no earlier batch. A NACK queued behind a send waiting for memory would keep the very bytes
+    // that send waits for (the NACKed message's), a deadlock for a client producing and consuming on one session.
+    if (sends.length === 0) return this.commitInOrder(null, session, sends, acks, nacks, opts)
     // Take this batch's place in the session's routing order now, at call time: later calls route after it even
     // when their own awaits (memory, store) finish first.
     const chainOwner = session ?? this
