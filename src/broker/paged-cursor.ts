@@ -3,8 +3,9 @@
  * time. Two kinds exist: the recovered range (every stored message with seq below the broker's boundary, i.e.
  * written before this broker started) and an explicit sorted list of seqs paged since. A page-in loads
  * PAGE_SIZE messages with `store.load` and keeps only those it knows to be paged, so a message whose write
- * resolved but whose routing is still pending is never loaded twice. It owns no memory charge and no dispatch:
- * the queue holds what a page-in hands it (./queue.ts).
+ * resolved but whose routing is still pending is never loaded twice, and hands them out in seq order up to the
+ * first paged one the load missed, so no message overtakes an earlier one still in the store. It owns no memory
+ * charge and no dispatch: the queue holds what a page-in hands it (./queue.ts).
  */
 import { logger } from '../lib/log.ts'
 import type { PersistenceAdapter, StoredMessage } from '../storage/types.ts'
@@ -142,28 +143,22 @@ export class PagedCursor {
     const first = this.paged[this.pagedHead]!
     const batch = await store.load(key, first - 1, pageSize)
     if (deleted()) return
-    const want = new Set(this.paged.slice(this.pagedHead, this.pagedHead + pageSize * 4))
-    const took = new Set<number>()
-    for (const m of batch) {
-      if (want.has(m.seq)) {
-        took.add(m.seq)
-        hold(m, false)
-      }
-    }
-    if (!took.has(first)) {
-      // Always progress: the first paged seq must be in the store; if it is gone (purged), forget it.
-      log.warn(`page-in of ${key}: paged message seq ${first} is no longer in the store; skipping it`)
-      took.add(first)
-    }
-    // Taken seqs are almost always a prefix of the sorted list; the rare others (gaps left by messages whose
-    // routing was still pending) are spliced out one by one.
-    while (this.pagedHead < this.paged.length && took.has(this.paged[this.pagedHead]!)) {
-      took.delete(this.paged[this.pagedHead]!)
+    const loaded = new Map<number, StoredMessage>()
+    for (const m of batch) loaded.set(m.seq, m)
+    // Hand out the paged seqs in order while each was loaded, and stop at the first that was not: a message
+    // routed while the load ran may sit below the loaded range (another session's write took a later seq but
+    // routed first), and holding what comes after it would put later messages of its producer ahead of it.
+    // Loaded messages not on the list are skipped: their routing is still pending, and routing will page them.
+    const p = this.paged
+    while (this.pagedHead < p.length) {
+      const seq = p[this.pagedHead]!
+      const m = loaded.get(seq)
+      if (m !== undefined) hold(m, false)
+      else if (seq === first) {
+        // Always progress: the first paged seq must be in the store; if it is gone (purged), forget it.
+        log.warn(`page-in of ${key}: paged message seq ${first} is no longer in the store; skipping it`)
+      } else break
       this.pagedHead++
-    }
-    for (const s of took) {
-      const i = this.paged.indexOf(s, this.pagedHead)
-      if (i >= 0) this.paged.splice(i, 1)
     }
     if (this.pagedHead > PAGED_HEAD_COMPACT_MIN && this.pagedHead * 2 > this.paged.length) {
       this.paged = this.paged.slice(this.pagedHead)
