@@ -99,6 +99,19 @@ for (const { name, rig } of rigs)
       expect(await raw.next()).toMatchObject({ cmd: 'pingresp' })
     })
 
+    test('MqttConnection closes on an ack too short to hold its packet identifier, and writes nothing malformed', async () => {
+      // mqtt-packet reads PUBREC with remaining length 0 as identifier -1; the PUBREL answered to it was 2 bytes.
+      const r = rig()
+      for (const bytes of [Buffer.from([0x50, 0]), Buffer.from([0x40, 0]), Buffer.from([0x62, 1, 7])]) {
+        const { raw, conn } = r.client()
+        await raw.connect()
+        raw.sendBytes(bytes)
+        expect(await raw.nextOrClosed()).toBe('closed')
+        expect(conn.closedBecause).toContain('no packet identifier')
+        expect(raw.wire.map((b) => b.toString('hex'))).toEqual(['20020000'])
+      }
+    })
+
     test('MqttConnection refuses a packet over packetBytesMax from its header', async () => {
       const { raw, conn } = rig().client({ limits: { packetBytesMax: 64 } })
       await raw.connect()

@@ -30,7 +30,7 @@ import {
 
 export type { MqttConnectionOptions, MqttSocket } from './connection-options.ts'
 
-/** Packets that carry a packet identifier, which must not be 0 (PUBLISH too when its QoS is above 0). */
+/** Packets that carry a packet identifier, 1 to 65535: never 0 nor missing (PUBLISH too when its QoS is above 0). */
 const PACKET_ID_REQUIRED: ReadonlySet<string> = new Set([
   'subscribe',
   'unsubscribe',
@@ -172,14 +172,15 @@ export class MqttConnection {
       }
       return this.connect(p)
     }
-    if (
-      (PACKET_ID_REQUIRED.has(p.cmd) || (p.cmd === 'publish' && p.qos > 0)) &&
-      !(p as { messageId?: number }).messageId
-    )
-      throw new MqttProtocolError(
-        RC.protocolError,
-        `${p.cmd.toUpperCase()}: packet identifier 0, expected 1 to 65535 (MQTT 5 §2.2.1, 3.1.1 §2.3.1)`,
-      )
+    if (PACKET_ID_REQUIRED.has(p.cmd) || (p.cmd === 'publish' && p.qos > 0)) {
+      // mqtt-packet gives -1 when the packet is too short to hold one, and would encode an answer to it malformed.
+      const id = (p as { messageId?: number }).messageId
+      if (id === undefined || !Number.isInteger(id) || id < 1 || id > 0xffff)
+        throw new MqttProtocolError(
+          RC.protocolError,
+          `${p.cmd.toUpperCase()}: ${id === undefined || id < 0 ? 'no packet identifier' : `packet identifier ${id}`}, expected 1 to 65535 (MQTT 5 §2.2.1, 3.1.1 §2.3.1)`,
+        )
+    }
     switch (p.cmd) {
       case 'connect':
         throw new MqttProtocolError(RC.protocolError, 'a second CONNECT')
