@@ -173,12 +173,13 @@ export class MqttConnection {
       return this.connect(p)
     }
     if (PACKET_ID_REQUIRED.has(p.cmd) || (p.cmd === 'publish' && p.qos > 0)) {
-      // mqtt-packet gives -1 when the packet is too short to hold one, and would encode an answer to it malformed.
-      const id = (p as { messageId?: number }).messageId
-      if (id === undefined || !Number.isInteger(id) || id < 1 || id > 0xffff)
+      // mqtt-packet reads 16 bits, or gives -1 when the packet is too short to hold them (an answer to it would be
+      // encoded malformed): below 1 is the only way out of range.
+      const id = (p as { messageId?: number }).messageId ?? -1
+      if (id < 1)
         throw new MqttProtocolError(
           RC.protocolError,
-          `${p.cmd.toUpperCase()}: ${id === undefined || id < 0 ? 'no packet identifier' : `packet identifier ${id}`}, expected 1 to 65535 (MQTT 5 §2.2.1, 3.1.1 §2.3.1)`,
+          `${p.cmd.toUpperCase()}: ${id === 0 ? 'packet identifier 0' : 'no packet identifier'}, expected 1 to 65535 (MQTT 5 §2.2.1, 3.1.1 §2.3.1)`,
         )
     }
     switch (p.cmd) {
