@@ -9,6 +9,8 @@ import { isBrokerError } from '../lib/errors.ts'
 import type { Broker } from './broker.ts'
 import { labelOf } from './destination.ts'
 import { dec, enc, makeBroker, settle, Sink, sub, until, stompView } from './broker-test-kit.ts'
+import { MemoryStore } from '../testing/memory-store.ts'
+import type { StoreOp, WriteResult } from '../storage/types.ts'
 
 let brokers: Broker[] = []
 afterEach(async () => {
@@ -580,6 +582,115 @@ describe('Broker dedupe and scheduler', () => {
     await until(() => k.got.length === 2, 'routed')
     expect(k.bodies()).toEqual(['now', 'fired'])
     expect(store.stats().messages).toBe(0)
+  })
+})
+
+/** A MemoryStore whose writes can be held, then let through or failed (a hung share, then a fence or ENOSPC). */
+class GatedStore extends MemoryStore {
+  holding = false
+  private gates: ((err: Error | null) => void)[] = []
+  get held(): number {
+    return this.gates.length
+  }
+  release(err: Error | null): void {
+    this.holding = false
+    const g = this.gates
+    this.gates = []
+    for (const f of g) f(err)
+  }
+  protected override async writeStore(ops: StoreOp[]): Promise<WriteResult> {
+    if (this.holding) {
+      const err = await new Promise<Error | null>((r) => this.gates.push(r))
+      if (err) throw err
+    }
+    return super.writeStore(ops)
+  }
+}
+
+describe('Broker dedupe of a resend while the first write is in flight', () => {
+  const fenced = () =>
+    Object.assign(new Error('epoch fence: found epoch 8, expected none above 7'), { code: 'ELECTION_FENCED' })
+  const send = (s: ReturnType<typeof conn>, body: string) =>
+    s.send({ destination: '/queue/RW', headers: { persistent: 'true', 'message-id': 'ID:p-1:5' }, body: enc(body) })
+
+  test('Broker holds the resend until the first write fails, then stores the resend', async () => {
+    const store = new GatedStore()
+    const { broker } = await setup({ store })
+    const [s1, s2, s3] = [conn(broker), conn(broker), conn(broker)]
+    store.holding = true
+    const first = send(s1, 'a').then(
+      () => 'stored',
+      (e: Error) => e.message,
+    )
+    await until(() => store.held === 1, 'first write held')
+    // Two resends (a failover client after two connection drops): at most one of them may be stored.
+    let resent = 0
+    const second = send(s2, 'a').then(() => resent++)
+    const third = send(s3, 'a').then(() => resent++)
+    await settle()
+    expect(resent).toBe(0)
+    store.release(fenced())
+    expect(await first).toContain('epoch fence')
+    await Promise.all([second, third])
+    expect(resent).toBe(2)
+    expect(store.stats().messages).toBe(1)
+    const k = sub(conn(broker), { destination: '/queue/RW' })
+    await until(() => k.got.length === 1, 'the resend delivered')
+    await settle()
+    expect(k.bodies()).toEqual(['a'])
+  })
+
+  test('Broker acknowledges the resend as a duplicate once the first write is stored, and stores one copy', async () => {
+    const store = new GatedStore()
+    const { broker } = await setup({ store })
+    const [s1, s2] = [conn(broker), conn(broker)]
+    store.holding = true
+    const first = send(s1, 'a')
+    await until(() => store.held === 1, 'first write held')
+    let resent = false
+    const second = send(s2, 'a').then(() => (resent = true))
+    await settle()
+    expect(resent).toBe(false)
+    store.release(null)
+    await Promise.all([first, second])
+    expect(store.stats().messages).toBe(1)
+  })
+
+  test('Broker holds a scheduled resend until the scheduler store write of the first fails', async () => {
+    const store = new GatedStore()
+    const { broker } = await setup({ store })
+    const jobs: string[] = []
+    let failNext: Error | null = null
+    let gate: (() => void) | null = null
+    broker.setScheduler({
+      claims: (req) => req.message.properties.has('AMQ_SCHEDULED_DELAY'),
+      accept: async (req) => {
+        const fail = failNext
+        failNext = null
+        if (fail) {
+          await new Promise<void>((r) => (gate = r))
+          throw fail
+        }
+        jobs.push(req.message.messageId)
+        return true
+      },
+    })
+    const headers = { persistent: 'true', 'message-id': 'ID:p-2:9', AMQ_SCHEDULED_DELAY: '1000' }
+    const [s1, s2] = [conn(broker), conn(broker)]
+    failNext = fenced()
+    const first = s1.send({ destination: '/queue/RS', headers, body: enc('j') }).then(
+      () => 'accepted',
+      (e: Error) => e.message,
+    )
+    await until(() => gate !== null, 'first job write held')
+    let resent = false
+    const second = s2.send({ destination: '/queue/RS', headers, body: enc('j') }).then(() => (resent = true))
+    await settle()
+    expect(resent).toBe(false)
+    gate!()
+    expect(await first).toContain('epoch fence')
+    await second
+    expect(jobs).toEqual(['ID:p-2:9'])
   })
 })
 

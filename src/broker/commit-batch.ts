@@ -52,6 +52,33 @@ export interface Nack {
 
 const NO_TAPS: readonly { ops: StoreOp[]; committed?: () => void }[] = []
 
+/**
+ * The dedupe keys one batch took (in RecentIds) and has not settled yet: from its dedupe check to the end of its
+ * store write (or its failure). A resend of one of them waits for that outcome instead of being acknowledged as a
+ * duplicate of a write that may still fail: a failover client resends when its connection drops, and the first
+ * copy's write can then fail (fenced, disk full, share gone) after the resend was receipted, which lost it.
+ */
+class KeyClaim {
+  readonly keys: string[] = []
+  private resolve!: () => void
+  readonly settled = new Promise<void>((r) => (this.resolve = r))
+  private done = false
+
+  constructor(private readonly table: Map<string, KeyClaim>) {}
+
+  take(key: string): void {
+    this.keys.push(key)
+    this.table.set(key, this)
+  }
+
+  settle(): void {
+    if (this.done) return
+    this.done = true
+    for (const k of this.keys) if (this.table.get(k) === this) this.table.delete(k)
+    this.resolve()
+  }
+}
+
 export class BatchCommitter {
   /** The scheduler, when one is plugged in (Broker.setScheduler). */
   scheduler: SchedulerPort | null = null
@@ -59,6 +86,8 @@ export class BatchCommitter {
   routeChain: Promise<void> = Promise.resolve()
   routePending = 0
   private routedCounter = 0
+  /** Dedupe keys of batches whose store write has not ended yet (KeyClaim). */
+  private readonly unsettled = new Map<string, KeyClaim>()
   private readonly store: PersistenceAdapter | null
   /** Store keys written since start with add ops (storeKeys()); recovery seeds it. */
   readonly writtenKeys: Set<string>
@@ -134,6 +163,26 @@ export class BatchCommitter {
     nacks: Nack[],
     opts: { skipScheduler?: boolean },
   ): Promise<void> {
+    // Only sends with a producer identity have dedupe keys (routed messages are not deduped).
+    if (opts.skipScheduler || !sends.some((r) => r.message.producer !== null))
+      return this.commitClaimed(prev, session, sends, acks, nacks, opts, null)
+    const claim = new KeyClaim(this.unsettled)
+    try {
+      await this.commitClaimed(prev, session, sends, acks, nacks, opts, claim)
+    } finally {
+      claim.settle()
+    }
+  }
+
+  private async commitClaimed(
+    prev: Promise<void> | null,
+    session: BatchSession | null,
+    sends: SendRequest[],
+    acks: InFlight[],
+    nacks: Nack[],
+    opts: { skipScheduler?: boolean },
+    claim: KeyClaim | null,
+  ): Promise<void> {
     const flow = this.flow
     const prepared: { msg: BrokerMessage; dest: DestinationName; key: string | null; req: SendRequest }[] = []
     // 1. Validate every message first, so a bad one fails the batch before anything happens.
@@ -147,19 +196,40 @@ export class BatchCommitter {
       if (m.messageId === '') m = { ...m, messageId: this.newMessageId(session) }
       return { req: m === req.message ? req : { ...req, message: m }, dest, key }
     })
-    // 2. Dedupe and scheduler.
+    // 2. Dedupe and scheduler. First wait until no other batch holds one of this batch's keys unsettled (holding
+    // none meanwhile, so two batches cannot wait for each other); then decide and take every key with no await in
+    // between, so two resends that waited for one failed write cannot both go on.
+    if (claim) {
+      for (let i = 0; i < built.length; ) {
+        const key = built[i]!.key
+        const other = key === null ? undefined : this.unsettled.get(key)
+        if (other !== undefined && other !== claim) {
+          await other.settled
+          i = 0
+        } else i++
+      }
+    }
+    const fresh: typeof built = []
     for (const b of built) {
       if (b.key !== null && (this.recentIds.has(b.key) || (this.store?.isDuplicate(b.key) ?? false))) {
         log.debug(`duplicate send of ${b.key} to ${b.dest.label}: acknowledged, not stored again`)
         continue
       }
-      if (b.key !== null) this.recentIds.add(b.key)
+      if (b.key !== null) {
+        this.recentIds.add(b.key)
+        claim?.take(b.key)
+      }
+      fresh.push(b)
+    }
+    for (let i = 0; i < fresh.length; i++) {
+      const b = fresh[i]!
       if (!opts.skipScheduler && this.scheduler && this.scheduler.claims(b.req)) {
         try {
           if (await this.scheduler.accept(b.req, session)) continue
         } catch (e) {
-          if (b.key !== null) this.recentIds.delete(b.key)
+          // Keys of what the scheduler already took stay (those jobs are stored); the rest are not sent.
           for (const p of prepared) if (p.key !== null) this.recentIds.delete(p.key)
+          for (const r of fresh.slice(i)) if (r.key !== null) this.recentIds.delete(r.key)
           throw e
         }
       }
@@ -258,6 +328,8 @@ export class BatchCommitter {
         throw e
       }
     }
+    // Stored (or nothing to store): a resend of these keys is a duplicate from now on.
+    claim?.settle()
     // 5. Route in the session's call order.
     {
       if (prev) await prev
