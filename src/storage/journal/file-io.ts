@@ -3,11 +3,14 @@
  * tests can swap in `src/testing/faulty-fs.ts` (which buffers unsynced writes and fails or garbles them on demand).
  * The real implementation, `nodeFileIO`, uses `node:fs/promises` (Bun and Deno implement it) and maps every error
  * to a BrokerError('STORAGE_IO') that names the operation and the path; `details.errno` keeps the OS code
- * (ENOSPC, EIO, ...). It promises nothing about caching: durability only after `sync()` / `syncDir()`.
+ * (ENOSPC, EIO, ...). It promises nothing about caching: durability only after `sync()` / `syncDir()`. Sizes
+ * (`size()`, `stat()`, and the length `readFile()` reads) are the file server's, not this host's attribute cache's
+ * (../fresh-size.ts): another host may have written the file a moment ago.
  */
 import { constants as fsConstants } from 'node:fs'
 import * as fsp from 'node:fs/promises'
 import { BrokerError } from '../../lib/errors.ts'
+import { freshSize } from '../fresh-size.ts'
 
 /** How a file is opened: read only; read+write of an existing file; create a new file (fails if it exists). */
 export type OpenMode = 'read' | 'readWrite' | 'createExclusive'
@@ -131,7 +134,9 @@ class NodeFileHandle implements FileHandleIO {
   }
   async size(): Promise<number> {
     try {
-      return (await this.h.stat()).size
+      // Another host may have appended since this host's cache last asked (fresh-size.ts): ask the server.
+      const cached = (await this.h.stat()).size
+      return (await freshSize(this.path)) ?? cached
     } catch (e) {
       throw ioError('fstat', this.path, e)
     }
@@ -164,7 +169,8 @@ export const nodeFileIO: FileIO = {
   },
   async stat(path) {
     try {
-      return { size: (await fsp.stat(path)).size }
+      const cached = (await fsp.stat(path)).size
+      return { size: (await freshSize(path)) ?? cached }
     } catch (e) {
       if ((e as { code?: string }).code === 'ENOENT') return null
       throw ioError('stat', path, e)
@@ -213,6 +219,9 @@ export const nodeFileIO: FileIO = {
   },
   async readFile(path) {
     try {
+      // Refresh the cached size first, or the read stops at the size this host remembers (fresh-size.ts).
+      await fsp.stat(path)
+      await freshSize(path)
       return new Uint8Array(await fsp.readFile(path))
     } catch (e) {
       if ((e as { code?: string }).code === 'ENOENT') return null
