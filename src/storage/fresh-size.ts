@@ -12,6 +12,7 @@
  * make an ordinary async stat of the same path first: a hung share then hangs in the thread pool, and the forced
  * call (synchronous under Bun) only follows a call the share has just answered.
  */
+import * as fsp from 'node:fs/promises'
 
 export type FreshSizeFn = (path: string) => Promise<number | null>
 
@@ -32,4 +33,27 @@ async function load(): Promise<FreshSizeFn | null> {
 export async function freshSize(path: string): Promise<number | null> {
   if (impl === undefined) impl = await load()
   return impl ? impl(path) : null
+}
+
+/**
+ * Refresh this host's cached sizes of every file in `dir` (not recursive), for a reader this process does not
+ * control (the native LevelDB reads its logs until a short read, so a stale size would end them early). Each
+ * file gets an ordinary async stat first, as freshSize's callers do. Files that vanish meanwhile are skipped.
+ */
+export async function refreshDir(dir: string): Promise<void> {
+  let names: string[]
+  try {
+    names = await fsp.readdir(dir)
+  } catch {
+    return
+  }
+  for (const name of names) {
+    const file = `${dir}/${name}`
+    try {
+      if (!(await fsp.stat(file)).isFile()) continue
+    } catch {
+      continue
+    }
+    await freshSize(file)
+  }
 }

@@ -6,6 +6,7 @@
  */
 import { BrokerError } from '../../../lib/errors.ts'
 import { logger } from '../../../lib/log.ts'
+import { refreshDir } from '../../fresh-size.ts'
 import { NativeDb } from './native.ts'
 import { scanWriteAheadLogs, type WalScan } from './recovery-findings.ts'
 import { FORMAT_NAME, FORMAT_VERSION, FORMAT_VERSION_V1, META_KEY, type Meta } from './keys.ts'
@@ -47,6 +48,9 @@ export async function openLocked(
   // Bounded by time (lockedRetryMs) and count.
   for (let attempt = 0; ; attempt++) {
     try {
+      // Sizes as the file server has them, not as this host cached them: the last primary (another host) may
+      // have appended a moment ago, and LevelDB reads a log until a short read (../../fresh-size.ts).
+      await refreshDir(levelDir)
       // The logs LevelDB is about to replay, as they are just before this attempt (it drops a torn tail silently).
       const scans = await scanWriteAheadLogs(levelDir)
       return { db: await NativeDb.open(levelDir), scans }
