@@ -46,7 +46,11 @@ export interface FileIO {
   unlink(path: string): Promise<void>
   /** fsync a directory so that creates, renames and unlinks in it are durable. */
   syncDir(path: string): Promise<void>
-  readFile(path: string): Promise<Uint8Array | null>
+  /**
+   * Whole file, or null when it does not exist. `immutable`: the file is never rewritten under its name once it
+   * exists (seals), so a size this host cached cannot be stale and the server need not be asked.
+   */
+  readFile(path: string, opts?: { immutable?: boolean }): Promise<Uint8Array | null>
 }
 
 export function ioError(op: string, path: string, e: unknown): BrokerError {
@@ -134,9 +138,9 @@ class NodeFileHandle implements FileHandleIO {
   }
   async size(): Promise<number> {
     try {
-      // Another host may have appended since this host's cache last asked (fresh-size.ts): ask the server.
-      const cached = (await this.h.stat()).size
-      return (await freshSize(this.path)) ?? cached
+      // Another host may have appended since this host's cache last asked (fresh-size.ts): ask the server. The
+      // handle's open has just gone through the thread pool, so the share answers (the forced call may be sync).
+      return (await freshSize(this.path)) ?? (await this.h.stat()).size
     } catch (e) {
       throw ioError('fstat', this.path, e)
     }
@@ -217,11 +221,13 @@ export const nodeFileIO: FileIO = {
       await h?.close().catch(() => {})
     }
   },
-  async readFile(path) {
+  async readFile(path, opts) {
     try {
       // Refresh the cached size first, or the read stops at the size this host remembers (fresh-size.ts).
-      await fsp.stat(path)
-      await freshSize(path)
+      if (!opts?.immutable) {
+        await fsp.stat(path)
+        await freshSize(path)
+      }
       return new Uint8Array(await fsp.readFile(path))
     } catch (e) {
       if ((e as { code?: string }).code === 'ENOENT') return null

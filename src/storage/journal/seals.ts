@@ -24,7 +24,8 @@ export async function readSeals(io: FileIO, dir: string): Promise<Map<number, Se
     const m = /^(\d+)\.json$/.exec(name)
     if (!m) continue
     const path = `${dir}/${SEALS_DIR}/${name}`
-    const raw = await io.readFile(path)
+    // Written once, by rename, under a name of its own: never rewritten, so no stale cached size to refresh.
+    const raw = await io.readFile(path, { immutable: true })
     if (!raw) continue
     let seal: Seal
     try {
