@@ -52,6 +52,16 @@ export interface Nack {
 
 const NO_TAPS: readonly { ops: StoreOp[]; committed?: () => void }[] = []
 
+/** One commit() call: the batch before it in its session's routing order (null: none to wait for), and its parts. */
+interface Batch {
+  prev: Promise<void> | null
+  session: BatchSession | null
+  sends: SendRequest[]
+  acks: InFlight[]
+  nacks: Nack[]
+  opts: { skipScheduler?: boolean }
+}
+
 /**
  * The dedupe keys one batch took (in RecentIds) and has not settled yet: from its dedupe check to the end of its
  * store write (or its failure). A resend of one of them waits for that outcome instead of being acknowledged as a
@@ -126,7 +136,7 @@ export class BatchCommitter {
     // A batch with no sends (ACKs and NACKs of a COMMIT, a NACK) routes nothing: it takes no place in the order
     // and waits for no earlier batch. A NACK queued behind a send waiting for memory would keep the very bytes
     // that send waits for (the NACKed message's), a deadlock for a client producing and consuming on one session.
-    if (sends.length === 0) return this.commitInOrder(null, session, sends, acks, nacks, opts)
+    if (sends.length === 0) return this.commitInOrder({ prev: null, session, sends, acks, nacks, opts })
     // Take this batch's place in the session's routing order now, at call time: later calls route after it even
     // when their own awaits (memory, store) finish first.
     const chainOwner = session ?? this
@@ -136,7 +146,7 @@ export class BatchCommitter {
     chainOwner.routeChain = new Promise<void>((r) => (done = r))
     chainOwner.routePending++
     try {
-      await this.commitInOrder(prev, session, sends, acks, nacks, opts)
+      await this.commitInOrder({ prev, session, sends, acks, nacks, opts })
     } finally {
       chainOwner.routePending--
       done()
@@ -155,32 +165,19 @@ export class BatchCommitter {
     return out
   }
 
-  private async commitInOrder(
-    prev: Promise<void> | null,
-    session: BatchSession | null,
-    sends: SendRequest[],
-    acks: InFlight[],
-    nacks: Nack[],
-    opts: { skipScheduler?: boolean },
-  ): Promise<void> {
+  private async commitInOrder(b: Batch): Promise<void> {
     // Only sends with a producer identity have dedupe keys (routed messages are not deduped).
-    if (opts.skipScheduler || !sends.some((r) => r.message.producer !== null))
-      return this.commitClaimed(prev, session, sends, acks, nacks, opts, null)
+    if (b.opts.skipScheduler || !b.sends.some((r) => r.message.producer !== null)) return this.commitClaimed(b, null)
     const claim = new KeyClaim(this.unsettled)
     try {
-      await this.commitClaimed(prev, session, sends, acks, nacks, opts, claim)
+      await this.commitClaimed(b, claim)
     } finally {
       claim.settle()
     }
   }
 
   private async commitClaimed(
-    prev: Promise<void> | null,
-    session: BatchSession | null,
-    sends: SendRequest[],
-    acks: InFlight[],
-    nacks: Nack[],
-    opts: { skipScheduler?: boolean },
+    { prev, session, sends, acks, nacks, opts }: Batch,
     claim: KeyClaim | null,
   ): Promise<void> {
     const flow = this.flow

@@ -2,7 +2,7 @@
  * freshSize for Deno (Deno.dlopen): the same statx call, declared `nonblocking` so Deno runs it on its own thread
  * and a hung share never holds the event loop.
  */
-import { LIBC_CANDIDATES } from '../election/lock/libc-types.ts'
+import { openLibcWith } from '../election/lock/libc-types.ts'
 import { AT_FDCWD, AT_STATX_FORCE_SYNC, STATX_BUFFER_BYTES, STATX_SIZE, statxSize, type FreshSizeFn } from './statx.ts'
 
 interface DenoFfi {
@@ -14,19 +14,11 @@ interface DenoFfi {
 
 export function createDenoFreshSize(): FreshSizeFn {
   const Deno = (globalThis as unknown as { Deno: DenoFfi }).Deno
-  let lib: ReturnType<DenoFfi['dlopen']> | null = null
-  let last: unknown
-  for (const name of LIBC_CANDIDATES) {
-    try {
-      lib = Deno.dlopen(name, {
-        statx: { parameters: ['i32', 'buffer', 'i32', 'u32', 'buffer'], result: 'i32', nonblocking: true },
-      })
-      break
-    } catch (e) {
-      last = e
-    }
-  }
-  if (!lib) throw new Error(`cannot load libc statx (tried ${LIBC_CANDIDATES.join(', ')}): ${String(last)}`)
+  const { lib } = openLibcWith((name) =>
+    Deno.dlopen(name, {
+      statx: { parameters: ['i32', 'buffer', 'i32', 'u32', 'buffer'], result: 'i32', nonblocking: true },
+    }),
+  )
   const symbols = lib.symbols
   return async (path) => {
     // One buffer per call: calls may overlap on Deno's threads.
