@@ -109,15 +109,19 @@ describe.skipIf(!hasBindfs)('storage on a share that caches sizes', () => {
       await w.open({ directory: a, epoch: 1, ...OPTS })
       const reader = make().standby({ directory: b })
       const written: string[] = []
-      // Small segments: the writer rolls over every dozen records while the reader polls between writes, so the
-      // reader keeps meeting a new segment right after records it could not yet see landed in the old one.
-      for (let i = 0; i < 120; i++) {
-        const id = `m${i}`
-        await w.write([add(id)])
-        written.push(id)
-        if (i % 3 === 0) await reader.poll()
+      // Small segments (about 14 records each). Each round: one write, a poll (the reader reads the segment as it is
+      // now, so B caches that size), then a burst that fills the segment and rolls over into the next ones, then a
+      // poll that meets the new segments: it must read the old one to its true end first.
+      for (let round = 0, n = 0; round < 8; round++) {
+        for (const burst of [1, 20 + round]) {
+          for (let k = 0; k < burst; k++) {
+            const id = `m${n++}`
+            await w.write([add(id)])
+            written.push(id)
+          }
+          await reader.poll()
+        }
       }
-      await reader.poll()
       // The writer dies (no close): a warm takeover through B at once, inside the size cache's lifetime.
       const warm: JournalStore = make()
       await warm.open({ directory: b, epoch: 2, ...OPTS, standby: reader })

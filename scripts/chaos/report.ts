@@ -200,7 +200,8 @@ export function buildReport(r: ReportInput): ChaosReport {
     receiptedByStream[rc.stream]++
     if (!L.deliveries[rc.stream].has(rc.id)) {
       lostByStream[rc.stream]++
-      if (lostSample.length < 20) lostSample.push(rc.id)
+      // With when and where it was receipted: a CI log keeps only the report's tail, not the run's progress lines.
+      if (lostSample.length < 20) lostSample.push(`${rc.id}@${iso(rc.at).slice(11, 23)}:${rc.port ?? '?'}`)
     }
   }
   let deliveredDistinct = 0
@@ -446,13 +447,19 @@ export function formatReport(c: ChaosReport): string {
     out.push(`  ${k.padEnd(w - 2)}  ${v}${v === 0 ? '' : '   <-- FAIL'}`)
   out.push('should be zero')
   for (const [k, v] of Object.entries(c.shouldBeZero)) out.push(`  ${k.padEnd(w - 2)}  ${v}${v === 0 ? '' : '   (!)'}`)
-  if (c.messages.lostSample.length) out.push(`lost ids (sample): ${c.messages.lostSample.join(' ')}`)
+  if (c.messages.lostSample.length)
+    out.push(`lost ids (sample; id@time receipted:broker port): ${c.messages.lostSample.join(' ')}`)
   for (const x of c.selfExits.samples.slice(0, 10)) out.push(`self exit: ${x}`)
   for (const x of c.spuriousStepDowns.samples.slice(0, 10)) out.push(`spurious step-down: ${x}`)
   if (c.watcher.firstMoments.length)
     out.push(
       `two-primary moments (first): ${c.watcher.firstMoments.map((m) => `${m.at} ports ${m.ports.join('+')}`).join('; ')}`,
     )
+  // The seed and the fault log again at the end: a CI log keeps only the tail of the output.
+  if (!c.ok) {
+    out.push('', `fault log (replay with SEED=${c.seed}):`)
+    for (const f of c.faultLog) out.push(`  ${f.t} ${f.kind} ${f.target}${f.ok ? '' : ' (not ok)'}: ${f.notes}`)
+  }
   out.push('', c.ok ? 'PASS: every must-be-zero counter is zero' : 'FAIL: a must-be-zero counter is not zero')
   return out.join('\n')
 }
