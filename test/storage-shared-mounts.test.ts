@@ -15,11 +15,10 @@ import { spawnSync } from 'node:child_process'
 import { KahaDbAdapter } from '../src/storage/adapters/kahadb/index.ts'
 import { AmqAdapter } from '../src/storage/adapters/amq/index.ts'
 import { LevelDbAdapter } from '../src/storage/adapters/leveldb/index.ts'
-import type { PersistenceAdapter } from '../src/storage/types.ts'
 import { nodeFileIO } from '../src/storage/journal/file-io.ts'
-import { createMessage, prop } from '../src/model/index.ts'
+import { msg } from '../src/storage/conformance/harness.ts'
 import type { JournalStore } from '../src/storage/journal/journal-store.ts'
-import type { StoreOp } from '../src/storage/types.ts'
+import type { PersistenceAdapter, StoreOp } from '../src/storage/types.ts'
 import { makeTempDir } from '../src/testing/temp-dir.ts'
 
 const hasBindfs = spawnSync('sh', ['-c', 'command -v bindfs && test -c /dev/fuse && test "$(id -u)" = 0']).status === 0
@@ -48,19 +47,10 @@ function lab(): { a: string; b: string } {
   return out
 }
 
-const enc = new TextEncoder()
 const add = (id: string): StoreOp => ({
   op: 'add',
   destination: 'queue://Q',
-  message: createMessage({
-    messageId: id,
-    destination: { kind: 'queue', name: 'Q' },
-    timestamp: 1_700_000_000_000,
-    persistent: true,
-    properties: new Map([['id', prop.string(id)]]),
-    body: enc.encode(`${id} ${'x'.repeat(200)}`),
-    bodyKind: 'text',
-  }),
+  message: msg(id, `${id} ${'x'.repeat(200)}`, { id }),
 })
 const OPTS = { journalMaxFileLength: 4096, checkpointIntervalMs: 0, cleanupIntervalMs: 0 }
 

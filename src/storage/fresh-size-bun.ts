@@ -1,10 +1,11 @@
 /**
  * freshSize for Bun (bun:ffi): statx(AT_FDCWD, path, AT_STATX_FORCE_SYNC, STATX_SIZE). Synchronous: see
- * fresh-size.ts for why callers stat the path asynchronously first.
+ * fresh-size.ts for why it only follows a call the share has just answered (sizeNow).
  */
 import { dlopen, FFIType, ptr } from 'bun:ffi'
 import { openLibcWith } from '../election/lock/libc-types.ts'
-import { AT_FDCWD, AT_STATX_FORCE_SYNC, STATX_BUFFER_BYTES, STATX_SIZE, statxSize, type FreshSizeFn } from './statx.ts'
+import { AT_FDCWD, AT_STATX_FORCE_SYNC, STATX_BUFFER_BYTES, STATX_SIZE, statxSize } from './statx.ts'
+import type { FreshSizeFn } from './fresh-size.ts'
 
 export function createBunFreshSize(): FreshSizeFn {
   const { lib } = openLibcWith((name) =>

@@ -3,7 +3,8 @@
  * and a hung share never holds the event loop.
  */
 import { openLibcWith } from '../election/lock/libc-types.ts'
-import { AT_FDCWD, AT_STATX_FORCE_SYNC, STATX_BUFFER_BYTES, STATX_SIZE, statxSize, type FreshSizeFn } from './statx.ts'
+import { AT_FDCWD, AT_STATX_FORCE_SYNC, STATX_BUFFER_BYTES, STATX_SIZE, statxSize } from './statx.ts'
+import type { FreshSizeFn } from './fresh-size.ts'
 
 interface DenoFfi {
   dlopen(

@@ -8,9 +8,10 @@
  * (FUSE GETATTR, NFS GETATTR) and updates the cached size, so later reads see the bytes too.
  *
  * Runtime bits live in fresh-size-bun.ts (bun:ffi) and fresh-size-deno.ts (Deno.dlopen, off the main thread); on
- * any other runtime, or when libc has no statx, this returns null and callers use their ordinary stat. Callers
- * make an ordinary async stat of the same path first: a hung share then hangs in the thread pool, and the forced
- * call (synchronous under Bun) only follows a call the share has just answered.
+ * any other runtime, or when libc has no statx, freshSize returns null and the ordinary stat's size stands. The
+ * forced call is synchronous under Bun, so it only follows a call the share has just answered: sizeNow() makes an
+ * ordinary async stat first (a hung share then hangs in the thread pool, not on the event loop); freshSize() alone
+ * is for a caller that has just made such a call itself (a handle's size right after its open).
  */
 import * as fsp from 'node:fs/promises'
 
@@ -36,9 +37,18 @@ export async function freshSize(path: string): Promise<number | null> {
 }
 
 /**
- * Refresh this host's cached sizes of every file in `dir` (not recursive), for a reader this process does not
- * control (the native LevelDB reads its logs until a short read, so a stale size would end them early). Each
- * file gets an ordinary async stat first, as freshSize's callers do. Files that vanish meanwhile are skipped.
+ * The file's size as the file server has it, and this host's cached size brought up to it: an ordinary async stat
+ * first, then the forced one. Throws what the stat throws (ENOENT, ...).
+ */
+export async function sizeNow(path: string): Promise<number> {
+  const cached = (await fsp.stat(path)).size
+  return (await freshSize(path)) ?? cached
+}
+
+/**
+ * Refresh this host's cached sizes of every entry in `dir` (not recursive), for a reader this process does not
+ * control (the native LevelDB reads its logs until a short read, so a stale size would end them early). Entries
+ * that vanish meanwhile are skipped.
  */
 export async function refreshDir(dir: string): Promise<void> {
   let names: string[]
@@ -47,13 +57,5 @@ export async function refreshDir(dir: string): Promise<void> {
   } catch {
     return
   }
-  for (const name of names) {
-    const file = `${dir}/${name}`
-    try {
-      if (!(await fsp.stat(file)).isFile()) continue
-    } catch {
-      continue
-    }
-    await freshSize(file)
-  }
+  for (const name of names) await sizeNow(`${dir}/${name}`).catch(() => undefined)
 }

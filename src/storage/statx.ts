@@ -1,6 +1,4 @@
 /** statx(2) constants and the one field freshSize reads (Linux UAPI struct statx: stx_size at byte 40). */
-export type { FreshSizeFn } from './fresh-size.ts'
-
 export const AT_FDCWD = -100
 /** Ask the file server for the attributes instead of trusting this host's cache (FUSE, NFS). */
 export const AT_STATX_FORCE_SYNC = 0x2000

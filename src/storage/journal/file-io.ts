@@ -10,7 +10,7 @@
 import { constants as fsConstants } from 'node:fs'
 import * as fsp from 'node:fs/promises'
 import { BrokerError } from '../../lib/errors.ts'
-import { freshSize } from '../fresh-size.ts'
+import { freshSize, sizeNow } from '../fresh-size.ts'
 
 /** How a file is opened: read only; read+write of an existing file; create a new file (fails if it exists). */
 export type OpenMode = 'read' | 'readWrite' | 'createExclusive'
@@ -173,8 +173,7 @@ export const nodeFileIO: FileIO = {
   },
   async stat(path) {
     try {
-      const cached = (await fsp.stat(path)).size
-      return { size: (await freshSize(path)) ?? cached }
+      return { size: await sizeNow(path) }
     } catch (e) {
       if ((e as { code?: string }).code === 'ENOENT') return null
       throw ioError('stat', path, e)
@@ -224,10 +223,7 @@ export const nodeFileIO: FileIO = {
   async readFile(path, opts) {
     try {
       // Refresh the cached size first, or the read stops at the size this host remembers (fresh-size.ts).
-      if (!opts?.immutable) {
-        await fsp.stat(path)
-        await freshSize(path)
-      }
+      if (!opts?.immutable) await sizeNow(path)
       return new Uint8Array(await fsp.readFile(path))
     } catch (e) {
       if ((e as { code?: string }).code === 'ENOENT') return null
